@@ -1,0 +1,441 @@
+/*
+ * secmq.h -- the public API of libsecmq, and its specification.
+ *
+ * libsecmq is an MQTT client whose link to the broker is TLS done by wolfSSL,
+ * on top of Debian's stock libmosquitto. This header documents every function,
+ * who owns every pointer, every return code and on which thread every callback
+ * runs. Nothing outside this header is part of the API.
+ *
+ * Conventions (as in libuv and libsodium):
+ *  - Functions return int: SECMQ_OK (0) on success, a negative SECMQ_E_* code
+ *    on failure. secmq_strerror() turns a code into a sentence; the client's
+ *    detail message (secmq_client_errmsg()) names the precise foreign cause
+ *    ("certificate is not signed by a trusted CA", "host name mismatch", ...).
+ *  - Pointer parameters are either BORROWED (read during the call only) or
+ *    COPIED (the library keeps its own copy); each function says which.
+ *  - Data handed to a callback is valid only during that callback.
+ *  - A function that returns an error never invokes a callback for that call.
+ *  - _free(NULL) is a no-op.
+ *
+ * Threading:
+ *  - A secmq_client may be used from several threads. secmq_client_publish(),
+ *    _subscribe(), _unsubscribe(), _disconnect() and _errmsg() may be called
+ *    from any thread at any time after secmq_client_connect() succeeded,
+ *    including from inside callbacks.
+ *  - Callbacks run on the thread that drives the network loop: the thread
+ *    started by secmq_client_loop_start(), or the caller of
+ *    secmq_client_loop(), secmq_client_loop_forever() and
+ *    secmq_client_wait_connected(). They never run on the internal TLS tunnel
+ *    thread and never run concurrently with each other for one client.
+ *  - secmq_client_free() must not be called from a callback, nor while another
+ *    thread is inside a call on the same client.
+ */
+#ifndef SECMQ_H
+#define SECMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SECMQ_STATIC)
+#define SECMQ_API
+#elif defined(__GNUC__)
+#define SECMQ_API __attribute__((visibility("default")))
+#else
+#define SECMQ_API
+#endif
+
+#if defined(__GNUC__)
+#define SECMQ_NODISCARD __attribute__((warn_unused_result))
+#else
+#define SECMQ_NODISCARD
+#endif
+
+#define SECMQ_VERSION_MAJOR 0
+#define SECMQ_VERSION_MINOR 1
+#define SECMQ_VERSION_PATCH 0
+#define SECMQ_VERSION_STRING "0.1.0"
+
+/* Size of a SHA-256 SPKI pin in bytes. */
+#define SECMQ_PIN_BYTES 32u
+/* Longest detail message secmq_client_errmsg() produces, NUL included. */
+#define SECMQ_ERRMSG_BYTES 256u
+/* Default ports: MQTT over TLS and plain MQTT. */
+#define SECMQ_PORT_TLS 8883
+#define SECMQ_PORT_PLAIN 1883
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Return codes. New codes are only ever added at the end; numbers never change.
+ */
+enum secmq_error {
+    SECMQ_OK = 0,
+    SECMQ_E_INVAL = -1,          /* an argument or option is invalid */
+    SECMQ_E_NOMEM = -2,          /* out of memory */
+    SECMQ_E_STATE = -3,          /* call not valid in the client's state */
+    SECMQ_E_IO = -4,             /* operating-system I/O error (see detail) */
+    SECMQ_E_TIMEOUT = -5,        /* the operation did not finish in time */
+    SECMQ_E_NO_CONN = -6,        /* not connected to the broker */
+    SECMQ_E_CONN_REFUSED = -7,   /* TCP connection refused or unreachable */
+    SECMQ_E_CONN_LOST = -8,      /* connection to the broker was lost */
+    SECMQ_E_DNS = -9,            /* the broker's host name did not resolve */
+    SECMQ_E_TLS = -10,           /* TLS handshake or record failure */
+    SECMQ_E_TLS_CA = -11,        /* broker certificate not from a trusted CA */
+    SECMQ_E_TLS_HOSTNAME = -12,  /* broker certificate is for another host */
+    SECMQ_E_TLS_EXPIRED = -13,   /* a certificate is expired or not yet valid */
+    SECMQ_E_TLS_PIN = -14,       /* broker public key does not match the pin */
+    SECMQ_E_AUTH = -15,          /* broker refused: bad username or password */
+    SECMQ_E_NOT_AUTHORIZED = -16,/* broker refused: not authorised */
+    SECMQ_E_REFUSED = -17,       /* broker refused the connection otherwise */
+    SECMQ_E_PROTOCOL = -18,      /* MQTT protocol violation */
+    SECMQ_E_OVERSIZE = -19,      /* payload or packet too large */
+    SECMQ_E_CONFIG = -20         /* configuration file error (see detail) */
+};
+
+/*
+ * secmq_strerror -- a short English sentence for a return code.
+ * Never returns NULL; unknown codes give "unknown error". The string is
+ * static and must not be freed.
+ */
+SECMQ_API const char *secmq_strerror(int rc);
+
+/*
+ * secmq_version -- the library version as "MAJOR.MINOR.PATCH" (static).
+ */
+SECMQ_API const char *secmq_version(void);
+
+/*
+ * secmq_init -- initialise the crypto libraries (libsodium, wolfSSL).
+ * Safe to call many times and from several threads; secmq_client_new() calls
+ * it for you. Returns SECMQ_OK, or SECMQ_E_IO if a library failed to start.
+ */
+SECMQ_API int secmq_init(void);
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef enum secmq_transport {
+    SECMQ_TRANSPORT_TLS = 0,  /* TLS via wolfSSL (the default) */
+    SECMQ_TRANSPORT_PLAIN = 1 /* plain TCP: only when explicitly asked for */
+} secmq_transport;
+
+typedef enum secmq_tls_version {
+    SECMQ_TLS_1_2 = 12, /* TLS 1.2 or newer (the default minimum) */
+    SECMQ_TLS_1_3 = 13  /* TLS 1.3 only */
+} secmq_tls_version;
+
+typedef enum secmq_protocol {
+    SECMQ_MQTT_311 = 4, /* MQTT 3.1.1 (the default) */
+    SECMQ_MQTT_5 = 5    /* MQTT 5.0 */
+} secmq_protocol;
+
+/*
+ * TLS settings. All strings are BORROWED by secmq_client_new(), which copies
+ * them. With neither cafile nor capath set, the system CA directory
+ * /etc/ssl/certs is used.
+ */
+typedef struct secmq_tls_config {
+    const char *cafile;      /* PEM file of trusted CA certificates */
+    const char *capath;      /* directory of trusted CA certificates (PEM) */
+    const char *certfile;    /* client certificate chain (PEM), for mutual TLS */
+    const char *keyfile;     /* client private key (PEM), with certfile */
+    const char *server_name; /* name to verify and send as SNI; NULL = host */
+    const char *ciphers;     /* wolfSSL cipher list; NULL = ChaCha20 first */
+    secmq_tls_version min_version; /* default SECMQ_TLS_1_2 */
+    int insecure;            /* 1 = do NOT check the host name (CA is still
+                                checked); logged loudly at every connect */
+    int has_pin;             /* 1 = pin_sha256 is set */
+    unsigned char pin_sha256[SECMQ_PIN_BYTES]; /* SHA-256 of the broker
+                                certificate's DER SubjectPublicKeyInfo */
+} secmq_tls_config;
+
+/* A last will. No will is sent when topic is NULL. */
+typedef struct secmq_will {
+    const char *topic;   /* BORROWED, copied by secmq_client_new() */
+    const void *payload; /* BORROWED, copied; may be NULL when payloadlen 0 */
+    size_t payloadlen;
+    int qos;             /* 0, 1 or 2 */
+    int retain;          /* 0 or 1 */
+} secmq_will;
+
+/*
+ * Everything a client needs to reach the broker. Initialise with
+ * secmq_config_init(), then set what differs from the defaults. Every string
+ * is BORROWED by secmq_client_new(), which copies it (the password into
+ * guarded memory that is wiped on free).
+ */
+typedef struct secmq_config {
+    size_t size;              /* sizeof(secmq_config); set by _init */
+    const char *host;         /* broker host name or address; default
+                                 "localhost" */
+    int port;                 /* 0 = 8883 with TLS, 1883 with plain TCP */
+    secmq_transport transport;/* default SECMQ_TRANSPORT_TLS */
+    secmq_tls_config tls;
+    const char *username;     /* NULL = no username */
+    const char *password;     /* NULL = no password; needs username */
+    const char *client_id;    /* NULL = "secmq-" + 16 random hex digits */
+    int keepalive;            /* seconds, 5..65535; default 60 */
+    int clean_session;        /* 1 (default) = clean; 0 = persistent session,
+                                 needs a client_id */
+    secmq_protocol protocol;  /* default SECMQ_MQTT_311 */
+    secmq_will will;
+    int reconnect_min_s;      /* first reconnect delay; default 1 */
+    int reconnect_max_s;      /* backoff doubles up to this; default 30 */
+    int connect_timeout_ms;   /* TCP + TLS handshake limit; default 10000 */
+} secmq_config;
+
+/*
+ * secmq_config_init -- fill *cfg with the defaults listed above.
+ * cfg is BORROWED and written. Never fails.
+ */
+SECMQ_API void secmq_config_init(secmq_config *cfg);
+
+/*
+ * secmq_pin_parse -- parse an SPKI pin "sha256:<base64>" into out.
+ * text is BORROWED; out receives SECMQ_PIN_BYTES bytes.
+ * Returns SECMQ_OK, or SECMQ_E_INVAL if the text is not such a pin.
+ */
+SECMQ_API int secmq_pin_parse(const char *text,
+                              unsigned char out[SECMQ_PIN_BYTES]);
+
+/* ------------------------------------------------------------------------ */
+/* Client                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct secmq_client secmq_client;
+
+/* A received message. Valid only during the on_message callback. */
+typedef struct secmq_message {
+    const char *topic;   /* NUL-terminated */
+    const void *payload; /* payloadlen bytes, followed by a NUL byte */
+    size_t payloadlen;
+    int qos;
+    int retain;
+    int mid;             /* MQTT packet id, 0 for QoS 0 */
+} secmq_message;
+
+/* TLS details of the current connection, from secmq_client_tls_info(). */
+typedef struct secmq_tls_info {
+    char version[16];    /* "TLSv1.3", "TLSv1.2" */
+    char cipher[64];     /* e.g. "TLS13-CHACHA20-POLY1305-SHA256" */
+    int resumed;         /* 1 if the session was resumed */
+    int handshakes;      /* TLS handshakes done by this client so far */
+} secmq_tls_info;
+
+/*
+ * on_connect: the broker answered CONNECT. rc is SECMQ_OK when accepted,
+ * otherwise SECMQ_E_AUTH (bad username or password), SECMQ_E_NOT_AUTHORIZED,
+ * SECMQ_E_REFUSED or SECMQ_E_PROTOCOL. reason is the broker's raw code
+ * (MQTT 3.1.1 return code or MQTT 5 reason code); session_present is the
+ * CONNACK flag. Runs on the loop thread.
+ */
+typedef void (*secmq_connect_cb)(secmq_client *c, void *user, int rc,
+                                 int reason, int session_present);
+/*
+ * on_disconnect: the connection ended. rc is SECMQ_OK after
+ * secmq_client_disconnect(), otherwise the cause (SECMQ_E_CONN_LOST, a
+ * SECMQ_E_TLS* code when the TLS link failed, ...); the detail message says
+ * more. Runs on the loop thread.
+ */
+typedef void (*secmq_disconnect_cb)(secmq_client *c, void *user, int rc);
+/* on_message: a message arrived. msg is valid only during the callback. */
+typedef void (*secmq_message_cb)(secmq_client *c, void *user,
+                                 const secmq_message *msg);
+/*
+ * on_publish: a publish is complete: handed to the network (QoS 0), PUBACK
+ * (QoS 1) or PUBCOMP (QoS 2) received. rc is SECMQ_OK, or
+ * SECMQ_E_NOT_AUTHORIZED when an MQTT 5 broker refused it.
+ */
+typedef void (*secmq_publish_cb)(secmq_client *c, void *user, int mid,
+                                 int rc);
+/*
+ * on_subscribe: SUBACK received. granted[i] is the QoS granted for the i-th
+ * filter, or 128 (0x80) when the broker refused it. granted is valid only
+ * during the callback.
+ */
+typedef void (*secmq_subscribe_cb)(secmq_client *c, void *user, int mid,
+                                   int count, const int *granted);
+/* on_unsubscribe: UNSUBACK received. */
+typedef void (*secmq_unsubscribe_cb)(secmq_client *c, void *user, int mid);
+
+/* Levels of log lines delivered to on_log. */
+typedef enum secmq_log_level {
+    SECMQ_LOG_ERROR = 0,
+    SECMQ_LOG_WARNING = 1,
+    SECMQ_LOG_INFO = 2,
+    SECMQ_LOG_DEBUG = 3
+} secmq_log_level;
+/*
+ * on_log: a diagnostic line (NUL-terminated, valid during the call). May run
+ * on any thread, including the internal tunnel thread, so it must be
+ * thread-safe. Without on_log, SECMQ_LOG_WARNING and worse go to stderr.
+ */
+typedef void (*secmq_log_cb)(secmq_client *c, void *user, int level,
+                             const char *line);
+
+/*
+ * secmq_client_new -- create a client from a configuration.
+ * out receives the client (owned by the caller, release with
+ * secmq_client_free()); cfg is BORROWED and copied entirely; user is stored
+ * and passed to every callback.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (invalid configuration: *out is set to NULL
+ * and nothing is allocated), SECMQ_E_NOMEM, or SECMQ_E_TLS / SECMQ_E_IO when
+ * a CA, certificate or key file cannot be loaded (logged to stderr, since no
+ * client exists to hold the detail).
+ * No network I/O happens here.
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_client_new(secmq_client **out,
+                                               const secmq_config *cfg,
+                                               void *user);
+
+/*
+ * secmq_client_free -- stop the loop if running, disconnect, wipe secrets
+ * and release everything. NULL is a no-op.
+ */
+SECMQ_API void secmq_client_free(secmq_client *c);
+
+/* Callback setters: call before secmq_client_connect(). NULL unsets. */
+SECMQ_API void secmq_client_on_connect(secmq_client *c, secmq_connect_cb cb);
+SECMQ_API void secmq_client_on_disconnect(secmq_client *c,
+                                          secmq_disconnect_cb cb);
+SECMQ_API void secmq_client_on_message(secmq_client *c, secmq_message_cb cb);
+SECMQ_API void secmq_client_on_publish(secmq_client *c, secmq_publish_cb cb);
+SECMQ_API void secmq_client_on_subscribe(secmq_client *c,
+                                         secmq_subscribe_cb cb);
+SECMQ_API void secmq_client_on_unsubscribe(secmq_client *c,
+                                           secmq_unsubscribe_cb cb);
+SECMQ_API void secmq_client_on_log(secmq_client *c, secmq_log_cb cb);
+
+/*
+ * secmq_client_connect -- open the link and send MQTT CONNECT.
+ * Blocks for name resolution, TCP connect and (with TLS) the full handshake
+ * and certificate checks, at most cfg->connect_timeout_ms. The broker's
+ * answer (CONNACK) arrives later, through on_connect, while a loop runs; see
+ * secmq_client_wait_connected().
+ * Returns SECMQ_OK, SECMQ_E_STATE (already connected), SECMQ_E_DNS,
+ * SECMQ_E_CONN_REFUSED, SECMQ_E_TIMEOUT, SECMQ_E_IO, SECMQ_E_TLS,
+ * SECMQ_E_TLS_CA, SECMQ_E_TLS_HOSTNAME, SECMQ_E_TLS_EXPIRED, SECMQ_E_TLS_PIN
+ * or SECMQ_E_NOMEM; secmq_client_errmsg() then names the cause.
+ * Later reconnects (made by the loops) each do a new handshake, resuming the
+ * previous TLS session when the broker allows it.
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_client_connect(secmq_client *c);
+
+/*
+ * secmq_client_wait_connected -- wait for the broker's CONNACK.
+ * If no threaded loop runs, drives the loop itself (callbacks then run on the
+ * calling thread). timeout_ms < 0 waits forever.
+ * Returns SECMQ_OK once the broker accepted the connection, the refusal code
+ * of on_connect (SECMQ_E_AUTH, SECMQ_E_NOT_AUTHORIZED, SECMQ_E_REFUSED,
+ * SECMQ_E_PROTOCOL), the cause of a lost link (SECMQ_E_CONN_LOST, or a
+ * SECMQ_E_TLS* code when the broker rejected the TLS session, e.g. a missing
+ * client certificate), SECMQ_E_TIMEOUT, or SECMQ_E_STATE if never connected.
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_client_wait_connected(secmq_client *c,
+                                                          int timeout_ms);
+
+/*
+ * secmq_client_disconnect -- send DISCONNECT (no will is published) and
+ * close the link; loops stop reconnecting. Any thread.
+ * Returns SECMQ_OK or SECMQ_E_NO_CONN.
+ */
+SECMQ_API int secmq_client_disconnect(secmq_client *c);
+
+/*
+ * secmq_client_publish -- queue a message.
+ * mid (may be NULL) receives the packet id reported later to on_publish;
+ * topic and payload are BORROWED and copied before return. Queued QoS 1/2
+ * messages survive reconnects but not the process.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (bad topic, qos or wildcard in topic),
+ * SECMQ_E_OVERSIZE (exceeds the MQTT maximum or the broker's maximum packet
+ * size), SECMQ_E_NO_CONN (QoS 0 while disconnected), SECMQ_E_NOMEM.
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_client_publish(secmq_client *c, int *mid,
+                                                   const char *topic,
+                                                   const void *payload,
+                                                   size_t payloadlen, int qos,
+                                                   int retain);
+
+/*
+ * secmq_client_subscribe -- subscribe to a topic filter (wildcards + and #
+ * allowed). filter is BORROWED. mid may be NULL. The broker's answer arrives
+ * through on_subscribe.
+ * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_NO_CONN, SECMQ_E_NOMEM.
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_client_subscribe(secmq_client *c, int *mid,
+                                                     const char *filter,
+                                                     int qos);
+
+/*
+ * secmq_client_unsubscribe -- remove a subscription. filter is BORROWED.
+ * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_NO_CONN, SECMQ_E_NOMEM.
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_client_unsubscribe(secmq_client *c,
+                                                       int *mid,
+                                                       const char *filter);
+
+/*
+ * secmq_client_loop -- run the network once: wait up to timeout_ms for
+ * traffic, process it, send keep-alives. Callbacks run inside this call.
+ * Does not reconnect. Do not use while a threaded loop runs.
+ * Returns SECMQ_OK, SECMQ_E_NO_CONN, SECMQ_E_CONN_LOST (a SECMQ_E_TLS* code
+ * if the TLS link failed), SECMQ_E_STATE (threaded loop running).
+ */
+SECMQ_API int secmq_client_loop(secmq_client *c, int timeout_ms);
+
+/*
+ * secmq_client_loop_forever -- run the network on the calling thread until
+ * secmq_client_disconnect() is called, reconnecting with exponential backoff
+ * (reconnect_min_s .. reconnect_max_s) after a lost link.
+ * Returns SECMQ_OK after a requested disconnect, SECMQ_E_STATE (not
+ * connected, or a threaded loop runs).
+ */
+SECMQ_API int secmq_client_loop_forever(secmq_client *c);
+
+/*
+ * secmq_client_loop_start -- run loop_forever's work on a new thread.
+ * Returns SECMQ_OK, SECMQ_E_STATE (already running), SECMQ_E_NOMEM.
+ */
+SECMQ_API int secmq_client_loop_start(secmq_client *c);
+
+/*
+ * secmq_client_loop_stop -- stop the threaded loop and join its thread.
+ * With force 0, waits until secmq_client_disconnect() has been called (by any
+ * thread); with force 1, stops at once. Must not be called from a callback.
+ * Returns SECMQ_OK or SECMQ_E_STATE (no threaded loop).
+ */
+SECMQ_API int secmq_client_loop_stop(secmq_client *c, int force);
+
+/*
+ * secmq_client_errmsg -- copy the detail of the most recent failure into
+ * buf (BORROWED, len bytes, always NUL-terminated when len > 0), e.g.
+ * "TLS: broker certificate is not signed by a trusted CA (ca.crt)".
+ * Returns the number of bytes the full message has (without NUL), 0 when
+ * there was no failure.
+ */
+SECMQ_API size_t secmq_client_errmsg(secmq_client *c, char *buf, size_t len);
+
+/*
+ * secmq_client_tls_info -- describe the current TLS session.
+ * info is written. Returns SECMQ_OK, SECMQ_E_NO_CONN (no TLS session now),
+ * SECMQ_E_STATE (plain TCP transport).
+ */
+SECMQ_API int secmq_client_tls_info(secmq_client *c, secmq_tls_info *info);
+
+/*
+ * secmq_client_id -- the client id in use (given or generated). The string
+ * belongs to the client and lives as long as it.
+ */
+SECMQ_API const char *secmq_client_id(const secmq_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SECMQ_H */

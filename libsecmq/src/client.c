@@ -1,0 +1,840 @@
+/*
+ * client.c -- the MQTT client: the libmosquitto adapter.
+ *
+ * Implements the secmq_client API on top of Debian's libmosquitto. This is
+ * the only file that sees MOSQ_ERR_* codes; they are mapped to SECMQ_E_* at
+ * this boundary. With TLS, libmosquitto talks to the tunnel (tunnel.c)
+ * through a private unix socket; with plain TCP it talks to the broker.
+ * Connection state for secmq_client_wait_connected() lives here too.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <sodium.h>
+
+#include "config_int.h"
+#include "net_int.h"
+#include "secmq_int.h"
+#include "tls_int.h"
+#include "tunnel_int.h"
+
+enum conn_state {
+    ST_IDLE = 0,       /* never connected, or after a requested disconnect */
+    ST_CONNECTING = 1, /* CONNECT sent, no CONNACK yet */
+    ST_CONNECTED = 2,  /* CONNACK accepted */
+    ST_FAILED = 3      /* refused, or the link broke before CONNACK */
+};
+
+struct secmq_client {
+    struct mosquitto *mosq;
+    void *user;
+
+    /* Owned copies of the configuration. */
+    char *host;
+    char *client_id;
+    char *username;
+    char *password; /* sodium_malloc'd, wiped by sodium_free */
+    char *cafile, *capath, *certfile, *keyfile, *server_name, *ciphers;
+    secmq_tls_config tls_cfg; /* strings point at the copies above */
+    secmq_transport transport;
+    int port;
+    int keepalive;
+    int connect_timeout_ms;
+
+    secmq__err err;
+    secmq__log log;
+    secmq__tls_ctx *tls;
+    secmq__tunnel *tunnel;
+
+    secmq_connect_cb on_connect;
+    secmq_disconnect_cb on_disconnect;
+    secmq_message_cb on_message;
+    secmq_publish_cb on_publish;
+    secmq_subscribe_cb on_subscribe;
+    secmq_unsubscribe_cb on_unsubscribe;
+    secmq_log_cb on_log;
+
+    pthread_mutex_t lock; /* guards the fields below */
+    pthread_cond_t cond;
+    enum conn_state state;
+    int result;   /* outcome of the last connect attempt */
+    int threaded; /* loop_start running */
+};
+
+/* Detail for secmq_client_new() failures, which have no client to hold it. */
+static _Thread_local char new_errmsg[SECMQ_ERRMSG_BYTES];
+
+/* ---- error mapping (the MOSQ_ERR_* boundary) ---- */
+
+static int map_mosq(int mrc)
+{
+    switch (mrc) {
+    case MOSQ_ERR_SUCCESS: return SECMQ_OK;
+    case MOSQ_ERR_NOMEM: return SECMQ_E_NOMEM;
+    case MOSQ_ERR_INVAL:
+    case MOSQ_ERR_MALFORMED_UTF8:
+    case MOSQ_ERR_QOS_NOT_SUPPORTED:
+    case MOSQ_ERR_DUPLICATE_PROPERTY:
+        return SECMQ_E_INVAL;
+    case MOSQ_ERR_NO_CONN: return SECMQ_E_NO_CONN;
+    case MOSQ_ERR_CONN_LOST: return SECMQ_E_CONN_LOST;
+    case MOSQ_ERR_CONN_REFUSED: return SECMQ_E_REFUSED;
+    case MOSQ_ERR_PROTOCOL:
+    case MOSQ_ERR_MALFORMED_PACKET:
+        return SECMQ_E_PROTOCOL;
+    case MOSQ_ERR_PAYLOAD_SIZE:
+    case MOSQ_ERR_OVERSIZE_PACKET:
+        return SECMQ_E_OVERSIZE;
+    case MOSQ_ERR_AUTH: return SECMQ_E_AUTH;
+    case MOSQ_ERR_ACL_DENIED: return SECMQ_E_NOT_AUTHORIZED;
+    case MOSQ_ERR_EAI: return SECMQ_E_DNS;
+    case MOSQ_ERR_KEEPALIVE: return SECMQ_E_CONN_LOST;
+    case MOSQ_ERR_ERRNO:
+        if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+            errno == ENETUNREACH) {
+            return SECMQ_E_CONN_REFUSED;
+        }
+        if (errno == ETIMEDOUT) {
+            return SECMQ_E_TIMEOUT;
+        }
+        return SECMQ_E_IO;
+    default: return SECMQ_E_PROTOCOL;
+    }
+}
+
+/* CONNACK return code (3.1.1) or reason code (5) -> SECMQ code. */
+static int map_connack(int reason, const char **why)
+{
+    switch (reason) {
+    case 0: *why = "accepted"; return SECMQ_OK;
+    case 1:
+    case MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION:
+        *why = "unsupported MQTT protocol version";
+        return SECMQ_E_PROTOCOL;
+    case 2:
+    case MQTT_RC_CLIENTID_NOT_VALID:
+        *why = "client id rejected";
+        return SECMQ_E_REFUSED;
+    case 3:
+    case MQTT_RC_SERVER_UNAVAILABLE:
+    case MQTT_RC_SERVER_BUSY:
+        *why = "server unavailable";
+        return SECMQ_E_REFUSED;
+    case 4:
+    case MQTT_RC_BAD_USERNAME_OR_PASSWORD:
+    case MQTT_RC_BAD_AUTHENTICATION_METHOD:
+        *why = "bad username or password";
+        return SECMQ_E_AUTH;
+    case 5:
+    case MQTT_RC_NOT_AUTHORIZED:
+    case MQTT_RC_BANNED:
+        *why = "not authorised";
+        return SECMQ_E_NOT_AUTHORIZED;
+    default: *why = "refused"; return SECMQ_E_REFUSED;
+    }
+}
+
+/* ---- state ---- */
+
+static void set_state(secmq_client *c, enum conn_state st, int result)
+{
+    pthread_mutex_lock(&c->lock);
+    c->state = st;
+    c->result = result;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- libmosquitto callbacks (run on the loop thread) ---- */
+
+static void cb_connect(struct mosquitto *mosq, void *obj, int reason,
+                       int flags, const mosquitto_property *props)
+{
+    secmq_client *c = obj;
+    const char *why;
+    int rc = map_connack(reason, &why);
+
+    (void)mosq;
+    (void)props;
+    if (rc != SECMQ_OK) {
+        secmq__err_set(&c->err, rc, "broker refused the connection: %s "
+                                    "(reason %d)",
+                       why, reason);
+    }
+    set_state(c, rc == SECMQ_OK ? ST_CONNECTED : ST_FAILED, rc);
+    if (c->on_connect != NULL) {
+        c->on_connect(c, c->user, rc, reason, flags & 1);
+    }
+}
+
+static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
+                          const mosquitto_property *props)
+{
+    secmq_client *c = obj;
+    int failure = c->tunnel ? secmq__tunnel_take_failure(c->tunnel) : SECMQ_OK;
+    int rc = SECMQ_OK;
+    enum conn_state was;
+
+    (void)mosq;
+    (void)props;
+    pthread_mutex_lock(&c->lock);
+    was = c->state;
+    pthread_mutex_unlock(&c->lock);
+    if (mrc != MOSQ_ERR_SUCCESS) {
+        rc = failure < 0 ? failure : SECMQ_E_CONN_LOST;
+        if (was == ST_FAILED) {
+            /* The broker refused CONNACK and hung up: keep its reason. */
+            pthread_mutex_lock(&c->lock);
+            rc = c->result;
+            pthread_mutex_unlock(&c->lock);
+        } else if (failure >= 0 && was == ST_CONNECTING) {
+            secmq__err_set(&c->err, rc,
+                           "the broker closed the connection before answering "
+                           "CONNECT%s",
+                           c->transport == SECMQ_TRANSPORT_PLAIN
+                               ? " (plain TCP was chosen: is this a TLS port?)"
+                               : "");
+        } else if (failure >= 0) {
+            secmq__err_set(&c->err, rc, "connection to the broker lost");
+        }
+    }
+    if (was == ST_CONNECTING || was == ST_FAILED) {
+        set_state(c, ST_FAILED, rc);
+    } else {
+        set_state(c, ST_IDLE, rc);
+    }
+    if (c->on_disconnect != NULL) {
+        c->on_disconnect(c, c->user, rc);
+    }
+}
+
+static void cb_message(struct mosquitto *mosq, void *obj,
+                       const struct mosquitto_message *m,
+                       const mosquitto_property *props)
+{
+    secmq_client *c = obj;
+    secmq_message msg;
+
+    (void)mosq;
+    (void)props;
+    if (c->on_message == NULL) {
+        return;
+    }
+    msg.topic = m->topic;
+    /* libmosquitto NUL-terminates payloads; an empty one may be NULL. */
+    msg.payload = m->payload != NULL ? m->payload : "";
+    msg.payloadlen = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    msg.qos = m->qos;
+    msg.retain = m->retain ? 1 : 0;
+    msg.mid = m->mid;
+    c->on_message(c, c->user, &msg);
+}
+
+static void cb_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
+                       const mosquitto_property *props)
+{
+    secmq_client *c = obj;
+    int rc = SECMQ_OK;
+
+    (void)mosq;
+    (void)props;
+    if (reason == MQTT_RC_NOT_AUTHORIZED) {
+        rc = SECMQ_E_NOT_AUTHORIZED;
+    } else if (reason >= 0x80) {
+        rc = SECMQ_E_REFUSED;
+    }
+    if (c->on_publish != NULL) {
+        c->on_publish(c, c->user, mid, rc);
+    }
+}
+
+static void cb_subscribe(struct mosquitto *mosq, void *obj, int mid,
+                         int count, const int *granted,
+                         const mosquitto_property *props)
+{
+    secmq_client *c = obj;
+
+    (void)mosq;
+    (void)props;
+    if (c->on_subscribe != NULL) {
+        c->on_subscribe(c, c->user, mid, count, granted);
+    }
+}
+
+static void cb_unsubscribe(struct mosquitto *mosq, void *obj, int mid,
+                           const mosquitto_property *props)
+{
+    secmq_client *c = obj;
+
+    (void)mosq;
+    (void)props;
+    if (c->on_unsubscribe != NULL) {
+        c->on_unsubscribe(c, c->user, mid);
+    }
+}
+
+static void cb_log(struct mosquitto *mosq, void *obj, int level,
+                   const char *line)
+{
+    secmq_client *c = obj;
+
+    (void)mosq;
+    (void)level;
+    if (c->on_log != NULL) {
+        c->on_log(c, c->user, SECMQ_LOG_DEBUG, line);
+    }
+}
+
+/* The library's own diagnostics (tls.c, tunnel.c) arrive here. */
+static void log_forward(void *ctx, int level, const char *line)
+{
+    secmq_client *c = ctx;
+
+    if (c->on_log != NULL) {
+        c->on_log(c, c->user, level, line);
+    } else if (level <= SECMQ_LOG_WARNING) {
+        fprintf(stderr, "secmq: %s\n", line);
+    }
+}
+
+/* ---- construction ---- */
+
+static int copy_config(secmq_client *c, const secmq_config *cfg)
+{
+    const secmq_tls_config *t = &cfg->tls;
+
+    if (secmq__strdup_opt(&c->host, cfg->host) != 0 ||
+        secmq__strdup_opt(&c->username, cfg->username) != 0 ||
+        secmq__strdup_opt(&c->cafile, t->cafile) != 0 ||
+        secmq__strdup_opt(&c->capath, t->capath) != 0 ||
+        secmq__strdup_opt(&c->certfile, t->certfile) != 0 ||
+        secmq__strdup_opt(&c->keyfile, t->keyfile) != 0 ||
+        secmq__strdup_opt(&c->server_name, t->server_name) != 0 ||
+        secmq__strdup_opt(&c->ciphers, t->ciphers) != 0) {
+        return SECMQ_E_NOMEM;
+    }
+    if (cfg->client_id != NULL && cfg->client_id[0] != '\0') {
+        if (secmq__strdup_opt(&c->client_id, cfg->client_id) != 0) {
+            return SECMQ_E_NOMEM;
+        }
+    } else {
+        unsigned char r[8];
+        char hex[17];
+        randombytes_buf(r, sizeof r);
+        sodium_bin2hex(hex, sizeof hex, r, sizeof r);
+        c->client_id = malloc(6 + sizeof hex);
+        if (c->client_id == NULL) {
+            return SECMQ_E_NOMEM;
+        }
+        snprintf(c->client_id, 6 + sizeof hex, "secmq-%s", hex);
+    }
+    if (cfg->password != NULL) {
+        size_t n = strlen(cfg->password) + 1;
+        /* SECURITY: our copy of the password lives in guarded memory and is
+         * wiped by sodium_free(). */
+        c->password = sodium_malloc(n);
+        if (c->password == NULL) {
+            return SECMQ_E_NOMEM;
+        }
+        memcpy(c->password, cfg->password, n);
+    }
+    c->tls_cfg = *t;
+    c->tls_cfg.cafile = c->cafile;
+    c->tls_cfg.capath = c->capath;
+    c->tls_cfg.certfile = c->certfile;
+    c->tls_cfg.keyfile = c->keyfile;
+    c->tls_cfg.server_name = c->server_name;
+    c->tls_cfg.ciphers = c->ciphers;
+    c->transport = cfg->transport;
+    c->port = cfg->port != 0 ? cfg->port
+              : cfg->transport == SECMQ_TRANSPORT_TLS ? SECMQ_PORT_TLS
+                                                       : SECMQ_PORT_PLAIN;
+    c->keepalive = cfg->keepalive;
+    c->connect_timeout_ms = cfg->connect_timeout_ms;
+    return SECMQ_OK;
+}
+
+static int setup_mosquitto(secmq_client *c, const secmq_config *cfg)
+{
+    int mrc;
+
+    c->mosq = mosquitto_new(c->client_id, cfg->clean_session ? true : false,
+                            c);
+    if (c->mosq == NULL) {
+        return errno == ENOMEM ? SECMQ_E_NOMEM : SECMQ_E_INVAL;
+    }
+    mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                         cfg->protocol == SECMQ_MQTT_5 ? MQTT_PROTOCOL_V5
+                                                       : MQTT_PROTOCOL_V311);
+    mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    if (c->username != NULL) {
+        mrc = mosquitto_username_pw_set(c->mosq, c->username, c->password);
+        if (mrc != MOSQ_ERR_SUCCESS) {
+            return map_mosq(mrc);
+        }
+    }
+    if (cfg->will.topic != NULL) {
+        mrc = mosquitto_will_set(c->mosq, cfg->will.topic,
+                                 (int)cfg->will.payloadlen, cfg->will.payload,
+                                 cfg->will.qos, cfg->will.retain ? true : false);
+        if (mrc != MOSQ_ERR_SUCCESS) {
+            snprintf(new_errmsg, sizeof new_errmsg,
+                     "invalid will topic '%s'", cfg->will.topic);
+            return map_mosq(mrc);
+        }
+    }
+    mosquitto_reconnect_delay_set(c->mosq, (unsigned)cfg->reconnect_min_s,
+                                  (unsigned)cfg->reconnect_max_s, true);
+    mosquitto_connect_v5_callback_set(c->mosq, cb_connect);
+    mosquitto_disconnect_v5_callback_set(c->mosq, cb_disconnect);
+    mosquitto_message_v5_callback_set(c->mosq, cb_message);
+    mosquitto_publish_v5_callback_set(c->mosq, cb_publish);
+    mosquitto_subscribe_v5_callback_set(c->mosq, cb_subscribe);
+    mosquitto_unsubscribe_v5_callback_set(c->mosq, cb_unsubscribe);
+    mosquitto_log_callback_set(c->mosq, cb_log);
+    return SECMQ_OK;
+}
+
+static pthread_once_t mosq_once = PTHREAD_ONCE_INIT;
+static void mosq_init(void)
+{
+    mosquitto_lib_init();
+}
+
+int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
+{
+    secmq_client *c;
+    int rc;
+
+    if (out == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    *out = NULL;
+    new_errmsg[0] = '\0';
+    rc = secmq__config_check(cfg, new_errmsg, sizeof new_errmsg);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    if (secmq_init() != SECMQ_OK) {
+        snprintf(new_errmsg, sizeof new_errmsg,
+                 "cannot initialise libsodium or wolfSSL");
+        return SECMQ_E_IO;
+    }
+    pthread_once(&mosq_once, mosq_init);
+    c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        snprintf(new_errmsg, sizeof new_errmsg, "out of memory");
+        return SECMQ_E_NOMEM;
+    }
+    c->user = user;
+    secmq__err_init(&c->err);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    c->log.fn = log_forward;
+    c->log.ctx = c;
+    if ((rc = copy_config(c, cfg)) != SECMQ_OK ||
+        (rc = setup_mosquitto(c, cfg)) != SECMQ_OK) {
+        if (new_errmsg[0] == '\0') {
+            snprintf(new_errmsg, sizeof new_errmsg, "%s",
+                     secmq_strerror(rc));
+        }
+        secmq_client_free(c);
+        return rc;
+    }
+    *out = c;
+    return SECMQ_OK;
+}
+
+void secmq_client_free(secmq_client *c)
+{
+    int threaded;
+
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    threaded = c->threaded;
+    pthread_mutex_unlock(&c->lock);
+    if (threaded) {
+        mosquitto_loop_stop(c->mosq, true);
+    }
+    /* libmosquitto closes its end first, so the tunnel can flush a final
+     * DISCONNECT to the broker before it stops. */
+    if (c->mosq != NULL) {
+        mosquitto_destroy(c->mosq);
+    }
+    secmq__tunnel_free(c->tunnel);
+    secmq__tls_ctx_free(c->tls);
+    if (c->password != NULL) {
+        sodium_free(c->password);
+    }
+    free(c->host);
+    free(c->client_id);
+    free(c->username);
+    free(c->cafile);
+    free(c->capath);
+    free(c->certfile);
+    free(c->keyfile);
+    free(c->server_name);
+    free(c->ciphers);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    secmq__err_destroy(&c->err);
+    free(c);
+}
+
+void secmq_client_on_connect(secmq_client *c, secmq_connect_cb cb)
+{
+    c->on_connect = cb;
+}
+void secmq_client_on_disconnect(secmq_client *c, secmq_disconnect_cb cb)
+{
+    c->on_disconnect = cb;
+}
+void secmq_client_on_message(secmq_client *c, secmq_message_cb cb)
+{
+    c->on_message = cb;
+}
+void secmq_client_on_publish(secmq_client *c, secmq_publish_cb cb)
+{
+    c->on_publish = cb;
+}
+void secmq_client_on_subscribe(secmq_client *c, secmq_subscribe_cb cb)
+{
+    c->on_subscribe = cb;
+}
+void secmq_client_on_unsubscribe(secmq_client *c, secmq_unsubscribe_cb cb)
+{
+    c->on_unsubscribe = cb;
+}
+void secmq_client_on_log(secmq_client *c, secmq_log_cb cb)
+{
+    c->on_log = cb;
+}
+
+/* ---- connecting ---- */
+
+static int connect_tls(secmq_client *c)
+{
+    int64_t deadline = secmq__now_ms() + c->connect_timeout_ms;
+    int rc;
+
+    if (c->tls == NULL) {
+        rc = secmq__tls_ctx_new(&c->tls, &c->tls_cfg, c->host, c->port,
+                                &c->log, &c->err);
+        if (rc != SECMQ_OK) {
+            return rc;
+        }
+    }
+    if (c->tunnel == NULL) {
+        rc = secmq__tunnel_new(&c->tunnel, c->tls, c->connect_timeout_ms,
+                               &c->err, &c->log);
+        if (rc != SECMQ_OK) {
+            return rc;
+        }
+    }
+    /* Handshake here, on the caller's thread, so that a wrong CA or host
+     * name is reported by this call and not by a later callback. */
+    rc = secmq__tunnel_dial(c->tunnel, deadline);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = map_mosq(mosquitto_connect(c->mosq, secmq__tunnel_path(c->tunnel), 0,
+                                    c->keepalive));
+    if (rc != SECMQ_OK) {
+        return secmq__err_set(&c->err, rc,
+                              "cannot attach to the TLS tunnel: %s",
+                              secmq_strerror(rc));
+    }
+    return SECMQ_OK;
+}
+
+static int connect_plain(secmq_client *c)
+{
+    int mrc = mosquitto_connect(c->mosq, c->host, c->port, c->keepalive);
+    int rc = map_mosq(mrc);
+
+    if (rc == SECMQ_OK) {
+        return SECMQ_OK;
+    }
+    return secmq__err_set(&c->err, rc, "connect to %s port %d: %s", c->host,
+                          c->port,
+                          mrc == MOSQ_ERR_ERRNO ? strerror(errno)
+                                                : mosquitto_strerror(mrc));
+}
+
+int secmq_client_connect(secmq_client *c)
+{
+    int rc;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->state == ST_CONNECTING || c->state == ST_CONNECTED) {
+        pthread_mutex_unlock(&c->lock);
+        return secmq__err_set(&c->err, SECMQ_E_STATE, "already connected");
+    }
+    c->state = ST_CONNECTING;
+    c->result = SECMQ_OK;
+    pthread_mutex_unlock(&c->lock);
+    rc = c->transport == SECMQ_TRANSPORT_TLS ? connect_tls(c)
+                                              : connect_plain(c);
+    if (rc != SECMQ_OK) {
+        set_state(c, ST_IDLE, rc);
+    }
+    return rc;
+}
+
+static int64_t deadline_after(int timeout_ms)
+{
+    return timeout_ms < 0 ? INT64_MAX : secmq__now_ms() + timeout_ms;
+}
+
+static void abs_time(struct timespec *ts, int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - secmq__now_ms();
+
+    clock_gettime(CLOCK_REALTIME, ts);
+    if (left > 3600000) {
+        left = 3600000;
+    }
+    ts->tv_sec += left / 1000;
+    ts->tv_nsec += (long)(left % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int secmq_client_wait_connected(secmq_client *c, int timeout_ms)
+{
+    int64_t deadline = deadline_after(timeout_ms);
+    int rc;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->state == ST_IDLE && c->result == SECMQ_OK) {
+        pthread_mutex_unlock(&c->lock);
+        return SECMQ_E_STATE;
+    }
+    while (c->state == ST_CONNECTING) {
+        if (secmq__now_ms() >= deadline) {
+            pthread_mutex_unlock(&c->lock);
+            return secmq__err_set(&c->err, SECMQ_E_TIMEOUT,
+                                  "no answer from the broker to CONNECT "
+                                  "within %d ms",
+                                  timeout_ms);
+        }
+        if (c->threaded) {
+            struct timespec ts;
+            abs_time(&ts, deadline);
+            pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+        } else {
+            int64_t left = deadline - secmq__now_ms();
+            int mrc;
+            pthread_mutex_unlock(&c->lock);
+            mrc = mosquitto_loop(c->mosq, left > 100 ? 100 : (int)left, 1);
+            pthread_mutex_lock(&c->lock);
+            if (mrc == MOSQ_ERR_NO_CONN && c->state == ST_CONNECTING) {
+                c->state = ST_FAILED;
+                c->result = SECMQ_E_NO_CONN;
+            }
+        }
+    }
+    rc = c->state == ST_CONNECTED ? SECMQ_OK : c->result;
+    if (rc == SECMQ_OK && c->state != ST_CONNECTED) {
+        rc = SECMQ_E_NO_CONN;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int secmq_client_disconnect(secmq_client *c)
+{
+    int mrc;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    mrc = mosquitto_disconnect_v5(c->mosq, 0, NULL);
+    pthread_mutex_lock(&c->lock);
+    c->state = ST_IDLE;
+    c->result = SECMQ_OK;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return map_mosq(mrc);
+}
+
+/* ---- messages ---- */
+
+int secmq_client_publish(secmq_client *c, int *mid, const char *topic,
+                         const void *payload, size_t payloadlen, int qos,
+                         int retain)
+{
+    if (c == NULL || topic == NULL || qos < 0 || qos > 2 ||
+        (payload == NULL && payloadlen > 0)) {
+        return SECMQ_E_INVAL;
+    }
+    if (payloadlen > 268435455u) {
+        return SECMQ_E_OVERSIZE;
+    }
+    return map_mosq(mosquitto_publish_v5(c->mosq, mid, topic, (int)payloadlen,
+                                         payload, qos, retain ? true : false,
+                                         NULL));
+}
+
+int secmq_client_subscribe(secmq_client *c, int *mid, const char *filter,
+                           int qos)
+{
+    if (c == NULL || filter == NULL || qos < 0 || qos > 2) {
+        return SECMQ_E_INVAL;
+    }
+    return map_mosq(mosquitto_subscribe_v5(c->mosq, mid, filter, qos, 0, NULL));
+}
+
+int secmq_client_unsubscribe(secmq_client *c, int *mid, const char *filter)
+{
+    if (c == NULL || filter == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    return map_mosq(mosquitto_unsubscribe_v5(c->mosq, mid, filter, NULL));
+}
+
+/* ---- loops ---- */
+
+static int is_threaded(secmq_client *c)
+{
+    int t;
+
+    pthread_mutex_lock(&c->lock);
+    t = c->threaded;
+    pthread_mutex_unlock(&c->lock);
+    return t;
+}
+
+/* After libmosquitto reports a lost link, return the cause we recorded. */
+static int loop_result(secmq_client *c, int mrc)
+{
+    int rc = map_mosq(mrc);
+
+    if (rc == SECMQ_E_CONN_LOST || rc == SECMQ_E_IO) {
+        pthread_mutex_lock(&c->lock);
+        if (c->result < 0) {
+            rc = c->result;
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    return rc;
+}
+
+int secmq_client_loop(secmq_client *c, int timeout_ms)
+{
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (is_threaded(c)) {
+        return SECMQ_E_STATE;
+    }
+    return loop_result(c, mosquitto_loop(c->mosq, timeout_ms, 1));
+}
+
+int secmq_client_loop_forever(secmq_client *c)
+{
+    int mrc;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (is_threaded(c)) {
+        return SECMQ_E_STATE;
+    }
+    mrc = mosquitto_loop_forever(c->mosq, -1, 1);
+    if (mrc == MOSQ_ERR_NO_CONN) {
+        return SECMQ_E_STATE;
+    }
+    return loop_result(c, mrc);
+}
+
+int secmq_client_loop_start(secmq_client *c)
+{
+    int mrc;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->threaded) {
+        pthread_mutex_unlock(&c->lock);
+        return SECMQ_E_STATE;
+    }
+    c->threaded = 1;
+    pthread_mutex_unlock(&c->lock);
+    mrc = mosquitto_loop_start(c->mosq);
+    if (mrc != MOSQ_ERR_SUCCESS) {
+        pthread_mutex_lock(&c->lock);
+        c->threaded = 0;
+        pthread_mutex_unlock(&c->lock);
+        return mrc == MOSQ_ERR_INVAL ? SECMQ_E_STATE : map_mosq(mrc);
+    }
+    return SECMQ_OK;
+}
+
+int secmq_client_loop_stop(secmq_client *c, int force)
+{
+    int mrc;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (!is_threaded(c)) {
+        return SECMQ_E_STATE;
+    }
+    mrc = mosquitto_loop_stop(c->mosq, force ? true : false);
+    pthread_mutex_lock(&c->lock);
+    c->threaded = 0;
+    pthread_mutex_unlock(&c->lock);
+    return mrc == MOSQ_ERR_SUCCESS ? SECMQ_OK : SECMQ_E_STATE;
+}
+
+/* ---- introspection ---- */
+
+size_t secmq_client_errmsg(secmq_client *c, char *buf, size_t len)
+{
+    if (c == NULL) {
+        size_t n = strlen(new_errmsg);
+        if (buf != NULL && len > 0) {
+            snprintf(buf, len, "%s", new_errmsg);
+        }
+        return n;
+    }
+    return secmq__err_copy(&c->err, buf, len);
+}
+
+int secmq_client_tls_info(secmq_client *c, secmq_tls_info *info)
+{
+    if (c == NULL || info == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    memset(info, 0, sizeof *info);
+    if (c->transport != SECMQ_TRANSPORT_TLS) {
+        return SECMQ_E_STATE;
+    }
+    if (c->tunnel == NULL) {
+        return SECMQ_E_NO_CONN;
+    }
+    return secmq__tunnel_info(c->tunnel, info);
+}
+
+const char *secmq_client_id(const secmq_client *c)
+{
+    return c != NULL ? c->client_id : "";
+}

@@ -1,0 +1,150 @@
+/*
+ * error.c -- return codes as sentences, the per-client error slot, logging.
+ *
+ * Every SECMQ_E_* code gets one sentence here. A client's detail message
+ * names the foreign cause (wolfSSL, errno, the broker's reason); this file
+ * only stores and copies it. Library start-up (secmq_init) lives here too.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "secmq_int.h"
+#include "tls_int.h"
+
+const char *secmq_strerror(int rc)
+{
+    switch (rc) {
+    case SECMQ_OK: return "success";
+    case SECMQ_E_INVAL: return "invalid argument";
+    case SECMQ_E_NOMEM: return "out of memory";
+    case SECMQ_E_STATE: return "call not valid in this state";
+    case SECMQ_E_IO: return "input/output error";
+    case SECMQ_E_TIMEOUT: return "timed out";
+    case SECMQ_E_NO_CONN: return "not connected";
+    case SECMQ_E_CONN_REFUSED: return "connection refused";
+    case SECMQ_E_CONN_LOST: return "connection lost";
+    case SECMQ_E_DNS: return "host name lookup failed";
+    case SECMQ_E_TLS: return "TLS failure";
+    case SECMQ_E_TLS_CA: return "broker certificate is not from a trusted CA";
+    case SECMQ_E_TLS_HOSTNAME:
+        return "broker certificate does not match the host name";
+    case SECMQ_E_TLS_EXPIRED:
+        return "certificate expired or not yet valid";
+    case SECMQ_E_TLS_PIN: return "broker public key does not match the pin";
+    case SECMQ_E_AUTH: return "bad username or password";
+    case SECMQ_E_NOT_AUTHORIZED: return "not authorised";
+    case SECMQ_E_REFUSED: return "broker refused the connection";
+    case SECMQ_E_PROTOCOL: return "MQTT protocol error";
+    case SECMQ_E_OVERSIZE: return "message too large";
+    case SECMQ_E_CONFIG: return "configuration error";
+    default: return "unknown error";
+    }
+}
+
+const char *secmq_version(void)
+{
+    return SECMQ_VERSION_STRING;
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc = SECMQ_E_IO;
+
+static void init_libraries(void)
+{
+    if (sodium_init() < 0) {
+        return;
+    }
+    if (secmq__tls_global_init() != 0) {
+        return;
+    }
+    init_rc = SECMQ_OK;
+}
+
+int secmq_init(void)
+{
+    if (pthread_once(&init_once, init_libraries) != 0) {
+        return SECMQ_E_IO;
+    }
+    return init_rc;
+}
+
+void secmq__err_init(secmq__err *e)
+{
+    pthread_mutex_init(&e->lock, NULL);
+    e->code = SECMQ_OK;
+    e->msg[0] = '\0';
+}
+
+void secmq__err_destroy(secmq__err *e)
+{
+    pthread_mutex_destroy(&e->lock);
+}
+
+int secmq__err_vset(secmq__err *e, int code, const char *fmt, va_list ap)
+{
+    pthread_mutex_lock(&e->lock);
+    e->code = code;
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    pthread_mutex_unlock(&e->lock);
+    return code;
+}
+
+int secmq__err_set(secmq__err *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    secmq__err_vset(e, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+size_t secmq__err_copy(secmq__err *e, char *buf, size_t len)
+{
+    size_t n;
+
+    pthread_mutex_lock(&e->lock);
+    n = strlen(e->msg);
+    if (buf != NULL && len > 0) {
+        size_t k = n < len - 1 ? n : len - 1;
+        memcpy(buf, e->msg, k);
+        buf[k] = '\0';
+    }
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
+void secmq__log_write(const secmq__log *log, int level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (log != NULL && log->fn != NULL) {
+        log->fn(log->ctx, level, line);
+    } else if (level <= SECMQ_LOG_WARNING) {
+        fprintf(stderr, "secmq: %s\n", line);
+    }
+}
+
+int secmq__strdup_opt(char **out, const char *s)
+{
+    size_t n;
+
+    *out = NULL;
+    if (s == NULL) {
+        return 0;
+    }
+    n = strlen(s) + 1;
+    *out = malloc(n);
+    if (*out == NULL) {
+        return -1;
+    }
+    memcpy(*out, s, n);
+    return 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * tls_int.h -- the wolfSSL adapter: the only interface to TLS.
+ *
+ * A tls context holds one client's trust settings (CA, client certificate,
+ * host name, pin, minimum version) and the session kept for resumption. A
+ * tls connection is one verified TLS session over a non-blocking TCP socket.
+ * Foreign error codes never leave tls.c: they become SECMQ_E_* plus detail.
+ */
+#ifndef SECMQ_TLS_INT_H
+#define SECMQ_TLS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secmq_int.h"
+
+typedef struct secmq__tls_ctx secmq__tls_ctx;
+typedef struct secmq__tls_conn secmq__tls_conn;
+
+/* Non-error results of secmq__tls_read/_write: retry when the fd is ready. */
+#define SECMQ__TLS_WANT_READ 1
+#define SECMQ__TLS_WANT_WRITE 2
+
+/* Start wolfSSL once per process. 0 or -1. */
+int secmq__tls_global_init(void);
+
+/*
+ * Build a context. cfg, host are BORROWED and copied. Loads CA and client
+ * certificate files now, so a bad file fails here. Returns SECMQ_OK,
+ * SECMQ_E_TLS, SECMQ_E_IO, SECMQ_E_NOMEM; detail in err.
+ */
+int secmq__tls_ctx_new(secmq__tls_ctx **out, const secmq_tls_config *cfg,
+                       const char *host, int port, const secmq__log *log,
+                       secmq__err *err);
+void secmq__tls_ctx_free(secmq__tls_ctx *ctx);
+
+/*
+ * Connect TCP, run the handshake, check the CA chain, host name and pin,
+ * all before deadline_ms. Resumes the context's saved session if any.
+ * On success *out is owned by the caller (secmq__tls_close). Errors:
+ * SECMQ_E_DNS, _CONN_REFUSED, _TIMEOUT, _IO, _TLS, _TLS_CA, _TLS_HOSTNAME,
+ * _TLS_EXPIRED, _TLS_PIN, _NOMEM, with the detail in err.
+ * Safe to call from any thread; calls on one context are serialised.
+ */
+int secmq__tls_dial(secmq__tls_ctx *ctx, int64_t deadline_ms,
+                    secmq__tls_conn **out, secmq__err *err);
+
+/* The socket under conn (for poll). */
+int secmq__tls_fd(const secmq__tls_conn *conn);
+
+/*
+ * Read decrypted bytes. Returns SECMQ_OK with *got > 0, SECMQ__TLS_WANT_READ
+ * or SECMQ__TLS_WANT_WRITE, SECMQ_E_CONN_LOST when the broker closed the
+ * session, or a SECMQ_E_TLS* code (e.g. the broker rejected the client
+ * certificate) with the detail in the dial's err slot.
+ */
+int secmq__tls_read(secmq__tls_conn *conn, void *buf, size_t len,
+                    size_t *got);
+
+/*
+ * Write all len bytes. Returns SECMQ_OK, a SECMQ__TLS_WANT_* code (call again
+ * later with the SAME buf and len), or a negative code as for read.
+ */
+int secmq__tls_write(secmq__tls_conn *conn, const void *buf, size_t len);
+
+/*
+ * Send close_notify (best effort, never blocks), keep the session in the
+ * context for the next dial, close the socket and free conn. NULL is a no-op.
+ */
+void secmq__tls_close(secmq__tls_conn *conn);
+
+/* Describe conn (version, cipher, resumed) and the context's count. */
+void secmq__tls_info(const secmq__tls_ctx *ctx, const secmq__tls_conn *conn,
+                     secmq_tls_info *info);
+
+#endif

@@ -1,0 +1,425 @@
+/*
+ * tunnel.c -- carries libmosquitto's bytes over wolfSSL TLS.
+ *
+ * Debian's libmosquitto speaks TLS only through OpenSSL and cannot be handed
+ * a socket, so it connects to a unix socket of ours instead (port 0). One
+ * thread accepts each (re)connection, checks with SO_PEERCRED that it comes
+ * from this very process, pairs it with a verified TLS session to the broker
+ * and copies bytes both ways until either side closes. It never runs
+ * application callbacks; TLS itself is tls.c's business.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "net_int.h"
+#include "tunnel_int.h"
+
+/* One read from libmosquitto is passed whole to one TLS write, so many small
+ * MQTT packets share a record; 64 KiB matches the largest useful batch. */
+#define TUNNEL_BUF 65536
+
+struct secmq__tunnel {
+    secmq__tls_ctx *tls;
+    secmq__err *err;
+    const secmq__log *log;
+    int timeout_ms;
+    char dir[PATH_MAX];
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int listen_fd;
+    int wake[2]; /* self-pipe: wakes the thread to stop */
+    pthread_t thread;
+    int thread_started;
+    atomic_int stop;
+    pthread_mutex_t lock; /* guards pending, active, failure */
+    secmq__tls_conn *pending;
+    secmq__tls_conn *active;
+    int failure;
+    unsigned char *up;   /* libmosquitto -> broker */
+    unsigned char *down; /* broker -> libmosquitto */
+};
+
+static void set_failure(secmq__tunnel *t, int rc)
+{
+    pthread_mutex_lock(&t->lock);
+    t->failure = rc;
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* SECURITY: only this process may use the tunnel. The directory is 0700,
+ * and the peer's pid must be ours, so another local program (even of the
+ * same user) cannot ride on our authenticated TLS session. */
+static int peer_is_self(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        return 0;
+    }
+    return cred.pid == getpid() && cred.uid == geteuid();
+}
+
+typedef struct pump_state {
+    size_t up_len;
+    size_t down_len, down_off;
+    int rd_want;  /* what the TLS read waits for */
+    int wr_want;  /* what the pending TLS write waits for */
+    int u_closed; /* libmosquitto closed its end */
+    int u_hup;    /* hang-up seen while data was still pending */
+} pump_state;
+
+/* Move what can move without blocking. Returns 1 if something moved, 0 if
+ * nothing could, or a final result (SECMQ_OK on a clean end, or an error)
+ * through *done. */
+static int pump_step(secmq__tunnel *t, int ufd, secmq__tls_conn *conn,
+                     pump_state *s, int *done)
+{
+    int progress = 0;
+
+    /* broker -> libmosquitto */
+    if (s->down_len == 0) {
+        size_t got;
+        int r = secmq__tls_read(conn, t->down, TUNNEL_BUF, &got);
+        if (r == SECMQ_OK) {
+            s->down_len = got;
+            s->down_off = 0;
+            progress = 1;
+        } else if (r > 0) {
+            s->rd_want = r;
+        } else {
+            *done = r;
+            return 0;
+        }
+    }
+    if (s->down_len > s->down_off && !s->u_closed) {
+        ssize_t n = send(ufd, t->down + s->down_off, s->down_len - s->down_off,
+                         MSG_NOSIGNAL);
+        if (n > 0) {
+            s->down_off += (size_t)n;
+            if (s->down_off == s->down_len) {
+                s->down_len = s->down_off = 0;
+            }
+            progress = 1;
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            *done = SECMQ_OK; /* libmosquitto went away */
+            return 0;
+        }
+    }
+    /* libmosquitto -> broker */
+    if (s->up_len == 0 && !s->u_closed) {
+        ssize_t n = recv(ufd, t->up, TUNNEL_BUF, 0);
+        if (n > 0) {
+            s->up_len = (size_t)n;
+            progress = 1;
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            s->u_closed = 1;
+        }
+    }
+    if (s->up_len > 0) {
+        int r = secmq__tls_write(conn, t->up, s->up_len);
+        if (r == SECMQ_OK) {
+            s->up_len = 0;
+            s->wr_want = 0;
+            progress = 1;
+        } else if (r > 0) {
+            s->wr_want = r;
+        } else {
+            *done = r;
+            return 0;
+        }
+    }
+    /* Everything libmosquitto wrote before closing (a DISCONNECT, which
+     * keeps the will from being sent) has reached the broker. */
+    if (s->u_closed && s->up_len == 0) {
+        *done = SECMQ_OK;
+        return 0;
+    }
+    return progress;
+}
+
+/* Copy until either side closes. SECMQ_OK for a clean end (libmosquitto
+ * closed, or the tunnel stops), otherwise the broker-side failure. */
+static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
+{
+    pump_state s = {0, 0, 0, SECMQ__TLS_WANT_READ, 0, 0, 0};
+    int tfd = secmq__tls_fd(conn);
+
+    while (!atomic_load(&t->stop)) {
+        struct pollfd p[3];
+        int done = 1; /* 1 = keep going */
+        int moved = pump_step(t, ufd, conn, &s, &done);
+
+        if (done != 1) {
+            return done;
+        }
+        if (moved) {
+            continue;
+        }
+        p[0].fd = (s.u_closed || s.u_hup) ? -1 : ufd;
+        p[0].events = (short)((s.up_len == 0 ? POLLIN : 0) |
+                              (s.down_len > 0 ? POLLOUT : 0));
+        p[1].fd = tfd;
+        p[1].events = 0;
+        if (s.down_len == 0) {
+            p[1].events |= s.rd_want == SECMQ__TLS_WANT_WRITE ? POLLOUT : POLLIN;
+        }
+        if (s.up_len > 0) {
+            p[1].events |= s.wr_want == SECMQ__TLS_WANT_READ ? POLLIN : POLLOUT;
+        }
+        p[2].fd = t->wake[0];
+        p[2].events = POLLIN;
+        p[0].revents = p[1].revents = p[2].revents = 0;
+        if (poll(p, 3, -1) < 0 && errno != EINTR) {
+            return secmq__err_set(t->err, SECMQ_E_IO, "tunnel: poll: %s",
+                                  strerror(errno));
+        }
+        if (p[0].revents & (POLLHUP | POLLERR)) {
+            if (s.up_len > 0) {
+                s.u_hup = 1; /* flush what we hold, then read the rest */
+            } else if (!(p[0].revents & POLLIN)) {
+                s.u_closed = 1;
+            }
+        }
+        if (s.u_hup && s.up_len == 0) {
+            s.u_hup = 0;
+        }
+    }
+    return SECMQ_OK;
+}
+
+static void serve(secmq__tunnel *t, int ufd)
+{
+    secmq__tls_conn *conn;
+    int rc;
+
+    pthread_mutex_lock(&t->lock);
+    conn = t->pending;
+    t->pending = NULL;
+    t->failure = SECMQ_OK;
+    pthread_mutex_unlock(&t->lock);
+    if (conn == NULL) {
+        rc = secmq__tls_dial(t->tls, secmq__now_ms() + t->timeout_ms, &conn,
+                             t->err);
+        if (rc != SECMQ_OK) {
+            char msg[SECMQ_ERRMSG_BYTES];
+            secmq__err_copy(t->err, msg, sizeof msg);
+            secmq__log_write(t->log, SECMQ_LOG_WARNING, "reconnect: %s", msg);
+            set_failure(t, rc); /* before the close that libmosquitto sees */
+            close(ufd);
+            return;
+        }
+    }
+    pthread_mutex_lock(&t->lock);
+    t->active = conn;
+    pthread_mutex_unlock(&t->lock);
+    rc = pump(t, ufd, conn);
+    pthread_mutex_lock(&t->lock);
+    t->active = NULL;
+    t->failure = rc;
+    pthread_mutex_unlock(&t->lock);
+    secmq__tls_close(conn);
+    close(ufd);
+}
+
+static void *tunnel_main(void *arg)
+{
+    secmq__tunnel *t = arg;
+
+    while (!atomic_load(&t->stop)) {
+        struct pollfd p[2] = {{t->listen_fd, POLLIN, 0},
+                              {t->wake[0], POLLIN, 0}};
+        int ufd;
+
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (p[1].revents != 0) {
+            break;
+        }
+        ufd = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (ufd < 0) {
+            continue;
+        }
+        if (!peer_is_self(ufd)) {
+            secmq__log_write(t->log, SECMQ_LOG_WARNING,
+                             "tunnel: refused a connection from another "
+                             "process");
+            close(ufd);
+            continue;
+        }
+        serve(t, ufd);
+    }
+    return NULL;
+}
+
+static int make_socket(secmq__tunnel *t)
+{
+    struct sockaddr_un sa;
+    const char *base = getenv("XDG_RUNTIME_DIR");
+    int n;
+
+    if (base == NULL || access(base, W_OK | X_OK) != 0 ||
+        strlen(base) > 64) {
+        base = "/tmp";
+    }
+    n = snprintf(t->dir, sizeof t->dir, "%s/secmq-XXXXXX", base);
+    if (n < 0 || (size_t)n >= sizeof t->dir || mkdtemp(t->dir) == NULL) {
+        t->dir[0] = '\0';
+        return secmq__err_set(t->err, SECMQ_E_IO,
+                              "tunnel: cannot create a private directory in "
+                              "%s: %s",
+                              base, strerror(errno));
+    }
+    n = snprintf(t->path, sizeof t->path, "%s/mqtt.sock", t->dir);
+    if (n < 0 || (size_t)n >= sizeof t->path) {
+        return secmq__err_set(t->err, SECMQ_E_IO, "tunnel: path too long");
+    }
+    t->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (t->listen_fd < 0) {
+        return secmq__err_set(t->err, SECMQ_E_IO, "tunnel: socket: %s",
+                              strerror(errno));
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, t->path, strlen(t->path) + 1);
+    if (bind(t->listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        chmod(t->path, 0600) != 0 || listen(t->listen_fd, 4) != 0) {
+        return secmq__err_set(t->err, SECMQ_E_IO, "tunnel: %s: %s", t->path,
+                              strerror(errno));
+    }
+    return SECMQ_OK;
+}
+
+int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls,
+                      int timeout_ms, secmq__err *err, const secmq__log *log)
+{
+    secmq__tunnel *t;
+    int rc;
+
+    *out = NULL;
+    t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        return secmq__err_set(err, SECMQ_E_NOMEM, "out of memory");
+    }
+    t->tls = tls;
+    t->err = err;
+    t->log = log;
+    t->timeout_ms = timeout_ms;
+    t->listen_fd = -1;
+    t->wake[0] = t->wake[1] = -1;
+    atomic_init(&t->stop, 0);
+    pthread_mutex_init(&t->lock, NULL);
+    t->up = malloc(TUNNEL_BUF);
+    t->down = malloc(TUNNEL_BUF);
+    if (t->up == NULL || t->down == NULL) {
+        rc = secmq__err_set(err, SECMQ_E_NOMEM, "out of memory");
+        goto err;
+    }
+    if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        rc = secmq__err_set(err, SECMQ_E_IO, "tunnel: pipe: %s",
+                            strerror(errno));
+        goto err;
+    }
+    if ((rc = make_socket(t)) != SECMQ_OK) {
+        goto err;
+    }
+    if (pthread_create(&t->thread, NULL, tunnel_main, t) != 0) {
+        rc = secmq__err_set(err, SECMQ_E_NOMEM, "tunnel: cannot start thread");
+        goto err;
+    }
+    t->thread_started = 1;
+    *out = t;
+    return SECMQ_OK;
+err:
+    secmq__tunnel_free(t);
+    return rc;
+}
+
+void secmq__tunnel_free(secmq__tunnel *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    atomic_store(&t->stop, 1);
+    if (t->thread_started) {
+        ssize_t w = write(t->wake[1], "x", 1);
+        (void)w;
+        pthread_join(t->thread, NULL);
+    }
+    secmq__tls_close(t->pending);
+    if (t->listen_fd >= 0) {
+        close(t->listen_fd);
+    }
+    if (t->path[0] != '\0') {
+        unlink(t->path);
+    }
+    if (t->dir[0] != '\0') {
+        rmdir(t->dir);
+    }
+    if (t->wake[0] >= 0) {
+        close(t->wake[0]);
+        close(t->wake[1]);
+    }
+    pthread_mutex_destroy(&t->lock);
+    free(t->up);
+    free(t->down);
+    free(t);
+}
+
+const char *secmq__tunnel_path(const secmq__tunnel *t)
+{
+    return t->path;
+}
+
+int secmq__tunnel_dial(secmq__tunnel *t, int64_t deadline_ms)
+{
+    secmq__tls_conn *conn = NULL, *old;
+    int rc = secmq__tls_dial(t->tls, deadline_ms, &conn, t->err);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    pthread_mutex_lock(&t->lock);
+    old = t->pending;
+    t->pending = conn;
+    pthread_mutex_unlock(&t->lock);
+    secmq__tls_close(old);
+    return SECMQ_OK;
+}
+
+int secmq__tunnel_take_failure(secmq__tunnel *t)
+{
+    int rc;
+
+    pthread_mutex_lock(&t->lock);
+    rc = t->failure;
+    t->failure = SECMQ_OK;
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+int secmq__tunnel_info(secmq__tunnel *t, secmq_tls_info *info)
+{
+    int rc = SECMQ_OK;
+
+    pthread_mutex_lock(&t->lock);
+    if (t->active == NULL) {
+        rc = SECMQ_E_NO_CONN;
+    }
+    secmq__tls_info(t->tls, t->active, info);
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * tunnel_int.h -- the TLS tunnel between libmosquitto and the broker.
+ *
+ * libmosquitto connects to a private unix socket; a tunnel thread accepts
+ * each of its (re)connections, pairs it with a fresh, verified TLS session to
+ * the broker and copies bytes both ways.
+ */
+#ifndef SECMQ_TUNNEL_INT_H
+#define SECMQ_TUNNEL_INT_H
+
+#include "secmq_int.h"
+#include "tls_int.h"
+
+typedef struct secmq__tunnel secmq__tunnel;
+
+/*
+ * Create the socket (in a new 0700 directory) and start the thread. tls,
+ * err and log are BORROWED and must outlive the tunnel. timeout_ms bounds
+ * each reconnect's TCP + TLS handshake. Returns SECMQ_OK, SECMQ_E_IO or
+ * SECMQ_E_NOMEM with the detail in err.
+ */
+int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls,
+                      int timeout_ms, secmq__err *err, const secmq__log *log);
+
+/* Stop the thread, close everything, remove the socket. NULL is a no-op. */
+void secmq__tunnel_free(secmq__tunnel *t);
+
+/* The unix socket path libmosquitto must connect to (port 0). */
+const char *secmq__tunnel_path(const secmq__tunnel *t);
+
+/*
+ * Dial the broker now, on the calling thread, so that errors reach the
+ * caller; the session is used for the next accepted connection. Returns the
+ * codes of secmq__tls_dial().
+ */
+int secmq__tunnel_dial(secmq__tunnel *t, int64_t deadline_ms);
+
+/*
+ * The failure that ended the last tunnelled connection (a SECMQ_E_* code, its
+ * detail already in err), or SECMQ_OK if it ended cleanly. Clears it.
+ */
+int secmq__tunnel_take_failure(secmq__tunnel *t);
+
+/* Describe the current TLS session. SECMQ_OK or SECMQ_E_NO_CONN. */
+int secmq__tunnel_info(secmq__tunnel *t, secmq_tls_info *info);
+
+#endif
