@@ -64,6 +64,7 @@ struct secmq_client {
     pthread_cond_t cond;
     enum conn_state state;
     int result;   /* outcome of the last connect attempt */
+    int refused;  /* the broker refused this connection in CONNACK */
     int threaded; /* loop_start running */
 };
 
@@ -162,11 +163,20 @@ static void cb_connect(struct mosquitto *mosq, void *obj, int reason,
 
     (void)mosq;
     (void)props;
+    if (rc == SECMQ_E_NOT_AUTHORIZED && c->username != NULL) {
+        /* mosquitto answers a wrong password with "not authorised" (5, or
+         * 135 in MQTT 5): at CONNECT time that can only be the login. */
+        rc = SECMQ_E_AUTH;
+        why = "bad username or password (the broker said: not authorised)";
+    }
     if (rc != SECMQ_OK) {
         secmq__err_set(&c->err, rc, "broker refused the connection: %s "
                                     "(reason %d)",
                        why, reason);
     }
+    pthread_mutex_lock(&c->lock);
+    c->refused = rc != SECMQ_OK;
+    pthread_mutex_unlock(&c->lock);
     set_state(c, rc == SECMQ_OK ? ST_CONNECTED : ST_FAILED, rc);
     if (c->on_connect != NULL) {
         c->on_connect(c, c->user, rc, reason, flags & 1);
@@ -177,23 +187,27 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
                           const mosquitto_property *props)
 {
     secmq_client *c = obj;
-    int failure = c->tunnel ? secmq__tunnel_take_failure(c->tunnel) : SECMQ_OK;
-    int rc = SECMQ_OK;
+    int rc = SECMQ_OK, refused, failure = SECMQ_OK;
     enum conn_state was;
 
     (void)mosq;
     (void)props;
     pthread_mutex_lock(&c->lock);
     was = c->state;
+    refused = c->refused;
+    c->refused = 0;
+    if (refused) {
+        /* The broker refused in CONNACK and hung up: keep its reason. */
+        rc = c->result;
+    }
     pthread_mutex_unlock(&c->lock);
-    if (mrc != MOSQ_ERR_SUCCESS) {
+    if (c->tunnel != NULL) {
+        failure = secmq__tunnel_take_failure(c->tunnel,
+                                             refused ? NULL : &c->err);
+    }
+    if (!refused && mrc != MOSQ_ERR_SUCCESS) {
         rc = failure < 0 ? failure : SECMQ_E_CONN_LOST;
-        if (was == ST_FAILED) {
-            /* The broker refused CONNACK and hung up: keep its reason. */
-            pthread_mutex_lock(&c->lock);
-            rc = c->result;
-            pthread_mutex_unlock(&c->lock);
-        } else if (failure >= 0 && was == ST_CONNECTING) {
+        if (failure >= 0 && was != ST_CONNECTED) {
             secmq__err_set(&c->err, rc,
                            "the broker closed the connection before answering "
                            "CONNECT%s",
@@ -204,11 +218,7 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
             secmq__err_set(&c->err, rc, "connection to the broker lost");
         }
     }
-    if (was == ST_CONNECTING || was == ST_FAILED) {
-        set_state(c, ST_FAILED, rc);
-    } else {
-        set_state(c, ST_IDLE, rc);
-    }
+    set_state(c, was == ST_CONNECTED ? ST_IDLE : ST_FAILED, rc);
     if (c->on_disconnect != NULL) {
         c->on_disconnect(c, c->user, rc);
     }

@@ -573,6 +573,11 @@ int secmq__tls_dial(secmq__tls_ctx *ctx, int64_t deadline_ms,
     return rc;
 }
 
+void secmq__tls_set_err(secmq__tls_conn *conn, secmq__err *err)
+{
+    conn->err = err;
+}
+
 int secmq__tls_fd(const secmq__tls_conn *conn)
 {
     return conn->fd;

@@ -45,6 +45,9 @@ void secmq__tls_ctx_free(secmq__tls_ctx *ctx);
 int secmq__tls_dial(secmq__tls_ctx *ctx, int64_t deadline_ms,
                     secmq__tls_conn **out, secmq__err *err);
 
+/* Send conn's later errors to err instead of the dial's slot. */
+void secmq__tls_set_err(secmq__tls_conn *conn, secmq__err *err);
+
 /* The socket under conn (for poll). */
 int secmq__tls_fd(const secmq__tls_conn *conn);
 

@@ -30,7 +30,8 @@
 
 struct secmq__tunnel {
     secmq__tls_ctx *tls;
-    secmq__err *err;
+    secmq__err *err;     /* the client's: for calls on the caller's thread */
+    secmq__err own_err;  /* the tunnel thread's failures */
     const secmq__log *log;
     int timeout_ms;
     char dir[PATH_MAX];
@@ -180,7 +181,7 @@ static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
         p[2].events = POLLIN;
         p[0].revents = p[1].revents = p[2].revents = 0;
         if (poll(p, 3, -1) < 0 && errno != EINTR) {
-            return secmq__err_set(t->err, SECMQ_E_IO, "tunnel: poll: %s",
+            return secmq__err_set(&t->own_err, SECMQ_E_IO, "tunnel: poll: %s",
                                   strerror(errno));
         }
         if (p[0].revents & (POLLHUP | POLLERR)) {
@@ -209,16 +210,17 @@ static void serve(secmq__tunnel *t, int ufd)
     pthread_mutex_unlock(&t->lock);
     if (conn == NULL) {
         rc = secmq__tls_dial(t->tls, secmq__now_ms() + t->timeout_ms, &conn,
-                             t->err);
+                             &t->own_err);
         if (rc != SECMQ_OK) {
             char msg[SECMQ_ERRMSG_BYTES];
-            secmq__err_copy(t->err, msg, sizeof msg);
+            secmq__err_copy(&t->own_err, msg, sizeof msg);
             secmq__log_write(t->log, SECMQ_LOG_WARNING, "reconnect: %s", msg);
             set_failure(t, rc); /* before the close that libmosquitto sees */
             close(ufd);
             return;
         }
     }
+    secmq__tls_set_err(conn, &t->own_err);
     pthread_mutex_lock(&t->lock);
     t->active = conn;
     pthread_mutex_unlock(&t->lock);
@@ -322,6 +324,7 @@ int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls,
     t->wake[0] = t->wake[1] = -1;
     atomic_init(&t->stop, 0);
     pthread_mutex_init(&t->lock, NULL);
+    secmq__err_init(&t->own_err);
     t->up = malloc(TUNNEL_BUF);
     t->down = malloc(TUNNEL_BUF);
     if (t->up == NULL || t->down == NULL) {
@@ -374,6 +377,7 @@ void secmq__tunnel_free(secmq__tunnel *t)
         close(t->wake[1]);
     }
     pthread_mutex_destroy(&t->lock);
+    secmq__err_destroy(&t->own_err);
     free(t->up);
     free(t->down);
     free(t);
@@ -400,14 +404,19 @@ int secmq__tunnel_dial(secmq__tunnel *t, int64_t deadline_ms)
     return SECMQ_OK;
 }
 
-int secmq__tunnel_take_failure(secmq__tunnel *t)
+int secmq__tunnel_take_failure(secmq__tunnel *t, secmq__err *err)
 {
+    char msg[SECMQ_ERRMSG_BYTES];
     int rc;
 
     pthread_mutex_lock(&t->lock);
     rc = t->failure;
     t->failure = SECMQ_OK;
     pthread_mutex_unlock(&t->lock);
+    if (rc < 0 && err != NULL) {
+        secmq__err_copy(&t->own_err, msg, sizeof msg);
+        secmq__err_set(err, rc, "%s", msg);
+    }
     return rc;
 }
 

@@ -15,7 +15,8 @@ typedef struct secmq__tunnel secmq__tunnel;
 
 /*
  * Create the socket (in a new 0700 directory) and start the thread. tls,
- * err and log are BORROWED and must outlive the tunnel. timeout_ms bounds
+ * err and log are BORROWED and must outlive the tunnel; err receives the
+ * errors of secmq__tunnel_new() and secmq__tunnel_dial() only. timeout_ms bounds
  * each reconnect's TCP + TLS handshake. Returns SECMQ_OK, SECMQ_E_IO or
  * SECMQ_E_NOMEM with the detail in err.
  */
@@ -36,10 +37,12 @@ const char *secmq__tunnel_path(const secmq__tunnel *t);
 int secmq__tunnel_dial(secmq__tunnel *t, int64_t deadline_ms);
 
 /*
- * The failure that ended the last tunnelled connection (a SECMQ_E_* code, its
- * detail already in err), or SECMQ_OK if it ended cleanly. Clears it.
+ * The failure that ended the last tunnelled connection (a SECMQ_E_* code,
+ * whose detail is then copied into err), or SECMQ_OK if it ended cleanly.
+ * Clears it. err may be NULL. The tunnel thread never writes err itself, so a detail the
+ * client recorded meanwhile (a refusal in CONNACK) is not overwritten.
  */
-int secmq__tunnel_take_failure(secmq__tunnel *t);
+int secmq__tunnel_take_failure(secmq__tunnel *t, secmq__err *err);
 
 /* Describe the current TLS session. SECMQ_OK or SECMQ_E_NO_CONN. */
 int secmq__tunnel_info(secmq__tunnel *t, secmq_tls_info *info);
