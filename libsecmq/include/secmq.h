@@ -231,8 +231,10 @@ typedef struct secmq_tls_info {
 
 /*
  * on_connect: the broker answered CONNECT. rc is SECMQ_OK when accepted,
- * otherwise SECMQ_E_AUTH (bad username or password), SECMQ_E_NOT_AUTHORIZED,
- * SECMQ_E_REFUSED or SECMQ_E_PROTOCOL. reason is the broker's raw code
+ * otherwise SECMQ_E_AUTH (bad username or password; mosquitto says "not
+ * authorised" for a wrong password, which is reported as SECMQ_E_AUTH when a
+ * username was sent), SECMQ_E_NOT_AUTHORIZED, SECMQ_E_REFUSED or
+ * SECMQ_E_PROTOCOL. reason is the broker's raw code
  * (MQTT 3.1.1 return code or MQTT 5 reason code); session_present is the
  * CONNACK flag. Runs on the loop thread.
  */
@@ -250,8 +252,10 @@ typedef void (*secmq_message_cb)(secmq_client *c, void *user,
                                  const secmq_message *msg);
 /*
  * on_publish: a publish is complete: handed to the network (QoS 0), PUBACK
- * (QoS 1) or PUBCOMP (QoS 2) received. rc is SECMQ_OK, or
- * SECMQ_E_NOT_AUTHORIZED when an MQTT 5 broker refused it.
+ * (QoS 1) or PUBCOMP (QoS 2) received. rc is SECMQ_OK, or, from an MQTT 5
+ * broker, SECMQ_E_NOT_AUTHORIZED (reason 0x87) or SECMQ_E_REFUSED (another
+ * reason code of 0x80 or more). An MQTT 3.1.1 broker acknowledges even a
+ * publish it dropped for lack of permission.
  */
 typedef void (*secmq_publish_cb)(secmq_client *c, void *user, int mid,
                                  int rc);
@@ -285,11 +289,12 @@ typedef void (*secmq_log_cb)(secmq_client *c, void *user, int level,
  * out receives the client (owned by the caller, release with
  * secmq_client_free()); cfg is BORROWED and copied entirely; user is stored
  * and passed to every callback.
- * Returns SECMQ_OK, SECMQ_E_INVAL (invalid configuration: *out is set to NULL
- * and nothing is allocated), SECMQ_E_NOMEM, or SECMQ_E_TLS / SECMQ_E_IO when
- * a CA, certificate or key file cannot be loaded (logged to stderr, since no
- * client exists to hold the detail).
- * No network I/O happens here.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (invalid configuration), SECMQ_E_NOMEM or
+ * SECMQ_E_IO (libsodium or wolfSSL failed to start). On failure *out is NULL,
+ * nothing is allocated, and secmq_client_errmsg(NULL, ...) called on the
+ * same thread names the problem (e.g. "keep-alive 2 s is out of range").
+ * No file or network I/O happens here: CA, certificate and key files are
+ * read by the first secmq_client_connect(), which reports them.
  */
 SECMQ_API SECMQ_NODISCARD int secmq_client_new(secmq_client **out,
                                                const secmq_config *cfg,
@@ -319,10 +324,13 @@ SECMQ_API void secmq_client_on_log(secmq_client *c, secmq_log_cb cb);
  * and certificate checks, at most cfg->connect_timeout_ms. The broker's
  * answer (CONNACK) arrives later, through on_connect, while a loop runs; see
  * secmq_client_wait_connected().
- * Returns SECMQ_OK, SECMQ_E_STATE (already connected), SECMQ_E_DNS,
- * SECMQ_E_CONN_REFUSED, SECMQ_E_TIMEOUT, SECMQ_E_IO, SECMQ_E_TLS,
- * SECMQ_E_TLS_CA, SECMQ_E_TLS_HOSTNAME, SECMQ_E_TLS_EXPIRED, SECMQ_E_TLS_PIN
- * or SECMQ_E_NOMEM; secmq_client_errmsg() then names the cause.
+ * Returns SECMQ_OK, SECMQ_E_STATE (already connected), SECMQ_E_INVAL (a
+ * certificate without a key), SECMQ_E_IO (a CA, certificate or key file
+ * cannot be read), SECMQ_E_DNS, SECMQ_E_CONN_REFUSED, SECMQ_E_TIMEOUT,
+ * SECMQ_E_TLS (including unusable CA/certificate/key files and a broker that
+ * rejects the session right after the handshake), SECMQ_E_TLS_CA,
+ * SECMQ_E_TLS_HOSTNAME, SECMQ_E_TLS_EXPIRED, SECMQ_E_TLS_PIN or
+ * SECMQ_E_NOMEM; secmq_client_errmsg() then names the cause.
  * Later reconnects (made by the loops) each do a new handshake, resuming the
  * previous TLS session when the broker allows it.
  */
@@ -337,6 +345,8 @@ SECMQ_API SECMQ_NODISCARD int secmq_client_connect(secmq_client *c);
  * SECMQ_E_PROTOCOL), the cause of a lost link (SECMQ_E_CONN_LOST, or a
  * SECMQ_E_TLS* code when the broker rejected the TLS session, e.g. a missing
  * client certificate), SECMQ_E_TIMEOUT, or SECMQ_E_STATE if never connected.
+ * Meant for the first connect: once that has been answered, it reports the
+ * outcome of the latest attempt without waiting for the loops' reconnects.
  */
 SECMQ_API SECMQ_NODISCARD int secmq_client_wait_connected(secmq_client *c,
                                                           int timeout_ms);
@@ -416,7 +426,9 @@ SECMQ_API int secmq_client_loop_stop(secmq_client *c, int force);
 /*
  * secmq_client_errmsg -- copy the detail of the most recent failure into
  * buf (BORROWED, len bytes, always NUL-terminated when len > 0), e.g.
- * "TLS: broker certificate is not signed by a trusted CA (ca.crt)".
+ * "TLS: the broker's certificate is not signed by a trusted CA (trusted:
+ * ca.crt)". The message stays until the next failure replaces it. With c
+ * NULL, gives the calling thread's last secmq_client_new() failure.
  * Returns the number of bytes the full message has (without NUL), 0 when
  * there was no failure.
  */

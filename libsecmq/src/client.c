@@ -558,6 +558,13 @@ static int connect_tls(secmq_client *c)
     rc = map_mosq(mosquitto_connect(c->mosq, secmq__tunnel_path(c->tunnel), 0,
                                     c->keepalive));
     if (rc != SECMQ_OK) {
+        /* The broker may reject the session right after the handshake (a
+         * TLS 1.3 broker that wants a client certificate says so then); the
+         * tunnel closes, and libmosquitto's CONNECT write fails. */
+        int failure = secmq__tunnel_take_failure(c->tunnel, &c->err);
+        if (failure < 0) {
+            return failure;
+        }
         return secmq__err_set(&c->err, rc,
                               "cannot attach to the TLS tunnel: %s",
                               secmq_strerror(rc));
