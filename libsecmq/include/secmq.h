@@ -19,9 +19,10 @@
  *
  * Threading:
  *  - A secmq_client may be used from several threads. secmq_client_publish(),
- *    _subscribe(), _unsubscribe(), _disconnect() and _errmsg() may be called
- *    from any thread at any time after secmq_client_connect() succeeded,
- *    including from inside callbacks.
+ *    _subscribe(), _unsubscribe(), _disconnect() may be called from any
+ *    thread at any time after secmq_client_connect() succeeded, including
+ *    from inside callbacks; _errmsg(), _tls_info() and _id() at any time
+ *    from any thread.
  *  - Callbacks run on the thread that drives the network loop: the thread
  *    started by secmq_client_loop_start(), or the caller of
  *    secmq_client_loop(), secmq_client_loop_forever() and
@@ -301,8 +302,12 @@ SECMQ_API SECMQ_NODISCARD int secmq_client_new(secmq_client **out,
                                                void *user);
 
 /*
- * secmq_client_free -- stop the loop if running, disconnect, wipe secrets
- * and release everything. NULL is a no-op.
+ * secmq_client_free -- stop the loop if running, close the connection, wipe
+ * secrets and release everything. Bytes already handed to the TLS tunnel (a
+ * last QoS 0 message, a DISCONNECT) are still delivered to the broker first;
+ * this may block for at most connect_timeout_ms when the broker is slow.
+ * Call secmq_client_disconnect() before, or the broker publishes the will.
+ * NULL is a no-op.
  */
 SECMQ_API void secmq_client_free(secmq_client *c);
 

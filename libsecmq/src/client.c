@@ -382,7 +382,11 @@ static int setup_mosquitto(secmq_client *c, const secmq_config *cfg)
     mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                          cfg->protocol == SECMQ_MQTT_5 ? MQTT_PROTOCOL_V5
                                                        : MQTT_PROTOCOL_V311);
-    mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    if (c->transport == SECMQ_TRANSPORT_PLAIN) {
+        /* Over TLS, libmosquitto talks to the tunnel's unix socket, where
+         * TCP_NODELAY means nothing; the tunnel sets it on the TCP side. */
+        mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    }
     if (c->username != NULL) {
         mrc = mosquitto_username_pw_set(c->mosq, c->username, c->password);
         if (mrc != MOSQ_ERR_SUCCESS) {

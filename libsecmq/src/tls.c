@@ -274,7 +274,13 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 static const char *alert_name(int code)
 {
     switch (code) {
+    case 10: return "unexpected_message";
+    case 20: return "bad_record_mac";
     case 40: return "handshake_failure";
+    case 47: return "illegal_parameter";
+    case 49: return "access_denied";
+    case 50: return "decode_error";
+    case 51: return "decrypt_error";
     case 42: return "bad_certificate";
     case 43: return "unsupported_certificate";
     case 44: return "certificate_revoked";
@@ -286,7 +292,7 @@ static const char *alert_name(int code)
     case 80: return "internal_error";
     case 112: return "unrecognized_name";
     case 116: return "certificate_required";
-    default: return "alert";
+    default: return "unknown";
     }
 }
 
@@ -317,6 +323,11 @@ static int map_alert(secmq__tls_conn *conn, int wolf_code)
         return secmq__err_set(conn->err, SECMQ_E_TLS_EXPIRED,
                               "TLS: the broker says the client certificate has "
                               "expired (alert certificate_expired)");
+    case 51:
+        return secmq__err_set(conn->err, SECMQ_E_TLS,
+                              "TLS: the broker could not verify our signature "
+                              "(alert decrypt_error): does the client key "
+                              "match the client certificate?");
     case 70:
         return secmq__err_set(conn->err, SECMQ_E_TLS,
                               "TLS: no protocol version in common with the "

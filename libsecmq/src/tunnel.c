@@ -149,17 +149,36 @@ static int pump_step(secmq__tunnel *t, int ufd, secmq__tls_conn *conn,
 }
 
 /* Copy until either side closes. SECMQ_OK for a clean end (libmosquitto
- * closed, or the tunnel stops), otherwise the broker-side failure. */
+ * closed, or the tunnel stops), otherwise the broker-side failure.
+ * When the tunnel is told to stop, it first drains: what libmosquitto wrote
+ * before closing (a last QoS 0 message, a DISCONNECT) still goes to the
+ * broker, for at most the connect timeout. */
 static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
 {
     pump_state s = {0, 0, 0, SECMQ__TLS_WANT_READ, 0, 0, 0};
     int tfd = secmq__tls_fd(conn);
+    int64_t drain_until = 0;
 
-    while (!atomic_load(&t->stop)) {
+    for (;;) {
         struct pollfd p[3];
         int done = 1; /* 1 = keep going */
-        int moved = pump_step(t, ufd, conn, &s, &done);
+        int timeout = -1;
+        int moved;
 
+        if (drain_until == 0 && atomic_load(&t->stop)) {
+            drain_until = secmq__now_ms() + t->timeout_ms;
+        }
+        if (drain_until != 0) {
+            int64_t left = drain_until - secmq__now_ms();
+            if (left <= 0) {
+                secmq__log_write(t->log, SECMQ_LOG_WARNING,
+                                 "tunnel: stopped before all data reached "
+                                 "the broker");
+                return SECMQ_E_TIMEOUT;
+            }
+            timeout = left > 1000 ? 1000 : (int)left;
+        }
+        moved = pump_step(t, ufd, conn, &s, &done);
         if (done != 1) {
             return done;
         }
@@ -177,10 +196,10 @@ static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
         if (s.up_len > 0) {
             p[1].events |= s.wr_want == SECMQ__TLS_WANT_READ ? POLLIN : POLLOUT;
         }
-        p[2].fd = t->wake[0];
+        p[2].fd = drain_until != 0 ? -1 : t->wake[0];
         p[2].events = POLLIN;
         p[0].revents = p[1].revents = p[2].revents = 0;
-        if (poll(p, 3, -1) < 0 && errno != EINTR) {
+        if (poll(p, 3, timeout) < 0 && errno != EINTR) {
             return secmq__err_set(&t->own_err, SECMQ_E_IO, "tunnel: poll: %s",
                                   strerror(errno));
         }
@@ -195,7 +214,6 @@ static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
             s.u_hup = 0;
         }
     }
-    return SECMQ_OK;
 }
 
 static void serve(secmq__tunnel *t, int ufd)

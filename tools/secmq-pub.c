@@ -1,0 +1,550 @@
+/*
+ * secmq-pub.c -- publish MQTT messages over TLS; a mosquitto_pub work-alike.
+ *
+ * Sends one message (-m, -f, -s, -n, maybe --repeat'ed) or one per line of
+ * stdin (-l), and exits 0 only once the broker has every one (PUBACK or
+ * PUBCOMP at QoS 1/2). Connection options and errors live in common/.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_msg.h"
+#include "cli_options.h"
+#include "cli_session.h"
+#include "secmq.h"
+
+/* The largest payload MQTT can carry (remaining length limit). */
+#define PUB_MAX_PAYLOAD 268435455u
+/* Messages handed to the library but not yet complete, at most. */
+#define PUB_MAX_PENDING 100ul
+/* How long a QoS 0 message waits for a lost connection to come back. */
+#define PUB_NO_CONN_WAIT_S 60
+
+enum pub_id {
+    P_TOPIC = 1,
+    P_MESSAGE,
+    P_FILE,
+    P_STDIN_FILE,
+    P_STDIN_LINE,
+    P_NULL,
+    P_QOS,
+    P_RETAIN,
+    P_REPEAT,
+    P_REPEAT_DELAY
+};
+
+static const struct cli_opt pub_opts[] = {
+    {"-t", "--topic", 1, P_TOPIC},
+    {"-m", "--message", 1, P_MESSAGE},
+    {"-f", "--file", 1, P_FILE},
+    {"-s", "--stdin-file", 0, P_STDIN_FILE},
+    {"-l", "--stdin-line", 0, P_STDIN_LINE},
+    {"-n", "--null-message", 0, P_NULL},
+    {"-q", "--qos", 1, P_QOS},
+    {"-r", "--retain", 0, P_RETAIN},
+    {NULL, "--repeat", 1, P_REPEAT},
+    {NULL, "--repeat-delay", 1, P_REPEAT_DELAY},
+    {NULL, NULL, 0, 0},
+};
+
+struct pub {
+    /* Options. */
+    const char *topic;
+    int mode;             /* P_MESSAGE, P_FILE, P_STDIN_FILE, ... or 0 */
+    const char *mode_opt; /* the option that chose the mode */
+    const char *message;
+    const char *file;
+    int qos;
+    int retain;
+    long repeat;
+    int repeat_given;
+    double repeat_delay;
+    /* The payload of -m, -f, -s, -n. */
+    unsigned char *payload;
+    size_t payloadlen;
+    /* Progress, shared with the loop thread. */
+    struct cli_session s;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* signalled on completion and on stop */
+    unsigned long queued;
+    unsigned long completed;
+    unsigned long refused;
+    int refused_rc;
+};
+
+static void pub_help(void)
+{
+    printf("secmq-pub %s -- publish a message to an MQTT broker over TLS\n"
+           "\n"
+           "Usage: secmq-pub [options] -t TOPIC "
+           "{-m MESSAGE | -f FILE | -s | -l | -n}\n"
+           "\n",
+           secmq_version());
+    fputs(
+        "Works like mosquitto_pub, but TLS (done by wolfSSL) is the default "
+        "and the\n"
+        "broker's certificate and host name are always checked.\n"
+        "\n"
+        "Message:\n"
+        " -t, --topic TOPIC   topic to publish to (no + or # wildcards)\n"
+        " -m, --message TEXT  send TEXT\n"
+        " -f, --file FILE     send the whole contents of FILE as one message\n"
+        " -s, --stdin-file    send all of standard input as one message\n"
+        " -l, --stdin-line    send one message per line of standard input "
+        "(without the\n"
+        "                     newline; an empty line is an empty message)\n"
+        " -n, --null-message  send an empty (zero-length) message\n"
+        "                     Exactly one of -m, -f, -s, -l and -n is "
+        "needed.\n"
+        " -q, --qos QOS       0, 1 or 2 (default: 0). At QoS 1 and 2 "
+        "secmq-pub waits\n"
+        "                     until the broker has acknowledged every "
+        "message.\n"
+        " -r, --retain        the broker keeps the message for future "
+        "subscribers\n"
+        "                     (-r -n deletes the topic's retained message)\n"
+        " --repeat N          with -m, -f, -s or -n: publish the message N "
+        "times\n"
+        "                     (default: 1)\n"
+        " --repeat-delay SEC  wait SEC seconds between repeats; fractions "
+        "such as 0.5\n"
+        "                     are allowed (default: 0)\n"
+        "\n",
+        stdout);
+    cli_help_common(stdout);
+    fputs("\n"
+          "Exit status:\n"
+          "  0    every message was published (at QoS 1/2: acknowledged by the "
+          "broker),\n"
+          "       then the client disconnected cleanly (the will is not "
+          "sent)\n"
+          "  1    an error: usage, config file, file or stdin, network, TLS, "
+          "or a message\n"
+          "       the broker refused (reported with -V mqttv5 only: with MQTT "
+          "3.1.1 a\n"
+          "       broker acknowledges and drops a message it does not allow)\n"
+          "  N    the broker refused the connection; N is its CONNACK code, "
+          "as with\n"
+          "       mosquitto_pub: 4 bad username or password, 5 not authorised "
+          "(MQTT\n"
+          "       3.1.1); 134, 135 for MQTT v5. mosquitto answers 5 to a wrong "
+          "password.\n"
+          "\n"
+          "Examples:\n"
+          "  sam publishes his status to alice over TLS, checked against the "
+          "broker's CA:\n"
+          "    secmq-pub -h broker.local --cafile /etc/secmq/ca.crt \\\n"
+          "              -u sam --pw-file ~/.sam.pw -t status -m online -q 1\n"
+          "  and alice, subscribed, sees it:\n"
+          "    secmq-sub -h broker.local --cafile /etc/secmq/ca.crt \\\n"
+          "              -u alice --pw-file ~/.alice.pw -t status -v\n"
+          "  The same with mutual TLS (client certificate):\n"
+          "    secmq-pub -h broker.local --cafile ca.crt --cert sam.crt "
+          "--key sam.key \\\n"
+          "              -u sam --pw-file ~/.sam.pw -t status -m online\n"
+          "  Send a file at QoS 1:        secmq-pub -t cam/image -f snap.jpg "
+          "-q 1\n"
+          "  One message per line:        tail -f log | secmq-pub -t log/lines "
+          "-l\n"
+          "  Delete a retained message:   secmq-pub -t status -r -n\n"
+          "  Plain MQTT to a test broker: secmq-pub --no-tls -h localhost -t "
+          "test -m hi\n",
+          stdout);
+}
+
+static int set_mode(struct pub *p, int mode, const char *name, char *err,
+                    size_t errlen)
+{
+    if (p->mode != 0) {
+        snprintf(err, errlen,
+                 "only one of -m, -f, -s, -l and -n can be given (%s and %s "
+                 "were)",
+                 p->mode_opt, name);
+        return -1;
+    }
+    p->mode = mode;
+    p->mode_opt = name;
+    return 0;
+}
+
+static int pub_option(void *ctx, int id, const char *name, const char *arg,
+                      char *err, size_t errlen)
+{
+    struct pub *p = ctx;
+    long v;
+
+    switch (id) {
+    case P_TOPIC:
+        p->topic = arg;
+        return 0;
+    case P_MESSAGE:
+        p->message = arg;
+        return set_mode(p, id, name, err, errlen);
+    case P_FILE:
+        p->file = arg;
+        return set_mode(p, id, name, err, errlen);
+    case P_STDIN_FILE:
+    case P_STDIN_LINE:
+    case P_NULL:
+        return set_mode(p, id, name, err, errlen);
+    case P_QOS:
+        return cli_parse_qos(name, arg, &p->qos, err, errlen);
+    case P_RETAIN:
+        p->retain = 1;
+        return 0;
+    case P_REPEAT:
+        if (cli_parse_long(arg, 1, INT_MAX, &v) != 0) {
+            snprintf(err, errlen, "%s: needs a count of 1 or more, not '%s'",
+                     name, arg);
+            return -1;
+        }
+        p->repeat = v;
+        p->repeat_given = 1;
+        return 0;
+    case P_REPEAT_DELAY:
+        if (cli_parse_seconds(arg, 86400.0, &p->repeat_delay) != 0) {
+            snprintf(err, errlen,
+                     "%s: needs seconds between 0 and 86400, not '%s'", name,
+                     arg);
+            return -1;
+        }
+        p->repeat_given = 1;
+        return 0;
+    default:
+        snprintf(err, errlen, "%s: not handled", name);
+        return -1;
+    }
+}
+
+/* Checks that involve several of pub's options; 0 or -1 after printing. */
+static int check_options(const struct pub *p)
+{
+    if (p->topic == NULL) {
+        cli_usage_err("a topic is needed: -t TOPIC");
+        return -1;
+    }
+    if (p->topic[0] == '\0' || strpbrk(p->topic, "+#") != NULL ||
+        strlen(p->topic) > 65535) {
+        cli_usage_err("-t '%s': not a topic one can publish to (it must be "
+                      "non-empty, without + or # wildcards)",
+                      p->topic);
+        return -1;
+    }
+    if (p->mode == 0) {
+        cli_usage_err("a message is needed: -m, -f, -s, -l or -n");
+        return -1;
+    }
+    if (p->mode == P_STDIN_LINE && p->repeat_given) {
+        cli_usage_err("--repeat and --repeat-delay work with -m, -f, -s "
+                      "and -n, not with -l");
+        return -1;
+    }
+    return 0;
+}
+
+/* Read fd to its end into a fresh buffer (owned by the caller). 0 or -1
+ * after printing an error naming what. */
+static int read_all(int fd, const char *what, unsigned char **out,
+                    size_t *outlen)
+{
+    size_t cap = 65536, len = 0;
+    unsigned char *buf = malloc(cap);
+
+    if (buf == NULL) {
+        cli_err("out of memory");
+        return -1;
+    }
+    for (;;) {
+        ssize_t n;
+
+        if (len == cap) {
+            unsigned char *bigger;
+
+            if (cap > PUB_MAX_PAYLOAD) {
+                cli_err("%s is larger than MQTT's limit of %u bytes", what,
+                        PUB_MAX_PAYLOAD);
+                free(buf);
+                return -1;
+            }
+            bigger = realloc(buf, cap * 2);
+            if (bigger == NULL) {
+                cli_err("out of memory reading %s", what);
+                free(buf);
+                return -1;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            cli_err("cannot read %s: %s", what, strerror(errno));
+            free(buf);
+            return -1;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    if (len > PUB_MAX_PAYLOAD) {
+        cli_err("%s is larger than MQTT's limit of %u bytes", what,
+                PUB_MAX_PAYLOAD);
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+/* The payload of -m, -f, -s and -n, read before connecting. 0 or -1. */
+static int load_payload(struct pub *p)
+{
+    char what[4200];
+    int fd, rc;
+
+    switch (p->mode) {
+    case P_MESSAGE:
+        p->payloadlen = strlen(p->message);
+        p->payload = malloc(p->payloadlen + 1);
+        if (p->payload == NULL) {
+            cli_err("out of memory");
+            return -1;
+        }
+        memcpy(p->payload, p->message, p->payloadlen + 1);
+        return 0;
+    case P_FILE:
+        fd = open(p->file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            cli_err("cannot open -f %s: %s", p->file, strerror(errno));
+            return -1;
+        }
+        snprintf(what, sizeof what, "-f %s", p->file);
+        rc = read_all(fd, what, &p->payload, &p->payloadlen);
+        close(fd);
+        return rc;
+    case P_STDIN_FILE:
+        return read_all(STDIN_FILENO, "standard input", &p->payload,
+                        &p->payloadlen);
+    default:
+        return 0; /* -n: nothing; -l: read while publishing */
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Publishing                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void on_publish(secmq_client *c, void *user, int mid, int rc)
+{
+    struct cli_session *s = user;
+    struct pub *p = s->tool;
+
+    (void)c;
+    pthread_mutex_lock(&p->lock);
+    p->completed++;
+    if (rc != SECMQ_OK) {
+        p->refused++;
+        p->refused_rc = rc;
+        cli_debug("message %d refused: %s", mid, secmq_strerror(rc));
+    }
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void on_stopped(struct cli_session *s)
+{
+    struct pub *p = s->tool;
+
+    pthread_mutex_lock(&p->lock);
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static int is_stopped(const struct pub *p)
+{
+    return atomic_load(&p->s.stopped);
+}
+
+/* Wait on p->cond (lock held) until woken or the monotonic time t. */
+static void wait_until(struct pub *p, double t)
+{
+    struct timespec until;
+
+    cli_mono_timespec(t, &until);
+    (void)pthread_cond_timedwait(&p->cond, &p->lock, &until);
+}
+
+/* Sleep between repeats; a stop cuts it short. */
+static void pause_for(struct pub *p, double seconds)
+{
+    double end = cli_mono_now() + seconds;
+
+    pthread_mutex_lock(&p->lock);
+    while (!is_stopped(p) && cli_mono_now() < end) {
+        wait_until(p, end);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Hand one message to the library. 0, or an exit code after printing. */
+static int publish_one(struct pub *p, const void *payload, size_t len)
+{
+    char what[300];
+    double end;
+    int rc;
+
+    pthread_mutex_lock(&p->lock);
+    while (p->queued - p->completed >= PUB_MAX_PENDING && !is_stopped(p)) {
+        pthread_cond_wait(&p->cond, &p->lock);
+    }
+    p->queued++; /* before publishing: on_publish may come first */
+    pthread_mutex_unlock(&p->lock);
+    /* A QoS 0 message can't be queued while the link is down: give the
+     * loop time to reconnect. */
+    end = cli_mono_now() + PUB_NO_CONN_WAIT_S;
+    for (;;) {
+        if (is_stopped(p)) {
+            rc = SECMQ_E_NO_CONN;
+            break;
+        }
+        rc = secmq_client_publish(p->s.client, NULL, p->topic, payload, len,
+                                  p->qos, p->retain);
+        if (rc != SECMQ_E_NO_CONN || cli_mono_now() >= end) {
+            break;
+        }
+        pthread_mutex_lock(&p->lock);
+        wait_until(p, cli_mono_now() + 0.1);
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (rc == SECMQ_OK) {
+        return 0;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->queued--;
+    pthread_mutex_unlock(&p->lock);
+    if (is_stopped(p)) {
+        return atomic_load(&p->s.exit_code);
+    }
+    snprintf(what, sizeof what, "cannot publish to '%.200s'", p->topic);
+    return cli_session_fail(&p->s, rc, what);
+}
+
+static int publish_lines(struct pub *p)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    int code = 0;
+
+    for (;;) {
+        ssize_t n = getline(&line, &cap, stdin);
+        size_t len;
+
+        if (n < 0) {
+            break;
+        }
+        len = (size_t)n;
+        if (len > 0 && line[len - 1] == '\n') {
+            len--;
+        }
+        code = publish_one(p, line, len);
+        if (code != 0) {
+            break;
+        }
+    }
+    if (code == 0 && ferror(stdin)) {
+        cli_err("cannot read standard input: %s", strerror(errno));
+        code = CLI_EXIT_ERROR;
+    }
+    free(line);
+    return code;
+}
+
+static int publish_all(struct pub *p)
+{
+    int code = 0;
+
+    if (p->mode == P_STDIN_LINE) {
+        code = publish_lines(p);
+    } else {
+        for (long i = 0; i < p->repeat && code == 0; i++) {
+            if (i > 0 && p->repeat_delay > 0.0) {
+                pause_for(p, p->repeat_delay);
+            }
+            code = publish_one(p, p->payload, p->payloadlen);
+        }
+    }
+    /* Whatever was handed over must complete before we disconnect. */
+    pthread_mutex_lock(&p->lock);
+    while (p->completed < p->queued && !is_stopped(p)) {
+        pthread_cond_wait(&p->cond, &p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (code == 0 && is_stopped(p)) {
+        code = atomic_load(&p->s.exit_code);
+    }
+    if (code == 0 && p->refused > 0) {
+        cli_err("the broker refused %lu of %lu message(s) on '%s': %s",
+                p->refused, p->completed, p->topic,
+                secmq_strerror(p->refused_rc));
+        code = CLI_EXIT_ERROR;
+    }
+    if (code == 0) {
+        cli_debug("published %lu message(s)", p->completed);
+    }
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    struct pub p;
+    struct cli_conn o;
+    struct cli_tool t = {pub_opts, pub_option, &p, pub_help};
+    pthread_condattr_t ca;
+    int code;
+
+    cli_msg_init("secmq-pub");
+    memset(&p, 0, sizeof p);
+    p.repeat = 1;
+    cli_conn_init(&o);
+    code = cli_parse(&o, &t, argc, argv);
+    if (code != 0 || check_options(&p) != 0 || load_payload(&p) != 0) {
+        cli_conn_free(&o);
+        free(p.payload);
+        return code > 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    }
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p.cond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    code = cli_session_open(&p.s, &o, &p, NULL, on_stopped);
+    if (code == 0) {
+        secmq_client_on_publish(p.s.client, on_publish);
+        code = cli_session_connect(&p.s);
+    }
+    if (code == 0) {
+        code = cli_session_loop_start(&p.s);
+    }
+    if (code == 0) {
+        code = publish_all(&p);
+    }
+    cli_session_close(&p.s);
+
+    pthread_cond_destroy(&p.cond);
+    pthread_mutex_destroy(&p.lock);
+    cli_conn_free(&o);
+    free(p.payload);
+    return code;
+}

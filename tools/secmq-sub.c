@@ -1,0 +1,539 @@
+/*
+ * secmq-sub.c -- subscribe over TLS and print messages; a mosquitto_sub
+ * work-alike. Runs until SIGINT/SIGTERM (exit 0), -C messages, the first
+ * fresh message with --retained-only, or -W seconds (exit 27, "Timed out").
+ * Which messages to print is decided here; how, in sub_output.c.
+ */
+#include <errno.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_msg.h"
+#include "cli_options.h"
+#include "cli_session.h"
+#include "secmq.h"
+#include "sub_output.h"
+
+/* mosquitto_sub's exit code for -W (MOSQ_ERR_TIMEOUT). */
+#define SUB_EXIT_TIMEOUT 27
+
+enum sub_id {
+    S_TOPIC = 1,
+    S_FILTER_OUT,
+    S_QOS,
+    S_COUNT,
+    S_TIMEOUT,
+    S_VERBOSE,
+    S_NO_EOL,
+    S_NO_RETAINED,
+    S_FORMAT,
+    S_RETAINED_ONLY
+};
+
+static const struct cli_opt sub_opts[] = {
+    {"-t", "--topic", 1, S_TOPIC},
+    {"-T", "--filter-out", 1, S_FILTER_OUT},
+    {"-q", "--qos", 1, S_QOS},
+    {"-C", "--count", 1, S_COUNT},
+    {"-W", "--timeout", 1, S_TIMEOUT},
+    {"-v", "--verbose", 0, S_VERBOSE},
+    {"-N", "--no-eol", 0, S_NO_EOL},
+    {"-R", "--no-retained", 0, S_NO_RETAINED},
+    {"-F", "--format", 1, S_FORMAT},
+    {NULL, "--retained-only", 0, S_RETAINED_ONLY},
+    {NULL, NULL, 0, 0},
+};
+
+struct sub {
+    /* Options. */
+    const char **topics; /* -t, ntopics of them */
+    size_t ntopics;
+    const char **filters; /* -T, nfilters of them */
+    size_t nfilters;
+    int qos;
+    long count;        /* -C; 0 = no limit */
+    double timeout;    /* -W seconds; 0 = none */
+    int no_retained;   /* -R */
+    int retained_only; /* --retained-only */
+    struct sub_output out;
+    /* State of the subscription round; loop thread only. */
+    struct cli_session s;
+    int *mids;    /* SUBSCRIBE packet id per topic */
+    int *refused; /* 1 when the broker refused topic i */
+    size_t acks;
+    long printed;
+};
+
+/* Signal handling: the handler may only touch these. */
+static atomic_int got_signal;
+static atomic_int connected_once;
+static sem_t wake;
+
+static void sub_help(void)
+{
+    printf("secmq-sub %s -- print the messages of MQTT topics, over TLS\n"
+           "\n"
+           "Usage: secmq-sub [options] -t FILTER [-t FILTER ...]\n"
+           "\n",
+           secmq_version());
+    fputs("Works like mosquitto_sub, but TLS (done by wolfSSL) is the default "
+          "and the\n"
+          "broker's certificate and host name are always checked.\n"
+          "\n"
+          "Subscription and output:\n"
+          " -t, --topic FILTER  subscribe to FILTER (+ and # wildcards "
+          "allowed); repeat\n"
+          "                     for several. With -c, when the broker still "
+          "has the\n"
+          "                     session, its subscriptions are kept and -t is "
+          "not resent.\n"
+          " -T, --filter-out FILTER\n"
+          "                     do not print messages whose topic matches "
+          "FILTER;\n"
+          "                     repeatable\n"
+          " -q, --qos QOS       subscription QoS 0, 1 or 2 (default: 0)\n"
+          " -v, --verbose       print \"topic payload\" (an empty payload "
+          "prints as\n"
+          "                     \"topic (null)\"); without -v only the payload "
+          "is printed\n"
+          "                     and an empty payload prints nothing\n"
+          " -N, --no-eol        do not end each message with a newline\n"
+          " -F, --format FMT    print each message as FMT (a newline follows "
+          "unless -N):\n"
+          "                       %t topic      %p payload     %l payload "
+          "length\n"
+          "                       %q QoS        %r retain flag %m message id "
+          "(0 at QoS 0)\n"
+          "                       %x %X payload in lower / upper case hex\n"
+          "                       %I ISO-8601 local time, "
+          "2016-08-10T09:47:38+0100\n"
+          "                       %U Unix time with nanoseconds, "
+          "1470818943.786368637\n"
+          "                       %j the message as JSON, like "
+          "mosquitto_sub    %% a %\n"
+          "                     Flags, width and precision as in printf: "
+          "%-20t, %08l,\n"
+          "                     %.10p (at most 10 bytes of payload).\n"
+          "                       @X strftime's %X (e.g. @Y@m@d, @H:@M:@S),"
+          " @N nanoseconds,\n"
+          "                       @@ a @\n"
+          "                       \\n newline  \\t tab  \\e escape  \\r "
+          "\\a \\v  \\0 NUL  \\\\ a \\\n"
+          "                     MQTT v5 property sequences (%A %C %D %E %F "
+          "%P %R %S) and\n"
+          "                     %J are not supported.\n"
+          " -C, --count N       exit after printing N messages\n"
+          " -R, --no-retained   do not print retained (stale) messages\n"
+          " --retained-only     print only retained messages; exit at the "
+          "first message\n"
+          "                     that is not retained\n"
+          " -W, --timeout SEC   give up SEC seconds (fractions allowed) after "
+          "connecting,\n"
+          "                     printing \"Timed out\" and exiting with 27, "
+          "unless -C or\n"
+          "                     --retained-only finished first\n"
+          "Output is flushed after every message. Connection losses are "
+          "repaired\n"
+          "automatically (with a warning on stderr).\n"
+          "\n",
+          stdout);
+    cli_help_common(stdout);
+    fputs("\n"
+          "Exit status:\n"
+          "  0    SIGINT or SIGTERM (after a clean DISCONNECT, so no will is "
+          "sent), -C\n"
+          "       messages printed, or --retained-only met a fresh message\n"
+          "  1    an error: usage, config file, network, TLS, every "
+          "subscription refused,\n"
+          "       output not writable, or interrupted before the broker "
+          "accepted us\n"
+          "  27   -W expired (\"Timed out\"), as with mosquitto_sub\n"
+          "  N    the broker refused the connection; N is its CONNACK code, "
+          "as with\n"
+          "       mosquitto_sub: 4 bad username or password, 5 not authorised "
+          "(MQTT\n"
+          "       3.1.1); 134, 135 for MQTT v5. mosquitto answers 5 to a wrong "
+          "password.\n"
+          "\n"
+          "Examples:\n"
+          "  alice follows sam's status over TLS, checked against the broker's "
+          "CA:\n"
+          "    secmq-sub -h broker.local --cafile /etc/secmq/ca.crt \\\n"
+          "              -u alice --pw-file ~/.alice.pw -t status -v\n"
+          "  while sam publishes it:\n"
+          "    secmq-pub -h broker.local --cafile /etc/secmq/ca.crt \\\n"
+          "              -u sam --pw-file ~/.sam.pw -t status -m online -q 1\n"
+          "  Wait at most 5 s for one message:   secmq-sub -t status -C 1 -W "
+          "5\n"
+          "  Everything but the camera:          secmq-sub -t '#' -T 'cam/#' "
+          "-v\n"
+          "  Timestamped lines:                  secmq-sub -t 'sensors/+' -F "
+          "'%I %t %p'\n"
+          "  Keep a queue while away (QoS 1):    secmq-sub -c -i alice-pc -q 1 "
+          "-t status\n",
+          stdout);
+}
+
+static int add_to_list(const char ***list, size_t *n, const char *item,
+                       char *err, size_t errlen)
+{
+    const char **bigger = realloc(*list, (*n + 1) * sizeof **list);
+
+    if (bigger == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    bigger[*n] = item;
+    *list = bigger;
+    (*n)++;
+    return 0;
+}
+
+/* An MQTT topic filter: non-empty, + and # only as whole levels, # last. */
+static int valid_filter(const char *f)
+{
+    size_t len = strlen(f);
+
+    if (len == 0 || len > 65535) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        int starts = i == 0 || f[i - 1] == '/';
+        int ends = i + 1 == len || f[i + 1] == '/';
+
+        if (f[i] == '+' && !(starts && ends)) {
+            return 0;
+        }
+        if (f[i] == '#' && !(starts && i + 1 == len)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* MQTT matching of a topic against a valid filter. */
+static int topic_matches(const char *filter, const char *topic)
+{
+    /* Wildcards in the first level never match $SYS-style topics. */
+    if (topic[0] == '$' && (filter[0] == '+' || filter[0] == '#')) {
+        return 0;
+    }
+    for (;;) {
+        size_t fl = strcspn(filter, "/");
+        size_t tl = strcspn(topic, "/");
+
+        if (fl == 1 && filter[0] == '#') {
+            return 1;
+        }
+        if (!(fl == 1 && filter[0] == '+') &&
+            (fl != tl || memcmp(filter, topic, fl) != 0)) {
+            return 0;
+        }
+        filter += fl;
+        topic += tl;
+        if (*filter == '\0' || *topic == '\0') {
+            /* "a/#" also matches "a" itself. */
+            return *filter == *topic || strcmp(filter, "/#") == 0;
+        }
+        filter++;
+        topic++;
+    }
+}
+
+static int sub_option(void *ctx, int id, const char *name, const char *arg,
+                      char *err, size_t errlen)
+{
+    struct sub *u = ctx;
+
+    switch (id) {
+    case S_TOPIC:
+    case S_FILTER_OUT:
+        if (!valid_filter(arg)) {
+            snprintf(err, errlen,
+                     "%s '%s': not a valid topic filter (+ and # must be "
+                     "whole levels, # the last)",
+                     name, arg);
+            return -1;
+        }
+        return id == S_TOPIC
+                   ? add_to_list(&u->topics, &u->ntopics, arg, err, errlen)
+                   : add_to_list(&u->filters, &u->nfilters, arg, err, errlen);
+    case S_QOS:
+        return cli_parse_qos(name, arg, &u->qos, err, errlen);
+    case S_COUNT:
+        if (cli_parse_long(arg, 1, 2147483647L, &u->count) != 0) {
+            snprintf(err, errlen, "%s: needs a count of 1 or more, not '%s'",
+                     name, arg);
+            return -1;
+        }
+        return 0;
+    case S_TIMEOUT:
+        if (cli_parse_seconds(arg, 31536000.0, &u->timeout) != 0 ||
+            u->timeout <= 0.0) {
+            snprintf(err, errlen,
+                     "%s: needs a number of seconds above 0, "
+                     "not '%s'",
+                     name, arg);
+            return -1;
+        }
+        return 0;
+    case S_VERBOSE:
+        u->out.verbose = 1;
+        return 0;
+    case S_NO_EOL:
+        u->out.eol = 0;
+        return 0;
+    case S_NO_RETAINED:
+        u->no_retained = 1;
+        return 0;
+    case S_FORMAT:
+        if (sub_format_check(arg, err, errlen) != 0) {
+            return -1;
+        }
+        u->out.format = arg;
+        return 0;
+    case S_RETAINED_ONLY:
+        u->retained_only = 1;
+        return 0;
+    default:
+        snprintf(err, errlen, "%s: not handled", name);
+        return -1;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks (loop thread)                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void on_connected(struct cli_session *s, int session_present)
+{
+    struct sub *u = s->tool;
+    char what[300];
+
+    if (session_present && s->opts->persistent) {
+        cli_debug("the broker kept the session: not subscribing again");
+        return;
+    }
+    u->acks = 0;
+    for (size_t i = 0; i < u->ntopics; i++) {
+        int rc = secmq_client_subscribe(s->client, &u->mids[i], u->topics[i],
+                                        u->qos);
+        u->refused[i] = 0;
+        if (rc != SECMQ_OK) {
+            snprintf(what, sizeof what, "cannot subscribe to '%.200s'",
+                     u->topics[i]);
+            cli_session_stop(s, cli_session_fail(s, rc, what));
+            return;
+        }
+    }
+}
+
+static void on_subscribe(secmq_client *c, void *user, int mid, int count,
+                         const int *granted)
+{
+    struct cli_session *s = user;
+    struct sub *u = s->tool;
+    size_t refused = 0;
+
+    (void)c;
+    for (size_t i = 0; i < u->ntopics; i++) {
+        if (u->mids[i] != mid) {
+            continue;
+        }
+        /* One filter per SUBSCRIBE, so one answer. */
+        if (count < 1 || granted[0] >= 0x80) {
+            u->refused[i] = 1;
+        } else {
+            cli_debug("subscribed to '%s' (QoS %d granted)", u->topics[i],
+                      granted[0]);
+        }
+        u->acks++;
+    }
+    if (u->acks < u->ntopics) {
+        return;
+    }
+    for (size_t i = 0; i < u->ntopics; i++) {
+        refused += (size_t)u->refused[i];
+    }
+    if (refused == u->ntopics) {
+        cli_err("the broker refused every subscription (not authorised for "
+                "%s%s)",
+                u->topics[0], u->ntopics > 1 ? " and the others" : "");
+        cli_session_stop(s, CLI_EXIT_ERROR);
+        return;
+    }
+    for (size_t i = 0; i < u->ntopics; i++) {
+        if (u->refused[i]) {
+            cli_warn("the broker refused the subscription to '%s'",
+                     u->topics[i]);
+        }
+    }
+}
+
+static void on_message(secmq_client *c, void *user, const secmq_message *msg)
+{
+    struct cli_session *s = user;
+    struct sub *u = s->tool;
+
+    (void)c;
+    if (atomic_load(&s->stopped)) {
+        return;
+    }
+    if (u->retained_only && !msg->retain) {
+        cli_session_stop(s, CLI_EXIT_OK);
+        return;
+    }
+    if (u->no_retained && msg->retain) {
+        return;
+    }
+    for (size_t i = 0; i < u->nfilters; i++) {
+        if (topic_matches(u->filters[i], msg->topic)) {
+            return;
+        }
+    }
+    if (sub_output_print(&u->out, msg, stdout) != 0) {
+        if (errno != EPIPE) {
+            cli_err("cannot write the output: %s", strerror(errno));
+        }
+        cli_session_stop(s, CLI_EXIT_ERROR);
+        return;
+    }
+    u->printed++;
+    if (u->count > 0 && u->printed >= u->count) {
+        cli_session_stop(s, CLI_EXIT_OK);
+    }
+}
+
+static void on_stopped(struct cli_session *s)
+{
+    (void)s;
+    sem_post(&wake);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Main thread                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* SIGINT/SIGTERM: before the broker accepted us there is nothing to close;
+ * after, wake the main thread, which disconnects cleanly. Any thread may
+ * run this, so it uses only async-signal-safe calls. */
+static void on_signal(int sig)
+{
+    if (!atomic_load(&connected_once)) {
+        _exit(CLI_EXIT_ERROR);
+    }
+    atomic_store(&got_signal, sig);
+    sem_post(&wake);
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+
+    /* Never destroyed: a late signal may still post it. */
+    if (sem_init(&wake, 0, 0) != 0) {
+        cli_err("cannot create a semaphore: %s", strerror(errno));
+        return -1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 ||
+        sigaction(SIGTERM, &sa, NULL) != 0) {
+        cli_err("cannot install signal handlers: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Wait for a signal, the end of the work, or -W. Returns the exit code. */
+static int wait_for_end(struct sub *u)
+{
+    double end = cli_mono_now() + u->timeout;
+    struct timespec ts;
+
+    for (;;) {
+        if (atomic_load(&got_signal) != 0) {
+            cli_debug("signal %d: disconnecting", atomic_load(&got_signal));
+            cli_session_stop(&u->s, CLI_EXIT_OK);
+            return CLI_EXIT_OK;
+        }
+        if (atomic_load(&u->s.stopped)) {
+            return atomic_load(&u->s.exit_code);
+        }
+        if (u->timeout <= 0.0) {
+            (void)sem_wait(&wake);
+            continue;
+        }
+        if (cli_mono_now() >= end) {
+            cli_session_stop(&u->s, SUB_EXIT_TIMEOUT);
+            if (atomic_load(&u->s.exit_code) == SUB_EXIT_TIMEOUT) {
+                cli_err("Timed out");
+            }
+            return atomic_load(&u->s.exit_code);
+        }
+        cli_mono_timespec(end, &ts);
+        (void)sem_clockwait(&wake, CLOCK_MONOTONIC, &ts);
+    }
+}
+
+static int check_options(struct sub *u)
+{
+    if (u->ntopics == 0) {
+        cli_usage_err("at least one topic filter is needed: -t FILTER");
+        return -1;
+    }
+    if (u->retained_only && u->no_retained) {
+        cli_usage_err("--retained-only and -R cannot be used together");
+        return -1;
+    }
+    u->mids = calloc(u->ntopics, sizeof *u->mids);
+    u->refused = calloc(u->ntopics, sizeof *u->refused);
+    if (u->mids == NULL || u->refused == NULL) {
+        cli_err("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct sub u;
+    struct cli_conn o;
+    struct cli_tool t = {sub_opts, sub_option, &u, sub_help};
+    int code;
+
+    cli_msg_init("secmq-sub");
+    memset(&u, 0, sizeof u);
+    u.out.eol = 1;
+    cli_conn_init(&o);
+    code = cli_parse(&o, &t, argc, argv);
+    if (code != 0 || check_options(&u) != 0 || install_signals() != 0) {
+        code = code > 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+        goto out;
+    }
+    code = cli_session_open(&u.s, &o, &u, on_connected, on_stopped);
+    if (code == 0) {
+        secmq_client_on_subscribe(u.s.client, on_subscribe);
+        secmq_client_on_message(u.s.client, on_message);
+        code = cli_session_connect(&u.s);
+    }
+    if (code == 0) {
+        atomic_store(&connected_once, 1);
+        code = cli_session_loop_start(&u.s);
+    }
+    if (code == 0) {
+        code = wait_for_end(&u);
+    }
+    cli_session_close(&u.s);
+out:
+    cli_conn_free(&o);
+    free(u.topics);
+    free(u.filters);
+    free(u.mids);
+    free(u.refused);
+    return code;
+}
