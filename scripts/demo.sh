@@ -64,7 +64,7 @@ EOF
 } >"$demo/mosquitto.conf"
 
 say "3. mosquitto with a TLS-only listener on 127.0.0.1:$port"
-/usr/sbin/mosquitto -c "$demo/mosquitto.conf" &
+/usr/sbin/mosquitto -c "$demo/mosquitto.conf" >>"$demo/mosquitto.out" 2>&1 &
 broker_pid=$!
 for _ in $(seq 1 50); do
   if /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
@@ -96,7 +96,7 @@ sleep 1
 say "5. sam publishes three messages to 'status' over TLS (QoS 0, 1, 2)"
 for q in 0 1 2; do
   "$bin/secmq-pub" --config "$demo/sam.conf" -t status -q "$q" -m "sam status update, QoS $q" -d 2>&1 |
-    grep -E "TLS|secmq-pub:" | head -n 1 || true
+    grep -E "debug: TLS: TLSv|^secmq-pub: [^d]" | head -n 1 || true
 done
 
 say "6. What alice received"

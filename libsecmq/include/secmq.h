@@ -366,8 +366,9 @@ SECMQ_API int secmq_client_disconnect(secmq_client *c);
 /*
  * secmq_client_publish -- queue a message.
  * mid (may be NULL) receives the packet id reported later to on_publish;
- * topic and payload are BORROWED and copied before return. Queued QoS 1/2
- * messages survive reconnects but not the process.
+ * topic and payload are BORROWED and copied before return. QoS 1/2 messages
+ * are queued in memory: published while disconnected (SECMQ_OK is returned),
+ * they are sent after the next (re)connect; they do not survive the process.
  * Returns SECMQ_OK, SECMQ_E_INVAL (bad topic, qos or wildcard in topic),
  * SECMQ_E_OVERSIZE (exceeds the MQTT maximum or the broker's maximum packet
  * size), SECMQ_E_NO_CONN (QoS 0 while disconnected), SECMQ_E_NOMEM.

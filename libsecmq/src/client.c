@@ -65,6 +65,7 @@ struct secmq_client {
     enum conn_state state;
     int result;   /* outcome of the last connect attempt */
     int refused;  /* the broker refused this connection in CONNACK */
+    int disconnect_requested; /* secmq_client_disconnect() was called */
     int threaded; /* loop_start running */
 };
 
@@ -467,16 +468,19 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
 
 void secmq_client_free(secmq_client *c)
 {
-    int threaded;
+    int threaded, requested;
 
     if (c == NULL) {
         return;
     }
     pthread_mutex_lock(&c->lock);
     threaded = c->threaded;
+    requested = c->disconnect_requested;
     pthread_mutex_unlock(&c->lock);
     if (threaded) {
-        mosquitto_loop_stop(c->mosq, true);
+        /* After secmq_client_disconnect() the loop thread ends by itself
+         * once DISCONNECT is written; let it, so nothing queued is lost. */
+        mosquitto_loop_stop(c->mosq, requested ? false : true);
     }
     /* libmosquitto closes its end first, so the tunnel can flush a final
      * DISCONNECT to the broker before it stops. */
@@ -604,6 +608,7 @@ int secmq_client_connect(secmq_client *c)
     }
     c->state = ST_CONNECTING;
     c->result = SECMQ_OK;
+    c->disconnect_requested = 0;
     pthread_mutex_unlock(&c->lock);
     rc = c->transport == SECMQ_TRANSPORT_TLS ? connect_tls(c)
                                               : connect_plain(c);
@@ -688,6 +693,7 @@ int secmq_client_disconnect(secmq_client *c)
     }
     mrc = mosquitto_disconnect_v5(c->mosq, 0, NULL);
     pthread_mutex_lock(&c->lock);
+    c->disconnect_requested = mrc == MOSQ_ERR_SUCCESS;
     c->state = ST_IDLE;
     c->result = SECMQ_OK;
     pthread_cond_broadcast(&c->cond);
@@ -701,6 +707,8 @@ int secmq_client_publish(secmq_client *c, int *mid, const char *topic,
                          const void *payload, size_t payloadlen, int qos,
                          int retain)
 {
+    int mrc;
+
     if (c == NULL || topic == NULL || qos < 0 || qos > 2 ||
         (payload == NULL && payloadlen > 0)) {
         return SECMQ_E_INVAL;
@@ -708,9 +716,13 @@ int secmq_client_publish(secmq_client *c, int *mid, const char *topic,
     if (payloadlen > 268435455u) {
         return SECMQ_E_OVERSIZE;
     }
-    return map_mosq(mosquitto_publish_v5(c->mosq, mid, topic, (int)payloadlen,
-                                         payload, qos, retain ? true : false,
-                                         NULL));
+    mrc = mosquitto_publish_v5(c->mosq, mid, topic, (int)payloadlen, payload,
+                               qos, retain ? true : false, NULL);
+    if (mrc == MOSQ_ERR_NO_CONN && qos > 0) {
+        /* libmosquitto queued it and sends it after the reconnect. */
+        return SECMQ_OK;
+    }
+    return map_mosq(mrc);
 }
 
 int secmq_client_subscribe(secmq_client *c, int *mid, const char *filter,

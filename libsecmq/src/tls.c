@@ -21,6 +21,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfio.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
 #include "net_int.h"
@@ -68,6 +69,15 @@ struct secmq__tls_conn {
 int secmq__tls_global_init(void)
 {
     return wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -1;
+}
+
+void secmq__tls_thread_cleanup(void)
+{
+#ifdef FP_ECC
+    /* Debian's wolfSSL keeps a per-thread cache of ECC fixed points, which
+     * leaks when a thread exits without freeing it. */
+    wc_ecc_fp_free();
+#endif
 }
 
 static int is_ip_literal(const char *s)

@@ -24,6 +24,10 @@ typedef struct secmq__tls_conn secmq__tls_conn;
 /* Start wolfSSL once per process. 0 or -1. */
 int secmq__tls_global_init(void);
 
+/* Release wolfSSL's per-thread caches; call before a thread that dialed
+ * exits. */
+void secmq__tls_thread_cleanup(void);
+
 /*
  * Build a context. cfg, host are BORROWED and copied. Loads CA and client
  * certificate files now, so a bad file fails here. Returns SECMQ_OK,

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net_int.h"
@@ -42,6 +43,7 @@ struct secmq__tunnel {
     int thread_started;
     atomic_int stop;
     pthread_mutex_t lock; /* guards pending, active, failure */
+    pthread_cond_t idle;  /* signalled when active becomes NULL */
     secmq__tls_conn *pending;
     secmq__tls_conn *active;
     int failure;
@@ -244,11 +246,14 @@ static void serve(secmq__tunnel *t, int ufd)
     pthread_mutex_unlock(&t->lock);
     rc = pump(t, ufd, conn);
     pthread_mutex_lock(&t->lock);
-    t->active = NULL;
-    t->failure = rc;
+    t->failure = rc; /* before the close that libmosquitto sees */
     pthread_mutex_unlock(&t->lock);
-    secmq__tls_close(conn);
+    secmq__tls_close(conn); /* keeps the session for the next dial */
     close(ufd);
+    pthread_mutex_lock(&t->lock);
+    t->active = NULL;
+    pthread_cond_broadcast(&t->idle);
+    pthread_mutex_unlock(&t->lock);
 }
 
 static void *tunnel_main(void *arg)
@@ -282,6 +287,7 @@ static void *tunnel_main(void *arg)
         }
         serve(t, ufd);
     }
+    secmq__tls_thread_cleanup();
     return NULL;
 }
 
@@ -342,6 +348,7 @@ int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls,
     t->wake[0] = t->wake[1] = -1;
     atomic_init(&t->stop, 0);
     pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->idle, NULL);
     secmq__err_init(&t->own_err);
     t->up = malloc(TUNNEL_BUF);
     t->down = malloc(TUNNEL_BUF);
@@ -394,6 +401,7 @@ void secmq__tunnel_free(secmq__tunnel *t)
         close(t->wake[0]);
         close(t->wake[1]);
     }
+    pthread_cond_destroy(&t->idle);
     pthread_mutex_destroy(&t->lock);
     secmq__err_destroy(&t->own_err);
     free(t->up);
@@ -406,10 +414,39 @@ const char *secmq__tunnel_path(const secmq__tunnel *t)
     return t->path;
 }
 
+/* Wait (bounded) until the previous connection has ended, so that its
+ * session, kept at close, can be resumed and two sessions never overlap. */
+static void wait_idle(secmq__tunnel *t, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&t->lock);
+    for (int i = 0; i < 100 && t->active != NULL; i++) {
+        struct timespec ts;
+        int64_t left = deadline_ms - secmq__now_ms();
+        if (left <= 0) {
+            break;
+        }
+        if (left > 100) {
+            left = 100;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)left * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&t->idle, &t->lock, &ts);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
 int secmq__tunnel_dial(secmq__tunnel *t, int64_t deadline_ms)
 {
     secmq__tls_conn *conn = NULL, *old;
-    int rc = secmq__tls_dial(t->tls, deadline_ms, &conn, t->err);
+    int rc;
+
+    wait_idle(t, deadline_ms < secmq__now_ms() + 1000 ? deadline_ms
+                                                      : secmq__now_ms() + 1000);
+    rc = secmq__tls_dial(t->tls, deadline_ms, &conn, t->err);
 
     if (rc != SECMQ_OK) {
         return rc;

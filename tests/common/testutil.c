@@ -1,0 +1,542 @@
+/*
+ * testutil.c -- the shared part of secmq's C integration tests: reading the
+ * SECMQ_TEST_* environment from with_broker.py, a client whose callbacks
+ * record what they see, bounded waits on that record, and the CHECK
+ * failure counter. Everything that waits takes a time limit.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "testutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int check_failures = 0;
+const char *check_current = "";
+
+void check_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s:%d: [%s] FAIL: ", file, line, check_current);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    check_failures++;
+}
+
+int check_contains(const char *haystack, const char *needle, int nocase)
+{
+    size_t hl, nl, i, j;
+
+    if (haystack == NULL || needle == NULL) {
+        return 0;
+    }
+    hl = strlen(haystack);
+    nl = strlen(needle);
+    for (i = 0; i + nl <= hl; i++) {
+        for (j = 0; j < nl; j++) {
+            int a = (unsigned char)haystack[i + j];
+            int b = (unsigned char)needle[j];
+            if (nocase) {
+                a = tolower(a);
+                b = tolower(b);
+            }
+            if (a != b) {
+                break;
+            }
+        }
+        if (j == nl) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int check_exit(void)
+{
+    if (check_failures != 0) {
+        fprintf(stderr, "%d check(s) failed\n", check_failures);
+        return 1;
+    }
+    fprintf(stderr, "all checks passed\n");
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Environment                                                            */
+/* ---------------------------------------------------------------------- */
+
+const char *tu_env(const char *name)
+{
+    const char *v = getenv(name);
+
+    if (v == NULL || v[0] == '\0') {
+        fprintf(stderr,
+                "%s is not set: run this test through "
+                "tests/harness/with_broker.py\n",
+                name);
+        exit(2);
+    }
+    return v;
+}
+
+int tu_env_port(const char *name)
+{
+    const char *v = tu_env(name);
+    char *end = NULL;
+    long port;
+
+    errno = 0;
+    port = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || port < 1 || port > 65535) {
+        fprintf(stderr, "%s=%s is not a port\n", name, v);
+        exit(2);
+    }
+    return (int)port;
+}
+
+const char *tu_path(char *buf, size_t len, const char *dir_var,
+                    const char *file)
+{
+    int n = snprintf(buf, len, "%s/%s", tu_env(dir_var), file);
+
+    if (n < 0 || (size_t)n >= len) {
+        fprintf(stderr, "path too long: %s/%s\n", tu_env(dir_var), file);
+        exit(2);
+    }
+    return buf;
+}
+
+void tu_config(secmq_config *cfg, const char *user)
+{
+    char var[64];
+    size_t i;
+
+    secmq_config_init(cfg);
+    cfg->host = tu_env("SECMQ_TEST_HOST");
+    cfg->port = tu_env_port("SECMQ_TEST_PORT");
+    cfg->tls.cafile = tu_env("SECMQ_TEST_CAFILE");
+    cfg->connect_timeout_ms = 5000;
+    if (user == NULL) {
+        return;
+    }
+    snprintf(var, sizeof(var), "SECMQ_TEST_USER_%s", user);
+    for (i = strlen("SECMQ_TEST_USER_"); var[i] != '\0'; i++) {
+        var[i] = (char)toupper((unsigned char)var[i]);
+    }
+    cfg->username = tu_env(var);
+    memcpy(var + strlen("SECMQ_TEST_"), "PASS", 4);
+    cfg->password = tu_env(var);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Recording client                                                       */
+/* ---------------------------------------------------------------------- */
+
+static void enter(tu_client *t)
+{
+    pthread_mutex_lock(&t->mu);
+}
+
+static void leave(tu_client *t)
+{
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void on_connect(secmq_client *c, void *user, int rc, int reason,
+                       int session_present)
+{
+    tu_client *t = user;
+
+    (void)c;
+    enter(t);
+    t->connects++;
+    t->connect_rc = rc;
+    t->connect_reason = reason;
+    t->session_present = session_present;
+    leave(t);
+}
+
+static void on_disconnect(secmq_client *c, void *user, int rc)
+{
+    tu_client *t = user;
+
+    (void)c;
+    enter(t);
+    t->disconnects++;
+    t->disconnect_rc = rc;
+    leave(t);
+}
+
+static void on_message(secmq_client *c, void *user, const secmq_message *msg)
+{
+    tu_client *t = user;
+    tu_msg *m;
+    size_t tl;
+
+    (void)c;
+    enter(t);
+    if (t->nmsgs == t->capmsgs) {
+        size_t cap = t->capmsgs ? t->capmsgs * 2 : 64;
+        tu_msg *n = realloc(t->msgs, cap * sizeof(*n));
+        if (n == NULL) {
+            fprintf(stderr, "out of memory recording a message\n");
+            abort();
+        }
+        t->msgs = n;
+        t->capmsgs = cap;
+    }
+    m = &t->msgs[t->nmsgs];
+    memset(m, 0, sizeof(*m));
+    tl = strlen(msg->topic);
+    m->topic = malloc(tl + 1);
+    m->payload = malloc(msg->payloadlen + 1);
+    if (m->topic == NULL || m->payload == NULL) {
+        fprintf(stderr, "out of memory recording a message\n");
+        abort();
+    }
+    memcpy(m->topic, msg->topic, tl + 1);
+    if (msg->payloadlen > 0) {
+        memcpy(m->payload, msg->payload, msg->payloadlen);
+    }
+    m->payload[msg->payloadlen] = '\0';
+    m->payloadlen = msg->payloadlen;
+    m->qos = msg->qos;
+    m->retain = msg->retain;
+    m->mid = msg->mid;
+    m->nul_terminated =
+        msg->payload == NULL
+            ? msg->payloadlen == 0
+            : ((const unsigned char *)msg->payload)[msg->payloadlen] == 0;
+    t->nmsgs++;
+    leave(t);
+}
+
+static void on_publish(secmq_client *c, void *user, int mid, int rc)
+{
+    tu_client *t = user;
+
+    (void)c;
+    (void)mid;
+    enter(t);
+    t->published++;
+    if (rc != SECMQ_OK) {
+        t->publish_errors++;
+    }
+    leave(t);
+}
+
+static void on_subscribe(secmq_client *c, void *user, int mid, int count,
+                         const int *granted)
+{
+    tu_client *t = user;
+    int i;
+
+    (void)c;
+    (void)mid;
+    enter(t);
+    t->subacks++;
+    t->granted_count = count;
+    for (i = 0; i < count && i < 8; i++) {
+        t->granted[i] = granted[i];
+    }
+    leave(t);
+}
+
+static void on_unsubscribe(secmq_client *c, void *user, int mid)
+{
+    tu_client *t = user;
+
+    (void)c;
+    (void)mid;
+    enter(t);
+    t->unsubacks++;
+    leave(t);
+}
+
+int tu_client_new(tu_client *t, const secmq_config *cfg)
+{
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&t->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    pthread_mutex_init(&t->mu, NULL);
+    rc = secmq_client_new(&t->c, cfg, t);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    secmq_client_on_connect(t->c, on_connect);
+    secmq_client_on_disconnect(t->c, on_disconnect);
+    secmq_client_on_message(t->c, on_message);
+    secmq_client_on_publish(t->c, on_publish);
+    secmq_client_on_subscribe(t->c, on_subscribe);
+    secmq_client_on_unsubscribe(t->c, on_unsubscribe);
+    return SECMQ_OK;
+}
+
+void tu_client_free(tu_client *t)
+{
+    size_t i;
+
+    if (t->c != NULL) {
+        secmq_client_free(t->c);
+        t->c = NULL;
+    }
+    for (i = 0; i < t->nmsgs; i++) {
+        free(t->msgs[i].topic);
+        free(t->msgs[i].payload);
+    }
+    free(t->msgs);
+    t->msgs = NULL;
+    t->nmsgs = t->capmsgs = 0;
+}
+
+int tu_connect(tu_client *t, int timeout_ms)
+{
+    int rc = secmq_client_connect(t->c);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = secmq_client_loop_start(t->c);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    return secmq_client_wait_connected(t->c, timeout_ms);
+}
+
+/* Waits until *counter >= n; counter points into t. */
+static int wait_for(tu_client *t, const void *counter, int is_size, long long n,
+                    int timeout_ms)
+{
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        long long v = is_size ? (long long)*(const size_t *)counter
+                              : (long long)*(const int *)counter;
+        if (v >= n) {
+            rc = 0;
+            break;
+        }
+        if (pthread_cond_timedwait(&t->cv, &t->mu, &deadline) == ETIMEDOUT) {
+            v = is_size ? (long long)*(const size_t *)counter
+                        : (long long)*(const int *)counter;
+            rc = v >= n ? 0 : -1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+int tu_subscribe(tu_client *t, const char *filter, int qos, int timeout_ms)
+{
+    int before, rc, granted;
+
+    pthread_mutex_lock(&t->mu);
+    before = t->subacks;
+    pthread_mutex_unlock(&t->mu);
+    rc = secmq_client_subscribe(t->c, NULL, filter, qos);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    if (wait_for(t, &t->subacks, 0, before + 1, timeout_ms) != 0) {
+        return SECMQ_E_TIMEOUT;
+    }
+    pthread_mutex_lock(&t->mu);
+    granted = t->granted_count >= 1 ? t->granted[0] : -1;
+    pthread_mutex_unlock(&t->mu);
+    return granted;
+}
+
+int tu_unsubscribe(tu_client *t, const char *filter, int timeout_ms)
+{
+    int before, rc;
+
+    pthread_mutex_lock(&t->mu);
+    before = t->unsubacks;
+    pthread_mutex_unlock(&t->mu);
+    rc = secmq_client_unsubscribe(t->c, NULL, filter);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    if (wait_for(t, &t->unsubacks, 0, before + 1, timeout_ms) != 0) {
+        return SECMQ_E_TIMEOUT;
+    }
+    return SECMQ_OK;
+}
+
+int tu_wait_msgs(tu_client *t, size_t n, int timeout_ms)
+{
+    return wait_for(t, &t->nmsgs, 1, (long long)n, timeout_ms);
+}
+
+int tu_wait_published(tu_client *t, int n, int timeout_ms)
+{
+    return wait_for(t, &t->published, 0, n, timeout_ms);
+}
+
+int tu_wait_connects(tu_client *t, int n, int timeout_ms)
+{
+    return wait_for(t, &t->connects, 0, n, timeout_ms);
+}
+
+int tu_wait_disconnects(tu_client *t, int n, int timeout_ms)
+{
+    return wait_for(t, &t->disconnects, 0, n, timeout_ms);
+}
+
+size_t tu_nmsgs(tu_client *t)
+{
+    size_t n;
+
+    pthread_mutex_lock(&t->mu);
+    n = t->nmsgs;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+int tu_published(tu_client *t)
+{
+    int n;
+
+    pthread_mutex_lock(&t->mu);
+    n = t->published;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+int tu_connects(tu_client *t)
+{
+    int n;
+
+    pthread_mutex_lock(&t->mu);
+    n = t->connects;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+int tu_disconnects(tu_client *t)
+{
+    int n;
+
+    pthread_mutex_lock(&t->mu);
+    n = t->disconnects;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+const char *tu_errmsg(tu_client *t)
+{
+    static char buf[SECMQ_ERRMSG_BYTES];
+
+    buf[0] = '\0';
+    if (t->c != NULL) {
+        secmq_client_errmsg(t->c, buf, sizeof(buf));
+    }
+    return buf;
+}
+
+void tu_sleep_ms(int ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+long long tu_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *tu_id(const char *prefix)
+{
+    static char bufs[8][64];
+    static atomic_int next;
+    int n = atomic_fetch_add(&next, 1);
+    char *b = bufs[n % 8];
+
+    snprintf(b, sizeof(bufs[0]), "%s-%ld-%d", prefix, (long)getpid(), n);
+    return b;
+}
+
+const char *tu_rc_name(int rc)
+{
+    switch (rc) {
+    case SECMQ_OK:
+        return "SECMQ_OK";
+    case SECMQ_E_INVAL:
+        return "SECMQ_E_INVAL";
+    case SECMQ_E_NOMEM:
+        return "SECMQ_E_NOMEM";
+    case SECMQ_E_STATE:
+        return "SECMQ_E_STATE";
+    case SECMQ_E_IO:
+        return "SECMQ_E_IO";
+    case SECMQ_E_TIMEOUT:
+        return "SECMQ_E_TIMEOUT";
+    case SECMQ_E_NO_CONN:
+        return "SECMQ_E_NO_CONN";
+    case SECMQ_E_CONN_REFUSED:
+        return "SECMQ_E_CONN_REFUSED";
+    case SECMQ_E_CONN_LOST:
+        return "SECMQ_E_CONN_LOST";
+    case SECMQ_E_DNS:
+        return "SECMQ_E_DNS";
+    case SECMQ_E_TLS:
+        return "SECMQ_E_TLS";
+    case SECMQ_E_TLS_CA:
+        return "SECMQ_E_TLS_CA";
+    case SECMQ_E_TLS_HOSTNAME:
+        return "SECMQ_E_TLS_HOSTNAME";
+    case SECMQ_E_TLS_EXPIRED:
+        return "SECMQ_E_TLS_EXPIRED";
+    case SECMQ_E_TLS_PIN:
+        return "SECMQ_E_TLS_PIN";
+    case SECMQ_E_AUTH:
+        return "SECMQ_E_AUTH";
+    case SECMQ_E_NOT_AUTHORIZED:
+        return "SECMQ_E_NOT_AUTHORIZED";
+    case SECMQ_E_REFUSED:
+        return "SECMQ_E_REFUSED";
+    case SECMQ_E_PROTOCOL:
+        return "SECMQ_E_PROTOCOL";
+    case SECMQ_E_OVERSIZE:
+        return "SECMQ_E_OVERSIZE";
+    case SECMQ_E_CONFIG:
+        return "SECMQ_E_CONFIG";
+    default:
+        return "(not a SECMQ code)";
+    }
+}

@@ -1,0 +1,128 @@
+/*
+ * testutil.h -- what secmq's C integration tests share: the broker
+ * described by tests/harness/with_broker.py's SECMQ_TEST_* variables, and
+ * a recording client whose callbacks store everything they see so a test
+ * can wait (always with a time limit) and then assert. Not a test itself
+ * and not part of libsecmq.
+ */
+#ifndef SECMQ_TEST_TESTUTIL_H
+#define SECMQ_TEST_TESTUTIL_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <secmq.h>
+
+#include "check.h"
+
+/* Default limit for one wait, in ms. */
+#define TU_WAIT_MS 10000
+/* How long a test waits to be sure that something does NOT arrive. */
+#define TU_QUIET_MS 700
+
+/* The value of environment variable name; exits with status 2 and a message
+ * if it is unset (the test was not started by with_broker.py). */
+const char *tu_env(const char *name);
+/* tu_env() as a port number; exits with status 2 if it is not one. */
+int tu_env_port(const char *name);
+/* Writes "<$dir_var>/<file>" into buf (len bytes) and returns buf. */
+const char *tu_path(char *buf, size_t len, const char *dir_var,
+                    const char *file);
+
+/*
+ * A configuration for the test broker's main TLS listener: host, port,
+ * cafile and, when user is not NULL, that user's name and password (from
+ * SECMQ_TEST_USER_<USER> / SECMQ_TEST_PASS_<USER>, user in lower case).
+ * Strings point into the environment or static storage.
+ */
+void tu_config(secmq_config *cfg, const char *user);
+
+/* One received message, copied out of the callback. */
+typedef struct tu_msg {
+    char *topic;
+    unsigned char *payload; /* payloadlen bytes + NUL */
+    size_t payloadlen;
+    int qos;
+    int retain;
+    int mid;
+    int nul_terminated; /* the library put a NUL after the payload */
+} tu_msg;
+
+/* A client and the record of its callbacks. All counters are guarded by mu
+ * and signalled on cv; read them with the tu_* functions or under mu. */
+typedef struct tu_client {
+    secmq_client *c;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int connects;   /* on_connect calls */
+    int connect_rc; /* rc, reason, flag of the last on_connect */
+    int connect_reason;
+    int session_present;
+    int disconnects; /* on_disconnect calls */
+    int disconnect_rc;
+    int subacks;    /* on_subscribe calls */
+    int granted[8]; /* granted QoS of the last SUBACK */
+    int granted_count;
+    int unsubacks;      /* on_unsubscribe calls */
+    int published;      /* on_publish calls */
+    int publish_errors; /* on_publish calls with rc != SECMQ_OK */
+    tu_msg *msgs;
+    size_t nmsgs, capmsgs;
+} tu_client;
+
+/* Creates t->c from cfg with every callback recording into t. Returns the
+ * secmq_client_new() code. */
+int tu_client_new(tu_client *t, const secmq_config *cfg);
+/* Frees the client and everything recorded. t may be all zeros. */
+void tu_client_free(tu_client *t);
+
+/* connect, loop_start and wait_connected; returns the first error or
+ * SECMQ_OK once the broker accepted the connection. */
+int tu_connect(tu_client *t, int timeout_ms);
+
+/* Subscribes and waits for the SUBACK. Returns the granted QoS (0..2, 128
+ * refused) or a negative error (SECMQ_E_TIMEOUT when no SUBACK came). */
+int tu_subscribe(tu_client *t, const char *filter, int qos, int timeout_ms);
+
+/* Unsubscribes and waits for the UNSUBACK: SECMQ_OK, an error, or
+ * SECMQ_E_TIMEOUT. */
+int tu_unsubscribe(tu_client *t, const char *filter, int timeout_ms);
+
+/* Wait until the named counter reaches n; 0 on success, -1 on timeout. */
+int tu_wait_msgs(tu_client *t, size_t n, int timeout_ms);
+int tu_wait_published(tu_client *t, int n, int timeout_ms);
+int tu_wait_connects(tu_client *t, int n, int timeout_ms);
+int tu_wait_disconnects(tu_client *t, int n, int timeout_ms);
+
+/* Counters read under the lock. */
+size_t tu_nmsgs(tu_client *t);
+int tu_published(tu_client *t);
+int tu_connects(tu_client *t);
+int tu_disconnects(tu_client *t);
+
+/* The client's detail message (secmq_client_errmsg) in a static buffer. */
+const char *tu_errmsg(tu_client *t);
+
+/* Sleep ms milliseconds. */
+void tu_sleep_ms(int ms);
+/* Monotonic clock in ms. */
+long long tu_now_ms(void);
+
+/* A unique client id "<prefix>-<pid>-<n>" in a static rotating buffer. */
+const char *tu_id(const char *prefix);
+
+/* The name of a SECMQ_* return code, e.g. "SECMQ_E_TLS_CA". */
+const char *tu_rc_name(int rc);
+
+/* rc must equal want; prints both names on failure. */
+#define CHECK_RC(rc, want)                                                     \
+    do {                                                                       \
+        int r_ = (rc), w_ = (want);                                            \
+        if (r_ != w_) {                                                        \
+            check_fail(__FILE__, __LINE__, "%s: got %s (%d), want %s (%d)",    \
+                       #rc, tu_rc_name(r_), r_, tu_rc_name(w_), w_);           \
+            return;                                                            \
+        }                                                                      \
+    } while (0)
+
+#endif /* SECMQ_TEST_TESTUTIL_H */

@@ -1,0 +1,427 @@
+"""broker.py -- a throw-away mosquitto broker with its own PKI, for tests.
+
+Each Broker lives in its own temporary directory: certificates made by
+BUILD/bin/secmq-certs, a password file with random passwords for sam, alice
+and eve, a mosquitto.conf with loopback-only listeners on free ports, and the
+broker's log (kept for failure output). It is not a general broker manager:
+it only starts /usr/sbin/mosquitto on 127.0.0.1 and every wait is bounded.
+Run with /usr/bin/python3 (Debian's modules are only visible to it).
+"""
+
+import ctypes
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
+STDBUF = "/usr/bin/stdbuf"
+HOST = "127.0.0.1"
+USERS = ("sam", "alice", "eve")
+
+# Listener kinds a broker can offer. "tls" is the main listener.
+#   tls        broker.crt (localhost, 127.0.0.1, ::1); client cert only
+#              when require_cert is set
+#   mtls       broker.crt, require_certificate true
+#   expired    a certificate for localhost/127.0.0.1 that expired yesterday
+#   wrongname  a certificate valid only for other.example
+#   tls13      broker.crt, tls_version tlsv1.3 (TLS 1.3 minimum)
+#   plain      no TLS at all
+LISTENER_KINDS = ("tls", "mtls", "expired", "wrongname", "tls13", "plain")
+
+START_ATTEMPTS = 5        # port collisions tolerated on a first start
+READY_TIMEOUT_S = 10.0    # broker must accept connections within this
+STOP_TIMEOUT_S = 5.0      # SIGTERM grace before SIGKILL
+
+
+class BrokerError(RuntimeError):
+    """The broker or its PKI could not be set up; the message says why."""
+
+
+try:
+    _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:
+    _LIBC = None
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """preexec_fn: SIGTERM this child when the process that started it dies
+    (a ctest timeout kills the test without running its teardown). libc is
+    loaded beforehand: nothing may be dlopen'ed between fork and exec."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+
+def free_ports(count):
+    """Return count distinct free TCP ports on 127.0.0.1.
+
+    All sockets are held open together so the ports differ; another process
+    may still take one before mosquitto binds it, hence the retry in
+    Broker.start()."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((HOST, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def default_bin_dir():
+    """SECMQ_BIN_DIR from the environment (set by CMake), else build/bin."""
+    d = os.environ.get("SECMQ_BIN_DIR")
+    if d:
+        return d
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.normpath(os.path.join(here, "..", "..", "build", "bin"))
+
+
+class Broker:
+    """One mosquitto instance with its PKI, passwords and log.
+
+    Use as a context manager, or call setup()/start() and close().
+    Attributes after setup(): dir, pki (PKI directory), cafile,
+    other_cafile (an unrelated CA), users {name: password}, pins,
+    ports {kind: port} after the first start(), port (the "tls" one)."""
+
+    def __init__(self, bin_dir=None, listeners=("tls",), require_cert=False,
+                 persistence=False, keepalive_max=None, name="broker"):
+        for kind in listeners:
+            if kind not in LISTENER_KINDS:
+                raise ValueError("unknown listener kind %r" % kind)
+        if "tls" not in listeners:
+            listeners = ("tls",) + tuple(listeners)
+        self.bin_dir = bin_dir or default_bin_dir()
+        self.listeners = tuple(dict.fromkeys(listeners))
+        self.require_cert = require_cert
+        self.persistence = persistence
+        self.name = name
+        self.dir = None
+        self.pki = None
+        self.other = None
+        self.cafile = None
+        self.other_cafile = None
+        self.users = {}
+        self.pins = {}
+        self.ports = {}
+        self.run_dir = None
+        self.proc = None
+        self.log_path = None
+        self.conf_path = None
+        self._log_fh = None
+        self.starts = 0
+
+    # -- set-up -----------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self.setup()
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    @property
+    def host(self):
+        return HOST
+
+    @property
+    def port(self):
+        return self.ports["tls"]
+
+    def certs_tool(self):
+        path = os.path.join(self.bin_dir, "secmq-certs")
+        if not os.access(path, os.X_OK):
+            raise BrokerError("secmq-certs not found at %s (build it first, "
+                              "or set SECMQ_BIN_DIR)" % path)
+        return path
+
+    def _certs(self, *args):
+        """Run secmq-certs; return its stdout, raise with its stderr."""
+        cmd = [self.certs_tool()] + list(args)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=30)
+        except subprocess.TimeoutExpired:
+            raise BrokerError("%s timed out" % " ".join(cmd))
+        if r.returncode != 0:
+            raise BrokerError("%s failed (exit %d): %s" % (
+                " ".join(cmd), r.returncode, r.stderr.strip()))
+        return r.stdout
+
+    def setup(self):
+        """Make the temp dir, the PKI and the password file."""
+        base = os.environ.get("SECMQ_TEST_TMPDIR") or None
+        self.dir = tempfile.mkdtemp(prefix="secmq-%s-" % self.name, dir=base)
+        self.pki = os.path.join(self.dir, "pki")
+        self.other = os.path.join(self.dir, "other-ca")
+        self._certs("dev", "--dir", self.pki)
+        self.cafile = os.path.join(self.pki, "ca.crt")
+        for f in ("ca.crt", "broker.crt", "broker.key", "sam.crt", "sam.key",
+                  "alice.crt", "alice.key"):
+            if not os.path.isfile(os.path.join(self.pki, f)):
+                raise BrokerError("secmq-certs dev did not write %s" % f)
+        # A broker certificate that names only another host, and one that
+        # expired yesterday; both signed by the test CA.
+        self._certs("server", "--dir", self.pki, "--name", "wrongname",
+                    "--dns", "other.example")
+        self._certs("server", "--dir", self.pki, "--name", "expired",
+                    "--dns", "localhost", "--ip", HOST, "--expired")
+        # An unrelated CA with its own client certificate.
+        self._certs("ca", "--dir", self.other)
+        self._certs("client", "--dir", self.other, "--name", "mallory")
+        self.other_cafile = os.path.join(self.other, "ca.crt")
+        self.pins["broker"] = self._certs(
+            "pin", os.path.join(self.pki, "broker.crt")).strip()
+        self.pins["wrongname"] = self._certs(
+            "pin", os.path.join(self.pki, "wrongname.crt")).strip()
+        if not re.fullmatch(r"sha256:[A-Za-z0-9+/]{43}=", self.pins["broker"]):
+            raise BrokerError("secmq-certs pin printed %r, not sha256:<b64>"
+                              % self.pins["broker"])
+        self._write_passwords()
+        # Clients started for this test keep their private sockets here
+        # (libsecmq puts its tunnel socket under $XDG_RUNTIME_DIR), so what
+        # a killed client leaves behind goes away with the directory.
+        self.run_dir = os.path.join(self.dir, "run")
+        os.mkdir(self.run_dir, 0o700)
+        self.log_path = os.path.join(self.dir, "mosquitto.log")
+        self.conf_path = os.path.join(self.dir, "mosquitto.conf")
+
+    def _write_passwords(self):
+        path = os.path.join(self.dir, "passwd")
+        for i, user in enumerate(USERS):
+            pw = secrets.token_urlsafe(18)
+            self.users[user] = pw
+            cmd = [MOSQUITTO_PASSWD] + (["-c"] if i == 0 else []) + \
+                ["-b", path, user, pw]
+            r = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=30)
+            if r.returncode != 0:
+                raise BrokerError("mosquitto_passwd failed: %s" %
+                                  (r.stderr.strip() or r.stdout.strip()))
+        os.chmod(path, 0o600)
+        self.passwd_path = path
+
+    def _listener_conf(self, kind, port):
+        p = lambda f: os.path.join(self.pki, f)
+        lines = ["", "listener %d %s" % (port, HOST)]
+        if kind == "plain":
+            return lines
+        cert = {"expired": "expired", "wrongname": "wrongname"}.get(
+            kind, "broker")
+        lines += ["cafile " + p("ca.crt"),
+                  "certfile " + p(cert + ".crt"),
+                  "keyfile " + p(cert + ".key")]
+        if kind == "mtls" or (kind == "tls" and self.require_cert):
+            lines.append("require_certificate true")
+        if kind == "tls13":
+            lines.append("tls_version tlsv1.3")
+        return lines
+
+    def _write_conf(self):
+        lines = [
+            "# written by tests/harness/broker.py for one test",
+            "per_listener_settings false",
+            "allow_anonymous false",
+            "password_file " + self.passwd_path,
+            "set_tcp_nodelay true",
+            "max_queued_messages 0",
+            "log_dest stdout",
+            "log_type all",
+            "connection_messages true",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        if self.persistence:
+            pdir = os.path.join(self.dir, "persist")
+            os.makedirs(pdir, exist_ok=True)
+            lines += ["persistence true",
+                      "persistence_location " + pdir + "/",
+                      "autosave_interval 1"]
+        else:
+            lines.append("persistence false")
+        for kind in self.listeners:
+            lines += self._listener_conf(kind, self.ports[kind])
+        with open(self.conf_path, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+    # -- running ----------------------------------------------------------
+
+    def start(self):
+        """Start mosquitto; on a first start, retry with new ports when one
+        was taken. Later starts (restarts) keep the same ports."""
+        if self.proc is not None:
+            raise BrokerError("broker already running")
+        first = not self.ports
+        attempts = START_ATTEMPTS if first else 3
+        last = ""
+        for _ in range(attempts):
+            if first:
+                self.ports = dict(zip(self.listeners,
+                                      free_ports(len(self.listeners))))
+            self._write_conf()
+            ok, last = self._spawn_and_wait()
+            if ok:
+                self.starts += 1
+                return
+            if "Address already in use" not in last:
+                break
+            if not first:
+                time.sleep(0.5)
+        raise BrokerError("mosquitto did not start:\n" + last)
+
+    def _spawn_and_wait(self):
+        self._log_fh = open(self.log_path, "ab")
+        self._log_fh.write(b"==== harness: starting mosquitto on %s ====\n"
+                           % str(self.ports).encode())
+        self._log_fh.flush()
+        # stdbuf -oL: mosquitto's stdout is block-buffered into a file, and
+        # tests wait for log lines (e.g. "Sending SUBACK to id").
+        cmd = [MOSQUITTO, "-c", self.conf_path]
+        if os.access(STDBUF, os.X_OK):
+            cmd = [STDBUF, "-oL"] + cmd
+        self.proc = subprocess.Popen(cmd, stdout=self._log_fh,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL,
+                                     preexec_fn=die_with_parent)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        pending = list(self.ports.values())
+        while pending and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                with socket.create_connection((HOST, pending[0]),
+                                              timeout=0.5):
+                    pass
+                pending.pop(0)
+                continue
+            except OSError:
+                time.sleep(0.05)
+        if not pending and self.proc.poll() is None:
+            return True, ""
+        self._kill()
+        return False, self.log_tail(40)
+
+    def _kill(self):
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=STOP_TIMEOUT_S)
+        elif proc is not None:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        if self._log_fh is not None:
+            self._log_fh.close()
+            self._log_fh = None
+
+    def stop(self):
+        """SIGTERM mosquitto (SIGKILL after a grace period) and reap it."""
+        self._kill()
+
+    def restart(self):
+        """Stop and start again on the same ports."""
+        self.stop()
+        self.start()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self, keep=None):
+        """Stop the broker and remove its directory (unless keep, or
+        SECMQ_TEST_KEEP=1 in the environment)."""
+        self._kill()
+        if keep is None:
+            keep = os.environ.get("SECMQ_TEST_KEEP") == "1"
+        if self.dir and not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- the log ----------------------------------------------------------
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as fh:
+                return fh.read().decode("utf-8", "replace")
+        except (OSError, TypeError):
+            return ""
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except (OSError, TypeError):
+            return 0
+
+    def log_tail(self, lines=60):
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def wait_for_log(self, pattern, timeout=10.0, since=0, count=1):
+        """Wait until regex pattern (multiline) matches count times in the
+        log after byte offset since. Returns True, or False on timeout."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(self.log_path, "rb") as fh:
+                    fh.seek(since)
+                    text = fh.read().decode("utf-8", "replace")
+            except OSError:
+                text = ""
+            if len(rx.findall(text)) >= count:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+    def wait_subscribed(self, client_id, timeout=10.0, since=0):
+        """Wait until the broker has sent a SUBACK to client_id."""
+        return self.wait_for_log(r": Sending SUBACK to %s$"
+                                 % re.escape(client_id), timeout, since)
+
+    def wait_client_gone(self, client_id, timeout=10.0, since=0):
+        """Wait until the broker logged client_id's disconnection."""
+        return self.wait_for_log(r": Client %s (?:closed its connection|"
+                                 r"disconnected)" % re.escape(client_id),
+                                 timeout, since)
+
+    # -- what tests need to know --------------------------------------------
+
+    def env(self):
+        """Environment variables describing this broker, for child tests."""
+        e = {
+            "SECMQ_TEST_HOST": HOST,
+            "SECMQ_TEST_PORT": str(self.port),
+            "SECMQ_TEST_CAFILE": self.cafile,
+            "SECMQ_TEST_DIR": self.pki,
+            "SECMQ_TEST_OTHER_DIR": self.other,
+            "SECMQ_TEST_OTHER_CAFILE": self.other_cafile,
+            "SECMQ_TEST_BROKER_PIN": self.pins["broker"],
+            "SECMQ_TEST_WRONG_PIN": self.pins["wrongname"],
+            "SECMQ_TEST_WORKDIR": self.dir,
+            "SECMQ_TEST_LOG": self.log_path,
+            "SECMQ_TEST_REQUIRE_CERT": "1" if self.require_cert else "0",
+            "XDG_RUNTIME_DIR": self.run_dir,
+        }
+        for kind, port in self.ports.items():
+            if kind != "tls":
+                e["SECMQ_TEST_PORT_" + kind.upper()] = str(port)
+        for user, pw in self.users.items():
+            e["SECMQ_TEST_USER_" + user.upper()] = user
+            e["SECMQ_TEST_PASS_" + user.upper()] = pw
+        return e

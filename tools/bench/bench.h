@@ -1,0 +1,269 @@
+/*
+ * bench.h -- declarations shared by the files of secmq-bench.
+ *
+ * secmq-bench measures MQTT throughput and latency of three transports
+ * (libmosquitto plain TCP, libmosquitto's OpenSSL TLS, secmq's wolfSSL TLS)
+ * through one mosquitto broker. This header is private to tools/bench; it is
+ * not part of libsecmq and nothing outside this directory includes it.
+ */
+#ifndef SECMQ_BENCH_H
+#define SECMQ_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Size of every error buffer the bench passes around: one line of reason. */
+#define BENCH_ERR_BYTES 512u
+/* Size of an inner reason that gets a prefix before it reaches the user. */
+#define BENCH_WHY_BYTES 256u
+/* Every payload starts with this header (row, sequence, send time). */
+#define BENCH_HDR_BYTES 16u
+/* Most payload sizes and transports one run handles. */
+#define BENCH_MAX_SIZES 8u
+/* Most repetitions of one row (--repeat). */
+#define BENCH_MAX_REPEAT 9
+/* Longest path the bench builds (temp dir, files in it). */
+#define BENCH_PATH_BYTES 4096u
+
+/* ------------------------------------------------------------------------ */
+/* Transports and clients                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum bench_transport {
+    BENCH_MOSQ_TCP = 0, /* libmosquitto, plain TCP */
+    BENCH_MOSQ_TLS = 1, /* libmosquitto, its own TLS (OpenSSL) */
+    BENCH_SECMQ_TLS = 2 /* libsecmq, wolfSSL TLS tunnel */
+} bench_transport;
+#define BENCH_TRANSPORTS 3
+
+/* Short stable name of a transport ("mosq-tcp", "mosq-tls", "secmq-tls"). */
+const char *bench_transport_name(bench_transport t);
+
+/* Where the broker is. Strings are borrowed for the lifetime of the run. */
+typedef struct bench_endpoint {
+    const char *host;    /* loopback address or name */
+    int port;            /* plain MQTT listener */
+    int tls_port;        /* TLS listener */
+    const char *cafile;  /* CA that signed the broker certificate */
+    const char *ciphers; /* secmq cipher list, NULL = library default */
+} bench_endpoint;
+
+/* Arrival accounting for one subscriber; defined in bench_run.c. */
+typedef struct bench_sink bench_sink;
+
+/*
+ * Called by the adapters from their library's message callback (the
+ * library's network thread) for every message that reaches a subscriber.
+ * payload is borrowed for the call.
+ */
+void bench_sink_deliver(bench_sink *s, const void *payload, size_t len);
+
+/* TLS parameters a client negotiated, filled in its on_connect callback. */
+typedef struct bench_tls_info {
+    char library[32]; /* "OpenSSL", "wolfSSL (secmq)" */
+    char version[32]; /* "TLSv1.3"; "" when unknown */
+    char cipher[64];  /* suite name; "" when unknown */
+} bench_tls_info;
+
+/*
+ * One MQTT client connection under test. Each adapter embeds this as the
+ * first member of its own structure, so the measurement code never sees
+ * which library is underneath.
+ */
+typedef struct bench_client bench_client;
+
+typedef struct bench_client_ops {
+    /* Publishes one message; payload is borrowed (copied by the library).
+     * Returns 0, or -1 with a reason in err. Called from the main thread
+     * while the library's network thread runs. */
+    int (*publish)(bench_client *c, const char *topic, const void *payload,
+                   size_t len, int qos, char *err, size_t errlen);
+    /* Subscribes and waits for SUBACK, at most timeout_ms. 0 or -1. */
+    int (*subscribe)(bench_client *c, const char *filter, int qos,
+                     int timeout_ms, char *err, size_t errlen);
+    /* Copies the negotiated TLS parameters (empty strings for plain TCP). */
+    void (*tls_info)(bench_client *c, bench_tls_info *out);
+    /* Disconnects, stops the network thread and frees. NULL is a no-op. */
+    void (*close)(bench_client *c);
+} bench_client_ops;
+
+struct bench_client {
+    const bench_client_ops *ops;
+};
+
+/*
+ * Opens a connected client (CONNACK received, network thread running).
+ * sink (may be NULL for a publisher) is borrowed for the client's lifetime
+ * and receives every message. id is borrowed and copied.
+ * Returns 0 and sets *out, or -1 with a reason in err.
+ */
+int bench_mosq_open(bench_client **out, int tls, const bench_endpoint *ep,
+                    const char *id, bench_sink *sink, char *err, size_t errlen);
+int bench_secmq_open(bench_client **out, const bench_endpoint *ep,
+                     const char *id, bench_sink *sink, char *err,
+                     size_t errlen);
+
+/* libmosquitto's global init/cleanup, once per process around all use. */
+int bench_mosq_lib_init(char *err, size_t errlen);
+void bench_mosq_lib_cleanup(void);
+
+/* Version strings of the libraries under test (static or in buf). */
+void bench_mosq_versions(char *mosq, size_t mosqlen, char *openssl,
+                         size_t openssllen);
+void bench_secmq_versions(char *secmq, size_t secmqlen, char *wolfssl,
+                          size_t wolfssllen);
+
+/* ------------------------------------------------------------------------ */
+/* Broker                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bench_broker {
+    char dir[BENCH_PATH_BYTES];    /* mkdtemp directory, "" when none */
+    char cafile[BENCH_PATH_BYTES]; /* dir/pki/ca.crt */
+    char log[BENCH_PATH_BYTES];    /* dir/mosquitto.log */
+    char version[32];              /* from the broker's log, "" if unknown */
+    pid_t pid;                     /* 0 when not running */
+    int port;
+    int tls_port;
+    int keep; /* 1 = leave dir on disk after stop */
+} bench_broker;
+
+/*
+ * Starts a private mosquitto for the run: makes a temp dir, generates a PKI
+ * with certs_bin ("secmq-certs dev --dir DIR/pki"), writes a config with a
+ * plain and a TLS listener on free 127.0.0.1 ports, starts mosquitto_bin and
+ * waits until both listeners accept. b is written; strings are borrowed.
+ * Returns 0, or -1 with a reason in err; on failure everything started so
+ * far has already been stopped and removed.
+ */
+int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
+                       const char *certs_bin, int keep, char *err,
+                       size_t errlen);
+
+/* Terminates (then kills) and reaps the broker, removes the temp dir unless
+ * b->keep. Safe on a zeroed or already stopped b. */
+void bench_broker_stop(bench_broker *b);
+
+/* CPU seconds the broker used so far (utime + stime), or -1. */
+double bench_broker_cpu_s(const bench_broker *b);
+
+/* Path of the secmq-certs binary next to this executable, in buf.
+ * Returns 0, or -1 with a reason in err. */
+int bench_broker_default_certs_bin(char *buf, size_t len, char *err,
+                                   size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Host                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bench_host {
+    char cpu[128]; /* /proc/cpuinfo model name */
+    int cores;     /* online CPUs */
+    int aes_flag;  /* 1 if the CPU advertises AES instructions */
+    char kernel[160];
+} bench_host;
+
+void bench_host_probe(bench_host *h);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t bench_now_ns(void);
+/* CPU seconds this process used so far (all threads). */
+double bench_self_cpu_s(void);
+
+/* ------------------------------------------------------------------------ */
+/* Measurement and results                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bench_params {
+    size_t sizes[BENCH_MAX_SIZES]; /* payload sizes in bytes */
+    size_t nsizes;
+    long counts[BENCH_MAX_SIZES][2]; /* messages per row, by size, QoS */
+    int repeat;                      /* runs per row; the median is kept */
+    int qos_mask;                    /* bit 0 = QoS 0, bit 1 = QoS 1 */
+    int transport_mask;              /* bit t = transport t */
+    double duration_s;               /* cap on sending time per row */
+    long window;        /* messages in flight (sent, not arrived) */
+    long window_bytes;  /* payload bytes in flight */
+    long lat_samples;   /* latency samples kept */
+    long lat_warmup;    /* latency samples discarded first */
+    double stall_s;     /* no arrival for this long: stop waiting */
+    double drain_max_s; /* hard cap on waiting after sending */
+} bench_params;
+
+typedef struct bench_row {
+    bench_transport transport;
+    size_t size;
+    int qos;
+    long sent;
+    long arrived;
+    double seconds;    /* first send .. last arrival */
+    double msgs_per_s; /* arrived / seconds */
+    double mb_per_s;   /* arrived * size / seconds / 1e6 */
+    double cpu_self;   /* bench process CPU, in cores (1.0 = one core) */
+    double cpu_broker; /* broker CPU in cores, -1 if unknown */
+    int capped;        /* 1 if --duration stopped sending before count */
+    int runs;          /* repetitions measured; this row is the median */
+    double rate_min;   /* slowest and fastest repetition, msgs/s */
+    double rate_max;
+} bench_row;
+
+typedef struct bench_latency {
+    bench_transport transport;
+    size_t size;
+    int qos;
+    long samples; /* kept */
+    long lost;    /* not arrived within the per-sample timeout */
+    double p50_us;
+    double p99_us;
+    double min_us;
+    double max_us;
+    double mean_us;
+} bench_latency;
+
+#define BENCH_MAX_ROWS (BENCH_TRANSPORTS * BENCH_MAX_SIZES * 2)
+
+typedef struct bench_results {
+    bench_row rows[BENCH_MAX_ROWS];
+    size_t nrows;
+    bench_latency lat[BENCH_TRANSPORTS];
+    size_t nlat;
+    bench_tls_info tls[BENCH_TRANSPORTS]; /* by transport */
+    int have_tls[BENCH_TRANSPORTS];
+} bench_results;
+
+/* Set by the SIGINT/SIGTERM handler; every wait loop checks it. */
+extern volatile int bench_interrupted;
+
+/*
+ * Runs the whole measurement: opens a publisher and a subscriber per
+ * selected transport, then for every (size, QoS) runs each transport in
+ * turn (interleaved, so drift hits all transports alike), then the latency
+ * runs. broker may be NULL (external broker: no broker CPU figures).
+ * Returns 0, or -1 with a reason in err (everything opened is closed).
+ */
+int bench_run(const bench_params *p, const bench_endpoint *ep,
+              const bench_broker *broker, bench_results *res, char *err,
+              size_t errlen);
+
+/* Everything the report prints besides the results. */
+typedef struct bench_meta {
+    bench_host host;
+    char secmq_version[32];
+    char wolfssl_version[32];
+    char mosq_version[32];
+    char openssl_version[96];
+    char broker_version[32];
+    const char *broker_mode; /* "spawned" or "external" */
+    const char *host_addr;
+    int port;
+    int tls_port;
+    double total_s;
+} bench_meta;
+
+void bench_report_table(const bench_meta *m, const bench_params *p,
+                        const bench_results *r);
+void bench_report_json(const bench_meta *m, const bench_params *p,
+                       const bench_results *r);
+
+#endif /* SECMQ_BENCH_H */

@@ -1,0 +1,666 @@
+/*
+ * bench_main.c -- secmq-bench: command line, set-up and tear-down.
+ *
+ * Parses options, starts (or finds) the broker, runs the measurement and
+ * prints the report; on any failure it stops what it started and exits
+ * non-zero with a one-line reason. The measurement is in bench_run.c, the
+ * broker in bench_broker.c, the output in bench_report.c.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define DEFAULT_MOSQUITTO "/usr/sbin/mosquitto"
+#define DEFAULT_DURATION_S 3.0
+#define DEFAULT_WINDOW 1000L
+#define DEFAULT_WINDOW_BYTES (4L * 1024 * 1024)
+#define DEFAULT_LAT_SAMPLES 2000L
+#define DEFAULT_LAT_WARMUP 100L
+#define MAX_SIZE (16L * 1024 * 1024)
+#define MAX_COUNT 100000000L
+
+enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
+
+/* The --help text, one line per string so it reads as it prints. */
+static const char *const usage_text[] = {
+    "usage: secmq-bench [options]",
+    "",
+    "Measures MQTT throughput and latency through ONE mosquitto broker, in",
+    "one run, for three transports:",
+    "  mosq-tcp   libmosquitto, plain TCP                       (baseline)",
+    "  mosq-tls   libmosquitto's own TLS (OpenSSL), CA-verified (baseline)",
+    "  secmq-tls  libsecmq, wolfSSL TLS, CA-verified         (under test)",
+    "and prints secmq-tls / mosq-tls ratios measured in the same run.",
+    "",
+    "Throughput: per transport, one publisher and one subscriber client in",
+    "this process. For every payload size and QoS the publisher sends a",
+    "fixed count, keeping at most --window messages (and --window-bytes of",
+    "payload) sent but not yet arrived. What ARRIVED at the subscriber is",
+    "counted, from the first send to the last arrival. Rows are interleaved:",
+    "each size/QoS runs on all transports back to back (--repeat times).",
+    "After sending, the bench waits until all arrived, or none arrived for",
+    "1 s, or 10 s passed, and reports what arrived (arrived/sent).",
+    "Latency: 64 B at QoS 1, one message in flight in the whole process; the",
+    "send time travels in the payload and is subtracted from the arrival",
+    "time taken in the subscriber's callback. Samples are taken in blocks",
+    "of 100 per transport, rotating over the transports; the first 2 of each",
+    "block (and the first --latency-warmup of each transport) are not kept.",
+    "",
+    "Measurement:",
+    "  --quick               smoke run, well under 20 s: 1/10 of the counts,",
+    "                        0.5 s cap per row, 300 latency samples",
+    "  --count N             messages per throughput row, every size and QoS",
+    "                        (default QoS 0/QoS 1: 100000/40000 up to 256 B,",
+    "                        50000/25000 up to 4 KiB, else 250 MiB of",
+    "                        payload, i.e. 4000 at 64 KiB)",
+    "  --duration S          cap on the sending time of one row in seconds",
+    "                        (default 3; a capped row is marked)",
+    "  --repeat N            measure every row N times (1..9) and report the",
+    "                        median run and the spread (default 1)",
+    "  --sizes LIST          payload sizes in bytes, comma-separated, K",
+    "                        suffix for KiB, at least 16 (default 64,1K,64K)",
+    "  --qos LIST            0, 1 or 0,1 (default 0,1)",
+    "  --transports LIST     any of mosq-tcp,mosq-tls,secmq-tls (default all)",
+    "  --window N            messages in flight at most (default 1000)",
+    "  --window-bytes N      payload bytes in flight at most (default 4M)",
+    "  --latency-samples N   latency samples kept per transport, 0 skips the",
+    "                        latency run (default 2000)",
+    "  --latency-warmup N    samples discarded first (default 100)",
+    "  --ciphers LIST        wolfSSL cipher list for secmq (default: secmq's)",
+    "",
+    "Broker (default: start a private one):",
+    "  --mosquitto PATH      broker binary (default /usr/sbin/mosquitto)",
+    "  --certs-bin PATH      secmq-certs, run as 'PATH dev --dir TMP/pki'",
+    "                        (default: secmq-certs next to this executable)",
+    "  --keep-dir            keep the broker's temp dir (config, log, PKI)",
+    "  The private broker gets a temp dir, a plain and a TLS listener on",
+    "  free 127.0.0.1 ports, allow_anonymous true (loopback only),",
+    "  set_tcp_nodelay true, max_queued_messages 0 (no limit), persistence",
+    "  false, a log file, and 'user root' when run as root. It is stopped",
+    "  and removed at exit, also after a failure or Ctrl-C.",
+    "Existing broker instead (--port, --tls-port and --cafile all needed):",
+    "  --host H              broker address, loopback only",
+    "                        (default 127.0.0.1)",
+    "  --port P              its plain MQTT listener",
+    "  --tls-port P          its TLS listener",
+    "  --cafile F            CA certificate that signed its certificate",
+    "  Its max_queued_messages may drop QoS 1 messages: see arrived/sent.",
+    "",
+    "Output:",
+    "  --json                one JSON document instead of the table",
+    "  --help                this text",
+    "",
+    "Exit status: 0 after a complete run (targets met or not), 1 when the",
+    "run failed (reason on stderr, one line), 2 for a usage error.",
+};
+
+static void usage(FILE *f)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(usage_text) / sizeof(usage_text[0]); i++) {
+        fprintf(f, "%s\n", usage_text[i]);
+    }
+}
+
+/* Parses a decimal integer in [min, max] with an optional K suffix (x1024)
+ * when allow_k. Returns 0, or -1. */
+static int parse_long(const char *s, long min, long max, int allow_k, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s) {
+        return -1;
+    }
+    if (allow_k && (*end == 'K' || *end == 'k')) {
+        if (v > LONG_MAX / 1024) {
+            return -1;
+        }
+        v *= 1024;
+        end++;
+    }
+    if (*end != '\0' || v < min || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max)) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Splits a comma-separated list into at most max items of len bytes. */
+static int split_list(const char *s, char items[][32], size_t max, size_t *n)
+{
+    size_t k = 0;
+    size_t len;
+
+    *n = 0;
+    while (*s != '\0' && k < max) {
+        len = strcspn(s, ",");
+        if (len == 0 || len >= 32) {
+            return -1;
+        }
+        memcpy(items[k], s, len);
+        items[k][len] = '\0';
+        k++;
+        s += len;
+        if (*s == ',') {
+            s++;
+            if (*s == '\0') {
+                return -1;
+            }
+        }
+    }
+    if (*s != '\0' || k == 0) {
+        return -1;
+    }
+    *n = k;
+    return 0;
+}
+
+/* Messages per row: about 1-2 s per row on a 2-core machine. QoS 1 is
+ * slower for small payloads (libmosquitto keeps 20 PUBACKs outstanding). */
+static long default_count(size_t size, int qos)
+{
+    long n;
+
+    if (size <= 256) {
+        return qos == 0 ? 100000 : 40000;
+    }
+    if (size <= 4096) {
+        return qos == 0 ? 50000 : 25000;
+    }
+    n = (long)(262144000u / size); /* 250 MiB of payload */
+    return n > 10 ? n : 10;
+}
+
+/* Returns 1 if every address host resolves to is a loopback address. */
+static int host_is_loopback(const char *host)
+{
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    struct addrinfo *ai;
+    int n = 0;
+    int ok = 1;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+        return 0;
+    }
+    /* A name resolves to a handful of addresses; never walk more than 64. */
+    for (ai = res; ai != NULL && n < 64; ai = ai->ai_next, n++) {
+        if (ai->ai_family == AF_INET) {
+            const struct sockaddr_in *sa =
+                (const struct sockaddr_in *)(const void *)ai->ai_addr;
+            if ((ntohl(sa->sin_addr.s_addr) >> 24) != 127) {
+                ok = 0;
+            }
+        } else if (ai->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *sa =
+                (const struct sockaddr_in6 *)(const void *)ai->ai_addr;
+            if (!IN6_IS_ADDR_LOOPBACK(&sa->sin6_addr)) {
+                ok = 0;
+            }
+        } else {
+            ok = 0;
+        }
+    }
+    freeaddrinfo(res);
+    return ok && n > 0;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bench_interrupted = 1;
+}
+
+typedef struct options {
+    bench_params p;
+    const char *host;
+    int port;
+    int tls_port;
+    const char *cafile;
+    const char *ciphers;
+    const char *mosquitto;
+    const char *certs_bin;
+    int keep;
+    int json;
+    int quick;
+    long count; /* 0 = per-size default */
+    int duration_set;
+} options;
+
+enum {
+    OPT_QUICK = 256,
+    OPT_COUNT,
+    OPT_DURATION,
+    OPT_SIZES,
+    OPT_QOS,
+    OPT_TRANSPORTS,
+    OPT_WINDOW,
+    OPT_WINDOW_BYTES,
+    OPT_LAT_SAMPLES,
+    OPT_LAT_WARMUP,
+    OPT_CIPHERS,
+    OPT_MOSQUITTO,
+    OPT_CERTS_BIN,
+    OPT_KEEP,
+    OPT_HOST,
+    OPT_PORT,
+    OPT_TLS_PORT,
+    OPT_CAFILE,
+    OPT_JSON,
+    OPT_HELP,
+    OPT_REPEAT
+};
+
+static const struct option long_opts[] = {
+    {"quick", no_argument, NULL, OPT_QUICK},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"sizes", required_argument, NULL, OPT_SIZES},
+    {"qos", required_argument, NULL, OPT_QOS},
+    {"transports", required_argument, NULL, OPT_TRANSPORTS},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"window-bytes", required_argument, NULL, OPT_WINDOW_BYTES},
+    {"latency-samples", required_argument, NULL, OPT_LAT_SAMPLES},
+    {"latency-warmup", required_argument, NULL, OPT_LAT_WARMUP},
+    {"ciphers", required_argument, NULL, OPT_CIPHERS},
+    {"mosquitto", required_argument, NULL, OPT_MOSQUITTO},
+    {"certs-bin", required_argument, NULL, OPT_CERTS_BIN},
+    {"keep-dir", no_argument, NULL, OPT_KEEP},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"tls-port", required_argument, NULL, OPT_TLS_PORT},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"repeat", required_argument, NULL, OPT_REPEAT},
+    {NULL, 0, NULL, 0}};
+
+static const char *opt_name(int opt)
+{
+    size_t i;
+
+    for (i = 0; long_opts[i].name != NULL; i++) {
+        if (long_opts[i].val == opt) {
+            return long_opts[i].name;
+        }
+    }
+    return "?";
+}
+
+/* Parses one option with argument arg into o. Returns 0, 1 (--help), or
+ * -1 with a reason in err. */
+static int parse_opt(options *o, int opt, const char *arg, char *err,
+                     size_t errlen)
+{
+    char items[BENCH_MAX_SIZES][32];
+    size_t n, i;
+    long v;
+    int t, mask;
+
+    switch (opt) {
+    case OPT_QUICK:
+        o->quick = 1;
+        return 0;
+    case OPT_COUNT:
+        if (parse_long(arg, 1, MAX_COUNT, 1, &o->count) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_DURATION:
+        if (parse_double(arg, 0.01, 3600.0, &o->p.duration_s) != 0) {
+            break;
+        }
+        o->duration_set = 1;
+        return 0;
+    case OPT_SIZES:
+        if (split_list(arg, items, BENCH_MAX_SIZES, &n) != 0) {
+            break;
+        }
+        for (i = 0; i < n; i++) {
+            if (parse_long(items[i], BENCH_HDR_BYTES, MAX_SIZE, 1, &v) != 0) {
+                snprintf(err, errlen,
+                         "--sizes: '%s' is not a size in "
+                         "%u..%ld",
+                         items[i], BENCH_HDR_BYTES, MAX_SIZE);
+                return -1;
+            }
+            o->p.sizes[i] = (size_t)v;
+        }
+        o->p.nsizes = n;
+        return 0;
+    case OPT_QOS:
+        if (split_list(arg, items, BENCH_MAX_SIZES, &n) != 0) {
+            break;
+        }
+        mask = 0;
+        for (i = 0; i < n; i++) {
+            if (parse_long(items[i], 0, 1, 0, &v) != 0) {
+                snprintf(err, errlen, "--qos: '%s' is not 0 or 1", items[i]);
+                return -1;
+            }
+            mask |= 1 << v;
+        }
+        o->p.qos_mask = mask;
+        return 0;
+    case OPT_TRANSPORTS:
+        if (split_list(arg, items, BENCH_MAX_SIZES, &n) != 0) {
+            break;
+        }
+        mask = 0;
+        for (i = 0; i < n; i++) {
+            for (t = 0; t < BENCH_TRANSPORTS; t++) {
+                if (strcmp(items[i],
+                           bench_transport_name((bench_transport)t)) == 0) {
+                    mask |= 1 << t;
+                    break;
+                }
+            }
+            if (t == BENCH_TRANSPORTS) {
+                snprintf(err, errlen,
+                         "--transports: unknown '%s' (use "
+                         "mosq-tcp, mosq-tls, secmq-tls)",
+                         items[i]);
+                return -1;
+            }
+        }
+        o->p.transport_mask = mask;
+        return 0;
+    case OPT_REPEAT:
+        if (parse_long(arg, 1, BENCH_MAX_REPEAT, 0, &v) != 0) {
+            break;
+        }
+        o->p.repeat = (int)v;
+        return 0;
+    case OPT_WINDOW:
+        if (parse_long(arg, 1, 1000000, 1, &o->p.window) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_WINDOW_BYTES:
+        if (parse_long(arg, 1, 1L << 30, 1, &o->p.window_bytes) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_LAT_SAMPLES:
+        if (parse_long(arg, 0, 10000000, 1, &o->p.lat_samples) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_LAT_WARMUP:
+        if (parse_long(arg, 0, 1000000, 1, &o->p.lat_warmup) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_CIPHERS:
+        o->ciphers = arg;
+        return 0;
+    case OPT_MOSQUITTO:
+        o->mosquitto = arg;
+        return 0;
+    case OPT_CERTS_BIN:
+        o->certs_bin = arg;
+        return 0;
+    case OPT_KEEP:
+        o->keep = 1;
+        return 0;
+    case OPT_HOST:
+        o->host = arg;
+        return 0;
+    case OPT_PORT:
+        if (parse_long(arg, 1, 65535, 0, &v) != 0) {
+            break;
+        }
+        o->port = (int)v;
+        return 0;
+    case OPT_TLS_PORT:
+        if (parse_long(arg, 1, 65535, 0, &v) != 0) {
+            break;
+        }
+        o->tls_port = (int)v;
+        return 0;
+    case OPT_CAFILE:
+        o->cafile = arg;
+        return 0;
+    case OPT_JSON:
+        o->json = 1;
+        return 0;
+    case OPT_HELP:
+        return 1;
+    default:
+        snprintf(err, errlen, "unknown option (see --help)");
+        return -1;
+    }
+    snprintf(err, errlen, "--%s: invalid value '%s' (see --help)",
+             opt_name(opt), arg);
+    return -1;
+}
+
+/* Fills defaults, parses argv. Returns 0, 1 (--help shown), or -1. */
+static int parse_args(options *o, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+    size_t i;
+    long v;
+    int opt, rc;
+    int external;
+
+    memset(o, 0, sizeof(*o));
+    o->p.sizes[0] = 64;
+    o->p.sizes[1] = 1024;
+    o->p.sizes[2] = 65536;
+    o->p.nsizes = 3;
+    o->p.qos_mask = 3;
+    o->p.transport_mask = (1 << BENCH_TRANSPORTS) - 1;
+    o->p.duration_s = DEFAULT_DURATION_S;
+    o->p.window = DEFAULT_WINDOW;
+    o->p.window_bytes = DEFAULT_WINDOW_BYTES;
+    o->p.repeat = 1;
+    o->p.lat_samples = -1;
+    o->p.lat_warmup = -1;
+    o->mosquitto = DEFAULT_MOSQUITTO;
+    opterr = 0;
+    /* getopt_long consumes one argv element or two per call. */
+    for (i = 0; i <= (size_t)argc; i++) {
+        opt = getopt_long(argc, argv, "", long_opts, NULL);
+        if (opt == -1) {
+            break;
+        }
+        if (opt == '?' || opt == ':') {
+            snprintf(err, errlen, "bad option '%s' (see --help)",
+                     argv[optind - 1]);
+            return -1;
+        }
+        rc = parse_opt(o, opt, optarg, err, errlen);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s' (see --help)",
+                 argv[optind]);
+        return -1;
+    }
+
+    for (i = 0; i < o->p.nsizes * 2; i++) {
+        v = o->count > 0 ? o->count
+                         : default_count(o->p.sizes[i / 2], (int)(i % 2));
+        if (o->quick && o->count == 0) {
+            v = v / 10 > 1 ? v / 10 : 1;
+        }
+        o->p.counts[i / 2][i % 2] = v;
+    }
+    if (o->quick && !o->duration_set) {
+        o->p.duration_s = 0.5;
+    }
+    if (o->p.lat_samples < 0) {
+        o->p.lat_samples = o->quick ? 300 : DEFAULT_LAT_SAMPLES;
+    }
+    if (o->p.lat_warmup < 0) {
+        o->p.lat_warmup = o->quick ? 30 : DEFAULT_LAT_WARMUP;
+    }
+    o->p.stall_s = o->quick ? 0.5 : 1.0;
+    o->p.drain_max_s = o->quick ? 3.0 : 10.0;
+
+    external = o->host != NULL || o->port != 0 || o->tls_port != 0 ||
+               o->cafile != NULL;
+    if (external && (o->port == 0 || o->tls_port == 0 || o->cafile == NULL)) {
+        snprintf(err, errlen,
+                 "an existing broker needs --port, --tls-port "
+                 "and --cafile");
+        return -1;
+    }
+    if (o->host == NULL) {
+        o->host = "127.0.0.1";
+    }
+    /* SECURITY: the bench sends plain-text MQTT and, with its own broker,
+     * uses an anonymous listener: it only ever talks to loopback. */
+    if (!host_is_loopback(o->host)) {
+        snprintf(err, errlen,
+                 "--host %s: not a loopback address (the bench "
+                 "runs on loopback only)",
+                 o->host);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char err[BENCH_ERR_BYTES];
+    char certs_bin[BENCH_PATH_BYTES];
+    bench_broker broker;
+    bench_results *res = NULL;
+    bench_endpoint ep;
+    bench_meta meta;
+    struct sigaction sa;
+    options o;
+    uint64_t t0 = bench_now_ns();
+    int spawned = 0;
+    int mosq_init = 0;
+    int rc;
+
+    memset(&broker, 0, sizeof(broker));
+    memset(&meta, 0, sizeof(meta));
+    rc = parse_args(&o, argc, argv, err, sizeof(err));
+    if (rc == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "secmq-bench: %s\n", err);
+        return EXIT_USAGE;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    res = calloc(1, sizeof(*res));
+    if (res == NULL) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto err;
+    }
+    if (bench_mosq_lib_init(err, sizeof(err)) != 0) {
+        goto err;
+    }
+    mosq_init = 1;
+    bench_host_probe(&meta.host);
+    bench_mosq_versions(meta.mosq_version, sizeof(meta.mosq_version),
+                        meta.openssl_version, sizeof(meta.openssl_version));
+    bench_secmq_versions(meta.secmq_version, sizeof(meta.secmq_version),
+                         meta.wolfssl_version, sizeof(meta.wolfssl_version));
+
+    memset(&ep, 0, sizeof(ep));
+    ep.host = o.host;
+    ep.ciphers = o.ciphers;
+    if (o.cafile != NULL) {
+        ep.port = o.port;
+        ep.tls_port = o.tls_port;
+        ep.cafile = o.cafile;
+        meta.broker_mode = "external";
+    } else {
+        if (o.certs_bin == NULL) {
+            if (bench_broker_default_certs_bin(certs_bin, sizeof(certs_bin),
+                                               err, sizeof(err)) != 0) {
+                goto err;
+            }
+            o.certs_bin = certs_bin;
+        }
+        if (bench_broker_start(&broker, o.mosquitto, o.certs_bin, o.keep, err,
+                               sizeof(err)) != 0) {
+            goto err;
+        }
+        spawned = 1;
+        ep.port = broker.port;
+        ep.tls_port = broker.tls_port;
+        ep.cafile = broker.cafile;
+        meta.broker_mode = "spawned";
+        snprintf(meta.broker_version, sizeof(meta.broker_version), "%s",
+                 broker.version);
+    }
+    meta.host_addr = ep.host;
+    meta.port = ep.port;
+    meta.tls_port = ep.tls_port;
+
+    if (bench_run(&o.p, &ep, spawned ? &broker : NULL, res, err, sizeof(err)) !=
+        0) {
+        goto err;
+    }
+    if (spawned) {
+        bench_broker_stop(&broker);
+    }
+    bench_mosq_lib_cleanup();
+    meta.total_s = (double)(bench_now_ns() - t0) / 1e9;
+    if (o.json) {
+        bench_report_json(&meta, &o.p, res);
+    } else {
+        bench_report_table(&meta, &o.p, res);
+    }
+    free(res);
+    return fflush(stdout) == 0 ? 0 : EXIT_RUN;
+
+err:
+    if (spawned || broker.dir[0] != '\0') {
+        bench_broker_stop(&broker);
+    }
+    if (mosq_init) {
+        bench_mosq_lib_cleanup();
+    }
+    free(res);
+    fprintf(stderr, "secmq-bench: %s\n", err);
+    return EXIT_RUN;
+}

@@ -1,0 +1,613 @@
+/*
+ * bench_run.c -- the measurement itself: throughput rows and latency runs.
+ *
+ * Per transport, one publisher and one subscriber client in this process.
+ * Throughput: publish a fixed count with a bounded window of messages in
+ * flight (sent but not yet arrived at the subscriber), count what ARRIVED,
+ * time first send .. last arrival. Latency: one message in flight at a time,
+ * send time in the payload, receipt time taken in the subscriber callback.
+ * Knows nothing of the libraries: clients are bench_client vtables.
+ */
+#include "bench.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SUBACK_TIMEOUT_MS 5000
+#define WAIT_SLICE_NS 50000000u           /* 50 ms: interrupt/stall checks */
+#define LAT_SAMPLE_TIMEOUT_NS 1000000000u /* one latency sample: 1 s */
+#define LAT_SIZE 64u
+#define LAT_QOS 1
+#define LAT_BLOCK 100    /* latency samples in a row on one transport */
+#define LAT_BLOCK_SKIP 2 /* first samples of a block, not kept */
+#define WARMUP_COUNT 500
+#define WARMUP_SIZE 1024u
+#define NO_ROW 0xffffffffu
+
+volatile int bench_interrupted;
+
+/* Arrival accounting of one subscriber. The library's network thread
+ * writes it (bench_sink_deliver), the main thread reads and waits on it. */
+struct bench_sink {
+    pthread_mutex_t mu; /* guards everything below */
+    pthread_cond_t cv;  /* signalled when arrived reaches wake_at */
+    uint32_t row;       /* messages of other rows are strays */
+    long arrived;       /* messages of the current row */
+    uint64_t last_ns;   /* monotonic time of the latest arrival */
+    long stray;
+    long wake_at;      /* signal when arrived >= wake_at (0 = nobody) */
+    uint32_t want_seq; /* latency: the sequence number awaited */
+    uint64_t lat_ns;   /* its one-way time, 0 until it arrived */
+};
+
+/* One transport under test: its clients, sink and topic. */
+typedef struct bench_pair {
+    bench_transport t;
+    bench_client *pub;
+    bench_client *sub;
+    bench_sink sink;
+    int sink_ready;
+    char topic[96];
+} bench_pair;
+
+const char *bench_transport_name(bench_transport t)
+{
+    switch (t) {
+    case BENCH_MOSQ_TCP:
+        return "mosq-tcp";
+    case BENCH_MOSQ_TLS:
+        return "mosq-tls";
+    case BENCH_SECMQ_TLS:
+        return "secmq-tls";
+    }
+    return "?";
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+void bench_sink_deliver(bench_sink *s, const void *payload, size_t len)
+{
+    uint64_t now = bench_now_ns();
+    const unsigned char *p = payload;
+    uint32_t row;
+    uint32_t seq;
+    uint64_t ts;
+
+    if (len < BENCH_HDR_BYTES) {
+        pthread_mutex_lock(&s->mu);
+        s->stray++;
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    /* Header written by fill_header() in this process: native order. */
+    memcpy(&row, p, sizeof(row));
+    memcpy(&seq, p + 4, sizeof(seq));
+    memcpy(&ts, p + 8, sizeof(ts));
+    pthread_mutex_lock(&s->mu);
+    if (row != s->row) {
+        s->stray++;
+    } else {
+        s->arrived++;
+        s->last_ns = now;
+        if (seq == s->want_seq && s->lat_ns == 0) {
+            s->lat_ns = now > ts ? now - ts : 1;
+            pthread_cond_signal(&s->cv);
+        }
+        if (s->wake_at > 0 && s->arrived >= s->wake_at) {
+            pthread_cond_signal(&s->cv);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void sink_init(bench_sink *s)
+{
+    pthread_condattr_t ca;
+
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    s->row = NO_ROW;
+    s->want_seq = NO_ROW;
+}
+
+static void sink_reset(bench_sink *s, uint32_t row)
+{
+    pthread_mutex_lock(&s->mu);
+    s->row = row;
+    s->arrived = 0;
+    s->last_ns = 0;
+    s->wake_at = 0;
+    s->want_seq = NO_ROW;
+    s->lat_ns = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* One timed wait on the sink's condvar, at most until deadline and never
+ * longer than one slice. s->mu is held. */
+static void sink_wait(bench_sink *s, uint64_t deadline)
+{
+    uint64_t t = bench_now_ns() + WAIT_SLICE_NS;
+    struct timespec ts;
+
+    if (t > deadline) {
+        t = deadline;
+    }
+    ts.tv_sec = (time_t)(t / 1000000000u);
+    ts.tv_nsec = (long)(t % 1000000000u);
+    (void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+}
+
+/*
+ * Waits (s->mu held) until s->arrived >= target, or until no message has
+ * arrived for stall_ns, or deadline, or an interrupt. Bounded by deadline.
+ * Returns 1 if the target was reached.
+ */
+static int wait_arrived(bench_sink *s, long target, uint64_t stall_ns,
+                        uint64_t deadline)
+{
+    long seen = s->arrived;
+    uint64_t progress = bench_now_ns();
+    uint64_t now;
+
+    s->wake_at = target;
+    while (s->arrived < target && !bench_interrupted) {
+        now = bench_now_ns();
+        if (s->arrived != seen) {
+            seen = s->arrived;
+            progress = now;
+        }
+        if (now >= deadline || now - progress >= stall_ns) {
+            break;
+        }
+        sink_wait(s, deadline);
+    }
+    s->wake_at = 0;
+    return s->arrived >= target;
+}
+
+static void fill_header(unsigned char *buf, uint32_t row, uint32_t seq)
+{
+    put_u32(buf, row);
+    put_u32(buf + 4, seq);
+    put_u64(buf + 8, bench_now_ns());
+}
+
+/*
+ * One throughput row: count messages of size bytes at qos through pair.
+ * buf holds at least size bytes. Fills out; returns 0, or -1 with err.
+ */
+static int run_row(const bench_params *p, const bench_broker *broker,
+                   bench_pair *pr, uint32_t row_id, size_t size, int qos,
+                   long count, unsigned char *buf, bench_row *out, char *err,
+                   size_t errlen)
+{
+    bench_sink *s = &pr->sink;
+    char why[BENCH_WHY_BYTES];
+    uint64_t stall_ns = (uint64_t)(p->stall_s * 1e9);
+    uint64_t t0, send_end, drain_end, end;
+    double cpu0, bcpu0, bcpu1;
+    long window, sent, credited = 0, inflight;
+    int capped = 0;
+
+    window = p->window_bytes / (long)size;
+    window = window < 1 ? 1 : window;
+    window = window > p->window ? p->window : window;
+    memset(out, 0, sizeof(*out));
+    out->transport = pr->t;
+    out->size = size;
+    out->qos = qos;
+    sink_reset(s, row_id);
+    cpu0 = bench_self_cpu_s();
+    bcpu0 = bench_broker_cpu_s(broker);
+    t0 = bench_now_ns();
+    send_end = t0 + (uint64_t)(p->duration_s * 1e9);
+    for (sent = 0; sent < count && !bench_interrupted; sent++) {
+        if (bench_now_ns() >= send_end) {
+            capped = 1;
+            break;
+        }
+        pthread_mutex_lock(&s->mu);
+        inflight = sent - s->arrived - credited;
+        if (inflight >= window) {
+            /* Resume at half a window, so the two threads do not wake
+             * each other once per message. */
+            if (!wait_arrived(s, sent - credited - window / 2, stall_ns,
+                              send_end) &&
+                bench_now_ns() - s->last_ns >= stall_ns) {
+                /* Nothing arrived for a while: presume the rest of the
+                 * window lost (QoS 0) and carry on; arrived/sent shows it. */
+                credited = sent - s->arrived;
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (bench_now_ns() >= send_end) {
+            capped = 1;
+            break;
+        }
+        fill_header(buf, row_id, (uint32_t)sent);
+        if (pr->pub->ops->publish(pr->pub, pr->topic, buf, size, qos, why,
+                                  sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s: %s", bench_transport_name(pr->t), why);
+            return -1;
+        }
+    }
+    if (bench_interrupted) {
+        snprintf(err, errlen, "interrupted");
+        return -1;
+    }
+    /* Bounded drain: stop waiting when all arrived, or nothing arrived for
+     * stall_s, or after drain_max_s. */
+    drain_end = bench_now_ns() + (uint64_t)(p->drain_max_s * 1e9);
+    pthread_mutex_lock(&s->mu);
+    (void)wait_arrived(s, sent, stall_ns, drain_end);
+    out->arrived = s->arrived;
+    out->seconds = s->arrived > 0 ? (double)(s->last_ns - t0) / 1e9 : 0.0;
+    pthread_mutex_unlock(&s->mu);
+    end = bench_now_ns();
+    bcpu1 = bench_broker_cpu_s(broker);
+    out->sent = sent;
+    out->capped = capped;
+    if (out->seconds > 0.0) {
+        out->msgs_per_s = (double)out->arrived / out->seconds;
+        out->mb_per_s =
+            (double)out->arrived * (double)size / out->seconds / 1e6;
+    }
+    out->cpu_self = (bench_self_cpu_s() - cpu0) / ((double)(end - t0) / 1e9);
+    out->cpu_broker = bcpu0 >= 0.0 && bcpu1 >= 0.0
+                          ? (bcpu1 - bcpu0) / ((double)(end - t0) / 1e9)
+                          : -1.0;
+    if (bench_interrupted) {
+        snprintf(err, errlen, "interrupted");
+        return -1;
+    }
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Nearest-rank percentile of sorted v[0..n-1], in microseconds. */
+static double percentile_us(const uint64_t *v, long n, double q)
+{
+    long idx = (long)((double)n * q + 0.999999) - 1;
+
+    idx = idx < 0 ? 0 : idx >= n ? n - 1 : idx;
+    return (double)v[idx] / 1e3;
+}
+
+/* One latency sample through pr: publish message seq and wait (at most
+ * 1 s) for it at the subscriber. Returns 0 with *lat_ns (0 when it did not
+ * arrive in time), or -1 with err. */
+static int lat_sample(bench_pair *pr, uint32_t row_id, uint32_t seq,
+                      unsigned char *buf, uint64_t *lat_ns, char *err,
+                      size_t errlen)
+{
+    bench_sink *s = &pr->sink;
+    char why[BENCH_WHY_BYTES];
+    uint64_t sample_end;
+
+    pthread_mutex_lock(&s->mu);
+    s->row = row_id;
+    s->want_seq = seq;
+    s->lat_ns = 0;
+    pthread_mutex_unlock(&s->mu);
+    fill_header(buf, row_id, seq);
+    if (pr->pub->ops->publish(pr->pub, pr->topic, buf, LAT_SIZE, LAT_QOS, why,
+                              sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", bench_transport_name(pr->t), why);
+        return -1;
+    }
+    sample_end = bench_now_ns() + LAT_SAMPLE_TIMEOUT_NS;
+    pthread_mutex_lock(&s->mu);
+    while (s->lat_ns == 0 && !bench_interrupted &&
+           bench_now_ns() < sample_end) {
+        sink_wait(s, sample_end);
+    }
+    *lat_ns = s->lat_ns;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+/* Sorts v[0..n-1] and fills the statistics of out. */
+static void lat_stats(uint64_t *v, long n, bench_latency *out)
+{
+    double sum = 0.0;
+    long i;
+
+    out->samples = n;
+    if (n <= 0) {
+        return;
+    }
+    qsort(v, (size_t)n, sizeof(*v), cmp_u64);
+    for (i = 0; i < n; i++) {
+        sum += (double)v[i];
+    }
+    out->p50_us = percentile_us(v, n, 0.50);
+    out->p99_us = percentile_us(v, n, 0.99);
+    out->min_us = (double)v[0] / 1e3;
+    out->max_us = (double)v[n - 1] / 1e3;
+    out->mean_us = sum / (double)n / 1e3;
+}
+
+/*
+ * Latency of every open pair: LAT_SIZE bytes at LAT_QOS, one message in
+ * flight in the whole process. Samples are taken in blocks per transport,
+ * rotating over the transports, so drift hits all of them alike while each
+ * block runs with its threads awake. Fills res->lat; returns 0, or -1.
+ */
+static int run_latency(const bench_params *p, bench_pair *pairs,
+                       uint32_t row_id, unsigned char *buf, bench_results *res,
+                       char *err, size_t errlen)
+{
+    uint64_t *v[BENCH_TRANSPORTS] = {NULL};
+    long n[BENCH_TRANSPORTS] = {0};
+    long seen[BENCH_TRANSPORTS] = {0};
+    long total = p->lat_warmup + p->lat_samples;
+    bench_latency *out;
+    uint64_t phase_end, lat;
+    uint32_t seq = 0;
+    long i, round, rounds;
+    int t;
+
+    for (t = 0; t < BENCH_TRANSPORTS; t++) {
+        out = &res->lat[t];
+        memset(out, 0, sizeof(*out));
+        out->transport = (bench_transport)t;
+        out->size = LAT_SIZE;
+        out->qos = LAT_QOS;
+        if (pairs[t].pub == NULL) {
+            continue;
+        }
+        v[t] = calloc((size_t)p->lat_samples + 1, sizeof(*v[t]));
+        if (v[t] == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto err;
+        }
+    }
+    /* The whole phase is capped too, in case every sample times out. */
+    phase_end =
+        bench_now_ns() +
+        (uint64_t)((p->duration_s * 4.0 > 10.0 ? p->duration_s * 4.0 : 10.0) *
+                   1e9);
+    /* Blocks of LAT_BLOCK samples per transport, rotating over the
+     * transports; each block starts with LAT_BLOCK_SKIP samples that wake
+     * its threads and are not kept. Bounded by rounds and by phase_end. */
+    rounds = total / (LAT_BLOCK - LAT_BLOCK_SKIP) + 1;
+    for (round = 0; round < rounds && !bench_interrupted; round++) {
+        for (t = 0; t < BENCH_TRANSPORTS; t++) {
+            if (pairs[t].pub == NULL || n[t] >= p->lat_samples) {
+                continue;
+            }
+            for (i = 0; i < LAT_BLOCK && n[t] < p->lat_samples &&
+                        bench_now_ns() < phase_end && !bench_interrupted;
+                 i++) {
+                if (lat_sample(&pairs[t], row_id, seq++, buf, &lat, err,
+                               errlen) != 0) {
+                    goto err;
+                }
+                if (lat == 0) {
+                    res->lat[t].lost++;
+                } else if (i >= LAT_BLOCK_SKIP && seen[t]++ >= p->lat_warmup) {
+                    v[t][n[t]++] = lat;
+                }
+            }
+        }
+    }
+    if (bench_interrupted) {
+        snprintf(err, errlen, "interrupted");
+        goto err;
+    }
+    res->nlat = 0;
+    for (t = 0; t < BENCH_TRANSPORTS; t++) {
+        if (pairs[t].pub != NULL) {
+            lat_stats(v[t], n[t], &res->lat[t]);
+            res->lat[res->nlat] = res->lat[t];
+            res->nlat++;
+        }
+        free(v[t]);
+    }
+    return 0;
+
+err:
+    for (t = 0; t < BENCH_TRANSPORTS; t++) {
+        free(v[t]);
+    }
+    return -1;
+}
+
+static int cmp_rate(const void *a, const void *b)
+{
+    double x = ((const bench_row *)a)->msgs_per_s;
+    double y = ((const bench_row *)b)->msgs_per_s;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Copies the repetition with the median msgs/s (the lower middle one for
+ * an even count) into out, with the spread of all n. v is reordered. */
+static void pick_median(bench_row *v, int n, bench_row *out)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_rate);
+    *out = v[(n - 1) / 2];
+    out->runs = n;
+    out->rate_min = v[0].msgs_per_s;
+    out->rate_max = v[n - 1].msgs_per_s;
+}
+
+static void pair_close(bench_pair *pr)
+{
+    if (pr->pub != NULL) {
+        pr->pub->ops->close(pr->pub);
+        pr->pub = NULL;
+    }
+    if (pr->sub != NULL) {
+        pr->sub->ops->close(pr->sub);
+        pr->sub = NULL;
+    }
+    if (pr->sink_ready) {
+        pthread_cond_destroy(&pr->sink.cv);
+        pthread_mutex_destroy(&pr->sink.mu);
+        pr->sink_ready = 0;
+    }
+}
+
+static int open_client(bench_transport t, const bench_endpoint *ep,
+                       const char *id, bench_sink *sink, bench_client **out,
+                       char *err, size_t errlen)
+{
+    if (t == BENCH_SECMQ_TLS) {
+        return bench_secmq_open(out, ep, id, sink, err, errlen);
+    }
+    return bench_mosq_open(out, t == BENCH_MOSQ_TLS, ep, id, sink, err, errlen);
+}
+
+/* Opens subscriber (subscribed at QoS 1) and publisher of transport t. */
+static int pair_open(bench_pair *pr, bench_transport t,
+                     const bench_endpoint *ep, char *err, size_t errlen)
+{
+    char id[64];
+    char why[BENCH_WHY_BYTES];
+    long pid = (long)getpid();
+
+    memset(pr, 0, sizeof(*pr));
+    pr->t = t;
+    sink_init(&pr->sink);
+    pr->sink_ready = 1;
+    /* Same topic length for every transport: per-message work is equal. */
+    snprintf(pr->topic, sizeof(pr->topic), "secmq-bench/%ld/t%d", pid, (int)t);
+    snprintf(id, sizeof(id), "secmq-bench-%ld-%s-sub", pid,
+             bench_transport_name(t));
+    if (open_client(t, ep, id, &pr->sink, &pr->sub, why, sizeof(why)) != 0) {
+        goto err;
+    }
+    if (pr->sub->ops->subscribe(pr->sub, pr->topic, 1, SUBACK_TIMEOUT_MS, why,
+                                sizeof(why)) != 0) {
+        goto err;
+    }
+    snprintf(id, sizeof(id), "secmq-bench-%ld-%s-pub", pid,
+             bench_transport_name(t));
+    if (open_client(t, ep, id, NULL, &pr->pub, why, sizeof(why)) != 0) {
+        goto err;
+    }
+    return 0;
+
+err:
+    snprintf(err, errlen, "%s: %s", bench_transport_name(t), why);
+    pair_close(pr);
+    return -1;
+}
+
+int bench_run(const bench_params *p, const bench_endpoint *ep,
+              const bench_broker *broker, bench_results *res, char *err,
+              size_t errlen)
+{
+    bench_pair pairs[BENCH_TRANSPORTS];
+    bench_row reps[BENCH_TRANSPORTS][BENCH_MAX_REPEAT];
+    bench_row warm;
+    unsigned char *buf = NULL;
+    size_t maxsize = WARMUP_SIZE > LAT_SIZE ? WARMUP_SIZE : LAT_SIZE;
+    uint32_t row_id = 1;
+    size_t i;
+    int t, q, r;
+
+    memset(pairs, 0, sizeof(pairs));
+    if (p->repeat < 1 || p->repeat > BENCH_MAX_REPEAT) {
+        snprintf(err, errlen, "repeat must be 1..%d", BENCH_MAX_REPEAT);
+        return -1;
+    }
+    memset(res, 0, sizeof(*res));
+    for (i = 0; i < p->nsizes; i++) {
+        maxsize = p->sizes[i] > maxsize ? p->sizes[i] : maxsize;
+    }
+    buf = malloc(maxsize);
+    if (buf == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
+    /* Payload bytes after the header: a fixed non-zero pattern (TLS does
+     * not compress, so content does not matter). */
+    for (i = 0; i < maxsize; i++) {
+        buf[i] = (unsigned char)(i * 131u + 7u);
+    }
+
+    for (t = 0; t < BENCH_TRANSPORTS; t++) {
+        if (!(p->transport_mask & (1 << t))) {
+            continue;
+        }
+        if (pair_open(&pairs[t], (bench_transport)t, ep, err, errlen) != 0) {
+            goto err;
+        }
+        pairs[t].pub->ops->tls_info(pairs[t].pub, &res->tls[t]);
+        res->have_tls[t] = t != BENCH_MOSQ_TCP;
+        /* Warm-up (not reported): TCP windows, allocator, caches. */
+        if (run_row(p, broker, &pairs[t], row_id++, WARMUP_SIZE, 0,
+                    WARMUP_COUNT, buf, &warm, err, errlen) != 0) {
+            goto err;
+        }
+    }
+
+    /* Interleaved: every (size, QoS) runs all transports back to back,
+     * --repeat times, so drift and noise hit all transports alike. */
+    for (i = 0; i < p->nsizes; i++) {
+        for (q = 0; q <= 1; q++) {
+            if (!(p->qos_mask & (1 << q))) {
+                continue;
+            }
+            for (r = 0; r < p->repeat; r++) {
+                for (t = 0; t < BENCH_TRANSPORTS; t++) {
+                    if (pairs[t].pub == NULL) {
+                        continue;
+                    }
+                    if (run_row(p, broker, &pairs[t], row_id++, p->sizes[i], q,
+                                p->counts[i][q], buf, &reps[t][r], err,
+                                errlen) != 0) {
+                        goto err;
+                    }
+                }
+            }
+            for (t = 0; t < BENCH_TRANSPORTS; t++) {
+                if (pairs[t].pub != NULL && res->nrows < BENCH_MAX_ROWS) {
+                    pick_median(reps[t], p->repeat, &res->rows[res->nrows]);
+                    res->nrows++;
+                }
+            }
+        }
+    }
+    if (p->lat_samples > 0 &&
+        run_latency(p, pairs, row_id++, buf, res, err, errlen) != 0) {
+        goto err;
+    }
+    for (t = 0; t < BENCH_TRANSPORTS; t++) {
+        pair_close(&pairs[t]);
+    }
+    free(buf);
+    return 0;
+
+err:
+    for (t = 0; t < BENCH_TRANSPORTS; t++) {
+        pair_close(&pairs[t]);
+    }
+    free(buf);
+    return -1;
+}
