@@ -345,6 +345,7 @@ SECMQ_API SECMQ_NODISCARD int secmq_client_connect(secmq_client *c);
  * secmq_client_wait_connected -- wait for the broker's CONNACK.
  * If no threaded loop runs, drives the loop itself (callbacks then run on the
  * calling thread). timeout_ms < 0 waits forever.
+ * It returns after on_connect (if set) has finished.
  * Returns SECMQ_OK once the broker accepted the connection, the refusal code
  * of on_connect (SECMQ_E_AUTH, SECMQ_E_NOT_AUTHORIZED, SECMQ_E_REFUSED,
  * SECMQ_E_PROTOCOL), the cause of a lost link (SECMQ_E_CONN_LOST, or a

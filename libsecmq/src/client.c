@@ -178,10 +178,12 @@ static void cb_connect(struct mosquitto *mosq, void *obj, int reason,
     pthread_mutex_lock(&c->lock);
     c->refused = rc != SECMQ_OK;
     pthread_mutex_unlock(&c->lock);
-    set_state(c, rc == SECMQ_OK ? ST_CONNECTED : ST_FAILED, rc);
     if (c->on_connect != NULL) {
         c->on_connect(c, c->user, rc, reason, flags & 1);
     }
+    /* After the callback: secmq_client_wait_connected() returns only once
+     * on_connect has run (and, say, subscribed). */
+    set_state(c, rc == SECMQ_OK ? ST_CONNECTED : ST_FAILED, rc);
 }
 
 static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,

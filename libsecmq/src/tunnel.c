@@ -79,7 +79,42 @@ typedef struct pump_state {
     int wr_want;  /* what the pending TLS write waits for */
     int u_closed; /* libmosquitto closed its end */
     int u_hup;    /* hang-up seen while data was still pending */
+    int end;      /* broker-side result to report once down is flushed */
 } pump_state;
+
+/* Largest TLS record plaintext; a read into less room could split one. */
+#define RECORD_MAX 16384
+
+/* Read decrypted records into t->down until the socket has no more or
+ * there is no room for another whole record, so many records go to
+ * libmosquitto in one send(). A broker-side failure after some data (a
+ * CONNACK refusal, then the close) is kept in s->end and reported only once
+ * that data has been delivered. */
+static int fill_down(secmq__tunnel *t, secmq__tls_conn *conn, pump_state *s)
+{
+    int moved = 0;
+
+    for (int k = 0; k < 64 && s->end == 0; k++) {
+        size_t got;
+        int r;
+
+        if (TUNNEL_BUF - s->down_len < RECORD_MAX) {
+            break;
+        }
+        r = secmq__tls_read(conn, t->down + s->down_len,
+                            TUNNEL_BUF - s->down_len, &got);
+        if (r == SECMQ_OK) {
+            s->down_len += got;
+            moved = 1;
+        } else if (r > 0) {
+            s->rd_want = r;
+            break;
+        } else {
+            s->end = r;
+        }
+    }
+    return moved;
+}
 
 /* Move what can move without blocking. Returns 1 if something moved, 0 if
  * nothing could, or a final result (SECMQ_OK on a clean end, or an error)
@@ -91,16 +126,14 @@ static int pump_step(secmq__tunnel *t, int ufd, secmq__tls_conn *conn,
 
     /* broker -> libmosquitto */
     if (s->down_len == 0) {
-        size_t got;
-        int r = secmq__tls_read(conn, t->down, TUNNEL_BUF, &got);
-        if (r == SECMQ_OK) {
-            s->down_len = got;
-            s->down_off = 0;
-            progress = 1;
-        } else if (r > 0) {
-            s->rd_want = r;
-        } else {
-            *done = r;
+        s->down_off = 0;
+        if (s->end != 0) {
+            *done = s->end;
+            return 0;
+        }
+        progress |= fill_down(t, conn, s);
+        if (s->down_len == 0 && s->end != 0) {
+            *done = s->end;
             return 0;
         }
     }
@@ -157,7 +190,7 @@ static int pump_step(secmq__tunnel *t, int ufd, secmq__tls_conn *conn,
  * broker, for at most the connect timeout. */
 static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
 {
-    pump_state s = {0, 0, 0, SECMQ__TLS_WANT_READ, 0, 0, 0};
+    pump_state s = {0, 0, 0, SECMQ__TLS_WANT_READ, 0, 0, 0, 0};
     int tfd = secmq__tls_fd(conn);
     int64_t drain_until = 0;
 
