@@ -67,7 +67,8 @@ int secmq__config_check(const secmq_config *cfg, char *why, size_t len)
         FAIL("no broker host given");
     }
     if (cfg->port < 0 || cfg->port > 65535) {
-        FAIL("port %d is out of range (1..65535)", cfg->port);
+        FAIL("port %d is out of range (1..65535, or 0 for the default)",
+             cfg->port);
     }
     if (cfg->transport != SECMQ_TRANSPORT_TLS &&
         cfg->transport != SECMQ_TRANSPORT_PLAIN) {
