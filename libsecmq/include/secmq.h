@@ -418,6 +418,7 @@ SECMQ_API int secmq_client_loop_forever(secmq_client *c);
 
 /*
  * secmq_client_loop_start -- run loop_forever's work on a new thread.
+ * Call it after secmq_client_connect() succeeded.
  * Returns SECMQ_OK, SECMQ_E_STATE (already running), SECMQ_E_NOMEM.
  */
 SECMQ_API int secmq_client_loop_start(secmq_client *c);
