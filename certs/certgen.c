@@ -121,6 +121,20 @@ static int cert_to_der(const char *path, const unsigned char *in, size_t in_len,
     return CERTGEN_OK;
 }
 
+/* Reads the certificate file path, PEM or DER, into der as cert_to_der()
+ * does; buf (INPUT_MAX bytes, the caller's) holds the file on the way. */
+static int cert_read(const char *path, unsigned char *buf, unsigned char *der,
+                     size_t cap, size_t *der_len, char *err, size_t err_size)
+{
+    size_t len = 0;
+    int rc;
+
+    rc = certgen__file_read(path, buf, INPUT_MAX, &len, err, err_size);
+    if (rc != CERTGEN_OK)
+        return rc;
+    return cert_to_der(path, buf, len, der, cap, der_len, err, err_size);
+}
+
 static int key_generate(WC_RNG *rng, ecc_key *key, char *err, size_t err_size)
 {
     int ret = wc_ecc_make_key_ex(rng, P256_BYTES, key, ECC_SECP256R1);
@@ -197,10 +211,7 @@ static int ca_load(const char *dir, ecc_key *key, unsigned char *ca_der,
         goto err;
     }
 
-    rc = certgen__file_read(crt_path, buf, INPUT_MAX, &len, err, err_size);
-    if (rc != CERTGEN_OK)
-        goto err;
-    rc = cert_to_der(crt_path, buf, len, ca_der, ca_cap, ca_len, err, err_size);
+    rc = cert_read(crt_path, buf, ca_der, ca_cap, ca_len, err, err_size);
     if (rc != CERTGEN_OK)
         goto err;
 
@@ -566,18 +577,124 @@ static int days_ok(int days, char *err, size_t err_size)
     return 1;
 }
 
+/* Sets keyUsage and, unless ext_usage is NULL, extendedKeyUsage (wolfSSL's
+ * comma-separated names). */
+static int usage_set(Cert *cert, const char *key_usage, const char *ext_usage,
+                     char *err, size_t err_size)
+{
+    int ret = wc_SetKeyUsage(cert, key_usage);
+
+    if (ret != 0) {
+        certgen__seterr(err, err_size, "keyUsage: %s", wolf_reason(ret));
+        return CERTGEN_E_CRYPTO;
+    }
+    if (ext_usage == NULL)
+        return CERTGEN_OK;
+    ret = wc_SetExtKeyUsage(cert, ext_usage);
+    if (ret != 0) {
+        certgen__seterr(err, err_size, "extendedKeyUsage: %s",
+                        wolf_reason(ret));
+        return CERTGEN_E_CRYPTO;
+    }
+    return CERTGEN_OK;
+}
+
+/* ---- one new certificate ------------------------------------------------- */
+
+/* What making one certificate and its key holds, CA or leaf alike: the
+ * random generator, the new key, the certificate being filled in and the
+ * PEM text of both. issue_begin() sets it up, the caller adds what its role
+ * needs, issue_finish() signs and writes, and issue_end() releases it in
+ * whatever state it was left. Zero it before issue_begin(). */
+typedef struct issue {
+    Cert *cert; /* first, so that "= {0}" zeroes the whole struct */
+    WC_RNG rng;
+    ecc_key key;
+    unsigned char key_pem[KEY_PEM_MAX];
+    unsigned char crt_pem[CERT_PEM_MAX];
+    size_t key_len, crt_len;
+    int rng_ready, key_ready;
+} issue;
+
+/* Starts a certificate for cn, valid for days (or expired): the random
+ * generator, an initialised key and a Cert with subject and validity. On
+ * failure is keeps what was set up, for issue_end(). */
+static int issue_begin(issue *is, const char *cn, int days, int expired,
+                       char *err, size_t err_size)
+{
+    int ret, rc;
+
+    ret = wc_InitRng(&is->rng);
+    if (ret != 0) {
+        certgen__seterr(err, err_size, "random number generator: %s",
+                        wolf_reason(ret));
+        return CERTGEN_E_CRYPTO;
+    }
+    is->rng_ready = 1;
+    if (wc_ecc_init(&is->key) != 0) {
+        certgen__seterr(err, err_size, "cannot initialise key");
+        return CERTGEN_E_CRYPTO;
+    }
+    is->key_ready = 1;
+    is->cert = wc_CertNew(NULL);
+    if (is->cert == NULL) {
+        certgen__seterr(err, err_size, "out of memory");
+        return CERTGEN_E_CRYPTO;
+    }
+    rc = subject_set(is->cert, cn, err, err_size);
+    if (rc != CERTGEN_OK)
+        return rc;
+    return validity_set(is->cert, days, expired, err, err_size);
+}
+
+/* Generates the new key, signs the certificate with issuer_key (NULL: with
+ * the new key itself, self-signed; issuer_der is then NULL as well) and
+ * writes dir/stem.key and dir/stem.crt. */
+static int issue_finish(issue *is, ecc_key *issuer_key,
+                        const unsigned char *issuer_der, size_t issuer_len,
+                        const char *dir, const char *stem, unsigned flags,
+                        char *err, size_t err_size)
+{
+    int rc;
+
+    rc = key_generate(&is->rng, &is->key, err, err_size);
+    if (rc != CERTGEN_OK)
+        return rc;
+    rc = cert_sign(is->cert, &is->rng, &is->key,
+                   issuer_key != NULL ? issuer_key : &is->key, issuer_der,
+                   issuer_len, is->crt_pem, sizeof(is->crt_pem), &is->crt_len,
+                   err, err_size);
+    if (rc != CERTGEN_OK)
+        return rc;
+    rc = key_to_pem(&is->key, is->key_pem, sizeof(is->key_pem), &is->key_len,
+                    err, err_size);
+    if (rc != CERTGEN_OK)
+        return rc;
+    return certgen__pair_write(dir, stem, is->key_pem, is->key_len, is->crt_pem,
+                               is->crt_len, flags, err, err_size);
+}
+
+/* Releases is, zeroed, half set up or complete.
+ * SECURITY: the private key and its PEM text are wiped. */
+static void issue_end(issue *is)
+{
+    sodium_memzero(is->key_pem, sizeof(is->key_pem));
+    if (is->cert != NULL)
+        wc_CertFree(is->cert);
+    if (is->key_ready)
+        wc_ecc_free(&is->key);
+    sodium_memzero(&is->key, sizeof(is->key));
+    if (is->rng_ready)
+        wc_FreeRng(&is->rng);
+}
+
 /* ---- public operations --------------------------------------------------- */
 
 int certgen_ca_create(const char *dir, const char *cn, int days, unsigned flags,
                       char *err, size_t err_size)
 {
-    WC_RNG rng;
-    ecc_key key;
-    Cert *cert = NULL;
-    unsigned char key_pem[KEY_PEM_MAX];
-    unsigned char crt_pem[CERT_PEM_MAX];
-    size_t key_len = 0, crt_len = 0;
-    int rng_ready = 0, key_ready = 0, ret, rc;
+    issue is = {0};
+    int rc;
 
     if (!days_ok(days, err, err_size))
         return CERTGEN_E_INVAL;
@@ -585,77 +702,31 @@ int certgen_ca_create(const char *dir, const char *cn, int days, unsigned flags,
     if (rc != CERTGEN_OK)
         return rc;
 
-    rc = CERTGEN_E_CRYPTO;
-    ret = wc_InitRng(&rng);
-    if (ret != 0) {
-        certgen__seterr(err, err_size, "random number generator: %s",
-                        wolf_reason(ret));
-        goto err;
-    }
-    rng_ready = 1;
-    if (wc_ecc_init(&key) != 0) {
-        certgen__seterr(err, err_size, "cannot initialise key");
-        goto err;
-    }
-    key_ready = 1;
-    cert = wc_CertNew(NULL);
-    if (cert == NULL) {
-        certgen__seterr(err, err_size, "out of memory");
-        goto err;
-    }
-
-    rc = subject_set(cert, cn, err, err_size);
+    rc = issue_begin(&is, cn, days, 0, err, err_size);
     if (rc != CERTGEN_OK)
         goto err;
-    rc = validity_set(cert, days, 0, err, err_size);
-    if (rc != CERTGEN_OK)
-        goto err;
-    rc = key_generate(&rng, &key, err, err_size);
-    if (rc != CERTGEN_OK)
-        goto err;
-    rc = CERTGEN_E_CRYPTO;
-    cert->isCA = 1;
-    cert->basicConstSet = 1;
+    is.cert->isCA = 1;
+    is.cert->basicConstSet = 1;
     /* The development CA signs leaves directly, never another CA. */
-    cert->pathLen = 0;
-    cert->pathLenSet = 1;
-    ret = wc_SetKeyUsage(cert, "keyCertSign,cRLSign");
-    if (ret != 0) {
-        certgen__seterr(err, err_size, "keyUsage: %s", wolf_reason(ret));
-        goto err;
-    }
-    rc = cert_sign(cert, &rng, &key, &key, NULL, 0, crt_pem, sizeof(crt_pem),
-                   &crt_len, err, err_size);
+    is.cert->pathLen = 0;
+    is.cert->pathLenSet = 1;
+    rc = usage_set(is.cert, "keyCertSign,cRLSign", NULL, err, err_size);
     if (rc != CERTGEN_OK)
         goto err;
-    rc = key_to_pem(&key, key_pem, sizeof(key_pem), &key_len, err, err_size);
-    if (rc != CERTGEN_OK)
-        goto err;
-    rc = certgen__pair_write(dir, "ca", key_pem, key_len, crt_pem, crt_len,
-                             flags, err, err_size);
+    rc = issue_finish(&is, NULL, NULL, 0, dir, "ca", flags, err, err_size);
 err:
-    sodium_memzero(key_pem, sizeof(key_pem));
-    if (cert != NULL)
-        wc_CertFree(cert);
-    if (key_ready)
-        wc_ecc_free(&key);
-    sodium_memzero(&key, sizeof(key));
-    if (rng_ready)
-        wc_FreeRng(&rng);
+    issue_end(&is);
     return rc;
 }
 
 int certgen_leaf_create(const char *dir, const certgen_leaf *leaf,
                         unsigned flags, char *err, size_t err_size)
 {
-    WC_RNG rng;
-    ecc_key key, ca_key;
-    Cert *cert = NULL;
+    issue is = {0};
+    ecc_key ca_key;
     unsigned char ca_der[CERT_DER_MAX];
-    unsigned char key_pem[KEY_PEM_MAX];
-    unsigned char crt_pem[CERT_PEM_MAX];
-    size_t ca_len = 0, key_len = 0, crt_len = 0;
-    int rng_ready = 0, key_ready = 0, ca_ready = 0, ret, rc;
+    size_t ca_len = 0;
+    int ca_ready = 0, rc;
 
     if (leaf == NULL || !certgen_name_ok(leaf->name, err, err_size))
         return CERTGEN_E_INVAL;
@@ -679,76 +750,30 @@ int certgen_leaf_create(const char *dir, const certgen_leaf *leaf,
     rc = ca_load(dir, &ca_key, ca_der, sizeof(ca_der), &ca_len, err, err_size);
     if (rc != CERTGEN_OK)
         goto err;
-    rc = CERTGEN_E_CRYPTO;
-    ret = wc_InitRng(&rng);
-    if (ret != 0) {
-        certgen__seterr(err, err_size, "random number generator: %s",
-                        wolf_reason(ret));
-        goto err;
-    }
-    rng_ready = 1;
-    if (wc_ecc_init(&key) != 0) {
-        certgen__seterr(err, err_size, "cannot initialise key");
-        goto err;
-    }
-    key_ready = 1;
-    cert = wc_CertNew(NULL);
-    if (cert == NULL) {
-        certgen__seterr(err, err_size, "out of memory");
-        goto err;
-    }
-
-    rc = subject_set(cert, leaf->name, err, err_size);
-    if (rc != CERTGEN_OK)
-        goto err;
-    rc = validity_set(cert, leaf->days, leaf->expired, err, err_size);
+    rc = issue_begin(&is, leaf->name, leaf->days, leaf->expired, err, err_size);
     if (rc != CERTGEN_OK)
         goto err;
     if (leaf->role == CERTGEN_ROLE_SERVER) {
-        rc = altnames_set(cert, leaf, err, err_size);
+        rc = altnames_set(is.cert, leaf, err, err_size);
         if (rc != CERTGEN_OK)
             goto err;
     }
-    rc = key_generate(&rng, &key, err, err_size);
-    if (rc != CERTGEN_OK)
-        goto err;
-    rc = CERTGEN_E_CRYPTO;
     /* basicConstraints CA:FALSE, stated rather than left implicit. */
-    cert->isCA = 0;
-    cert->basicConstSet = 1;
-    ret = wc_SetKeyUsage(cert, "digitalSignature");
-    if (ret != 0) {
-        certgen__seterr(err, err_size, "keyUsage: %s", wolf_reason(ret));
-        goto err;
-    }
-    ret = wc_SetExtKeyUsage(
-        cert, leaf->role == CERTGEN_ROLE_SERVER ? "serverAuth" : "clientAuth");
-    if (ret != 0) {
-        certgen__seterr(err, err_size, "extendedKeyUsage: %s",
-                        wolf_reason(ret));
-        goto err;
-    }
-    rc = cert_sign(cert, &rng, &key, &ca_key, ca_der, ca_len, crt_pem,
-                   sizeof(crt_pem), &crt_len, err, err_size);
+    is.cert->isCA = 0;
+    is.cert->basicConstSet = 1;
+    rc = usage_set(is.cert, "digitalSignature",
+                   leaf->role == CERTGEN_ROLE_SERVER ? "serverAuth"
+                                                     : "clientAuth",
+                   err, err_size);
     if (rc != CERTGEN_OK)
         goto err;
-    rc = key_to_pem(&key, key_pem, sizeof(key_pem), &key_len, err, err_size);
-    if (rc != CERTGEN_OK)
-        goto err;
-    rc = certgen__pair_write(dir, leaf->name, key_pem, key_len, crt_pem,
-                             crt_len, flags, err, err_size);
+    rc = issue_finish(&is, &ca_key, ca_der, ca_len, dir, leaf->name, flags, err,
+                      err_size);
 err:
-    sodium_memzero(key_pem, sizeof(key_pem));
-    if (cert != NULL)
-        wc_CertFree(cert);
-    if (key_ready)
-        wc_ecc_free(&key);
-    sodium_memzero(&key, sizeof(key));
+    issue_end(&is);
     if (ca_ready)
         wc_ecc_free(&ca_key);
     sodium_memzero(&ca_key, sizeof(ca_key));
-    if (rng_ready)
-        wc_FreeRng(&rng);
     return rc;
 }
 
@@ -759,7 +784,7 @@ int certgen_pin(const char *cert_path, char *out, size_t out_size, char *err,
     unsigned char *buf = NULL;
     unsigned char der[CERT_DER_MAX * 4];
     unsigned char hash[crypto_hash_sha256_BYTES];
-    size_t len = 0, der_len = 0, off = 0, spki_len = 0;
+    size_t der_len = 0, off = 0, spki_len = 0;
     int rc;
 
     if (out == NULL || out_size < CERTGEN_PIN_BYTES) {
@@ -771,11 +796,7 @@ int certgen_pin(const char *cert_path, char *out, size_t out_size, char *err,
         certgen__seterr(err, err_size, "out of memory");
         return CERTGEN_E_IO;
     }
-    rc = certgen__file_read(cert_path, buf, INPUT_MAX, &len, err, err_size);
-    if (rc != CERTGEN_OK)
-        goto err;
-    rc = cert_to_der(cert_path, buf, len, der, sizeof(der), &der_len, err,
-                     err_size);
+    rc = cert_read(cert_path, buf, der, sizeof(der), &der_len, err, err_size);
     if (rc != CERTGEN_OK)
         goto err;
     (void)certgen__spki_locate(der, der_len, &off, &spki_len);

@@ -66,6 +66,47 @@ int example_conn_arg(example_conn *opt, const char *prog, int argc, char **argv,
     return 1;
 }
 
+int example_arg_long(const char *prog, const char *name, long min, long max,
+                     long *out, int argc, char **argv, int *i)
+{
+    if (strcmp(argv[*i], name) != 0) {
+        return 0;
+    }
+    *i += 1;
+    if (*i == argc || example_parse_long(argv[*i], min, max, out) != 0) {
+        fprintf(stderr, "%s: %s needs %ld..%ld\n", prog, name, min, max);
+        return -1;
+    }
+    return 1;
+}
+
+int example_parse_args(example_conn *opt, const char *prog, int argc,
+                       char **argv, void (*usage)(FILE *f), example_arg_fn own,
+                       void *user)
+{
+    example_conn_init(opt);
+    for (int i = 1; i < argc; i++) {
+        int used = example_conn_arg(opt, prog, argc, argv, &i);
+
+        if (used == 0 && strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return EXAMPLE_EXIT_OK;
+        }
+        if (used == 0 && own != NULL) {
+            used = own(user, argc, argv, &i);
+        }
+        if (used < 0) {
+            return EXAMPLE_EXIT_USAGE;
+        }
+        if (used == 0) {
+            fprintf(stderr, "%s: unknown argument '%s'\n", prog, argv[i]);
+            usage(stderr);
+            return EXAMPLE_EXIT_USAGE;
+        }
+    }
+    return EXAMPLE_CONTINUE;
+}
+
 int example_conn_finish(example_conn *opt, const char *prog)
 {
     if ((opt->certfile == NULL) != (opt->keyfile == NULL)) {

@@ -2,8 +2,9 @@
  * example_conn.h -- the connection options every secmq example shares.
  *
  * Parses -h HOST -p PORT --cafile F -u USER -P PASS --cert F --key F
- * --no-tls, turns them into a secmq_config and connects with clear error
- * messages. Only the examples use it; it is a helper to read, not an API.
+ * --no-tls and --help (handing every other argument to the example), turns
+ * the options into a secmq_config and connects with clear error messages.
+ * Only the examples use it; it is a helper to read, not an API.
  */
 #ifndef EXAMPLE_CONN_H
 #define EXAMPLE_CONN_H
@@ -53,6 +54,38 @@ void example_conn_init(example_conn *opt);
  */
 int example_conn_arg(example_conn *opt, const char *prog, int argc, char **argv,
                      int *i);
+
+/*
+ * An example's own options, for example_parse_args(): consume argv[*i], and
+ * its value by moving *i on, and return 1; return 0 if argv[*i] is not one
+ * of them; or print why it is wrong (prefixed with the program name) and
+ * return -1.
+ */
+typedef int (*example_arg_fn)(void *user, int argc, char **argv, int *i);
+
+/*
+ * For an example_arg_fn: if argv[*i] is the option name, parse its value, a
+ * whole number in [min, max], into *out. Returns 1 if consumed, 0 if
+ * argv[*i] is another argument, -1 after printing "prog: name needs
+ * min..max" (value missing or out of range).
+ */
+int example_arg_long(const char *prog, const char *name, long min, long max,
+                     long *out, int argc, char **argv, int *i);
+
+/* example_parse_args() returns this when main() should go on. */
+#define EXAMPLE_CONTINUE (-1)
+
+/*
+ * Parse the whole command line: the shared options into opt (initialised
+ * here), --help, and the example's own options through own(user, ...) (own
+ * may be NULL: none). usage(f) prints the example's help. Returns
+ * EXAMPLE_CONTINUE, or the exit code to end with: EXAMPLE_EXIT_OK after
+ * --help, EXAMPLE_EXIT_USAGE after printing what was wrong. Call
+ * example_conn_finish() afterwards.
+ */
+int example_parse_args(example_conn *opt, const char *prog, int argc,
+                       char **argv, void (*usage)(FILE *f), example_arg_fn own,
+                       void *user);
 
 /*
  * Check the options as a whole (--cert needs --key, -P needs -u) and take

@@ -212,22 +212,9 @@ int main(int argc, char **argv)
     int rc;
     int status = EXAMPLE_EXIT_FAILURE;
 
-    example_conn_init(&opt);
-    for (int i = 1; i < argc; i++) {
-        int used = example_conn_arg(&opt, PROG, argc, argv, &i);
-
-        if (used < 0) {
-            return EXAMPLE_EXIT_USAGE;
-        }
-        if (used == 0 && strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return EXAMPLE_EXIT_OK;
-        }
-        if (used == 0) {
-            fprintf(stderr, "%s: unknown argument '%s'\n", PROG, argv[i]);
-            usage(stderr);
-            return EXAMPLE_EXIT_USAGE;
-        }
+    rc = example_parse_args(&opt, PROG, argc, argv, usage, NULL, NULL);
+    if (rc != EXAMPLE_CONTINUE) {
+        return rc;
     }
     if (example_conn_finish(&opt, PROG) != 0) {
         return EXAMPLE_EXIT_USAGE;

@@ -44,7 +44,8 @@
 #define STATUS_TOPIC "home/light/status"
 #define DEFAULT_TIMEOUT_MS 5000
 
-/* What we know; only callbacks on the main thread touch it. */
+/* What we know, and how long to wait for it; only main() and the callbacks,
+ * which run on the main thread, touch it. */
 typedef struct dashboard {
     const char *command;  /* "ON", "OFF" or "TOGGLE" */
     const char *expected; /* the state the command leads to; NULL = any */
@@ -52,6 +53,7 @@ typedef struct dashboard {
     int sent;             /* the command is published */
     char before[16];      /* last status seen before the command, or "" */
     char result[16];      /* the state the command produced, or "" */
+    long timeout_ms;      /* --timeout-ms */
 } dashboard;
 
 /* Copy a status payload into out as a string; "" if it does not fit. */
@@ -131,48 +133,45 @@ static void usage(FILE *f)
             PROG, CONTROL_TOPIC, STATUS_TOPIC, DEFAULT_TIMEOUT_MS);
 }
 
+/* --timeout-ms N and the command, the arguments of our own (see
+ * example_arg_fn); anything else is unexpected. */
+static int own_option(void *user, int argc, char **argv, int *i)
+{
+    dashboard *d = user;
+    const char *arg = argv[*i];
+    int used;
+
+    used = example_arg_long(PROG, "--timeout-ms", 1, 3600000, &d->timeout_ms,
+                            argc, argv, i);
+    if (used != 0) {
+        return used;
+    }
+    if (d->command == NULL &&
+        (strcmp(arg, "ON") == 0 || strcmp(arg, "OFF") == 0 ||
+         strcmp(arg, "TOGGLE") == 0)) {
+        d->command = arg;
+        return 1;
+    }
+    fprintf(stderr, "%s: unexpected argument '%s'\n", PROG, arg);
+    usage(stderr);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     example_conn opt;
     secmq_config cfg;
     secmq_client *c = NULL;
     dashboard d;
-    long timeout_ms = DEFAULT_TIMEOUT_MS;
     long long deadline;
     int rc;
     int status = EXAMPLE_EXIT_FAILURE;
 
     memset(&d, 0, sizeof(d));
-    example_conn_init(&opt);
-    for (int i = 1; i < argc; i++) {
-        int used = example_conn_arg(&opt, PROG, argc, argv, &i);
-
-        if (used < 0) {
-            return EXAMPLE_EXIT_USAGE;
-        }
-        if (used == 1) {
-            continue;
-        }
-        if (strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return EXAMPLE_EXIT_OK;
-        }
-        if (strcmp(argv[i], "--timeout-ms") == 0) {
-            i++;
-            if (i == argc ||
-                example_parse_long(argv[i], 1, 3600000, &timeout_ms) != 0) {
-                fprintf(stderr, "%s: --timeout-ms needs 1..3600000\n", PROG);
-                return EXAMPLE_EXIT_USAGE;
-            }
-        } else if (d.command == NULL &&
-                   (strcmp(argv[i], "ON") == 0 || strcmp(argv[i], "OFF") == 0 ||
-                    strcmp(argv[i], "TOGGLE") == 0)) {
-            d.command = argv[i];
-        } else {
-            fprintf(stderr, "%s: unexpected argument '%s'\n", PROG, argv[i]);
-            usage(stderr);
-            return EXAMPLE_EXIT_USAGE;
-        }
+    d.timeout_ms = DEFAULT_TIMEOUT_MS;
+    rc = example_parse_args(&opt, PROG, argc, argv, usage, own_option, &d);
+    if (rc != EXAMPLE_CONTINUE) {
+        return rc;
     }
     if (d.command == NULL) {
         fprintf(stderr, "%s: say ON, OFF or TOGGLE\n", PROG);
@@ -196,7 +195,7 @@ int main(int argc, char **argv)
     secmq_client_on_subscribe(c, on_subscribe);
     secmq_client_on_message(c, on_message);
 
-    if (example_connect(c, &opt, PROG, (int)timeout_ms) != SECMQ_OK) {
+    if (example_connect(c, &opt, PROG, (int)d.timeout_ms) != SECMQ_OK) {
         status = EXAMPLE_EXIT_CONNECT;
         goto out;
     }
@@ -209,7 +208,7 @@ int main(int argc, char **argv)
 
     /* No loop thread here: each secmq_client_loop() call handles the
      * traffic that arrived and runs our callbacks on this thread. */
-    deadline = example_now_ms() + timeout_ms;
+    deadline = example_now_ms() + d.timeout_ms;
     while (d.result[0] == '\0' && d.subscribed >= 0) {
         long long left = deadline - example_now_ms();
 
@@ -235,7 +234,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "%s: timeout: no new state after %s within %ld ms "
                 "(status before: %s); is the light controller running?\n",
-                PROG, d.command, timeout_ms,
+                PROG, d.command, d.timeout_ms,
                 d.before[0] != '\0' ? d.before : "none");
     }
     (void)secmq_client_disconnect(c);

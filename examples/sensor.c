@@ -36,6 +36,13 @@
 #define CONNECT_TIMEOUT_MS 10000
 #define ACK_TIMEOUT_MS 10000
 
+/* What to publish, from the command line. */
+typedef struct sensor_args {
+    const char *room;
+    long count;       /* readings; 0 = until killed */
+    long interval_ms; /* between readings */
+} sensor_args;
+
 /* Published messages the broker acknowledged; written by the loop thread. */
 static atomic_long acked;
 
@@ -96,15 +103,44 @@ static void usage(FILE *f)
             PROG, TOPIC_PREFIX);
 }
 
+/* --room, --count and --interval-ms, the options of our own (see
+ * example_arg_fn). */
+static int own_option(void *user, int argc, char **argv, int *i)
+{
+    sensor_args *args = user;
+    const char *name = argv[*i];
+    int bad = 0;
+
+    if (strcmp(name, "--room") != 0 && strcmp(name, "--count") != 0 &&
+        strcmp(name, "--interval-ms") != 0) {
+        return 0;
+    }
+    if (++*i == argc) {
+        bad = 1;
+    } else if (strcmp(name, "--room") == 0) {
+        args->room = argv[*i];
+        bad = !room_ok(args->room);
+    } else if (strcmp(name, "--count") == 0) {
+        bad = example_parse_long(argv[*i], 0, 1000000000L, &args->count) != 0;
+    } else {
+        bad =
+            example_parse_long(argv[*i], 0, 86400000L, &args->interval_ms) != 0;
+    }
+    if (bad) {
+        fprintf(stderr, "%s: %s needs a valid value (see --help)\n", PROG,
+                name);
+        return -1;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     example_conn opt;
     secmq_config cfg;
     secmq_client *c = NULL;
-    const char *room = "kitchen";
+    sensor_args args = {"kitchen", 0, 1000};
     char topic[sizeof(TOPIC_PREFIX) + ROOM_MAX];
-    long count = 0;
-    long interval_ms = 1000;
     long sent = 0;
     unsigned room_sum = 0;
     double base;
@@ -113,51 +149,17 @@ int main(int argc, char **argv)
     int rc;
     int status = EXAMPLE_EXIT_FAILURE;
 
-    example_conn_init(&opt);
-    for (int i = 1; i < argc; i++) {
-        int used = example_conn_arg(&opt, PROG, argc, argv, &i);
-        const char *name = argv[i];
-        int bad = 0;
-
-        if (used < 0) {
-            return EXAMPLE_EXIT_USAGE;
-        }
-        if (used == 1) {
-            continue;
-        }
-        if (strcmp(name, "--help") == 0) {
-            usage(stdout);
-            return EXAMPLE_EXIT_OK;
-        }
-        if (strcmp(name, "--room") != 0 && strcmp(name, "--count") != 0 &&
-            strcmp(name, "--interval-ms") != 0) {
-            fprintf(stderr, "%s: unknown argument '%s'\n", PROG, name);
-            usage(stderr);
-            return EXAMPLE_EXIT_USAGE;
-        }
-        if (++i == argc) {
-            bad = 1;
-        } else if (strcmp(name, "--room") == 0) {
-            room = argv[i];
-            bad = !room_ok(room);
-        } else if (strcmp(name, "--count") == 0) {
-            bad = example_parse_long(argv[i], 0, 1000000000L, &count) != 0;
-        } else {
-            bad = example_parse_long(argv[i], 0, 86400000L, &interval_ms) != 0;
-        }
-        if (bad) {
-            fprintf(stderr, "%s: %s needs a valid value (see --help)\n", PROG,
-                    name);
-            return EXAMPLE_EXIT_USAGE;
-        }
+    rc = example_parse_args(&opt, PROG, argc, argv, usage, own_option, &args);
+    if (rc != EXAMPLE_CONTINUE) {
+        return rc;
     }
     if (example_conn_finish(&opt, PROG) != 0) {
         return EXAMPLE_EXIT_USAGE;
     }
-    snprintf(topic, sizeof(topic), "%s%s", TOPIC_PREFIX, room);
+    snprintf(topic, sizeof(topic), "%s%s", TOPIC_PREFIX, args.room);
 
     /* Each room gets its own base temperature, 18.0 .. 23.9 degrees. */
-    for (const char *p = room; *p != '\0'; p++) {
+    for (const char *p = args.room; *p != '\0'; p++) {
         room_sum += (unsigned char)*p;
     }
     base = 18.0 + (double)(room_sum % 60) / 10.0;
@@ -183,12 +185,12 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    while (count == 0 || sent < count) {
+    while (args.count == 0 || sent < args.count) {
         char payload[32];
         int len;
 
         if (sent > 0) {
-            sleep_ms(interval_ms);
+            sleep_ms(args.interval_ms);
             reading = next_reading(reading, base);
         }
         len = snprintf(payload, sizeof(payload), "%.1f", reading);
@@ -199,7 +201,7 @@ int main(int argc, char **argv)
             goto stop;
         }
         sent++;
-        printf("%s %s\n", room, payload);
+        printf("%s %s\n", args.room, payload);
         fflush(stdout);
     }
 

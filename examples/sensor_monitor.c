@@ -103,6 +103,15 @@ static void usage(FILE *f)
             PROG, FILTER);
 }
 
+/* --count N, the one option of our own (see example_arg_fn). */
+static int own_option(void *user, int argc, char **argv, int *i)
+{
+    monitor *m = user;
+
+    return example_arg_long(PROG, "--count", 0, 1000000000L, &m->count, argc,
+                            argv, i);
+}
+
 int main(int argc, char **argv)
 {
     example_conn opt;
@@ -112,32 +121,9 @@ int main(int argc, char **argv)
     int rc;
     int status = EXAMPLE_EXIT_FAILURE;
 
-    example_conn_init(&opt);
-    for (int i = 1; i < argc; i++) {
-        int used = example_conn_arg(&opt, PROG, argc, argv, &i);
-
-        if (used < 0) {
-            return EXAMPLE_EXIT_USAGE;
-        }
-        if (used == 1) {
-            continue;
-        }
-        if (strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return EXAMPLE_EXIT_OK;
-        }
-        if (strcmp(argv[i], "--count") == 0) {
-            i++;
-            if (i == argc ||
-                example_parse_long(argv[i], 0, 1000000000L, &m.count) != 0) {
-                fprintf(stderr, "%s: --count needs 0..1000000000\n", PROG);
-                return EXAMPLE_EXIT_USAGE;
-            }
-            continue;
-        }
-        fprintf(stderr, "%s: unknown argument '%s'\n", PROG, argv[i]);
-        usage(stderr);
-        return EXAMPLE_EXIT_USAGE;
+    rc = example_parse_args(&opt, PROG, argc, argv, usage, own_option, &m);
+    if (rc != EXAMPLE_CONTINUE) {
+        return rc;
     }
     if (example_conn_finish(&opt, PROG) != 0) {
         return EXAMPLE_EXIT_USAGE;

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,7 +177,6 @@ static int pub_option(void *ctx, int id, const char *name, const char *arg,
                       char *err, size_t errlen)
 {
     struct pub *p = ctx;
-    long v;
 
     switch (id) {
     case P_TOPIC:
@@ -200,12 +198,9 @@ static int pub_option(void *ctx, int id, const char *name, const char *arg,
         p->retain = 1;
         return 0;
     case P_REPEAT:
-        if (cli_parse_long(arg, 1, INT_MAX, &v) != 0) {
-            snprintf(err, errlen, "%s: needs a count of 1 or more, not '%s'",
-                     name, arg);
+        if (cli_parse_count(name, arg, &p->repeat, err, errlen) != 0) {
             return -1;
         }
-        p->repeat = v;
         p->repeat_given = 1;
         return 0;
     case P_REPEAT_DELAY:

@@ -264,12 +264,7 @@ static int sub_option(void *ctx, int id, const char *name, const char *arg,
     case S_QOS:
         return cli_parse_qos(name, arg, &u->qos, err, errlen);
     case S_COUNT:
-        if (cli_parse_long(arg, 1, 2147483647L, &u->count) != 0) {
-            snprintf(err, errlen, "%s: needs a count of 1 or more, not '%s'",
-                     name, arg);
-            return -1;
-        }
-        return 0;
+        return cli_parse_count(name, arg, &u->count, err, errlen);
     case S_TIMEOUT:
         if (cli_parse_seconds(arg, 31536000.0, &u->timeout) != 0 ||
             u->timeout <= 0.0) {

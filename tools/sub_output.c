@@ -50,39 +50,53 @@ static void pad(FILE *out, size_t n, int ch)
     }
 }
 
+/* How many of len bytes the precision lets through. */
+static size_t cut(const struct spec *sp, size_t len)
+{
+    return sp->has_prec && len > sp->prec ? sp->prec : len;
+}
+
+/* Pads a field that shows shown characters to the width: called once
+ * before the field (after = 0) and once after it (after = 1), it fills on
+ * the right with '-', else on the left, with '0' where zero_ok and the '0'
+ * flag say so. */
+static void pad_field(FILE *out, const struct spec *sp, size_t shown, int after,
+                      int zero_ok)
+{
+    size_t fill = sp->width > shown ? sp->width - shown : 0;
+
+    if (after && sp->left) {
+        pad(out, fill, ' ');
+    } else if (!after && !sp->left) {
+        pad(out, fill, zero_ok && sp->zero ? '0' : ' ');
+    }
+}
+
 /* len bytes of s, cut to the precision and padded to the width. */
 static void put_bytes(FILE *out, const void *s, size_t len,
                       const struct spec *sp, int zero_ok)
 {
-    size_t n = sp->has_prec && len > sp->prec ? sp->prec : len;
-    size_t fill = sp->width > n ? sp->width - n : 0;
+    size_t n = cut(sp, len);
 
-    if (!sp->left) {
-        pad(out, fill, zero_ok && sp->zero ? '0' : ' ');
-    }
+    pad_field(out, sp, n, 0, zero_ok);
     fwrite(s, 1, n, out);
-    if (sp->left) {
-        pad(out, fill, ' ');
-    }
+    pad_field(out, sp, n, 1, zero_ok);
 }
 
+/* The bytes of s as two hex digits each; the precision counts bytes, the
+ * width digits. */
 static void put_hex(FILE *out, const unsigned char *s, size_t len,
                     const struct spec *sp, int upper)
 {
     const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    size_t n = sp->has_prec && len > sp->prec ? sp->prec : len;
-    size_t fill = sp->width > 2 * n ? sp->width - 2 * n : 0;
+    size_t n = cut(sp, len);
 
-    if (!sp->left) {
-        pad(out, fill, sp->zero ? '0' : ' ');
-    }
+    pad_field(out, sp, 2 * n, 0, 1);
     for (size_t i = 0; i < n; i++) {
         fputc(digits[s[i] >> 4], out);
         fputc(digits[s[i] & 0x0f], out);
     }
-    if (sp->left) {
-        pad(out, fill, ' ');
-    }
+    pad_field(out, sp, 2 * n, 1, 1);
 }
 
 static void put_number(FILE *out, unsigned long value, const struct spec *sp)
@@ -95,40 +109,26 @@ static void put_number(FILE *out, unsigned long value, const struct spec *sp)
     put_bytes(out, buf, n > 0 ? (size_t)n : 0, &s, 1);
 }
 
-/* A JSON string body as cJSON (mosquitto_sub's JSON writer) escapes it. */
+/* A JSON string body as cJSON (mosquitto_sub's JSON writer) escapes it:
+ * the characters of json_plain as a backslash and their letter in
+ * json_escaped, other control characters as a backslash, 'u' and four hex
+ * digits. */
 static void put_json_string(FILE *out, const unsigned char *s, size_t len)
 {
+    static const char json_plain[] = "\"\\\b\f\n\r\t";
+    static const char json_escaped[] = "\"\\bfnrt";
+
     for (size_t i = 0; i < len; i++) {
         unsigned char c = s[i];
+        const char *hit = c != '\0' ? strchr(json_plain, c) : NULL;
 
-        switch (c) {
-        case '"':
-            fputs("\\\"", out);
-            break;
-        case '\\':
-            fputs("\\\\", out);
-            break;
-        case '\b':
-            fputs("\\b", out);
-            break;
-        case '\f':
-            fputs("\\f", out);
-            break;
-        case '\n':
-            fputs("\\n", out);
-            break;
-        case '\r':
-            fputs("\\r", out);
-            break;
-        case '\t':
-            fputs("\\t", out);
-            break;
-        default:
-            if (c < 0x20) {
-                fprintf(out, "\\u%04x", (unsigned)c);
-            } else {
-                fputc(c, out);
-            }
+        if (hit != NULL) {
+            fputc('\\', out);
+            fputc(json_escaped[hit - json_plain], out);
+        } else if (c < 0x20) {
+            fprintf(out, "\\u%04x", (unsigned)c);
+        } else {
+            fputc(c, out);
         }
     }
 }
@@ -245,6 +245,23 @@ static void put_strftime(FILE *out, char letter, struct stamp *st)
     fwrite(buf, 1, n, out);
 }
 
+/* Parse the digits at *p, a width or a precision, and move *p past them.
+ * Values above MAX_WIDTH come out as MAX_WIDTH + 1, for the check to
+ * refuse. */
+static size_t parse_digits(const char **p)
+{
+    size_t v = 0;
+
+    while (**p >= '0' && **p <= '9') {
+        v = v * 10 + (size_t)(**p - '0');
+        if (v > MAX_WIDTH) {
+            v = MAX_WIDTH + 1;
+        }
+        (*p)++;
+    }
+    return v;
+}
+
 /* Parse the flags, width and precision after a '%'; returns the rest. */
 static const char *parse_spec(const char *p, struct spec *sp)
 {
@@ -257,23 +274,11 @@ static const char *parse_spec(const char *p, struct spec *sp)
         sp->zero = 1;
         p++;
     }
-    while (*p >= '0' && *p <= '9') {
-        sp->width = sp->width * 10 + (size_t)(*p - '0');
-        if (sp->width > MAX_WIDTH) {
-            sp->width = MAX_WIDTH + 1;
-        }
-        p++;
-    }
+    sp->width = parse_digits(&p);
     if (*p == '.') {
         sp->has_prec = 1;
         p++;
-        while (*p >= '0' && *p <= '9') {
-            sp->prec = sp->prec * 10 + (size_t)(*p - '0');
-            if (sp->prec > MAX_WIDTH) {
-                sp->prec = MAX_WIDTH + 1;
-            }
-            p++;
-        }
+        sp->prec = parse_digits(&p);
     }
     sp->conv = *p;
     return *p != '\0' ? p + 1 : p;

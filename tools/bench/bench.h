@@ -9,6 +9,7 @@
 #ifndef SECMQ_BENCH_H
 #define SECMQ_BENCH_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -93,6 +94,50 @@ struct bench_client {
 };
 
 /*
+ * What an adapter waits for from its library's network thread: the CONNACK,
+ * the SUBACK of one SUBSCRIBE, and the TLS parameters read on connect. Both
+ * adapters embed one (bench_wait.c); mu guards every field, and the
+ * library's callbacks set them under it and broadcast cv.
+ */
+typedef struct bench_acks {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int connack; /* 1 once on_connect has run */
+    int sub_mid; /* mid of the SUBSCRIBE waited for */
+    int suback;  /* 1 once its SUBACK arrived */
+    int granted; /* QoS granted to it; 0x80 refused */
+    bench_tls_info info;
+} bench_acks;
+
+/* Zeroes a, names the TLS library in a->info ("none" for plain TCP) and
+ * creates the lock and the condition variable. */
+void bench_acks_init(bench_acks *a, const char *library);
+/* Destroys the lock and the condition variable; no thread may use a. */
+void bench_acks_destroy(bench_acks *a);
+
+/* Waits at most timeout_ms, or until an interrupt, for a->connack (a->mu
+ * not held). Returns 1 if it is set. */
+int bench_acks_wait_connack(bench_acks *a, int timeout_ms);
+
+/* For the library's SUBACK callback: records the answer to the SUBSCRIBE
+ * mid, if it is the one waited for. */
+void bench_acks_suback(bench_acks *a, int mid, int count, const int *granted);
+
+/*
+ * The second half of a subscribe: the caller locked a->mu, had the library
+ * send the SUBSCRIBE for filter (packet id mid) and held the lock across
+ * that call, so the SUBACK cannot be missed. Waits at most timeout_ms for
+ * the SUBACK and unlocks. Returns 0, or -1 with "<lib> subscribe: <why>" in
+ * err when none came or the broker refused.
+ */
+int bench_acks_subscribed(bench_acks *a, int mid, const char *lib,
+                          const char *filter, int timeout_ms, char *err,
+                          size_t errlen);
+
+/* Copies a->info (locks a->mu). */
+void bench_acks_tls_info(bench_acks *a, bench_tls_info *out);
+
+/*
  * Opens a connected client (CONNACK received, network thread running).
  * sink (may be NULL for a publisher) is borrowed for the client's lifetime
  * and receives every message. id is borrowed and copied.
@@ -168,6 +213,15 @@ void bench_host_probe(bench_host *h);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
+
+/* Initialises cv to time its waits on the monotonic clock, the clock of
+ * bench_now_ns() and of every deadline in the bench (bench_wait.c). */
+void bench_cond_init(pthread_cond_t *cv);
+/* One timed wait on cv, mu held: until deadline (bench_now_ns() time) but
+ * never longer than slice_ns, so that the caller, which loops, notices an
+ * interrupt soon. */
+void bench_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t deadline,
+                     uint64_t slice_ns);
 /* CPU seconds this process used so far (all threads). */
 double bench_self_cpu_s(void);
 

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mosquitto.h>
 #ifdef BENCH_HAVE_OPENSSL
@@ -25,7 +24,6 @@
 
 #define CONNECT_TIMEOUT_MS 10000
 #define KEEPALIVE_S 60
-#define WAIT_SLICE_MS 100
 
 typedef struct mosq_client {
     bench_client base; /* first: the measurement code sees only this */
@@ -33,14 +31,8 @@ typedef struct mosq_client {
     bench_sink *sink;
     int tls;
     int looping;
-    pthread_mutex_t mu; /* guards everything below */
-    pthread_cond_t cv;
-    int connack; /* 1 once on_connect ran */
-    int conn_rc; /* its MQTT return code */
-    int sub_mid; /* mid of the SUBSCRIBE we wait for */
-    int suback;  /* 1 once its SUBACK arrived */
-    int granted; /* QoS granted to it */
-    bench_tls_info info;
+    bench_acks acks;
+    int conn_rc; /* the CONNACK's return code; guarded by acks.mu */
 } mosq_client;
 
 static void set_err(char *err, size_t errlen, const char *what, int rc)
@@ -49,38 +41,13 @@ static void set_err(char *err, size_t errlen, const char *what, int rc)
              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 }
 
-/* Waits on c->cv until *flag is set, at most timeout_ms. c->mu is held.
- * Returns 0 when set, -1 on timeout or interruption. */
-static int wait_flag(mosq_client *c, const int *flag, int timeout_ms)
-{
-    uint64_t deadline = bench_now_ns() + (uint64_t)timeout_ms * 1000000u;
-    struct timespec ts;
-    uint64_t t;
-
-    while (!*flag) {
-        t = bench_now_ns();
-        if (t >= deadline || bench_interrupted) {
-            return -1;
-        }
-        /* Short slices so an interrupt is noticed; the condvar uses the
-         * monotonic clock (set in open). */
-        t += (uint64_t)WAIT_SLICE_MS * 1000000u;
-        if (t > deadline) {
-            t = deadline;
-        }
-        ts.tv_sec = (time_t)(t / 1000000000u);
-        ts.tv_nsec = (long)(t % 1000000000u);
-        (void)pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-    }
-    return 0;
-}
-
 static void on_connect(struct mosquitto *mosq, void *user, int rc)
 {
     mosq_client *c = user;
+    bench_acks *a = &c->acks;
 
-    pthread_mutex_lock(&c->mu);
-    c->connack = 1;
+    pthread_mutex_lock(&a->mu);
+    a->connack = 1;
     c->conn_rc = rc;
 #ifdef BENCH_HAVE_OPENSSL
     /* Read here, on the network thread, while no SSL_read can run. */
@@ -88,17 +55,17 @@ static void on_connect(struct mosquitto *mosq, void *user, int rc)
         SSL *ssl = mosquitto_ssl_get(mosq);
 
         if (ssl != NULL) {
-            snprintf(c->info.version, sizeof(c->info.version), "%s",
+            snprintf(a->info.version, sizeof(a->info.version), "%s",
                      SSL_get_version(ssl));
-            snprintf(c->info.cipher, sizeof(c->info.cipher), "%s",
+            snprintf(a->info.cipher, sizeof(a->info.cipher), "%s",
                      SSL_get_cipher_name(ssl));
         }
     }
 #else
     (void)mosq;
 #endif
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *user, int mid, int count,
@@ -107,13 +74,7 @@ static void on_subscribe(struct mosquitto *mosq, void *user, int mid, int count,
     mosq_client *c = user;
 
     (void)mosq;
-    pthread_mutex_lock(&c->mu);
-    if (mid == c->sub_mid) {
-        c->suback = 1;
-        c->granted = count > 0 ? granted[0] : 0x80;
-        pthread_cond_broadcast(&c->cv);
-    }
-    pthread_mutex_unlock(&c->mu);
+    bench_acks_suback(&c->acks, mid, count, granted);
 }
 
 static void on_message(struct mosquitto *mosq, void *user,
@@ -154,42 +115,20 @@ static int mosq_subscribe(bench_client *base, const char *filter, int qos,
     int rc;
 
     /* Hold the lock across the call so the SUBACK cannot be missed. */
-    pthread_mutex_lock(&c->mu);
-    c->suback = 0;
+    pthread_mutex_lock(&c->acks.mu);
     rc = mosquitto_subscribe(c->mosq, &mid, filter, qos);
     if (rc != MOSQ_ERR_SUCCESS) {
-        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_unlock(&c->acks.mu);
         set_err(err, errlen, "subscribe", rc);
         return -1;
     }
-    c->sub_mid = mid;
-    rc = wait_flag(c, &c->suback, timeout_ms);
-    if (rc == 0 && c->granted > 2) {
-        rc = -2;
-    }
-    pthread_mutex_unlock(&c->mu);
-    if (rc == -1) {
-        snprintf(err, errlen,
-                 "libmosquitto subscribe: no SUBACK within "
-                 "%d ms",
-                 timeout_ms);
-        return -1;
-    }
-    if (rc == -2) {
-        snprintf(err, errlen, "libmosquitto subscribe: broker refused %s",
-                 filter);
-        return -1;
-    }
-    return 0;
+    return bench_acks_subscribed(&c->acks, mid, "libmosquitto", filter,
+                                 timeout_ms, err, errlen);
 }
 
 static void mosq_tls_info(bench_client *base, bench_tls_info *out)
 {
-    mosq_client *c = (mosq_client *)base;
-
-    pthread_mutex_lock(&c->mu);
-    *out = c->info;
-    pthread_mutex_unlock(&c->mu);
+    bench_acks_tls_info(&((mosq_client *)base)->acks, out);
 }
 
 static void mosq_close(bench_client *base)
@@ -207,8 +146,7 @@ static void mosq_close(bench_client *base)
         (void)mosquitto_loop_stop(c->mosq, rc != MOSQ_ERR_SUCCESS);
     }
     mosquitto_destroy(c->mosq);
-    pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->mu);
+    bench_acks_destroy(&c->acks);
     free(c);
 }
 
@@ -218,7 +156,6 @@ static const bench_client_ops mosq_ops = {mosq_publish, mosq_subscribe,
 int bench_mosq_open(bench_client **out, int tls, const bench_endpoint *ep,
                     const char *id, bench_sink *sink, char *err, size_t errlen)
 {
-    pthread_condattr_t ca;
     mosq_client *c;
     int rc;
 
@@ -231,13 +168,7 @@ int bench_mosq_open(bench_client **out, int tls, const bench_endpoint *ep,
     c->base.ops = &mosq_ops;
     c->sink = sink;
     c->tls = tls;
-    snprintf(c->info.library, sizeof(c->info.library), "%s",
-             tls ? "OpenSSL (libmosquitto)" : "none");
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    bench_acks_init(&c->acks, tls ? "OpenSSL (libmosquitto)" : "none");
 
     c->mosq = mosquitto_new(id, true, c);
     if (c->mosq == NULL) {
@@ -274,10 +205,7 @@ int bench_mosq_open(bench_client **out, int tls, const bench_endpoint *ep,
         goto err;
     }
     c->looping = 1;
-    pthread_mutex_lock(&c->mu);
-    rc = wait_flag(c, &c->connack, CONNECT_TIMEOUT_MS);
-    pthread_mutex_unlock(&c->mu);
-    if (rc != 0) {
+    if (!bench_acks_wait_connack(&c->acks, CONNECT_TIMEOUT_MS)) {
         snprintf(err, errlen,
                  "libmosquitto%s: no CONNACK from %s:%d "
                  "within %d ms",

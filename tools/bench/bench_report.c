@@ -79,6 +79,23 @@ static double size_target(size_t size)
     return -1.0;
 }
 
+/* The msgs/s target for secmq-tls at size and QoS q, and this run's ratio
+ * against mosq-tls: 1 with *target and *ratio set, or 0 when size has no
+ * target or the run lacks one of the two rows. */
+static int throughput_target(const bench_results *r, size_t size, int q,
+                             double *target, double *ratio)
+{
+    const bench_row *row;
+
+    *target = size_target(size);
+    if (*target <= 0.0) {
+        return 0;
+    }
+    row = find_row(r, BENCH_SECMQ_TLS, size, q);
+    *ratio = row != NULL ? row_ratio(r, row) : -1.0;
+    return *ratio >= 0.0;
+}
+
 /* p50 of secmq-tls minus p50 of mosq-tls in us; *ok = 0 if unknown. */
 static double lat_delta(const bench_results *r, int *ok)
 {
@@ -190,11 +207,8 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
     printf("\ntargets (secmq-tls vs mosq-tls, this run):\n");
     ok = 0;
     for (i = 0; i < p->nsizes; i++) {
-        target = size_target(p->sizes[i]);
-        for (q = 0; q <= 1 && target > 0.0; q++) {
-            row = find_row(r, BENCH_SECMQ_TLS, p->sizes[i], q);
-            x = row != NULL ? row_ratio(r, row) : -1.0;
-            if (x < 0.0) {
+        for (q = 0; q <= 1; q++) {
+            if (!throughput_target(r, p->sizes[i], q, &target, &x)) {
                 continue;
             }
             fmt_size(sz, sizeof(sz), p->sizes[i]);
@@ -244,6 +258,32 @@ static void json_num(double v)
     }
 }
 
+/* Ends the JSON array before and opens the member name as a new one; *sep
+ * is reset, as its first element takes no comma. */
+static void json_next_array(const char *name, const char **sep)
+{
+    printf("\n  ],\n  \"%s\": [", name);
+    *sep = "";
+}
+
+/* Opens one object in a JSON array, on a line of its own: *sep is the comma
+ * after the object before, none for the first. */
+static void json_element(const char **sep)
+{
+    printf("%s\n    {", *sep);
+    *sep = ",";
+}
+
+/* Opens the object of one measurement with the keys all of them start
+ * with. */
+static void json_measurement(const char **sep, bench_transport t, size_t size,
+                             int qos)
+{
+    json_element(sep);
+    printf("\"transport\": \"%s\", \"payload\": %zu, \"qos\": %d",
+           bench_transport_name(t), size, qos);
+}
+
 void bench_report_json(const bench_meta *m, const bench_params *p,
                        const bench_results *r)
 {
@@ -287,7 +327,8 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
         if (!r->have_tls[t]) {
             continue;
         }
-        printf("%s\n    {\"transport\": \"%s\", \"library\": ", sep,
+        json_element(&sep);
+        printf("\"transport\": \"%s\", \"library\": ",
                bench_transport_name((bench_transport)t));
         json_str(r->tls[t].library);
         printf(", \"version\": ");
@@ -295,17 +336,14 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
         printf(", \"cipher\": ");
         json_str(r->tls[t].cipher);
         printf("}");
-        sep = ",";
     }
-    printf("\n  ],\n  \"throughput\": [");
-    sep = "";
+    json_next_array("throughput", &sep);
     for (i = 0; i < r->nrows; i++) {
         row = &r->rows[i];
-        printf("%s\n    {\"transport\": \"%s\", \"payload\": %zu, "
-               "\"qos\": %d, \"sent\": %ld, \"arrived\": %ld, "
-               "\"seconds\": %.6f, \"msgs_per_s\": %.1f, "
-               "\"mb_per_s\": %.3f, \"cpu_self\": %.3f, \"cpu_broker\": ",
-               sep, bench_transport_name(row->transport), row->size, row->qos,
+        json_measurement(&sep, row->transport, row->size, row->qos);
+        printf(", \"sent\": %ld, \"arrived\": %ld, \"seconds\": %.6f, "
+               "\"msgs_per_s\": %.1f, \"mb_per_s\": %.3f, \"cpu_self\": %.3f, "
+               "\"cpu_broker\": ",
                row->sent, row->arrived, row->seconds, row->msgs_per_s,
                row->mb_per_s, row->cpu_self);
         json_num(row->cpu_broker);
@@ -315,46 +353,36 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
                row->rate_max);
         json_num(row_ratio(r, row));
         printf("}");
-        sep = ",";
     }
-    printf("\n  ],\n  \"latency\": [");
-    sep = "";
+    json_next_array("latency", &sep);
     for (i = 0; i < r->nlat; i++) {
         l = &r->lat[i];
-        printf("%s\n    {\"transport\": \"%s\", \"payload\": %zu, "
-               "\"qos\": %d, \"in_flight\": 1, \"samples\": %ld, "
-               "\"lost\": %ld, \"p50_us\": %.2f, \"p99_us\": %.2f, "
-               "\"mean_us\": %.2f, \"min_us\": %.2f, \"max_us\": %.2f}",
-               sep, bench_transport_name(l->transport), l->size, l->qos,
+        json_measurement(&sep, l->transport, l->size, l->qos);
+        printf(", \"in_flight\": 1, \"samples\": %ld, \"lost\": %ld, "
+               "\"p50_us\": %.2f, \"p99_us\": %.2f, \"mean_us\": %.2f, "
+               "\"min_us\": %.2f, \"max_us\": %.2f}",
                l->samples, l->lost, l->p50_us, l->p99_us, l->mean_us, l->min_us,
                l->max_us);
-        sep = ",";
     }
-    printf("\n  ],\n  \"targets\": [");
-    sep = "";
+    json_next_array("targets", &sep);
     for (i = 0; i < p->nsizes; i++) {
-        target = size_target(p->sizes[i]);
-        for (q = 0; q <= 1 && target > 0.0; q++) {
-            row = find_row(r, BENCH_SECMQ_TLS, p->sizes[i], q);
-            x = row != NULL ? row_ratio(r, row) : -1.0;
-            if (x < 0.0) {
+        for (q = 0; q <= 1; q++) {
+            if (!throughput_target(r, p->sizes[i], q, &target, &x)) {
                 continue;
             }
-            printf("%s\n    {\"metric\": \"msgs_per_s_ratio\", "
-                   "\"payload\": %zu, \"qos\": %d, \"min\": %.2f, "
-                   "\"value\": %.4f, \"met\": %s}",
-                   sep, p->sizes[i], q, target, x,
-                   x >= target ? "true" : "false");
-            sep = ",";
+            json_element(&sep);
+            printf("\"metric\": \"msgs_per_s_ratio\", \"payload\": %zu, "
+                   "\"qos\": %d, \"min\": %.2f, \"value\": %.4f, "
+                   "\"met\": %s}",
+                   p->sizes[i], q, target, x, x >= target ? "true" : "false");
         }
     }
     d = lat_delta(r, &ok);
     if (ok) {
-        printf("%s\n    {\"metric\": \"latency_p50_delta_us\", "
-               "\"payload\": 64, \"qos\": 1, \"max\": %.1f, "
-               "\"value\": %.2f, \"met\": %s}",
-               sep, TARGET_LAT_P50_US, d,
-               d <= TARGET_LAT_P50_US ? "true" : "false");
+        json_element(&sep);
+        printf("\"metric\": \"latency_p50_delta_us\", \"payload\": 64, "
+               "\"qos\": 1, \"max\": %.1f, \"value\": %.2f, \"met\": %s}",
+               TARGET_LAT_P50_US, d, d <= TARGET_LAT_P50_US ? "true" : "false");
     }
     printf("\n  ],\n  \"total_s\": %.3f\n}\n", m->total_s);
 }

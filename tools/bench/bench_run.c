@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define SUBACK_TIMEOUT_MS 5000
@@ -114,14 +113,9 @@ void bench_sink_deliver(bench_sink *s, const void *payload, size_t len)
 
 static void sink_init(bench_sink *s)
 {
-    pthread_condattr_t ca;
-
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    bench_cond_init(&s->cv);
     s->row = NO_ROW;
     s->want_seq = NO_ROW;
 }
@@ -142,15 +136,7 @@ static void sink_reset(bench_sink *s, uint32_t row)
  * longer than one slice. s->mu is held. */
 static void sink_wait(bench_sink *s, uint64_t deadline)
 {
-    uint64_t t = bench_now_ns() + WAIT_SLICE_NS;
-    struct timespec ts;
-
-    if (t > deadline) {
-        t = deadline;
-    }
-    ts.tv_sec = (time_t)(t / 1000000000u);
-    ts.tv_nsec = (long)(t % 1000000000u);
-    (void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    bench_cond_wait(&s->cv, &s->mu, deadline, WAIT_SLICE_NS);
 }
 
 /*

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <secmq.h>
 
@@ -26,20 +25,13 @@
 
 #define CONNECT_TIMEOUT_MS 10000
 #define KEEPALIVE_S 60
-#define WAIT_SLICE_MS 100
 
 typedef struct sq_client {
     bench_client base; /* first: the measurement code sees only this */
     secmq_client *c;
     bench_sink *sink;
     int looping;
-    pthread_mutex_t mu; /* guards everything below */
-    pthread_cond_t cv;
-    int connack; /* 1 once on_connect has run */
-    int sub_mid;
-    int suback;
-    int granted;
-    bench_tls_info info;
+    bench_acks acks;
 } sq_client;
 
 /* Writes "secmq <what>: <sentence> (<detail>)" into err. */
@@ -61,6 +53,7 @@ static void on_connect(secmq_client *c, void *user, int rc, int reason,
                        int session_present)
 {
     sq_client *s = user;
+    bench_acks *a = &s->acks;
     secmq_tls_info ti;
 
     (void)reason;
@@ -71,35 +64,14 @@ static void on_connect(secmq_client *c, void *user, int rc, int reason,
     if (rc == SECMQ_OK && secmq_client_tls_info(c, &ti) != SECMQ_OK) {
         memset(&ti, 0, sizeof(ti));
     }
-    pthread_mutex_lock(&s->mu);
-    snprintf(s->info.version, sizeof(s->info.version), "%.*s",
+    pthread_mutex_lock(&a->mu);
+    snprintf(a->info.version, sizeof(a->info.version), "%.*s",
              (int)sizeof(ti.version), ti.version);
-    snprintf(s->info.cipher, sizeof(s->info.cipher), "%.*s",
+    snprintf(a->info.cipher, sizeof(a->info.cipher), "%.*s",
              (int)sizeof(ti.cipher), ti.cipher);
-    s->connack = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* Waits on s->cv until *flag is set, at most until deadline (monotonic
- * ns). s->mu is held. Returns 1 if set. */
-static int wait_flag(sq_client *s, const int *flag, uint64_t deadline)
-{
-    struct timespec ts;
-    uint64_t t;
-
-    while (!*flag && !bench_interrupted) {
-        t = bench_now_ns();
-        if (t >= deadline) {
-            break;
-        }
-        t += (uint64_t)WAIT_SLICE_MS * 1000000u;
-        t = t > deadline ? deadline : t;
-        ts.tv_sec = (time_t)(t / 1000000000u);
-        ts.tv_nsec = (long)(t % 1000000000u);
-        (void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-    }
-    return *flag;
+    a->connack = 1;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
 }
 
 static void on_subscribe(secmq_client *c, void *user, int mid, int count,
@@ -108,13 +80,7 @@ static void on_subscribe(secmq_client *c, void *user, int mid, int count,
     sq_client *s = user;
 
     (void)c;
-    pthread_mutex_lock(&s->mu);
-    if (mid == s->sub_mid) {
-        s->suback = 1;
-        s->granted = count > 0 ? granted[0] : 0x80;
-        pthread_cond_broadcast(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
+    bench_acks_suback(&s->acks, mid, count, granted);
 }
 
 static void on_message(secmq_client *c, void *user, const secmq_message *msg)
@@ -146,41 +112,24 @@ static int sq_subscribe(bench_client *base, const char *filter, int qos,
                         int timeout_ms, char *err, size_t errlen)
 {
     sq_client *s = (sq_client *)base;
-    uint64_t deadline = bench_now_ns() + (uint64_t)timeout_ms * 1000000u;
     int mid = 0;
     int rc;
 
     /* Hold the lock across the call so the SUBACK cannot be missed. */
-    pthread_mutex_lock(&s->mu);
-    s->suback = 0;
+    pthread_mutex_lock(&s->acks.mu);
     rc = secmq_client_subscribe(s->c, &mid, filter, qos);
     if (rc != SECMQ_OK) {
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->acks.mu);
         set_err(s, err, errlen, "subscribe", rc);
         return -1;
     }
-    s->sub_mid = mid;
-    rc = !wait_flag(s, &s->suback, deadline) ? -1 : s->granted > 2 ? -2 : 0;
-    pthread_mutex_unlock(&s->mu);
-    if (rc == -1) {
-        snprintf(err, errlen, "secmq subscribe: no SUBACK within %d ms",
-                 timeout_ms);
-        return -1;
-    }
-    if (rc == -2) {
-        snprintf(err, errlen, "secmq subscribe: broker refused %s", filter);
-        return -1;
-    }
-    return 0;
+    return bench_acks_subscribed(&s->acks, mid, "secmq", filter, timeout_ms,
+                                 err, errlen);
 }
 
 static void sq_tls_info(bench_client *base, bench_tls_info *out)
 {
-    sq_client *s = (sq_client *)base;
-
-    pthread_mutex_lock(&s->mu);
-    *out = s->info;
-    pthread_mutex_unlock(&s->mu);
+    bench_acks_tls_info(&((sq_client *)base)->acks, out);
 }
 
 static void sq_close(bench_client *base)
@@ -198,8 +147,7 @@ static void sq_close(bench_client *base)
         (void)secmq_client_loop_stop(s->c, rc != SECMQ_OK);
     }
     secmq_client_free(s->c);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
+    bench_acks_destroy(&s->acks);
     free(s);
 }
 
@@ -209,7 +157,6 @@ static const bench_client_ops sq_ops = {sq_publish, sq_subscribe, sq_tls_info,
 int bench_secmq_open(bench_client **out, const bench_endpoint *ep,
                      const char *id, bench_sink *sink, char *err, size_t errlen)
 {
-    pthread_condattr_t ca;
     secmq_config cfg;
     sq_client *s;
     int rc;
@@ -222,12 +169,7 @@ int bench_secmq_open(bench_client **out, const bench_endpoint *ep,
     }
     s->base.ops = &sq_ops;
     s->sink = sink;
-    snprintf(s->info.library, sizeof(s->info.library), "wolfSSL (secmq)");
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    bench_acks_init(&s->acks, "wolfSSL (secmq)");
 
     secmq_config_init(&cfg);
     cfg.host = ep->host;
@@ -265,11 +207,7 @@ int bench_secmq_open(bench_client **out, const bench_endpoint *ep,
     }
     /* wait_connected may return before on_connect has finished on the
      * loop thread; the TLS details are read there, so wait for it. */
-    pthread_mutex_lock(&s->mu);
-    rc = wait_flag(s, &s->connack,
-                   bench_now_ns() + (uint64_t)CONNECT_TIMEOUT_MS * 1000000u);
-    pthread_mutex_unlock(&s->mu);
-    if (!rc) {
+    if (!bench_acks_wait_connack(&s->acks, CONNECT_TIMEOUT_MS)) {
         snprintf(err, errlen, "secmq: on_connect did not run within %d ms",
                  CONNECT_TIMEOUT_MS);
         goto err;

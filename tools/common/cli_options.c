@@ -7,6 +7,7 @@
  * its business, nor is the network.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,17 @@ int cli_parse_qos(const char *name, const char *arg, int *out, char *err,
         return -1;
     }
     *out = (int)v;
+    return 0;
+}
+
+int cli_parse_count(const char *name, const char *arg, long *out, char *err,
+                    size_t errlen)
+{
+    if (cli_parse_long(arg, 1, INT_MAX, out) != 0) {
+        snprintf(err, errlen, "%s: needs a count of 1 or more, not '%s'", name,
+                 arg);
+        return -1;
+    }
     return 0;
 }
 

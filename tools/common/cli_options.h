@@ -132,6 +132,13 @@ int cli_parse_seconds(const char *s, double max, double *out);
 int cli_parse_qos(const char *name, const char *arg, int *out, char *err,
                   size_t errlen);
 
+/*
+ * cli_parse_count -- parse a count of 1 or more (at most INT_MAX) given to
+ * option name. Returns 0 and sets *out, or -1 with a reason in err.
+ */
+int cli_parse_count(const char *name, const char *arg, long *out, char *err,
+                    size_t errlen);
+
 /* Print the help for the connection options and the config file. */
 void cli_help_common(FILE *f);
 
