@@ -96,7 +96,14 @@ enum secmq_error {
     SECMQ_E_REFUSED = -17,       /* broker refused the connection otherwise */
     SECMQ_E_PROTOCOL = -18,      /* MQTT protocol violation */
     SECMQ_E_OVERSIZE = -19,      /* payload or packet too large */
-    SECMQ_E_CONFIG = -20         /* configuration file error (see detail) */
+    SECMQ_E_CONFIG = -20,        /* configuration file error (see detail) */
+    SECMQ_E_OPEN = -21,          /* an envelope did not open (reason given
+                                    separately, see secmq_open_reason) */
+    SECMQ_E_KEYRING = -22,       /* keyring, identity or grant file error */
+    SECMQ_E_NO_KEY = -23,        /* no channel key covers this topic for
+                                    this use (publishing or reading) */
+    SECMQ_E_PLAINTEXT = -24      /* plaintext publish to a topic that has a
+                                    channel refused (use publish_raw) */
 };
 
 /*

@@ -41,6 +41,11 @@ const char *secmq_strerror(int rc)
     case SECMQ_E_PROTOCOL: return "MQTT protocol error";
     case SECMQ_E_OVERSIZE: return "message too large";
     case SECMQ_E_CONFIG: return "configuration error";
+    case SECMQ_E_OPEN: return "message could not be opened";
+    case SECMQ_E_KEYRING: return "keyring error";
+    case SECMQ_E_NO_KEY: return "no channel key for this topic";
+    case SECMQ_E_PLAINTEXT:
+        return "plaintext refused on a topic protected by a channel";
     default: return "unknown error";
     }
 }

@@ -10,7 +10,7 @@
 
 #include "check.h"
 
-/* Every code the header defines, SECMQ_OK .. SECMQ_E_CONFIG. */
+/* Every code the header defines, SECMQ_OK .. SECMQ_E_PLAINTEXT. */
 static const int all_codes[] = {
     SECMQ_OK,
     SECMQ_E_INVAL,
@@ -33,13 +33,17 @@ static const int all_codes[] = {
     SECMQ_E_PROTOCOL,
     SECMQ_E_OVERSIZE,
     SECMQ_E_CONFIG,
+    SECMQ_E_OPEN,
+    SECMQ_E_KEYRING,
+    SECMQ_E_NO_KEY,
+    SECMQ_E_PLAINTEXT,
 };
 #define NCODES (sizeof all_codes / sizeof all_codes[0])
 
-/* The codes are 0, -1, ..., -20 with no gap: numbers never change. */
+/* The codes are 0, -1, ..., -24 with no gap: numbers never change. */
 static void test_codes_are_contiguous(void)
 {
-    CHECK_INT_EQ(NCODES, 21);
+    CHECK_INT_EQ(NCODES, 25);
     for (size_t i = 0; i < NCODES; i++) {
         CHECK_INT_EQ(all_codes[i], -(int)i);
     }
@@ -71,7 +75,7 @@ static void test_strerror_distinct(void)
 
 static void test_strerror_unknown_codes(void)
 {
-    static const int unknown[] = {1, -21, -999, 1000, -2147483647 - 1};
+    static const int unknown[] = {1, -25, -999, 1000, -2147483647 - 1};
 
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = secmq_strerror(unknown[i]);
