@@ -36,7 +36,9 @@ enum pub_id {
     P_QOS,
     P_RETAIN,
     P_REPEAT,
-    P_REPEAT_DELAY
+    P_REPEAT_DELAY,
+    P_RAW,
+    P_MAC
 };
 
 static const struct cli_opt pub_opts[] = {
@@ -50,6 +52,8 @@ static const struct cli_opt pub_opts[] = {
     {"-r", "--retain", 0, P_RETAIN},
     {NULL, "--repeat", 1, P_REPEAT},
     {NULL, "--repeat-delay", 1, P_REPEAT_DELAY},
+    {NULL, "--raw", 0, P_RAW},
+    {NULL, "--mac", 0, P_MAC},
     {NULL, NULL, 0, 0},
 };
 
@@ -65,6 +69,8 @@ struct pub {
     long repeat;
     int repeat_given;
     double repeat_delay;
+    int raw; /* --raw: never seal */
+    int mac; /* --mac: mac-only envelopes where the channel allows it */
     /* The payload of -m, -f, -s, -n. */
     unsigned char *payload;
     size_t payloadlen;
@@ -115,6 +121,21 @@ static void pub_help(void)
         " --repeat-delay SEC  wait SEC seconds between repeats; fractions "
         "such as 0.5\n"
         "                     are allowed (default: 0)\n"
+        " --raw               with --keyring: publish the payload as it is, "
+        "even on a\n"
+        "                     topic a channel covers (receivers with the "
+        "keyring refuse\n"
+        "                     it). Without --raw, secmq-pub seals on covered "
+        "topics and\n"
+        "                     refuses to publish there when it cannot seal "
+        "(e.g. not a\n"
+        "                     publisher of the channel); it never falls back "
+        "to plaintext.\n"
+        " --mac               with --keyring: mac-only envelopes (no "
+        "signature; proves\n"
+        "                     channel membership, not the sender) on "
+        "channels whose grant\n"
+        "                     allows it; elsewhere envelopes stay signed\n"
         "\n",
         stdout);
     cli_help_common(stdout);
@@ -196,6 +217,12 @@ static int pub_option(void *ctx, int id, const char *name, const char *arg,
         return cli_parse_qos(name, arg, &p->qos, err, errlen);
     case P_RETAIN:
         p->retain = 1;
+        return 0;
+    case P_RAW:
+        p->raw = 1;
+        return 0;
+    case P_MAC:
+        p->mac = 1;
         return 0;
     case P_REPEAT:
         if (cli_parse_count(name, arg, &p->repeat, err, errlen) != 0) {
@@ -413,8 +440,13 @@ static int publish_one(struct pub *p, const void *payload, size_t len)
             rc = SECMQ_E_NO_CONN;
             break;
         }
-        rc = secmq_client_publish(p->s.client, NULL, p->topic, payload, len,
-                                  p->qos, p->retain);
+        if (p->raw) {
+            rc = secmq_client_publish_raw(p->s.client, NULL, p->topic, payload,
+                                          len, p->qos, p->retain);
+        } else {
+            rc = secmq_client_publish(p->s.client, NULL, p->topic, payload,
+                                      len, p->qos, p->retain);
+        }
         if (rc != SECMQ_E_NO_CONN || cli_mono_now() >= end) {
             break;
         }
@@ -500,6 +532,20 @@ static int publish_all(struct pub *p)
     return code;
 }
 
+/* --raw and --mac only mean something with a keyring. 0 or -1. */
+static int check_e2e(const struct pub *p, const struct cli_conn *o)
+{
+    if ((p->raw || p->mac) && o->keyring == NULL) {
+        cli_usage_err("%s needs --keyring", p->raw ? "--raw" : "--mac");
+        return -1;
+    }
+    if (p->raw && p->mac) {
+        cli_usage_err("--raw and --mac exclude each other");
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct pub p;
@@ -513,7 +559,8 @@ int main(int argc, char **argv)
     p.repeat = 1;
     cli_conn_init(&o);
     code = cli_parse(&o, &t, argc, argv);
-    if (code != 0 || check_options(&p) != 0 || load_payload(&p) != 0) {
+    if (code != 0 || check_options(&p) != 0 || check_e2e(&p, &o) != 0 ||
+        load_payload(&p) != 0) {
         cli_conn_free(&o);
         free(p.payload);
         return code > 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
@@ -525,6 +572,9 @@ int main(int argc, char **argv)
     pthread_condattr_destroy(&ca);
 
     code = cli_session_open(&p.s, &o, &p, NULL, on_stopped);
+    if (code == 0 && p.mac) {
+        (void)secmq_keyring_set_mode(p.s.keyring, SECMQ_SEAL_MAC);
+    }
     if (code == 0) {
         secmq_client_on_publish(p.s.client, on_publish);
         code = cli_session_connect(&p.s);

@@ -30,7 +30,8 @@ enum sub_id {
     S_NO_EOL,
     S_NO_RETAINED,
     S_FORMAT,
-    S_RETAINED_ONLY
+    S_RETAINED_ONLY,
+    S_MAX_AGE
 };
 
 static const struct cli_opt sub_opts[] = {
@@ -44,6 +45,7 @@ static const struct cli_opt sub_opts[] = {
     {"-R", "--no-retained", 0, S_NO_RETAINED},
     {"-F", "--format", 1, S_FORMAT},
     {NULL, "--retained-only", 0, S_RETAINED_ONLY},
+    {NULL, "--max-age", 1, S_MAX_AGE},
     {NULL, NULL, 0, 0},
 };
 
@@ -58,6 +60,7 @@ struct sub {
     double timeout;    /* -W seconds; 0 = none */
     int no_retained;   /* -R */
     int retained_only; /* --retained-only */
+    double max_age;    /* --max-age seconds; 0 = off */
     struct sub_output out;
     /* State of the subscription round; loop thread only. */
     struct cli_session s;
@@ -114,6 +117,10 @@ static void sub_help(void)
           "1470818943.786368637\n"
           "                       %j the message as JSON, like "
           "mosquitto_sub    %% a %\n"
+          "                       %S the verified sender of a sealed message "
+          "(--keyring),\n"
+          "                          empty for messages on topics no channel "
+          "covers\n"
           "                     Flags, width and precision as in printf: "
           "%-20t, %08l,\n"
           "                     %.10p (at most 10 bytes of payload).\n"
@@ -123,13 +130,26 @@ static void sub_help(void)
           "                       \\n newline  \\t tab  \\e escape  \\r "
           "\\a \\v  \\0 NUL  \\\\ a \\\n"
           "                     MQTT v5 property sequences (%A %C %D %E %F "
-          "%P %R %S) and\n"
-          "                     %J are not supported.\n"
+          "%P %R) and %J\n"
+          "                     are not supported; %S is the sender, not "
+          "mosquitto_sub's\n"
+          "                     subscription identifier.\n"
           " -C, --count N       exit after printing N messages\n"
           " -R, --no-retained   do not print retained (stale) messages\n"
           " --retained-only     print only retained messages; exit at the "
           "first message\n"
           "                     that is not retained\n"
+          " --max-age SEC       with --keyring: refuse sealed messages whose "
+          "time differs\n"
+          "                     from this clock by more than SEC seconds "
+          "(default: off)\n"
+          "With --keyring, a message on a covered topic that does not open "
+          "(tampered,\n"
+          "forged, replayed, moved from another topic, not from a publisher) "
+          "is never\n"
+          "printed: one line on stderr names the topic and the reason, and -d "
+          "prints the\n"
+          "counts at exit.\n"
           " -W, --timeout SEC   give up SEC seconds (fractions allowed) after "
           "connecting,\n"
           "                     printing \"Timed out\" and exiting with 27, "
@@ -293,6 +313,14 @@ static int sub_option(void *ctx, int id, const char *name, const char *arg,
     case S_RETAINED_ONLY:
         u->retained_only = 1;
         return 0;
+    case S_MAX_AGE:
+        if (cli_parse_seconds(arg, 86400.0 * 365, &u->max_age) != 0 ||
+            u->max_age <= 0) {
+            snprintf(err, errlen, "%s: needs a number of seconds > 0, not '%s'",
+                     name, arg);
+            return -1;
+        }
+        return 0;
     default:
         snprintf(err, errlen, "%s: not handled", name);
         return -1;
@@ -366,6 +394,38 @@ static void on_subscribe(secmq_client *c, void *user, int mid, int count,
                      u->topics[i]);
         }
     }
+}
+
+static void on_open_failure(secmq_client *c, void *user, const char *topic,
+                            int reason)
+{
+    (void)c;
+    (void)user;
+    cli_warn("dropped a message on '%.200s' that did not open: %s", topic,
+             secmq_open_reason_name(reason));
+}
+
+/* With -d: how many sealed messages opened and why others did not. */
+static void report_open_counts(struct sub *u)
+{
+    uint64_t n[SECMQ_OPEN_REASON_COUNT];
+    char line[512];
+    size_t used;
+
+    if (u->s.keyring == NULL || !cli_msg_debug_enabled() ||
+        secmq_client_open_counts(u->s.client, n) != SECMQ_OK) {
+        return;
+    }
+    used = (size_t)snprintf(line, sizeof line, "sealed messages opened: %llu",
+                            (unsigned long long)n[SECMQ_OPEN_OK]);
+    for (int r = 1; r < SECMQ_OPEN_REASON_COUNT && used < sizeof line; r++) {
+        if (n[r] > 0) {
+            used += (size_t)snprintf(line + used, sizeof line - used,
+                                     ", %s: %llu", secmq_open_reason_name(r),
+                                     (unsigned long long)n[r]);
+        }
+    }
+    cli_debug("%s", line);
 }
 
 static void on_message(secmq_client *c, void *user, const secmq_message *msg)
@@ -506,6 +566,10 @@ int main(int argc, char **argv)
     u.out.eol = 1;
     cli_conn_init(&o);
     code = cli_parse(&o, &t, argc, argv);
+    if (code == 0 && u.max_age > 0 && o.keyring == NULL) {
+        cli_usage_err("--max-age needs --keyring");
+        code = -1;
+    }
     if (code != 0 || check_options(&u) != 0 || install_signals() != 0) {
         code = code > 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
         goto out;
@@ -514,6 +578,11 @@ int main(int argc, char **argv)
     if (code == 0) {
         secmq_client_on_subscribe(u.s.client, on_subscribe);
         secmq_client_on_message(u.s.client, on_message);
+        secmq_client_on_open_failure(u.s.client, on_open_failure);
+        if (u.s.keyring != NULL && u.max_age > 0) {
+            (void)secmq_keyring_set_max_age(u.s.keyring,
+                                            (uint64_t)(u.max_age * 1000.0));
+        }
         code = cli_session_connect(&u.s);
     }
     if (code == 0) {
@@ -522,6 +591,9 @@ int main(int argc, char **argv)
     }
     if (code == 0) {
         code = wait_for_end(&u);
+    }
+    if (u.s.client != NULL) {
+        report_open_counts(&u);
     }
     cli_session_close(&u.s);
 out:

@@ -212,6 +212,14 @@ static void put_percent(FILE *out, const struct spec *sp,
     case 'r':
         fputc(msg->retain ? '1' : '0', out);
         break;
+    case 'S':
+        /* The verified sender of a sealed message; empty otherwise. */
+        if (msg->sender != NULL) {
+            put_bytes(out, msg->sender, strlen(msg->sender), sp, 0);
+        } else {
+            put_bytes(out, "", 0, sp, 0);
+        }
+        break;
     case 'I':
         get_stamp(st);
         n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", &st->tm);
@@ -345,9 +353,9 @@ static int walk(const char *fmt, const secmq_message *msg, FILE *out, char *err,
                              MAX_WIDTH);
                     return -1;
                 }
-                if (strchr("%tpxXlmqrIUj", sp.conv) == NULL) {
+                if (strchr("%tpxXlmqrIUjS", sp.conv) == NULL) {
                     snprintf(err, errlen,
-                             strchr("ACDEFPRSJ", sp.conv) != NULL
+                             strchr("ACDEFPRJ", sp.conv) != NULL
                                  ? "-F: %%%c is not supported by secmq-sub "
                                    "(MQTT v5 properties and %%J are not "
                                    "available)"

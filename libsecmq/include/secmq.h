@@ -227,6 +227,11 @@ typedef struct secmq_message {
     int qos;
     int retain;
     int mid;             /* MQTT packet id, 0 for QoS 0 */
+    int sealed;          /* 1: opened from an envelope (see
+                            secmq_client_set_keyring); payload is the
+                            verified plaintext */
+    const char *sender;  /* sealed: the verified sender's name (signed mode)
+                            or the claimed one (mac-only); else NULL */
 } secmq_message;
 
 /* TLS details of the current connection, from secmq_client_tls_info(). */
@@ -276,6 +281,15 @@ typedef void (*secmq_subscribe_cb)(secmq_client *c, void *user, int mid,
                                    int count, const int *granted);
 /* on_unsubscribe: UNSUBACK received. */
 typedef void (*secmq_unsubscribe_cb)(secmq_client *c, void *user, int mid);
+
+/*
+ * on_open_failure: a message arrived on a topic a keyring channel covers,
+ * but did not open (reason: a secmq_open_reason, e.g. SECMQ_OPEN_BAD_TAG for
+ * a tampered message, SECMQ_OPEN_REPLAY for a replay or a QoS 1 duplicate).
+ * It is not delivered to on_message. topic is valid during the callback.
+ */
+typedef void (*secmq_open_failure_cb)(secmq_client *c, void *user,
+                                      const char *topic, int reason);
 
 /* Levels of log lines delivered to on_log. */
 typedef enum secmq_log_level {
@@ -329,6 +343,49 @@ SECMQ_API void secmq_client_on_subscribe(secmq_client *c,
 SECMQ_API void secmq_client_on_unsubscribe(secmq_client *c,
                                            secmq_unsubscribe_cb cb);
 SECMQ_API void secmq_client_on_log(secmq_client *c, secmq_log_cb cb);
+SECMQ_API void secmq_client_on_open_failure(secmq_client *c,
+                                            secmq_open_failure_cb cb);
+
+/* ------------------------------------------------------------------------ */
+/* End-to-end sealing                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct secmq_keyring secmq_keyring; /* see secmq/keyring.h */
+
+/*
+ * secmq_client_set_keyring -- seal and open payloads with a keyring.
+ * kr is BORROWED: it must stay alive until the client is freed or another
+ * keyring (or NULL) is set. Call before secmq_client_connect().
+ * From then on:
+ *  - secmq_client_publish() on a topic that a channel covers publishes an
+ *    envelope (docs/PROTOCOL.md) instead of the plaintext, and fails with
+ *    SECMQ_E_NO_KEY when this identity may not publish there. An empty
+ *    retained publish (which only deletes the retained message) is sent
+ *    as is. Topics no channel covers are published as they are.
+ *  - messages on covered topics are opened before on_message sees them
+ *    (sealed = 1, sender set); those that do not open go to
+ *    on_open_failure instead and are counted (secmq_client_open_counts).
+ * Returns SECMQ_OK or SECMQ_E_STATE (while connected).
+ */
+SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
+
+/*
+ * secmq_client_publish_raw -- publish payload as it is, even on a topic a
+ * channel covers (receivers with the keyring will refuse it). Same
+ * parameters and return codes as secmq_client_publish().
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_client_publish_raw(
+    secmq_client *c, int *mid, const char *topic, const void *payload,
+    size_t payloadlen, int qos, int retain);
+
+/*
+ * secmq_client_open_counts -- how many messages on covered topics opened
+ * (counts[SECMQ_OPEN_OK]) and how many failed, per reason
+ * (counts[SECMQ_OPEN_BAD_TAG], ...), since the client was created.
+ * counts must have SECMQ_OPEN_REASON_COUNT entries. Any thread.
+ * Returns SECMQ_OK or SECMQ_E_INVAL.
+ */
+SECMQ_API int secmq_client_open_counts(secmq_client *c, uint64_t *counts);
 
 /*
  * secmq_client_connect -- open the link and send MQTT CONNECT.
@@ -465,4 +522,9 @@ SECMQ_API const char *secmq_client_id(const secmq_client *c);
 #ifdef __cplusplus
 }
 #endif
+
+/* End-to-end protection: the envelope (docs/PROTOCOL.md). */
+#include "secmq/envelope.h"
+#include "secmq/keyring.h"
+
 #endif /* SECMQ_H */

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <stdatomic.h>
+
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <sodium.h>
@@ -59,6 +61,10 @@ struct secmq_client {
     secmq_subscribe_cb on_subscribe;
     secmq_unsubscribe_cb on_unsubscribe;
     secmq_log_cb on_log;
+    secmq_open_failure_cb on_open_failure;
+
+    secmq_keyring *keyring; /* BORROWED, may be NULL */
+    atomic_uint_fast64_t open_counts[SECMQ_OPEN_REASON_COUNT];
 
     pthread_mutex_t lock; /* guards the fields below */
     pthread_cond_t cond;
@@ -227,6 +233,48 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
     }
 }
 
+/* A message on a topic the keyring covers: open it, or report why not. */
+static void deliver_sealed(secmq_client *c, const struct mosquitto_message *m,
+                           secmq_message *msg)
+{
+    size_t len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    unsigned char *plain = malloc(len + 1);
+    size_t plain_len = 0;
+    const char *sender = NULL;
+    int reason = SECMQ_OPEN_MALFORMED;
+    int rc = SECMQ_E_OPEN;
+
+    if (plain != NULL && len > 0) {
+        rc = secmq_keyring_open_msg(c->keyring, m->topic, m->payload, len,
+                                    plain, len, &plain_len, &sender, &reason);
+    } else if (plain == NULL) {
+        reason = SECMQ_OPEN_MALFORMED; /* cannot even look at it */
+    }
+    if (rc == SECMQ_OK) {
+        atomic_fetch_add(&c->open_counts[SECMQ_OPEN_OK], 1);
+        plain[plain_len] = '\0';
+        msg->payload = plain;
+        msg->payloadlen = plain_len;
+        msg->sealed = 1;
+        msg->sender = sender;
+        if (c->on_message != NULL) {
+            c->on_message(c, c->user, msg);
+        }
+        /* SECURITY: plaintext is wiped as soon as the application has
+         * seen it; it never outlives the callback. */
+        sodium_memzero(plain, plain_len);
+    } else {
+        if (reason <= SECMQ_OPEN_OK || reason >= SECMQ_OPEN_REASON_COUNT) {
+            reason = SECMQ_OPEN_MALFORMED;
+        }
+        atomic_fetch_add(&c->open_counts[reason], 1);
+        if (c->on_open_failure != NULL) {
+            c->on_open_failure(c, c->user, m->topic, reason);
+        }
+    }
+    free(plain);
+}
+
 static void cb_message(struct mosquitto *mosq, void *obj,
                        const struct mosquitto_message *m,
                        const mosquitto_property *props)
@@ -236,9 +284,6 @@ static void cb_message(struct mosquitto *mosq, void *obj,
 
     (void)mosq;
     (void)props;
-    if (c->on_message == NULL) {
-        return;
-    }
     msg.topic = m->topic;
     /* libmosquitto NUL-terminates payloads; an empty one may be NULL. */
     msg.payload = m->payload != NULL ? m->payload : "";
@@ -246,7 +291,15 @@ static void cb_message(struct mosquitto *mosq, void *obj,
     msg.qos = m->qos;
     msg.retain = m->retain ? 1 : 0;
     msg.mid = m->mid;
-    c->on_message(c, c->user, &msg);
+    msg.sealed = 0;
+    msg.sender = NULL;
+    if (c->keyring != NULL && secmq_keyring_covers(c->keyring, m->topic)) {
+        deliver_sealed(c, m, &msg);
+        return;
+    }
+    if (c->on_message != NULL) {
+        c->on_message(c, c->user, &msg);
+    }
 }
 
 static void cb_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
@@ -450,6 +503,9 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
         return SECMQ_E_NOMEM;
     }
     c->user = user;
+    for (int i = 0; i < SECMQ_OPEN_REASON_COUNT; i++) {
+        atomic_init(&c->open_counts[i], 0);
+    }
     secmq__err_init(&c->err);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
@@ -536,6 +592,38 @@ void secmq_client_on_unsubscribe(secmq_client *c, secmq_unsubscribe_cb cb)
 void secmq_client_on_log(secmq_client *c, secmq_log_cb cb)
 {
     c->on_log = cb;
+}
+void secmq_client_on_open_failure(secmq_client *c, secmq_open_failure_cb cb)
+{
+    c->on_open_failure = cb;
+}
+
+int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr)
+{
+    int busy;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    pthread_mutex_lock(&c->lock);
+    busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED;
+    pthread_mutex_unlock(&c->lock);
+    if (busy) {
+        return SECMQ_E_STATE;
+    }
+    c->keyring = kr;
+    return SECMQ_OK;
+}
+
+int secmq_client_open_counts(secmq_client *c, uint64_t *counts)
+{
+    if (c == NULL || counts == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    for (int i = 0; i < SECMQ_OPEN_REASON_COUNT; i++) {
+        counts[i] = (uint64_t)atomic_load(&c->open_counts[i]);
+    }
+    return SECMQ_OK;
 }
 
 /* ---- connecting ---- */
@@ -705,9 +793,9 @@ int secmq_client_disconnect(secmq_client *c)
 
 /* ---- messages ---- */
 
-int secmq_client_publish(secmq_client *c, int *mid, const char *topic,
-                         const void *payload, size_t payloadlen, int qos,
-                         int retain)
+int secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
+                             const void *payload, size_t payloadlen, int qos,
+                             int retain)
 {
     int mrc;
 
@@ -725,6 +813,47 @@ int secmq_client_publish(secmq_client *c, int *mid, const char *topic,
         return SECMQ_OK;
     }
     return map_mosq(mrc);
+}
+
+int secmq_client_publish(secmq_client *c, int *mid, const char *topic,
+                         const void *payload, size_t payloadlen, int qos,
+                         int retain)
+{
+    unsigned char *env;
+    size_t cap, env_len = 0;
+    int rc;
+
+    if (c == NULL || topic == NULL || c->keyring == NULL ||
+        !secmq_keyring_covers(c->keyring, topic) ||
+        (payloadlen == 0 && retain)) {
+        /* Not protected, or an empty retained publish, which carries no
+         * data and only deletes the topic's retained message. */
+        return secmq_client_publish_raw(c, mid, topic, payload, payloadlen,
+                                        qos, retain);
+    }
+    if (payload == NULL && payloadlen > 0) {
+        return SECMQ_E_INVAL;
+    }
+    if (payloadlen > 268435455u - SECMQ_ENV_OVERHEAD_SIGNED) {
+        return SECMQ_E_OVERSIZE;
+    }
+    cap = payloadlen + SECMQ_ENV_OVERHEAD_SIGNED;
+    env = malloc(cap);
+    if (env == NULL) {
+        return SECMQ_E_NOMEM;
+    }
+    rc = secmq_keyring_seal(c->keyring, topic, payload, payloadlen, env, cap,
+                            &env_len);
+    if (rc != SECMQ_OK) {
+        char why[SECMQ_ERRMSG_BYTES];
+        secmq_keyring_errmsg(c->keyring, why, sizeof why);
+        secmq__err_set(&c->err, rc, "%s", why);
+    } else {
+        rc = secmq_client_publish_raw(c, mid, topic, env, env_len, qos,
+                                      retain);
+    }
+    free(env); /* ciphertext only: nothing to wipe */
+    return rc;
 }
 
 int secmq_client_subscribe(secmq_client *c, int *mid, const char *filter,

@@ -48,6 +48,7 @@ enum common_id {
     C_WILL_RETAIN,
     C_DEBUG,
     C_QUIET,
+    C_KEYRING,
     /* Command line only: */
     C_CONFIG,
     C_NO_CONFIG,
@@ -66,6 +67,7 @@ static const struct cli_opt common_opts[] = {
     {NULL, "--tls-version", 1, C_TLS_VERSION},
     {NULL, "--insecure", 0, C_INSECURE},
     {NULL, "--pin", 1, C_PIN},
+    {NULL, "--keyring", 1, C_KEYRING},
     {"-u", "--username", 1, C_USERNAME},
     {"-P", "--pw", 1, C_PASSWORD},
     {NULL, "--pw-file", 1, C_PW_FILE},
@@ -320,6 +322,8 @@ static int apply_common(struct cli_conn *o, int id, const char *name,
     case C_KEY:
         o->src_tls = src;
         return set_str(&o->keyfile, arg, err, errlen);
+    case C_KEYRING:
+        return set_str(&o->keyring, arg, err, errlen);
     case C_CIPHERS:
         o->src_tls = src;
         return set_str(&o->ciphers, arg, err, errlen);
@@ -623,6 +627,7 @@ void cli_conn_free(struct cli_conn *o)
     free(o->certfile);
     free(o->keyfile);
     free(o->ciphers);
+    free(o->keyring);
     free(o->username);
     free(o->client_id);
     free(o->id_prefix);
@@ -773,6 +778,16 @@ void cli_help_common(FILE *f)
         "For testing\n"
         "                     only; prints a warning.\n"
         "\n"
+        "End to end (see secmq-keys and docs/SECURITY.md):\n"
+        " --keyring DIR       seal and open payloads with the keyring in DIR: "
+        "on topics\n"
+        "                     a channel covers, messages are encrypted and "
+        "signed end to\n"
+        "                     end (the broker sees only ciphertext); messages "
+        "that do not\n"
+        "                     open are reported on stderr and never shown as "
+        "data\n"
+        "\n"
         "Other:\n"
         " -d, --debug         print debug lines on stderr, and the TLS "
         "version and cipher\n"
@@ -797,7 +812,7 @@ void cli_help_common(FILE *f)
         "      -u sam\n"
         "  The value is the rest of the line (no quoting). Blank lines and "
         "lines starting\n"
-        "  with # are ignored. Only the options under Connection, TLS and "
+        "  with # are ignored. Only the options under Connection, TLS, End to end and "
         "Other\n"
         "  (except --config, --no-config and --help) are allowed. Options on "
         "the command\n"

@@ -54,6 +54,7 @@ struct cli_conn {
     char *certfile; /* --cert */
     char *keyfile;  /* --key */
     char *ciphers;  /* --ciphers */
+    char *keyring;  /* --keyring DIR */
     int min_tls;    /* --tls-version: 0, SECMQ_TLS_1_2 or SECMQ_TLS_1_3 */
     int insecure;   /* --insecure: no host name check */
     int has_pin;    /* --pin given */

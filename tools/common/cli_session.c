@@ -225,6 +225,19 @@ int cli_session_open(struct cli_session *s, struct cli_conn *o, void *tool,
         }
         return CLI_EXIT_ERROR;
     }
+    if (o->keyring != NULL) {
+        char why[256];
+        rc = secmq_keyring_open(&s->keyring, o->keyring, why, sizeof why);
+        if (rc != SECMQ_OK) {
+            cli_err("keyring %s: %s", o->keyring, why);
+            secmq_client_free(s->client);
+            s->client = NULL;
+            return CLI_EXIT_ERROR;
+        }
+        (void)secmq_client_set_keyring(s->client, s->keyring);
+        cli_debug("keyring %s: identity '%s'", o->keyring,
+                  secmq_keyring_name(s->keyring));
+    }
     secmq_client_on_connect(s->client, on_connect);
     secmq_client_on_disconnect(s->client, on_disconnect);
     /* Always set, so the library's own stderr lines appear only with -d. */
@@ -308,6 +321,9 @@ void cli_session_close(struct cli_session *s)
     }
     secmq_client_free(s->client);
     s->client = NULL;
+    /* After the client: it borrowed the keyring. */
+    secmq_keyring_free(s->keyring);
+    s->keyring = NULL;
 }
 
 double cli_mono_now(void)

@@ -34,6 +34,7 @@ typedef void (*cli_stopped_fn)(struct cli_session *s);
 struct cli_session {
     struct cli_conn *opts; /* BORROWED */
     secmq_client *client;  /* owned; NULL until opened */
+    secmq_keyring *keyring; /* owned; NULL without --keyring */
     void *tool;            /* the tool's state, for its callbacks */
     cli_connected_fn on_connected;
     cli_stopped_fn on_stopped;

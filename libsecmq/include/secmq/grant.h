@@ -1,0 +1,126 @@
+/*
+ * secmq/grant.h -- grants, version 1 (docs/PROTOCOL.md §5): the pure codec.
+ *
+ * Bytes in, bytes out: build and sign a grant body, seal it to a member,
+ * open and check one. No I/O and no trust decisions: whether the owner is
+ * trusted and whether the epoch is new is the keyring's business
+ * (secmq/keyring.h). Included by secmq/keyring.h; include <secmq.h>.
+ */
+#ifndef SECMQ_GRANT_H
+#define SECMQ_GRANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef SECMQ_H
+#error "include <secmq.h>, not <secmq/grant.h>"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SECMQ_GRANT_HEADER_BYTES 16u /* magic "SECMQGR1" + recipient id */
+#define SECMQ_GRANT_SEAL_BYTES 48u   /* crypto_box_seal overhead */
+#define SECMQ_GRANT_SIG_BYTES 64u
+/* Body bytes besides the filter, the publishers and the signature. */
+#define SECMQ_GRANT_BODY_FIXED_BYTES 145u
+/* Flags of a grant body. */
+#define SECMQ_GRANT_MAY_PUBLISH 0x01u /* the recipient may publish */
+#define SECMQ_GRANT_ALLOW_MAC 0x02u   /* mac-only envelopes allowed */
+
+/* Why a grant was refused by the codec. Numbers never change. */
+typedef enum secmq_grant_status {
+    SECMQ_GRANT_OK = 0,
+    SECMQ_GRANT_MALFORMED = 1,    /* not a grant, bad magic, wrong lengths,
+                                     trailing bytes, invalid filter */
+    SECMQ_GRANT_NOT_FOR_US = 2,   /* the recipient id is another identity's */
+    SECMQ_GRANT_BAD_SEAL = 3,     /* the sealed box does not open */
+    SECMQ_GRANT_BAD_SIGNATURE = 4 /* the owner's signature does not verify */
+} secmq_grant_status;
+
+/*
+ * The fields of a grant body. In a parsed body, filter and publishers point
+ * into the body bytes; channel_key is a copy and is secret: wipe it.
+ */
+typedef struct secmq_grant_fields {
+    unsigned char owner_pk[SECMQ_SIGN_PK_BYTES];
+    unsigned char member_pk[SECMQ_SIGN_PK_BYTES];
+    unsigned char key_id[SECMQ_ID_BYTES];
+    unsigned char channel_key[SECMQ_KEY_BYTES];
+    uint32_t epoch;
+    uint64_t created_ms;
+    unsigned char prev_key_id[SECMQ_ID_BYTES]; /* zeros when epoch = 1 */
+    uint64_t grace_ms;  /* Unix ms deadline for prev_key_id, 0 = none */
+    unsigned flags;     /* SECMQ_GRANT_MAY_PUBLISH | SECMQ_GRANT_ALLOW_MAC */
+    const char *filter; /* filter_len bytes, not NUL-terminated */
+    size_t filter_len;  /* 1..65535 */
+    const unsigned char *publishers; /* n_publishers * 32 bytes */
+    size_t n_publishers;             /* 0..65535 */
+} secmq_grant_fields;
+
+/*
+ * secmq_grant_body_size -- bytes of a body with this filter length and
+ * number of publishers, signature included; 0 if out of range.
+ */
+SECMQ_API size_t secmq_grant_body_size(size_t filter_len, size_t n_publishers);
+
+/*
+ * secmq_grant_body_build -- encode g and sign it with owner_sk (the owner's
+ * SECMQ_SIGN_SK_BYTES secret key; g->owner_pk must be its public key).
+ * out (out_cap bytes) receives secmq_grant_body_size() bytes, length in
+ * *out_len. The body holds the channel key: the caller wipes it.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (invalid filter or field) or
+ * SECMQ_E_OVERSIZE (out_cap too small). Never allocates.
+ */
+SECMQ_API int secmq_grant_body_build(unsigned char *out, size_t out_cap,
+                                     size_t *out_len,
+                                     const secmq_grant_fields *g,
+                                     const unsigned char *owner_sk);
+
+/*
+ * secmq_grant_body_parse -- split a body into g and verify the signature
+ * with the owner_pk the body names (whether that owner is trusted is for
+ * the caller to decide). Lengths must be exact, the filter a valid MQTT
+ * filter, the epoch at least 1, and epoch 1 without a previous key id. g's
+ * pointers point into body; g->channel_key is secret. Returns SECMQ_GRANT_OK,
+ * SECMQ_GRANT_MALFORMED or SECMQ_GRANT_BAD_SIGNATURE; on failure g is wiped.
+ */
+SECMQ_API int secmq_grant_body_parse(const unsigned char *body, size_t len,
+                                     secmq_grant_fields *g) SECMQ_NODISCARD;
+
+/*
+ * secmq_grant_file_size -- bytes of a grant file around a body of body_len
+ * bytes (header + sealed box); 0 on overflow.
+ */
+SECMQ_API size_t secmq_grant_file_size(size_t body_len);
+
+/*
+ * secmq_grant_seal -- build a grant file: the header (recipient id of
+ * member_pk) and the body sealed to member_pk's X25519 key (a random
+ * ephemeral key: every call gives different bytes).
+ * Returns SECMQ_OK, SECMQ_E_INVAL (member_pk is not a valid Ed25519 key)
+ * or SECMQ_E_OVERSIZE (out_cap < secmq_grant_file_size(body_len)).
+ */
+SECMQ_API int secmq_grant_seal(unsigned char *out, size_t out_cap,
+                               size_t *out_len, const unsigned char *body,
+                               size_t body_len, const unsigned char *member_pk);
+
+/*
+ * secmq_grant_open -- open a grant file addressed to the identity whose
+ * Ed25519 secret key is member_sk (SECMQ_SIGN_SK_BYTES). body (cap bytes,
+ * at least grant_len - 64) receives the body, length in *body_len; it
+ * holds the channel key, so the caller wipes it. The body is not parsed.
+ * Returns SECMQ_GRANT_OK, SECMQ_GRANT_MALFORMED (not a grant file, cap too
+ * small), SECMQ_GRANT_NOT_FOR_US (recipient id is another identity) or
+ * SECMQ_GRANT_BAD_SEAL (tampered, or sealed to another key).
+ */
+SECMQ_API int secmq_grant_open(unsigned char *body, size_t cap,
+                               size_t *body_len, const unsigned char *grant,
+                               size_t grant_len,
+                               const unsigned char *member_sk) SECMQ_NODISCARD;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SECMQ_GRANT_H */

@@ -1,0 +1,368 @@
+/*
+ * secmq/keyring.h -- identities, peers and channel keys kept in a directory,
+ * and sealing and opening messages with them (docs/PROTOCOL.md §2-§5).
+ *
+ * Two halves: the runtime API (secmq_keyring_*: open a keyring once, then
+ * seal and open envelopes from any thread) and the management API (create
+ * an identity, import peers and grants, create, rotate and revoke channels),
+ * which works on the directory and is what `secmq-keys` runs. Included by
+ * secmq.h; include that, not this file.
+ *
+ * The keyring directory (every directory 0700; a management call takes an
+ * exclusive flock on DIR/lock, secmq_keyring_open a shared one while it
+ * reads):
+ *
+ *   DIR/identity                secret identity file (§2.1), mode 0600
+ *   DIR/peers/<name>.pub        trusted peers: public identity files (§2.2)
+ *   DIR/grants/<cid>.grant      the newest grant held for a channel, as
+ *                               received (§5): sealed to this identity and
+ *                               signed by the owner, so it is checked again
+ *                               at every load
+ *   DIR/grants/<cid>.prev.grant the previous epoch's grant, while its key
+ *                               is within the grace period
+ *   DIR/owned/<cid>.chan        channels this identity owns: key(s),
+ *                               members, epoch (sealed, see below)
+ *   DIR/state/seq               sender sequence reservations (sealed)
+ *   DIR/state/replay            receiver replay tops per stream (sealed)
+ *   DIR/state/seq.lock          flock held by the one process publishing
+ *
+ * <cid> is the channel id: hex of the first 8 bytes of
+ * BLAKE2b-32(owner_pk || filter). "Sealed" local files are
+ * "SECMQLF1" || nonce(24) || XChaCha20-Poly1305(k, nonce, payload,
+ * AD = "SECMQLF1" || kind) with k = crypto_kdf_derive_from_key(32, 1,
+ * "secmqkr1", identity seed): private to this keyring, tamper-evident
+ * (a changed byte refuses the load, naming the file), and never read by
+ * anyone else, so not part of the protocol.
+ */
+#ifndef SECMQ_KEYRING_H
+#define SECMQ_KEYRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef SECMQ_H
+#error "include <secmq.h>, not <secmq/keyring.h>"
+#endif
+
+#include "secmq/grant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest identity name (PROTOCOL.md §2: 1..64 of [A-Za-z0-9._@-]). */
+#define SECMQ_NAME_MAX 64u
+/* Default grace period of `channel rotate`, in ms (revoke defaults to 0). */
+#define SECMQ_GRACE_DEFAULT_MS 3600000u
+/* Sequence numbers reserved per persisted block (PROTOCOL.md §4). */
+#define SECMQ_SEQ_BLOCK 4096u
+/* The receiver persists its replay tops after this many accepted messages. */
+#define SECMQ_REPLAY_PERSIST_EVERY 256u
+
+/* ------------------------------------------------------------------------ */
+/* Runtime                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A loaded keyring: this identity, its peers and the channels it holds.
+ * What was loaded never changes while it is open (run secmq-keys, then
+ * reopen to see new grants); only sequence numbers and replay windows move.
+ *
+ * Threading: every function below may be called from any thread at any
+ * time, concurrently (seal on publisher threads, open_msg on the loop
+ * thread), except secmq_keyring_free(), which no other call may overlap.
+ * Sealing holds an internal lock only to take a sequence number (and to
+ * persist a new block, an fsync every SECMQ_SEQ_BLOCK messages); opening
+ * holds another only for the replay check and commit. Crypto runs unlocked.
+ *
+ * Processes: one keyring directory may be opened by several processes (a
+ * publisher and a subscriber of the same identity), but only one may
+ * publish at a time: the first seal takes an exclusive lock on
+ * DIR/state/seq.lock, and a second publishing process gets SECMQ_E_IO.
+ */
+typedef struct secmq_keyring secmq_keyring;
+
+/*
+ * secmq_keyring_open -- load the identity, peers, grants, owned channels
+ * and state of the keyring directory dir (BORROWED).
+ * out receives the keyring (release with secmq_keyring_free()). err (errlen
+ * bytes, may be NULL) receives a one-line reason naming the file on failure.
+ * Every grant is opened and its signature checked again; a previous key
+ * whose grace deadline has passed is still listed (so envelopes under it
+ * are reported as key_expired) but never used.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (NULL argument), SECMQ_E_KEYRING (a
+ * missing, malformed or tampered file, an identity file readable or
+ * writable by group or others), SECMQ_E_IO, SECMQ_E_NOMEM. On failure *out
+ * is NULL.
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_keyring_open(secmq_keyring **out,
+                                                 const char *dir, char *err,
+                                                 size_t errlen);
+
+/*
+ * secmq_keyring_free -- persist the replay tops (sequence reservations are
+ * always persisted before use), release the publishing lock, wipe every
+ * secret (the identity and channel keys live in sodium_malloc memory) and
+ * free. Strings returned by the keyring become invalid. A failure to
+ * persist is reported on stderr. NULL is a no-op.
+ */
+SECMQ_API void secmq_keyring_free(secmq_keyring *kr);
+
+/* secmq_keyring_name -- this identity's name; lives as long as kr. */
+SECMQ_API const char *secmq_keyring_name(const secmq_keyring *kr);
+
+/* secmq_keyring_id -- this identity's id (PROTOCOL.md §2) into id. */
+SECMQ_API void secmq_keyring_id(const secmq_keyring *kr,
+                                unsigned char id[SECMQ_ID_BYTES]);
+
+/*
+ * secmq_keyring_covers -- 1 if the filter of some channel this identity is
+ * a member of matches topic (BORROWED), else 0 (also for a NULL or invalid
+ * topic). Whether it may publish there is secmq_keyring_seal's business.
+ */
+SECMQ_API int secmq_keyring_covers(secmq_keyring *kr, const char *topic);
+
+/*
+ * secmq_keyring_seal -- seal pt (len bytes, BORROWED, may be NULL when len
+ * is 0) for topic (BORROWED, no wildcards) into out (out_cap bytes), length
+ * in *out_len.
+ * The channel: among the channels whose filter matches topic, the most
+ * specific one: the most literal levels (not + or #), then the longest
+ * filter, then the lowest channel id. Its newest key is used, in signed
+ * mode, or mac-only when secmq_keyring_set_mode() asked for it AND that
+ * channel's grant allows it. The sequence number is taken per PROTOCOL.md
+ * §4: a new block is persisted (fsync) before a number past the last
+ * persisted block is used.
+ * Returns SECMQ_OK; SECMQ_E_INVAL (NULL argument, invalid topic);
+ * SECMQ_E_NO_KEY (no channel covers topic, or this identity is not a
+ * publisher of the one that does: secmq_keyring_errmsg() says which);
+ * SECMQ_E_OVERSIZE (out_cap < len + overhead, see secmq_envelope_size);
+ * SECMQ_E_IO (the sequence block could not be persisted, or another
+ * process publishes with this keyring: nothing was sealed).
+ */
+SECMQ_API SECMQ_NODISCARD int
+secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
+                   size_t len, unsigned char *out, size_t out_cap,
+                   size_t *out_len);
+
+/*
+ * secmq_keyring_open_msg -- open the envelope env (len bytes, BORROWED)
+ * that arrived on topic (BORROWED), following PROTOCOL.md §4.2 in order:
+ * parse; key lookup among the channels whose filter matches topic (current
+ * key, or previous key until its grace deadline); mode policy (mac-only
+ * only on channels whose grant allows it); AEAD; sender lookup (this
+ * identity, its peers, and the channel's publishers as named by the
+ * owner's grant) and signature; publisher check (in mac-only mode against
+ * the claimed sender id); maximum age; replay check; then the replay
+ * window is committed.
+ * out (out_cap >= len bytes) receives the plaintext, length in *out_len.
+ * *sender (may be NULL) receives the sender's name: a peer's or this
+ * identity's name, or the hex id of a publisher known only from the grant;
+ * it lives as long as kr. *reason (may be NULL) receives a
+ * secmq_open_reason, SECMQ_OPEN_OK on success.
+ * Returns SECMQ_OK; SECMQ_E_INVAL (NULL argument, out_cap < len);
+ * SECMQ_E_NO_KEY (no channel covers topic: not the keyring's business,
+ * *reason is SECMQ_OPEN_UNKNOWN_KEY); SECMQ_E_OPEN (refused, *reason says
+ * why; the plaintext buffer is wiped; secmq_keyring_errmsg() names sender
+ * id and seq); SECMQ_E_NOMEM (no memory for a new replay stream: nothing
+ * delivered, *reason SECMQ_OPEN_REPLAY).
+ * Receiving starts no publishing lock and writes only DIR/state/replay.
+ */
+SECMQ_API SECMQ_NODISCARD int
+secmq_keyring_open_msg(secmq_keyring *kr, const char *topic, const void *env,
+                       size_t len, unsigned char *out, size_t out_cap,
+                       size_t *out_len, const char **sender, int *reason);
+
+/*
+ * secmq_keyring_set_max_age -- refuse envelopes whose time differs from
+ * the local clock by more than max_age_ms (PROTOCOL.md §4.2 step 7).
+ * 0 turns the check off (the default). Returns SECMQ_OK or SECMQ_E_INVAL.
+ */
+SECMQ_API int secmq_keyring_set_max_age(secmq_keyring *kr, uint64_t max_age_ms);
+
+/*
+ * secmq_keyring_set_mode -- the publishing mode: SECMQ_SEAL_SIGNED (the
+ * default) or SECMQ_SEAL_MAC. Mac-only is used only on channels whose
+ * grant allows it; elsewhere sealing stays signed.
+ * Returns SECMQ_OK or SECMQ_E_INVAL.
+ */
+SECMQ_API int secmq_keyring_set_mode(secmq_keyring *kr, secmq_seal_mode mode);
+
+/*
+ * secmq_keyring_errmsg -- copy the detail of the most recent failure of a
+ * call on kr (seal, open_msg, a state write) into buf (BORROWED, len bytes,
+ * NUL-terminated when len > 0). Returns the full message length, 0 when
+ * nothing failed yet.
+ */
+SECMQ_API size_t secmq_keyring_errmsg(secmq_keyring *kr, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* What a keyring holds (for listing)                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A trusted peer. Strings live as long as the keyring. */
+typedef struct secmq_peer_info {
+    const char *name;
+    unsigned char id[SECMQ_ID_BYTES];
+    unsigned char pk[SECMQ_SIGN_PK_BYTES];
+} secmq_peer_info;
+
+/* A channel. Every pointer lives as long as the keyring. */
+typedef struct secmq_channel_info {
+    const char *filter;
+    const char *owner; /* owner's name (a peer or this identity) or hex id */
+    int owned;         /* 1: this keyring owns it (rotate, revoke) */
+    int member;        /* 1: this identity holds its key (seal/open use it) */
+    int may_publish;   /* 1: this identity may publish on it */
+    int allow_mac;     /* 1: the grant allows mac-only envelopes */
+    uint32_t epoch;
+    unsigned char key_id[SECMQ_ID_BYTES];
+    uint64_t created_ms; /* when the current key was made, Unix ms */
+    int has_prev;        /* 1: the current grant names a previous key */
+    int prev_held;       /* 1: and this keyring holds that key */
+    unsigned char prev_key_id[SECMQ_ID_BYTES];
+    uint64_t prev_deadline_ms; /* grace deadline of the previous key */
+    size_t n_publishers;
+    const char *const *publishers; /* names (or hex ids) of the publishers */
+    size_t n_members;              /* owned channels: every member; else 0 */
+    const char *const *members;    /* names of the members */
+    const int *member_publishes;   /* 1 where members[i] is a publisher */
+} secmq_channel_info;
+
+/* secmq_keyring_peer_count -- number of trusted peers (not this identity). */
+SECMQ_API size_t secmq_keyring_peer_count(const secmq_keyring *kr);
+
+/*
+ * secmq_keyring_peer -- describe peer i (0..count-1, sorted by name) into
+ * info. Returns SECMQ_OK or SECMQ_E_INVAL (i out of range).
+ */
+SECMQ_API int secmq_keyring_peer(const secmq_keyring *kr, size_t i,
+                                 secmq_peer_info *info);
+
+/* secmq_keyring_channel_count -- number of channels held or owned. */
+SECMQ_API size_t secmq_keyring_channel_count(const secmq_keyring *kr);
+
+/*
+ * secmq_keyring_channel -- describe channel i (0..count-1, sorted by
+ * filter, then channel id) into info. Returns SECMQ_OK or SECMQ_E_INVAL.
+ */
+SECMQ_API int secmq_keyring_channel(const secmq_keyring *kr, size_t i,
+                                    secmq_channel_info *info);
+
+/* ------------------------------------------------------------------------ */
+/* Management (what secmq-keys runs)                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every management function works on the keyring directory dir (BORROWED)
+ * under its exclusive lock, checks everything before it writes anything
+ * (a refused call changes nothing), writes each file atomically (temporary
+ * file, fsync, rename, fsync of the directory), and on failure puts a
+ * one-line reason into err (errlen bytes, may be NULL), naming the file.
+ * A keyring that is open elsewhere sees the changes after a reopen.
+ */
+
+/*
+ * A line of news from a management call ("peer alice 3f2a... added").
+ * line is valid during the call only.
+ */
+typedef void (*secmq_keyring_note_cb)(void *user, const char *line);
+
+/*
+ * secmq_identity_create -- make a new identity called name (1..64 of
+ * [A-Za-z0-9._@-]) in dir: creates dir (0700) if needed, its
+ * subdirectories, and DIR/identity (0600, O_EXCL) from a fresh random seed.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (bad name), SECMQ_E_KEYRING (an identity
+ * exists already: never overwritten), SECMQ_E_IO.
+ */
+SECMQ_API int secmq_identity_create(const char *dir, const char *name,
+                                    char *err, size_t errlen);
+
+/*
+ * secmq_identity_export -- the public identity file (§2.2) of dir's
+ * identity into buf (len bytes, NUL-terminated), its length (without NUL)
+ * in *out_len (may be NULL). 200 bytes are always enough.
+ * Returns SECMQ_OK, SECMQ_E_KEYRING (identity file missing, malformed or
+ * readable by others), SECMQ_E_OVERSIZE (buf too small), SECMQ_E_IO.
+ */
+SECMQ_API int secmq_identity_export(const char *dir, char *buf, size_t len,
+                                    size_t *out_len, char *err, size_t errlen);
+
+/*
+ * secmq_keyring_import -- import public identity files (trusted peers) and
+ * grant files, n paths in files (BORROWED), in any order: all peers are
+ * taken first, then the grants, oldest epoch first. A grant is accepted
+ * only if it is addressed to this identity (header and body), opens,
+ * names an owner who is a trusted peer (imported before or in this call)
+ * or this identity, carries a valid signature and filter, and has an epoch
+ * newer than any held for that (owner, filter); the key it replaces is
+ * kept as the previous key until the grant's grace deadline. A peer whose
+ * name or key is already known with another key or name is refused; the
+ * same peer again, or this identity's own public file, is a no-op.
+ * note (may be NULL) is called with user once per file after success.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (n is 0), SECMQ_E_KEYRING (a refused
+ * file: the reason names it), SECMQ_E_IO, SECMQ_E_NOMEM. All or nothing.
+ */
+SECMQ_API int secmq_keyring_import(const char *dir, const char *const *files,
+                                   size_t n, secmq_keyring_note_cb note,
+                                   void *user, char *err, size_t errlen);
+
+/* What secmq_channel_create needs. Every pointer BORROWED for the call. */
+typedef struct secmq_channel_spec {
+    const char *filter;            /* MQTT topic filter */
+    const char *const *publishers; /* public identity files */
+    size_t n_publishers;
+    const char *const *subscribers; /* public identity files */
+    size_t n_subscribers;
+    int allow_mac; /* 1: mac-only envelopes allowed */
+} secmq_channel_spec;
+
+/*
+ * secmq_channel_create -- create a channel owned by dir's identity: a new
+ * random key and key id, epoch 1. Members are the identities in the
+ * publisher and subscriber files (one listed in both is a publisher; this
+ * identity's own file makes the owner a member). Every member not yet a
+ * peer is imported as one. Writes out_dir/<member-name>.grant per member
+ * (out_dir is created 0700 if needed, existing grant files replaced), and
+ * keeps the channel's full state in DIR/owned/ to rotate and revoke.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (bad filter, no members, no publisher),
+ * SECMQ_E_KEYRING (a bad member file, a name clash, the channel exists
+ * already), SECMQ_E_IO, SECMQ_E_NOMEM.
+ */
+SECMQ_API int secmq_channel_create(const char *dir,
+                                   const secmq_channel_spec *spec,
+                                   const char *out_dir,
+                                   secmq_keyring_note_cb note, void *user,
+                                   char *err, size_t errlen);
+
+/*
+ * secmq_channel_rotate -- give the owned channel with exactly this filter
+ * a new key (new key id, epoch + 1) and write a grant per current member
+ * to out_dir. The replaced key stays valid for receivers until now +
+ * grace_ms (the grant's grace deadline); keys older than it are dropped.
+ * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_KEYRING (no such channel, or
+ * not owned by this identity), SECMQ_E_IO, SECMQ_E_NOMEM.
+ */
+SECMQ_API int secmq_channel_rotate(const char *dir, const char *filter,
+                                   uint64_t grace_ms, const char *out_dir,
+                                   secmq_keyring_note_cb note, void *user,
+                                   char *err, size_t errlen);
+
+/*
+ * secmq_channel_revoke -- remove member name from the owned channel and
+ * rotate without it: the remaining members get grants for a new key, the
+ * revoked one gets nothing. grace_ms is usually 0 (the revoked member's
+ * key stops working for everyone at once).
+ * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_KEYRING (no such channel or
+ * member), SECMQ_E_IO, SECMQ_E_NOMEM.
+ */
+SECMQ_API int secmq_channel_revoke(const char *dir, const char *filter,
+                                   const char *name, uint64_t grace_ms,
+                                   const char *out_dir,
+                                   secmq_keyring_note_cb note, void *user,
+                                   char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SECMQ_KEYRING_H */

@@ -1,0 +1,310 @@
+/*
+ * grant.c -- the grant codec (PROTOCOL.md §5): build and sign a body, seal
+ * it to a member, open a grant file and parse a body with exact lengths.
+ * Pure: no files, no trust decisions (keyadmin.c and keystore.c decide
+ * whom to believe and which epoch is new).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "secmq_int.h"
+#include "topicfilter_int.h"
+
+#define GRANT_MAGIC "SECMQGR1"
+#define BODY_MAGIC "SECMQGB1"
+#define MAGIC_BYTES 8u
+#define SIG_CONTEXT "secmq-grant-v1"
+#define SIG_CONTEXT_BYTES 14u
+/* Bodies up to this size are verified from a stack buffer. */
+#define VERIFY_STACK_BYTES 2048u
+
+/* Offsets in the body (PROTOCOL.md §5). */
+enum {
+    OFF_OWNER = 8,
+    OFF_MEMBER = 40,
+    OFF_KEY_ID = 72,
+    OFF_KEY = 80,
+    OFF_EPOCH = 112,
+    OFF_CREATED = 116,
+    OFF_PREV = 124,
+    OFF_GRACE = 132,
+    OFF_FLAGS = 140,
+    OFF_FILTER_LEN = 141,
+    OFF_FILTER = 143
+};
+
+static void put_u16(unsigned char *p, size_t v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--) {
+        p[i] = (unsigned char)v;
+        v >>= 8;
+    }
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)v;
+        v >>= 8;
+    }
+}
+
+static size_t get_u16(const unsigned char *p)
+{
+    return ((size_t)p[0] << 8) | p[1];
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+    unsigned char acc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        acc |= p[i];
+    }
+    return acc == 0;
+}
+
+size_t secmq_grant_body_size(size_t filter_len, size_t n_publishers)
+{
+    if (filter_len < 1 || filter_len > 65535u || n_publishers > 65535u) {
+        return 0;
+    }
+    return SECMQ_GRANT_BODY_FIXED_BYTES + filter_len +
+           SECMQ_SIGN_PK_BYTES * n_publishers + SECMQ_GRANT_SIG_BYTES;
+}
+
+int secmq_grant_body_build(unsigned char *out, size_t out_cap, size_t *out_len,
+                           const secmq_grant_fields *g,
+                           const unsigned char *owner_sk)
+{
+    unsigned char sig[SECMQ_GRANT_SIG_BYTES];
+    unsigned char *b;
+    size_t size, unsigned_len;
+
+    if (out == NULL || out_len == NULL || g == NULL || owner_sk == NULL ||
+        g->filter == NULL || (g->publishers == NULL && g->n_publishers > 0) ||
+        g->flags > 0xffu) {
+        return SECMQ_E_INVAL;
+    }
+    size = secmq_grant_body_size(g->filter_len, g->n_publishers);
+    if (size == 0 || !secmq__filter_valid(g->filter, g->filter_len) ||
+        g->epoch == 0 ||
+        (g->epoch == 1 && !all_zero(g->prev_key_id, SECMQ_ID_BYTES))) {
+        return SECMQ_E_INVAL;
+    }
+    if (out_cap < size) {
+        return SECMQ_E_OVERSIZE;
+    }
+    unsigned_len = size - SECMQ_GRANT_SIG_BYTES;
+    /* Build "secmq-grant-v1" || body in place, sign it, then slide the body
+     * down over the context: no allocation. The context (14 bytes) is
+     * shorter than the signature, so it fits in out_cap. */
+    b = out + SIG_CONTEXT_BYTES;
+    memcpy(out, SIG_CONTEXT, SIG_CONTEXT_BYTES);
+    memcpy(b, BODY_MAGIC, MAGIC_BYTES);
+    memcpy(b + OFF_OWNER, g->owner_pk, SECMQ_SIGN_PK_BYTES);
+    memcpy(b + OFF_MEMBER, g->member_pk, SECMQ_SIGN_PK_BYTES);
+    memcpy(b + OFF_KEY_ID, g->key_id, SECMQ_ID_BYTES);
+    memcpy(b + OFF_KEY, g->channel_key, SECMQ_KEY_BYTES);
+    put_u32(b + OFF_EPOCH, g->epoch);
+    put_u64(b + OFF_CREATED, g->created_ms);
+    memcpy(b + OFF_PREV, g->prev_key_id, SECMQ_ID_BYTES);
+    put_u64(b + OFF_GRACE, g->grace_ms);
+    b[OFF_FLAGS] = (unsigned char)g->flags;
+    put_u16(b + OFF_FILTER_LEN, g->filter_len);
+    memcpy(b + OFF_FILTER, g->filter, g->filter_len);
+    put_u16(b + OFF_FILTER + g->filter_len, g->n_publishers);
+    if (g->n_publishers > 0) {
+        memcpy(b + OFF_FILTER + g->filter_len + 2, g->publishers,
+               SECMQ_SIGN_PK_BYTES * g->n_publishers);
+    }
+    crypto_sign_detached(sig, NULL, out, SIG_CONTEXT_BYTES + unsigned_len,
+                         owner_sk);
+    memmove(out, b, unsigned_len);
+    memcpy(out + unsigned_len, sig, sizeof sig);
+    *out_len = size;
+    return SECMQ_OK;
+}
+
+/* Verify the owner's signature over "secmq-grant-v1" || body[0..n). */
+static int verify(const unsigned char *body, size_t n, const unsigned char *sig,
+                  const unsigned char *owner_pk)
+{
+    unsigned char stackbuf[VERIFY_STACK_BYTES];
+    unsigned char *m = stackbuf;
+    int ok;
+
+    if (n > sizeof stackbuf - SIG_CONTEXT_BYTES) {
+        m = malloc(SIG_CONTEXT_BYTES + n);
+        if (m == NULL) {
+            return -1;
+        }
+    }
+    memcpy(m, SIG_CONTEXT, SIG_CONTEXT_BYTES);
+    memcpy(m + SIG_CONTEXT_BYTES, body, n);
+    ok = crypto_sign_verify_detached(sig, m, SIG_CONTEXT_BYTES + n, owner_pk) ==
+         0;
+    /* SECURITY: the body holds the channel key. */
+    sodium_memzero(m, SIG_CONTEXT_BYTES + n);
+    if (m != stackbuf) {
+        free(m);
+    }
+    return ok ? 0 : -1;
+}
+
+int secmq_grant_body_parse(const unsigned char *body, size_t len,
+                           secmq_grant_fields *g)
+{
+    size_t flen, npub, size;
+
+    if (g == NULL) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    sodium_memzero(g, sizeof *g);
+    if (body == NULL || len < SECMQ_GRANT_BODY_FIXED_BYTES + 1 ||
+        memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
+        return SECMQ_GRANT_MALFORMED;
+    }
+    flen = get_u16(body + OFF_FILTER_LEN);
+    if (flen < 1 || len < OFF_FILTER + flen + 2) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    npub = get_u16(body + OFF_FILTER + flen);
+    size = secmq_grant_body_size(flen, npub);
+    /* SECURITY: exact length, no trailing bytes. */
+    if (size == 0 || size != len) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    if (!secmq__filter_valid((const char *)body + OFF_FILTER, flen)) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    /* PROTOCOL.md §5: the first key has no previous one. */
+    if (get_u32(body + OFF_EPOCH) == 0 ||
+        (get_u32(body + OFF_EPOCH) == 1 && !all_zero(body + OFF_PREV, 8))) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    if (verify(body, len - SECMQ_GRANT_SIG_BYTES,
+               body + len - SECMQ_GRANT_SIG_BYTES, body + OFF_OWNER) != 0) {
+        return SECMQ_GRANT_BAD_SIGNATURE;
+    }
+    memcpy(g->owner_pk, body + OFF_OWNER, SECMQ_SIGN_PK_BYTES);
+    memcpy(g->member_pk, body + OFF_MEMBER, SECMQ_SIGN_PK_BYTES);
+    memcpy(g->key_id, body + OFF_KEY_ID, SECMQ_ID_BYTES);
+    memcpy(g->channel_key, body + OFF_KEY, SECMQ_KEY_BYTES);
+    g->epoch = get_u32(body + OFF_EPOCH);
+    g->created_ms = get_u64(body + OFF_CREATED);
+    memcpy(g->prev_key_id, body + OFF_PREV, SECMQ_ID_BYTES);
+    g->grace_ms = get_u64(body + OFF_GRACE);
+    g->flags = body[OFF_FLAGS];
+    g->filter = (const char *)body + OFF_FILTER;
+    g->filter_len = flen;
+    g->publishers = body + OFF_FILTER + flen + 2;
+    g->n_publishers = npub;
+    return SECMQ_GRANT_OK;
+}
+
+size_t secmq_grant_file_size(size_t body_len)
+{
+    if (body_len >
+        SIZE_MAX - SECMQ_GRANT_HEADER_BYTES - SECMQ_GRANT_SEAL_BYTES) {
+        return 0;
+    }
+    return SECMQ_GRANT_HEADER_BYTES + SECMQ_GRANT_SEAL_BYTES + body_len;
+}
+
+int secmq_grant_seal(unsigned char *out, size_t out_cap, size_t *out_len,
+                     const unsigned char *body, size_t body_len,
+                     const unsigned char *member_pk)
+{
+    unsigned char xpk[crypto_scalarmult_curve25519_BYTES];
+    size_t size = secmq_grant_file_size(body_len);
+
+    if (out == NULL || out_len == NULL || body == NULL || member_pk == NULL ||
+        size == 0) {
+        return SECMQ_E_INVAL;
+    }
+    if (out_cap < size) {
+        return SECMQ_E_OVERSIZE;
+    }
+    if (crypto_sign_ed25519_pk_to_curve25519(xpk, member_pk) != 0) {
+        return SECMQ_E_INVAL;
+    }
+    memcpy(out, GRANT_MAGIC, MAGIC_BYTES);
+    secmq_identity_id(out + MAGIC_BYTES, member_pk);
+    if (crypto_box_seal(out + SECMQ_GRANT_HEADER_BYTES, body, body_len, xpk) !=
+        0) {
+        return SECMQ_E_INVAL;
+    }
+    *out_len = size;
+    return SECMQ_OK;
+}
+
+int secmq_grant_open(unsigned char *body, size_t cap, size_t *body_len,
+                     const unsigned char *grant, size_t grant_len,
+                     const unsigned char *member_sk)
+{
+    unsigned char xpk[crypto_scalarmult_curve25519_BYTES];
+    unsigned char xsk[crypto_scalarmult_curve25519_SCALARBYTES];
+    unsigned char id[SECMQ_ID_BYTES];
+    size_t n;
+    int rc;
+
+    if (body == NULL || body_len == NULL || grant == NULL ||
+        member_sk == NULL ||
+        grant_len < SECMQ_GRANT_HEADER_BYTES + SECMQ_GRANT_SEAL_BYTES ||
+        memcmp(grant, GRANT_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
+        return SECMQ_GRANT_MALFORMED;
+    }
+    n = grant_len - SECMQ_GRANT_HEADER_BYTES - SECMQ_GRANT_SEAL_BYTES;
+    if (cap < n) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    /* The public key is the second half of libsodium's secret key. */
+    secmq_identity_id(id, member_sk + 32);
+    if (sodium_memcmp(id, grant + MAGIC_BYTES, SECMQ_ID_BYTES) != 0) {
+        return SECMQ_GRANT_NOT_FOR_US;
+    }
+    if (crypto_sign_ed25519_pk_to_curve25519(xpk, member_sk + 32) != 0) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    crypto_sign_ed25519_sk_to_curve25519(xsk, member_sk);
+    rc = SECMQ_GRANT_OK;
+    if (crypto_box_seal_open(body, grant + SECMQ_GRANT_HEADER_BYTES,
+                             grant_len - SECMQ_GRANT_HEADER_BYTES, xpk,
+                             xsk) != 0) {
+        sodium_memzero(body, n);
+        rc = SECMQ_GRANT_BAD_SEAL;
+    } else {
+        *body_len = n;
+    }
+    sodium_memzero(xsk, sizeof xsk);
+    return rc;
+}

@@ -1,0 +1,792 @@
+/*
+ * keyring.c -- the runtime keyring: seal a payload for a topic with the
+ * right channel key and sequence number, open an envelope following
+ * PROTOCOL.md §4.2, persist sequence blocks and replay tops. What it holds
+ * is loaded by keystore.c and never changes while open, so lookups and
+ * crypto run without a lock; only the sequence counters (tx_lock) and the
+ * replay windows (rx_lock) are shared state. Not for changing the
+ * directory: that is keyadmin.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keyring_int.h"
+#include "topicfilter_int.h"
+
+static const char *reason_phrase(int reason)
+{
+    return secmq_open_reason_name(reason);
+}
+
+static int set_err(secmq_keyring *kr, int code, const char *fmt, ...)
+    SECMQ_PRINTF(3, 4);
+
+static int set_err(secmq_keyring *kr, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&kr->err_lock);
+    va_start(ap, fmt);
+    vsnprintf(kr->errmsg, sizeof kr->errmsg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&kr->err_lock);
+    return code;
+}
+
+static int same_id(const unsigned char *a, const unsigned char *b)
+{
+    return memcmp(a, b, SECMQ_ID_BYTES) == 0; /* not secret: ids */
+}
+
+/* 1 if key_id is the current or previous key of some channel. */
+static int key_known(const secmq_keyring *kr, const unsigned char *key_id)
+{
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *ch = &kr->chans[i];
+        if (!ch->member) {
+            continue;
+        }
+        if (same_id(ch->key_id, key_id) ||
+            (ch->has_prev && same_id(ch->prev_key_id, key_id))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- persisted state ------------------------------------------------------
+ */
+
+/* Write the replay tops of every stream whose key is still held.
+ * Caller holds rx_lock. */
+static int save_replay(secmq_keyring *kr, secmq__kerr *e)
+{
+    secmq__stream_ent *ents;
+    size_t n = 0;
+    int rc;
+
+    ents = calloc(kr->nrx ? kr->nrx : 1, sizeof *ents);
+    if (ents == NULL) {
+        return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < kr->nrx; i++) {
+        if (!key_known(kr, kr->rx[i].key_id)) {
+            continue;
+        }
+        memcpy(ents[n].key_id, kr->rx[i].key_id, SECMQ_ID_BYTES);
+        memcpy(ents[n].sender_id, kr->rx[i].sender_id, SECMQ_ID_BYTES);
+        ents[n].value = kr->rx[i].w.top;
+        n++;
+    }
+    rc = secmq__streams_save(kr->dir, "replay", kr->sec->local_key, ents, n, e);
+    free(ents);
+    if (rc == SECMQ_OK) {
+        kr->rx_unsaved = 0;
+    }
+    return rc;
+}
+
+/* This sender's stream under key_id, or NULL. Caller holds tx_lock. */
+static secmq__ktx *find_tx(secmq_keyring *kr, const unsigned char *key_id)
+{
+    for (size_t i = 0; i < kr->ntx; i++) {
+        if (same_id(kr->tx[i].key_id, key_id)) {
+            return &kr->tx[i];
+        }
+    }
+    return NULL;
+}
+
+/* Write every sender stream's reserved block end (plus rows of keys that
+ * this process has not used yet). Caller holds tx_lock. */
+static int save_seq(secmq_keyring *kr, const secmq__ktx *extra, secmq__kerr *e)
+{
+    secmq__stream_ent *ents;
+    size_t n = 0, cap = kr->ntx + kr->nseq_other + 1;
+    int rc;
+
+    ents = calloc(cap, sizeof *ents);
+    if (ents == NULL) {
+        return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < kr->ntx; i++) {
+        const secmq__ktx *t = &kr->tx[i];
+        if (extra != NULL && same_id(t->key_id, extra->key_id)) {
+            t = extra;
+        }
+        memcpy(ents[n].key_id, t->key_id, SECMQ_ID_BYTES);
+        memcpy(ents[n].sender_id, kr->self.id, SECMQ_ID_BYTES);
+        ents[n].value = t->reserved;
+        n++;
+    }
+    for (size_t i = 0; i < kr->nseq_other; i++) {
+        if (key_known(kr, kr->seq_other[i].key_id) &&
+            find_tx(kr, kr->seq_other[i].key_id) == NULL) {
+            ents[n++] = kr->seq_other[i];
+        }
+    }
+    rc = secmq__streams_save(kr->dir, "seq", kr->sec->local_key, ents, n, e);
+    free(ents);
+    return rc;
+}
+
+/*
+ * The first seal of this keyring object: lock state/seq.lock so no other
+ * process publishes with this identity, then read state/seq under the
+ * lock (another process may have published since we opened).
+ * Caller holds tx_lock.
+ */
+static int begin_sending(secmq_keyring *kr, secmq__kerr *e)
+{
+    char path[SECMQ__PATH_MAX];
+    secmq__stream_ent *ents = NULL;
+    size_t n = 0;
+    int fd = -1, rc;
+
+    if (secmq__kpath(path, sizeof path, kr->dir, "state", "seq.lock") != 0) {
+        return secmq__kerr_set(e, SECMQ_E_IO, "%s: path too long", kr->dir);
+    }
+    rc = secmq__kfile_lock(path, 1, 1, 1, &fd, e);
+    if (rc == SECMQ_E_STATE) {
+        return secmq__kerr_set(e, SECMQ_E_IO,
+                               "another process is publishing with identity "
+                               "'%s' (%s is locked)",
+                               kr->self.name, path);
+    }
+    if (rc != SECMQ_OK) {
+        return SECMQ_E_IO;
+    }
+    rc = secmq__streams_load(kr->dir, "seq", kr->sec->local_key, &ents, &n, e);
+    if (rc != SECMQ_OK) {
+        close(fd);
+        return SECMQ_E_IO;
+    }
+    free(kr->seq_other);
+    kr->seq_other = ents;
+    kr->nseq_other = n;
+    kr->seq_lock_fd = fd;
+    return SECMQ_OK;
+}
+
+/* Take the next sequence number under key_id. Caller holds tx_lock. */
+static int take_seq(secmq_keyring *kr, const unsigned char *key_id,
+                    uint64_t *seq, secmq__kerr *e)
+{
+    secmq__ktx *t = NULL, *nt, next;
+    uint64_t reserved = 0;
+    int rc;
+
+    if (kr->seq_lock_fd < 0) {
+        rc = begin_sending(kr, e);
+        if (rc != SECMQ_OK) {
+            return rc;
+        }
+    }
+    t = find_tx(kr, key_id);
+    if (t == NULL) {
+        if (kr->ntx == kr->captx) {
+            size_t cap = kr->captx ? 2 * kr->captx : 4;
+            nt = realloc(kr->tx, cap * sizeof *nt);
+            if (nt == NULL) {
+                return secmq__kerr_set(e, SECMQ_E_IO, "out of memory");
+            }
+            kr->tx = nt;
+            kr->captx = cap;
+        }
+        for (size_t i = 0; i < kr->nseq_other; i++) {
+            if (same_id(kr->seq_other[i].key_id, key_id) &&
+                kr->seq_other[i].value > reserved) {
+                reserved = kr->seq_other[i].value;
+            }
+        }
+        t = &kr->tx[kr->ntx];
+        memcpy(t->key_id, key_id, SECMQ_ID_BYTES);
+        t->reserved = reserved;
+        t->next = secmq__seq_start(reserved, secmq__unix_us());
+        kr->ntx++;
+    }
+    /* SECURITY: never use a number at or past the persisted block end;
+     * persist the next block (fsync) first. A failed write leaves the
+     * stream as it was and seals nothing. */
+    if (t->next >= t->reserved) {
+        if (t->next > UINT64_MAX - SECMQ_SEQ_BLOCK) {
+            return secmq__kerr_set(e, SECMQ_E_IO, "sequence numbers exhausted");
+        }
+        next = *t;
+        next.reserved = t->next + SECMQ_SEQ_BLOCK;
+        rc = save_seq(kr, &next, e);
+        if (rc != SECMQ_OK) {
+            return SECMQ_E_IO;
+        }
+        t->reserved = next.reserved;
+    }
+    *seq = t->next++;
+    return SECMQ_OK;
+}
+
+static int load_replay(secmq_keyring *kr, secmq__kerr *e)
+{
+    secmq__stream_ent *ents = NULL;
+    size_t n = 0;
+    int rc;
+
+    rc = secmq__streams_load(kr->dir, "replay", kr->sec->local_key, &ents, &n,
+                             e);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    kr->rx = calloc(n ? n : 1, sizeof *kr->rx);
+    if (kr->rx == NULL) {
+        free(ents);
+        return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
+    }
+    kr->caprx = n ? n : 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!key_known(kr, ents[i].key_id)) {
+            continue;
+        }
+        memcpy(kr->rx[kr->nrx].key_id, ents[i].key_id, SECMQ_ID_BYTES);
+        memcpy(kr->rx[kr->nrx].sender_id, ents[i].sender_id, SECMQ_ID_BYTES);
+        secmq__replay_restore(&kr->rx[kr->nrx].w, ents[i].value);
+        kr->nrx++;
+    }
+    free(ents);
+    return SECMQ_OK;
+}
+
+/* ---- open and free --------------------------------------------------------
+ */
+
+int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
+                       size_t errlen)
+{
+    secmq__kerr e = {err, errlen};
+    char path[SECMQ__PATH_MAX];
+    secmq__stream_ent *seq = NULL;
+    secmq_keyring *kr = NULL;
+    size_t nseq = 0;
+    int lockfd = -1, rc;
+
+    if (err != NULL && errlen > 0) {
+        err[0] = 0;
+    }
+    if (out == NULL || dir == NULL) {
+        return secmq__kerr_set(&e, SECMQ_E_INVAL, "invalid argument");
+    }
+    *out = NULL;
+    if (secmq_init() != SECMQ_OK) {
+        return secmq__kerr_set(&e, SECMQ_E_IO, "libsodium failed to start");
+    }
+    if (secmq__kpath(path, sizeof path, dir, "lock", NULL) != 0) {
+        return secmq__kerr_set(&e, SECMQ_E_KEYRING, "%s: path too long", dir);
+    }
+    /* Shared: secmq-keys (exclusive) never changes files under our feet. */
+    rc = secmq__kfile_lock(path, 0, 0, 0, &lockfd, &e);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = secmq__keystore_load(&kr, dir, &e);
+    if (rc != SECMQ_OK) {
+        goto err;
+    }
+    rc = load_replay(kr, &e);
+    if (rc != SECMQ_OK) {
+        goto err;
+    }
+    /* Read now only to refuse a tampered file early; the first seal reads
+     * it again under the publishing lock. */
+    rc = secmq__streams_load(dir, "seq", kr->sec->local_key, &seq, &nseq, &e);
+    free(seq);
+    if (rc != SECMQ_OK) {
+        goto err;
+    }
+    if (lockfd >= 0) {
+        close(lockfd);
+    }
+    *out = kr;
+    return SECMQ_OK;
+err:
+    secmq__keystore_free(kr);
+    if (lockfd >= 0) {
+        close(lockfd);
+    }
+    return rc;
+}
+
+void secmq_keyring_free(secmq_keyring *kr)
+{
+    char msg[SECMQ_ERRMSG_BYTES];
+    secmq__kerr e = {msg, sizeof msg};
+
+    if (kr == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&kr->rx_lock);
+    if (kr->rx_unsaved > 0 && save_replay(kr, &e) != SECMQ_OK) {
+        fprintf(stderr, "secmq: keyring '%s': replay state not saved: %s\n",
+                kr->self.name, msg);
+    }
+    pthread_mutex_unlock(&kr->rx_lock);
+    secmq__keystore_free(kr);
+}
+
+const char *secmq_keyring_name(const secmq_keyring *kr)
+{
+    return kr != NULL ? kr->self.name : "";
+}
+
+void secmq_keyring_id(const secmq_keyring *kr, unsigned char id[SECMQ_ID_BYTES])
+{
+    if (kr != NULL && id != NULL) {
+        memcpy(id, kr->self.id, SECMQ_ID_BYTES);
+    }
+}
+
+/* ---- covering and sealing ---------------------------------------------------
+ */
+
+static int cid_less(const unsigned char *a, const unsigned char *b)
+{
+    return memcmp(a, b, SECMQ__CID_BYTES) < 0; /* not secret: channel ids */
+}
+
+/* The most specific member channel whose filter matches topic, or NULL:
+ * most literal levels, then longest filter, then lowest channel id. */
+static const secmq__kchan *best_channel(const secmq_keyring *kr,
+                                        const char *topic, size_t tlen)
+{
+    const secmq__kchan *best = NULL;
+
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *ch = &kr->chans[i];
+        if (!ch->member ||
+            !secmq__filter_match(ch->filter, ch->filter_len, topic, tlen)) {
+            continue;
+        }
+        if (best == NULL || ch->literals > best->literals ||
+            (ch->literals == best->literals &&
+             (ch->filter_len > best->filter_len ||
+              (ch->filter_len == best->filter_len &&
+               cid_less(ch->cid, best->cid))))) {
+            best = ch;
+        }
+    }
+    return best;
+}
+
+int secmq_keyring_covers(secmq_keyring *kr, const char *topic)
+{
+    size_t tlen;
+
+    if (kr == NULL || topic == NULL) {
+        return 0;
+    }
+    tlen = strlen(topic);
+    if (!secmq__topic_valid(topic, tlen)) {
+        return 0;
+    }
+    return best_channel(kr, topic, tlen) != NULL;
+}
+
+int secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
+                       size_t len, unsigned char *out, size_t out_cap,
+                       size_t *out_len)
+{
+    char msg[SECMQ_ERRMSG_BYTES];
+    secmq__kerr e = {msg, sizeof msg};
+    const secmq__kchan *ch;
+    secmq_seal_params p;
+    secmq_seal_mode mode;
+    size_t tlen, need;
+    uint64_t seq = 0;
+    int rc;
+
+    if (kr == NULL || topic == NULL || out == NULL || out_len == NULL ||
+        (pt == NULL && len > 0)) {
+        return SECMQ_E_INVAL;
+    }
+    tlen = strlen(topic);
+    if (!secmq__topic_valid(topic, tlen)) {
+        return set_err(kr, SECMQ_E_INVAL, "seal: invalid topic '%.64s'", topic);
+    }
+    ch = best_channel(kr, topic, tlen);
+    if (ch == NULL) {
+        return set_err(kr, SECMQ_E_NO_KEY,
+                       "seal: no channel covers topic '%.64s'", topic);
+    }
+    if (!ch->may_publish) {
+        return set_err(kr, SECMQ_E_NO_KEY,
+                       "seal: '%s' is not a publisher of channel '%.64s' "
+                       "(owner %s), which covers topic '%.64s'",
+                       kr->self.name, ch->filter, ch->owner_display, topic);
+    }
+    pthread_mutex_lock(&kr->tx_lock);
+    mode = kr->mode;
+    pthread_mutex_unlock(&kr->tx_lock);
+    if (mode != SECMQ_SEAL_MAC || !ch->allow_mac) {
+        mode = SECMQ_SEAL_SIGNED;
+    }
+    need = secmq_envelope_size(mode, len);
+    if (need == 0 || out_cap < need) {
+        return set_err(kr, SECMQ_E_OVERSIZE,
+                       "seal: %zu-byte buffer too small for %zu bytes sealed",
+                       out_cap, need);
+    }
+    pthread_mutex_lock(&kr->tx_lock);
+    rc = take_seq(kr, ch->key_id, &seq, &e);
+    pthread_mutex_unlock(&kr->tx_lock);
+    if (rc != SECMQ_OK) {
+        return set_err(kr, rc, "seal: %s", msg);
+    }
+    memset(&p, 0, sizeof p);
+    p.mode = mode;
+    p.channel_key = secmq__chan_key(kr, ch, 0);
+    p.key_id = ch->key_id;
+    p.sender_id = kr->self.id;
+    p.sender_sk = kr->sec->sk;
+    p.seq = seq;
+    p.time_ms = secmq__unix_ms();
+    p.nonce = NULL;
+    rc = secmq_envelope_seal(out, out_cap, out_len, &p, topic, pt, len);
+    if (rc != SECMQ_OK) {
+        return set_err(kr, rc, "seal on '%.64s': %s", topic,
+                       secmq_strerror(rc));
+    }
+    return SECMQ_OK;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+/* Who sent it: the channel's publishers, this identity, the peers. */
+static void find_sender(const secmq_keyring *kr, const secmq__kchan *ch,
+                        const unsigned char *sender_id,
+                        const unsigned char **pk, const char **name,
+                        int *publisher)
+{
+    *pk = NULL;
+    *name = NULL;
+    *publisher = 0;
+    for (size_t i = 0; i < ch->npubs; i++) {
+        if (same_id(ch->pubs[i].id, sender_id)) {
+            *pk = ch->pubs[i].pk;
+            *name = ch->pubs[i].display;
+            *publisher = 1;
+            return;
+        }
+    }
+    if (same_id(kr->self.id, sender_id)) {
+        *pk = kr->self.pk;
+        *name = kr->self.name;
+        return;
+    }
+    for (size_t i = 0; i < kr->npeers; i++) {
+        if (same_id(kr->peers[i].id, sender_id)) {
+            *pk = kr->peers[i].pk;
+            *name = kr->peers[i].name;
+            return;
+        }
+    }
+}
+
+/* Step 2: the key named by key_id among channels matching topic. */
+static int find_key(const secmq_keyring *kr, const char *topic, size_t tlen,
+                    const unsigned char *key_id, const secmq__kchan **chp,
+                    const unsigned char **key)
+{
+    uint64_t now = secmq__unix_ms();
+
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *ch = &kr->chans[i];
+        if (!ch->member ||
+            !secmq__filter_match(ch->filter, ch->filter_len, topic, tlen)) {
+            continue;
+        }
+        if (same_id(ch->key_id, key_id)) {
+            *chp = ch;
+            *key = secmq__chan_key(kr, ch, 0);
+            return SECMQ_OPEN_OK;
+        }
+        if (ch->has_prev && same_id(ch->prev_key_id, key_id)) {
+            /* SECURITY: the previous key dies at its grace deadline. */
+            if (now > ch->prev_deadline_ms) {
+                return SECMQ_OPEN_KEY_EXPIRED;
+            }
+            if (!ch->prev_held) {
+                return SECMQ_OPEN_UNKNOWN_KEY;
+            }
+            *chp = ch;
+            *key = secmq__chan_key(kr, ch, 1);
+            return SECMQ_OPEN_OK;
+        }
+    }
+    return SECMQ_OPEN_UNKNOWN_KEY;
+}
+
+/* Steps 8 and 9 under rx_lock: check, then commit. */
+static int replay_commit(secmq_keyring *kr, const secmq_envelope_fields *f)
+{
+    char msg[SECMQ_ERRMSG_BYTES];
+    secmq__kerr e = {msg, sizeof msg};
+    secmq__krx *s = NULL, *ns;
+    secmq__replay fresh;
+    int rc = SECMQ_OPEN_OK, save_failed = 0;
+
+    pthread_mutex_lock(&kr->rx_lock);
+    for (size_t i = 0; i < kr->nrx; i++) {
+        if (same_id(kr->rx[i].key_id, f->key_id) &&
+            same_id(kr->rx[i].sender_id, f->sender_id)) {
+            s = &kr->rx[i];
+            break;
+        }
+    }
+    if (s == NULL) {
+        secmq__replay_init(&fresh);
+        if (secmq__replay_check(&fresh, f->seq) != SECMQ_OPEN_OK) {
+            rc = SECMQ_OPEN_REPLAY;
+            goto out;
+        }
+        if (kr->nrx == kr->caprx) {
+            size_t cap = kr->caprx ? 2 * kr->caprx : 8;
+            ns = realloc(kr->rx, cap * sizeof *ns);
+            if (ns == NULL) {
+                rc = -1;
+                goto out;
+            }
+            kr->rx = ns;
+            kr->caprx = cap;
+        }
+        s = &kr->rx[kr->nrx++];
+        memcpy(s->key_id, f->key_id, SECMQ_ID_BYTES);
+        memcpy(s->sender_id, f->sender_id, SECMQ_ID_BYTES);
+        s->w = fresh;
+    }
+    if (secmq__replay_commit(&s->w, f->seq) != SECMQ_OPEN_OK) {
+        rc = SECMQ_OPEN_REPLAY;
+        goto out;
+    }
+    kr->rx_unsaved++;
+    if (kr->rx_unsaved >= SECMQ_REPLAY_PERSIST_EVERY &&
+        save_replay(kr, &e) != SECMQ_OK) {
+        /* The message stays accepted; the tops are tried again later. */
+        save_failed = 1;
+    }
+out:
+    pthread_mutex_unlock(&kr->rx_lock);
+    if (save_failed) {
+        set_err(kr, SECMQ_E_IO, "replay state not saved: %s", msg);
+    }
+    return rc;
+}
+
+int secmq_keyring_open_msg(secmq_keyring *kr, const char *topic,
+                           const void *env, size_t len, unsigned char *out,
+                           size_t out_cap, size_t *out_len, const char **sender,
+                           int *reason)
+{
+    char hex[2 * SECMQ_ID_BYTES + 1];
+    secmq_envelope_fields f;
+    const secmq__kchan *ch = NULL;
+    const unsigned char *key = NULL, *pk = NULL;
+    const char *name = NULL;
+    uint64_t max_age, now, age;
+    size_t tlen, ptlen = 0;
+    int why, publisher = 0, rc;
+
+    memset(&f, 0, sizeof f);
+    if (reason != NULL) {
+        *reason = SECMQ_OPEN_MALFORMED;
+    }
+    if (sender != NULL) {
+        *sender = NULL;
+    }
+    if (kr == NULL || topic == NULL || env == NULL || out == NULL ||
+        out_len == NULL || out_cap < len) {
+        return SECMQ_E_INVAL;
+    }
+    tlen = strlen(topic);
+    if (!secmq__topic_valid(topic, tlen) ||
+        best_channel(kr, topic, tlen) == NULL) {
+        if (reason != NULL) {
+            *reason = SECMQ_OPEN_UNKNOWN_KEY;
+        }
+        return SECMQ_E_NO_KEY;
+    }
+    /* Step 1. */
+    why = secmq_envelope_parse(env, len, &f);
+    if (why != SECMQ_OPEN_OK) {
+        goto fail;
+    }
+    /* Step 2. */
+    why = find_key(kr, topic, tlen, f.key_id, &ch, &key);
+    if (why != SECMQ_OPEN_OK) {
+        goto fail;
+    }
+    /* Step 3: mac-only proves membership only; the grant must allow it. */
+    if (f.mode == SECMQ_SEAL_MAC && !ch->allow_mac) {
+        why = SECMQ_OPEN_MODE_REFUSED;
+        goto fail;
+    }
+    /* Steps 4 and 5: AEAD, then the signature with the sender's key. */
+    find_sender(kr, ch, f.sender_id, &pk, &name, &publisher);
+    why = secmq_envelope_open(out, out_cap, &ptlen, &f, topic, key,
+                              f.mode == SECMQ_SEAL_SIGNED ? pk : NULL);
+    if (why != SECMQ_OPEN_OK) {
+        goto fail;
+    }
+    /* Step 6. In mac-only mode this is the claimed sender only. */
+    if (!publisher) {
+        why = SECMQ_OPEN_UNAUTHORISED;
+        goto fail;
+    }
+    /* Step 7. */
+    pthread_mutex_lock(&kr->rx_lock);
+    max_age = kr->max_age_ms;
+    pthread_mutex_unlock(&kr->rx_lock);
+    if (max_age > 0) {
+        now = secmq__unix_ms();
+        age = now > f.time_ms ? now - f.time_ms : f.time_ms - now;
+        if (age > max_age) {
+            why = SECMQ_OPEN_TOO_OLD;
+            goto fail;
+        }
+    }
+    /* Steps 8 and 9. */
+    rc = replay_commit(kr, &f);
+    if (rc < 0) {
+        sodium_memzero(out, ptlen);
+        if (reason != NULL) {
+            *reason = SECMQ_OPEN_REPLAY;
+        }
+        return set_err(kr, SECMQ_E_NOMEM, "open: out of memory");
+    }
+    if (rc != SECMQ_OPEN_OK) {
+        why = rc;
+        goto fail;
+    }
+    *out_len = ptlen;
+    if (sender != NULL) {
+        *sender = name;
+    }
+    if (reason != NULL) {
+        *reason = SECMQ_OPEN_OK;
+    }
+    return SECMQ_OK;
+fail:
+    /* SECURITY: plaintext of a refused message never leaves. */
+    sodium_memzero(out, len);
+    if (reason != NULL) {
+        *reason = why;
+    }
+    if (why == SECMQ_OPEN_MALFORMED || why == SECMQ_OPEN_VERSION) {
+        return set_err(kr, SECMQ_E_OPEN, "open on '%.64s': %s", topic,
+                       reason_phrase(why));
+    }
+    return set_err(
+        kr, SECMQ_E_OPEN, "open on '%.64s': %s (sender id %s%s%s, seq %llu)",
+        topic, reason_phrase(why), secmq__hex(hex, f.sender_id, SECMQ_ID_BYTES),
+        name != NULL ? ", " : "", name != NULL ? name : "",
+        (unsigned long long)f.seq);
+}
+
+/* ---- settings and listing -------------------------------------------------
+ */
+
+int secmq_keyring_set_max_age(secmq_keyring *kr, uint64_t max_age_ms)
+{
+    if (kr == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    pthread_mutex_lock(&kr->rx_lock);
+    kr->max_age_ms = max_age_ms;
+    pthread_mutex_unlock(&kr->rx_lock);
+    return SECMQ_OK;
+}
+
+int secmq_keyring_set_mode(secmq_keyring *kr, secmq_seal_mode mode)
+{
+    if (kr == NULL || (mode != SECMQ_SEAL_SIGNED && mode != SECMQ_SEAL_MAC)) {
+        return SECMQ_E_INVAL;
+    }
+    pthread_mutex_lock(&kr->tx_lock);
+    kr->mode = mode;
+    pthread_mutex_unlock(&kr->tx_lock);
+    return SECMQ_OK;
+}
+
+size_t secmq_keyring_errmsg(secmq_keyring *kr, char *buf, size_t len)
+{
+    size_t n;
+
+    if (kr == NULL) {
+        if (buf != NULL && len > 0) {
+            buf[0] = 0;
+        }
+        return 0;
+    }
+    pthread_mutex_lock(&kr->err_lock);
+    n = strlen(kr->errmsg);
+    if (buf != NULL && len > 0) {
+        size_t k = n < len - 1 ? n : len - 1;
+        memcpy(buf, kr->errmsg, k);
+        buf[k] = 0;
+    }
+    pthread_mutex_unlock(&kr->err_lock);
+    return n;
+}
+
+size_t secmq_keyring_peer_count(const secmq_keyring *kr)
+{
+    return kr != NULL ? kr->npeers : 0;
+}
+
+int secmq_keyring_peer(const secmq_keyring *kr, size_t i, secmq_peer_info *info)
+{
+    if (kr == NULL || info == NULL || i >= kr->npeers) {
+        return SECMQ_E_INVAL;
+    }
+    info->name = kr->peers[i].name;
+    memcpy(info->id, kr->peers[i].id, SECMQ_ID_BYTES);
+    memcpy(info->pk, kr->peers[i].pk, SECMQ_SIGN_PK_BYTES);
+    return SECMQ_OK;
+}
+
+size_t secmq_keyring_channel_count(const secmq_keyring *kr)
+{
+    return kr != NULL ? kr->nchans : 0;
+}
+
+int secmq_keyring_channel(const secmq_keyring *kr, size_t i,
+                          secmq_channel_info *info)
+{
+    const secmq__kchan *ch;
+
+    if (kr == NULL || info == NULL || i >= kr->nchans) {
+        return SECMQ_E_INVAL;
+    }
+    ch = &kr->chans[i];
+    memset(info, 0, sizeof *info);
+    info->filter = ch->filter;
+    info->owner = ch->owner_display;
+    info->owned = ch->owned;
+    info->member = ch->member;
+    info->may_publish = ch->may_publish;
+    info->allow_mac = ch->allow_mac;
+    info->epoch = ch->epoch;
+    memcpy(info->key_id, ch->key_id, SECMQ_ID_BYTES);
+    info->created_ms = ch->created_ms;
+    info->has_prev = ch->has_prev;
+    info->prev_held = ch->prev_held;
+    memcpy(info->prev_key_id, ch->prev_key_id, SECMQ_ID_BYTES);
+    info->prev_deadline_ms = ch->prev_deadline_ms;
+    info->n_publishers = ch->npubs;
+    info->publishers = ch->pub_names;
+    info->n_members = ch->nmembers;
+    info->members = ch->member_names;
+    info->member_publishes = ch->member_pub;
+    return SECMQ_OK;
+}

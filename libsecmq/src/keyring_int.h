@@ -1,0 +1,217 @@
+/*
+ * keyring_int.h -- the inside of a secmq_keyring, shared by keystore.c
+ * (loading the directory), keyring.c (the runtime API) and keyadmin.c (the
+ * management API). Nothing here is part of the public API.
+ */
+#ifndef SECMQ_KEYRING_INT_H
+#define SECMQ_KEYRING_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identity_int.h"
+#include "kfile_int.h"
+#include "replay_int.h"
+#include "seqstate_int.h"
+
+/* Longest grant file the keyring reads (65535 publishers fit). */
+#define SECMQ__GRANT_FILE_MAX (4u * 1024u * 1024u)
+/* Channel id bytes (file names under grants/ and owned/). */
+#define SECMQ__CID_BYTES 8u
+/* A display name: a name, or 16 hex digits. */
+#define SECMQ__DISPLAY_BYTES (SECMQ_NAME_MAX + 1u)
+
+/* A publisher of a channel, as its grant (or owned state) lists it. */
+typedef struct secmq__kpub {
+    unsigned char pk[SECMQ_SIGN_PK_BYTES];
+    unsigned char id[SECMQ_ID_BYTES];
+    char display[SECMQ__DISPLAY_BYTES]; /* peer name, own name, or hex id */
+} secmq__kpub;
+
+/* A member of an owned channel. */
+typedef struct secmq__kmember {
+    unsigned char pk[SECMQ_SIGN_PK_BYTES];
+    char name[SECMQ_NAME_MAX + 1];
+    int publisher;
+} secmq__kmember;
+
+/* A channel: owned by this identity, or held through a grant, or both. */
+typedef struct secmq__kchan {
+    unsigned char cid[SECMQ__CID_BYTES];
+    unsigned char owner_pk[SECMQ_SIGN_PK_BYTES];
+    char owner_display[SECMQ__DISPLAY_BYTES];
+    char *filter; /* NUL-terminated */
+    size_t filter_len;
+    unsigned literals; /* levels that are not + or # */
+    int owned;
+    int member;
+    int may_publish;
+    int allow_mac;
+    uint32_t epoch;
+    unsigned char key_id[SECMQ_ID_BYTES];
+    uint64_t created_ms;
+    int has_prev;
+    int prev_held;
+    unsigned char prev_key_id[SECMQ_ID_BYTES];
+    uint64_t prev_deadline_ms;
+    size_t slot; /* keys: kr->keys[2 * slot] current, [2 * slot + 1] prev */
+    secmq__kpub *pubs;
+    size_t npubs;
+    secmq__kmember *members; /* owned channels only */
+    size_t nmembers;
+    /* For secmq_keyring_channel(): arrays pointing at the names above. */
+    const char **pub_names;
+    const char **member_names;
+    int *member_pub;
+} secmq__kchan;
+
+/* This sender's sequence numbers under one key. */
+typedef struct secmq__ktx {
+    unsigned char key_id[SECMQ_ID_BYTES];
+    uint64_t next;     /* next seq to use (0: not started) */
+    uint64_t reserved; /* persisted block end: every used seq is below */
+} secmq__ktx;
+
+/* A received stream (key id, sender id) and its replay window. */
+typedef struct secmq__krx {
+    unsigned char key_id[SECMQ_ID_BYTES];
+    unsigned char sender_id[SECMQ_ID_BYTES];
+    secmq__replay w;
+} secmq__krx;
+
+struct secmq_keyring {
+    char *dir;
+    secmq__ident self;
+    secmq__secret *sec; /* sodium_malloc; read-only after loading */
+
+    secmq__ident *peers; /* sorted by name */
+    size_t npeers;
+
+    secmq__kchan *chans; /* sorted by filter, then channel id */
+    size_t nchans;
+    /* 32-byte channel keys, two per channel (current, previous), in
+     * sodium_malloc memory; read-only once loaded. */
+    unsigned char *keys;
+    size_t key_slots; /* capacity in channels */
+
+    /* Sender side, guarded by tx_lock. */
+    pthread_mutex_t tx_lock;
+    secmq__ktx *tx;
+    size_t ntx, captx;
+    int seq_lock_fd; /* flock on state/seq.lock, -1 until first seal */
+    secmq__stream_ent *seq_other; /* state/seq rows of keys not in tx */
+    size_t nseq_other;
+    secmq_seal_mode mode;
+
+    /* Receiver side, guarded by rx_lock. */
+    pthread_mutex_t rx_lock;
+    secmq__krx *rx;
+    size_t nrx, caprx;
+    uint64_t rx_unsaved; /* accepted since the tops were last persisted */
+    uint64_t max_age_ms;
+
+    /* The latest failure, guarded by err_lock. */
+    pthread_mutex_t err_lock;
+    char errmsg[SECMQ_ERRMSG_BYTES];
+
+    int locks_ready; /* the three mutexes are initialised */
+};
+
+/*
+ * Load the keyring directory dir into a new keyring (no runtime locks
+ * taken, the caller holds DIR/lock as it needs). Secrets are made
+ * read-only. Returns SECMQ_OK, SECMQ_E_KEYRING, SECMQ_E_IO, SECMQ_E_NOMEM.
+ */
+int secmq__keystore_load(secmq_keyring **out, const char *dir, secmq__kerr *e);
+/* Wipe and free everything (no persistence). NULL is a no-op. */
+void secmq__keystore_free(secmq_keyring *kr);
+
+/* The channel id of (owner_pk, filter). */
+void secmq__chan_id(unsigned char cid[SECMQ__CID_BYTES],
+                    const unsigned char *owner_pk, const char *filter,
+                    size_t filter_len);
+/* The channel with this id, or NULL. */
+secmq__kchan *secmq__chan_find(secmq_keyring *kr, const unsigned char *cid);
+/* Channel i's current and previous keys (32 bytes each). */
+const unsigned char *secmq__chan_key(const secmq_keyring *kr,
+                                     const secmq__kchan *ch, int prev);
+
+/* The peer with this public key / name, or NULL. */
+const secmq__ident *secmq__peer_by_pk(const secmq_keyring *kr,
+                                      const unsigned char *pk);
+const secmq__ident *secmq__peer_by_name(const secmq_keyring *kr,
+                                        const char *name);
+
+/* The state of an owned channel, as DIR/owned/<cid>.chan holds it. */
+typedef struct secmq__owned {
+    const char *filter; /* filter_len bytes, BORROWED */
+    size_t filter_len;
+    int allow_mac;
+    uint32_t epoch;
+    unsigned char key_id[SECMQ_ID_BYTES];
+    uint64_t created_ms;
+    int has_prev;
+    unsigned char prev_key_id[SECMQ_ID_BYTES];
+    uint64_t prev_deadline_ms;
+    secmq__kmember *members; /* malloc'd */
+    size_t nmembers;
+    /* Secrets, pointing into sodium_malloc memory the caller owns. */
+    unsigned char *key;      /* 32 bytes */
+    unsigned char *prev_key; /* 32 bytes */
+} secmq__owned;
+
+/* Seal o into DIR/owned/<cid>.chan with the local key. */
+int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
+                      const secmq__owned *o, secmq__kerr *e);
+
+/*
+ * Open and check the grant file bytes grant (len bytes; label names it in
+ * messages) for this keyring: addressed to this identity, opens, body
+ * well-formed with a valid owner signature, member is this identity,
+ * owner is this identity or a trusted peer (kr->peers). On success *body
+ * (sodium_malloc'd; sodium_free it) holds the body and g points into it.
+ * Epochs are the caller's business. Returns SECMQ_OK, SECMQ_E_KEYRING,
+ * SECMQ_E_NOMEM.
+ */
+int secmq__grant_check(const secmq_keyring *kr, const char *label,
+                       const unsigned char *grant, size_t len,
+                       unsigned char **body, secmq_grant_fields *g,
+                       secmq__kerr *e);
+
+/* "grants/<cid>.grant" style path: sub is "grants" or "owned", suffix
+ * ".grant", ".prev.grant" or ".chan". -1 if too long. */
+int secmq__chan_path(char *buf, size_t len, const char *dir, const char *sub,
+                     const unsigned char *cid, const char *suffix);
+
+/* ---- what the management calls share (keyadmin.c) ---- */
+
+/* The directory lock and the keyring loaded under it. */
+typedef struct secmq__admin {
+    int lockfd;
+    secmq_keyring *kr;
+} secmq__admin;
+
+/* Lock dir exclusively and load it. SECMQ_OK, _E_KEYRING, _E_IO, ... */
+int secmq__admin_begin(const char *dir, secmq__admin *a, secmq__kerr *e);
+/* Free the keyring and release the lock. */
+void secmq__admin_end(secmq__admin *a);
+
+/*
+ * Decide about public identity p read from label: 1 = a new peer (added
+ * to kr->peers for the rest of the call), 0 = already known or this
+ * identity, negative = refused (a name or key clash).
+ */
+int secmq__peer_admit(secmq_keyring *kr, const secmq__ident *p,
+                      const char *label, secmq__kerr *e);
+/* Write DIR/peers/<name>.pub. */
+int secmq__peer_write(const secmq_keyring *kr, const secmq__ident *p,
+                      secmq__kerr *e);
+
+/* Call cb (if any) with a formatted line. */
+void secmq__note(secmq_keyring_note_cb cb, void *user, const char *fmt, ...)
+    SECMQ_PRINTF(3, 4);
+/* Empty err, if any. */
+void secmq__clear_err(char *err, size_t errlen);
+
+#endif /* SECMQ_KEYRING_INT_H */

@@ -1,0 +1,111 @@
+/*
+ * kfile_int.h -- the keyring's file primitives: paths, bounded reads,
+ * atomic writes (temporary file, fsync, rename, fsync of the directory),
+ * locks, and "sealed" local files that only this keyring reads. Knows
+ * nothing of identities, grants or channels.
+ */
+#ifndef SECMQ_KFILE_INT_H
+#define SECMQ_KFILE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secmq_int.h"
+
+/* Longest path the keyring builds. */
+#define SECMQ__PATH_MAX 4096u
+
+/* Where a keyring function puts its one-line reason (buf may be NULL). */
+typedef struct secmq__kerr {
+    char *buf;
+    size_t len;
+} secmq__kerr;
+
+/* Write a printf-style reason into e (if any); returns code. */
+int secmq__kerr_set(secmq__kerr *e, int code, const char *fmt, ...)
+    SECMQ_PRINTF(3, 4);
+
+/*
+ * Join dir, a and b (b may be NULL) with '/' into buf. Returns 0, or -1
+ * if the result does not fit.
+ */
+int secmq__kpath(char *buf, size_t len, const char *dir, const char *a,
+                 const char *b);
+
+/* Flags of secmq__kfile_read. */
+#define SECMQ__KF_OPTIONAL 1u /* a missing file is SECMQ_OK, *data NULL */
+#define SECMQ__KF_PRIVATE 2u  /* refuse a file group/others may access */
+#define SECMQ__KF_SECRET 4u   /* read into sodium_malloc memory */
+
+/*
+ * Read the file at path whole, at most max bytes, into a new buffer with
+ * a NUL byte after the data (not counted in *len). With SECMQ__KF_SECRET
+ * the buffer is sodium_malloc'd; release it with secmq__kfile_release.
+ * Returns SECMQ_OK, SECMQ_E_KEYRING (missing, too large, too open: the
+ * reason names path), SECMQ_E_IO, SECMQ_E_NOMEM.
+ */
+int secmq__kfile_read(const char *path, size_t max, unsigned flags,
+                      unsigned char **data, size_t *len, secmq__kerr *e);
+/* Free what secmq__kfile_read returned (same flags); wipes secrets. */
+void secmq__kfile_release(unsigned char *data, size_t len, unsigned flags);
+
+/*
+ * Replace path atomically with len bytes of data, file mode mode.
+ * Returns SECMQ_OK or SECMQ_E_IO (path left as it was).
+ */
+int secmq__kfile_write(const char *path, const void *data, size_t len,
+                       unsigned mode, secmq__kerr *e);
+
+/*
+ * Create path with O_EXCL (mode 0600) holding data, fsync it and its
+ * directory. Returns SECMQ_OK, SECMQ_E_KEYRING (exists), SECMQ_E_IO.
+ */
+int secmq__kfile_create(const char *path, const void *data, size_t len,
+                        secmq__kerr *e);
+
+/* Remove path if it exists (and fsync its directory). SECMQ_OK/_E_IO. */
+int secmq__kfile_remove(const char *path, secmq__kerr *e);
+
+/* mkdir path 0700; an existing directory is fine. SECMQ_OK or _E_IO. */
+int secmq__kfile_mkdir(const char *path, secmq__kerr *e);
+
+/*
+ * flock path (created 0600 when create is 1): exclusive or shared,
+ * blocking or not. *fd receives the descriptor (close it to unlock); with
+ * create 0 and no such file, *fd is -1 and SECMQ_OK is returned.
+ * Returns SECMQ_OK, SECMQ_E_STATE (non-blocking and held elsewhere),
+ * SECMQ_E_IO.
+ */
+int secmq__kfile_lock(const char *path, int exclusive, int nonblock, int create,
+                      int *fd, secmq__kerr *e);
+
+/*
+ * Sealed local files: "SECMQLF1" || nonce || AEAD(key, payload,
+ * AD = "SECMQLF1" || kind). kind names what the file is ("seq", "owned",
+ * ...), so one cannot be passed off as another.
+ * secmq__kfile_seal_write returns SECMQ_OK, SECMQ_E_IO or SECMQ_E_NOMEM.
+ */
+int secmq__kfile_seal_write(const char *path, const char *kind,
+                            const unsigned char *key,
+                            const unsigned char *payload, size_t len,
+                            secmq__kerr *e);
+/*
+ * Read and open a sealed local file (at most max payload bytes). *payload
+ * is sodium_malloc'd (sodium_free it); with optional 1 a missing file
+ * gives SECMQ_OK with *payload NULL. Returns SECMQ_OK, SECMQ_E_KEYRING
+ * (malformed or tampered: the reason names path), SECMQ_E_IO,
+ * SECMQ_E_NOMEM.
+ */
+int secmq__kfile_seal_read(const char *path, const char *kind,
+                           const unsigned char *key, size_t max, int optional,
+                           unsigned char **payload, size_t *len,
+                           secmq__kerr *e);
+
+/* Unix time now, in ms and in µs. */
+uint64_t secmq__unix_ms(void);
+uint64_t secmq__unix_us(void);
+
+/* Lowercase hex of n bytes into out (2n + 1 bytes). Returns out. */
+char *secmq__hex(char *out, const unsigned char *b, size_t n);
+
+#endif /* SECMQ_KFILE_INT_H */

@@ -1,0 +1,481 @@
+/*
+ * gen_vectors.c -- writes tests/vectors/envelope-v1.json, the envelope's
+ * known-answer vectors, from fixed seeds, keys, nonces, times and sequence
+ * numbers, using libsecmq itself. The JSON is committed; ctest runs
+ * `gen_vectors --check FILE` so any change in the code's output fails.
+ * Usage: gen_vectors [--out FILE | --check FILE]   (default: stdout)
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include <secmq.h>
+
+/* ---- a growing text buffer ---------------------------------------------- */
+
+typedef struct text {
+    char *s;
+    size_t len, cap;
+} text;
+
+static void die(const char *what)
+{
+    fprintf(stderr, "gen_vectors: %s\n", what);
+    exit(1);
+}
+
+static void put(text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void put(text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            die("vsnprintf failed");
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)n + 1;
+        t->s = realloc(t->s, t->cap);
+        if (t->s == NULL) {
+            die("out of memory");
+        }
+    }
+}
+
+static void put_hex(text *t, const unsigned char *b, size_t n)
+{
+    put(t, "\"");
+    for (size_t i = 0; i < n; i++) {
+        put(t, "%02x", b[i]);
+    }
+    put(t, "\"");
+}
+
+/* A JSON string, ASCII only: other characters as \uXXXX (UTF-16). */
+static void put_str(text *t, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+    int more;
+
+    put(t, "\"");
+    while (*p != 0) {
+        if (*p < 0x80) {
+            if (*p == '"' || *p == '\\') {
+                put(t, "\\%c", *p);
+            } else if (*p < 0x20) {
+                put(t, "\\u%04x", *p);
+            } else {
+                put(t, "%c", *p);
+            }
+            p++;
+            continue;
+        }
+        if ((*p & 0xe0) == 0xc0) {
+            cp = *p & 0x1fu;
+            more = 1;
+        } else if ((*p & 0xf0) == 0xe0) {
+            cp = *p & 0x0fu;
+            more = 2;
+        } else if ((*p & 0xf8) == 0xf0) {
+            cp = *p & 0x07u;
+            more = 3;
+        } else {
+            die("topic is not UTF-8");
+        }
+        p++;
+        for (; more > 0; more--, p++) {
+            if ((*p & 0xc0) != 0x80) {
+                die("topic is not UTF-8");
+            }
+            cp = (cp << 6) | (*p & 0x3fu);
+        }
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            put(t, "\\u%04x\\u%04x", 0xd800u + (cp >> 10),
+                0xdc00u + (cp & 0x3ffu));
+        } else {
+            put(t, "\\u%04x", cp);
+        }
+    }
+    put(t, "\"");
+}
+
+/* ---- the vectors ----------------------------------------------------------
+ */
+
+#define TOPIC "secmq/test/status"
+/* "capteurs/température/çà/日本" */
+#define TOPIC_UTF8                                                             \
+    "capteurs/temp\xc3\xa9rature/\xc3\xa7\xc3\xa0/\xe6\x97\xa5\xe6\x9c\xac"
+/* Sequence numbers start at a time in microseconds, as senders do. */
+#define SEQ_BASE UINT64_C(1700000000000000)
+#define TIME_BASE UINT64_C(1700000000123)
+
+typedef struct fixed {
+    unsigned char seed[32], pk[32], sk[64], id[8];
+    unsigned char channel_key[32], key_id[8], message_key[32];
+} fixed;
+
+static void fill(unsigned char *b, size_t n, unsigned start)
+{
+    for (size_t i = 0; i < n; i++) {
+        b[i] = (unsigned char)(start + i);
+    }
+}
+
+static void fixed_init(fixed *k)
+{
+    fill(k->seed, sizeof k->seed, 0x00);
+    crypto_sign_seed_keypair(k->pk, k->sk, k->seed);
+    secmq_identity_id(k->id, k->pk);
+    fill(k->channel_key, sizeof k->channel_key, 0x20);
+    fill(k->key_id, sizeof k->key_id, 0x40);
+    /* Straight from PROTOCOL.md 3, independently of envelope.c. */
+    crypto_kdf_derive_from_key(k->message_key, sizeof k->message_key, 1,
+                               "secmqenv", k->channel_key);
+}
+
+typedef struct vector {
+    const char *name;
+    secmq_seal_mode mode;
+    const char *topic;
+    size_t pt_len;
+    const char *pt_text; /* NULL: pt_len bytes (i * 7 + 3) & 0xff */
+} vector;
+
+static const vector vectors[] = {
+    {"signed-short", SECMQ_SEAL_SIGNED, TOPIC, 12, "hello, secmq"},
+    {"mac-short", SECMQ_SEAL_MAC, TOPIC, 12, "hello, secmq"},
+    {"signed-empty", SECMQ_SEAL_SIGNED, TOPIC, 0, ""},
+    {"mac-empty", SECMQ_SEAL_MAC, TOPIC, 0, ""},
+    {"signed-1000", SECMQ_SEAL_SIGNED, TOPIC, 1000, NULL},
+    {"mac-1000", SECMQ_SEAL_MAC, TOPIC, 1000, NULL},
+    {"signed-utf8-topic", SECMQ_SEAL_SIGNED, TOPIC_UTF8, 5, "21.5C"},
+    {"mac-utf8-topic", SECMQ_SEAL_MAC, TOPIC_UTF8, 5, "21.5C"},
+};
+#define NVECTORS (sizeof vectors / sizeof vectors[0])
+
+/* What one vector produced. */
+typedef struct sealed {
+    unsigned char env[1200];
+    size_t env_len;
+    unsigned char nonce[SECMQ_ENV_NONCE_BYTES];
+    unsigned char pt[1000];
+    size_t pt_len;
+    uint64_t seq, time_ms;
+} sealed;
+
+static void seal_vector(const fixed *k, size_t i, sealed *out)
+{
+    const vector *v = &vectors[i];
+    secmq_seal_params p;
+
+    out->pt_len = v->pt_len;
+    for (size_t j = 0; j < v->pt_len; j++) {
+        out->pt[j] = v->pt_text != NULL ? (unsigned char)v->pt_text[j]
+                                        : (unsigned char)((j * 7 + 3) & 0xff);
+    }
+    /* Nonce 0x50..0x67 with the last byte replaced by the vector's index,
+     * so no two vectors share a nonce under the one key. */
+    fill(out->nonce, sizeof out->nonce, 0x50);
+    out->nonce[sizeof out->nonce - 1] = (unsigned char)i;
+    out->seq = SEQ_BASE + i;
+    out->time_ms = TIME_BASE + i;
+
+    memset(&p, 0, sizeof p);
+    p.mode = v->mode;
+    p.channel_key = k->channel_key;
+    p.key_id = k->key_id;
+    p.sender_id = k->id;
+    p.sender_sk = k->sk;
+    p.seq = out->seq;
+    p.time_ms = out->time_ms;
+    p.nonce = out->nonce;
+    if (secmq_envelope_seal(out->env, sizeof out->env, &out->env_len, &p,
+                            v->topic, out->pt, out->pt_len) != SECMQ_OK) {
+        die("seal failed");
+    }
+}
+
+/* Opens env as a receiver would and returns the reason. */
+static int open_reason(const unsigned char *env, size_t env_len,
+                       const char *topic, const unsigned char *channel_key,
+                       const unsigned char *sender_pk)
+{
+    secmq_envelope_fields f;
+    unsigned char pt[1200];
+    size_t pt_len;
+    int r;
+
+    r = secmq_envelope_parse(env, env_len, &f);
+    if (r != SECMQ_OPEN_OK) {
+        return r;
+    }
+    return secmq_envelope_open(pt, sizeof pt, &pt_len, &f, topic, channel_key,
+                               f.mode == SECMQ_SEAL_SIGNED ? sender_pk : NULL);
+}
+
+static void put_negative(text *t, int first, const char *name,
+                         const char *topic, const unsigned char *channel_key,
+                         const unsigned char *sender_pk,
+                         const unsigned char *env, size_t env_len, int expect)
+{
+    int got = open_reason(env, env_len, topic, channel_key, sender_pk);
+
+    if (got != expect) {
+        fprintf(stderr, "gen_vectors: %s: expected %s, got %s\n", name,
+                secmq_open_reason_name(expect), secmq_open_reason_name(got));
+        exit(1);
+    }
+    put(t, "%s    {\"name\": ", first ? "" : ",\n");
+    put_str(t, name);
+    put(t, ", \"topic\": ");
+    put_str(t, topic);
+    put(t, ", \"channel_key\": ");
+    put_hex(t, channel_key, 32);
+    put(t, ", \"sender_pk\": ");
+    put_hex(t, sender_pk, 32);
+    put(t, ",\n     \"envelope\": ");
+    put_hex(t, env, env_len);
+    put(t, ",\n     \"expect\": \"%s\"}", secmq_open_reason_name(expect));
+}
+
+static void generate(text *t)
+{
+    static sealed s[NVECTORS];
+    fixed k;
+    unsigned char env[1200], other_key[32], other_seed[32], other_pk[32],
+        other_sk[64];
+    char name[256];
+    size_t n, sig_at;
+    int first = 1;
+
+    fixed_init(&k);
+    /* The schema has no room for comments: names say how inputs were made. */
+    put(t, "{\n  \"version\": 1,\n");
+    put(t, "  \"vectors\": [\n");
+    for (size_t i = 0; i < NVECTORS; i++) {
+        seal_vector(&k, i, &s[i]);
+        if (open_reason(s[i].env, s[i].env_len, vectors[i].topic, k.channel_key,
+                        k.pk) != SECMQ_OPEN_OK) {
+            die("a vector does not open");
+        }
+        snprintf(name, sizeof name,
+                 "%s (seed 00..1f, channel key 20..3f, key id 40..47, "
+                 "nonce 50..66 then %02zx, seq and time_ms base + %zu%s)",
+                 vectors[i].name, i, i,
+                 vectors[i].pt_text == NULL
+                     ? ", plaintext byte j = (7 * j + 3) mod 256"
+                     : "");
+        put(t, "%s    {\"name\": ", i == 0 ? "" : ",\n");
+        put_str(t, name);
+        put(t, ", \"mode\": %d,\n", (int)vectors[i].mode);
+        put(t, "     \"sender_seed\": ");
+        put_hex(t, k.seed, sizeof k.seed);
+        put(t, ",\n     \"sender_pk\": ");
+        put_hex(t, k.pk, sizeof k.pk);
+        put(t, ", \"sender_id\": ");
+        put_hex(t, k.id, sizeof k.id);
+        put(t, ",\n     \"channel_key\": ");
+        put_hex(t, k.channel_key, sizeof k.channel_key);
+        put(t, ", \"key_id\": ");
+        put_hex(t, k.key_id, sizeof k.key_id);
+        put(t, ",\n     \"message_key\": ");
+        put_hex(t, k.message_key, sizeof k.message_key);
+        put(t,
+            ",\n     \"seq\": %" PRIu64 ", \"time_ms\": %" PRIu64
+            ", \"nonce\": ",
+            s[i].seq, s[i].time_ms);
+        put_hex(t, s[i].nonce, sizeof s[i].nonce);
+        put(t, ",\n     \"topic\": ");
+        put_str(t, vectors[i].topic);
+        put(t, ",\n     \"plaintext\": ");
+        put_hex(t, s[i].pt, s[i].pt_len);
+        put(t, ",\n     \"envelope\": ");
+        put_hex(t, s[i].env, s[i].env_len);
+        put(t, "}");
+    }
+    put(t, "\n  ],\n  \"negative\": [\n");
+
+    /* s[0] is signed-short, s[1] mac-short, s[2] signed-empty. */
+    n = s[0].env_len;
+    sig_at = n - SECMQ_ENV_SIG_BYTES;
+
+    memcpy(env, s[0].env, n);
+    env[SECMQ_ENV_HEADER_BYTES] ^= 0x01;
+    put_negative(t, first, "signed-short, first ciphertext byte ^ 0x01", TOPIC,
+                 k.channel_key, k.pk, env, n, SECMQ_OPEN_BAD_TAG);
+    first = 0;
+
+    memcpy(env, s[0].env, n);
+    env[sig_at - 1] ^= 0x01;
+    put_negative(t, first, "signed-short, last tag byte ^ 0x01", TOPIC,
+                 k.channel_key, k.pk, env, n, SECMQ_OPEN_BAD_TAG);
+
+    memcpy(env, s[0].env, n);
+    env[n - 1] ^= 0x01;
+    put_negative(t, first, "signed-short, last signature byte ^ 0x01", TOPIC,
+                 k.channel_key, k.pk, env, n, SECMQ_OPEN_BAD_SIGNATURE);
+
+    put_negative(t, first, "signed-short on another topic", "secmq/test/other",
+                 k.channel_key, k.pk, s[0].env, n, SECMQ_OPEN_BAD_TAG);
+
+    memcpy(env, s[0].env, n);
+    env[0] = 0x02;
+    put_negative(t, first, "signed-short with version byte 0x02", TOPIC,
+                 k.channel_key, k.pk, env, n, SECMQ_OPEN_VERSION);
+
+    put_negative(t, first, "signed-short truncated to 73 bytes", TOPIC,
+                 k.channel_key, k.pk, s[0].env, 73, SECMQ_OPEN_MALFORMED);
+
+    put_negative(t, first,
+                 "signed-empty truncated to 137 bytes (signed minimum 138)",
+                 TOPIC, k.channel_key, k.pk, s[2].env, s[2].env_len - 1,
+                 SECMQ_OPEN_MALFORMED);
+
+    memcpy(env, s[0].env, n);
+    env[1] = 0x03;
+    put_negative(t, first, "signed-short with mode byte 0x03", TOPIC,
+                 k.channel_key, k.pk, env, n, SECMQ_OPEN_MALFORMED);
+
+    memcpy(env, s[0].env, n);
+    env[1] = 0x02;
+    put_negative(t, first, "signed-short relabelled mac-only (mode byte 0x02)",
+                 TOPIC, k.channel_key, k.pk, env, n, SECMQ_OPEN_BAD_TAG);
+
+    memcpy(env, s[0].env, n);
+    env[2] ^= 0x01;
+    put_negative(t, first, "signed-short, first key_id byte ^ 0x01", TOPIC,
+                 k.channel_key, k.pk, env, n, SECMQ_OPEN_BAD_TAG);
+
+    memcpy(env, s[0].env, n);
+    env[25] ^= 0x01;
+    put_negative(t, first, "signed-short, last seq byte ^ 0x01", TOPIC,
+                 k.channel_key, k.pk, env, n, SECMQ_OPEN_BAD_TAG);
+
+    memcpy(env, s[0].env, n);
+    env[n] = 0x00;
+    put_negative(t, first, "signed-short with a 0x00 byte appended", TOPIC,
+                 k.channel_key, k.pk, env, n + 1, SECMQ_OPEN_BAD_TAG);
+
+    memcpy(other_key, k.channel_key, sizeof other_key);
+    other_key[31] ^= 0x01;
+    put_negative(t, first,
+                 "signed-short under another channel key (20..3f, last ^ 0x01)",
+                 TOPIC, other_key, k.pk, s[0].env, n, SECMQ_OPEN_BAD_TAG);
+
+    fill(other_seed, sizeof other_seed, 0x80);
+    crypto_sign_seed_keypair(other_pk, other_sk, other_seed);
+    put_negative(t, first,
+                 "signed-short checked with another sender's key (seed 80..9f)",
+                 TOPIC, k.channel_key, other_pk, s[0].env, n,
+                 SECMQ_OPEN_BAD_SIGNATURE);
+
+    memcpy(env, s[1].env, s[1].env_len);
+    env[s[1].env_len - 1] ^= 0x01;
+    put_negative(t, first, "mac-short, last tag byte ^ 0x01", TOPIC,
+                 k.channel_key, k.pk, env, s[1].env_len, SECMQ_OPEN_BAD_TAG);
+
+    memcpy(env, s[1].env, s[1].env_len);
+    env[10] ^= 0x01;
+    put_negative(t, first, "mac-short, first sender_id byte ^ 0x01", TOPIC,
+                 k.channel_key, k.pk, env, s[1].env_len, SECMQ_OPEN_BAD_TAG);
+
+    put_negative(t, first, "mac-short on another topic", "secmq/test/other",
+                 k.channel_key, k.pk, s[1].env, s[1].env_len,
+                 SECMQ_OPEN_BAD_TAG);
+
+    put_negative(t, first, "mac-short truncated to 73 bytes", TOPIC,
+                 k.channel_key, k.pk, s[1].env, 73, SECMQ_OPEN_MALFORMED);
+
+    put(t, "\n  ]\n}\n");
+    sodium_memzero(other_sk, sizeof other_sk);
+}
+
+/* ---- output ---------------------------------------------------------------
+ */
+
+static int write_file(const char *path, const text *t)
+{
+    FILE *fp = fopen(path, "wb");
+
+    if (fp == NULL) {
+        fprintf(stderr, "gen_vectors: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (fwrite(t->s, 1, t->len, fp) != t->len || fclose(fp) != 0) {
+        fprintf(stderr, "gen_vectors: %s: write failed\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+static int check_file(const char *path, const text *t)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf;
+    size_t got;
+    int same;
+
+    if (fp == NULL) {
+        fprintf(stderr, "gen_vectors: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    buf = malloc(t->len + 1);
+    if (buf == NULL) {
+        die("out of memory");
+    }
+    got = fread(buf, 1, t->len + 1, fp);
+    fclose(fp);
+    same = got == t->len && memcmp(buf, t->s, t->len) == 0;
+    free(buf);
+    if (!same) {
+        fprintf(stderr,
+                "gen_vectors: %s differs from what the code produces now.\n"
+                "If the wire format changed on purpose (new PROTOCOL.md "
+                "version), regenerate it with --out; otherwise the code is "
+                "wrong.\n",
+                path);
+        return 1;
+    }
+    printf("gen_vectors: %s matches the code\n", path);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    text t = {NULL, 0, 0};
+    int rc;
+
+    if (secmq_init() != SECMQ_OK) {
+        die("secmq_init failed");
+    }
+    generate(&t);
+    if (argc == 3 && strcmp(argv[1], "--out") == 0) {
+        rc = write_file(argv[2], &t);
+    } else if (argc == 3 && strcmp(argv[1], "--check") == 0) {
+        rc = check_file(argv[2], &t);
+    } else if (argc == 1) {
+        rc = fwrite(t.s, 1, t.len, stdout) == t.len ? 0 : 1;
+    } else {
+        fprintf(stderr, "usage: gen_vectors [--out FILE | --check FILE]\n");
+        rc = 2;
+    }
+    free(t.s);
+    return rc;
+}
