@@ -6,7 +6,9 @@
 # mosquitto with only a TLS listener on a free loopback port, then lets alice
 # subscribe to `status` and sam publish to it with secmq-sub / secmq-pub,
 # and shows what the broker refuses: a wrong password, an unknown CA, a
-# plaintext client, and a client that is not allowed to publish `status`.
+# plaintext client, alice publishing `status`, an unsealed message; and it
+# shows that the broker only ever sees ciphertext (sam and alice get
+# end-to-end identities and a channel for `status` made with secmq-keys).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,10 +75,24 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
-# Each user's connection options live in a 0600 config file, so passwords
-# never appear on a command line.
+say "4. End-to-end keys: an identity each, a channel for 'status' owned by sam"
+keys=$demo/keys
+mkdir -p -m 0700 "$keys"
 for user in sam alice; do
-  (umask 077; cat >"$demo/$user.conf" <<EOF
+  "$bin/secmq-keys" init --keyring "$keys/$user" --name "$user" >/dev/null
+  "$bin/secmq-keys" export --keyring "$keys/$user" >"$keys/$user.pub"
+done
+"$bin/secmq-keys" channel create --keyring "$keys/sam" --topic status \
+  --publisher "$keys/sam.pub" --subscriber "$keys/alice.pub" --out "$keys/grants" >/dev/null
+"$bin/secmq-keys" import --keyring "$keys/alice" "$keys/sam.pub" "$keys/grants/alice.grant" >/dev/null
+"$bin/secmq-keys" list --keyring "$keys/alice" | sed 's/^/    /'
+
+# Each user's connection options live in a 0600 config file, so passwords
+# never appear on a command line. The -raw variants have no keyring: they
+# see what the broker sees.
+for user in sam alice; do
+  (umask 077
+   cat >"$demo/$user-raw.conf" <<EOF
 # secmq client config for $user (same options as on the command line)
 -h localhost
 -p $port
@@ -84,22 +100,26 @@ for user in sam alice; do
 -u $user
 -P $(cat "$demo/$user.password")
 EOF
-)
+   { cat "$demo/$user-raw.conf"; echo "--keyring $keys/$user"; } >"$demo/$user.conf")
 done
 
-say "4. alice subscribes to 'status' (waits for 3 messages)"
-"$bin/secmq-sub" --config "$demo/alice.conf" -t status -q 1 -C 3 -v -W 20 \
+say "5. alice subscribes to 'status' with her keyring (waits for 3 messages)"
+"$bin/secmq-sub" --config "$demo/alice.conf" -t status -q 1 -C 3 -F '%t from %S: %p' -W 20 \
   >"$demo/alice.out" 2>"$demo/alice.err" &
 sub_pid=$!
+# The broker's view: the same subscription without a keyring, payload in hex.
+"$bin/secmq-sub" --config "$demo/alice-raw.conf" -i alice-raw -t status -q 1 -C 3 \
+  -F '%l bytes: %x' -W 20 >"$demo/broker-view.out" 2>&1 &
+raw_pid=$!
 sleep 1
 
-say "5. sam publishes three messages to 'status' over TLS (QoS 0, 1, 2)"
+say "6. sam publishes three messages to 'status', sealed and signed, over TLS (QoS 0, 1, 2)"
 for q in 0 1 2; do
   "$bin/secmq-pub" --config "$demo/sam.conf" -t status -q "$q" -m "sam status update, QoS $q" -d 2>&1 |
     grep -E "debug: TLS: TLSv|^secmq-pub: [^d]" | head -n 1 || true
 done
 
-say "6. What alice received"
+say "7. What alice received (opened, sender verified)"
 if wait "$sub_pid"; then
   cat "$demo/alice.out"
 else
@@ -107,8 +127,16 @@ else
   cat "$demo/alice.err"
   exit 1
 fi
+wait "$raw_pid" || true
+echo "What the broker delivered (the start of each envelope):"
+cut -c1-100 "$demo/broker-view.out" | sed 's/$/.../; s/^/    /'
+if grep -q "$(printf 'sam status update' | od -An -tx1 | tr -d ' \n')" "$demo/broker-view.out"; then
+  echo "unexpected: the plaintext is visible to the broker"
+  exit 1
+fi
+echo "    (the plaintext appears nowhere in what the broker saw)"
 
-say "7. What the broker and the TLS checks refuse"
+say "8. What the broker, the TLS checks and the keyrings refuse"
 echo "- a wrong password:"
 "$bin/secmq-pub" -h localhost -p "$port" --cafile "$demo/pki/ca.crt" -u sam -P wrong \
   -t status -m x 2>&1 | sed 's/^/    /' || true
@@ -118,15 +146,26 @@ echo "- a broker certificate from an unknown CA (the system CAs are used):"
 echo "- a plaintext client on the TLS port:"
 "$bin/secmq-pub" --no-config --no-tls -h localhost -p "$port" -u sam -P wrong -t status -m x 2>&1 |
   sed 's/^/    /' || true
-echo "- alice publishing 'status' (the ACL allows her to read only): the broker drops it."
-"$bin/secmq-sub" --config "$demo/alice.conf" -t status -C 1 -W 2 >/dev/null 2>&1 &
+echo "- alice publishing 'status' with her keyring (she may only read the channel):"
+"$bin/secmq-pub" --config "$demo/alice.conf" -t status -q 1 -m "forged by alice" 2>&1 |
+  sed 's/^/    /' || true
+echo "- alice publishing 'status' raw (the broker's ACL allows her to read only): dropped."
+"$bin/secmq-sub" --config "$demo/alice-raw.conf" -i alice-probe -t status -C 1 -W 2 >/dev/null 2>&1 &
 probe=$!
-"$bin/secmq-pub" --config "$demo/alice.conf" -t status -q 1 -m "forged by alice" || true
+sleep 0.5
+"$bin/secmq-pub" --config "$demo/alice-raw.conf" -t status -q 1 -m "forged by alice" || true
 if wait "$probe"; then
   echo "    unexpected: it was delivered"
   exit 1
 else
   echo "    nothing delivered within 2 s"
 fi
+echo "- a message on 'status' that is not sealed (sam with --raw, as a forger would):"
+"$bin/secmq-sub" --config "$demo/alice.conf" -t status -C 1 -W 2 >/dev/null 2>"$demo/forged.err" &
+probe=$!
+sleep 0.5
+"$bin/secmq-pub" --config "$demo/sam.conf" --raw -t status -q 1 -m "not sealed" || true
+wait "$probe" || true
+grep -v "Timed out" "$demo/forged.err" | sed 's/^/    /' || true
 
 say "Done. Files are in build/demo (broker log: build/demo/mosquitto.log)."
