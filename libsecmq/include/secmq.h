@@ -434,6 +434,9 @@ SECMQ_API int secmq_client_disconnect(secmq_client *c);
  * topic and payload are BORROWED and copied before return. QoS 1/2 messages
  * are queued in memory: published while disconnected (SECMQ_OK is returned),
  * they are sent after the next (re)connect; they do not survive the process.
+ * libmosquitto resends them only once on_connect has returned, so a message
+ * published right after the reconnect can overtake them (order per topic
+ * holds while connected).
  * Returns SECMQ_OK, SECMQ_E_INVAL (bad topic, qos or wildcard in topic),
  * SECMQ_E_OVERSIZE (exceeds the MQTT maximum or the broker's maximum packet
  * size), SECMQ_E_NO_CONN (QoS 0 while disconnected), SECMQ_E_NOMEM.
