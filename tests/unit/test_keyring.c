@@ -33,7 +33,7 @@ static const char *at(const char *name)
     static int next;
     char *b = bufs[next++ % 8];
 
-    snprintf(b, 512, "%s/%s", base, name);
+    snprintf(b, 512, "%.255s/%.250s", base, name);
     return b;
 }
 

@@ -3,8 +3,10 @@
  *
  * secmq-bench measures MQTT throughput and latency of three transports
  * (libmosquitto plain TCP, libmosquitto's OpenSSL TLS, secmq's wolfSSL TLS)
- * through one mosquitto broker. This header is private to tools/bench; it is
- * not part of libsecmq and nothing outside this directory includes it.
+ * through one mosquitto broker, and the throughput of secmq's wolfSSL TLS
+ * with end-to-end envelopes (signed and mac-only) on top. This header is
+ * private to tools/bench; it is not part of libsecmq and nothing outside this
+ * directory includes it.
  */
 #ifndef SECMQ_BENCH_H
 #define SECMQ_BENCH_H
@@ -32,14 +34,27 @@
 /* ------------------------------------------------------------------------ */
 
 typedef enum bench_transport {
-    BENCH_MOSQ_TCP = 0, /* libmosquitto, plain TCP */
-    BENCH_MOSQ_TLS = 1, /* libmosquitto, its own TLS (OpenSSL) */
-    BENCH_SECMQ_TLS = 2 /* libsecmq, wolfSSL TLS tunnel */
+    BENCH_MOSQ_TCP = 0,     /* libmosquitto, plain TCP */
+    BENCH_MOSQ_TLS = 1,     /* libmosquitto, its own TLS (OpenSSL) */
+    BENCH_SECMQ_TLS = 2,    /* libsecmq, wolfSSL TLS tunnel */
+    BENCH_SECMQ_SIGNED = 3, /* secmq-tls + keyring, signed envelopes */
+    BENCH_SECMQ_MAC = 4     /* secmq-tls + keyring, mac-only envelopes */
 } bench_transport;
-#define BENCH_TRANSPORTS 3
+#define BENCH_TRANSPORTS 5
+/* Transports 0..BENCH_PLAIN_TRANSPORTS-1 carry the payload as it is; they
+ * alone have latency runs and TLS entries in the report. */
+#define BENCH_PLAIN_TRANSPORTS 3
 
-/* Short stable name of a transport ("mosq-tcp", "mosq-tls", "secmq-tls"). */
+/* Short stable name of a transport ("mosq-tcp", "mosq-tls", "secmq-tls",
+ * "secmq-signed", "secmq-mac"). */
 const char *bench_transport_name(bench_transport t);
+
+/* 1 for the transports that seal every payload (secmq-signed, secmq-mac). */
+int bench_transport_sealed(bench_transport t);
+
+/* Envelope open results the bench keeps apart (secmq_open_reason values
+ * 0..BENCH_OPEN_REASONS-1; 0 is "opened"). */
+#define BENCH_OPEN_REASONS 16
 
 /* Where the broker is. Strings are borrowed for the lifetime of the run. */
 typedef struct bench_endpoint {
@@ -85,6 +100,10 @@ typedef struct bench_client_ops {
                      int timeout_ms, char *err, size_t errlen);
     /* Copies the negotiated TLS parameters (empty strings for plain TCP). */
     void (*tls_info)(bench_client *c, bench_tls_info *out);
+    /* Envelope open results since the client was made: counts[0] opened,
+     * counts[r] failed for reason r (BENCH_OPEN_REASONS entries). Returns
+     * 0, or -1 for a client without a keyring (counts untouched). */
+    int (*open_counts)(bench_client *c, long *counts);
     /* Disconnects, stops the network thread and frees. NULL is a no-op. */
     void (*close)(bench_client *c);
 } bench_client_ops;
@@ -145,9 +164,43 @@ void bench_acks_tls_info(bench_acks *a, bench_tls_info *out);
  */
 int bench_mosq_open(bench_client **out, int tls, const bench_endpoint *ep,
                     const char *id, bench_sink *sink, char *err, size_t errlen);
+/*
+ * keyring (may be NULL: no sealing) is the directory of a keyring made by
+ * bench_secmq_keys(), opened for the client's lifetime and handed to it
+ * with secmq_client_set_keyring(); mac 1 seals mac-only
+ * (secmq_keyring_set_mode). A client with a keyring hands only messages
+ * that opened to sink.
+ */
 int bench_secmq_open(bench_client **out, const bench_endpoint *ep,
-                     const char *id, bench_sink *sink, char *err,
-                     size_t errlen);
+                     const char *id, const char *keyring, int mac,
+                     bench_sink *sink, char *err, size_t errlen);
+
+/*
+ * Makes the keyrings of one sealed transport under dir (created 0700 if
+ * needed, must not hold keyrings yet), with the management API as
+ * secmq-keys does: identities pub_name in dir/pub and sub_name in dir/sub,
+ * a channel for exactly topic owned by the publisher, with the publisher
+ * as publisher and the subscriber as subscriber (allow_mac: mac-only
+ * allowed), grants in dir/grants, and the subscriber trusting the
+ * publisher and holding its grant. pub_dir and sub_dir (BENCH_PATH_BYTES)
+ * receive the two keyring directories. Returns 0, or -1 with err.
+ */
+int bench_secmq_keys(const char *dir, const char *topic, const char *pub_name,
+                     const char *sub_name, int allow_mac, char *pub_dir,
+                     char *sub_dir, char *err, size_t errlen);
+
+/* The name of an envelope open result ("bad_tag", "replay"; static). */
+const char *bench_secmq_reason_name(int reason);
+
+/*
+ * How fast this thread verifies Ed25519 signatures: crypto_sign_verify_
+ * detached of one msg_len-byte message under one key, repeated for about
+ * seconds. *count receives the verifications done, *elapsed the seconds
+ * they took. Returns 0, or -1 (libsodium failed to start, or a signature
+ * did not verify).
+ */
+int bench_ed25519_verify(size_t msg_len, double seconds, long *count,
+                         double *elapsed);
 
 /* libmosquitto's global init/cleanup, once per process around all use. */
 int bench_mosq_lib_init(char *err, size_t errlen);
@@ -189,6 +242,15 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
 /* Terminates (then kills) and reaps the broker, removes the temp dir unless
  * b->keep. Safe on a zeroed or already stopped b. */
 void bench_broker_stop(bench_broker *b);
+
+/* Removes the directory tree dir, never following symbolic links; best
+ * effort (what cannot be removed stays). */
+void bench_rmtree(const char *dir);
+
+/* Makes a new private directory for the run's files (as mkdtemp, in
+ * $TMPDIR or /tmp, named prefix.XXXXXX) into out (BENCH_PATH_BYTES).
+ * Returns 0, or -1 with err. */
+int bench_mkdtemp(char *out, const char *prefix, char *err, size_t errlen);
 
 /* CPU seconds the broker used so far (utime + stime), or -1. */
 double bench_broker_cpu_s(const bench_broker *b);
@@ -232,17 +294,22 @@ double bench_self_cpu_s(void);
 typedef struct bench_params {
     size_t sizes[BENCH_MAX_SIZES]; /* payload sizes in bytes */
     size_t nsizes;
-    long counts[BENCH_MAX_SIZES][2]; /* messages per row, by size, QoS */
-    int repeat;                      /* runs per row; the median is kept */
-    int qos_mask;                    /* bit 0 = QoS 0, bit 1 = QoS 1 */
-    int transport_mask;              /* bit t = transport t */
-    double duration_s;               /* cap on sending time per row */
+    long counts[BENCH_MAX_SIZES][2];        /* messages per row, by size, QoS */
+    long counts_signed[BENCH_MAX_SIZES][2]; /* the same for secmq-signed */
+    long counts_mac[BENCH_MAX_SIZES][2];    /* the same for secmq-mac */
+    int repeat;         /* runs per row; the median is kept */
+    int qos_mask;       /* bit 0 = QoS 0, bit 1 = QoS 1 */
+    int transport_mask; /* bit t = transport t */
+    double duration_s;  /* cap on sending time per row */
     long window;        /* messages in flight (sent, not arrived) */
     long window_bytes;  /* payload bytes in flight */
     long lat_samples;   /* latency samples kept */
     long lat_warmup;    /* latency samples discarded first */
     double stall_s;     /* no arrival for this long: stop waiting */
     double drain_max_s; /* hard cap on waiting after sending */
+    double verify_s;    /* time of the Ed25519 verification measurement,
+                           all slices together */
+    int keep;           /* 1 = leave the keyrings' temp dir on disk */
 } bench_params;
 
 typedef struct bench_row {
@@ -260,6 +327,11 @@ typedef struct bench_row {
     int runs;          /* repetitions measured; this row is the median */
     double rate_min;   /* slowest and fastest repetition, msgs/s */
     double rate_max;
+    /* Sealed transports: envelopes the subscriber failed to open during
+     * the row (total, and per reason); -1 for the other transports. The
+     * worst repetition's total when there are several. */
+    long open_failed;
+    long open_failed_by[BENCH_OPEN_REASONS];
 } bench_row;
 
 typedef struct bench_latency {
@@ -284,6 +356,16 @@ typedef struct bench_results {
     size_t nlat;
     bench_tls_info tls[BENCH_TRANSPORTS]; /* by transport */
     int have_tls[BENCH_TRANSPORTS];
+    /* Ed25519 verifications/s of this machine, one thread, measured in
+     * slices spread over the run (one before the rows, one after each
+     * size/QoS group); -1 when not measured (no secmq-signed rows). */
+    double verify_per_s; /* all slices: verify_count / verify_seconds */
+    double verify_min;   /* slowest and fastest slice, per second */
+    double verify_max;
+    int verify_slices;
+    size_t verify_msg_len;
+    double verify_seconds; /* how long it was measured, in all */
+    long verify_count;     /* verifications done in that time */
 } bench_results;
 
 /* Set by the SIGINT/SIGTERM handler; every wait loop checks it. */

@@ -313,6 +313,39 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
     return 0;
 }
 
+void bench_rmtree(const char *dir)
+{
+    /* FTW_PHYS: never follow a symlink out of our own temp dir. */
+    (void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The directory for temp dirs: $TMPDIR, or /tmp when it is unset or holds
+ * white space (mosquitto.conf paths may not). */
+static const char *tmp_root(void)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    if (tmp == NULL || tmp[0] == '\0' || strpbrk(tmp, " \t\n") != NULL) {
+        tmp = "/tmp";
+    }
+    return tmp;
+}
+
+int bench_mkdtemp(char *out, const char *prefix, char *err, size_t errlen)
+{
+    const char *tmp = tmp_root();
+    int n = snprintf(out, BENCH_PATH_BYTES, "%s/%s.XXXXXX", tmp, prefix);
+
+    if (n < 0 || (size_t)n >= BENCH_PATH_BYTES || mkdtemp(out) == NULL) {
+        set_err(err, errlen, "cannot create a temp dir in %s: %s", tmp,
+                n < 0 || (size_t)n >= BENCH_PATH_BYTES ? "path too long"
+                                                       : strerror(errno));
+        out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 void bench_broker_stop(bench_broker *b)
 {
     long waited;
@@ -334,8 +367,7 @@ void bench_broker_stop(bench_broker *b)
         }
     }
     if (b->dir[0] != '\0' && !b->keep) {
-        /* FTW_PHYS: never follow a symlink out of our own temp dir. */
-        (void)nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bench_rmtree(b->dir);
     }
     if (b->dir[0] != '\0' && b->keep) {
         fprintf(stderr, "secmq-bench: broker files kept in %s\n", b->dir);
@@ -390,7 +422,6 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
     char out[BENCH_PATH_BYTES];
     char file[BENCH_PATH_BYTES];
     char line[256];
-    const char *tmp = getenv("TMPDIR");
     char *cargv[5];
     char *bargv[4];
     int fd1 = -1;
@@ -416,14 +447,7 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
                 certs_bin);
         return -1;
     }
-    if (tmp == NULL || tmp[0] == '\0' || strpbrk(tmp, " \t\n") != NULL) {
-        tmp = "/tmp"; /* mosquitto.conf paths may not hold white space */
-    }
-    if (path_join(b->dir, sizeof(b->dir), tmp, "secmq-bench.XXXXXX") != 0 ||
-        mkdtemp(b->dir) == NULL) {
-        set_err(err, errlen, "cannot create a temp dir in %s: %s", tmp,
-                strerror(errno));
-        b->dir[0] = '\0';
+    if (bench_mkdtemp(b->dir, "secmq-bench", err, errlen) != 0) {
         goto err;
     }
     if (path_join(pki, sizeof(pki), b->dir, "pki") != 0 ||

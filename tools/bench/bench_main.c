@@ -25,6 +25,8 @@
 #define DEFAULT_WINDOW_BYTES (4L * 1024 * 1024)
 #define DEFAULT_LAT_SAMPLES 2000L
 #define DEFAULT_LAT_WARMUP 100L
+#define DEFAULT_VERIFY_S 0.5
+#define QUICK_VERIFY_S 0.25
 #define MAX_SIZE (16L * 1024 * 1024)
 #define MAX_COUNT 100000000L
 
@@ -35,11 +37,26 @@ static const char *const usage_text[] = {
     "usage: secmq-bench [options]",
     "",
     "Measures MQTT throughput and latency through ONE mosquitto broker, in",
-    "one run, for three transports:",
-    "  mosq-tcp   libmosquitto, plain TCP                       (baseline)",
-    "  mosq-tls   libmosquitto's own TLS (OpenSSL), CA-verified (baseline)",
-    "  secmq-tls  libsecmq, wolfSSL TLS, CA-verified         (under test)",
-    "and prints secmq-tls / mosq-tls ratios measured in the same run.",
+    "one run, for five transports:",
+    "  mosq-tcp      libmosquitto, plain TCP                       (baseline)",
+    "  mosq-tls      libmosquitto's own TLS (OpenSSL), CA-verified (baseline)",
+    "  secmq-tls     libsecmq, wolfSSL TLS, CA-verified         (under test)",
+    "  secmq-signed  secmq-tls with a keyring: every payload sealed in a",
+    "                signed envelope (Ed25519, +138 B), opened by the",
+    "                subscriber                                 (under test)",
+    "  secmq-mac     the same with mac-only envelopes (+74 B)   (under test)",
+    "and prints secmq-tls / mosq-tls and sealed / secmq-tls ratios measured",
+    "in the same run. The sealed transports' keyrings (a publisher and a",
+    "subscriber identity each, and a channel for exactly the transport's",
+    "topic owned by the publisher; mac-only allowed for secmq-mac) are made",
+    "in the temp dir with the keyring management API, as secmq-keys does.",
+    "For them a message ARRIVED when it opened at the subscriber; envelopes",
+    "that did not open are counted and reported (they should be 0). With",
+    "secmq-signed the bench also measures how many Ed25519 signatures one",
+    "thread verifies per second here (crypto_sign_verify_detached, 64-byte",
+    "message, 0.5 s in slices: one before the rows, one after each",
+    "size/QoS group), the bound of signed mode, and reports msgs/s against",
+    "it. Latency is measured for the first three transports only.",
     "",
     "Throughput: per transport, one publisher and one subscriber client in",
     "this process. For every payload size and QoS the publisher sends a",
@@ -58,10 +75,12 @@ static const char *const usage_text[] = {
     "Measurement:",
     "  --quick               smoke run, well under 20 s: 1/10 of the counts,",
     "                        0.5 s cap per row, 300 latency samples",
-    "  --count N             messages per throughput row, every size and QoS",
-    "                        (default QoS 0/QoS 1: 100000/40000 up to 256 B,",
-    "                        50000/25000 up to 4 KiB, else 250 MiB of",
-    "                        payload, i.e. 4000 at 64 KiB)",
+    "  --count N             messages per throughput row, every size, QoS",
+    "                        and transport (default QoS 0/QoS 1: 100000/40000",
+    "                        up to 256 B, 50000/25000 up to 4 KiB, else 250",
+    "                        MiB of payload, i.e. 4000 at 64 KiB; secmq-mac",
+    "                        1/2 of that up to 4 KiB, secmq-signed 1/5 up to",
+    "                        4 KiB and 1/2 above)",
     "  --duration S          cap on the sending time of one row in seconds",
     "                        (default 3; a capped row is marked)",
     "  --repeat N            measure every row N times (1..9) and report the",
@@ -69,7 +88,8 @@ static const char *const usage_text[] = {
     "  --sizes LIST          payload sizes in bytes, comma-separated, K",
     "                        suffix for KiB, at least 16 (default 64,1K,64K)",
     "  --qos LIST            0, 1 or 0,1 (default 0,1)",
-    "  --transports LIST     any of mosq-tcp,mosq-tls,secmq-tls (default all)",
+    "  --transports LIST     any of mosq-tcp,mosq-tls,secmq-tls,",
+    "                        secmq-signed,secmq-mac (default all)",
     "  --window N            messages in flight at most (default 1000)",
     "  --window-bytes N      payload bytes in flight at most (default 4M)",
     "  --latency-samples N   latency samples kept per transport, 0 skips the",
@@ -81,7 +101,8 @@ static const char *const usage_text[] = {
     "  --mosquitto PATH      broker binary (default /usr/sbin/mosquitto)",
     "  --certs-bin PATH      secmq-certs, run as 'PATH dev --dir TMP/pki'",
     "                        (default: secmq-certs next to this executable)",
-    "  --keep-dir            keep the broker's temp dir (config, log, PKI)",
+    "  --keep-dir            keep the broker's temp dir (config, log, PKI,",
+    "                        keyrings)",
     "  The private broker gets a temp dir, a plain and a TLS listener on",
     "  free 127.0.0.1 ports, allow_anonymous true (loopback only),",
     "  set_tcp_nodelay true, max_queued_messages 0 (no limit), persistence",
@@ -183,18 +204,28 @@ static int split_list(const char *s, char items[][32], size_t max, size_t *n)
 }
 
 /* Messages per row: about 1-2 s per row on a 2-core machine. QoS 1 is
- * slower for small payloads (libmosquitto keeps 20 PUBACKs outstanding). */
-static long default_count(size_t size, int qos)
+ * slower for small payloads (libmosquitto keeps 20 PUBACKs outstanding).
+ * The sealed transports send fewer small messages: opening costs an
+ * Ed25519 verification (signed) or an XChaCha20-Poly1305 pass (mac-only)
+ * per message on the subscriber's loop thread. */
+static long default_count(size_t size, int qos, bench_transport t)
 {
     long n;
 
-    if (size <= 256) {
-        return qos == 0 ? 100000 : 40000;
-    }
     if (size <= 4096) {
-        return qos == 0 ? 50000 : 25000;
+        if (size <= 256) {
+            n = qos == 0 ? 100000 : 40000;
+        } else {
+            n = qos == 0 ? 50000 : 25000;
+        }
+        return t == BENCH_SECMQ_SIGNED ? n / 5
+               : t == BENCH_SECMQ_MAC  ? n / 2
+                                       : n;
     }
     n = (long)(262144000u / size); /* 250 MiB of payload */
+    if (t == BENCH_SECMQ_SIGNED) {
+        n /= 2; /* 125 MiB: signing and verifying hash it all twice */
+    }
     return n > 10 ? n : 10;
 }
 
@@ -388,7 +419,8 @@ static int parse_opt(options *o, int opt, const char *arg, char *err,
             if (t == BENCH_TRANSPORTS) {
                 snprintf(err, errlen,
                          "--transports: unknown '%s' (use "
-                         "mosq-tcp, mosq-tls, secmq-tls)",
+                         "mosq-tcp, mosq-tls, secmq-tls, secmq-signed, "
+                         "secmq-mac)",
                          items[i]);
                 return -1;
             }
@@ -465,12 +497,27 @@ static int parse_opt(options *o, int opt, const char *arg, char *err,
     return -1;
 }
 
+/* Messages per row of transport t at size and qos: --count, or the
+ * default (a tenth of it with --quick). */
+static long row_count(const options *o, size_t size, int qos, bench_transport t)
+{
+    long v;
+
+    if (o->count > 0) {
+        return o->count;
+    }
+    v = default_count(size, qos, t);
+    if (o->quick) {
+        v = v / 10 > 1 ? v / 10 : 1;
+    }
+    return v;
+}
+
 /* Fills defaults, parses argv. Returns 0, 1 (--help shown), or -1. */
 static int parse_args(options *o, int argc, char **argv, char *err,
                       size_t errlen)
 {
     size_t i;
-    long v;
     int opt, rc;
     int external;
 
@@ -512,13 +559,15 @@ static int parse_args(options *o, int argc, char **argv, char *err,
     }
 
     for (i = 0; i < o->p.nsizes * 2; i++) {
-        v = o->count > 0 ? o->count
-                         : default_count(o->p.sizes[i / 2], (int)(i % 2));
-        if (o->quick && o->count == 0) {
-            v = v / 10 > 1 ? v / 10 : 1;
-        }
-        o->p.counts[i / 2][i % 2] = v;
+        o->p.counts[i / 2][i % 2] =
+            row_count(o, o->p.sizes[i / 2], (int)(i % 2), BENCH_SECMQ_TLS);
+        o->p.counts_signed[i / 2][i % 2] =
+            row_count(o, o->p.sizes[i / 2], (int)(i % 2), BENCH_SECMQ_SIGNED);
+        o->p.counts_mac[i / 2][i % 2] =
+            row_count(o, o->p.sizes[i / 2], (int)(i % 2), BENCH_SECMQ_MAC);
     }
+    o->p.verify_s = o->quick ? QUICK_VERIFY_S : DEFAULT_VERIFY_S;
+    o->p.keep = o->keep;
     if (o->quick && !o->duration_set) {
         o->p.duration_s = 0.5;
     }

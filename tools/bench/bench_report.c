@@ -3,8 +3,9 @@
  *
  * Both forms carry the same facts: machine, library versions, negotiated
  * TLS, every throughput row and latency run, the secmq/libmosquitto-TLS
- * ratios of this run and whether the performance targets were met. Pure
- * formatting: no measurement happens here.
+ * and sealed/secmq-tls ratios of this run, the envelopes that did not
+ * open, the Ed25519 reference figure, and whether the performance targets
+ * were met. Pure formatting: no measurement happens here.
  */
 #include "bench.h"
 
@@ -15,6 +16,9 @@
 #define TARGET_SMALL_RATIO 1.0 /* 64 B and 1 KiB: at least as fast */
 #define TARGET_LARGE_RATIO 0.8 /* 64 KiB: at least 0.8x */
 #define TARGET_LAT_P50_US 50.0 /* p50 at most 50 us above */
+/* The targets of the sealing issue, secmq-mac against secmq-tls. */
+#define TARGET_MAC_SMALL_RATIO 0.8 /* 64 B: at least 0.8x */
+#define TARGET_MAC_LARGE_RATIO 0.9 /* 64 KiB: at least 0.9x */
 
 /* "64 B", "1 KiB", "64 KiB", "1500 B". */
 static void fmt_size(char *out, size_t len, size_t size)
@@ -52,48 +56,190 @@ static const bench_latency *find_lat(const bench_results *r, bench_transport t)
     return NULL;
 }
 
-/* secmq-tls msgs/s over mosq-tls msgs/s for row's size and QoS, or -1. */
+/* The transport a row is compared with: mosq-tls for secmq-tls, secmq-tls
+ * for the sealed transports; -1 for the baselines. */
+static int baseline_of(bench_transport t)
+{
+    if (t == BENCH_SECMQ_TLS) {
+        return BENCH_MOSQ_TLS;
+    }
+    if (bench_transport_sealed(t)) {
+        return BENCH_SECMQ_TLS;
+    }
+    return -1;
+}
+
+/* row's msgs/s over its baseline's msgs/s at the same size and QoS, or -1
+ * (no baseline, or it is not in this run). */
 static double row_ratio(const bench_results *r, const bench_row *row)
 {
     const bench_row *base;
+    int b = baseline_of(row->transport);
 
-    if (row->transport != BENCH_SECMQ_TLS) {
+    if (b < 0) {
         return -1.0;
     }
-    base = find_row(r, BENCH_MOSQ_TLS, row->size, row->qos);
+    base = find_row(r, (bench_transport)b, row->size, row->qos);
     if (base == NULL || base->msgs_per_s <= 0.0) {
         return -1.0;
     }
     return row->msgs_per_s / base->msgs_per_s;
 }
 
-/* The minimum ratio a size must reach, or -1 when there is no target. */
-static double size_target(size_t size)
+/* The minimum ratio transport t must reach at a size, or -1 when there is
+ * no target. */
+static double size_target(bench_transport t, size_t size)
 {
-    if (size == 64 || size == 1024) {
-        return TARGET_SMALL_RATIO;
+    if (t == BENCH_SECMQ_TLS) {
+        if (size == 64 || size == 1024) {
+            return TARGET_SMALL_RATIO;
+        }
+        if (size == 65536) {
+            return TARGET_LARGE_RATIO;
+        }
     }
-    if (size == 65536) {
-        return TARGET_LARGE_RATIO;
+    if (t == BENCH_SECMQ_MAC) {
+        if (size == 64) {
+            return TARGET_MAC_SMALL_RATIO;
+        }
+        if (size == 65536) {
+            return TARGET_MAC_LARGE_RATIO;
+        }
     }
     return -1.0;
 }
 
-/* The msgs/s target for secmq-tls at size and QoS q, and this run's ratio
- * against mosq-tls: 1 with *target and *ratio set, or 0 when size has no
- * target or the run lacks one of the two rows. */
-static int throughput_target(const bench_results *r, size_t size, int q,
-                             double *target, double *ratio)
+/* The msgs/s target for transport t at size and QoS q, and this run's
+ * ratio against its baseline: 1 with *target and *ratio set, or 0 when
+ * there is no target or the run lacks one of the two rows. */
+static int throughput_target(const bench_results *r, bench_transport t,
+                             size_t size, int q, double *target, double *ratio)
 {
     const bench_row *row;
 
-    *target = size_target(size);
+    *target = size_target(t, size);
     if (*target <= 0.0) {
         return 0;
     }
-    row = find_row(r, BENCH_SECMQ_TLS, size, q);
+    row = find_row(r, t, size, q);
     *ratio = row != NULL ? row_ratio(r, row) : -1.0;
     return *ratio >= 0.0;
+}
+
+/* The transports with ratio targets, in the order they are reported. */
+static const bench_transport target_transports[] = {BENCH_SECMQ_TLS,
+                                                    BENCH_SECMQ_MAC};
+#define N_TARGET_TRANSPORTS                                                    \
+    (sizeof(target_transports) / sizeof(target_transports[0]))
+
+/* Envelopes of transport t that did not open, over all its rows; -1 when
+ * the run has no rows of t. */
+static long open_failures(const bench_results *r, bench_transport t)
+{
+    long n = -1;
+    size_t i;
+
+    for (i = 0; i < r->nrows; i++) {
+        if (r->rows[i].transport == t && r->rows[i].open_failed >= 0) {
+            n = (n < 0 ? 0 : n) + r->rows[i].open_failed;
+        }
+    }
+    return n;
+}
+
+/* A signed row's msgs/s over this machine's Ed25519 verifications/s, or
+ * -1 (not a signed row, or no reference measured). */
+static double per_verify(const bench_results *r, const bench_row *row)
+{
+    if (row->transport != BENCH_SECMQ_SIGNED || r->verify_per_s <= 0.0) {
+        return -1.0;
+    }
+    return row->msgs_per_s / r->verify_per_s;
+}
+
+/* 1 if the run has a row of a sealed transport. */
+static int have_sealed(const bench_results *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nrows; i++) {
+        if (bench_transport_sealed(r->rows[i].transport)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Prints the reasons of a row's open failures: " (bad_tag 3, replay 1)". */
+static void print_reasons(const bench_row *row)
+{
+    const char *sep = " (";
+    int k;
+
+    for (k = 1; k < BENCH_OPEN_REASONS; k++) {
+        if (row->open_failed_by[k] > 0) {
+            printf("%s%s %ld", sep, bench_secmq_reason_name(k),
+                   row->open_failed_by[k]);
+            sep = ", ";
+        }
+    }
+    if (sep[0] == ',') {
+        printf(")");
+    }
+}
+
+/* The sealed section of the table: ratios, open failures, Ed25519. */
+static void report_sealed(const bench_params *p, const bench_results *r)
+{
+    char sz[32];
+    char ratio[32];
+    char pv[32];
+    const bench_row *row;
+    double x;
+    size_t i;
+
+    printf("\nsealed: secmq-tls plus end-to-end envelopes, sealed by the "
+           "publisher, opened by the\nsubscriber (signed: +138 B, Ed25519; "
+           "mac-only: +74 B); arrived = opened\n");
+    if (r->verify_per_s > 0.0) {
+        printf("Ed25519 on this machine: %.0f verifications/s, 1 thread "
+               "(crypto_sign_verify_detached,\n%zu B message: %ld in %.2f "
+               "s, %d slices spread over the run, %.0f .. %.0f/s)\n",
+               r->verify_per_s, r->verify_msg_len, r->verify_count,
+               r->verify_seconds, r->verify_slices, r->verify_min,
+               r->verify_max);
+    }
+    printf("%-12s %8s %3s %11s %12s %8s/%-8s %13s %17s\n", "transport",
+           "payload", "qos", "msgs/s", "vs secmq-tls", "opened", "sent",
+           "open failures", "msgs/s / verify/s");
+    for (i = 0; i < r->nrows; i++) {
+        row = &r->rows[i];
+        if (!bench_transport_sealed(row->transport)) {
+            continue;
+        }
+        fmt_size(sz, sizeof(sz), row->size);
+        x = row_ratio(r, row);
+        if (x >= 0.0) {
+            snprintf(ratio, sizeof(ratio), "%.2fx", x);
+        } else {
+            snprintf(ratio, sizeof(ratio), "-");
+        }
+        x = per_verify(r, row);
+        if (x >= 0.0) {
+            snprintf(pv, sizeof(pv), "%.2f", x);
+        } else {
+            snprintf(pv, sizeof(pv), "-");
+        }
+        printf("%-12s %8s %3d %11.0f %12s %8ld/%-8ld %13ld %17s",
+               bench_transport_name(row->transport), sz, row->qos,
+               row->msgs_per_s, ratio, row->arrived, row->sent,
+               row->open_failed, pv);
+        print_reasons(row);
+        printf("\n");
+    }
+    if (p->repeat > 1) {
+        printf("(open failures: all %d runs of a row)\n", p->repeat);
+    }
 }
 
 /* p50 of secmq-tls minus p50 of mosq-tls in us; *ok = 0 if unknown. */
@@ -114,8 +260,10 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
     char bcpu[32];
     const bench_row *row;
     const bench_latency *l;
+    bench_transport tt;
     double x, target, d;
-    size_t i;
+    size_t i, k;
+    long n;
     int t, ok, q;
 
     printf("secmq-bench: MQTT through one mosquitto %s broker (%s, %s "
@@ -142,9 +290,9 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
            "subscriber;\nat most %ld messages / %ld payload bytes in flight, "
            "sending capped at %.1f s per row\n",
            p->window, p->window_bytes, p->duration_s);
-    printf("%-10s %8s %3s %11s %9s %8s/%-8s %7s %6s %6s %11s\n", "transport",
+    printf("%-12s %8s %3s %11s %9s %8s/%-8s %7s %6s %6s %11s\n", "transport",
            "payload", "qos", "msgs/s", "MB/s", "arrived", "sent", "time s",
-           "cpu", "broker", "vs mosq-tls");
+           "cpu", "broker", "vs baseline");
     for (i = 0; i < r->nrows; i++) {
         row = &r->rows[i];
         fmt_size(sz, sizeof(sz), row->size);
@@ -159,7 +307,7 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
         } else {
             snprintf(bcpu, sizeof(bcpu), "-");
         }
-        printf("%-10s %8s %3d %11.0f %9.2f %8ld/%-8ld %7.2f %6.2f %6s "
+        printf("%-12s %8s %3d %11.0f %9.2f %8ld/%-8ld %7.2f %6.2f %6s "
                "%11s%s\n",
                bench_transport_name(row->transport), sz, row->qos,
                row->msgs_per_s, row->mb_per_s, row->arrived, row->sent,
@@ -167,7 +315,8 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
                row->capped ? "  (capped)" : "");
     }
     printf("(MB = 10^6 bytes of payload; cpu/broker = CPU used by this "
-           "process / the broker, in cores)\n");
+           "process / the broker, in cores;\n baseline: mosq-tls for "
+           "secmq-tls, secmq-tls for secmq-signed and secmq-mac)\n");
     if (p->repeat > 1) {
         printf("(each row: median of %d runs; spread of msgs/s across "
                "runs:)\n",
@@ -175,10 +324,14 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
         for (i = 0; i < r->nrows; i++) {
             row = &r->rows[i];
             fmt_size(sz, sizeof(sz), row->size);
-            printf("  %-10s %8s qos %d  %9.0f .. %9.0f msgs/s\n",
+            printf("  %-12s %8s qos %d  %9.0f .. %9.0f msgs/s\n",
                    bench_transport_name(row->transport), sz, row->qos,
                    row->rate_min, row->rate_max);
         }
+    }
+
+    if (have_sealed(r)) {
+        report_sealed(p, r);
     }
 
     if (r->nlat > 0) {
@@ -204,28 +357,61 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
         }
     }
 
-    printf("\ntargets (secmq-tls vs mosq-tls, this run):\n");
+    printf("\ntargets (this run):\n");
     ok = 0;
-    for (i = 0; i < p->nsizes; i++) {
-        for (q = 0; q <= 1; q++) {
-            if (!throughput_target(r, p->sizes[i], q, &target, &x)) {
-                continue;
+    for (k = 0; k < N_TARGET_TRANSPORTS; k++) {
+        tt = target_transports[k];
+        for (i = 0; i < p->nsizes; i++) {
+            for (q = 0; q <= 1; q++) {
+                if (!throughput_target(r, tt, p->sizes[i], q, &target, &x)) {
+                    continue;
+                }
+                fmt_size(sz, sizeof(sz), p->sizes[i]);
+                printf("  %-9s vs %-9s msgs/s %-7s QoS %d  >= %.2fx   "
+                       "%6.2fx   %s\n",
+                       bench_transport_name(tt),
+                       bench_transport_name((bench_transport)baseline_of(tt)),
+                       sz, q, target, x, x >= target ? "met" : "NOT MET");
+                ok = 1;
             }
-            fmt_size(sz, sizeof(sz), p->sizes[i]);
-            printf("  msgs/s %-7s QoS %d  >= %.2fx   %6.2fx   %s\n", sz, q,
-                   target, x, x >= target ? "met" : "NOT MET");
+        }
+        if (tt == BENCH_SECMQ_TLS) {
+            d = lat_delta(r, &t);
+            if (t) {
+                printf("  secmq-tls vs mosq-tls  latency p50 64 B QoS 1  "
+                       "<= +%.0f us  %+6.0f us  %s\n",
+                       TARGET_LAT_P50_US, d,
+                       d <= TARGET_LAT_P50_US ? "met" : "NOT MET");
+                ok = 1;
+            }
+        }
+    }
+    for (t = BENCH_SECMQ_SIGNED; t <= BENCH_SECMQ_MAC; t++) {
+        n = open_failures(r, (bench_transport)t);
+        if (n >= 0) {
+            printf("  %-12s envelopes that did not open = 0   %6ld    %s\n",
+                   bench_transport_name((bench_transport)t), n,
+                   n == 0 ? "met" : "NOT MET");
             ok = 1;
         }
     }
-    d = lat_delta(r, &t);
-    if (t) {
-        printf("  latency p50 64 B QoS 1  <= +%.0f us  %+6.0f us  %s\n",
-               TARGET_LAT_P50_US, d,
-               d <= TARGET_LAT_P50_US ? "met" : "NOT MET");
-        ok = 1;
-    }
     if (!ok) {
-        printf("  (none: needs both mosq-tls and secmq-tls rows)\n");
+        printf("  (none: needs mosq-tls and secmq-tls rows, or secmq-tls and "
+               "secmq-mac rows)\n");
+    }
+    if (r->verify_per_s > 0.0) {
+        printf("secmq-signed (no ratio target; bound by Ed25519 verification, "
+               "%.0f/s on one thread here):\n",
+               r->verify_per_s);
+        for (i = 0; i < r->nrows; i++) {
+            row = &r->rows[i];
+            if (row->transport != BENCH_SECMQ_SIGNED) {
+                continue;
+            }
+            fmt_size(sz, sizeof(sz), row->size);
+            printf("  msgs/s %-7s QoS %d  %9.0f  = %.2f x verifications/s\n",
+                   sz, row->qos, row->msgs_per_s, per_verify(r, row));
+        }
     }
     printf("total run time %.1f s\n", m->total_s);
 }
@@ -289,9 +475,12 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
 {
     const bench_row *row;
     const bench_latency *l;
+    bench_transport tt;
     double x, target, d;
     const char *sep = "";
-    size_t i;
+    const char *rsep;
+    size_t i, k;
+    long n;
     int t, q, ok;
 
     printf("{\n  \"tool\": \"secmq-bench\",\n  \"versions\": {\"secmq\": ");
@@ -351,7 +540,28 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
                "%.1f, \"msgs_per_s_max\": %.1f, \"ratio_vs_mosq_tls\": ",
                row->capped ? "true" : "false", row->runs, row->rate_min,
                row->rate_max);
-        json_num(row_ratio(r, row));
+        json_num(row->transport == BENCH_SECMQ_TLS ? row_ratio(r, row) : -1.0);
+        printf(", \"ratio_vs_secmq_tls\": ");
+        json_num(bench_transport_sealed(row->transport) ? row_ratio(r, row)
+                                                        : -1.0);
+        if (row->open_failed >= 0) {
+            printf(", \"sealed\": true, \"open_failures\": %ld, "
+                   "\"open_failure_reasons\": {",
+                   row->open_failed);
+            for (k = 1, rsep = ""; k < BENCH_OPEN_REASONS; k++) {
+                if (row->open_failed_by[k] > 0) {
+                    printf("%s\"%s\": %ld", rsep,
+                           bench_secmq_reason_name((int)k),
+                           row->open_failed_by[k]);
+                    rsep = ", ";
+                }
+            }
+            printf("}");
+        }
+        if (row->transport == BENCH_SECMQ_SIGNED) {
+            printf(", \"msgs_per_verification\": ");
+            json_num(per_verify(r, row));
+        }
         printf("}");
     }
     json_next_array("latency", &sep);
@@ -365,24 +575,54 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
                l->max_us);
     }
     json_next_array("targets", &sep);
-    for (i = 0; i < p->nsizes; i++) {
-        for (q = 0; q <= 1; q++) {
-            if (!throughput_target(r, p->sizes[i], q, &target, &x)) {
-                continue;
+    for (k = 0; k < N_TARGET_TRANSPORTS; k++) {
+        tt = target_transports[k];
+        for (i = 0; i < p->nsizes; i++) {
+            for (q = 0; q <= 1; q++) {
+                if (!throughput_target(r, tt, p->sizes[i], q, &target, &x)) {
+                    continue;
+                }
+                json_element(&sep);
+                printf("\"metric\": \"msgs_per_s_ratio\", \"transport\": "
+                       "\"%s\", \"baseline\": \"%s\", \"payload\": %zu, "
+                       "\"qos\": %d, \"min\": %.2f, \"value\": %.4f, "
+                       "\"met\": %s}",
+                       bench_transport_name(tt),
+                       bench_transport_name((bench_transport)baseline_of(tt)),
+                       p->sizes[i], q, target, x,
+                       x >= target ? "true" : "false");
             }
-            json_element(&sep);
-            printf("\"metric\": \"msgs_per_s_ratio\", \"payload\": %zu, "
-                   "\"qos\": %d, \"min\": %.2f, \"value\": %.4f, "
-                   "\"met\": %s}",
-                   p->sizes[i], q, target, x, x >= target ? "true" : "false");
         }
     }
     d = lat_delta(r, &ok);
     if (ok) {
         json_element(&sep);
-        printf("\"metric\": \"latency_p50_delta_us\", \"payload\": 64, "
-               "\"qos\": 1, \"max\": %.1f, \"value\": %.2f, \"met\": %s}",
+        printf("\"metric\": \"latency_p50_delta_us\", \"transport\": "
+               "\"secmq-tls\", \"baseline\": \"mosq-tls\", "
+               "\"payload\": 64, \"qos\": 1, \"max\": %.1f, "
+               "\"value\": %.2f, \"met\": %s}",
                TARGET_LAT_P50_US, d, d <= TARGET_LAT_P50_US ? "true" : "false");
     }
-    printf("\n  ],\n  \"total_s\": %.3f\n}\n", m->total_s);
+    for (t = BENCH_SECMQ_SIGNED; t <= BENCH_SECMQ_MAC; t++) {
+        n = open_failures(r, (bench_transport)t);
+        if (n >= 0) {
+            json_element(&sep);
+            printf("\"metric\": \"open_failures\", \"transport\": \"%s\", "
+                   "\"max\": 0, \"value\": %ld, \"met\": %s}",
+                   bench_transport_name((bench_transport)t), n,
+                   n == 0 ? "true" : "false");
+        }
+    }
+    printf("\n  ],\n  \"ed25519_verify\": ");
+    if (r->verify_per_s > 0.0) {
+        printf("{\"function\": \"crypto_sign_verify_detached\", "
+               "\"message_bytes\": %zu, \"threads\": 1, \"count\": %ld, "
+               "\"seconds\": %.4f, \"per_s\": %.1f, \"slices\": %d, "
+               "\"slice_min_per_s\": %.1f, \"slice_max_per_s\": %.1f}",
+               r->verify_msg_len, r->verify_count, r->verify_seconds,
+               r->verify_per_s, r->verify_slices, r->verify_min, r->verify_max);
+    } else {
+        printf("null");
+    }
+    printf(",\n  \"total_s\": %.3f\n}\n", m->total_s);
 }

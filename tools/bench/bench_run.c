@@ -6,14 +6,19 @@
  * flight (sent but not yet arrived at the subscriber), count what ARRIVED,
  * time first send .. last arrival. Latency: one message in flight at a time,
  * send time in the payload, receipt time taken in the subscriber callback.
+ * The sealed transports (secmq-signed, secmq-mac) get their own keyrings,
+ * made in a temp dir before their clients open; for them ARRIVED means
+ * opened, and the envelopes that did not open are counted per row.
  * Knows nothing of the libraries: clients are bench_client vtables.
  */
 #include "bench.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SUBACK_TIMEOUT_MS 5000
@@ -26,6 +31,7 @@
 #define WARMUP_COUNT 500
 #define WARMUP_SIZE 1024u
 #define NO_ROW 0xffffffffu
+#define VERIFY_MSG_BYTES 64u /* the Ed25519 reference: a 64-byte message */
 
 volatile int bench_interrupted;
 
@@ -51,6 +57,7 @@ typedef struct bench_pair {
     bench_sink sink;
     int sink_ready;
     char topic[96];
+    const long (*counts)[2]; /* messages per row, by size index and QoS */
 } bench_pair;
 
 const char *bench_transport_name(bench_transport t)
@@ -62,8 +69,17 @@ const char *bench_transport_name(bench_transport t)
         return "mosq-tls";
     case BENCH_SECMQ_TLS:
         return "secmq-tls";
+    case BENCH_SECMQ_SIGNED:
+        return "secmq-signed";
+    case BENCH_SECMQ_MAC:
+        return "secmq-mac";
     }
     return "?";
+}
+
+int bench_transport_sealed(bench_transport t)
+{
+    return t == BENCH_SECMQ_SIGNED || t == BENCH_SECMQ_MAC;
 }
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -189,7 +205,8 @@ static int run_row(const bench_params *p, const bench_broker *broker,
     uint64_t t0, send_end, drain_end, end;
     double cpu0, bcpu0, bcpu1;
     long window, sent, credited = 0, inflight;
-    int capped = 0;
+    long open0[BENCH_OPEN_REASONS], open1[BENCH_OPEN_REASONS];
+    int capped = 0, has_open, r;
 
     window = p->window_bytes / (long)size;
     window = window < 1 ? 1 : window;
@@ -198,6 +215,9 @@ static int run_row(const bench_params *p, const bench_broker *broker,
     out->transport = pr->t;
     out->size = size;
     out->qos = qos;
+    out->open_failed = -1;
+    has_open = pr->sub->ops->open_counts != NULL &&
+               pr->sub->ops->open_counts(pr->sub, open0) == 0;
     sink_reset(s, row_id);
     cpu0 = bench_self_cpu_s();
     bcpu0 = bench_broker_cpu_s(broker);
@@ -246,6 +266,17 @@ static int run_row(const bench_params *p, const bench_broker *broker,
     out->seconds = s->arrived > 0 ? (double)(s->last_ns - t0) / 1e9 : 0.0;
     pthread_mutex_unlock(&s->mu);
     end = bench_now_ns();
+    /* Envelopes of this row that reached the subscriber but did not open
+     * (counted by the library, on its network thread, before the drain
+     * above ended: every message of the row has been handled by then, or
+     * the row is short in arrived/sent). */
+    if (has_open && pr->sub->ops->open_counts(pr->sub, open1) == 0) {
+        out->open_failed = 0;
+        for (r = 1; r < BENCH_OPEN_REASONS; r++) {
+            out->open_failed_by[r] = open1[r] - open0[r];
+            out->open_failed += open1[r] - open0[r];
+        }
+    }
     bcpu1 = bench_broker_cpu_s(broker);
     out->sent = sent;
     out->capped = capped;
@@ -362,7 +393,7 @@ static int run_latency(const bench_params *p, bench_pair *pairs,
         out->transport = (bench_transport)t;
         out->size = LAT_SIZE;
         out->qos = LAT_QOS;
-        if (pairs[t].pub == NULL) {
+        if (pairs[t].pub == NULL || t >= BENCH_PLAIN_TRANSPORTS) {
             continue;
         }
         v[t] = calloc((size_t)p->lat_samples + 1, sizeof(*v[t]));
@@ -381,7 +412,7 @@ static int run_latency(const bench_params *p, bench_pair *pairs,
      * its threads and are not kept. Bounded by rounds and by phase_end. */
     rounds = total / (LAT_BLOCK - LAT_BLOCK_SKIP) + 1;
     for (round = 0; round < rounds && !bench_interrupted; round++) {
-        for (t = 0; t < BENCH_TRANSPORTS; t++) {
+        for (t = 0; t < BENCH_PLAIN_TRANSPORTS; t++) {
             if (pairs[t].pub == NULL || n[t] >= p->lat_samples) {
                 continue;
             }
@@ -405,7 +436,7 @@ static int run_latency(const bench_params *p, bench_pair *pairs,
         goto err;
     }
     res->nlat = 0;
-    for (t = 0; t < BENCH_TRANSPORTS; t++) {
+    for (t = 0; t < BENCH_PLAIN_TRANSPORTS; t++) {
         if (pairs[t].pub != NULL) {
             lat_stats(v[t], n[t], &res->lat[t]);
             res->lat[res->nlat] = res->lat[t];
@@ -434,11 +465,24 @@ static int cmp_rate(const void *a, const void *b)
  * an even count) into out, with the spread of all n. v is reordered. */
 static void pick_median(bench_row *v, int n, bench_row *out)
 {
+    int i, r;
+
     qsort(v, (size_t)n, sizeof(*v), cmp_rate);
     *out = v[(n - 1) / 2];
     out->runs = n;
     out->rate_min = v[0].msgs_per_s;
     out->rate_max = v[n - 1].msgs_per_s;
+    /* Open failures are not a speed: every repetition's count. */
+    if (out->open_failed >= 0) {
+        out->open_failed = 0;
+        memset(out->open_failed_by, 0, sizeof(out->open_failed_by));
+        for (i = 0; i < n; i++) {
+            out->open_failed += v[i].open_failed > 0 ? v[i].open_failed : 0;
+            for (r = 0; r < BENCH_OPEN_REASONS; r++) {
+                out->open_failed_by[r] += v[i].open_failed_by[r];
+            }
+        }
+    }
 }
 
 static void pair_close(bench_pair *pr)
@@ -458,33 +502,75 @@ static void pair_close(bench_pair *pr)
     }
 }
 
+/* keyring: NULL, or the keyring directory of a sealed transport's
+ * client. */
 static int open_client(bench_transport t, const bench_endpoint *ep,
-                       const char *id, bench_sink *sink, bench_client **out,
-                       char *err, size_t errlen)
+                       const char *id, const char *keyring, bench_sink *sink,
+                       bench_client **out, char *err, size_t errlen)
 {
-    if (t == BENCH_SECMQ_TLS) {
-        return bench_secmq_open(out, ep, id, sink, err, errlen);
+    if (t == BENCH_MOSQ_TCP || t == BENCH_MOSQ_TLS) {
+        return bench_mosq_open(out, t == BENCH_MOSQ_TLS, ep, id, sink, err,
+                               errlen);
     }
-    return bench_mosq_open(out, t == BENCH_MOSQ_TLS, ep, id, sink, err, errlen);
+    return bench_secmq_open(out, ep, id, keyring, t == BENCH_SECMQ_MAC, sink,
+                            err, errlen);
 }
 
-/* Opens subscriber (subscribed at QoS 1) and publisher of transport t. */
+/*
+ * Opens subscriber (subscribed at QoS 1) and publisher of transport t. A
+ * sealed transport first gets its keyrings in keys_root/<transport>: one
+ * publisher and one subscriber identity and a channel for exactly the
+ * pair's topic (mac-only allowed for secmq-mac), each keyring used by one
+ * client only.
+ */
 static int pair_open(bench_pair *pr, bench_transport t,
-                     const bench_endpoint *ep, char *err, size_t errlen)
+                     const bench_endpoint *ep, const bench_params *p,
+                     const char *keys_root, char *err, size_t errlen)
 {
     char id[64];
     char why[BENCH_WHY_BYTES];
+    char dir[BENCH_PATH_BYTES];
+    char pub_dir[BENCH_PATH_BYTES];
+    char sub_dir[BENCH_PATH_BYTES];
+    char pub_name[64];
+    char sub_name[64];
+    const char *pub_kr = NULL;
+    const char *sub_kr = NULL;
+    const char *mode;
     long pid = (long)getpid();
+    int n;
 
     memset(pr, 0, sizeof(*pr));
     pr->t = t;
+    pr->counts = t == BENCH_SECMQ_SIGNED ? p->counts_signed
+                 : t == BENCH_SECMQ_MAC  ? p->counts_mac
+                                         : p->counts;
     sink_init(&pr->sink);
     pr->sink_ready = 1;
     /* Same topic length for every transport: per-message work is equal. */
     snprintf(pr->topic, sizeof(pr->topic), "secmq-bench/%ld/t%d", pid, (int)t);
+    if (bench_transport_sealed(t)) {
+        n = snprintf(dir, sizeof(dir), "%s/%s", keys_root,
+                     bench_transport_name(t));
+        if (n < 0 || (size_t)n >= sizeof(dir)) {
+            snprintf(why, sizeof(why), "keyring path too long");
+            goto err;
+        }
+        mode = t == BENCH_SECMQ_MAC ? "mac" : "signed";
+        snprintf(pub_name, sizeof(pub_name), "bench-pub-%s", mode);
+        snprintf(sub_name, sizeof(sub_name), "bench-sub-%s", mode);
+        if (bench_secmq_keys(dir, pr->topic, pub_name, sub_name,
+                             t == BENCH_SECMQ_MAC, pub_dir, sub_dir, why,
+                             sizeof(why)) != 0) {
+            goto err;
+        }
+        pub_kr = pub_dir;
+        sub_kr = sub_dir;
+    }
     snprintf(id, sizeof(id), "secmq-bench-%ld-%s-sub", pid,
              bench_transport_name(t));
-    if (open_client(t, ep, id, &pr->sink, &pr->sub, why, sizeof(why)) != 0) {
+    if (open_client(t, ep, id, sub_kr, &pr->sink, &pr->sub, why, sizeof(why)) !=
+        0) {
         goto err;
     }
     if (pr->sub->ops->subscribe(pr->sub, pr->topic, 1, SUBACK_TIMEOUT_MS, why,
@@ -493,7 +579,7 @@ static int pair_open(bench_pair *pr, bench_transport t,
     }
     snprintf(id, sizeof(id), "secmq-bench-%ld-%s-pub", pid,
              bench_transport_name(t));
-    if (open_client(t, ep, id, NULL, &pr->pub, why, sizeof(why)) != 0) {
+    if (open_client(t, ep, id, pub_kr, NULL, &pr->pub, why, sizeof(why)) != 0) {
         goto err;
     }
     return 0;
@@ -504,6 +590,67 @@ err:
     return -1;
 }
 
+/*
+ * One slice of the Ed25519 reference figure (single thread, while no
+ * message is in flight): seconds of crypto_sign_verify_detached, added to
+ * res. The slices are spread over the run because this machine's speed
+ * drifts, and the signed rows are compared with it. 0 or -1.
+ */
+static int verify_slice(double seconds, bench_results *res, char *err,
+                        size_t errlen)
+{
+    long n = 0;
+    double s = 0.0, rate;
+
+    if (bench_ed25519_verify(VERIFY_MSG_BYTES, seconds, &n, &s) != 0 ||
+        s <= 0.0) {
+        snprintf(err, errlen, "Ed25519 reference: a signature did not verify");
+        return -1;
+    }
+    rate = (double)n / s;
+    if (res->verify_slices == 0 || rate < res->verify_min) {
+        res->verify_min = rate;
+    }
+    if (res->verify_slices == 0 || rate > res->verify_max) {
+        res->verify_max = rate;
+    }
+    res->verify_slices++;
+    res->verify_msg_len = VERIFY_MSG_BYTES;
+    res->verify_count += n;
+    res->verify_seconds += s;
+    res->verify_per_s = (double)res->verify_count / res->verify_seconds;
+    return 0;
+}
+
+/* Where the sealed transports' keyrings go: DIR/keys in the private
+ * broker's temp dir (removed with it, kept with --keep-dir), else a temp
+ * dir of their own (*own set: the caller removes it). 0 or -1. */
+static int keys_root_make(const bench_broker *broker, char *root, int *own,
+                          char *err, size_t errlen)
+{
+    int n;
+
+    *own = 0;
+    if (broker != NULL && broker->dir[0] != '\0') {
+        n = snprintf(root, BENCH_PATH_BYTES, "%s/keys", broker->dir);
+        if (n < 0 || (size_t)n >= BENCH_PATH_BYTES) {
+            snprintf(err, errlen, "temp dir path too long: %s", broker->dir);
+            return -1;
+        }
+        if (mkdir(root, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", root,
+                     strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (bench_mkdtemp(root, "secmq-bench-keys", err, errlen) != 0) {
+        return -1;
+    }
+    *own = 1;
+    return 0;
+}
+
 int bench_run(const bench_params *p, const bench_endpoint *ep,
               const bench_broker *broker, bench_results *res, char *err,
               size_t errlen)
@@ -511,18 +658,27 @@ int bench_run(const bench_params *p, const bench_endpoint *ep,
     bench_pair pairs[BENCH_TRANSPORTS];
     bench_row reps[BENCH_TRANSPORTS][BENCH_MAX_REPEAT];
     bench_row warm;
+    char keys_root[BENCH_PATH_BYTES];
     unsigned char *buf = NULL;
     size_t maxsize = WARMUP_SIZE > LAT_SIZE ? WARMUP_SIZE : LAT_SIZE;
     uint32_t row_id = 1;
     size_t i;
     int t, q, r;
+    int own_keys = 0;
+    int sealed = (p->transport_mask &
+                  ((1 << BENCH_SECMQ_SIGNED) | (1 << BENCH_SECMQ_MAC))) != 0;
+    int signed_on = (p->transport_mask & (1 << BENCH_SECMQ_SIGNED)) != 0;
+    int groups;
+    double slice_s;
 
     memset(pairs, 0, sizeof(pairs));
+    keys_root[0] = '\0';
     if (p->repeat < 1 || p->repeat > BENCH_MAX_REPEAT) {
         snprintf(err, errlen, "repeat must be 1..%d", BENCH_MAX_REPEAT);
         return -1;
     }
     memset(res, 0, sizeof(*res));
+    res->verify_per_s = -1.0;
     for (i = 0; i < p->nsizes; i++) {
         maxsize = p->sizes[i] > maxsize ? p->sizes[i] : maxsize;
     }
@@ -536,16 +692,28 @@ int bench_run(const bench_params *p, const bench_endpoint *ep,
     for (i = 0; i < maxsize; i++) {
         buf[i] = (unsigned char)(i * 131u + 7u);
     }
+    /* Verification slices: one now, one after each size/QoS group. */
+    groups = (int)p->nsizes * ((p->qos_mask & 1) + ((p->qos_mask >> 1) & 1));
+    slice_s = p->verify_s / (double)(groups + 1);
+    if (signed_on && verify_slice(slice_s, res, err, errlen) != 0) {
+        goto err;
+    }
+    if (sealed &&
+        keys_root_make(broker, keys_root, &own_keys, err, errlen) != 0) {
+        goto err;
+    }
 
     for (t = 0; t < BENCH_TRANSPORTS; t++) {
         if (!(p->transport_mask & (1 << t))) {
             continue;
         }
-        if (pair_open(&pairs[t], (bench_transport)t, ep, err, errlen) != 0) {
+        if (pair_open(&pairs[t], (bench_transport)t, ep, p, keys_root, err,
+                      errlen) != 0) {
             goto err;
         }
         pairs[t].pub->ops->tls_info(pairs[t].pub, &res->tls[t]);
-        res->have_tls[t] = t != BENCH_MOSQ_TCP;
+        /* The sealed transports' TLS is secmq-tls's: not listed again. */
+        res->have_tls[t] = t == BENCH_MOSQ_TLS || t == BENCH_SECMQ_TLS;
         /* Warm-up (not reported): TCP windows, allocator, caches. */
         if (run_row(p, broker, &pairs[t], row_id++, WARMUP_SIZE, 0,
                     WARMUP_COUNT, buf, &warm, err, errlen) != 0) {
@@ -566,7 +734,7 @@ int bench_run(const bench_params *p, const bench_endpoint *ep,
                         continue;
                     }
                     if (run_row(p, broker, &pairs[t], row_id++, p->sizes[i], q,
-                                p->counts[i][q], buf, &reps[t][r], err,
+                                pairs[t].counts[i][q], buf, &reps[t][r], err,
                                 errlen) != 0) {
                         goto err;
                     }
@@ -578,6 +746,9 @@ int bench_run(const bench_params *p, const bench_endpoint *ep,
                     res->nrows++;
                 }
             }
+            if (signed_on && verify_slice(slice_s, res, err, errlen) != 0) {
+                goto err;
+            }
         }
     }
     if (p->lat_samples > 0 &&
@@ -588,6 +759,11 @@ int bench_run(const bench_params *p, const bench_endpoint *ep,
         pair_close(&pairs[t]);
     }
     free(buf);
+    if (own_keys && !p->keep) {
+        bench_rmtree(keys_root);
+    } else if (own_keys) {
+        fprintf(stderr, "secmq-bench: keyrings kept in %s\n", keys_root);
+    }
     return 0;
 
 err:
@@ -595,5 +771,8 @@ err:
         pair_close(&pairs[t]);
     }
     free(buf);
+    if (own_keys && !p->keep) {
+        bench_rmtree(keys_root);
+    }
     return -1;
 }
