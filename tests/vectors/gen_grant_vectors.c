@@ -19,14 +19,11 @@
 
 #include <secmq.h>
 
+#include "vecout.h"
+
 #define MAX_PUBS 4
 #define MAX_BODY 512
 #define MAX_GRANT (MAX_BODY + 64)
-
-typedef struct text {
-    char *s;
-    size_t len, cap;
-} text;
 
 /* One vector's inputs. Seeds and keys are filled as start, start+1, ... */
 typedef struct vec {
@@ -97,48 +94,6 @@ static const vec vectors[] = {
      1},
 };
 #define NVEC (sizeof vectors / sizeof vectors[0])
-
-static void die(const char *what)
-{
-    fprintf(stderr, "gen_grant_vectors: %s\n", what);
-    exit(1);
-}
-
-static void put(text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            die("vsnprintf failed");
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        t->cap = t->cap * 2 + (size_t)n + 1;
-        t->s = realloc(t->s, t->cap);
-        if (t->s == NULL) {
-            die("out of memory");
-        }
-    }
-}
-
-static void put_hex(text *t, const unsigned char *b, size_t n)
-{
-    put(t, "\"");
-    for (size_t i = 0; i < n; i++) {
-        put(t, "%02x", b[i]);
-    }
-    put(t, "\"");
-}
 
 /* A JSON string: ASCII as is, other UTF-8 as \uXXXX (BMP only here). */
 static void put_str(text *t, const char *s)
@@ -400,6 +355,8 @@ int main(int argc, char **argv)
     char *file;
     FILE *fp;
     int rc = 0;
+
+    vec_prog = "gen_grant_vectors";
 
     if (secmq_init() != SECMQ_OK) {
         die("secmq_init failed");

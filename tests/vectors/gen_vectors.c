@@ -16,54 +16,9 @@
 
 #include <secmq.h>
 
+#include "vecout.h"
+
 /* ---- a growing text buffer ---------------------------------------------- */
-
-typedef struct text {
-    char *s;
-    size_t len, cap;
-} text;
-
-static void die(const char *what)
-{
-    fprintf(stderr, "gen_vectors: %s\n", what);
-    exit(1);
-}
-
-static void put(text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            die("vsnprintf failed");
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        t->cap = t->cap * 2 + (size_t)n + 1;
-        t->s = realloc(t->s, t->cap);
-        if (t->s == NULL) {
-            die("out of memory");
-        }
-    }
-}
-
-static void put_hex(text *t, const unsigned char *b, size_t n)
-{
-    put(t, "\"");
-    for (size_t i = 0; i < n; i++) {
-        put(t, "%02x", b[i]);
-    }
-    put(t, "\"");
-}
 
 /* A JSON string, ASCII only: other characters as \uXXXX (UTF-16). */
 static void put_str(text *t, const char *s)
@@ -461,6 +416,8 @@ int main(int argc, char **argv)
 {
     text t = {NULL, 0, 0};
     int rc;
+
+    vec_prog = "gen_vectors";
 
     if (secmq_init() != SECMQ_OK) {
         die("secmq_init failed");
