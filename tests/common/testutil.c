@@ -321,6 +321,38 @@ int tu_connect(tu_client *t, int timeout_ms)
     return secmq_client_wait_connected(t->c, timeout_ms);
 }
 
+int tu_attempt(tu_client *t, const secmq_config *cfg, int timeout_ms)
+{
+    int rc = tu_client_new(t, cfg);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = secmq_client_connect(t->c);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    return secmq_client_wait_connected(t->c, timeout_ms);
+}
+
+int tu_connect_as(tu_client *t, const char *user, const char *prefix)
+{
+    secmq_config cfg;
+    int rc;
+
+    tu_config(&cfg, user);
+    cfg.client_id = tu_id(prefix);
+    rc = tu_client_new(t, &cfg);
+    if (rc == SECMQ_OK) {
+        rc = tu_connect(t, TU_WAIT_MS);
+    }
+    if (rc != SECMQ_OK) {
+        fprintf(stderr, "%s: connect: %s: %s\n", prefix, tu_rc_name(rc),
+                tu_errmsg(t));
+    }
+    return rc;
+}
+
 /* Waits until *counter >= n; counter points into t. */
 static int wait_for(tu_client *t, const void *counter, int is_size, long long n,
                     int timeout_ms)

@@ -80,6 +80,15 @@ void tu_client_free(tu_client *t);
  * SECMQ_OK once the broker accepted the connection. */
 int tu_connect(tu_client *t, int timeout_ms);
 
+/* tu_client_new + connect + wait_connected, with the loop driven by
+ * wait_connected itself (no loop thread). Returns the first failure or
+ * SECMQ_OK; *t keeps the client for errmsg / tls_info. */
+int tu_attempt(tu_client *t, const secmq_config *cfg, int timeout_ms);
+
+/* Connects t as user (tu_config) with client id tu_id(prefix) and a loop
+ * thread; prints the reason on failure. Returns a SECMQ code. */
+int tu_connect_as(tu_client *t, const char *user, const char *prefix);
+
 /* Subscribes and waits for the SUBACK. Returns the granted QoS (0..2, 128
  * refused) or a negative error (SECMQ_E_TIMEOUT when no SUBACK came). */
 int tu_subscribe(tu_client *t, const char *filter, int qos, int timeout_ms);

@@ -19,21 +19,6 @@
 
 #define CONNECT_WAIT_MS 5000
 
-/* connect + wait_connected with the loop driven by wait_connected. */
-static int attempt(tu_client *t, const secmq_config *cfg)
-{
-    int rc = tu_client_new(t, cfg);
-
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = secmq_client_connect(t->c);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    return secmq_client_wait_connected(t->c, CONNECT_WAIT_MS);
-}
-
 static void test_right_passwords(void)
 {
     static const char *const users[] = {"sam", "alice", "eve"};
@@ -46,7 +31,7 @@ static void test_right_passwords(void)
 
         tu_config(&cfg, users[i]);
         cfg.client_id = tu_id(users[i]);
-        rc = attempt(&t, &cfg);
+        rc = tu_attempt(&t, &cfg, CONNECT_WAIT_MS);
         if (rc != SECMQ_OK) {
             check_fail(__FILE__, __LINE__, "%s: %s \"%s\"", users[i],
                        tu_rc_name(rc), tu_errmsg(&t));
@@ -73,7 +58,7 @@ static void expect_refused(const secmq_config *cfg, int want, int reason,
                            const char *what)
 {
     tu_client t = {0};
-    int rc = attempt(&t, cfg), connects, crc, creason;
+    int rc = tu_attempt(&t, cfg, CONNECT_WAIT_MS), connects, crc, creason;
     const char *msg = tu_errmsg(&t);
     int mentions =
         check_contains(msg, "password", 1) || check_contains(msg, "authori", 1);
@@ -141,7 +126,7 @@ static void test_anonymous(void)
 
     tu_config(&cfg, NULL);
     cfg.client_id = tu_id("anon");
-    rc = attempt(&t, &cfg);
+    rc = tu_attempt(&t, &cfg, CONNECT_WAIT_MS);
     fprintf(stderr, "   anonymous: %s \"%s\"\n", tu_rc_name(rc), tu_errmsg(&t));
     if (t.c != NULL) {
         secmq_client_disconnect(t.c);

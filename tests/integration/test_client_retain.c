@@ -15,24 +15,6 @@
 
 static tu_client pub;
 
-static int connect_as(tu_client *t, const char *user, const char *prefix)
-{
-    secmq_config cfg;
-    int rc;
-
-    tu_config(&cfg, user);
-    cfg.client_id = tu_id(prefix);
-    rc = tu_client_new(t, &cfg);
-    if (rc == SECMQ_OK) {
-        rc = tu_connect(t, TU_WAIT_MS);
-    }
-    if (rc != SECMQ_OK) {
-        fprintf(stderr, "%s: connect: %s: %s\n", prefix, tu_rc_name(rc),
-                tu_errmsg(t));
-    }
-    return rc;
-}
-
 /* Publishes and waits for the PUBACK/PUBCOMP. */
 static int publish_wait(const char *topic, const char *payload, int qos,
                         int retain)
@@ -54,7 +36,7 @@ static int publish_wait(const char *topic, const char *payload, int qos,
  * sentinel; returns 0 or -1 when the sentinel did not come. */
 static int late_subscriber(tu_client *late, const char *topic, int sub_qos)
 {
-    if (connect_as(late, "alice", "retain-late") != SECMQ_OK) {
+    if (tu_connect_as(late, "alice", "retain-late") != SECMQ_OK) {
         return -1;
     }
     if (tu_subscribe(late, topic, sub_qos, TU_WAIT_MS) != sub_qos) {
@@ -137,7 +119,7 @@ static void test_live_retained_has_no_retain_flag(void)
     const char *topic = "c/retain/live";
     int ok;
 
-    if (connect_as(&sub, "alice", "retain-live") != SECMQ_OK ||
+    if (tu_connect_as(&sub, "alice", "retain-live") != SECMQ_OK ||
         tu_subscribe(&sub, topic, 1, TU_WAIT_MS) != 1) {
         tu_client_free(&sub);
         CHECKF(0, "subscriber setup failed");
@@ -184,7 +166,7 @@ static void test_empty_retained_clears(void)
 
 int main(void)
 {
-    if (connect_as(&pub, "sam", "retain-pub") != SECMQ_OK) {
+    if (tu_connect_as(&pub, "sam", "retain-pub") != SECMQ_OK) {
         return 1;
     }
     RUN(test_retained_reaches_late_subscriber);

@@ -27,29 +27,12 @@
 
 #define CONNECT_WAIT_MS 5000
 
-/* Creates a client from cfg and runs connect + wait_connected (the loop
- * driven by wait_connected itself). Returns the first failure or SECMQ_OK;
- * *t keeps the client for errmsg / tls_info; free it with tu_client_free. */
-static int attempt(tu_client *t, const secmq_config *cfg)
-{
-    int rc = tu_client_new(t, cfg);
-
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = secmq_client_connect(t->c);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    return secmq_client_wait_connected(t->c, CONNECT_WAIT_MS);
-}
-
 /* A refusal with code want whose detail message contains word (case
  * sensitive when exact, e.g. for "CA"). */
 #define CHECK_REFUSED(cfgp, want, word, exact)                                 \
     do {                                                                       \
         tu_client t_ = {0};                                                    \
-        int rc_ = attempt(&t_, (cfgp));                                        \
+        int rc_ = tu_attempt(&t_, (cfgp), CONNECT_WAIT_MS);                    \
         const char *m_ = tu_errmsg(&t_);                                       \
         int ok_ = rc_ == (want) && m_[0] != '\0' &&                            \
                   check_contains(m_, (word), !(exact));                        \
@@ -71,7 +54,7 @@ static int attempt(tu_client *t, const secmq_config *cfg)
 #define CHECK_CONNECTS(cfgp)                                                   \
     do {                                                                       \
         tu_client t_ = {0};                                                    \
-        int rc_ = attempt(&t_, (cfgp));                                        \
+        int rc_ = tu_attempt(&t_, (cfgp), CONNECT_WAIT_MS);                    \
         if (rc_ != SECMQ_OK) {                                                 \
             check_fail(__FILE__, __LINE__, "connect: %s \"%s\"",               \
                        tu_rc_name(rc_), tu_errmsg(&t_));                       \
@@ -148,7 +131,7 @@ static void test_tls13_minimum(void)
 
     base(&cfg);
     cfg.tls.min_version = SECMQ_TLS_1_3;
-    rc = attempt(&t, &cfg);
+    rc = tu_attempt(&t, &cfg, CONNECT_WAIT_MS);
     if (rc == SECMQ_OK) {
         rc = secmq_client_tls_info(t.c, &info);
     }
@@ -265,8 +248,9 @@ static void test_loop_reconnect_resumes(void)
         tu_client_free(&a);
         return;
     }
-    tu_sleep_ms(300);       /* a TLS 1.3 session ticket arrives after CONNACK */
-    rc = attempt(&b, &cfg); /* same client id: the broker drops a */
+    tu_sleep_ms(300); /* a TLS 1.3 session ticket arrives after CONNACK */
+    /* same client id: the broker drops a */
+    rc = tu_attempt(&b, &cfg, CONNECT_WAIT_MS);
     if (b.c != NULL) {
         secmq_client_disconnect(b.c);
     }
@@ -495,7 +479,7 @@ static void expect_prompt_failure(const secmq_config *cfg, const char *what)
 {
     tu_client t = {0};
     long long t0 = tu_now_ms();
-    int rc = attempt(&t, cfg);
+    int rc = tu_attempt(&t, cfg, CONNECT_WAIT_MS);
     long long took = tu_now_ms() - t0;
     const char *msg = tu_errmsg(&t);
 
@@ -541,7 +525,7 @@ static void test_plain_transport_when_asked(void)
     cfg.transport = SECMQ_TRANSPORT_PLAIN;
     cfg.port = tu_env_port("SECMQ_TEST_PORT_PLAIN");
     cfg.tls.cafile = NULL;
-    rc = attempt(&t, &cfg);
+    rc = tu_attempt(&t, &cfg, CONNECT_WAIT_MS);
     if (rc == SECMQ_OK) {
         info_rc = secmq_client_tls_info(t.c, &info);
         secmq_client_disconnect(t.c);

@@ -28,24 +28,6 @@ static const pubmsg PUBLISHED[] = {
 };
 #define N_PUBLISHED (sizeof(PUBLISHED) / sizeof(PUBLISHED[0]))
 
-static int connect_as(tu_client *t, const char *user, const char *prefix)
-{
-    secmq_config cfg;
-    int rc;
-
-    tu_config(&cfg, user);
-    cfg.client_id = tu_id(prefix);
-    rc = tu_client_new(t, &cfg);
-    if (rc == SECMQ_OK) {
-        rc = tu_connect(t, TU_WAIT_MS);
-    }
-    if (rc != SECMQ_OK) {
-        fprintf(stderr, "%s: connect: %s: %s\n", prefix, tu_rc_name(rc),
-                tu_errmsg(t));
-    }
-    return rc;
-}
-
 /* Publishes PUBLISHED at QoS 1 and waits for every PUBACK. */
 static int publish_all(void)
 {
@@ -71,7 +53,7 @@ static void expect(const char *filter, const char *const *want, size_t nwant)
     char got[128];
     size_t i, n;
 
-    if (connect_as(&sub, "alice", "wild-sub") != SECMQ_OK) {
+    if (tu_connect_as(&sub, "alice", "wild-sub") != SECMQ_OK) {
         tu_client_free(&sub);
         CHECKF(0, "subscriber could not connect");
     }
@@ -127,7 +109,7 @@ static void test_plus_in_the_middle(void)
 
 int main(void)
 {
-    if (connect_as(&pub, "sam", "wild-pub") != SECMQ_OK) {
+    if (tu_connect_as(&pub, "sam", "wild-pub") != SECMQ_OK) {
         return 1;
     }
     RUN(test_single_level);
