@@ -275,3 +275,24 @@ int secmq_identity_export(const char *dir, char *buf, size_t len,
     }
     return SECMQ_OK;
 }
+
+int secmq_identity_read_public(const char *path, char *name, size_t name_cap,
+                               unsigned char *pk, char *err, size_t errlen)
+{
+    secmq__kerr e = {err, errlen};
+    secmq__ident pub;
+    int rc;
+
+    secmq__clear_err(err, errlen);
+    if (path == NULL || name == NULL || pk == NULL ||
+        name_cap < SECMQ_NAME_MAX + 1) {
+        return secmq__kerr_set(&e, SECMQ_E_INVAL, "invalid argument");
+    }
+    rc = secmq__identity_read_public(path, &pub, &e);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    memcpy(name, pub.name, strlen(pub.name) + 1);
+    memcpy(pk, pub.pk, SECMQ_SIGN_PK_BYTES);
+    return SECMQ_OK;
+}

@@ -289,6 +289,18 @@ SECMQ_API int secmq_identity_export(const char *dir, char *buf, size_t len,
                                     size_t *out_len, char *err, size_t errlen);
 
 /*
+ * secmq_identity_read_public -- read a public identity file (§2.2, what
+ * secmq_identity_export prints) at path: its name into name (name_cap
+ * bytes, at least 65, NUL-terminated) and its Ed25519 public key into pk
+ * (SECMQ_SIGN_PK_BYTES). All parameters are borrowed; nothing is kept.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (NULL argument, name_cap < 65),
+ * SECMQ_E_KEYRING (malformed file), SECMQ_E_IO (cannot read path).
+ */
+SECMQ_API int secmq_identity_read_public(const char *path, char *name,
+                                         size_t name_cap, unsigned char *pk,
+                                         char *err, size_t errlen);
+
+/*
  * secmq_keyring_import -- import public identity files (trusted peers) and
  * grant files, n paths in files (BORROWED), in any order: all peers are
  * taken first, then the grants, oldest epoch first. A grant is accepted
