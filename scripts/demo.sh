@@ -3,11 +3,13 @@
 #
 # Installs what is missing, builds, generates a development PKI and random
 # passwords in build/demo/ (nothing secret is committed), starts a local
-# mosquitto with only a TLS listener on a free loopback port, then lets alice
-# subscribe to `status` and sam publish to it with secmq-sub / secmq-pub,
-# and shows what the broker refuses: a wrong password, an unknown CA, a
-# plaintext client, alice publishing `status`, an unsealed message; and it
-# shows that the broker only ever sees ciphertext (sam and alice get
+# mosquitto with only a TLS listener on a free loopback port and the
+# secmq_auth plugin (argon2id logins, per-topic ACLs and signature checks
+# from an auth database made with secmq-admin), then lets alice subscribe
+# to `status` and sam publish to it with secmq-sub / secmq-pub, and shows
+# what is refused: a wrong password, an unknown CA, a plaintext client,
+# alice subscribing to `#`, alice publishing `status`, an unsigned message;
+# and that the broker only ever sees ciphertext (sam and alice get
 # end-to-end identities and a channel for `status` made with secmq-keys).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,29 +35,29 @@ say() { printf '\n== %s\n' "$*"; }
 say "1. A development PKI (CA, broker certificate for localhost/127.0.0.1/::1, EC P-256)"
 "$bin/secmq-certs" dev --dir "$demo/pki"
 
-say "2. Random passwords for sam and alice (0600 files in build/demo, never committed)"
-: >"$demo/passwd"
-chmod 0600 "$demo/passwd"
+say "2. The broker's auth database: random passwords for sam and alice (0600 files in build/demo, never committed), the seed policy"
+admin() { "$bin/secmq-admin" --db "$demo/auth.db" "$@"; }
+admin init
 for user in sam alice; do
   (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$demo/$user.password")
-  mosquitto_passwd -b "$demo/passwd" "$user" "$(cat "$demo/$user.password")"
 done
-echo "users: sam, alice"
+# Two commands each: sam may publish status, alice may read (and subscribe
+# to) it; nobody else anything (deny by default).
+admin user add sam --password-file "$demo/sam.password"
+admin acl add --user sam status write
+admin user add alice --password-file "$demo/alice.password"
+admin acl add --user alice status read
+admin user list | sed 's/^/    /'
+admin acl list | sed 's/^/    /'
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$demo/acl" <<EOF
-# sam may publish status, alice may read it; nobody else anything.
-user sam
-topic write status
-user alice
-topic read status
-EOF
 {
   echo "per_listener_settings false"
   [ "$(id -u)" -eq 0 ] && echo "user root"
   echo "allow_anonymous false"
-  echo "password_file $demo/passwd"
-  echo "acl_file $demo/acl"
+  echo "plugin $PWD/build/lib/secmq_auth.so"
+  echo "plugin_opt_database $demo/auth.db"
+  echo "plugin_opt_require_signed true"
   echo "set_tcp_nodelay true"
   echo "listener $port 127.0.0.1"
   echo "cafile $demo/pki/ca.crt"
@@ -63,9 +65,12 @@ EOF
   echo "keyfile $demo/pki/broker.key"
   echo "tls_version tlsv1.2"
   echo "log_dest file $demo/mosquitto.log"
+  echo "log_type error"
+  echo "log_type warning"
+  echo "log_type notice"
 } >"$demo/mosquitto.conf"
 
-say "3. mosquitto with a TLS-only listener on 127.0.0.1:$port"
+say "3. mosquitto with a TLS-only listener on 127.0.0.1:$port and the secmq_auth plugin"
 /usr/sbin/mosquitto -c "$demo/mosquitto.conf" >>"$demo/mosquitto.out" 2>&1 &
 broker_pid=$!
 for _ in $(seq 1 50); do
@@ -86,6 +91,9 @@ done
   --publisher "$keys/sam.pub" --subscriber "$keys/alice.pub" --out "$keys/grants" >/dev/null
 "$bin/secmq-keys" import --keyring "$keys/alice" "$keys/sam.pub" "$keys/grants/alice.grant" >/dev/null
 "$bin/secmq-keys" list --keyring "$keys/alice" | sed 's/^/    /'
+# The broker accepts on a protected topic only what sam's key signed
+# (plugin_opt_require_signed): a stolen password alone cannot inject.
+admin key add sam "$keys/sam.pub"
 
 # Each user's connection options live in a 0600 config file, so passwords
 # never appear on a command line. The -raw variants have no keyring: they
@@ -146,6 +154,9 @@ echo "- a broker certificate from an unknown CA (the system CAs are used):"
 echo "- a plaintext client on the TLS port:"
 "$bin/secmq-pub" --no-config --no-tls -h localhost -p "$port" -u sam -P wrong -t status -m x 2>&1 |
   sed 's/^/    /' || true
+echo "- alice subscribing to '#' (her ACL allows 'status' only; the broker answers SUBACK 0x80):"
+"$bin/secmq-sub" --config "$demo/alice-raw.conf" -i alice-wild -t '#' -C 1 -W 2 2>&1 |
+  sed 's/^/    /' || true
 echo "- alice publishing 'status' with her keyring (she may only read the channel):"
 "$bin/secmq-pub" --config "$demo/alice.conf" -t status -q 1 -m "forged by alice" 2>&1 |
   sed 's/^/    /' || true
@@ -160,12 +171,18 @@ if wait "$probe"; then
 else
   echo "    nothing delivered within 2 s"
 fi
-echo "- a message on 'status' that is not sealed (sam with --raw, as a forger would):"
-"$bin/secmq-sub" --config "$demo/alice.conf" -t status -C 1 -W 2 >/dev/null 2>"$demo/forged.err" &
+echo "- a message on 'status' that sam's key did not sign (sam's password with --raw, as a thief would):"
+"$bin/secmq-sub" --config "$demo/alice-raw.conf" -i alice-probe2 -t status -C 1 -W 2 >/dev/null 2>&1 &
 probe=$!
 sleep 0.5
 "$bin/secmq-pub" --config "$demo/sam.conf" --raw -t status -q 1 -m "not sealed" || true
-wait "$probe" || true
-grep -v "Timed out" "$demo/forged.err" | sed 's/^/    /' || true
+if wait "$probe"; then
+  echo "    unexpected: it was delivered"
+  exit 1
+fi
+echo "    dropped by the broker; its log says:"
+grep "secmq_auth: dropped publish" "$demo/mosquitto.log" | tail -n 1 | sed 's/^[0-9]*: /    /'
+echo "- the broker's log of refused logins and subscriptions:"
+grep -E "secmq_auth: (refused login|denied)" "$demo/mosquitto.log" | sed 's/^[0-9]*: /    /' || true
 
 say "Done. Files are in build/demo (broker log: build/demo/mosquitto.log)."

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# run_fuzz.sh -- build the envelope fuzzer with clang (libFuzzer + ASan +
-# UBSan) out of tree in a temp dir and run it for a bounded time, seeded
-# with tests/vectors/envelope-v1.json. Called by ctest (fuzz_envelope);
-# independent of the project's compiler and build type.
-# Usage: run_fuzz.sh SOURCE_DIR [PYTHON] [SECONDS]
+# run_fuzz.sh -- build one fuzzer with clang (libFuzzer + ASan + UBSan) out
+# of tree in a temp dir and run it for a bounded time from generated seeds.
+# Called by ctest (fuzz_envelope, fuzz_acl); independent of the project's
+# compiler and build type.
+# Usage: run_fuzz.sh SOURCE_DIR [PYTHON] [SECONDS] [TARGET]
+#   TARGET envelope (default): seeded with tests/vectors/envelope-v1.json;
+#   TARGET acl: broker-plugin/acl.c + policy.c, seeded with a few policies.
 # Exit 77 (ctest: skipped) when clang or its libFuzzer runtime is missing.
 set -euo pipefail
 src=$1
 python=${2:-/usr/bin/python3}
 secs=${3:-20}
+target=${4:-envelope}
 cc=${SECMQ_FUZZ_CC:-clang}
+
+case $target in
+envelope | acl) ;;
+*)
+  echo "run_fuzz: unknown target '$target' (envelope or acl)" >&2
+  exit 2
+  ;;
+esac
 
 if ! command -v "$cc" >/dev/null 2>&1; then
   echo "run_fuzz: $cc not found, skipped"
@@ -18,6 +29,10 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 san=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+# libFuzzer's own default for a crash is exit 77, which ctest would report
+# as "skipped": a finding must fail the test.
+run=(-error_exitcode=1 -timeout_exitcode=1 -max_total_time="$secs" -timeout=10
+  -rss_limit_mb=2048 -print_final_stats=1)
 
 # Can this clang link a libFuzzer program at all?
 printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);\n%s\n' \
@@ -29,13 +44,38 @@ if ! "$cc" "${san[@]}" "$tmp/probe.c" -o "$tmp/probe" >/dev/null 2>&1; then
 fi
 
 read -r -a sodium <<<"$(pkg-config --cflags --libs libsodium)"
-"$cc" -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror "${san[@]}" \
-  -I "$src/libsecmq/include" \
+cflags=(-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror "${san[@]}")
+mkdir "$tmp/corpus"
+
+if [ "$target" = acl ]; then
+  "$cc" "${cflags[@]}" -I "$src/broker-plugin" -I "$src/libsecmq/include" \
+    "$src/tests/fuzz/fuzz_acl.c" "$src/broker-plugin/acl.c" \
+    "$src/broker-plugin/policy.c" "${sodium[@]}" -o "$tmp/fuzz_acl"
+  # Seeds: flags byte (bits 0-2 pattern access, 3-5 filter access, 6 signed,
+  # 7 disabled), then user, client id, pattern, filter, topic, NUL-separated.
+  i=0
+  seed() {
+    printf "$1" >"$tmp/corpus/seed-$i"
+    i=$((i + 1))
+  }
+  seed '\x01alice\0pi-1\0users/%%u/#\0status\0users/alice/x'
+  seed '\x00alice\0c\0status\0#\0status'
+  seed '\x21sam\0sam-pi\0%%c/#\0a/+/b\0a//b'
+  seed '\x0cbob\0$SYS\0%%c/#\0+/#\0$SYS/broker/uptime'
+  seed '\x59eve\0x+\0a/%%u/%%c\0a/secret/#\0a/secret/x'
+  seed '\x8balice\0c\0%%%%u/%%x\0$share/g/status\0/a/'
+  seed '\x42u\0c\0+/+/#\0#\0+'
+  seed '\x13\xc3\xa9l\xc3\xa8ve\0id\0\xc3\xa9/%%u\0/#\0/'
+  echo "run_fuzz: acl, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
+  "$tmp/fuzz_acl" "${run[@]}" -max_len=6000 "$tmp/corpus"
+  exit 0
+fi
+
+"$cc" "${cflags[@]}" -I "$src/libsecmq/include" \
   "$src/tests/fuzz/fuzz_envelope.c" "$src/libsecmq/src/envelope.c" \
   "${sodium[@]}" -o "$tmp/fuzz_envelope"
 
 # Seeds: topic length byte, topic, envelope, for every vector.
-mkdir "$tmp/corpus"
 if [ -x "$python" ]; then
   "$python" - "$src/tests/vectors/envelope-v1.json" "$tmp/corpus" <<'PY'
 import json, os, sys
@@ -51,5 +91,4 @@ for i, (topic, env) in enumerate(items):
 PY
 fi
 echo "run_fuzz: $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
-"$tmp/fuzz_envelope" -max_total_time="$secs" -max_len=4096 -timeout=10 \
-  -rss_limit_mb=2048 -print_final_stats=1 "$tmp/corpus"
+"$tmp/fuzz_envelope" "${run[@]}" -max_len=4096 "$tmp/corpus"

@@ -1,0 +1,856 @@
+/*
+ * plugin.c -- secmq_auth.so, the mosquitto 2.0 plugin (API v5): the only
+ * file that sees the broker's API. It authenticates logins against the
+ * auth database, keeps each client's compiled ACL, answers ACL checks from
+ * memory, enforces signed envelopes where asked, and follows changes to the
+ * database (reload, kick). Policy logic lives in acl.c, storage in
+ * authdb.c, password hashes in pwhash.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+/* mosquitto_broker.h must come before mosquitto_plugin.h in 2.0.11. */
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include <secmq.h>
+
+#include "acl.h"
+#include "authdb.h"
+#include "policy.h"
+#include "pwhash.h"
+
+#define PLUGIN_EXPORT __attribute__((visibility("default")))
+#define LOG_PREFIX "secmq_auth: "
+#define ERR_LEN 256
+#define RELOAD_DEFAULT_S 1
+#define RELOAD_MAX_S 3600
+/* Compiled ACLs of clients not seen for this long are dropped (they are
+ * compiled again when needed): bounds memory for offline sessions. */
+#define IDLE_DROP_S 600
+#define SWEEP_EVERY_S 60
+
+/* One client the plugin has compiled an ACL for, keyed by the broker's
+ * context pointer. The pointer alone is not trusted (a freed context's
+ * address can be reused): username and client id are compared too. */
+typedef struct client {
+    struct client *next;                /* hash chain */
+    const struct mosquitto *ctx;
+    char *id;
+    char *user;
+    secmq_acl *acl;
+    int64_t pw_gen;
+    unsigned char (*keys)[SECMQ_SIGN_KEY_BYTES]; /* the user's signing */
+    unsigned char (*key_ids)[SECMQ_ID_BYTES];    /* keys and their ids */
+    size_t nkeys;
+    time_t last_used;
+} client;
+
+typedef struct plugin {
+    mosquitto_plugin_id_t *pid;
+    char *db_path;
+    bool require_signed;
+    int reload_interval;
+    secmq_authdb *db;
+    bool db_writable;
+    secmq_policy policy;
+    char dummy_hash[SECMQ_PW_HASH_MAX]; /* verified for unknown users */
+    unsigned long long dummy_ops;
+    size_t dummy_mem;
+    client **buckets;
+    size_t nbuckets; /* a power of two */
+    size_t nclients;
+    time_t next_check;
+    time_t next_sweep;
+} plugin;
+
+static void logf_(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void logf_(int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    mosquitto_log_printf(level, LOG_PREFIX "%s", line);
+}
+
+/* Names from clients go into log lines: show at most 64 bytes and no
+ * control characters, so a hostile name cannot forge log lines. */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+    size_t i = 0;
+
+    if (s == NULL) {
+        return "(none)";
+    }
+    for (; s[i] != '\0' && i + 1 < cap && i < 64; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+/* --- the client table ------------------------------------------------- */
+
+static size_t bucket_of(const plugin *p, const struct mosquitto *ctx)
+{
+    uintptr_t h = (uintptr_t)ctx;
+
+    h ^= h >> 17;
+    h *= (uintptr_t)0x9E3779B97F4A7C15ULL;
+    h ^= h >> 29;
+    return (size_t)h & (p->nbuckets - 1);
+}
+
+static void client_free(client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    secmq__acl_free(c->acl);
+    free(c->id);
+    free(c->user);
+    free(c->keys);
+    free(c->key_ids);
+    free(c);
+}
+
+/* Fill c's ACL, password generation and keys from the current policy.
+ * Returns 0 or -1 (out of memory; c unchanged). */
+static int client_compile(const plugin *p, client *c)
+{
+    const secmq_user *u = secmq__policy_user(&p->policy, c->user);
+    secmq_acl *acl = NULL;
+    unsigned char(*keys)[SECMQ_SIGN_KEY_BYTES] = NULL;
+    unsigned char(*ids)[SECMQ_ID_BYTES] = NULL;
+    size_t n = (u != NULL && !u->disabled) ? u->nkeys : 0;
+
+    if (secmq__acl_compile(&p->policy, c->user, c->id, &acl) != 0) {
+        return -1;
+    }
+    if (n > 0) {
+        keys = calloc(n, sizeof *keys);
+        ids = calloc(n, sizeof *ids);
+        if (keys == NULL || ids == NULL) {
+            free(keys);
+            free(ids);
+            secmq__acl_free(acl);
+            return -1;
+        }
+        memcpy(keys, u->keys, n * sizeof *keys);
+        for (size_t i = 0; i < n; i++) {
+            secmq_identity_id(ids[i], keys[i]);
+        }
+    }
+    secmq__acl_free(c->acl);
+    free(c->keys);
+    free(c->key_ids);
+    c->acl = acl;
+    c->keys = keys;
+    c->key_ids = ids;
+    c->nkeys = n;
+    c->pw_gen = u != NULL ? u->pw_gen : 0;
+    return 0;
+}
+
+static int table_grow(plugin *p)
+{
+    size_t n = p->nbuckets * 2;
+    client **nb = calloc(n, sizeof *nb);
+    client **old = p->buckets;
+    size_t oldn = p->nbuckets;
+
+    if (nb == NULL) {
+        return -1;
+    }
+    p->buckets = nb;
+    p->nbuckets = n;
+    for (size_t i = 0; i < oldn; i++) {
+        client *c = old[i];
+        while (c != NULL) {
+            client *next = c->next;
+            size_t b = bucket_of(p, c->ctx);
+            c->next = nb[b];
+            nb[b] = c;
+            c = next;
+        }
+    }
+    free(old);
+    return 0;
+}
+
+static void table_remove(plugin *p, const struct mosquitto *ctx)
+{
+    client **pp = &p->buckets[bucket_of(p, ctx)];
+
+    while (*pp != NULL) {
+        if ((*pp)->ctx == ctx) {
+            client *c = *pp;
+            *pp = c->next;
+            client_free(c);
+            p->nclients--;
+            return;
+        }
+        pp = &(*pp)->next;
+    }
+}
+
+/* A new entry for ctx with a freshly compiled ACL, replacing any entry the
+ * pointer had. NULL when out of memory. */
+static client *table_add(plugin *p, const struct mosquitto *ctx,
+                         const char *user, const char *id)
+{
+    client *c;
+
+    table_remove(p, ctx);
+    if (p->nclients + 1 > p->nbuckets && table_grow(p) != 0) {
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->ctx = ctx;
+    c->user = strdup(user);
+    c->id = strdup(id);
+    if (c->user == NULL || c->id == NULL || client_compile(p, c) != 0) {
+        client_free(c);
+        return NULL;
+    }
+    c->last_used = time(NULL);
+    size_t b = bucket_of(p, ctx);
+    c->next = p->buckets[b];
+    p->buckets[b] = c;
+    p->nclients++;
+    return c;
+}
+
+/* The entry for ctx, compiled now if the broker asks about a client we
+ * have not seen (a session restored from persistence, or a reused
+ * address). NULL when the client has no usable name or memory ran out:
+ * the caller denies. */
+static client *table_find(plugin *p, const struct mosquitto *ctx)
+{
+    const char *user = mosquitto_client_username(ctx);
+    const char *id = mosquitto_client_id(ctx);
+    client *c;
+
+    if (user == NULL || id == NULL) {
+        return NULL;
+    }
+    for (c = p->buckets[bucket_of(p, ctx)]; c != NULL; c = c->next) {
+        if (c->ctx == ctx) {
+            break;
+        }
+    }
+    if (c == NULL || strcmp(c->user, user) != 0 || strcmp(c->id, id) != 0) {
+        /* SECURITY: names that could not log in never get rules. */
+        if (!secmq__name_ok(user) || !secmq__name_ok(id)) {
+            return NULL;
+        }
+        c = table_add(p, ctx, user, id);
+        if (c == NULL) {
+            logf_(MOSQ_LOG_ERR, "out of memory compiling an ACL");
+            return NULL;
+        }
+    }
+    c->last_used = time(NULL);
+    return c;
+}
+
+static void table_clear(plugin *p)
+{
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        client *c = p->buckets[i];
+        while (c != NULL) {
+            client *next = c->next;
+            client_free(c);
+            c = next;
+        }
+        p->buckets[i] = NULL;
+    }
+    p->nclients = 0;
+}
+
+static void table_sweep(plugin *p, time_t now)
+{
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        client **pp = &p->buckets[i];
+        while (*pp != NULL) {
+            client *c = *pp;
+            if (now - c->last_used > IDLE_DROP_S) {
+                *pp = c->next;
+                client_free(c);
+                p->nclients--;
+            } else {
+                pp = &c->next;
+            }
+        }
+    }
+}
+
+/* --- the policy --------------------------------------------------------- */
+
+/* A hash of a random password at the policy's cost: unknown users are
+ * checked against it so they cost what a known user costs. */
+static int make_dummy(plugin *p)
+{
+    unsigned char pw[32];
+    int rc;
+
+    if (p->dummy_hash[0] != '\0' && p->dummy_ops == p->policy.pw_ops &&
+        p->dummy_mem == p->policy.pw_mem) {
+        return 0;
+    }
+    randombytes_buf(pw, sizeof pw);
+    rc = secmq__pw_hash(p->dummy_hash, (const char *)pw, sizeof pw,
+                        p->policy.pw_ops, p->policy.pw_mem);
+    sodium_memzero(pw, sizeof pw);
+    if (rc != 0) {
+        return -1;
+    }
+    p->dummy_ops = p->policy.pw_ops;
+    p->dummy_mem = p->policy.pw_mem;
+    return 0;
+}
+
+static int open_db(plugin *p, char *err, size_t errlen)
+{
+    int rc = secmq__authdb_open(&p->db, p->db_path, SECMQ_AUTHDB_READWRITE,
+                                err, errlen);
+
+    p->db_writable = rc == SECMQ_OK;
+    if (rc == SECMQ_E_IO) {
+        /* A read-only database works; only hash upgrades are lost. */
+        rc = secmq__authdb_open(&p->db, p->db_path, SECMQ_AUTHDB_READONLY,
+                                err, errlen);
+        if (rc == SECMQ_OK) {
+            logf_(MOSQ_LOG_WARNING,
+                  "%s is read-only for the broker: old password hashes "
+                  "will not be upgraded",
+                  p->db_path);
+        }
+    }
+    return rc;
+}
+
+/* Load the policy into p (replacing the old one only on success). */
+static int load_policy(plugin *p, char *err, size_t errlen)
+{
+    secmq_policy fresh = {0};
+    size_t skipped = 0;
+    int rc = secmq__authdb_load(p->db, &fresh, &skipped, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    secmq__policy_clear(&p->policy);
+    p->policy = fresh;
+    if (skipped > 0) {
+        logf_(MOSQ_LOG_WARNING,
+              "%zu invalid rows in %s were ignored (fix them with "
+              "secmq-admin)",
+              skipped, p->db_path);
+    }
+    if (make_dummy(p) != 0) {
+        (void)snprintf(err, errlen, "cannot hash at the database's cost");
+        return SECMQ_E_NOMEM;
+    }
+    return SECMQ_OK;
+}
+
+typedef struct kick {
+    char *id;
+    const char *why;
+} kick;
+
+/* After a reload: recompile every client's ACL; clients whose user is
+ * gone, disabled or has a new password, or who lost any right, are
+ * disconnected (their subscriptions are not re-checked by the broker). */
+static void apply_to_clients(plugin *p)
+{
+    kick *kicks = NULL;
+    size_t nkicks = 0;
+    size_t cap = p->nclients;
+
+    if (cap > 0) {
+        kicks = calloc(cap, sizeof *kicks);
+    }
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        for (client *c = p->buckets[i]; c != NULL; c = c->next) {
+            const secmq_user *u = secmq__policy_user(&p->policy, c->user);
+            secmq_acl *old = c->acl;
+            const char *why = NULL;
+            int64_t old_gen = c->pw_gen;
+
+            c->acl = NULL;
+            if (client_compile(p, c) != 0) {
+                /* SECURITY: no memory for the new rules: deny all. */
+                secmq__acl_free(c->acl);
+                c->acl = NULL;
+                why = "out of memory";
+            } else if (u == NULL) {
+                why = "user deleted";
+            } else if (u->disabled) {
+                why = "user disabled";
+            } else if (u->pw_gen != old_gen) {
+                why = "password changed";
+            } else if (!secmq__acl_only_gained(old, c->acl)) {
+                why = "access reduced";
+            }
+            secmq__acl_free(old);
+            if (why != NULL && kicks != NULL && nkicks < cap) {
+                kicks[nkicks].id = strdup(c->id);
+                if (kicks[nkicks].id != NULL) {
+                    kicks[nkicks].why = why;
+                    char b1[80], b2[80];
+                    logf_(MOSQ_LOG_NOTICE,
+                          "disconnecting client '%s' (user '%s'): %s",
+                          printable(c->id, b1, sizeof b1),
+                          printable(c->user, b2, sizeof b2), why);
+                    nkicks++;
+                }
+            }
+        }
+    }
+    /* Kicking runs the DISCONNECT callback, which edits the table: only
+     * now that the walk is over. */
+    for (size_t i = 0; i < nkicks; i++) {
+        (void)mosquitto_kick_client_by_clientid(kicks[i].id, false);
+        free(kicks[i].id);
+    }
+    free(kicks);
+}
+
+static void reload(plugin *p, const char *why)
+{
+    char err[ERR_LEN] = "";
+    /* After a failed reopen there is no connection: try again. */
+    int rc = p->db != NULL ? secmq__authdb_changed(p->db, err, sizeof err) : 1;
+
+    if (rc == 1 || why != NULL) {
+        /* A replaced file (or SIGHUP) is opened afresh. */
+        secmq__authdb_close(p->db);
+        p->db = NULL;
+        rc = open_db(p, err, sizeof err);
+        if (rc == SECMQ_OK) {
+            rc = load_policy(p, err, sizeof err);
+        }
+        if (rc != SECMQ_OK) {
+            logf_(MOSQ_LOG_ERR,
+                  "cannot reload %s: %s; keeping the last good policy",
+                  p->db_path, err);
+            return;
+        }
+        logf_(MOSQ_LOG_NOTICE, "reloaded policy: %zu users, %zu rules",
+              p->policy.nusers, p->policy.nrules);
+        apply_to_clients(p);
+    } else if (rc < 0) {
+        logf_(MOSQ_LOG_ERR, "cannot check %s for changes: %s", p->db_path,
+              err);
+    }
+}
+
+/* --- events --------------------------------------------------------------- */
+
+/* After a successful login with an old or imported hash: store an
+ * argon2id hash at the current cost (once per user and cost change). */
+static void maybe_rehash(plugin *p, const char *name, const char *pw,
+                         size_t pwlen)
+{
+    const secmq_user *u = secmq__policy_user(&p->policy, name);
+    char fresh[SECMQ_PW_HASH_MAX];
+    char err[ERR_LEN];
+    char *copy;
+
+    if (u == NULL || !p->db_writable ||
+        !secmq__pw_needs_rehash(u->hash, p->policy.pw_ops, p->policy.pw_mem)) {
+        return;
+    }
+    if (secmq__pw_hash(fresh, pw, pwlen, p->policy.pw_ops,
+                       p->policy.pw_mem) != 0) {
+        return;
+    }
+    if (secmq__authdb_user_set_hash(p->db, name, fresh, 0, err, sizeof err) !=
+        SECMQ_OK) {
+        logf_(MOSQ_LOG_WARNING, "cannot upgrade the password hash of '%s': %s",
+              name, err);
+        sodium_memzero(fresh, sizeof fresh);
+        return;
+    }
+    copy = strdup(fresh);
+    sodium_memzero(fresh, sizeof fresh);
+    if (copy != NULL) {
+        /* The policy owns its users; swap the hash in place. */
+        secmq_user *mu = (secmq_user *)u;
+        sodium_memzero(mu->hash, strlen(mu->hash));
+        free(mu->hash);
+        mu->hash = copy;
+    }
+    logf_(MOSQ_LOG_INFO, "upgraded the password hash of '%s' to argon2id",
+          name);
+}
+
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+    plugin *p = userdata;
+    struct mosquitto_evt_basic_auth *ed = event_data;
+    const char *name = ed->username;
+    const char *id = mosquitto_client_id(ed->client);
+    const char *pw = ed->password != NULL ? ed->password : "";
+    size_t pwlen = strnlen(pw, SECMQ_PW_MAX + 1);
+    const secmq_user *u = NULL;
+    const char *why = NULL;
+    int ok;
+    char b1[80], b2[80];
+
+    (void)event;
+    if (name == NULL || name[0] == '\0') {
+        why = "no username";
+    } else if (!secmq__name_ok(name)) {
+        why = "invalid username";
+    } else if (id == NULL || !secmq__name_ok(id)) {
+        why = "invalid client id";
+    } else if (pwlen > SECMQ_PW_MAX) {
+        why = "bad password";
+    }
+    if (why == NULL) {
+        u = secmq__policy_user(&p->policy, name);
+    }
+    /* SECURITY: every login that gets this far costs one argon2id check,
+     * whether the user exists, is disabled or has an imported hash, so
+     * timing does not tell which names exist. */
+    if (u != NULL && strncmp(u->hash, "$argon2id$", 10) == 0) {
+        ok = secmq__pw_verify(u->hash, pw, pwlen);
+    } else {
+        /* Unknown user, or a cheap imported mosquitto hash. */
+        (void)secmq__pw_verify(p->dummy_hash, pw, pwlen);
+        ok = u != NULL && secmq__pw_verify(u->hash, pw, pwlen);
+    }
+    if (why == NULL) {
+        if (u == NULL) {
+            why = "unknown user";
+        } else if (!ok) {
+            why = "bad password";
+        } else if (u->disabled) {
+            why = "disabled user";
+        }
+    }
+    if (why != NULL) {
+        const char *addr = mosquitto_client_address(ed->client);
+        logf_(MOSQ_LOG_NOTICE,
+              "refused login for '%s' (client '%s'): %s (from %s)",
+              printable(name, b1, sizeof b1), printable(id, b2, sizeof b2),
+              why, addr != NULL ? addr : "?");
+        return MOSQ_ERR_AUTH;
+    }
+    maybe_rehash(p, name, pw, pwlen);
+    if (table_add(p, ed->client, name, id) == NULL) {
+        logf_(MOSQ_LOG_ERR, "out of memory: refusing '%s'", name);
+        return MOSQ_ERR_AUTH;
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* Is payload a secmq envelope for topic signed by one of c's keys? NULL if
+ * so, else why not (for the log). */
+static const char *signature_problem(const client *c, const char *topic,
+                                     const void *payload, uint32_t len)
+{
+    secmq_envelope_fields f;
+
+    if (payload == NULL || secmq_envelope_parse(payload, len, &f) != 0 ||
+        f.mode != SECMQ_SEAL_SIGNED) {
+        return "not a signed secmq envelope";
+    }
+    for (size_t i = 0; i < c->nkeys; i++) {
+        if (memcmp(f.sender_id, c->key_ids[i], SECMQ_ID_BYTES) == 0) {
+            if (secmq_envelope_verify_signature(&f, topic, c->keys[i]) ==
+                SECMQ_OPEN_OK) {
+                return NULL;
+            }
+            return "bad signature";
+        }
+    }
+    return "key not registered for user";
+}
+
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+    plugin *p = userdata;
+    struct mosquitto_evt_acl_check *ed = event_data;
+    client *c = table_find(p, ed->client);
+    char b1[80], b2[80], b3[160];
+    int need_sig = 0;
+
+    (void)event;
+    if (c == NULL || ed->topic == NULL) {
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    switch (ed->access) {
+    case MOSQ_ACL_SUBSCRIBE:
+    case MOSQ_ACL_UNSUBSCRIBE:
+        if (secmq__acl_check_filter(c->acl, ed->topic)) {
+            return MOSQ_ERR_SUCCESS;
+        }
+        if (ed->access == MOSQ_ACL_SUBSCRIBE) {
+            logf_(MOSQ_LOG_NOTICE,
+                  "denied subscribe to '%s' for client '%s' (user '%s')",
+                  printable(ed->topic, b3, sizeof b3),
+                  printable(c->id, b1, sizeof b1),
+                  printable(c->user, b2, sizeof b2));
+        }
+        return MOSQ_ERR_ACL_DENIED;
+    case MOSQ_ACL_READ:
+        return secmq__acl_check_topic(c->acl, ed->topic, SECMQ_ACL_READ, NULL)
+                   ? MOSQ_ERR_SUCCESS
+                   : MOSQ_ERR_ACL_DENIED;
+    case MOSQ_ACL_WRITE:
+        if (!secmq__acl_check_topic(c->acl, ed->topic, SECMQ_ACL_WRITE,
+                                    &need_sig)) {
+            logf_(MOSQ_LOG_NOTICE,
+                  "denied publish to '%s' for client '%s' (user '%s')",
+                  printable(ed->topic, b3, sizeof b3),
+                  printable(c->id, b1, sizeof b1),
+                  printable(c->user, b2, sizeof b2));
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        /* SECURITY: checked here rather than on MESSAGE so that a Will
+         * (checked with its payload at CONNECT) is covered too. */
+        if (p->require_signed || need_sig) {
+            const char *why =
+                signature_problem(c, ed->topic, ed->payload, ed->payloadlen);
+            if (why != NULL) {
+                logf_(MOSQ_LOG_NOTICE,
+                      "dropped publish on '%s' from client '%s' (user "
+                      "'%s'): %s",
+                      printable(ed->topic, b3, sizeof b3),
+                      printable(c->id, b1, sizeof b1),
+                      printable(c->user, b2, sizeof b2), why);
+                return MOSQ_ERR_ACL_DENIED;
+            }
+        }
+        return MOSQ_ERR_SUCCESS;
+    default:
+        return MOSQ_ERR_ACL_DENIED;
+    }
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+    plugin *p = userdata;
+    struct mosquitto_evt_disconnect *ed = event_data;
+
+    (void)event;
+    table_remove(p, ed->client);
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int on_tick(int event, void *event_data, void *userdata)
+{
+    plugin *p = userdata;
+    time_t now = time(NULL);
+
+    (void)event;
+    (void)event_data;
+    if (now >= p->next_check) {
+        p->next_check = now + p->reload_interval;
+        reload(p, NULL);
+    }
+    if (now >= p->next_sweep) {
+        p->next_sweep = now + SWEEP_EVERY_S;
+        table_sweep(p, now);
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int on_reload(int event, void *event_data, void *userdata)
+{
+    (void)event;
+    (void)event_data;
+    reload(userdata, "reload");
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* --- entry points ---------------------------------------------------------- */
+
+static void plugin_free(plugin *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    table_clear(p);
+    free(p->buckets);
+    secmq__policy_clear(&p->policy);
+    secmq__authdb_close(p->db);
+    free(p->db_path);
+    sodium_memzero(p->dummy_hash, sizeof p->dummy_hash);
+    free(p);
+}
+
+static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
+{
+    for (int i = 0; i < count; i++) {
+        const char *k = opts[i].key;
+        const char *v = opts[i].value != NULL ? opts[i].value : "";
+
+        /* mosquitto 2.0.11 refuses plugin_opt_ keys shorter than three
+         * characters, so plugin_opt_db cannot reach the plugin there:
+         * "database" is the name to use; "db" is for brokers that pass it. */
+        if (strcmp(k, "database") == 0 || strcmp(k, "db") == 0) {
+            free(p->db_path);
+            p->db_path = strdup(v);
+            if (p->db_path == NULL) {
+                return -1;
+            }
+        } else if (strcmp(k, "require_signed") == 0) {
+            if (strcmp(v, "true") == 0) {
+                p->require_signed = true;
+            } else if (strcmp(v, "false") == 0) {
+                p->require_signed = false;
+            } else {
+                logf_(MOSQ_LOG_ERR,
+                      "plugin_opt_require_signed must be true or false, "
+                      "not '%s'",
+                      v);
+                return -1;
+            }
+        } else if (strcmp(k, "reload_interval") == 0) {
+            char *end = NULL;
+            long s;
+            errno = 0;
+            s = strtol(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || s < 1 ||
+                s > RELOAD_MAX_S) {
+                logf_(MOSQ_LOG_ERR,
+                      "plugin_opt_reload_interval must be 1..%d seconds, "
+                      "not '%s'",
+                      RELOAD_MAX_S, v);
+                return -1;
+            }
+            p->reload_interval = (int)s;
+        } else {
+            /* SECURITY: a misspelt option (require_sigend) must not
+             * silently leave enforcement off. */
+            logf_(MOSQ_LOG_ERR, "unknown option plugin_opt_%s", k);
+            return -1;
+        }
+    }
+    if (p->db_path == NULL || p->db_path[0] == '\0') {
+        logf_(MOSQ_LOG_ERR,
+              "plugin_opt_database (the auth database) is required");
+        return -1;
+    }
+    return 0;
+}
+
+PLUGIN_EXPORT int mosquitto_plugin_version(int supported_version_count,
+                                           const int *supported_versions)
+{
+    for (int i = 0; i < supported_version_count; i++) {
+        if (supported_versions[i] == 5) {
+            return 5;
+        }
+    }
+    return -1;
+}
+
+PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
+                                        void **userdata,
+                                        struct mosquitto_opt *options,
+                                        int option_count)
+{
+    plugin *p;
+    char err[ERR_LEN] = "";
+    int rc;
+
+    if (sodium_init() < 0) {
+        logf_(MOSQ_LOG_ERR, "libsodium failed to start");
+        return MOSQ_ERR_UNKNOWN;
+    }
+    p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        return MOSQ_ERR_NOMEM;
+    }
+    p->pid = identifier;
+    p->reload_interval = RELOAD_DEFAULT_S;
+    p->nbuckets = 64;
+    p->buckets = calloc(p->nbuckets, sizeof *p->buckets);
+    if (p->buckets == NULL || parse_options(p, options, option_count) != 0) {
+        plugin_free(p);
+        return MOSQ_ERR_INVAL;
+    }
+    rc = open_db(p, err, sizeof err);
+    if (rc == SECMQ_OK) {
+        rc = load_policy(p, err, sizeof err);
+    }
+    if (rc != SECMQ_OK) {
+        logf_(MOSQ_LOG_ERR, "cannot use the auth database %s: %s",
+              p->db_path, err);
+        plugin_free(p);
+        return MOSQ_ERR_INVAL;
+    }
+    if (mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH,
+                                    on_basic_auth, NULL, p) != 0 ||
+        mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK,
+                                    on_acl_check, NULL, p) != 0 ||
+        mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT,
+                                    on_disconnect, NULL, p) != 0 ||
+        mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL,
+                                    p) != 0 ||
+        mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload,
+                                    NULL, p) != 0) {
+        logf_(MOSQ_LOG_ERR, "cannot register the plugin's callbacks");
+        plugin_free(p);
+        return MOSQ_ERR_UNKNOWN;
+    }
+    p->next_check = time(NULL) + p->reload_interval;
+    p->next_sweep = time(NULL) + SWEEP_EVERY_S;
+    logf_(MOSQ_LOG_NOTICE,
+          "loaded %zu users, %zu rules from %s (signatures %s, checked for "
+          "changes every %d s)",
+          p->policy.nusers, p->policy.nrules, p->db_path,
+          p->require_signed ? "required on every topic"
+                            : "required where a rule says so",
+          p->reload_interval);
+    *userdata = p;
+    return MOSQ_ERR_SUCCESS;
+}
+
+PLUGIN_EXPORT int mosquitto_plugin_cleanup(void *userdata,
+                                           struct mosquitto_opt *options,
+                                           int option_count)
+{
+    plugin *p = userdata;
+
+    (void)options;
+    (void)option_count;
+    if (p == NULL) {
+        return MOSQ_ERR_SUCCESS;
+    }
+    (void)mosquitto_callback_unregister(p->pid, MOSQ_EVT_BASIC_AUTH,
+                                        on_basic_auth, NULL);
+    (void)mosquitto_callback_unregister(p->pid, MOSQ_EVT_ACL_CHECK,
+                                        on_acl_check, NULL);
+    (void)mosquitto_callback_unregister(p->pid, MOSQ_EVT_DISCONNECT,
+                                        on_disconnect, NULL);
+    (void)mosquitto_callback_unregister(p->pid, MOSQ_EVT_TICK, on_tick, NULL);
+    (void)mosquitto_callback_unregister(p->pid, MOSQ_EVT_RELOAD, on_reload,
+                                        NULL);
+    plugin_free(p);
+    return MOSQ_ERR_SUCCESS;
+}
