@@ -43,7 +43,7 @@
  * context pointer. The pointer alone is not trusted (a freed context's
  * address can be reused): username and client id are compared too. */
 typedef struct client {
-    struct client *next;                /* hash chain */
+    struct client *next; /* hash chain */
     const struct mosquitto *ctx;
     char *id;
     char *user;
@@ -330,14 +330,14 @@ static int make_dummy(plugin *p)
 
 static int open_db(plugin *p, char *err, size_t errlen)
 {
-    int rc = secmq__authdb_open(&p->db, p->db_path, SECMQ_AUTHDB_READWRITE,
-                                err, errlen);
+    int rc = secmq__authdb_open(&p->db, p->db_path, SECMQ_AUTHDB_READWRITE, err,
+                                errlen);
 
     p->db_writable = rc == SECMQ_OK;
     if (rc == SECMQ_E_IO) {
         /* A read-only database works; only hash upgrades are lost. */
-        rc = secmq__authdb_open(&p->db, p->db_path, SECMQ_AUTHDB_READONLY,
-                                err, errlen);
+        rc = secmq__authdb_open(&p->db, p->db_path, SECMQ_AUTHDB_READONLY, err,
+                                errlen);
         if (rc == SECMQ_OK) {
             logf_(MOSQ_LOG_WARNING,
                   "%s is read-only for the broker: old password hashes "
@@ -460,8 +460,7 @@ static void reload(plugin *p, const char *why)
               p->policy.nusers, p->policy.nrules);
         apply_to_clients(p);
     } else if (rc < 0) {
-        logf_(MOSQ_LOG_ERR, "cannot check %s for changes: %s", p->db_path,
-              err);
+        logf_(MOSQ_LOG_ERR, "cannot check %s for changes: %s", p->db_path, err);
     }
 }
 
@@ -481,8 +480,8 @@ static void maybe_rehash(plugin *p, const char *name, const char *pw,
         !secmq__pw_needs_rehash(u->hash, p->policy.pw_ops, p->policy.pw_mem)) {
         return;
     }
-    if (secmq__pw_hash(fresh, pw, pwlen, p->policy.pw_ops,
-                       p->policy.pw_mem) != 0) {
+    if (secmq__pw_hash(fresh, pw, pwlen, p->policy.pw_ops, p->policy.pw_mem) !=
+        0) {
         return;
     }
     if (secmq__authdb_user_set_hash(p->db, name, fresh, 0, err, sizeof err) !=
@@ -554,8 +553,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         const char *addr = mosquitto_client_address(ed->client);
         logf_(MOSQ_LOG_NOTICE,
               "refused login for '%s' (client '%s'): %s (from %s)",
-              printable(name, b1, sizeof b1), printable(id, b2, sizeof b2),
-              why, addr != NULL ? addr : "?");
+              printable(name, b1, sizeof b1), printable(id, b2, sizeof b2), why,
+              addr != NULL ? addr : "?");
         return MOSQ_ERR_AUTH;
     }
     maybe_rehash(p, name, pw, pwlen);
@@ -686,7 +685,8 @@ static int on_reload(int event, void *event_data, void *userdata)
     return MOSQ_ERR_SUCCESS;
 }
 
-/* --- entry points ---------------------------------------------------------- */
+/* --- entry points ----------------------------------------------------------
+ */
 
 static void plugin_free(plugin *p)
 {
@@ -799,8 +799,8 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
         rc = load_policy(p, err, sizeof err);
     }
     if (rc != SECMQ_OK) {
-        logf_(MOSQ_LOG_ERR, "cannot use the auth database %s: %s",
-              p->db_path, err);
+        logf_(MOSQ_LOG_ERR, "cannot use the auth database %s: %s", p->db_path,
+              err);
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }

@@ -5,7 +5,7 @@
 # compiler and build type.
 # Usage: run_fuzz.sh SOURCE_DIR [PYTHON] [SECONDS] [TARGET]
 #   TARGET envelope (default): seeded with tests/vectors/envelope-v1.json;
-#   TARGET acl: broker-plugin/acl.c + policy.c, seeded with a few policies.
+#   TARGET acl: broker-plugin/acl.c + filter.c + policy.c, seeded with a few policies.
 # Exit 77 (ctest: skipped) when clang or its libFuzzer runtime is missing.
 set -euo pipefail
 src=$1
@@ -50,6 +50,7 @@ mkdir "$tmp/corpus"
 if [ "$target" = acl ]; then
   "$cc" "${cflags[@]}" -I "$src/broker-plugin" -I "$src/libsecmq/include" \
     "$src/tests/fuzz/fuzz_acl.c" "$src/broker-plugin/acl.c" \
+    "$src/broker-plugin/filter.c" \
     "$src/broker-plugin/policy.c" "${sodium[@]}" -o "$tmp/fuzz_acl"
   # Seeds: flags byte (bits 0-2 pattern access, 3-5 filter access, 6 signed,
   # 7 disabled), then user, client id, pattern, filter, topic, NUL-separated.
