@@ -63,6 +63,13 @@ int secmq__authdb_load(secmq_authdb *db, secmq_policy *out, size_t *skipped,
  * secmq__authdb_load on db (a commit by another connection, or the file
  * replaced by another one at the same path), 0 if not, negative SECMQ_E_*
  * on error. Cheap: meant to be called about once a second.
+ * Commits made through db itself do not count. Also 1 before the first
+ * load. On 1 the caller must close db, open the path again and load from
+ * the new connection: a connection keeps reading the file it opened, so
+ * after a replacement (mv new.db auth.db) only a reopen sees the new one.
+ * A failed reopen or load should keep the previous policy in force and be
+ * retried at the next check. SECMQ_E_IO when the path cannot be stat()ed
+ * (removed, or mid-replacement): nothing to reload yet.
  */
 int secmq__authdb_changed(secmq_authdb *db, char *err, size_t errlen);
 
@@ -118,6 +125,32 @@ int secmq__authdb_key_set(secmq_authdb *db, const char *user,
 /* The argon2id cost for new and upgraded hashes. */
 int secmq__authdb_set_cost(secmq_authdb *db, unsigned long long pw_ops,
                            size_t pw_mem, char *err, size_t errlen);
+
+/* --- listings the policy does not carry -------------------------------- */
+
+/* Called once per row; the strings and pk are valid during the call only. */
+typedef void (*secmq__authdb_group_cb)(void *arg, const char *group);
+typedef void (*secmq__authdb_key_cb)(void *arg, const char *user,
+                                     const unsigned char *pk,
+                                     const char *label);
+
+/*
+ * secmq__authdb_group_list -- cb(arg, name) for every group, sorted by name,
+ * empty groups included (secmq_policy only knows groups through their
+ * members). Rows with an invalid name are left out.
+ */
+int secmq__authdb_group_list(secmq_authdb *db, secmq__authdb_group_cb cb,
+                             void *arg, char *err, size_t errlen);
+
+/*
+ * secmq__authdb_key_list -- cb(arg, user, pk, label) for every signing key
+ * of user (BORROWED; NULL: of every user), sorted by user then key, with
+ * its label (NULL when none; secmq_policy does not carry labels). Rows that
+ * load() would skip are left out.
+ */
+int secmq__authdb_key_list(secmq_authdb *db, const char *user,
+                           secmq__authdb_key_cb cb, void *arg, char *err,
+                           size_t errlen);
 
 /* Several changes as one transaction (import-mosquitto): begin, then any
  * change calls, then commit (or rollback on the first error). */

@@ -40,7 +40,17 @@ int secmq__pw_verify(const char *hash, const char *pw, size_t pwlen);
 int secmq__pw_needs_rehash(const char *hash, unsigned long long ops,
                            size_t mem);
 
-/* 1 if hash is one of the accepted formats (syntax only), else 0. */
+/*
+ * secmq__pw_cost_ok -- 1 if (ops, mem) is an argon2id cost this module
+ * accepts: ops SECMQ_PW_MIN_OPS..32, mem SECMQ_PW_MIN_MEM..1 GiB. A stored
+ * argon2id hash asking for more is treated as malformed, so a hostile
+ * database row cannot stall the broker; secmq-admin refuses such a cost.
+ * Else 0.
+ */
+int secmq__pw_cost_ok(unsigned long long ops, size_t mem);
+
+/* 1 if hash is one of the accepted formats (syntax only, shorter than
+ * SECMQ_PW_HASH_MAX, argon2id within secmq__pw_cost_ok), else 0. */
 int secmq__pw_hash_known(const char *hash);
 
 #endif /* SECMQ_PWHASH_H */

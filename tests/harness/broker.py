@@ -3,7 +3,10 @@
 Each Broker lives in its own temporary directory: certificates made by
 BUILD/bin/secmq-certs, a password file with random passwords for sam, alice
 and eve, a mosquitto.conf with loopback-only listeners on free ports, and the
-broker's log (kept for failure output). It is not a general broker manager:
+broker's log (kept for failure output). With auth="plugin" the password
+file is replaced by the secmq_auth.so broker plugin and an auth database made
+with BUILD/bin/secmq-admin (same users, same kind of passwords, the seed
+policy of issue 4). It is not a general broker manager:
 it only starts /usr/sbin/mosquitto on 127.0.0.1 and every wait is bounded.
 Run with /usr/bin/python3 (Debian's modules are only visible to it).
 """
@@ -38,6 +41,25 @@ LISTENER_KINDS = ("tls", "mtls", "expired", "wrongname", "tls13", "plain")
 START_ATTEMPTS = 5        # port collisions tolerated on a first start
 READY_TIMEOUT_S = 10.0    # broker must accept connections within this
 STOP_TIMEOUT_S = 5.0      # SIGTERM grace before SIGKILL
+ADMIN_TIMEOUT_S = 30.0    # no secmq-admin run may take longer
+
+# How the broker authenticates and authorises (Broker(auth=...)):
+#   passwd  a mosquitto password file, no ACLs (every user may do anything)
+#   plugin  the secmq_auth.so plugin (broker-plugin/) with an auth database
+#           made by secmq-admin; no password_file, no acl_file
+AUTH_MODES = ("passwd", "plugin")
+
+# The seed policy of issue 4: sam may write `status`, alice may read (and
+# subscribe to) it, nobody else anything. Arguments of `secmq-admin acl add`.
+SEED_RULES = (("--user", "sam", "status", "write"),
+              ("--user", "alice", "status", "read"))
+
+# The name of the plugin's database option (plugin_opt_NAME PATH).
+# SECMQ_PLUGIN_DB_OPTION overrides it. mosquitto 2.0.11 refuses every
+# plugin_opt_ / auth_opt_ key shorter than 3 characters ("Error: Invalid
+# auth_opt_ config option."): its length check counts the key, a space and
+# a value, but sees the key alone.
+PLUGIN_DB_OPTION = os.environ.get("SECMQ_PLUGIN_DB_OPTION") or "database"
 
 
 class BrokerError(RuntimeError):
@@ -92,13 +114,20 @@ class Broker:
     Use as a context manager, or call setup()/start() and close().
     Attributes after setup(): dir, pki (PKI directory), cafile,
     other_cafile (an unrelated CA), users {name: password}, pins,
-    ports {kind: port} after the first start(), port (the "tls" one)."""
+    ports {kind: port} after the first start(), port (the "tls" one).
+    With auth="plugin": auth_db (the plugin's database), seed_rules, and
+    admin() to change the database while the broker runs."""
 
     def __init__(self, bin_dir=None, listeners=("tls",), require_cert=False,
-                 persistence=False, keepalive_max=None, name="broker"):
+                 persistence=False, keepalive_max=None, name="broker",
+                 auth="passwd", require_signed=False, plugin_seed=True,
+                 reload_interval=None, plugin_opts=None,
+                 max_queued_messages=0):
         for kind in listeners:
             if kind not in LISTENER_KINDS:
                 raise ValueError("unknown listener kind %r" % kind)
+        if auth not in AUTH_MODES:
+            raise ValueError("unknown auth mode %r" % auth)
         if "tls" not in listeners:
             listeners = ("tls",) + tuple(listeners)
         self.bin_dir = bin_dir or default_bin_dir()
@@ -120,6 +149,27 @@ class Broker:
         self.conf_path = None
         self._log_fh = None
         self.starts = 0
+        self.last_returncode = None
+        # auth="plugin": the secmq_auth.so plugin and its database
+        # (auth_db, made by secmq-admin in setup()). require_signed and
+        # reload_interval become plugin_opt_require_signed and
+        # plugin_opt_reload_interval; plugin_opts {name: value} adds other
+        # plugin_opt_NAME lines. plugin_seed: give sam and alice the seed
+        # policy (SEED_RULES); without it the database has users only.
+        self.auth = auth
+        self.require_signed = require_signed
+        self.plugin_seed = plugin_seed
+        self.reload_interval = reload_interval
+        self.plugin_opts = dict(plugin_opts or {})
+        self.auth_db = None
+        self.passwd_path = None
+        # 0 = unlimited (counting tests must not lose QoS 1 messages). But
+        # mosquitto 2.0.11 then disconnects every client whose PUBLISH is
+        # refused (handle__publish compares the client's queue length with
+        # max_queued_messages, 0 included, and answers a refused message
+        # with "quota exceeded"): ACL tests give a large number instead.
+        self.max_queued_messages = max_queued_messages
+        self.seed_rules = {}    # user -> id of its SEED_RULES rule
 
     # -- set-up -----------------------------------------------------------
 
@@ -193,7 +243,10 @@ class Broker:
         if not re.fullmatch(r"sha256:[A-Za-z0-9+/]{43}=", self.pins["broker"]):
             raise BrokerError("secmq-certs pin printed %r, not sha256:<b64>"
                               % self.pins["broker"])
-        self._write_passwords()
+        if self.auth == "plugin":
+            self._write_auth_db()
+        else:
+            self._write_passwords()
         # Clients started for this test keep their private sockets here
         # (libsecmq puts its tunnel socket under $XDG_RUNTIME_DIR), so what
         # a killed client leaves behind goes away with the directory.
@@ -217,6 +270,107 @@ class Broker:
         os.chmod(path, 0o600)
         self.passwd_path = path
 
+    # -- the plugin's auth database (auth="plugin") -----------------------
+
+    def admin_tool(self):
+        path = os.path.join(self.bin_dir, "secmq-admin")
+        if not os.access(path, os.X_OK):
+            raise BrokerError("secmq-admin not found at %s (build it first, "
+                              "or set SECMQ_BIN_DIR)" % path)
+        return path
+
+    def plugin_path(self):
+        """SECMQ_PLUGIN from the environment, else BIN_DIR/../lib/
+        secmq_auth.so (where the build puts it)."""
+        path = os.environ.get("SECMQ_PLUGIN") or os.path.normpath(
+            os.path.join(self.bin_dir, "..", "lib", "secmq_auth.so"))
+        if not os.path.isfile(path):
+            raise BrokerError("secmq_auth.so not found at %s (build it "
+                              "first, or set SECMQ_PLUGIN)" % path)
+        return path
+
+    def admin(self, *args, check=True, input=None, db=None,
+              timeout=ADMIN_TIMEOUT_S):
+        """Run `secmq-admin --db AUTH_DB ARGS...` (db: another database
+        file) and return the CompletedProcess (text). input is its stdin
+        (a password line for `user add` / `user passwd`); without it stdin
+        is /dev/null. With check, a non-zero exit raises BrokerError with
+        its stderr."""
+        cmd = [self.admin_tool(), "--db", db or self.auth_db] + \
+            [str(a) for a in args]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=timeout, input=input,
+                               stdin=None if input is not None
+                               else subprocess.DEVNULL,
+                               preexec_fn=die_with_parent)
+        except subprocess.TimeoutExpired:
+            raise BrokerError("%s timed out after %.0f s"
+                              % (" ".join(cmd), timeout))
+        if check and r.returncode != 0:
+            raise BrokerError("%s failed (exit %d): %s" % (
+                " ".join(cmd), r.returncode,
+                (r.stderr.strip() or r.stdout.strip())))
+        return r
+
+    def add_user(self, name, password=None, db=None):
+        """`secmq-admin user add NAME --password-file -` with the password
+        on stdin (random when not given); remembered in self.users unless
+        another database is named. Returns the password."""
+        pw = password if password is not None else secrets.token_urlsafe(18)
+        self.admin("user", "add", name, "--password-file", "-",
+                   input=pw + "\n", db=db)
+        if db is None:
+            self.users[name] = pw
+        return pw
+
+    def set_password(self, name, password=None):
+        """`secmq-admin user passwd NAME` with a new (random) password;
+        self.users follows. Returns the new password."""
+        pw = password if password is not None else secrets.token_urlsafe(18)
+        self.admin("user", "passwd", name, "--password-file", "-",
+                   input=pw + "\n")
+        self.users[name] = pw
+        return pw
+
+    def acl_add(self, *args):
+        """`secmq-admin acl add ARGS...`; returns the new rule's id (the
+        tool prints "added rule ID")."""
+        r = self.admin("acl", "add", *args)
+        m = re.search(r"added rule (\d+)", r.stdout)
+        if not m:
+            raise BrokerError("secmq-admin acl add %s printed %r, not "
+                              "'added rule ID'" % (" ".join(args), r.stdout))
+        return int(m.group(1))
+
+    def _write_auth_db(self):
+        """auth.db (default argon2id cost, as deployed) with sam, alice and
+        eve and the same kind of random passwords as the password file;
+        the seed policy unless plugin_seed is off."""
+        self.auth_db = os.path.join(self.dir, "auth.db")
+        self.admin("init")
+        for user in USERS:
+            self.add_user(user)
+        self.seed_rules = {}
+        if self.plugin_seed:
+            for rule in SEED_RULES:
+                self.seed_rules[rule[1]] = self.acl_add(*rule)
+
+    def _plugin_conf(self):
+        opts = {PLUGIN_DB_OPTION: self.auth_db,
+                "require_signed": "true" if self.require_signed else "false"}
+        if self.reload_interval is not None:
+            opts["reload_interval"] = str(self.reload_interval)
+        opts.update(self.plugin_opts)
+        return ["plugin " + self.plugin_path()] + \
+            ["plugin_opt_%s %s" % (k, v) for k, v in opts.items()]
+
+    def wait_reload(self, since, timeout=10.0):
+        """Wait until the plugin logged a policy reload after byte offset
+        since (after a change made with secmq-admin)."""
+        return self.wait_for_log(r"secmq_auth: reloaded policy: ", timeout,
+                                 since)
+
     def _listener_conf(self, kind, port):
         p = lambda f: os.path.join(self.pki, f)
         lines = ["", "listener %d %s" % (port, HOST)]
@@ -238,13 +392,16 @@ class Broker:
             "# written by tests/harness/broker.py for one test",
             "per_listener_settings false",
             "allow_anonymous false",
-            "password_file " + self.passwd_path,
             "set_tcp_nodelay true",
-            "max_queued_messages 0",
+            "max_queued_messages %d" % self.max_queued_messages,
             "log_dest stdout",
             "log_type all",
             "connection_messages true",
         ]
+        if self.auth == "plugin":
+            lines[3:3] = self._plugin_conf()
+        else:
+            lines.insert(3, "password_file " + self.passwd_path)
         if os.geteuid() == 0:
             lines.append("user root")
         if self.persistence:
@@ -283,6 +440,9 @@ class Broker:
                 break
             if not first:
                 time.sleep(0.5)
+        if "Invalid auth_opt_ config option" in last:
+            last += ("\n(mosquitto 2.0.11 refuses plugin_opt_ keys of "
+                     "fewer than 3 characters)")
         raise BrokerError("mosquitto did not start:\n" + last)
 
     def _spawn_and_wait(self):
@@ -328,6 +488,8 @@ class Broker:
                 proc.wait(timeout=STOP_TIMEOUT_S)
         elif proc is not None:
             proc.wait(timeout=STOP_TIMEOUT_S)
+        if proc is not None:
+            self.last_returncode = proc.returncode
         if self._log_fh is not None:
             self._log_fh.close()
             self._log_fh = None
@@ -418,6 +580,10 @@ class Broker:
             "SECMQ_TEST_REQUIRE_CERT": "1" if self.require_cert else "0",
             "XDG_RUNTIME_DIR": self.run_dir,
         }
+        if self.auth == "plugin":
+            e["SECMQ_TEST_AUTH"] = "plugin"
+            e["SECMQ_TEST_AUTH_DB"] = self.auth_db
+            e["SECMQ_TEST_ADMIN"] = self.admin_tool()
         for kind, port in self.ports.items():
             if kind != "tls":
                 e["SECMQ_TEST_PORT_" + kind.upper()] = str(port)

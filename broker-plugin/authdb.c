@@ -1,0 +1,1506 @@
+/*
+ * authdb.c -- the auth database adapter: the only file of the plugin and of
+ * secmq-admin that sees sqlite. It creates and opens the file (refusing
+ * anything that is not ours), loads the whole policy in one read
+ * transaction, notices changes, and applies each change as one
+ * transaction. What the rules mean is policy.c's and acl.c's business.
+ *
+ * Schema, version 1 (docs/DEPLOY.md copies it):
+ *
+ *   PRAGMA application_id = 0x53514D41;  -- 'SQMA'
+ *   PRAGMA user_version = 1;
+ *   CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+ *       -- rows: pw_ops, pw_mem (argon2id cost of new hashes), created
+ *   CREATE TABLE users(name TEXT PRIMARY KEY, hash TEXT NOT NULL,
+ *       disabled INTEGER NOT NULL DEFAULT 0,
+ *       pw_gen INTEGER NOT NULL DEFAULT 1,
+ *       created INTEGER NOT NULL, changed INTEGER NOT NULL);
+ *   CREATE TABLE groups(name TEXT PRIMARY KEY);
+ *   CREATE TABLE members(grp TEXT NOT NULL, user TEXT NOT NULL,
+ *       PRIMARY KEY(grp, user));
+ *   CREATE TABLE rules(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL,
+ *       subject TEXT, topic TEXT NOT NULL, access INTEGER NOT NULL,
+ *       require_signed INTEGER NOT NULL DEFAULT 0,
+ *       UNIQUE(kind, subject, topic, access));
+ *   CREATE TABLE keys(user TEXT NOT NULL,
+ *       pk BLOB NOT NULL CHECK(length(pk) = 32), label TEXT,
+ *       PRIMARY KEY(user, pk));
+ *
+ * rules.kind is secmq_rule_kind (0 user, 1 group, 2 pattern: subject
+ * NULL), rules.access the SECMQ_ACL_* bits, created/changed Unix seconds.
+ * There are no foreign keys: deleting a user or group deletes its member
+ * rows, rules and keys explicitly in the same transaction, and load()
+ * ignores (and counts) rows that point nowhere or do not validate.
+ *
+ * File rules: rollback journal (journal_mode=DELETE), never WAL: the broker
+ * runs as user mosquitto and secmq-admin often as root, and -wal/-shm files
+ * left behind by root would lock the broker out; the -journal file exists
+ * only during a write. synchronous=FULL, busy timeout 2 s. The file is
+ * created 0600 by open(O_EXCL) before sqlite sees it.
+ */
+#include "authdb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "acl.h"
+#include "pwhash.h"
+#include "secmq.h"
+
+#define APP_ID 0x53514D41 /* 'SQMA' */
+#define SCHEMA_VERSION 1
+#define BUSY_MS 2000
+#define LABEL_MAX SECMQ_AUTH_NAME_MAX
+
+struct secmq_authdb {
+    sqlite3 *db;
+    char *path;
+    dev_t dev; /* the file sqlite opened */
+    ino_t ino;
+    int readonly;
+    int loaded;           /* 1 once load() succeeded */
+    int64_t data_version; /* PRAGMA data_version at the last load */
+};
+
+static const char schema_sql[] =
+    "PRAGMA application_id = 1397837121;" /* 0x53514D41 */
+    "PRAGMA user_version = 1;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE users(name TEXT PRIMARY KEY, hash TEXT NOT NULL,"
+    " disabled INTEGER NOT NULL DEFAULT 0,"
+    " pw_gen INTEGER NOT NULL DEFAULT 1,"
+    " created INTEGER NOT NULL, changed INTEGER NOT NULL);"
+    "CREATE TABLE groups(name TEXT PRIMARY KEY);"
+    "CREATE TABLE members(grp TEXT NOT NULL, user TEXT NOT NULL,"
+    " PRIMARY KEY(grp, user));"
+    "CREATE TABLE rules(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
+    " subject TEXT, topic TEXT NOT NULL, access INTEGER NOT NULL,"
+    " require_signed INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(kind, subject, topic, access));"
+    "CREATE TABLE keys(user TEXT NOT NULL,"
+    " pk BLOB NOT NULL CHECK(length(pk) = 32), label TEXT,"
+    " PRIMARY KEY(user, pk));";
+
+/* ---------------------------------------------------------------------- */
+/* Errors                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* A name for messages: control bytes shown as '?', at most 64 bytes. */
+struct qname {
+    char s[72];
+};
+
+static struct qname q(const char *name)
+{
+    struct qname out;
+    size_t i;
+
+    if (name == NULL) {
+        name = "(null)";
+    }
+    for (i = 0; name[i] != 0 && i < 64; i++) {
+        unsigned char c = (unsigned char)name[i];
+        out.s[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
+    }
+    if (name[i] != 0) {
+        memcpy(out.s + i, "...", 3);
+        i += 3;
+    }
+    out.s[i] = 0;
+    return out;
+}
+
+/* Map an sqlite result to SECMQ_E_* with a message; what names the step. */
+static int sqlerr(secmq_authdb *db, int rc, const char *what, char *err,
+                  size_t errlen)
+{
+    const char *path = db != NULL ? db->path : "auth database";
+    const char *msg = db != NULL && db->db != NULL ? sqlite3_errmsg(db->db)
+                                                   : sqlite3_errstr(rc);
+
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM:
+        seterr(err, errlen, "out of memory");
+        return SECMQ_E_NOMEM;
+    case SQLITE_FULL:
+        seterr(err, errlen, "%s: %s: disk full", path, what);
+        return SECMQ_E_IO;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        seterr(err, errlen,
+               "%s: %s: database is locked (busy for more than %d ms)", path,
+               what, BUSY_MS);
+        return SECMQ_E_IO;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        seterr(err, errlen, "%s is not a secmq auth database (%s)", path, msg);
+        return SECMQ_E_CONFIG;
+    case SQLITE_READONLY:
+        seterr(err, errlen, "%s: %s: read-only (%s)", path, what, msg);
+        return SECMQ_E_IO;
+    default:
+        seterr(err, errlen, "%s: %s: %s", path, what, msg);
+        return SECMQ_E_IO;
+    }
+}
+
+static int exec(secmq_authdb *db, const char *sql, char *err, size_t errlen)
+{
+    int rc = sqlite3_exec(db->db, sql, NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? SECMQ_OK : sqlerr(db, rc, sql, err, errlen);
+}
+
+static int prepare(secmq_authdb *db, const char *sql, sqlite3_stmt **st,
+                   char *err, size_t errlen)
+{
+    int rc = sqlite3_prepare_v2(db->db, sql, -1, st, NULL);
+
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return sqlerr(db, rc, "prepare", err, errlen);
+    }
+    return SECMQ_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Transactions                                                           */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Start a change. Outside secmq__authdb_begin it is its own transaction,
+ * BEGIN IMMEDIATE (the write lock is taken up front, so two writers wait
+ * for each other through the busy timeout instead of one failing on a
+ * read-to-write upgrade); inside one it is a SAVEPOINT, so a failed change
+ * is undone without ending the caller's transaction. *own says which.
+ */
+static int tx_begin(secmq_authdb *db, int *own, char *err, size_t errlen)
+{
+    if (db == NULL || db->db == NULL) {
+        seterr(err, errlen, "no database");
+        return SECMQ_E_INVAL;
+    }
+    if (db->readonly) {
+        seterr(err, errlen, "%s: opened read-only", db->path);
+        return SECMQ_E_INVAL;
+    }
+    *own = sqlite3_get_autocommit(db->db);
+    return exec(db, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT secmq_change", err,
+                errlen);
+}
+
+/* Finish a change begun by tx_begin: keep it when rc is SECMQ_OK, else undo
+ * all of it. Returns rc, or the commit's error. */
+static int tx_end(secmq_authdb *db, int own, int rc, char *err, size_t errlen)
+{
+    if (rc == SECMQ_OK) {
+        rc = exec(db, own ? "COMMIT" : "RELEASE secmq_change", err, errlen);
+        if (rc == SECMQ_OK) {
+            return SECMQ_OK;
+        }
+    }
+    /* SQLITE_FULL and friends may already have rolled the whole
+     * transaction back; then there is nothing left to undo. */
+    if (!sqlite3_get_autocommit(db->db)) {
+        if (own) {
+            sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+        } else {
+            sqlite3_exec(db->db,
+                         "ROLLBACK TO secmq_change; RELEASE secmq_change", NULL,
+                         NULL, NULL);
+        }
+    }
+    return rc;
+}
+
+int secmq__authdb_begin(secmq_authdb *db, char *err, size_t errlen)
+{
+    if (db == NULL || db->db == NULL) {
+        seterr(err, errlen, "no database");
+        return SECMQ_E_INVAL;
+    }
+    if (db->readonly) {
+        seterr(err, errlen, "%s: opened read-only", db->path);
+        return SECMQ_E_INVAL;
+    }
+    if (!sqlite3_get_autocommit(db->db)) {
+        seterr(err, errlen, "a transaction is already open");
+        return SECMQ_E_INVAL;
+    }
+    return exec(db, "BEGIN IMMEDIATE", err, errlen);
+}
+
+int secmq__authdb_commit(secmq_authdb *db, char *err, size_t errlen)
+{
+    int rc;
+
+    if (db == NULL || db->db == NULL) {
+        seterr(err, errlen, "no database");
+        return SECMQ_E_INVAL;
+    }
+    if (sqlite3_get_autocommit(db->db)) {
+        /* An error inside (disk full) rolled everything back already. */
+        seterr(err, errlen, "%s: the transaction was rolled back", db->path);
+        return SECMQ_E_IO;
+    }
+    rc = exec(db, "COMMIT", err, errlen);
+    if (rc != SECMQ_OK && !sqlite3_get_autocommit(db->db)) {
+        sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+void secmq__authdb_rollback(secmq_authdb *db)
+{
+    if (db != NULL && db->db != NULL && !sqlite3_get_autocommit(db->db)) {
+        sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Create, open, close                                                    */
+/* ---------------------------------------------------------------------- */
+
+/* Connection settings, every time: they are not stored in the file. */
+static int configure(secmq_authdb *db, char *err, size_t errlen)
+{
+    sqlite3_busy_timeout(db->db, BUSY_MS);
+    return exec(db, "PRAGMA synchronous = FULL", err, errlen);
+}
+
+static void db_free(secmq_authdb *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    sqlite3_close_v2(db->db);
+    free(db->path);
+    free(db);
+}
+
+static secmq_authdb *db_alloc(const char *path)
+{
+    secmq_authdb *db = calloc(1, sizeof *db);
+
+    if (db == NULL) {
+        return NULL;
+    }
+    db->path = strdup(path);
+    if (db->path == NULL) {
+        free(db);
+        return NULL;
+    }
+    return db;
+}
+
+int secmq__authdb_create(const char *path, unsigned long long pw_ops,
+                         size_t pw_mem, char *err, size_t errlen)
+{
+    secmq_authdb *db;
+    char sql[256];
+    int fd, rc;
+
+    if (path == NULL || path[0] == 0) {
+        seterr(err, errlen, "no database path");
+        return SECMQ_E_INVAL;
+    }
+    if (!secmq__pw_cost_ok(pw_ops, pw_mem)) {
+        seterr(err, errlen,
+               "password cost out of range (ops 1..32, memory 8 KiB..1 GiB)");
+        return SECMQ_E_INVAL;
+    }
+    db = db_alloc(path);
+    if (db == NULL) {
+        seterr(err, errlen, "out of memory");
+        return SECMQ_E_NOMEM;
+    }
+    /* SECURITY: the file holds password hashes. It is created here, 0600
+     * whatever the umask, and an existing file is never reused. */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        int e = errno;
+        if (e == EEXIST) {
+            seterr(err, errlen, "%s already exists (not overwriting it)", path);
+            rc = SECMQ_E_INVAL;
+        } else {
+            seterr(err, errlen, "cannot create %s: %s", path, strerror(e));
+            rc = SECMQ_E_IO;
+        }
+        db_free(db);
+        return rc;
+    }
+    if (fchmod(fd, 0600) != 0) {
+        seterr(err, errlen, "cannot chmod %s: %s", path, strerror(errno));
+        close(fd);
+        rc = SECMQ_E_IO;
+        goto err;
+    }
+    close(fd);
+    rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) {
+        rc = sqlerr(db, rc, "open", err, errlen);
+        goto err;
+    }
+    rc = configure(db, err, errlen);
+    if (rc == SECMQ_OK) {
+        rc = exec(db, "PRAGMA journal_mode = DELETE", err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = exec(db, "BEGIN IMMEDIATE", err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = exec(db, schema_sql, err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO meta VALUES('pw_ops', '%llu'),"
+                 "('pw_mem', '%zu'),('created', '%lld')",
+                 pw_ops, pw_mem, (long long)time(NULL));
+        rc = exec(db, sql, err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = exec(db, "COMMIT", err, errlen);
+    }
+    if (rc != SECMQ_OK) {
+        goto err;
+    }
+    db_free(db);
+    return SECMQ_OK;
+err:
+    db_free(db);
+    unlink(path); /* ours: created above with O_EXCL */
+    return rc;
+}
+
+/* Read one integer pragma into *v. */
+static int pragma_int(secmq_authdb *db, const char *sql, int64_t *v, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, sql, &st, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(st, 0);
+        rc = SECMQ_OK;
+    } else {
+        rc = sqlerr(db, rc, sql, err, errlen);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Check the file is a secmq auth database this code understands. Reads
+ * only: a foreign file is never modified. */
+static int check_ours(secmq_authdb *db, char *err, size_t errlen)
+{
+    int64_t app = 0, ver = 0;
+    int rc = pragma_int(db, "PRAGMA application_id", &app, err, errlen);
+
+    if (rc == SECMQ_E_IO) {
+        /* "file is not a database" and the like are CONFIG; a lock or a
+         * permission problem stays IO. */
+        return rc;
+    }
+    if (rc != SECMQ_OK) {
+        seterr(err, errlen, "%s is not a secmq auth database (not sqlite)",
+               db->path);
+        return rc;
+    }
+    if (app != APP_ID) {
+        seterr(err, errlen,
+               "%s is not a secmq auth database (application_id 0x%08" PRIx64
+               ", expected 0x%08x; create one with secmq-admin init)",
+               db->path, (uint64_t)app & 0xffffffffu, APP_ID);
+        return SECMQ_E_CONFIG;
+    }
+    rc = pragma_int(db, "PRAGMA user_version", &ver, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    if (ver > SCHEMA_VERSION) {
+        seterr(err, errlen,
+               "%s has auth database schema version %" PRId64
+               ", newer than this secmq understands (%d)",
+               db->path, ver, SCHEMA_VERSION);
+        return SECMQ_E_CONFIG;
+    }
+    if (ver < SCHEMA_VERSION) {
+        seterr(err, errlen,
+               "%s has auth database schema version %" PRId64
+               " (unfinished or damaged)",
+               db->path, ver);
+        return SECMQ_E_CONFIG;
+    }
+    return SECMQ_OK;
+}
+
+int secmq__authdb_open(secmq_authdb **out, const char *path, int mode,
+                       char *err, size_t errlen)
+{
+    secmq_authdb *db;
+    struct stat before, after;
+    int rc, tries;
+
+    if (out == NULL) {
+        seterr(err, errlen, "no output pointer");
+        return SECMQ_E_INVAL;
+    }
+    *out = NULL;
+    if (path == NULL || path[0] == 0 ||
+        (mode != SECMQ_AUTHDB_READONLY && mode != SECMQ_AUTHDB_READWRITE)) {
+        seterr(err, errlen, "bad database path or mode");
+        return SECMQ_E_INVAL;
+    }
+    db = db_alloc(path);
+    if (db == NULL) {
+        seterr(err, errlen, "out of memory");
+        return SECMQ_E_NOMEM;
+    }
+    db->readonly = mode == SECMQ_AUTHDB_READONLY;
+    /* The identity (dev, ino) of the file sqlite holds, for changed(): stat
+     * before and after the open must agree, else the path was replaced in
+     * between and we try again. */
+    for (tries = 0;; tries++) {
+        if (stat(path, &before) != 0) {
+            seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+            rc = SECMQ_E_IO;
+            goto err;
+        }
+        if (!S_ISREG(before.st_mode)) {
+            seterr(err, errlen, "%s is not a secmq auth database (not a file)",
+                   path);
+            rc = SECMQ_E_CONFIG;
+            goto err;
+        }
+        rc = sqlite3_open_v2(
+            path, &db->db,
+            db->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, NULL);
+        if (rc != SQLITE_OK) {
+            rc = sqlerr(db, rc, "open", err, errlen);
+            goto err;
+        }
+        if (stat(path, &after) == 0 && after.st_dev == before.st_dev &&
+            after.st_ino == before.st_ino) {
+            break;
+        }
+        sqlite3_close_v2(db->db);
+        db->db = NULL;
+        if (tries == 3) {
+            seterr(err, errlen, "%s keeps being replaced while opening", path);
+            rc = SECMQ_E_IO;
+            goto err;
+        }
+    }
+    db->dev = before.st_dev;
+    db->ino = before.st_ino;
+    /* sqlite quietly opens a file it may not write read-only; say so now
+     * rather than at the first change (the plugin then opens it
+     * SECMQ_AUTHDB_READONLY on purpose). */
+    if (!db->readonly && sqlite3_db_readonly(db->db, "main") == 1) {
+        seterr(err, errlen, "cannot open %s for writing: permission denied",
+               path);
+        rc = SECMQ_E_IO;
+        goto err;
+    }
+    rc = configure(db, err, errlen);
+    if (rc == SECMQ_OK) {
+        rc = check_ours(db, err, errlen);
+    }
+    if (rc == SECMQ_OK && !db->readonly) {
+        /* Our own file in WAL mode (set by hand): back to a rollback
+         * journal, see the top of this file. */
+        rc = exec(db, "PRAGMA journal_mode = DELETE", err, errlen);
+    }
+    if (rc != SECMQ_OK) {
+        goto err;
+    }
+    *out = db;
+    return SECMQ_OK;
+err:
+    db_free(db);
+    return rc;
+}
+
+void secmq__authdb_close(secmq_authdb *db)
+{
+    db_free(db);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Validation shared by load() and the changes                            */
+/* ---------------------------------------------------------------------- */
+
+/* Column i as a C string, or NULL when NULL or when it holds a NUL byte
+ * (SECURITY: "sam\0x" must not load as "sam"). Valid until the next step. */
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const char *s;
+
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        return NULL;
+    }
+    s = (const char *)sqlite3_column_text(st, i);
+    if (s == NULL || strlen(s) != (size_t)sqlite3_column_bytes(st, i)) {
+        return NULL;
+    }
+    return s;
+}
+
+static int access_ok(int64_t a)
+{
+    if (a == SECMQ_ACL_DENY) {
+        return 1;
+    }
+    return a > 0 && (a & ~(int64_t)(SECMQ_ACL_READ | SECMQ_ACL_WRITE |
+                                    SECMQ_ACL_SUBSCRIBE)) == 0;
+}
+
+/* A rule topic: a valid filter; a pattern with each %u and %c standing for
+ * one level ("x"). */
+static int topic_ok(const char *topic, int pattern)
+{
+    char buf[SECMQ_AUTH_TOPIC_MAX + 1];
+
+    if (topic == NULL) {
+        return 0;
+    }
+    if (!pattern) {
+        return secmq__filter_valid(topic);
+    }
+    if (strlen(topic) > SECMQ_AUTH_TOPIC_MAX ||
+        secmq__pattern_substitute(topic, "x", "x", buf, sizeof buf) != 0) {
+        return 0;
+    }
+    return secmq__filter_valid(buf);
+}
+
+static int rule_ok(int64_t kind, const char *subject, const char *topic,
+                   int64_t access)
+{
+    if (kind == SECMQ_RULE_PATTERN) {
+        if (subject != NULL) {
+            return 0;
+        }
+    } else if (kind == SECMQ_RULE_USER || kind == SECMQ_RULE_GROUP) {
+        if (!secmq__name_ok(subject)) {
+            return 0;
+        }
+    } else {
+        return 0;
+    }
+    return access_ok(access) && topic_ok(topic, kind == SECMQ_RULE_PATTERN);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Load                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int cmp_user(const void *a, const void *b)
+{
+    return strcmp(((const secmq_user *)a)->name, ((const secmq_user *)b)->name);
+}
+
+static secmq_user *find_user(secmq_policy *p, const char *name)
+{
+    return (secmq_user *)secmq__policy_user(p, name);
+}
+
+static int parse_ull(const char *s, unsigned long long *v)
+{
+    char *end;
+
+    if (s == NULL || s[0] < '0' || s[0] > '9') {
+        return -1;
+    }
+    errno = 0;
+    *v = strtoull(s, &end, 10);
+    return errno == 0 && *end == 0 ? 0 : -1;
+}
+
+static int load_meta(secmq_authdb *db, secmq_policy *p, size_t *skip, char *err,
+                     size_t errlen)
+{
+    sqlite3_stmt *st;
+    unsigned long long ops = SECMQ_PW_DEFAULT_OPS, mem = SECMQ_PW_DEFAULT_MEM;
+    int rc = prepare(db, "SELECT key, value FROM meta", &st, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = col_text(st, 0), *v = col_text(st, 1);
+        unsigned long long x;
+        if (k == NULL) {
+            continue;
+        }
+        if (strcmp(k, "pw_ops") == 0) {
+            if (parse_ull(v, &x) == 0 &&
+                secmq__pw_cost_ok(x, SECMQ_PW_MIN_MEM)) {
+                ops = x;
+            } else {
+                (*skip)++;
+            }
+        } else if (strcmp(k, "pw_mem") == 0) {
+            if (parse_ull(v, &x) == 0 &&
+                secmq__pw_cost_ok(SECMQ_PW_MIN_OPS, (size_t)x)) {
+                mem = x;
+            } else {
+                (*skip)++;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return sqlerr(db, rc, "read meta", err, errlen);
+    }
+    p->pw_ops = ops;
+    p->pw_mem = (size_t)mem;
+    return SECMQ_OK;
+}
+
+static int load_users(secmq_authdb *db, secmq_policy *p, size_t *skip,
+                      char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    size_t cap = 0;
+    int rc = prepare(db,
+                     "SELECT name, hash, disabled, pw_gen FROM users "
+                     "ORDER BY name",
+                     &st, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = col_text(st, 0), *hash = col_text(st, 1);
+        secmq_user *u;
+        if (!secmq__name_ok(name) || !secmq__pw_hash_known(hash)) {
+            (*skip)++;
+            continue;
+        }
+        if (p->nusers == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            secmq_user *nu = realloc(p->users, ncap * sizeof *nu);
+            if (nu == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            p->users = nu;
+            cap = ncap;
+        }
+        u = &p->users[p->nusers];
+        memset(u, 0, sizeof *u);
+        u->name = strdup(name);
+        u->hash = strdup(hash);
+        if (u->name == NULL || u->hash == NULL) {
+            free(u->name);
+            free(u->hash);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        u->disabled = sqlite3_column_int64(st, 2) != 0;
+        u->pw_gen = sqlite3_column_int64(st, 3);
+        p->nusers++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return sqlerr(db, rc, "read users", err, errlen);
+    }
+    /* ORDER BY uses memcmp order, which is strcmp order for these strings;
+     * sorting again costs little and makes the bsearch safe regardless. */
+    if (p->nusers > 1) {
+        qsort(p->users, p->nusers, sizeof *p->users, cmp_user);
+    }
+    return SECMQ_OK;
+}
+
+static int load_members(secmq_authdb *db, secmq_policy *p, size_t *skip,
+                        char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db,
+                     "SELECT m.grp, m.user, g.name IS NOT NULL FROM members m"
+                     " LEFT JOIN groups g ON g.name = m.grp"
+                     " ORDER BY m.user, m.grp",
+                     &st, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *grp = col_text(st, 0), *user = col_text(st, 1);
+        secmq_user *u;
+        char **ng, *copy;
+        if (!secmq__name_ok(grp) || sqlite3_column_int(st, 2) == 0 ||
+            (u = find_user(p, user)) == NULL) {
+            (*skip)++;
+            continue;
+        }
+        ng = realloc(u->groups, (u->ngroups + 1) * sizeof *ng);
+        if (ng == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        u->groups = ng;
+        copy = strdup(grp);
+        if (copy == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        u->groups[u->ngroups++] = copy;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SECMQ_OK
+                             : sqlerr(db, rc, "read members", err, errlen);
+}
+
+static int load_keys(secmq_authdb *db, secmq_policy *p, size_t *skip, char *err,
+                     size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, "SELECT user, pk FROM keys ORDER BY user, pk", &st,
+                     err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *user = col_text(st, 0);
+        secmq_user *u = find_user(p, user);
+        unsigned char(*nk)[SECMQ_SIGN_KEY_BYTES];
+        if (u == NULL || sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+            sqlite3_column_bytes(st, 1) != SECMQ_SIGN_KEY_BYTES) {
+            (*skip)++;
+            continue;
+        }
+        nk = realloc(u->keys, (u->nkeys + 1) * sizeof *nk);
+        if (nk == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        u->keys = nk;
+        memcpy(u->keys[u->nkeys++], sqlite3_column_blob(st, 1),
+               SECMQ_SIGN_KEY_BYTES);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SECMQ_OK
+                             : sqlerr(db, rc, "read keys", err, errlen);
+}
+
+static int load_rules(secmq_authdb *db, secmq_policy *p, size_t *skip,
+                      char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    size_t cap = 0;
+    int rc = prepare(db,
+                     "SELECT id, kind, subject, topic, access, require_signed"
+                     " FROM rules ORDER BY id",
+                     &st, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t kind = sqlite3_column_int64(st, 1);
+        int64_t access = sqlite3_column_int64(st, 4);
+        const char *subject = col_text(st, 2), *topic = col_text(st, 3);
+        secmq_rule *r;
+        /* A subject column that is not NULL but unreadable (NUL inside)
+         * must not pass as a pattern's NULL subject. */
+        if (subject == NULL && sqlite3_column_type(st, 2) != SQLITE_NULL) {
+            (*skip)++;
+            continue;
+        }
+        if (sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
+            sqlite3_column_type(st, 4) != SQLITE_INTEGER ||
+            !rule_ok(kind, subject, topic, access)) {
+            (*skip)++;
+            continue;
+        }
+        if (p->nrules == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            secmq_rule *nr = realloc(p->rules, ncap * sizeof *nr);
+            if (nr == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            p->rules = nr;
+            cap = ncap;
+        }
+        r = &p->rules[p->nrules];
+        memset(r, 0, sizeof *r);
+        r->id = sqlite3_column_int64(st, 0);
+        r->kind = (secmq_rule_kind)kind;
+        r->access = (unsigned)access;
+        r->require_signed = sqlite3_column_int64(st, 5) != 0;
+        r->topic = strdup(topic);
+        r->subject = subject != NULL ? strdup(subject) : NULL;
+        if (r->topic == NULL || (subject != NULL && r->subject == NULL)) {
+            free(r->topic);
+            free(r->subject);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        p->nrules++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SECMQ_OK
+                             : sqlerr(db, rc, "read rules", err, errlen);
+}
+
+int secmq__authdb_load(secmq_authdb *db, secmq_policy *out, size_t *skipped,
+                       char *err, size_t errlen)
+{
+    size_t skip = 0;
+    int64_t version = 0;
+    int own, rc;
+
+    if (out != NULL) {
+        secmq__policy_clear(out);
+    }
+    if (skipped != NULL) {
+        *skipped = 0;
+    }
+    if (db == NULL || db->db == NULL || out == NULL) {
+        seterr(err, errlen, "no database");
+        return SECMQ_E_INVAL;
+    }
+    /* One snapshot: a concurrent secmq-admin commit is seen whole or not
+     * at all. Inside a caller's transaction, a savepoint. */
+    own = sqlite3_get_autocommit(db->db);
+    rc = exec(db, own ? "BEGIN" : "SAVEPOINT secmq_load", err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = load_meta(db, out, &skip, err, errlen);
+    if (rc == SECMQ_OK) {
+        rc = load_users(db, out, &skip, err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = load_members(db, out, &skip, err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = load_keys(db, out, &skip, err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = load_rules(db, out, &skip, err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = pragma_int(db, "PRAGMA data_version", &version, err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = exec(db, own ? "COMMIT" : "RELEASE secmq_load", err, errlen);
+    }
+    if (rc != SECMQ_OK) {
+        if (!sqlite3_get_autocommit(db->db)) {
+            sqlite3_exec(db->db,
+                         own ? "ROLLBACK"
+                             : "ROLLBACK TO secmq_load; RELEASE secmq_load",
+                         NULL, NULL, NULL);
+        }
+        secmq__policy_clear(out);
+        return rc;
+    }
+    db->data_version = version;
+    db->loaded = 1;
+    if (skipped != NULL) {
+        *skipped = skip;
+    }
+    return SECMQ_OK;
+}
+
+int secmq__authdb_changed(secmq_authdb *db, char *err, size_t errlen)
+{
+    struct stat st;
+    int64_t version = 0;
+    int rc;
+
+    if (db == NULL || db->db == NULL) {
+        seterr(err, errlen, "no database");
+        return SECMQ_E_INVAL;
+    }
+    if (stat(db->path, &st) != 0) {
+        seterr(err, errlen, "cannot stat %s: %s", db->path, strerror(errno));
+        return SECMQ_E_IO;
+    }
+    if (st.st_dev != db->dev || st.st_ino != db->ino) {
+        return 1; /* replaced: the caller reopens */
+    }
+    rc = pragma_int(db, "PRAGMA data_version", &version, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    return !db->loaded || version != db->data_version;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Changes                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Bind the parameters, then step once. Returns 1 when a row came back
+ * (its first column in *row_int, may be NULL), 0 when none did, or a
+ * negative SECMQ_E_*. fmt, one letter per argument: 't' text, 'i' int64,
+ * 'b' 32-byte blob, 'n' NULL (the argument is ignored). */
+static int run(secmq_authdb *db, const char *sql, int64_t *row_int, char *err,
+               size_t errlen, const char *fmt, ...)
+{
+    sqlite3_stmt *st;
+    va_list ap;
+    int rc = prepare(db, sql, &st, err, errlen), i;
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    va_start(ap, fmt);
+    for (i = 0; fmt[i] != 0 && rc == SECMQ_OK; i++) {
+        int r;
+        switch (fmt[i]) {
+        case 't':
+            r = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
+                                  SQLITE_TRANSIENT);
+            break;
+        case 'i':
+            r = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+            break;
+        case 'b':
+            r = sqlite3_bind_blob(st, i + 1, va_arg(ap, const void *),
+                                  SECMQ_SIGN_KEY_BYTES, SQLITE_TRANSIENT);
+            break;
+        default: /* 'n': the argument (a NULL pointer) is skipped */
+            (void)va_arg(ap, const void *);
+            r = sqlite3_bind_null(st, i + 1);
+            break;
+        }
+        if (r != SQLITE_OK) {
+            rc = sqlerr(db, r, "bind", err, errlen);
+        }
+    }
+    va_end(ap);
+    if (rc == SECMQ_OK) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            if (row_int != NULL) {
+                *row_int = sqlite3_column_int64(st, 0);
+            }
+            rc = 1;
+        } else if (r == SQLITE_DONE) {
+            rc = 0;
+        } else {
+            rc = sqlerr(db, r, "write", err, errlen);
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* 1 if a row exists for sql with one text parameter, 0 if not, or < 0. */
+static int exists(secmq_authdb *db, const char *sql, const char *name,
+                  char *err, size_t errlen)
+{
+    return run(db, sql, NULL, err, errlen, "t", name);
+}
+
+static int user_exists(secmq_authdb *db, const char *name, char *err,
+                       size_t errlen)
+{
+    return exists(db, "SELECT 1 FROM users WHERE name = ?", name, err, errlen);
+}
+
+static int group_exists(secmq_authdb *db, const char *name, char *err,
+                        size_t errlen)
+{
+    return exists(db, "SELECT 1 FROM groups WHERE name = ?", name, err, errlen);
+}
+
+/* Rows changed by the last statement, for "no such ..." errors. */
+static int changes(secmq_authdb *db)
+{
+    return sqlite3_changes(db->db);
+}
+
+int secmq__authdb_user_add(secmq_authdb *db, const char *name, const char *hash,
+                           char *err, size_t errlen)
+{
+    int own, rc;
+
+    if (!secmq__name_ok(name)) {
+        seterr(err, errlen, "invalid user name '%s'", q(name).s);
+        return SECMQ_E_INVAL;
+    }
+    if (!secmq__pw_hash_known(hash)) {
+        seterr(err, errlen, "unknown password hash format for user '%s'",
+               q(name).s);
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = user_exists(db, name, err, errlen);
+    if (rc == 1) {
+        seterr(err, errlen, "user '%s' already exists", q(name).s);
+        rc = SECMQ_E_INVAL;
+    } else if (rc == 0) {
+        int64_t now = (int64_t)time(NULL);
+        rc = run(db,
+                 "INSERT INTO users(name, hash, disabled, pw_gen, created,"
+                 " changed) VALUES(?, ?, 0, 1, ?, ?)",
+                 NULL, err, errlen, "ttii", name, hash, now, now);
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_user_set_hash(secmq_authdb *db, const char *name,
+                                const char *hash, int new_password, char *err,
+                                size_t errlen)
+{
+    int own, rc;
+
+    if (!secmq__pw_hash_known(hash)) {
+        seterr(err, errlen, "unknown password hash format");
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = run(db,
+             "UPDATE users SET hash = ?, pw_gen = pw_gen + ?, changed = ?"
+             " WHERE name = ?",
+             NULL, err, errlen, "tiit", hash, (int64_t)(new_password ? 1 : 0),
+             (int64_t)time(NULL), name != NULL ? name : "");
+    if (rc == 0 && changes(db) == 0) {
+        seterr(err, errlen, "no user '%s'", q(name).s);
+        rc = SECMQ_E_INVAL;
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_user_del(secmq_authdb *db, const char *name, char *err,
+                           size_t errlen)
+{
+    int own, rc;
+
+    if (name == NULL) {
+        seterr(err, errlen, "no user name");
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = run(db, "DELETE FROM users WHERE name = ?", NULL, err, errlen, "t",
+             name);
+    if (rc == 0 && changes(db) == 0) {
+        seterr(err, errlen, "no user '%s'", q(name).s);
+        rc = SECMQ_E_INVAL;
+    }
+    /* The cascade, explicit (no foreign keys in the schema). */
+    if (rc == 0) {
+        rc = run(db, "DELETE FROM members WHERE user = ?", NULL, err, errlen,
+                 "t", name);
+    }
+    if (rc == 0) {
+        rc = run(db, "DELETE FROM keys WHERE user = ?", NULL, err, errlen, "t",
+                 name);
+    }
+    if (rc == 0) {
+        rc = run(db, "DELETE FROM rules WHERE kind = ? AND subject = ?", NULL,
+                 err, errlen, "it", (int64_t)SECMQ_RULE_USER, name);
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_user_set_disabled(secmq_authdb *db, const char *name,
+                                    int disabled, char *err, size_t errlen)
+{
+    int own, rc;
+
+    if (name == NULL) {
+        seterr(err, errlen, "no user name");
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = run(db, "UPDATE users SET disabled = ?, changed = ? WHERE name = ?",
+             NULL, err, errlen, "iit", (int64_t)(disabled ? 1 : 0),
+             (int64_t)time(NULL), name);
+    if (rc == 0 && changes(db) == 0) {
+        seterr(err, errlen, "no user '%s'", q(name).s);
+        rc = SECMQ_E_INVAL;
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_group_add(secmq_authdb *db, const char *name, char *err,
+                            size_t errlen)
+{
+    int own, rc;
+
+    if (!secmq__name_ok(name)) {
+        seterr(err, errlen, "invalid group name '%s'", q(name).s);
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = group_exists(db, name, err, errlen);
+    if (rc == 1) {
+        seterr(err, errlen, "group '%s' already exists", q(name).s);
+        rc = SECMQ_E_INVAL;
+    } else if (rc == 0) {
+        rc = run(db, "INSERT INTO groups(name) VALUES(?)", NULL, err, errlen,
+                 "t", name);
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_group_del(secmq_authdb *db, const char *name, char *err,
+                            size_t errlen)
+{
+    int own, rc;
+
+    if (name == NULL) {
+        seterr(err, errlen, "no group name");
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = run(db, "DELETE FROM groups WHERE name = ?", NULL, err, errlen, "t",
+             name);
+    if (rc == 0 && changes(db) == 0) {
+        seterr(err, errlen, "no group '%s'", q(name).s);
+        rc = SECMQ_E_INVAL;
+    }
+    if (rc == 0) {
+        rc = run(db, "DELETE FROM members WHERE grp = ?", NULL, err, errlen,
+                 "t", name);
+    }
+    if (rc == 0) {
+        rc = run(db, "DELETE FROM rules WHERE kind = ? AND subject = ?", NULL,
+                 err, errlen, "it", (int64_t)SECMQ_RULE_GROUP, name);
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_group_member(secmq_authdb *db, const char *group,
+                               const char *user, int add, char *err,
+                               size_t errlen)
+{
+    int own, rc;
+
+    if (group == NULL || user == NULL) {
+        seterr(err, errlen, "no group or user name");
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = group_exists(db, group, err, errlen);
+    if (rc == 0) {
+        seterr(err, errlen, "no group '%s'", q(group).s);
+        rc = SECMQ_E_INVAL;
+    } else if (rc == 1) {
+        rc = user_exists(db, user, err, errlen);
+        if (rc == 0) {
+            seterr(err, errlen, "no user '%s'", q(user).s);
+            rc = SECMQ_E_INVAL;
+        } else if (rc == 1) {
+            rc = 0;
+        }
+    }
+    if (rc == 0 && add) {
+        rc = run(db, "SELECT 1 FROM members WHERE grp = ? AND user = ?", NULL,
+                 err, errlen, "tt", group, user);
+        if (rc == 1) {
+            seterr(err, errlen, "'%s' is already a member of '%s'", q(user).s,
+                   q(group).s);
+            rc = SECMQ_E_INVAL;
+        } else if (rc == 0) {
+            rc = run(db, "INSERT INTO members(grp, user) VALUES(?, ?)", NULL,
+                     err, errlen, "tt", group, user);
+        }
+    } else if (rc == 0) {
+        rc = run(db, "DELETE FROM members WHERE grp = ? AND user = ?", NULL,
+                 err, errlen, "tt", group, user);
+        if (rc == 0 && changes(db) == 0) {
+            seterr(err, errlen, "'%s' is not a member of '%s'", q(user).s,
+                   q(group).s);
+            rc = SECMQ_E_INVAL;
+        }
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_rule_add(secmq_authdb *db, const secmq_rule *r, int64_t *id,
+                           char *err, size_t errlen)
+{
+    int64_t found = 0;
+    int own, rc;
+
+    if (r == NULL) {
+        seterr(err, errlen, "no rule");
+        return SECMQ_E_INVAL;
+    }
+    if (r->kind == SECMQ_RULE_PATTERN ? r->subject != NULL
+                                      : !secmq__name_ok(r->subject)) {
+        seterr(err, errlen,
+               r->kind == SECMQ_RULE_PATTERN ? "a pattern rule has no subject"
+                                             : "invalid name '%s'",
+               q(r->subject).s);
+        return SECMQ_E_INVAL;
+    }
+    if (r->kind != SECMQ_RULE_USER && r->kind != SECMQ_RULE_GROUP &&
+        r->kind != SECMQ_RULE_PATTERN) {
+        seterr(err, errlen, "bad rule kind %d", (int)r->kind);
+        return SECMQ_E_INVAL;
+    }
+    if (!access_ok((int64_t)r->access)) {
+        seterr(err, errlen,
+               "bad access 0x%x (deny alone, or read/write/subscribe)",
+               r->access);
+        return SECMQ_E_INVAL;
+    }
+    if (!topic_ok(r->topic, r->kind == SECMQ_RULE_PATTERN)) {
+        seterr(err, errlen, "invalid topic filter '%s'", q(r->topic).s);
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    if (r->kind == SECMQ_RULE_USER) {
+        rc = user_exists(db, r->subject, err, errlen);
+        if (rc == 0) {
+            seterr(err, errlen, "no user '%s'", q(r->subject).s);
+            rc = SECMQ_E_INVAL;
+        }
+    } else if (r->kind == SECMQ_RULE_GROUP) {
+        rc = group_exists(db, r->subject, err, errlen);
+        if (rc == 0) {
+            seterr(err, errlen, "no group '%s'", q(r->subject).s);
+            rc = SECMQ_E_INVAL;
+        }
+    } else {
+        rc = 1;
+    }
+    if (rc == 1) {
+        /* "IS": the UNIQUE constraint treats NULL subjects (patterns) as
+         * all different, this finds their duplicates too. */
+        rc = run(db,
+                 "SELECT id FROM rules WHERE kind = ? AND subject IS ?"
+                 " AND topic = ? AND access = ?",
+                 &found, err, errlen, r->subject != NULL ? "itti" : "inti",
+                 (int64_t)r->kind,
+                 r->subject != NULL ? r->subject : (const char *)NULL, r->topic,
+                 (int64_t)r->access);
+        if (rc == 1) {
+            seterr(err, errlen, "rule exists (id %" PRId64 ")", found);
+            rc = SECMQ_E_INVAL;
+        }
+    }
+    if (rc == 0) {
+        rc = run(db,
+                 "INSERT INTO rules(kind, subject, topic, access,"
+                 " require_signed) VALUES(?, ?, ?, ?, ?)",
+                 NULL, err, errlen, r->subject != NULL ? "ittii" : "intii",
+                 (int64_t)r->kind,
+                 r->subject != NULL ? r->subject : (const char *)NULL, r->topic,
+                 (int64_t)r->access, (int64_t)(r->require_signed ? 1 : 0));
+        if (rc == 0 && id != NULL) {
+            *id = sqlite3_last_insert_rowid(db->db);
+        }
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_rule_del(secmq_authdb *db, int64_t id, char *err,
+                           size_t errlen)
+{
+    int own, rc = tx_begin(db, &own, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = run(db, "DELETE FROM rules WHERE id = ?", NULL, err, errlen, "i", id);
+    if (rc == 0 && changes(db) == 0) {
+        seterr(err, errlen, "no rule with id %" PRId64, id);
+        rc = SECMQ_E_INVAL;
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_key_set(secmq_authdb *db, const char *user,
+                          const unsigned char pk[SECMQ_SIGN_KEY_BYTES],
+                          const char *label, int add, char *err, size_t errlen)
+{
+    int own, rc;
+
+    if (user == NULL || pk == NULL) {
+        seterr(err, errlen, "no user or key");
+        return SECMQ_E_INVAL;
+    }
+    if (label != NULL && strlen(label) > LABEL_MAX) {
+        seterr(err, errlen, "key label longer than %d bytes", LABEL_MAX);
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = user_exists(db, user, err, errlen);
+    if (rc == 0) {
+        seterr(err, errlen, "no user '%s'", q(user).s);
+        rc = SECMQ_E_INVAL;
+    } else if (rc == 1) {
+        rc = run(db, "SELECT 1 FROM keys WHERE user = ? AND pk = ?", NULL, err,
+                 errlen, "tb", user, pk);
+        if (add && rc == 1) {
+            seterr(err, errlen, "that key is already registered for '%s'",
+                   q(user).s);
+            rc = SECMQ_E_INVAL;
+        } else if (!add && rc == 0) {
+            seterr(err, errlen, "no such key for '%s'", q(user).s);
+            rc = SECMQ_E_INVAL;
+        } else if (add && rc == 0) {
+            rc = run(db, "INSERT INTO keys(user, pk, label) VALUES(?, ?, ?)",
+                     NULL, err, errlen, label != NULL ? "tbt" : "tbn", user, pk,
+                     label);
+        } else if (rc == 1) {
+            rc = run(db, "DELETE FROM keys WHERE user = ? AND pk = ?", NULL,
+                     err, errlen, "tb", user, pk);
+        }
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_set_cost(secmq_authdb *db, unsigned long long pw_ops,
+                           size_t pw_mem, char *err, size_t errlen)
+{
+    char ops[32], mem[32];
+    int own, rc;
+
+    if (!secmq__pw_cost_ok(pw_ops, pw_mem)) {
+        seterr(err, errlen,
+               "password cost out of range (ops 1..32, memory 8 KiB..1 GiB)");
+        return SECMQ_E_INVAL;
+    }
+    snprintf(ops, sizeof ops, "%llu", pw_ops);
+    snprintf(mem, sizeof mem, "%zu", pw_mem);
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = run(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('pw_ops', ?)",
+             NULL, err, errlen, "t", ops);
+    if (rc == 0) {
+        rc = run(db,
+                 "INSERT OR REPLACE INTO meta(key, value) VALUES('pw_mem', ?)",
+                 NULL, err, errlen, "t", mem);
+    }
+    return tx_end(db, own, rc, err, errlen);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Listings that the policy does not carry                                */
+/* ---------------------------------------------------------------------- */
+
+int secmq__authdb_group_list(secmq_authdb *db, secmq__authdb_group_cb cb,
+                             void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (db == NULL || db->db == NULL || cb == NULL) {
+        seterr(err, errlen, "no database or callback");
+        return SECMQ_E_INVAL;
+    }
+    rc = prepare(db, "SELECT name FROM groups ORDER BY name", &st, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = col_text(st, 0);
+        if (secmq__name_ok(name)) {
+            cb(arg, name);
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SECMQ_OK
+                             : sqlerr(db, rc, "read groups", err, errlen);
+}
+
+int secmq__authdb_key_list(secmq_authdb *db, const char *user,
+                           secmq__authdb_key_cb cb, void *arg, char *err,
+                           size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (db == NULL || db->db == NULL || cb == NULL) {
+        seterr(err, errlen, "no database or callback");
+        return SECMQ_E_INVAL;
+    }
+    rc = prepare(db,
+                 "SELECT user, pk, label FROM keys"
+                 " WHERE ?1 IS NULL OR user = ?1 ORDER BY user, pk",
+                 &st, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    if (user != NULL) {
+        rc = sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(st);
+            return sqlerr(db, rc, "bind", err, errlen);
+        }
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = col_text(st, 0), *label = col_text(st, 2);
+        if (!secmq__name_ok(name) ||
+            sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+            sqlite3_column_bytes(st, 1) != SECMQ_SIGN_KEY_BYTES) {
+            continue;
+        }
+        cb(arg, name, sqlite3_column_blob(st, 1), label);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SECMQ_OK
+                             : sqlerr(db, rc, "read keys", err, errlen);
+}
