@@ -71,6 +71,7 @@ typedef struct plugin {
     size_t nclients;
     time_t next_check;
     time_t next_sweep;
+    bool check_failing; /* the last check failed (logged once) */
 } plugin;
 
 static void logf_(int level, const char *fmt, ...)
@@ -451,17 +452,30 @@ static void reload(plugin *p, const char *why)
             rc = load_policy(p, err, sizeof err);
         }
         if (rc != SECMQ_OK) {
-            logf_(MOSQ_LOG_ERR,
-                  "cannot reload %s: %s; keeping the last good policy",
-                  p->db_path, err);
+            /* Tried again every interval; logged once per outage. */
+            if (!p->check_failing) {
+                logf_(MOSQ_LOG_ERR,
+                      "cannot reload %s: %s; keeping the last good policy",
+                      p->db_path, err);
+            }
+            p->check_failing = true;
             return;
         }
         logf_(MOSQ_LOG_NOTICE, "reloaded policy: %zu users, %zu rules",
               p->policy.nusers, p->policy.nrules);
         apply_to_clients(p);
     } else if (rc < 0) {
-        logf_(MOSQ_LOG_ERR, "cannot check %s for changes: %s", p->db_path, err);
+        /* Logged once per outage, not every second of it. */
+        if (!p->check_failing) {
+            logf_(MOSQ_LOG_ERR,
+                  "cannot check %s for changes: %s; keeping the last good "
+                  "policy",
+                  p->db_path, err);
+        }
+        p->check_failing = true;
+        return;
     }
+    p->check_failing = false;
 }
 
 /* --- events --------------------------------------------------------------- */
@@ -476,7 +490,7 @@ static void maybe_rehash(plugin *p, const char *name, const char *pw,
     char err[ERR_LEN];
     char *copy;
 
-    if (u == NULL || !p->db_writable ||
+    if (u == NULL || p->db == NULL || !p->db_writable ||
         !secmq__pw_needs_rehash(u->hash, p->policy.pw_ops, p->policy.pw_mem)) {
         return;
     }
