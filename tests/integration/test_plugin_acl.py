@@ -124,6 +124,26 @@ class SeedMatrixPaho(PluginTestCase):
         self.expect_nothing(alice, 0.3)
         self.expect_nothing(eve, 0.1)
 
+    def test_subscribe_only_rule_receives_nothing(self):
+        """`subscribe` grants SUBSCRIBE without READ: eve's subscription is
+        accepted, and the broker's per-message READ check delivers her
+        nothing, while alice (read) gets every message."""
+        self.acl_add("--user", "eve", "status", "subscribe")
+        eve = self.mqtt("eve", "eve-subonly")
+        self.assertEqual(eve.subscribe("status"), [1])
+        alice = self.mqtt("alice", "alice-sub")
+        self.assertEqual(alice.subscribe("status"), [1])
+        sam = self.mqtt("sam", "sam-pub")
+        since = self.broker.log_size()
+        for i in range(3):
+            sam.publish("status", b"m%d" % i, qos=1)
+        for i in range(3):
+            self.expect(alice, "status", b"m%d" % i)
+        self.expect_nothing(eve, 0.5)
+        self.assert_not_logged(rx_sent_to("eve-subonly"),
+                               "a message was sent to a subscriber without "
+                               "read access", since)
+
     def test_refused_logins(self):
         """Wrong password, unknown user, empty user name, no user name and
         a disabled user: CONNACK 5, and the plugin logs why. The right

@@ -137,6 +137,16 @@ class PluginTestCase(BrokerTestCase):
             self.fail("the plugin did not log 'reloaded policy' within "
                       "%.0f s of a change to the database" % timeout)
 
+    def add_user(self, name, password=None):
+        """`user add NAME` while the broker runs (random password, kept in
+        broker.users); returns after the reload. Every change made while
+        the broker runs waits for its reload before the next one, so that
+        the reload a later wait sees is the one with that later change."""
+        since = self.broker.log_size()
+        pw = self.broker.add_user(name, password)
+        self.wait_reloaded(since)
+        return pw
+
     def acl_add(self, *args):
         """`acl add ARGS` while the broker runs; the rule id after the
         reload."""

@@ -33,7 +33,7 @@ class LiveChanges(PluginTestCase):
     def add_reader(self, name="carol"):
         """A second user allowed to read status (the positive control of
         every "alice gets nothing"), connected and subscribed."""
-        self.broker.add_user(name)
+        self.add_user(name)
         self.acl_add("--user", name, "status", "read")
         c = self.mqtt(name, name + "-sub")
         self.assertEqual(c.subscribe("status"), [1])
@@ -100,9 +100,12 @@ class LiveChanges(PluginTestCase):
                                "carol lost nothing but was kicked", since)
         sam.publish("status", b"after 1", qos=1)
         self.expect(carol, "status", b"after 1")
-        # paho reconnects by itself (alice's password is still good);
-        # with a persistent session the broker still has her
-        # subscription, and READ is checked per message.
+        # paho reconnects by itself (alice's password is still good). With
+        # a persistent session the broker keeps the session; mosquitto
+        # 2.0.11 re-checks its subscriptions with the ACL (SUBSCRIBE, now
+        # denied: the plugin logs "denied subscribe") and drops them. The
+        # case where the subscription stays and only READ stops messages
+        # is test_read_revoked_subscription_kept.
         self.assertTrue(alice.wait_connacks(2, timeout=10),
                         "paho did not reconnect: %r" % alice.connacks)
         self.assertEqual(alice.connacks[1], 0)
@@ -124,6 +127,40 @@ class LiveChanges(PluginTestCase):
 
     def test_revoked_subscriber_persistent_session(self):
         self.revoke_read(clean_session=False)
+
+    def test_read_revoked_subscription_kept(self):
+        """alice's `read` rule becomes `subscribe` (no READ) while she has
+        a persistent session: she is kicked (access reduced); her session
+        and its subscription to status survive (SUBSCRIBE is still
+        allowed), so only the broker's per-message READ check stands
+        between sam's messages and her -- and she gets none, while carol
+        gets them all, before and after alice reconnects."""
+        carol = self.add_reader()
+        alice = self.alice_subscribed("alice-keep", clean_session=False)
+        sam = self.mqtt("sam", "sam-pub")
+        sam.publish("status", b"before", qos=1)
+        self.expect(alice, "status", b"before")
+        self.expect(carol, "status", b"before")
+        since = self.broker.log_size()
+        self.broker.acl_add("--user", "alice", "status", "subscribe")
+        self.admin("acl", "del", self.broker.seed_rules["alice"])
+        self.wait_log(rx_kicked("alice-keep", "alice", "access reduced"),
+                      since, timeout=KICK_WAIT_S + 1)
+        self.assertTrue(alice.wait_disconnected(KICK_WAIT_S))
+        sam.publish("status", b"while away", qos=1)
+        self.expect(carol, "status", b"while away")
+        self.assertTrue(alice.wait_connacks(2, timeout=10),
+                        "paho did not reconnect: %r" % alice.connacks)
+        self.assertEqual(alice.connacks[1], 0)
+        self.assertTrue(alice.flags[1].get("session present"),
+                        "the broker lost alice's persistent session")
+        for i in range(3):
+            sam.publish("status", b"after %d" % i, qos=1)
+            self.expect(carol, "status", b"after %d" % i)
+        self.expect_nothing(alice, 1.0)
+        self.assert_not_logged(rx_sent_to("alice-keep"), "a message was "
+                               "sent to alice after she lost read access",
+                               since)
 
     def test_disabled_user(self):
         carol = self.add_reader()
