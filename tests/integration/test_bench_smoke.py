@@ -5,8 +5,13 @@ Runs `secmq-bench --quick --json` (it starts its own broker on loopback) and
 checks the shape of the result: every transport x payload x QoS row is
 there, every message that was sent arrived, both TLS sides name a version
 and a suite, latency samples were taken with none lost, and every target
-row carries a value. Speed itself is never asserted here: performance lives
-in docs/PERFORMANCE.md, measured by the bench, not in a timed test.
+row carries a value. Then the same for `--suite broker` (two brokers: the
+secmq_auth.so plugin and mosquitto's password_file + acl_file): every
+broker x transport x QoS row, arrived == sent, a publish no rule allows did
+not arrive, good logins accepted and wrong ones refused, ACL costs and
+plugin/acl-file ratios are numbers. Speed itself is never asserted here:
+performance lives in docs/PERFORMANCE.md, measured by the bench, not in a
+timed test.
 """
 
 import json
@@ -17,6 +22,9 @@ import unittest
 BIN_DIR = os.environ.get("SECMQ_BIN_DIR", "")
 TRANSPORTS = {"mosq-tcp", "mosq-tls", "secmq-tls"}
 PAYLOADS = {64, 1024, 65536}
+BROKERS = ("acl-file", "plugin")
+BROKER_TRANSPORTS = ("mosq-tcp", "mosq-tls")
+BROKER_SUITE_TIMEOUT_S = 60
 
 
 class BenchSmoke(unittest.TestCase):
@@ -54,6 +62,79 @@ class BenchSmoke(unittest.TestCase):
             self.assertLessEqual(e["p50_us"], e["p99_us"], e)
 
         self.assertTrue(doc["targets"])
+        for t in doc["targets"]:
+            self.assertIsInstance(t["value"], (int, float), t)
+            self.assertIsInstance(t["met"], bool, t)
+
+    def test_broker_suite_quick_json(self):
+        bench = os.path.join(BIN_DIR, "secmq-bench")
+        self.assertTrue(os.access(bench, os.X_OK), bench + " not built")
+        plugin = os.path.join(BIN_DIR, os.pardir, "lib", "secmq_auth.so")
+        admin = os.path.join(BIN_DIR, "secmq-admin")
+        if not (os.path.exists(plugin) and os.access(admin, os.X_OK)):
+            self.skipTest("secmq_auth.so or secmq-admin not built")
+        # Small counts: the plugin's logins cost an argon2id check each.
+        run = subprocess.run([bench, "--suite", "broker", "--quick", "--json",
+                              "--connects", "10", "--connect-threads", "2",
+                              "--acl-iterations", "2000"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=BROKER_SUITE_TIMEOUT_S)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        doc = json.loads(run.stdout)
+        self.assertEqual(doc["suite"], "broker")
+        self.assertEqual(doc["policy"]["rules"], 1000)
+
+        # The ACL is in force in both brokers: a denied publish was
+        # answered (the client stayed connected) and never delivered.
+        brokers = {b["broker"]: b for b in doc["brokers"]}
+        self.assertEqual(set(brokers), set(BROKERS))
+        for b in brokers.values():
+            self.assertGreater(b["control_sent"], 0, b)
+            self.assertEqual(b["control_arrived"], 0, b)
+
+        rows = {(r["broker"], r["transport"], r["qos"]): r
+                for r in doc["throughput"]}
+        for b in BROKERS:
+            for t in BROKER_TRANSPORTS:
+                for q in (0, 1):
+                    self.assertIn((b, t, q), rows, "missing row")
+        for key, r in rows.items():
+            self.assertEqual(r["payload"], 64, key)
+            self.assertGreater(r["sent"], 0, key)
+            self.assertEqual(r["arrived"], r["sent"], key)
+            self.assertGreater(r["msgs_per_s"], 0, key)
+            if key[0] == "plugin":
+                self.assertIsInstance(r["ratio_vs_acl_file"], (int, float),
+                                      key)
+                self.assertGreater(r["ratio_vs_acl_file"], 0, key)
+            else:
+                self.assertIsNone(r["ratio_vs_acl_file"], key)
+
+        conns = {(c["broker"], c["login"], c["threads"]): c
+                 for c in doc["connects"]}
+        for b in BROKERS:
+            for login, threads in (("good", 1), ("good", 2),
+                                   ("wrong-password", 1),
+                                   ("unknown-user", 1)):
+                c = conns.get((b, login, threads))
+                self.assertIsNotNone(c, (b, login, threads))
+                self.assertGreater(c["attempts"], 0, c)
+                self.assertEqual(c["failed"], 0, c)
+                self.assertGreater(c["per_s"], 0, c)
+                if login == "good":
+                    self.assertEqual(c["accepted"], c["attempts"], c)
+                else:
+                    self.assertEqual(c["refused"], c["attempts"], c)
+
+        acl = doc["acl_cost"]
+        self.assertIsNotNone(acl, "built without secmq_authcore")
+        self.assertEqual(acl["policy_rules"], 1000)
+        self.assertTrue(acl["checks"])
+        for c in acl["checks"]:
+            self.assertGreater(c["ns"], 0, c)
+        self.assertGreater(acl["argon2id_ms"], 0)
+
+        self.assertEqual(len(doc["targets"]), 4)
         for t in doc["targets"]:
             self.assertIsInstance(t["value"], (int, float), t)
             self.assertIsInstance(t["met"], bool, t)

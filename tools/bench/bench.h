@@ -4,7 +4,9 @@
  * secmq-bench measures MQTT throughput and latency of three transports
  * (libmosquitto plain TCP, libmosquitto's OpenSSL TLS, secmq's wolfSSL TLS)
  * through one mosquitto broker, and the throughput of secmq's wolfSSL TLS
- * with end-to-end envelopes (signed and mac-only) on top. This header is
+ * with end-to-end envelopes (signed and mac-only) on top; and, as the
+ * broker suite, mosquitto with the secmq_auth.so plugin against mosquitto
+ * with its own password_file and acl_file. This header is
  * private to tools/bench; it is not part of libsecmq and nothing outside this
  * directory includes it.
  */
@@ -14,6 +16,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Size of every error buffer the bench passes around: one line of reason. */
@@ -156,14 +159,23 @@ int bench_acks_subscribed(bench_acks *a, int mid, const char *lib,
 /* Copies a->info (locks a->mu). */
 void bench_acks_tls_info(bench_acks *a, bench_tls_info *out);
 
+/* A username and password for CONNECT (the broker suite's brokers refuse
+ * anonymous clients). Strings borrowed for the call that takes it. */
+typedef struct bench_login {
+    const char *username;
+    const char *password;
+} bench_login;
+
 /*
  * Opens a connected client (CONNACK received, network thread running).
  * sink (may be NULL for a publisher) is borrowed for the client's lifetime
- * and receives every message. id is borrowed and copied.
+ * and receives every message. id is borrowed and copied. login (may be
+ * NULL: anonymous) is copied by libmosquitto.
  * Returns 0 and sets *out, or -1 with a reason in err.
  */
 int bench_mosq_open(bench_client **out, int tls, const bench_endpoint *ep,
-                    const char *id, bench_sink *sink, char *err, size_t errlen);
+                    const char *id, const bench_login *login, bench_sink *sink,
+                    char *err, size_t errlen);
 /*
  * keyring (may be NULL: no sealing) is the directory of a keyring made by
  * bench_secmq_keys(), opened for the client's lifetime and handed to it
@@ -239,6 +251,35 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
                        const char *certs_bin, int keep, char *err,
                        size_t errlen);
 
+/* What a broker of the broker suite changes in the private broker's
+ * configuration. Strings borrowed for the call. */
+typedef struct bench_broker_conf {
+    const char *dir;   /* temp dir already made (its files go in it), or
+                          NULL: make one; either way it is b->dir and is
+                          removed by bench_broker_stop unless keep */
+    const char *pki;   /* PKI directory already made (ca.crt, broker.crt,
+                          broker.key), or NULL: generate DIR/pki */
+    int anonymous;     /* allow_anonymous true (1) or false (0) */
+    long max_queued;   /* max_queued_messages; 0 = no limit */
+    const char *extra; /* config lines appended ("password_file ...\n"),
+                          or NULL */
+} bench_broker_conf;
+
+/* bench_broker_start with conf (NULL: as bench_broker_start). certs_bin
+ * may be NULL when conf->pki is given. */
+int bench_broker_start_conf(bench_broker *b, const char *mosquitto_bin,
+                            const char *certs_bin,
+                            const bench_broker_conf *conf, int keep, char *err,
+                            size_t errlen);
+
+/* Runs argv[0] (argv NULL-terminated, borrowed) with stdin from in_path
+ * (NULL: /dev/null) and stdout and stderr to out_path, at most timeout_ms.
+ * Returns 0 when it exited with status 0, else -1 with a reason in err
+ * (its exit status and the last line it printed). */
+int bench_run_tool(char *const argv[], const char *in_path,
+                   const char *out_path, long timeout_ms, char *err,
+                   size_t errlen);
+
 /* Terminates (then kills) and reaps the broker, removes the temp dir unless
  * b->keep. Safe on a zeroed or already stopped b. */
 void bench_broker_stop(bench_broker *b);
@@ -252,13 +293,23 @@ void bench_rmtree(const char *dir);
  * Returns 0, or -1 with err. */
 int bench_mkdtemp(char *out, const char *prefix, char *err, size_t errlen);
 
-/* CPU seconds the broker used so far (utime + stime), or -1. */
+/* CPU seconds the broker used so far (all its threads: schedstat in ns,
+ * else utime + stime in clock ticks), or -1. */
 double bench_broker_cpu_s(const bench_broker *b);
 
 /* Path of the secmq-certs binary next to this executable, in buf.
  * Returns 0, or -1 with a reason in err. */
 int bench_broker_default_certs_bin(char *buf, size_t len, char *err,
                                    size_t errlen);
+
+/* dir/name into out (BENCH_PATH_BYTES). 0, or -1 with err (too long). */
+int bench_path_join(char *out, const char *dir, const char *name, char *err,
+                    size_t errlen);
+
+/* Path of rel (e.g. "secmq-admin", "../lib/secmq_auth.so") relative to the
+ * directory of this executable, in buf. Returns 0, or -1 with err. */
+int bench_path_near_self(char *buf, size_t len, const char *rel, char *err,
+                         size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Host                                                                     */
@@ -272,6 +323,10 @@ typedef struct bench_host {
 } bench_host;
 
 void bench_host_probe(bench_host *h);
+
+/* The 1, 5 and 15 minute load averages (/proc/loadavg) into v; -1 each
+ * when unknown. Other work on the machine shows here. */
+void bench_host_load(double v[3]);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
@@ -318,14 +373,15 @@ typedef struct bench_row {
     int qos;
     long sent;
     long arrived;
-    double seconds;    /* first send .. last arrival */
-    double msgs_per_s; /* arrived / seconds */
-    double mb_per_s;   /* arrived * size / seconds / 1e6 */
-    double cpu_self;   /* bench process CPU, in cores (1.0 = one core) */
-    double cpu_broker; /* broker CPU in cores, -1 if unknown */
-    int capped;        /* 1 if --duration stopped sending before count */
-    int runs;          /* repetitions measured; this row is the median */
-    double rate_min;   /* slowest and fastest repetition, msgs/s */
+    double seconds;      /* first send .. last arrival */
+    double msgs_per_s;   /* arrived / seconds */
+    double mb_per_s;     /* arrived * size / seconds / 1e6 */
+    double cpu_self;     /* bench process CPU, in cores (1.0 = one core) */
+    double cpu_broker;   /* broker CPU in cores, -1 if unknown */
+    double cpu_broker_s; /* broker CPU seconds during the row, -1 unknown */
+    int capped;          /* 1 if --duration stopped sending before count */
+    int runs;            /* repetitions measured; this row is the median */
+    double rate_min;     /* slowest and fastest repetition, msgs/s */
     double rate_max;
     /* Sealed transports: envelopes the subscriber failed to open during
      * the row (total, and per reason); -1 for the other transports. The
@@ -372,6 +428,44 @@ typedef struct bench_results {
 extern volatile int bench_interrupted;
 
 /*
+ * One publisher and one subscriber of a libmosquitto transport (mosq-tcp or
+ * mosq-tls), for the broker suite (bench_auth.c), which runs the rows of
+ * bench_run.c through brokers of its own. Opaque; defined in bench_run.c.
+ */
+typedef struct bench_pair bench_pair;
+
+/*
+ * Opens the subscriber (login sub, subscribed to topic at QoS 1; a refused
+ * subscription is an error) and the publisher (login pub) of transport t
+ * (BENCH_MOSQ_TCP or BENCH_MOSQ_TLS) at ep; client ids are
+ * "secmq-bench-PID-TAG-sub" and "-pub". topic and tag are copied.
+ * Returns 0 and sets *out, or -1 with err.
+ */
+int bench_pair_open_login(bench_pair **out, bench_transport t,
+                          const bench_endpoint *ep, const char *topic,
+                          const char *tag, const bench_login *pub,
+                          const bench_login *sub, char *err, size_t errlen);
+
+/* Closes both clients and frees. NULL is a no-op. */
+void bench_pair_free(bench_pair *pr);
+
+/*
+ * One throughput row through pr, as the transport rows are measured
+ * (bench_run.c): count messages of size bytes at qos, at most p->window in
+ * flight, counted at the subscriber. row_id must differ from every earlier
+ * row's of pr. buf holds at least size bytes. broker (may be NULL) gives
+ * the broker CPU column. Returns 0, or -1 with err.
+ */
+int bench_pair_row(const bench_params *p, const bench_broker *broker,
+                   bench_pair *pr, uint32_t row_id, size_t size, int qos,
+                   long count, unsigned char *buf, bench_row *out, char *err,
+                   size_t errlen);
+
+/* The repetition with the median msgs/s of v[0..n-1] into out, with the
+ * spread (runs, rate_min, rate_max); v is reordered. */
+void bench_rows_median(bench_row *v, int n, bench_row *out);
+
+/*
  * Runs the whole measurement: opens a publisher and a subscriber per
  * selected transport, then for every (size, QoS) runs each transport in
  * turn (interleaved, so drift hits all transports alike), then the latency
@@ -397,9 +491,250 @@ typedef struct bench_meta {
     double total_s;
 } bench_meta;
 
+/* Prints the --help text to f (bench_usage.c). */
+void bench_usage(FILE *f);
+
 void bench_report_table(const bench_meta *m, const bench_params *p,
                         const bench_results *r);
 void bench_report_json(const bench_meta *m, const bench_params *p,
                        const bench_results *r);
+
+/* ------------------------------------------------------------------------ */
+/* Broker suite (--suite broker): secmq_auth.so against mosquitto's own     */
+/* password_file + acl_file, with the same users and the same 1,000 rules   */
+/* ------------------------------------------------------------------------ */
+
+/* The two brokers compared. */
+typedef enum bench_auth_broker {
+    BENCH_AUTH_FILES = 0, /* mosquitto, password_file + acl_file (baseline) */
+    BENCH_AUTH_PLUGIN = 1 /* mosquitto, secmq_auth.so + auth database */
+} bench_auth_broker;
+#define BENCH_AUTH_BROKERS 2
+
+/* "acl-file" or "plugin". */
+const char *bench_auth_broker_name(bench_auth_broker b);
+
+/* Access of a rule, as mosquitto's acl_file writes it: read, write,
+ * readwrite (READ|WRITE) or deny. secmq-admin's import maps read to
+ * read+subscribe, as the plugin's `read` is. */
+#define BENCH_AUTH_READ 0x1u
+#define BENCH_AUTH_WRITE 0x2u
+#define BENCH_AUTH_DENY 0x8u
+#define BENCH_AUTH_NAME_BYTES 32u
+#define BENCH_AUTH_TOPIC_BYTES 64u
+
+typedef struct bench_auth_rule {
+    int pattern;                         /* 1: a pattern (%u, %c) */
+    char subject[BENCH_AUTH_NAME_BYTES]; /* the user; "" for a pattern */
+    char topic[BENCH_AUTH_TOPIC_BYTES];  /* an MQTT filter */
+    unsigned access;                     /* BENCH_AUTH_* */
+} bench_auth_rule;
+
+/* The policy both brokers get: every user and every rule, in the order
+ * the acl file lists them (a user's rules together, patterns last). */
+typedef struct bench_auth_policy {
+    bench_auth_rule *rules; /* owned */
+    size_t nrules;
+    char (*users)[BENCH_AUTH_NAME_BYTES]; /* owned; the bench's users too */
+    size_t nusers;
+    size_t npatterns;
+} bench_auth_policy;
+
+/* The bench's own users: the publisher and the subscriber of the
+ * throughput rows, and the user of the connect rows. */
+#define BENCH_AUTH_PUB "bench-pub"
+#define BENCH_AUTH_SUB "bench-sub"
+#define BENCH_AUTH_CONN "bench-conn"
+/* Topics the rows use: "bench/TAG/data" is allowed to bench-pub (write)
+ * and bench-sub (read) by the last of their user rules; TAG is two
+ * characters, one per broker and transport. */
+#define BENCH_AUTH_TOPIC_FMT "bench/%s/data"
+
+/* Builds the policy: 98 device users with 10 rules each, the 3 bench
+ * users with 5 each, and 5 patterns (1,000 rules). 0, or -1 (no memory). */
+int bench_auth_policy_make(bench_auth_policy *pol);
+void bench_auth_policy_free(bench_auth_policy *pol);
+
+/* --- the files (bench_auth_files.c) ------------------------------------ */
+
+#define BENCH_AUTH_PW_BYTES 16 /* random bytes of each password, in hex */
+
+/* Everything the suite writes, in one temp dir (root). */
+typedef struct bench_auth_files {
+    char root[BENCH_PATH_BYTES];
+    char passwd[BENCH_PATH_BYTES]; /* mosquitto password file, all users */
+    char acl[BENCH_PATH_BYTES];    /* mosquitto acl file */
+    char db[BENCH_PATH_BYTES];     /* the plugin's auth database */
+    char (*pw)[2 * BENCH_AUTH_PW_BYTES + 1]; /* of users[i]; owned */
+    char conn_hash[160]; /* bench-conn's "$7$" hash, from passwd */
+} bench_auth_files;
+
+struct bench_auth_opts;
+
+/*
+ * Writes every file into af->root (an existing private directory):
+ * random passwords, the mosquitto password file (mosquitto_passwd -U, its
+ * default "$7$" PBKDF2-SHA512 hashes), the acl file, and the plugin's
+ * database: `secmq-admin init` (at o's cost, or its default), the bench's
+ * three users with `user add` (argon2id at that cost, so no login of
+ * theirs upgrades a hash), then `import-mosquitto` of the other users'
+ * hashes and all the rules, checked to have taken every one. Returns 0, or
+ * -1 with err. af->pw is freed by the caller (free()).
+ */
+int bench_auth_files_make(const struct bench_auth_opts *o,
+                          const bench_auth_policy *pol, bench_auth_files *af,
+                          char *err, size_t errlen);
+
+/* The password of user name ("" if there is none). Borrowed from af. */
+const char *bench_auth_password(const bench_auth_policy *pol,
+                                const bench_auth_files *af, const char *name);
+
+/* --- ACL check cost, in process (bench_aclcost.c) ----------------------- */
+
+#define BENCH_ACLCOST_MAX 8
+
+typedef struct bench_aclcost {
+    const char *what; /* static, e.g. "check_topic write, allowed" */
+    const char *user;
+    const char *arg; /* the topic or filter checked */
+    int expect;      /* 1 allowed, 0 denied (checked once, before timing) */
+    double ns;       /* median of the runs, ns per call */
+    double ns_min;
+    double ns_max;
+    long iterations; /* calls per run */
+    int runs;
+} bench_aclcost;
+
+typedef struct bench_aclcost_result {
+    size_t policy_rules; /* rules in the policy */
+    size_t compiled_pub; /* rules compiled for bench-pub */
+    size_t compiled_sub;
+    double compile_us; /* secmq__acl_compile for bench-pub, median */
+    bench_aclcost items[BENCH_ACLCOST_MAX];
+    size_t n;
+    /* The password cost the plugin uses by default (pwhash.h) and what one
+     * check costs in this process: secmq__pw_verify of a right password,
+     * median of a few, in ms; also of a mosquitto "$7$" hash. */
+    unsigned long long pw_ops;
+    size_t pw_mem;
+    double argon2_ms;
+    double pbkdf2_ms; /* -1 when no "$7$" hash was given */
+    int available;    /* 0: built without secmq_authcore */
+} bench_aclcost_result;
+
+/*
+ * Times secmq__acl_check_topic / _check_filter on ACLs compiled from pol
+ * (as the plugin compiles them), iterations calls per run, runs runs
+ * (median kept); and the password checks (pw_runs verifications of each;
+ * mosq_hash, may be NULL, a "$7$" hash of mosq_pw). Returns 0, or -1 with
+ * err (a check that does not give the expected answer is an error).
+ */
+int bench_aclcost_run(const bench_auth_policy *pol, long iterations, int runs,
+                      int pw_runs, const char *mosq_hash, const char *mosq_pw,
+                      bench_aclcost_result *out, char *err, size_t errlen);
+
+/* --- connect rate (bench_connect.c) ------------------------------------- */
+
+typedef struct bench_connect_row {
+    bench_auth_broker broker;
+    const char *what; /* "good", "wrong-password", "unknown-user" (static) */
+    int expect_ok;    /* 1: the CONNACK should accept */
+    int parallel;     /* client threads, each connecting in sequence */
+    long attempts;    /* CONNECTs sent */
+    long accepted;    /* CONNACK 0 */
+    long refused;     /* CONNACK with a refusal code */
+    long failed;      /* no CONNACK: closed, reset, timed out */
+    int capped;       /* 1 if the time cap stopped it before the count */
+    double seconds;
+    double per_s;   /* (accepted + refused) / seconds */
+    double ms_mean; /* per attempt, TCP connect .. CONNACK */
+    double ms_p50;
+    double ms_p99;
+    double ms_max;
+    double cpu_broker; /* broker CPU in cores during the row, -1 unknown */
+} bench_connect_row;
+
+/*
+ * count MQTT 3.1.1 CONNECT (clean session, login) .. CONNACK ..
+ * DISCONNECT exchanges over plain TCP to host:port, from parallel threads
+ * (1..BENCH_CONNECT_MAX_THREADS) each in sequence, sending stopped after
+ * cap_s. Client ids are unique ("bc-PID-N-I"). Fills out (its broker, what
+ * and expect_ok are the caller's); returns 0, or -1 with err (socket
+ * errors; refusals and failures are counted, not errors).
+ */
+#define BENCH_CONNECT_MAX_THREADS 16
+int bench_connect_run(const char *host, int port, const bench_login *login,
+                      int parallel, long count, double cap_s,
+                      const bench_broker *broker, bench_connect_row *out,
+                      char *err, size_t errlen);
+
+/* --- the suite (bench_auth.c, bench_auth_report.c) ---------------------- */
+
+typedef struct bench_auth_opts {
+    bench_params p;       /* size (sizes[0]), qos_mask, transport_mask
+                             (mosq-tcp, mosq-tls), repeat, duration_s,
+                             window, stall_s, drain_max_s, keep */
+    long counts[2];       /* messages per throughput row, by QoS */
+    long connects_files;  /* connects per row, acl-file broker */
+    long connects_plugin; /* connects per row, plugin broker */
+    int parallel;         /* threads of the parallel connect rows; 0 none */
+    double connect_cap_s; /* cap on one connect row */
+    long acl_iterations;  /* calls per ACL cost run */
+    int acl_runs;
+    unsigned long long pw_ops; /* 0: secmq-admin init's default */
+    size_t pw_mem;             /* 0: the default */
+    const char *mosquitto;
+    const char *certs_bin;
+    const char *plugin;     /* secmq_auth.so */
+    const char *db_option;  /* its database option: plugin_opt_NAME */
+    const char *admin;      /* secmq-admin */
+    const char *passwd_bin; /* mosquitto_passwd */
+} bench_auth_opts;
+
+#define BENCH_AUTH_MAX_ROWS (BENCH_AUTH_BROKERS * 2 * 2)
+#define BENCH_AUTH_MAX_CONNS 16
+
+typedef struct bench_auth_row {
+    bench_auth_broker broker;
+    bench_row r;
+} bench_auth_row;
+
+typedef struct bench_auth_results {
+    bench_auth_row rows[BENCH_AUTH_MAX_ROWS];
+    size_t nrows;
+    bench_connect_row conns[BENCH_AUTH_MAX_CONNS];
+    size_t nconns;
+    bench_aclcost_result acl;
+    /* The control: publishes no rule allows (bench-sub writing a row
+     * topic), QoS 1, per broker: sent, and arrived (must be 0). */
+    long control_sent[BENCH_AUTH_BROKERS];
+    long control_arrived[BENCH_AUTH_BROKERS];
+    size_t nrules; /* of the policy both brokers have */
+    size_t nusers;
+    size_t npatterns;
+    unsigned long long pw_ops; /* the auth database's argon2id cost */
+    size_t pw_mem;
+    char broker_version[32];
+    double load_start[3]; /* /proc/loadavg before and after; -1 unknown */
+    double load_end[3];
+    int port[BENCH_AUTH_BROKERS];
+    int tls_port[BENCH_AUTH_BROKERS];
+    char plugin[BENCH_PATH_BYTES];
+} bench_auth_results;
+
+/*
+ * The broker suite: writes the policy as a mosquitto password file and acl
+ * file and as a plugin auth database (secmq-admin), starts both brokers
+ * side by side, runs the throughput rows interleaved (--repeat), the
+ * connect rows and the in-process ACL cost. Returns 0, or -1 with err
+ * (everything started is stopped and removed).
+ */
+int bench_auth_run(const bench_auth_opts *o, bench_auth_results *res, char *err,
+                   size_t errlen);
+
+void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
+                             const bench_auth_results *r);
+void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
+                            const bench_auth_results *r);
 
 #endif /* SECMQ_BENCH_H */

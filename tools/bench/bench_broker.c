@@ -4,12 +4,15 @@
  * Makes a temp dir, generates a development PKI in it with secmq-certs,
  * writes a config (plain + TLS listener on free loopback ports, anonymous
  * access, no queue limit, TCP_NODELAY), starts /usr/sbin/mosquitto, waits
- * until it listens, and on stop terminates, reaps and removes it all.
- * Not a general process supervisor: one broker, one run, loopback only.
+ * until it listens, and on stop terminates, reaps and removes it all. The
+ * broker suite adds its authentication lines (password_file + acl_file, or
+ * the plugin) and runs the tools that make their files (bench_run_tool).
+ * Not a general process supervisor: brokers of one run, loopback only.
  */
 #include "bench.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -65,22 +68,30 @@ static int path_join(char *out, size_t outlen, const char *dir,
  * dies with this thread (PR_SET_PDEATHSIG), so a crashed bench never leaves
  * a broker behind. Returns the pid, or -1 with a reason in err.
  */
-static pid_t spawn(char *const argv[], const char *out_path, char *err,
-                   size_t errlen)
+static pid_t spawn_in(char *const argv[], const char *in_path,
+                      const char *out_path, char *err, size_t errlen)
 {
     pid_t parent = getpid();
     pid_t pid;
-    int fd;
+    int fd, in;
 
+    in = open(in_path != NULL ? in_path : "/dev/null", O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        set_err(err, errlen, "cannot open %s: %s",
+                in_path != NULL ? in_path : "/dev/null", strerror(errno));
+        return -1;
+    }
     fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         set_err(err, errlen, "cannot create %s: %s", out_path, strerror(errno));
+        close(in);
         return -1;
     }
     pid = fork();
     if (pid < 0) {
         set_err(err, errlen, "fork: %s", strerror(errno));
         close(fd);
+        close(in);
         return -1;
     }
     if (pid == 0) {
@@ -89,14 +100,22 @@ static pid_t spawn(char *const argv[], const char *out_path, char *err,
         if (getppid() != parent) {
             _exit(126);
         }
-        if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) {
+        if (dup2(in, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+            dup2(fd, STDERR_FILENO) < 0) {
             _exit(126);
         }
         execv(argv[0], argv);
         _exit(127);
     }
     close(fd);
+    close(in);
     return pid;
+}
+
+static pid_t spawn(char *const argv[], const char *out_path, char *err,
+                   size_t errlen)
+{
+    return spawn_in(argv, NULL, out_path, err, errlen);
 }
 
 /* Waits for pid, at most timeout_ms. Returns its exit status (>= 0), or -1
@@ -202,7 +221,8 @@ static int port_open(int port)
 }
 
 static int write_config(const bench_broker *b, const char *conf,
-                        const char *pki, char *err, size_t errlen)
+                        const char *pki, const bench_broker_conf *bc, char *err,
+                        size_t errlen)
 {
     FILE *f;
     int rc;
@@ -220,9 +240,9 @@ static int write_config(const bench_broker *b, const char *conf,
             "# secmq-bench private broker (loopback only, removed after "
             "the run)\n"
             "per_listener_settings false\n"
-            "allow_anonymous true\n"
+            "allow_anonymous %s\n"
             "persistence false\n"
-            "max_queued_messages 0\n"
+            "max_queued_messages %ld\n"
             "set_tcp_nodelay true\n"
             "log_dest file %s\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
@@ -232,9 +252,11 @@ static int write_config(const bench_broker *b, const char *conf,
             "listener %d 127.0.0.1\n"
             "cafile %s/ca.crt\n"
             "certfile %s/broker.crt\n"
-            "keyfile %s/broker.key\n",
-            b->log, geteuid() == 0 ? "user root\n" : "", b->port, b->tls_port,
-            pki, pki, pki);
+            "keyfile %s/broker.key\n"
+            "%s",
+            bc->anonymous ? "true" : "false", bc->max_queued, b->log,
+            geteuid() == 0 ? "user root\n" : "", b->port, b->tls_port, pki, pki,
+            pki, bc->extra != NULL ? bc->extra : "");
     rc = ferror(f);
     if (fclose(f) != 0 || rc != 0) {
         set_err(err, errlen, "cannot write %s", conf);
@@ -272,8 +294,24 @@ static void read_version(bench_broker *b)
     }
 }
 
+int bench_path_join(char *out, const char *dir, const char *name, char *err,
+                    size_t errlen)
+{
+    if (path_join(out, BENCH_PATH_BYTES, dir, name) != 0) {
+        set_err(err, errlen, "path too long: %s/%s", dir, name);
+        return -1;
+    }
+    return 0;
+}
+
 int bench_broker_default_certs_bin(char *buf, size_t len, char *err,
                                    size_t errlen)
+{
+    return bench_path_near_self(buf, len, "secmq-certs", err, errlen);
+}
+
+int bench_path_near_self(char *buf, size_t len, const char *rel, char *err,
+                         size_t errlen)
 {
     char self[BENCH_PATH_BYTES];
     ssize_t n;
@@ -291,7 +329,7 @@ int bench_broker_default_certs_bin(char *buf, size_t len, char *err,
         return -1;
     }
     *slash = '\0';
-    if (path_join(buf, len, self, "secmq-certs") != 0) {
+    if (path_join(buf, len, self, rel) != 0) {
         set_err(err, errlen, "path too long: %s", self);
         return -1;
     }
@@ -375,6 +413,48 @@ void bench_broker_stop(bench_broker *b)
     b->dir[0] = '\0';
 }
 
+/* CPU seconds of every thread of pid from /proc/PID/task/TID/schedstat
+ * (nanoseconds on the CPU, first field), or -1 when the kernel does not
+ * provide it. Finer than the clock ticks of /proc/PID/stat (10 ms), which
+ * matters for rows of a second or two. */
+static double schedstat_cpu_s(pid_t pid)
+{
+    char path[96];
+    struct dirent *de;
+    unsigned long long ns, sum = 0;
+    DIR *d;
+    FILE *f;
+    int n = 0, ok = 1;
+
+    snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+    d = opendir(path);
+    if (d == NULL) {
+        return -1.0;
+    }
+    /* A broker has a thread or two; never read more than 1024. */
+    while (ok && n < 1024 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9') {
+            continue;
+        }
+        n++;
+        snprintf(path, sizeof(path), "/proc/%ld/task/%.16s/schedstat",
+                 (long)pid, de->d_name);
+        f = fopen(path, "r");
+        /* A thread that just ended has no file any more: skip it. */
+        if (f == NULL) {
+            continue;
+        }
+        if (fscanf(f, "%llu", &ns) == 1) {
+            sum += ns;
+        } else {
+            ok = 0;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return ok && n > 0 ? (double)sum / 1e9 : -1.0;
+}
+
 double bench_broker_cpu_s(const bench_broker *b)
 {
     char path[64];
@@ -386,9 +466,14 @@ double bench_broker_cpu_s(const bench_broker *b)
     size_t n;
     FILE *f;
     int field;
+    double exact;
 
     if (b == NULL || b->pid <= 0 || hz <= 0) {
         return -1.0;
+    }
+    exact = schedstat_cpu_s(b->pid);
+    if (exact >= 0.0) {
+        return exact;
     }
     snprintf(path, sizeof(path), "/proc/%ld/stat", (long)b->pid);
     f = fopen(path, "r");
@@ -417,8 +502,46 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
                        const char *certs_bin, int keep, char *err,
                        size_t errlen)
 {
+    return bench_broker_start_conf(b, mosquitto_bin, certs_bin, NULL, keep, err,
+                                   errlen);
+}
+
+int bench_run_tool(char *const argv[], const char *in_path,
+                   const char *out_path, long timeout_ms, char *err,
+                   size_t errlen)
+{
+    char line[256];
+    pid_t pid;
+    int rc;
+
+    pid = spawn_in(argv, in_path, out_path, err, errlen);
+    if (pid < 0) {
+        return -1;
+    }
+    rc = wait_child(pid, timeout_ms);
+    if (rc == 0) {
+        return 0;
+    }
+    last_line(out_path, line, sizeof(line));
+    if (rc < 0) {
+        set_err(err, errlen, "%s %s: no result within %ld ms", argv[0],
+                argv[1] != NULL ? argv[1] : "", timeout_ms);
+    } else {
+        set_err(err, errlen, "%s %s failed (exit status %d): %s", argv[0],
+                argv[1] != NULL ? argv[1] : "", rc,
+                line[0] != '\0' ? line : "no output");
+    }
+    return -1;
+}
+
+int bench_broker_start_conf(bench_broker *b, const char *mosquitto_bin,
+                            const char *certs_bin,
+                            const bench_broker_conf *conf, int keep, char *err,
+                            size_t errlen)
+{
+    static const bench_broker_conf plain = {NULL, NULL, 1, 0, NULL};
     char pki[BENCH_PATH_BYTES];
-    char conf[BENCH_PATH_BYTES];
+    char conf_path[BENCH_PATH_BYTES];
     char out[BENCH_PATH_BYTES];
     char file[BENCH_PATH_BYTES];
     char line[256];
@@ -433,6 +556,9 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
 
     memset(b, 0, sizeof(*b));
     b->keep = keep;
+    if (conf == NULL) {
+        conf = &plain;
+    }
     if (access(mosquitto_bin, X_OK) != 0) {
         set_err(err, errlen,
                 "mosquitto broker not found at %s (install "
@@ -440,18 +566,35 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
                 mosquitto_bin);
         return -1;
     }
-    if (access(certs_bin, X_OK) != 0) {
+    if (conf->pki == NULL &&
+        (certs_bin == NULL || access(certs_bin, X_OK) != 0)) {
         set_err(err, errlen,
                 "secmq-certs not found at %s (give "
                 "--certs-bin, or use --tls-port/--port/--cafile)",
-                certs_bin);
+                certs_bin != NULL ? certs_bin : "(none)");
         return -1;
     }
-    if (bench_mkdtemp(b->dir, "secmq-bench", err, errlen) != 0) {
+    if (conf->dir != NULL) {
+        if (strlen(conf->dir) >= sizeof(b->dir)) {
+            set_err(err, errlen, "temp dir path too long: %s", conf->dir);
+            return -1;
+        }
+        snprintf(b->dir, sizeof(b->dir), "%s", conf->dir);
+    } else if (bench_mkdtemp(b->dir, "secmq-bench", err, errlen) != 0) {
         goto err;
     }
-    if (path_join(pki, sizeof(pki), b->dir, "pki") != 0 ||
-        path_join(conf, sizeof(conf), b->dir, "mosquitto.conf") != 0 ||
+    if (conf->pki != NULL) {
+        if (strlen(conf->pki) >= sizeof(pki)) {
+            set_err(err, errlen, "PKI path too long: %s", conf->pki);
+            goto err;
+        }
+        snprintf(pki, sizeof(pki), "%s", conf->pki);
+    } else if (path_join(pki, sizeof(pki), b->dir, "pki") != 0) {
+        set_err(err, errlen, "temp dir path too long: %s", b->dir);
+        goto err;
+    }
+    if (path_join(conf_path, sizeof(conf_path), b->dir, "mosquitto.conf") !=
+            0 ||
         path_join(b->log, sizeof(b->log), b->dir, "mosquitto.log") != 0 ||
         path_join(b->cafile, sizeof(b->cafile), pki, "ca.crt") != 0 ||
         path_join(out, sizeof(out), b->dir, "certs.out") != 0) {
@@ -460,33 +603,34 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
     }
 
     /* PKI: CA, broker certificate for localhost/127.0.0.1/::1. */
-    cargv[0] = (char *)certs_bin;
-    cargv[1] = (char *)"dev";
-    cargv[2] = (char *)"--dir";
-    cargv[3] = pki;
-    cargv[4] = NULL;
-    pid = spawn(cargv, out, err, errlen);
-    if (pid < 0) {
-        goto err;
-    }
-    rc = wait_child(pid, CERTS_TIMEOUT_MS);
-    if (rc != 0) {
-        last_line(out, line, sizeof(line));
-        if (rc < 0) {
-            set_err(err, errlen, "%s dev --dir %s: no result within %d ms",
-                    certs_bin, pki, CERTS_TIMEOUT_MS);
-        } else {
-            set_err(err, errlen, "%s dev --dir %s failed (exit status %d): %s",
-                    certs_bin, pki, rc, line[0] != '\0' ? line : "no output");
+    if (conf->pki == NULL) {
+        cargv[0] = (char *)certs_bin;
+        cargv[1] = (char *)"dev";
+        cargv[2] = (char *)"--dir";
+        cargv[3] = pki;
+        cargv[4] = NULL;
+        pid = spawn(cargv, out, err, errlen);
+        if (pid < 0) {
+            goto err;
         }
-        goto err;
+        rc = wait_child(pid, CERTS_TIMEOUT_MS);
+        if (rc != 0) {
+            last_line(out, line, sizeof(line));
+            if (rc < 0) {
+                set_err(err, errlen, "%s dev --dir %s: no result within %d ms",
+                        certs_bin, pki, CERTS_TIMEOUT_MS);
+            } else {
+                set_err(
+                    err, errlen, "%s dev --dir %s failed (exit status %d): %s",
+                    certs_bin, pki, rc, line[0] != '\0' ? line : "no output");
+            }
+            goto err;
+        }
     }
     if (path_join(file, sizeof(file), pki, "broker.key") != 0 ||
         access(file, R_OK) != 0 || access(b->cafile, R_OK) != 0) {
-        set_err(err, errlen,
-                "%s did not produce %s/ca.crt and "
-                "broker.key",
-                certs_bin, pki);
+        set_err(err, errlen, "no %s/ca.crt and broker.key (from %s)", pki,
+                conf->pki == NULL ? certs_bin : "the given PKI");
         goto err;
     }
 
@@ -502,7 +646,7 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
     close(fd2);
     fd1 = -1;
     fd2 = -1;
-    if (write_config(b, conf, pki, err, errlen) != 0) {
+    if (write_config(b, conf_path, pki, conf, err, errlen) != 0) {
         goto err;
     }
     if (path_join(out, sizeof(out), b->dir, "mosquitto.out") != 0) {
@@ -511,7 +655,7 @@ int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
     }
     bargv[0] = (char *)mosquitto_bin;
     bargv[1] = (char *)"-c";
-    bargv[2] = conf;
+    bargv[2] = conf_path;
     bargv[3] = NULL;
     b->pid = spawn(bargv, out, err, errlen);
     if (b->pid < 0) {

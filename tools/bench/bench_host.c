@@ -99,3 +99,17 @@ void bench_host_probe(bench_host *h)
                  u.release);
     }
 }
+
+void bench_host_load(double v[3])
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+
+    v[0] = v[1] = v[2] = -1.0;
+    if (f == NULL) {
+        return;
+    }
+    if (fscanf(f, "%lf %lf %lf", &v[0], &v[1], &v[2]) != 3) {
+        v[0] = v[1] = v[2] = -1.0;
+    }
+    fclose(f);
+}

@@ -4,7 +4,8 @@
  * Parses options, starts (or finds) the broker, runs the measurement and
  * prints the report; on any failure it stops what it started and exits
  * non-zero with a one-line reason. The measurement is in bench_run.c, the
- * broker in bench_broker.c, the output in bench_report.c.
+ * broker in bench_broker.c, the output in bench_report.c; --suite broker
+ * hands over to bench_auth.c (output in bench_auth_report.c).
  */
 #include "bench.h"
 
@@ -20,6 +21,10 @@
 #include <sys/socket.h>
 
 #define DEFAULT_MOSQUITTO "/usr/sbin/mosquitto"
+#define DEFAULT_MOSQUITTO_PASSWD "/usr/bin/mosquitto_passwd"
+/* plugin_opt_database: mosquitto 2.0.11 refuses names under 3 characters
+ * (plugin_opt_db). */
+#define DEFAULT_DB_OPTION "database"
 #define DEFAULT_DURATION_S 3.0
 #define DEFAULT_WINDOW 1000L
 #define DEFAULT_WINDOW_BYTES (4L * 1024 * 1024)
@@ -31,107 +36,6 @@
 #define MAX_COUNT 100000000L
 
 enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
-
-/* The --help text, one line per string so it reads as it prints. */
-static const char *const usage_text[] = {
-    "usage: secmq-bench [options]",
-    "",
-    "Measures MQTT throughput and latency through ONE mosquitto broker, in",
-    "one run, for five transports:",
-    "  mosq-tcp      libmosquitto, plain TCP                       (baseline)",
-    "  mosq-tls      libmosquitto's own TLS (OpenSSL), CA-verified (baseline)",
-    "  secmq-tls     libsecmq, wolfSSL TLS, CA-verified         (under test)",
-    "  secmq-signed  secmq-tls with a keyring: every payload sealed in a",
-    "                signed envelope (Ed25519, +138 B), opened by the",
-    "                subscriber                                 (under test)",
-    "  secmq-mac     the same with mac-only envelopes (+74 B)   (under test)",
-    "and prints secmq-tls / mosq-tls and sealed / secmq-tls ratios measured",
-    "in the same run. The sealed transports' keyrings (a publisher and a",
-    "subscriber identity each, and a channel for exactly the transport's",
-    "topic owned by the publisher; mac-only allowed for secmq-mac) are made",
-    "in the temp dir with the keyring management API, as secmq-keys does.",
-    "For them a message ARRIVED when it opened at the subscriber; envelopes",
-    "that did not open are counted and reported (they should be 0). With",
-    "secmq-signed the bench also measures how many Ed25519 signatures one",
-    "thread verifies per second here (crypto_sign_verify_detached, 64-byte",
-    "message, 0.5 s in slices: one before the rows, one after each",
-    "size/QoS group), the bound of signed mode, and reports msgs/s against",
-    "it. Latency is measured for the first three transports only.",
-    "",
-    "Throughput: per transport, one publisher and one subscriber client in",
-    "this process. For every payload size and QoS the publisher sends a",
-    "fixed count, keeping at most --window messages (and --window-bytes of",
-    "payload) sent but not yet arrived. What ARRIVED at the subscriber is",
-    "counted, from the first send to the last arrival. Rows are interleaved:",
-    "each size/QoS runs on all transports back to back (--repeat times).",
-    "After sending, the bench waits until all arrived, or none arrived for",
-    "1 s, or 10 s passed, and reports what arrived (arrived/sent).",
-    "Latency: 64 B at QoS 1, one message in flight in the whole process; the",
-    "send time travels in the payload and is subtracted from the arrival",
-    "time taken in the subscriber's callback. Samples are taken in blocks",
-    "of 100 per transport, rotating over the transports; the first 2 of each",
-    "block (and the first --latency-warmup of each transport) are not kept.",
-    "",
-    "Measurement:",
-    "  --quick               smoke run, well under 20 s: 1/10 of the counts,",
-    "                        0.5 s cap per row, 300 latency samples",
-    "  --count N             messages per throughput row, every size, QoS",
-    "                        and transport (default QoS 0/QoS 1: 100000/40000",
-    "                        up to 256 B, 50000/25000 up to 4 KiB, else 250",
-    "                        MiB of payload, i.e. 4000 at 64 KiB; secmq-mac",
-    "                        1/2 of that up to 4 KiB, secmq-signed 1/5 up to",
-    "                        4 KiB and 1/2 above)",
-    "  --duration S          cap on the sending time of one row in seconds",
-    "                        (default 3; a capped row is marked)",
-    "  --repeat N            measure every row N times (1..9) and report the",
-    "                        median run and the spread (default 1)",
-    "  --sizes LIST          payload sizes in bytes, comma-separated, K",
-    "                        suffix for KiB, at least 16 (default 64,1K,64K)",
-    "  --qos LIST            0, 1 or 0,1 (default 0,1)",
-    "  --transports LIST     any of mosq-tcp,mosq-tls,secmq-tls,",
-    "                        secmq-signed,secmq-mac (default all)",
-    "  --window N            messages in flight at most (default 1000)",
-    "  --window-bytes N      payload bytes in flight at most (default 4M)",
-    "  --latency-samples N   latency samples kept per transport, 0 skips the",
-    "                        latency run (default 2000)",
-    "  --latency-warmup N    samples discarded first (default 100)",
-    "  --ciphers LIST        wolfSSL cipher list for secmq (default: secmq's)",
-    "",
-    "Broker (default: start a private one):",
-    "  --mosquitto PATH      broker binary (default /usr/sbin/mosquitto)",
-    "  --certs-bin PATH      secmq-certs, run as 'PATH dev --dir TMP/pki'",
-    "                        (default: secmq-certs next to this executable)",
-    "  --keep-dir            keep the broker's temp dir (config, log, PKI,",
-    "                        keyrings)",
-    "  The private broker gets a temp dir, a plain and a TLS listener on",
-    "  free 127.0.0.1 ports, allow_anonymous true (loopback only),",
-    "  set_tcp_nodelay true, max_queued_messages 0 (no limit), persistence",
-    "  false, a log file, and 'user root' when run as root. It is stopped",
-    "  and removed at exit, also after a failure or Ctrl-C.",
-    "Existing broker instead (--port, --tls-port and --cafile all needed):",
-    "  --host H              broker address, loopback only",
-    "                        (default 127.0.0.1)",
-    "  --port P              its plain MQTT listener",
-    "  --tls-port P          its TLS listener",
-    "  --cafile F            CA certificate that signed its certificate",
-    "  Its max_queued_messages may drop QoS 1 messages: see arrived/sent.",
-    "",
-    "Output:",
-    "  --json                one JSON document instead of the table",
-    "  --help                this text",
-    "",
-    "Exit status: 0 after a complete run (targets met or not), 1 when the",
-    "run failed (reason on stderr, one line), 2 for a usage error.",
-};
-
-static void usage(FILE *f)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(usage_text) / sizeof(usage_text[0]); i++) {
-        fprintf(f, "%s\n", usage_text[i]);
-    }
-}
 
 /* Parses a decimal integer in [min, max] with an optional K suffix (x1024)
  * when allow_k. Returns 0, or -1. */
@@ -286,6 +190,18 @@ typedef struct options {
     int quick;
     long count; /* 0 = per-size default */
     int duration_set;
+    int suite_broker; /* --suite broker */
+    int transports_set;
+    int sizes_set;
+    const char *plugin;
+    const char *admin;
+    const char *passwd_bin;
+    const char *db_option;
+    long connects;        /* 0 = default */
+    long connect_threads; /* -1 = default */
+    long acl_iterations;  /* 0 = default */
+    long pw_ops;          /* 0 = default */
+    long pw_mem;
 } options;
 
 enum {
@@ -309,7 +225,17 @@ enum {
     OPT_CAFILE,
     OPT_JSON,
     OPT_HELP,
-    OPT_REPEAT
+    OPT_REPEAT,
+    OPT_SUITE,
+    OPT_PLUGIN,
+    OPT_ADMIN_BIN,
+    OPT_PASSWD_BIN,
+    OPT_CONNECTS,
+    OPT_CONNECT_THREADS,
+    OPT_ACL_ITERATIONS,
+    OPT_PW_OPS,
+    OPT_PW_MEM,
+    OPT_DB_OPTION
 };
 
 static const struct option long_opts[] = {
@@ -334,6 +260,16 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {"repeat", required_argument, NULL, OPT_REPEAT},
+    {"suite", required_argument, NULL, OPT_SUITE},
+    {"plugin", required_argument, NULL, OPT_PLUGIN},
+    {"admin-bin", required_argument, NULL, OPT_ADMIN_BIN},
+    {"mosquitto-passwd", required_argument, NULL, OPT_PASSWD_BIN},
+    {"connects", required_argument, NULL, OPT_CONNECTS},
+    {"connect-threads", required_argument, NULL, OPT_CONNECT_THREADS},
+    {"acl-iterations", required_argument, NULL, OPT_ACL_ITERATIONS},
+    {"pw-ops", required_argument, NULL, OPT_PW_OPS},
+    {"pw-mem", required_argument, NULL, OPT_PW_MEM},
+    {"plugin-db-option", required_argument, NULL, OPT_DB_OPTION},
     {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int opt)
@@ -388,6 +324,7 @@ static int parse_opt(options *o, int opt, const char *arg, char *err,
             o->p.sizes[i] = (size_t)v;
         }
         o->p.nsizes = n;
+        o->sizes_set = 1;
         return 0;
     case OPT_QOS:
         if (split_list(arg, items, BENCH_MAX_SIZES, &n) != 0) {
@@ -426,6 +363,7 @@ static int parse_opt(options *o, int opt, const char *arg, char *err,
             }
         }
         o->p.transport_mask = mask;
+        o->transports_set = 1;
         return 0;
     case OPT_REPEAT:
         if (parse_long(arg, 1, BENCH_MAX_REPEAT, 0, &v) != 0) {
@@ -486,6 +424,59 @@ static int parse_opt(options *o, int opt, const char *arg, char *err,
     case OPT_JSON:
         o->json = 1;
         return 0;
+    case OPT_SUITE:
+        if (strcmp(arg, "broker") == 0) {
+            o->suite_broker = 1;
+        } else if (strcmp(arg, "transports") == 0) {
+            o->suite_broker = 0;
+        } else {
+            snprintf(err, errlen, "--suite: '%s' is not transports or broker",
+                     arg);
+            return -1;
+        }
+        return 0;
+    case OPT_PLUGIN:
+        o->plugin = arg;
+        return 0;
+    case OPT_ADMIN_BIN:
+        o->admin = arg;
+        return 0;
+    case OPT_DB_OPTION:
+        /* One config token: mosquitto.conf splits at white space. */
+        if (arg[0] == '\0' || strpbrk(arg, " \t\r\n") != NULL) {
+            break;
+        }
+        o->db_option = arg;
+        return 0;
+    case OPT_PASSWD_BIN:
+        o->passwd_bin = arg;
+        return 0;
+    case OPT_CONNECTS:
+        if (parse_long(arg, 1, 1000000, 0, &o->connects) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_CONNECT_THREADS:
+        if (parse_long(arg, 0, BENCH_CONNECT_MAX_THREADS, 0,
+                       &o->connect_threads) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_ACL_ITERATIONS:
+        if (parse_long(arg, 1, 100000000, 1, &o->acl_iterations) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_PW_OPS:
+        if (parse_long(arg, 1, 1000, 0, &o->pw_ops) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_PW_MEM:
+        if (parse_long(arg, 8192, 1L << 32, 1, &o->pw_mem) != 0) {
+            break;
+        }
+        return 0;
     case OPT_HELP:
         return 1;
     default:
@@ -535,6 +526,7 @@ static int parse_args(options *o, int argc, char **argv, char *err,
     o->p.lat_samples = -1;
     o->p.lat_warmup = -1;
     o->mosquitto = DEFAULT_MOSQUITTO;
+    o->connect_threads = -1;
     opterr = 0;
     /* getopt_long consumes one argv element or two per call. */
     for (i = 0; i <= (size_t)argc; i++) {
@@ -582,6 +574,34 @@ static int parse_args(options *o, int argc, char **argv, char *err,
 
     external = o->host != NULL || o->port != 0 || o->tls_port != 0 ||
                o->cafile != NULL;
+    if (o->suite_broker) {
+        if (external) {
+            snprintf(err, errlen,
+                     "--suite broker starts its own two "
+                     "brokers: no --host/--port/--tls-port/"
+                     "--cafile");
+            return -1;
+        }
+        if (o->transports_set &&
+            (o->p.transport_mask &
+             ~((1 << BENCH_MOSQ_TCP) | (1 << BENCH_MOSQ_TLS))) != 0) {
+            snprintf(err, errlen,
+                     "--suite broker: --transports takes "
+                     "mosq-tcp and mosq-tls only");
+            return -1;
+        }
+        if (!o->transports_set) {
+            o->p.transport_mask = (1 << BENCH_MOSQ_TCP) | (1 << BENCH_MOSQ_TLS);
+        }
+        if (!o->sizes_set) {
+            o->p.sizes[0] = 64;
+            o->p.nsizes = 1;
+        }
+        if (o->p.nsizes != 1) {
+            snprintf(err, errlen, "--suite broker: one size in --sizes");
+            return -1;
+        }
+    }
     if (external && (o->port == 0 || o->tls_port == 0 || o->cafile == NULL)) {
         snprintf(err, errlen,
                  "an existing broker needs --port, --tls-port "
@@ -600,6 +620,105 @@ static int parse_args(options *o, int argc, char **argv, char *err,
                  o->host);
         return -1;
     }
+    return 0;
+}
+
+/* Connect rows' counts: the plugin checks argon2id passwords on the
+ * broker's thread (~10 ms each), mosquitto's password_file PBKDF2 ones. */
+#define CONNECTS_FILES 2000L
+#define CONNECTS_PLUGIN 200L
+#define CONNECT_CAP_S 5.0
+#define ACL_ITERATIONS 200000L
+#define ACL_RUNS 5
+
+/* --suite broker: fills the suite's options from o, runs it, prints the
+ * report. meta is filled but for total_s (t0: start of the run). Returns
+ * 0, or -1 with err. */
+static int run_broker_suite(const options *o, bench_meta *meta, uint64_t t0,
+                            char *err, size_t errlen)
+{
+    char certs[BENCH_PATH_BYTES];
+    char plugin[BENCH_PATH_BYTES];
+    char admin[BENCH_PATH_BYTES];
+    bench_auth_results *res;
+    bench_auth_opts ao;
+    int q;
+
+    memset(&ao, 0, sizeof(ao));
+    ao.p = o->p;
+    /* The transport rows' counts of the size (--count and --quick are in
+     * them already). */
+    for (q = 0; q <= 1; q++) {
+        ao.counts[q] = o->p.counts[0][q];
+    }
+    ao.connects_files = o->connects > 0 ? o->connects
+                        : o->quick      ? CONNECTS_FILES / 10
+                                        : CONNECTS_FILES;
+    ao.connects_plugin = o->connects > 0 ? o->connects
+                         : o->quick      ? CONNECTS_PLUGIN / 10
+                                         : CONNECTS_PLUGIN;
+    ao.parallel = o->connect_threads >= 0 ? (int)o->connect_threads : 4;
+    ao.connect_cap_s = o->quick ? 1.0 : CONNECT_CAP_S;
+    ao.acl_iterations = o->acl_iterations > 0 ? o->acl_iterations
+                        : o->quick            ? ACL_ITERATIONS / 10
+                                              : ACL_ITERATIONS;
+    ao.acl_runs = o->quick ? 3 : ACL_RUNS;
+    ao.pw_ops = (unsigned long long)o->pw_ops;
+    ao.pw_mem = (size_t)o->pw_mem;
+    ao.mosquitto = o->mosquitto;
+    ao.certs_bin = o->certs_bin;
+    ao.plugin = o->plugin;
+    ao.admin = o->admin;
+    /* The test harness reads the same variable (tests/harness/broker.py). */
+    ao.db_option = o->db_option;
+    if (ao.db_option == NULL) {
+        ao.db_option = getenv("SECMQ_PLUGIN_DB_OPTION");
+    }
+    if (ao.db_option == NULL || ao.db_option[0] == '\0' ||
+        strpbrk(ao.db_option, " \t\r\n") != NULL) {
+        ao.db_option = DEFAULT_DB_OPTION;
+    }
+    ao.passwd_bin =
+        o->passwd_bin != NULL ? o->passwd_bin : DEFAULT_MOSQUITTO_PASSWD;
+    if (ao.certs_bin == NULL) {
+        if (bench_broker_default_certs_bin(certs, sizeof(certs), err, errlen) !=
+            0) {
+            return -1;
+        }
+        ao.certs_bin = certs;
+    }
+    if (ao.plugin == NULL) {
+        if (bench_path_near_self(plugin, sizeof(plugin), "../lib/secmq_auth.so",
+                                 err, errlen) != 0) {
+            return -1;
+        }
+        ao.plugin = plugin;
+    }
+    if (ao.admin == NULL) {
+        if (bench_path_near_self(admin, sizeof(admin), "secmq-admin", err,
+                                 errlen) != 0) {
+            return -1;
+        }
+        ao.admin = admin;
+    }
+    res = calloc(1, sizeof(*res));
+    if (res == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (bench_auth_run(&ao, res, err, errlen) != 0) {
+        free(res);
+        return -1;
+    }
+    meta->broker_mode = "spawned";
+    meta->host_addr = "127.0.0.1";
+    meta->total_s = (double)(bench_now_ns() - t0) / 1e9;
+    if (o->json) {
+        bench_auth_report_json(meta, &ao, res);
+    } else {
+        bench_auth_report_table(meta, &ao, res);
+    }
+    free(res);
     return 0;
 }
 
@@ -622,7 +741,7 @@ int main(int argc, char **argv)
     memset(&meta, 0, sizeof(meta));
     rc = parse_args(&o, argc, argv, err, sizeof(err));
     if (rc == 1) {
-        usage(stdout);
+        bench_usage(stdout);
         return 0;
     }
     if (rc != 0) {
@@ -652,6 +771,15 @@ int main(int argc, char **argv)
                         meta.openssl_version, sizeof(meta.openssl_version));
     bench_secmq_versions(meta.secmq_version, sizeof(meta.secmq_version),
                          meta.wolfssl_version, sizeof(meta.wolfssl_version));
+
+    if (o.suite_broker) {
+        if (run_broker_suite(&o, &meta, t0, err, sizeof(err)) != 0) {
+            goto err;
+        }
+        bench_mosq_lib_cleanup();
+        free(res);
+        return fflush(stdout) == 0 ? 0 : EXIT_RUN;
+    }
 
     memset(&ep, 0, sizeof(ep));
     ep.host = o.host;

@@ -4,8 +4,9 @@
  *
  * The only bench file that sees libmosquitto and OpenSSL. It adapts a
  * mosquitto client to bench_client (connect, subscribe, publish, close) and
- * reports the TLS version and suite OpenSSL negotiated. Not used for the
- * secmq rows: those go through bench_secmq.c and libsecmq only.
+ * reports the TLS version and suite OpenSSL negotiated; the broker suite's
+ * clients log in with a username and password. Not used for the secmq
+ * rows: those go through bench_secmq.c and libsecmq only.
  */
 #include "bench.h"
 
@@ -155,7 +156,8 @@ static const bench_client_ops mosq_ops = {mosq_publish, mosq_subscribe,
                                           mosq_tls_info, NULL, mosq_close};
 
 int bench_mosq_open(bench_client **out, int tls, const bench_endpoint *ep,
-                    const char *id, bench_sink *sink, char *err, size_t errlen)
+                    const char *id, const bench_login *login, bench_sink *sink,
+                    char *err, size_t errlen)
 {
     mosq_client *c;
     int rc;
@@ -185,6 +187,14 @@ int bench_mosq_open(bench_client **out, int tls, const bench_endpoint *ep,
     if (rc != MOSQ_ERR_SUCCESS) {
         set_err(err, errlen, "MOSQ_OPT_TCP_NODELAY", rc);
         goto err;
+    }
+    if (login != NULL) {
+        rc = mosquitto_username_pw_set(c->mosq, login->username,
+                                       login->password);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            set_err(err, errlen, "username_pw_set", rc);
+            goto err;
+        }
     }
     if (tls) {
         /* Verify the broker against the run's CA, host name included. */

@@ -9,7 +9,9 @@
  * The sealed transports (secmq-signed, secmq-mac) get their own keyrings,
  * made in a temp dir before their clients open; for them ARRIVED means
  * opened, and the envelopes that did not open are counted per row.
- * Knows nothing of the libraries: clients are bench_client vtables.
+ * Knows nothing of the libraries: clients are bench_client vtables. The
+ * broker suite (bench_auth.c) runs the same rows through its own brokers
+ * with logins, through bench_pair_open_login and bench_pair_row.
  */
 #include "bench.h"
 
@@ -50,7 +52,7 @@ struct bench_sink {
 };
 
 /* One transport under test: its clients, sink and topic. */
-typedef struct bench_pair {
+struct bench_pair {
     bench_transport t;
     bench_client *pub;
     bench_client *sub;
@@ -58,7 +60,7 @@ typedef struct bench_pair {
     int sink_ready;
     char topic[96];
     const long (*counts)[2]; /* messages per row, by size index and QoS */
-} bench_pair;
+};
 
 const char *bench_transport_name(bench_transport t)
 {
@@ -289,6 +291,7 @@ static int run_row(const bench_params *p, const bench_broker *broker,
     out->cpu_broker = bcpu0 >= 0.0 && bcpu1 >= 0.0
                           ? (bcpu1 - bcpu0) / ((double)(end - t0) / 1e9)
                           : -1.0;
+    out->cpu_broker_s = bcpu0 >= 0.0 && bcpu1 >= 0.0 ? bcpu1 - bcpu0 : -1.0;
     if (bench_interrupted) {
         snprintf(err, errlen, "interrupted");
         return -1;
@@ -463,7 +466,7 @@ static int cmp_rate(const void *a, const void *b)
 
 /* Copies the repetition with the median msgs/s (the lower middle one for
  * an even count) into out, with the spread of all n. v is reordered. */
-static void pick_median(bench_row *v, int n, bench_row *out)
+void bench_rows_median(bench_row *v, int n, bench_row *out)
 {
     int i, r;
 
@@ -503,14 +506,15 @@ static void pair_close(bench_pair *pr)
 }
 
 /* keyring: NULL, or the keyring directory of a sealed transport's
- * client. */
+ * client. login: NULL (anonymous), libmosquitto transports only. */
 static int open_client(bench_transport t, const bench_endpoint *ep,
-                       const char *id, const char *keyring, bench_sink *sink,
+                       const char *id, const char *keyring,
+                       const bench_login *login, bench_sink *sink,
                        bench_client **out, char *err, size_t errlen)
 {
     if (t == BENCH_MOSQ_TCP || t == BENCH_MOSQ_TLS) {
-        return bench_mosq_open(out, t == BENCH_MOSQ_TLS, ep, id, sink, err,
-                               errlen);
+        return bench_mosq_open(out, t == BENCH_MOSQ_TLS, ep, id, login, sink,
+                               err, errlen);
     }
     return bench_secmq_open(out, ep, id, keyring, t == BENCH_SECMQ_MAC, sink,
                             err, errlen);
@@ -569,8 +573,8 @@ static int pair_open(bench_pair *pr, bench_transport t,
     }
     snprintf(id, sizeof(id), "secmq-bench-%ld-%s-sub", pid,
              bench_transport_name(t));
-    if (open_client(t, ep, id, sub_kr, &pr->sink, &pr->sub, why, sizeof(why)) !=
-        0) {
+    if (open_client(t, ep, id, sub_kr, NULL, &pr->sink, &pr->sub, why,
+                    sizeof(why)) != 0) {
         goto err;
     }
     if (pr->sub->ops->subscribe(pr->sub, pr->topic, 1, SUBACK_TIMEOUT_MS, why,
@@ -579,7 +583,8 @@ static int pair_open(bench_pair *pr, bench_transport t,
     }
     snprintf(id, sizeof(id), "secmq-bench-%ld-%s-pub", pid,
              bench_transport_name(t));
-    if (open_client(t, ep, id, pub_kr, NULL, &pr->pub, why, sizeof(why)) != 0) {
+    if (open_client(t, ep, id, pub_kr, NULL, NULL, &pr->pub, why,
+                    sizeof(why)) != 0) {
         goto err;
     }
     return 0;
@@ -588,6 +593,74 @@ err:
     snprintf(err, errlen, "%s: %s", bench_transport_name(t), why);
     pair_close(pr);
     return -1;
+}
+
+int bench_pair_open_login(bench_pair **out, bench_transport t,
+                          const bench_endpoint *ep, const char *topic,
+                          const char *tag, const bench_login *pub,
+                          const bench_login *sub, char *err, size_t errlen)
+{
+    char id[96];
+    char why[BENCH_WHY_BYTES];
+    long pid = (long)getpid();
+    bench_pair *pr;
+
+    *out = NULL;
+    if (t != BENCH_MOSQ_TCP && t != BENCH_MOSQ_TLS) {
+        snprintf(err, errlen, "%s: logins are for libmosquitto transports",
+                 bench_transport_name(t));
+        return -1;
+    }
+    if (strlen(topic) >= sizeof(pr->topic) || strlen(tag) > 32) {
+        snprintf(err, errlen, "topic or tag too long");
+        return -1;
+    }
+    pr = calloc(1, sizeof(*pr));
+    if (pr == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pr->t = t;
+    sink_init(&pr->sink);
+    pr->sink_ready = 1;
+    snprintf(pr->topic, sizeof(pr->topic), "%s", topic);
+    snprintf(id, sizeof(id), "secmq-bench-%ld-%s-sub", pid, tag);
+    if (open_client(t, ep, id, NULL, sub, &pr->sink, &pr->sub, why,
+                    sizeof(why)) != 0 ||
+        pr->sub->ops->subscribe(pr->sub, pr->topic, 1, SUBACK_TIMEOUT_MS, why,
+                                sizeof(why)) != 0) {
+        goto err;
+    }
+    snprintf(id, sizeof(id), "secmq-bench-%ld-%s-pub", pid, tag);
+    if (open_client(t, ep, id, NULL, pub, NULL, &pr->pub, why, sizeof(why)) !=
+        0) {
+        goto err;
+    }
+    *out = pr;
+    return 0;
+
+err:
+    snprintf(err, errlen, "%s %s: %s", bench_transport_name(t), tag, why);
+    bench_pair_free(pr);
+    return -1;
+}
+
+void bench_pair_free(bench_pair *pr)
+{
+    if (pr == NULL) {
+        return;
+    }
+    pair_close(pr);
+    free(pr);
+}
+
+int bench_pair_row(const bench_params *p, const bench_broker *broker,
+                   bench_pair *pr, uint32_t row_id, size_t size, int qos,
+                   long count, unsigned char *buf, bench_row *out, char *err,
+                   size_t errlen)
+{
+    return run_row(p, broker, pr, row_id, size, qos, count, buf, out, err,
+                   errlen);
 }
 
 /*
@@ -742,7 +815,8 @@ int bench_run(const bench_params *p, const bench_endpoint *ep,
             }
             for (t = 0; t < BENCH_TRANSPORTS; t++) {
                 if (pairs[t].pub != NULL && res->nrows < BENCH_MAX_ROWS) {
-                    pick_median(reps[t], p->repeat, &res->rows[res->nrows]);
+                    bench_rows_median(reps[t], p->repeat,
+                                      &res->rows[res->nrows]);
                     res->nrows++;
                 }
             }
