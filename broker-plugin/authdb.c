@@ -189,9 +189,58 @@ static int prepare(secmq_authdb *db, const char *sql, sqlite3_stmt **st,
     return SECMQ_OK;
 }
 
+/* One row of each_row(): SQLITE_OK to go on, or an SQLITE_* code (in
+ * practice SQLITE_NOMEM) to stop the query with that error. st is valid
+ * only during the call. */
+typedef int (*row_fn)(sqlite3_stmt *st, void *ctx);
+
+/* Run sql, with ?1 bound to param unless it is NULL, and call fn(st, ctx)
+ * for every row. what names the read in an error message. Returns SECMQ_OK
+ * or a SECMQ_E_*; ctx is the caller's, borrowed. */
+static int each_row(secmq_authdb *db, const char *sql, const char *param,
+                    const char *what, row_fn fn, void *ctx, char *err,
+                    size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(db, sql, &st, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    if (param != NULL) {
+        rc = sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(st);
+            return sqlerr(db, rc, "bind", err, errlen);
+        }
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = fn(st, ctx);
+        if (rc != SQLITE_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SECMQ_OK : sqlerr(db, rc, what, err, errlen);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Transactions                                                           */
 /* ---------------------------------------------------------------------- */
+
+/* SECMQ_OK when db is open for writing, else SECMQ_E_INVAL with why. */
+static int writable(secmq_authdb *db, char *err, size_t errlen)
+{
+    if (db == NULL || db->db == NULL) {
+        seterr(err, errlen, "no database");
+        return SECMQ_E_INVAL;
+    }
+    if (db->readonly) {
+        seterr(err, errlen, "%s: opened read-only", db->path);
+        return SECMQ_E_INVAL;
+    }
+    return SECMQ_OK;
+}
 
 /*
  * Start a change. Outside secmq__authdb_begin it is its own transaction,
@@ -202,13 +251,10 @@ static int prepare(secmq_authdb *db, const char *sql, sqlite3_stmt **st,
  */
 static int tx_begin(secmq_authdb *db, int *own, char *err, size_t errlen)
 {
-    if (db == NULL || db->db == NULL) {
-        seterr(err, errlen, "no database");
-        return SECMQ_E_INVAL;
-    }
-    if (db->readonly) {
-        seterr(err, errlen, "%s: opened read-only", db->path);
-        return SECMQ_E_INVAL;
+    int rc = writable(db, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
     }
     *own = sqlite3_get_autocommit(db->db);
     return exec(db, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT secmq_change", err,
@@ -241,13 +287,10 @@ static int tx_end(secmq_authdb *db, int own, int rc, char *err, size_t errlen)
 
 int secmq__authdb_begin(secmq_authdb *db, char *err, size_t errlen)
 {
-    if (db == NULL || db->db == NULL) {
-        seterr(err, errlen, "no database");
-        return SECMQ_E_INVAL;
-    }
-    if (db->readonly) {
-        seterr(err, errlen, "%s: opened read-only", db->path);
-        return SECMQ_E_INVAL;
+    int rc = writable(db, err, errlen);
+
+    if (rc != SECMQ_OK) {
+        return rc;
     }
     if (!sqlite3_get_autocommit(db->db)) {
         seterr(err, errlen, "a transaction is already open");
@@ -647,241 +690,232 @@ static int parse_ull(const char *s, unsigned long long *v)
     return errno == 0 && *end == 0 ? 0 : -1;
 }
 
-static int load_meta(secmq_authdb *db, secmq_policy *p, size_t *skip, char *err,
-                     size_t errlen)
-{
-    sqlite3_stmt *st;
-    unsigned long long ops = SECMQ_PW_DEFAULT_OPS, mem = SECMQ_PW_DEFAULT_MEM;
-    int rc = prepare(db, "SELECT key, value FROM meta", &st, err, errlen);
+/* What the row functions of load() fill: the policy, the count of rows
+ * skipped, the capacity of its users and rules arrays, and the cost from
+ * meta (copied into the policy once meta has been read whole). */
+struct loading {
+    secmq_policy *p;
+    size_t skip;
+    size_t ucap, rcap;
+    unsigned long long ops, mem;
+};
 
-    if (rc != SECMQ_OK) {
-        return rc;
+/* arr (n elements of size in use, *cap allocated) with room for one more,
+ * doubling from 16; NULL when out of memory, arr then still valid. */
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+    size_t ncap;
+    void *na;
+
+    if (n < *cap) {
+        return arr;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *k = col_text(st, 0), *v = col_text(st, 1);
-        unsigned long long x;
-        if (k == NULL) {
-            continue;
-        }
-        if (strcmp(k, "pw_ops") == 0) {
-            if (parse_ull(v, &x) == 0 &&
-                secmq__pw_cost_ok(x, SECMQ_PW_MIN_MEM)) {
-                ops = x;
-            } else {
-                (*skip)++;
-            }
-        } else if (strcmp(k, "pw_mem") == 0) {
-            if (parse_ull(v, &x) == 0 &&
-                secmq__pw_cost_ok(SECMQ_PW_MIN_OPS, (size_t)x)) {
-                mem = x;
-            } else {
-                (*skip)++;
-            }
-        }
+    ncap = *cap ? *cap * 2 : 16;
+    na = realloc(arr, ncap * size);
+    if (na != NULL) {
+        *cap = ncap;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return sqlerr(db, rc, "read meta", err, errlen);
-    }
-    p->pw_ops = ops;
-    p->pw_mem = (size_t)mem;
-    return SECMQ_OK;
+    return na;
 }
 
-static int load_users(secmq_authdb *db, secmq_policy *p, size_t *skip,
-                      char *err, size_t errlen)
+/* SELECT key, value FROM meta */
+static int meta_row(sqlite3_stmt *st, void *ctx)
 {
-    sqlite3_stmt *st;
-    size_t cap = 0;
-    int rc = prepare(db,
-                     "SELECT name, hash, disabled, pw_gen FROM users "
-                     "ORDER BY name",
-                     &st, err, errlen);
+    struct loading *ld = ctx;
+    const char *k = col_text(st, 0), *v = col_text(st, 1);
+    unsigned long long x;
+
+    if (k == NULL) {
+        return SQLITE_OK;
+    }
+    if (strcmp(k, "pw_ops") == 0) {
+        if (parse_ull(v, &x) == 0 && secmq__pw_cost_ok(x, SECMQ_PW_MIN_MEM)) {
+            ld->ops = x;
+        } else {
+            ld->skip++;
+        }
+    } else if (strcmp(k, "pw_mem") == 0) {
+        if (parse_ull(v, &x) == 0 &&
+            secmq__pw_cost_ok(SECMQ_PW_MIN_OPS, (size_t)x)) {
+            ld->mem = x;
+        } else {
+            ld->skip++;
+        }
+    }
+    return SQLITE_OK;
+}
+
+/* SELECT name, hash, disabled, pw_gen FROM users */
+static int user_row(sqlite3_stmt *st, void *ctx)
+{
+    struct loading *ld = ctx;
+    secmq_policy *p = ld->p;
+    const char *name = col_text(st, 0), *hash = col_text(st, 1);
+    secmq_user *u;
+
+    if (!secmq__name_ok(name) || !secmq__pw_hash_known(hash)) {
+        ld->skip++;
+        return SQLITE_OK;
+    }
+    u = grow(p->users, &ld->ucap, p->nusers, sizeof *p->users);
+    if (u == NULL) {
+        return SQLITE_NOMEM;
+    }
+    p->users = u;
+    u = &p->users[p->nusers];
+    memset(u, 0, sizeof *u);
+    u->name = strdup(name);
+    u->hash = strdup(hash);
+    if (u->name == NULL || u->hash == NULL) {
+        free(u->name);
+        free(u->hash);
+        return SQLITE_NOMEM;
+    }
+    u->disabled = sqlite3_column_int64(st, 2) != 0;
+    u->pw_gen = sqlite3_column_int64(st, 3);
+    p->nusers++;
+    return SQLITE_OK;
+}
+
+/* SELECT grp, user, (the group exists) FROM members; after the users. */
+static int member_row(sqlite3_stmt *st, void *ctx)
+{
+    struct loading *ld = ctx;
+    const char *grp = col_text(st, 0), *user = col_text(st, 1);
+    secmq_user *u;
+    char **ng, *copy;
+
+    if (!secmq__name_ok(grp) || sqlite3_column_int(st, 2) == 0 ||
+        (u = find_user(ld->p, user)) == NULL) {
+        ld->skip++;
+        return SQLITE_OK;
+    }
+    ng = realloc(u->groups, (u->ngroups + 1) * sizeof *ng);
+    if (ng == NULL) {
+        return SQLITE_NOMEM;
+    }
+    u->groups = ng;
+    copy = strdup(grp);
+    if (copy == NULL) {
+        return SQLITE_NOMEM;
+    }
+    u->groups[u->ngroups++] = copy;
+    return SQLITE_OK;
+}
+
+/* SELECT user, pk FROM keys; after the users. */
+static int key_row(sqlite3_stmt *st, void *ctx)
+{
+    struct loading *ld = ctx;
+    secmq_user *u = find_user(ld->p, col_text(st, 0));
+    unsigned char(*nk)[SECMQ_SIGN_KEY_BYTES];
+
+    if (u == NULL || sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+        sqlite3_column_bytes(st, 1) != SECMQ_SIGN_KEY_BYTES) {
+        ld->skip++;
+        return SQLITE_OK;
+    }
+    nk = realloc(u->keys, (u->nkeys + 1) * sizeof *nk);
+    if (nk == NULL) {
+        return SQLITE_NOMEM;
+    }
+    u->keys = nk;
+    memcpy(u->keys[u->nkeys++], sqlite3_column_blob(st, 1),
+           SECMQ_SIGN_KEY_BYTES);
+    return SQLITE_OK;
+}
+
+/* SELECT id, kind, subject, topic, access, require_signed FROM rules */
+static int rule_row(sqlite3_stmt *st, void *ctx)
+{
+    struct loading *ld = ctx;
+    secmq_policy *p = ld->p;
+    int64_t kind = sqlite3_column_int64(st, 1);
+    int64_t access = sqlite3_column_int64(st, 4);
+    const char *subject = col_text(st, 2), *topic = col_text(st, 3);
+    secmq_rule *r;
+
+    /* A subject column that is not NULL but unreadable (NUL inside)
+     * must not pass as a pattern's NULL subject. */
+    if (subject == NULL && sqlite3_column_type(st, 2) != SQLITE_NULL) {
+        ld->skip++;
+        return SQLITE_OK;
+    }
+    if (sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
+        sqlite3_column_type(st, 4) != SQLITE_INTEGER ||
+        !rule_ok(kind, subject, topic, access)) {
+        ld->skip++;
+        return SQLITE_OK;
+    }
+    r = grow(p->rules, &ld->rcap, p->nrules, sizeof *p->rules);
+    if (r == NULL) {
+        return SQLITE_NOMEM;
+    }
+    p->rules = r;
+    r = &p->rules[p->nrules];
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->kind = (secmq_rule_kind)kind;
+    r->access = (unsigned)access;
+    r->require_signed = sqlite3_column_int64(st, 5) != 0;
+    r->topic = strdup(topic);
+    r->subject = subject != NULL ? strdup(subject) : NULL;
+    if (r->topic == NULL || (subject != NULL && r->subject == NULL)) {
+        free(r->topic);
+        free(r->subject);
+        return SQLITE_NOMEM;
+    }
+    p->nrules++;
+    return SQLITE_OK;
+}
+
+/* Every table into ld->p, in an order that lets members and keys find
+ * their users. */
+static int load_all(secmq_authdb *db, struct loading *ld, char *err,
+                    size_t errlen)
+{
+    int rc = each_row(db, "SELECT key, value FROM meta", NULL, "read meta",
+                      meta_row, ld, err, errlen);
 
     if (rc != SECMQ_OK) {
         return rc;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = col_text(st, 0), *hash = col_text(st, 1);
-        secmq_user *u;
-        if (!secmq__name_ok(name) || !secmq__pw_hash_known(hash)) {
-            (*skip)++;
-            continue;
-        }
-        if (p->nusers == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            secmq_user *nu = realloc(p->users, ncap * sizeof *nu);
-            if (nu == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            p->users = nu;
-            cap = ncap;
-        }
-        u = &p->users[p->nusers];
-        memset(u, 0, sizeof *u);
-        u->name = strdup(name);
-        u->hash = strdup(hash);
-        if (u->name == NULL || u->hash == NULL) {
-            free(u->name);
-            free(u->hash);
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        u->disabled = sqlite3_column_int64(st, 2) != 0;
-        u->pw_gen = sqlite3_column_int64(st, 3);
-        p->nusers++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return sqlerr(db, rc, "read users", err, errlen);
+    ld->p->pw_ops = ld->ops;
+    ld->p->pw_mem = (size_t)ld->mem;
+    rc = each_row(db,
+                  "SELECT name, hash, disabled, pw_gen FROM users "
+                  "ORDER BY name",
+                  NULL, "read users", user_row, ld, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
     }
     /* ORDER BY uses memcmp order, which is strcmp order for these strings;
      * sorting again costs little and makes the bsearch safe regardless. */
-    if (p->nusers > 1) {
-        qsort(p->users, p->nusers, sizeof *p->users, cmp_user);
+    if (ld->p->nusers > 1) {
+        qsort(ld->p->users, ld->p->nusers, sizeof *ld->p->users, cmp_user);
     }
-    return SECMQ_OK;
-}
-
-static int load_members(secmq_authdb *db, secmq_policy *p, size_t *skip,
-                        char *err, size_t errlen)
-{
-    sqlite3_stmt *st;
-    int rc = prepare(db,
-                     "SELECT m.grp, m.user, g.name IS NOT NULL FROM members m"
-                     " LEFT JOIN groups g ON g.name = m.grp"
-                     " ORDER BY m.user, m.grp",
-                     &st, err, errlen);
-
-    if (rc != SECMQ_OK) {
-        return rc;
+    rc = each_row(db,
+                  "SELECT m.grp, m.user, g.name IS NOT NULL FROM members m"
+                  " LEFT JOIN groups g ON g.name = m.grp"
+                  " ORDER BY m.user, m.grp",
+                  NULL, "read members", member_row, ld, err, errlen);
+    if (rc == SECMQ_OK) {
+        rc = each_row(db, "SELECT user, pk FROM keys ORDER BY user, pk", NULL,
+                      "read keys", key_row, ld, err, errlen);
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *grp = col_text(st, 0), *user = col_text(st, 1);
-        secmq_user *u;
-        char **ng, *copy;
-        if (!secmq__name_ok(grp) || sqlite3_column_int(st, 2) == 0 ||
-            (u = find_user(p, user)) == NULL) {
-            (*skip)++;
-            continue;
-        }
-        ng = realloc(u->groups, (u->ngroups + 1) * sizeof *ng);
-        if (ng == NULL) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        u->groups = ng;
-        copy = strdup(grp);
-        if (copy == NULL) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        u->groups[u->ngroups++] = copy;
+    if (rc == SECMQ_OK) {
+        rc = each_row(db,
+                      "SELECT id, kind, subject, topic, access,"
+                      " require_signed FROM rules ORDER BY id",
+                      NULL, "read rules", rule_row, ld, err, errlen);
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SECMQ_OK
-                             : sqlerr(db, rc, "read members", err, errlen);
-}
-
-static int load_keys(secmq_authdb *db, secmq_policy *p, size_t *skip, char *err,
-                     size_t errlen)
-{
-    sqlite3_stmt *st;
-    int rc = prepare(db, "SELECT user, pk FROM keys ORDER BY user, pk", &st,
-                     err, errlen);
-
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *user = col_text(st, 0);
-        secmq_user *u = find_user(p, user);
-        unsigned char(*nk)[SECMQ_SIGN_KEY_BYTES];
-        if (u == NULL || sqlite3_column_type(st, 1) != SQLITE_BLOB ||
-            sqlite3_column_bytes(st, 1) != SECMQ_SIGN_KEY_BYTES) {
-            (*skip)++;
-            continue;
-        }
-        nk = realloc(u->keys, (u->nkeys + 1) * sizeof *nk);
-        if (nk == NULL) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        u->keys = nk;
-        memcpy(u->keys[u->nkeys++], sqlite3_column_blob(st, 1),
-               SECMQ_SIGN_KEY_BYTES);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SECMQ_OK
-                             : sqlerr(db, rc, "read keys", err, errlen);
-}
-
-static int load_rules(secmq_authdb *db, secmq_policy *p, size_t *skip,
-                      char *err, size_t errlen)
-{
-    sqlite3_stmt *st;
-    size_t cap = 0;
-    int rc = prepare(db,
-                     "SELECT id, kind, subject, topic, access, require_signed"
-                     " FROM rules ORDER BY id",
-                     &st, err, errlen);
-
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t kind = sqlite3_column_int64(st, 1);
-        int64_t access = sqlite3_column_int64(st, 4);
-        const char *subject = col_text(st, 2), *topic = col_text(st, 3);
-        secmq_rule *r;
-        /* A subject column that is not NULL but unreadable (NUL inside)
-         * must not pass as a pattern's NULL subject. */
-        if (subject == NULL && sqlite3_column_type(st, 2) != SQLITE_NULL) {
-            (*skip)++;
-            continue;
-        }
-        if (sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
-            sqlite3_column_type(st, 4) != SQLITE_INTEGER ||
-            !rule_ok(kind, subject, topic, access)) {
-            (*skip)++;
-            continue;
-        }
-        if (p->nrules == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            secmq_rule *nr = realloc(p->rules, ncap * sizeof *nr);
-            if (nr == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            p->rules = nr;
-            cap = ncap;
-        }
-        r = &p->rules[p->nrules];
-        memset(r, 0, sizeof *r);
-        r->id = sqlite3_column_int64(st, 0);
-        r->kind = (secmq_rule_kind)kind;
-        r->access = (unsigned)access;
-        r->require_signed = sqlite3_column_int64(st, 5) != 0;
-        r->topic = strdup(topic);
-        r->subject = subject != NULL ? strdup(subject) : NULL;
-        if (r->topic == NULL || (subject != NULL && r->subject == NULL)) {
-            free(r->topic);
-            free(r->subject);
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        p->nrules++;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SECMQ_OK
-                             : sqlerr(db, rc, "read rules", err, errlen);
+    return rc;
 }
 
 int secmq__authdb_load(secmq_authdb *db, secmq_policy *out, size_t *skipped,
                        char *err, size_t errlen)
 {
-    size_t skip = 0;
+    struct loading ld;
     int64_t version = 0;
     int own, rc;
 
@@ -902,19 +936,11 @@ int secmq__authdb_load(secmq_authdb *db, secmq_policy *out, size_t *skipped,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = load_meta(db, out, &skip, err, errlen);
-    if (rc == SECMQ_OK) {
-        rc = load_users(db, out, &skip, err, errlen);
-    }
-    if (rc == SECMQ_OK) {
-        rc = load_members(db, out, &skip, err, errlen);
-    }
-    if (rc == SECMQ_OK) {
-        rc = load_keys(db, out, &skip, err, errlen);
-    }
-    if (rc == SECMQ_OK) {
-        rc = load_rules(db, out, &skip, err, errlen);
-    }
+    memset(&ld, 0, sizeof ld);
+    ld.p = out;
+    ld.ops = SECMQ_PW_DEFAULT_OPS;
+    ld.mem = SECMQ_PW_DEFAULT_MEM;
+    rc = load_all(db, &ld, err, errlen);
     if (rc == SECMQ_OK) {
         rc = pragma_int(db, "PRAGMA data_version", &version, err, errlen);
     }
@@ -934,7 +960,7 @@ int secmq__authdb_load(secmq_authdb *db, secmq_policy *out, size_t *skipped,
     db->data_version = version;
     db->loaded = 1;
     if (skipped != NULL) {
-        *skipped = skip;
+        *skipped = ld.skip;
     }
     return SECMQ_OK;
 }
@@ -1023,29 +1049,91 @@ static int run(secmq_authdb *db, const char *sql, int64_t *row_int, char *err,
     return rc;
 }
 
-/* 1 if a row exists for sql with one text parameter, 0 if not, or < 0. */
-static int exists(secmq_authdb *db, const char *sql, const char *name,
-                  char *err, size_t errlen)
+/* The rows a change names, users and groups, and how to delete one with
+ * what points at it: del_sql[0] deletes the row, the rest (explicit: no
+ * foreign keys in the schema) what names it; each takes the name. */
+struct named {
+    const char *what; /* "user", "group": for messages */
+    const char *exists_sql;
+    const char *del_sql[4]; /* NULL-terminated */
+    secmq_rule_kind rule_kind;
+};
+
+static const struct named user_rows = {
+    "user",
+    "SELECT 1 FROM users WHERE name = ?",
+    {"DELETE FROM users WHERE name = ?", "DELETE FROM members WHERE user = ?",
+     "DELETE FROM keys WHERE user = ?", NULL},
+    SECMQ_RULE_USER};
+
+static const struct named group_rows = {"group",
+                                        "SELECT 1 FROM groups WHERE name = ?",
+                                        {"DELETE FROM groups WHERE name = ?",
+                                         "DELETE FROM members WHERE grp = ?",
+                                         NULL, NULL},
+                                        SECMQ_RULE_GROUP};
+
+enum { ABSENT = 0, PRESENT = 1 };
+
+/* SECMQ_OK when the user or group name is PRESENT or ABSENT as want says,
+ * else SECMQ_E_INVAL ("no user 'x'", "user 'x' already exists") or the
+ * error of the query. */
+static int expect(secmq_authdb *db, const struct named *n, const char *name,
+                  int want, char *err, size_t errlen)
 {
-    return run(db, sql, NULL, err, errlen, "t", name);
+    int rc = run(db, n->exists_sql, NULL, err, errlen, "t", name);
+
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == want) {
+        return SECMQ_OK;
+    }
+    if (want == PRESENT) {
+        seterr(err, errlen, "no %s '%s'", n->what, q(name).s);
+    } else {
+        seterr(err, errlen, "%s '%s' already exists", n->what, q(name).s);
+    }
+    return SECMQ_E_INVAL;
 }
 
-static int user_exists(secmq_authdb *db, const char *name, char *err,
-                       size_t errlen)
+/* rc of a change that had to touch a row of n named name: SECMQ_E_INVAL
+ * ("no user 'x'") when it succeeded but changed nothing, else rc. */
+static int must_change(secmq_authdb *db, int rc, const struct named *n,
+                       const char *name, char *err, size_t errlen)
 {
-    return exists(db, "SELECT 1 FROM users WHERE name = ?", name, err, errlen);
+    if (rc == 0 && sqlite3_changes(db->db) == 0) {
+        seterr(err, errlen, "no %s '%s'", n->what, q(name).s);
+        return SECMQ_E_INVAL;
+    }
+    return rc;
 }
 
-static int group_exists(secmq_authdb *db, const char *name, char *err,
-                        size_t errlen)
+/* Delete the user or group name and everything that names it, as one
+ * change. */
+static int del_named(secmq_authdb *db, const struct named *n, const char *name,
+                     char *err, size_t errlen)
 {
-    return exists(db, "SELECT 1 FROM groups WHERE name = ?", name, err, errlen);
-}
+    int own, rc, i;
 
-/* Rows changed by the last statement, for "no such ..." errors. */
-static int changes(secmq_authdb *db)
-{
-    return sqlite3_changes(db->db);
+    if (name == NULL) {
+        seterr(err, errlen, "no %s name", n->what);
+        return SECMQ_E_INVAL;
+    }
+    rc = tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = run(db, n->del_sql[0], NULL, err, errlen, "t", name);
+    rc = must_change(db, rc, n, name, err, errlen);
+    for (i = 1; n->del_sql[i] != NULL && rc == 0; i++) {
+        rc = run(db, n->del_sql[i], NULL, err, errlen, "t", name);
+    }
+    if (rc == 0) {
+        rc = run(db, "DELETE FROM rules WHERE kind = ? AND subject = ?", NULL,
+                 err, errlen, "it", (int64_t)n->rule_kind, name);
+    }
+    return tx_end(db, own, rc, err, errlen);
 }
 
 int secmq__authdb_user_add(secmq_authdb *db, const char *name, const char *hash,
@@ -1066,11 +1154,8 @@ int secmq__authdb_user_add(secmq_authdb *db, const char *name, const char *hash,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = user_exists(db, name, err, errlen);
-    if (rc == 1) {
-        seterr(err, errlen, "user '%s' already exists", q(name).s);
-        rc = SECMQ_E_INVAL;
-    } else if (rc == 0) {
+    rc = expect(db, &user_rows, name, ABSENT, err, errlen);
+    if (rc == 0) {
         int64_t now = (int64_t)time(NULL);
         rc = run(db,
                  "INSERT INTO users(name, hash, disabled, pw_gen, created,"
@@ -1099,46 +1184,14 @@ int secmq__authdb_user_set_hash(secmq_authdb *db, const char *name,
              " WHERE name = ?",
              NULL, err, errlen, "tiit", hash, (int64_t)(new_password ? 1 : 0),
              (int64_t)time(NULL), name != NULL ? name : "");
-    if (rc == 0 && changes(db) == 0) {
-        seterr(err, errlen, "no user '%s'", q(name).s);
-        rc = SECMQ_E_INVAL;
-    }
+    rc = must_change(db, rc, &user_rows, name, err, errlen);
     return tx_end(db, own, rc, err, errlen);
 }
 
 int secmq__authdb_user_del(secmq_authdb *db, const char *name, char *err,
                            size_t errlen)
 {
-    int own, rc;
-
-    if (name == NULL) {
-        seterr(err, errlen, "no user name");
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = run(db, "DELETE FROM users WHERE name = ?", NULL, err, errlen, "t",
-             name);
-    if (rc == 0 && changes(db) == 0) {
-        seterr(err, errlen, "no user '%s'", q(name).s);
-        rc = SECMQ_E_INVAL;
-    }
-    /* The cascade, explicit (no foreign keys in the schema). */
-    if (rc == 0) {
-        rc = run(db, "DELETE FROM members WHERE user = ?", NULL, err, errlen,
-                 "t", name);
-    }
-    if (rc == 0) {
-        rc = run(db, "DELETE FROM keys WHERE user = ?", NULL, err, errlen, "t",
-                 name);
-    }
-    if (rc == 0) {
-        rc = run(db, "DELETE FROM rules WHERE kind = ? AND subject = ?", NULL,
-                 err, errlen, "it", (int64_t)SECMQ_RULE_USER, name);
-    }
-    return tx_end(db, own, rc, err, errlen);
+    return del_named(db, &user_rows, name, err, errlen);
 }
 
 int secmq__authdb_user_set_disabled(secmq_authdb *db, const char *name,
@@ -1157,10 +1210,7 @@ int secmq__authdb_user_set_disabled(secmq_authdb *db, const char *name,
     rc = run(db, "UPDATE users SET disabled = ?, changed = ? WHERE name = ?",
              NULL, err, errlen, "iit", (int64_t)(disabled ? 1 : 0),
              (int64_t)time(NULL), name);
-    if (rc == 0 && changes(db) == 0) {
-        seterr(err, errlen, "no user '%s'", q(name).s);
-        rc = SECMQ_E_INVAL;
-    }
+    rc = must_change(db, rc, &user_rows, name, err, errlen);
     return tx_end(db, own, rc, err, errlen);
 }
 
@@ -1177,11 +1227,8 @@ int secmq__authdb_group_add(secmq_authdb *db, const char *name, char *err,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = group_exists(db, name, err, errlen);
-    if (rc == 1) {
-        seterr(err, errlen, "group '%s' already exists", q(name).s);
-        rc = SECMQ_E_INVAL;
-    } else if (rc == 0) {
+    rc = expect(db, &group_rows, name, ABSENT, err, errlen);
+    if (rc == 0) {
         rc = run(db, "INSERT INTO groups(name) VALUES(?)", NULL, err, errlen,
                  "t", name);
     }
@@ -1191,31 +1238,7 @@ int secmq__authdb_group_add(secmq_authdb *db, const char *name, char *err,
 int secmq__authdb_group_del(secmq_authdb *db, const char *name, char *err,
                             size_t errlen)
 {
-    int own, rc;
-
-    if (name == NULL) {
-        seterr(err, errlen, "no group name");
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = run(db, "DELETE FROM groups WHERE name = ?", NULL, err, errlen, "t",
-             name);
-    if (rc == 0 && changes(db) == 0) {
-        seterr(err, errlen, "no group '%s'", q(name).s);
-        rc = SECMQ_E_INVAL;
-    }
-    if (rc == 0) {
-        rc = run(db, "DELETE FROM members WHERE grp = ?", NULL, err, errlen,
-                 "t", name);
-    }
-    if (rc == 0) {
-        rc = run(db, "DELETE FROM rules WHERE kind = ? AND subject = ?", NULL,
-                 err, errlen, "it", (int64_t)SECMQ_RULE_GROUP, name);
-    }
-    return tx_end(db, own, rc, err, errlen);
+    return del_named(db, &group_rows, name, err, errlen);
 }
 
 int secmq__authdb_group_member(secmq_authdb *db, const char *group,
@@ -1232,18 +1255,9 @@ int secmq__authdb_group_member(secmq_authdb *db, const char *group,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = group_exists(db, group, err, errlen);
+    rc = expect(db, &group_rows, group, PRESENT, err, errlen);
     if (rc == 0) {
-        seterr(err, errlen, "no group '%s'", q(group).s);
-        rc = SECMQ_E_INVAL;
-    } else if (rc == 1) {
-        rc = user_exists(db, user, err, errlen);
-        if (rc == 0) {
-            seterr(err, errlen, "no user '%s'", q(user).s);
-            rc = SECMQ_E_INVAL;
-        } else if (rc == 1) {
-            rc = 0;
-        }
+        rc = expect(db, &user_rows, user, PRESENT, err, errlen);
     }
     if (rc == 0 && add) {
         rc = run(db, "SELECT 1 FROM members WHERE grp = ? AND user = ?", NULL,
@@ -1259,7 +1273,7 @@ int secmq__authdb_group_member(secmq_authdb *db, const char *group,
     } else if (rc == 0) {
         rc = run(db, "DELETE FROM members WHERE grp = ? AND user = ?", NULL,
                  err, errlen, "tt", group, user);
-        if (rc == 0 && changes(db) == 0) {
+        if (rc == 0 && sqlite3_changes(db->db) == 0) {
             seterr(err, errlen, "'%s' is not a member of '%s'", q(user).s,
                    q(group).s);
             rc = SECMQ_E_INVAL;
@@ -1305,22 +1319,11 @@ int secmq__authdb_rule_add(secmq_authdb *db, const secmq_rule *r, int64_t *id,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    if (r->kind == SECMQ_RULE_USER) {
-        rc = user_exists(db, r->subject, err, errlen);
-        if (rc == 0) {
-            seterr(err, errlen, "no user '%s'", q(r->subject).s);
-            rc = SECMQ_E_INVAL;
-        }
-    } else if (r->kind == SECMQ_RULE_GROUP) {
-        rc = group_exists(db, r->subject, err, errlen);
-        if (rc == 0) {
-            seterr(err, errlen, "no group '%s'", q(r->subject).s);
-            rc = SECMQ_E_INVAL;
-        }
-    } else {
-        rc = 1;
+    if (r->kind != SECMQ_RULE_PATTERN) {
+        rc = expect(db, r->kind == SECMQ_RULE_USER ? &user_rows : &group_rows,
+                    r->subject, PRESENT, err, errlen);
     }
-    if (rc == 1) {
+    if (rc == 0) {
         /* "IS": the UNIQUE constraint treats NULL subjects (patterns) as
          * all different, this finds their duplicates too. */
         rc = run(db,
@@ -1359,7 +1362,7 @@ int secmq__authdb_rule_del(secmq_authdb *db, int64_t id, char *err,
         return rc;
     }
     rc = run(db, "DELETE FROM rules WHERE id = ?", NULL, err, errlen, "i", id);
-    if (rc == 0 && changes(db) == 0) {
+    if (rc == 0 && sqlite3_changes(db->db) == 0) {
         seterr(err, errlen, "no rule with id %" PRId64, id);
         rc = SECMQ_E_INVAL;
     }
@@ -1384,11 +1387,8 @@ int secmq__authdb_key_set(secmq_authdb *db, const char *user,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = user_exists(db, user, err, errlen);
+    rc = expect(db, &user_rows, user, PRESENT, err, errlen);
     if (rc == 0) {
-        seterr(err, errlen, "no user '%s'", q(user).s);
-        rc = SECMQ_E_INVAL;
-    } else if (rc == 1) {
         rc = run(db, "SELECT 1 FROM keys WHERE user = ? AND pk = ?", NULL, err,
                  errlen, "tb", user, pk);
         if (add && rc == 1) {
@@ -1441,66 +1441,63 @@ int secmq__authdb_set_cost(secmq_authdb *db, unsigned long long pw_ops,
 /* Listings that the policy does not carry                                */
 /* ---------------------------------------------------------------------- */
 
+/* The caller's callback and its argument, for the row functions below. */
+struct listing {
+    secmq__authdb_group_cb group_cb;
+    secmq__authdb_key_cb key_cb;
+    void *arg;
+};
+
+/* SELECT name FROM groups */
+static int group_list_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct listing *l = ctx;
+    const char *name = col_text(st, 0);
+
+    if (secmq__name_ok(name)) {
+        l->group_cb(l->arg, name);
+    }
+    return SQLITE_OK;
+}
+
+/* SELECT user, pk, label FROM keys */
+static int key_list_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct listing *l = ctx;
+    const char *name = col_text(st, 0), *label = col_text(st, 2);
+
+    if (secmq__name_ok(name) && sqlite3_column_type(st, 1) == SQLITE_BLOB &&
+        sqlite3_column_bytes(st, 1) == SECMQ_SIGN_KEY_BYTES) {
+        l->key_cb(l->arg, name, sqlite3_column_blob(st, 1), label);
+    }
+    return SQLITE_OK;
+}
+
 int secmq__authdb_group_list(secmq_authdb *db, secmq__authdb_group_cb cb,
                              void *arg, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
-    int rc;
+    struct listing l = {cb, NULL, arg};
 
     if (db == NULL || db->db == NULL || cb == NULL) {
         seterr(err, errlen, "no database or callback");
         return SECMQ_E_INVAL;
     }
-    rc = prepare(db, "SELECT name FROM groups ORDER BY name", &st, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = col_text(st, 0);
-        if (secmq__name_ok(name)) {
-            cb(arg, name);
-        }
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SECMQ_OK
-                             : sqlerr(db, rc, "read groups", err, errlen);
+    return each_row(db, "SELECT name FROM groups ORDER BY name", NULL,
+                    "read groups", group_list_row, &l, err, errlen);
 }
 
 int secmq__authdb_key_list(secmq_authdb *db, const char *user,
                            secmq__authdb_key_cb cb, void *arg, char *err,
                            size_t errlen)
 {
-    sqlite3_stmt *st;
-    int rc;
+    struct listing l = {NULL, cb, arg};
 
     if (db == NULL || db->db == NULL || cb == NULL) {
         seterr(err, errlen, "no database or callback");
         return SECMQ_E_INVAL;
     }
-    rc = prepare(db,
-                 "SELECT user, pk, label FROM keys"
-                 " WHERE ?1 IS NULL OR user = ?1 ORDER BY user, pk",
-                 &st, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    if (user != NULL) {
-        rc = sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
-        if (rc != SQLITE_OK) {
-            sqlite3_finalize(st);
-            return sqlerr(db, rc, "bind", err, errlen);
-        }
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = col_text(st, 0), *label = col_text(st, 2);
-        if (!secmq__name_ok(name) ||
-            sqlite3_column_type(st, 1) != SQLITE_BLOB ||
-            sqlite3_column_bytes(st, 1) != SECMQ_SIGN_KEY_BYTES) {
-            continue;
-        }
-        cb(arg, name, sqlite3_column_blob(st, 1), label);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SECMQ_OK
-                             : sqlerr(db, rc, "read keys", err, errlen);
+    return each_row(db,
+                    "SELECT user, pk, label FROM keys"
+                    " WHERE ?1 IS NULL OR user = ?1 ORDER BY user, pk",
+                    user, "read keys", key_list_row, &l, err, errlen);
 }

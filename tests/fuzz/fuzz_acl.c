@@ -13,6 +13,8 @@
 #include "acl.h"
 #include "policy.h"
 
+#include "acl_ref.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define PIECE_MAX (SECMQ_AUTH_TOPIC_MAX + 16)
@@ -26,36 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                           \
         }                                                                      \
     } while (0)
-
-/* Reference matcher written from MQTT 3.1.1 4.7, recursive on levels. */
-static int ref_match(const char *f, const char *t, int first)
-{
-    const char *fs = strchr(f, '/'), *ts = strchr(t, '/');
-    size_t fn = fs ? (size_t)(fs - f) : strlen(f);
-    size_t tn = ts ? (size_t)(ts - t) : strlen(t);
-    int dollar = first && t[0] == '$';
-
-    if (fn == 1 && f[0] == '#') {
-        return !dollar;
-    }
-    if (fn == 1 && f[0] == '+') {
-        if (dollar) {
-            return 0;
-        }
-    } else if (fn != tn || memcmp(f, t, fn) != 0) {
-        return 0;
-    }
-    if (fs == NULL && ts == NULL) {
-        return 1;
-    }
-    if (fs == NULL) {
-        return 0;
-    }
-    if (ts == NULL) {
-        return strcmp(fs + 1, "#") == 0;
-    }
-    return ref_match(fs + 1, ts + 1, 0);
-}
 
 /* Reference substitution, written differently: length first. */
 static int ref_subst(const char *pat, const char *u, const char *c, char *out,

@@ -49,8 +49,8 @@ mkdir "$tmp/corpus"
 
 if [ "$target" = acl ]; then
   "$cc" "${cflags[@]}" -I "$src/broker-plugin" -I "$src/libsecmq/include" \
-    "$src/tests/fuzz/fuzz_acl.c" "$src/broker-plugin/acl.c" \
-    "$src/broker-plugin/filter.c" \
+    -I "$src/tests/common" "$src/tests/fuzz/fuzz_acl.c" \
+    "$src/broker-plugin/acl.c" "$src/broker-plugin/filter.c" \
     "$src/broker-plugin/policy.c" "${sodium[@]}" -o "$tmp/fuzz_acl"
   # Seeds: flags byte (bits 0-2 pattern access, 3-5 filter access, 6 signed,
   # 7 disabled), then user, client id, pattern, filter, topic, NUL-separated.

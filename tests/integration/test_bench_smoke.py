@@ -17,7 +17,12 @@ timed test.
 import json
 import os
 import subprocess
+import sys
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "harness"))
+from broker import sanitizer_preload  # noqa: E402
 
 BIN_DIR = os.environ.get("SECMQ_BIN_DIR", "")
 TRANSPORTS = {"mosq-tcp", "mosq-tls", "secmq-tls"}
@@ -74,11 +79,16 @@ class BenchSmoke(unittest.TestCase):
         if not (os.path.exists(plugin) and os.access(admin, os.X_OK)):
             self.skipTest("secmq_auth.so or secmq-admin not built")
         # Small counts: the plugin's logins cost an argon2id check each.
+        # An ASan build of the plugin needs the sanitizer runtimes preloaded
+        # into the broker the bench starts (it inherits the environment).
+        env = dict(os.environ)
+        env.update(sanitizer_preload(plugin))
         run = subprocess.run([bench, "--suite", "broker", "--quick", "--json",
                               "--connects", "10", "--connect-threads", "2",
                               "--acl-iterations", "2000"],
                              stdin=subprocess.DEVNULL, capture_output=True,
-                             text=True, timeout=BROKER_SUITE_TIMEOUT_S)
+                             text=True, timeout=BROKER_SUITE_TIMEOUT_S,
+                             env=env)
         self.assertEqual(run.returncode, 0, run.stderr)
         doc = json.loads(run.stdout)
         self.assertEqual(doc["suite"], "broker")

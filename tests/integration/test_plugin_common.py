@@ -103,6 +103,9 @@ class PluginTestCase(BrokerTestCase):
             plugin_opts=self.plugin_opts,
             max_queued_messages=self.max_queued_messages)
         self.addCleanup(self._cleanup)
+        # Runs before _cleanup (cleanups are LIFO): stop the broker so an
+        # ASan build of the plugin reports leaks, then read its log.
+        self.addCleanup(self._check_sanitizers)
         try:
             self.broker.setup()
         except brokermod.BrokerError as e:
@@ -110,6 +113,15 @@ class PluginTestCase(BrokerTestCase):
         self.broker.start()
         self.assertTrue(self.broker.wait_for_log(rx_loaded(), timeout=5),
                         "the plugin did not log 'loaded N users, M rules'")
+
+    def _check_sanitizers(self):
+        if self.broker.running():
+            self.broker.stop()
+        m = brokermod.SANITIZER_REPORT.search(self.broker.log_text() or "")
+        if m:
+            self.fail("the sanitizers reported a problem in the broker "
+                      "(plugin): %s\n%s" % (m.group(0),
+                                            self.broker.log_tail(60)))
 
     # -- secmq-admin ----------------------------------------------------------
 

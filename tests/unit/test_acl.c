@@ -11,6 +11,7 @@
 #include "acl.h"
 #include "policy.h"
 
+#include "acl_ref.h"
 #include "check.h"
 
 /* --- building policies -------------------------------------------------- */
@@ -253,37 +254,6 @@ static void test_contains_intersects_table(void)
 }
 
 /* --- the algebra against brute force ----------------------------------- */
-
-/* Reference matcher written from the spec, level by level, recursively. */
-static int ref_match(const char *f, const char *t, int first)
-{
-    const char *fs = strchr(f, '/'), *ts = strchr(t, '/');
-    size_t fn = fs ? (size_t)(fs - f) : strlen(f);
-    size_t tn = ts ? (size_t)(ts - t) : strlen(t);
-    int dollar = first && t[0] == '$';
-
-    if (fn == 1 && f[0] == '#') {
-        return !dollar;
-    }
-    if (fn == 1 && f[0] == '+') {
-        if (dollar) {
-            return 0;
-        }
-    } else if (fn != tn || memcmp(f, t, fn) != 0) {
-        return 0;
-    }
-    if (fs == NULL && ts == NULL) {
-        return 1;
-    }
-    if (fs == NULL) {
-        return 0;
-    }
-    if (ts == NULL) {
-        /* topic done: only a final "/#" still matches (parent level). */
-        return strcmp(fs + 1, "#") == 0;
-    }
-    return ref_match(fs + 1, ts + 1, 0);
-}
 
 #define NLV 6
 static const char *const flev[NLV] = {"a", "b", "", "$x", "+", "#"};
@@ -930,8 +900,72 @@ static void test_survives_policy_clear(void)
     secmq__policy_clear(&p);
 }
 
+/* One of alice's user rules, for test_only_gained. */
+struct alice_rule {
+    const char *topic; /* NULL: the end of a list */
+    unsigned access;
+    int require_signed;
+};
+
+/* A fresh policy in *q with alice and rules; her compiled ACL. */
+static secmq_acl *compile_alice(secmq_policy *q, const struct alice_rule *rules)
+{
+    memset(q, 0, sizeof *q);
+    add_user(q, "alice", 0, NULL, NULL);
+    for (; rules->topic != NULL; rules++) {
+        add_rule(q, SECMQ_RULE_USER, "alice", rules->topic, rules->access,
+                 rules->require_signed);
+    }
+    return compile(q, "alice", "c");
+}
+
 static void test_only_gained(void)
 {
+    /* Changes to the baseline below; gained: only gains (and then the
+     * reverse change is not). */
+    static const struct {
+        const char *what;
+        int gained;
+        struct alice_rule rules[6];
+    } changes[] = {
+        /* Same rules, other order and ids, one more grant, one fewer deny,
+         * a signature no longer required: only gains. */
+        {"only gains",
+         1,
+         {{"a/#", RW, 0},
+          {"log", WR | RD, 0},
+          {"status", RW, 0},
+          {"more/#", RD, 0},
+          {NULL, 0, 0}}},
+        {"a bit lost",
+         0,
+         {{"a/secret", DENY, 0},
+          {"a/#", RD, 0},
+          {"log", WR, 1},
+          {"status", RD, 0},
+          {NULL, 0, 0}}},
+        {"a new deny",
+         0,
+         {{"a/secret", DENY, 0},
+          {"a/other", DENY, 0},
+          {"a/#", RW, 0},
+          {"log", WR, 1},
+          {"status", RD, 0},
+          {NULL, 0, 0}}},
+        {"a signature newly required",
+         0,
+         {{"a/secret", DENY, 0},
+          {"a/#", RW, 1},
+          {"log", WR, 1},
+          {"status", RD, 0},
+          {NULL, 0, 0}}},
+        /* A rule replaced by a broader one with another topic string: the
+         * comparison is by topic string, so this counts as a loss
+         * (conservative: the client is reconnected, nothing leaks). */
+        {"a rule replaced by a broader one",
+         0,
+         {{"a/secret", DENY, 0}, {"#", RW, 1}, {"log", WR, 1}, {NULL, 0, 0}}},
+    };
     secmq_policy p, q;
     secmq_acl *old_a, *new_a, *empty;
 
@@ -953,69 +987,17 @@ static void test_only_gained(void)
     CHECK(secmq__acl_only_gained(NULL, empty));
     CHECK(!secmq__acl_only_gained(old_a, NULL));
 
-    /* Same rules, other order and ids, one more grant, one fewer deny,
-     * a signature no longer required: only gains. */
-    memset(&q, 0, sizeof q);
-    add_user(&q, "alice", 0, NULL, NULL);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "a/#", RW, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "log", WR | RD, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "status", RW, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "more/#", RD, 0);
-    new_a = compile(&q, "alice", "c");
-    CHECK(secmq__acl_only_gained(old_a, new_a));
-    CHECK(!secmq__acl_only_gained(new_a, old_a));
-    secmq__acl_free(new_a);
-    secmq__policy_clear(&q);
-
-    /* A bit lost. */
-    memset(&q, 0, sizeof q);
-    add_user(&q, "alice", 0, NULL, NULL);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "a/secret", DENY, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "a/#", RD, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "log", WR, 1);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "status", RD, 0);
-    new_a = compile(&q, "alice", "c");
-    CHECK(!secmq__acl_only_gained(old_a, new_a));
-    secmq__acl_free(new_a);
-    secmq__policy_clear(&q);
-
-    /* A new deny. */
-    memset(&q, 0, sizeof q);
-    add_user(&q, "alice", 0, NULL, NULL);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "a/secret", DENY, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "a/other", DENY, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "a/#", RW, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "log", WR, 1);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "status", RD, 0);
-    new_a = compile(&q, "alice", "c");
-    CHECK(!secmq__acl_only_gained(old_a, new_a));
-    secmq__acl_free(new_a);
-    secmq__policy_clear(&q);
-
-    /* A signature newly required. */
-    memset(&q, 0, sizeof q);
-    add_user(&q, "alice", 0, NULL, NULL);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "a/secret", DENY, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "a/#", RW, 1);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "log", WR, 1);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "status", RD, 0);
-    new_a = compile(&q, "alice", "c");
-    CHECK(!secmq__acl_only_gained(old_a, new_a));
-    secmq__acl_free(new_a);
-    secmq__policy_clear(&q);
-
-    /* A rule replaced by a broader one with another topic string: the
-     * comparison is by topic string, so this counts as a loss
-     * (conservative: the client is reconnected, nothing leaks). */
-    memset(&q, 0, sizeof q);
-    add_user(&q, "alice", 0, NULL, NULL);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "a/secret", DENY, 0);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "#", RW, 1);
-    add_rule(&q, SECMQ_RULE_USER, "alice", "log", WR, 1);
-    new_a = compile(&q, "alice", "c");
-    CHECK(!secmq__acl_only_gained(old_a, new_a));
-    secmq__acl_free(new_a);
-    secmq__policy_clear(&q);
+    for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+        new_a = compile_alice(&q, changes[i].rules);
+        CHECKF(secmq__acl_only_gained(old_a, new_a) == changes[i].gained, "%s",
+               changes[i].what);
+        if (changes[i].gained) {
+            CHECKF(!secmq__acl_only_gained(new_a, old_a), "%s",
+                   changes[i].what);
+        }
+        secmq__acl_free(new_a);
+        secmq__policy_clear(&q);
+    }
 
     secmq__acl_free(old_a);
     secmq__acl_free(empty);

@@ -498,6 +498,11 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
                         const bench_results *r);
 void bench_report_json(const bench_meta *m, const bench_params *p,
                        const bench_results *r);
+/* Shared with bench_auth_report.c: a size as "64 B" or "1 KiB"; s as a JSON
+ * string literal; v with 4 decimals, or null when negative (unknown). */
+void bench_fmt_size(char *out, size_t len, size_t size);
+void bench_json_str(const char *s);
+void bench_json_num(double v);
 
 /* ------------------------------------------------------------------------ */
 /* Broker suite (--suite broker): secmq_auth.so against mosquitto's own     */

@@ -60,7 +60,37 @@ int bench_auth_policy_make(bench_auth_policy *pol)
     enum { R = BENCH_AUTH_READ, W = BENCH_AUTH_WRITE, D = BENCH_AUTH_DENY };
     static const char *const bench_users[3] = {BENCH_AUTH_PUB, BENCH_AUTH_SUB,
                                                BENCH_AUTH_CONN};
-    size_t cap = DEV_USERS * DEV_RULES + 3 * 5 + 5;
+    /* The bench's users: the rule their traffic needs comes last, after
+     * rules that do not match it (a deny rule among them), so the check
+     * walks the user's rules in both brokers. Then the patterns (user ""),
+     * which apply to every client: both brokers walk them too. */
+    static const struct {
+        const char *user;
+        unsigned access;
+        const char *topic;
+    } bench_rules[] = {
+        {BENCH_AUTH_PUB, R, "bench/cfg/#"},
+        {BENCH_AUTH_PUB, W, "bench/a/x"},
+        {BENCH_AUTH_PUB, W, "logs/" BENCH_AUTH_PUB "/#"},
+        {BENCH_AUTH_PUB, D, "bench/secret/#"},
+        {BENCH_AUTH_PUB, W, "bench/+/data"},
+        {BENCH_AUTH_SUB, W, "bench/ack/#"},
+        {BENCH_AUTH_SUB, R, "bench/cfg/#"},
+        {BENCH_AUTH_SUB, R, "logs/" BENCH_AUTH_SUB "/#"},
+        {BENCH_AUTH_SUB, D, "bench/secret/#"},
+        {BENCH_AUTH_SUB, R, "bench/+/data"},
+        {BENCH_AUTH_CONN, R | W, "bench/conn/#"},
+        {BENCH_AUTH_CONN, R, "bench/cfg/#"},
+        {BENCH_AUTH_CONN, W, "bench/a/y"},
+        {BENCH_AUTH_CONN, D, "bench/secret/#"},
+        {BENCH_AUTH_CONN, R, "bench/+/data"},
+        {"", R | W, "clients/%u/#"},
+        {"", R, "clients/%c/cmd"},
+        {"", W, "status/%u"},
+        {"", R, "config/%u/#"},
+        {"", W, "telemetry/%u/+"},
+    };
+    size_t cap = DEV_USERS * DEV_RULES + 3 * 5 + 5, k;
     char u[BENCH_AUTH_NAME_BYTES];
     int i, bad = 0;
 
@@ -88,36 +118,16 @@ int bench_auth_policy_make(bench_auth_policy *pol)
         bad |= add_rule(pol, cap, 0, u, R, "site/%d/+/temp", i % 10);
         bad |= add_rule(pol, cap, 0, u, D, "dev/%03d/secret/#", i);
     }
-    /* The bench's users: the rule their traffic needs comes last, after
-     * rules that do not match it (a deny rule among them), so the check
-     * walks the user's rules in both brokers. */
+    /* The bench's users, with the rules of bench_rules. */
     for (i = 0; i < 3; i++) {
         memcpy(pol->users[pol->nusers++], bench_users[i],
                strlen(bench_users[i]) + 1);
     }
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_PUB, R, "bench/cfg/#");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_PUB, W, "bench/a/x");
-    bad |=
-        add_rule(pol, cap, 0, BENCH_AUTH_PUB, W, "logs/%s/#", BENCH_AUTH_PUB);
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_PUB, D, "bench/secret/#");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_PUB, W, "bench/+/data");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_SUB, W, "bench/ack/#");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_SUB, R, "bench/cfg/#");
-    bad |=
-        add_rule(pol, cap, 0, BENCH_AUTH_SUB, R, "logs/%s/#", BENCH_AUTH_SUB);
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_SUB, D, "bench/secret/#");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_SUB, R, "bench/+/data");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_CONN, R | W, "bench/conn/#");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_CONN, R, "bench/cfg/#");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_CONN, W, "bench/a/y");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_CONN, D, "bench/secret/#");
-    bad |= add_rule(pol, cap, 0, BENCH_AUTH_CONN, R, "bench/+/data");
-    /* Patterns apply to every client: both brokers walk them too. */
-    bad |= add_rule(pol, cap, 1, "", R | W, "clients/%%u/#");
-    bad |= add_rule(pol, cap, 1, "", R, "clients/%%c/cmd");
-    bad |= add_rule(pol, cap, 1, "", W, "status/%%u");
-    bad |= add_rule(pol, cap, 1, "", R, "config/%%u/#");
-    bad |= add_rule(pol, cap, 1, "", W, "telemetry/%%u/+");
+    for (k = 0; k < sizeof(bench_rules) / sizeof(bench_rules[0]); k++) {
+        bad |= add_rule(pol, cap, bench_rules[k].user[0] == '\0',
+                        bench_rules[k].user, bench_rules[k].access, "%s",
+                        bench_rules[k].topic);
+    }
     if (bad) {
         bench_auth_policy_free(pol);
         return -1;

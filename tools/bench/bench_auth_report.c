@@ -44,24 +44,24 @@ static double ratio_of(const bench_auth_results *r, const bench_auth_row *row)
     return row->r.msgs_per_s / base->r.msgs_per_s;
 }
 
-static void fmt_size(char *out, size_t len, size_t size)
-{
-    if (size >= 1024 && size % 1024 == 0) {
-        snprintf(out, len, "%zu KiB", size / 1024);
-    } else {
-        snprintf(out, len, "%zu B", size);
-    }
-}
-
 /* "8 MiB" or "65536 B". */
 static void fmt_mem(char *out, size_t len, size_t mem)
 {
     if (mem >= 1048576 && mem % 1048576 == 0) {
         snprintf(out, len, "%zu MiB", mem / 1048576);
-    } else if (mem >= 1024 && mem % 1024 == 0) {
-        snprintf(out, len, "%zu KiB", mem / 1024);
     } else {
-        snprintf(out, len, "%zu B", mem);
+        bench_fmt_size(out, len, mem);
+    }
+}
+
+/* v with decimals and suffix ("1.10x"), or "-" when negative (unknown). */
+static void fmt_known(char *out, size_t len, double v, int decimals,
+                      const char *suffix)
+{
+    if (v >= 0.0) {
+        snprintf(out, len, "%.*f%s", decimals, v, suffix);
+    } else {
+        snprintf(out, len, "-");
     }
 }
 
@@ -125,7 +125,7 @@ void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
     size_t i;
     int w, ok = 0;
 
-    fmt_size(sz, sizeof(sz), o->p.sizes[0]);
+    bench_fmt_size(sz, sizeof(sz), o->p.sizes[0]);
     fmt_mem(mem, sizeof(mem), r->pw_mem);
     printf("secmq-bench --suite broker: mosquitto %s with secmq_auth.so "
            "against mosquitto with\npassword_file + acl_file, the same "
@@ -171,29 +171,10 @@ void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
            "broker", "us/msg", "vs acl-file", "us/msg");
     for (i = 0; i < r->nrows; i++) {
         row = &r->rows[i];
-        x = ratio_of(r, row);
-        if (x >= 0.0) {
-            snprintf(ratio, sizeof(ratio), "%.2fx", x);
-        } else {
-            snprintf(ratio, sizeof(ratio), "-");
-        }
-        if (row->r.cpu_broker >= 0.0) {
-            snprintf(bcpu, sizeof(bcpu), "%.2f", row->r.cpu_broker);
-        } else {
-            snprintf(bcpu, sizeof(bcpu), "-");
-        }
-        x = broker_us_per_msg(&row->r);
-        if (x >= 0.0) {
-            snprintf(us, sizeof(us), "%.1f", x);
-        } else {
-            snprintf(us, sizeof(us), "-");
-        }
-        x = cpu_ratio_of(r, row);
-        if (x >= 0.0) {
-            snprintf(cratio, sizeof(cratio), "%.2fx", x);
-        } else {
-            snprintf(cratio, sizeof(cratio), "-");
-        }
+        fmt_known(ratio, sizeof(ratio), ratio_of(r, row), 2, "x");
+        fmt_known(bcpu, sizeof(bcpu), row->r.cpu_broker, 2, "");
+        fmt_known(us, sizeof(us), broker_us_per_msg(&row->r), 1, "");
+        fmt_known(cratio, sizeof(cratio), cpu_ratio_of(r, row), 2, "x");
         printf("%-9s %-9s %3d %9.0f %8ld/%-8ld %6.2f %5.2f %6s %6s %11s "
                "%8s%s\n",
                bench_transport_name(row->r.transport),
@@ -227,11 +208,7 @@ void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
            "broker");
     for (i = 0; i < r->nconns; i++) {
         c = &r->conns[i];
-        if (c->cpu_broker >= 0.0) {
-            snprintf(bcpu, sizeof(bcpu), "%.2f", c->cpu_broker);
-        } else {
-            snprintf(bcpu, sizeof(bcpu), "-");
-        }
+        fmt_known(bcpu, sizeof(bcpu), c->cpu_broker, 2, "");
         printf("%-9s %-15s %7d %8ld %8ld %7ld %6ld %10.0f %8.2f %8.2f %8.2f "
                "%8.2f %6s%s\n",
                bench_auth_broker_name(c->broker), c->what, c->parallel,
@@ -307,34 +284,6 @@ void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
     printf("total run time %.1f s\n", m->total_s);
 }
 
-/* Prints s as a JSON string literal. */
-static void json_str(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    putchar('"');
-    for (; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\') {
-            printf("\\%c", *p);
-        } else if (*p < 0x20) {
-            printf("\\u%04x", *p);
-        } else {
-            putchar(*p);
-        }
-    }
-    putchar('"');
-}
-
-/* A number with 4 decimals, or null when negative (unknown). */
-static void json_num(double v)
-{
-    if (v < 0.0) {
-        printf("null");
-    } else {
-        printf("%.4f", v);
-    }
-}
-
 void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
                             const bench_auth_results *r)
 {
@@ -348,15 +297,15 @@ void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
 
     printf("{\n  \"tool\": \"secmq-bench\",\n  \"suite\": \"broker\",\n");
     printf("  \"versions\": {\"libmosquitto\": ");
-    json_str(m->mosq_version);
+    bench_json_str(m->mosq_version);
     printf(", \"openssl\": ");
-    json_str(m->openssl_version);
+    bench_json_str(m->openssl_version);
     printf(", \"broker\": ");
-    json_str(r->broker_version);
+    bench_json_str(r->broker_version);
     printf("},\n  \"machine\": {\"cpu\": ");
-    json_str(m->host.cpu);
+    bench_json_str(m->host.cpu);
     printf(", \"cores\": %d, \"kernel\": ", m->host.cores);
-    json_str(m->host.kernel);
+    bench_json_str(m->host.kernel);
     printf(", \"load_start\": [%.2f, %.2f, %.2f], \"load_end\": [%.2f, "
            "%.2f, %.2f]",
            r->load_start[0], r->load_start[1], r->load_start[2], r->load_end[0],
@@ -372,7 +321,7 @@ void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
                r->tls_port[w], r->control_sent[w], r->control_arrived[w]);
         if (w == BENCH_AUTH_PLUGIN) {
             printf(", \"plugin\": ");
-            json_str(r->plugin);
+            bench_json_str(r->plugin);
             printf(", \"pw_ops\": %llu, \"pw_mem\": %zu", r->pw_ops, r->pw_mem);
         }
         printf("}");
@@ -396,16 +345,16 @@ void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
                bench_auth_broker_name(row->broker), row->r.size, row->r.qos,
                row->r.sent, row->r.arrived, row->r.seconds, row->r.msgs_per_s,
                row->r.cpu_self);
-        json_num(row->r.cpu_broker);
+        bench_json_num(row->r.cpu_broker);
         printf(", \"broker_cpu_us_per_msg\": ");
-        json_num(broker_us_per_msg(&row->r));
+        bench_json_num(broker_us_per_msg(&row->r));
         printf(", \"capped\": %s, \"runs\": %d, \"msgs_per_s_min\": %.1f, "
                "\"msgs_per_s_max\": %.1f, \"ratio_vs_acl_file\": ",
                row->r.capped ? "true" : "false", row->r.runs, row->r.rate_min,
                row->r.rate_max);
-        json_num(ratio_of(r, row));
+        bench_json_num(ratio_of(r, row));
         printf(", \"broker_cpu_ratio_vs_acl_file\": ");
-        json_num(cpu_ratio_of(r, row));
+        bench_json_num(cpu_ratio_of(r, row));
         printf("}");
         sep = ",";
     }
@@ -424,7 +373,7 @@ void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
                c->accepted, c->refused, c->failed, c->capped ? "true" : "false",
                c->seconds, c->per_s, c->ms_mean, c->ms_p50, c->ms_p99,
                c->ms_max);
-        json_num(c->cpu_broker);
+        bench_json_num(c->cpu_broker);
         printf("}");
         sep = ",";
     }
@@ -437,17 +386,17 @@ void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
                r->acl.policy_rules, r->acl.compiled_pub, r->acl.compiled_sub,
                r->acl.compile_us, r->acl.argon2_ms, r->acl.pw_ops,
                r->acl.pw_mem);
-        json_num(r->acl.pbkdf2_ms);
+        bench_json_num(r->acl.pbkdf2_ms);
         printf(", \"checks\": [");
         sep = "";
         for (i = 0; i < r->acl.n; i++) {
             a = &r->acl.items[i];
             printf("%s\n      {\"call\": ", sep);
-            json_str(a->what);
+            bench_json_str(a->what);
             printf(", \"client\": ");
-            json_str(a->user);
+            bench_json_str(a->user);
             printf(", \"argument\": ");
-            json_str(a->arg);
+            bench_json_str(a->arg);
             printf(", \"allowed\": %s, \"ns\": %.2f, \"ns_min\": %.2f, "
                    "\"ns_max\": %.2f, \"iterations\": %ld, \"runs\": %d}",
                    a->expect ? "true" : "false", a->ns, a->ns_min, a->ns_max,

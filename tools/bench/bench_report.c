@@ -20,8 +20,8 @@
 #define TARGET_MAC_SMALL_RATIO 0.8 /* 64 B: at least 0.8x */
 #define TARGET_MAC_LARGE_RATIO 0.9 /* 64 KiB: at least 0.9x */
 
-/* "64 B", "1 KiB", "64 KiB", "1500 B". */
-static void fmt_size(char *out, size_t len, size_t size)
+/* "64 B", "1 KiB", "64 KiB", "1500 B". Also bench_auth_report.c's. */
+void bench_fmt_size(char *out, size_t len, size_t size)
 {
     if (size >= 1024 && size % 1024 == 0) {
         snprintf(out, len, "%zu KiB", size / 1024);
@@ -217,7 +217,7 @@ static void report_sealed(const bench_params *p, const bench_results *r)
         if (!bench_transport_sealed(row->transport)) {
             continue;
         }
-        fmt_size(sz, sizeof(sz), row->size);
+        bench_fmt_size(sz, sizeof(sz), row->size);
         x = row_ratio(r, row);
         if (x >= 0.0) {
             snprintf(ratio, sizeof(ratio), "%.2fx", x);
@@ -295,7 +295,7 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
            "cpu", "broker", "vs baseline");
     for (i = 0; i < r->nrows; i++) {
         row = &r->rows[i];
-        fmt_size(sz, sizeof(sz), row->size);
+        bench_fmt_size(sz, sizeof(sz), row->size);
         x = row_ratio(r, row);
         if (x >= 0.0) {
             snprintf(ratio, sizeof(ratio), "%.2fx", x);
@@ -323,7 +323,7 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
                p->repeat);
         for (i = 0; i < r->nrows; i++) {
             row = &r->rows[i];
-            fmt_size(sz, sizeof(sz), row->size);
+            bench_fmt_size(sz, sizeof(sz), row->size);
             printf("  %-12s %8s qos %d  %9.0f .. %9.0f msgs/s\n",
                    bench_transport_name(row->transport), sz, row->qos,
                    row->rate_min, row->rate_max);
@@ -366,7 +366,7 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
                 if (!throughput_target(r, tt, p->sizes[i], q, &target, &x)) {
                     continue;
                 }
-                fmt_size(sz, sizeof(sz), p->sizes[i]);
+                bench_fmt_size(sz, sizeof(sz), p->sizes[i]);
                 printf("  %-9s vs %-9s msgs/s %-7s QoS %d  >= %.2fx   "
                        "%6.2fx   %s\n",
                        bench_transport_name(tt),
@@ -408,7 +408,7 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
             if (row->transport != BENCH_SECMQ_SIGNED) {
                 continue;
             }
-            fmt_size(sz, sizeof(sz), row->size);
+            bench_fmt_size(sz, sizeof(sz), row->size);
             printf("  msgs/s %-7s QoS %d  %9.0f  = %.2f x verifications/s\n",
                    sz, row->qos, row->msgs_per_s, per_verify(r, row));
         }
@@ -416,8 +416,8 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
     printf("total run time %.1f s\n", m->total_s);
 }
 
-/* Prints s as a JSON string literal. */
-static void json_str(const char *s)
+/* Prints s as a JSON string literal. Also bench_auth_report.c's. */
+void bench_json_str(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
 
@@ -434,8 +434,9 @@ static void json_str(const char *s)
     putchar('"');
 }
 
-/* Prints a number with 4 decimals, or null when negative (unknown). */
-static void json_num(double v)
+/* Prints a number with 4 decimals, or null when negative (unknown). Also
+ * bench_auth_report.c's. */
+void bench_json_num(double v)
 {
     if (v < 0.0) {
         printf("null");
@@ -484,24 +485,24 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
     int t, q, ok;
 
     printf("{\n  \"tool\": \"secmq-bench\",\n  \"versions\": {\"secmq\": ");
-    json_str(m->secmq_version);
+    bench_json_str(m->secmq_version);
     printf(", \"wolfssl\": ");
-    json_str(m->wolfssl_version);
+    bench_json_str(m->wolfssl_version);
     printf(", \"libmosquitto\": ");
-    json_str(m->mosq_version);
+    bench_json_str(m->mosq_version);
     printf(", \"openssl\": ");
-    json_str(m->openssl_version);
+    bench_json_str(m->openssl_version);
     printf(", \"broker\": ");
-    json_str(m->broker_version);
+    bench_json_str(m->broker_version);
     printf("},\n  \"machine\": {\"cpu\": ");
-    json_str(m->host.cpu);
+    bench_json_str(m->host.cpu);
     printf(", \"cores\": %d, \"cpu_aes_flag\": %s, \"kernel\": ", m->host.cores,
            m->host.aes_flag ? "true" : "false");
-    json_str(m->host.kernel);
+    bench_json_str(m->host.kernel);
     printf("},\n  \"broker\": {\"mode\": ");
-    json_str(m->broker_mode);
+    bench_json_str(m->broker_mode);
     printf(", \"host\": ");
-    json_str(m->host_addr);
+    bench_json_str(m->host_addr);
     printf(", \"port\": %d, \"tls_port\": %d},\n", m->port, m->tls_port);
     printf("  \"params\": {\"duration_s\": %.3f, \"repeat\": %d, "
            "\"window\": %ld, "
@@ -519,11 +520,11 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
         json_element(&sep);
         printf("\"transport\": \"%s\", \"library\": ",
                bench_transport_name((bench_transport)t));
-        json_str(r->tls[t].library);
+        bench_json_str(r->tls[t].library);
         printf(", \"version\": ");
-        json_str(r->tls[t].version);
+        bench_json_str(r->tls[t].version);
         printf(", \"cipher\": ");
-        json_str(r->tls[t].cipher);
+        bench_json_str(r->tls[t].cipher);
         printf("}");
     }
     json_next_array("throughput", &sep);
@@ -535,15 +536,16 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
                "\"cpu_broker\": ",
                row->sent, row->arrived, row->seconds, row->msgs_per_s,
                row->mb_per_s, row->cpu_self);
-        json_num(row->cpu_broker);
+        bench_json_num(row->cpu_broker);
         printf(", \"capped\": %s, \"runs\": %d, \"msgs_per_s_min\": "
                "%.1f, \"msgs_per_s_max\": %.1f, \"ratio_vs_mosq_tls\": ",
                row->capped ? "true" : "false", row->runs, row->rate_min,
                row->rate_max);
-        json_num(row->transport == BENCH_SECMQ_TLS ? row_ratio(r, row) : -1.0);
+        bench_json_num(row->transport == BENCH_SECMQ_TLS ? row_ratio(r, row)
+                                                         : -1.0);
         printf(", \"ratio_vs_secmq_tls\": ");
-        json_num(bench_transport_sealed(row->transport) ? row_ratio(r, row)
-                                                        : -1.0);
+        bench_json_num(
+            bench_transport_sealed(row->transport) ? row_ratio(r, row) : -1.0);
         if (row->open_failed >= 0) {
             printf(", \"sealed\": true, \"open_failures\": %ld, "
                    "\"open_failure_reasons\": {",
@@ -560,7 +562,7 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
         }
         if (row->transport == BENCH_SECMQ_SIGNED) {
             printf(", \"msgs_per_verification\": ");
-            json_num(per_verify(r, row));
+            bench_json_num(per_verify(r, row));
         }
         printf("}");
     }
