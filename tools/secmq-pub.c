@@ -17,6 +17,7 @@
 #include "cli_msg.h"
 #include "cli_options.h"
 #include "cli_session.h"
+#include "pub_outbox.h"
 #include "secmq.h"
 
 /* The largest payload MQTT can carry (remaining length limit). */
@@ -54,6 +55,13 @@ static const struct cli_opt pub_opts[] = {
     {NULL, "--repeat-delay", 1, P_REPEAT_DELAY},
     {NULL, "--raw", 0, P_RAW},
     {NULL, "--mac", 0, P_MAC},
+    {NULL, "--outbox", 1, PO_OUTBOX},
+    {NULL, "--outbox-sync", 1, PO_SYNC},
+    {NULL, "--outbox-max-rows", 1, PO_MAX_ROWS},
+    {NULL, "--outbox-max-bytes", 1, PO_MAX_BYTES},
+    {NULL, "--outbox-full", 1, PO_FULL},
+    {NULL, "--outbox-qos0", 0, PO_QOS0},
+    {NULL, "--outbox-wait", 1, PO_WAIT},
     {NULL, NULL, 0, 0},
 };
 
@@ -71,6 +79,7 @@ struct pub {
     double repeat_delay;
     int raw; /* --raw: never seal */
     int mac; /* --mac: mac-only envelopes where the channel allows it */
+    struct pub_outbox ob; /* --outbox and its options */
     /* The payload of -m, -f, -s, -n. */
     unsigned char *payload;
     size_t payloadlen;
@@ -138,6 +147,7 @@ static void pub_help(void)
         "                     allows it; elsewhere envelopes stay signed\n"
         "\n",
         stdout);
+    pub_outbox_help();
     cli_help_common(stdout);
     fputs("\n"
           "Exit status:\n"
@@ -150,6 +160,11 @@ static void pub_help(void)
           "       the broker refused (reported with -V mqttv5 only: with MQTT "
           "3.1.1 a\n"
           "       broker acknowledges and drops a message it does not allow)\n"
+          "  75   --outbox: the broker could not be reached (or stayed away "
+          "for\n"
+          "       --outbox-wait); the messages are committed to the outbox "
+          "and the next\n"
+          "       run with the same --outbox FILE sends them first\n"
           "  N    the broker refused the connection; N is its CONNACK code, "
           "as with\n"
           "       mosquitto_pub: 4 bad username or password, 5 not authorised "
@@ -175,7 +190,10 @@ static void pub_help(void)
           "-l\n"
           "  Delete a retained message:   secmq-pub -t status -r -n\n"
           "  Plain MQTT to a test broker: secmq-pub --no-tls -h localhost -t "
-          "test -m hi\n",
+          "test -m hi\n"
+          "  Nothing lost while the uplink is down (sealed on disk):\n"
+          "    sensor | secmq-pub --keyring ~/.secmq -t status -q 1 -l \\\n"
+          "              --outbox /var/lib/secmq/outbox.db\n",
           stdout);
 }
 
@@ -224,6 +242,14 @@ static int pub_option(void *ctx, int id, const char *name, const char *arg,
     case P_MAC:
         p->mac = 1;
         return 0;
+    case PO_OUTBOX:
+    case PO_SYNC:
+    case PO_MAX_ROWS:
+    case PO_MAX_BYTES:
+    case PO_FULL:
+    case PO_QOS0:
+    case PO_WAIT:
+        return pub_outbox_option(&p->ob, id, name, arg, err, errlen);
     case P_REPEAT:
         if (cli_parse_count(name, arg, &p->repeat, err, errlen) != 0) {
             return -1;
@@ -426,6 +452,14 @@ static int publish_one(struct pub *p, const void *payload, size_t len)
     double end;
     int rc;
 
+    if (pub_outbox_wants(&p->ob, p->qos)) {
+        /* Committed before anything else; sent whenever the broker is
+         * there (pub_outbox_finish waits for that). */
+        return is_stopped(p)
+                   ? atomic_load(&p->s.exit_code)
+                   : pub_outbox_publish(&p->ob, p->topic, payload, len, p->qos,
+                                        p->retain, p->raw);
+    }
     pthread_mutex_lock(&p->lock);
     while (p->queued - p->completed >= PUB_MAX_PENDING && !is_stopped(p)) {
         pthread_cond_wait(&p->cond, &p->lock);
@@ -526,6 +560,10 @@ static int publish_all(struct pub *p)
                 secmq_strerror(p->refused_rc));
         code = CLI_EXIT_ERROR;
     }
+    if (code == 0 && p->ob.path != NULL) {
+        /* Older rows and this run's: all acknowledged, or said queued. */
+        code = pub_outbox_finish(&p->ob);
+    }
     if (code == 0) {
         cli_debug("published %lu message(s)", p->completed);
     }
@@ -546,6 +584,41 @@ static int check_e2e(const struct pub *p, const struct cli_conn *o)
     return 0;
 }
 
+/*
+ * --outbox: open the file, then either commit the message(s) of -m/-f/-s/-n
+ * first and connect (a broker that is away leaves them queued: exit 75), or
+ * with -l connect (in the background if the broker is away) and commit
+ * each line as it comes. Either way, wait until everything is
+ * acknowledged. 0 or an exit code.
+ */
+static int run_with_outbox(struct pub *p)
+{
+    int code = pub_outbox_attach(&p->ob, &p->s);
+
+    if (code != 0) {
+        return code;
+    }
+    if (p->mode == P_STDIN_LINE) {
+        code = pub_outbox_connect(&p->ob, 1);
+        return code != 0 ? code : publish_all(p);
+    }
+    if (pub_outbox_wants(&p->ob, p->qos)) {
+        for (long i = 0; i < p->repeat && code == 0; i++) {
+            if (i > 0 && p->repeat_delay > 0.0) {
+                pause_for(p, p->repeat_delay);
+            }
+            code = publish_one(p, p->payload, p->payloadlen);
+        }
+        if (code == 0) {
+            code = pub_outbox_connect(&p->ob, 0);
+        }
+        return code != 0 ? code : pub_outbox_finish(&p->ob);
+    }
+    /* QoS 0 without --outbox-qos0: sent directly, after older rows. */
+    code = pub_outbox_connect(&p->ob, 0);
+    return code != 0 ? code : publish_all(p);
+}
+
 int main(int argc, char **argv)
 {
     struct pub p;
@@ -557,6 +630,7 @@ int main(int argc, char **argv)
     cli_msg_init("secmq-pub");
     memset(&p, 0, sizeof p);
     p.repeat = 1;
+    pub_outbox_init(&p.ob);
     cli_conn_init(&o);
     code = cli_parse(&o, &t, argc, argv);
     if (code != 0 || check_options(&p) != 0 || check_e2e(&p, &o) != 0 ||
@@ -577,14 +651,19 @@ int main(int argc, char **argv)
     }
     if (code == 0) {
         secmq_client_on_publish(p.s.client, on_publish);
+    }
+    if (code == 0 && p.ob.path != NULL) {
+        code = run_with_outbox(&p);
+    } else if (code == 0) {
         code = cli_session_connect(&p.s);
+        if (code == 0) {
+            code = cli_session_loop_start(&p.s);
+        }
+        if (code == 0) {
+            code = publish_all(&p);
+        }
     }
-    if (code == 0) {
-        code = cli_session_loop_start(&p.s);
-    }
-    if (code == 0) {
-        code = publish_all(&p);
-    }
+    pub_outbox_close(&p.ob);
     cli_session_close(&p.s);
 
     pthread_cond_destroy(&p.cond);

@@ -102,8 +102,13 @@ enum secmq_error {
     SECMQ_E_KEYRING = -22,       /* keyring, identity or grant file error */
     SECMQ_E_NO_KEY = -23,        /* no channel key covers this topic for
                                     this use (publishing or reading) */
-    SECMQ_E_PLAINTEXT = -24      /* plaintext publish to a topic that has a
+    SECMQ_E_PLAINTEXT = -24,     /* plaintext publish to a topic that has a
                                     channel refused (use publish_raw) */
+    SECMQ_E_FULL = -25,          /* the outbox is at its bound (rows or
+                                    bytes) and refuses new messages */
+    SECMQ_E_DB = -26,            /* a database file is foreign, corrupt or
+                                    of another version (left untouched) */
+    SECMQ_E_BUSY = -27           /* a file is in use by another process */
 };
 
 /*
@@ -430,6 +435,10 @@ SECMQ_API int secmq_client_disconnect(secmq_client *c);
 
 /*
  * secmq_client_publish -- queue a message.
+ * With an outbox (secmq_client_set_outbox, secmq/outbox.h), QoS 1/2
+ * messages go through it instead: committed to the file before this
+ * returns, *mid set to 0, completion reported by on_delivered; what follows
+ * describes a client without one.
  * mid (may be NULL) receives the packet id reported later to on_publish;
  * topic and payload are BORROWED and copied before return. QoS 1/2 messages
  * are queued in memory: published while disconnected (SECMQ_OK is returned),
@@ -529,5 +538,9 @@ SECMQ_API const char *secmq_client_id(const secmq_client *c);
 /* End-to-end protection: the envelope (docs/PROTOCOL.md). */
 #include "secmq/envelope.h"
 #include "secmq/keyring.h"
+/* Encrypted, resumable file transfer (docs/PROTOCOL.md section 8). */
+#include "secmq/file.h"
+/* The durable outbox (sqlite): publish now, delivered after outages. */
+#include "secmq/outbox.h"
 
 #endif /* SECMQ_H */

@@ -22,6 +22,7 @@
 
 #include "config_int.h"
 #include "net_int.h"
+#include "outbox_int.h"
 #include "secmq_int.h"
 #include "tls_int.h"
 #include "tunnel_int.h"
@@ -64,6 +65,9 @@ struct secmq_client {
     secmq_open_failure_cb on_open_failure;
 
     secmq_keyring *keyring; /* BORROWED, may be NULL */
+    secmq__outbox *outbox;  /* owned, may be NULL */
+    secmq_durable_cb on_durable;
+    secmq_delivered_cb on_delivered;
     atomic_uint_fast64_t open_counts[SECMQ_OPEN_REASON_COUNT];
 
     pthread_mutex_t lock; /* guards the fields below */
@@ -187,6 +191,11 @@ static void cb_connect(struct mosquitto *mosq, void *obj, int reason,
     if (c->on_connect != NULL) {
         c->on_connect(c, c->user, rc, reason, flags & 1);
     }
+    if (rc == SECMQ_OK && c->outbox != NULL) {
+        /* Drain the outbox (or wait for libmosquitto's own resends first:
+         * see secmq/outbox.h). */
+        secmq__outbox_connected(c->outbox);
+    }
     /* After the callback: secmq_client_wait_connected() returns only once
      * on_connect has run (and, say, subscribed). */
     set_state(c, rc == SECMQ_OK ? ST_CONNECTED : ST_FAILED, rc);
@@ -228,6 +237,9 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
         }
     }
     set_state(c, was == ST_CONNECTED ? ST_IDLE : ST_FAILED, rc);
+    if (c->outbox != NULL) {
+        secmq__outbox_disconnected(c->outbox);
+    }
     if (c->on_disconnect != NULL) {
         c->on_disconnect(c, c->user, rc);
     }
@@ -314,6 +326,9 @@ static void cb_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
         rc = SECMQ_E_NOT_AUTHORIZED;
     } else if (reason >= 0x80) {
         rc = SECMQ_E_REFUSED;
+    }
+    if (c->outbox != NULL && secmq__outbox_completed(c->outbox, mid, rc)) {
+        return; /* an outbox row: reported by on_delivered */
     }
     if (c->on_publish != NULL) {
         c->on_publish(c, c->user, mid, rc);
@@ -540,11 +555,18 @@ void secmq_client_free(secmq_client *c)
          * once DISCONNECT is written; let it, so nothing queued is lost. */
         mosquitto_loop_stop(c->mosq, requested ? false : true);
     }
+    /* The outbox's commit thread must not hand rows to a destroyed
+     * libmosquitto. */
+    secmq__outbox_detach(c->outbox);
     /* libmosquitto closes its end first, so the tunnel can flush a final
      * DISCONNECT to the broker before it stops. */
     if (c->mosq != NULL) {
         mosquitto_destroy(c->mosq);
+        c->mosq = NULL;
     }
+    /* After libmosquitto: no callback can reach the outbox any more; it
+     * commits what was queued and closes the file. */
+    secmq__outbox_free(c->outbox);
     secmq__tunnel_free(c->tunnel);
     secmq__tls_ctx_free(c->tls);
     if (c->password != NULL) {
@@ -596,6 +618,14 @@ void secmq_client_on_log(secmq_client *c, secmq_log_cb cb)
 void secmq_client_on_open_failure(secmq_client *c, secmq_open_failure_cb cb)
 {
     c->on_open_failure = cb;
+}
+void secmq_client_on_durable(secmq_client *c, secmq_durable_cb cb)
+{
+    c->on_durable = cb;
+}
+void secmq_client_on_delivered(secmq_client *c, secmq_delivered_cb cb)
+{
+    c->on_delivered = cb;
 }
 
 int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr)
@@ -650,6 +680,9 @@ static int connect_tls(secmq_client *c)
     /* Handshake here, on the caller's thread, so that a wrong CA or host
      * name is reported by this call and not by a later callback. */
     rc = secmq__tunnel_dial(c->tunnel, deadline);
+    /* The caller's thread may be short-lived (a background connector):
+     * do not leave wolfSSL's per-thread ECC cache behind on it. */
+    secmq__tls_thread_cleanup();
     if (rc != SECMQ_OK) {
         return rc;
     }
@@ -793,16 +826,13 @@ int secmq_client_disconnect(secmq_client *c)
 
 /* ---- messages ---- */
 
-int secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
-                             const void *payload, size_t payloadlen, int qos,
-                             int retain)
+/* Hand a message to libmosquitto as it is. */
+static int publish_direct(secmq_client *c, int *mid, const char *topic,
+                          const void *payload, size_t payloadlen, int qos,
+                          int retain)
 {
     int mrc;
 
-    if (c == NULL || topic == NULL || qos < 0 || qos > 2 ||
-        (payload == NULL && payloadlen > 0)) {
-        return SECMQ_E_INVAL;
-    }
     if (payloadlen > 268435455u) {
         return SECMQ_E_OVERSIZE;
     }
@@ -815,45 +845,205 @@ int secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
     return map_mosq(mrc);
 }
 
+/* The outbox's way to MQTT (called with the outbox's lock held). */
+static int outbox_send(void *ctx, int *mid, const char *topic,
+                       const void *payload, size_t len, int qos, int retain)
+{
+    return publish_direct(ctx, mid, topic, payload, len, qos, retain);
+}
+
+static void outbox_durable(void *ctx, uint64_t id, int rc)
+{
+    secmq_client *c = ctx;
+
+    if (c->on_durable != NULL) {
+        c->on_durable(c, c->user, id, rc);
+    }
+}
+
+static void outbox_delivered(void *ctx, uint64_t id, int rc)
+{
+    secmq_client *c = ctx;
+
+    if (c->on_delivered != NULL) {
+        c->on_delivered(c, c->user, id, rc);
+    }
+}
+
+void secmq_outbox_config_init(secmq_outbox_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
+    cfg->sync = SECMQ_OUTBOX_SYNC_FULL;
+    cfg->policy = SECMQ_OUTBOX_REFUSE_NEW;
+    cfg->max_rows = SECMQ_OUTBOX_DEFAULT_MAX_ROWS;
+    cfg->max_bytes = SECMQ_OUTBOX_DEFAULT_MAX_BYTES;
+    cfg->max_inflight = SECMQ_OUTBOX_DEFAULT_INFLIGHT;
+    cfg->max_batch = SECMQ_OUTBOX_DEFAULT_BATCH;
+}
+
+int secmq_client_set_outbox(secmq_client *c, const secmq_outbox_config *cfg)
+{
+    secmq__outbox_hooks h;
+    int busy, rc;
+
+    if (c == NULL || cfg == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (cfg->size != sizeof *cfg) {
+        return secmq__err_set(&c->err, SECMQ_E_INVAL,
+                              "outbox: configuration not initialised with "
+                              "secmq_outbox_config_init()");
+    }
+    pthread_mutex_lock(&c->lock);
+    busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED ||
+           c->threaded;
+    pthread_mutex_unlock(&c->lock);
+    if (busy || c->outbox != NULL) {
+        return secmq__err_set(&c->err, SECMQ_E_STATE,
+                              busy ? "outbox: set it before connecting"
+                                   : "outbox: already set");
+    }
+    memset(&h, 0, sizeof h);
+    h.send = outbox_send;
+    h.durable = outbox_durable;
+    h.delivered = outbox_delivered;
+    h.ctx = c;
+    h.log = &c->log;
+    h.err = &c->err;
+    rc = secmq__outbox_open(&c->outbox, cfg, &h);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    /* The commit thread hands rows to libmosquitto while another thread
+     * may run the loop: libmosquitto must then never write to the socket
+     * (or call on_publish) from the publishing thread, only from the loop.
+     * secmq_client_loop_start() lets libmosquitto mark it itself. */
+    mosquitto_threaded_set(c->mosq, true);
+    return SECMQ_OK;
+}
+
+int secmq_client_outbox_stats(secmq_client *c, secmq_outbox_stats *st)
+{
+    if (c == NULL || st == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (c->outbox == NULL) {
+        return SECMQ_E_STATE;
+    }
+    secmq__outbox_stats(c->outbox, st);
+    return SECMQ_OK;
+}
+
+int secmq_client_outbox_wait(secmq_client *c, int what, int timeout_ms)
+{
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (c->outbox == NULL) {
+        return SECMQ_E_STATE;
+    }
+    return secmq__outbox_wait(c->outbox, what, timeout_ms);
+}
+
+/* A topic libmosquitto would accept for PUBLISH; checked before a row is
+ * stored, since the row is sent much later. */
+static int check_pub_topic(secmq_client *c, const char *topic)
+{
+    size_t n = strlen(topic);
+
+    if (n == 0 || n > 65535 || mosquitto_pub_topic_check(topic) != 0 ||
+        mosquitto_validate_utf8(topic, (int)n) != 0) {
+        return secmq__err_set(&c->err, SECMQ_E_INVAL,
+                              "'%.200s' is not a topic one can publish to",
+                              topic);
+    }
+    return SECMQ_OK;
+}
+
+int secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
+                            const char *topic, const void *payload,
+                            size_t payloadlen, int qos, int retain,
+                            unsigned flags)
+{
+    unsigned char *env = NULL;
+    const void *data = payload;
+    size_t len = payloadlen;
+    int use_outbox, sealed = 0, rc;
+
+    if (id != NULL) {
+        *id = 0;
+    }
+    if (mid != NULL) {
+        *mid = 0;
+    }
+    if (c == NULL || topic == NULL || qos < 0 || qos > 2 ||
+        (payload == NULL && payloadlen > 0) ||
+        (flags & ~(SECMQ_PUBLISH_RAW | SECMQ_PUBLISH_ASYNC |
+                   SECMQ_PUBLISH_DIRECT)) != 0) {
+        return SECMQ_E_INVAL;
+    }
+    use_outbox = !(flags & SECMQ_PUBLISH_DIRECT) &&
+                 secmq__outbox_wants(c->outbox, qos);
+    if (!(flags & SECMQ_PUBLISH_RAW) && c->keyring != NULL &&
+        secmq_keyring_covers(c->keyring, topic) &&
+        !(payloadlen == 0 && retain)) {
+        /* Covered, and not an empty retained publish (which carries no
+         * data and only deletes the topic's retained message): seal. */
+        size_t cap;
+        if (payloadlen > 268435455u - SECMQ_ENV_OVERHEAD_SIGNED) {
+            return SECMQ_E_OVERSIZE;
+        }
+        cap = payloadlen + SECMQ_ENV_OVERHEAD_SIGNED;
+        env = malloc(cap);
+        if (env == NULL) {
+            return SECMQ_E_NOMEM;
+        }
+        rc = secmq_keyring_seal(c->keyring, topic, payload, payloadlen, env,
+                                cap, &len);
+        if (rc != SECMQ_OK) {
+            char why[SECMQ_ERRMSG_BYTES];
+            secmq_keyring_errmsg(c->keyring, why, sizeof why);
+            secmq__err_set(&c->err, rc, "%s", why);
+            free(env);
+            return rc;
+        }
+        data = env;
+        sealed = 1;
+    }
+    if (use_outbox) {
+        /* SECURITY: what is stored is what goes on the wire: the envelope
+         * when sealed (see secmq/outbox.h for unsealed topics). */
+        rc = check_pub_topic(c, topic);
+        if (rc == SECMQ_OK && len > 268435455u) {
+            rc = SECMQ_E_OVERSIZE;
+        }
+        if (rc == SECMQ_OK) {
+            rc = secmq__outbox_put(c->outbox, id, topic, data, len, qos,
+                                   retain, sealed,
+                                   !(flags & SECMQ_PUBLISH_ASYNC));
+        }
+    } else {
+        rc = publish_direct(c, mid, topic, data, len, qos, retain);
+    }
+    free(env); /* ciphertext only: nothing to wipe */
+    return rc;
+}
+
+int secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
+                             const void *payload, size_t payloadlen, int qos,
+                             int retain)
+{
+    return secmq_client_publish_v2(c, NULL, mid, topic, payload, payloadlen,
+                                   qos, retain, SECMQ_PUBLISH_RAW);
+}
+
 int secmq_client_publish(secmq_client *c, int *mid, const char *topic,
                          const void *payload, size_t payloadlen, int qos,
                          int retain)
 {
-    unsigned char *env;
-    size_t cap, env_len = 0;
-    int rc;
-
-    if (c == NULL || topic == NULL || c->keyring == NULL ||
-        !secmq_keyring_covers(c->keyring, topic) ||
-        (payloadlen == 0 && retain)) {
-        /* Not protected, or an empty retained publish, which carries no
-         * data and only deletes the topic's retained message. */
-        return secmq_client_publish_raw(c, mid, topic, payload, payloadlen,
-                                        qos, retain);
-    }
-    if (payload == NULL && payloadlen > 0) {
-        return SECMQ_E_INVAL;
-    }
-    if (payloadlen > 268435455u - SECMQ_ENV_OVERHEAD_SIGNED) {
-        return SECMQ_E_OVERSIZE;
-    }
-    cap = payloadlen + SECMQ_ENV_OVERHEAD_SIGNED;
-    env = malloc(cap);
-    if (env == NULL) {
-        return SECMQ_E_NOMEM;
-    }
-    rc = secmq_keyring_seal(c->keyring, topic, payload, payloadlen, env, cap,
-                            &env_len);
-    if (rc != SECMQ_OK) {
-        char why[SECMQ_ERRMSG_BYTES];
-        secmq_keyring_errmsg(c->keyring, why, sizeof why);
-        secmq__err_set(&c->err, rc, "%s", why);
-    } else {
-        rc = secmq_client_publish_raw(c, mid, topic, env, env_len, qos,
-                                      retain);
-    }
-    free(env); /* ciphertext only: nothing to wipe */
-    return rc;
+    return secmq_client_publish_v2(c, NULL, mid, topic, payload, payloadlen,
+                                   qos, retain, 0);
 }
 
 int secmq_client_subscribe(secmq_client *c, int *mid, const char *filter,
@@ -942,8 +1132,16 @@ int secmq_client_loop_start(secmq_client *c)
     }
     c->threaded = 1;
     pthread_mutex_unlock(&c->lock);
+    if (c->outbox != NULL) {
+        /* loop_start refuses a handle marked as threaded; it marks it
+         * itself (see secmq_client_set_outbox). */
+        mosquitto_threaded_set(c->mosq, false);
+    }
     mrc = mosquitto_loop_start(c->mosq);
     if (mrc != MOSQ_ERR_SUCCESS) {
+        if (c->outbox != NULL) {
+            mosquitto_threaded_set(c->mosq, true);
+        }
         pthread_mutex_lock(&c->lock);
         c->threaded = 0;
         pthread_mutex_unlock(&c->lock);
@@ -963,6 +1161,9 @@ int secmq_client_loop_stop(secmq_client *c, int force)
         return SECMQ_E_STATE;
     }
     mrc = mosquitto_loop_stop(c->mosq, force ? true : false);
+    if (c->outbox != NULL) {
+        mosquitto_threaded_set(c->mosq, true);
+    }
     pthread_mutex_lock(&c->lock);
     c->threaded = 0;
     pthread_mutex_unlock(&c->lock);

@@ -46,6 +46,11 @@ const char *secmq_strerror(int rc)
     case SECMQ_E_NO_KEY: return "no channel key for this topic";
     case SECMQ_E_PLAINTEXT:
         return "plaintext refused on a topic protected by a channel";
+    case SECMQ_E_FULL: return "outbox full";
+    case SECMQ_E_DB:
+        return "not a usable database file (foreign, corrupt or another "
+               "version)";
+    case SECMQ_E_BUSY: return "file in use by another process";
     default: return "unknown error";
     }
 }

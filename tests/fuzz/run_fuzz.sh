@@ -6,6 +6,8 @@
 # Usage: run_fuzz.sh SOURCE_DIR [PYTHON] [SECONDS] [TARGET]
 #   TARGET envelope (default): seeded with tests/vectors/envelope-v1.json;
 #   TARGET acl: broker-plugin/acl.c + filter.c + policy.c, seeded with a few policies.
+#   TARGET xfer: libsecmq/src/xfercodec.c (file-transfer manifests, requests,
+#   names, chunks).
 # Exit 77 (ctest: skipped) when clang or its libFuzzer runtime is missing.
 set -euo pipefail
 src=$1
@@ -15,9 +17,9 @@ target=${4:-envelope}
 cc=${SECMQ_FUZZ_CC:-clang}
 
 case $target in
-envelope | acl) ;;
+envelope | acl | xfer) ;;
 *)
-  echo "run_fuzz: unknown target '$target' (envelope or acl)" >&2
+  echo "run_fuzz: unknown target '$target' (envelope, acl or xfer)" >&2
   exit 2
   ;;
 esac
@@ -69,6 +71,28 @@ if [ "$target" = acl ]; then
   seed '\x13\xc3\xa9l\xc3\xa8ve\0id\0\xc3\xa9/%%u\0/#\0/'
   echo "run_fuzz: acl, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
   "$tmp/fuzz_acl" "${run[@]}" -max_len=6000 "$tmp/corpus"
+  exit 0
+fi
+
+if [ "$target" = xfer ]; then
+  # The file-transfer codecs (PROTOCOL.md section 8): xfercodec.c needs the
+  # envelope and libsodium only.
+  "$cc" "${cflags[@]}" -I "$src/libsecmq/include" -I "$src/libsecmq/src" \
+    "$src/tests/fuzz/fuzz_xfer.c" "$src/libsecmq/src/xfercodec.c" \
+    "$src/libsecmq/src/envelope.c" "${sodium[@]}" -o "$tmp/fuzz_xfer"
+  # Seeds: selector byte (0 manifest, 1 request, 2 name, 3 chunk), then data.
+  i=0
+  seedx() {
+    printf "$1" >"$tmp/corpus/seed-$i"
+    i=$((i + 1))
+  }
+  seedx '\x00SECMQFM1'
+  seedx '\x01SECMQFR1\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02'
+  seedx '\x02../../etc/x'
+  seedx '\x02a/..'
+  seedx '\x03\x01\x01\x01\x01\x01\x01\x01\x01\x01'
+  echo "run_fuzz: xfer, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
+  "$tmp/fuzz_xfer" "${run[@]}" -max_len=8192 "$tmp/corpus"
   exit 0
 fi
 

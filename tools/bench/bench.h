@@ -742,4 +742,18 @@ void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
 void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
                             const bench_auth_results *r);
 
+/*
+ * --suite file (bench_file.c): secmq-file against secmq TLS at the chunk
+ * size, and the receiver's peak memory. Takes the arguments after
+ * "--suite file" (argv[0] is "file"); returns the exit status.
+ */
+int bench_file_main(int argc, char **argv);
+
+/*
+ * --suite outbox (bench_outbox.c): durable outbox messages/s, synchronous
+ * FULL and NORMAL. Takes the arguments after "--suite outbox" (argv[0] is
+ * "outbox"); returns the exit status.
+ */
+int bench_outbox_main(int argc, char **argv);
+
 #endif /* SECMQ_BENCH_H */

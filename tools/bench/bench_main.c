@@ -737,6 +737,16 @@ int main(int argc, char **argv)
     int mosq_init = 0;
     int rc;
 
+    /* --suite outbox has options of its own (bench_outbox.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "outbox") == 0) {
+        return bench_outbox_main(argc - 2, argv + 2);
+    }
+    /* --suite file has options of its own (bench_file.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "file") == 0) {
+        return bench_file_main(argc - 2, argv + 2);
+    }
     memset(&broker, 0, sizeof(broker));
     memset(&meta, 0, sizeof(meta));
     rc = parse_args(&o, argc, argv, err, sizeof(err));

@@ -509,6 +509,12 @@ static int check_combined(struct cli_conn *o, char *err, size_t errlen)
 int cli_parse(struct cli_conn *o, const struct cli_tool *t, int argc,
               char **argv)
 {
+    return cli_parse_v2(o, t, NULL, argc, argv);
+}
+
+int cli_parse_v2(struct cli_conn *o, const struct cli_tool *t,
+                 cli_operand_fn operand, int argc, char **argv)
+{
     char err[512];
     char path[4096];
     const char *config = NULL;
@@ -523,6 +529,9 @@ int cli_parse(struct cli_conn *o, const struct cli_tool *t, int argc,
     for (int i = 1; i < argc; i++) {
         const struct cli_opt *opt = lookup(t, argv[i]);
 
+        if (opt == NULL && operand != NULL && argv[i][0] != '-') {
+            continue; /* an operand, handed over in pass 2 */
+        }
         if (opt == NULL) {
             if (argv[i][0] == '-') {
                 cli_usage_err("unknown option '%s'", argv[i]);
@@ -568,8 +577,17 @@ int cli_parse(struct cli_conn *o, const struct cli_tool *t, int argc,
     for (int i = 1; i < argc; i++) {
         const struct cli_opt *opt = lookup(t, argv[i]);
         const char *name = argv[i];
-        char *arg = opt->has_arg ? argv[++i] : NULL;
+        char *arg;
         int rc;
+
+        if (opt == NULL) {
+            if (operand(t->ctx, argv[i], err, sizeof err) != 0) {
+                cli_usage_err("%s", err);
+                return -1;
+            }
+            continue;
+        }
+        arg = opt->has_arg ? argv[++i] : NULL;
 
         if (opt->id == C_CONFIG || opt->id == C_NO_CONFIG) {
             continue;

@@ -42,6 +42,13 @@ struct cli_tool {
 };
 
 /*
+ * A tool's handler for an argument that is not an option (does not start
+ * with '-'), e.g. secmq-file's FILEs; same contract as cli_option_fn.
+ */
+typedef int (*cli_operand_fn)(void *ctx, const char *arg, char *err,
+                              size_t errlen);
+
+/*
  * The connection options after parsing. Strings are owned by the struct
  * (released by cli_conn_free()); NULL or 0 means "library default".
  */
@@ -101,6 +108,14 @@ void cli_conn_forget_password(struct cli_conn *o);
  */
 int cli_parse(struct cli_conn *o, const struct cli_tool *t, int argc,
               char **argv);
+
+/*
+ * cli_parse_v2 -- cli_parse, but arguments that are not options are
+ * handed to operand (with t->ctx, in order) instead of being an error.
+ * cli_parse is cli_parse_v2 with operand NULL.
+ */
+int cli_parse_v2(struct cli_conn *o, const struct cli_tool *t,
+                 cli_operand_fn operand, int argc, char **argv);
 
 /*
  * cli_conn_config -- fill *cfg (written) from *o. The strings in cfg point

@@ -1,0 +1,476 @@
+/*
+ * secmq/file.h -- encrypted, resumable file transfer (docs/PROTOCOL.md §8).
+ *
+ * A sender announces each file with a sealed, signed manifest (name, size,
+ * chunk size and count, BLAKE2b-256 of the file, a random per-file key) on
+ * TOPIC/m, then publishes the file as chunks on TOPIC/c/<file id>, each one
+ * encrypted with the per-file key and signed by the sender; receivers write
+ * chunks at their offsets into a partial file, keep their progress in
+ * sqlite, ask for what is missing on TOPIC/r/<file id>, verify the whole
+ * file and rename it into place. Both sides resume after a restart.
+ * Included by secmq.h; include that, not this file.
+ *
+ * Two layers:
+ *  - the codecs (manifest, request, chunk, name checks): pure functions,
+ *    no I/O, usable by other implementations' tests and by fuzzers;
+ *  - secmq_file_sender and secmq_file_receiver, which drive a transfer
+ *    over a secmq_client that the application owns.
+ *
+ * How the objects meet the client: the application keeps its callbacks and
+ * hands the transfer what concerns it:
+ *     on_connect  -> secmq_file_{sender,receiver}_handle_connect()
+ *     on_message  -> secmq_file_{sender,receiver}_handle_message()
+ *     on_publish  -> secmq_file_sender_handle_publish()
+ * and calls secmq_file_{sender,receiver}_tick() a few times a second (from
+ * any thread) for the timers: manifests and requests are repeated when the
+ * other side stays silent.
+ *
+ * The client must have NO keyring set (secmq_client_set_keyring(c, NULL),
+ * the default): the transfer seals and opens its manifests and requests
+ * with the keyring given here, and its chunks are not channel envelopes,
+ * which a client keyring would refuse. Use a client of its own for
+ * transfers when the application seals other topics through its client.
+ *
+ * Threading: every function of one sender or receiver may be called from
+ * any thread; calls are serialised by an internal mutex. The event
+ * callback runs inside those calls, with that mutex held: it must not call
+ * back into the same sender or receiver, and should be quick.
+ */
+#ifndef SECMQ_FILE_H
+#define SECMQ_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef SECMQ_H
+#error "include <secmq.h>, not <secmq/file.h>"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SECMQ_FILE_ID_BYTES 16u   /* random file id */
+#define SECMQ_FILE_KEY_BYTES 32u  /* per-file key (secret) */
+#define SECMQ_FILE_HASH_BYTES 32u /* BLAKE2b-256 of the whole file */
+#define SECMQ_FILE_NAME_MAX 255u  /* longest announced name, in bytes */
+/* Chunk sizes a manifest may give (plaintext bytes per chunk). */
+#define SECMQ_FILE_CHUNK_MIN 1024u
+#define SECMQ_FILE_CHUNK_MAX (16u * 1024u * 1024u)
+#define SECMQ_FILE_CHUNK_DEFAULT 65536u
+/* Most chunks one file may have (so a progress bitmap is at most 2 MiB). */
+#define SECMQ_FILE_CHUNKS_MAX (1u << 24)
+/* Bytes a chunk adds to its plaintext: a signed envelope (§4). */
+#define SECMQ_FILE_CHUNK_OVERHEAD SECMQ_ENV_OVERHEAD_SIGNED
+/* Encoded manifest: fixed part and the longest one. */
+#define SECMQ_FILE_MANIFEST_FIXED 146u
+#define SECMQ_FILE_MANIFEST_MAX                                                \
+    (SECMQ_FILE_MANIFEST_FIXED + SECMQ_FILE_NAME_MAX)
+/* Ranges one request may carry, and its longest encoding. */
+#define SECMQ_FILE_RANGES_MAX 512u
+#define SECMQ_FILE_REQUEST_FIXED 28u
+#define SECMQ_FILE_REQUEST_MAX                                                 \
+    (SECMQ_FILE_REQUEST_FIXED + 8u * SECMQ_FILE_RANGES_MAX)
+/*
+ * Longest TOPIC a transfer accepts: TOPIC/c/<32 hex digits> must stay
+ * within SECMQ_TOPIC_MAX.
+ */
+#define SECMQ_FILE_TOPIC_MAX (SECMQ_TOPIC_MAX - 35u)
+
+/* ------------------------------------------------------------------------ */
+/* Codecs (pure: no I/O, no allocation)                                     */
+/* ------------------------------------------------------------------------ */
+
+/* The decoded manifest (§8.2). key is a secret: wipe it after use. */
+typedef struct secmq_file_manifest {
+    unsigned char file_id[SECMQ_FILE_ID_BYTES];
+    unsigned char key[SECMQ_FILE_KEY_BYTES];
+    unsigned char sender_pk[SECMQ_SIGN_PK_BYTES]; /* signs the chunks */
+    uint64_t size;                                /* file size in bytes */
+    uint32_t chunk_size;
+    uint32_t chunk_count; /* ceil(size / chunk_size) */
+    unsigned char hash[SECMQ_FILE_HASH_BYTES];
+    uint64_t mtime_ms; /* the file's modification time at the sender */
+    char name[SECMQ_FILE_NAME_MAX + 1]; /* as announced: NOT checked for
+                                           use as a file name, see
+                                           secmq_file_name_check() */
+} secmq_file_manifest;
+
+/*
+ * secmq_file_manifest_encode -- the §8.2 bytes of m into out (cap bytes),
+ * length in *out_len. m->name must be 1..SECMQ_FILE_NAME_MAX bytes (any
+ * bytes but NUL: the receiver judges names), chunk_size within
+ * SECMQ_FILE_CHUNK_MIN..MAX and chunk_count consistent with size.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (bad field) or SECMQ_E_OVERSIZE (cap).
+ */
+SECMQ_API int secmq_file_manifest_encode(unsigned char *out, size_t cap,
+                                         size_t *out_len,
+                                         const secmq_file_manifest *m);
+
+/*
+ * secmq_file_manifest_decode -- parse and check §8.2 bytes (buf, len,
+ * BORROWED) into m: magic, exact length, chunk size range, chunk count =
+ * ceil(size / chunk size) and at most SECMQ_FILE_CHUNKS_MAX, a name of
+ * 1..255 bytes without NUL. The name is not judged as a file name.
+ * Returns SECMQ_OK or SECMQ_E_INVAL (m is then wiped).
+ */
+SECMQ_API int secmq_file_manifest_decode(secmq_file_manifest *m,
+                                         const void *buf,
+                                         size_t len) SECMQ_NODISCARD;
+
+/* What a receiver says about a file (§8.4). */
+typedef enum secmq_file_request_kind {
+    SECMQ_FILE_REQ_NEED = 1,   /* send these chunks (again) */
+    SECMQ_FILE_REQ_DONE = 2,   /* the file arrived and verified */
+    SECMQ_FILE_REQ_REFUSED = 3 /* the receiver will not take the file */
+} secmq_file_request_kind;
+
+/*
+ * Why a file was refused or failed (request reason byte, and the reason of
+ * SECMQ_FILE_EV_REFUSED / _FAILED events). Numbers never change.
+ */
+typedef enum secmq_file_reason {
+    SECMQ_FILE_R_NONE = 0,
+    SECMQ_FILE_R_TOO_LARGE = 1, /* over the receiver's size limit */
+    SECMQ_FILE_R_NO_SPACE = 2,  /* not enough room on the receiver's disk */
+    SECMQ_FILE_R_BAD_NAME = 3,  /* the name cannot be used as a file name */
+    SECMQ_FILE_R_IO = 4,        /* a write failed (ENOSPC, EFBIG, EIO...) */
+    SECMQ_FILE_R_HASH = 5,      /* the whole-file hash did not match */
+    SECMQ_FILE_R_BUSY = 6,      /* too many transfers at once */
+    SECMQ_FILE_R_COUNT = 7
+} secmq_file_reason;
+
+/* secmq_file_reason_name -- "too_large", "no_space", ...; never NULL. */
+SECMQ_API const char *secmq_file_reason_name(int reason);
+
+/* A run of chunks [first, first + count). */
+typedef struct secmq_file_range {
+    uint32_t first;
+    uint32_t count;
+} secmq_file_range;
+
+/* A decoded request. ranges points into the decoded bytes. */
+typedef struct secmq_file_request {
+    unsigned char file_id[SECMQ_FILE_ID_BYTES];
+    int kind;   /* secmq_file_request_kind */
+    int reason; /* secmq_file_reason, REFUSED only */
+    size_t n_ranges;
+    const unsigned char *ranges; /* 8 * n_ranges bytes: u32 first, u32 count
+                                    (read with secmq_file_request_range) */
+} secmq_file_request;
+
+/*
+ * secmq_file_request_encode -- §8.4 bytes into out (cap bytes): kind,
+ * reason (REFUSED), n ranges (NEED: 1..SECMQ_FILE_RANGES_MAX, each count
+ * >= 1; other kinds: 0). Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_OVERSIZE.
+ */
+SECMQ_API int
+secmq_file_request_encode(unsigned char *out, size_t cap, size_t *out_len,
+                          const unsigned char *file_id, int kind, int reason,
+                          const secmq_file_range *ranges, size_t n);
+
+/*
+ * secmq_file_request_decode -- parse §8.4 bytes (BORROWED; r->ranges
+ * points into them). Range bounds against the file are the caller's
+ * business. Returns SECMQ_OK or SECMQ_E_INVAL.
+ */
+SECMQ_API int secmq_file_request_decode(secmq_file_request *r, const void *buf,
+                                        size_t len) SECMQ_NODISCARD;
+
+/* secmq_file_request_range -- range i (< r->n_ranges) of a request. */
+SECMQ_API secmq_file_range secmq_file_request_range(const secmq_file_request *r,
+                                                    size_t i);
+
+/*
+ * secmq_file_name_check -- the file name a receiver uses for an announced
+ * name (§8.6): the part after the last '/', which must be 1..255 bytes,
+ * not start with '.', and contain no byte below 0x20, no 0x7f and no '\\'.
+ * out (cap >= SECMQ_FILE_NAME_MAX + 1) receives it, NUL-terminated.
+ * Returns SECMQ_OK or SECMQ_E_INVAL (refused; out is empty).
+ */
+SECMQ_API int secmq_file_name_check(char *out, size_t cap,
+                                    const char *announced);
+
+/*
+ * secmq_file_chunk_topic -- "TOPIC/c/<file id in lower-case hex>" into out
+ * (cap bytes). Likewise _request_topic ("TOPIC/r/<hex>") and
+ * _manifest_topic ("TOPIC/m"). topic is 1..SECMQ_FILE_TOPIC_MAX bytes
+ * without wildcards. Return SECMQ_OK, SECMQ_E_INVAL or SECMQ_E_OVERSIZE.
+ */
+SECMQ_API int secmq_file_chunk_topic(char *out, size_t cap, const char *topic,
+                                     const unsigned char *file_id);
+SECMQ_API int secmq_file_request_topic(char *out, size_t cap, const char *topic,
+                                       const unsigned char *file_id);
+SECMQ_API int secmq_file_manifest_topic(char *out, size_t cap,
+                                        const char *topic);
+
+/*
+ * secmq_file_chunk_seal -- chunk index of file m (§8.3): a signed envelope
+ * under m->key with key id = the first 8 bytes of the file id and seq =
+ * index, bound to chunk_topic (from secmq_file_chunk_topic), signed with
+ * sender_sk (SECMQ_SIGN_SK_BYTES, the secret key of m->sender_pk).
+ * pt (len bytes) is the chunk's plaintext: chunk_size bytes, the last
+ * chunk the rest. out (cap >= len + SECMQ_FILE_CHUNK_OVERHEAD).
+ * Returns SECMQ_OK, SECMQ_E_INVAL (index or length wrong for m),
+ * SECMQ_E_OVERSIZE (cap).
+ */
+SECMQ_API int
+secmq_file_chunk_seal(unsigned char *out, size_t cap, size_t *out_len,
+                      const secmq_file_manifest *m, uint32_t index,
+                      const unsigned char *sender_sk, const char *chunk_topic,
+                      const void *pt, size_t len);
+
+/*
+ * secmq_file_chunk_open -- check and decrypt a chunk (env, len, BORROWED)
+ * that arrived on chunk_topic for file m: envelope form, signed mode, key
+ * id and sender id of m, index < chunk_count, tag, signature by
+ * m->sender_pk, exact plaintext length for that index.
+ * out (cap >= the chunk size) receives the plaintext, *index its index.
+ * Returns SECMQ_OPEN_OK or a secmq_open_reason (MALFORMED for a wrong
+ * form, key id, sender id, index or length; BAD_TAG; BAD_SIGNATURE);
+ * on failure out is wiped.
+ */
+SECMQ_API int secmq_file_chunk_open(unsigned char *out, size_t cap,
+                                    size_t *out_len, uint32_t *index,
+                                    const secmq_file_manifest *m,
+                                    const char *chunk_topic, const void *env,
+                                    size_t len) SECMQ_NODISCARD;
+
+/* ------------------------------------------------------------------------ */
+/* Events                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum secmq_file_event_kind {
+    SECMQ_FILE_EV_START = 1,    /* sender: manifest published (new or
+                                   resumed); receiver: file accepted */
+    SECMQ_FILE_EV_PROGRESS = 2, /* more bytes: sender, acknowledged by the
+                                   broker; receiver, written */
+    SECMQ_FILE_EV_DONE = 3,     /* sender: a receiver confirmed the file;
+                                   receiver: verified, in its final place */
+    SECMQ_FILE_EV_REFUSED = 4,  /* sender: a receiver refused the file;
+                                   receiver: it refused a manifest */
+    SECMQ_FILE_EV_FAILED = 5,   /* the transfer ended with an error */
+    SECMQ_FILE_EV_REJECTED = 6, /* a manifest, chunk or request did not
+                                   verify and was dropped (reason: a
+                                   secmq_open_reason) */
+    SECMQ_FILE_EV_REQUEST = 7   /* sender: a receiver asked for chunks
+                                   again; receiver: it asked */
+} secmq_file_event_kind;
+
+/* One event. Every pointer is valid during the callback only. */
+typedef struct secmq_file_event {
+    int kind; /* secmq_file_event_kind */
+    unsigned char file_id[SECMQ_FILE_ID_BYTES];
+    const char *name; /* the announced name (REJECTED: may be NULL) */
+    const char *path; /* sender: the local file; receiver: the final
+                         path (DONE), else NULL */
+    const char *peer; /* sender: the receiver's name (DONE, REFUSED,
+                         REQUEST); receiver: the sender's name */
+    uint64_t size;    /* file size */
+    uint64_t bytes;   /* bytes acknowledged (sender) / held (receiver) */
+    uint32_t chunks;  /* REQUEST: chunks asked for; else chunks done */
+    uint32_t chunk_count;
+    const unsigned char *hash; /* SECMQ_FILE_HASH_BYTES (DONE), else NULL */
+    int reason;                /* REFUSED, FAILED: secmq_file_reason;
+                                  REJECTED: secmq_open_reason */
+    int rc;                    /* FAILED: the SECMQ_E_* code */
+    const char *detail;        /* one sentence for people, never NULL */
+} secmq_file_event;
+
+/* Called for every event; user as given at creation. */
+typedef void (*secmq_file_event_cb)(void *user, const secmq_file_event *ev);
+
+/* ------------------------------------------------------------------------ */
+/* Sender                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct secmq_file_sender secmq_file_sender;
+
+/* Sender settings; secmq_file_send_opts_init() fills the defaults. */
+typedef struct secmq_file_send_opts {
+    size_t size;         /* sizeof(secmq_file_send_opts); set by _init */
+    uint32_t chunk_size; /* default SECMQ_FILE_CHUNK_DEFAULT; keep chunk +
+                            138 below the broker's maximum packet size */
+    unsigned window;     /* chunks published and not yet acknowledged by
+                            the broker, 1..1024; default 16 */
+    int retry_ms;        /* re-publish the manifest after this long without
+                            an answer from a receiver; default 5000 */
+    const char *state;   /* sqlite file of the sender's progress (BORROWED,
+                            copied); NULL = memory only: no resume */
+    unsigned receivers;  /* DONE answers that finish a file; default 1 */
+    uint64_t max_rate;   /* chunk bytes published per second at most
+                            (a slow or metered uplink); 0 = no limit */
+} secmq_file_send_opts;
+
+/* secmq_file_send_opts_init -- the defaults above. Never fails. */
+SECMQ_API void secmq_file_send_opts_init(secmq_file_send_opts *o);
+
+/*
+ * secmq_file_sender_new -- a sender of files on topic (BORROWED, copied).
+ * c and kr are BORROWED and must outlive the sender; kr must make this
+ * identity a publisher of a channel covering topic/m and a member of one
+ * covering topic/r/+ (docs/PROTOCOL.md §8.1). cb (may be NULL) gets the
+ * events, with user.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (bad topic or option), SECMQ_E_NO_KEY
+ * (kr cannot seal topic/m), SECMQ_E_IO (state file: cannot open it, it
+ * is not a secmq transfer state file, or another process uses it),
+ * SECMQ_E_NOMEM. On failure *out is NULL and err (errlen bytes, may be
+ * NULL) holds a one-line reason.
+ */
+SECMQ_API SECMQ_NODISCARD int
+secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
+                      secmq_keyring *kr, const char *topic,
+                      const secmq_file_send_opts *o, secmq_file_event_cb cb,
+                      void *user, char *err, size_t errlen);
+
+/*
+ * secmq_file_sender_free -- forget the sender (state already on disk stays
+ * for the next run). Messages already handed to the client are still sent
+ * by it. NULL is a no-op.
+ */
+SECMQ_API void secmq_file_sender_free(secmq_file_sender *s);
+
+/*
+ * secmq_file_sender_add -- queue the file at path (BORROWED) under name
+ * (BORROWED; NULL = the last component of path). Reads the whole file
+ * once to hash it, on the calling thread. If the state file holds an
+ * unfinished transfer of the same path, size and modification time, it is
+ * resumed (same file id and key: receivers keep what they have);
+ * otherwise a new transfer starts. Files are sent one after the other.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (not a regular file, name empty or too
+ * long, file too large for SECMQ_FILE_CHUNKS_MAX chunks), SECMQ_E_IO
+ * (cannot read it, state not saved; see secmq_file_sender_errmsg),
+ * SECMQ_E_NOMEM.
+ */
+SECMQ_API SECMQ_NODISCARD int
+secmq_file_sender_add(secmq_file_sender *s, const char *path, const char *name);
+
+/*
+ * secmq_file_sender_handle_connect -- call from on_connect after every
+ * accepted CONNACK: subscribes to topic/r/+ (QoS 1) and re-publishes the
+ * current manifest. Returns SECMQ_OK or the client's error.
+ */
+SECMQ_API int secmq_file_sender_handle_connect(secmq_file_sender *s,
+                                               int session_present);
+
+/*
+ * secmq_file_sender_handle_message -- call from on_message with every
+ * message (BORROWED). Returns 1 if it was a request for this sender
+ * (consumed, also when it did not open), 0 if it is not the sender's.
+ */
+SECMQ_API int secmq_file_sender_handle_message(secmq_file_sender *s,
+                                               const secmq_message *m);
+
+/* secmq_file_sender_handle_publish -- call from on_publish. */
+SECMQ_API void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid,
+                                                int rc);
+
+/*
+ * secmq_file_sender_tick -- timers and flow: publishes chunks while the
+ * window has room, repeats the manifest when receivers are silent, saves
+ * progress. Call every 50..500 ms.
+ * Returns the number of files not finished yet (0: all done, refused or
+ * failed), or a negative SECMQ_E_* when the state file cannot be written.
+ */
+SECMQ_API int secmq_file_sender_tick(secmq_file_sender *s);
+
+/* Files finished as DONE, REFUSED or FAILED so far (any of the three). */
+SECMQ_API void secmq_file_sender_counts(secmq_file_sender *s, unsigned *done,
+                                        unsigned *refused, unsigned *failed);
+
+/* secmq_file_sender_errmsg -- the latest failure's detail, as
+ * secmq_client_errmsg. */
+SECMQ_API size_t secmq_file_sender_errmsg(secmq_file_sender *s, char *buf,
+                                          size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Receiver                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct secmq_file_receiver secmq_file_receiver;
+
+/* Receiver settings; secmq_file_recv_opts_init() fills the defaults. */
+typedef struct secmq_file_recv_opts {
+    size_t size;         /* sizeof(secmq_file_recv_opts); set by _init */
+    uint64_t max_size;   /* refuse larger files; default 4 GiB */
+    uint64_t reserve;    /* refuse a file that would leave less free space
+                            than this on the disk; default 16 MiB */
+    int retry_ms;        /* ask for missing chunks after this long without
+                            one (doubling, up to 60 s); default 3000 */
+    const char *state;   /* sqlite file of the progress (BORROWED, copied);
+                            NULL = DIR/.secmq-recv.db */
+    unsigned max_active; /* transfers in progress at once; default 16 */
+} secmq_file_recv_opts;
+
+/* secmq_file_recv_opts_init -- the defaults above. Never fails. */
+SECMQ_API void secmq_file_recv_opts_init(secmq_file_recv_opts *o);
+
+/*
+ * secmq_file_receiver_new -- a receiver of files announced on topic
+ * (BORROWED, copied), written into the existing directory dir (BORROWED;
+ * opened once: everything is created relative to it, never outside).
+ * c and kr are BORROWED and must outlive the receiver; kr must hold a
+ * channel covering topic/m and be a publisher of one covering
+ * topic/r/+. Unfinished transfers of the state file are resumed: their
+ * partial files are reopened and the missing chunks asked for.
+ * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_IO (dir or state file; the
+ * detail in err), SECMQ_E_NOMEM. *out is NULL on failure.
+ */
+SECMQ_API SECMQ_NODISCARD int
+secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
+                        secmq_keyring *kr, const char *topic, const char *dir,
+                        const secmq_file_recv_opts *o, secmq_file_event_cb cb,
+                        void *user, char *err, size_t errlen);
+
+/* secmq_file_receiver_free -- save progress, close files. NULL: no-op. */
+SECMQ_API void secmq_file_receiver_free(secmq_file_receiver *r);
+
+/*
+ * secmq_file_receiver_handle_connect -- call from on_connect: subscribes
+ * to topic/m and topic/c/+ (QoS 1). Returns SECMQ_OK or the client's
+ * error.
+ */
+SECMQ_API int secmq_file_receiver_handle_connect(secmq_file_receiver *r,
+                                                 int session_present);
+
+/*
+ * secmq_file_receiver_handle_message -- call from on_message. Returns 1 if
+ * the message was the receiver's (manifest or chunk, consumed even when it
+ * did not verify), else 0.
+ */
+SECMQ_API int secmq_file_receiver_handle_message(secmq_file_receiver *r,
+                                                 const secmq_message *m);
+
+/*
+ * secmq_file_receiver_handle_publish -- call from on_publish: the broker
+ * acknowledged one of the receiver's requests (or another message of the
+ * client, which is ignored).
+ */
+SECMQ_API void secmq_file_receiver_handle_publish(secmq_file_receiver *r,
+                                                  int mid, int rc);
+
+/*
+ * secmq_file_receiver_unacked -- requests (NEED, DONE, REFUSED) published
+ * and not yet acknowledged by the broker. Before disconnecting, wait (a
+ * bounded time) until this is 0, or the sender may never hear the last
+ * answer (it then asks again with its manifest, which a receiver that
+ * has left cannot answer).
+ */
+SECMQ_API unsigned secmq_file_receiver_unacked(secmq_file_receiver *r);
+
+/*
+ * secmq_file_receiver_tick -- timers: saves progress, asks for missing
+ * chunks after a silence. Call every 50..500 ms.
+ * Returns the number of transfers in progress, or a negative SECMQ_E_*
+ * when the state file cannot be written.
+ */
+SECMQ_API int secmq_file_receiver_tick(secmq_file_receiver *r);
+
+/* secmq_file_receiver_errmsg -- the latest failure's detail. */
+SECMQ_API size_t secmq_file_receiver_errmsg(secmq_file_receiver *r, char *buf,
+                                            size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SECMQ_FILE_H */

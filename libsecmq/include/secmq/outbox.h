@@ -1,0 +1,252 @@
+/*
+ * secmq/outbox.h -- the durable outbox: messages committed to an sqlite file
+ * before they are sent, delivered in order after a reconnect or a restart.
+ *
+ * Included by secmq.h; include that, not this file. The outbox belongs to one
+ * client (secmq_client_set_outbox) and owns one database file; nothing else
+ * may open that file while the client lives.
+ *
+ * What a publish through the outbox does:
+ *
+ *   seal (keyring, as secmq_client_publish always does) -> append to the
+ *   commit queue -> the commit thread writes every queued row in ONE
+ *   transaction (group commit) -> the publish returns (or on_durable fires)
+ *   -> rows are handed to MQTT in id order, at most max_inflight at a time
+ *   and only while the broker has accepted the connection -> PUBACK (QoS 1)
+ *   or PUBCOMP (QoS 2) -> the row is deleted (in the next transaction) and
+ *   on_delivered fires.
+ *
+ * Ordering. Rows are handed in id order (the order the publishes returned;
+ * for concurrent publishers, the order they took the queue lock). After a
+ * lost link, libmosquitto still holds the rows it had in flight and resends
+ * them itself once on_connect has returned; the outbox therefore hands
+ * nothing new after a reconnect until the first of those resends has been
+ * acknowledged (by then libmosquitto has queued all of them), so newer rows
+ * cannot overtake older ones. When nothing was in flight, draining starts
+ * inside on_connect. After a restart of the process, every row in the file
+ * is unacknowledged and is sent again from the oldest. Delivery is at least
+ * once: a crash between PUBACK and the delete, or a resend of a message the
+ * broker had already received, can deliver a message twice; with a keyring
+ * the envelope's sequence number makes receivers drop the copy
+ * (SECMQ_OPEN_REPLAY), so applications see it once. Order holds among
+ * QoS 1 and 2 messages of the outbox; messages published around the outbox
+ * (SECMQ_PUBLISH_DIRECT, publish without an outbox) are not ordered with
+ * them. A QoS 0 row is deleted once libmosquitto has written it to the
+ * link; if the link drops first it is sent again after the reconnect, after
+ * the QoS 1/2 rows libmosquitto resends (QoS 0 order is best effort).
+ *
+ * What is on disk. With a keyring and a topic a channel covers, the stored
+ * payload is the envelope: only ciphertext reaches the file. On topics no
+ * channel covers, and without a keyring (TLS only), the payload is stored AS
+ * GIVEN, in clear: the outbox has no key to encrypt it with. Topics are
+ * always stored in clear (the broker sees them anyway). The file, its -wal
+ * and -shm are created 0600.
+ *
+ * Durability. synchronous=FULL (the default): a publish that returned
+ * SECMQ_OK (or an on_durable with SECMQ_OK) survives a power cut.
+ * synchronous=NORMAL: survives a crash of the process, but a power cut can
+ * lose the last commits. Deletes ride along with the next commit, so a
+ * crash may resend what the broker already acknowledged (see above).
+ *
+ * The file: sqlite, WAL mode, PRAGMA application_id 0x53514F42 ('SQOB'),
+ * user_version 1, one table
+ *   outbox(id INTEGER PRIMARY KEY, topic TEXT, payload BLOB, qos INTEGER,
+ *          retain INTEGER, sealed INTEGER, created_ms INTEGER).
+ * A missing or empty file is created; any other file must carry that
+ * application_id and version, or secmq_client_set_outbox() fails with
+ * SECMQ_E_DB and leaves it untouched (it never replaces a file). An flock on
+ * the file keeps a second process out (SECMQ_E_BUSY).
+ */
+#ifndef SECMQ_OUTBOX_H
+#define SECMQ_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef SECMQ_H
+#error "include <secmq.h>, not <secmq/outbox.h>"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Defaults of secmq_outbox_config_init(). */
+#define SECMQ_OUTBOX_DEFAULT_MAX_ROWS 100000u
+#define SECMQ_OUTBOX_DEFAULT_MAX_BYTES (64u * 1024u * 1024u)
+#define SECMQ_OUTBOX_DEFAULT_INFLIGHT 20
+#define SECMQ_OUTBOX_DEFAULT_BATCH 1000
+/* Largest max_inflight (libmosquitto keeps them all in memory anyway). */
+#define SECMQ_OUTBOX_MAX_INFLIGHT 1000
+
+typedef enum secmq_outbox_sync {
+    SECMQ_OUTBOX_SYNC_FULL = 0,  /* synchronous=FULL: power-cut safe */
+    SECMQ_OUTBOX_SYNC_NORMAL = 1 /* synchronous=NORMAL: crash safe only */
+} secmq_outbox_sync;
+
+/* What a publish does when the outbox is at max_rows or max_bytes. */
+typedef enum secmq_outbox_policy {
+    SECMQ_OUTBOX_REFUSE_NEW = 0, /* the publish fails with SECMQ_E_FULL */
+    SECMQ_OUTBOX_DROP_OLDEST = 1 /* the oldest rows not in flight are
+                                    deleted to make room */
+} secmq_outbox_policy;
+
+/*
+ * Outbox settings. Initialise with secmq_outbox_config_init(). Bytes of a
+ * row = topic length + stored payload length (the envelope when sealed).
+ * Every refusal and every dropped row is counted (secmq_outbox_stats) and
+ * logged through on_log (SECMQ_LOG_WARNING; at most one line per second,
+ * saying how many since the last line).
+ */
+typedef struct secmq_outbox_config {
+    size_t size;                /* sizeof(secmq_outbox_config); set by _init */
+    const char *path;           /* the database file; BORROWED, copied */
+    secmq_outbox_sync sync;     /* default SECMQ_OUTBOX_SYNC_FULL */
+    secmq_outbox_policy policy; /* default SECMQ_OUTBOX_REFUSE_NEW */
+    uint64_t max_rows;          /* default SECMQ_OUTBOX_DEFAULT_MAX_ROWS */
+    uint64_t max_bytes;         /* default SECMQ_OUTBOX_DEFAULT_MAX_BYTES */
+    int qos0;                   /* 1 = QoS 0 publishes use the outbox too;
+                                   default 0 (QoS 0 is sent directly) */
+    int max_inflight; /* rows handed to MQTT at once, 1..1000; default 20 */
+    int max_batch;    /* rows per transaction at most; default 1000 */
+} secmq_outbox_config;
+
+/* Counters and depth, from secmq_client_outbox_stats(). */
+typedef struct secmq_outbox_stats {
+    uint64_t rows;     /* queued now: committed or being committed,
+                          not yet acknowledged */
+    uint64_t bytes;    /* their bytes (topic + stored payload) */
+    uint64_t inflight; /* of those, handed to MQTT, awaiting the ack */
+    uint64_t max_rows; /* the bounds in force */
+    uint64_t max_bytes;
+    uint64_t recovered;      /* rows found in the file when it was opened */
+    uint64_t queued;         /* publishes accepted since it was opened */
+    uint64_t committed;      /* rows made durable since then */
+    uint64_t commits;        /* transactions (group commits) */
+    uint64_t sent;           /* rows handed to MQTT (libmosquitto's own
+                                resends after a reconnect not counted) */
+    uint64_t acked;          /* rows acknowledged and deleted */
+    uint64_t dropped_oldest; /* rows deleted by SECMQ_OUTBOX_DROP_OLDEST */
+    uint64_t refused_full;   /* publishes refused with SECMQ_E_FULL */
+    uint64_t failed;         /* rows MQTT refused to send (e.g. larger
+                                than the broker's maximum packet size),
+                                deleted and reported to on_delivered */
+    uint64_t commit_errors;  /* transactions that failed (disk full, I/O) */
+} secmq_outbox_stats;
+
+/* Flags of secmq_client_publish_v2(). */
+#define SECMQ_PUBLISH_RAW 0x1u /* do not seal (as publish_raw) */
+#define SECMQ_PUBLISH_ASYNC                                                    \
+    0x2u                          /* return once queued; on_durable reports    \
+                                     the commit */
+#define SECMQ_PUBLISH_DIRECT 0x4u /* bypass the outbox (as without one) */
+
+/* What secmq_client_outbox_wait() waits for. */
+#define SECMQ_OUTBOX_WAIT_DURABLE 1 /* every row queued so far committed */
+#define SECMQ_OUTBOX_WAIT_EMPTY 2   /* no row left: all acknowledged */
+
+/*
+ * on_durable: an ASYNC publish's row was committed (rc SECMQ_OK) or its
+ * transaction failed (rc SECMQ_E_IO; the row is not queued, the detail is
+ * in secmq_client_errmsg()). Called once per ASYNC row, in id order, on the
+ * outbox's commit thread (not the loop thread): keep it short, and do not
+ * make a publish that waits for its commit from it (ASYNC ones are fine).
+ */
+typedef void (*secmq_durable_cb)(secmq_client *c, void *user, uint64_t id,
+                                 int rc);
+/*
+ * on_delivered: a row left the outbox: acknowledged by the broker (rc
+ * SECMQ_OK, or from an MQTT 5 broker SECMQ_E_NOT_AUTHORIZED /
+ * SECMQ_E_REFUSED as for on_publish), or refused by MQTT before sending (rc
+ * SECMQ_E_OVERSIZE, ...; counted as failed). Runs on the loop thread (or on
+ * the publishing thread for the last case). on_publish is not called for
+ * outbox rows: their packet ids are libmosquitto's business.
+ */
+typedef void (*secmq_delivered_cb)(secmq_client *c, void *user, uint64_t id,
+                                   int rc);
+
+/*
+ * secmq_outbox_config_init -- fill *cfg with the defaults listed above
+ * (path NULL). cfg is BORROWED and written. Never fails.
+ */
+SECMQ_API void secmq_outbox_config_init(secmq_outbox_config *cfg);
+
+/*
+ * secmq_client_set_outbox -- open (or create) the outbox file and attach it
+ * to the client. Call once, after secmq_client_new() and before
+ * secmq_client_connect(); set the keyring first when there is one. cfg is
+ * BORROWED and copied. Rows already in the file are sent first, oldest
+ * first, once connected.
+ * Starts the outbox's commit thread. The outbox is closed by
+ * secmq_client_free(), which commits what was queued first.
+ * Returns SECMQ_OK; SECMQ_E_INVAL (cfg or path NULL, a bound of 0,
+ * max_inflight or max_batch out of range); SECMQ_E_STATE (connecting or
+ * connected, or an outbox is already set); SECMQ_E_DB (the file is not a
+ * secmq outbox: another sqlite database, another version, or not a
+ * database at all; it is left untouched); SECMQ_E_BUSY (another process has
+ * it open); SECMQ_E_IO (cannot create, open or write the file, or its
+ * directory); SECMQ_E_NOMEM. secmq_client_errmsg() names the file and the
+ * cause.
+ */
+SECMQ_API SECMQ_NODISCARD int
+secmq_client_set_outbox(secmq_client *c, const secmq_outbox_config *cfg);
+
+/* Callback setters: call before secmq_client_connect(). NULL unsets. */
+SECMQ_API void secmq_client_on_durable(secmq_client *c, secmq_durable_cb cb);
+SECMQ_API void secmq_client_on_delivered(secmq_client *c,
+                                         secmq_delivered_cb cb);
+
+/*
+ * secmq_client_publish_v2 -- publish with flags; secmq_client_publish() is
+ * this with flags 0 and id NULL, publish_raw with SECMQ_PUBLISH_RAW.
+ * Sealing is as documented for secmq_client_publish(). With an outbox, a
+ * publish at QoS 1 or 2 (and at QoS 0 when the outbox's qos0 is set) that is
+ * not SECMQ_PUBLISH_DIRECT goes through it:
+ *  - without SECMQ_PUBLISH_ASYNC it returns once the row is committed
+ *    (durable as the sync mode promises); it may be called while the
+ *    broker is unreachable, before the first connect, and from several
+ *    threads (their rows share commits);
+ *  - with SECMQ_PUBLISH_ASYNC it returns once the row is queued in memory;
+ *    on_durable(id) reports the commit later;
+ *  - *id (may be NULL) receives the row's id (ids grow by one per row, over
+ *    the life of the file), *mid (may be NULL) receives 0;
+ *  - completion is reported by on_delivered(id), not on_publish.
+ * Otherwise it is an ordinary publish: *id receives 0 and *mid the packet
+ * id reported to on_publish.
+ * topic and payload are BORROWED and copied (sealed) before return.
+ * Returns SECMQ_OK; every code of secmq_client_publish(); through the
+ * outbox also SECMQ_E_FULL (outbox at a bound with SECMQ_OUTBOX_REFUSE_NEW,
+ * or a row larger than max_bytes), SECMQ_E_IO (its commit failed; the row is
+ * not queued), SECMQ_E_STATE (the outbox failed earlier and is closed).
+ * A publish that returns an error queued nothing and fires no callback.
+ */
+SECMQ_API SECMQ_NODISCARD int
+secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
+                        const char *topic, const void *payload,
+                        size_t payloadlen, int qos, int retain, unsigned flags);
+
+/*
+ * secmq_client_outbox_stats -- depth and counters (written into *st).
+ * Any thread. Returns SECMQ_OK, SECMQ_E_INVAL (NULL), SECMQ_E_STATE (no
+ * outbox).
+ */
+SECMQ_API int secmq_client_outbox_stats(secmq_client *c,
+                                        secmq_outbox_stats *st);
+
+/*
+ * secmq_client_outbox_wait -- wait until what (SECMQ_OUTBOX_WAIT_DURABLE or
+ * SECMQ_OUTBOX_WAIT_EMPTY) holds, at most timeout_ms (< 0: forever). Does
+ * not drive the network: with secmq_client_loop() on the same thread, wait
+ * for EMPTY with timeout 0 between loop calls instead. Any thread but the
+ * loop thread and the commit thread (on_durable).
+ * Returns SECMQ_OK, SECMQ_E_TIMEOUT, SECMQ_E_INVAL, SECMQ_E_STATE (no
+ * outbox).
+ */
+SECMQ_API int secmq_client_outbox_wait(secmq_client *c, int what,
+                                       int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SECMQ_OUTBOX_H */

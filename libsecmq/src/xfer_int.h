@@ -1,0 +1,137 @@
+/*
+ * xfer_int.h -- what the file-transfer files share: codec helpers
+ * (xfercodec.c), the sqlite state of transfers (xferstate.c, the only file
+ * that sees sqlite for transfers), and keyring lookups (xferkeys.c).
+ * Nothing here is part of the public API (secmq/file.h is).
+ */
+#ifndef SECMQ_XFER_INT_H
+#define SECMQ_XFER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <secmq.h>
+
+/* ---- codec helpers (xfercodec.c) ------------------------------------------
+ */
+
+/* ceil(size / chunk_size); SECMQ_FILE_CHUNKS_MAX + 1 when above the limit. */
+uint32_t secmq__xfer_chunk_count(uint64_t size, uint32_t chunk_size);
+/* Plaintext length of chunk index of m; 0 when index is out of range. */
+size_t secmq__xfer_chunk_len(const secmq_file_manifest *m, uint32_t index);
+/* 1 if topic can be a transfer's TOPIC. */
+int secmq__xfer_topic_ok(const char *topic);
+/* topic = prefix (plen bytes) + 32 hex digits: the file id into file_id.
+ * 0, or -1 when topic has another form. */
+int secmq__xfer_parse_id(const char *topic, const char *prefix, size_t plen,
+                         unsigned char *file_id);
+
+/* ---- keys (xferkeys.c) ------------------------------------------------------
+ */
+
+/* This identity's public key, and a pointer to its secret signing key
+ * (read-only guarded memory owned by kr). */
+void secmq__xfer_self(const secmq_keyring *kr, unsigned char *pk,
+                      const unsigned char **sk);
+/*
+ * Does pk belong to the sender who sealed the envelope env (already opened
+ * by secmq_keyring_open_msg on topic)? The envelope must be signed (a
+ * mac-only one proves no sender) and its sender id must be that of pk,
+ * and, when kr knows that identity's full key (peer, channel publisher,
+ * or this identity), pk must be exactly it. 1 or 0.
+ */
+int secmq__xfer_sender_is(const secmq_keyring *kr, const char *topic,
+                          const void *env, size_t len, const unsigned char *pk);
+
+/* ---- bitmaps ------------------------------------------------------------- */
+
+static inline int secmq__bit_get(const unsigned char *b, uint32_t i)
+{
+    return (b[i >> 3] >> (i & 7)) & 1;
+}
+
+static inline void secmq__bit_set(unsigned char *b, uint32_t i)
+{
+    b[i >> 3] = (unsigned char)(b[i >> 3] | (1u << (i & 7)));
+}
+
+static inline size_t secmq__bit_bytes(uint32_t n)
+{
+    return ((size_t)n + 7u) / 8u;
+}
+
+/* ---- state (xferstate.c) ----------------------------------------------------
+ */
+
+typedef struct secmq__xdb secmq__xdb;
+
+enum { SECMQ__XROLE_SEND = 1, SECMQ__XROLE_RECV = 2 };
+enum { SECMQ__XST_ACTIVE = 1, SECMQ__XST_DONE = 2, SECMQ__XST_FAILED = 3 };
+
+/* Longest path kept in the state. */
+#define SECMQ__XPATH_MAX 4096u
+
+/* One transfer as the state file holds it. manifest is secret (it holds
+ * the per-file key): wipe a row after use. */
+typedef struct secmq__xrow {
+    unsigned char file_id[SECMQ_FILE_ID_BYTES];
+    int role;  /* SECMQ__XROLE_* */
+    int state; /* SECMQ__XST_* */
+    unsigned char manifest[SECMQ_FILE_MANIFEST_MAX];
+    size_t manifest_len;           /* 0 once finished (the key is gone) */
+    char peer[SECMQ_NAME_MAX + 1]; /* receiver: the sender's name */
+    char path[SECMQ__XPATH_MAX];   /* sender: source path; receiver: final
+                                      name once done */
+    int64_t src_size;     /* sender: size and mtime of the source, so a */
+    int64_t src_mtime_ns; /* changed file is not resumed */
+    int reason;           /* FAILED: secmq_file_reason */
+} secmq__xrow;
+
+/*
+ * Open (create, mode 0600) the state file at path, take an exclusive
+ * non-blocking flock on it (one process per state file), check it is ours
+ * (application id) and set WAL, synchronous=FULL, secure_delete.
+ * Returns SECMQ_OK, SECMQ_E_IO (reason in err), SECMQ_E_NOMEM.
+ */
+int secmq__xdb_open(secmq__xdb **out, const char *path, char *err,
+                    size_t errlen);
+/* Close. NULL is a no-op. */
+void secmq__xdb_close(secmq__xdb *db);
+/* The latest sqlite failure as a sentence (valid until the next call). */
+const char *secmq__xdb_errmsg(secmq__xdb *db);
+
+/* Insert or replace a row, with its bitmap (bits, blen bytes; may be 0). */
+int secmq__xdb_put(secmq__xdb *db, const secmq__xrow *row,
+                   const unsigned char *bits, size_t blen);
+/* Replace the bitmap of an active transfer. */
+int secmq__xdb_set_bits(secmq__xdb *db, const unsigned char *file_id,
+                        const unsigned char *bits, size_t blen);
+/*
+ * End a transfer: state DONE or FAILED, reason, final path (may be NULL);
+ * SECURITY: the manifest (the per-file key) and the bitmap are erased
+ * (secure_delete overwrites the freed pages).
+ */
+int secmq__xdb_finish(secmq__xdb *db, const unsigned char *file_id, int state,
+                      int reason, const char *path);
+/* Remove a row. */
+int secmq__xdb_delete(secmq__xdb *db, const unsigned char *file_id);
+/*
+ * Read a row (and, when bits is not NULL, its bitmap into bits, blen
+ * bytes, zero-filled past what is stored). Returns 1 found, 0 not found,
+ * SECMQ_E_IO.
+ */
+int secmq__xdb_get(secmq__xdb *db, const unsigned char *file_id,
+                   secmq__xrow *row, unsigned char *bits, size_t blen);
+/*
+ * The active sender row for this source (path, size, mtime), if any.
+ * 1 found, 0 not found, SECMQ_E_IO.
+ */
+int secmq__xdb_find_source(secmq__xdb *db, const char *path, int64_t size,
+                           int64_t mtime_ns, secmq__xrow *row);
+/*
+ * The file ids of active rows of role: up to max into ids (16 bytes
+ * each). Returns the number found (may exceed max), or SECMQ_E_IO.
+ */
+int secmq__xdb_active(secmq__xdb *db, int role, unsigned char *ids, size_t max);
+
+#endif /* SECMQ_XFER_INT_H */

@@ -1,0 +1,478 @@
+/*
+ * xfercodec.c -- the file-transfer wire formats of docs/PROTOCOL.md §8:
+ * manifest and request codecs, the chunk (a signed envelope under the
+ * per-file key), the topics, and the rule for turning an announced name
+ * into a file name. Pure: no I/O, no allocation. What a sender or receiver
+ * does with them lives in xfersend.c and xferrecv.c.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include <secmq.h>
+
+#include "xfer_int.h"
+
+#define MANIFEST_MAGIC "SECMQFM1"
+#define REQUEST_MAGIC "SECMQFR1"
+#define MAGIC_BYTES 8u
+
+_Static_assert(SECMQ_FILE_MANIFEST_FIXED ==
+                   MAGIC_BYTES + SECMQ_FILE_ID_BYTES + SECMQ_FILE_KEY_BYTES +
+                       SECMQ_SIGN_PK_BYTES + 8u + 4u + 4u +
+                       SECMQ_FILE_HASH_BYTES + 8u + 2u,
+               "manifest layout");
+_Static_assert(SECMQ_FILE_REQUEST_FIXED ==
+                   MAGIC_BYTES + SECMQ_FILE_ID_BYTES + 1u + 1u + 2u,
+               "request layout");
+_Static_assert(SECMQ_FILE_KEY_BYTES == SECMQ_KEY_BYTES, "file key size");
+
+/* ---- big-endian helpers -------------------------------------------------- */
+
+static void put_u16(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--) {
+        p[i] = (unsigned char)v;
+        v >>= 8;
+    }
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)v;
+        v >>= 8;
+    }
+}
+
+static uint32_t get_u16(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/* ---- shared helpers -------------------------------------------------------
+ */
+
+uint32_t secmq__xfer_chunk_count(uint64_t size, uint32_t chunk_size)
+{
+    uint64_t n = size / chunk_size + (size % chunk_size != 0);
+
+    return n > SECMQ_FILE_CHUNKS_MAX ? SECMQ_FILE_CHUNKS_MAX + 1u : (uint32_t)n;
+}
+
+size_t secmq__xfer_chunk_len(const secmq_file_manifest *m, uint32_t index)
+{
+    uint64_t off = (uint64_t)index * m->chunk_size;
+
+    if (index >= m->chunk_count || off >= m->size) {
+        return 0;
+    }
+    return m->size - off < m->chunk_size ? (size_t)(m->size - off)
+                                         : (size_t)m->chunk_size;
+}
+
+/* A topic usable as TOPIC: 1..SECMQ_FILE_TOPIC_MAX bytes, no wildcards. */
+int secmq__xfer_topic_ok(const char *topic)
+{
+    size_t len;
+
+    if (topic == NULL) {
+        return 0;
+    }
+    len = strlen(topic);
+    return len >= 1 && len <= SECMQ_FILE_TOPIC_MAX &&
+           strpbrk(topic, "+#") == NULL;
+}
+
+/* ---- manifest ------------------------------------------------------------ */
+
+static int manifest_fields_ok(const secmq_file_manifest *m, size_t name_len)
+{
+    return m->chunk_size >= SECMQ_FILE_CHUNK_MIN &&
+           m->chunk_size <= SECMQ_FILE_CHUNK_MAX &&
+           m->chunk_count <= SECMQ_FILE_CHUNKS_MAX &&
+           m->chunk_count == secmq__xfer_chunk_count(m->size, m->chunk_size) &&
+           name_len >= 1 && name_len <= SECMQ_FILE_NAME_MAX;
+}
+
+int secmq_file_manifest_encode(unsigned char *out, size_t cap, size_t *out_len,
+                               const secmq_file_manifest *m)
+{
+    size_t name_len, len;
+    unsigned char *p = out;
+
+    if (out_len != NULL) {
+        *out_len = 0;
+    }
+    if (out == NULL || out_len == NULL || m == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    name_len = strnlen(m->name, sizeof m->name);
+    if (name_len == sizeof m->name || !manifest_fields_ok(m, name_len)) {
+        return SECMQ_E_INVAL;
+    }
+    len = SECMQ_FILE_MANIFEST_FIXED + name_len;
+    if (cap < len) {
+        return SECMQ_E_OVERSIZE;
+    }
+    memcpy(p, MANIFEST_MAGIC, MAGIC_BYTES);
+    p += MAGIC_BYTES;
+    memcpy(p, m->file_id, SECMQ_FILE_ID_BYTES);
+    p += SECMQ_FILE_ID_BYTES;
+    memcpy(p, m->key, SECMQ_FILE_KEY_BYTES);
+    p += SECMQ_FILE_KEY_BYTES;
+    memcpy(p, m->sender_pk, SECMQ_SIGN_PK_BYTES);
+    p += SECMQ_SIGN_PK_BYTES;
+    put_u64(p, m->size);
+    put_u32(p + 8, m->chunk_size);
+    put_u32(p + 12, m->chunk_count);
+    p += 16;
+    memcpy(p, m->hash, SECMQ_FILE_HASH_BYTES);
+    p += SECMQ_FILE_HASH_BYTES;
+    put_u64(p, m->mtime_ms);
+    put_u16(p + 8, (uint32_t)name_len);
+    p += 10;
+    memcpy(p, m->name, name_len);
+    *out_len = len;
+    return SECMQ_OK;
+}
+
+int secmq_file_manifest_decode(secmq_file_manifest *m, const void *buf,
+                               size_t len)
+{
+    const unsigned char *p = buf;
+    size_t name_len;
+
+    if (m == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    memset(m, 0, sizeof *m);
+    if (buf == NULL || len < SECMQ_FILE_MANIFEST_FIXED ||
+        memcmp(p, MANIFEST_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
+        return SECMQ_E_INVAL;
+    }
+    name_len = get_u16(p + SECMQ_FILE_MANIFEST_FIXED - 2);
+    if (len != SECMQ_FILE_MANIFEST_FIXED + name_len) {
+        return SECMQ_E_INVAL;
+    }
+    p += MAGIC_BYTES;
+    memcpy(m->file_id, p, SECMQ_FILE_ID_BYTES);
+    p += SECMQ_FILE_ID_BYTES;
+    memcpy(m->key, p, SECMQ_FILE_KEY_BYTES);
+    p += SECMQ_FILE_KEY_BYTES;
+    memcpy(m->sender_pk, p, SECMQ_SIGN_PK_BYTES);
+    p += SECMQ_SIGN_PK_BYTES;
+    m->size = get_u64(p);
+    m->chunk_size = get_u32(p + 8);
+    m->chunk_count = get_u32(p + 12);
+    p += 16;
+    memcpy(m->hash, p, SECMQ_FILE_HASH_BYTES);
+    p += SECMQ_FILE_HASH_BYTES;
+    m->mtime_ms = get_u64(p);
+    p += 10;
+    if (name_len > SECMQ_FILE_NAME_MAX || memchr(p, 0, name_len) != NULL) {
+        sodium_memzero(m, sizeof *m);
+        return SECMQ_E_INVAL;
+    }
+    memcpy(m->name, p, name_len);
+    m->name[name_len] = '\0';
+    if (!manifest_fields_ok(m, name_len)) {
+        sodium_memzero(m, sizeof *m);
+        return SECMQ_E_INVAL;
+    }
+    return SECMQ_OK;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+const char *secmq_file_reason_name(int reason)
+{
+    static const char *const names[] = {"none",     "too_large", "no_space",
+                                        "bad_name", "io_error",  "hash",
+                                        "busy"};
+
+    if (reason < 0 || reason >= SECMQ_FILE_R_COUNT) {
+        return "unknown";
+    }
+    return names[reason];
+}
+
+int secmq_file_request_encode(unsigned char *out, size_t cap, size_t *out_len,
+                              const unsigned char *file_id, int kind,
+                              int reason, const secmq_file_range *ranges,
+                              size_t n)
+{
+    size_t len;
+
+    if (out_len != NULL) {
+        *out_len = 0;
+    }
+    if (out == NULL || out_len == NULL || file_id == NULL ||
+        kind < SECMQ_FILE_REQ_NEED || kind > SECMQ_FILE_REQ_REFUSED ||
+        reason < 0 || reason >= SECMQ_FILE_R_COUNT ||
+        (kind == SECMQ_FILE_REQ_NEED) != (n > 0) || n > SECMQ_FILE_RANGES_MAX ||
+        (n > 0 && ranges == NULL) ||
+        (kind != SECMQ_FILE_REQ_REFUSED && reason != 0)) {
+        return SECMQ_E_INVAL;
+    }
+    len = SECMQ_FILE_REQUEST_FIXED + 8u * n;
+    if (cap < len) {
+        return SECMQ_E_OVERSIZE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ranges[i].count == 0) {
+            return SECMQ_E_INVAL;
+        }
+    }
+    memcpy(out, REQUEST_MAGIC, MAGIC_BYTES);
+    memcpy(out + 8, file_id, SECMQ_FILE_ID_BYTES);
+    out[24] = (unsigned char)kind;
+    out[25] = (unsigned char)reason;
+    put_u16(out + 26, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        put_u32(out + 28 + 8 * i, ranges[i].first);
+        put_u32(out + 32 + 8 * i, ranges[i].count);
+    }
+    *out_len = len;
+    return SECMQ_OK;
+}
+
+int secmq_file_request_decode(secmq_file_request *r, const void *buf,
+                              size_t len)
+{
+    const unsigned char *p = buf;
+    size_t n;
+
+    if (r == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    memset(r, 0, sizeof *r);
+    if (buf == NULL || len < SECMQ_FILE_REQUEST_FIXED ||
+        memcmp(p, REQUEST_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
+        return SECMQ_E_INVAL;
+    }
+    n = get_u16(p + 26);
+    if (len != SECMQ_FILE_REQUEST_FIXED + 8u * n || n > SECMQ_FILE_RANGES_MAX ||
+        p[24] < SECMQ_FILE_REQ_NEED || p[24] > SECMQ_FILE_REQ_REFUSED ||
+        p[25] >= SECMQ_FILE_R_COUNT ||
+        (p[24] == SECMQ_FILE_REQ_NEED) != (n > 0) ||
+        (p[24] != SECMQ_FILE_REQ_REFUSED && p[25] != 0)) {
+        return SECMQ_E_INVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (get_u32(p + 32 + 8 * i) == 0) {
+            return SECMQ_E_INVAL;
+        }
+    }
+    memcpy(r->file_id, p + 8, SECMQ_FILE_ID_BYTES);
+    r->kind = p[24];
+    r->reason = p[25];
+    r->n_ranges = n;
+    r->ranges = n > 0 ? p + SECMQ_FILE_REQUEST_FIXED : NULL;
+    return SECMQ_OK;
+}
+
+secmq_file_range secmq_file_request_range(const secmq_file_request *r, size_t i)
+{
+    secmq_file_range g = {0, 0};
+
+    if (r != NULL && i < r->n_ranges) {
+        g.first = get_u32(r->ranges + 8 * i);
+        g.count = get_u32(r->ranges + 8 * i + 4);
+    }
+    return g;
+}
+
+/* ---- names and topics ------------------------------------------------------
+ */
+
+int secmq_file_name_check(char *out, size_t cap, const char *announced)
+{
+    const char *base;
+    size_t len;
+
+    if (out == NULL || cap < SECMQ_FILE_NAME_MAX + 1) {
+        return SECMQ_E_INVAL;
+    }
+    out[0] = '\0';
+    if (announced == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    /* SECURITY: only the last component is ever used, so no announced
+     * name can reach outside the receiver's directory; "." and ".." and
+     * hidden names (our partial files start with a dot) are refused. */
+    base = strrchr(announced, '/');
+    base = base != NULL ? base + 1 : announced;
+    len = strlen(base);
+    if (len == 0 || len > SECMQ_FILE_NAME_MAX || base[0] == '.') {
+        return SECMQ_E_INVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)base[i];
+        if (ch < 0x20 || ch == 0x7f || ch == '\\') {
+            return SECMQ_E_INVAL;
+        }
+    }
+    memcpy(out, base, len + 1);
+    return SECMQ_OK;
+}
+
+static int file_topic(char *out, size_t cap, const char *topic,
+                      const char *kind, const unsigned char *file_id)
+{
+    char hex[2 * SECMQ_FILE_ID_BYTES + 1];
+    int n;
+
+    if (out == NULL || !secmq__xfer_topic_ok(topic)) {
+        return SECMQ_E_INVAL;
+    }
+    if (file_id != NULL) {
+        sodium_bin2hex(hex, sizeof hex, file_id, SECMQ_FILE_ID_BYTES);
+        n = snprintf(out, cap, "%s/%s/%s", topic, kind, hex);
+    } else {
+        n = snprintf(out, cap, "%s/%s", topic, kind);
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        if (cap > 0) {
+            out[0] = '\0';
+        }
+        return SECMQ_E_OVERSIZE;
+    }
+    return SECMQ_OK;
+}
+
+int secmq_file_chunk_topic(char *out, size_t cap, const char *topic,
+                           const unsigned char *file_id)
+{
+    return file_id == NULL ? SECMQ_E_INVAL
+                           : file_topic(out, cap, topic, "c", file_id);
+}
+
+int secmq_file_request_topic(char *out, size_t cap, const char *topic,
+                             const unsigned char *file_id)
+{
+    return file_id == NULL ? SECMQ_E_INVAL
+                           : file_topic(out, cap, topic, "r", file_id);
+}
+
+int secmq_file_manifest_topic(char *out, size_t cap, const char *topic)
+{
+    return file_topic(out, cap, topic, "m", NULL);
+}
+
+int secmq__xfer_parse_id(const char *topic, const char *prefix, size_t plen,
+                         unsigned char *file_id)
+{
+    size_t bin_len = 0;
+
+    if (strncmp(topic, prefix, plen) != 0 ||
+        strlen(topic + plen) != 2 * SECMQ_FILE_ID_BYTES) {
+        return -1;
+    }
+    if (sodium_hex2bin(file_id, SECMQ_FILE_ID_BYTES, topic + plen,
+                       2 * SECMQ_FILE_ID_BYTES, NULL, &bin_len, NULL) != 0 ||
+        bin_len != SECMQ_FILE_ID_BYTES) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- chunks -------------------------------------------------------------- */
+
+int secmq_file_chunk_seal(unsigned char *out, size_t cap, size_t *out_len,
+                          const secmq_file_manifest *m, uint32_t index,
+                          const unsigned char *sender_sk,
+                          const char *chunk_topic, const void *pt, size_t len)
+{
+    unsigned char sender_id[SECMQ_ID_BYTES];
+    secmq_seal_params p;
+    struct timespec ts;
+
+    if (out_len != NULL) {
+        *out_len = 0;
+    }
+    if (out == NULL || out_len == NULL || m == NULL || sender_sk == NULL ||
+        chunk_topic == NULL || (pt == NULL && len > 0) ||
+        index >= m->chunk_count || len != secmq__xfer_chunk_len(m, index)) {
+        return SECMQ_E_INVAL;
+    }
+    secmq_identity_id(sender_id, m->sender_pk);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    memset(&p, 0, sizeof p);
+    p.mode = SECMQ_SEAL_SIGNED;
+    p.channel_key = m->key;
+    p.key_id = m->file_id; /* its first SECMQ_ID_BYTES */
+    p.sender_id = sender_id;
+    p.sender_sk = sender_sk;
+    p.seq = index;
+    p.time_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    p.nonce = NULL;
+    return secmq_envelope_seal(out, cap, out_len, &p, chunk_topic, pt, len);
+}
+
+int secmq_file_chunk_open(unsigned char *out, size_t cap, size_t *out_len,
+                          uint32_t *index, const secmq_file_manifest *m,
+                          const char *chunk_topic, const void *env, size_t len)
+{
+    unsigned char sender_id[SECMQ_ID_BYTES];
+    secmq_envelope_fields f;
+    size_t want;
+    int why;
+
+    if (out_len != NULL) {
+        *out_len = 0;
+    }
+    if (out == NULL || out_len == NULL || index == NULL || m == NULL ||
+        chunk_topic == NULL || env == NULL) {
+        return SECMQ_OPEN_MALFORMED;
+    }
+    why = secmq_envelope_parse(env, len, &f);
+    if (why != SECMQ_OPEN_OK) {
+        return why;
+    }
+    secmq_identity_id(sender_id, m->sender_pk);
+    /* Ids and the index are bound by the AEAD and the signature anyway;
+     * checking them first gives a precise reason and skips the crypto. */
+    if (f.mode != SECMQ_SEAL_SIGNED ||
+        memcmp(f.key_id, m->file_id, SECMQ_ID_BYTES) != 0 ||   /* not secret */
+        memcmp(f.sender_id, sender_id, SECMQ_ID_BYTES) != 0 || /* not secret */
+        f.seq >= m->chunk_count) {
+        return SECMQ_OPEN_MALFORMED;
+    }
+    want = secmq__xfer_chunk_len(m, (uint32_t)f.seq);
+    if (f.ciphertext_len != want + SECMQ_ENV_TAG_BYTES || cap < want) {
+        return SECMQ_OPEN_MALFORMED;
+    }
+    why = secmq_envelope_open(out, cap, out_len, &f, chunk_topic, m->key,
+                              m->sender_pk);
+    if (why != SECMQ_OPEN_OK) {
+        return why;
+    }
+    *index = (uint32_t)f.seq;
+    return SECMQ_OPEN_OK;
+}

@@ -1,0 +1,79 @@
+/*
+ * xfersend_int.h -- the sender's inside, shared by xfersend.c (publishing,
+ * requests, the API) and xferqueue.c (queueing a file: hashing it, or
+ * resuming it from the state file). Not part of the public API.
+ */
+#ifndef SECMQ_XFERSEND_INT_H
+#define SECMQ_XFERSEND_INT_H
+
+#include <pthread.h>
+
+#include "secmq_int.h"
+#include "xfer_int.h"
+
+#define PROGRESS_EVERY_MS 500u
+#define SAVE_EVERY_MS 1000u
+#define WINDOW_MAX 1024u
+#define ENV_BUF (SECMQ_FILE_REQUEST_MAX + SECMQ_ENV_OVERHEAD_SIGNED)
+
+enum { F_QUEUED = 0, F_SENDING = 1, F_FINISHED = 2 };
+
+/* One file. Lives in sodium_malloc memory: the manifest holds its key. */
+typedef struct sfile {
+    secmq_file_manifest m;
+    char path[SECMQ__XPATH_MAX];
+    int64_t src_size, src_mtime_ns;
+    int fd;
+    int state;
+    unsigned char *acked; /* PUBACK received (saved to the state file) */
+    unsigned char *want;  /* to be published (again) */
+    uint32_t acked_n;
+    uint32_t cursor; /* where the search for a wanted chunk starts */
+    unsigned dones;
+    int dirty;
+    uint64_t last_save_ms, last_manifest_ms, last_answer_ms;
+    uint64_t last_progress_ms, progress_bytes;
+    char ctopic[SECMQ_TOPIC_MAX + 1];
+} sfile;
+
+typedef struct flight {
+    sfile *f; /* NULL: free slot */
+    int mid;
+    uint32_t index;
+} flight;
+
+struct secmq_file_sender {
+    pthread_mutex_t lock;
+    secmq_client *c;
+    secmq_keyring *kr;
+    char topic[SECMQ_FILE_TOPIC_MAX + 1];
+    char mtopic[SECMQ_TOPIC_MAX + 1];
+    char rfilter[SECMQ_TOPIC_MAX + 1]; /* TOPIC/r/+ */
+    char rprefix[SECMQ_TOPIC_MAX + 1]; /* TOPIC/r/ */
+    size_t rprefix_len;
+    secmq_file_send_opts o;
+    secmq__xdb *db;
+    secmq_file_event_cb cb;
+    void *user;
+    sfile **files;
+    size_t nfiles, cur;
+    flight *fl;
+    unsigned inflight;
+    unsigned char *pt, *env; /* one chunk's plaintext and envelope */
+    size_t env_cap;
+    unsigned char pk[SECMQ_SIGN_PK_BYTES];
+    const unsigned char *sk;
+    unsigned ndone, nrefused, nfailed;
+    uint64_t rate_t0_ms, rate_bytes; /* --rate: since the first chunk */
+    secmq__err err;
+};
+
+/* Close, free and wipe f. NULL is a no-op. */
+void secmq__xs_free(sfile *f);
+/* A new sfile for path announced as name, resumed from the state file
+ * when it holds an unfinished transfer of the same source; *out. Returns
+ * SECMQ_OK or a code with s->err set. */
+int secmq__xs_make(secmq_file_sender *s, const char *path, const char *name,
+                   sfile **out);
+
+#endif /* SECMQ_XFERSEND_INT_H */

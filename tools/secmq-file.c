@@ -1,0 +1,679 @@
+/*
+ * secmq-file.c -- send and receive files end-to-end encrypted and
+ * resumable over MQTT (docs/PROTOCOL.md section 8): `secmq-file send` and
+ * `secmq-file recv`. Options, the session and the main loop live here; the
+ * transfer is the library's (secmq/file.h), what is printed file_output.c's.
+ */
+#include <errno.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_msg.h"
+#include "cli_options.h"
+#include "cli_session.h"
+#include "file/file_output.h"
+#include "secmq.h"
+
+/* Exit codes besides 0, 1 and CONNACK codes. */
+#define FILE_EXIT_REFUSED 3  /* a file was refused or failed */
+#define FILE_EXIT_TIMEOUT 27 /* -W expired, as secmq-sub */
+#define TICK_MS 100
+#define FLUSH_S 5.0 /* longest wait for the last answers at exit */
+
+enum file_id_opt {
+    F_TOPIC = 1,
+    F_OUT,
+    F_COUNT,
+    F_TIMEOUT,
+    F_JSON,
+    F_CHUNK,
+    F_WINDOW,
+    F_STATE,
+    F_NAME,
+    F_RECEIVERS,
+    F_RETRY,
+    F_MAX_SIZE,
+    F_RESERVE,
+    F_RATE
+};
+
+static const struct cli_opt send_opts[] = {
+    {"-t", "--topic", 1, F_TOPIC},         {"-W", "--timeout", 1, F_TIMEOUT},
+    {NULL, "--json", 0, F_JSON},           {NULL, "--chunk-size", 1, F_CHUNK},
+    {NULL, "--window", 1, F_WINDOW},       {NULL, "--state", 1, F_STATE},
+    {NULL, "--outbox", 1, F_STATE},        {NULL, "--name", 1, F_NAME},
+    {NULL, "--receivers", 1, F_RECEIVERS}, {NULL, "--retry", 1, F_RETRY},
+    {NULL, "--rate", 1, F_RATE},           {NULL, NULL, 0, 0},
+};
+
+static const struct cli_opt recv_opts[] = {
+    {"-t", "--topic", 1, F_TOPIC},       {"-o", "--output", 1, F_OUT},
+    {"-C", "--count", 1, F_COUNT},       {"-W", "--timeout", 1, F_TIMEOUT},
+    {NULL, "--json", 0, F_JSON},         {NULL, "--state", 1, F_STATE},
+    {NULL, "--max-size", 1, F_MAX_SIZE}, {NULL, "--reserve", 1, F_RESERVE},
+    {NULL, "--retry", 1, F_RETRY},       {NULL, NULL, 0, 0},
+};
+
+struct tool {
+    int recv;
+    const char *topic;
+    const char *dir;
+    const char *state;
+    const char *name;
+    const char **files;
+    size_t nfiles;
+    long count;
+    double timeout;
+    int json;
+    secmq_file_send_opts so;
+    secmq_file_recv_opts ro;
+    struct cli_session s;
+    struct file_out out;
+    secmq_file_sender *sender;
+    secmq_file_receiver *receiver;
+    atomic_int finished; /* receiver: files done, refused or failed */
+    atomic_int failed;
+};
+
+static atomic_int got_signal;
+static atomic_int connected_once;
+static sem_t wake;
+
+/* ------------------------------------------------------------------------ */
+/* Help                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void usage_top(void)
+{
+    printf("secmq-file %s -- send files end-to-end encrypted and resumable "
+           "over MQTT\n\n"
+           "Usage: secmq-file send [options] -t TOPIC FILE...\n"
+           "       secmq-file recv [options] -t TOPIC -o DIR [-C COUNT]\n"
+           "       secmq-file send --help | secmq-file recv --help\n",
+           secmq_version());
+}
+
+static void help_common_tail(void)
+{
+    fputs("\nBoth sides need --keyring DIR: the manifest (name, size, hash, "
+          "per-file key)\n"
+          "is sealed and signed through the keyring's channel for TOPIC/m; "
+          "the chunks on\n"
+          "TOPIC/c/<file id> are encrypted with the per-file key and signed "
+          "by the\n"
+          "sender; the receiver's requests on TOPIC/r/<file id> are sealed by "
+          "the\n"
+          "receiver. Keys (docs/PROTOCOL.md section 8.1), with sam sending to "
+          "alice:\n"
+          "  secmq-keys channel create --keyring sam --topic 'files/#' \\\n"
+          "      --publisher sam.pub --subscriber alice.pub --out g1\n"
+          "  secmq-keys channel create --keyring sam --topic 'files/r/#' \\\n"
+          "      --publisher alice.pub --subscriber sam.pub --out g2\n"
+          "  secmq-keys import --keyring alice sam.pub g1/alice.grant "
+          "g2/alice.grant\n"
+          "The broker's ACL: the sender writes TOPIC/m and TOPIC/c/# and "
+          "reads TOPIC/r/#;\n"
+          "receivers read TOPIC/m and TOPIC/c/# and write TOPIC/r/#.\n"
+          "To resume after a restart of either side or of the broker, give "
+          "each side a\n"
+          "fixed client id and a persistent session (-i ID -c), and the "
+          "sender --state.\n\n",
+          stdout);
+    cli_help_common(stdout);
+}
+
+static void send_help(void)
+{
+    usage_top();
+    fputs("\nsend: announce and send each FILE, one after the other, and wait "
+          "until a\nreceiver confirms it (verified and in place).\n\n"
+          " -t, --topic TOPIC   the transfer topic (no wildcards)\n"
+          " --name NAME         announce the (single) FILE as NAME (default: "
+          "its last\n"
+          "                     path component; receivers keep only a last "
+          "component)\n"
+          " --state FILE        keep the progress (which chunks the broker "
+          "acknowledged,\n"
+          "                     and the per-file key, mode 0600) in this "
+          "sqlite file: a\n"
+          "                     new run with the same FILE (same size and "
+          "time) resumes\n"
+          "                     the same transfer. Without it nothing is "
+          "resumed.\n"
+          " --outbox FILE       the same as --state\n"
+          " --chunk-size BYTES  plaintext bytes per chunk, 1024..16777216 "
+          "(default 64K);\n"
+          "                     chunk + 138 must stay below the broker's "
+          "maximum packet size\n"
+          " --window N          chunks awaiting the broker's PUBACK at once "
+          "(default 16)\n"
+          " --rate BYTES        publish at most BYTES of chunks per second "
+          "(K, M, G\n"
+          "                     suffixes; default: no limit)\n"
+          " --receivers N       a file is finished when N receivers confirmed "
+          "it (default 1)\n"
+          " --retry SEC         repeat the manifest after SEC seconds without "
+          "an answer\n"
+          "                     (default 5)\n"
+          " -W, --timeout SEC   give up after SEC seconds (the state is kept "
+          "for the next\n"
+          "                     run); exit 27\n"
+          " --json              one JSON object per event on stdout instead "
+          "of the result\n"
+          "                     lines and the progress bar\n"
+          "Output: one line per delivered file on stdout: NAME, SIZE, "
+          "blake2b-256:HASH and\n"
+          "the receiver's name, separated by tabs; a progress bar (bytes, %, "
+          "rate, ETA)\non stderr when it is a terminal.\n"
+          "Exit status: 0 every file delivered; 1 an error (usage, keyring, "
+          "connection,\nunreadable file, state file, interrupted); 3 a file "
+          "was refused by a receiver\nor failed; 27 -W expired; N the "
+          "broker refused the connection (CONNACK code).\n",
+          stdout);
+    help_common_tail();
+}
+
+static void recv_help(void)
+{
+    usage_top();
+    fputs("\nrecv: receive the files announced on TOPIC into DIR.\n\n"
+          " -t, --topic TOPIC   the transfer topic (no wildcards)\n"
+          " -o, --output DIR    an existing directory; nothing is ever "
+          "written outside it.\n"
+          "                     A file arrives as DIR/.secmq-part-<id> and is "
+          "renamed to its\n"
+          "                     name (the last component of the announced "
+          "name; names that\n"
+          "                     are empty, start with '.', or hold control "
+          "characters or\n"
+          "                     '\\' are refused) once its hash is verified; "
+          "an existing\n"
+          "                     file is never replaced: NAME-1.EXT, NAME-2.EXT"
+          "... are used\n"
+          " -C, --count N       exit after N files finished (received, "
+          "refused or failed)\n"
+          " --max-size BYTES    refuse larger files (default 4294967296; "
+          "K, M, G suffixes)\n"
+          " --reserve BYTES     refuse a file that would leave less free disk "
+          "space than\n"
+          "                     this (default 16M)\n"
+          " --state FILE        the progress database (default "
+          "DIR/.secmq-recv.db)\n"
+          " --retry SEC         ask for missing chunks after SEC seconds "
+          "without one\n"
+          "                     (default 3, doubling up to 60)\n"
+          " -W, --timeout SEC   give up after SEC seconds; exit 27\n"
+          " --json              one JSON object per event on stdout\n"
+          "Output: one line per received file on stdout: NAME (in DIR), "
+          "SIZE,\n"
+          "blake2b-256:HASH (check with `b2sum -l 256`) and the verified "
+          "sender, separated\n"
+          "by tabs. A write error (disk full, file size limit) ends that "
+          "file: the partial\n"
+          "file is removed and the sender told.\n"
+          "Exit status: 0 SIGINT/SIGTERM, or -C files received; 1 an error; "
+          "3 -C files\nfinished and one was refused or failed; 27 -W expired; "
+          "N the broker refused\nthe connection (CONNACK code).\n",
+          stdout);
+    help_common_tail();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A byte count with an optional K, M or G (powers of 1024). */
+static int parse_bytes(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+    uint64_t mul = 1;
+
+    if (s == NULL || s[0] < '0' || s[0] > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s) {
+        return -1;
+    }
+    if (*end == 'K' || *end == 'k') {
+        mul = 1024;
+        end++;
+    } else if (*end == 'M' || *end == 'm') {
+        mul = 1024 * 1024;
+        end++;
+    } else if (*end == 'G' || *end == 'g') {
+        mul = 1024ull * 1024 * 1024;
+        end++;
+    }
+    if (*end != '\0' || v > max / mul) {
+        return -1;
+    }
+    *out = (uint64_t)v * mul;
+    return 0;
+}
+
+static int tool_option(void *ctx, int id, const char *name, const char *arg,
+                       char *err, size_t errlen)
+{
+    struct tool *t = ctx;
+    uint64_t b;
+    long v;
+    double d;
+
+    switch (id) {
+    case F_TOPIC:
+        if (arg[0] == '\0' || strpbrk(arg, "+#") != NULL ||
+            strlen(arg) > SECMQ_FILE_TOPIC_MAX) {
+            snprintf(err, errlen, "%s '%s': needs a topic without wildcards",
+                     name, arg);
+            return -1;
+        }
+        t->topic = arg;
+        return 0;
+    case F_OUT:
+        t->dir = arg;
+        return 0;
+    case F_COUNT:
+        return cli_parse_count(name, arg, &t->count, err, errlen);
+    case F_TIMEOUT:
+    case F_RETRY:
+        if (cli_parse_seconds(arg, 31536000.0, &d) != 0 ||
+            d < (id == F_RETRY ? 0.1 : 0.001)) {
+            snprintf(err, errlen, "%s: needs a number of seconds, not '%s'",
+                     name, arg);
+            return -1;
+        }
+        if (id == F_TIMEOUT) {
+            t->timeout = d;
+        } else if (t->recv) {
+            t->ro.retry_ms = (int)(d * 1000.0);
+        } else {
+            t->so.retry_ms = (int)(d * 1000.0);
+        }
+        return 0;
+    case F_JSON:
+        t->json = 1;
+        return 0;
+    case F_CHUNK:
+        if (parse_bytes(arg, SECMQ_FILE_CHUNK_MAX, &b) != 0 ||
+            b < SECMQ_FILE_CHUNK_MIN) {
+            snprintf(err, errlen, "%s: needs %u..%u bytes, not '%s'", name,
+                     SECMQ_FILE_CHUNK_MIN, SECMQ_FILE_CHUNK_MAX, arg);
+            return -1;
+        }
+        t->so.chunk_size = (uint32_t)b;
+        return 0;
+    case F_WINDOW:
+    case F_RECEIVERS:
+        if (cli_parse_long(arg, 1, 1024, &v) != 0) {
+            snprintf(err, errlen, "%s: needs 1..1024, not '%s'", name, arg);
+            return -1;
+        }
+        if (id == F_WINDOW) {
+            t->so.window = (unsigned)v;
+        } else {
+            t->so.receivers = (unsigned)v;
+        }
+        return 0;
+    case F_STATE:
+        t->state = arg;
+        return 0;
+    case F_NAME:
+        if (arg[0] == '\0' || strlen(arg) > SECMQ_FILE_NAME_MAX) {
+            snprintf(err, errlen, "%s: needs 1..%u bytes", name,
+                     SECMQ_FILE_NAME_MAX);
+            return -1;
+        }
+        t->name = arg;
+        return 0;
+    case F_RATE:
+        if (parse_bytes(arg, UINT64_MAX / 2, &b) != 0 || b == 0) {
+            snprintf(err, errlen, "%s: needs bytes per second, not '%s'", name,
+                     arg);
+            return -1;
+        }
+        t->so.max_rate = b;
+        return 0;
+    case F_MAX_SIZE:
+    case F_RESERVE:
+        if (parse_bytes(arg, UINT64_MAX / 2, &b) != 0) {
+            snprintf(err, errlen, "%s: needs a number of bytes, not '%s'", name,
+                     arg);
+            return -1;
+        }
+        if (id == F_MAX_SIZE) {
+            t->ro.max_size = b;
+        } else {
+            t->ro.reserve = b;
+        }
+        return 0;
+    default:
+        snprintf(err, errlen, "%s: not handled", name);
+        return -1;
+    }
+}
+
+static int tool_operand(void *ctx, const char *arg, char *err, size_t errlen)
+{
+    struct tool *t = ctx;
+    const char **more;
+
+    if (t->recv) {
+        snprintf(err, errlen, "unexpected argument '%s'", arg);
+        return -1;
+    }
+    more = realloc(t->files, (t->nfiles + 1) * sizeof *more);
+    if (more == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    t->files = more;
+    t->files[t->nfiles++] = arg;
+    return 0;
+}
+
+static int check_options(struct tool *t, const struct cli_conn *o)
+{
+    if (t->topic == NULL) {
+        cli_usage_err("a topic is needed: -t TOPIC");
+        return -1;
+    }
+    if (o->keyring == NULL) {
+        cli_usage_err("--keyring DIR is needed: files are always sealed");
+        return -1;
+    }
+    if (t->recv && t->dir == NULL) {
+        cli_usage_err("an output directory is needed: -o DIR");
+        return -1;
+    }
+    if (!t->recv && t->nfiles == 0) {
+        cli_usage_err("no FILE to send");
+        return -1;
+    }
+    if (t->name != NULL && t->nfiles > 1) {
+        cli_usage_err("--name works with one FILE only");
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void on_event(void *user, const secmq_file_event *ev)
+{
+    struct tool *t = user;
+
+    file_out_event(&t->out, ev);
+    if (t->recv &&
+        (ev->kind == SECMQ_FILE_EV_DONE || ev->kind == SECMQ_FILE_EV_FAILED ||
+         ev->kind == SECMQ_FILE_EV_REFUSED)) {
+        if (ev->kind != SECMQ_FILE_EV_DONE) {
+            atomic_fetch_add(&t->failed, 1);
+        }
+        atomic_fetch_add(&t->finished, 1);
+        sem_post(&wake);
+    } else if (ev->kind == SECMQ_FILE_EV_DONE ||
+               ev->kind == SECMQ_FILE_EV_FAILED ||
+               ev->kind == SECMQ_FILE_EV_REFUSED) {
+        sem_post(&wake);
+    }
+}
+
+static void on_connected(struct cli_session *s, int session_present)
+{
+    struct tool *t = s->tool;
+    int rc =
+        t->recv
+            ? secmq_file_receiver_handle_connect(t->receiver, session_present)
+            : secmq_file_sender_handle_connect(t->sender, session_present);
+
+    if (rc != SECMQ_OK) {
+        cli_session_stop(s, cli_session_fail(s, rc, "cannot subscribe"));
+    }
+}
+
+static void on_message(secmq_client *c, void *user, const secmq_message *m)
+{
+    struct cli_session *s = user;
+    struct tool *t = s->tool;
+
+    (void)c;
+    if (t->recv) {
+        (void)secmq_file_receiver_handle_message(t->receiver, m);
+    } else {
+        (void)secmq_file_sender_handle_message(t->sender, m);
+    }
+}
+
+static void on_publish(secmq_client *c, void *user, int mid, int rc)
+{
+    struct cli_session *s = user;
+    struct tool *t = s->tool;
+
+    (void)c;
+    if (!t->recv) {
+        secmq_file_sender_handle_publish(t->sender, mid, rc);
+    } else {
+        secmq_file_receiver_handle_publish(t->receiver, mid, rc);
+    }
+}
+
+static void on_stopped(struct cli_session *s)
+{
+    (void)s;
+    sem_post(&wake);
+}
+
+static void on_signal(int sig)
+{
+    if (!atomic_load(&connected_once)) {
+        _exit(CLI_EXIT_ERROR);
+    }
+    atomic_store(&got_signal, sig);
+    sem_post(&wake);
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+
+    if (sem_init(&wake, 0, 0) != 0) {
+        cli_err("cannot create a semaphore: %s", strerror(errno));
+        return -1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 ||
+        sigaction(SIGTERM, &sa, NULL) != 0) {
+        cli_err("cannot install signal handlers: %s", strerror(errno));
+        return -1;
+    }
+    /* A file size limit (ulimit -f) must fail the write with EFBIG, which
+     * the receiver reports, instead of killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Main loop                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* The exit code once every file is finished (sender) or -C reached. */
+static int result_code(struct tool *t)
+{
+    unsigned done = 0, refused = 0, failed = 0;
+
+    if (t->recv) {
+        return atomic_load(&t->failed) > 0 ? FILE_EXIT_REFUSED : CLI_EXIT_OK;
+    }
+    secmq_file_sender_counts(t->sender, &done, &refused, &failed);
+    return refused + failed > 0 ? FILE_EXIT_REFUSED : CLI_EXIT_OK;
+}
+
+static int run(struct tool *t)
+{
+    double end = cli_mono_now() + t->timeout, flush_end = 0.0;
+    char why[SECMQ_ERRMSG_BYTES];
+    struct timespec ts;
+    int left;
+
+    for (;;) {
+        if (atomic_load(&got_signal) != 0) {
+            cli_debug("signal %d: disconnecting", atomic_load(&got_signal));
+            cli_session_stop(&t->s, CLI_EXIT_OK);
+            if (!t->recv) {
+                file_out_end(&t->out);
+                cli_err("interrupted before every file was delivered%s",
+                        t->state != NULL ? "; run again to resume" : "");
+                return CLI_EXIT_ERROR;
+            }
+            return CLI_EXIT_OK;
+        }
+        if (atomic_load(&t->s.stopped)) {
+            return atomic_load(&t->s.exit_code);
+        }
+        left = t->recv ? secmq_file_receiver_tick(t->receiver)
+                       : secmq_file_sender_tick(t->sender);
+        if (left < 0) {
+            if (t->recv) {
+                secmq_file_receiver_errmsg(t->receiver, why, sizeof why);
+            } else {
+                secmq_file_sender_errmsg(t->sender, why, sizeof why);
+            }
+            file_out_end(&t->out);
+            cli_err("%s", why);
+            cli_session_stop(&t->s, CLI_EXIT_ERROR);
+            return CLI_EXIT_ERROR;
+        }
+        if (!t->recv && left == 0) {
+            cli_session_stop(&t->s, result_code(t));
+            return atomic_load(&t->s.exit_code);
+        }
+        if (t->recv && t->count > 0 && atomic_load(&t->finished) >= t->count) {
+            /* Our last answers (DONE, REFUSED) must reach the broker
+             * before we leave, or the sender waits for them in vain. */
+            if (flush_end == 0.0) {
+                flush_end = cli_mono_now() + FLUSH_S;
+            }
+            if (secmq_file_receiver_unacked(t->receiver) == 0 ||
+                cli_mono_now() >= flush_end) {
+                cli_session_stop(&t->s, result_code(t));
+                return atomic_load(&t->s.exit_code);
+            }
+        }
+        file_out_tick(&t->out);
+        if (t->timeout > 0.0 && cli_mono_now() >= end) {
+            cli_session_stop(&t->s, FILE_EXIT_TIMEOUT);
+            file_out_end(&t->out);
+            cli_err("Timed out%s", !t->recv && t->state != NULL
+                                       ? "; run again to resume"
+                                       : "");
+            return FILE_EXIT_TIMEOUT;
+        }
+        cli_mono_timespec(cli_mono_now() + TICK_MS / 1000.0, &ts);
+        (void)sem_clockwait(&wake, CLOCK_MONOTONIC, &ts);
+    }
+}
+
+/* Create the sender or receiver (after the client, before connecting). */
+static int make_transfer(struct tool *t)
+{
+    char err[600];
+    int rc;
+
+    /* The transfer seals and opens itself; its chunks are no channel
+     * envelopes, which a client keyring would refuse. */
+    (void)secmq_client_set_keyring(t->s.client, NULL);
+    if (t->recv) {
+        t->ro.state = t->state;
+        rc = secmq_file_receiver_new(&t->receiver, t->s.client, t->s.keyring,
+                                     t->topic, t->dir, &t->ro, on_event, t, err,
+                                     sizeof err);
+    } else {
+        t->so.state = t->state;
+        rc = secmq_file_sender_new(&t->sender, t->s.client, t->s.keyring,
+                                   t->topic, &t->so, on_event, t, err,
+                                   sizeof err);
+    }
+    if (rc != SECMQ_OK) {
+        cli_err("%s", err[0] ? err : secmq_strerror(rc));
+        return CLI_EXIT_ERROR;
+    }
+    for (size_t i = 0; i < t->nfiles; i++) {
+        rc = secmq_file_sender_add(t->sender, t->files[i], t->name);
+        if (rc != SECMQ_OK) {
+            secmq_file_sender_errmsg(t->sender, err, sizeof err);
+            cli_err("%s", err[0] ? err : secmq_strerror(rc));
+            return CLI_EXIT_ERROR;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct tool t;
+    struct cli_conn o;
+    struct cli_tool ct;
+    int code;
+
+    cli_msg_init("secmq-file");
+    memset(&t, 0, sizeof t);
+    secmq_file_send_opts_init(&t.so);
+    secmq_file_recv_opts_init(&t.ro);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        usage_top();
+        printf("\nSee secmq-file send --help and secmq-file recv --help.\n");
+        return argc < 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "send") == 0) {
+        ct = (struct cli_tool){send_opts, tool_option, &t, send_help};
+    } else if (strcmp(argv[1], "recv") == 0) {
+        t.recv = 1;
+        ct = (struct cli_tool){recv_opts, tool_option, &t, recv_help};
+    } else {
+        cli_usage_err("unknown command '%s' (send or recv)", argv[1]);
+        return CLI_EXIT_ERROR;
+    }
+    cli_conn_init(&o);
+    code = cli_parse_v2(&o, &ct, tool_operand, argc - 1, argv + 1);
+    if (code != 0 || check_options(&t, &o) != 0 || install_signals() != 0) {
+        code = code > 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+        goto out;
+    }
+    file_out_init(&t.out, t.json, t.recv, o.quiet);
+    code = cli_session_open(&t.s, &o, &t, on_connected, on_stopped);
+    if (code == 0) {
+        code = make_transfer(&t);
+    }
+    if (code == 0) {
+        secmq_client_on_message(t.s.client, on_message);
+        secmq_client_on_publish(t.s.client, on_publish);
+        code = cli_session_connect(&t.s);
+    }
+    if (code == 0) {
+        atomic_store(&connected_once, 1);
+        code = cli_session_loop_start(&t.s);
+    }
+    if (code == 0) {
+        code = run(&t);
+    }
+    file_out_end(&t.out);
+    cli_session_close(&t.s);
+out:
+    /* After the client: they borrowed it. */
+    secmq_file_sender_free(t.sender);
+    secmq_file_receiver_free(t.receiver);
+    cli_conn_free(&o);
+    free(t.files);
+    return code;
+}
