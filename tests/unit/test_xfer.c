@@ -314,6 +314,61 @@ static void test_chunks(void)
         SECMQ_OPEN_MALFORMED);
 }
 
+/*
+ * secmq_file_chunk_seal is exactly the §8.3 envelope: resealed by the rule
+ * (channel key = file key, key id = first 8 bytes of the file id, seq =
+ * index, topic TOPIC/c/<hex id>) with its own nonce and time, the bytes
+ * are the same (Ed25519 is deterministic). The known-answer vectors
+ * (tests/vectors/file-v1.json, ctest vectors_file) are sealed that way.
+ * And an index past the end is refused even when its (empty) length and
+ * the crypto are right.
+ */
+static void test_chunk_is_section_8_3(void)
+{
+    unsigned char pt[4096], env[4096 + 200], again[4096 + 200], got[4096];
+    unsigned char sid[8];
+    char topic[200];
+    secmq_file_manifest m;
+    secmq_envelope_fields f;
+    secmq_seal_params p;
+    size_t elen = 0, alen = 0, glen = 0;
+    uint32_t idx = 0;
+
+    manifest(&m, 10000, "f");
+    randombytes_buf(pt, sizeof pt);
+    secmq_identity_id(sid, sender_pk);
+    CHECK_INT_EQ(secmq_file_chunk_topic(topic, sizeof topic, "t/u", m.file_id),
+                 SECMQ_OK);
+    for (uint32_t i = 0; i < m.chunk_count; i++) {
+        size_t n = i + 1 < m.chunk_count ? 4096 : 10000 - 2 * 4096;
+        CHECK_INT_EQ(secmq_file_chunk_seal(env, sizeof env, &elen, &m, i,
+                                           sender_sk, topic, pt, n),
+                     SECMQ_OK);
+        CHECK_INT_EQ(secmq_envelope_parse(env, elen, &f), SECMQ_OPEN_OK);
+        memset(&p, 0, sizeof p);
+        p.mode = SECMQ_SEAL_SIGNED;
+        p.channel_key = m.key;
+        p.key_id = m.file_id;
+        p.sender_id = sid;
+        p.sender_sk = sender_sk;
+        p.seq = i;
+        p.time_ms = f.time_ms;
+        p.nonce = f.nonce;
+        CHECK_INT_EQ(secmq_envelope_seal(again, sizeof again, &alen, &p, topic,
+                                         pt, n),
+                     SECMQ_OK);
+        CHECK_MEM_EQ(again, alen, env, elen);
+    }
+    /* index 3 = chunk_count, sealed with 0 bytes: no chunk there. */
+    p.seq = 3;
+    CHECK_INT_EQ(
+        secmq_envelope_seal(again, sizeof again, &alen, &p, topic, NULL, 0),
+        SECMQ_OK);
+    CHECK_INT_EQ(secmq_file_chunk_open(got, sizeof got, &glen, &idx, &m, topic,
+                                       again, alen),
+                 SECMQ_OPEN_MALFORMED);
+}
+
 int main(void)
 {
     if (secmq_init() != SECMQ_OK) {
@@ -327,5 +382,6 @@ int main(void)
     RUN(test_names);
     RUN(test_topics);
     RUN(test_chunks);
+    RUN(test_chunk_is_section_8_3);
     return check_exit();
 }

@@ -4,9 +4,9 @@
 Written from docs/PROTOCOL.md alone, never from the C code, with nothing but
 the standard library and Debian's python3-nacl (run it with /usr/bin/python3:
 a pyenv `python3` does not see python3-nacl). It checks the known-answer
-vectors the C library wrote (envelope-v1.json, grant-v1.json, beside this
-file) by rebuilding every envelope and grant body from its inputs byte for
-byte and by opening them, plus checks that need no vector file at all
+vectors the C library wrote (envelope-v1.json, grant-v1.json, file-v1.json,
+beside this file) by rebuilding every envelope, grant body, manifest, chunk
+and request from its inputs byte for byte and by opening them, plus checks that need no vector file at all
 (libsodium KDF known answers, fresh envelopes and grants made here).
 
     /usr/bin/python3 tests/vectors/check_vectors.py [--dir DIR] [-q]
@@ -206,22 +206,8 @@ def open_envelope(env, topic, keys, senders, allow_mac=True):
     replay need receiver state no vector carries).
     keys: key_id -> message_key; senders: sender_id -> Ed25519 pk.
     Returns (plaintext, fields) or raises OpenFailure(reason)."""
-    # 1. in this order: at least 1 byte, version (whatever the length), mode,
-    #    length, topic
-    if len(env) < 1:
-        raise OpenFailure("malformed", "empty")
-    if env[0] != VERSION:
-        raise OpenFailure("version", "version 0x%02x" % env[0])
-    if len(env) < 2:
-        raise OpenFailure("malformed", "no mode byte")
+    env_step1(env, topic)
     mode = env[1]
-    if mode not in (MODE_SIGNED, MODE_MAC):
-        raise OpenFailure("malformed", "mode 0x%02x" % mode)
-    if len(env) < OVERHEAD[mode]:
-        raise OpenFailure("malformed", "%d bytes < %d" % (len(env),
-                                                          OVERHEAD[mode]))
-    if not topic_ok(topic):
-        raise OpenFailure("malformed", "topic %r" % topic[:40])
     header = env[:HEADER_LEN]
     key_id = env[2:10]
     sender_id = env[10:18]
@@ -255,6 +241,25 @@ def open_envelope(env, topic, keys, senders, allow_mac=True):
                   sender_id=sender_id, seq=seq, time_ms=time_ms, nonce=nonce,
                   signature=sig)
     return pt, fields
+
+
+def env_step1(env, topic):
+    """§4.2 step 1, in this order: at least 1 byte, version (whatever the
+    length), mode, length, topic. Raises OpenFailure."""
+    if len(env) < 1:
+        raise OpenFailure("malformed", "empty")
+    if env[0] != VERSION:
+        raise OpenFailure("version", "version 0x%02x" % env[0])
+    if len(env) < 2:
+        raise OpenFailure("malformed", "no mode byte")
+    mode = env[1]
+    if mode not in (MODE_SIGNED, MODE_MAC):
+        raise OpenFailure("malformed", "mode 0x%02x" % mode)
+    if len(env) < OVERHEAD[mode]:
+        raise OpenFailure("malformed", "%d bytes < %d" % (len(env),
+                                                          OVERHEAD[mode]))
+    if not topic_ok(topic):
+        raise OpenFailure("malformed", "topic %r" % topic[:40])
 
 
 # §5 grants
@@ -367,6 +372,208 @@ def accept_grant(grant, member):
     if d["member_pk"] != member.pk:
         raise GrantFailure("not_for_me", "member_pk")
     return body, d
+
+
+# §8 file transfer
+MANIFEST_MAGIC = b"SECMQFM1"
+REQUEST_MAGIC = b"SECMQFR1"
+FILE_ID = 16
+MANIFEST_FIXED = 146      # up to and including name_len
+CHUNK_SIZE_MIN = 1024
+CHUNK_SIZE_MAX = 16777216
+CHUNKS_MAX = 1 << 24
+NAME_MAX = 255
+REQUEST_FIXED = 28
+RANGES_MAX = 512
+KIND_NEED, KIND_DONE, KIND_REFUSED = 1, 2, 3
+KIND_NAMES = {KIND_NEED: "need", KIND_DONE: "done", KIND_REFUSED: "refused"}
+FILE_REASONS = {1: "too_large", 2: "no_space", 3: "bad_name", 4: "io_error",
+                5: "hash", 6: "busy"}
+MANIFEST_FIELDS = [(0, 8, "magic"), (8, 16, "file_id"), (24, 32, "file_key"),
+                   (56, 32, "sender_pk"), (88, 8, "size"),
+                   (96, 4, "chunk_size"), (100, 4, "chunk_count"),
+                   (104, 32, "hash"), (136, 8, "mtime_ms"),
+                   (144, 2, "name_len"), (146, 255, "name")]
+REQUEST_FIELDS = [(0, 8, "magic"), (8, 16, "file_id"), (24, 1, "kind"),
+                  (25, 1, "reason"), (26, 2, "n"), (28, 8 * 512, "ranges")]
+
+
+class FileFailure(Exception):
+    def __init__(self, reason, detail=""):
+        Exception.__init__(self, reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def ceil_div(a, b):
+    return (a + b - 1) // b
+
+
+def encode_manifest(file_id, file_key, sender_pk, size, chunk_size,
+                    chunk_count, hash, mtime_ms, name):
+    """§8.2, the plaintext of the envelope on TOPIC/m."""
+    return (MANIFEST_MAGIC + file_id + file_key + sender_pk + u64(size) +
+            u32(chunk_size) + u32(chunk_count) + hash + u64(mtime_ms) +
+            u16(len(name)) + name)
+
+
+def decode_manifest(b):
+    """§8.2 bytes -> dict, or FileFailure("malformed"): magic, exact length
+    146 + name_len, chunk_size 1024..16777216, chunk_count =
+    ceil(size / chunk_size) and at most 2^24, name_len 1..255, no NUL."""
+    if len(b) < MANIFEST_FIXED:
+        raise FileFailure("malformed", "%d bytes" % len(b))
+    if b[:8] != MANIFEST_MAGIC:
+        raise FileFailure("malformed", "magic %r" % b[:8])
+    name_len = struct.unpack(">H", b[144:146])[0]
+    if len(b) != MANIFEST_FIXED + name_len:
+        raise FileFailure("malformed", "length %d, name_len %d" %
+                          (len(b), name_len))
+    d = dict(file_id=b[8:24], file_key=b[24:56], sender_pk=b[56:88],
+             size=struct.unpack(">Q", b[88:96])[0],
+             chunk_size=struct.unpack(">I", b[96:100])[0],
+             chunk_count=struct.unpack(">I", b[100:104])[0],
+             hash=b[104:136], mtime_ms=struct.unpack(">Q", b[136:144])[0],
+             name=b[146:])
+    if not CHUNK_SIZE_MIN <= d["chunk_size"] <= CHUNK_SIZE_MAX:
+        raise FileFailure("malformed", "chunk_size %d" % d["chunk_size"])
+    if d["chunk_count"] != ceil_div(d["size"], d["chunk_size"]):
+        raise FileFailure("malformed", "chunk_count %d for size %d" %
+                          (d["chunk_count"], d["size"]))
+    if d["chunk_count"] > CHUNKS_MAX:
+        raise FileFailure("malformed", "chunk_count %d" % d["chunk_count"])
+    if not 1 <= name_len <= NAME_MAX or b"\0" in d["name"]:
+        raise FileFailure("malformed", "name %r" % d["name"][:40])
+    return d
+
+
+def file_name(announced):
+    """§8.6: the part after the last '/', refused [bad_name] when empty,
+    longer than 255 bytes, starting with '.', or with a byte below 0x20,
+    0x7f or '\\'."""
+    base = announced.rsplit(b"/", 1)[-1]
+    if not 1 <= len(base) <= NAME_MAX or base[:1] == b"." or \
+            any(c < 0x20 or c == 0x7f or c == 0x5c for c in base):
+        raise FileFailure("bad_name", repr(announced[:40]))
+    return base
+
+
+def judge_manifest(b):
+    """§8.2 decoding, then §8.5 step 1 as far as it concerns the bytes (the
+    name; size and space are the receiver's own limits)."""
+    d = decode_manifest(b)
+    return d, file_name(d["name"])
+
+
+def hex_id(file_id):
+    return binascii.hexlify(file_id)   # lower case
+
+
+def manifest_topic(topic):
+    return topic + b"/m"
+
+
+def chunk_topic(topic, file_id):
+    return topic + b"/c/" + hex_id(file_id)
+
+
+def request_topic(topic, file_id):
+    return topic + b"/r/" + hex_id(file_id)
+
+
+def receive_manifest(env, mtopic, channel_key, sender_pk):
+    """§8.2: the envelope on TOPIC/m opens (§4.2), is signed, and the
+    manifest's sender_pk is the key that signed it (its identity id is the
+    envelope's sender_id and it equals the key held for that id). The
+    receiver holds channel_key for the envelope's key id and sender_pk for
+    its sender id (as in §7). Returns the manifest dict."""
+    env_step1(env, mtopic)
+    keys = {env[2:10]: message_key(channel_key)}
+    senders = {env[10:18]: sender_pk}
+    pt, f = open_envelope(env, mtopic, keys, senders)
+    d = decode_manifest(pt)
+    if f["mode"] != MODE_SIGNED:
+        raise FileFailure("malformed", "mac-only manifest")
+    if identity_id(d["sender_pk"]) != f["sender_id"] or \
+            d["sender_pk"] != sender_pk:
+        raise FileFailure("malformed", "sender_pk is not the signer's")
+    return d
+
+
+def chunk_len(m, i):
+    """§8.3: chunk i holds bytes [i * chunk_size, min(size, (i+1) *
+    chunk_size))."""
+    start = i * m["chunk_size"]
+    return max(0, min(m["size"], start + m["chunk_size"]) - start)
+
+
+def seal_chunk(m, sender, index, time_ms, nonce, topic, plaintext):
+    """§8.3: §4.1 steps 2-4 with channel_key = file_key, key_id = the first
+    8 bytes of file_id, seq = index, on TOPIC/c/<hex id>, signed."""
+    return seal(MODE_SIGNED, message_key(m["file_key"]), sender,
+                m["file_id"][:ID], index, time_ms, nonce,
+                chunk_topic(topic, m["file_id"]), plaintext)
+
+
+def open_chunk(env, ctopic, m):
+    """§8.3 receiver checks, in order. Returns (index, plaintext) or raises
+    OpenFailure(reason)."""
+    env_step1(env, ctopic)                               # malformed/version
+    sender_id = identity_id(m["sender_pk"])
+    seq = struct.unpack(">Q", env[18:26])[0]
+    if env[1] != MODE_SIGNED:
+        raise OpenFailure("malformed", "not signed")
+    if env[2:10] != m["file_id"][:ID]:
+        raise OpenFailure("malformed", "key_id")
+    if env[10:18] != sender_id:
+        raise OpenFailure("malformed", "sender_id")
+    if seq >= m["chunk_count"]:
+        raise OpenFailure("malformed", "index %d >= %d" %
+                          (seq, m["chunk_count"]))
+    if len(env) - HEADER_LEN - SIG != chunk_len(m, seq) + TAG:
+        raise OpenFailure("malformed", "ciphertext length")
+    pt, f = open_envelope(env, ctopic,
+                          {m["file_id"][:ID]: message_key(m["file_key"])},
+                          {sender_id: m["sender_pk"]})   # bad_tag/_signature
+    return seq, pt
+
+
+def encode_request(file_id, kind, reason, ranges):
+    """§8.4."""
+    return (REQUEST_MAGIC + file_id + bytes([kind, reason]) +
+            u16(len(ranges)) +
+            b"".join(u32(first) + u32(count) for first, count in ranges))
+
+
+def decode_request(b, rtopic, topic):
+    """§8.4 bytes that arrived on rtopic for transfer TOPIC topic -> dict,
+    or FileFailure("malformed")."""
+    if len(b) < REQUEST_FIXED:
+        raise FileFailure("malformed", "%d bytes" % len(b))
+    if b[:8] != REQUEST_MAGIC:
+        raise FileFailure("malformed", "magic %r" % b[:8])
+    kind, reason = b[24], b[25]
+    n = struct.unpack(">H", b[26:28])[0]
+    if len(b) != REQUEST_FIXED + 8 * n:
+        raise FileFailure("malformed", "length %d for n %d" % (len(b), n))
+    if kind not in KIND_NAMES:
+        raise FileFailure("malformed", "kind %d" % kind)
+    if kind == KIND_REFUSED and reason not in FILE_REASONS:
+        raise FileFailure("malformed", "refused, reason %d" % reason)
+    if kind != KIND_REFUSED and reason != 0:
+        raise FileFailure("malformed", "reason %d" % reason)
+    if kind == KIND_NEED and not 1 <= n <= RANGES_MAX:
+        raise FileFailure("malformed", "need with %d ranges" % n)
+    if kind != KIND_NEED and n != 0:
+        raise FileFailure("malformed", "%d ranges" % n)
+    ranges = [struct.unpack(">II", b[28 + 8 * i:36 + 8 * i])
+              for i in range(n)]
+    if any(count < 1 for _, count in ranges):
+        raise FileFailure("malformed", "a range of 0 chunks")
+    file_id = b[8:24]
+    if rtopic != request_topic(topic, file_id):
+        raise FileFailure("malformed", "file_id is not the id in the topic")
+    return dict(file_id=file_id, kind=kind, reason=reason, ranges=ranges)
 
 
 # --------------------------------------------------------------------------
@@ -1059,11 +1266,216 @@ def check_grant_file(rep, doc):
                   grants)
 
 
+# --------------------------------------------------------------------------
+# file-v1.json (§8)
+# --------------------------------------------------------------------------
+
+def manifest_fields(v):
+    return dict(file_id=get_bytes(v, "file_id", size=FILE_ID),
+                file_key=get_bytes(v, "file_key", size=32),
+                sender_pk=get_bytes(v, "sender_pk", size=32),
+                size=get_int(v, "size"),
+                chunk_size=get_int(v, "chunk_size"),
+                chunk_count=get_int(v, "chunk_count"),
+                hash=get_bytes(v, "hash", size=32),
+                mtime_ms=get_int(v, "mtime_ms"),
+                name=get_bytes(v, "announced", text=True))
+
+
+def check_file_manifest(v):
+    sender = Identity(get_bytes(v, "sender_seed", size=32))
+    f = manifest_fields(v)
+    expect_eq("sender_pk", f["sender_pk"], sender.pk)
+    expect_eq("sender_id", get_bytes(v, "sender_id", size=ID), sender.id)
+    want = get_bytes(v, "manifest")
+    built = encode_manifest(**f)
+    expect_eq("manifest", built, want, MANIFEST_FIELDS)
+    d, name = judge_manifest(want)
+    expect_eq("decoded fields", d, f)
+    expect_eq("file_name (§8.6)", name, get_bytes(v, "file_name", text=True))
+    topic = get_bytes(v, "topic", text=True)
+    mtopic = get_bytes(v, "manifest_topic", text=True)
+    expect_eq("manifest_topic", mtopic, manifest_topic(topic))
+    ck = get_bytes(v, "channel_key", size=32)
+    env = seal(MODE_SIGNED, message_key(ck), sender,
+               get_bytes(v, "key_id", size=ID), get_int(v, "seq"),
+               get_int(v, "time_ms"), get_bytes(v, "nonce", size=NONCE),
+               mtopic, want)
+    expect_eq("envelope", env, get_bytes(v, "envelope"),
+              ENV_FIELDS + [(HEADER_LEN, len(want) + TAG, "ciphertext"),
+                            (len(env) - SIG, SIG, "signature")])
+    expect_eq("received manifest", receive_manifest(env, mtopic, ck,
+                                                    sender.pk), d)
+    return "%d chunks of %d, name %r" % (f["chunk_count"], f["chunk_size"],
+                                         name.decode("utf-8", "replace")[:30])
+
+
+def check_file_chunk(v, files):
+    m = decode_manifest(get_bytes(v, "manifest"))
+    sender = Identity(get_bytes(v, "sender_seed", size=32))
+    expect_eq("sender_pk (the manifest's)", sender.pk, m["sender_pk"])
+    expect_eq("sender_id", get_bytes(v, "sender_id", size=ID), sender.id)
+    expect_eq("file_key (the manifest's)", get_bytes(v, "file_key", size=32),
+              m["file_key"])
+    expect_eq("message_key", get_bytes(v, "message_key", size=32),
+              message_key(m["file_key"]))
+    expect_eq("key_id", get_bytes(v, "key_id", size=ID), m["file_id"][:ID])
+    index = get_int(v, "index")
+    expect_eq("seq", get_int(v, "seq"), index)
+    topic = get_bytes(v, "topic", text=True)
+    ctopic = get_bytes(v, "chunk_topic", text=True)
+    expect_eq("chunk_topic", ctopic, chunk_topic(topic, m["file_id"]))
+    pt = get_bytes(v, "plaintext")
+    expect_eq("plaintext length", len(pt), chunk_len(m, index))
+    want = get_bytes(v, "chunk")
+    env = seal_chunk(m, sender, index, get_int(v, "time_ms"),
+                     get_bytes(v, "nonce", size=NONCE), topic, pt)
+    expect_eq("chunk", env, want,
+              ENV_FIELDS + [(HEADER_LEN, len(pt) + TAG, "ciphertext"),
+                            (len(env) - SIG, SIG, "signature")])
+    got_index, got_pt = open_chunk(want, ctopic, m)
+    expect_eq("opened index", got_index, index)
+    expect_eq("opened plaintext", got_pt, pt)
+    files.setdefault(m["file_id"], (m, {}))[1][index] = pt
+    # every changed byte, truncation and an appended byte is refused
+    for i in range(len(want)):
+        for x in (0x01, 0xff):
+            b = bytearray(want)
+            b[i] ^= x
+            try:
+                open_chunk(bytes(b), ctopic, m)
+            except OpenFailure:
+                continue
+            raise AssertionError("byte %d ^ 0x%02x still opens" % (i, x))
+    for n in list(range(0, len(want), 97)) + [len(want) - 1]:
+        try:
+            open_chunk(want[:n], ctopic, m)
+        except OpenFailure:
+            continue
+        raise AssertionError("cut to %d bytes still opens" % n)
+    try:
+        open_chunk(want + b"\0", ctopic, m)
+        raise AssertionError("an appended byte still opens")
+    except OpenFailure:
+        pass
+    return "%d bytes, index %d" % (len(want), index)
+
+
+def check_file_hashes(files):
+    """The chunks of each file with content: all there, and their
+    concatenation is size bytes with BLAKE2b-256 = the manifest's hash."""
+    done = 0
+    for fid, (m, chunks) in files.items():
+        assert sorted(chunks) == list(range(m["chunk_count"])), \
+            "file %s: chunks %s of %d" % (fid.hex(), sorted(chunks),
+                                          m["chunk_count"])
+        data = b"".join(chunks[i] for i in range(m["chunk_count"]))
+        expect_eq("file %s size" % fid.hex(), len(data), m["size"])
+        expect_eq("file %s hash" % fid.hex(), blake2b(data, 32), m["hash"])
+        done += 1
+    assert done >= 2, "fewer than 2 complete files"
+    return "%d files" % done
+
+
+def check_file_request(v):
+    fid = get_bytes(v, "file_id", size=FILE_ID)
+    kind = get_int(v, "kind")
+    reason = get_int(v, "reason")
+    ranges = [tuple(r) for r in v["ranges"]]
+    expect_eq("kind_name", v.get("kind_name"), KIND_NAMES.get(kind))
+    expect_eq("reason_name", v.get("reason_name"),
+              FILE_REASONS.get(reason, "none"))
+    want = get_bytes(v, "request")
+    expect_eq("request", encode_request(fid, kind, reason, ranges), want,
+              REQUEST_FIELDS)
+    topic = get_bytes(v, "topic", text=True)
+    rtopic = get_bytes(v, "request_topic", text=True)
+    expect_eq("request_topic", rtopic, request_topic(topic, fid))
+    d = decode_request(want, rtopic, topic)
+    expect_eq("decoded", (d["file_id"], d["kind"], d["reason"], d["ranges"]),
+              (fid, kind, reason, ranges))
+    return "%s, %d ranges" % (KIND_NAMES[kind], len(ranges))
+
+
+def check_file_name(v):
+    ann = get_bytes(v, "announced", text=True)
+    if "file_name" in v:
+        expect_eq("file_name", file_name(ann),
+                  get_bytes(v, "file_name", text=True))
+        return "ok"
+    want = get_reason(v)
+    try:
+        file_name(ann)
+    except FileFailure as e:
+        expect_eq("reason", e.reason, want)
+        return "refused: " + e.reason
+    raise AssertionError("%r accepted, expected %s" % (ann, want))
+
+
+def check_file_negative(v):
+    want = get_reason(v)
+    what = v.get("what")
+    try:
+        if what == "manifest":
+            judge_manifest(get_bytes(v, "manifest"))
+        elif what == "manifest_envelope":
+            receive_manifest(get_bytes(v, "envelope"),
+                             get_bytes(v, "manifest_topic", text=True),
+                             get_bytes(v, "channel_key", size=32),
+                             get_bytes(v, "sender_pk", size=32))
+        elif what == "chunk":
+            open_chunk(get_bytes(v, "chunk"),
+                       get_bytes(v, "chunk_topic", text=True),
+                       decode_manifest(get_bytes(v, "manifest")))
+        elif what == "request":
+            decode_request(get_bytes(v, "request"),
+                           get_bytes(v, "request_topic", text=True),
+                           get_bytes(v, "topic", text=True))
+        else:
+            raise AssertionError("unknown \"what\": %r" % what)
+    except (FileFailure, OpenFailure) as e:
+        if e.reason != want:
+            raise AssertionError("%s refused with %s (%s), expected %s"
+                                 % (what, e.reason, e.detail, want))
+        return "%s refused: %s" % (what, e.reason)
+    raise AssertionError("%s accepted, expected %s" % (what, want))
+
+
+def check_file_file(rep, doc):
+    if not isinstance(doc, dict):
+        rep.fail("file-v1.json", "not an object")
+        return
+    need = {"manifests": 6, "chunks": 6, "requests": 11, "names": 20,
+            "negative": 50}
+    for key, n in need.items():
+        if not isinstance(doc.get(key), list) or len(doc[key]) < n:
+            rep.fail("file-v1.json", "\"%s\": missing or fewer than %d "
+                     "entries" % (key, n))
+            return
+    for i, v in enumerate(doc["manifests"]):
+        rep.check(label(v, i, "manifest") + ": rebuilt, decoded, envelope "
+                  "(§8.2)", check_file_manifest, v)
+    files = {}
+    for i, v in enumerate(doc["chunks"]):
+        rep.check(label(v, i, "chunk") + ": rebuilt, opens, every change "
+                  "refused (§8.3)", check_file_chunk, v, files)
+    rep.check("chunks: whole files match their manifest's size and hash",
+              check_file_hashes, files)
+    for i, v in enumerate(doc["requests"]):
+        rep.check(label(v, i, "request") + " (§8.4)", check_file_request, v)
+    for i, v in enumerate(doc["names"]):
+        rep.check("name[%d] %r (§8.6)" % (i, v.get("announced", "")[:40]),
+                  check_file_name, v)
+    for i, v in enumerate(doc["negative"]):
+        rep.check(label(v, i, "file negative"), check_file_negative, v)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", default=here,
-                    help="where envelope-v1.json and grant-v1.json are "
+                    help="where envelope-v1.json, grant-v1.json and "
+                         "file-v1.json are "
                          "(default: beside this script)")
     ap.add_argument("-q", "--quiet", action="store_true",
                     help="print failures only (and the total)")
@@ -1095,6 +1507,9 @@ def main():
     doc = load(rep, os.path.join(args.dir, "grant-v1.json"))
     if doc is not None:
         check_grant_file(rep, doc)
+    doc = load(rep, os.path.join(args.dir, "file-v1.json"))
+    if doc is not None:
+        check_file_file(rep, doc)
 
     print("%d passed, %d failed" % (rep.passed, rep.failed))
     return 1 if rep.failed else 0

@@ -3,6 +3,7 @@
  * Test tooling only; not part of the library.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,6 +46,56 @@ void put_hex(text *t, const unsigned char *b, size_t n)
     put(t, "\"");
     for (size_t i = 0; i < n; i++) {
         put(t, "%02x", b[i]);
+    }
+    put(t, "\"");
+}
+
+void put_json_str(text *t, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s,
+                        *end = (const unsigned char *)s + n;
+    uint32_t cp;
+    int more;
+
+    put(t, "\"");
+    while (p < end) {
+        if (*p < 0x80) {
+            if (*p == '"' || *p == '\\') {
+                put(t, "\\%c", *p);
+            } else if (*p < 0x20 || *p == 0x7f) {
+                put(t, "\\u%04x", *p);
+            } else {
+                put(t, "%c", *p);
+            }
+            p++;
+            continue;
+        }
+        if ((*p & 0xe0) == 0xc0) {
+            cp = *p & 0x1fu;
+            more = 1;
+        } else if ((*p & 0xf0) == 0xe0) {
+            cp = *p & 0x0fu;
+            more = 2;
+        } else if ((*p & 0xf8) == 0xf0) {
+            cp = *p & 0x07u;
+            more = 3;
+        } else {
+            die("string is not UTF-8");
+        }
+        p++;
+        for (; more > 0; more--, p++) {
+            if (p >= end || (*p & 0xc0) != 0x80) {
+                die("string is not UTF-8");
+            }
+            cp = (cp << 6) | (*p & 0x3fu);
+        }
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            put(t, "\\u%04x\\u%04x", 0xd800u + (cp >> 10),
+                0xdc00u + (cp & 0x3ffu));
+        } else {
+            put(t, "\\u%04x", cp);
+        }
     }
     put(t, "\"");
 }
