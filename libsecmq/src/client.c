@@ -1,11 +1,11 @@
 /*
  * client.c -- the MQTT client: the libmosquitto adapter.
  *
- * Implements the secmq_client API on top of Debian's libmosquitto. This is
- * the only file that sees MOSQ_ERR_* codes; they are mapped to SECMQ_E_* at
- * this boundary. With TLS, libmosquitto talks to the tunnel (tunnel.c)
- * through a private unix socket; with plain TCP it talks to the broker.
- * Connection state for secmq_client_wait_connected() lives here too.
+ * Implements the connection side of the secmq_client API on top of Debian's
+ * libmosquitto: creation, connect (plain, or through the TLS tunnel of
+ * tunnel.c), callbacks, subscribe, loops. This is the only file that sees
+ * libmosquitto and MOSQ_ERR_* codes; they are mapped to SECMQ_E_* here.
+ * Configuration copies, sealing and the publish path are client_*.c's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,70 +14,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <stdatomic.h>
-
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
-#include <sodium.h>
 
+#include "client_int.h"
 #include "config_int.h"
 #include "net_int.h"
-#include "outbox_int.h"
-#include "secmq_int.h"
-#include "tls_int.h"
-#include "tunnel_int.h"
-
-enum conn_state {
-    ST_IDLE = 0,       /* never connected, or after a requested disconnect */
-    ST_CONNECTING = 1, /* CONNECT sent, no CONNACK yet */
-    ST_CONNECTED = 2,  /* CONNACK accepted */
-    ST_FAILED = 3      /* refused, or the link broke before CONNACK */
-};
-
-struct secmq_client {
-    struct mosquitto *mosq;
-    void *user;
-
-    /* Owned copies of the configuration. */
-    char *host;
-    char *client_id;
-    char *username;
-    char *password; /* sodium_malloc'd, wiped by sodium_free */
-    char *cafile, *capath, *certfile, *keyfile, *server_name, *ciphers;
-    secmq_tls_config tls_cfg; /* strings point at the copies above */
-    secmq_transport transport;
-    int port;
-    int keepalive;
-    int connect_timeout_ms;
-
-    secmq__err err;
-    secmq__log log;
-    secmq__tls_ctx *tls;
-    secmq__tunnel *tunnel;
-
-    secmq_connect_cb on_connect;
-    secmq_disconnect_cb on_disconnect;
-    secmq_message_cb on_message;
-    secmq_publish_cb on_publish;
-    secmq_subscribe_cb on_subscribe;
-    secmq_unsubscribe_cb on_unsubscribe;
-    secmq_log_cb on_log;
-    secmq_open_failure_cb on_open_failure;
-
-    secmq_keyring *keyring; /* BORROWED, may be NULL */
-    secmq__outbox *outbox;  /* owned, may be NULL */
-    secmq_durable_cb on_durable;
-    secmq_delivered_cb on_delivered;
-    atomic_uint_fast64_t open_counts[SECMQ_OPEN_REASON_COUNT];
-
-    pthread_mutex_t lock; /* guards the fields below */
-    pthread_cond_t cond;
-    enum conn_state state;
-    int result;   /* outcome of the last connect attempt */
-    int refused;  /* the broker refused this connection in CONNACK */
-    int disconnect_requested; /* secmq_client_disconnect() was called */
-    int threaded; /* loop_start running */
-};
 
 /* Detail for secmq_client_new() failures, which have no client to hold it. */
 static _Thread_local char new_errmsg[SECMQ_ERRMSG_BYTES];
@@ -87,26 +29,35 @@ static _Thread_local char new_errmsg[SECMQ_ERRMSG_BYTES];
 static int map_mosq(int mrc)
 {
     switch (mrc) {
-    case MOSQ_ERR_SUCCESS: return SECMQ_OK;
-    case MOSQ_ERR_NOMEM: return SECMQ_E_NOMEM;
+    case MOSQ_ERR_SUCCESS:
+        return SECMQ_OK;
+    case MOSQ_ERR_NOMEM:
+        return SECMQ_E_NOMEM;
     case MOSQ_ERR_INVAL:
     case MOSQ_ERR_MALFORMED_UTF8:
     case MOSQ_ERR_QOS_NOT_SUPPORTED:
     case MOSQ_ERR_DUPLICATE_PROPERTY:
         return SECMQ_E_INVAL;
-    case MOSQ_ERR_NO_CONN: return SECMQ_E_NO_CONN;
-    case MOSQ_ERR_CONN_LOST: return SECMQ_E_CONN_LOST;
-    case MOSQ_ERR_CONN_REFUSED: return SECMQ_E_REFUSED;
+    case MOSQ_ERR_NO_CONN:
+        return SECMQ_E_NO_CONN;
+    case MOSQ_ERR_CONN_LOST:
+        return SECMQ_E_CONN_LOST;
+    case MOSQ_ERR_CONN_REFUSED:
+        return SECMQ_E_REFUSED;
     case MOSQ_ERR_PROTOCOL:
     case MOSQ_ERR_MALFORMED_PACKET:
         return SECMQ_E_PROTOCOL;
     case MOSQ_ERR_PAYLOAD_SIZE:
     case MOSQ_ERR_OVERSIZE_PACKET:
         return SECMQ_E_OVERSIZE;
-    case MOSQ_ERR_AUTH: return SECMQ_E_AUTH;
-    case MOSQ_ERR_ACL_DENIED: return SECMQ_E_NOT_AUTHORIZED;
-    case MOSQ_ERR_EAI: return SECMQ_E_DNS;
-    case MOSQ_ERR_KEEPALIVE: return SECMQ_E_CONN_LOST;
+    case MOSQ_ERR_AUTH:
+        return SECMQ_E_AUTH;
+    case MOSQ_ERR_ACL_DENIED:
+        return SECMQ_E_NOT_AUTHORIZED;
+    case MOSQ_ERR_EAI:
+        return SECMQ_E_DNS;
+    case MOSQ_ERR_KEEPALIVE:
+        return SECMQ_E_CONN_LOST;
     case MOSQ_ERR_ERRNO:
         if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
             errno == ENETUNREACH) {
@@ -116,7 +67,8 @@ static int map_mosq(int mrc)
             return SECMQ_E_TIMEOUT;
         }
         return SECMQ_E_IO;
-    default: return SECMQ_E_PROTOCOL;
+    default:
+        return SECMQ_E_PROTOCOL;
     }
 }
 
@@ -124,7 +76,9 @@ static int map_mosq(int mrc)
 static int map_connack(int reason, const char **why)
 {
     switch (reason) {
-    case 0: *why = "accepted"; return SECMQ_OK;
+    case 0:
+        *why = "accepted";
+        return SECMQ_OK;
     case 1:
     case MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION:
         *why = "unsupported MQTT protocol version";
@@ -148,13 +102,15 @@ static int map_connack(int reason, const char **why)
     case MQTT_RC_BANNED:
         *why = "not authorised";
         return SECMQ_E_NOT_AUTHORIZED;
-    default: *why = "refused"; return SECMQ_E_REFUSED;
+    default:
+        *why = "refused";
+        return SECMQ_E_REFUSED;
     }
 }
 
 /* ---- state ---- */
 
-static void set_state(secmq_client *c, enum conn_state st, int result)
+static void set_state(secmq_client *c, enum secmq__conn_state st, int result)
 {
     pthread_mutex_lock(&c->lock);
     c->state = st;
@@ -165,8 +121,8 @@ static void set_state(secmq_client *c, enum conn_state st, int result)
 
 /* ---- libmosquitto callbacks (run on the loop thread) ---- */
 
-static void cb_connect(struct mosquitto *mosq, void *obj, int reason,
-                       int flags, const mosquitto_property *props)
+static void cb_connect(struct mosquitto *mosq, void *obj, int reason, int flags,
+                       const mosquitto_property *props)
 {
     secmq_client *c = obj;
     const char *why;
@@ -181,8 +137,9 @@ static void cb_connect(struct mosquitto *mosq, void *obj, int reason,
         why = "bad username or password (the broker said: not authorised)";
     }
     if (rc != SECMQ_OK) {
-        secmq__err_set(&c->err, rc, "broker refused the connection: %s "
-                                    "(reason %d)",
+        secmq__err_set(&c->err, rc,
+                       "broker refused the connection: %s "
+                       "(reason %d)",
                        why, reason);
     }
     pthread_mutex_lock(&c->lock);
@@ -206,7 +163,7 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
 {
     secmq_client *c = obj;
     int rc = SECMQ_OK, refused, failure = SECMQ_OK;
-    enum conn_state was;
+    enum secmq__conn_state was;
 
     (void)mosq;
     (void)props;
@@ -220,8 +177,8 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
     }
     pthread_mutex_unlock(&c->lock);
     if (c->tunnel != NULL) {
-        failure = secmq__tunnel_take_failure(c->tunnel,
-                                             refused ? NULL : &c->err);
+        failure =
+            secmq__tunnel_take_failure(c->tunnel, refused ? NULL : &c->err);
     }
     if (!refused && mrc != MOSQ_ERR_SUCCESS) {
         rc = failure < 0 ? failure : SECMQ_E_CONN_LOST;
@@ -245,48 +202,6 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
     }
 }
 
-/* A message on a topic the keyring covers: open it, or report why not. */
-static void deliver_sealed(secmq_client *c, const struct mosquitto_message *m,
-                           secmq_message *msg)
-{
-    size_t len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
-    unsigned char *plain = malloc(len + 1);
-    size_t plain_len = 0;
-    const char *sender = NULL;
-    int reason = SECMQ_OPEN_MALFORMED;
-    int rc = SECMQ_E_OPEN;
-
-    if (plain != NULL && len > 0) {
-        rc = secmq_keyring_open_msg(c->keyring, m->topic, m->payload, len,
-                                    plain, len, &plain_len, &sender, &reason);
-    } else if (plain == NULL) {
-        reason = SECMQ_OPEN_MALFORMED; /* cannot even look at it */
-    }
-    if (rc == SECMQ_OK) {
-        atomic_fetch_add(&c->open_counts[SECMQ_OPEN_OK], 1);
-        plain[plain_len] = '\0';
-        msg->payload = plain;
-        msg->payloadlen = plain_len;
-        msg->sealed = 1;
-        msg->sender = sender;
-        if (c->on_message != NULL) {
-            c->on_message(c, c->user, msg);
-        }
-        /* SECURITY: plaintext is wiped as soon as the application has
-         * seen it; it never outlives the callback. */
-        sodium_memzero(plain, plain_len);
-    } else {
-        if (reason <= SECMQ_OPEN_OK || reason >= SECMQ_OPEN_REASON_COUNT) {
-            reason = SECMQ_OPEN_MALFORMED;
-        }
-        atomic_fetch_add(&c->open_counts[reason], 1);
-        if (c->on_open_failure != NULL) {
-            c->on_open_failure(c, c->user, m->topic, reason);
-        }
-    }
-    free(plain);
-}
-
 static void cb_message(struct mosquitto *mosq, void *obj,
                        const struct mosquitto_message *m,
                        const mosquitto_property *props)
@@ -306,7 +221,7 @@ static void cb_message(struct mosquitto *mosq, void *obj,
     msg.sealed = 0;
     msg.sender = NULL;
     if (c->keyring != NULL && secmq_keyring_covers(c->keyring, m->topic)) {
-        deliver_sealed(c, m, &msg);
+        secmq__client_deliver_sealed(c, &msg);
         return;
     }
     if (c->on_message != NULL) {
@@ -335,9 +250,8 @@ static void cb_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
     }
 }
 
-static void cb_subscribe(struct mosquitto *mosq, void *obj, int mid,
-                         int count, const int *granted,
-                         const mosquitto_property *props)
+static void cb_subscribe(struct mosquitto *mosq, void *obj, int mid, int count,
+                         const int *granted, const mosquitto_property *props)
 {
     secmq_client *c = obj;
 
@@ -386,67 +300,11 @@ static void log_forward(void *ctx, int level, const char *line)
 
 /* ---- construction ---- */
 
-static int copy_config(secmq_client *c, const secmq_config *cfg)
-{
-    const secmq_tls_config *t = &cfg->tls;
-
-    if (secmq__strdup_opt(&c->host, cfg->host) != 0 ||
-        secmq__strdup_opt(&c->username, cfg->username) != 0 ||
-        secmq__strdup_opt(&c->cafile, t->cafile) != 0 ||
-        secmq__strdup_opt(&c->capath, t->capath) != 0 ||
-        secmq__strdup_opt(&c->certfile, t->certfile) != 0 ||
-        secmq__strdup_opt(&c->keyfile, t->keyfile) != 0 ||
-        secmq__strdup_opt(&c->server_name, t->server_name) != 0 ||
-        secmq__strdup_opt(&c->ciphers, t->ciphers) != 0) {
-        return SECMQ_E_NOMEM;
-    }
-    if (cfg->client_id != NULL && cfg->client_id[0] != '\0') {
-        if (secmq__strdup_opt(&c->client_id, cfg->client_id) != 0) {
-            return SECMQ_E_NOMEM;
-        }
-    } else {
-        unsigned char r[8];
-        char hex[17];
-        randombytes_buf(r, sizeof r);
-        sodium_bin2hex(hex, sizeof hex, r, sizeof r);
-        c->client_id = malloc(6 + sizeof hex);
-        if (c->client_id == NULL) {
-            return SECMQ_E_NOMEM;
-        }
-        snprintf(c->client_id, 6 + sizeof hex, "secmq-%s", hex);
-    }
-    if (cfg->password != NULL) {
-        size_t n = strlen(cfg->password) + 1;
-        /* SECURITY: our copy of the password lives in guarded memory and is
-         * wiped by sodium_free(). */
-        c->password = sodium_malloc(n);
-        if (c->password == NULL) {
-            return SECMQ_E_NOMEM;
-        }
-        memcpy(c->password, cfg->password, n);
-    }
-    c->tls_cfg = *t;
-    c->tls_cfg.cafile = c->cafile;
-    c->tls_cfg.capath = c->capath;
-    c->tls_cfg.certfile = c->certfile;
-    c->tls_cfg.keyfile = c->keyfile;
-    c->tls_cfg.server_name = c->server_name;
-    c->tls_cfg.ciphers = c->ciphers;
-    c->transport = cfg->transport;
-    c->port = cfg->port != 0 ? cfg->port
-              : cfg->transport == SECMQ_TRANSPORT_TLS ? SECMQ_PORT_TLS
-                                                       : SECMQ_PORT_PLAIN;
-    c->keepalive = cfg->keepalive;
-    c->connect_timeout_ms = cfg->connect_timeout_ms;
-    return SECMQ_OK;
-}
-
 static int setup_mosquitto(secmq_client *c, const secmq_config *cfg)
 {
     int mrc;
 
-    c->mosq = mosquitto_new(c->client_id, cfg->clean_session ? true : false,
-                            c);
+    c->mosq = mosquitto_new(c->client_id, cfg->clean_session ? true : false, c);
     if (c->mosq == NULL) {
         return errno == ENOMEM ? SECMQ_E_NOMEM : SECMQ_E_INVAL;
     }
@@ -465,12 +323,12 @@ static int setup_mosquitto(secmq_client *c, const secmq_config *cfg)
         }
     }
     if (cfg->will.topic != NULL) {
-        mrc = mosquitto_will_set(c->mosq, cfg->will.topic,
-                                 (int)cfg->will.payloadlen, cfg->will.payload,
-                                 cfg->will.qos, cfg->will.retain ? true : false);
+        mrc = mosquitto_will_set(
+            c->mosq, cfg->will.topic, (int)cfg->will.payloadlen,
+            cfg->will.payload, cfg->will.qos, cfg->will.retain ? true : false);
         if (mrc != MOSQ_ERR_SUCCESS) {
-            snprintf(new_errmsg, sizeof new_errmsg,
-                     "invalid will topic '%s'", cfg->will.topic);
+            snprintf(new_errmsg, sizeof new_errmsg, "invalid will topic '%s'",
+                     cfg->will.topic);
             return map_mosq(mrc);
         }
     }
@@ -526,11 +384,10 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
     pthread_cond_init(&c->cond, NULL);
     c->log.fn = log_forward;
     c->log.ctx = c;
-    if ((rc = copy_config(c, cfg)) != SECMQ_OK ||
+    if ((rc = secmq__client_copy_config(c, cfg)) != SECMQ_OK ||
         (rc = setup_mosquitto(c, cfg)) != SECMQ_OK) {
         if (new_errmsg[0] == '\0') {
-            snprintf(new_errmsg, sizeof new_errmsg, "%s",
-                     secmq_strerror(rc));
+            snprintf(new_errmsg, sizeof new_errmsg, "%s", secmq_strerror(rc));
         }
         secmq_client_free(c);
         return rc;
@@ -569,91 +426,11 @@ void secmq_client_free(secmq_client *c)
     secmq__outbox_free(c->outbox);
     secmq__tunnel_free(c->tunnel);
     secmq__tls_ctx_free(c->tls);
-    if (c->password != NULL) {
-        sodium_free(c->password);
-    }
-    free(c->host);
-    free(c->client_id);
-    free(c->username);
-    free(c->cafile);
-    free(c->capath);
-    free(c->certfile);
-    free(c->keyfile);
-    free(c->server_name);
-    free(c->ciphers);
+    secmq__client_free_config(c);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     secmq__err_destroy(&c->err);
     free(c);
-}
-
-void secmq_client_on_connect(secmq_client *c, secmq_connect_cb cb)
-{
-    c->on_connect = cb;
-}
-void secmq_client_on_disconnect(secmq_client *c, secmq_disconnect_cb cb)
-{
-    c->on_disconnect = cb;
-}
-void secmq_client_on_message(secmq_client *c, secmq_message_cb cb)
-{
-    c->on_message = cb;
-}
-void secmq_client_on_publish(secmq_client *c, secmq_publish_cb cb)
-{
-    c->on_publish = cb;
-}
-void secmq_client_on_subscribe(secmq_client *c, secmq_subscribe_cb cb)
-{
-    c->on_subscribe = cb;
-}
-void secmq_client_on_unsubscribe(secmq_client *c, secmq_unsubscribe_cb cb)
-{
-    c->on_unsubscribe = cb;
-}
-void secmq_client_on_log(secmq_client *c, secmq_log_cb cb)
-{
-    c->on_log = cb;
-}
-void secmq_client_on_open_failure(secmq_client *c, secmq_open_failure_cb cb)
-{
-    c->on_open_failure = cb;
-}
-void secmq_client_on_durable(secmq_client *c, secmq_durable_cb cb)
-{
-    c->on_durable = cb;
-}
-void secmq_client_on_delivered(secmq_client *c, secmq_delivered_cb cb)
-{
-    c->on_delivered = cb;
-}
-
-int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr)
-{
-    int busy;
-
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    pthread_mutex_lock(&c->lock);
-    busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED;
-    pthread_mutex_unlock(&c->lock);
-    if (busy) {
-        return SECMQ_E_STATE;
-    }
-    c->keyring = kr;
-    return SECMQ_OK;
-}
-
-int secmq_client_open_counts(secmq_client *c, uint64_t *counts)
-{
-    if (c == NULL || counts == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    for (int i = 0; i < SECMQ_OPEN_REASON_COUNT; i++) {
-        counts[i] = (uint64_t)atomic_load(&c->open_counts[i]);
-    }
-    return SECMQ_OK;
 }
 
 /* ---- connecting ---- */
@@ -664,8 +441,8 @@ static int connect_tls(secmq_client *c)
     int rc;
 
     if (c->tls == NULL) {
-        rc = secmq__tls_ctx_new(&c->tls, &c->tls_cfg, c->host, c->port,
-                                &c->log, &c->err);
+        rc = secmq__tls_ctx_new(&c->tls, &c->tls_cfg, c->host, c->port, &c->log,
+                                &c->err);
         if (rc != SECMQ_OK) {
             return rc;
         }
@@ -711,10 +488,9 @@ static int connect_plain(secmq_client *c)
     if (rc == SECMQ_OK) {
         return SECMQ_OK;
     }
-    return secmq__err_set(&c->err, rc, "connect to %s port %d: %s", c->host,
-                          c->port,
-                          mrc == MOSQ_ERR_ERRNO ? strerror(errno)
-                                                : mosquitto_strerror(mrc));
+    return secmq__err_set(
+        &c->err, rc, "connect to %s port %d: %s", c->host, c->port,
+        mrc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(mrc));
 }
 
 int secmq_client_connect(secmq_client *c)
@@ -733,8 +509,8 @@ int secmq_client_connect(secmq_client *c)
     c->result = SECMQ_OK;
     c->disconnect_requested = 0;
     pthread_mutex_unlock(&c->lock);
-    rc = c->transport == SECMQ_TRANSPORT_TLS ? connect_tls(c)
-                                              : connect_plain(c);
+    rc =
+        c->transport == SECMQ_TRANSPORT_TLS ? connect_tls(c) : connect_plain(c);
     if (rc != SECMQ_OK) {
         set_state(c, ST_IDLE, rc);
     }
@@ -826,10 +602,10 @@ int secmq_client_disconnect(secmq_client *c)
 
 /* ---- messages ---- */
 
-/* Hand a message to libmosquitto as it is. */
-static int publish_direct(secmq_client *c, int *mid, const char *topic,
-                          const void *payload, size_t payloadlen, int qos,
-                          int retain)
+/* Hand a message to libmosquitto as it is (client_int.h). */
+int secmq__client_publish_direct(secmq_client *c, int *mid, const char *topic,
+                                 const void *payload, size_t payloadlen,
+                                 int qos, int retain)
 {
     int mrc;
 
@@ -845,110 +621,14 @@ static int publish_direct(secmq_client *c, int *mid, const char *topic,
     return map_mosq(mrc);
 }
 
-/* The outbox's way to MQTT (called with the outbox's lock held). */
-static int outbox_send(void *ctx, int *mid, const char *topic,
-                       const void *payload, size_t len, int qos, int retain)
+void secmq__client_threaded_set(secmq_client *c)
 {
-    return publish_direct(ctx, mid, topic, payload, len, qos, retain);
-}
-
-static void outbox_durable(void *ctx, uint64_t id, int rc)
-{
-    secmq_client *c = ctx;
-
-    if (c->on_durable != NULL) {
-        c->on_durable(c, c->user, id, rc);
-    }
-}
-
-static void outbox_delivered(void *ctx, uint64_t id, int rc)
-{
-    secmq_client *c = ctx;
-
-    if (c->on_delivered != NULL) {
-        c->on_delivered(c, c->user, id, rc);
-    }
-}
-
-void secmq_outbox_config_init(secmq_outbox_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->size = sizeof *cfg;
-    cfg->sync = SECMQ_OUTBOX_SYNC_FULL;
-    cfg->policy = SECMQ_OUTBOX_REFUSE_NEW;
-    cfg->max_rows = SECMQ_OUTBOX_DEFAULT_MAX_ROWS;
-    cfg->max_bytes = SECMQ_OUTBOX_DEFAULT_MAX_BYTES;
-    cfg->max_inflight = SECMQ_OUTBOX_DEFAULT_INFLIGHT;
-    cfg->max_batch = SECMQ_OUTBOX_DEFAULT_BATCH;
-}
-
-int secmq_client_set_outbox(secmq_client *c, const secmq_outbox_config *cfg)
-{
-    secmq__outbox_hooks h;
-    int busy, rc;
-
-    if (c == NULL || cfg == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    if (cfg->size != sizeof *cfg) {
-        return secmq__err_set(&c->err, SECMQ_E_INVAL,
-                              "outbox: configuration not initialised with "
-                              "secmq_outbox_config_init()");
-    }
-    pthread_mutex_lock(&c->lock);
-    busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED ||
-           c->threaded;
-    pthread_mutex_unlock(&c->lock);
-    if (busy || c->outbox != NULL) {
-        return secmq__err_set(&c->err, SECMQ_E_STATE,
-                              busy ? "outbox: set it before connecting"
-                                   : "outbox: already set");
-    }
-    memset(&h, 0, sizeof h);
-    h.send = outbox_send;
-    h.durable = outbox_durable;
-    h.delivered = outbox_delivered;
-    h.ctx = c;
-    h.log = &c->log;
-    h.err = &c->err;
-    rc = secmq__outbox_open(&c->outbox, cfg, &h);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    /* The commit thread hands rows to libmosquitto while another thread
-     * may run the loop: libmosquitto must then never write to the socket
-     * (or call on_publish) from the publishing thread, only from the loop.
-     * secmq_client_loop_start() lets libmosquitto mark it itself. */
     mosquitto_threaded_set(c->mosq, true);
-    return SECMQ_OK;
-}
-
-int secmq_client_outbox_stats(secmq_client *c, secmq_outbox_stats *st)
-{
-    if (c == NULL || st == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    if (c->outbox == NULL) {
-        return SECMQ_E_STATE;
-    }
-    secmq__outbox_stats(c->outbox, st);
-    return SECMQ_OK;
-}
-
-int secmq_client_outbox_wait(secmq_client *c, int what, int timeout_ms)
-{
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    if (c->outbox == NULL) {
-        return SECMQ_E_STATE;
-    }
-    return secmq__outbox_wait(c->outbox, what, timeout_ms);
 }
 
 /* A topic libmosquitto would accept for PUBLISH; checked before a row is
  * stored, since the row is sent much later. */
-static int check_pub_topic(secmq_client *c, const char *topic)
+int secmq__client_check_topic(secmq_client *c, const char *topic)
 {
     size_t n = strlen(topic);
 
@@ -959,91 +639,6 @@ static int check_pub_topic(secmq_client *c, const char *topic)
                               topic);
     }
     return SECMQ_OK;
-}
-
-int secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
-                            const char *topic, const void *payload,
-                            size_t payloadlen, int qos, int retain,
-                            unsigned flags)
-{
-    unsigned char *env = NULL;
-    const void *data = payload;
-    size_t len = payloadlen;
-    int use_outbox, sealed = 0, rc;
-
-    if (id != NULL) {
-        *id = 0;
-    }
-    if (mid != NULL) {
-        *mid = 0;
-    }
-    if (c == NULL || topic == NULL || qos < 0 || qos > 2 ||
-        (payload == NULL && payloadlen > 0) ||
-        (flags & ~(SECMQ_PUBLISH_RAW | SECMQ_PUBLISH_ASYNC |
-                   SECMQ_PUBLISH_DIRECT)) != 0) {
-        return SECMQ_E_INVAL;
-    }
-    use_outbox = !(flags & SECMQ_PUBLISH_DIRECT) &&
-                 secmq__outbox_wants(c->outbox, qos);
-    if (!(flags & SECMQ_PUBLISH_RAW) && c->keyring != NULL &&
-        secmq_keyring_covers(c->keyring, topic) &&
-        !(payloadlen == 0 && retain)) {
-        /* Covered, and not an empty retained publish (which carries no
-         * data and only deletes the topic's retained message): seal. */
-        size_t cap;
-        if (payloadlen > 268435455u - SECMQ_ENV_OVERHEAD_SIGNED) {
-            return SECMQ_E_OVERSIZE;
-        }
-        cap = payloadlen + SECMQ_ENV_OVERHEAD_SIGNED;
-        env = malloc(cap);
-        if (env == NULL) {
-            return SECMQ_E_NOMEM;
-        }
-        rc = secmq_keyring_seal(c->keyring, topic, payload, payloadlen, env,
-                                cap, &len);
-        if (rc != SECMQ_OK) {
-            char why[SECMQ_ERRMSG_BYTES];
-            secmq_keyring_errmsg(c->keyring, why, sizeof why);
-            secmq__err_set(&c->err, rc, "%s", why);
-            free(env);
-            return rc;
-        }
-        data = env;
-        sealed = 1;
-    }
-    if (use_outbox) {
-        /* SECURITY: what is stored is what goes on the wire: the envelope
-         * when sealed (see secmq/outbox.h for unsealed topics). */
-        rc = check_pub_topic(c, topic);
-        if (rc == SECMQ_OK && len > 268435455u) {
-            rc = SECMQ_E_OVERSIZE;
-        }
-        if (rc == SECMQ_OK) {
-            rc = secmq__outbox_put(c->outbox, id, topic, data, len, qos,
-                                   retain, sealed,
-                                   !(flags & SECMQ_PUBLISH_ASYNC));
-        }
-    } else {
-        rc = publish_direct(c, mid, topic, data, len, qos, retain);
-    }
-    free(env); /* ciphertext only: nothing to wipe */
-    return rc;
-}
-
-int secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
-                             const void *payload, size_t payloadlen, int qos,
-                             int retain)
-{
-    return secmq_client_publish_v2(c, NULL, mid, topic, payload, payloadlen,
-                                   qos, retain, SECMQ_PUBLISH_RAW);
-}
-
-int secmq_client_publish(secmq_client *c, int *mid, const char *topic,
-                         const void *payload, size_t payloadlen, int qos,
-                         int retain)
-{
-    return secmq_client_publish_v2(c, NULL, mid, topic, payload, payloadlen,
-                                   qos, retain, 0);
 }
 
 int secmq_client_subscribe(secmq_client *c, int *mid, const char *filter,
@@ -1182,24 +777,4 @@ size_t secmq_client_errmsg(secmq_client *c, char *buf, size_t len)
         return n;
     }
     return secmq__err_copy(&c->err, buf, len);
-}
-
-int secmq_client_tls_info(secmq_client *c, secmq_tls_info *info)
-{
-    if (c == NULL || info == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    memset(info, 0, sizeof *info);
-    if (c->transport != SECMQ_TRANSPORT_TLS) {
-        return SECMQ_E_STATE;
-    }
-    if (c->tunnel == NULL) {
-        return SECMQ_E_NO_CONN;
-    }
-    return secmq__tunnel_info(c->tunnel, info);
-}
-
-const char *secmq_client_id(const secmq_client *c)
-{
-    return c != NULL ? c->client_id : "";
 }

@@ -1,15 +1,14 @@
 /*
- * outbox.c -- the durable outbox: group commit, bounds, order, in-flight rows.
+ * outbox.c -- the durable outbox: its state, and the way out to MQTT.
  *
- * Publishers append rows to a queue; one commit thread writes everything
- * queued in one transaction (so many publishers, or one fast ASYNC
- * publisher, share each fsync), then hands committed rows to MQTT in id
- * order, at most max_inflight at a time, only while connected. Acks delete
- * rows (the deletes ride along with the next transaction). The sqlite file
- * itself is outbox_store.c's; MQTT is reached only through the hooks that
- * client.c provides. The order rules are explained in secmq/outbox.h.
+ * Opening (the store, the scan of rows left from before, the commit
+ * thread) and closing; the index of live rows; handing committed rows to
+ * MQTT in id order, at most max_inflight at a time, only while connected;
+ * acks, reconnects, stats and waiting. The way in (bounds, the queue, group
+ * commit) is outbox_commit.c's; the sqlite file is outbox_store.c's; MQTT is
+ * reached only through the hooks client_outbox.c provides. The order rules
+ * are explained in secmq/outbox.h.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,104 +18,13 @@
 #include "net_int.h"
 #include "outbox_int.h"
 
-/* Rows read from the file per load, and the payload bytes kept in memory
- * for rows committed but not yet handed (more are read back when needed). */
+/* Rows read from the file per load, when the rows to hand are not all in
+ * memory (see READY_CAP_BYTES in outbox_commit.c). */
 #define LOAD_ROWS 256
-#define READY_CAP_BYTES (4u * 1024u * 1024u)
-/* A transaction with only deletes waits this long for company. */
-#define DELETE_DELAY_MS 20
-/* At most one "full" warning line per this many ms. */
-#define WARN_EVERY_MS 1000
-
-enum live_state {
-    L_PENDING = 0, /* queued, not committed yet */
-    L_STORED = 1,  /* committed, not handed to MQTT */
-    L_HANDED = 2,  /* handed to MQTT, awaiting its ack */
-    L_GONE = 3     /* deleted (ack, drop, failure) */
-};
-
-/* Every row that is not gone, in id order: for bounds, drops and stats. */
-struct live {
-    uint64_t id;
-    size_t bytes;
-    int state;
-};
-
-struct waiter {
-    int done;
-    int rc;
-};
-
-/* A row with its bytes: queued for commit, or ready to hand. */
-struct entry {
-    struct entry *next;
-    secmq__obrow row;
-    size_t bytes;
-    int async;
-    struct waiter *waiter; /* sync publisher waiting for the commit */
-};
-
-struct inflight {
-    int mid;
-    int qos;
-    uint64_t id;
-};
-
-/* Reports made after the lock is released. */
-struct report {
-    uint64_t id;
-    int rc;
-};
-
-struct secmq__outbox {
-    secmq__obstore *st;
-    secmq__outbox_hooks h;
-    secmq_outbox_config cfg;
-    char *path;
-
-    pthread_mutex_t lock; /* guards everything below */
-    pthread_cond_t work;  /* the commit thread waits here */
-    pthread_cond_t done;  /* waiters for commits and for the empty state */
-    pthread_t thread;
-    int thread_started;
-    int stop;
-    int committing;
-
-    uint64_t next_id;
-    uint64_t committed_upto; /* every id up to here is committed or gone */
-    uint64_t hand_cursor;    /* every stored row below it was handed */
-
-    struct entry *pend_head, *pend_tail;
-    size_t pend_n;
-    uint64_t *dels;
-    size_t dels_n, dels_cap;
-
-    struct entry *ready_head, *ready_tail; /* stored rows to hand, id order */
-    size_t ready_bytes;
-    int ready_complete; /* ready holds every stored row >= hand_cursor */
-    uint64_t *rehand;   /* QoS 0 rows the link lost, to hand again */
-    size_t rehand_n, rehand_cap;
-
-    struct live *idx;
-    size_t idx_head, idx_n, idx_cap;
-
-    struct inflight *inf;
-    int inf_n;
-    int connected;
-    int detached;    /* MQTT is gone: never hand again */
-    int resume_wait; /* after a reconnect: wait for libmosquitto's resends */
-
-    struct report *async_buf; /* the commit thread's, max_batch each */
-    secmq__obrow *rows_buf;
-
-    secmq_outbox_stats ctr;
-    int64_t last_warn_ms;
-    uint64_t unreported_refused, unreported_dropped;
-};
 
 /* ---- small helpers ---- */
 
-static void entry_free(struct entry *e)
+void secmq__outbox_entry_free(struct entry *e)
 {
     if (e != NULL) {
         free(e->row.topic);
@@ -125,7 +33,7 @@ static void entry_free(struct entry *e)
     }
 }
 
-static int push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t id)
+int secmq__outbox_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t id)
 {
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 64;
@@ -142,7 +50,8 @@ static int push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t id)
 
 /* ---- the index of live rows ---- */
 
-static int idx_append(secmq__outbox *ob, uint64_t id, size_t bytes, int state)
+int secmq__outbox_idx_append(secmq__outbox *ob, uint64_t id, size_t bytes,
+                             int state)
 {
     if (ob->idx_n == ob->idx_cap) {
         if (ob->idx_head > 0) {
@@ -170,7 +79,7 @@ static int idx_append(secmq__outbox *ob, uint64_t id, size_t bytes, int state)
     return 0;
 }
 
-static struct live *idx_find(secmq__outbox *ob, uint64_t id)
+struct live *secmq__outbox_idx_find(secmq__outbox *ob, uint64_t id)
 {
     size_t lo = ob->idx_head, hi = ob->idx_n;
 
@@ -189,7 +98,7 @@ static struct live *idx_find(secmq__outbox *ob, uint64_t id)
 }
 
 /* The row is gone from memory's view; its delete is queued by the caller. */
-static void idx_gone(secmq__outbox *ob, struct live *l)
+void secmq__outbox_idx_gone(secmq__outbox *ob, struct live *l)
 {
     l->state = L_GONE;
     ob->ctr.rows--;
@@ -203,12 +112,12 @@ static void idx_gone(secmq__outbox *ob, struct live *l)
 }
 
 /* Delete a row that was committed (ack, drop, failure). */
-static void forget(secmq__outbox *ob, struct live *l)
+void secmq__outbox_forget(secmq__outbox *ob, struct live *l)
 {
     uint64_t id = l->id;
 
-    idx_gone(ob, l);
-    if (push_id(&ob->dels, &ob->dels_n, &ob->dels_cap, id) != 0) {
+    secmq__outbox_idx_gone(ob, l);
+    if (secmq__outbox_push_id(&ob->dels, &ob->dels_n, &ob->dels_cap, id) != 0) {
         /* Out of memory: the row stays in the file and is sent again after
          * a restart (at least once). */
         secmq__log_write(ob->h.log, SECMQ_LOG_WARNING,
@@ -217,45 +126,6 @@ static void forget(secmq__outbox *ob, struct live *l)
                          id);
     }
     pthread_cond_signal(&ob->work);
-}
-
-/* ---- logging of the bounds, at most once a second ---- */
-
-static int64_t mono_ms(void)
-{
-    return secmq__now_ms();
-}
-
-/* Format a warning about refusals/drops into line (lock held); "" when it
- * is too soon. The caller logs it after unlocking. */
-static void full_warning(secmq__outbox *ob, char *line, size_t len)
-{
-    int64_t now = mono_ms();
-
-    line[0] = '\0';
-    if (ob->unreported_refused == 0 && ob->unreported_dropped == 0) {
-        return;
-    }
-    if (ob->last_warn_ms != 0 && now - ob->last_warn_ms < WARN_EVERY_MS) {
-        return;
-    }
-    snprintf(line, len,
-             "outbox %s is full (%" PRIu64 " rows, %" PRIu64
-             " bytes; bounds %" PRIu64 " rows, %" PRIu64 " bytes): %s %" PRIu64
-             " since the last report (%" PRIu64 " in all)",
-             ob->path, ob->ctr.rows, ob->ctr.bytes, ob->cfg.max_rows,
-             ob->cfg.max_bytes,
-             ob->cfg.policy == SECMQ_OUTBOX_DROP_OLDEST
-                 ? "dropped the oldest message,"
-                 : "refused new messages,",
-             ob->cfg.policy == SECMQ_OUTBOX_DROP_OLDEST
-                 ? ob->unreported_dropped
-                 : ob->unreported_refused,
-             ob->cfg.policy == SECMQ_OUTBOX_DROP_OLDEST ? ob->ctr.dropped_oldest
-                                                        : ob->ctr.refused_full);
-    ob->unreported_refused = 0;
-    ob->unreported_dropped = 0;
-    ob->last_warn_ms = now;
 }
 
 /* ---- handing rows to MQTT (lock held) ---- */
@@ -270,7 +140,7 @@ static void ready_push_front(secmq__outbox *ob, struct entry *e)
     ob->ready_bytes += e->row.len;
 }
 
-static void ready_push_back(secmq__outbox *ob, struct entry *e)
+void secmq__outbox_ready_push_back(secmq__outbox *ob, struct entry *e)
 {
     e->next = NULL;
     if (ob->ready_tail != NULL) {
@@ -308,7 +178,7 @@ struct load_ctx {
 static int load_row(void *ctx, secmq__obrow *row)
 {
     struct load_ctx *lc = ctx;
-    struct live *l = idx_find(lc->ob, row->id);
+    struct live *l = secmq__outbox_idx_find(lc->ob, row->id);
     struct entry *e;
 
     lc->n++;
@@ -331,7 +201,7 @@ static int load_row(void *ctx, secmq__obrow *row)
         lc->one = e;
         return 1;
     }
-    ready_push_back(lc->ob, e);
+    secmq__outbox_ready_push_back(lc->ob, e);
     return 0;
 }
 
@@ -386,7 +256,8 @@ static int inflight_qos12(const secmq__outbox *ob)
  * send are deleted and reported through fails (at most nfails; the rest
  * wait for the next pump). Returns the number of reports.
  */
-static size_t pump(secmq__outbox *ob, struct report *fails, size_t nfails)
+size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
+                          size_t nfails)
 {
     size_t nf = 0;
 
@@ -417,9 +288,9 @@ static size_t pump(secmq__outbox *ob, struct report *fails, size_t nfails)
         } else {
             break;
         }
-        l = idx_find(ob, e->row.id);
+        l = secmq__outbox_idx_find(ob, e->row.id);
         if (l == NULL || l->state != L_STORED) {
-            entry_free(e); /* dropped while it waited */
+            secmq__outbox_entry_free(e); /* dropped while it waited */
             continue;
         }
         rc = ob->h.send(ob->h.ctx, &mid, e->row.topic, e->row.payload,
@@ -434,13 +305,13 @@ static size_t pump(secmq__outbox *ob, struct report *fails, size_t nfails)
                 ob->hand_cursor = e->row.id + 1;
             }
             ob->ctr.sent++;
-            entry_free(e);
+            secmq__outbox_entry_free(e);
         } else if (rc == SECMQ_E_NO_CONN || rc == SECMQ_E_NOMEM) {
             /* Not sent (QoS 0 without a link, or no memory): later. */
             if (from_rehand) {
-                (void)push_id(&ob->rehand, &ob->rehand_n, &ob->rehand_cap,
-                              e->row.id);
-                entry_free(e);
+                (void)secmq__outbox_push_id(&ob->rehand, &ob->rehand_n,
+                                            &ob->rehand_cap, e->row.id);
+                secmq__outbox_entry_free(e);
             } else {
                 ready_push_front(ob, e);
             }
@@ -458,194 +329,21 @@ static size_t pump(secmq__outbox *ob, struct report *fails, size_t nfails)
             fails[nf].rc = rc;
             nf++;
             ob->ctr.failed++;
-            forget(ob, l);
-            entry_free(e);
+            secmq__outbox_forget(ob, l);
+            secmq__outbox_entry_free(e);
         }
     }
     return nf;
 }
 
-static void report_fails(secmq__outbox *ob, const struct report *r, size_t n)
+void secmq__outbox_report_fails(secmq__outbox *ob, const struct report *r,
+                                size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (ob->h.delivered != NULL) {
             ob->h.delivered(ob->h.ctx, r[i].id, r[i].rc);
         }
     }
-}
-
-/* ---- the commit thread ---- */
-
-/* Take up to max_batch queued rows (lock held). */
-static struct entry *take_batch(secmq__outbox *ob, size_t *n)
-{
-    struct entry *head = ob->pend_head, *e = head, *last = NULL;
-    size_t k = 0;
-
-    while (e != NULL && k < (size_t)ob->cfg.max_batch) {
-        last = e;
-        e = e->next;
-        k++;
-    }
-    if (last != NULL) {
-        last->next = NULL;
-    }
-    ob->pend_head = e;
-    if (e == NULL) {
-        ob->pend_tail = NULL;
-    }
-    ob->pend_n -= k;
-    *n = k;
-    return k > 0 ? head : NULL;
-}
-
-/* After a transaction (lock held): mark rows, wake waiters, keep rows to
- * hand. Async rows are collected into *async for on_durable. */
-static void settle(secmq__outbox *ob, struct entry *batch, int rc,
-                   struct report *async, size_t *nasync)
-{
-    struct entry *e = batch, *next;
-
-    if (rc == SECMQ_OK) {
-        ob->ctr.commits++;
-    } else {
-        ob->ctr.commit_errors++;
-    }
-    for (; e != NULL; e = next) {
-        struct live *l = idx_find(ob, e->row.id);
-        next = e->next;
-        e->next = NULL;
-        if (rc == SECMQ_OK) {
-            ob->ctr.committed++;
-            ob->committed_upto = e->row.id;
-            if (l != NULL && l->state == L_PENDING) {
-                l->state = L_STORED;
-            }
-        } else if (l != NULL) {
-            idx_gone(ob, l); /* never reached the file */
-        }
-        if (e->waiter != NULL) {
-            e->waiter->rc = rc;
-            e->waiter->done = 1;
-        }
-        if (e->async) {
-            async[*nasync].id = e->row.id;
-            async[*nasync].rc = rc;
-            (*nasync)++;
-        }
-        if (rc == SECMQ_OK && ob->ready_complete &&
-            ob->ready_bytes + e->row.len <= READY_CAP_BYTES) {
-            ready_push_back(ob, e);
-        } else {
-            if (rc == SECMQ_OK) {
-                ob->ready_complete = 0; /* read back from the file later */
-            }
-            entry_free(e);
-        }
-    }
-    if (rc != SECMQ_OK && ob->pend_head == NULL) {
-        /* Later ids follow the failed ones: nothing gap-worthy. */
-        ob->committed_upto = ob->next_id - 1;
-    }
-}
-
-static void *commit_main(void *arg)
-{
-    secmq__outbox *ob = arg;
-    struct report *async = ob->async_buf;
-    struct report fails[16];
-    secmq__obrow *rows = ob->rows_buf;
-
-    pthread_mutex_lock(&ob->lock);
-    for (;;) {
-        struct entry *batch;
-        uint64_t *dels;
-        size_t n = 0, ndels, nasync = 0, nf;
-        char err[SECMQ_ERRMSG_BYTES] = "";
-        char warn[400];
-        int rc;
-
-        while (!ob->stop && ob->pend_head == NULL && ob->dels_n == 0) {
-            pthread_cond_wait(&ob->work, &ob->lock);
-        }
-        if (ob->pend_head == NULL && ob->dels_n == 0) {
-            break; /* stop, and nothing left to write */
-        }
-        if (ob->pend_head == NULL && !ob->stop &&
-            ob->dels_n < (size_t)ob->cfg.max_batch) {
-            /* Only deletes: let a few more acks (or rows) join. */
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_nsec += DELETE_DELAY_MS * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&ob->work, &ob->lock, &ts);
-        }
-        batch = take_batch(ob, &n);
-        dels = ob->dels;
-        ndels = ob->dels_n;
-        ob->dels = NULL;
-        ob->dels_n = ob->dels_cap = 0;
-        ob->committing = 1;
-        pthread_mutex_unlock(&ob->lock);
-
-        {
-            size_t i = 0;
-            for (struct entry *e = batch; e != NULL; e = e->next) {
-                rows[i++] = e->row;
-            }
-        }
-        rc = secmq__obstore_commit(ob->st, rows, n, dels, ndels, err,
-                                   sizeof err);
-        if (rc != SECMQ_OK) {
-            secmq__log_write(ob->h.log, SECMQ_LOG_ERROR, "%s", err);
-            if (ob->h.err != NULL && n > 0) {
-                secmq__err_set(ob->h.err, rc, "%s", err);
-            }
-        }
-
-        pthread_mutex_lock(&ob->lock);
-        ob->committing = 0;
-        if (rc != SECMQ_OK && !ob->stop) {
-            /* Keep the deletes for the next try (at close they are
-             * dropped: the rows are sent again after a restart). */
-            for (size_t i = 0; i < ndels; i++) {
-                (void)push_id(&ob->dels, &ob->dels_n, &ob->dels_cap, dels[i]);
-            }
-        }
-        free(dels);
-        settle(ob, batch, rc, async, &nasync);
-        full_warning(ob, warn, sizeof warn);
-        pthread_cond_broadcast(&ob->done);
-        if (nasync > 0) {
-            /* Durability is reported before the rows can be delivered. */
-            pthread_mutex_unlock(&ob->lock);
-            for (size_t i = 0; i < nasync; i++) {
-                if (ob->h.durable != NULL) {
-                    ob->h.durable(ob->h.ctx, async[i].id, async[i].rc);
-                }
-            }
-            pthread_mutex_lock(&ob->lock);
-        }
-        nf = pump(ob, fails, sizeof fails / sizeof fails[0]);
-        pthread_mutex_unlock(&ob->lock);
-
-        if (warn[0] != '\0') {
-            secmq__log_write(ob->h.log, SECMQ_LOG_WARNING, "%s", warn);
-        }
-        report_fails(ob, fails, nf);
-        if (rc != SECMQ_OK && ndels > 0 && n == 0) {
-            /* A failing disk: do not spin on the deletes. */
-            struct timespec ts = {0, 200 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        pthread_mutex_lock(&ob->lock);
-    }
-    pthread_cond_broadcast(&ob->done);
-    pthread_mutex_unlock(&ob->lock);
-    return NULL;
 }
 
 /* ---- opening and closing ---- */
@@ -655,7 +353,7 @@ static void scan_row(void *ctx, uint64_t id, size_t bytes, int qos)
     secmq__outbox *ob = ctx;
 
     (void)qos;
-    if (idx_append(ob, id, bytes, L_STORED) == 0) {
+    if (secmq__outbox_idx_append(ob, id, bytes, L_STORED) == 0) {
         ob->ctr.recovered++;
     }
     ob->committed_upto = id;
@@ -747,7 +445,7 @@ int secmq__outbox_open(secmq__outbox **out, const secmq_outbox_config *cfg,
                          " bytes, left from before; they are sent first",
                          ob->path, ob->ctr.rows, ob->ctr.bytes);
     }
-    if (pthread_create(&ob->thread, NULL, commit_main, ob) != 0) {
+    if (pthread_create(&ob->thread, NULL, secmq__outbox_commit_main, ob) != 0) {
         rc = secmq__err_set(hooks->err, SECMQ_E_NOMEM,
                             "outbox: cannot start the commit thread");
         goto err;
@@ -777,11 +475,11 @@ void secmq__outbox_free(secmq__outbox *ob)
     }
     for (e = ob->pend_head; e != NULL; e = next) {
         next = e->next;
-        entry_free(e);
+        secmq__outbox_entry_free(e);
     }
     for (e = ob->ready_head; e != NULL; e = next) {
         next = e->next;
-        entry_free(e);
+        secmq__outbox_entry_free(e);
     }
     secmq__obstore_close(ob->st);
     pthread_cond_destroy(&ob->work);
@@ -797,127 +495,6 @@ void secmq__outbox_free(secmq__outbox *ob)
     free(ob);
 }
 
-/* ---- publishing ---- */
-
-int secmq__outbox_wants(const secmq__outbox *ob, int qos)
-{
-    return ob != NULL && (qos > 0 || ob->cfg.qos0);
-}
-
-/* Make room under SECMQ_OUTBOX_DROP_OLDEST (lock held): 0, or -1 when no
- * row can be dropped (all are in flight or not yet committed). */
-static int drop_oldest(secmq__outbox *ob, size_t need)
-{
-    size_t i = ob->idx_head;
-
-    while (ob->ctr.rows + 1 > ob->cfg.max_rows ||
-           ob->ctr.bytes + need > ob->cfg.max_bytes) {
-        while (i < ob->idx_n && ob->idx[i].state != L_STORED) {
-            i++;
-        }
-        if (i >= ob->idx_n) {
-            return -1;
-        }
-        ob->ctr.dropped_oldest++;
-        ob->unreported_dropped++;
-        forget(ob, &ob->idx[i]);
-        /* forget() may move idx_head past i, never the entries. */
-        if (i < ob->idx_head) {
-            i = ob->idx_head;
-        }
-    }
-    return 0;
-}
-
-int secmq__outbox_put(secmq__outbox *ob, uint64_t *id, const char *topic,
-                      const void *payload, size_t len, int qos, int retain,
-                      int sealed, int wait)
-{
-    struct entry *e = calloc(1, sizeof *e);
-    struct waiter w = {0, SECMQ_OK};
-    size_t tlen = strlen(topic), bytes = tlen + len;
-    char warn[400];
-    int rc = SECMQ_OK;
-
-    if (e == NULL || secmq__strdup_opt(&e->row.topic, topic) != 0 ||
-        (e->row.payload = malloc(len > 0 ? len : 1)) == NULL) {
-        entry_free(e);
-        return SECMQ_E_NOMEM;
-    }
-    if (len > 0) {
-        memcpy(e->row.payload, payload, len);
-    }
-    e->row.len = len;
-    e->row.qos = qos;
-    e->row.retain = retain ? 1 : 0;
-    e->row.sealed = sealed;
-    e->bytes = bytes;
-    e->async = !wait;
-    e->waiter = wait ? &w : NULL;
-
-    pthread_mutex_lock(&ob->lock);
-    if (ob->stop) {
-        rc = SECMQ_E_STATE;
-    } else if (bytes > ob->cfg.max_bytes) {
-        ob->ctr.refused_full++;
-        ob->unreported_refused++;
-        rc = secmq__err_set(ob->h.err, SECMQ_E_FULL,
-                            "outbox %s: a message of %zu bytes is larger "
-                            "than the outbox's bound of %" PRIu64 " bytes",
-                            ob->path, bytes, ob->cfg.max_bytes);
-    } else if (ob->ctr.rows + 1 > ob->cfg.max_rows ||
-               ob->ctr.bytes + bytes > ob->cfg.max_bytes) {
-        if (ob->cfg.policy == SECMQ_OUTBOX_REFUSE_NEW ||
-            drop_oldest(ob, bytes) != 0) {
-            ob->ctr.refused_full++;
-            ob->unreported_refused++;
-            rc = secmq__err_set(ob->h.err, SECMQ_E_FULL,
-                                "outbox %s is full: %" PRIu64
-                                " messages, %" PRIu64 " bytes (bounds %" PRIu64
-                                " messages, %" PRIu64 " bytes)",
-                                ob->path, ob->ctr.rows, ob->ctr.bytes,
-                                ob->cfg.max_rows, ob->cfg.max_bytes);
-        }
-    }
-    if (rc == SECMQ_OK && idx_append(ob, ob->next_id, bytes, L_PENDING) != 0) {
-        rc = SECMQ_E_NOMEM;
-    }
-    if (rc != SECMQ_OK) {
-        full_warning(ob, warn, sizeof warn);
-        pthread_mutex_unlock(&ob->lock);
-        if (warn[0] != '\0') {
-            secmq__log_write(ob->h.log, SECMQ_LOG_WARNING, "%s", warn);
-        }
-        entry_free(e);
-        return rc;
-    }
-    e->row.id = ob->next_id++;
-    if (id != NULL) {
-        *id = e->row.id;
-    }
-    ob->ctr.queued++;
-    if (ob->pend_tail != NULL) {
-        ob->pend_tail->next = e;
-    } else {
-        ob->pend_head = e;
-    }
-    ob->pend_tail = e;
-    ob->pend_n++;
-    pthread_cond_signal(&ob->work);
-    full_warning(ob, warn, sizeof warn);
-    if (wait) {
-        while (!w.done) {
-            pthread_cond_wait(&ob->done, &ob->lock);
-        }
-        rc = w.rc;
-    }
-    pthread_mutex_unlock(&ob->lock);
-    if (warn[0] != '\0') {
-        secmq__log_write(ob->h.log, SECMQ_LOG_WARNING, "%s", warn);
-    }
-    return rc;
-}
-
 /* ---- events from MQTT ---- */
 
 void secmq__outbox_connected(secmq__outbox *ob)
@@ -930,9 +507,9 @@ void secmq__outbox_connected(secmq__outbox *ob)
     /* libmosquitto resends what it holds once on_connect has returned;
      * hand nothing new before the first of those is acknowledged. */
     ob->resume_wait = inflight_qos12(ob) > 0;
-    nf = pump(ob, fails, sizeof fails / sizeof fails[0]);
+    nf = secmq__outbox_pump(ob, fails, sizeof fails / sizeof fails[0]);
     pthread_mutex_unlock(&ob->lock);
-    report_fails(ob, fails, nf);
+    secmq__outbox_report_fails(ob, fails, nf);
 }
 
 void secmq__outbox_disconnected(secmq__outbox *ob)
@@ -943,11 +520,11 @@ void secmq__outbox_disconnected(secmq__outbox *ob)
      * hand them again after the reconnect (ids ascending). */
     for (int i = 0; i < ob->inf_n;) {
         if (ob->inf[i].qos == 0) {
-            struct live *l = idx_find(ob, ob->inf[i].id);
+            struct live *l = secmq__outbox_idx_find(ob, ob->inf[i].id);
             if (l != NULL) {
                 l->state = L_STORED;
-                (void)push_id(&ob->rehand, &ob->rehand_n, &ob->rehand_cap,
-                              ob->inf[i].id);
+                (void)secmq__outbox_push_id(&ob->rehand, &ob->rehand_n,
+                                            &ob->rehand_cap, ob->inf[i].id);
             }
             ob->inf[i] = ob->inf[--ob->inf_n];
         } else {
@@ -1000,20 +577,20 @@ int secmq__outbox_completed(secmq__outbox *ob, int mid, int rc)
             (size_t)(ob->inf_n - found - 1) * sizeof *ob->inf);
     ob->inf_n--;
     {
-        struct live *l = idx_find(ob, id);
+        struct live *l = secmq__outbox_idx_find(ob, id);
         if (l != NULL) {
-            forget(ob, l);
+            secmq__outbox_forget(ob, l);
         }
     }
     ob->ctr.acked++;
     ob->resume_wait = 0;
-    nf = pump(ob, fails, sizeof fails / sizeof fails[0]);
+    nf = secmq__outbox_pump(ob, fails, sizeof fails / sizeof fails[0]);
     pthread_cond_broadcast(&ob->done);
     pthread_mutex_unlock(&ob->lock);
     if (ob->h.delivered != NULL) {
         ob->h.delivered(ob->h.ctx, id, rc);
     }
-    report_fails(ob, fails, nf);
+    secmq__outbox_report_fails(ob, fails, nf);
     return 1;
 }
 
@@ -1029,7 +606,8 @@ void secmq__outbox_stats(secmq__outbox *ob, secmq_outbox_stats *st)
 
 int secmq__outbox_wait(secmq__outbox *ob, int what, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+    int64_t deadline =
+        timeout_ms < 0 ? INT64_MAX : secmq__now_ms() + timeout_ms;
     int rc = SECMQ_OK;
 
     if (what != SECMQ_OUTBOX_WAIT_DURABLE && what != SECMQ_OUTBOX_WAIT_EMPTY) {
@@ -1046,7 +624,7 @@ int secmq__outbox_wait(secmq__outbox *ob, int what, int timeout_ms)
         if (ok) {
             break;
         }
-        left = deadline - mono_ms();
+        left = deadline - secmq__now_ms();
         if (left <= 0) {
             rc = SECMQ_E_TIMEOUT;
             break;

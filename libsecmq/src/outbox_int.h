@@ -2,9 +2,10 @@
  * outbox_int.h -- private interface of the durable outbox.
  *
  * outbox_store.c is the only file that sees sqlite (the file, its checks,
- * transactions, reads); outbox.c holds the logic (commit thread, bounds,
- * order, in-flight rows) and talks to MQTT only through the hooks client.c
- * gives it. Nothing here is public API.
+ * transactions, reads); outbox.c (state, order, handing, in-flight rows)
+ * and outbox_commit.c (bounds, queue, commit thread) hold the logic and
+ * talk to MQTT only through the hooks client_outbox.c gives them. Nothing
+ * here is public API.
  */
 #ifndef SECMQ_OUTBOX_INT_H
 #define SECMQ_OUTBOX_INT_H
@@ -64,7 +65,7 @@ int secmq__obstore_load(secmq__obstore *st, uint64_t from_id, uint64_t to_id,
                         int (*fn)(void *ctx, secmq__obrow *row), void *ctx,
                         char *err, size_t errlen);
 
-/* ---- the outbox (outbox.c) ---- */
+/* ---- the outbox (outbox.c, outbox_commit.c) ---- */
 
 typedef struct secmq__outbox secmq__outbox;
 
@@ -114,5 +115,126 @@ int secmq__outbox_completed(secmq__outbox *ob, int mid, int rc);
 
 void secmq__outbox_stats(secmq__outbox *ob, secmq_outbox_stats *st);
 int secmq__outbox_wait(secmq__outbox *ob, int what, int timeout_ms);
+
+/* ---- inside the outbox: shared by outbox.c and outbox_commit.c only ---- */
+
+enum live_state {
+    L_PENDING = 0, /* queued, not committed yet */
+    L_STORED = 1,  /* committed, not handed to MQTT */
+    L_HANDED = 2,  /* handed to MQTT, awaiting its ack */
+    L_GONE = 3     /* deleted (ack, drop, failure) */
+};
+
+/* Every row that is not gone, in id order: for bounds, drops and stats. */
+struct live {
+    uint64_t id;
+    size_t bytes;
+    int state;
+};
+
+struct waiter {
+    int done;
+    int rc;
+};
+
+/* A row with its bytes: queued for commit, or ready to hand. */
+struct entry {
+    struct entry *next;
+    secmq__obrow row;
+    size_t bytes;
+    int async;
+    struct waiter *waiter; /* sync publisher waiting for the commit */
+};
+
+struct inflight {
+    int mid;
+    int qos;
+    uint64_t id;
+};
+
+/* Reports made after the lock is released. */
+struct report {
+    uint64_t id;
+    int rc;
+};
+
+struct secmq__outbox {
+    secmq__obstore *st;
+    secmq__outbox_hooks h;
+    secmq_outbox_config cfg;
+    char *path;
+
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t work;  /* the commit thread waits here */
+    pthread_cond_t done;  /* waiters for commits and for the empty state */
+    pthread_t thread;
+    int thread_started;
+    int stop;
+    int committing;
+
+    uint64_t next_id;
+    uint64_t committed_upto; /* every id up to here is committed or gone */
+    uint64_t hand_cursor;    /* every stored row below it was handed */
+
+    struct entry *pend_head, *pend_tail;
+    size_t pend_n;
+    uint64_t *dels;
+    size_t dels_n, dels_cap;
+
+    struct entry *ready_head, *ready_tail; /* stored rows to hand, id order */
+    size_t ready_bytes;
+    int ready_complete; /* ready holds every stored row >= hand_cursor */
+    uint64_t *rehand;   /* QoS 0 rows the link lost, to hand again */
+    size_t rehand_n, rehand_cap;
+
+    struct live *idx;
+    size_t idx_head, idx_n, idx_cap;
+
+    struct inflight *inf;
+    int inf_n;
+    int connected;
+    int detached;    /* MQTT is gone: never hand again */
+    int resume_wait; /* after a reconnect: wait for libmosquitto's resends */
+
+    struct report *async_buf; /* the commit thread's, max_batch each */
+    secmq__obrow *rows_buf;
+
+    secmq_outbox_stats ctr;
+    int64_t last_warn_ms;
+    uint64_t unreported_refused, unreported_dropped;
+};
+
+/* outbox.c. "lock held" means ob->lock. */
+
+/* Free a row's entry with its topic and payload. NULL is a no-op. */
+void secmq__outbox_entry_free(struct entry *e);
+/* Append id to a growing array: 0, or -1 (out of memory, unchanged). */
+int secmq__outbox_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t id);
+/* Add a live row (ids ascending) and count it: 0, or -1 (no memory). */
+int secmq__outbox_idx_append(secmq__outbox *ob, uint64_t id, size_t bytes,
+                             int state);
+/* The live row id, or NULL when it is gone or unknown (lock held). */
+struct live *secmq__outbox_idx_find(secmq__outbox *ob, uint64_t id);
+/* Mark a row gone and uncount it; its delete is the caller's (lock held). */
+void secmq__outbox_idx_gone(secmq__outbox *ob, struct live *l);
+/* Delete a committed row (ack, drop, failure): gone, and its delete queued
+ * for the commit thread (lock held). */
+void secmq__outbox_forget(secmq__outbox *ob, struct live *l);
+/* Append a committed row to the rows to hand (lock held). */
+void secmq__outbox_ready_push_back(secmq__outbox *ob, struct entry *e);
+/*
+ * Hand rows while connected and below max_inflight (lock held). Rows MQTT
+ * can never send are deleted and reported through fails (at most nfails;
+ * the rest wait for the next call). Returns the number of reports.
+ */
+size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
+                          size_t nfails);
+/* Report what pump failed through on_delivered (lock not held). */
+void secmq__outbox_report_fails(secmq__outbox *ob, const struct report *r,
+                                size_t n);
+
+/* outbox_commit.c: the commit thread (arg is the outbox), started by
+ * secmq__outbox_open; it ends once stop is set and nothing is queued. */
+void *secmq__outbox_commit_main(void *arg);
 
 #endif /* SECMQ_OUTBOX_INT_H */

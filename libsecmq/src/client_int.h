@@ -1,0 +1,118 @@
+/*
+ * client_int.h -- private interface between the client's files.
+ *
+ * The client struct and the few calls the files make to each other:
+ * client.c (the libmosquitto adapter, the only file that includes
+ * mosquitto.h), client_config.c, client_seal.c and client_outbox.c. Nothing
+ * here is public API; libmosquitto's types stay opaque outside client.c.
+ */
+#ifndef SECMQ_CLIENT_INT_H
+#define SECMQ_CLIENT_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "outbox_int.h"
+#include "secmq_int.h"
+#include "tls_int.h"
+#include "tunnel_int.h"
+
+struct mosquitto; /* only client.c looks inside */
+
+enum secmq__conn_state {
+    ST_IDLE = 0,       /* never connected, or after a requested disconnect */
+    ST_CONNECTING = 1, /* CONNECT sent, no CONNACK yet */
+    ST_CONNECTED = 2,  /* CONNACK accepted */
+    ST_FAILED = 3      /* refused, or the link broke before CONNACK */
+};
+
+struct secmq_client {
+    struct mosquitto *mosq;
+    void *user;
+
+    /* Owned copies of the configuration. */
+    char *host;
+    char *client_id;
+    char *username;
+    char *password; /* sodium_malloc'd, wiped by sodium_free */
+    char *cafile, *capath, *certfile, *keyfile, *server_name, *ciphers;
+    secmq_tls_config tls_cfg; /* strings point at the copies above */
+    secmq_transport transport;
+    int port;
+    int keepalive;
+    int connect_timeout_ms;
+
+    secmq__err err;
+    secmq__log log;
+    secmq__tls_ctx *tls;
+    secmq__tunnel *tunnel;
+
+    secmq_connect_cb on_connect;
+    secmq_disconnect_cb on_disconnect;
+    secmq_message_cb on_message;
+    secmq_publish_cb on_publish;
+    secmq_subscribe_cb on_subscribe;
+    secmq_unsubscribe_cb on_unsubscribe;
+    secmq_log_cb on_log;
+    secmq_open_failure_cb on_open_failure;
+
+    secmq_keyring *keyring; /* BORROWED, may be NULL */
+    secmq__outbox *outbox;  /* owned, may be NULL */
+    secmq_durable_cb on_durable;
+    secmq_delivered_cb on_delivered;
+    atomic_uint_fast64_t open_counts[SECMQ_OPEN_REASON_COUNT];
+
+    pthread_mutex_t lock; /* guards the fields below */
+    pthread_cond_t cond;
+    enum secmq__conn_state state;
+    int result;  /* outcome of the last connect attempt */
+    int refused; /* the broker refused this connection in CONNACK */
+    int disconnect_requested; /* secmq_client_disconnect() was called */
+    int threaded;             /* loop_start running */
+};
+
+/* ---- client.c: what needs libmosquitto ---- */
+
+/*
+ * Hand a message to libmosquitto as it is (no sealing, no outbox). QoS 1/2
+ * while disconnected is queued by libmosquitto and returns SECMQ_OK.
+ * Returns SECMQ_OK with *mid (mid may be NULL), SECMQ_E_OVERSIZE, or
+ * libmosquitto's failure mapped. Any thread.
+ */
+int secmq__client_publish_direct(secmq_client *c, int *mid, const char *topic,
+                                 const void *payload, size_t payloadlen,
+                                 int qos, int retain);
+/* SECMQ_OK if libmosquitto would accept topic for PUBLISH, else
+ * SECMQ_E_INVAL with a detail in c->err. */
+int secmq__client_check_topic(secmq_client *c, const char *topic);
+/* Mark the handle threaded: publishes from other threads only queue, the
+ * loop thread writes (needed once an outbox's commit thread hands rows). */
+void secmq__client_threaded_set(secmq_client *c);
+
+/* ---- client_config.c ---- */
+
+/* Copy cfg's strings (the password into guarded memory), the port and the
+ * timeouts into c. SECMQ_OK or SECMQ_E_NOMEM (partial copies are freed by
+ * secmq__client_free_config). */
+int secmq__client_copy_config(secmq_client *c, const secmq_config *cfg);
+/* Free (and wipe, for the password) what secmq__client_copy_config made. */
+void secmq__client_free_config(secmq_client *c);
+
+/* ---- client_seal.c ---- */
+
+/*
+ * Seal payload for topic when the keyring covers it. Returns SECMQ_OK with
+ * *env (malloc'd envelope, the caller frees; ciphertext only) and *envlen,
+ * or with *env NULL when there is no keyring or it does not cover topic;
+ * else SECMQ_E_OVERSIZE, SECMQ_E_NOMEM or the keyring's code with a detail
+ * in c->err. An empty retained publish is never sealed (it only deletes).
+ */
+int secmq__client_seal(secmq_client *c, const char *topic, const void *payload,
+                       size_t payloadlen, int retain, unsigned char **env,
+                       size_t *envlen);
+/* A message on a topic the keyring covers (loop thread): open it and call
+ * on_message with the plaintext (wiped after), or on_open_failure. msg is
+ * the message as received; it is changed to the opened one. */
+void secmq__client_deliver_sealed(secmq_client *c, secmq_message *msg);
+
+#endif /* SECMQ_CLIENT_INT_H */

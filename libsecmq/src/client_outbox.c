@@ -1,0 +1,185 @@
+/*
+ * client_outbox.c -- where a client's publish goes: its outbox, or MQTT.
+ *
+ * secmq_client_publish*() seal (client_seal.c) and then either queue the
+ * row in the durable outbox (outbox.c) or hand it to libmosquitto directly
+ * (client.c). Also the outbox's setup, its hooks back into the client
+ * (send, on_durable, on_delivered), stats and waiting. No libmosquitto here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+
+/* The outbox's way to MQTT (called with the outbox's lock held). */
+static int outbox_send(void *ctx, int *mid, const char *topic,
+                       const void *payload, size_t len, int qos, int retain)
+{
+    return secmq__client_publish_direct(ctx, mid, topic, payload, len, qos,
+                                        retain);
+}
+
+static void outbox_durable(void *ctx, uint64_t id, int rc)
+{
+    secmq_client *c = ctx;
+
+    if (c->on_durable != NULL) {
+        c->on_durable(c, c->user, id, rc);
+    }
+}
+
+static void outbox_delivered(void *ctx, uint64_t id, int rc)
+{
+    secmq_client *c = ctx;
+
+    if (c->on_delivered != NULL) {
+        c->on_delivered(c, c->user, id, rc);
+    }
+}
+
+void secmq_outbox_config_init(secmq_outbox_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
+    cfg->sync = SECMQ_OUTBOX_SYNC_FULL;
+    cfg->policy = SECMQ_OUTBOX_REFUSE_NEW;
+    cfg->max_rows = SECMQ_OUTBOX_DEFAULT_MAX_ROWS;
+    cfg->max_bytes = SECMQ_OUTBOX_DEFAULT_MAX_BYTES;
+    cfg->max_inflight = SECMQ_OUTBOX_DEFAULT_INFLIGHT;
+    cfg->max_batch = SECMQ_OUTBOX_DEFAULT_BATCH;
+}
+
+int secmq_client_set_outbox(secmq_client *c, const secmq_outbox_config *cfg)
+{
+    secmq__outbox_hooks h;
+    int busy, rc;
+
+    if (c == NULL || cfg == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (cfg->size != sizeof *cfg) {
+        return secmq__err_set(&c->err, SECMQ_E_INVAL,
+                              "outbox: configuration not initialised with "
+                              "secmq_outbox_config_init()");
+    }
+    pthread_mutex_lock(&c->lock);
+    busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED || c->threaded;
+    pthread_mutex_unlock(&c->lock);
+    if (busy || c->outbox != NULL) {
+        return secmq__err_set(&c->err, SECMQ_E_STATE,
+                              busy ? "outbox: set it before connecting"
+                                   : "outbox: already set");
+    }
+    memset(&h, 0, sizeof h);
+    h.send = outbox_send;
+    h.durable = outbox_durable;
+    h.delivered = outbox_delivered;
+    h.ctx = c;
+    h.log = &c->log;
+    h.err = &c->err;
+    rc = secmq__outbox_open(&c->outbox, cfg, &h);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    /* The commit thread hands rows to libmosquitto while another thread
+     * may run the loop: libmosquitto must then never write to the socket
+     * (or call on_publish) from the publishing thread, only from the loop.
+     * secmq_client_loop_start() lets libmosquitto mark it itself. */
+    secmq__client_threaded_set(c);
+    return SECMQ_OK;
+}
+
+int secmq_client_outbox_stats(secmq_client *c, secmq_outbox_stats *st)
+{
+    if (c == NULL || st == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (c->outbox == NULL) {
+        return SECMQ_E_STATE;
+    }
+    secmq__outbox_stats(c->outbox, st);
+    return SECMQ_OK;
+}
+
+int secmq_client_outbox_wait(secmq_client *c, int what, int timeout_ms)
+{
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (c->outbox == NULL) {
+        return SECMQ_E_STATE;
+    }
+    return secmq__outbox_wait(c->outbox, what, timeout_ms);
+}
+
+int secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
+                            const char *topic, const void *payload,
+                            size_t payloadlen, int qos, int retain,
+                            unsigned flags)
+{
+    unsigned char *env = NULL;
+    const void *data = payload;
+    size_t len = payloadlen;
+    int use_outbox, sealed = 0, rc;
+
+    if (id != NULL) {
+        *id = 0;
+    }
+    if (mid != NULL) {
+        *mid = 0;
+    }
+    if (c == NULL || topic == NULL || qos < 0 || qos > 2 ||
+        (payload == NULL && payloadlen > 0) ||
+        (flags & ~(SECMQ_PUBLISH_RAW | SECMQ_PUBLISH_ASYNC |
+                   SECMQ_PUBLISH_DIRECT)) != 0) {
+        return SECMQ_E_INVAL;
+    }
+    use_outbox =
+        !(flags & SECMQ_PUBLISH_DIRECT) && secmq__outbox_wants(c->outbox, qos);
+    if (!(flags & SECMQ_PUBLISH_RAW)) {
+        size_t envlen;
+        rc = secmq__client_seal(c, topic, payload, payloadlen, retain, &env,
+                                &envlen);
+        if (rc != SECMQ_OK) {
+            return rc;
+        }
+        if (env != NULL) {
+            data = env;
+            len = envlen;
+            sealed = 1;
+        }
+    }
+    if (use_outbox) {
+        /* SECURITY: what is stored is what goes on the wire: the envelope
+         * when sealed (see secmq/outbox.h for unsealed topics). */
+        rc = secmq__client_check_topic(c, topic);
+        if (rc == SECMQ_OK && len > 268435455u) {
+            rc = SECMQ_E_OVERSIZE;
+        }
+        if (rc == SECMQ_OK) {
+            rc = secmq__outbox_put(c->outbox, id, topic, data, len, qos, retain,
+                                   sealed, !(flags & SECMQ_PUBLISH_ASYNC));
+        }
+    } else {
+        rc =
+            secmq__client_publish_direct(c, mid, topic, data, len, qos, retain);
+    }
+    free(env); /* ciphertext only: nothing to wipe */
+    return rc;
+}
+
+int secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
+                             const void *payload, size_t payloadlen, int qos,
+                             int retain)
+{
+    return secmq_client_publish_v2(c, NULL, mid, topic, payload, payloadlen,
+                                   qos, retain, SECMQ_PUBLISH_RAW);
+}
+
+int secmq_client_publish(secmq_client *c, int *mid, const char *topic,
+                         const void *payload, size_t payloadlen, int qos,
+                         int retain)
+{
+    return secmq_client_publish_v2(c, NULL, mid, topic, payload, payloadlen,
+                                   qos, retain, 0);
+}
