@@ -190,7 +190,9 @@ typedef struct options {
     int quick;
     long count; /* 0 = per-size default */
     int duration_set;
-    int suite_broker; /* --suite broker */
+    double stall_s;     /* 0 = default */
+    double drain_max_s; /* 0 = default */
+    int suite_broker;   /* --suite broker */
     int transports_set;
     int sizes_set;
     const char *plugin;
@@ -208,6 +210,8 @@ enum {
     OPT_QUICK = 256,
     OPT_COUNT,
     OPT_DURATION,
+    OPT_STALL,
+    OPT_DRAIN_MAX,
     OPT_SIZES,
     OPT_QOS,
     OPT_TRANSPORTS,
@@ -242,6 +246,8 @@ static const struct option long_opts[] = {
     {"quick", no_argument, NULL, OPT_QUICK},
     {"count", required_argument, NULL, OPT_COUNT},
     {"duration", required_argument, NULL, OPT_DURATION},
+    {"stall", required_argument, NULL, OPT_STALL},
+    {"drain-max", required_argument, NULL, OPT_DRAIN_MAX},
     {"sizes", required_argument, NULL, OPT_SIZES},
     {"qos", required_argument, NULL, OPT_QOS},
     {"transports", required_argument, NULL, OPT_TRANSPORTS},
@@ -308,6 +314,16 @@ static int parse_opt(options *o, int opt, const char *arg, char *err,
             break;
         }
         o->duration_set = 1;
+        return 0;
+    case OPT_STALL:
+        if (parse_double(arg, 0.1, 600.0, &o->stall_s) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_DRAIN_MAX:
+        if (parse_double(arg, 0.1, 3600.0, &o->drain_max_s) != 0) {
+            break;
+        }
         return 0;
     case OPT_SIZES:
         if (split_list(arg, items, BENCH_MAX_SIZES, &n) != 0) {
@@ -569,8 +585,10 @@ static int parse_args(options *o, int argc, char **argv, char *err,
     if (o->p.lat_warmup < 0) {
         o->p.lat_warmup = o->quick ? 30 : DEFAULT_LAT_WARMUP;
     }
-    o->p.stall_s = o->quick ? 0.5 : 1.0;
-    o->p.drain_max_s = o->quick ? 3.0 : 10.0;
+    o->p.stall_s = o->stall_s > 0 ? o->stall_s : o->quick ? 0.5 : 1.0;
+    o->p.drain_max_s = o->drain_max_s > 0 ? o->drain_max_s
+                       : o->quick         ? 3.0
+                                          : 10.0;
 
     external = o->host != NULL || o->port != 0 || o->tls_port != 0 ||
                o->cafile != NULL;
