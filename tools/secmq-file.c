@@ -21,7 +21,9 @@
 #define FILE_EXIT_REFUSED 3  /* a file was refused or failed */
 #define FILE_EXIT_TIMEOUT 27 /* -W expired, as secmq-sub */
 #define TICK_MS 100
-#define FLUSH_S 5.0 /* longest wait for the last answers at exit */
+#define FLUSH_S 5.0     /* longest wait for the last answers at exit */
+#define RETRY_MIN_S 0.5 /* --outbox: first wait before connecting again */
+#define RETRY_MAX_S 5.0 /* and the longest */
 
 enum file_id_opt {
     F_TOPIC = 1,
@@ -37,14 +39,15 @@ enum file_id_opt {
     F_RETRY,
     F_MAX_SIZE,
     F_RESERVE,
-    F_RATE
+    F_RATE,
+    F_OUTBOX
 };
 
 static const struct cli_opt send_opts[] = {
     {"-t", "--topic", 1, F_TOPIC},         {"-W", "--timeout", 1, F_TIMEOUT},
     {NULL, "--json", 0, F_JSON},           {NULL, "--chunk-size", 1, F_CHUNK},
     {NULL, "--window", 1, F_WINDOW},       {NULL, "--state", 1, F_STATE},
-    {NULL, "--outbox", 1, F_STATE},        {NULL, "--name", 1, F_NAME},
+    {NULL, "--outbox", 1, F_OUTBOX},       {NULL, "--name", 1, F_NAME},
     {NULL, "--receivers", 1, F_RECEIVERS}, {NULL, "--retry", 1, F_RETRY},
     {NULL, "--rate", 1, F_RATE},           {NULL, NULL, 0, 0},
 };
@@ -62,6 +65,8 @@ struct tool {
     const char *topic;
     const char *dir;
     const char *state;
+    const char *outbox; /* send --outbox FILE */
+    char *state_buf;    /* the state file derived from it */
     const char *name;
     const char **files;
     size_t nfiles;
@@ -76,6 +81,9 @@ struct tool {
     secmq_file_receiver *receiver;
     atomic_int finished; /* receiver: files done, refused or failed */
     atomic_int failed;
+    int offline;       /* --outbox: not connected yet, retrying */
+    double next_try_s; /* when to try again */
+    double retry_s;
 };
 
 static atomic_int got_signal;
@@ -143,7 +151,20 @@ static void send_help(void)
           "time) resumes\n"
           "                     the same transfer. Without it nothing is "
           "resumed.\n"
-          " --outbox FILE       the same as --state\n"
+          " --outbox FILE       send through a durable outbox (sqlite, mode "
+          "0600): "
+          "the\n"
+          "                     manifest and the chunks in flight (at most "
+          "--window of\n"
+          "                     them, sealed: ciphertext only) are committed "
+          "to FILE\n"
+          "                     before they are sent. After a crash the next "
+          "run with the\n"
+          "                     same FILE sends them first, in order; a broker "
+          "that is away\n"
+          "                     at the start is retried while they wait. The "
+          "progress stays\n"
+          "                     in --state (default FILE.xfer).\n"
           " --chunk-size BYTES  plaintext bytes per chunk, 1024..16777216 "
           "(default 64K);\n"
           "                     chunk + 138 must stay below the broker's "
@@ -323,6 +344,9 @@ static int tool_option(void *ctx, int id, const char *name, const char *arg,
     case F_STATE:
         t->state = arg;
         return 0;
+    case F_OUTBOX:
+        t->outbox = arg;
+        return 0;
     case F_NAME:
         if (arg[0] == '\0' || strlen(arg) > SECMQ_FILE_NAME_MAX) {
             snprintf(err, errlen, "%s: needs 1..%u bytes", name,
@@ -399,6 +423,22 @@ static int check_options(struct tool *t, const struct cli_conn *o)
         cli_usage_err("--name works with one FILE only");
         return -1;
     }
+    if (t->outbox != NULL && t->state == NULL) {
+        /* The progress needs a file of its own: the outbox holds only
+         * the messages in flight. */
+        size_t n = strlen(t->outbox) + sizeof ".xfer";
+        t->state_buf = malloc(n);
+        if (t->state_buf == NULL) {
+            cli_err("out of memory");
+            return -1;
+        }
+        snprintf(t->state_buf, n, "%s.xfer", t->outbox);
+        t->state = t->state_buf;
+    }
+    if (t->outbox != NULL && strcmp(t->outbox, t->state) == 0) {
+        cli_usage_err("--outbox and --state need two different files");
+        return -1;
+    }
     return 0;
 }
 
@@ -462,7 +502,31 @@ static void on_publish(secmq_client *c, void *user, int mid, int rc)
         secmq_file_sender_handle_publish(t->sender, mid, rc);
     } else {
         secmq_file_receiver_handle_publish(t->receiver, mid, rc);
+        /* With -C reached, the main loop waits for this: our last answer
+         * acknowledged. Wake it now instead of at its next tick. */
+        if (t->count > 0 && atomic_load(&t->finished) >= t->count &&
+            secmq_file_receiver_unacked(t->receiver) == 0) {
+            sem_post(&wake);
+        }
     }
+}
+
+static void on_durable(secmq_client *c, void *user, uint64_t id, int rc)
+{
+    struct cli_session *s = user;
+    struct tool *t = s->tool;
+
+    (void)c;
+    secmq_file_sender_handle_durable(t->sender, id, rc);
+}
+
+static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
+{
+    struct cli_session *s = user;
+    struct tool *t = s->tool;
+
+    (void)c;
+    secmq_file_sender_handle_delivered(t->sender, id, rc);
 }
 
 static void on_stopped(struct cli_session *s)
@@ -518,6 +582,8 @@ static int result_code(struct tool *t)
     return refused + failed > 0 ? FILE_EXIT_REFUSED : CLI_EXIT_OK;
 }
 
+static int connect_outbox(struct tool *t);
+
 static int run(struct tool *t)
 {
     double end = cli_mono_now() + t->timeout, flush_end = 0.0;
@@ -540,6 +606,11 @@ static int run(struct tool *t)
         if (atomic_load(&t->s.stopped)) {
             return atomic_load(&t->s.exit_code);
         }
+        if (t->offline && cli_mono_now() >= t->next_try_s &&
+            connect_outbox(t) != CLI_EXIT_OK) {
+            file_out_end(&t->out);
+            return CLI_EXIT_ERROR;
+        }
         left = t->recv ? secmq_file_receiver_tick(t->receiver)
                        : secmq_file_sender_tick(t->sender);
         if (left < 0) {
@@ -554,6 +625,14 @@ static int run(struct tool *t)
             return CLI_EXIT_ERROR;
         }
         if (!t->recv && left == 0) {
+            if (t->outbox != NULL && !t->offline) {
+                /* Every file is confirmed: what the outbox still holds
+                 * is spare copies; let them go out (bounded) so the next
+                 * run does not start with them. */
+                (void)secmq_client_outbox_wait(t->s.client,
+                                               SECMQ_OUTBOX_WAIT_EMPTY,
+                                               (int)(FLUSH_S * 1000));
+            }
             cli_session_stop(&t->s, result_code(t));
             return atomic_load(&t->s.exit_code);
         }
@@ -583,6 +662,90 @@ static int run(struct tool *t)
     }
 }
 
+/* send --outbox: open the outbox on the client (before the sender, which
+ * sees it and publishes through it). */
+static int attach_outbox(struct tool *t)
+{
+    secmq_outbox_config cfg;
+    secmq_outbox_stats st;
+    char why[SECMQ_ERRMSG_BYTES];
+    uint64_t row;
+    int rc;
+
+    secmq_outbox_config_init(&cfg);
+    cfg.path = t->outbox;
+    /* The sender keeps at most --window chunks in it; room for that and
+     * for manifests, so a full outbox means something is wrong. */
+    cfg.max_inflight = t->so.window > SECMQ_OUTBOX_MAX_INFLIGHT
+                           ? SECMQ_OUTBOX_MAX_INFLIGHT
+                           : (int)t->so.window;
+    cfg.max_rows = (uint64_t)t->so.window + 64u;
+    row = (uint64_t)t->so.chunk_size + SECMQ_FILE_CHUNK_OVERHEAD +
+          SECMQ_TOPIC_MAX;
+    if (cfg.max_rows * row > cfg.max_bytes) {
+        cfg.max_bytes = cfg.max_rows * row;
+    }
+    rc = secmq_client_set_outbox(t->s.client, &cfg);
+    if (rc != SECMQ_OK) {
+        secmq_client_errmsg(t->s.client, why, sizeof why);
+        cli_err("%s", why[0] != '\0' ? why : secmq_strerror(rc));
+        return CLI_EXIT_ERROR;
+    }
+    secmq_client_on_durable(t->s.client, on_durable);
+    secmq_client_on_delivered(t->s.client, on_delivered);
+    if (secmq_client_outbox_stats(t->s.client, &st) == SECMQ_OK &&
+        st.recovered > 0) {
+        cli_debug("outbox %s: %llu message(s) from an earlier run; they are "
+                  "sent first",
+                  t->outbox, (unsigned long long)st.recovered);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int retryable(int rc)
+{
+    return rc == SECMQ_E_CONN_REFUSED || rc == SECMQ_E_TIMEOUT ||
+           rc == SECMQ_E_CONN_LOST || rc == SECMQ_E_NO_CONN ||
+           rc == SECMQ_E_DNS || rc == SECMQ_E_IO;
+}
+
+/*
+ * send --outbox: connect, or stay offline and try again later (the sender
+ * commits to the outbox meanwhile). CLI_EXIT_OK or an exit code.
+ */
+static int connect_outbox(struct tool *t)
+{
+    char why[SECMQ_ERRMSG_BYTES] = "";
+    int rc = secmq_client_connect(t->s.client);
+
+    if (rc == SECMQ_OK) {
+        rc = secmq_client_wait_connected(t->s.client, CLI_CONNECT_TIMEOUT_MS);
+    }
+    if (rc == SECMQ_OK) {
+        if (t->offline) {
+            cli_debug("connected to the broker; sending the outbox");
+        }
+        t->offline = 0;
+        return cli_session_loop_start(&t->s);
+    }
+    if (!retryable(rc)) {
+        return cli_session_fail(&t->s, rc, NULL);
+    }
+    if (!t->offline) {
+        secmq_client_errmsg(t->s.client, why, sizeof why);
+        cli_warn("broker unreachable (%s): queueing in outbox %s and "
+                 "retrying",
+                 why[0] != '\0' ? why : secmq_strerror(rc), t->outbox);
+        t->retry_s = RETRY_MIN_S;
+    } else {
+        t->retry_s =
+            t->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : t->retry_s * 2;
+    }
+    t->offline = 1;
+    t->next_try_s = cli_mono_now() + t->retry_s;
+    return CLI_EXIT_OK;
+}
+
 /* Create the sender or receiver (after the client, before connecting). */
 static int make_transfer(struct tool *t)
 {
@@ -599,6 +762,9 @@ static int make_transfer(struct tool *t)
                                      sizeof err);
     } else {
         t->so.state = t->state;
+        if (t->outbox != NULL && attach_outbox(t) != CLI_EXIT_OK) {
+            return CLI_EXIT_ERROR;
+        }
         rc = secmq_file_sender_new(&t->sender, t->s.client, t->s.keyring,
                                    t->topic, &t->so, on_event, t, err,
                                    sizeof err);
@@ -658,11 +824,17 @@ int main(int argc, char **argv)
     if (code == 0) {
         secmq_client_on_message(t.s.client, on_message);
         secmq_client_on_publish(t.s.client, on_publish);
-        code = cli_session_connect(&t.s);
-    }
-    if (code == 0) {
-        atomic_store(&connected_once, 1);
-        code = cli_session_loop_start(&t.s);
+        if (t.outbox != NULL) {
+            /* Committed work must be able to end cleanly from here on. */
+            atomic_store(&connected_once, 1);
+            code = connect_outbox(&t);
+        } else {
+            code = cli_session_connect(&t.s);
+            if (code == 0) {
+                atomic_store(&connected_once, 1);
+                code = cli_session_loop_start(&t.s);
+            }
+        }
     }
     if (code == 0) {
         code = run(&t);
@@ -675,5 +847,6 @@ out:
     secmq_file_receiver_free(t.receiver);
     cli_conn_free(&o);
     free(t.files);
+    free(t.state_buf);
     return code;
 }

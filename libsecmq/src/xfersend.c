@@ -102,6 +102,37 @@ static void emit(secmq_file_sender *s, int kind, sfile *f, const char *peer,
 /* ---- publishing -----------------------------------------------------------
  */
 
+/*
+ * One QoS 1 message, as it is (already sealed). With an outbox: an ASYNC
+ * outbox row, *id its row id (on_durable and on_delivered report it);
+ * without: an ordinary publish, *mid its packet id (on_publish).
+ */
+static int send_raw(secmq_file_sender *s, const char *topic, const void *buf,
+                    size_t len, int *mid, uint64_t *id)
+{
+    uint64_t rid = 0;
+    int rc;
+
+    if (!s->outbox) {
+        return secmq_client_publish_raw(s->c, mid, topic, buf, len, 1, 0);
+    }
+    rc = secmq_client_publish_v2(s->c, &rid, NULL, topic, buf, len, 1, 0,
+                                 SECMQ_PUBLISH_RAW | SECMQ_PUBLISH_ASYNC);
+    if (rc == SECMQ_OK && s->first_id == 0) {
+        s->first_id = rid;
+    }
+    if (id != NULL) {
+        *id = rid;
+    }
+    return rc;
+}
+
+/* Window slots taken: our own chunks, and outbox rows of an earlier run. */
+static uint64_t window_used(const secmq_file_sender *s)
+{
+    return (uint64_t)s->inflight + s->recovered_left;
+}
+
 static int publish_manifest(secmq_file_sender *s, sfile *f)
 {
     unsigned char pt[SECMQ_FILE_MANIFEST_MAX];
@@ -116,7 +147,7 @@ static int publish_manifest(secmq_file_sender *s, sfile *f)
     }
     sodium_memzero(pt, sizeof pt); /* SECURITY: holds the file key */
     if (rc == SECMQ_OK) {
-        rc = secmq_client_publish_raw(s->c, NULL, s->mtopic, env, elen, 1, 0);
+        rc = send_raw(s, s->mtopic, env, elen, NULL, NULL);
     }
     f->last_manifest_ms = now_ms();
     return rc;
@@ -235,11 +266,12 @@ static void pump(secmq_file_sender *s)
         return;
     }
     f = s->files[s->cur];
-    while (s->inflight < s->o.window) {
+    while (window_used(s) < s->o.window) {
         int64_t i = next_wanted(f);
         size_t len, elen = 0;
         ssize_t got = 0;
         unsigned slot;
+        uint64_t id = 0;
         int rc, mid = 0;
 
         if (i < 0) {
@@ -277,8 +309,13 @@ static void pump(secmq_file_sender *s)
         rc = secmq_file_chunk_seal(s->env, s->env_cap, &elen, &f->m,
                                    (uint32_t)i, s->sk, f->ctopic, s->pt, len);
         if (rc == SECMQ_OK) {
-            rc = secmq_client_publish_raw(s->c, &mid, f->ctopic, s->env, elen,
-                                          1, 0);
+            rc = send_raw(s, f->ctopic, s->env, elen, &mid, &id);
+        }
+        if (rc == SECMQ_E_FULL && s->outbox) {
+            /* The outbox is at its bound (rows of an earlier run, or
+             * manifests): this chunk waits for a delivery. */
+            f->cursor = (uint32_t)i;
+            return;
         }
         if (rc != SECMQ_OK) {
             char why[900];
@@ -297,6 +334,7 @@ static void pump(secmq_file_sender *s)
         }
         s->fl[slot].f = f;
         s->fl[slot].mid = mid;
+        s->fl[slot].id = id;
         s->fl[slot].index = (uint32_t)i;
         s->inflight++;
     }
@@ -363,6 +401,13 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
             s->mtopic);
         secmq_file_sender_free(s);
         return SECMQ_E_NO_KEY;
+    }
+    {
+        secmq_outbox_stats st;
+        if (secmq_client_outbox_stats(c, &st) == SECMQ_OK) {
+            s->outbox = 1;
+            s->recovered_left = st.rows; /* resent first, in order */
+        }
     }
     if (o->state != NULL) {
         char why[512];
@@ -552,33 +597,112 @@ out:
     return 1;
 }
 
+/*
+ * The broker answered for flight fl: free its slot; on an error (rc) the
+ * file fails. Returns the flight's file when rc is SECMQ_OK, else NULL.
+ */
+static sfile *flight_done(secmq_file_sender *s, flight *fl, int rc)
+{
+    sfile *f = fl->f;
+
+    fl->f = NULL;
+    s->inflight--;
+    if (rc != SECMQ_OK) {
+        char why[900];
+        snprintf(why, sizeof why, "the broker refused chunk %u of %s: %s",
+                 fl->index, f->m.name, secmq_strerror(rc));
+        finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_NONE, rc, why);
+        start_next(s);
+        return NULL;
+    }
+    return f;
+}
+
 void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid, int rc)
 {
     if (s == NULL) {
         return;
     }
     pthread_mutex_lock(&s->lock);
-    for (unsigned i = 0; i < s->o.window; i++) {
+    for (unsigned i = 0; i < s->o.window && !s->outbox; i++) {
         flight *fl = &s->fl[i];
         if (fl->f == NULL || fl->mid != mid) {
             continue;
         }
-        sfile *f = fl->f;
-        fl->f = NULL;
-        s->inflight--;
-        if (rc != SECMQ_OK) {
-            char why[900];
-            snprintf(why, sizeof why, "the broker refused chunk %u of %s: %s",
-                     fl->index, f->m.name, secmq_strerror(rc));
-            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_NONE, rc,
-                   why);
-            start_next(s);
-        } else if (!secmq__bit_get(f->acked, fl->index)) {
+        sfile *f = flight_done(s, fl, rc);
+        if (f != NULL && !secmq__bit_get(f->acked, fl->index)) {
             secmq__bit_set(f->acked, fl->index);
             f->acked_n++;
             f->dirty = 1;
         }
         break;
+    }
+    pump(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The flight of outbox row id, or NULL. */
+static flight *flight_of_row(secmq_file_sender *s, uint64_t id)
+{
+    for (unsigned i = 0; i < s->o.window; i++) {
+        if (s->fl[i].f != NULL && s->fl[i].id == id) {
+            return &s->fl[i];
+        }
+    }
+    return NULL;
+}
+
+void secmq_file_sender_handle_durable(secmq_file_sender *s, uint64_t id, int rc)
+{
+    flight *fl;
+
+    if (s == NULL || id == 0) {
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    fl = s->outbox ? flight_of_row(s, id) : NULL;
+    if (fl != NULL) {
+        sfile *f = fl->f;
+        if (rc != SECMQ_OK) {
+            char why[900];
+            fl->f = NULL;
+            s->inflight--;
+            snprintf(why, sizeof why,
+                     "cannot commit chunk %u of %s to the outbox: %s",
+                     fl->index, f->m.name, secmq_strerror(rc));
+            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_IO, rc, why);
+            start_next(s);
+        } else if (!secmq__bit_get(f->acked, fl->index)) {
+            /* SECURITY/durability: the bit (saved to the state file
+             * later) is only ever set for a chunk whose row is committed:
+             * the outbox delivers it, after a restart too. */
+            secmq__bit_set(f->acked, fl->index);
+            f->acked_n++;
+            f->dirty = 1;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void secmq_file_sender_handle_delivered(secmq_file_sender *s, uint64_t id,
+                                        int rc)
+{
+    flight *fl;
+
+    if (s == NULL || id == 0) {
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (!s->outbox) {
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    fl = flight_of_row(s, id);
+    if (fl != NULL) {
+        (void)flight_done(s, fl, rc);
+    } else if ((s->first_id == 0 || id < s->first_id) &&
+               s->recovered_left > 0) {
+        s->recovered_left--; /* a row of an earlier run went out */
     }
     pump(s);
     pthread_mutex_unlock(&s->lock);
@@ -610,7 +734,7 @@ int secmq_file_sender_tick(secmq_file_sender *s)
             f->dirty = 0;
             f->last_save_ms = now;
         }
-        if (f->acked_n == f->m.chunk_count && s->inflight == 0 &&
+        if (f->acked_n == f->m.chunk_count && window_used(s) == 0 &&
             now - f->last_answer_ms >= (uint64_t)s->o.retry_ms &&
             now - f->last_manifest_ms >= (uint64_t)s->o.retry_ms) {
             /* Silence: a receiver may have missed the manifest, or its

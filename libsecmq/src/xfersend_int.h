@@ -37,8 +37,9 @@ typedef struct sfile {
 } sfile;
 
 typedef struct flight {
-    sfile *f; /* NULL: free slot */
-    int mid;
+    sfile *f;    /* NULL: free slot */
+    int mid;     /* without an outbox: the packet id */
+    uint64_t id; /* with an outbox: the row id */
     uint32_t index;
 } flight;
 
@@ -59,6 +60,12 @@ struct secmq_file_sender {
     size_t nfiles, cur;
     flight *fl;
     unsigned inflight;
+    /* The client has an outbox (secmq/outbox.h): chunks and manifests
+     * are outbox rows; a chunk counts as acknowledged once its row is
+     * durable, and leaves the window once the row is delivered. */
+    int outbox;
+    uint64_t recovered_left; /* rows from before this run, not delivered */
+    uint64_t first_id;       /* first row id queued by this run; 0: none */
     unsigned char *pt, *env; /* one chunk's plaintext and envelope */
     size_t env_cap;
     unsigned char pk[SECMQ_SIGN_PK_BYTES];

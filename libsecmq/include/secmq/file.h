@@ -244,7 +244,8 @@ typedef enum secmq_file_event_kind {
     SECMQ_FILE_EV_START = 1,    /* sender: manifest published (new or
                                    resumed); receiver: file accepted */
     SECMQ_FILE_EV_PROGRESS = 2, /* more bytes: sender, acknowledged by the
-                                   broker; receiver, written */
+                                   broker (with an outbox: committed to
+                                   it); receiver, written */
     SECMQ_FILE_EV_DONE = 3,     /* sender: a receiver confirmed the file;
                                    receiver: verified, in its final place */
     SECMQ_FILE_EV_REFUSED = 4,  /* sender: a receiver refused the file;
@@ -364,6 +365,44 @@ SECMQ_API int secmq_file_sender_handle_message(secmq_file_sender *s,
 /* secmq_file_sender_handle_publish -- call from on_publish. */
 SECMQ_API void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid,
                                                 int rc);
+
+/*
+ * With a durable outbox. When the client already has an outbox
+ * (secmq_client_set_outbox, secmq/outbox.h) at secmq_file_sender_new(),
+ * the sender publishes its manifests and chunks through it, as ASYNC QoS 1
+ * rows (the sealed chunk: ciphertext only), and the application forwards
+ *     on_durable   -> secmq_file_sender_handle_durable()
+ *     on_delivered -> secmq_file_sender_handle_delivered()
+ * (on_publish is not called for outbox rows). Then:
+ *  - a chunk counts as acknowledged (PROGRESS events, the state file) once
+ *    its row is committed: the outbox delivers it, also after a crash and
+ *    restart of the sender, before anything new;
+ *  - the window is the number of chunk rows not yet delivered, counting
+ *    the rows an earlier run left in the outbox: the outbox never holds
+ *    more than the window of chunks (plus manifests), so it stays small
+ *    whatever the file size; the file itself stays where it is;
+ *  - publishing needs no connection: a sender started while the broker is
+ *    away commits its manifest and the first window of chunks, and goes
+ *    on once connected.
+ * Which chunks are done and the per-file key stay in the state file
+ * (secmq_file_send_opts.state), which an outbox does not replace.
+ */
+
+/*
+ * secmq_file_sender_handle_durable -- call from on_durable (the outbox's
+ * commit thread) with the row id and rc. Rows that are not the sender's
+ * are ignored. Without an outbox: a no-op.
+ */
+SECMQ_API void secmq_file_sender_handle_durable(secmq_file_sender *s,
+                                                uint64_t id, int rc);
+
+/*
+ * secmq_file_sender_handle_delivered -- call from on_delivered with the
+ * row id and rc: frees a window slot (rc SECMQ_OK) or fails the file (the
+ * broker or MQTT refused the chunk). Without an outbox: a no-op.
+ */
+SECMQ_API void secmq_file_sender_handle_delivered(secmq_file_sender *s,
+                                                  uint64_t id, int rc);
 
 /*
  * secmq_file_sender_tick -- timers and flow: publishes chunks while the
