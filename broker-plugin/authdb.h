@@ -76,15 +76,15 @@ int secmq__authdb_changed(secmq_authdb *db, char *err, size_t errlen);
 /* --- changes, each one transaction ------------------------------------- */
 
 /* A new user name (secmq__name_ok) with hash (secmq__pw_hash_known). */
-int secmq__authdb_user_add(secmq_authdb *db, const char *name,
-                           const char *hash, char *err, size_t errlen);
+int secmq__authdb_user_add(secmq_authdb *db, const char *name, const char *hash,
+                           char *err, size_t errlen);
 
 /* Replace the user's hash. new_password 1: a new password (pw_gen + 1, so
  * the broker disconnects sessions logged in with the old one); 0: the same
  * password re-hashed at the current cost (no kick). */
 int secmq__authdb_user_set_hash(secmq_authdb *db, const char *name,
-                                const char *hash, int new_password,
-                                char *err, size_t errlen);
+                                const char *hash, int new_password, char *err,
+                                size_t errlen);
 
 /* Delete the user with its own rules, group memberships and keys. */
 int secmq__authdb_user_del(secmq_authdb *db, const char *name, char *err,
@@ -108,8 +108,8 @@ int secmq__authdb_group_member(secmq_authdb *db, const char *group,
 /* Add rule r (its id is ignored); the new id in *id (may be NULL). The
  * subject must exist; the topic must be a valid filter (patterns are
  * checked with %u/%c standing for one level). */
-int secmq__authdb_rule_add(secmq_authdb *db, const secmq_rule *r,
-                           int64_t *id, char *err, size_t errlen);
+int secmq__authdb_rule_add(secmq_authdb *db, const secmq_rule *r, int64_t *id,
+                           char *err, size_t errlen);
 
 /* Delete the rule with this id. */
 int secmq__authdb_rule_del(secmq_authdb *db, int64_t id, char *err,
@@ -119,8 +119,7 @@ int secmq__authdb_rule_del(secmq_authdb *db, int64_t id, char *err,
  * label (may be NULL) is the identity name it was exported under. */
 int secmq__authdb_key_set(secmq_authdb *db, const char *user,
                           const unsigned char pk[SECMQ_SIGN_KEY_BYTES],
-                          const char *label, int add, char *err,
-                          size_t errlen);
+                          const char *label, int add, char *err, size_t errlen);
 
 /* The argon2id cost for new and upgraded hashes. */
 int secmq__authdb_set_cost(secmq_authdb *db, unsigned long long pw_ops,

@@ -18,42 +18,42 @@
 #define SECMQ_ACL_SUBSCRIBE 0x4u /* (un)subscribe to filters inside */
 #define SECMQ_ACL_DENY 0x8u      /* explicit deny: beats every allow */
 
-#define SECMQ_AUTH_NAME_MAX 256        /* user, group and client id bytes */
-#define SECMQ_AUTH_TOPIC_MAX 4096      /* rule topic bytes (as PROTOCOL.md) */
+#define SECMQ_AUTH_NAME_MAX 256   /* user, group and client id bytes */
+#define SECMQ_AUTH_TOPIC_MAX 4096 /* rule topic bytes (as PROTOCOL.md) */
 #define SECMQ_SIGN_KEY_BYTES 32   /* Ed25519 public key */
 
 typedef enum secmq_rule_kind {
-    SECMQ_RULE_USER = 0,    /* subject is a user name */
-    SECMQ_RULE_GROUP = 1,   /* subject is a group name */
-    SECMQ_RULE_PATTERN = 2  /* subject NULL; topic may hold %u and %c */
+    SECMQ_RULE_USER = 0,   /* subject is a user name */
+    SECMQ_RULE_GROUP = 1,  /* subject is a group name */
+    SECMQ_RULE_PATTERN = 2 /* subject NULL; topic may hold %u and %c */
 } secmq_rule_kind;
 
 typedef struct secmq_rule {
-    int64_t id;             /* database row id, stable, shown by acl list */
+    int64_t id; /* database row id, stable, shown by acl list */
     secmq_rule_kind kind;
-    char *subject;          /* owned; NULL for patterns */
-    char *topic;            /* owned; an MQTT filter (after substitution) */
-    unsigned access;        /* SECMQ_ACL_* bits */
-    int require_signed;     /* 1: publishes allowed by this rule must be
-                               secmq envelopes signed by the user's key */
+    char *subject;      /* owned; NULL for patterns */
+    char *topic;        /* owned; an MQTT filter (after substitution) */
+    unsigned access;    /* SECMQ_ACL_* bits */
+    int require_signed; /* 1: publishes allowed by this rule must be
+                           secmq envelopes signed by the user's key */
 } secmq_rule;
 
 typedef struct secmq_user {
-    char *name;             /* owned */
-    char *hash;             /* owned; argon2id string, or an imported
-                               mosquitto "$6$" / "$7$" hash */
-    int disabled;           /* 1: may not connect */
-    int64_t pw_gen;         /* +1 at each `user passwd`: a change kicks */
-    char **groups;          /* owned; names of the groups it belongs to */
+    char *name;     /* owned */
+    char *hash;     /* owned; argon2id string, or an imported
+                       mosquitto "$6$" / "$7$" hash */
+    int disabled;   /* 1: may not connect */
+    int64_t pw_gen; /* +1 at each `user passwd`: a change kicks */
+    char **groups;  /* owned; names of the groups it belongs to */
     size_t ngroups;
     unsigned char (*keys)[SECMQ_SIGN_KEY_BYTES]; /* owned; signing keys */
     size_t nkeys;
 } secmq_user;
 
 typedef struct secmq_policy {
-    secmq_user *users;      /* owned; sorted by name (strcmp) */
+    secmq_user *users; /* owned; sorted by name (strcmp) */
     size_t nusers;
-    secmq_rule *rules;      /* owned; sorted by id */
+    secmq_rule *rules; /* owned; sorted by id */
     size_t nrules;
     unsigned long long pw_ops; /* argon2id cost for new and rehashed */
     size_t pw_mem;             /* passwords (opslimit, memlimit bytes) */

@@ -9,15 +9,15 @@
 
 #include <stddef.h>
 
-#define SECMQ_PW_HASH_MAX 128     /* == crypto_pwhash_STRBYTES, with NUL */
-#define SECMQ_PW_MAX 4096         /* longest password accepted, bytes */
+#define SECMQ_PW_HASH_MAX 128 /* == crypto_pwhash_STRBYTES, with NUL */
+#define SECMQ_PW_MAX 4096     /* longest password accepted, bytes */
 
 /* Default argon2id cost (docs/DEPLOY.md explains the choice): about 10 ms
  * per check on a 2-core x86 VM, 30-40 ms on a Raspberry Pi 4; the broker
  * does it on its only thread. */
 #define SECMQ_PW_DEFAULT_OPS 3ULL
 #define SECMQ_PW_DEFAULT_MEM (8u * 1024u * 1024u)
-#define SECMQ_PW_MIN_OPS 1ULL               /* argon2id minimums */
+#define SECMQ_PW_MIN_OPS 1ULL /* argon2id minimums */
 #define SECMQ_PW_MIN_MEM (8u * 1024u)
 
 /*

@@ -478,8 +478,8 @@ static int publish_one(struct pub *p, const void *payload, size_t len)
             rc = secmq_client_publish_raw(p->s.client, NULL, p->topic, payload,
                                           len, p->qos, p->retain);
         } else {
-            rc = secmq_client_publish(p->s.client, NULL, p->topic, payload,
-                                      len, p->qos, p->retain);
+            rc = secmq_client_publish(p->s.client, NULL, p->topic, payload, len,
+                                      p->qos, p->retain);
         }
         if (rc != SECMQ_E_NO_CONN || cli_mono_now() >= end) {
             break;

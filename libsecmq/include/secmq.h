@@ -77,38 +77,38 @@ extern "C" {
  */
 enum secmq_error {
     SECMQ_OK = 0,
-    SECMQ_E_INVAL = -1,          /* an argument or option is invalid */
-    SECMQ_E_NOMEM = -2,          /* out of memory */
-    SECMQ_E_STATE = -3,          /* call not valid in the client's state */
-    SECMQ_E_IO = -4,             /* operating-system I/O error (see detail) */
-    SECMQ_E_TIMEOUT = -5,        /* the operation did not finish in time */
-    SECMQ_E_NO_CONN = -6,        /* not connected to the broker */
-    SECMQ_E_CONN_REFUSED = -7,   /* TCP connection refused or unreachable */
-    SECMQ_E_CONN_LOST = -8,      /* connection to the broker was lost */
-    SECMQ_E_DNS = -9,            /* the broker's host name did not resolve */
-    SECMQ_E_TLS = -10,           /* TLS handshake or record failure */
-    SECMQ_E_TLS_CA = -11,        /* broker certificate not from a trusted CA */
-    SECMQ_E_TLS_HOSTNAME = -12,  /* broker certificate is for another host */
-    SECMQ_E_TLS_EXPIRED = -13,   /* a certificate is expired or not yet valid */
-    SECMQ_E_TLS_PIN = -14,       /* broker public key does not match the pin */
-    SECMQ_E_AUTH = -15,          /* broker refused: bad username or password */
-    SECMQ_E_NOT_AUTHORIZED = -16,/* broker refused: not authorised */
-    SECMQ_E_REFUSED = -17,       /* broker refused the connection otherwise */
-    SECMQ_E_PROTOCOL = -18,      /* MQTT protocol violation */
-    SECMQ_E_OVERSIZE = -19,      /* payload or packet too large */
-    SECMQ_E_CONFIG = -20,        /* configuration file error (see detail) */
-    SECMQ_E_OPEN = -21,          /* an envelope did not open (reason given
-                                    separately, see secmq_open_reason) */
-    SECMQ_E_KEYRING = -22,       /* keyring, identity or grant file error */
-    SECMQ_E_NO_KEY = -23,        /* no channel key covers this topic for
-                                    this use (publishing or reading) */
-    SECMQ_E_PLAINTEXT = -24,     /* plaintext publish to a topic that has a
-                                    channel refused (use publish_raw) */
-    SECMQ_E_FULL = -25,          /* the outbox is at its bound (rows or
-                                    bytes) and refuses new messages */
-    SECMQ_E_DB = -26,            /* a database file is foreign, corrupt or
-                                    of another version (left untouched) */
-    SECMQ_E_BUSY = -27           /* a file is in use by another process */
+    SECMQ_E_INVAL = -1,         /* an argument or option is invalid */
+    SECMQ_E_NOMEM = -2,         /* out of memory */
+    SECMQ_E_STATE = -3,         /* call not valid in the client's state */
+    SECMQ_E_IO = -4,            /* operating-system I/O error (see detail) */
+    SECMQ_E_TIMEOUT = -5,       /* the operation did not finish in time */
+    SECMQ_E_NO_CONN = -6,       /* not connected to the broker */
+    SECMQ_E_CONN_REFUSED = -7,  /* TCP connection refused or unreachable */
+    SECMQ_E_CONN_LOST = -8,     /* connection to the broker was lost */
+    SECMQ_E_DNS = -9,           /* the broker's host name did not resolve */
+    SECMQ_E_TLS = -10,          /* TLS handshake or record failure */
+    SECMQ_E_TLS_CA = -11,       /* broker certificate not from a trusted CA */
+    SECMQ_E_TLS_HOSTNAME = -12, /* broker certificate is for another host */
+    SECMQ_E_TLS_EXPIRED = -13,  /* a certificate is expired or not yet valid */
+    SECMQ_E_TLS_PIN = -14,      /* broker public key does not match the pin */
+    SECMQ_E_AUTH = -15,         /* broker refused: bad username or password */
+    SECMQ_E_NOT_AUTHORIZED = -16, /* broker refused: not authorised */
+    SECMQ_E_REFUSED = -17,        /* broker refused the connection otherwise */
+    SECMQ_E_PROTOCOL = -18,       /* MQTT protocol violation */
+    SECMQ_E_OVERSIZE = -19,       /* payload or packet too large */
+    SECMQ_E_CONFIG = -20,         /* configuration file error (see detail) */
+    SECMQ_E_OPEN = -21,           /* an envelope did not open (reason given
+                                     separately, see secmq_open_reason) */
+    SECMQ_E_KEYRING = -22,        /* keyring, identity or grant file error */
+    SECMQ_E_NO_KEY = -23,         /* no channel key covers this topic for
+                                     this use (publishing or reading) */
+    SECMQ_E_PLAINTEXT = -24,      /* plaintext publish to a topic that has a
+                                     channel refused (use publish_raw) */
+    SECMQ_E_FULL = -25,           /* the outbox is at its bound (rows or
+                                     bytes) and refuses new messages */
+    SECMQ_E_DB = -26,             /* a database file is foreign, corrupt or
+                                     of another version (left untouched) */
+    SECMQ_E_BUSY = -27            /* a file is in use by another process */
 };
 
 /*
@@ -155,16 +155,16 @@ typedef enum secmq_protocol {
  * /etc/ssl/certs is used.
  */
 typedef struct secmq_tls_config {
-    const char *cafile;      /* PEM file of trusted CA certificates */
-    const char *capath;      /* directory of trusted CA certificates (PEM) */
-    const char *certfile;    /* client certificate chain (PEM), for mutual TLS */
-    const char *keyfile;     /* client private key (PEM), with certfile */
+    const char *cafile;   /* PEM file of trusted CA certificates */
+    const char *capath;   /* directory of trusted CA certificates (PEM) */
+    const char *certfile; /* client certificate chain (PEM), for mutual TLS */
+    const char *keyfile;  /* client private key (PEM), with certfile */
     const char *server_name; /* name to verify and send as SNI; NULL = host */
     const char *ciphers;     /* wolfSSL cipher list; NULL = ChaCha20 first */
     secmq_tls_version min_version; /* default SECMQ_TLS_1_2 */
-    int insecure;            /* 1 = do NOT check the host name (CA is still
-                                checked); logged loudly at every connect */
-    int has_pin;             /* 1 = pin_sha256 is set */
+    int insecure; /* 1 = do NOT check the host name (CA is still
+                     checked); logged loudly at every connect */
+    int has_pin;  /* 1 = pin_sha256 is set */
     unsigned char pin_sha256[SECMQ_PIN_BYTES]; /* SHA-256 of the broker
                                 certificate's DER SubjectPublicKeyInfo */
 } secmq_tls_config;
@@ -174,8 +174,8 @@ typedef struct secmq_will {
     const char *topic;   /* BORROWED, copied by secmq_client_new() */
     const void *payload; /* BORROWED, copied; may be NULL when payloadlen 0 */
     size_t payloadlen;
-    int qos;             /* 0, 1 or 2 */
-    int retain;          /* 0 or 1 */
+    int qos;    /* 0, 1 or 2 */
+    int retain; /* 0 or 1 */
 } secmq_will;
 
 /*
@@ -185,23 +185,23 @@ typedef struct secmq_will {
  * guarded memory that is wiped on free).
  */
 typedef struct secmq_config {
-    size_t size;              /* sizeof(secmq_config); set by _init */
-    const char *host;         /* broker host name or address; default
-                                 "localhost" */
-    int port;                 /* 0 = 8883 with TLS, 1883 with plain TCP */
-    secmq_transport transport;/* default SECMQ_TRANSPORT_TLS */
+    size_t size;               /* sizeof(secmq_config); set by _init */
+    const char *host;          /* broker host name or address; default
+                                  "localhost" */
+    int port;                  /* 0 = 8883 with TLS, 1883 with plain TCP */
+    secmq_transport transport; /* default SECMQ_TRANSPORT_TLS */
     secmq_tls_config tls;
-    const char *username;     /* NULL = no username */
-    const char *password;     /* NULL = no password; needs username */
-    const char *client_id;    /* NULL = "secmq-" + 16 random hex digits */
-    int keepalive;            /* seconds, 5..65535; default 60 */
-    int clean_session;        /* 1 (default) = clean; 0 = persistent session,
-                                 needs a client_id */
-    secmq_protocol protocol;  /* default SECMQ_MQTT_311 */
+    const char *username;    /* NULL = no username */
+    const char *password;    /* NULL = no password; needs username */
+    const char *client_id;   /* NULL = "secmq-" + 16 random hex digits */
+    int keepalive;           /* seconds, 5..65535; default 60 */
+    int clean_session;       /* 1 (default) = clean; 0 = persistent session,
+                                needs a client_id */
+    secmq_protocol protocol; /* default SECMQ_MQTT_311 */
     secmq_will will;
-    int reconnect_min_s;      /* first reconnect delay; default 1 */
-    int reconnect_max_s;      /* backoff doubles up to this; default 30 */
-    int connect_timeout_ms;   /* TCP + TLS handshake limit; default 10000 */
+    int reconnect_min_s;    /* first reconnect delay; default 1 */
+    int reconnect_max_s;    /* backoff doubles up to this; default 30 */
+    int connect_timeout_ms; /* TCP + TLS handshake limit; default 10000 */
 } secmq_config;
 
 /*
@@ -231,20 +231,20 @@ typedef struct secmq_message {
     size_t payloadlen;
     int qos;
     int retain;
-    int mid;             /* MQTT packet id, 0 for QoS 0 */
-    int sealed;          /* 1: opened from an envelope (see
-                            secmq_client_set_keyring); payload is the
-                            verified plaintext */
-    const char *sender;  /* sealed: the verified sender's name (signed mode)
-                            or the claimed one (mac-only); else NULL */
+    int mid;            /* MQTT packet id, 0 for QoS 0 */
+    int sealed;         /* 1: opened from an envelope (see
+                           secmq_client_set_keyring); payload is the
+                           verified plaintext */
+    const char *sender; /* sealed: the verified sender's name (signed mode)
+                           or the claimed one (mac-only); else NULL */
 } secmq_message;
 
 /* TLS details of the current connection, from secmq_client_tls_info(). */
 typedef struct secmq_tls_info {
-    char version[16];    /* "TLSv1.3", "TLSv1.2" */
-    char cipher[64];     /* e.g. "TLS13-CHACHA20-POLY1305-SHA256" */
-    int resumed;         /* 1 if the session was resumed */
-    int handshakes;      /* TLS handshakes done by this client so far */
+    char version[16]; /* "TLSv1.3", "TLSv1.2" */
+    char cipher[64];  /* e.g. "TLS13-CHACHA20-POLY1305-SHA256" */
+    int resumed;      /* 1 if the session was resumed */
+    int handshakes;   /* TLS handshakes done by this client so far */
 } secmq_tls_info;
 
 /*
@@ -275,8 +275,7 @@ typedef void (*secmq_message_cb)(secmq_client *c, void *user,
  * reason code of 0x80 or more). An MQTT 3.1.1 broker acknowledges even a
  * publish it dropped for lack of permission.
  */
-typedef void (*secmq_publish_cb)(secmq_client *c, void *user, int mid,
-                                 int rc);
+typedef void (*secmq_publish_cb)(secmq_client *c, void *user, int mid, int rc);
 /*
  * on_subscribe: SUBACK received. granted[i] is the QoS granted for the i-th
  * filter, or 128 (0x80) when the broker refused it. granted is valid only
@@ -323,9 +322,8 @@ typedef void (*secmq_log_cb)(secmq_client *c, void *user, int level,
  * No file or network I/O happens here: CA, certificate and key files are
  * read by the first secmq_client_connect(), which reports them.
  */
-SECMQ_API SECMQ_NODISCARD int secmq_client_new(secmq_client **out,
-                                               const secmq_config *cfg,
-                                               void *user);
+SECMQ_API SECMQ_NODISCARD int
+secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user);
 
 /*
  * secmq_client_free -- stop the loop if running, close the connection, wipe
@@ -379,9 +377,10 @@ SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
  * channel covers (receivers with the keyring will refuse it). Same
  * parameters and return codes as secmq_client_publish().
  */
-SECMQ_API SECMQ_NODISCARD int secmq_client_publish_raw(
-    secmq_client *c, int *mid, const char *topic, const void *payload,
-    size_t payloadlen, int qos, int retain);
+SECMQ_API SECMQ_NODISCARD int
+secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
+                         const void *payload, size_t payloadlen, int qos,
+                         int retain);
 
 /*
  * secmq_client_open_counts -- how many messages on covered topics opened
@@ -462,17 +461,15 @@ SECMQ_API SECMQ_NODISCARD int secmq_client_publish(secmq_client *c, int *mid,
  * through on_subscribe.
  * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_NO_CONN, SECMQ_E_NOMEM.
  */
-SECMQ_API SECMQ_NODISCARD int secmq_client_subscribe(secmq_client *c, int *mid,
-                                                     const char *filter,
-                                                     int qos);
+SECMQ_API SECMQ_NODISCARD int
+secmq_client_subscribe(secmq_client *c, int *mid, const char *filter, int qos);
 
 /*
  * secmq_client_unsubscribe -- remove a subscription. filter is BORROWED.
  * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_NO_CONN, SECMQ_E_NOMEM.
  */
-SECMQ_API SECMQ_NODISCARD int secmq_client_unsubscribe(secmq_client *c,
-                                                       int *mid,
-                                                       const char *filter);
+SECMQ_API SECMQ_NODISCARD int
+secmq_client_unsubscribe(secmq_client *c, int *mid, const char *filter);
 
 /*
  * secmq_client_loop -- run the network once: wait up to timeout_ms for

@@ -108,7 +108,8 @@ int secmq__config_check(const secmq_config *cfg, char *why, size_t len)
             FAIL("will payload too large");
         }
     }
-    if (cfg->reconnect_min_s < 1 || cfg->reconnect_max_s < cfg->reconnect_min_s) {
+    if (cfg->reconnect_min_s < 1 ||
+        cfg->reconnect_max_s < cfg->reconnect_min_s) {
         FAIL("reconnect delays must satisfy 1 <= min <= max");
     }
     if (cfg->connect_timeout_ms < 100) {

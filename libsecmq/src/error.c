@@ -18,40 +18,65 @@
 const char *secmq_strerror(int rc)
 {
     switch (rc) {
-    case SECMQ_OK: return "success";
-    case SECMQ_E_INVAL: return "invalid argument";
-    case SECMQ_E_NOMEM: return "out of memory";
-    case SECMQ_E_STATE: return "call not valid in this state";
-    case SECMQ_E_IO: return "input/output error";
-    case SECMQ_E_TIMEOUT: return "timed out";
-    case SECMQ_E_NO_CONN: return "not connected";
-    case SECMQ_E_CONN_REFUSED: return "connection refused";
-    case SECMQ_E_CONN_LOST: return "connection lost";
-    case SECMQ_E_DNS: return "host name lookup failed";
-    case SECMQ_E_TLS: return "TLS failure";
-    case SECMQ_E_TLS_CA: return "broker certificate is not from a trusted CA";
+    case SECMQ_OK:
+        return "success";
+    case SECMQ_E_INVAL:
+        return "invalid argument";
+    case SECMQ_E_NOMEM:
+        return "out of memory";
+    case SECMQ_E_STATE:
+        return "call not valid in this state";
+    case SECMQ_E_IO:
+        return "input/output error";
+    case SECMQ_E_TIMEOUT:
+        return "timed out";
+    case SECMQ_E_NO_CONN:
+        return "not connected";
+    case SECMQ_E_CONN_REFUSED:
+        return "connection refused";
+    case SECMQ_E_CONN_LOST:
+        return "connection lost";
+    case SECMQ_E_DNS:
+        return "host name lookup failed";
+    case SECMQ_E_TLS:
+        return "TLS failure";
+    case SECMQ_E_TLS_CA:
+        return "broker certificate is not from a trusted CA";
     case SECMQ_E_TLS_HOSTNAME:
         return "broker certificate does not match the host name";
     case SECMQ_E_TLS_EXPIRED:
         return "certificate expired or not yet valid";
-    case SECMQ_E_TLS_PIN: return "broker public key does not match the pin";
-    case SECMQ_E_AUTH: return "bad username or password";
-    case SECMQ_E_NOT_AUTHORIZED: return "not authorised";
-    case SECMQ_E_REFUSED: return "broker refused the connection";
-    case SECMQ_E_PROTOCOL: return "MQTT protocol error";
-    case SECMQ_E_OVERSIZE: return "message too large";
-    case SECMQ_E_CONFIG: return "configuration error";
-    case SECMQ_E_OPEN: return "message could not be opened";
-    case SECMQ_E_KEYRING: return "keyring error";
-    case SECMQ_E_NO_KEY: return "no channel key for this topic";
+    case SECMQ_E_TLS_PIN:
+        return "broker public key does not match the pin";
+    case SECMQ_E_AUTH:
+        return "bad username or password";
+    case SECMQ_E_NOT_AUTHORIZED:
+        return "not authorised";
+    case SECMQ_E_REFUSED:
+        return "broker refused the connection";
+    case SECMQ_E_PROTOCOL:
+        return "MQTT protocol error";
+    case SECMQ_E_OVERSIZE:
+        return "message too large";
+    case SECMQ_E_CONFIG:
+        return "configuration error";
+    case SECMQ_E_OPEN:
+        return "message could not be opened";
+    case SECMQ_E_KEYRING:
+        return "keyring error";
+    case SECMQ_E_NO_KEY:
+        return "no channel key for this topic";
     case SECMQ_E_PLAINTEXT:
         return "plaintext refused on a topic protected by a channel";
-    case SECMQ_E_FULL: return "outbox full";
+    case SECMQ_E_FULL:
+        return "outbox full";
     case SECMQ_E_DB:
         return "not a usable database file (foreign, corrupt or another "
                "version)";
-    case SECMQ_E_BUSY: return "file in use by another process";
-    default: return "unknown error";
+    case SECMQ_E_BUSY:
+        return "file in use by another process";
+    default:
+        return "unknown error";
     }
 }
 

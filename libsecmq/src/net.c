@@ -107,8 +107,8 @@ int secmq__net_connect(const char *host, int port, int64_t deadline_ms,
         gai = getaddrinfo(host, service, &hints, &res);
     }
     if (gai != 0) {
-        return secmq__err_set(err, SECMQ_E_DNS, "cannot resolve '%s': %s",
-                              host, gai_strerror(gai));
+        return secmq__err_set(err, SECMQ_E_DNS, "cannot resolve '%s': %s", host,
+                              gai_strerror(gai));
     }
     for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         fd = connect_one(ai, deadline_ms);

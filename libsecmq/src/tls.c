@@ -63,8 +63,8 @@ struct secmq__tls_ctx {
     pthread_mutex_t lock;     /* serialises dials and the saved session */
     WOLFSSL_SESSION *session; /* last session, for resumption */
     char *host;
-    char *server_name;        /* name checked against the certificate */
-    char *trust;              /* where trusted CAs came from, for messages */
+    char *server_name; /* name checked against the certificate */
+    char *trust;       /* where trusted CAs came from, for messages */
     int port;
     int insecure;
     int has_pin;
@@ -227,8 +227,7 @@ static int load_trust(secmq__tls_ctx *ctx, const secmq_tls_config *cfg,
         }
         snprintf(desc, sizeof desc, "system CAs");
     }
-    return secmq__strdup_opt(&ctx->trust, desc) == 0 ? SECMQ_OK
-                                                      : SECMQ_E_NOMEM;
+    return secmq__strdup_opt(&ctx->trust, desc) == 0 ? SECMQ_OK : SECMQ_E_NOMEM;
 }
 
 static int load_client_cert(secmq__tls_ctx *ctx, const secmq_tls_config *cfg,
@@ -301,8 +300,8 @@ int secmq__tls_ctx_new(secmq__tls_ctx **out, const secmq_tls_config *cfg,
         secmq__err_set(err, rc, "TLS: cannot create a wolfSSL context");
         goto err;
     }
-    minv = cfg->min_version == SECMQ_TLS_1_3 ? WOLFSSL_TLSV1_3
-                                              : WOLFSSL_TLSV1_2;
+    minv =
+        cfg->min_version == SECMQ_TLS_1_3 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2;
     if (sodium_aes) {
         wolfSSL_CTX_SetDevId(ctx->ssl_ctx, SODIUM_AES_DEVID);
     }
@@ -310,8 +309,7 @@ int secmq__tls_ctx_new(secmq__tls_ctx **out, const secmq_tls_config *cfg,
         ciphers = sodium_aes ? ciphers_aes_first : ciphers_chacha_first;
     }
     if (wolfSSL_CTX_SetMinVersion(ctx->ssl_ctx, minv) != WOLFSSL_SUCCESS ||
-        wolfSSL_CTX_set_cipher_list(ctx->ssl_ctx, ciphers) !=
-            WOLFSSL_SUCCESS) {
+        wolfSSL_CTX_set_cipher_list(ctx->ssl_ctx, ciphers) != WOLFSSL_SUCCESS) {
         rc = secmq__err_set(err, SECMQ_E_INVAL,
                             "TLS: unsupported minimum version or cipher list");
         goto err;
@@ -360,11 +358,15 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
         return (int)n;
     }
     switch (errno) {
-    case EAGAIN: return WOLFSSL_CBIO_ERR_WANT_WRITE;
-    case EINTR: return WOLFSSL_CBIO_ERR_ISR;
+    case EAGAIN:
+        return WOLFSSL_CBIO_ERR_WANT_WRITE;
+    case EINTR:
+        return WOLFSSL_CBIO_ERR_ISR;
     case ECONNRESET:
-    case EPIPE: return WOLFSSL_CBIO_ERR_CONN_RST;
-    default: return WOLFSSL_CBIO_ERR_GENERAL;
+    case EPIPE:
+        return WOLFSSL_CBIO_ERR_CONN_RST;
+    default:
+        return WOLFSSL_CBIO_ERR_GENERAL;
     }
 }
 
@@ -383,10 +385,14 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
         }
         if (n < 0) {
             switch (errno) {
-            case EAGAIN: return WOLFSSL_CBIO_ERR_WANT_READ;
-            case EINTR: return WOLFSSL_CBIO_ERR_ISR;
-            case ECONNRESET: return WOLFSSL_CBIO_ERR_CONN_RST;
-            default: return WOLFSSL_CBIO_ERR_GENERAL;
+            case EAGAIN:
+                return WOLFSSL_CBIO_ERR_WANT_READ;
+            case EINTR:
+                return WOLFSSL_CBIO_ERR_ISR;
+            case ECONNRESET:
+                return WOLFSSL_CBIO_ERR_CONN_RST;
+            default:
+                return WOLFSSL_CBIO_ERR_GENERAL;
             }
         }
         conn->ra_len = (size_t)n;
@@ -404,25 +410,44 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
 static const char *alert_name(int code)
 {
     switch (code) {
-    case 10: return "unexpected_message";
-    case 20: return "bad_record_mac";
-    case 40: return "handshake_failure";
-    case 47: return "illegal_parameter";
-    case 49: return "access_denied";
-    case 50: return "decode_error";
-    case 51: return "decrypt_error";
-    case 42: return "bad_certificate";
-    case 43: return "unsupported_certificate";
-    case 44: return "certificate_revoked";
-    case 45: return "certificate_expired";
-    case 46: return "certificate_unknown";
-    case 48: return "unknown_ca";
-    case 70: return "protocol_version";
-    case 71: return "insufficient_security";
-    case 80: return "internal_error";
-    case 112: return "unrecognized_name";
-    case 116: return "certificate_required";
-    default: return "unknown";
+    case 10:
+        return "unexpected_message";
+    case 20:
+        return "bad_record_mac";
+    case 40:
+        return "handshake_failure";
+    case 47:
+        return "illegal_parameter";
+    case 49:
+        return "access_denied";
+    case 50:
+        return "decode_error";
+    case 51:
+        return "decrypt_error";
+    case 42:
+        return "bad_certificate";
+    case 43:
+        return "unsupported_certificate";
+    case 44:
+        return "certificate_revoked";
+    case 45:
+        return "certificate_expired";
+    case 46:
+        return "certificate_unknown";
+    case 48:
+        return "unknown_ca";
+    case 70:
+        return "protocol_version";
+    case 71:
+        return "insufficient_security";
+    case 80:
+        return "internal_error";
+    case 112:
+        return "unrecognized_name";
+    case 116:
+        return "certificate_required";
+    default:
+        return "unknown";
     }
 }
 
@@ -574,9 +599,9 @@ static int check_peer(secmq__tls_conn *conn)
         if (is_ip_literal(ctx->server_name)) {
             ok = wolfSSL_X509_check_ip_asc(peer, ctx->server_name, 0) == 1;
         } else {
-            ok = wolfSSL_X509_check_host(peer, ctx->server_name,
-                                         strlen(ctx->server_name), 0,
-                                         NULL) == 1;
+            ok =
+                wolfSSL_X509_check_host(peer, ctx->server_name,
+                                        strlen(ctx->server_name), 0, NULL) == 1;
         }
         if (!ok) {
             rc = map_error(conn, DOMAIN_NAME_MISMATCH, 1);
@@ -650,8 +675,7 @@ static int dial_locked(secmq__tls_ctx *ctx, int64_t deadline_ms,
     conn->ctx = ctx;
     conn->err = err;
     conn->fd = -1;
-    rc = secmq__net_connect(ctx->host, ctx->port, deadline_ms, &conn->fd,
-                            err);
+    rc = secmq__net_connect(ctx->host, ctx->port, deadline_ms, &conn->fd, err);
     if (rc != SECMQ_OK) {
         goto err;
     }

@@ -61,8 +61,7 @@ int secmq__tls_fd(const secmq__tls_conn *conn);
  * session, or a SECMQ_E_TLS* code (e.g. the broker rejected the client
  * certificate) with the detail in the dial's err slot.
  */
-int secmq__tls_read(secmq__tls_conn *conn, void *buf, size_t len,
-                    size_t *got);
+int secmq__tls_read(secmq__tls_conn *conn, void *buf, size_t len, size_t *got);
 
 /*
  * Write all len bytes. Returns SECMQ_OK, a SECMQ__TLS_WANT_* code (call again

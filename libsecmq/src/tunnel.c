@@ -31,8 +31,8 @@
 
 struct secmq__tunnel {
     secmq__tls_ctx *tls;
-    secmq__err *err;     /* the client's: for calls on the caller's thread */
-    secmq__err own_err;  /* the tunnel thread's failures */
+    secmq__err *err;    /* the client's: for calls on the caller's thread */
+    secmq__err own_err; /* the tunnel thread's failures */
     const secmq__log *log;
     int timeout_ms;
     char dir[PATH_MAX];
@@ -226,7 +226,8 @@ static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
         p[1].fd = tfd;
         p[1].events = 0;
         if (s.down_len == 0) {
-            p[1].events |= s.rd_want == SECMQ__TLS_WANT_WRITE ? POLLOUT : POLLIN;
+            p[1].events |=
+                s.rd_want == SECMQ__TLS_WANT_WRITE ? POLLOUT : POLLIN;
         }
         if (s.up_len > 0) {
             p[1].events |= s.wr_want == SECMQ__TLS_WANT_READ ? POLLIN : POLLOUT;
@@ -330,8 +331,7 @@ static int make_socket(secmq__tunnel *t)
     const char *base = getenv("XDG_RUNTIME_DIR");
     int n;
 
-    if (base == NULL || access(base, W_OK | X_OK) != 0 ||
-        strlen(base) > 64) {
+    if (base == NULL || access(base, W_OK | X_OK) != 0 || strlen(base) > 64) {
         base = "/tmp";
     }
     n = snprintf(t->dir, sizeof t->dir, "%s/secmq-XXXXXX", base);
@@ -362,8 +362,8 @@ static int make_socket(secmq__tunnel *t)
     return SECMQ_OK;
 }
 
-int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls,
-                      int timeout_ms, secmq__err *err, const secmq__log *log)
+int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls, int timeout_ms,
+                      secmq__err *err, const secmq__log *log)
 {
     secmq__tunnel *t;
     int rc;

@@ -16,12 +16,12 @@ typedef struct secmq__tunnel secmq__tunnel;
 /*
  * Create the socket (in a new 0700 directory) and start the thread. tls,
  * err and log are BORROWED and must outlive the tunnel; err receives the
- * errors of secmq__tunnel_new() and secmq__tunnel_dial() only. timeout_ms bounds
- * each reconnect's TCP + TLS handshake. Returns SECMQ_OK, SECMQ_E_IO or
+ * errors of secmq__tunnel_new() and secmq__tunnel_dial() only. timeout_ms
+ * bounds each reconnect's TCP + TLS handshake. Returns SECMQ_OK, SECMQ_E_IO or
  * SECMQ_E_NOMEM with the detail in err.
  */
-int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls,
-                      int timeout_ms, secmq__err *err, const secmq__log *log);
+int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls, int timeout_ms,
+                      secmq__err *err, const secmq__log *log);
 
 /* Stop the thread, close everything, remove the socket. NULL is a no-op. */
 void secmq__tunnel_free(secmq__tunnel *t);
@@ -39,8 +39,9 @@ int secmq__tunnel_dial(secmq__tunnel *t, int64_t deadline_ms);
 /*
  * The failure that ended the last tunnelled connection (a SECMQ_E_* code,
  * whose detail is then copied into err), or SECMQ_OK if it ended cleanly.
- * Clears it. err may be NULL. The tunnel thread never writes err itself, so a detail the
- * client recorded meanwhile (a refusal in CONNACK) is not overwritten.
+ * Clears it. err may be NULL. The tunnel thread never writes err itself, so a
+ * detail the client recorded meanwhile (a refusal in CONNACK) is not
+ * overwritten.
  */
 int secmq__tunnel_take_failure(secmq__tunnel *t, secmq__err *err);
 

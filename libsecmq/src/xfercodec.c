@@ -237,7 +237,7 @@ int secmq_file_request_encode(unsigned char *out, size_t cap, size_t *out_len,
         reason < 0 || reason >= SECMQ_FILE_R_COUNT ||
         (kind == SECMQ_FILE_REQ_NEED) != (n > 0) || n > SECMQ_FILE_RANGES_MAX ||
         (n > 0 && ranges == NULL) ||
-        (kind != SECMQ_FILE_REQ_REFUSED && reason != 0)) {
+        (kind != SECMQ_FILE_REQ_REFUSED) != (reason == 0)) {
         return SECMQ_E_INVAL;
     }
     len = SECMQ_FILE_REQUEST_FIXED + 8u * n;
@@ -281,7 +281,9 @@ int secmq_file_request_decode(secmq_file_request *r, const void *buf,
         p[24] < SECMQ_FILE_REQ_NEED || p[24] > SECMQ_FILE_REQ_REFUSED ||
         p[25] >= SECMQ_FILE_R_COUNT ||
         (p[24] == SECMQ_FILE_REQ_NEED) != (n > 0) ||
-        (p[24] != SECMQ_FILE_REQ_REFUSED && p[25] != 0)) {
+        /* PROTOCOL.md §8.4: a refusal names a reason (1..), the others
+         * carry 0. */
+        (p[24] != SECMQ_FILE_REQ_REFUSED) != (p[25] == 0)) {
         return SECMQ_E_INVAL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -393,6 +395,13 @@ int secmq__xfer_parse_id(const char *topic, const char *prefix, size_t plen,
     if (strncmp(topic, prefix, plen) != 0 ||
         strlen(topic + plen) != 2 * SECMQ_FILE_ID_BYTES) {
         return -1;
+    }
+    /* PROTOCOL.md §8: the id is lower-case hex; one spelling per file. */
+    for (size_t i = 0; i < 2 * SECMQ_FILE_ID_BYTES; i++) {
+        char ch = topic[plen + i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            return -1;
+        }
     }
     if (sodium_hex2bin(file_id, SECMQ_FILE_ID_BYTES, topic + plen,
                        2 * SECMQ_FILE_ID_BYTES, NULL, &bin_len, NULL) != 0 ||

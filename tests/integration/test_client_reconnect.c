@@ -123,8 +123,7 @@ static void test_reconnect_after_broker_restart(void)
          * outbox will drain in order. */
         CHECKF(strcmp(got, "before, during, after") == 0 ||
                    strcmp(got, "before, after, during") == 0,
-               "received \"%s\"; want before, during and after once each",
-               got);
+               "received \"%s\"; want before, during and after once each", got);
     } else {
         /* The publish reported failure, so only before and after are owed;
          * say what happened to "during". */

@@ -354,9 +354,9 @@ static void test_chunk_is_section_8_3(void)
         p.seq = i;
         p.time_ms = f.time_ms;
         p.nonce = f.nonce;
-        CHECK_INT_EQ(secmq_envelope_seal(again, sizeof again, &alen, &p, topic,
-                                         pt, n),
-                     SECMQ_OK);
+        CHECK_INT_EQ(
+            secmq_envelope_seal(again, sizeof again, &alen, &p, topic, pt, n),
+            SECMQ_OK);
         CHECK_MEM_EQ(again, alen, env, elen);
     }
     /* index 3 = chunk_count, sealed with 0 bytes: no chunk there. */

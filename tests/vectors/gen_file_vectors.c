@@ -32,7 +32,9 @@
 
 #define TOPIC "cam/front"
 /* "caméra/entrée" */
-#define TOPIC_UTF8 "cam\xc3\xa9ra/entr\xc3\xa9" "e"
+#define TOPIC_UTF8                                                             \
+    "cam\xc3\xa9ra/entr\xc3\xa9"                                               \
+    "e"
 /* "café 日本 📷.jpg": 2-, 3- and 4-byte UTF-8 */
 #define NAME_UTF8 "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x93\xb7.jpg"
 #define SEQ_BASE UINT64_C(1700000000000000)
@@ -43,9 +45,9 @@
 /* ---- fixed inputs ---------------------------------------------------------
  */
 
-static unsigned char seed[32], pk[32], sk[64], sid[8];      /* sender */
-static unsigned char oseed[32], opk[32], osk[64], oid[8];   /* another */
-static unsigned char ch_key[32], ch_kid[8];                 /* TOPIC/# */
+static unsigned char seed[32], pk[32], sk[64], sid[8];    /* sender */
+static unsigned char oseed[32], opk[32], osk[64], oid[8]; /* another */
+static unsigned char ch_key[32], ch_kid[8];               /* TOPIC/# */
 
 static void fill(unsigned char *b, size_t n, unsigned start)
 {
@@ -149,8 +151,8 @@ static void make_file(size_t i)
         SECMQ_OK) {
         die("manifest_encode failed");
     }
-    if (secmq_file_chunk_topic(o->chunk_topic, sizeof o->chunk_topic,
-                               f->topic, m->file_id) != SECMQ_OK ||
+    if (secmq_file_chunk_topic(o->chunk_topic, sizeof o->chunk_topic, f->topic,
+                               m->file_id) != SECMQ_OK ||
         secmq_file_manifest_topic(o->manifest_topic, sizeof o->manifest_topic,
                                   f->topic) != SECMQ_OK) {
         die("topic failed");
@@ -178,8 +180,7 @@ static void seal(unsigned char *out, size_t cap, size_t *len,
     p.seq = seq;
     p.time_ms = time_ms;
     p.nonce = nonce;
-    if (secmq_envelope_seal(out, cap, len, &p, topic, pt, pt_len) !=
-        SECMQ_OK) {
+    if (secmq_envelope_seal(out, cap, len, &p, topic, pt, pt_len) != SECMQ_OK) {
         die("envelope_seal failed");
     }
 }
@@ -283,8 +284,8 @@ static const char *chunk_verdict(const unsigned char *env, size_t n,
         die("chunk vector: its manifest does not decode");
     }
     r = secmq_file_chunk_open(pt != NULL ? pt : buf,
-                              pt != NULL ? 4096 : sizeof buf, pt_len, index,
-                              &m, topic, env, n);
+                              pt != NULL ? 4096 : sizeof buf, pt_len, index, &m,
+                              topic, env, n);
     sodium_memzero(&m, sizeof m);
     return r == SECMQ_OPEN_OK ? "ok" : secmq_open_reason_name(r);
 }
@@ -347,8 +348,8 @@ static void put_manifest_fields(text *t, const secmq_file_manifest *m)
 
 static void gen_manifests(text *t)
 {
-    unsigned char nonce[SECMQ_ENV_NONCE_BYTES], env[SECMQ_FILE_MANIFEST_MAX +
-                                                    SECMQ_ENV_OVERHEAD_SIGNED];
+    unsigned char nonce[SECMQ_ENV_NONCE_BYTES],
+        env[SECMQ_FILE_MANIFEST_MAX + SECMQ_ENV_OVERHEAD_SIGNED];
     char file_name[SECMQ_FILE_NAME_MAX + 1], name[600];
     size_t len;
 
@@ -366,9 +367,9 @@ static void gen_manifests(text *t)
         seal(env, sizeof env, &len, SECMQ_SEAL_SIGNED, ch_key, ch_kid, sid, sk,
              SEQ_BASE + i, TIME_BASE + i, nonce, f->manifest_topic, f->bytes,
              f->len);
-        if (strcmp(manifest_env_verdict(env, len, f->manifest_topic, ch_key,
-                                        pk),
-                   "ok") != 0) {
+        if (strcmp(
+                manifest_env_verdict(env, len, f->manifest_topic, ch_key, pk),
+                "ok") != 0) {
             die("a manifest envelope is refused");
         }
         snprintf(name, sizeof name,
@@ -395,8 +396,9 @@ static void gen_manifests(text *t)
         put_hex(t, ch_key, sizeof ch_key);
         put(t, ", \"key_id\": ");
         put_hex(t, ch_kid, sizeof ch_kid);
-        put(t, ",\n     \"seq\": %" PRIu64 ", \"time_ms\": %" PRIu64
-               ", \"nonce\": ",
+        put(t,
+            ",\n     \"seq\": %" PRIu64 ", \"time_ms\": %" PRIu64
+            ", \"nonce\": ",
             SEQ_BASE + i, TIME_BASE + i);
         put_hex(t, nonce, sizeof nonce);
         put(t, ",\n     \"envelope\": ");
@@ -429,8 +431,8 @@ static void gen_chunks(text *t)
         for (uint32_t index = 0; index < f->m.chunk_count; index++) {
             len = seal_chunk(env, sizeof env, i, index, chunk_ctr, nonce, &tm);
             n = chunk_content(i, index, pt);
-            if (strcmp(chunk_verdict(env, len, f->chunk_topic, f->bytes,
-                                     f->len, got, &glen, &idx),
+            if (strcmp(chunk_verdict(env, len, f->chunk_topic, f->bytes, f->len,
+                                     got, &glen, &idx),
                        "ok") != 0 ||
                 idx != index || glen != n || memcmp(got, pt, n) != 0) {
                 die("a chunk vector does not open");
@@ -496,8 +498,9 @@ static void put_request(text *t, const char *name, const char *topic,
     put_s(t, topic);
     put(t, ", \"request_topic\": ");
     put_s(t, rtopic);
-    put(t, ",\n     \"kind\": %d, \"kind_name\": \"%s\", \"reason\": %d, "
-           "\"reason_name\": \"%s\",\n     \"ranges\": [",
+    put(t,
+        ",\n     \"kind\": %d, \"kind_name\": \"%s\", \"reason\": %d, "
+        "\"reason_name\": \"%s\",\n     \"ranges\": [",
         kind, kind_names[kind], reason, secmq_file_reason_name(reason));
     for (size_t i = 0; i < n; i++) {
         put(t, "%s[%" PRIu32 ", %" PRIu32 "]", i == 0 ? "" : ", ", g[i].first,
@@ -572,7 +575,8 @@ static void gen_names(text *t)
     put(t, "\n  ],\n");
 }
 
-/* ---- negatives ------------------------------------------------------------ */
+/* ---- negatives ------------------------------------------------------------
+ */
 
 static void neg_manifest(text *t, const char *name, const unsigned char *b,
                          size_t n, const char *expect)
@@ -639,9 +643,9 @@ static void gen_neg_manifests(text *t)
     unsigned char b[SECMQ_FILE_MANIFEST_MAX + 64];
     char name256[257];
     size_t n;
-    static const char *const bad_names[] = {"a/..", "x/", ".hidden",
-                                            "dir/.secmq-part-00", "a\nb",
-                                            "del\x7f", "back\\slash"};
+    static const char *const bad_names[] = {
+        "a/..", "x/",      ".hidden",    "dir/.secmq-part-00",
+        "a\nb", "del\x7f", "back\\slash"};
     char label[200];
 
     neg_manifest(t, "manifest: empty", m0, 0, "malformed");
@@ -657,8 +661,7 @@ static void gen_neg_manifests(text *t)
                  "malformed");
     memcpy(b, m0, n0);
     memcpy(b, "SECMQFR1", 8);
-    neg_manifest(t, "manifest: the request magic SECMQFR1", b, n0,
-                 "malformed");
+    neg_manifest(t, "manifest: the request magic SECMQFR1", b, n0, "malformed");
     n = manifest_with(b, UINT64_MAX, 1023, 3, NULL, 0);
     neg_manifest(t, "manifest: chunk_size 1023, chunk_count 3", b, n,
                  "malformed");
@@ -815,15 +818,16 @@ static void gen_neg_chunks(text *t)
     plen = chunk_content(0, 0, pt);
 
     neg_chunk(t, "chunk: empty", f, f->chunk_topic, c0, 0, "malformed");
-    neg_chunk(t, "chunk: photo chunk 0 (nonce 70..86 then 80) cut to 137 "
-                 "bytes",
+    neg_chunk(t,
+              "chunk: photo chunk 0 (nonce 70..86 then 80) cut to 137 "
+              "bytes",
               f, f->chunk_topic, c0, 137, "malformed");
-    neg_chunk(t, "chunk: photo chunk 0, last byte cut (ciphertext 1 short)",
-              f, f->chunk_topic, c0, n0 - 1, "malformed");
+    neg_chunk(t, "chunk: photo chunk 0, last byte cut (ciphertext 1 short)", f,
+              f->chunk_topic, c0, n0 - 1, "malformed");
     memcpy(b, c0, n0);
     b[0] = 0x02;
-    neg_chunk(t, "chunk: photo chunk 0, version 0x02", f, f->chunk_topic, b,
-              n0, "version");
+    neg_chunk(t, "chunk: photo chunk 0, version 0x02", f, f->chunk_topic, b, n0,
+              "version");
     memcpy(b, c0, n0);
     b[1] = 0x02;
     neg_chunk(t, "chunk: photo chunk 0 relabelled mac-only (mode 0x02)", f,
@@ -870,15 +874,15 @@ static void gen_neg_chunks(text *t)
     /* Sealed with other inputs (envelope_seal, nonce ... then ctr). */
     fill(nonce, sizeof nonce, 0x70);
     nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk,
-         3, CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, 452);
+    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk, 3,
+         CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, 452);
     neg_chunk(t,
               "chunk: photo, index 3 = chunk_count, properly sealed with 452 "
               "bytes (nonce 70..86 then 81)",
               f, f->chunk_topic, b, n, "malformed");
     nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk,
-         3, CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, 0);
+    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk, 3,
+         CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, 0);
     neg_chunk(t,
               "chunk: photo, index 3 = chunk_count, properly sealed empty "
               "(the length past the end) (nonce 70..86 then 82)",
@@ -891,15 +895,15 @@ static void gen_neg_chunks(text *t)
               "83)",
               f, f->chunk_topic, b, n, "malformed");
     nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk,
-         2, CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, plen);
+    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk, 2,
+         CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, plen);
     neg_chunk(t,
               "chunk: photo, index 2 (452 bytes) sealed with 1024 bytes "
               "(nonce 70..86 then 84)",
               f, f->chunk_topic, b, n, "malformed");
     nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk,
-         0, CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, plen);
+    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk, 0,
+         CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, plen);
     resign(b, n, f->chunk_topic, osk);
     neg_chunk(t,
               "chunk: photo chunk 0 under the sender's id, signed by seed "
@@ -987,8 +991,8 @@ static void neg_request(text *t, const char *name, const unsigned char *b,
 static void gen_neg_requests(text *t)
 {
     const unsigned char *id = made[0].m.file_id;
-    unsigned char r0[SECMQ_FILE_REQUEST_MAX], rd[64], b[SECMQ_FILE_REQUEST_MAX +
-                                                        16];
+    unsigned char r0[SECMQ_FILE_REQUEST_MAX], rd[64],
+        b[SECMQ_FILE_REQUEST_MAX + 16];
     char rtopic[SECMQ_TOPIC_MAX + 1], otopic[SECMQ_TOPIC_MAX + 1];
     unsigned char oid16[16];
     size_t n0, nd;
@@ -1036,6 +1040,10 @@ static void gen_neg_requests(text *t)
     b[24] = 3;
     b[25] = 7;
     NEG("request: refused, reason 7", b, nd);
+    memcpy(b, rd, nd);
+    b[24] = 3;
+    b[25] = 0;
+    NEG("request: refused without a reason (0)", b, nd);
     memcpy(b, r0, n0);
     b[25] = 1;
     NEG("request: need with reason 1", b, n0);
@@ -1088,7 +1096,8 @@ static void generate(text *t)
     put(t, "\n  ]\n}\n");
 }
 
-/* ---- --check: the committed file through the public codecs ---------------- */
+/* ---- --check: the committed file through the public codecs ----------------
+ */
 
 static int failures;
 
@@ -1108,8 +1117,8 @@ static void fail(const char *what, const char *fmt, ...)
 }
 
 /* Hex member key of o, exactly want bytes (want 0: any); NULL + failure. */
-static unsigned char *hexf(const tj_value *o, const char *what,
-                           const char *key, size_t want, size_t *len)
+static unsigned char *hexf(const tj_value *o, const char *what, const char *key,
+                           size_t want, size_t *len)
 {
     size_t n = 0;
     unsigned char *b = tj_hex(o, key, &n);
@@ -1410,8 +1419,7 @@ static void check_name_entry(const tj_value *v)
     if (fname != NULL && (r != SECMQ_OK || strcmp(out, fname) != 0)) {
         fail("names", "\"%s\": not \"%s\"", ann, fname);
     }
-    if (expect != NULL &&
-        (r == SECMQ_OK || strcmp(expect, "bad_name") != 0)) {
+    if (expect != NULL && (r == SECMQ_OK || strcmp(expect, "bad_name") != 0)) {
         fail("names", "\"%s\": accepted, or expect is not bad_name", ann);
     }
 }
@@ -1508,8 +1516,8 @@ static int check_committed(const char *path)
         fprintf(stderr, "gen_file_vectors: %s: %d failures\n", path, failures);
         return 1;
     }
-    printf("gen_file_vectors: %s: %zu entries check through the codecs\n",
-           path, total);
+    printf("gen_file_vectors: %s: %zu entries check through the codecs\n", path,
+           total);
     return 0;
 }
 

@@ -32,10 +32,10 @@ typedef void (*cli_connected_fn)(struct cli_session *s, int session_present);
 typedef void (*cli_stopped_fn)(struct cli_session *s);
 
 struct cli_session {
-    struct cli_conn *opts; /* BORROWED */
-    secmq_client *client;  /* owned; NULL until opened */
+    struct cli_conn *opts;  /* BORROWED */
+    secmq_client *client;   /* owned; NULL until opened */
     secmq_keyring *keyring; /* owned; NULL without --keyring */
-    void *tool;            /* the tool's state, for its callbacks */
+    void *tool;             /* the tool's state, for its callbacks */
     cli_connected_fn on_connected;
     cli_stopped_fn on_stopped;
     atomic_int stopped;      /* 1 once cli_session_stop() ran */
