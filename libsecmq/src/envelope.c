@@ -11,6 +11,8 @@
 
 #include <secmq.h>
 
+#include "bytes_int.h"
+
 /* Offsets of the header fields (PROTOCOL.md section 4). */
 #define OFF_VERSION 0u
 #define OFF_MODE 1u
@@ -138,23 +140,6 @@ static size_t topic_length(const char *topic)
     return n;
 }
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; i++) {
-        p[i] = (unsigned char)(v >> (56u - 8u * i));
-    }
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < 8; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
 /*
  * Writes the 58-byte header. The receiver rebuilds it from parsed fields
  * the same way, so the bytes authenticated are the bytes transmitted
@@ -170,8 +155,8 @@ static void put_header(unsigned char h[SECMQ_ENV_HEADER_BYTES], unsigned mode,
     h[OFF_MODE] = (unsigned char)mode;
     memcpy(h + OFF_KEY_ID, key_id, SECMQ_ID_BYTES);
     memcpy(h + OFF_SENDER_ID, sender_id, SECMQ_ID_BYTES);
-    put_u64(h + OFF_SEQ, seq);
-    put_u64(h + OFF_TIME, time_ms);
+    secmq__put_u64(h + OFF_SEQ, seq);
+    secmq__put_u64(h + OFF_TIME, time_ms);
     memcpy(h + OFF_NONCE, nonce, SECMQ_ENV_NONCE_BYTES);
 }
 
@@ -353,8 +338,8 @@ int secmq_envelope_parse(const void *env, size_t env_len,
     f->mode = e[OFF_MODE];
     memcpy(f->key_id, e + OFF_KEY_ID, SECMQ_ID_BYTES);
     memcpy(f->sender_id, e + OFF_SENDER_ID, SECMQ_ID_BYTES);
-    f->seq = get_u64(e + OFF_SEQ);
-    f->time_ms = get_u64(e + OFF_TIME);
+    f->seq = secmq__get_u64(e + OFF_SEQ);
+    f->time_ms = secmq__get_u64(e + OFF_TIME);
     f->nonce = e + OFF_NONCE;
     f->ciphertext = e + SECMQ_ENV_HEADER_BYTES;
     f->ciphertext_len = env_len - SECMQ_ENV_HEADER_BYTES - sig_len;

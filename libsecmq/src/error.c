@@ -152,6 +152,18 @@ size_t secmq__err_copy(secmq__err *e, char *buf, size_t len)
     return n;
 }
 
+void secmq__say(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
 void secmq__log_write(const secmq__log *log, int level, const char *fmt, ...)
 {
     char line[512];

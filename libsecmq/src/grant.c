@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "bytes_int.h"
 #include "secmq_int.h"
 #include "topicfilter_int.h"
 
@@ -34,53 +35,6 @@ enum {
     OFF_FILTER_LEN = 141,
     OFF_FILTER = 143
 };
-
-static void put_u16(unsigned char *p, size_t v)
-{
-    p[0] = (unsigned char)(v >> 8);
-    p[1] = (unsigned char)v;
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--) {
-        p[i] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-static size_t get_u16(const unsigned char *p)
-{
-    return ((size_t)p[0] << 8) | p[1];
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v = 0;
-
-    for (int i = 0; i < 4; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
 
 static int all_zero(const unsigned char *p, size_t n)
 {
@@ -134,14 +88,14 @@ int secmq_grant_body_build(unsigned char *out, size_t out_cap, size_t *out_len,
     memcpy(b + OFF_MEMBER, g->member_pk, SECMQ_SIGN_PK_BYTES);
     memcpy(b + OFF_KEY_ID, g->key_id, SECMQ_ID_BYTES);
     memcpy(b + OFF_KEY, g->channel_key, SECMQ_KEY_BYTES);
-    put_u32(b + OFF_EPOCH, g->epoch);
-    put_u64(b + OFF_CREATED, g->created_ms);
+    secmq__put_u32(b + OFF_EPOCH, g->epoch);
+    secmq__put_u64(b + OFF_CREATED, g->created_ms);
     memcpy(b + OFF_PREV, g->prev_key_id, SECMQ_ID_BYTES);
-    put_u64(b + OFF_GRACE, g->grace_ms);
+    secmq__put_u64(b + OFF_GRACE, g->grace_ms);
     b[OFF_FLAGS] = (unsigned char)g->flags;
-    put_u16(b + OFF_FILTER_LEN, g->filter_len);
+    secmq__put_u16(b + OFF_FILTER_LEN, (uint32_t)g->filter_len);
     memcpy(b + OFF_FILTER, g->filter, g->filter_len);
-    put_u16(b + OFF_FILTER + g->filter_len, g->n_publishers);
+    secmq__put_u16(b + OFF_FILTER + g->filter_len, (uint32_t)g->n_publishers);
     if (g->n_publishers > 0) {
         memcpy(b + OFF_FILTER + g->filter_len + 2, g->publishers,
                SECMQ_SIGN_PK_BYTES * g->n_publishers);
@@ -193,11 +147,11 @@ int secmq_grant_body_parse(const unsigned char *body, size_t len,
         memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
         return SECMQ_GRANT_MALFORMED;
     }
-    flen = get_u16(body + OFF_FILTER_LEN);
+    flen = secmq__get_u16(body + OFF_FILTER_LEN);
     if (flen < 1 || len < OFF_FILTER + flen + 2) {
         return SECMQ_GRANT_MALFORMED;
     }
-    npub = get_u16(body + OFF_FILTER + flen);
+    npub = secmq__get_u16(body + OFF_FILTER + flen);
     size = secmq_grant_body_size(flen, npub);
     /* SECURITY: exact length, no trailing bytes. */
     if (size == 0 || size != len) {
@@ -207,8 +161,9 @@ int secmq_grant_body_parse(const unsigned char *body, size_t len,
         return SECMQ_GRANT_MALFORMED;
     }
     /* PROTOCOL.md §5: the first key has no previous one. */
-    if (get_u32(body + OFF_EPOCH) == 0 ||
-        (get_u32(body + OFF_EPOCH) == 1 && !all_zero(body + OFF_PREV, 8))) {
+    if (secmq__get_u32(body + OFF_EPOCH) == 0 ||
+        (secmq__get_u32(body + OFF_EPOCH) == 1 &&
+         !all_zero(body + OFF_PREV, 8))) {
         return SECMQ_GRANT_MALFORMED;
     }
     if (verify(body, len - SECMQ_GRANT_SIG_BYTES,
@@ -219,10 +174,10 @@ int secmq_grant_body_parse(const unsigned char *body, size_t len,
     memcpy(g->member_pk, body + OFF_MEMBER, SECMQ_SIGN_PK_BYTES);
     memcpy(g->key_id, body + OFF_KEY_ID, SECMQ_ID_BYTES);
     memcpy(g->channel_key, body + OFF_KEY, SECMQ_KEY_BYTES);
-    g->epoch = get_u32(body + OFF_EPOCH);
-    g->created_ms = get_u64(body + OFF_CREATED);
+    g->epoch = secmq__get_u32(body + OFF_EPOCH);
+    g->created_ms = secmq__get_u64(body + OFF_CREATED);
     memcpy(g->prev_key_id, body + OFF_PREV, SECMQ_ID_BYTES);
-    g->grace_ms = get_u64(body + OFF_GRACE);
+    g->grace_ms = secmq__get_u64(body + OFF_GRACE);
     g->flags = body[OFF_FLAGS];
     g->filter = (const char *)body + OFF_FILTER;
     g->filter_len = flen;

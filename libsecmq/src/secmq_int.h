@@ -35,6 +35,11 @@ int secmq__err_vset(secmq__err *e, int code, const char *fmt, va_list ap)
     SECMQ_PRINTF(3, 0);
 /* Copy the message out; same contract as secmq_client_errmsg(). */
 size_t secmq__err_copy(secmq__err *e, char *buf, size_t len);
+/* A one-line printf-style reason into err (errlen bytes), for the
+ * constructors that report through a caller's buffer; a no-op when err is
+ * NULL or errlen is 0. */
+void secmq__say(char *err, size_t errlen, const char *fmt, ...)
+    SECMQ_PRINTF(3, 4);
 
 /*
  * A sink for diagnostic lines. fn may be NULL: then warnings and errors go

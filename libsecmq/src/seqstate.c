@@ -10,27 +10,10 @@
 
 #include <sodium.h>
 
+#include "bytes_int.h"
 #include "seqstate_int.h"
 
 #define ENT_BYTES (2u * SECMQ_ID_BYTES + 8u)
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
 
 static int state_path(char *buf, size_t len, const char *dir, const char *kind)
 {
@@ -79,7 +62,7 @@ int secmq__streams_load(const char *dir, const char *kind,
         const unsigned char *p = pl + 4 + i * ENT_BYTES;
         memcpy(out[i].key_id, p, SECMQ_ID_BYTES);
         memcpy(out[i].sender_id, p + SECMQ_ID_BYTES, SECMQ_ID_BYTES);
-        out[i].value = get_u64(p + 2 * SECMQ_ID_BYTES);
+        out[i].value = secmq__get_u64(p + 2 * SECMQ_ID_BYTES);
     }
     sodium_free(pl);
     *ents = out;
@@ -118,7 +101,7 @@ int secmq__streams_save(const char *dir, const char *kind,
         unsigned char *p = pl + 4 + i * ENT_BYTES;
         memcpy(p, ents[i].key_id, SECMQ_ID_BYTES);
         memcpy(p + SECMQ_ID_BYTES, ents[i].sender_id, SECMQ_ID_BYTES);
-        put_u64(p + 2 * SECMQ_ID_BYTES, ents[i].value);
+        secmq__put_u64(p + 2 * SECMQ_ID_BYTES, ents[i].value);
     }
     rc = secmq__kfile_seal_write(path, kind, key, pl, len, e);
     free(pl);

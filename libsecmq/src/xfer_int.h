@@ -1,16 +1,19 @@
 /*
- * xfer_int.h -- what the file-transfer files share: codec helpers
- * (xfercodec.c), the sqlite state of transfers (xferstate.c, the only file
- * that sees sqlite for transfers), and keyring lookups (xferkeys.c).
+ * xfer_int.h -- what the file-transfer files share: codec, topic and
+ * event helpers (xfercodec.c), the sqlite state of transfers (xferstate.c, the
+ * only file that sees sqlite for transfers), and keyring lookups (xferkeys.c).
  * Nothing here is part of the public API (secmq/file.h is).
  */
 #ifndef SECMQ_XFER_INT_H
 #define SECMQ_XFER_INT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <secmq.h>
+
+#include "secmq_int.h"
 
 /* ---- codec helpers (xfercodec.c) ------------------------------------------
  */
@@ -25,6 +28,27 @@ int secmq__xfer_topic_ok(const char *topic);
  * 0, or -1 when topic has another form. */
 int secmq__xfer_parse_id(const char *topic, const char *prefix, size_t plen,
                          unsigned char *file_id);
+/* The topics of one transfer TOPIC as one side sees them. */
+typedef struct secmq__xtopics {
+    char topic[SECMQ_FILE_TOPIC_MAX + 1];
+    char mtopic[SECMQ_TOPIC_MAX + 1]; /* the manifest topic */
+    char filter[SECMQ_TOPIC_MAX + 1]; /* TOPIC/<sub>/+: what the peer sends */
+    char prefix[SECMQ_TOPIC_MAX + 1]; /* TOPIC/<sub>/ */
+    size_t prefix_len;
+} secmq__xtopics;
+/* Fill t for topic (already checked by secmq__xfer_topic_ok); sub is "c"
+ * (chunks, for a receiver) or "r" (requests, for a sender). */
+void secmq__xfer_topics(secmq__xtopics *t, const char *topic, const char *sub);
+/* Bytes of m that n whole chunks cover (the last chunk may be short). */
+uint64_t secmq__xfer_bytes(const secmq_file_manifest *m, uint32_t n);
+/*
+ * Begin an event for the application, for the sender and the receiver
+ * alike: *ev zeroed, then kind, reason, rc, and detail (borrowed: dlen
+ * bytes of the caller's, formatted from fmt and ap) set.
+ */
+void secmq__xfer_event(secmq_file_event *ev, char *detail, size_t dlen,
+                       int kind, int reason, int rc, const char *fmt,
+                       va_list ap) SECMQ_PRINTF(7, 0);
 
 /* ---- keys (xferkeys.c) ------------------------------------------------------
  */

@@ -14,6 +14,7 @@
 
 #include <secmq.h>
 
+#include "bytes_int.h"
 #include "xfer_int.h"
 
 #define MANIFEST_MAGIC "SECMQFM1"
@@ -30,53 +31,16 @@ _Static_assert(SECMQ_FILE_REQUEST_FIXED ==
                "request layout");
 _Static_assert(SECMQ_FILE_KEY_BYTES == SECMQ_KEY_BYTES, "file key size");
 
-/* ---- big-endian helpers -------------------------------------------------- */
-
-static void put_u16(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 8);
-    p[1] = (unsigned char)v;
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--) {
-        p[i] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-static uint32_t get_u16(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
 /* ---- shared helpers -------------------------------------------------------
  */
+
+/* 1 if buf (len bytes) holds at least the fixed part of a message and
+ * opens with its magic; 0 otherwise. */
+static int framed(const void *buf, size_t len, size_t fixed, const char *magic)
+{
+    return buf != NULL && len >= fixed &&
+           memcmp(buf, magic, MAGIC_BYTES) == 0; /* not secret */
+}
 
 uint32_t secmq__xfer_chunk_count(uint64_t size, uint32_t chunk_size)
 {
@@ -94,6 +58,32 @@ size_t secmq__xfer_chunk_len(const secmq_file_manifest *m, uint32_t index)
     }
     return m->size - off < m->chunk_size ? (size_t)(m->size - off)
                                          : (size_t)m->chunk_size;
+}
+
+void secmq__xfer_topics(secmq__xtopics *t, const char *topic, const char *sub)
+{
+    snprintf(t->topic, sizeof t->topic, "%s", topic);
+    snprintf(t->filter, sizeof t->filter, "%s/%s/+", topic, sub);
+    snprintf(t->prefix, sizeof t->prefix, "%s/%s/", topic, sub);
+    t->prefix_len = strlen(t->prefix);
+    (void)secmq_file_manifest_topic(t->mtopic, sizeof t->mtopic, topic);
+}
+
+uint64_t secmq__xfer_bytes(const secmq_file_manifest *m, uint32_t n)
+{
+    return n == m->chunk_count ? m->size : (uint64_t)n * m->chunk_size;
+}
+
+void secmq__xfer_event(secmq_file_event *ev, char *detail, size_t dlen,
+                       int kind, int reason, int rc, const char *fmt,
+                       va_list ap)
+{
+    vsnprintf(detail, dlen, fmt, ap);
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->reason = reason;
+    ev->rc = rc;
+    ev->detail = detail;
 }
 
 /* A topic usable as TOPIC: 1..SECMQ_FILE_TOPIC_MAX bytes, no wildcards. */
@@ -148,14 +138,14 @@ int secmq_file_manifest_encode(unsigned char *out, size_t cap, size_t *out_len,
     p += SECMQ_FILE_KEY_BYTES;
     memcpy(p, m->sender_pk, SECMQ_SIGN_PK_BYTES);
     p += SECMQ_SIGN_PK_BYTES;
-    put_u64(p, m->size);
-    put_u32(p + 8, m->chunk_size);
-    put_u32(p + 12, m->chunk_count);
+    secmq__put_u64(p, m->size);
+    secmq__put_u32(p + 8, m->chunk_size);
+    secmq__put_u32(p + 12, m->chunk_count);
     p += 16;
     memcpy(p, m->hash, SECMQ_FILE_HASH_BYTES);
     p += SECMQ_FILE_HASH_BYTES;
-    put_u64(p, m->mtime_ms);
-    put_u16(p + 8, (uint32_t)name_len);
+    secmq__put_u64(p, m->mtime_ms);
+    secmq__put_u16(p + 8, (uint32_t)name_len);
     p += 10;
     memcpy(p, m->name, name_len);
     *out_len = len;
@@ -172,11 +162,10 @@ int secmq_file_manifest_decode(secmq_file_manifest *m, const void *buf,
         return SECMQ_E_INVAL;
     }
     memset(m, 0, sizeof *m);
-    if (buf == NULL || len < SECMQ_FILE_MANIFEST_FIXED ||
-        memcmp(p, MANIFEST_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
+    if (!framed(buf, len, SECMQ_FILE_MANIFEST_FIXED, MANIFEST_MAGIC)) {
         return SECMQ_E_INVAL;
     }
-    name_len = get_u16(p + SECMQ_FILE_MANIFEST_FIXED - 2);
+    name_len = secmq__get_u16(p + SECMQ_FILE_MANIFEST_FIXED - 2);
     if (len != SECMQ_FILE_MANIFEST_FIXED + name_len) {
         return SECMQ_E_INVAL;
     }
@@ -187,13 +176,13 @@ int secmq_file_manifest_decode(secmq_file_manifest *m, const void *buf,
     p += SECMQ_FILE_KEY_BYTES;
     memcpy(m->sender_pk, p, SECMQ_SIGN_PK_BYTES);
     p += SECMQ_SIGN_PK_BYTES;
-    m->size = get_u64(p);
-    m->chunk_size = get_u32(p + 8);
-    m->chunk_count = get_u32(p + 12);
+    m->size = secmq__get_u64(p);
+    m->chunk_size = secmq__get_u32(p + 8);
+    m->chunk_count = secmq__get_u32(p + 12);
     p += 16;
     memcpy(m->hash, p, SECMQ_FILE_HASH_BYTES);
     p += SECMQ_FILE_HASH_BYTES;
-    m->mtime_ms = get_u64(p);
+    m->mtime_ms = secmq__get_u64(p);
     p += 10;
     if (name_len > SECMQ_FILE_NAME_MAX || memchr(p, 0, name_len) != NULL) {
         sodium_memzero(m, sizeof *m);
@@ -253,10 +242,10 @@ int secmq_file_request_encode(unsigned char *out, size_t cap, size_t *out_len,
     memcpy(out + 8, file_id, SECMQ_FILE_ID_BYTES);
     out[24] = (unsigned char)kind;
     out[25] = (unsigned char)reason;
-    put_u16(out + 26, (uint32_t)n);
+    secmq__put_u16(out + 26, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        put_u32(out + 28 + 8 * i, ranges[i].first);
-        put_u32(out + 32 + 8 * i, ranges[i].count);
+        secmq__put_u32(out + 28 + 8 * i, ranges[i].first);
+        secmq__put_u32(out + 32 + 8 * i, ranges[i].count);
     }
     *out_len = len;
     return SECMQ_OK;
@@ -272,11 +261,10 @@ int secmq_file_request_decode(secmq_file_request *r, const void *buf,
         return SECMQ_E_INVAL;
     }
     memset(r, 0, sizeof *r);
-    if (buf == NULL || len < SECMQ_FILE_REQUEST_FIXED ||
-        memcmp(p, REQUEST_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
+    if (!framed(buf, len, SECMQ_FILE_REQUEST_FIXED, REQUEST_MAGIC)) {
         return SECMQ_E_INVAL;
     }
-    n = get_u16(p + 26);
+    n = secmq__get_u16(p + 26);
     if (len != SECMQ_FILE_REQUEST_FIXED + 8u * n || n > SECMQ_FILE_RANGES_MAX ||
         p[24] < SECMQ_FILE_REQ_NEED || p[24] > SECMQ_FILE_REQ_REFUSED ||
         p[25] >= SECMQ_FILE_R_COUNT ||
@@ -287,7 +275,7 @@ int secmq_file_request_decode(secmq_file_request *r, const void *buf,
         return SECMQ_E_INVAL;
     }
     for (size_t i = 0; i < n; i++) {
-        if (get_u32(p + 32 + 8 * i) == 0) {
+        if (secmq__get_u32(p + 32 + 8 * i) == 0) {
             return SECMQ_E_INVAL;
         }
     }
@@ -304,8 +292,8 @@ secmq_file_range secmq_file_request_range(const secmq_file_request *r, size_t i)
     secmq_file_range g = {0, 0};
 
     if (r != NULL && i < r->n_ranges) {
-        g.first = get_u32(r->ranges + 8 * i);
-        g.count = get_u32(r->ranges + 8 * i + 4);
+        g.first = secmq__get_u32(r->ranges + 8 * i);
+        g.count = secmq__get_u32(r->ranges + 8 * i + 4);
     }
     return g;
 }

@@ -199,7 +199,7 @@ int secmq__xs_make(secmq_file_sender *s, const char *path, const char *name,
             secmq__bit_set(f->want, i);
         }
     }
-    rc = secmq_file_chunk_topic(f->ctopic, sizeof f->ctopic, s->topic,
+    rc = secmq_file_chunk_topic(f->ctopic, sizeof f->ctopic, s->t.topic,
                                 f->m.file_id);
     if (rc == SECMQ_OK && found != 1) {
         rc = save_row(s, f);

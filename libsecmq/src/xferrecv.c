@@ -31,21 +31,6 @@ void secmq_file_recv_opts_init(secmq_file_recv_opts *o)
     o->max_active = 16;
 }
 
-static void say(char *err, size_t errlen, const char *fmt, ...)
-    SECMQ_PRINTF(3, 4);
-
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void on_manifest(secmq_file_receiver *r, const secmq_message *msg)
 {
     unsigned char pt[MENV_BUF];
@@ -255,7 +240,7 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
     char path[SECMQ__XPATH_MAX + 32], why[512];
     int rc, n;
 
-    say(err, errlen, "%s", "");
+    secmq__say(err, errlen, "%s", "");
     if (out == NULL) {
         return SECMQ_E_INVAL;
     }
@@ -268,7 +253,7 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
         !secmq__xfer_topic_ok(topic) || o->size < sizeof *o ||
         o->retry_ms < 100 || o->max_active < 1 || o->max_active > 1024 ||
         strlen(dir) >= SECMQ__XPATH_MAX) {
-        say(err, errlen, "invalid topic, directory or option");
+        secmq__say(err, errlen, "invalid topic, directory or option");
         return SECMQ_E_INVAL;
     }
     r = calloc(1, sizeof *r);
@@ -284,11 +269,7 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
     r->o.state = NULL;
     r->cb = cb;
     r->user = user;
-    snprintf(r->topic, sizeof r->topic, "%s", topic);
-    snprintf(r->cfilter, sizeof r->cfilter, "%s/c/+", topic);
-    snprintf(r->cprefix, sizeof r->cprefix, "%s/c/", topic);
-    r->cprefix_len = strlen(r->cprefix);
-    (void)secmq_file_manifest_topic(r->mtopic, sizeof r->mtopic, topic);
+    secmq__xfer_topics(&r->t, topic, "c");
     r->dir = strdup(dir);
     r->act = calloc(o->max_active, sizeof *r->act);
     r->buf_cap = SECMQ_FILE_CHUNK_DEFAULT;
@@ -299,8 +280,8 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
     }
     r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (r->dirfd < 0) {
-        say(err, errlen, "cannot open the directory %s: %s", dir,
-            strerror(errno));
+        secmq__say(err, errlen, "cannot open the directory %s: %s", dir,
+                   strerror(errno));
         secmq_file_receiver_free(r);
         return SECMQ_E_IO;
     }
@@ -311,7 +292,7 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
     }
     rc = secmq__xdb_open(&r->db, path, why, sizeof why);
     if (rc != SECMQ_OK) {
-        say(err, errlen, "%s", why);
+        secmq__say(err, errlen, "%s", why);
         secmq_file_receiver_free(r);
         return rc;
     }
@@ -321,7 +302,7 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
         if (rc != SECMQ_OK) {
             char d[SECMQ_ERRMSG_BYTES];
             secmq__err_copy(&r->err, d, sizeof d);
-            say(err, errlen, "%s", d);
+            secmq__say(err, errlen, "%s", d);
             secmq_file_receiver_free(r);
             return rc;
         }
@@ -366,9 +347,9 @@ int secmq_file_receiver_handle_connect(secmq_file_receiver *r,
         return SECMQ_E_INVAL;
     }
     pthread_mutex_lock(&r->lock);
-    rc = secmq_client_subscribe(r->c, NULL, r->mtopic, 1);
+    rc = secmq_client_subscribe(r->c, NULL, r->t.mtopic, 1);
     if (rc == SECMQ_OK) {
-        rc = secmq_client_subscribe(r->c, NULL, r->cfilter, 1);
+        rc = secmq_client_subscribe(r->c, NULL, r->t.filter, 1);
     }
     pthread_mutex_unlock(&r->lock);
     return rc;
@@ -382,13 +363,13 @@ int secmq_file_receiver_handle_message(secmq_file_receiver *r,
     if (r == NULL || m == NULL || m->topic == NULL) {
         return 0;
     }
-    if (strcmp(m->topic, r->mtopic) == 0) {
+    if (strcmp(m->topic, r->t.mtopic) == 0) {
         pthread_mutex_lock(&r->lock);
         on_manifest(r, m);
         pthread_mutex_unlock(&r->lock);
         return 1;
     }
-    if (secmq__xfer_parse_id(m->topic, r->cprefix, r->cprefix_len, id) == 0) {
+    if (secmq__xfer_parse_id(m->topic, r->t.prefix, r->t.prefix_len, id) == 0) {
         pthread_mutex_lock(&r->lock);
         secmq__xr_on_chunk(r, m, id);
         pthread_mutex_unlock(&r->lock);

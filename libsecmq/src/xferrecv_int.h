@@ -44,11 +44,7 @@ struct secmq_file_receiver {
     pthread_mutex_t lock;
     secmq_client *c;
     secmq_keyring *kr;
-    char topic[SECMQ_FILE_TOPIC_MAX + 1];
-    char mtopic[SECMQ_TOPIC_MAX + 1];
-    char cfilter[SECMQ_TOPIC_MAX + 1]; /* TOPIC/c/+ */
-    char cprefix[SECMQ_TOPIC_MAX + 1]; /* TOPIC/c/ */
-    size_t cprefix_len;
+    secmq__xtopics t; /* TOPIC/c/ is the peer's */
     char *dir;
     int dirfd;
     secmq_file_recv_opts o;

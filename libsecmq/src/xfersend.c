@@ -37,22 +37,6 @@ static uint64_t now_ms(void)
     return secmq__unix_ms();
 }
 
-/* A one-line reason into err (errlen bytes), when err is not NULL. */
-static void say(char *err, size_t errlen, const char *fmt, ...)
-    SECMQ_PRINTF(3, 4);
-
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- events ---------------------------------------------------------------
  */
 
@@ -71,14 +55,9 @@ static void emit(secmq_file_sender *s, int kind, sfile *f, const char *peer,
         return;
     }
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    secmq__xfer_event(&ev, detail, sizeof detail, kind, reason, rc, fmt, ap);
     va_end(ap);
-    memset(&ev, 0, sizeof ev);
-    ev.kind = kind;
     ev.peer = peer;
-    ev.reason = reason;
-    ev.rc = rc;
-    ev.detail = detail;
     ev.chunks = chunks;
     if (f != NULL) {
         memcpy(ev.file_id, f->m.file_id, SECMQ_FILE_ID_BYTES);
@@ -86,9 +65,7 @@ static void emit(secmq_file_sender *s, int kind, sfile *f, const char *peer,
         ev.path = f->path;
         ev.size = f->m.size;
         ev.chunk_count = f->m.chunk_count;
-        ev.bytes = f->acked_n == f->m.chunk_count
-                       ? f->m.size
-                       : (uint64_t)f->acked_n * f->m.chunk_size;
+        ev.bytes = secmq__xfer_bytes(&f->m, f->acked_n);
         if (kind == SECMQ_FILE_EV_DONE) {
             ev.hash = f->m.hash;
         }
@@ -142,12 +119,12 @@ static int publish_manifest(secmq_file_sender *s, sfile *f)
 
     rc = secmq_file_manifest_encode(pt, sizeof pt, &len, &f->m);
     if (rc == SECMQ_OK) {
-        rc = secmq_keyring_seal(s->kr, s->mtopic, pt, len, env, sizeof env,
+        rc = secmq_keyring_seal(s->kr, s->t.mtopic, pt, len, env, sizeof env,
                                 &elen);
     }
     sodium_memzero(pt, sizeof pt); /* SECURITY: holds the file key */
     if (rc == SECMQ_OK) {
-        rc = send_raw(s, s->mtopic, env, elen, NULL, NULL);
+        rc = send_raw(s, s->t.mtopic, env, elen, NULL, NULL);
     }
     f->last_manifest_ms = now_ms();
     return rc;
@@ -352,7 +329,7 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
     size_t probe = 0;
     int rc;
 
-    say(err, errlen, "%s", "");
+    secmq__say(err, errlen, "%s", "");
     if (out == NULL) {
         return SECMQ_E_INVAL;
     }
@@ -365,7 +342,7 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
         o->size < sizeof *o || o->chunk_size < SECMQ_FILE_CHUNK_MIN ||
         o->chunk_size > SECMQ_FILE_CHUNK_MAX || o->window < 1 ||
         o->window > WINDOW_MAX || o->retry_ms < 100 || o->receivers < 1) {
-        say(err, errlen, "invalid topic or option");
+        secmq__say(err, errlen, "invalid topic or option");
         return SECMQ_E_INVAL;
     }
     s = calloc(1, sizeof *s);
@@ -380,11 +357,7 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
     s->o.state = NULL;
     s->cb = cb;
     s->user = user;
-    snprintf(s->topic, sizeof s->topic, "%s", topic);
-    snprintf(s->rfilter, sizeof s->rfilter, "%s/r/+", topic);
-    snprintf(s->rprefix, sizeof s->rprefix, "%s/r/", topic);
-    s->rprefix_len = strlen(s->rprefix);
-    (void)secmq_file_manifest_topic(s->mtopic, sizeof s->mtopic, topic);
+    secmq__xfer_topics(&s->t, topic, "r");
     secmq__xfer_self(kr, s->pk, &s->sk);
     s->env_cap = (size_t)o->chunk_size + SECMQ_FILE_CHUNK_OVERHEAD;
     s->pt = malloc(o->chunk_size);
@@ -395,10 +368,11 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
         return SECMQ_E_NOMEM;
     }
     /* Fail early, not at the first file: may this identity seal there? */
-    if (secmq_keyring_seal(kr, s->mtopic, "", 0, s->env, s->env_cap, &probe) ==
-        SECMQ_E_NO_KEY) {
-        say(err, errlen, "this keyring may not publish on %s (see secmq-keys)",
-            s->mtopic);
+    if (secmq_keyring_seal(kr, s->t.mtopic, "", 0, s->env, s->env_cap,
+                           &probe) == SECMQ_E_NO_KEY) {
+        secmq__say(err, errlen,
+                   "this keyring may not publish on %s (see secmq-keys)",
+                   s->t.mtopic);
         secmq_file_sender_free(s);
         return SECMQ_E_NO_KEY;
     }
@@ -413,7 +387,7 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
         char why[512];
         rc = secmq__xdb_open(&s->db, o->state, why, sizeof why);
         if (rc != SECMQ_OK) {
-            say(err, errlen, "%s", why);
+            secmq__say(err, errlen, "%s", why);
             secmq_file_sender_free(s);
             return rc;
         }
@@ -489,7 +463,7 @@ int secmq_file_sender_handle_connect(secmq_file_sender *s, int session_present)
         return SECMQ_E_INVAL;
     }
     pthread_mutex_lock(&s->lock);
-    rc = secmq_client_subscribe(s->c, NULL, s->rfilter, 1);
+    rc = secmq_client_subscribe(s->c, NULL, s->t.filter, 1);
     if (rc == SECMQ_OK && s->cur < s->nfiles &&
         s->files[s->cur]->state == F_SENDING) {
         rc = publish_manifest(s, s->files[s->cur]);
@@ -538,7 +512,7 @@ int secmq_file_sender_handle_message(secmq_file_sender *s,
     sfile *f = NULL;
 
     if (s == NULL || m == NULL || m->topic == NULL ||
-        secmq__xfer_parse_id(m->topic, s->rprefix, s->rprefix_len, id) != 0) {
+        secmq__xfer_parse_id(m->topic, s->t.prefix, s->t.prefix_len, id) != 0) {
         return 0;
     }
     pthread_mutex_lock(&s->lock);

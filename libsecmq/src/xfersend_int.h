@@ -47,11 +47,7 @@ struct secmq_file_sender {
     pthread_mutex_t lock;
     secmq_client *c;
     secmq_keyring *kr;
-    char topic[SECMQ_FILE_TOPIC_MAX + 1];
-    char mtopic[SECMQ_TOPIC_MAX + 1];
-    char rfilter[SECMQ_TOPIC_MAX + 1]; /* TOPIC/r/+ */
-    char rprefix[SECMQ_TOPIC_MAX + 1]; /* TOPIC/r/ */
-    size_t rprefix_len;
+    secmq__xtopics t; /* TOPIC/r/ is the peer's */
     secmq_file_send_opts o;
     secmq__xdb *db;
     secmq_file_event_cb cb;

@@ -41,22 +41,15 @@ void secmq__xr_emit(secmq_file_receiver *r, int kind, const rfile *f,
         return;
     }
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    secmq__xfer_event(&ev, detail, sizeof detail, kind, reason, rc, fmt, ap);
     va_end(ap);
-    memset(&ev, 0, sizeof ev);
-    ev.kind = kind;
-    ev.reason = reason;
-    ev.rc = rc;
-    ev.detail = detail;
     ev.path = path;
     ev.peer = sender;
     if (f != NULL) {
         m = &f->m;
         ev.peer = f->sender;
         ev.chunks = f->have_n;
-        ev.bytes = f->have_n == f->m.chunk_count
-                       ? f->m.size
-                       : (uint64_t)f->have_n * f->m.chunk_size;
+        ev.bytes = secmq__xfer_bytes(&f->m, f->have_n);
     }
     if (m != NULL) {
         memcpy(ev.file_id, m->file_id, SECMQ_FILE_ID_BYTES);
@@ -85,7 +78,8 @@ int secmq__xr_request(secmq_file_receiver *r, const unsigned char *file_id,
     rc = secmq_file_request_encode(pt, sizeof pt, &len, file_id, kind, reason,
                                    g, n);
     if (rc == SECMQ_OK) {
-        rc = secmq_file_request_topic(rtopic, sizeof rtopic, r->topic, file_id);
+        rc = secmq_file_request_topic(rtopic, sizeof rtopic, r->t.topic,
+                                      file_id);
     }
     if (rc == SECMQ_OK) {
         rc = secmq_keyring_seal(r->kr, rtopic, pt, len, env, sizeof env, &elen);
@@ -344,7 +338,7 @@ int secmq__xr_new(secmq_file_receiver *r, const secmq_file_manifest *m,
         r->buf = b;
         r->buf_cap = m->chunk_size;
     }
-    (void)secmq_file_chunk_topic(f->ctopic, sizeof f->ctopic, r->topic,
+    (void)secmq_file_chunk_topic(f->ctopic, sizeof f->ctopic, r->t.topic,
                                  m->file_id);
     f->backoff_ms = (uint64_t)r->o.retry_ms;
     f->last_chunk_ms = f->last_commit_ms = secmq__unix_ms();
