@@ -5,7 +5,6 @@
  * transfer is the library's (secmq/file.h), what is printed file_output.c's.
  */
 #include <errno.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "cli_msg.h"
 #include "cli_options.h"
 #include "cli_session.h"
+#include "cli_signal.h"
 #include "file/file_output.h"
 #include "secmq.h"
 
@@ -85,10 +85,6 @@ struct tool {
     double next_try_s; /* when to try again */
     double retry_s;
 };
-
-static atomic_int got_signal;
-static atomic_int connected_once;
-static sem_t wake;
 
 /* ------------------------------------------------------------------------ */
 /* Help                                                                     */
@@ -458,11 +454,11 @@ static void on_event(void *user, const secmq_file_event *ev)
             atomic_fetch_add(&t->failed, 1);
         }
         atomic_fetch_add(&t->finished, 1);
-        sem_post(&wake);
+        cli_wake();
     } else if (ev->kind == SECMQ_FILE_EV_DONE ||
                ev->kind == SECMQ_FILE_EV_FAILED ||
                ev->kind == SECMQ_FILE_EV_REFUSED) {
-        sem_post(&wake);
+        cli_wake();
     }
 }
 
@@ -506,7 +502,7 @@ static void on_publish(secmq_client *c, void *user, int mid, int rc)
          * acknowledged. Wake it now instead of at its next tick. */
         if (t->count > 0 && atomic_load(&t->finished) >= t->count &&
             secmq_file_receiver_unacked(t->receiver) == 0) {
-            sem_post(&wake);
+            cli_wake();
         }
     }
 }
@@ -529,35 +525,9 @@ static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
     secmq_file_sender_handle_delivered(t->sender, id, rc);
 }
 
-static void on_stopped(struct cli_session *s)
-{
-    (void)s;
-    sem_post(&wake);
-}
-
-static void on_signal(int sig)
-{
-    if (!atomic_load(&connected_once)) {
-        _exit(CLI_EXIT_ERROR);
-    }
-    atomic_store(&got_signal, sig);
-    sem_post(&wake);
-}
-
 static int install_signals(void)
 {
-    struct sigaction sa;
-
-    if (sem_init(&wake, 0, 0) != 0) {
-        cli_err("cannot create a semaphore: %s", strerror(errno));
-        return -1;
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) != 0 ||
-        sigaction(SIGTERM, &sa, NULL) != 0) {
-        cli_err("cannot install signal handlers: %s", strerror(errno));
+    if (cli_signal_install() != 0) {
         return -1;
     }
     /* A file size limit (ulimit -f) must fail the write with EFBIG, which
@@ -592,8 +562,8 @@ static int run(struct tool *t)
     int left;
 
     for (;;) {
-        if (atomic_load(&got_signal) != 0) {
-            cli_debug("signal %d: disconnecting", atomic_load(&got_signal));
+        if (cli_signal_received() != 0) {
+            cli_debug("signal %d: disconnecting", cli_signal_received());
             cli_session_stop(&t->s, CLI_EXIT_OK);
             if (!t->recv) {
                 file_out_end(&t->out);
@@ -658,7 +628,7 @@ static int run(struct tool *t)
             return FILE_EXIT_TIMEOUT;
         }
         cli_mono_timespec(cli_mono_now() + TICK_MS / 1000.0, &ts);
-        (void)sem_clockwait(&wake, CLOCK_MONOTONIC, &ts);
+        cli_wake_wait_until(&ts);
     }
 }
 
@@ -817,7 +787,7 @@ int main(int argc, char **argv)
         goto out;
     }
     file_out_init(&t.out, t.json, t.recv, o.quiet);
-    code = cli_session_open(&t.s, &o, &t, on_connected, on_stopped);
+    code = cli_session_open(&t.s, &o, &t, on_connected, cli_wake_on_stopped);
     if (code == 0) {
         code = make_transfer(&t);
     }
@@ -826,12 +796,12 @@ int main(int argc, char **argv)
         secmq_client_on_publish(t.s.client, on_publish);
         if (t.outbox != NULL) {
             /* Committed work must be able to end cleanly from here on. */
-            atomic_store(&connected_once, 1);
+            cli_signal_connected();
             code = connect_outbox(&t);
         } else {
             code = cli_session_connect(&t.s);
             if (code == 0) {
-                atomic_store(&connected_once, 1);
+                cli_signal_connected();
                 code = cli_session_loop_start(&t.s);
             }
         }

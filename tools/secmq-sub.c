@@ -5,8 +5,6 @@
  * Which messages to print is decided here; how, in sub_output.c.
  */
 #include <errno.h>
-#include <semaphore.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +12,7 @@
 #include "cli_msg.h"
 #include "cli_options.h"
 #include "cli_session.h"
+#include "cli_signal.h"
 #include "secmq.h"
 #include "sub_output.h"
 
@@ -71,9 +70,6 @@ struct sub {
 };
 
 /* Signal handling: the handler may only touch these. */
-static atomic_int got_signal;
-static atomic_int connected_once;
-static sem_t wake;
 
 static void sub_help(void)
 {
@@ -462,47 +458,9 @@ static void on_message(secmq_client *c, void *user, const secmq_message *msg)
     }
 }
 
-static void on_stopped(struct cli_session *s)
-{
-    (void)s;
-    sem_post(&wake);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Main thread                                                              */
 /* ------------------------------------------------------------------------ */
-
-/* SIGINT/SIGTERM: before the broker accepted us there is nothing to close;
- * after, wake the main thread, which disconnects cleanly. Any thread may
- * run this, so it uses only async-signal-safe calls. */
-static void on_signal(int sig)
-{
-    if (!atomic_load(&connected_once)) {
-        _exit(CLI_EXIT_ERROR);
-    }
-    atomic_store(&got_signal, sig);
-    sem_post(&wake);
-}
-
-static int install_signals(void)
-{
-    struct sigaction sa;
-
-    /* Never destroyed: a late signal may still post it. */
-    if (sem_init(&wake, 0, 0) != 0) {
-        cli_err("cannot create a semaphore: %s", strerror(errno));
-        return -1;
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) != 0 ||
-        sigaction(SIGTERM, &sa, NULL) != 0) {
-        cli_err("cannot install signal handlers: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
-}
 
 /* Wait for a signal, the end of the work, or -W. Returns the exit code. */
 static int wait_for_end(struct sub *u)
@@ -511,8 +469,8 @@ static int wait_for_end(struct sub *u)
     struct timespec ts;
 
     for (;;) {
-        if (atomic_load(&got_signal) != 0) {
-            cli_debug("signal %d: disconnecting", atomic_load(&got_signal));
+        if (cli_signal_received() != 0) {
+            cli_debug("signal %d: disconnecting", cli_signal_received());
             cli_session_stop(&u->s, CLI_EXIT_OK);
             return CLI_EXIT_OK;
         }
@@ -520,7 +478,7 @@ static int wait_for_end(struct sub *u)
             return atomic_load(&u->s.exit_code);
         }
         if (u->timeout <= 0.0) {
-            (void)sem_wait(&wake);
+            cli_wake_wait();
             continue;
         }
         if (cli_mono_now() >= end) {
@@ -531,7 +489,7 @@ static int wait_for_end(struct sub *u)
             return atomic_load(&u->s.exit_code);
         }
         cli_mono_timespec(end, &ts);
-        (void)sem_clockwait(&wake, CLOCK_MONOTONIC, &ts);
+        cli_wake_wait_until(&ts);
     }
 }
 
@@ -570,11 +528,11 @@ int main(int argc, char **argv)
         cli_usage_err("--max-age needs --keyring");
         code = -1;
     }
-    if (code != 0 || check_options(&u) != 0 || install_signals() != 0) {
+    if (code != 0 || check_options(&u) != 0 || cli_signal_install() != 0) {
         code = code > 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
         goto out;
     }
-    code = cli_session_open(&u.s, &o, &u, on_connected, on_stopped);
+    code = cli_session_open(&u.s, &o, &u, on_connected, cli_wake_on_stopped);
     if (code == 0) {
         secmq_client_on_subscribe(u.s.client, on_subscribe);
         secmq_client_on_message(u.s.client, on_message);
@@ -586,7 +544,7 @@ int main(int argc, char **argv)
         code = cli_session_connect(&u.s);
     }
     if (code == 0) {
-        atomic_store(&connected_once, 1);
+        cli_signal_connected();
         code = cli_session_loop_start(&u.s);
     }
     if (code == 0) {

@@ -1,8 +1,9 @@
 /*
  * testutil.c -- the shared part of secmq's C integration tests: reading the
  * SECMQ_TEST_* environment from with_broker.py, a client whose callbacks
- * record what they see, bounded waits on that record, and the CHECK
- * failure counter. Everything that waits takes a time limit.
+ * record what they see, bounded waits on that record, the CHECK failure
+ * counter, and the unit tests' temporary directory and file helpers.
+ * Everything that waits takes a time limit.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -521,6 +522,85 @@ const char *tu_id(const char *prefix)
 
     snprintf(b, sizeof(bufs[0]), "%s-%ld-%d", prefix, (long)getpid(), n);
     return b;
+}
+
+static char tmpdir[256];
+
+int tu_tmpdir_make(const char *name)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/secmq-%.200s-XXXXXX", name);
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return -1;
+    }
+    return 0;
+}
+
+const char *tu_tmpdir(void)
+{
+    return tmpdir;
+}
+
+const char *tu_at(const char *name)
+{
+    static char bufs[8][512];
+    static atomic_int next;
+    char *b = bufs[atomic_fetch_add(&next, 1) % 8];
+
+    snprintf(b, sizeof bufs[0], "%.255s/%.250s", tmpdir, name);
+    return b;
+}
+
+void tu_tmpdir_done(const char *what)
+{
+    if (check_failures == 0 && getenv("SECMQ_TEST_KEEP") == NULL) {
+        char cmd[300];
+
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "could not remove %s\n", tmpdir);
+        }
+    } else {
+        fprintf(stderr, "%s kept in %s\n", what, tmpdir);
+    }
+}
+
+int tu_read_file(const char *path, unsigned char **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    long n;
+
+    *data = NULL;
+    if (f == NULL) {
+        return -1;
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *data = malloc((size_t)n + 1);
+    if (*data == NULL || fread(*data, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return 0;
+}
+
+int tu_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    if (f == NULL) {
+        return -1;
+    }
+    if (fwrite(data, 1, len, f) != len) {
+        fclose(f);
+        return -1;
+    }
+    return fclose(f);
 }
 
 const char *tu_rc_name(int rc)

@@ -2,8 +2,9 @@
  * testutil.h -- what secmq's C integration tests share: the broker
  * described by tests/harness/with_broker.py's SECMQ_TEST_* variables, and
  * a recording client whose callbacks store everything they see so a test
- * can wait (always with a time limit) and then assert. Not a test itself
- * and not part of libsecmq.
+ * can wait (always with a time limit) and then assert; and, for the unit
+ * tests, a per-run temporary directory and whole-file reads and writes.
+ * Not a test itself and not part of libsecmq.
  */
 #ifndef SECMQ_TEST_TESTUTIL_H
 #define SECMQ_TEST_TESTUTIL_H
@@ -119,6 +120,26 @@ long long tu_now_ms(void);
 
 /* A unique client id "<prefix>-<pid>-<n>" in a static rotating buffer. */
 const char *tu_id(const char *prefix);
+
+/*
+ * A per-run temporary directory "/tmp/secmq-<name>-XXXXXX" (mkdtemp, so
+ * 0700). Returns 0, or -1 after printing the reason. One per process.
+ */
+int tu_tmpdir_make(const char *name);
+/* The directory made by tu_tmpdir_make() ("" before). */
+const char *tu_tmpdir(void);
+/* "<tmpdir>/<name>" in a static rotating buffer (8 deep). */
+const char *tu_at(const char *name);
+/* Removes the directory when every check passed and SECMQ_TEST_KEEP is
+ * unset; otherwise prints "<what> kept in <dir>" so it can be looked at. */
+void tu_tmpdir_done(const char *what);
+
+/* Reads the whole file at path into *data (malloc'd, owned by the caller,
+ * with one spare byte) and its size into *len. Returns 0 or -1 (*data is
+ * then NULL). */
+int tu_read_file(const char *path, unsigned char **data, size_t *len);
+/* Creates or truncates path with len bytes of data. Returns 0 or -1. */
+int tu_write_file(const char *path, const void *data, size_t len);
 
 /* The name of a SECMQ_* return code, e.g. "SECMQ_E_TLS_CA". */
 const char *tu_rc_name(int rc);

@@ -6,7 +6,6 @@
  * built with the pure envelope API from keys read out of the test's own
  * files. The grant codec itself is test_grant.c's.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,60 +18,10 @@
 
 #include <secmq.h>
 
-#include "check.h"
+#include "testutil.h"
 
 #define ERRLEN 512
 #define MSG "lights on"
-
-static char base[256];
-
-/* "<base>/<name>" in a rotating static buffer. */
-static const char *at(const char *name)
-{
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ % 8];
-
-    snprintf(b, 512, "%.255s/%.250s", base, name);
-    return b;
-}
-
-static int read_file(const char *path, unsigned char **data, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    long n;
-
-    *data = NULL;
-    if (f == NULL) {
-        return -1;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *data = malloc((size_t)n + 1);
-    if (*data == NULL || fread(*data, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(*data);
-        return -1;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return 0;
-}
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-
-    if (f == NULL) {
-        return -1;
-    }
-    if (fwrite(data, 1, len, f) != len) {
-        fclose(f);
-        return -1;
-    }
-    return fclose(f);
-}
 
 static int files_equal(const char *a, const char *b)
 {
@@ -80,7 +29,7 @@ static int files_equal(const char *a, const char *b)
     size_t xl = 0, yl = 0;
     int same;
 
-    if (read_file(a, &x, &xl) != 0 || read_file(b, &y, &yl) != 0) {
+    if (tu_read_file(a, &x, &xl) != 0 || tu_read_file(b, &y, &yl) != 0) {
         free(x);
         free(y);
         return 0;
@@ -95,35 +44,36 @@ static int copy_file(const char *from, const char *to)
 {
     unsigned char *d = NULL;
     size_t n = 0;
-    int rc = read_file(from, &d, &n);
+    int rc = tu_read_file(from, &d, &n);
 
     if (rc == 0) {
-        rc = write_file(to, d, n);
+        rc = tu_write_file(to, d, n);
     }
     free(d);
     return rc;
 }
 
-/* Create identity name in <base>/<name> and export it to <base>/<name>.pub. */
+/* Create identity name in <tmpdir>/<name> and export it to <tmpdir>/<name>.pub.
+ */
 static int make_identity(const char *name)
 {
     char err[ERRLEN], text[512];
     char pub[300];
     size_t n = 0;
 
-    if (secmq_identity_create(at(name), name, err, sizeof err) != SECMQ_OK) {
+    if (secmq_identity_create(tu_at(name), name, err, sizeof err) != SECMQ_OK) {
         fprintf(stderr, "create %s: %s\n", name, err);
         return -1;
     }
-    if (secmq_identity_export(at(name), text, sizeof text, &n, err,
+    if (secmq_identity_export(tu_at(name), text, sizeof text, &n, err,
                               sizeof err) != SECMQ_OK) {
         return -1;
     }
     snprintf(pub, sizeof pub, "%s.pub", name);
-    return write_file(at(pub), text, n);
+    return tu_write_file(tu_at(pub), text, n);
 }
 
-/* The Ed25519 secret key of the identity in <base>/<name>. */
+/* The Ed25519 secret key of the identity in <tmpdir>/<name>. */
 static int secret_key(const char *name, unsigned char sk[64])
 {
     char path[300];
@@ -133,7 +83,7 @@ static int secret_key(const char *name, unsigned char sk[64])
     int rc = -1;
 
     snprintf(path, sizeof path, "%s/identity", name);
-    if (read_file(at(path), &text, &len) != 0) {
+    if (tu_read_file(tu_at(path), &text, &len) != 0) {
         return -1;
     }
     text[len] = 0;
@@ -160,7 +110,8 @@ static int grant_key(const char *grant, const char *name, unsigned char key[32],
     size_t len = 0, blen = 0;
     int rc = -1;
 
-    if (secret_key(name, sk) != 0 || read_file(at(grant), &g, &len) != 0) {
+    if (secret_key(name, sk) != 0 ||
+        tu_read_file(tu_at(grant), &g, &len) != 0) {
         return -1;
     }
     if (secmq_grant_open(body, sizeof body, &blen, g, len, sk) ==
@@ -178,21 +129,21 @@ static int import1(const char *who, const char *file, char *err)
 {
     const char *files[1];
 
-    files[0] = at(file);
-    return secmq_keyring_import(at(who), files, 1, NULL, NULL, err, ERRLEN);
+    files[0] = tu_at(file);
+    return secmq_keyring_import(tu_at(who), files, 1, NULL, NULL, err, ERRLEN);
 }
 
 static int import2(const char *who, const char *f1, const char *f2, char *err)
 {
     const char *files[2];
 
-    files[0] = at(f1);
-    files[1] = at(f2);
-    return secmq_keyring_import(at(who), files, 2, NULL, NULL, err, ERRLEN);
+    files[0] = tu_at(f1);
+    files[1] = tu_at(f2);
+    return secmq_keyring_import(tu_at(who), files, 2, NULL, NULL, err, ERRLEN);
 }
 
 /* Owner sam creates filter with the given publishers/subscribers (names;
- * their .pub files), grants to <base>/<out>. */
+ * their .pub files), grants to <tmpdir>/<out>. */
 static int create_channel(const char *owner, const char *filter,
                           const char *pubs, const char *subs, int allow_mac,
                           const char *out)
@@ -208,13 +159,13 @@ static int create_channel(const char *owner, const char *filter,
     for (tok = strtok_r(list, ",", &save); tok != NULL;
          tok = strtok_r(NULL, ",", &save)) {
         snprintf(namebuf[k], sizeof namebuf[k], "%s.pub", tok);
-        pv[np++] = at(namebuf[k++]);
+        pv[np++] = tu_at(namebuf[k++]);
     }
     snprintf(list, sizeof list, "%s", subs);
     for (tok = strtok_r(list, ",", &save); tok != NULL;
          tok = strtok_r(NULL, ",", &save)) {
         snprintf(namebuf[k], sizeof namebuf[k], "%s.pub", tok);
-        sv[ns++] = at(namebuf[k++]);
+        sv[ns++] = tu_at(namebuf[k++]);
     }
     memset(&spec, 0, sizeof spec);
     spec.filter = filter;
@@ -223,7 +174,7 @@ static int create_channel(const char *owner, const char *filter,
     spec.subscribers = sv;
     spec.n_subscribers = ns;
     spec.allow_mac = allow_mac;
-    rc = secmq_channel_create(at(owner), &spec, at(out), NULL, NULL, err,
+    rc = secmq_channel_create(tu_at(owner), &spec, tu_at(out), NULL, NULL, err,
                               sizeof err);
     if (rc != SECMQ_OK) {
         fprintf(stderr, "channel create: %s\n", err);
@@ -236,7 +187,7 @@ static secmq_keyring *open_kr(const char *name)
     char err[ERRLEN];
     secmq_keyring *kr = NULL;
 
-    if (secmq_keyring_open(&kr, at(name), err, sizeof err) != SECMQ_OK) {
+    if (secmq_keyring_open(&kr, tu_at(name), err, sizeof err) != SECMQ_OK) {
         fprintf(stderr, "open %s: %s\n", name, err);
         return NULL;
     }
@@ -473,33 +424,35 @@ static void test_replay_state(void)
     struct stat st;
 
     CHECK(sam != NULL && alice != NULL);
-    unlink(at("alice/state/replay"));
+    unlink(tu_at("alice/state/replay"));
     for (unsigned i = 0; i < SECMQ_REPLAY_PERSIST_EVERY - 1; i++) {
         CHECK_INT_EQ(seal(sam, "status", env, &len), SECMQ_OK);
         CHECK_INT_EQ(open_reason(alice, "status", env, len, NULL),
                      SECMQ_OPEN_OK);
     }
-    CHECK(stat(at("alice/state/replay"), &st) != 0);
+    CHECK(stat(tu_at("alice/state/replay"), &st) != 0);
     CHECK_INT_EQ(seal(sam, "status", env, &len), SECMQ_OK);
     CHECK_INT_EQ(open_reason(alice, "status", env, len, NULL), SECMQ_OPEN_OK);
-    CHECK(stat(at("alice/state/replay"), &st) == 0);
+    CHECK(stat(tu_at("alice/state/replay"), &st) == 0);
     secmq_keyring_free(alice);
     secmq_keyring_free(sam);
 
-    CHECK_INT_EQ(copy_file(at("alice/state/replay"), at("replay.bak")), 0);
+    CHECK_INT_EQ(copy_file(tu_at("alice/state/replay"), tu_at("replay.bak")),
+                 0);
     {
         unsigned char *d = NULL;
         size_t n = 0;
-        CHECK_INT_EQ(read_file(at("alice/state/replay"), &d, &n), 0);
+        CHECK_INT_EQ(tu_read_file(tu_at("alice/state/replay"), &d, &n), 0);
         d[n / 2] ^= 0x01;
-        CHECK_INT_EQ(write_file(at("alice/state/replay"), d, n), 0);
+        CHECK_INT_EQ(tu_write_file(tu_at("alice/state/replay"), d, n), 0);
         free(d);
     }
-    CHECK_INT_EQ(secmq_keyring_open(&alice, at("alice"), err, sizeof err),
+    CHECK_INT_EQ(secmq_keyring_open(&alice, tu_at("alice"), err, sizeof err),
                  SECMQ_E_KEYRING);
     CHECK(alice == NULL);
     CHECK_CONTAINS(err, "state/replay", 0);
-    CHECK_INT_EQ(copy_file(at("replay.bak"), at("alice/state/replay")), 0);
+    CHECK_INT_EQ(copy_file(tu_at("replay.bak"), tu_at("alice/state/replay")),
+                 0);
     alice = open_kr("alice");
     CHECK(alice != NULL);
     secmq_keyring_free(alice);
@@ -517,24 +470,24 @@ static void test_seq_blocks(void)
 
     CHECK(sam != NULL);
     secmq_keyring_free(sam);
-    unlink(at("sam/state/seq"));
+    unlink(tu_at("sam/state/seq"));
     sam = open_kr("sam");
     CHECK(sam != NULL);
     CHECK_INT_EQ(seal(sam, "status", env, &len), SECMQ_OK);
     first = env_seq(env, len);
     CHECK(first > 0);
-    CHECK_INT_EQ(copy_file(at("sam/state/seq"), at("seq.1")), 0);
+    CHECK_INT_EQ(copy_file(tu_at("sam/state/seq"), tu_at("seq.1")), 0);
     for (unsigned i = 1; i < SECMQ_SEQ_BLOCK; i++) {
         CHECK_INT_EQ(seal(sam, "status", env, &len), SECMQ_OK);
         last = env_seq(env, len);
     }
     CHECK_INT_EQ(last, first + SECMQ_SEQ_BLOCK - 1);
     /* The whole block used, the file not written again. */
-    CHECK(files_equal(at("sam/state/seq"), at("seq.1")));
+    CHECK(files_equal(tu_at("sam/state/seq"), tu_at("seq.1")));
     CHECK_INT_EQ(seal(sam, "status", env, &len), SECMQ_OK);
     CHECK_INT_EQ(env_seq(env, len), last + 1);
     last = env_seq(env, len);
-    CHECK(!files_equal(at("sam/state/seq"), at("seq.1")));
+    CHECK(!files_equal(tu_at("sam/state/seq"), tu_at("seq.1")));
     secmq_keyring_free(sam);
 
     sam = open_kr("sam");
@@ -547,16 +500,16 @@ static void test_seq_blocks(void)
     {
         unsigned char *d = NULL;
         size_t n = 0;
-        CHECK_INT_EQ(read_file(at("sam/state/seq"), &d, &n), 0);
+        CHECK_INT_EQ(tu_read_file(tu_at("sam/state/seq"), &d, &n), 0);
         d[n - 1] ^= 0x80;
-        CHECK_INT_EQ(write_file(at("sam/state/seq"), d, n), 0);
+        CHECK_INT_EQ(tu_write_file(tu_at("sam/state/seq"), d, n), 0);
         free(d);
     }
     sam = NULL;
-    CHECK_INT_EQ(secmq_keyring_open(&sam, at("sam"), err, sizeof err),
+    CHECK_INT_EQ(secmq_keyring_open(&sam, tu_at("sam"), err, sizeof err),
                  SECMQ_E_KEYRING);
     CHECK_CONTAINS(err, "state/seq", 0);
-    unlink(at("sam/state/seq"));
+    unlink(tu_at("sam/state/seq"));
 }
 
 /* Only one process (here: keyring object) publishes per identity. */
@@ -577,14 +530,6 @@ static void test_one_publisher(void)
     secmq_keyring_free(b);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Rotation: new messages use the new key; the old key is accepted until
  * the grace deadline (1 s here) and refused after it. */
 static void test_rotation(void)
@@ -600,8 +545,8 @@ static void test_rotation(void)
     CHECK_INT_EQ(seal(sam, "status", old1, &l1), SECMQ_OK);
     CHECK_INT_EQ(seal(sam, "status", old2, &l2), SECMQ_OK);
     secmq_keyring_free(sam);
-    CHECK_INT_EQ(secmq_channel_rotate(at("sam"), "status", 1000, at("g2"), NULL,
-                                      NULL, err, sizeof err),
+    CHECK_INT_EQ(secmq_channel_rotate(tu_at("sam"), "status", 1000, tu_at("g2"),
+                                      NULL, NULL, err, sizeof err),
                  SECMQ_OK);
     CHECK_INT_EQ(import1("alice", "g2/alice.grant", err), SECMQ_OK);
 
@@ -621,7 +566,7 @@ static void test_rotation(void)
     CHECK_INT_EQ(open_reason(alice, "status", old1, l1, NULL), SECMQ_OPEN_OK);
     /* Past the deadline (bounded wait: 1 s grace + margin). */
     while ((uint64_t)time(NULL) * 1000u <= ci.prev_deadline_ms + 1000u) {
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
     CHECK_INT_EQ(open_reason(alice, "status", old2, l2, NULL),
                  SECMQ_OPEN_KEY_EXPIRED);
@@ -646,13 +591,13 @@ static void test_revoke(void)
     struct stat st;
     size_t len = 0;
 
-    CHECK_INT_EQ(secmq_channel_revoke(at("sam"), "status", "alice", 0, at("g3"),
-                                      NULL, NULL, err, sizeof err),
+    CHECK_INT_EQ(secmq_channel_revoke(tu_at("sam"), "status", "alice", 0,
+                                      tu_at("g3"), NULL, NULL, err, sizeof err),
                  SECMQ_OK);
-    CHECK(stat(at("g3/sam.grant"), &st) == 0);
-    CHECK(stat(at("g3/alice.grant"), &st) != 0);
-    CHECK_INT_EQ(secmq_channel_revoke(at("sam"), "status", "alice", 0, at("g3"),
-                                      NULL, NULL, err, sizeof err),
+    CHECK(stat(tu_at("g3/sam.grant"), &st) == 0);
+    CHECK(stat(tu_at("g3/alice.grant"), &st) != 0);
+    CHECK_INT_EQ(secmq_channel_revoke(tu_at("sam"), "status", "alice", 0,
+                                      tu_at("g3"), NULL, NULL, err, sizeof err),
                  SECMQ_E_KEYRING);
     CHECK_CONTAINS(err, "not a member", 0);
     sam = open_kr("sam");
@@ -670,24 +615,25 @@ static void test_identity_mode(void)
     secmq_keyring *kr = NULL;
     char err[ERRLEN], text[256];
 
-    CHECK_INT_EQ(chmod(at("alice/identity"), 0644), 0);
-    CHECK_INT_EQ(secmq_keyring_open(&kr, at("alice"), err, sizeof err),
+    CHECK_INT_EQ(chmod(tu_at("alice/identity"), 0644), 0);
+    CHECK_INT_EQ(secmq_keyring_open(&kr, tu_at("alice"), err, sizeof err),
                  SECMQ_E_KEYRING);
     CHECK(kr == NULL);
     CHECK_CONTAINS(err, "alice/identity", 0);
     CHECK_CONTAINS(err, "0644", 0);
-    CHECK_INT_EQ(secmq_identity_export(at("alice"), text, sizeof text, NULL,
+    CHECK_INT_EQ(secmq_identity_export(tu_at("alice"), text, sizeof text, NULL,
                                        err, sizeof err),
                  SECMQ_E_KEYRING);
-    CHECK_INT_EQ(chmod(at("alice/identity"), 0600), 0);
+    CHECK_INT_EQ(chmod(tu_at("alice/identity"), 0600), 0);
     kr = open_kr("alice");
     CHECK(kr != NULL);
     secmq_keyring_free(kr);
     /* Never overwritten. */
-    CHECK_INT_EQ(secmq_identity_create(at("alice"), "alice", err, sizeof err),
-                 SECMQ_E_KEYRING);
+    CHECK_INT_EQ(
+        secmq_identity_create(tu_at("alice"), "alice", err, sizeof err),
+        SECMQ_E_KEYRING);
     CHECK_CONTAINS(err, "exists", 0);
-    CHECK_INT_EQ(secmq_identity_create(at("x"), "bad/name", err, sizeof err),
+    CHECK_INT_EQ(secmq_identity_create(tu_at("x"), "bad/name", err, sizeof err),
                  SECMQ_E_INVAL);
 }
 
@@ -702,13 +648,13 @@ static void test_tampered_grant(void)
     CHECK_INT_EQ(create_channel("sam", "tamper/#", "sam", "eve", 0, "gt"),
                  SECMQ_OK);
     CHECK_INT_EQ(import1("eve", "sam.pub", err), SECMQ_OK);
-    CHECK_INT_EQ(read_file(at("gt/eve.grant"), &g, &len), 0);
+    CHECK_INT_EQ(tu_read_file(tu_at("gt/eve.grant"), &g, &len), 0);
     t = malloc(len + 1);
     CHECK(t != NULL);
     for (size_t i = 0; i < len; i++) {
         memcpy(t, g, len);
         t[i] ^= (unsigned char)(i % 2 ? 0x01 : 0xff);
-        CHECK_INT_EQ(write_file(at("bad.grant"), t, len), 0);
+        CHECK_INT_EQ(tu_write_file(tu_at("bad.grant"), t, len), 0);
         CHECKF(import1("eve", "bad.grant", err) == SECMQ_E_KEYRING,
                "byte %zu accepted", i);
         if (i < 8) {
@@ -719,11 +665,11 @@ static void test_tampered_grant(void)
             CHECK_CONTAINS(err, "does not open", 0);
         }
     }
-    CHECK_INT_EQ(write_file(at("bad.grant"), g, len - 1), 0);
+    CHECK_INT_EQ(tu_write_file(tu_at("bad.grant"), g, len - 1), 0);
     CHECK_INT_EQ(import1("eve", "bad.grant", err), SECMQ_E_KEYRING);
     memcpy(t, g, len);
     t[len] = 0;
-    CHECK_INT_EQ(write_file(at("bad.grant"), t, len + 1), 0);
+    CHECK_INT_EQ(tu_write_file(tu_at("bad.grant"), t, len + 1), 0);
     CHECK_INT_EQ(import1("eve", "bad.grant", err), SECMQ_E_KEYRING);
     free(t);
     free(g);
@@ -752,13 +698,13 @@ static void test_someone_else_and_untrusted(void)
         unsigned char *d = NULL;
         size_t n = 0;
         char text[300], *k;
-        CHECK_INT_EQ(read_file(at("x2.pub"), &d, &n), 0);
+        CHECK_INT_EQ(tu_read_file(tu_at("x2.pub"), &d, &n), 0);
         d[n] = 0;
         k = strstr((char *)d, "ed25519: ");
         CHECK(k != NULL);
         snprintf(text, sizeof text, "secmq-public 1\nname: sam\n%s", k);
         free(d);
-        CHECK_INT_EQ(write_file(at("fake.pub"), text, strlen(text)), 0);
+        CHECK_INT_EQ(tu_write_file(tu_at("fake.pub"), text, strlen(text)), 0);
     }
     CHECK_INT_EQ(import1("eve", "fake.pub", err), SECMQ_E_KEYRING);
     CHECK_CONTAINS(err, "already known", 0);
@@ -961,13 +907,11 @@ int main(void)
     if (sodium_init() < 0) {
         return 1;
     }
-    snprintf(base, sizeof base, "/tmp/secmq-keyring-XXXXXX");
-    if (mkdtemp(base) == NULL) {
-        perror("mkdtemp");
+    if (tu_tmpdir_make("keyring") != 0) {
         return 1;
     }
     if (world() != 0) {
-        fprintf(stderr, "could not set up the keyrings in %s\n", base);
+        fprintf(stderr, "could not set up the keyrings in %s\n", tu_tmpdir());
         return 1;
     }
     RUN(test_round_trip);
@@ -987,14 +931,6 @@ int main(void)
     RUN(test_threads);
     RUN(test_rotation);
     RUN(test_revoke);
-    if (check_failures == 0 && getenv("SECMQ_TEST_KEEP") == NULL) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "could not remove %s\n", base);
-        }
-    } else {
-        fprintf(stderr, "keyrings kept in %s\n", base);
-    }
+    tu_tmpdir_done("keyrings");
     return check_exit();
 }

@@ -23,57 +23,7 @@
 
 #include <secmq.h>
 
-#include "check.h"
-
-static char base[256];
-
-/* "<base>/<name>" in a rotating static buffer. */
-static const char *at(const char *name)
-{
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ % 8];
-
-    snprintf(b, 512, "%.255s/%.250s", base, name);
-    return b;
-}
-
-static int read_file(const char *path, unsigned char **data, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    long n;
-
-    *data = NULL;
-    if (f == NULL) {
-        return -1;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *data = malloc((size_t)n + 1);
-    if (*data == NULL || fread(*data, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(*data);
-        return -1;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return 0;
-}
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-
-    if (f == NULL) {
-        return -1;
-    }
-    if (fwrite(data, 1, len, f) != len) {
-        fclose(f);
-        return -1;
-    }
-    return fclose(f);
-}
+#include "testutil.h"
 
 /* ---- a client that never connects, with recorded callbacks ---- */
 
@@ -191,7 +141,7 @@ static int file_rows(const char *path, uint64_t *ids, char (*payloads)[64],
 
 static void test_create_and_reopen(void)
 {
-    const char *path = at("new.db");
+    const char *path = tu_at("new.db");
     struct rec r;
     secmq_client *c = client(&r);
     secmq_outbox_stats st;
@@ -246,7 +196,7 @@ static void test_create_and_reopen(void)
     secmq_client_free(c);
 
     /* The application_id in the sqlite header (offset 68, big-endian). */
-    CHECK_INT_EQ(read_file(path, &data, &len), 0);
+    CHECK_INT_EQ(tu_read_file(path, &data, &len), 0);
     CHECK(len >= 100);
     CHECK(data[68] == 'S' && data[69] == 'Q' && data[70] == 'O' &&
           data[71] == 'B');
@@ -275,7 +225,7 @@ static void refused_untouched(const char *path, const char *want)
     char why[SECMQ_ERRMSG_BYTES];
 
     CHECK(c != NULL);
-    CHECK_INT_EQ(read_file(path, &before, &blen), 0);
+    CHECK_INT_EQ(tu_read_file(path, &before, &blen), 0);
     CHECK_INT_EQ(attach(c, path, 0, 0, 0), SECMQ_E_DB);
     secmq_client_errmsg(c, why, sizeof why);
     CHECK_CONTAINS(why, path, 0);
@@ -285,18 +235,18 @@ static void refused_untouched(const char *path, const char *want)
     CHECK_INT_EQ(secmq_client_outbox_stats(c, &(secmq_outbox_stats){0}),
                  SECMQ_E_STATE);
     secmq_client_free(c);
-    CHECK_INT_EQ(read_file(path, &after, &alen), 0);
+    CHECK_INT_EQ(tu_read_file(path, &after, &alen), 0);
     CHECK_MEM_EQ(after, alen, before, blen);
     free(before);
     free(after);
-    CHECK(access(at("foreign.db-wal"), F_OK) != 0);
+    CHECK(access(tu_at("foreign.db-wal"), F_OK) != 0);
 }
 
 static void test_foreign_and_corrupt(void)
 {
-    const char *foreign = at("foreign.db");
-    const char *corrupt = at("corrupt.db");
-    const char *newer = at("newer.db");
+    const char *foreign = tu_at("foreign.db");
+    const char *corrupt = tu_at("corrupt.db");
+    const char *newer = tu_at("newer.db");
     sqlite3 *db = NULL;
     unsigned char junk[4096];
 
@@ -325,12 +275,12 @@ static void test_foreign_and_corrupt(void)
     for (size_t i = 0; i < sizeof junk; i++) {
         junk[i] = (unsigned char)(i * 7 + 3);
     }
-    CHECK_INT_EQ(write_file(corrupt, junk, sizeof junk), 0);
+    CHECK_INT_EQ(tu_write_file(corrupt, junk, sizeof junk), 0);
     refused_untouched(corrupt, "not a database");
 
     /* A real outbox whose first page was damaged. */
     {
-        const char *dmg = at("damaged.db");
+        const char *dmg = tu_at("damaged.db");
         unsigned char *data = NULL;
         size_t len = 0;
         struct rec r;
@@ -340,9 +290,9 @@ static void test_foreign_and_corrupt(void)
         CHECK_INT_EQ(secmq_client_publish(c, NULL, "t", "x", 1, 1, 0),
                      SECMQ_OK);
         secmq_client_free(c);
-        CHECK_INT_EQ(read_file(dmg, &data, &len), 0);
+        CHECK_INT_EQ(tu_read_file(dmg, &data, &len), 0);
         memset(data, 0x5a, 32); /* the header string */
-        CHECK_INT_EQ(write_file(dmg, data, len), 0);
+        CHECK_INT_EQ(tu_write_file(dmg, data, len), 0);
         free(data);
         refused_untouched(dmg, "not a database");
     }
@@ -350,7 +300,7 @@ static void test_foreign_and_corrupt(void)
 
 static void test_refuse_new(void)
 {
-    const char *path = at("refuse.db");
+    const char *path = tu_at("refuse.db");
     struct rec r;
     secmq_client *c = client(&r);
     secmq_outbox_stats st;
@@ -386,7 +336,7 @@ static void test_refuse_new(void)
     /* The byte bound: 10 bytes = two rows of "t" + 4 bytes. */
     c = client(&r);
     CHECK(c != NULL);
-    CHECK_INT_EQ(attach(c, at("bytes.db"), 0, 10, SECMQ_OUTBOX_REFUSE_NEW),
+    CHECK_INT_EQ(attach(c, tu_at("bytes.db"), 0, 10, SECMQ_OUTBOX_REFUSE_NEW),
                  SECMQ_OK);
     CHECK_INT_EQ(secmq_client_publish(c, NULL, "t", "abcd", 4, 1, 0), SECMQ_OK);
     CHECK_INT_EQ(secmq_client_publish(c, NULL, "t", "abcd", 4, 1, 0), SECMQ_OK);
@@ -403,7 +353,7 @@ static void test_refuse_new(void)
 
 static void test_drop_oldest(void)
 {
-    const char *path = at("drop.db");
+    const char *path = tu_at("drop.db");
     struct rec r;
     secmq_client *c = client(&r);
     secmq_outbox_stats st;
@@ -437,7 +387,7 @@ static void test_drop_oldest(void)
 
 static void test_async_durable(void)
 {
-    const char *path = at("async.db");
+    const char *path = tu_at("async.db");
     struct rec r;
     secmq_client *c = client(&r);
     secmq_outbox_stats st;
@@ -497,7 +447,7 @@ static void *publisher(void *arg)
 
 static void test_threads_group_commit(void)
 {
-    const char *path = at("threads.db");
+    const char *path = tu_at("threads.db");
     struct rec r;
     secmq_client *c = client(&r);
     struct thr t[8];
@@ -535,7 +485,7 @@ static void test_threads_group_commit(void)
  * was committed. */
 static void test_killed_process(void)
 {
-    const char *path = at("killed.db");
+    const char *path = tu_at("killed.db");
     int fds[2];
     pid_t pid;
     int status = 0, told = 0;
@@ -613,14 +563,14 @@ static void test_invalid_config(void)
     CHECK_INT_EQ(oc.policy, SECMQ_OUTBOX_REFUSE_NEW);
     CHECK_INT_EQ(oc.max_inflight, SECMQ_OUTBOX_DEFAULT_INFLIGHT);
     CHECK_INT_EQ(secmq_client_set_outbox(c, &oc), SECMQ_E_INVAL); /* path */
-    oc.path = at("inval.db");
+    oc.path = tu_at("inval.db");
     oc.max_rows = 0;
     CHECK_INT_EQ(secmq_client_set_outbox(c, &oc), SECMQ_E_INVAL);
     oc.max_rows = 10;
     oc.max_inflight = 0;
     CHECK_INT_EQ(secmq_client_set_outbox(c, &oc), SECMQ_E_INVAL);
     oc.max_inflight = 10;
-    oc.path = at("no/such/dir/x.db");
+    oc.path = tu_at("no/such/dir/x.db");
     CHECK_INT_EQ(secmq_client_set_outbox(c, &oc), SECMQ_E_IO);
     CHECK_INT_EQ(secmq_client_outbox_wait(c, SECMQ_OUTBOX_WAIT_EMPTY, 0),
                  SECMQ_E_STATE);
@@ -628,7 +578,7 @@ static void test_invalid_config(void)
         secmq_client_publish_v2(c, NULL, NULL, "t", "x", 1, 1, 0, 0x80),
         SECMQ_E_INVAL);
     /* QoS 0 through the outbox when asked. */
-    oc.path = at("qos0.db");
+    oc.path = tu_at("qos0.db");
     oc.qos0 = 1;
     CHECK_INT_EQ(secmq_client_set_outbox(c, &oc), SECMQ_OK);
     CHECK_INT_EQ(secmq_client_publish(c, NULL, "t", "q0", 2, 0, 0), SECMQ_OK);
@@ -642,9 +592,7 @@ static void test_invalid_config(void)
 
 int main(void)
 {
-    snprintf(base, sizeof base, "/tmp/secmq-outbox-XXXXXX");
-    if (mkdtemp(base) == NULL) {
-        perror("mkdtemp");
+    if (tu_tmpdir_make("outbox") != 0) {
         return 1;
     }
     RUN(test_create_and_reopen);
@@ -655,14 +603,6 @@ int main(void)
     RUN(test_threads_group_commit);
     RUN(test_killed_process);
     RUN(test_invalid_config);
-    if (check_failures == 0 && getenv("SECMQ_TEST_KEEP") == NULL) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "could not remove %s\n", base);
-        }
-    } else {
-        fprintf(stderr, "files kept in %s\n", base);
-    }
+    tu_tmpdir_done("files");
     return check_exit();
 }

@@ -16,7 +16,6 @@
  * field for field, chunks open, secmq_file_chunk_seal follows §8.3, and
  * every negative is refused with its reason.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -309,18 +308,13 @@ static const char *request_verdict(const unsigned char *b, size_t n,
 /* ---- JSON output -----------------------------------------------------------
  */
 
-static void put_s(text *t, const char *s)
-{
-    put_json_str(t, s, strlen(s));
-}
-
 static int first;
 
 static void entry(text *t, const char *name)
 {
     put(t, "%s    {\"name\": ", first ? "" : ",\n");
     first = 0;
-    put_s(t, name);
+    put_str(t, name);
 }
 
 static void put_manifest_fields(text *t, const secmq_file_manifest *m)
@@ -343,7 +337,7 @@ static void put_manifest_fields(text *t, const secmq_file_manifest *m)
     put(t, ",\n     \"hash\": ");
     put_hex(t, m->hash, sizeof m->hash);
     put(t, ",\n     \"announced\": ");
-    put_s(t, m->name);
+    put_str(t, m->name);
 }
 
 static void gen_manifests(text *t)
@@ -385,13 +379,13 @@ static void gen_manifests(text *t)
         put_hex(t, seed, sizeof seed);
         put_manifest_fields(t, &f->m);
         put(t, ",\n     \"file_name\": ");
-        put_s(t, file_name);
+        put_str(t, file_name);
         put(t, ",\n     \"manifest\": ");
         put_hex(t, f->bytes, f->len);
         put(t, ",\n     \"topic\": ");
-        put_s(t, files[i].topic);
+        put_str(t, files[i].topic);
         put(t, ", \"manifest_topic\": ");
-        put_s(t, f->manifest_topic);
+        put_str(t, f->manifest_topic);
         put(t, ",\n     \"channel_key\": ");
         put_hex(t, ch_key, sizeof ch_key);
         put(t, ", \"key_id\": ");
@@ -455,9 +449,9 @@ static void gen_chunks(text *t)
             put(t, ",\n     \"key_id\": ");
             put_hex(t, f->m.file_id, SECMQ_ID_BYTES);
             put(t, ", \"topic\": ");
-            put_s(t, files[i].topic);
+            put_str(t, files[i].topic);
             put(t, ", \"chunk_topic\": ");
-            put_s(t, f->chunk_topic);
+            put_str(t, f->chunk_topic);
             put(t,
                 ",\n     \"index\": %" PRIu32 ", \"seq\": %" PRIu32
                 ", \"time_ms\": %" PRIu64 ", \"nonce\": ",
@@ -495,9 +489,9 @@ static void put_request(text *t, const char *name, const char *topic,
     put(t, ",\n     \"file_id\": ");
     put_hex(t, file_id, SECMQ_FILE_ID_BYTES);
     put(t, ", \"topic\": ");
-    put_s(t, topic);
+    put_str(t, topic);
     put(t, ", \"request_topic\": ");
-    put_s(t, rtopic);
+    put_str(t, rtopic);
     put(t,
         ",\n     \"kind\": %d, \"kind_name\": \"%s\", \"reason\": %d, "
         "\"reason_name\": \"%s\",\n     \"ranges\": [",
@@ -557,10 +551,10 @@ static void gen_names(text *t)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         put(t, "%s    {\"announced\": ", first ? "" : ",\n");
         first = 0;
-        put_s(t, names[i]);
+        put_str(t, names[i]);
         if (secmq_file_name_check(out, sizeof out, names[i]) == SECMQ_OK) {
             put(t, ", \"file_name\": ");
-            put_s(t, out);
+            put_str(t, out);
         } else {
             put(t, ", \"expect\": \"bad_name\"");
         }
@@ -568,9 +562,9 @@ static void gen_names(text *t)
     }
     /* and the 255-byte name of the "largest" manifest, and one more byte */
     put(t, ",\n    {\"announced\": ");
-    put_s(t, long_name);
+    put_str(t, long_name);
     put(t, ", \"file_name\": ");
-    put_s(t, long_name);
+    put_str(t, long_name);
     put(t, "}");
     put(t, "\n  ],\n");
 }
@@ -717,7 +711,7 @@ static void neg_menv(text *t, const char *name, const char *topic,
     }
     entry(t, name);
     put(t, ", \"what\": \"manifest_envelope\",\n     \"manifest_topic\": ");
-    put_s(t, topic);
+    put_str(t, topic);
     put(t, ", \"channel_key\": ");
     put_hex(t, ch_key, sizeof ch_key);
     put(t, ",\n     \"sender_pk\": ");
@@ -771,7 +765,7 @@ static void neg_chunk(text *t, const char *name, const file_made *f,
     put(t, ", \"what\": \"chunk\",\n     \"manifest\": ");
     put_hex(t, f->bytes, f->len);
     put(t, ",\n     \"chunk_topic\": ");
-    put_s(t, topic);
+    put_str(t, topic);
     put(t, ",\n     \"chunk\": ");
     put_hex(t, env, n);
     put(t, ",\n     \"expect\": \"%s\"}", expect);
@@ -802,6 +796,18 @@ static void resign(unsigned char *env, size_t n, const char *topic,
                          other_sk);
 }
 
+/* The manifest bytes and chunk topic (on TOPIC) of o again, after its
+ * fields changed; dies with what if they cannot be made. */
+static void reencode(file_made *o, const char *what)
+{
+    if (secmq_file_manifest_encode(o->bytes, sizeof o->bytes, &o->len, &o->m) !=
+            SECMQ_OK ||
+        secmq_file_chunk_topic(o->chunk_topic, sizeof o->chunk_topic, TOPIC,
+                               o->m.file_id) != SECMQ_OK) {
+        die(what);
+    }
+}
+
 static void gen_neg_chunks(text *t)
 {
     const file_made *f = &made[0];
@@ -812,6 +818,31 @@ static void gen_neg_chunks(text *t)
     size_t n0, n, plen;
     uint64_t tm;
     unsigned ctr = 0x80;
+    /* One byte of c0 changed: set to a value, or its bit 0 flipped. */
+    static const struct {
+        const char *name;
+        int at;  /* from the end when negative */
+        int set; /* the new value, or -1: ^ 0x01 */
+        const char *expect;
+    } edits[] = {
+        {"chunk: photo chunk 0, version 0x02", 0, 0x02, "version"},
+        {"chunk: photo chunk 0 relabelled mac-only (mode 0x02)", 1, 0x02,
+         "malformed"},
+        {"chunk: photo chunk 0, first key_id byte ^ 0x01", 2, -1, "malformed"},
+        {"chunk: photo chunk 0, last sender_id byte ^ 0x01", 17, -1,
+         "malformed"},
+        {"chunk: photo chunk 0 moved to index 1 (seq 0 -> 1, same length)", 25,
+         0x01, "bad_tag"},
+        {"chunk: photo chunk 0 with seq 3 = chunk_count", 25, 0x03,
+         "malformed"},
+        {"chunk: photo chunk 0, a time_ms byte ^ 0x01", 30, -1, "bad_tag"},
+        {"chunk: photo chunk 0, first nonce byte ^ 0x01", 34, -1, "bad_tag"},
+        {"chunk: photo chunk 0, first ciphertext byte ^ 0x01", 58, -1,
+         "bad_tag"},
+        {"chunk: photo chunk 0, last tag byte ^ 0x01", -65, -1, "bad_tag"},
+        {"chunk: photo chunk 0, last signature byte ^ 0x01", -1, -1,
+         "bad_signature"},
+    };
 
     /* c0: chunk 0 of photo, as in "chunks" but nonce ... then 80 */
     n0 = seal_chunk(c0, sizeof c0, 0, 0, ctr++, nonce, &tm);
@@ -824,107 +855,61 @@ static void gen_neg_chunks(text *t)
               f, f->chunk_topic, c0, 137, "malformed");
     neg_chunk(t, "chunk: photo chunk 0, last byte cut (ciphertext 1 short)", f,
               f->chunk_topic, c0, n0 - 1, "malformed");
-    memcpy(b, c0, n0);
-    b[0] = 0x02;
-    neg_chunk(t, "chunk: photo chunk 0, version 0x02", f, f->chunk_topic, b, n0,
-              "version");
-    memcpy(b, c0, n0);
-    b[1] = 0x02;
-    neg_chunk(t, "chunk: photo chunk 0 relabelled mac-only (mode 0x02)", f,
-              f->chunk_topic, b, n0, "malformed");
-    memcpy(b, c0, n0);
-    b[2] ^= 0x01;
-    neg_chunk(t, "chunk: photo chunk 0, first key_id byte ^ 0x01", f,
-              f->chunk_topic, b, n0, "malformed");
-    memcpy(b, c0, n0);
-    b[17] ^= 0x01;
-    neg_chunk(t, "chunk: photo chunk 0, last sender_id byte ^ 0x01", f,
-              f->chunk_topic, b, n0, "malformed");
-    memcpy(b, c0, n0);
-    b[25] = 0x01;
-    neg_chunk(t,
-              "chunk: photo chunk 0 moved to index 1 (seq 0 -> 1, same "
-              "length)",
-              f, f->chunk_topic, b, n0, "bad_tag");
-    memcpy(b, c0, n0);
-    b[25] = 0x03;
-    neg_chunk(t, "chunk: photo chunk 0 with seq 3 = chunk_count", f,
-              f->chunk_topic, b, n0, "malformed");
-    memcpy(b, c0, n0);
-    b[30] ^= 0x01;
-    neg_chunk(t, "chunk: photo chunk 0, a time_ms byte ^ 0x01", f,
-              f->chunk_topic, b, n0, "bad_tag");
-    memcpy(b, c0, n0);
-    b[34] ^= 0x01;
-    neg_chunk(t, "chunk: photo chunk 0, first nonce byte ^ 0x01", f,
-              f->chunk_topic, b, n0, "bad_tag");
-    memcpy(b, c0, n0);
-    b[58] ^= 0x01;
-    neg_chunk(t, "chunk: photo chunk 0, first ciphertext byte ^ 0x01", f,
-              f->chunk_topic, b, n0, "bad_tag");
-    memcpy(b, c0, n0);
-    b[n0 - 65] ^= 0x01;
-    neg_chunk(t, "chunk: photo chunk 0, last tag byte ^ 0x01", f,
-              f->chunk_topic, b, n0, "bad_tag");
-    memcpy(b, c0, n0);
-    b[n0 - 1] ^= 0x01;
-    neg_chunk(t, "chunk: photo chunk 0, last signature byte ^ 0x01", f,
-              f->chunk_topic, b, n0, "bad_signature");
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        size_t at =
+            edits[i].at >= 0 ? (size_t)edits[i].at : n0 - (size_t)-edits[i].at;
 
-    /* Sealed with other inputs (envelope_seal, nonce ... then ctr). */
-    fill(nonce, sizeof nonce, 0x70);
-    nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk, 3,
-         CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, 452);
-    neg_chunk(t,
-              "chunk: photo, index 3 = chunk_count, properly sealed with 452 "
-              "bytes (nonce 70..86 then 81)",
-              f, f->chunk_topic, b, n, "malformed");
-    nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk, 3,
-         CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, 0);
-    neg_chunk(t,
-              "chunk: photo, index 3 = chunk_count, properly sealed empty "
-              "(the length past the end) (nonce 70..86 then 82)",
-              f, f->chunk_topic, b, n, "malformed");
-    nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk,
-         UINT64_C(1) << 32, CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, plen);
-    neg_chunk(t,
-              "chunk: photo, index 2^32, properly sealed (nonce 70..86 then "
-              "83)",
-              f, f->chunk_topic, b, n, "malformed");
-    nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk, 2,
-         CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, plen);
-    neg_chunk(t,
-              "chunk: photo, index 2 (452 bytes) sealed with 1024 bytes "
-              "(nonce 70..86 then 84)",
-              f, f->chunk_topic, b, n, "malformed");
-    nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, f->m.key, f->m.file_id, sid, sk, 0,
-         CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, plen);
-    resign(b, n, f->chunk_topic, osk);
-    neg_chunk(t,
-              "chunk: photo chunk 0 under the sender's id, signed by seed "
-              "80..9f (nonce 70..86 then 85)",
-              f, f->chunk_topic, b, n, "bad_signature");
+        memcpy(b, c0, n0);
+        b[at] = edits[i].set >= 0 ? (unsigned char)edits[i].set
+                                  : (unsigned char)(b[at] ^ 0x01);
+        neg_chunk(t, edits[i].name, f, f->chunk_topic, b, n0, edits[i].expect);
+    }
+
     memcpy(other_key, f->m.key, sizeof other_key);
     other_key[31] ^= 0x01;
-    nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, other_key, f->m.file_id, sid, sk,
-         0, CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, plen);
-    neg_chunk(t,
-              "chunk: photo chunk 0 under another file key (c0..df, last ^ "
-              "0x01) (nonce 70..86 then 86)",
-              f, f->chunk_topic, b, n, "bad_tag");
-    nonce[sizeof nonce - 1] = (unsigned char)ctr++;
-    seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, ch_key, f->m.file_id, sid, sk, 0,
-         CHUNK_TIME_BASE, nonce, f->chunk_topic, pt, plen);
-    neg_chunk(t,
-              "chunk: photo chunk 0 under the channel key 20..3f (nonce "
-              "70..86 then 87)",
-              f, f->chunk_topic, b, n, "bad_tag");
+    /* Sealed with other inputs (envelope_seal, nonce 70..86 then ctr). */
+    const struct {
+        const char *name;
+        const unsigned char *key;
+        uint64_t index;
+        size_t ptlen;
+        int resign; /* signed again with seed 80..9f */
+        const char *expect;
+    } reseals[] = {
+        {"chunk: photo, index 3 = chunk_count, properly sealed with 452 "
+         "bytes (nonce 70..86 then 81)",
+         f->m.key, 3, 452, 0, "malformed"},
+        {"chunk: photo, index 3 = chunk_count, properly sealed empty "
+         "(the length past the end) (nonce 70..86 then 82)",
+         f->m.key, 3, 0, 0, "malformed"},
+        {"chunk: photo, index 2^32, properly sealed (nonce 70..86 then 83)",
+         f->m.key, UINT64_C(1) << 32, plen, 0, "malformed"},
+        {"chunk: photo, index 2 (452 bytes) sealed with 1024 bytes "
+         "(nonce 70..86 then 84)",
+         f->m.key, 2, plen, 0, "malformed"},
+        {"chunk: photo chunk 0 under the sender's id, signed by seed "
+         "80..9f (nonce 70..86 then 85)",
+         f->m.key, 0, plen, 1, "bad_signature"},
+        {"chunk: photo chunk 0 under another file key (c0..df, last ^ "
+         "0x01) (nonce 70..86 then 86)",
+         other_key, 0, plen, 0, "bad_tag"},
+        {"chunk: photo chunk 0 under the channel key 20..3f (nonce "
+         "70..86 then 87)",
+         ch_key, 0, plen, 0, "bad_tag"},
+    };
+
+    fill(nonce, sizeof nonce, 0x70);
+    for (size_t i = 0; i < sizeof reseals / sizeof reseals[0]; i++) {
+        nonce[sizeof nonce - 1] = (unsigned char)ctr++;
+        seal(b, sizeof b, &n, SECMQ_SEAL_SIGNED, reseals[i].key, f->m.file_id,
+             sid, sk, reseals[i].index, CHUNK_TIME_BASE, nonce, f->chunk_topic,
+             pt, reseals[i].ptlen);
+        if (reseals[i].resign) {
+            resign(b, n, f->chunk_topic, osk);
+        }
+        neg_chunk(t, reseals[i].name, f, f->chunk_topic, b, n,
+                  reseals[i].expect);
+    }
 
     /* Moved: to another transfer topic, to another file. */
     if (secmq_file_chunk_topic(other_topic, sizeof other_topic, "cam/back",
@@ -937,12 +922,7 @@ static void gen_neg_chunks(text *t)
     g = *f;
     fill(g.m.file_id, sizeof g.m.file_id, 0x60);
     fill(g.m.key, sizeof g.m.key, 0x88);
-    if (secmq_file_manifest_encode(g.bytes, sizeof g.bytes, &g.len, &g.m) !=
-            SECMQ_OK ||
-        secmq_file_chunk_topic(g.chunk_topic, sizeof g.chunk_topic, TOPIC,
-                               g.m.file_id) != SECMQ_OK) {
-        die("g");
-    }
+    reencode(&g, "g");
     neg_chunk(t,
               "chunk: photo chunk 0 moved to another file (id 60..6f, key "
               "88..a7) and its topic",
@@ -956,12 +936,7 @@ static void gen_neg_chunks(text *t)
     /* h: same key and first 8 id bytes as the photo, last 8 differ. */
     h = *f;
     fill(h.m.file_id + 8, 8, 0x18);
-    if (secmq_file_manifest_encode(h.bytes, sizeof h.bytes, &h.len, &h.m) !=
-            SECMQ_OK ||
-        secmq_file_chunk_topic(h.chunk_topic, sizeof h.chunk_topic, TOPIC,
-                               h.m.file_id) != SECMQ_OK) {
-        die("h");
-    }
+    reencode(&h, "h");
     neg_chunk(t,
               "chunk: photo chunk 0 moved to a file with the same key and id "
               "a0..a7 18..1f (only the topic differs)",
@@ -980,9 +955,9 @@ static void neg_request(text *t, const char *name, const unsigned char *b,
     }
     entry(t, name);
     put(t, ", \"what\": \"request\", \"topic\": ");
-    put_s(t, topic);
+    put_str(t, topic);
     put(t, ", \"request_topic\": ");
-    put_s(t, rtopic);
+    put_str(t, rtopic);
     put(t, ",\n     \"request\": ");
     put_hex(t, b, n);
     put(t, ",\n     \"expect\": \"malformed\"}");
@@ -1521,56 +1496,6 @@ static int check_committed(const char *path)
     return 0;
 }
 
-/* ---- output ---------------------------------------------------------------
- */
-
-static int write_file(const char *path, const text *t)
-{
-    FILE *fp = fopen(path, "wb");
-
-    if (fp == NULL) {
-        fprintf(stderr, "gen_file_vectors: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    if (fwrite(t->s, 1, t->len, fp) != t->len || fclose(fp) != 0) {
-        fprintf(stderr, "gen_file_vectors: %s: write failed\n", path);
-        return 1;
-    }
-    return 0;
-}
-
-static int check_file(const char *path, const text *t)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    size_t got;
-    int same;
-
-    if (fp == NULL) {
-        fprintf(stderr, "gen_file_vectors: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    buf = malloc(t->len + 1);
-    if (buf == NULL) {
-        die("out of memory");
-    }
-    got = fread(buf, 1, t->len + 1, fp);
-    fclose(fp);
-    same = got == t->len && memcmp(buf, t->s, t->len) == 0;
-    free(buf);
-    if (!same) {
-        fprintf(stderr,
-                "gen_file_vectors: %s differs from what the code produces "
-                "now.\nIf the wire format changed on purpose (new "
-                "PROTOCOL.md version), regenerate it with --out; otherwise "
-                "the code is wrong.\n",
-                path);
-        return 1;
-    }
-    printf("gen_file_vectors: %s matches the code\n", path);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     text t = {NULL, 0, 0};
@@ -1581,17 +1506,9 @@ int main(int argc, char **argv)
         die("secmq_init failed");
     }
     generate(&t);
-    if (argc == 3 && strcmp(argv[1], "--out") == 0) {
-        rc = write_file(argv[2], &t);
-    } else if (argc == 3 && strcmp(argv[1], "--check") == 0) {
-        rc = check_file(argv[2], &t);
+    rc = vec_output(argc, argv, &t);
+    if (argc == 3 && strcmp(argv[1], "--check") == 0) {
         rc |= check_committed(argv[2]);
-    } else if (argc == 1) {
-        rc = fwrite(t.s, 1, t.len, stdout) == t.len ? 0 : 1;
-    } else {
-        fprintf(stderr,
-                "usage: gen_file_vectors [--out FILE | --check FILE]\n");
-        rc = 2;
     }
     free(t.s);
     sodium_memzero(sk, sizeof sk);

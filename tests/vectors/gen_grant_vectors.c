@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,26 +93,6 @@ static const vec vectors[] = {
      1},
 };
 #define NVEC (sizeof vectors / sizeof vectors[0])
-
-/* A JSON string: ASCII as is, other UTF-8 as \uXXXX (BMP only here). */
-static void put_str(text *t, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    put(t, "\"");
-    while (*p != 0) {
-        if (*p < 0x80) {
-            put(t, (*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
-            p++;
-        } else if ((*p & 0xe0) == 0xc0 && p[1] != 0) {
-            put(t, "\\u%04x", ((unsigned)(p[0] & 0x1f) << 6) | (p[1] & 0x3f));
-            p += 2;
-        } else {
-            die("only 2-byte UTF-8 sequences are supported");
-        }
-    }
-    put(t, "\"");
-}
 
 static void fill(unsigned char *b, size_t n, unsigned start)
 {
@@ -353,7 +332,6 @@ int main(int argc, char **argv)
     size_t glens[NVEC], flen = 0;
     text t = {NULL, 0, 0};
     char *file;
-    FILE *fp;
     int rc = 0;
 
     vec_prog = "gen_grant_vectors";
@@ -388,12 +366,7 @@ int main(int argc, char **argv)
         free(file);
     } else if (argc == 3 && strcmp(argv[1], "--out") == 0) {
         generate(&t, grants, glens, 0);
-        fp = fopen(argv[2], "wb");
-        if (fp == NULL || fwrite(t.s, 1, t.len, fp) != t.len ||
-            fclose(fp) != 0) {
-            fprintf(stderr, "gen_grant_vectors: %s: write failed\n", argv[2]);
-            rc = 1;
-        }
+        rc = vec_write_file(argv[2], &t);
     } else if (argc == 1) {
         generate(&t, grants, glens, 0);
         rc = fwrite(t.s, 1, t.len, stdout) == t.len ? 0 : 1;

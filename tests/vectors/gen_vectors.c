@@ -5,9 +5,7 @@
  * `gen_vectors --check FILE` so any change in the code's output fails.
  * Usage: gen_vectors [--out FILE | --check FILE]   (default: stdout)
  */
-#include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,58 +15,6 @@
 #include <secmq.h>
 
 #include "vecout.h"
-
-/* ---- a growing text buffer ---------------------------------------------- */
-
-/* A JSON string, ASCII only: other characters as \uXXXX (UTF-16). */
-static void put_str(text *t, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    uint32_t cp;
-    int more;
-
-    put(t, "\"");
-    while (*p != 0) {
-        if (*p < 0x80) {
-            if (*p == '"' || *p == '\\') {
-                put(t, "\\%c", *p);
-            } else if (*p < 0x20) {
-                put(t, "\\u%04x", *p);
-            } else {
-                put(t, "%c", *p);
-            }
-            p++;
-            continue;
-        }
-        if ((*p & 0xe0) == 0xc0) {
-            cp = *p & 0x1fu;
-            more = 1;
-        } else if ((*p & 0xf0) == 0xe0) {
-            cp = *p & 0x0fu;
-            more = 2;
-        } else if ((*p & 0xf8) == 0xf0) {
-            cp = *p & 0x07u;
-            more = 3;
-        } else {
-            die("topic is not UTF-8");
-        }
-        p++;
-        for (; more > 0; more--, p++) {
-            if ((*p & 0xc0) != 0x80) {
-                die("topic is not UTF-8");
-            }
-            cp = (cp << 6) | (*p & 0x3fu);
-        }
-        if (cp >= 0x10000) {
-            cp -= 0x10000;
-            put(t, "\\u%04x\\u%04x", 0xd800u + (cp >> 10),
-                0xdc00u + (cp & 0x3ffu));
-        } else {
-            put(t, "\\u%04x", cp);
-        }
-    }
-    put(t, "\"");
-}
 
 /* ---- the vectors ----------------------------------------------------------
  */
@@ -362,56 +308,6 @@ static void generate(text *t)
     sodium_memzero(other_sk, sizeof other_sk);
 }
 
-/* ---- output ---------------------------------------------------------------
- */
-
-static int write_file(const char *path, const text *t)
-{
-    FILE *fp = fopen(path, "wb");
-
-    if (fp == NULL) {
-        fprintf(stderr, "gen_vectors: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    if (fwrite(t->s, 1, t->len, fp) != t->len || fclose(fp) != 0) {
-        fprintf(stderr, "gen_vectors: %s: write failed\n", path);
-        return 1;
-    }
-    return 0;
-}
-
-static int check_file(const char *path, const text *t)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    size_t got;
-    int same;
-
-    if (fp == NULL) {
-        fprintf(stderr, "gen_vectors: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    buf = malloc(t->len + 1);
-    if (buf == NULL) {
-        die("out of memory");
-    }
-    got = fread(buf, 1, t->len + 1, fp);
-    fclose(fp);
-    same = got == t->len && memcmp(buf, t->s, t->len) == 0;
-    free(buf);
-    if (!same) {
-        fprintf(stderr,
-                "gen_vectors: %s differs from what the code produces now.\n"
-                "If the wire format changed on purpose (new PROTOCOL.md "
-                "version), regenerate it with --out; otherwise the code is "
-                "wrong.\n",
-                path);
-        return 1;
-    }
-    printf("gen_vectors: %s matches the code\n", path);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     text t = {NULL, 0, 0};
@@ -423,16 +319,7 @@ int main(int argc, char **argv)
         die("secmq_init failed");
     }
     generate(&t);
-    if (argc == 3 && strcmp(argv[1], "--out") == 0) {
-        rc = write_file(argv[2], &t);
-    } else if (argc == 3 && strcmp(argv[1], "--check") == 0) {
-        rc = check_file(argv[2], &t);
-    } else if (argc == 1) {
-        rc = fwrite(t.s, 1, t.len, stdout) == t.len ? 0 : 1;
-    } else {
-        fprintf(stderr, "usage: gen_vectors [--out FILE | --check FILE]\n");
-        rc = 2;
-    }
+    rc = vec_output(argc, argv, &t);
     free(t.s);
     return rc;
 }

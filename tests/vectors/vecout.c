@@ -1,11 +1,14 @@
 /*
- * vecout.c -- a growing text buffer for the vector generators' JSON output.
+ * vecout.c -- a growing text buffer for the vector generators' JSON output,
+ * and writing it out or comparing it with the committed file.
  * Test tooling only; not part of the library.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "vecout.h"
 
@@ -98,4 +101,71 @@ void put_json_str(text *t, const char *s, size_t n)
         }
     }
     put(t, "\"");
+}
+
+void put_str(text *t, const char *s)
+{
+    put_json_str(t, s, strlen(s));
+}
+
+int vec_write_file(const char *path, const text *t)
+{
+    FILE *fp = fopen(path, "wb");
+
+    if (fp == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", vec_prog, path, strerror(errno));
+        return 1;
+    }
+    if (fwrite(t->s, 1, t->len, fp) != t->len || fclose(fp) != 0) {
+        fprintf(stderr, "%s: %s: write failed\n", vec_prog, path);
+        return 1;
+    }
+    return 0;
+}
+
+int vec_check_file(const char *path, const text *t)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf;
+    size_t got;
+    int same;
+
+    if (fp == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", vec_prog, path, strerror(errno));
+        return 1;
+    }
+    buf = malloc(t->len + 1);
+    if (buf == NULL) {
+        die("out of memory");
+    }
+    got = fread(buf, 1, t->len + 1, fp);
+    fclose(fp);
+    same = got == t->len && memcmp(buf, t->s, t->len) == 0;
+    free(buf);
+    if (!same) {
+        fprintf(stderr,
+                "%s: %s differs from what the code produces now.\n"
+                "If the wire format changed on purpose (new PROTOCOL.md "
+                "version), regenerate it with --out; otherwise the code is "
+                "wrong.\n",
+                vec_prog, path);
+        return 1;
+    }
+    printf("%s: %s matches the code\n", vec_prog, path);
+    return 0;
+}
+
+int vec_output(int argc, char **argv, const text *t)
+{
+    if (argc == 3 && strcmp(argv[1], "--out") == 0) {
+        return vec_write_file(argv[2], t);
+    }
+    if (argc == 3 && strcmp(argv[1], "--check") == 0) {
+        return vec_check_file(argv[2], t);
+    }
+    if (argc == 1) {
+        return fwrite(t->s, 1, t->len, stdout) == t->len ? 0 : 1;
+    }
+    fprintf(stderr, "usage: %s [--out FILE | --check FILE]\n", vec_prog);
+    return 2;
 }

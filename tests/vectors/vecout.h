@@ -1,7 +1,8 @@
 /*
- * vecout.h -- building the JSON text of the vector files, shared by
- * gen_vectors and gen_grant_vectors. Test tooling only: failures end the
- * program with "PROG: what".
+ * vecout.h -- building the JSON text of the vector files and writing or
+ * checking it, shared by gen_vectors, gen_grant_vectors and
+ * gen_file_vectors. Test tooling only: failures end the program with
+ * "PROG: what".
  */
 #ifndef VECOUT_H
 #define VECOUT_H
@@ -24,5 +25,21 @@ void put_hex(text *t, const unsigned char *b, size_t n);
  * ASCII: other characters, controls and 0x7f as \uXXXX (UTF-16). Dies on
  * bytes that are not UTF-8 (JSON strings cannot carry them). */
 void put_json_str(text *t, const char *s, size_t n);
+/* put_json_str() of the NUL-terminated string s. */
+void put_str(text *t, const char *s);
+
+/* Writes t to path. Returns 0, or 1 after printing "PROG: path: why". */
+int vec_write_file(const char *path, const text *t);
+/* Compares t with the committed file at path: returns 0 after printing
+ * "PROG: path matches the code", or 1 after saying how to go on when it
+ * differs or cannot be read. */
+int vec_check_file(const char *path, const text *t);
+/*
+ * The generators' command line: "--out FILE" writes t (vec_write_file),
+ * "--check FILE" compares it with FILE (vec_check_file), no argument
+ * writes it to stdout. Returns the exit code: 0, 1, or 2 after printing
+ * the usage.
+ */
+int vec_output(int argc, char **argv, const text *t);
 
 #endif
