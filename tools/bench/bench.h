@@ -31,6 +31,9 @@
 #define BENCH_MAX_REPEAT 9
 /* Longest path the bench builds (temp dir, files in it). */
 #define BENCH_PATH_BYTES 4096u
+/* The latency phase's messages: payload bytes and QoS. */
+#define BENCH_LAT_SIZE 64u
+#define BENCH_LAT_QOS 1
 
 /* ------------------------------------------------------------------------ */
 /* Transports and clients                                                   */
@@ -460,6 +463,38 @@ int bench_pair_row(const bench_params *p, const bench_broker *broker,
                    bench_pair *pr, uint32_t row_id, size_t size, int qos,
                    long count, unsigned char *buf, bench_row *out, char *err,
                    size_t errlen);
+
+/*
+ * One latency sample through pr (bench_latency.c): publishes message seq of
+ * row row_id (BENCH_LAT_SIZE bytes at BENCH_LAT_QOS, from buf) and waits at
+ * most 1 s for it at the subscriber. Returns 0 with *lat_ns (0 when it did
+ * not arrive in time), or -1 with err.
+ */
+int bench_pair_sample(bench_pair *pr, uint32_t row_id, uint32_t seq,
+                      unsigned char *buf, uint64_t *lat_ns, char *err,
+                      size_t errlen);
+
+/*
+ * Latency of every pair in pairs[0..BENCH_PLAIN_TRANSPORTS-1] (NULL: not
+ * open; the sealed transports are not sampled), p->lat_samples kept per
+ * transport after p->lat_warmup, one message in flight in the process.
+ * buf holds at least BENCH_LAT_SIZE bytes. Fills res->lat and res->nlat;
+ * returns 0, or -1 with err.
+ */
+int bench_latency_run(const bench_params *p,
+                      bench_pair *const pairs[BENCH_TRANSPORTS],
+                      uint32_t row_id, unsigned char *buf, bench_results *res,
+                      char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Order statistics (bench_stats.c)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Sorts v[0..n-1] ascending; n <= 1 is a no-op. */
+void bench_u64_sort(uint64_t *v, long n);
+
+/* Nearest-rank percentile q (0..1) of v[0..n-1], sorted and n >= 1. */
+uint64_t bench_u64_percentile(const uint64_t *v, long n, double q);
 
 /* The repetition with the median msgs/s of v[0..n-1] into out, with the
  * spread (runs, rate_min, rate_max); v is reordered. */

@@ -237,23 +237,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* Nearest-rank percentile of sorted v[0..n-1] in ms. */
-static double pct_ms(const uint64_t *v, long n, double q)
-{
-    long idx = (long)((double)n * q + 0.999999) - 1;
-
-    idx = idx < 0 ? 0 : idx >= n ? n - 1 : idx;
-    return (double)v[idx] / 1e6;
-}
-
 static int resolve(const char *host, int port, struct sockaddr_storage *ss,
                    socklen_t *len, char *err, size_t errlen)
 {
@@ -367,13 +350,13 @@ int bench_connect_run(const char *host, int port, const bench_login *login,
                           ? (bcpu1 - bcpu0) / out->seconds
                           : -1.0;
     if (n > 0) {
-        qsort(all, (size_t)n, sizeof(*all), cmp_u64);
+        bench_u64_sort(all, n);
         for (i = 0; i < n; i++) {
             sum += (double)all[i];
         }
         out->ms_mean = sum / (double)n / 1e6;
-        out->ms_p50 = pct_ms(all, n, 0.50);
-        out->ms_p99 = pct_ms(all, n, 0.99);
+        out->ms_p50 = (double)bench_u64_percentile(all, n, 0.50) / 1e6;
+        out->ms_p99 = (double)bench_u64_percentile(all, n, 0.99) / 1e6;
         out->ms_max = (double)all[n - 1] / 1e6;
     }
     rc = 0;

@@ -1,11 +1,12 @@
 /*
- * bench_run.c -- the measurement itself: throughput rows and latency runs.
+ * bench_run.c -- the measurement itself: pairs of clients and throughput rows.
  *
  * Per transport, one publisher and one subscriber client in this process.
  * Throughput: publish a fixed count with a bounded window of messages in
  * flight (sent but not yet arrived at the subscriber), count what ARRIVED,
- * time first send .. last arrival. Latency: one message in flight at a time,
- * send time in the payload, receipt time taken in the subscriber callback.
+ * time first send .. last arrival. Latency (bench_latency.c) sends one
+ * message at a time through bench_pair_sample, send time in the payload,
+ * receipt time taken in the subscriber callback.
  * The sealed transports (secmq-signed, secmq-mac) get their own keyrings,
  * made in a temp dir before their clients open; for them ARRIVED means
  * opened, and the envelopes that did not open are counted per row.
@@ -26,10 +27,6 @@
 #define SUBACK_TIMEOUT_MS 5000
 #define WAIT_SLICE_NS 50000000u           /* 50 ms: interrupt/stall checks */
 #define LAT_SAMPLE_TIMEOUT_NS 1000000000u /* one latency sample: 1 s */
-#define LAT_SIZE 64u
-#define LAT_QOS 1
-#define LAT_BLOCK 100    /* latency samples in a row on one transport */
-#define LAT_BLOCK_SKIP 2 /* first samples of a block, not kept */
 #define WARMUP_COUNT 500
 #define WARMUP_SIZE 1024u
 #define NO_ROW 0xffffffffu
@@ -299,27 +296,10 @@ static int run_row(const bench_params *p, const bench_broker *broker,
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* Nearest-rank percentile of sorted v[0..n-1], in microseconds. */
-static double percentile_us(const uint64_t *v, long n, double q)
-{
-    long idx = (long)((double)n * q + 0.999999) - 1;
-
-    idx = idx < 0 ? 0 : idx >= n ? n - 1 : idx;
-    return (double)v[idx] / 1e3;
-}
-
-/* One latency sample through pr: publish message seq and wait (at most
- * 1 s) for it at the subscriber. Returns 0 with *lat_ns (0 when it did not
- * arrive in time), or -1 with err. */
-static int lat_sample(bench_pair *pr, uint32_t row_id, uint32_t seq,
+/* One latency sample through pr (bench_latency.c): publish message seq
+ * and wait (at most 1 s) for it at the subscriber. Returns 0 with *lat_ns
+ * (0 when it did not arrive in time), or -1 with err. */
+int bench_pair_sample(bench_pair *pr, uint32_t row_id, uint32_t seq,
                       unsigned char *buf, uint64_t *lat_ns, char *err,
                       size_t errlen)
 {
@@ -333,8 +313,8 @@ static int lat_sample(bench_pair *pr, uint32_t row_id, uint32_t seq,
     s->lat_ns = 0;
     pthread_mutex_unlock(&s->mu);
     fill_header(buf, row_id, seq);
-    if (pr->pub->ops->publish(pr->pub, pr->topic, buf, LAT_SIZE, LAT_QOS, why,
-                              sizeof(why)) != 0) {
+    if (pr->pub->ops->publish(pr->pub, pr->topic, buf, BENCH_LAT_SIZE,
+                              BENCH_LAT_QOS, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "%s: %s", bench_transport_name(pr->t), why);
         return -1;
     }
@@ -347,145 +327,6 @@ static int lat_sample(bench_pair *pr, uint32_t row_id, uint32_t seq,
     *lat_ns = s->lat_ns;
     pthread_mutex_unlock(&s->mu);
     return 0;
-}
-
-/* Sorts v[0..n-1] and fills the statistics of out. */
-static void lat_stats(uint64_t *v, long n, bench_latency *out)
-{
-    double sum = 0.0;
-    long i;
-
-    out->samples = n;
-    if (n <= 0) {
-        return;
-    }
-    qsort(v, (size_t)n, sizeof(*v), cmp_u64);
-    for (i = 0; i < n; i++) {
-        sum += (double)v[i];
-    }
-    out->p50_us = percentile_us(v, n, 0.50);
-    out->p99_us = percentile_us(v, n, 0.99);
-    out->min_us = (double)v[0] / 1e3;
-    out->max_us = (double)v[n - 1] / 1e3;
-    out->mean_us = sum / (double)n / 1e3;
-}
-
-/*
- * Latency of every open pair: LAT_SIZE bytes at LAT_QOS, one message in
- * flight in the whole process. Samples are taken in blocks per transport,
- * rotating over the transports, so drift hits all of them alike while each
- * block runs with its threads awake. Fills res->lat; returns 0, or -1.
- */
-static int run_latency(const bench_params *p, bench_pair *pairs,
-                       uint32_t row_id, unsigned char *buf, bench_results *res,
-                       char *err, size_t errlen)
-{
-    uint64_t *v[BENCH_TRANSPORTS] = {NULL};
-    long n[BENCH_TRANSPORTS] = {0};
-    long seen[BENCH_TRANSPORTS] = {0};
-    long total = p->lat_warmup + p->lat_samples;
-    bench_latency *out;
-    uint64_t phase_end, lat;
-    uint32_t seq = 0;
-    long i, round, rounds;
-    int t;
-
-    for (t = 0; t < BENCH_TRANSPORTS; t++) {
-        out = &res->lat[t];
-        memset(out, 0, sizeof(*out));
-        out->transport = (bench_transport)t;
-        out->size = LAT_SIZE;
-        out->qos = LAT_QOS;
-        if (pairs[t].pub == NULL || t >= BENCH_PLAIN_TRANSPORTS) {
-            continue;
-        }
-        v[t] = calloc((size_t)p->lat_samples + 1, sizeof(*v[t]));
-        if (v[t] == NULL) {
-            snprintf(err, errlen, "out of memory");
-            goto err;
-        }
-    }
-    /* The whole phase is capped too, in case every sample times out. */
-    phase_end =
-        bench_now_ns() +
-        (uint64_t)((p->duration_s * 4.0 > 10.0 ? p->duration_s * 4.0 : 10.0) *
-                   1e9);
-    /* Blocks of LAT_BLOCK samples per transport, rotating over the
-     * transports; each block starts with LAT_BLOCK_SKIP samples that wake
-     * its threads and are not kept. Bounded by rounds and by phase_end. */
-    rounds = total / (LAT_BLOCK - LAT_BLOCK_SKIP) + 1;
-    for (round = 0; round < rounds && !bench_interrupted; round++) {
-        for (t = 0; t < BENCH_PLAIN_TRANSPORTS; t++) {
-            if (pairs[t].pub == NULL || n[t] >= p->lat_samples) {
-                continue;
-            }
-            for (i = 0; i < LAT_BLOCK && n[t] < p->lat_samples &&
-                        bench_now_ns() < phase_end && !bench_interrupted;
-                 i++) {
-                if (lat_sample(&pairs[t], row_id, seq++, buf, &lat, err,
-                               errlen) != 0) {
-                    goto err;
-                }
-                if (lat == 0) {
-                    res->lat[t].lost++;
-                } else if (i >= LAT_BLOCK_SKIP && seen[t]++ >= p->lat_warmup) {
-                    v[t][n[t]++] = lat;
-                }
-            }
-        }
-    }
-    if (bench_interrupted) {
-        snprintf(err, errlen, "interrupted");
-        goto err;
-    }
-    res->nlat = 0;
-    for (t = 0; t < BENCH_PLAIN_TRANSPORTS; t++) {
-        if (pairs[t].pub != NULL) {
-            lat_stats(v[t], n[t], &res->lat[t]);
-            res->lat[res->nlat] = res->lat[t];
-            res->nlat++;
-        }
-        free(v[t]);
-    }
-    return 0;
-
-err:
-    for (t = 0; t < BENCH_TRANSPORTS; t++) {
-        free(v[t]);
-    }
-    return -1;
-}
-
-static int cmp_rate(const void *a, const void *b)
-{
-    double x = ((const bench_row *)a)->msgs_per_s;
-    double y = ((const bench_row *)b)->msgs_per_s;
-
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* Copies the repetition with the median msgs/s (the lower middle one for
- * an even count) into out, with the spread of all n. v is reordered. */
-void bench_rows_median(bench_row *v, int n, bench_row *out)
-{
-    int i, r;
-
-    qsort(v, (size_t)n, sizeof(*v), cmp_rate);
-    *out = v[(n - 1) / 2];
-    out->runs = n;
-    out->rate_min = v[0].msgs_per_s;
-    out->rate_max = v[n - 1].msgs_per_s;
-    /* Open failures are not a speed: every repetition's count. */
-    if (out->open_failed >= 0) {
-        out->open_failed = 0;
-        memset(out->open_failed_by, 0, sizeof(out->open_failed_by));
-        for (i = 0; i < n; i++) {
-            out->open_failed += v[i].open_failed > 0 ? v[i].open_failed : 0;
-            for (r = 0; r < BENCH_OPEN_REASONS; r++) {
-                out->open_failed_by[r] += v[i].open_failed_by[r];
-            }
-        }
-    }
 }
 
 static void pair_close(bench_pair *pr)
@@ -729,11 +570,13 @@ int bench_run(const bench_params *p, const bench_endpoint *ep,
               size_t errlen)
 {
     bench_pair pairs[BENCH_TRANSPORTS];
+    bench_pair *open_pairs[BENCH_TRANSPORTS];
     bench_row reps[BENCH_TRANSPORTS][BENCH_MAX_REPEAT];
     bench_row warm;
     char keys_root[BENCH_PATH_BYTES];
     unsigned char *buf = NULL;
-    size_t maxsize = WARMUP_SIZE > LAT_SIZE ? WARMUP_SIZE : LAT_SIZE;
+    size_t maxsize =
+        WARMUP_SIZE > BENCH_LAT_SIZE ? WARMUP_SIZE : BENCH_LAT_SIZE;
     uint32_t row_id = 1;
     size_t i;
     int t, q, r;
@@ -825,8 +668,11 @@ int bench_run(const bench_params *p, const bench_endpoint *ep,
             }
         }
     }
-    if (p->lat_samples > 0 &&
-        run_latency(p, pairs, row_id++, buf, res, err, errlen) != 0) {
+    for (t = 0; t < BENCH_TRANSPORTS; t++) {
+        open_pairs[t] = pairs[t].pub != NULL ? &pairs[t] : NULL;
+    }
+    if (p->lat_samples > 0 && bench_latency_run(p, open_pairs, row_id++, buf,
+                                                res, err, errlen) != 0) {
         goto err;
     }
     for (t = 0; t < BENCH_TRANSPORTS; t++) {
