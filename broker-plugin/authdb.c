@@ -1,9 +1,10 @@
 /*
- * authdb.c -- the auth database adapter: the only file of the plugin and of
- * secmq-admin that sees sqlite. It creates and opens the file (refusing
- * anything that is not ours), loads the whole policy in one read
- * transaction, notices changes, and applies each change as one
- * transaction. What the rules mean is policy.c's and acl.c's business.
+ * authdb.c -- the auth database adapter: with authdb_change.c, the only
+ * code of broker-plugin/ and tools/admin/ that sees sqlite. It creates and
+ * opens the file (refusing anything that is not ours), runs transactions,
+ * loads the whole policy in one read transaction and notices changes; the
+ * changes themselves and the listings are authdb_change.c's. What the rules
+ * mean is policy.c's and acl.c's business.
  *
  * Schema, version 1 (docs/DEPLOY.md copies it):
  *
@@ -39,6 +40,7 @@
  * created 0600 by open(O_EXCL) before sqlite sees it.
  */
 #include "authdb.h"
+#include "authdb_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,17 +63,6 @@
 #define APP_ID 0x53514D41 /* 'SQMA' */
 #define SCHEMA_VERSION 1
 #define BUSY_MS 2000
-#define LABEL_MAX SECMQ_AUTH_NAME_MAX
-
-struct secmq_authdb {
-    sqlite3 *db;
-    char *path;
-    dev_t dev; /* the file sqlite opened */
-    ino_t ino;
-    int readonly;
-    int loaded;           /* 1 once load() succeeded */
-    int64_t data_version; /* PRAGMA data_version at the last load */
-};
 
 static const char schema_sql[] =
     "PRAGMA application_id = 1397837121;" /* 0x53514D41 */
@@ -96,10 +87,7 @@ static const char schema_sql[] =
 /* Errors                                                                 */
 /* ---------------------------------------------------------------------- */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void secmq__authdb_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -111,34 +99,9 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A name for messages: control bytes shown as '?', at most 64 bytes. */
-struct qname {
-    char s[72];
-};
-
-static struct qname q(const char *name)
-{
-    struct qname out;
-    size_t i;
-
-    if (name == NULL) {
-        name = "(null)";
-    }
-    for (i = 0; name[i] != 0 && i < 64; i++) {
-        unsigned char c = (unsigned char)name[i];
-        out.s[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
-    }
-    if (name[i] != 0) {
-        memcpy(out.s + i, "...", 3);
-        i += 3;
-    }
-    out.s[i] = 0;
-    return out;
-}
-
 /* Map an sqlite result to SECMQ_E_* with a message; what names the step. */
-static int sqlerr(secmq_authdb *db, int rc, const char *what, char *err,
-                  size_t errlen)
+int secmq__authdb_sqlerr(secmq_authdb *db, int rc, const char *what, char *err,
+                         size_t errlen)
 {
     const char *path = db != NULL ? db->path : "auth database";
     const char *msg = db != NULL && db->db != NULL ? sqlite3_errmsg(db->db)
@@ -146,26 +109,29 @@ static int sqlerr(secmq_authdb *db, int rc, const char *what, char *err,
 
     switch (rc & 0xff) {
     case SQLITE_NOMEM:
-        seterr(err, errlen, "out of memory");
+        secmq__authdb_seterr(err, errlen, "out of memory");
         return SECMQ_E_NOMEM;
     case SQLITE_FULL:
-        seterr(err, errlen, "%s: %s: disk full", path, what);
+        secmq__authdb_seterr(err, errlen, "%s: %s: disk full", path, what);
         return SECMQ_E_IO;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        seterr(err, errlen,
-               "%s: %s: database is locked (busy for more than %d ms)", path,
-               what, BUSY_MS);
+        secmq__authdb_seterr(
+            err, errlen,
+            "%s: %s: database is locked (busy for more than %d ms)", path, what,
+            BUSY_MS);
         return SECMQ_E_IO;
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
-        seterr(err, errlen, "%s is not a secmq auth database (%s)", path, msg);
+        secmq__authdb_seterr(err, errlen,
+                             "%s is not a secmq auth database (%s)", path, msg);
         return SECMQ_E_CONFIG;
     case SQLITE_READONLY:
-        seterr(err, errlen, "%s: %s: read-only (%s)", path, what, msg);
+        secmq__authdb_seterr(err, errlen, "%s: %s: read-only (%s)", path, what,
+                             msg);
         return SECMQ_E_IO;
     default:
-        seterr(err, errlen, "%s: %s: %s", path, what, msg);
+        secmq__authdb_seterr(err, errlen, "%s: %s: %s", path, what, msg);
         return SECMQ_E_IO;
     }
 }
@@ -174,35 +140,29 @@ static int exec(secmq_authdb *db, const char *sql, char *err, size_t errlen)
 {
     int rc = sqlite3_exec(db->db, sql, NULL, NULL, NULL);
 
-    return rc == SQLITE_OK ? SECMQ_OK : sqlerr(db, rc, sql, err, errlen);
+    return rc == SQLITE_OK ? SECMQ_OK
+                           : secmq__authdb_sqlerr(db, rc, sql, err, errlen);
 }
 
-static int prepare(secmq_authdb *db, const char *sql, sqlite3_stmt **st,
-                   char *err, size_t errlen)
+int secmq__authdb_prepare(secmq_authdb *db, const char *sql, sqlite3_stmt **st,
+                          char *err, size_t errlen)
 {
     int rc = sqlite3_prepare_v2(db->db, sql, -1, st, NULL);
 
     if (rc != SQLITE_OK) {
         *st = NULL;
-        return sqlerr(db, rc, "prepare", err, errlen);
+        return secmq__authdb_sqlerr(db, rc, "prepare", err, errlen);
     }
     return SECMQ_OK;
 }
 
-/* One row of each_row(): SQLITE_OK to go on, or an SQLITE_* code (in
- * practice SQLITE_NOMEM) to stop the query with that error. st is valid
- * only during the call. */
-typedef int (*row_fn)(sqlite3_stmt *st, void *ctx);
-
-/* Run sql, with ?1 bound to param unless it is NULL, and call fn(st, ctx)
- * for every row. what names the read in an error message. Returns SECMQ_OK
- * or a SECMQ_E_*; ctx is the caller's, borrowed. */
-static int each_row(secmq_authdb *db, const char *sql, const char *param,
-                    const char *what, row_fn fn, void *ctx, char *err,
-                    size_t errlen)
+/* See authdb_int.h. */
+int secmq__authdb_each_row(secmq_authdb *db, const char *sql, const char *param,
+                           const char *what, secmq__authdb_row_fn fn, void *ctx,
+                           char *err, size_t errlen)
 {
     sqlite3_stmt *st;
-    int rc = prepare(db, sql, &st, err, errlen);
+    int rc = secmq__authdb_prepare(db, sql, &st, err, errlen);
 
     if (rc != SECMQ_OK) {
         return rc;
@@ -211,7 +171,7 @@ static int each_row(secmq_authdb *db, const char *sql, const char *param,
         rc = sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
         if (rc != SQLITE_OK) {
             sqlite3_finalize(st);
-            return sqlerr(db, rc, "bind", err, errlen);
+            return secmq__authdb_sqlerr(db, rc, "bind", err, errlen);
         }
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -221,7 +181,8 @@ static int each_row(secmq_authdb *db, const char *sql, const char *param,
         }
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SECMQ_OK : sqlerr(db, rc, what, err, errlen);
+    return rc == SQLITE_DONE ? SECMQ_OK
+                             : secmq__authdb_sqlerr(db, rc, what, err, errlen);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -232,11 +193,11 @@ static int each_row(secmq_authdb *db, const char *sql, const char *param,
 static int writable(secmq_authdb *db, char *err, size_t errlen)
 {
     if (db == NULL || db->db == NULL) {
-        seterr(err, errlen, "no database");
+        secmq__authdb_seterr(err, errlen, "no database");
         return SECMQ_E_INVAL;
     }
     if (db->readonly) {
-        seterr(err, errlen, "%s: opened read-only", db->path);
+        secmq__authdb_seterr(err, errlen, "%s: opened read-only", db->path);
         return SECMQ_E_INVAL;
     }
     return SECMQ_OK;
@@ -249,7 +210,7 @@ static int writable(secmq_authdb *db, char *err, size_t errlen)
  * read-to-write upgrade); inside one it is a SAVEPOINT, so a failed change
  * is undone without ending the caller's transaction. *own says which.
  */
-static int tx_begin(secmq_authdb *db, int *own, char *err, size_t errlen)
+int secmq__authdb_tx_begin(secmq_authdb *db, int *own, char *err, size_t errlen)
 {
     int rc = writable(db, err, errlen);
 
@@ -261,9 +222,10 @@ static int tx_begin(secmq_authdb *db, int *own, char *err, size_t errlen)
                 errlen);
 }
 
-/* Finish a change begun by tx_begin: keep it when rc is SECMQ_OK, else undo
- * all of it. Returns rc, or the commit's error. */
-static int tx_end(secmq_authdb *db, int own, int rc, char *err, size_t errlen)
+/* Finish a change begun by secmq__authdb_tx_begin: keep it when rc is SECMQ_OK,
+ * else undo all of it. Returns rc, or the commit's error. */
+int secmq__authdb_tx_end(secmq_authdb *db, int own, int rc, char *err,
+                         size_t errlen)
 {
     if (rc == SECMQ_OK) {
         rc = exec(db, own ? "COMMIT" : "RELEASE secmq_change", err, errlen);
@@ -293,7 +255,7 @@ int secmq__authdb_begin(secmq_authdb *db, char *err, size_t errlen)
         return rc;
     }
     if (!sqlite3_get_autocommit(db->db)) {
-        seterr(err, errlen, "a transaction is already open");
+        secmq__authdb_seterr(err, errlen, "a transaction is already open");
         return SECMQ_E_INVAL;
     }
     return exec(db, "BEGIN IMMEDIATE", err, errlen);
@@ -304,12 +266,13 @@ int secmq__authdb_commit(secmq_authdb *db, char *err, size_t errlen)
     int rc;
 
     if (db == NULL || db->db == NULL) {
-        seterr(err, errlen, "no database");
+        secmq__authdb_seterr(err, errlen, "no database");
         return SECMQ_E_INVAL;
     }
     if (sqlite3_get_autocommit(db->db)) {
         /* An error inside (disk full) rolled everything back already. */
-        seterr(err, errlen, "%s: the transaction was rolled back", db->path);
+        secmq__authdb_seterr(err, errlen, "%s: the transaction was rolled back",
+                             db->path);
         return SECMQ_E_IO;
     }
     rc = exec(db, "COMMIT", err, errlen);
@@ -370,17 +333,18 @@ int secmq__authdb_create(const char *path, unsigned long long pw_ops,
     int fd, rc;
 
     if (path == NULL || path[0] == 0) {
-        seterr(err, errlen, "no database path");
+        secmq__authdb_seterr(err, errlen, "no database path");
         return SECMQ_E_INVAL;
     }
     if (!secmq__pw_cost_ok(pw_ops, pw_mem)) {
-        seterr(err, errlen,
-               "password cost out of range (ops 1..32, memory 8 KiB..1 GiB)");
+        secmq__authdb_seterr(
+            err, errlen,
+            "password cost out of range (ops 1..32, memory 8 KiB..1 GiB)");
         return SECMQ_E_INVAL;
     }
     db = db_alloc(path);
     if (db == NULL) {
-        seterr(err, errlen, "out of memory");
+        secmq__authdb_seterr(err, errlen, "out of memory");
         return SECMQ_E_NOMEM;
     }
     /* SECURITY: the file holds password hashes. It is created here, 0600
@@ -389,17 +353,20 @@ int secmq__authdb_create(const char *path, unsigned long long pw_ops,
     if (fd < 0) {
         int e = errno;
         if (e == EEXIST) {
-            seterr(err, errlen, "%s already exists (not overwriting it)", path);
+            secmq__authdb_seterr(
+                err, errlen, "%s already exists (not overwriting it)", path);
             rc = SECMQ_E_INVAL;
         } else {
-            seterr(err, errlen, "cannot create %s: %s", path, strerror(e));
+            secmq__authdb_seterr(err, errlen, "cannot create %s: %s", path,
+                                 strerror(e));
             rc = SECMQ_E_IO;
         }
         db_free(db);
         return rc;
     }
     if (fchmod(fd, 0600) != 0) {
-        seterr(err, errlen, "cannot chmod %s: %s", path, strerror(errno));
+        secmq__authdb_seterr(err, errlen, "cannot chmod %s: %s", path,
+                             strerror(errno));
         close(fd);
         rc = SECMQ_E_IO;
         goto err;
@@ -407,7 +374,7 @@ int secmq__authdb_create(const char *path, unsigned long long pw_ops,
     close(fd);
     rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE, NULL);
     if (rc != SQLITE_OK) {
-        rc = sqlerr(db, rc, "open", err, errlen);
+        rc = secmq__authdb_sqlerr(db, rc, "open", err, errlen);
         goto err;
     }
     rc = configure(db, err, errlen);
@@ -446,7 +413,7 @@ static int pragma_int(secmq_authdb *db, const char *sql, int64_t *v, char *err,
                       size_t errlen)
 {
     sqlite3_stmt *st;
-    int rc = prepare(db, sql, &st, err, errlen);
+    int rc = secmq__authdb_prepare(db, sql, &st, err, errlen);
 
     if (rc != SECMQ_OK) {
         return rc;
@@ -456,7 +423,7 @@ static int pragma_int(secmq_authdb *db, const char *sql, int64_t *v, char *err,
         *v = sqlite3_column_int64(st, 0);
         rc = SECMQ_OK;
     } else {
-        rc = sqlerr(db, rc, sql, err, errlen);
+        rc = secmq__authdb_sqlerr(db, rc, sql, err, errlen);
     }
     sqlite3_finalize(st);
     return rc;
@@ -475,15 +442,17 @@ static int check_ours(secmq_authdb *db, char *err, size_t errlen)
         return rc;
     }
     if (rc != SECMQ_OK) {
-        seterr(err, errlen, "%s is not a secmq auth database (not sqlite)",
-               db->path);
+        secmq__authdb_seterr(err, errlen,
+                             "%s is not a secmq auth database (not sqlite)",
+                             db->path);
         return rc;
     }
     if (app != APP_ID) {
-        seterr(err, errlen,
-               "%s is not a secmq auth database (application_id 0x%08" PRIx64
-               ", expected 0x%08x; create one with secmq-admin init)",
-               db->path, (uint64_t)app & 0xffffffffu, APP_ID);
+        secmq__authdb_seterr(
+            err, errlen,
+            "%s is not a secmq auth database (application_id 0x%08" PRIx64
+            ", expected 0x%08x; create one with secmq-admin init)",
+            db->path, (uint64_t)app & 0xffffffffu, APP_ID);
         return SECMQ_E_CONFIG;
     }
     rc = pragma_int(db, "PRAGMA user_version", &ver, err, errlen);
@@ -491,17 +460,17 @@ static int check_ours(secmq_authdb *db, char *err, size_t errlen)
         return rc;
     }
     if (ver > SCHEMA_VERSION) {
-        seterr(err, errlen,
-               "%s has auth database schema version %" PRId64
-               ", newer than this secmq understands (%d)",
-               db->path, ver, SCHEMA_VERSION);
+        secmq__authdb_seterr(err, errlen,
+                             "%s has auth database schema version %" PRId64
+                             ", newer than this secmq understands (%d)",
+                             db->path, ver, SCHEMA_VERSION);
         return SECMQ_E_CONFIG;
     }
     if (ver < SCHEMA_VERSION) {
-        seterr(err, errlen,
-               "%s has auth database schema version %" PRId64
-               " (unfinished or damaged)",
-               db->path, ver);
+        secmq__authdb_seterr(err, errlen,
+                             "%s has auth database schema version %" PRId64
+                             " (unfinished or damaged)",
+                             db->path, ver);
         return SECMQ_E_CONFIG;
     }
     return SECMQ_OK;
@@ -515,18 +484,18 @@ int secmq__authdb_open(secmq_authdb **out, const char *path, int mode,
     int rc, tries;
 
     if (out == NULL) {
-        seterr(err, errlen, "no output pointer");
+        secmq__authdb_seterr(err, errlen, "no output pointer");
         return SECMQ_E_INVAL;
     }
     *out = NULL;
     if (path == NULL || path[0] == 0 ||
         (mode != SECMQ_AUTHDB_READONLY && mode != SECMQ_AUTHDB_READWRITE)) {
-        seterr(err, errlen, "bad database path or mode");
+        secmq__authdb_seterr(err, errlen, "bad database path or mode");
         return SECMQ_E_INVAL;
     }
     db = db_alloc(path);
     if (db == NULL) {
-        seterr(err, errlen, "out of memory");
+        secmq__authdb_seterr(err, errlen, "out of memory");
         return SECMQ_E_NOMEM;
     }
     db->readonly = mode == SECMQ_AUTHDB_READONLY;
@@ -535,13 +504,15 @@ int secmq__authdb_open(secmq_authdb **out, const char *path, int mode,
      * between and we try again. */
     for (tries = 0;; tries++) {
         if (stat(path, &before) != 0) {
-            seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+            secmq__authdb_seterr(err, errlen, "cannot open %s: %s", path,
+                                 strerror(errno));
             rc = SECMQ_E_IO;
             goto err;
         }
         if (!S_ISREG(before.st_mode)) {
-            seterr(err, errlen, "%s is not a secmq auth database (not a file)",
-                   path);
+            secmq__authdb_seterr(err, errlen,
+                                 "%s is not a secmq auth database (not a file)",
+                                 path);
             rc = SECMQ_E_CONFIG;
             goto err;
         }
@@ -549,7 +520,7 @@ int secmq__authdb_open(secmq_authdb **out, const char *path, int mode,
             path, &db->db,
             db->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, NULL);
         if (rc != SQLITE_OK) {
-            rc = sqlerr(db, rc, "open", err, errlen);
+            rc = secmq__authdb_sqlerr(db, rc, "open", err, errlen);
             goto err;
         }
         if (stat(path, &after) == 0 && after.st_dev == before.st_dev &&
@@ -559,7 +530,8 @@ int secmq__authdb_open(secmq_authdb **out, const char *path, int mode,
         sqlite3_close_v2(db->db);
         db->db = NULL;
         if (tries == 3) {
-            seterr(err, errlen, "%s keeps being replaced while opening", path);
+            secmq__authdb_seterr(err, errlen,
+                                 "%s keeps being replaced while opening", path);
             rc = SECMQ_E_IO;
             goto err;
         }
@@ -570,8 +542,8 @@ int secmq__authdb_open(secmq_authdb **out, const char *path, int mode,
      * rather than at the first change (the plugin then opens it
      * SECMQ_AUTHDB_READONLY on purpose). */
     if (!db->readonly && sqlite3_db_readonly(db->db, "main") == 1) {
-        seterr(err, errlen, "cannot open %s for writing: permission denied",
-               path);
+        secmq__authdb_seterr(
+            err, errlen, "cannot open %s for writing: permission denied", path);
         rc = SECMQ_E_IO;
         goto err;
     }
@@ -605,7 +577,7 @@ void secmq__authdb_close(secmq_authdb *db)
 
 /* Column i as a C string, or NULL when NULL or when it holds a NUL byte
  * (SECURITY: "sam\0x" must not load as "sam"). Valid until the next step. */
-static const char *col_text(sqlite3_stmt *st, int i)
+const char *secmq__authdb_col_text(sqlite3_stmt *st, int i)
 {
     const char *s;
 
@@ -619,7 +591,7 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return s;
 }
 
-static int access_ok(int64_t a)
+int secmq__authdb_access_ok(int64_t a)
 {
     if (a == SECMQ_ACL_DENY) {
         return 1;
@@ -630,7 +602,7 @@ static int access_ok(int64_t a)
 
 /* A rule topic: a valid filter; a pattern with each %u and %c standing for
  * one level ("x"). */
-static int topic_ok(const char *topic, int pattern)
+int secmq__authdb_topic_ok(const char *topic, int pattern)
 {
     char buf[SECMQ_AUTH_TOPIC_MAX + 1];
 
@@ -661,7 +633,8 @@ static int rule_ok(int64_t kind, const char *subject, const char *topic,
     } else {
         return 0;
     }
-    return access_ok(access) && topic_ok(topic, kind == SECMQ_RULE_PATTERN);
+    return secmq__authdb_access_ok(access) &&
+           secmq__authdb_topic_ok(topic, kind == SECMQ_RULE_PATTERN);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -722,7 +695,8 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t size)
 static int meta_row(sqlite3_stmt *st, void *ctx)
 {
     struct loading *ld = ctx;
-    const char *k = col_text(st, 0), *v = col_text(st, 1);
+    const char *k = secmq__authdb_col_text(st, 0),
+               *v = secmq__authdb_col_text(st, 1);
     unsigned long long x;
 
     if (k == NULL) {
@@ -750,7 +724,8 @@ static int user_row(sqlite3_stmt *st, void *ctx)
 {
     struct loading *ld = ctx;
     secmq_policy *p = ld->p;
-    const char *name = col_text(st, 0), *hash = col_text(st, 1);
+    const char *name = secmq__authdb_col_text(st, 0),
+               *hash = secmq__authdb_col_text(st, 1);
     secmq_user *u;
 
     if (!secmq__name_ok(name) || !secmq__pw_hash_known(hash)) {
@@ -781,7 +756,8 @@ static int user_row(sqlite3_stmt *st, void *ctx)
 static int member_row(sqlite3_stmt *st, void *ctx)
 {
     struct loading *ld = ctx;
-    const char *grp = col_text(st, 0), *user = col_text(st, 1);
+    const char *grp = secmq__authdb_col_text(st, 0),
+               *user = secmq__authdb_col_text(st, 1);
     secmq_user *u;
     char **ng, *copy;
 
@@ -807,7 +783,7 @@ static int member_row(sqlite3_stmt *st, void *ctx)
 static int key_row(sqlite3_stmt *st, void *ctx)
 {
     struct loading *ld = ctx;
-    secmq_user *u = find_user(ld->p, col_text(st, 0));
+    secmq_user *u = find_user(ld->p, secmq__authdb_col_text(st, 0));
     unsigned char(*nk)[SECMQ_SIGN_KEY_BYTES];
 
     if (u == NULL || sqlite3_column_type(st, 1) != SQLITE_BLOB ||
@@ -832,7 +808,8 @@ static int rule_row(sqlite3_stmt *st, void *ctx)
     secmq_policy *p = ld->p;
     int64_t kind = sqlite3_column_int64(st, 1);
     int64_t access = sqlite3_column_int64(st, 4);
-    const char *subject = col_text(st, 2), *topic = col_text(st, 3);
+    const char *subject = secmq__authdb_col_text(st, 2),
+               *topic = secmq__authdb_col_text(st, 3);
     secmq_rule *r;
 
     /* A subject column that is not NULL but unreadable (NUL inside)
@@ -874,18 +851,19 @@ static int rule_row(sqlite3_stmt *st, void *ctx)
 static int load_all(secmq_authdb *db, struct loading *ld, char *err,
                     size_t errlen)
 {
-    int rc = each_row(db, "SELECT key, value FROM meta", NULL, "read meta",
-                      meta_row, ld, err, errlen);
+    int rc = secmq__authdb_each_row(db, "SELECT key, value FROM meta", NULL,
+                                    "read meta", meta_row, ld, err, errlen);
 
     if (rc != SECMQ_OK) {
         return rc;
     }
     ld->p->pw_ops = ld->ops;
     ld->p->pw_mem = (size_t)ld->mem;
-    rc = each_row(db,
-                  "SELECT name, hash, disabled, pw_gen FROM users "
-                  "ORDER BY name",
-                  NULL, "read users", user_row, ld, err, errlen);
+    rc =
+        secmq__authdb_each_row(db,
+                               "SELECT name, hash, disabled, pw_gen FROM users "
+                               "ORDER BY name",
+                               NULL, "read users", user_row, ld, err, errlen);
     if (rc != SECMQ_OK) {
         return rc;
     }
@@ -894,20 +872,23 @@ static int load_all(secmq_authdb *db, struct loading *ld, char *err,
     if (ld->p->nusers > 1) {
         qsort(ld->p->users, ld->p->nusers, sizeof *ld->p->users, cmp_user);
     }
-    rc = each_row(db,
-                  "SELECT m.grp, m.user, g.name IS NOT NULL FROM members m"
-                  " LEFT JOIN groups g ON g.name = m.grp"
-                  " ORDER BY m.user, m.grp",
-                  NULL, "read members", member_row, ld, err, errlen);
+    rc = secmq__authdb_each_row(
+        db,
+        "SELECT m.grp, m.user, g.name IS NOT NULL FROM members m"
+        " LEFT JOIN groups g ON g.name = m.grp"
+        " ORDER BY m.user, m.grp",
+        NULL, "read members", member_row, ld, err, errlen);
     if (rc == SECMQ_OK) {
-        rc = each_row(db, "SELECT user, pk FROM keys ORDER BY user, pk", NULL,
-                      "read keys", key_row, ld, err, errlen);
+        rc = secmq__authdb_each_row(
+            db, "SELECT user, pk FROM keys ORDER BY user, pk", NULL,
+            "read keys", key_row, ld, err, errlen);
     }
     if (rc == SECMQ_OK) {
-        rc = each_row(db,
-                      "SELECT id, kind, subject, topic, access,"
-                      " require_signed FROM rules ORDER BY id",
-                      NULL, "read rules", rule_row, ld, err, errlen);
+        rc = secmq__authdb_each_row(db,
+                                    "SELECT id, kind, subject, topic, access,"
+                                    " require_signed FROM rules ORDER BY id",
+                                    NULL, "read rules", rule_row, ld, err,
+                                    errlen);
     }
     return rc;
 }
@@ -926,7 +907,7 @@ int secmq__authdb_load(secmq_authdb *db, secmq_policy *out, size_t *skipped,
         *skipped = 0;
     }
     if (db == NULL || db->db == NULL || out == NULL) {
-        seterr(err, errlen, "no database");
+        secmq__authdb_seterr(err, errlen, "no database");
         return SECMQ_E_INVAL;
     }
     /* One snapshot: a concurrent secmq-admin commit is seen whole or not
@@ -972,11 +953,12 @@ int secmq__authdb_changed(secmq_authdb *db, char *err, size_t errlen)
     int rc;
 
     if (db == NULL || db->db == NULL) {
-        seterr(err, errlen, "no database");
+        secmq__authdb_seterr(err, errlen, "no database");
         return SECMQ_E_INVAL;
     }
     if (stat(db->path, &st) != 0) {
-        seterr(err, errlen, "cannot stat %s: %s", db->path, strerror(errno));
+        secmq__authdb_seterr(err, errlen, "cannot stat %s: %s", db->path,
+                             strerror(errno));
         return SECMQ_E_IO;
     }
     if (st.st_dev != db->dev || st.st_ino != db->ino) {
@@ -987,517 +969,4 @@ int secmq__authdb_changed(secmq_authdb *db, char *err, size_t errlen)
         return rc;
     }
     return !db->loaded || version != db->data_version;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Changes                                                                */
-/* ---------------------------------------------------------------------- */
-
-/* Bind the parameters, then step once. Returns 1 when a row came back
- * (its first column in *row_int, may be NULL), 0 when none did, or a
- * negative SECMQ_E_*. fmt, one letter per argument: 't' text, 'i' int64,
- * 'b' 32-byte blob, 'n' NULL (the argument is ignored). */
-static int run(secmq_authdb *db, const char *sql, int64_t *row_int, char *err,
-               size_t errlen, const char *fmt, ...)
-{
-    sqlite3_stmt *st;
-    va_list ap;
-    int rc = prepare(db, sql, &st, err, errlen), i;
-
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    va_start(ap, fmt);
-    for (i = 0; fmt[i] != 0 && rc == SECMQ_OK; i++) {
-        int r;
-        switch (fmt[i]) {
-        case 't':
-            r = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
-                                  SQLITE_TRANSIENT);
-            break;
-        case 'i':
-            r = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-            break;
-        case 'b':
-            r = sqlite3_bind_blob(st, i + 1, va_arg(ap, const void *),
-                                  SECMQ_SIGN_KEY_BYTES, SQLITE_TRANSIENT);
-            break;
-        default: /* 'n': the argument (a NULL pointer) is skipped */
-            (void)va_arg(ap, const void *);
-            r = sqlite3_bind_null(st, i + 1);
-            break;
-        }
-        if (r != SQLITE_OK) {
-            rc = sqlerr(db, r, "bind", err, errlen);
-        }
-    }
-    va_end(ap);
-    if (rc == SECMQ_OK) {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            if (row_int != NULL) {
-                *row_int = sqlite3_column_int64(st, 0);
-            }
-            rc = 1;
-        } else if (r == SQLITE_DONE) {
-            rc = 0;
-        } else {
-            rc = sqlerr(db, r, "write", err, errlen);
-        }
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* The rows a change names, users and groups, and how to delete one with
- * what points at it: del_sql[0] deletes the row, the rest (explicit: no
- * foreign keys in the schema) what names it; each takes the name. */
-struct named {
-    const char *what; /* "user", "group": for messages */
-    const char *exists_sql;
-    const char *del_sql[4]; /* NULL-terminated */
-    secmq_rule_kind rule_kind;
-};
-
-static const struct named user_rows = {
-    "user",
-    "SELECT 1 FROM users WHERE name = ?",
-    {"DELETE FROM users WHERE name = ?", "DELETE FROM members WHERE user = ?",
-     "DELETE FROM keys WHERE user = ?", NULL},
-    SECMQ_RULE_USER};
-
-static const struct named group_rows = {"group",
-                                        "SELECT 1 FROM groups WHERE name = ?",
-                                        {"DELETE FROM groups WHERE name = ?",
-                                         "DELETE FROM members WHERE grp = ?",
-                                         NULL, NULL},
-                                        SECMQ_RULE_GROUP};
-
-enum { ABSENT = 0, PRESENT = 1 };
-
-/* SECMQ_OK when the user or group name is PRESENT or ABSENT as want says,
- * else SECMQ_E_INVAL ("no user 'x'", "user 'x' already exists") or the
- * error of the query. */
-static int expect(secmq_authdb *db, const struct named *n, const char *name,
-                  int want, char *err, size_t errlen)
-{
-    int rc = run(db, n->exists_sql, NULL, err, errlen, "t", name);
-
-    if (rc < 0) {
-        return rc;
-    }
-    if (rc == want) {
-        return SECMQ_OK;
-    }
-    if (want == PRESENT) {
-        seterr(err, errlen, "no %s '%s'", n->what, q(name).s);
-    } else {
-        seterr(err, errlen, "%s '%s' already exists", n->what, q(name).s);
-    }
-    return SECMQ_E_INVAL;
-}
-
-/* rc of a change that had to touch a row of n named name: SECMQ_E_INVAL
- * ("no user 'x'") when it succeeded but changed nothing, else rc. */
-static int must_change(secmq_authdb *db, int rc, const struct named *n,
-                       const char *name, char *err, size_t errlen)
-{
-    if (rc == 0 && sqlite3_changes(db->db) == 0) {
-        seterr(err, errlen, "no %s '%s'", n->what, q(name).s);
-        return SECMQ_E_INVAL;
-    }
-    return rc;
-}
-
-/* Delete the user or group name and everything that names it, as one
- * change. */
-static int del_named(secmq_authdb *db, const struct named *n, const char *name,
-                     char *err, size_t errlen)
-{
-    int own, rc, i;
-
-    if (name == NULL) {
-        seterr(err, errlen, "no %s name", n->what);
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = run(db, n->del_sql[0], NULL, err, errlen, "t", name);
-    rc = must_change(db, rc, n, name, err, errlen);
-    for (i = 1; n->del_sql[i] != NULL && rc == 0; i++) {
-        rc = run(db, n->del_sql[i], NULL, err, errlen, "t", name);
-    }
-    if (rc == 0) {
-        rc = run(db, "DELETE FROM rules WHERE kind = ? AND subject = ?", NULL,
-                 err, errlen, "it", (int64_t)n->rule_kind, name);
-    }
-    return tx_end(db, own, rc, err, errlen);
-}
-
-int secmq__authdb_user_add(secmq_authdb *db, const char *name, const char *hash,
-                           char *err, size_t errlen)
-{
-    int own, rc;
-
-    if (!secmq__name_ok(name)) {
-        seterr(err, errlen, "invalid user name '%s'", q(name).s);
-        return SECMQ_E_INVAL;
-    }
-    if (!secmq__pw_hash_known(hash)) {
-        seterr(err, errlen, "unknown password hash format for user '%s'",
-               q(name).s);
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = expect(db, &user_rows, name, ABSENT, err, errlen);
-    if (rc == 0) {
-        int64_t now = (int64_t)time(NULL);
-        rc = run(db,
-                 "INSERT INTO users(name, hash, disabled, pw_gen, created,"
-                 " changed) VALUES(?, ?, 0, 1, ?, ?)",
-                 NULL, err, errlen, "ttii", name, hash, now, now);
-    }
-    return tx_end(db, own, rc, err, errlen);
-}
-
-int secmq__authdb_user_set_hash(secmq_authdb *db, const char *name,
-                                const char *hash, int new_password, char *err,
-                                size_t errlen)
-{
-    int own, rc;
-
-    if (!secmq__pw_hash_known(hash)) {
-        seterr(err, errlen, "unknown password hash format");
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = run(db,
-             "UPDATE users SET hash = ?, pw_gen = pw_gen + ?, changed = ?"
-             " WHERE name = ?",
-             NULL, err, errlen, "tiit", hash, (int64_t)(new_password ? 1 : 0),
-             (int64_t)time(NULL), name != NULL ? name : "");
-    rc = must_change(db, rc, &user_rows, name, err, errlen);
-    return tx_end(db, own, rc, err, errlen);
-}
-
-int secmq__authdb_user_del(secmq_authdb *db, const char *name, char *err,
-                           size_t errlen)
-{
-    return del_named(db, &user_rows, name, err, errlen);
-}
-
-int secmq__authdb_user_set_disabled(secmq_authdb *db, const char *name,
-                                    int disabled, char *err, size_t errlen)
-{
-    int own, rc;
-
-    if (name == NULL) {
-        seterr(err, errlen, "no user name");
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = run(db, "UPDATE users SET disabled = ?, changed = ? WHERE name = ?",
-             NULL, err, errlen, "iit", (int64_t)(disabled ? 1 : 0),
-             (int64_t)time(NULL), name);
-    rc = must_change(db, rc, &user_rows, name, err, errlen);
-    return tx_end(db, own, rc, err, errlen);
-}
-
-int secmq__authdb_group_add(secmq_authdb *db, const char *name, char *err,
-                            size_t errlen)
-{
-    int own, rc;
-
-    if (!secmq__name_ok(name)) {
-        seterr(err, errlen, "invalid group name '%s'", q(name).s);
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = expect(db, &group_rows, name, ABSENT, err, errlen);
-    if (rc == 0) {
-        rc = run(db, "INSERT INTO groups(name) VALUES(?)", NULL, err, errlen,
-                 "t", name);
-    }
-    return tx_end(db, own, rc, err, errlen);
-}
-
-int secmq__authdb_group_del(secmq_authdb *db, const char *name, char *err,
-                            size_t errlen)
-{
-    return del_named(db, &group_rows, name, err, errlen);
-}
-
-int secmq__authdb_group_member(secmq_authdb *db, const char *group,
-                               const char *user, int add, char *err,
-                               size_t errlen)
-{
-    int own, rc;
-
-    if (group == NULL || user == NULL) {
-        seterr(err, errlen, "no group or user name");
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = expect(db, &group_rows, group, PRESENT, err, errlen);
-    if (rc == 0) {
-        rc = expect(db, &user_rows, user, PRESENT, err, errlen);
-    }
-    if (rc == 0 && add) {
-        rc = run(db, "SELECT 1 FROM members WHERE grp = ? AND user = ?", NULL,
-                 err, errlen, "tt", group, user);
-        if (rc == 1) {
-            seterr(err, errlen, "'%s' is already a member of '%s'", q(user).s,
-                   q(group).s);
-            rc = SECMQ_E_INVAL;
-        } else if (rc == 0) {
-            rc = run(db, "INSERT INTO members(grp, user) VALUES(?, ?)", NULL,
-                     err, errlen, "tt", group, user);
-        }
-    } else if (rc == 0) {
-        rc = run(db, "DELETE FROM members WHERE grp = ? AND user = ?", NULL,
-                 err, errlen, "tt", group, user);
-        if (rc == 0 && sqlite3_changes(db->db) == 0) {
-            seterr(err, errlen, "'%s' is not a member of '%s'", q(user).s,
-                   q(group).s);
-            rc = SECMQ_E_INVAL;
-        }
-    }
-    return tx_end(db, own, rc, err, errlen);
-}
-
-int secmq__authdb_rule_add(secmq_authdb *db, const secmq_rule *r, int64_t *id,
-                           char *err, size_t errlen)
-{
-    int64_t found = 0;
-    int own, rc;
-
-    if (r == NULL) {
-        seterr(err, errlen, "no rule");
-        return SECMQ_E_INVAL;
-    }
-    if (r->kind == SECMQ_RULE_PATTERN ? r->subject != NULL
-                                      : !secmq__name_ok(r->subject)) {
-        seterr(err, errlen,
-               r->kind == SECMQ_RULE_PATTERN ? "a pattern rule has no subject"
-                                             : "invalid name '%s'",
-               q(r->subject).s);
-        return SECMQ_E_INVAL;
-    }
-    if (r->kind != SECMQ_RULE_USER && r->kind != SECMQ_RULE_GROUP &&
-        r->kind != SECMQ_RULE_PATTERN) {
-        seterr(err, errlen, "bad rule kind %d", (int)r->kind);
-        return SECMQ_E_INVAL;
-    }
-    if (!access_ok((int64_t)r->access)) {
-        seterr(err, errlen,
-               "bad access 0x%x (deny alone, or read/write/subscribe)",
-               r->access);
-        return SECMQ_E_INVAL;
-    }
-    if (!topic_ok(r->topic, r->kind == SECMQ_RULE_PATTERN)) {
-        seterr(err, errlen, "invalid topic filter '%s'", q(r->topic).s);
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    if (r->kind != SECMQ_RULE_PATTERN) {
-        rc = expect(db, r->kind == SECMQ_RULE_USER ? &user_rows : &group_rows,
-                    r->subject, PRESENT, err, errlen);
-    }
-    if (rc == 0) {
-        /* "IS": the UNIQUE constraint treats NULL subjects (patterns) as
-         * all different, this finds their duplicates too. */
-        rc = run(db,
-                 "SELECT id FROM rules WHERE kind = ? AND subject IS ?"
-                 " AND topic = ? AND access = ?",
-                 &found, err, errlen, r->subject != NULL ? "itti" : "inti",
-                 (int64_t)r->kind,
-                 r->subject != NULL ? r->subject : (const char *)NULL, r->topic,
-                 (int64_t)r->access);
-        if (rc == 1) {
-            seterr(err, errlen, "rule exists (id %" PRId64 ")", found);
-            rc = SECMQ_E_INVAL;
-        }
-    }
-    if (rc == 0) {
-        rc = run(db,
-                 "INSERT INTO rules(kind, subject, topic, access,"
-                 " require_signed) VALUES(?, ?, ?, ?, ?)",
-                 NULL, err, errlen, r->subject != NULL ? "ittii" : "intii",
-                 (int64_t)r->kind,
-                 r->subject != NULL ? r->subject : (const char *)NULL, r->topic,
-                 (int64_t)r->access, (int64_t)(r->require_signed ? 1 : 0));
-        if (rc == 0 && id != NULL) {
-            *id = sqlite3_last_insert_rowid(db->db);
-        }
-    }
-    return tx_end(db, own, rc, err, errlen);
-}
-
-int secmq__authdb_rule_del(secmq_authdb *db, int64_t id, char *err,
-                           size_t errlen)
-{
-    int own, rc = tx_begin(db, &own, err, errlen);
-
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = run(db, "DELETE FROM rules WHERE id = ?", NULL, err, errlen, "i", id);
-    if (rc == 0 && sqlite3_changes(db->db) == 0) {
-        seterr(err, errlen, "no rule with id %" PRId64, id);
-        rc = SECMQ_E_INVAL;
-    }
-    return tx_end(db, own, rc, err, errlen);
-}
-
-int secmq__authdb_key_set(secmq_authdb *db, const char *user,
-                          const unsigned char pk[SECMQ_SIGN_KEY_BYTES],
-                          const char *label, int add, char *err, size_t errlen)
-{
-    int own, rc;
-
-    if (user == NULL || pk == NULL) {
-        seterr(err, errlen, "no user or key");
-        return SECMQ_E_INVAL;
-    }
-    if (label != NULL && strlen(label) > LABEL_MAX) {
-        seterr(err, errlen, "key label longer than %d bytes", LABEL_MAX);
-        return SECMQ_E_INVAL;
-    }
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = expect(db, &user_rows, user, PRESENT, err, errlen);
-    if (rc == 0) {
-        rc = run(db, "SELECT 1 FROM keys WHERE user = ? AND pk = ?", NULL, err,
-                 errlen, "tb", user, pk);
-        if (add && rc == 1) {
-            seterr(err, errlen, "that key is already registered for '%s'",
-                   q(user).s);
-            rc = SECMQ_E_INVAL;
-        } else if (!add && rc == 0) {
-            seterr(err, errlen, "no such key for '%s'", q(user).s);
-            rc = SECMQ_E_INVAL;
-        } else if (add && rc == 0) {
-            rc = run(db, "INSERT INTO keys(user, pk, label) VALUES(?, ?, ?)",
-                     NULL, err, errlen, label != NULL ? "tbt" : "tbn", user, pk,
-                     label);
-        } else if (rc == 1) {
-            rc = run(db, "DELETE FROM keys WHERE user = ? AND pk = ?", NULL,
-                     err, errlen, "tb", user, pk);
-        }
-    }
-    return tx_end(db, own, rc, err, errlen);
-}
-
-int secmq__authdb_set_cost(secmq_authdb *db, unsigned long long pw_ops,
-                           size_t pw_mem, char *err, size_t errlen)
-{
-    char ops[32], mem[32];
-    int own, rc;
-
-    if (!secmq__pw_cost_ok(pw_ops, pw_mem)) {
-        seterr(err, errlen,
-               "password cost out of range (ops 1..32, memory 8 KiB..1 GiB)");
-        return SECMQ_E_INVAL;
-    }
-    snprintf(ops, sizeof ops, "%llu", pw_ops);
-    snprintf(mem, sizeof mem, "%zu", pw_mem);
-    rc = tx_begin(db, &own, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    rc = run(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('pw_ops', ?)",
-             NULL, err, errlen, "t", ops);
-    if (rc == 0) {
-        rc = run(db,
-                 "INSERT OR REPLACE INTO meta(key, value) VALUES('pw_mem', ?)",
-                 NULL, err, errlen, "t", mem);
-    }
-    return tx_end(db, own, rc, err, errlen);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Listings that the policy does not carry                                */
-/* ---------------------------------------------------------------------- */
-
-/* The caller's callback and its argument, for the row functions below. */
-struct listing {
-    secmq__authdb_group_cb group_cb;
-    secmq__authdb_key_cb key_cb;
-    void *arg;
-};
-
-/* SELECT name FROM groups */
-static int group_list_row(sqlite3_stmt *st, void *ctx)
-{
-    const struct listing *l = ctx;
-    const char *name = col_text(st, 0);
-
-    if (secmq__name_ok(name)) {
-        l->group_cb(l->arg, name);
-    }
-    return SQLITE_OK;
-}
-
-/* SELECT user, pk, label FROM keys */
-static int key_list_row(sqlite3_stmt *st, void *ctx)
-{
-    const struct listing *l = ctx;
-    const char *name = col_text(st, 0), *label = col_text(st, 2);
-
-    if (secmq__name_ok(name) && sqlite3_column_type(st, 1) == SQLITE_BLOB &&
-        sqlite3_column_bytes(st, 1) == SECMQ_SIGN_KEY_BYTES) {
-        l->key_cb(l->arg, name, sqlite3_column_blob(st, 1), label);
-    }
-    return SQLITE_OK;
-}
-
-int secmq__authdb_group_list(secmq_authdb *db, secmq__authdb_group_cb cb,
-                             void *arg, char *err, size_t errlen)
-{
-    struct listing l = {cb, NULL, arg};
-
-    if (db == NULL || db->db == NULL || cb == NULL) {
-        seterr(err, errlen, "no database or callback");
-        return SECMQ_E_INVAL;
-    }
-    return each_row(db, "SELECT name FROM groups ORDER BY name", NULL,
-                    "read groups", group_list_row, &l, err, errlen);
-}
-
-int secmq__authdb_key_list(secmq_authdb *db, const char *user,
-                           secmq__authdb_key_cb cb, void *arg, char *err,
-                           size_t errlen)
-{
-    struct listing l = {NULL, cb, arg};
-
-    if (db == NULL || db->db == NULL || cb == NULL) {
-        seterr(err, errlen, "no database or callback");
-        return SECMQ_E_INVAL;
-    }
-    return each_row(db,
-                    "SELECT user, pk, label FROM keys"
-                    " WHERE ?1 IS NULL OR user = ?1 ORDER BY user, pk",
-                    user, "read keys", key_list_row, &l, err, errlen);
 }

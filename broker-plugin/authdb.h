@@ -1,8 +1,9 @@
 /*
  * authdb.h -- the auth database (sqlite): users, groups, ACL rules and
  * signing keys, shared by the broker plugin (reads it, and writes upgraded
- * password hashes) and secmq-admin (writes it). authdb.c is the only file
- * of the plugin and the admin tool that sees sqlite. Schema and file rules
+ * password hashes) and secmq-admin (writes it). authdb.c (open, load,
+ * changes seen) and authdb_change.c (changes, listings) are the only files
+ * of the plugin and the admin tool that see sqlite. Schema and file rules
  * are in docs/DEPLOY.md ("The auth database").
  *
  * Every function returns SECMQ_OK or a negative SECMQ_E_* code and, on
