@@ -336,22 +336,27 @@ int tu_attempt(tu_client *t, const secmq_config *cfg, int timeout_ms)
     return secmq_client_wait_connected(t->c, timeout_ms);
 }
 
-int tu_connect_as(tu_client *t, const char *user, const char *prefix)
+int tu_connect_cfg(tu_client *t, const secmq_config *cfg, const char *label)
 {
-    secmq_config cfg;
-    int rc;
+    int rc = tu_client_new(t, cfg);
 
-    tu_config(&cfg, user);
-    cfg.client_id = tu_id(prefix);
-    rc = tu_client_new(t, &cfg);
     if (rc == SECMQ_OK) {
         rc = tu_connect(t, TU_WAIT_MS);
     }
     if (rc != SECMQ_OK) {
-        fprintf(stderr, "%s: connect: %s: %s\n", prefix, tu_rc_name(rc),
+        fprintf(stderr, "%s: connect: %s: %s\n", label, tu_rc_name(rc),
                 tu_errmsg(t));
     }
     return rc;
+}
+
+int tu_connect_as(tu_client *t, const char *user, const char *prefix)
+{
+    secmq_config cfg;
+
+    tu_config(&cfg, user);
+    cfg.client_id = tu_id(prefix);
+    return tu_connect_cfg(t, &cfg, prefix);
 }
 
 /* Waits until *counter >= n; counter points into t. */

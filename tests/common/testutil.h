@@ -86,6 +86,10 @@ int tu_connect(tu_client *t, int timeout_ms);
  * SECMQ_OK; *t keeps the client for errmsg / tls_info. */
 int tu_attempt(tu_client *t, const secmq_config *cfg, int timeout_ms);
 
+/* tu_client_new(cfg) + tu_connect with a loop thread; prints the reason,
+ * headed by label, on failure. Returns a SECMQ code. */
+int tu_connect_cfg(tu_client *t, const secmq_config *cfg, const char *label);
+
 /* Connects t as user (tu_config) with client id tu_id(prefix) and a loop
  * thread; prints the reason on failure. Returns a SECMQ code. */
 int tu_connect_as(tu_client *t, const char *user, const char *prefix);

@@ -21,20 +21,11 @@ static int connect_client(tu_client *t, const char *user, const char *id,
                           int clean)
 {
     secmq_config cfg;
-    int rc;
 
     tu_config(&cfg, user);
     cfg.client_id = id;
     cfg.clean_session = clean;
-    rc = tu_client_new(t, &cfg);
-    if (rc == SECMQ_OK) {
-        rc = tu_connect(t, TU_WAIT_MS);
-    }
-    if (rc != SECMQ_OK) {
-        fprintf(stderr, "%s: connect: %s: %s\n", id, tu_rc_name(rc),
-                tu_errmsg(t));
-    }
-    return rc;
+    return tu_connect_cfg(t, &cfg, id);
 }
 
 static int publish_away(const char *topic)
