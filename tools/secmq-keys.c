@@ -490,6 +490,9 @@ static void list_channel(const secmq_channel_info *c, uint64_t now)
     printf("    mac-only: %s\n", c->allow_mac ? "allowed" : "refused");
     if (!c->has_prev) {
         printf("    previous key: none\n");
+    } else if (c->prev_deadline_ms == 0) {
+        printf("    previous key: %s  refused (no grace period)\n",
+               hex8(h, c->prev_key_id));
     } else {
         printf("    previous key: %s  %s %s%s\n", hex8(h, c->prev_key_id),
                now >= c->prev_deadline_ms ? "expired at" : "accepted until",

@@ -20,6 +20,8 @@
 #define SIG_CONTEXT_BYTES 14u
 /* Bodies up to this size are verified from a stack buffer. */
 #define VERIFY_STACK_BYTES 2048u
+/* Publisher lists up to this long are checked for repeats on the stack. */
+#define DISTINCT_STACK 512u
 
 /* Offsets in the body (PROTOCOL.md §5). */
 enum {
@@ -46,6 +48,134 @@ static int all_zero(const unsigned char *p, size_t n)
     return acc == 0;
 }
 
+const char *secmq_grant_status_name(int status)
+{
+    switch (status) {
+    case SECMQ_GRANT_OK:
+        return "ok";
+    case SECMQ_GRANT_MALFORMED:
+        return "malformed";
+    case SECMQ_GRANT_NOT_FOR_US:
+        return "not_for_me";
+    case SECMQ_GRANT_BAD_SEAL:
+        return "bad_seal";
+    case SECMQ_GRANT_BAD_SIGNATURE:
+        return "bad_signature";
+    case SECMQ_GRANT_BAD_EPOCH:
+        return "bad_epoch";
+    case SECMQ_GRANT_BAD_FLAGS:
+        return "bad_flags";
+    case SECMQ_GRANT_BAD_PUBLISHERS:
+        return "bad_publishers";
+    case SECMQ_GRANT_PUBLISHER_MISMATCH:
+        return "publisher_mismatch";
+    default:
+        return "unknown";
+    }
+}
+
+/* PROTOCOL.md §5.1: epoch 1 names no previous key; no previous key means
+ * no grace deadline; a key is never its own predecessor. */
+static int epoch_ok(uint32_t epoch, const unsigned char *key_id,
+                    const unsigned char *prev_key_id, uint64_t grace_ms)
+{
+    int no_prev = all_zero(prev_key_id, SECMQ_ID_BYTES);
+
+    if (epoch == 0 || (epoch == 1 && !no_prev) || (no_prev && grace_ms != 0)) {
+        return 0;
+    }
+    return no_prev ||
+           memcmp(key_id, prev_key_id, SECMQ_ID_BYTES) != 0; /* not secret */
+}
+
+static int pk_cmp(const void *a, const void *b)
+{
+    const unsigned char *x = *(const unsigned char *const *)a;
+    const unsigned char *y = *(const unsigned char *const *)b;
+
+    return memcmp(x, y, SECMQ_SIGN_PK_BYTES); /* not secret: public keys */
+}
+
+/* 1 if the n keys at pubs are all different, 0 if one repeats, -1 when
+ * there is no memory to check a long list. */
+static int pubs_distinct(const unsigned char *pubs, size_t n)
+{
+    const unsigned char *stackv[DISTINCT_STACK];
+    const unsigned char **v = stackv;
+    int ok = 1;
+
+    if (n > DISTINCT_STACK) {
+        v = malloc(n * sizeof *v);
+        if (v == NULL) {
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        v[i] = pubs + i * SECMQ_SIGN_PK_BYTES;
+    }
+    qsort(v, n, sizeof *v, pk_cmp);
+    for (size_t i = 1; i < n && ok; i++) {
+        ok = pk_cmp(&v[i - 1], &v[i]) != 0;
+    }
+    if (v != stackv) {
+        free(v);
+    }
+    return ok;
+}
+
+/* 1 if pk is one of the n keys at pubs. */
+static int pubs_has(const unsigned char *pubs, size_t n,
+                    const unsigned char *pk)
+{
+    const unsigned char *p;
+
+    for (size_t i = 0; i < n; i++) {
+        p = pubs + i * SECMQ_SIGN_PK_BYTES;
+        if (memcmp(p, pk, SECMQ_SIGN_PK_BYTES) == 0) { /* not secret */
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The field rules of PROTOCOL.md §5.1 after the signature, in order:
+ * SECMQ_GRANT_OK or the first that fails.
+ */
+static int fields_check(uint32_t epoch, const unsigned char *key_id,
+                        const unsigned char *prev_key_id, uint64_t grace_ms,
+                        unsigned flags, const unsigned char *member_pk,
+                        const unsigned char *pubs, size_t npub)
+{
+    int d;
+
+    if (!epoch_ok(epoch, key_id, prev_key_id, grace_ms)) {
+        return SECMQ_GRANT_BAD_EPOCH;
+    }
+    if ((flags & ~SECMQ_GRANT_KNOWN_FLAGS) != 0) {
+        return SECMQ_GRANT_BAD_FLAGS;
+    }
+    if (npub == 0) {
+        return SECMQ_GRANT_BAD_PUBLISHERS;
+    }
+    d = pubs_distinct(pubs, npub);
+    if (d < 0) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    if (d == 0) {
+        return SECMQ_GRANT_BAD_PUBLISHERS;
+    }
+    /* SECURITY: one rule for both sides. Receivers authorise senders by
+     * the publishers list (§4.2 step 6); a flag that says otherwise would
+     * let a member seal messages every receiver refuses, or keep a listed
+     * publisher from publishing. */
+    if (((flags & SECMQ_GRANT_MAY_PUBLISH) != 0) !=
+        pubs_has(pubs, npub, member_pk)) {
+        return SECMQ_GRANT_PUBLISHER_MISMATCH;
+    }
+    return SECMQ_GRANT_OK;
+}
+
 size_t secmq_grant_body_size(size_t filter_len, size_t n_publishers)
 {
     if (filter_len < 1 || filter_len > 65535u || n_publishers > 65535u) {
@@ -70,8 +200,9 @@ int secmq_grant_body_build(unsigned char *out, size_t out_cap, size_t *out_len,
     }
     size = secmq_grant_body_size(g->filter_len, g->n_publishers);
     if (size == 0 || !secmq__filter_valid(g->filter, g->filter_len) ||
-        g->epoch == 0 ||
-        (g->epoch == 1 && !all_zero(g->prev_key_id, SECMQ_ID_BYTES))) {
+        fields_check(g->epoch, g->key_id, g->prev_key_id, g->grace_ms, g->flags,
+                     g->member_pk, g->publishers,
+                     g->n_publishers) != SECMQ_GRANT_OK) {
         return SECMQ_E_INVAL;
     }
     if (out_cap < size) {
@@ -138,6 +269,7 @@ int secmq_grant_body_parse(const unsigned char *body, size_t len,
                            secmq_grant_fields *g)
 {
     size_t flen, npub, size;
+    int st;
 
     if (g == NULL) {
         return SECMQ_GRANT_MALFORMED;
@@ -160,15 +292,17 @@ int secmq_grant_body_parse(const unsigned char *body, size_t len,
     if (!secmq__filter_valid((const char *)body + OFF_FILTER, flen)) {
         return SECMQ_GRANT_MALFORMED;
     }
-    /* PROTOCOL.md §5: the first key has no previous one. */
-    if (secmq__get_u32(body + OFF_EPOCH) == 0 ||
-        (secmq__get_u32(body + OFF_EPOCH) == 1 &&
-         !all_zero(body + OFF_PREV, 8))) {
-        return SECMQ_GRANT_MALFORMED;
-    }
     if (verify(body, len - SECMQ_GRANT_SIG_BYTES,
                body + len - SECMQ_GRANT_SIG_BYTES, body + OFF_OWNER) != 0) {
         return SECMQ_GRANT_BAD_SIGNATURE;
+    }
+    /* Only signed fields are judged (PROTOCOL.md §5.1 order). */
+    st = fields_check(secmq__get_u32(body + OFF_EPOCH), body + OFF_KEY_ID,
+                      body + OFF_PREV, secmq__get_u64(body + OFF_GRACE),
+                      body[OFF_FLAGS], body + OFF_MEMBER,
+                      body + OFF_FILTER + flen + 2, npub);
+    if (st != SECMQ_GRANT_OK) {
+        return st;
     }
     memcpy(g->owner_pk, body + OFF_OWNER, SECMQ_SIGN_PK_BYTES);
     memcpy(g->member_pk, body + OFF_MEMBER, SECMQ_SIGN_PK_BYTES);

@@ -312,7 +312,7 @@ static int rotate(const char *dir, const char *filter, const char *drop,
     secmq__kmember *m = NULL;
     unsigned char *keys = NULL;
     unsigned char cid[SECMQ__CID_BYTES];
-    size_t nm = 0, flen = strlen(filter);
+    size_t nm = 0, npub = 0, flen = strlen(filter);
     int found = 0, rc;
     secmq__owned o;
 
@@ -355,6 +355,18 @@ static int rotate(const char *dir, const char *filter, const char *drop,
                              filter);
         goto err;
     }
+    /* PROTOCOL.md §5.1: a grant lists at least one publisher. */
+    for (size_t i = 0; i < nm; i++) {
+        npub += m[i].publisher ? 1u : 0u;
+    }
+    if (nm > 0 && npub == 0) {
+        rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
+                             "revoking '%.64s' would leave channel '%.64s' "
+                             "without a publisher (a grant must list one): "
+                             "revoke its subscribers first",
+                             drop != NULL ? drop : "", filter);
+        goto err;
+    }
     o.filter = ch->filter;
     o.filter_len = ch->filter_len;
     o.allow_mac = ch->allow_mac;
@@ -369,7 +381,10 @@ static int rotate(const char *dir, const char *filter, const char *drop,
     memcpy(keys + SECMQ_KEY_BYTES, secmq__chan_key(a.kr, ch, 0),
            SECMQ_KEY_BYTES);
     o.prev_key = keys + SECMQ_KEY_BYTES;
-    o.prev_deadline_ms = grace_ms > UINT64_MAX - o.created_ms
+    /* No grace is deadline 0 (PROTOCOL.md §3): the previous key is named,
+     * so late envelopes are reported key_expired, but never accepted. */
+    o.prev_deadline_ms = grace_ms == 0 ? 0
+                         : grace_ms > UINT64_MAX - o.created_ms
                              ? UINT64_MAX
                              : o.created_ms + grace_ms;
     o.members = m;

@@ -183,7 +183,11 @@ static int import_decide(secmq_keyring *kr, item *items, size_t n, size_t *idx,
                 it->g.filter, owner != NULL ? owner->name : kr->self.name,
                 (unsigned)c->epoch);
         }
-        if (c->epoch > 0 && same_id(c->key_id, it->g.prev_key_id)) {
+        /* Only the key the grant names as previous is kept, and only
+         * with a grace period: keys older than it, or without grace, are
+         * dropped (PROTOCOL.md §3). */
+        if (c->epoch > 0 && it->g.grace_ms != 0 &&
+            same_id(c->key_id, it->g.prev_key_id)) {
             it->prev = c->cur;
         } else {
             it->prev = -1;

@@ -355,12 +355,17 @@ static int cid_less(const unsigned char *a, const unsigned char *b)
     return memcmp(a, b, SECMQ__CID_BYTES) < 0; /* not secret: channel ids */
 }
 
-/* The most specific member channel whose filter matches topic, or NULL:
- * most literal levels, then longest filter, then lowest channel id. */
+/*
+ * The most specific member channel whose filter matches topic, or NULL
+ * (PROTOCOL.md §4.1): secmq__filter_cmp_specific decides; the same filter
+ * from two owners goes to the lower channel id. The one place every tool
+ * (secmq-pub, secmq-sub, secmq-file, through the client) picks a channel.
+ */
 static const secmq__kchan *best_channel(const secmq_keyring *kr,
                                         const char *topic, size_t tlen)
 {
     const secmq__kchan *best = NULL;
+    int c;
 
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
@@ -368,11 +373,13 @@ static const secmq__kchan *best_channel(const secmq_keyring *kr,
             !secmq__filter_match(ch->filter, ch->filter_len, topic, tlen)) {
             continue;
         }
-        if (best == NULL || ch->literals > best->literals ||
-            (ch->literals == best->literals &&
-             (ch->filter_len > best->filter_len ||
-              (ch->filter_len == best->filter_len &&
-               cid_less(ch->cid, best->cid))))) {
+        if (best == NULL) {
+            best = ch;
+            continue;
+        }
+        c = secmq__filter_cmp_specific(ch->filter, ch->filter_len, best->filter,
+                                       best->filter_len);
+        if (c > 0 || (c == 0 && cid_less(ch->cid, best->cid))) {
             best = ch;
         }
     }

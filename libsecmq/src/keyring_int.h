@@ -43,7 +43,6 @@ typedef struct secmq__kchan {
     char owner_display[SECMQ__DISPLAY_BYTES];
     char *filter; /* NUL-terminated */
     size_t filter_len;
-    unsigned literals; /* levels that are not + or # */
     int owned;
     int member;
     int may_publish;

@@ -265,7 +265,6 @@ static int set_filter(secmq__kchan *ch, const char *f, size_t len,
     memcpy(ch->filter, f, len);
     ch->filter[len] = 0;
     ch->filter_len = len;
-    ch->literals = secmq__filter_literals(f, len);
     return SECMQ_OK;
 }
 
@@ -491,6 +490,28 @@ err:
 /* ---- grants ---------------------------------------------------------------
  */
 
+/* What a grant refused by secmq_grant_body_parse for status st breaks
+ * (PROTOCOL.md §5.1), for people. */
+static const char *refusal_text(int st)
+{
+    switch (st) {
+    case SECMQ_GRANT_BAD_EPOCH:
+        return "its epoch, previous key id and grace deadline disagree "
+               "(epoch 0, a previous key at epoch 1, a grace deadline "
+               "without a previous key, or a key that follows itself)";
+    case SECMQ_GRANT_BAD_FLAGS:
+        return "it sets flag bits this version does not define";
+    case SECMQ_GRANT_BAD_PUBLISHERS:
+        return "its publishers list is empty or names a key twice";
+    case SECMQ_GRANT_PUBLISHER_MISMATCH:
+        return "its may-publish flag disagrees with its publishers list "
+               "(the member must be listed exactly when the flag is set; "
+               "receivers go by the list)";
+    default:
+        return "malformed body: wrong lengths, magic or filter (tampered?)";
+    }
+}
+
 int secmq__grant_check(const secmq_keyring *kr, const char *label,
                        const unsigned char *grant, size_t len,
                        unsigned char **body, secmq_grant_fields *g,
@@ -541,8 +562,9 @@ int secmq__grant_check(const secmq_keyring *kr, const char *label,
         goto err;
     }
     if (st != SECMQ_GRANT_OK) {
-        rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
-                             "%s: malformed grant body (tampered?)", label);
+        rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: grant refused (%s): %s",
+                             label, secmq_grant_status_name(st),
+                             refusal_text(st));
         goto err;
     }
     if (!same_pk(g->member_pk, kr->self.pk)) {
@@ -596,7 +618,14 @@ static int chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
     memcpy(ch->owner_pk, g->owner_pk, SECMQ_SIGN_PK_BYTES);
     secmq__chan_id(ch->cid, g->owner_pk, g->filter, g->filter_len);
     ch->member = 1;
-    ch->may_publish = (g->flags & SECMQ_GRANT_MAY_PUBLISH) != 0;
+    /* The publishers list decides, as on the receiving side; the codec
+     * refused a grant whose flag says otherwise. */
+    ch->may_publish = 0;
+    for (size_t i = 0; i < g->n_publishers; i++) {
+        if (same_pk(g->publishers + i * SECMQ_SIGN_PK_BYTES, g->member_pk)) {
+            ch->may_publish = 1;
+        }
+    }
     ch->allow_mac = (g->flags & SECMQ_GRANT_ALLOW_MAC) != 0;
     ch->epoch = g->epoch;
     memcpy(ch->key_id, g->key_id, SECMQ_ID_BYTES);

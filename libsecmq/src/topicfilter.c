@@ -91,19 +91,60 @@ int secmq__filter_match(const char *f, size_t flen, const char *t, size_t tlen)
     }
 }
 
-unsigned secmq__filter_literals(const char *f, size_t flen)
+/* How specific one level of a filter is (PROTOCOL.md §4.1): a filter
+ * that has ended beats #, a literal beats +, + beats #. */
+enum { RANK_HASH = 1, RANK_PLUS = 2, RANK_LITERAL = 3, RANK_END = 4 };
+
+static int level_rank(const char *f, size_t b, size_t e, int ended)
 {
-    unsigned n = 0;
-    size_t i = 0, e;
+    if (ended) {
+        return RANK_END;
+    }
+    if (e - b == 1 && f[b] == '#') {
+        return RANK_HASH;
+    }
+    if (e - b == 1 && f[b] == '+') {
+        return RANK_PLUS;
+    }
+    return RANK_LITERAL;
+}
+
+int secmq__filter_cmp_specific(const char *a, size_t alen, const char *b,
+                               size_t blen)
+{
+    size_t ai = 0, bi = 0, ae, be;
+    int a_end = 0, b_end = 0, ra, rb, c;
 
     for (;;) {
-        e = level_end(f, flen, i);
-        if (!(e - i == 1 && (f[i] == '+' || f[i] == '#'))) {
-            n++;
+        if (a_end && b_end) {
+            return 0; /* every level equal: the same filter */
         }
-        if (e >= flen) {
-            return n;
+        ae = a_end ? ai : level_end(a, alen, ai);
+        be = b_end ? bi : level_end(b, blen, bi);
+        ra = level_rank(a, ai, ae, a_end);
+        rb = level_rank(b, bi, be, b_end);
+        if (ra != rb) {
+            return ra > rb ? 1 : -1;
         }
-        i = e + 1;
+        if (ra == RANK_LITERAL) {
+            /* Two filters matching one topic have equal literals here;
+             * for others, byte order keeps the comparison total. */
+            size_t la = ae - ai, lb = be - bi;
+            c = memcmp(a + ai, b + bi, la < lb ? la : lb); /* not secret */
+            if (c != 0) {
+                return c > 0 ? -1 : 1;
+            }
+            if (la != lb) {
+                return la < lb ? 1 : -1;
+            }
+        }
+        if (ae >= alen) {
+            a_end = 1;
+        }
+        if (be >= blen) {
+            b_end = 1;
+        }
+        ai = ae + 1;
+        bi = be + 1;
     }
 }

@@ -19,7 +19,17 @@ int secmq__filter_valid(const char *f, size_t len);
  * (wildcards at the first level do not match topics starting with $). */
 int secmq__filter_match(const char *f, size_t flen, const char *t, size_t tlen);
 
-/* Number of levels of f that are neither + nor #. */
-unsigned secmq__filter_literals(const char *f, size_t flen);
+/*
+ * Which of two valid filters is the more specific (PROTOCOL.md §4.1):
+ * compared level by level from the left, the first level where they
+ * differ decides: a literal level beats +, + beats #, and a filter that
+ * has no more levels beats # ("a/b" over "a/b/#"). > 0 if a is more
+ * specific, < 0 if b is, 0 only for the same filter. Two different
+ * filters that both match one topic never compare equal; for filters
+ * that do not, the result is still a total order (differing literal
+ * levels are ordered by their bytes) but means nothing.
+ */
+int secmq__filter_cmp_specific(const char *a, size_t alen, const char *b,
+                               size_t blen);
 
 #endif /* SECMQ_TOPICFILTER_INT_H */

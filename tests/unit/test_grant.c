@@ -2,10 +2,15 @@
  * test_grant.c -- unit tests for grant.c, the pure grant codec of
  * PROTOCOL.md §5, through the public API: bodies build and parse back,
  * every changed, missing or extra byte is refused, the epoch and filter
- * rules hold, and a sealed grant opens for its member only. Known answers
+ * rules hold, the field rules of §5.1 (epoch and previous key, flags,
+ * publishers, may-publish flag = listed) refuse validly signed bodies with
+ * their own reasons, and a sealed grant opens for its member only. Known
+ * answers
  * are tests/vectors/grant-v1.json's (gen_grant_vectors --check); trust and
  * epochs are the keyring's (test_keyring.c).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -122,6 +127,162 @@ static void test_rules(void)
     CHECK_INT_EQ(secmq_grant_body_size(1, 65536), 0);
 }
 
+static void put_be(unsigned char *p, uint64_t v, size_t n)
+{
+    for (size_t i = n; i > 0; i--) {
+        p[i - 1] = (unsigned char)v;
+        v >>= 8;
+    }
+}
+
+/*
+ * Encode and sign g by hand (PROTOCOL.md §5), without the codec's rules:
+ * what a careless or hostile owner could sign. Returns the length.
+ */
+static size_t craft(unsigned char *b, size_t cap, const secmq_grant_fields *g)
+{
+    unsigned char *m;
+    size_t n = 145 + g->filter_len + 32 * g->n_publishers;
+
+    if (cap < n + 64) {
+        fprintf(stderr, "craft: %zu bytes do not fit %zu\n", n + 64, cap);
+        abort();
+    }
+    memcpy(b, "SECMQGB1", 8);
+    memcpy(b + 8, g->owner_pk, 32);
+    memcpy(b + 40, g->member_pk, 32);
+    memcpy(b + 72, g->key_id, 8);
+    memcpy(b + 80, g->channel_key, 32);
+    put_be(b + 112, g->epoch, 4);
+    put_be(b + 116, g->created_ms, 8);
+    memcpy(b + 124, g->prev_key_id, 8);
+    put_be(b + 132, g->grace_ms, 8);
+    b[140] = (unsigned char)g->flags;
+    put_be(b + 141, g->filter_len, 2);
+    memcpy(b + 143, g->filter, g->filter_len);
+    put_be(b + 143 + g->filter_len, g->n_publishers, 2);
+    memcpy(b + 145 + g->filter_len, g->publishers, 32 * g->n_publishers);
+    m = malloc(14 + n);
+    if (m == NULL) {
+        abort();
+    }
+    memcpy(m, "secmq-grant-v1", 14);
+    memcpy(m + 14, b, n);
+    crypto_sign_detached(b + n, NULL, m, 14 + n, owner_sk);
+    free(m);
+    return n + 64;
+}
+
+/* Validly signed bodies that break one field rule of §5.1 each. */
+static void test_field_rules(void)
+{
+    unsigned char three[3][32], body[1024], *big;
+    secmq_grant_fields g, p;
+    size_t len = 0, blen;
+    struct {
+        const char *what;
+        int want;
+    } cases[] = {
+        {"epoch 0", SECMQ_GRANT_BAD_EPOCH},
+        {"epoch 1 naming a previous key", SECMQ_GRANT_BAD_EPOCH},
+        {"a grace deadline without a previous key", SECMQ_GRANT_BAD_EPOCH},
+        {"previous key id = key id", SECMQ_GRANT_BAD_EPOCH},
+        {"flag bit 2", SECMQ_GRANT_BAD_FLAGS},
+        {"flag bit 7", SECMQ_GRANT_BAD_FLAGS},
+        {"no publisher", SECMQ_GRANT_BAD_PUBLISHERS},
+        {"a publisher listed twice", SECMQ_GRANT_BAD_PUBLISHERS},
+        {"may publish, not listed", SECMQ_GRANT_PUBLISHER_MISMATCH},
+        {"listed, may not publish", SECMQ_GRANT_PUBLISHER_MISMATCH},
+        {"epoch 0 and flag bit 2: the epoch first", SECMQ_GRANT_BAD_EPOCH},
+    };
+
+    memcpy(three[0], owner_pk, 32);
+    memcpy(three[1], member_pk, 32);
+    memcpy(three[2], owner_pk, 32);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        fields(&g, "a/+/c");
+        switch (c) {
+        case 0:
+            g.epoch = 0;
+            break;
+        case 1:
+            g.epoch = 1;
+            break;
+        case 2:
+            memset(g.prev_key_id, 0, 8);
+            break;
+        case 3:
+            memcpy(g.prev_key_id, g.key_id, 8);
+            break;
+        case 4:
+            g.flags |= 0x04u;
+            break;
+        case 5:
+            g.flags |= 0x80u;
+            break;
+        case 6:
+            g.n_publishers = 0;
+            g.flags = 0;
+            break;
+        case 7:
+            g.publishers = &three[0][0];
+            g.n_publishers = 3;
+            break;
+        case 8:
+            g.n_publishers = 1; /* the owner only */
+            break;
+        case 9:
+            g.flags = 0;
+            break;
+        default:
+            g.epoch = 0;
+            g.flags |= 0x04u;
+            break;
+        }
+        CHECKF(secmq_grant_body_build(body, sizeof body, &len, &g, owner_sk) ==
+                   SECMQ_E_INVAL,
+               "%s: built", cases[c].what);
+        blen = craft(body, sizeof body, &g);
+        CHECKF(secmq_grant_body_parse(body, blen, &p) == cases[c].want,
+               "%s: parse gives %s, want %s", cases[c].what,
+               secmq_grant_status_name(secmq_grant_body_parse(body, blen, &p)),
+               secmq_grant_status_name(cases[c].want));
+        /* The signature is checked before the fields. */
+        body[blen - 1] ^= 0x01;
+        CHECKF(secmq_grant_body_parse(body, blen, &p) ==
+                   SECMQ_GRANT_BAD_SIGNATURE,
+               "%s: bad signature not reported first", cases[c].what);
+    }
+    /* A long list (past the stack check) with and without a repeat. */
+    big = calloc(600, 32);
+    CHECK(big != NULL);
+    for (size_t i = 0; i < 600; i++) {
+        memcpy(big + 32 * i, member_pk, 32);
+        big[32 * i] = (unsigned char)i;
+        big[32 * i + 1] = (unsigned char)(i >> 8);
+        big[32 * i + 2] ^= 0xffu; /* never the member's own key */
+    }
+    memcpy(big + 32 * 599, member_pk, 32);
+    fields(&g, "x");
+    g.publishers = big;
+    g.n_publishers = 600;
+    {
+        unsigned char *b = malloc(145 + 1 + 600 * 32 + 64);
+        CHECK(b != NULL);
+        blen = craft(b, 145 + 1 + 600 * 32 + 64, &g);
+        CHECK_INT_EQ(secmq_grant_body_parse(b, blen, &p), SECMQ_GRANT_OK);
+        memcpy(big + 32 * 17, big + 32 * 420, 32);
+        blen = craft(b, 145 + 1 + 600 * 32 + 64, &g);
+        CHECK_INT_EQ(secmq_grant_body_parse(b, blen, &p),
+                     SECMQ_GRANT_BAD_PUBLISHERS);
+        free(b);
+    }
+    free(big);
+    CHECK_STR_EQ(secmq_grant_status_name(SECMQ_GRANT_PUBLISHER_MISMATCH),
+                 "publisher_mismatch");
+    CHECK_STR_EQ(secmq_grant_status_name(99), "unknown");
+}
+
 static void test_seal_open(void)
 {
     secmq_grant_fields g;
@@ -182,6 +343,7 @@ int main(void)
     RUN(test_round_trip);
     RUN(test_every_byte);
     RUN(test_rules);
+    RUN(test_field_rules);
     RUN(test_seal_open);
     return check_exit();
 }

@@ -262,6 +262,60 @@ def env_step1(env, topic):
         raise OpenFailure("malformed", "topic %r" % topic[:40])
 
 
+# §3.1 topic filters and matching, §4.1 the most specific channel
+def filter_matches(filt, topic):
+    """MQTT 3.1.1 §4.7 as §3.1 states it, on bytes: '+' one level (also
+    empty), '#' any number of levels including none; a topic starting with
+    '$' is not matched by a filter whose first level is '+' or '#'."""
+    if topic[:1] == b"$" and filt.split(b"/")[0] in (b"+", b"#"):
+        return False
+    fl, tl = filt.split(b"/"), topic.split(b"/")
+    for i, lv in enumerate(fl):
+        if lv == b"#":
+            return True
+        if i >= len(tl):
+            return False
+        if lv != b"+" and lv != tl[i]:
+            return False
+    return len(fl) == len(tl)
+
+
+def level_rank(levels, i):
+    """§4.1: a filter with no more levels beats '#', a literal beats '+',
+    '+' beats '#'."""
+    if i >= len(levels):
+        return 4
+    return {b"#": 1, b"+": 2}.get(levels[i], 3)
+
+
+def more_specific(a, b):
+    """> 0 if filter a is more specific than b (both matching one topic),
+    < 0 if b is, 0 if they are the same filter. Raises on a tie between
+    different filters, which §4.1 says cannot happen."""
+    la, lb = a.split(b"/"), b.split(b"/")
+    for i in range(max(len(la), len(lb))):
+        ra, rb = level_rank(la, i), level_rank(lb, i)
+        if ra != rb:
+            return 1 if ra > rb else -1
+        if ra == 3 and la[i] != lb[i]:
+            raise ValueError("%r and %r differ in literal level %d: they "
+                             "cannot both match one topic" % (a, b, i))
+    if a != b:
+        raise ValueError("tie between different filters %r and %r" % (a, b))
+    return 0
+
+
+def select_channel(filters, topic):
+    """§4.1 step 1: the most specific of the filters matching topic, or
+    None (each filter is one channel of one owner here)."""
+    best = None
+    for f in filters:
+        if filter_matches(f, topic) and \
+                (best is None or more_specific(f, best) > 0):
+            best = f
+    return best
+
+
 # §5 grants
 def valid_filter(f):
     """A valid MQTT topic filter: 1..65535 bytes of UTF-8 without NUL;
@@ -339,11 +393,30 @@ def parse_body(body):
     d["signature"] = body[-SIG:]
     if not valid_filter(d["filter"]):
         raise GrantFailure("malformed", "bad filter %r" % d["filter"])
-    if d["epoch"] == 1 and d["prev_key_id"] != bytes(8):
-        raise GrantFailure("malformed", "epoch 1 with a prev_key_id")
     if not verify_detached(d["owner_pk"], d["signature"],
                            grant_sig_input(body[:-SIG])):
         raise GrantFailure("bad_signature")
+    # §5.1 rules 3-6, on signed fields, in this order
+    no_prev = d["prev_key_id"] == bytes(8)
+    if d["epoch"] == 0:
+        raise GrantFailure("bad_epoch", "epoch 0")
+    if d["epoch"] == 1 and not no_prev:
+        raise GrantFailure("bad_epoch", "epoch 1 with a prev_key_id")
+    if no_prev and d["grace_ms"] != 0:
+        raise GrantFailure("bad_epoch", "grace_ms without a prev_key_id")
+    if not no_prev and d["prev_key_id"] == d["key_id"]:
+        raise GrantFailure("bad_epoch", "prev_key_id = key_id")
+    if d["flags"] & ~(FLAG_PUBLISH | FLAG_MAC_ONLY):
+        raise GrantFailure("bad_flags", "flags 0x%02x" % d["flags"])
+    if not d["publishers"]:
+        raise GrantFailure("bad_publishers", "no publisher")
+    if len(set(d["publishers"])) != len(d["publishers"]):
+        raise GrantFailure("bad_publishers", "a publisher listed twice")
+    if bool(d["flags"] & FLAG_PUBLISH) != (d["member_pk"] in d["publishers"]):
+        raise GrantFailure("publisher_mismatch",
+                           "flag bit 0 %d, member listed %s"
+                           % (d["flags"] & FLAG_PUBLISH,
+                              d["member_pk"] in d["publishers"]))
     return d
 
 
@@ -874,6 +947,8 @@ def check_fresh_grant(rounds):
         epoch = 1 if r == 0 else 2 + secrets.randbelow(1000)
         pubs = [Identity(secrets.token_bytes(32)).pk
                 for _ in range(r % 3)] + [owner.pk]
+        if r & FLAG_PUBLISH:  # §5.1: listed exactly when bit 0 is set
+            pubs.append(member.pk)
         filt = [b"#", b"a/+/c", b"home/\xc3\xa9/#"][r % 3]
         unsigned = body_unsigned(
             owner.pk, member.pk, secrets.token_bytes(8),
@@ -1206,10 +1281,10 @@ def check_grant_open(gv):
 
 
 def check_grant_negative(neg, grants):
-    """A grant or body that must be refused. §5 lists what a member checks
-    but names no reasons; this checker calls them malformed (magic, lengths,
-    filter), bad_signature, not_for_me (recipient_id or member_pk) and
-    bad_seal (the sealed box does not open), and requires the same name."""
+    """A grant or body that must be refused with the reason §5.1/§5.2 give:
+    malformed (magic, lengths, filter), bad_signature, bad_epoch, bad_flags,
+    bad_publishers, publisher_mismatch, not_for_me (recipient_id or
+    member_pk) or bad_seal (the sealed box does not open)."""
     n = flatten(neg)
     want = get_reason(n)
     if any(k.startswith("grant") for k in n):
@@ -1264,6 +1339,62 @@ def check_grant_file(rep, doc):
     for i, neg in enumerate(negs):
         rep.check(label(neg, i, "grant negative"), check_grant_negative, neg,
                   grants)
+
+
+# --------------------------------------------------------------------------
+# channel-v1.json (§3.1, §4.1)
+# --------------------------------------------------------------------------
+
+def check_matching(v):
+    filt = get_bytes(v, "filter", text=True)
+    topic = get_bytes(v, "topic", text=True)
+    want = v.get("match")
+    if not isinstance(want, bool):
+        raise Missing("match")
+    if not valid_filter(filt):
+        raise AssertionError("filter %r is not valid (§3.1)" % filt)
+    got = filter_matches(filt, topic)
+    expect_eq("match of %r by %r" % (topic, filt), got, want)
+
+
+def check_selection(v):
+    filters = [f.encode("utf-8") for f in v.get("filters") or []]
+    cases = v.get("cases") or []
+    if not filters or not cases:
+        raise Missing("filters/cases")
+    for f in filters:
+        if not valid_filter(f):
+            raise AssertionError("filter %r is not valid (§3.1)" % f)
+    for c in cases:
+        topic = get_bytes(c, "topic", text=True)
+        want = c.get("expect")
+        want = None if want is None else want.encode("utf-8")
+        # every pair of matching filters is ordered (no ties, §4.1)
+        matching = [f for f in filters if filter_matches(f, topic)]
+        for a in matching:
+            for b in matching:
+                if a != b and more_specific(a, b) != -more_specific(b, a):
+                    raise AssertionError("%r/%r not antisymmetric" % (a, b))
+        expect_eq("channel for %r" % topic, select_channel(filters, topic),
+                  want)
+    return "%d filters, %d topics" % (len(filters), len(cases))
+
+
+def check_channel_file(rep, doc):
+    if not isinstance(doc, dict):
+        rep.fail("channel-v1.json", "not an object")
+        return
+    matching = doc.get("matching") or []
+    selection = doc.get("selection") or []
+    if not matching or not selection:
+        rep.fail("channel-v1.json", "no \"matching\" or \"selection\"")
+        return
+    for i, v in enumerate(matching):
+        rep.check("matching[%d] %s by %s" % (i, v.get("topic"),
+                                            v.get("filter")),
+                  check_matching, v)
+    for i, v in enumerate(selection):
+        rep.check(label(v, i, "selection"), check_selection, v)
 
 
 # --------------------------------------------------------------------------
@@ -1507,6 +1638,9 @@ def main():
     doc = load(rep, os.path.join(args.dir, "grant-v1.json"))
     if doc is not None:
         check_grant_file(rep, doc)
+    doc = load(rep, os.path.join(args.dir, "channel-v1.json"))
+    if doc is not None:
+        check_channel_file(rep, doc)
     doc = load(rep, os.path.join(args.dir, "file-v1.json"))
     if doc is not None:
         check_file_file(rep, doc)

@@ -5,7 +5,11 @@
  * the sealed box (crypto_box_seal is randomised), so `--check FILE`
  * rebuilds every body, checks that the file's "grant" opens with the
  * member's key to exactly that body, and compares the whole file with the
- * regenerated text (the file's grants put back in). ctest runs --check.
+ * regenerated text (the file's grants put back in). The negatives of
+ * §5.1's field rules are bodies validly signed by the owner (encoded and
+ * signed here by hand: the codec refuses to build them), and --check
+ * also checks that the codec refuses each with the reason it names.
+ * ctest runs --check.
  * Usage: gen_grant_vectors [--out FILE | --check FILE]   (default: stdout)
  */
 #include <errno.h>
@@ -21,6 +25,10 @@
 #include "vecout.h"
 
 #define MAX_PUBS 4
+/* Sealed grants in the file: the vectors', the "not_for_me" negative (a
+ * copy of vector 0's) and the "publisher_mismatch" negative. */
+#define NSEALED (NVEC + 2)
+#define MISMATCH_GRANT (NVEC + 1)
 #define MAX_BODY 512
 #define MAX_GRANT (MAX_BODY + 64)
 
@@ -139,8 +147,138 @@ static void body_of(const vec *v, unsigned char *body, size_t *blen,
     }
 }
 
+/* A body that breaks one field rule of PROTOCOL.md §5.1, signed validly
+ * by the owner: vector base with the change named by kind. */
+typedef struct crafted {
+    const char *name, *reason;
+    size_t base;
+    int kind;
+} crafted;
+
+enum {
+    K_EPOCH0 = 1,
+    K_EPOCH1_PREV,
+    K_GRACE_NO_PREV,
+    K_PREV_IS_KEY,
+    K_FLAG4,
+    K_NO_PUBS,
+    K_PUB_TWICE,
+    K_FLAG_NOT_LISTED,
+    K_LISTED_NO_FLAG
+};
+
+static const crafted craftv[] = {
+    {"vector 0 with epoch 0", "bad_epoch", 0, K_EPOCH0},
+    {"vector 0 (epoch 1) naming a previous key id 38..3f", "bad_epoch", 0,
+     K_EPOCH1_PREV},
+    {"vector 1 (epoch 2) with no previous key id but grace_ms still set",
+     "bad_epoch", 1, K_GRACE_NO_PREV},
+    {"vector 1 with its previous key id equal to its key id", "bad_epoch", 1,
+     K_PREV_IS_KEY},
+    {"vector 0 with flag bit 2 (0x04) set", "bad_flags", 0, K_FLAG4},
+    {"vector 0 with no publishers", "bad_publishers", 0, K_NO_PUBS},
+    {"vector 1 listing the owner twice", "bad_publishers", 1, K_PUB_TWICE},
+    {"vector 0 with may-publish set while its member is not listed",
+     "publisher_mismatch", 0, K_FLAG_NOT_LISTED},
+    {"vector 1 with may-publish clear while its member is listed",
+     "publisher_mismatch", 1, K_LISTED_NO_FLAG},
+};
+#define NCRAFT (sizeof craftv / sizeof craftv[0])
+/* The crafted body that is also given as a sealed grant. */
+#define MISMATCH_CRAFT 7u
+
+static void put_be(unsigned char *p, uint64_t v, size_t n)
+{
+    for (size_t i = n; i > 0; i--) {
+        p[i - 1] = (unsigned char)v;
+        v >>= 8;
+    }
+}
+
+/* Encode g (PROTOCOL.md §5) and sign it with owner_sk, no rules applied. */
+static size_t encode_signed(unsigned char *b, const secmq_grant_fields *g,
+                            const unsigned char *owner_sk)
+{
+    static unsigned char m[14 + MAX_BODY];
+    size_t n = 145 + g->filter_len + 32 * g->n_publishers;
+
+    if (n + 64 > MAX_BODY) {
+        die("crafted body too long");
+    }
+    memcpy(b, "SECMQGB1", 8);
+    memcpy(b + 8, g->owner_pk, 32);
+    memcpy(b + 40, g->member_pk, 32);
+    memcpy(b + 72, g->key_id, 8);
+    memcpy(b + 80, g->channel_key, 32);
+    put_be(b + 112, g->epoch, 4);
+    put_be(b + 116, g->created_ms, 8);
+    memcpy(b + 124, g->prev_key_id, 8);
+    put_be(b + 132, g->grace_ms, 8);
+    b[140] = (unsigned char)g->flags;
+    put_be(b + 141, g->filter_len, 2);
+    memcpy(b + 143, g->filter, g->filter_len);
+    put_be(b + 143 + g->filter_len, g->n_publishers, 2);
+    if (g->n_publishers > 0) {
+        memcpy(b + 145 + g->filter_len, g->publishers, 32 * g->n_publishers);
+    }
+    memcpy(m, "secmq-grant-v1", 14);
+    memcpy(m + 14, b, n);
+    crypto_sign_detached(b + n, NULL, m, 14 + n, owner_sk);
+    return n + 64;
+}
+
+/* Crafted negative c's body into body (MAX_BODY), its member key in
+ * member_pk. */
+static size_t craft_body(const crafted *c, unsigned char *body,
+                         unsigned char member_pk[32])
+{
+    unsigned char tmp[MAX_BODY], owner_sk[64], pubs[MAX_PUBS][32];
+    unsigned char twice[MAX_PUBS + 1][32];
+    secmq_grant_fields g;
+    size_t blen = 0;
+
+    body_of(&vectors[c->base], tmp, &blen, &g, pubs, owner_sk);
+    switch (c->kind) {
+    case K_EPOCH0:
+        g.epoch = 0;
+        break;
+    case K_EPOCH1_PREV:
+        fill(g.prev_key_id, 8, 0x38);
+        break;
+    case K_GRACE_NO_PREV:
+        memset(g.prev_key_id, 0, 8);
+        break;
+    case K_PREV_IS_KEY:
+        memcpy(g.prev_key_id, g.key_id, 8);
+        break;
+    case K_FLAG4:
+        g.flags |= 0x04u;
+        break;
+    case K_NO_PUBS:
+        g.n_publishers = 0;
+        break;
+    case K_PUB_TWICE:
+        memcpy(twice, pubs, 32 * g.n_publishers);
+        memcpy(twice[g.n_publishers], pubs[0], 32);
+        g.publishers = &twice[0][0];
+        g.n_publishers++;
+        break;
+    case K_FLAG_NOT_LISTED:
+        g.flags |= SECMQ_GRANT_MAY_PUBLISH;
+        break;
+    default:
+        g.flags &= ~SECMQ_GRANT_MAY_PUBLISH;
+        break;
+    }
+    blen = encode_signed(body, &g, owner_sk);
+    memcpy(member_pk, g.member_pk, 32);
+    sodium_memzero(owner_sk, sizeof owner_sk);
+    return blen;
+}
+
+/* Sealed grants [0, nhave) are given (from a file); the others are made. */
 static void generate(text *t, unsigned char grants[][MAX_GRANT], size_t *glens,
-                     int have_grants)
+                     size_t nhave)
 {
     unsigned char body[MAX_BODY], owner_sk[64], pubs[MAX_PUBS][32];
     unsigned char seed[32], id[8], pk[32], sk[64], bad[MAX_BODY + 1];
@@ -151,7 +289,7 @@ static void generate(text *t, unsigned char grants[][MAX_GRANT], size_t *glens,
     for (size_t i = 0; i < NVEC; i++) {
         const vec *v = &vectors[i];
         body_of(v, body, &blen, &g, pubs, owner_sk);
-        if (!have_grants &&
+        if (i >= nhave &&
             secmq_grant_seal(grants[i], MAX_GRANT, &glens[i], body, blen,
                              g.member_pk) != SECMQ_OK) {
             die("secmq_grant_seal failed");
@@ -223,6 +361,31 @@ static void generate(text *t, unsigned char grants[][MAX_GRANT], size_t *glens,
     put_hex(t, seed, 32);
     put(t, ",\n     \"grant\": ");
     put_hex(t, grants[0], glens[0]);
+    /* PROTOCOL.md §5.1's field rules, each in a validly signed body. */
+    for (size_t c = 0; c < NCRAFT; c++) {
+        blen = craft_body(&craftv[c], bad, pk);
+        put(t, "},\n    {\"name\": ");
+        put_str(t, craftv[c].name);
+        put(t, ", \"reason\": \"%s\",\n     \"body\": ", craftv[c].reason);
+        put_hex(t, bad, blen);
+    }
+    /* The mismatch also as a grant file, sealed to its member. */
+    blen = craft_body(&craftv[MISMATCH_CRAFT], bad, pk);
+    if (MISMATCH_GRANT >= nhave &&
+        secmq_grant_seal(grants[MISMATCH_GRANT], MAX_GRANT,
+                         &glens[MISMATCH_GRANT], bad, blen, pk) != SECMQ_OK) {
+        die("secmq_grant_seal failed");
+    }
+    fill(seed, 32, vectors[craftv[MISMATCH_CRAFT].base].member_seed0);
+    put(t, "},\n    {\"name\": \"a sealed grant of '");
+    put(t, "%s", craftv[MISMATCH_CRAFT].name);
+    put(t,
+        "': refused at import\", \"reason\": \"%s\",\n"
+        "     \"member_seed\": ",
+        craftv[MISMATCH_CRAFT].reason);
+    put_hex(t, seed, 32);
+    put(t, ",\n     \"grant\": ");
+    put_hex(t, grants[MISMATCH_GRANT], glens[MISMATCH_GRANT]);
     put(t, "}\n  ]\n}\n");
     sodium_memzero(owner_sk, sizeof owner_sk);
     sodium_memzero(sk, sizeof sk);
@@ -270,6 +433,33 @@ static int check_grants(unsigned char grants[][MAX_GRANT], const size_t *glens)
             bad = 1;
         }
     }
+    /* The codec refuses every crafted body with the reason named. */
+    for (size_t c = 0; c < NCRAFT; c++) {
+        int st;
+        blen = craft_body(&craftv[c], body, pk);
+        st = secmq_grant_body_parse(body, blen, &p);
+        if (strcmp(secmq_grant_status_name(st), craftv[c].reason) != 0) {
+            fprintf(stderr,
+                    "gen_grant_vectors: negative '%s': the codec says %s, "
+                    "the vector %s\n",
+                    craftv[c].name, secmq_grant_status_name(st),
+                    craftv[c].reason);
+            bad = 1;
+        }
+    }
+    /* The sealed mismatch opens for its member to exactly that body,
+     * which is then refused. */
+    blen = craft_body(&craftv[MISMATCH_CRAFT], body, pk);
+    keypair(vectors[craftv[MISMATCH_CRAFT].base].member_seed0, pk, sk, seed);
+    if (secmq_grant_open(got, sizeof got, &glen, grants[MISMATCH_GRANT],
+                         glens[MISMATCH_GRANT], sk) != SECMQ_GRANT_OK ||
+        glen != blen || memcmp(got, body, blen) != 0 ||
+        secmq_grant_body_parse(got, glen, &p) !=
+            SECMQ_GRANT_PUBLISHER_MISMATCH) {
+        fprintf(stderr, "gen_grant_vectors: the sealed publisher_mismatch "
+                        "grant does not open to its body, or is accepted\n");
+        bad = 1;
+    }
     sodium_memzero(sk, sizeof sk);
     sodium_memzero(owner_sk, sizeof owner_sk);
     return bad;
@@ -281,13 +471,13 @@ static int unhex(unsigned char *out, size_t cap, size_t *len, const char *s,
     return sodium_hex2bin(out, cap, s, n, NULL, len, NULL);
 }
 
-/* The first NVEC "grant" hex strings of the file (the vectors'). */
+/* The first n "grant" hex strings of the file, in order. */
 static int read_grants(const char *buf, unsigned char grants[][MAX_GRANT],
-                       size_t *glens)
+                       size_t *glens, size_t n)
 {
     const char *p = buf, *q;
 
-    for (size_t i = 0; i < NVEC; i++) {
+    for (size_t i = 0; i < n; i++) {
         p = strstr(p, "\"grant\": \"");
         if (p == NULL) {
             return -1;
@@ -328,8 +518,8 @@ static char *slurp(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-    static unsigned char grants[NVEC][MAX_GRANT];
-    size_t glens[NVEC], flen = 0;
+    static unsigned char grants[NSEALED][MAX_GRANT];
+    size_t glens[NSEALED], flen = 0;
     text t = {NULL, 0, 0};
     char *file;
     int rc = 0;
@@ -344,12 +534,12 @@ int main(int argc, char **argv)
         if (file == NULL) {
             return 1;
         }
-        if (read_grants(file, grants, glens) != 0) {
+        if (read_grants(file, grants, glens, NSEALED) != 0) {
             fprintf(stderr, "gen_grant_vectors: %s: no grants to check\n",
                     argv[2]);
             return 1;
         }
-        generate(&t, grants, glens, 1);
+        generate(&t, grants, glens, NSEALED);
         rc = check_grants(grants, glens);
         if (t.len != flen || memcmp(t.s, file, flen) != 0) {
             fprintf(stderr,
@@ -367,12 +557,30 @@ int main(int argc, char **argv)
     } else if (argc == 3 && strcmp(argv[1], "--out") == 0) {
         generate(&t, grants, glens, 0);
         rc = vec_write_file(argv[2], &t);
+    } else if (argc == 4 && strcmp(argv[1], "--extend") == 0) {
+        /* Keep the sealed grants of an older file (argv[2]) that has
+         * fewer of them; seal only the new ones; write argv[3]. */
+        size_t have = 0;
+        const char *p;
+        file = slurp(argv[2], &flen);
+        if (file == NULL) {
+            return 1;
+        }
+        for (p = file; (p = strstr(p, "\"grant\": \"")) != NULL; p++) {
+            have++;
+        }
+        if (have > NSEALED || read_grants(file, grants, glens, have) != 0) {
+            die("cannot read the older file's grants");
+        }
+        generate(&t, grants, glens, have);
+        rc = vec_write_file(argv[3], &t);
+        free(file);
     } else if (argc == 1) {
         generate(&t, grants, glens, 0);
         rc = fwrite(t.s, 1, t.len, stdout) == t.len ? 0 : 1;
     } else {
-        fprintf(stderr,
-                "usage: gen_grant_vectors [--out FILE | --check FILE]\n");
+        fprintf(stderr, "usage: gen_grant_vectors [--out FILE | --check FILE "
+                        "| --extend OLD NEW]\n");
         rc = 2;
     }
     free(t.s);

@@ -29,15 +29,36 @@ extern "C" {
 #define SECMQ_GRANT_MAY_PUBLISH 0x01u /* the recipient may publish */
 #define SECMQ_GRANT_ALLOW_MAC 0x02u   /* mac-only envelopes allowed */
 
-/* Why a grant was refused by the codec. Numbers never change. */
+/* Flag bits a version 1 grant may set; any other bit is refused. */
+#define SECMQ_GRANT_KNOWN_FLAGS 0x03u
+
+/*
+ * Why a grant was refused by the codec (PROTOCOL.md §5.1 names each, in
+ * the order they are checked). Numbers never change.
+ */
 typedef enum secmq_grant_status {
     SECMQ_GRANT_OK = 0,
-    SECMQ_GRANT_MALFORMED = 1,    /* not a grant, bad magic, wrong lengths,
-                                     trailing bytes, invalid filter */
-    SECMQ_GRANT_NOT_FOR_US = 2,   /* the recipient id is another identity's */
-    SECMQ_GRANT_BAD_SEAL = 3,     /* the sealed box does not open */
-    SECMQ_GRANT_BAD_SIGNATURE = 4 /* the owner's signature does not verify */
+    SECMQ_GRANT_MALFORMED = 1,      /* not a grant, bad magic, wrong lengths,
+                                       trailing bytes, invalid filter */
+    SECMQ_GRANT_NOT_FOR_US = 2,     /* the recipient id is another identity's */
+    SECMQ_GRANT_BAD_SEAL = 3,       /* the sealed box does not open */
+    SECMQ_GRANT_BAD_SIGNATURE = 4,  /* the owner's signature does not verify */
+    SECMQ_GRANT_BAD_EPOCH = 5,      /* epoch 0; epoch 1 naming a previous key;
+                                       no previous key but a grace deadline;
+                                       previous key id = key id */
+    SECMQ_GRANT_BAD_FLAGS = 6,      /* a flag bit other than bits 0 and 1 */
+    SECMQ_GRANT_BAD_PUBLISHERS = 7, /* no publisher, or one listed twice */
+    SECMQ_GRANT_PUBLISHER_MISMATCH = 8 /* flag bit 0 (may publish) is not
+                                          exactly "member_pk is listed" */
 } secmq_grant_status;
+
+/*
+ * secmq_grant_status_name -- the reason name PROTOCOL.md §5.1 gives a
+ * status ("ok", "malformed", "not_for_me", "bad_seal", "bad_signature",
+ * "bad_epoch", "bad_flags", "bad_publishers", "publisher_mismatch"), or
+ * "unknown". Never NULL; a static string.
+ */
+SECMQ_API const char *secmq_grant_status_name(int status);
 
 /*
  * The fields of a grant body. In a parsed body, filter and publishers point
@@ -51,8 +72,10 @@ typedef struct secmq_grant_fields {
     uint32_t epoch;
     uint64_t created_ms;
     unsigned char prev_key_id[SECMQ_ID_BYTES]; /* zeros when epoch = 1 */
-    uint64_t grace_ms;  /* Unix ms deadline for prev_key_id, 0 = none */
-    unsigned flags;     /* SECMQ_GRANT_MAY_PUBLISH | SECMQ_GRANT_ALLOW_MAC */
+    uint64_t grace_ms;  /* Unix ms deadline for prev_key_id; 0 when there
+                           is none, and with a previous key: no grace */
+    unsigned flags;     /* SECMQ_GRANT_MAY_PUBLISH | SECMQ_GRANT_ALLOW_MAC;
+                           MAY_PUBLISH exactly when member_pk is listed */
     const char *filter; /* filter_len bytes, not NUL-terminated */
     size_t filter_len;  /* 1..65535 */
     const unsigned char *publishers; /* n_publishers * 32 bytes */
@@ -69,7 +92,10 @@ SECMQ_API size_t secmq_grant_body_size(size_t filter_len, size_t n_publishers);
  * secmq_grant_body_build -- encode g and sign it with owner_sk (the owner's
  * SECMQ_SIGN_SK_BYTES secret key; g->owner_pk must be its public key).
  * out (out_cap bytes) receives secmq_grant_body_size() bytes, length in
- * *out_len. The body holds the channel key: the caller wipes it.
+ * *out_len. The body holds the channel key: the caller wipes it. g must
+ * pass every rule secmq_grant_body_parse checks (PROTOCOL.md §5.1):
+ * epoch and previous key, known flags, 1..65535 distinct publishers,
+ * SECMQ_GRANT_MAY_PUBLISH set exactly when member_pk is a publisher.
  * Returns SECMQ_OK, SECMQ_E_INVAL (invalid filter or field) or
  * SECMQ_E_OVERSIZE (out_cap too small). Never allocates.
  */
@@ -81,10 +107,17 @@ SECMQ_API int secmq_grant_body_build(unsigned char *out, size_t out_cap,
 /*
  * secmq_grant_body_parse -- split a body into g and verify the signature
  * with the owner_pk the body names (whether that owner is trusted is for
- * the caller to decide). Lengths must be exact, the filter a valid MQTT
- * filter, the epoch at least 1, and epoch 1 without a previous key id. g's
- * pointers point into body; g->channel_key is secret. Returns SECMQ_GRANT_OK,
- * SECMQ_GRANT_MALFORMED or SECMQ_GRANT_BAD_SIGNATURE; on failure g is wiped.
+ * the caller to decide), then check the fields, in the order of
+ * PROTOCOL.md §5.1: lengths exact and the filter a valid MQTT filter
+ * (SECMQ_GRANT_MALFORMED), the signature (SECMQ_GRANT_BAD_SIGNATURE), the
+ * epoch and previous key (SECMQ_GRANT_BAD_EPOCH), the flags
+ * (SECMQ_GRANT_BAD_FLAGS), at least one publisher and none listed twice
+ * (SECMQ_GRANT_BAD_PUBLISHERS; a list of more than 512 publishers needs a
+ * small allocation, and no memory for it is SECMQ_GRANT_MALFORMED), and
+ * the may-publish flag equal to "member_pk is a publisher"
+ * (SECMQ_GRANT_PUBLISHER_MISMATCH). g's pointers point into body;
+ * g->channel_key is secret. Returns SECMQ_GRANT_OK or the first failed
+ * status; on failure g is wiped.
  */
 SECMQ_API int secmq_grant_body_parse(const unsigned char *body, size_t len,
                                      secmq_grant_fields *g) SECMQ_NODISCARD;

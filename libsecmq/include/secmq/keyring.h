@@ -127,8 +127,10 @@ SECMQ_API int secmq_keyring_covers(secmq_keyring *kr, const char *topic);
  * is 0) for topic (BORROWED, no wildcards) into out (out_cap bytes), length
  * in *out_len.
  * The channel: among the channels whose filter matches topic, the most
- * specific one: the most literal levels (not + or #), then the longest
- * filter, then the lowest channel id. Its newest key is used, in signed
+ * specific one (PROTOCOL.md §4.1: level by level from the left, the first
+ * level where two filters differ decides; a literal level beats +, + beats
+ * #, and a filter with no more levels beats #; the same filter from two
+ * owners: the lower channel id). Its newest key is used, in signed
  * mode, or mac-only when secmq_keyring_set_mode() asked for it AND that
  * channel's grant allows it. The sequence number is taken per PROTOCOL.md
  * §4: a new block is persisted (fsync) before a number past the last
