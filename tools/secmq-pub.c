@@ -137,8 +137,10 @@ static void pub_help(void)
         "                     it). Without --raw, secmq-pub seals on covered "
         "topics and\n"
         "                     refuses to publish there when it cannot seal "
-        "(e.g. not a\n"
-        "                     publisher of the channel); it never falls back "
+        "(e.g. not in\n"
+        "                     the publishers list of the most specific "
+        "channel: then it\n"
+        "                     exits before connecting); it never falls back "
         "to plaintext.\n"
         " --mac               with --keyring: mac-only envelopes (no "
         "signature; proves\n"
@@ -570,6 +572,25 @@ static int publish_all(struct pub *p)
     return code;
 }
 
+/*
+ * With a keyring, on a topic a channel covers: refuse before connecting
+ * unless this identity is in that channel's publishers list (the list
+ * receivers check, PROTOCOL.md §4.1). 0 or an exit code after saying why.
+ */
+static int check_may_publish(struct pub *p)
+{
+    char why[SECMQ_ERRMSG_BYTES];
+
+    if (p->s.keyring == NULL || p->raw ||
+        !secmq_keyring_covers(p->s.keyring, p->topic) ||
+        secmq_keyring_may_publish(p->s.keyring, p->topic) == SECMQ_OK) {
+        return 0;
+    }
+    secmq_keyring_errmsg(p->s.keyring, why, sizeof why);
+    cli_err("cannot publish to '%.200s': %s", p->topic, why);
+    return CLI_EXIT_ERROR;
+}
+
 /* --raw and --mac only mean something with a keyring. 0 or -1. */
 static int check_e2e(const struct pub *p, const struct cli_conn *o)
 {
@@ -646,6 +667,9 @@ int main(int argc, char **argv)
     pthread_condattr_destroy(&ca);
 
     code = cli_session_open(&p.s, &o, &p, NULL, on_stopped);
+    if (code == 0) {
+        code = check_may_publish(&p);
+    }
     if (code == 0 && p.mac) {
         (void)secmq_keyring_set_mode(p.s.keyring, SECMQ_SEAL_MAC);
     }

@@ -400,6 +400,45 @@ int secmq_keyring_covers(secmq_keyring *kr, const char *topic)
     return best_channel(kr, topic, tlen) != NULL;
 }
 
+/* §4.1 step 1: the channel whose key seals topic (tlen bytes, valid), or
+ * SECMQ_E_NO_KEY with the reason in kr's error message. */
+static int sealing_channel(secmq_keyring *kr, const char *topic, size_t tlen,
+                           const secmq__kchan **out)
+{
+    const secmq__kchan *ch = best_channel(kr, topic, tlen);
+
+    *out = NULL;
+    if (ch == NULL) {
+        return set_err(kr, SECMQ_E_NO_KEY,
+                       "seal: no channel covers topic '%.64s'", topic);
+    }
+    /* SECURITY: the publishers list decides (the same list receivers
+     * check); never a fallback to a less specific channel. */
+    if (!ch->may_publish) {
+        return set_err(kr, SECMQ_E_NO_KEY,
+                       "seal: '%s' is not a publisher of channel '%.64s' "
+                       "(owner %s), which covers topic '%.64s'",
+                       kr->self.name, ch->filter, ch->owner_display, topic);
+    }
+    *out = ch;
+    return SECMQ_OK;
+}
+
+int secmq_keyring_may_publish(secmq_keyring *kr, const char *topic)
+{
+    const secmq__kchan *ch;
+    size_t tlen;
+
+    if (kr == NULL || topic == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    tlen = strlen(topic);
+    if (!secmq__topic_valid(topic, tlen)) {
+        return set_err(kr, SECMQ_E_INVAL, "seal: invalid topic '%.64s'", topic);
+    }
+    return sealing_channel(kr, topic, tlen, &ch);
+}
+
 int secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
                        size_t len, unsigned char *out, size_t out_cap,
                        size_t *out_len)
@@ -421,16 +460,9 @@ int secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
     if (!secmq__topic_valid(topic, tlen)) {
         return set_err(kr, SECMQ_E_INVAL, "seal: invalid topic '%.64s'", topic);
     }
-    ch = best_channel(kr, topic, tlen);
-    if (ch == NULL) {
-        return set_err(kr, SECMQ_E_NO_KEY,
-                       "seal: no channel covers topic '%.64s'", topic);
-    }
-    if (!ch->may_publish) {
-        return set_err(kr, SECMQ_E_NO_KEY,
-                       "seal: '%s' is not a publisher of channel '%.64s' "
-                       "(owner %s), which covers topic '%.64s'",
-                       kr->self.name, ch->filter, ch->owner_display, topic);
+    rc = sealing_channel(kr, topic, tlen, &ch);
+    if (rc != SECMQ_OK) {
+        return rc;
     }
     pthread_mutex_lock(&kr->tx_lock);
     mode = kr->mode;

@@ -276,6 +276,36 @@ def open_grant(path, member, owner_pk=None):
     return d
 
 
+def make_grant(owner, member, filt, flags, publishers, epoch=1,
+               key_id=None, channel_key=None, created_ms=None,
+               prev_key_id=bytes(8), grace_ms=0):
+    """§5: a grant file for member (an Identity) signed by owner (a secret
+    Identity), built here without any of the rules of §5.1: what a careless
+    or hostile owner could sign. Returns (grant bytes, key_id,
+    channel_key)."""
+    key_id = key_id or os.urandom(8)
+    channel_key = channel_key or os.urandom(32)
+    f = filt.encode()
+    unsigned = (BODY_MAGIC + owner.pk + member.pk + key_id + channel_key +
+                struct.pack(">I", epoch) +
+                struct.pack(">Q", created_ms or now_ms()) + prev_key_id +
+                struct.pack(">Q", grace_ms) + bytes([flags]) +
+                struct.pack(">H", len(f)) + f +
+                struct.pack(">H", len(publishers)) + b"".join(publishers))
+    # python3-nacl 1.5 has no crypto_sign_detached: the signature is the
+    # first 64 bytes of the combined form.
+    body = unsigned + nb.crypto_sign(GRANT_SIG_CONTEXT + unsigned,
+                                     owner.sk)[:SIG]
+    grant = GRANT_MAGIC + member.id + nb.crypto_box_seal(body, member.x_pk)
+    return grant, key_id, channel_key
+
+
+def channel_id(owner_pk, filt):
+    """§5.3: 16 hex digits of the first 8 bytes of BLAKE2b-32(owner_pk ||
+    filter)."""
+    return blake2b(owner_pk + filt.encode(), 32)[:8].hex()
+
+
 def flip(raw, i, mask=0x01):
     b = bytearray(raw)
     b[i] ^= mask

@@ -20,7 +20,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
 from keys import (E2ETestCase, FLAG_PUBLISH, MODE_MAC,  # noqa: E402
-                  flip, now_ms, open_grant, seal)
+                  channel_id, flip, make_grant, now_ms, open_grant, seal)
 
 
 def now_us():
@@ -61,6 +61,9 @@ class Authorisation(E2ETestCase):
         self.assert_not_logged(r"Received PUBLISH from alice-pub",
                                "alice's refused message reached the broker",
                                since)
+        # Refused locally, before connecting (PROTOCOL.md §4.1 step 1).
+        self.assert_not_logged(r"New client connected .* as alice-pub ",
+                               "secmq-pub connected before refusing", since)
         # --raw is the explicit way to send plaintext; without it, never.
         self.assert_no_more(cap, 0.3)
 
@@ -80,6 +83,49 @@ class Authorisation(E2ETestCase):
         self.assertTrue(ok, bob.text())
         self.assertEqual(bob.drops(), [("status", "unauthorised")])
         self.assertEqual(bob.out, ["sam sealed in python as sam"])
+
+    def test_flag_set_but_not_listed(self):
+        """A grant that says 'may publish' while its publishers list does
+        not name the member, validly signed by sam: every receiver would
+        refuse what she sends (unauthorised), so the grant itself is
+        refused (PROTOCOL.md §5.1, publisher_mismatch): at import, and
+        when it is put into her keyring by hand, secmq-pub refuses to
+        start with a one-line reason and a non-zero exit, and nothing
+        reaches the broker."""
+        self.make_world()
+        sam, alice = self.identity("sam"), self.identity("alice")
+        grant, _, _ = make_grant(sam, alice, "status", FLAG_PUBLISH,
+                                 [sam.pk], epoch=2)
+        path = os.path.join(self.keys_dir, "crafted-alice.grant")
+        with open(path, "wb") as fh:
+            fh.write(grant)
+        r = self.keys("import", "--keyring", self.kdir("alice"), path,
+                      ok=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("publisher_mismatch", r.stderr)
+        self.assertIn("publishers list", r.stderr)
+        self.assertIn(path, r.stderr)
+
+        # As an earlier version would have imported it.
+        held = os.path.join(self.kdir("alice"), "grants",
+                            channel_id(sam.pk, "status") + ".grant")
+        self.assertTrue(os.path.exists(held), held)
+        with open(held, "wb") as fh:
+            fh.write(grant)
+        since = self.broker.log_size()
+        r = self.epub("alice", "-i", "alice-pub", "-t", "status", "-q", "1",
+                      "-m", "x", ok=False)
+        self.assertNotEqual(r.returncode, 0, "alice published: %r"
+                            % (r.stderr,))
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn("publisher_mismatch", lines[0])
+        self.assertIn(held, lines[0])
+        self.assert_not_logged(r"New client connected .* as alice-pub ",
+                               "secmq-pub connected with a refused grant",
+                               since)
+        self.assert_not_logged(r"Received PUBLISH from alice-pub",
+                               "a message reached the broker", since)
 
     def test_non_member_never_sees_plaintext(self):
         """eve has an identity and trusts sam but holds no grant: she
@@ -134,7 +180,9 @@ class Authorisation(E2ETestCase):
         g = open_grant(self.grant(out, "bob"), self.identity("bob"),
                        self.public("sam").pk)
         self.assertEqual(g["epoch"], 2)
-        self.assertLessEqual(g["grace_ms"], now_ms(), "grace 0")
+        # No grace: the previous key is named, its deadline is 0 (§3).
+        self.assertEqual(g["grace_ms"], 0, "grace 0")
+        self.assertNotEqual(g["prev_key_id"], bytes(8))
 
         bob = self.sub("bob", "-t", "status", "-q", "1", "-F", "%S %p",
                        "-d", client_id="bob-1")

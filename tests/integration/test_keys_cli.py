@@ -13,8 +13,14 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "harness"))
+from keys import (FLAG_PUBLISH, make_grant,  # noqa: E402
+                  read_public_identity, read_secret_identity)
 
 BIN_DIR = os.environ.get("SECMQ_BIN_DIR", "")
 KEYS = os.path.join(BIN_DIR, "secmq-keys")
@@ -210,10 +216,10 @@ class KeysCli(unittest.TestCase):
         sam = self.listing("sam")
         self.assertIn("members: sam(pub) alice(sub)\n", sam)
         self.assertIn("epoch 3", sam)
-        # Revocation defaults to no grace: the old key expired at once.
+        # Revocation defaults to no grace: the old key is refused at once.
         self.run_keys("import", "--keyring", self.p("alice"),
                       self.p("g3", "alice.grant"))
-        self.assertIn("expired at", self.listing("alice"))
+        self.assertIn("refused (no grace period)", self.listing("alice"))
         # bob cannot use alice's grant.
         self.refused("import", "--keyring", self.p("bob"),
                      self.p("g3", "alice.grant"), says="someone else")
@@ -223,6 +229,52 @@ class KeysCli(unittest.TestCase):
         self.refused("channel", "rotate", "--keyring", self.p("alice"),
                      "--topic", "status", "--out", self.p("g4"),
                      says="no channel 'status' owned by 'alice'")
+
+    def crafted(self, name, filt="lights", flags=0, publishers=("sam",),
+                **kw):
+        """A grant for alice signed by sam, built without §5.1's rules."""
+        sam = read_secret_identity(self.p("sam", "identity"))
+        alice = read_public_identity(self.p("alice.pub"))
+        pubs = [read_public_identity(self.p(n + ".pub")).pk
+                for n in publishers]
+        grant, _, _ = make_grant(sam, alice, filt, flags, pubs, **kw)
+        path = self.p(name + ".grant")
+        with open(path, "wb") as fh:
+            fh.write(grant)
+        return path
+
+    def test_grants_breaking_field_rules(self):
+        """Grants validly signed by a trusted owner that break a rule of
+        PROTOCOL.md §5.1 are refused at import with the rule's reason,
+        naming the file, and nothing is written."""
+        self.world()
+        before = self.listing("alice")
+        cases = [
+            # may publish, not listed: all she sent would be unauthorised
+            (dict(flags=FLAG_PUBLISH), "publisher_mismatch",
+             "publishers list"),
+            # listed, may not publish
+            (dict(publishers=("sam", "alice")), "publisher_mismatch",
+             "publishers list"),
+            (dict(publishers=("sam", "sam")), "bad_publishers", "twice"),
+            (dict(publishers=()), "bad_publishers", "empty"),
+            (dict(flags=0x04), "bad_flags", "flag bits"),
+            (dict(prev_key_id=b"\x01" * 8), "bad_epoch", "epoch 1"),
+            (dict(epoch=0), "bad_epoch", "epoch 0"),
+            (dict(epoch=3, grace_ms=1), "bad_epoch", "grace deadline"),
+        ]
+        for i, (kw, reason, words) in enumerate(cases):
+            path = self.crafted("bad-%d" % i, **kw)
+            line = self.refused("import", "--keyring", self.p("alice"), path,
+                                says=reason)
+            self.assertIn(path, line)
+            self.assertIn(words, line)
+        self.assertEqual(self.listing("alice"), before)
+        # The same construction within the rules is accepted.
+        ok = self.crafted("good", flags=FLAG_PUBLISH,
+                          publishers=("sam", "alice"))
+        self.run_keys("import", "--keyring", self.p("alice"), ok)
+        self.assertIn("lights", self.listing("alice"))
 
     def test_create_refusals(self):
         self.world()

@@ -123,6 +123,18 @@ SECMQ_API void secmq_keyring_id(const secmq_keyring *kr,
 SECMQ_API int secmq_keyring_covers(secmq_keyring *kr, const char *topic);
 
 /*
+ * secmq_keyring_may_publish -- whether secmq_keyring_seal() would seal on
+ * topic (BORROWED, no wildcards): the most specific channel covering it
+ * (see secmq_keyring_seal) lists this identity as a publisher. Lets a
+ * tool refuse before it connects. Takes no sequence number, writes
+ * nothing.
+ * Returns SECMQ_OK; SECMQ_E_INVAL (NULL argument, invalid topic);
+ * SECMQ_E_NO_KEY (no channel covers topic, or this identity is not in the
+ * publishers list of the one that does: secmq_keyring_errmsg() says which).
+ */
+SECMQ_API int secmq_keyring_may_publish(secmq_keyring *kr, const char *topic);
+
+/*
  * secmq_keyring_seal -- seal pt (len bytes, BORROWED, may be NULL when len
  * is 0) for topic (BORROWED, no wildcards) into out (out_cap bytes), length
  * in *out_len.
@@ -136,8 +148,9 @@ SECMQ_API int secmq_keyring_covers(secmq_keyring *kr, const char *topic);
  * §4: a new block is persisted (fsync) before a number past the last
  * persisted block is used.
  * Returns SECMQ_OK; SECMQ_E_INVAL (NULL argument, invalid topic);
- * SECMQ_E_NO_KEY (no channel covers topic, or this identity is not a
- * publisher of the one that does: secmq_keyring_errmsg() says which);
+ * SECMQ_E_NO_KEY (no channel covers topic, or this identity is not in
+ * the publishers list of the one that does: secmq_keyring_errmsg() says
+ * which; a less specific channel is never used instead);
  * SECMQ_E_OVERSIZE (out_cap < len + overhead, see secmq_envelope_size);
  * SECMQ_E_IO (the sequence block could not be persisted, or another
  * process publishes with this keyring: nothing was sealed).
