@@ -5,7 +5,9 @@
  * building real keyrings and sealing on each topic; a grant whose
  * may-publish flag disagrees with its publishers list (validly signed by
  * the owner) refused at import and at load (§5.1); no grace written as
- * grace_ms 0 (§3). Usage: unit_channel CHANNEL_VECTORS_JSON
+ * grace_ms 0 (§3); who is a known identity (§4.2 step 5), whose
+ * publishers list applies during a grace period, and which keys a member
+ * holds after two rotations (§3). Usage: unit_channel CHANNEL_VECTORS_JSON
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +433,153 @@ static void test_no_grace(void)
     secmq_keyring_free(member);
 }
 
+/* Open env (sealed "x") on topic with kr: the reason; *name the sender. */
+static int open_one(secmq_keyring *kr, const char *topic,
+                    const unsigned char *env, size_t len, const char **name)
+{
+    unsigned char pt[512];
+    size_t ptlen = 0;
+    int reason = -1;
+    int rc = secmq_keyring_open_msg(kr, topic, env, len, pt, sizeof pt, &ptlen,
+                                    name, &reason);
+
+    return (rc == SECMQ_OK) == (reason == SECMQ_OPEN_OK) ? reason : -1;
+}
+
+/* Import files (tmpdir names) into who's keyring. */
+static int import_n(const char *who, const char *a, const char *b)
+{
+    char err[ERRLEN];
+    const char *files[2] = {tu_at(a), b != NULL ? tu_at(b) : NULL};
+    int rc = secmq_keyring_import(tu_at(who), files, b != NULL ? 2 : 1, NULL,
+                                  NULL, err, sizeof err);
+
+    if (rc != SECMQ_OK) {
+        fprintf(stderr, "import into %s: %s\n", who, err);
+    }
+    return rc;
+}
+
+/*
+ * PROTOCOL.md §4.2 step 5 (a publisher known only from the grant is a
+ * known identity, named by its hex id), step 6 with §3 (the newest
+ * grant's publishers list applies under the previous key too), and §3's
+ * keys held (after two rotations the oldest key is gone: unknown_key).
+ */
+static void test_known_identities_and_keys_held(void)
+{
+    const char *pv[2], *sv[1];
+    secmq_channel_spec spec;
+    secmq_keyring *kr;
+    unsigned char e1a[256], e1b[256], e2[256], p1[256], p2[256], id[8];
+    size_t l1a = 0, l1b = 0, l2 = 0, lp1 = 0, lp2 = 0;
+    const char *name = NULL;
+    char err[ERRLEN], hex[17];
+
+    CHECK_INT_EQ(make_identity("kh-owner"), 0);
+    CHECK_INT_EQ(make_identity("kh-pub"), 0);
+    CHECK_INT_EQ(make_identity("kh-sub"), 0);
+    pv[0] = tu_at("kh-owner.pub");
+    pv[1] = tu_at("kh-pub.pub");
+    sv[0] = tu_at("kh-sub.pub");
+    memset(&spec, 0, sizeof spec);
+    spec.filter = "kh";
+    spec.publishers = pv;
+    spec.n_publishers = 2;
+    spec.subscribers = sv;
+    spec.n_subscribers = 1;
+    CHECK_INT_EQ(secmq_channel_create(tu_at("kh-owner"), &spec, tu_at("kh-g1"),
+                                      NULL, NULL, err, sizeof err),
+                 SECMQ_OK);
+    /* kh-sub trusts the owner only: kh-pub is known from the grant. */
+    CHECK_INT_EQ(import_n("kh-sub", "kh-owner.pub", "kh-g1/kh-sub.grant"),
+                 SECMQ_OK);
+    CHECK_INT_EQ(import_n("kh-pub", "kh-owner.pub", "kh-g1/kh-pub.grant"),
+                 SECMQ_OK);
+    kr = open_kr("kh-owner");
+    CHECK(kr != NULL);
+    if (kr == NULL) {
+        return;
+    }
+    CHECK_INT_EQ(secmq_keyring_seal(kr, "kh", "x", 1, e1a, sizeof e1a, &l1a),
+                 SECMQ_OK);
+    CHECK_INT_EQ(secmq_keyring_seal(kr, "kh", "x", 1, e1b, sizeof e1b, &l1b),
+                 SECMQ_OK);
+    secmq_keyring_free(kr);
+    kr = open_kr("kh-pub");
+    CHECK(kr != NULL);
+    if (kr == NULL) {
+        return;
+    }
+    CHECK_INT_EQ(secmq_keyring_seal(kr, "kh", "x", 1, p1, sizeof p1, &lp1),
+                 SECMQ_OK);
+    CHECK_INT_EQ(secmq_keyring_seal(kr, "kh", "x", 1, p2, sizeof p2, &lp2),
+                 SECMQ_OK);
+    secmq_keyring_id(kr, id);
+    secmq_keyring_free(kr);
+    sodium_bin2hex(hex, sizeof hex, id, 8);
+
+    kr = open_kr("kh-sub");
+    CHECK(kr != NULL);
+    if (kr == NULL) {
+        return;
+    }
+    CHECK_INT_EQ(open_one(kr, "kh", p1, lp1, &name), SECMQ_OPEN_OK);
+    CHECK_STR_EQ(name != NULL ? name : "(null)", hex);
+    CHECK_INT_EQ(open_one(kr, "kh", e1a, l1a, &name), SECMQ_OPEN_OK);
+    CHECK_STR_EQ(name != NULL ? name : "(null)", "kh-owner");
+    secmq_keyring_free(kr);
+
+    /* kh-pub revoked with a grace period: the epoch 1 key still opens,
+     * but kh-pub is no longer in the list, also under that key. */
+    CHECK_INT_EQ(secmq_channel_revoke(tu_at("kh-owner"), "kh", "kh-pub", 60000,
+                                      tu_at("kh-g2"), NULL, NULL, err,
+                                      sizeof err),
+                 SECMQ_OK);
+    CHECK_INT_EQ(import_n("kh-sub", "kh-g2/kh-sub.grant", NULL), SECMQ_OK);
+    kr = open_kr("kh-owner");
+    CHECK(kr != NULL);
+    if (kr == NULL) {
+        return;
+    }
+    CHECK_INT_EQ(secmq_keyring_seal(kr, "kh", "x", 1, e2, sizeof e2, &l2),
+                 SECMQ_OK);
+    secmq_keyring_free(kr);
+    kr = open_kr("kh-sub");
+    CHECK(kr != NULL);
+    if (kr == NULL) {
+        return;
+    }
+    /* Known only from the older grant: no longer a known identity. */
+    CHECK_INT_EQ(open_one(kr, "kh", p2, lp2, &name), SECMQ_OPEN_UNKNOWN_SENDER);
+    CHECK_INT_EQ(open_one(kr, "kh", e1a, l1a, &name), SECMQ_OPEN_REPLAY);
+    secmq_keyring_free(kr);
+    /* A trusted peer, but not in the newest list: unauthorised. */
+    CHECK_INT_EQ(import_n("kh-sub", "kh-pub.pub", NULL), SECMQ_OK);
+    kr = open_kr("kh-sub");
+    CHECK(kr != NULL);
+    if (kr == NULL) {
+        return;
+    }
+    CHECK_INT_EQ(open_one(kr, "kh", p2, lp2, &name), SECMQ_OPEN_UNAUTHORISED);
+    secmq_keyring_free(kr);
+
+    /* A second rotation: epoch 2 is the previous key, epoch 1 is gone. */
+    CHECK_INT_EQ(secmq_channel_rotate(tu_at("kh-owner"), "kh", 60000,
+                                      tu_at("kh-g3"), NULL, NULL, err,
+                                      sizeof err),
+                 SECMQ_OK);
+    CHECK_INT_EQ(import_n("kh-sub", "kh-g3/kh-sub.grant", NULL), SECMQ_OK);
+    kr = open_kr("kh-sub");
+    CHECK(kr != NULL);
+    if (kr == NULL) {
+        return;
+    }
+    CHECK_INT_EQ(open_one(kr, "kh", e1b, l1b, &name), SECMQ_OPEN_UNKNOWN_KEY);
+    CHECK_INT_EQ(open_one(kr, "kh", e2, l2, &name), SECMQ_OPEN_OK);
+    secmq_keyring_free(kr);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -445,6 +594,7 @@ int main(int argc, char **argv)
     RUN(test_selection_vectors);
     RUN(test_publisher_mismatch);
     RUN(test_no_grace);
+    RUN(test_known_identities_and_keys_held);
     tu_tmpdir_done("keyrings");
     return check_exit();
 }
