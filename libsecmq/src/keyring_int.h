@@ -160,9 +160,30 @@ typedef struct secmq__owned {
     unsigned char *prev_key; /* 32 bytes */
 } secmq__owned;
 
-/* Seal o into DIR/owned/<cid>.chan with the local key. */
+/* Seal o into DIR/owned/<cid>.chan with the local key (keyowned.c). */
 int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
                       const secmq__owned *o, secmq__kerr *e);
+/* Read DIR/owned/<fname> into a new channel of kr (keyowned.c).
+ * SECMQ_OK, SECMQ_E_KEYRING (malformed, tampered, renamed), _E_NOMEM. */
+int secmq__owned_load(secmq_keyring *kr, const char *fname, secmq__kerr *e);
+
+/* ---- building the channels of a keyring being loaded (keystore.c) ---- */
+
+/* Add a zeroed channel with its own key slots; the pointer is valid until
+ * the next call. SECMQ_OK or SECMQ_E_NOMEM. */
+int secmq__chan_add(secmq_keyring *kr, secmq__kchan **out, secmq__kerr *e);
+/* Drop the channel secmq__chan_add made last (its key slots are wiped). */
+void secmq__chan_drop_last(secmq_keyring *kr);
+/* Channel ch's current (prev 0) or previous key slot, writable while the
+ * keyring is being loaded. */
+unsigned char *secmq__chan_key_w(secmq_keyring *kr, const secmq__kchan *ch,
+                                 int prev);
+/* Copy filter f (len bytes) into ch. SECMQ_OK or SECMQ_E_NOMEM. */
+int secmq__chan_set_filter(secmq__kchan *ch, const char *f, size_t len,
+                           secmq__kerr *e);
+/* 1 if name is "<16 hex digits of cid><suffix>". */
+int secmq__name_is_cid(const char *name, const unsigned char *cid,
+                       const char *suffix);
 
 /*
  * Open and check the grant file bytes grant (len bytes; label names it in

@@ -2,9 +2,9 @@
  * keystore.c -- loading a keyring directory into memory: the identity,
  * the trusted peers, the owned channels and the grants held, each checked
  * again on every load (a grant is opened and its owner's signature and
- * trust verified; an owned file must authenticate). Also the owned-channel
- * file format. Not for runtime sealing/opening (keyring.c) or for changing
- * the directory (keyadmin.c).
+ * trust verified; an owned file must authenticate, keyowned.c reads it).
+ * Not for runtime sealing/opening (keyring.c) or for changing the
+ * directory (keyadmin.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,9 +17,6 @@
 
 #include "keyring_int.h"
 #include "topicfilter_int.h"
-
-/* Largest owned-channel payload: filter, keys, 65535 members. */
-#define OWNED_MAX (70000u + 65535u * (SECMQ_SIGN_PK_BYTES + 2u + 64u))
 
 /* ---- small helpers --------------------------------------------------------
  */
@@ -203,9 +200,7 @@ err:
 /* ---- channels and their keys ----------------------------------------------
  */
 
-/* Add a zeroed channel with its own key slots. The pointer is valid until
- * the next chan_add. */
-static int chan_add(secmq_keyring *kr, secmq__kchan **out, secmq__kerr *e)
+int secmq__chan_add(secmq_keyring *kr, secmq__kchan **out, secmq__kerr *e)
 {
     secmq__kchan *nc;
     unsigned char *nk;
@@ -237,8 +232,7 @@ static int chan_add(secmq_keyring *kr, secmq__kchan **out, secmq__kerr *e)
     return SECMQ_OK;
 }
 
-/* Drop the channel chan_add made last (its slot is wiped). */
-static void chan_drop_last(secmq_keyring *kr)
+void secmq__chan_drop_last(secmq_keyring *kr)
 {
     secmq__kchan *ch = &kr->chans[kr->nchans - 1];
 
@@ -250,13 +244,14 @@ static void chan_drop_last(secmq_keyring *kr)
     kr->nchans--;
 }
 
-static unsigned char *key_w(secmq_keyring *kr, const secmq__kchan *ch, int prev)
+unsigned char *secmq__chan_key_w(secmq_keyring *kr, const secmq__kchan *ch,
+                                 int prev)
 {
     return kr->keys + (2 * ch->slot + (prev ? 1u : 0u)) * SECMQ_KEY_BYTES;
 }
 
-static int set_filter(secmq__kchan *ch, const char *f, size_t len,
-                      secmq__kerr *e)
+int secmq__chan_set_filter(secmq__kchan *ch, const char *f, size_t len,
+                           secmq__kerr *e)
 {
     ch->filter = malloc(len + 1);
     if (ch->filter == NULL) {
@@ -268,110 +263,7 @@ static int set_filter(secmq__kchan *ch, const char *f, size_t len,
     return SECMQ_OK;
 }
 
-/* ---- owned channels ---------------------------------------------------------
- */
-
-/* A bounds-checked reader: any overrun sets bad and yields zeros. */
-typedef struct rd {
-    const unsigned char *p;
-    size_t left;
-    int bad;
-} rd;
-
-static const unsigned char *rd_take(rd *r, size_t n)
-{
-    static const unsigned char zeros[SECMQ_SIGN_PK_BYTES];
-    const unsigned char *p;
-
-    if (r->bad || r->left < n) {
-        r->bad = 1;
-        return zeros;
-    }
-    p = r->p;
-    r->p += n;
-    r->left -= n;
-    return p;
-}
-
-static uint64_t rd_uint(rd *r, size_t n)
-{
-    const unsigned char *p = rd_take(r, n);
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < n && !r->bad; i++) {
-        v = (v << 8) | p[i];
-    }
-    return r->bad ? 0 : v;
-}
-
-static unsigned char *wr_uint(unsigned char *p, uint64_t v, size_t n)
-{
-    for (size_t i = n; i > 0; i--) {
-        p[i - 1] = (unsigned char)v;
-        v >>= 8;
-    }
-    return p + n;
-}
-
-static unsigned char *wr_bytes(unsigned char *p, const void *b, size_t n)
-{
-    memcpy(p, b, n);
-    return p + n;
-}
-
-int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
-                      const secmq__owned *o, secmq__kerr *e)
-{
-    char path[SECMQ__PATH_MAX];
-    static const unsigned char zero_key[SECMQ_KEY_BYTES];
-    unsigned char *buf, *p;
-    size_t size;
-    int rc;
-
-    if (secmq__chan_path(path, sizeof path, kr->dir, "owned", cid, ".chan") !=
-        0) {
-        return secmq__kerr_set(e, SECMQ_E_IO, "%s: path too long", kr->dir);
-    }
-    if (o->nmembers > 65535u) {
-        return secmq__kerr_set(e, SECMQ_E_INVAL, "too many members");
-    }
-    size = 2 + o->filter_len + 1 + 4 + SECMQ_ID_BYTES + SECMQ_KEY_BYTES + 8 +
-           1 + SECMQ_ID_BYTES + SECMQ_KEY_BYTES + 8 + 2;
-    for (size_t i = 0; i < o->nmembers; i++) {
-        size += SECMQ_SIGN_PK_BYTES + 2 + strlen(o->members[i].name);
-    }
-    /* SECURITY: the payload holds channel keys. */
-    buf = sodium_malloc(size);
-    if (buf == NULL) {
-        return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
-    }
-    p = wr_uint(buf, o->filter_len, 2);
-    p = wr_bytes(p, o->filter, o->filter_len);
-    p = wr_uint(p, o->allow_mac ? 1u : 0u, 1);
-    p = wr_uint(p, o->epoch, 4);
-    p = wr_bytes(p, o->key_id, SECMQ_ID_BYTES);
-    p = wr_bytes(p, o->key, SECMQ_KEY_BYTES);
-    p = wr_uint(p, o->created_ms, 8);
-    p = wr_uint(p, o->has_prev ? 1u : 0u, 1);
-    p = wr_bytes(p, o->prev_key_id, SECMQ_ID_BYTES);
-    p = wr_bytes(p, o->has_prev ? o->prev_key : zero_key, SECMQ_KEY_BYTES);
-    p = wr_uint(p, o->prev_deadline_ms, 8);
-    p = wr_uint(p, o->nmembers, 2);
-    for (size_t i = 0; i < o->nmembers; i++) {
-        size_t nl = strlen(o->members[i].name);
-        p = wr_bytes(p, o->members[i].pk, SECMQ_SIGN_PK_BYTES);
-        p = wr_uint(p, o->members[i].publisher ? 1u : 0u, 1);
-        p = wr_uint(p, nl, 1);
-        p = wr_bytes(p, o->members[i].name, nl);
-    }
-    rc = secmq__kfile_seal_write(path, "owned", kr->sec->local_key, buf,
-                                 (size_t)(p - buf), e);
-    sodium_free(buf);
-    return rc;
-}
-
-/* 1 if name is "<16 hex digits of cid><suffix>". */
-static int name_is_cid(const char *name, const unsigned char *cid,
+int secmq__name_is_cid(const char *name, const unsigned char *cid,
                        const char *suffix)
 {
     char want[2 * SECMQ__CID_BYTES + 1 + 16];
@@ -381,110 +273,6 @@ static int name_is_cid(const char *name, const unsigned char *cid,
     n = snprintf(want, sizeof want, "%s%s",
                  secmq__hex(hex, cid, SECMQ__CID_BYTES), suffix);
     return n > 0 && (size_t)n < sizeof want && strcmp(want, name) == 0;
-}
-
-static int load_owned(secmq_keyring *kr, const char *fname, secmq__kerr *e)
-{
-    char path[SECMQ__PATH_MAX];
-    unsigned char *pl = NULL;
-    size_t len = 0, flen, n;
-    secmq__kchan *ch = NULL;
-    const unsigned char *f;
-    rd r;
-    int rc;
-
-    if (secmq__kpath(path, sizeof path, kr->dir, "owned", fname) != 0) {
-        return secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: path too long",
-                               kr->dir);
-    }
-    rc = secmq__kfile_seal_read(path, "owned", kr->sec->local_key, OWNED_MAX, 0,
-                                &pl, &len, e);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    r.p = pl;
-    r.left = len;
-    r.bad = 0;
-    flen = (size_t)rd_uint(&r, 2);
-    f = rd_take(&r, flen);
-    if (r.bad || !secmq__filter_valid((const char *)f, flen)) {
-        rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: malformed", path);
-        goto err;
-    }
-    rc = chan_add(kr, &ch, e);
-    if (rc != SECMQ_OK) {
-        goto err;
-    }
-    rc = set_filter(ch, (const char *)f, flen, e);
-    if (rc != SECMQ_OK) {
-        goto err_chan;
-    }
-    memcpy(ch->owner_pk, kr->self.pk, SECMQ_SIGN_PK_BYTES);
-    secmq__chan_id(ch->cid, ch->owner_pk, ch->filter, flen);
-    if (!name_is_cid(fname, ch->cid, ".chan")) {
-        rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
-                             "%s: holds another channel ('%s'); renamed?", path,
-                             ch->filter);
-        goto err_chan;
-    }
-    ch->owned = 1;
-    ch->allow_mac = (rd_uint(&r, 1) & 1u) != 0;
-    ch->epoch = (uint32_t)rd_uint(&r, 4);
-    memcpy(ch->key_id, rd_take(&r, SECMQ_ID_BYTES), SECMQ_ID_BYTES);
-    memcpy(key_w(kr, ch, 0), rd_take(&r, SECMQ_KEY_BYTES), SECMQ_KEY_BYTES);
-    ch->created_ms = rd_uint(&r, 8);
-    ch->has_prev = rd_uint(&r, 1) != 0;
-    ch->prev_held = ch->has_prev;
-    memcpy(ch->prev_key_id, rd_take(&r, SECMQ_ID_BYTES), SECMQ_ID_BYTES);
-    memcpy(key_w(kr, ch, 1), rd_take(&r, SECMQ_KEY_BYTES), SECMQ_KEY_BYTES);
-    ch->prev_deadline_ms = rd_uint(&r, 8);
-    n = (size_t)rd_uint(&r, 2);
-    if (r.bad) {
-        rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: malformed", path);
-        goto err_chan;
-    }
-    ch->members = calloc(n ? n : 1, sizeof *ch->members);
-    ch->pubs = calloc(n ? n : 1, sizeof *ch->pubs);
-    if (ch->members == NULL || ch->pubs == NULL) {
-        rc = secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
-        goto err_chan;
-    }
-    for (size_t i = 0; i < n; i++) {
-        secmq__kmember *m = &ch->members[i];
-        size_t nl;
-        const unsigned char *nm;
-        memcpy(m->pk, rd_take(&r, SECMQ_SIGN_PK_BYTES), SECMQ_SIGN_PK_BYTES);
-        m->publisher = rd_uint(&r, 1) != 0;
-        nl = (size_t)rd_uint(&r, 1);
-        nm = rd_take(&r, nl);
-        if (r.bad || !secmq__name_valid((const char *)nm, nl)) {
-            rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: malformed", path);
-            goto err_chan;
-        }
-        memcpy(m->name, nm, nl);
-        m->name[nl] = 0;
-        if (same_pk(m->pk, kr->self.pk)) {
-            ch->member = 1;
-            ch->may_publish = m->publisher;
-        }
-        if (m->publisher) {
-            memcpy(ch->pubs[ch->npubs].pk, m->pk, SECMQ_SIGN_PK_BYTES);
-            secmq_identity_id(ch->pubs[ch->npubs].id, m->pk);
-            ch->npubs++;
-        }
-    }
-    ch->nmembers = n;
-    if (r.left != 0) {
-        rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: malformed", path);
-        goto err_chan;
-    }
-    sodium_free(pl);
-    return SECMQ_OK;
-err_chan:
-    chan_drop_last(kr);
-err:
-    sodium_free(pl);
-    return rc;
 }
 
 /* ---- grants ---------------------------------------------------------------
@@ -610,7 +398,7 @@ static int has_prev_id(const unsigned char *id)
 static int chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
                            const secmq_grant_fields *g, secmq__kerr *e)
 {
-    int rc = set_filter(ch, g->filter, g->filter_len, e);
+    int rc = secmq__chan_set_filter(ch, g->filter, g->filter_len, e);
 
     if (rc != SECMQ_OK) {
         return rc;
@@ -629,7 +417,7 @@ static int chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
     ch->allow_mac = (g->flags & SECMQ_GRANT_ALLOW_MAC) != 0;
     ch->epoch = g->epoch;
     memcpy(ch->key_id, g->key_id, SECMQ_ID_BYTES);
-    memcpy(key_w(kr, ch, 0), g->channel_key, SECMQ_KEY_BYTES);
+    memcpy(secmq__chan_key_w(kr, ch, 0), g->channel_key, SECMQ_KEY_BYTES);
     ch->created_ms = g->created_ms;
     ch->has_prev = has_prev_id(g->prev_key_id);
     memcpy(ch->prev_key_id, g->prev_key_id, SECMQ_ID_BYTES);
@@ -685,7 +473,7 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
         return rc;
     }
     secmq__chan_id(cid, g.owner_pk, g.filter, g.filter_len);
-    if (!name_is_cid(fname, cid, ".grant")) {
+    if (!secmq__name_is_cid(fname, cid, ".grant")) {
         rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
                              "%s: holds another channel's grant; renamed?",
                              path);
@@ -696,11 +484,11 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
         rc = SECMQ_OK;
         goto err;
     }
-    rc = chan_add(kr, &ch, e);
+    rc = secmq__chan_add(kr, &ch, e);
     if (rc == SECMQ_OK) {
         rc = chan_from_grant(kr, ch, &g, e);
         if (rc != SECMQ_OK) {
-            chan_drop_last(kr);
+            secmq__chan_drop_last(kr);
         }
     }
     if (rc != SECMQ_OK) {
@@ -724,7 +512,8 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
                 pg.filter_len == g.filter_len &&
                 same_bytes(pg.filter, g.filter, g.filter_len) &&
                 same_bytes(pg.key_id, g.prev_key_id, SECMQ_ID_BYTES)) {
-                memcpy(key_w(kr, ch, 1), pg.channel_key, SECMQ_KEY_BYTES);
+                memcpy(secmq__chan_key_w(kr, ch, 1), pg.channel_key,
+                       SECMQ_KEY_BYTES);
                 ch->prev_held = 1;
             }
         }
@@ -852,7 +641,7 @@ static int load_all(secmq_keyring *kr, secmq__kerr *e)
         rc = list_dir(kr->dir, "owned", ".chan", NULL, &names, &n, e);
     }
     for (size_t i = 0; rc == SECMQ_OK && i < n; i++) {
-        rc = load_owned(kr, names[i], e);
+        rc = secmq__owned_load(kr, names[i], e);
     }
     free_names(names, n);
     names = NULL;
