@@ -318,13 +318,10 @@ def select_channel(filters, topic):
 
 # §5 grants
 def valid_filter(f):
-    """A valid MQTT topic filter: 1..65535 bytes of UTF-8 without NUL;
-    '+' only as a whole level, '#' only as the whole last level."""
+    """A valid MQTT topic filter (§3.1): 1..65535 bytes without NUL
+    (UTF-8 is not checked); '+' only as a whole level, '#' only as the
+    whole last level."""
     if not 1 <= len(f) <= 0xFFFF or b"\0" in f:
-        return False
-    try:
-        f.decode("utf-8")
-    except UnicodeDecodeError:
         return False
     levels = f.split(b"/")
     for i, lv in enumerate(levels):
