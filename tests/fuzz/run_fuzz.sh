@@ -8,6 +8,9 @@
 #   TARGET acl: broker-plugin/acl.c + filter.c + policy.c, seeded with a few policies.
 #   TARGET xfer: libsecmq/src/xfercodec.c (file-transfer manifests, requests,
 #   names, chunks).
+#   TARGET grant: libsecmq/src/grant.c (grant bodies, re-signed to reach the
+#   field rules) and topicfilter.c (the most-specific-filter order), seeded
+#   with tests/vectors/grant-v1.json and channel-v1.json.
 # Exit 77 (ctest: skipped) when clang or its libFuzzer runtime is missing.
 set -euo pipefail
 src=$1
@@ -17,9 +20,9 @@ target=${4:-envelope}
 cc=${SECMQ_FUZZ_CC:-clang}
 
 case $target in
-envelope | acl | xfer) ;;
+envelope | acl | xfer | grant) ;;
 *)
-  echo "run_fuzz: unknown target '$target' (envelope, acl or xfer)" >&2
+  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer or grant)" >&2
   exit 2
   ;;
 esac
@@ -93,6 +96,44 @@ if [ "$target" = xfer ]; then
   seedx '\x03\x01\x01\x01\x01\x01\x01\x01\x01\x01'
   echo "run_fuzz: xfer, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
   "$tmp/fuzz_xfer" "${run[@]}" -max_len=8192 "$tmp/corpus"
+  exit 0
+fi
+
+if [ "$target" = grant ]; then
+  "$cc" "${cflags[@]}" -I "$src/libsecmq/include" -I "$src/libsecmq/src" \
+    "$src/tests/fuzz/fuzz_grant.c" "$src/libsecmq/src/grant.c" \
+    "$src/libsecmq/src/topicfilter.c" "$src/libsecmq/src/envelope.c" \
+    "${sodium[@]}" -o "$tmp/fuzz_grant"
+  # Seeds: 0 + body, 1 + body without signature, 2 + "A\0B\0TOPIC".
+  if [ -x "$python" ]; then
+    "$python" - "$src/tests/vectors" "$tmp/corpus" <<'PY'
+import json, os, sys
+vec, out = sys.argv[1], sys.argv[2]
+n = 0
+def put(b):
+    global n
+    with open(os.path.join(out, "seed-%03d" % n), "wb") as f:
+        f.write(b)
+    n += 1
+with open(os.path.join(vec, "grant-v1.json"), encoding="utf-8") as f:
+    g = json.load(f)
+for v in g["vectors"] + g["negative"]:
+    if "body" in v:
+        body = bytes.fromhex(v["body"])
+        put(b"\0" + body)
+        put(b"\1" + body[:-64])
+with open(os.path.join(vec, "channel-v1.json"), encoding="utf-8") as f:
+    c = json.load(f)
+for s in c["selection"]:
+    fs = s["filters"]
+    for case in s["cases"]:
+        for i in range(len(fs) - 1):
+            put(b"\2" + "\0".join([fs[i], fs[i + 1],
+                                    case["topic"]]).encode())
+PY
+  fi
+  echo "run_fuzz: grant, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
+  "$tmp/fuzz_grant" "${run[@]}" -max_len=4200 "$tmp/corpus"
   exit 0
 fi
 
