@@ -350,62 +350,12 @@ void secmq_keyring_id(const secmq_keyring *kr, unsigned char id[SECMQ_ID_BYTES])
 /* ---- covering and sealing ---------------------------------------------------
  */
 
-static int cid_less(const unsigned char *a, const unsigned char *b)
-{
-    return memcmp(a, b, SECMQ__CID_BYTES) < 0; /* not secret: channel ids */
-}
-
-/*
- * The most specific member channel whose filter matches topic, or NULL
- * (PROTOCOL.md §4.1): secmq__filter_cmp_specific decides; the same filter
- * from two owners goes to the lower channel id. The one place every tool
- * (secmq-pub, secmq-sub, secmq-file, through the client) picks a channel.
- */
-static const secmq__kchan *best_channel(const secmq_keyring *kr,
-                                        const char *topic, size_t tlen)
-{
-    const secmq__kchan *best = NULL;
-    int c;
-
-    for (size_t i = 0; i < kr->nchans; i++) {
-        const secmq__kchan *ch = &kr->chans[i];
-        if (!ch->member ||
-            !secmq__filter_match(ch->filter, ch->filter_len, topic, tlen)) {
-            continue;
-        }
-        if (best == NULL) {
-            best = ch;
-            continue;
-        }
-        c = secmq__filter_cmp_specific(ch->filter, ch->filter_len, best->filter,
-                                       best->filter_len);
-        if (c > 0 || (c == 0 && cid_less(ch->cid, best->cid))) {
-            best = ch;
-        }
-    }
-    return best;
-}
-
-int secmq_keyring_covers(secmq_keyring *kr, const char *topic)
-{
-    size_t tlen;
-
-    if (kr == NULL || topic == NULL) {
-        return 0;
-    }
-    tlen = strlen(topic);
-    if (!secmq__topic_valid(topic, tlen)) {
-        return 0;
-    }
-    return best_channel(kr, topic, tlen) != NULL;
-}
-
 /* §4.1 step 1: the channel whose key seals topic (tlen bytes, valid), or
  * SECMQ_E_NO_KEY with the reason in kr's error message. */
 static int sealing_channel(secmq_keyring *kr, const char *topic, size_t tlen,
                            const secmq__kchan **out)
 {
-    const secmq__kchan *ch = best_channel(kr, topic, tlen);
+    const secmq__kchan *ch = secmq__chan_best(kr, topic, tlen);
 
     *out = NULL;
     if (ch == NULL) {
@@ -649,7 +599,7 @@ int secmq_keyring_open_msg(secmq_keyring *kr, const char *topic,
     }
     tlen = strlen(topic);
     if (!secmq__topic_valid(topic, tlen) ||
-        best_channel(kr, topic, tlen) == NULL) {
+        secmq__chan_best(kr, topic, tlen) == NULL) {
         if (reason != NULL) {
             *reason = SECMQ_OPEN_UNKNOWN_KEY;
         }

@@ -136,6 +136,15 @@ secmq__kchan *secmq__chan_find(secmq_keyring *kr, const unsigned char *cid);
 const unsigned char *secmq__chan_key(const secmq_keyring *kr,
                                      const secmq__kchan *ch, int prev);
 
+/*
+ * The most specific member channel whose filter matches topic (tlen bytes,
+ * a valid topic), or NULL (keychoose.c, PROTOCOL.md §4.1): compared by
+ * secmq__filter_cmp_specific; the same filter from two owners goes to the
+ * lower channel id.
+ */
+const secmq__kchan *secmq__chan_best(const secmq_keyring *kr, const char *topic,
+                                     size_t tlen);
+
 /* The peer with this public key / name, or NULL. */
 const secmq__ident *secmq__peer_by_pk(const secmq_keyring *kr,
                                       const unsigned char *pk);
