@@ -165,11 +165,12 @@ secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
  * that arrived on topic (BORROWED), following PROTOCOL.md §4.2 in order:
  * parse; key lookup among the channels whose filter matches topic (current
  * key, or previous key until its grace deadline); mode policy (mac-only
- * only on channels whose grant allows it); AEAD; sender lookup (this
- * identity, its peers, and the channel's publishers as named by the
- * owner's grant) and signature; publisher check (in mac-only mode against
- * the claimed sender id); maximum age; replay check; then the replay
- * window is committed.
+ * only on channels whose grant allows it); AEAD; sender lookup (the
+ * publishers the newest grant of that channel lists, then this identity,
+ * then its peers: PROTOCOL.md §4.2 step 5) and signature; publisher check
+ * against that grant's list, also under the previous key (in mac-only
+ * mode against the claimed sender id); maximum age; replay check; then
+ * the replay window is committed.
  * out (out_cap >= len bytes) receives the plaintext, length in *out_len.
  * *sender (may be NULL) receives the sender's name: a peer's or this
  * identity's name, or the hex id of a publisher known only from the grant;
