@@ -8,7 +8,8 @@
  * which works on the directory and is what `secmq-keys` runs. Included by
  * secmq.h; include that, not this file.
  *
- * The keyring directory (every directory 0700; a management call takes an
+ * The keyring directory (PROTOCOL.md §5.3, which also gives the owned
+ * channel file's payload; every directory 0700; a management call takes an
  * exclusive flock on DIR/lock, secmq_keyring_open a shared one while it
  * reads):
  *
