@@ -63,6 +63,14 @@ int secmq__unicode_is_cf(uint32_t cp);
  */
 int secmq__file_name_judge(char *out, size_t cap, const char *announced,
                            char *why, size_t whylen);
+/*
+ * s (NUL-terminated) as it may be shown in a message: control and format
+ * characters as "<U+202E>", bytes that are not UTF-8 as "\xE9", the rest
+ * as it is, so a name cannot disguise itself in the message that refuses
+ * it. Into out (cap bytes, cut at a whole character, NUL-terminated);
+ * returns the length written.
+ */
+size_t secmq__file_name_show(char *out, size_t cap, const char *s);
 
 /* ---- keys (xferkeys.c) ------------------------------------------------------
  */

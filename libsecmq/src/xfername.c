@@ -163,6 +163,41 @@ int secmq__file_name_judge(char *out, size_t cap, const char *announced,
     return SECMQ_OK;
 }
 
+size_t secmq__file_name_show(char *out, size_t cap, const char *s)
+{
+    const unsigned char *b = (const unsigned char *)s;
+    size_t len = strlen(s), used = 0, n;
+    uint32_t cp = 0;
+    char piece[16];
+
+    if (cap == 0) {
+        return 0;
+    }
+    out[0] = '\0';
+    for (size_t i = 0; i < len; i += n) {
+        size_t plen;
+
+        n = utf8_next(b + i, len - i, &cp);
+        if (n == 0) {
+            n = 1;
+            snprintf(piece, sizeof piece, "\\x%02X", b[i]);
+        } else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||
+                   secmq__unicode_is_cf(cp)) {
+            snprintf(piece, sizeof piece, "<U+%04X>", (unsigned)cp);
+        } else {
+            memcpy(piece, b + i, n);
+            piece[n] = '\0';
+        }
+        plen = strlen(piece);
+        if (used + plen >= cap) {
+            break; /* whole characters only */
+        }
+        memcpy(out + used, piece, plen + 1);
+        used += plen;
+    }
+    return used;
+}
+
 int secmq_file_name_check(char *out, size_t cap, const char *announced)
 {
     return secmq__file_name_judge(out, cap, announced, NULL, 0);

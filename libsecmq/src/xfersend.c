@@ -443,9 +443,12 @@ int secmq_file_sender_add(secmq_file_sender *s, const char *path,
      * would cost a whole transfer to learn it. */
     if (secmq__file_name_judge(checked, sizeof checked, name, why,
                                sizeof why) != SECMQ_OK) {
+        char shown[300], pshown[300];
+        secmq__file_name_show(shown, sizeof shown, name);
+        secmq__file_name_show(pshown, sizeof pshown, path);
         return secmq__err_set(&s->err, SECMQ_E_INVAL,
-                              "receivers refuse the name '%.255s' of %s: %s",
-                              name, path, why);
+                              "receivers refuse the name '%s' of %s: %s", shown,
+                              pshown, why);
     }
     pthread_mutex_lock(&s->lock);
     more = realloc(s->files, (s->nfiles + 1) * sizeof *more);
