@@ -414,7 +414,8 @@ secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
  * (counts[SECMQ_OPEN_OK]) and how many were refused, per reason
  * (counts[SECMQ_OPEN_BAD_TAG], ..., counts[SECMQ_OPEN_NO_CHANNEL] for
  * topics no channel covers), since the client was created.
- * counts must have SECMQ_OPEN_REASON_COUNT entries. Any thread.
+ * counts must have SECMQ_OPEN_REASON_COUNT entries (the count grows when
+ * reasons are added: rebuild against the new header). Any thread.
  * Returns SECMQ_OK or SECMQ_E_INVAL.
  */
 SECMQ_API int secmq_client_open_counts(secmq_client *c, uint64_t *counts);
