@@ -72,7 +72,8 @@ typedef enum secmq_open_reason {
 } secmq_open_reason;
 
 /*
- * secmq_open_reason_name -- "bad_tag", "replay", ... as in PROTOCOL.md.
+ * secmq_open_reason_name -- "bad_tag", "replay", ... as in PROTOCOL.md,
+ * and "no_channel" (a client's refusal, see secmq_client_allow_plain).
  * Never NULL ("unknown" for other values); static.
  */
 SECMQ_API const char *secmq_open_reason_name(int reason);
