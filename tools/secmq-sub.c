@@ -30,7 +30,8 @@ enum sub_id {
     S_NO_RETAINED,
     S_FORMAT,
     S_RETAINED_ONLY,
-    S_MAX_AGE
+    S_MAX_AGE,
+    S_ALLOW_PLAIN
 };
 
 static const struct cli_opt sub_opts[] = {
@@ -45,6 +46,7 @@ static const struct cli_opt sub_opts[] = {
     {"-F", "--format", 1, S_FORMAT},
     {NULL, "--retained-only", 0, S_RETAINED_ONLY},
     {NULL, "--max-age", 1, S_MAX_AGE},
+    {NULL, "--allow-plain", 1, S_ALLOW_PLAIN},
     {NULL, NULL, 0, 0},
 };
 
@@ -54,6 +56,8 @@ struct sub {
     size_t ntopics;
     const char **filters; /* -T, nfilters of them */
     size_t nfilters;
+    const char **plain; /* --allow-plain, nplain of them */
+    size_t nplain;
     int qos;
     long count;        /* -C; 0 = no limit */
     double timeout;    /* -W seconds; 0 = none */
@@ -113,10 +117,17 @@ static void sub_help(void)
           "1470818943.786368637\n"
           "                       %j the message as JSON, like "
           "mosquitto_sub    %% a %\n"
-          "                       %S the verified sender of a sealed message "
-          "(--keyring),\n"
-          "                          empty for messages on topics no channel "
-          "covers\n"
+          "                          (with --keyring also \"sender\", "
+          "\"verified\" true/false\n"
+          "                          and \"mode\" \"signed\", \"mac\" or "
+          "\"plain\")\n"
+          "                       %S the sender of a sealed message "
+          "(--keyring): its name\n"
+          "                          when a signature proved it, "
+          "\"unverified:NAME\" for a\n"
+          "                          mac-only message (any member could "
+          "claim NAME), empty\n"
+          "                          for plain messages (--allow-plain)\n"
           "                     Flags, width and precision as in printf: "
           "%-20t, %08l,\n"
           "                     %.10p (at most 10 bytes of payload).\n"
@@ -130,7 +141,8 @@ static void sub_help(void)
           "                     are not supported; %S is the sender, not "
           "mosquitto_sub's\n"
           "                     subscription identifier.\n"
-          " -C, --count N       exit after printing N messages\n"
+          " -C, --count N       exit after printing N messages (refused ones "
+          "do not count)\n"
           " -R, --no-retained   do not print retained (stale) messages\n"
           " --retained-only     print only retained messages; exit at the "
           "first message\n"
@@ -139,13 +151,23 @@ static void sub_help(void)
           "time differs\n"
           "                     from this clock by more than SEC seconds "
           "(default: off)\n"
-          "With --keyring, a message on a covered topic that does not open "
-          "(tampered,\n"
-          "forged, replayed, moved from another topic, not from a publisher) "
-          "is never\n"
-          "printed: one line on stderr names the topic and the reason, and -d "
-          "prints the\n"
-          "counts at exit.\n"
+          " --allow-plain FILTER\n"
+          "                     with --keyring: print messages on topics "
+          "matching FILTER\n"
+          "                     that no channel covers as they are (%S "
+          "empty); repeatable.\n"
+          "                     Covered topics are always opened.\n"
+          "With --keyring, nothing that did not open is printed: a message on "
+          "a covered\n"
+          "topic that does not open (not an envelope, tampered, forged, "
+          "replayed, moved\n"
+          "from another topic, not from a publisher), and one on a topic no "
+          "channel\n"
+          "covers (unless --allow-plain matches), is refused: one line on "
+          "stderr names\n"
+          "the topic and why, -d prints the counts at exit. Refused messages "
+          "do not count\n"
+          "for -C and do not end --retained-only.\n"
           " -W, --timeout SEC   give up SEC seconds (fractions allowed) after "
           "connecting,\n"
           "                     printing \"Timed out\" and exiting with 27, "
@@ -161,12 +183,17 @@ static void sub_help(void)
           "Exit status:\n"
           "  0    SIGINT or SIGTERM (after a clean DISCONNECT, so no will is "
           "sent), -C\n"
-          "       messages printed, or --retained-only met a fresh message\n"
+          "       messages printed, or --retained-only met a fresh message "
+          "(messages\n"
+          "       refused with --keyring are warned about, never printed nor "
+          "counted)\n"
           "  1    an error: usage, config file, network, TLS, every "
           "subscription refused,\n"
           "       output not writable, or interrupted before the broker "
           "accepted us\n"
-          "  27   -W expired (\"Timed out\"), as with mosquitto_sub\n"
+          "  27   -W expired (\"Timed out\"), as with mosquitto_sub, e.g. "
+          "fewer than -C\n"
+          "       messages opened\n"
           "  N    the broker refused the connection; N is its CONNACK code, "
           "as with\n"
           "       mosquitto_sub: 4 bad username or password, 5 not authorised "
@@ -267,12 +294,16 @@ static int sub_option(void *ctx, int id, const char *name, const char *arg,
     switch (id) {
     case S_TOPIC:
     case S_FILTER_OUT:
+    case S_ALLOW_PLAIN:
         if (!valid_filter(arg)) {
             snprintf(err, errlen,
                      "%s '%s': not a valid topic filter (+ and # must be "
                      "whole levels, # the last)",
                      name, arg);
             return -1;
+        }
+        if (id == S_ALLOW_PLAIN) {
+            return add_to_list(&u->plain, &u->nplain, arg, err, errlen);
         }
         return id == S_TOPIC
                    ? add_to_list(&u->topics, &u->ntopics, arg, err, errlen)
@@ -392,13 +423,51 @@ static void on_subscribe(secmq_client *c, void *user, int mid, int count,
     }
 }
 
+/* What a refusal reason means, for the one stderr line per refusal. */
+static const char *reason_text(int reason)
+{
+    switch (reason) {
+    case SECMQ_OPEN_NO_CHANNEL:
+        return "no channel of this keyring covers this topic (a grant not "
+               "imported yet, or a topic the broker renamed?); "
+               "--allow-plain FILTER prints plain messages there";
+    case SECMQ_OPEN_VERSION:
+        return "not a secmq envelope (plaintext, or another protocol "
+               "version)";
+    case SECMQ_OPEN_MALFORMED:
+        return "not a well-formed envelope";
+    case SECMQ_OPEN_UNKNOWN_KEY:
+        return "sealed with a key this keyring does not hold for the topic";
+    case SECMQ_OPEN_KEY_EXPIRED:
+        return "sealed with a previous key past its grace period";
+    case SECMQ_OPEN_MODE_REFUSED:
+        return "mac-only, which this channel does not allow";
+    case SECMQ_OPEN_BAD_TAG:
+        return "tampered, moved from another topic, or sealed with another "
+               "key";
+    case SECMQ_OPEN_UNKNOWN_SENDER:
+        return "signed by an identity this keyring does not know";
+    case SECMQ_OPEN_BAD_SIGNATURE:
+        return "the signature does not verify";
+    case SECMQ_OPEN_UNAUTHORISED:
+        return "the sender is not a publisher of the channel";
+    case SECMQ_OPEN_TOO_OLD:
+        return "older (or newer) than --max-age";
+    case SECMQ_OPEN_REPLAY:
+        return "a replay or a duplicate";
+    default:
+        return "refused";
+    }
+}
+
 static void on_open_failure(secmq_client *c, void *user, const char *topic,
                             int reason)
 {
     (void)c;
     (void)user;
-    cli_warn("dropped a message on '%.200s' that did not open: %s", topic,
-             secmq_open_reason_name(reason));
+    /* The reason's name stays last, in brackets, for scripts. */
+    cli_warn("dropped a message on '%.200s' that did not open: %s (%s)", topic,
+             reason_text(reason), secmq_open_reason_name(reason));
 }
 
 /* With -d: how many sealed messages opened and why others did not. */
@@ -528,6 +597,11 @@ int main(int argc, char **argv)
         cli_usage_err("--max-age needs --keyring");
         code = -1;
     }
+    if (code == 0 && u.nplain > 0 && o.keyring == NULL) {
+        cli_usage_err("--allow-plain needs --keyring (without one every "
+                      "message is printed as it is)");
+        code = -1;
+    }
     if (code != 0 || check_options(&u) != 0 || cli_signal_install() != 0) {
         code = code > 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
         goto out;
@@ -537,11 +611,22 @@ int main(int argc, char **argv)
         secmq_client_on_subscribe(u.s.client, on_subscribe);
         secmq_client_on_message(u.s.client, on_message);
         secmq_client_on_open_failure(u.s.client, on_open_failure);
+        u.out.keyring = u.s.keyring != NULL;
+        for (size_t i = 0; i < u.nplain && code == 0; i++) {
+            int rc = secmq_client_allow_plain(u.s.client, u.plain[i]);
+            if (rc != SECMQ_OK) {
+                cli_err("--allow-plain '%s': %s", u.plain[i],
+                        secmq_strerror(rc));
+                code = CLI_EXIT_ERROR;
+            }
+        }
         if (u.s.keyring != NULL && u.max_age > 0) {
             (void)secmq_keyring_set_max_age(u.s.keyring,
                                             (uint64_t)(u.max_age * 1000.0));
         }
-        code = cli_session_connect(&u.s);
+        if (code == 0) {
+            code = cli_session_connect(&u.s);
+        }
     }
     if (code == 0) {
         cli_signal_connected();
@@ -558,6 +643,7 @@ out:
     cli_conn_free(&o);
     free(u.topics);
     free(u.filters);
+    free(u.plain);
     free(u.mids);
     free(u.refused);
     return code;

@@ -133,8 +133,53 @@ static void put_json_string(FILE *out, const unsigned char *s, size_t len)
     }
 }
 
-/* %j: the message as one JSON object, field for field as mosquitto_sub. */
-static void put_json(FILE *out, const secmq_message *msg, struct stamp *st)
+/*
+ * The sender as %S shows it: the name when a signature proved it;
+ * "unverified:NAME" for a mac-only envelope, where any member of the
+ * channel could have claimed NAME; empty for a message that was not
+ * sealed. Into buf (len bytes); returns its length.
+ */
+static size_t sender_text(const secmq_message *msg, char *buf, size_t len)
+{
+    int n;
+
+    if (!msg->sealed || msg->sender == NULL) {
+        buf[0] = '\0';
+        return 0;
+    }
+    /* SECURITY: only a signature proves a sender; a mac-only envelope
+     * carries a claim, and must not look like a proof. */
+    n = snprintf(
+        buf, len, "%s%s",
+        msg->seal_mode == SECMQ_SEAL_SIGNED ? "" : "unverified:", msg->sender);
+    return n < 0 ? 0 : (size_t)n >= len ? len - 1 : (size_t)n;
+}
+
+/* %j with --keyring: "sender", "verified" and "mode" of a message. */
+static void put_json_sender(FILE *out, const secmq_message *msg)
+{
+    if (!msg->sealed) {
+        fputs("\"sender\":null,\"verified\":false,\"mode\":\"plain\",", out);
+        return;
+    }
+    fputs("\"sender\":", out);
+    if (msg->sender != NULL) {
+        fputc('"', out);
+        put_json_string(out, (const unsigned char *)msg->sender,
+                        strlen(msg->sender));
+        fputc('"', out);
+    } else {
+        fputs("null", out);
+    }
+    fprintf(out, ",\"verified\":%s,\"mode\":\"%s\",",
+            msg->seal_mode == SECMQ_SEAL_SIGNED ? "true" : "false",
+            msg->seal_mode == SECMQ_SEAL_SIGNED ? "signed" : "mac");
+}
+
+/* %j: the message as one JSON object, field for field as mosquitto_sub
+ * (with --keyring, the sender fields before the payload). */
+static void put_json(FILE *out, const secmq_message *msg, struct stamp *st,
+                     int keyring)
 {
     const unsigned char *p = msg->payload;
     char when[64], zone[16];
@@ -154,6 +199,9 @@ static void put_json(FILE *out, const secmq_message *msg, struct stamp *st)
             msg->retain ? 1 : 0, msg->payloadlen);
     if (msg->qos > 0) {
         fprintf(out, "\"mid\":%d,", msg->mid);
+    }
+    if (keyring) {
+        put_json_sender(out, msg);
     }
     fputs("\"payload\":", out);
     if (msg->payloadlen == 0) {
@@ -181,9 +229,9 @@ static void put_json(FILE *out, const secmq_message *msg, struct stamp *st)
 }
 
 static void put_percent(FILE *out, const struct spec *sp,
-                        const secmq_message *msg, struct stamp *st)
+                        const secmq_message *msg, struct stamp *st, int keyring)
 {
-    char buf[64];
+    char buf[64], who[300];
     size_t n;
 
     switch (sp->conv) {
@@ -213,12 +261,8 @@ static void put_percent(FILE *out, const struct spec *sp,
         fputc(msg->retain ? '1' : '0', out);
         break;
     case 'S':
-        /* The verified sender of a sealed message; empty otherwise. */
-        if (msg->sender != NULL) {
-            put_bytes(out, msg->sender, strlen(msg->sender), sp, 0);
-        } else {
-            put_bytes(out, "", 0, sp, 0);
-        }
+        n = sender_text(msg, who, sizeof who);
+        put_bytes(out, who, n, sp, 0);
         break;
     case 'I':
         get_stamp(st);
@@ -230,7 +274,7 @@ static void put_percent(FILE *out, const struct spec *sp,
         fprintf(out, "%lld.%09ld", (long long)st->ts.tv_sec, st->ts.tv_nsec);
         break;
     case 'j':
-        put_json(out, msg, st);
+        put_json(out, msg, st, keyring);
         break;
     default:
         break; /* refused by the check */
@@ -326,8 +370,8 @@ static int escape_char(char c)
  * Walk a format. With msg NULL, only check it: 0, or -1 with err set.
  * With a message, print it (the format was checked before).
  */
-static int walk(const char *fmt, const secmq_message *msg, FILE *out, char *err,
-                size_t errlen)
+static int walk(const char *fmt, const secmq_message *msg, FILE *out,
+                int keyring, char *err, size_t errlen)
 {
     struct stamp st;
     const char *p = fmt;
@@ -364,7 +408,7 @@ static int walk(const char *fmt, const secmq_message *msg, FILE *out, char *err,
                     return -1;
                 }
             } else {
-                put_percent(out, &sp, msg, &st);
+                put_percent(out, &sp, msg, &st, keyring);
             }
         } else if (ch == '@') {
             char c = *p;
@@ -411,14 +455,14 @@ static int walk(const char *fmt, const secmq_message *msg, FILE *out, char *err,
 
 int sub_format_check(const char *format, char *err, size_t errlen)
 {
-    return walk(format, NULL, NULL, err, errlen);
+    return walk(format, NULL, NULL, 0, err, errlen);
 }
 
 int sub_output_print(const struct sub_output *o, const secmq_message *msg,
                      FILE *out)
 {
     if (o->format != NULL) {
-        (void)walk(o->format, msg, out, NULL, 0);
+        (void)walk(o->format, msg, out, o->keyring, NULL, 0);
         if (o->eol) {
             fputc('\n', out);
         }

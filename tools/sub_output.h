@@ -2,8 +2,10 @@
  * sub_output.h -- how secmq-sub prints one received message.
  *
  * The payload alone, "topic payload" (-v), or a -F format string with
- * mosquitto_sub's %, @ and \ sequences. Which messages to print (filters,
- * counts) is secmq-sub's decision, not this module's.
+ * mosquitto_sub's %, @ and \ sequences, plus the sender of a sealed
+ * message (%S, and in %j), marked unverified unless a signature proved it.
+ * Which messages to print (filters, counts) is secmq-sub's decision, not this
+ * module's.
  */
 #ifndef SUB_OUTPUT_H
 #define SUB_OUTPUT_H
@@ -17,6 +19,7 @@ struct sub_output {
     const char *format; /* -F, or NULL */
     int verbose;        /* -v: "topic payload" */
     int eol;            /* 1 unless -N: end every message with a newline */
+    int keyring;        /* 1 with --keyring: %j says who sent and how */
 };
 
 /*

@@ -235,8 +235,13 @@ typedef struct secmq_message {
     int sealed;         /* 1: opened from an envelope (see
                            secmq_client_set_keyring); payload is the
                            verified plaintext */
-    const char *sender; /* sealed: the verified sender's name (signed mode)
-                           or the claimed one (mac-only); else NULL */
+    const char *sender; /* sealed: the sender's name, PROVED by a signature
+                           only when seal_mode is SECMQ_SEAL_SIGNED; in
+                           mac-only mode (SECMQ_SEAL_MAC) merely CLAIMED
+                           by some member of the channel, which must be
+                           shown as unverified. NULL when not sealed */
+    int seal_mode;      /* sealed: SECMQ_SEAL_SIGNED or SECMQ_SEAL_MAC; 0
+                           when not sealed */
 } secmq_message;
 
 /* TLS details of the current connection, from secmq_client_tls_info(). */
@@ -287,10 +292,14 @@ typedef void (*secmq_subscribe_cb)(secmq_client *c, void *user, int mid,
 typedef void (*secmq_unsubscribe_cb)(secmq_client *c, void *user, int mid);
 
 /*
- * on_open_failure: a message arrived on a topic a keyring channel covers,
- * but did not open (reason: a secmq_open_reason, e.g. SECMQ_OPEN_BAD_TAG for
- * a tampered message, SECMQ_OPEN_REPLAY for a replay or a QoS 1 duplicate).
- * It is not delivered to on_message. topic is valid during the callback.
+ * on_open_failure: a client with a keyring refused a message (reason: a
+ * secmq_open_reason): one on a topic a keyring channel covers that did not
+ * open (e.g. SECMQ_OPEN_VERSION for something that is not an envelope,
+ * such as plaintext; SECMQ_OPEN_BAD_TAG for a tampered message;
+ * SECMQ_OPEN_REPLAY for a replay or a QoS 1 duplicate), or one on a topic
+ * no channel covers and no secmq_client_allow_plain() filter matches
+ * (SECMQ_OPEN_NO_CHANNEL). It is not delivered to on_message. topic is
+ * valid during the callback.
  */
 typedef void (*secmq_open_failure_cb)(secmq_client *c, void *user,
                                       const char *topic, int reason);
@@ -366,11 +375,29 @@ typedef struct secmq_keyring secmq_keyring; /* see secmq/keyring.h */
  *    retained publish (which only deletes the retained message) is sent
  *    as is. Topics no channel covers are published as they are.
  *  - messages on covered topics are opened before on_message sees them
- *    (sealed = 1, sender set); those that do not open go to
+ *    (sealed = 1, sender and seal_mode set); those that do not open go to
  *    on_open_failure instead and are counted (secmq_client_open_counts).
+ *  - messages on topics no channel covers are refused the same way
+ *    (reason SECMQ_OPEN_NO_CHANNEL), unless a filter given to
+ *    secmq_client_allow_plain() matches the topic: then on_message gets
+ *    them as they are, with sealed = 0. A client with a keyring never
+ *    hands on_message bytes it did not open without being asked to.
  * Returns SECMQ_OK or SECMQ_E_STATE (while connected).
  */
 SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
+
+/*
+ * secmq_client_allow_plain -- with a keyring: deliver messages on topics
+ * that match filter (BORROWED, copied; + and # allowed) and that no
+ * channel covers to on_message as they are (sealed = 0), instead of
+ * refusing them as SECMQ_OPEN_NO_CHANNEL. Call once per filter, before
+ * secmq_client_connect(). A topic a channel covers is never delivered
+ * unopened, whatever the filters say. Without a keyring every message is
+ * delivered as it is and the filters are not used.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (c NULL, or not a valid topic filter),
+ * SECMQ_E_NOMEM or SECMQ_E_STATE (while connected).
+ */
+SECMQ_API int secmq_client_allow_plain(secmq_client *c, const char *filter);
 
 /*
  * secmq_client_publish_raw -- publish payload as it is, even on a topic a
@@ -384,9 +411,11 @@ secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
 
 /*
  * secmq_client_open_counts -- how many messages on covered topics opened
- * (counts[SECMQ_OPEN_OK]) and how many failed, per reason
- * (counts[SECMQ_OPEN_BAD_TAG], ...), since the client was created.
- * counts must have SECMQ_OPEN_REASON_COUNT entries. Any thread.
+ * (counts[SECMQ_OPEN_OK]) and how many were refused, per reason
+ * (counts[SECMQ_OPEN_BAD_TAG], ..., counts[SECMQ_OPEN_NO_CHANNEL] for
+ * topics no channel covers), since the client was created.
+ * counts must have SECMQ_OPEN_REASON_COUNT entries (the count grows when
+ * reasons are added: rebuild against the new header). Any thread.
  * Returns SECMQ_OK or SECMQ_E_INVAL.
  */
 SECMQ_API int secmq_client_open_counts(secmq_client *c, uint64_t *counts);

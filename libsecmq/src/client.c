@@ -220,8 +220,9 @@ static void cb_message(struct mosquitto *mosq, void *obj,
     msg.mid = m->mid;
     msg.sealed = 0;
     msg.sender = NULL;
-    if (c->keyring != NULL && secmq_keyring_covers(c->keyring, m->topic)) {
-        secmq__client_deliver_sealed(c, &msg);
+    msg.seal_mode = 0;
+    if (c->keyring != NULL) {
+        secmq__client_deliver_keyed(c, &msg);
         return;
     }
     if (c->on_message != NULL) {
@@ -427,6 +428,7 @@ void secmq_client_free(secmq_client *c)
     secmq__tunnel_free(c->tunnel);
     secmq__tls_ctx_free(c->tls);
     secmq__client_free_config(c);
+    secmq__client_free_plain(c);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     secmq__err_destroy(&c->err);

@@ -57,7 +57,9 @@ struct secmq_client {
     secmq_open_failure_cb on_open_failure;
 
     secmq_keyring *keyring; /* BORROWED, may be NULL */
-    secmq__outbox *outbox;  /* owned, may be NULL */
+    char **allow_plain;     /* owned filters (secmq_client_allow_plain) */
+    size_t nallow_plain;
+    secmq__outbox *outbox; /* owned, may be NULL */
     secmq_durable_cb on_durable;
     secmq_delivered_cb on_delivered;
     atomic_uint_fast64_t open_counts[SECMQ_OPEN_REASON_COUNT];
@@ -110,9 +112,13 @@ void secmq__client_free_config(secmq_client *c);
 int secmq__client_seal(secmq_client *c, const char *topic, const void *payload,
                        size_t payloadlen, int retain, unsigned char **env,
                        size_t *envlen);
-/* A message on a topic the keyring covers (loop thread): open it and call
- * on_message with the plaintext (wiped after), or on_open_failure. msg is
- * the message as received; it is changed to the opened one. */
-void secmq__client_deliver_sealed(secmq_client *c, secmq_message *msg);
+/* A message for a client with a keyring (loop thread). On a covered topic:
+ * open it and call on_message with the plaintext (wiped after), or
+ * on_open_failure. Elsewhere: on_message as it is when an allow-plain
+ * filter matches, else on_open_failure (SECMQ_OPEN_NO_CHANNEL). msg is the
+ * message as received; it may be changed to the opened one. */
+void secmq__client_deliver_keyed(secmq_client *c, secmq_message *msg);
+/* Free the allow-plain filters (secmq_client_free). */
+void secmq__client_free_plain(secmq_client *c);
 
 #endif /* SECMQ_CLIENT_INT_H */

@@ -88,6 +88,8 @@ const char *secmq_open_reason_name(int reason)
         return "too_old";
     case SECMQ_OPEN_REPLAY:
         return "replay";
+    case SECMQ_OPEN_NO_CHANNEL:
+        return "no_channel";
     default:
         return "unknown";
     }

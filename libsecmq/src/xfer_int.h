@@ -1,7 +1,8 @@
 /*
  * xfer_int.h -- what the file-transfer files share: codec, topic and
- * event helpers (xfercodec.c), the sqlite state of transfers (xferstate.c, the
- * only file that sees sqlite for transfers), and keyring lookups (xferkeys.c).
+ * event helpers (xfercodec.c), the name rule (xfername.c), the sqlite
+ * state of transfers (xferstate.c, the only file that sees sqlite for
+ * transfers), and keyring lookups (xferkeys.c).
  * Nothing here is part of the public API (secmq/file.h is).
  */
 #ifndef SECMQ_XFER_INT_H
@@ -49,6 +50,27 @@ uint64_t secmq__xfer_bytes(const secmq_file_manifest *m, uint32_t n);
 void secmq__xfer_event(secmq_file_event *ev, char *detail, size_t dlen,
                        int kind, int reason, int rc, const char *fmt,
                        va_list ap) SECMQ_PRINTF(7, 0);
+
+/* ---- names (xfername.c) ----------------------------------------------------
+ */
+
+/* 1 if cp is in Unicode 15.0 general category Cf (PROTOCOL.md §8.6). */
+int secmq__unicode_is_cf(uint32_t cp);
+/*
+ * secmq_file_name_check(), and on refusal a one-line reason in why (whylen
+ * bytes, may be NULL), e.g. "it holds the invisible format character
+ * U+202E (...)". Returns SECMQ_OK or SECMQ_E_INVAL.
+ */
+int secmq__file_name_judge(char *out, size_t cap, const char *announced,
+                           char *why, size_t whylen);
+/*
+ * s (NUL-terminated) as it may be shown in a message: control and format
+ * characters as "<U+202E>", bytes that are not UTF-8 as "\xE9", the rest
+ * as it is, so a name cannot disguise itself in the message that refuses
+ * it. Into out (cap bytes, cut at a whole character, NUL-terminated);
+ * returns the length written.
+ */
+size_t secmq__file_name_show(char *out, size_t cap, const char *s);
 
 /* ---- keys (xferkeys.c) ------------------------------------------------------
  */

@@ -1,9 +1,9 @@
 /*
  * xfercodec.c -- the file-transfer wire formats of docs/PROTOCOL.md §8:
  * manifest and request codecs, the chunk (a signed envelope under the
- * per-file key), the topics, and the rule for turning an announced name
- * into a file name. Pure: no I/O, no allocation. What a sender or receiver
- * does with them lives in xfersend.c and xferrecv.c.
+ * per-file key) and the topics; the name rule is xfername.c's. Pure: no
+ * I/O, no allocation. What a sender or receiver does with them lives in
+ * xfersend.c and xferrecv.c.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -298,39 +298,8 @@ secmq_file_range secmq_file_request_range(const secmq_file_request *r, size_t i)
     return g;
 }
 
-/* ---- names and topics ------------------------------------------------------
+/* ---- topics --------------------------------------------------------------
  */
-
-int secmq_file_name_check(char *out, size_t cap, const char *announced)
-{
-    const char *base;
-    size_t len;
-
-    if (out == NULL || cap < SECMQ_FILE_NAME_MAX + 1) {
-        return SECMQ_E_INVAL;
-    }
-    out[0] = '\0';
-    if (announced == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    /* SECURITY: only the last component is ever used, so no announced
-     * name can reach outside the receiver's directory; "." and ".." and
-     * hidden names (our partial files start with a dot) are refused. */
-    base = strrchr(announced, '/');
-    base = base != NULL ? base + 1 : announced;
-    len = strlen(base);
-    if (len == 0 || len > SECMQ_FILE_NAME_MAX || base[0] == '.') {
-        return SECMQ_E_INVAL;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)base[i];
-        if (ch < 0x20 || ch == 0x7f || ch == '\\') {
-            return SECMQ_E_INVAL;
-        }
-    }
-    memcpy(out, base, len + 1);
-    return SECMQ_OK;
-}
 
 static int file_topic(char *out, size_t cap, const char *topic,
                       const char *kind, const unsigned char *file_id)

@@ -35,7 +35,7 @@ static void on_manifest(secmq_file_receiver *r, const secmq_message *msg)
 {
     unsigned char pt[MENV_BUF];
     secmq_file_manifest *m = NULL;
-    char name[SECMQ_FILE_NAME_MAX + 1], why[600];
+    char name[SECMQ_FILE_NAME_MAX + 1], why[600], detail[200];
     const char *sender = NULL;
     struct statvfs vfs;
     secmq__xrow *row = NULL;
@@ -86,11 +86,15 @@ static void on_manifest(secmq_file_receiver *r, const secmq_message *msg)
     if (r->nact >= r->o.max_active) {
         goto out; /* no answer: the sender asks again later */
     }
-    if (secmq_file_name_check(name, sizeof name, m->name) != SECMQ_OK) {
-        secmq__xr_refuse(
-            r, m, sender, SECMQ_FILE_R_BAD_NAME,
-            "refused a file from a sender: its name cannot be used as a "
-            "file name here");
+    if (secmq__file_name_judge(name, sizeof name, m->name, detail,
+                               sizeof detail) != SECMQ_OK) {
+        /* The name itself is not shown: it is what cannot be trusted on
+         * a terminal. */
+        snprintf(why, sizeof why,
+                 "refused a file from %s: its name cannot be used as a file "
+                 "name here: %s",
+                 sender, detail);
+        secmq__xr_refuse(r, m, sender, SECMQ_FILE_R_BAD_NAME, why);
         goto out;
     }
     if (m->size > r->o.max_size) {

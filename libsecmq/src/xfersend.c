@@ -422,6 +422,7 @@ void secmq_file_sender_free(secmq_file_sender *s)
 int secmq_file_sender_add(secmq_file_sender *s, const char *path,
                           const char *name)
 {
+    char checked[SECMQ_FILE_NAME_MAX + 1], why[160];
     const char *base;
     sfile *f = NULL, **more;
     int rc;
@@ -437,6 +438,17 @@ int secmq_file_sender_add(secmq_file_sender *s, const char *path,
         return secmq__err_set(&s->err, SECMQ_E_INVAL,
                               "the name of %s must be 1..%u bytes", path,
                               SECMQ_FILE_NAME_MAX);
+    }
+    /* Announce only what receivers accept (§8.6): a name they refuse
+     * would cost a whole transfer to learn it. */
+    if (secmq__file_name_judge(checked, sizeof checked, name, why,
+                               sizeof why) != SECMQ_OK) {
+        char shown[300], pshown[300];
+        secmq__file_name_show(shown, sizeof shown, name);
+        secmq__file_name_show(pshown, sizeof pshown, path);
+        return secmq__err_set(&s->err, SECMQ_E_INVAL,
+                              "receivers refuse the name '%s' of %s: %s", shown,
+                              pshown, why);
     }
     pthread_mutex_lock(&s->lock);
     more = realloc(s->files, (s->nfiles + 1) * sizeof *more);

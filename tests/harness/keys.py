@@ -340,7 +340,7 @@ def expected_flip_reason(i, length):
 # --------------------------------------------------------------------------
 
 DROP_RX = re.compile(r"dropped a message on '(.*)' that did not open: "
-                     r"([a-z_]+)\s*$")
+                     r".*\(([a-z_]+)\)\s*$")
 COUNTS_RX = re.compile(r"sealed messages opened: (\d+)((?:, [a-z_]+: \d+)*)"
                        r"\s*$")
 

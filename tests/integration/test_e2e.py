@@ -14,6 +14,7 @@ mac-only envelopes. Authorisation, revocation, rotation and the failure
 counts are in test_e2e_keys.py.
 """
 
+import json
 import os
 import secrets
 import subprocess
@@ -32,8 +33,10 @@ class EndToEnd(E2ETestCase):
 
     def test_round_trip_qos_0_1_2(self):
         """sam -> alice on a covered topic: alice prints the plaintext and
-        sam as the verified sender (%S), at every QoS; on a topic no
-        channel covers the message passes as it is and %S is empty."""
+        sam as the verified sender (%S), at every QoS. On a topic no
+        channel covers, a message is refused (no_channel) unless
+        --allow-plain names the topic: then it passes as it is, %S
+        empty."""
         self.make_world()
         for qos in (0, 1, 2):
             with self.subTest(qos=qos):
@@ -47,10 +50,93 @@ class EndToEnd(E2ETestCase):
                 self.assertEqual(sub.out, ["sam " + msg], sub.text())
                 self.assertEqual(sub.drops(), [])
         sub = self.sub("alice", "-t", "other", "-F", "[%S] %p", "-C", "1",
+                       "--allow-plain", "elsewhere/#", "--allow-plain", "+",
                        client_id="alice-plain")
         self.epub("sam", "-t", "other", "-q", "1", "-m", "not covered")
         self.assertEqual(sub.wait_exit(), 0, sub.text())
         self.assertEqual(sub.out, ["[] not covered"])
+        self.assertEqual(sub.drops(), [])
+
+    def test_uncovered_topic_refused(self):
+        """alice, with her keyring, subscribed to `other` (no channel
+        covers it) and `#`: a plain message on `other` and sam's envelope
+        on a topic the broker renamed (`status` re-published as `status.x`
+        and as `a/status`, as a broker mapping `.` to `/` would) are
+        refused with no_channel and one stderr line naming the topic; -C 1
+        is not reached; -d counts them; a mac-only or
+        signed envelope is never printed as bytes. --allow-plain for `#`
+        does not make a covered topic's plaintext acceptable."""
+        self.make_world()
+        cap = self.paho(subscribe="status", client_id="paho-cap")
+        inj = self.paho(user="eve", client_id="paho-inj")
+        sub = self.sub("alice", "-t", "other", "-t", "status.x", "-t",
+                       "a/status", "-q", "1", "-F", "%S|%x", "-C", "1",
+                       "-d", client_id="alice-unc")
+        self.epub("sam", "-t", "other", "-q", "1", "-m", "plain text")
+        self.epub("sam", "-t", "status", "-q", "1", "-m", "sealed")
+        [(_, env)] = self.capture(cap)
+        inj.publish("status.x", env, qos=1)
+        inj.publish("a/status", env, qos=1)
+        self.assertTrue(sub.wait_drops(3), sub.text())
+        time.sleep(0.3)
+        self.assertIsNone(sub.proc.poll(), "-C 1 reached: %s" % sub.text())
+        self.assertEqual(sub.stop(), 0, sub.text())
+        self.assertEqual(sub.out, [], "alice printed something unopened")
+        self.assertEqual(sub.drops(), [("other", "no_channel"),
+                                       ("status.x", "no_channel"),
+                                       ("a/status", "no_channel")])
+        self.assertIn("no channel of this keyring covers this topic",
+                      "\n".join(sub.err))
+        self.assertEqual(sub.counts(), {"ok": 0, "no_channel": 3})
+        # Plaintext on a covered topic stays refused under --allow-plain '#'.
+        sub = self.sub("alice", "-t", "status", "-q", "1", "-F", "%S|%p",
+                       "--allow-plain", "#", client_id="alice-unc2")
+        inj.publish("status", b"impostor", qos=1)
+        self.assertTrue(sub.wait_drops(1), sub.text())
+        self.assertEqual(sub.stop(), 0, sub.text())
+        self.assertEqual(sub.out, [])
+        self.assertEqual(sub.drops(), [("status", "version")])
+        self.assertRegex("\n".join(sub.err), r"dropped a message on 'status'"
+                         r" that did not open: not a secmq envelope")
+        # --allow-plain without a keyring is a usage error.
+        r = self.run_tool("secmq-sub", self.conn_args("alice") +
+                          ["-t", "other", "--allow-plain", "other"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--allow-plain needs --keyring", r.stderr)
+
+    def test_sender_shown_only_when_proved(self):
+        """%S and %j: a signed message names its sender as verified, a
+        mac-only one as "unverified:sam" (%S) and "verified": false,
+        "mode": "mac" (%j); an allowed plain message has no sender. Width
+        flags apply to %S as a whole."""
+        self.make_world(channels=(("status", False), ("sensors/#", True)))
+        bob = self.sub("bob", "-t", "status", "-t", "sensors/#", "-t",
+                       "plain/#", "--allow-plain", "plain/#", "-q", "1",
+                       "-F", "%-16S|%j", client_id="bob-json")
+        self.epub("sam", "-t", "status", "-q", "1", "-m", "signed one")
+        self.assertTrue(bob.wait_out(1), bob.text())
+        self.epub("sam", "--mac", "-t", "sensors/t", "-q", "1", "-m",
+                  "mac one")
+        self.assertTrue(bob.wait_out(2), bob.text())
+        self.epub("sam", "-t", "plain/x", "-q", "1", "-m", "plain one")
+        self.assertTrue(bob.wait_out(3), bob.text())
+        self.assertEqual(bob.stop(), 0, bob.text())
+        rows = [ln.split("|", 1) for ln in bob.out]
+        self.assertEqual([r[0] for r in rows],
+                         ["sam".ljust(16), "unverified:sam".ljust(16),
+                          " " * 16])
+        got = [json.loads(r[1]) for r in rows]
+        self.assertEqual([(j["topic"], j["payload"], j["sender"],
+                           j["verified"], j["mode"]) for j in got],
+                         [("status", "signed one", "sam", True, "signed"),
+                          ("sensors/t", "mac one", "sam", False, "mac"),
+                          ("plain/x", "plain one", None, False, "plain")])
+        # Without --keyring, %j is mosquitto_sub's: no sender fields.
+        raw = self.sub("bob", "-t", "plain/#", "-F", "%j", "-C", "1",
+                       keyring=False, client_id="bob-raw")
+        self.pub("-t", "plain/y", "-m", "x", user="alice")
+        self.assertEqual(raw.wait_exit(), 0, raw.text())
+        self.assertNotIn("sender", json.loads(raw.out[0]))
 
     def test_broker_sees_only_the_envelope(self):
         """An independent client (paho over TLS) subscribed to the topic
@@ -218,8 +304,8 @@ class EndToEnd(E2ETestCase):
 
     def test_mac_only(self):
         """--mac on a channel created with --allow-mac: mode 0x02 and
-        plaintext + 74 bytes, opened by bob with sam as the (claimed)
-        sender; on a channel without it --mac stays signed (+ 138). A
+        plaintext + 74 bytes, opened by bob with sam as the claimed sender
+        (%S shows "unverified:sam"); on a channel without it --mac stays signed (+ 138). A
         mac-only envelope on the signed channel, made by a member with the
         channel key, is refused as mode_refused; on the mac channel a
         member can claim to be sam, as PROTOCOL.md §4.3 says."""
@@ -266,9 +352,10 @@ class EndToEnd(E2ETestCase):
         time.sleep(0.3)
         self.assertEqual(bob.stop(), 0, bob.text())
         self.assertTrue(ok, bob.text())
-        self.assertEqual(bob.out, ["sam sensors/t " + pt,
+        # %S: a mac-only sender is a claim, never shown as proved.
+        self.assertEqual(bob.out, ["unverified:sam sensors/t " + pt,
                                    "sam status " + pt2,
-                                   "sam sensors/x claimed"])
+                                   "unverified:sam sensors/x claimed"])
         self.assertEqual(bob.drops(), [("status", "mode_refused")])
         self.assertEqual(bob.counts(), {"ok": 3, "mode_refused": 1})
 

@@ -71,6 +71,7 @@ class FileTestCase(E2ETestCase):
                                  subscribers=("sam",))
         self.import_("alice", self.pubfile("sam"), self.grant(g1, "alice"),
                      self.grant(g2, "alice"))
+        self.files_grants = g1
         self.work = os.path.join(self.broker.dir, "work")
         self.out = os.path.join(self.work, "out")
         os.makedirs(self.out)

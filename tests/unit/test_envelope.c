@@ -655,9 +655,10 @@ static void test_reason_names(void)
         "ok",           "malformed",      "version",
         "unknown_key",  "key_expired",    "mode_refused",
         "bad_tag",      "unknown_sender", "bad_signature",
-        "unauthorised", "too_old",        "replay"};
+        "unauthorised", "too_old",        "replay",
+        "no_channel"};
 
-    CHECK_INT_EQ(SECMQ_OPEN_REASON_COUNT, 12);
+    CHECK_INT_EQ(SECMQ_OPEN_REASON_COUNT, 13);
     for (int r = 0; r < SECMQ_OPEN_REASON_COUNT; r++) {
         CHECK_STR_EQ(secmq_open_reason_name(r), names[r]);
     }

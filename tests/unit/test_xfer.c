@@ -6,6 +6,7 @@
  * index and topic only, and every flipped byte is refused with the reason
  * of its field.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -209,6 +210,120 @@ static void test_names(void)
     name_ok(long_name, long_name);
 }
 
+/* cp as UTF-8 into out (5 bytes at least); returns out. */
+static char *utf8(char *out, uint32_t cp)
+{
+    unsigned char *o = (unsigned char *)out;
+
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        o[1] = 0;
+    } else if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        o[2] = 0;
+    } else if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (cp >> 12));
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        o[3] = 0;
+    } else {
+        o[0] = (unsigned char)(0xF0 | (cp >> 18));
+        o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        o[4] = 0;
+    }
+    return out;
+}
+
+/* "a" + cp + "b" */
+static void name_with(uint32_t cp, int ok)
+{
+    char c[8], in[32];
+
+    snprintf(in, sizeof in, "a%sb", utf8(c, cp));
+    if (ok) {
+        name_ok(in, in);
+    } else {
+        name_bad(in);
+    }
+}
+
+/* PROTOCOL.md §8.6: Unicode 15.0 category Cf, written out again here from
+ * the spec so that a change of the library's table shows. */
+static void test_name_format_chars(void)
+{
+    static const uint32_t cf[][2] = {
+        {0x00AD, 0x00AD},   {0x0600, 0x0605},   {0x061C, 0x061C},
+        {0x06DD, 0x06DD},   {0x070F, 0x070F},   {0x0890, 0x0891},
+        {0x08E2, 0x08E2},   {0x180E, 0x180E},   {0x200B, 0x200F},
+        {0x202A, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F},
+        {0xFEFF, 0xFEFF},   {0xFFF9, 0xFFFB},   {0x110BD, 0x110BD},
+        {0x110CD, 0x110CD}, {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3},
+        {0x1D173, 0x1D17A}, {0xE0001, 0xE0001}, {0xE0020, 0xE007F},
+    };
+    /* Next to a range but not Cf (and no control, no surrogate). */
+    static const uint32_t near[] = {
+        0x00AC,  0x00AE,  0x05FF,  0x0606,  0x061B,   0x061D,  0x06DC,  0x06DE,
+        0x070E,  0x0710,  0x088F,  0x0892,  0x08E1,   0x08E3,  0x180D,  0x180F,
+        0x200A,  0x2010,  0x2029,  0x202F,  0x205F,   0x2065,  0x2070,  0xFEFE,
+        0xFF00,  0xFFF8,  0xFFFC,  0x110BC, 0x110BE,  0x110CC, 0x110CE, 0x1342F,
+        0x13440, 0x1BC9F, 0x1BCA4, 0x1D172, 0x1D17B,  0xE0000, 0xE0002, 0xE001F,
+        0xE0080, 0x00A0,  0x00E9,  0x1F4F7, 0x10FFFF, 0xE000,  0xD7FF};
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof cf / sizeof cf[0]; i++) {
+        for (uint32_t cp = cf[i][0]; cp <= cf[i][1]; cp++) {
+            name_with(cp, 0);
+            n++;
+        }
+    }
+    CHECK_INT_EQ((long)n, 170); /* Cf in Unicode 15.0 */
+    for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+        name_with(near[i], 1);
+    }
+    /* The name that shows as "invoice<...>exe.jpg". */
+    name_bad("invoice\xe2\x80\xae"
+             "gpj.exe");
+    name_bad("dir/report\xe2\x81\xa6.pdf"); /* U+2066 isolate */
+    name_bad("\xef\xbb\xbfname");           /* a byte order mark */
+    /* C1 controls, as code points (U+009B is a terminal's CSI). */
+    name_with(0x80, 0);
+    name_with(0x9B, 0);
+    name_with(0x9F, 0);
+}
+
+static void test_name_utf8(void)
+{
+    name_ok("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x93\xb7.jpg",
+            "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x93\xb7.jpg");
+    name_bad("latin1-caf\xe9.jpg");   /* not UTF-8 */
+    name_bad("\x80x");                /* continuation byte first */
+    name_bad("x\xbf");                /* continuation byte alone */
+    name_bad("\xc0\xaf");             /* overlong '/' */
+    name_bad("a\xc1\xbf");            /* overlong */
+    name_bad("\xe0\x80\xaf");         /* overlong, 3 bytes */
+    name_bad("\xe0\x9f\xbf");         /* overlong U+07FF */
+    name_bad("\xf0\x80\x80\xaf");     /* overlong, 4 bytes */
+    name_bad("\xf0\x8f\xbf\xbf");     /* overlong U+FFFF */
+    name_bad("\xed\xa0\x80");         /* surrogate U+D800 */
+    name_bad("\xed\xbf\xbf");         /* surrogate U+DFFF */
+    name_bad("\xf4\x90\x80\x80");     /* U+110000 */
+    name_bad("\xf5\x80\x80\x80");     /* lead byte above F4 */
+    name_bad("\xf8\x88\x80\x80\x80"); /* 5-byte form */
+    name_bad("\xfe");
+    name_bad("\xff");
+    name_bad("ab\xc3");       /* truncated at the end */
+    name_bad("ab\xe2\x82");   /* truncated at the end */
+    name_bad("\xf0\x9f\x93"); /* truncated at the end */
+    name_bad("\xe2\x28\xa1"); /* bad continuation */
+    name_bad("\xc3(");        /* bad continuation */
+    /* The last component alone is judged: a bad byte before the last '/'
+     * is never used. */
+    name_ok("\xff/ok.txt", "ok.txt");
+}
+
 static void test_topics(void)
 {
     unsigned char id[16];
@@ -380,6 +495,8 @@ int main(void)
     RUN(test_manifest_fields);
     RUN(test_request);
     RUN(test_names);
+    RUN(test_name_format_chars);
+    RUN(test_name_utf8);
     RUN(test_topics);
     RUN(test_chunks);
     RUN(test_chunk_is_section_8_3);

@@ -517,15 +517,64 @@ def decode_manifest(b):
     return d
 
 
+# §8.6: Unicode 15.0 general category Cf (format characters), as the spec
+# lists them, inclusive ranges.
+CF_RANGES = [(0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C),
+             (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891),
+             (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F),
+             (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),
+             (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
+             (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3),
+             (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F)]
+
+
+def is_format_char(cp):
+    return any(lo <= cp <= hi for lo, hi in CF_RANGES)
+
+
 def file_name(announced):
     """§8.6: the part after the last '/', refused [bad_name] when empty,
-    longer than 255 bytes, starting with '.', or with a byte below 0x20,
-    0x7f or '\\'."""
+    longer than 255 bytes, starting with '.', not UTF-8 (RFC 3629: no
+    overlong form, surrogate, code point above U+10FFFF or truncated
+    sequence), or holding a control character (U+0000..U+001F,
+    U+007F..U+009F), a format character (CF_RANGES) or '\\'."""
     base = announced.rsplit(b"/", 1)[-1]
-    if not 1 <= len(base) <= NAME_MAX or base[:1] == b"." or \
-            any(c < 0x20 or c == 0x7f or c == 0x5c for c in base):
+    if not 1 <= len(base) <= NAME_MAX or base[:1] == b".":
         raise FileFailure("bad_name", repr(announced[:40]))
+    try:
+        text = base.decode("utf-8", "strict")
+    except UnicodeDecodeError:
+        raise FileFailure("bad_name", "not UTF-8: %r" % announced[:40])
+    for ch in text:
+        cp = ord(ch)
+        if cp < 0x20 or 0x7f <= cp <= 0x9f or cp == 0x5c or \
+                is_format_char(cp):
+            raise FileFailure("bad_name", "U+%04X in %r" % (cp,
+                                                              announced[:40]))
     return base
+
+
+def check_cf_table():
+    """§8.6's table is Unicode 15.0's category Cf: compared with this
+    Python's unicodedata, every difference must be a code point that this
+    Python's (older) Unicode version has not assigned yet (Cn)."""
+    import unicodedata
+    newer = []
+    for cp in range(0x110000):
+        py = unicodedata.category(chr(cp)) == "Cf"
+        if py == is_format_char(cp):
+            continue
+        if py or unicodedata.category(chr(cp)) != "Cn":
+            raise AssertionError("U+%04X: the table says %s, unicodedata %s "
+                                 "says %s" % (cp, is_format_char(cp),
+                                              unicodedata.unidata_version,
+                                              unicodedata.category(chr(cp))))
+        newer.append(cp)
+    n = sum(hi - lo + 1 for lo, hi in CF_RANGES)
+    if n != 170:
+        raise AssertionError("%d code points, Unicode 15.0 has 170 Cf" % n)
+    return "170 code points; unicodedata %s lacks %d of them (unassigned "\
+        "there)" % (unicodedata.unidata_version, len(newer))
 
 
 def judge_manifest(b):
@@ -1592,7 +1641,8 @@ def check_file_file(rep, doc):
     for i, v in enumerate(doc["requests"]):
         rep.check(label(v, i, "request") + " (§8.4)", check_file_request, v)
     for i, v in enumerate(doc["names"]):
-        rep.check("name[%d] %r (§8.6)" % (i, v.get("announced", "")[:40]),
+        rep.check("name[%d] %r (§8.6)" % (i, v.get("announced",
+                                                    v.get("comment", ""))[:40]),
                   check_file_name, v)
     for i, v in enumerate(doc["negative"]):
         rep.check(label(v, i, "file negative"), check_file_negative, v)
@@ -1638,6 +1688,8 @@ def main():
     doc = load(rep, os.path.join(args.dir, "channel-v1.json"))
     if doc is not None:
         check_channel_file(rep, doc)
+    rep.check("§8.6 format characters: the table against unicodedata",
+              check_cf_table)
     doc = load(rep, os.path.join(args.dir, "file-v1.json"))
     if doc is not None:
         check_file_file(rep, doc)

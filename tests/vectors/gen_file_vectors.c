@@ -535,6 +535,58 @@ static void gen_requests(text *t)
     put(t, "\n  ],\n");
 }
 
+/* Names refused for their characters (§8.6): Unicode format characters
+ * (category Cf), C1 controls, and bytes that are not UTF-8. utf8 = 0:
+ * the JSON holds them as announced_hex. */
+static const struct {
+    const char *name, *label;
+    int utf8;
+} unicode_bad_names[] = {
+    {"invoice\xe2\x80\xaegpj.exe",
+     "U+202E right-to-left override: invoice<RLO>gpj.exe", 1},
+    {"a\xe2\x80\xaa"
+     "b",
+     "U+202A left-to-right embedding", 1},
+    {"a\xe2\x81\xa6"
+     "b.txt",
+     "U+2066 left-to-right isolate", 1},
+    {"a\xe2\x81\xa9"
+     "b.txt",
+     "U+2069 pop directional isolate", 1},
+    {"a\xe2\x80\x8f"
+     "b.txt",
+     "U+200F right-to-left mark", 1},
+    {"zero\xe2\x80\x8bwidth.txt", "U+200B zero width space", 1},
+    {"zero\xe2\x80\x8djoiner.txt", "U+200D zero width joiner", 1},
+    {"soft\xc2\xadhyphen.txt", "U+00AD soft hyphen", 1},
+    {"\xef\xbb\xbf"
+     "bom.txt",
+     "U+FEFF byte order mark", 1},
+    {"arabic\xd8\x80.txt", "U+0600 Arabic number sign", 1},
+    {"tag\xf3\xa0\x80\x81.txt", "U+E0001 language tag", 1},
+    {"tag\xf3\xa0\x81\xbf.txt", "U+E007F cancel tag", 1},
+    {"hiero\xf0\x93\x90\xbf.txt", "U+1343F (category Cf since Unicode 15.0)",
+     1},
+    {"csi\xc2\x9b.txt", "U+009B, a C1 control", 1},
+    {"latin1-caf\xe9.jpg", "not UTF-8: Latin-1 0xE9", 0},
+    {"\xc0\xaf", "overlong '/' (C0 AF)", 0},
+    {"x\xe0\x80\xaf.txt", "overlong 3-byte form (E0 80 AF)", 0},
+    {"x\xf0\x80\x80\xaf.txt", "overlong 4-byte form (F0 80 80 AF)", 0},
+    {"x\xed\xa0\x80.txt", "surrogate U+D800 (ED A0 80)", 0},
+    {"x\xf4\x90\x80\x80.txt", "above U+10FFFF (F4 90 80 80)", 0},
+    {"x\xf5\x80\x80\x80.txt", "lead byte F5", 0},
+    {"x\x80.txt", "continuation byte alone (80)", 0},
+    {"trunc\xe2\x82", "truncated at the end (E2 82)", 0},
+    {"trunc\xe2\x82.txt", "truncated sequence (E2 82 then '.')", 0},
+};
+
+static void put_hex_str(text *t, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != 0; p++) {
+        put(t, "%02x", *p);
+    }
+}
+
 static void gen_names(text *t)
 {
     static const char *const names[] = {
@@ -559,6 +611,25 @@ static void gen_names(text *t)
             put(t, ", \"expect\": \"bad_name\"");
         }
         put(t, "}");
+    }
+    for (size_t i = 0;
+         i < sizeof unicode_bad_names / sizeof unicode_bad_names[0]; i++) {
+        const char *nm = unicode_bad_names[i].name;
+
+        if (secmq_file_name_check(out, sizeof out, nm) == SECMQ_OK) {
+            die("names: a name of unicode_bad_names is accepted");
+        }
+        put(t, ",\n    {\"comment\": ");
+        put_str(t, unicode_bad_names[i].label);
+        if (unicode_bad_names[i].utf8) {
+            put(t, ", \"announced\": ");
+            put_str(t, nm);
+        } else {
+            put(t, ", \"announced_hex\": \"");
+            put_hex_str(t, nm);
+            put(t, "\"");
+        }
+        put(t, ", \"expect\": \"bad_name\"}");
     }
     /* and the 255-byte name of the "largest" manifest, and one more byte */
     put(t, ",\n    {\"announced\": ");
@@ -694,6 +765,15 @@ static void gen_neg_manifests(text *t)
                           : bad_names[i]);
         n = manifest_with(b, UINT64_MAX, 0, UINT32_MAX, bad_names[i],
                           strlen(bad_names[i]));
+        neg_manifest(t, label, b, n, "bad_name");
+    }
+    for (size_t i = 0;
+         i < sizeof unicode_bad_names / sizeof unicode_bad_names[0]; i++) {
+        const char *nm = unicode_bad_names[i].name;
+
+        snprintf(label, sizeof label, "manifest: name refused by §8.6 (%s)",
+                 unicode_bad_names[i].label);
+        n = manifest_with(b, UINT64_MAX, 0, UINT32_MAX, nm, strlen(nm));
         neg_manifest(t, label, b, n, "bad_name");
     }
 }
@@ -1384,10 +1464,24 @@ static void check_name_entry(const tj_value *v)
     const char *ann = strf(v, "announced"), *fname = strf(v, "file_name"),
                *expect = strf(v, "expect");
     char out[SECMQ_FILE_NAME_MAX + 1];
+    unsigned char *raw = NULL;
+    size_t rlen = 0;
     int r;
 
+    if (ann == NULL && tj_get(v, "announced_hex", TJ_STR) != NULL) {
+        /* Bytes that are not UTF-8 cannot be a JSON string. */
+        raw = hexf(v, "names", "announced_hex", 0, &rlen);
+        if (raw == NULL || memchr(raw, 0, rlen) != NULL) {
+            fail("names", "announced_hex: not hex, or holds a NUL");
+            free(raw);
+            return;
+        }
+        raw[rlen] = 0; /* tj_hex allocates one byte more */
+        ann = (const char *)raw;
+    }
     if (ann == NULL || (fname == NULL) == (expect == NULL)) {
         fail("names", "an entry lacks announced, or file_name xor expect");
+        free(raw);
         return;
     }
     r = secmq_file_name_check(out, sizeof out, ann);
@@ -1397,6 +1491,7 @@ static void check_name_entry(const tj_value *v)
     if (expect != NULL && (r == SECMQ_OK || strcmp(expect, "bad_name") != 0)) {
         fail("names", "\"%s\": accepted, or expect is not bad_name", ann);
     }
+    free(raw);
 }
 
 static void check_negative_entry(const tj_value *v)

@@ -64,11 +64,16 @@ typedef enum secmq_open_reason {
     SECMQ_OPEN_UNAUTHORISED = 9,   /* sender is not a publisher */
     SECMQ_OPEN_TOO_OLD = 10,       /* outside the maximum age */
     SECMQ_OPEN_REPLAY = 11,        /* seen before, or too far behind */
-    SECMQ_OPEN_REASON_COUNT = 12
+    SECMQ_OPEN_NO_CHANNEL = 12,    /* a client with a keyring got a message
+                                      on a topic no channel of it covers
+                                      (and no allow-plain filter matches);
+                                      never an envelope verdict */
+    SECMQ_OPEN_REASON_COUNT = 13
 } secmq_open_reason;
 
 /*
- * secmq_open_reason_name -- "bad_tag", "replay", ... as in PROTOCOL.md.
+ * secmq_open_reason_name -- "bad_tag", "replay", ... as in PROTOCOL.md,
+ * and "no_channel" (a client's refusal, see secmq_client_allow_plain).
  * Never NULL ("unknown" for other values); static.
  */
 SECMQ_API const char *secmq_open_reason_name(int reason);

@@ -184,7 +184,12 @@ SECMQ_API secmq_file_range secmq_file_request_range(const secmq_file_request *r,
 /*
  * secmq_file_name_check -- the file name a receiver uses for an announced
  * name (§8.6): the part after the last '/', which must be 1..255 bytes,
- * not start with '.', and contain no byte below 0x20, no 0x7f and no '\\'.
+ * not start with '.', be valid UTF-8 (no overlong form, surrogate, code
+ * point above U+10FFFF or truncated sequence), and contain no control
+ * character (U+0000..U+001F, U+007F..U+009F), no format character
+ * (Unicode 15.0 category Cf, listed in §8.6: bidirectional overrides and
+ * isolates, zero-width characters, the soft hyphen, U+FEFF, ...) and no
+ * '\\'.
  * out (cap >= SECMQ_FILE_NAME_MAX + 1) receives it, NUL-terminated.
  * Returns SECMQ_OK or SECMQ_E_INVAL (refused; out is empty).
  */
@@ -338,8 +343,9 @@ SECMQ_API void secmq_file_sender_free(secmq_file_sender *s);
  * unfinished transfer of the same path, size and modification time, it is
  * resumed (same file id and key: receivers keep what they have);
  * otherwise a new transfer starts. Files are sent one after the other.
- * Returns SECMQ_OK, SECMQ_E_INVAL (not a regular file, name empty or too
- * long, file too large for SECMQ_FILE_CHUNKS_MAX chunks), SECMQ_E_IO
+ * Returns SECMQ_OK, SECMQ_E_INVAL (not a regular file, a name that
+ * secmq_file_name_check() refuses, as receivers would: the detail says
+ * why; file too large for SECMQ_FILE_CHUNKS_MAX chunks), SECMQ_E_IO
  * (cannot read it, state not saved; see secmq_file_sender_errmsg),
  * SECMQ_E_NOMEM.
  */

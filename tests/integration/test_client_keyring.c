@@ -1,0 +1,279 @@
+/*
+ * test_client_keyring.c -- what a client with a keyring hands on_message,
+ * against a real broker.
+ *
+ * alice (subscriber, her keyring) and sam (publisher, his keyring) with
+ * the channels k/status (signed) and k/mac/# (mac-only allowed). alice
+ * gets: opened messages with sealed = 1, the sender and the seal mode
+ * (signed or mac, a claim only); plain messages on k/plain/#, which she
+ * allowed with secmq_client_allow_plain(); and nothing else: plaintext on
+ * a covered topic and anything on a topic no channel covers go to
+ * on_open_failure (SECMQ_OPEN_VERSION, SECMQ_OPEN_NO_CHANNEL) and the
+ * counts. Run through tests/harness/with_broker.py.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define ERRLEN 512
+
+/* One thing alice's client reported, copied out of the callback. */
+typedef struct got {
+    char topic[64];
+    char payload[64];
+    char sender[32]; /* "" when NULL */
+    int sealed, seal_mode;
+    int refused; /* 0: on_message; else the on_open_failure reason */
+} got;
+
+/* tu_client first: the library's user pointer is the tu_client. */
+typedef struct recorder {
+    tu_client t;
+    got items[16];
+    size_t n;
+} recorder;
+
+static void record(recorder *r, const got *g)
+{
+    pthread_mutex_lock(&r->t.mu);
+    if (r->n < sizeof r->items / sizeof r->items[0]) {
+        r->items[r->n++] = *g;
+    }
+    pthread_cond_broadcast(&r->t.cv);
+    pthread_mutex_unlock(&r->t.mu);
+}
+
+static void on_message(secmq_client *c, void *user, const secmq_message *m)
+{
+    got g;
+
+    (void)c;
+    memset(&g, 0, sizeof g);
+    snprintf(g.topic, sizeof g.topic, "%s", m->topic);
+    snprintf(g.payload, sizeof g.payload, "%.*s", (int)m->payloadlen,
+             (const char *)m->payload);
+    snprintf(g.sender, sizeof g.sender, "%s",
+             m->sender != NULL ? m->sender : "");
+    g.sealed = m->sealed;
+    g.seal_mode = m->seal_mode;
+    record(user, &g);
+}
+
+static void on_open_failure(secmq_client *c, void *user, const char *topic,
+                            int reason)
+{
+    got g;
+
+    (void)c;
+    memset(&g, 0, sizeof g);
+    snprintf(g.topic, sizeof g.topic, "%s", topic);
+    g.refused = reason;
+    record(user, &g);
+}
+
+/* Wait (bounded) until r holds n items; 0 or -1. */
+static int wait_items(recorder *r, size_t n)
+{
+    long long end = tu_now_ms() + TU_WAIT_MS;
+    int ok;
+
+    for (;;) {
+        pthread_mutex_lock(&r->t.mu);
+        ok = r->n >= n;
+        pthread_mutex_unlock(&r->t.mu);
+        if (ok || tu_now_ms() >= end) {
+            return ok ? 0 : -1;
+        }
+        tu_sleep_ms(20);
+    }
+}
+
+static int make_identity(const char *name)
+{
+    char err[ERRLEN], text[512], pub[64];
+    size_t n = 0;
+
+    if (secmq_identity_create(tu_at(name), name, err, sizeof err) != SECMQ_OK ||
+        secmq_identity_export(tu_at(name), text, sizeof text, &n, err,
+                              sizeof err) != SECMQ_OK) {
+        fprintf(stderr, "identity %s: %s\n", name, err);
+        return -1;
+    }
+    snprintf(pub, sizeof pub, "%s.pub", name);
+    return tu_write_file(tu_at(pub), text, n);
+}
+
+/* sam creates filter (publisher sam, subscriber alice); grants in out. */
+static int channel(const char *filter, int allow_mac, const char *out)
+{
+    char err[ERRLEN];
+    const char *pubs[1], *subs[1];
+    secmq_channel_spec spec;
+
+    pubs[0] = tu_at("sam.pub");
+    subs[0] = tu_at("alice.pub");
+    memset(&spec, 0, sizeof spec);
+    spec.filter = filter;
+    spec.publishers = pubs;
+    spec.n_publishers = 1;
+    spec.subscribers = subs;
+    spec.n_subscribers = 1;
+    spec.allow_mac = allow_mac;
+    if (secmq_channel_create(tu_at("sam"), &spec, tu_at(out), NULL, NULL, err,
+                             sizeof err) != SECMQ_OK) {
+        fprintf(stderr, "channel %s: %s\n", filter, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int world(void)
+{
+    char err[ERRLEN];
+    const char *files[3];
+
+    if (make_identity("sam") != 0 || make_identity("alice") != 0 ||
+        channel("k/status", 0, "g1") != 0 || channel("k/mac/#", 1, "g2") != 0) {
+        return -1;
+    }
+    files[0] = tu_at("sam.pub");
+    files[1] = tu_at("g1/alice.grant");
+    files[2] = tu_at("g2/alice.grant");
+    if (secmq_keyring_import(tu_at("alice"), files, 3, NULL, NULL, err,
+                             sizeof err) != SECMQ_OK) {
+        fprintf(stderr, "import: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static secmq_keyring *open_kr(const char *name)
+{
+    char err[ERRLEN];
+    secmq_keyring *kr = NULL;
+
+    if (secmq_keyring_open(&kr, tu_at(name), err, sizeof err) != SECMQ_OK) {
+        fprintf(stderr, "open %s: %s\n", name, err);
+        return NULL;
+    }
+    return kr;
+}
+
+static int publish(tu_client *p, const char *topic, const char *text, int raw)
+{
+    int before = tu_published(p);
+    int rc =
+        raw ? secmq_client_publish_raw(p->c, NULL, topic, text, strlen(text), 1,
+                                       0)
+            : secmq_client_publish(p->c, NULL, topic, text, strlen(text), 1, 0);
+
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    return tu_wait_published(p, before + 1, TU_WAIT_MS) == 0 ? SECMQ_OK
+                                                             : SECMQ_E_TIMEOUT;
+}
+
+static void check_item(const got *g, const char *topic, const char *payload,
+                       int sealed, int mode, const char *sender, int refused)
+{
+    CHECK_STR_EQ(g->topic, topic);
+    CHECK_INT_EQ(g->refused, refused);
+    if (refused == 0) {
+        CHECK_STR_EQ(g->payload, payload);
+        CHECK_INT_EQ(g->sealed, sealed);
+        CHECK_INT_EQ(g->seal_mode, mode);
+        CHECK_STR_EQ(g->sender, sender);
+    }
+}
+
+static secmq_keyring *sam_kr, *alice_kr;
+
+static void test_what_on_message_gets(void)
+{
+    static recorder alice;
+    tu_client sam = {0};
+    secmq_config cfg;
+    uint64_t counts[SECMQ_OPEN_REASON_COUNT];
+
+    tu_config(&cfg, "alice");
+    cfg.client_id = tu_id("kr-alice");
+    CHECK_RC(tu_client_new(&alice.t, &cfg), SECMQ_OK);
+    secmq_client_on_message(alice.t.c, on_message);
+    secmq_client_on_open_failure(alice.t.c, on_open_failure);
+    CHECK_RC(secmq_client_set_keyring(alice.t.c, alice_kr), SECMQ_OK);
+    CHECK_RC(secmq_client_allow_plain(alice.t.c, "a/#/b"), SECMQ_E_INVAL);
+    CHECK_RC(secmq_client_allow_plain(alice.t.c, NULL), SECMQ_E_INVAL);
+    CHECK_RC(secmq_client_allow_plain(NULL, "x"), SECMQ_E_INVAL);
+    CHECK_RC(secmq_client_allow_plain(alice.t.c, "k/plain/#"), SECMQ_OK);
+    /* Filters never open a covered topic to plaintext. */
+    CHECK_RC(secmq_client_allow_plain(alice.t.c, "k/status"), SECMQ_OK);
+    CHECK_RC(tu_connect(&alice.t, TU_WAIT_MS), SECMQ_OK);
+    CHECK_RC(secmq_client_allow_plain(alice.t.c, "late/#"), SECMQ_E_STATE);
+    CHECK_INT_EQ(tu_subscribe(&alice.t, "k/#", 1, TU_WAIT_MS), 1);
+
+    tu_config(&cfg, "sam");
+    cfg.client_id = tu_id("kr-sam");
+    CHECK_RC(tu_client_new(&sam, &cfg), SECMQ_OK);
+    CHECK_RC(secmq_client_set_keyring(sam.c, sam_kr), SECMQ_OK);
+    CHECK_RC(tu_connect(&sam, TU_WAIT_MS), SECMQ_OK);
+
+    CHECK_RC(publish(&sam, "k/status", "signed", 0), SECMQ_OK);
+    CHECK_RC(secmq_keyring_set_mode(sam_kr, SECMQ_SEAL_MAC), SECMQ_OK);
+    CHECK_RC(publish(&sam, "k/mac/t", "mac-only", 0), SECMQ_OK);
+    CHECK_RC(secmq_keyring_set_mode(sam_kr, SECMQ_SEAL_SIGNED), SECMQ_OK);
+    /* No channel covers these: sam's client publishes them as they are. */
+    CHECK_RC(publish(&sam, "k/plain/x", "allowed plain", 0), SECMQ_OK);
+    CHECK_RC(publish(&sam, "k/other", "not allowed", 0), SECMQ_OK);
+    CHECK_RC(publish(&sam, "k/status", "impostor", 1), SECMQ_OK);
+    CHECK_RC(publish(&sam, "k/plain/end", "end", 0), SECMQ_OK);
+
+    if (wait_items(&alice, 6) != 0) {
+        CHECKF(0, "alice reported %zu of 6 messages", alice.n);
+    } else {
+        pthread_mutex_lock(&alice.t.mu);
+        check_item(&alice.items[0], "k/status", "signed", 1, SECMQ_SEAL_SIGNED,
+                   "sam", 0);
+        check_item(&alice.items[1], "k/mac/t", "mac-only", 1, SECMQ_SEAL_MAC,
+                   "sam", 0);
+        check_item(&alice.items[2], "k/plain/x", "allowed plain", 0, 0, "", 0);
+        check_item(&alice.items[3], "k/other", NULL, 0, 0, NULL,
+                   SECMQ_OPEN_NO_CHANNEL);
+        check_item(&alice.items[4], "k/status", NULL, 0, 0, NULL,
+                   SECMQ_OPEN_VERSION);
+        check_item(&alice.items[5], "k/plain/end", "end", 0, 0, "", 0);
+        pthread_mutex_unlock(&alice.t.mu);
+    }
+    tu_sleep_ms(200);
+    CHECK_INT_EQ((long)alice.n, 6);
+    CHECK_RC(secmq_client_open_counts(alice.t.c, counts), SECMQ_OK);
+    CHECK_INT_EQ((long)counts[SECMQ_OPEN_OK], 2);
+    CHECK_INT_EQ((long)counts[SECMQ_OPEN_NO_CHANNEL], 1);
+    CHECK_INT_EQ((long)counts[SECMQ_OPEN_VERSION], 1);
+    CHECK_STR_EQ(secmq_open_reason_name(SECMQ_OPEN_NO_CHANNEL), "no_channel");
+    (void)secmq_client_disconnect(sam.c);
+    (void)secmq_client_disconnect(alice.t.c);
+    tu_client_free(&sam);
+    tu_client_free(&alice.t);
+}
+
+int main(void)
+{
+    if (tu_tmpdir_make("client-keyring") != 0) {
+        return 1;
+    }
+    if (world() != 0 || (sam_kr = open_kr("sam")) == NULL ||
+        (alice_kr = open_kr("alice")) == NULL) {
+        fprintf(stderr, "could not set up the keyrings in %s\n", tu_tmpdir());
+        return 1;
+    }
+    RUN(test_what_on_message_gets);
+    secmq_keyring_free(sam_kr);
+    secmq_keyring_free(alice_kr);
+    tu_tmpdir_done("keyrings");
+    return check_exit();
+}
