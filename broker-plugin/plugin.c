@@ -26,6 +26,7 @@
 
 #include "acl.h"
 #include "authdb.h"
+#include "clientid.h"
 #include "policy.h"
 #include "pwhash.h"
 
@@ -34,14 +35,15 @@
 #define ERR_LEN 256
 #define RELOAD_DEFAULT_S 1
 #define RELOAD_MAX_S 3600
-/* Compiled ACLs of clients not seen for this long are dropped (they are
- * compiled again when needed): bounds memory for offline sessions. */
-#define IDLE_DROP_S 600
-#define SWEEP_EVERY_S 60
-
-/* One client the plugin has compiled an ACL for, keyed by the broker's
- * context pointer. The pointer alone is not trusted (a freed context's
- * address can be reused): username and client id are compared too. */
+/* One connected client the plugin logged in, keyed by the broker's
+ * context pointer, from its BASIC_AUTH to its DISCONNECT event. SECURITY:
+ * an entry is never dropped while its client is connected (only on
+ * DISCONNECT, which mosquitto 2.0.11 sends for every way a logged-in
+ * client goes: DISCONNECT packet, socket closed, keep-alive timeout,
+ * takeover by its client id, kick), because a reload re-checks exactly
+ * the clients in the table. So the table is as big as the number of
+ * connected clients. The pointer alone is not trusted: username and
+ * client id are compared too. */
 typedef struct client {
     struct client *next; /* hash chain */
     const struct mosquitto *ctx;
@@ -52,7 +54,6 @@ typedef struct client {
     unsigned char (*keys)[SECMQ_SIGN_KEY_BYTES]; /* the user's signing */
     unsigned char (*key_ids)[SECMQ_ID_BYTES];    /* keys and their ids */
     size_t nkeys;
-    time_t last_used;
 } client;
 
 typedef struct plugin {
@@ -60,6 +61,8 @@ typedef struct plugin {
     char *db_path;
     bool require_signed;
     int reload_interval;
+    secmq_idpats id_patterns; /* plugin_opt_client_id_pattern */
+    char *id_pattern_spec;    /* as given, for the log; NULL: off */
     secmq_authdb *db;
     bool db_writable;
     secmq_policy policy;
@@ -70,7 +73,6 @@ typedef struct plugin {
     size_t nbuckets; /* a power of two */
     size_t nclients;
     time_t next_check;
-    time_t next_sweep;
     bool check_failing; /* the last check failed (logged once) */
 } plugin;
 
@@ -232,7 +234,6 @@ static client *table_add(plugin *p, const struct mosquitto *ctx,
         client_free(c);
         return NULL;
     }
-    c->last_used = time(NULL);
     size_t b = bucket_of(p, ctx);
     c->next = p->buckets[b];
     p->buckets[b] = c;
@@ -240,37 +241,77 @@ static client *table_add(plugin *p, const struct mosquitto *ctx,
     return c;
 }
 
-/* The entry for ctx, compiled now if the broker asks about a client we
- * have not seen (a session restored from persistence, or a reused
- * address). NULL when the client has no usable name or memory ran out:
- * the caller denies. */
-static client *table_find(plugin *p, const struct mosquitto *ctx)
+/* The entry of a logged-in client, recompiled if the broker now gives it
+ * other names. NULL when ctx is not a client the plugin logged in (an
+ * offline persistent session getting a message, a Will published after
+ * DISCONNECT): the caller then compiles its rules for this one check
+ * (client_temp), so such clients never enter the table. */
+static client *table_find(plugin *p, const struct mosquitto *ctx,
+                          const char *user, const char *id)
 {
-    const char *user = mosquitto_client_username(ctx);
-    const char *id = mosquitto_client_id(ctx);
     client *c;
 
-    if (user == NULL || id == NULL) {
-        return NULL;
-    }
     for (c = p->buckets[bucket_of(p, ctx)]; c != NULL; c = c->next) {
         if (c->ctx == ctx) {
             break;
         }
     }
-    if (c == NULL || strcmp(c->user, user) != 0 || strcmp(c->id, id) != 0) {
-        /* SECURITY: names that could not log in never get rules. */
-        if (!secmq__name_ok(user) || !secmq__name_ok(id)) {
-            return NULL;
+    if (c != NULL && (strcmp(c->user, user) != 0 || strcmp(c->id, id) != 0)) {
+        /* Renamed by another plugin (mosquitto_set_username): the rules
+         * follow the new names. SECURITY: the entry stays (a reload must
+         * still see the client); invalid names or no memory leave it
+         * with no rights. */
+        char *nu = strdup(user);
+        char *ni = strdup(id);
+
+        if (nu != NULL && ni != NULL) {
+            free(c->user);
+            free(c->id);
+            c->user = nu;
+            c->id = ni;
+            nu = NULL;
+            ni = NULL;
         }
-        c = table_add(p, ctx, user, id);
-        if (c == NULL) {
-            logf_(MOSQ_LOG_ERR, "out of memory compiling an ACL");
-            return NULL;
+        free(nu);
+        free(ni);
+        if (strcmp(c->user, user) != 0 || strcmp(c->id, id) != 0 ||
+            !secmq__name_ok(user) || !secmq__name_ok(id) ||
+            client_compile(p, c) != 0) {
+            secmq__acl_free(c->acl);
+            c->acl = NULL;
         }
     }
-    c->last_used = time(NULL);
     return c;
+}
+
+/* The rules of a client not in the table, compiled into *c for one check
+ * (release with client_release). Returns 0, or -1 (names that could not
+ * log in, or out of memory: the caller denies). */
+static int client_temp(const plugin *p, client *c, const char *user,
+                       const char *id)
+{
+    memset(c, 0, sizeof *c);
+    /* SECURITY: names that could not log in never get rules. */
+    if (!secmq__name_ok(user) || !secmq__name_ok(id)) {
+        return -1;
+    }
+    /* The names are borrowed for the call; client_release drops them
+     * before freeing. */
+    c->user = (char *)user;
+    c->id = (char *)id;
+    if (client_compile(p, c) != 0) {
+        logf_(MOSQ_LOG_ERR, "out of memory compiling an ACL");
+        return -1;
+    }
+    return 0;
+}
+
+static void client_release(client *c)
+{
+    secmq__acl_free(c->acl);
+    free(c->keys);
+    free(c->key_ids);
+    memset(c, 0, sizeof *c);
 }
 
 static void table_clear(plugin *p)
@@ -285,23 +326,6 @@ static void table_clear(plugin *p)
         p->buckets[i] = NULL;
     }
     p->nclients = 0;
-}
-
-static void table_sweep(plugin *p, time_t now)
-{
-    for (size_t i = 0; i < p->nbuckets; i++) {
-        client **pp = &p->buckets[i];
-        while (*pp != NULL) {
-            client *c = *pp;
-            if (now - c->last_used > IDLE_DROP_S) {
-                *pp = c->next;
-                client_free(c);
-                p->nclients--;
-            } else {
-                pp = &c->next;
-            }
-        }
-    }
 }
 
 /* --- the policy --------------------------------------------------------- */
@@ -412,6 +436,10 @@ static void apply_to_clients(plugin *p)
                 why = "password changed";
             } else if (!secmq__acl_only_gained(old, c->acl)) {
                 why = "access reduced";
+            } else {
+                /* A new user may now own the id (clientid.h). */
+                why = secmq__idpats_check(&p->id_patterns, &p->policy, c->user,
+                                          c->id, NULL);
             }
             secmq__acl_free(old);
             if (why != NULL && kicks != NULL && nkicks < cap) {
@@ -461,8 +489,10 @@ static void reload(plugin *p, const char *why)
             p->check_failing = true;
             return;
         }
-        logf_(MOSQ_LOG_NOTICE, "reloaded policy: %zu users, %zu rules",
-              p->policy.nusers, p->policy.nrules);
+        logf_(MOSQ_LOG_NOTICE,
+              "reloaded policy: %zu users, %zu rules; checking %zu "
+              "connected clients",
+              p->policy.nusers, p->policy.nrules, p->nclients);
         apply_to_clients(p);
     } else if (rc < 0) {
         /* Logged once per outage, not every second of it. */
@@ -561,6 +591,9 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
             why = "bad password";
         } else if (u->disabled) {
             why = "disabled user";
+        } else {
+            why = secmq__idpats_check(&p->id_patterns, &p->policy, name, id,
+                                      NULL);
         }
     }
     if (why != NULL) {
@@ -602,18 +635,13 @@ static const char *signature_problem(const client *c, const char *topic,
     return "key not registered for user";
 }
 
-static int on_acl_check(int event, void *event_data, void *userdata)
+/* The answer to one ACL check for client c. */
+static int acl_answer(const plugin *p, const client *c,
+                      const struct mosquitto_evt_acl_check *ed)
 {
-    plugin *p = userdata;
-    struct mosquitto_evt_acl_check *ed = event_data;
-    client *c = table_find(p, ed->client);
     char b1[80], b2[80], b3[160];
     int need_sig = 0;
 
-    (void)event;
-    if (c == NULL || ed->topic == NULL) {
-        return MOSQ_ERR_ACL_DENIED;
-    }
     switch (ed->access) {
     case MOSQ_ACL_SUBSCRIBE:
     case MOSQ_ACL_UNSUBSCRIBE:
@@ -663,6 +691,32 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     }
 }
 
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+    plugin *p = userdata;
+    struct mosquitto_evt_acl_check *ed = event_data;
+    const char *user = mosquitto_client_username(ed->client);
+    const char *id = mosquitto_client_id(ed->client);
+    client *c;
+    client tmp;
+    int rc;
+
+    (void)event;
+    if (user == NULL || id == NULL || ed->topic == NULL) {
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    c = table_find(p, ed->client, user, id);
+    if (c != NULL) {
+        return acl_answer(p, c, ed);
+    }
+    if (client_temp(p, &tmp, user, id) != 0) {
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    rc = acl_answer(p, &tmp, ed);
+    client_release(&tmp);
+    return rc;
+}
+
 static int on_disconnect(int event, void *event_data, void *userdata)
 {
     plugin *p = userdata;
@@ -683,10 +737,6 @@ static int on_tick(int event, void *event_data, void *userdata)
     if (now >= p->next_check) {
         p->next_check = now + p->reload_interval;
         reload(p, NULL);
-    }
-    if (now >= p->next_sweep) {
-        p->next_sweep = now + SWEEP_EVERY_S;
-        table_sweep(p, now);
     }
     return MOSQ_ERR_SUCCESS;
 }
@@ -712,6 +762,7 @@ static void plugin_free(plugin *p)
     secmq__policy_clear(&p->policy);
     secmq__authdb_close(p->db);
     free(p->db_path);
+    free(p->id_pattern_spec);
     sodium_memzero(p->dummy_hash, sizeof p->dummy_hash);
     free(p);
 }
@@ -741,6 +792,17 @@ static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
                       "plugin_opt_require_signed must be true or false, "
                       "not '%s'",
                       v);
+                return -1;
+            }
+        } else if (strcmp(k, "client_id_pattern") == 0) {
+            char err[ERR_LEN] = "";
+            if (secmq__idpats_parse(&p->id_patterns, v, err, sizeof err) != 0) {
+                logf_(MOSQ_LOG_ERR, "plugin_opt_client_id_pattern: %s", err);
+                return -1;
+            }
+            free(p->id_pattern_spec);
+            p->id_pattern_spec = p->id_patterns.n > 0 ? strdup(v) : NULL;
+            if (p->id_patterns.n > 0 && p->id_pattern_spec == NULL) {
                 return -1;
             }
         } else if (strcmp(k, "reload_interval") == 0) {
@@ -833,14 +895,15 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
         return MOSQ_ERR_UNKNOWN;
     }
     p->next_check = time(NULL) + p->reload_interval;
-    p->next_sweep = time(NULL) + SWEEP_EVERY_S;
     logf_(MOSQ_LOG_NOTICE,
-          "loaded %zu users, %zu rules from %s (signatures %s, checked for "
-          "changes every %d s)",
+          "loaded %zu users, %zu rules from %s (signatures %s, client ids "
+          "%s%s%s, checked for changes every %d s)",
           p->policy.nusers, p->policy.nrules, p->db_path,
           p->require_signed ? "required on every topic"
                             : "required where a rule says so",
-          p->reload_interval);
+          p->id_pattern_spec != NULL ? "'" : "any",
+          p->id_pattern_spec != NULL ? p->id_pattern_spec : "",
+          p->id_pattern_spec != NULL ? "'" : "", p->reload_interval);
     *userdata = p;
     return MOSQ_ERR_SUCCESS;
 }
