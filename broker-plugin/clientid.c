@@ -73,11 +73,11 @@ int secmq__idpats_parse(secmq_idpats *out, const char *spec, char *err,
     while (*s != '\0') {
         size_t len;
 
-        if (*s == ' ') {
+        if (*s == ' ' || *s == '\t') {
             s++;
             continue;
         }
-        len = strcspn(s, " ");
+        len = strcspn(s, " \t");
         if (out->n == SECMQ_IDPAT_MAX) {
             say(err, errlen, "too many patterns (at most 8)", "...");
             memset(out, 0, sizeof *out);

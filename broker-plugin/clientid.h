@@ -31,7 +31,7 @@ typedef struct secmq_idpats {
 
 /*
  * secmq__idpats_parse -- parse spec (BORROWED), patterns separated by
- * spaces, into *out. Each pattern holds "%u" exactly once, may end in '*'
+ * spaces or tabs, into *out. Each pattern holds "%u" exactly once, may end in '*'
  * (any further bytes, none included), and has no other '%' or '*'; its
  * other bytes must be allowed in a client id (secmq__name_ok: no '+', '#',
  * '/' or control characters). "none" (or an empty spec) gives n == 0.
