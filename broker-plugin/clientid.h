@@ -31,8 +31,8 @@ typedef struct secmq_idpats {
 
 /*
  * secmq__idpats_parse -- parse spec (BORROWED), patterns separated by
- * spaces or tabs, into *out. Each pattern holds "%u" exactly once, may end in '*'
- * (any further bytes, none included), and has no other '%' or '*'; its
+ * spaces or tabs, into *out. Each pattern holds "%u" exactly once, may end in
+ * '*' (any further bytes, none included), and has no other '%' or '*'; its
  * other bytes must be allowed in a client id (secmq__name_ok: no '+', '#',
  * '/' or control characters). "none" (or an empty spec) gives n == 0.
  * Returns 0, or -1 with a one-line reason in err (errlen bytes, may be

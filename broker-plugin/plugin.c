@@ -4,7 +4,8 @@
  * auth database, keeps each client's compiled ACL, answers ACL checks from
  * memory, enforces signed envelopes where asked, and follows changes to the
  * database (reload, kick). Policy logic lives in acl.c, storage in
- * authdb.c, password hashes in pwhash.c.
+ * authdb.c, password hashes in pwhash.c, the table of logged-in clients
+ * in clients.c, client ids tied to users in clientid.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include "acl.h"
 #include "authdb.h"
 #include "clientid.h"
+#include "clients.h"
 #include "policy.h"
 #include "pwhash.h"
 
@@ -35,26 +37,8 @@
 #define ERR_LEN 256
 #define RELOAD_DEFAULT_S 1
 #define RELOAD_MAX_S 3600
-/* One connected client the plugin logged in, keyed by the broker's
- * context pointer, from its BASIC_AUTH to its DISCONNECT event. SECURITY:
- * an entry is never dropped while its client is connected (only on
- * DISCONNECT, which mosquitto 2.0.11 sends for every way a logged-in
- * client goes: DISCONNECT packet, socket closed, keep-alive timeout,
- * takeover by its client id, kick), because a reload re-checks exactly
- * the clients in the table. So the table is as big as the number of
- * connected clients. The pointer alone is not trusted: username and
- * client id are compared too. */
-typedef struct client {
-    struct client *next; /* hash chain */
-    const struct mosquitto *ctx;
-    char *id;
-    char *user;
-    secmq_acl *acl;
-    int64_t pw_gen;
-    unsigned char (*keys)[SECMQ_SIGN_KEY_BYTES]; /* the user's signing */
-    unsigned char (*key_ids)[SECMQ_ID_BYTES];    /* keys and their ids */
-    size_t nkeys;
-} client;
+/* A client the plugin logged in (clients.h). */
+typedef secmq_pclient client;
 
 typedef struct plugin {
     mosquitto_plugin_id_t *pid;
@@ -69,9 +53,7 @@ typedef struct plugin {
     char dummy_hash[SECMQ_PW_HASH_MAX]; /* verified for unknown users */
     unsigned long long dummy_ops;
     size_t dummy_mem;
-    client **buckets;
-    size_t nbuckets; /* a power of two */
-    size_t nclients;
+    secmq_pclients clients; /* the connected clients it logged in */
     time_t next_check;
     bool check_failing; /* the last check failed (logged once) */
 } plugin;
@@ -107,225 +89,12 @@ static const char *printable(const char *s, char *buf, size_t cap)
     return buf;
 }
 
-/* --- the client table ------------------------------------------------- */
+/* --- the client table (clients.c) ------------------------------------ */
 
-static size_t bucket_of(const plugin *p, const struct mosquitto *ctx)
-{
-    uintptr_t h = (uintptr_t)ctx;
-
-    h ^= h >> 17;
-    h *= (uintptr_t)0x9E3779B97F4A7C15ULL;
-    h ^= h >> 29;
-    return (size_t)h & (p->nbuckets - 1);
-}
-
-static void client_free(client *c)
-{
-    if (c == NULL) {
-        return;
-    }
-    secmq__acl_free(c->acl);
-    free(c->id);
-    free(c->user);
-    free(c->keys);
-    free(c->key_ids);
-    free(c);
-}
-
-/* Fill c's ACL, password generation and keys from the current policy.
- * Returns 0 or -1 (out of memory; c unchanged). */
-static int client_compile(const plugin *p, client *c)
-{
-    const secmq_user *u = secmq__policy_user(&p->policy, c->user);
-    secmq_acl *acl = NULL;
-    unsigned char(*keys)[SECMQ_SIGN_KEY_BYTES] = NULL;
-    unsigned char(*ids)[SECMQ_ID_BYTES] = NULL;
-    size_t n = (u != NULL && !u->disabled) ? u->nkeys : 0;
-
-    if (secmq__acl_compile(&p->policy, c->user, c->id, &acl) != 0) {
-        return -1;
-    }
-    if (n > 0) {
-        keys = calloc(n, sizeof *keys);
-        ids = calloc(n, sizeof *ids);
-        if (keys == NULL || ids == NULL) {
-            free(keys);
-            free(ids);
-            secmq__acl_free(acl);
-            return -1;
-        }
-        memcpy(keys, u->keys, n * sizeof *keys);
-        for (size_t i = 0; i < n; i++) {
-            secmq_identity_id(ids[i], keys[i]);
-        }
-    }
-    secmq__acl_free(c->acl);
-    free(c->keys);
-    free(c->key_ids);
-    c->acl = acl;
-    c->keys = keys;
-    c->key_ids = ids;
-    c->nkeys = n;
-    c->pw_gen = u != NULL ? u->pw_gen : 0;
-    return 0;
-}
-
-static int table_grow(plugin *p)
-{
-    size_t n = p->nbuckets * 2;
-    client **nb = calloc(n, sizeof *nb);
-    client **old = p->buckets;
-    size_t oldn = p->nbuckets;
-
-    if (nb == NULL) {
-        return -1;
-    }
-    p->buckets = nb;
-    p->nbuckets = n;
-    for (size_t i = 0; i < oldn; i++) {
-        client *c = old[i];
-        while (c != NULL) {
-            client *next = c->next;
-            size_t b = bucket_of(p, c->ctx);
-            c->next = nb[b];
-            nb[b] = c;
-            c = next;
-        }
-    }
-    free(old);
-    return 0;
-}
-
-static void table_remove(plugin *p, const struct mosquitto *ctx)
-{
-    client **pp = &p->buckets[bucket_of(p, ctx)];
-
-    while (*pp != NULL) {
-        if ((*pp)->ctx == ctx) {
-            client *c = *pp;
-            *pp = c->next;
-            client_free(c);
-            p->nclients--;
-            return;
-        }
-        pp = &(*pp)->next;
-    }
-}
-
-/* A new entry for ctx with a freshly compiled ACL, replacing any entry the
- * pointer had. NULL when out of memory. */
 static client *table_add(plugin *p, const struct mosquitto *ctx,
                          const char *user, const char *id)
 {
-    client *c;
-
-    table_remove(p, ctx);
-    if (p->nclients + 1 > p->nbuckets && table_grow(p) != 0) {
-        return NULL;
-    }
-    c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        return NULL;
-    }
-    c->ctx = ctx;
-    c->user = strdup(user);
-    c->id = strdup(id);
-    if (c->user == NULL || c->id == NULL || client_compile(p, c) != 0) {
-        client_free(c);
-        return NULL;
-    }
-    size_t b = bucket_of(p, ctx);
-    c->next = p->buckets[b];
-    p->buckets[b] = c;
-    p->nclients++;
-    return c;
-}
-
-/* The entry of a logged-in client, recompiled if the broker now gives it
- * other names. NULL when ctx is not a client the plugin logged in (an
- * offline persistent session getting a message, a Will published after
- * DISCONNECT): the caller then compiles its rules for this one check
- * (client_temp), so such clients never enter the table. */
-static client *table_find(plugin *p, const struct mosquitto *ctx,
-                          const char *user, const char *id)
-{
-    client *c;
-
-    for (c = p->buckets[bucket_of(p, ctx)]; c != NULL; c = c->next) {
-        if (c->ctx == ctx) {
-            break;
-        }
-    }
-    if (c != NULL && (strcmp(c->user, user) != 0 || strcmp(c->id, id) != 0)) {
-        /* Renamed by another plugin (mosquitto_set_username): the rules
-         * follow the new names. SECURITY: the entry stays (a reload must
-         * still see the client); invalid names or no memory leave it
-         * with no rights. */
-        char *nu = strdup(user);
-        char *ni = strdup(id);
-
-        if (nu != NULL && ni != NULL) {
-            free(c->user);
-            free(c->id);
-            c->user = nu;
-            c->id = ni;
-            nu = NULL;
-            ni = NULL;
-        }
-        free(nu);
-        free(ni);
-        if (strcmp(c->user, user) != 0 || strcmp(c->id, id) != 0 ||
-            !secmq__name_ok(user) || !secmq__name_ok(id) ||
-            client_compile(p, c) != 0) {
-            secmq__acl_free(c->acl);
-            c->acl = NULL;
-        }
-    }
-    return c;
-}
-
-/* The rules of a client not in the table, compiled into *c for one check
- * (release with client_release). Returns 0, or -1 (names that could not
- * log in, or out of memory: the caller denies). */
-static int client_temp(const plugin *p, client *c, const char *user,
-                       const char *id)
-{
-    memset(c, 0, sizeof *c);
-    /* SECURITY: names that could not log in never get rules. */
-    if (!secmq__name_ok(user) || !secmq__name_ok(id)) {
-        return -1;
-    }
-    /* The names are borrowed for the call; client_release drops them
-     * before freeing. */
-    c->user = (char *)user;
-    c->id = (char *)id;
-    if (client_compile(p, c) != 0) {
-        logf_(MOSQ_LOG_ERR, "out of memory compiling an ACL");
-        return -1;
-    }
-    return 0;
-}
-
-static void client_release(client *c)
-{
-    secmq__acl_free(c->acl);
-    free(c->keys);
-    free(c->key_ids);
-    memset(c, 0, sizeof *c);
-}
-
-static void table_clear(plugin *p)
-{
-    for (size_t i = 0; i < p->nbuckets; i++) {
-        client *c = p->buckets[i];
-        while (c != NULL) {
-            client *next = c->next;
-            client_free(c);
-            c = next;
-        }
-        p->buckets[i] = NULL;
-    }
-    p->nclients = 0;
+    return secmq__clients_add(&p->clients, &p->policy, ctx, user, id);
 }
 
 /* --- the policy --------------------------------------------------------- */
@@ -410,20 +179,20 @@ static void apply_to_clients(plugin *p)
 {
     kick *kicks = NULL;
     size_t nkicks = 0;
-    size_t cap = p->nclients;
+    size_t cap = p->clients.nclients;
 
     if (cap > 0) {
         kicks = calloc(cap, sizeof *kicks);
     }
-    for (size_t i = 0; i < p->nbuckets; i++) {
-        for (client *c = p->buckets[i]; c != NULL; c = c->next) {
+    for (size_t i = 0; i < p->clients.nbuckets; i++) {
+        for (client *c = p->clients.buckets[i]; c != NULL; c = c->next) {
             const secmq_user *u = secmq__policy_user(&p->policy, c->user);
             secmq_acl *old = c->acl;
             const char *why = NULL;
             int64_t old_gen = c->pw_gen;
 
             c->acl = NULL;
-            if (client_compile(p, c) != 0) {
+            if (secmq__client_compile(&p->policy, c) != 0) {
                 /* SECURITY: no memory for the new rules: deny all. */
                 secmq__acl_free(c->acl);
                 c->acl = NULL;
@@ -492,7 +261,7 @@ static void reload(plugin *p, const char *why)
         logf_(MOSQ_LOG_NOTICE,
               "reloaded policy: %zu users, %zu rules; checking %zu "
               "connected clients",
-              p->policy.nusers, p->policy.nrules, p->nclients);
+              p->policy.nusers, p->policy.nrules, p->clients.nclients);
         apply_to_clients(p);
     } else if (rc < 0) {
         /* Logged once per outage, not every second of it. */
@@ -705,15 +474,23 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     if (user == NULL || id == NULL || ed->topic == NULL) {
         return MOSQ_ERR_ACL_DENIED;
     }
-    c = table_find(p, ed->client, user, id);
+    c = secmq__clients_find(&p->clients, &p->policy, ed->client, user, id);
     if (c != NULL) {
         return acl_answer(p, c, ed);
     }
-    if (client_temp(p, &tmp, user, id) != 0) {
+    /* Not a client the plugin logged in: an offline persistent session
+     * getting a message, or a Will published after the DISCONNECT event.
+     * Its rules are compiled for this check only and kept nowhere, so
+     * the table stays the set of connected clients. */
+    rc = secmq__client_temp(&p->policy, &tmp, user, id);
+    if (rc != 0) {
+        if (rc == -2) {
+            logf_(MOSQ_LOG_ERR, "out of memory compiling an ACL");
+        }
         return MOSQ_ERR_ACL_DENIED;
     }
     rc = acl_answer(p, &tmp, ed);
-    client_release(&tmp);
+    secmq__client_release(&tmp);
     return rc;
 }
 
@@ -723,7 +500,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
     struct mosquitto_evt_disconnect *ed = event_data;
 
     (void)event;
-    table_remove(p, ed->client);
+    secmq__clients_remove(&p->clients, ed->client);
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -757,8 +534,7 @@ static void plugin_free(plugin *p)
     if (p == NULL) {
         return;
     }
-    table_clear(p);
-    free(p->buckets);
+    secmq__clients_free(&p->clients);
     secmq__policy_clear(&p->policy);
     secmq__authdb_close(p->db);
     free(p->db_path);
@@ -864,9 +640,8 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
     }
     p->pid = identifier;
     p->reload_interval = RELOAD_DEFAULT_S;
-    p->nbuckets = 64;
-    p->buckets = calloc(p->nbuckets, sizeof *p->buckets);
-    if (p->buckets == NULL || parse_options(p, options, option_count) != 0) {
+    if (secmq__clients_init(&p->clients) != 0 ||
+        parse_options(p, options, option_count) != 0) {
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }
