@@ -91,6 +91,7 @@ static const char *printable(const char *s, char *buf, size_t cap)
 
 /* --- the client table (clients.c) ------------------------------------ */
 
+/* A connected client's entry, from its login to its DISCONNECT event. */
 static client *table_add(plugin *p, const struct mosquitto *ctx,
                          const char *user, const char *id)
 {
