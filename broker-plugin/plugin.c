@@ -4,7 +4,8 @@
  * auth database, keeps each client's compiled ACL, answers ACL checks from
  * memory, enforces signed envelopes where asked, and follows changes to the
  * database (reload, kick). Policy logic lives in acl.c, storage in
- * authdb.c, password hashes in pwhash.c.
+ * authdb.c, password hashes in pwhash.c, the table of logged-in clients
+ * in clients.c, client ids tied to users in clientid.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -26,6 +27,8 @@
 
 #include "acl.h"
 #include "authdb.h"
+#include "clientid.h"
+#include "clients.h"
 #include "policy.h"
 #include "pwhash.h"
 
@@ -34,43 +37,24 @@
 #define ERR_LEN 256
 #define RELOAD_DEFAULT_S 1
 #define RELOAD_MAX_S 3600
-/* Compiled ACLs of clients not seen for this long are dropped (they are
- * compiled again when needed): bounds memory for offline sessions. */
-#define IDLE_DROP_S 600
-#define SWEEP_EVERY_S 60
-
-/* One client the plugin has compiled an ACL for, keyed by the broker's
- * context pointer. The pointer alone is not trusted (a freed context's
- * address can be reused): username and client id are compared too. */
-typedef struct client {
-    struct client *next; /* hash chain */
-    const struct mosquitto *ctx;
-    char *id;
-    char *user;
-    secmq_acl *acl;
-    int64_t pw_gen;
-    unsigned char (*keys)[SECMQ_SIGN_KEY_BYTES]; /* the user's signing */
-    unsigned char (*key_ids)[SECMQ_ID_BYTES];    /* keys and their ids */
-    size_t nkeys;
-    time_t last_used;
-} client;
+/* A client the plugin logged in (clients.h). */
+typedef secmq_pclient client;
 
 typedef struct plugin {
     mosquitto_plugin_id_t *pid;
     char *db_path;
     bool require_signed;
     int reload_interval;
+    secmq_idpats id_patterns; /* plugin_opt_client_id_pattern */
+    char *id_pattern_spec;    /* as given, for the log; NULL: off */
     secmq_authdb *db;
     bool db_writable;
     secmq_policy policy;
     char dummy_hash[SECMQ_PW_HASH_MAX]; /* verified for unknown users */
     unsigned long long dummy_ops;
     size_t dummy_mem;
-    client **buckets;
-    size_t nbuckets; /* a power of two */
-    size_t nclients;
+    secmq_pclients clients; /* the connected clients it logged in */
     time_t next_check;
-    time_t next_sweep;
     bool check_failing; /* the last check failed (logged once) */
 } plugin;
 
@@ -105,203 +89,13 @@ static const char *printable(const char *s, char *buf, size_t cap)
     return buf;
 }
 
-/* --- the client table ------------------------------------------------- */
+/* --- the client table (clients.c) ------------------------------------ */
 
-static size_t bucket_of(const plugin *p, const struct mosquitto *ctx)
-{
-    uintptr_t h = (uintptr_t)ctx;
-
-    h ^= h >> 17;
-    h *= (uintptr_t)0x9E3779B97F4A7C15ULL;
-    h ^= h >> 29;
-    return (size_t)h & (p->nbuckets - 1);
-}
-
-static void client_free(client *c)
-{
-    if (c == NULL) {
-        return;
-    }
-    secmq__acl_free(c->acl);
-    free(c->id);
-    free(c->user);
-    free(c->keys);
-    free(c->key_ids);
-    free(c);
-}
-
-/* Fill c's ACL, password generation and keys from the current policy.
- * Returns 0 or -1 (out of memory; c unchanged). */
-static int client_compile(const plugin *p, client *c)
-{
-    const secmq_user *u = secmq__policy_user(&p->policy, c->user);
-    secmq_acl *acl = NULL;
-    unsigned char(*keys)[SECMQ_SIGN_KEY_BYTES] = NULL;
-    unsigned char(*ids)[SECMQ_ID_BYTES] = NULL;
-    size_t n = (u != NULL && !u->disabled) ? u->nkeys : 0;
-
-    if (secmq__acl_compile(&p->policy, c->user, c->id, &acl) != 0) {
-        return -1;
-    }
-    if (n > 0) {
-        keys = calloc(n, sizeof *keys);
-        ids = calloc(n, sizeof *ids);
-        if (keys == NULL || ids == NULL) {
-            free(keys);
-            free(ids);
-            secmq__acl_free(acl);
-            return -1;
-        }
-        memcpy(keys, u->keys, n * sizeof *keys);
-        for (size_t i = 0; i < n; i++) {
-            secmq_identity_id(ids[i], keys[i]);
-        }
-    }
-    secmq__acl_free(c->acl);
-    free(c->keys);
-    free(c->key_ids);
-    c->acl = acl;
-    c->keys = keys;
-    c->key_ids = ids;
-    c->nkeys = n;
-    c->pw_gen = u != NULL ? u->pw_gen : 0;
-    return 0;
-}
-
-static int table_grow(plugin *p)
-{
-    size_t n = p->nbuckets * 2;
-    client **nb = calloc(n, sizeof *nb);
-    client **old = p->buckets;
-    size_t oldn = p->nbuckets;
-
-    if (nb == NULL) {
-        return -1;
-    }
-    p->buckets = nb;
-    p->nbuckets = n;
-    for (size_t i = 0; i < oldn; i++) {
-        client *c = old[i];
-        while (c != NULL) {
-            client *next = c->next;
-            size_t b = bucket_of(p, c->ctx);
-            c->next = nb[b];
-            nb[b] = c;
-            c = next;
-        }
-    }
-    free(old);
-    return 0;
-}
-
-static void table_remove(plugin *p, const struct mosquitto *ctx)
-{
-    client **pp = &p->buckets[bucket_of(p, ctx)];
-
-    while (*pp != NULL) {
-        if ((*pp)->ctx == ctx) {
-            client *c = *pp;
-            *pp = c->next;
-            client_free(c);
-            p->nclients--;
-            return;
-        }
-        pp = &(*pp)->next;
-    }
-}
-
-/* A new entry for ctx with a freshly compiled ACL, replacing any entry the
- * pointer had. NULL when out of memory. */
+/* A connected client's entry, from its login to its DISCONNECT event. */
 static client *table_add(plugin *p, const struct mosquitto *ctx,
                          const char *user, const char *id)
 {
-    client *c;
-
-    table_remove(p, ctx);
-    if (p->nclients + 1 > p->nbuckets && table_grow(p) != 0) {
-        return NULL;
-    }
-    c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        return NULL;
-    }
-    c->ctx = ctx;
-    c->user = strdup(user);
-    c->id = strdup(id);
-    if (c->user == NULL || c->id == NULL || client_compile(p, c) != 0) {
-        client_free(c);
-        return NULL;
-    }
-    c->last_used = time(NULL);
-    size_t b = bucket_of(p, ctx);
-    c->next = p->buckets[b];
-    p->buckets[b] = c;
-    p->nclients++;
-    return c;
-}
-
-/* The entry for ctx, compiled now if the broker asks about a client we
- * have not seen (a session restored from persistence, or a reused
- * address). NULL when the client has no usable name or memory ran out:
- * the caller denies. */
-static client *table_find(plugin *p, const struct mosquitto *ctx)
-{
-    const char *user = mosquitto_client_username(ctx);
-    const char *id = mosquitto_client_id(ctx);
-    client *c;
-
-    if (user == NULL || id == NULL) {
-        return NULL;
-    }
-    for (c = p->buckets[bucket_of(p, ctx)]; c != NULL; c = c->next) {
-        if (c->ctx == ctx) {
-            break;
-        }
-    }
-    if (c == NULL || strcmp(c->user, user) != 0 || strcmp(c->id, id) != 0) {
-        /* SECURITY: names that could not log in never get rules. */
-        if (!secmq__name_ok(user) || !secmq__name_ok(id)) {
-            return NULL;
-        }
-        c = table_add(p, ctx, user, id);
-        if (c == NULL) {
-            logf_(MOSQ_LOG_ERR, "out of memory compiling an ACL");
-            return NULL;
-        }
-    }
-    c->last_used = time(NULL);
-    return c;
-}
-
-static void table_clear(plugin *p)
-{
-    for (size_t i = 0; i < p->nbuckets; i++) {
-        client *c = p->buckets[i];
-        while (c != NULL) {
-            client *next = c->next;
-            client_free(c);
-            c = next;
-        }
-        p->buckets[i] = NULL;
-    }
-    p->nclients = 0;
-}
-
-static void table_sweep(plugin *p, time_t now)
-{
-    for (size_t i = 0; i < p->nbuckets; i++) {
-        client **pp = &p->buckets[i];
-        while (*pp != NULL) {
-            client *c = *pp;
-            if (now - c->last_used > IDLE_DROP_S) {
-                *pp = c->next;
-                client_free(c);
-                p->nclients--;
-            } else {
-                pp = &c->next;
-            }
-        }
-    }
+    return secmq__clients_add(&p->clients, &p->policy, ctx, user, id);
 }
 
 /* --- the policy --------------------------------------------------------- */
@@ -386,20 +180,20 @@ static void apply_to_clients(plugin *p)
 {
     kick *kicks = NULL;
     size_t nkicks = 0;
-    size_t cap = p->nclients;
+    size_t cap = p->clients.nclients;
 
     if (cap > 0) {
         kicks = calloc(cap, sizeof *kicks);
     }
-    for (size_t i = 0; i < p->nbuckets; i++) {
-        for (client *c = p->buckets[i]; c != NULL; c = c->next) {
+    for (size_t i = 0; i < p->clients.nbuckets; i++) {
+        for (client *c = p->clients.buckets[i]; c != NULL; c = c->next) {
             const secmq_user *u = secmq__policy_user(&p->policy, c->user);
             secmq_acl *old = c->acl;
             const char *why = NULL;
             int64_t old_gen = c->pw_gen;
 
             c->acl = NULL;
-            if (client_compile(p, c) != 0) {
+            if (secmq__client_compile(&p->policy, c) != 0) {
                 /* SECURITY: no memory for the new rules: deny all. */
                 secmq__acl_free(c->acl);
                 c->acl = NULL;
@@ -412,6 +206,10 @@ static void apply_to_clients(plugin *p)
                 why = "password changed";
             } else if (!secmq__acl_only_gained(old, c->acl)) {
                 why = "access reduced";
+            } else {
+                /* A new user may now own the id (clientid.h). */
+                why = secmq__idpats_check(&p->id_patterns, &p->policy, c->user,
+                                          c->id, NULL);
             }
             secmq__acl_free(old);
             if (why != NULL && kicks != NULL && nkicks < cap) {
@@ -461,8 +259,10 @@ static void reload(plugin *p, const char *why)
             p->check_failing = true;
             return;
         }
-        logf_(MOSQ_LOG_NOTICE, "reloaded policy: %zu users, %zu rules",
-              p->policy.nusers, p->policy.nrules);
+        logf_(MOSQ_LOG_NOTICE,
+              "reloaded policy: %zu users, %zu rules; checking %zu "
+              "connected clients",
+              p->policy.nusers, p->policy.nrules, p->clients.nclients);
         apply_to_clients(p);
     } else if (rc < 0) {
         /* Logged once per outage, not every second of it. */
@@ -561,6 +361,9 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
             why = "bad password";
         } else if (u->disabled) {
             why = "disabled user";
+        } else {
+            why = secmq__idpats_check(&p->id_patterns, &p->policy, name, id,
+                                      NULL);
         }
     }
     if (why != NULL) {
@@ -602,18 +405,13 @@ static const char *signature_problem(const client *c, const char *topic,
     return "key not registered for user";
 }
 
-static int on_acl_check(int event, void *event_data, void *userdata)
+/* The answer to one ACL check for client c. */
+static int acl_answer(const plugin *p, const client *c,
+                      const struct mosquitto_evt_acl_check *ed)
 {
-    plugin *p = userdata;
-    struct mosquitto_evt_acl_check *ed = event_data;
-    client *c = table_find(p, ed->client);
     char b1[80], b2[80], b3[160];
     int need_sig = 0;
 
-    (void)event;
-    if (c == NULL || ed->topic == NULL) {
-        return MOSQ_ERR_ACL_DENIED;
-    }
     switch (ed->access) {
     case MOSQ_ACL_SUBSCRIBE:
     case MOSQ_ACL_UNSUBSCRIBE:
@@ -663,13 +461,47 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     }
 }
 
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+    plugin *p = userdata;
+    struct mosquitto_evt_acl_check *ed = event_data;
+    const char *user = mosquitto_client_username(ed->client);
+    const char *id = mosquitto_client_id(ed->client);
+    client *c;
+    client tmp;
+    int rc;
+
+    (void)event;
+    if (user == NULL || id == NULL || ed->topic == NULL) {
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    c = secmq__clients_find(&p->clients, &p->policy, ed->client, user, id);
+    if (c != NULL) {
+        return acl_answer(p, c, ed);
+    }
+    /* Not a client the plugin logged in: an offline persistent session
+     * getting a message, or a Will published after the DISCONNECT event.
+     * Its rules are compiled for this check only and kept nowhere, so
+     * the table stays the set of connected clients. */
+    rc = secmq__client_temp(&p->policy, &tmp, user, id);
+    if (rc != 0) {
+        if (rc == -2) {
+            logf_(MOSQ_LOG_ERR, "out of memory compiling an ACL");
+        }
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    rc = acl_answer(p, &tmp, ed);
+    secmq__client_release(&tmp);
+    return rc;
+}
+
 static int on_disconnect(int event, void *event_data, void *userdata)
 {
     plugin *p = userdata;
     struct mosquitto_evt_disconnect *ed = event_data;
 
     (void)event;
-    table_remove(p, ed->client);
+    secmq__clients_remove(&p->clients, ed->client);
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -683,10 +515,6 @@ static int on_tick(int event, void *event_data, void *userdata)
     if (now >= p->next_check) {
         p->next_check = now + p->reload_interval;
         reload(p, NULL);
-    }
-    if (now >= p->next_sweep) {
-        p->next_sweep = now + SWEEP_EVERY_S;
-        table_sweep(p, now);
     }
     return MOSQ_ERR_SUCCESS;
 }
@@ -707,11 +535,11 @@ static void plugin_free(plugin *p)
     if (p == NULL) {
         return;
     }
-    table_clear(p);
-    free(p->buckets);
+    secmq__clients_free(&p->clients);
     secmq__policy_clear(&p->policy);
     secmq__authdb_close(p->db);
     free(p->db_path);
+    free(p->id_pattern_spec);
     sodium_memzero(p->dummy_hash, sizeof p->dummy_hash);
     free(p);
 }
@@ -741,6 +569,17 @@ static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
                       "plugin_opt_require_signed must be true or false, "
                       "not '%s'",
                       v);
+                return -1;
+            }
+        } else if (strcmp(k, "client_id_pattern") == 0) {
+            char err[ERR_LEN] = "";
+            if (secmq__idpats_parse(&p->id_patterns, v, err, sizeof err) != 0) {
+                logf_(MOSQ_LOG_ERR, "plugin_opt_client_id_pattern: %s", err);
+                return -1;
+            }
+            free(p->id_pattern_spec);
+            p->id_pattern_spec = p->id_patterns.n > 0 ? strdup(v) : NULL;
+            if (p->id_patterns.n > 0 && p->id_pattern_spec == NULL) {
                 return -1;
             }
         } else if (strcmp(k, "reload_interval") == 0) {
@@ -802,9 +641,8 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
     }
     p->pid = identifier;
     p->reload_interval = RELOAD_DEFAULT_S;
-    p->nbuckets = 64;
-    p->buckets = calloc(p->nbuckets, sizeof *p->buckets);
-    if (p->buckets == NULL || parse_options(p, options, option_count) != 0) {
+    if (secmq__clients_init(&p->clients) != 0 ||
+        parse_options(p, options, option_count) != 0) {
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }
@@ -833,14 +671,15 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
         return MOSQ_ERR_UNKNOWN;
     }
     p->next_check = time(NULL) + p->reload_interval;
-    p->next_sweep = time(NULL) + SWEEP_EVERY_S;
     logf_(MOSQ_LOG_NOTICE,
-          "loaded %zu users, %zu rules from %s (signatures %s, checked for "
-          "changes every %d s)",
+          "loaded %zu users, %zu rules from %s (signatures %s, client ids "
+          "%s%s%s, checked for changes every %d s)",
           p->policy.nusers, p->policy.nrules, p->db_path,
           p->require_signed ? "required on every topic"
                             : "required where a rule says so",
-          p->reload_interval);
+          p->id_pattern_spec != NULL ? "'" : "any",
+          p->id_pattern_spec != NULL ? p->id_pattern_spec : "",
+          p->id_pattern_spec != NULL ? "'" : "", p->reload_interval);
     *userdata = p;
     return MOSQ_ERR_SUCCESS;
 }

@@ -40,6 +40,8 @@ int example_conn_arg(example_conn *opt, const char *prog, int argc, char **argv,
         slot = &opt->username;
     } else if (strcmp(name, "-P") == 0) {
         slot = &opt->password;
+    } else if (strcmp(name, "-i") == 0) {
+        slot = &opt->client_id;
     } else if (strcmp(name, "--cert") == 0) {
         slot = &opt->certfile;
     } else if (strcmp(name, "--key") == 0) {
@@ -139,6 +141,7 @@ void example_conn_config(const example_conn *opt, secmq_config *cfg)
     cfg->tls.keyfile = opt->keyfile;
     cfg->username = opt->username;
     cfg->password = opt->password;
+    cfg->client_id = opt->client_id;
 }
 
 int example_connect(secmq_client *c, const example_conn *opt, const char *prog,

@@ -1,7 +1,7 @@
 /*
  * example_conn.h -- the connection options every secmq example shares.
  *
- * Parses -h HOST -p PORT --cafile F -u USER -P PASS --cert F --key F
+ * Parses -h HOST -p PORT --cafile F -u USER -P PASS -i ID --cert F --key F
  * --no-tls and --help (handing every other argument to the example), turns
  * the options into a secmq_config and connects with clear error messages.
  * Only the examples use it; it is a helper to read, not an API.
@@ -27,6 +27,8 @@
     "                 certificate (default: the system CAs)\n"                 \
     "  -u USER        username\n"                                              \
     "  -P PASS        password (default: $SECMQ_PASSWORD when -u is given)\n"  \
+    "  -i ID          client id (default: secmq- and random hex; a broker\n"   \
+    "                 that ties ids to users wants USER or USER-...)\n"        \
     "  --cert FILE    client certificate (PEM), with --key, for mutual TLS\n"  \
     "  --key FILE     client private key (PEM)\n"                              \
     "  --no-tls       plain TCP instead of TLS (never over a real network)\n"
@@ -38,6 +40,7 @@ typedef struct example_conn {
     const char *cafile;
     const char *username;
     const char *password;
+    const char *client_id; /* NULL = the library's random id */
     const char *certfile;
     const char *keyfile;
     int no_tls;

@@ -59,6 +59,9 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
   echo "plugin $PWD/build/lib/secmq_auth.so"
   echo "plugin_opt_database $demo/auth.db"
   echo "plugin_opt_require_signed true"
+  # Client ids are the user name or start with it and '-': nobody can
+  # take over another user's session by using its client id.
+  echo "plugin_opt_client_id_pattern %u %u-*"
   echo "set_tcp_nodelay true"
   echo "listener $port 127.0.0.1"
   echo "cafile $demo/pki/ca.crt"
@@ -98,7 +101,9 @@ admin key add sam "$keys/sam.pub"
 
 # Each user's connection options live in a 0600 config file, so passwords
 # never appear on a command line. The -raw variants have no keyring: they
-# see what the broker sees.
+# see what the broker sees. -I USER gives client ids USER-<pid>, as the
+# broker's plugin_opt_client_id_pattern wants (-i on a command line
+# replaces it).
 for user in sam alice; do
   (umask 077
    cat >"$demo/$user-raw.conf" <<EOF
@@ -107,6 +112,7 @@ for user in sam alice; do
 -p $port
 --cafile $demo/pki/ca.crt
 -u $user
+-I $user
 -P $(cat "$demo/$user.password")
 EOF
    { cat "$demo/$user-raw.conf"; echo "--keyring $keys/$user"; } >"$demo/$user.conf")
@@ -157,6 +163,9 @@ echo "- a plaintext client on the TLS port:"
   sed 's/^/    /' || true
 echo "- alice subscribing to '#' (her ACL allows 'status' only; the broker answers SUBACK 0x80):"
 "$bin/secmq-sub" --config "$demo/alice-raw.conf" -i alice-wild -t '#' -C 1 -W 2 2>&1 |
+  sed 's/^/    /' || true
+echo "- sam connecting with alice's client id (her session would be taken over): refused"
+"$bin/secmq-sub" --config "$demo/sam-raw.conf" -i alice-files -t status -C 1 -W 2 2>&1 |
   sed 's/^/    /' || true
 echo "- alice publishing 'status' with her keyring (she may only read the channel):"
 "$bin/secmq-pub" --config "$demo/alice.conf" -t status -q 1 -m "forged by alice" 2>&1 |

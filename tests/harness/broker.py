@@ -132,6 +132,17 @@ SANITIZER_REPORT = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ")
 
 
+def fakeclock_env(offset_file):
+    """Environment that runs a program on the fake wall clock of
+    harness/fakeclock.c (SECMQ_FAKECLOCK: its library, set by CMake):
+    time() is off by the seconds written into offset_file. None when the
+    library was not built (the caller skips)."""
+    lib = os.environ.get("SECMQ_FAKECLOCK")
+    if not lib or not os.path.exists(lib):
+        return None
+    return {"LD_PRELOAD": lib, "SECMQ_FAKECLOCK_FILE": offset_file}
+
+
 def default_bin_dir():
     """SECMQ_BIN_DIR from the environment (set by CMake), else build/bin."""
     d = os.environ.get("SECMQ_BIN_DIR")
@@ -155,7 +166,7 @@ class Broker:
                  persistence=False, keepalive_max=None, name="broker",
                  auth="passwd", require_signed=False, plugin_seed=True,
                  reload_interval=None, plugin_opts=None,
-                 max_queued_messages=0):
+                 max_queued_messages=0, env=None):
         for kind in listeners:
             if kind not in LISTENER_KINDS:
                 raise ValueError("unknown listener kind %r" % kind)
@@ -203,6 +214,10 @@ class Broker:
         # with "quota exceeded"): ACL tests give a large number instead.
         self.max_queued_messages = max_queued_messages
         self.seed_rules = {}    # user -> id of its SEED_RULES rule
+        # Extra environment for mosquitto ({name: value}); an LD_PRELOAD
+        # here comes after the sanitizer runtimes (e.g. the fake clock of
+        # harness/fakeclock.c, see fakeclock_env()).
+        self.extra_env = dict(env or {})
 
     # -- set-up -----------------------------------------------------------
 
@@ -489,9 +504,16 @@ class Broker:
         if os.access(STDBUF, os.X_OK):
             cmd = [STDBUF, "-oL"] + cmd
         env = None
-        if self.auth == "plugin":
+        if self.auth == "plugin" or self.extra_env:
             env = dict(os.environ)
-            env.update(sanitizer_preload(self.plugin_path()))
+            if self.auth == "plugin":
+                env.update(sanitizer_preload(self.plugin_path()))
+            extra = dict(self.extra_env)
+            more = extra.pop("LD_PRELOAD", None)
+            env.update(extra)
+            if more:
+                env["LD_PRELOAD"] = ":".join(
+                    p for p in (env.get("LD_PRELOAD"), more) if p)
         self.proc = subprocess.Popen(cmd, stdout=self._log_fh,
                                      stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env,

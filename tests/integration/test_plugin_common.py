@@ -85,6 +85,7 @@ class PluginTestCase(BrokerTestCase):
     plugin_seed = True
     reload_interval = None
     plugin_opts = None
+    broker_env = None      # extra environment for mosquitto
     # Not 0: with 0, mosquitto 2.0.11 disconnects a client whose publish
     # the ACL refuses (see Broker.max_queued_messages).
     max_queued_messages = 100000
@@ -101,7 +102,8 @@ class PluginTestCase(BrokerTestCase):
             plugin_seed=self.plugin_seed,
             reload_interval=self.reload_interval,
             plugin_opts=self.plugin_opts,
-            max_queued_messages=self.max_queued_messages)
+            max_queued_messages=self.max_queued_messages,
+            env=self.broker_env)
         self.addCleanup(self._cleanup)
         # Runs before _cleanup (cleanups are LIFO): stop the broker so an
         # ASan build of the plugin reports leaks, then read its log.
