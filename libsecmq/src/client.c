@@ -134,7 +134,8 @@ static void cb_connect(struct mosquitto *mosq, void *obj, int reason, int flags,
         /* mosquitto answers a wrong password with "not authorised" (5, or
          * 135 in MQTT 5): at CONNECT time that can only be the login. */
         rc = SECMQ_E_AUTH;
-        why = "bad username or password (the broker said: not authorised)";
+        why = "bad username or password, or a client id this user may "
+              "not use (the broker said: not authorised)";
     }
     if (rc != SECMQ_OK) {
         secmq__err_set(&c->err, rc,

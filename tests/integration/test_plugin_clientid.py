@@ -68,6 +68,17 @@ class ClientIdPattern(PluginTestCase):
         self.assertEqual(alice.disconnects, [])
         self.assertTrue(alice.connected)
 
+    def test_tools_name_the_client_id(self):
+        """secmq-pub refused for its client id says that the id may be the
+        cause, not only the password (mosquitto answers both with 5)."""
+        r = self.run_tool("secmq-pub", self.conn_args("sam") +
+                          ["-i", "alice-phone", "-t", "status", "-m", "x"])
+        self.assertEqual(r.returncode, CONNACK_NOT_AUTHORIZED, r.stderr)
+        self.assertRegex(r.stderr, r"client id this user may not use")
+        r = self.run_tool("secmq-pub", self.conn_args("sam") +
+                          ["-i", "sam-tool", "-t", "status", "-m", "x"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_longer_name_owns_its_ids(self):
         """With %u-*, "sam-cam-1" could be sam's or sam-cam's: it belongs
         to the longer name, and a user created later takes its ids back

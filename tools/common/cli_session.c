@@ -40,6 +40,14 @@ static void describe(const struct cli_session *s, int rc, char *out, size_t len)
 
     switch (rc) {
     case SECMQ_E_AUTH:
+        if (s->reason == 5 || s->reason == 135) {
+            /* mosquitto says "not authorised" for a wrong password and for
+             * a client id the broker's plugin ties to another user. */
+            snprintf(out, len,
+                     "broker refused: bad username or password, or a "
+                     "client id this user may not use (-i/-I)");
+            return;
+        }
         snprintf(out, len, "broker refused: bad username or password");
         return;
     case SECMQ_E_NOT_AUTHORIZED:
