@@ -344,7 +344,7 @@ int bench_auth_run(const bench_auth_opts *o, bench_auth_results *res, char *err,
     }
 
     /* In process first, while nothing else runs. */
-    if (bench_aclcost_run(&pol, o->acl_iterations, o->acl_runs, o->acl_runs,
+    if (!o->flood_only && bench_aclcost_run(&pol, o->acl_iterations, o->acl_runs, o->acl_runs,
                           af.conn_hash,
                           bench_auth_password(&pol, &af, BENCH_AUTH_CONN),
                           &res->acl, err, errlen) != 0) {
@@ -375,9 +375,21 @@ int bench_auth_run(const bench_auth_opts *o, bench_auth_results *res, char *err,
     unknown.username = "bench-nobody";
     unknown.password = good.password;
 
-    if (run_throughput(o, b, &pub, &sub, res, err, errlen) != 0 ||
-        run_connects(o, b, &good, &wrong, &unknown, res, err, errlen) != 0) {
+    if (!o->flood_only &&
+        (run_throughput(o, b, &pub, &sub, res, err, errlen) != 0 ||
+         run_connects(o, b, &good, &wrong, &unknown, res, err, errlen) != 0)) {
         goto done;
+    }
+    if (o->flood_threads > 0) {
+        bench_flood_logins lg = {&pub, &sub, &good, &wrong};
+        /* Last: the flood leaves the plugin's budgets spent. */
+        for (w = 0; w < BENCH_AUTH_BROKERS; w++) {
+            if (bench_flood_run(o, &b[w], (bench_auth_broker)w, &lg,
+                                &res->flood[res->nflood], err, errlen) != 0) {
+                goto done;
+            }
+            res->nflood++;
+        }
     }
     bench_host_load(res->load_end);
     rc = 0;

@@ -162,6 +162,11 @@ void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
     }
     printf(" (must be 0)\n");
 
+    if (o->flood_only) {
+        bench_flood_report_table(r);
+        printf("total run time %.1f s\n", m->total_s);
+        return;
+    }
     printf("\nthroughput: %s, %s -> broker -> %s, counted at the "
            "subscriber;\nat most %ld messages in flight, sending capped at "
            "%.1f s per row\n",
@@ -218,6 +223,8 @@ void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
     }
     printf("(connects/s = CONNACKs received / time; broker = its CPU in "
            "cores)\n");
+
+    bench_flood_report_table(r);
 
     if (r->acl.available) {
         printf("\nACL check cost, in process (secmq_authcore, the same %zu "
@@ -377,7 +384,9 @@ void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
         printf("}");
         sep = ",";
     }
-    printf("\n  ],\n  \"acl_cost\": ");
+    printf("\n  ],\n");
+    bench_flood_report_json(r);
+    printf("  \"acl_cost\": ");
     if (r->acl.available) {
         printf("{\"policy_rules\": %zu, \"compiled_pub\": %zu, "
                "\"compiled_sub\": %zu, \"compile_us\": %.3f, "
