@@ -22,7 +22,7 @@
 #define GENUINE_FROM "127.0.0.1"
 #define FLOOD_PER_THREAD 20000L /* attempts per flood thread, at most */
 #define FLOOD_PUBLISH_MS 10L
-#define GENUINE_PAUSE_MS 100L
+#define GENUINE_PAUSE_MS 25L
 #define GENUINE_MAX 2000L
 #define DRAIN_MAX_S 30.0  /* after the flood: wait for late messages */
 #define DRAIN_STALL_S 5.0 /* ... unless nothing arrives for this long */
