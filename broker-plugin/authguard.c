@@ -460,7 +460,8 @@ int secmq__guard_result(secmq_guard *g, const char *addr, const char *name,
     if (e->backoff_ms > (uint64_t)g->cfg.backoff_max_s * 1000u) {
         e->backoff_ms = (uint64_t)g->cfg.backoff_max_s * 1000u;
     }
-    e->next_log = now_ms + (uint64_t)g->cfg.log_interval_s * 1000u;
+    /* The first refusal is logged at once and opens the interval. */
+    e->next_log = now_ms;
     e->held = 0;
     g->st.backoffs++;
     note_of(g, e, now_ms, note);
