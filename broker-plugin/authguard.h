@@ -17,7 +17,7 @@
 #include "policy.h"
 
 /* Defaults of secmq_guard_cfg; docs/DEPLOY.md explains them. */
-#define SECMQ_GUARD_SOURCE_FAILURES 5u /* per source, then backoff */
+#define SECMQ_GUARD_SOURCE_FAILURES 3u /* per source, then backoff */
 #define SECMQ_GUARD_USER_FAILURES 50u  /* per user name, all sources */
 #define SECMQ_GUARD_PAUSE_MS 1000u     /* after each failure, per source */
 #define SECMQ_GUARD_BACKOFF_S 10u      /* first backoff of a source */

@@ -733,17 +733,17 @@ int bench_connect_run(const char *host, int port, const bench_login *login,
 typedef struct bench_connect_bg bench_connect_bg;
 
 typedef struct bench_connect_spec {
-    const char *from;          /* local address to connect from (a loopback
-                                  address); NULL: the kernel's choice */
-    const bench_login *login;  /* borrowed until bench_connect_bg_stop */
-    int threads;               /* 1..BENCH_FLOOD_MAX_THREADS */
-    long count;                /* attempts in all, at most (>= 1) */
-    double cap_s;              /* no new attempt after this many seconds */
-    long pause_ms;             /* each thread, between its attempts */
-    int tolerant;              /* 1: local socket errors are counted as
-                                  failed attempts (flood), not errors;
-                                  sockets are closed with a reset */
-    int id_base;               /* client ids "bc-PID-(id_base+N)-I" */
+    const char *from;         /* local address to connect from (a loopback
+                                 address); NULL: the kernel's choice */
+    const bench_login *login; /* borrowed until bench_connect_bg_stop */
+    int threads;              /* 1..BENCH_FLOOD_MAX_THREADS */
+    long count;               /* attempts in all, at most (>= 1) */
+    double cap_s;             /* no new attempt after this many seconds */
+    long pause_ms;            /* each thread, between its attempts */
+    int tolerant;             /* 1: local socket errors are counted as
+                                 failed attempts (flood), not errors;
+                                 sockets are closed with a reset */
+    int id_base;              /* client ids "bc-PID-(id_base+N)-I" */
 } bench_connect_spec;
 
 /*
@@ -803,8 +803,8 @@ typedef struct bench_auth_row {
 /* One broker's login flood row (bench_flood.c). */
 typedef struct bench_flood_result {
     bench_auth_broker broker;
-    int threads;     /* flood threads */
-    double seconds;  /* how long the flood ran */
+    int threads;               /* flood threads */
+    double seconds;            /* how long the flood ran */
     bench_connect_row flood;   /* the wrong-password loops, 127.0.0.2 */
     bench_connect_row genuine; /* the genuine device's reconnects */
     double first_login_ms;     /* its login before the flood */
@@ -857,7 +857,7 @@ int bench_auth_run(const bench_auth_opts *o, bench_auth_results *res, char *err,
 
 /* The logins of the login flood row, borrowed for the call. */
 typedef struct bench_flood_logins {
-    const bench_login *pub;  /* the established pair */
+    const bench_login *pub; /* the established pair */
     const bench_login *sub;
     const bench_login *good; /* the genuine device */
     const bench_login *bad;  /* the flood: a wrong password */

@@ -322,8 +322,7 @@ static int bg_finish(bench_connect_bg *bg, int stop_now, bench_connect_row *out,
 
 int bench_connect_bg_start(bench_connect_bg **out, const char *host, int port,
                            const bench_connect_spec *spec,
-                           const bench_broker *broker, char *err,
-                           size_t errlen)
+                           const bench_broker *broker, char *err, size_t errlen)
 {
     bench_connect_bg *bg;
     long share;

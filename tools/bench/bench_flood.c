@@ -98,8 +98,8 @@ int bench_flood_run(const bench_auth_opts *o, const bench_broker *b,
     }
     /* The genuine device has logged in before (a reconnect, not a first
      * login). */
-    if (bench_connect_run(GENUINE_FROM, b->port, lg->good, 1, 1, 5.0, b,
-                          &first, err, errlen) != 0) {
+    if (bench_connect_run(GENUINE_FROM, b->port, lg->good, 1, 1, 5.0, b, &first,
+                          err, errlen) != 0) {
         goto done;
     }
     out->first_login_ms = first.ms_mean;
@@ -163,7 +163,8 @@ int bench_flood_run(const bench_auth_opts *o, const bench_broker *b,
         if (n != seen) {
             seen = n;
             progress = bench_now_ns();
-        } else if (bench_now_ns() - progress > (uint64_t)(DRAIN_STALL_S * 1e9)) {
+        } else if (bench_now_ns() - progress >
+                   (uint64_t)(DRAIN_STALL_S * 1e9)) {
             break;
         }
         sleep_until(bench_now_ns() + 20000000u);
@@ -200,9 +201,9 @@ void bench_flood_report_table(const bench_auth_results *r)
            "a wrong password\nfor %.1f s; meanwhile %s receives a message "
            "every %ld ms (QoS %d, from %s)\nand %s reconnects from %s every "
            "%ld ms (logged in once before)\n",
-           r->flood[0].threads, FLOOD_FROM, BENCH_AUTH_CONN, r->flood[0].seconds,
-           BENCH_AUTH_SUB, FLOOD_PUBLISH_MS, BENCH_LAT_QOS, BENCH_AUTH_PUB,
-           BENCH_AUTH_CONN, GENUINE_FROM, GENUINE_PAUSE_MS);
+           r->flood[0].threads, FLOOD_FROM, BENCH_AUTH_CONN,
+           r->flood[0].seconds, BENCH_AUTH_SUB, FLOOD_PUBLISH_MS, BENCH_LAT_QOS,
+           BENCH_AUTH_PUB, BENCH_AUTH_CONN, GENUINE_FROM, GENUINE_PAUSE_MS);
     printf("%-9s %-10s %8s %8s %8s %7s %8s %8s %8s %8s\n", "broker", "who",
            "attempts", "accepted", "refused", "failed", "per s", "ms p50",
            "ms p99", "ms max");
@@ -214,10 +215,10 @@ void bench_flood_report_table(const bench_auth_results *r)
                f->flood.per_s, f->flood.ms_p50, f->flood.ms_p99,
                f->flood.ms_max);
         printf("%-9s %-10s %8ld %8ld %8ld %7ld %8.0f %8.2f %8.2f %8.2f\n",
-               bench_auth_broker_name(f->broker), "genuine", f->genuine.attempts,
-               f->genuine.accepted, f->genuine.refused, f->genuine.failed,
-               f->genuine.per_s, f->genuine.ms_p50, f->genuine.ms_p99,
-               f->genuine.ms_max);
+               bench_auth_broker_name(f->broker), "genuine",
+               f->genuine.attempts, f->genuine.accepted, f->genuine.refused,
+               f->genuine.failed, f->genuine.per_s, f->genuine.ms_p50,
+               f->genuine.ms_p99, f->genuine.ms_max);
         printf("%-9s %-10s %8ld %8ld %8s %7ld %8s %8.2f %8.2f %8.2f\n",
                bench_auth_broker_name(f->broker), "subscriber", f->sent,
                f->arrived, "-", f->sent - f->arrived, "-", f->lat_p50_ms,

@@ -73,9 +73,7 @@ static int run_broker_suite(const bench_options *o, bench_meta *meta,
     ao.acl_runs = o->quick ? 3 : ACL_RUNS;
     ao.flood_threads =
         o->flood_threads >= 0 ? (int)o->flood_threads : FLOOD_THREADS;
-    ao.flood_s = o->flood_s > 0.0 ? o->flood_s
-                 : o->quick       ? 2.0
-                                  : FLOOD_S;
+    ao.flood_s = o->flood_s > 0.0 ? o->flood_s : o->quick ? 2.0 : FLOOD_S;
     ao.flood_only = o->flood_only;
     ao.pw_ops = (unsigned long long)o->pw_ops;
     ao.pw_mem = (size_t)o->pw_mem;

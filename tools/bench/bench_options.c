@@ -442,8 +442,8 @@ static int parse_opt(bench_options *o, int opt, const char *arg, char *err,
         }
         return 0;
     case OPT_FLOOD_THREADS:
-        if (parse_long(arg, 0, BENCH_FLOOD_MAX_THREADS, 0,
-                       &o->flood_threads) != 0) {
+        if (parse_long(arg, 0, BENCH_FLOOD_MAX_THREADS, 0, &o->flood_threads) !=
+            0) {
             break;
         }
         return 0;

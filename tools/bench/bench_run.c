@@ -349,8 +349,7 @@ int bench_pair_send(bench_pair *pr, uint32_t row_id, uint32_t seq,
     return 0;
 }
 
-void bench_pair_record(bench_pair *pr, uint32_t row_id, uint64_t *lat,
-                       long cap)
+void bench_pair_record(bench_pair *pr, uint32_t row_id, uint64_t *lat, long cap)
 {
     bench_sink *s = &pr->sink;
 
