@@ -12,7 +12,9 @@ Clients bind to 127.0.0.2 .. 127.0.0.4 (the attacker's addresses) or
 127.0.0.1 (the genuine device's); the broker listens on 127.0.0.1. What the
 plugin did is read from its log lines; nothing here is timed (the cost of
 a flood is measured by `secmq-bench --suite broker`, docs/PERFORMANCE.md).
-Budgets are set small with plugin_opt_login_* so that the tests are quick.
+Budgets are set small with plugin_opt_login_* so that the tests are quick
+(PluginTestCase relaxes the guard for the other plugin tests; each class
+here sets what it tests).
 Run with /usr/bin/python3.
 """
 
@@ -24,7 +26,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_plugin_common import (CONNACK_NOT_AUTHORIZED,  # noqa: E402
-                                HOST, Mqtt, PluginTestCase, q,
+                                HOST, Mqtt, PluginTestCase, brokermod, q,
                                 rx_refused_login)
 
 ATTACKER = "127.0.0.2"
@@ -172,7 +174,8 @@ class UserBudget(GuardTestCase):
 
 
 class Recovery(GuardTestCase):
-    plugin_opts = {"login_source_failures": 2, "login_pause_ms": 0,
+    plugin_opts = {"login_source_failures": 2, "login_user_failures": 50,
+                   "login_pause_ms": 0,
                    "login_backoff": 2, "login_backoff_max": 2,
                    "login_window": 1}
 
@@ -232,6 +235,33 @@ class SuccessCache(GuardTestCase):
                          CONNACK_NOT_AUTHORIZED)
         self.assertEqual(self.count_log(rx_cached("alice", "alice-3",
                                                   GENUINE), since), 0)
+
+
+class BadOptions(GuardTestCase):
+
+    def test_bad_guard_options_stop_the_broker(self):
+        """An out-of-range plugin_opt_login_* value stops the broker at
+        start-up with a line naming the option and its range."""
+        cases = (({"login_backoff": "0"},
+                  r"plugin_opt_login_backoff must be 1\.\.86400 seconds"),
+                 ({"login_cache_ttl": "soon"},
+                  r"plugin_opt_login_cache_ttl must be 1\.\.86400"),
+                 ({"login_source_failures": "-3"},
+                  r"plugin_opt_login_source_failures must be 1\.\.1000000"),
+                 ({"login_backoff": "60", "login_backoff_max": "10"},
+                  r"plugin_opt_login_backoff_max must not be less than "
+                  r"plugin_opt_login_backoff"))
+        for opts, pattern in cases:
+            with self.subTest(opts=opts):
+                b = brokermod.Broker(name="guardopts", auth="plugin",
+                                     plugin_opts=opts)
+                self.addCleanup(b.close)
+                b.setup()
+                with self.assertRaises(brokermod.BrokerError,
+                                       msg="mosquitto started anyway"):
+                    b.start()
+                self.assertRegex(b.log_text() or "",
+                                 re.compile("secmq_auth: " + pattern))
 
 
 if __name__ == "__main__":
