@@ -907,6 +907,14 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
         plugin_free(p);
         return MOSQ_ERR_NOMEM;
     }
+    logf_(MOSQ_LOG_INFO,
+          "login guard: %u ms pause after a failed login, backoff after %u "
+          "failures per address (%u..%u s), %u per user name (0: off); "
+          "%u successful checks cached for %u s",
+          p->guard_cfg.pause_ms, p->guard_cfg.source_failures,
+          p->guard_cfg.backoff_s, p->guard_cfg.backoff_max_s,
+          p->guard_cfg.user_failures, p->guard_cfg.cache_size,
+          p->guard_cfg.cache_ttl_s);
     rc = open_db(p, err, sizeof err);
     if (rc == SECMQ_OK) {
         rc = load_policy(p, err, sizeof err);
