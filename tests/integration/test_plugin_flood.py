@@ -134,6 +134,13 @@ class SourceBudget(GuardTestCase):
                          "refusals of a backing-off address were logged "
                          "one by one")
 
+    def test_settings_logged(self):
+        """The settings in force are logged at start-up."""
+        self.wait_log(r"secmq_auth: login guard: 0 ms pause after a failed "
+                      r"login, backoff after 3 failures per address "
+                      r"\(120\.\.120 s\), 0 per user name \(0: off\); 4096 "
+                      r"successful checks cached for 900 s")
+
     def test_refusal_looks_like_wrong_password(self):
         """MQTT v5: the unchecked refusal carries the same reason code as
         a wrong password from a clean address."""
