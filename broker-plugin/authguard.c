@@ -108,7 +108,8 @@ static const opt_def opts[] = {
      "seconds"},
     {"login_window", offsetof(secmq_guard_cfg, window_s), 1, OPT_MAX,
      "seconds"},
-    {"login_cache_size", offsetof(secmq_guard_cfg, cache_size), 0, 1000000,
+    /* About 330 bytes an entry: at most ~33 MB. */
+    {"login_cache_size", offsetof(secmq_guard_cfg, cache_size), 0, 100000,
      "entries (0: no cache)"},
     {"login_cache_ttl", offsetof(secmq_guard_cfg, cache_ttl_s), 1, OPT_MAX,
      "seconds"},
