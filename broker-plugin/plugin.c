@@ -27,6 +27,7 @@
 
 #include "acl.h"
 #include "authdb.h"
+#include "authguard.h"
 #include "clientid.h"
 #include "clients.h"
 #include "policy.h"
@@ -56,6 +57,9 @@ typedef struct plugin {
     secmq_pclients clients; /* the connected clients it logged in */
     time_t next_check;
     bool check_failing; /* the last check failed (logged once) */
+
+    secmq_guard_cfg guard_cfg; /* login budgets and cache (authguard.h) */
+    secmq_guard *guard;
 } plugin;
 
 static void logf_(int level, const char *fmt, ...)
@@ -263,6 +267,9 @@ static void reload(plugin *p, const char *why)
               "reloaded policy: %zu users, %zu rules; checking %zu "
               "connected clients",
               p->policy.nusers, p->policy.nrules, p->clients.nclients);
+        /* SECURITY: cached logins of users deleted, disabled or with a
+         * new password end with the reload that brings the change. */
+        (void)secmq__guard_cache_prune(p->guard, &p->policy);
         apply_to_clients(p);
     } else if (rc < 0) {
         /* Logged once per outage, not every second of it. */
@@ -318,6 +325,27 @@ static void maybe_rehash(plugin *p, const char *name, const char *pw,
           name);
 }
 
+/* --- login flood guard (authguard.c) -------------------------------------- */
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The summary line of a backing-off source's refusals (one per source per
+ * plugin_opt_login_log_interval, so a flood cannot fill the disk). */
+static void log_held(const secmq_guard_note *n, void *user)
+{
+    (void)user;
+    logf_(MOSQ_LOG_NOTICE,
+          "refused %lu more logins from %s without checking them: the "
+          "address is backing off after failed logins (%u s more)",
+          n->held, n->addr, n->retry_s);
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
     plugin *p = userdata;
@@ -328,7 +356,10 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     size_t pwlen = strnlen(pw, SECMQ_PW_MAX + 1);
     const secmq_user *u = NULL;
     const char *why = NULL;
-    int ok;
+    const char *addr = mosquitto_client_address(ed->client);
+    uint64_t now = mono_ms();
+    secmq_guard_note note;
+    int ok, checked = 1, cached = 0;
     char b1[80], b2[80];
 
     (void)event;
@@ -346,13 +377,35 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     }
     /* SECURITY: every login that gets this far costs one argon2id check,
      * whether the user exists, is disabled or has an imported hash, so
-     * timing does not tell which names exist. */
-    if (u != NULL && strncmp(u->hash, "$argon2id$", 10) == 0) {
+     * timing does not tell which names exist; except that a source over
+     * its failure budget is refused before any check (the same CONNACK as
+     * a wrong password), and a login that matches a recent successful
+     * check of the same stored hash needs none. */
+    if (secmq__guard_admit(p->guard, addr, now, &note)) {
+        ok = 0;
+        checked = 0;
+    } else if (u != NULL && secmq__guard_cache_hit(p->guard, name, pw, pwlen,
+                                                   u->hash, now)) {
+        ok = 1;
+        cached = 1;
+    } else if (u != NULL && strncmp(u->hash, "$argon2id$", 10) == 0) {
         ok = secmq__pw_verify(u->hash, pw, pwlen);
     } else {
         /* Unknown user, or a cheap imported mosquitto hash. */
         (void)secmq__pw_verify(p->dummy_hash, pw, pwlen);
         ok = u != NULL && secmq__pw_verify(u->hash, pw, pwlen);
+    }
+    if (!checked) {
+        if (!note.log) {
+            return MOSQ_ERR_AUTH;
+        }
+        logf_(MOSQ_LOG_NOTICE,
+              "refused login for '%s' (client '%s'): not checked, the "
+              "address is backing off after failed logins (from %s; %lu "
+              "refused since the last line, %u s more)",
+              printable(name, b1, sizeof b1), printable(id, b2, sizeof b2),
+              note.addr, note.held, note.retry_s);
+        return MOSQ_ERR_AUTH;
     }
     if (why == NULL) {
         if (u == NULL) {
@@ -367,14 +420,38 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         }
     }
     if (why != NULL) {
-        const char *addr = mosquitto_client_address(ed->client);
         logf_(MOSQ_LOG_NOTICE,
               "refused login for '%s' (client '%s'): %s (from %s)",
               printable(name, b1, sizeof b1), printable(id, b2, sizeof b2), why,
               addr != NULL ? addr : "?");
+        /* A right password refused for a disabled user or a client id of
+         * someone else is not a guess: it spends no failure budget, so
+         * one misconfigured device does not back off its neighbours. */
+        if (!ok && secmq__guard_result(
+                       p->guard, addr,
+                       name != NULL && secmq__name_ok(name) ? name : NULL, 0,
+                       now, &note)) {
+            logf_(MOSQ_LOG_NOTICE,
+                  "too many failed logins from %s: its logins are refused "
+                  "without checking for %u s",
+                  note.addr, note.retry_s);
+        }
         return MOSQ_ERR_AUTH;
     }
     maybe_rehash(p, name, pw, pwlen);
+    if (cached) {
+        logf_(MOSQ_LOG_DEBUG,
+              "login for '%s' (client '%s') from %s matched a recent check "
+              "(not hashed)",
+              printable(name, b1, sizeof b1), printable(id, b2, sizeof b2),
+              addr != NULL ? addr : "?");
+    } else {
+        /* After maybe_rehash: the hash the next login will meet. */
+        u = secmq__policy_user(&p->policy, name);
+        if (u != NULL) {
+            secmq__guard_cache_put(p->guard, name, pw, pwlen, u->hash, now);
+        }
+    }
     if (table_add(p, ed->client, name, id) == NULL) {
         logf_(MOSQ_LOG_ERR, "out of memory: refusing '%s'", name);
         return MOSQ_ERR_AUTH;
@@ -516,6 +593,7 @@ static int on_tick(int event, void *event_data, void *userdata)
         p->next_check = now + p->reload_interval;
         reload(p, NULL);
     }
+    secmq__guard_flush(p->guard, mono_ms(), log_held, NULL);
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -541,14 +619,24 @@ static void plugin_free(plugin *p)
     free(p->db_path);
     free(p->id_pattern_spec);
     sodium_memzero(p->dummy_hash, sizeof p->dummy_hash);
+    secmq__guard_free(p->guard);
     free(p);
 }
 
 static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
 {
+    char err[ERR_LEN];
+
     for (int i = 0; i < count; i++) {
         const char *k = opts[i].key;
         const char *v = opts[i].value != NULL ? opts[i].value : "";
+        int guard_opt =
+            secmq__guard_option(&p->guard_cfg, k, v, err, sizeof err);
+
+        if (guard_opt < 0) {
+            logf_(MOSQ_LOG_ERR, "%s", err);
+            return -1;
+        }
 
         /* mosquitto 2.0.11 refuses plugin_opt_ keys shorter than three
          * characters, so plugin_opt_db cannot reach the plugin there:
@@ -572,7 +660,7 @@ static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
                 return -1;
             }
         } else if (strcmp(k, "client_id_pattern") == 0) {
-            char err[ERR_LEN] = "";
+            err[0] = '\0';
             if (secmq__idpats_parse(&p->id_patterns, v, err, sizeof err) != 0) {
                 logf_(MOSQ_LOG_ERR, "plugin_opt_client_id_pattern: %s", err);
                 return -1;
@@ -596,6 +684,8 @@ static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
                 return -1;
             }
             p->reload_interval = (int)s;
+        } else if (guard_opt > 0) {
+            continue; /* a plugin_opt_login_* option (authguard.c) */
         } else {
             /* SECURITY: a misspelt option (require_sigend) must not
              * silently leave enforcement off. */
@@ -641,11 +731,31 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
     }
     p->pid = identifier;
     p->reload_interval = RELOAD_DEFAULT_S;
+    secmq__guard_cfg_default(&p->guard_cfg);
     if (secmq__clients_init(&p->clients) != 0 ||
         parse_options(p, options, option_count) != 0) {
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }
+    if (p->guard_cfg.backoff_max_s < p->guard_cfg.backoff_s) {
+        logf_(MOSQ_LOG_ERR, "plugin_opt_login_backoff_max must not be less "
+                            "than plugin_opt_login_backoff");
+        plugin_free(p);
+        return MOSQ_ERR_INVAL;
+    }
+    if (secmq__guard_new(&p->guard, &p->guard_cfg) != 0) {
+        logf_(MOSQ_LOG_ERR, "out of memory for the login guard");
+        plugin_free(p);
+        return MOSQ_ERR_NOMEM;
+    }
+    logf_(MOSQ_LOG_INFO,
+          "login guard: %u ms pause after a failed login, backoff after %u "
+          "failures per address (%u..%u s), %u per user name (0: off); "
+          "%u successful checks cached for %u s",
+          p->guard_cfg.pause_ms, p->guard_cfg.source_failures,
+          p->guard_cfg.backoff_s, p->guard_cfg.backoff_max_s,
+          p->guard_cfg.user_failures, p->guard_cfg.cache_size,
+          p->guard_cfg.cache_ttl_s);
     rc = open_db(p, err, sizeof err);
     if (rc == SECMQ_OK) {
         rc = load_policy(p, err, sizeof err);

@@ -31,6 +31,13 @@ CONNACK_NOT_AUTHORIZED = 5     # MQTT 3.1.1
 
 RELOAD_WAIT_S = 8.0    # reload_interval is 1 s by default; generous
 
+# The plugin's login guard (broker-plugin/authguard.c) relaxed for the
+# plugin tests: they make several failed logins in a row from 127.0.0.1
+# and expect each one checked and logged with its reason. A class's
+# plugin_opts override these; test_plugin_flood.py tests the guard itself.
+GUARD_RELAXED = {"login_source_failures": 1000000, "login_user_failures": 0,
+                 "login_pause_ms": 0}
+
 
 def q(s):
     """A literal for a regex."""
@@ -101,7 +108,7 @@ class PluginTestCase(BrokerTestCase):
             auth="plugin", require_signed=self.require_signed,
             plugin_seed=self.plugin_seed,
             reload_interval=self.reload_interval,
-            plugin_opts=self.plugin_opts,
+            plugin_opts=dict(GUARD_RELAXED, **(self.plugin_opts or {})),
             max_queued_messages=self.max_queued_messages,
             env=self.broker_env)
         self.addCleanup(self._cleanup)

@@ -453,6 +453,26 @@ int bench_pair_open_login(bench_pair **out, bench_transport t,
 void bench_pair_free(bench_pair *pr);
 
 /*
+ * For rows that take their own samples (the login flood): publishes
+ * message seq of row row_id, BENCH_LAT_SIZE bytes at BENCH_LAT_QOS from buf
+ * (header written into it), without waiting. Returns 0, or -1 with err.
+ */
+int bench_pair_send(bench_pair *pr, uint32_t row_id, uint32_t seq,
+                    unsigned char *buf, char *err, size_t errlen);
+
+/*
+ * Starts recording the one-way time (ns) of every arrival of row row_id at
+ * pr's subscriber into lat (borrowed until bench_pair_recorded(pr, 1); at
+ * most cap entries, later ones are dropped).
+ */
+void bench_pair_record(bench_pair *pr, uint32_t row_id, uint64_t *lat,
+                       long cap);
+
+/* How many arrivals were recorded so far; stop 1 also ends recording (lat
+ * is then no longer written). */
+long bench_pair_recorded(bench_pair *pr, int stop);
+
+/*
  * One throughput row through pr, as the transport rows are measured
  * (bench_run.c): count messages of size bytes at qos, at most p->window in
  * flight, counted at the subscriber. row_id must differ from every earlier
@@ -708,6 +728,44 @@ int bench_connect_run(const char *host, int port, const bench_login *login,
                       const bench_broker *broker, bench_connect_row *out,
                       char *err, size_t errlen);
 
+/* Client threads that connect in the background (the login flood). */
+#define BENCH_FLOOD_MAX_THREADS 64
+typedef struct bench_connect_bg bench_connect_bg;
+
+typedef struct bench_connect_spec {
+    const char *from;         /* local address to connect from (a loopback
+                                 address); NULL: the kernel's choice */
+    const bench_login *login; /* borrowed until bench_connect_bg_stop */
+    int threads;              /* 1..BENCH_FLOOD_MAX_THREADS */
+    long count;               /* attempts in all, at most (>= 1) */
+    double cap_s;             /* no new attempt after this many seconds */
+    long pause_ms;            /* each thread, between its attempts */
+    int tolerant;             /* 1: local socket errors are counted as
+                                 failed attempts (flood), not errors;
+                                 sockets are closed with a reset */
+    int id_base;              /* client ids "bc-PID-(id_base+N)-I" */
+} bench_connect_spec;
+
+/*
+ * Starts spec->threads threads connecting to host:port as
+ * bench_connect_run does (CONNECT .. CONNACK .. DISCONNECT, each timed),
+ * until bench_connect_bg_stop, the count or the cap. broker (may be NULL)
+ * gives the CPU column. Returns 0 and sets *out, or -1 with err.
+ */
+int bench_connect_bg_start(bench_connect_bg **out, const char *host, int port,
+                           const bench_connect_spec *spec,
+                           const bench_broker *broker, char *err,
+                           size_t errlen);
+
+/*
+ * Stops and joins the threads of bg, fills out (may be NULL; its broker,
+ * what and expect_ok are the caller's) and frees bg (NULL is a no-op).
+ * Returns 0, or -1 with err (a socket call failed in a thread that was
+ * not tolerant, or an interrupt).
+ */
+int bench_connect_bg_stop(bench_connect_bg *bg, bench_connect_row *out,
+                          char *err, size_t errlen);
+
 /* --- the suite (bench_auth.c, bench_auth_report.c) ---------------------- */
 
 typedef struct bench_auth_opts {
@@ -729,6 +787,9 @@ typedef struct bench_auth_opts {
     const char *db_option;  /* its database option: plugin_opt_NAME */
     const char *admin;      /* secmq-admin */
     const char *passwd_bin; /* mosquitto_passwd */
+    int flood_threads;      /* login flood row: threads; 0 no such row */
+    double flood_s;         /* login flood row: how long */
+    int flood_only;         /* 1: only the login flood rows */
 } bench_auth_opts;
 
 #define BENCH_AUTH_MAX_ROWS (BENCH_AUTH_BROKERS * 2 * 2)
@@ -738,6 +799,26 @@ typedef struct bench_auth_row {
     bench_auth_broker broker;
     bench_row r;
 } bench_auth_row;
+
+/* One broker's login flood row (bench_flood.c). */
+typedef struct bench_flood_result {
+    bench_auth_broker broker;
+    int threads;               /* flood threads */
+    double seconds;            /* how long the flood ran */
+    bench_connect_row flood;   /* the wrong-password loops, 127.0.0.2 */
+    bench_connect_row genuine; /* the genuine device's reconnects */
+    double first_login_ms;     /* its login before the flood */
+    int first_login_ok;
+    long sent; /* messages to the established subscriber */
+    long arrived;
+    double lat_p50_ms; /* their delivery latency (publish .. arrival) */
+    double lat_p99_ms;
+    double lat_max_ms;
+} bench_flood_result;
+
+/* The target of the login flood row: subscriber p99 and genuine reconnect
+ * p99, plugin broker, in ms. */
+#define BENCH_FLOOD_TARGET_MS 50.0
 
 typedef struct bench_auth_results {
     bench_auth_row rows[BENCH_AUTH_MAX_ROWS];
@@ -760,6 +841,8 @@ typedef struct bench_auth_results {
     int port[BENCH_AUTH_BROKERS];
     int tls_port[BENCH_AUTH_BROKERS];
     char plugin[BENCH_PATH_BYTES];
+    bench_flood_result flood[BENCH_AUTH_BROKERS]; /* login flood rows */
+    size_t nflood;
 } bench_auth_results;
 
 /*
@@ -771,6 +854,28 @@ typedef struct bench_auth_results {
  */
 int bench_auth_run(const bench_auth_opts *o, bench_auth_results *res, char *err,
                    size_t errlen);
+
+/* The logins of the login flood row, borrowed for the call. */
+typedef struct bench_flood_logins {
+    const bench_login *pub; /* the established pair */
+    const bench_login *sub;
+    const bench_login *good; /* the genuine device */
+    const bench_login *bad;  /* the flood: a wrong password */
+} bench_flood_logins;
+
+/*
+ * The login flood row against broker b (bench_flood.c): o->flood_threads
+ * threads log in with lg->bad from 127.0.0.2 for o->flood_s seconds while
+ * an established pair and a genuine device (127.0.0.1) are measured.
+ * Returns 0, or -1 with err.
+ */
+int bench_flood_run(const bench_auth_opts *o, const bench_broker *b,
+                    bench_auth_broker which, const bench_flood_logins *lg,
+                    bench_flood_result *out, char *err, size_t errlen);
+/* The flood rows of r as a table (nothing when there are none) or as the
+ * "login_flood" member of the suite's JSON (with a trailing comma). */
+void bench_flood_report_table(const bench_auth_results *r);
+void bench_flood_report_json(const bench_auth_results *r);
 
 void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
                              const bench_auth_results *r);

@@ -33,6 +33,50 @@ const char *bench_auth_broker_name(bench_auth_broker b)
 
 /* --- the brokers -------------------------------------------------------- */
 
+/* The plugin's login guard (authguard.c) off: the connect rows measure the
+ * password check itself, every attempt from 127.0.0.1, which the guard
+ * would otherwise answer from its cache or refuse unchecked after a few
+ * failures. The login flood row has a broker of its own with the guard as
+ * deployed (start_plugin, guard 1). */
+#define GUARD_OFF                                                              \
+    "plugin_opt_login_cache_size 0\n"                                          \
+    "plugin_opt_login_source_failures 1000000\n"                               \
+    "plugin_opt_login_user_failures 0\n"                                       \
+    "plugin_opt_login_pause_ms 0\n"
+
+/* A plugin broker in af->root/NAME with the PKI pki; guard 0: GUARD_OFF. */
+static int start_plugin(const bench_auth_opts *o, const bench_auth_files *af,
+                        const char *name, const char *pki, int guard,
+                        bench_broker *b, char *err, size_t errlen)
+{
+    char dir[BENCH_PATH_BYTES];
+    char extra[2 * BENCH_PATH_BYTES + 256];
+    bench_broker_conf conf;
+    int n;
+
+    if (bench_path_join(dir, af->root, name, err, errlen) != 0) {
+        return -1;
+    }
+    if (mkdir(dir, 0700) != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    n = snprintf(extra, sizeof(extra), "plugin %s\nplugin_opt_%s %s\n%s",
+                 o->plugin, o->db_option, af->db, guard ? "" : GUARD_OFF);
+    if (n < 0 || (size_t)n >= sizeof(extra)) {
+        snprintf(err, errlen, "path too long: %s", o->plugin);
+        return -1;
+    }
+    memset(&conf, 0, sizeof(conf));
+    conf.dir = dir;
+    conf.pki = pki;
+    conf.anonymous = 0;
+    conf.max_queued = MAX_QUEUED;
+    conf.extra = extra;
+    return bench_broker_start_conf(b, o->mosquitto, NULL, &conf, o->p.keep, err,
+                                   errlen);
+}
+
 static int start_brokers(const bench_auth_opts *o, const bench_auth_files *af,
                          bench_broker *b, char *err, size_t errlen)
 {
@@ -70,25 +114,13 @@ static int start_brokers(const bench_auth_opts *o, const bench_auth_files *af,
                                 errlen) != 0) {
         return -1;
     }
-    /* The plugin, with the same PKI. */
-    if (bench_path_join(pki, dir, "pki", err, errlen) != 0 ||
-        bench_path_join(dir, af->root, "plugin", err, errlen) != 0) {
+    /* The plugin, with the same PKI; with --flood-only it is the flood
+     * row's broker (guard on), else the guard is off for the cost rows. */
+    if (bench_path_join(pki, dir, "pki", err, errlen) != 0) {
         return -1;
     }
-    if (mkdir(dir, 0700) != 0) {
-        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    n = snprintf(extra, sizeof(extra), "plugin %s\nplugin_opt_%s %s\n",
-                 o->plugin, o->db_option, af->db);
-    if (n < 0 || (size_t)n >= sizeof(extra)) {
-        snprintf(err, errlen, "path too long: %s", o->plugin);
-        return -1;
-    }
-    conf.dir = dir;
-    conf.pki = pki;
-    return bench_broker_start_conf(&b[BENCH_AUTH_PLUGIN], o->mosquitto, NULL,
-                                   &conf, o->p.keep, err, errlen);
+    return start_plugin(o, af, "plugin", pki, o->flood_only,
+                        &b[BENCH_AUTH_PLUGIN], err, errlen);
 }
 
 /* --- the measurement ---------------------------------------------------- */
@@ -308,6 +340,7 @@ int bench_auth_run(const bench_auth_opts *o, bench_auth_results *res, char *err,
                    size_t errlen)
 {
     bench_broker b[BENCH_AUTH_BROKERS];
+    bench_broker flood_broker;
     bench_auth_policy pol;
     bench_auth_files af;
     bench_login pub, sub, good, wrong, unknown;
@@ -315,6 +348,7 @@ int bench_auth_run(const bench_auth_opts *o, bench_auth_results *res, char *err,
     int w, rc = -1;
 
     memset(b, 0, sizeof(b));
+    memset(&flood_broker, 0, sizeof(flood_broker));
     memset(&af, 0, sizeof(af));
     memset(res, 0, sizeof(*res));
     bench_host_load(res->load_start);
@@ -344,7 +378,8 @@ int bench_auth_run(const bench_auth_opts *o, bench_auth_results *res, char *err,
     }
 
     /* In process first, while nothing else runs. */
-    if (bench_aclcost_run(&pol, o->acl_iterations, o->acl_runs, o->acl_runs,
+    if (!o->flood_only &&
+        bench_aclcost_run(&pol, o->acl_iterations, o->acl_runs, o->acl_runs,
                           af.conn_hash,
                           bench_auth_password(&pol, &af, BENCH_AUTH_CONN),
                           &res->acl, err, errlen) != 0) {
@@ -375,15 +410,39 @@ int bench_auth_run(const bench_auth_opts *o, bench_auth_results *res, char *err,
     unknown.username = "bench-nobody";
     unknown.password = good.password;
 
-    if (run_throughput(o, b, &pub, &sub, res, err, errlen) != 0 ||
-        run_connects(o, b, &good, &wrong, &unknown, res, err, errlen) != 0) {
+    if (!o->flood_only &&
+        (run_throughput(o, b, &pub, &sub, res, err, errlen) != 0 ||
+         run_connects(o, b, &good, &wrong, &unknown, res, err, errlen) != 0)) {
         goto done;
+    }
+    if (o->flood_threads > 0) {
+        bench_flood_logins lg = {&pub, &sub, &good, &wrong};
+        char pki[BENCH_PATH_BYTES];
+        const bench_broker *fb;
+
+        /* The plugin as deployed: its guard on, in a broker of its own. */
+        if (!o->flood_only && (bench_path_join(pki, b[BENCH_AUTH_FILES].dir,
+                                               "pki", err, errlen) != 0 ||
+                               start_plugin(o, &af, "plugin-guard", pki, 1,
+                                            &flood_broker, err, errlen) != 0)) {
+            goto done;
+        }
+        for (w = 0; w < BENCH_AUTH_BROKERS; w++) {
+            fb = w == BENCH_AUTH_PLUGIN && !o->flood_only ? &flood_broker
+                                                          : &b[w];
+            if (bench_flood_run(o, fb, (bench_auth_broker)w, &lg,
+                                &res->flood[res->nflood], err, errlen) != 0) {
+                goto done;
+            }
+            res->nflood++;
+        }
     }
     bench_host_load(res->load_end);
     rc = 0;
 
 done:
-    /* The plugin's broker uses the first one's PKI: stop it first. */
+    /* The plugin's brokers use the first one's PKI: stop them first. */
+    bench_broker_stop(&flood_broker);
     bench_broker_stop(&b[BENCH_AUTH_PLUGIN]);
     bench_broker_stop(&b[BENCH_AUTH_FILES]);
     if (af.root[0] != '\0') {

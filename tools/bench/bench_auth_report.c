@@ -147,11 +147,25 @@ void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
            "$7$ PBKDF2-SHA512) + acl_file\n",
            bench_auth_broker_name(BENCH_AUTH_FILES), r->port[BENCH_AUTH_FILES],
            r->tls_port[BENCH_AUTH_FILES]);
-    printf("  %-8s plain :%-5d TLS :%-5d %s, database by secmq-admin "
-           "(argon2id ops %llu, mem %s)\n",
-           bench_auth_broker_name(BENCH_AUTH_PLUGIN),
-           r->port[BENCH_AUTH_PLUGIN], r->tls_port[BENCH_AUTH_PLUGIN],
-           r->plugin, r->pw_ops, mem);
+    if (r->pw_ops > 0) {
+        printf("  %-8s plain :%-5d TLS :%-5d %s, database by secmq-admin "
+               "(argon2id ops %llu, mem %s)\n",
+               bench_auth_broker_name(BENCH_AUTH_PLUGIN),
+               r->port[BENCH_AUTH_PLUGIN], r->tls_port[BENCH_AUTH_PLUGIN],
+               r->plugin, r->pw_ops, mem);
+    } else {
+        /* --flood-only: the in-process cost (and its figure) not run. */
+        printf("  %-8s plain :%-5d TLS :%-5d %s, database by secmq-admin "
+               "(its default argon2id cost)\n",
+               bench_auth_broker_name(BENCH_AUTH_PLUGIN),
+               r->port[BENCH_AUTH_PLUGIN], r->tls_port[BENCH_AUTH_PLUGIN],
+               r->plugin);
+    }
+    if (o->flood_only) {
+        bench_flood_report_table(r);
+        printf("total run time %.1f s\n", m->total_s);
+        return;
+    }
     printf("control:   publishes no rule allows (%s writing a row's topic, "
            "QoS 1) arrived:",
            BENCH_AUTH_SUB);
@@ -218,6 +232,8 @@ void bench_auth_report_table(const bench_meta *m, const bench_auth_opts *o,
     }
     printf("(connects/s = CONNACKs received / time; broker = its CPU in "
            "cores)\n");
+
+    bench_flood_report_table(r);
 
     if (r->acl.available) {
         printf("\nACL check cost, in process (secmq_authcore, the same %zu "
@@ -377,7 +393,9 @@ void bench_auth_report_json(const bench_meta *m, const bench_auth_opts *o,
         printf("}");
         sep = ",";
     }
-    printf("\n  ],\n  \"acl_cost\": ");
+    printf("\n  ],\n");
+    bench_flood_report_json(r);
+    printf("  \"acl_cost\": ");
     if (r->acl.available) {
         printf("{\"policy_rules\": %zu, \"compiled_pub\": %zu, "
                "\"compiled_sub\": %zu, \"compile_us\": %.3f, "

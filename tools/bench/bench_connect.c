@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CONNACK_TIMEOUT_MS 10000
@@ -33,11 +34,16 @@ typedef struct conn_worker {
     int started;
     const struct sockaddr_storage *addr;
     socklen_t addrlen;
+    const struct sockaddr_storage *src; /* bind to it first; NULL: no */
+    socklen_t srclen;
     const bench_login *login;
     int index;
     long count;        /* attempts to make at most */
     uint64_t deadline; /* no new attempt after this */
-    uint64_t *lat_ns;  /* count entries, owned by the row */
+    uint64_t pause_ns; /* between attempts */
+    int tolerant;      /* a failed local socket call counts as failed */
+    volatile int *stop;
+    uint64_t *lat_ns; /* count entries, owned by the row */
     long attempts;
     long accepted;
     long refused;
@@ -45,6 +51,23 @@ typedef struct conn_worker {
     int capped;
     char err[BENCH_WHY_BYTES]; /* "" unless a socket call failed */
 } conn_worker;
+
+/* A running set of client threads (bench_connect_bg_start). Heap
+ * allocated: the workers point into it. */
+struct bench_connect_bg {
+    conn_worker w[BENCH_FLOOD_MAX_THREADS];
+    int n;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    struct sockaddr_storage src;
+    socklen_t srclen;
+    uint64_t *all;
+    long count;
+    volatile int stop;
+    uint64_t t0;
+    const bench_broker *broker;
+    double bcpu0;
+};
 
 /* Appends a 2-byte length and s to p; returns the new end. */
 static unsigned char *put_str(unsigned char *p, const char *s, size_t len)
@@ -189,6 +212,22 @@ static int attempt(conn_worker *w, long i, uint64_t *ns)
         return -1;
     }
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (w->tolerant) {
+        /* Thousands of connects a second from one address: close with a
+         * reset, so no TIME_WAIT uses up the source ports. */
+        struct linger lg = {1, 0};
+        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    if (w->src != NULL) {
+        /* The port is chosen at connect, per destination. */
+        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                         sizeof(one));
+        if (bind(fd, (const struct sockaddr *)w->src, w->srclen) != 0) {
+            snprintf(w->err, sizeof(w->err), "bind: %s", strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
     if (connect(fd, (const struct sockaddr *)w->addr, w->addrlen) != 0) {
         snprintf(w->err, sizeof(w->err), "connect: %s", strerror(errno));
         close(fd);
@@ -216,12 +255,26 @@ static void *worker_main(void *arg)
     long i;
     int r;
 
-    for (i = 0; i < w->count && !bench_interrupted; i++) {
+    for (i = 0; i < w->count && !bench_interrupted && !w->stop[0]; i++) {
         if (bench_now_ns() >= w->deadline) {
             w->capped = 1;
             break;
         }
+        if (i > 0 && w->pause_ns > 0) {
+            struct timespec ts = {(time_t)(w->pause_ns / 1000000000u),
+                                  (long)(w->pause_ns % 1000000000u)};
+            (void)nanosleep(&ts, NULL);
+        }
         r = attempt(w, i, &ns);
+        if (r < 0 && w->tolerant) {
+            /* Out of ports or descriptors for a moment: count it, pause
+             * a millisecond, carry on. */
+            struct timespec ts = {0, 1000000L};
+            w->err[0] = '\0';
+            w->failed++;
+            (void)nanosleep(&ts, NULL);
+            continue;
+        }
         if (r < 0) {
             break;
         }
@@ -264,67 +317,106 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss,
     return 0;
 }
 
-int bench_connect_run(const char *host, int port, const bench_login *login,
-                      int parallel, long count, double cap_s,
-                      const bench_broker *broker, bench_connect_row *out,
-                      char *err, size_t errlen)
-{
-    conn_worker w[BENCH_CONNECT_MAX_THREADS];
-    struct sockaddr_storage ss;
-    socklen_t sslen = 0;
-    uint64_t *all = NULL;
-    uint64_t t0, t1;
-    double bcpu0, bcpu1, sum = 0.0;
-    long n = 0, i, share;
-    int k, rc = -1;
+static int bg_finish(bench_connect_bg *bg, int stop_now, bench_connect_row *out,
+                     char *err, size_t errlen);
 
-    memset(w, 0, sizeof(w));
-    out->parallel = parallel;
-    out->attempts = out->accepted = out->refused = out->failed = 0;
-    out->capped = 0;
-    if (parallel < 1 || parallel > BENCH_CONNECT_MAX_THREADS || count < 1) {
+int bench_connect_bg_start(bench_connect_bg **out, const char *host, int port,
+                           const bench_connect_spec *spec,
+                           const bench_broker *broker, char *err, size_t errlen)
+{
+    bench_connect_bg *bg;
+    long share;
+    int k;
+
+    *out = NULL;
+    if (spec->threads < 1 || spec->threads > BENCH_FLOOD_MAX_THREADS ||
+        spec->count < 1) {
         snprintf(err, errlen, "connect row: bad thread count or count");
         return -1;
     }
-    if (resolve(host, port, &ss, &sslen, err, errlen) != 0) {
-        return -1;
-    }
-    all = calloc((size_t)count, sizeof(*all));
-    if (all == NULL) {
+    bg = calloc(1, sizeof(*bg));
+    if (bg == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (resolve(host, port, &bg->ss, &bg->sslen, err, errlen) != 0 ||
+        (spec->from != NULL &&
+         resolve(spec->from, 0, &bg->src, &bg->srclen, err, errlen) != 0)) {
+        free(bg);
+        return -1;
+    }
+    bg->all = calloc((size_t)spec->count, sizeof(*bg->all));
+    if (bg->all == NULL) {
+        free(bg);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    bg->count = spec->count;
+    bg->broker = broker;
     /* Each thread writes its own slice of all. */
-    share = count / parallel;
-    bcpu0 = bench_broker_cpu_s(broker);
-    t0 = bench_now_ns();
-    for (k = 0; k < parallel; k++) {
-        w[k].addr = &ss;
-        w[k].addrlen = sslen;
-        w[k].login = login;
-        w[k].index = k;
-        w[k].count = k == parallel - 1 ? count - share * k : share;
-        w[k].deadline = t0 + (uint64_t)(cap_s * 1e9);
-        w[k].lat_ns = all + share * k;
-        if (pthread_create(&w[k].th, NULL, worker_main, &w[k]) != 0) {
+    share = spec->count / spec->threads;
+    bg->bcpu0 = bench_broker_cpu_s(broker);
+    bg->t0 = bench_now_ns();
+    for (k = 0; k < spec->threads; k++) {
+        conn_worker *w = &bg->w[k];
+        w->addr = &bg->ss;
+        w->addrlen = bg->sslen;
+        w->src = spec->from != NULL ? &bg->src : NULL;
+        w->srclen = bg->srclen;
+        w->login = spec->login;
+        w->index = spec->id_base + k;
+        w->count = k == spec->threads - 1 ? spec->count - share * k : share;
+        w->deadline = bg->t0 + (uint64_t)(spec->cap_s * 1e9);
+        w->pause_ns = (uint64_t)spec->pause_ms * 1000000u;
+        w->tolerant = spec->tolerant;
+        w->stop = &bg->stop;
+        w->lat_ns = bg->all + share * k;
+        if (pthread_create(&w->th, NULL, worker_main, w) != 0) {
             snprintf(err, errlen, "pthread_create failed");
+            bg->stop = 1;
             break;
         }
-        w[k].started = 1;
+        w->started = 1;
+        bg->n = k + 1;
     }
-    for (k = 0; k < parallel; k++) {
-        if (w[k].started) {
-            pthread_join(w[k].th, NULL);
-        }
+    if (bg->n < spec->threads) {
+        (void)bg_finish(bg, 1, NULL, NULL, 0);
+        return -1;
+    }
+    *out = bg;
+    return 0;
+}
+
+/* Joins the threads (told to stop first when stop_now), fills out (may be
+ * NULL) and frees bg. */
+static int bg_finish(bench_connect_bg *bg, int stop_now, bench_connect_row *out,
+                     char *err, size_t errlen)
+{
+    uint64_t t1;
+    double bcpu1, sum = 0.0;
+    long n = 0, i;
+    int k, rc = -1;
+
+    if (bg == NULL) {
+        return 0;
+    }
+    if (stop_now) {
+        bg->stop = 1;
+    }
+    for (k = 0; k < bg->n; k++) {
+        pthread_join(bg->w[k].th, NULL);
     }
     t1 = bench_now_ns();
-    bcpu1 = bench_broker_cpu_s(broker);
-    for (k = 0; k < parallel; k++) {
-        if (!w[k].started) {
-            goto done;
-        }
-        if (w[k].err[0] != '\0') {
-            snprintf(err, errlen, "connect row: %s", w[k].err);
+    bcpu1 = bench_broker_cpu_s(bg->broker);
+    if (out == NULL) {
+        goto done;
+    }
+    out->attempts = out->accepted = out->refused = out->failed = 0;
+    out->capped = 0;
+    out->parallel = bg->n;
+    for (k = 0; k < bg->n; k++) {
+        if (bg->w[k].err[0] != '\0') {
+            snprintf(err, errlen, "connect row: %s", bg->w[k].err);
             goto done;
         }
     }
@@ -333,35 +425,71 @@ int bench_connect_run(const char *host, int port, const bench_login *login,
         goto done;
     }
     /* Gather the slices' samples at the front of all. */
-    for (k = 0; k < parallel; k++) {
-        memmove(all + n, w[k].lat_ns, (size_t)w[k].attempts * sizeof(*all));
-        n += w[k].attempts;
-        out->accepted += w[k].accepted;
-        out->refused += w[k].refused;
-        out->failed += w[k].failed;
-        out->capped |= w[k].capped;
+    for (k = 0; k < bg->n; k++) {
+        conn_worker *w = &bg->w[k];
+        memmove(bg->all + n, w->lat_ns, (size_t)w->attempts * sizeof(*bg->all));
+        n += w->attempts;
+        out->accepted += w->accepted;
+        out->refused += w->refused;
+        out->failed += w->failed;
+        out->capped |= w->capped;
     }
     out->attempts = n;
-    out->seconds = (double)(t1 - t0) / 1e9;
+    out->seconds = (double)(t1 - bg->t0) / 1e9;
     out->per_s = out->seconds > 0.0
                      ? (double)(out->accepted + out->refused) / out->seconds
                      : 0.0;
-    out->cpu_broker = bcpu0 >= 0.0 && bcpu1 >= 0.0 && out->seconds > 0.0
-                          ? (bcpu1 - bcpu0) / out->seconds
+    out->cpu_broker = bg->bcpu0 >= 0.0 && bcpu1 >= 0.0 && out->seconds > 0.0
+                          ? (bcpu1 - bg->bcpu0) / out->seconds
                           : -1.0;
     if (n > 0) {
-        bench_u64_sort(all, n);
+        bench_u64_sort(bg->all, n);
         for (i = 0; i < n; i++) {
-            sum += (double)all[i];
+            sum += (double)bg->all[i];
         }
         out->ms_mean = sum / (double)n / 1e6;
-        out->ms_p50 = (double)bench_u64_percentile(all, n, 0.50) / 1e6;
-        out->ms_p99 = (double)bench_u64_percentile(all, n, 0.99) / 1e6;
-        out->ms_max = (double)all[n - 1] / 1e6;
+        out->ms_p50 = (double)bench_u64_percentile(bg->all, n, 0.50) / 1e6;
+        out->ms_p99 = (double)bench_u64_percentile(bg->all, n, 0.99) / 1e6;
+        out->ms_max = (double)bg->all[n - 1] / 1e6;
     }
     rc = 0;
 
 done:
-    free(all);
+    free(bg->all);
+    free(bg);
     return rc;
+}
+
+int bench_connect_run(const char *host, int port, const bench_login *login,
+                      int parallel, long count, double cap_s,
+                      const bench_broker *broker, bench_connect_row *out,
+                      char *err, size_t errlen)
+{
+    bench_connect_spec spec;
+    bench_connect_bg *bg = NULL;
+
+    out->parallel = parallel;
+    out->attempts = out->accepted = out->refused = out->failed = 0;
+    out->capped = 0;
+    if (parallel < 1 || parallel > BENCH_CONNECT_MAX_THREADS || count < 1) {
+        snprintf(err, errlen, "connect row: bad thread count or count");
+        return -1;
+    }
+    memset(&spec, 0, sizeof(spec));
+    spec.login = login;
+    spec.threads = parallel;
+    spec.count = count;
+    spec.cap_s = cap_s;
+    if (bench_connect_bg_start(&bg, host, port, &spec, broker, err, errlen) !=
+        0) {
+        return -1;
+    }
+    /* The threads end at their count or the cap: join them. */
+    return bg_finish(bg, 0, out, err, errlen);
+}
+
+int bench_connect_bg_stop(bench_connect_bg *bg, bench_connect_row *out,
+                          char *err, size_t errlen)
+{
+    return bg_finish(bg, 1, out, err, errlen);
 }

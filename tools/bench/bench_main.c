@@ -34,6 +34,8 @@ static void on_signal(int sig)
 #define CONNECTS_FILES 2000L
 #define CONNECTS_PLUGIN 200L
 #define CONNECT_CAP_S 5.0
+#define FLOOD_THREADS 50
+#define FLOOD_S 10.0
 #define ACL_ITERATIONS 200000L
 #define ACL_RUNS 5
 
@@ -69,6 +71,10 @@ static int run_broker_suite(const bench_options *o, bench_meta *meta,
                         : o->quick            ? ACL_ITERATIONS / 10
                                               : ACL_ITERATIONS;
     ao.acl_runs = o->quick ? 3 : ACL_RUNS;
+    ao.flood_threads =
+        o->flood_threads >= 0 ? (int)o->flood_threads : FLOOD_THREADS;
+    ao.flood_s = o->flood_s > 0.0 ? o->flood_s : o->quick ? 2.0 : FLOOD_S;
+    ao.flood_only = o->flood_only;
     ao.pw_ops = (unsigned long long)o->pw_ops;
     ao.pw_mem = (size_t)o->pw_mem;
     ao.mosquitto = o->mosquitto;

@@ -196,7 +196,10 @@ enum {
     OPT_ACL_ITERATIONS,
     OPT_PW_OPS,
     OPT_PW_MEM,
-    OPT_DB_OPTION
+    OPT_DB_OPTION,
+    OPT_FLOOD_THREADS,
+    OPT_FLOOD_SECONDS,
+    OPT_FLOOD_ONLY
 };
 
 static const struct option long_opts[] = {
@@ -233,6 +236,9 @@ static const struct option long_opts[] = {
     {"pw-ops", required_argument, NULL, OPT_PW_OPS},
     {"pw-mem", required_argument, NULL, OPT_PW_MEM},
     {"plugin-db-option", required_argument, NULL, OPT_DB_OPTION},
+    {"flood-threads", required_argument, NULL, OPT_FLOOD_THREADS},
+    {"flood-seconds", required_argument, NULL, OPT_FLOOD_SECONDS},
+    {"flood-only", no_argument, NULL, OPT_FLOOD_ONLY},
     {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int opt)
@@ -435,6 +441,20 @@ static int parse_opt(bench_options *o, int opt, const char *arg, char *err,
             break;
         }
         return 0;
+    case OPT_FLOOD_THREADS:
+        if (parse_long(arg, 0, BENCH_FLOOD_MAX_THREADS, 0, &o->flood_threads) !=
+            0) {
+            break;
+        }
+        return 0;
+    case OPT_FLOOD_SECONDS:
+        if (parse_double(arg, 1.0, 120.0, &o->flood_s) != 0) {
+            break;
+        }
+        return 0;
+    case OPT_FLOOD_ONLY:
+        o->flood_only = 1;
+        return 0;
     case OPT_ACL_ITERATIONS:
         if (parse_long(arg, 1, 100000000, 1, &o->acl_iterations) != 0) {
             break;
@@ -501,6 +521,7 @@ int bench_options_parse(bench_options *o, int argc, char **argv, char *err,
     o->p.lat_warmup = -1;
     o->mosquitto = DEFAULT_MOSQUITTO;
     o->connect_threads = -1;
+    o->flood_threads = -1;
     opterr = 0;
     /* getopt_long consumes one argv element or two per call. */
     for (i = 0; i <= (size_t)argc; i++) {
@@ -575,6 +596,10 @@ int bench_options_parse(bench_options *o, int argc, char **argv, char *err,
         }
         if (o->p.nsizes != 1) {
             snprintf(err, errlen, "--suite broker: one size in --sizes");
+            return -1;
+        }
+        if (o->flood_only && o->flood_threads == 0) {
+            snprintf(err, errlen, "--flood-only with --flood-threads 0");
             return -1;
         }
     }

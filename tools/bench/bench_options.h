@@ -39,6 +39,9 @@ typedef struct bench_options {
     long acl_iterations;  /* 0 = default */
     long pw_ops;          /* 0 = default */
     long pw_mem;
+    long flood_threads; /* -1 = default */
+    double flood_s;     /* 0 = default */
+    int flood_only;
 } bench_options;
 
 /*

@@ -46,6 +46,9 @@ struct bench_sink {
     long wake_at;      /* signal when arrived >= wake_at (0 = nobody) */
     uint32_t want_seq; /* latency: the sequence number awaited */
     uint64_t lat_ns;   /* its one-way time, 0 until it arrived */
+    uint64_t *rec;     /* bench_pair_record: every arrival's one-way */
+    long rec_cap;      /* time, rec_n of at most rec_cap (NULL: off) */
+    long rec_n;
 };
 
 /* One transport under test: its clients, sink and topic. */
@@ -118,6 +121,9 @@ void bench_sink_deliver(bench_sink *s, const void *payload, size_t len)
         if (seq == s->want_seq && s->lat_ns == 0) {
             s->lat_ns = now > ts ? now - ts : 1;
             pthread_cond_signal(&s->cv);
+        }
+        if (s->rec != NULL && s->rec_n < s->rec_cap) {
+            s->rec[s->rec_n++] = now > ts ? now - ts : 1;
         }
         if (s->wake_at > 0 && s->arrived >= s->wake_at) {
             pthread_cond_signal(&s->cv);
@@ -327,6 +333,49 @@ int bench_pair_sample(bench_pair *pr, uint32_t row_id, uint32_t seq,
     *lat_ns = s->lat_ns;
     pthread_mutex_unlock(&s->mu);
     return 0;
+}
+
+int bench_pair_send(bench_pair *pr, uint32_t row_id, uint32_t seq,
+                    unsigned char *buf, char *err, size_t errlen)
+{
+    char why[BENCH_WHY_BYTES];
+
+    fill_header(buf, row_id, seq);
+    if (pr->pub->ops->publish(pr->pub, pr->topic, buf, BENCH_LAT_SIZE,
+                              BENCH_LAT_QOS, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", bench_transport_name(pr->t), why);
+        return -1;
+    }
+    return 0;
+}
+
+void bench_pair_record(bench_pair *pr, uint32_t row_id, uint64_t *lat, long cap)
+{
+    bench_sink *s = &pr->sink;
+
+    pthread_mutex_lock(&s->mu);
+    s->row = row_id;
+    s->arrived = 0;
+    s->want_seq = NO_ROW;
+    s->rec = lat;
+    s->rec_cap = cap;
+    s->rec_n = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+long bench_pair_recorded(bench_pair *pr, int stop)
+{
+    bench_sink *s = &pr->sink;
+    long n;
+
+    pthread_mutex_lock(&s->mu);
+    n = s->rec_n;
+    if (stop) {
+        s->rec = NULL;
+        s->rec_cap = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 static void pair_close(bench_pair *pr)
