@@ -220,8 +220,11 @@ static void cb_message(struct mosquitto *mosq, void *obj,
     msg.mid = m->mid;
     msg.sealed = 0;
     msg.sender = NULL;
-    if (c->keyring != NULL && secmq_keyring_covers(c->keyring, m->topic)) {
-        secmq__client_deliver_sealed(c, &msg);
+    if (c->keyring != NULL) {
+        /* Delivered by the delivery thread once durable (client_deliver.c);
+         * uncovered topics queue too, so the order stays the arrival
+         * order. */
+        secmq__client_enqueue(c, &msg);
         return;
     }
     if (c->on_message != NULL) {
@@ -412,6 +415,9 @@ void secmq_client_free(secmq_client *c)
          * once DISCONNECT is written; let it, so nothing queued is lost. */
         mosquitto_loop_stop(c->mosq, requested ? false : true);
     }
+    /* The loop is stopped, so nothing is queued any more: deliver what
+     * is (callbacks may still use the client, so before it goes). */
+    secmq__client_deliver_stop(c);
     /* The outbox's commit thread must not hand rows to a destroyed
      * libmosquitto. */
     secmq__outbox_detach(c->outbox);

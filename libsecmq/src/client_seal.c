@@ -1,13 +1,11 @@
 /*
  * client_seal.c -- the keyring between the application and MQTT.
  *
- * Seals a publish on a covered topic (never falling back to plaintext) and
- * opens a received envelope into a buffer wiped once on_message returns,
- * counting the outcomes. The crypto is keyring.c's; MQTT is client.c's.
+ * Seals a publish on a covered topic (never falling back to plaintext);
+ * the open counts. Opening and delivering received envelopes is
+ * client_deliver.c's. The crypto is keyring.c's; MQTT is client.c's.
  */
 #include <stdlib.h>
-
-#include <sodium.h>
 
 #include "client_int.h"
 
@@ -73,45 +71,4 @@ int secmq__client_seal(secmq_client *c, const char *topic, const void *payload,
         *envlen = 0;
     }
     return rc;
-}
-
-void secmq__client_deliver_sealed(secmq_client *c, secmq_message *msg)
-{
-    const void *envelope = msg->payload;
-    size_t len = msg->payloadlen;
-    unsigned char *plain = malloc(len + 1);
-    size_t plain_len = 0;
-    const char *sender = NULL;
-    int reason = SECMQ_OPEN_MALFORMED;
-    int rc = SECMQ_E_OPEN;
-
-    if (plain != NULL && len > 0) {
-        rc = secmq_keyring_open_msg(c->keyring, msg->topic, envelope, len,
-                                    plain, len, &plain_len, &sender, &reason);
-    } else if (plain == NULL) {
-        reason = SECMQ_OPEN_MALFORMED; /* cannot even look at it */
-    }
-    if (rc == SECMQ_OK) {
-        atomic_fetch_add(&c->open_counts[SECMQ_OPEN_OK], 1);
-        plain[plain_len] = '\0';
-        msg->payload = plain;
-        msg->payloadlen = plain_len;
-        msg->sealed = 1;
-        msg->sender = sender;
-        if (c->on_message != NULL) {
-            c->on_message(c, c->user, msg);
-        }
-        /* SECURITY: plaintext is wiped as soon as the application has
-         * seen it; it never outlives the callback. */
-        sodium_memzero(plain, plain_len);
-    } else {
-        if (reason <= SECMQ_OPEN_OK || reason >= SECMQ_OPEN_REASON_COUNT) {
-            reason = SECMQ_OPEN_MALFORMED;
-        }
-        atomic_fetch_add(&c->open_counts[reason], 1);
-        if (c->on_open_failure != NULL) {
-            c->on_open_failure(c, c->user, msg->topic, reason);
-        }
-    }
-    free(plain);
 }

@@ -149,10 +149,10 @@ int secmq__key_known(const secmq_keyring *kr, const unsigned char *key_id);
  * (damaged), SECMQ_E_IO, SECMQ_E_NOMEM. */
 int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e);
 /*
- * Steps 8 and 9 of PROTOCOL.md §4.2 for f: the first call takes over the
- * replay state (state/replay.lock, a compaction that also raises the
- * windows to what other processes persisted); then check and commit the
- * window and queue a journal record. *ticket receives its ticket.
+ * Steps 8 and 9 of PROTOCOL.md §4.2 for f: the first call begins
+ * receiving (opens state/replay.lock, compacts the journal); then check
+ * and commit the window and queue a journal record. *ticket receives its
+ * ticket.
  * Returns SECMQ_OPEN_OK, SECMQ_OPEN_REPLAY, or a negative SECMQ_E_*
  * (state unusable: reason in e; nothing committed).
  */

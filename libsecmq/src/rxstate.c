@@ -182,11 +182,13 @@ int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e)
 
 /*
  * Fold the journal into state/replay and start an empty journal. Caller
- * holds sync_lock and the flock. raise: also raise this process's
- * windows to what is persisted (when receiving begins). Everything queued
- * so far is in the table written, so it all becomes durable.
+ * holds sync_lock and the flock. The table written is the highest top
+ * per stream of the file, the journal (every process's records) and this
+ * process's windows, which are left as they are: another process
+ * receiving the same messages live must not make this one refuse them.
+ * Everything queued so far is in the table, so it all becomes durable.
  */
-static int compact(secmq_keyring *kr, int raise, secmq__kerr *e)
+static int compact(secmq_keyring *kr, secmq__kerr *e)
 {
     char jpath[SECMQ__PATH_MAX];
     uint64_t torn = 0, upto;
@@ -199,16 +201,15 @@ static int compact(secmq_keyring *kr, int raise, secmq__kerr *e)
         return rc;
     }
     pthread_mutex_lock(&kr->rx_lock);
-    rc = raise ? raise_windows(kr, &t) : SECMQ_OK;
-    for (size_t i = 0; rc == SECMQ_OK && i < kr->nrx; i++) {
+    for (size_t i = 0; i < kr->nrx; i++) {
         tab_max(&t, kr->rx[i].key_id, kr->rx[i].sender_id, kr->rx[i].w.top);
     }
     upto = kr->ticket;
-    if (rc == SECMQ_OK && !t.nomem) {
+    if (!t.nomem) {
         kr->npend = 0; /* their windows are in the table */
     }
     pthread_mutex_unlock(&kr->rx_lock);
-    if (rc != SECMQ_OK || t.nomem) {
+    if (t.nomem) {
         free(t.v);
         return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
     }
@@ -260,8 +261,8 @@ static void flock_un(secmq_keyring *kr)
     (void)flock(kr->rx_lock_fd, LOCK_UN);
 }
 
-/* The first receive: the lock file, and a compaction that raises the
- * windows to what is persisted now. */
+/* The first receive: the lock file, and a compaction (which also drops a
+ * torn tail a crash left, saying so). */
 static int begin(secmq_keyring *kr, secmq__kerr *e)
 {
     char path[SECMQ__PATH_MAX];
@@ -288,7 +289,7 @@ static int begin(secmq_keyring *kr, secmq__kerr *e)
             goto out;
         }
     }
-    rc = compact(kr, 1, e);
+    rc = compact(kr, e);
     flock_un(kr);
     if (rc == SECMQ_OK) {
         kr->rx_begun = 1;
@@ -385,7 +386,7 @@ static int commit_group(secmq_keyring *kr, secmq__kerr *e)
         rc = SECMQ_E_STATE;
     }
     if (rc == SECMQ_E_STATE) {
-        return compact(kr, 0, e);
+        return compact(kr, e);
     }
     if (rc != SECMQ_OK) {
         return rc;
@@ -449,7 +450,7 @@ int secmq__rx_close(secmq_keyring *kr, secmq__kerr *e)
     if (kr->rx_begun && kr->rx_lock_fd >= 0) {
         rc = flock_ex(kr, e);
         if (rc == SECMQ_OK) {
-            rc = compact(kr, 0, e);
+            rc = compact(kr, e);
             flock_un(kr);
         }
     }

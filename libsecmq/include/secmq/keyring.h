@@ -187,10 +187,11 @@ secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
  * identity's name, or the hex id of a publisher known only from the grant;
  * it lives as long as kr. *reason (may be NULL) receives a
  * secmq_open_reason, SECMQ_OPEN_OK on success.
- * The first call that reaches the replay check takes over the replay
- * state: it folds the journal into DIR/state/replay (a torn tail, left by
- * a crash or power cut during a write, is dropped with a line on stderr)
- * and raises the windows to what other processes recorded.
+ * The first call that reaches the replay check folds the journal into
+ * DIR/state/replay (a torn tail, left by a crash or power cut during a
+ * write, is dropped with a line on stderr). The windows themselves come
+ * from secmq_keyring_open(): a process does not see what another one
+ * receiving with the same directory accepts after that.
  * Returns SECMQ_OK; SECMQ_E_INVAL (NULL argument, out_cap < len);
  * SECMQ_E_NO_KEY (no channel covers topic: not the keyring's business,
  * *reason is SECMQ_OPEN_UNKNOWN_KEY); SECMQ_E_OPEN (refused, *reason says
