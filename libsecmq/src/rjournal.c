@@ -64,6 +64,24 @@ static int unit_ok(const unsigned char *mk, const unsigned char *file_id,
     return sodium_memcmp(tag, unit + RJ_BODY, RJ_TAG) == 0;
 }
 
+/* Records a torn tail is searched for at a wrong position. */
+#define RJ_SHIFT 64u
+
+/* 1 if unit (at position i) authenticates at another index near i: a
+ * record moved or removed, which no torn write produces. */
+static int moved(const unsigned char *mk, const unsigned char *file_id,
+                 uint64_t i, const unsigned char *unit)
+{
+    uint64_t lo = i > RJ_SHIFT ? i - RJ_SHIFT : 0;
+
+    for (uint64_t k = lo; k <= i + RJ_SHIFT; k++) {
+        if (k != i && unit_ok(mk, file_id, k, unit)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Check a header unit; its file id into file_id. 1 if good. */
 static int header_ok(const unsigned char *mk, const unsigned char *h,
                      unsigned char file_id[16])
@@ -123,6 +141,17 @@ int secmq__rj_read(const char *path, const unsigned char *lkey,
         if (!unit_ok(mk, file_id, (uint64_t)i, u)) {
             if (first_bad == SIZE_MAX) {
                 first_bad = i;
+            }
+            /* SECURITY: a torn write leaves garbage, zeros or records at
+             * their own place, never a good record at another place. */
+            if (moved(mk, file_id, (uint64_t)i, u)) {
+                rc = secmq__kerr_set(
+                    e, SECMQ_E_KEYRING,
+                    "%s: damaged replay journal (record at byte %zu is "
+                    "out of place): refusing to guess which messages were "
+                    "delivered",
+                    path, SECMQ__RJ_UNIT * (i + 1));
+                goto out;
             }
             continue;
         }
