@@ -7,6 +7,7 @@
 #define SECMQ_KEYRING_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -119,8 +120,8 @@ struct secmq_keyring {
     pthread_mutex_t sync_lock;
     secmq__stream_ent *spare; /* the other pending buffer (sync_lock) */
     size_t capspare;
-    int rx_lock_fd; /* state/replay.lock, -1 until receiving begins */
-    int rx_begun;   /* the first compaction under the lock was done */
+    int rx_lock_fd;      /* state/replay.lock, -1 until receiving begins */
+    atomic_int rx_begun; /* the first compaction under the lock was done */
     secmq__rj journal;
 
     /* The latest failure, guarded by err_lock. */

@@ -192,7 +192,6 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
 {
     char jpath[SECMQ__PATH_MAX];
     uint64_t torn = 0, upto;
-    size_t keep = 0;
     tab t;
     int rc;
 
@@ -213,16 +212,13 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
         free(t.v);
         return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
     }
-    /* Streams under keys no longer held are dropped. */
-    for (size_t i = 0; i < t.n; i++) {
-        if (secmq__key_known(kr, t.v[i].key_id)) {
-            t.v[keep++] = t.v[i];
-        }
-    }
+    /* Every stream is kept, also under keys this process does not hold:
+     * another process may have loaded a newer grant. (One entry per key
+     * and sender: keys rotate rarely.) */
     /* SECURITY: the table (fsync, rename, fsync of the directory) is on
      * disk before the journal it replaces is emptied. */
-    rc = secmq__streams_save(kr->dir, "replay", kr->sec->local_key, t.v, keep,
-                             e);
+    rc =
+        secmq__streams_save(kr->dir, "replay", kr->sec->local_key, t.v, t.n, e);
     free(t.v);
     if (rc == SECMQ_OK) {
         rc = secmq__rj_reset(&kr->journal, jpath, kr->sec->local_key, e);
@@ -269,7 +265,7 @@ static int begin(secmq_keyring *kr, secmq__kerr *e)
     int rc = SECMQ_OK;
 
     pthread_mutex_lock(&kr->sync_lock);
-    if (kr->rx_begun) {
+    if (atomic_load(&kr->rx_begun)) {
         goto out;
     }
     if (kr->rx_lock_fd < 0) {
@@ -292,7 +288,7 @@ static int begin(secmq_keyring *kr, secmq__kerr *e)
     rc = compact(kr, e);
     flock_un(kr);
     if (rc == SECMQ_OK) {
-        kr->rx_begun = 1;
+        atomic_store(&kr->rx_begun, 1);
     }
 out:
     pthread_mutex_unlock(&kr->sync_lock);
@@ -308,7 +304,7 @@ int secmq__rx_accept(secmq_keyring *kr, const secmq_envelope_fields *f,
     int rc = SECMQ_OPEN_OK;
 
     *ticket = 0;
-    if (!kr->rx_begun) {
+    if (!atomic_load(&kr->rx_begun)) {
         rc = begin(kr, e);
         if (rc != SECMQ_OK) {
             return rc;
@@ -447,7 +443,7 @@ int secmq__rx_close(secmq_keyring *kr, secmq__kerr *e)
     int rc = SECMQ_OK;
 
     pthread_mutex_lock(&kr->sync_lock);
-    if (kr->rx_begun && kr->rx_lock_fd >= 0) {
+    if (atomic_load(&kr->rx_begun) && kr->rx_lock_fd >= 0) {
         rc = flock_ex(kr, e);
         if (rc == SECMQ_OK) {
             rc = compact(kr, e);
@@ -459,7 +455,7 @@ int secmq__rx_close(secmq_keyring *kr, secmq__kerr *e)
         close(kr->rx_lock_fd);
         kr->rx_lock_fd = -1;
     }
-    kr->rx_begun = 0;
+    atomic_store(&kr->rx_begun, 0);
     pthread_mutex_unlock(&kr->sync_lock);
     return rc;
 }
