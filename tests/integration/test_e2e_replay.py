@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
-from keys import E2ETestCase  # noqa: E402
+from keys import E2ETestCase, now_ms, open_grant, seal  # noqa: E402
 
 SUB_ARGS = ("-t", "status", "-q", "1", "-F", "%S %p", "-d")
 
@@ -144,6 +144,45 @@ class ReplayAfterCrash(E2ETestCase):
         self.assertIn("replay.journal", r.stderr)
         self.assertIn("damaged", r.stderr)
         self.assertEqual(r.stdout, "")
+
+
+    def test_default_max_age(self):
+        """The second line, for replay state lost or restored from an old
+        copy: without --max-age secmq-sub refuses an envelope sam signed
+        two hours ago (too_old) and shows one signed a minute ago;
+        --max-age 0 turns the check off and shows both."""
+        outs = self.make_world()
+        g = open_grant(self.grant(outs["status"], "bob"),
+                       self.identity("bob"), self.public("sam").pk)
+        sam = self.identity("sam")
+        seq = time.time_ns() // 1000
+        old = seal(sam, g["channel_key"], g["key_id"], "status", "two hours",
+                   seq=seq, time_ms=now_ms() - 2 * 3600 * 1000)
+        recent = seal(sam, g["channel_key"], g["key_id"], "status",
+                      "a minute", seq=seq + 1, time_ms=now_ms() - 60 * 1000)
+        inj = self.paho(user="sam", client_id="paho-sam")
+        bob = self.sub("bob", *SUB_ARGS, client_id="bob-age")
+        inj.publish("status", old, qos=1)
+        inj.publish("status", recent, qos=1)
+        ok = bob.wait_drops(1) and bob.wait_out(1)
+        time.sleep(0.3)
+        self.assertEqual(bob.stop(), 0, bob.text())
+        self.assertTrue(ok, bob.text())
+        self.assertEqual(bob.out, ["sam a minute"])
+        self.assertEqual(bob.drops(), [("status", "too_old")])
+        # Off, and bob's replay state removed (as a lost state directory
+        # would be): nothing refuses the two any more.
+        for f in ("replay", "replay.journal"):
+            os.unlink(os.path.join(self.kdir("bob"), "state", f))
+        bob2 = self.sub("bob", *SUB_ARGS, "--max-age", "0",
+                        client_id="bob-noage")
+        inj.publish("status", old, qos=1)
+        inj.publish("status", recent, qos=1)
+        ok = bob2.wait_out(2)
+        self.assertEqual(bob2.stop(), 0, bob2.text())
+        self.assertTrue(ok, bob2.text())
+        self.assertEqual(bob2.out, ["sam two hours", "sam a minute"])
+        self.assertEqual(bob2.drops(), [])
 
 
 if __name__ == "__main__":
