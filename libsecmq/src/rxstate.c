@@ -161,12 +161,27 @@ static int raise_windows(secmq_keyring *kr, const tab *t)
 
 int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e)
 {
-    char jpath[SECMQ__PATH_MAX];
+    char jpath[SECMQ__PATH_MAX], lpath[SECMQ__PATH_MAX];
     uint64_t torn = 0;
+    int lockfd = -1;
     tab t;
     int rc;
 
+    /* Shared: a receiving process compacting (table, then a new journal)
+     * is not seen half done. No lock file: nobody ever received. */
+    if (secmq__kpath(lpath, sizeof lpath, kr->dir, "state", "replay.lock") !=
+        0) {
+        return secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: path too long",
+                               kr->dir);
+    }
+    rc = secmq__kfile_lock(lpath, 0, 0, 0, &lockfd, e);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
     rc = load_table(kr, &t, &torn, jpath, sizeof jpath, e);
+    if (lockfd >= 0) {
+        close(lockfd);
+    }
     if (rc != SECMQ_OK) {
         return rc;
     }
@@ -192,6 +207,7 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
 {
     char jpath[SECMQ__PATH_MAX];
     uint64_t torn = 0, upto;
+    size_t np;
     tab t;
     int rc;
 
@@ -203,19 +219,19 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
     for (size_t i = 0; i < kr->nrx; i++) {
         tab_max(&t, kr->rx[i].key_id, kr->rx[i].sender_id, kr->rx[i].w.top);
     }
+    /* The queued records are in the windows, so in the table: once it is
+     * written they are durable and leave the queue. */
     upto = kr->ticket;
-    if (!t.nomem) {
-        kr->npend = 0; /* their windows are in the table */
-    }
+    np = kr->npend;
     pthread_mutex_unlock(&kr->rx_lock);
     if (t.nomem) {
         free(t.v);
         return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
     }
     /* Every stream is kept, also under keys this process does not hold:
-     * another process may have loaded a newer grant. (One entry per key
-     * and sender: keys rotate rarely.) */
-    /* SECURITY: the table (fsync, rename, fsync of the directory) is on
+     * another process may have loaded a newer grant (one entry per key and
+     * sender: keys rotate rarely).
+     * SECURITY: the table (fsync, rename, fsync of the directory) is on
      * disk before the journal it replaces is emptied. */
     rc =
         secmq__streams_save(kr->dir, "replay", kr->sec->local_key, t.v, t.n, e);
@@ -234,6 +250,10 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
                 kr->self.name, jpath, (unsigned long long)torn);
     }
     pthread_mutex_lock(&kr->rx_lock);
+    if (np > 0) {
+        memmove(kr->pend, kr->pend + np, (kr->npend - np) * sizeof *kr->pend);
+        kr->npend -= np;
+    }
     if (upto > kr->durable) {
         kr->durable = upto;
     }
