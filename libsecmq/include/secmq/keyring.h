@@ -222,10 +222,10 @@ secmq_keyring_open_msg(secmq_keyring *kr, const char *topic, const void *env,
  * unknown flag or a NULL ticket with SECMQ_OPEN_DEFER_SYNC.
  */
 SECMQ_API SECMQ_NODISCARD int
-secmq_keyring_open_msg_v2(secmq_keyring *kr, const char *topic,
-                          const void *env, size_t len, unsigned char *out,
-                          size_t out_cap, size_t *out_len, const char **sender,
-                          int *reason, unsigned flags, uint64_t *ticket);
+secmq_keyring_open_msg_v2(secmq_keyring *kr, const char *topic, const void *env,
+                          size_t len, unsigned char *out, size_t out_cap,
+                          size_t *out_len, const char **sender, int *reason,
+                          unsigned flags, uint64_t *ticket);
 
 /*
  * secmq_keyring_sync -- make the journal records of every message opened
