@@ -400,6 +400,44 @@ static void test_deferred(void)
     secmq_keyring_free(kr);
 }
 
+/* The journal cannot be written (a directory in its place, which stops
+ * root too): the message is not delivered (SECMQ_E_IO, plaintext wiped),
+ * the reason names the journal, and a copy of it is still refused; once
+ * the file can be written again receiving goes on. */
+static void test_write_failure(void)
+{
+    secmq_keyring *kr;
+    unsigned char pt[256];
+    char msg[ERRLEN];
+    size_t ptlen = 0;
+    int reason = -1;
+
+    fresh();
+    kr = open_kr("alice");
+    CHECK(kr != NULL);
+    CHECK_INT_EQ(open_i(kr, 0), SECMQ_OPEN_OK);
+    CHECK_INT_EQ(unlink(tu_at("alice/state/replay.journal")), 0);
+    CHECK_INT_EQ(mkdir(tu_at("alice/state/replay.journal"), 0700), 0);
+    memset(pt, 'x', sizeof pt);
+    CHECK_INT_EQ(secmq_keyring_open_msg(kr, "status", envs[1], lens[1], pt,
+                                        sizeof pt, &ptlen, NULL, &reason),
+                 SECMQ_E_IO);
+    CHECK_INT_EQ(reason, SECMQ_OPEN_REPLAY);
+    CHECK(memmem(pt, sizeof pt, MSG, strlen(MSG)) == NULL);
+    secmq_keyring_errmsg(kr, msg, sizeof msg);
+    CHECK_CONTAINS(msg, "replay.journal", 0);
+    CHECK_INT_EQ(rmdir(tu_at("alice/state/replay.journal")), 0);
+    CHECK_INT_EQ(open_i(kr, 1), SECMQ_OPEN_REPLAY);
+    CHECK_INT_EQ(open_i(kr, 2), SECMQ_OPEN_OK);
+    secmq_keyring_free(kr);
+    kr = open_kr("alice");
+    CHECK(kr != NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT_EQ(open_i(kr, i), SECMQ_OPEN_REPLAY);
+    }
+    secmq_keyring_free(kr);
+}
+
 int main(void)
 {
     if (sodium_init() < 0 || tu_tmpdir_make("rjournal") != 0) {
@@ -414,6 +452,7 @@ int main(void)
     RUN(test_damage_refused);
     RUN(test_foreign_journal);
     RUN(test_deferred);
+    RUN(test_write_failure);
     tu_tmpdir_done("keyrings");
     return check_exit();
 }
