@@ -18,6 +18,8 @@
 
 /* mosquitto_sub's exit code for -W (MOSQ_ERR_TIMEOUT). */
 #define SUB_EXIT_TIMEOUT 27
+/* --max-age default with --keyring: an hour (docs/SECURITY.md, Freshness). */
+#define SUB_MAX_AGE_DEFAULT 3600.0
 
 enum sub_id {
     S_TOPIC = 1,
@@ -64,6 +66,7 @@ struct sub {
     int no_retained;   /* -R */
     int retained_only; /* --retained-only */
     double max_age;    /* --max-age seconds; 0 = off */
+    int max_age_given; /* --max-age was on the command line */
     struct sub_output out;
     /* State of the subscription round; loop thread only. */
     struct cli_session s;
@@ -150,7 +153,16 @@ static void sub_help(void)
           " --max-age SEC       with --keyring: refuse sealed messages whose "
           "time differs\n"
           "                     from this clock by more than SEC seconds "
-          "(default: off)\n"
+          "(default: 3600;\n"
+          "                     0 turns the check off). The replay state "
+          "refuses copies\n"
+          "                     of what was delivered, across crashes; the "
+          "age is what\n"
+          "                     refuses old copies when that state was lost "
+          "or restored\n"
+          "                     from a backup. Raise it for a persistent "
+          "session (-c)\n"
+          "                     that may stay offline longer.\n"
           " --allow-plain FILTER\n"
           "                     with --keyring: print messages on topics "
           "matching FILTER\n"
@@ -342,11 +354,13 @@ static int sub_option(void *ctx, int id, const char *name, const char *arg,
         return 0;
     case S_MAX_AGE:
         if (cli_parse_seconds(arg, 86400.0 * 365, &u->max_age) != 0 ||
-            u->max_age <= 0) {
-            snprintf(err, errlen, "%s: needs a number of seconds > 0, not '%s'",
+            u->max_age < 0) {
+            snprintf(err, errlen,
+                     "%s: needs a number of seconds >= 0 (0: off), not '%s'",
                      name, arg);
             return -1;
         }
+        u->max_age_given = 1;
         return 0;
     default:
         snprintf(err, errlen, "%s: not handled", name);
@@ -591,9 +605,10 @@ int main(int argc, char **argv)
     cli_msg_init("secmq-sub");
     memset(&u, 0, sizeof u);
     u.out.eol = 1;
+    u.max_age = SUB_MAX_AGE_DEFAULT;
     cli_conn_init(&o);
     code = cli_parse(&o, &t, argc, argv);
-    if (code == 0 && u.max_age > 0 && o.keyring == NULL) {
+    if (code == 0 && u.max_age_given && o.keyring == NULL) {
         cli_usage_err("--max-age needs --keyring");
         code = -1;
     }

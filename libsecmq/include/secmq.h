@@ -270,7 +270,11 @@ typedef void (*secmq_connect_cb)(secmq_client *c, void *user, int rc,
  * more. Runs on the loop thread.
  */
 typedef void (*secmq_disconnect_cb)(secmq_client *c, void *user, int rc);
-/* on_message: a message arrived. msg is valid only during the callback. */
+/*
+ * on_message: a message arrived. msg is valid only during the callback.
+ * Runs on the loop thread; with a keyring (secmq_client_set_keyring) on the
+ * client's delivery thread instead, see there.
+ */
 typedef void (*secmq_message_cb)(secmq_client *c, void *user,
                                  const secmq_message *msg);
 /*
@@ -300,6 +304,7 @@ typedef void (*secmq_unsubscribe_cb)(secmq_client *c, void *user, int mid);
  * no channel covers and no secmq_client_allow_plain() filter matches
  * (SECMQ_OPEN_NO_CHANNEL). It is not delivered to on_message. topic is
  * valid during the callback.
+ * Runs where on_message runs, in arrival order with it.
  */
 typedef void (*secmq_open_failure_cb)(secmq_client *c, void *user,
                                       const char *topic, int reason);
@@ -382,6 +387,19 @@ typedef struct secmq_keyring secmq_keyring; /* see secmq/keyring.h */
  *    secmq_client_allow_plain() matches the topic: then on_message gets
  *    them as they are, with sealed = 0. A client with a keyring never
  *    hands on_message bytes it did not open without being asked to.
+ *  - threading and order: on_message and on_open_failure then run on a
+ *    delivery thread of the client (started at the first message), not on
+ *    the loop thread, in the order the messages arrived (covered or not).
+ *    The loop thread opens each envelope and queues it; the delivery
+ *    thread makes the replay records of everything queued durable with
+ *    one fdatasync (secmq_keyring_sync) and only then calls back, so a
+ *    message handed to on_message is never handed out again, even after
+ *    a crash, SIGKILL or power cut and a restart with the same keyring
+ *    directory. A message whose record could not be made durable is not
+ *    delivered (an error line goes to on_log). At most 1024 messages (or
+ *    16 MiB) wait; beyond that the loop thread waits for the application.
+ *    Callbacks must not call secmq_client_free(); it delivers what is
+ *    queued before it returns.
  * Returns SECMQ_OK or SECMQ_E_STATE (while connected).
  */
 SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);

@@ -223,7 +223,10 @@ static void cb_message(struct mosquitto *mosq, void *obj,
     msg.sender = NULL;
     msg.seal_mode = 0;
     if (c->keyring != NULL) {
-        secmq__client_deliver_keyed(c, &msg);
+        /* Delivered by the delivery thread once durable (client_deliver.c);
+         * uncovered topics queue too, so the order stays the arrival
+         * order. */
+        secmq__client_enqueue(c, &msg);
         return;
     }
     if (c->on_message != NULL) {
@@ -414,6 +417,9 @@ void secmq_client_free(secmq_client *c)
          * once DISCONNECT is written; let it, so nothing queued is lost. */
         mosquitto_loop_stop(c->mosq, requested ? false : true);
     }
+    /* The loop is stopped, so nothing is queued any more: deliver what
+     * is (callbacks may still use the client, so before it goes). */
+    secmq__client_deliver_stop(c);
     /* The outbox's commit thread must not hand rows to a destroyed
      * libmosquitto. */
     secmq__outbox_detach(c->outbox);

@@ -3,7 +3,8 @@
  *
  * The client struct and the few calls the files make to each other:
  * client.c (the libmosquitto adapter, the only file that includes
- * mosquitto.h), client_config.c, client_seal.c and client_outbox.c. Nothing
+ * mosquitto.h), client_config.c, client_seal.c, client_deliver.c and
+ * client_outbox.c. Nothing
  * here is public API; libmosquitto's types stay opaque outside client.c.
  */
 #ifndef SECMQ_CLIENT_INT_H
@@ -63,6 +64,8 @@ struct secmq_client {
     secmq_durable_cb on_durable;
     secmq_delivered_cb on_delivered;
     atomic_uint_fast64_t open_counts[SECMQ_OPEN_REASON_COUNT];
+    struct secmq__dq *dq; /* delivery thread; NULL until the first message
+                             received with a keyring (client_deliver.c) */
 
     pthread_mutex_t lock; /* guards the fields below */
     pthread_cond_t cond;
@@ -112,12 +115,21 @@ void secmq__client_free_config(secmq_client *c);
 int secmq__client_seal(secmq_client *c, const char *topic, const void *payload,
                        size_t payloadlen, int retain, unsigned char **env,
                        size_t *envlen);
-/* A message for a client with a keyring (loop thread). On a covered topic:
- * open it and call on_message with the plaintext (wiped after), or
- * on_open_failure. Elsewhere: on_message as it is when an allow-plain
- * filter matches, else on_open_failure (SECMQ_OPEN_NO_CHANNEL). msg is the
- * message as received; it may be changed to the opened one. */
-void secmq__client_deliver_keyed(secmq_client *c, secmq_message *msg);
+/* ---- client_deliver.c ---- */
+
+/*
+ * A message received by a client with a keyring (loop thread): opened
+ * (covered topics, replay record queued but not yet durable) or copied,
+ * and queued for the delivery thread, which makes the replay records
+ * durable in one group commit and then calls on_message or
+ * on_open_failure in arrival order. Waits while the queue is full.
+ */
+void secmq__client_enqueue(secmq_client *c, const secmq_message *msg);
+/* Deliver what is queued and end the delivery thread (no callback may
+ * enqueue any more). No-op when it never started. */
+void secmq__client_deliver_stop(secmq_client *c);
+/* 1 if an allow-plain filter (secmq_client_allow_plain) matches topic. */
+int secmq__client_plain_allowed(const secmq_client *c, const char *topic);
 /* Free the allow-plain filters (secmq_client_free). */
 void secmq__client_free_plain(secmq_client *c);
 

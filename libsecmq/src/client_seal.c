@@ -1,16 +1,13 @@
 /*
  * client_seal.c -- the keyring between the application and MQTT.
  *
- * Seals a publish on a covered topic (never falling back to plaintext),
- * opens a received envelope into a buffer wiped once on_message returns,
- * refuses what did not open or no channel covers (unless the application
- * allowed plain messages there), counting the outcomes. The crypto is
- * keyring.c's; MQTT is client.c's.
+ * Seals a publish on a covered topic (never falling back to plaintext);
+ * the open counts and the allow-plain filters. Opening and delivering
+ * received envelopes is client_deliver.c's. The crypto is keyring.c's;
+ * MQTT is client.c's.
  */
 #include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "client_int.h"
 #include "topicfilter_int.h"
@@ -117,66 +114,7 @@ int secmq__client_seal(secmq_client *c, const char *topic, const void *payload,
     }
     return rc;
 }
-
-static void refuse(secmq_client *c, const char *topic, int reason)
-{
-    if (reason <= SECMQ_OPEN_OK || reason >= SECMQ_OPEN_REASON_COUNT) {
-        reason = SECMQ_OPEN_MALFORMED;
-    }
-    atomic_fetch_add(&c->open_counts[reason], 1);
-    if (c->on_open_failure != NULL) {
-        c->on_open_failure(c, c->user, topic, reason);
-    }
-}
-
-/* The mode byte of an envelope that opened (so it parses). */
-static int seal_mode_of(const void *env, size_t len)
-{
-    secmq_envelope_fields f;
-
-    if (secmq_envelope_parse(env, len, &f) != SECMQ_OPEN_OK) {
-        return 0;
-    }
-    return (int)f.mode;
-}
-
-static void deliver_sealed(secmq_client *c, secmq_message *msg)
-{
-    const void *envelope = msg->payload;
-    size_t len = msg->payloadlen;
-    unsigned char *plain = malloc(len + 1);
-    size_t plain_len = 0;
-    const char *sender = NULL;
-    int reason = SECMQ_OPEN_MALFORMED;
-    int rc = SECMQ_E_OPEN;
-
-    if (plain != NULL && len > 0) {
-        rc = secmq_keyring_open_msg(c->keyring, msg->topic, envelope, len,
-                                    plain, len, &plain_len, &sender, &reason);
-    } else if (plain == NULL) {
-        reason = SECMQ_OPEN_MALFORMED; /* cannot even look at it */
-    }
-    if (rc == SECMQ_OK) {
-        atomic_fetch_add(&c->open_counts[SECMQ_OPEN_OK], 1);
-        plain[plain_len] = '\0';
-        msg->payload = plain;
-        msg->payloadlen = plain_len;
-        msg->sealed = 1;
-        msg->sender = sender;
-        msg->seal_mode = seal_mode_of(envelope, len);
-        if (c->on_message != NULL) {
-            c->on_message(c, c->user, msg);
-        }
-        /* SECURITY: plaintext is wiped as soon as the application has
-         * seen it; it never outlives the callback. */
-        sodium_memzero(plain, plain_len);
-    } else {
-        refuse(c, msg->topic, reason);
-    }
-    free(plain);
-}
-
-static int plain_allowed(const secmq_client *c, const char *topic)
+int secmq__client_plain_allowed(const secmq_client *c, const char *topic)
 {
     size_t tlen = strlen(topic);
 
@@ -190,22 +128,4 @@ static int plain_allowed(const secmq_client *c, const char *topic)
         }
     }
     return 0;
-}
-
-void secmq__client_deliver_keyed(secmq_client *c, secmq_message *msg)
-{
-    /* SECURITY: a covered topic is always opened, whatever the
-     * allow-plain filters say, and nothing unopened reaches on_message
-     * unless the application asked for plain messages on that topic: a
-     * subscriber not yet granted, or a broker that renamed a topic, must
-     * not show an envelope (or an impostor's plaintext) as a payload. */
-    if (secmq_keyring_covers(c->keyring, msg->topic)) {
-        deliver_sealed(c, msg);
-    } else if (plain_allowed(c, msg->topic)) {
-        if (c->on_message != NULL) {
-            c->on_message(c, c->user, msg);
-        }
-    } else {
-        refuse(c, msg->topic, SECMQ_OPEN_NO_CHANNEL);
-    }
 }

@@ -43,8 +43,7 @@ static int same_id(const unsigned char *a, const unsigned char *b)
     return memcmp(a, b, SECMQ_ID_BYTES) == 0; /* not secret: ids */
 }
 
-/* 1 if key_id is the current or previous key of some channel. */
-static int key_known(const secmq_keyring *kr, const unsigned char *key_id)
+int secmq__key_known(const secmq_keyring *kr, const unsigned char *key_id)
 {
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
@@ -61,35 +60,6 @@ static int key_known(const secmq_keyring *kr, const unsigned char *key_id)
 
 /* ---- persisted state ------------------------------------------------------
  */
-
-/* Write the replay tops of every stream whose key is still held.
- * Caller holds rx_lock. */
-static int save_replay(secmq_keyring *kr, secmq__kerr *e)
-{
-    secmq__stream_ent *ents;
-    size_t n = 0;
-    int rc;
-
-    ents = calloc(kr->nrx ? kr->nrx : 1, sizeof *ents);
-    if (ents == NULL) {
-        return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < kr->nrx; i++) {
-        if (!key_known(kr, kr->rx[i].key_id)) {
-            continue;
-        }
-        memcpy(ents[n].key_id, kr->rx[i].key_id, SECMQ_ID_BYTES);
-        memcpy(ents[n].sender_id, kr->rx[i].sender_id, SECMQ_ID_BYTES);
-        ents[n].value = kr->rx[i].w.top;
-        n++;
-    }
-    rc = secmq__streams_save(kr->dir, "replay", kr->sec->local_key, ents, n, e);
-    free(ents);
-    if (rc == SECMQ_OK) {
-        kr->rx_unsaved = 0;
-    }
-    return rc;
-}
 
 /* This sender's stream under key_id, or NULL. Caller holds tx_lock. */
 static secmq__ktx *find_tx(secmq_keyring *kr, const unsigned char *key_id)
@@ -125,7 +95,7 @@ static int save_seq(secmq_keyring *kr, const secmq__ktx *extra, secmq__kerr *e)
         n++;
     }
     for (size_t i = 0; i < kr->nseq_other; i++) {
-        if (key_known(kr, kr->seq_other[i].key_id) &&
+        if (secmq__key_known(kr, kr->seq_other[i].key_id) &&
             find_tx(kr, kr->seq_other[i].key_id) == NULL) {
             ents[n++] = kr->seq_other[i];
         }
@@ -229,36 +199,6 @@ static int take_seq(secmq_keyring *kr, const unsigned char *key_id,
     return SECMQ_OK;
 }
 
-static int load_replay(secmq_keyring *kr, secmq__kerr *e)
-{
-    secmq__stream_ent *ents = NULL;
-    size_t n = 0;
-    int rc;
-
-    rc = secmq__streams_load(kr->dir, "replay", kr->sec->local_key, &ents, &n,
-                             e);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    kr->rx = calloc(n ? n : 1, sizeof *kr->rx);
-    if (kr->rx == NULL) {
-        free(ents);
-        return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
-    }
-    kr->caprx = n ? n : 1;
-    for (size_t i = 0; i < n; i++) {
-        if (!key_known(kr, ents[i].key_id)) {
-            continue;
-        }
-        memcpy(kr->rx[kr->nrx].key_id, ents[i].key_id, SECMQ_ID_BYTES);
-        memcpy(kr->rx[kr->nrx].sender_id, ents[i].sender_id, SECMQ_ID_BYTES);
-        secmq__replay_restore(&kr->rx[kr->nrx].w, ents[i].value);
-        kr->nrx++;
-    }
-    free(ents);
-    return SECMQ_OK;
-}
-
 /* ---- open and free --------------------------------------------------------
  */
 
@@ -294,7 +234,7 @@ int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
     if (rc != SECMQ_OK) {
         goto err;
     }
-    rc = load_replay(kr, &e);
+    rc = secmq__rx_load(kr, &e);
     if (rc != SECMQ_OK) {
         goto err;
     }
@@ -326,12 +266,10 @@ void secmq_keyring_free(secmq_keyring *kr)
     if (kr == NULL) {
         return;
     }
-    pthread_mutex_lock(&kr->rx_lock);
-    if (kr->rx_unsaved > 0 && save_replay(kr, &e) != SECMQ_OK) {
+    if (secmq__rx_close(kr, &e) != SECMQ_OK) {
         fprintf(stderr, "secmq: keyring '%s': replay state not saved: %s\n",
                 kr->self.name, msg);
     }
-    pthread_mutex_unlock(&kr->rx_lock);
     secmq__keystore_free(kr);
 }
 
@@ -516,69 +454,26 @@ static int find_key(const secmq_keyring *kr, const char *topic, size_t tlen,
     return SECMQ_OPEN_UNKNOWN_KEY;
 }
 
-/* Steps 8 and 9 under rx_lock: check, then commit. */
-static int replay_commit(secmq_keyring *kr, const secmq_envelope_fields *f)
-{
-    char msg[SECMQ_ERRMSG_BYTES];
-    secmq__kerr e = {msg, sizeof msg};
-    secmq__krx *s = NULL, *ns;
-    secmq__replay fresh;
-    int rc = SECMQ_OPEN_OK, save_failed = 0;
-
-    pthread_mutex_lock(&kr->rx_lock);
-    for (size_t i = 0; i < kr->nrx; i++) {
-        if (same_id(kr->rx[i].key_id, f->key_id) &&
-            same_id(kr->rx[i].sender_id, f->sender_id)) {
-            s = &kr->rx[i];
-            break;
-        }
-    }
-    if (s == NULL) {
-        secmq__replay_init(&fresh);
-        if (secmq__replay_check(&fresh, f->seq) != SECMQ_OPEN_OK) {
-            rc = SECMQ_OPEN_REPLAY;
-            goto out;
-        }
-        if (kr->nrx == kr->caprx) {
-            size_t cap = kr->caprx ? 2 * kr->caprx : 8;
-            ns = realloc(kr->rx, cap * sizeof *ns);
-            if (ns == NULL) {
-                rc = -1;
-                goto out;
-            }
-            kr->rx = ns;
-            kr->caprx = cap;
-        }
-        s = &kr->rx[kr->nrx++];
-        memcpy(s->key_id, f->key_id, SECMQ_ID_BYTES);
-        memcpy(s->sender_id, f->sender_id, SECMQ_ID_BYTES);
-        s->w = fresh;
-    }
-    if (secmq__replay_commit(&s->w, f->seq) != SECMQ_OPEN_OK) {
-        rc = SECMQ_OPEN_REPLAY;
-        goto out;
-    }
-    kr->rx_unsaved++;
-    if (kr->rx_unsaved >= SECMQ_REPLAY_PERSIST_EVERY &&
-        save_replay(kr, &e) != SECMQ_OK) {
-        /* The message stays accepted; the tops are tried again later. */
-        save_failed = 1;
-    }
-out:
-    pthread_mutex_unlock(&kr->rx_lock);
-    if (save_failed) {
-        set_err(kr, SECMQ_E_IO, "replay state not saved: %s", msg);
-    }
-    return rc;
-}
-
 int secmq_keyring_open_msg(secmq_keyring *kr, const char *topic,
                            const void *env, size_t len, unsigned char *out,
                            size_t out_cap, size_t *out_len, const char **sender,
                            int *reason)
 {
+    return secmq_keyring_open_msg_v2(kr, topic, env, len, out, out_cap, out_len,
+                                     sender, reason, 0u, NULL);
+}
+
+int secmq_keyring_open_msg_v2(secmq_keyring *kr, const char *topic,
+                              const void *env, size_t len, unsigned char *out,
+                              size_t out_cap, size_t *out_len,
+                              const char **sender, int *reason, unsigned flags,
+                              uint64_t *ticket)
+{
     char hex[2 * SECMQ_ID_BYTES + 1];
+    char msg[SECMQ_ERRMSG_BYTES];
+    secmq__kerr e = {msg, sizeof msg};
     secmq_envelope_fields f;
+    uint64_t tk = 0;
     const secmq__kchan *ch = NULL;
     const unsigned char *key = NULL, *pk = NULL;
     const char *name = NULL;
@@ -593,8 +488,13 @@ int secmq_keyring_open_msg(secmq_keyring *kr, const char *topic,
     if (sender != NULL) {
         *sender = NULL;
     }
+    if (ticket != NULL) {
+        *ticket = 0;
+    }
     if (kr == NULL || topic == NULL || env == NULL || out == NULL ||
-        out_len == NULL || out_cap < len) {
+        out_len == NULL || out_cap < len ||
+        (flags & ~SECMQ_OPEN_DEFER_SYNC) != 0 ||
+        ((flags & SECMQ_OPEN_DEFER_SYNC) != 0 && ticket == NULL)) {
         return SECMQ_E_INVAL;
     }
     tlen = strlen(topic);
@@ -644,18 +544,27 @@ int secmq_keyring_open_msg(secmq_keyring *kr, const char *topic,
             goto fail;
         }
     }
-    /* Steps 8 and 9. */
-    rc = replay_commit(kr, &f);
+    /* Steps 8 and 9: the window, and its journal record queued. */
+    rc = secmq__rx_accept(kr, &f, &tk, &e);
+    if (rc == SECMQ_OPEN_OK && (flags & SECMQ_OPEN_DEFER_SYNC) == 0) {
+        /* SECURITY: nothing is handed out before its replay record is
+         * durable, so no restart, crash or power cut delivers it twice. */
+        rc = secmq__rx_sync(kr, tk, &e);
+    }
     if (rc < 0) {
         sodium_memzero(out, ptlen);
         if (reason != NULL) {
             *reason = SECMQ_OPEN_REPLAY;
         }
-        return set_err(kr, SECMQ_E_NOMEM, "open: out of memory");
+        return set_err(kr, rc == SECMQ_E_NOMEM ? SECMQ_E_NOMEM : SECMQ_E_IO,
+                       "open on '%.64s': replay state: %s", topic, msg);
     }
     if (rc != SECMQ_OPEN_OK) {
         why = rc;
         goto fail;
+    }
+    if (ticket != NULL) {
+        *ticket = tk;
     }
     *out_len = ptlen;
     if (sender != NULL) {
@@ -680,6 +589,26 @@ fail:
         topic, reason_phrase(why), secmq__hex(hex, f.sender_id, SECMQ_ID_BYTES),
         name != NULL ? ", " : "", name != NULL ? name : "",
         (unsigned long long)f.seq);
+}
+
+int secmq_keyring_sync(secmq_keyring *kr, uint64_t ticket)
+{
+    char msg[SECMQ_ERRMSG_BYTES];
+    secmq__kerr e = {msg, sizeof msg};
+    int rc;
+
+    if (kr == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (ticket == 0) {
+        return SECMQ_OK;
+    }
+    rc = secmq__rx_sync(kr, ticket, &e);
+    if (rc != SECMQ_OK) {
+        return set_err(kr, rc == SECMQ_E_NOMEM ? SECMQ_E_NOMEM : SECMQ_E_IO,
+                       "replay state not made durable: %s", msg);
+    }
+    return SECMQ_OK;
 }
 
 /* ---- settings and listing -------------------------------------------------

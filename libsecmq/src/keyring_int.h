@@ -7,12 +7,14 @@
 #define SECMQ_KEYRING_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "identity_int.h"
 #include "kfile_int.h"
 #include "replay_int.h"
+#include "rjournal_int.h"
 #include "seqstate_int.h"
 
 /* Longest grant file the keyring reads (65535 publishers fit). */
@@ -103,18 +105,29 @@ struct secmq_keyring {
     size_t nseq_other;
     secmq_seal_mode mode;
 
-    /* Receiver side, guarded by rx_lock. */
+    /* Receiver side (rxstate.c). rx_lock guards the windows, the records
+     * not yet journaled and the tickets; sync_lock (always taken before
+     * rx_lock) makes one group commit at a time and guards the rest. */
     pthread_mutex_t rx_lock;
     secmq__krx *rx;
     size_t nrx, caprx;
-    uint64_t rx_unsaved; /* accepted since the tops were last persisted */
     uint64_t max_age_ms;
+    secmq__stream_ent *pend; /* accepted, not yet in the journal */
+    size_t npend, cappend;
+    uint64_t ticket;  /* tickets handed out so far (one per accepted) */
+    uint64_t durable; /* every ticket up to this one is durable */
+    pthread_mutex_t sync_lock;
+    secmq__stream_ent *spare; /* the other pending buffer (sync_lock) */
+    size_t capspare;
+    int rx_lock_fd;      /* state/replay.lock, -1 until receiving begins */
+    atomic_int rx_begun; /* the first compaction under the lock was done */
+    secmq__rj journal;
 
     /* The latest failure, guarded by err_lock. */
     pthread_mutex_t err_lock;
     char errmsg[SECMQ_ERRMSG_BYTES];
 
-    int locks_ready; /* the three mutexes are initialised */
+    int locks_ready; /* the four mutexes are initialised */
 };
 
 /*
@@ -125,6 +138,32 @@ struct secmq_keyring {
 int secmq__keystore_load(secmq_keyring **out, const char *dir, secmq__kerr *e);
 /* Wipe and free everything (no persistence). NULL is a no-op. */
 void secmq__keystore_free(secmq_keyring *kr);
+
+/* 1 if key_id is the current or previous key of a channel held. */
+int secmq__key_known(const secmq_keyring *kr, const unsigned char *key_id);
+
+/* ---- the receiver's replay state (rxstate.c) ---- */
+
+/* Load DIR/state/replay and its journal into kr's windows (at open; no
+ * lock taken, a torn journal tail is ignored). SECMQ_OK, SECMQ_E_KEYRING
+ * (damaged), SECMQ_E_IO, SECMQ_E_NOMEM. */
+int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e);
+/*
+ * Steps 8 and 9 of PROTOCOL.md §4.2 for f: the first call begins
+ * receiving (opens state/replay.lock, compacts the journal); then check
+ * and commit the window and queue a journal record. *ticket receives its
+ * ticket.
+ * Returns SECMQ_OPEN_OK, SECMQ_OPEN_REPLAY, or a negative SECMQ_E_*
+ * (state unusable: reason in e; nothing committed).
+ */
+int secmq__rx_accept(secmq_keyring *kr, const secmq_envelope_fields *f,
+                     uint64_t *ticket, secmq__kerr *e);
+/* Make every record up to ticket durable (group commit). SECMQ_OK,
+ * SECMQ_E_IO, SECMQ_E_KEYRING (a damaged journal), SECMQ_E_NOMEM. */
+int secmq__rx_sync(secmq_keyring *kr, uint64_t ticket, secmq__kerr *e);
+/* At free: compact if receiving began, close the journal and the lock.
+ * SECMQ_OK or the failure (reason in e). */
+int secmq__rx_close(secmq_keyring *kr, secmq__kerr *e);
 
 /* The channel id of (owner_pk, filter). */
 void secmq__chan_id(unsigned char cid[SECMQ__CID_BYTES],

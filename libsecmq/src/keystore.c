@@ -680,9 +680,12 @@ int secmq__keystore_load(secmq_keyring **out, const char *dir, secmq__kerr *e)
         return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
     }
     kr->seq_lock_fd = -1;
+    kr->rx_lock_fd = -1;
+    secmq__rj_init(&kr->journal);
     kr->mode = SECMQ_SEAL_SIGNED;
     pthread_mutex_init(&kr->tx_lock, NULL);
     pthread_mutex_init(&kr->rx_lock, NULL);
+    pthread_mutex_init(&kr->sync_lock, NULL);
     pthread_mutex_init(&kr->err_lock, NULL);
     kr->locks_ready = 1;
     kr->dir = strdup(dir);
@@ -732,13 +735,20 @@ void secmq__keystore_free(secmq_keyring *kr)
     free(kr->peers);
     free(kr->tx);
     free(kr->rx);
+    free(kr->pend);
+    free(kr->spare);
     free(kr->seq_other);
     if (kr->seq_lock_fd >= 0) {
         close(kr->seq_lock_fd);
     }
+    secmq__rj_close(&kr->journal);
+    if (kr->rx_lock_fd >= 0) {
+        close(kr->rx_lock_fd);
+    }
     if (kr->locks_ready) {
         pthread_mutex_destroy(&kr->tx_lock);
         pthread_mutex_destroy(&kr->rx_lock);
+        pthread_mutex_destroy(&kr->sync_lock);
         pthread_mutex_destroy(&kr->err_lock);
     }
     free(kr->dir);

@@ -896,4 +896,11 @@ int bench_file_main(int argc, char **argv);
  */
 int bench_outbox_main(int argc, char **argv);
 
+/*
+ * --suite replay (bench_replay.c): the receiver's durable replay state,
+ * opens/s without a broker. Takes the arguments after "--suite replay"
+ * (argv[0] is "replay"); returns the exit status.
+ */
+int bench_replay_main(int argc, char **argv);
+
 #endif /* SECMQ_BENCH_H */

@@ -154,6 +154,11 @@ int main(int argc, char **argv)
         strcmp(argv[2], "outbox") == 0) {
         return bench_outbox_main(argc - 2, argv + 2);
     }
+    /* --suite replay has options of its own (bench_replay.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "replay") == 0) {
+        return bench_replay_main(argc - 2, argv + 2);
+    }
     /* --suite file has options of its own (bench_file.c). */
     if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
         strcmp(argv[2], "file") == 0) {

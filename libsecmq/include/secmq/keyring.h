@@ -25,7 +25,14 @@
  *                               members, epoch (sealed, see below)
  *   DIR/state/seq               sender sequence reservations (sealed)
  *   DIR/state/replay            receiver replay tops per stream (sealed)
+ *   DIR/state/replay.journal    what was accepted since the last
+ *                               compaction into state/replay: one
+ *                               authenticated record per message, appended
+ *                               and fdatasync'd before the message is
+ *                               handed out
  *   DIR/state/seq.lock          flock held by the one process publishing
+ *   DIR/state/replay.lock       flock taken by a receiving process while
+ *                               it writes the two replay files
  *
  * <cid> is the channel id: hex of the first 8 bytes of
  * BLAKE2b-32(owner_pk || filter). "Sealed" local files are
@@ -57,8 +64,11 @@ extern "C" {
 #define SECMQ_GRACE_DEFAULT_MS 3600000u
 /* Sequence numbers reserved per persisted block (PROTOCOL.md §4). */
 #define SECMQ_SEQ_BLOCK 4096u
-/* The receiver persists its replay tops after this many accepted messages. */
-#define SECMQ_REPLAY_PERSIST_EVERY 256u
+/* The replay journal is folded into DIR/state/replay (and emptied) once
+ * it holds this many records. */
+#define SECMQ_REPLAY_COMPACT_EVERY 4096u
+/* secmq_keyring_open_msg_v2 flag: do not wait for the replay state. */
+#define SECMQ_OPEN_DEFER_SYNC 1u
 
 /* ------------------------------------------------------------------------ */
 /* Runtime                                                                  */
@@ -74,12 +84,26 @@ extern "C" {
  * thread), except secmq_keyring_free(), which no other call may overlap.
  * Sealing holds an internal lock only to take a sequence number (and to
  * persist a new block, an fsync every SECMQ_SEQ_BLOCK messages); opening
- * holds another only for the replay check and commit. Crypto runs unlocked.
+ * holds another only for the replay check and commit, and a third while
+ * it writes the replay journal (group commit: threads opening at the same
+ * time share one fdatasync). Crypto runs unlocked.
+ *
+ * Replay state: an accepted message is recorded in DIR/state/replay.journal
+ * and fdatasync'd before secmq_keyring_open_msg() returns it, so after a
+ * crash, a SIGKILL or a power cut at any moment, a message that was handed
+ * out is refused as a replay when it comes again (a message whose record
+ * was not yet durable was not handed out: it is lost, never doubled).
+ * Restoring an older copy of the keyring directory brings back older
+ * replay state: messages accepted since that copy are accepted again,
+ * unless secmq_keyring_set_max_age() refuses them as too old.
  *
  * Processes: one keyring directory may be opened by several processes (a
  * publisher and a subscriber of the same identity), but only one may
  * publish at a time: the first seal takes an exclusive lock on
  * DIR/state/seq.lock, and a second publishing process gets SECMQ_E_IO.
+ * Several processes may receive: each keeps its own windows, they write
+ * the journal in turns under an flock on DIR/state/replay.lock, and a
+ * compaction keeps the highest top any of them recorded per stream.
  */
 typedef struct secmq_keyring secmq_keyring;
 
@@ -101,7 +125,8 @@ SECMQ_API SECMQ_NODISCARD int secmq_keyring_open(secmq_keyring **out,
                                                  size_t errlen);
 
 /*
- * secmq_keyring_free -- persist the replay tops (sequence reservations are
+ * secmq_keyring_free -- fold the replay journal into DIR/state/replay
+ * (every accepted message is already durable; sequence reservations are
  * always persisted before use), release the publishing lock, wipe every
  * secret (the identity and channel keys live in sodium_malloc memory) and
  * free. Strings returned by the keyring become invalid. A failure to
@@ -171,19 +196,30 @@ secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
  * then its peers: PROTOCOL.md §4.2 step 5) and signature; publisher check
  * against that grant's list, also under the previous key (in mac-only
  * mode against the claimed sender id); maximum age; replay check; then
- * the replay window is committed.
+ * the replay window is committed and its journal record made durable
+ * (write and fdatasync of DIR/state/replay.journal, shared with other
+ * threads opening at the same time) before the call returns.
  * out (out_cap >= len bytes) receives the plaintext, length in *out_len.
  * *sender (may be NULL) receives the sender's name: a peer's or this
  * identity's name, or the hex id of a publisher known only from the grant;
  * it lives as long as kr. *reason (may be NULL) receives a
  * secmq_open_reason, SECMQ_OPEN_OK on success.
+ * The first call that reaches the replay check folds the journal into
+ * DIR/state/replay (a torn tail, left by a crash or power cut during a
+ * write, is dropped with a line on stderr). The windows themselves come
+ * from secmq_keyring_open(): a process does not see what another one
+ * receiving with the same directory accepts after that.
  * Returns SECMQ_OK; SECMQ_E_INVAL (NULL argument, out_cap < len);
  * SECMQ_E_NO_KEY (no channel covers topic: not the keyring's business,
  * *reason is SECMQ_OPEN_UNKNOWN_KEY); SECMQ_E_OPEN (refused, *reason says
  * why; the plaintext buffer is wiped; secmq_keyring_errmsg() names sender
- * id and seq); SECMQ_E_NOMEM (no memory for a new replay stream: nothing
- * delivered, *reason SECMQ_OPEN_REPLAY).
- * Receiving starts no publishing lock and writes only DIR/state/replay.
+ * id and seq); SECMQ_E_IO (the replay state could not be written or is
+ * damaged: a journal record that does not authenticate followed by one
+ * that does; secmq_keyring_errmsg() names the file) or SECMQ_E_NOMEM: the
+ * message is not delivered (plaintext wiped, *reason SECMQ_OPEN_REPLAY)
+ * and, once its window moved, a copy of it is refused as a replay.
+ * Receiving takes no publishing lock and writes only DIR/state/replay,
+ * DIR/state/replay.journal and DIR/state/replay.lock.
  */
 SECMQ_API SECMQ_NODISCARD int
 secmq_keyring_open_msg(secmq_keyring *kr, const char *topic, const void *env,
@@ -191,9 +227,44 @@ secmq_keyring_open_msg(secmq_keyring *kr, const char *topic, const void *env,
                        size_t *out_len, const char **sender, int *reason);
 
 /*
+ * secmq_keyring_open_msg_v2 -- secmq_keyring_open_msg() with flags (0 or
+ * SECMQ_OPEN_DEFER_SYNC) and a ticket (may be NULL without that flag).
+ * With SECMQ_OPEN_DEFER_SYNC the call returns as soon as the window is
+ * committed and the journal record queued, with *ticket (> 0) naming the
+ * record; the plaintext must NOT be acted on or handed to anyone until
+ * secmq_keyring_sync(kr, ticket) returned SECMQ_OK: that is what lets many
+ * messages share one fdatasync (open a batch, sync once with the highest
+ * ticket, then deliver the batch). Refused messages get *ticket 0.
+ * Same return codes as secmq_keyring_open_msg(), and SECMQ_E_INVAL for an
+ * unknown flag or a NULL ticket with SECMQ_OPEN_DEFER_SYNC.
+ */
+SECMQ_API SECMQ_NODISCARD int
+secmq_keyring_open_msg_v2(secmq_keyring *kr, const char *topic, const void *env,
+                          size_t len, unsigned char *out, size_t out_cap,
+                          size_t *out_len, const char **sender, int *reason,
+                          unsigned flags, uint64_t *ticket);
+
+/*
+ * secmq_keyring_sync -- make the journal records of every message opened
+ * so far with SECMQ_OPEN_DEFER_SYNC, up to and including ticket, durable:
+ * one write and one fdatasync for all that are queued (or a compaction
+ * into DIR/state/replay when the journal is full or damaged at its end).
+ * Threads calling it together share the work. ticket 0 is a no-op.
+ * Returns SECMQ_OK; SECMQ_E_INVAL (kr NULL); SECMQ_E_IO (not written or
+ * a damaged journal: secmq_keyring_errmsg() says why; the messages up to
+ * ticket must be dropped, they are refused as replays if they come
+ * again); SECMQ_E_NOMEM.
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_keyring_sync(secmq_keyring *kr,
+                                                 uint64_t ticket);
+
+/*
  * secmq_keyring_set_max_age -- refuse envelopes whose time differs from
  * the local clock by more than max_age_ms (PROTOCOL.md §4.2 step 7).
- * 0 turns the check off (the default). Returns SECMQ_OK or SECMQ_E_INVAL.
+ * 0 turns the check off (the library's default; secmq-sub sets one hour).
+ * This is what still refuses replays of old messages when the replay
+ * state was lost or restored from an older copy.
+ * Returns SECMQ_OK or SECMQ_E_INVAL.
  */
 SECMQ_API int secmq_keyring_set_max_age(secmq_keyring *kr, uint64_t max_age_ms);
 
