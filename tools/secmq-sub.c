@@ -492,7 +492,8 @@ static void report_open_counts(struct sub *u)
     size_t used;
 
     if (u->s.keyring == NULL || !cli_msg_debug_enabled() ||
-        secmq_client_open_counts(u->s.client, n) != SECMQ_OK) {
+        secmq_client_open_counts_v2(u->s.client, n, SECMQ_OPEN_REASON_COUNT) <
+            0) {
         return;
     }
     used = (size_t)snprintf(line, sizeof line, "sealed messages opened: %llu",

@@ -381,7 +381,8 @@ typedef struct secmq_keyring secmq_keyring; /* see secmq/keyring.h */
  *    as is. Topics no channel covers are published as they are.
  *  - messages on covered topics are opened before on_message sees them
  *    (sealed = 1, sender and seal_mode set); those that do not open go to
- *    on_open_failure instead and are counted (secmq_client_open_counts).
+ *    on_open_failure instead and are counted
+ *    (secmq_client_open_counts_v2).
  *  - messages on topics no channel covers are refused the same way
  *    (reason SECMQ_OPEN_NO_CHANNEL), unless a filter given to
  *    secmq_client_allow_plain() matches the topic: then on_message gets
@@ -428,13 +429,25 @@ secmq_client_publish_raw(secmq_client *c, int *mid, const char *topic,
                          int retain);
 
 /*
- * secmq_client_open_counts -- how many messages on covered topics opened
+ * secmq_client_open_counts_v2 -- how many messages on covered topics opened
  * (counts[SECMQ_OPEN_OK]) and how many were refused, per reason
  * (counts[SECMQ_OPEN_BAD_TAG], ..., counts[SECMQ_OPEN_NO_CHANNEL] for
- * topics no channel covers), since the client was created.
- * counts must have SECMQ_OPEN_REASON_COUNT entries (the count grows when
- * reasons are added: rebuild against the new header). Any thread.
- * Returns SECMQ_OK or SECMQ_E_INVAL.
+ * topics no channel covers), since the client was created. counts
+ * (BORROWED, written) has room for n entries; min(n,
+ * SECMQ_OPEN_REASON_COUNT) are written, so a program built against an
+ * older header with fewer reasons keeps working. Any thread.
+ * Returns the number of entries written (>= 0), or SECMQ_E_INVAL (c or
+ * counts NULL).
+ */
+SECMQ_API int secmq_client_open_counts_v2(secmq_client *c, uint64_t *counts,
+                                          size_t n);
+
+/*
+ * secmq_client_open_counts -- secmq_client_open_counts_v2(c, counts, 12):
+ * the first 12 entries (SECMQ_OPEN_OK .. SECMQ_OPEN_REPLAY), the reasons
+ * this call was defined with; counts must have room for 12. Use
+ * secmq_client_open_counts_v2() for SECMQ_OPEN_NO_CHANNEL and later
+ * reasons. Returns SECMQ_OK or SECMQ_E_INVAL.
  */
 SECMQ_API int secmq_client_open_counts(secmq_client *c, uint64_t *counts);
 

@@ -68,15 +68,28 @@ void secmq__client_free_plain(secmq_client *c)
     c->nallow_plain = 0;
 }
 
-int secmq_client_open_counts(secmq_client *c, uint64_t *counts)
+/* The reasons secmq_client_open_counts() was defined with: its callers'
+ * arrays have this many entries, whatever the header says now. */
+#define OPEN_COUNTS_V1 12
+
+int secmq_client_open_counts_v2(secmq_client *c, uint64_t *counts, size_t n)
 {
+    size_t m = n < SECMQ_OPEN_REASON_COUNT ? n : SECMQ_OPEN_REASON_COUNT;
+
     if (c == NULL || counts == NULL) {
         return SECMQ_E_INVAL;
     }
-    for (int i = 0; i < SECMQ_OPEN_REASON_COUNT; i++) {
+    for (size_t i = 0; i < m; i++) {
         counts[i] = (uint64_t)atomic_load(&c->open_counts[i]);
     }
-    return SECMQ_OK;
+    return (int)m;
+}
+
+int secmq_client_open_counts(secmq_client *c, uint64_t *counts)
+{
+    int rc = secmq_client_open_counts_v2(c, counts, OPEN_COUNTS_V1);
+
+    return rc < 0 ? rc : SECMQ_OK;
 }
 
 int secmq__client_seal(secmq_client *c, const char *topic, const void *payload,

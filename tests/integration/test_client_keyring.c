@@ -250,7 +250,17 @@ static void test_what_on_message_gets(void)
     }
     tu_sleep_ms(200);
     CHECK_INT_EQ((long)alice.n, 6);
-    CHECK_RC(secmq_client_open_counts(alice.t.c, counts), SECMQ_OK);
+    CHECK_INT_EQ(
+        secmq_client_open_counts_v2(alice.t.c, counts, SECMQ_OPEN_REASON_COUNT),
+        SECMQ_OPEN_REASON_COUNT);
+    {
+        /* The first call's callers have 12 entries: it writes no more. */
+        uint64_t v1[SECMQ_OPEN_REASON_COUNT];
+        v1[12] = 777;
+        CHECK_RC(secmq_client_open_counts(alice.t.c, v1), SECMQ_OK);
+        CHECK_INT_EQ((long)v1[12], 777);
+        CHECK_INT_EQ((long)v1[SECMQ_OPEN_OK], (long)counts[SECMQ_OPEN_OK]);
+    }
     CHECK_INT_EQ((long)counts[SECMQ_OPEN_OK], 2);
     CHECK_INT_EQ((long)counts[SECMQ_OPEN_NO_CHANNEL], 1);
     CHECK_INT_EQ((long)counts[SECMQ_OPEN_VERSION], 1);

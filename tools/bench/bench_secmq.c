@@ -152,7 +152,8 @@ static int sq_open_counts(bench_client *base, long *counts)
     uint64_t n[SECMQ_OPEN_REASON_COUNT];
     int r;
 
-    if (s->kr == NULL || secmq_client_open_counts(s->c, n) != SECMQ_OK) {
+    if (s->kr == NULL ||
+        secmq_client_open_counts_v2(s->c, n, SECMQ_OPEN_REASON_COUNT) < 0) {
         return -1;
     }
     for (r = 0; r < BENCH_OPEN_REASONS; r++) {
