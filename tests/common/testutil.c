@@ -608,6 +608,33 @@ int tu_write_file(const char *path, const void *data, size_t len)
     return fclose(f);
 }
 
+int tu_identity_make(const char *name)
+{
+    char err[SECMQ_ERRMSG_BYTES], text[512], pub[300];
+    size_t n = 0;
+
+    if (secmq_identity_create(tu_at(name), name, err, sizeof err) != SECMQ_OK ||
+        secmq_identity_export(tu_at(name), text, sizeof text, &n, err,
+                              sizeof err) != SECMQ_OK) {
+        fprintf(stderr, "identity %s: %s\n", name, err);
+        return -1;
+    }
+    snprintf(pub, sizeof pub, "%s.pub", name);
+    return tu_write_file(tu_at(pub), text, n);
+}
+
+secmq_keyring *tu_keyring_open(const char *name)
+{
+    char err[SECMQ_ERRMSG_BYTES];
+    secmq_keyring *kr = NULL;
+
+    if (secmq_keyring_open(&kr, tu_at(name), err, sizeof err) != SECMQ_OK) {
+        fprintf(stderr, "open %s: %s\n", name, err);
+        return NULL;
+    }
+    return kr;
+}
+
 const char *tu_rc_name(int rc)
 {
     switch (rc) {

@@ -145,6 +145,14 @@ int tu_read_file(const char *path, unsigned char **data, size_t *len);
 /* Creates or truncates path with len bytes of data. Returns 0 or -1. */
 int tu_write_file(const char *path, const void *data, size_t len);
 
+/* A new identity in <tmpdir>/<name> (secmq_identity_create) and its
+ * exported public file <tmpdir>/<name>.pub. Returns 0, or -1 after printing
+ * the reason. */
+int tu_identity_make(const char *name);
+/* The keyring in <tmpdir>/<name>, opened (owned by the caller: free with
+ * secmq_keyring_free), or NULL after printing the reason. */
+secmq_keyring *tu_keyring_open(const char *name);
+
 /* The name of a SECMQ_* return code, e.g. "SECMQ_E_TLS_CA". */
 const char *tu_rc_name(int rc);
 

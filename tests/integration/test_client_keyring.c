@@ -92,21 +92,6 @@ static int wait_items(recorder *r, size_t n)
     }
 }
 
-static int make_identity(const char *name)
-{
-    char err[ERRLEN], text[512], pub[64];
-    size_t n = 0;
-
-    if (secmq_identity_create(tu_at(name), name, err, sizeof err) != SECMQ_OK ||
-        secmq_identity_export(tu_at(name), text, sizeof text, &n, err,
-                              sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "identity %s: %s\n", name, err);
-        return -1;
-    }
-    snprintf(pub, sizeof pub, "%s.pub", name);
-    return tu_write_file(tu_at(pub), text, n);
-}
-
 /* sam creates filter (publisher sam, subscriber alice); grants in out. */
 static int channel(const char *filter, int allow_mac, const char *out)
 {
@@ -136,7 +121,7 @@ static int world(void)
     char err[ERRLEN];
     const char *files[3];
 
-    if (make_identity("sam") != 0 || make_identity("alice") != 0 ||
+    if (tu_identity_make("sam") != 0 || tu_identity_make("alice") != 0 ||
         channel("k/status", 0, "g1") != 0 || channel("k/mac/#", 1, "g2") != 0) {
         return -1;
     }
@@ -149,18 +134,6 @@ static int world(void)
         return -1;
     }
     return 0;
-}
-
-static secmq_keyring *open_kr(const char *name)
-{
-    char err[ERRLEN];
-    secmq_keyring *kr = NULL;
-
-    if (secmq_keyring_open(&kr, tu_at(name), err, sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "open %s: %s\n", name, err);
-        return NULL;
-    }
-    return kr;
 }
 
 static int publish(tu_client *p, const char *topic, const char *text, int raw)
@@ -276,8 +249,8 @@ int main(void)
     if (tu_tmpdir_make("client-keyring") != 0) {
         return 1;
     }
-    if (world() != 0 || (sam_kr = open_kr("sam")) == NULL ||
-        (alice_kr = open_kr("alice")) == NULL) {
+    if (world() != 0 || (sam_kr = tu_keyring_open("sam")) == NULL ||
+        (alice_kr = tu_keyring_open("alice")) == NULL) {
         fprintf(stderr, "could not set up the keyrings in %s\n", tu_tmpdir());
         return 1;
     }

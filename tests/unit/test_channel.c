@@ -25,22 +25,6 @@
 static const char *vectors_path;
 static unsigned keyrings; /* identities made so far: unique names */
 
-/* A new identity in <tmpdir>/<name> with its public file <name>.pub. */
-static int make_identity(const char *name)
-{
-    char err[ERRLEN], text[512], pub[300];
-    size_t n = 0;
-
-    if (secmq_identity_create(tu_at(name), name, err, sizeof err) != SECMQ_OK ||
-        secmq_identity_export(tu_at(name), text, sizeof text, &n, err,
-                              sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "identity %s: %s\n", name, err);
-        return -1;
-    }
-    snprintf(pub, sizeof pub, "%s.pub", name);
-    return tu_write_file(tu_at(pub), text, n);
-}
-
 /* owner creates filter with itself as the one publisher (and member). */
 static int own_channel(const char *owner, const char *filter)
 {
@@ -64,25 +48,13 @@ static int own_channel(const char *owner, const char *filter)
     return rc;
 }
 
-static secmq_keyring *open_kr(const char *name)
-{
-    char err[ERRLEN];
-    secmq_keyring *kr = NULL;
-
-    if (secmq_keyring_open(&kr, tu_at(name), err, sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "open %s: %s\n", name, err);
-        return NULL;
-    }
-    return kr;
-}
-
 /* A fresh keyring holding one own channel per filter; NULL on failure. */
 static secmq_keyring *keyring_with(const char *const *filters, size_t n)
 {
     char name[32];
 
     snprintf(name, sizeof name, "k%u", keyrings++);
-    if (make_identity(name) != 0) {
+    if (tu_identity_make(name) != 0) {
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -90,7 +62,7 @@ static secmq_keyring *keyring_with(const char *const *filters, size_t n)
             return NULL;
         }
     }
-    return open_kr(name);
+    return tu_keyring_open(name);
 }
 
 /* The filter whose key sealed topic in kr, "(none)" when nothing may
@@ -313,8 +285,8 @@ static void test_publisher_mismatch(void)
     unsigned char *raw = NULL;
     size_t len = 0;
 
-    CHECK_INT_EQ(make_identity("pm-owner"), 0);
-    CHECK_INT_EQ(make_identity("pm-member"), 0);
+    CHECK_INT_EQ(tu_identity_make("pm-owner"), 0);
+    CHECK_INT_EQ(tu_identity_make("pm-member"), 0);
     /* May publish, not listed: receivers would refuse all it sends. */
     CHECK_INT_EQ(crafted_grant("pm-owner", "pm-member", SECMQ_GRANT_MAY_PUBLISH,
                                "pm-flag.grant"),
@@ -336,7 +308,7 @@ static void test_publisher_mismatch(void)
                  SECMQ_E_KEYRING);
     CHECK_CONTAINS(err, "publisher_mismatch", 0);
     /* All or nothing: the peer of the refused call was not written. */
-    kr = open_kr("pm-member");
+    kr = tu_keyring_open("pm-member");
     CHECK(kr != NULL);
     CHECK_INT_EQ(secmq_keyring_peer_count(kr), 0);
     CHECK_INT_EQ(secmq_keyring_covers(kr, "status"), 0);
@@ -371,17 +343,17 @@ static void test_no_grace(void)
     size_t len = 0, ptlen = 0;
     int reason = -1;
 
-    CHECK_INT_EQ(make_identity("ng-owner"), 0);
-    CHECK_INT_EQ(make_identity("ng-member"), 0);
+    CHECK_INT_EQ(tu_identity_make("ng-owner"), 0);
+    CHECK_INT_EQ(tu_identity_make("ng-member"), 0);
     CHECK_INT_EQ(own_channel("ng-owner", "status"), SECMQ_OK);
     /* The owner's keyring opened before the rotation seals under epoch 1. */
-    old = open_kr("ng-owner");
+    old = tu_keyring_open("ng-owner");
     CHECK(old != NULL);
     CHECK_INT_EQ(secmq_channel_rotate(tu_at("ng-owner"), "status", 0,
                                       tu_at("ng-out"), NULL, NULL, err,
                                       sizeof err),
                  SECMQ_OK);
-    owner = open_kr("ng-owner");
+    owner = tu_keyring_open("ng-owner");
     CHECK(owner != NULL);
     if (old == NULL || owner == NULL) {
         secmq_keyring_free(old);
@@ -427,7 +399,7 @@ static void test_no_grace(void)
     CHECK_INT_EQ(secmq_keyring_import(tu_at("ng-member"), files, 2, NULL, NULL,
                                       err, sizeof err),
                  SECMQ_OK);
-    member = open_kr("ng-member");
+    member = tu_keyring_open("ng-member");
     CHECK(member != NULL);
     CHECK_INT_EQ(secmq_keyring_covers(member, "other"), 1);
     secmq_keyring_free(member);
@@ -476,9 +448,9 @@ static void test_known_identities_and_keys_held(void)
     const char *name = NULL;
     char err[ERRLEN], hex[17];
 
-    CHECK_INT_EQ(make_identity("kh-owner"), 0);
-    CHECK_INT_EQ(make_identity("kh-pub"), 0);
-    CHECK_INT_EQ(make_identity("kh-sub"), 0);
+    CHECK_INT_EQ(tu_identity_make("kh-owner"), 0);
+    CHECK_INT_EQ(tu_identity_make("kh-pub"), 0);
+    CHECK_INT_EQ(tu_identity_make("kh-sub"), 0);
     pv[0] = tu_at("kh-owner.pub");
     pv[1] = tu_at("kh-pub.pub");
     sv[0] = tu_at("kh-sub.pub");
@@ -496,7 +468,7 @@ static void test_known_identities_and_keys_held(void)
                  SECMQ_OK);
     CHECK_INT_EQ(import_n("kh-pub", "kh-owner.pub", "kh-g1/kh-pub.grant"),
                  SECMQ_OK);
-    kr = open_kr("kh-owner");
+    kr = tu_keyring_open("kh-owner");
     CHECK(kr != NULL);
     if (kr == NULL) {
         return;
@@ -506,7 +478,7 @@ static void test_known_identities_and_keys_held(void)
     CHECK_INT_EQ(secmq_keyring_seal(kr, "kh", "x", 1, e1b, sizeof e1b, &l1b),
                  SECMQ_OK);
     secmq_keyring_free(kr);
-    kr = open_kr("kh-pub");
+    kr = tu_keyring_open("kh-pub");
     CHECK(kr != NULL);
     if (kr == NULL) {
         return;
@@ -519,7 +491,7 @@ static void test_known_identities_and_keys_held(void)
     secmq_keyring_free(kr);
     sodium_bin2hex(hex, sizeof hex, id, 8);
 
-    kr = open_kr("kh-sub");
+    kr = tu_keyring_open("kh-sub");
     CHECK(kr != NULL);
     if (kr == NULL) {
         return;
@@ -537,7 +509,7 @@ static void test_known_identities_and_keys_held(void)
                                       sizeof err),
                  SECMQ_OK);
     CHECK_INT_EQ(import_n("kh-sub", "kh-g2/kh-sub.grant", NULL), SECMQ_OK);
-    kr = open_kr("kh-owner");
+    kr = tu_keyring_open("kh-owner");
     CHECK(kr != NULL);
     if (kr == NULL) {
         return;
@@ -545,7 +517,7 @@ static void test_known_identities_and_keys_held(void)
     CHECK_INT_EQ(secmq_keyring_seal(kr, "kh", "x", 1, e2, sizeof e2, &l2),
                  SECMQ_OK);
     secmq_keyring_free(kr);
-    kr = open_kr("kh-sub");
+    kr = tu_keyring_open("kh-sub");
     CHECK(kr != NULL);
     if (kr == NULL) {
         return;
@@ -556,7 +528,7 @@ static void test_known_identities_and_keys_held(void)
     secmq_keyring_free(kr);
     /* A trusted peer, but not in the newest list: unauthorised. */
     CHECK_INT_EQ(import_n("kh-sub", "kh-pub.pub", NULL), SECMQ_OK);
-    kr = open_kr("kh-sub");
+    kr = tu_keyring_open("kh-sub");
     CHECK(kr != NULL);
     if (kr == NULL) {
         return;
@@ -570,7 +542,7 @@ static void test_known_identities_and_keys_held(void)
                                       sizeof err),
                  SECMQ_OK);
     CHECK_INT_EQ(import_n("kh-sub", "kh-g3/kh-sub.grant", NULL), SECMQ_OK);
-    kr = open_kr("kh-sub");
+    kr = tu_keyring_open("kh-sub");
     CHECK(kr != NULL);
     if (kr == NULL) {
         return;

@@ -53,26 +53,6 @@ static int copy_file(const char *from, const char *to)
     return rc;
 }
 
-/* Create identity name in <tmpdir>/<name> and export it to <tmpdir>/<name>.pub.
- */
-static int make_identity(const char *name)
-{
-    char err[ERRLEN], text[512];
-    char pub[300];
-    size_t n = 0;
-
-    if (secmq_identity_create(tu_at(name), name, err, sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "create %s: %s\n", name, err);
-        return -1;
-    }
-    if (secmq_identity_export(tu_at(name), text, sizeof text, &n, err,
-                              sizeof err) != SECMQ_OK) {
-        return -1;
-    }
-    snprintf(pub, sizeof pub, "%s.pub", name);
-    return tu_write_file(tu_at(pub), text, n);
-}
-
 /* The Ed25519 secret key of the identity in <tmpdir>/<name>. */
 static int secret_key(const char *name, unsigned char sk[64])
 {
@@ -182,18 +162,6 @@ static int create_channel(const char *owner, const char *filter,
     return rc;
 }
 
-static secmq_keyring *open_kr(const char *name)
-{
-    char err[ERRLEN];
-    secmq_keyring *kr = NULL;
-
-    if (secmq_keyring_open(&kr, tu_at(name), err, sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "open %s: %s\n", name, err);
-        return NULL;
-    }
-    return kr;
-}
-
 static uint64_t env_seq(const unsigned char *env, size_t len)
 {
     secmq_envelope_fields f;
@@ -266,8 +234,8 @@ static int world(void)
 {
     char err[ERRLEN];
 
-    if (make_identity("sam") != 0 || make_identity("alice") != 0 ||
-        make_identity("eve") != 0) {
+    if (tu_identity_make("sam") != 0 || tu_identity_make("alice") != 0 ||
+        tu_identity_make("eve") != 0) {
         return -1;
     }
     if (create_channel("sam", "status", "sam", "alice", 0, "g1") != SECMQ_OK) {
@@ -285,7 +253,8 @@ static int world(void)
 
 static void test_round_trip(void)
 {
-    secmq_keyring *sam = open_kr("sam"), *alice = open_kr("alice");
+    secmq_keyring *sam = tu_keyring_open("sam"),
+                  *alice = tu_keyring_open("alice");
     unsigned char env[512];
     const char *sender = NULL;
     size_t len = 0;
@@ -309,7 +278,7 @@ static void test_round_trip(void)
 
 static void test_subscriber_cannot_seal(void)
 {
-    secmq_keyring *alice = open_kr("alice");
+    secmq_keyring *alice = tu_keyring_open("alice");
     unsigned char env[512];
     char msg[256];
     size_t len = 0;
@@ -328,7 +297,7 @@ static void test_subscriber_cannot_seal(void)
  * (AEAD and signature are fine) but is refused as unauthorised. */
 static void test_non_publisher_refused(void)
 {
-    secmq_keyring *sam = open_kr("sam");
+    secmq_keyring *sam = tu_keyring_open("sam");
     unsigned char sk[64], pk[32], key[32], kid[8], sid[8], env[512];
     secmq_seal_params p;
     size_t len = 0;
@@ -365,21 +334,21 @@ static void test_non_publisher_refused(void)
 
 static void test_outsider(void)
 {
-    secmq_keyring *sam = open_kr("sam"), *eve;
+    secmq_keyring *sam = tu_keyring_open("sam"), *eve;
     unsigned char env[512];
     size_t len = 0;
 
     CHECK(sam != NULL);
     CHECK_INT_EQ(seal(sam, "status", env, &len), SECMQ_OK);
     secmq_keyring_free(sam);
-    eve = open_kr("eve");
+    eve = tu_keyring_open("eve");
     CHECK(eve != NULL);
     /* No channel covers the topic: not the keyring's business. */
     CHECK_INT_EQ(open_reason(eve, "status", env, len, NULL), 100);
     secmq_keyring_free(eve);
     /* With her own channel on '#', eve sees the topic but not the key. */
     CHECK_INT_EQ(create_channel("eve", "#", "eve", "", 0, "geve"), SECMQ_OK);
-    eve = open_kr("eve");
+    eve = tu_keyring_open("eve");
     CHECK(eve != NULL);
     CHECK_INT_EQ(open_reason(eve, "status", env, len, NULL),
                  SECMQ_OPEN_UNKNOWN_KEY);
@@ -388,7 +357,8 @@ static void test_outsider(void)
 
 static void test_replay(void)
 {
-    secmq_keyring *sam = open_kr("sam"), *alice = open_kr("alice");
+    secmq_keyring *sam = tu_keyring_open("sam"),
+                  *alice = tu_keyring_open("alice");
     unsigned char env[512], env2[512];
     size_t len = 0, len2 = 0;
 
@@ -405,7 +375,7 @@ static void test_replay(void)
                  SECMQ_OPEN_REPLAY);
     /* The replay top survives a restart of the receiver. */
     secmq_keyring_free(alice);
-    alice = open_kr("alice");
+    alice = tu_keyring_open("alice");
     CHECK(alice != NULL);
     CHECK_INT_EQ(open_reason(alice, "status", env2, len2, NULL),
                  SECMQ_OPEN_REPLAY);
@@ -419,7 +389,8 @@ static void test_replay(void)
  * naming it. (test_rjournal.c: crashes, torn and damaged journals.) */
 static void test_replay_state(void)
 {
-    secmq_keyring *sam = open_kr("sam"), *alice = open_kr("alice");
+    secmq_keyring *sam = tu_keyring_open("sam"),
+                  *alice = tu_keyring_open("alice");
     unsigned char env[512];
     char err[ERRLEN];
     size_t len = 0;
@@ -456,7 +427,7 @@ static void test_replay_state(void)
     CHECK_CONTAINS(err, "state/replay", 0);
     CHECK_INT_EQ(copy_file(tu_at("replay.bak"), tu_at("alice/state/replay")),
                  0);
-    alice = open_kr("alice");
+    alice = tu_keyring_open("alice");
     CHECK(alice != NULL);
     secmq_keyring_free(alice);
 }
@@ -465,7 +436,7 @@ static void test_replay_state(void)
  * and not again until it is used up; seq grows across restarts. */
 static void test_seq_blocks(void)
 {
-    secmq_keyring *sam = open_kr("sam");
+    secmq_keyring *sam = tu_keyring_open("sam");
     unsigned char env[512];
     char err[ERRLEN];
     uint64_t first, last = 0;
@@ -474,7 +445,7 @@ static void test_seq_blocks(void)
     CHECK(sam != NULL);
     secmq_keyring_free(sam);
     unlink(tu_at("sam/state/seq"));
-    sam = open_kr("sam");
+    sam = tu_keyring_open("sam");
     CHECK(sam != NULL);
     CHECK_INT_EQ(seal(sam, "status", env, &len), SECMQ_OK);
     first = env_seq(env, len);
@@ -493,7 +464,7 @@ static void test_seq_blocks(void)
     CHECK(!files_equal(tu_at("sam/state/seq"), tu_at("seq.1")));
     secmq_keyring_free(sam);
 
-    sam = open_kr("sam");
+    sam = tu_keyring_open("sam");
     CHECK(sam != NULL);
     CHECK_INT_EQ(seal(sam, "status", env, &len), SECMQ_OK);
     CHECK(env_seq(env, len) > last);
@@ -518,7 +489,7 @@ static void test_seq_blocks(void)
 /* Only one process (here: keyring object) publishes per identity. */
 static void test_one_publisher(void)
 {
-    secmq_keyring *a = open_kr("sam"), *b = open_kr("sam");
+    secmq_keyring *a = tu_keyring_open("sam"), *b = tu_keyring_open("sam");
     unsigned char env[512];
     char msg[256];
     size_t len = 0;
@@ -537,7 +508,7 @@ static void test_one_publisher(void)
  * the grace deadline (1 s here) and refused after it. */
 static void test_rotation(void)
 {
-    secmq_keyring *sam = open_kr("sam"), *alice;
+    secmq_keyring *sam = tu_keyring_open("sam"), *alice;
     unsigned char old1[512], old2[512], fresh[512];
     unsigned char k_old[8], k_new[8];
     size_t l1 = 0, l2 = 0, lf = 0;
@@ -553,8 +524,8 @@ static void test_rotation(void)
                  SECMQ_OK);
     CHECK_INT_EQ(import1("alice", "g2/alice.grant", err), SECMQ_OK);
 
-    sam = open_kr("sam");
-    alice = open_kr("alice");
+    sam = tu_keyring_open("sam");
+    alice = tu_keyring_open("alice");
     CHECK(sam != NULL && alice != NULL);
     CHECK_INT_EQ(find_chan(alice, "status", &ci), 0);
     CHECK_INT_EQ(ci.epoch, 2);
@@ -603,8 +574,8 @@ static void test_revoke(void)
                                       tu_at("g3"), NULL, NULL, err, sizeof err),
                  SECMQ_E_KEYRING);
     CHECK_CONTAINS(err, "not a member", 0);
-    sam = open_kr("sam");
-    alice = open_kr("alice");
+    sam = tu_keyring_open("sam");
+    alice = tu_keyring_open("alice");
     CHECK(sam != NULL && alice != NULL);
     CHECK_INT_EQ(seal(sam, "status", env, &len), SECMQ_OK);
     CHECK_INT_EQ(open_reason(alice, "status", env, len, NULL),
@@ -628,7 +599,7 @@ static void test_identity_mode(void)
                                        err, sizeof err),
                  SECMQ_E_KEYRING);
     CHECK_INT_EQ(chmod(tu_at("alice/identity"), 0600), 0);
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     secmq_keyring_free(kr);
     /* Never overwritten. */
@@ -688,7 +659,7 @@ static void test_someone_else_and_untrusted(void)
     CHECK_INT_EQ(import1("eve", "g1/alice.grant", err), SECMQ_E_KEYRING);
     CHECK_CONTAINS(err, "someone else", 0);
     /* A grant for eve from an owner eve does not trust. */
-    CHECK_INT_EQ(make_identity("mallory"), 0);
+    CHECK_INT_EQ(tu_identity_make("mallory"), 0);
     CHECK_INT_EQ(create_channel("mallory", "status", "mallory", "eve", 0, "gm"),
                  SECMQ_OK);
     CHECK_INT_EQ(import1("eve", "gm/eve.grant", err), SECMQ_E_KEYRING);
@@ -696,7 +667,7 @@ static void test_someone_else_and_untrusted(void)
     /* Trusting the owner in the same call is enough. */
     CHECK_INT_EQ(import2("eve", "gm/eve.grant", "mallory.pub", err), SECMQ_OK);
     /* Another key under a known peer's name is refused. */
-    CHECK_INT_EQ(make_identity("x2"), 0);
+    CHECK_INT_EQ(tu_identity_make("x2"), 0);
     {
         unsigned char *d = NULL;
         size_t n = 0;
@@ -733,7 +704,7 @@ static void test_specificity(void)
                  SECMQ_OK);
     CHECK_INT_EQ(create_channel("sam", "home/kitchen/+", "sam", "", 0, "gs"),
                  SECMQ_OK);
-    sam = open_kr("sam");
+    sam = tu_keyring_open("sam");
     CHECK(sam != NULL);
     /* home/+/light and home/kitchen/+ both have 2 literal levels; the
      * longer filter wins. */
@@ -771,8 +742,8 @@ static void test_mac_mode(void)
     CHECK_INT_EQ(create_channel("sam", "fast/#", "sam", "alice", 1, "gf"),
                  SECMQ_OK);
     CHECK_INT_EQ(import1("alice", "gf/alice.grant", err), SECMQ_OK);
-    sam = open_kr("sam");
-    alice = open_kr("alice");
+    sam = tu_keyring_open("sam");
+    alice = tu_keyring_open("alice");
     CHECK(sam != NULL && alice != NULL);
     CHECK_INT_EQ(secmq_keyring_set_mode(sam, SECMQ_SEAL_MAC), SECMQ_OK);
     CHECK_INT_EQ(seal(sam, "fast/x", env, &len), SECMQ_OK);
@@ -814,7 +785,7 @@ static void test_max_age(void)
     CHECK_INT_EQ(secmq_envelope_seal(env, sizeof env, &len, &p, "aged", MSG,
                                      strlen(MSG)),
                  SECMQ_OK);
-    alice = open_kr("alice");
+    alice = tu_keyring_open("alice");
     CHECK(alice != NULL);
     CHECK_INT_EQ(secmq_keyring_set_max_age(alice, 10000), SECMQ_OK);
     CHECK_INT_EQ(open_reason(alice, "aged", env, len, NULL),
@@ -871,8 +842,8 @@ static void test_threads(void)
     CHECK_INT_EQ(create_channel("sam", "busy", "sam", "alice", 0, "gb"),
                  SECMQ_OK);
     CHECK_INT_EQ(import1("alice", "gb/alice.grant", err), SECMQ_OK);
-    sam = open_kr("sam");
-    alice = open_kr("alice");
+    sam = tu_keyring_open("sam");
+    alice = tu_keyring_open("alice");
     CHECK(sam != NULL && alice != NULL);
     for (int t = 0; t < THREADS; t++) {
         s[t].kr = sam;

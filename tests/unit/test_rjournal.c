@@ -31,28 +31,13 @@
 static unsigned char envs[N][256];
 static size_t lens[N];
 
-static int make_identity(const char *name)
-{
-    char err[ERRLEN], text[512], pub[64];
-    size_t n = 0;
-
-    if (secmq_identity_create(tu_at(name), name, err, sizeof err) != SECMQ_OK ||
-        secmq_identity_export(tu_at(name), text, sizeof text, &n, err,
-                              sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "identity %s: %s\n", name, err);
-        return -1;
-    }
-    snprintf(pub, sizeof pub, "%s.pub", name);
-    return tu_write_file(tu_at(pub), text, n);
-}
-
 static int world(void)
 {
     char err[ERRLEN];
     const char *pubs[1], *subs[1], *files[2];
     secmq_channel_spec spec;
 
-    if (make_identity("sam") != 0 || make_identity("alice") != 0) {
+    if (tu_identity_make("sam") != 0 || tu_identity_make("alice") != 0) {
         return -1;
     }
     pubs[0] = tu_at("sam.pub");
@@ -78,22 +63,10 @@ static int world(void)
     return 0;
 }
 
-static secmq_keyring *open_kr(const char *name)
-{
-    char err[ERRLEN];
-    secmq_keyring *kr = NULL;
-
-    if (secmq_keyring_open(&kr, tu_at(name), err, sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "open %s: %s\n", name, err);
-        return NULL;
-    }
-    return kr;
-}
-
 /* N fresh envelopes from sam into envs. */
 static int seal_batch(void)
 {
-    secmq_keyring *sam = open_kr("sam");
+    secmq_keyring *sam = tu_keyring_open("sam");
     int rc = 0;
 
     if (sam == NULL) {
@@ -151,7 +124,7 @@ static void crash_after(int n, int defer)
     pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        secmq_keyring *kr = open_kr("alice");
+        secmq_keyring *kr = tu_keyring_open("alice");
         close(fds[0]);
         for (int i = 0; kr != NULL && i < n; i++) {
             unsigned char pt[256];
@@ -235,7 +208,7 @@ static void test_sigkill_right_after_open(void)
     crash_after(N, 0);
     /* Header, then per message one record and one commit record. */
     CHECK_INT_EQ(journal_size(), UNIT + N * 2 * UNIT);
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     for (int i = 0; i < N; i++) {
         CHECK_INT_EQ(open_i(kr, i), SECMQ_OPEN_REPLAY);
@@ -253,7 +226,7 @@ static void test_torn_tail(void)
     crash_after(N, 0);
     /* The last commit record cut short: every accepted record is whole. */
     truncate_by(20);
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     for (int i = 0; i < N; i++) {
         CHECK_INT_EQ(open_i(kr, i), SECMQ_OPEN_REPLAY);
@@ -269,7 +242,7 @@ static void test_torn_tail(void)
         fputs("not a record, cut short", f);
         fclose(f);
     }
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     for (int i = 0; i < N; i++) {
         CHECK_INT_EQ(open_i(kr, i), SECMQ_OPEN_REPLAY);
@@ -281,7 +254,7 @@ static void test_torn_tail(void)
     /* The last message's record torn: it never became durable, so it was
      * never handed out (in a real crash); the ones before stay refused. */
     truncate_by(UNIT + 20);
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     for (int i = 0; i < N - 1; i++) {
         CHECK_INT_EQ(open_i(kr, i), SECMQ_OPEN_REPLAY);
@@ -330,7 +303,7 @@ static void test_foreign_journal(void)
 
     fresh();
     /* sam reads his own message: his journal, sealed with his key. */
-    sam = open_kr("sam");
+    sam = tu_keyring_open("sam");
     CHECK(sam != NULL);
     CHECK_INT_EQ(secmq_keyring_open_msg(sam, "status", envs[0], lens[0], pt,
                                         sizeof pt, &ptlen, NULL, &reason),
@@ -358,7 +331,7 @@ static void test_deferred(void)
     int reason = -1;
 
     fresh();
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     CHECK_INT_EQ(secmq_keyring_open_msg_v2(kr, "status", envs[0], lens[0], pt,
                                            sizeof pt, &ptlen, NULL, &reason,
@@ -392,7 +365,7 @@ static void test_deferred(void)
      * durable, so (never handed out) they open again. */
     fresh();
     crash_after(N, 1);
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     for (int i = 0; i < N; i++) {
         CHECK_INT_EQ(open_i(kr, i), SECMQ_OPEN_OK);
@@ -413,7 +386,7 @@ static void test_write_failure(void)
     int reason = -1;
 
     fresh();
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     CHECK_INT_EQ(open_i(kr, 0), SECMQ_OPEN_OK);
     CHECK_INT_EQ(unlink(tu_at("alice/state/replay.journal")), 0);
@@ -430,7 +403,7 @@ static void test_write_failure(void)
     CHECK_INT_EQ(open_i(kr, 1), SECMQ_OPEN_REPLAY);
     CHECK_INT_EQ(open_i(kr, 2), SECMQ_OPEN_OK);
     secmq_keyring_free(kr);
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     for (int i = 0; i < 3; i++) {
         CHECK_INT_EQ(open_i(kr, i), SECMQ_OPEN_REPLAY);
