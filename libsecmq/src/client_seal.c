@@ -12,17 +12,23 @@
 #include "client_int.h"
 #include "topicfilter_int.h"
 
-int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr)
+/* Connecting or connected: the keyring and its filters are in use. */
+static int linked(secmq_client *c)
 {
     int busy;
 
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
     pthread_mutex_lock(&c->lock);
     busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED;
     pthread_mutex_unlock(&c->lock);
-    if (busy) {
+    return busy;
+}
+
+int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr)
+{
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (linked(c)) {
         return SECMQ_E_STATE;
     }
     c->keyring = kr;
@@ -33,16 +39,12 @@ int secmq_client_allow_plain(secmq_client *c, const char *filter)
 {
     char **more;
     char *copy;
-    int busy;
 
     if (c == NULL || filter == NULL ||
         !secmq__filter_valid(filter, strlen(filter))) {
         return SECMQ_E_INVAL;
     }
-    pthread_mutex_lock(&c->lock);
-    busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED;
-    pthread_mutex_unlock(&c->lock);
-    if (busy) {
+    if (linked(c)) {
         return SECMQ_E_STATE;
     }
     more = realloc(c->allow_plain, (c->nallow_plain + 1) * sizeof *more);
