@@ -119,8 +119,11 @@ class Migration(PluginTestCase):
 class Groups(PluginTestCase):
 
     def test_group_rules_follow_membership(self):
-        self.admin("group", "add", "sensors")
-        self.admin("group", "member", "sensors", "eve")
+        # Each change waits for its reload, so that the reload acl_add
+        # waits for is the one that read the rule (not one that a change
+        # before it started).
+        self.change("group", "add", "sensors")
+        self.change("group", "member", "sensors", "eve")
         self.acl_add("--group", "sensors", "sensors/#", "readwrite")
         eve = self.mqtt("eve", "eve-sensor")
         self.assertEqual(eve.subscribe("sensors/#"), [1])
