@@ -12,7 +12,10 @@ them:
     (nothing connects anywhere);
   - the ```sh blocks that can run on their own (RUNNABLE_SH: the
     development PKI, the auth database) are run in a temp dir with the
-    build's tools, and what they made is checked.
+    build's tools, and what they made is checked;
+  - scripts/demo.sh (the README's first block) runs on this build and
+    must pass its own checks; scripts/test.sh (which runs this test) is
+    checked to exist and parse.
 
 Run by ctest (test_readme); SECMQ_BIN_DIR names the build's bin/,
 SECMQ_TEST_CC the C compiler, SECMQ_TEST_SANITIZE=1 an ASan build.
@@ -38,6 +41,7 @@ from testcase import BrokerTestCase  # noqa: E402
 SOURCE_DIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 README = os.path.join(SOURCE_DIR, "README.md")
 STEP_TIMEOUT_S = 60
+DEMO_TIMEOUT_S = 120
 CFLAGS = ["-std=c11", "-pedantic", "-Wall", "-Werror"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 TOOLS = ("secmq-pub", "secmq-sub", "secmq-keys", "secmq-file",
@@ -304,6 +308,49 @@ class ReadmeStatic(unittest.TestCase):
                         getattr(self, method)(text, line)
         self.assertEqual(sorted(found), sorted(RUNNABLE_SH),
                          "runnable blocks no longer in README.md")
+
+    def test_readme_scripts(self):
+        """The README's first block: ./scripts/demo.sh is run (on this
+        build: SECMQ_DEMO_PREBUILT=1, in a temp SECMQ_DEMO_DIR) and must
+        finish with its checks passed; ./scripts/test.sh is what runs this
+        test, so it is only checked to exist and parse (bash -n)."""
+        scripts = []
+        for lang, line, text in code_blocks(README):
+            if lang != "sh":
+                continue
+            for raw, tokens in command_lines(text):
+                if re.match(r"^\./scripts/[\w-]+\.sh$", tokens[0]):
+                    scripts.append(tokens[0])
+        self.assertIn("./scripts/demo.sh", scripts)
+        self.assertIn("./scripts/test.sh", scripts)
+        for sc in scripts:
+            path = os.path.join(SOURCE_DIR, sc)
+            self.assertTrue(os.access(path, os.X_OK), "%s not executable"
+                            % sc)
+            r = subprocess.run(["bash", "-n", path], capture_output=True,
+                               text=True, timeout=STEP_TIMEOUT_S)
+            self.assertEqual(r.returncode, 0, "%s: %s" % (sc, r.stderr))
+        if os.environ.get("SECMQ_TEST_SANITIZE") == "1":
+            self.skipTest("demo.sh loads the plugin into an uninstrumented "
+                          "mosquitto: not run in a sanitizer build")
+        env = dict(os.environ, SECMQ_BUILD_DIR=os.path.dirname(bin_dir()),
+                   SECMQ_DEMO_PREBUILT="1",
+                   SECMQ_DEMO_DIR=os.path.join(self.tmp, "demo"))
+        try:
+            r = subprocess.run([os.path.join(SOURCE_DIR, "scripts",
+                                             "demo.sh")],
+                               capture_output=True, text=True, env=env,
+                               timeout=DEMO_TIMEOUT_S,
+                               stdin=subprocess.DEVNULL,
+                               preexec_fn=brokermod.die_with_parent)
+        except subprocess.TimeoutExpired as e:
+            self.fail("demo.sh did not finish in %d s: %r %r"
+                      % (DEMO_TIMEOUT_S, e.stdout, e.stderr))
+        self.assertEqual(r.returncode, 0, "demo.sh failed (exit %d):\n%s\n%s"
+                         % (r.returncode, r.stdout[-4000:],
+                            r.stderr[-4000:]))
+        self.assertIn("== Done.", r.stdout)
+        self.assertIn("(identical;", r.stdout)
 
     def run_sh(self, text, line, stdin=""):
         env = dict(os.environ, PATH=bin_dir() + os.pathsep +
