@@ -12,14 +12,38 @@
 # and that the broker only ever sees ciphertext (sam and alice get
 # end-to-end identities and a channel for `status` made with secmq-keys);
 # finally sam sends alice a camera image with secmq-file.
+#
+# SECMQ_BUILD_DIR=DIR uses that build directory instead of build/;
+# SECMQ_DEMO_PREBUILT=1 skips installing and building (DIR must hold a
+# build: the README test runs the demo that way); SECMQ_DEMO_DIR=NEWDIR
+# puts the demo's files there instead of DIR/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh
-scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+build=${SECMQ_BUILD_DIR:-$PWD/build}
+if [ "${SECMQ_DEMO_PREBUILT:-0}" != 1 ]; then
+  scripts/deps.sh
+  scripts/build.sh "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
 
-bin=$PWD/build/bin
-demo=$PWD/build/demo
+bin=$build/bin
+demo=$build/demo
+if [ -n "${SECMQ_DEMO_DIR:-}" ]; then
+  # A directory of the caller's: made here, never emptied (it must not exist).
+  if [ -e "$SECMQ_DEMO_DIR" ]; then
+    echo "demo.sh: SECMQ_DEMO_DIR $SECMQ_DEMO_DIR already exists" >&2
+    exit 1
+  fi
+  demo=$SECMQ_DEMO_DIR
+fi
+for f in "$bin/secmq-certs" "$bin/secmq-admin" "$bin/secmq-pub" \
+         "$bin/secmq-sub" "$bin/secmq-keys" "$bin/secmq-file" \
+         "$build/lib/secmq_auth.so"; do
+  if [ ! -e "$f" ]; then
+    echo "demo.sh: $f is missing (not built?)" >&2
+    exit 1
+  fi
+done
 rm -rf "$demo"
 mkdir -p -m 0700 "$demo"
 broker_pid=
@@ -56,7 +80,7 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
   echo "per_listener_settings false"
   [ "$(id -u)" -eq 0 ] && echo "user root"
   echo "allow_anonymous false"
-  echo "plugin $PWD/build/lib/secmq_auth.so"
+  echo "plugin $build/lib/secmq_auth.so"
   echo "plugin_opt_database $demo/auth.db"
   echo "plugin_opt_require_signed true"
   # Client ids are the user name or start with it and '-': nobody can
@@ -239,4 +263,4 @@ if ! cmp -s "$demo/cam.ppm" "$demo/inbox/cam.ppm"; then
 fi
 echo "    (identical; the broker saw only the sealed manifest and encrypted chunks)"
 
-say "Done. Files are in build/demo (broker log: build/demo/mosquitto.log)."
+say "Done. Files are in $demo (broker log: $demo/mosquitto.log)."

@@ -2,8 +2,11 @@
 """test_install.py -- install a secmq build and build a program against it.
 
 Runs `cmake --install BUILD --prefix TMP`, checks that the installed tree
-holds the header, both libraries, secmq.pc, the CMake package and the tools,
-then builds tests/install/consumer/app.c two ways -- a CMake project with
+holds the header, both libraries, secmq.pc, the CMake package and the tools;
+runs every installed tool (--help) without LD_LIBRARY_PATH, from the prefix,
+from a moved copy of it and from a DESTDIR staging tree, and checks with
+readelf that their RUNPATH is $ORIGIN-relative and that no build- or
+source-tree path is left in an installed file's dynamic strings; then builds tests/install/consumer/app.c two ways -- a CMake project with
 find_package(secmq) + secmq::secmq (and secmq::secmq_static), and a plain
 `cc app.c $(pkg-config --cflags --libs secmq)` -- runs each against the
 installed library and checks what it prints. Everything happens in a fresh
@@ -100,17 +103,17 @@ class Installed(unittest.TestCase):
         self.assertEqual(lines["id_prefix"], "secmq-")
         return r.stdout
 
-    def check_loads_installed_lib(self, exe):
-        """ldd resolves libsecmq.so.N into the install tree."""
+    def check_loads_installed_lib(self, exe, env=None, libdir=None):
+        """ldd resolves libsecmq.so.N into the install tree (or libdir)."""
         if shutil.which("ldd") is None:
             self.skipTest("no ldd")
-        r = run(["ldd", exe], env=self.env)
+        r = run(["ldd", exe], env=env or self.env)
         self.assertEqual(r.returncode, 0, r.stderr)
         m = re.search(r"^\s*libsecmq\.so\.\d+ => (\S+)", r.stdout, re.M)
         self.assertIsNotNone(m, "%s does not link libsecmq.so:\n%s"
                              % (exe, r.stdout))
         self.assertEqual(os.path.realpath(os.path.dirname(m.group(1))),
-                         os.path.realpath(self.libdir),
+                         os.path.realpath(libdir or self.libdir),
                          "libsecmq resolved outside the install tree")
 
     # -- the installed tree --------------------------------------------------
@@ -135,7 +138,7 @@ class Installed(unittest.TestCase):
         self.assertTrue(os.path.exists(
             os.path.join(self.libdir, "libsecmq.so.%s"
                          % OPTS.version.split(".")[0])))
-        for tool in ["secmq-certs"] + OPTS.tool:
+        for tool in sorted(set(["secmq-certs"] + OPTS.tool)):
             path = os.path.join(self.prefix, "bin", tool)
             self.assertTrue(os.path.isfile(path) and os.access(path, os.X_OK),
                             "bin/%s not installed or not executable" % tool)
@@ -151,14 +154,140 @@ class Installed(unittest.TestCase):
                   if f.endswith("_int.h")]
         self.assertEqual(leaked, [], "private headers installed")
 
-    def test_installed_tool_runs(self):
-        """An installed tool starts with the installed library."""
-        tools = [t for t in OPTS.tool if t == "secmq-pub"]
-        if not tools:
-            self.skipTest("tools not built")
-        r = run([os.path.join(self.prefix, "bin", "secmq-pub"), "--help"],
-                env=self.env)
-        self.assertIn("secmq-pub %s" % OPTS.version, r.stdout + r.stderr)
+    def tool_env(self):
+        """Our environment without anything that points the loader at the
+        install tree: installed tools must find libsecmq by themselves."""
+        env = dict(self.env)
+        for var in ("LD_LIBRARY_PATH", "LD_PRELOAD", "LD_RUN_PATH"):
+            env.pop(var, None)
+        return env
+
+    def check_tools_start(self, bindir, env):
+        """Every tool in bindir answers --help (exit 0, its name in the
+        text) with env, whose loader path knows nothing of the tree."""
+        tools = sorted(set(["secmq-certs"] + OPTS.tool))
+        for tool in tools:
+            r = run([os.path.join(bindir, tool), "--help"], env=env)
+            out = r.stdout + r.stderr
+            self.assertNotIn("cannot open shared object", out,
+                             "%s does not find its libraries when installed"
+                             % tool)
+            self.assertEqual(r.returncode, 0, "%s --help: exit %d\n%s"
+                             % (tool, r.returncode, out))
+            self.assertIn(tool, out, "%s --help says nothing of itself"
+                          % tool)
+        return tools
+
+    def test_installed_tools_run_without_ld_library_path(self):
+        """secmq-pub, -sub, -keys, -file, -admin, -bench, -certs start
+        from the temporary prefix with no LD_LIBRARY_PATH and no ldconfig,
+        and the loader takes libsecmq from the install tree."""
+        self.check_tools_start(os.path.join(self.prefix, "bin"),
+                               self.tool_env())
+        if "secmq-pub" in OPTS.tool:
+            r = run([os.path.join(self.prefix, "bin", "secmq-pub"),
+                     "--help"], env=self.tool_env())
+            self.assertIn("secmq-pub %s" % OPTS.version, r.stdout + r.stderr)
+            self.check_loads_installed_lib(
+                os.path.join(self.prefix, "bin", "secmq-pub"),
+                env=self.tool_env())
+
+    def test_moved_tree_still_runs(self):
+        """The RUNPATH is relative: a copy of the whole prefix elsewhere
+        runs from where it is (and loads its own libsecmq)."""
+        moved = os.path.join(self.tmp, "moved", "elsewhere")
+        shutil.copytree(self.prefix, moved, symlinks=True)
+        self.check_tools_start(os.path.join(moved, "bin"), self.tool_env())
+        if "secmq-pub" in OPTS.tool:
+            self.check_loads_installed_lib(
+                os.path.join(moved, "bin", "secmq-pub"), env=self.tool_env(),
+                libdir=os.path.join(moved, OPTS.libdir))
+
+    def test_destdir_staging(self):
+        """DESTDIR=D cmake --install --prefix /usr/local (as a package
+        build does) stages into D, runs no ldconfig, and the staged tools
+        start from D."""
+        dest = os.path.join(self.tmp, "destdir")
+        env = dict(self.tool_env(), DESTDIR=dest)
+        r = run(["cmake", "--install", OPTS.build_dir, "--prefix",
+                 "/usr/local"], env=env)
+        self.assertEqual(r.returncode, 0, "DESTDIR install failed:\n%s%s"
+                         % (r.stdout, r.stderr))
+        self.assertNotIn("ldconfig", r.stdout + r.stderr,
+                         "a DESTDIR install must leave the loader cache "
+                         "alone")
+        self.check_tools_start(os.path.join(dest, "usr", "local", "bin"),
+                               self.tool_env())
+
+    def test_temp_prefix_install_leaves_loader_cache(self):
+        """Installing into a prefix the loader does not scan runs no
+        ldconfig and asks for none."""
+        out = self.install_result.stdout + self.install_result.stderr
+        self.assertNotIn("ldconfig", out)
+
+    def elf_files(self):
+        """Every ELF file installed under bin/ and the libdir."""
+        found = []
+        for top in (os.path.join(self.prefix, "bin"), self.libdir):
+            for d, _, files in os.walk(top):
+                for f in files:
+                    p = os.path.join(d, f)
+                    if os.path.islink(p) or not os.path.isfile(p):
+                        continue
+                    with open(p, "rb") as fh:
+                        if fh.read(4) == b"\x7fELF":
+                            found.append(p)
+        return found
+
+    def dynamic(self, path):
+        """(NEEDED list, RUNPATH/RPATH strings) from readelf -d."""
+        r = run(["readelf", "-d", "-W", path])
+        self.assertEqual(r.returncode, 0, "readelf -d %s: %s"
+                         % (path, r.stderr))
+        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]",
+                            r.stdout)
+        paths = re.findall(r"\((?:RUNPATH|RPATH)\)\s+Library r\w*path: "
+                           r"\[(.*)\]", r.stdout)
+        return needed, paths
+
+    def test_runpath_relative_and_no_build_paths(self):
+        """readelf: every installed program that needs libsecmq has a
+        RUNPATH of $ORIGIN/<bin to libdir>; no installed ELF file has an
+        absolute RUNPATH/RPATH, and no build- or source-tree path is left
+        in any dynamic string table (RUNPATH, NEEDED, sonames)."""
+        if shutil.which("readelf") is None:
+            self.skipTest("no readelf (binutils)")
+        elfs = self.elf_files()
+        self.assertTrue(elfs, "no ELF file installed")
+        want = "$ORIGIN/" + os.path.relpath(
+            os.path.join("/p", OPTS.libdir), "/p/bin")
+        build = os.path.realpath(OPTS.build_dir)
+        source = os.path.realpath(OPTS.source_dir)
+        needs_secmq = []
+        for p in elfs:
+            needed, paths = self.dynamic(p)
+            for rp in paths:
+                for entry in rp.split(":"):
+                    self.assertTrue(entry.startswith("$ORIGIN"),
+                                    "%s: RUNPATH entry %r is not relative to "
+                                    "$ORIGIN (%r)" % (p, entry, rp))
+            if any(n.startswith("libsecmq.so") for n in needed):
+                needs_secmq.append(os.path.basename(p))
+                if OPTS.no_rpath:
+                    continue
+                self.assertEqual(paths, [want], "%s needs libsecmq: RUNPATH"
+                                 % p)
+            r = run(["readelf", "-p", ".dynstr", "-W", p])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for tree in (build, source):
+                self.assertNotIn(tree, r.stdout,
+                                 "%s: the dynamic strings name %s"
+                                 % (p, tree))
+        for tool in OPTS.tool:
+            if tool != "secmq-certs":
+                self.assertIn(tool, needs_secmq,
+                              "%s does not link libsecmq.so (checked "
+                              "nothing)" % tool)
 
     # -- consumers -----------------------------------------------------------
 
@@ -243,6 +372,8 @@ def main():
     ap.add_argument("--cc", default="cc")
     ap.add_argument("--tool", action="append", default=[],
                     help="a tool that must be installed in bin/")
+    ap.add_argument("--no-rpath", action="store_true",
+                    help="built with -DSECMQ_INSTALL_RPATH=OFF")
     ap.add_argument("--sanitize", action="store_true",
                     help="the build uses -fsanitize=address,undefined")
     OPTS, rest = ap.parse_known_args()
