@@ -164,7 +164,13 @@ class DeploySubscriber(PluginTestCase):
                     ["bash", "-c", "exec " + self.localize(cmd[0])], home)
                 self.wait_suback("alice-check", since, waiting)
                 continue
-            self.run_shell(self.script(block), home)
+            r = self.run_shell(self.script(block), home)
+            if "secmq-keys list" in block:
+                # "must show the channel status with owner sam and sam
+                # among its publishers".
+                self.assertRegex(r.stdout, r"(?m)^  status$")
+                self.assertRegex(r.stdout, r"(?m)^    owner: sam\b")
+                self.assertRegex(r.stdout, r"(?m)^    publishers: .*\bsam\b")
             if kind.startswith("# on the broker"):
                 # "Copy alice.pw and /etc/mosquitto/certs/ca.crt (as
                 # ca.crt) to the Pi".
