@@ -596,6 +596,32 @@ static int check_options(struct sub *u)
     return 0;
 }
 
+/* Does the -F format fmt (may be NULL) contain %S (not %%S)? Flags and
+ * widths may stand between % and S, as sub_output.c allows them. */
+static int format_names_sender(const char *fmt)
+{
+    for (const char *p = fmt; p != NULL && *p != '\0'; p++) {
+        if (*p != '%') {
+            continue;
+        }
+        p++;
+        if (*p == '%') {
+            continue;
+        }
+        while (*p == '-' || *p == '0' || (*p >= '1' && *p <= '9') ||
+               *p == '.') {
+            p++;
+        }
+        if (*p == 'S') {
+            return 1;
+        }
+        if (*p == '\0') {
+            break;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct sub u;
@@ -621,6 +647,13 @@ int main(int argc, char **argv)
     if (code != 0 || check_options(&u) != 0 || cli_signal_install() != 0) {
         code = code > 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
         goto out;
+    }
+    if (o.keyring == NULL && format_names_sender(u.out.format)) {
+        /* A line such as "status from : door closed" must not look like
+         * a verified message from nobody in particular. */
+        cli_warn("-F uses %%S, but without --keyring nothing is opened or "
+                 "verified: %%S stays empty and payloads are printed as they "
+                 "arrive");
     }
     code = cli_session_open(&u.s, &o, &u, on_connected, cli_wake_on_stopped);
     if (code == 0) {

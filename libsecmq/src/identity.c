@@ -214,6 +214,12 @@ int secmq__identity_load(const char *dir, secmq__ident *pub, secmq__secret *sec,
     const char *why;
     int rc;
 
+    /* Every way into a keyring (open, secmq-keys, export) loads the
+     * identity first, so the directory's mode is checked here once. */
+    rc = secmq__kfile_check_dir(dir, e);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
     if (secmq__kpath(path, sizeof path, dir, "identity", NULL) != 0) {
         return secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: path too long", dir);
     }

@@ -193,6 +193,12 @@ int secmq_identity_create(const char *dir, const char *name, char *err,
     if (rc != SECMQ_OK) {
         return rc;
     }
+    /* A directory that existed before init keeps its mode: refuse a wide
+     * one rather than write an identity into it. */
+    rc = secmq__kfile_check_dir(dir, &e);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
     if (secmq__kpath(path, sizeof path, dir, "lock", NULL) != 0) {
         return secmq__kerr_set(&e, SECMQ_E_IO, "%s: path too long", dir);
     }

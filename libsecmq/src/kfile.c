@@ -321,6 +321,35 @@ int secmq__kfile_mkdir(const char *path, secmq__kerr *e)
                            path, strerror(errno));
 }
 
+int secmq__kfile_check_dir(const char *dir, secmq__kerr *e)
+{
+    struct stat st;
+
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT) {
+            return SECMQ_OK; /* the caller says what is missing */
+        }
+        return secmq__kerr_set(e, SECMQ_E_IO, "%s: %s", dir, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                               "%s: not a directory (a keyring is a "
+                               "directory)",
+                               dir);
+    }
+    /* SECURITY: refused, not fixed: a keyring directory others can enter
+     * or list exposes which peers and channels it holds, and one they can
+     * write lets them swap files in it; someone may already have done so. */
+    if ((st.st_mode & 077) != 0) {
+        return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                               "%s: keyring directory is accessible by group "
+                               "or others (mode %04o); it must be 0700 "
+                               "(chmod 700 %s)",
+                               dir, (unsigned)(st.st_mode & 07777), dir);
+    }
+    return SECMQ_OK;
+}
+
 int secmq__kfile_lock(const char *path, int exclusive, int nonblock, int create,
                       int *fd, secmq__kerr *e)
 {

@@ -66,6 +66,15 @@ int secmq__kfile_create(const char *path, const void *data, size_t len,
 /* Remove path if it exists (and fsync its directory). SECMQ_OK/_E_IO. */
 int secmq__kfile_remove(const char *path, secmq__kerr *e);
 
+/*
+ * Check that the keyring directory dir is a directory that neither group
+ * nor others may access (mode 0700 or stricter). A dir that does not exist
+ * passes (the caller names what is missing). Returns SECMQ_OK,
+ * SECMQ_E_KEYRING (not a directory, or too open: the reason names dir, its
+ * mode and the chmod that fixes it) or SECMQ_E_IO.
+ */
+int secmq__kfile_check_dir(const char *dir, secmq__kerr *e);
+
 /* mkdir path 0700; an existing directory is fine. SECMQ_OK or _E_IO. */
 int secmq__kfile_mkdir(const char *path, secmq__kerr *e);
 

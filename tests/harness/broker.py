@@ -6,7 +6,7 @@ and eve, a mosquitto.conf with loopback-only listeners on free ports, and the
 broker's log (kept for failure output). With auth="plugin" the password
 file is replaced by the secmq_auth.so broker plugin and an auth database made
 with BUILD/bin/secmq-admin (same users, same kind of passwords, the seed
-policy of issue 4). It is not a general broker manager:
+policy: sam writes `status`, alice reads it). It is not a general broker manager:
 it only starts /usr/sbin/mosquitto on 127.0.0.1 and every wait is bounded.
 Run with /usr/bin/python3 (Debian's modules are only visible to it).
 """
@@ -49,7 +49,7 @@ ADMIN_TIMEOUT_S = 30.0    # no secmq-admin run may take longer
 #           made by secmq-admin; no password_file, no acl_file
 AUTH_MODES = ("passwd", "plugin")
 
-# The seed policy of issue 4: sam may write `status`, alice may read (and
+# The seed policy: sam may write `status`, alice may read (and
 # subscribe to) it, nobody else anything. Arguments of `secmq-admin acl add`.
 SEED_RULES = (("--user", "sam", "status", "write"),
               ("--user", "alice", "status", "read"))

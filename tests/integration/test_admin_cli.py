@@ -294,6 +294,49 @@ class AdminCli(unittest.TestCase):
 
     # -- passwords ----------------------------------------------------------------
 
+    def test_password_file_mode_same_rule_as_secmq_pub(self):
+        """One rule for a password file in secmq-admin --password-file and
+        secmq-pub --pw-file (tools/common/cli_config.c): group-writable or
+        anything for others is refused by both, naming the file, its mode
+        and the chmod; 0600 and 0640 are accepted by both."""
+        self.init("--pw-ops", "1", "--pw-mem", "64K")
+        pub = os.path.join(BIN_DIR, "secmq-pub")
+        self.assertTrue(os.access(pub, os.X_OK), pub + " not built")
+        self.add_user("sam", "sam-before")
+        for n, mode in enumerate((0o644, 0o604, 0o620, 0o602, 0o601, 0o660)):
+            path = self.write("open%d.pw" % n, "open-secret\n", mode)
+            want = "password file %s is writable by group or accessible " \
+                   "to others (mode %04o); fix it with: chmod 600 %s" \
+                   % (path, mode, path)
+            self.refused("user", "add", "u%d" % n, "--password-file", path,
+                         says=want)
+            self.refused("user", "passwd", "sam", "--password-file",
+                         path, says=want)
+            # secmq-pub refuses it before connecting anywhere (port 1 of
+            # loopback, which nothing serves).
+            run = subprocess.run(
+                [pub, "--no-config", "-h", "127.0.0.1", "-p", "1", "-u",
+                 "sam", "--pw-file", path, "-t", "t", "-m", "m"],
+                stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                timeout=TIMEOUT_S, env=env_without_db())
+            self.assertNotEqual(run.returncode, 0, run.stderr)
+            self.assertIn(want, run.stderr)
+            self.assertNotIn("connect", run.stderr)
+        self.assertEqual([l.split("\t")[0] for l in self.lines("user", "list")],
+                         ["sam"])
+        self.assert_password("sam", "sam-before")
+        for n, mode in enumerate((0o600, 0o640, 0o400)):
+            path = self.write("ok%d.pw" % n, "ok-secret-%d\n" % n, mode)
+            self.run_admin("user", "add", "k%d" % n, "--password-file", path)
+            self.assert_password("k%d" % n, "ok-secret-%d" % n)
+            run = subprocess.run(
+                [pub, "--no-config", "-h", "127.0.0.1", "-p", "1", "-u",
+                 "sam", "--pw-file", path, "-t", "t", "-m", "m"],
+                stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                timeout=TIMEOUT_S, env=env_without_db())
+            self.assertNotIn("password file", run.stderr)
+            self.assertIn("127.0.0.1", run.stderr)  # it tried to connect
+
     def test_password_sources(self):
         self.init("--pw-ops", "1", "--pw-mem", "64K")
         # A file with a CRLF line end and a second line that is ignored.

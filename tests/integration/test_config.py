@@ -3,8 +3,9 @@
 
 --config FILE and the default $XDG_CONFIG_HOME/secmq/client.conf supply
 host, port, CA, user and password; the command line overrides the file;
-a file others may write, an unknown option and a message option in the
-file are refused with an error naming the file.
+a file others may write, a file holding a password (-P) that others may
+read, an unknown option and a message option in the file are refused with
+an error naming the file.
 """
 
 import os
@@ -76,6 +77,41 @@ class ConfigFile(BrokerTestCase):
                               "the error does not name the file")
         self.assert_not_logged(r"New client connected",
                                "a client connected with a refused config")
+
+    def test_config_with_password_obeys_the_password_file_rule(self):
+        """A config file with -P is a password file: anything for others
+        (or group write) is refused, naming the file, its mode and the
+        chmod, before any connection; 0640 is fine, and a config file
+        without a password may be 0644."""
+        for mode in (0o644, 0o604, 0o601):
+            conf = self.write_conf("pw-%o.conf" % mode, self.good_lines(),
+                                   mode=mode)
+            want = ("config file %s holds a password (-P) and is accessible "
+                    "to others (mode %04o); fix it with: chmod 600 %s"
+                    % (conf, mode, conf))
+            for tool in ("secmq-pub", "secmq-sub"):
+                args = ["--config", conf, "-t", "cfg/r"] + \
+                    (["-m", "x"] if tool == "secmq-pub" else ["-W", "2"])
+                r = self.run_tool(tool, args)
+                self.assertNotEqual(r.returncode, 0,
+                                    "%s accepted a mode %o config file "
+                                    "holding a password" % (tool, mode))
+                self.assertIn(want, r.stderr)
+        self.assert_not_logged(r"New client connected",
+                               "a client connected with a refused config")
+        conf = self.write_conf("pw-640.conf", self.good_lines(), mode=0o640)
+        r = self.run_tool("secmq-pub", ["--config", conf, "-t", "cfg/r",
+                                        "-q", "1", "-m", "group may read"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # No password in it: 0644 is fine (the password from a 0600 file).
+        pwfile = self.write_conf("sam.pw", [self.broker.users["sam"]])
+        lines = [l for l in self.good_lines() if not l.startswith("-P ")]
+        conf = self.write_conf("nopw.conf", lines + ["--pw-file " + pwfile],
+                               mode=0o644)
+        r = self.run_tool("secmq-pub", ["--config", conf, "-t", "cfg/r",
+                                        "-q", "1", "-m", "no secret here"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("warning", r.stderr)
 
     def test_unknown_option_refused(self):
         lines = self.good_lines() + ["--frobnicate yes"]

@@ -138,6 +138,34 @@ class EndToEnd(E2ETestCase):
         self.assertEqual(raw.wait_exit(), 0, raw.text())
         self.assertNotIn("sender", json.loads(raw.out[0]))
 
+    def test_sender_format_without_keyring_warned(self):
+        """-F with %S but no --keyring: a plain payload is printed with an
+        empty sender, so secmq-sub says so on stderr before anything
+        arrives (a "status from : door closed" line never comes
+        silently); %%S is a literal and is not warned about."""
+        self.make_world(channels=(("status", False),))
+        raw = self.sub("bob", "-t", "plain/#", "-F", "%t from %-8S: %p",
+                       "-C", "1", keyring=False, client_id="bob-nokr")
+        self.pub("-t", "plain/y", "-m", "door closed", user="alice")
+        self.assertEqual(raw.wait_exit(), 0, raw.text())
+        self.assertEqual(raw.out, ["plain/y from         : door closed"])
+        warned = [l for l in raw.err if "without --keyring" in l]
+        self.assertEqual(len(warned), 1, raw.text())
+        self.assertIn("%S", warned[0])
+        lit = self.sub("bob", "-t", "plain/#", "-F", "%t 100%%S %p", "-C",
+                       "1", keyring=False, client_id="bob-lit")
+        self.pub("-t", "plain/z", "-m", "x", user="alice")
+        self.assertEqual(lit.wait_exit(), 0, lit.text())
+        self.assertEqual(lit.out, ["plain/z 100%S x"])
+        self.assertEqual(lit.err, [], lit.text())
+        # With the keyring the sender is named and nothing is warned.
+        bob = self.sub("bob", "-t", "status", "-q", "1", "-C", "1", "-F",
+                       "%t from %S: %p", client_id="bob-kr")
+        self.epub("sam", "-t", "status", "-q", "1", "-m", "door closed")
+        self.assertEqual(bob.wait_exit(), 0, bob.text())
+        self.assertEqual(bob.out, ["status from sam: door closed"])
+        self.assertEqual(bob.err, [], bob.text())
+
     def test_broker_sees_only_the_envelope(self):
         """An independent client (paho over TLS) subscribed to the topic
         gets the envelope: version 1, signed, plaintext + 138 bytes, no

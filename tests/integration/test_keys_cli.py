@@ -160,6 +160,46 @@ class KeysCli(unittest.TestCase):
         os.chmod(self.p("alice", "identity"), 0o600)
         self.listing("alice")
 
+    def test_keyring_dir_open_to_others_refused(self):
+        """SECURITY.md: the keyring directory is 0700; a wider one is
+        refused by every command, naming the path, mode and fix."""
+        self.world()
+        kr = self.p("alice")
+        for mode in (0o755, 0o750, 0o701):
+            os.chmod(kr, mode)
+            want = "%s: keyring directory is accessible by group or " \
+                   "others (mode %04o); it must be 0700 (chmod 700 %s)" \
+                   % (kr, mode, kr)
+            self.assertIn(want, self.refused("list", "--keyring", kr,
+                                             says="chmod 700"))
+            self.refused("export", "--keyring", kr, says=want)
+            self.refused("import", "--keyring", kr, self.p("bob.pub"),
+                         says=want)
+            self.refused("channel", "create", "--keyring", kr, "--topic",
+                         "a", "--publisher", self.p("alice.pub"),
+                         "--out", self.p("gx"), says=want)
+        os.chmod(kr, 0o700)
+        self.listing("alice")
+        # init into a directory made with the usual umask: refused, and
+        # no identity written into it.
+        wide = self.p("wide")
+        os.mkdir(wide)
+        os.chmod(wide, 0o755)
+        self.refused("init", "--keyring", wide, "--name", "w",
+                     says="chmod 700 " + wide)
+        self.assertFalse(os.path.exists(os.path.join(wide, "identity")))
+        # A new keyring is 0700 even under umask 000.
+        old = os.umask(0)
+        try:
+            self.run_keys("init", "--keyring", self.p("fresh"), "--name", "f")
+        finally:
+            os.umask(old)
+        self.assertEqual(stat.S_IMODE(os.stat(self.p("fresh")).st_mode),
+                         0o700)
+        for sub in os.listdir(self.p("fresh")):
+            m = stat.S_IMODE(os.stat(self.p("fresh", sub)).st_mode)
+            self.assertEqual(m & 0o077, 0, "%s is %04o" % (sub, m))
+
     def test_no_keyring(self):
         self.refused("list", "--keyring", self.p("nowhere"),
                      says="no identity")

@@ -3,7 +3,7 @@
 publish and subscribe, against a real mosquitto 2.0.
 
 The broker of each test loads the plugin with an auth database made by
-secmq-admin: users sam, alice and eve, and the seed policy of issue 4 (sam
+secmq-admin: users sam, alice and eve, and the seed policy (sam
 may write `status`, alice may read and subscribe to it, nobody else
 anything). Checked twice, with python3-paho-mqtt (the independent client:
 CONNACK and SUBACK codes as the broker sent them, MQTT 3.1.1 and 5) and

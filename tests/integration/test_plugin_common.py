@@ -44,7 +44,7 @@ def q(s):
     return re.escape(s)
 
 
-# The plugin's log lines (the lead's specification of issue 4).
+# The plugin's log lines (docs/DEPLOY.md section 7).
 def rx_loaded():
     return r"secmq_auth: loaded (\d+) users, (\d+) rules from "
 

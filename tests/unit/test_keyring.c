@@ -611,6 +611,57 @@ static void test_identity_mode(void)
                  SECMQ_E_INVAL);
 }
 
+/* A keyring directory group or others may enter is refused by every way
+ * in (open, export, secmq_identity_create on an existing directory), with
+ * the path, the mode and the fix; 0700 opens again. A new one is 0700
+ * whatever the umask. */
+static void test_dir_mode(void)
+{
+    static const unsigned modes[] = {0755, 0750, 0711, 0701, 0770, 0707};
+    secmq_keyring *kr = NULL;
+    char err[ERRLEN], text[256], want[32];
+    struct stat st;
+    mode_t old;
+
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        CHECK_INT_EQ(chmod(tu_at("alice"), (mode_t)modes[i]), 0);
+        CHECK_INT_EQ(secmq_keyring_open(&kr, tu_at("alice"), err, sizeof err),
+                     SECMQ_E_KEYRING);
+        CHECK(kr == NULL);
+        snprintf(want, sizeof want, "mode %04o", modes[i]);
+        CHECK_CONTAINS(err, want, 0);
+        CHECK_CONTAINS(err, tu_at("alice"), 0);
+        CHECK_CONTAINS(err, "chmod 700", 0);
+        CHECK_INT_EQ(secmq_identity_export(tu_at("alice"), text, sizeof text,
+                                           NULL, err, sizeof err),
+                     SECMQ_E_KEYRING);
+        CHECK_CONTAINS(err, "chmod 700", 0);
+    }
+    CHECK_INT_EQ(chmod(tu_at("alice"), 0700), 0);
+    kr = open_kr("alice");
+    CHECK(kr != NULL);
+    secmq_keyring_free(kr);
+
+    /* init into an existing directory made with the usual umask. */
+    CHECK_INT_EQ(mkdir(tu_at("wide"), 0755), 0);
+    CHECK_INT_EQ(chmod(tu_at("wide"), 0755), 0);
+    CHECK_INT_EQ(secmq_identity_create(tu_at("wide"), "wide", err, sizeof err),
+                 SECMQ_E_KEYRING);
+    CHECK_CONTAINS(err, "chmod 700", 0);
+    CHECK(stat(tu_at("wide/identity"), &st) != 0);
+
+    old = umask(0);
+    CHECK_INT_EQ(
+        secmq_identity_create(tu_at("fresh"), "fresh", err, sizeof err),
+        SECMQ_OK);
+    umask(old);
+    CHECK_INT_EQ(stat(tu_at("fresh"), &st), 0);
+    CHECK_INT_EQ((int)(st.st_mode & 07777), 0700);
+    kr = open_kr("fresh");
+    CHECK(kr != NULL);
+    secmq_keyring_free(kr);
+}
+
 /* Every changed byte of a grant is refused, with the reason for its
  * region; so are truncation and an appended byte. */
 static void test_tampered_grant(void)
@@ -897,6 +948,7 @@ int main(void)
     RUN(test_seq_blocks);
     RUN(test_one_publisher);
     RUN(test_identity_mode);
+    RUN(test_dir_mode);
     RUN(test_tampered_grant);
     RUN(test_someone_else_and_untrusted);
     RUN(test_specificity);

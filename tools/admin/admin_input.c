@@ -6,7 +6,6 @@
  * wiped on every path; it is never echoed, printed or written anywhere.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "cli_config.h"
 #include "admin_input.h"
 #include "pwhash.h"
 
@@ -116,6 +116,34 @@ static int prompt(const char *text, char *buf, size_t *len)
     return rc;
 }
 
+/*
+ * The first line of the password file into buf (PW_BUF bytes). The file
+ * is judged by the same rule as the client tools' --pw-file (cli_config.c:
+ * owned by us or root, not writable by group, nothing for others), so a
+ * password file good for one is good for the other. Returns 0, or 1 after
+ * printing why.
+ */
+static int read_file(const char *file, char *buf, size_t *len)
+{
+    char why[512];
+    char *line = NULL;
+    size_t n = 0;
+
+    if (cli_config_read_password(file, &line, &n, why, sizeof why) != 0) {
+        return admin_fail("%s", why);
+    }
+    if (n > SECMQ_PW_MAX) {
+        sodium_free(line); /* wipes */
+        return admin_fail("password from %s is longer than %d bytes",
+                          SHOWN(file), SECMQ_PW_MAX);
+    }
+    memcpy(buf, line, n);
+    sodium_memzero(buf + n, PW_BUF - n);
+    sodium_free(line); /* wipes */
+    *len = n;
+    return 0;
+}
+
 /* See admin_input.h. */
 int admin_password_read(const char *file, char **out, size_t *len)
 {
@@ -128,13 +156,7 @@ int admin_password_read(const char *file, char **out, size_t *len)
         return admin_fail("out of memory");
     }
     if (file != NULL && strcmp(file, "-") != 0) {
-        int fd = open(file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            rc = admin_fail("cannot open %s: %s", SHOWN(file), strerror(errno));
-        } else {
-            rc = read_line(fd, pw, len, file);
-            close(fd);
-        }
+        rc = read_file(file, pw, len);
     } else if (file == NULL && isatty(STDIN_FILENO)) {
         rc = prompt("Password: ", pw, len);
         if (rc == 0) {

@@ -42,6 +42,8 @@ static const char usage_text[] =
     "      The password is the first line of F (\"-\" for stdin); without\n"
     "      --password-file it is asked for twice on a terminal, or read\n"
     "      from the first line of stdin. Empty passwords are refused.\n"
+    "      F must be owned by you or root, not writable by group and not\n"
+    "      accessible to others (chmod 600 F), as for secmq-pub --pw-file.\n"
     "  user del NAME          delete the user, its rules, keys, memberships\n"
     "  user disable NAME      refuse its logins (and close its sessions)\n"
     "  user enable NAME\n"

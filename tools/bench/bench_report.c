@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The targets from the performance issue, secmq-tls against mosq-tls. */
+/* The targets of docs/PERFORMANCE.md, secmq-tls against mosq-tls. */
 #define TARGET_SMALL_RATIO 1.0 /* 64 B and 1 KiB: at least as fast */
 #define TARGET_LARGE_RATIO 0.8 /* 64 KiB: at least 0.8x */
 #define TARGET_LAT_P50_US 50.0 /* p50 at most 50 us above */

@@ -21,6 +21,14 @@
 #include "cli_msg.h"
 
 /*
+ * SECURITY: the one rule for a file that holds a password (--pw-file,
+ * secmq-admin --password-file, a config file with -P): besides being owned
+ * by us or root, no bit for others and no group write. Group read stays
+ * allowed, so a root:service 0640 file works for a service user.
+ */
+#define SECRET_BAD_MODE (S_IWGRP | S_IRWXO)
+
+/*
  * Read a whole file whose permissions we insist on: not a directory, owned
  * by us or root, no mode bit of bad_mode set. The content goes to guarded
  * memory (*buf, NUL-terminated, release with sodium_free()); *mode gets
@@ -67,11 +75,13 @@ static int read_guarded_file(const char *path, const char *what,
         goto err;
     }
     if ((st.st_mode & bad_mode) != 0) {
-        snprintf(err, errlen, "%s %s is %s; fix it with: chmod %s %s", what,
+        snprintf(err, errlen,
+                 "%s %s is %s (mode %04o); fix it with: chmod %s %s", what,
                  path,
                  (bad_mode & S_IROTH) != 0
                      ? "writable by group or accessible to others"
                      : "writable by group or others",
+                 (unsigned)(st.st_mode & 07777),
                  (bad_mode & S_IROTH) != 0 ? "600" : "go-w", path);
         goto err;
     }
@@ -121,13 +131,15 @@ int cli_config_read_password(const char *path, char **out, size_t *len,
 
     *out = NULL;
     *len = 0;
-    if (read_guarded_file(path, "password file", S_IWGRP | S_IRWXO, 0, &buf,
+    if (read_guarded_file(path, "password file", SECRET_BAD_MODE, 0, &buf,
                           &size, &mode, err, errlen) != 0) {
         return -1;
     }
     n = strcspn(buf, "\r\n");
     if (n == 0) {
-        snprintf(err, errlen, "password file %s: the first line is empty",
+        snprintf(err, errlen,
+                 "password file %s: the first line is empty (empty password "
+                 "refused)",
                  path);
         sodium_free(buf);
         return -1;
@@ -236,10 +248,13 @@ int cli_config_load(const char *path, int must_exist, cli_config_line_fn fn,
         line = next;
     }
     sodium_free(buf); /* wipes */
-    if (rc == 0 && has_secret && (mode & S_IROTH) != 0) {
-        cli_warn("%s holds a password and is readable by other users "
-                 "(chmod 600 %s)",
-                 path, path);
+    /* SECURITY: a config file with a password in it is a password file
+     * and obeys its rule; one without only has to be safe from changes. */
+    if (rc == 0 && has_secret && (mode & SECRET_BAD_MODE) != 0) {
+        cli_err("config file %s holds a password (-P) and is accessible to "
+                "others (mode %04o); fix it with: chmod 600 %s",
+                path, (unsigned)(mode & 07777), path);
+        rc = -1;
     }
     return rc;
 }

@@ -33,9 +33,11 @@ int cli_config_default_path(char *buf, size_t len);
 /*
  * cli_config_load -- read the config file path and call fn for each line
  * that is neither blank nor a # comment. The file must be owned by the user
- * or root and not be writable by group or others. A missing file is fine
- * unless must_exist. Returns 0, or -1 after printing one error line naming
- * the file (and the line, for a bad line).
+ * or root and not be writable by group or others; one that sets a password
+ * (-P/--pw) must also give others no access at all, as a password file
+ * (cli_config_read_password). A missing file is fine unless must_exist. Returns
+ * 0, or -1 after printing one error line naming the file (and the line, for a
+ * bad line).
  */
 int cli_config_load(const char *path, int must_exist, cli_config_line_fn fn,
                     void *ctx);
@@ -43,7 +45,8 @@ int cli_config_load(const char *path, int must_exist, cli_config_line_fn fn,
 /*
  * cli_config_read_password -- the first line of the password file path,
  * which must be owned by the user or root, not writable by group and not
- * accessible to others. *out receives guarded memory (release with
+ * accessible to others. secmq-admin --password-file uses it too, so both
+ * judge a password file alike. *out receives guarded memory (release with
  * sodium_free(), which wipes it) holding *len bytes and a NUL. Returns 0,
  * or -1 with a one-line reason in err.
  */

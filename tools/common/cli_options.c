@@ -837,8 +837,10 @@ void cli_help_common(FILE *f)
         "the command\n"
         "  line override the file. The file must be owned by you or root and "
         "not be\n"
-        "  writable by group or others; that, an unknown option or a bad "
-        "value is an\n"
-        "  error naming the file and line.\n",
+        "  writable by group or others, and a file with -P must not be "
+        "accessible to\n"
+        "  others at all (chmod 600), as a --pw-file; that, an unknown option "
+        "or a bad\n"
+        "  value is an error naming the file and line.\n",
         f);
 }
