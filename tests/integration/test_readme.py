@@ -377,7 +377,11 @@ class ReadmeStatic(unittest.TestCase):
                          "the pin line")
 
     def run_admin_block(self, text, line):
-        with open(os.path.join(self.tmp, "alice.pw"), "w") as fh:
+        # As the block's comment says: one line, mode 0600 (secmq-admin
+        # refuses a password file others can read).
+        fd = os.open(os.path.join(self.tmp, "alice.pw"),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
             fh.write("alice-secret-%d\n" % os.getpid())
         # `user add sam` reads its password from stdin off a terminal.
         self.run_sh(text, line, stdin="sam-secret-%d\n" % os.getpid())

@@ -638,7 +638,7 @@ static void test_dir_mode(void)
         CHECK_CONTAINS(err, "chmod 700", 0);
     }
     CHECK_INT_EQ(chmod(tu_at("alice"), 0700), 0);
-    kr = open_kr("alice");
+    kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
     secmq_keyring_free(kr);
 
@@ -657,7 +657,7 @@ static void test_dir_mode(void)
     umask(old);
     CHECK_INT_EQ(stat(tu_at("fresh"), &st), 0);
     CHECK_INT_EQ((int)(st.st_mode & 07777), 0700);
-    kr = open_kr("fresh");
+    kr = tu_keyring_open("fresh");
     CHECK(kr != NULL);
     secmq_keyring_free(kr);
 }
