@@ -40,7 +40,8 @@ enum file_id_opt {
     F_MAX_SIZE,
     F_RESERVE,
     F_RATE,
-    F_OUTBOX
+    F_OUTBOX,
+    F_STALL
 };
 
 static const struct cli_opt send_opts[] = {
@@ -53,11 +54,17 @@ static const struct cli_opt send_opts[] = {
 };
 
 static const struct cli_opt recv_opts[] = {
-    {"-t", "--topic", 1, F_TOPIC},       {"-o", "--output", 1, F_OUT},
-    {"-C", "--count", 1, F_COUNT},       {"-W", "--timeout", 1, F_TIMEOUT},
-    {NULL, "--json", 0, F_JSON},         {NULL, "--state", 1, F_STATE},
-    {NULL, "--max-size", 1, F_MAX_SIZE}, {NULL, "--reserve", 1, F_RESERVE},
-    {NULL, "--retry", 1, F_RETRY},       {NULL, NULL, 0, 0},
+    {"-t", "--topic", 1, F_TOPIC},
+    {"-o", "--output", 1, F_OUT},
+    {"-C", "--count", 1, F_COUNT},
+    {"-W", "--timeout", 1, F_TIMEOUT},
+    {NULL, "--json", 0, F_JSON},
+    {NULL, "--state", 1, F_STATE},
+    {NULL, "--max-size", 1, F_MAX_SIZE},
+    {NULL, "--reserve", 1, F_RESERVE},
+    {NULL, "--retry", 1, F_RETRY},
+    {NULL, "--stall-timeout", 1, F_STALL},
+    {NULL, NULL, 0, 0},
 };
 
 struct tool {
@@ -81,6 +88,7 @@ struct tool {
     secmq_file_receiver *receiver;
     atomic_int finished; /* receiver: files done, refused or failed */
     atomic_int failed;
+    atomic_int busy;   /* sender: a receiver answered busy */
     int offline;       /* --outbox: not connected yet, retrying */
     double next_try_s; /* when to try again */
     double retry_s;
@@ -230,6 +238,16 @@ static void recv_help(void)
           " --retry SEC         ask for missing chunks after SEC seconds "
           "without one\n"
           "                     (default 3, doubling up to 60)\n"
+          " --stall-timeout SEC give up a file after SEC seconds without a "
+          "new chunk\n"
+          "                     (default 600): its partial file is removed "
+          "and its slot\n"
+          "                     freed; a sender that comes back starts it "
+          "over. At most 16\n"
+          "                     files are in progress at once; a further "
+          "one is answered\n"
+          "                     'busy' (the sender tries again later) and "
+          "logged\n"
           " -W, --timeout SEC   give up after SEC seconds; exit 27\n"
           " --json              one JSON object per event on stdout\n"
           "Output: one line per received file on stdout: NAME (in DIR), "
@@ -307,14 +325,18 @@ static int tool_option(void *ctx, int id, const char *name, const char *arg,
         return cli_parse_count(name, arg, &t->count, err, errlen);
     case F_TIMEOUT:
     case F_RETRY:
+    case F_STALL:
         if (cli_parse_seconds(arg, 31536000.0, &d) != 0 ||
-            d < (id == F_RETRY ? 0.1 : 0.001)) {
+            d < (id == F_TIMEOUT ? 0.001 : 0.1) ||
+            (id == F_STALL && d > 2000000.0)) {
             snprintf(err, errlen, "%s: needs a number of seconds, not '%s'",
                      name, arg);
             return -1;
         }
         if (id == F_TIMEOUT) {
             t->timeout = d;
+        } else if (id == F_STALL) {
+            t->ro.stall_ms = (int)(d * 1000.0);
         } else if (t->recv) {
             t->ro.retry_ms = (int)(d * 1000.0);
         } else {
@@ -455,6 +477,11 @@ static void on_event(void *user, const secmq_file_event *ev)
     struct tool *t = user;
 
     file_out_event(&t->out, ev);
+    if (ev->kind == SECMQ_FILE_EV_REFUSED && ev->reason == SECMQ_FILE_R_BUSY) {
+        /* Not final on either side: the file is announced again. */
+        atomic_store(&t->busy, 1);
+        return;
+    }
     if (t->recv &&
         (ev->kind == SECMQ_FILE_EV_DONE || ev->kind == SECMQ_FILE_EV_FAILED ||
          ev->kind == SECMQ_FILE_EV_REFUSED)) {
@@ -494,6 +521,21 @@ static void on_message(secmq_client *c, void *user, const secmq_message *m)
     } else {
         (void)secmq_file_sender_handle_message(t->sender, m);
     }
+}
+
+static void on_subscribe(secmq_client *c, void *user, int mid, int count,
+                         const int *granted)
+{
+    struct cli_session *s = user;
+    struct tool *t = s->tool;
+
+    (void)c;
+    if (t->recv) {
+        secmq_file_receiver_handle_subscribe(t->receiver, mid, count, granted);
+    } else {
+        secmq_file_sender_handle_subscribe(t->sender, mid, count, granted);
+    }
+    cli_wake(); /* a refusal ends the run at once */
 }
 
 static void on_publish(secmq_client *c, void *user, int mid, int rc)
@@ -630,9 +672,13 @@ static int run(struct tool *t)
         if (t->timeout > 0.0 && cli_mono_now() >= end) {
             cli_session_stop(&t->s, FILE_EXIT_TIMEOUT);
             file_out_end(&t->out);
-            cli_err("Timed out%s", !t->recv && t->state != NULL
-                                       ? "; run again to resume"
-                                       : "");
+            cli_err("Timed out%s%s",
+                    !t->recv && atomic_load(&t->busy)
+                        ? ": the receiver was busy (every transfer slot "
+                          "taken) and did not take the file in time"
+                        : "",
+                    !t->recv && t->state != NULL ? "; run again to resume"
+                                                 : "");
             return FILE_EXIT_TIMEOUT;
         }
         cli_mono_timespec(cli_mono_now() + TICK_MS / 1000.0, &ts);
@@ -802,6 +848,7 @@ int main(int argc, char **argv)
     if (code == 0) {
         secmq_client_on_message(t.s.client, on_message);
         secmq_client_on_publish(t.s.client, on_publish);
+        secmq_client_on_subscribe(t.s.client, on_subscribe);
         if (t.outbox != NULL) {
             /* Committed work must be able to end cleanly from here on. */
             cli_signal_connected();

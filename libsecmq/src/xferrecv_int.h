@@ -59,6 +59,10 @@ struct secmq_file_receiver {
     uint64_t last_done_ms;
     int unacked[UNACKED_MAX]; /* mids of requests awaiting PUBACK */
     unsigned nunacked;
+    int sub_mid[2]; /* SUBSCRIBE packets for TOPIC/m and TOPIC/c/+ */
+    int fatal;      /* a SECMQ_E_* that ends the receiver (tick returns it) */
+    unsigned char busy_id[SECMQ_FILE_ID_BYTES]; /* the latest busy answer */
+    uint64_t busy_ms;
     secmq__err err;
 };
 
@@ -89,6 +93,8 @@ void secmq__xr_refuse(secmq_file_receiver *r, const secmq_file_manifest *m,
 rfile *secmq__xr_find(secmq_file_receiver *r, const unsigned char *id);
 /* A file no longer in progress: repeat the answer given (rate-limited). */
 void secmq__xr_answer(secmq_file_receiver *r, const unsigned char *id);
+/* Give up f after a stall: partial file removed, forgotten, an event. */
+void secmq__xr_expire(secmq_file_receiver *r, rfile *f, uint64_t idle_ms);
 /* A message on TOPIC/c/<id>. */
 void secmq__xr_on_chunk(secmq_file_receiver *r, const secmq_message *msg,
                         const unsigned char *id);
