@@ -90,8 +90,9 @@ static void on_manifest(secmq_file_receiver *r, const secmq_message *msg)
          * slot is free (a stalled transfer expires after stall_ms). One
          * answer per file and second at most. */
         uint64_t now = secmq__unix_ms();
-        if (now - r->busy_ms >= 1000u ||
-            memcmp(r->busy_id, m->file_id, SECMQ_FILE_ID_BYTES) != 0) {
+        size_t idn = sizeof r->busy_id;
+        int same = memcmp(r->busy_id, m->file_id, idn) == 0; /* not secret */
+        if (now - r->busy_ms >= 1000u || !same) {
             r->busy_ms = now;
             memcpy(r->busy_id, m->file_id, SECMQ_FILE_ID_BYTES);
             (void)secmq__xr_request(r, m->file_id, SECMQ_FILE_REQ_REFUSED,
