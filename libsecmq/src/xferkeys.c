@@ -97,6 +97,29 @@ int secmq__xfer_check_sender(secmq_keyring *kr, const char *topic, char *why,
         return SECMQ_E_NO_KEY;
     }
     ch = secmq__chan_best(kr, rtopic, strlen(rtopic));
+    for (size_t i = 0; ch != NULL && i < ch->npubs; i++) {
+        others += sodium_memcmp(ch->pubs[i].pk, kr->self.pk,
+                                SECMQ_SIGN_PK_BYTES) != 0;
+    }
+    if (others > 0) {
+        return SECMQ_OK;
+    }
+    /* An owned channel for the answers that does not list the owner: a
+     * common slip when the owner is also the sender. */
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *c = &kr->chans[i];
+        if (c->owned && !c->member &&
+            secmq__filter_match(c->filter, c->filter_len, rtopic,
+                                strlen(rtopic))) {
+            secmq__say(why, whylen,
+                       "'%s' owns the channel '%s' for the receivers' "
+                       "answers but is not a member of it: create it with "
+                       "'%s' among the subscribers (secmq-keys channel "
+                       "create --files %s ...)",
+                       kr->self.name, c->filter, kr->self.name, topic);
+            return SECMQ_E_NO_KEY;
+        }
+    }
     if (ch == NULL) {
         secmq__say(why, whylen,
                    "'%s' holds no channel covering the receivers' answers "
@@ -106,22 +129,14 @@ int secmq__xfer_check_sender(secmq_keyring *kr, const char *topic, char *why,
                    kr->self.name, topic, topic, topic);
         return SECMQ_E_NO_KEY;
     }
-    for (size_t i = 0; i < ch->npubs; i++) {
-        others += sodium_memcmp(ch->pubs[i].pk, kr->self.pk,
-                                SECMQ_SIGN_PK_BYTES) != 0;
-    }
-    if (others == 0) {
-        secmq__say(why, whylen,
-                   "no receiver can answer on %s/r/<file id>: the channel "
-                   "'%s' (owner %s) that covers it lists only '%s' as "
-                   "publisher; the request channel %s/r/# with the "
-                   "receivers as publishers is missing (secmq-keys channel "
-                   "create --files %s ...)",
-                   topic, ch->filter, ch->owner_display, kr->self.name, topic,
-                   topic);
-        return SECMQ_E_NO_KEY;
-    }
-    return SECMQ_OK;
+    secmq__say(why, whylen,
+               "no receiver can answer on %s/r/<file id>: the channel '%s' "
+               "(owner %s) that covers it lists only '%s' as publisher; the "
+               "request channel %s/r/# with the receivers as publishers is "
+               "missing (secmq-keys channel create --files %s ...)",
+               topic, ch->filter, ch->owner_display, kr->self.name, topic,
+               topic);
+    return SECMQ_E_NO_KEY;
 }
 
 int secmq__xfer_check_receiver(secmq_keyring *kr, const char *topic, char *why,

@@ -65,7 +65,8 @@ class MissingRequestChannel(FileTestCase):
     def test_sender_names_the_missing_channel(self):
         """send exits 1 at once: no receiver can answer on files/r/, the
         channel files/# that covers it lists only sam; nothing is
-        published. A rerun says the same."""
+        published. A rerun says the same. With files/r/# made but sam
+        not among its members, it says that."""
         src = os.path.join(self.work, "a.bin")
         make_file(src, 10 * 1000)
         since = self.broker.log_size()
@@ -81,6 +82,14 @@ class MissingRequestChannel(FileTestCase):
                           "publishers is missing", err)
         self.assert_not_logged(r"Received PUBLISH from sam-files",
                                "a sender without answers published", since)
+        # The request channel made, but without sam among its members.
+        self.create_channel("files/r/#", publishers=("alice",),
+                            subscribers=())
+        tx = self.send("-W", "30", src)
+        self.assertEqual(tx.wait_exit(EXIT_S), 1, tx.text())
+        self.assertIn("secmq-file: 'sam' owns the channel 'files/r/#' for "
+                      "the receivers' answers but is not a member of it",
+                      "\n".join(tx.err))
 
 
 class OneCommand(FileTestCase):
