@@ -6,7 +6,6 @@
  * wire formats xfercodec.c's, sqlite xferstate.c's.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -30,7 +29,7 @@ void secmq_file_recv_opts_init(secmq_file_recv_opts *o)
     o->reserve = 16ull << 20;
     o->retry_ms = 3000;
     o->max_active = 16;
-    o->stall_ms = 600000;
+    o->stall_ms = STALL_DEFAULT_MS;
 }
 
 static void on_manifest(secmq_file_receiver *r, const secmq_message *msg)
@@ -269,21 +268,14 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
         return SECMQ_E_INVAL;
     }
     *out = NULL;
-    secmq_file_recv_opts_init(&def);
-    if (o != NULL) {
-        /* A caller built against an older header passes a shorter
-         * struct: the fields it does not know keep their defaults. */
-        if (o->size < offsetof(secmq_file_recv_opts, stall_ms)) {
-            secmq__say(err, errlen, "invalid options (size)");
-            return SECMQ_E_INVAL;
-        }
-        memcpy(&def, o, o->size < sizeof def ? o->size : sizeof def);
-        def.size = sizeof def;
+    if (o == NULL) {
+        secmq_file_recv_opts_init(&def);
+        o = &def;
     }
-    o = &def;
     if (c == NULL || kr == NULL || dir == NULL ||
-        !secmq__xfer_topic_ok(topic) || o->retry_ms < 100 ||
-        o->max_active < 1 || o->max_active > 1024 || o->stall_ms < 100 ||
+        !secmq__xfer_topic_ok(topic) || o->size < sizeof *o ||
+        o->retry_ms < 100 || o->max_active < 1 || o->max_active > 1024 ||
+        (o->stall_ms != 0 && o->stall_ms < 100) ||
         strlen(dir) >= SECMQ__XPATH_MAX) {
         secmq__say(err, errlen, "invalid topic, directory or option");
         return SECMQ_E_INVAL;
@@ -299,6 +291,9 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
     r->kr = kr;
     r->o = *o;
     r->o.state = NULL;
+    if (r->o.stall_ms == 0) {
+        r->o.stall_ms = STALL_DEFAULT_MS; /* a struct filled by hand */
+    }
     r->cb = cb;
     r->user = user;
     secmq__xfer_topics(&r->t, topic, "c");

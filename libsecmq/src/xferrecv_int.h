@@ -15,6 +15,7 @@
 #define COMMIT_EVERY_MS 1000u
 #define COMMIT_EVERY_CHUNKS 256u
 #define RETRY_MAX_MS 60000u
+#define STALL_DEFAULT_MS 600000 /* secmq_file_recv_opts.stall_ms */
 #define DONE_REPLY_GAP_MS 1000u
 #define PART_PREFIX ".secmq-part-"
 #define STATE_NAME ".secmq-recv.db"

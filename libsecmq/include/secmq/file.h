@@ -477,9 +477,8 @@ typedef struct secmq_file_recv_opts {
                             partial file is removed and the transfer
                             forgotten, so its slot is free again; a
                             sender that comes back starts it over.
-                            >= 100; default 600000 (10 minutes).
-                            Added later: a caller whose size stops
-                            before it gets the default */
+                            >= 100, or 0 for the default: 600000
+                            (10 minutes) */
 } secmq_file_recv_opts;
 
 /* secmq_file_recv_opts_init -- the defaults above. Never fails. */
