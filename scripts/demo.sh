@@ -229,14 +229,13 @@ admin acl add --user sam 'files/r/#' read
 admin acl add --user alice 'files/#' read
 admin acl add --user alice 'files/r/#' write
 admin key add alice "$keys/alice.pub"
-# Two channels (docs/PROTOCOL.md 8.1): 'files/#' (sam publishes, alice
-# reads) and 'files/r/#' (alice publishes her requests, sam reads them).
-"$bin/secmq-keys" channel create --keyring "$keys/sam" --topic 'files/#' \
-  --publisher "$keys/sam.pub" --subscriber "$keys/alice.pub" --out "$keys/grants-files" >/dev/null
-"$bin/secmq-keys" channel create --keyring "$keys/sam" --topic 'files/r/#' \
-  --publisher "$keys/alice.pub" --subscriber "$keys/sam.pub" --out "$keys/grants-requests" >/dev/null
-"$bin/secmq-keys" import --keyring "$keys/alice" "$keys/grants-files/alice.grant" \
-  "$keys/grants-requests/alice.grant" >/dev/null
+# Two channels (docs/PROTOCOL.md 8.1) in one step: 'files/#' (sam
+# publishes, alice reads) and 'files/r/#' (alice publishes her requests,
+# sam reads them).
+"$bin/secmq-keys" channel create --keyring "$keys/sam" --files files \
+  --publisher "$keys/sam.pub" --subscriber "$keys/alice.pub" --out "$keys/grants-xfer" >/dev/null
+"$bin/secmq-keys" import --keyring "$keys/alice" "$keys/grants-xfer/files/alice.grant" \
+  "$keys/grants-xfer/requests/alice.grant" >/dev/null
 sleep 2 # the plugin re-reads its database once a second
 # A 1280x1024 colour picture (PPM, 3.9 MB) of camera noise.
 {

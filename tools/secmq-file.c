@@ -14,6 +14,7 @@
 #include "cli_options.h"
 #include "cli_session.h"
 #include "cli_signal.h"
+#include "file/file_help.h"
 #include "file/file_output.h"
 #include "secmq.h"
 
@@ -40,7 +41,8 @@ enum file_id_opt {
     F_MAX_SIZE,
     F_RESERVE,
     F_RATE,
-    F_OUTBOX
+    F_OUTBOX,
+    F_STALL
 };
 
 static const struct cli_opt send_opts[] = {
@@ -53,11 +55,17 @@ static const struct cli_opt send_opts[] = {
 };
 
 static const struct cli_opt recv_opts[] = {
-    {"-t", "--topic", 1, F_TOPIC},       {"-o", "--output", 1, F_OUT},
-    {"-C", "--count", 1, F_COUNT},       {"-W", "--timeout", 1, F_TIMEOUT},
-    {NULL, "--json", 0, F_JSON},         {NULL, "--state", 1, F_STATE},
-    {NULL, "--max-size", 1, F_MAX_SIZE}, {NULL, "--reserve", 1, F_RESERVE},
-    {NULL, "--retry", 1, F_RETRY},       {NULL, NULL, 0, 0},
+    {"-t", "--topic", 1, F_TOPIC},
+    {"-o", "--output", 1, F_OUT},
+    {"-C", "--count", 1, F_COUNT},
+    {"-W", "--timeout", 1, F_TIMEOUT},
+    {NULL, "--json", 0, F_JSON},
+    {NULL, "--state", 1, F_STATE},
+    {NULL, "--max-size", 1, F_MAX_SIZE},
+    {NULL, "--reserve", 1, F_RESERVE},
+    {NULL, "--retry", 1, F_RETRY},
+    {NULL, "--stall-timeout", 1, F_STALL},
+    {NULL, NULL, 0, 0},
 };
 
 struct tool {
@@ -81,170 +89,11 @@ struct tool {
     secmq_file_receiver *receiver;
     atomic_int finished; /* receiver: files done, refused or failed */
     atomic_int failed;
+    atomic_int busy;   /* sender: a receiver answered busy */
     int offline;       /* --outbox: not connected yet, retrying */
     double next_try_s; /* when to try again */
     double retry_s;
 };
-
-/* ------------------------------------------------------------------------ */
-/* Help                                                                     */
-/* ------------------------------------------------------------------------ */
-
-static void usage_top(void)
-{
-    printf("secmq-file %s -- send files end-to-end encrypted and resumable "
-           "over MQTT\n\n"
-           "Usage: secmq-file send [options] -t TOPIC FILE...\n"
-           "       secmq-file recv [options] -t TOPIC -o DIR [-C COUNT]\n"
-           "       secmq-file send --help | secmq-file recv --help\n",
-           secmq_version());
-}
-
-static void help_common_tail(void)
-{
-    fputs("\nBoth sides need --keyring DIR: the manifest (name, size, hash, "
-          "per-file key)\n"
-          "is sealed and signed through the keyring's channel for TOPIC/m; "
-          "the chunks on\n"
-          "TOPIC/c/<file id> are encrypted with the per-file key and signed "
-          "by the\n"
-          "sender; the receiver's requests on TOPIC/r/<file id> are sealed by "
-          "the\n"
-          "receiver. Keys (docs/PROTOCOL.md section 8.1), with sam sending to "
-          "alice:\n"
-          "  secmq-keys channel create --keyring sam --topic 'files/#' \\\n"
-          "      --publisher sam.pub --subscriber alice.pub --out g1\n"
-          "  secmq-keys channel create --keyring sam --topic 'files/r/#' \\\n"
-          "      --publisher alice.pub --subscriber sam.pub --out g2\n"
-          "  secmq-keys import --keyring alice sam.pub g1/alice.grant "
-          "g2/alice.grant\n"
-          "The broker's ACL: the sender writes TOPIC/m and TOPIC/c/# and "
-          "reads TOPIC/r/#;\n"
-          "receivers read TOPIC/m and TOPIC/c/# and write TOPIC/r/#.\n"
-          "To resume after a restart of either side or of the broker, give "
-          "each side a\n"
-          "fixed client id and a persistent session (-i ID -c), and the "
-          "sender --state.\n\n",
-          stdout);
-    cli_help_common(stdout);
-}
-
-static void send_help(void)
-{
-    usage_top();
-    fputs("\nsend: announce and send each FILE, one after the other, and wait "
-          "until a\nreceiver confirms it (verified and in place).\n\n"
-          " -t, --topic TOPIC   the transfer topic (no wildcards)\n"
-          " --name NAME         announce the (single) FILE as NAME (default: "
-          "its last\n"
-          "                     path component; receivers keep only a last "
-          "component).\n"
-          "                     A name receivers would refuse (see recv "
-          "--help: not\n"
-          "                     UTF-8, control or format characters, a "
-          "leading '.') is\n"
-          "                     refused here, before anything is sent\n"
-          " --state FILE        keep the progress (which chunks the broker "
-          "acknowledged,\n"
-          "                     and the per-file key, mode 0600) in this "
-          "sqlite file: a\n"
-          "                     new run with the same FILE (same size and "
-          "time) resumes\n"
-          "                     the same transfer. Without it nothing is "
-          "resumed.\n"
-          " --outbox FILE       send through a durable outbox (sqlite, mode "
-          "0600): "
-          "the\n"
-          "                     manifest and the chunks in flight (at most "
-          "--window of\n"
-          "                     them, sealed: ciphertext only) are committed "
-          "to FILE\n"
-          "                     before they are sent. After a crash the next "
-          "run with the\n"
-          "                     same FILE sends them first, in order; a broker "
-          "that is away\n"
-          "                     at the start is retried while they wait. The "
-          "progress stays\n"
-          "                     in --state (default FILE.xfer).\n"
-          " --chunk-size BYTES  plaintext bytes per chunk, 1024..16777216 "
-          "(default 64K);\n"
-          "                     chunk + 138 must stay below the broker's "
-          "maximum packet size\n"
-          " --window N          chunks awaiting the broker's PUBACK at once "
-          "(default 16)\n"
-          " --rate BYTES        publish at most BYTES of chunks per second "
-          "(K, M, G\n"
-          "                     suffixes; default: no limit)\n"
-          " --receivers N       a file is finished when N receivers confirmed "
-          "it (default 1)\n"
-          " --retry SEC         repeat the manifest after SEC seconds without "
-          "an answer\n"
-          "                     (default 5)\n"
-          " -W, --timeout SEC   give up after SEC seconds (the state is kept "
-          "for the next\n"
-          "                     run); exit 27\n"
-          " --json              one JSON object per event on stdout instead "
-          "of the result\n"
-          "                     lines and the progress bar\n"
-          "Output: one line per delivered file on stdout: NAME, SIZE, "
-          "blake2b-256:HASH and\n"
-          "the receiver's name, separated by tabs; a progress bar (bytes, %, "
-          "rate, ETA)\non stderr when it is a terminal.\n"
-          "Exit status: 0 every file delivered; 1 an error (usage, keyring, "
-          "connection,\nunreadable file, state file, interrupted); 3 a file "
-          "was refused by a receiver\nor failed; 27 -W expired; N the "
-          "broker refused the connection (CONNACK code).\n",
-          stdout);
-    help_common_tail();
-}
-
-static void recv_help(void)
-{
-    usage_top();
-    fputs("\nrecv: receive the files announced on TOPIC into DIR.\n\n"
-          " -t, --topic TOPIC   the transfer topic (no wildcards)\n"
-          " -o, --output DIR    an existing directory; nothing is ever "
-          "written outside it.\n"
-          "                     A file arrives as DIR/.secmq-part-<id> and is "
-          "renamed to its\n"
-          "                     name (the last component of the announced "
-          "name; names that\n"
-          "                     are empty, start with '.', are not UTF-8, or "
-          "hold control\n"
-          "                     characters, invisible format characters "
-          "such as a\n"
-          "                     right-to-left override, or '\\' are refused) "
-          "once its\n"
-          "                     hash is verified; an existing file is never "
-          "replaced:\n"
-          "                     NAME-1.EXT, NAME-2.EXT... are used\n"
-          " -C, --count N       exit after N files finished (received, "
-          "refused or failed)\n"
-          " --max-size BYTES    refuse larger files (default 4294967296; "
-          "K, M, G suffixes)\n"
-          " --reserve BYTES     refuse a file that would leave less free disk "
-          "space than\n"
-          "                     this (default 16M)\n"
-          " --state FILE        the progress database (default "
-          "DIR/.secmq-recv.db)\n"
-          " --retry SEC         ask for missing chunks after SEC seconds "
-          "without one\n"
-          "                     (default 3, doubling up to 60)\n"
-          " -W, --timeout SEC   give up after SEC seconds; exit 27\n"
-          " --json              one JSON object per event on stdout\n"
-          "Output: one line per received file on stdout: NAME (in DIR), "
-          "SIZE,\n"
-          "blake2b-256:HASH (check with `b2sum -l 256`) and the verified "
-          "sender, separated\n"
-          "by tabs. A write error (disk full, file size limit) ends that "
-          "file: the partial\n"
-          "file is removed and the sender told.\n"
-          "Exit status: 0 SIGINT/SIGTERM, or -C files received; 1 an error; "
-          "3 -C files\nfinished and one was refused or failed; 27 -W expired; "
-          "N the broker refused\nthe connection (CONNACK code).\n",
-          stdout);
-    help_common_tail();
-}
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                  */
@@ -307,14 +156,18 @@ static int tool_option(void *ctx, int id, const char *name, const char *arg,
         return cli_parse_count(name, arg, &t->count, err, errlen);
     case F_TIMEOUT:
     case F_RETRY:
+    case F_STALL:
         if (cli_parse_seconds(arg, 31536000.0, &d) != 0 ||
-            d < (id == F_RETRY ? 0.1 : 0.001)) {
+            d < (id == F_TIMEOUT ? 0.001 : 0.1) ||
+            (id == F_STALL && d > 2000000.0)) {
             snprintf(err, errlen, "%s: needs a number of seconds, not '%s'",
                      name, arg);
             return -1;
         }
         if (id == F_TIMEOUT) {
             t->timeout = d;
+        } else if (id == F_STALL) {
+            t->ro.stall_ms = (int)(d * 1000.0);
         } else if (t->recv) {
             t->ro.retry_ms = (int)(d * 1000.0);
         } else {
@@ -455,6 +308,11 @@ static void on_event(void *user, const secmq_file_event *ev)
     struct tool *t = user;
 
     file_out_event(&t->out, ev);
+    if (ev->kind == SECMQ_FILE_EV_REFUSED && ev->reason == SECMQ_FILE_R_BUSY) {
+        /* Not final on either side: the file is announced again. */
+        atomic_store(&t->busy, 1);
+        return;
+    }
     if (t->recv &&
         (ev->kind == SECMQ_FILE_EV_DONE || ev->kind == SECMQ_FILE_EV_FAILED ||
          ev->kind == SECMQ_FILE_EV_REFUSED)) {
@@ -494,6 +352,21 @@ static void on_message(secmq_client *c, void *user, const secmq_message *m)
     } else {
         (void)secmq_file_sender_handle_message(t->sender, m);
     }
+}
+
+static void on_subscribe(secmq_client *c, void *user, int mid, int count,
+                         const int *granted)
+{
+    struct cli_session *s = user;
+    struct tool *t = s->tool;
+
+    (void)c;
+    if (t->recv) {
+        secmq_file_receiver_handle_subscribe(t->receiver, mid, count, granted);
+    } else {
+        secmq_file_sender_handle_subscribe(t->sender, mid, count, granted);
+    }
+    cli_wake(); /* a refusal ends the run at once */
 }
 
 static void on_publish(secmq_client *c, void *user, int mid, int rc)
@@ -630,9 +503,13 @@ static int run(struct tool *t)
         if (t->timeout > 0.0 && cli_mono_now() >= end) {
             cli_session_stop(&t->s, FILE_EXIT_TIMEOUT);
             file_out_end(&t->out);
-            cli_err("Timed out%s", !t->recv && t->state != NULL
-                                       ? "; run again to resume"
-                                       : "");
+            cli_err("Timed out%s%s",
+                    !t->recv && atomic_load(&t->busy)
+                        ? ": the receiver was busy (every transfer slot "
+                          "taken) and did not take the file in time"
+                        : "",
+                    !t->recv && t->state != NULL ? "; run again to resume"
+                                                 : "");
             return FILE_EXIT_TIMEOUT;
         }
         cli_mono_timespec(cli_mono_now() + TICK_MS / 1000.0, &ts);
@@ -775,15 +652,15 @@ int main(int argc, char **argv)
     secmq_file_recv_opts_init(&t.ro);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
-        usage_top();
+        file_usage_top();
         printf("\nSee secmq-file send --help and secmq-file recv --help.\n");
         return argc < 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "send") == 0) {
-        ct = (struct cli_tool){send_opts, tool_option, &t, send_help};
+        ct = (struct cli_tool){send_opts, tool_option, &t, file_send_help};
     } else if (strcmp(argv[1], "recv") == 0) {
         t.recv = 1;
-        ct = (struct cli_tool){recv_opts, tool_option, &t, recv_help};
+        ct = (struct cli_tool){recv_opts, tool_option, &t, file_recv_help};
     } else {
         cli_usage_err("unknown command '%s' (send or recv)", argv[1]);
         return CLI_EXIT_ERROR;
@@ -802,6 +679,7 @@ int main(int argc, char **argv)
     if (code == 0) {
         secmq_client_on_message(t.s.client, on_message);
         secmq_client_on_publish(t.s.client, on_publish);
+        secmq_client_on_subscribe(t.s.client, on_subscribe);
         if (t.outbox != NULL) {
             /* Committed work must be able to end cleanly from here on. */
             cli_signal_connected();

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli_msg.h"
@@ -48,6 +49,15 @@ static const char usage_text[] =
     "      to be a member yourself. Writes OUTDIR/<member>.grant for every\n"
     "      member; send each to its member, who imports it. --allow-mac lets\n"
     "      members use mac-only envelopes (proves membership, not sender).\n"
+    "  channel create --keyring DIR --files TOPIC --publisher FILE...\n"
+    "                 --subscriber FILE... --out OUTDIR\n"
+    "      The two channels of a file transfer on TOPIC (secmq-file, see\n"
+    "      PROTOCOL.md 8.1) in one step: TOPIC/# with the senders\n"
+    "      (--publisher) as publishers and the receivers (--subscriber) as\n"
+    "      subscribers, grants in OUTDIR/files/; and TOPIC/r/# for the\n"
+    "      receivers' answers, publishers the receivers, subscribers the\n"
+    "      senders, grants in OUTDIR/requests/. Each member imports both of\n"
+    "      its grants.\n"
     "  channel rotate --keyring DIR --topic FILTER --out OUTDIR\n"
     "                 [--grace SECONDS]\n"
     "      Give an owned channel a new key (epoch + 1) and write new grants\n"
@@ -78,6 +88,7 @@ struct args {
     const char *topic;
     const char *out;
     const char *grace;
+    const char *files;
     int allow_mac;
     const char *pubs[MAX_ARGS];
     size_t npubs;
@@ -96,7 +107,8 @@ enum {
     O_GRACE = 16u,
     O_ALLOW_MAC = 32u,
     O_PUBLISHER = 64u,
-    O_SUBSCRIBER = 128u
+    O_SUBSCRIBER = 128u,
+    O_FILES = 256u
 };
 
 static const char synopsis[] =
@@ -105,6 +117,8 @@ static const char synopsis[] =
     "       secmq-keys import --keyring DIR FILE...\n"
     "       secmq-keys channel create --keyring DIR --topic FILTER "
     "--publisher FILE... [--subscriber FILE...] --out DIR [--allow-mac]\n"
+    "       secmq-keys channel create --keyring DIR --files TOPIC "
+    "--publisher FILE... --subscriber FILE... --out DIR\n"
     "       secmq-keys channel rotate --keyring DIR --topic FILTER --out DIR "
     "[--grace SECONDS]\n"
     "       secmq-keys channel revoke --keyring DIR --topic FILTER NAME "
@@ -183,6 +197,8 @@ static int parse(int argc, char **argv, int first, unsigned allowed,
             opt = O_NAME;
         } else if (IS("--topic")) {
             opt = O_TOPIC;
+        } else if (IS("--files")) {
+            opt = O_FILES;
         } else if (IS("--out")) {
             opt = O_OUT;
         } else if (IS("--grace")) {
@@ -239,6 +255,9 @@ static int parse(int argc, char **argv, int first, unsigned allowed,
             break;
         case O_OUT:
             a->out = v;
+            break;
+        case O_FILES:
+            a->files = v;
             break;
         default:
             a->grace = v;
@@ -363,6 +382,55 @@ static int cmd_import(int argc, char **argv)
     return 0;
 }
 
+/*
+ * channel create --files TOPIC: TOPIC/# (senders publish, receivers
+ * subscribe) and TOPIC/r/# (the reverse), grants in OUTDIR/files and
+ * OUTDIR/requests. Returns SECMQ_OK or the failing call's code, err set.
+ */
+static int create_files(const struct args *a, char *err, size_t errlen)
+{
+    char filt[2][SECMQ_TOPIC_MAX + 1], out[2][4096];
+    static const char *const sub[2] = {"files", "requests"};
+    secmq_channel_spec spec;
+    int rc;
+
+    if (mkdir(a->out, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", a->out, strerror(errno));
+        return SECMQ_E_IO;
+    }
+    snprintf(filt[0], sizeof filt[0], "%s/#", a->files);
+    snprintf(filt[1], sizeof filt[1], "%s/r/#", a->files);
+    for (int i = 0; i < 2; i++) {
+        if ((size_t)snprintf(out[i], sizeof out[i], "%s/%s", a->out, sub[i]) >=
+            sizeof out[i]) {
+            snprintf(err, errlen, "--out: too long a path");
+            return SECMQ_E_INVAL;
+        }
+        memset(&spec, 0, sizeof spec);
+        spec.filter = filt[i];
+        /* The requests channel swaps the roles. */
+        spec.publishers = i == 0 ? a->pubs : a->subs;
+        spec.n_publishers = i == 0 ? a->npubs : a->nsubs;
+        spec.subscribers = i == 0 ? a->subs : a->pubs;
+        spec.n_subscribers = i == 0 ? a->nsubs : a->npubs;
+        rc = secmq_channel_create(a->keyring, &spec, out[i], print_note, NULL,
+                                  err, errlen);
+        if (rc != SECMQ_OK) {
+            if (i == 1) {
+                cli_warn("channel %s was created (grants in %s/); %s was "
+                         "not: create it with channel create --topic",
+                         filt[0], out[0], filt[1]);
+            }
+            return rc;
+        }
+        printf("channel %s: grants in %s/\n", filt[i], out[i]);
+    }
+    printf("each member imports its two grants, e.g. secmq-keys import "
+           "--keyring DIR %s/NAME.grant %s/NAME.grant\n",
+           out[0], out[1]);
+    return SECMQ_OK;
+}
+
 static int cmd_channel(int argc, char **argv)
 {
     const char *sub = argc > 2 ? argv[2] : NULL;
@@ -378,10 +446,35 @@ static int cmd_channel(int argc, char **argv)
     if (strcmp(sub, "create") == 0) {
         rc = parse(argc, argv, 3,
                    O_KEYRING | O_TOPIC | O_OUT | O_ALLOW_MAC | O_PUBLISHER |
-                       O_SUBSCRIBER,
+                       O_SUBSCRIBER | O_FILES,
                    &a);
+        if (rc == 0 && a.files != NULL) {
+            if (a.topic != NULL || a.allow_mac) {
+                return usage_error("--files TOPIC takes neither --topic nor "
+                                   "--allow-mac");
+            }
+            if (strpbrk(a.files, "+#") != NULL ||
+                strlen(a.files) > SECMQ_FILE_TOPIC_MAX) {
+                return usage_error("--files '%s': needs a topic without "
+                                   "wildcards",
+                                   a.files);
+            }
+            if (a.npubs == 0 || a.nsubs == 0) {
+                return usage_error("--files needs --publisher FILE... (the "
+                                   "senders) and --subscriber FILE... (the "
+                                   "receivers)");
+            }
+            if (a.out == NULL) {
+                return require(a.out, "--out DIR");
+            }
+            if (a.npos > 0) {
+                return usage_error("unexpected argument '%s'", a.pos[0]);
+            }
+            rc = create_files(&a, err, sizeof err);
+            return rc != SECMQ_OK ? fail(rc, err) : 0;
+        }
         if (rc == 0) {
-            rc = require(a.topic, "--topic FILTER");
+            rc = require(a.topic, "--topic FILTER or --files TOPIC");
         }
         if (rc == 0) {
             rc = require(a.out, "--out DIR");

@@ -89,6 +89,19 @@ void secmq__xfer_self(const secmq_keyring *kr, unsigned char *pk,
 int secmq__xfer_sender_is(const secmq_keyring *kr, const char *topic,
                           const void *env, size_t len, const unsigned char *pk);
 
+/*
+ * Can this keyring take part in a transfer on topic (PROTOCOL.md §8.1)?
+ * The sender: a publisher of the channel covering TOPIC/m, and a member of
+ * one covering TOPIC/r/<id> that lists someone else as a publisher. The
+ * receiver: a member of one covering TOPIC/m and a publisher of the one
+ * covering TOPIC/r/<id>. SECMQ_OK, or SECMQ_E_NO_KEY with why (whylen
+ * bytes) naming the identity, the topic and the missing channel.
+ */
+int secmq__xfer_check_sender(secmq_keyring *kr, const char *topic, char *why,
+                             size_t whylen);
+int secmq__xfer_check_receiver(secmq_keyring *kr, const char *topic, char *why,
+                               size_t whylen);
+
 /* ---- bitmaps ------------------------------------------------------------- */
 
 static inline int secmq__bit_get(const unsigned char *b, uint32_t i)

@@ -68,3 +68,101 @@ int secmq__xfer_sender_is(const secmq_keyring *kr, const char *topic,
     full = known_pk(kr, topic, f.sender_id);
     return full == NULL || sodium_memcmp(full, pk, SECMQ_SIGN_PK_BYTES) == 0;
 }
+
+/* TOPIC/r/<an id of zeros>: where requests for any file go. */
+static void any_request_topic(char *out, size_t cap, const char *topic)
+{
+    unsigned char zero[SECMQ_FILE_ID_BYTES] = {0};
+
+    (void)secmq_file_request_topic(out, cap, topic, zero);
+}
+
+int secmq__xfer_check_sender(secmq_keyring *kr, const char *topic, char *why,
+                             size_t whylen)
+{
+    char mtopic[SECMQ_TOPIC_MAX + 1], rtopic[SECMQ_TOPIC_MAX + 1];
+    char detail[SECMQ_ERRMSG_BYTES] = "";
+    const secmq__kchan *ch;
+    size_t others = 0;
+
+    (void)secmq_file_manifest_topic(mtopic, sizeof mtopic, topic);
+    any_request_topic(rtopic, sizeof rtopic, topic);
+    if (secmq_keyring_may_publish(kr, mtopic) != SECMQ_OK) {
+        secmq_keyring_errmsg(kr, detail, sizeof detail);
+        secmq__say(why, whylen,
+                   "'%s' may not announce files on %s (%s): the sender "
+                   "must be a publisher of a channel covering %s/# "
+                   "(secmq-keys channel create --files %s ...)",
+                   kr->self.name, mtopic, detail, topic, topic);
+        return SECMQ_E_NO_KEY;
+    }
+    ch = secmq__chan_best(kr, rtopic, strlen(rtopic));
+    for (size_t i = 0; ch != NULL && i < ch->npubs; i++) {
+        others += sodium_memcmp(ch->pubs[i].pk, kr->self.pk,
+                                SECMQ_SIGN_PK_BYTES) != 0;
+    }
+    if (others > 0) {
+        return SECMQ_OK;
+    }
+    /* An owned channel for the answers that does not list the owner: a
+     * common slip when the owner is also the sender. */
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *c = &kr->chans[i];
+        if (c->owned && !c->member &&
+            secmq__filter_match(c->filter, c->filter_len, rtopic,
+                                strlen(rtopic))) {
+            secmq__say(why, whylen,
+                       "'%s' owns the channel '%s' for the receivers' "
+                       "answers but is not a member of it: create it with "
+                       "'%s' among the subscribers (secmq-keys channel "
+                       "create --files %s ...)",
+                       kr->self.name, c->filter, kr->self.name, topic);
+            return SECMQ_E_NO_KEY;
+        }
+    }
+    if (ch == NULL) {
+        secmq__say(why, whylen,
+                   "'%s' holds no channel covering the receivers' answers "
+                   "on %s/r/<file id>: it must be a member of the request "
+                   "channel %s/r/# (secmq-keys channel create --files %s "
+                   "...)",
+                   kr->self.name, topic, topic, topic);
+        return SECMQ_E_NO_KEY;
+    }
+    secmq__say(why, whylen,
+               "no receiver can answer on %s/r/<file id>: the channel '%s' "
+               "(owner %s) that covers it lists only '%s' as publisher; the "
+               "request channel %s/r/# with the receivers as publishers is "
+               "missing (secmq-keys channel create --files %s ...)",
+               topic, ch->filter, ch->owner_display, kr->self.name, topic,
+               topic);
+    return SECMQ_E_NO_KEY;
+}
+
+int secmq__xfer_check_receiver(secmq_keyring *kr, const char *topic, char *why,
+                               size_t whylen)
+{
+    char mtopic[SECMQ_TOPIC_MAX + 1], rtopic[SECMQ_TOPIC_MAX + 1];
+    char detail[SECMQ_ERRMSG_BYTES] = "";
+
+    (void)secmq_file_manifest_topic(mtopic, sizeof mtopic, topic);
+    any_request_topic(rtopic, sizeof rtopic, topic);
+    if (secmq__chan_best(kr, mtopic, strlen(mtopic)) == NULL) {
+        secmq__say(why, whylen,
+                   "'%s' holds no channel covering %s: import the grant of "
+                   "the channel %s/# (secmq-keys channel create --files %s "
+                   "...)",
+                   kr->self.name, mtopic, topic, topic);
+        return SECMQ_E_NO_KEY;
+    }
+    if (secmq_keyring_may_publish(kr, rtopic) != SECMQ_OK) {
+        secmq_keyring_errmsg(kr, detail, sizeof detail);
+        secmq__say(why, whylen,
+                   "'%s' cannot answer senders on %s/r/<file id> (%s): "
+                   "receivers must be publishers of the request channel "
+                   "%s/r/# (secmq-keys channel create --files %s ...)",
+                   kr->self.name, topic, detail, topic, topic);
+        return SECMQ_E_NO_KEY;
+    }
+    return SECMQ_OK;
+}

@@ -29,6 +29,7 @@ void secmq_file_recv_opts_init(secmq_file_recv_opts *o)
     o->reserve = 16ull << 20;
     o->retry_ms = 3000;
     o->max_active = 16;
+    o->stall_ms = STALL_DEFAULT_MS;
 }
 
 static void on_manifest(secmq_file_receiver *r, const secmq_message *msg)
@@ -84,7 +85,25 @@ static void on_manifest(secmq_file_receiver *r, const secmq_message *msg)
         goto out;
     }
     if (r->nact >= r->o.max_active) {
-        goto out; /* no answer: the sender asks again later */
+        /* Not recorded: a later manifest of it is judged again, once a
+         * slot is free (a stalled transfer expires after stall_ms). One
+         * answer per file and second at most. */
+        uint64_t now = secmq__unix_ms();
+        size_t idn = sizeof r->busy_id;
+        int same = memcmp(r->busy_id, m->file_id, idn) == 0; /* not secret */
+        if (now - r->busy_ms >= 1000u || !same) {
+            r->busy_ms = now;
+            memcpy(r->busy_id, m->file_id, SECMQ_FILE_ID_BYTES);
+            (void)secmq__xr_request(r, m->file_id, SECMQ_FILE_REQ_REFUSED,
+                                    SECMQ_FILE_R_BUSY, NULL, 0);
+            secmq__xr_emit(r, SECMQ_FILE_EV_REFUSED, NULL, m, sender, NULL,
+                           SECMQ_FILE_R_BUSY, 0,
+                           "busy: refused a file from %s for now: %u "
+                           "transfers are in progress already (the limit); "
+                           "the sender will announce it again",
+                           sender, r->o.max_active);
+        }
+        goto out;
     }
     if (secmq__file_name_judge(name, sizeof name, m->name, detail,
                                sizeof detail) != SECMQ_OK) {
@@ -256,6 +275,7 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
     if (c == NULL || kr == NULL || dir == NULL ||
         !secmq__xfer_topic_ok(topic) || o->size < sizeof *o ||
         o->retry_ms < 100 || o->max_active < 1 || o->max_active > 1024 ||
+        (o->stall_ms != 0 && o->stall_ms < 100) ||
         strlen(dir) >= SECMQ__XPATH_MAX) {
         secmq__say(err, errlen, "invalid topic, directory or option");
         return SECMQ_E_INVAL;
@@ -271,6 +291,9 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
     r->kr = kr;
     r->o = *o;
     r->o.state = NULL;
+    if (r->o.stall_ms == 0) {
+        r->o.stall_ms = STALL_DEFAULT_MS; /* a struct filled by hand */
+    }
     r->cb = cb;
     r->user = user;
     secmq__xfer_topics(&r->t, topic, "c");
@@ -281,6 +304,14 @@ int secmq_file_receiver_new(secmq_file_receiver **out, secmq_client *c,
     if (r->dir == NULL || r->act == NULL || r->buf == NULL) {
         secmq_file_receiver_free(r);
         return SECMQ_E_NOMEM;
+    }
+    /* Fail at once rather than receive files and never be able to say
+     * so: the sender would wait for an answer forever. */
+    rc = secmq__xfer_check_receiver(kr, r->t.topic, why, sizeof why);
+    if (rc != SECMQ_OK) {
+        secmq__say(err, errlen, "%s", why);
+        secmq_file_receiver_free(r);
+        return rc;
     }
     r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (r->dirfd < 0) {
@@ -351,12 +382,33 @@ int secmq_file_receiver_handle_connect(secmq_file_receiver *r,
         return SECMQ_E_INVAL;
     }
     pthread_mutex_lock(&r->lock);
-    rc = secmq_client_subscribe(r->c, NULL, r->t.mtopic, 1);
+    r->sub_mid[0] = r->sub_mid[1] = 0;
+    rc = secmq_client_subscribe(r->c, &r->sub_mid[0], r->t.mtopic, 1);
     if (rc == SECMQ_OK) {
-        rc = secmq_client_subscribe(r->c, NULL, r->t.filter, 1);
+        rc = secmq_client_subscribe(r->c, &r->sub_mid[1], r->t.filter, 1);
     }
     pthread_mutex_unlock(&r->lock);
     return rc;
+}
+
+void secmq_file_receiver_handle_subscribe(secmq_file_receiver *r, int mid,
+                                          int count, const int *granted)
+{
+    if (r == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    for (int i = 0; i < 2; i++) {
+        if (mid != 0 && mid == r->sub_mid[i] &&
+            (count < 1 || granted == NULL || granted[0] >= 0x80)) {
+            r->fatal = SECMQ_E_AUTH;
+            secmq__err_set(&r->err, SECMQ_E_AUTH,
+                           "the broker refused the subscription to %s: not "
+                           "authorised",
+                           i == 0 ? r->t.mtopic : r->t.filter);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
 }
 
 int secmq_file_receiver_handle_message(secmq_file_receiver *r,
@@ -422,6 +474,14 @@ int secmq_file_receiver_tick(secmq_file_receiver *r)
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < r->nact; i++) {
         rfile *f = r->act[i];
+        uint64_t idle = now - f->last_chunk_ms;
+        if (now > f->last_chunk_ms && idle >= (uint64_t)r->o.stall_ms) {
+            /* A sender that announced and went away must not hold a
+             * slot forever. */
+            secmq__xr_expire(r, f, idle);
+            i--;
+            continue;
+        }
         if (f->unsynced > 0 && now - f->last_commit_ms >= COMMIT_EVERY_MS) {
             int c = secmq__xr_commit(r, f, now);
             if (c != SECMQ_OK) {
@@ -444,6 +504,9 @@ int secmq_file_receiver_tick(secmq_file_receiver *r)
         }
     }
     n = (int)r->nact;
+    if (r->fatal != SECMQ_OK) {
+        rc = r->fatal;
+    }
     pthread_mutex_unlock(&r->lock);
     return rc != SECMQ_OK ? rc : n;
 }

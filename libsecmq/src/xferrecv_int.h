@@ -15,6 +15,7 @@
 #define COMMIT_EVERY_MS 1000u
 #define COMMIT_EVERY_CHUNKS 256u
 #define RETRY_MAX_MS 60000u
+#define STALL_DEFAULT_MS 600000 /* secmq_file_recv_opts.stall_ms */
 #define DONE_REPLY_GAP_MS 1000u
 #define PART_PREFIX ".secmq-part-"
 #define STATE_NAME ".secmq-recv.db"
@@ -59,6 +60,10 @@ struct secmq_file_receiver {
     uint64_t last_done_ms;
     int unacked[UNACKED_MAX]; /* mids of requests awaiting PUBACK */
     unsigned nunacked;
+    int sub_mid[2]; /* SUBSCRIBE packets for TOPIC/m and TOPIC/c/+ */
+    int fatal;      /* a SECMQ_E_* that ends the receiver (tick returns it) */
+    unsigned char busy_id[SECMQ_FILE_ID_BYTES]; /* the latest busy answer */
+    uint64_t busy_ms;
     secmq__err err;
 };
 
@@ -89,6 +94,8 @@ void secmq__xr_refuse(secmq_file_receiver *r, const secmq_file_manifest *m,
 rfile *secmq__xr_find(secmq_file_receiver *r, const unsigned char *id);
 /* A file no longer in progress: repeat the answer given (rate-limited). */
 void secmq__xr_answer(secmq_file_receiver *r, const unsigned char *id);
+/* Give up f after a stall: partial file removed, forgotten, an event. */
+void secmq__xr_expire(secmq_file_receiver *r, rfile *f, uint64_t idle_ms);
 /* A message on TOPIC/c/<id>. */
 void secmq__xr_on_chunk(secmq_file_receiver *r, const secmq_message *msg,
                         const unsigned char *id);

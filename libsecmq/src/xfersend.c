@@ -198,6 +198,7 @@ static void start_next(secmq_file_sender *s)
         }
         f->state = F_SENDING;
         f->last_answer_ms = now_ms();
+        f->wait_ms = (uint64_t)s->o.retry_ms;
         rc = publish_manifest(s, f);
         if (rc != SECMQ_OK) {
             char why[900];
@@ -326,7 +327,6 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
 {
     secmq_file_sender *s;
     secmq_file_send_opts def;
-    size_t probe = 0;
     int rc;
 
     secmq__say(err, errlen, "%s", "");
@@ -367,14 +367,16 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
         secmq_file_sender_free(s);
         return SECMQ_E_NOMEM;
     }
-    /* Fail early, not at the first file: may this identity seal there? */
-    if (secmq_keyring_seal(kr, s->t.mtopic, "", 0, s->env, s->env_cap,
-                           &probe) == SECMQ_E_NO_KEY) {
-        secmq__say(err, errlen,
-                   "this keyring may not publish on %s (see secmq-keys)",
-                   s->t.mtopic);
-        secmq_file_sender_free(s);
-        return SECMQ_E_NO_KEY;
+    /* Fail early, not at the first file and not by waiting in vain for
+     * answers: may this identity announce files, and can it hear them? */
+    {
+        char why[512];
+        rc = secmq__xfer_check_sender(kr, s->t.topic, why, sizeof why);
+        if (rc != SECMQ_OK) {
+            secmq__say(err, errlen, "%s", why);
+            secmq_file_sender_free(s);
+            return rc;
+        }
     }
     {
         secmq_outbox_stats st;
@@ -475,13 +477,32 @@ int secmq_file_sender_handle_connect(secmq_file_sender *s, int session_present)
         return SECMQ_E_INVAL;
     }
     pthread_mutex_lock(&s->lock);
-    rc = secmq_client_subscribe(s->c, NULL, s->t.filter, 1);
+    s->sub_mid = 0;
+    rc = secmq_client_subscribe(s->c, &s->sub_mid, s->t.filter, 1);
     if (rc == SECMQ_OK && s->cur < s->nfiles &&
         s->files[s->cur]->state == F_SENDING) {
         rc = publish_manifest(s, s->files[s->cur]);
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+void secmq_file_sender_handle_subscribe(secmq_file_sender *s, int mid,
+                                        int count, const int *granted)
+{
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (mid != 0 && mid == s->sub_mid &&
+        (count < 1 || granted == NULL || granted[0] >= 0x80)) {
+        s->fatal = SECMQ_E_AUTH;
+        secmq__err_set(&s->err, SECMQ_E_AUTH,
+                       "the broker refused the subscription to %s: not "
+                       "authorised (the receivers' answers cannot arrive)",
+                       s->t.filter);
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* A NEED: chunks the broker acknowledged but the receiver lacks go out
@@ -557,6 +578,19 @@ int secmq_file_sender_handle_message(secmq_file_sender *s,
         goto out; /* finished or never ours: nothing to do */
     }
     f->last_answer_ms = now_ms();
+    if (r.kind == SECMQ_FILE_REQ_REFUSED && r.reason == SECMQ_FILE_R_BUSY) {
+        /* Not final: the receiver has no free slot now. Announce again
+         * later, waiting longer each time (the chunks sent meanwhile were
+         * dropped; the receiver asks for them once it takes the file). */
+        uint64_t w = f->wait_ms * 2;
+        f->wait_ms = w > BUSY_MAX_MS ? BUSY_MAX_MS : w;
+        emit(s, SECMQ_FILE_EV_REFUSED, f, peer, r.reason, 0, 0,
+             "%s is busy (all its transfer slots are taken): %s is "
+             "announced again in %llu s",
+             peer, f->m.name, (unsigned long long)(f->wait_ms / 1000u));
+        goto out;
+    }
+    f->wait_ms = (uint64_t)s->o.retry_ms;
     if (r.kind == SECMQ_FILE_REQ_NEED) {
         uint32_t asked = apply_need(f, &r);
         emit(s, SECMQ_FILE_EV_REQUEST, f, peer, 0, 0, asked,
@@ -721,8 +755,8 @@ int secmq_file_sender_tick(secmq_file_sender *s)
             f->last_save_ms = now;
         }
         if (f->acked_n == f->m.chunk_count && window_used(s) == 0 &&
-            now - f->last_answer_ms >= (uint64_t)s->o.retry_ms &&
-            now - f->last_manifest_ms >= (uint64_t)s->o.retry_ms) {
+            now - f->last_answer_ms >= f->wait_ms &&
+            now - f->last_manifest_ms >= f->wait_ms) {
             /* Silence: a receiver may have missed the manifest, or its
              * answer was lost. Ask again. */
             (void)publish_manifest(s, f);
@@ -736,6 +770,9 @@ int secmq_file_sender_tick(secmq_file_sender *s)
     }
     for (size_t i = 0; i < s->nfiles; i++) {
         left += s->files[i]->state != F_FINISHED;
+    }
+    if (s->fatal != SECMQ_OK) {
+        rc = s->fatal;
     }
     pthread_mutex_unlock(&s->lock);
     return rc != SECMQ_OK ? rc : left;

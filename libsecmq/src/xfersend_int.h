@@ -14,6 +14,7 @@
 #define PROGRESS_EVERY_MS 500u
 #define SAVE_EVERY_MS 1000u
 #define WINDOW_MAX 1024u
+#define BUSY_MAX_MS 60000u /* longest wait after a busy answer */
 #define ENV_BUF (SECMQ_FILE_REQUEST_MAX + SECMQ_ENV_OVERHEAD_SIGNED)
 
 enum { F_QUEUED = 0, F_SENDING = 1, F_FINISHED = 2 };
@@ -32,6 +33,8 @@ typedef struct sfile {
     unsigned dones;
     int dirty;
     uint64_t last_save_ms, last_manifest_ms, last_answer_ms;
+    uint64_t wait_ms; /* silence before the manifest is repeated: retry_ms,
+                         doubled (up to BUSY_MAX_MS) by each busy answer */
     uint64_t last_progress_ms, progress_bytes;
     char ctopic[SECMQ_TOPIC_MAX + 1];
 } sfile;
@@ -67,6 +70,8 @@ struct secmq_file_sender {
     unsigned char pk[SECMQ_SIGN_PK_BYTES];
     const unsigned char *sk;
     unsigned ndone, nrefused, nfailed;
+    int sub_mid; /* the SUBSCRIBE to TOPIC/r/+ */
+    int fatal;   /* a SECMQ_E_* that ends the sender (tick returns it) */
     uint64_t rate_t0_ms, rate_bytes; /* --rate: since the first chunk */
     secmq__err err;
 };

@@ -94,8 +94,15 @@ int secmq__xr_request(secmq_file_receiver *r, const unsigned char *file_id,
     if (rc != SECMQ_OK) {
         char why[SECMQ_ERRMSG_BYTES] = "";
         secmq_keyring_errmsg(r->kr, why, sizeof why);
-        secmq__err_set(&r->err, rc, "cannot send a request: %s%s%s",
-                       secmq_strerror(rc), why[0] ? ": " : "", why);
+        secmq__err_set(&r->err, rc, "cannot answer the sender on %s/r/: %s%s%s",
+                       r->t.topic, secmq_strerror(rc), why[0] ? ": " : "", why);
+        /* A receiver that cannot answer must not go on silently: the
+         * sender would wait for its answer forever. A lost connection is
+         * not that: the answer is repeated after reconnecting. */
+        if (rc == SECMQ_E_NO_KEY || rc == SECMQ_E_IO || rc == SECMQ_E_INVAL ||
+            rc == SECMQ_E_OVERSIZE) {
+            r->fatal = rc;
+        }
     }
     return rc;
 }
@@ -157,6 +164,26 @@ static void drop_active(secmq_file_receiver *r, rfile *f)
         }
     }
     secmq__xr_free(f);
+}
+
+void secmq__xr_expire(secmq_file_receiver *r, rfile *f, uint64_t idle_ms)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
+    (void)unlinkat(r->dirfd, f->part, 0);
+    (void)fsync(r->dirfd);
+    /* Forgotten, not refused: a sender that comes back announces it
+     * again and it starts over. */
+    (void)secmq__xdb_delete(r->db, f->m.file_id);
+    secmq__xr_emit(r, SECMQ_FILE_EV_EXPIRED, f, NULL, NULL, NULL, 0, 0,
+                   "gave up %s from %s: no chunk for %llu s (%u of %u "
+                   "chunks held); the partial file was removed and its "
+                   "slot freed",
+                   f->name, f->sender, (unsigned long long)(idle_ms / 1000u),
+                   f->have_n, f->m.chunk_count);
+    drop_active(r, f);
 }
 
 /* Data first (fdatasync), then the bitmap that says it is there. */

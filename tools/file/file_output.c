@@ -30,6 +30,8 @@ static const char *kind_name(int kind)
         return "rejected";
     case SECMQ_FILE_EV_REQUEST:
         return "request";
+    case SECMQ_FILE_EV_EXPIRED:
+        return "expired";
     default:
         return "unknown";
     }
@@ -217,13 +219,14 @@ void file_out_event(struct file_out *o, const secmq_file_event *ev)
             cli_err("%s", d);
             break;
         case SECMQ_FILE_EV_REFUSED:
-            if (o->recv) {
+            if (o->recv || ev->reason == SECMQ_FILE_R_BUSY) {
                 cli_warn("%s", d);
             } else {
                 cli_err("%s", d);
             }
             break;
         case SECMQ_FILE_EV_REJECTED:
+        case SECMQ_FILE_EV_EXPIRED:
             cli_warn("%s", d);
             break;
         case SECMQ_FILE_EV_START:

@@ -254,13 +254,21 @@ typedef enum secmq_file_event_kind {
     SECMQ_FILE_EV_DONE = 3,     /* sender: a receiver confirmed the file;
                                    receiver: verified, in its final place */
     SECMQ_FILE_EV_REFUSED = 4,  /* sender: a receiver refused the file;
-                                   receiver: it refused a manifest */
+                                   receiver: it refused a manifest. With
+                                   reason SECMQ_FILE_R_BUSY not final:
+                                   the receiver had no free slot, the
+                                   sender keeps the file and announces it
+                                   again later (backing off) */
     SECMQ_FILE_EV_FAILED = 5,   /* the transfer ended with an error */
     SECMQ_FILE_EV_REJECTED = 6, /* a manifest, chunk or request did not
                                    verify and was dropped (reason: a
                                    secmq_open_reason) */
-    SECMQ_FILE_EV_REQUEST = 7   /* sender: a receiver asked for chunks
+    SECMQ_FILE_EV_REQUEST = 7,  /* sender: a receiver asked for chunks
                                    again; receiver: it asked */
+    SECMQ_FILE_EV_EXPIRED = 8   /* receiver: a transfer in progress got no
+                                   chunk for stall_ms and was given up
+                                   (partial file removed, forgotten: a
+                                   repeated manifest starts it over) */
 } secmq_file_event_kind;
 
 /* One event. Every pointer is valid during the callback only. */
@@ -318,7 +326,10 @@ SECMQ_API void secmq_file_send_opts_init(secmq_file_send_opts *o);
  * covering topic/r/+ (docs/PROTOCOL.md §8.1). cb (may be NULL) gets the
  * events, with user.
  * Returns SECMQ_OK, SECMQ_E_INVAL (bad topic or option), SECMQ_E_NO_KEY
- * (kr cannot seal topic/m), SECMQ_E_IO (state file: cannot open it, it
+ * (kr cannot seal topic/m, holds no channel covering topic/r/<id>, or
+ * the one that does lists no publisher but this identity, so no receiver
+ * could answer: err names the identity and the missing channel),
+ * SECMQ_E_IO (state file: cannot open it, it
  * is not a secmq transfer state file, or another process uses it),
  * SECMQ_E_NOMEM. On failure *out is NULL and err (errlen bytes, may be
  * NULL) holds a one-line reason.
@@ -367,6 +378,16 @@ SECMQ_API int secmq_file_sender_handle_connect(secmq_file_sender *s,
  */
 SECMQ_API int secmq_file_sender_handle_message(secmq_file_sender *s,
                                                const secmq_message *m);
+
+/*
+ * secmq_file_sender_handle_subscribe -- call from on_subscribe (granted
+ * BORROWED, count entries). A refusal (0x80) of the subscription to
+ * TOPIC/r/+ ends the sender: the next secmq_file_sender_tick() returns
+ * SECMQ_E_AUTH and secmq_file_sender_errmsg() names the topic.
+ */
+SECMQ_API void secmq_file_sender_handle_subscribe(secmq_file_sender *s, int mid,
+                                                  int count,
+                                                  const int *granted);
 
 /* secmq_file_sender_handle_publish -- call from on_publish. */
 SECMQ_API void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid,
@@ -444,7 +465,20 @@ typedef struct secmq_file_recv_opts {
                             one (doubling, up to 60 s); default 3000 */
     const char *state;   /* sqlite file of the progress (BORROWED, copied);
                             NULL = DIR/.secmq-recv.db */
-    unsigned max_active; /* transfers in progress at once; default 16 */
+    unsigned max_active; /* transfers in progress at once; default 16.
+                            A manifest that finds them all taken is
+                            answered REFUSED with SECMQ_FILE_R_BUSY and
+                            not recorded (judged again when repeated),
+                            and reported as a REFUSED event with that
+                            reason */
+    int stall_ms;        /* give up a transfer in progress after this
+                            long without a new chunk (and after a
+                            restart, this long after resuming it): the
+                            partial file is removed and the transfer
+                            forgotten, so its slot is free again; a
+                            sender that comes back starts it over.
+                            >= 100, or 0 for the default: 600000
+                            (10 minutes) */
 } secmq_file_recv_opts;
 
 /* secmq_file_recv_opts_init -- the defaults above. Never fails. */
@@ -458,7 +492,9 @@ SECMQ_API void secmq_file_recv_opts_init(secmq_file_recv_opts *o);
  * channel covering topic/m and be a publisher of one covering
  * topic/r/+. Unfinished transfers of the state file are resumed: their
  * partial files are reopened and the missing chunks asked for.
- * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_IO (dir or state file; the
+ * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_NO_KEY (kr holds no channel
+ * covering topic/m, or may not publish on topic/r/<id>: err names the
+ * identity and the missing channel), SECMQ_E_IO (dir or state file; the
  * detail in err), SECMQ_E_NOMEM. *out is NULL on failure.
  */
 SECMQ_API SECMQ_NODISCARD int
@@ -477,6 +513,17 @@ SECMQ_API void secmq_file_receiver_free(secmq_file_receiver *r);
  */
 SECMQ_API int secmq_file_receiver_handle_connect(secmq_file_receiver *r,
                                                  int session_present);
+
+/*
+ * secmq_file_receiver_handle_subscribe -- call from on_subscribe (granted
+ * BORROWED, count entries). A refusal (0x80) of one of the receiver's
+ * subscriptions ends it: the next secmq_file_receiver_tick() returns
+ * SECMQ_E_AUTH and secmq_file_receiver_errmsg() says "the broker refused
+ * the subscription to TOPIC/m: not authorised". Other SUBACKs are ignored.
+ */
+SECMQ_API void secmq_file_receiver_handle_subscribe(secmq_file_receiver *r,
+                                                    int mid, int count,
+                                                    const int *granted);
 
 /*
  * secmq_file_receiver_handle_message -- call from on_message. Returns 1 if
@@ -505,9 +552,13 @@ SECMQ_API unsigned secmq_file_receiver_unacked(secmq_file_receiver *r);
 
 /*
  * secmq_file_receiver_tick -- timers: saves progress, asks for missing
- * chunks after a silence. Call every 50..500 ms.
+ * chunks after a silence, gives up transfers stalled for stall_ms. Call
+ * every 50..500 ms.
  * Returns the number of transfers in progress, or a negative SECMQ_E_*
- * when the state file cannot be written.
+ * that ends the receiver (secmq_file_receiver_errmsg says why): the state
+ * file cannot be written (SECMQ_E_IO), an answer to a sender cannot be
+ * sealed (SECMQ_E_NO_KEY: the keyring lost the request channel), or the
+ * broker refused a subscription (SECMQ_E_AUTH).
  */
 SECMQ_API int secmq_file_receiver_tick(secmq_file_receiver *r);
 
