@@ -124,6 +124,16 @@ SECMQ_API const char *secmq_strerror(int rc);
 SECMQ_API const char *secmq_version(void);
 
 /*
+ * secmq_dependency_versions -- the versions of the libraries libsecmq runs
+ * on, as loaded at run time, e.g. "libmosquitto 2.0.11, wolfSSL 5.5.4,
+ * libsodium 1.0.18". Writes at most len bytes, NUL included, into buf
+ * (written; truncated to fit, like snprintf; buf may be NULL when len is 0).
+ * Returns the length of the whole text without the NUL (a value >= len means
+ * it was truncated). Never fails; any thread; no secmq_init() needed.
+ */
+SECMQ_API size_t secmq_dependency_versions(char *buf, size_t len);
+
+/*
  * secmq_init -- initialise the crypto libraries (libsodium, wolfSSL).
  * Safe to call many times and from several threads; secmq_client_new() calls
  * it for you. Returns SECMQ_OK, or SECMQ_E_IO if a library failed to start.

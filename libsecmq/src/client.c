@@ -355,6 +355,11 @@ static void mosq_init(void)
     mosquitto_lib_init();
 }
 
+void secmq__mqtt_lib_version(int *major, int *minor, int *revision)
+{
+    (void)mosquitto_lib_version(major, minor, revision);
+}
+
 int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
 {
     secmq_client *c;
