@@ -102,9 +102,9 @@ void cli_conn_forget_password(struct cli_conn *o);
 /*
  * cli_parse -- read the config file (--config FILE, or the default file
  * when it exists and --no-config is absent), then argv; the command line
- * overrides the file. Passwords given with -P are wiped from argv.
- * Returns 0 to go on, 1 when --help was printed (exit 0), -1 after
- * printing a one-line error (exit 1).
+ * overrides the file. Passwords given with -P or in a -L URL are wiped
+ * from argv. Returns 0 to go on, 1 when --help or --version was printed
+ * (exit 0), -1 after printing a one-line error (exit 1).
  */
 int cli_parse(struct cli_conn *o, const struct cli_tool *t, int argc,
               char **argv);
@@ -116,6 +116,16 @@ int cli_parse(struct cli_conn *o, const struct cli_tool *t, int argc,
  */
 int cli_parse_v2(struct cli_conn *o, const struct cli_tool *t,
                  cli_operand_fn operand, int argc, char **argv);
+
+/*
+ * cli_parse_v3 -- cli_parse_v2, and -L URL (mosquitto_pub/_sub's URL
+ * option) is accepted: its topic goes to t->handle as the tool's option
+ * url_topic_id (its -t), named "-L". With url_topic_id 0, -L is refused.
+ * cli_parse_v2 is cli_parse_v3 with url_topic_id 0.
+ */
+int cli_parse_v3(struct cli_conn *o, const struct cli_tool *t,
+                 cli_operand_fn operand, int url_topic_id, int argc,
+                 char **argv);
 
 /*
  * cli_conn_config -- fill *cfg (written) from *o. The strings in cfg point
