@@ -6,8 +6,9 @@ give (8, MOSQ_ERR_TLS, for every TLS failure; 7, MOSQ_ERR_CONN_LOST, for a
 connection closed before CONNACK; the CONNACK code for a refused login) and
 exactly one line on stderr naming the cause (unknown CA, host name, expiry,
 pin, password, missing client certificate); the matching correct setting
-must work, so the refusal is not an accident. Certificate checks are never turned off
-here: --insecure only skips the host name, and that is tested as such.
+must work, so the refusal is not an accident. Certificate checks are never
+turned off here: --insecure only skips the host name, and that is tested
+as such.
 """
 
 import os
