@@ -415,6 +415,26 @@ typedef struct secmq_keyring secmq_keyring; /* see secmq/keyring.h */
  */
 SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
 
+/* secmq_client_set_session_expiry: a session that never expires. */
+#define SECMQ_SESSION_EXPIRY_NEVER UINT32_MAX
+
+/*
+ * secmq_client_set_session_expiry -- MQTT 5 only: the Session Expiry
+ * Interval sent in every CONNECT (and reconnect), in seconds: how long the
+ * broker keeps the session (subscriptions, queued QoS 1/2 messages) after
+ * the connection ends; 0 ends it with the connection,
+ * SECMQ_SESSION_EXPIRY_NEVER keeps it for ever (within the broker's own
+ * limits, e.g. mosquitto's persistent_client_expiration). Without this
+ * call an MQTT 5 client sends SECMQ_SESSION_EXPIRY_NEVER when
+ * clean_session is 0 (a persistent session, as with MQTT 3.1.1) and
+ * nothing (0) otherwise. Call before secmq_client_connect().
+ * Returns SECMQ_OK, SECMQ_E_INVAL (c NULL, or the client's protocol is not
+ * SECMQ_MQTT_5: MQTT 3.1.1 has no such property) or SECMQ_E_STATE (after
+ * secmq_client_connect()).
+ */
+SECMQ_API int secmq_client_set_session_expiry(secmq_client *c,
+                                              uint32_t seconds);
+
 /*
  * secmq_client_allow_plain -- with a keyring: deliver messages on topics
  * that match filter (BORROWED, copied; + and # allowed) and that no

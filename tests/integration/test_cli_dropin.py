@@ -7,7 +7,8 @@ it is installed), --version, -L URLs (mqtts:// and mqtt://, user and
 password, default ports, the password wiped from /proc/PID/cmdline, bad
 URLs refused), secmq-sub's --remove-retained, -U and -E, and the
 mosquitto options secmq refuses with "not supported: <why>" and exit 1
-before connecting.
+before connecting, and MQTT v5 session expiry (-x; -c keeping the session
+with -V mqttv5).
 """
 
 import os
@@ -255,11 +256,51 @@ class DropIn(BrokerTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "test/u/b kept\n")
 
+    # -- MQTT v5 session expiry (-x) ----------------------------------------
+
+    def test_v5_persistent_session_kept(self):
+        """-c -V mqttv5 keeps the session as -c does with 3.1.1 (and as
+        mosquitto_sub does: session expiry -1 by default with -c)."""
+        args = self.conn_args("alice") + ["-V", "mqttv5", "-c", "-i",
+                                          "v5-kept", "-q", "1", "-t",
+                                          "test/v5"]
+        r = self.run_tool("secmq-sub", args + ["-E"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.pub("-t", "test/v5", "-q", "1", "-m", "queued while away")
+        r = self.run_tool("secmq-sub", args + ["-C", "1", "-W", "10"])
+        self.assertEqual((r.returncode, r.stdout), (0, "queued while away\n"),
+                         r.stderr)
+
+    def test_session_expiry_zero_ends_session(self):
+        """-x 0: the broker drops the session at disconnect, so nothing is
+        queued; the next session gets only what is published later."""
+        args = self.conn_args("alice") + ["-V", "mqttv5", "-c", "-i",
+                                          "v5-x0", "-q", "1", "-t",
+                                          "test/v5x"]
+        r = self.run_tool("secmq-sub", args + ["-x", "0", "-E"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.pub("-t", "test/v5x", "-q", "1", "-m", "lost")
+        sub = self.start_sub("-V", "mqttv5", "-c", "-q", "1", "-t",
+                             "test/v5x", "-x", "600", "-C", "1", "-W", "10",
+                             user="alice", client_id="v5-x0")
+        self.pub("-t", "test/v5x", "-q", "1", "-m", "after")
+        rc, out, err = self.finish(sub)
+        self.assertEqual((rc, out), (0, "after\n"), err)
+
+    def test_session_expiry_refusals(self):
+        for extra, words in (
+                (["-x", "60"], "needs -V mqttv5"),
+                (["-V", "mqttv5", "-x", "soon"], "-x: needs seconds"),
+                (["-V", "mqttv5", "-x", "-1"], "needs a client id")):
+            r = self.run_tool("secmq-sub", self.conn_args() + extra +
+                              ["-t", "test/x"])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(words, r.stderr)
+
     # -- refused mosquitto options -----------------------------------------
 
     def test_unsupported_options_refused(self):
         cases = (
-            (["-x", "60"], "-x"),
             (["-D", "connect", "session-expiry-interval", "60"], "-D"),
             (["--property", "connect", "user-property", "a", "b"],
              "--property"),

@@ -96,12 +96,6 @@ static const struct {
     const char *name;
     const char *why;
 } refused[] = {
-    {"-x", "session expiry is an MQTT v5 CONNECT property and libsecmq sends "
-           "no v5 properties; -c keeps a persistent session for as long as "
-           "the broker's persistent_client_expiration allows"},
-    {"--session-expiry-interval",
-     "session expiry is an MQTT v5 CONNECT property and libsecmq sends no v5 "
-     "properties; -c keeps a persistent session"},
     {"-D", "libsecmq sends no MQTT v5 properties"},
     {"--property", "libsecmq sends no MQTT v5 properties"},
     {"--unix", "libsecmq reaches brokers over TCP only (TLS unless --no-tls)"},

@@ -55,7 +55,8 @@ enum common_id {
     C_NO_CONFIG,
     C_HELP,
     C_URL,
-    C_VERSION
+    C_VERSION,
+    C_SESSION_EXPIRY
 };
 
 static const struct cli_opt common_opts[] = {
@@ -90,6 +91,7 @@ static const struct cli_opt common_opts[] = {
     {NULL, "--help", 0, C_HELP},
     {"-L", "--url", 1, C_URL},
     {NULL, "--version", 0, C_VERSION},
+    {"-x", "--session-expiry-interval", 1, C_SESSION_EXPIRY},
     {NULL, NULL, 0, 0},
 };
 
@@ -375,6 +377,20 @@ static int apply_common(struct cli_conn *o, int id, const char *name,
         return 0;
     case C_PROTOCOL:
         return parse_protocol(arg, &o->protocol, err, errlen);
+    case C_SESSION_EXPIRY:
+        /* As mosquitto: -1 (or the infinity sign) means never. */
+        if (strcmp(arg, "-1") == 0 || strcmp(arg, "\u221e") == 0) {
+            v = (long)UINT32_MAX;
+        } else if (cli_parse_long(arg, 0, (long)UINT32_MAX - 1, &v) != 0) {
+            snprintf(err, errlen,
+                     "%s: needs seconds 0..4294967294, or -1 for never, "
+                     "not '%s'",
+                     name, arg);
+            return -1;
+        }
+        o->has_expiry = 1;
+        o->session_expiry = (uint32_t)v;
+        return 0;
     case C_WILL_TOPIC:
         if (arg[0] == '\0') {
             snprintf(err, errlen, "%s needs a topic", name);
@@ -553,6 +569,19 @@ static int check_combined(struct cli_conn *o, char *err, size_t errlen)
         if (set_str(&o->client_id, id, err, errlen) != 0) {
             return -1;
         }
+    }
+    if (o->has_expiry && o->protocol != SECMQ_MQTT_5) {
+        snprintf(err, errlen,
+                 "-x needs -V mqttv5: MQTT 3.1.1 has no session expiry "
+                 "(-c alone keeps the session)");
+        return -1;
+    }
+    if (o->has_expiry && o->session_expiry == UINT32_MAX &&
+        o->client_id == NULL) {
+        snprintf(err, errlen,
+                 "-x -1 needs a client id (-i ID or -I PREFIX): the broker "
+                 "finds a session by its client id");
+        return -1;
     }
     if (o->persistent && o->client_id == NULL) {
         snprintf(err, errlen,
@@ -837,9 +866,18 @@ void cli_help_common(FILE *f)
         " -V, --protocol-version V\n"
         "                     mqttv311 (or 311; the default) or mqttv5 (or "
         "5).\n"
-        "                     MQTT 3.1 (mqttv31) is not supported. No MQTT v5 "
-        "properties\n"
-        "                     are sent: -x and -D/--property are refused.\n"
+        "                     MQTT 3.1 (mqttv31) is not supported. "
+        "-D/--property "
+        "is refused:\n"
+        "                     no other MQTT v5 properties are sent.\n"
+        " -x, --session-expiry-interval SEC\n"
+        "                     with -V mqttv5: how long the broker keeps the "
+        "session after\n"
+        "                     the connection ends (0..4294967294 s, -1: "
+        "never expires;\n"
+        "                     needs -i or -I). Default with -c: -1, as "
+        "mosquitto_pub/_sub;\n"
+        "                     without -c: 0.\n"
         " --will-topic TOPIC  last will: the broker publishes it on TOPIC if "
         "the client\n"
         "                     vanishes without disconnecting (not on a clean "

@@ -66,14 +66,16 @@ struct cli_conn {
     int insecure;   /* --insecure: no host name check */
     int has_pin;    /* --pin given */
     unsigned char pin[SECMQ_PIN_BYTES];
-    char *username;   /* -u */
-    char *password;   /* -P / --pw-file; sodium_malloc'd, wiped on free */
-    char *client_id;  /* -i, or "<prefix>-<pid>" from -I */
-    char *id_prefix;  /* -I */
-    int keepalive;    /* -k */
-    int persistent;   /* -c */
-    int protocol;     /* -V: 0, SECMQ_MQTT_311 or SECMQ_MQTT_5 */
-    char *will_topic; /* --will-topic */
+    char *username;  /* -u */
+    char *password;  /* -P / --pw-file; sodium_malloc'd, wiped on free */
+    char *client_id; /* -i, or "<prefix>-<pid>" from -I */
+    char *id_prefix; /* -I */
+    int keepalive;   /* -k */
+    int persistent;  /* -c */
+    int protocol;    /* -V: 0, SECMQ_MQTT_311 or SECMQ_MQTT_5 */
+    int has_expiry;  /* -x given */
+    uint32_t session_expiry; /* -x seconds; UINT32_MAX: never */
+    char *will_topic;        /* --will-topic */
     char *will_payload;
     int will_qos;
     int will_retain;

@@ -266,6 +266,10 @@ int cli_session_open(struct cli_session *s, struct cli_conn *o, void *tool,
         cli_debug("keyring %s: identity '%s'", o->keyring,
                   secmq_keyring_name(s->keyring));
     }
+    if (o->has_expiry) {
+        /* -x: checked to go with -V mqttv5 when parsed. */
+        (void)secmq_client_set_session_expiry(s->client, o->session_expiry);
+    }
     secmq_client_on_connect(s->client, on_connect);
     secmq_client_on_disconnect(s->client, on_disconnect);
     /* Always set, so the library's own stderr lines appear only with -d. */
