@@ -50,13 +50,13 @@ enum common_id {
     C_DEBUG,
     C_QUIET,
     C_KEYRING,
+    C_SESSION_EXPIRY,
     /* Command line only: */
     C_CONFIG,
     C_NO_CONFIG,
     C_HELP,
     C_URL,
-    C_VERSION,
-    C_SESSION_EXPIRY
+    C_VERSION
 };
 
 static const struct cli_opt common_opts[] = {
