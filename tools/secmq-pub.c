@@ -99,6 +99,8 @@ static void pub_help(void)
            "\n"
            "Usage: secmq-pub [options] -t TOPIC "
            "{-m MESSAGE | -f FILE | -s | -l | -n}\n"
+           "       secmq-pub [options] -L mqtts://[USER[:PASS]@]HOST[:PORT]/"
+           "TOPIC {-m ...}\n"
            "\n",
            secmq_version());
     fputs(
@@ -151,18 +153,36 @@ static void pub_help(void)
         stdout);
     pub_outbox_help();
     cli_help_common(stdout);
-    fputs("\n"
-          "Exit status:\n"
-          "  0    every message was published (at QoS 1/2: acknowledged by the "
-          "broker),\n"
-          "       then the client disconnected cleanly (the will is not "
-          "sent)\n"
-          "  1    an error: usage, config file, file or stdin, network, TLS, "
-          "or a message\n"
-          "       the broker refused (reported with -V mqttv5 only: with MQTT "
-          "3.1.1 a\n"
-          "       broker acknowledges and drops a message it does not allow)\n"
-          "  75   --outbox: the broker could not be reached (or stayed away "
+    fputs(
+        "\n"
+        "Exit status:\n"
+        "  0    every message was published (at QoS 1/2: acknowledged by the "
+        "broker),\n"
+        "       then the client disconnected cleanly (the will is not "
+        "sent)\n"
+        "  1    an error: usage (also an option of mosquitto_pub that "
+        "secmq-pub does\n"
+        "       not support, said as \"not supported: why\"), config "
+        "file, file or\n"
+        "       stdin, host name, connection refused or timed out, or a "
+        "message the\n"
+        "       broker refused (reported with -V mqttv5 only: with MQTT "
+        "3.1.1 a broker\n"
+        "       acknowledges and drops a message it does not allow)\n"
+        "  7    the connection was lost: before the broker answered CONNECT "
+        "(e.g.\n"
+        "       --no-tls to a TLS port), or for 60 s while a QoS 0 message "
+        "waited for\n"
+        "       it (mosquitto_pub's MOSQ_ERR_CONN_LOST). QoS 1/2 messages "
+        "wait for the\n"
+        "       reconnect.\n"
+        "  8    TLS failed: the handshake, an untrusted CA, the host name, an "
+        "expired\n"
+        "       certificate, the pin, or a client certificate the broker "
+        "wants\n"
+        "       (mosquitto_pub's MOSQ_ERR_TLS)\n",
+        stdout);
+    fputs("  75   --outbox: the broker could not be reached (or stayed away "
           "for\n"
           "       --outbox-wait); the messages are committed to the outbox "
           "and the next\n"
@@ -193,6 +213,8 @@ static void pub_help(void)
           "  Delete a retained message:   secmq-pub -t status -r -n\n"
           "  Plain MQTT to a test broker: secmq-pub --no-tls -h localhost -t "
           "test -m hi\n"
+          "  The same as a URL:           secmq-pub -L "
+          "mqtt://localhost/test -m hi\n"
           "  Nothing lost while the uplink is down (sealed on disk):\n"
           "    sensor | secmq-pub --keyring ~/.secmq -t status -q 1 -l \\\n"
           "              --outbox /var/lib/secmq/outbox.db\n",
@@ -653,7 +675,7 @@ int main(int argc, char **argv)
     p.repeat = 1;
     pub_outbox_init(&p.ob);
     cli_conn_init(&o);
-    code = cli_parse(&o, &t, argc, argv);
+    code = cli_parse_v3(&o, &t, NULL, P_TOPIC, argc, argv);
     if (code != 0 || check_options(&p) != 0 || check_e2e(&p, &o) != 0 ||
         load_payload(&p) != 0) {
         cli_conn_free(&o);
@@ -667,6 +689,7 @@ int main(int argc, char **argv)
     pthread_condattr_destroy(&ca);
 
     code = cli_session_open(&p.s, &o, &p, NULL, on_stopped);
+    p.s.mosquitto_codes = 1;
     if (code == 0) {
         code = check_may_publish(&p);
     }

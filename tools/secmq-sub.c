@@ -33,7 +33,10 @@ enum sub_id {
     S_FORMAT,
     S_RETAINED_ONLY,
     S_MAX_AGE,
-    S_ALLOW_PLAIN
+    S_ALLOW_PLAIN,
+    S_UNSUBSCRIBE,
+    S_EXIT_AFTER_SUB,
+    S_REMOVE_RETAINED
 };
 
 static const struct cli_opt sub_opts[] = {
@@ -49,6 +52,9 @@ static const struct cli_opt sub_opts[] = {
     {NULL, "--retained-only", 0, S_RETAINED_ONLY},
     {NULL, "--max-age", 1, S_MAX_AGE},
     {NULL, "--allow-plain", 1, S_ALLOW_PLAIN},
+    {"-U", "--unsubscribe", 1, S_UNSUBSCRIBE},
+    {"-E", NULL, 0, S_EXIT_AFTER_SUB},
+    {NULL, "--remove-retained", 0, S_REMOVE_RETAINED},
     {NULL, NULL, 0, 0},
 };
 
@@ -60,6 +66,13 @@ struct sub {
     size_t nfilters;
     const char **plain; /* --allow-plain, nplain of them */
     size_t nplain;
+    const char **unsubs; /* -U, nunsubs of them */
+    size_t nunsubs;
+    int exit_after_sub;  /* -E */
+    int remove_retained; /* --remove-retained */
+    atomic_int clears;   /* its empty publishes not yet acknowledged */
+    atomic_int finished; /* -C or --retained-only is done: exit once
+                            clears is 0 */
     int qos;
     long count;        /* -C; 0 = no limit */
     double timeout;    /* -W seconds; 0 = none */
@@ -73,6 +86,8 @@ struct sub {
     int *mids;    /* SUBSCRIBE packet id per topic */
     int *refused; /* 1 when the broker refused topic i */
     size_t acks;
+    size_t unsub_acks; /* UNSUBACKs of this connection's -U */
+    int subs_done;     /* every SUBACK of this connection is in */
     long printed;
 };
 
@@ -83,6 +98,8 @@ static void sub_help(void)
     printf("secmq-sub %s -- print the messages of MQTT topics, over TLS\n"
            "\n"
            "Usage: secmq-sub [options] -t FILTER [-t FILTER ...]\n"
+           "       secmq-sub [options] -L mqtts://[USER[:PASS]@]HOST[:PORT]/"
+           "FILTER\n"
            "\n",
            secmq_version());
     fputs("Works like mosquitto_sub, but TLS (done by wolfSSL) is the default "
@@ -101,6 +118,23 @@ static void sub_help(void)
           "FILTER;\n"
           "                     repeatable\n"
           " -q, --qos QOS       subscription QoS 0, 1 or 2 (default: 0)\n"
+          " -U, --unsubscribe FILTER\n"
+          "                     unsubscribe from FILTER after subscribing, "
+          "at every\n"
+          "                     connect (e.g. to drop a subscription a "
+          "persistent session\n"
+          "                     -c still holds); repeatable\n"
+          " -E                  exit (0) once the broker has answered every "
+          "SUBSCRIBE\n"
+          "                     and UNSUBSCRIBE, e.g. to set up a persistent "
+          "session\n"
+          " --remove-retained   clear each retained message received (that "
+          "-R and -T let\n"
+          "                     through) by publishing an empty retained "
+          "message to its\n"
+          "                     topic at QoS 1, as mosquitto_sub does. With "
+          "--keyring only\n"
+          "                     messages that opened are cleared.\n"
           " -v, --verbose       print \"topic payload\" (an empty payload "
           "prints as\n"
           "                     \"topic (null)\"); without -v only the payload "
@@ -191,45 +225,59 @@ static void sub_help(void)
           "\n",
           stdout);
     cli_help_common(stdout);
-    fputs("\n"
-          "Exit status:\n"
-          "  0    SIGINT or SIGTERM (after a clean DISCONNECT, so no will is "
-          "sent), -C\n"
-          "       messages printed, or --retained-only met a fresh message "
-          "(messages\n"
-          "       refused with --keyring are warned about, never printed nor "
-          "counted)\n"
-          "  1    an error: usage, config file, network, TLS, every "
-          "subscription refused,\n"
-          "       output not writable, or interrupted before the broker "
-          "accepted us\n"
-          "  27   -W expired (\"Timed out\"), as with mosquitto_sub, e.g. "
-          "fewer than -C\n"
-          "       messages opened\n"
-          "  N    the broker refused the connection; N is its CONNACK code, "
-          "as with\n"
-          "       mosquitto_sub: 4 bad username or password, 5 not authorised "
-          "(MQTT\n"
-          "       3.1.1); 134, 135 for MQTT v5. mosquitto answers 5 to a wrong "
-          "password.\n"
-          "\n"
-          "Examples:\n"
-          "  alice follows sam's status over TLS, checked against the broker's "
-          "CA:\n"
-          "    secmq-sub -h broker.local --cafile /etc/secmq/ca.crt \\\n"
-          "              -u alice --pw-file ~/.alice.pw -t status -v\n"
-          "  while sam publishes it:\n"
-          "    secmq-pub -h broker.local --cafile /etc/secmq/ca.crt \\\n"
-          "              -u sam --pw-file ~/.sam.pw -t status -m online -q 1\n"
-          "  Wait at most 5 s for one message:   secmq-sub -t status -C 1 -W "
-          "5\n"
-          "  Everything but the camera:          secmq-sub -t '#' -T 'cam/#' "
-          "-v\n"
-          "  Timestamped lines:                  secmq-sub -t 'sensors/+' -F "
-          "'%I %t %p'\n"
-          "  Keep a queue while away (QoS 1):    secmq-sub -c -i alice-pc -q 1 "
-          "-t status\n",
-          stdout);
+    fputs(
+        "\n"
+        "Exit status:\n"
+        "  0    SIGINT or SIGTERM (after a clean DISCONNECT, so no will is "
+        "sent), -C\n"
+        "       messages printed, --retained-only met a fresh message, or -E "
+        "(messages\n"
+        "       refused with --keyring are warned about, never printed nor "
+        "counted)\n"
+        "  1    an error: usage (also an option of mosquitto_sub that "
+        "secmq-sub does\n"
+        "       not support, said as \"not supported: why\"), config "
+        "file, host name,\n"
+        "       connection refused or timed out, every subscription "
+        "refused, output not\n"
+        "       writable, or interrupted before the broker accepted us\n"
+        "  7    the connection was lost before the broker answered CONNECT "
+        "(e.g.\n"
+        "       --no-tls to a TLS port), as mosquitto_sub's "
+        "MOSQ_ERR_CONN_LOST. A loss\n"
+        "       after that is repaired by reconnecting.\n"
+        "  8    TLS failed: the handshake, an untrusted CA, the host name, an "
+        "expired\n"
+        "       certificate, the pin, or a client certificate the broker "
+        "wants\n"
+        "       (mosquitto_sub's MOSQ_ERR_TLS)\n"
+        "  27   -W expired (\"Timed out\"), as with mosquitto_sub, e.g. "
+        "fewer than -C\n"
+        "       messages opened\n"
+        "  N    the broker refused the connection; N is its CONNACK code, "
+        "as with\n"
+        "       mosquitto_sub: 4 bad username or password, 5 not authorised "
+        "(MQTT\n"
+        "       3.1.1); 134, 135 for MQTT v5. mosquitto answers 5 to a wrong "
+        "password.\n"
+        "\n"
+        "Examples:\n"
+        "  alice follows sam's status over TLS, checked against the broker's "
+        "CA:\n"
+        "    secmq-sub -h broker.local --cafile /etc/secmq/ca.crt \\\n"
+        "              -u alice --pw-file ~/.alice.pw -t status -v\n"
+        "  while sam publishes it:\n"
+        "    secmq-pub -h broker.local --cafile /etc/secmq/ca.crt \\\n"
+        "              -u sam --pw-file ~/.sam.pw -t status -m online -q 1\n"
+        "  Wait at most 5 s for one message:   secmq-sub -t status -C 1 -W "
+        "5\n"
+        "  Everything but the camera:          secmq-sub -t '#' -T 'cam/#' "
+        "-v\n"
+        "  Timestamped lines:                  secmq-sub -t 'sensors/+' -F "
+        "'%I %t %p'\n"
+        "  Keep a queue while away (QoS 1):    secmq-sub -c -i alice-pc -q 1 "
+        "-t status\n",
+        stdout);
 }
 
 static int add_to_list(const char ***list, size_t *n, const char *item,
@@ -307,6 +355,7 @@ static int sub_option(void *ctx, int id, const char *name, const char *arg,
     case S_TOPIC:
     case S_FILTER_OUT:
     case S_ALLOW_PLAIN:
+    case S_UNSUBSCRIBE:
         if (!valid_filter(arg)) {
             snprintf(err, errlen,
                      "%s '%s': not a valid topic filter (+ and # must be "
@@ -316,6 +365,9 @@ static int sub_option(void *ctx, int id, const char *name, const char *arg,
         }
         if (id == S_ALLOW_PLAIN) {
             return add_to_list(&u->plain, &u->nplain, arg, err, errlen);
+        }
+        if (id == S_UNSUBSCRIBE) {
+            return add_to_list(&u->unsubs, &u->nunsubs, arg, err, errlen);
         }
         return id == S_TOPIC
                    ? add_to_list(&u->topics, &u->ntopics, arg, err, errlen)
@@ -352,6 +404,12 @@ static int sub_option(void *ctx, int id, const char *name, const char *arg,
     case S_RETAINED_ONLY:
         u->retained_only = 1;
         return 0;
+    case S_EXIT_AFTER_SUB:
+        u->exit_after_sub = 1;
+        return 0;
+    case S_REMOVE_RETAINED:
+        u->remove_retained = 1;
+        return 0;
     case S_MAX_AGE:
         if (cli_parse_seconds(arg, 86400.0 * 365, &u->max_age) != 0 ||
             u->max_age < 0) {
@@ -372,16 +430,64 @@ static int sub_option(void *ctx, int id, const char *name, const char *arg,
 /* Callbacks (loop thread)                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* -E: exit once every SUBACK and UNSUBACK of this connection is in. */
+static void maybe_exit_after_sub(struct cli_session *s)
+{
+    struct sub *u = s->tool;
+
+    if (u->exit_after_sub && u->subs_done && u->unsub_acks >= u->nunsubs) {
+        cli_debug("-E: subscribed; exiting");
+        cli_session_stop(s, CLI_EXIT_OK);
+    }
+}
+
+/* -U: one UNSUBSCRIBE per filter. */
+static void send_unsubscribes(struct cli_session *s)
+{
+    struct sub *u = s->tool;
+    char what[300];
+
+    for (size_t i = 0; i < u->nunsubs; i++) {
+        int rc = secmq_client_unsubscribe(s->client, NULL, u->unsubs[i]);
+
+        if (rc != SECMQ_OK) {
+            snprintf(what, sizeof what, "cannot unsubscribe from '%.200s'",
+                     u->unsubs[i]);
+            cli_session_stop(s, cli_session_fail(s, rc, what));
+            return;
+        }
+    }
+    maybe_exit_after_sub(s);
+}
+
+static void on_unsubscribe(secmq_client *c, void *user, int mid)
+{
+    struct cli_session *s = user;
+    struct sub *u = s->tool;
+
+    (void)c;
+    (void)mid;
+    u->unsub_acks++;
+    cli_debug("unsubscribed (%zu of %zu)", u->unsub_acks, u->nunsubs);
+    maybe_exit_after_sub(s);
+}
+
 static void on_connected(struct cli_session *s, int session_present)
 {
     struct sub *u = s->tool;
     char what[300];
 
+    u->acks = 0;
+    u->unsub_acks = 0;
+    u->subs_done = 0;
+    /* -U: after the subscriptions, as mosquitto_sub does; on every
+     * connect, since it is meant for sessions the broker keeps (-c). */
     if (session_present && s->opts->persistent) {
         cli_debug("the broker kept the session: not subscribing again");
+        u->subs_done = 1;
+        send_unsubscribes(s);
         return;
     }
-    u->acks = 0;
     for (size_t i = 0; i < u->ntopics; i++) {
         int rc = secmq_client_subscribe(s->client, &u->mids[i], u->topics[i],
                                         u->qos);
@@ -393,6 +499,7 @@ static void on_connected(struct cli_session *s, int session_present)
             return;
         }
     }
+    send_unsubscribes(s);
 }
 
 static void on_subscribe(secmq_client *c, void *user, int mid, int count,
@@ -435,6 +542,8 @@ static void on_subscribe(secmq_client *c, void *user, int mid, int count,
                      u->topics[i]);
         }
     }
+    u->subs_done = 1;
+    maybe_exit_after_sub(s);
 }
 
 /* What a refusal reason means, for the one stderr line per refusal. */
@@ -508,17 +617,47 @@ static void report_open_counts(struct sub *u)
     cli_debug("%s", line);
 }
 
-static void on_message(secmq_client *c, void *user, const secmq_message *msg)
+/*
+ * -C or --retained-only is done: exit 0, but (as mosquitto_sub) only once
+ * the broker has acknowledged the --remove-retained clears sent so far.
+ */
+static void finish_ok(struct cli_session *s)
+{
+    struct sub *u = s->tool;
+
+    atomic_store(&u->finished, 1);
+    if (atomic_load(&u->clears) == 0) {
+        cli_session_stop(s, CLI_EXIT_OK);
+    }
+}
+
+/* The PUBACK of a --remove-retained clear. */
+static void on_publish(secmq_client *c, void *user, int mid, int rc)
 {
     struct cli_session *s = user;
     struct sub *u = s->tool;
 
     (void)c;
-    if (atomic_load(&s->stopped)) {
+    if (rc != SECMQ_OK) {
+        cli_warn("--remove-retained: the broker refused a clear (message "
+                 "%d): %s",
+                 mid, secmq_strerror(rc));
+    }
+    if (atomic_fetch_sub(&u->clears, 1) == 1 && atomic_load(&u->finished)) {
+        cli_session_stop(s, CLI_EXIT_OK);
+    }
+}
+
+static void on_message(secmq_client *c, void *user, const secmq_message *msg)
+{
+    struct cli_session *s = user;
+    struct sub *u = s->tool;
+
+    if (atomic_load(&s->stopped) || atomic_load(&u->finished)) {
         return;
     }
     if (u->retained_only && !msg->retain) {
-        cli_session_stop(s, CLI_EXIT_OK);
+        finish_ok(s);
         return;
     }
     if (u->no_retained && msg->retain) {
@@ -527,6 +666,19 @@ static void on_message(secmq_client *c, void *user, const secmq_message *msg)
     for (size_t i = 0; i < u->nfilters; i++) {
         if (topic_matches(u->filters[i], msg->topic)) {
             return;
+        }
+    }
+    if (u->remove_retained && msg->retain) {
+        /* As mosquitto_sub: an empty retained message at QoS 1 deletes
+         * it (sent as is, also with a keyring). */
+        int rc;
+
+        atomic_fetch_add(&u->clears, 1);
+        rc = secmq_client_publish(c, NULL, msg->topic, NULL, 0, 1, 1);
+        if (rc != SECMQ_OK) {
+            atomic_fetch_sub(&u->clears, 1);
+            cli_warn("--remove-retained: cannot clear '%.200s': %s", msg->topic,
+                     secmq_strerror(rc));
         }
     }
     if (sub_output_print(&u->out, msg, stdout) != 0) {
@@ -538,7 +690,7 @@ static void on_message(secmq_client *c, void *user, const secmq_message *msg)
     }
     u->printed++;
     if (u->count > 0 && u->printed >= u->count) {
-        cli_session_stop(s, CLI_EXIT_OK);
+        finish_ok(s);
     }
 }
 
@@ -631,10 +783,12 @@ int main(int argc, char **argv)
 
     cli_msg_init("secmq-sub");
     memset(&u, 0, sizeof u);
+    atomic_init(&u.clears, 0);
+    atomic_init(&u.finished, 0);
     u.out.eol = 1;
     u.max_age = SUB_MAX_AGE_DEFAULT;
     cli_conn_init(&o);
-    code = cli_parse(&o, &t, argc, argv);
+    code = cli_parse_v3(&o, &t, NULL, S_TOPIC, argc, argv);
     if (code == 0 && u.max_age_given && o.keyring == NULL) {
         cli_usage_err("--max-age needs --keyring");
         code = -1;
@@ -656,8 +810,11 @@ int main(int argc, char **argv)
                  "arrive");
     }
     code = cli_session_open(&u.s, &o, &u, on_connected, cli_wake_on_stopped);
+    u.s.mosquitto_codes = 1;
     if (code == 0) {
         secmq_client_on_subscribe(u.s.client, on_subscribe);
+        secmq_client_on_unsubscribe(u.s.client, on_unsubscribe);
+        secmq_client_on_publish(u.s.client, on_publish);
         secmq_client_on_message(u.s.client, on_message);
         secmq_client_on_open_failure(u.s.client, on_open_failure);
         u.out.keyring = u.s.keyring != NULL;
@@ -693,6 +850,7 @@ out:
     free(u.topics);
     free(u.filters);
     free(u.plain);
+    free(u.unsubs);
     free(u.mids);
     free(u.refused);
     return code;

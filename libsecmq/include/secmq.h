@@ -124,6 +124,16 @@ SECMQ_API const char *secmq_strerror(int rc);
 SECMQ_API const char *secmq_version(void);
 
 /*
+ * secmq_dependency_versions -- the versions of the libraries libsecmq runs
+ * on, as loaded at run time, e.g. "libmosquitto 2.0.11, wolfSSL 5.5.4,
+ * libsodium 1.0.18". Writes at most len bytes, NUL included, into buf
+ * (written; truncated to fit, like snprintf; buf may be NULL when len is 0).
+ * Returns the length of the whole text without the NUL (a value >= len means
+ * it was truncated). Never fails; any thread; no secmq_init() needed.
+ */
+SECMQ_API size_t secmq_dependency_versions(char *buf, size_t len);
+
+/*
  * secmq_init -- initialise the crypto libraries (libsodium, wolfSSL).
  * Safe to call many times and from several threads; secmq_client_new() calls
  * it for you. Returns SECMQ_OK, or SECMQ_E_IO if a library failed to start.
@@ -404,6 +414,26 @@ typedef struct secmq_keyring secmq_keyring; /* see secmq/keyring.h */
  * Returns SECMQ_OK or SECMQ_E_STATE (while connected).
  */
 SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
+
+/* secmq_client_set_session_expiry: a session that never expires. */
+#define SECMQ_SESSION_EXPIRY_NEVER UINT32_MAX
+
+/*
+ * secmq_client_set_session_expiry -- MQTT 5 only: the Session Expiry
+ * Interval sent in every CONNECT (and reconnect), in seconds: how long the
+ * broker keeps the session (subscriptions, queued QoS 1/2 messages) after
+ * the connection ends; 0 ends it with the connection,
+ * SECMQ_SESSION_EXPIRY_NEVER keeps it for ever (within the broker's own
+ * limits, e.g. mosquitto's persistent_client_expiration). Without this
+ * call an MQTT 5 client sends SECMQ_SESSION_EXPIRY_NEVER when
+ * clean_session is 0 (a persistent session, as with MQTT 3.1.1) and
+ * nothing (0) otherwise. Call before secmq_client_connect().
+ * Returns SECMQ_OK, SECMQ_E_INVAL (c NULL, or the client's protocol is not
+ * SECMQ_MQTT_5: MQTT 3.1.1 has no such property) or SECMQ_E_STATE (after
+ * secmq_client_connect()).
+ */
+SECMQ_API int secmq_client_set_session_expiry(secmq_client *c,
+                                              uint32_t seconds);
 
 /*
  * secmq_client_allow_plain -- with a keyring: deliver messages on topics

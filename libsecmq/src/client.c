@@ -355,6 +355,11 @@ static void mosq_init(void)
     mosquitto_lib_init();
 }
 
+void secmq__mqtt_lib_version(int *major, int *minor, int *revision)
+{
+    (void)mosquitto_lib_version(major, minor, revision);
+}
+
 int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
 {
     secmq_client *c;
@@ -444,6 +449,26 @@ void secmq_client_free(secmq_client *c)
 
 /* ---- connecting ---- */
 
+/* mosquitto_connect, with the MQTT 5 Session Expiry Interval when set
+ * (libmosquitto keeps the property for its reconnects). */
+static int mqtt_connect(secmq_client *c, const char *host, int port)
+{
+    mosquitto_property *props = NULL;
+    int mrc;
+
+    if (c->session_expiry == 0) {
+        return mosquitto_connect(c->mosq, host, port, c->keepalive);
+    }
+    mrc = mosquitto_property_add_int32(
+        &props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, c->session_expiry);
+    if (mrc == MOSQ_ERR_SUCCESS) {
+        mrc = mosquitto_connect_bind_v5(c->mosq, host, port, c->keepalive, NULL,
+                                        props);
+    }
+    mosquitto_property_free_all(&props);
+    return mrc;
+}
+
 static int connect_tls(secmq_client *c)
 {
     int64_t deadline = secmq__now_ms() + c->connect_timeout_ms;
@@ -472,8 +497,7 @@ static int connect_tls(secmq_client *c)
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = map_mosq(mosquitto_connect(c->mosq, secmq__tunnel_path(c->tunnel), 0,
-                                    c->keepalive));
+    rc = map_mosq(mqtt_connect(c, secmq__tunnel_path(c->tunnel), 0));
     if (rc != SECMQ_OK) {
         /* The broker may reject the session right after the handshake (a
          * TLS 1.3 broker that wants a client certificate says so then); the
@@ -491,7 +515,7 @@ static int connect_tls(secmq_client *c)
 
 static int connect_plain(secmq_client *c)
 {
-    int mrc = mosquitto_connect(c->mosq, c->host, c->port, c->keepalive);
+    int mrc = mqtt_connect(c, c->host, c->port);
     int rc = map_mosq(mrc);
 
     if (rc == SECMQ_OK) {

@@ -65,6 +65,26 @@ int secmq__client_copy_config(secmq_client *c, const secmq_config *cfg)
                                                       : SECMQ_PORT_PLAIN;
     c->keepalive = cfg->keepalive;
     c->connect_timeout_ms = cfg->connect_timeout_ms;
+    c->mqtt5 = cfg->protocol == SECMQ_MQTT_5;
+    /* MQTT 5 ends a session at disconnect unless CONNECT says otherwise:
+     * a persistent session is kept, as with MQTT 3.1.1. */
+    c->session_expiry =
+        c->mqtt5 && !cfg->clean_session ? SECMQ_SESSION_EXPIRY_NEVER : 0;
+    return SECMQ_OK;
+}
+
+int secmq_client_set_session_expiry(secmq_client *c, uint32_t seconds)
+{
+    if (c == NULL || !c->mqtt5) {
+        return SECMQ_E_INVAL;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->state != ST_IDLE) {
+        pthread_mutex_unlock(&c->lock);
+        return SECMQ_E_STATE;
+    }
+    c->session_expiry = seconds;
+    pthread_mutex_unlock(&c->lock);
     return SECMQ_OK;
 }
 

@@ -42,6 +42,9 @@ struct secmq_client {
     int port;
     int keepalive;
     int connect_timeout_ms;
+    int mqtt5;               /* cfg->protocol is SECMQ_MQTT_5 */
+    uint32_t session_expiry; /* MQTT 5 Session Expiry Interval sent in
+                                CONNECT (0: none is sent) */
 
     secmq__err err;
     secmq__log log;

@@ -85,6 +85,27 @@ const char *secmq_version(void)
     return SECMQ_VERSION_STRING;
 }
 
+size_t secmq_dependency_versions(char *buf, size_t len)
+{
+    char tmp[256];
+    int major = 0, minor = 0, revision = 0;
+    int n;
+
+    secmq__mqtt_lib_version(&major, &minor, &revision);
+    n = snprintf(tmp, sizeof tmp,
+                 "libmosquitto %d.%d.%d, wolfSSL %s, libsodium %s", major,
+                 minor, revision, secmq__tls_lib_version(),
+                 sodium_version_string());
+    if (n < 0) {
+        n = 0;
+        tmp[0] = '\0';
+    }
+    if (buf != NULL && len > 0) {
+        snprintf(buf, len, "%s", tmp);
+    }
+    return (size_t)n;
+}
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rc = SECMQ_E_IO;
 

@@ -56,4 +56,8 @@ void secmq__log_write(const secmq__log *log, int level, const char *fmt, ...)
 /* Copy a string into a fresh allocation; NULL stays NULL. 0 or -1. */
 int secmq__strdup_opt(char **out, const char *s);
 
+/* The version of the libmosquitto loaded at run time (client.c, the only
+ * file that sees libmosquitto). Never fails. */
+void secmq__mqtt_lib_version(int *major, int *minor, int *revision);
+
 #endif /* SECMQ_INT_H */

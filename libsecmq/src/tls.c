@@ -138,6 +138,11 @@ static int aes_gcm_cb(int devid, wc_CryptoInfo *info, void *arg)
     }
 }
 
+const char *secmq__tls_lib_version(void)
+{
+    return wolfSSL_lib_version();
+}
+
 int secmq__tls_global_init(void)
 {
     if (wolfSSL_Init() != WOLFSSL_SUCCESS) {

@@ -23,6 +23,8 @@ typedef struct secmq__tls_conn secmq__tls_conn;
 
 /* Start wolfSSL once per process. 0 or -1. */
 int secmq__tls_global_init(void);
+/* The version of the wolfSSL loaded at run time (static string). */
+const char *secmq__tls_lib_version(void);
 
 /* Release wolfSSL's per-thread caches; call before a thread that dialed
  * exits. */

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """test_tls_refusals.py -- what secmq-pub/secmq-sub refuse, and say so.
 
-Every refusal must end the tool with a non-zero exit and exactly one line
-on stderr naming the cause (unknown CA, host name, expiry, pin, password,
-missing client certificate); the matching correct setting must work, so
-the refusal is not an accident. Certificate checks are never turned off
-here: --insecure only skips the host name, and that is tested as such.
+Every refusal must end the tool with the exit code mosquitto_pub/_sub 2.0
+give (8, MOSQ_ERR_TLS, for every TLS failure; 7, MOSQ_ERR_CONN_LOST, for a
+connection closed before CONNACK; the CONNACK code for a refused login) and
+exactly one line on stderr naming the cause (unknown CA, host name, expiry,
+pin, password, missing client certificate); the matching correct setting
+must work, so the refusal is not an accident. Certificate checks are never
+turned off here: --insecure only skips the host name, and that is tested
+as such.
 """
 
 import os
@@ -27,6 +30,11 @@ PASSWORD_WORDS = r"password|not authori[sz]ed"
 CERT_WORDS = r"certificate"
 INSECURE_WARNING = r"(?i)warning.*insecure|insecure.*warning"
 
+# mosquitto_pub/_sub's exit codes (MOSQ_ERR_* in mosquitto.h).
+EXIT_CONN_LOST = 7
+EXIT_TLS = 8
+CONNACK_NOT_AUTHORIZED = 5
+
 
 class TlsRefusals(BrokerTestCase):
 
@@ -41,22 +49,28 @@ class TlsRefusals(BrokerTestCase):
     def port(self, kind):
         return self.broker.ports[kind]
 
+    def refused(self, r, code, pattern=None, warning=None):
+        """assert_refused, with exit code code."""
+        self.assertEqual(r.returncode, code, "exit code; stderr %r"
+                         % r.stderr)
+        return self.assert_refused(r, pattern, warning=warning)
+
     # -- CA ---------------------------------------------------------------
 
     def test_unknown_ca(self):
         r = self.try_pub(conn=self.conn_args(
             cafile=self.broker.other_cafile))
-        self.assert_refused(r, CA_WORDS)
+        self.refused(r, EXIT_TLS, CA_WORDS)
 
     def test_unknown_ca_subscriber(self):
         r = self.try_pub(conn=self.conn_args(
             cafile=self.broker.other_cafile), tool="secmq-sub")
-        self.assert_refused(r, CA_WORDS)
+        self.refused(r, EXIT_TLS, CA_WORDS)
 
     def test_insecure_still_checks_ca(self):
         r = self.try_pub("--insecure", conn=self.conn_args(
             cafile=self.broker.other_cafile))
-        self.assert_refused(r, CA_WORDS, warning=INSECURE_WARNING)
+        self.refused(r, EXIT_TLS, CA_WORDS, warning=INSECURE_WARNING)
 
     def test_capath(self):
         """--capath with a directory holding only the test CA works; one
@@ -75,7 +89,7 @@ class TlsRefusals(BrokerTestCase):
             if name == "good":
                 self.assertEqual(r.returncode, 0, r.stderr)
             else:
-                self.assert_refused(r, CA_WORDS)
+                self.refused(r, EXIT_TLS, CA_WORDS)
 
     # -- host name and validity -------------------------------------------
 
@@ -83,7 +97,7 @@ class TlsRefusals(BrokerTestCase):
         for host in ("localhost", "127.0.0.1"):
             r = self.try_pub(conn=self.conn_args(
                 port=self.port("wrongname"), host=host))
-            self.assert_refused(r, HOST_WORDS)
+            self.refused(r, EXIT_TLS, HOST_WORDS)
 
     def test_insecure_skips_only_host_name(self):
         r = self.try_pub("--insecure", conn=self.conn_args(
@@ -99,7 +113,10 @@ class TlsRefusals(BrokerTestCase):
 
     def test_expired_broker_certificate(self):
         r = self.try_pub(conn=self.conn_args(port=self.port("expired")))
-        self.assert_refused(r, EXPIRED_WORDS)
+        self.refused(r, EXIT_TLS, EXPIRED_WORDS)
+        r = self.try_pub(conn=self.conn_args(port=self.port("expired")),
+                         tool="secmq-sub")
+        self.refused(r, EXIT_TLS, EXPIRED_WORDS)
 
     # -- pins -------------------------------------------------------------
 
@@ -113,7 +130,7 @@ class TlsRefusals(BrokerTestCase):
 
     def test_wrong_pin_refused(self):
         r = self.try_pub("--pin", self.broker.pins["wrongname"])
-        self.assert_refused(r, PIN_WORDS)
+        self.refused(r, EXIT_TLS, PIN_WORDS)
 
     def test_malformed_pin_refused(self):
         r = self.try_pub("--pin", "sha256:not-base64")
@@ -124,17 +141,21 @@ class TlsRefusals(BrokerTestCase):
         r = self.try_pub("--pin", self.broker.pins["broker"],
                          conn=self.conn_args(
                              cafile=self.broker.other_cafile))
-        self.assert_refused(r)
+        self.refused(r, EXIT_TLS)
 
     # -- transport and login ------------------------------------------------
 
     def test_plaintext_client_against_tls_port(self):
-        r = self.try_pub("--no-tls", conn=self.conn_args(cafile=False))
-        self.assert_refused(r)
+        for tool in ("secmq-pub", "secmq-sub"):
+            r = self.try_pub("--no-tls", conn=self.conn_args(cafile=False),
+                             tool=tool)
+            self.refused(r, EXIT_CONN_LOST)
 
     def test_tls_client_against_plain_port(self):
-        r = self.try_pub(conn=self.conn_args(port=self.port("plain")))
-        self.assert_refused(r)
+        for tool in ("secmq-pub", "secmq-sub"):
+            r = self.try_pub(conn=self.conn_args(port=self.port("plain")),
+                             tool=tool)
+            self.refused(r, EXIT_TLS)
 
     def test_plain_only_when_asked(self):
         """--no-tls to the plain listener works (it is explicit)."""
@@ -144,10 +165,10 @@ class TlsRefusals(BrokerTestCase):
 
     def test_wrong_password(self):
         r = self.try_pub(conn=self.conn_args(password="wrong-password"))
-        self.assert_refused(r, PASSWORD_WORDS)
+        self.refused(r, CONNACK_NOT_AUTHORIZED, PASSWORD_WORDS)
         r = self.try_pub(conn=self.conn_args(password="wrong-password"),
                          tool="secmq-sub")
-        self.assert_refused(r, PASSWORD_WORDS)
+        self.refused(r, CONNACK_NOT_AUTHORIZED, PASSWORD_WORDS)
 
     def test_unknown_user(self):
         conn = self.conn_args(user=None) + ["-u", "mallory", "-P", "x"]
@@ -173,17 +194,17 @@ class TlsRefusals(BrokerTestCase):
 
     def test_mutual_tls_without_client_certificate(self):
         r = self.try_pub(conn=self.conn_args(port=self.port("mtls")))
-        self.assert_refused(r, CERT_WORDS)
+        self.refused(r, EXIT_TLS, CERT_WORDS)
         r = self.try_pub(conn=self.conn_args(port=self.port("mtls")),
                          tool="secmq-sub")
-        self.assert_refused(r, CERT_WORDS)
+        self.refused(r, EXIT_TLS, CERT_WORDS)
 
     def test_mutual_tls_with_certificate_from_other_ca(self):
         other = self.broker.other
         r = self.try_pub("--cert", os.path.join(other, "mallory.crt"),
                          "--key", os.path.join(other, "mallory.key"),
                          conn=self.conn_args(port=self.port("mtls")))
-        self.assert_refused(r, CERT_WORDS + "|" + CA_WORDS)
+        self.refused(r, EXIT_TLS, CERT_WORDS + "|" + CA_WORDS)
 
 
 if __name__ == "__main__":

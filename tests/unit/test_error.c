@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <secmq.h>
+#include <sodium.h>
 
 #include "check.h"
 
@@ -113,6 +114,25 @@ static void test_version(void)
     CHECK_STR_EQ(SECMQ_VERSION_STRING, want);
 }
 
+/* The run-time versions of the three libraries, snprintf-style. */
+static void test_dependency_versions(void)
+{
+    char buf[256];
+    char small[8];
+    size_t n = secmq_dependency_versions(buf, sizeof buf);
+
+    CHECK(n > 0 && n < sizeof buf);
+    CHECK(strlen(buf) == n);
+    CHECK(strncmp(buf, "libmosquitto ", 13) == 0);
+    CHECK(strstr(buf, ", wolfSSL ") != NULL);
+    CHECK(strstr(buf, ", libsodium ") != NULL);
+    CHECK(strstr(buf, sodium_version_string()) != NULL);
+    CHECK(secmq_dependency_versions(NULL, 0) == n);
+    CHECK(secmq_dependency_versions(small, sizeof small) == n);
+    CHECK(strlen(small) == sizeof small - 1);
+    CHECK(strncmp(small, buf, sizeof small - 1) == 0);
+}
+
 static void test_init_twice(void)
 {
     CHECK_INT_EQ(secmq_init(), SECMQ_OK);
@@ -127,6 +147,7 @@ int main(void)
     RUN(test_strerror_unknown_codes);
     RUN(test_strerror_static);
     RUN(test_version);
+    RUN(test_dependency_versions);
     RUN(test_init_twice);
     return check_exit();
 }

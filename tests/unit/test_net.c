@@ -195,6 +195,29 @@ static void test_disconnect_never_connected(void)
     secmq_client_free(c);
 }
 
+/* Session expiry: MQTT 5 clients only, before connecting. */
+static void test_session_expiry_args(void)
+{
+    secmq_config cfg;
+    secmq_client *c = fresh(SECMQ_TRANSPORT_PLAIN);
+
+    CHECK(c != NULL);
+    CHECK_INT_EQ(secmq_client_set_session_expiry(NULL, 5), SECMQ_E_INVAL);
+    /* MQTT 3.1.1 (the default) has no session expiry. */
+    CHECK_INT_EQ(secmq_client_set_session_expiry(c, 5), SECMQ_E_INVAL);
+    secmq_client_free(c);
+    secmq_config_init(&cfg);
+    cfg.host = "127.0.0.1";
+    cfg.transport = SECMQ_TRANSPORT_PLAIN;
+    cfg.protocol = SECMQ_MQTT_5;
+    c = NULL;
+    CHECK_INT_EQ(secmq_client_new(&c, &cfg, NULL), SECMQ_OK);
+    CHECK_INT_EQ(secmq_client_set_session_expiry(c, 0), SECMQ_OK);
+    CHECK_INT_EQ(secmq_client_set_session_expiry(c, SECMQ_SESSION_EXPIRY_NEVER),
+                 SECMQ_OK);
+    secmq_client_free(c);
+}
+
 static void test_free_null(void)
 {
     secmq_client_free(NULL);
@@ -232,6 +255,7 @@ int main(int argc, char **argv)
     RUN(test_wait_connected_never_connected);
     RUN(test_loop_stop_without_start);
     RUN(test_disconnect_never_connected);
+    RUN(test_session_expiry_args);
     RUN(test_free_null);
     RUN(test_tls_info);
     return check_exit();

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "cli_config.h"
+#include "cli_dropin.h"
 #include "cli_msg.h"
 #include "cli_options.h"
 
@@ -49,10 +50,13 @@ enum common_id {
     C_DEBUG,
     C_QUIET,
     C_KEYRING,
+    C_SESSION_EXPIRY,
     /* Command line only: */
     C_CONFIG,
     C_NO_CONFIG,
-    C_HELP
+    C_HELP,
+    C_URL,
+    C_VERSION
 };
 
 static const struct cli_opt common_opts[] = {
@@ -85,6 +89,9 @@ static const struct cli_opt common_opts[] = {
     {NULL, "--config", 1, C_CONFIG},
     {NULL, "--no-config", 0, C_NO_CONFIG},
     {NULL, "--help", 0, C_HELP},
+    {"-L", "--url", 1, C_URL},
+    {NULL, "--version", 0, C_VERSION},
+    {"-x", "--session-expiry-interval", 1, C_SESSION_EXPIRY},
     {NULL, NULL, 0, 0},
 };
 
@@ -251,8 +258,10 @@ static int parse_protocol(const char *arg, int *out, char *err, size_t errlen)
     }
     if (strcmp(arg, "mqttv31") == 0 || strcmp(arg, "31") == 0) {
         snprintf(err, errlen,
-                 "-V: MQTT 3.1 (mqttv31) is not supported; use mqttv311 or "
-                 "mqttv5");
+                 "-V %s: not supported: MQTT 3.1 predates the standard; "
+                 "libsecmq speaks MQTT 3.1.1 and 5, which every current "
+                 "broker accepts (use mqttv311 or mqttv5)",
+                 arg);
         return -1;
     }
     snprintf(err, errlen,
@@ -368,6 +377,20 @@ static int apply_common(struct cli_conn *o, int id, const char *name,
         return 0;
     case C_PROTOCOL:
         return parse_protocol(arg, &o->protocol, err, errlen);
+    case C_SESSION_EXPIRY:
+        /* As mosquitto: -1 (or the infinity sign) means never. */
+        if (strcmp(arg, "-1") == 0 || strcmp(arg, "\u221e") == 0) {
+            v = (long)UINT32_MAX;
+        } else if (cli_parse_long(arg, 0, (long)UINT32_MAX - 1, &v) != 0) {
+            snprintf(err, errlen,
+                     "%s: needs seconds 0..4294967294, or -1 for never, "
+                     "not '%s'",
+                     name, arg);
+            return -1;
+        }
+        o->has_expiry = 1;
+        o->session_expiry = (uint32_t)v;
+        return 0;
     case C_WILL_TOPIC:
         if (arg[0] == '\0') {
             snprintf(err, errlen, "%s needs a topic", name);
@@ -394,6 +417,54 @@ static int apply_common(struct cli_conn *o, int id, const char *name,
         snprintf(err, errlen, "%s is not allowed here", name);
         return -1;
     }
+}
+
+/*
+ * -L URL (command line only): host, port, transport, user and password as
+ * -h, -p, --no-tls (mqtt://), -u and -P would set them, the topic handed to
+ * the tool's -t. 0, or -1 + err.
+ */
+static int apply_url(struct cli_conn *o, const struct cli_tool *t,
+                     int url_topic_id, char *arg, char *err, size_t errlen)
+{
+    struct cli_url u;
+    int rc = -1;
+
+    if (url_topic_id == 0) {
+        snprintf(err, errlen, "-L is not available in %s", cli_progname());
+        return -1;
+    }
+    if (cli_url_parse(arg, &u, err, errlen) != 0) {
+        goto out;
+    }
+    if (set_str(&o->host, u.host, err, errlen) != 0) {
+        goto out;
+    }
+    o->port = u.port;
+    o->plain = !u.tls;
+    o->src_plain = u.tls ? SRC_NONE : SRC_ARGV;
+    if (u.user != NULL) {
+        char *user = strndup(u.user, u.userlen);
+
+        if (user == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        free(o->username);
+        o->username = user;
+    }
+    if (u.pass != NULL &&
+        set_password(o, u.pass, u.passlen, err, errlen) != 0) {
+        goto out;
+    }
+    rc = t->handle(t->ctx, url_topic_id, "-L", u.topic, err, errlen);
+out:
+    if (u.pass != NULL) {
+        /* SECURITY: as for -P, keep the password out of ps and
+         * /proc/PID/cmdline from now on. */
+        sodium_memzero(u.pass, u.passlen);
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -423,7 +494,8 @@ static int config_option(void *ctx, const char *name, const char *value,
         }
         return -1;
     }
-    if (opt->id == C_CONFIG || opt->id == C_NO_CONFIG || opt->id == C_HELP) {
+    if (opt->id == C_CONFIG || opt->id == C_NO_CONFIG || opt->id == C_HELP ||
+        opt->id == C_URL || opt->id == C_VERSION) {
         snprintf(err, errlen, "'%s' is only valid on the command line", name);
         return -1;
     }
@@ -459,7 +531,8 @@ static int check_combined(struct cli_conn *o, char *err, size_t errlen)
     if (o->plain && o->src_tls != SRC_NONE) {
         if (o->src_plain == o->src_tls) {
             snprintf(err, errlen,
-                     "--no-tls cannot be combined with TLS options "
+                     "--no-tls (or -L mqtt://) cannot be combined with TLS "
+                     "options "
                      "(--cafile, --capath, --cert, --key, --ciphers, "
                      "--tls-version, --pin, --insecure)");
             return -1;
@@ -497,6 +570,19 @@ static int check_combined(struct cli_conn *o, char *err, size_t errlen)
             return -1;
         }
     }
+    if (o->has_expiry && o->protocol != SECMQ_MQTT_5) {
+        snprintf(err, errlen,
+                 "-x needs -V mqttv5: MQTT 3.1.1 has no session expiry "
+                 "(-c alone keeps the session)");
+        return -1;
+    }
+    if (o->has_expiry && o->session_expiry == UINT32_MAX &&
+        o->client_id == NULL) {
+        snprintf(err, errlen,
+                 "-x -1 needs a client id (-i ID or -I PREFIX): the broker "
+                 "finds a session by its client id");
+        return -1;
+    }
     if (o->persistent && o->client_id == NULL) {
         snprintf(err, errlen,
                  "-c needs a client id (-i ID or -I PREFIX): the broker "
@@ -515,6 +601,13 @@ int cli_parse(struct cli_conn *o, const struct cli_tool *t, int argc,
 int cli_parse_v2(struct cli_conn *o, const struct cli_tool *t,
                  cli_operand_fn operand, int argc, char **argv)
 {
+    return cli_parse_v3(o, t, operand, 0, argc, argv);
+}
+
+int cli_parse_v3(struct cli_conn *o, const struct cli_tool *t,
+                 cli_operand_fn operand, int url_topic_id, int argc,
+                 char **argv)
+{
     char err[512];
     char path[4096];
     const char *config = NULL;
@@ -532,6 +625,11 @@ int cli_parse_v2(struct cli_conn *o, const struct cli_tool *t,
         if (opt == NULL && operand != NULL && argv[i][0] != '-') {
             continue; /* an operand, handed over in pass 2 */
         }
+        if (opt == NULL && cli_dropin_refused(argv[i]) != NULL) {
+            cli_usage_err("%s: not supported: %s", argv[i],
+                          cli_dropin_refused(argv[i]));
+            return -1;
+        }
         if (opt == NULL) {
             if (argv[i][0] == '-') {
                 cli_usage_err("unknown option '%s'", argv[i]);
@@ -546,6 +644,10 @@ int cli_parse_v2(struct cli_conn *o, const struct cli_tool *t,
         }
         if (opt->id == C_HELP) {
             t->help();
+            return 1;
+        }
+        if (opt->id == C_VERSION) {
+            cli_print_version();
             return 1;
         }
         if (opt->id == C_CONFIG) {
@@ -592,7 +694,9 @@ int cli_parse_v2(struct cli_conn *o, const struct cli_tool *t,
         if (opt->id == C_CONFIG || opt->id == C_NO_CONFIG) {
             continue;
         }
-        if (opt->id >= CLI_OPT_COMMON_BASE) {
+        if (opt->id == C_URL) {
+            rc = apply_url(o, t, url_topic_id, arg, err, sizeof err);
+        } else if (opt->id >= CLI_OPT_COMMON_BASE) {
             rc = apply_common(o, opt->id, name, arg, SRC_ARGV, err, sizeof err);
         } else {
             rc = t->handle(t->ctx, opt->id, name, arg, err, sizeof err);
@@ -726,6 +830,16 @@ void cli_help_common(FILE *f)
         "                     authenticated. TLS is the default; plain TCP "
         "is only used\n"
         "                     when asked for with this option.\n"
+        " -L, --url URL       mqtts://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC: "
+        "-h, -p, -u, -P\n"
+        "                     and -t in one, as with mosquitto_pub/_sub "
+        "(port 8883 unless\n"
+        "                     given); mqtt:// means --no-tls and port 1883. "
+        "Options after\n"
+        "                     -L override its parts. A password here is "
+        "visible in the\n"
+        "                     process list for a moment, as with -P. "
+        "Command line only.\n"
         " -u, --username USER log in as USER\n"
         " -P, --pw PASSWORD   password (needs -u). Other local users can see "
         "it in the\n"
@@ -752,7 +866,17 @@ void cli_help_common(FILE *f)
         " -V, --protocol-version V\n"
         "                     mqttv311 (or 311; the default) or mqttv5 (or "
         "5).\n"
-        "                     MQTT 3.1 (mqttv31) is not supported.\n"
+        "                     MQTT 3.1 (mqttv31) is not supported. "
+        "-D/--property is\n"
+        "                     refused: no other MQTT v5 properties are sent.\n"
+        " -x, --session-expiry-interval SEC\n"
+        "                     with -V mqttv5: how long the broker keeps the "
+        "session after\n"
+        "                     the connection ends: 0..4294967294 s, or -1 "
+        "for never\n"
+        "                     (needs -i or -I). With -c the default is -1, "
+        "as with\n"
+        "                     mosquitto_pub/_sub; without -c, 0.\n"
         " --will-topic TOPIC  last will: the broker publishes it on TOPIC if "
         "the client\n"
         "                     vanishes without disconnecting (not on a clean "
@@ -815,6 +939,9 @@ void cli_help_common(FILE *f)
         "config file\n"
         " --no-config         do not read the default config file\n"
         " --help              print this help and exit\n"
+        " --version           print the versions of secmq, libmosquitto, "
+        "wolfSSL and\n"
+        "                     libsodium and exit (command line only)\n"
         "\n"
         "Config file:\n"
         "  $XDG_CONFIG_HOME/secmq/client.conf, or "

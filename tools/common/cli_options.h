@@ -66,14 +66,16 @@ struct cli_conn {
     int insecure;   /* --insecure: no host name check */
     int has_pin;    /* --pin given */
     unsigned char pin[SECMQ_PIN_BYTES];
-    char *username;   /* -u */
-    char *password;   /* -P / --pw-file; sodium_malloc'd, wiped on free */
-    char *client_id;  /* -i, or "<prefix>-<pid>" from -I */
-    char *id_prefix;  /* -I */
-    int keepalive;    /* -k */
-    int persistent;   /* -c */
-    int protocol;     /* -V: 0, SECMQ_MQTT_311 or SECMQ_MQTT_5 */
-    char *will_topic; /* --will-topic */
+    char *username;  /* -u */
+    char *password;  /* -P / --pw-file; sodium_malloc'd, wiped on free */
+    char *client_id; /* -i, or "<prefix>-<pid>" from -I */
+    char *id_prefix; /* -I */
+    int keepalive;   /* -k */
+    int persistent;  /* -c */
+    int protocol;    /* -V: 0, SECMQ_MQTT_311 or SECMQ_MQTT_5 */
+    int has_expiry;  /* -x given */
+    uint32_t session_expiry; /* -x seconds; UINT32_MAX: never */
+    char *will_topic;        /* --will-topic */
     char *will_payload;
     int will_qos;
     int will_retain;
@@ -102,9 +104,9 @@ void cli_conn_forget_password(struct cli_conn *o);
 /*
  * cli_parse -- read the config file (--config FILE, or the default file
  * when it exists and --no-config is absent), then argv; the command line
- * overrides the file. Passwords given with -P are wiped from argv.
- * Returns 0 to go on, 1 when --help was printed (exit 0), -1 after
- * printing a one-line error (exit 1).
+ * overrides the file. Passwords given with -P or in a -L URL are wiped
+ * from argv. Returns 0 to go on, 1 when --help or --version was printed
+ * (exit 0), -1 after printing a one-line error (exit 1).
  */
 int cli_parse(struct cli_conn *o, const struct cli_tool *t, int argc,
               char **argv);
@@ -116,6 +118,16 @@ int cli_parse(struct cli_conn *o, const struct cli_tool *t, int argc,
  */
 int cli_parse_v2(struct cli_conn *o, const struct cli_tool *t,
                  cli_operand_fn operand, int argc, char **argv);
+
+/*
+ * cli_parse_v3 -- cli_parse_v2, and -L URL (mosquitto_pub/_sub's URL
+ * option) is accepted: its topic goes to t->handle as the tool's option
+ * url_topic_id (its -t), named "-L". With url_topic_id 0, -L is refused.
+ * cli_parse_v2 is cli_parse_v3 with url_topic_id 0.
+ */
+int cli_parse_v3(struct cli_conn *o, const struct cli_tool *t,
+                 cli_operand_fn operand, int url_topic_id, int argc,
+                 char **argv);
 
 /*
  * cli_conn_config -- fill *cfg (written) from *o. The strings in cfg point

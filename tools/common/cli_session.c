@@ -18,15 +18,35 @@
 /* Turning return codes into sentences                                      */
 /* ------------------------------------------------------------------------ */
 
-/* The exit code for rc: the broker's CONNACK code for a refusal, else 1. */
+/*
+ * The exit code for rc: the broker's CONNACK code for a refusal; with
+ * s->mosquitto_codes, as mosquitto_pub/_sub 2.0 give them, MOSQ_ERR_TLS (8)
+ * for any TLS failure and MOSQ_ERR_CONN_LOST (7) for a connection that was
+ * lost (or, for a QoS 0 message, stayed away); else 1.
+ */
 static int exit_code_for(const struct cli_session *s, int rc)
 {
-    if ((rc == SECMQ_E_AUTH || rc == SECMQ_E_NOT_AUTHORIZED ||
-         rc == SECMQ_E_REFUSED || rc == SECMQ_E_PROTOCOL) &&
-        s->reason > 0 && s->reason < 256) {
-        return s->reason;
+    switch (rc) {
+    case SECMQ_E_AUTH:
+    case SECMQ_E_NOT_AUTHORIZED:
+    case SECMQ_E_REFUSED:
+    case SECMQ_E_PROTOCOL:
+        if (s->reason > 0 && s->reason < 256) {
+            return s->reason;
+        }
+        return CLI_EXIT_ERROR;
+    case SECMQ_E_TLS:
+    case SECMQ_E_TLS_CA:
+    case SECMQ_E_TLS_HOSTNAME:
+    case SECMQ_E_TLS_EXPIRED:
+    case SECMQ_E_TLS_PIN:
+        return s->mosquitto_codes ? CLI_EXIT_TLS : CLI_EXIT_ERROR;
+    case SECMQ_E_CONN_LOST:
+    case SECMQ_E_NO_CONN:
+        return s->mosquitto_codes ? CLI_EXIT_CONN_LOST : CLI_EXIT_ERROR;
+    default:
+        return CLI_EXIT_ERROR;
     }
-    return CLI_EXIT_ERROR;
 }
 
 /* One sentence for rc, using the client's detail message when it has one. */
@@ -245,6 +265,10 @@ int cli_session_open(struct cli_session *s, struct cli_conn *o, void *tool,
         (void)secmq_client_set_keyring(s->client, s->keyring);
         cli_debug("keyring %s: identity '%s'", o->keyring,
                   secmq_keyring_name(s->keyring));
+    }
+    if (o->has_expiry) {
+        /* -x: checked to go with -V mqttv5 when parsed. */
+        (void)secmq_client_set_session_expiry(s->client, o->session_expiry);
     }
     secmq_client_on_connect(s->client, on_connect);
     secmq_client_on_disconnect(s->client, on_disconnect);

@@ -20,6 +20,9 @@
 /* Exit codes that are not CONNACK codes. */
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_ERROR 1
+/* mosquitto_pub/_sub's exit codes (their MOSQ_ERR_* values). */
+#define CLI_EXIT_CONN_LOST 7 /* MOSQ_ERR_CONN_LOST */
+#define CLI_EXIT_TLS 8       /* MOSQ_ERR_TLS */
 
 struct cli_session;
 
@@ -45,6 +48,9 @@ struct cli_session {
     atomic_int disconnected; /* 1 if our DISCONNECT was accepted */
     int accepted;            /* CONNACKs accepted so far */
     int reason;              /* raw code of the last CONNACK refusal */
+    int mosquitto_codes;     /* set to 1 after cli_session_open() for
+                                CLI_EXIT_TLS and CLI_EXIT_CONN_LOST as
+                                mosquitto_pub/_sub exit; 0: those are 1 */
 };
 
 /*
@@ -60,7 +66,8 @@ int cli_session_open(struct cli_session *s, struct cli_conn *o, void *tool,
  * cli_session_connect -- connect, and wait at most CLI_CONNECT_TIMEOUT_MS
  * for the broker to accept. With -d, prints the client id and the TLS
  * version and cipher. Returns 0, the CONNACK code when the broker refused
- * (as mosquitto's clients do), or 1; the reason is printed.
+ * (as mosquitto's clients do), CLI_EXIT_TLS or CLI_EXIT_CONN_LOST (with
+ * s->mosquitto_codes), or 1; the reason is printed.
  */
 int cli_session_connect(struct cli_session *s);
 
