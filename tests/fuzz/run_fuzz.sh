@@ -6,8 +6,8 @@
 # Usage: run_fuzz.sh SOURCE_DIR [PYTHON] [SECONDS] [TARGET]
 #   TARGET envelope (default): seeded with tests/vectors/envelope-v1.json;
 #   TARGET acl: broker-plugin/acl.c + filter.c + policy.c, seeded with a few policies.
-#   TARGET xfer: libsecmq/src/xfercodec.c (file-transfer manifests, requests,
-#   names, chunks).
+#   TARGET xfer: libsecmq/src/xfercodec.c + xfername.c (file-transfer
+#   manifests, requests, names, chunks).
 #   TARGET grant: libsecmq/src/grant.c (grant bodies, re-signed to reach the
 #   field rules) and topicfilter.c (the most-specific-filter order), seeded
 #   with tests/vectors/grant-v1.json and channel-v1.json.
@@ -78,10 +78,11 @@ if [ "$target" = acl ]; then
 fi
 
 if [ "$target" = xfer ]; then
-  # The file-transfer codecs (PROTOCOL.md section 8): xfercodec.c needs the
-  # envelope and libsodium only.
+  # The file-transfer codecs (PROTOCOL.md section 8): xfercodec.c and its
+  # name rule (xfername.c) need the envelope and libsodium only.
   "$cc" "${cflags[@]}" -I "$src/libsecmq/include" -I "$src/libsecmq/src" \
     "$src/tests/fuzz/fuzz_xfer.c" "$src/libsecmq/src/xfercodec.c" \
+    "$src/libsecmq/src/xfername.c" \
     "$src/libsecmq/src/envelope.c" "${sodium[@]}" -o "$tmp/fuzz_xfer"
   # Seeds: selector byte (0 manifest, 1 request, 2 name, 3 chunk), then data.
   i=0
