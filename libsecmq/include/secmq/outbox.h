@@ -132,6 +132,17 @@ typedef struct secmq_outbox_stats {
                                 than the broker's maximum packet size),
                                 deleted and reported to on_delivered */
     uint64_t commit_errors;  /* transactions that failed (disk full, I/O) */
+    /* Filled by secmq_client_outbox_stats_v2() only: */
+    uint64_t quarantined; /* damaged rows set aside in the file (its table
+                             quarantine), by this client or earlier ones;
+                             never sent, not counted in rows */
+    uint64_t damaged;     /* of those, found since the file was opened
+                             (each reported to on_delivered, SECMQ_E_DB) */
+    uint64_t undeleted;   /* rows that left the queue (acknowledged,
+                             dropped, failed) whose delete is not yet
+                             written to the file; after a failed commit
+                             (disk full) they are sent again by the next
+                             run unless a later commit succeeds */
 } secmq_outbox_stats;
 
 /* Flags of secmq_client_publish_v2(). */
@@ -226,21 +237,38 @@ secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
                         size_t payloadlen, int qos, int retain, unsigned flags);
 
 /*
- * secmq_client_outbox_stats -- depth and counters (written into *st).
- * Any thread. Returns SECMQ_OK, SECMQ_E_INVAL (NULL), SECMQ_E_STATE (no
- * outbox).
+ * secmq_client_outbox_stats_v2 -- depth and counters: the first size bytes
+ * of a secmq_outbox_stats are written into *st (BORROWED, written); pass
+ * sizeof(secmq_outbox_stats), so a program built against an older header
+ * keeps working. Any thread. Returns SECMQ_OK, SECMQ_E_INVAL (NULL, or size
+ * smaller than the fields up to commit_errors), SECMQ_E_STATE (no outbox).
+ */
+SECMQ_API int secmq_client_outbox_stats_v2(secmq_client *c,
+                                           secmq_outbox_stats *st,
+                                           size_t size);
+
+/*
+ * secmq_client_outbox_stats -- the counters up to commit_errors, as this
+ * call was defined with (st must have room for them; the fields after it
+ * are not written). Any thread. Returns SECMQ_OK, SECMQ_E_INVAL (NULL),
+ * SECMQ_E_STATE (no outbox).
  */
 SECMQ_API int secmq_client_outbox_stats(secmq_client *c,
                                         secmq_outbox_stats *st);
 
 /*
  * secmq_client_outbox_wait -- wait until what (SECMQ_OUTBOX_WAIT_DURABLE or
- * SECMQ_OUTBOX_WAIT_EMPTY) holds, at most timeout_ms (< 0: forever). Does
+ * SECMQ_OUTBOX_WAIT_EMPTY) holds, at most timeout_ms (< 0: forever). EMPTY
+ * means no row is left and every delete is written to the file. Does
  * not drive the network: with secmq_client_loop() on the same thread, wait
  * for EMPTY with timeout 0 between loop calls instead. Any thread but the
  * loop thread and the commit thread (on_durable).
  * Returns SECMQ_OK, SECMQ_E_TIMEOUT, SECMQ_E_INVAL, SECMQ_E_STATE (no
- * outbox).
+ * outbox); for EMPTY also SECMQ_E_IO: every row left the queue but the
+ * transaction deleting them failed (e.g. disk full; stats.undeleted says
+ * how many, secmq_client_errmsg() why; they are retried, and sent again by
+ * the next run if they stay), or rows cannot be read back from the file
+ * to be sent (not one damaged row: those are set aside).
  */
 SECMQ_API int secmq_client_outbox_wait(secmq_client *c, int what,
                                        int timeout_ms);
