@@ -49,13 +49,34 @@
  * crash may resend what the broker already acknowledged (see above).
  *
  * The file: sqlite, WAL mode, PRAGMA application_id 0x53514F42 ('SQOB'),
- * user_version 1, one table
+ * user_version 2, two tables
  *   outbox(id INTEGER PRIMARY KEY, topic TEXT, payload BLOB, qos INTEGER,
- *          retain INTEGER, sealed INTEGER, created_ms INTEGER).
- * A missing or empty file is created; any other file must carry that
- * application_id and version, or secmq_client_set_outbox() fails with
- * SECMQ_E_DB and leaves it untouched (it never replaces a file). An flock on
- * the file keeps a second process out (SECMQ_E_BUSY).
+ *          retain INTEGER, sealed INTEGER, created_ms INTEGER, sum BLOB)
+ *   quarantine(id INTEGER PRIMARY KEY, reason TEXT, found_ms INTEGER).
+ * sum is BLAKE2b-128 (no key) over "SQOBrow2", then big-endian id (8
+ * bytes), qos, retain, sealed (1 byte each), created_ms (8), the topic's
+ * length (8) and bytes, the payload's length (8) and bytes.
+ * A missing or empty file is created; a version 1 file (no sum, no
+ * quarantine) is upgraded in place in one transaction; any other file must
+ * carry that application_id and version, or secmq_client_set_outbox() fails
+ * with SECMQ_E_DB and leaves it untouched (it never replaces a file). An
+ * flock on the file keeps a second process out (SECMQ_E_BUSY).
+ *
+ * Damaged rows. A row is checked against its sum when it is read back to
+ * be sent. One that does not match, or that sqlite cannot read, is set
+ * aside: its id goes into the quarantine table (the row stays as it is,
+ * for inspection), it is never handed to MQTT, it leaves the counts rows
+ * and bytes, it is logged (SECMQ_LOG_ERROR) and reported to on_delivered
+ * with SECMQ_E_DB; the rows after it keep flowing. Rows sqlite cannot read
+ * are also found when the file is opened. Damage to the table itself (keys
+ * out of order, pages sqlite cannot follow) refuses the whole file with
+ * SECMQ_E_DB. The sum finds damage, not a forger.
+ *
+ * A full disk. A commit that fails (SECMQ_E_IO) queues nothing and does not
+ * stop the sending of rows already committed. Deletes that cannot be
+ * written are retried (every 200 ms); until one succeeds the rows stay in
+ * the file (stats.undeleted) and a restart sends them again;
+ * secmq_client_outbox_wait(EMPTY) then returns SECMQ_E_IO.
  */
 #ifndef SECMQ_OUTBOX_H
 #define SECMQ_OUTBOX_H
@@ -169,8 +190,10 @@ typedef void (*secmq_durable_cb)(secmq_client *c, void *user, uint64_t id,
  * on_delivered: a row left the outbox: acknowledged by the broker (rc
  * SECMQ_OK, or from an MQTT 5 broker SECMQ_E_NOT_AUTHORIZED /
  * SECMQ_E_REFUSED as for on_publish), or refused by MQTT before sending (rc
- * SECMQ_E_OVERSIZE, ...; counted as failed). Runs on the loop thread (or on
- * the publishing thread for the last case). on_publish is not called for
+ * SECMQ_E_OVERSIZE, ...; counted as failed), or found damaged in the file
+ * and set aside, never sent (rc SECMQ_E_DB; counted as damaged). Runs on
+ * the loop thread (or on the publishing thread for rows MQTT refused, and
+ * on the commit thread for damaged rows). on_publish is not called for
  * outbox rows: their packet ids are libmosquitto's business.
  */
 typedef void (*secmq_delivered_cb)(secmq_client *c, void *user, uint64_t id,
