@@ -197,8 +197,8 @@ static void print_stats(struct pub_outbox *ob, const char *when)
         ", commit errors %" PRIu64,
         ob->path, when, st.rows, st.bytes, st.max_rows, st.max_bytes,
         st.recovered, st.queued, st.committed, st.commits, st.sent, st.acked,
-        st.inflight, st.dropped_oldest, st.refused_full, st.failed,
-        st.damaged, st.quarantined, st.undeleted, st.commit_errors);
+        st.inflight, st.dropped_oldest, st.refused_full, st.failed, st.damaged,
+        st.quarantined, st.undeleted, st.commit_errors);
 }
 
 int pub_outbox_attach(struct pub_outbox *ob, struct cli_session *s)

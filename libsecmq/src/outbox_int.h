@@ -50,8 +50,7 @@ typedef struct secmq__obscan {
     size_t upgrade_bad;   /* rows the upgrade set aside */
 } secmq__obscan;
 
-typedef void (*secmq__obscan_fn)(void *ctx, uint64_t id, size_t bytes,
-                                 int qos);
+typedef void (*secmq__obscan_fn)(void *ctx, uint64_t id, size_t bytes, int qos);
 typedef void (*secmq__obbad_fn)(void *ctx, uint64_t id, const char *reason);
 
 /*
@@ -82,8 +81,8 @@ int secmq__obstore_scan(secmq__obstore *st, secmq__obscan_fn fn,
  * Returns SECMQ_OK or SECMQ_E_IO with err (rolled back). */
 int secmq__obstore_commit(secmq__obstore *st, const secmq__obrow *rows,
                           size_t nrows, const uint64_t *dels, size_t ndels,
-                          const secmq__obquar *quars, size_t nquars,
-                          char *err, size_t errlen);
+                          const secmq__obquar *quars, size_t nquars, char *err,
+                          size_t errlen);
 
 /*
  * Read up to max_rows rows with from_id <= id <= to_id that are not set

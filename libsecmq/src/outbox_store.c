@@ -55,7 +55,7 @@ static const char upgrade_sql[] =
 
 /* The columns a row is read with, and checked against its sum. */
 #define ROW_COLS                                                               \
-    "id, topic, payload, qos, retain, sealed, created_ms, sum, "              \
+    "id, topic, payload, qos, retain, sealed, created_ms, sum, "               \
     "typeof(topic), typeof(payload)"
 #define NOT_QUARANTINED "id NOT IN (SELECT id FROM quarantine)"
 
@@ -158,8 +158,8 @@ static void row_sum(unsigned char out[SECMQ__OB_SUM_BYTES], uint64_t id,
                     size_t plen, int qos, int retain, int sealed,
                     int64_t created_ms)
 {
-    static const unsigned char ctx[8] = {'S', 'Q', 'O', 'B', 'r', 'o', 'w',
-                                         '2'};
+    static const unsigned char ctx[8] = {'S', 'Q', 'O', 'B',
+                                         'r', 'o', 'w', '2'};
     crypto_generichash_state h;
     unsigned char hdr[8 + 3 + 8 + 8];
 
@@ -438,11 +438,11 @@ static int upgrade_v1(secmq__obstore *st, char *err, size_t errlen)
         return rc;
     }
     if ((rc = exec(st, st->w, upgrade_sql, err, errlen)) != SECMQ_OK ||
-        (rc = prepare(st, st->w, "SELECT id FROM outbox ORDER BY id", &ids,
-                      err, errlen)) != SECMQ_OK ||
-        (rc = prepare(st, st->w,
-                      "SELECT " ROW_COLS " FROM outbox WHERE id = ?1", &one,
-                      err, errlen)) != SECMQ_OK ||
+        (rc = prepare(st, st->w, "SELECT id FROM outbox ORDER BY id", &ids, err,
+                      errlen)) != SECMQ_OK ||
+        (rc =
+             prepare(st, st->w, "SELECT " ROW_COLS " FROM outbox WHERE id = ?1",
+                     &one, err, errlen)) != SECMQ_OK ||
         (rc = prepare(st, st->w, "UPDATE outbox SET sum = ?2 WHERE id = ?1",
                       &upd, err, errlen)) != SECMQ_OK ||
         (rc = prepare(st, st->w,
@@ -452,9 +452,8 @@ static int upgrade_v1(secmq__obstore *st, char *err, size_t errlen)
         goto done;
     }
     while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
-        if (secmq__outbox_push_id(&v, &n, &cap,
-                                  (uint64_t)sqlite3_column_int64(ids, 0)) !=
-            0) {
+        if (secmq__outbox_push_id(
+                &v, &n, &cap, (uint64_t)sqlite3_column_int64(ids, 0)) != 0) {
             rc = fail(err, errlen, SECMQ_E_NOMEM, "out of memory");
             goto done;
         }
@@ -482,8 +481,7 @@ static int upgrade_v1(secmq__obstore *st, char *err, size_t errlen)
             rc = quarantine_one(st, v[i], why);
         }
         if (rc != SQLITE_OK) {
-            rc = db_fail(st->w, rc, st->path, "cannot upgrade it", err,
-                         errlen);
+            rc = db_fail(st->w, rc, st->path, "cannot upgrade it", err, errlen);
             goto done;
         }
     }
@@ -557,8 +555,8 @@ int secmq__obstore_open(secmq__obstore **out, const char *path, int sync_full,
                       "id <= ?2 AND " NOT_QUARANTINED " ORDER BY id LIMIT ?3",
                       &st->sel, err, errlen)) != SECMQ_OK ||
         (rc = prepare(st, st->r,
-                      "SELECT id FROM outbox WHERE id >= ?1 AND id <= ?2 AND "
-                      NOT_QUARANTINED " ORDER BY id LIMIT 1",
+                      "SELECT id FROM outbox WHERE id >= ?1 AND id <= ?2 "
+                      "AND " NOT_QUARANTINED " ORDER BY id LIMIT 1",
                       &st->next, err, errlen)) != SECMQ_OK) {
         goto err;
     }
@@ -697,8 +695,9 @@ int secmq__obstore_scan(secmq__obstore *st, secmq__obscan_fn fn,
         if (quarantine_one(st, bad_id, "unreadable") != SQLITE_OK) {
             /* Not recorded (e.g. a full disk): skipped this time, found
              * again at the next open. */
-            bad(ctx, bad_id, "unreadable (and the quarantine could not be "
-                             "recorded)");
+            bad(ctx, bad_id,
+                "unreadable (and the quarantine could not be "
+                "recorded)");
         } else {
             bad(ctx, bad_id, "unreadable");
         }
@@ -721,8 +720,8 @@ done:
 
 int secmq__obstore_commit(secmq__obstore *st, const secmq__obrow *rows,
                           size_t nrows, const uint64_t *dels, size_t ndels,
-                          const secmq__obquar *quars, size_t nquars,
-                          char *err, size_t errlen)
+                          const secmq__obquar *quars, size_t nquars, char *err,
+                          size_t errlen)
 {
     int64_t t = now_ms();
     int rc = sqlite3_exec(st->w, "BEGIN IMMEDIATE", NULL, NULL, NULL);

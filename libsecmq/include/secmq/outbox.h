@@ -68,8 +68,8 @@
  * for inspection), it is never handed to MQTT, it leaves the counts rows
  * and bytes, it is logged (SECMQ_LOG_ERROR) and reported to on_delivered
  * with SECMQ_E_DB; the rows after it keep flowing. Rows sqlite cannot read
- * are also found when the file is opened. Damage to the table itself (keys
- * out of order, pages sqlite cannot follow) refuses the whole file with
+ * may already be found when the file is opened. Damage to the table itself
+ * (keys out of order, pages sqlite cannot follow) refuses the whole file with
  * SECMQ_E_DB. The sum finds damage, not a forger.
  *
  * A full disk. A commit that fails (SECMQ_E_IO) queues nothing and does not
@@ -193,8 +193,8 @@ typedef void (*secmq_durable_cb)(secmq_client *c, void *user, uint64_t id,
  * SECMQ_E_OVERSIZE, ...; counted as failed), or found damaged in the file
  * and set aside, never sent (rc SECMQ_E_DB; counted as damaged). Runs on
  * the loop thread (or on the publishing thread for rows MQTT refused, and
- * on the commit thread for damaged rows). on_publish is not called for
- * outbox rows: their packet ids are libmosquitto's business.
+ * on the loop or the commit thread for damaged rows). on_publish is not called
+ * for outbox rows: their packet ids are libmosquitto's business.
  */
 typedef void (*secmq_delivered_cb)(secmq_client *c, void *user, uint64_t id,
                                    int rc);
@@ -267,8 +267,7 @@ secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
  * smaller than the fields up to commit_errors), SECMQ_E_STATE (no outbox).
  */
 SECMQ_API int secmq_client_outbox_stats_v2(secmq_client *c,
-                                           secmq_outbox_stats *st,
-                                           size_t size);
+                                           secmq_outbox_stats *st, size_t size);
 
 /*
  * secmq_client_outbox_stats -- the counters up to commit_errors, as this
