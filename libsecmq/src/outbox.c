@@ -5,9 +5,9 @@
  * thread) and closing; the index of live rows; handing committed rows to
  * MQTT in id order, at most max_inflight at a time, only while connected;
  * acks, reconnects, stats and waiting. The way in (bounds, the queue, group
- * commit) is outbox_commit.c's; the sqlite file is outbox_store.c's; MQTT is
- * reached only through the hooks client_outbox.c provides. The order rules
- * are explained in secmq/outbox.h.
+ * commit) is outbox_commit.c's; the sqlite file is outbox_store.c's and
+ * outbox_rows.c's; MQTT is reached only through the hooks client_outbox.c
+ * provides. The order rules are explained in secmq/outbox.h.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /*
  * outbox_int.h -- private interface of the durable outbox.
  *
- * outbox_store.c is the only file that sees sqlite (the file, its checks,
- * transactions, reads); outbox.c (state, order, handing, in-flight rows)
+ * outbox_store.c and outbox_rows.c are the only files that see sqlite (the
+ * file, its checks, transactions, checked reads); outbox.c (state, order, handing, in-flight rows)
  * and outbox_commit.c (bounds, queue, commit thread) hold the logic and
  * talk to MQTT only through the hooks client_outbox.c gives them. Nothing
  * here is public API.
@@ -15,7 +15,7 @@
 
 #include "secmq_int.h"
 
-/* ---- the store (outbox_store.c) ---- */
+/* ---- the store (outbox_store.c, outbox_rows.c) ---- */
 
 typedef struct secmq__obstore secmq__obstore;
 
