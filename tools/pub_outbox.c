@@ -71,6 +71,15 @@ void pub_outbox_help(void)
         " --outbox-wait SEC   at the end, how long to wait for an absent "
         "broker before\n"
         "                     leaving messages queued (default 10)\n"
+        "                     A message damaged in FILE (checked by its "
+        "checksum) is\n"
+        "                     named, set aside in FILE's quarantine table "
+        "and never\n"
+        "                     sent; the others are (exit status 1). A "
+        "message FILE\n"
+        "                     cannot take (disk full) is said and not sent; "
+        "what was\n"
+        "                     queued before still is (exit status 1)\n"
         " -d                  with --outbox: prints the queue depth and "
         "counters\n"
         "\n",
@@ -484,14 +493,15 @@ int pub_outbox_finish(struct pub_outbox *ob)
                 ob->path, ob->not_queued);
         code = CLI_EXIT_ERROR;
     }
-    pthread_mutex_lock(&ob->lock);
-    if (code == CLI_EXIT_OK && ob->damaged > 0) {
-        cli_err("outbox %s: %lu damaged message(s) were set aside and not "
-                "sent; the others were delivered",
-                ob->path, ob->damaged);
-        code = CLI_EXIT_ERROR;
+    {
+        secmq_outbox_stats st = stats(ob);
+        if (code == CLI_EXIT_OK && st.damaged > 0) {
+            cli_err("outbox %s: %" PRIu64 " damaged message(s) were set "
+                    "aside and not sent; the others were delivered",
+                    ob->path, st.damaged);
+            code = CLI_EXIT_ERROR;
+        }
     }
-    pthread_mutex_unlock(&ob->lock);
     if (code == CLI_EXIT_OK && ob->refused_full > 0) {
         cli_err("outbox %s was full: %lu message(s) were refused and not "
                 "sent",

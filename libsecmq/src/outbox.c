@@ -387,6 +387,12 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
             secmq__outbox_entry_free(e);
         }
     }
+    if (ob->bad_n > 0) {
+        /* More to report than fails could take: the commit thread pumps
+         * again. */
+        ob->bad_kick = 1;
+        pthread_cond_signal(&ob->work);
+    }
     return nf;
 }
 

@@ -153,11 +153,20 @@ void *secmq__outbox_commit_main(void *arg)
         size_t nquars;
 
         while (!ob->stop && ob->pend_head == NULL && ob->dels_n == 0 &&
-               ob->quars_n == 0) {
+               ob->quars_n == 0 && !ob->bad_kick) {
             pthread_cond_wait(&ob->work, &ob->lock);
         }
+        ob->bad_kick = 0;
         if (ob->pend_head == NULL && ob->dels_n == 0 && ob->quars_n == 0) {
-            break; /* stop, and nothing left to write */
+            if (ob->stop) {
+                break; /* stop, and nothing left to write */
+            }
+            /* Only damaged rows to report (more than one pump took). */
+            nf = secmq__outbox_pump(ob, fails, sizeof fails / sizeof fails[0]);
+            pthread_mutex_unlock(&ob->lock);
+            secmq__outbox_report_fails(ob, fails, nf);
+            pthread_mutex_lock(&ob->lock);
+            continue;
         }
         if (ob->pend_head == NULL && !ob->stop &&
             ob->dels_n < (size_t)ob->cfg.max_batch) {

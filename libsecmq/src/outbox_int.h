@@ -2,10 +2,10 @@
  * outbox_int.h -- private interface of the durable outbox.
  *
  * outbox_store.c and outbox_rows.c are the only files that see sqlite (the
- * file, its checks, transactions, checked reads); outbox.c (state, order, handing, in-flight rows)
- * and outbox_commit.c (bounds, queue, commit thread) hold the logic and
- * talk to MQTT only through the hooks client_outbox.c gives them. Nothing
- * here is public API.
+ * file, its checks, transactions, checked reads); outbox.c (state, order,
+ * handing, in-flight rows) and outbox_commit.c (bounds, queue, commit thread)
+ * hold the logic and talk to MQTT only through the hooks client_outbox.c gives
+ * them. Nothing here is public API.
  */
 #ifndef SECMQ_OUTBOX_INT_H
 #define SECMQ_OUTBOX_INT_H
@@ -235,6 +235,7 @@ struct secmq__outbox {
     size_t quars_n, quars_cap;
     uint64_t *bad_ids; /* damaged rows to report to on_delivered */
     size_t bad_n, bad_cap;
+    int bad_kick;           /* pump left some: the commit thread pumps again */
     size_t committing_dels; /* deletes in the transaction being written */
     int last_commit_rc;     /* of the last transaction with deletes */
     int read_rc;            /* reading rows to hand failed (not one row) */
