@@ -71,6 +71,15 @@ void pub_outbox_help(void)
         " --outbox-wait SEC   at the end, how long to wait for an absent "
         "broker before\n"
         "                     leaving messages queued (default 10)\n"
+        "                     A message damaged in FILE (checked by its "
+        "checksum) is\n"
+        "                     named, set aside in FILE's quarantine table "
+        "and never\n"
+        "                     sent; the others are (exit status 1). A "
+        "message FILE\n"
+        "                     cannot take (disk full) is said and not sent; "
+        "what was\n"
+        "                     queued before still is (exit status 1)\n"
         " -d                  with --outbox: prints the queue depth and "
         "counters\n"
         "\n",
@@ -151,6 +160,17 @@ static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
     (void)c;
     (void)user;
     pthread_mutex_lock(&ob->lock);
+    if (rc == SECMQ_E_DB) {
+        /* Never sent: the library set the row aside. */
+        ob->damaged++;
+        cli_err("outbox %s: message %" PRIu64 " is damaged in the file (its "
+                "checksum does not match, or it cannot be read): set aside "
+                "in the file's quarantine table and not sent",
+                ob->path, id);
+        pthread_cond_broadcast(&ob->cond);
+        pthread_mutex_unlock(&ob->lock);
+        return;
+    }
     ob->delivered++;
     if (rc != SECMQ_OK) {
         ob->delivery_refused++;
@@ -167,7 +187,7 @@ static secmq_outbox_stats stats(struct pub_outbox *ob)
     secmq_outbox_stats st;
 
     memset(&st, 0, sizeof st);
-    (void)secmq_client_outbox_stats(ob->s->client, &st);
+    (void)secmq_client_outbox_stats_v2(ob->s->client, &st, sizeof st);
     return st;
 }
 
@@ -181,10 +201,13 @@ static void print_stats(struct pub_outbox *ob, const char *when)
         " bytes); recovered %" PRIu64 ", queued %" PRIu64 ", committed %" PRIu64
         " in %" PRIu64 " commit(s), sent %" PRIu64 ", acknowledged %" PRIu64
         ", in flight %" PRIu64 ", dropped oldest %" PRIu64
-        ", refused full %" PRIu64 ", failed %" PRIu64,
+        ", refused full %" PRIu64 ", failed %" PRIu64 ", damaged %" PRIu64
+        " (set aside in all %" PRIu64 "), not yet deleted %" PRIu64
+        ", commit errors %" PRIu64,
         ob->path, when, st.rows, st.bytes, st.max_rows, st.max_bytes,
         st.recovered, st.queued, st.committed, st.commits, st.sent, st.acked,
-        st.inflight, st.dropped_oldest, st.refused_full, st.failed);
+        st.inflight, st.dropped_oldest, st.refused_full, st.failed, st.damaged,
+        st.quarantined, st.undeleted, st.commit_errors);
 }
 
 int pub_outbox_attach(struct pub_outbox *ob, struct cli_session *s)
@@ -226,6 +249,12 @@ int pub_outbox_attach(struct pub_outbox *ob, struct cli_session *s)
                   " bytes) queued from before; they are sent first",
                   ob->path, st.recovered, st.bytes);
     }
+    if (st.quarantined > st.damaged) {
+        cli_warn("outbox %s: %" PRIu64 " damaged message(s) set aside by an "
+                 "earlier run stay in its quarantine table; they are never "
+                 "sent",
+                 ob->path, st.quarantined - st.damaged);
+    }
     print_stats(ob, "opened");
     return CLI_EXIT_OK;
 }
@@ -263,6 +292,19 @@ int pub_outbox_publish(struct pub_outbox *ob, const char *topic,
             cli_err("message not queued: %s (--outbox-full refuse; further "
                     "refusals are counted)",
                     why);
+        }
+        return 0;
+    }
+    if (rc == SECMQ_E_IO) {
+        /* The file cannot take it (disk full, I/O error): what is queued
+         * already is still sent; the exit status says this one was not. */
+        char why[SECMQ_ERRMSG_BYTES];
+        if (ob->not_queued++ == 0) {
+            secmq_client_errmsg(ob->s->client, why, sizeof why);
+            cli_err("message for '%.200s' not queued and not sent: %s "
+                    "(messages queued before are still sent; further "
+                    "failures are counted)",
+                    topic, why);
         }
         return 0;
     }
@@ -403,6 +445,25 @@ int pub_outbox_finish(struct pub_outbox *ob)
         if (rc == SECMQ_OK) {
             break;
         }
+        if (rc == SECMQ_E_IO) {
+            secmq_outbox_stats st = stats(ob);
+            char why[SECMQ_ERRMSG_BYTES];
+            secmq_client_errmsg(ob->s->client, why, sizeof why);
+            if (st.rows == 0 && st.undeleted > 0) {
+                cli_err("outbox %s: %" PRIu64 " message(s) were delivered "
+                        "but cannot be deleted from the file (%s); the next "
+                        "run with --outbox %s sends them again (receivers "
+                        "with a keyring drop the copies)",
+                        ob->path, st.undeleted, why, ob->path);
+            } else {
+                cli_err("outbox %s: cannot read queued messages back from "
+                        "the file (%s): %" PRIu64 " message(s) stay queued "
+                        "and were not sent",
+                        ob->path, why, st.rows);
+            }
+            code = CLI_EXIT_ERROR;
+            break;
+        }
         if (atomic_load(&ob->s->stopped)) {
             code = atomic_load(&ob->s->exit_code);
             if (code == CLI_EXIT_OK) {
@@ -426,6 +487,21 @@ int pub_outbox_finish(struct pub_outbox *ob)
         }
     }
     warn_drops(ob, 1);
+    if (code == CLI_EXIT_OK && ob->not_queued > 0) {
+        cli_err("outbox %s: %lu message(s) could not be queued and were not "
+                "sent",
+                ob->path, ob->not_queued);
+        code = CLI_EXIT_ERROR;
+    }
+    {
+        secmq_outbox_stats st = stats(ob);
+        if (code == CLI_EXIT_OK && st.damaged > 0) {
+            cli_err("outbox %s: %" PRIu64 " damaged message(s) were set "
+                    "aside and not sent; the others were delivered",
+                    ob->path, st.damaged);
+            code = CLI_EXIT_ERROR;
+        }
+    }
     if (code == CLI_EXIT_OK && ob->refused_full > 0) {
         cli_err("outbox %s was full: %lu message(s) were refused and not "
                 "sent",

@@ -43,6 +43,8 @@ struct pub_outbox {
     int connector_started;
     int closing;
     unsigned long refused_full;
+    unsigned long not_queued; /* commits that failed (disk full, I/O) */
+    unsigned long damaged;    /* rows found damaged and set aside */
     uint64_t dropped_seen;
     double last_drop_warn;
     unsigned long delivered;

@@ -6,6 +6,7 @@
  * (client.c). Also the outbox's setup, its hooks back into the client
  * (send, on_durable, on_delivered), stats and waiting. No libmosquitto here.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,16 +90,27 @@ int secmq_client_set_outbox(secmq_client *c, const secmq_outbox_config *cfg)
     return SECMQ_OK;
 }
 
-int secmq_client_outbox_stats(secmq_client *c, secmq_outbox_stats *st)
+int secmq_client_outbox_stats_v2(secmq_client *c, secmq_outbox_stats *st,
+                                 size_t size)
 {
-    if (c == NULL || st == NULL) {
+    secmq_outbox_stats all;
+
+    if (c == NULL || st == NULL ||
+        size < offsetof(secmq_outbox_stats, quarantined)) {
         return SECMQ_E_INVAL;
     }
     if (c->outbox == NULL) {
         return SECMQ_E_STATE;
     }
-    secmq__outbox_stats(c->outbox, st);
+    secmq__outbox_stats(c->outbox, &all);
+    memcpy(st, &all, size < sizeof all ? size : sizeof all);
     return SECMQ_OK;
+}
+
+int secmq_client_outbox_stats(secmq_client *c, secmq_outbox_stats *st)
+{
+    return secmq_client_outbox_stats_v2(
+        c, st, offsetof(secmq_outbox_stats, quarantined));
 }
 
 int secmq_client_outbox_wait(secmq_client *c, int what, int timeout_ms)

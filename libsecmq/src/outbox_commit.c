@@ -149,11 +149,24 @@ void *secmq__outbox_commit_main(void *arg)
         char warn[400];
         int rc;
 
-        while (!ob->stop && ob->pend_head == NULL && ob->dels_n == 0) {
+        secmq__obquar *quars;
+        size_t nquars;
+
+        while (!ob->stop && ob->pend_head == NULL && ob->dels_n == 0 &&
+               ob->quars_n == 0 && !ob->bad_kick) {
             pthread_cond_wait(&ob->work, &ob->lock);
         }
-        if (ob->pend_head == NULL && ob->dels_n == 0) {
-            break; /* stop, and nothing left to write */
+        ob->bad_kick = 0;
+        if (ob->pend_head == NULL && ob->dels_n == 0 && ob->quars_n == 0) {
+            if (ob->stop) {
+                break; /* stop, and nothing left to write */
+            }
+            /* Only damaged rows to report (more than one pump took). */
+            nf = secmq__outbox_pump(ob, fails, sizeof fails / sizeof fails[0]);
+            pthread_mutex_unlock(&ob->lock);
+            secmq__outbox_report_fails(ob, fails, nf);
+            pthread_mutex_lock(&ob->lock);
+            continue;
         }
         if (ob->pend_head == NULL && !ob->stop &&
             ob->dels_n < (size_t)ob->cfg.max_batch) {
@@ -172,7 +185,12 @@ void *secmq__outbox_commit_main(void *arg)
         ndels = ob->dels_n;
         ob->dels = NULL;
         ob->dels_n = ob->dels_cap = 0;
+        quars = ob->quars;
+        nquars = ob->quars_n;
+        ob->quars = NULL;
+        ob->quars_n = ob->quars_cap = 0;
         ob->committing = 1;
+        ob->committing_dels = ndels;
         pthread_mutex_unlock(&ob->lock);
 
         {
@@ -181,26 +199,43 @@ void *secmq__outbox_commit_main(void *arg)
                 rows[i++] = e->row;
             }
         }
-        rc = secmq__obstore_commit(ob->st, rows, n, dels, ndels, err,
-                                   sizeof err);
+        rc = secmq__obstore_commit(ob->st, rows, n, dels, ndels, quars, nquars,
+                                   err, sizeof err);
         if (rc != SECMQ_OK) {
-            secmq__log_write(ob->h.log, SECMQ_LOG_ERROR, "%s", err);
-            if (ob->h.err != NULL && n > 0) {
+            int64_t now = secmq__now_ms();
+            /* A failing disk retries deletes every 200 ms: one line a
+             * second is enough. */
+            if (n > 0 || now - ob->last_err_ms >= WARN_EVERY_MS) {
+                secmq__log_write(ob->h.log, SECMQ_LOG_ERROR, "%s", err);
+                ob->last_err_ms = now;
+            }
+            if (ob->h.err != NULL) {
                 secmq__err_set(ob->h.err, rc, "%s", err);
             }
         }
 
         pthread_mutex_lock(&ob->lock);
         ob->committing = 0;
+        ob->committing_dels = 0;
+        if (ndels > 0) {
+            ob->last_commit_rc = rc; /* of the last try at deleting */
+        }
         if (rc != SECMQ_OK && !ob->stop) {
-            /* Keep the deletes for the next try (at close they are
-             * dropped: the rows are sent again after a restart). */
+            /* Keep the deletes and quarantine records for the next try (at
+             * close they are dropped: the rows are sent again after a
+             * restart, damaged ones found again). */
             for (size_t i = 0; i < ndels; i++) {
                 (void)secmq__outbox_push_id(&ob->dels, &ob->dels_n,
                                             &ob->dels_cap, dels[i]);
             }
+            if (ob->quars == NULL) {
+                ob->quars = quars;
+                ob->quars_n = ob->quars_cap = nquars;
+                quars = NULL;
+            }
         }
         free(dels);
+        free(quars);
         settle(ob, batch, rc, async, &nasync);
         full_warning(ob, warn, sizeof warn);
         pthread_cond_broadcast(&ob->done);
@@ -221,7 +256,7 @@ void *secmq__outbox_commit_main(void *arg)
             secmq__log_write(ob->h.log, SECMQ_LOG_WARNING, "%s", warn);
         }
         secmq__outbox_report_fails(ob, fails, nf);
-        if (rc != SECMQ_OK && ndels > 0 && n == 0) {
+        if (rc != SECMQ_OK && (ndels > 0 || nquars > 0) && n == 0) {
             /* A failing disk: do not spin on the deletes. */
             struct timespec ts = {0, 200 * 1000000L};
             nanosleep(&ts, NULL);

@@ -1,11 +1,11 @@
 /*
  * outbox_int.h -- private interface of the durable outbox.
  *
- * outbox_store.c is the only file that sees sqlite (the file, its checks,
- * transactions, reads); outbox.c (state, order, handing, in-flight rows)
- * and outbox_commit.c (bounds, queue, commit thread) hold the logic and
- * talk to MQTT only through the hooks client_outbox.c gives them. Nothing
- * here is public API.
+ * outbox_store.c and outbox_rows.c are the only files that see sqlite (the
+ * file, its checks, transactions, checked reads); outbox.c (state, order,
+ * handing, in-flight rows) and outbox_commit.c (bounds, queue, commit thread)
+ * hold the logic and talk to MQTT only through the hooks client_outbox.c gives
+ * them. Nothing here is public API.
  */
 #ifndef SECMQ_OUTBOX_INT_H
 #define SECMQ_OUTBOX_INT_H
@@ -15,9 +15,12 @@
 
 #include "secmq_int.h"
 
-/* ---- the store (outbox_store.c) ---- */
+/* ---- the store (outbox_store.c, outbox_rows.c) ---- */
 
 typedef struct secmq__obstore secmq__obstore;
+
+/* Bytes of a row's checksum (BLAKE2b-128, column sum). */
+#define SECMQ__OB_SUM_BYTES 16
 
 /* One row. Strings and buffers belong to whoever filled the struct. */
 typedef struct secmq__obrow {
@@ -28,12 +31,33 @@ typedef struct secmq__obrow {
     int qos;
     int retain;
     int sealed;
+    /* Read back: NULL for a sound row; else what is wrong with it (a
+     * static phrase) and topic and payload are NULL. */
+    const char *damage;
 } secmq__obrow;
+
+/* A row to set aside in the quarantine table; reason is static. */
+typedef struct secmq__obquar {
+    uint64_t id;
+    const char *reason;
+} secmq__obquar;
+
+/* What the scan at open found besides the live rows. */
+typedef struct secmq__obscan {
+    uint64_t max_id;      /* largest id in the file, set-aside rows too */
+    uint64_t quarantined; /* rows in the quarantine table */
+    int upgraded;         /* a version 1 file was upgraded */
+    size_t upgrade_bad;   /* rows the upgrade set aside */
+} secmq__obscan;
+
+typedef void (*secmq__obscan_fn)(void *ctx, uint64_t id, size_t bytes, int qos);
+typedef void (*secmq__obbad_fn)(void *ctx, uint64_t id, const char *reason);
 
 /*
  * Open or create the file (0600) with two connections (writer, reader),
- * WAL, the given synchronous mode, an exclusive flock. Returns SECMQ_OK,
- * SECMQ_E_DB (foreign, corrupt or other version: untouched), SECMQ_E_BUSY,
+ * WAL, the given synchronous mode, an exclusive flock; a version 1 file is
+ * upgraded to version 2 in one transaction. Returns SECMQ_OK, SECMQ_E_DB
+ * (foreign, corrupt or newer version: untouched), SECMQ_E_BUSY,
  * SECMQ_E_IO, SECMQ_E_NOMEM; err receives a sentence naming path.
  */
 int secmq__obstore_open(secmq__obstore **out, const char *path, int sync_full,
@@ -41,23 +65,31 @@ int secmq__obstore_open(secmq__obstore **out, const char *path, int sync_full,
 /* Close both connections and the lock. NULL is a no-op. */
 void secmq__obstore_close(secmq__obstore *st);
 
-/* Call fn(ctx, id, bytes, qos) for every row in id order (writer side, at
- * open). Returns SECMQ_OK or SECMQ_E_DB/SECMQ_E_IO with err. */
-int secmq__obstore_scan(secmq__obstore *st,
-                        void (*fn)(void *ctx, uint64_t id, size_t bytes,
-                                   int qos),
-                        void *ctx, char *err, size_t errlen);
+/*
+ * At open (writer side): call fn(ctx, id, bytes, qos) for every row not
+ * set aside, in id order; a row sqlite cannot read is recorded in the
+ * quarantine table and reported through bad(ctx, id, reason); *info is
+ * filled. Returns SECMQ_OK or SECMQ_E_DB/SECMQ_E_IO with err (damage that
+ * is not one row's: the file is refused).
+ */
+int secmq__obstore_scan(secmq__obstore *st, secmq__obscan_fn fn,
+                        secmq__obbad_fn bad, void *ctx, secmq__obscan *info,
+                        char *err, size_t errlen);
 
-/* One transaction: insert rows, delete ids. Writer connection; one thread
- * at a time. Returns SECMQ_OK or SECMQ_E_IO with err (rolled back). */
+/* One transaction: insert rows (each with its checksum), delete ids,
+ * record quarantined ids. Writer connection; one thread at a time.
+ * Returns SECMQ_OK or SECMQ_E_IO with err (rolled back). */
 int secmq__obstore_commit(secmq__obstore *st, const secmq__obrow *rows,
                           size_t nrows, const uint64_t *dels, size_t ndels,
-                          char *err, size_t errlen);
+                          const secmq__obquar *quars, size_t nquars, char *err,
+                          size_t errlen);
 
 /*
- * Read up to max_rows rows with from_id <= id <= to_id, in id order, calling
- * fn for each (fn takes ownership of topic and payload, which are malloc'd;
- * a non-zero return stops the read). Reader connection; one thread at a
+ * Read up to max_rows rows with from_id <= id <= to_id that are not set
+ * aside, in id order, calling fn for each (fn takes ownership of topic and
+ * payload, which are malloc'd; a non-zero return stops the read). Each row
+ * is checked against its checksum first: a damaged or unreadable one is
+ * handed with damage set and no bytes. Reader connection; one thread at a
  * time. Returns SECMQ_OK, SECMQ_E_NOMEM or SECMQ_E_IO with err.
  */
 int secmq__obstore_load(secmq__obstore *st, uint64_t from_id, uint64_t to_id,
@@ -199,6 +231,16 @@ struct secmq__outbox {
     struct report *async_buf; /* the commit thread's, max_batch each */
     secmq__obrow *rows_buf;
 
+    secmq__obquar *quars; /* damaged rows to record in the quarantine */
+    size_t quars_n, quars_cap;
+    uint64_t *bad_ids; /* damaged rows to report to on_delivered */
+    size_t bad_n, bad_cap;
+    int bad_kick;           /* pump left some: the commit thread pumps again */
+    size_t committing_dels; /* deletes in the transaction being written */
+    int last_commit_rc;     /* of the last transaction with deletes */
+    int read_rc;            /* reading rows to hand failed (not one row) */
+    int64_t last_err_ms;
+
     secmq_outbox_stats ctr;
     int64_t last_warn_ms;
     uint64_t unreported_refused, unreported_dropped;
@@ -229,6 +271,11 @@ void secmq__outbox_ready_push_back(secmq__outbox *ob, struct entry *e);
  */
 size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
                           size_t nfails);
+/* Set aside a committed row found damaged while reading it back: never
+ * sent, recorded in the quarantine table by the next commit, reported to
+ * on_delivered with SECMQ_E_DB by the next pump (lock held). */
+void secmq__outbox_quarantine(secmq__outbox *ob, struct live *l,
+                              const char *reason);
 /* Report what pump failed through on_delivered (lock not held). */
 void secmq__outbox_report_fails(secmq__outbox *ob, const struct report *r,
                                 size_t n);

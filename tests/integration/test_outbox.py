@@ -18,9 +18,18 @@ Python's own sqlite3 to watch the queue and to check what is on disk.
 - Both bound policies, said on stderr and counted (-d).
 - A corrupt file and a foreign sqlite file: a clear error, left untouched.
 - Only ciphertext on disk (file, -wal, -shm) on a sealed topic.
+- A row with one byte changed (sqlite sees nothing wrong) or one sqlite
+  cannot read: named, set aside in the quarantine table, never sent (bob
+  and a paho watcher see no trace of it), the others delivered, exit 1.
+- A version 1 file (no checksums) is upgraded and delivered.
+- A full disk (a small tmpfs mounted by the test): what is queued is sent
+  before the new message is refused; deletes that cannot be written are
+  said, exit 1; once there is room the next run resends them (receivers
+  drop the copies) and empties the file.
 """
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -100,12 +109,12 @@ class OutboxBase(E2ETestCase):
         self.make_world()
         self.db = os.path.join(self.broker.dir, "outbox.db")
 
-    def opub(self, *args, db=None):
+    def opub(self, *args, db=None, input=None):
         """secmq-pub as sam with his keyring and --outbox; returns the
         CompletedProcess without asserting."""
         return self.run_tool("secmq-pub", self.e2e_conn("sam") +
                              ["--outbox", db or self.db] + list(args),
-                             timeout=60)
+                             timeout=60, input=input)
 
     def spawn_pub(self, *args, db=None):
         p = subprocess.Popen(
@@ -422,6 +431,243 @@ class Files(OutboxBase):
                     blobs += fh.read()
         self.assertIn(plain.encode(), blobs)
         self.assertNotIn(secret.encode(), blobs)
+
+
+def checkpoint(path):
+    """Move everything from the -wal into the file itself (as the last
+    close does), so bytes can be changed in the file."""
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+
+
+def flip_byte(path, offset):
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        b = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([b[0] ^ 0x01]))
+
+
+def row_payload(path, rid):
+    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        return db.execute("SELECT payload FROM outbox WHERE id = ?",
+                          (rid,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def quarantined(path):
+    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        return [r[0] for r in db.execute(
+            "SELECT id FROM quarantine ORDER BY id")]
+    finally:
+        db.close()
+
+
+class Damage(OutboxBase):
+    """Rows damaged on disk are found by their checksum (or because sqlite
+    cannot read them), named, set aside and never sent; the rest flows."""
+
+    def queue_offline(self, args, inputs=None):
+        self.broker.stop()
+        for a in args:
+            r = self.run_tool("secmq-pub", self.e2e_conn("sam") + [
+                "--outbox", self.db, "-t", "status", "-q", "1",
+                "--outbox-wait", "0"] + a, input=inputs, timeout=30)
+            self.assertEqual(r.returncode, EXIT_QUEUED, r.stderr)
+        checkpoint(self.db)
+        self.broker.start()
+
+    def watch(self, cid):
+        raw = RawWatcher(self.broker, "paho-" + cid, "status")
+        self.addCleanup(raw.close)
+        bob = self.sub("bob", "-t", "status", "-q", "1", "-F", "%p",
+                       client_id="bob-" + cid)
+        return bob, raw
+
+    def test_changed_byte_set_aside_never_sent(self):
+        """One byte of row 3's envelope changed in the file: sqlite's
+        integrity check passes, but the row's checksum does not. secmq-pub
+        -m names message 3, sends the four others and its own, exits 1;
+        the damaged envelope never reaches the broker (paho sees 5
+        envelopes, bob drops nothing). The row stays in the file, listed
+        in its quarantine table; the next run warns and exits 0."""
+        self.queue_offline([["-l"]], "".join("c-%d\n" % i
+                                             for i in range(5)))
+        env = row_payload(self.db, 3)
+        with open(self.db, "rb") as fh:
+            at = fh.read().find(env)
+        self.assertGreater(at, 0)
+        flip_byte(self.db, at + 60)  # inside the ciphertext
+        db = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0],
+                         "ok")
+        db.close()
+
+        bob, raw = self.watch("damage")
+        r = self.opub("-t", "status", "-q", "1", "-m", "six")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"outbox %s: message 3 is damaged in the "
+                         r"file .*set aside .*not sent" % self.db)
+        self.assertRegex(r.stderr, r"1 damaged message\(s\) were set aside")
+        self.assertTrue(bob.wait_out(5), bob.text())
+        self.assertEqual(quarantined(self.db), [3])
+        self.assertEqual(outbox_rows(self.db), 1)  # row 3, kept as it was
+
+        r = self.opub("-t", "status", "-q", "1", "-m", "seven")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"warning: outbox .*1 damaged "
+                         r"message\(s\) set aside by an earlier run")
+        self.assertTrue(bob.wait_out(6), bob.text())
+        time.sleep(0.3)
+        self.assertEqual(bob.stop(), 0, bob.text())
+        self.assertEqual(bob.out, ["c-0", "c-1", "c-3", "c-4", "six",
+                                   "seven"])
+        self.assertEqual(bob.drops(), [])
+        deadline = time.monotonic() + 10
+        while raw.count() < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        with raw.lock:
+            self.assertEqual(len(raw.payloads), 6)
+            self.assertNotIn(env[:60] + bytes([env[60] ^ 1]) + env[61:],
+                             raw.payloads)
+
+    def test_unreadable_row_does_not_stop_the_queue(self):
+        """Row 2's record points to a wrong overflow page (one byte of the
+        file changed): sqlite cannot read it. secmq-pub used to stop
+        handing rows there and wait for ever; now -m and then -l name it,
+        deliver the rest and exit 1."""
+        big = os.path.join(self.broker.dir, "big")
+        with open(big, "wb") as fh:
+            fh.write(b"B" * 9000)
+        self.queue_offline([["-f", big]] * 3 + [["-l"]], "line-1\n")
+        env = row_payload(self.db, 2)
+        with open(self.db, "rb") as fh:
+            data = fh.read()
+        at = data.find(env[:64])
+        self.assertGreater(at, 0)
+        local = 0
+        while data[at + local] == env[local]:
+            local += 1
+        # The 4-byte overflow page number follows the local part.
+        flip_byte(self.db, at + local + 3)
+
+        bob = self.sub("bob", "-t", "status", "-q", "1", "-F", "%p",
+                       client_id="bob-unreadable")
+        p = self.spawn_pub("-t", "status", "-q", "1", "-l")
+        p.stdin.write(b"line-2\n")
+        p.stdin.close()
+        code, _, err = self.finish_pub(p, timeout=30)
+        self.assertEqual(code, 1, err)
+        self.assertRegex(err, r"message 2 is damaged in the file")
+        self.assertTrue(bob.wait_out(4), bob.text())
+        time.sleep(0.3)
+        self.assertEqual(bob.stop(), 0, bob.text())
+        self.assertEqual(bob.out, ["B" * 9000, "B" * 9000, "line-1",
+                                   "line-2"])
+        self.assertEqual(bob.drops(), [])
+        self.assertEqual(quarantined(self.db), [2])
+
+    def test_version1_file_upgraded(self):
+        """A file of format version 1 (no checksums, no quarantine table)
+        is upgraded in place at open: its rows are delivered in order."""
+        self.queue_offline([["-l"]], "v-1\nv-2\n")
+        db = sqlite3.connect(self.db)
+        db.execute("ALTER TABLE outbox DROP COLUMN sum")
+        db.execute("DROP TABLE quarantine")
+        db.execute("PRAGMA user_version = 1")
+        db.commit()
+        db.close()
+        bob = self.sub("bob", "-t", "status", "-q", "1", "-F", "%p",
+                       client_id="bob-v1")
+        r = self.opub("-t", "status", "-q", "1", "-m", "v-3", "-d")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("upgraded from format version 1 to 2", r.stderr)
+        self.assertTrue(bob.wait_out(3), bob.text())
+        time.sleep(0.3)
+        self.assertEqual(bob.stop(), 0, bob.text())
+        self.assertEqual(bob.out, ["v-1", "v-2", "v-3"])
+        db = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 2)
+        db.close()
+
+
+class DiskFull(OutboxBase):
+    """The outbox on a filesystem that is full: a 1 MiB tmpfs the test
+    mounts (root), with a filler file taking all but 32 KiB (room for
+    sqlite's -shm, none for the -wal)."""
+
+    def setUp(self):
+        super().setUp()
+        self.mnt = os.path.join(self.broker.dir, "small")
+        os.makedirs(self.mnt)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m",
+                            "tmpfs", self.mnt], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs for a full disk (needs "
+                          "root and mount): %s" % r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", self.mnt])
+        self.db = os.path.join(self.mnt, "outbox.db")
+
+    def fill_disk(self):
+        # The last connection to close removes -wal and -shm (a reader's
+        # may be left otherwise): the next process must make them anew.
+        checkpoint(self.db)
+        for suffix in ("-wal", "-shm"):
+            self.assertFalse(os.path.exists(self.db + suffix), suffix)
+        st = os.statvfs(self.mnt)
+        free = st.f_bavail * st.f_frsize
+        self.assertGreater(free, 65536)
+        with open(os.path.join(self.mnt, "filler"), "wb") as fh:
+            fh.write(b"\0" * (free - 32768))
+
+    def test_full_disk_sends_the_queue_and_says_what_stays(self):
+        """20 rows queued while the broker was away, then the disk fills.
+        secmq-pub -m sends the 20 queued rows although its own message
+        cannot be committed, says that message was not sent, says the 20
+        delivered rows cannot be deleted (no "0 queued"), exits 1. With
+        room again the next run resends them (bob drops the copies as
+        replays), sends its own and leaves the file empty."""
+        n = 20
+        self.broker.stop()
+        r = self.opub("-t", "status", "-q", "1", "-l", "--outbox-wait", "0",
+                      input="".join("d-%02d\n" % i for i in range(n)))
+        self.assertEqual(r.returncode, EXIT_QUEUED, r.stderr)
+        self.assertEqual(outbox_rows(self.db), n)
+        self.broker.start()
+        self.fill_disk()
+
+        bob = self.sub("bob", "-t", "status", "-q", "1", "-F", "%p", "-d",
+                       client_id="bob-full")
+        r = self.opub("-t", "status", "-q", "1", "-m", "new", "-d")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"message for 'status' not queued and "
+                                   r"not sent: .*full")
+        self.assertRegex(r.stderr, r"%d message\(s\) were delivered but "
+                                   r"cannot be deleted from the file" % n)
+        self.assertRegex(r.stderr, r"not yet deleted %d\b" % n)
+        self.assertTrue(bob.wait_out(n), bob.text()[-2000:])
+        self.assertEqual(outbox_rows(self.db), n)
+
+        os.unlink(os.path.join(self.mnt, "filler"))
+        r = self.opub("-t", "status", "-q", "1", "-m", "again")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(bob.wait_out(n + 1), bob.text()[-2000:])
+        self.assertTrue(bob.wait_drops(n), bob.text()[-2000:])
+        time.sleep(0.3)
+        self.assertEqual(bob.stop(), 0, bob.text()[-2000:])
+        self.assertEqual(bob.out, ["d-%02d" % i for i in range(n)] +
+                         ["again"])
+        self.assertTrue(all(reason == "replay" for _, reason in bob.drops()),
+                        bob.drops()[:5])
+        self.assertEqual(outbox_rows(self.db), 0)
 
 
 if __name__ == "__main__":

@@ -49,13 +49,34 @@
  * crash may resend what the broker already acknowledged (see above).
  *
  * The file: sqlite, WAL mode, PRAGMA application_id 0x53514F42 ('SQOB'),
- * user_version 1, one table
+ * user_version 2, two tables
  *   outbox(id INTEGER PRIMARY KEY, topic TEXT, payload BLOB, qos INTEGER,
- *          retain INTEGER, sealed INTEGER, created_ms INTEGER).
- * A missing or empty file is created; any other file must carry that
- * application_id and version, or secmq_client_set_outbox() fails with
- * SECMQ_E_DB and leaves it untouched (it never replaces a file). An flock on
- * the file keeps a second process out (SECMQ_E_BUSY).
+ *          retain INTEGER, sealed INTEGER, created_ms INTEGER, sum BLOB)
+ *   quarantine(id INTEGER PRIMARY KEY, reason TEXT, found_ms INTEGER).
+ * sum is BLAKE2b-128 (no key) over "SQOBrow2", then big-endian id (8
+ * bytes), qos, retain, sealed (1 byte each), created_ms (8), the topic's
+ * length (8) and bytes, the payload's length (8) and bytes.
+ * A missing or empty file is created; a version 1 file (no sum, no
+ * quarantine) is upgraded in place in one transaction; any other file must
+ * carry that application_id and version, or secmq_client_set_outbox() fails
+ * with SECMQ_E_DB and leaves it untouched (it never replaces a file). An
+ * flock on the file keeps a second process out (SECMQ_E_BUSY).
+ *
+ * Damaged rows. A row is checked against its sum when it is read back to
+ * be sent. One that does not match, or that sqlite cannot read, is set
+ * aside: its id goes into the quarantine table (the row stays as it is,
+ * for inspection), it is never handed to MQTT, it leaves the counts rows
+ * and bytes, it is logged (SECMQ_LOG_ERROR) and reported to on_delivered
+ * with SECMQ_E_DB; the rows after it keep flowing. Rows sqlite cannot read
+ * may already be found when the file is opened. Damage to the table itself
+ * (keys out of order, pages sqlite cannot follow) refuses the whole file with
+ * SECMQ_E_DB. The sum finds damage, not a forger.
+ *
+ * A full disk. A commit that fails (SECMQ_E_IO) queues nothing and does not
+ * stop the sending of rows already committed. Deletes that cannot be
+ * written are retried (every 200 ms); until one succeeds the rows stay in
+ * the file (stats.undeleted) and a restart sends them again;
+ * secmq_client_outbox_wait(EMPTY) then returns SECMQ_E_IO.
  */
 #ifndef SECMQ_OUTBOX_H
 #define SECMQ_OUTBOX_H
@@ -132,6 +153,17 @@ typedef struct secmq_outbox_stats {
                                 than the broker's maximum packet size),
                                 deleted and reported to on_delivered */
     uint64_t commit_errors;  /* transactions that failed (disk full, I/O) */
+    /* Filled by secmq_client_outbox_stats_v2() only: */
+    uint64_t quarantined; /* damaged rows set aside in the file (its table
+                             quarantine), by this client or earlier ones;
+                             never sent, not counted in rows */
+    uint64_t damaged;     /* of those, found since the file was opened
+                             (each reported to on_delivered, SECMQ_E_DB) */
+    uint64_t undeleted;   /* rows that left the queue (acknowledged,
+                             dropped, failed) whose delete is not yet
+                             written to the file; after a failed commit
+                             (disk full) they are sent again by the next
+                             run unless a later commit succeeds */
 } secmq_outbox_stats;
 
 /* Flags of secmq_client_publish_v2(). */
@@ -158,9 +190,11 @@ typedef void (*secmq_durable_cb)(secmq_client *c, void *user, uint64_t id,
  * on_delivered: a row left the outbox: acknowledged by the broker (rc
  * SECMQ_OK, or from an MQTT 5 broker SECMQ_E_NOT_AUTHORIZED /
  * SECMQ_E_REFUSED as for on_publish), or refused by MQTT before sending (rc
- * SECMQ_E_OVERSIZE, ...; counted as failed). Runs on the loop thread (or on
- * the publishing thread for the last case). on_publish is not called for
- * outbox rows: their packet ids are libmosquitto's business.
+ * SECMQ_E_OVERSIZE, ...; counted as failed), or found damaged in the file
+ * and set aside, never sent (rc SECMQ_E_DB; counted as damaged). Runs on
+ * the loop thread (or on the publishing thread for rows MQTT refused, and
+ * on the loop or the commit thread for damaged rows). on_publish is not called
+ * for outbox rows: their packet ids are libmosquitto's business.
  */
 typedef void (*secmq_delivered_cb)(secmq_client *c, void *user, uint64_t id,
                                    int rc);
@@ -226,21 +260,37 @@ secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
                         size_t payloadlen, int qos, int retain, unsigned flags);
 
 /*
- * secmq_client_outbox_stats -- depth and counters (written into *st).
- * Any thread. Returns SECMQ_OK, SECMQ_E_INVAL (NULL), SECMQ_E_STATE (no
- * outbox).
+ * secmq_client_outbox_stats_v2 -- depth and counters: the first size bytes
+ * of a secmq_outbox_stats are written into *st (BORROWED, written); pass
+ * sizeof(secmq_outbox_stats), so a program built against an older header
+ * keeps working. Any thread. Returns SECMQ_OK, SECMQ_E_INVAL (NULL, or size
+ * smaller than the fields up to commit_errors), SECMQ_E_STATE (no outbox).
+ */
+SECMQ_API int secmq_client_outbox_stats_v2(secmq_client *c,
+                                           secmq_outbox_stats *st, size_t size);
+
+/*
+ * secmq_client_outbox_stats -- the counters up to commit_errors, as this
+ * call was defined with (st must have room for them; the fields after it
+ * are not written). Any thread. Returns SECMQ_OK, SECMQ_E_INVAL (NULL),
+ * SECMQ_E_STATE (no outbox).
  */
 SECMQ_API int secmq_client_outbox_stats(secmq_client *c,
                                         secmq_outbox_stats *st);
 
 /*
  * secmq_client_outbox_wait -- wait until what (SECMQ_OUTBOX_WAIT_DURABLE or
- * SECMQ_OUTBOX_WAIT_EMPTY) holds, at most timeout_ms (< 0: forever). Does
+ * SECMQ_OUTBOX_WAIT_EMPTY) holds, at most timeout_ms (< 0: forever). EMPTY
+ * means no row is left and every delete is written to the file. Does
  * not drive the network: with secmq_client_loop() on the same thread, wait
  * for EMPTY with timeout 0 between loop calls instead. Any thread but the
  * loop thread and the commit thread (on_durable).
  * Returns SECMQ_OK, SECMQ_E_TIMEOUT, SECMQ_E_INVAL, SECMQ_E_STATE (no
- * outbox).
+ * outbox); for EMPTY also SECMQ_E_IO: every row left the queue but the
+ * transaction deleting them failed (e.g. disk full; stats.undeleted says
+ * how many, secmq_client_errmsg() why; they are retried, and sent again by
+ * the next run if they stay), or rows cannot be read back from the file
+ * to be sent (not one damaged row: those are set aside).
  */
 SECMQ_API int secmq_client_outbox_wait(secmq_client *c, int what,
                                        int timeout_ms);
