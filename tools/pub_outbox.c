@@ -405,6 +405,21 @@ static void *connector_main(void *arg)
     return NULL;
 }
 
+/* code, or CLI_EXIT_ERROR (said on stderr) when a message of this run
+ * could not even be queued: exit status 75 promises that everything this
+ * run was given waits in the outbox, 0 that it was delivered. */
+static int not_all_queued(struct pub_outbox *ob, int code)
+{
+    if ((code == CLI_EXIT_OK || code == PUB_EXIT_QUEUED) &&
+        ob->not_queued > 0) {
+        cli_err("outbox %s: %lu message(s) could not be queued and were not "
+                "sent",
+                ob->path, ob->not_queued);
+        return CLI_EXIT_ERROR;
+    }
+    return code;
+}
+
 int pub_outbox_connect(struct pub_outbox *ob, int background)
 {
     char why[SECMQ_ERRMSG_BYTES];
@@ -421,7 +436,7 @@ int pub_outbox_connect(struct pub_outbox *ob, int background)
     reason_of(ob, rc, why, sizeof why);
     if (!background) {
         say_queued(ob, why);
-        return PUB_EXIT_QUEUED;
+        return not_all_queued(ob, PUB_EXIT_QUEUED);
     }
     cli_warn("broker unreachable (%s): queueing in outbox %s and retrying "
              "in the background",
@@ -487,12 +502,7 @@ int pub_outbox_finish(struct pub_outbox *ob)
         }
     }
     warn_drops(ob, 1);
-    if (code == CLI_EXIT_OK && ob->not_queued > 0) {
-        cli_err("outbox %s: %lu message(s) could not be queued and were not "
-                "sent",
-                ob->path, ob->not_queued);
-        code = CLI_EXIT_ERROR;
-    }
+    code = not_all_queued(ob, code);
     {
         secmq_outbox_stats st = stats(ob);
         if (code == CLI_EXIT_OK && st.damaged > 0) {

@@ -669,6 +669,16 @@ class DiskFull(OutboxBase):
                         bob.drops()[:5])
         self.assertEqual(outbox_rows(self.db), 0)
 
+        # Full again and the broker away: exit status 75 would say the
+        # message waits in the outbox; it does not, so the exit is 1.
+        self.broker.stop()
+        self.fill_disk()
+        r = self.opub("-t", "status", "-q", "1", "-m", "lost")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"1 message\(s\) could not be queued "
+                                   r"and were not sent")
+        self.assertEqual(outbox_rows(self.db), 0)
+
 
 if __name__ == "__main__":
     unittest.main()
