@@ -586,10 +586,15 @@ static const char *reason_text(int reason)
 static void on_open_failure(secmq_client *c, void *user, const char *topic,
                             int reason)
 {
+    char shown[256];
+
     (void)c;
     (void)user;
+    /* SECURITY: the topic is the sender's choice: shown escaped, so it
+     * cannot drive the terminal or fake the text around it. */
+    (void)secmq_text_show(shown, sizeof shown, topic);
     /* The reason's name stays last, in brackets, for scripts. */
-    cli_warn("dropped a message on '%.200s' that did not open: %s (%s)", topic,
+    cli_warn("dropped a message on '%s' that did not open: %s (%s)", shown,
              reason_text(reason), secmq_open_reason_name(reason));
 }
 

@@ -119,6 +119,19 @@ enum secmq_error {
 SECMQ_API const char *secmq_strerror(int rc);
 
 /*
+ * secmq_text_show -- s (BORROWED, NUL-terminated; e.g. a topic or a name a
+ * peer chose) as it may be shown on a terminal or in a log: control
+ * characters (C0, DEL, C1) and Unicode format characters (bidi overrides,
+ * zero-width characters: the table of PROTOCOL.md §8.6) as "<U+202E>",
+ * bytes that are not UTF-8 as "\xE9", everything else as it is, so a peer
+ * cannot move the cursor, recolour the screen or reorder what follows.
+ * Writes into out (cap bytes; cut at a whole character, always
+ * NUL-terminated when cap > 0). Returns the length written. Never fails;
+ * any thread.
+ */
+SECMQ_API size_t secmq_text_show(char *out, size_t cap, const char *s);
+
+/*
  * secmq_version -- the library version as "MAJOR.MINOR.PATCH" (static).
  */
 SECMQ_API const char *secmq_version(void);

@@ -3,7 +3,9 @@
  * receiver may create (docs/PROTOCOL.md §8.6), and says why when it
  * cannot: last component only, not hidden, valid UTF-8 without control or
  * format characters, so that a name can neither leave the receiver's
- * directory nor show as something it is not. Pure: no I/O, no allocation.
+ * directory nor show as something it is not; and the same escaping for
+ * any peer-chosen text a tool prints (secmq_text_show). Pure: no I/O, no
+ * allocation.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -196,6 +198,17 @@ size_t secmq__file_name_show(char *out, size_t cap, const char *s)
         used += plen;
     }
     return used;
+}
+
+size_t secmq_text_show(char *out, size_t cap, const char *s)
+{
+    if (out == NULL || s == NULL) {
+        if (out != NULL && cap > 0) {
+            out[0] = '\0';
+        }
+        return 0;
+    }
+    return secmq__file_name_show(out, cap, s);
 }
 
 int secmq_file_name_check(char *out, size_t cap, const char *announced)

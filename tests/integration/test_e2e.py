@@ -70,24 +70,30 @@ class EndToEnd(E2ETestCase):
         cap = self.paho(subscribe="status", client_id="paho-cap")
         inj = self.paho(user="eve", client_id="paho-inj")
         sub = self.sub("alice", "-t", "other", "-t", "status.x", "-t",
-                       "a/status", "-q", "1", "-F", "%S|%x", "-C", "1",
-                       "-d", client_id="alice-unc")
+                       "a/status", "-t", "esc/#", "-q", "1", "-F", "%S|%x",
+                       "-C", "1", "-d", client_id="alice-unc")
         self.epub("sam", "-t", "other", "-q", "1", "-m", "plain text")
         self.epub("sam", "-t", "status", "-q", "1", "-m", "sealed")
         [(_, env)] = self.capture(cap)
         inj.publish("status.x", env, qos=1)
         inj.publish("a/status", env, qos=1)
-        self.assertTrue(sub.wait_drops(3), sub.text())
+        # A topic chosen to reorder the warning on a terminal is shown
+        # escaped, never as it is.
+        inj.publish("esc/\u202egpj.exe", b"x", qos=1)
+        self.assertTrue(sub.wait_drops(4), sub.text())
         time.sleep(0.3)
         self.assertIsNone(sub.proc.poll(), "-C 1 reached: %s" % sub.text())
         self.assertEqual(sub.stop(), 0, sub.text())
         self.assertEqual(sub.out, [], "alice printed something unopened")
         self.assertEqual(sub.drops(), [("other", "no_channel"),
                                        ("status.x", "no_channel"),
-                                       ("a/status", "no_channel")])
+                                       ("a/status", "no_channel"),
+                                       ("esc/<U+202E>gpj.exe",
+                                        "no_channel")])
+        self.assertNotIn("\u202e", "\n".join(sub.err))
         self.assertIn("no channel of this keyring covers this topic",
                       "\n".join(sub.err))
-        self.assertEqual(sub.counts(), {"ok": 0, "no_channel": 3})
+        self.assertEqual(sub.counts(), {"ok": 0, "no_channel": 4})
         # Plaintext on a covered topic stays refused under --allow-plain '#'.
         sub = self.sub("alice", "-t", "status", "-q", "1", "-F", "%S|%p",
                        "--allow-plain", "#", client_id="alice-unc2")

@@ -324,6 +324,27 @@ static void test_name_utf8(void)
     name_ok("\xff/ok.txt", "ok.txt");
 }
 
+/* secmq_text_show: what a tool may print of peer-chosen text. */
+static void test_text_show(void)
+{
+    char out[64];
+
+    CHECK_INT_EQ((long)secmq_text_show(out, sizeof out, "plain/topic"), 11);
+    CHECK_STR_EQ(out, "plain/topic");
+    (void)secmq_text_show(out, sizeof out, "a\x1b[31mb\r");
+    CHECK_STR_EQ(out, "a<U+001B>[31mb<U+000D>");
+    (void)secmq_text_show(out, sizeof out, "x\xe2\x80\xaegpj.exe");
+    CHECK_STR_EQ(out, "x<U+202E>gpj.exe");
+    (void)secmq_text_show(out, sizeof out, "caf\xe9 \xc3\xa9");
+    CHECK_STR_EQ(out, "caf\\xE9 \xc3\xa9");
+    /* Cut at a whole piece, always terminated. */
+    CHECK_INT_EQ((long)secmq_text_show(out, 6, "ab\x1b"), 2);
+    CHECK_STR_EQ(out, "ab");
+    CHECK_INT_EQ((long)secmq_text_show(out, sizeof out, NULL), 0);
+    CHECK_STR_EQ(out, "");
+    CHECK_INT_EQ((long)secmq_text_show(NULL, 0, "x"), 0);
+}
+
 static void test_topics(void)
 {
     unsigned char id[16];
@@ -497,6 +518,7 @@ int main(void)
     RUN(test_names);
     RUN(test_name_format_chars);
     RUN(test_name_utf8);
+    RUN(test_text_show);
     RUN(test_topics);
     RUN(test_chunks);
     RUN(test_chunk_is_section_8_3);

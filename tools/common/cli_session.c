@@ -181,10 +181,15 @@ static void on_disconnect(secmq_client *c, void *user, int rc)
 }
 
 /* May run on any library thread; cli_debug writes whole lines. */
-static void on_log(secmq_client *c, void *user, int level, const char *line)
+static void on_log(secmq_client *c, void *user, int level, const char *raw)
 {
+    /* SECURITY: library lines quote topics and ids that peers chose:
+     * shown escaped, so they cannot drive the terminal. */
+    char line[1024];
+
     (void)c;
     (void)user;
+    (void)secmq_text_show(line, sizeof line, raw);
     if (level == SECMQ_LOG_ERROR) {
         cli_debug("library error: %s", line);
     } else if (level == SECMQ_LOG_WARNING) {
