@@ -17,6 +17,7 @@ import os
 import re
 import select
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -164,11 +165,15 @@ class DeploySubscriber(PluginTestCase):
                     ["bash", "-c", "exec " + self.localize(cmd[0])], home)
                 self.wait_suback("alice-check", since, waiting)
                 continue
-            since = self.broker.log_size()
             r = self.run_shell(self.script(block), home)
             if kind.startswith("# on the broker"):
-                # The broker picks a change up within a second: a user who
-                # goes on at once may meet the old policy, the test waits.
+                # The broker picks a change up within a second, and a
+                # periodic check may read the database half way through the
+                # block: a SIGHUP makes the plugin read it now that the
+                # block is done (a user who goes on at once may meet the
+                # old policy for that second; the test waits).
+                since = self.broker.log_size()
+                self.broker.proc.send_signal(signal.SIGHUP)
                 self.assertTrue(self.broker.wait_reload(since, 10.0),
                                 "the plugin did not reload after the "
                                 "broker block")
