@@ -179,6 +179,11 @@ say "8. What the broker, the TLS checks and the keyrings refuse"
 echo "- a wrong password:"
 "$bin/secmq-pub" -h localhost -p "$port" --cafile "$demo/pki/ca.crt" -u sam -P wrong \
   -t status -m x 2>&1 | sed 's/^/    /' || true
+# The plugin's login guard refuses every login from an address, unchecked,
+# for a second after a failed one (plugin_opt_login_pause_ms): the steps
+# below log in from the same address, so they wait it out.
+echo "    (the login guard now refuses logins from 127.0.0.1 unchecked for 1 s; waiting)"
+sleep 1.2
 echo "- a broker certificate from an unknown CA (the system CAs are used):"
 "$bin/secmq-pub" --no-config -h localhost -p "$port" -u sam -P wrong -t status -m x 2>&1 |
   sed 's/^/    /' || true

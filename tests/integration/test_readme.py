@@ -351,6 +351,18 @@ class ReadmeStatic(unittest.TestCase):
                             r.stderr[-4000:]))
         self.assertIn("== Done.", r.stdout)
         self.assertIn("(identical;", r.stdout)
+        # Each refusal the README promises is shown for its own reason,
+        # not masked by another (e.g. the login guard's pause after the
+        # wrong password).
+        for line in ("secmq-sub: the broker refused every subscription "
+                     "(not authorised for #)",
+                     "denied subscribe to '#' for client 'alice-wild'",
+                     "client id does not match the user's pattern",
+                     "denied publish to 'status' for client 'alice-",
+                     "not a signed secmq envelope",
+                     "the broker's certificate is not signed by a trusted "
+                     "CA"):
+            self.assertIn(line, r.stdout)
 
     def run_sh(self, text, line, stdin=""):
         env = dict(os.environ, PATH=bin_dir() + os.pathsep +
