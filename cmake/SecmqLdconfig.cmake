@@ -8,7 +8,9 @@
 # libdir is one of the loader's directories (e.g. /usr/local/lib), nothing
 # is staged through DESTDIR (a package's postinst does it instead) and we
 # are root; when not root it says to run it. Any other prefix is left alone.
-install(CODE "set(SECMQ_INSTALL_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")")
+# Component `lib`: it belongs with the library it makes the loader find.
+install(CODE "set(SECMQ_INSTALL_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")"
+  COMPONENT lib)
 install(CODE [[
   if(IS_ABSOLUTE "${SECMQ_INSTALL_LIBDIR}")
     set(_secmq_libdir "${SECMQ_INSTALL_LIBDIR}")
@@ -52,4 +54,4 @@ install(CODE [[
       endif()
     endif()
   endif()
-]])
+]] COMPONENT lib)
