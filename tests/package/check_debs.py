@@ -276,7 +276,10 @@ class Checker:
 
         def read(n):
             p = os.path.join(ctl, n)
-            return open(p).read() if os.path.exists(p) else None
+            if not os.path.exists(p):
+                return None
+            with open(p) as fh:
+                return fh.read()
 
         etc = sorted("/" + p for m, _, p, _ in rows
                      if m.startswith("-") and p.startswith("etc/"))
