@@ -9,11 +9,14 @@
 # SECMQ_APT_LOCK_TIMEOUT: seconds to wait for the dpkg lock (default 600).
 set -euo pipefail
 
+# dpkg-dev and file: scripts/package.sh (dpkg-shlibdeps, dpkg-architecture;
+# CPack runs file).
 PACKAGES=(
   build-essential cmake pkg-config clang
   libmosquitto-dev mosquitto mosquitto-dev mosquitto-clients
   libwolfssl-dev libsodium-dev libsqlite3-dev libssl-dev
   python3 python3-paho-mqtt python3-nacl
+  dpkg-dev file
 )
 
 die() {

@@ -4,10 +4,12 @@
 # Configures BUILD_DIR for packaging (prefix /usr, the multiarch libdir, no
 # RUNPATH: the library is in the loader's path), builds, runs cpack and
 # prints the path of each .deb, one a line, on stdout.
-# Usage: scripts/package.sh [BUILD_DIR] [cmake options...]
+# Usage: scripts/package.sh [--check] [BUILD_DIR] [cmake options...]
 #   scripts/package.sh                      native, into build-deb/
 #   scripts/package.sh build-deb-arm64 \
 #       -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64-linux-gnu.cmake
+#   --check   then check the packages with tests/package/check_debs.py
+#             (fields, Depends, file modes, ELF machine; report on stderr)
 # A cross build needs the target's runtime libraries installed through dpkg
 # (apt-get install libsodium23:arm64 ...): dpkg-shlibdeps computes the
 # packages' Depends from them.
@@ -19,6 +21,11 @@ die() {
   exit 1
 }
 
+check=0
+if [ "${1:-}" = "--check" ]; then
+  check=1
+  shift
+fi
 dir=${1:-build-deb}
 shift || true
 for tool in cmake cpack dpkg-shlibdeps dpkg-deb file readelf; do
@@ -63,3 +70,7 @@ debs=("$dir"/packages/*.deb)
 for d in "${debs[@]}"; do
   realpath "$d"
 done
+if [ "$check" = 1 ]; then
+  /usr/bin/python3 tests/package/check_debs.py --arch "$arch" "${debs[@]}" >&2 ||
+    die "the packages in $dir/packages failed the checks above"
+fi

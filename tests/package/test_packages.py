@@ -22,7 +22,8 @@ purged first, and at the end (also on failure) everything installed is
 purged, and the user and directories the packages made are removed when
 they did not exist before. One run at a time (a lock in /run/lock).
 
-Started by ctest (test package_install, label package, RUN_SERIAL):
+Needs root (it exits 77, skipped, otherwise). Started by ctest (test
+package_install, label package, RUN_SERIAL):
     test_packages.py --build-dir B --source-dir S --version V [--cc CC]
 """
 
