@@ -267,11 +267,16 @@ class Checker:
             if not path.startswith(("usr", "etc")) and path not in ("",):
                 self.fail(deb, "/%s is outside /usr and /etc" % path)
 
+    def extract(self, deb, option, dest):
+        """dpkg-deb -e (control files) or -x (the files) into dest."""
+        r = run(["dpkg-deb", option, deb, dest])
+        if r.returncode != 0:
+            self.fail(deb, "dpkg-deb %s: %s" % (option, r.stderr))
+        return r.returncode == 0
+
     def check_control_files(self, deb, name, rows, tmp):
         ctl = os.path.join(tmp, "DEBIAN")
-        r = run(["dpkg-deb", "-e", deb, ctl])
-        if r.returncode != 0:
-            self.fail(deb, "dpkg-deb -e: %s" % r.stderr)
+        if not self.extract(deb, "-e", ctl):
             return
 
         def read(n):
@@ -309,9 +314,7 @@ class Checker:
 
     def check_elf(self, deb, name, rows, tmp):
         root = os.path.join(tmp, "root")
-        r = run(["dpkg-deb", "-x", deb, root])
-        if r.returncode != 0:
-            self.fail(deb, "dpkg-deb -x: %s" % r.stderr)
+        if not self.extract(deb, "-x", root):
             return
         machine = MACHINES.get(self.arch)
         elves = 0

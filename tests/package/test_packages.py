@@ -33,10 +33,8 @@ import hashlib
 import os
 import pwd
 import re
-import select
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -443,11 +441,12 @@ class Packages(unittest.TestCase):
                                 sam + "/sam.pw", "-i", "sam-laptop", "-t",
                                 "status", "-q", "1", "-m", "door closed"],
                   env=clean_env(HOME=sam))
-        line = self.read_line(sub)
+        m = self.wait_text(self.sub_out, 0, r"^(.*)\n", sub)
         sub.kill()
-        _, err = sub.communicate(timeout=LINE_TIMEOUT_S)
+        sub.wait(timeout=LINE_TIMEOUT_S)
+        line = m.group(1) if m else self.read_from(self.sub_out, 0)
         self.assertEqual(line, EXPECTED, "the unit's secmq-sub printed %r; "
-                         "stderr: %s" % (line, err))
+                         "stderr: %s" % (line, self.read_from(self.sub_err, 0)))
         self.broker.terminate()
         self.broker.wait(timeout=LINE_TIMEOUT_S)
 
@@ -520,37 +519,42 @@ class Packages(unittest.TestCase):
         os.makedirs(run_dir, 0o700)
         os.chown(run_dir, u.pw_uid, u.pw_gid)
         since = os.path.getsize(self.log)
-        p = subprocess.Popen(["setpriv", "--reuid", USER, "--regid", USER,
-                              "--init-groups", "--"] + argv,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL,
-                             env=clean_env(HOME=home,
-                                           XDG_RUNTIME_DIR=run_dir))
+        self.sub_out = os.path.join(self.tmp, "sub.out")
+        self.sub_err = os.path.join(self.tmp, "sub.err")
+        with open(self.sub_out, "w") as out, open(self.sub_err, "w") as err:
+            p = subprocess.Popen(["setpriv", "--reuid", USER, "--regid", USER,
+                                  "--init-groups", "--"] + argv,
+                                 stdout=out, stderr=err,
+                                 stdin=subprocess.DEVNULL,
+                                 env=clean_env(HOME=home,
+                                               XDG_RUNTIME_DIR=run_dir))
         self.procs.append(p)
-        deadline = time.monotonic() + LINE_TIMEOUT_S
-        pattern = re.compile(r"Sending SUBACK to alice-status\b")
-        while time.monotonic() < deadline:
-            with open(self.log, errors="replace") as f:
-                f.seek(since)
-                if pattern.search(f.read()):
-                    return p
-            if p.poll() is not None:
-                self.fail("the unit's secmq-sub exited %d: %s"
-                          % (p.returncode, p.stderr.read()))
-            time.sleep(0.1)
-        self.fail("no SUBACK to alice-status in the broker log")
+        if self.wait_text(self.log, since, r"Sending SUBACK to alice-status\b",
+                          p) is None:
+            self.fail("no SUBACK to alice-status in the broker log; the "
+                      "unit's secmq-sub (exit %s) said: %s"
+                      % (p.poll(), self.read_from(self.sub_err, 0)))
+        return p
 
-    def read_line(self, proc):
+    @staticmethod
+    def read_from(path, offset):
+        with open(path, errors="replace") as f:
+            f.seek(offset)
+            return f.read()
+
+    def wait_text(self, path, offset, pattern, proc):
+        """Wait (bounded) until the text proc writes to path from offset on
+        matches pattern; the match, or None if proc exited or time ran
+        out first."""
         deadline = time.monotonic() + LINE_TIMEOUT_S
-        buf = b""
-        while b"\n" not in buf and time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready:
-                chunk = os.read(proc.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                buf += chunk
-        return buf.decode(errors="replace").split("\n")[0]
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.read_from(path, offset))
+            if m:
+                return m
+            if proc.poll() is not None:
+                return re.search(pattern, self.read_from(path, offset))
+            time.sleep(0.1)
+        return None
 
     # -- purge ---------------------------------------------------------------
 
