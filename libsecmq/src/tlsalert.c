@@ -6,72 +6,58 @@
  * we know about the client certificate; this file picks the SECMQ_E_* code
  * and the sentence. It never sees wolfSSL: alert numbers are TLS's own.
  */
+#include <stddef.h>
+
 #include "tls_int.h"
+
+/* The alerts a broker may send, and for those about a certificate what
+ * they say about ours. */
+static const struct {
+    int code;
+    const char *name;
+    const char *cert_reason; /* NULL: not about a certificate */
+} alerts[] = {
+    {10, "unexpected_message", NULL},
+    {20, "bad_record_mac", NULL},
+    {40, "handshake_failure", NULL},
+    {42, "bad_certificate", "bad certificate"},
+    {43, "unsupported_certificate",
+     "unsupported certificate, perhaps not meant for client use"},
+    {44, "certificate_revoked", "revoked"},
+    {45, "certificate_expired", "expired or not valid yet"},
+    {46, "certificate_unknown", "certificate unknown"},
+    {47, "illegal_parameter", NULL},
+    {48, "unknown_ca", "unknown CA, not signed by a CA the broker trusts"},
+    {49, "access_denied", NULL},
+    {50, "decode_error", NULL},
+    {51, "decrypt_error", NULL},
+    {70, "protocol_version", NULL},
+    {71, "insufficient_security", NULL},
+    {80, "internal_error", NULL},
+    {112, "unrecognized_name", NULL},
+    {116, "certificate_required", NULL},
+};
 
 static const char *alert_name(int code)
 {
-    switch (code) {
-    case 10:
-        return "unexpected_message";
-    case 20:
-        return "bad_record_mac";
-    case 40:
-        return "handshake_failure";
-    case 42:
-        return "bad_certificate";
-    case 43:
-        return "unsupported_certificate";
-    case 44:
-        return "certificate_revoked";
-    case 45:
-        return "certificate_expired";
-    case 46:
-        return "certificate_unknown";
-    case 47:
-        return "illegal_parameter";
-    case 48:
-        return "unknown_ca";
-    case 49:
-        return "access_denied";
-    case 50:
-        return "decode_error";
-    case 51:
-        return "decrypt_error";
-    case 70:
-        return "protocol_version";
-    case 71:
-        return "insufficient_security";
-    case 80:
-        return "internal_error";
-    case 112:
-        return "unrecognized_name";
-    case 116:
-        return "certificate_required";
-    default:
-        return "unknown";
+    for (size_t i = 0; i < sizeof alerts / sizeof alerts[0]; i++) {
+        if (alerts[i].code == code) {
+            return alerts[i].name;
+        }
     }
+    return "unknown";
 }
 
 /* Why the broker refused a certificate, for the alerts that say; NULL for
  * the others. */
-static const char *cert_reason(int alert)
+static const char *cert_reason(int code)
 {
-    switch (alert) {
-    case 42:
-        return "bad certificate";
-    case 43:
-        return "unsupported certificate, perhaps not meant for client use";
-    case 44:
-        return "revoked";
-    case 45:
-        return "expired or not valid yet";
-    case 46:
-        return "certificate unknown";
-    case 48:
-        return "unknown CA, not signed by a CA the broker trusts";
-    default:
-        return NULL;
+    for (size_t i = 0; i < sizeof alerts / sizeof alerts[0]; i++) {
+        if (alerts[i].code == code) {
+            return alerts[i].cert_reason;
+        }
     }
+    return NULL;
 }
 
 static int no_certificate(secmq__err *err, const char *how)

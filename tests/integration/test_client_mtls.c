@@ -121,29 +121,32 @@ static void test_no_client_certificate_tls13(void)
                    "requires a client certificate and none was configured");
 }
 
-static void test_certificate_from_other_ca(void)
+/* Connect with certificate crt (key key): refused, the detail naming crt
+ * in both wordings, with the broker's alert ("...refused our client
+ * certificate 'F': unknown CA...") or without ("...probably refused
+ * 'F'"). */
+static void expect_cert_refused(const char *id, const char *crt,
+                                const char *key, const char *what)
 {
     secmq_config cfg;
 
     tu_config(&cfg, "sam");
-    cfg.client_id = tu_id("mtls-other");
-    cfg.tls.certfile = mallory_crt;
-    cfg.tls.keyfile = mallory_key;
-    /* The file, in both wordings: with the broker's alert ("...refused our
-     * client certificate 'F': unknown CA...") or without ("...probably
-     * refused 'F'"). */
-    expect_refused(&cfg, "client certificate from another CA", mallory_crt);
+    cfg.client_id = tu_id(id);
+    cfg.tls.certfile = crt;
+    cfg.tls.keyfile = key;
+    expect_refused(&cfg, what, crt);
+}
+
+static void test_certificate_from_other_ca(void)
+{
+    expect_cert_refused("mtls-other", mallory_crt, mallory_key,
+                        "client certificate from another CA");
 }
 
 static void test_expired_client_certificate(void)
 {
-    secmq_config cfg;
-
-    tu_config(&cfg, "sam");
-    cfg.client_id = tu_id("mtls-expired");
-    cfg.tls.certfile = expired_crt;
-    cfg.tls.keyfile = expired_key;
-    expect_refused(&cfg, "expired client certificate", expired_crt);
+    expect_cert_refused("mtls-expired", expired_crt, expired_key,
+                        "expired client certificate");
 }
 
 /* sam's certificate with alice's key: must never get through. */
