@@ -14,133 +14,29 @@ import logging
 import ssl
 import threading
 import traceback
-import weakref
-from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from . import _lib
 from .errors import (InvalidArgumentError, NotConnectedError, StateError,
                      from_code)
-from .keyring import Keyring, keyring_arg
+from ._acks import _Acks, _Group
+from .keyring import Keyring
+from ._trampolines import (_c_connect, _c_disconnect, _c_log, _c_message,
+                           _c_open_failure, _c_publish, _c_subscribe,
+                           _c_unsubscribe, _clients, _register,
+                           _registry_lock, _running, _tls)
 from .message import (MQTT_ERR_SUCCESS, MQTT_LOG_DEBUG, MQTT_LOG_ERR,
                       MQTT_LOG_INFO, MQTT_LOG_WARNING, MQTTv31, MQTTv311,
-                      MQTTv5, SEAL_MAC, SEAL_SIGNED, MQTTMessage,
-                      MQTTMessageInfo)
+                      MQTTv5, MQTTMessageInfo)
 
 lib = _lib.lib
 E_NO_CONN = -6
 E_NO_KEY = -23
 TLS_1_2 = 12
 TLS_1_3 = 13
-_LEVEL = {0: MQTT_LOG_ERR, 1: MQTT_LOG_WARNING, 2: MQTT_LOG_INFO,
-          3: MQTT_LOG_DEBUG}
 _PYLEVEL = {MQTT_LOG_ERR: logging.ERROR, MQTT_LOG_WARNING: logging.WARNING,
             MQTT_LOG_INFO: logging.INFO, MQTT_LOG_DEBUG: logging.DEBUG}
 _log = logging.getLogger("secmq")
-
-# Live clients by id (the C clients' user pointer). Weak, so an unused
-# client can be collected; _running holds the ones whose network thread
-# runs, as paho's thread holds its client.
-_clients = {}
-_running = set()
-_registry_lock = threading.Lock()
-_next_id = [0]
-_tls = threading.local()
-
-
-def _register(client) -> int:
-    with _registry_lock:
-        _next_id[0] += 1
-        key = _next_id[0]
-        _clients[key] = weakref.ref(client,
-                                    lambda _ref: _clients.pop(key, None))
-        return key
-
-
-def _lookup(user):
-    ref = _clients.get(user or 0)
-    return ref() if ref is not None else None
-
-
-# One set of C callbacks for every client, alive as long as the module
-# (ctypes needs the CFUNCTYPE objects to outlive every call from C). Each
-# finds its Client by the user pointer and never lets an exception out.
-
-@_lib.CONNECT_CB
-def _c_connect(c, user, rc, reason, session_present):
-    client = _lookup(user)
-    if client is not None:
-        client._connected = rc == 0
-        client._invoke("on_connect", {"session present": session_present},
-                       reason)
-
-
-@_lib.DISCONNECT_CB
-def _c_disconnect(c, user, rc):
-    client = _lookup(user)
-    if client is not None:
-        client._connected = False
-        client._invoke("on_disconnect", rc)
-
-
-@_lib.MESSAGE_CB
-def _c_message(c, user, m):
-    client = _lookup(user)
-    if client is None:
-        return
-    m = m.contents
-    mode = {1: SEAL_SIGNED, 2: SEAL_MAC}.get(m.seal_mode)
-    sender = _lib.text(m.sender)
-    msg = MQTTMessage(
-        topic=_lib.text(m.topic),
-        payload=ctypes.string_at(m.payload, m.payloadlen) if m.payloadlen
-        else b"",
-        qos=m.qos, retain=bool(m.retain), mid=m.mid, sealed=bool(m.sealed),
-        sender=sender if mode == SEAL_SIGNED else None,
-        claimed_sender=sender if mode == SEAL_MAC else None, seal_mode=mode)
-    client._invoke("on_message", msg)
-
-
-@_lib.PUBLISH_CB
-def _c_publish(c, user, mid, rc):
-    client = _lookup(user)
-    if client is not None:
-        client._acked("pub", mid, rc)
-
-
-@_lib.SUBSCRIBE_CB
-def _c_subscribe(c, user, mid, count, granted):
-    client = _lookup(user)
-    if client is not None:
-        client._acked("sub", mid, tuple(granted[i] for i in range(count)))
-
-
-@_lib.UNSUBSCRIBE_CB
-def _c_unsubscribe(c, user, mid):
-    client = _lookup(user)
-    if client is not None:
-        client._acked("unsub", mid, None)
-
-
-@_lib.LOG_CB
-def _c_log(c, user, level, line):
-    client = _lookup(user)
-    if client is not None:
-        client._library_log(_LEVEL.get(level, MQTT_LOG_DEBUG),
-                            _lib.text(line))
-
-
-@_lib.OPEN_FAILURE_CB
-def _c_open_failure(c, user, topic, reason):
-    client = _lookup(user)
-    if client is None:
-        return
-    name = _lib.text(lib.secmq_open_reason_name(reason))
-    topic = _lib.text(topic)
-    if client.on_open_failure is None:
-        client._emit(MQTT_LOG_WARNING, "dropped a message on %r that did "
-                     "not open: %s" % (topic, name))
-    else:
-        client._invoke("on_open_failure", topic, name)
 
 
 def _payload(payload) -> bytes:
@@ -164,19 +60,7 @@ def _check_qos(qos) -> int:
     return int(qos)
 
 
-class _Group:
-    """The C mids of one subscribe()/unsubscribe() call: libsecmq sends a
-    packet per filter, paho's callbacks report one call."""
-
-    __slots__ = ("kind", "mids", "results")
-
-    def __init__(self, kind, mids):
-        self.kind = kind
-        self.mids = mids
-        self.results = {}
-
-
-class Client:
+class Client(_Acks):
     """An MQTT client whose link is TLS and whose payloads can be sealed
     end to end, shaped like paho.mqtt.client.Client (1.6).
 
@@ -693,60 +577,6 @@ class Client:
             if rc != 0:
                 raise self._fail(h, rc, before)
         return mid.value
-
-    def _register(self, kind, mids, what) -> bool:
-        """Remember what waits for the acks of mids; take the acks that
-        came before this call returned. True when all are in."""
-        with self._lock:
-            for m in mids:
-                key = (kind, m)
-                if key in self._early:
-                    result = self._early.pop(key)
-                    if kind != "pub":
-                        what.results[m] = result
-                else:
-                    self._pending[key] = what
-            if kind == "pub":
-                return (kind, mids[0]) not in self._pending
-            done = len(what.results) == len(what.mids)
-            if done:
-                for m in what.mids:
-                    self._pending.pop((kind, m), None)
-            return done
-
-    def _acked(self, kind, mid, result):
-        """An ack from the library (network thread)."""
-        key = (kind, mid)
-        with self._lock:
-            what = self._pending.pop(key, None)
-            if what is None:
-                if len(self._early) > 65536:
-                    self._early.clear()
-                self._early[key] = result
-                return
-            if kind != "pub":
-                what.results[mid] = result
-                if len(what.results) < len(what.mids):
-                    return
-                for m in what.mids:
-                    self._pending.pop((kind, m), None)
-        if kind == "pub":
-            if result != 0:
-                self._emit(MQTT_LOG_WARNING, "the broker refused publish "
-                           "mid %d: %s" % (mid, _lib.strerror(result)))
-            what._set_published()
-            self._invoke("on_publish", mid)
-        else:
-            self._fire(what)
-
-    def _fire(self, group):
-        if group.kind == "sub":
-            granted = []
-            for m in group.mids:
-                granted.extend(group.results[m])
-            self._invoke("on_subscribe", group.mids[0], tuple(granted))
-        else:
-            self._invoke("on_unsubscribe", group.mids[0])
 
     # -- loops --------------------------------------------------------------
 

@@ -4,7 +4,7 @@ python3-paho-mqtt as the independent client on the other side."""
 
 import threading
 
-import pytest  # noqa: F401  (run by pytest; the classes are unittest's)
+import pytest  # noqa: F401 (run by pytest)
 
 from pyclient import ClientMixin, Recorder, get, nothing, secmq, wait_until
 from testcase import BrokerTestCase, PahoClient

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest  # noqa: F401
 
-from pyclient import HERE, SOURCE_DIR, ClientMixin, secmq
+from pyclient import SOURCE_DIR, ClientMixin, secmq
 from testcase import BrokerTestCase  # noqa: E402
 import broker as brokermod  # noqa: E402
 
