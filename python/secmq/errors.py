@@ -182,6 +182,11 @@ _BY_CODE = {cls.rc: cls for cls in (
     DatabaseError, BusyError)}
 
 
+# Shown as secmq.AuthError (not secmq.errors.AuthError) in tracebacks.
+for _cls in list(_BY_CODE.values()) + [Error, NetworkError]:
+    _cls.__module__ = "secmq"
+
+
 def error_string(rc: int) -> str:
     """The library's sentence for a return code (as passed to
     on_disconnect), like paho's ``error_string``."""
