@@ -82,26 +82,26 @@ def code_blocks(path):
     return blocks
 
 
-def c_programs():
-    """[(file, line, text)] of the ```c blocks with a main()."""
+def doc_programs(want_lang, marker):
+    """[(file, line, text)] of the ```want_lang blocks of README.md and
+    docs/*.md in which regex marker matches (what makes them programs)."""
     out = []
     for path in [README] + sorted(glob.glob(os.path.join(SOURCE_DIR, "docs",
                                                          "*.md"))):
         for lang, line, text in code_blocks(path):
-            if lang == "c" and re.search(r"\bmain\s*\(", text):
+            if lang == want_lang and re.search(marker, text):
                 out.append((os.path.relpath(path, SOURCE_DIR), line, text))
     return out
+
+
+def c_programs():
+    """The ```c blocks with a main()."""
+    return doc_programs("c", r"\bmain\s*\(")
 
 
 def python_programs():
-    """[(file, line, text)] of the ```python blocks that import secmq."""
-    out = []
-    for path in [README] + sorted(glob.glob(os.path.join(SOURCE_DIR, "docs",
-                                                         "*.md"))):
-        for lang, line, text in code_blocks(path):
-            if lang == "python" and re.search(r"(?m)^import secmq$", text):
-                out.append((os.path.relpath(path, SOURCE_DIR), line, text))
-    return out
+    """The ```python blocks that import secmq."""
+    return doc_programs("python", r"(?m)^import secmq$")
 
 
 def python_env(base):
