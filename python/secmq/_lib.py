@@ -69,6 +69,13 @@ class TlsInfo(ctypes.Structure):
                 ("resumed", c_int), ("handshakes", c_int)]
 
 
+class ChannelSpec(ctypes.Structure):
+    _fields_ = [("filter", c_char_p), ("publishers", POINTER(c_char_p)),
+                ("n_publishers", c_size_t),
+                ("subscribers", POINTER(c_char_p)),
+                ("n_subscribers", c_size_t), ("allow_mac", c_int)]
+
+
 # --- callback types --------------------------------------------------------
 
 CONNECT_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_int, c_int)
@@ -80,6 +87,7 @@ SUBSCRIBE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_int,
 UNSUBSCRIBE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_int)
 LOG_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_char_p)
 OPEN_FAILURE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_int)
+NOTE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_char_p)
 
 # name: (restype, argtypes). Every function the package calls is here.
 PROTOTYPES = {
@@ -125,6 +133,21 @@ PROTOTYPES = {
     "secmq_keyring_name": (c_char_p, [c_void_p]),
     "secmq_keyring_set_max_age": (c_int, [c_void_p, c_uint64]),
     "secmq_keyring_errmsg": (c_size_t, [c_void_p, c_char_p, c_size_t]),
+    "secmq_identity_create": (c_int, [c_char_p, c_char_p, c_char_p,
+                                      c_size_t]),
+    "secmq_identity_export": (c_int, [c_char_p, c_char_p, c_size_t,
+                                      POINTER(c_size_t), c_char_p,
+                                      c_size_t]),
+    "secmq_keyring_import": (c_int, [c_char_p, POINTER(c_char_p), c_size_t,
+                                     NOTE_CB, c_void_p, c_char_p, c_size_t]),
+    "secmq_channel_create": (c_int, [c_char_p, POINTER(ChannelSpec),
+                                     c_char_p, NOTE_CB, c_void_p, c_char_p,
+                                     c_size_t]),
+    "secmq_channel_rotate": (c_int, [c_char_p, c_char_p, c_uint64, c_char_p,
+                                     NOTE_CB, c_void_p, c_char_p, c_size_t]),
+    "secmq_channel_revoke": (c_int, [c_char_p, c_char_p, c_char_p, c_uint64,
+                                     c_char_p, NOTE_CB, c_void_p, c_char_p,
+                                     c_size_t]),
 }
 
 
