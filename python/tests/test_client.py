@@ -285,3 +285,62 @@ class Recorded(ClientMixin, BrokerTestCase):
         self.assertEqual(get(rec.subscribed, "paho on_subscribe")[1],
                          (0, 1))
         p.c.disconnect()
+
+
+class TLSRefusals(ClientMixin, BrokerTestCase):
+    """The certificate checks, each its own exception."""
+
+    listeners = ("tls", "wrongname", "expired")
+
+    def try_connect(self, kind, exc, text, insecure=False, ca=None):
+        c = secmq.Client()
+        self.addCleanup(c.close)
+        c.tls_set(ca_certs=ca or self.broker.cafile)
+        c.username_pw_set("alice", self.broker.users["alice"])
+        if insecure:
+            c.tls_insecure_set(True)
+        if exc is None:
+            c.connect(self.broker.host, self.broker.ports[kind])
+            self.assertTrue(c.is_connected())
+            return c
+        with self.assertRaises(exc) as cm:
+            c.connect(self.broker.host, self.broker.ports[kind])
+        self.assertIn(text, str(cm.exception))
+        return c
+
+    def test_each_check_has_its_exception(self):
+        self.try_connect("wrongname", secmq.TLSHostnameError, "host")
+        self.try_connect("expired", secmq.TLSExpiredError, "expired")
+        self.try_connect("tls", secmq.LocalIOError, "/nonexistent/ca.crt",
+                         ca="/nonexistent/ca.crt")
+        # Not checking the name still checks the CA: the wrong-name
+        # certificate is accepted, an unrelated CA's is not.
+        self.try_connect("wrongname", None, None, insecure=True)
+        self.try_connect("wrongname", secmq.TLSCAError, "trusted CA",
+                         insecure=True, ca=self.broker.other_cafile)
+
+
+class Reconnect(ClientMixin, BrokerTestCase):
+    """The network thread re-establishes a lost link: on_disconnect with
+    the cause, on_connect again (which subscribes), messages flow."""
+
+    def test_broker_restart(self):
+        c, rec = self.client(client_id="py-re", connect=False)
+        c.reconnect_delay_set(1, 2)
+        c.on_connect = lambda cl, u, f, rc: (rec.connects.put(rc),
+                                             cl.subscribe("py/re", 1))
+        c.loop_start()
+        c.connect(self.broker.host, self.broker.port, keepalive=30)
+        self.assertEqual(get(rec.connects, "on_connect"), 0)
+        get(rec.subscribed, "on_subscribe")
+        self.broker.restart()
+        rc = get(rec.disconnects, "on_disconnect")[2]
+        self.assertLess(rc, 0)
+        self.assertIn("lost", secmq.error_string(rc))
+        self.assertEqual(get(rec.connects, "on_connect after restart",
+                             timeout=20), 0)
+        get(rec.subscribed, "on_subscribe after restart")
+        self.assertTrue(c.is_connected())
+        c.publish("py/re", "back", qos=1)
+        self.assertEqual(get(rec.messages, "message after restart").payload,
+                         b"back")
