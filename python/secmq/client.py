@@ -150,6 +150,7 @@ class Client(_Acks):
         self._loop_wanted = False
         self._connected = False
         self._stop = threading.Event()
+        self._pub_cond = threading.Condition()
         self._pending = {}      # (kind, mid) -> MQTTMessageInfo or _Group
         self._early = {}        # (kind, mid) -> result, acked before known
         self._id = _register(self)
@@ -415,36 +416,20 @@ class Client(_Acks):
         n = lib.secmq_client_errmsg(h, buf, len(buf))
         return _lib.text(buf.value) if n else None
 
-    def _fail(self, h, rc, before):
-        """The exception for a failed call: the detail message when the
-        call set a new one, the keyring's for a refused seal."""
-        detail = self._errmsg(h)
+    def _fail(self, rc, context):
+        """The exception for a failed publish/subscribe: the keyring's
+        reason for a refused seal, else what was refused and why (the
+        client's detail message belongs to connections, and may be older
+        than this call)."""
         if rc == E_NO_KEY and self._keyring is not None:
             buf = ctypes.create_string_buffer(_lib.ERRMSG_BYTES * 2)
             if lib.secmq_keyring_errmsg(self._keyring._h, buf, len(buf)):
-                detail = _lib.text(buf.value)
-        elif detail == before:
-            detail = None
-        return from_code(rc, detail)
+                return from_code(rc, _lib.text(buf.value))
+        return from_code(rc, "%s: %s" % (context, _lib.strerror(rc)))
 
-    def _use(self):
+    def _use(self) -> "_Use":
         """The C client for a call, counted so close() waits for it."""
-        client = self
-
-        class _Use:
-            def __enter__(self_):
-                with client._cond:
-                    if client._h is None or client._closing:
-                        raise NotConnectedError("not connected: call "
-                                                "connect() first")
-                    client._inflight += 1
-                    return client._h
-
-            def __exit__(self_, *exc):
-                with client._cond:
-                    client._inflight -= 1
-                    client._cond.notify_all()
-        return _Use()
+        return _Use(self)
 
     def is_connected(self) -> bool:
         """True while the broker has accepted the connection."""
@@ -515,14 +500,13 @@ class Client(_Acks):
         t = _lib.enc(topic, "topic")
         p = _payload(payload)
         mid = ctypes.c_int(0)
+        qos = _check_qos(qos)
         with self._use() as h:
-            before = self._errmsg(h)
             rc = lib.secmq_client_publish(h, ctypes.byref(mid), t, p,
-                                          len(p), _check_qos(qos),
-                                          int(bool(retain)))
-            if rc != 0:
-                raise self._fail(h, rc, before)
-        info = MQTTMessageInfo(mid.value)
+                                          len(p), qos, int(bool(retain)))
+        if rc != 0:
+            raise self._fail(rc, "publish to %r at QoS %d" % (topic, qos))
+        info = MQTTMessageInfo(mid.value, self._pub_cond)
         if self._register("pub", [mid.value], info):
             info._set_published()
         return info
@@ -547,8 +531,9 @@ class Client(_Acks):
         items = [(_lib.enc(t, "topic filter"), _check_qos(q))
                  for t, q in pairs]
         mids = []
-        for f, q in items:
-            mids.append(self._call_mid(lib.secmq_client_subscribe, f, q))
+        for (t, _), (f, q) in zip(pairs, items):
+            mids.append(self._call_mid("subscribe to %r" % (t,),
+                                       lib.secmq_client_subscribe, f, q))
         group = _Group("sub", mids)
         done = self._register("sub", mids, group)
         if done:
@@ -562,20 +547,20 @@ class Client(_Acks):
         topics = topic if isinstance(topic, list) else [topic]
         if not topics:
             raise InvalidArgumentError("no topic to unsubscribe from")
-        mids = [self._call_mid(lib.secmq_client_unsubscribe,
+        mids = [self._call_mid("unsubscribe from %r" % (t,),
+                               lib.secmq_client_unsubscribe,
                                _lib.enc(t, "topic filter")) for t in topics]
         group = _Group("unsub", mids)
         if self._register("unsub", mids, group):
             self._fire(group)
         return MQTT_ERR_SUCCESS, mids[0]
 
-    def _call_mid(self, fn, *args) -> int:
+    def _call_mid(self, what, fn, *args) -> int:
         mid = ctypes.c_int(0)
         with self._use() as h:
-            before = self._errmsg(h)
             rc = fn(h, ctypes.byref(mid), *args)
-            if rc != 0:
-                raise self._fail(h, rc, before)
+        if rc != 0:
+            raise self._fail(rc, what)
         return mid.value
 
     # -- loops --------------------------------------------------------------
@@ -740,6 +725,31 @@ class Client(_Acks):
             self._invoke("on_log", level, text)
         if self._logger is not None:
             self._logger.log(_PYLEVEL[level], "%s", text)
+
+
+class _Use:
+    """with client._use() as h: the C client, counted while in use."""
+
+    __slots__ = ("c",)
+
+    def __init__(self, client):
+        self.c = client
+
+    def __enter__(self):
+        c = self.c
+        with c._lock:
+            if c._h is None or c._closing:
+                raise NotConnectedError("not connected: call connect() "
+                                        "first")
+            c._inflight += 1
+            return c._h
+
+    def __exit__(self, *exc):
+        c = self.c
+        with c._lock:
+            c._inflight -= 1
+            if c._closing:
+                c._cond.notify_all()
 
 
 def _free_later(h, keyring, owned):

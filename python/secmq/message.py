@@ -84,11 +84,13 @@ class MQTTMessageInfo:
 
     __slots__ = ("mid", "rc", "_published", "_cond")
 
-    def __init__(self, mid: int):
+    def __init__(self, mid: int, cond: Optional[threading.Condition] = None):
         self.mid = mid
         self.rc = MQTT_ERR_SUCCESS
         self._published = False
-        self._cond = threading.Condition()
+        # The client's condition, shared by all its tickets (one per
+        # publish would cost more than the publish).
+        self._cond = cond if cond is not None else threading.Condition()
 
     def __iter__(self):
         return iter((self.rc, self.mid))
