@@ -30,6 +30,21 @@ _next_id = [0]
 _tls = threading.local()
 
 
+# ctypes gives a library thread a new Python thread state for each
+# callback and destroys it afterwards (its threading.local with it), which
+# costs more than the callback. Taking the GIL state once more on the
+# thread's first callback, never released, keeps one for the thread's life.
+_ensure = ctypes.pythonapi.PyGILState_Ensure
+_ensure.restype = ctypes.c_int
+_ensure.argtypes = []
+
+
+def _pin():
+    if not getattr(_tls, "pinned", False):
+        _ensure()
+        _tls.pinned = True
+
+
 def _register(client) -> int:
     with _registry_lock:
         _next_id[0] += 1
@@ -40,6 +55,7 @@ def _register(client) -> int:
 
 
 def _lookup(user):
+    _pin()
     ref = _clients.get(user or 0)
     return ref() if ref is not None else None
 

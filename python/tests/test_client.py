@@ -244,7 +244,20 @@ class ClientCalls(ClientMixin, BrokerTestCase):
         secmq_pub.publish("py/stop", b"stop", qos=1)
 
     def test_thousand_qos1_messages(self):
+        """In order, each on_publish once; and on_message runs on one
+        library thread whose Python thread state lives across callbacks
+        (a threading.local keeps counting: the package pins it, which
+        is what makes callbacks cheap)."""
         c, rec = self.client()
+        local = threading.local()
+        seen = []
+        record = c.on_message
+
+        def on_message(client, userdata, msg):
+            local.n = getattr(local, "n", 0) + 1
+            seen.append(local.n)
+            record(client, userdata, msg)
+        c.on_message = on_message
         self.subscribe(c, rec, "py/n", 1)
         infos = [c.publish("py/n", "%d" % i, qos=1) for i in range(1000)]
         for info in infos:
@@ -255,6 +268,8 @@ class ClientCalls(ClientMixin, BrokerTestCase):
         mids = {get(rec.published, "on_publish") for _ in range(1000)}
         self.assertEqual(mids, {i.mid for i in infos})
         nothing(rec.messages, 0.2)
+        self.assertEqual(seen, list(range(1, 1001)))
+        self.assertEqual(len(rec.threads), 1)
 
     def test_close_once_and_context_manager(self):
         with secmq.Client() as c:
