@@ -35,11 +35,11 @@ class _Acks:
                 key = (kind, m)
                 if key in self._early:
                     result = self._early.pop(key)
-                    if kind != "pub":
+                    if kind not in ("pub", "row"):
                         what.results[m] = result
                 else:
                     self._pending[key] = what
-            if kind == "pub":
+            if kind in ("pub", "row"):
                 return (kind, mids[0]) not in self._pending
             done = len(what.results) == len(what.mids)
             if done:
@@ -58,15 +58,20 @@ class _Acks:
                 if len(self._early) > 65536:
                     self._early.clear()
                 self._early[key] = result
-                if kind != "pub":
+                if kind not in ("pub", "row"):
                     return
-            if kind != "pub":
+            if kind not in ("pub", "row"):
                 what.results[mid] = result
                 if len(what.results) < len(what.mids):
                     return
                 for m in what.mids:
                     self._pending.pop((kind, m), None)
-        if kind == "pub":
+        if kind == "row":
+            # An outbox row left the queue (secmq/outbox.h on_delivered).
+            if what is not None:
+                what._set_published()
+            self._invoke("on_delivered", mid, result)
+        elif kind == "pub":
             if result != 0:
                 self._emit(MQTT_LOG_WARNING, "the broker refused publish "
                            "mid %d: %s" % (mid, _lib.strerror(result)))

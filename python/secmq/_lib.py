@@ -69,6 +69,24 @@ class TlsInfo(ctypes.Structure):
                 ("resumed", c_int), ("handshakes", c_int)]
 
 
+class OutboxConfig(ctypes.Structure):
+    _fields_ = [("size", c_size_t), ("path", c_char_p), ("sync", c_int),
+                ("policy", c_int), ("max_rows", c_uint64),
+                ("max_bytes", c_uint64), ("qos0", c_int),
+                ("max_inflight", c_int), ("max_batch", c_int)]
+
+
+OUTBOX_STATS_FIELDS = (
+    "rows", "bytes", "inflight", "max_rows", "max_bytes", "recovered",
+    "queued", "committed", "commits", "sent", "acked", "dropped_oldest",
+    "refused_full", "failed", "commit_errors", "quarantined", "damaged",
+    "undeleted")
+
+
+class OutboxStats(ctypes.Structure):
+    _fields_ = [(name, c_uint64) for name in OUTBOX_STATS_FIELDS]
+
+
 class ChannelSpec(ctypes.Structure):
     _fields_ = [("filter", c_char_p), ("publishers", POINTER(c_char_p)),
                 ("n_publishers", c_size_t),
@@ -88,6 +106,7 @@ UNSUBSCRIBE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_int)
 LOG_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_char_p)
 OPEN_FAILURE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_int)
 NOTE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_char_p)
+DELIVERED_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_uint64, c_int)
 
 # name: (restype, argtypes). Every function the package calls is here.
 PROTOTYPES = {
@@ -114,6 +133,15 @@ PROTOTYPES = {
     "secmq_client_open_counts_v2": (c_int, [c_void_p, POINTER(c_uint64),
                                             c_size_t]),
     "secmq_client_connect": (c_int, [c_void_p]),
+    "secmq_outbox_config_init": (None, [c_void_p]),
+    "secmq_client_set_outbox": (c_int, [c_void_p, POINTER(OutboxConfig)]),
+    "secmq_client_on_delivered": (None, [c_void_p, DELIVERED_CB]),
+    "secmq_client_publish_v2": (c_int, [c_void_p, POINTER(c_uint64),
+                                        POINTER(c_int), c_char_p, c_char_p,
+                                        c_size_t, c_int, c_int, c_uint]),
+    "secmq_client_outbox_stats_v2": (c_int, [c_void_p, POINTER(OutboxStats),
+                                             c_size_t]),
+    "secmq_client_outbox_wait": (c_int, [c_void_p, c_int, c_int]),
     "secmq_client_wait_connected": (c_int, [c_void_p, c_int]),
     "secmq_client_disconnect": (c_int, [c_void_p]),
     "secmq_client_publish": (c_int, [c_void_p, POINTER(c_int), c_char_p,
@@ -239,6 +267,15 @@ def _check_abi(lib):
         raise ImportError("secmq: %s has sizeof(secmq_config) %d, this "
                           "package expects %d: mismatched versions"
                           % (lib._name, size, ctypes.sizeof(Config)))
+    lib.secmq_outbox_config_init(buf)
+    osize = c_size_t.from_buffer(buf).value
+    ocfg = OutboxConfig.from_buffer_copy(buf.raw[:ctypes.sizeof(OutboxConfig)])
+    if osize != ctypes.sizeof(OutboxConfig) or \
+            (ocfg.max_rows, ocfg.max_inflight, ocfg.max_batch) != \
+            (100000, 20, 1000):
+        raise ImportError("secmq: %s lays out secmq_outbox_config "
+                          "differently from this package: mismatched "
+                          "versions" % lib._name)
     if (cfg.keepalive, cfg.clean_session, cfg.tls.min_version,
             cfg.reconnect_max_s, cfg.connect_timeout_ms) != \
             (60, 1, 12, 30, 10000):

@@ -106,6 +106,13 @@ def _c_publish(c, user, mid, rc):
         client._acked("pub", mid, rc)
 
 
+@_lib.DELIVERED_CB
+def _c_delivered(c, user, row, rc):
+    client = _lookup(user)
+    if client is not None:
+        client._acked("row", row, rc)
+
+
 @_lib.SUBSCRIBE_CB
 def _c_subscribe(c, user, mid, count, granted):
     client = _lookup(user)

@@ -20,8 +20,10 @@ from . import _lib
 from .errors import (InvalidArgumentError, NotConnectedError, StateError,
                      from_code)
 from ._acks import _Acks, _Group
+from ._config import build_config
 from .keyring import Keyring
-from ._trampolines import (_c_connect, _c_disconnect, _c_log, _c_message,
+from ._trampolines import (_c_connect, _c_delivered, _c_disconnect,
+                           _c_log, _c_message,
                            _c_open_failure, _c_publish, _c_subscribe,
                            _c_unsubscribe, _clients, _register,
                            _registry_lock, _running, _tls)
@@ -71,7 +73,11 @@ class Client(_Acks):
     TLS). keyring: a Keyring, or the path of a keyring directory (made by
     secmq-keys), to seal what is published on covered topics and open what
     arrives; max_age applies to a keyring opened from a path (see
-    Keyring).
+    Keyring). outbox: the path of a durable outbox file (sqlite,
+    secmq/outbox.h): QoS 1/2 publish() returns once the message is
+    committed there, and it is sent, after outages and restarts, until
+    the broker acknowledged it (on_delivered(client, userdata, id, rc)
+    instead of on_publish; outbox_wait(), outbox_stats()).
 
     Callbacks (attributes, set before connect()), same signatures as paho:
       on_connect(client, userdata, flags, rc)     rc: the CONNACK code
@@ -101,7 +107,8 @@ class Client(_Acks):
                  userdata: Any = None, protocol: int = MQTTv311,
                  transport: str = "tcp", *,
                  keyring: Union[None, str, Keyring] = None,
-                 max_age: Optional[float] = None):
+                 max_age: Optional[float] = None,
+                 outbox: Optional[str] = None):
         self._h = None
         self._owned_keyring = None
         if protocol == MQTTv31:
@@ -131,6 +138,8 @@ class Client(_Acks):
             self._owned_keyring = self._keyring
         else:
             self._keyring = None
+        self._outbox = None if outbox is None else _lib.enc(outbox,
+                                                              "outbox")
         self._tls = {"cafile": None, "capath": None, "certfile": None,
                      "keyfile": None, "ciphers": None, "server_name": None,
                      "min_version": TLS_1_2, "insecure": False, "pin": None}
@@ -162,6 +171,7 @@ class Client(_Acks):
         self.on_unsubscribe = None
         self.on_log = None
         self.on_open_failure = None
+        self.on_delivered = None
 
     # -- settings (before connect) -----------------------------------------
 
@@ -284,47 +294,6 @@ class Client(_Acks):
 
     # -- connecting ---------------------------------------------------------
 
-    def _config(self, host, port, keepalive, keep):
-        cfg = _lib.Config()
-        lib.secmq_config_init(ctypes.byref(cfg))
-
-        def s(value, what):
-            b = _lib.enc(value, what)
-            keep.append(b)
-            return b
-        cfg.host = s(host, "host")
-        cfg.port = int(port)
-        cfg.keepalive = int(keepalive)
-        cfg.clean_session = int(self._clean_session)
-        cfg.protocol = self._protocol
-        t = self._tls
-        cfg.tls.cafile = s(t["cafile"], "ca_certs")
-        cfg.tls.capath = s(t["capath"], "ca_path")
-        cfg.tls.certfile = s(t["certfile"], "certfile")
-        cfg.tls.keyfile = s(t["keyfile"], "keyfile")
-        cfg.tls.ciphers = s(t["ciphers"], "ciphers")
-        cfg.tls.server_name = s(t["server_name"], "server_name")
-        cfg.tls.min_version = t["min_version"]
-        cfg.tls.insecure = int(t["insecure"])
-        if t["pin"] is not None:
-            cfg.tls.has_pin = 1
-            ctypes.memmove(cfg.tls.pin_sha256, t["pin"], _lib.PIN_BYTES)
-        cfg.username = s(self._username, "username")
-        cfg.password = s(self._password, "password")
-        cfg.client_id = s(self._client_id or None, "client_id")
-        if self._will is not None:
-            topic, payload, qos, retain = self._will
-            buf = ctypes.create_string_buffer(payload, len(payload) or 1)
-            keep.append(buf)
-            cfg.will.topic = s(topic, "will topic")
-            cfg.will.payload = ctypes.addressof(buf)
-            cfg.will.payloadlen = len(payload)
-            cfg.will.qos = qos
-            cfg.will.retain = int(retain)
-        cfg.reconnect_min_s, cfg.reconnect_max_s = self._reconnect
-        cfg.connect_timeout_ms = int(self._connect_timeout * 1000)
-        return cfg
-
     def connect(self, host: str, port: int = 8883, keepalive: int = 60,
                 bind_address: str = "", bind_port: int = 0,
                 clean_start=None, properties=None) -> int:
@@ -352,7 +321,7 @@ class Client(_Acks):
                 raise StateError("already connected")
             self._destroy()
         keep = []
-        cfg = self._config(host, port, keepalive, keep)
+        cfg = build_config(self, host, port, keepalive, keep)
         h = ctypes.c_void_p()
         rc = lib.secmq_client_new(ctypes.byref(h), ctypes.byref(cfg),
                                   ctypes.c_void_p(self._id))
@@ -401,6 +370,14 @@ class Client(_Acks):
                     if rc != 0:
                         raise from_code(rc, "invalid topic filter %r"
                                         % f.decode("utf-8", "replace"))
+            if self._outbox is not None:
+                ocfg = _lib.OutboxConfig()
+                lib.secmq_outbox_config_init(ctypes.byref(ocfg))
+                ocfg.path = self._outbox
+                rc = lib.secmq_client_set_outbox(h, ctypes.byref(ocfg))
+                if rc != 0:
+                    raise from_code(rc, self._errmsg(h))
+                lib.secmq_client_on_delivered(h, _c_delivered)
         except BaseException:
             lib.secmq_client_free(h)
             self._detach_keyring()
@@ -501,15 +478,43 @@ class Client(_Acks):
         p = _payload(payload)
         mid = ctypes.c_int(0)
         qos = _check_qos(qos)
+        row = ctypes.c_uint64(0)
         with self._use() as h:
-            rc = lib.secmq_client_publish(h, ctypes.byref(mid), t, p,
-                                          len(p), qos, int(bool(retain)))
+            if self._outbox is None:
+                rc = lib.secmq_client_publish(h, ctypes.byref(mid), t, p,
+                                              len(p), qos, int(bool(retain)))
+            else:
+                rc = lib.secmq_client_publish_v2(
+                    h, ctypes.byref(row), ctypes.byref(mid), t, p, len(p),
+                    qos, int(bool(retain)), 0)
         if rc != 0:
             raise self._fail(rc, "publish to %r at QoS %d" % (topic, qos))
         info = MQTTMessageInfo(mid.value, self._pub_cond)
-        if self._register("pub", [mid.value], info):
+        info.id = row.value
+        kind, key = ("row", row.value) if row.value else ("pub", mid.value)
+        if self._register(kind, [key], info):
             info._set_published()
         return info
+
+    def outbox_wait(self, timeout: Optional[float] = None) -> None:
+        """With an outbox: wait until every row was acknowledged by the
+        broker and deleted (None: no limit). Raises TimeoutError."""
+        ms = -1 if timeout is None else int(timeout * 1000)
+        with self._use() as h:
+            rc = lib.secmq_client_outbox_wait(h, 2, ms)
+        if rc != 0:
+            raise from_code(rc, "outbox: " + _lib.strerror(rc))
+
+    def outbox_stats(self) -> dict:
+        """With an outbox: its depth and counters (rows, inflight, acked,
+        recovered, ...; secmq/outbox.h)."""
+        st = _lib.OutboxStats()
+        with self._use() as h:
+            rc = lib.secmq_client_outbox_stats_v2(h, ctypes.byref(st),
+                                                  ctypes.sizeof(st))
+        if rc != 0:
+            raise from_code(rc)
+        return {n: getattr(st, n) for n in _lib.OUTBOX_STATS_FIELDS}
 
     def subscribe(self, topic, qos: int = 0, options=None,
                   properties=None) -> Tuple[int, int]:

@@ -80,12 +80,16 @@ class MQTTMessageInfo:
     """Returned by Client.publish(), as paho's MQTTMessageInfo: rc (always
     MQTT_ERR_SUCCESS: a publish that fails raises instead), mid (the
     packet id on_publish will report), wait_for_publish(timeout) and
-    is_published(). Unpacks as (rc, mid) like paho's."""
+    is_published(). Unpacks as (rc, mid) like paho's. With an outbox, a
+    QoS 1/2 message has mid 0 and id, its row in the outbox: it was
+    committed to the file before publish() returned, and is published
+    once the broker acknowledged it (on_delivered)."""
 
-    __slots__ = ("mid", "rc", "_published", "_cond")
+    __slots__ = ("mid", "rc", "id", "_published", "_cond")
 
     def __init__(self, mid: int, cond: Optional[threading.Condition] = None):
         self.mid = mid
+        self.id = 0
         self.rc = MQTT_ERR_SUCCESS
         self._published = False
         # The client's condition, shared by all its tickets (one per
