@@ -12,6 +12,9 @@
 # plugin     secmq-broker-plugin  secmq_auth.so for mosquitto, secmq-admin,
 #                                 an example mosquitto config (not active)
 # bench      secmq-bench          secmq-bench (the only one linking OpenSSL)
+# python     python3-secmq        the Python package secmq (ctypes binding; its
+#                                 _install.py names the multiarch libdir, so
+#                                 the package is per architecture)
 #
 # Depends come from the binaries (dpkg-shlibdeps) plus the ones no binary
 # shows: each package on libsecmq0 of the same version, libsecmq-dev on the
@@ -98,6 +101,9 @@ endif()
 if(TARGET secmq_auth)
   list(APPEND CPACK_COMPONENTS_ALL plugin)
 endif()
+if(SECMQ_INSTALL_PYTHON)
+  list(APPEND CPACK_COMPONENTS_ALL python)
+endif()
 
 # Each package's Description is its own: a summary line, then the text
 # (CPack indents it). CPack puts CPACK_PACKAGE_DESCRIPTION_SUMMARY (from
@@ -154,6 +160,24 @@ set(CPACK_DEBIAN_BENCH_PACKAGE_DEPENDS
   "${SECMQ_DEB_LIB_DEP}, secmq-tools (= ${SECMQ_DEB_VERSION}), mosquitto (>= 2.0)")
 set(CPACK_DEBIAN_BENCH_PACKAGE_RECOMMENDS
   "secmq-broker-plugin (= ${SECMQ_DEB_VERSION})")
+
+set(CPACK_DEBIAN_PYTHON_PACKAGE_NAME python3-secmq)
+set(CPACK_DEBIAN_PYTHON_PACKAGE_SECTION python)
+set(CPACK_DEBIAN_PYTHON_DESCRIPTION
+  "secure end-to-end encrypted MQTT - Python binding\n${SECMQ_DEB_ABOUT}This package holds the Python 3 module secmq, a ctypes binding of\nlibsecmq shaped like paho-mqtt's Client.")
+set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS "${SECMQ_DEB_LIB_DEP}, python3")
+if(SECMQ_INSTALL_PYTHON)
+  if(IS_ABSOLUTE "${SECMQ_PYTHON_INSTALL_DIR}")
+    set(SECMQ_PYTHON_PKG_DIR "${SECMQ_PYTHON_INSTALL_DIR}/secmq")
+  else()
+    set(SECMQ_PYTHON_PKG_DIR
+      "${CMAKE_INSTALL_PREFIX}/${SECMQ_PYTHON_INSTALL_DIR}/secmq")
+  endif()
+  configure_file(${SECMQ_PACKAGING_DIR}/python3-secmq/prerm.in
+    ${PROJECT_BINARY_DIR}/packaging/python3-secmq/prerm @ONLY)
+  set(CPACK_DEBIAN_PYTHON_PACKAGE_CONTROL_EXTRA
+    ${PROJECT_BINARY_DIR}/packaging/python3-secmq/prerm)
+endif()
 
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/packages)
 include(CPack)

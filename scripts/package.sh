@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # package.sh -- build secmq's Debian packages (libsecmq0, libsecmq-dev,
-# secmq-tools, secmq-broker-plugin, secmq-bench) with CPack.
+# secmq-tools, secmq-broker-plugin, secmq-bench, python3-secmq) with CPack.
 # Configures BUILD_DIR for packaging (prefix /usr, the multiarch libdir, no
 # RUNPATH: the library is in the loader's path), builds, runs cpack and
 # prints the path of each .deb, one a line, on stdout.

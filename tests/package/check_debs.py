@@ -3,7 +3,7 @@
 
 Reads each package with dpkg-deb (control fields, maintainer scripts, file
 list) and the ELF files in it with readelf, and checks what a Debian
-system relies on: the five packages are there, each of the project's
+system relies on: the six packages are there, each of the project's
 version and the given architecture, with Maintainer, Section, Priority and
 a Description of its own; Depends computed from the binaries
 (dpkg-shlibdeps: libc6, libsodium23, ...) plus the explicit ones, every
@@ -70,6 +70,10 @@ PACKAGES = {
         ["usr/bin/secmq-bench"],
         ["libsecmq0 (= {v})", "secmq-tools (= {v})", "libc6",
          "libmosquitto1"]),
+    "python3-secmq": (
+        ["usr/lib/python3/dist-packages/secmq/__init__.py",
+         "usr/lib/python3/dist-packages/secmq/_install.py"],
+        ["libsecmq0 (= {v})", "python3"]),
 }
 
 
@@ -347,7 +351,7 @@ class Checker:
             if path.endswith("libsecmq.so.%s" % self.version) and \
                     "(SONAME)" not in d:
                 self.fail(deb, "/%s has no SONAME" % path)
-        if name != "libsecmq-dev" and elves == 0:
+        if name not in ("libsecmq-dev", "python3-secmq") and elves == 0:
             self.fail(deb, "no ELF file in it")
 
 

@@ -53,8 +53,8 @@ STEP_TIMEOUT_S = 60       # one tool run
 LINE_TIMEOUT_S = 20       # a subscriber's line, a broker log line
 LOCK = "/run/lock/secmq-package-test.lock"
 PACKAGES = ["libsecmq0", "libsecmq-dev", "secmq-tools",
-            "secmq-broker-plugin", "secmq-bench"]
-COMPONENTS = ["lib", "dev", "tools", "plugin", "bench"]
+            "secmq-broker-plugin", "secmq-bench", "python3-secmq"]
+COMPONENTS = ["lib", "dev", "tools", "plugin", "bench", "python"]
 USER = "secmq"
 USER_HOME = "/var/lib/secmq-sub"
 SYSTEM_DIRS = [USER_HOME, "/etc/secmq/sub", "/etc/secmq"]
@@ -304,6 +304,15 @@ class Packages(unittest.TestCase):
         m = re.search(r"^\s*libsecmq\.so\.0 => (\S+)", r.stdout, re.M)
         self.assertIsNotNone(m, "ldd /usr/bin/secmq-sub: %s" % r.stdout)
         self.assertEqual(os.path.realpath(m.group(1)), os.path.realpath(lib))
+        # The Python package loads the installed library (run away from
+        # the source tree, with no PYTHONPATH or SECMQ_LIBRARY).
+        r = run(["/usr/bin/python3", "-c", "import secmq; print(secmq."
+                 "library_version); print(secmq.library_path)"],
+                env=clean_env(), cwd=self.tmp)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        version, path = r.stdout.split()
+        self.assertEqual(version, OPTS.version)
+        self.assertEqual(os.path.realpath(path), os.path.realpath(lib))
         # pkg-config finds the installed library with no PKG_CONFIG_PATH.
         r = run(["pkg-config", "--modversion", "secmq"], env=clean_env())
         self.assertEqual(r.stdout.strip(), OPTS.version, r.stderr)
