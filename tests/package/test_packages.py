@@ -134,6 +134,7 @@ class Packages(unittest.TestCase):
         cls.had_user = user_exists(USER)
         cls.had_dirs = {d: os.path.isdir(d) for d in SYSTEM_DIRS}
         cls.procs = []
+        cls.created = []
         try:
             cls.prepare()
         except BaseException:
@@ -175,6 +176,12 @@ class Packages(unittest.TestCase):
             r = run(APT + ["purge"] + left, timeout=APT_TIMEOUT_S)
             if r.returncode != 0:
                 problems.append("purge of %s failed: %s" % (left, r.stderr))
+        # What a failed purge left of paths that did not exist before.
+        for path in sorted(cls.created, reverse=True):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            elif os.path.lexists(path):
+                os.unlink(path)
         if not cls.had_user and user_exists(USER):
             r = run(["userdel", USER])
             if r.returncode != 0:
@@ -256,12 +263,15 @@ class Packages(unittest.TestCase):
         self.assertEqual(sim.returncode, 0, sim.stdout + sim.stderr)
         self.assertNotRegex(sim.stdout, r"(?m)^Remv ",
                             "installing the packages would remove others")
-        # Which of the packages' paths exist already (shared directories).
+        # Which of the packages' paths exist already (shared directories);
+        # the others are the test's to remove if a purge leaves them.
         self.preexisting = set()
         for deb in self.debs:
             for _, _, path, _ in check_debs.contents(deb):
                 if os.path.lexists("/" + path):
                     self.preexisting.add("/" + path)
+                else:
+                    type(self).created.append("/" + path)
         r = run(APT + ["install", "--no-install-recommends"] + self.debs,
                 timeout=APT_TIMEOUT_S,
                 env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
