@@ -26,9 +26,11 @@ import secrets
 import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "harness"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from keys import E2ETestCase, LiveProc  # noqa: E402
+from test_file_transfer import sha256  # noqa: E402
 from testcase import TIMEOUT_SCALE, elf_machine  # noqa: E402
 
 EM_AARCH64 = 183
@@ -37,14 +39,6 @@ SIDE = {"sam": "arm64", "alice": "native"}
 FILE_BYTES = 4 * 1024 * 1024
 MSG_TIMEOUT_S = 20.0 * TIMEOUT_SCALE
 FILE_TIMEOUT_S = 120.0 * TIMEOUT_SCALE
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Interop(E2ETestCase):
