@@ -71,6 +71,17 @@ $sim"
     die "installing $* would remove packages; not installing:
 $removed"
   fi
+  # Multi-Arch: same copies must have one version for both architectures:
+  # an amd64 package older than the archive's is upgraded with its arm64
+  # twin. Said, not hidden.
+  local upgraded
+  upgraded=$(sed -n \
+    's/^Inst \([^ ]*\) \[\([^]]*\)\] (\([^ ]*\).*/    \1 \2 -> \3/p' <<<"$sim")
+  if [ -n "$upgraded" ]; then
+    echo "secmq: this also upgrades (versions must match across" \
+      "architectures):" >&2
+    echo "$upgraded" >&2
+  fi
   "${SUDO[@]}" "${APT[@]}" install -y -qq --no-install-recommends "$@" \
     >/dev/null || die "apt-get install $* failed (exit $?)"
 }
@@ -221,6 +232,7 @@ build() {
   local dir=$1
   scripts/build.sh "$dir" -DCMAKE_TOOLCHAIN_FILE="$PWD/$TOOLCHAIN" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSECMQ_ARM64_WOLFSSL_ROOT="$ROOT/wolfssl-dev" \
     -DSECMQ_TEST_PLUGIN_MOSQUITTO="$ROOT/mosquitto/usr/sbin/mosquitto" ||
     die "cross build into $dir failed"
   local f
