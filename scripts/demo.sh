@@ -16,7 +16,10 @@
 # SECMQ_BUILD_DIR=DIR uses that build directory instead of build/;
 # SECMQ_DEMO_PREBUILT=1 skips installing and building (DIR must hold a
 # build: the README test runs the demo that way); SECMQ_DEMO_DIR=NEWDIR
-# puts the demo's files there instead of DIR/demo.
+# puts the demo's files there instead of DIR/demo; SECMQ_MOSQUITTO=PATH
+# starts that broker instead of /usr/sbin/mosquitto (it must be able to load
+# DIR's plugin: a cross build's test runs an arm64 mosquitto, see
+# docs/ARM64.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -99,7 +102,7 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 } >"$demo/mosquitto.conf"
 
 say "3. mosquitto with a TLS-only listener on 127.0.0.1:$port and the secmq_auth plugin"
-/usr/sbin/mosquitto -c "$demo/mosquitto.conf" >>"$demo/mosquitto.out" 2>&1 &
+"${SECMQ_MOSQUITTO:-/usr/sbin/mosquitto}" -c "$demo/mosquitto.conf" >>"$demo/mosquitto.out" 2>&1 &
 broker_pid=$!
 for _ in $(seq 1 50); do
   if /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then

@@ -7,7 +7,8 @@ broker's log (kept for failure output). With auth="plugin" the password
 file is replaced by the secmq_auth.so broker plugin and an auth database made
 with BUILD/bin/secmq-admin (same users, same kind of passwords, the seed
 policy: sam writes `status`, alice reads it). It is not a general broker manager:
-it only starts /usr/sbin/mosquitto on 127.0.0.1 and every wait is bounded.
+it only starts mosquitto (/usr/sbin/mosquitto; for the plugin, the one
+plugin_mosquitto() names) on 127.0.0.1 and every wait is bounded.
 Run with /usr/bin/python3 (Debian's modules are only visible to it).
 """
 
@@ -71,6 +72,20 @@ try:
 except OSError:
     _LIBC = None
 _PR_SET_PDEATHSIG = 1
+
+
+def plugin_mosquitto():
+    """The mosquitto that loads the secmq_auth.so plugin (auth="plugin"):
+    SECMQ_PLUGIN_MOSQUITTO from the environment (CMake sets it from
+    SECMQ_TEST_PLUGIN_MOSQUITTO), else MOSQUITTO. A cross-built plugin
+    (arm64, scripts/test-arm64.sh) can only be loaded by a broker of its
+    own architecture, run through qemu-user; brokers without the plugin
+    stay the machine's own MOSQUITTO."""
+    path = os.environ.get("SECMQ_PLUGIN_MOSQUITTO") or MOSQUITTO
+    if not os.access(path, os.X_OK):
+        raise BrokerError("SECMQ_PLUGIN_MOSQUITTO: %s is not an executable"
+                          % path)
+    return path
 
 
 def die_with_parent():
@@ -220,6 +235,12 @@ class Broker:
         # here comes after the sanitizer runtimes (e.g. the fake clock of
         # harness/fakeclock.c, see fakeclock_env()).
         self.extra_env = dict(env or {})
+        self.mosquitto = plugin_mosquitto() if auth == "plugin" else MOSQUITTO
+        # stdbuf -oL works by preloading a library of this machine's
+        # architecture: a broker of another one (run through qemu-user)
+        # logs to the file itself instead, which mosquitto flushes per line.
+        self.log_to_file = self.mosquitto != MOSQUITTO or \
+            not os.access(STDBUF, os.X_OK)
 
     # -- set-up -----------------------------------------------------------
 
@@ -447,7 +468,8 @@ class Broker:
             "allow_anonymous false",
             "set_tcp_nodelay true",
             "max_queued_messages %d" % self.max_queued_messages,
-            "log_dest stdout",
+            "log_dest " + ("file " + self.log_path if self.log_to_file
+                           else "stdout"),
             "log_type all",
             "connection_messages true",
         ]
@@ -505,8 +527,11 @@ class Broker:
         self._log_fh.flush()
         # stdbuf -oL: mosquitto's stdout is block-buffered into a file, and
         # tests wait for log lines (e.g. "Sending SUBACK to id").
-        cmd = [MOSQUITTO, "-c", self.conf_path]
-        if os.access(STDBUF, os.X_OK):
+        # With log_to_file, mosquitto appends its log lines to log_path
+        # itself; its stdout and stderr (messages before the log opens,
+        # crashes) still land there too.
+        cmd = [self.mosquitto, "-c", self.conf_path]
+        if not self.log_to_file:
             cmd = [STDBUF, "-oL"] + cmd
         env = None
         if self.auth == "plugin" or self.extra_env:

@@ -24,6 +24,36 @@ from broker import HOST  # noqa: E402,F401
 TOOL_TIMEOUT_S = 20.0   # no single tool run may take longer
 
 
+def _timeout_scale():
+    v = os.environ.get("SECMQ_TEST_TIMEOUT_SCALE", "1")
+    if not v.isdigit() or int(v) < 1:
+        raise ValueError("SECMQ_TEST_TIMEOUT_SCALE must be a whole number "
+                         ">= 1, not %r" % v)
+    return int(v)
+
+
+# A build whose programs run slowly (sanitizers, a cross build run through
+# qemu-user) gives the time budgets a test sets its programs this factor:
+# SECMQ_TEST_TIMEOUT_SCALE, set by CMake with the ctest TIMEOUTs' scale.
+# It only lengthens budgets; what a test asserts stays the same.
+TIMEOUT_SCALE = _timeout_scale()
+
+
+def elf_machine(path):
+    """The e_machine field of ELF file path (e.g. 62 x86-64, 183 AArch64)."""
+    with open(path, "rb") as fh:
+        head = fh.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        raise ValueError("%s is not an ELF file" % path)
+    return int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+
+
+def emulated(path):
+    """True when program path is of another architecture than this
+    machine's (a cross build, run through qemu-user via binfmt_misc)."""
+    return elf_machine(path) != elf_machine(os.path.realpath(sys.executable))
+
+
 class BrokerTestCase(unittest.TestCase):
     """A TestCase with a running broker in self.broker.
 

@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
-from broker import sanitizer_preload  # noqa: E402
+from broker import plugin_mosquitto, sanitizer_preload  # noqa: E402
 
 BIN_DIR = os.environ.get("SECMQ_BIN_DIR", "")
 TRANSPORTS = {"mosq-tcp", "mosq-tls", "secmq-tls"}
@@ -96,9 +96,12 @@ class BenchSmoke(unittest.TestCase):
         # into the broker the bench starts (it inherits the environment).
         env = dict(os.environ)
         env.update(sanitizer_preload(plugin))
+        # Both brokers are the one that can load this build's plugin (a
+        # cross build's runs through qemu-user; harness/broker.py).
         run = subprocess.run([bench, "--suite", "broker", "--quick", "--json",
                               "--connects", "10", "--connect-threads", "2",
-                              "--acl-iterations", "2000"],
+                              "--acl-iterations", "2000",
+                              "--mosquitto", plugin_mosquitto()],
                              stdin=subprocess.DEVNULL, capture_output=True,
                              text=True, timeout=BROKER_SUITE_TIMEOUT_S,
                              env=env)

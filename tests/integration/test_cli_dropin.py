@@ -20,7 +20,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
-from testcase import BrokerTestCase, HOST  # noqa: E402
+import broker as brokermod  # noqa: E402
+from testcase import BrokerTestCase, HOST, emulated  # noqa: E402
 
 EXIT_CONN_LOST = 7   # MOSQ_ERR_CONN_LOST
 EXIT_TLS = 8         # MOSQ_ERR_TLS
@@ -178,6 +179,12 @@ class DropIn(BrokerTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_url_password_wiped_from_cmdline(self):
+        if emulated(os.path.join(brokermod.default_bin_dir(), "secmq-sub")):
+            # /proc/PID/cmdline is then qemu-user's own argv; the program
+            # wipes its copy in the emulated stack, which no /proc file
+            # shows. The wipe is checked by the native build's run.
+            self.skipTest("secmq-sub runs through qemu-user: /proc/PID/"
+                          "cmdline shows qemu's arguments, not the program's")
         pw = self.password("alice")
         since = self.broker.log_size()
         sub = self.spawn("secmq-sub", [

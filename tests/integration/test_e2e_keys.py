@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
 from keys import (E2ETestCase, FLAG_PUBLISH, MODE_MAC,  # noqa: E402
                   channel_id, flip, make_grant, now_ms, open_grant, seal)
+from testcase import TIMEOUT_SCALE  # noqa: E402
 
 
 def now_us():
@@ -198,22 +199,26 @@ class Authorisation(E2ETestCase):
         self.assertEqual(alice.out, [], "the revoked member read a message")
         self.assertEqual(alice.drops(), [("status", "unknown_key")])
 
-        # Rotation with a grace period of 3 s. The message under the old
-        # key must reach bob before the deadline the grant names; on a
-        # machine so loaded that it did not, the rotation is tried again
-        # (at most 3 times) rather than failing for the wrong reason.
+        # Rotation with a grace period of 3 s (times TIMEOUT_SCALE: a build
+        # run through qemu-user starts each tool in about a second). The
+        # message under the old key must reach bob before the deadline the
+        # grant names; on a machine so loaded that it did not, the rotation
+        # is tried again (at most 3 times) rather than failing for the
+        # wrong reason.
+        grace_s = 3 * TIMEOUT_SCALE
         for attempt in range(3):
             old = self.copy_keyring("sam", "sam-old-%d" % attempt)
             out = self.out_dir("rotate")
             self.keys("channel", "rotate", "--keyring", sam, "--topic",
-                      "status", "--out", out, "--grace", "3")
+                      "status", "--out", out, "--grace", str(grace_s))
             self.import_("bob", self.grant(out, "bob"))
             g = open_grant(self.grant(out, "bob"), self.identity("bob"),
                            self.public("sam").pk)
             self.assertEqual(g["epoch"], 3 + attempt)
             deadline = g["grace_ms"] / 1000.0
-            self.assertAlmostEqual(g["grace_ms"] - g["created_ms"], 3000,
-                                   delta=1000, msg="--grace 3 deadline")
+            self.assertAlmostEqual(g["grace_ms"] - g["created_ms"],
+                                   grace_s * 1000, delta=1000,
+                                   msg="--grace %d deadline" % grace_s)
             bob = self.sub("bob", "-t", "status", "-q", "1", "-F", "%S %p",
                            "-d", client_id="bob-%d" % (2 + attempt))
             self.epub("sam", "-t", "status", "-q", "1", "-m",
@@ -231,8 +236,8 @@ class Authorisation(E2ETestCase):
                             "the previous key was refused within its grace "
                             "period: %s" % bob.text())
         else:
-            self.fail("this machine never published within 3 s of a "
-                      "rotation")
+            self.fail("this machine never published within %d s of a "
+                      "rotation" % grace_s)
         self.assertEqual(bob.drops(), [])
         time.sleep(max(0.0, deadline + 0.3 - time.time()))
         self.epub("sam", "-t", "status", "-q", "1", "-m", "old key too late",

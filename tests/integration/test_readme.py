@@ -26,6 +26,7 @@ SECMQ_TEST_CC the C compiler, SECMQ_TEST_SANITIZE=1 an ASan build.
 
 import glob
 import os
+import pty
 import re
 import select
 import shlex
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tty
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -196,12 +198,12 @@ class HelpTexts:
         return self.cache[key]
 
 
-def read_line(proc, timeout):
-    """One line of proc's stdout, waiting at most timeout seconds; what
-    was read so far (maybe "") when the time is up or proc exits."""
+def read_line(fd, timeout):
+    """One line from fd (a process's stdout), waiting at most timeout
+    seconds; what was read so far (maybe "") when the time is up or the
+    process exits (a pty's reads then fail with EIO)."""
     buf = b""
     deadline = time.monotonic() + timeout
-    fd = proc.stdout.fileno()
     while not buf.endswith(b"\n"):
         left = deadline - time.monotonic()
         if left <= 0:
@@ -209,7 +211,10 @@ def read_line(proc, timeout):
         ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             break
-        chunk = os.read(fd, 1)
+        try:
+            chunk = os.read(fd, 1)
+        except OSError:
+            break
         if not chunk:
             break
         buf += chunk
@@ -374,7 +379,8 @@ class ReadmeStatic(unittest.TestCase):
                           "mosquitto: not run in a sanitizer build")
         env = dict(os.environ, SECMQ_BUILD_DIR=os.path.dirname(bin_dir()),
                    SECMQ_DEMO_PREBUILT="1",
-                   SECMQ_DEMO_DIR=os.path.join(self.tmp, "demo"))
+                   SECMQ_DEMO_DIR=os.path.join(self.tmp, "demo"),
+                   SECMQ_MOSQUITTO=brokermod.plugin_mosquitto())
         try:
             r = subprocess.run([os.path.join(SOURCE_DIR, "scripts",
                                              "demo.sh")],
@@ -575,24 +581,27 @@ class ReadmeRun(BrokerTestCase):
         self.assertRegex(bad.stderr, r"(?i)password")
 
         env = self.child_env({"SECMQ_PASSWORD": self.broker.users["alice"]})
-        if os.environ.get("SECMQ_TEST_SANITIZE") == "1":
-            # stdbuf's LD_PRELOAD comes before the ASan runtime.
-            asan = os.environ.get("ASAN_OPTIONS", "")
-            env["ASAN_OPTIONS"] = ((asan + ":") if asan else "") + \
-                "verify_asan_link_order=0"
         since = self.broker.log_size()
-        # stdbuf: printf to a pipe is block-buffered, and the example runs
-        # until it is killed.
-        p = subprocess.Popen([brokermod.STDBUF, "-oL", exe], cwd=self.tmp,
-                             env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL,
-                             preexec_fn=brokermod.die_with_parent)
+        # printf to a pipe is block-buffered, and the example runs until it
+        # is killed: its stdout is a pty (line-buffered), raw so that "\n"
+        # stays "\n". Not stdbuf: its LD_PRELOAD library is of this
+        # machine's architecture, and a cross build's program (run through
+        # qemu-user) cannot load it.
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.addCleanup(os.close, master)
+        try:
+            p = subprocess.Popen([exe], cwd=self.tmp, env=env, stdout=slave,
+                                 stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL,
+                                 preexec_fn=brokermod.die_with_parent)
+        finally:
+            os.close(slave)
         self._procs.append(p)
         self.wait_log_or_exit(p, r": Sending SUBACK to \S+$", since)
         msg = "door closed %d" % time.monotonic_ns()
         self.pub("-t", "status", "-q", "1", "-m", msg)
-        line = read_line(p, 10.0)
+        line = read_line(master, 10.0)
         self.assertEqual(line, "status %s\n" % msg)
         p.kill()
         p.wait(timeout=10)
