@@ -14,6 +14,7 @@ PACKAGES=(
   libmosquitto-dev mosquitto mosquitto-dev mosquitto-clients
   libwolfssl-dev libsodium-dev libsqlite3-dev libssl-dev
   python3 python3-paho-mqtt python3-nacl
+  python3-pytest python3-setuptools python3-venv
 )
 
 die() {

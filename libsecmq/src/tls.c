@@ -65,6 +65,7 @@ struct secmq__tls_ctx {
     char *host;
     char *server_name; /* name checked against the certificate */
     char *trust;       /* where trusted CAs came from, for messages */
+    char *certfile;    /* our client certificate's file, NULL if none */
     int port;
     int insecure;
     int has_pin;
@@ -83,6 +84,8 @@ struct secmq__tls_conn {
     WOLFSSL *ssl;
     int fd;
     int resumed;
+    int cert_requested; /* the broker asked for a client certificate */
+    int got_data;       /* application data arrived (a CONNACK, say) */
     secmq__err *err;
     size_t ra_len, ra_off;
     unsigned char ra[READ_AHEAD];
@@ -235,12 +238,44 @@ static int load_trust(secmq__tls_ctx *ctx, const secmq_tls_config *cfg,
     return secmq__strdup_opt(&ctx->trust, desc) == 0 ? SECMQ_OK : SECMQ_E_NOMEM;
 }
 
+/* The broker asked for a client certificate and we have one (wolfSSL's
+ * certificate set-up callback; 1 = go on with the loaded one). */
+static int cert_asked_cb(WOLFSSL *ssl, void *arg)
+{
+    secmq__tls_conn *conn = wolfSSL_GetIOReadCtx(ssl);
+
+    (void)arg;
+    if (conn != NULL) {
+        conn->cert_requested = 1;
+    }
+    return 1;
+}
+
+/* The broker asked for a client certificate and none is configured
+ * (OpenSSL-style client certificate callback; 0 = send none). */
+static int no_cert_cb(WOLFSSL *ssl, WOLFSSL_X509 **x509,
+                      WOLFSSL_EVP_PKEY **pkey)
+{
+    secmq__tls_conn *conn = wolfSSL_GetIOReadCtx(ssl);
+
+    (void)x509;
+    (void)pkey;
+    if (conn != NULL) {
+        conn->cert_requested = 1;
+    }
+    return 0;
+}
+
 static int load_client_cert(secmq__tls_ctx *ctx, const secmq_tls_config *cfg,
                             secmq__err *err)
 {
     int rc;
 
     if (cfg->certfile == NULL && cfg->keyfile == NULL) {
+        /* Only told when no certificate is loaded: wolfSSL 5.5.4 would
+         * try to sign with a missing key if the set-up callback were
+         * installed without one. */
+        wolfSSL_CTX_set_client_cert_cb(ctx->ssl_ctx, no_cert_cb);
         return SECMQ_OK;
     }
     if (cfg->certfile == NULL || cfg->keyfile == NULL) {
@@ -270,6 +305,10 @@ static int load_client_cert(secmq__tls_ctx *ctx, const secmq_tls_config *cfg,
         return secmq__err_set(err, SECMQ_E_TLS,
                               "TLS: key '%s' does not match certificate '%s'",
                               cfg->keyfile, cfg->certfile);
+    }
+    wolfSSL_CTX_set_cert_cb(ctx->ssl_ctx, cert_asked_cb, NULL);
+    if (secmq__strdup_opt(&ctx->certfile, cfg->certfile) != 0) {
+        return secmq__err_set(err, SECMQ_E_NOMEM, "out of memory");
     }
     return SECMQ_OK;
 }
@@ -348,6 +387,7 @@ void secmq__tls_ctx_free(secmq__tls_ctx *ctx)
     free(ctx->host);
     free(ctx->server_name);
     free(ctx->trust);
+    free(ctx->certfile);
     free(ctx);
 }
 
@@ -412,96 +452,51 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
     return (int)k;
 }
 
-static const char *alert_name(int code)
+/* What the broker told us, or did, about our client certificate. */
+static secmq__tls_peer_view peer_view(const secmq__tls_conn *conn)
 {
-    switch (code) {
-    case 10:
-        return "unexpected_message";
-    case 20:
-        return "bad_record_mac";
-    case 40:
-        return "handshake_failure";
-    case 47:
-        return "illegal_parameter";
-    case 49:
-        return "access_denied";
-    case 50:
-        return "decode_error";
-    case 51:
-        return "decrypt_error";
-    case 42:
-        return "bad_certificate";
-    case 43:
-        return "unsupported_certificate";
-    case 44:
-        return "certificate_revoked";
-    case 45:
-        return "certificate_expired";
-    case 46:
-        return "certificate_unknown";
-    case 48:
-        return "unknown_ca";
-    case 70:
-        return "protocol_version";
-    case 71:
-        return "insufficient_security";
-    case 80:
-        return "internal_error";
-    case 112:
-        return "unrecognized_name";
-    case 116:
-        return "certificate_required";
-    default:
-        return "unknown";
-    }
+    secmq__tls_peer_view v;
+
+    v.certfile = conn->ctx->certfile;
+    v.cert_requested = conn->cert_requested;
+    return v;
 }
 
 /* Turn a fatal alert from the broker into a code and a sentence. */
 static int map_alert(secmq__tls_conn *conn, int wolf_code)
 {
     WOLFSSL_ALERT_HISTORY h;
+    secmq__tls_peer_view v = peer_view(conn);
     char buf[128];
-    int a;
 
     memset(&h, 0, sizeof h);
     wolfSSL_get_alert_history(conn->ssl, &h);
-    a = h.last_rx.code;
-    switch (a) {
-    case 116:
-        return secmq__err_set(conn->err, SECMQ_E_TLS,
-                              "TLS: the broker requires a client certificate "
-                              "(alert certificate_required)");
-    case 42:
-    case 43:
-    case 46:
-    case 48:
-        return secmq__err_set(conn->err, SECMQ_E_TLS,
-                              "TLS: the broker rejected the client certificate "
-                              "(alert %s)",
-                              alert_name(a));
-    case 45:
-        return secmq__err_set(conn->err, SECMQ_E_TLS_EXPIRED,
-                              "TLS: the broker says the client certificate has "
-                              "expired (alert certificate_expired)");
-    case 51:
-        return secmq__err_set(conn->err, SECMQ_E_TLS,
-                              "TLS: the broker could not verify our signature "
-                              "(alert decrypt_error): does the client key "
-                              "match the client certificate?");
-    case 70:
-        return secmq__err_set(conn->err, SECMQ_E_TLS,
-                              "TLS: no protocol version in common with the "
-                              "broker (alert protocol_version)");
-    case 40:
-        return secmq__err_set(conn->err, SECMQ_E_TLS,
-                              "TLS: handshake failure: no cipher suite or "
-                              "parameters in common with the broker");
-    default:
-        return secmq__err_set(conn->err, SECMQ_E_TLS,
-                              "TLS: the broker sent fatal alert %s (%d): %s",
-                              alert_name(a), a,
-                              wolf_reason(wolf_code, buf, sizeof buf));
+    return secmq__tls_explain_alert(
+        &v, h.last_rx.code, wolf_reason(wolf_code, buf, sizeof buf), conn->err);
+}
+
+/* The broker hung up. Before any application data (its CONNACK), after it
+ * asked for a client certificate, that is most likely its verdict on the
+ * certificate (see secmq__tls_explain_close). */
+static int map_close(secmq__tls_conn *conn, int code, int in_handshake)
+{
+    secmq__tls_peer_view v = peer_view(conn);
+
+    if (!conn->got_data &&
+        secmq__tls_explain_close(&v, conn->err) != SECMQ_OK) {
+        return SECMQ_E_TLS;
     }
+    if (in_handshake) {
+        return secmq__err_set(conn->err, SECMQ_E_TLS,
+                              "TLS: the broker closed the connection "
+                              "during the handshake (not a TLS port?)");
+    }
+    if (code == WOLFSSL_ERROR_ZERO_RETURN) {
+        return secmq__err_set(conn->err, SECMQ_E_CONN_LOST,
+                              "TLS: the broker closed the session");
+    }
+    return secmq__err_set(conn->err, SECMQ_E_CONN_LOST,
+                          "the broker closed the connection");
 }
 
 static int map_error(secmq__tls_conn *conn, int e, int in_handshake)
@@ -541,18 +536,9 @@ static int map_error(secmq__tls_conn *conn, int e, int in_handshake)
         return secmq__err_set(conn->err, SECMQ_E_TLS,
                               "TLS: no cipher suite in common with the broker");
     case WOLFSSL_ERROR_ZERO_RETURN:
-        return secmq__err_set(conn->err, SECMQ_E_CONN_LOST,
-                              "TLS: the broker closed the session");
     case SOCKET_PEER_CLOSED_E:
     case SOCKET_ERROR_E:
-        if (in_handshake) {
-            return secmq__err_set(conn->err, SECMQ_E_TLS,
-                                  "TLS: the broker closed the connection "
-                                  "during the handshake (not a TLS port, or a "
-                                  "client certificate is required?)");
-        }
-        return secmq__err_set(conn->err, SECMQ_E_CONN_LOST,
-                              "the broker closed the connection");
+        return map_close(conn, e, in_handshake);
     default:
         return secmq__err_set(conn->err, SECMQ_E_TLS, "TLS: %s (wolfSSL %d)",
                               wolf_reason(e, buf, sizeof buf), e);
@@ -776,6 +762,7 @@ int secmq__tls_read(secmq__tls_conn *conn, void *buf, size_t len, size_t *got)
     r = wolfSSL_read(conn->ssl, buf, len > 0x40000000 ? 0x40000000 : (int)len);
     if (r > 0) {
         *got = (size_t)r;
+        conn->got_data = 1;
         return SECMQ_OK;
     }
     return io_result(conn, r);

@@ -77,6 +77,35 @@ int secmq__tls_write(secmq__tls_conn *conn, const void *buf, size_t len);
  */
 void secmq__tls_close(secmq__tls_conn *conn);
 
+/*
+ * What tls.c knows about the client certificate when the broker sends an
+ * alert or hangs up: the configured certificate file (BORROWED; NULL when
+ * none) and whether the broker asked for a client certificate in this
+ * handshake.
+ */
+typedef struct secmq__tls_peer_view {
+    const char *certfile;
+    int cert_requested;
+} secmq__tls_peer_view;
+
+/*
+ * Set err for a fatal alert (an RFC 8446 alert number) the broker sent;
+ * detail is wolfSSL's wording, used for alerts without a better sentence.
+ * Refusals of the client certificate name the file and the reason. Returns
+ * the code set: SECMQ_E_TLS, or SECMQ_E_TLS_EXPIRED for certificate_expired
+ * about our certificate.
+ */
+int secmq__tls_explain_alert(const secmq__tls_peer_view *v, int alert,
+                             const char *detail, secmq__err *err);
+
+/*
+ * The broker closed the connection without an alert before sending any
+ * application data. If it had asked for a client certificate, set err to
+ * say it (probably) refused ours, or requires one when none is configured,
+ * and return SECMQ_E_TLS; otherwise leave err alone and return SECMQ_OK.
+ */
+int secmq__tls_explain_close(const secmq__tls_peer_view *v, secmq__err *err);
+
 /* Describe conn (version, cipher, resumed) and the context's count. */
 void secmq__tls_info(const secmq__tls_ctx *ctx, const secmq__tls_conn *conn,
                      secmq_tls_info *info);

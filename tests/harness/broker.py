@@ -171,8 +171,10 @@ class Broker:
     """One mosquitto instance with its PKI, passwords and log.
 
     Use as a context manager, or call setup()/start() and close().
-    Attributes after setup(): dir, pki (PKI directory), cafile,
-    other_cafile (an unrelated CA), users {name: password}, pins,
+    Attributes after setup(): dir, pki (PKI directory: ca, broker, sam,
+    alice, and expired-client, a client certificate that expired
+    yesterday), cafile, other (an unrelated CA's directory, with its client
+    mallory), other_cafile, users {name: password}, pins,
     ports {kind: port} after the first start(), port (the "tls" one).
     With auth="plugin": auth_db (the plugin's database), seed_rules, and
     admin() to change the database while the broker runs."""
@@ -301,6 +303,9 @@ class Broker:
                     "--dns", "other.example")
         self._certs("server", "--dir", self.pki, "--name", "expired",
                     "--dns", "localhost", "--ip", HOST, "--expired")
+        # A client certificate from the test CA that expired yesterday.
+        self._certs("client", "--dir", self.pki, "--name", "expired-client",
+                    "--expired")
         # An unrelated CA with its own client certificate.
         self._certs("ca", "--dir", self.other)
         self._certs("client", "--dir", self.other, "--name", "mallory")

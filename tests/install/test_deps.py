@@ -30,7 +30,8 @@ RUN_TIMEOUT_S = 60
 
 # The packages deps.sh asks for (scripts/deps.sh PACKAGES), with the
 # architecture Debian 12 builds them for: "all" or the native one.
-ARCH_ALL = {"python3-paho-mqtt", "python3-nacl"}
+ARCH_ALL = {"python3-paho-mqtt", "python3-nacl", "python3-pytest",
+            "python3-setuptools"}
 
 FAKE_DPKG = r'''#!/bin/sh
 [ "$1" = "--print-architecture" ] || { echo "fake dpkg: $*" >&2; exit 2; }

@@ -9,7 +9,9 @@ row carries a value. Then the same for `--suite broker` (two brokers: the
 secmq_auth.so plugin and mosquitto's password_file + acl_file): every
 broker x transport x QoS row, arrived == sent, a publish no rule allows did
 not arrive, good logins accepted and wrong ones refused, ACL costs and
-plugin/acl-file ratios are numbers. Speed itself is never asserted here:
+plugin/acl-file ratios are numbers; every throughput row carries the CPU
+time per message. And `--suite file --quick`: files arrive, and each size
+reports both ends' peak RSS and CPU time (also per chunk). Speed itself is never asserted here:
 performance lives in docs/PERFORMANCE.md, measured by the bench, not in a
 timed test.
 """
@@ -30,6 +32,7 @@ PAYLOADS = {64, 1024, 65536}
 BROKERS = ("acl-file", "plugin")
 BROKER_TRANSPORTS = ("mosq-tcp", "mosq-tls")
 BROKER_SUITE_TIMEOUT_S = 60
+FILE_SUITE_TIMEOUT_S = 120
 
 
 class BenchSmoke(unittest.TestCase):
@@ -55,6 +58,13 @@ class BenchSmoke(unittest.TestCase):
             self.assertGreater(r["sent"], 0, key)
             self.assertEqual(r["arrived"], r["sent"], key)
             self.assertGreater(r["msgs_per_s"], 0, key)
+            # CPU time per message: this process's getrusage over the row,
+            # divided by what arrived (never 0: both clients did work).
+            self.assertGreater(r["cpu_self_us_per_msg"], 0, key)
+            self.assertAlmostEqual(
+                r["cpu_self_us_per_msg"],
+                r["cpu_self"] * r["seconds"] / r["arrived"] * 1e6,
+                delta=r["cpu_self_us_per_msg"] * 0.5 + 1, msg=key)
 
         tls = {e["transport"]: e for e in doc["tls"]}
         self.assertEqual(set(tls), {"mosq-tls", "secmq-tls"})
@@ -154,6 +164,30 @@ class BenchSmoke(unittest.TestCase):
         for t in doc["targets"]:
             self.assertIsInstance(t["value"], (int, float), t)
             self.assertIsInstance(t["met"], bool, t)
+
+    def test_file_suite_quick_json(self):
+        """--suite file --quick: every file arrived (exit 0), and each size
+        reports peak RSS and CPU time of both ends, per chunk too."""
+        bench = os.path.join(BIN_DIR, "secmq-bench")
+        run = subprocess.run([bench, "--suite", "file", "--help"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("CPU", run.stdout)
+        run = subprocess.run([bench, "--suite", "file", "--quick", "--json"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=FILE_SUITE_TIMEOUT_S)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        doc = json.loads(run.stdout)
+        self.assertEqual([r["file_mb"] for r in doc["rss"]], [5, 1, 10])
+        for r in doc["rss"]:
+            self.assertEqual(r["chunks"], -(-int(r["file_mb"] * 1e6) // 65536))
+            for side in ("recv", "send"):
+                self.assertGreater(r[side + "_kb"], 0, r)
+                self.assertGreater(r[side + "_cpu_s"], 0, r)
+                self.assertAlmostEqual(
+                    r[side + "_cpu_us_per_chunk"],
+                    r[side + "_cpu_s"] / r["chunks"] * 1e6, delta=0.5, msg=r)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
  * requires a client certificate (with_broker.py --require-cert).
  *
  * A certificate from the test CA is accepted (and messages flow); no
- * certificate, a certificate from another CA, or a key that does not match
- * the certificate are refused, with a SECMQ_E_TLS* code and a detail
- * message about the certificate. With TLS 1.3 the broker's verdict comes
- * after the client's handshake finished, so the refusal may surface in
- * secmq_client_connect() or in secmq_client_wait_connected().
+ * certificate, a certificate from another CA, an expired one, or a key that
+ * does not match the certificate are refused, with a SECMQ_E_TLS* code and
+ * a detail message naming the certificate file (or saying none was given). With
+ * TLS 1.3 the broker's verdict comes after the client's handshake finished, so
+ * the refusal may surface in secmq_client_connect() or in
+ * secmq_client_wait_connected().
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -20,6 +21,7 @@
 
 static char sam_crt[512], sam_key[512], alice_key[512];
 static char mallory_crt[512], mallory_key[512];
+static char expired_crt[512], expired_key[512];
 
 static int is_tls_code(int rc)
 {
@@ -76,13 +78,16 @@ static void test_client_certificate_accepted(void)
     CHECKF(got, "no message round trip over mutual TLS");
 }
 
-static void expect_refused(const secmq_config *cfg, const char *what)
+/* Refused with a SECMQ_E_TLS* code and a detail that contains want (the
+ * certificate file and the broker's reason, or that none was given). */
+static void expect_refused(const secmq_config *cfg, const char *what,
+                           const char *want)
 {
     tu_client t = {0};
     const char *stage;
     int rc = attempt(&t, cfg, &stage);
     const char *msg = tu_errmsg(&t);
-    int named = check_contains(msg, "certificate", 1);
+    int named = check_contains(msg, want, 1);
 
     fprintf(stderr, "   %s: %s in %s \"%s\"\n", what, tu_rc_name(rc), stage,
             msg);
@@ -92,8 +97,7 @@ static void expect_refused(const secmq_config *cfg, const char *what)
     tu_client_free(&t);
     CHECKF(is_tls_code(rc), "%s: %s gave %s, want a SECMQ_E_TLS* code", what,
            stage, tu_rc_name(rc));
-    CHECKF(named, "%s: detail \"%s\" does not mention the certificate", what,
-           msg);
+    CHECKF(named, "%s: detail \"%s\" does not contain \"%s\"", what, msg, want);
 }
 
 static void test_no_client_certificate(void)
@@ -102,7 +106,8 @@ static void test_no_client_certificate(void)
 
     tu_config(&cfg, "sam");
     cfg.client_id = tu_id("mtls-none");
-    expect_refused(&cfg, "no client certificate");
+    expect_refused(&cfg, "no client certificate",
+                   "requires a client certificate and none was configured");
 }
 
 static void test_no_client_certificate_tls13(void)
@@ -112,18 +117,36 @@ static void test_no_client_certificate_tls13(void)
     tu_config(&cfg, "sam");
     cfg.client_id = tu_id("mtls-none13");
     cfg.tls.min_version = SECMQ_TLS_1_3;
-    expect_refused(&cfg, "no client certificate, TLS 1.3 only");
+    expect_refused(&cfg, "no client certificate, TLS 1.3 only",
+                   "requires a client certificate and none was configured");
 }
 
-static void test_certificate_from_other_ca(void)
+/* Connect with certificate crt (key key): refused, the detail naming crt
+ * in both wordings, with the broker's alert ("...refused our client
+ * certificate 'F': unknown CA...") or without ("...probably refused
+ * 'F'"). */
+static void expect_cert_refused(const char *id, const char *crt,
+                                const char *key, const char *what)
 {
     secmq_config cfg;
 
     tu_config(&cfg, "sam");
-    cfg.client_id = tu_id("mtls-other");
-    cfg.tls.certfile = mallory_crt;
-    cfg.tls.keyfile = mallory_key;
-    expect_refused(&cfg, "client certificate from another CA");
+    cfg.client_id = tu_id(id);
+    cfg.tls.certfile = crt;
+    cfg.tls.keyfile = key;
+    expect_refused(&cfg, what, crt);
+}
+
+static void test_certificate_from_other_ca(void)
+{
+    expect_cert_refused("mtls-other", mallory_crt, mallory_key,
+                        "client certificate from another CA");
+}
+
+static void test_expired_client_certificate(void)
+{
+    expect_cert_refused("mtls-expired", expired_crt, expired_key,
+                        "expired client certificate");
 }
 
 /* sam's certificate with alice's key: must never get through. */
@@ -154,6 +177,10 @@ int main(void)
     tu_path(sam_crt, sizeof(sam_crt), "SECMQ_TEST_DIR", "sam.crt");
     tu_path(sam_key, sizeof(sam_key), "SECMQ_TEST_DIR", "sam.key");
     tu_path(alice_key, sizeof(alice_key), "SECMQ_TEST_DIR", "alice.key");
+    tu_path(expired_crt, sizeof(expired_crt), "SECMQ_TEST_DIR",
+            "expired-client.crt");
+    tu_path(expired_key, sizeof(expired_key), "SECMQ_TEST_DIR",
+            "expired-client.key");
     tu_path(mallory_crt, sizeof(mallory_crt), "SECMQ_TEST_OTHER_DIR",
             "mallory.crt");
     tu_path(mallory_key, sizeof(mallory_key), "SECMQ_TEST_OTHER_DIR",
@@ -166,6 +193,7 @@ int main(void)
     RUN(test_no_client_certificate);
     RUN(test_no_client_certificate_tls13);
     RUN(test_certificate_from_other_ca);
+    RUN(test_expired_client_certificate);
     RUN(test_key_does_not_match);
     return check_exit();
 }

@@ -7,6 +7,9 @@ them:
     shown, with -std=c11 -pedantic -Wall -Werror, against the build tree's
     libsecmq, then run against a real broker (harness/broker.py) by the
     recipe RUNS names for it; a program without a recipe fails the test;
+  - every ```python block that is a program (imports secmq) is compiled
+    and run the same way (RUNS_PY), with the package from python/ and
+    the build's libsecmq;
   - every secmq-* command line of README.md's ```sh blocks is checked
     against the tool's --help: its command word and each option exist
     (nothing connects anywhere);
@@ -28,6 +31,7 @@ import re
 import select
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +42,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 import broker as brokermod  # noqa: E402
-from testcase import BrokerTestCase  # noqa: E402
+from testcase import BrokerTestCase, emulated  # noqa: E402
 
 SOURCE_DIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 README = os.path.join(SOURCE_DIR, "README.md")
@@ -80,15 +84,34 @@ def code_blocks(path):
     return blocks
 
 
-def c_programs():
-    """[(file, line, text)] of the ```c blocks with a main()."""
+def doc_programs(want_lang, marker):
+    """[(file, line, text)] of the ```want_lang blocks of README.md and
+    docs/*.md in which regex marker matches (what makes them programs)."""
     out = []
     for path in [README] + sorted(glob.glob(os.path.join(SOURCE_DIR, "docs",
                                                          "*.md"))):
         for lang, line, text in code_blocks(path):
-            if lang == "c" and re.search(r"\bmain\s*\(", text):
+            if lang == want_lang and re.search(marker, text):
                 out.append((os.path.relpath(path, SOURCE_DIR), line, text))
     return out
+
+
+def c_programs():
+    """The ```c blocks with a main()."""
+    return doc_programs("c", r"\bmain\s*\(")
+
+
+def python_programs():
+    """The ```python blocks that import secmq."""
+    return doc_programs("python", r"(?m)^import secmq$")
+
+
+def python_env(base):
+    """base with the package from python/ and the build's libsecmq."""
+    env = dict(base)
+    env["PYTHONPATH"] = os.path.join(SOURCE_DIR, "python")
+    env["SECMQ_LIBRARY"] = os.path.join(lib_dir(), "libsecmq.so.0")
+    return env
 
 
 def compile_c(text, out_dir, name):
@@ -216,6 +239,11 @@ RUNS = {
     'secmq_client_subscribe(c, NULL, "status", 1)': "run_status_watcher",
 }
 
+# Python programs in the docs and how each is run (as RUNS).
+RUNS_PY = {
+    'client.subscribe("status", qos=1)': "run_python_status_watcher",
+}
+
 # README ```sh blocks that can run on their own, by a line they contain.
 RUNNABLE_SH = {
     "secmq-certs dev --dir pki": "run_pki_block",
@@ -250,6 +278,17 @@ class ReadmeStatic(unittest.TestCase):
                 self.assertEqual(len(recipes), 1,
                                  "%s line %d: a program with no run recipe "
                                  "in test_readme.py (RUNS)" % (path, line))
+
+    def test_python_programs_compile(self):
+        progs = python_programs()
+        self.assertTrue(any(f == "README.md" for f, _, _ in progs),
+                        "no Python program found in README.md")
+        for path, line, text in progs:
+            with self.subTest(block="%s:%d" % (path, line)):
+                compile(text, "%s:%d" % (path, line), "exec")
+                self.assertEqual(len([k for k in RUNS_PY if k in text]), 1,
+                                 "%s line %d: a program with no run recipe "
+                                 "in test_readme.py (RUNS_PY)" % (path, line))
 
     def test_secmq_command_lines_parse(self):
         """Every secmq-* command in README.md's sh blocks names a command
@@ -430,6 +469,90 @@ class ReadmeRun(BrokerTestCase):
                 getattr(self, recipe[0])(text, "%s:%d" % (path, line), i)
                 ran += 1
         self.assertGreater(ran, 0)
+
+    def test_python_programs_run(self):
+        if os.environ.get("SECMQ_TEST_SANITIZE") == "1":
+            self.skipTest("an ASan libsecmq cannot be loaded into an "
+                          "uninstrumented python3: not run in a sanitizer "
+                          "build")
+        if emulated(os.path.join(lib_dir(), "libsecmq.so.0")):
+            self.skipTest("libsecmq is of another architecture than "
+                          "/usr/bin/python3 (a cross build): it cannot be "
+                          "loaded; not run in the arm64 pass")
+        ran = 0
+        for i, (path, line, text) in enumerate(python_programs()):
+            recipe = [v for k, v in RUNS_PY.items() if k in text]
+            if len(recipe) != 1:
+                self.fail("%s line %d: no run recipe (RUNS_PY)"
+                          % (path, line))
+            with self.subTest(block="%s:%d" % (path, line)):
+                getattr(self, recipe[0])(text, "%s:%d" % (path, line), i)
+                ran += 1
+        self.assertGreater(ran, 0)
+
+    def keys_tool(self, *args):
+        r = subprocess.run([os.path.join(bin_dir(), "secmq-keys")] +
+                           list(args), capture_output=True, text=True,
+                           timeout=STEP_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, "secmq-keys %s: %s"
+                         % (" ".join(args), r.stderr))
+        return r.stdout
+
+    def run_python_status_watcher(self, text, where, i):
+        """The Python example: alice's keyring (~/.secmq/alice, HOME in
+        the temp dir) holds sam's grant for `status`; sam publishes a
+        sealed message with secmq-pub and the program prints it with the
+        verified sender; a wrong password makes connect() raise
+        secmq.AuthError (exit 1, the reason on stderr)."""
+        text = self.substitute(text, where, 'client.connect("broker.local")',
+                               'client.connect("127.0.0.1", %d)'
+                               % self.broker.port)
+        prog = os.path.join(self.tmp, "watch%d.py" % i)
+        with open(prog, "w") as fh:
+            fh.write(text)
+        shutil.copy(self.broker.cafile, os.path.join(self.tmp, "ca.crt"))
+        home = os.path.join(self.tmp, "home")
+        keys = os.path.join(home, ".secmq")
+        os.makedirs(keys, 0o700)
+        for who in ("sam", "alice"):
+            self.keys_tool("init", "--keyring", os.path.join(keys, who),
+                           "--name", who)
+            with open(os.path.join(self.tmp, who + ".pub"), "w") as fh:
+                fh.write(self.keys_tool("export", "--keyring",
+                                        os.path.join(keys, who)))
+        grants = os.path.join(self.tmp, "grants")
+        self.keys_tool("channel", "create", "--keyring",
+                       os.path.join(keys, "sam"), "--topic", "status",
+                       "--publisher", os.path.join(self.tmp, "sam.pub"),
+                       "--subscriber", os.path.join(self.tmp, "alice.pub"),
+                       "--out", grants)
+        self.keys_tool("import", "--keyring", os.path.join(keys, "alice"),
+                       os.path.join(self.tmp, "sam.pub"),
+                       os.path.join(grants, "alice.grant"))
+
+        env = python_env(self.child_env({"HOME": home}))
+        env["SECMQ_PASSWORD"] = "not-" + self.broker.users["alice"]
+        bad = subprocess.run([sys.executable, prog], cwd=self.tmp, env=env,
+                             capture_output=True, text=True,
+                             timeout=STEP_TIMEOUT_S,
+                             stdin=subprocess.DEVNULL)
+        self.assertEqual(bad.returncode, 1, bad.stderr)
+        self.assertRegex(bad.stderr, r"secmq\.AuthError: .*password")
+
+        env["SECMQ_PASSWORD"] = self.broker.users["alice"]
+        since = self.broker.log_size()
+        p = subprocess.Popen([sys.executable, prog], cwd=self.tmp, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL,
+                             preexec_fn=brokermod.die_with_parent)
+        self._procs.append(p)
+        self.wait_log_or_exit(p, r": Sending SUBACK to \S+$", since)
+        msg = "door closed %d" % time.monotonic_ns()
+        self.pub("-t", "status", "-q", "1", "-m", msg, "--keyring",
+                 os.path.join(keys, "sam"))
+        self.assertEqual(read_line(p, 10.0), "status from sam: %s\n" % msg)
+        p.send_signal(signal.SIGINT)
+        self.assertEqual(p.wait(timeout=10), 0)
 
     def substitute(self, text, where, old, new):
         """text with old replaced by new; old must be there (so a README

@@ -380,6 +380,7 @@ typedef struct bench_row {
     double msgs_per_s;   /* arrived / seconds */
     double mb_per_s;     /* arrived * size / seconds / 1e6 */
     double cpu_self;     /* bench process CPU, in cores (1.0 = one core) */
+    double cpu_self_s;   /* bench process CPU seconds during the row */
     double cpu_broker;   /* broker CPU in cores, -1 if unknown */
     double cpu_broker_s; /* broker CPU seconds during the row, -1 unknown */
     int capped;          /* 1 if --duration stopped sending before count */
@@ -515,6 +516,10 @@ void bench_u64_sort(uint64_t *v, long n);
 
 /* Nearest-rank percentile q (0..1) of v[0..n-1], sorted and n >= 1. */
 uint64_t bench_u64_percentile(const uint64_t *v, long n, double q);
+
+/* CPU microseconds per message that arrived: cpu_s (CPU seconds during a
+ * row) / arrived; -1 when cpu_s < 0 (unknown) or nothing arrived. */
+double bench_us_per_msg(double cpu_s, long arrived);
 
 /* The repetition with the median msgs/s of v[0..n-1] into out, with the
  * spread (runs, rate_min, rate_max); v is reordered. */

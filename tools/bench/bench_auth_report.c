@@ -68,10 +68,7 @@ static void fmt_known(char *out, size_t len, double v, int decimals,
 /* Broker CPU per message that arrived, in microseconds; -1 unknown. */
 static double broker_us_per_msg(const bench_row *r)
 {
-    if (r->cpu_broker_s < 0.0 || r->arrived <= 0) {
-        return -1.0;
-    }
-    return r->cpu_broker_s / (double)r->arrived * 1e6;
+    return bench_us_per_msg(r->cpu_broker_s, r->arrived);
 }
 
 /* A plugin row's broker CPU per message over the acl-file row's; -1 for

@@ -14,6 +14,8 @@
  *              sent, written, fsynced, verified, renamed), MB/s of file
  *   rss        peak RSS (ru_maxrss from wait4) of the receiver and the
  *              sender for each file size
+ *   cpu        user + system CPU time (from wait4) of the receiver and the
+ *              sender for each file size, and that per chunk
  * The keyrings are made with secmq-keys as in docs/PROTOCOL.md §8.1.
  * Everything runs against the bench's private mosquitto on 127.0.0.1.
  */
@@ -72,8 +74,14 @@ static pid_t spawn(char *const argv[], const char *out_path)
     return pid;
 }
 
-/* Wait for pid at most timeout_s; *rss_kb its peak RSS. Exit status or -1. */
-static int reap(pid_t pid, double timeout_s, long *rss_kb)
+/* What one child used: peak RSS and CPU time (user + system). */
+struct usage {
+    long rss_kb;
+    double cpu_s;
+};
+
+/* Wait for pid at most timeout_s; *u what it used. Exit status or -1. */
+static int reap(pid_t pid, double timeout_s, struct usage *u)
 {
     uint64_t end = bench_now_ns() + (uint64_t)(timeout_s * 1e9);
     struct rusage ru;
@@ -82,9 +90,10 @@ static int reap(pid_t pid, double timeout_s, long *rss_kb)
     for (;;) {
         pid_t r = wait4(pid, &st, WNOHANG, &ru);
         if (r == pid) {
-            if (rss_kb != NULL) {
-                *rss_kb = ru.ru_maxrss;
-            }
+            u->rss_kb = ru.ru_maxrss;
+            u->cpu_s =
+                (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         }
         if (r < 0 || bench_now_ns() > end || bench_interrupted) {
@@ -193,8 +202,8 @@ static int make_file(const char *path, size_t size)
 
 /* One file transfer; MB/s into *rate, peak RSS of both sides. */
 static int run_file(const bench_broker *b, const char *dir, const char *bin,
-                    size_t size, int n, double *rate, long *rss_recv,
-                    long *rss_send, char *err, size_t errlen)
+                    size_t size, int n, double *rate, struct usage *recv_u,
+                    struct usage *send_u, char *err, size_t errlen)
 {
     char tool[PATHB], port[16], src[PATHB], out[PATHB], log[PATHB];
     char st[PATHB], sam[PATHB], alice[PATHB], rid[32], sid[32];
@@ -245,9 +254,9 @@ static int run_file(const bench_broker *b, const char *dir, const char *bin,
                          NULL};
         sp = spawn(sargv, log);
     }
-    rrc = reap(rp, FILE_TIMEOUT_S, rss_recv);
+    rrc = reap(rp, FILE_TIMEOUT_S, recv_u);
     *rate = (double)size / ((double)(bench_now_ns() - t0) / 1e9) / MB;
-    src_rc = reap(sp, 30, rss_send);
+    src_rc = reap(sp, 30, send_u);
     if (rrc != 0 || src_rc != 0) {
         snprintf(err, errlen,
                  "secmq-file recv exited %d, send %d (see %.300s with --keep)",
@@ -393,6 +402,39 @@ out:
 /* ---- the suite ------------------------------------------------------------
  */
 
+static long chunks_of(size_t size)
+{
+    return (long)((size + CHUNK - 1) / CHUNK);
+}
+
+/* A process's CPU seconds per chunk of a file of size bytes, in us. */
+static double per_chunk(double cpu_s, size_t size)
+{
+    return cpu_s / (double)chunks_of(size) * 1e6;
+}
+
+static const char file_usage[] =
+    "usage: secmq-bench --suite file [--json] [--quick] [--keep] "
+    "[--mosquitto PATH]\n"
+    "\n"
+    "secmq-file (PROTOCOL.md section 8) through a private mosquitto on\n"
+    "127.0.0.1, keyrings made with secmq-keys. Rows:\n"
+    "  TLS only   secmq, no envelopes: 50 MB in 64 KiB messages, QoS 1,\n"
+    "             window 16, one publisher and one subscriber (MB/s)\n"
+    "  file       secmq-file send of a 50 MB file to secmq-file recv -C 1,\n"
+    "             both child processes, from the sender's start until the\n"
+    "             receiver exits (MB/s of file), and its ratio to TLS only\n"
+    "  memory     peak RSS of receiver and sender for 50, 10 and 100 MB\n"
+    "  CPU        user + system CPU time of receiver and sender (wait4),\n"
+    "             whole process, and that divided by the file's chunks\n"
+    "Options:\n"
+    "  --quick    5, 1 and 10 MB files instead\n"
+    "  --json     one JSON document instead of the text\n"
+    "  --keep     keep the temp dirs (logs, keyrings)\n"
+    "  --mosquitto PATH  broker binary (default /usr/sbin/mosquitto)\n"
+    "  --help     this text\n";
+
+/* 0, -1 for a usage error (reported), 1 after --help. */
 static int parse(struct fopts *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
@@ -406,6 +448,9 @@ static int parse(struct fopts *o, int argc, char **argv)
             o->keep = 1;
         } else if (strcmp(argv[i], "--mosquitto") == 0 && i + 1 < argc) {
             o->mosquitto = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0) {
+            printf("%s", file_usage);
+            return 1;
         } else {
             fprintf(stderr,
                     "secmq-bench --suite file: unknown option '%s'\n"
@@ -425,21 +470,25 @@ int bench_file_main(int argc, char **argv)
     /* 50 MB for the rate; 10 and 100 MB for the memory. */
     size_t sizes[3] = {50000000, 10000000, 100000000};
     double rates[3] = {0, 0, 0}, tls = 0;
-    long rss_r[3] = {0, 0, 0}, rss_s[3] = {0, 0, 0};
+    struct usage ur[3], us[3];
     bench_broker br;
     bench_host h;
     struct fopts o;
     int rc = 1;
 
-    if (parse(&o, argc, argv) != 0) {
-        return 2;
+    rc = parse(&o, argc, argv);
+    if (rc != 0) {
+        return rc > 0 ? 0 : 2;
     }
+    rc = 1;
     if (o.quick) {
         sizes[0] = 5000000;
         sizes[1] = 1000000;
         sizes[2] = 10000000;
     }
     memset(&br, 0, sizeof br);
+    memset(ur, 0, sizeof ur);
+    memset(us, 0, sizeof us);
     dir[0] = '\0';
     signal(SIGPIPE, SIG_IGN);
     if (bench_broker_default_certs_bin(certs, sizeof certs, err, sizeof err) !=
@@ -457,8 +506,8 @@ int bench_file_main(int argc, char **argv)
         goto out;
     }
     for (int i = 0; i < 3; i++) {
-        if (run_file(&br, dir, bin, sizes[i], i, &rates[i], &rss_r[i],
-                     &rss_s[i], err, sizeof err) != 0) {
+        if (run_file(&br, dir, bin, sizes[i], i, &rates[i], &ur[i], &us[i], err,
+                     sizeof err) != 0) {
             goto out;
         }
     }
@@ -472,9 +521,13 @@ int bench_file_main(int argc, char **argv)
                rates[0], tls > 0 ? rates[0] / tls : 0.0);
         for (int i = 0; i < 3; i++) {
             printf("%s{\"file_mb\":%.0f,\"recv_kb\":%ld,\"send_kb\":%ld,"
-                   "\"mb_s\":%.2f}",
-                   i ? "," : "", (double)sizes[i] / MB, rss_r[i], rss_s[i],
-                   rates[i]);
+                   "\"mb_s\":%.2f,\"recv_cpu_s\":%.6f,\"send_cpu_s\":%.6f,"
+                   "\"chunks\":%ld,\"recv_cpu_us_per_chunk\":%.1f,"
+                   "\"send_cpu_us_per_chunk\":%.1f}",
+                   i ? "," : "", (double)sizes[i] / MB, ur[i].rss_kb,
+                   us[i].rss_kb, rates[i], ur[i].cpu_s, us[i].cpu_s,
+                   chunks_of(sizes[i]), per_chunk(ur[i].cpu_s, sizes[i]),
+                   per_chunk(us[i].cpu_s, sizes[i]));
         }
         printf("]}\n");
     } else {
@@ -489,7 +542,16 @@ int bench_file_main(int argc, char **argv)
         for (int i = 0; i < 3; i++) {
             printf("  %4.0f MB file: receiver peak RSS %6ld KiB, sender %6ld "
                    "KiB, %.1f MB/s\n",
-                   (double)sizes[i] / MB, rss_r[i], rss_s[i], rates[i]);
+                   (double)sizes[i] / MB, ur[i].rss_kb, us[i].rss_kb, rates[i]);
+        }
+        printf("  CPU (user + system, whole process: start, TLS, keyring, "
+               "hashing, chunks):\n");
+        for (int i = 0; i < 3; i++) {
+            printf("  %4.0f MB file, %ld chunks: receiver %.3f s = %.1f "
+                   "us/chunk, sender %.3f s = %.1f us/chunk\n",
+                   (double)sizes[i] / MB, chunks_of(sizes[i]), ur[i].cpu_s,
+                   per_chunk(ur[i].cpu_s, sizes[i]), us[i].cpu_s,
+                   per_chunk(us[i].cpu_s, sizes[i]));
         }
     }
     rc = 0;

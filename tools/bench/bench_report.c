@@ -258,10 +258,11 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
     char sz[32];
     char ratio[32];
     char bcpu[32];
+    char uspm[32];
     const bench_row *row;
     const bench_latency *l;
     bench_transport tt;
-    double x, target, d;
+    double x, target, d, us;
     size_t i, k;
     long n;
     int t, ok, q;
@@ -290,9 +291,9 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
            "subscriber;\nat most %ld messages / %ld payload bytes in flight, "
            "sending capped at %.1f s per row\n",
            p->window, p->window_bytes, p->duration_s);
-    printf("%-12s %8s %3s %11s %9s %8s/%-8s %7s %6s %6s %11s\n", "transport",
-           "payload", "qos", "msgs/s", "MB/s", "arrived", "sent", "time s",
-           "cpu", "broker", "vs baseline");
+    printf("%-12s %8s %3s %11s %9s %8s/%-8s %7s %6s %6s %7s %11s\n",
+           "transport", "payload", "qos", "msgs/s", "MB/s", "arrived", "sent",
+           "time s", "cpu", "broker", "us/msg", "vs baseline");
     for (i = 0; i < r->nrows; i++) {
         row = &r->rows[i];
         bench_fmt_size(sz, sizeof(sz), row->size);
@@ -307,15 +308,23 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
         } else {
             snprintf(bcpu, sizeof(bcpu), "-");
         }
-        printf("%-12s %8s %3d %11.0f %9.2f %8ld/%-8ld %7.2f %6.2f %6s "
+        us = bench_us_per_msg(row->cpu_self_s, row->arrived);
+        if (us >= 0.0) {
+            snprintf(uspm, sizeof(uspm), "%.1f", us);
+        } else {
+            snprintf(uspm, sizeof(uspm), "-");
+        }
+        printf("%-12s %8s %3d %11.0f %9.2f %8ld/%-8ld %7.2f %6.2f %6s %7s "
                "%11s%s\n",
                bench_transport_name(row->transport), sz, row->qos,
                row->msgs_per_s, row->mb_per_s, row->arrived, row->sent,
-               row->seconds, row->cpu_self, bcpu, ratio,
+               row->seconds, row->cpu_self, bcpu, uspm, ratio,
                row->capped ? "  (capped)" : "");
     }
     printf("(MB = 10^6 bytes of payload; cpu/broker = CPU used by this "
-           "process / the broker, in cores;\n baseline: mosq-tls for "
+           "process / the broker, in cores;\n us/msg = this process's CPU "
+           "time per message that arrived, publisher and subscriber\n "
+           "together (one send plus one receive); baseline: mosq-tls for "
            "secmq-tls, secmq-tls for secmq-signed and secmq-mac)\n");
     if (p->repeat > 1) {
         printf("(each row: median of %d runs; spread of msgs/s across "
@@ -533,9 +542,13 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
         json_measurement(&sep, row->transport, row->size, row->qos);
         printf(", \"sent\": %ld, \"arrived\": %ld, \"seconds\": %.6f, "
                "\"msgs_per_s\": %.1f, \"mb_per_s\": %.3f, \"cpu_self\": %.3f, "
-               "\"cpu_broker\": ",
+               "\"cpu_self_us_per_msg\": ",
                row->sent, row->arrived, row->seconds, row->msgs_per_s,
                row->mb_per_s, row->cpu_self);
+        bench_json_num(bench_us_per_msg(row->cpu_self_s, row->arrived));
+        printf(", \"cpu_broker_us_per_msg\": ");
+        bench_json_num(bench_us_per_msg(row->cpu_broker_s, row->arrived));
+        printf(", \"cpu_broker\": ");
         bench_json_num(row->cpu_broker);
         printf(", \"capped\": %s, \"runs\": %d, \"msgs_per_s_min\": "
                "%.1f, \"msgs_per_s_max\": %.1f, \"ratio_vs_mosq_tls\": ",

@@ -290,7 +290,8 @@ static int run_row(const bench_params *p, const bench_broker *broker,
         out->mb_per_s =
             (double)out->arrived * (double)size / out->seconds / 1e6;
     }
-    out->cpu_self = (bench_self_cpu_s() - cpu0) / ((double)(end - t0) / 1e9);
+    out->cpu_self_s = bench_self_cpu_s() - cpu0;
+    out->cpu_self = out->cpu_self_s / ((double)(end - t0) / 1e9);
     out->cpu_broker = bcpu0 >= 0.0 && bcpu1 >= 0.0
                           ? (bcpu1 - bcpu0) / ((double)(end - t0) / 1e9)
                           : -1.0;

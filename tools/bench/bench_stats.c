@@ -1,7 +1,8 @@
 /*
  * bench_stats.c -- order statistics the bench reports: sorting nanosecond
- * samples, their nearest-rank percentiles, and the median repetition of a
- * throughput row. Pure functions over arrays; nothing here measures.
+ * samples, their nearest-rank percentiles, the median repetition of a
+ * throughput row, and CPU time per message. Pure functions over arrays; nothing
+ * here measures.
  */
 #include "bench.h"
 
@@ -14,6 +15,14 @@ static int cmp_u64(const void *a, const void *b)
     uint64_t y = *(const uint64_t *)b;
 
     return x < y ? -1 : x > y ? 1 : 0;
+}
+
+double bench_us_per_msg(double cpu_s, long arrived)
+{
+    if (cpu_s < 0.0 || arrived <= 0) {
+        return -1.0;
+    }
+    return cpu_s / (double)arrived * 1e6;
 }
 
 void bench_u64_sort(uint64_t *v, long n)

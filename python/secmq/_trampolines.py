@@ -1,0 +1,149 @@
+"""_trampolines.py -- the C callbacks of every secmq.Client.
+
+libsecmq calls these (ctypes CFUNCTYPE objects, alive as long as the
+module, taking the GIL) with the user pointer given at creation: a small
+integer naming the Client in a registry of weak references, so a dropped
+client can still be collected. Each turns the C arguments into paho's
+Python ones and hands them to the Client, which never lets an exception
+out. Not for anything else.
+"""
+
+import ctypes
+import threading
+import weakref
+
+from . import _lib
+from .message import (MQTT_LOG_DEBUG, MQTT_LOG_ERR, MQTT_LOG_INFO,
+                      MQTT_LOG_WARNING, SEAL_MAC, SEAL_SIGNED, MQTTMessage)
+
+lib = _lib.lib
+_LEVEL = {0: MQTT_LOG_ERR, 1: MQTT_LOG_WARNING, 2: MQTT_LOG_INFO,
+          3: MQTT_LOG_DEBUG}
+
+# Live clients by id (the C clients' user pointer). Weak, so an unused
+# client can be collected; _running holds the ones whose network thread
+# runs, as paho's thread holds its client.
+_clients = {}
+_running = set()
+_registry_lock = threading.Lock()
+_next_id = [0]
+_tls = threading.local()
+
+
+# ctypes gives a library thread a new Python thread state for each
+# callback and destroys it afterwards (its threading.local with it), which
+# costs more than the callback. Taking the GIL state once more on the
+# thread's first callback, never released, keeps one for the thread's life.
+_ensure = ctypes.pythonapi.PyGILState_Ensure
+_ensure.restype = ctypes.c_int
+_ensure.argtypes = []
+
+
+def _pin():
+    if not getattr(_tls, "pinned", False):
+        _ensure()
+        _tls.pinned = True
+
+
+def _register(client) -> int:
+    with _registry_lock:
+        _next_id[0] += 1
+        key = _next_id[0]
+        _clients[key] = weakref.ref(client,
+                                    lambda _ref: _clients.pop(key, None))
+        return key
+
+
+def _lookup(user):
+    _pin()
+    ref = _clients.get(user or 0)
+    return ref() if ref is not None else None
+
+
+# One set of C callbacks for every client, alive as long as the module
+# (ctypes needs the CFUNCTYPE objects to outlive every call from C). Each
+# finds its Client by the user pointer and never lets an exception out.
+
+@_lib.CONNECT_CB
+def _c_connect(c, user, rc, reason, session_present):
+    client = _lookup(user)
+    if client is not None:
+        client._connected = rc == 0
+        client._invoke("on_connect", {"session present": session_present},
+                       reason)
+
+
+@_lib.DISCONNECT_CB
+def _c_disconnect(c, user, rc):
+    client = _lookup(user)
+    if client is not None:
+        client._connected = False
+        client._invoke("on_disconnect", rc)
+
+
+@_lib.MESSAGE_CB
+def _c_message(c, user, m):
+    client = _lookup(user)
+    if client is None:
+        return
+    m = m.contents
+    mode = {1: SEAL_SIGNED, 2: SEAL_MAC}.get(m.seal_mode)
+    sender = _lib.text(m.sender)
+    msg = MQTTMessage(
+        topic=_lib.text(m.topic),
+        payload=ctypes.string_at(m.payload, m.payloadlen) if m.payloadlen
+        else b"",
+        qos=m.qos, retain=bool(m.retain), mid=m.mid, sealed=bool(m.sealed),
+        sender=sender if mode == SEAL_SIGNED else None,
+        claimed_sender=sender if mode == SEAL_MAC else None, seal_mode=mode)
+    client._invoke("on_message", msg)
+
+
+@_lib.PUBLISH_CB
+def _c_publish(c, user, mid, rc):
+    client = _lookup(user)
+    if client is not None:
+        client._acked("pub", mid, rc)
+
+
+@_lib.DELIVERED_CB
+def _c_delivered(c, user, row, rc):
+    client = _lookup(user)
+    if client is not None:
+        client._acked("row", row, rc)
+
+
+@_lib.SUBSCRIBE_CB
+def _c_subscribe(c, user, mid, count, granted):
+    client = _lookup(user)
+    if client is not None:
+        client._acked("sub", mid, tuple(granted[i] for i in range(count)))
+
+
+@_lib.UNSUBSCRIBE_CB
+def _c_unsubscribe(c, user, mid):
+    client = _lookup(user)
+    if client is not None:
+        client._acked("unsub", mid, None)
+
+
+@_lib.LOG_CB
+def _c_log(c, user, level, line):
+    client = _lookup(user)
+    if client is not None:
+        client._library_log(_LEVEL.get(level, MQTT_LOG_DEBUG),
+                            _lib.text(line))
+
+
+@_lib.OPEN_FAILURE_CB
+def _c_open_failure(c, user, topic, reason):
+    client = _lookup(user)
+    if client is None:
+        return
+    name = _lib.text(lib.secmq_open_reason_name(reason))
+    topic = _lib.text(topic)
+    if client.on_open_failure is None:
+        client._emit(MQTT_LOG_WARNING, "dropped a message on %r that did "
+                     "not open: %s" % (topic, name))
+    else:
+        client._invoke("on_open_failure", topic, name)

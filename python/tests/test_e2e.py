@@ -1,0 +1,97 @@
+"""test_e2e.py -- secmq.Client with keyrings (made by secmq-keys) against
+the tools and a paho client: sealed Python -> secmq-sub shows the
+sender, secmq-pub -> Python shows msg.sender, paho sees only envelopes
+(checked with tests/harness/keys.py, written from docs/PROTOCOL.md)."""
+
+import pytest  # noqa: F401
+
+from pyclient import ClientMixin, get, nothing, secmq  # noqa: I100
+import keys  # noqa: E402 (tests/harness, put on sys.path by pyclient)
+from keys import E2ETestCase  # noqa: E402
+
+
+class PythonE2E(ClientMixin, E2ETestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.make_world(channels=(("status", False), ("mac/#", True)))
+
+    def keyed(self, who, user=None, **kw):
+        return self.client(user=user or keys.MQTT_USER[who],
+                           keyring=self.kdir(who), **kw)
+
+    def test_python_sealed_to_secmq_sub_and_paho(self):
+        sub = self.sub("alice", "-t", "status", "-q", "1", "-F", "%S|%p",
+                       "-C", "1", client_id="alice-sub")
+        eve = self.paho(user="eve", subscribe="status")
+        c, rec = self.keyed("sam")
+        info = c.publish("status", "door closed", qos=1)
+        self.assertTrue(info.wait_for_publish(10))
+        self.assertTrue(sub.wait_out(1), sub.text())
+        self.assertEqual(sub.out[0], "sam|door closed")
+        # What crossed the broker is an envelope signed by sam, not the
+        # plaintext.
+        topic, raw = self.capture(eve)[0]
+        self.assertNotIn(b"door closed", raw)
+        env = keys.Envelope(raw)
+        self.assertEqual((env.version, env.mode),
+                         (keys.VERSION, keys.MODE_SIGNED))
+        self.assertEqual(env.sender_id, self.identity("sam").id)
+        self.assertTrue(keys.verify_signature(raw, "status",
+                                              self.identity("sam").pk))
+
+    def test_secmq_pub_to_python_sender(self):
+        c, rec = self.keyed("alice")
+        refused = []
+        c.on_open_failure = lambda cl, u, topic, reason: \
+            refused.append((topic, reason))
+        self.subscribe(c, rec, "status", 1)
+        self.epub("sam", "-t", "status", "-q", "1", "-m", "hello alice")
+        m = get(rec.messages, "sealed message")
+        self.assertEqual((m.topic, m.payload, m.sealed, m.sender,
+                          m.seal_mode), ("status", b"hello alice", True,
+                                         "sam", secmq.SEAL_SIGNED))
+        # Plaintext from paho on the covered topic is refused, not
+        # delivered; the next genuine message is.
+        self.paho(user="sam").publish("status", b"forged", qos=1)
+        self.epub("sam", "-t", "status", "-q", "1", "-m", "second")
+        m = get(rec.messages, "second sealed message")
+        self.assertEqual((m.payload, m.sender), (b"second", "sam"))
+        self.assertEqual(refused, [("status", "version")])
+        counts = c.open_counts()
+        self.assertEqual((counts["ok"], counts["version"]), (2, 1))
+        nothing(rec.messages, 0.2)
+
+    def test_mac_only_has_no_verified_sender(self):
+        c, rec = self.keyed("alice")
+        self.subscribe(c, rec, "mac/#", 1)
+        self.epub("sam", "-t", "mac/x", "-q", "1", "--mac", "-m", "m1")
+        m = get(rec.messages, "mac-only message")
+        self.assertEqual((m.payload, m.sealed, m.sender, m.claimed_sender,
+                          m.seal_mode), (b"m1", True, None, "sam",
+                                         secmq.SEAL_MAC))
+
+    def test_not_a_publisher_raises_no_key(self):
+        c, rec = self.keyed("alice")
+        with self.assertRaises(secmq.NoKeyError) as cm:
+            c.publish("status", "I am not sam", qos=1)
+        self.assertIn("status", str(cm.exception))
+        # Python to Python, with a Keyring object shared by nobody else.
+        kr = secmq.Keyring(self.kdir("bob"))
+        self.addCleanup(kr.close)
+        self.assertEqual(kr.name, "bob")
+        b, brec = self.client(user="alice", keyring=kr)
+        with self.assertRaises(secmq.StateError):
+            kr.close()
+        self.subscribe(b, brec, "status", 1)
+        s, _ = self.keyed("sam")
+        s.publish("status", "to bob", qos=1).wait_for_publish(10)
+        m = get(brec.messages, "message for bob")
+        self.assertEqual((m.payload, m.sender), (b"to bob", "sam"))
+        b.close()
+        kr.close()
+
+    def test_bad_keyring_refused(self):
+        with self.assertRaises(secmq.KeyringError) as cm:
+            secmq.Client(keyring=self.kdir("nobody"))
+        self.assertIn("nobody", str(cm.exception))
