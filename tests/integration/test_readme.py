@@ -550,7 +550,8 @@ class ReadmeRun(BrokerTestCase):
         msg = "door closed %d" % time.monotonic_ns()
         self.pub("-t", "status", "-q", "1", "-m", msg, "--keyring",
                  os.path.join(keys, "sam"))
-        self.assertEqual(read_line(p, 10.0), "status from sam: %s\n" % msg)
+        self.assertEqual(read_line(p.stdout.fileno(), 10.0),
+                         "status from sam: %s\n" % msg)
         p.send_signal(signal.SIGINT)
         self.assertEqual(p.wait(timeout=10), 0)
 
