@@ -375,8 +375,8 @@ class Installed(unittest.TestCase):
         self.check_loads_installed_lib(os.path.join(build, "app"))
         static = self.check_app_output(os.path.join(build, "app_static"))
         self.assertEqual(static.splitlines()[:3], shared.splitlines()[:3])
-        self.assertNotIn("libsecmq.so",
-                         self.loaded_objects(os.path.join(build, "app_static")),
+        static_libs = self.loaded_objects(os.path.join(build, "app_static"))
+        self.assertNotIn("libsecmq.so", static_libs,
                          "app_static is linked to the shared library")
 
 
