@@ -9,7 +9,9 @@
 # cmake/toolchain-aarch64-linux-gnu.cmake (warnings as errors), runs ctest
 # (client tests against this machine's mosquitto, plugin tests in the
 # unpacked arm64 mosquitto) and tests/cross/test_interop_arm64.py (arm64
-# and amd64 tools through one broker), and prints how long each step took.
+# and amd64 tools through one broker), builds the arm64 Debian packages
+# into BUILD_DIR-deb and checks them (scripts/package.sh --check), and
+# prints how long each step took.
 # Safe to re-run; a failure stops it with a message and exit 1.
 # Usage: scripts/test-arm64.sh [--deps-only] [--no-interop] [BUILD_DIR]
 #   --deps-only   install and unpack the dependencies, register binfmt, stop
@@ -254,6 +256,16 @@ run_suite() {
     die "the arm64 test suite failed ($dir, see above)"
 }
 
+# check_packages DIR: the arm64 Debian packages, cross-built into DIR by
+# scripts/package.sh and checked (fields, Depends resolvable for arm64, file
+# modes, ELF machine AArch64) by tests/package/check_debs.py.
+check_packages() {
+  local dir=$1
+  scripts/package.sh --check "$dir" -DCMAKE_TOOLCHAIN_FILE="$PWD/$TOOLCHAIN" \
+    -DSECMQ_ARM64_WOLFSSL_ROOT="$ROOT/wolfssl-dev" >/dev/null ||
+    die "the arm64 packages failed their checks ($dir)"
+}
+
 # run_interop DIR NATIVE: arm64 and amd64 tools through one broker.
 run_interop() {
   local dir=$1 native=$2
@@ -272,7 +284,7 @@ main() {
       --deps-only) deps_only=1 ;;
       --no-interop) interop=0 ;;
       -h | --help)
-        sed -n '2,21s/^# \{0,1\}//p' "$0"
+        sed -n '2,23s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
       -*) die "unknown option '$1' (try --help)" ;;
@@ -299,6 +311,9 @@ main() {
   t0=$SECONDS
   run_suite "$dir"
   local t_suite=$((SECONDS - t0))
+  t0=$SECONDS
+  check_packages "$dir-deb"
+  local t_deb=$((SECONDS - t0))
   local t_interop=skipped
   if [ "$interop" -eq 1 ]; then
     t0=$SECONDS
@@ -306,7 +321,7 @@ main() {
     t_interop="$((SECONDS - t0)) s"
   fi
   echo "secmq: arm64 passed: deps ${t_deps} s, cross build ${t_build} s," \
-    "suite under qemu ${t_suite} s, interop ${t_interop}" >&2
+    "suite under qemu ${t_suite} s, packages ${t_deb} s, interop ${t_interop}" >&2
 }
 
 main "$@"
