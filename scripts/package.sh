@@ -9,7 +9,8 @@
 #   scripts/package.sh build-deb-arm64 \
 #       -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64-linux-gnu.cmake
 #   --check   then check the packages with tests/package/check_debs.py
-#             (fields, Depends, file modes, ELF machine; report on stderr)
+#             (fields, Depends, file modes, ELF machine; then every program
+#             started from the unpacked packages; report on stderr)
 # A cross build needs the target's runtime libraries installed through dpkg
 # (apt-get install libsodium23:arm64 ...): dpkg-shlibdeps computes the
 # packages' Depends from them.
@@ -71,6 +72,7 @@ for d in "${debs[@]}"; do
   realpath "$d"
 done
 if [ "$check" = 1 ]; then
-  /usr/bin/python3 tests/package/check_debs.py --arch "$arch" "${debs[@]}" >&2 ||
+  /usr/bin/python3 tests/package/check_debs.py --arch "$arch" --run \
+    "${debs[@]}" >&2 ||
     die "the packages in $dir/packages failed the checks above"
 fi

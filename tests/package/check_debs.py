@@ -15,7 +15,9 @@ libsecmq.so.0 and libsecmq0 shipping shlibs and the ldconfig trigger.
 
 Used by tests/package/test_packages.py (native packages) and on its own
 for cross-built ones:
-    check_debs.py --arch arm64 [--version V] FILE.deb...
+    check_debs.py --arch arm64 [--version V] [--run] FILE.deb...
+--run also unpacks every package into one root and starts each program
+from it (--help, and secmq-pub --version naming the packaged library).
 Exit status 0 when every check passed, 1 otherwise (each failure printed).
 """
 
@@ -355,11 +357,50 @@ class Checker:
             self.fail(deb, "no ELF file in it")
 
 
+PROGRAMS = TOOLS + ["secmq-admin", "secmq-bench"]
+
+
+def run_unpacked(checker, debs):
+    """Unpack every package into one root and start each program there.
+
+    The programs carry no RUNPATH (the library is in the loader's path once
+    installed), so the unpacked root's multiarch libdir is given with
+    LD_LIBRARY_PATH; everything else they need comes from this machine's
+    libraries of that architecture (for arm64: the :arm64 packages, run by
+    qemu-user through binfmt_misc). Each must answer --help with exit 0,
+    and secmq-pub --version must name the packaged libsecmq's version: a
+    program that cannot load its libraries fails here, as it would when
+    installed.
+    """
+    with tempfile.TemporaryDirectory(prefix="secmq-debroot-") as root:
+        for deb in debs:
+            checker.extract(deb, "-x", root)
+        env = dict(os.environ,
+                   LD_LIBRARY_PATH=os.path.join(root, "usr/lib", checker.ma))
+        for prog in PROGRAMS:
+            path = os.path.join(root, "usr/bin", prog)
+            r = run([path, "--help"], env=env)
+            if r.returncode != 0 or not (r.stdout + r.stderr).strip():
+                checker.failures.append(
+                    "unpacked /usr/bin/%s --help: exit %d: %s"
+                    % (prog, r.returncode, (r.stderr or r.stdout).strip()))
+        r = run([os.path.join(root, "usr/bin/secmq-pub"), "--version"],
+                env=env)
+        want = "libsecmq %s" % checker.version
+        if r.returncode != 0 or want not in r.stdout:
+            checker.failures.append(
+                "unpacked secmq-pub --version: exit %d, %r (want %r)"
+                % (r.returncode, (r.stdout + r.stderr).strip(), want))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--arch", required=True, help="Debian architecture")
     ap.add_argument("--version", default=None,
                     help="package version (default: the project's)")
+    ap.add_argument("--run", action="store_true",
+                    help="also unpack all packages into one root and start "
+                    "each program from it (an arm64 one through qemu-user)")
     ap.add_argument("debs", nargs="+")
     a = ap.parse_args()
     for tool in ("dpkg-deb", "dpkg-architecture", "readelf", "apt-cache"):
@@ -367,6 +408,8 @@ def main():
             raise SystemExit("check_debs.py: %s not found" % tool)
     c = Checker(a.arch, a.version or project_version())
     failures = c.check_all(a.debs)
+    if a.run:
+        run_unpacked(c, a.debs)
     for f in failures:
         print("FAIL " + f)
     if failures:
