@@ -63,6 +63,24 @@ SEED_RULES = (("--user", "sam", "status", "write"),
 PLUGIN_DB_OPTION = os.environ.get("SECMQ_PLUGIN_DB_OPTION") or "database"
 
 
+def pw_cost_args():
+    """secmq-admin init options for the argon2id cost of test databases.
+
+    Empty (the deployed default, ops 3 and 8 MiB) unless the environment
+    sets SECMQ_TEST_PW_COST=OPS:MEM (e.g. 1:64K). The arm64 pass sets it:
+    under qemu-user one default-cost hash takes ~250 ms of emulated CPU in
+    the broker for every login, and the cost is libsodium's, not this
+    project's code; the native and sanitizer passes keep the default."""
+    cost = os.environ.get("SECMQ_TEST_PW_COST", "")
+    if not cost:
+        return []
+    ops, sep, mem = cost.partition(":")
+    if not sep or not ops.isdigit() or not mem:
+        raise BrokerError("SECMQ_TEST_PW_COST=%r is not OPS:MEM (e.g. 1:64K)"
+                          % cost)
+    return ["--pw-ops", ops, "--pw-mem", mem]
+
+
 class BrokerError(RuntimeError):
     """The broker or its PKI could not be set up; the message says why."""
 
@@ -418,11 +436,12 @@ class Broker:
         return int(m.group(1))
 
     def _write_auth_db(self):
-        """auth.db (default argon2id cost, as deployed) with sam, alice and
-        eve and the same kind of random passwords as the password file;
-        the seed policy unless plugin_seed is off."""
+        """auth.db (default argon2id cost, as deployed, unless
+        SECMQ_TEST_PW_COST says otherwise) with sam, alice and eve and the
+        same kind of random passwords as the password file; the seed
+        policy unless plugin_seed is off."""
         self.auth_db = os.path.join(self.dir, "auth.db")
-        self.admin("init")
+        self.admin("init", *pw_cost_args())
         for user in USERS:
             self.add_user(user)
         self.seed_rules = {}
