@@ -38,6 +38,7 @@ import time
 
 PYTHON = "/usr/bin/python3"
 TIMEOUT_S = 600.0
+SHOW_LEAKS = 8          # leak stacks repeated in the verdict
 
 # Modules whose allocations are libsecmq's or were made for it: nothing
 # else in a Python process loads them.
@@ -126,9 +127,12 @@ def judge(rc, report, expect_ok):
         problems.append("sanitizer error:\n" + report[start:start + 4000])
     leaks = parse_leaks(report)
     ours = [(h, fr) for h, fr in leaks if owner_is_ours(fr)]
-    for h, fr in ours:
+    for h, fr in ours[:SHOW_LEAKS]:
         problems.append("leak allocated by libsecmq or its libraries: %s\n"
                         "    %s" % (h, "\n    ".join(fr[:16])))
+    if len(ours) > SHOW_LEAKS:
+        problems.append("... and %d more such leak stacks (the report "
+                        "above has them all)" % (len(ours) - SHOW_LEAKS))
     if "ERROR: LeakSanitizer" in report and not leaks:
         problems.append("LeakSanitizer reported leaks this runner could "
                         "not parse")
