@@ -213,6 +213,9 @@ def main():
         thousand(b, k)
         cycles(b, k)
         refusals(b)
+        # Stopped first: the plugin's leak report comes at the broker's
+        # exit.
+        b.stop()
         log = b.log_text()
     assert not brokermod.SANITIZER_REPORT.search(log), \
         "the plugin's sanitizers reported in the broker's log:\n" + log[-4000:]
