@@ -3,18 +3,22 @@
 sanitizer runtimes preloaded (a SECMQ_SANITIZE libsecmq cannot be loaded
 otherwise), and judge the sanitizers' report.
 
-    asan_run.py --preload LIBASAN[:LIBUBSAN] [--keep-preload] \\
+    asan_run.py --preload LIBASAN[:LIBUBSAN] [--keep-preload]
+        [--expect TEXT] \\
         -- SCRIPT [ARGS...]   or   -- -m MODULE [ARGS...]
 
 The child runs with PYTHONMALLOC=malloc (Python's objects then live in
 malloc'ed blocks LeakSanitizer scans, so what a live Python object
 points to is reachable), ASAN_OPTIONS detect_leaks=1 and
 abort_on_error=1, and UBSan halting on the first error. Leak detection
-stays on: LeakSanitizer reports at the interpreter's exit, and Python
-itself always leaves allocations behind (interned objects, thread
-states, module state). This runner reads that report and fails when
+stays on: LeakSanitizer reports at the interpreter's exit, where Python
+and its extension modules may leave blocks of their own unfreed (e.g.
+_cffi_backend's under pytest). This runner reads that report and fails
+when
 
-  - the child did not exit 0, or exited only because of the leak report;
+  - the script did not return or exit 0 (the child writes its status
+    just before the interpreter exits), or the process ended non-zero
+    with no leak report to explain it; with --expect, TEXT not printed;
   - AddressSanitizer or UBSan reported an error (they abort the child);
   - any leaked block was allocated by libsecmq or by one of the
     libraries only libsecmq brings into the process (wolfSSL,
@@ -171,7 +175,8 @@ def main():
     env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=1:" \
         "malloc_context_size=30"
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
-    cmd = [PYTHON, "-c", BOOT.format(keep=a.keep_preload, marker=MARKER)] + args
+    boot = BOOT.format(keep=a.keep_preload, marker=MARKER)
+    cmd = [PYTHON, "-c", boot] + args
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out:
         try:
