@@ -142,6 +142,14 @@ class Outbox(ClientMixin, BrokerTestCase):
         pub.connect(self.broker.host, self.broker.port, keepalive=30)
         self.assertEqual(get(rec.connects, "on_connect")[3], 0)
 
+    def expect(self, pub, srec, want):
+        """Once pub's outbox is empty, the subscriber has got exactly the
+        payloads want, in that order."""
+        pub.outbox_wait(30)
+        self.assertEqual([get(srec.messages, "message %d" % i).payload
+                          for i in range(len(want))], want)
+        nothing(srec.messages, 0.3)
+
     def test_publish_before_connect(self):
         sub, srec = self.subscriber()
         path = os.path.join(self.broker.dir, "early.db")
@@ -168,15 +176,11 @@ class Outbox(ClientMixin, BrokerTestCase):
         self.connect(pub, rec)
         self.assertEqual(pub.outbox_stats()["recovered"], 30)
         later = pub.publish("py/ob", "after connect", qos=1)
-        pub.outbox_wait(30)
-        got = [get(srec.messages, "message %d" % i).payload
-               for i in range(31)]
-        self.assertEqual(got, [r[2] for r in rows] + [b"after connect"])
+        self.expect(pub, srec, [r[2] for r in rows] + [b"after connect"])
         self.assertTrue(all(i.is_published() for i in infos + [later]))
         self.assertEqual(sorted(delivered),
                          [(i.id, 0) for i in infos + [later]])
         self.assertEqual(file_rows(path), [])
-        nothing(srec.messages, 0.3)
 
     def test_publish_after_failed_connect(self):
         """The broker is down at the first connect(): it raises, and
@@ -193,10 +197,7 @@ class Outbox(ClientMixin, BrokerTestCase):
         self.assertEqual(len(file_rows(path)), 10)
         self.broker.start()
         self.connect(pub, rec)
-        pub.outbox_wait(30)
-        self.assertEqual([get(srec.messages, "message %d" % i).payload
-                          for i in range(10)],
-                         [b"down %d" % i for i in range(10)])
+        self.expect(pub, srec, [b"down %d" % i for i in range(10)])
         self.assertTrue(all(i.wait_for_publish(5) for i in infos))
 
     # -- settings ---------------------------------------------------------
@@ -263,12 +264,8 @@ class Outbox(ClientMixin, BrokerTestCase):
         self.assertIn("larger than the outbox's bound of 16 bytes",
                       str(cm.exception))
         self.connect(pub, rec)
-        pub.outbox_wait(30)
-        self.assertEqual([get(srec.messages, "message %d" % i).payload
-                          for i in range(5)],
-                         [b"r%d" % i for i in range(5)])
+        self.expect(pub, srec, [b"r%d" % i for i in range(5)])
         self.assertTrue(all(i.wait_for_publish(5) for i in infos))
-        nothing(srec.messages, 0.3)
 
     def test_drop_oldest_when_full(self):
         sub, srec = self.subscriber()
@@ -282,10 +279,7 @@ class Outbox(ClientMixin, BrokerTestCase):
         self.assertEqual([r[2] for r in file_rows(path)],
                          [b"d5", b"d6", b"d7"])
         self.connect(pub, rec)
-        pub.outbox_wait(30)
-        self.assertEqual([get(srec.messages, "message %d" % i).payload
-                          for i in range(3)], [b"d5", b"d6", b"d7"])
-        nothing(srec.messages, 0.3)
+        self.expect(pub, srec, [b"d5", b"d6", b"d7"])
         self.assertEqual(sorted(delivered), [(i.id, 0) for i in infos[5:]])
         self.assertFalse(any(i.is_published() for i in infos[:5]))
 
@@ -299,8 +293,7 @@ class Outbox(ClientMixin, BrokerTestCase):
         self.assertEqual([(r[2], r[3]) for r in file_rows(path)],
                          [(b"zero", 0)])
         self.connect(pub, rec)
-        pub.outbox_wait(30)
-        self.assertEqual(get(srec.messages, "message").payload, b"zero")
+        self.expect(pub, srec, [b"zero"])
 
     def test_max_inflight(self):
         """With the broker frozen (SIGSTOP), no PUBACK comes: the client
@@ -322,7 +315,4 @@ class Outbox(ClientMixin, BrokerTestCase):
                              (3, 3, 12))
         finally:
             os.kill(self.broker.proc.pid, signal.SIGCONT)
-        pub.outbox_wait(30)
-        self.assertEqual([get(srec.messages, "message %d" % i).payload
-                          for i in range(12)],
-                         [b"i%d" % i for i in range(12)])
+        self.expect(pub, srec, [b"i%d" % i for i in range(12)])
