@@ -18,7 +18,8 @@ import pytest  # noqa: F401
 
 from pyclient import SOURCE_DIR, ClientMixin
 import broker as brokermod  # noqa: E402
-from keys import E2ETestCase, LiveProc  # noqa: E402
+from keys import (E2ETestCase, LiveProc, open_envelope,  # noqa: E402
+                  open_grant, verify_signature)
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 from test_plugin_common import PluginTestCase  # noqa: E402
@@ -148,7 +149,7 @@ class StatusPair(ClientMixin, E2ETestCase, PluginTestCase):
         return self.start([sys.executable, "alice.py"], cwd=work, env=env)
 
     def test_status_pair(self):
-        self.make_world()
+        outs = self.make_world()
         watcher = self.paho(user="alice", client_id="paho-watch",
                             subscribe="status")
         alice = self.start([sys.executable,
@@ -198,12 +199,20 @@ class StatusPair(ClientMixin, E2ETestCase, PluginTestCase):
 
         # What the broker handed a plain MQTT client on status: sam's
         # four envelopes, none carrying its plaintext; nothing of eve's.
+        # Opened from PROTOCOL.md (harness/keys.py, python3-nacl) with
+        # alice's grant, they are sam's messages, signed by him.
         seen = [m[1] for m in self.capture(watcher, 4)]
         self.assert_no_more(watcher, 0.5)
         for payload in seen:
             for text in sent + ["eve was here", "eve as bob"]:
                 self.assertNotIn(text.encode(), payload)
-        self.assertEqual(len(set(seen)), 4)
+        sam = self.public("sam")
+        grant = open_grant(self.grant(outs["status"], "alice"),
+                           self.identity("alice"), owner_pk=sam.pk)
+        self.assertTrue(all(verify_signature(env, "status", sam.pk)
+                            for env in seen))
+        self.assertEqual([open_envelope(env, "status", grant["channel_key"])
+                          for env in seen], [m.encode() for m in sent])
 
     def test_loud_failures(self):
         """No password, a wrong one, a keyring that is not there: each
