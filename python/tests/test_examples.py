@@ -10,6 +10,7 @@ program (alice's side) prints exactly what status_alice.py prints."""
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -110,10 +111,12 @@ class StatusPair(ClientMixin, E2ETestCase, PluginTestCase):
     def env(self, user):
         return self.child_env({"SECMQ_PASSWORD": self.broker.users[user]})
 
-    def sam(self, *messages, user="sam", keyring="sam", stdin=None):
+    def sam(self, *messages, user="sam", keyring="sam", stdin=None,
+            outbox=None):
         """status_sam.py as user (with keyring's keyring, or none)."""
         args = self.conn(user) + (["--keyring", self.kdir(keyring)]
                                   if keyring else [])
+        args += ["--outbox", outbox] if outbox else []
         return subprocess.run([sys.executable,
                                os.path.join(EXAMPLES, "status_sam.py")]
                               + args + list(messages), input=stdin or "",
@@ -213,6 +216,37 @@ class StatusPair(ClientMixin, E2ETestCase, PluginTestCase):
                             for env in seen))
         self.assertEqual([open_envelope(env, "status", grant["channel_key"])
                           for env in seen], [m.encode() for m in sent])
+
+    def test_sam_with_an_outbox(self):
+        """The broker is down: status_sam.py --outbox commits and exits
+        75; the next run, the broker back, sends those first, then its
+        own, and alice prints them in that order."""
+        self.make_world()
+        path = os.path.join(self.broker.dir, "sam-outbox.db")
+        self.broker.stop()
+        r = self.sam("away 1", "away 2", outbox=path)
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("queued: away 1\nqueued: away 2\n", r.stderr)
+        self.assertIn("2 message(s) wait in %s" % path, r.stderr)
+        con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+        stored = [row[0] for row in con.execute("SELECT payload FROM outbox")]
+        con.close()
+        self.assertEqual(len(stored), 2)
+        self.assertFalse([p for p in stored if b"away" in p])
+        self.broker.start()
+        alice = self.start([sys.executable,
+                            os.path.join(EXAMPLES, "status_alice.py")]
+                           + self.conn("alice") +
+                           ["--keyring", self.kdir("alice"), "-C", "3"])
+        self.assertTrue(alice.wait_until(
+            lambda: "listening on status" in alice.err, 15), alice.text())
+        r = self.sam("back", outbox=path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "sent: back\n")
+        self.assertEqual(alice.wait_exit(20), 0, alice.text())
+        self.assertEqual(alice.out, ["status from sam: away 1",
+                                     "status from sam: away 2",
+                                     "status from sam: back"])
 
     def test_loud_failures(self):
         """No password, a wrong one, a keyring that is not there: each
