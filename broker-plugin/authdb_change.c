@@ -273,6 +273,26 @@ int secmq__authdb_user_set_disabled(secmq_authdb *db, const char *name,
     return secmq__authdb_tx_end(db, own, rc, err, errlen);
 }
 
+int secmq__authdb_user_set_relay(secmq_authdb *db, const char *name, int relay,
+                                 char *err, size_t errlen)
+{
+    int own, rc;
+
+    if (name == NULL) {
+        secmq__authdb_seterr(err, errlen, "no user name");
+        return SECMQ_E_INVAL;
+    }
+    rc = secmq__authdb_tx_begin(db, &own, err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = run(db, "UPDATE users SET relay = ?, changed = ? WHERE name = ?", NULL,
+             err, errlen, "iit", (int64_t)(relay ? 1 : 0), (int64_t)time(NULL),
+             name);
+    rc = must_change(db, rc, &user_rows, name, err, errlen);
+    return secmq__authdb_tx_end(db, own, rc, err, errlen);
+}
+
 int secmq__authdb_group_add(secmq_authdb *db, const char *name, char *err,
                             size_t errlen)
 {

@@ -32,6 +32,7 @@
 #include "clients.h"
 #include "policy.h"
 #include "pwhash.h"
+#include "relay.h"
 
 #define PLUGIN_EXPORT __attribute__((visibility("default")))
 #define LOG_PREFIX "secmq_auth: "
@@ -51,6 +52,7 @@ typedef struct plugin {
     secmq_authdb *db;
     bool db_writable;
     secmq_policy policy;
+    secmq_signers signers;              /* every user's keys, for relay users */
     char dummy_hash[SECMQ_PW_HASH_MAX]; /* verified for unknown users */
     unsigned long long dummy_ops;
     size_t dummy_mem;
@@ -152,13 +154,21 @@ static int load_policy(plugin *p, char *err, size_t errlen)
 {
     secmq_policy fresh = {0};
     size_t skipped = 0;
+    secmq_signers signers;
     int rc = secmq__authdb_load(p->db, &fresh, &skipped, err, errlen);
 
     if (rc != SECMQ_OK) {
         return rc;
     }
+    if (secmq__signers_build(&fresh, &signers) != 0) {
+        secmq__policy_clear(&fresh);
+        (void)snprintf(err, errlen, "out of memory for the signing keys");
+        return SECMQ_E_NOMEM;
+    }
     secmq__policy_clear(&p->policy);
     p->policy = fresh;
+    secmq__signers_free(&p->signers);
+    p->signers = signers;
     if (skipped > 0) {
         logf_(MOSQ_LOG_WARNING,
               "%zu invalid rows in %s were ignored (fix them with "
@@ -482,6 +492,48 @@ static const char *signature_problem(const client *c, const char *topic,
     return "key not registered for user";
 }
 
+/*
+ * A signed publish by a relay user c (a bridge), already allowed by c's
+ * own rules: accepted when a user whose rules allow the topic signed it
+ * (relay.h); the log names that user either way.
+ */
+static int relay_answer(const plugin *p, const client *c,
+                        const struct mosquitto_evt_acl_check *ed)
+{
+    char b1[80], b2[80], b3[160], b4[80];
+    const char *signer = NULL;
+    secmq_relay_verdict v = secmq__signers_check(
+        &p->signers, ed->topic, ed->payload, ed->payloadlen, &signer);
+
+    if (v == SECMQ_RELAY_OK) {
+        logf_(MOSQ_LOG_DEBUG,
+              "relayed publish on '%s' from client '%s' (relay user '%s'): "
+              "signed by '%s'",
+              printable(ed->topic, b3, sizeof b3),
+              printable(c->id, b1, sizeof b1),
+              printable(c->user, b2, sizeof b2),
+              printable(signer, b4, sizeof b4));
+        return MOSQ_ERR_SUCCESS;
+    }
+    if (v == SECMQ_RELAY_NOT_ALLOWED) {
+        logf_(MOSQ_LOG_NOTICE,
+              "dropped publish on '%s' from client '%s' (relay user '%s'): "
+              "signed by '%s', who may not publish there",
+              printable(ed->topic, b3, sizeof b3),
+              printable(c->id, b1, sizeof b1),
+              printable(c->user, b2, sizeof b2),
+              printable(signer, b4, sizeof b4));
+    } else {
+        logf_(MOSQ_LOG_NOTICE,
+              "dropped publish on '%s' from client '%s' (relay user '%s'): "
+              "%s",
+              printable(ed->topic, b3, sizeof b3),
+              printable(c->id, b1, sizeof b1),
+              printable(c->user, b2, sizeof b2), secmq__relay_verdict_str(v));
+    }
+    return MOSQ_ERR_ACL_DENIED;
+}
+
 /* The answer to one ACL check for client c. */
 static int acl_answer(const plugin *p, const client *c,
                       const struct mosquitto_evt_acl_check *ed)
@@ -519,6 +571,9 @@ static int acl_answer(const plugin *p, const client *c,
         }
         /* SECURITY: checked here rather than on MESSAGE so that a Will
          * (checked with its payload at CONNECT) is covered too. */
+        if ((p->require_signed || need_sig) && c->relay) {
+            return relay_answer(p, c, ed);
+        }
         if (p->require_signed || need_sig) {
             const char *why =
                 signature_problem(c, ed->topic, ed->payload, ed->payloadlen);
@@ -615,6 +670,7 @@ static void plugin_free(plugin *p)
     }
     secmq__clients_free(&p->clients);
     secmq__policy_clear(&p->policy);
+    secmq__signers_free(&p->signers);
     secmq__authdb_close(p->db);
     free(p->db_path);
     free(p->id_pattern_spec);
