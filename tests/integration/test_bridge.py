@@ -37,7 +37,7 @@ from test_plugin_common import GUARD_RELAXED, PluginTestCase  # noqa: E402
 from keys import E2ETestCase, LiveProc, verify_signature  # noqa: E402
 import broker as brokermod  # noqa: E402
 
-BRIDGE_ID = "edge1-bridge"
+BRIDGE_ID = "bridge-edge1"
 WAIT_S = 10.0
 
 
@@ -62,6 +62,8 @@ class BridgeTestCase(E2ETestCase, PluginTestCase):
 
     plugin_seed = False
     reload_interval = 1
+    # As docs/DEPLOY.md sets it: the bridge's client id is its user's.
+    plugin_opts = {"client_id_pattern": "%u %u-*"}
 
     # Rules on both brokers (secmq-admin acl add ARGS), the topics the
     # bridge carries and the users whose keys the central broker knows;
