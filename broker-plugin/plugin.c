@@ -46,6 +46,7 @@ typedef struct plugin {
     mosquitto_plugin_id_t *pid;
     char *db_path;
     bool require_signed;
+    bool bridge_in_signed; /* plugin_opt_bridge_in_signed */
     int reload_interval;
     secmq_idpats id_patterns; /* plugin_opt_client_id_pattern */
     char *id_pattern_spec;    /* as given, for the log; NULL: off */
@@ -627,6 +628,58 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     return rc;
 }
 
+/*
+ * MOSQ_EVT_MESSAGE, registered with plugin_opt_bridge_in_signed only.
+ * mosquitto 2.0.11 makes no ACL check for a message that arrives over the
+ * broker's own bridge (a bridge context is allowed everything before any
+ * plugin is asked), but it does raise this event for it. A publisher the
+ * plugin logged in was checked on ACL_CHECK already; any other connection
+ * (the broker's bridges) must bring a message signed by a user whom this
+ * broker's rules let publish on the topic (relay.h).
+ */
+static int on_message(int event, void *event_data, void *userdata)
+{
+    plugin *p = userdata;
+    struct mosquitto_evt_message *ed = event_data;
+    const char *user = mosquitto_client_username(ed->client);
+    const char *id = mosquitto_client_id(ed->client);
+    const char *signer = NULL;
+    char b1[80], b2[160], b3[80];
+    secmq_relay_verdict v;
+
+    (void)event;
+    if (user != NULL && id != NULL &&
+        secmq__clients_find(&p->clients, &p->policy, ed->client, user, id) !=
+            NULL) {
+        return MOSQ_ERR_SUCCESS;
+    }
+    if (ed->topic == NULL) {
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    v = secmq__signers_check(&p->signers, ed->topic, ed->payload,
+                             ed->payloadlen, &signer);
+    if (v == SECMQ_RELAY_OK) {
+        logf_(MOSQ_LOG_DEBUG,
+              "bridged-in message on '%s' from '%s': signed by '%s'",
+              printable(ed->topic, b2, sizeof b2), printable(id, b1, sizeof b1),
+              printable(signer, b3, sizeof b3));
+        return MOSQ_ERR_SUCCESS;
+    }
+    if (v == SECMQ_RELAY_NOT_ALLOWED) {
+        logf_(MOSQ_LOG_NOTICE,
+              "dropped bridged-in message on '%s' from '%s': signed by "
+              "'%s', who may not publish there",
+              printable(ed->topic, b2, sizeof b2), printable(id, b1, sizeof b1),
+              printable(signer, b3, sizeof b3));
+    } else {
+        logf_(MOSQ_LOG_NOTICE,
+              "dropped bridged-in message on '%s' from '%s': %s",
+              printable(ed->topic, b2, sizeof b2), printable(id, b1, sizeof b1),
+              secmq__relay_verdict_str(v));
+    }
+    return MOSQ_ERR_ACL_DENIED;
+}
+
 static int on_disconnect(int event, void *event_data, void *userdata)
 {
     plugin *p = userdata;
@@ -711,6 +764,16 @@ static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
             } else {
                 logf_(MOSQ_LOG_ERR,
                       "plugin_opt_require_signed must be true or false, "
+                      "not '%s'",
+                      v);
+                return -1;
+            }
+        } else if (strcmp(k, "bridge_in_signed") == 0) {
+            if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+                p->bridge_in_signed = v[0] == 't';
+            } else {
+                logf_(MOSQ_LOG_ERR,
+                      "plugin_opt_bridge_in_signed must be true or false, "
                       "not '%s'",
                       v);
                 return -1;
@@ -831,18 +894,22 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
         mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL,
                                     p) != 0 ||
         mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload,
-                                    NULL, p) != 0) {
+                                    NULL, p) != 0 ||
+        (p->bridge_in_signed &&
+         mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message,
+                                     NULL, p) != 0)) {
         logf_(MOSQ_LOG_ERR, "cannot register the plugin's callbacks");
         plugin_free(p);
         return MOSQ_ERR_UNKNOWN;
     }
     p->next_check = time(NULL) + p->reload_interval;
     logf_(MOSQ_LOG_NOTICE,
-          "loaded %zu users, %zu rules from %s (signatures %s, client ids "
-          "%s%s%s, checked for changes every %d s)",
+          "loaded %zu users, %zu rules from %s (signatures %s%s, client "
+          "ids %s%s%s, checked for changes every %d s)",
           p->policy.nusers, p->policy.nrules, p->db_path,
           p->require_signed ? "required on every topic"
                             : "required where a rule says so",
+          p->bridge_in_signed ? " and on bridged-in messages" : "",
           p->id_pattern_spec != NULL ? "'" : "any",
           p->id_pattern_spec != NULL ? p->id_pattern_spec : "",
           p->id_pattern_spec != NULL ? "'" : "", p->reload_interval);
@@ -870,6 +937,10 @@ PLUGIN_EXPORT int mosquitto_plugin_cleanup(void *userdata,
     (void)mosquitto_callback_unregister(p->pid, MOSQ_EVT_TICK, on_tick, NULL);
     (void)mosquitto_callback_unregister(p->pid, MOSQ_EVT_RELOAD, on_reload,
                                         NULL);
+    if (p->bridge_in_signed) {
+        (void)mosquitto_callback_unregister(p->pid, MOSQ_EVT_MESSAGE,
+                                            on_message, NULL);
+    }
     plugin_free(p);
     return MOSQ_ERR_SUCCESS;
 }

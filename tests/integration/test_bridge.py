@@ -14,11 +14,14 @@ the user `bridge`, a relay (`secmq-admin user add bridge --relay`).
   role the central broker refuses sam's messages, as before the role;
 - `key del` and `user del` at the central broker stop sam's relayed
   messages;
-- a `secmq-file` transfer from the edge to the central broker (the
-  receiver's requests come back over the bridge's `in` topics);
 - what mosquitto 2.0.11 does NOT check: a message the edge receives over
   its own bridge (`topic ... in`) reaches the edge's subscribers without
-  any ACL check of the edge's plugin;
+  any ACL check of the edge's plugin; with plugin_opt_bridge_in_signed
+  true the edge's plugin checks it on the MESSAGE event instead (an
+  unsigned one dropped, sam's signed one delivered, each logged);
+- a `secmq-file` transfer from the edge to the central broker (the
+  receiver's requests come back over the bridge's `in` topics, checked at
+  the edge with that option);
 - the central broker SIGKILLed and started again: the bridge reconnects
   and the QoS 1 messages sam published meanwhile arrive.
 Every wait is bounded. Run with /usr/bin/python3.
@@ -35,6 +38,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_plugin_common import GUARD_RELAXED, PluginTestCase  # noqa: E402
 from keys import E2ETestCase, LiveProc, verify_signature  # noqa: E402
+from testcase import PahoClient  # noqa: E402
 import broker as brokermod  # noqa: E402
 
 BRIDGE_ID = "bridge-edge1"
@@ -78,6 +82,7 @@ class BridgeTestCase(E2ETestCase, PluginTestCase):
     EDGE_RULES = (("--user", "sam", "status", "write", "--signed"),)
     BRIDGE_TOPICS = ("status out 1",)
     CENTRAL_KEYS = ("sam",)
+    EDGE_KEYS = ()           # (user, whose key) besides sam's keys
 
     def setUp(self):
         super().setUp()
@@ -129,6 +134,8 @@ class BridgeTestCase(E2ETestCase, PluginTestCase):
         self.make_identity("mallory")
         for who in ("sam", "eve", "mallory"):
             edge.admin("key", "add", "sam", self.pubfile(who))
+        for user, who in self.EDGE_KEYS:
+            edge.admin("key", "add", user, self.pubfile(who))
         since = self.broker.log_size()
         edge.start()
         self.wait_bridge(since)
@@ -284,7 +291,12 @@ class Relay(BridgeTestCase):
             "one", "two", "three", "four", "five", "six")])
 
 
-class FilesAndBridgeIn(BridgeTestCase):
+class BridgeIn(BridgeTestCase):
+    """What the edge does with messages its bridge brings in: nothing by
+    default (mosquitto asks no plugin), a signature check of this
+    broker's own with plugin_opt_bridge_in_signed true; then a secmq-file
+    transfer edge -> central, whose requests come back in and are so
+    checked at the edge."""
     CENTRAL_RULES = BridgeTestCase.CENTRAL_RULES + (
         ("--user", "sam", "files/m", "write", "--signed"),
         ("--user", "sam", "files/c/#", "write", "--signed"),
@@ -301,17 +313,81 @@ class FilesAndBridgeIn(BridgeTestCase):
         ("--user", "sam", "files/m", "write", "--signed"),
         ("--user", "sam", "files/c/#", "write", "--signed"),
         ("--user", "sam", "files/r/#", "read"),
-        # Nobody may write cmd at the edge; alice may read it.
+        ("--user", "alice", "files/r/#", "write", "--signed"),
+        ("--user", "sam", "cmd", "write"),
         ("--user", "alice", "cmd", "read"))
+    EDGE_KEYS = (("alice", "alice"),)
     # The sender's manifest and chunks go out; the receiver's requests
     # come back in.
     BRIDGE_TOPICS = ("files/m out 1", "files/c/# out 1", "files/r/# in 1",
                      "cmd in 1")
     CENTRAL_KEYS = ("sam", "alice")
 
-    def test_file_transfer_and_bridge_in(self):
+    def test_bridge_in_and_file_transfer(self):
+        self.not_checked_by_default()
+        e = self.edge
+        # plugin_opt_bridge_in_signed true: the edge checks signatures.
+        e.plugin_opts["bridge_in_signed"] = "true"
+        since = self.broker.log_size()
+        esince = e.log_size()
+        e.restart()
+        self.assertTrue(e.wait_for_log(
+            r"secmq_auth: loaded .*signatures required where a rule says "
+            r"so and on bridged-in messages", WAIT_S, esince))
+        self.wait_bridge(since)
+        self.checked_with_the_option()
         self.file_transfer_edge_to_central()
-        self.bridge_in_not_checked_at_the_edge()
+
+    def not_checked_by_default(self):
+        """mosquitto 2.0.11 asks no plugin's ACL check about a message a
+        bridge brings in (it allows bridge connections everything first):
+        the bridge's user may write nothing at the edge, yet a plain
+        message published at the central broker reaches alice's
+        subscription at the edge over `topic cmd in`. docs/DEPLOY.md says
+        so; if this fails, mosquitto changed and the documents must
+        follow."""
+        e = self.edge
+        alice = PahoAt(self, e, "alice", "alice-edge", "cmd")
+        esince = e.log_size()
+        sam = self.paho(user="sam", client_id="sam-cmd")
+        sam.publish("cmd", b"from the centre", qos=1)
+        m = alice.get(timeout=WAIT_S)
+        self.assertIsNotNone(m, "nothing came in over the bridge")
+        self.assertEqual((m[0], m[1]), ("cmd", b"from the centre"))
+        self.assertTrue(e.wait_for_log(
+            r"Received PUBLISH from local\.%s .*'cmd'" % BRIDGE_ID, 2,
+            esince))
+        self.assertNotRegex(e.log_text()[esince:], r"secmq_auth: .*'cmd'")
+        # A client of the edge that may not write cmd is refused there.
+        local = self.run_tool("secmq-pub", self.edge_conn("alice") + [
+            "-i", "alice-local", "-t", "cmd", "-q", "1", "-m", "local"])
+        self.assertEqual(local.returncode, 0, local.stderr)
+        self.assertTrue(e.wait_for_log(
+            r"secmq_auth: denied publish to 'cmd' for client 'alice-local' "
+            r"\(user 'alice'\)$", WAIT_S, esince), e.log_tail())
+        self.assertIsNone(alice.get(timeout=0.3))
+        alice.close()
+
+    def checked_with_the_option(self):
+        e = self.edge
+        self.create_channel("cmd", subscribers=())
+        alice = PahoAt(self, e, "alice", "alice-edge2", "cmd")
+        esince = e.log_size()
+        sam = self.paho(user="sam", client_id="sam-cmd2")
+        sam.publish("cmd", b"plain", qos=1)
+        self.assertTrue(e.wait_for_log(
+            r"secmq_auth: dropped bridged-in message on 'cmd' from "
+            r"'local\.%s': not a signed secmq envelope$" % BRIDGE_ID, WAIT_S,
+            esince), e.log_tail())
+        self.epub("sam", "-i", "sam-cmd3", "-t", "cmd", "-q", "1", "-m", "go")
+        m = alice.get(timeout=WAIT_S)
+        self.assertIsNotNone(m, "sam's signed message did not come in")
+        self.assertEqual(m[0], "cmd")
+        self.assertTrue(verify_signature(m[1], "cmd", self.public("sam").pk))
+        self.assertTrue(e.wait_for_log(
+            r"secmq_auth: bridged-in message on 'cmd' from 'local\.%s': "
+            r"signed by 'sam'$" % BRIDGE_ID, WAIT_S, esince), e.log_tail())
+        self.assertIsNone(alice.get(timeout=0.3))
 
     def file_transfer_edge_to_central(self):
         g1 = self.create_channel("files/#", publishers=("sam",),
@@ -326,7 +402,7 @@ class FilesAndBridgeIn(BridgeTestCase):
         data = os.urandom(300 * 1000)
         with open(src, "wb") as fh:
             fh.write(data)
-        since = self.broker.log_size()
+        since, esince = self.broker.log_size(), self.edge.log_size()
         recv = self.spawn("secmq-file", ["recv"] + self.e2e_conn("alice") +
                           ["-i", "alice-files", "-t", "files", "-o", out,
                            "-C", "1"])
@@ -348,39 +424,14 @@ class FilesAndBridgeIn(BridgeTestCase):
         self.assertRegex(log, r"relayed publish on 'files/c/[0-9a-f]+' from "
                          r"client '%s' \(relay user 'bridge'\): signed by "
                          r"'sam'" % BRIDGE_ID)
-
-    def bridge_in_not_checked_at_the_edge(self):
-        """mosquitto 2.0.11 asks no plugin about a message a bridge
-        brings in (its ACL check returns early for bridge connections):
-        nobody may write `cmd` at the edge, yet a message published on
-        the central broker reaches alice's subscription at the edge over
-        `topic cmd in`. docs/SECURITY.md says so; if this fails, mosquitto
-        changed and the documents must follow."""
-        e = self.edge
-        alice = PahoAt(self, e, "alice", "alice-edge", "cmd")
-        esince = e.log_size()
-        sam = self.paho(user="sam", client_id="sam-cmd")
-        sam.publish("cmd", b"from the centre", qos=1)
-        m = alice.get(timeout=WAIT_S)
-        self.assertIsNotNone(m, "nothing came in over the bridge")
-        self.assertEqual((m[0], m[1]), ("cmd", b"from the centre"))
-        self.assertTrue(e.wait_for_log(
-            r"Received PUBLISH from local\.%s .*'cmd'" % BRIDGE_ID, 2,
-            esince))
-        self.assertNotRegex(e.log_text()[esince:], r"secmq_auth: .*'cmd'")
-        # The same publish by a client of the edge is refused there.
-        local = self.run_tool("secmq-pub", self.edge_conn("sam") + [
-            "-i", "sam-local", "-t", "cmd", "-q", "1", "-m", "local"])
-        self.assertEqual(local.returncode, 0, local.stderr)
-        self.assertTrue(e.wait_for_log(
-            r"secmq_auth: denied publish to 'cmd' for client 'sam-local' "
-            r"\(user 'sam'\)$", WAIT_S, esince), e.log_tail())
-        self.assertIsNone(alice.get(timeout=0.3))
+        # alice's requests came in over the bridge, checked at the edge.
+        self.assertRegex(self.edge.log_text()[esince:],
+                         r"bridged-in message on 'files/r/[0-9a-f]+' from "
+                         r"'local\.%s': signed by 'alice'" % BRIDGE_ID)
 
 
 def PahoAt(test, b, user, client_id, topic):
     """A paho client of broker b subscribed to topic (closed at cleanup)."""
-    from testcase import PahoClient
     c = PahoClient(b, user=user, client_id=client_id)
     c.connect()
     test.addCleanup(c.close)
