@@ -426,8 +426,10 @@ static int finish(secmq_acl *a, builder *b)
     return 0;
 }
 
-int secmq__acl_compile(const secmq_policy *p, const char *username,
-                       const char *client_id, secmq_acl **out)
+/* The rules of username under p into *out; client_id NULL: as a relayed
+ * signer (any_client). See secmq__acl_compile. */
+static int compile(const secmq_policy *p, const char *username,
+                   const char *client_id, secmq_acl **out)
 {
     builder b = {0};
     secmq_acl *a;
@@ -442,7 +444,8 @@ int secmq__acl_compile(const secmq_policy *p, const char *username,
     }
     /* SECURITY: deny by default: any doubt about who this is gives the
      * empty ACL, never an error the caller might treat as "no ACL". */
-    if (p == NULL || !secmq__name_ok(username) || !secmq__name_ok(client_id)) {
+    if (p == NULL || !secmq__name_ok(username) ||
+        (client_id != NULL && !secmq__name_ok(client_id))) {
         goto done;
     }
     u = secmq__policy_user(p, username);
@@ -464,35 +467,20 @@ err:
     return -1;
 }
 
+int secmq__acl_compile(const secmq_policy *p, const char *username,
+                       const char *client_id, secmq_acl **out)
+{
+    if (client_id == NULL) {
+        /* SECURITY: never the signer's rules by accident. */
+        client_id = "";
+    }
+    return compile(p, username, client_id, out);
+}
+
 int secmq__acl_compile_signer(const secmq_policy *p, const char *username,
                               secmq_acl **out)
 {
-    builder b = {0};
-    secmq_acl *a;
-    const secmq_user *u;
-
-    if (out == NULL) {
-        return -1;
-    }
-    a = calloc(1, sizeof *a);
-    if (a == NULL) {
-        return -1;
-    }
-    u = p != NULL && secmq__name_ok(username) ? secmq__policy_user(p, username)
-                                              : NULL;
-    if (u == NULL || u->disabled || u->name == NULL) {
-        *out = a; /* SECURITY: deny by default, as secmq__acl_compile */
-        return 0;
-    }
-    if (collect(&b, p, u, NULL) != 0 || finish(a, &b) != 0) {
-        free(b.text);
-        free(b.ents);
-        secmq__acl_free(a);
-        return -1;
-    }
-    free(b.ents);
-    *out = a;
-    return 0;
+    return compile(p, username, NULL, out);
 }
 
 void secmq__acl_free(secmq_acl *a)

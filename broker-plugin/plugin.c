@@ -493,6 +493,20 @@ static const char *signature_problem(const client *c, const char *topic,
     return "key not registered for user";
 }
 
+/* Why secmq__signers_check refused (v), for a log line, in buf. */
+static const char *relay_why(secmq_relay_verdict v, const char *signer,
+                             char *buf, size_t cap)
+{
+    char b[80];
+
+    if (v != SECMQ_RELAY_NOT_ALLOWED) {
+        return secmq__relay_verdict_str(v);
+    }
+    (void)snprintf(buf, cap, "signed by '%s', who may not publish there",
+                   printable(signer, b, sizeof b));
+    return buf;
+}
+
 /*
  * A signed publish by a relay user c (a bridge), already allowed by c's
  * own rules: accepted when a user whose rules allow the topic signed it
@@ -501,7 +515,7 @@ static const char *signature_problem(const client *c, const char *topic,
 static int relay_answer(const plugin *p, const client *c,
                         const struct mosquitto_evt_acl_check *ed)
 {
-    char b1[80], b2[80], b3[160], b4[80];
+    char b1[80], b2[80], b3[160], b4[160];
     const char *signer = NULL;
     secmq_relay_verdict v = secmq__signers_check(
         &p->signers, ed->topic, ed->payload, ed->payloadlen, &signer);
@@ -516,22 +530,11 @@ static int relay_answer(const plugin *p, const client *c,
               printable(signer, b4, sizeof b4));
         return MOSQ_ERR_SUCCESS;
     }
-    if (v == SECMQ_RELAY_NOT_ALLOWED) {
-        logf_(MOSQ_LOG_NOTICE,
-              "dropped publish on '%s' from client '%s' (relay user '%s'): "
-              "signed by '%s', who may not publish there",
-              printable(ed->topic, b3, sizeof b3),
-              printable(c->id, b1, sizeof b1),
-              printable(c->user, b2, sizeof b2),
-              printable(signer, b4, sizeof b4));
-    } else {
-        logf_(MOSQ_LOG_NOTICE,
-              "dropped publish on '%s' from client '%s' (relay user '%s'): "
-              "%s",
-              printable(ed->topic, b3, sizeof b3),
-              printable(c->id, b1, sizeof b1),
-              printable(c->user, b2, sizeof b2), secmq__relay_verdict_str(v));
-    }
+    logf_(MOSQ_LOG_NOTICE,
+          "dropped publish on '%s' from client '%s' (relay user '%s'): %s",
+          printable(ed->topic, b3, sizeof b3), printable(c->id, b1, sizeof b1),
+          printable(c->user, b2, sizeof b2),
+          relay_why(v, signer, b4, sizeof b4));
     return MOSQ_ERR_ACL_DENIED;
 }
 
@@ -644,7 +647,7 @@ static int on_message(int event, void *event_data, void *userdata)
     const char *user = mosquitto_client_username(ed->client);
     const char *id = mosquitto_client_id(ed->client);
     const char *signer = NULL;
-    char b1[80], b2[160], b3[80];
+    char b1[80], b2[160], b3[160];
     secmq_relay_verdict v;
 
     (void)event;
@@ -665,18 +668,9 @@ static int on_message(int event, void *event_data, void *userdata)
               printable(signer, b3, sizeof b3));
         return MOSQ_ERR_SUCCESS;
     }
-    if (v == SECMQ_RELAY_NOT_ALLOWED) {
-        logf_(MOSQ_LOG_NOTICE,
-              "dropped bridged-in message on '%s' from '%s': signed by "
-              "'%s', who may not publish there",
-              printable(ed->topic, b2, sizeof b2), printable(id, b1, sizeof b1),
-              printable(signer, b3, sizeof b3));
-    } else {
-        logf_(MOSQ_LOG_NOTICE,
-              "dropped bridged-in message on '%s' from '%s': %s",
-              printable(ed->topic, b2, sizeof b2), printable(id, b1, sizeof b1),
-              secmq__relay_verdict_str(v));
-    }
+    logf_(MOSQ_LOG_NOTICE, "dropped bridged-in message on '%s' from '%s': %s",
+          printable(ed->topic, b2, sizeof b2), printable(id, b1, sizeof b1),
+          relay_why(v, signer, b3, sizeof b3));
     return MOSQ_ERR_ACL_DENIED;
 }
 
