@@ -38,11 +38,11 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_plugin_common import GUARD_RELAXED, PluginTestCase  # noqa: E402
 from keys import E2ETestCase, LiveProc, verify_signature  # noqa: E402
-from testcase import PahoClient  # noqa: E402
+from testcase import TIMEOUT_SCALE, PahoClient  # noqa: E402
 import broker as brokermod  # noqa: E402
 
 BRIDGE_ID = "bridge-edge1"
-WAIT_S = 10.0
+WAIT_S = 10.0 * TIMEOUT_SCALE   # a bound on each wait, not a timing
 
 
 def q(s):
@@ -152,6 +152,9 @@ class BridgeTestCase(E2ETestCase, PluginTestCase):
             self.fail("the sanitizers reported a problem in the edge "
                       "broker: %s" % m.group(0))
 
+    def wait_log(self, pattern, since=0, timeout=WAIT_S, msg=None):
+        super().wait_log(pattern, since, timeout, msg)
+
     def wait_bridge(self, since):
         """The bridge logged in at the central broker and, if it brings
         topics in, subscribed there."""
@@ -194,12 +197,13 @@ class BridgeTestCase(E2ETestCase, PluginTestCase):
         """Next on status: sam's signed envelopes of texts, in order
         (self.shown: what opened has shown so far)."""
         self.shown += ["sam " + t for t in texts]
-        for t, env in self.capture(cap, len(texts)):
+        for t, env in self.capture(cap, len(texts), timeout=WAIT_S):
             self.assertEqual(t, "status")
             self.assertTrue(verify_signature(env, "status",
                                              self.public("sam").pk),
                             "not sam's signed envelope: %r" % env[:40])
-        self.assertTrue(opened.wait_out(len(self.shown)), opened.text())
+        self.assertTrue(opened.wait_out(len(self.shown), WAIT_S),
+                        opened.text())
         self.assertEqual(opened.out, self.shown)
 
 
@@ -411,7 +415,9 @@ class BridgeIn(BridgeTestCase):
             r": Sending SUBACK to alice-files$", WAIT_S, since, count=2))
         r = self.run_tool("secmq-file", ["send"] + self.edge_conn("sam") +
                           ["--keyring", self.kdir("sam"), "-i", "sam-files",
-                           "-t", "files", "--retry", "1", "-W", "30", src])
+                           "-t", "files", "--retry", "1",
+                           "-W", str(30 * TIMEOUT_SCALE), src],
+                          timeout=40 * TIMEOUT_SCALE)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"^photo\.bin\t300000\tblake2b-256:"
                          r"[0-9a-f]{64}\talice\n$")
@@ -447,13 +453,13 @@ class CentralRestart(BridgeTestCase):
         opened = self.sub("alice", "-t", "status", "-q", "1", "-F", "%S %p",
                           "-c", client_id="alice-status")
         self.edge_pub("-t", "status", "-q", "1", "-l", input="m1\nm2\n")
-        self.assertTrue(opened.wait_out(2), opened.text())
+        self.assertTrue(opened.wait_out(2, WAIT_S), opened.text())
         # alice's persistent session must be in the persistence file
         # before the kill (autosave_interval 1 in the harness).
         db = os.path.join(c.dir, "persist", "mosquitto.db")
         t0 = time.time()
         self.assertTrue(self.poll(lambda: os.path.exists(db) and
-                                  os.path.getmtime(db) > t0, timeout=5,
+                                  os.path.getmtime(db) > t0, timeout=WAIT_S,
                                   interval=0.1),
                         "no autosave of the central broker")
         c.kill()
@@ -464,7 +470,7 @@ class CentralRestart(BridgeTestCase):
         c.start()
         self.wait_bridge(since)
         self.edge_pub("-t", "status", "-q", "1", "-l", input="m6\nm7\n")
-        self.assertTrue(opened.wait_out(7, timeout=20), opened.text())
+        self.assertTrue(opened.wait_out(7, 2 * WAIT_S), opened.text())
         self.assertEqual(sorted(opened.out),
                          ["sam m%d" % i for i in range(1, 8)])
         self.assertTrue(c.wait_for_log(rx_relayed("status", "sam"), WAIT_S,
