@@ -5,7 +5,8 @@
  * refused), the rules of a relayed signer (secmq__acl_compile_signer: a
  * %c pattern grants nothing, denies for every client id) and the signer
  * table (broker-plugin/relay.c) with envelopes sealed by libsecmq: each
- * verdict, the user it names, disabled users and a key two users share.
+ * verdict (mac-only and plain: not signed), the user it names, disabled
+ * users and a key two users share.
  */
 #include <sodium.h>
 #include <sqlite3.h>
@@ -251,10 +252,10 @@ static void test_signer_rules(void)
     secmq__policy_clear(&p);
 }
 
-/* A signed envelope by w on topic (random channel key); its length, 0
- * when sealing failed (and said so). */
-static size_t sealed(unsigned char *out, size_t cap, const who *w,
-                     const char *topic)
+/* An envelope by w on topic (random channel key), signed unless mac; its
+ * length, 0 when sealing failed (and said so). */
+static size_t sealed_mode(unsigned char *out, size_t cap, const who *w,
+                          const char *topic, int mac)
 {
     unsigned char key[SECMQ_KEY_BYTES], kid[SECMQ_ID_BYTES] = {1};
     secmq_seal_params sp;
@@ -262,11 +263,11 @@ static size_t sealed(unsigned char *out, size_t cap, const who *w,
 
     randombytes_buf(key, sizeof key);
     memset(&sp, 0, sizeof sp);
-    sp.mode = SECMQ_SEAL_SIGNED;
+    sp.mode = mac ? SECMQ_SEAL_MAC : SECMQ_SEAL_SIGNED;
     sp.channel_key = key;
     sp.key_id = kid;
     sp.sender_id = w->id;
-    sp.sender_sk = w->sk;
+    sp.sender_sk = mac ? NULL : w->sk;
     sp.seq = 1;
     sp.time_ms = 1;
     if (secmq_envelope_seal(out, cap, &len, &sp, topic, "hi", 2) != SECMQ_OK) {
@@ -274,6 +275,12 @@ static size_t sealed(unsigned char *out, size_t cap, const who *w,
         return 0;
     }
     return len;
+}
+
+static size_t sealed(unsigned char *out, size_t cap, const who *w,
+                     const char *topic)
+{
+    return sealed_mode(out, cap, w, topic, 0);
 }
 
 static void test_signers(void)
@@ -327,6 +334,12 @@ static void test_signers(void)
                  SECMQ_RELAY_BAD_SIGNATURE);
     CHECK_INT_EQ(secmq__signers_check(&s, "status", "plain", 5, &signer),
                  SECMQ_RELAY_NOT_SIGNED);
+    /* Mac-only by sam: no signature, so no signer. */
+    n = sealed_mode(env, sizeof env, &sam, "status", 1);
+    CHECK(n > 0);
+    CHECK_INT_EQ(secmq__signers_check(&s, "status", env, n, &signer),
+                 SECMQ_RELAY_NOT_SIGNED);
+    CHECK(signer == NULL);
     CHECK_INT_EQ(secmq__signers_check(&s, "status", NULL, 0, NULL),
                  SECMQ_RELAY_NOT_SIGNED);
     CHECK(strcmp(secmq__relay_verdict_str(SECMQ_RELAY_UNKNOWN_KEY),
