@@ -165,6 +165,53 @@ static int add_rule(builder *b, const char *topic, unsigned access,
 }
 
 /* Collects the rules of p that apply to user u / client_id into b. */
+/*
+ * Pattern r for a user whose client id is unknown (the signer of a relayed
+ * message) into out: %u replaced by username, and each level that holds %c
+ * replaced by '+'. SECURITY: only deny rules are kept that way (they then
+ * deny whatever client id the signer had); an allow rule that depends on
+ * the client id grants nothing. Returns 0, or -1 to skip the rule.
+ */
+static int any_client(const secmq_rule *r, const char *username, char *out,
+                      size_t cap)
+{
+    char tmp[SECMQ_AUTH_TOPIC_MAX + 1];
+    size_t o = 0;
+    const char *lv;
+
+    if (strstr(r->topic, "%c") == NULL) {
+        return secmq__pattern_substitute(r->topic, username, "x", out, cap);
+    }
+    if (!(r->access & SECMQ_ACL_DENY)) {
+        return -1;
+    }
+    /* "\x01" cannot be in a user name (secmq__name_ok): it marks where
+     * the client id went. */
+    if (secmq__pattern_substitute(r->topic, username, "\x01", tmp,
+                                  sizeof tmp) != 0) {
+        return -1;
+    }
+    for (lv = tmp;;) {
+        const char *end = strchr(lv, '/');
+        size_t len = end != NULL ? (size_t)(end - lv) : strlen(lv);
+        int marked = memchr(lv, '\x01', len) != NULL;
+        size_t n = marked ? 1 : len;
+
+        if (o + n + 2 > cap) {
+            return -1;
+        }
+        memcpy(out + o, marked ? "+" : lv, n);
+        o += n;
+        if (end == NULL) {
+            break;
+        }
+        out[o++] = '/';
+        lv = end + 1;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
 static int collect(builder *b, const secmq_policy *p, const secmq_user *u,
                    const char *client_id)
 {
@@ -190,8 +237,13 @@ static int collect(builder *b, const secmq_policy *p, const secmq_user *u,
             }
             break;
         case SECMQ_RULE_PATTERN:
-            if (secmq__pattern_substitute(r->topic, u->name, client_id, buf,
-                                          sizeof buf) != 0) {
+            if (client_id == NULL) {
+                /* A relayed signer (secmq__acl_compile_signer). */
+                if (any_client(r, u->name, buf, sizeof buf) != 0) {
+                    break;
+                }
+            } else if (secmq__pattern_substitute(r->topic, u->name, client_id,
+                                                 buf, sizeof buf) != 0) {
                 break;
             }
             /* SECURITY: a name may start with '$' (names only exclude
@@ -374,8 +426,10 @@ static int finish(secmq_acl *a, builder *b)
     return 0;
 }
 
-int secmq__acl_compile(const secmq_policy *p, const char *username,
-                       const char *client_id, secmq_acl **out)
+/* The rules of username under p into *out; client_id NULL: as a relayed
+ * signer (any_client). See secmq__acl_compile. */
+static int compile(const secmq_policy *p, const char *username,
+                   const char *client_id, secmq_acl **out)
 {
     builder b = {0};
     secmq_acl *a;
@@ -390,7 +444,8 @@ int secmq__acl_compile(const secmq_policy *p, const char *username,
     }
     /* SECURITY: deny by default: any doubt about who this is gives the
      * empty ACL, never an error the caller might treat as "no ACL". */
-    if (p == NULL || !secmq__name_ok(username) || !secmq__name_ok(client_id)) {
+    if (p == NULL || !secmq__name_ok(username) ||
+        (client_id != NULL && !secmq__name_ok(client_id))) {
         goto done;
     }
     u = secmq__policy_user(p, username);
@@ -410,6 +465,22 @@ err:
     free(b.ents);
     secmq__acl_free(a);
     return -1;
+}
+
+int secmq__acl_compile(const secmq_policy *p, const char *username,
+                       const char *client_id, secmq_acl **out)
+{
+    if (client_id == NULL) {
+        /* SECURITY: never the signer's rules by accident. */
+        client_id = "";
+    }
+    return compile(p, username, client_id, out);
+}
+
+int secmq__acl_compile_signer(const secmq_policy *p, const char *username,
+                              secmq_acl **out)
+{
+    return compile(p, username, NULL, out);
 }
 
 void secmq__acl_free(secmq_acl *a)

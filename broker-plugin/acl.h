@@ -25,6 +25,16 @@ typedef struct secmq_acl secmq_acl;
 int secmq__acl_compile(const secmq_policy *p, const char *username,
                        const char *client_id, secmq_acl **out);
 
+/*
+ * secmq__acl_compile_signer -- the rules of username as the signer of a
+ * message another user (a relay) published, whose client id is unknown:
+ * as secmq__acl_compile, except that a pattern holding %c grants nothing
+ * when it allows, and denies with each level holding %c made '+'.
+ * Returns 0, or -1 when out of memory (*out untouched).
+ */
+int secmq__acl_compile_signer(const secmq_policy *p, const char *username,
+                              secmq_acl **out);
+
 /* Frees a compiled ACL. NULL is a no-op. */
 void secmq__acl_free(secmq_acl *a);
 

@@ -6,16 +6,17 @@
  * changes themselves and the listings are authdb_change.c's. What the rules
  * mean is policy.c's and acl.c's business.
  *
- * Schema, version 1 (docs/DEPLOY.md copies it):
+ * Schema, version 2 (docs/DEPLOY.md copies it):
  *
  *   PRAGMA application_id = 0x53514D41;  -- 'SQMA'
- *   PRAGMA user_version = 1;
+ *   PRAGMA user_version = 2;
  *   CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
  *       -- rows: pw_ops, pw_mem (argon2id cost of new hashes), created
  *   CREATE TABLE users(name TEXT PRIMARY KEY, hash TEXT NOT NULL,
  *       disabled INTEGER NOT NULL DEFAULT 0,
  *       pw_gen INTEGER NOT NULL DEFAULT 1,
- *       created INTEGER NOT NULL, changed INTEGER NOT NULL);
+ *       created INTEGER NOT NULL, changed INTEGER NOT NULL,
+ *       relay INTEGER NOT NULL DEFAULT 0);
  *   CREATE TABLE groups(name TEXT PRIMARY KEY);
  *   CREATE TABLE members(grp TEXT NOT NULL, user TEXT NOT NULL,
  *       PRIMARY KEY(grp, user));
@@ -26,6 +27,10 @@
  *   CREATE TABLE keys(user TEXT NOT NULL,
  *       pk BLOB NOT NULL CHECK(length(pk) = 32), label TEXT,
  *       PRIMARY KEY(user, pk));
+ *
+ * Version 1 had no users.relay. A version 1 file opened for writing is
+ * upgraded in place (one transaction: the column, then user_version); one
+ * opened read-only is read as it is, with no relay users.
  *
  * rules.kind is secmq_rule_kind (0 user, 1 group, 2 pattern: subject
  * NULL), rules.access the SECMQ_ACL_* bits, created/changed Unix seconds.
@@ -61,17 +66,18 @@
 #include "secmq.h"
 
 #define APP_ID 0x53514D41 /* 'SQMA' */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_MS 2000
 
 static const char schema_sql[] =
     "PRAGMA application_id = 1397837121;" /* 0x53514D41 */
-    "PRAGMA user_version = 1;"
+    "PRAGMA user_version = 2;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE users(name TEXT PRIMARY KEY, hash TEXT NOT NULL,"
     " disabled INTEGER NOT NULL DEFAULT 0,"
     " pw_gen INTEGER NOT NULL DEFAULT 1,"
-    " created INTEGER NOT NULL, changed INTEGER NOT NULL);"
+    " created INTEGER NOT NULL, changed INTEGER NOT NULL,"
+    " relay INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE groups(name TEXT PRIMARY KEY);"
     "CREATE TABLE members(grp TEXT NOT NULL, user TEXT NOT NULL,"
     " PRIMARY KEY(grp, user));"
@@ -466,13 +472,48 @@ static int check_ours(secmq_authdb *db, char *err, size_t errlen)
                              db->path, ver, SCHEMA_VERSION);
         return SECMQ_E_CONFIG;
     }
-    if (ver < SCHEMA_VERSION) {
+    if (ver < 1) {
         secmq__authdb_seterr(err, errlen,
                              "%s has auth database schema version %" PRId64
                              " (unfinished or damaged)",
                              db->path, ver);
         return SECMQ_E_CONFIG;
     }
+    db->version = (int)ver;
+    return SECMQ_OK;
+}
+
+/* A version 1 database opened for writing gets users.relay (version 2).
+ * Checked again inside the write transaction: another process may have
+ * upgraded it since check_ours() looked. */
+static int upgrade(secmq_authdb *db, char *err, size_t errlen)
+{
+    int64_t ver = 0;
+    int rc;
+
+    if (db->readonly || db->version >= SCHEMA_VERSION) {
+        return SECMQ_OK;
+    }
+    rc = exec(db, "BEGIN IMMEDIATE", err, errlen);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = pragma_int(db, "PRAGMA user_version", &ver, err, errlen);
+    if (rc == SECMQ_OK && ver == 1) {
+        rc = exec(db,
+                  "ALTER TABLE users ADD COLUMN"
+                  " relay INTEGER NOT NULL DEFAULT 0;"
+                  "PRAGMA user_version = 2",
+                  err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = exec(db, "COMMIT", err, errlen);
+    }
+    if (rc != SECMQ_OK) {
+        secmq__authdb_rollback(db);
+        return rc;
+    }
+    db->version = SCHEMA_VERSION;
     return SECMQ_OK;
 }
 
@@ -555,6 +596,9 @@ int secmq__authdb_open(secmq_authdb **out, const char *path, int mode,
         /* Our own file in WAL mode (set by hand): back to a rollback
          * journal, see the top of this file. */
         rc = exec(db, "PRAGMA journal_mode = DELETE", err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        rc = upgrade(db, err, errlen);
     }
     if (rc != SECMQ_OK) {
         goto err;
@@ -719,7 +763,7 @@ static int meta_row(sqlite3_stmt *st, void *ctx)
     return SQLITE_OK;
 }
 
-/* SELECT name, hash, disabled, pw_gen FROM users */
+/* SELECT name, hash, disabled, pw_gen, relay FROM users */
 static int user_row(sqlite3_stmt *st, void *ctx)
 {
     struct loading *ld = ctx;
@@ -748,6 +792,7 @@ static int user_row(sqlite3_stmt *st, void *ctx)
     }
     u->disabled = sqlite3_column_int64(st, 2) != 0;
     u->pw_gen = sqlite3_column_int64(st, 3);
+    u->relay = sqlite3_column_int64(st, 4) != 0;
     p->nusers++;
     return SQLITE_OK;
 }
@@ -859,11 +904,15 @@ static int load_all(secmq_authdb *db, struct loading *ld, char *err,
     }
     ld->p->pw_ops = ld->ops;
     ld->p->pw_mem = (size_t)ld->mem;
-    rc =
-        secmq__authdb_each_row(db,
-                               "SELECT name, hash, disabled, pw_gen FROM users "
-                               "ORDER BY name",
-                               NULL, "read users", user_row, ld, err, errlen);
+    /* A version 1 file (opened read-only, so not upgraded) has no relay
+     * users. */
+    rc = secmq__authdb_each_row(
+        db,
+        db->version >= 2 ? "SELECT name, hash, disabled, pw_gen, relay"
+                           " FROM users ORDER BY name"
+                         : "SELECT name, hash, disabled, pw_gen, 0"
+                           " FROM users ORDER BY name",
+        NULL, "read users", user_row, ld, err, errlen);
     if (rc != SECMQ_OK) {
         return rc;
     }

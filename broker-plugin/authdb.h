@@ -40,7 +40,8 @@ int secmq__authdb_create(const char *path, unsigned long long pw_ops,
 /*
  * secmq__authdb_open -- open an existing auth database (never creates one)
  * and check it is ours (application_id, schema version, integrity of the
- * header); *out owns the connection. mode is SECMQ_AUTHDB_READONLY or
+ * header); *out owns the connection. Opened for writing, a file of an
+ * older schema version is upgraded first. mode is SECMQ_AUTHDB_READONLY or
  * SECMQ_AUTHDB_READWRITE. Waits up to 2 s for a lock held by a writer.
  */
 int secmq__authdb_open(secmq_authdb **out, const char *path, int mode,
@@ -93,6 +94,10 @@ int secmq__authdb_user_del(secmq_authdb *db, const char *name, char *err,
 
 int secmq__authdb_user_set_disabled(secmq_authdb *db, const char *name,
                                     int disabled, char *err, size_t errlen);
+
+/* relay 1: the user is a relay (a bridge; see docs/DEPLOY.md); 0: not. */
+int secmq__authdb_user_set_relay(secmq_authdb *db, const char *name, int relay,
+                                 char *err, size_t errlen);
 
 int secmq__authdb_group_add(secmq_authdb *db, const char *name, char *err,
                             size_t errlen);

@@ -253,8 +253,9 @@ int secmq__authdb_user_del(secmq_authdb *db, const char *name, char *err,
     return del_named(db, &user_rows, name, err, errlen);
 }
 
-int secmq__authdb_user_set_disabled(secmq_authdb *db, const char *name,
-                                    int disabled, char *err, size_t errlen)
+/* users.<column> (disabled or relay: a constant, never input) = on. */
+static int set_user_flag(secmq_authdb *db, const char *name, const char *sql,
+                         int on, char *err, size_t errlen)
 {
     int own, rc;
 
@@ -266,11 +267,26 @@ int secmq__authdb_user_set_disabled(secmq_authdb *db, const char *name,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = run(db, "UPDATE users SET disabled = ?, changed = ? WHERE name = ?",
-             NULL, err, errlen, "iit", (int64_t)(disabled ? 1 : 0),
+    rc = run(db, sql, NULL, err, errlen, "iit", (int64_t)(on ? 1 : 0),
              (int64_t)time(NULL), name);
     rc = must_change(db, rc, &user_rows, name, err, errlen);
     return secmq__authdb_tx_end(db, own, rc, err, errlen);
+}
+
+int secmq__authdb_user_set_disabled(secmq_authdb *db, const char *name,
+                                    int disabled, char *err, size_t errlen)
+{
+    return set_user_flag(
+        db, name, "UPDATE users SET disabled = ?, changed = ? WHERE name = ?",
+        disabled, err, errlen);
+}
+
+int secmq__authdb_user_set_relay(secmq_authdb *db, const char *name, int relay,
+                                 char *err, size_t errlen)
+{
+    return set_user_flag(
+        db, name, "UPDATE users SET relay = ?, changed = ? WHERE name = ?",
+        relay, err, errlen);
 }
 
 int secmq__authdb_group_add(secmq_authdb *db, const char *name, char *err,

@@ -21,6 +21,7 @@ struct secmq_authdb {
     dev_t dev; /* the file sqlite opened */
     ino_t ino;
     int readonly;
+    int version;          /* the file's schema version (user_version) */
     int loaded;           /* 1 once load() succeeded */
     int64_t data_version; /* PRAGMA data_version at the last load */
 };

@@ -95,6 +95,7 @@ int secmq__client_compile(const secmq_policy *pol, secmq_pclient *c)
     c->key_ids = ids;
     c->nkeys = n;
     c->pw_gen = u != NULL ? u->pw_gen : 0;
+    c->relay = u != NULL && !u->disabled && u->relay;
     return 0;
 }
 

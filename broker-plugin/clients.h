@@ -24,6 +24,8 @@ typedef struct secmq_pclient {
     char *user;                 /* owned (borrowed in a temporary) */
     secmq_acl *acl;             /* owned; NULL: everything denied */
     int64_t pw_gen;
+    int relay; /* the user is a relay (policy.h); its signed publishes are
+                  checked against every user's keys (relay.h) */
     unsigned char (*keys)[SECMQ_SIGN_KEY_BYTES]; /* owned: the user's */
     unsigned char (*key_ids)[SECMQ_ID_BYTES];    /* signing keys, ids */
     size_t nkeys;
@@ -47,8 +49,8 @@ int secmq__clients_init(secmq_pclients *t);
 void secmq__clients_free(secmq_pclients *t);
 
 /*
- * secmq__client_compile -- fill c's ACL, password generation and keys
- * from pol for c->user and c->id. Returns 0, or -1 when out of memory
+ * secmq__client_compile -- fill c's ACL, password generation, relay flag
+ * and keys from pol for c->user and c->id. Returns 0, or -1 when out of memory
  * (c unchanged).
  */
 int secmq__client_compile(const secmq_policy *pol, secmq_pclient *c);

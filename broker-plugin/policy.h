@@ -43,6 +43,8 @@ typedef struct secmq_user {
     char *hash;     /* owned; argon2id string, or an imported
                        mosquitto "$6$" / "$7$" hash */
     int disabled;   /* 1: may not connect */
+    int relay;      /* 1: a bridge: its signed publishes may carry any
+                       user's signature (plugin.c, relay.h) */
     int64_t pw_gen; /* +1 at each `user passwd`: a change kicks */
     char **groups;  /* owned; names of the groups it belongs to */
     size_t ngroups;

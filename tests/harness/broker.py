@@ -201,7 +201,7 @@ class Broker:
                  persistence=False, keepalive_max=None, name="broker",
                  auth="passwd", require_signed=False, plugin_seed=True,
                  reload_interval=None, plugin_opts=None,
-                 max_queued_messages=0, env=None):
+                 max_queued_messages=0, env=None, extra_conf=()):
         for kind in listeners:
             if kind not in LISTENER_KINDS:
                 raise ValueError("unknown listener kind %r" % kind)
@@ -253,6 +253,10 @@ class Broker:
         # here comes after the sanitizer runtimes (e.g. the fake clock of
         # harness/fakeclock.c, see fakeclock_env()).
         self.extra_env = dict(env or {})
+        # More mosquitto.conf lines, written after the listeners (a bridge
+        # section, say); a callable is called at each start and returns
+        # them, for lines that depend on other brokers' ports.
+        self.extra_conf = extra_conf
         self.mosquitto = plugin_mosquitto() if auth == "plugin" else MOSQUITTO
         # stdbuf -oL works by preloading a library of this machine's
         # architecture: a broker of another one (run through qemu-user)
@@ -508,6 +512,10 @@ class Broker:
             lines.append("persistence false")
         for kind in self.listeners:
             lines += self._listener_conf(kind, self.ports[kind])
+        extra = self.extra_conf() if callable(self.extra_conf) \
+            else self.extra_conf
+        if extra:
+            lines += [""] + list(extra)
         with open(self.conf_path, "w") as fh:
             fh.write("\n".join(lines) + "\n")
 
@@ -601,6 +609,13 @@ class Broker:
         if self._log_fh is not None:
             self._log_fh.close()
             self._log_fh = None
+
+    def kill(self):
+        """SIGKILL mosquitto (no clean shutdown: what was not autosaved is
+        lost) and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        self._kill()
 
     def stop(self):
         """SIGTERM mosquitto (SIGKILL after a grace period) and reap it."""

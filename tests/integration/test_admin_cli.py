@@ -172,7 +172,8 @@ class AdminCli(unittest.TestCase):
             self.assertEqual(run.stderr, "")
             for word in ("--db", "SECMQ_AUTH_DB", "init", "cost", "user add",
                          "user passwd", "user del", "user disable",
-                         "user enable", "user list", "group add",
+                         "user enable", "user list", "user relay",
+                         "--relay", "--remove", "group add",
                          "group member", "group list", "acl add", "acl del",
                          "acl list", "--pattern", "--signed", "readwrite",
                          "subscribe", "deny", "key add", "key del",
@@ -512,6 +513,70 @@ class AdminCli(unittest.TestCase):
         # A new sam starts from nothing.
         self.add_user("sam")
         self.assertEqual(self.lines("acl", "list", "--user", "sam"), [])
+
+    def test_user_relay(self):
+        """The relay role (docs/DEPLOY.md section 10): set at `user add`
+        or later, shown by `user list`, taken away with --remove."""
+        self.init()
+        self.add_user("sam")
+        run = self.run_admin("user", "add", "bridge", "--relay",
+                             "--password-file", "-", input="pw-bridge\n")
+        self.assertEqual(run.stdout, "added user bridge (relay)\n")
+        self.assertEqual(self.lines("user", "list"),
+                         ["bridge\tenabled,relay\tgroups=-\tkeys=0\t"
+                          "hash=argon2id",
+                          "sam\tenabled\tgroups=-\tkeys=0\thash=argon2id"])
+        self.assertEqual(self.run_admin("user", "relay", "sam").stdout,
+                         "relay: sam\n")
+        self.assertIn("sam\tenabled,relay\t", self.run_admin(
+            "user", "list").stdout)
+        self.assertEqual(self.run_admin("user", "relay", "sam",
+                                        "--remove").stdout,
+                         "no longer a relay: sam\n")
+        self.assertIn("sam\tenabled\t", self.run_admin("user", "list").stdout)
+        self.run_admin("user", "disable", "bridge")
+        self.assertIn("bridge\tdisabled,relay\t",
+                      self.run_admin("user", "list").stdout)
+        self.refused("user", "relay", "nobody", says="no user 'nobody'")
+        self.usage("user", "relay", says="missing")
+        self.usage("user", "passwd", "sam", "--relay", says="unknown option")
+        self.usage("user", "relay", "sam", "--relay", says="unknown option")
+        # A refused add leaves no user behind, relay or not.
+        self.refused("user", "add", "bridge", "--relay", "--password-file",
+                     "-", input="pw\n", says="already exists")
+        self.assertEqual(len(self.lines("user", "list")), 2)
+
+    def test_schema_1_upgraded_when_written(self):
+        """A database from before the relay role (schema version 1, no
+        users.relay): read as it is, upgraded in place by the first
+        change."""
+        self.init()
+        self.add_user("sam")
+        con = sqlite3.connect(self.db)
+        con.executescript(
+            "CREATE TABLE u1 AS SELECT name, hash, disabled, pw_gen, created,"
+            " changed FROM users; DROP TABLE users;"
+            " CREATE TABLE users(name TEXT PRIMARY KEY, hash TEXT NOT NULL,"
+            " disabled INTEGER NOT NULL DEFAULT 0,"
+            " pw_gen INTEGER NOT NULL DEFAULT 1,"
+            " created INTEGER NOT NULL, changed INTEGER NOT NULL);"
+            " INSERT INTO users SELECT * FROM u1; DROP TABLE u1;"
+            " PRAGMA user_version = 1;")
+        con.close()
+
+        def version():
+            c = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+            try:
+                return c.execute("PRAGMA user_version").fetchone()[0]
+            finally:
+                c.close()
+        self.assertEqual(self.lines("user", "list"),
+                         ["sam\tenabled\tgroups=-\tkeys=0\thash=argon2id"])
+        self.assertEqual(version(), 1)
+        self.run_admin("user", "relay", "sam")
+        self.assertEqual(version(), 2)
+        self.assertIn("sam\tenabled,relay\t",
+                      self.run_admin("user", "list").stdout)
 
     def test_groups(self):
         self.seed()

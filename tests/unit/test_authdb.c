@@ -208,7 +208,7 @@ static void test_refuses_foreign_files(void)
     db = fresh(path, sizeof path);
     CHECK(db != NULL);
     secmq__authdb_close(db);
-    CHECK_INT_EQ(raw_sql(path, "PRAGMA user_version = 2"), SQLITE_OK);
+    CHECK_INT_EQ(raw_sql(path, "PRAGMA user_version = 3"), SQLITE_OK);
     CHECK(refused_untouched(path, "newer") == 0);
     /* A directory. */
     snprintf(path, sizeof path, "%s", tmpdir);
@@ -602,11 +602,11 @@ static void test_invalid_rows_skipped(void)
     snprintf(
         sql, sizeof sql,
         /* users: bad names (wildcards, a NUL inside), unknown hash */
-        "INSERT INTO users VALUES('a/#', '%s', 0, 1, 0, 0);"
-        "INSERT INTO users VALUES('x+', '%s', 0, 1, 0, 0);"
+        "INSERT INTO users VALUES('a/#', '%s', 0, 1, 0, 0, 0);"
+        "INSERT INTO users VALUES('x+', '%s', 0, 1, 0, 0, 1);"
         "INSERT INTO users VALUES(CAST(X'73616d0078' AS TEXT), '%s', 0, 1, 0,"
-        " 0);"
-        "INSERT INTO users VALUES('plain', 'secret', 0, 1, 0, 0);"
+        " 0, 0);"
+        "INSERT INTO users VALUES('plain', 'secret', 0, 1, 0, 0, 0);"
         /* members: unknown group, unknown user */
         "INSERT INTO members VALUES('nogroup', 'sam');"
         "INSERT INTO members VALUES('g', 'nobody');"

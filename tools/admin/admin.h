@@ -40,7 +40,8 @@ enum {
     OPT_REMOVE = 128u,
     OPT_PASSWD = 256u,
     OPT_ACL = 512u,
-    OPT_DB = 1024u /* allowed for every command */
+    OPT_DB = 1024u, /* allowed for every command */
+    OPT_RELAY = 2048u
 };
 
 /* A parsed command line. Every string is BORROWED from argv (or the
@@ -55,6 +56,7 @@ struct admin_opts {
     int pattern;
     int sign;
     int remove;
+    int relay;
     const char *passwd;
     const char *acl;
     const char *pos[ADMIN_MAX_POS];

@@ -36,7 +36,7 @@ static const char usage_text[] =
     "  cost [--pw-ops N] [--pw-mem BYTES]\n"
     "      Show the password cost (\"pw_ops N pw_mem BYTES\"), or set it;\n"
     "      existing hashes are upgraded by the broker at their next login.\n"
-    "  user add NAME [--password-file F]\n"
+    "  user add NAME [--password-file F] [--relay]\n"
     "  user passwd NAME [--password-file F]\n"
     "      Add a user, or give it a new password (its sessions are closed).\n"
     "      The password is the first line of F (\"-\" for stdin); without\n"
@@ -47,7 +47,15 @@ static const char usage_text[] =
     "  user del NAME          delete the user, its rules, keys, memberships\n"
     "  user disable NAME      refuse its logins (and close its sessions)\n"
     "  user enable NAME\n"
-    "  user list              NAME, enabled|disabled, groups=, keys=, hash=\n"
+    "  user relay NAME [--remove]\n"
+    "      Make NAME a relay (a bridge's user), or (--remove) an ordinary\n"
+    "      user again. Where a relay's own rule requires signed publishes,\n"
+    "      they may be signed by any user's registered key, if that user's\n"
+    "      rules let it publish on the topic; the relay's rules still bound\n"
+    "      the topics it may publish on. --relay on user add does the same.\n"
+    "  user list              NAME, enabled|disabled (\",relay\" for a "
+    "relay),\n"
+    "                         groups=, keys=, hash=\n"
     "  group add G | group del G\n"
     "  group member G USER [--remove]\n"
     "  group list             G, members=\n"
@@ -105,6 +113,7 @@ static const struct optdef optdefs[] = {
     {"--pattern", OPT_PATTERN, 0, AT(pattern)},
     {"--signed", OPT_SIGNED, 0, AT(sign)},
     {"--remove", OPT_REMOVE, 0, AT(remove)},
+    {"--relay", OPT_RELAY, 0, AT(relay)},
     {"--passwd", OPT_PASSWD, 1, AT(passwd)},
     {"--acl", OPT_ACL, 1, AT(acl)},
 };

@@ -119,8 +119,8 @@ static int user_list(const secmq_policy *p)
 
     for (i = 0; i < p->nusers; i++) {
         const secmq_user *u = &p->users[i];
-        printf("%s\t%s\tgroups=", u->name,
-               u->disabled ? "disabled" : "enabled");
+        printf("%s\t%s%s\tgroups=", u->name,
+               u->disabled ? "disabled" : "enabled", u->relay ? ",relay" : "");
         for (j = 0; j < u->ngroups; j++) {
             printf("%s%s", j ? "," : "", u->groups[j]);
         }
@@ -140,24 +140,28 @@ int admin_cmd_user(int argc, char **argv, int first, struct admin_opts *o)
     secmq_authdb *db = NULL;
     char err[512] = "", hash[SECMQ_PW_HASH_MAX] = "";
     size_t npos;
-    int rc, r = SECMQ_OK, add, list;
+    int rc, r = SECMQ_OK, add, list, relay;
 
     if (sub == NULL) {
         return admin_usage_error(
-            "user needs add, passwd, del, disable, enable or "
+            "user needs add, passwd, del, disable, enable, relay or "
             "list");
     }
     add = strcmp(sub, "add") == 0;
     list = strcmp(sub, "list") == 0;
-    if (!add && !list && strcmp(sub, "passwd") != 0 &&
+    relay = strcmp(sub, "relay") == 0;
+    if (!add && !list && !relay && strcmp(sub, "passwd") != 0 &&
         strcmp(sub, "del") != 0 && strcmp(sub, "disable") != 0 &&
         strcmp(sub, "enable") != 0) {
         return admin_usage_error("unknown command 'user %s'", SHOWN(sub));
     }
     npos = list ? 0 : 1;
     rc = admin_parse(argc, argv, first + 1,
-                     add || strcmp(sub, "passwd") == 0 ? OPT_PWFILE : 0, npos,
-                     npos, "user NAME", o);
+                     add                          ? OPT_PWFILE | OPT_RELAY
+                     : strcmp(sub, "passwd") == 0 ? OPT_PWFILE
+                     : relay                      ? OPT_REMOVE
+                                                  : 0,
+                     npos, npos, "user NAME", o);
     if (rc != 0) {
         return rc;
     }
@@ -191,9 +195,27 @@ int admin_cmd_user(int argc, char **argv, int first, struct admin_opts *o)
         if (rc != 0) {
             goto out;
         }
-        r = add ? secmq__authdb_user_add(db, name, hash, err, sizeof err)
-                : secmq__authdb_user_set_hash(db, name, hash, 1, err,
-                                              sizeof err);
+        if (add && o->relay) {
+            /* One transaction: never a relay user without the flag. */
+            r = secmq__authdb_begin(db, err, sizeof err);
+            if (r == SECMQ_OK) {
+                r = secmq__authdb_user_add(db, name, hash, err, sizeof err);
+            }
+            if (r == SECMQ_OK) {
+                r = secmq__authdb_user_set_relay(db, name, 1, err, sizeof err);
+            }
+            if (r == SECMQ_OK) {
+                r = secmq__authdb_commit(db, err, sizeof err);
+            } else {
+                secmq__authdb_rollback(db);
+            }
+        } else {
+            r = add ? secmq__authdb_user_add(db, name, hash, err, sizeof err)
+                    : secmq__authdb_user_set_hash(db, name, hash, 1, err,
+                                                  sizeof err);
+        }
+    } else if (relay) {
+        r = secmq__authdb_user_set_relay(db, name, !o->remove, err, sizeof err);
     } else if (strcmp(sub, "del") == 0) {
         r = secmq__authdb_user_del(db, name, err, sizeof err);
     } else {
@@ -204,13 +226,17 @@ int admin_cmd_user(int argc, char **argv, int first, struct admin_opts *o)
         rc = admin_fail_rc(r, err);
         goto out;
     }
-    printf("%s user %s\n",
-           add                           ? "added"
-           : strcmp(sub, "passwd") == 0  ? "new password for"
-           : strcmp(sub, "del") == 0     ? "deleted"
-           : strcmp(sub, "disable") == 0 ? "disabled"
-                                         : "enabled",
-           name);
+    if (relay) {
+        printf("%s %s\n", o->remove ? "no longer a relay:" : "relay:", name);
+    } else {
+        printf("%s user %s%s\n",
+               add                           ? "added"
+               : strcmp(sub, "passwd") == 0  ? "new password for"
+               : strcmp(sub, "del") == 0     ? "deleted"
+               : strcmp(sub, "disable") == 0 ? "disabled"
+                                             : "enabled",
+               name, add && o->relay ? " (relay)" : "");
+    }
 out:
     sodium_memzero(hash, sizeof hash);
     secmq__policy_clear(&p);
