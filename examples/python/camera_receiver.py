@@ -72,7 +72,7 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     code = 0
     try:
-        receiver.wait(a.count if a.count > 0 else float("inf"))
+        receiver.wait(a.count if a.count > 0 else sys.maxsize)
     except KeyboardInterrupt:
         pass
     except secmq.Error as e:
