@@ -129,8 +129,10 @@ class Files(ClientMixin, E2ETestCase):
         rx = self.c_recv("-C", "1")
         c, rec = self.client(user="sam")
         events = []
+        # At 2 MB/s: progress events come at most every 0.5 s.
         done = secmq.send_file(c, src, TOPIC, keyring=self.kdir("sam"),
-                               timeout=30, progress=events.append)
+                               timeout=30, progress=events.append,
+                               max_rate=2 * MB)
         self.assertEqual(rx.wait_exit(20), 0, rx.text()[-2000:])
         self.assertEqual(sha256(os.path.join(self.out, "image.raw")),
                          hashlib.sha256(data).hexdigest())
@@ -141,8 +143,6 @@ class Files(ClientMixin, E2ETestCase):
         self.assertIs(events[-1], done)
         self.assert_progress(events, 3 * MB)
         self.assertEqual(self.json_events(rx, "done")[0]["sender"], "sam")
-        # The requests went to the sender, not to on_message.
-        nothing(rec.messages, 0.2)
 
     def test_c_sender_to_receiver_made_before_connect(self):
         src = os.path.join(self.work, "photo.jpg")
@@ -159,8 +159,10 @@ class Files(ClientMixin, E2ETestCase):
         get(rec.connects, "on_connect")
         self.assertTrue(self.broker.wait_for_log(
             r": Sending SUBACK to alice-py$", 10, count=2))
-        tx = self.c_send(src)
+        tx = self.c_send("--rate", "1M", src)   # progress every 0.5 s
         done = rx.wait(1, timeout=30)
+        # Manifest and chunks went to the receiver, not to on_message.
+        nothing(rec.messages, 0.2)
         rx.close()      # waits until the broker has the DONE answer
         self.assertEqual(tx.wait_exit(20), 0, tx.text()[-2000:])
         self.assertEqual(arrived, done)
@@ -173,7 +175,6 @@ class Files(ClientMixin, E2ETestCase):
         # The C sender heard the DONE answer that close() waited for.
         self.assertEqual(self.json_events(tx, "done")[0]["receiver"],
                          "alice")
-        nothing(rec.messages, 0.2)
 
     def test_receiver_keyring_without_channel(self):
         c, _ = self.client(user="alice")
@@ -240,10 +241,17 @@ class Files(ClientMixin, E2ETestCase):
             calls.append(ev.kind)
             raise ZeroDivisionError("callback failure %s" % ev.kind)
 
-        done = secmq.send_file(c, src, TOPIC, keyring=self.kdir("sam"),
-                               timeout=30, progress=boom)
-        self.assertEqual(done.size, len(data))
+        with secmq.FileSender(c, TOPIC, keyring=secmq.Keyring(
+                self.kdir("sam")), progress=boom) as tx:
+            tx.add(src, "renamed.bin")
+            done = tx.wait(30)
+            # The receiver's answers went to the sender, not on_message.
+            nothing(rec.messages, 0.2)
+        self.assertEqual([(d.name, d.size) for d in done],
+                         [("renamed.bin", len(data))])
         self.assertEqual(rx.wait_exit(20), 0, rx.text()[-2000:])
+        self.assertEqual(sha256(os.path.join(self.out, "renamed.bin")),
+                         hashlib.sha256(data).hexdigest())
         self.assertEqual(calls[0], "start")
         self.assertEqual(calls[-1], "done")
         self.assertTrue(rec.logged("ZeroDivisionError: callback failure "
