@@ -182,7 +182,19 @@ class _Transfer:
             raise
 
     def _make(self, h):
+        """The C object on the C client h (raises its error)."""
         raise NotImplementedError
+
+    def _new(self, h, *args):
+        """secmq_file_<side>_new(&out, h, keyring, *args, opts, ...)."""
+        out = ctypes.c_void_p()
+        err = ctypes.create_string_buffer(600)
+        rc = self._fn("new")(ctypes.byref(out), h, self._hkr, *args,
+                             ctypes.byref(self._opts), _c_event,
+                             ctypes.c_void_p(self._uid), err, len(err))
+        if rc != 0:
+            raise from_code(rc, _lib.text(err.value) or None)
+        return out.value
 
     def _created(self, h):
         """A C client h exists (at creation or in Client.connect()): make
@@ -419,24 +431,18 @@ class FileSender(_Transfer):
         self._attach()
 
     def _make(self, h):
-        out = ctypes.c_void_p()
-        err = ctypes.create_string_buffer(600)
-        rc = lib.secmq_file_sender_new(
-            ctypes.byref(out), h, self._hkr, self._topic,
-            ctypes.byref(self._opts), _c_event, ctypes.c_void_p(self._uid),
-            err, len(err))
-        if rc != 0:
-            raise from_code(rc, _lib.text(err.value) or None)
+        obj = self._new(h, self._topic)
         if self._client._outbox is not None:
+            # Rows committed: the sender counts chunks done from here.
             lib.secmq_client_on_durable(h, _trampolines._c_durable)
-        for path, name in self._pending:
-            rc = lib.secmq_file_sender_add(out.value, path, name)
+        for path, name in self._pending:      # add() before connect()
+            rc = lib.secmq_file_sender_add(obj, path, name)
             if rc != 0:
-                exc = from_code(rc, self._errmsg(out.value))
-                lib.secmq_file_sender_free(out.value)
+                exc = from_code(rc, self._errmsg(obj))
+                lib.secmq_file_sender_free(obj)
                 raise exc
         self._pending = []
-        return out.value
+        return obj
 
     def add(self, path: PathType, name: Optional[str] = None) -> None:
         """Queue the file at path, announced as name (default: its last
@@ -612,15 +618,7 @@ class FileReceiver(_Transfer):
         self._attach()
 
     def _make(self, h):
-        out = ctypes.c_void_p()
-        err = ctypes.create_string_buffer(600)
-        rc = lib.secmq_file_receiver_new(
-            ctypes.byref(out), h, self._hkr, self._topic, self._dir,
-            ctypes.byref(self._opts), _c_event, ctypes.c_void_p(self._uid),
-            err, len(err))
-        if rc != 0:
-            raise from_code(rc, _lib.text(err.value) or None)
-        return out.value
+        return self._new(h, self._topic, self._dir)
 
     def _event(self, ev):
         if ev.kind == "done":

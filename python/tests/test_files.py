@@ -231,19 +231,24 @@ class Files(ClientMixin, E2ETestCase):
         self.assertEqual(tx2.out[-1], "result big.bin %d alice" % (3 * MB))
 
     def test_raising_callback_is_logged(self):
+        """Made and given its file before connect(); a progress callback
+        that raises on every event changes nothing but the log."""
         src = os.path.join(self.work, "x.bin")
         data = random_file(src, 300 * 1000)
         rx = self.c_recv("-C", "1")
-        c, rec = self.client(user="sam")
+        c, rec = self.client(user="sam", connect=False)
         calls = []
 
         def boom(ev):
             calls.append(ev.kind)
             raise ZeroDivisionError("callback failure %s" % ev.kind)
 
-        with secmq.FileSender(c, TOPIC, keyring=secmq.Keyring(
-                self.kdir("sam")), progress=boom) as tx:
+        kr = secmq.Keyring(self.kdir("sam"))
+        self.addCleanup(kr.close)
+        with secmq.FileSender(c, TOPIC, keyring=kr, progress=boom) as tx:
             tx.add(src, "renamed.bin")
+            c.loop_start()
+            c.connect(self.broker.host, self.broker.port)
             done = tx.wait(30)
             # The receiver's answers went to the sender, not on_message.
             nothing(rec.messages, 0.2)
@@ -256,6 +261,28 @@ class Files(ClientMixin, E2ETestCase):
         self.assertEqual(calls[-1], "done")
         self.assertTrue(rec.logged("ZeroDivisionError: callback failure "
                                    "done"), rec.logs)
+
+    def test_sender_through_outbox(self):
+        """With Client(outbox=...), chunks are outbox rows: on_durable and
+        on_delivered reach the sender."""
+        src = os.path.join(self.work, "o.bin")
+        data = random_file(src, 1 * MB)
+        rx = self.c_recv("-C", "1")
+        box = os.path.join(self.work, "outbox.db")
+        c, rec = self.client(user="sam", outbox=box)
+        events = []
+        done = secmq.send_file(c, src, TOPIC, keyring=self.kdir("sam"),
+                               state=box + ".xfer", timeout=30,
+                               progress=events.append)
+        self.assertEqual((done.name, done.size), ("o.bin", len(data)))
+        # Chunks count as acknowledged once committed to the outbox,
+        # which on_durable reports (on the outbox's commit thread, so
+        # possibly after the receiver's DONE: not all of them).
+        self.assertGreater(max(e.bytes for e in events), 0)
+        self.assertEqual(rx.wait_exit(20), 0, rx.text()[-2000:])
+        self.assertEqual(sha256(os.path.join(self.out, "o.bin")),
+                         hashlib.sha256(data).hexdigest())
+        self.assertGreater(c.outbox_stats()["acked"], 16)   # the chunks
 
     def test_camera_examples(self):
         image = os.path.join(self.work, "snapshot.jpg")
