@@ -31,7 +31,6 @@ REASON_BUSY = 6     # SECMQ_FILE_R_BUSY: not final, the file comes again
 KINDS = {1: "start", 2: "progress", 3: "done", 4: "refused", 5: "failed",
          6: "rejected", 7: "request", 8: "expired"}
 PathType = Union[str, bytes, os.PathLike]
-Callback = Optional[Callable[["FileEvent"], None]]
 
 
 class FileEvent:
@@ -81,6 +80,9 @@ class FileEvent:
         return "<FileEvent %s %r %d/%d bytes%s>" % (
             self.kind, self.name, self.bytes, self.size,
             " peer=%s" % self.peer if self.peer else "")
+
+
+Callback = Optional[Callable[[FileEvent], None]]
 
 
 class FileRefusedError(Error):
@@ -400,7 +402,7 @@ class FileSender(_Transfer):
     _side = "sender"
 
     def __init__(self, client, topic: str, *,
-                 keyring: Union[str, os.PathLike, Keyring] = None,
+                 keyring: Union[str, os.PathLike, Keyring],
                  state: Optional[PathType] = None, receivers: int = 1,
                  chunk_size: Optional[int] = None,
                  window: Optional[int] = None,
@@ -587,7 +589,7 @@ class FileReceiver(_Transfer):
     _side = "receiver"
 
     def __init__(self, client, topic: str, directory: PathType, *,
-                 keyring: Union[str, os.PathLike, Keyring] = None,
+                 keyring: Union[str, os.PathLike, Keyring],
                  state: Optional[PathType] = None,
                  max_size: Optional[int] = None,
                  reserve: Optional[int] = None,

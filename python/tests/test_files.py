@@ -186,6 +186,13 @@ class Files(ClientMixin, E2ETestCase):
         # Nothing stays attached: the client works on.
         info = c.publish("files/other", "x", qos=1)
         self.assertTrue(info.wait_for_publish(10))
+        # A client with a keyring of its own would open the transfer's
+        # messages first: refused, saying so.
+        keyed = secmq.Client(keyring=self.kdir("sam"))
+        self.addCleanup(keyed.close)
+        with self.assertRaises(secmq.StateError) as cm:
+            secmq.FileSender(keyed, TOPIC, keyring=self.kdir("sam"))
+        self.assertIn("keyring", str(cm.exception))
 
     def test_sender_killed_and_resumed(self):
         src = os.path.join(self.work, "big.bin")
