@@ -14,6 +14,7 @@ Keyrings as in tests/integration/test_file_transfer.py: sam publishes
 import hashlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -175,6 +176,45 @@ class Files(ClientMixin, E2ETestCase):
         # The C sender heard the DONE answer that close() waited for.
         self.assertEqual(self.json_events(tx, "done")[0]["receiver"],
                          "alice")
+
+    def test_receiver_closed_mid_file_and_made_again(self):
+        """close() while chunks stream in (the network thread calling
+        into the receiver) frees it safely; a new receiver on the same
+        directory resumes the file from its state file."""
+        src = os.path.join(self.work, "clip.bin")
+        data = random_file(src, 2 * MB)
+        c, rec = self.client(user="alice", client_id="alice-py",
+                             clean_session=False)
+        held = queue.Queue()
+
+        def progress(ev):
+            if ev.kind == "progress":
+                held.put(ev.bytes)
+
+        rx = secmq.FileReceiver(c, TOPIC, self.out,
+                                keyring=self.kdir("alice"),
+                                progress=progress)
+        self.assertTrue(self.broker.wait_for_log(
+            r": Sending SUBACK to alice-py$", 10, count=2))
+        tx = self.c_send("--rate", "1M", src)
+        while get(held, "receiver progress", 20) < MB // 2:
+            pass
+        rx.close()
+        with self.assertRaises(secmq.StateError):
+            rx.wait(1, timeout=1)
+        starts = []
+        rx2 = secmq.FileReceiver(c, TOPIC, self.out,
+                                 keyring=self.kdir("alice"), retry=1,
+                                 progress=lambda ev: starts.append(ev)
+                                 if ev.kind == "start" else None)
+        done = rx2.wait(1, timeout=30)
+        rx2.close()
+        self.assertEqual(sha256(done[0].path),
+                         hashlib.sha256(data).hexdigest())
+        self.assertEqual(tx.wait_exit(20), 0, tx.text()[-2000:])
+        # Resumed: the new receiver started with the chunks it held.
+        self.assertTrue(starts)
+        self.assertGreaterEqual(starts[0].bytes, MB // 2)
 
     def test_receiver_keyring_without_channel(self):
         c, _ = self.client(user="alice")
