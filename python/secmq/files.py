@@ -99,8 +99,8 @@ class FileRefusedError(Error):
 
 FileRefusedError.__module__ = "secmq"
 
-# user pointer of each C object -> the Python object (weak: an object is
-# kept alive by its tick thread and its client's links while it runs).
+# user pointer of each C object -> the Python object, from creation to
+# close() (which the client's close() does at the latest).
 _objects = {}
 _objects_lock = threading.Lock()
 _next = [0]
@@ -206,16 +206,12 @@ class _Transfer:
         obj = self._make(h)
         with self._lock:
             self._h = obj
-        self._started()
         self._thread = threading.Thread(
             target=self._run, daemon=True,
             name="secmq-file-%s-%d" % (self._side, self._uid))
         self._thread.start()
         if self._client.is_connected():
             self._on_connect(0)
-
-    def _started(self):
-        pass
 
     def _errmsg(self, h) -> str:
         buf = ctypes.create_string_buffer(_lib.ERRMSG_BYTES * 2)
