@@ -15,8 +15,9 @@ TOPIC/r/# (docs/PROTOCOL.md §8.1).
 
     camera_sender.py --cafile ca.crt -u sam --keyring ~/.secmq/sam \\
         image.jpg                                          (SECMQ_PASSWORD)
-Exit codes: 0 delivered, 1 refused, failed or not confirmed within
---timeout, 3 could not connect.
+Exit codes: 0 delivered; 1 the keyring lacks a channel (the message
+names it), or the image was refused, failed or not confirmed within
+--timeout; 3 could not connect.
 """
 
 import argparse

@@ -203,7 +203,11 @@ class _Transfer:
         the C object, start ticking, subscribe if already connected."""
         if self._h is not None or self._closed:
             return
-        obj = self._make(h)
+        try:
+            obj = self._make(h)
+        except Error as e:
+            self._fail(e)           # wait() raises it too
+            raise
         with self._lock:
             self._h = obj
         self._thread = threading.Thread(

@@ -226,6 +226,16 @@ class Files(ClientMixin, E2ETestCase):
         # Nothing stays attached: the client works on.
         info = c.publish("files/other", "x", qos=1)
         self.assertTrue(info.wait_for_publish(10))
+        # Made before connect(): connect() raises it, and so does wait().
+        c2, _ = self.client(user="alice", connect=False)
+        rx = secmq.FileReceiver(c2, TOPIC, self.out,
+                                keyring=self.kdir("bob"))
+        c2.loop_start()
+        with self.assertRaises(secmq.NoKeyError) as cm2:
+            c2.connect(self.broker.host, self.broker.port)
+        self.assertEqual(str(cm2.exception), text)
+        with self.assertRaises(secmq.NoKeyError):
+            rx.wait(1, timeout=1)
         # A client with a keyring of its own would open the transfer's
         # messages first: refused, saying so.
         keyed = secmq.Client(keyring=self.kdir("sam"))
