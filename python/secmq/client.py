@@ -5,7 +5,8 @@ paho-mqtt 1.6's Client, so a paho script moves over by changing its import
 and a few arguments. Everything on the wire (TLS, MQTT, sealing and opening
 envelopes) is done by libsecmq through ctypes; this file translates calls,
 callbacks and errors, and keeps the threads safe. Settings are collected
-until connect(), which creates the C client (secmq_client_new copies them).
+until connect(), which creates the C client (secmq_client_new copies them);
+an outbox is opened earlier, when it is set (_outbox.py).
 """
 
 import atexit
@@ -21,6 +22,7 @@ from .errors import (InvalidArgumentError, NotConnectedError, StateError,
                      from_code)
 from ._acks import _Acks, _Group
 from ._config import build_config
+from ._outbox import _Outbox
 from .keyring import Keyring
 from ._trampolines import (_c_connect, _c_delivered, _c_disconnect,
                            _c_log, _c_message,
@@ -63,7 +65,7 @@ def _check_qos(qos) -> int:
     return int(qos)
 
 
-class Client(_Acks):
+class Client(_Acks, _Outbox):
     """An MQTT client whose link is TLS and whose payloads can be sealed
     end to end, shaped like paho.mqtt.client.Client (1.6).
 
@@ -75,10 +77,12 @@ class Client(_Acks):
     secmq-keys), to seal what is published on covered topics and open what
     arrives; max_age applies to a keyring opened from a path (see
     Keyring). outbox: the path of a durable outbox file (sqlite,
-    secmq/outbox.h): QoS 1/2 publish() returns once the message is
-    committed there, and it is sent, after outages and restarts, until
-    the broker acknowledged it (on_delivered(client, userdata, id, rc)
-    instead of on_publish; outbox_wait(), outbox_stats()).
+    secmq/outbox.h), as outbox_set(outbox) with the library's defaults:
+    QoS 1/2 publish() returns once the message is committed there (also
+    before the first connect() and while the broker is away), and it is
+    sent, after outages and restarts, until the broker acknowledged it
+    (on_delivered(client, userdata, id, rc) instead of on_publish;
+    outbox_wait(), outbox_stats()).
 
     Callbacks (attributes, set before connect()), same signatures as paho:
       on_connect(client, userdata, flags, rc)     rc: the CONNACK code
@@ -139,8 +143,7 @@ class Client(_Acks):
             self._owned_keyring = self._keyring
         else:
             self._keyring = None
-        self._outbox = None if outbox is None else _lib.enc(outbox,
-                                                              "outbox")
+        self._outbox_cfg = None
         self._tls = {"cafile": None, "capath": None, "certfile": None,
                      "keyfile": None, "ciphers": None, "server_name": None,
                      "min_version": TLS_1_2, "insecure": False, "pin": None}
@@ -156,6 +159,9 @@ class Client(_Acks):
         self._inflight = 0
         self._closing = False
         self._attached = False
+        self._staged = False    # _h only holds the outbox (_outbox.py)
+        self._closed = False
+        self._swap_lock = threading.RLock()
         self._threaded = False
         self._loop_wanted = False
         self._connected = False
@@ -173,6 +179,8 @@ class Client(_Acks):
         self.on_log = None
         self.on_open_failure = None
         self.on_delivered = None
+        if outbox is not None:
+            self.outbox_set(outbox)
 
     # -- settings (before connect) -----------------------------------------
 
@@ -320,19 +328,25 @@ class Client(_Acks):
         if self._h is not None:
             if self._connected:
                 raise StateError("already connected")
-            self._destroy()
+            self._destroy(keep_rows=True)
         keep = []
         cfg = build_config(self, host, port, keepalive, keep)
-        h = ctypes.c_void_p()
-        rc = lib.secmq_client_new(ctypes.byref(h), ctypes.byref(cfg),
-                                  ctypes.c_void_p(self._id))
-        if rc != 0:
-            raise from_code(rc, self._errmsg(None))
-        h = h.value
-        self._setup(h)
-        self._stop.clear()
-        with self._lock:
-            self._h, self._closing = h, False
+        with self._swap_lock:
+            if self._h is not None:
+                # An outbox opened (staged) meanwhile: its rows are in the
+                # file, which the new client opens again and sends first.
+                self._destroy(keep_rows=True)
+            h = ctypes.c_void_p()
+            rc = lib.secmq_client_new(ctypes.byref(h), ctypes.byref(cfg),
+                                      ctypes.c_void_p(self._id))
+            if rc != 0:
+                raise from_code(rc, self._errmsg(None))
+            h = h.value
+            self._setup(h)
+            self._stop.clear()
+            with self._lock:
+                self._h, self._closing, self._staged = h, False, False
+                self._closed = False
         try:
             _links_created(self, h)     # file transfers made before
             rc = lib.secmq_client_connect(h)
@@ -345,7 +359,7 @@ class Client(_Acks):
             if rc != 0:
                 raise from_code(rc, self._errmsg(h))
         except BaseException:
-            self._destroy()
+            self._destroy(keep_rows=True)
             raise
         return MQTT_ERR_SUCCESS
 
@@ -372,13 +386,8 @@ class Client(_Acks):
                     if rc != 0:
                         raise from_code(rc, "invalid topic filter %r"
                                         % f.decode("utf-8", "replace"))
-            if self._outbox is not None:
-                ocfg = _lib.OutboxConfig()
-                lib.secmq_outbox_config_init(ctypes.byref(ocfg))
-                ocfg.path = self._outbox
-                rc = lib.secmq_client_set_outbox(h, ctypes.byref(ocfg))
-                if rc != 0:
-                    raise from_code(rc, self._errmsg(h))
+            if self._outbox_cfg is not None:
+                self._outbox_attach(h)
                 lib.secmq_client_on_delivered(h, _c_delivered)
         except BaseException:
             lib.secmq_client_free(h)
@@ -431,7 +440,7 @@ class Client(_Acks):
     def client_id(self) -> str:
         """The client id in use (the library's choice when none was
         given), or the one given before connect()."""
-        if self._h is not None:
+        if self._h is not None and not self._staged:
             return _lib.text(lib.secmq_client_id(self._h))
         return self._client_id
 
@@ -470,10 +479,14 @@ class Client(_Acks):
         covers is sealed first. Returns an MQTTMessageInfo (mid,
         wait_for_publish(), is_published()); on_publish follows.
         QoS 1/2 messages published while the link is down are sent after
-        the reconnect. Raises InvalidArgumentError (topic, QoS),
+        the reconnect. With an outbox, QoS 1/2 messages (and QoS 0 ones
+        with outbox_set(qos0=True)) are committed to it before this
+        returns, also before the first connect(), and sent once
+        connected. Raises InvalidArgumentError (topic, QoS),
         NotConnectedError (QoS 0 while the link is down, or before
-        connect()), OversizeError, NoKeyError (this identity may not
-        publish on a covered topic)."""
+        connect() without an outbox), OversizeError, NoKeyError (this
+        identity may not publish on a covered topic), OutboxFullError
+        (the outbox is at a bound and its policy is "refuse")."""
         if properties is not None:
             raise InvalidArgumentError("MQTT 5 properties are not supported")
         t = _lib.enc(topic, "topic")
@@ -481,42 +494,27 @@ class Client(_Acks):
         mid = ctypes.c_int(0)
         qos = _check_qos(qos)
         row = ctypes.c_uint64(0)
-        with self._use() as h:
-            if self._outbox is None:
+        what = "publish to %r at QoS %d" % (topic, qos)
+        if self._outbox_cfg is None:
+            with self._use() as h:
                 rc = lib.secmq_client_publish(h, ctypes.byref(mid), t, p,
                                               len(p), qos, int(bool(retain)))
-            else:
+        else:
+            with self._outbox_use() as h:
                 rc = lib.secmq_client_publish_v2(
                     h, ctypes.byref(row), ctypes.byref(mid), t, p, len(p),
                     qos, int(bool(retain)), 0)
+                e = self._outbox_error(h, rc, what) if rc else None
+            if e is not None:
+                raise e
         if rc != 0:
-            raise self._fail(rc, "publish to %r at QoS %d" % (topic, qos))
+            raise self._fail(rc, what)
         info = MQTTMessageInfo(mid.value, self._pub_cond)
         info.id = row.value
         kind, key = ("row", row.value) if row.value else ("pub", mid.value)
         if self._register(kind, [key], info):
             info._set_published()
         return info
-
-    def outbox_wait(self, timeout: Optional[float] = None) -> None:
-        """With an outbox: wait until every row was acknowledged by the
-        broker and deleted (None: no limit). Raises TimeoutError."""
-        ms = -1 if timeout is None else int(timeout * 1000)
-        with self._use() as h:
-            rc = lib.secmq_client_outbox_wait(h, 2, ms)
-        if rc != 0:
-            raise from_code(rc, "outbox: " + _lib.strerror(rc))
-
-    def outbox_stats(self) -> dict:
-        """With an outbox: its depth and counters (rows, inflight, acked,
-        recovered, ...; secmq/outbox.h)."""
-        st = _lib.OutboxStats()
-        with self._use() as h:
-            rc = lib.secmq_client_outbox_stats_v2(h, ctypes.byref(st),
-                                                  ctypes.sizeof(st))
-        if rc != 0:
-            raise from_code(rc)
-        return {n: getattr(st, n) for n in _lib.OUTBOX_STATS_FIELDS}
 
     def subscribe(self, topic, qos: int = 0, options=None,
                   properties=None) -> Tuple[int, int]:
@@ -586,7 +584,7 @@ class Client(_Acks):
         called before connect() (the thread then starts in connect())."""
         if self._threaded:
             raise StateError("the network loop already runs")
-        if self._h is None:
+        if self._h is None or self._staged:
             self._loop_wanted = True
             return MQTT_ERR_SUCCESS
         with self._use() as h:
@@ -622,7 +620,7 @@ class Client(_Acks):
         connect(). The library runs the network on its own thread while
         this one waits, so signals are handled at once."""
         self._not_in_callback("loop_forever")
-        if self._h is None:
+        if self._h is None or self._staged:
             raise StateError("loop_forever() needs connect() first")
         if not self._threaded:
             self.loop_start()
@@ -638,8 +636,10 @@ class Client(_Acks):
 
     # -- closing ------------------------------------------------------------
 
-    def _destroy(self):
-        """Stop the loop, free the C client, release the keyring."""
+    def _destroy(self, keep_rows=False):
+        """Stop the loop, free the C client, release the keyring. With
+        keep_rows, publish() tickets of outbox rows stay registered: the
+        rows are in the file, and the next C client on it sends them."""
         if self._threaded:
             self.loop_stop()
         with self._cond:
@@ -650,8 +650,11 @@ class Client(_Acks):
             _links_closing(self)        # file transfers borrow h
             lib.secmq_client_free(h)
         with self._lock:
-            self._h = None
+            self._h, self._staged = None, False
+            rows = {k: v for k, v in self._pending.items()
+                    if keep_rows and k[0] == "row"}
             self._pending.clear()
+            self._pending.update(rows)
             self._early.clear()
         self._connected = False
         self._detach_keyring()
@@ -662,6 +665,7 @@ class Client(_Acks):
         twice; used by ``with`` and at interpreter exit. Not from a
         callback."""
         self._not_in_callback("close")
+        self._closed = True
         if self._h is not None:
             if self._connected:
                 self.disconnect()

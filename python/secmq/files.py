@@ -170,6 +170,9 @@ class _Transfer:
         try:
             self._hkr = self._keyring._attach()
             _trampolines._link(self._client, self)
+            if getattr(self._client, "_staged", False):
+                return      # a C client holding only the outbox: connect()
+                # makes the one to use (and calls _created)
             use = self._client._use()
             try:
                 h = use.__enter__()
@@ -434,7 +437,7 @@ class FileSender(_Transfer):
 
     def _make(self, h):
         obj = self._new(h, self._topic)
-        if self._client._outbox is not None:
+        if getattr(self._client, "_outbox_cfg", None) is not None:
             # Rows committed: the sender counts chunks done from here.
             lib.secmq_client_on_durable(h, _trampolines._c_durable)
         for path, name in self._pending:      # add() before connect()

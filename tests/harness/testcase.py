@@ -39,6 +39,12 @@ def _timeout_scale():
 TIMEOUT_SCALE = _timeout_scale()
 
 
+def budget(seconds):
+    """A time limit given to a program on its command line (secmq-sub -W)
+    that only bounds a wait for what the test expects: seconds, scaled."""
+    return str(int(seconds) * TIMEOUT_SCALE)
+
+
 def elf_machine(path):
     """The e_machine field of ELF file path (e.g. 62 x86-64, 183 AArch64)."""
     with open(path, "rb") as fh:
@@ -137,9 +143,11 @@ class BrokerTestCase(unittest.TestCase):
 
     def run_tool(self, name, args, timeout=TOOL_TIMEOUT_S, input=None,
                  env=None):
-        """Run a tool to completion; returns CompletedProcess (text).
-        env (optional) is added to this process's environment."""
+        """Run a tool to completion (timeout: scaled); returns
+        CompletedProcess (text). env (optional) is added to this process's
+        environment."""
         cmd = [self.tool(name)] + [str(a) for a in args]
+        timeout *= TIMEOUT_SCALE
         try:
             return subprocess.run(cmd, capture_output=True, text=True,
                                   timeout=timeout, input=input,
@@ -211,7 +219,9 @@ class BrokerTestCase(unittest.TestCase):
         return p
 
     def finish(self, proc, timeout=TOOL_TIMEOUT_S):
-        """Wait for proc; return (returncode, stdout, stderr) as text."""
+        """Wait for proc (timeout: scaled); return (returncode, stdout,
+        stderr) as text."""
+        timeout *= TIMEOUT_SCALE
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -11,7 +11,10 @@ broker x transport x QoS row, arrived == sent, a publish no rule allows did
 not arrive, good logins accepted and wrong ones refused, ACL costs and
 plugin/acl-file ratios are numbers; every throughput row carries the CPU
 time per message. And `--suite file --quick`: files arrive, and each size
-reports both ends' peak RSS and CPU time (also per chunk). Speed itself is never asserted here:
+reports both ends' peak RSS and CPU time (also per chunk). And `--suite
+python --quick`: the Python package against paho-mqtt, both QoS rows with
+positive rates and their ratio, run with the build's library; a missing
+Python or package fails with the reason. Speed itself is never asserted here:
 performance lives in docs/PERFORMANCE.md, measured by the bench, not in a
 timed test.
 """
@@ -25,14 +28,16 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
 from broker import plugin_mosquitto, sanitizer_preload  # noqa: E402
+from testcase import TIMEOUT_SCALE, emulated  # noqa: E402
 
 BIN_DIR = os.environ.get("SECMQ_BIN_DIR", "")
 TRANSPORTS = {"mosq-tcp", "mosq-tls", "secmq-tls"}
 PAYLOADS = {64, 1024, 65536}
 BROKERS = ("acl-file", "plugin")
 BROKER_TRANSPORTS = ("mosq-tcp", "mosq-tls")
-BROKER_SUITE_TIMEOUT_S = 60
-FILE_SUITE_TIMEOUT_S = 120
+BROKER_SUITE_TIMEOUT_S = 60 * TIMEOUT_SCALE
+FILE_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
+PYTHON_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 
 
 class BenchSmoke(unittest.TestCase):
@@ -188,6 +193,80 @@ class BenchSmoke(unittest.TestCase):
                 self.assertAlmostEqual(
                     r[side + "_cpu_us_per_chunk"],
                     r[side + "_cpu_s"] / r["chunks"] * 1e6, delta=0.5, msg=r)
+
+    def python_suite(self, *args, env=None):
+        """secmq-bench --suite python ARGS. A sanitizer build's library
+        is loaded into python3 only with its runtimes preloaded
+        (harness/broker.py sanitizer_preload); Python's own leaks at exit
+        are not this test's business (python_asan judges them), so leak
+        detection is off for this run."""
+        bench = os.path.join(BIN_DIR, "secmq-bench")
+        full = dict(os.environ)
+        lib = os.path.join(BIN_DIR, "..", "lib", "libsecmq.so.0")
+        pre = sanitizer_preload(lib)
+        if pre:
+            full["LD_PRELOAD"] = pre["LD_PRELOAD"]
+            full["ASAN_OPTIONS"] = (full.get("ASAN_OPTIONS", "") +
+                                    ":detect_leaks=0").lstrip(":")
+        full.update(env or {})
+        return subprocess.run([bench, "--suite", "python"] + list(args),
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=PYTHON_SUITE_TIMEOUT_S,
+                              env=full)
+
+    def test_python_suite_quick_json(self):
+        """--suite python: both QoS rows with rates and their ratio, from
+        the build's library and the source tree's package; clear failures
+        without Python or the package."""
+        lib = os.path.join(BIN_DIR, "..", "lib", "libsecmq.so.0")
+        if emulated(os.path.realpath(lib)):
+            # A cross build: this machine's python3 cannot load the
+            # library (no python3 of the target architecture is here).
+            self.skipTest("libsecmq is of another architecture than "
+                          "python3; --suite python runs on the target")
+        run = self.python_suite("--help")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("paho-mqtt", run.stdout)
+        run = self.python_suite("--quick", "--count", "300", "--json")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        doc = json.loads(run.stdout)
+        self.assertEqual(doc["suite"], "python")
+        self.assertEqual(os.path.dirname(os.path.realpath(doc["library"])),
+                         os.path.realpath(os.path.join(BIN_DIR, "..",
+                                                       "lib")))
+        self.assertTrue(doc["paho"].startswith("1."), doc["paho"])
+        self.assertEqual([r["qos"] for r in doc["rows"]], [0, 1])
+        for r in doc["rows"]:
+            self.assertEqual((r["payload"], r["count"]), (64, 300), r)
+            self.assertEqual(len(r["paho_rounds"]), 1, r)
+            self.assertEqual(len(r["secmq_rounds"]), 1, r)
+            for kind in ("paho", "secmq"):
+                rate = r[kind + "_msgs_per_s"]
+                # 300 messages cannot take under 1 us nor over 2 min.
+                self.assertTrue(300 / 120 < rate < 300 / 1e-6, r)
+                self.assertAlmostEqual(rate, max(r[kind + "_rounds"]),
+                                       delta=0.1)
+            self.assertAlmostEqual(r["ratio"], r["secmq_msgs_per_s"] /
+                                   r["paho_msgs_per_s"], delta=0.001)
+        # The text report: the same two rows and the ratio.
+        run = self.python_suite("--quick", "--count", "200")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        rows = [ln.split() for ln in run.stdout.splitlines()
+                if ln[:2] in ("0 ", "1 ")]
+        self.assertEqual([(r[0], r[1], r[3]) for r in rows],
+                         [("0", "64", "200"), ("1", "64", "200")], rows)
+        for r in rows:
+            self.assertAlmostEqual(float(r[6].rstrip("x")),
+                                   float(r[5]) / float(r[4]), delta=0.01)
+        # Failures: no such Python; a package that cannot load its library.
+        run = self.python_suite("--quick", "--python", "/nonexistent/py3")
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("no Python at /nonexistent/py3", run.stderr)
+        run = self.python_suite("--quick", env={
+            "SECMQ_LIBRARY": "/nonexistent/libsecmq.so.0"})
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("secmq package cannot be imported", run.stderr)
+        self.assertEqual(run.stdout, "")
 
 
 if __name__ == "__main__":

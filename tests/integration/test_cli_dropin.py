@@ -21,7 +21,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
 import broker as brokermod  # noqa: E402
-from testcase import BrokerTestCase, HOST, emulated  # noqa: E402
+from testcase import BrokerTestCase, budget, HOST, emulated  # noqa: E402
 
 EXIT_CONN_LOST = 7   # MOSQ_ERR_CONN_LOST
 EXIT_TLS = 8         # MOSQ_ERR_TLS
@@ -259,7 +259,7 @@ class DropIn(BrokerTestCase):
         self.pub("-t", "test/u/a", "-q", "1", "-m", "gone")
         self.pub("-t", "test/u/b", "-q", "1", "-m", "kept")
         r = self.run_tool("secmq-sub", args + ["-t", "test/u/b", "-C", "1",
-                                               "-W", "10", "-v"])
+                                               "-W", budget(10), "-v"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "test/u/b kept\n")
 
@@ -274,7 +274,7 @@ class DropIn(BrokerTestCase):
         r = self.run_tool("secmq-sub", args + ["-E"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.pub("-t", "test/v5", "-q", "1", "-m", "queued while away")
-        r = self.run_tool("secmq-sub", args + ["-C", "1", "-W", "10"])
+        r = self.run_tool("secmq-sub", args + ["-C", "1", "-W", budget(10)])
         self.assertEqual((r.returncode, r.stdout), (0, "queued while away\n"),
                          r.stderr)
 
@@ -288,7 +288,7 @@ class DropIn(BrokerTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.pub("-t", "test/v5x", "-q", "1", "-m", "lost")
         sub = self.start_sub("-V", "mqttv5", "-c", "-q", "1", "-t",
-                             "test/v5x", "-x", "600", "-C", "1", "-W", "10",
+                             "test/v5x", "-x", "600", "-C", "1", "-W", budget(10),
                              user="alice", client_id="v5-x0")
         self.pub("-t", "test/v5x", "-q", "1", "-m", "after")
         rc, out, err = self.finish(sub)

@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
-from testcase import BrokerTestCase  # noqa: E402
+from testcase import BrokerTestCase, budget  # noqa: E402
 
 PAYLOADS = ["first", "second message with spaces", "ünïcödé ✓",
             "x" * 2000, "last"]
@@ -24,7 +24,7 @@ class Delivery(BrokerTestCase):
     def roundtrip(self, qos):
         topic = "test/delivery/qos%d" % qos
         sub = self.start_sub("-t", topic, "-q", "2", "-C", len(PAYLOADS),
-                             "-W", "10", "-F", "%q|%r|%t|%p",
+                             "-W", budget(10), "-F", "%q|%r|%t|%p",
                              client_id="sub-qos%d" % qos)
         for p in PAYLOADS:
             self.pub("-t", topic, "-q", qos, "-m", p, "-i", "pub-qos%d" % qos)
@@ -81,7 +81,7 @@ class Delivery(BrokerTestCase):
     def test_repeat(self):
         """--repeat N publishes the message N times."""
         sub = self.start_sub("-t", "test/repeat", "-q", "1", "-C", "4",
-                             "-W", "10", client_id="sub-repeat")
+                             "-W", budget(10), client_id="sub-repeat")
         self.pub("-t", "test/repeat", "-q", "1", "-m", "again",
                  "--repeat", "4")
         rc, out, err = self.finish(sub)

@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
-from testcase import BrokerTestCase  # noqa: E402
+from testcase import BrokerTestCase, budget  # noqa: E402
 
 CONTROLLER = "secmq-example-light-controller"
 DASHBOARD = "secmq-example-light-dashboard"
@@ -91,7 +91,7 @@ class Examples(BrokerTestCase):
 
     def retained_status(self, client_id):
         sub = self.start_sub("-t", "home/light/status", "-C", "1",
-                             "-W", "10", "-F", "%r %p", client_id=client_id)
+                             "-W", budget(10), "-F", "%r %p", client_id=client_id)
         rc, out, err = self.finish(sub)
         self.assertEqual(rc, 0, err)
         return out.strip()

@@ -22,9 +22,16 @@ purged first, and at the end (also on failure) everything installed is
 purged, and the user and directories the packages made are removed when
 they did not exist before. One run at a time (a lock in /run/lock).
 
-Needs root (it exits 77, skipped, otherwise). Started by ctest (test
-package_install, label package, RUN_SERIAL):
-    test_packages.py --build-dir B --source-dir S --version V [--cc CC]
+In two steps, two ctest tests (label package):
+    test_packages.py --step build --build-dir B --source-dir S \
+        --version V [--cc CC]
+builds the packages and checks them without installing (test
+package_build, run beside the other tests: it changes nothing outside B);
+    test_packages.py --step install --build-dir B --source-dir S \
+        --version V
+installs those packages, runs the demo and purges (test package_install,
+RUN_SERIAL as it installs into /usr; needs root: it exits 77, skipped,
+otherwise).
 """
 
 import argparse
@@ -143,7 +150,7 @@ class Packages(unittest.TestCase):
 
     @classmethod
     def prepare(cls):
-        left = installed(PACKAGES)
+        left = installed(PACKAGES) if OPTS.step == "install" else []
         if left:
             sys.stderr.write("purging packages of an earlier run: %s\n"
                              % " ".join(left))
@@ -151,13 +158,26 @@ class Packages(unittest.TestCase):
             assert r.returncode == 0, "purge failed: %s%s" % (r.stdout,
                                                               r.stderr)
         cls.pkg_build = os.path.join(OPTS.build_dir, "package")
-        cmd = [os.path.join(OPTS.source_dir, "scripts", "package.sh"),
-               cls.pkg_build]
-        if OPTS.cc:
-            cmd.append("-DCMAKE_C_COMPILER=" + OPTS.cc)
-        r = run(cmd, timeout=BUILD_TIMEOUT_S)
-        cls.package_result = r
-        cls.debs = sorted(r.stdout.split()) if r.returncode == 0 else []
+        cls.build_error = None
+        if OPTS.step == "build":
+            cmd = [os.path.join(OPTS.source_dir, "scripts", "package.sh"),
+                   cls.pkg_build]
+            if OPTS.cc:
+                cmd.append("-DCMAKE_C_COMPILER=" + OPTS.cc)
+            r = run(cmd, timeout=BUILD_TIMEOUT_S)
+            if r.returncode != 0:
+                cls.build_error = ("scripts/package.sh failed:\n%s%s"
+                                   % (r.stdout, r.stderr))
+            cls.debs = sorted(r.stdout.split()) if r.returncode == 0 else []
+        else:
+            # The packages the step `build` (test package_build) made.
+            d = os.path.join(cls.pkg_build, "packages")
+            cls.debs = sorted(os.path.join(d, n) for n in os.listdir(d)
+                              if n.endswith(".deb")) \
+                if os.path.isdir(d) else []
+            if not cls.debs:
+                cls.build_error = ("no .deb in %s: run the step build "
+                                   "(test package_build) first" % d)
         cls.ma = check_debs.multiarch(cls.arch())
 
     @classmethod
@@ -170,7 +190,7 @@ class Packages(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=10)
-        left = installed(PACKAGES)
+        left = installed(PACKAGES) if OPTS.step == "install" else []
         problems = []
         if left:
             r = run(APT + ["purge"] + left, timeout=APT_TIMEOUT_S)
@@ -182,11 +202,12 @@ class Packages(unittest.TestCase):
                 shutil.rmtree(path, ignore_errors=True)
             elif os.path.lexists(path):
                 os.unlink(path)
-        if not cls.had_user and user_exists(USER):
+        if OPTS.step == "install" and not cls.had_user and \
+                user_exists(USER):
             r = run(["userdel", USER])
             if r.returncode != 0:
                 problems.append("userdel %s: %s" % (USER, r.stderr))
-        for d in SYSTEM_DIRS:
+        for d in SYSTEM_DIRS if OPTS.step == "install" else []:
             if not cls.had_dirs[d] and os.path.isdir(d):
                 try:
                     os.rmdir(d)
@@ -202,16 +223,20 @@ class Packages(unittest.TestCase):
             raise AssertionError("cleanup: " + "; ".join(problems))
 
     def setUp(self):
-        r = self.package_result
-        self.assertEqual(r.returncode, 0, "scripts/package.sh failed:\n%s%s"
-                         % (r.stdout, r.stderr))
+        if self.build_error:
+            self.fail(self.build_error)
         self.assertEqual(len(self.debs), len(PACKAGES), self.debs)
+
+    def needs_step(self, step):
+        if OPTS.step != step:
+            self.skipTest("part of the step %s" % step)
 
     # -- without installing ----------------------------------------------
 
     def test_components_cover_every_file(self):
         """Each installed file belongs to one of the packaged components;
         the unnamed component installs nothing."""
+        self.needs_step("build")
         def files(component):
             dest = os.path.join(self.tmp, "comp", component or "all")
             cmd = ["cmake", "--install", self.pkg_build, "--prefix", dest]
@@ -238,12 +263,14 @@ class Packages(unittest.TestCase):
 
     def test_debs(self):
         """check_debs.py: fields, Depends, modes, ELF, no RUNPATH."""
+        self.needs_step("build")
         c = check_debs.Checker(self.arch(), OPTS.version)
         self.assertEqual(c.check_all(self.debs), [])
 
     # -- installed -----------------------------------------------------------
 
     def test_install_run_purge(self):
+        self.needs_step("install")
         owned = self.install()
         self.check_installed(owned)
         self.check_unit_file()
@@ -597,16 +624,17 @@ class Packages(unittest.TestCase):
 
 def main():
     global OPTS
-    if os.geteuid() != 0:
-        sys.stderr.write("test_packages.py: SKIPPED: it installs packages "
-                         "with apt-get and needs root\n")
-        sys.exit(77)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap.add_argument("--step", choices=("build", "install"), required=True)
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--source-dir", required=True)
     ap.add_argument("--version", required=True)
     ap.add_argument("--cc", default=None)
     OPTS, rest = ap.parse_known_args()
+    if OPTS.step == "install" and os.geteuid() != 0:
+        sys.stderr.write("test_packages.py: SKIPPED: it installs packages "
+                         "with apt-get and needs root\n")
+        sys.exit(77)
     unittest.main(argv=[sys.argv[0]] + rest)
 
 

@@ -908,4 +908,12 @@ int bench_outbox_main(int argc, char **argv);
  */
 int bench_replay_main(int argc, char **argv);
 
+/*
+ * --suite python (bench_python.c): the Python package's secmq.Client
+ * against paho-mqtt through the private broker, measured by
+ * python/bench/paho_vs_secmq.py as a child process. Takes the arguments
+ * after "--suite python" (argv[0] is "python"); returns the exit status.
+ */
+int bench_python_main(int argc, char **argv);
+
 #endif /* SECMQ_BENCH_H */

@@ -164,6 +164,11 @@ int main(int argc, char **argv)
         strcmp(argv[2], "file") == 0) {
         return bench_file_main(argc - 2, argv + 2);
     }
+    /* --suite python has options of its own (bench_python.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "python") == 0) {
+        return bench_python_main(argc - 2, argv + 2);
+    }
     memset(&broker, 0, sizeof(broker));
     memset(&meta, 0, sizeof(meta));
     rc = bench_options_parse(&o, argc, argv, err, sizeof(err));

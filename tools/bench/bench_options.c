@@ -409,7 +409,10 @@ static int parse_opt(bench_options *o, int opt, const char *arg, char *err,
         } else if (strcmp(arg, "transports") == 0) {
             o->suite_broker = 0;
         } else {
-            snprintf(err, errlen, "--suite: '%s' is not transports or broker",
+            snprintf(err, errlen,
+                     "--suite: '%s' is not transports or broker (outbox, "
+                     "file, replay and python go first: secmq-bench "
+                     "--suite NAME [its options])",
                      arg);
             return -1;
         }
