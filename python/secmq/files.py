@@ -324,6 +324,8 @@ class _Transfer:
     # -- closing -------------------------------------------------------------
 
     def _client_gone(self):
+        if self._h is None and getattr(self._client, "_staged", False):
+            return      # the outbox-only C client of an unconnected Client
         if not self._closed:
             self._fail(StateError("the client was closed"))
         self.close()

@@ -320,16 +320,22 @@ class Files(ClientMixin, E2ETestCase):
 
     def test_sender_through_outbox(self):
         """With Client(outbox=...), chunks are outbox rows: on_durable and
-        on_delivered reach the sender."""
+        on_delivered reach the sender, also one made before connect()."""
         src = os.path.join(self.work, "o.bin")
         data = random_file(src, 1 * MB)
         rx = self.c_recv("-C", "1")
         box = os.path.join(self.work, "outbox.db")
-        c, rec = self.client(user="sam", outbox=box)
+        # The outbox is open before connect(): the sender is made on the
+        # client that connect() makes.
+        c, rec = self.client(user="sam", outbox=box, connect=False)
         events = []
-        done = secmq.send_file(c, src, TOPIC, keyring=self.kdir("sam"),
-                               state=box + ".xfer", timeout=30,
-                               progress=events.append)
+        with secmq.FileSender(c, TOPIC, keyring=self.kdir("sam"),
+                              state=box + ".xfer",
+                              progress=events.append) as tx:
+            tx.add(src)
+            c.loop_start()
+            c.connect(self.broker.host, self.broker.port)
+            done, = tx.wait(30)
         self.assertEqual((done.name, done.size), ("o.bin", len(data)))
         # Chunks count as acknowledged once committed to the outbox,
         # which on_durable reports (on the outbox's commit thread, so
