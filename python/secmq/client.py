@@ -670,6 +670,7 @@ class Client(_Acks, _Outbox):
             if self._connected:
                 self.disconnect()
             self._destroy()
+        _links_closing(self)            # transfers that never got an h
         kr, self._owned_keyring = self._owned_keyring, None
         if kr is not None:
             kr.close()

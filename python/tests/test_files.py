@@ -236,6 +236,15 @@ class Files(ClientMixin, E2ETestCase):
         self.assertEqual(str(cm2.exception), text)
         with self.assertRaises(secmq.NoKeyError):
             rx.wait(1, timeout=1)
+        # A client closed before it ever connected closes its transfers
+        # too, which let go of their keyring.
+        c3 = secmq.Client()
+        kr = secmq.Keyring(self.kdir("sam"))
+        tx = secmq.FileSender(c3, TOPIC, keyring=kr)
+        c3.close()
+        with self.assertRaises(secmq.StateError):
+            tx.wait(1)
+        kr.close()
         # A client with a keyring of its own would open the transfer's
         # messages first: refused, saying so.
         keyed = secmq.Client(keyring=self.kdir("sam"))
