@@ -330,13 +330,20 @@ class _Transfer:
             self._fail(StateError("the client was closed"))
         self.close()
 
-    def close(self) -> None:
-        """Stop the transfer and free the library's object (progress on
-        disk stays for the next run with the same state). Safe to call
-        twice; used by ``with``. Not from a progress callback."""
+    def _closable(self):
         if self._thread is threading.current_thread():
             raise StateError("close() cannot be called from a file "
                              "transfer's callback")
+        # Not from the client's callbacks either: the tick thread joined
+        # in close() may wait for the network thread inside a publish.
+        self._client._not_in_callback("close")
+
+    def close(self) -> None:
+        """Stop the transfer and free the library's object (progress on
+        disk stays for the next run with the same state). Safe to call
+        twice; used by ``with``. Not from a callback (the transfer's or
+        the client's: StateError)."""
+        self._closable()
         with self._cond:
             if self._closed:
                 return
@@ -670,6 +677,7 @@ class FileReceiver(_Transfer):
         receiver's last answers, so senders hear that their files
         arrived, as secmq-file recv does; then stop and free (progress
         stays in the state file). Not from a callback."""
+        self._closable()
         deadline = time.monotonic() + FLUSH_S
         while not self._closed and self._client.is_connected() and \
                 time.monotonic() < deadline:

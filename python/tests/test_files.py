@@ -302,10 +302,14 @@ class Files(ClientMixin, E2ETestCase):
         data = random_file(src, 300 * 1000)
         rx = self.c_recv("-C", "1")
         c, rec = self.client(user="sam", connect=False)
-        calls = []
+        calls, refused = [], []
 
         def boom(ev):
             calls.append(ev.kind)
+            try:
+                tx.close()      # refused here: it would join this thread
+            except secmq.StateError as e:
+                refused.append(str(e))
             raise ZeroDivisionError("callback failure %s" % ev.kind)
 
         kr = secmq.Keyring(self.kdir("sam"))
@@ -324,6 +328,7 @@ class Files(ClientMixin, E2ETestCase):
                          hashlib.sha256(data).hexdigest())
         self.assertEqual(calls[0], "start")
         self.assertEqual(calls[-1], "done")
+        self.assertEqual(len(refused), len(calls))
         self.assertTrue(rec.logged("ZeroDivisionError: callback failure "
                                    "done"), rec.logs)
 
