@@ -29,6 +29,8 @@ from .errors import (AuthError, BusyError, ConfigError, ConnectionLostError,
                      ProtocolError, RefusedError, StateError, TimeoutError,
                      TLSCAError, TLSError, TLSExpiredError, TLSHostnameError,
                      TLSPinError, error_string)
+from .files import (FileEvent, FileReceiver, FileRefusedError, FileSender,
+                    send_file)
 from .keyring import Keyring
 from .message import (CONNACK_ACCEPTED, CONNACK_REFUSED_BAD_USERNAME_PASSWORD,
                       CONNACK_REFUSED_IDENTIFIER_REJECTED,

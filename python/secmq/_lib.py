@@ -94,6 +94,33 @@ class ChannelSpec(ctypes.Structure):
                 ("n_subscribers", c_size_t), ("allow_mac", c_int)]
 
 
+FILE_ID_BYTES = 16
+FILE_HASH_BYTES = 32
+
+
+class FileEvent(ctypes.Structure):
+    _fields_ = [("kind", c_int), ("file_id", ctypes.c_ubyte * FILE_ID_BYTES),
+                ("name", c_char_p), ("path", c_char_p), ("peer", c_char_p),
+                ("size", c_uint64), ("bytes", c_uint64),
+                ("chunks", c_uint32), ("chunk_count", c_uint32),
+                ("hash", POINTER(ctypes.c_ubyte)), ("reason", c_int),
+                ("rc", c_int), ("detail", c_char_p)]
+
+
+class FileSendOpts(ctypes.Structure):
+    _fields_ = [("size", c_size_t), ("chunk_size", c_uint32),
+                ("window", c_uint), ("retry_ms", c_int),
+                ("state", c_char_p), ("receivers", c_uint),
+                ("max_rate", c_uint64)]
+
+
+class FileRecvOpts(ctypes.Structure):
+    _fields_ = [("size", c_size_t), ("max_size", c_uint64),
+                ("reserve", c_uint64), ("retry_ms", c_int),
+                ("state", c_char_p), ("max_active", c_uint),
+                ("stall_ms", c_int)]
+
+
 # --- callback types --------------------------------------------------------
 
 CONNECT_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_int, c_int)
@@ -107,6 +134,8 @@ LOG_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_char_p)
 OPEN_FAILURE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_int)
 NOTE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_char_p)
 DELIVERED_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_uint64, c_int)
+DURABLE_CB = DELIVERED_CB
+FILE_EVENT_CB = ctypes.CFUNCTYPE(None, c_void_p, POINTER(FileEvent))
 
 # name: (restype, argtypes). Every function the package calls is here.
 PROTOTYPES = {
@@ -176,6 +205,46 @@ PROTOTYPES = {
     "secmq_channel_revoke": (c_int, [c_char_p, c_char_p, c_char_p, c_uint64,
                                      c_char_p, NOTE_CB, c_void_p, c_char_p,
                                      c_size_t]),
+    "secmq_client_on_durable": (None, [c_void_p, DURABLE_CB]),
+    # secmq/file.h: the transfer objects (the codecs stay in C).
+    "secmq_file_reason_name": (c_char_p, [c_int]),
+    "secmq_file_send_opts_init": (None, [POINTER(FileSendOpts)]),
+    "secmq_file_sender_new": (c_int, [POINTER(c_void_p), c_void_p, c_void_p,
+                                      c_char_p, POINTER(FileSendOpts),
+                                      FILE_EVENT_CB, c_void_p, c_char_p,
+                                      c_size_t]),
+    "secmq_file_sender_free": (None, [c_void_p]),
+    "secmq_file_sender_add": (c_int, [c_void_p, c_char_p, c_char_p]),
+    "secmq_file_sender_handle_connect": (c_int, [c_void_p, c_int]),
+    "secmq_file_sender_handle_message": (c_int, [c_void_p,
+                                                 POINTER(Message)]),
+    "secmq_file_sender_handle_subscribe": (None, [c_void_p, c_int, c_int,
+                                                  POINTER(c_int)]),
+    "secmq_file_sender_handle_publish": (None, [c_void_p, c_int, c_int]),
+    "secmq_file_sender_handle_durable": (None, [c_void_p, c_uint64, c_int]),
+    "secmq_file_sender_handle_delivered": (None, [c_void_p, c_uint64,
+                                                  c_int]),
+    "secmq_file_sender_tick": (c_int, [c_void_p]),
+    "secmq_file_sender_counts": (None, [c_void_p, POINTER(c_uint),
+                                        POINTER(c_uint), POINTER(c_uint)]),
+    "secmq_file_sender_errmsg": (c_size_t, [c_void_p, c_char_p, c_size_t]),
+    "secmq_file_recv_opts_init": (None, [POINTER(FileRecvOpts)]),
+    "secmq_file_receiver_new": (c_int, [POINTER(c_void_p), c_void_p,
+                                        c_void_p, c_char_p, c_char_p,
+                                        POINTER(FileRecvOpts),
+                                        FILE_EVENT_CB, c_void_p, c_char_p,
+                                        c_size_t]),
+    "secmq_file_receiver_free": (None, [c_void_p]),
+    "secmq_file_receiver_handle_connect": (c_int, [c_void_p, c_int]),
+    "secmq_file_receiver_handle_message": (c_int, [c_void_p,
+                                                   POINTER(Message)]),
+    "secmq_file_receiver_handle_subscribe": (None, [c_void_p, c_int, c_int,
+                                                    POINTER(c_int)]),
+    "secmq_file_receiver_handle_publish": (None, [c_void_p, c_int, c_int]),
+    "secmq_file_receiver_unacked": (c_uint, [c_void_p]),
+    "secmq_file_receiver_tick": (c_int, [c_void_p]),
+    "secmq_file_receiver_errmsg": (c_size_t, [c_void_p, c_char_p,
+                                              c_size_t]),
 }
 
 
@@ -274,6 +343,17 @@ def _check_abi(lib):
             (ocfg.max_rows, ocfg.max_inflight, ocfg.max_batch) != \
             (100000, 20, 1000):
         raise ImportError("secmq: %s lays out secmq_outbox_config "
+                          "differently from this package: mismatched "
+                          "versions" % lib._name)
+    so = FileSendOpts()
+    lib.secmq_file_send_opts_init(ctypes.byref(so))
+    ro = FileRecvOpts()
+    lib.secmq_file_recv_opts_init(ctypes.byref(ro))
+    if (so.size, so.chunk_size, so.window, so.receivers) != \
+            (ctypes.sizeof(so), 65536, 16, 1) or \
+            (ro.size, ro.retry_ms, ro.max_active) != \
+            (ctypes.sizeof(ro), 3000, 16):
+        raise ImportError("secmq: %s lays out the file transfer options "
                           "differently from this package: mismatched "
                           "versions" % lib._name)
     if (cfg.keepalive, cfg.clean_session, cfg.tls.min_version,

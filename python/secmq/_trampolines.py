@@ -5,7 +5,9 @@ module, taking the GIL) with the user pointer given at creation: a small
 integer naming the Client in a registry of weak references, so a dropped
 client can still be collected. Each turns the C arguments into paho's
 Python ones and hands them to the Client, which never lets an exception
-out. Not for anything else.
+out; first it hands the C arguments to the file transfers attached to
+the client (files.py), whose messages then go no further. Not for
+anything else.
 """
 
 import ctypes
@@ -54,6 +56,41 @@ def _register(client) -> int:
         return key
 
 
+# File transfers (files.py) by client id: a tuple, replaced whole, so the
+# network thread reads it without a lock. Each link has _on_connect,
+# _on_message (True: consumed), _on_subscribe, _on_publish, _on_durable,
+# _on_delivered, _created(h) and _client_gone().
+_links = {}
+
+
+def _link(client, link):
+    with _registry_lock:
+        _links[client._id] = _links.get(client._id, ()) + (link,)
+
+
+def _unlink(client, link):
+    with _registry_lock:
+        rest = tuple(x for x in _links.get(client._id, ()) if x is not link)
+        if rest:
+            _links[client._id] = rest
+        else:
+            _links.pop(client._id, None)
+
+
+def _links_created(client, h):
+    """Client.connect(): a new C client h, before it connects; transfers
+    made before it get their C objects now (raises their errors)."""
+    for link in _links.get(client._id, ()):
+        link._created(h)
+
+
+def _links_closing(client):
+    """Client._destroy(): the C client is about to be freed, its network
+    thread stopped; the transfers that borrow it are closed first."""
+    for link in _links.get(client._id, ()):
+        link._client_gone()
+
+
 def _lookup(user):
     _pin()
     ref = _clients.get(user or 0)
@@ -69,6 +106,9 @@ def _c_connect(c, user, rc, reason, session_present):
     client = _lookup(user)
     if client is not None:
         client._connected = rc == 0
+        if rc == 0:
+            for link in _links.get(user, ()):
+                link._on_connect(session_present)
         client._invoke("on_connect", {"session present": session_present},
                        reason)
 
@@ -86,6 +126,9 @@ def _c_message(c, user, m):
     client = _lookup(user)
     if client is None:
         return
+    for link in _links.get(user, ()):
+        if link._on_message(m):
+            return
     m = m.contents
     mode = {1: SEAL_SIGNED, 2: SEAL_MAC}.get(m.seal_mode)
     sender = _lib.text(m.sender)
@@ -103,6 +146,8 @@ def _c_message(c, user, m):
 def _c_publish(c, user, mid, rc):
     client = _lookup(user)
     if client is not None:
+        for link in _links.get(user, ()):
+            link._on_publish(mid, rc)
         client._acked("pub", mid, rc)
 
 
@@ -110,13 +155,26 @@ def _c_publish(c, user, mid, rc):
 def _c_delivered(c, user, row, rc):
     client = _lookup(user)
     if client is not None:
+        for link in _links.get(user, ()):
+            link._on_delivered(row, rc)
         client._acked("row", row, rc)
+
+
+@_lib.DURABLE_CB
+def _c_durable(c, user, row, rc):
+    """An outbox row committed (set by files.py for a sender that
+    publishes through the client's outbox)."""
+    if _lookup(user) is not None:
+        for link in _links.get(user, ()):
+            link._on_durable(row, rc)
 
 
 @_lib.SUBSCRIBE_CB
 def _c_subscribe(c, user, mid, count, granted):
     client = _lookup(user)
     if client is not None:
+        for link in _links.get(user, ()):
+            link._on_subscribe(mid, count, granted)
         client._acked("sub", mid, tuple(granted[i] for i in range(count)))
 
 

@@ -27,8 +27,9 @@ from .keyring import Keyring
 from ._trampolines import (_c_connect, _c_delivered, _c_disconnect,
                            _c_log, _c_message,
                            _c_open_failure, _c_publish, _c_subscribe,
-                           _c_unsubscribe, _clients, _register,
-                           _registry_lock, _running, _tls)
+                           _c_unsubscribe, _clients, _links_closing,
+                           _links_created, _register, _registry_lock,
+                           _running, _tls)
 from .message import (MQTT_ERR_SUCCESS, MQTT_LOG_DEBUG, MQTT_LOG_ERR,
                       MQTT_LOG_INFO, MQTT_LOG_WARNING, MQTTv31, MQTTv311,
                       MQTTv5, MQTTMessageInfo)
@@ -347,6 +348,7 @@ class Client(_Acks, _Outbox):
                 self._h, self._closing, self._staged = h, False, False
                 self._closed = False
         try:
+            _links_created(self, h)     # file transfers made before
             rc = lib.secmq_client_connect(h)
             if rc != 0:
                 raise from_code(rc, self._errmsg(h))
@@ -645,6 +647,7 @@ class Client(_Acks, _Outbox):
             while self._inflight > 0:
                 self._cond.wait()
         if h is not None:
+            _links_closing(self)        # file transfers borrow h
             lib.secmq_client_free(h)
         with self._lock:
             self._h, self._staged = None, False
@@ -667,6 +670,7 @@ class Client(_Acks, _Outbox):
             if self._connected:
                 self.disconnect()
             self._destroy()
+        _links_closing(self)            # transfers that never got an h
         kr, self._owned_keyring = self._owned_keyring, None
         if kr is not None:
             kr.close()
