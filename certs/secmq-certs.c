@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 #define PROG "secmq-certs"
 #define CA_DAYS_DEFAULT 3650
 #define LEAF_DAYS_DEFAULT 825
@@ -102,6 +106,7 @@ static const char usage_text[] =
     "  --expired     notBefore now-2 days, notAfter now-1 day (for tests)\n"
     "  --force       replace existing key and certificate files\n"
     "  -h, --help    show this help\n"
+    "  --version     show the versions of " PROG " and its libraries\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 bad command line.\n";
 
@@ -410,6 +415,11 @@ static int run(int argc, char **argv)
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "help") == 0) {
         fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf(PROG " %s (wolfSSL %s, libsodium %s)\n", SECMQ_CERTS_VERSION,
+               wolfSSL_lib_version(), sodium_version_string());
         return 0;
     }
     if (strcmp(cmd, "pin") == 0)

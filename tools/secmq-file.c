@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_dropin.h"
 #include "cli_msg.h"
 #include "cli_options.h"
 #include "cli_session.h"
@@ -655,6 +656,10 @@ int main(int argc, char **argv)
         file_usage_top();
         printf("\nSee secmq-file send --help and secmq-file recv --help.\n");
         return argc < 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        cli_print_version();
+        return CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "send") == 0) {
         ct = (struct cli_tool){send_opts, tool_option, &t, file_send_help};

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli_dropin.h"
 #include "cli_msg.h"
 #include "secmq.h"
 
@@ -666,7 +667,7 @@ int main(int argc, char **argv)
         }
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("secmq-keys %s\n", secmq_version());
+        cli_print_version();
         return 0;
     }
     if (strcmp(cmd, "init") == 0) {

@@ -112,11 +112,18 @@ class DropIn(BrokerTestCase):
             self.assertIn(opt, r.stdout)
 
     def test_version(self):
-        for tool in ("secmq-pub", "secmq-sub"):
+        """Every tool's --version names the tool and the libraries it runs
+        on; secmq-certs, which does not link libsecmq, its own two."""
+        for tool in ("secmq-pub", "secmq-sub", "secmq-file", "secmq-keys",
+                     "secmq-admin", "secmq-bench"):
             r = self.run_tool(tool, ["--version"])
-            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.returncode, 0, "%s: %s" % (tool, r.stderr))
             self.assertRegex(r.stdout, VERSION_RE % tool)
             self.assertEqual(r.stderr, "")
+        r = self.run_tool("secmq-certs", ["--version"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^secmq-certs \d+\.\d+\.\d+ \(wolfSSL "
+                         r"\d+\.\d+\.\d+, libsodium \d+\.\d+\.\d+\)\n$")
 
     # -- -L URL -------------------------------------------------------------
 

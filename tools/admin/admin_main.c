@@ -16,6 +16,8 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "cli_dropin.h"
+#include "cli_msg.h"
 #include "pwhash.h"
 
 static const char usage_text[] =
@@ -27,6 +29,7 @@ static const char usage_text[] =
     "\n"
     "  --db FILE    the database (default: $SECMQ_AUTH_DB)\n"
     "  -h, --help   show this help\n"
+    "  --version    show the versions of secmq-admin and its libraries\n"
     "\n"
     "Commands:\n"
     "  init [--pw-ops N] [--pw-mem BYTES]\n"
@@ -279,6 +282,11 @@ int main(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         }
+    }
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        cli_msg_init("secmq-admin");
+        cli_print_version();
+        return 0;
     }
     /* Options before the command: --db only. */
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {

@@ -11,6 +11,8 @@
 #include "bench.h"
 #include "bench_options.h"
 
+#include <secmq.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +151,14 @@ int main(int argc, char **argv)
     int mosq_init = 0;
     int rc;
 
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        char deps[256];
+
+        (void)secmq_dependency_versions(deps, sizeof deps);
+        printf("secmq-bench %s (libsecmq %s, %s)\n", SECMQ_VERSION_STRING,
+               secmq_version(), deps);
+        return 0;
+    }
     /* --suite outbox has options of its own (bench_outbox.c). */
     if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
         strcmp(argv[2], "outbox") == 0) {

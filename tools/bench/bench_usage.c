@@ -173,6 +173,7 @@ static const char *const usage_text[] = {
     "Output:",
     "  --json                one JSON document instead of the table",
     "  --help                this text",
+    "  --version             the versions of secmq-bench and its libraries",
     "",
     "Exit status: 0 after a complete run (targets met or not), 1 when the",
     "run failed (reason on stderr, one line), 2 for a usage error.",

@@ -18,7 +18,8 @@ void file_usage_top(void)
            "over MQTT\n\n"
            "Usage: secmq-file send [options] -t TOPIC FILE...\n"
            "       secmq-file recv [options] -t TOPIC -o DIR [-C COUNT]\n"
-           "       secmq-file send --help | secmq-file recv --help\n",
+           "       secmq-file send --help | secmq-file recv --help\n"
+           "       secmq-file --version\n",
            secmq_version());
 }
 
