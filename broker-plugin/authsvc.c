@@ -246,8 +246,12 @@ static const char *refusal(const secmq_authsvc *s, const char *name,
     if (u->disabled) {
         return "disabled user";
     }
-    if (s->idpats == NULL || id == NULL) {
+    if (s->idpats == NULL || s->idpats->n == 0) {
         return NULL;
+    }
+    if (id == NULL) {
+        /* SECURITY: with client id patterns, a login must name its id. */
+        return "no client id";
     }
     return secmq__idpats_check(s->idpats, &s->policy, name, id, NULL);
 }

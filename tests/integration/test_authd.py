@@ -323,6 +323,13 @@ class TestAuthd(AuthdTestCase):
         self.start("--client-id-pattern", "%u %u-*")
         self.assertEqual(self.login("alice", client_id="alice-1"), "allow")
         self.assertEqual(self.login("alice", client_id="sam-1"), "deny")
+        self.assert_logged(r"refused login for 'alice' \(client 'sam-1'\): "
+                           r"client id does not match the user's pattern")
+        st, body = self.post("user", {"username": "alice", "vhost": "/",
+                                      "password": self.users["alice"]})
+        self.assertEqual((st, body), (200, "deny"))
+        self.assert_logged(r"refused login for 'alice' \(client '\(none\)'\)"
+                           r": no client id")
         self.assertEqual(self.resource("alice", "queue",
                                        "mqtt-subscription-alice-1qos1",
                                        "read"), "allow")

@@ -68,6 +68,11 @@ PACKAGES = {
          "usr/share/doc/secmq-broker-plugin/examples/secmq.conf"],
         ["libsecmq0 (= {v})", "mosquitto (>= 2.0)", "libc6", "libsodium23",
          "libsqlite3-0"]),
+    "secmq-authd": (
+        ["usr/bin/secmq-authd", "usr/lib/systemd/system/secmq-authd.service",
+         "usr/share/doc/secmq-authd/examples/authd.env",
+         "usr/share/doc/secmq-authd/examples/rabbitmq-secmq.conf"],
+        ["libc6", "libsodium23", "libsqlite3-0", "libmicrohttpd12"]),
     "secmq-bench": (
         ["usr/bin/secmq-bench"],
         ["libsecmq0 (= {v})", "secmq-tools (= {v})", "libc6",
@@ -357,7 +362,7 @@ class Checker:
             self.fail(deb, "no ELF file in it")
 
 
-PROGRAMS = TOOLS + ["secmq-admin", "secmq-bench"]
+PROGRAMS = TOOLS + ["secmq-admin", "secmq-authd", "secmq-bench"]
 
 
 def run_unpacked(checker, debs):
