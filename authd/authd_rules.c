@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "acl.h"
 #include "authd.h"
 
@@ -62,20 +64,6 @@ int authd_form_add(authd_form *form, const char *key, const char *value,
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Decode len bytes of s into out (at least len + 1 bytes). */
 static int decode(const char *s, size_t len, char *out)
 {
@@ -86,16 +74,15 @@ static int decode(const char *s, size_t len, char *out)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi, lo;
-            if (i + 2 >= len) {
+            unsigned char b;
+            size_t n = 0;
+            const char *end = NULL;
+            if (i + 2 >= len ||
+                sodium_hex2bin(&b, 1, s + i + 1, 2, NULL, &n, &end) != 0 ||
+                n != 1 || end != s + i + 3) {
                 return -1;
             }
-            hi = hexval(s[i + 1]);
-            lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0) {
-                return -1;
-            }
-            c = (char)(hi * 16 + lo);
+            c = (char)b;
             i += 2;
         }
         if (c == '\0') {
