@@ -540,8 +540,9 @@ class TestAuthdStartup(AuthdTestCase):
     def test_help(self):
         r = self.run_authd("--help")
         self.assertEqual(r.returncode, 0)
-        src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "authd", "authd_main.c")).read()
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "..", "..", "authd", "authd_main.c")) as fh:
+            src = fh.read()
         opts = set(re.findall(r'\{"([a-z-]+)", (?:required|no)_argument',
                               src))
         self.assertGreater(len(opts), 10)

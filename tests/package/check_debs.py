@@ -350,8 +350,11 @@ class Checker:
                 self.fail(deb, "/%s has a RUNPATH/RPATH (the library is in "
                           "the loader's path)" % path)
             needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", d)
+            # secmq-certs (wolfSSL only) and secmq-authd (the plugin's
+            # policy engine, libmicrohttpd) use nothing of libsecmq.
             if path.startswith("usr/bin/") and \
-                    os.path.basename(path) != "secmq-certs" and \
+                    os.path.basename(path) not in ("secmq-certs",
+                                                   "secmq-authd") and \
                     "libsecmq.so.0" not in needed:
                 self.fail(deb, "/%s does not need libsecmq.so.0: %r"
                           % (path, needed))
