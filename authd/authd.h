@@ -3,6 +3,7 @@
  * rabbitmq_auth_backend_http from the secmq auth database with the
  * plugin's policy engine (broker-plugin/authsvc.h). authd_rules.c turns
  * the four RabbitMQ questions into policy decisions (no HTTP),
+ * authd_form.c decodes the fields of a request,
  * authd_http.c is the only file that sees libmicrohttpd, authd_main.c
  * holds the options, the listening socket and the loop.
  */
