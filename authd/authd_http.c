@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -157,7 +158,7 @@ static enum MHD_Result finish(authd *d, struct MHD_Connection *c,
         const char *ct = MHD_lookup_connection_value(
             c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (ct == NULL ||
-            strncmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+            strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
             g.failed = 1;
             (void)snprintf(g.err, sizeof g.err, "not a form-encoded body");
         } else if (authd_form_parse(&form, r->body != NULL ? r->body : "",

@@ -172,8 +172,12 @@ static const char *topic_answer(authd *d, const authd_form *form, char *why,
     }
     secmq__acl_free(acl);
     if (!ok) {
+        char shown[80];
+        /* SECURITY: the topic comes from the client: no control bytes in
+         * the log. */
         (void)snprintf(why, why_len, "no rule allows %s on MQTT %s '%s'", perm,
-                       strcmp(perm, "read") == 0 ? "filter" : "topic", topic);
+                       strcmp(perm, "read") == 0 ? "filter" : "topic",
+                       secmq__printable(topic, shown, sizeof shown));
         return why;
     }
     return NULL;

@@ -399,6 +399,14 @@ class TestAuthd(AuthdTestCase):
         st, body = self.post("resource", {"username": "sam", "vhost": "/"})
         self.assertEqual((st, body), (200, "deny"))
         self.assertEqual(self.post("vhost", {"vhost": "/"})[1], "deny")
+        # Names and topics from the client cannot forge log lines.
+        since = len(self.authd.text())
+        self.assertEqual(self.topic("alice", "read", "x\nsecmq-authd: forged"),
+                         "deny")
+        self.assertEqual(self.login("a\nsecmq-authd: forged", "x"), "deny")
+        self.assert_logged(r"denied topic read 'x\?secmq-authd: forged'",
+                           since)
+        self.assertNotIn("\nsecmq-authd: forged", self.authd.text()[since:])
         # Still serving.
         self.assertEqual(self.login("sam"), "allow")
 
