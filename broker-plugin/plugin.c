@@ -28,6 +28,7 @@
 #include "acl.h"
 #include "authdb.h"
 #include "authguard.h"
+#include "authsvc.h"
 #include "clientid.h"
 #include "clients.h"
 #include "policy.h"
@@ -44,25 +45,15 @@ typedef secmq_pclient client;
 
 typedef struct plugin {
     mosquitto_plugin_id_t *pid;
-    char *db_path;
+    secmq_authsvc svc; /* database, policy, logins (authsvc.h) */
     bool require_signed;
     bool bridge_in_signed; /* plugin_opt_bridge_in_signed */
     int reload_interval;
     secmq_idpats id_patterns; /* plugin_opt_client_id_pattern */
     char *id_pattern_spec;    /* as given, for the log; NULL: off */
-    secmq_authdb *db;
-    bool db_writable;
-    secmq_policy policy;
-    secmq_signers signers;              /* every user's keys, for relay users */
-    char dummy_hash[SECMQ_PW_HASH_MAX]; /* verified for unknown users */
-    unsigned long long dummy_ops;
-    size_t dummy_mem;
-    secmq_pclients clients; /* the connected clients it logged in */
+    secmq_signers signers;    /* every user's keys, for relay users */
+    secmq_pclients clients;   /* the connected clients it logged in */
     time_t next_check;
-    bool check_failing; /* the last check failed (logged once) */
-
-    secmq_guard_cfg guard_cfg; /* login budgets and cache (authguard.h) */
-    secmq_guard *guard;
 } plugin;
 
 static void logf_(int level, const char *fmt, ...)
@@ -79,108 +70,43 @@ static void logf_(int level, const char *fmt, ...)
     mosquitto_log_printf(level, LOG_PREFIX "%s", line);
 }
 
-/* Names from clients go into log lines: show at most 64 bytes and no
- * control characters, so a hostile name cannot forge log lines. */
-static const char *printable(const char *s, char *buf, size_t cap)
-{
-    size_t i = 0;
-
-    if (s == NULL) {
-        return "(none)";
-    }
-    for (; s[i] != '\0' && i + 1 < cap && i < 64; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
 /* --- the client table (clients.c) ------------------------------------ */
 
 /* A connected client's entry, from its login to its DISCONNECT event. */
 static client *table_add(plugin *p, const struct mosquitto *ctx,
                          const char *user, const char *id)
 {
-    return secmq__clients_add(&p->clients, &p->policy, ctx, user, id);
+    return secmq__clients_add(&p->clients, &p->svc.policy, ctx, user, id);
 }
 
 /* --- the policy --------------------------------------------------------- */
 
-/* A hash of a random password at the policy's cost: unknown users are
- * checked against it so they cost what a known user costs. */
-static int make_dummy(plugin *p)
+/* Before a new policy replaces the old one: the signing keys of every
+ * user, for relay users (relay.h). */
+static int on_load(void *user, const secmq_policy *fresh, char *err,
+                   size_t errlen)
 {
-    unsigned char pw[32];
-    int rc;
+    plugin *p = user;
+    secmq_signers signers;
 
-    if (p->dummy_hash[0] != '\0' && p->dummy_ops == p->policy.pw_ops &&
-        p->dummy_mem == p->policy.pw_mem) {
-        return 0;
-    }
-    randombytes_buf(pw, sizeof pw);
-    rc = secmq__pw_hash(p->dummy_hash, (const char *)pw, sizeof pw,
-                        p->policy.pw_ops, p->policy.pw_mem);
-    sodium_memzero(pw, sizeof pw);
-    if (rc != 0) {
+    if (secmq__signers_build(fresh, &signers) != 0) {
+        (void)snprintf(err, errlen, "out of memory for the signing keys");
         return -1;
     }
-    p->dummy_ops = p->policy.pw_ops;
-    p->dummy_mem = p->policy.pw_mem;
+    secmq__signers_free(&p->signers);
+    p->signers = signers;
     return 0;
 }
 
-static int open_db(plugin *p, char *err, size_t errlen)
+/* The service's log lines, through the broker's log. */
+static void svc_log(void *user, secmq_svc_level level, const char *line)
 {
-    int rc = secmq__authdb_open(&p->db, p->db_path, SECMQ_AUTHDB_READWRITE, err,
-                                errlen);
+    static const int levels[] = {MOSQ_LOG_ERR, MOSQ_LOG_WARNING,
+                                 MOSQ_LOG_NOTICE, MOSQ_LOG_INFO,
+                                 MOSQ_LOG_DEBUG};
 
-    p->db_writable = rc == SECMQ_OK;
-    if (rc == SECMQ_E_IO) {
-        /* A read-only database works; only hash upgrades are lost. */
-        rc = secmq__authdb_open(&p->db, p->db_path, SECMQ_AUTHDB_READONLY, err,
-                                errlen);
-        if (rc == SECMQ_OK) {
-            logf_(MOSQ_LOG_WARNING,
-                  "%s is read-only for the broker: old password hashes "
-                  "will not be upgraded",
-                  p->db_path);
-        }
-    }
-    return rc;
-}
-
-/* Load the policy into p (replacing the old one only on success). */
-static int load_policy(plugin *p, char *err, size_t errlen)
-{
-    secmq_policy fresh = {0};
-    size_t skipped = 0;
-    secmq_signers signers;
-    int rc = secmq__authdb_load(p->db, &fresh, &skipped, err, errlen);
-
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    if (secmq__signers_build(&fresh, &signers) != 0) {
-        secmq__policy_clear(&fresh);
-        (void)snprintf(err, errlen, "out of memory for the signing keys");
-        return SECMQ_E_NOMEM;
-    }
-    secmq__policy_clear(&p->policy);
-    p->policy = fresh;
-    secmq__signers_free(&p->signers);
-    p->signers = signers;
-    if (skipped > 0) {
-        logf_(MOSQ_LOG_WARNING,
-              "%zu invalid rows in %s were ignored (fix them with "
-              "secmq-admin)",
-              skipped, p->db_path);
-    }
-    if (make_dummy(p) != 0) {
-        (void)snprintf(err, errlen, "cannot hash at the database's cost");
-        return SECMQ_E_NOMEM;
-    }
-    return SECMQ_OK;
+    (void)user;
+    mosquitto_log_printf(levels[level], LOG_PREFIX "%s", line);
 }
 
 typedef struct kick {
@@ -202,13 +128,13 @@ static void apply_to_clients(plugin *p)
     }
     for (size_t i = 0; i < p->clients.nbuckets; i++) {
         for (client *c = p->clients.buckets[i]; c != NULL; c = c->next) {
-            const secmq_user *u = secmq__policy_user(&p->policy, c->user);
+            const secmq_user *u = secmq__policy_user(&p->svc.policy, c->user);
             secmq_acl *old = c->acl;
             const char *why = NULL;
             int64_t old_gen = c->pw_gen;
 
             c->acl = NULL;
-            if (secmq__client_compile(&p->policy, c) != 0) {
+            if (secmq__client_compile(&p->svc.policy, c) != 0) {
                 /* SECURITY: no memory for the new rules: deny all. */
                 secmq__acl_free(c->acl);
                 c->acl = NULL;
@@ -223,8 +149,8 @@ static void apply_to_clients(plugin *p)
                 why = "access reduced";
             } else {
                 /* A new user may now own the id (clientid.h). */
-                why = secmq__idpats_check(&p->id_patterns, &p->policy, c->user,
-                                          c->id, NULL);
+                why = secmq__idpats_check(&p->id_patterns, &p->svc.policy,
+                                          c->user, c->id, NULL);
             }
             secmq__acl_free(old);
             if (why != NULL && kicks != NULL && nkicks < cap) {
@@ -234,8 +160,8 @@ static void apply_to_clients(plugin *p)
                     char b1[80], b2[80];
                     logf_(MOSQ_LOG_NOTICE,
                           "disconnecting client '%s' (user '%s'): %s",
-                          printable(c->id, b1, sizeof b1),
-                          printable(c->user, b2, sizeof b2), why);
+                          secmq__printable(c->id, b1, sizeof b1),
+                          secmq__printable(c->user, b2, sizeof b2), why);
                     nkicks++;
                 }
             }
@@ -250,112 +176,18 @@ static void apply_to_clients(plugin *p)
     free(kicks);
 }
 
-static void reload(plugin *p, const char *why)
+static void reload(plugin *p, int force)
 {
-    char err[ERR_LEN] = "";
-    /* After a failed reopen there is no connection: try again. */
-    int rc = p->db != NULL ? secmq__authdb_changed(p->db, err, sizeof err) : 1;
-
-    if (rc == 1 || why != NULL) {
-        /* A replaced file (or SIGHUP) is opened afresh. */
-        secmq__authdb_close(p->db);
-        p->db = NULL;
-        rc = open_db(p, err, sizeof err);
-        if (rc == SECMQ_OK) {
-            rc = load_policy(p, err, sizeof err);
-        }
-        if (rc != SECMQ_OK) {
-            /* Tried again every interval; logged once per outage. */
-            if (!p->check_failing) {
-                logf_(MOSQ_LOG_ERR,
-                      "cannot reload %s: %s; keeping the last good policy",
-                      p->db_path, err);
-            }
-            p->check_failing = true;
-            return;
-        }
+    if (secmq__authsvc_reload(&p->svc, force) == 1) {
         logf_(MOSQ_LOG_NOTICE,
               "reloaded policy: %zu users, %zu rules; checking %zu "
               "connected clients",
-              p->policy.nusers, p->policy.nrules, p->clients.nclients);
-        /* SECURITY: cached logins of users deleted, disabled or with a
-         * new password end with the reload that brings the change. */
-        (void)secmq__guard_cache_prune(p->guard, &p->policy);
+              p->svc.policy.nusers, p->svc.policy.nrules, p->clients.nclients);
         apply_to_clients(p);
-    } else if (rc < 0) {
-        /* Logged once per outage, not every second of it. */
-        if (!p->check_failing) {
-            logf_(MOSQ_LOG_ERR,
-                  "cannot check %s for changes: %s; keeping the last good "
-                  "policy",
-                  p->db_path, err);
-        }
-        p->check_failing = true;
-        return;
     }
-    p->check_failing = false;
 }
 
 /* --- events --------------------------------------------------------------- */
-
-/* After a successful login with an old or imported hash: store an
- * argon2id hash at the current cost (once per user and cost change). */
-static void maybe_rehash(plugin *p, const char *name, const char *pw,
-                         size_t pwlen)
-{
-    const secmq_user *u = secmq__policy_user(&p->policy, name);
-    char fresh[SECMQ_PW_HASH_MAX];
-    char err[ERR_LEN];
-    char *copy;
-
-    if (u == NULL || p->db == NULL || !p->db_writable ||
-        !secmq__pw_needs_rehash(u->hash, p->policy.pw_ops, p->policy.pw_mem)) {
-        return;
-    }
-    if (secmq__pw_hash(fresh, pw, pwlen, p->policy.pw_ops, p->policy.pw_mem) !=
-        0) {
-        return;
-    }
-    if (secmq__authdb_user_set_hash(p->db, name, fresh, 0, err, sizeof err) !=
-        SECMQ_OK) {
-        logf_(MOSQ_LOG_WARNING, "cannot upgrade the password hash of '%s': %s",
-              name, err);
-        sodium_memzero(fresh, sizeof fresh);
-        return;
-    }
-    copy = strdup(fresh);
-    sodium_memzero(fresh, sizeof fresh);
-    if (copy != NULL) {
-        /* The policy owns its users; swap the hash in place. */
-        secmq_user *mu = (secmq_user *)u;
-        sodium_memzero(mu->hash, strlen(mu->hash));
-        free(mu->hash);
-        mu->hash = copy;
-    }
-    logf_(MOSQ_LOG_INFO, "upgraded the password hash of '%s' to argon2id",
-          name);
-}
-
-/* --- login flood guard (authguard.c) -------------------------------------- */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* The summary line of a backing-off source's refusals (one per source per
- * plugin_opt_login_log_interval, so a flood cannot fill the disk). */
-static void log_held(const secmq_guard_note *n, void *user)
-{
-    (void)user;
-    logf_(MOSQ_LOG_NOTICE,
-          "refused %lu more logins from %s without checking them: the "
-          "address is backing off after failed logins (%u s more)",
-          n->held, n->addr, n->retry_s);
-}
 
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
@@ -364,104 +196,14 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     const char *name = ed->username;
     const char *id = mosquitto_client_id(ed->client);
     const char *pw = ed->password != NULL ? ed->password : "";
-    size_t pwlen = strnlen(pw, SECMQ_PW_MAX + 1);
-    const secmq_user *u = NULL;
-    const char *why = NULL;
     const char *addr = mosquitto_client_address(ed->client);
-    uint64_t now = mono_ms();
-    secmq_guard_note note;
-    int ok, checked = 1, cached = 0;
-    char b1[80], b2[80];
 
     (void)event;
-    if (name == NULL || name[0] == '\0') {
-        why = "no username";
-    } else if (!secmq__name_ok(name)) {
-        why = "invalid username";
-    } else if (id == NULL || !secmq__name_ok(id)) {
-        why = "invalid client id";
-    } else if (pwlen > SECMQ_PW_MAX) {
-        why = "bad password";
-    }
-    if (why == NULL) {
-        u = secmq__policy_user(&p->policy, name);
-    }
-    /* SECURITY: every login that gets this far costs one argon2id check,
-     * whether the user exists, is disabled or has an imported hash, so
-     * timing does not tell which names exist; except that a source over
-     * its failure budget is refused before any check (the same CONNACK as
-     * a wrong password), and a login that matches a recent successful
-     * check of the same stored hash needs none. */
-    if (secmq__guard_admit(p->guard, addr, now, &note)) {
-        ok = 0;
-        checked = 0;
-    } else if (u != NULL && secmq__guard_cache_hit(p->guard, name, pw, pwlen,
-                                                   u->hash, now)) {
-        ok = 1;
-        cached = 1;
-    } else if (u != NULL && strncmp(u->hash, "$argon2id$", 10) == 0) {
-        ok = secmq__pw_verify(u->hash, pw, pwlen);
-    } else {
-        /* Unknown user, or a cheap imported mosquitto hash. */
-        (void)secmq__pw_verify(p->dummy_hash, pw, pwlen);
-        ok = u != NULL && secmq__pw_verify(u->hash, pw, pwlen);
-    }
-    if (!checked) {
-        if (!note.log) {
-            return MOSQ_ERR_AUTH;
-        }
-        logf_(MOSQ_LOG_NOTICE,
-              "refused login for '%s' (client '%s'): not checked, the "
-              "address is backing off after failed logins (from %s; %lu "
-              "refused since the last line, %u s more)",
-              printable(name, b1, sizeof b1), printable(id, b2, sizeof b2),
-              note.addr, note.held, note.retry_s);
+    /* An id the broker does not give is "" here: an invalid client id. */
+    if (secmq__authsvc_login(&p->svc, name, id != NULL ? id : "", pw,
+                             strnlen(pw, SECMQ_PW_MAX + 1), addr, addr,
+                             secmq__mono_ms()) != NULL) {
         return MOSQ_ERR_AUTH;
-    }
-    if (why == NULL) {
-        if (u == NULL) {
-            why = "unknown user";
-        } else if (!ok) {
-            why = "bad password";
-        } else if (u->disabled) {
-            why = "disabled user";
-        } else {
-            why = secmq__idpats_check(&p->id_patterns, &p->policy, name, id,
-                                      NULL);
-        }
-    }
-    if (why != NULL) {
-        logf_(MOSQ_LOG_NOTICE,
-              "refused login for '%s' (client '%s'): %s (from %s)",
-              printable(name, b1, sizeof b1), printable(id, b2, sizeof b2), why,
-              addr != NULL ? addr : "?");
-        /* A right password refused for a disabled user or a client id of
-         * someone else is not a guess: it spends no failure budget, so
-         * one misconfigured device does not back off its neighbours. */
-        if (!ok && secmq__guard_result(
-                       p->guard, addr,
-                       name != NULL && secmq__name_ok(name) ? name : NULL, 0,
-                       now, &note)) {
-            logf_(MOSQ_LOG_NOTICE,
-                  "too many failed logins from %s: its logins are refused "
-                  "without checking for %u s",
-                  note.addr, note.retry_s);
-        }
-        return MOSQ_ERR_AUTH;
-    }
-    maybe_rehash(p, name, pw, pwlen);
-    if (cached) {
-        logf_(MOSQ_LOG_DEBUG,
-              "login for '%s' (client '%s') from %s matched a recent check "
-              "(not hashed)",
-              printable(name, b1, sizeof b1), printable(id, b2, sizeof b2),
-              addr != NULL ? addr : "?");
-    } else {
-        /* After maybe_rehash: the hash the next login will meet. */
-        u = secmq__policy_user(&p->policy, name);
-        if (u != NULL) {
-            secmq__guard_cache_put(p->guard, name, pw, pwlen, u->hash, now);
-        }
     }
     if (table_add(p, ed->client, name, id) == NULL) {
         logf_(MOSQ_LOG_ERR, "out of memory: refusing '%s'", name);
@@ -503,7 +245,7 @@ static const char *relay_why(secmq_relay_verdict v, const char *signer,
         return secmq__relay_verdict_str(v);
     }
     (void)snprintf(buf, cap, "signed by '%s', who may not publish there",
-                   printable(signer, b, sizeof b));
+                   secmq__printable(signer, b, sizeof b));
     return buf;
 }
 
@@ -524,16 +266,17 @@ static int relay_answer(const plugin *p, const client *c,
         logf_(MOSQ_LOG_DEBUG,
               "relayed publish on '%s' from client '%s' (relay user '%s'): "
               "signed by '%s'",
-              printable(ed->topic, b3, sizeof b3),
-              printable(c->id, b1, sizeof b1),
-              printable(c->user, b2, sizeof b2),
-              printable(signer, b4, sizeof b4));
+              secmq__printable(ed->topic, b3, sizeof b3),
+              secmq__printable(c->id, b1, sizeof b1),
+              secmq__printable(c->user, b2, sizeof b2),
+              secmq__printable(signer, b4, sizeof b4));
         return MOSQ_ERR_SUCCESS;
     }
     logf_(MOSQ_LOG_NOTICE,
           "dropped publish on '%s' from client '%s' (relay user '%s'): %s",
-          printable(ed->topic, b3, sizeof b3), printable(c->id, b1, sizeof b1),
-          printable(c->user, b2, sizeof b2),
+          secmq__printable(ed->topic, b3, sizeof b3),
+          secmq__printable(c->id, b1, sizeof b1),
+          secmq__printable(c->user, b2, sizeof b2),
           relay_why(v, signer, b4, sizeof b4));
     return MOSQ_ERR_ACL_DENIED;
 }
@@ -554,9 +297,9 @@ static int acl_answer(const plugin *p, const client *c,
         if (ed->access == MOSQ_ACL_SUBSCRIBE) {
             logf_(MOSQ_LOG_NOTICE,
                   "denied subscribe to '%s' for client '%s' (user '%s')",
-                  printable(ed->topic, b3, sizeof b3),
-                  printable(c->id, b1, sizeof b1),
-                  printable(c->user, b2, sizeof b2));
+                  secmq__printable(ed->topic, b3, sizeof b3),
+                  secmq__printable(c->id, b1, sizeof b1),
+                  secmq__printable(c->user, b2, sizeof b2));
         }
         return MOSQ_ERR_ACL_DENIED;
     case MOSQ_ACL_READ:
@@ -568,9 +311,9 @@ static int acl_answer(const plugin *p, const client *c,
                                     &need_sig)) {
             logf_(MOSQ_LOG_NOTICE,
                   "denied publish to '%s' for client '%s' (user '%s')",
-                  printable(ed->topic, b3, sizeof b3),
-                  printable(c->id, b1, sizeof b1),
-                  printable(c->user, b2, sizeof b2));
+                  secmq__printable(ed->topic, b3, sizeof b3),
+                  secmq__printable(c->id, b1, sizeof b1),
+                  secmq__printable(c->user, b2, sizeof b2));
             return MOSQ_ERR_ACL_DENIED;
         }
         /* SECURITY: checked here rather than on MESSAGE so that a Will
@@ -585,9 +328,9 @@ static int acl_answer(const plugin *p, const client *c,
                 logf_(MOSQ_LOG_NOTICE,
                       "dropped publish on '%s' from client '%s' (user "
                       "'%s'): %s",
-                      printable(ed->topic, b3, sizeof b3),
-                      printable(c->id, b1, sizeof b1),
-                      printable(c->user, b2, sizeof b2), why);
+                      secmq__printable(ed->topic, b3, sizeof b3),
+                      secmq__printable(c->id, b1, sizeof b1),
+                      secmq__printable(c->user, b2, sizeof b2), why);
                 return MOSQ_ERR_ACL_DENIED;
             }
         }
@@ -611,7 +354,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     if (user == NULL || id == NULL || ed->topic == NULL) {
         return MOSQ_ERR_ACL_DENIED;
     }
-    c = secmq__clients_find(&p->clients, &p->policy, ed->client, user, id);
+    c = secmq__clients_find(&p->clients, &p->svc.policy, ed->client, user, id);
     if (c != NULL) {
         return acl_answer(p, c, ed);
     }
@@ -619,7 +362,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
      * getting a message, or a Will published after the DISCONNECT event.
      * Its rules are compiled for this check only and kept nowhere, so
      * the table stays the set of connected clients. */
-    rc = secmq__client_temp(&p->policy, &tmp, user, id);
+    rc = secmq__client_temp(&p->svc.policy, &tmp, user, id);
     if (rc != 0) {
         if (rc == -2) {
             logf_(MOSQ_LOG_ERR, "out of memory compiling an ACL");
@@ -652,8 +395,8 @@ static int on_message(int event, void *event_data, void *userdata)
 
     (void)event;
     if (user != NULL && id != NULL &&
-        secmq__clients_find(&p->clients, &p->policy, ed->client, user, id) !=
-            NULL) {
+        secmq__clients_find(&p->clients, &p->svc.policy, ed->client, user,
+                            id) != NULL) {
         return MOSQ_ERR_SUCCESS;
     }
     if (ed->topic == NULL) {
@@ -664,12 +407,14 @@ static int on_message(int event, void *event_data, void *userdata)
     if (v == SECMQ_RELAY_OK) {
         logf_(MOSQ_LOG_DEBUG,
               "bridged-in message on '%s' from '%s': signed by '%s'",
-              printable(ed->topic, b2, sizeof b2), printable(id, b1, sizeof b1),
-              printable(signer, b3, sizeof b3));
+              secmq__printable(ed->topic, b2, sizeof b2),
+              secmq__printable(id, b1, sizeof b1),
+              secmq__printable(signer, b3, sizeof b3));
         return MOSQ_ERR_SUCCESS;
     }
     logf_(MOSQ_LOG_NOTICE, "dropped bridged-in message on '%s' from '%s': %s",
-          printable(ed->topic, b2, sizeof b2), printable(id, b1, sizeof b1),
+          secmq__printable(ed->topic, b2, sizeof b2),
+          secmq__printable(id, b1, sizeof b1),
           relay_why(v, signer, b3, sizeof b3));
     return MOSQ_ERR_ACL_DENIED;
 }
@@ -693,9 +438,9 @@ static int on_tick(int event, void *event_data, void *userdata)
     (void)event_data;
     if (now >= p->next_check) {
         p->next_check = now + p->reload_interval;
-        reload(p, NULL);
+        reload(p, 0);
     }
-    secmq__guard_flush(p->guard, mono_ms(), log_held, NULL);
+    secmq__authsvc_tick(&p->svc, secmq__mono_ms());
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -703,7 +448,7 @@ static int on_reload(int event, void *event_data, void *userdata)
 {
     (void)event;
     (void)event_data;
-    reload(userdata, "reload");
+    reload(userdata, 1);
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -716,13 +461,9 @@ static void plugin_free(plugin *p)
         return;
     }
     secmq__clients_free(&p->clients);
-    secmq__policy_clear(&p->policy);
+    secmq__authsvc_clear(&p->svc);
     secmq__signers_free(&p->signers);
-    secmq__authdb_close(p->db);
-    free(p->db_path);
     free(p->id_pattern_spec);
-    sodium_memzero(p->dummy_hash, sizeof p->dummy_hash);
-    secmq__guard_free(p->guard);
     free(p);
 }
 
@@ -734,7 +475,7 @@ static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
         const char *k = opts[i].key;
         const char *v = opts[i].value != NULL ? opts[i].value : "";
         int guard_opt =
-            secmq__guard_option(&p->guard_cfg, k, v, err, sizeof err);
+            secmq__guard_option(&p->svc.guard_cfg, k, v, err, sizeof err);
 
         if (guard_opt < 0) {
             logf_(MOSQ_LOG_ERR, "%s", err);
@@ -745,9 +486,9 @@ static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
          * characters, so plugin_opt_db cannot reach the plugin there:
          * "database" is the name to use; "db" is for brokers that pass it. */
         if (strcmp(k, "database") == 0 || strcmp(k, "db") == 0) {
-            free(p->db_path);
-            p->db_path = strdup(v);
-            if (p->db_path == NULL) {
+            free(p->svc.db_path);
+            p->svc.db_path = strdup(v);
+            if (p->svc.db_path == NULL) {
                 return -1;
             }
         } else if (strcmp(k, "require_signed") == 0) {
@@ -806,7 +547,7 @@ static int parse_options(plugin *p, struct mosquitto_opt *opts, int count)
             return -1;
         }
     }
-    if (p->db_path == NULL || p->db_path[0] == '\0') {
+    if (p->svc.db_path == NULL || p->svc.db_path[0] == '\0') {
         logf_(MOSQ_LOG_ERR,
               "plugin_opt_database (the auth database) is required");
         return -1;
@@ -844,38 +585,34 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
     }
     p->pid = identifier;
     p->reload_interval = RELOAD_DEFAULT_S;
-    secmq__guard_cfg_default(&p->guard_cfg);
+    secmq__guard_cfg_default(&p->svc.guard_cfg);
     if (secmq__clients_init(&p->clients) != 0 ||
         parse_options(p, options, option_count) != 0) {
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }
-    if (p->guard_cfg.backoff_max_s < p->guard_cfg.backoff_s) {
+    if (p->svc.guard_cfg.backoff_max_s < p->svc.guard_cfg.backoff_s) {
         logf_(MOSQ_LOG_ERR, "plugin_opt_login_backoff_max must not be less "
                             "than plugin_opt_login_backoff");
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }
-    if (secmq__guard_new(&p->guard, &p->guard_cfg) != 0) {
-        logf_(MOSQ_LOG_ERR, "out of memory for the login guard");
-        plugin_free(p);
-        return MOSQ_ERR_NOMEM;
-    }
     logf_(MOSQ_LOG_INFO,
           "login guard: %u ms pause after a failed login, backoff after %u "
           "failures per address (%u..%u s), %u per user name (0: off); "
           "%u successful checks cached for %u s",
-          p->guard_cfg.pause_ms, p->guard_cfg.source_failures,
-          p->guard_cfg.backoff_s, p->guard_cfg.backoff_max_s,
-          p->guard_cfg.user_failures, p->guard_cfg.cache_size,
-          p->guard_cfg.cache_ttl_s);
-    rc = open_db(p, err, sizeof err);
-    if (rc == SECMQ_OK) {
-        rc = load_policy(p, err, sizeof err);
-    }
+          p->svc.guard_cfg.pause_ms, p->svc.guard_cfg.source_failures,
+          p->svc.guard_cfg.backoff_s, p->svc.guard_cfg.backoff_max_s,
+          p->svc.guard_cfg.user_failures, p->svc.guard_cfg.cache_size,
+          p->svc.guard_cfg.cache_ttl_s);
+    p->svc.idpats = &p->id_patterns;
+    p->svc.log = svc_log;
+    p->svc.on_load = on_load;
+    p->svc.load_user = p;
+    rc = secmq__authsvc_start(&p->svc, err, sizeof err);
     if (rc != SECMQ_OK) {
-        logf_(MOSQ_LOG_ERR, "cannot use the auth database %s: %s", p->db_path,
-              err);
+        logf_(MOSQ_LOG_ERR, "cannot use the auth database %s: %s",
+              p->svc.db_path, err);
         plugin_free(p);
         return MOSQ_ERR_INVAL;
     }
@@ -900,7 +637,7 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier,
     logf_(MOSQ_LOG_NOTICE,
           "loaded %zu users, %zu rules from %s (signatures %s%s, client "
           "ids %s%s%s, checked for changes every %d s)",
-          p->policy.nusers, p->policy.nrules, p->db_path,
+          p->svc.policy.nusers, p->svc.policy.nrules, p->svc.db_path,
           p->require_signed ? "required on every topic"
                             : "required where a rule says so",
           p->bridge_in_signed ? " and on bridged-in messages" : "",

@@ -11,6 +11,9 @@
 #                                 subscriber unit secmq-sub@.service
 # plugin     secmq-broker-plugin  secmq_auth.so for mosquitto, secmq-admin,
 #                                 an example mosquitto config (not active)
+# authd      secmq-authd          secmq-authd (RabbitMQ's HTTP auth backend on
+#                                 the auth database), its systemd unit and
+#                                 example settings (not active)
 # bench      secmq-bench          secmq-bench (the only one linking OpenSSL)
 # python     python3-secmq        the Python package secmq (ctypes binding; its
 #                                 _install.py names the multiarch libdir, so
@@ -101,6 +104,9 @@ endif()
 if(TARGET secmq_auth)
   list(APPEND CPACK_COMPONENTS_ALL plugin)
 endif()
+if(TARGET secmq-authd)
+  list(APPEND CPACK_COMPONENTS_ALL authd)
+endif()
 if(SECMQ_INSTALL_PYTHON)
   list(APPEND CPACK_COMPONENTS_ALL python)
 endif()
@@ -149,6 +155,15 @@ set(CPACK_DEBIAN_PLUGIN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PLUGIN_DESCRIPTION
   "secure end-to-end encrypted MQTT - mosquitto plugin\n${SECMQ_DEB_ABOUT}This package holds secmq_auth.so, a mosquitto 2.0 plugin for argon2id\nlogins, per-topic ACLs and signature enforcement, its admin tool\nsecmq-admin and an example broker configuration (not active).")
 set(CPACK_DEBIAN_PLUGIN_PACKAGE_DEPENDS "${SECMQ_DEB_LIB_DEP}, mosquitto (>= 2.0)")
+
+set(CPACK_DEBIAN_AUTHD_PACKAGE_NAME secmq-authd)
+set(CPACK_DEBIAN_AUTHD_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_AUTHD_DESCRIPTION
+  "secure end-to-end encrypted MQTT - HTTP auth service for RabbitMQ\n${SECMQ_DEB_ABOUT}This package holds secmq-authd, which answers RabbitMQ's HTTP auth\nbackend (rabbitmq_auth_backend_http) from the auth database that\nsecmq-admin manages, with the rules of the mosquitto plugin, and its\nsystemd unit secmq-authd.service (not enabled) with example settings.")
+# It needs the database secmq-admin makes; RabbitMQ may run elsewhere.
+set(CPACK_DEBIAN_AUTHD_PACKAGE_RECOMMENDS
+  "secmq-broker-plugin (= ${SECMQ_DEB_VERSION})")
+set(CPACK_DEBIAN_AUTHD_PACKAGE_SUGGESTS "rabbitmq-server")
 
 set(CPACK_DEBIAN_BENCH_PACKAGE_NAME secmq-bench)
 set(CPACK_DEBIAN_BENCH_PACKAGE_SECTION net)

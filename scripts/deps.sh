@@ -14,7 +14,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang
   libmosquitto-dev mosquitto mosquitto-dev mosquitto-clients
-  libwolfssl-dev libsodium-dev libsqlite3-dev libssl-dev
+  libwolfssl-dev libsodium-dev libsqlite3-dev libssl-dev libmicrohttpd-dev
   python3 python3-paho-mqtt python3-nacl
   python3-pytest python3-setuptools python3-venv
   dpkg-dev file

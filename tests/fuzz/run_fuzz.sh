@@ -11,6 +11,7 @@
 #   TARGET grant: libsecmq/src/grant.c (grant bodies, re-signed to reach the
 #   field rules) and topicfilter.c (the most-specific-filter order), seeded
 #   with tests/vectors/grant-v1.json and channel-v1.json.
+#   TARGET form: authd/authd_form.c (secmq-authd's request fields).
 # Exit 77 (ctest: skipped) when clang or its libFuzzer runtime is missing.
 set -euo pipefail
 src=$1
@@ -20,9 +21,9 @@ target=${4:-envelope}
 cc=${SECMQ_FUZZ_CC:-clang}
 
 case $target in
-envelope | acl | xfer | grant) ;;
+envelope | acl | xfer | grant | form) ;;
 *)
-  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer or grant)" >&2
+  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer, grant or form)" >&2
   exit 2
   ;;
 esac
@@ -74,6 +75,22 @@ if [ "$target" = acl ]; then
   seed '\x13\xc3\xa9l\xc3\xa8ve\0id\0\xc3\xa9/%%u\0/#\0/'
   echo "run_fuzz: acl, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
   "$tmp/fuzz_acl" "${run[@]}" -max_len=6000 "$tmp/corpus"
+  exit 0
+fi
+
+if [ "$target" = form ]; then
+  "$cc" "${cflags[@]}" -I "$src/authd" -I "$src/broker-plugin" \
+    -I "$src/libsecmq/include" "$src/tests/fuzz/fuzz_form.c" \
+    "$src/authd/authd_form.c" "${sodium[@]}" -o "$tmp/fuzz_form"
+  i=0
+  for s in 'username=sam&password=pw&vhost=%2F&client_id=c1' \
+    'username=alice&vhost=/&resource=topic&name=amq.topic&permission=read&routing_key=a.*.%23&variable_map.client_id=c' \
+    'a=1&a=2' '=x&y&&z=' 'k=%zz' 'p=%00' 'q=a+b%20c'; do
+    printf '%s' "$s" >"$tmp/corpus/seed-$i"
+    i=$((i + 1))
+  done
+  echo "run_fuzz: form, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
+  "$tmp/fuzz_form" "${run[@]}" -max_len=20000 "$tmp/corpus"
   exit 0
 fi
 

@@ -68,6 +68,11 @@ PACKAGES = {
          "usr/share/doc/secmq-broker-plugin/examples/secmq.conf"],
         ["libsecmq0 (= {v})", "mosquitto (>= 2.0)", "libc6", "libsodium23",
          "libsqlite3-0"]),
+    "secmq-authd": (
+        ["usr/bin/secmq-authd", "usr/lib/systemd/system/secmq-authd.service",
+         "usr/share/doc/secmq-authd/examples/authd.env",
+         "usr/share/doc/secmq-authd/examples/rabbitmq-secmq.conf"],
+        ["libc6", "libsodium23", "libsqlite3-0", "libmicrohttpd12"]),
     "secmq-bench": (
         ["usr/bin/secmq-bench"],
         ["libsecmq0 (= {v})", "secmq-tools (= {v})", "libc6",
@@ -345,8 +350,11 @@ class Checker:
                 self.fail(deb, "/%s has a RUNPATH/RPATH (the library is in "
                           "the loader's path)" % path)
             needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", d)
+            # secmq-certs (wolfSSL only) and secmq-authd (the plugin's
+            # policy engine, libmicrohttpd) use nothing of libsecmq.
             if path.startswith("usr/bin/") and \
-                    os.path.basename(path) != "secmq-certs" and \
+                    os.path.basename(path) not in ("secmq-certs",
+                                                   "secmq-authd") and \
                     "libsecmq.so.0" not in needed:
                 self.fail(deb, "/%s does not need libsecmq.so.0: %r"
                           % (path, needed))
@@ -357,7 +365,7 @@ class Checker:
             self.fail(deb, "no ELF file in it")
 
 
-PROGRAMS = TOOLS + ["secmq-admin", "secmq-bench"]
+PROGRAMS = TOOLS + ["secmq-admin", "secmq-authd", "secmq-bench"]
 
 
 def run_unpacked(checker, debs):

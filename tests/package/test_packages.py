@@ -60,8 +60,9 @@ STEP_TIMEOUT_S = 60       # one tool run
 LINE_TIMEOUT_S = 20       # a subscriber's line, a broker log line
 LOCK = "/run/lock/secmq-package-test.lock"
 PACKAGES = ["libsecmq0", "libsecmq-dev", "secmq-tools",
-            "secmq-broker-plugin", "secmq-bench", "python3-secmq"]
-COMPONENTS = ["lib", "dev", "tools", "plugin", "bench", "python"]
+            "secmq-broker-plugin", "secmq-authd", "secmq-bench",
+            "python3-secmq"]
+COMPONENTS = ["lib", "dev", "tools", "plugin", "authd", "bench", "python"]
 USER = "secmq"
 USER_HOME = "/var/lib/secmq-sub"
 SYSTEM_DIRS = [USER_HOME, "/etc/secmq/sub", "/etc/secmq"]
@@ -323,6 +324,8 @@ class Packages(unittest.TestCase):
                 "/usr/lib/%s/mosquitto/secmq_auth.so" % ma,
                 "/usr/bin/secmq-admin",
                 "/usr/share/doc/secmq-broker-plugin/examples/secmq.conf"],
+            "secmq-authd": ["/usr/bin/secmq-authd",
+                            "/usr/lib/systemd/system/secmq-authd.service"],
             "secmq-bench": ["/usr/bin/secmq-bench"],
         }
         for p, paths in want.items():
@@ -334,7 +337,8 @@ class Packages(unittest.TestCase):
         lib = "/usr/lib/%s/libsecmq.so.0" % ma
         self.assertEqual(self.cached("libsecmq.so.0"), [lib],
                          "ldconfig -p: libsecmq.so.0 not in the cache")
-        for t in check_debs.TOOLS + ["secmq-admin", "secmq-bench"]:
+        for t in check_debs.TOOLS + ["secmq-admin", "secmq-authd",
+                                     "secmq-bench"]:
             r = run(["/usr/bin/" + t, "--help"], env=clean_env())
             self.assertEqual(r.returncode, 0, "%s --help: %s" % (t, r.stderr))
         r = run(["ldd", "/usr/bin/secmq-sub"], env=clean_env())
