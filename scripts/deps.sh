@@ -10,14 +10,15 @@
 set -euo pipefail
 
 # dpkg-dev and file: scripts/package.sh (dpkg-shlibdeps, dpkg-architecture;
-# CPack runs file).
+# CPack runs file). rabbitmq-server: the cluster tests (label cluster) run
+# their own nodes on loopback with it, through secmq-authd.
 PACKAGES=(
   build-essential cmake pkg-config clang
   libmosquitto-dev mosquitto mosquitto-dev mosquitto-clients
   libwolfssl-dev libsodium-dev libsqlite3-dev libssl-dev libmicrohttpd-dev
   python3 python3-paho-mqtt python3-nacl
   python3-pytest python3-setuptools python3-venv
-  dpkg-dev file
+  dpkg-dev file rabbitmq-server
 )
 
 die() {
