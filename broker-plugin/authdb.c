@@ -142,7 +142,8 @@ int secmq__authdb_sqlerr(secmq_authdb *db, int rc, const char *what, char *err,
     }
 }
 
-static int exec(secmq_authdb *db, const char *sql, char *err, size_t errlen)
+int secmq__authdb_exec(secmq_authdb *db, const char *sql, char *err,
+                       size_t errlen)
 {
     int rc = sqlite3_exec(db->db, sql, NULL, NULL, NULL);
 
@@ -224,8 +225,8 @@ int secmq__authdb_tx_begin(secmq_authdb *db, int *own, char *err, size_t errlen)
         return rc;
     }
     *own = sqlite3_get_autocommit(db->db);
-    return exec(db, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT secmq_change", err,
-                errlen);
+    return secmq__authdb_exec(
+        db, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT secmq_change", err, errlen);
 }
 
 /* Finish a change begun by secmq__authdb_tx_begin: keep it when rc is SECMQ_OK,
@@ -234,7 +235,8 @@ int secmq__authdb_tx_end(secmq_authdb *db, int own, int rc, char *err,
                          size_t errlen)
 {
     if (rc == SECMQ_OK) {
-        rc = exec(db, own ? "COMMIT" : "RELEASE secmq_change", err, errlen);
+        rc = secmq__authdb_exec(db, own ? "COMMIT" : "RELEASE secmq_change",
+                                err, errlen);
         if (rc == SECMQ_OK) {
             return SECMQ_OK;
         }
@@ -264,7 +266,7 @@ int secmq__authdb_begin(secmq_authdb *db, char *err, size_t errlen)
         secmq__authdb_seterr(err, errlen, "a transaction is already open");
         return SECMQ_E_INVAL;
     }
-    return exec(db, "BEGIN IMMEDIATE", err, errlen);
+    return secmq__authdb_exec(db, "BEGIN IMMEDIATE", err, errlen);
 }
 
 int secmq__authdb_commit(secmq_authdb *db, char *err, size_t errlen)
@@ -281,7 +283,7 @@ int secmq__authdb_commit(secmq_authdb *db, char *err, size_t errlen)
                              db->path);
         return SECMQ_E_IO;
     }
-    rc = exec(db, "COMMIT", err, errlen);
+    rc = secmq__authdb_exec(db, "COMMIT", err, errlen);
     if (rc != SECMQ_OK && !sqlite3_get_autocommit(db->db)) {
         sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
     }
@@ -303,7 +305,7 @@ void secmq__authdb_rollback(secmq_authdb *db)
 static int configure(secmq_authdb *db, char *err, size_t errlen)
 {
     sqlite3_busy_timeout(db->db, BUSY_MS);
-    return exec(db, "PRAGMA synchronous = FULL", err, errlen);
+    return secmq__authdb_exec(db, "PRAGMA synchronous = FULL", err, errlen);
 }
 
 static void db_free(secmq_authdb *db)
@@ -385,23 +387,24 @@ int secmq__authdb_create(const char *path, unsigned long long pw_ops,
     }
     rc = configure(db, err, errlen);
     if (rc == SECMQ_OK) {
-        rc = exec(db, "PRAGMA journal_mode = DELETE", err, errlen);
+        rc =
+            secmq__authdb_exec(db, "PRAGMA journal_mode = DELETE", err, errlen);
     }
     if (rc == SECMQ_OK) {
-        rc = exec(db, "BEGIN IMMEDIATE", err, errlen);
+        rc = secmq__authdb_exec(db, "BEGIN IMMEDIATE", err, errlen);
     }
     if (rc == SECMQ_OK) {
-        rc = exec(db, schema_sql, err, errlen);
+        rc = secmq__authdb_exec(db, schema_sql, err, errlen);
     }
     if (rc == SECMQ_OK) {
         snprintf(sql, sizeof sql,
                  "INSERT INTO meta VALUES('pw_ops', '%llu'),"
                  "('pw_mem', '%zu'),('created', '%lld')",
                  pw_ops, pw_mem, (long long)time(NULL));
-        rc = exec(db, sql, err, errlen);
+        rc = secmq__authdb_exec(db, sql, err, errlen);
     }
     if (rc == SECMQ_OK) {
-        rc = exec(db, "COMMIT", err, errlen);
+        rc = secmq__authdb_exec(db, "COMMIT", err, errlen);
     }
     if (rc != SECMQ_OK) {
         goto err;
@@ -414,9 +417,8 @@ err:
     return rc;
 }
 
-/* Read one integer pragma into *v. */
-static int pragma_int(secmq_authdb *db, const char *sql, int64_t *v, char *err,
-                      size_t errlen)
+int secmq__authdb_pragma_int(secmq_authdb *db, const char *sql, int64_t *v,
+                             char *err, size_t errlen)
 {
     sqlite3_stmt *st;
     int rc = secmq__authdb_prepare(db, sql, &st, err, errlen);
@@ -440,7 +442,8 @@ static int pragma_int(secmq_authdb *db, const char *sql, int64_t *v, char *err,
 static int check_ours(secmq_authdb *db, char *err, size_t errlen)
 {
     int64_t app = 0, ver = 0;
-    int rc = pragma_int(db, "PRAGMA application_id", &app, err, errlen);
+    int rc = secmq__authdb_pragma_int(db, "PRAGMA application_id", &app, err,
+                                      errlen);
 
     if (rc == SECMQ_E_IO) {
         /* "file is not a database" and the like are CONFIG; a lock or a
@@ -461,7 +464,7 @@ static int check_ours(secmq_authdb *db, char *err, size_t errlen)
             db->path, (uint64_t)app & 0xffffffffu, APP_ID);
         return SECMQ_E_CONFIG;
     }
-    rc = pragma_int(db, "PRAGMA user_version", &ver, err, errlen);
+    rc = secmq__authdb_pragma_int(db, "PRAGMA user_version", &ver, err, errlen);
     if (rc != SECMQ_OK) {
         return rc;
     }
@@ -494,20 +497,20 @@ static int upgrade(secmq_authdb *db, char *err, size_t errlen)
     if (db->readonly || db->version >= SCHEMA_VERSION) {
         return SECMQ_OK;
     }
-    rc = exec(db, "BEGIN IMMEDIATE", err, errlen);
+    rc = secmq__authdb_exec(db, "BEGIN IMMEDIATE", err, errlen);
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = pragma_int(db, "PRAGMA user_version", &ver, err, errlen);
+    rc = secmq__authdb_pragma_int(db, "PRAGMA user_version", &ver, err, errlen);
     if (rc == SECMQ_OK && ver == 1) {
-        rc = exec(db,
-                  "ALTER TABLE users ADD COLUMN"
-                  " relay INTEGER NOT NULL DEFAULT 0;"
-                  "PRAGMA user_version = 2",
-                  err, errlen);
+        rc = secmq__authdb_exec(db,
+                                "ALTER TABLE users ADD COLUMN"
+                                " relay INTEGER NOT NULL DEFAULT 0;"
+                                "PRAGMA user_version = 2",
+                                err, errlen);
     }
     if (rc == SECMQ_OK) {
-        rc = exec(db, "COMMIT", err, errlen);
+        rc = secmq__authdb_exec(db, "COMMIT", err, errlen);
     }
     if (rc != SECMQ_OK) {
         secmq__authdb_rollback(db);
@@ -595,7 +598,8 @@ int secmq__authdb_open(secmq_authdb **out, const char *path, int mode,
     if (rc == SECMQ_OK && !db->readonly) {
         /* Our own file in WAL mode (set by hand): back to a rollback
          * journal, see the top of this file. */
-        rc = exec(db, "PRAGMA journal_mode = DELETE", err, errlen);
+        rc =
+            secmq__authdb_exec(db, "PRAGMA journal_mode = DELETE", err, errlen);
     }
     if (rc == SECMQ_OK) {
         rc = upgrade(db, err, errlen);
@@ -663,338 +667,6 @@ int secmq__authdb_topic_ok(const char *topic, int pattern)
     return secmq__filter_valid(buf);
 }
 
-static int rule_ok(int64_t kind, const char *subject, const char *topic,
-                   int64_t access)
-{
-    if (kind == SECMQ_RULE_PATTERN) {
-        if (subject != NULL) {
-            return 0;
-        }
-    } else if (kind == SECMQ_RULE_USER || kind == SECMQ_RULE_GROUP) {
-        if (!secmq__name_ok(subject)) {
-            return 0;
-        }
-    } else {
-        return 0;
-    }
-    return secmq__authdb_access_ok(access) &&
-           secmq__authdb_topic_ok(topic, kind == SECMQ_RULE_PATTERN);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Load                                                                   */
-/* ---------------------------------------------------------------------- */
-
-static int cmp_user(const void *a, const void *b)
-{
-    return strcmp(((const secmq_user *)a)->name, ((const secmq_user *)b)->name);
-}
-
-static secmq_user *find_user(secmq_policy *p, const char *name)
-{
-    return (secmq_user *)secmq__policy_user(p, name);
-}
-
-static int parse_ull(const char *s, unsigned long long *v)
-{
-    char *end;
-
-    if (s == NULL || s[0] < '0' || s[0] > '9') {
-        return -1;
-    }
-    errno = 0;
-    *v = strtoull(s, &end, 10);
-    return errno == 0 && *end == 0 ? 0 : -1;
-}
-
-/* What the row functions of load() fill: the policy, the count of rows
- * skipped, the capacity of its users and rules arrays, and the cost from
- * meta (copied into the policy once meta has been read whole). */
-struct loading {
-    secmq_policy *p;
-    size_t skip;
-    size_t ucap, rcap;
-    unsigned long long ops, mem;
-};
-
-/* arr (n elements of size in use, *cap allocated) with room for one more,
- * doubling from 16; NULL when out of memory, arr then still valid. */
-static void *grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-    size_t ncap;
-    void *na;
-
-    if (n < *cap) {
-        return arr;
-    }
-    ncap = *cap ? *cap * 2 : 16;
-    na = realloc(arr, ncap * size);
-    if (na != NULL) {
-        *cap = ncap;
-    }
-    return na;
-}
-
-/* SELECT key, value FROM meta */
-static int meta_row(sqlite3_stmt *st, void *ctx)
-{
-    struct loading *ld = ctx;
-    const char *k = secmq__authdb_col_text(st, 0),
-               *v = secmq__authdb_col_text(st, 1);
-    unsigned long long x;
-
-    if (k == NULL) {
-        return SQLITE_OK;
-    }
-    if (strcmp(k, "pw_ops") == 0) {
-        if (parse_ull(v, &x) == 0 && secmq__pw_cost_ok(x, SECMQ_PW_MIN_MEM)) {
-            ld->ops = x;
-        } else {
-            ld->skip++;
-        }
-    } else if (strcmp(k, "pw_mem") == 0) {
-        if (parse_ull(v, &x) == 0 &&
-            secmq__pw_cost_ok(SECMQ_PW_MIN_OPS, (size_t)x)) {
-            ld->mem = x;
-        } else {
-            ld->skip++;
-        }
-    }
-    return SQLITE_OK;
-}
-
-/* SELECT name, hash, disabled, pw_gen, relay FROM users */
-static int user_row(sqlite3_stmt *st, void *ctx)
-{
-    struct loading *ld = ctx;
-    secmq_policy *p = ld->p;
-    const char *name = secmq__authdb_col_text(st, 0),
-               *hash = secmq__authdb_col_text(st, 1);
-    secmq_user *u;
-
-    if (!secmq__name_ok(name) || !secmq__pw_hash_known(hash)) {
-        ld->skip++;
-        return SQLITE_OK;
-    }
-    u = grow(p->users, &ld->ucap, p->nusers, sizeof *p->users);
-    if (u == NULL) {
-        return SQLITE_NOMEM;
-    }
-    p->users = u;
-    u = &p->users[p->nusers];
-    memset(u, 0, sizeof *u);
-    u->name = strdup(name);
-    u->hash = strdup(hash);
-    if (u->name == NULL || u->hash == NULL) {
-        free(u->name);
-        free(u->hash);
-        return SQLITE_NOMEM;
-    }
-    u->disabled = sqlite3_column_int64(st, 2) != 0;
-    u->pw_gen = sqlite3_column_int64(st, 3);
-    u->relay = sqlite3_column_int64(st, 4) != 0;
-    p->nusers++;
-    return SQLITE_OK;
-}
-
-/* SELECT grp, user, (the group exists) FROM members; after the users. */
-static int member_row(sqlite3_stmt *st, void *ctx)
-{
-    struct loading *ld = ctx;
-    const char *grp = secmq__authdb_col_text(st, 0),
-               *user = secmq__authdb_col_text(st, 1);
-    secmq_user *u;
-    char **ng, *copy;
-
-    if (!secmq__name_ok(grp) || sqlite3_column_int(st, 2) == 0 ||
-        (u = find_user(ld->p, user)) == NULL) {
-        ld->skip++;
-        return SQLITE_OK;
-    }
-    ng = realloc(u->groups, (u->ngroups + 1) * sizeof *ng);
-    if (ng == NULL) {
-        return SQLITE_NOMEM;
-    }
-    u->groups = ng;
-    copy = strdup(grp);
-    if (copy == NULL) {
-        return SQLITE_NOMEM;
-    }
-    u->groups[u->ngroups++] = copy;
-    return SQLITE_OK;
-}
-
-/* SELECT user, pk FROM keys; after the users. */
-static int key_row(sqlite3_stmt *st, void *ctx)
-{
-    struct loading *ld = ctx;
-    secmq_user *u = find_user(ld->p, secmq__authdb_col_text(st, 0));
-    unsigned char(*nk)[SECMQ_SIGN_KEY_BYTES];
-
-    if (u == NULL || sqlite3_column_type(st, 1) != SQLITE_BLOB ||
-        sqlite3_column_bytes(st, 1) != SECMQ_SIGN_KEY_BYTES) {
-        ld->skip++;
-        return SQLITE_OK;
-    }
-    nk = realloc(u->keys, (u->nkeys + 1) * sizeof *nk);
-    if (nk == NULL) {
-        return SQLITE_NOMEM;
-    }
-    u->keys = nk;
-    memcpy(u->keys[u->nkeys++], sqlite3_column_blob(st, 1),
-           SECMQ_SIGN_KEY_BYTES);
-    return SQLITE_OK;
-}
-
-/* SELECT id, kind, subject, topic, access, require_signed FROM rules */
-static int rule_row(sqlite3_stmt *st, void *ctx)
-{
-    struct loading *ld = ctx;
-    secmq_policy *p = ld->p;
-    int64_t kind = sqlite3_column_int64(st, 1);
-    int64_t access = sqlite3_column_int64(st, 4);
-    const char *subject = secmq__authdb_col_text(st, 2),
-               *topic = secmq__authdb_col_text(st, 3);
-    secmq_rule *r;
-
-    /* A subject column that is not NULL but unreadable (NUL inside)
-     * must not pass as a pattern's NULL subject. */
-    if (subject == NULL && sqlite3_column_type(st, 2) != SQLITE_NULL) {
-        ld->skip++;
-        return SQLITE_OK;
-    }
-    if (sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
-        sqlite3_column_type(st, 4) != SQLITE_INTEGER ||
-        !rule_ok(kind, subject, topic, access)) {
-        ld->skip++;
-        return SQLITE_OK;
-    }
-    r = grow(p->rules, &ld->rcap, p->nrules, sizeof *p->rules);
-    if (r == NULL) {
-        return SQLITE_NOMEM;
-    }
-    p->rules = r;
-    r = &p->rules[p->nrules];
-    memset(r, 0, sizeof *r);
-    r->id = sqlite3_column_int64(st, 0);
-    r->kind = (secmq_rule_kind)kind;
-    r->access = (unsigned)access;
-    r->require_signed = sqlite3_column_int64(st, 5) != 0;
-    r->topic = strdup(topic);
-    r->subject = subject != NULL ? strdup(subject) : NULL;
-    if (r->topic == NULL || (subject != NULL && r->subject == NULL)) {
-        free(r->topic);
-        free(r->subject);
-        return SQLITE_NOMEM;
-    }
-    p->nrules++;
-    return SQLITE_OK;
-}
-
-/* Every table into ld->p, in an order that lets members and keys find
- * their users. */
-static int load_all(secmq_authdb *db, struct loading *ld, char *err,
-                    size_t errlen)
-{
-    int rc = secmq__authdb_each_row(db, "SELECT key, value FROM meta", NULL,
-                                    "read meta", meta_row, ld, err, errlen);
-
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    ld->p->pw_ops = ld->ops;
-    ld->p->pw_mem = (size_t)ld->mem;
-    /* A version 1 file (opened read-only, so not upgraded) has no relay
-     * users. */
-    rc = secmq__authdb_each_row(
-        db,
-        db->version >= 2 ? "SELECT name, hash, disabled, pw_gen, relay"
-                           " FROM users ORDER BY name"
-                         : "SELECT name, hash, disabled, pw_gen, 0"
-                           " FROM users ORDER BY name",
-        NULL, "read users", user_row, ld, err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    /* ORDER BY uses memcmp order, which is strcmp order for these strings;
-     * sorting again costs little and makes the bsearch safe regardless. */
-    if (ld->p->nusers > 1) {
-        qsort(ld->p->users, ld->p->nusers, sizeof *ld->p->users, cmp_user);
-    }
-    rc = secmq__authdb_each_row(
-        db,
-        "SELECT m.grp, m.user, g.name IS NOT NULL FROM members m"
-        " LEFT JOIN groups g ON g.name = m.grp"
-        " ORDER BY m.user, m.grp",
-        NULL, "read members", member_row, ld, err, errlen);
-    if (rc == SECMQ_OK) {
-        rc = secmq__authdb_each_row(
-            db, "SELECT user, pk FROM keys ORDER BY user, pk", NULL,
-            "read keys", key_row, ld, err, errlen);
-    }
-    if (rc == SECMQ_OK) {
-        rc = secmq__authdb_each_row(db,
-                                    "SELECT id, kind, subject, topic, access,"
-                                    " require_signed FROM rules ORDER BY id",
-                                    NULL, "read rules", rule_row, ld, err,
-                                    errlen);
-    }
-    return rc;
-}
-
-int secmq__authdb_load(secmq_authdb *db, secmq_policy *out, size_t *skipped,
-                       char *err, size_t errlen)
-{
-    struct loading ld;
-    int64_t version = 0;
-    int own, rc;
-
-    if (out != NULL) {
-        secmq__policy_clear(out);
-    }
-    if (skipped != NULL) {
-        *skipped = 0;
-    }
-    if (db == NULL || db->db == NULL || out == NULL) {
-        secmq__authdb_seterr(err, errlen, "no database");
-        return SECMQ_E_INVAL;
-    }
-    /* One snapshot: a concurrent secmq-admin commit is seen whole or not
-     * at all. Inside a caller's transaction, a savepoint. */
-    own = sqlite3_get_autocommit(db->db);
-    rc = exec(db, own ? "BEGIN" : "SAVEPOINT secmq_load", err, errlen);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    memset(&ld, 0, sizeof ld);
-    ld.p = out;
-    ld.ops = SECMQ_PW_DEFAULT_OPS;
-    ld.mem = SECMQ_PW_DEFAULT_MEM;
-    rc = load_all(db, &ld, err, errlen);
-    if (rc == SECMQ_OK) {
-        rc = pragma_int(db, "PRAGMA data_version", &version, err, errlen);
-    }
-    if (rc == SECMQ_OK) {
-        rc = exec(db, own ? "COMMIT" : "RELEASE secmq_load", err, errlen);
-    }
-    if (rc != SECMQ_OK) {
-        if (!sqlite3_get_autocommit(db->db)) {
-            sqlite3_exec(db->db,
-                         own ? "ROLLBACK"
-                             : "ROLLBACK TO secmq_load; RELEASE secmq_load",
-                         NULL, NULL, NULL);
-        }
-        secmq__policy_clear(out);
-        return rc;
-    }
-    db->data_version = version;
-    db->loaded = 1;
-    if (skipped != NULL) {
-        *skipped = ld.skip;
-    }
-    return SECMQ_OK;
-}
-
 int secmq__authdb_changed(secmq_authdb *db, char *err, size_t errlen)
 {
     struct stat st;
@@ -1013,7 +685,8 @@ int secmq__authdb_changed(secmq_authdb *db, char *err, size_t errlen)
     if (st.st_dev != db->dev || st.st_ino != db->ino) {
         return 1; /* replaced: the caller reopens */
     }
-    rc = pragma_int(db, "PRAGMA data_version", &version, err, errlen);
+    rc = secmq__authdb_pragma_int(db, "PRAGMA data_version", &version, err,
+                                  errlen);
     if (rc != SECMQ_OK) {
         return rc;
     }

@@ -1,8 +1,9 @@
 /*
- * authdb_int.h -- what authdb.c and authdb_change.c share and nobody else
- * sees: the handle, error messages, statement and row helpers, the
- * one-change transaction and the rule checks. Not for anything outside the
- * authdb*.c pair: they are the only code that may include sqlite3.h.
+ * authdb_int.h -- what authdb.c, authdb_load.c and authdb_change.c share
+ * and nobody else sees: the handle, error messages, statement and row
+ * helpers, the one-change transaction and the rule checks. Not for
+ * anything outside the authdb*.c files: they are the only code that may
+ * include sqlite3.h.
  */
 #ifndef SECMQ_AUTHDB_INT_H
 #define SECMQ_AUTHDB_INT_H
@@ -34,6 +35,16 @@ void secmq__authdb_seterr(char *err, size_t errlen, const char *fmt, ...)
  * and what (the step); db may be NULL. */
 int secmq__authdb_sqlerr(secmq_authdb *db, int rc, const char *what, char *err,
                          size_t errlen);
+
+/* Run sql (statements without results). Returns SECMQ_OK or a SECMQ_E_*
+ * with a message naming db's path. */
+int secmq__authdb_exec(secmq_authdb *db, const char *sql, char *err,
+                       size_t errlen);
+
+/* Read one integer pragma (sql: "PRAGMA name") into *v. Returns SECMQ_OK or
+ * a SECMQ_E_*. */
+int secmq__authdb_pragma_int(secmq_authdb *db, const char *sql, int64_t *v,
+                             char *err, size_t errlen);
 
 /* Prepare sql into *st (NULL on error). Returns SECMQ_OK or a SECMQ_E_*;
  * the caller finalizes *st. */
