@@ -719,7 +719,15 @@ void secmq_file_sender_handle_delivered(secmq_file_sender *s, uint64_t id,
     }
     fl = flight_of_row(s, id);
     if (fl != NULL) {
-        (void)flight_done(s, fl, rc);
+        uint32_t index = fl->index;
+        sfile *f = flight_done(s, fl, rc);
+        if (f != NULL && !secmq__bit_get(f->acked, index)) {
+            /* Delivered, so committed too (the outbox reports on_durable
+             * first; this holds whatever order the two came in). */
+            secmq__bit_set(f->acked, index);
+            f->acked_n++;
+            f->dirty = 1;
+        }
     } else if ((s->first_id == 0 || id < s->first_id) &&
                s->recovered_left > 0) {
         s->recovered_left--; /* a row of an earlier run went out */

@@ -351,10 +351,12 @@ class Files(ClientMixin, E2ETestCase):
             c.connect(self.broker.host, self.broker.port)
             done, = tx.wait(30)
         self.assertEqual((done.name, done.size), ("o.bin", len(data)))
-        # Chunks count as acknowledged once committed to the outbox,
-        # which on_durable reports (on the outbox's commit thread, so
-        # possibly after the receiver's DONE: not all of them).
-        self.assertGreater(max(e.bytes for e in events), 0)
+        # Chunks count as acknowledged once committed to the outbox, which
+        # on_durable reports before the row is handed to MQTT (and
+        # on_delivered would count it too): every chunk by the DONE.
+        self.assertEqual(done.bytes, len(data))
+        self.assertEqual(done.chunks, done.chunk_count)
+        self.assertEqual(max(e.bytes for e in events), len(data))
         self.assertEqual(rx.wait_exit(20), 0, rx.text()[-2000:])
         self.assertEqual(sha256(os.path.join(self.out, "o.bin")),
                          hashlib.sha256(data).hexdigest())

@@ -402,8 +402,9 @@ SECMQ_API void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid,
  *     on_delivered -> secmq_file_sender_handle_delivered()
  * (on_publish is not called for outbox rows). Then:
  *  - a chunk counts as acknowledged (PROGRESS events, the state file) once
- *    its row is committed: the outbox delivers it, also after a crash and
- *    restart of the sender, before anything new;
+ *    its row is committed (on_durable, or on_delivered with SECMQ_OK):
+ *    the outbox delivers it, also after a crash and restart of the
+ *    sender, before anything new;
  *  - the window is the number of chunk rows not yet delivered, counting
  *    the rows an earlier run left in the outbox: the outbox never holds
  *    more than the window of chunks (plus manifests), so it stays small
@@ -425,8 +426,9 @@ SECMQ_API void secmq_file_sender_handle_durable(secmq_file_sender *s,
 
 /*
  * secmq_file_sender_handle_delivered -- call from on_delivered with the
- * row id and rc: frees a window slot (rc SECMQ_OK) or fails the file (the
- * broker or MQTT refused the chunk). Without an outbox: a no-op.
+ * row id and rc: frees a window slot and counts the chunk as acknowledged
+ * if on_durable has not (rc SECMQ_OK), or fails the file (the broker or
+ * MQTT refused the chunk). Without an outbox: a no-op.
  */
 SECMQ_API void secmq_file_sender_handle_delivered(secmq_file_sender *s,
                                                   uint64_t id, int rc);
