@@ -436,18 +436,28 @@ int secmq_file_receiver_handle_message(secmq_file_receiver *r,
 
 void secmq_file_receiver_handle_publish(secmq_file_receiver *r, int mid, int rc)
 {
+    (void)secmq_file_receiver_handle_publish_v2(r, mid, rc);
+}
+
+int secmq_file_receiver_handle_publish_v2(secmq_file_receiver *r, int mid,
+                                          int rc)
+{
+    int mine = 0;
+
     (void)rc;
     if (r == NULL) {
-        return;
+        return 0;
     }
     pthread_mutex_lock(&r->lock);
     for (unsigned i = 0; i < r->nunacked; i++) {
         if (r->unacked[i] == mid) {
             r->unacked[i] = r->unacked[--r->nunacked];
+            mine = 1;
             break;
         }
     }
     pthread_mutex_unlock(&r->lock);
+    return mine;
 }
 
 unsigned secmq_file_receiver_unacked(secmq_file_receiver *r)

@@ -124,7 +124,13 @@ static int publish_manifest(secmq_file_sender *s, sfile *f)
     }
     sodium_memzero(pt, sizeof pt); /* SECURITY: holds the file key */
     if (rc == SECMQ_OK) {
-        rc = send_raw(s, s->t.mtopic, env, elen, NULL, NULL);
+        int mid = 0;
+        rc = send_raw(s, s->t.mtopic, env, elen, &mid, NULL);
+        if (rc == SECMQ_OK && !s->outbox) {
+            /* The oldest is forgotten: its ack is long overdue. */
+            s->man_mid[s->man_mid_next] = mid;
+            s->man_mid_next = (s->man_mid_next + 1u) % MAN_MIDS;
+        }
     }
     f->last_manifest_ms = now_ms();
     return rc;
@@ -640,15 +646,29 @@ static sfile *flight_done(secmq_file_sender *s, flight *fl, int rc)
 
 void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid, int rc)
 {
+    (void)secmq_file_sender_handle_publish_v2(s, mid, rc);
+}
+
+int secmq_file_sender_handle_publish_v2(secmq_file_sender *s, int mid, int rc)
+{
+    int mine = 0;
+
     if (s == NULL) {
-        return;
+        return 0;
     }
     pthread_mutex_lock(&s->lock);
-    for (unsigned i = 0; i < s->o.window && !s->outbox; i++) {
+    for (unsigned i = 0; i < MAN_MIDS && !s->outbox && mid != 0; i++) {
+        if (s->man_mid[i] == mid) {
+            s->man_mid[i] = 0;
+            mine = 1;
+        }
+    }
+    for (unsigned i = 0; i < s->o.window && !s->outbox && !mine; i++) {
         flight *fl = &s->fl[i];
         if (fl->f == NULL || fl->mid != mid) {
             continue;
         }
+        mine = 1;
         sfile *f = flight_done(s, fl, rc);
         if (f != NULL && !secmq__bit_get(f->acked, fl->index)) {
             secmq__bit_set(f->acked, fl->index);
@@ -659,6 +679,7 @@ void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid, int rc)
     }
     pump(s);
     pthread_mutex_unlock(&s->lock);
+    return mine;
 }
 
 /* The flight of outbox row id, or NULL. */

@@ -15,6 +15,7 @@
 #define SAVE_EVERY_MS 1000u
 #define WINDOW_MAX 1024u
 #define BUSY_MAX_MS 60000u /* longest wait after a busy answer */
+#define MAN_MIDS 16u       /* manifest packet ids remembered */
 #define ENV_BUF (SECMQ_FILE_REQUEST_MAX + SECMQ_ENV_OVERHEAD_SIGNED)
 
 enum { F_QUEUED = 0, F_SENDING = 1, F_FINISHED = 2 };
@@ -71,7 +72,11 @@ struct secmq_file_sender {
     const unsigned char *sk;
     unsigned ndone, nrefused, nfailed;
     int sub_mid; /* the SUBSCRIBE to TOPIC/r/+ */
-    int fatal;   /* a SECMQ_E_* that ends the sender (tick returns it) */
+    /* Packet ids of the last manifests published without an outbox, so
+     * secmq_file_sender_handle_publish_v2 can claim their acks. */
+    int man_mid[MAN_MIDS];
+    unsigned man_mid_next;
+    int fatal; /* a SECMQ_E_* that ends the sender (tick returns it) */
     uint64_t rate_t0_ms, rate_bytes; /* --rate: since the first chunk */
     secmq__err err;
 };

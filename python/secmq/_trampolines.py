@@ -58,8 +58,9 @@ def _register(client) -> int:
 
 # File transfers (files.py) by client id: a tuple, replaced whole, so the
 # network thread reads it without a lock. Each link has _on_connect,
-# _on_message (True: consumed), _on_subscribe, _on_publish, _on_durable,
-# _on_delivered, _created(h) and _client_gone().
+# _on_message (True: consumed), _on_subscribe, _on_publish (True: the
+# packet id was the transfer's), _on_durable, _on_delivered, _created(h)
+# and _client_gone().
 _links = {}
 
 
@@ -147,7 +148,10 @@ def _c_publish(c, user, mid, rc):
     client = _lookup(user)
     if client is not None:
         for link in _links.get(user, ()):
-            link._on_publish(mid, rc)
+            if link._on_publish(mid, rc):
+                # A transfer's chunk, manifest or request: not the
+                # application's, so neither on_publish nor the ack table.
+                return
         client._acked("pub", mid, rc)
 
 

@@ -262,8 +262,10 @@ class _Transfer:
         self._call("handle_subscribe", mid, count, granted)
         self._wake.set()     # a refusal ends the transfer at the next tick
 
-    def _on_publish(self, mid, rc):
-        self._call("handle_publish", mid, rc)
+    def _on_publish(self, mid, rc) -> bool:
+        """True when mid was the transfer's own publish (its ack then
+        goes no further: not to on_publish, not to the ack table)."""
+        return self._call("handle_publish_v2", mid, rc) == 1
 
     def _on_durable(self, row, rc):
         pass

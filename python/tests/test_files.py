@@ -18,6 +18,7 @@ import queue
 import signal
 import subprocess
 import sys
+import time
 
 import pytest  # noqa: F401
 
@@ -145,6 +146,38 @@ class Files(ClientMixin, E2ETestCase):
         self.assert_progress(events, 3 * MB)
         self.assertEqual(self.json_events(rx, "done")[0]["sender"], "sam")
 
+    def test_user_publishes_beside_a_sender(self):
+        """The application's publishes on a client a FileSender shares
+        get their own on_publish calls and nothing else: the transfer's
+        chunk and manifest acks reach neither on_publish nor the client's
+        table of acks that came before publish() returned."""
+        src = os.path.join(self.work, "side.bin")
+        random_file(src, 1 * MB)
+        rx = self.c_recv("-C", "1")
+        c, rec = self.client(user="sam")
+        mine = []
+        with secmq.FileSender(c, TOPIC, keyring=self.kdir("sam"),
+                              chunk_size=16384, max_rate=1 * MB) as tx:
+            tx.add(src)
+            for i in range(40):
+                info = c.publish("side/%d" % (i % 3), b"x%d" % i, qos=1)
+                info.wait_for_publish(10)
+                self.assertTrue(info.is_published())
+                mine.append(info.mid)
+                if i % 10 == 9:
+                    time.sleep(0.1)
+            done, = tx.wait(30)
+        self.assertEqual(done.bytes, 1 * MB)
+        self.assertEqual(rx.wait_exit(20), 0, rx.text()[-2000:])
+        got = []
+        while not rec.published.empty():
+            got.append(rec.published.get_nowait())
+        self.assertEqual(sorted(got), sorted(mine))
+        # 62 chunks and a manifest went out; none of their acks is kept.
+        with c._lock:
+            early = [k for k in c._early if k[0] in ("pub", "row")]
+        self.assertEqual(early, [])
+
     def test_c_sender_to_receiver_made_before_connect(self):
         src = os.path.join(self.work, "photo.jpg")
         data = random_file(src, 2 * MB)
@@ -176,6 +209,11 @@ class Files(ClientMixin, E2ETestCase):
         # The C sender heard the DONE answer that close() waited for.
         self.assertEqual(self.json_events(tx, "done")[0]["receiver"],
                          "alice")
+        # The receiver's answers were its own publishes: not the
+        # application's on_publish, not kept in the client's ack table.
+        nothing(rec.published, 0.2)
+        with c._lock:
+            self.assertEqual([k for k in c._early if k[0] == "pub"], [])
 
     def test_receiver_closed_mid_file_and_made_again(self):
         """close() while chunks stream in (the network thread calling

@@ -394,6 +394,16 @@ SECMQ_API void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid,
                                                 int rc);
 
 /*
+ * secmq_file_sender_handle_publish_v2 -- secmq_file_sender_handle_publish,
+ * telling whose the packet id was: 1 when mid was one of the sender's
+ * publishes (a chunk in flight, or one of the last 16 manifests), 0 when
+ * it is another of the client's (the application's, to report on its own).
+ * Always 0 with an outbox (the sender's rows have no packet ids there).
+ */
+SECMQ_API int secmq_file_sender_handle_publish_v2(secmq_file_sender *s,
+                                                  int mid, int rc);
+
+/*
  * With a durable outbox. When the client already has an outbox
  * (secmq_client_set_outbox, secmq/outbox.h) at secmq_file_sender_new(),
  * the sender publishes its manifests and chunks through it, as ASYNC QoS 1
@@ -542,6 +552,16 @@ SECMQ_API int secmq_file_receiver_handle_message(secmq_file_receiver *r,
  */
 SECMQ_API void secmq_file_receiver_handle_publish(secmq_file_receiver *r,
                                                   int mid, int rc);
+
+/*
+ * secmq_file_receiver_handle_publish_v2 -- the same, returning 1 when mid
+ * was one of the receiver's requests, 0 when it is another of the client's.
+ * The receiver remembers the packet ids of at most 256 requests awaiting
+ * their PUBACK; the ack of a request published while 256 were waiting is
+ * not recognised (returns 0).
+ */
+SECMQ_API int secmq_file_receiver_handle_publish_v2(secmq_file_receiver *r,
+                                                    int mid, int rc);
 
 /*
  * secmq_file_receiver_unacked -- requests (NEED, DONE, REFUSED) published
