@@ -460,6 +460,23 @@ int secmq_file_receiver_handle_publish_v2(secmq_file_receiver *r, int mid,
     return mine;
 }
 
+size_t secmq_file_receiver_awaiting(secmq_file_receiver *r, int *mids,
+                                    size_t cap)
+{
+    size_t n;
+
+    if (r == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&r->lock);
+    n = r->nunacked;
+    for (size_t i = 0; i < n && i < cap && mids != NULL; i++) {
+        mids[i] = r->unacked[i];
+    }
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
 unsigned secmq_file_receiver_unacked(secmq_file_receiver *r)
 {
     unsigned n;

@@ -125,11 +125,13 @@ static int publish_manifest(secmq_file_sender *s, sfile *f)
     sodium_memzero(pt, sizeof pt); /* SECURITY: holds the file key */
     if (rc == SECMQ_OK) {
         int mid = 0;
-        rc = send_raw(s, s->t.mtopic, env, elen, &mid, NULL);
-        if (rc == SECMQ_OK && !s->outbox) {
+        uint64_t id = 0;
+        rc = send_raw(s, s->t.mtopic, env, elen, &mid, &id);
+        if (rc == SECMQ_OK) {
             /* The oldest is forgotten: its ack is long overdue. */
-            s->man_mid[s->man_mid_next] = mid;
-            s->man_mid_next = (s->man_mid_next + 1u) % MAN_MIDS;
+            s->man_mid[s->man_next] = mid;
+            s->man_row[s->man_next] = id;
+            s->man_next = (s->man_next + 1u) % MAN_MIDS;
         }
     }
     f->last_manifest_ms = now_ms();
@@ -728,20 +730,34 @@ void secmq_file_sender_handle_durable(secmq_file_sender *s, uint64_t id, int rc)
 void secmq_file_sender_handle_delivered(secmq_file_sender *s, uint64_t id,
                                         int rc)
 {
+    (void)secmq_file_sender_handle_delivered_v2(s, id, rc);
+}
+
+int secmq_file_sender_handle_delivered_v2(secmq_file_sender *s, uint64_t id,
+                                          int rc)
+{
     flight *fl;
+    int mine = 0;
 
     if (s == NULL || id == 0) {
-        return;
+        return 0;
     }
     pthread_mutex_lock(&s->lock);
     if (!s->outbox) {
         pthread_mutex_unlock(&s->lock);
-        return;
+        return 0;
+    }
+    for (unsigned i = 0; i < MAN_MIDS; i++) {
+        if (s->man_row[i] == id) {
+            s->man_row[i] = 0;
+            mine = 1;
+        }
     }
     fl = flight_of_row(s, id);
     if (fl != NULL) {
         uint32_t index = fl->index;
         sfile *f = flight_done(s, fl, rc);
+        mine = 1;
         if (f != NULL && !secmq__bit_get(f->acked, index)) {
             /* Delivered, so committed too (the outbox reports on_durable
              * first; this holds whatever order the two came in). */
@@ -749,12 +765,53 @@ void secmq_file_sender_handle_delivered(secmq_file_sender *s, uint64_t id,
             f->acked_n++;
             f->dirty = 1;
         }
-    } else if ((s->first_id == 0 || id < s->first_id) &&
+    } else if (!mine && (s->first_id == 0 || id < s->first_id) &&
                s->recovered_left > 0) {
-        s->recovered_left--; /* a row of an earlier run went out */
+        /* A row of an earlier run went out. Not claimed: on an outbox
+         * the application shares, it cannot be told from its own. */
+        s->recovered_left--;
     }
     pump(s);
     pthread_mutex_unlock(&s->lock);
+    return mine;
+}
+
+size_t secmq_file_sender_awaiting(secmq_file_sender *s, int *mids,
+                                  uint64_t *rows, size_t cap)
+{
+    size_t n = 0;
+
+    if (s == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&s->lock);
+    for (unsigned i = 0; i < MAN_MIDS + s->o.window; i++) {
+        int mid;
+        uint64_t row;
+        if (i < MAN_MIDS) {
+            mid = s->outbox ? 0 : s->man_mid[i];
+            row = s->outbox ? s->man_row[i] : 0;
+        } else if (s->fl[i - MAN_MIDS].f != NULL) {
+            mid = s->outbox ? 0 : s->fl[i - MAN_MIDS].mid;
+            row = s->outbox ? s->fl[i - MAN_MIDS].id : 0;
+        } else {
+            continue;
+        }
+        if (mid == 0 && row == 0) {
+            continue;
+        }
+        if (n < cap) {
+            if (mids != NULL) {
+                mids[n] = mid;
+            }
+            if (rows != NULL) {
+                rows[n] = row;
+            }
+        }
+        n++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 int secmq_file_sender_tick(secmq_file_sender *s)

@@ -72,10 +72,12 @@ struct secmq_file_sender {
     const unsigned char *sk;
     unsigned ndone, nrefused, nfailed;
     int sub_mid; /* the SUBSCRIBE to TOPIC/r/+ */
-    /* Packet ids of the last manifests published without an outbox, so
-     * secmq_file_sender_handle_publish_v2 can claim their acks. */
+    /* Packet ids (without an outbox) or row ids (with one) of the last
+     * manifests, so handle_publish_v2 / handle_delivered_v2 can claim
+     * their acks. */
     int man_mid[MAN_MIDS];
-    unsigned man_mid_next;
+    uint64_t man_row[MAN_MIDS];
+    unsigned man_next;
     int fatal; /* a SECMQ_E_* that ends the sender (tick returns it) */
     uint64_t rate_t0_ms, rate_bytes; /* --rate: since the first chunk */
     secmq__err err;

@@ -58,9 +58,9 @@ def _register(client) -> int:
 
 # File transfers (files.py) by client id: a tuple, replaced whole, so the
 # network thread reads it without a lock. Each link has _on_connect,
-# _on_message (True: consumed), _on_subscribe, _on_publish (True: the
-# packet id was the transfer's), _on_durable, _on_delivered, _created(h)
-# and _client_gone().
+# _on_message (True: consumed), _on_subscribe, _on_publish and
+# _on_delivered (True: the packet or row was the transfer's), _on_durable,
+# _created(h) and _client_gone().
 _links = {}
 
 
@@ -152,6 +152,8 @@ def _c_publish(c, user, mid, rc):
                 # A transfer's chunk, manifest or request: not the
                 # application's, so neither on_publish nor the ack table.
                 return
+        if client._orphan_take("pub", mid):
+            return      # of a transfer closed before its ack came
         client._acked("pub", mid, rc)
 
 
@@ -160,7 +162,10 @@ def _c_delivered(c, user, row, rc):
     client = _lookup(user)
     if client is not None:
         for link in _links.get(user, ()):
-            link._on_delivered(row, rc)
+            if link._on_delivered(row, rc):
+                return      # a transfer's row: not the application's
+        if client._orphan_take("row", row):
+            return
         client._acked("row", row, rc)
 
 

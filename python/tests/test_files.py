@@ -380,6 +380,8 @@ class Files(ClientMixin, E2ETestCase):
         # The outbox is open before connect(): the sender is made on the
         # client that connect() makes.
         c, rec = self.client(user="sam", outbox=box, connect=False)
+        delivered, rows = queue.Queue(), []
+        c.on_delivered = lambda cl, ud, row, rc: delivered.put((row, rc))
         events = []
         with secmq.FileSender(c, TOPIC, keyring=self.kdir("sam"),
                               state=box + ".xfer",
@@ -387,7 +389,18 @@ class Files(ClientMixin, E2ETestCase):
             tx.add(src)
             c.loop_start()
             c.connect(self.broker.host, self.broker.port)
+            # The application's rows beside the transfer's.
+            for i in range(5):
+                info = c.publish("side/o", b"o%d" % i, qos=1)
+                rows.append(info.id)
             done, = tx.wait(30)
+            got = sorted(get(delivered, "on_delivered") for _ in rows)
+        self.assertEqual(got, [(r, 0) for r in sorted(rows)])
+        # on_delivered reported the application's 5 rows, not the
+        # transfer's manifest and chunks, and the ack table keeps none.
+        nothing(delivered, 0.3)
+        with c._lock:
+            self.assertEqual([k for k in c._early if k[0] == "row"], [])
         self.assertEqual((done.name, done.size), ("o.bin", len(data)))
         # Chunks count as acknowledged once committed to the outbox, which
         # on_durable reports before the row is handed to MQTT (and

@@ -444,6 +444,27 @@ SECMQ_API void secmq_file_sender_handle_delivered(secmq_file_sender *s,
                                                   uint64_t id, int rc);
 
 /*
+ * secmq_file_sender_handle_delivered_v2 -- the same, telling whose the row
+ * was: 1 for one of this run's chunks or of its last 16 manifests, 0 for
+ * any other row (the application's, or one an earlier run left in the
+ * file, which cannot be told apart). Without an outbox: 0.
+ */
+SECMQ_API int secmq_file_sender_handle_delivered_v2(secmq_file_sender *s,
+                                                    uint64_t id, int rc);
+
+/*
+ * secmq_file_sender_awaiting -- the sender's publishes still awaiting the
+ * broker's answer (chunks in flight, the last 16 manifests), so that an
+ * application freeing the sender can still tell their late acks from its
+ * own. Writes at most cap entries: without an outbox the packet ids into
+ * mids (rows gets 0), with one the row ids into rows (mids gets 0); either
+ * may be NULL. Returns how many there are (may exceed cap); 0 for NULL.
+ * At most the window plus 16.
+ */
+SECMQ_API size_t secmq_file_sender_awaiting(secmq_file_sender *s, int *mids,
+                                            uint64_t *rows, size_t cap);
+
+/*
  * secmq_file_sender_tick -- timers and flow: publishes chunks while the
  * window has room, repeats the manifest when receivers are silent, saves
  * progress. Call every 50..500 ms.
@@ -571,6 +592,14 @@ SECMQ_API int secmq_file_receiver_handle_publish_v2(secmq_file_receiver *r,
  * has left cannot answer).
  */
 SECMQ_API unsigned secmq_file_receiver_unacked(secmq_file_receiver *r);
+
+/*
+ * secmq_file_receiver_awaiting -- the packet ids of those requests (at
+ * most cap written into mids, BORROWED and written). Returns how many
+ * there are (may exceed cap; at most 256); 0 for NULL.
+ */
+SECMQ_API size_t secmq_file_receiver_awaiting(secmq_file_receiver *r,
+                                              int *mids, size_t cap);
 
 /*
  * secmq_file_receiver_tick -- timers: saves progress, asks for missing
