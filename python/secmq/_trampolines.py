@@ -92,6 +92,27 @@ def _links_closing(client):
         link._client_gone()
 
 
+def _one_level(rest: bytes) -> bool:
+    return b"/" not in rest
+
+
+def _leftover(client, topic: bytes) -> bool:
+    """True when topic is one a closed file transfer of client was
+    subscribed to (the client stays subscribed: files.py close()):
+    TOPIC/r/+ of a sender, TOPIC/m and TOPIC/c/+ of a receiver."""
+    for side, t in tuple(client._closed_transfers):
+        if side == "sender":
+            p = t + b"/r/"
+            if topic.startswith(p) and _one_level(topic[len(p):]):
+                return True
+        else:
+            p = t + b"/c/"
+            if topic == t + b"/m" or (topic.startswith(p) and
+                                      _one_level(topic[len(p):])):
+                return True
+    return False
+
+
 def _lookup(user):
     _pin()
     ref = _clients.get(user or 0)
@@ -131,6 +152,8 @@ def _c_message(c, user, m):
         if link._on_message(m):
             return
     m = m.contents
+    if client._closed_transfers and _leftover(client, m.topic or b""):
+        return
     mode = {1: SEAL_SIGNED, 2: SEAL_MAC}.get(m.seal_mode)
     sender = _lib.text(m.sender)
     msg = MQTTMessage(

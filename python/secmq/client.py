@@ -172,6 +172,9 @@ class Client(_Acks, _Outbox):
         # (kind, mid) of closed file transfers' publishes whose acks have
         # not come yet: theirs, not the application's (files.py).
         self._orphans = set()
+        # (side, topic) of closed file transfers: what still arrives on
+        # their topics is dropped, not handed to on_message (_trampolines).
+        self._closed_transfers = set()
         self._id = _register(self)
         self.on_connect = None
         self.on_disconnect = None

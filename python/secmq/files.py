@@ -396,6 +396,11 @@ class _Transfer:
                 self._client._orphan_add(self._awaiting(self._h))
             self._orphaned = True
             self._cond.notify_all()
+        # The client stays subscribed (a persistent session keeps
+        # collecting for the next transfer); what arrives there meanwhile
+        # is dropped rather than handed to on_message.
+        with self._client._lock:
+            self._client._closed_transfers.add((self._side, self._topic))
         _trampolines._unlink(self._client, self)
         h, self._h = self._h, None
         if h is not None:

@@ -123,6 +123,18 @@ class Files(ClientMixin, E2ETestCase):
         self.assertEqual(got, sorted(got), "progress went backwards")
         self.assertEqual(got[-1], size)
 
+    def assert_leftovers_dropped(self, c, rec, topics):
+        """Messages on a closed transfer's topics (the client is still
+        subscribed) do not reach on_message; one published after them on
+        another topic does, so they had their chance to."""
+        self.subscribe(c, rec, "side/#", 1)
+        for t in topics:
+            c.publish(t, b"late", qos=1).wait_for_publish(10)
+        c.publish("side/after", b"after", qos=1).wait_for_publish(10)
+        msg = get(rec.messages, "on_message")
+        self.assertEqual((msg.topic, msg.payload), ("side/after", b"after"))
+        nothing(rec.messages, 0.2)
+
     # -- tests ---------------------------------------------------------------
 
     def test_send_file_to_c_receiver(self):
@@ -177,6 +189,9 @@ class Files(ClientMixin, E2ETestCase):
         with c._lock:
             early = [k for k in c._early if k[0] in ("pub", "row")]
         self.assertEqual(early, [])
+        # Closed, the sender left its subscription to files/r/+: what
+        # still comes there is dropped; other topics reach on_message.
+        self.assert_leftovers_dropped(c, rec, ["files/r/0123abcd"])
 
     def test_c_sender_to_receiver_made_before_connect(self):
         src = os.path.join(self.work, "photo.jpg")
@@ -214,6 +229,7 @@ class Files(ClientMixin, E2ETestCase):
         nothing(rec.published, 0.2)
         with c._lock:
             self.assertEqual([k for k in c._early if k[0] == "pub"], [])
+        self.assert_leftovers_dropped(c, rec, ["files/m", "files/c/77ee"])
 
     def test_receiver_closed_mid_file_and_made_again(self):
         """close() while chunks stream in (the network thread calling
