@@ -31,34 +31,61 @@ static int n_delivered;
 static int n_durable;
 static int a_left_at_b = -1; /* rows of A unacknowledged when B was committed */
 
+/* *counter under pub.mu. */
+static int count_of(const int *counter)
+{
+    int n;
+
+    pthread_mutex_lock(&pub.mu);
+    n = *counter;
+    pthread_mutex_unlock(&pub.mu);
+    return n;
+}
+
+/* Wait (polling every step_ms, at most limit_ms) until *counter reaches n;
+ * returns its last value. */
+static int wait_count(const int *counter, int n, int limit_ms, int step_ms)
+{
+    long long deadline = tu_now_ms() + limit_ms;
+    int got = count_of(counter);
+
+    while (got < n && tu_now_ms() < deadline) {
+        tu_sleep_ms(step_ms);
+        got = count_of(counter);
+    }
+    return got;
+}
+
+/* One report of row id (lock held): counted in seen[id]; order_errors
+ * counts the rows the other callback (other[id]) had not reported yet
+ * (for on_delivered) or had already (for on_durable), as want_other says. */
+static void record(int *seen, const int *other, int want_other,
+                   int *order_errors, uint64_t id, int rc)
+{
+    if (rc != SECMQ_OK || id == 0 || id > N_ROWS) {
+        bad_rc++;
+        return;
+    }
+    seen[id]++;
+    *order_errors += (other[id] != 0) != want_other;
+}
+
 /* The first row of B waits in on_durable (as a slow application would,
  * e.g. for a GIL) until every row of A was acknowledged, and a little more:
  * meanwhile the loop thread, handling A's acks, looks for rows to hand. */
 static void on_durable(secmq_client *c, void *user, uint64_t id, int rc)
 {
-    long long deadline = tu_now_ms() + 5000;
-
     (void)c;
     (void)user;
     pthread_mutex_lock(&pub.mu);
-    if (rc != SECMQ_OK || id == 0 || id > N_ROWS) {
-        bad_rc++;
-    } else {
-        durable_seen[id]++;
-        durable_after += delivered_seen[id] != 0;
-    }
+    record(durable_seen, delivered_seen, 0, &durable_after, id, rc);
     n_durable++;
     if (id == N_A + 1) {
         a_left_at_b = N_A - n_delivered;
     }
-    pthread_cond_broadcast(&pub.cv);
-    while (id == N_A + 1 && n_delivered < N_A && tu_now_ms() < deadline) {
-        pthread_mutex_unlock(&pub.mu);
-        tu_sleep_ms(5);
-        pthread_mutex_lock(&pub.mu);
-    }
     pthread_mutex_unlock(&pub.mu);
     if (id == N_A + 1) {
+        (void)wait_count(&n_delivered, N_A, 5000, 5);
         tu_sleep_ms(200);
     }
 }
@@ -68,14 +95,8 @@ static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
     (void)c;
     (void)user;
     pthread_mutex_lock(&pub.mu);
-    if (rc != SECMQ_OK || id == 0 || id > N_ROWS) {
-        bad_rc++;
-    } else {
-        delivered_seen[id]++;
-        delivered_first += durable_seen[id] == 0;
-    }
+    record(delivered_seen, durable_seen, 1, &delivered_first, id, rc);
     n_delivered++;
-    pthread_cond_broadcast(&pub.cv);
     pthread_mutex_unlock(&pub.mu);
     if (id <= N_A) {
         /* A slow application too: A's acks keep the loop thread busy
@@ -89,7 +110,6 @@ static void test_durable_before_delivered(void)
     secmq_outbox_config oc;
     secmq_config cfg;
     char payload[64];
-    long long deadline;
     int rc, i, done;
 
     tu_config(&cfg, "sam");
@@ -111,17 +131,8 @@ static void test_durable_before_delivered(void)
     for (i = 0; i < N_ROWS; i++) {
         uint64_t id = 0;
         if (i == N_A) {
-            int durable, delivered;
-            deadline = tu_now_ms() + 10000;
-            pthread_mutex_lock(&pub.mu);
-            while (n_durable < N_A && tu_now_ms() < deadline) {
-                pthread_mutex_unlock(&pub.mu);
-                tu_sleep_ms(1);
-                pthread_mutex_lock(&pub.mu);
-            }
-            durable = n_durable;
-            delivered = n_delivered;
-            pthread_mutex_unlock(&pub.mu);
+            int durable = wait_count(&n_durable, N_A, 10000, 1);
+            int delivered = count_of(&n_delivered);
             CHECKF(durable == N_A, "%d of %d rows durable in 10 s", durable,
                    N_A);
             /* Not a result: what makes the case (A still in flight). */
@@ -137,15 +148,7 @@ static void test_durable_before_delivered(void)
         CHECK_RC(rc, SECMQ_OK);
         CHECK_INT_EQ((long long)id, (long long)i + 1);
     }
-    deadline = tu_now_ms() + 30000;
-    pthread_mutex_lock(&pub.mu);
-    while (n_delivered < N_ROWS && tu_now_ms() < deadline) {
-        pthread_mutex_unlock(&pub.mu);
-        tu_sleep_ms(20);
-        pthread_mutex_lock(&pub.mu);
-    }
-    done = n_delivered;
-    pthread_mutex_unlock(&pub.mu);
+    done = wait_count(&n_delivered, N_ROWS, 30000, 20);
     CHECKF(done == N_ROWS, "%d of %d rows delivered in 30 s", done, N_ROWS);
     CHECK_RC(secmq_client_outbox_wait(pub.c, SECMQ_OUTBOX_WAIT_EMPTY, 10000),
              SECMQ_OK);
