@@ -20,10 +20,14 @@
  * hands the transfer what concerns it:
  *     on_connect  -> secmq_file_{sender,receiver}_handle_connect()
  *     on_message  -> secmq_file_{sender,receiver}_handle_message()
- *     on_publish  -> secmq_file_sender_handle_publish()
+ *     on_publish  -> secmq_file_{sender,receiver}_handle_publish()
  * and calls secmq_file_{sender,receiver}_tick() a few times a second (from
  * any thread) for the timers: manifests and requests are repeated when the
- * other side stays silent.
+ * other side stays silent. An application that shares the client and
+ * tracks its own publishes uses the _v2 handlers, which say whether a
+ * packet id (or outbox row) was the transfer's, and before freeing a
+ * transfer takes the ids still awaiting an answer (..._awaiting()), so
+ * their late acks are not taken for its own.
  *
  * The client must have NO keyring set (secmq_client_set_keyring(c, NULL),
  * the default): the transfer seals and opens its manifests and requests
