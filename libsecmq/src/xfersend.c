@@ -110,6 +110,29 @@ static uint64_t window_used(const secmq_file_sender *s)
     return (uint64_t)s->inflight + s->recovered_left;
 }
 
+/* Remember a publish no flight holds until its ack comes; the oldest is
+ * forgotten (its ack is long overdue). */
+static void late_push(secmq_file_sender *s, int mid, uint64_t id)
+{
+    s->late[s->late_next].mid = mid;
+    s->late[s->late_next].id = id;
+    s->late_next = (s->late_next + 1u) % s->nlate;
+}
+
+/* 1 (and forgotten) if the ack of packet mid / row id is a late one. */
+static int late_take(secmq_file_sender *s, int mid, uint64_t id)
+{
+    for (unsigned i = 0; i < s->nlate; i++) {
+        struct late *l = &s->late[i];
+        if ((mid != 0 && l->mid == mid) || (id != 0 && l->id == id)) {
+            l->mid = 0;
+            l->id = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int publish_manifest(secmq_file_sender *s, sfile *f)
 {
     unsigned char pt[SECMQ_FILE_MANIFEST_MAX];
@@ -128,10 +151,7 @@ static int publish_manifest(secmq_file_sender *s, sfile *f)
         uint64_t id = 0;
         rc = send_raw(s, s->t.mtopic, env, elen, &mid, &id);
         if (rc == SECMQ_OK) {
-            /* The oldest is forgotten: its ack is long overdue. */
-            s->man_mid[s->man_next] = mid;
-            s->man_row[s->man_next] = id;
-            s->man_next = (s->man_next + 1u) % MAN_MIDS;
+            late_push(s, mid, id);
         }
     }
     f->last_manifest_ms = now_ms();
@@ -150,6 +170,7 @@ static void finish(secmq_file_sender *s, sfile *f, int kind, const char *peer,
         if (s->fl[i].f == f) {
             s->fl[i].f = NULL;
             s->inflight--;
+            late_push(s, s->fl[i].mid, s->fl[i].id);
         }
     }
     if (kind == SECMQ_FILE_EV_DONE) {
@@ -371,7 +392,9 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
     s->pt = malloc(o->chunk_size);
     s->env = malloc(s->env_cap);
     s->fl = calloc(o->window, sizeof *s->fl);
-    if (s->pt == NULL || s->env == NULL || s->fl == NULL) {
+    s->nlate = o->window + MAN_MIDS;
+    s->late = calloc(s->nlate, sizeof *s->late);
+    if (s->pt == NULL || s->env == NULL || s->fl == NULL || s->late == NULL) {
         secmq_file_sender_free(s);
         return SECMQ_E_NOMEM;
     }
@@ -421,6 +444,7 @@ void secmq_file_sender_free(secmq_file_sender *s)
     }
     free(s->files);
     free(s->fl);
+    free(s->late);
     free(s->pt);
     free(s->env);
     secmq__xdb_close(s->db);
@@ -659,12 +683,7 @@ int secmq_file_sender_handle_publish_v2(secmq_file_sender *s, int mid, int rc)
         return 0;
     }
     pthread_mutex_lock(&s->lock);
-    for (unsigned i = 0; i < MAN_MIDS && !s->outbox && mid != 0; i++) {
-        if (s->man_mid[i] == mid) {
-            s->man_mid[i] = 0;
-            mine = 1;
-        }
-    }
+    mine = !s->outbox && late_take(s, mid, 0);
     for (unsigned i = 0; i < s->o.window && !s->outbox && !mine; i++) {
         flight *fl = &s->fl[i];
         if (fl->f == NULL || fl->mid != mid) {
@@ -747,12 +766,7 @@ int secmq_file_sender_handle_delivered_v2(secmq_file_sender *s, uint64_t id,
         pthread_mutex_unlock(&s->lock);
         return 0;
     }
-    for (unsigned i = 0; i < MAN_MIDS; i++) {
-        if (s->man_row[i] == id) {
-            s->man_row[i] = 0;
-            mine = 1;
-        }
-    }
+    mine = late_take(s, 0, id);
     fl = flight_of_row(s, id);
     if (fl != NULL) {
         uint32_t index = fl->index;
@@ -785,15 +799,15 @@ size_t secmq_file_sender_awaiting(secmq_file_sender *s, int *mids,
         return 0;
     }
     pthread_mutex_lock(&s->lock);
-    for (unsigned i = 0; i < MAN_MIDS + s->o.window; i++) {
+    for (unsigned i = 0; i < s->nlate + s->o.window; i++) {
         int mid;
         uint64_t row;
-        if (i < MAN_MIDS) {
-            mid = s->outbox ? 0 : s->man_mid[i];
-            row = s->outbox ? s->man_row[i] : 0;
-        } else if (s->fl[i - MAN_MIDS].f != NULL) {
-            mid = s->outbox ? 0 : s->fl[i - MAN_MIDS].mid;
-            row = s->outbox ? s->fl[i - MAN_MIDS].id : 0;
+        if (i < s->nlate) {
+            mid = s->outbox ? 0 : s->late[i].mid;
+            row = s->outbox ? s->late[i].id : 0;
+        } else if (s->fl[i - s->nlate].f != NULL) {
+            mid = s->outbox ? 0 : s->fl[i - s->nlate].mid;
+            row = s->outbox ? s->fl[i - s->nlate].id : 0;
         } else {
             continue;
         }

@@ -72,12 +72,16 @@ struct secmq_file_sender {
     const unsigned char *sk;
     unsigned ndone, nrefused, nfailed;
     int sub_mid; /* the SUBSCRIBE to TOPIC/r/+ */
-    /* Packet ids (without an outbox) or row ids (with one) of the last
-     * manifests, so handle_publish_v2 / handle_delivered_v2 can claim
-     * their acks. */
-    int man_mid[MAN_MIDS];
-    uint64_t man_row[MAN_MIDS];
-    unsigned man_next;
+    /* Publishes awaiting an ack that no flight holds: the last manifests
+     * and the chunks of files finished first (a receiver's DONE can come
+     * before the broker's acks), so handle_publish_v2 /
+     * handle_delivered_v2 can claim their acks. A ring of window +
+     * MAN_MIDS; an entry is (0, 0) once its ack came. */
+    struct late {
+        int mid;     /* without an outbox */
+        uint64_t id; /* with one */
+    } * late;
+    unsigned nlate, late_next;
     int fatal; /* a SECMQ_E_* that ends the sender (tick returns it) */
     uint64_t rate_t0_ms, rate_bytes; /* --rate: since the first chunk */
     secmq__err err;

@@ -27,9 +27,9 @@ lib = _lib.lib
 _log = logging.getLogger("secmq")
 TICK_S = 0.1        # secmq/file.h: tick every 50..500 ms
 FLUSH_S = 5.0       # longest wait for a receiver's last answers in close()
-# Most publishes awaiting an ack (secmq/file.h): a sender's window (at
-# most 1024) plus 16 manifests; a receiver's 256 requests.
-SENDER_AWAITING_MAX = 1024 + 16
+# Most publishes awaiting an ack (secmq/file.h): twice a sender's window
+# (at most 1024) plus 16 manifests; a receiver's 256 requests.
+SENDER_AWAITING_MAX = 2 * 1024 + 16
 RECEIVER_AWAITING_MAX = 256
 REASON_BUSY = 6     # SECMQ_FILE_R_BUSY: not final, the file comes again
 KINDS = {1: "start", 2: "progress", 3: "done", 4: "refused", 5: "failed",

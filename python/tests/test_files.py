@@ -391,7 +391,11 @@ class Files(ClientMixin, E2ETestCase):
         on_delivered reach the sender, also one made before connect()."""
         src = os.path.join(self.work, "o.bin")
         data = random_file(src, 1 * MB)
-        rx = self.c_recv("-C", "1")
+        # A receiver that asks for missing chunks only after 10 s of
+        # silence: a NEED makes the sender send chunks again, which then
+        # count as acknowledged only once committed anew (the DONE may come
+        # first). Without one every chunk counts by the DONE.
+        rx = self.c_recv("-C", "1", "--retry", "10")
         box = os.path.join(self.work, "outbox.db")
         # The outbox is open before connect(): the sender is made on the
         # client that connect() makes.
@@ -421,6 +425,7 @@ class Files(ClientMixin, E2ETestCase):
         # Chunks count as acknowledged once committed to the outbox, which
         # on_durable reports before the row is handed to MQTT (and
         # on_delivered would count it too): every chunk by the DONE.
+        self.assertEqual([e for e in events if e.kind == "request"], [])
         self.assertEqual(done.bytes, len(data))
         self.assertEqual(done.chunks, done.chunk_count)
         self.assertEqual(max(e.bytes for e in events), len(data))

@@ -400,8 +400,9 @@ SECMQ_API void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid,
 /*
  * secmq_file_sender_handle_publish_v2 -- secmq_file_sender_handle_publish,
  * telling whose the packet id was: 1 when mid was one of the sender's
- * publishes (a chunk in flight, or one of the last 16 manifests), 0 when
- * it is another of the client's (the application's, to report on its own).
+ * publishes (a chunk in flight, one of a finished file's last window of
+ * chunks, or one of the last 16 manifests), 0 when it is another of the
+ * client's (the application's, to report on its own).
  * Always 0 with an outbox (the sender's rows have no packet ids there).
  */
 SECMQ_API int secmq_file_sender_handle_publish_v2(secmq_file_sender *s,
@@ -449,8 +450,8 @@ SECMQ_API void secmq_file_sender_handle_delivered(secmq_file_sender *s,
 
 /*
  * secmq_file_sender_handle_delivered_v2 -- the same, telling whose the row
- * was: 1 for one of this run's chunks or of its last 16 manifests, 0 for
- * any other row (the application's, or one an earlier run left in the
+ * was: 1 for one of this run's chunks (those of a finished file too, as
+ * above) or of its last 16 manifests, 0 for any other row (the application's, or one an earlier run left in the
  * file, which cannot be told apart). Without an outbox: 0.
  */
 SECMQ_API int secmq_file_sender_handle_delivered_v2(secmq_file_sender *s,
@@ -458,12 +459,13 @@ SECMQ_API int secmq_file_sender_handle_delivered_v2(secmq_file_sender *s,
 
 /*
  * secmq_file_sender_awaiting -- the sender's publishes still awaiting the
- * broker's answer (chunks in flight, the last 16 manifests), so that an
+ * broker's answer (chunks in flight, also of files already finished: a
+ * receiver's DONE may come first; the last 16 manifests), so that an
  * application freeing the sender can still tell their late acks from its
  * own. Writes at most cap entries: without an outbox the packet ids into
  * mids (rows gets 0), with one the row ids into rows (mids gets 0); either
  * may be NULL. Returns how many there are (may exceed cap); 0 for NULL.
- * At most the window plus 16.
+ * At most twice the window plus 16.
  */
 SECMQ_API size_t secmq_file_sender_awaiting(secmq_file_sender *s, int *mids,
                                             uint64_t *rows, size_t cap);
