@@ -110,29 +110,6 @@ static uint64_t window_used(const secmq_file_sender *s)
     return (uint64_t)s->inflight + s->recovered_left;
 }
 
-/* Remember a publish no flight holds until its ack comes; the oldest is
- * forgotten (its ack is long overdue). */
-static void late_push(secmq_file_sender *s, int mid, uint64_t id)
-{
-    s->late[s->late_next].mid = mid;
-    s->late[s->late_next].id = id;
-    s->late_next = (s->late_next + 1u) % s->nlate;
-}
-
-/* 1 (and forgotten) if the ack of packet mid / row id is a late one. */
-static int late_take(secmq_file_sender *s, int mid, uint64_t id)
-{
-    for (unsigned i = 0; i < s->nlate; i++) {
-        struct late *l = &s->late[i];
-        if ((mid != 0 && l->mid == mid) || (id != 0 && l->id == id)) {
-            l->mid = 0;
-            l->id = 0;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int publish_manifest(secmq_file_sender *s, sfile *f)
 {
     unsigned char pt[SECMQ_FILE_MANIFEST_MAX];
@@ -151,15 +128,15 @@ static int publish_manifest(secmq_file_sender *s, sfile *f)
         uint64_t id = 0;
         rc = send_raw(s, s->t.mtopic, env, elen, &mid, &id);
         if (rc == SECMQ_OK) {
-            late_push(s, mid, id);
+            secmq__xs_late_push(s, mid, id);
         }
     }
     f->last_manifest_ms = now_ms();
     return rc;
 }
 
-static void finish(secmq_file_sender *s, sfile *f, int kind, const char *peer,
-                   int reason, int rc, const char *detail)
+void secmq__xs_finish(secmq_file_sender *s, sfile *f, int kind,
+                      const char *peer, int reason, int rc, const char *detail)
 {
     f->state = F_FINISHED;
     if (f->fd >= 0) {
@@ -170,7 +147,7 @@ static void finish(secmq_file_sender *s, sfile *f, int kind, const char *peer,
         if (s->fl[i].f == f) {
             s->fl[i].f = NULL;
             s->inflight--;
-            late_push(s, s->fl[i].mid, s->fl[i].id);
+            secmq__xs_late_push(s, s->fl[i].mid, s->fl[i].id);
         }
     }
     if (kind == SECMQ_FILE_EV_DONE) {
@@ -197,7 +174,7 @@ static void finish(secmq_file_sender *s, sfile *f, int kind, const char *peer,
 }
 
 /* Start the next queued file, if no file is being sent. */
-static void start_next(secmq_file_sender *s)
+void secmq__xs_start_next(secmq_file_sender *s)
 {
     struct stat st;
     sfile *f;
@@ -221,8 +198,8 @@ static void start_next(secmq_file_sender *s)
             snprintf(why, sizeof why, "%.400s: %s", f->path,
                      f->fd < 0 ? strerror(errno)
                                : "the file changed after it was queued");
-            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_IO,
-                   SECMQ_E_IO, why);
+            secmq__xs_finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_IO,
+                             SECMQ_E_IO, why);
             continue;
         }
         f->state = F_SENDING;
@@ -233,8 +210,8 @@ static void start_next(secmq_file_sender *s)
             char why[900];
             snprintf(why, sizeof why, "cannot publish the manifest of %s: %s",
                      f->m.name, secmq_strerror(rc));
-            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_NONE, rc,
-                   why);
+            secmq__xs_finish(s, f, SECMQ_FILE_EV_FAILED, NULL,
+                             SECMQ_FILE_R_NONE, rc, why);
             continue;
         }
         emit(s, SECMQ_FILE_EV_START, f, NULL, 0, 0, 0,
@@ -265,7 +242,7 @@ static int64_t next_wanted(sfile *f)
 }
 
 /* Publish chunks while the window has room. */
-static void pump(secmq_file_sender *s)
+void secmq__xs_pump(secmq_file_sender *s)
 {
     sfile *f;
 
@@ -307,8 +284,8 @@ static void pump(secmq_file_sender *s)
                 char why[900];
                 snprintf(why, sizeof why, "cannot read %.400s: %s", f->path,
                          n < 0 ? strerror(errno) : "file shrank");
-                finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_IO,
-                       SECMQ_E_IO, why);
+                secmq__xs_finish(s, f, SECMQ_FILE_EV_FAILED, NULL,
+                                 SECMQ_FILE_R_IO, SECMQ_E_IO, why);
                 return;
             }
             got += n;
@@ -332,8 +309,8 @@ static void pump(secmq_file_sender *s)
                          ? " (use a chunk size below the broker's maximum "
                            "packet size)"
                          : "");
-            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_NONE, rc,
-                   why);
+            secmq__xs_finish(s, f, SECMQ_FILE_EV_FAILED, NULL,
+                             SECMQ_FILE_R_NONE, rc, why);
             return;
         }
         f->want[(uint32_t)i >> 3] &= (unsigned char)~(1u << ((uint32_t)i & 7));
@@ -627,205 +604,26 @@ int secmq_file_sender_handle_message(secmq_file_sender *s,
         uint32_t asked = apply_need(f, &r);
         emit(s, SECMQ_FILE_EV_REQUEST, f, peer, 0, 0, asked,
              "%s asked for %u chunks of %s again", peer, asked, f->m.name);
-        pump(s);
+        secmq__xs_pump(s);
     } else if (r.kind == SECMQ_FILE_REQ_DONE) {
         f->dones++;
         if (f->dones >= s->o.receivers) {
-            finish(s, f, SECMQ_FILE_EV_DONE, peer, 0, 0, NULL);
-            start_next(s);
-            pump(s);
+            secmq__xs_finish(s, f, SECMQ_FILE_EV_DONE, peer, 0, 0, NULL);
+            secmq__xs_start_next(s);
+            secmq__xs_pump(s);
         }
     } else {
         char why[900];
         snprintf(why, sizeof why, "%s refused %s: %s", peer, f->m.name,
                  secmq_file_reason_name(r.reason));
-        finish(s, f, SECMQ_FILE_EV_REFUSED, peer, r.reason, 0, why);
-        start_next(s);
-        pump(s);
+        secmq__xs_finish(s, f, SECMQ_FILE_EV_REFUSED, peer, r.reason, 0, why);
+        secmq__xs_start_next(s);
+        secmq__xs_pump(s);
     }
 out:
     sodium_memzero(pt, len);
     pthread_mutex_unlock(&s->lock);
     return 1;
-}
-
-/*
- * The broker answered for flight fl: free its slot; on an error (rc) the
- * file fails. Returns the flight's file when rc is SECMQ_OK, else NULL.
- */
-static sfile *flight_done(secmq_file_sender *s, flight *fl, int rc)
-{
-    sfile *f = fl->f;
-
-    fl->f = NULL;
-    s->inflight--;
-    if (rc != SECMQ_OK) {
-        char why[900];
-        snprintf(why, sizeof why, "the broker refused chunk %u of %s: %s",
-                 fl->index, f->m.name, secmq_strerror(rc));
-        finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_NONE, rc, why);
-        start_next(s);
-        return NULL;
-    }
-    return f;
-}
-
-void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid, int rc)
-{
-    (void)secmq_file_sender_handle_publish_v2(s, mid, rc);
-}
-
-int secmq_file_sender_handle_publish_v2(secmq_file_sender *s, int mid, int rc)
-{
-    int mine = 0;
-
-    if (s == NULL) {
-        return 0;
-    }
-    pthread_mutex_lock(&s->lock);
-    mine = !s->outbox && late_take(s, mid, 0);
-    for (unsigned i = 0; i < s->o.window && !s->outbox && !mine; i++) {
-        flight *fl = &s->fl[i];
-        if (fl->f == NULL || fl->mid != mid) {
-            continue;
-        }
-        mine = 1;
-        sfile *f = flight_done(s, fl, rc);
-        if (f != NULL && !secmq__bit_get(f->acked, fl->index)) {
-            secmq__bit_set(f->acked, fl->index);
-            f->acked_n++;
-            f->dirty = 1;
-        }
-        break;
-    }
-    pump(s);
-    pthread_mutex_unlock(&s->lock);
-    return mine;
-}
-
-/* The flight of outbox row id, or NULL. */
-static flight *flight_of_row(secmq_file_sender *s, uint64_t id)
-{
-    for (unsigned i = 0; i < s->o.window; i++) {
-        if (s->fl[i].f != NULL && s->fl[i].id == id) {
-            return &s->fl[i];
-        }
-    }
-    return NULL;
-}
-
-void secmq_file_sender_handle_durable(secmq_file_sender *s, uint64_t id, int rc)
-{
-    flight *fl;
-
-    if (s == NULL || id == 0) {
-        return;
-    }
-    pthread_mutex_lock(&s->lock);
-    fl = s->outbox ? flight_of_row(s, id) : NULL;
-    if (fl != NULL) {
-        sfile *f = fl->f;
-        if (rc != SECMQ_OK) {
-            char why[900];
-            fl->f = NULL;
-            s->inflight--;
-            snprintf(why, sizeof why,
-                     "cannot commit chunk %u of %s to the outbox: %s",
-                     fl->index, f->m.name, secmq_strerror(rc));
-            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_IO, rc, why);
-            start_next(s);
-        } else if (!secmq__bit_get(f->acked, fl->index)) {
-            /* SECURITY/durability: the bit (saved to the state file
-             * later) is only ever set for a chunk whose row is committed:
-             * the outbox delivers it, after a restart too. */
-            secmq__bit_set(f->acked, fl->index);
-            f->acked_n++;
-            f->dirty = 1;
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-}
-
-void secmq_file_sender_handle_delivered(secmq_file_sender *s, uint64_t id,
-                                        int rc)
-{
-    (void)secmq_file_sender_handle_delivered_v2(s, id, rc);
-}
-
-int secmq_file_sender_handle_delivered_v2(secmq_file_sender *s, uint64_t id,
-                                          int rc)
-{
-    flight *fl;
-    int mine = 0;
-
-    if (s == NULL || id == 0) {
-        return 0;
-    }
-    pthread_mutex_lock(&s->lock);
-    if (!s->outbox) {
-        pthread_mutex_unlock(&s->lock);
-        return 0;
-    }
-    mine = late_take(s, 0, id);
-    fl = flight_of_row(s, id);
-    if (fl != NULL) {
-        uint32_t index = fl->index;
-        sfile *f = flight_done(s, fl, rc);
-        mine = 1;
-        if (f != NULL && !secmq__bit_get(f->acked, index)) {
-            /* Delivered, so committed too (the outbox reports on_durable
-             * first; this holds whatever order the two came in). */
-            secmq__bit_set(f->acked, index);
-            f->acked_n++;
-            f->dirty = 1;
-        }
-    } else if (!mine && (s->first_id == 0 || id < s->first_id) &&
-               s->recovered_left > 0) {
-        /* A row of an earlier run went out. Not claimed: on an outbox
-         * the application shares, it cannot be told from its own. */
-        s->recovered_left--;
-    }
-    pump(s);
-    pthread_mutex_unlock(&s->lock);
-    return mine;
-}
-
-size_t secmq_file_sender_awaiting(secmq_file_sender *s, int *mids,
-                                  uint64_t *rows, size_t cap)
-{
-    size_t n = 0;
-
-    if (s == NULL) {
-        return 0;
-    }
-    pthread_mutex_lock(&s->lock);
-    for (unsigned i = 0; i < s->nlate + s->o.window; i++) {
-        int mid;
-        uint64_t row;
-        if (i < s->nlate) {
-            mid = s->outbox ? 0 : s->late[i].mid;
-            row = s->outbox ? s->late[i].id : 0;
-        } else if (s->fl[i - s->nlate].f != NULL) {
-            mid = s->outbox ? 0 : s->fl[i - s->nlate].mid;
-            row = s->outbox ? s->fl[i - s->nlate].id : 0;
-        } else {
-            continue;
-        }
-        if (mid == 0 && row == 0) {
-            continue;
-        }
-        if (n < cap) {
-            if (mids != NULL) {
-                mids[n] = mid;
-            }
-            if (rows != NULL) {
-                rows[n] = row;
-            }
-        }
-        n++;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return n;
 }
 
 int secmq_file_sender_tick(secmq_file_sender *s)
@@ -838,8 +636,8 @@ int secmq_file_sender_tick(secmq_file_sender *s)
         return SECMQ_E_INVAL;
     }
     pthread_mutex_lock(&s->lock);
-    start_next(s);
-    pump(s);
+    secmq__xs_start_next(s);
+    secmq__xs_pump(s);
     if (s->cur < s->nfiles && s->files[s->cur]->state == F_SENDING) {
         f = s->files[s->cur];
         if (f->dirty && s->db != NULL &&

@@ -94,5 +94,16 @@ void secmq__xs_free(sfile *f);
  * SECMQ_OK or a code with s->err set. */
 int secmq__xs_make(secmq_file_sender *s, const char *path, const char *name,
                    sfile **out);
+/* Shared by xfersend.c and xfersendack.c (lock held). */
+/* The file is over (DONE, REFUSED or FAILED): event, state file, slots. */
+void secmq__xs_finish(secmq_file_sender *s, sfile *f, int kind,
+                      const char *peer, int reason, int rc, const char *detail);
+/* Start the next queued file, if no file is being sent. */
+void secmq__xs_start_next(secmq_file_sender *s);
+/* Publish wanted chunks while the window has room. */
+void secmq__xs_pump(secmq_file_sender *s);
+/* Remember a publish no flight holds (a manifest, a chunk of a finished
+ * file) until its ack comes. */
+void secmq__xs_late_push(secmq_file_sender *s, int mid, uint64_t id);
 
 #endif /* SECMQ_XFERSEND_INT_H */
