@@ -405,8 +405,8 @@ SECMQ_API void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid,
  * client's (the application's, to report on its own).
  * Always 0 with an outbox (the sender's rows have no packet ids there).
  */
-SECMQ_API int secmq_file_sender_handle_publish_v2(secmq_file_sender *s,
-                                                  int mid, int rc);
+SECMQ_API int secmq_file_sender_handle_publish_v2(secmq_file_sender *s, int mid,
+                                                  int rc);
 
 /*
  * With a durable outbox. When the client already has an outbox
@@ -451,8 +451,9 @@ SECMQ_API void secmq_file_sender_handle_delivered(secmq_file_sender *s,
 /*
  * secmq_file_sender_handle_delivered_v2 -- the same, telling whose the row
  * was: 1 for one of this run's chunks (those of a finished file too, as
- * above) or of its last 16 manifests, 0 for any other row (the application's, or one an earlier run left in the
- * file, which cannot be told apart). Without an outbox: 0.
+ * above) or of its last 16 manifests, 0 for any other row (the application's,
+ * or one an earlier run left in the file, which cannot be told apart). Without
+ * an outbox: 0.
  */
 SECMQ_API int secmq_file_sender_handle_delivered_v2(secmq_file_sender *s,
                                                     uint64_t id, int rc);
@@ -604,8 +605,8 @@ SECMQ_API unsigned secmq_file_receiver_unacked(secmq_file_receiver *r);
  * most cap written into mids, BORROWED and written). Returns how many
  * there are (may exceed cap; at most 256); 0 for NULL.
  */
-SECMQ_API size_t secmq_file_receiver_awaiting(secmq_file_receiver *r,
-                                              int *mids, size_t cap);
+SECMQ_API size_t secmq_file_receiver_awaiting(secmq_file_receiver *r, int *mids,
+                                              size_t cap);
 
 /*
  * secmq_file_receiver_tick -- timers: saves progress, asks for missing
