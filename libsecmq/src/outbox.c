@@ -242,15 +242,20 @@ static int load_row(void *ctx, secmq__obrow *row)
     return 0;
 }
 
-/* Fill ready from the file: rows hand_cursor..committed_upto. */
+/* Fill ready from the file: rows hand_cursor..committed_upto, none from
+ * durable_gate on (their on_durable is being reported). */
 static int load_ready(secmq__outbox *ob)
 {
     struct load_ctx lc = {ob, 0, 0, NULL, 0};
     char err[SECMQ_ERRMSG_BYTES];
+    uint64_t upto = ob->committed_upto;
     int rc;
 
-    rc = secmq__obstore_load(ob->st, ob->hand_cursor, ob->committed_upto,
-                             LOAD_ROWS, load_row, &lc, err, sizeof err);
+    if (ob->durable_gate != 0 && ob->durable_gate - 1 < upto) {
+        upto = ob->durable_gate - 1;
+    }
+    rc = secmq__obstore_load(ob->st, ob->hand_cursor, upto, LOAD_ROWS, load_row,
+                             &lc, err, sizeof err);
     if (rc != SECMQ_OK) {
         secmq__log_write(ob->h.log, SECMQ_LOG_ERROR, "%s", err);
         if (ob->read_rc == SECMQ_OK) {
@@ -261,13 +266,17 @@ static int load_ready(secmq__outbox *ob)
         return rc;
     }
     ob->read_rc = SECMQ_OK;
-    if (lc.n < LOAD_ROWS) {
+    if (lc.n < LOAD_ROWS && upto == ob->committed_upto) {
         /* Everything committed from hand_cursor on is in ready now. */
         ob->ready_complete = 1;
     }
     if (lc.n > 0) {
         /* The next load starts after these: they are in ready or gone. */
         ob->hand_cursor = lc.last_id + 1;
+    }
+    if (lc.n < LOAD_ROWS && upto < ob->committed_upto) {
+        /* Stopped at the gate: every row up to it is in ready or gone. */
+        ob->hand_cursor = upto + 1;
     }
     return SECMQ_OK;
 }
@@ -334,7 +343,9 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
         } else if (ob->ready_head != NULL) {
             e = ready_pop(ob);
         } else if (!ob->ready_complete &&
-                   ob->hand_cursor <= ob->committed_upto) {
+                   ob->hand_cursor <= ob->committed_upto &&
+                   (ob->durable_gate == 0 ||
+                    ob->hand_cursor < ob->durable_gate)) {
             if (load_ready(ob) != SECMQ_OK) {
                 break;
             }
@@ -346,6 +357,13 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
         if (l == NULL || l->state != L_STORED) {
             secmq__outbox_entry_free(e); /* dropped while it waited */
             continue;
+        }
+        if (!from_rehand && ob->durable_gate != 0 &&
+            e->row.id >= ob->durable_gate) {
+            /* Its on_durable is being reported: the commit thread pumps
+             * once it has been. */
+            ready_push_front(ob, e);
+            break;
         }
         rc = ob->h.send(ob->h.ctx, &mid, e->row.topic, e->row.payload,
                         e->row.len, e->row.qos, e->row.retain);

@@ -240,7 +240,10 @@ void *secmq__outbox_commit_main(void *arg)
         full_warning(ob, warn, sizeof warn);
         pthread_cond_broadcast(&ob->done);
         if (nasync > 0) {
-            /* Durability is reported before the rows can be delivered. */
+            /* A row's on_durable comes before its on_delivered: while the
+             * lock is released for the reports, the loop thread (acks of
+             * earlier rows) must not hand the rows of this batch. */
+            ob->durable_gate = async[0].id;
             pthread_mutex_unlock(&ob->lock);
             for (size_t i = 0; i < nasync; i++) {
                 if (ob->h.durable != NULL) {
@@ -248,6 +251,7 @@ void *secmq__outbox_commit_main(void *arg)
                 }
             }
             pthread_mutex_lock(&ob->lock);
+            ob->durable_gate = 0;
         }
         nf = secmq__outbox_pump(ob, fails, sizeof fails / sizeof fails[0]);
         pthread_mutex_unlock(&ob->lock);

@@ -207,6 +207,8 @@ struct secmq__outbox {
     uint64_t next_id;
     uint64_t committed_upto; /* every id up to here is committed or gone */
     uint64_t hand_cursor;    /* every stored row below it was handed */
+    uint64_t durable_gate;   /* rows from this id on wait while the commit
+                                thread reports their on_durable (0: none) */
 
     struct entry *pend_head, *pend_tail;
     size_t pend_n;

@@ -436,18 +436,45 @@ int secmq_file_receiver_handle_message(secmq_file_receiver *r,
 
 void secmq_file_receiver_handle_publish(secmq_file_receiver *r, int mid, int rc)
 {
+    (void)secmq_file_receiver_handle_publish_v2(r, mid, rc);
+}
+
+int secmq_file_receiver_handle_publish_v2(secmq_file_receiver *r, int mid,
+                                          int rc)
+{
+    int mine = 0;
+
     (void)rc;
     if (r == NULL) {
-        return;
+        return 0;
     }
     pthread_mutex_lock(&r->lock);
     for (unsigned i = 0; i < r->nunacked; i++) {
         if (r->unacked[i] == mid) {
             r->unacked[i] = r->unacked[--r->nunacked];
+            mine = 1;
             break;
         }
     }
     pthread_mutex_unlock(&r->lock);
+    return mine;
+}
+
+size_t secmq_file_receiver_awaiting(secmq_file_receiver *r, int *mids,
+                                    size_t cap)
+{
+    size_t n;
+
+    if (r == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&r->lock);
+    n = r->nunacked;
+    for (size_t i = 0; i < n && i < cap && mids != NULL; i++) {
+        mids[i] = r->unacked[i];
+    }
+    pthread_mutex_unlock(&r->lock);
+    return n;
 }
 
 unsigned secmq_file_receiver_unacked(secmq_file_receiver *r)

@@ -124,14 +124,19 @@ static int publish_manifest(secmq_file_sender *s, sfile *f)
     }
     sodium_memzero(pt, sizeof pt); /* SECURITY: holds the file key */
     if (rc == SECMQ_OK) {
-        rc = send_raw(s, s->t.mtopic, env, elen, NULL, NULL);
+        int mid = 0;
+        uint64_t id = 0;
+        rc = send_raw(s, s->t.mtopic, env, elen, &mid, &id);
+        if (rc == SECMQ_OK) {
+            secmq__xs_late_push(s, mid, id);
+        }
     }
     f->last_manifest_ms = now_ms();
     return rc;
 }
 
-static void finish(secmq_file_sender *s, sfile *f, int kind, const char *peer,
-                   int reason, int rc, const char *detail)
+void secmq__xs_finish(secmq_file_sender *s, sfile *f, int kind,
+                      const char *peer, int reason, int rc, const char *detail)
 {
     f->state = F_FINISHED;
     if (f->fd >= 0) {
@@ -142,6 +147,7 @@ static void finish(secmq_file_sender *s, sfile *f, int kind, const char *peer,
         if (s->fl[i].f == f) {
             s->fl[i].f = NULL;
             s->inflight--;
+            secmq__xs_late_push(s, s->fl[i].mid, s->fl[i].id);
         }
     }
     if (kind == SECMQ_FILE_EV_DONE) {
@@ -168,7 +174,7 @@ static void finish(secmq_file_sender *s, sfile *f, int kind, const char *peer,
 }
 
 /* Start the next queued file, if no file is being sent. */
-static void start_next(secmq_file_sender *s)
+void secmq__xs_start_next(secmq_file_sender *s)
 {
     struct stat st;
     sfile *f;
@@ -192,8 +198,8 @@ static void start_next(secmq_file_sender *s)
             snprintf(why, sizeof why, "%.400s: %s", f->path,
                      f->fd < 0 ? strerror(errno)
                                : "the file changed after it was queued");
-            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_IO,
-                   SECMQ_E_IO, why);
+            secmq__xs_finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_IO,
+                             SECMQ_E_IO, why);
             continue;
         }
         f->state = F_SENDING;
@@ -204,8 +210,8 @@ static void start_next(secmq_file_sender *s)
             char why[900];
             snprintf(why, sizeof why, "cannot publish the manifest of %s: %s",
                      f->m.name, secmq_strerror(rc));
-            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_NONE, rc,
-                   why);
+            secmq__xs_finish(s, f, SECMQ_FILE_EV_FAILED, NULL,
+                             SECMQ_FILE_R_NONE, rc, why);
             continue;
         }
         emit(s, SECMQ_FILE_EV_START, f, NULL, 0, 0, 0,
@@ -236,7 +242,7 @@ static int64_t next_wanted(sfile *f)
 }
 
 /* Publish chunks while the window has room. */
-static void pump(secmq_file_sender *s)
+void secmq__xs_pump(secmq_file_sender *s)
 {
     sfile *f;
 
@@ -278,8 +284,8 @@ static void pump(secmq_file_sender *s)
                 char why[900];
                 snprintf(why, sizeof why, "cannot read %.400s: %s", f->path,
                          n < 0 ? strerror(errno) : "file shrank");
-                finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_IO,
-                       SECMQ_E_IO, why);
+                secmq__xs_finish(s, f, SECMQ_FILE_EV_FAILED, NULL,
+                                 SECMQ_FILE_R_IO, SECMQ_E_IO, why);
                 return;
             }
             got += n;
@@ -303,8 +309,8 @@ static void pump(secmq_file_sender *s)
                          ? " (use a chunk size below the broker's maximum "
                            "packet size)"
                          : "");
-            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_NONE, rc,
-                   why);
+            secmq__xs_finish(s, f, SECMQ_FILE_EV_FAILED, NULL,
+                             SECMQ_FILE_R_NONE, rc, why);
             return;
         }
         f->want[(uint32_t)i >> 3] &= (unsigned char)~(1u << ((uint32_t)i & 7));
@@ -363,7 +369,9 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
     s->pt = malloc(o->chunk_size);
     s->env = malloc(s->env_cap);
     s->fl = calloc(o->window, sizeof *s->fl);
-    if (s->pt == NULL || s->env == NULL || s->fl == NULL) {
+    s->nlate = o->window + MAN_MIDS;
+    s->late = calloc(s->nlate, sizeof *s->late);
+    if (s->pt == NULL || s->env == NULL || s->fl == NULL || s->late == NULL) {
         secmq_file_sender_free(s);
         return SECMQ_E_NOMEM;
     }
@@ -413,6 +421,7 @@ void secmq_file_sender_free(secmq_file_sender *s)
     }
     free(s->files);
     free(s->fl);
+    free(s->late);
     free(s->pt);
     free(s->env);
     secmq__xdb_close(s->db);
@@ -595,137 +604,26 @@ int secmq_file_sender_handle_message(secmq_file_sender *s,
         uint32_t asked = apply_need(f, &r);
         emit(s, SECMQ_FILE_EV_REQUEST, f, peer, 0, 0, asked,
              "%s asked for %u chunks of %s again", peer, asked, f->m.name);
-        pump(s);
+        secmq__xs_pump(s);
     } else if (r.kind == SECMQ_FILE_REQ_DONE) {
         f->dones++;
         if (f->dones >= s->o.receivers) {
-            finish(s, f, SECMQ_FILE_EV_DONE, peer, 0, 0, NULL);
-            start_next(s);
-            pump(s);
+            secmq__xs_finish(s, f, SECMQ_FILE_EV_DONE, peer, 0, 0, NULL);
+            secmq__xs_start_next(s);
+            secmq__xs_pump(s);
         }
     } else {
         char why[900];
         snprintf(why, sizeof why, "%s refused %s: %s", peer, f->m.name,
                  secmq_file_reason_name(r.reason));
-        finish(s, f, SECMQ_FILE_EV_REFUSED, peer, r.reason, 0, why);
-        start_next(s);
-        pump(s);
+        secmq__xs_finish(s, f, SECMQ_FILE_EV_REFUSED, peer, r.reason, 0, why);
+        secmq__xs_start_next(s);
+        secmq__xs_pump(s);
     }
 out:
     sodium_memzero(pt, len);
     pthread_mutex_unlock(&s->lock);
     return 1;
-}
-
-/*
- * The broker answered for flight fl: free its slot; on an error (rc) the
- * file fails. Returns the flight's file when rc is SECMQ_OK, else NULL.
- */
-static sfile *flight_done(secmq_file_sender *s, flight *fl, int rc)
-{
-    sfile *f = fl->f;
-
-    fl->f = NULL;
-    s->inflight--;
-    if (rc != SECMQ_OK) {
-        char why[900];
-        snprintf(why, sizeof why, "the broker refused chunk %u of %s: %s",
-                 fl->index, f->m.name, secmq_strerror(rc));
-        finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_NONE, rc, why);
-        start_next(s);
-        return NULL;
-    }
-    return f;
-}
-
-void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid, int rc)
-{
-    if (s == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&s->lock);
-    for (unsigned i = 0; i < s->o.window && !s->outbox; i++) {
-        flight *fl = &s->fl[i];
-        if (fl->f == NULL || fl->mid != mid) {
-            continue;
-        }
-        sfile *f = flight_done(s, fl, rc);
-        if (f != NULL && !secmq__bit_get(f->acked, fl->index)) {
-            secmq__bit_set(f->acked, fl->index);
-            f->acked_n++;
-            f->dirty = 1;
-        }
-        break;
-    }
-    pump(s);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* The flight of outbox row id, or NULL. */
-static flight *flight_of_row(secmq_file_sender *s, uint64_t id)
-{
-    for (unsigned i = 0; i < s->o.window; i++) {
-        if (s->fl[i].f != NULL && s->fl[i].id == id) {
-            return &s->fl[i];
-        }
-    }
-    return NULL;
-}
-
-void secmq_file_sender_handle_durable(secmq_file_sender *s, uint64_t id, int rc)
-{
-    flight *fl;
-
-    if (s == NULL || id == 0) {
-        return;
-    }
-    pthread_mutex_lock(&s->lock);
-    fl = s->outbox ? flight_of_row(s, id) : NULL;
-    if (fl != NULL) {
-        sfile *f = fl->f;
-        if (rc != SECMQ_OK) {
-            char why[900];
-            fl->f = NULL;
-            s->inflight--;
-            snprintf(why, sizeof why,
-                     "cannot commit chunk %u of %s to the outbox: %s",
-                     fl->index, f->m.name, secmq_strerror(rc));
-            finish(s, f, SECMQ_FILE_EV_FAILED, NULL, SECMQ_FILE_R_IO, rc, why);
-            start_next(s);
-        } else if (!secmq__bit_get(f->acked, fl->index)) {
-            /* SECURITY/durability: the bit (saved to the state file
-             * later) is only ever set for a chunk whose row is committed:
-             * the outbox delivers it, after a restart too. */
-            secmq__bit_set(f->acked, fl->index);
-            f->acked_n++;
-            f->dirty = 1;
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-}
-
-void secmq_file_sender_handle_delivered(secmq_file_sender *s, uint64_t id,
-                                        int rc)
-{
-    flight *fl;
-
-    if (s == NULL || id == 0) {
-        return;
-    }
-    pthread_mutex_lock(&s->lock);
-    if (!s->outbox) {
-        pthread_mutex_unlock(&s->lock);
-        return;
-    }
-    fl = flight_of_row(s, id);
-    if (fl != NULL) {
-        (void)flight_done(s, fl, rc);
-    } else if ((s->first_id == 0 || id < s->first_id) &&
-               s->recovered_left > 0) {
-        s->recovered_left--; /* a row of an earlier run went out */
-    }
-    pump(s);
-    pthread_mutex_unlock(&s->lock);
 }
 
 int secmq_file_sender_tick(secmq_file_sender *s)
@@ -738,8 +636,8 @@ int secmq_file_sender_tick(secmq_file_sender *s)
         return SECMQ_E_INVAL;
     }
     pthread_mutex_lock(&s->lock);
-    start_next(s);
-    pump(s);
+    secmq__xs_start_next(s);
+    secmq__xs_pump(s);
     if (s->cur < s->nfiles && s->files[s->cur]->state == F_SENDING) {
         f = s->files[s->cur];
         if (f->dirty && s->db != NULL &&

@@ -15,6 +15,7 @@
 #define SAVE_EVERY_MS 1000u
 #define WINDOW_MAX 1024u
 #define BUSY_MAX_MS 60000u /* longest wait after a busy answer */
+#define MAN_MIDS 16u       /* manifest packet ids remembered */
 #define ENV_BUF (SECMQ_FILE_REQUEST_MAX + SECMQ_ENV_OVERHEAD_SIGNED)
 
 enum { F_QUEUED = 0, F_SENDING = 1, F_FINISHED = 2 };
@@ -71,7 +72,17 @@ struct secmq_file_sender {
     const unsigned char *sk;
     unsigned ndone, nrefused, nfailed;
     int sub_mid; /* the SUBSCRIBE to TOPIC/r/+ */
-    int fatal;   /* a SECMQ_E_* that ends the sender (tick returns it) */
+    /* Publishes awaiting an ack that no flight holds: the last manifests
+     * and the chunks of files finished first (a receiver's DONE can come
+     * before the broker's acks), so handle_publish_v2 /
+     * handle_delivered_v2 can claim their acks. A ring of window +
+     * MAN_MIDS; an entry is (0, 0) once its ack came. */
+    struct late {
+        int mid;     /* without an outbox */
+        uint64_t id; /* with one */
+    } * late;
+    unsigned nlate, late_next;
+    int fatal; /* a SECMQ_E_* that ends the sender (tick returns it) */
     uint64_t rate_t0_ms, rate_bytes; /* --rate: since the first chunk */
     secmq__err err;
 };
@@ -83,5 +94,16 @@ void secmq__xs_free(sfile *f);
  * SECMQ_OK or a code with s->err set. */
 int secmq__xs_make(secmq_file_sender *s, const char *path, const char *name,
                    sfile **out);
+/* Shared by xfersend.c and xfersendack.c (lock held). */
+/* The file is over (DONE, REFUSED or FAILED): event, state file, slots. */
+void secmq__xs_finish(secmq_file_sender *s, sfile *f, int kind,
+                      const char *peer, int reason, int rc, const char *detail);
+/* Start the next queued file, if no file is being sent. */
+void secmq__xs_start_next(secmq_file_sender *s);
+/* Publish wanted chunks while the window has room. */
+void secmq__xs_pump(secmq_file_sender *s);
+/* Remember a publish no flight holds (a manifest, a chunk of a finished
+ * file) until its ack comes. */
+void secmq__xs_late_push(secmq_file_sender *s, int mid, uint64_t id);
 
 #endif /* SECMQ_XFERSEND_INT_H */

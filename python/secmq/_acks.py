@@ -25,7 +25,7 @@ class _Group:
 
 class _Acks:
     """Ack bookkeeping of Client (uses its _lock, _pending, _early,
-    _invoke and _emit)."""
+    _orphans, _invoke and _emit)."""
 
     def _register(self, kind, mids, what) -> bool:
         """Remember what waits for the acks of mids; take the acks that
@@ -80,6 +80,23 @@ class _Acks:
             self._invoke("on_publish", mid)
         else:
             self._fire(what)
+
+    def _orphan_add(self, keys):
+        """A file transfer is being freed with these (kind, id) awaiting
+        their acks (files.py close())."""
+        with self._lock:
+            self._orphans.update(keys)
+
+    def _orphan_take(self, kind, ident) -> bool:
+        """True (and forgotten) when the ack is a closed transfer's."""
+        if not self._orphans:
+            return False
+        with self._lock:
+            try:
+                self._orphans.remove((kind, ident))
+                return True
+            except KeyError:
+                return False
 
     def _fire(self, group):
         if group.kind == "sub":

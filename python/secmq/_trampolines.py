@@ -58,8 +58,9 @@ def _register(client) -> int:
 
 # File transfers (files.py) by client id: a tuple, replaced whole, so the
 # network thread reads it without a lock. Each link has _on_connect,
-# _on_message (True: consumed), _on_subscribe, _on_publish, _on_durable,
-# _on_delivered, _created(h) and _client_gone().
+# _on_message (True: consumed), _on_subscribe, _on_publish and
+# _on_delivered (True: the packet or row was the transfer's), _on_durable,
+# _created(h) and _client_gone().
 _links = {}
 
 
@@ -89,6 +90,27 @@ def _links_closing(client):
     thread stopped; the transfers that borrow it are closed first."""
     for link in _links.get(client._id, ()):
         link._client_gone()
+
+
+def _one_level(rest: bytes) -> bool:
+    return b"/" not in rest
+
+
+def _leftover(client, topic: bytes) -> bool:
+    """True when topic is one a closed file transfer of client was
+    subscribed to (the client stays subscribed: files.py close()):
+    TOPIC/r/+ of a sender, TOPIC/m and TOPIC/c/+ of a receiver."""
+    for side, t in tuple(client._closed_transfers):
+        if side == "sender":
+            p = t + b"/r/"
+            if topic.startswith(p) and _one_level(topic[len(p):]):
+                return True
+        else:
+            p = t + b"/c/"
+            if topic == t + b"/m" or (topic.startswith(p) and
+                                      _one_level(topic[len(p):])):
+                return True
+    return False
 
 
 def _lookup(user):
@@ -130,6 +152,8 @@ def _c_message(c, user, m):
         if link._on_message(m):
             return
     m = m.contents
+    if client._closed_transfers and _leftover(client, m.topic or b""):
+        return
     mode = {1: SEAL_SIGNED, 2: SEAL_MAC}.get(m.seal_mode)
     sender = _lib.text(m.sender)
     msg = MQTTMessage(
@@ -147,7 +171,12 @@ def _c_publish(c, user, mid, rc):
     client = _lookup(user)
     if client is not None:
         for link in _links.get(user, ()):
-            link._on_publish(mid, rc)
+            if link._on_publish(mid, rc):
+                # A transfer's chunk, manifest or request: not the
+                # application's, so neither on_publish nor the ack table.
+                return
+        if client._orphan_take("pub", mid):
+            return      # of a transfer closed before its ack came
         client._acked("pub", mid, rc)
 
 
@@ -156,7 +185,10 @@ def _c_delivered(c, user, row, rc):
     client = _lookup(user)
     if client is not None:
         for link in _links.get(user, ()):
-            link._on_delivered(row, rc)
+            if link._on_delivered(row, rc):
+                return      # a transfer's row: not the application's
+        if client._orphan_take("row", row):
+            return
         client._acked("row", row, rc)
 
 

@@ -169,6 +169,12 @@ class Client(_Acks, _Outbox):
         self._pub_cond = threading.Condition()
         self._pending = {}      # (kind, mid) -> MQTTMessageInfo or _Group
         self._early = {}        # (kind, mid) -> result, acked before known
+        # (kind, mid) of closed file transfers' publishes whose acks have
+        # not come yet: theirs, not the application's (files.py).
+        self._orphans = set()
+        # (side, topic) of closed file transfers: what still arrives on
+        # their topics is dropped, not handed to on_message (_trampolines).
+        self._closed_transfers = set()
         self._id = _register(self)
         self.on_connect = None
         self.on_disconnect = None
@@ -656,6 +662,10 @@ class Client(_Acks, _Outbox):
             self._pending.clear()
             self._pending.update(rows)
             self._early.clear()
+            # Packet ids end with the C client; outbox rows stay in the
+            # file and are delivered by the next one.
+            self._orphans = {k for k in self._orphans
+                             if keep_rows and k[0] == "row"}
         self._connected = False
         self._detach_keyring()
 

@@ -27,6 +27,10 @@ lib = _lib.lib
 _log = logging.getLogger("secmq")
 TICK_S = 0.1        # secmq/file.h: tick every 50..500 ms
 FLUSH_S = 5.0       # longest wait for a receiver's last answers in close()
+# Most publishes awaiting an ack (secmq/file.h): twice a sender's window
+# (at most 1024) plus 16 manifests; a receiver's 256 requests.
+SENDER_AWAITING_MAX = 2 * 1024 + 16
+RECEIVER_AWAITING_MAX = 256
 REASON_BUSY = 6     # SECMQ_FILE_R_BUSY: not final, the file comes again
 KINDS = {1: "start", 2: "progress", 3: "done", 4: "refused", 5: "failed",
          6: "rejected", 7: "request", 8: "expired"}
@@ -147,6 +151,11 @@ class _Transfer:
         self._cond = threading.Condition(self._lock)
         self._busy = 0              # forwarded calls inside the C object
         self._closed = False
+        # close(): acks are still forwarded after _closed, until _freeing;
+        # then the publishes still awaiting theirs go to the client's
+        # orphans (_orphaned), which claims their acks from then on.
+        self._freeing = False
+        self._orphaned = False
         self._error = None          # the exception that ended it
         self._events = collections.deque()
         self._wake = threading.Event()
@@ -262,14 +271,36 @@ class _Transfer:
         self._call("handle_subscribe", mid, count, granted)
         self._wake.set()     # a refusal ends the transfer at the next tick
 
-    def _on_publish(self, mid, rc):
-        self._call("handle_publish", mid, rc)
+    def _ack(self, op, ident, rc) -> bool:
+        """An ack for the C object, also while close() runs and until it
+        frees the object; after that the client's orphans (registered by
+        close() first) claim the transfer's."""
+        with self._lock:
+            if self._h is None or self._freeing:
+                while self._freeing and not self._orphaned:
+                    self._cond.wait()
+                return False        # the trampoline asks the orphans
+            self._busy += 1
+            h = self._h
+        try:
+            return self._fn(op)(h, ident, rc) == 1
+        finally:
+            self._leave()
+
+    def _on_publish(self, mid, rc) -> bool:
+        """True when mid was the transfer's own publish (its ack then
+        goes no further: not to on_publish, not to the ack table)."""
+        return self._ack("handle_publish_v2", mid, rc)
 
     def _on_durable(self, row, rc):
         pass
 
-    def _on_delivered(self, row, rc):
-        pass
+    def _on_delivered(self, row, rc) -> bool:
+        return False
+
+    def _awaiting(self, h):
+        """[(kind, id)] of the C object's publishes awaiting an ack."""
+        return []
 
     # -- the tick thread ---------------------------------------------------
 
@@ -351,11 +382,26 @@ class _Transfer:
             while self._busy > 0:
                 self._cond.wait()
             self._cond.notify_all()
-        _trampolines._unlink(self._client, self)
         self._stop = True
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
+        with self._cond:
+            # The acks of what the transfer published and the broker has
+            # not answered yet stay the transfer's: the client drops them.
+            self._freeing = True
+            while self._busy > 0:
+                self._cond.wait()
+            if self._h is not None:
+                self._client._orphan_add(self._awaiting(self._h))
+            self._orphaned = True
+            self._cond.notify_all()
+        # The client stays subscribed (a persistent session keeps
+        # collecting for the next transfer); what arrives there meanwhile
+        # is dropped rather than handed to on_message.
+        with self._client._lock:
+            self._client._closed_transfers.add((self._side, self._topic))
+        _trampolines._unlink(self._client, self)
         h, self._h = self._h, None
         if h is not None:
             self._fn("free")(h)
@@ -500,8 +546,17 @@ class FileSender(_Transfer):
     def _on_durable(self, row, rc):
         self._call("handle_durable", row, rc)
 
-    def _on_delivered(self, row, rc):
-        self._call("handle_delivered", row, rc)
+    def _on_delivered(self, row, rc) -> bool:
+        """True when the row was the sender's chunk or manifest."""
+        return self._ack("handle_delivered_v2", row, rc)
+
+    def _awaiting(self, h):
+        n = SENDER_AWAITING_MAX
+        mids = (ctypes.c_int * n)()
+        rows = (ctypes.c_uint64 * n)()
+        got = min(lib.secmq_file_sender_awaiting(h, mids, rows, n), n)
+        return ([("pub", mids[i]) for i in range(got) if mids[i]] +
+                [("row", rows[i]) for i in range(got) if rows[i]])
 
     def _event(self, ev):
         if ev.kind == "done":
@@ -633,6 +688,12 @@ class FileReceiver(_Transfer):
 
     def _make(self, h):
         return self._new(h, self._topic, self._dir)
+
+    def _awaiting(self, h):
+        n = RECEIVER_AWAITING_MAX
+        mids = (ctypes.c_int * n)()
+        got = min(lib.secmq_file_receiver_awaiting(h, mids, n), n)
+        return [("pub", mids[i]) for i in range(got) if mids[i]]
 
     def _event(self, ev):
         if ev.kind == "done":

@@ -4,7 +4,7 @@ sanitizer runtimes preloaded (a SECMQ_SANITIZE libsecmq cannot be loaded
 otherwise), and judge the sanitizers' report.
 
     asan_run.py --preload LIBASAN[:LIBUBSAN] [--keep-preload]
-        [--expect TEXT] \\
+        [--children-no-leaks] [--expect TEXT] \\
         -- SCRIPT [ARGS...]   or   -- -m MODULE [ARGS...]
 
 The child runs with PYTHONMALLOC=malloc (Python's objects then live in
@@ -30,6 +30,16 @@ when
 With --keep-preload the child's own children (tools, brokers, Python
 programs a test starts) inherit LD_PRELOAD; by default it is removed from
 the child's os.environ before the script runs.
+
+With --children-no-leaks (implies --keep-preload) the child's children
+run with detect_leaks=0 in ASAN_OPTIONS: a Python program a test starts
+that exits normally would otherwise end with LeakSanitizer's report of
+Python's own leaks (its exit status then non-zero), and it is nobody's
+verdict here. The child itself parsed its options at start-up and keeps
+detect_leaks=1: its leaks are judged as above. Sanitizer errors in the
+children still abort them (abort_on_error stays), which the test sees as
+a failed program; their leaks (also the C tools' and the broker
+plugin's) are left to the tests that run those programs on their own.
 """
 
 import argparse
@@ -64,6 +74,10 @@ BOOT = """\
 import os, runpy, sys
 if not {keep}:
     os.environ.pop("LD_PRELOAD", None)
+if {children_no_leaks}:
+    _opts = [o for o in os.environ.get("ASAN_OPTIONS", "").split(":")
+             if o and not o.startswith("detect_leaks=")]
+    os.environ["ASAN_OPTIONS"] = ":".join(_opts + ["detect_leaks=0"])
 os.environ.pop("PYTHONMALLOC", None)
 args = sys.argv[1:]
 status = 1
@@ -158,6 +172,9 @@ def main():
     ap.add_argument("--preload", required=True,
                     help="sanitizer runtimes, colon-separated")
     ap.add_argument("--keep-preload", action="store_true")
+    ap.add_argument("--children-no-leaks", action="store_true",
+                    help="the child's children run with detect_leaks=0 "
+                    "(implies --keep-preload)")
     ap.add_argument("--expect", default=None,
                     help="text the child must print (stdout or stderr)")
     ap.add_argument("args", nargs=argparse.REMAINDER)
@@ -175,7 +192,8 @@ def main():
     env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=1:" \
         "malloc_context_size=30"
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
-    boot = BOOT.format(keep=a.keep_preload, marker=MARKER)
+    boot = BOOT.format(keep=a.keep_preload or a.children_no_leaks,
+                       children_no_leaks=a.children_no_leaks, marker=MARKER)
     cmd = [PYTHON, "-c", boot] + args
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out:

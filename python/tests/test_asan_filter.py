@@ -98,3 +98,35 @@ def test_failed_script_and_early_death_fail():
     assert any("never printed" in p
                for p in verdict(OK, rc=0, expect="asan workload: OK"))
     assert any("without a leak report" in p for p in verdict(OK, rc=1))
+
+
+def boot_child_env(children_no_leaks, keep=False):
+    """What a grandchild would inherit from the child asan_run.py starts
+    (the boot code run by plain python3, no sanitizer needed)."""
+    import json
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        script = os.path.join(d, "show.py")
+        with open(script, "w") as fh:
+            fh.write("import json, os\nprint(json.dumps({k: os.environ.get"
+                     "(k) for k in ('ASAN_OPTIONS', 'LD_PRELOAD')}))\n")
+        boot = asan_run.BOOT.format(keep=keep,
+                                    children_no_leaks=children_no_leaks,
+                                    marker=asan_run.MARKER)
+        env = dict(os.environ, LD_PRELOAD="",
+                   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1")
+        out = subprocess.run([sys.executable, "-c", boot, script],
+                             capture_output=True, text=True, env=env,
+                             timeout=60)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.splitlines()[0])
+
+
+def test_children_no_leaks_turns_leak_detection_off_for_children_only():
+    got = boot_child_env(True, keep=True)
+    assert got["ASAN_OPTIONS"] == "abort_on_error=1:detect_leaks=0"
+    assert got["LD_PRELOAD"] == ""          # kept (the runner sets it)
+    got = boot_child_env(False)
+    assert got["ASAN_OPTIONS"] == "detect_leaks=1:abort_on_error=1"
+    assert got["LD_PRELOAD"] is None        # removed without --keep-preload

@@ -18,6 +18,7 @@ import queue
 import signal
 import subprocess
 import sys
+import time
 
 import pytest  # noqa: F401
 
@@ -122,6 +123,18 @@ class Files(ClientMixin, E2ETestCase):
         self.assertEqual(got, sorted(got), "progress went backwards")
         self.assertEqual(got[-1], size)
 
+    def assert_leftovers_dropped(self, c, rec, topics):
+        """Messages on a closed transfer's topics (the client is still
+        subscribed) do not reach on_message; one published after them on
+        another topic does, so they had their chance to."""
+        self.subscribe(c, rec, "side/#", 1)
+        for t in topics:
+            c.publish(t, b"late", qos=1).wait_for_publish(10)
+        c.publish("side/after", b"after", qos=1).wait_for_publish(10)
+        msg = get(rec.messages, "on_message")
+        self.assertEqual((msg.topic, msg.payload), ("side/after", b"after"))
+        nothing(rec.messages, 0.2)
+
     # -- tests ---------------------------------------------------------------
 
     def test_send_file_to_c_receiver(self):
@@ -144,6 +157,41 @@ class Files(ClientMixin, E2ETestCase):
         self.assertIs(events[-1], done)
         self.assert_progress(events, 3 * MB)
         self.assertEqual(self.json_events(rx, "done")[0]["sender"], "sam")
+
+    def test_user_publishes_beside_a_sender(self):
+        """The application's publishes on a client a FileSender shares
+        get their own on_publish calls and nothing else: the transfer's
+        chunk and manifest acks reach neither on_publish nor the client's
+        table of acks that came before publish() returned."""
+        src = os.path.join(self.work, "side.bin")
+        random_file(src, 1 * MB)
+        rx = self.c_recv("-C", "1")
+        c, rec = self.client(user="sam")
+        mine = []
+        with secmq.FileSender(c, TOPIC, keyring=self.kdir("sam"),
+                              chunk_size=16384, max_rate=1 * MB) as tx:
+            tx.add(src)
+            for i in range(40):
+                info = c.publish("side/%d" % (i % 3), b"x%d" % i, qos=1)
+                info.wait_for_publish(10)
+                self.assertTrue(info.is_published())
+                mine.append(info.mid)
+                if i % 10 == 9:
+                    time.sleep(0.1)
+            done, = tx.wait(30)
+        self.assertEqual(done.bytes, 1 * MB)
+        self.assertEqual(rx.wait_exit(20), 0, rx.text()[-2000:])
+        got = []
+        while not rec.published.empty():
+            got.append(rec.published.get_nowait())
+        self.assertEqual(sorted(got), sorted(mine))
+        # 62 chunks and a manifest went out; none of their acks is kept.
+        with c._lock:
+            early = [k for k in c._early if k[0] in ("pub", "row")]
+        self.assertEqual(early, [])
+        # Closed, the sender left its subscription to files/r/+: what
+        # still comes there is dropped; other topics reach on_message.
+        self.assert_leftovers_dropped(c, rec, ["files/r/0123abcd"])
 
     def test_c_sender_to_receiver_made_before_connect(self):
         src = os.path.join(self.work, "photo.jpg")
@@ -176,6 +224,12 @@ class Files(ClientMixin, E2ETestCase):
         # The C sender heard the DONE answer that close() waited for.
         self.assertEqual(self.json_events(tx, "done")[0]["receiver"],
                          "alice")
+        # The receiver's answers were its own publishes: not the
+        # application's on_publish, not kept in the client's ack table.
+        nothing(rec.published, 0.2)
+        with c._lock:
+            self.assertEqual([k for k in c._early if k[0] == "pub"], [])
+        self.assert_leftovers_dropped(c, rec, ["files/m", "files/c/77ee"])
 
     def test_receiver_closed_mid_file_and_made_again(self):
         """close() while chunks stream in (the network thread calling
@@ -337,11 +391,17 @@ class Files(ClientMixin, E2ETestCase):
         on_delivered reach the sender, also one made before connect()."""
         src = os.path.join(self.work, "o.bin")
         data = random_file(src, 1 * MB)
-        rx = self.c_recv("-C", "1")
+        # A receiver that asks for missing chunks only after 10 s of
+        # silence: a NEED of acknowledged chunks makes the sender send them
+        # again, and they count again only once committed anew (the DONE
+        # may come first). Every other chunk counts by the DONE.
+        rx = self.c_recv("-C", "1", "--retry", "10")
         box = os.path.join(self.work, "outbox.db")
         # The outbox is open before connect(): the sender is made on the
         # client that connect() makes.
         c, rec = self.client(user="sam", outbox=box, connect=False)
+        delivered, rows = queue.Queue(), []
+        c.on_delivered = lambda cl, ud, row, rc: delivered.put((row, rc))
         events = []
         with secmq.FileSender(c, TOPIC, keyring=self.kdir("sam"),
                               state=box + ".xfer",
@@ -349,12 +409,28 @@ class Files(ClientMixin, E2ETestCase):
             tx.add(src)
             c.loop_start()
             c.connect(self.broker.host, self.broker.port)
+            # The application's rows beside the transfer's.
+            for i in range(5):
+                info = c.publish("side/o", b"o%d" % i, qos=1)
+                rows.append(info.id)
             done, = tx.wait(30)
+            got = sorted(get(delivered, "on_delivered") for _ in rows)
+        self.assertEqual(got, [(r, 0) for r in sorted(rows)])
+        # on_delivered reported the application's 5 rows, not the
+        # transfer's manifest and chunks, and the ack table keeps none.
+        nothing(delivered, 0.3)
+        with c._lock:
+            self.assertEqual([k for k in c._early if k[0] == "row"], [])
         self.assertEqual((done.name, done.size), ("o.bin", len(data)))
-        # Chunks count as acknowledged once committed to the outbox,
-        # which on_durable reports (on the outbox's commit thread, so
-        # possibly after the receiver's DONE: not all of them).
-        self.assertGreater(max(e.bytes for e in events), 0)
+        # Chunks count as acknowledged once committed to the outbox, which
+        # on_durable reports before the row is handed to MQTT (and
+        # on_delivered would count it too): every chunk by the DONE.
+        again = sum(e.chunks for e in events if e.kind == "request")
+        self.assertGreaterEqual(done.chunks, done.chunk_count - again,
+                                events)
+        if again == 0:
+            self.assertEqual(done.bytes, len(data))
+            self.assertEqual(max(e.bytes for e in events), len(data))
         self.assertEqual(rx.wait_exit(20), 0, rx.text()[-2000:])
         self.assertEqual(sha256(os.path.join(self.out, "o.bin")),
                          hashlib.sha256(data).hexdigest())

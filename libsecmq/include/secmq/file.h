@@ -20,10 +20,14 @@
  * hands the transfer what concerns it:
  *     on_connect  -> secmq_file_{sender,receiver}_handle_connect()
  *     on_message  -> secmq_file_{sender,receiver}_handle_message()
- *     on_publish  -> secmq_file_sender_handle_publish()
+ *     on_publish  -> secmq_file_{sender,receiver}_handle_publish()
  * and calls secmq_file_{sender,receiver}_tick() a few times a second (from
  * any thread) for the timers: manifests and requests are repeated when the
- * other side stays silent.
+ * other side stays silent. An application that shares the client and
+ * tracks its own publishes uses the _v2 handlers, which say whether a
+ * packet id (or outbox row) was the transfer's, and before freeing a
+ * transfer takes the ids still awaiting an answer (..._awaiting()), so
+ * their late acks are not taken for its own.
  *
  * The client must have NO keyring set (secmq_client_set_keyring(c, NULL),
  * the default): the transfer seals and opens its manifests and requests
@@ -394,6 +398,17 @@ SECMQ_API void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid,
                                                 int rc);
 
 /*
+ * secmq_file_sender_handle_publish_v2 -- secmq_file_sender_handle_publish,
+ * telling whose the packet id was: 1 when mid was one of the sender's
+ * publishes (a chunk in flight, one of a finished file's last window of
+ * chunks, or one of the last 16 manifests), 0 when it is another of the
+ * client's (the application's, to report on its own).
+ * Always 0 with an outbox (the sender's rows have no packet ids there).
+ */
+SECMQ_API int secmq_file_sender_handle_publish_v2(secmq_file_sender *s, int mid,
+                                                  int rc);
+
+/*
  * With a durable outbox. When the client already has an outbox
  * (secmq_client_set_outbox, secmq/outbox.h) at secmq_file_sender_new(),
  * the sender publishes its manifests and chunks through it, as ASYNC QoS 1
@@ -402,8 +417,9 @@ SECMQ_API void secmq_file_sender_handle_publish(secmq_file_sender *s, int mid,
  *     on_delivered -> secmq_file_sender_handle_delivered()
  * (on_publish is not called for outbox rows). Then:
  *  - a chunk counts as acknowledged (PROGRESS events, the state file) once
- *    its row is committed: the outbox delivers it, also after a crash and
- *    restart of the sender, before anything new;
+ *    its row is committed (on_durable, or on_delivered with SECMQ_OK):
+ *    the outbox delivers it, also after a crash and restart of the
+ *    sender, before anything new;
  *  - the window is the number of chunk rows not yet delivered, counting
  *    the rows an earlier run left in the outbox: the outbox never holds
  *    more than the window of chunks (plus manifests), so it stays small
@@ -425,11 +441,35 @@ SECMQ_API void secmq_file_sender_handle_durable(secmq_file_sender *s,
 
 /*
  * secmq_file_sender_handle_delivered -- call from on_delivered with the
- * row id and rc: frees a window slot (rc SECMQ_OK) or fails the file (the
- * broker or MQTT refused the chunk). Without an outbox: a no-op.
+ * row id and rc: frees a window slot and counts the chunk as acknowledged
+ * if on_durable has not (rc SECMQ_OK), or fails the file (the broker or
+ * MQTT refused the chunk). Without an outbox: a no-op.
  */
 SECMQ_API void secmq_file_sender_handle_delivered(secmq_file_sender *s,
                                                   uint64_t id, int rc);
+
+/*
+ * secmq_file_sender_handle_delivered_v2 -- the same, telling whose the row
+ * was: 1 for one of this run's chunks (those of a finished file too, as
+ * above) or of its last 16 manifests, 0 for any other row (the application's,
+ * or one an earlier run left in the file, which cannot be told apart). Without
+ * an outbox: 0.
+ */
+SECMQ_API int secmq_file_sender_handle_delivered_v2(secmq_file_sender *s,
+                                                    uint64_t id, int rc);
+
+/*
+ * secmq_file_sender_awaiting -- the sender's publishes still awaiting the
+ * broker's answer (chunks in flight, also of files already finished: a
+ * receiver's DONE may come first; the last 16 manifests), so that an
+ * application freeing the sender can still tell their late acks from its
+ * own. Writes at most cap entries: without an outbox the packet ids into
+ * mids (rows gets 0), with one the row ids into rows (mids gets 0); either
+ * may be NULL. Returns how many there are (may exceed cap); 0 for NULL.
+ * At most twice the window plus 16.
+ */
+SECMQ_API size_t secmq_file_sender_awaiting(secmq_file_sender *s, int *mids,
+                                            uint64_t *rows, size_t cap);
 
 /*
  * secmq_file_sender_tick -- timers and flow: publishes chunks while the
@@ -542,6 +582,16 @@ SECMQ_API void secmq_file_receiver_handle_publish(secmq_file_receiver *r,
                                                   int mid, int rc);
 
 /*
+ * secmq_file_receiver_handle_publish_v2 -- the same, returning 1 when mid
+ * was one of the receiver's requests, 0 when it is another of the client's.
+ * The receiver remembers the packet ids of at most 256 requests awaiting
+ * their PUBACK; the ack of a request published while 256 were waiting is
+ * not recognised (returns 0).
+ */
+SECMQ_API int secmq_file_receiver_handle_publish_v2(secmq_file_receiver *r,
+                                                    int mid, int rc);
+
+/*
  * secmq_file_receiver_unacked -- requests (NEED, DONE, REFUSED) published
  * and not yet acknowledged by the broker. Before disconnecting, wait (a
  * bounded time) until this is 0, or the sender may never hear the last
@@ -549,6 +599,14 @@ SECMQ_API void secmq_file_receiver_handle_publish(secmq_file_receiver *r,
  * has left cannot answer).
  */
 SECMQ_API unsigned secmq_file_receiver_unacked(secmq_file_receiver *r);
+
+/*
+ * secmq_file_receiver_awaiting -- the packet ids of those requests (at
+ * most cap written into mids, BORROWED and written). Returns how many
+ * there are (may exceed cap; at most 256); 0 for NULL.
+ */
+SECMQ_API size_t secmq_file_receiver_awaiting(secmq_file_receiver *r, int *mids,
+                                              size_t cap);
 
 /*
  * secmq_file_receiver_tick -- timers: saves progress, asks for missing

@@ -183,6 +183,9 @@ typedef struct secmq_outbox_stats {
  * in secmq_client_errmsg()). Called once per ASYNC row, in id order, on the
  * outbox's commit thread (not the loop thread): keep it short, and do not
  * make a publish that waits for its commit from it (ASYNC ones are fine).
+ * A row's on_durable returns before the row is handed to MQTT, so it always
+ * comes before the row's on_delivered: the rows of a commit wait until the
+ * on_durable calls of that commit have all returned.
  */
 typedef void (*secmq_durable_cb)(secmq_client *c, void *user, uint64_t id,
                                  int rc);
