@@ -80,7 +80,7 @@ static void test_strerror_distinct(void)
 
 static void test_strerror_unknown_codes(void)
 {
-    static const int unknown[] = {1, -28, -999, 1000, -2147483647 - 1};
+    static const int unknown[] = {1, -29, -999, 1000, -2147483647 - 1};
 
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = secmq_strerror(unknown[i]);
