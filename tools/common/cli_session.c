@@ -178,6 +178,7 @@ static void on_disconnect(secmq_client *c, void *user, int rc)
     }
     if (rc == SECMQ_E_QOS_UNSUPPORTED) {
         /* The library does not reconnect: nothing would change. */
+        s->stop_rc = rc;
         cli_session_stop(s, cli_session_fail(s, rc, NULL));
         return;
     }
