@@ -39,7 +39,8 @@ enum pub_id {
     P_REPEAT,
     P_REPEAT_DELAY,
     P_RAW,
-    P_MAC
+    P_MAC,
+    P_RABBITMQ
 };
 
 static const struct cli_opt pub_opts[] = {
@@ -55,6 +56,7 @@ static const struct cli_opt pub_opts[] = {
     {NULL, "--repeat-delay", 1, P_REPEAT_DELAY},
     {NULL, "--raw", 0, P_RAW},
     {NULL, "--mac", 0, P_MAC},
+    {NULL, "--rabbitmq", 0, P_RABBITMQ},
     {NULL, "--outbox", 1, PO_OUTBOX},
     {NULL, "--outbox-sync", 1, PO_SYNC},
     {NULL, "--outbox-max-rows", 1, PO_MAX_ROWS},
@@ -77,8 +79,9 @@ struct pub {
     long repeat;
     int repeat_given;
     double repeat_delay;
-    int raw; /* --raw: never seal */
-    int mac; /* --mac: mac-only envelopes where the channel allows it */
+    int raw;      /* --raw: never seal */
+    int mac;      /* --mac: mac-only envelopes where the channel allows it */
+    int rabbitmq; /* --rabbitmq: the broker is RabbitMQ */
     struct pub_outbox ob; /* --outbox and its options */
     /* The payload of -m, -f, -s, -n. */
     unsigned char *payload;
@@ -149,6 +152,15 @@ static void pub_help(void)
         "                     channel membership, not the sender) on "
         "channels whose grant\n"
         "                     allows it; elsewhere envelopes stay signed\n"
+        " --rabbitmq          the broker is RabbitMQ: refuse -q 2 before "
+        "connecting (it\n"
+        "                     has no QoS 2) and warn when the topic has a "
+        "'.', which\n"
+        "                     RabbitMQ delivers as '/' (a sealed message "
+        "there does not\n"
+        "                     open). Without it, secmq-pub warns so only "
+        "once the broker\n"
+        "                     has answered QoS 2 with PUBACK.\n"
         "\n",
         stdout);
     pub_outbox_help();
@@ -265,6 +277,9 @@ static int pub_option(void *ctx, int id, const char *name, const char *arg,
         return 0;
     case P_MAC:
         p->mac = 1;
+        return 0;
+    case P_RABBITMQ:
+        p->rabbitmq = 1;
         return 0;
     case PO_OUTBOX:
     case PO_SYNC:
@@ -613,6 +628,34 @@ static int check_may_publish(struct pub *p)
     return CLI_EXIT_ERROR;
 }
 
+/*
+ * RabbitMQ turns an MQTT topic into a routing key with '/' as '.' and back
+ * with '.' as '/': subscribers get a topic with a '.' with '/' instead, and
+ * a sealed message, bound to the topic it was published on, does not open
+ * there. Said when the broker is known to be RabbitMQ (--rabbitmq, or it
+ * answered QoS 2 with PUBACK): mosquitto keeps such topics as they are.
+ */
+static void warn_rabbitmq_topic(const struct pub *p)
+{
+    char shown[256], mapped[256];
+
+    if (strchr(p->topic, '.') == NULL) {
+        return;
+    }
+    (void)secmq_text_show(shown, sizeof shown, p->topic);
+    memcpy(mapped, shown, sizeof mapped);
+    for (char *c = mapped; *c != '\0'; c++) {
+        if (*c == '.') {
+            *c = '/';
+        }
+    }
+    cli_warn("the topic '%s' has a '.': RabbitMQ delivers it to subscribers "
+             "as '%s' (and a topic with '/' in place of the '.' reaches the "
+             "same subscribers), where a sealed message does not open; use "
+             "topics without '.' on RabbitMQ",
+             shown, mapped);
+}
+
 /* --raw and --mac only mean something with a keyring. 0 or -1. */
 static int check_e2e(const struct pub *p, const struct cli_conn *o)
 {
@@ -676,6 +719,11 @@ int main(int argc, char **argv)
     pub_outbox_init(&p.ob);
     cli_conn_init(&o);
     code = cli_parse_v3(&o, &t, NULL, P_TOPIC, argc, argv);
+    if (code == 0 && p.rabbitmq && p.qos == 2) {
+        cli_err("-q 2 with --rabbitmq: RabbitMQ does not support QoS 2 (it "
+                "answers with PUBACK); publish at QoS 1");
+        code = -1;
+    }
     if (code != 0 || check_options(&p) != 0 || check_e2e(&p, &o) != 0 ||
         load_payload(&p) != 0) {
         cli_conn_free(&o);
@@ -688,6 +736,9 @@ int main(int argc, char **argv)
     pthread_cond_init(&p.cond, &ca);
     pthread_condattr_destroy(&ca);
 
+    if (p.rabbitmq) {
+        warn_rabbitmq_topic(&p);
+    }
     code = cli_session_open(&p.s, &o, &p, NULL, on_stopped);
     p.s.mosquitto_codes = 1;
     if (code == 0) {
@@ -712,6 +763,10 @@ int main(int argc, char **argv)
     }
     pub_outbox_close(&p.ob);
     cli_session_close(&p.s);
+    if (p.s.stop_rc == SECMQ_E_QOS_UNSUPPORTED && !p.rabbitmq) {
+        /* After the loop thread ended (it set stop_rc). */
+        warn_rabbitmq_topic(&p);
+    }
 
     pthread_cond_destroy(&p.cond);
     pthread_mutex_destroy(&p.lock);

@@ -15,6 +15,7 @@
 #include "cli_signal.h"
 #include "secmq.h"
 #include "sub_output.h"
+#include "sub_refused.h"
 
 /* mosquitto_sub's exit code for -W (MOSQ_ERR_TIMEOUT). */
 #define SUB_EXIT_TIMEOUT 27
@@ -317,35 +318,6 @@ static int valid_filter(const char *f)
     return 1;
 }
 
-/* MQTT matching of a topic against a valid filter. */
-static int topic_matches(const char *filter, const char *topic)
-{
-    /* Wildcards in the first level never match $SYS-style topics. */
-    if (topic[0] == '$' && (filter[0] == '+' || filter[0] == '#')) {
-        return 0;
-    }
-    for (;;) {
-        size_t fl = strcspn(filter, "/");
-        size_t tl = strcspn(topic, "/");
-
-        if (fl == 1 && filter[0] == '#') {
-            return 1;
-        }
-        if (!(fl == 1 && filter[0] == '+') &&
-            (fl != tl || memcmp(filter, topic, fl) != 0)) {
-            return 0;
-        }
-        filter += fl;
-        topic += tl;
-        if (*filter == '\0' || *topic == '\0') {
-            /* "a/#" also matches "a" itself. */
-            return *filter == *topic || strcmp(filter, "/#") == 0;
-        }
-        filter++;
-        topic++;
-    }
-}
-
 static int sub_option(void *ctx, int id, const char *name, const char *arg,
                       char *err, size_t errlen)
 {
@@ -546,56 +518,14 @@ static void on_subscribe(secmq_client *c, void *user, int mid, int count,
     maybe_exit_after_sub(s);
 }
 
-/* What a refusal reason means, for the one stderr line per refusal. */
-static const char *reason_text(int reason)
-{
-    switch (reason) {
-    case SECMQ_OPEN_NO_CHANNEL:
-        return "no channel of this keyring covers this topic (a grant not "
-               "imported yet, or a topic the broker renamed?); "
-               "--allow-plain FILTER prints plain messages there";
-    case SECMQ_OPEN_VERSION:
-        return "not a secmq envelope (plaintext, or another protocol "
-               "version)";
-    case SECMQ_OPEN_MALFORMED:
-        return "not a well-formed envelope";
-    case SECMQ_OPEN_UNKNOWN_KEY:
-        return "sealed with a key this keyring does not hold for the topic";
-    case SECMQ_OPEN_KEY_EXPIRED:
-        return "sealed with a previous key past its grace period";
-    case SECMQ_OPEN_MODE_REFUSED:
-        return "mac-only, which this channel does not allow";
-    case SECMQ_OPEN_BAD_TAG:
-        return "tampered, moved from another topic, or sealed with another "
-               "key";
-    case SECMQ_OPEN_UNKNOWN_SENDER:
-        return "signed by an identity this keyring does not know";
-    case SECMQ_OPEN_BAD_SIGNATURE:
-        return "the signature does not verify";
-    case SECMQ_OPEN_UNAUTHORISED:
-        return "the sender is not a publisher of the channel";
-    case SECMQ_OPEN_TOO_OLD:
-        return "older (or newer) than --max-age";
-    case SECMQ_OPEN_REPLAY:
-        return "a replay or a duplicate";
-    default:
-        return "refused";
-    }
-}
-
 static void on_open_failure(secmq_client *c, void *user, const char *topic,
                             int reason)
 {
-    char shown[256];
+    struct cli_session *s = user;
+    struct sub *u = s->tool;
 
     (void)c;
-    (void)user;
-    /* SECURITY: the topic is the sender's choice: shown escaped, so it
-     * cannot drive the terminal or fake the text around it. */
-    (void)secmq_text_show(shown, sizeof shown, topic);
-    /* The reason's name stays last, in brackets, for scripts. */
-    cli_warn("dropped a message on '%s' that did not open: %s (%s)", shown,
-             reason_text(reason), secmq_open_reason_name(reason));
+    sub_refused_report(topic, reason, u->topics, u->ntopics, s->keyring);
 }
 
 /* With -d: how many sealed messages opened and why others did not. */
@@ -669,7 +599,7 @@ static void on_message(secmq_client *c, void *user, const secmq_message *msg)
         return;
     }
     for (size_t i = 0; i < u->nfilters; i++) {
-        if (topic_matches(u->filters[i], msg->topic)) {
+        if (sub_topic_matches(u->filters[i], msg->topic)) {
             return;
         }
     }

@@ -108,7 +108,10 @@ enum secmq_error {
                                      bytes) and refuses new messages */
     SECMQ_E_DB = -26,             /* a database file is foreign, corrupt or
                                      of another version (left untouched) */
-    SECMQ_E_BUSY = -27            /* a file is in use by another process */
+    SECMQ_E_BUSY = -27,           /* a file is in use by another process */
+    SECMQ_E_QOS_UNSUPPORTED = -28 /* the broker does not do QoS 2: it
+                                     answered a QoS 2 PUBLISH with PUBACK
+                                     (RabbitMQ does); publish at QoS 1 */
 };
 
 /*
@@ -290,7 +293,13 @@ typedef void (*secmq_connect_cb)(secmq_client *c, void *user, int rc,
  * on_disconnect: the connection ended. rc is SECMQ_OK after
  * secmq_client_disconnect(), otherwise the cause (SECMQ_E_CONN_LOST, a
  * SECMQ_E_TLS* code when the TLS link failed, ...); the detail message says
- * more. Runs on the loop thread.
+ * more. SECMQ_E_QOS_UNSUPPORTED: the broker answered a QoS 2 PUBLISH with
+ * PUBACK, which libmosquitto treats as a protocol error and drops the link
+ * (RabbitMQ does this: it has no QoS 2). The client then stops: the loops do
+ * not reconnect (every reconnect would resend the message and end the same
+ * way), later QoS 2 publishes return SECMQ_E_QOS_UNSUPPORTED, and the QoS 2
+ * messages stay unacknowledged (on_publish is not called for them): free
+ * the client and publish at QoS 1 with a new one. Runs on the loop thread.
  */
 typedef void (*secmq_disconnect_cb)(secmq_client *c, void *user, int rc);
 /*
@@ -550,7 +559,10 @@ SECMQ_API int secmq_client_disconnect(secmq_client *c);
  * holds while connected).
  * Returns SECMQ_OK, SECMQ_E_INVAL (bad topic, qos or wildcard in topic),
  * SECMQ_E_OVERSIZE (exceeds the MQTT maximum or the broker's maximum packet
- * size), SECMQ_E_NO_CONN (QoS 0 while disconnected), SECMQ_E_NOMEM.
+ * size), SECMQ_E_NO_CONN (QoS 0 while disconnected), SECMQ_E_NOMEM,
+ * SECMQ_E_QOS_UNSUPPORTED (QoS 2 after this broker answered QoS 2 with
+ * PUBACK, see on_disconnect; the detail message names the cause and the
+ * fix).
  */
 SECMQ_API SECMQ_NODISCARD int secmq_client_publish(secmq_client *c, int *mid,
                                                    const char *topic,
@@ -579,7 +591,8 @@ secmq_client_unsubscribe(secmq_client *c, int *mid, const char *filter);
  * traffic, process it, send keep-alives. Callbacks run inside this call.
  * Does not reconnect. Do not use while a threaded loop runs.
  * Returns SECMQ_OK, SECMQ_E_NO_CONN, SECMQ_E_CONN_LOST (a SECMQ_E_TLS* code
- * if the TLS link failed), SECMQ_E_STATE (threaded loop running).
+ * if the TLS link failed), SECMQ_E_QOS_UNSUPPORTED (see on_disconnect),
+ * SECMQ_E_STATE (threaded loop running).
  */
 SECMQ_API int secmq_client_loop(secmq_client *c, int timeout_ms);
 
@@ -587,8 +600,9 @@ SECMQ_API int secmq_client_loop(secmq_client *c, int timeout_ms);
  * secmq_client_loop_forever -- run the network on the calling thread until
  * secmq_client_disconnect() is called, reconnecting with exponential backoff
  * (reconnect_min_s .. reconnect_max_s) after a lost link.
- * Returns SECMQ_OK after a requested disconnect, SECMQ_E_STATE (not
- * connected, or a threaded loop runs).
+ * Returns SECMQ_OK after a requested disconnect, SECMQ_E_QOS_UNSUPPORTED
+ * (the broker answered QoS 2 with PUBACK: no reconnect, see on_disconnect),
+ * SECMQ_E_STATE (not connected, or a threaded loop runs).
  */
 SECMQ_API int secmq_client_loop_forever(secmq_client *c);
 

@@ -181,6 +181,12 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
         failure =
             secmq__tunnel_take_failure(c->tunnel, refused ? NULL : &c->err);
     }
+    if (!refused && mrc == MOSQ_ERR_PROTOCOL && secmq__qos2_check_lost(c) < 0) {
+        failure = SECMQ_E_QOS_UNSUPPORTED;
+        /* Every reconnect would resend the QoS 2 message and end alike:
+         * stop here (the loops return; see secmq.h, on_disconnect). */
+        (void)mosquitto_disconnect_v5(c->mosq, 0, NULL);
+    }
     if (!refused && mrc != MOSQ_ERR_SUCCESS) {
         rc = failure < 0 ? failure : SECMQ_E_CONN_LOST;
         if (failure >= 0 && was != ST_CONNECTED) {
@@ -286,6 +292,7 @@ static void cb_log(struct mosquitto *mosq, void *obj, int level,
 
     (void)mosq;
     (void)level;
+    secmq__qos2_note_log(c, line);
     if (c->on_log != NULL) {
         c->on_log(c, c->user, SECMQ_LOG_DEBUG, line);
     }
@@ -389,6 +396,9 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
     for (int i = 0; i < SECMQ_OPEN_REASON_COUNT; i++) {
         atomic_init(&c->open_counts[i], 0);
     }
+    atomic_init(&c->qos2_sent, 0);
+    atomic_init(&c->qos2_last_puback, 0);
+    atomic_init(&c->qos2_refused, 0);
     secmq__err_init(&c->err);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
@@ -645,6 +655,9 @@ int secmq__client_publish_direct(secmq_client *c, int *mid, const char *topic,
     if (payloadlen > 268435455u) {
         return SECMQ_E_OVERSIZE;
     }
+    if (secmq__qos2_before_publish(c, qos) != SECMQ_OK) {
+        return SECMQ_E_QOS_UNSUPPORTED;
+    }
     mrc = mosquitto_publish_v5(c->mosq, mid, topic, (int)payloadlen, payload,
                                qos, retain ? true : false, NULL);
     if (mrc == MOSQ_ERR_NO_CONN && qos > 0) {
@@ -708,7 +721,8 @@ static int loop_result(secmq_client *c, int mrc)
 {
     int rc = map_mosq(mrc);
 
-    if (rc == SECMQ_E_CONN_LOST || rc == SECMQ_E_IO) {
+    if (rc == SECMQ_E_CONN_LOST || rc == SECMQ_E_IO ||
+        (rc == SECMQ_E_PROTOCOL && atomic_load(&c->qos2_refused))) {
         pthread_mutex_lock(&c->lock);
         if (c->result < 0) {
             rc = c->result;

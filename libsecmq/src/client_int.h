@@ -4,7 +4,7 @@
  * The client struct and the few calls the files make to each other:
  * client.c (the libmosquitto adapter, the only file that includes
  * mosquitto.h), client_config.c, client_seal.c, client_deliver.c and
- * client_outbox.c. Nothing
+ * client_outbox.c, client_qos2.c. Nothing
  * here is public API; libmosquitto's types stay opaque outside client.c.
  */
 #ifndef SECMQ_CLIENT_INT_H
@@ -69,6 +69,10 @@ struct secmq_client {
     atomic_uint_fast64_t open_counts[SECMQ_OPEN_REASON_COUNT];
     struct secmq__dq *dq; /* delivery thread; NULL until the first message
                              received with a keyring (client_deliver.c) */
+    /* A broker without QoS 2 (client_qos2.c). */
+    atomic_int qos2_sent;        /* a QoS 2 publish was handed over */
+    atomic_int qos2_last_puback; /* the last packet read was a PUBACK */
+    atomic_int qos2_refused;     /* the broker answered QoS 2 with PUBACK */
 
     pthread_mutex_t lock; /* guards the fields below */
     pthread_cond_t cond;
@@ -135,5 +139,19 @@ void secmq__client_deliver_stop(secmq_client *c);
 int secmq__client_plain_allowed(const secmq_client *c, const char *topic);
 /* Free the allow-plain filters (secmq_client_free). */
 void secmq__client_free_plain(secmq_client *c);
+
+/* ---- client_qos2.c ---- */
+
+/* Each libmosquitto log line (loop thread): notes whether the packet read
+ * last was a PUBACK. */
+void secmq__qos2_note_log(secmq_client *c, const char *line);
+/* The link was lost to a protocol error (loop thread): SECMQ_E_QOS_UNSUPPORTED
+ * with the detail in c->err when it was a PUBACK after QoS 2 publishes (and
+ * from then on QoS 2 is refused), else SECMQ_OK. */
+int secmq__qos2_check_lost(secmq_client *c);
+/* Before handing a publish at qos to libmosquitto (any thread):
+ * SECMQ_E_QOS_UNSUPPORTED with the detail once the broker answered QoS 2
+ * with PUBACK, else SECMQ_OK. */
+int secmq__qos2_before_publish(secmq_client *c, int qos);
 
 #endif /* SECMQ_CLIENT_INT_H */

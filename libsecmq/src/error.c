@@ -75,6 +75,8 @@ const char *secmq_strerror(int rc)
                "version)";
     case SECMQ_E_BUSY:
         return "file in use by another process";
+    case SECMQ_E_QOS_UNSUPPORTED:
+        return "the broker does not support QoS 2";
     default:
         return "unknown error";
     }

@@ -176,6 +176,12 @@ static void on_disconnect(secmq_client *c, void *user, int rc)
     if (rc == SECMQ_OK || s->accepted == 0 || atomic_load(&s->stopped)) {
         return;
     }
+    if (rc == SECMQ_E_QOS_UNSUPPORTED) {
+        /* The library does not reconnect: nothing would change. */
+        s->stop_rc = rc;
+        cli_session_stop(s, cli_session_fail(s, rc, NULL));
+        return;
+    }
     describe(s, rc, why, sizeof why);
     cli_warn("connection lost: %s; reconnecting", why);
 }

@@ -48,6 +48,9 @@ struct cli_session {
     atomic_int disconnected; /* 1 if our DISCONNECT was accepted */
     int accepted;            /* CONNACKs accepted so far */
     int reason;              /* raw code of the last CONNACK refusal */
+    int stop_rc;             /* the library code that stopped the session
+                                on a lost link (SECMQ_E_QOS_UNSUPPORTED),
+                                else 0 */
     int mosquitto_codes;     /* set to 1 after cli_session_open() for
                                 CLI_EXIT_TLS and CLI_EXIT_CONN_LOST as
                                 mosquitto_pub/_sub exit; 0: those are 1 */
