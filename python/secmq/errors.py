@@ -172,6 +172,13 @@ class BusyError(Error):
     rc = -27
 
 
+class QoSUnsupportedError(ProtocolError):
+    """The broker does not support QoS 2: it answered a QoS 2 PUBLISH with
+    PUBACK, as RabbitMQ does (SECMQ_E_QOS_UNSUPPORTED). The client stops;
+    publish at QoS 1 with a new client."""
+    rc = -28
+
+
 _BY_CODE = {cls.rc: cls for cls in (
     InvalidArgumentError, NoMemoryError, StateError, LocalIOError,
     TimeoutError, NotConnectedError, ConnectRefusedError,
@@ -179,7 +186,7 @@ _BY_CODE = {cls.rc: cls for cls in (
     TLSExpiredError, TLSPinError, AuthError, NotAuthorizedError,
     RefusedError, ProtocolError, OversizeError, ConfigError, OpenError,
     KeyringError, NoKeyError, PlaintextError, OutboxFullError,
-    DatabaseError, BusyError)}
+    DatabaseError, BusyError, QoSUnsupportedError)}
 
 
 # Shown as secmq.AuthError (not secmq.errors.AuthError) in tracebacks.

@@ -143,6 +143,18 @@ class ClientCalls(ClientMixin, BrokerTestCase):
         self.assertTrue(issubclass(secmq.AuthError, secmq.Error))
         self.assertEqual(secmq.error_string(-8),
                          secmq.client._lib.strerror(-8))
+        # Every code the loaded library names has a class of its own, so
+        # a code added to libsecmq without one here fails this test.
+        unknown = secmq.error_string(-1000)
+        named = [rc for rc in range(-1, -200, -1)
+                 if secmq.error_string(rc) != unknown]
+        self.assertGreaterEqual(len(named), 28)
+        for rc in named:
+            e = secmq.errors.from_code(rc)
+            self.assertIsNot(type(e), secmq.Error, "no class for %d" % rc)
+            self.assertEqual((type(e).rc, e.rc), (rc, rc))
+        self.assertTrue(issubclass(secmq.QoSUnsupportedError,
+                                   secmq.ProtocolError))
 
     def test_tls_and_login_refusals(self):
         port = self.broker.port
