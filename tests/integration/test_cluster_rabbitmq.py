@@ -20,23 +20,19 @@ Run with /usr/bin/python3.
 """
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
 import broker as brokermod  # noqa: E402
+import rabbit  # noqa: E402
 from testcase import TIMEOUT_SCALE  # noqa: E402
 
-RABBIT_BIN = "/usr/lib/rabbitmq/bin"
 SKIP = 77
 BIN_DIR = brokermod.default_bin_dir()
-NODE_START_S = 90.0 * TIMEOUT_SCALE
 TOOL_S = 20.0 * TIMEOUT_SCALE
 DELIVERY_S = 20.0 * TIMEOUT_SCALE
 # secmq-pub -q 2 must give up this soon (it used to wait forever).
@@ -47,105 +43,6 @@ QOS2_WHY = ("the broker answered QoS 2 with PUBACK (RabbitMQ does not "
 
 def tool(name):
     return os.path.join(BIN_DIR, name)
-
-
-class RabbitNode:
-    """One RabbitMQ node with rabbitmq_mqtt and rabbitmq_auth_backend_http
-    in its own directory, ports and epmd."""
-
-    def __init__(self, workdir, pki, authd_addr):
-        self.dir = os.path.join(workdir, "rabbit")
-        os.makedirs(self.dir, 0o700)
-        self.mqtt_port, dist_port, epmd_port = brokermod.free_ports(3)
-        self.node = "secmq%d@localhost" % os.getpid()
-        conf = os.path.join(self.dir, "rabbitmq.conf")
-        url = "http://%s/auth/" % authd_addr
-        with open(conf, "w") as fh:
-            fh.write("\n".join([
-                "listeners.tcp = none",
-                "mqtt.listeners.tcp = none",
-                "mqtt.listeners.ssl.default = %s:%d" % (brokermod.HOST,
-                                                        self.mqtt_port),
-                "ssl_options.cacertfile = %s" % os.path.join(pki, "ca.crt"),
-                "ssl_options.certfile = %s" % os.path.join(pki, "broker.crt"),
-                "ssl_options.keyfile = %s" % os.path.join(pki, "broker.key"),
-                "ssl_options.verify = verify_none",
-                "ssl_options.fail_if_no_peer_cert = false",
-                "mqtt.allow_anonymous = false",
-                "mqtt.vhost = /",
-                "mqtt.exchange = amq.topic",
-                "auth_backends.1 = http",
-                "auth_http.http_method = post",
-                "auth_http.user_path = %suser" % url,
-                "auth_http.vhost_path = %svhost" % url,
-                "auth_http.resource_path = %sresource" % url,
-                "auth_http.topic_path = %stopic" % url,
-                ""]))
-        plugins = os.path.join(self.dir, "enabled_plugins")
-        with open(plugins, "w") as fh:
-            fh.write("[rabbitmq_mqtt,rabbitmq_auth_backend_http].\n")
-        self.env = dict(os.environ, HOME=self.dir,
-                        RABBITMQ_NODENAME=self.node,
-                        RABBITMQ_DIST_PORT=str(dist_port),
-                        ERL_EPMD_PORT=str(epmd_port),
-                        ERL_EPMD_ADDRESS=brokermod.HOST,
-                        RABBITMQ_MNESIA_BASE=os.path.join(self.dir, "mnesia"),
-                        RABBITMQ_LOG_BASE=os.path.join(self.dir, "log"),
-                        RABBITMQ_LOGS="-",
-                        RABBITMQ_CONFIG_FILE=conf,
-                        RABBITMQ_ENABLED_PLUGINS_FILE=plugins,
-                        RABBITMQ_PID_FILE=os.path.join(self.dir, "pid"),
-                        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=(
-                            "-kernel inet_dist_use_interface {127,0,0,1}"))
-        self.log_path = os.path.join(self.dir, "server.log")
-        self.proc = None
-        self.start_s = None
-
-    def start(self):
-        t0 = time.monotonic()
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [os.path.join(RABBIT_BIN, "rabbitmq-server")], env=self.env,
-            stdout=self.log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = t0 + NODE_START_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("rabbitmq-server exited %d:\n%s"
-                                     % (self.proc.returncode, self.tail()))
-            try:
-                socket.create_connection((brokermod.HOST, self.mqtt_port),
-                                         timeout=1).close()
-                self.start_s = time.monotonic() - t0
-                return self.start_s
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("RabbitMQ's MQTT listener did not open within "
-                             "%.0f s:\n%s" % (NODE_START_S, self.tail()))
-
-    def tail(self, n=4000):
-        try:
-            with open(self.log_path, "rb") as fh:
-                return fh.read().replace(b"\0", b"").decode(
-                    "utf-8", "replace")[-n:]
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            subprocess.run([os.path.join(RABBIT_BIN, "rabbitmqctl"), "-n",
-                            self.node, "stop"], env=self.env,
-                           capture_output=True, timeout=30 * TIMEOUT_SCALE)
-            try:
-                self.proc.wait(15 * TIMEOUT_SCALE)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        # The epmd this node started (its own port).
-        subprocess.run(["epmd", "-kill"], env=self.env, capture_output=True,
-                       timeout=10)
-        if self.proc is not None:
-            self.log.close()
 
 
 class ClusterRabbitmq(unittest.TestCase):
@@ -160,17 +57,9 @@ class ClusterRabbitmq(unittest.TestCase):
         cls.addClassCleanup(subprocess.run, ["rm", "-rf", cls.b.dir])
         cls.b.acl_add("--user", "sam", "room/#", "write")
         cls.b.acl_add("--user", "alice", "room/#", "read")
-        cls.authd_log = open(os.path.join(cls.b.dir, "authd.log"), "wb")
-        cls.authd = subprocess.Popen(
-            [tool("secmq-authd"), "--db", cls.b.auth_db, "--listen",
-             "127.0.0.1:0", "-v"], stderr=cls.authd_log,
-            stdout=subprocess.DEVNULL)
-        cls.addClassCleanup(cls.stop_authd)
-        addr = cls.wait_authd(r"listening on (\S+)", 10 * TIMEOUT_SCALE)
-        if addr is None:
-            raise AssertionError("secmq-authd did not start: %s"
-                                 % cls.authd_text())
-        cls.node = RabbitNode(cls.b.dir, cls.b.pki, addr)
+        cls.authd = rabbit.Authd(cls.b.auth_db, cls.b.dir)
+        cls.addClassCleanup(cls.authd.stop)
+        cls.node = rabbit.RabbitNode(cls.b.dir, cls.b.pki, cls.authd.addr)
         cls.addClassCleanup(cls.node.stop)
         start_s = cls.node.start()
         sys.stderr.write("RabbitMQ node up (MQTT listener open) in %.1f s\n"
@@ -187,29 +76,12 @@ class ClusterRabbitmq(unittest.TestCase):
                 fh.write(r.stdout)
 
     @classmethod
-    def stop_authd(cls):
-        if cls.authd.poll() is None:
-            cls.authd.terminate()
-            cls.authd.wait(5 * TIMEOUT_SCALE)
-        cls.authd_log.close()
-
-    @classmethod
     def authd_text(cls):
-        with open(cls.authd_log.name, "r", errors="replace") as fh:
-            return fh.read()
+        return cls.authd.text()
 
     @classmethod
     def wait_authd(cls, pattern, timeout):
-        import re
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = re.search(pattern, cls.authd_text())
-            if m:
-                return m.group(1) if m.groups() else m.group(0)
-            if cls.authd.poll() is not None:
-                return None
-            time.sleep(0.05)
-        return None
+        return cls.authd.wait(pattern, timeout)
 
     @classmethod
     def sh_cls(cls, name, *args):
@@ -378,7 +250,7 @@ class ClusterRabbitmq(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if not os.path.exists(os.path.join(RABBIT_BIN, "rabbitmq-server")):
+    if not rabbit.installed():
         print("SKIP: rabbitmq-server is not installed (apt-get install "
               "rabbitmq-server, as scripts/deps.sh does)")
         sys.exit(SKIP)
