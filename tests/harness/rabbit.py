@@ -2,13 +2,18 @@
 `cluster`: a RabbitMQ node (Debian's rabbitmq-server) on loopback in its own
 directory, with its own node name, ports and epmd, its MQTT plugin on a TLS
 listener with the test's certificates, asking secmq-authd through
-rabbitmq_auth_backend_http; and secmq-authd itself on a free loopback port.
-Every wait is bounded and scaled (TIMEOUT_SCALE)."""
+rabbitmq_auth_backend_http; a cluster of such nodes (RabbitCluster: one
+epmd, one Erlang cookie, quorum queues for MQTT sessions, formed by
+classic_config peer discovery); and secmq-authd itself on a free loopback
+port. Every wait is bounded and scaled (TIMEOUT_SCALE)."""
 
+import json
 import os
 import re
+import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -18,22 +23,33 @@ from testcase import TIMEOUT_SCALE
 RABBIT_BIN = "/usr/lib/rabbitmq/bin"
 BIN_DIR = brokermod.default_bin_dir()
 NODE_START_S = 90.0 * TIMEOUT_SCALE
+CTL_S = 30.0 * TIMEOUT_SCALE       # one rabbitmqctl run
 
 
 class RabbitNode:
     """One RabbitMQ node in workdir/name with its own node name, ports and
     epmd; plugins are the ones enabled (MQTT and the HTTP auth backend
-    unless told)."""
+    unless told). For a node of a cluster (RabbitCluster): epmd_port is the
+    cluster's epmd (started and stopped by the cluster, not by the node),
+    cookie the Erlang cookie written to HOME/.erlang.cookie (mode 0400),
+    conf more rabbitmq.conf lines."""
 
     def __init__(self, workdir, pki, authd_addr, name="rabbit",
-                 plugins=("rabbitmq_mqtt", "rabbitmq_auth_backend_http")):
+                 plugins=("rabbitmq_mqtt", "rabbitmq_auth_backend_http"),
+                 *, epmd_port=None, cookie=None, conf=()):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, 0o700)
-        self.mqtt_port, dist_port, epmd_port = brokermod.free_ports(3)
-        self.node = "secmq%d%s@localhost" % (os.getpid(), name)
-        conf = os.path.join(self.dir, "rabbitmq.conf")
+        self.mqtt_port, dist_port, own_epmd_port = brokermod.free_ports(3)
+        self.own_epmd = epmd_port is None
+        self.node = node_name(name)
+        if cookie is not None:
+            path = os.path.join(self.dir, ".erlang.cookie")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(cookie)
+        conf_path = os.path.join(self.dir, "rabbitmq.conf")
         url = "http://%s/auth/" % authd_addr
-        with open(conf, "w") as fh:
+        with open(conf_path, "w") as fh:
             fh.write("\n".join([
                 "listeners.tcp = none",
                 "mqtt.listeners.tcp = none",
@@ -52,49 +68,79 @@ class RabbitNode:
                 "auth_http.user_path = %suser" % url,
                 "auth_http.vhost_path = %svhost" % url,
                 "auth_http.resource_path = %sresource" % url,
-                "auth_http.topic_path = %stopic" % url,
-                ""]))
+                "auth_http.topic_path = %stopic" % url] + list(conf) +
+                [""]))
         plugins_file = os.path.join(self.dir, "enabled_plugins")
         with open(plugins_file, "w") as fh:
             fh.write("[%s].\n" % ",".join(plugins))
         self.env = dict(os.environ, HOME=self.dir,
                         RABBITMQ_NODENAME=self.node,
                         RABBITMQ_DIST_PORT=str(dist_port),
-                        ERL_EPMD_PORT=str(epmd_port),
+                        ERL_EPMD_PORT=str(epmd_port or own_epmd_port),
                         ERL_EPMD_ADDRESS=brokermod.HOST,
                         RABBITMQ_MNESIA_BASE=os.path.join(self.dir, "mnesia"),
                         RABBITMQ_LOG_BASE=os.path.join(self.dir, "log"),
                         RABBITMQ_LOGS="-",
-                        RABBITMQ_CONFIG_FILE=conf,
+                        RABBITMQ_CONFIG_FILE=conf_path,
                         RABBITMQ_ENABLED_PLUGINS_FILE=plugins_file,
                         RABBITMQ_PID_FILE=os.path.join(self.dir, "pid"),
+                        # Distribution on loopback only; schedulers that
+                        # do not busy-wait (several nodes share few cores).
                         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=(
-                            "-kernel inet_dist_use_interface {127,0,0,1}"))
+                            "-kernel inet_dist_use_interface {127,0,0,1} "
+                            "+sbwt none +sbwtdcpu none +sbwtdio none"))
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None
+        self.log = None
         self.start_s = None
+        self.t0 = None
 
-    def start(self):
-        t0 = time.monotonic()
-        self.log = open(self.log_path, "wb")
+    def spawn(self):
+        """Start rabbitmq-server without waiting (start() waits). It gets
+        SIGTERM (a clean stop) if the test process dies."""
+        self.t0 = time.monotonic()
+        self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [os.path.join(RABBIT_BIN, "rabbitmq-server")], env=self.env,
             stdout=self.log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = t0 + NODE_START_S
+            stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=brokermod.die_with_parent)
+
+    def wait_listener(self, deadline=None):
+        """Wait until the MQTT listener accepts connections; returns the
+        seconds since spawn()."""
+        if deadline is None:
+            deadline = self.t0 + NODE_START_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError("rabbitmq-server exited %d:\n%s"
-                                     % (self.proc.returncode, self.tail()))
+                raise AssertionError("rabbitmq-server %s exited %d:\n%s"
+                                     % (self.node, self.proc.returncode,
+                                        self.tail()))
             try:
                 socket.create_connection((brokermod.HOST, self.mqtt_port),
                                          timeout=1).close()
-                self.start_s = time.monotonic() - t0
+                self.start_s = time.monotonic() - self.t0
                 return self.start_s
             except OSError:
                 time.sleep(0.2)
-        raise AssertionError("RabbitMQ's MQTT listener did not open within "
-                             "%.0f s:\n%s" % (NODE_START_S, self.tail()))
+        raise AssertionError("RabbitMQ's MQTT listener on %s did not open "
+                             "within %.0f s:\n%s"
+                             % (self.node, NODE_START_S, self.tail()))
+
+    def start(self):
+        self.spawn()
+        return self.wait_listener()
+
+    def ctl(self, *args, timeout=CTL_S):
+        """rabbitmqctl -n NODE args (this node's cookie and epmd); the
+        CompletedProcess, whatever its exit status."""
+        return subprocess.run(
+            [os.path.join(RABBIT_BIN, "rabbitmqctl"), "-n", self.node] +
+            list(args), env=self.env, capture_output=True, text=True,
+            timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def tail(self, n=4000):
         try:
@@ -104,30 +150,150 @@ class RabbitNode:
         except OSError:
             return ""
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            subprocess.run([os.path.join(RABBIT_BIN, "rabbitmqctl"), "-n",
-                            self.node, "stop"], env=self.env,
-                           capture_output=True, timeout=30 * TIMEOUT_SCALE)
-            try:
-                self.proc.wait(15 * TIMEOUT_SCALE)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        # The epmd this node started (its own port).
-        subprocess.run(["epmd", "-kill"], env=self.env, capture_output=True,
-                       timeout=10)
-        if self.proc is not None:
-            self.log.close()
+    def kill(self):
+        """SIGKILL the node's process group (the script, the Erlang VM and
+        its helpers): a node lost without a chance to say so."""
+        if self.running():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
 
+    def terminate(self):
+        """Ask the node to stop (SIGTERM: rabbitmq-server stops the VM
+        cleanly) without waiting; wait_stopped() waits."""
+        if self.running():
+            self.proc.terminate()
+
+    def wait_stopped(self, timeout=None):
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout or 30 * TIMEOUT_SCALE)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def stop(self):
+        if self.running():
+            self.ctl("stop", timeout=30 * TIMEOUT_SCALE)
+            self.wait_stopped(15 * TIMEOUT_SCALE)
+        elif self.proc is not None:
+            self.wait_stopped()
+        if self.own_epmd:
+            # The epmd this node started (its own port).
+            subprocess.run(["epmd", "-kill"], env=self.env,
+                           capture_output=True, timeout=10)
+
+
+class RabbitCluster:
+    """size RabbitMQ nodes on loopback forming one cluster: one epmd (a
+    free port, 127.0.0.1) started here, one random Erlang cookie, node
+    names NAME1..NAMEn listed in every node's classic_config peer
+    discovery, MQTT sessions (QoS 1 subscriptions of clean-session-off
+    clients) in quorum queues. Node i asks authd_addrs[i] (one secmq-authd
+    per node, as deployed). start() boots all nodes at once and waits until
+    every node's MQTT listener is open and the cluster has size running
+    nodes; stop() stops the nodes and the epmd."""
+
+    def __init__(self, workdir, pki, authd_addrs, name="rabbit",
+                 plugins=("rabbitmq_mqtt", "rabbitmq_auth_backend_http")):
+        self.epmd_port = brokermod.free_ports(1)[0]
+        self.epmd = None
+        self.epmd_log = os.path.join(workdir, name + "-epmd.log")
+        cookie = secrets.token_hex(20).upper()
+        names = ["%s%d" % (name, i + 1) for i in range(len(authd_addrs))]
+        conf = ["cluster_formation.peer_discovery_backend = classic_config"]
+        conf += ["cluster_formation.classic_config.nodes.%d = %s"
+                 % (i + 1, node_name(n)) for i, n in enumerate(names)]
+        conf += ["mqtt.durable_queue_type = quorum"]
+        self.nodes = [RabbitNode(workdir, pki, addr, n, plugins,
+                                 epmd_port=self.epmd_port, cookie=cookie,
+                                 conf=conf)
+                      for n, addr in zip(names, authd_addrs)]
+        self.start_s = None
+
+    def start(self):
+        """Boot the nodes in parallel; the seconds until the cluster had
+        all its nodes running."""
+        t0 = time.monotonic()
+        with open(self.epmd_log, "wb") as log:
+            self.epmd = subprocess.Popen(
+                ["epmd", "-port", str(self.epmd_port), "-address",
+                 brokermod.HOST], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, preexec_fn=brokermod.die_with_parent)
+        wait_port(self.epmd_port, 10 * TIMEOUT_SCALE, self.epmd, "epmd")
+        for n in self.nodes:
+            n.spawn()
+        for n in self.nodes:
+            n.wait_listener()
+        self.wait_running(t0 + NODE_START_S)
+        self.start_s = time.monotonic() - t0
+        return self.start_s
+
+    def running_nodes(self, via):
+        """The running nodes of the cluster as via (a RabbitNode) sees
+        them; None when it does not answer."""
+        r = via.ctl("cluster_status", "--formatter", "json")
+        if r.returncode != 0:
+            return None
+        try:
+            return sorted(json.loads(r.stdout)["running_nodes"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def wait_running(self, deadline, via=None):
+        """Wait until the cluster's running nodes are all its nodes, as via
+        (default: the first node) sees it."""
+        nodes = self.nodes
+        want = sorted(n.node for n in nodes)
+        seen = None
+        while time.monotonic() < deadline:
+            seen = self.running_nodes(via or nodes[0])
+            if seen == want:
+                return
+            time.sleep(0.5)
+        raise AssertionError("the cluster's running nodes are %r, not %r, "
+                             "in time:\n%s" % (
+                                 seen, want,
+                                 "\n".join(n.tail(1500) for n in nodes)))
+
+    def stop(self):
+        for n in self.nodes:
+            n.terminate()
+        for n in self.nodes:
+            n.wait_stopped()
+        if self.epmd is not None and self.epmd.poll() is None:
+            self.epmd.terminate()
+            self.epmd.wait(5 * TIMEOUT_SCALE)
+
+
+def node_name(name):
+    """The Erlang node name of the test's node called name."""
+    return "secmq%d%s@localhost" % (os.getpid(), name)
+
+
+def wait_port(port, timeout, proc, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("%s exited %d" % (what, proc.returncode))
+        try:
+            socket.create_connection((brokermod.HOST, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("%s did not listen on port %d within %.0f s"
+                         % (what, port, timeout))
 
 
 class Authd:
     """secmq-authd on an auth database, listening on a free loopback port
-    (self.addr), its log in dir/authd.log; stop() ends it."""
+    (self.addr), its log in workdir/NAME.log; stop() ends it."""
 
-    def __init__(self, db, workdir, *extra):
-        self.log = open(os.path.join(workdir, "authd.log"), "wb")
+    def __init__(self, db, workdir, *extra, name="authd"):
+        self.log = open(os.path.join(workdir, name + ".log"), "wb")
         self.proc = subprocess.Popen(
             [os.path.join(BIN_DIR, "secmq-authd"), "--db", db, "--listen",
              "127.0.0.1:0", "-v"] + list(extra), stderr=self.log,
@@ -160,6 +326,18 @@ class Authd:
                 return None
             time.sleep(0.05)
         return None
+
+
+def copy_db(src, dst):
+    """A consistent copy of the auth database src at dst (sqlite's online
+    backup, as `sqlite3 src ".backup dst"`): each node's own copy."""
+    a = sqlite3.connect(src)
+    b = sqlite3.connect(dst)
+    try:
+        a.backup(b)
+    finally:
+        b.close()
+        a.close()
 
 
 def installed():

@@ -1,25 +1,40 @@
 #!/usr/bin/python3
-"""test_cluster_rabbitmq.py -- secmq through RabbitMQ (label `cluster`):
-one RabbitMQ node on loopback (Debian's rabbitmq-server, its MQTT plugin on
-a TLS listener with the test's certificates) authenticating and
-authorising every MQTT client through rabbitmq_auth_backend_http against
-secmq-authd, on an auth database made by secmq-admin with the seed rules.
+"""test_cluster_rabbitmq.py -- secmq through a RabbitMQ cluster (label
+`cluster`): three RabbitMQ nodes on loopback (Debian's rabbitmq-server; one
+epmd, one Erlang cookie, classic_config peer discovery, MQTT sessions in
+quorum queues, each node's MQTT plugin on its own TLS listener with the
+test's certificates), each node authenticating and authorising every MQTT
+client through rabbitmq_auth_backend_http against its own secmq-authd, on
+its own copy of an auth database made by secmq-admin with the seed rules.
 
-secmq-pub as sam publishes sealed, signed messages on `status`; secmq-sub
-as alice receives them with the sender shown; a wrong password is refused
-by RabbitMQ because secmq-authd said no; alice may not publish there.
-What RabbitMQ does differently, made loud: secmq-pub -q 2 (RabbitMQ answers
-QoS 2 with PUBACK) fails at once naming the cause and the fix; a sealed
-message on `room.1/temp` (delivered as `room/1/temp`) is refused at the
-receiver with a message saying the broker may have changed the topic.
+- secmq-pub as sam publishes sealed, signed messages on `status` on node 1;
+  secmq-sub as alice on node 2 receives them with the sender shown; a wrong
+  password is refused (node 3, on its secmq-authd's word); alice may not
+  publish there; alice subscribing to `#` gets no SUBACK: RabbitMQ closes
+  the connection after secmq-authd's denial.
+- alice's persistent session (-c, QoS 1: a quorum queue with a member on
+  every node) survives the loss of the node holding its leader: alice
+  leaves, sam publishes N messages, that node is SIGKILLed, alice comes
+  back on another node with the same client id and gets all N in order,
+  opened, from sam; the node is started again and rejoins.
+- secmq-file sends a 3 MB file from node 1 to a receiver on node 3.
+- What RabbitMQ does differently, made loud: secmq-pub -q 2 (RabbitMQ
+  answers QoS 2 with PUBACK) fails at once naming the cause and the fix; a
+  sealed message on `room.1/temp` (delivered as `room/1/temp`) is refused
+  at the receiver with a message saying the broker may have changed the
+  topic.
 
-One node for all tests of the class (setUpClass). Needs rabbitmq-server
+One cluster for all tests of the class (setUpClass). Needs rabbitmq-server
 (scripts/deps.sh installs it): without it the test exits 77 (ctest:
 skipped) and says so. Every wait is bounded and scaled (TIMEOUT_SCALE).
 Run with /usr/bin/python3.
 """
 
+import hashlib
+import json
 import os
+import queue
+import ssl
 import subprocess
 import sys
 import time
@@ -35,6 +50,9 @@ SKIP = 77
 BIN_DIR = brokermod.default_bin_dir()
 TOOL_S = 20.0 * TIMEOUT_SCALE
 DELIVERY_S = 20.0 * TIMEOUT_SCALE
+NODES = 3
+PERSIST_N = 8              # messages queued for alice's persistent session
+FILE_S = 60.0 * TIMEOUT_SCALE
 # secmq-pub -q 2 must give up this soon (it used to wait forever).
 QOS2_FAIL_S = 10.0 * TIMEOUT_SCALE
 QOS2_WHY = ("the broker answered QoS 2 with PUBACK (RabbitMQ does not "
@@ -50,23 +68,43 @@ class ClusterRabbitmq(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         # PKI, auth database (sam, alice, eve; seed rules) as for mosquitto,
-        # and `room/#` for sam to write and alice to read (secmq-authd reads
-        # RabbitMQ's routing keys with '.' as '/').
+        # `room/#` for sam to write and alice to read (secmq-authd reads
+        # RabbitMQ's routing keys with '.' as '/'), and the topics of a
+        # secmq-file transfer from sam to alice.
         cls.b = brokermod.Broker(auth="plugin", name="rabbit")
         cls.b.setup()
         cls.addClassCleanup(subprocess.run, ["rm", "-rf", cls.b.dir])
-        cls.b.acl_add("--user", "sam", "room/#", "write")
-        cls.b.acl_add("--user", "alice", "room/#", "read")
-        cls.authd = rabbit.Authd(cls.b.auth_db, cls.b.dir)
-        cls.addClassCleanup(cls.authd.stop)
-        cls.node = rabbit.RabbitNode(cls.b.dir, cls.b.pki, cls.authd.addr)
-        cls.addClassCleanup(cls.node.stop)
-        start_s = cls.node.start()
-        sys.stderr.write("RabbitMQ node up (MQTT listener open) in %.1f s\n"
-                         % start_s)
+        for rule in (("sam", "room/#", "write"), ("alice", "room/#", "read"),
+                     ("sam", "files/m", "write"),
+                     ("sam", "files/c/#", "write"),
+                     ("sam", "files/r/#", "read"),
+                     ("alice", "files/m", "read"),
+                     ("alice", "files/c/#", "read"),
+                     ("alice", "files/r/#", "write")):
+            cls.b.acl_add("--user", *rule)
+        # One secmq-authd next to each node, each on its own copy of the
+        # database (docs/DEPLOY.md section 11).
+        cls.authds = []
+        for i in range(NODES):
+            db = os.path.join(cls.b.dir, "auth%d.db" % (i + 1))
+            rabbit.copy_db(cls.b.auth_db, db)
+            authd = rabbit.Authd(db, cls.b.dir, name="authd%d" % (i + 1))
+            cls.addClassCleanup(authd.stop)
+            cls.authds.append(authd)
+        cls.cluster = rabbit.RabbitCluster(cls.b.dir, cls.b.pki,
+                                           [a.addr for a in cls.authds])
+        cls.addClassCleanup(cls.cluster.stop)
+        start_s = cls.cluster.start()
+        sys.stderr.write("RabbitMQ cluster of %d nodes up (MQTT listeners "
+                         "open at %s s, %d running nodes) in %.1f s\n"
+                         % (NODES, ", ".join("%.1f" % n.start_s
+                                             for n in cls.cluster.nodes),
+                            NODES, start_s))
+        cls.nodes = cls.cluster.nodes
         cls.env = dict(os.environ, XDG_RUNTIME_DIR=cls.b.run_dir)
         cls.keys_dir = os.path.join(cls.b.dir, "keys")
         os.mkdir(cls.keys_dir, 0o700)
+        cls.channels = set()
         # sam's and alice's identities, each test makes its channel.
         for n in ("sam", "alice"):
             cls.sh_cls("secmq-keys", "init", "--keyring", cls.kdir(n),
@@ -75,13 +113,12 @@ class ClusterRabbitmq(unittest.TestCase):
             with open(cls.pub(n), "w") as fh:
                 fh.write(r.stdout)
 
-    @classmethod
-    def authd_text(cls):
-        return cls.authd.text()
+    def authd_text(self, node=0):
+        return self.authds[node].text()
 
-    @classmethod
-    def wait_authd(cls, pattern, timeout):
-        return cls.authd.wait(pattern, timeout)
+    def wait_authd(self, pattern, timeout, node=0):
+        """Wait for pattern in the log of node's secmq-authd."""
+        return self.authds[node].wait(pattern, timeout)
 
     @classmethod
     def sh_cls(cls, name, *args):
@@ -93,17 +130,18 @@ class ClusterRabbitmq(unittest.TestCase):
                 name, " ".join(map(str, args)), r.stderr))
         return r
 
-    def sh(self, name, *args, ok=True):
+    def sh(self, name, *args, ok=True, timeout=TOOL_S):
         r = subprocess.run([tool(name)] + [str(a) for a in args],
-                           capture_output=True, text=True, timeout=TOOL_S,
+                           capture_output=True, text=True, timeout=timeout,
                            env=self.env, stdin=subprocess.DEVNULL)
         if ok:
             self.assertEqual(r.returncode, 0, "%s %s: %s" % (
                 name, " ".join(map(str, args)), r.stderr))
         return r
 
-    def conn(self, user, password=None):
-        return ["-h", brokermod.HOST, "-p", str(self.node.mqtt_port),
+    def conn(self, user, password=None, node=0):
+        """Login options for user on node (0: the first) of the cluster."""
+        return ["-h", brokermod.HOST, "-p", str(self.nodes[node].mqtt_port),
                 "--cafile", self.b.cafile, "-u", user, "-P",
                 password if password is not None else self.b.users[user]]
 
@@ -117,7 +155,10 @@ class ClusterRabbitmq(unittest.TestCase):
 
     def channel(self, topic, name):
         """sam's channel on topic with alice as a member (grants in
-        keys/name)."""
+        keys/name), made once per class."""
+        if topic in self.channels:
+            return
+        self.channels.add(topic)
         grants = os.path.join(self.keys_dir, name)
         self.sh("secmq-keys", "channel", "create", "--keyring",
                 self.kdir("sam"), "--topic", topic, "--publisher",
@@ -126,19 +167,24 @@ class ClusterRabbitmq(unittest.TestCase):
         self.sh("secmq-keys", "import", "--keyring", self.kdir("alice"),
                 self.pub("sam"), os.path.join(grants, "alice.grant"))
 
-    def test_sealed_status_through_rabbitmq(self):
+    def test_sealed_status_across_nodes(self):
+        """sam publishes on node 1, alice subscribed on node 2 opens it
+        (sender sam); node 3 refuses a wrong password and node 1 a publish
+        alice has no rule for, each on its own secmq-authd's word."""
         self.channel("status", "grants-status")
 
         sub = subprocess.Popen(
-            [tool("secmq-sub")] + self.conn("alice") +
+            [tool("secmq-sub")] + self.conn("alice", node=1) +
             ["--keyring", self.kdir("alice"), "-t", "status", "-q", "1",
              "-i", "alice-status", "-F", "%S %p", "-C", "1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
         self.addCleanup(lambda: sub.poll() is None and sub.kill())
-        # RabbitMQ asks secmq-authd before it binds alice's queue.
+        # RabbitMQ (node 2) asks its secmq-authd before it binds alice's
+        # queue.
         self.assertIsNotNone(
-            self.wait_authd(r"allowed topic read 'status' for 'alice'",
-                            DELIVERY_S), self.authd_text())
+            self.wait_authd(r"allowed topic read 'status' for 'alice' "
+                            r"\(client 'alice-status'\)", DELIVERY_S, 1),
+            self.authd_text(1))
         # The binding follows the answer: publish until one arrives.
         deadline = time.monotonic() + DELIVERY_S
         n = 0
@@ -155,19 +201,19 @@ class ClusterRabbitmq(unittest.TestCase):
             sub.kill()
         out, err = sub.communicate(timeout=5)
         self.assertEqual(sub.returncode, 0, "secmq-sub: %r %r\n%s"
-                         % (out, err, self.authd_text()))
+                         % (out, err, self.authd_text(1)))
         lines = out.decode().splitlines()
         self.assertRegex(lines[0], r"^sam door open \d+$",
                          "the verified sender and the text")
         # Wrong password: refused by RabbitMQ on secmq-authd's word.
-        r = self.sh("secmq-pub", *self.conn("sam", "wrong"), "--keyring",
+        r = self.sh("secmq-pub", *self.conn("sam", "wrong", 2), "--keyring",
                     self.kdir("sam"), "-t", "status", "-q", "1", "-m", "x",
                     ok=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("bad username or password", r.stderr)
         self.assertIsNotNone(self.wait_authd(
             r"refused login for 'sam' \(client '[^']*'\): bad password",
-            5 * TIMEOUT_SCALE))
+            5 * TIMEOUT_SCALE, 2), self.authd_text(2))
         # alice may not publish on status: RabbitMQ asks, secmq-authd
         # denies, RabbitMQ closes the connection (QoS 0: secmq-pub does not
         # wait for an acknowledgement that never comes).
@@ -247,6 +293,162 @@ class ClusterRabbitmq(unittest.TestCase):
         self.assertIn("(no_channel)", text)
         # Refused means not printed: the check is not relaxed.
         self.assertEqual(out, b"", "a message that did not open was printed")
+
+    def test_subscribe_all_refused(self):
+        """alice may read `status` only: her SUBSCRIBE to `#` (node 3) is
+        denied by secmq-authd, and RabbitMQ 3.10 answers a denied
+        subscription by closing the connection, without a SUBACK (no
+        failure code 0x80). secmq-sub -E (exit once every SUBSCRIBE is
+        answered) so never gets its answer; it reconnects and tries again
+        until -W ends it with exit 27."""
+        r = self.sh("secmq-sub", *self.conn("alice", node=2), "-t", "#",
+                    "-q", "1", "-i", "alice-all", "-E", "-W",
+                    3 * TIMEOUT_SCALE, ok=False)
+        self.assertEqual(r.returncode, 27, r.stderr)
+        self.assertIn("Timed out", r.stderr)
+        sys.stderr.write("secmq-sub -t '#' -E: %s\n" % r.stderr.strip())
+        self.assertIsNotNone(self.wait_authd(
+            r"denied topic read '#' for 'alice' \(client 'alice-all'\): no "
+            r"rule allows read on MQTT filter '#'", 5 * TIMEOUT_SCALE, 2),
+            self.authd_text(2))
+
+        # The same with paho, to see the packets: CONNACK 0, no SUBACK,
+        # the connection closed by the broker.
+        import paho.mqtt.client as mqtt
+        events = queue.Queue()
+        c = mqtt.Client(client_id="alice-all-paho", clean_session=True,
+                        protocol=mqtt.MQTTv311)
+        c.tls_set(ca_certs=self.b.cafile,
+                  tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        c.username_pw_set("alice", self.b.users["alice"])
+        c.on_connect = lambda cl, u, f, rc: events.put(("connack", rc))
+        c.on_subscribe = lambda cl, u, mid, q: events.put(("suback", q))
+        c.on_disconnect = lambda cl, u, rc: events.put(("closed", rc))
+        c.connect(brokermod.HOST, self.nodes[2].mqtt_port, 30)
+        c.loop_start()
+        self.addCleanup(c.loop_stop)
+        self.assertEqual(events.get(timeout=DELIVERY_S), ("connack", 0))
+        c.subscribe("#", 1)
+        ev = events.get(timeout=DELIVERY_S)
+        self.assertEqual(ev[0], "closed", "RabbitMQ answered %r" % (ev,))
+        self.assertNotEqual(ev[1], 0, "closed by the broker, not by paho")
+        self.assertIsNotNone(self.wait_authd(
+            r"denied topic read '#' for 'alice' \(client 'alice-all-paho'\)",
+            5 * TIMEOUT_SCALE, 2), self.authd_text(2))
+
+    def queue_of(self, node, name):
+        """The queue called name as node lists it: {name, type, leader,
+        members, online}."""
+        r = node.ctl("list_queues", "name", "type", "leader", "members",
+                     "online", "--formatter", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        found = [q for q in json.loads(r.stdout) if q["name"] == name]
+        self.assertEqual(len(found), 1, r.stdout)
+        return found[0]
+
+    def test_persistent_session_survives_leader_loss(self):
+        """alice's persistent session (-c, QoS 1) on node 2 is a quorum
+        queue with a member on each node; while she is away sam publishes
+        N sealed messages on node 1 and the node holding the queue's
+        leader is SIGKILLed. alice comes back on a surviving node with
+        the same client id and gets all N, in order, opened, from sam. The
+        killed node is started again and rejoins: 3 running nodes, every
+        member of the queue online."""
+        self.channel("status", "grants-status")
+        cid = "alice-persist"
+        qname = "mqtt-subscription-%sqos1" % cid
+        self.sh("secmq-sub", *self.conn("alice", node=1), "--keyring",
+                self.kdir("alice"), "-t", "status", "-q", "1", "-c", "-i",
+                cid, "-E")
+        q = self.queue_of(self.nodes[0], qname)
+        self.assertEqual(q["type"], "quorum", q)
+        self.assertEqual(sorted(q["members"]),
+                         sorted(n.node for n in self.nodes), q)
+        sent = ["persist %d" % i for i in range(PERSIST_N)]
+        for text in sent:
+            self.sh("secmq-pub", *self.conn("sam"), "--keyring",
+                    self.kdir("sam"), "-t", "status", "-q", "1", "-m", text)
+        victim = [n for n in self.nodes if n.node == q["leader"]]
+        self.assertEqual(len(victim), 1, q)
+        victim = victim[0]
+        survivors = [i for i, n in enumerate(self.nodes) if n is not victim]
+        sys.stderr.write("queue leader on %s: SIGKILLed\n" % victim.node)
+        victim.kill()
+        t0 = time.monotonic()
+        r = self.sh("secmq-sub", *self.conn("alice", node=survivors[0]),
+                    "--keyring", self.kdir("alice"), "-t", "status", "-q",
+                    "1", "-c", "-i", cid, "-F", "%S %p", "-C", PERSIST_N,
+                    "-W", DELIVERY_S, timeout=DELIVERY_S + TOOL_S)
+        sys.stderr.write("alice had her %d messages %.1f s after the kill "
+                         "(node %s)\n" % (PERSIST_N, time.monotonic() - t0,
+                                          self.nodes[survivors[0]].node))
+        self.assertEqual(r.stdout.splitlines(), ["sam " + t for t in sent],
+                         r.stderr)
+        q = self.queue_of(self.nodes[survivors[0]], qname)
+        self.assertNotEqual(q["leader"], victim.node, q)
+        self.assertNotIn(victim.node, q["online"], q)
+
+        # The node comes back (same name and data) and rejoins.
+        t0 = time.monotonic()
+        victim.start()
+        self.cluster.wait_running(time.monotonic() + rabbit.NODE_START_S,
+                                  via=self.nodes[survivors[0]])
+        deadline = time.monotonic() + DELIVERY_S
+        while time.monotonic() < deadline:
+            q = self.queue_of(self.nodes[survivors[0]], qname)
+            if sorted(q["online"]) == sorted(q["members"]):
+                break
+            time.sleep(0.5)
+        self.assertEqual(sorted(q["online"]), sorted(q["members"]), q)
+        sys.stderr.write("%s back in the cluster in %.1f s\n"
+                         % (victim.node, time.monotonic() - t0))
+        # A clean session with the client id ends the persistent one.
+        self.sh("secmq-sub", *self.conn("alice", node=survivors[0]), "-t",
+                "status", "-i", cid, "-E")
+
+    def test_file_across_nodes(self):
+        """secmq-file: sam sends a 3 MB random file on node 1, alice
+        receives it on node 3; the SHA-256 is the same."""
+        grants = os.path.join(self.keys_dir, "grants-files")
+        self.sh("secmq-keys", "channel", "create", "--keyring",
+                self.kdir("sam"), "--files", "files", "--publisher",
+                self.pub("sam"), "--subscriber", self.pub("alice"), "--out",
+                grants)
+        self.sh("secmq-keys", "import", "--keyring", self.kdir("alice"),
+                self.pub("sam"), os.path.join(grants, "files", "alice.grant"),
+                os.path.join(grants, "requests", "alice.grant"))
+        data = os.urandom(3 * 1000 * 1000)
+        src = os.path.join(self.b.dir, "image.raw")
+        with open(src, "wb") as fh:
+            fh.write(data)
+        out = os.path.join(self.b.dir, "files-out")
+        os.mkdir(out)
+        recv = subprocess.Popen(
+            [tool("secmq-file"), "recv"] + self.conn("alice", node=2) +
+            ["--keyring", self.kdir("alice"), "-i", "alice-files", "-t",
+             "files", "-o", out, "-C", "1", "-W", str(FILE_S)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        self.addCleanup(lambda: recv.poll() is None and recv.kill())
+        for key in (r"files\.m", r"files\.c\.\*"):
+            self.assertIsNotNone(self.wait_authd(
+                r"allowed topic read '%s' for 'alice' \(client "
+                r"'alice-files'\)" % key, DELIVERY_S, 2), self.authd_text(2))
+        t0 = time.monotonic()
+        r = self.sh("secmq-file", "send", *self.conn("sam"), "--keyring",
+                    self.kdir("sam"), "-i", "sam-files", "-t", "files",
+                    "--retry", "1", "-W", FILE_S, src,
+                    timeout=FILE_S + TOOL_S)
+        took = time.monotonic() - t0
+        self.assertRegex(r.stdout, r"^image\.raw\t3000000\tblake2b-256:"
+                         r"[0-9a-f]{64}\talice\n$")
+        rout, rerr = recv.communicate(timeout=DELIVERY_S)
+        self.assertEqual(recv.returncode, 0, rerr)
+        self.assertRegex(rout.decode(), r"^image\.raw\t3000000\tblake2b-256:"
+                         r"[0-9a-f]{64}\tsam\n$")
+        with open(os.path.join(out, "image.raw"), "rb") as fh:
+            self.assertEqual(hashlib.sha256(fh.read()).hexdigest(),
+                             hashlib.sha256(data).hexdigest())
+        sys.stderr.write("3 MB from node 1 to node 3 in %.1f s\n" % took)
 
 
 if __name__ == "__main__":
