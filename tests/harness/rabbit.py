@@ -156,6 +156,7 @@ class RabbitNode:
         if self.running():
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        self.wait_stopped()
 
     def terminate(self):
         """Ask the node to stop (SIGTERM: rabbitmq-server stops the VM
