@@ -337,6 +337,32 @@ class ClusterRabbitmq(unittest.TestCase):
             r"denied topic read '#' for 'alice' \(client 'alice-all-paho'\)",
             5 * TIMEOUT_SCALE, 2), self.authd_text(2))
 
+    def test_retained_stays_on_its_node(self):
+        """RabbitMQ 3.10 keeps a retained message on the node that received
+        it: sam's sealed retained `room/state` (node 1) reaches a new
+        subscriber on node 1, opened, and not one on node 2."""
+        self.channel("room/state", "grants-state")
+        self.sh("secmq-pub", *self.conn("sam"), "--keyring",
+                self.kdir("sam"), "-t", "room/state", "-q", "1", "-r", "-m",
+                "lights on")
+        # An empty retained message clears it (as mosquitto_pub -r -n).
+        self.addCleanup(self.sh, "secmq-pub", *self.conn("sam"), "-t",
+                        "room/state", "-q", "1", "-r", "-n")
+        r = self.sh("secmq-sub", *self.conn("alice"), "--keyring",
+                    self.kdir("alice"), "-t", "room/state", "-q", "1",
+                    "--retained-only", "-C", "1", "-F", "%S %r %p", "-W",
+                    DELIVERY_S)
+        self.assertEqual(r.stdout, "sam 1 lights on\n", r.stderr)
+        r = self.sh("secmq-sub", *self.conn("alice", node=1), "--keyring",
+                    self.kdir("alice"), "-t", "room/state", "-q", "1",
+                    "--retained-only", "-C", "1", "-W", 3 * TIMEOUT_SCALE,
+                    ok=False)
+        self.assertEqual((r.returncode, r.stdout), (27, ""), r.stderr)
+        # The subscription was made (and allowed) on node 2.
+        self.assertIsNotNone(self.wait_authd(
+            r"allowed topic read 'room\.state' for 'alice'",
+            5 * TIMEOUT_SCALE, 1), self.authd_text(1))
+
     def queue_of(self, node, name):
         """The queue called name as node lists it: {name, type, leader,
         members, online}."""
