@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import ssl
 import subprocess
 import sys
@@ -362,6 +363,39 @@ class ClusterRabbitmq(unittest.TestCase):
         self.assertIsNotNone(self.wait_authd(
             r"allowed topic read 'room\.state' for 'alice'",
             5 * TIMEOUT_SCALE, 1), self.authd_text(1))
+
+    def test_db_change_copied_to_every_node(self):
+        """A rule added with secmq-admin on the master copy of the auth
+        database reaches every node as deployed: a consistent copy
+        (sqlite's backup) renamed over each node's file; each secmq-authd
+        reloads it, and eve, refused `status` before, may subscribe on
+        every node."""
+        r = self.sh("secmq-sub", *self.conn("eve", node=2), "-t", "status",
+                    "-i", "eve-before", "-E", "-W", 3 * TIMEOUT_SCALE,
+                    ok=False)
+        self.assertEqual(r.returncode, 27, r.stderr)
+        self.assertIsNotNone(self.wait_authd(
+            r"denied topic read 'status' for 'eve'", 5 * TIMEOUT_SCALE, 2),
+            self.authd_text(2))
+        before = [int(re.search(r"loaded 3 users, (\d+) rules",
+                                self.authd_text(i)).group(1))
+                  for i in range(NODES)]
+        rule = self.b.acl_add("--user", "eve", "status", "read")
+        self.addCleanup(self.copy_db_to_nodes)
+        self.addCleanup(self.b.admin, "acl", "del", str(rule))
+        self.copy_db_to_nodes()
+        for i in range(NODES):
+            self.assertIsNotNone(self.wait_authd(
+                r"reloaded policy: 3 users, %d rules" % (before[i] + 1),
+                DELIVERY_S, i), self.authd_text(i))
+            self.sh("secmq-sub", *self.conn("eve", node=i), "-t", "status",
+                    "-i", "eve-after-%d" % i, "-E")
+
+    def copy_db_to_nodes(self):
+        for i, authd in enumerate(self.authds):
+            db = os.path.join(self.b.dir, "auth%d.db" % (i + 1))
+            rabbit.copy_db(self.b.auth_db, db + ".new")
+            os.replace(db + ".new", db)
 
     def queue_of(self, node, name):
         """The queue called name as node lists it: {name, type, leader,
