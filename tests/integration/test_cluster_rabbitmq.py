@@ -356,13 +356,13 @@ class ClusterRabbitmq(unittest.TestCase):
         self.assertEqual(r.stdout, "sam 1 lights on\n", r.stderr)
         r = self.sh("secmq-sub", *self.conn("alice", node=1), "--keyring",
                     self.kdir("alice"), "-t", "room/state", "-q", "1",
-                    "--retained-only", "-C", "1", "-W", 3 * TIMEOUT_SCALE,
-                    ok=False)
+                    "-i", "alice-state-2", "--retained-only", "-C", "1",
+                    "-W", 3 * TIMEOUT_SCALE, ok=False)
         self.assertEqual((r.returncode, r.stdout), (27, ""), r.stderr)
         # The subscription was made (and allowed) on node 2.
         self.assertIsNotNone(self.wait_authd(
-            r"allowed topic read 'room\.state' for 'alice'",
-            5 * TIMEOUT_SCALE, 1), self.authd_text(1))
+            r"allowed topic read 'room\.state' for 'alice' \(client "
+            r"'alice-state-2'\)", 5 * TIMEOUT_SCALE, 1), self.authd_text(1))
 
     def test_db_change_copied_to_every_node(self):
         """A rule added with secmq-admin on the master copy of the auth
@@ -392,7 +392,7 @@ class ClusterRabbitmq(unittest.TestCase):
                     "-i", "eve-after-%d" % i, "-E")
 
     def copy_db_to_nodes(self):
-        for i, authd in enumerate(self.authds):
+        for i in range(NODES):
             db = os.path.join(self.b.dir, "auth%d.db" % (i + 1))
             rabbit.copy_db(self.b.auth_db, db + ".new")
             os.replace(db + ".new", db)
@@ -435,6 +435,8 @@ class ClusterRabbitmq(unittest.TestCase):
         survivors = [i for i, n in enumerate(self.nodes) if n is not victim]
         sys.stderr.write("queue leader on %s: SIGKILLed\n" % victim.node)
         victim.kill()
+        # Started again however this test ends: the others need it.
+        self.addCleanup(lambda: victim.running() or victim.start())
         t0 = time.monotonic()
         r = self.sh("secmq-sub", *self.conn("alice", node=survivors[0]),
                     "--keyring", self.kdir("alice"), "-t", "status", "-q",
@@ -466,6 +468,9 @@ class ClusterRabbitmq(unittest.TestCase):
         # A clean session with the client id ends the persistent one.
         self.sh("secmq-sub", *self.conn("alice", node=survivors[0]), "-t",
                 "status", "-i", cid, "-E")
+        r = self.nodes[survivors[0]].ctl("list_queues", "name")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(qname, r.stdout)
 
     def test_file_across_nodes(self):
         """secmq-file: sam sends a 3 MB random file on node 1, alice
