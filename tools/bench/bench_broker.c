@@ -10,6 +10,7 @@
  * Not a general process supervisor: brokers of one run, loopback only.
  */
 #include "bench.h"
+#include "bench_authd.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -114,6 +115,12 @@ static pid_t spawn_in(char *const argv[], const char *in_path,
 
 static pid_t spawn(char *const argv[], const char *out_path, char *err,
                    size_t errlen)
+{
+    return spawn_in(argv, NULL, out_path, err, errlen);
+}
+
+pid_t bench_spawn(char *const argv[], const char *out_path, char *err,
+                  size_t errlen)
 {
     return spawn_in(argv, NULL, out_path, err, errlen);
 }

@@ -9,6 +9,7 @@
  * bench_auth_report.c).
  */
 #include "bench.h"
+#include "bench_authd.h"
 #include "bench_options.h"
 
 #include <secmq.h>
@@ -178,6 +179,11 @@ int main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
         strcmp(argv[2], "python") == 0) {
         return bench_python_main(argc - 2, argv + 2);
+    }
+    /* --suite authd has options of its own (bench_authd.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "authd") == 0) {
+        return bench_authd_main(argc - 2, argv + 2);
     }
     memset(&broker, 0, sizeof(broker));
     memset(&meta, 0, sizeof(meta));
