@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "bench.h"
+
 /* --- a keep-alive HTTP/1.1 client over loopback (bench_http.c) ----------- */
 
 #define BENCH_HTTP_BUF 4096u
@@ -55,6 +57,28 @@ int bench_form_add(char *out, size_t cap, const char *key, const char *value);
 pid_t bench_spawn(char *const argv[], const char *out_path, char *err,
                   size_t errlen);
 
+/* A free TCP port on 127.0.0.1 into *port. Returns the socket bound to
+ * it, to be closed just before the port is used (while it is open, later
+ * calls get other ports), or -1 with err. */
+int bench_free_port(int *port, char *err, size_t errlen);
+
+/* --- a pair across two brokers (bench_run.c) ----------------------------- */
+
+/*
+ * Opens transport t's subscriber at sub_ep (subscribed at QoS 1) and its
+ * publisher at pub_ep, e.g. two nodes of one cluster; a sealed transport
+ * gets its keyrings in keys_root/<transport> first, as the transport
+ * suite's pairs do. tag (at most 32 characters, copied) makes the pair's
+ * topic "secmq-bench/PID/TAG" and client ids "secmq-bench-PID-TAG-sub"
+ * and "-pub", unique in a cluster. Rows through it: bench_pair_row().
+ * Returns 0 and sets *out (bench_pair_free), or -1 with err.
+ */
+int bench_pair_open_split(bench_pair **out, bench_transport t,
+                          const bench_endpoint *pub_ep,
+                          const bench_endpoint *sub_ep, const bench_params *p,
+                          const char *keys_root, const char *tag, char *err,
+                          size_t errlen);
+
 /* --- the suites ---------------------------------------------------------- */
 
 /*
@@ -63,5 +87,13 @@ pid_t bench_spawn(char *const argv[], const char *out_path, char *err,
  * (argv[0] is "authd"); returns the exit status.
  */
 int bench_authd_main(int argc, char **argv);
+
+/*
+ * --suite rabbitmq (bench_rabbit.c): sealed QoS 1 messages across a
+ * RabbitMQ cluster on loopback next to one mosquitto. Takes the arguments
+ * after "--suite rabbitmq" (argv[0] is "rabbitmq"); returns the exit
+ * status.
+ */
+int bench_rabbit_main(int argc, char **argv);
 
 #endif /* SECMQ_BENCH_AUTHD_H */

@@ -207,6 +207,11 @@ static int free_port(int *port, char *err, size_t errlen)
     return fd;
 }
 
+int bench_free_port(int *port, char *err, size_t errlen)
+{
+    return free_port(port, err, errlen);
+}
+
 /* Returns 1 if a TCP connect to 127.0.0.1:port succeeds now. */
 static int port_open(int port)
 {

@@ -185,6 +185,11 @@ int main(int argc, char **argv)
         strcmp(argv[2], "authd") == 0) {
         return bench_authd_main(argc - 2, argv + 2);
     }
+    /* --suite rabbitmq has options of its own (bench_rabbit.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "rabbitmq") == 0) {
+        return bench_rabbit_main(argc - 2, argv + 2);
+    }
     memset(&broker, 0, sizeof(broker));
     memset(&meta, 0, sizeof(meta));
     rc = bench_options_parse(&o, argc, argv, err, sizeof(err));
