@@ -108,20 +108,6 @@ static const char authd_usage[] =
     "secmq-admin missing, an unexpected answer; the reason on stderr), 2\n"
     "for a usage error.\n";
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* 0, 1 after --help, -1 for a usage error (reported). */
 static int parse(authd_opts *o, int argc, char **argv)
 {
@@ -159,22 +145,22 @@ static int parse(authd_opts *o, int argc, char **argv)
             seconds_set = 1;
             i++;
         } else if (strcmp(a, "--conns") == 0 &&
-                   parse_long(val, 1, AUTHD_MAX_CONNS, &v) == 0) {
+                   bench_parse_long(val, 1, AUTHD_MAX_CONNS, &v) == 0) {
             o->conns = (int)v;
             i++;
         } else if (strcmp(a, "--count") == 0 &&
-                   parse_long(val, 1, 10000000, &o->count) == 0) {
+                   bench_parse_long(val, 1, 10000000, &o->count) == 0) {
             i++;
         } else if (strcmp(a, "--repeat") == 0 &&
-                   parse_long(val, 1, AUTHD_MAX_REPEAT, &v) == 0) {
+                   bench_parse_long(val, 1, AUTHD_MAX_REPEAT, &v) == 0) {
             o->repeat = (int)v;
             i++;
         } else if (strcmp(a, "--pw-ops") == 0 &&
-                   parse_long(val, 1, 100, &v) == 0) {
+                   bench_parse_long(val, 1, 100, &v) == 0) {
             o->pw_ops = (unsigned long long)v;
             i++;
         } else if (strcmp(a, "--pw-mem") == 0 &&
-                   parse_long(val, 8192, 1L << 30, &v) == 0) {
+                   bench_parse_long(val, 8192, 1L << 30, &v) == 0) {
             o->pw_mem = (size_t)v;
             i++;
         } else if (strcmp(a, "--authd") == 0) {

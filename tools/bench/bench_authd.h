@@ -57,6 +57,9 @@ int bench_form_add(char *out, size_t cap, const char *key, const char *value);
 pid_t bench_spawn(char *const argv[], const char *out_path, char *err,
                   size_t errlen);
 
+/* s as a whole decimal number in min..max into *out. 0, or -1. */
+int bench_parse_long(const char *s, long min, long max, long *out);
+
 /* A free TCP port on 127.0.0.1 into *port. Returns the socket bound to
  * it, to be closed just before the port is used (while it is open, later
  * calls get other ports), or -1 with err. */

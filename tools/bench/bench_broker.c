@@ -207,6 +207,20 @@ static int free_port(int *port, char *err, size_t errlen)
     return fd;
 }
 
+int bench_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int bench_free_port(int *port, char *err, size_t errlen)
 {
     return free_port(port, err, errlen);

@@ -4,40 +4,24 @@
  * RabbitMQ cluster on loopback, next to the same through one node of it
  * and through one mosquitto, in one run.
  *
- * The bench starts everything itself: its private mosquitto (whose temp
- * dir and PKI the nodes share), then Debian's rabbitmq-server nodes one
- * after the other, each in its own directory with its own node name and
- * ports, one epmd and one Erlang cookie; the later nodes join the first
- * by classic_config peer discovery at their first boot. A node's MQTT
- * plugin listens on TLS with the bench's PKI and takes anonymous clients
- * as guest (loopback only). The clients are libsecmq's (bench_secmq.c)
- * with keyrings made for the run (secmq-mac), measured as the transport
- * suite measures rows (bench_run.c). Not the test harness's code: an
- * installed bench has no tests/harness.
+ * The bench starts everything itself: its private mosquitto, whose temp
+ * dir and PKI the nodes share, then the nodes (bench_rabbit_nodes.c).
+ * The clients are libsecmq's (bench_secmq.c) with keyrings made for the
+ * run (secmq-mac), measured as the transport suite measures rows
+ * (bench_run.c).
  */
 #include "bench_authd.h"
+#include "bench_rabbit.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #define DEFAULT_SERVER "/usr/lib/rabbitmq/bin/rabbitmq-server"
-#define EPMD "/usr/bin/epmd"
-#define MAX_NODES 3
-#define NODE_START_MS 240000L /* one node, to its MQTT listener */
-#define NODE_STOP_MS 30000L
-#define POLL_MS 200L
 #define SIZE 64u
 #define QOS 1
 #define WARMUP 200L
@@ -61,23 +45,9 @@ typedef struct ropts {
     const char *mosquitto;
 } ropts;
 
-typedef struct rnode {
-    char name[80]; /* secmqbenchPIDx@localhost */
-    char dir[BENCH_PATH_BYTES];
-    char log[BENCH_PATH_BYTES];
-    int mqtt_port;
-    int dist_port;
-    pid_t pid;       /* the rabbitmq-server script */
-    bench_broker vm; /* only pid: the Erlang VM, for its CPU time */
-    double start_s;  /* spawn .. MQTT listener open */
-} rnode;
-
 typedef struct rrun {
     bench_broker mosq;
-    rnode node[MAX_NODES];
-    int nnodes;
-    int epmd_port;
-    char version[32]; /* RabbitMQ's, from the first node's log */
+    bench_rcluster rc;
     bench_row rows[NKINDS];
     bench_row reps[NKINDS][BENCH_MAX_REPEAT];
     bench_host host;
@@ -123,20 +93,6 @@ static const char rabbit_usage[] =
     "not installed, a node that does not start, messages that do not\n"
     "cross the cluster; the reason on stderr), 2 for a usage error.\n";
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* 0, 1 after --help, -1 for a usage error (reported). */
 static int parse(ropts *o, int argc, char **argv)
 {
@@ -167,15 +123,15 @@ static int parse(ropts *o, int argc, char **argv)
         } else if (val == NULL) {
             goto bad;
         } else if (strcmp(a, "--nodes") == 0 &&
-                   parse_long(val, 2, MAX_NODES, &v) == 0) {
+                   bench_parse_long(val, 2, BENCH_RABBIT_MAX_NODES, &v) == 0) {
             o->nodes = (int)v;
             i++;
         } else if (strcmp(a, "--count") == 0 &&
-                   parse_long(val, 1, 10000000, &o->count) == 0) {
+                   bench_parse_long(val, 1, 10000000, &o->count) == 0) {
             count_set = 1;
             i++;
         } else if (strcmp(a, "--repeat") == 0 &&
-                   parse_long(val, 1, BENCH_MAX_REPEAT, &v) == 0) {
+                   bench_parse_long(val, 1, BENCH_MAX_REPEAT, &v) == 0) {
             o->repeat = (int)v;
             repeat_set = 1;
             i++;
@@ -207,384 +163,11 @@ bad:
     return -1;
 }
 
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static int write_file(const char *path, const char *text, mode_t mode,
-                      char *err, size_t errlen)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    size_t n = strlen(text);
-    int ok = fd >= 0 && write(fd, text, n) == (ssize_t)n;
-
-    if (fd >= 0 && close(fd) != 0) {
-        ok = 0;
-    }
-    if (!ok) {
-        snprintf(err, errlen, "cannot write %.300s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* 1 when something accepts TCP connections on 127.0.0.1:port. */
-static int port_open(int port)
-{
-    struct sockaddr_in sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int ok;
-
-    if (fd < 0) {
-        return 0;
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(fd);
-    return ok;
-}
-
-/* The last non-empty line of path into out. */
-static void last_line(const char *path, char *out, size_t cap)
-{
-    char line[512];
-    FILE *f = fopen(path, "r");
-
-    out[0] = '\0';
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] != '\0') {
-            snprintf(out, cap, "%s", line);
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-}
-
-/* The pid in the node's pid file (the Erlang VM), or 0. */
-static pid_t read_pid(const rnode *n)
-{
-    char path[BENCH_PATH_BYTES + 8], buf[32] = "";
-    FILE *f;
-    long v;
-
-    snprintf(path, sizeof path, "%s/pid", n->dir);
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return 0;
-    }
-    if (fgets(buf, sizeof buf, f) == NULL) {
-        buf[0] = '\0';
-    }
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return parse_long(buf, 2, 1L << 30, &v) == 0 ? (pid_t)v : 0;
-}
-
-/* "Starting RabbitMQ 3.10.8 on Erlang ..." in the node's log. */
-static void read_version(const rnode *n, char *out, size_t cap)
-{
-    char line[1024];
-    FILE *f = fopen(n->log, "r");
-
-    snprintf(out, cap, "?");
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        const char *p = strstr(line, "Starting RabbitMQ ");
-        if (p != NULL) {
-            p += strlen("Starting RabbitMQ ");
-            snprintf(out, cap, "%.*s", (int)strcspn(p, " \r\n"), p);
-            break;
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-}
-
-/* The node's rabbitmq.conf and enabled_plugins; node i > 0 joins node 0. */
-static int node_files(const rrun *run, int i, const char *pki, char *err,
-                      size_t errlen)
-{
-    const rnode *n = &run->node[i];
-    char path[BENCH_PATH_BYTES + 32], conf[4096 + 3 * BENCH_PATH_BYTES];
-    size_t len;
-
-    len = (size_t)snprintf(conf, sizeof conf,
-                           "listeners.tcp = none\n"
-                           "mqtt.listeners.tcp = none\n"
-                           "mqtt.listeners.ssl.default = 127.0.0.1:%d\n"
-                           "ssl_options.cacertfile = %s/ca.crt\n"
-                           "ssl_options.certfile = %s/broker.crt\n"
-                           "ssl_options.keyfile = %s/broker.key\n"
-                           "ssl_options.verify = verify_none\n"
-                           "ssl_options.fail_if_no_peer_cert = false\n"
-                           "mqtt.allow_anonymous = true\n"
-                           "mqtt.default_user = guest\n"
-                           "mqtt.default_pass = guest\n"
-                           "mqtt.vhost = /\n"
-                           "mqtt.exchange = amq.topic\n",
-                           n->mqtt_port, pki, pki, pki);
-    if (i > 0) {
-        len += (size_t)snprintf(conf + len, sizeof conf - len,
-                                "cluster_formation.peer_discovery_backend = "
-                                "classic_config\n");
-        for (int k = 0; k <= i && len < sizeof conf; k++) {
-            len += (size_t)snprintf(conf + len, sizeof conf - len,
-                                    "cluster_formation.classic_config.nodes.%d"
-                                    " = %s\n",
-                                    k + 1, run->node[k].name);
-        }
-    }
-    if (len >= sizeof conf) {
-        snprintf(err, errlen, "RabbitMQ configuration too long");
-        return -1;
-    }
-    snprintf(path, sizeof path, "%s/rabbitmq.conf", n->dir);
-    if (write_file(path, conf, 0600, err, errlen) != 0) {
-        return -1;
-    }
-    snprintf(path, sizeof path, "%s/enabled_plugins", n->dir);
-    return write_file(path, "[rabbitmq_mqtt].\n", 0600, err, errlen);
-}
-
-/* The node's environment, set in this process for the child it starts
- * next (no other thread runs yet). */
-static int node_env(const rrun *run, const rnode *n, const char *home,
-                    char *err, size_t errlen)
-{
-    char v[BENCH_PATH_BYTES + 32], port[16], epmd[16];
-    int bad = 0;
-
-    snprintf(port, sizeof port, "%d", n->dist_port);
-    snprintf(epmd, sizeof epmd, "%d", run->epmd_port);
-    bad |= setenv("HOME", home, 1);
-    bad |= setenv("RABBITMQ_NODENAME", n->name, 1);
-    bad |= setenv("RABBITMQ_DIST_PORT", port, 1);
-    bad |= setenv("ERL_EPMD_PORT", epmd, 1);
-    bad |= setenv("ERL_EPMD_ADDRESS", "127.0.0.1", 1);
-    snprintf(v, sizeof v, "%s/mnesia", n->dir);
-    bad |= setenv("RABBITMQ_MNESIA_BASE", v, 1);
-    snprintf(v, sizeof v, "%s/log", n->dir);
-    bad |= setenv("RABBITMQ_LOG_BASE", v, 1);
-    bad |= setenv("RABBITMQ_LOGS", "-", 1);
-    snprintf(v, sizeof v, "%s/rabbitmq.conf", n->dir);
-    bad |= setenv("RABBITMQ_CONFIG_FILE", v, 1);
-    snprintf(v, sizeof v, "%s/enabled_plugins", n->dir);
-    bad |= setenv("RABBITMQ_ENABLED_PLUGINS_FILE", v, 1);
-    snprintf(v, sizeof v, "%s/pid", n->dir);
-    bad |= setenv("RABBITMQ_PID_FILE", v, 1);
-    bad |= setenv("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
-                  "-kernel inet_dist_use_interface {127,0,0,1}", 1);
-    if (bad) {
-        snprintf(err, errlen, "setenv: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* Starts node i and waits for its MQTT listener. */
-static int node_start(const ropts *o, rrun *run, int i, const char *home,
-                      char *err, size_t errlen)
-{
-    rnode *n = &run->node[i];
-    char *argv[2] = {(char *)o->server, NULL};
-    char line[512];
-    uint64_t t0 = bench_now_ns();
-
-    if (node_env(run, n, home, err, errlen) != 0) {
-        return -1;
-    }
-    n->pid = bench_spawn(argv, n->log, err, errlen);
-    if (n->pid < 0) {
-        n->pid = 0;
-        return -1;
-    }
-    for (long waited = 0; waited < NODE_START_MS; waited += POLL_MS) {
-        int status;
-        if (port_open(n->mqtt_port)) {
-            n->start_s = (double)(bench_now_ns() - t0) / 1e9;
-            n->vm.pid = read_pid(n);
-            return 0;
-        }
-        if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
-            n->pid = 0;
-            last_line(n->log, line, sizeof line);
-            snprintf(err, errlen,
-                     "RabbitMQ node %s exited at start (log %.200s): %.200s",
-                     n->name, n->log, line);
-            return -1;
-        }
-        if (bench_interrupted) {
-            break;
-        }
-        nap_ms(POLL_MS);
-    }
-    snprintf(err, errlen,
-             "RabbitMQ node %s: MQTT listener not open within %ld s (log "
-             "%.300s)",
-             n->name, NODE_START_MS / 1000, n->log);
-    return -1;
-}
-
-/* Makes the nodes' directories, the cookie, the ports, and starts them
- * one after the other. */
-static int nodes_start(const ropts *o, rrun *run, char *err, size_t errlen)
-{
-    char home[BENCH_PATH_BYTES], pki[BENCH_PATH_BYTES];
-    char cookie[BENCH_PATH_BYTES + 32], text[48];
-    unsigned char rnd[20];
-    int fds[2 * MAX_NODES + 1], nfds = 0, rc = -1;
-
-    if (bench_path_join(home, run->mosq.dir, "rabbit-home", err, errlen) != 0 ||
-        bench_path_join(pki, run->mosq.dir, "pki", err, errlen) != 0) {
-        return -1;
-    }
-    if (mkdir(home, 0700) != 0) {
-        snprintf(err, errlen, "cannot create %.300s: %s", home,
-                 strerror(errno));
-        return -1;
-    }
-    /* One cookie for all nodes, written before any starts. */
-    {
-        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-        ssize_t r = fd >= 0 ? read(fd, rnd, sizeof rnd) : -1;
-        if (fd >= 0) {
-            close(fd);
-        }
-        if (r != (ssize_t)sizeof rnd) {
-            snprintf(err, errlen, "cannot read /dev/urandom");
-            return -1;
-        }
-        for (size_t k = 0; k < sizeof rnd; k++) {
-            text[k] = (char)('A' + rnd[k] % 26);
-        }
-        text[sizeof rnd] = '\0';
-        snprintf(cookie, sizeof cookie, "%s/.erlang.cookie", home);
-        if (write_file(cookie, text, 0400, err, errlen) != 0) {
-            return -1;
-        }
-    }
-    run->nnodes = o->nodes;
-    fds[nfds] = bench_free_port(&run->epmd_port, err, errlen);
-    if (fds[nfds++] < 0) {
-        return -1;
-    }
-    for (int i = 0; i < run->nnodes; i++) {
-        rnode *n = &run->node[i];
-        snprintf(n->name, sizeof n->name, "secmqbench%ld%c@localhost",
-                 (long)getpid(), 'a' + i);
-        if (snprintf(n->dir, sizeof n->dir, "%s/rabbit-%c", run->mosq.dir,
-                     'a' + i) >= (int)sizeof n->dir ||
-            bench_path_join(n->log, n->dir, "server.log", err, errlen) != 0) {
-            snprintf(err, errlen, "temp dir path too long");
-            goto out;
-        }
-        if (mkdir(n->dir, 0700) != 0) {
-            snprintf(err, errlen, "cannot create %.300s: %s", n->dir,
-                     strerror(errno));
-            goto out;
-        }
-        fds[nfds] = bench_free_port(&n->mqtt_port, err, errlen);
-        if (fds[nfds++] < 0) {
-            goto out;
-        }
-        fds[nfds] = bench_free_port(&n->dist_port, err, errlen);
-        if (fds[nfds++] < 0) {
-            goto out;
-        }
-    }
-    for (int i = 0; i < run->nnodes; i++) {
-        if (node_files(run, i, pki, err, errlen) != 0) {
-            goto out;
-        }
-    }
-    for (int k = 0; k < nfds; k++) {
-        close(fds[k]);
-    }
-    nfds = 0;
-    for (int i = 0; i < run->nnodes; i++) {
-        if (node_start(o, run, i, home, err, errlen) != 0) {
-            goto out;
-        }
-    }
-    read_version(&run->node[0], run->version, sizeof run->version);
-    rc = 0;
-out:
-    for (int k = 0; k < nfds; k++) {
-        if (fds[k] >= 0) {
-            close(fds[k]);
-        }
-    }
-    return rc;
-}
-
-/* Stops every node (SIGTERM: the script stops its VM), kills what is
- * left after NODE_STOP_MS, and stops the cluster's epmd. */
-static void nodes_stop(rrun *run)
-{
-    char out[BENCH_PATH_BYTES], why[BENCH_WHY_BYTES];
-    char *argv[3] = {(char *)EPMD, (char *)"-kill", NULL};
-
-    for (int i = run->nnodes - 1; i >= 0; i--) {
-        rnode *n = &run->node[i];
-        int status;
-        if (n->pid <= 0) {
-            continue;
-        }
-        kill(n->pid, SIGTERM);
-        for (long w = 0; w < NODE_STOP_MS; w += 50) {
-            if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
-                n->pid = 0;
-                break;
-            }
-            nap_ms(50);
-        }
-        if (n->pid > 0) {
-            kill(n->pid, SIGKILL);
-            (void)waitpid(n->pid, &status, 0);
-            n->pid = 0;
-        }
-        if (n->vm.pid > 0) {
-            kill(n->vm.pid, SIGKILL);
-            n->vm.pid = 0;
-        }
-    }
-    /* ERL_EPMD_PORT is still the cluster's (node_env). */
-    if (run->epmd_port > 0 &&
-        bench_path_join(out, run->mosq.dir, "epmd-kill.out", why, sizeof why) ==
-            0) {
-        (void)bench_run_tool(argv, NULL, out, 10000, why, sizeof why);
-    }
-    run->nnodes = 0;
-}
-
-/* CPU seconds of all the nodes' VMs, or -1. */
-static double nodes_cpu_s(const rrun *run)
-{
-    double sum = 0.0;
-
-    for (int i = 0; i < run->nnodes; i++) {
-        double c = bench_broker_cpu_s(&run->node[i].vm);
-        if (c < 0.0) {
-            return -1.0;
-        }
-        sum += c;
-    }
-    return sum;
-}
-
 /* The three pairs, a warm-up through each, then the rows interleaved,
  * the paths' order rotated each repetition. */
 static int measure(const ropts *o, rrun *run, char *err, size_t errlen)
 {
-    bench_endpoint ep[MAX_NODES + 1];
+    bench_endpoint ep[BENCH_RABBIT_MAX_NODES + 1];
     bench_pair *pairs[NKINDS] = {NULL, NULL, NULL};
     char keys[BENCH_PATH_BYTES + 32];
     unsigned char buf[SIZE];
@@ -604,16 +187,16 @@ static int measure(const ropts *o, rrun *run, char *err, size_t errlen)
     ep[0].port = run->mosq.port;
     ep[0].tls_port = run->mosq.tls_port;
     ep[0].cafile = run->mosq.cafile;
-    for (int i = 0; i < run->nnodes; i++) {
+    for (int i = 0; i < run->rc.nnodes; i++) {
         ep[i + 1] = ep[0];
         ep[i + 1].port = 0;
-        ep[i + 1].tls_port = run->node[i].mqtt_port;
+        ep[i + 1].tls_port = run->rc.node[i].mqtt_port;
     }
     for (int k = 0; k < NKINDS; k++) {
         const bench_endpoint *pub = k == K_MOSQ ? &ep[0] : &ep[1];
         const bench_endpoint *sub = k == K_MOSQ   ? &ep[0]
                                     : k == K_NODE ? &ep[1]
-                                                  : &ep[run->nnodes];
+                                                  : &ep[run->rc.nnodes];
         snprintf(keys, sizeof keys, "%s/keys-%s", run->mosq.dir, kind_name[k]);
         if (mkdir(keys, 0700) != 0) {
             snprintf(err, errlen, "cannot create %.300s: %s", keys,
@@ -643,14 +226,14 @@ static int measure(const ropts *o, rrun *run, char *err, size_t errlen)
         for (int j = 0; j < NKINDS; j++) {
             int k = (j + r) % NKINDS;
             bench_row *row = &run->reps[k][r];
-            double c0 = k == K_MOSQ ? 0.0 : nodes_cpu_s(run), c1;
+            double c0 = k == K_MOSQ ? 0.0 : bench_rabbit_cpu_s(&run->rc), c1;
             if (bench_pair_row(&p, k == K_MOSQ ? &run->mosq : NULL, pairs[k],
                                row_id++, SIZE, QOS, o->count, buf, row, err,
                                errlen) != 0) {
                 goto out;
             }
             if (k != K_MOSQ) {
-                c1 = nodes_cpu_s(run);
+                c1 = bench_rabbit_cpu_s(&run->rc);
                 row->cpu_broker_s = c0 >= 0.0 && c1 >= c0 ? c1 - c0 : -1.0;
                 row->cpu_broker = row->cpu_broker_s >= 0.0 && row->seconds > 0
                                       ? row->cpu_broker_s / row->seconds
@@ -681,9 +264,9 @@ static void report_table(const ropts *o, const rrun *run)
     printf("secmq-bench --suite rabbitmq (%s, %d cores, %s)\n", run->host.cpu,
            run->host.cores, run->host.kernel);
     printf("mosquitto %s; RabbitMQ %s, %d nodes on 127.0.0.1 (started in",
-           run->mosq.version, run->version, run->nnodes);
-    for (int i = 0; i < run->nnodes; i++) {
-        printf(" %.1f", run->node[i].start_s);
+           run->mosq.version, run->rc.version, run->rc.nnodes);
+    for (int i = 0; i < run->rc.nnodes; i++) {
+        printf(" %.1f", run->rc.node[i].start_s);
     }
     printf(" s)\n");
     printf("load: %.2f %.2f %.2f before, %.2f %.2f %.2f after\n",
@@ -703,7 +286,7 @@ static void report_table(const ropts *o, const rrun *run)
                  : k == K_NODE ? "node a"
                                : "");
         if (k == K_CLUSTER) {
-            snprintf(sub, sizeof sub, "node %c", 'a' + run->nnodes - 1);
+            snprintf(sub, sizeof sub, "node %c", 'a' + run->rc.nnodes - 1);
         }
         printf("%-17s %-10s %-10s %7ld %7ld %9.0f %5.2f %6.2f %7.1f  %.0f .. "
                "%.0f%s\n",
@@ -727,10 +310,10 @@ static void report_json(const ropts *o, const rrun *run)
     printf(",\"cores\":%d,\"mosquitto\":", run->host.cores);
     bench_json_str(run->mosq.version);
     printf(",\"rabbitmq\":");
-    bench_json_str(run->version);
-    printf(",\"nodes\":%d,\"node_start_s\":[", run->nnodes);
-    for (int i = 0; i < run->nnodes; i++) {
-        printf("%s%.2f", i ? "," : "", run->node[i].start_s);
+    bench_json_str(run->rc.version);
+    printf(",\"nodes\":%d,\"node_start_s\":[", run->rc.nnodes);
+    for (int i = 0; i < run->rc.nnodes; i++) {
+        printf("%s%.2f", i ? "," : "", run->rc.node[i].start_s);
     }
     printf("],\"load_start\":[");
     for (int i = 0; i < 3; i++) {
@@ -783,9 +366,10 @@ int bench_rabbit_main(int argc, char **argv)
         snprintf(err, sizeof err, "out of memory");
         goto out;
     }
-    if (access(o.server, X_OK) != 0 || access(EPMD, X_OK) != 0) {
+    if (access(o.server, X_OK) != 0 || access(BENCH_RABBIT_EPMD, X_OK) != 0) {
         snprintf(err, sizeof err,
-                 "RabbitMQ is not installed (no %.200s or " EPMD "): "
+                 "RabbitMQ is not installed (no %.200s or " BENCH_RABBIT_EPMD
+                 "): "
                  "apt-get install rabbitmq-server (Debian's 3.10, which "
                  "brings rabbitmq_mqtt and Erlang), or give "
                  "--rabbitmq-server PATH",
@@ -801,7 +385,8 @@ int bench_rabbit_main(int argc, char **argv)
             0 ||
         bench_broker_start(&run->mosq, o.mosquitto, certs, o.keep, err,
                            sizeof err) != 0 ||
-        nodes_start(&o, run, err, sizeof err) != 0 ||
+        bench_rabbit_start(&run->rc, o.server, o.nodes, run->mosq.dir, err,
+                           sizeof err) != 0 ||
         measure(&o, run, err, sizeof err) != 0) {
         goto out;
     }
@@ -822,7 +407,7 @@ out:
         fprintf(stderr, "secmq-bench --suite rabbitmq: %s\n", err);
     }
     if (run != NULL) {
-        nodes_stop(run);
+        bench_rabbit_stop(&run->rc);
         bench_broker_stop(&run->mosq);
         free(run);
     }
