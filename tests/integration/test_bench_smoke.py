@@ -19,7 +19,9 @@ real secmq-authd answered every question from 1 and 2 kept-alive
 connections, each answer as the policy says (the bench checks each), with
 counts, rates and percentiles that agree with each other, and a login
 without the cache slower than one from it (an argon2id check against none).
-Speed itself is never asserted here:
+`--suite rabbitmq` without rabbitmq-server fails naming the package (its
+measuring run is test_bench_rabbitmq, label cluster). Speed itself is
+never asserted here:
 performance lives in docs/PERFORMANCE.md, measured by the bench, not in a
 timed test.
 """
@@ -260,6 +262,24 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(run.returncode, 1)
         self.assertIn("no secmq-authd at /nonexistent/secmq-authd",
                       run.stderr)
+
+    def test_rabbitmq_suite_without_server(self):
+        """--suite rabbitmq names what to install when RabbitMQ is not
+        there (its measuring run is test_bench_rabbitmq, label cluster:
+        starting the nodes is not quick)."""
+        bench = os.path.join(BIN_DIR, "secmq-bench")
+        run = subprocess.run([bench, "--suite", "rabbitmq", "--help"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("rabbitmq-cluster", run.stdout)
+        run = subprocess.run([bench, "--suite", "rabbitmq", "--quick",
+                              "--rabbitmq-server", "/nonexistent/rmq"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("apt-get install rabbitmq-server", run.stderr)
+        self.assertEqual(run.stdout, "")
 
     def python_suite(self, *args, env=None):
         """secmq-bench --suite python ARGS. A sanitizer build's library
