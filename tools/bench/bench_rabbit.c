@@ -35,6 +35,7 @@ static const char *const kind_name[NKINDS] = {"mosquitto", "rabbitmq-node",
 
 typedef struct ropts {
     int nodes;
+    long prefetch; /* 0: RabbitMQ's default */
     long count;
     double duration_s;
     int repeat;
@@ -56,7 +57,8 @@ typedef struct rrun {
 } rrun;
 
 static const char rabbit_usage[] =
-    "usage: secmq-bench --suite rabbitmq [--nodes N] [--count N]\n"
+    "usage: secmq-bench --suite rabbitmq [--nodes N] [--prefetch N]\n"
+    "                   [--count N]\n"
     "                   [--duration S] [--repeat N] [--quick] [--json]\n"
     "                   [--keep] [--rabbitmq-server PATH] [--mosquitto PATH]\n"
     "\n"
@@ -75,10 +77,13 @@ static const char rabbit_usage[] =
     "directories, one epmd and one Erlang cookie; nodes after the first\n"
     "join it (classic_config peer discovery). MQTT on a TLS listener with\n"
     "the bench's PKI, anonymous clients as guest (loopback only), every\n"
-    "other setting RabbitMQ's default (mqtt.prefetch 10). Starting the\n"
+    "other setting RabbitMQ's default (mqtt.prefetch 10 unless\n"
+    "--prefetch). Starting the\n"
     "nodes takes 15-60 s. Everything is stopped and removed at exit.\n"
     "Options:\n"
     "  --nodes N          nodes in the cluster, 2 or 3 (default 2)\n"
+    "  --prefetch N       the nodes' mqtt.prefetch (default: not set,\n"
+    "                     RabbitMQ's 10)\n"
     "  --count N          messages per row (default 20000; --quick 1000)\n"
     "  --duration S       cap on the sending time of a row (default 5)\n"
     "  --repeat N         rows per path, 1..9; the median is reported\n"
@@ -125,6 +130,9 @@ static int parse(ropts *o, int argc, char **argv)
         } else if (strcmp(a, "--nodes") == 0 &&
                    bench_parse_long(val, 2, BENCH_RABBIT_MAX_NODES, &v) == 0) {
             o->nodes = (int)v;
+            i++;
+        } else if (strcmp(a, "--prefetch") == 0 &&
+                   bench_parse_long(val, 1, 65535, &o->prefetch) == 0) {
             i++;
         } else if (strcmp(a, "--count") == 0 &&
                    bench_parse_long(val, 1, 10000000, &o->count) == 0) {
@@ -268,7 +276,8 @@ static void report_table(const ropts *o, const rrun *run)
     for (int i = 0; i < run->rc.nnodes; i++) {
         printf(" %.1f", run->rc.node[i].start_s);
     }
-    printf(" s)\n");
+    printf(" s), mqtt.prefetch %ld%s\n", o->prefetch > 0 ? o->prefetch : 10,
+           o->prefetch > 0 ? "" : " (default)");
     printf("load: %.2f %.2f %.2f before, %.2f %.2f %.2f after\n",
            run->load_start[0], run->load_start[1], run->load_start[2],
            run->load_end[0], run->load_end[1], run->load_end[2]);
@@ -311,7 +320,8 @@ static void report_json(const ropts *o, const rrun *run)
     bench_json_str(run->mosq.version);
     printf(",\"rabbitmq\":");
     bench_json_str(run->rc.version);
-    printf(",\"nodes\":%d,\"node_start_s\":[", run->rc.nnodes);
+    printf(",\"nodes\":%d,\"prefetch\":%ld,\"node_start_s\":[", run->rc.nnodes,
+           o->prefetch > 0 ? o->prefetch : 10);
     for (int i = 0; i < run->rc.nnodes; i++) {
         printf("%s%.2f", i ? "," : "", run->rc.node[i].start_s);
     }
@@ -381,6 +391,7 @@ int bench_rabbit_main(int argc, char **argv)
     }
     lib = 1;
     bench_host_load(run->load_start);
+    run->rc.prefetch = o.prefetch;
     if (bench_broker_default_certs_bin(certs, sizeof certs, err, sizeof err) !=
             0 ||
         bench_broker_start(&run->mosq, o.mosquitto, certs, o.keep, err,

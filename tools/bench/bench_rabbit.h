@@ -27,6 +27,7 @@ typedef struct bench_rcluster {
     bench_rnode node[BENCH_RABBIT_MAX_NODES];
     int nnodes;
     int epmd_port;
+    long prefetch;              /* mqtt.prefetch; 0: RabbitMQ's (10) */
     char version[32];           /* RabbitMQ's, from node[0]'s log */
     char dir[BENCH_PATH_BYTES]; /* the nodes' directories are in it */
 } bench_rcluster;
@@ -36,7 +37,8 @@ typedef struct bench_rcluster {
  * (server, its path) one after the other, in dir (an existing private
  * directory holding the PKI in dir/pki: ca.crt, broker.crt, broker.key),
  * each waited for until its MQTT TLS listener accepts; the later ones
- * join the first. Sets this process's HOME, ERL_EPMD_* and RABBITMQ_*
+ * join the first; c->prefetch is set by the caller (the rest of c is
+ * written). Sets this process's HOME, ERL_EPMD_* and RABBITMQ_*
  * variables (the nodes inherit them). Returns 0, or -1 with err;
  * bench_rabbit_stop() is needed either way.
  */

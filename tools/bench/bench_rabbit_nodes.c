@@ -154,6 +154,10 @@ static int node_files(const bench_rcluster *run, int i, const char *pki,
                            "mqtt.vhost = /\n"
                            "mqtt.exchange = amq.topic\n",
                            n->mqtt_port, pki, pki, pki);
+    if (run->prefetch > 0 && len < sizeof conf) {
+        len += (size_t)snprintf(conf + len, sizeof conf - len,
+                                "mqtt.prefetch = %ld\n", run->prefetch);
+    }
     if (i > 0) {
         len += (size_t)snprintf(conf + len, sizeof conf - len,
                                 "cluster_formation.peer_discovery_backend = "
