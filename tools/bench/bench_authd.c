@@ -682,8 +682,7 @@ int bench_authd_main(int argc, char **argv)
     } else {
         bench_authd_report_table(&o, run);
     }
-    if (fflush(stdout) != 0) {
-        snprintf(err, sizeof err, "writing the report: %s", strerror(errno));
+    if (bench_stdout_flush(err, sizeof err) != 0) {
         goto out;
     }
     rc = 0;

@@ -57,6 +57,13 @@ int bench_form_add(char *out, size_t cap, const char *key, const char *value);
 pid_t bench_spawn(char *const argv[], const char *out_path, char *err,
                   size_t errlen);
 
+/* "load_start":[a,b,c],"load_end":[a,b,c] (JSON members, no comma
+ * around; bench_report.c). */
+void bench_json_load(const double start[3], const double end[3]);
+
+/* fflush(stdout): 0, or -1 with "writing the report: ..." in err. */
+int bench_stdout_flush(char *err, size_t errlen);
+
 /* s as a whole decimal number in min..max into *out. 0, or -1. */
 int bench_parse_long(const char *s, long min, long max, long *out);
 

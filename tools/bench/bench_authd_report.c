@@ -3,6 +3,7 @@
  * table, or one JSON document (--json). Only printing; the rows come from
  * bench_authd.c.
  */
+#include "bench_authd.h"
 #include "bench_authd_int.h"
 
 #include <stdio.h>
@@ -85,18 +86,10 @@ void bench_authd_report_json(const authd_opts *o, const authd_run *r)
     printf(",\"cores\":%d,\"authd\":", r->host.cores);
     bench_json_str(o->authd);
     printf(",\"policy\":{\"users\":%zu,\"rules\":%zu,\"patterns\":%zu},"
-           "\"pw_ops\":%llu,\"pw_mem\":%zu,\"load_start\":[",
+           "\"pw_ops\":%llu,\"pw_mem\":%zu,",
            r->pol.nusers, r->pol.nrules, r->pol.npatterns, ops, mem);
-    for (int i = 0; i < 3; i++) {
-        printf("%s", i ? "," : "");
-        bench_json_num(r->load_start[i]);
-    }
-    printf("],\"load_end\":[");
-    for (int i = 0; i < 3; i++) {
-        printf("%s", i ? "," : "");
-        bench_json_num(r->load_end[i]);
-    }
-    printf("],\"seconds_per_row\":%.3f,\"repeat\":%d,\"conns\":%d,"
+    bench_json_load(r->load_start, r->load_end);
+    printf(",\"seconds_per_row\":%.3f,\"repeat\":%d,\"conns\":%d,"
            "\"first_login_ms\":%.3f,\"rows\":[",
            o->seconds, o->repeat, o->conns, r->first_login_ms);
     for (size_t i = 0; i < r->nrows; i++) {

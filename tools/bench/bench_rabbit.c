@@ -78,8 +78,8 @@ static const char rabbit_usage[] =
     "join it (classic_config peer discovery). MQTT on a TLS listener with\n"
     "the bench's PKI, anonymous clients as guest (loopback only), every\n"
     "other setting RabbitMQ's default (mqtt.prefetch 10 unless\n"
-    "--prefetch). Starting the\n"
-    "nodes takes 15-60 s. Everything is stopped and removed at exit.\n"
+    "--prefetch). Starting the nodes takes 15-60 s. Everything is\n"
+    "stopped and removed at exit.\n"
     "Options:\n"
     "  --nodes N          nodes in the cluster, 2 or 3 (default 2)\n"
     "  --prefetch N       the nodes' mqtt.prefetch (default: not set,\n"
@@ -325,17 +325,9 @@ static void report_json(const ropts *o, const rrun *run)
     for (int i = 0; i < run->rc.nnodes; i++) {
         printf("%s%.2f", i ? "," : "", run->rc.node[i].start_s);
     }
-    printf("],\"load_start\":[");
-    for (int i = 0; i < 3; i++) {
-        printf("%s", i ? "," : "");
-        bench_json_num(run->load_start[i]);
-    }
-    printf("],\"load_end\":[");
-    for (int i = 0; i < 3; i++) {
-        printf("%s", i ? "," : "");
-        bench_json_num(run->load_end[i]);
-    }
-    printf("],\"transport\":\"secmq-mac\",\"payload\":%u,\"qos\":%d,"
+    printf("],");
+    bench_json_load(run->load_start, run->load_end);
+    printf(",\"transport\":\"secmq-mac\",\"payload\":%u,\"qos\":%d,"
            "\"count\":%ld,\"repeat\":%d,\"rows\":[",
            SIZE, QOS, o->count, o->repeat);
     for (int k = 0; k < NKINDS; k++) {
@@ -408,8 +400,7 @@ int bench_rabbit_main(int argc, char **argv)
     } else {
         report_table(&o, run);
     }
-    if (fflush(stdout) != 0) {
-        snprintf(err, sizeof err, "writing the report: %s", strerror(errno));
+    if (bench_stdout_flush(err, sizeof err) != 0) {
         goto out;
     }
     rc = 0;
