@@ -17,7 +17,6 @@
 #include "bench_authd_int.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +227,10 @@ static int wait_listening(pid_t pid, const char *log, char *err, size_t errlen)
         }
         if (f != NULL) {
             fclose(f);
+        }
+        if (bench_interrupted) {
+            snprintf(err, errlen, "interrupted");
+            return -1;
         }
         if (waitpid(pid, &status, WNOHANG) == pid) {
             last[strcspn(last, "\n")] = '\0';
@@ -647,7 +650,7 @@ int bench_authd_main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     rc = 1;
-    (void)signal(SIGPIPE, SIG_IGN);
+    bench_catch_signals();
     run = calloc(1, sizeof *run);
     if (run == NULL) {
         snprintf(err, sizeof err, "out of memory");

@@ -64,6 +64,10 @@ void bench_json_load(const double start[3], const double end[3]);
 /* fflush(stdout): 0, or -1 with "writing the report: ..." in err. */
 int bench_stdout_flush(char *err, size_t errlen);
 
+/* SIGINT and SIGTERM set bench_interrupted (every wait loop stops, and
+ * what the run started is stopped); SIGPIPE is ignored (bench_main.c). */
+void bench_catch_signals(void);
+
 /* s as a whole decimal number in min..max into *out. 0, or -1. */
 int bench_parse_long(const char *s, long min, long max, long *out);
 

@@ -32,6 +32,19 @@ static void on_signal(int sig)
     bench_interrupted = 1;
 }
 
+void bench_catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
 /* Connect rows' counts: the plugin checks argon2id passwords on the
  * broker's thread (~10 ms each), mosquitto's password_file PBKDF2 ones. */
 #define CONNECTS_FILES 2000L
@@ -145,7 +158,6 @@ int main(int argc, char **argv)
     bench_results *res = NULL;
     bench_endpoint ep;
     bench_meta meta;
-    struct sigaction sa;
     bench_options o;
     uint64_t t0 = bench_now_ns();
     int spawned = 0;
@@ -202,13 +214,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    bench_catch_signals();
 
     res = calloc(1, sizeof(*res));
     if (res == NULL) {

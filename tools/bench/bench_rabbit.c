@@ -14,7 +14,6 @@
 #include "bench_rabbit.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,7 +361,7 @@ int bench_rabbit_main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     rc = 1;
-    (void)signal(SIGPIPE, SIG_IGN);
+    bench_catch_signals();
     run = calloc(1, sizeof *run);
     if (run == NULL) {
         snprintf(err, sizeof err, "out of memory");

@@ -45,8 +45,8 @@ typedef struct bench_rcluster {
 int bench_rabbit_start(bench_rcluster *c, const char *server, int nodes,
                        const char *dir, char *err, size_t errlen);
 
-/* Stops every node (SIGTERM, then SIGKILL after 30 s) and the cluster's
- * epmd. Safe on a zeroed c. */
+/* Stops every node (its Erlang VM killed, the script reaped) and the
+ * cluster's epmd. Safe on a zeroed c. */
 void bench_rabbit_stop(bench_rcluster *c);
 
 /* CPU seconds all the nodes' Erlang VMs used so far, or -1 unknown. */

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #define NODE_START_MS 240000L /* one node, to its MQTT listener */
-#define NODE_STOP_MS 30000L
+#define NODE_STOP_MS 10000L
 #define POLL_MS 200L
 
 static void nap_ms(long ms)
@@ -194,8 +194,8 @@ static int node_env(const bench_rcluster *run, const bench_rnode *n,
     bad |= setenv("HOME", home, 1);
     bad |= setenv("RABBITMQ_NODENAME", n->name, 1);
     bad |= setenv("RABBITMQ_DIST_PORT", port, 1);
-    bad |= setenv("ERL_BENCH_RABBIT_EPMD_PORT", epmd, 1);
-    bad |= setenv("ERL_BENCH_RABBIT_EPMD_ADDRESS", "127.0.0.1", 1);
+    bad |= setenv("ERL_EPMD_PORT", epmd, 1);
+    bad |= setenv("ERL_EPMD_ADDRESS", "127.0.0.1", 1);
     snprintf(v, sizeof v, "%s/mnesia", n->dir);
     bad |= setenv("RABBITMQ_MNESIA_BASE", v, 1);
     snprintf(v, sizeof v, "%s/log", n->dir);
@@ -249,7 +249,8 @@ static int node_start(const char *server, bench_rcluster *run, int i,
             return -1;
         }
         if (bench_interrupted) {
-            break;
+            snprintf(err, errlen, "interrupted");
+            return -1;
         }
         nap_ms(POLL_MS);
     }
@@ -354,18 +355,51 @@ out:
     return rc;
 }
 
-/* Stops every node (SIGTERM: the script stops its VM), kills what is
- * left after NODE_STOP_MS, and stops the cluster's epmd. */
+/* The first child of pid (/proc/PID/task/PID/children), or 0. */
+static pid_t child_of(pid_t pid)
+{
+    char path[96], buf[64] = "";
+    FILE *f;
+    long v;
+
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid,
+             (long)pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    if (fgets(buf, sizeof buf, f) == NULL) {
+        buf[0] = '\0';
+    }
+    fclose(f);
+    buf[strcspn(buf, " \n")] = '\0';
+    return bench_parse_long(buf, 2, 1L << 30, &v) == 0 ? (pid_t)v : 0;
+}
+
+/* Stops every node: its Erlang VM is killed (SIGKILL: its files are
+ * thrown away, and a VM still booting would put off a SIGTERM until it
+ * has booted), which ends the rabbitmq-server script waiting for it
+ * (SIGTERM, then SIGKILL after NODE_STOP_MS). Then the cluster's epmd,
+ * which has no node left. */
 void bench_rabbit_stop(bench_rcluster *run)
 {
     char out[BENCH_PATH_BYTES], why[BENCH_WHY_BYTES];
-    char *argv[3] = {(char *)BENCH_RABBIT_EPMD, (char *)"-kill", NULL};
+    char port[16];
+    char *argv[5] = {(char *)BENCH_RABBIT_EPMD, (char *)"-port", port,
+                     (char *)"-kill", NULL};
 
     for (int i = run->nnodes - 1; i >= 0; i--) {
         bench_rnode *n = &run->node[i];
+        pid_t vm;
         int status;
         if (n->pid <= 0) {
             continue;
+        }
+        /* The VM: the script's child (the pid file's is the same). */
+        vm = child_of(n->pid);
+        vm = vm > 0 ? vm : n->vm.pid;
+        if (vm > 0) {
+            kill(vm, SIGKILL);
         }
         kill(n->pid, SIGTERM);
         for (long w = 0; w < NODE_STOP_MS; w += 50) {
@@ -380,15 +414,37 @@ void bench_rabbit_stop(bench_rcluster *run)
             (void)waitpid(n->pid, &status, 0);
             n->pid = 0;
         }
-        if (n->vm.pid > 0) {
-            kill(n->vm.pid, SIGKILL);
-            n->vm.pid = 0;
-        }
+        n->vm.pid = 0;
     }
-    /* ERL_BENCH_RABBIT_EPMD_PORT is still the cluster's (node_env). */
-    if (run->epmd_port > 0 &&
-        bench_path_join(out, run->dir, "epmd-kill.out", why, sizeof why) == 0) {
-        (void)bench_run_tool(argv, NULL, out, 10000, why, sizeof why);
+    /* This cluster's epmd only (never the default port's). It refuses
+     * while it still lists a node it has not seen go: asked again. */
+    snprintf(port, sizeof port, "%d", run->epmd_port);
+    for (int k = 0; run->epmd_port > 0 && k < 20; k++) {
+        char line[256];
+        if (bench_path_join(out, run->dir, "epmd-kill.out", why, sizeof why) !=
+            0) {
+            break;
+        }
+        /* Not bench_run_tool: it gives up at once after an interrupt. */
+        pid_t pid = bench_spawn(argv, out, why, sizeof why);
+        for (int w = 0; pid > 0 && w < 100; w++) {
+            int status;
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                pid = 0;
+                break;
+            }
+            nap_ms(50);
+        }
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            (void)waitpid(pid, NULL, 0);
+        }
+        last_line(out, line, sizeof line);
+        if (strstr(line, "Killed") != NULL ||
+            strstr(line, "Cannot connect") != NULL) {
+            break;
+        }
+        nap_ms(250);
     }
     run->nnodes = 0;
 }
