@@ -91,14 +91,15 @@ static void last_line(const char *path, char *out, size_t cap)
     }
 }
 
-/* The pid in the node's pid file (the Erlang VM), or 0. */
-static pid_t read_pid(const bench_rnode *n)
+/* The first child of pid (/proc/PID/task/PID/children), or 0. */
+static pid_t child_of(pid_t pid)
 {
-    char path[BENCH_PATH_BYTES + 8], buf[32] = "";
+    char path[96], buf[64] = "";
     FILE *f;
     long v;
 
-    snprintf(path, sizeof path, "%s/pid", n->dir);
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid,
+             (long)pid);
     f = fopen(path, "r");
     if (f == NULL) {
         return 0;
@@ -107,7 +108,7 @@ static pid_t read_pid(const bench_rnode *n)
         buf[0] = '\0';
     }
     fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
+    buf[strcspn(buf, " \n")] = '\0';
     return bench_parse_long(buf, 2, 1L << 30, &v) == 0 ? (pid_t)v : 0;
 }
 
@@ -237,7 +238,7 @@ static int node_start(const char *server, bench_rcluster *run, int i,
         int status;
         if (port_open(n->mqtt_port)) {
             n->start_s = (double)(bench_now_ns() - t0) / 1e9;
-            n->vm.pid = read_pid(n);
+            n->vm.pid = child_of(n->pid); /* the Erlang VM */
             return 0;
         }
         if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
@@ -355,27 +356,6 @@ out:
     return rc;
 }
 
-/* The first child of pid (/proc/PID/task/PID/children), or 0. */
-static pid_t child_of(pid_t pid)
-{
-    char path[96], buf[64] = "";
-    FILE *f;
-    long v;
-
-    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid,
-             (long)pid);
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return 0;
-    }
-    if (fgets(buf, sizeof buf, f) == NULL) {
-        buf[0] = '\0';
-    }
-    fclose(f);
-    buf[strcspn(buf, " \n")] = '\0';
-    return bench_parse_long(buf, 2, 1L << 30, &v) == 0 ? (pid_t)v : 0;
-}
-
 /* Stops every node: its Erlang VM is killed (SIGKILL: its files are
  * thrown away, and a VM still booting would put off a SIGTERM until it
  * has booted), which ends the rabbitmq-server script waiting for it
@@ -395,7 +375,8 @@ void bench_rabbit_stop(bench_rcluster *run)
         if (n->pid <= 0) {
             continue;
         }
-        /* The VM: the script's child (the pid file's is the same). */
+        /* The VM: the script's child (vm.pid is 0 when the node was
+         * stopped before its listener opened). */
         vm = child_of(n->pid);
         vm = vm > 0 ? vm : n->vm.pid;
         if (vm > 0) {
