@@ -168,16 +168,17 @@ set(CPACK_DEBIAN_AUTHD_PACKAGE_SUGGESTS "rabbitmq-server")
 set(CPACK_DEBIAN_BENCH_PACKAGE_NAME secmq-bench)
 set(CPACK_DEBIAN_BENCH_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_BENCH_DESCRIPTION
-  "secure end-to-end encrypted MQTT - benchmark\n${SECMQ_DEB_ABOUT}This package holds secmq-bench, which measures secmq's TLS link and\nenvelopes against libmosquitto's own TCP and OpenSSL TLS through a\nmosquitto broker, and the Python package against paho-mqtt.")
+  "secure end-to-end encrypted MQTT - benchmark\n${SECMQ_DEB_ABOUT}This package holds secmq-bench, which measures secmq's TLS link and\nenvelopes against libmosquitto's own TCP and OpenSSL TLS through a\nmosquitto broker, the Python package against paho-mqtt, secmq-authd's\nanswers, and sealed messages across a RabbitMQ cluster.")
 # It runs secmq-certs and a mosquitto broker; --suite broker also
 # secmq-admin and the plugin.
 set(CPACK_DEBIAN_BENCH_PACKAGE_DEPENDS
   "${SECMQ_DEB_LIB_DEP}, secmq-tools (= ${SECMQ_DEB_VERSION}), mosquitto (>= 2.0)")
 set(CPACK_DEBIAN_BENCH_PACKAGE_RECOMMENDS
   "secmq-broker-plugin (= ${SECMQ_DEB_VERSION})")
-# --suite python runs share/secmq/bench/paho_vs_secmq.py with both.
+# --suite python runs share/secmq/bench/paho_vs_secmq.py with both;
+# --suite authd runs secmq-authd, --suite rabbitmq rabbitmq-server.
 set(CPACK_DEBIAN_BENCH_PACKAGE_SUGGESTS
-  "python3-secmq (= ${SECMQ_DEB_VERSION}), python3-paho-mqtt")
+  "python3-secmq (= ${SECMQ_DEB_VERSION}), python3-paho-mqtt, secmq-authd (= ${SECMQ_DEB_VERSION}), rabbitmq-server")
 
 set(CPACK_DEBIAN_PYTHON_PACKAGE_NAME python3-secmq)
 set(CPACK_DEBIAN_PYTHON_PACKAGE_SECTION python)

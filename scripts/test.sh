@@ -40,9 +40,10 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 # The sanitizer pass leaves out what it would only repeat: the fuzzers
 # (always built with ASan+UBSan by run_fuzz.sh, run in the pass above), the
 # package test (installs release packages), deps.sh's own test (shell) and
-# the RabbitMQ test (label cluster: Erlang's boot is most of its CPU time,
-# and secmq-authd and the tools it drives are under test in test_authd,
-# test_client_qos2_refused and the rest).
+# the RabbitMQ tests (label cluster: test_cluster_rabbitmq and
+# test_bench_rabbitmq; Erlang's boot is most of their CPU time, and
+# secmq-authd, the tools and the bench's clients are under test in
+# test_authd, test_client_qos2_refused, test_bench_smoke and the rest).
 if [ "$sanitize" -eq 1 ]; then
   scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DSECMQ_SANITIZE=ON
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

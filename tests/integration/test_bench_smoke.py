@@ -14,7 +14,14 @@ time per message. And `--suite file --quick`: files arrive, and each size
 reports both ends' peak RSS and CPU time (also per chunk). And `--suite
 python --quick`: the Python package against paho-mqtt, both QoS rows with
 positive rates and their ratio, run with the build's library; a missing
-Python or package fails with the reason. Speed itself is never asserted here:
+Python or package fails with the reason. And `--suite authd --quick`: a
+real secmq-authd answered every question from 1 and 2 kept-alive
+connections, each answer as the policy says (the bench checks each), with
+counts, rates and percentiles that agree with each other, and a login
+without the cache slower than one from it (an argon2id check against none).
+`--suite rabbitmq` without rabbitmq-server fails naming the package (its
+measuring run is test_bench_rabbitmq, label cluster). Speed itself is
+never asserted here:
 performance lives in docs/PERFORMANCE.md, measured by the bench, not in a
 timed test.
 """
@@ -38,6 +45,18 @@ BROKER_TRANSPORTS = ("mosq-tcp", "mosq-tls")
 BROKER_SUITE_TIMEOUT_S = 60 * TIMEOUT_SCALE
 FILE_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 PYTHON_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
+AUTHD_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
+# The questions of --suite authd and the answer each must get.
+AUTHD_QUESTIONS = {
+    "user-uncached": ("/auth/user", "nocache", "allow"),
+    "user-wrong": ("/auth/user", "nocache", "deny"),
+    "user-cached": ("/auth/user", "default", "allow"),
+    "vhost": ("/auth/vhost", "default", "allow"),
+    "resource": ("/auth/resource", "default", "allow"),
+    "topic-allow": ("/auth/topic", "default", "allow"),
+    "topic-deny": ("/auth/topic", "default", "deny"),
+    "user-wrong-guarded": ("/auth/user", "default", "deny"),
+}
 
 
 class BenchSmoke(unittest.TestCase):
@@ -193,6 +212,74 @@ class BenchSmoke(unittest.TestCase):
                 self.assertAlmostEqual(
                     r[side + "_cpu_us_per_chunk"],
                     r[side + "_cpu_s"] / r["chunks"] * 1e6, delta=0.5, msg=r)
+
+    def test_authd_suite_quick_json(self):
+        """--suite authd: every question x {1, 2} connections, answered as
+        the policy says, by a secmq-authd the bench started."""
+        bench = os.path.join(BIN_DIR, "secmq-bench")
+        if not os.access(os.path.join(BIN_DIR, "secmq-authd"), os.X_OK):
+            self.skipTest("secmq-authd not built (libmicrohttpd-dev)")
+        run = subprocess.run([bench, "--suite", "authd", "--help"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        for q in AUTHD_QUESTIONS:
+            self.assertIn(q, run.stdout)
+        # The database's default argon2id cost: the uncached rows must
+        # differ from the cached ones by a hash, also under qemu.
+        run = subprocess.run([bench, "--suite", "authd", "--quick", "--json",
+                              "--seconds", "0.2", "--conns", "2"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=AUTHD_SUITE_TIMEOUT_S)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        doc = json.loads(run.stdout)
+        self.assertEqual(doc["suite"], "authd")
+        self.assertEqual(doc["policy"]["rules"], 1000)
+        self.assertGreater(doc["first_login_ms"], 0)
+        rows = {(r["question"], r["conns"]): r for r in doc["rows"]}
+        self.assertEqual(set(rows), {(q, c) for q in AUTHD_QUESTIONS
+                                     for c in (1, 2)})
+        for key, r in rows.items():
+            self.assertEqual((r["path"], r["instance"], r["expect"]),
+                             AUTHD_QUESTIONS[key[0]], key)
+            self.assertGreater(r["requests"], 0, key)
+            # Kept alive: no connection was closed and reopened.
+            self.assertEqual(r["reconnects"], 0, key)
+            self.assertAlmostEqual(r["per_s"], r["requests"] / r["seconds"],
+                                   delta=r["per_s"] * 0.01 + 0.1, msg=key)
+            self.assertGreater(r["p50_us"], 0, key)
+            self.assertLessEqual(r["p50_us"], r["p99_us"], key)
+            self.assertLessEqual(r["p99_us"], r["max_us"], key)
+            self.assertEqual(r["runs"], 1, key)
+        for c in (1, 2):
+            self.assertGreater(rows[("user-uncached", c)]["p50_us"],
+                               rows[("user-cached", c)]["p50_us"], c)
+        # A missing secmq-authd fails with what to do.
+        run = subprocess.run([bench, "--suite", "authd", "--quick",
+                              "--authd", "/nonexistent/secmq-authd"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("no secmq-authd at /nonexistent/secmq-authd",
+                      run.stderr)
+
+    def test_rabbitmq_suite_without_server(self):
+        """--suite rabbitmq names what to install when RabbitMQ is not
+        there (its measuring run is test_bench_rabbitmq, label cluster:
+        starting the nodes is not quick)."""
+        bench = os.path.join(BIN_DIR, "secmq-bench")
+        run = subprocess.run([bench, "--suite", "rabbitmq", "--help"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("rabbitmq-cluster", run.stdout)
+        run = subprocess.run([bench, "--suite", "rabbitmq", "--quick",
+                              "--rabbitmq-server", "/nonexistent/rmq"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("apt-get install rabbitmq-server", run.stderr)
+        self.assertEqual(run.stdout, "")
 
     def python_suite(self, *args, env=None):
         """secmq-bench --suite python ARGS. A sanitizer build's library

@@ -10,6 +10,7 @@
  * Not a general process supervisor: brokers of one run, loopback only.
  */
 #include "bench.h"
+#include "bench_authd.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -118,6 +119,12 @@ static pid_t spawn(char *const argv[], const char *out_path, char *err,
     return spawn_in(argv, NULL, out_path, err, errlen);
 }
 
+pid_t bench_spawn(char *const argv[], const char *out_path, char *err,
+                  size_t errlen)
+{
+    return spawn_in(argv, NULL, out_path, err, errlen);
+}
+
 /* Waits for pid, at most timeout_ms. Returns its exit status (>= 0), or -1
  * after killing it on timeout or interruption. */
 static int wait_child(pid_t pid, long timeout_ms)
@@ -198,6 +205,25 @@ static int free_port(int *port, char *err, size_t errlen)
     }
     *port = ntohs(sa.sin_port);
     return fd;
+}
+
+int bench_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int bench_free_port(int *port, char *err, size_t errlen)
+{
+    return free_port(port, err, errlen);
 }
 
 /* Returns 1 if a TCP connect to 127.0.0.1:port succeeds now. */

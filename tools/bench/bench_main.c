@@ -9,6 +9,7 @@
  * bench_auth_report.c).
  */
 #include "bench.h"
+#include "bench_authd.h"
 #include "bench_options.h"
 
 #include <secmq.h>
@@ -29,6 +30,19 @@ static void on_signal(int sig)
 {
     (void)sig;
     bench_interrupted = 1;
+}
+
+void bench_catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* Connect rows' counts: the plugin checks argon2id passwords on the
@@ -144,7 +158,6 @@ int main(int argc, char **argv)
     bench_results *res = NULL;
     bench_endpoint ep;
     bench_meta meta;
-    struct sigaction sa;
     bench_options o;
     uint64_t t0 = bench_now_ns();
     int spawned = 0;
@@ -179,6 +192,16 @@ int main(int argc, char **argv)
         strcmp(argv[2], "python") == 0) {
         return bench_python_main(argc - 2, argv + 2);
     }
+    /* --suite authd has options of its own (bench_authd.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "authd") == 0) {
+        return bench_authd_main(argc - 2, argv + 2);
+    }
+    /* --suite rabbitmq has options of its own (bench_rabbit.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "rabbitmq") == 0) {
+        return bench_rabbit_main(argc - 2, argv + 2);
+    }
     memset(&broker, 0, sizeof(broker));
     memset(&meta, 0, sizeof(meta));
     rc = bench_options_parse(&o, argc, argv, err, sizeof(err));
@@ -191,13 +214,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    bench_catch_signals();
 
     res = calloc(1, sizeof(*res));
     if (res == NULL) {

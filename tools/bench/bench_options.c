@@ -411,7 +411,8 @@ static int parse_opt(bench_options *o, int opt, const char *arg, char *err,
         } else {
             snprintf(err, errlen,
                      "--suite: '%s' is not transports or broker (outbox, "
-                     "file, replay and python go first: secmq-bench "
+                     "file, replay, python, authd and rabbitmq go first: "
+                     "secmq-bench "
                      "--suite NAME [its options])",
                      arg);
             return -1;

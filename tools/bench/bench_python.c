@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_authd.h"
 
 #define DEFAULT_PYTHON "/usr/bin/python3"
 #define SCRIPT_NAME "paho_vs_secmq.py"
@@ -97,20 +98,6 @@ static const char python_usage[] =
     "paho-mqtt or the package missing included; the reason on stderr),\n"
     "2 for a usage error.\n";
 
-static int parse_num(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* 0, 1 after --help, -1 for a usage error (reported). */
 static int parse(struct popts *o, int argc, char **argv)
 {
@@ -146,15 +133,15 @@ static int parse(struct popts *o, int argc, char **argv)
         } else if (strcmp(a, "--mosquitto") == 0) {
             o->mosquitto = argv[++i];
         } else if (strcmp(a, "--count") == 0 &&
-                   parse_num(v, 1, 10000000, &o->count) == 0) {
+                   bench_parse_long(v, 1, 10000000, &o->count) == 0) {
             count_set = 1;
             i++;
         } else if (strcmp(a, "--rounds") == 0 &&
-                   parse_num(v, 1, MAX_ROUNDS, &o->rounds) == 0) {
+                   bench_parse_long(v, 1, MAX_ROUNDS, &o->rounds) == 0) {
             rounds_set = 1;
             i++;
         } else if (strcmp(a, "--size") == 0 &&
-                   parse_num(v, 1, 16L * 1024 * 1024, &o->size) == 0) {
+                   bench_parse_long(v, 1, 16L * 1024 * 1024, &o->size) == 0) {
             i++;
         } else {
             goto bad;

@@ -8,7 +8,9 @@
  * were met. Pure formatting: no measurement happens here.
  */
 #include "bench.h"
+#include "bench_authd.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -452,6 +454,28 @@ void bench_json_num(double v)
     } else {
         printf("%.4f", v);
     }
+}
+
+void bench_json_load(const double start[3], const double end[3])
+{
+    for (int k = 0; k < 2; k++) {
+        const double *v = k == 0 ? start : end;
+        printf("%s\"load_%s\":[", k ? "," : "", k == 0 ? "start" : "end");
+        for (int i = 0; i < 3; i++) {
+            printf("%s", i ? "," : "");
+            bench_json_num(v[i]);
+        }
+        printf("]");
+    }
+}
+
+int bench_stdout_flush(char *err, size_t errlen)
+{
+    if (fflush(stdout) != 0) {
+        snprintf(err, errlen, "writing the report: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* Ends the JSON array before and opens the member name as a new one; *sep

@@ -15,6 +15,7 @@
  * with logins, through bench_pair_open_login and bench_pair_row.
  */
 #include "bench.h"
+#include "bench_authd.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -419,8 +420,9 @@ static int open_client(bench_transport t, const bench_endpoint *ep,
  * client only.
  */
 static int pair_open(bench_pair *pr, bench_transport t,
-                     const bench_endpoint *ep, const bench_params *p,
-                     const char *keys_root, char *err, size_t errlen)
+                     const bench_endpoint *pub_ep, const bench_endpoint *sub_ep,
+                     const bench_params *p, const char *keys_root,
+                     const char *tag, char *err, size_t errlen)
 {
     char id[64];
     char why[BENCH_WHY_BYTES];
@@ -443,7 +445,14 @@ static int pair_open(bench_pair *pr, bench_transport t,
     sink_init(&pr->sink);
     pr->sink_ready = 1;
     /* Same topic length for every transport: per-message work is equal. */
-    snprintf(pr->topic, sizeof(pr->topic), "secmq-bench/%ld/t%d", pid, (int)t);
+    if (tag != NULL) {
+        snprintf(pr->topic, sizeof(pr->topic), "secmq-bench/%ld/%.40s", pid,
+                 tag);
+    } else {
+        snprintf(pr->topic, sizeof(pr->topic), "secmq-bench/%ld/t%d", pid,
+                 (int)t);
+        tag = bench_transport_name(t);
+    }
     if (bench_transport_sealed(t)) {
         n = snprintf(dir, sizeof(dir), "%s/%s", keys_root,
                      bench_transport_name(t));
@@ -462,9 +471,8 @@ static int pair_open(bench_pair *pr, bench_transport t,
         pub_kr = pub_dir;
         sub_kr = sub_dir;
     }
-    snprintf(id, sizeof(id), "secmq-bench-%ld-%s-sub", pid,
-             bench_transport_name(t));
-    if (open_client(t, ep, id, sub_kr, NULL, &pr->sink, &pr->sub, why,
+    snprintf(id, sizeof(id), "secmq-bench-%ld-%.32s-sub", pid, tag);
+    if (open_client(t, sub_ep, id, sub_kr, NULL, &pr->sink, &pr->sub, why,
                     sizeof(why)) != 0) {
         goto err;
     }
@@ -472,9 +480,8 @@ static int pair_open(bench_pair *pr, bench_transport t,
                                 sizeof(why)) != 0) {
         goto err;
     }
-    snprintf(id, sizeof(id), "secmq-bench-%ld-%s-pub", pid,
-             bench_transport_name(t));
-    if (open_client(t, ep, id, pub_kr, NULL, NULL, &pr->pub, why,
+    snprintf(id, sizeof(id), "secmq-bench-%ld-%.32s-pub", pid, tag);
+    if (open_client(t, pub_ep, id, pub_kr, NULL, NULL, &pr->pub, why,
                     sizeof(why)) != 0) {
         goto err;
     }
@@ -484,6 +491,27 @@ err:
     snprintf(err, errlen, "%s: %s", bench_transport_name(t), why);
     pair_close(pr);
     return -1;
+}
+
+int bench_pair_open_split(bench_pair **out, bench_transport t,
+                          const bench_endpoint *pub_ep,
+                          const bench_endpoint *sub_ep, const bench_params *p,
+                          const char *keys_root, const char *tag, char *err,
+                          size_t errlen)
+{
+    bench_pair *pr = calloc(1, sizeof(*pr));
+
+    *out = NULL;
+    if (pr == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (pair_open(pr, t, pub_ep, sub_ep, p, keys_root, tag, err, errlen) != 0) {
+        free(pr);
+        return -1;
+    }
+    *out = pr;
+    return 0;
 }
 
 int bench_pair_open_login(bench_pair **out, bench_transport t,
@@ -673,8 +701,8 @@ int bench_run(const bench_params *p, const bench_endpoint *ep,
         if (!(p->transport_mask & (1 << t))) {
             continue;
         }
-        if (pair_open(&pairs[t], (bench_transport)t, ep, p, keys_root, err,
-                      errlen) != 0) {
+        if (pair_open(&pairs[t], (bench_transport)t, ep, ep, p, keys_root, NULL,
+                      err, errlen) != 0) {
             goto err;
         }
         pairs[t].pub->ops->tls_info(pairs[t].pub, &res->tls[t]);
