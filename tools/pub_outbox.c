@@ -184,24 +184,22 @@ static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
     (void)c;
     (void)user;
     pthread_mutex_lock(&ob->lock);
-    if (rc == SECMQ_E_DB) {
-        /* Never sent: the library set the row aside. */
-        ob->damaged++;
-        cli_err("outbox %s: message %" PRIu64 " is damaged in the file (its "
-                "checksum does not match, or it cannot be read): set aside "
-                "in the file's quarantine table and not sent",
-                ob->path, id);
-        pthread_cond_broadcast(&ob->cond);
-        pthread_mutex_unlock(&ob->lock);
-        return;
-    }
-    if (rc == SECMQ_E_QOS_UNSUPPORTED) {
-        /* Kept in the file and not sent: the broker has no QoS 2. */
-        ob->held++;
-        cli_err("outbox %s: message %" PRIu64 " is at QoS 2 and the broker "
-                "does not support QoS 2 (it answered QoS 2 with PUBACK): "
-                "kept in the file, set aside and not sent",
-                ob->path, id);
+    if (rc == SECMQ_E_DB || rc == SECMQ_E_QOS_UNSUPPORTED) {
+        /* Never sent: the library set the row aside in the file, damaged,
+         * or at QoS 2 for a broker without QoS 2. */
+        if (rc == SECMQ_E_DB) {
+            ob->damaged++;
+        } else {
+            ob->held++;
+        }
+        cli_err("outbox %s: message %" PRIu64 " %s: set aside in the file's "
+                "quarantine table and not sent",
+                ob->path, id,
+                rc == SECMQ_E_DB
+                    ? "is damaged in the file (its checksum does not match, "
+                      "or it cannot be read)"
+                    : "is at QoS 2 and the broker does not support QoS 2 (it "
+                      "answered QoS 2 with PUBACK); it is kept");
         pthread_cond_broadcast(&ob->cond);
         pthread_mutex_unlock(&ob->lock);
         return;

@@ -35,7 +35,7 @@ struct pub_outbox {
     long max_rows;    /* 0: library default */
     long max_bytes;
     int qos0;
-    double wait_s; /* how long to wait for an absent broker at the end */
+    double wait_s;    /* how long to wait for an absent broker at the end */
     int release_qos2; /* 1 or 2: release held QoS 2 rows at that QoS */
     /* State. */
     struct cli_session *s;

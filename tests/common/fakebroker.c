@@ -165,6 +165,15 @@ void fb_stop(void)
     close(listen_fd);
 }
 
+void fb_config(secmq_config *cfg, const char *client_id)
+{
+    secmq_config_init(cfg);
+    cfg->host = "127.0.0.1";
+    cfg->port = port;
+    cfg->transport = SECMQ_TRANSPORT_PLAIN;
+    cfg->client_id = client_id;
+}
+
 int fb_port(void)
 {
     return port;

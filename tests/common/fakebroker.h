@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include <secmq.h>
+
 /* Publishes recorded at most (later ones are answered, not recorded). */
 #define FB_MAX_PUBS 256
 
@@ -33,5 +35,8 @@ int fb_pubs(void);
 int fb_pubs_qos2(void);
 /* Copy of the i-th PUBLISH read (0-based): 0, or -1 if there is none. */
 int fb_pub_at(int i, fb_pub *out);
+/* A client configuration for it: plain TCP to 127.0.0.1:fb_port(), the
+ * given client id (BORROWED, kept in cfg). */
+void fb_config(secmq_config *cfg, const char *client_id);
 
 #endif /* FAKEBROKER_H */

@@ -25,11 +25,7 @@ static int connect_client(tu_client *t, const char *prefix)
     secmq_config cfg;
     int rc;
 
-    secmq_config_init(&cfg);
-    cfg.host = "127.0.0.1";
-    cfg.port = fb_port();
-    cfg.transport = SECMQ_TRANSPORT_PLAIN;
-    cfg.client_id = tu_id(prefix);
+    fb_config(&cfg, tu_id(prefix));
     rc = tu_client_new(t, &cfg);
     return rc == SECMQ_OK ? tu_connect(t, TU_WAIT_MS) : rc;
 }
