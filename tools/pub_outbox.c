@@ -80,6 +80,23 @@ void pub_outbox_help(void)
         "                     cannot take (disk full) is said and not sent; "
         "what was\n"
         "                     queued before still is (exit status 1)\n"
+        "                     A broker without QoS 2 (RabbitMQ answers QoS 2 "
+        "with PUBACK):\n"
+        "                     the QoS 2 messages are kept in FILE, set aside "
+        "and not\n"
+        "                     sent, said with their count (exit status 1, "
+        "also in each\n"
+        "                     later run while they stay); the QoS 0/1 "
+        "messages behind\n"
+        "                     them are sent by the next run\n"
+        " --outbox-release-qos2 QOS  before connecting, put those set-aside "
+        "QoS 2\n"
+        "                     messages back in the queue, sent first: at "
+        "QoS 1 (they\n"
+        "                     are rewritten as QoS 1 messages; receivers "
+        "with a keyring\n"
+        "                     drop any copy) or at QoS 2 (for a broker that "
+        "does QoS 2)\n"
         " -d                  with --outbox: prints the queue depth and "
         "counters\n"
         "\n",
@@ -132,6 +149,13 @@ int pub_outbox_option(struct pub_outbox *ob, int id, const char *name,
     case PO_QOS0:
         ob->qos0 = 1;
         return 0;
+    case PO_RELEASE_QOS2:
+        if (strcmp(arg, "1") != 0 && strcmp(arg, "2") != 0) {
+            snprintf(err, errlen, "%s: 1 or 2, not '%s'", name, arg);
+            return -1;
+        }
+        ob->release_qos2 = arg[0] - '0';
+        return 0;
     case PO_WAIT:
         if (cli_parse_seconds(arg, 86400.0, &ob->wait_s) != 0) {
             snprintf(err, errlen,
@@ -160,13 +184,22 @@ static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
     (void)c;
     (void)user;
     pthread_mutex_lock(&ob->lock);
-    if (rc == SECMQ_E_DB) {
-        /* Never sent: the library set the row aside. */
-        ob->damaged++;
-        cli_err("outbox %s: message %" PRIu64 " is damaged in the file (its "
-                "checksum does not match, or it cannot be read): set aside "
-                "in the file's quarantine table and not sent",
-                ob->path, id);
+    if (rc == SECMQ_E_DB || rc == SECMQ_E_QOS_UNSUPPORTED) {
+        /* Never sent: the library set the row aside in the file, damaged,
+         * or at QoS 2 for a broker without QoS 2. */
+        if (rc == SECMQ_E_DB) {
+            ob->damaged++;
+        } else {
+            ob->held++;
+        }
+        cli_err("outbox %s: message %" PRIu64 " %s: set aside in the file's "
+                "quarantine table and not sent",
+                ob->path, id,
+                rc == SECMQ_E_DB
+                    ? "is damaged in the file (its checksum does not match, "
+                      "or it cannot be read)"
+                    : "is at QoS 2 and the broker does not support QoS 2 (it "
+                      "answered QoS 2 with PUBACK); it is kept");
         pthread_cond_broadcast(&ob->cond);
         pthread_mutex_unlock(&ob->lock);
         return;
@@ -202,12 +235,12 @@ static void print_stats(struct pub_outbox *ob, const char *when)
         " in %" PRIu64 " commit(s), sent %" PRIu64 ", acknowledged %" PRIu64
         ", in flight %" PRIu64 ", dropped oldest %" PRIu64
         ", refused full %" PRIu64 ", failed %" PRIu64 ", damaged %" PRIu64
-        " (set aside in all %" PRIu64 "), not yet deleted %" PRIu64
-        ", commit errors %" PRIu64,
+        " (set aside in all %" PRIu64 "), held at QoS 2 %" PRIu64
+        ", not yet deleted %" PRIu64 ", commit errors %" PRIu64,
         ob->path, when, st.rows, st.bytes, st.max_rows, st.max_bytes,
         st.recovered, st.queued, st.committed, st.commits, st.sent, st.acked,
         st.inflight, st.dropped_oldest, st.refused_full, st.failed, st.damaged,
-        st.quarantined, st.undeleted, st.commit_errors);
+        st.quarantined, st.held_qos2, st.undeleted, st.commit_errors);
 }
 
 int pub_outbox_attach(struct pub_outbox *ob, struct cli_session *s)
@@ -243,7 +276,28 @@ int pub_outbox_attach(struct pub_outbox *ob, struct cli_session *s)
         return CLI_EXIT_ERROR;
     }
     secmq_client_on_delivered(s->client, on_delivered);
+    if (ob->release_qos2 != 0) {
+        uint64_t n = 0;
+        rc = secmq_client_outbox_release_qos2(s->client, ob->release_qos2, &n);
+        if (rc != SECMQ_OK) {
+            secmq_client_errmsg(s->client, why, sizeof why);
+            cli_err("outbox %s: cannot release the QoS 2 messages set aside: "
+                    "%s",
+                    ob->path, why[0] != '\0' ? why : secmq_strerror(rc));
+            return CLI_EXIT_ERROR;
+        }
+        cli_warn("outbox %s: %" PRIu64 " QoS 2 message(s) set aside earlier "
+                 "released at QoS %d; they are sent first",
+                 ob->path, n, ob->release_qos2);
+    }
     st = stats(ob);
+    if (st.held_qos2 > 0) {
+        cli_warn("outbox %s: %" PRIu64 " QoS 2 message(s) set aside by an "
+                 "earlier run (the broker did not support QoS 2) stay in the "
+                 "file and are not sent (--outbox-release-qos2 1 sends them "
+                 "at QoS 1)",
+                 ob->path, st.held_qos2);
+    }
     if (st.recovered > 0) {
         cli_debug("outbox %s: %" PRIu64 " message(s) (%" PRIu64
                   " bytes) queued from before; they are sent first",
@@ -449,6 +503,28 @@ int pub_outbox_connect(struct pub_outbox *ob, int background)
     return CLI_EXIT_OK;
 }
 
+/* code, or CLI_EXIT_ERROR when QoS 2 messages stay set aside in the file
+ * (said on stderr, with the way out, whatever code was). */
+static int say_held(struct pub_outbox *ob, int code)
+{
+    secmq_outbox_stats st = stats(ob);
+
+    if (st.held_qos2 == 0) {
+        return code;
+    }
+    cli_err("outbox %s: %" PRIu64 " QoS 2 message(s) set aside and not sent: "
+            "the broker does not support QoS 2 (it answered QoS 2 with "
+            "PUBACK; RabbitMQ does). They stay in the file; run again with "
+            "--outbox %s --outbox-release-qos2 1 to send them at QoS 1, or "
+            "--outbox-release-qos2 2 with a broker that does QoS 2%s",
+            ob->path, st.held_qos2, ob->path,
+            st.rows > 0 ? "; the other queued messages are sent by the next "
+                          "run"
+                        : "");
+    return code == CLI_EXIT_OK || code == PUB_EXIT_QUEUED ? CLI_EXIT_ERROR
+                                                          : code;
+}
+
 int pub_outbox_finish(struct pub_outbox *ob)
 {
     double away_since = -1.0;
@@ -503,6 +579,7 @@ int pub_outbox_finish(struct pub_outbox *ob)
     }
     warn_drops(ob, 1);
     code = not_all_queued(ob, code);
+    code = say_held(ob, code);
     {
         secmq_outbox_stats st = stats(ob);
         if (code == CLI_EXIT_OK && st.damaged > 0) {

@@ -23,7 +23,8 @@ enum pub_outbox_opt {
     PO_MAX_BYTES,
     PO_FULL,
     PO_QOS0,
-    PO_WAIT
+    PO_WAIT,
+    PO_RELEASE_QOS2
 };
 
 struct pub_outbox {
@@ -34,7 +35,8 @@ struct pub_outbox {
     long max_rows;    /* 0: library default */
     long max_bytes;
     int qos0;
-    double wait_s; /* how long to wait for an absent broker at the end */
+    double wait_s;    /* how long to wait for an absent broker at the end */
+    int release_qos2; /* 1 or 2: release held QoS 2 rows at that QoS */
     /* State. */
     struct cli_session *s;
     pthread_mutex_t lock;
@@ -45,6 +47,7 @@ struct pub_outbox {
     unsigned long refused_full;
     unsigned long not_queued; /* commits that failed (disk full, I/O) */
     unsigned long damaged;    /* rows found damaged and set aside */
+    unsigned long held;       /* QoS 2 rows set aside: broker has no QoS 2 */
     uint64_t dropped_seen;
     double last_drop_warn;
     unsigned long delivered;

@@ -64,6 +64,7 @@ static const struct cli_opt pub_opts[] = {
     {NULL, "--outbox-full", 1, PO_FULL},
     {NULL, "--outbox-qos0", 0, PO_QOS0},
     {NULL, "--outbox-wait", 1, PO_WAIT},
+    {NULL, "--outbox-release-qos2", 1, PO_RELEASE_QOS2},
     {NULL, NULL, 0, 0},
 };
 
@@ -288,6 +289,7 @@ static int pub_option(void *ctx, int id, const char *name, const char *arg,
     case PO_FULL:
     case PO_QOS0:
     case PO_WAIT:
+    case PO_RELEASE_QOS2:
         return pub_outbox_option(&p->ob, id, name, arg, err, errlen);
     case P_REPEAT:
         if (cli_parse_count(name, arg, &p->repeat, err, errlen) != 0) {

@@ -299,7 +299,9 @@ typedef void (*secmq_connect_cb)(secmq_client *c, void *user, int rc,
  * not reconnect (every reconnect would resend the message and end the same
  * way), later QoS 2 publishes return SECMQ_E_QOS_UNSUPPORTED, and the QoS 2
  * messages stay unacknowledged (on_publish is not called for them): free
- * the client and publish at QoS 1 with a new one. Runs on the loop thread.
+ * the client and publish at QoS 1 with a new one. With an outbox, its QoS 2
+ * rows are set aside in the file and reported before this call (see "A
+ * broker without QoS 2" in secmq/outbox.h). Runs on the loop thread.
  */
 typedef void (*secmq_disconnect_cb)(secmq_client *c, void *user, int rc);
 /*

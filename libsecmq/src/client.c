@@ -201,6 +201,10 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
         }
     }
     set_state(c, was == ST_CONNECTED ? ST_IDLE : ST_FAILED, rc);
+    if (c->outbox != NULL && failure == SECMQ_E_QOS_UNSUPPORTED) {
+        /* Set its QoS 2 rows aside, reported before on_disconnect. */
+        secmq__outbox_qos2_refused(c->outbox);
+    }
     if (c->outbox != NULL) {
         secmq__outbox_disconnected(c->outbox);
     }

@@ -113,6 +113,36 @@ int secmq_client_outbox_stats(secmq_client *c, secmq_outbox_stats *st)
         c, st, offsetof(secmq_outbox_stats, quarantined));
 }
 
+int secmq_client_outbox_release_qos2(secmq_client *c, int qos, uint64_t *count)
+{
+    int busy;
+
+    if (count != NULL) {
+        *count = 0;
+    }
+    if (c == NULL || (qos != 1 && qos != 2)) {
+        return SECMQ_E_INVAL;
+    }
+    if (c->outbox == NULL) {
+        return secmq__err_set(&c->err, SECMQ_E_STATE, "no outbox is set");
+    }
+    pthread_mutex_lock(&c->lock);
+    busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED;
+    pthread_mutex_unlock(&c->lock);
+    if (busy) {
+        return secmq__err_set(&c->err, SECMQ_E_STATE,
+                              "outbox: release held QoS 2 rows before "
+                              "connecting");
+    }
+    if (qos == 2 && atomic_load(&c->qos2_refused)) {
+        return secmq__err_set(&c->err, SECMQ_E_QOS_UNSUPPORTED,
+                              "this client's broker answered QoS 2 with "
+                              "PUBACK: release the rows at QoS 1, or at QoS "
+                              "2 with a new client for another broker");
+    }
+    return secmq__outbox_release_qos2(c->outbox, qos, count);
+}
+
 int secmq_client_outbox_wait(secmq_client *c, int what, int timeout_ms)
 {
     if (c == NULL) {
@@ -167,6 +197,11 @@ int secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
         rc = secmq__client_check_topic(c, topic);
         if (rc == SECMQ_OK && len > 268435455u) {
             rc = SECMQ_E_OVERSIZE;
+        }
+        if (rc == SECMQ_OK && qos == 2 && atomic_load(&c->qos2_refused)) {
+            /* This broker has no QoS 2: queueing the row would only set
+             * it aside (secmq/outbox.h). */
+            rc = secmq__qos2_before_publish(c, qos);
         }
         if (rc == SECMQ_OK) {
             rc = secmq__outbox_put(c->outbox, id, topic, data, len, qos, retain,

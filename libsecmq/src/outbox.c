@@ -51,7 +51,7 @@ int secmq__outbox_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t id)
 /* ---- the index of live rows ---- */
 
 int secmq__outbox_idx_append(secmq__outbox *ob, uint64_t id, size_t bytes,
-                             int state)
+                             int state, int qos)
 {
     if (ob->idx_n == ob->idx_cap) {
         if (ob->idx_head > 0) {
@@ -73,6 +73,7 @@ int secmq__outbox_idx_append(secmq__outbox *ob, uint64_t id, size_t bytes,
     ob->idx[ob->idx_n].id = id;
     ob->idx[ob->idx_n].bytes = bytes;
     ob->idx[ob->idx_n].state = state;
+    ob->idx[ob->idx_n].qos = qos;
     ob->idx_n++;
     ob->ctr.rows++;
     ob->ctr.bytes += bytes;
@@ -125,35 +126,6 @@ void secmq__outbox_forget(secmq__outbox *ob, struct live *l)
                          "%" PRIu64 "; it may be sent again after a restart",
                          id);
     }
-    pthread_cond_signal(&ob->work);
-}
-
-void secmq__outbox_quarantine(secmq__outbox *ob, struct live *l,
-                              const char *reason)
-{
-    uint64_t id = l->id;
-
-    secmq__outbox_idx_gone(ob, l);
-    ob->ctr.damaged++;
-    ob->ctr.quarantined++;
-    secmq__log_write(ob->h.log, SECMQ_LOG_ERROR,
-                     "outbox %s: row %" PRIu64 " is damaged (%s): set aside "
-                     "in the file's quarantine table, never sent",
-                     ob->path, id, reason);
-    if (ob->quars_n == ob->quars_cap) {
-        size_t ncap = ob->quars_cap ? ob->quars_cap * 2 : 16;
-        secmq__obquar *p = realloc(ob->quars, ncap * sizeof *p);
-        if (p != NULL) {
-            ob->quars = p;
-            ob->quars_cap = ncap;
-        }
-    }
-    if (ob->quars_n < ob->quars_cap) {
-        ob->quars[ob->quars_n].id = id;
-        ob->quars[ob->quars_n].reason = reason;
-        ob->quars_n++;
-    } /* else: not recorded; found (and skipped) again at the next open */
-    (void)secmq__outbox_push_id(&ob->bad_ids, &ob->bad_n, &ob->bad_cap, id);
     pthread_cond_signal(&ob->work);
 }
 
@@ -303,6 +275,24 @@ static int inflight_qos12(const secmq__outbox *ob)
     return n;
 }
 
+/* Move up to room ids off the front of ids into r with code rc. Returns
+ * how many. */
+static size_t take_reports(uint64_t *ids, size_t *n, int rc, struct report *r,
+                           size_t room)
+{
+    size_t k = *n < room ? *n : room;
+
+    for (size_t i = 0; i < k; i++) {
+        r[i].id = ids[i];
+        r[i].rc = rc;
+    }
+    if (k > 0) {
+        memmove(ids, ids + k, (*n - k) * sizeof *ids);
+        *n -= k;
+    }
+    return k;
+}
+
 /*
  * Hand rows while connected and below max_inflight. Rows MQTT can never
  * send are deleted and reported through fails (at most nfails; the rest
@@ -318,14 +308,10 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
         struct live *l;
         int from_rehand = 0, mid = 0, rc;
 
-        while (ob->bad_n > 0 && nf < nfails) {
-            fails[nf].id = ob->bad_ids[0];
-            fails[nf].rc = SECMQ_E_DB;
-            nf++;
-            memmove(ob->bad_ids, ob->bad_ids + 1,
-                    (ob->bad_n - 1) * sizeof *ob->bad_ids);
-            ob->bad_n--;
-        }
+        nf += take_reports(ob->bad_ids, &ob->bad_n, SECMQ_E_DB, fails + nf,
+                           nfails - nf);
+        nf += take_reports(ob->held_ids, &ob->held_n, SECMQ_E_QOS_UNSUPPORTED,
+                           fails + nf, nfails - nf);
         if (!ob->connected || ob->resume_wait ||
             ob->inf_n >= ob->cfg.max_inflight || nf >= nfails) {
             break;
@@ -388,6 +374,10 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
                 ready_push_front(ob, e);
             }
             break;
+        } else if (rc == SECMQ_E_QOS_UNSUPPORTED) {
+            /* This broker has no QoS 2: kept, set aside, reported. */
+            secmq__outbox_hold(ob, l);
+            secmq__outbox_entry_free(e);
         } else {
             secmq__log_write(ob->h.log, SECMQ_LOG_ERROR,
                              "outbox %s: row %" PRIu64 " on '%s' cannot be "
@@ -405,7 +395,7 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
             secmq__outbox_entry_free(e);
         }
     }
-    if (ob->bad_n > 0) {
+    if (ob->bad_n > 0 || ob->held_n > 0) {
         /* More to report than fails could take: the commit thread pumps
          * again. */
         ob->bad_kick = 1;
@@ -430,8 +420,7 @@ static void scan_row(void *ctx, uint64_t id, size_t bytes, int qos)
 {
     secmq__outbox *ob = ctx;
 
-    (void)qos;
-    if (secmq__outbox_idx_append(ob, id, bytes, L_STORED) == 0) {
+    if (secmq__outbox_idx_append(ob, id, bytes, L_STORED, qos) == 0) {
         ob->ctr.recovered++;
     }
     ob->committed_upto = id;
@@ -533,6 +522,7 @@ int secmq__outbox_open(secmq__outbox **out, const secmq_outbox_config *cfg,
     ob->next_id = info.max_id + 1;
     ob->committed_upto = info.max_id;
     ob->ctr.quarantined = info.quarantined;
+    ob->ctr.held_qos2 = info.held_qos2;
     if (info.upgraded) {
         secmq__log_write(hooks->log, SECMQ_LOG_INFO,
                          "outbox %s: upgraded from format version 1 to 2 "
@@ -548,6 +538,14 @@ int secmq__outbox_open(secmq__outbox **out, const secmq_outbox_config *cfg,
                          "earlier stay in its quarantine table; they are "
                          "never sent",
                          ob->path, info.quarantined - ob->ctr.damaged);
+    }
+    if (info.held_qos2 > 0) {
+        secmq__log_write(hooks->log, SECMQ_LOG_WARNING,
+                         "outbox %s: %" PRIu64 " QoS 2 message(s) stay set "
+                         "aside: a broker answered QoS 2 with PUBACK (no "
+                         "QoS 2); they are kept, not sent, until released "
+                         "(secmq_client_outbox_release_qos2)",
+                         ob->path, info.held_qos2);
     }
     ob->ready_complete = ob->ctr.rows == 0;
     if (ob->ctr.recovered > 0) {
@@ -600,6 +598,7 @@ void secmq__outbox_free(secmq__outbox *ob)
     free(ob->dels);
     free(ob->quars);
     free(ob->bad_ids);
+    free(ob->held_ids);
     free(ob->rehand);
     free(ob->idx);
     free(ob->inf);
@@ -733,7 +732,8 @@ int secmq__outbox_wait(secmq__outbox *ob, int what, int timeout_ms)
         int ok = what == SECMQ_OUTBOX_WAIT_DURABLE
                      ? ob->pend_head == NULL && !ob->committing
                      : ob->ctr.rows == 0 && ob->dels_n == 0 &&
-                           ob->committing_dels == 0 && ob->bad_n == 0;
+                           ob->committing_dels == 0 && ob->bad_n == 0 &&
+                           ob->held_n == 0;
         int64_t left;
         struct timespec ts;
 

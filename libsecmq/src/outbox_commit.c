@@ -104,6 +104,9 @@ static void settle(secmq__outbox *ob, struct entry *batch, int rc,
             ob->committed_upto = e->row.id;
             if (l != NULL && l->state == L_PENDING) {
                 l->state = L_STORED;
+                if (ob->qos2_refused && l->qos == 2) {
+                    secmq__outbox_hold(ob, l); /* see outbox_held.c */
+                }
             }
         } else if (l != NULL) {
             secmq__outbox_idx_gone(ob, l); /* never reached the file */
@@ -356,7 +359,7 @@ int secmq__outbox_put(secmq__outbox *ob, uint64_t *id, const char *topic,
         }
     }
     if (rc == SECMQ_OK &&
-        secmq__outbox_idx_append(ob, ob->next_id, bytes, L_PENDING) != 0) {
+        secmq__outbox_idx_append(ob, ob->next_id, bytes, L_PENDING, qos) != 0) {
         rc = SECMQ_E_NOMEM;
     }
     if (rc != SECMQ_OK) {

@@ -42,10 +42,16 @@ typedef struct secmq__obquar {
     const char *reason;
 } secmq__obquar;
 
+/* The quarantine table's reason for a QoS 2 row set aside because the
+ * broker does not do QoS 2 (kept, not damaged; see outbox_held.c). Every
+ * other reason there is a damaged row's. */
+#define SECMQ__OB_HELD_QOS2 "qos2-unsupported"
+
 /* What the scan at open found besides the live rows. */
 typedef struct secmq__obscan {
     uint64_t max_id;      /* largest id in the file, set-aside rows too */
-    uint64_t quarantined; /* rows in the quarantine table */
+    uint64_t quarantined; /* damaged rows in the quarantine table */
+    uint64_t held_qos2;   /* rows there as SECMQ__OB_HELD_QOS2 */
     int upgraded;         /* a version 1 file was upgraded */
     size_t upgrade_bad;   /* rows the upgrade set aside */
 } secmq__obscan;
@@ -97,7 +103,22 @@ int secmq__obstore_load(secmq__obstore *st, uint64_t from_id, uint64_t to_id,
                         int (*fn)(void *ctx, secmq__obrow *row), void *ctx,
                         char *err, size_t errlen);
 
-/* ---- the outbox (outbox.c, outbox_commit.c) ---- */
+/*
+ * Put the rows set aside as SECMQ__OB_HELD_QOS2 back in the queue, in one
+ * transaction: at qos 1 each row's QoS and checksum are rewritten, at qos 2
+ * they are left as they are; their quarantine records are deleted. fn(ctx,
+ * id, bytes, damage) is called for each row in id order: damage NULL when
+ * it was released, else the row is damaged and stays in the quarantine
+ * table as such (reason damage, a static phrase). Writer connection: the
+ * caller makes sure no commit runs. Returns SECMQ_OK, SECMQ_E_NOMEM or
+ * SECMQ_E_IO with err (rolled back: nothing changed, fn's calls void).
+ */
+int secmq__obstore_release(secmq__obstore *st, int qos,
+                           void (*fn)(void *ctx, uint64_t id, size_t bytes,
+                                      const char *damage),
+                           void *ctx, char *err, size_t errlen);
+
+/* ---- the outbox (outbox.c, outbox_commit.c, outbox_held.c) ---- */
 
 typedef struct secmq__outbox secmq__outbox;
 
@@ -145,6 +166,14 @@ void secmq__outbox_detach(secmq__outbox *ob);
 /* A publish completed: 1 if mid was an outbox row (handled), else 0. */
 int secmq__outbox_completed(secmq__outbox *ob, int mid, int rc);
 
+/* outbox_held.c. The broker answered QoS 2 with PUBACK (loop thread,
+ * inside on_disconnect): every committed QoS 2 row is set aside, kept in
+ * the file, reported to on_delivered with SECMQ_E_QOS_UNSUPPORTED. */
+void secmq__outbox_qos2_refused(secmq__outbox *ob);
+/* secmq_client_outbox_release_qos2() without the client's checks: codes as
+ * documented there (SECMQ_E_STATE while rows are in flight). */
+int secmq__outbox_release_qos2(secmq__outbox *ob, int qos, uint64_t *count);
+
 void secmq__outbox_stats(secmq__outbox *ob, secmq_outbox_stats *st);
 int secmq__outbox_wait(secmq__outbox *ob, int what, int timeout_ms);
 
@@ -162,6 +191,7 @@ struct live {
     uint64_t id;
     size_t bytes;
     int state;
+    int qos;
 };
 
 struct waiter {
@@ -237,6 +267,9 @@ struct secmq__outbox {
     size_t quars_n, quars_cap;
     uint64_t *bad_ids; /* damaged rows to report to on_delivered */
     size_t bad_n, bad_cap;
+    uint64_t *held_ids; /* QoS 2 rows set aside to report (outbox_held.c) */
+    size_t held_n, held_cap;
+    int qos2_refused;       /* the broker answered QoS 2 with PUBACK */
     int bad_kick;           /* pump left some: the commit thread pumps again */
     size_t committing_dels; /* deletes in the transaction being written */
     int last_commit_rc;     /* of the last transaction with deletes */
@@ -256,7 +289,7 @@ void secmq__outbox_entry_free(struct entry *e);
 int secmq__outbox_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t id);
 /* Add a live row (ids ascending) and count it: 0, or -1 (no memory). */
 int secmq__outbox_idx_append(secmq__outbox *ob, uint64_t id, size_t bytes,
-                             int state);
+                             int state, int qos);
 /* The live row id, or NULL when it is gone or unknown (lock held). */
 struct live *secmq__outbox_idx_find(secmq__outbox *ob, uint64_t id);
 /* Mark a row gone and uncount it; its delete is the caller's (lock held). */
@@ -273,11 +306,18 @@ void secmq__outbox_ready_push_back(secmq__outbox *ob, struct entry *e);
  */
 size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
                           size_t nfails);
-/* Set aside a committed row found damaged while reading it back: never
- * sent, recorded in the quarantine table by the next commit, reported to
+/* outbox_held.c. Set aside a committed row found damaged while reading it back:
+ * never sent, recorded in the quarantine table by the next commit, reported to
  * on_delivered with SECMQ_E_DB by the next pump (lock held). */
 void secmq__outbox_quarantine(secmq__outbox *ob, struct live *l,
                               const char *reason);
+/* Set aside a committed QoS 2 row the broker cannot take (outbox_held.c;
+ * lock held): recorded in the quarantine table as SECMQ__OB_HELD_QOS2 by
+ * the next commit, reported by the next pump. */
+void secmq__outbox_hold(secmq__outbox *ob, struct live *l);
+/* Record a set-aside row for the quarantine table (lock held). */
+void secmq__outbox_quar_push(secmq__outbox *ob, uint64_t id,
+                             const char *reason);
 /* Report what pump failed through on_delivered (lock not held). */
 void secmq__outbox_report_fails(secmq__outbox *ob, const struct report *r,
                                 size_t n);

@@ -1,7 +1,7 @@
 /*
  * outbox_rows.c -- the outbox file's rows: the scan at open, the commit of
- * inserts, deletes and quarantine records, and reads checked against each
- * row's checksum.
+ * inserts, deletes and quarantine records, reads checked against each
+ * row's checksum, and the release of QoS 2 rows held aside.
  *
  * A row whose sum does not match, or whose record sqlite cannot read, is
  * set aside rather than sent, and the rows after it keep flowing. Creating,
@@ -272,9 +272,18 @@ int secmq__obstore_scan(secmq__obstore *st, secmq__obscan_fn fn,
         }
         from = bad_id + 1;
     }
-    rc = query_int(st, "SELECT count(*) FROM quarantine", &v, err, errlen);
+    rc = query_int(st,
+                   "SELECT count(*) FROM quarantine WHERE reason = "
+                   "'" SECMQ__OB_HELD_QOS2 "'",
+                   &v, err, errlen);
     if (rc == SECMQ_OK) {
-        info->quarantined = v > 0 ? (uint64_t)v : 0;
+        info->held_qos2 = v > 0 ? (uint64_t)v : 0;
+        rc = query_int(st, "SELECT count(*) FROM quarantine", &v, err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        info->quarantined = v > 0 && (uint64_t)v > info->held_qos2
+                                ? (uint64_t)v - info->held_qos2
+                                : 0;
         rc = query_int(st, "SELECT max(id) FROM quarantine", &v, err, errlen);
     }
     if (rc == SECMQ_OK && v > 0 && (uint64_t)v > info->max_id) {
@@ -443,6 +452,146 @@ int secmq__obstore_load(secmq__obstore *st, uint64_t from_id, uint64_t to_id,
         rc =
             secmq__obst_dbfail(st->r, rc, st->path, "cannot read", err, errlen);
         return rc == SECMQ_E_DB ? SECMQ_E_IO : rc;
+    }
+    return SECMQ_OK;
+}
+
+/* The ids held as SECMQ__OB_HELD_QOS2, ascending, into *ids (malloc'd).
+ * SQLITE_OK or the sqlite code. */
+static int held_ids(sqlite3 *db, uint64_t **ids, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    size_t cap = 0;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id FROM quarantine WHERE reason = "
+                                "'" SECMQ__OB_HELD_QOS2 "' ORDER BY id",
+                                -1, &s, NULL);
+
+    *ids = NULL;
+    *n = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            uint64_t *p = realloc(*ids, ncap * sizeof *p);
+            if (p == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *ids = p;
+            cap = ncap;
+        }
+        (*ids)[(*n)++] = (uint64_t)sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Release held row id (one = "SELECT ROW_COLS ... WHERE id = ?1" on the
+ * writer) at qos; *damage set when it is damaged instead (its reason in the
+ * quarantine table becomes that). SQLITE_OK or the sqlite code. */
+static int release_one(secmq__obstore *st, sqlite3_stmt *one, uint64_t id,
+                       int qos, size_t *bytes, const char **damage)
+{
+    static const char fix_sql[] =
+        "UPDATE outbox SET qos = ?2, sum = ?3 WHERE id = ?1";
+    sqlite3_stmt *s = NULL;
+    unsigned char sum[SECMQ__OB_SUM_BYTES];
+    int rc = secmq__obst_read_one(one, id);
+
+    *bytes = 0;
+    *damage = rc == SQLITE_ROW    ? row_damage(one)
+              : rc == SQLITE_DONE ? "missing from the outbox table"
+                                  : "unreadable";
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE &&
+        secmq__obst_map(rc) != SECMQ_E_DB) {
+        return rc;
+    }
+    if (*damage != NULL) {
+        if (rc == SQLITE_ROW) {
+            sqlite3_reset(one);
+        }
+        rc = sqlite3_prepare_v2(
+            st->w, "UPDATE quarantine SET reason = ?2 WHERE id = ?1", -1, &s,
+            NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+            sqlite3_bind_text(s, 2, *damage, -1, SQLITE_STATIC);
+            rc = secmq__obst_step_reset(s);
+        }
+        sqlite3_finalize(s);
+        return rc;
+    }
+    *bytes = (size_t)sqlite3_column_bytes(one, 1) +
+             (size_t)sqlite3_column_bytes(one, 2);
+    /* SECURITY: the new sum covers the new QoS; everything else is the
+     * row as it was checked just now. */
+    row_sum(sum, id, (const char *)sqlite3_column_text(one, 1),
+            (size_t)sqlite3_column_bytes(one, 1), sqlite3_column_blob(one, 2),
+            (size_t)sqlite3_column_bytes(one, 2), qos,
+            sqlite3_column_int(one, 4), sqlite3_column_int(one, 5),
+            sqlite3_column_int64(one, 6));
+    sqlite3_reset(one);
+    rc = sqlite3_prepare_v2(st->w, fix_sql, -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+        sqlite3_bind_int(s, 2, qos);
+        sqlite3_bind_blob(s, 3, sum, sizeof sum, SQLITE_TRANSIENT);
+        rc = secmq__obst_step_reset(s);
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_prepare_v2(st->w, "DELETE FROM quarantine WHERE id = ?1",
+                                -1, &s, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+        rc = secmq__obst_step_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int secmq__obstore_release(secmq__obstore *st, int qos,
+                           void (*fn)(void *ctx, uint64_t id, size_t bytes,
+                                      const char *damage),
+                           void *ctx, char *err, size_t errlen)
+{
+    sqlite3_stmt *one = NULL;
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    int rc = sqlite3_exec(st->w, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = held_ids(st->w, &ids, &n);
+    }
+    if (rc == SQLITE_OK && n > 0) {
+        rc = sqlite3_prepare_v2(st->w,
+                                "SELECT " ROW_COLS " FROM outbox WHERE id = ?1",
+                                -1, &one, NULL);
+    }
+    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+        size_t bytes;
+        const char *damage;
+        rc = release_one(st, one, ids[i], qos, &bytes, &damage);
+        if (rc == SQLITE_OK) {
+            fn(ctx, ids[i], bytes, damage);
+        }
+    }
+    sqlite3_finalize(one);
+    free(ids);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(st->w, "COMMIT", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        int code =
+            secmq__obst_map(rc) == SECMQ_E_NOMEM ? SECMQ_E_NOMEM : SECMQ_E_IO;
+        secmq__obst_fail(err, errlen, code,
+                         "outbox %s: cannot release the held QoS 2 rows: %s",
+                         st->path, sqlite3_errmsg(st->w));
+        sqlite3_exec(st->w, "ROLLBACK", NULL, NULL, NULL);
+        return code;
     }
     return SECMQ_OK;
 }

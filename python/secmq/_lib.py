@@ -80,7 +80,7 @@ OUTBOX_STATS_FIELDS = (
     "rows", "bytes", "inflight", "max_rows", "max_bytes", "recovered",
     "queued", "committed", "commits", "sent", "acked", "dropped_oldest",
     "refused_full", "failed", "commit_errors", "quarantined", "damaged",
-    "undeleted")
+    "undeleted", "held_qos2")
 
 
 class OutboxStats(ctypes.Structure):
@@ -171,6 +171,8 @@ PROTOTYPES = {
     "secmq_client_outbox_stats_v2": (c_int, [c_void_p, POINTER(OutboxStats),
                                              c_size_t]),
     "secmq_client_outbox_wait": (c_int, [c_void_p, c_int, c_int]),
+    "secmq_client_outbox_release_qos2": (c_int, [c_void_p, c_int,
+                                                 POINTER(c_uint64)]),
     "secmq_client_wait_connected": (c_int, [c_void_p, c_int]),
     "secmq_client_disconnect": (c_int, [c_void_p]),
     "secmq_client_publish": (c_int, [c_void_p, POINTER(c_int), c_char_p,

@@ -171,6 +171,26 @@ class _Outbox:
         if rc != 0:
             raise from_code(rc, "outbox: " + _lib.strerror(rc))
 
+    def outbox_release_qos2(self, qos: int) -> int:
+        """With an outbox, before connect(): put the QoS 2 messages that
+        were set aside because a broker does not support QoS 2
+        (outbox_stats()["held_qos2"]; secmq/outbox.h) back in the queue,
+        sent first: qos=1 rewrites them as QoS 1 messages, qos=2 keeps
+        them at QoS 2 (for a broker that does QoS 2). Returns how many
+        were released. Raises InvalidArgumentError (qos not 1 or 2),
+        StateError (connected), QoSUnsupportedError (qos 2 on a client
+        whose broker refused QoS 2), LocalIOError (the file)."""
+        if qos not in (1, 2) or isinstance(qos, bool):
+            raise InvalidArgumentError("outbox: qos must be 1 or 2, not %r"
+                                       % (qos,))
+        n = ctypes.c_uint64(0)
+        with self._outbox_use() as h:
+            rc = lib.secmq_client_outbox_release_qos2(h, qos, ctypes.byref(n))
+            why = self._errmsg(h) if rc != 0 else ""
+        if rc != 0:
+            raise from_code(rc, "outbox: " + (why or _lib.strerror(rc)))
+        return n.value
+
     def outbox_stats(self) -> dict:
         """With an outbox: its depth and counters (rows, inflight, acked,
         recovered, dropped_oldest, refused_full, ...; secmq/outbox.h).

@@ -316,3 +316,53 @@ class Outbox(ClientMixin, BrokerTestCase):
         finally:
             os.kill(self.broker.proc.pid, signal.SIGCONT)
         self.expect(pub, srec, [b"i%d" % i for i in range(12)])
+
+
+def _row_sum(row_id, topic, payload, qos, retain, sealed, created_ms):
+    """The row checksum as secmq/outbox.h specifies it (BLAKE2b-128)."""
+    import hashlib
+    h = hashlib.blake2b(digest_size=16)
+    h.update(b"SQOBrow2")
+    h.update(row_id.to_bytes(8, "big") + bytes([qos, retain, sealed]) +
+             created_ms.to_bytes(8, "big") + len(topic).to_bytes(8, "big"))
+    h.update(topic)
+    h.update(len(payload).to_bytes(8, "big") + payload)
+    return h.digest()
+
+
+def test_held_qos2_counted_and_released(tmp_path):
+    """A QoS 2 row set aside in the file (as the library does when a
+    broker answers QoS 2 with PUBACK; tests/integration covers that part):
+    outbox_stats() counts it as held_qos2, outbox_release_qos2(1) puts it
+    back as a QoS 1 row with a checksum that matches the spec."""
+    path = str(tmp_path / "outbox.db")
+    c = secmq.Client(outbox=path)
+    assert c.outbox_stats()["held_qos2"] == 0
+    c.close()
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("INSERT INTO outbox VALUES (7, 'py/ob', x'6869', 2, 0, 0,"
+                    " 1000, ?)",
+                    (_row_sum(7, b"py/ob", b"hi", 2, 0, 0, 1000),))
+        con.execute("INSERT INTO quarantine VALUES (7, 'qos2-unsupported', "
+                    "1000)")
+    con.close()
+    c = secmq.Client(outbox=path)
+    st = c.outbox_stats()
+    assert (st["held_qos2"], st["rows"], st["quarantined"]) == (1, 0, 0)
+    with pytest.raises(secmq.InvalidArgumentError):
+        c.outbox_release_qos2(3)
+    assert c.outbox_release_qos2(1) == 1
+    st = c.outbox_stats()
+    assert (st["held_qos2"], st["rows"]) == (0, 1)
+    assert c.outbox_release_qos2(1) == 0
+    c.close()
+    con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        row = con.execute("SELECT qos, sum FROM outbox "
+                          "WHERE id = 7").fetchone()
+        held = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    finally:
+        con.close()
+    assert row == (1, _row_sum(7, b"py/ob", b"hi", 1, 0, 0, 1000))
+    assert held == 0

@@ -67,10 +67,30 @@
  * aside: its id goes into the quarantine table (the row stays as it is,
  * for inspection), it is never handed to MQTT, it leaves the counts rows
  * and bytes, it is logged (SECMQ_LOG_ERROR) and reported to on_delivered
- * with SECMQ_E_DB; the rows after it keep flowing. Rows sqlite cannot read
+ * with SECMQ_E_DB; the rows after it keep flowing. (QoS 2 rows a broker
+ * refused are set aside in the same table; see below.) Rows sqlite cannot read
  * may already be found when the file is opened. Damage to the table itself
  * (keys out of order, pages sqlite cannot follow) refuses the whole file with
  * SECMQ_E_DB. The sum finds damage, not a forger.
+ *
+ * A broker without QoS 2. RabbitMQ answers a QoS 2 PUBLISH with PUBACK; the
+ * client then reports SECMQ_E_QOS_UNSUPPORTED and stops (see on_disconnect
+ * in secmq.h). Every committed QoS 2 row of the outbox (the one refused,
+ * the others handed or waiting) is then set aside: it stays in the file,
+ * recorded in the quarantine table with reason 'qos2-unsupported' (not
+ * damaged: stats.held_qos2, not stats.quarantined), it leaves the counts
+ * rows and bytes, it is logged (SECMQ_LOG_ERROR) and reported once to
+ * on_delivered with SECMQ_E_QOS_UNSUPPORTED. It is never deleted and never
+ * sent at another QoS by itself. The QoS 0 and 1 rows are not set aside:
+ * those the refused link had in flight are sent again, and the rows behind
+ * the held ones drain in order, by the next client with the file (this
+ * one has stopped). A later client that hands a QoS 2 row to the same
+ * broker sets it aside the same way. The way out is
+ * secmq_client_outbox_release_qos2(): at QoS 1 (the rows are rewritten as
+ * QoS 1 rows: at least once, and receivers with a keyring drop copies), or
+ * at QoS 2 again for a broker that does QoS 2. An older libsecmq opening
+ * the file sees the held rows as set aside too (it never sends them; it
+ * counts them as quarantined).
  *
  * A full disk. A commit that fails (SECMQ_E_IO) queues nothing and does not
  * stop the sending of rows already committed. Deletes that cannot be
@@ -164,6 +184,11 @@ typedef struct secmq_outbox_stats {
                              written to the file; after a failed commit
                              (disk full) they are sent again by the next
                              run unless a later commit succeeds */
+    uint64_t held_qos2;   /* QoS 2 rows set aside because a broker does not
+                             support QoS 2 (see "A broker without QoS 2"
+                             above), by this client or earlier ones: kept
+                             in the file, not sent, not counted in rows,
+                             until secmq_client_outbox_release_qos2() */
 } secmq_outbox_stats;
 
 /* Flags of secmq_client_publish_v2(). */
@@ -194,7 +219,10 @@ typedef void (*secmq_durable_cb)(secmq_client *c, void *user, uint64_t id,
  * SECMQ_OK, or from an MQTT 5 broker SECMQ_E_NOT_AUTHORIZED /
  * SECMQ_E_REFUSED as for on_publish), or refused by MQTT before sending (rc
  * SECMQ_E_OVERSIZE, ...; counted as failed), or found damaged in the file
- * and set aside, never sent (rc SECMQ_E_DB; counted as damaged). Runs on
+ * and set aside, never sent (rc SECMQ_E_DB; counted as damaged), or set
+ * aside at QoS 2 because the broker does not support QoS 2 (rc
+ * SECMQ_E_QOS_UNSUPPORTED; kept in the file, counted as held_qos2; it
+ * comes back through secmq_client_outbox_release_qos2()). Runs on
  * the loop thread (or on the publishing thread for rows MQTT refused, and
  * on the loop or the commit thread for damaged rows). on_publish is not called
  * for outbox rows: their packet ids are libmosquitto's business.
@@ -247,7 +275,9 @@ SECMQ_API void secmq_client_on_delivered(secmq_client *c,
  *    on_durable(id) reports the commit later;
  *  - *id (may be NULL) receives the row's id (ids grow by one per row, over
  *    the life of the file), *mid (may be NULL) receives 0;
- *  - completion is reported by on_delivered(id), not on_publish.
+ *  - completion is reported by on_delivered(id), not on_publish;
+ *  - at QoS 2 after this client's broker answered QoS 2 with PUBACK, it
+ *    queues nothing and returns SECMQ_E_QOS_UNSUPPORTED.
  * Otherwise it is an ordinary publish: *id receives 0 and *mid the packet
  * id reported to on_publish.
  * topic and payload are BORROWED and copied (sealed) before return.
@@ -271,6 +301,33 @@ secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
  */
 SECMQ_API int secmq_client_outbox_stats_v2(secmq_client *c,
                                            secmq_outbox_stats *st, size_t size);
+
+/*
+ * secmq_client_outbox_release_qos2 -- put the QoS 2 rows set aside because
+ * a broker does not support QoS 2 (stats.held_qos2; see "A broker without
+ * QoS 2" above) back in the queue. qos 1: each row is rewritten in the file
+ * as a QoS 1 row (its QoS and checksum; the payload, sealed or not, is
+ * unchanged) and sent at QoS 1: the choice to downgrade is the caller's,
+ * never the library's. qos 2: they are queued as they were, for a broker
+ * that does QoS 2 (one that still does not sets them aside again). The
+ * released rows are sent first, in id order, before the rows queued after
+ * them that are still in the outbox (rows delivered while they were set
+ * aside went before them). A held row found damaged instead is set aside
+ * as damaged (stats.quarantined and damaged, reported to on_delivered with
+ * SECMQ_E_DB). One transaction: on failure nothing changed.
+ * Call after secmq_client_set_outbox() and before secmq_client_connect()
+ * (or after a disconnect, once no row is in flight), from any thread but
+ * the loop and commit threads. *count (may be NULL) receives the number of
+ * rows released (0 when none were held).
+ * Returns SECMQ_OK; SECMQ_E_INVAL (c NULL, qos not 1 or 2); SECMQ_E_STATE
+ * (no outbox, connecting or connected, rows in flight, or the outbox is
+ * closed); SECMQ_E_QOS_UNSUPPORTED (qos 2 on a client whose broker
+ * answered QoS 2 with PUBACK: use a new client); SECMQ_E_IO (the
+ * transaction failed: the rows stay held); SECMQ_E_NOMEM.
+ * secmq_client_errmsg() says why.
+ */
+SECMQ_API int secmq_client_outbox_release_qos2(secmq_client *c, int qos,
+                                               uint64_t *count);
 
 /*
  * secmq_client_outbox_stats -- the counters up to commit_errors, as this
