@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "authd.h"
+#include "authd_revoke.h"
 
 #define CONN_TIMEOUT_S 10u
 
@@ -175,6 +176,10 @@ static enum MHD_Result finish(authd *d, struct MHD_Connection *c,
         return answer(c, MHD_HTTP_BAD_REQUEST, "deny");
     }
     no = authd_decide(d, kind, &form, who, why, sizeof why);
+    if (no == NULL) {
+        /* RabbitMQ keeps it for the connection: a reload re-asks it. */
+        authd_revoke_answer(d->rv, kind, &form);
+    }
     if (kind == AUTHD_USER) {
         /* authsvc.c logged a refusal with its reason. */
         if (no == NULL && d->verbose) {

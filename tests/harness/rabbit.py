@@ -3,14 +3,20 @@
 directory, with its own node name, ports and epmd, its MQTT plugin on a TLS
 listener with the test's certificates, asking secmq-authd through
 rabbitmq_auth_backend_http; and secmq-authd itself on a free loopback port.
+With management=True a node also opens the management API
+(rabbitmq_management) on a free 127.0.0.1 port and lets users of its
+internal database log in (after the HTTP backend): add_user() makes one.
 Every wait is bounded and scaled (TIMEOUT_SCALE)."""
 
+import base64
 import os
 import re
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import broker as brokermod
 from testcase import TIMEOUT_SCALE
@@ -23,13 +29,27 @@ NODE_START_S = 90.0 * TIMEOUT_SCALE
 class RabbitNode:
     """One RabbitMQ node in workdir/name with its own node name, ports and
     epmd; plugins are the ones enabled (MQTT and the HTTP auth backend
-    unless told)."""
+    unless told). management=True adds rabbitmq_management on
+    127.0.0.1:self.mgmt_port (mgmt_port, or a free one; self.mgmt_url) and
+    the internal user database as a second auth backend (for add_user's
+    users)."""
 
     def __init__(self, workdir, pki, authd_addr, name="rabbit",
-                 plugins=("rabbitmq_mqtt", "rabbitmq_auth_backend_http")):
+                 plugins=("rabbitmq_mqtt", "rabbitmq_auth_backend_http"),
+                 management=False, mgmt_port=None):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, 0o700)
         self.mqtt_port, dist_port, epmd_port = brokermod.free_ports(3)
+        self.mgmt_port = None
+        self.mgmt_url = None
+        extra = []
+        if management:
+            self.mgmt_port = mgmt_port or brokermod.free_ports(1)[0]
+            self.mgmt_url = "http://%s:%d" % (brokermod.HOST, self.mgmt_port)
+            plugins = tuple(plugins) + ("rabbitmq_management",)
+            extra = ["auth_backends.2 = internal",
+                     "management.tcp.ip = %s" % brokermod.HOST,
+                     "management.tcp.port = %d" % self.mgmt_port]
         self.node = "secmq%d%s@localhost" % (os.getpid(), name)
         conf = os.path.join(self.dir, "rabbitmq.conf")
         url = "http://%s/auth/" % authd_addr
@@ -52,8 +72,7 @@ class RabbitNode:
                 "auth_http.user_path = %suser" % url,
                 "auth_http.vhost_path = %svhost" % url,
                 "auth_http.resource_path = %sresource" % url,
-                "auth_http.topic_path = %stopic" % url,
-                ""]))
+                "auth_http.topic_path = %stopic" % url] + extra + [""]))
         plugins_file = os.path.join(self.dir, "enabled_plugins")
         with open(plugins_file, "w") as fh:
             fh.write("[%s].\n" % ",".join(plugins))
@@ -94,6 +113,49 @@ class RabbitNode:
             except OSError:
                 time.sleep(0.2)
         raise AssertionError("RabbitMQ's MQTT listener did not open within "
+                             "%.0f s:\n%s" % (NODE_START_S, self.tail()))
+
+    def ctl(self, *args, check=True):
+        """rabbitmqctl on this node (bounded)."""
+        r = subprocess.run([os.path.join(RABBIT_BIN, "rabbitmqctl"), "-n",
+                            self.node] + list(args), env=self.env,
+                           capture_output=True, text=True,
+                           timeout=60 * TIMEOUT_SCALE)
+        if check and r.returncode != 0:
+            raise AssertionError("rabbitmqctl %s: %s%s" % (
+                " ".join(args), r.stdout, r.stderr))
+        return r
+
+    def add_user(self, name, password, *tags):
+        """A user of the internal database with tags and no permissions
+        (rabbitmqctl; the password is a test's throw-away one)."""
+        self.ctl("add_user", name, password)
+        self.ctl("set_user_tags", name, *tags)
+
+    def api(self, method, path, user, password, headers=None):
+        """(status, body) of a management API request (management=True)."""
+        req = urllib.request.Request(self.mgmt_url + path, method=method)
+        token = base64.b64encode(("%s:%s" % (user, password)).encode())
+        req.add_header("Authorization", "Basic " + token.decode())
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10 * TIMEOUT_SCALE) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def wait_management(self, user, password):
+        """Seconds until the management API answers user (bounded)."""
+        t0 = time.monotonic()
+        while time.monotonic() < t0 + NODE_START_S:
+            try:
+                if self.api("GET", "/api/whoami", user, password)[0] == 200:
+                    return time.monotonic() - t0
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("the management API did not answer within "
                              "%.0f s:\n%s" % (NODE_START_S, self.tail()))
 
     def tail(self, n=4000):
