@@ -27,9 +27,10 @@
 #include "authd_revoke.h"
 
 /* A connection made just before a reload may not be listed yet (the
- * management API's statistics lag by up to its 5 s interval): a target
- * is looked for once more this long after it was made. */
-#define RECHECK_MS 7000u
+ * management API lists connections as its statistics come, every 5 s by
+ * default): a target is looked for again at every retry interval until
+ * this long after it was made. */
+#define RECHECK_MS 12000u
 #define FAIL_LOG_EVERY_MS 60000u
 #define TARGETS_MAX 100000u
 
@@ -435,6 +436,10 @@ static void run_job(job *j)
             j->ok[i] = 0;
         }
     }
+    vlog(j->d, SECMQ_SVC_DEBUG,
+         "management API: %zu connections listed, %zu closed for %zu "
+         "users' revocations",
+         n, j->closed, j->nt);
 done:
     authd_conns_free(conns, n);
     free(body);
@@ -492,7 +497,7 @@ static void collect(authd_revoke *r, uint64_t now)
         } else if (j->started_ms >= t->made_ms + RECHECK_MS) {
             t->due_ms = 0; /* settled */
         } else {
-            t->due_ms = t->made_ms + RECHECK_MS;
+            t->due_ms = now + (uint64_t)r->cfg.retry_s * 1000u;
         }
     }
     for (size_t i = 0; i < r->nt; i++) {
