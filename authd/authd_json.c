@@ -54,8 +54,8 @@ void authd_conns_free(authd_conn *c, size_t n)
     free(c);
 }
 
-int authd_conns_parse(const char *body, size_t len, authd_conn **out,
-                      size_t *n, char *err, size_t errlen)
+int authd_conns_parse(const char *body, size_t len, authd_conn **out, size_t *n,
+                      char *err, size_t errlen)
 {
     struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
     struct json_object *root = NULL;
@@ -105,8 +105,8 @@ int authd_conns_parse(const char *body, size_t len, authd_conn **out,
         if (json_object_object_get_ex(c, "variable_map", &vm)) {
             id = member_str(vm, "client_id");
         }
-        if (id == NULL && json_object_object_get_ex(c, "client_properties",
-                                                    &cp)) {
+        if (id == NULL &&
+            json_object_object_get_ex(c, "client_properties", &cp)) {
             id = member_str(cp, "client_id");
         }
         conns[i].connected_at = -1;

@@ -409,8 +409,7 @@ static int parse_args(int argc, char **argv, authd *d, opts *o)
     if (o->api_ca != NULL && o->api == NULL) {
         return usage_error("%s", "--rabbitmq-api-cafile needs --rabbitmq-api");
     }
-    if (o->api != NULL &&
-        authd_mgmt_check_url(o->api, err, sizeof err) != 0) {
+    if (o->api != NULL && authd_mgmt_check_url(o->api, err, sizeof err) != 0) {
         return usage_error("--rabbitmq-api: %s", err);
     }
     if (o->idpat != NULL &&
@@ -495,8 +494,8 @@ static int serve(authd *d, authd_http *h, long reload_s)
  * once now to fail early (and again at each use). 0, or 1 to stop. */
 static int revoke_start(authd *d, const opts *o)
 {
-    authd_revoke_cfg cfg = {{o->api, o->api_ca}, o->api_creds,
-                            (size_t)o->remember, o->reload_s};
+    authd_revoke_cfg cfg = {
+        {o->api, o->api_ca}, o->api_creds, (size_t)o->remember, o->reload_s};
     char user[AUTHD_CREDS_MAX + 1], err[512];
     char *pass;
 
@@ -535,8 +534,9 @@ static int revoke_start(authd *d, const opts *o)
 int main(int argc, char **argv)
 {
     authd d = {0};
-    opts o = {NULL, AUTHD_DEFAULT_LISTEN, 0, 1, CONNS_DEFAULT, NULL,
-              NULL, NULL, NULL, AUTHD_REMEMBER_DEFAULT};
+    opts o = {
+        NULL, AUTHD_DEFAULT_LISTEN,  0, 1, CONNS_DEFAULT, NULL, NULL, NULL,
+        NULL, AUTHD_REMEMBER_DEFAULT};
     char err[512] = "", shown[300];
     authd_http *h;
     sigset_t set;

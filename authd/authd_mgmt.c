@@ -184,9 +184,9 @@ static void wipe_headers(struct curl_slist *h)
 }
 
 long authd_mgmt_request(const authd_mgmt_cfg *cfg, const char *method,
-                        const char *path, const char *reason,
-                        const char *user, const char *pass, char **body,
-                        size_t *len, char *err, size_t errlen)
+                        const char *path, const char *reason, const char *user,
+                        const char *pass, char **body, size_t *len, char *err,
+                        size_t errlen)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *h = NULL, *nh;
@@ -255,9 +255,9 @@ long authd_mgmt_request(const authd_mgmt_cfg *cfg, const char *method,
     rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
         (void)snprintf(err, errlen, "%s %s: %s", method, url,
-                       s.too_big  ? "answer over the size limit"
+                       s.too_big             ? "answer over the size limit"
                        : curl_err[0] != '\0' ? curl_err
-                                            : curl_easy_strerror(rc));
+                                             : curl_easy_strerror(rc));
         goto done;
     }
     (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -23,10 +23,10 @@ typedef struct question {
 } question;
 
 typedef struct pair {
-    struct pair *next;         /* hash chain */
+    struct pair *next;          /* hash chain */
     struct pair *newer, *older; /* use order */
     char *user;
-    char *id; /* "" when RabbitMQ did not say */
+    char *id;    /* "" when RabbitMQ did not say */
     question *q; /* grown as questions come, up to the bound */
     size_t nq, cap;
     int overflow; /* more questions came than fit */
@@ -40,8 +40,7 @@ struct authd_remember {
     pair *newest, *oldest;
 };
 
-static size_t hash_of(const authd_remember *m, const char *user,
-                      const char *id)
+static size_t hash_of(const authd_remember *m, const char *user, const char *id)
 {
     uint64_t h = 1469598103934665603ULL;
 
@@ -300,13 +299,13 @@ static const char *ask_again(authd *d, const pair *p, const question *q,
     if (!bad && q->kind == AUTHD_RESOURCE) {
         bad = authd_form_add(&form, "resource", "queue", err, sizeof err);
     } else if (!bad) {
-        bad = authd_form_add(&form, "resource", "topic", err, sizeof err) ||
-              authd_form_add(&form, "routing_key", q->rk, err, sizeof err) ||
-              authd_form_add(&form, "variable_map.username", p->user, err,
-                             sizeof err) ||
-              (p->id[0] != '\0' &&
-               authd_form_add(&form, "variable_map.client_id", p->id, err,
-                              sizeof err));
+        bad =
+            authd_form_add(&form, "resource", "topic", err, sizeof err) ||
+            authd_form_add(&form, "routing_key", q->rk, err, sizeof err) ||
+            authd_form_add(&form, "variable_map.username", p->user, err,
+                           sizeof err) ||
+            (p->id[0] != '\0' && authd_form_add(&form, "variable_map.client_id",
+                                                p->id, err, sizeof err));
     }
     /* SECURITY: a question that cannot be asked counts as denied. */
     no = bad ? "out of memory"
@@ -326,12 +325,10 @@ static int rules_lost(const secmq_policy *old, const secmq_policy *fresh,
 {
     secmq_acl *a = NULL, *b = NULL;
     int lost = 1;
-    int ra = p->id[0] != '\0'
-                 ? secmq__acl_compile(old, p->user, p->id, &a)
-                 : secmq__acl_compile_signer(old, p->user, &a);
-    int rb = p->id[0] != '\0'
-                 ? secmq__acl_compile(fresh, p->user, p->id, &b)
-                 : secmq__acl_compile_signer(fresh, p->user, &b);
+    int ra = p->id[0] != '\0' ? secmq__acl_compile(old, p->user, p->id, &a)
+                              : secmq__acl_compile_signer(old, p->user, &a);
+    int rb = p->id[0] != '\0' ? secmq__acl_compile(fresh, p->user, p->id, &b)
+                              : secmq__acl_compile_signer(fresh, p->user, &b);
 
     if (ra == 0 && rb == 0) {
         lost = !secmq__acl_only_gained(a, b);
@@ -365,8 +362,7 @@ size_t authd_remember_recheck(authd_remember *m, authd *fresh,
             continue;
         }
         if (p->login && p->id[0] != '\0' && fresh->idpats.n > 0) {
-            no = secmq__idpats_check(&fresh->idpats, pol, p->user, p->id,
-                                     NULL);
+            no = secmq__idpats_check(&fresh->idpats, pol, p->user, p->id, NULL);
         }
         for (size_t i = 0; no == NULL && i < p->nq; i++) {
             no = ask_again(fresh, p, &p->q[i], no_buf, sizeof no_buf);

@@ -137,8 +137,8 @@ int authd_creds_read(const char *path, char *user, size_t ucap, char *pass,
     colon = strchr(buf, ':');
     if (strlen(buf) != len || strchr(buf, '\n') != NULL || colon == NULL ||
         colon == buf || colon[1] == '\0') {
-        (void)snprintf(err, errlen,
-                       "%s: one line \"user:password\" expected", path);
+        (void)snprintf(err, errlen, "%s: one line \"user:password\" expected",
+                       path);
         goto done;
     }
     *colon = '\0';
@@ -194,8 +194,7 @@ static void add_target(authd_revoke *r, const char *user, const char *id,
 
     if (r->nt == r->cap) {
         size_t nc = r->cap == 0 ? 16 : r->cap * 2;
-        if (nc > TARGETS_MAX ||
-            (nt = realloc(r->t, nc * sizeof *nt)) == NULL) {
+        if (nc > TARGETS_MAX || (nt = realloc(r->t, nc * sizeof *nt)) == NULL) {
             vlog(r->d, SECMQ_SVC_ERR,
                  "cannot keep more users to disconnect (out of memory): "
                  "'%s' stays connected to RabbitMQ until it reconnects",
@@ -261,7 +260,7 @@ int authd_revoke_on_load(void *user, const secmq_policy *fresh, char *err,
     for (size_t i = 0; i < old->nusers; i++) {
         const secmq_user *uo = &old->users[i];
         const secmq_user *un = secmq__policy_user(fresh, uo->name);
-        const char *why = un == NULL                    ? "user deleted"
+        const char *why = un == NULL                      ? "user deleted"
                           : un->disabled && !uo->disabled ? "user disabled"
                           : un->pw_gen != uo->pw_gen      ? "password changed"
                                                           : NULL;
@@ -303,8 +302,8 @@ static long match(const job *j, const authd_conn *conn)
     for (size_t i = 0; i < j->nt; i++) {
         const target *t = &j->t[i];
         if (strcmp(t->user, conn->user) != 0 ||
-            (t->id != NULL &&
-             (conn->client_id == NULL || strcmp(t->id, conn->client_id) != 0))) {
+            (t->id != NULL && (conn->client_id == NULL ||
+                               strcmp(t->id, conn->client_id) != 0))) {
             continue;
         }
         /* Made after the reload: logged in under the new policy. A
@@ -334,16 +333,16 @@ static void job_fail(job *j, const char *fmt, ...)
 
 static const char *status_hint(long status)
 {
-    return status == 401 ? " (refused: check the user and password in the "
-                           "credentials file, and that the user has the "
-                           "administrator tag)"
+    return status == 401   ? " (refused: check the user and password in the "
+                             "credentials file, and that the user has the "
+                             "administrator tag)"
            : status == 403 ? " (forbidden)"
                            : "";
 }
 
 /* Closes conn (target i of j); 0 when it is gone. */
-static int close_one(job *j, const authd_conn *conn, size_t i,
-                     const char *user, const char *pass)
+static int close_one(job *j, const authd_conn *conn, size_t i, const char *user,
+                     const char *pass)
 {
     const target *t = &j->t[i];
     char *esc = authd_mgmt_escape(conn->name);
@@ -361,8 +360,8 @@ static int close_one(job *j, const authd_conn *conn, size_t i,
     (void)snprintf(path, sizeof path, "/api/connections/%s", esc);
     free(esc);
     (void)snprintf(reason, sizeof reason, "secmq-authd: %s", t->why);
-    st = authd_mgmt_request(&j->api, "DELETE", path, reason, user, pass,
-                            &body, &len, err, sizeof err);
+    st = authd_mgmt_request(&j->api, "DELETE", path, reason, user, pass, &body,
+                            &len, err, sizeof err);
     free(body);
     if (st == 200 || st == 204) {
         j->closed++;
@@ -422,8 +421,9 @@ static void run_job(job *j)
         goto done;
     }
     if (authd_conns_parse(body, len, &conns, &n, err, sizeof err) != 0) {
-        job_fail(j, "cannot read the connection list of the management "
-                    "API: %s",
+        job_fail(j,
+                 "cannot read the connection list of the management "
+                 "API: %s",
                  err);
         goto done;
     }
@@ -553,8 +553,7 @@ static void start(authd_revoke *r, uint64_t now)
         return;
     }
     for (size_t i = 0; i < r->nt; i++) {
-        if (r->t[i].due_ms <= now &&
-            target_copy(&j->t[j->nt], &r->t[i]) == 0) {
+        if (r->t[i].due_ms <= now && target_copy(&j->t[j->nt], &r->t[i]) == 0) {
             j->nt++;
         }
     }
@@ -565,8 +564,9 @@ static void start(authd_revoke *r, uint64_t now)
     r->job = j;
     r->done = 0;
     if (pthread_create(&r->th, NULL, worker, r) != 0) {
-        vlog(r->d, SECMQ_SVC_ERR, "cannot start a thread to close "
-                                  "connections; trying again later");
+        vlog(r->d, SECMQ_SVC_ERR,
+             "cannot start a thread to close "
+             "connections; trying again later");
         job_free(j);
         r->job = NULL;
         return;
@@ -611,8 +611,8 @@ size_t authd_revoke_pending(const authd_revoke *r)
     return r != NULL ? r->nt : 0;
 }
 
-authd_revoke *authd_revoke_new(authd *d, const authd_revoke_cfg *cfg,
-                               char *err, size_t errlen)
+authd_revoke *authd_revoke_new(authd *d, const authd_revoke_cfg *cfg, char *err,
+                               size_t errlen)
 {
     authd_revoke *r = calloc(1, sizeof *r);
 

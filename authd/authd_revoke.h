@@ -16,9 +16,9 @@
 
 #include "authd.h"
 
-#define AUTHD_REMEMBER_DEFAULT 10000 /* clients remembered */
-#define AUTHD_REMEMBER_QUESTIONS 64  /* allowed questions per client */
-#define AUTHD_CREDS_MAX 512          /* the credentials file, bytes */
+#define AUTHD_REMEMBER_DEFAULT 10000   /* clients remembered */
+#define AUTHD_REMEMBER_QUESTIONS 64    /* allowed questions per client */
+#define AUTHD_CREDS_MAX 512            /* the credentials file, bytes */
 #define AUTHD_API_BODY_MAX (64u << 20) /* a management API answer, bytes */
 
 /* --- authd_remember.c ------------------------------------------------ */
@@ -79,8 +79,8 @@ typedef struct authd_conn {
  * reason in err (not JSON, not an array, an entry without a name, out
  * of memory).
  */
-int authd_conns_parse(const char *body, size_t len, authd_conn **out,
-                      size_t *n, char *err, size_t errlen);
+int authd_conns_parse(const char *body, size_t len, authd_conn **out, size_t *n,
+                      char *err, size_t errlen);
 void authd_conns_free(authd_conn *c, size_t n);
 
 /* --- authd_mgmt.c ---------------------------------------------------- */
@@ -114,9 +114,9 @@ int authd_mgmt_check_url(const char *url, char *err, size_t errlen);
  * AUTHD_API_BODY_MAX).
  */
 long authd_mgmt_request(const authd_mgmt_cfg *cfg, const char *method,
-                        const char *path, const char *reason,
-                        const char *user, const char *pass, char **body,
-                        size_t *len, char *err, size_t errlen);
+                        const char *path, const char *reason, const char *user,
+                        const char *pass, char **body, size_t *len, char *err,
+                        size_t errlen);
 
 /* s percent-encoded for a path element (every byte but A-Z a-z 0-9 -._~),
  * or NULL when out of memory; free(). */
@@ -145,8 +145,8 @@ int authd_creds_read(const char *path, char *user, size_t ucap, char *pass,
                      size_t pcap, char *err, size_t errlen);
 
 /* The service for d (d->rv is set by the caller); NULL with err. */
-authd_revoke *authd_revoke_new(authd *d, const authd_revoke_cfg *cfg,
-                               char *err, size_t errlen);
+authd_revoke *authd_revoke_new(authd *d, const authd_revoke_cfg *cfg, char *err,
+                               size_t errlen);
 
 /*
  * authd_revoke_on_load -- secmq_authsvc_load_fn: d->svc.policy is still

@@ -34,15 +34,19 @@ static void test_conns(void)
         "{\"name\":\"vm only\",\"variable_map\":{\"client_id\":\"c2\"},"
         "\"client_properties\":{\"client_id\":\"other\"},\"connected_at\":"
         "\"soon\"}]";
-    static const char *const bad[] = {
-        "", "{}", "[1]", "[{\"user\":\"a\"}]", "[{\"name\":5}]",
-        "[{\"name\":\"a\"}] x", "[{\"name\":\"a\"}", "nul"};
+    static const char *const bad[] = {"",
+                                      "{}",
+                                      "[1]",
+                                      "[{\"user\":\"a\"}]",
+                                      "[{\"name\":5}]",
+                                      "[{\"name\":\"a\"}] x",
+                                      "[{\"name\":\"a\"}",
+                                      "nul"};
     authd_conn *c = NULL;
     size_t n = 0;
     char err[256];
 
-    CHECK_INT_EQ(authd_conns_parse(body, strlen(body), &c, &n, err,
-                                   sizeof err),
+    CHECK_INT_EQ(authd_conns_parse(body, strlen(body), &c, &n, err, sizeof err),
                  0);
     CHECK_INT_EQ((int)n, 3);
     CHECK_STR_EQ(c[0].name, "127.0.0.1:37166 -> 127.0.0.1:48867");
@@ -73,8 +77,7 @@ static void test_conns(void)
         char deep[200];
         memset(deep, '[', sizeof deep);
         CHECK_INT_EQ(
-            authd_conns_parse(deep, sizeof deep, &c, &n, err, sizeof err),
-            -1);
+            authd_conns_parse(deep, sizeof deep, &c, &n, err, sizeof err), -1);
     }
 }
 
@@ -99,8 +102,7 @@ static void test_creds(void)
     char user[64], pass[64], err[512];
     char big[AUTHD_CREDS_MAX + 10];
     static const char *const bad_text[] = {
-        "nocolon\n", ":pw\n", "user:\n", "user:pw\nmore\n", "",
-        "us\0er:pw"};
+        "nocolon\n", ":pw\n", "user:\n", "user:pw\nmore\n", "", "us\0er:pw"};
     static const int bad_modes[] = {0640, 0604, 0620, 0602, 0644, 0666};
 
     CHECK_INT_EQ(authd_creds_read(write_file("c", "mgmt:s3:cr:et\n", 0600),
@@ -119,10 +121,9 @@ static void test_creds(void)
                                   sizeof err),
                  0);
     for (size_t i = 0; i < sizeof bad_modes / sizeof bad_modes[0]; i++) {
-        CHECK_INT_EQ(authd_creds_read(write_file("c", "m:topsecret\n",
-                                                 bad_modes[i]),
-                                      user, sizeof user, pass, sizeof pass,
-                                      err, sizeof err),
+        CHECK_INT_EQ(authd_creds_read(
+                         write_file("c", "m:topsecret\n", bad_modes[i]), user,
+                         sizeof user, pass, sizeof pass, err, sizeof err),
                      -1);
         CHECK_CONTAINS(err, "may be read or written by others", 0);
         CHECK(strstr(err, "topsecret") == NULL);
@@ -137,15 +138,14 @@ static void test_creds(void)
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     big[3] = ':';
-    CHECK_INT_EQ(authd_creds_read(write_file("c", big, 0600), user,
-                                  sizeof user, pass, sizeof pass, err,
-                                  sizeof err),
+    CHECK_INT_EQ(authd_creds_read(write_file("c", big, 0600), user, sizeof user,
+                                  pass, sizeof pass, err, sizeof err),
                  -1);
     CHECK_INT_EQ(authd_creds_read(write_file("c", "mgmt:pw\n", 0600), user, 3,
                                   pass, sizeof pass, err, sizeof err),
                  -1);
-    CHECK_INT_EQ(authd_creds_read(tmpdir, user, sizeof user, pass,
-                                  sizeof pass, err, sizeof err),
+    CHECK_INT_EQ(authd_creds_read(tmpdir, user, sizeof user, pass, sizeof pass,
+                                  err, sizeof err),
                  -1);
     {
         char link[300], target[300];
@@ -159,8 +159,8 @@ static void test_creds(void)
         (void)unlink(link);
         (void)unlink(target);
     }
-    CHECK_INT_EQ(authd_creds_read("/nonexistent/creds", user, sizeof user,
-                                  pass, sizeof pass, err, sizeof err),
+    CHECK_INT_EQ(authd_creds_read("/nonexistent/creds", user, sizeof user, pass,
+                                  sizeof pass, err, sizeof err),
                  -1);
     CHECK_CONTAINS(err, "cannot open", 0);
 }
@@ -169,12 +169,16 @@ static void test_urls(void)
 {
     static const char *const good[] = {
         "http://127.0.0.1:15672", "http://localhost:15672/",
-        "http://[::1]:15672", "http://127.1.2.3", "https://rabbit.example",
-        "https://192.0.2.1:15671"};
-    static const char *const bad[] = {
-        "http://rabbit.example:15672", "http://127.0.0.1.evil.example",
-        "http://192.0.2.1", "ftp://127.0.0.1", "http://u:p@127.0.0.1:1",
-        "http://u@127.0.0.1:1", "not a url", ""};
+        "http://[::1]:15672",     "http://127.1.2.3",
+        "https://rabbit.example", "https://192.0.2.1:15671"};
+    static const char *const bad[] = {"http://rabbit.example:15672",
+                                      "http://127.0.0.1.evil.example",
+                                      "http://192.0.2.1",
+                                      "ftp://127.0.0.1",
+                                      "http://u:p@127.0.0.1:1",
+                                      "http://u@127.0.0.1:1",
+                                      "not a url",
+                                      ""};
     char err[512], *e;
 
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -185,9 +189,9 @@ static void test_urls(void)
         CHECKF(authd_mgmt_check_url(bad[i], err, sizeof err) == -1,
                "accepted %s", bad[i]);
     }
-    CHECK_INT_EQ(authd_mgmt_check_url("http://u:hunter2@127.0.0.1", err,
-                                      sizeof err),
-                 -1);
+    CHECK_INT_EQ(
+        authd_mgmt_check_url("http://u:hunter2@127.0.0.1", err, sizeof err),
+        -1);
     CHECK(strstr(err, "hunter2") == NULL);
     e = authd_mgmt_escape("127.0.0.1:37166 -> 127.0.0.1:48867");
     CHECK_STR_EQ(e, "127.0.0.1%3A37166%20-%3E%20127.0.0.1%3A48867");
@@ -253,8 +257,7 @@ static void form_of(authd_form *f, const char *const *kv)
     }
 }
 
-static void answer(authd_remember *m, authd_kind kind,
-                   const char *const *kv)
+static void answer(authd_remember *m, authd_kind kind, const char *const *kv)
 {
     authd_form f;
 
@@ -286,8 +289,8 @@ static void topic_read(authd_remember *m, const char *user, const char *id,
 
 static void login(authd_remember *m, const char *user, const char *id)
 {
-    const char *const kv[] = {"username", user, "password", "pw",
-                              "client_id", id, NULL};
+    const char *const kv[] = {"username",  user, "password", "pw",
+                              "client_id", id,   NULL};
     answer(m, AUTHD_USER, kv);
 }
 
@@ -298,10 +301,10 @@ static void test_remember(void)
     authd_remember *m = authd_remember_new(3);
     secmq_user fresh_users[3];
     secmq_rule kept;
-    const char *const queue[] = {"username", "bob", "vhost", "/",
-                                 "resource", "queue", "name",
-                                 "mqtt-subscription-bob-1qos1",
-                                 "permission", "read", NULL};
+    const char *const queue[] = {
+        "username",   "bob",   "vhost", "/",
+        "resource",   "queue", "name",  "mqtt-subscription-bob-1qos1",
+        "permission", "read",  NULL};
 
     CHECK(m != NULL);
     memset(&d, 0, sizeof d);
@@ -381,9 +384,8 @@ static void test_remember(void)
         fresh.nrules = 2;
         d.svc.policy = fresh;
         nlost = 0;
-        CHECK_INT_EQ(
-            (int)authd_remember_recheck(m, &d, &old, on_lost, NULL),
-            over);
+        CHECK_INT_EQ((int)authd_remember_recheck(m, &d, &old, on_lost, NULL),
+                     over);
         CHECK_INT_EQ(nlost, over);
         if (over) {
             CHECK_STR_EQ(lost_log[0], "alice/a-1: access reduced: its rules "
