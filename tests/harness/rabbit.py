@@ -5,7 +5,7 @@ listener with the test's certificates, asking secmq-authd through
 rabbitmq_auth_backend_http; and secmq-authd itself on a free loopback port.
 With management=True a node also opens the management API
 (rabbitmq_management) on a free 127.0.0.1 port and lets users of its
-internal database log in (after the HTTP backend): add_user() makes one.
+internal database log in (before the HTTP backend): add_user() makes one.
 Every wait is bounded and scaled (TIMEOUT_SCALE)."""
 
 import base64
@@ -31,8 +31,8 @@ class RabbitNode:
     epmd; plugins are the ones enabled (MQTT and the HTTP auth backend
     unless told). management=True adds rabbitmq_management on
     127.0.0.1:self.mgmt_port (mgmt_port, or a free one; self.mgmt_url) and
-    the internal user database as a second auth backend (for add_user's
-    users)."""
+    the internal user database as the first auth backend, before the HTTP
+    one (for add_user's users)."""
 
     def __init__(self, workdir, pki, authd_addr, name="rabbit",
                  plugins=("rabbitmq_mqtt", "rabbitmq_auth_backend_http"),
@@ -47,7 +47,10 @@ class RabbitNode:
             self.mgmt_port = mgmt_port or brokermod.free_ports(1)[0]
             self.mgmt_url = "http://%s:%d" % (brokermod.HOST, self.mgmt_port)
             plugins = tuple(plugins) + ("rabbitmq_management",)
-            extra = ["auth_backends.2 = internal",
+            # The internal database first: the management user's logins
+            # never reach secmq-authd (MQTT users are not in it).
+            extra = ["auth_backends.1 = internal",
+                     "auth_backends.2 = http",
                      "management.tcp.ip = %s" % brokermod.HOST,
                      "management.tcp.port = %d" % self.mgmt_port]
         self.node = "secmq%d%s@localhost" % (os.getpid(), name)
@@ -67,7 +70,7 @@ class RabbitNode:
                 "mqtt.allow_anonymous = false",
                 "mqtt.vhost = /",
                 "mqtt.exchange = amq.topic",
-                "auth_backends.1 = http",
+                "auth_backends.1 = http" if not management else "",
                 "auth_http.http_method = post",
                 "auth_http.user_path = %suser" % url,
                 "auth_http.vhost_path = %svhost" % url,
