@@ -60,6 +60,27 @@ static const char usage_text[] =
     "  --client-id-pattern P  client ids tied to users, as the plugin's\n"
     "                         plugin_opt_client_id_pattern (e.g. \"%u %u-*\")\n"
     "  --max-connections N    HTTP connections at once (default 64)\n"
+    "  --rabbitmq-api URL     RabbitMQ's management API "
+    "(rabbitmq_management),\n"
+    "                         e.g. http://127.0.0.1:15672: after a reload,\n"
+    "                         close the RabbitMQ connections of users "
+    "deleted,\n"
+    "                         disabled or with a new password, and of clients\n"
+    "                         whose allowed topics or queues are now denied.\n"
+    "                         http only to a loopback host; https is "
+    "verified.\n"
+    "                         Without it, such users stay connected until\n"
+    "                         they reconnect.\n"
+    "  --rabbitmq-api-credentials FILE\n"
+    "                         \"user:password\" of a management user with the\n"
+    "                         administrator tag (needed to close other users'\n"
+    "                         connections); FILE mode 0600 or stricter, read\n"
+    "                         at each use. Required with --rabbitmq-api.\n"
+    "  --rabbitmq-api-cafile FILE\n"
+    "                         CA certificates for an https API (default: the\n"
+    "                         system's)\n"
+    "  --rabbitmq-remember N  clients whose allowed answers are remembered\n"
+    "                         (default 10000; the least recently used go)\n"
     "  --login-source-failures N, --login-user-failures N,\n"
     "  --login-pause-ms N, --login-backoff S, --login-backoff-max S,\n"
     "  --login-window S, --login-cache-size N, --login-cache-ttl S,\n"
@@ -73,7 +94,7 @@ static const char usage_text[] =
     "\n"
     "Logs to stderr. SIGHUP reloads the database at once; SIGTERM/SIGINT\n"
     "stop. Exit status: 0 stopped by a signal, 1 cannot start (database,\n"
-    "socket), 2 bad options.\n";
+    "socket, credentials file), 2 bad options.\n";
 
 static int g_verbose;
 
