@@ -97,6 +97,11 @@ int authd_queue_client_id(const char *name, char *id, size_t cap);
 
 /* --- authd_http.c ----------------------------------------------------- */
 
+/* A printf-style line through d's log callback (any thread: the callback
+ * writes whole lines to stderr). */
+void authd_logf(const authd *d, secmq_svc_level lv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 typedef struct authd_http authd_http;
 
 /*

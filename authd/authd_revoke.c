@@ -73,20 +73,6 @@ struct authd_revoke {
     unsigned long fails; /* passes failed in a row */
 };
 
-static void vlog(const authd *d, secmq_svc_level lv, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void vlog(const authd *d, secmq_svc_level lv, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    (void)vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    d->svc.log(d->svc.log_user, lv, line);
-}
-
 int authd_creds_read(const char *path, char *user, size_t ucap, char *pass,
                      size_t pcap, char *err, size_t errlen)
 {
@@ -195,10 +181,10 @@ static void add_target(authd_revoke *r, const char *user, const char *id,
     if (r->nt == r->cap) {
         size_t nc = r->cap == 0 ? 16 : r->cap * 2;
         if (nc > TARGETS_MAX || (nt = realloc(r->t, nc * sizeof *nt)) == NULL) {
-            vlog(r->d, SECMQ_SVC_ERR,
-                 "cannot keep more users to disconnect (out of memory): "
-                 "'%s' stays connected to RabbitMQ until it reconnects",
-                 secmq__printable(user, b1, sizeof b1));
+            authd_logf(r->d, SECMQ_SVC_ERR,
+                       "cannot keep more users to disconnect (out of memory): "
+                       "'%s' stays connected to RabbitMQ until it reconnects",
+                       secmq__printable(user, b1, sizeof b1));
             return;
         }
         r->t = nt;
@@ -214,18 +200,18 @@ static void add_target(authd_revoke *r, const char *user, const char *id,
     if (t.user == NULL || t.why == NULL ||
         (id != NULL && id[0] != '\0' && t.id == NULL)) {
         target_clear(&t);
-        vlog(r->d, SECMQ_SVC_ERR, "out of memory: '%s' stays connected",
-             secmq__printable(user, b1, sizeof b1));
+        authd_logf(r->d, SECMQ_SVC_ERR, "out of memory: '%s' stays connected",
+                   secmq__printable(user, b1, sizeof b1));
         return;
     }
     r->t[r->nt++] = t;
-    vlog(r->d, SECMQ_SVC_NOTICE,
-         "closing the RabbitMQ connections of user '%s'%s%s%s made before "
-         "this reload: %s",
-         secmq__printable(user, b1, sizeof b1),
-         t.id != NULL ? " (client '" : "",
-         t.id != NULL ? secmq__printable(t.id, b2, sizeof b2) : "",
-         t.id != NULL ? "')" : "", why);
+    authd_logf(
+        r->d, SECMQ_SVC_NOTICE,
+        "closing the RabbitMQ connections of user '%s'%s%s%s made before "
+        "this reload: %s",
+        secmq__printable(user, b1, sizeof b1), t.id != NULL ? " (client '" : "",
+        t.id != NULL ? secmq__printable(t.id, b2, sizeof b2) : "",
+        t.id != NULL ? "')" : "", why);
 }
 
 typedef struct lost_ctx {
@@ -272,9 +258,9 @@ int authd_revoke_on_load(void *user, const secmq_policy *fresh, char *err,
      * with it (read only; d keeps the old one until this returns). */
     view = malloc(sizeof *view);
     if (view == NULL) {
-        vlog(d, SECMQ_SVC_ERR,
-             "out of memory: removed rules do not close connections at "
-             "this reload");
+        authd_logf(d, SECMQ_SVC_ERR,
+                   "out of memory: removed rules do not close connections at "
+                   "this reload");
         return 0;
     }
     *view = *d;
@@ -283,12 +269,13 @@ int authd_revoke_on_load(void *user, const secmq_policy *fresh, char *err,
     free(view);
     ev = authd_remember_evicted(r->mem);
     if (ev > 0) {
-        vlog(d, SECMQ_SVC_WARNING,
-             "%zu clients' answers were forgotten to stay within "
-             "--rabbitmq-remember %zu: a removed rule does not close their "
-             "connections (deleted, disabled and re-passworded users' "
-             "connections are still closed)",
-             ev, r->cfg.remember_max);
+        authd_logf(
+            d, SECMQ_SVC_WARNING,
+            "%zu clients' answers were forgotten to stay within "
+            "--rabbitmq-remember %zu: a removed rule does not close their "
+            "connections (deleted, disabled and re-passworded users' "
+            "connections are still closed)",
+            ev, r->cfg.remember_max);
     }
     return 0;
 }
@@ -365,11 +352,12 @@ static int close_one(job *j, const authd_conn *conn, size_t i, const char *user,
     free(body);
     if (st == 200 || st == 204) {
         j->closed++;
-        vlog(j->d, SECMQ_SVC_NOTICE,
-             "closed RabbitMQ connection '%s' of user '%s' (client '%s'): %s",
-             secmq__printable(conn->name, b3, sizeof b3),
-             secmq__printable(conn->user, b1, sizeof b1),
-             secmq__printable(conn->client_id, b2, sizeof b2), t->why);
+        authd_logf(
+            j->d, SECMQ_SVC_NOTICE,
+            "closed RabbitMQ connection '%s' of user '%s' (client '%s'): %s",
+            secmq__printable(conn->name, b3, sizeof b3),
+            secmq__printable(conn->user, b1, sizeof b1),
+            secmq__printable(conn->client_id, b2, sizeof b2), t->why);
         return 0;
     }
     if (st == 404) {
@@ -436,10 +424,10 @@ static void run_job(job *j)
             j->ok[i] = 0;
         }
     }
-    vlog(j->d, SECMQ_SVC_DEBUG,
-         "management API: %zu connections listed, %zu closed for %zu "
-         "users' revocations",
-         n, j->closed, j->nt);
+    authd_logf(j->d, SECMQ_SVC_DEBUG,
+               "management API: %zu connections listed, %zu closed for %zu "
+               "users' revocations",
+               n, j->closed, j->nt);
 done:
     authd_conns_free(conns, n);
     free(body);
@@ -513,19 +501,21 @@ static void collect(authd_revoke *r, uint64_t now)
         /* Loud, but not once a second for a long outage. */
         if (strcmp(j->err, r->last_err) != 0 ||
             now >= r->last_err_ms + FAIL_LOG_EVERY_MS) {
-            vlog(r->d, SECMQ_SVC_ERR,
-                 "%s; %zu users' connections not closed yet, trying again "
-                 "every %ld s (%lu failed passes)",
-                 j->err, r->nt, r->cfg.retry_s, r->fails);
+            authd_logf(
+                r->d, SECMQ_SVC_ERR,
+                "%s; %zu users' connections not closed yet, trying again "
+                "every %ld s (%lu failed passes)",
+                j->err, r->nt, r->cfg.retry_s, r->fails);
             (void)snprintf(r->last_err, sizeof r->last_err, "%s", j->err);
             r->last_err_ms = now;
         }
     } else {
         if (r->fails > 0) {
-            vlog(r->d, SECMQ_SVC_NOTICE,
-                 "the RabbitMQ management API works again (after %lu failed "
-                 "passes)",
-                 r->fails);
+            authd_logf(
+                r->d, SECMQ_SVC_NOTICE,
+                "the RabbitMQ management API works again (after %lu failed "
+                "passes)",
+                r->fails);
         }
         r->fails = 0;
         r->last_err[0] = '\0';
@@ -564,9 +554,9 @@ static void start(authd_revoke *r, uint64_t now)
     r->job = j;
     r->done = 0;
     if (pthread_create(&r->th, NULL, worker, r) != 0) {
-        vlog(r->d, SECMQ_SVC_ERR,
-             "cannot start a thread to close "
-             "connections; trying again later");
+        authd_logf(r->d, SECMQ_SVC_ERR,
+                   "cannot start a thread to close "
+                   "connections; trying again later");
         job_free(j);
         r->job = NULL;
         return;
