@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ typedef struct job {
     size_t nt;
     int *ok; /* per target: every matching connection is closed */
     uint64_t started_ms;
+    atomic_int *stop; /* set when secmq-authd stops: no new request */
     size_t closed;
     char err[512]; /* the first failure, "" when none */
 } job;
@@ -67,6 +69,7 @@ struct authd_revoke {
     pthread_t th;
     pthread_mutex_t mu;
     int running, done; /* done: under mu */
+    atomic_int stop;
     job *job;
     char last_err[512];
     uint64_t last_err_ms;
@@ -418,7 +421,7 @@ static void run_job(job *j)
     for (size_t i = 0; i < j->nt; i++) {
         j->ok[i] = 1;
     }
-    for (size_t c = 0; c < n; c++) {
+    for (size_t c = 0; c < n && !atomic_load(j->stop); c++) {
         long i = match(j, &conns[c]);
         if (i >= 0 && close_one(j, &conns[c], (size_t)i, user, pass) != 0) {
             j->ok[i] = 0;
@@ -551,6 +554,7 @@ static void start(authd_revoke *r, uint64_t now)
     j->api = r->cfg.api;
     j->creds_path = r->cfg.creds_path;
     j->started_ms = now;
+    j->stop = &r->stop;
     r->job = j;
     r->done = 0;
     if (pthread_create(&r->th, NULL, worker, r) != 0) {
@@ -613,6 +617,7 @@ authd_revoke *authd_revoke_new(authd *d, const authd_revoke_cfg *cfg, char *err,
     }
     r->d = d;
     r->cfg = *cfg;
+    atomic_init(&r->stop, 0);
     r->mem = authd_remember_new(cfg->remember_max);
     if (r->mem == NULL) {
         (void)pthread_mutex_destroy(&r->mu);
@@ -629,6 +634,9 @@ void authd_revoke_free(authd_revoke *r)
         return;
     }
     if (r->running) {
+        /* The request under way ends within its timeouts; no other
+         * starts. */
+        atomic_store(&r->stop, 1);
         (void)pthread_join(r->th, NULL);
         job_free(r->job);
     }

@@ -32,16 +32,18 @@ class RabbitNode:
     unless told). management=True adds rabbitmq_management on
     127.0.0.1:self.mgmt_port (mgmt_port, or a free one; self.mgmt_url) and
     the internal user database as the first auth backend, before the HTTP
-    one (for add_user's users)."""
+    one (for add_user's users); management_tls=True also an https
+    listener with the test's broker certificate (self.mgmt_tls_url)."""
 
     def __init__(self, workdir, pki, authd_addr, name="rabbit",
                  plugins=("rabbitmq_mqtt", "rabbitmq_auth_backend_http"),
-                 management=False, mgmt_port=None):
+                 management=False, mgmt_port=None, management_tls=False):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, 0o700)
         self.mqtt_port, dist_port, epmd_port = brokermod.free_ports(3)
         self.mgmt_port = None
         self.mgmt_url = None
+        self.mgmt_tls_url = None
         extra = []
         if management:
             self.mgmt_port = mgmt_port or brokermod.free_ports(1)[0]
@@ -53,6 +55,19 @@ class RabbitNode:
                      "auth_backends.2 = http",
                      "management.tcp.ip = %s" % brokermod.HOST,
                      "management.tcp.port = %d" % self.mgmt_port]
+            if management_tls:
+                tls_port = brokermod.free_ports(1)[0]
+                self.mgmt_tls_url = "https://%s:%d" % (brokermod.HOST,
+                                                        tls_port)
+                extra += [
+                    "management.ssl.ip = %s" % brokermod.HOST,
+                    "management.ssl.port = %d" % tls_port,
+                    "management.ssl.cacertfile = %s" % os.path.join(
+                        pki, "ca.crt"),
+                    "management.ssl.certfile = %s" % os.path.join(
+                        pki, "broker.crt"),
+                    "management.ssl.keyfile = %s" % os.path.join(
+                        pki, "broker.key")]
         self.node = "secmq%d%s@localhost" % (os.getpid(), name)
         conf = os.path.join(self.dir, "rabbitmq.conf")
         url = "http://%s/auth/" % authd_addr

@@ -15,7 +15,9 @@ none of the messages sam publishes afterwards, its reconnect is refused,
 and sam's and eve's connections keep delivering. With a wrong password in
 the credentials file, a revocation is logged loudly (HTTP 401) and
 secmq-authd keeps answering; once the file is fixed the connection is
-closed. Without --rabbitmq-api secmq-authd says at start that revoked
+closed. An https API is verified: with the test's CA it closes, with the
+system's CAs the certificate is refused loudly. Without --rabbitmq-api
+secmq-authd says at start that revoked
 users stay connected; a credentials file others may read, or http to a
 host that is not loopback, is refused. How long each close took after
 secmq-admin returned is printed.
@@ -28,6 +30,7 @@ exits 77 (ctest: skipped). Every wait is bounded and scaled
 import os
 import re
 import secrets
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,7 +52,7 @@ CLOSE_S = 10.0 * TIMEOUT_SCALE
 # After eve got a message, how long alice's copy would have had to arrive.
 QUIET_S = 1.5 * TIMEOUT_SCALE
 MGMT_USER = "secmq-mgmt"
-SUBSCRIBERS = ("alice", "bob", "carol", "dan", "eve")
+SUBSCRIBERS = ("alice", "bob", "carol", "dan", "eve", "fay")
 
 
 def tool(name):
@@ -94,9 +97,9 @@ class AuthdRevoke(unittest.TestCase):
         cls.b.setup()
         cls.addClassCleanup(subprocess.run, ["rm", "-rf", cls.b.dir])
         cls.rules = {}
-        for n in ("bob", "carol", "dan"):
+        for n in ("bob", "carol", "dan", "fay"):
             cls.b.add_user(n)
-        for n in ("bob", "carol", "dan", "eve"):
+        for n in ("bob", "carol", "dan", "eve", "fay"):
             cls.rules[n] = cls.b.acl_add("--user", n, "status", "read")
         # The management user's password: made here, in a 0600 file.
         cls.mgmt_pw = secrets.token_urlsafe(18)
@@ -109,7 +112,8 @@ class AuthdRevoke(unittest.TestCase):
             "--rabbitmq-api-credentials", cls.creds)
         cls.addClassCleanup(cls.authd.stop)
         cls.node = rabbit.RabbitNode(cls.b.dir, cls.b.pki, cls.authd.addr,
-                                     management=True, mgmt_port=mgmt_port)
+                                     management=True, mgmt_port=mgmt_port,
+                                     management_tls=True)
         cls.addClassCleanup(cls.node.stop)
         t0 = time.monotonic()
         cls.node.start()
@@ -291,6 +295,45 @@ class AuthdRevoke(unittest.TestCase):
         self.revoke_case(
             "carol", lambda: self.b.set_password("carol"), "password changed",
             r"refused login for 'carol' \(client 'carol-rv'\): bad password")
+
+    def test_https_api_verified(self):
+        """--rabbitmq-api https://: verified against --rabbitmq-api-cafile
+        (the test's CA) it closes; without it (the system's CAs) the
+        certificate is refused, loudly, and nothing is closed. Two more
+        secmq-authd on a copy of the database, changed alone, so that
+        only they act."""
+        sub = Sub(self, "fay", "fay-rv")
+        self.addCleanup(sub.stop)
+        self.delivering(sub, self.eve)
+        db2 = os.path.join(self.b.dir, "copy.db")
+        src, dst = sqlite3.connect(self.b.auth_db), sqlite3.connect(db2)
+        src.backup(dst)
+        src.close()
+        dst.close()
+        started = {}
+        for name, extra in (("good", ["--rabbitmq-api-cafile",
+                                      self.b.cafile]),
+                            ("bad", [])):
+            d = os.path.join(self.b.dir, "authd-" + name)
+            os.mkdir(d, 0o700)
+            started[name] = rabbit.Authd(
+                db2, d, "--rabbitmq-api", self.node.mgmt_tls_url,
+                "--rabbitmq-api-credentials", self.creds, *extra)
+            self.addCleanup(started[name].stop)
+        since = len(self.authd.text())
+        self.b.admin("user", "disable", "fay", db=db2)
+        self.assertIsNotNone(started["bad"].wait(
+            r"error: the RabbitMQ management API is unreachable: GET "
+            r"https://[^ ]*: SSL certificate problem", CLOSE_S),
+            started["bad"].text())
+        self.assertIsNotNone(started["good"].wait(
+            r"closed RabbitMQ connection '[^']+' of user 'fay' \(client "
+            r"'fay-rv'\): user disabled", CLOSE_S), started["good"].text())
+        self.assertNotIn("closed RabbitMQ connection",
+                         started["bad"].text())
+        # The class's secmq-authd (its database unchanged) closed nothing.
+        self.assertNotIn("closed RabbitMQ connection",
+                         self.authd.text()[since:])
 
     def test_wrong_credentials_loud_then_closed(self):
         """A wrong management password: a loud line, no crash, answers go
