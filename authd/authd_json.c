@@ -15,16 +15,22 @@
 
 #define JSON_DEPTH 16
 
-/* A string member of o (borrowed from o), or NULL. */
+/* A string member of o (borrowed from o), or NULL; NULL too for one
+ * with a NUL inside ("alice\u0000x" must not be read as "alice"). */
 static const char *member_str(struct json_object *o, const char *key)
 {
     struct json_object *v = NULL;
+    const char *str;
 
     if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
         !json_object_is_type(v, json_type_string)) {
         return NULL;
     }
-    return json_object_get_string(v);
+    str = json_object_get_string(v);
+    if (str == NULL || strlen(str) != (size_t)json_object_get_string_len(v)) {
+        return NULL;
+    }
+    return str;
 }
 
 static char *dup_or_null(const char *s, int *oom)

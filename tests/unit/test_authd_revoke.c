@@ -62,6 +62,21 @@ static void test_conns(void)
     CHECK(c[2].connected_at == -1);
     authd_conns_free(c, n);
 
+    /* A NUL inside a string: no such user (not "alice"); no such name. */
+    {
+        static const char nul_user[] =
+            "[{\"name\":\"n\",\"user\":\"alice\\u0000x\"}]";
+        static const char nul_name[] = "[{\"name\":\"n\\u0000x\"}]";
+        CHECK_INT_EQ(authd_conns_parse(nul_user, strlen(nul_user), &c, &n, err,
+                                       sizeof err),
+                     0);
+        CHECK_INT_EQ((int)n, 1);
+        CHECK(c[0].user == NULL);
+        authd_conns_free(c, n);
+        CHECK_INT_EQ(authd_conns_parse(nul_name, strlen(nul_name), &c, &n, err,
+                                       sizeof err),
+                     -1);
+    }
     CHECK_INT_EQ(authd_conns_parse("[]", 2, &c, &n, err, sizeof err), 0);
     CHECK_INT_EQ((int)n, 0);
     authd_conns_free(c, n);
