@@ -504,11 +504,10 @@ static void collect(authd_revoke *r, uint64_t now)
         /* Loud, but not once a second for a long outage. */
         if (strcmp(j->err, r->last_err) != 0 ||
             now >= r->last_err_ms + FAIL_LOG_EVERY_MS) {
-            authd_logf(
-                r->d, SECMQ_SVC_ERR,
-                "%s; %zu users' connections not closed yet, trying again "
-                "every %ld s (%lu failed passes)",
-                j->err, r->nt, r->cfg.retry_s, r->fails);
+            authd_logf(r->d, SECMQ_SVC_ERR,
+                       "%s; %zu revocations pending, trying again every %ld s "
+                       "(%lu failed passes)",
+                       j->err, r->nt, r->cfg.retry_s, r->fails);
             (void)snprintf(r->last_err, sizeof r->last_err, "%s", j->err);
             r->last_err_ms = now;
         }
