@@ -40,13 +40,20 @@ class RabbitNode:
                  management=False, mgmt_port=None, management_tls=False):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, 0o700)
-        self.mqtt_port, dist_port, epmd_port = brokermod.free_ports(3)
+        # All of the node's ports from one call (distinct), none the
+        # management port the caller chose.
+        ports = brokermod.free_ports(5)
+        for _ in range(20):
+            if mgmt_port not in ports:
+                break
+            ports = brokermod.free_ports(5)
+        self.mqtt_port, dist_port, epmd_port = ports[:3]
         self.mgmt_port = None
         self.mgmt_url = None
         self.mgmt_tls_url = None
         extra = []
         if management:
-            self.mgmt_port = mgmt_port or brokermod.free_ports(1)[0]
+            self.mgmt_port = mgmt_port or ports[3]
             self.mgmt_url = "http://%s:%d" % (brokermod.HOST, self.mgmt_port)
             plugins = tuple(plugins) + ("rabbitmq_management",)
             # The internal database first: the management user's logins
@@ -56,7 +63,7 @@ class RabbitNode:
                      "management.tcp.ip = %s" % brokermod.HOST,
                      "management.tcp.port = %d" % self.mgmt_port]
             if management_tls:
-                tls_port = brokermod.free_ports(1)[0]
+                tls_port = ports[4]
                 self.mgmt_tls_url = "https://%s:%d" % (brokermod.HOST,
                                                         tls_port)
                 extra += [

@@ -348,7 +348,15 @@ class AuthdRevoke(unittest.TestCase):
             r"error: the RabbitMQ management API answered HTTP 401 to GET "
             r"/api/connections \(refused: check the user and password",
             CLOSE_S), self.authd.text()[since:])
-        # Still answering RabbitMQ meanwhile.
+        # Still answering RabbitMQ meanwhile: a new connection logs in.
+        t0 = time.monotonic()
+        # (plain: sam's keyring is in use by its publisher; eve's
+        # secmq-sub refuses it, which does not matter here)
+        self.sh_cls("secmq-pub", *self.conn("sam"), "-t", "status", "-q",
+                    "1", "-i", "sam-fresh", "-m", "fresh login")
+        sys.stderr.write("a new connection published in %.2f s while the "
+                         "management API refused secmq-authd\n"
+                         % (time.monotonic() - t0))
         self.delivering(self.eve)
         self.assertIsNone(self.authd.proc.poll())
         self.assertNotIn("closed RabbitMQ connection",
