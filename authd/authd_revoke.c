@@ -40,6 +40,7 @@ typedef struct target {
     char *user;
     char *id;          /* NULL: every connection of the user */
     char *why;         /* the cause, for the log and X-Reason */
+    int queues;        /* also delete id's subscription queues (once) */
     int64_t before_ms; /* wall clock: connections made after are kept */
     uint64_t made_ms;  /* monotonic */
     uint64_t due_ms;   /* monotonic: the next pass may start */
@@ -50,7 +51,8 @@ typedef struct job {
     const authd *d; /* its log callback only */
     authd_mgmt_cfg api;
     const char *creds_path;
-    target *t; /* copies */
+    const char *vhost; /* the MQTT plugin's (borrowed from argv) */
+    target *t;         /* copies */
     size_t nt;
     int *ok; /* per target: every matching connection is closed */
     uint64_t started_ms;
@@ -176,7 +178,8 @@ static int target_copy(target *dst, const target *src)
 
 /* A new target (copied names); logged. */
 static void add_target(authd_revoke *r, const char *user, const char *id,
-                       const char *why, int64_t before_ms, uint64_t now)
+                       const char *why, int queues, int64_t before_ms,
+                       uint64_t now)
 {
     char b1[80], b2[80];
     target t = {0}, *nt;
@@ -197,6 +200,7 @@ static void add_target(authd_revoke *r, const char *user, const char *id,
     t.user = strdup(user);
     t.id = id != NULL && id[0] != '\0' ? strdup(id) : NULL;
     t.why = strdup(why);
+    t.queues = queues && t.id != NULL;
     t.before_ms = before_ms;
     t.made_ms = now;
     t.due_ms = now;
@@ -228,7 +232,9 @@ static void on_lost(void *user, const char *name, const char *id,
 {
     lost_ctx *c = user;
 
-    add_target(c->r, name, id, why, c->before_ms, c->now);
+    /* SECURITY: a persistent session's queue keeps its bindings, and
+     * RabbitMQ does not ask about them again when the client is back. */
+    add_target(c->r, name, id, why, 1, c->before_ms, c->now);
 }
 
 int authd_revoke_on_load(void *user, const secmq_policy *fresh, char *err,
@@ -254,7 +260,7 @@ int authd_revoke_on_load(void *user, const secmq_policy *fresh, char *err,
                           : un->pw_gen != uo->pw_gen      ? "password changed"
                                                           : NULL;
         if (why != NULL) {
-            add_target(r, uo->name, NULL, why, c.before_ms, c.now);
+            add_target(r, uo->name, NULL, why, 0, c.before_ms, c.now);
         }
     }
     /* The remembered questions, asked of the new policy: a view of d
@@ -378,6 +384,66 @@ static int close_one(job *j, const authd_conn *conn, size_t i, const char *user,
     return -1;
 }
 
+/* Deletes target i's MQTT subscription queues (qos0, qos1) in j's vhost:
+ * a persistent session keeps its queue and bindings across the close,
+ * and RabbitMQ does not ask about a binding again. 0 when both are gone. */
+static int delete_queues(job *j, size_t i, const char *user, const char *pass)
+{
+    static const char *const qos[] = {"qos0", "qos1"};
+    const target *t = &j->t[i];
+    char *ev = authd_mgmt_escape(j->vhost), *eq = NULL;
+    char name[SECMQ_AUTH_NAME_MAX + 32], path[64 + 3 * 2 * 300], err[512];
+    char b1[80], b2[80], b3[360];
+    int rc = 0;
+
+    for (size_t k = 0; k < 2 && rc == 0; k++) {
+        char *body = NULL;
+        size_t len;
+        long st;
+
+        (void)snprintf(name, sizeof name, "mqtt-subscription-%s%s", t->id,
+                       qos[k]);
+        free(eq);
+        eq = authd_mgmt_escape(name);
+        if (ev == NULL || eq == NULL ||
+            strlen(ev) + strlen(eq) + 16 > sizeof path) {
+            job_fail(j, "out of memory or a queue name too long");
+            rc = -1;
+            break;
+        }
+        (void)snprintf(path, sizeof path, "/api/queues/%s/%s", ev, eq);
+        st = authd_mgmt_request(&j->api, "DELETE", path, NULL, user, pass,
+                                &body, &len, err, sizeof err);
+        free(body);
+        if (st == 200 || st == 204) {
+            authd_logf(j->d, SECMQ_SVC_NOTICE,
+                       "deleted RabbitMQ queue '%s' (the session of user "
+                       "'%s', client '%s'): %s",
+                       secmq__printable(name, b3, sizeof b3),
+                       secmq__printable(t->user, b1, sizeof b1),
+                       secmq__printable(t->id, b2, sizeof b2), t->why);
+        } else if (st != 404) {
+            if (st < 0) {
+                job_fail(j, "the RabbitMQ management API is unreachable: %s",
+                         err);
+            } else {
+                job_fail(j,
+                         "the RabbitMQ management API answered HTTP %ld to "
+                         "DELETE of queue '%s'%s",
+                         st, secmq__printable(name, b3, sizeof b3),
+                         st == 401 ? " (the management user needs the "
+                                     "configure permission on the MQTT "
+                                     "subscription queues of the vhost)"
+                                   : "");
+            }
+            rc = -1;
+        }
+    }
+    free(ev);
+    free(eq);
+    return rc;
+}
+
 static void run_job(job *j)
 {
     char user[AUTHD_CREDS_MAX + 1], err[512];
@@ -424,6 +490,11 @@ static void run_job(job *j)
     for (size_t c = 0; c < n && !atomic_load(j->stop); c++) {
         long i = match(j, &conns[c]);
         if (i >= 0 && close_one(j, &conns[c], (size_t)i, user, pass) != 0) {
+            j->ok[i] = 0;
+        }
+    }
+    for (size_t i = 0; i < j->nt && !atomic_load(j->stop); i++) {
+        if (j->t[i].queues && delete_queues(j, i, user, pass) != 0) {
             j->ok[i] = 0;
         }
     }
@@ -482,6 +553,9 @@ static void collect(authd_revoke *r, uint64_t now)
         target *t = find_seq(r, j->t[i].seq);
         if (t == NULL) {
             continue;
+        }
+        if (j->ok[i]) {
+            t->queues = 0; /* deleted once: a new session may follow */
         }
         if (!j->ok[i]) {
             t->due_ms = now + (uint64_t)r->cfg.retry_s * 1000u;
@@ -552,6 +626,7 @@ static void start(authd_revoke *r, uint64_t now)
     j->d = r->d;
     j->api = r->cfg.api;
     j->creds_path = r->cfg.creds_path;
+    j->vhost = r->d->vhost;
     j->started_ms = now;
     j->stop = &r->stop;
     r->job = j;

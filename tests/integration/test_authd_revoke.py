@@ -52,7 +52,7 @@ CLOSE_S = 10.0 * TIMEOUT_SCALE
 # After eve got a message, how long alice's copy would have had to arrive.
 QUIET_S = 1.5 * TIMEOUT_SCALE
 MGMT_USER = "secmq-mgmt"
-SUBSCRIBERS = ("alice", "bob", "carol", "dan", "eve", "fay")
+SUBSCRIBERS = ("alice", "bob", "carol", "dan", "eve", "fay", "gil")
 
 
 def tool(name):
@@ -68,7 +68,7 @@ class Sub:
     """A secmq-sub on status (QoS 1) as user with client id cid; its
     output and errors in files."""
 
-    def __init__(self, test, user, cid):
+    def __init__(self, test, user, cid, *extra):
         d = test.b.dir
         self.out = os.path.join(d, "%s.out" % cid)
         self.err = os.path.join(d, "%s.err" % cid)
@@ -76,7 +76,7 @@ class Sub:
             self.proc = subprocess.Popen(
                 [tool("secmq-sub")] + test.conn(user) +
                 ["--keyring", test.kdir(user), "-t", "status", "-q", "1",
-                 "-i", cid, "-F", "%S %p"],
+                 "-i", cid, "-F", "%S %p"] + list(extra),
                 stdout=out, stderr=err, env=test.env,
                 stdin=subprocess.DEVNULL)
 
@@ -97,9 +97,9 @@ class AuthdRevoke(unittest.TestCase):
         cls.b.setup()
         cls.addClassCleanup(subprocess.run, ["rm", "-rf", cls.b.dir])
         cls.rules = {}
-        for n in ("bob", "carol", "dan", "fay"):
+        for n in ("bob", "carol", "dan", "fay", "gil"):
             cls.b.add_user(n)
-        for n in ("bob", "carol", "dan", "eve", "fay"):
+        for n in ("bob", "carol", "dan", "eve", "fay", "gil"):
             cls.rules[n] = cls.b.acl_add("--user", n, "status", "read")
         # The management user's password: made here, in a 0600 file.
         cls.mgmt_pw = secrets.token_urlsafe(18)
@@ -118,6 +118,10 @@ class AuthdRevoke(unittest.TestCase):
         t0 = time.monotonic()
         cls.node.start()
         cls.node.add_user(MGMT_USER, cls.mgmt_pw, "administrator")
+        # Deleting a persistent session's queue needs the configure
+        # permission on it (and nothing else), as docs/DEPLOY.md says.
+        cls.node.ctl("set_permissions", "-p", "/", MGMT_USER,
+                     "^mqtt-subscription-", "^$", "^$")
         cls.node.wait_management(MGMT_USER, cls.mgmt_pw)
         sys.stderr.write("RabbitMQ node with the management API up in "
                          "%.1f s\n" % (time.monotonic() - t0))
@@ -224,20 +228,21 @@ class AuthdRevoke(unittest.TestCase):
         self.fail("no message reached %s:\n%s" % (
             [s.out for s in subs], self.authd.text()[-3000:]))
 
-    def revoke_case(self, user, change, why_rx, refused_rx):
+    def revoke_case(self, user, change, why_rx, refused_rx, *sub_args,
+                    closed_rx=None):
         """user's secmq-sub connected and receiving; change() (secmq-admin)
         closes its connection with a log line matching why_rx, no later
         message reaches it, its reconnect is refused (refused_rx in the
         log), and eve keeps receiving over sam's connection."""
         cid = "%s-rv" % user
-        sub = Sub(self, user, cid)
+        sub = Sub(self, user, cid, *sub_args)
         self.addCleanup(sub.stop)
         self.delivering(sub, self.eve)
         since = len(self.authd.text())
         t0 = time.monotonic()
         change()
-        rx = (r"closed RabbitMQ connection '[^']+' of user '%s' \(client "
-              r"'%s'\): %s" % (user, cid, why_rx))
+        rx = closed_rx or (r"closed RabbitMQ connection '[^']+' of user "
+                           r"'%s' \(client '%s'\): %s" % (user, cid, why_rx))
         deadline = t0 + CLOSE_S
         while time.monotonic() < deadline and \
                 not re.search(rx, self.authd.text()[since:]):
@@ -247,9 +252,13 @@ class AuthdRevoke(unittest.TestCase):
         self.assertRegex(text, rx)
         sys.stderr.write("%s: connection closed %.2f s after secmq-admin "
                          "returned\n" % (user, took))
-        # Only that connection.
-        self.assertEqual(len(re.findall(r"closed RabbitMQ connection", text)),
-                         1, text)
+        # Only that connection (a deleted queue may have closed it first).
+        closes = re.findall(r"closed RabbitMQ connection [^\n]* of user "
+                            r"'([^']*)' \(client '([^']*)'\)", text)
+        self.assertLessEqual(len(closes), 1, text)
+        self.assertEqual(set(closes) - {(user, cid)}, set(), text)
+        if closed_rx is None:
+            self.assertEqual(len(closes), 1, text)
         # secmq-sub saw it go.
         deadline = time.monotonic() + CLOSE_S
         while time.monotonic() < deadline and \
@@ -265,11 +274,13 @@ class AuthdRevoke(unittest.TestCase):
                             % user)
         time.sleep(QUIET_S)
         self.assertNotIn("sam " + text, sub.lines(),
-                         "%s still receives after losing access" % user)
+                         "%s still receives after losing access:\n%s"
+                         % (user, self.authd.text()[since:][-4000:]))
         self.assertIsNone(self.sam.poll())
         # Its reconnect (secmq-sub retries) is refused.
-        self.assertIsNotNone(
-            self.authd.wait(refused_rx, CLOSE_S), self.authd.text()[since:])
+        if refused_rx is not None:
+            self.assertIsNotNone(self.authd.wait(refused_rx, CLOSE_S),
+                                 self.authd.text()[since:])
         self.assertNotRegex(self.authd.text(),
                             r"closed RabbitMQ connection [^\n]* of user "
                             r"'(sam|eve)'")
@@ -285,11 +296,52 @@ class AuthdRevoke(unittest.TestCase):
             "user disabled", r"refused login for 'alice' \(client "
             r"'alice-rv'\): disabled user")
 
+    @staticmethod
+    def reduced_rx(user):
+        """A lost rule: the connection closed by secmq-authd, or its
+        subscription queue deleted (which ends the connection, often
+        before the management API lists it)."""
+        return (r"(closed RabbitMQ connection '[^']+' of user '%s' \(client "
+                r"'%s-rv'\)|deleted RabbitMQ queue 'mqtt-subscription-"
+                r"%s-rvqos1' \(the session of user '%s', client '%s-rv'\)): "
+                r"access reduced: no rule allows read on MQTT filter "
+                r"'status'" % ((user,) * 5))
+
     def test_removed_rule_closed(self):
         self.revoke_case(
             "bob", lambda: self.b.admin("acl", "del", self.rules["bob"]),
             r"access reduced: no rule allows read on MQTT filter 'status'",
-            r"denied (resource|topic) read '[^']*' for 'bob'")
+            r"denied (resource|topic) read '[^']*' for 'bob'",
+            closed_rx=self.reduced_rx("bob"))
+
+    def test_removed_rule_persistent_session(self):
+        """A persistent session (-c): its queue and binding outlive the
+        connection and RabbitMQ does not ask about the binding again, so
+        secmq-authd deletes the queue too; gil, back, gets nothing."""
+        # Deleting the queue ends its consumer: RabbitMQ may close the
+        # connection before secmq-authd finds it in the list.
+        self.revoke_case(
+            "gil", lambda: self.b.admin("acl", "del", self.rules["gil"]),
+            r"access reduced: no rule allows read on MQTT filter 'status'",
+            r"denied topic read 'status' for 'gil'", "-c",
+            closed_rx=self.reduced_rx("gil"))
+        self.assertRegex(self.authd.text(),
+                         r"deleted RabbitMQ queue 'mqtt-subscription-"
+                         r"gil-rvqos1' \(the session of user 'gil', client "
+                         r"'gil-rv'\): access reduced")
+        # Back (secmq-sub reconnects) and still nothing.
+        self.assertIsNotNone(self.authd.wait(
+            r"allowed login for 'gil' \(client 'gil-rv'\)[^\n]*\n(.|\n)*"
+            r"allowed login for 'gil' \(client 'gil-rv'\)", CLOSE_S))
+        sub_out = os.path.join(self.b.dir, "gil-rv.out")
+        before = read(sub_out)
+        for _ in range(3):
+            text = self.publish()
+            self.assertTrue(self.wait_line(self.eve, "sam " + text,
+                                           DELIVERY_S))
+        time.sleep(QUIET_S)
+        self.assertEqual(read(sub_out), before,
+                         "gil's persistent session still receives")
 
     def test_new_password_closed(self):
         self.revoke_case(
