@@ -3,7 +3,8 @@
 users who lose access (label `cluster`): one RabbitMQ node on loopback
 with its MQTT plugin asking secmq-authd (rabbitmq_auth_backend_http) and
 its management API (rabbitmq_management) on a free loopback port, with a
-management user made by rabbitmqctl (tag administrator) whose
+management user made by rabbitmqctl (tag administrator, configure on the
+subscription queues) whose
 "user:password" secmq-authd reads from a 0600 file.
 
 sam publishes sealed messages on `status` over one connection for the whole
@@ -12,7 +13,9 @@ read rule is removed, carol gets a new password, each while their
 secmq-sub (QoS 1) is connected: secmq-authd logs the close of exactly that
 connection with the cause, the subscriber loses its connection and gets
 none of the messages sam publishes afterwards, its reconnect is refused,
-and sam's and eve's connections keep delivering. With a wrong password in
+and sam's and eve's connections keep delivering. gil's persistent session
+(-c) loses its rule: its subscription queue is deleted too (RabbitMQ keeps
+the binding and does not ask again), so gil, back, gets nothing. With a wrong password in
 the credentials file, a revocation is logged loudly (HTTP 401) and
 secmq-authd keeps answering; once the file is fixed the connection is
 closed. An https API is verified: with the test's CA it closes, with the
