@@ -356,8 +356,17 @@ size_t authd_remember_recheck(authd_remember *m, authd *fresh,
         const char *no = NULL;
 
         next = p->newer;
-        if (un == NULL || un->disabled ||
-            (uo != NULL && uo->pw_gen != un->pw_gen)) {
+        if (un == NULL || un->disabled) {
+            /* The caller closes all the user's connections; its sessions
+             * go too (their bindings would outlive later rule changes). */
+            if (p->id[0] != '\0') {
+                lost(user, p->user, p->id,
+                     un == NULL ? "user deleted" : "user disabled");
+            }
+            forget(m, p);
+            continue;
+        }
+        if (uo != NULL && uo->pw_gen != un->pw_gen) {
             forget(m, p); /* the caller closes all the user's connections */
             continue;
         }

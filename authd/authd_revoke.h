@@ -44,12 +44,14 @@ typedef void (*authd_lost_fn)(void *user, const char *name, const char *id,
 /*
  * authd_remember_recheck -- ask every remembered question again of
  * fresh, a view of d whose svc.policy is the new policy (old is the one
- * in force until now); a pair whose user is gone, disabled or has a new
- * password is left to the caller (it closes all of the user's
- * connections) and forgotten. For each other pair with a question now
- * denied (or, when it had more than AUTHD_REMEMBER_QUESTIONS, whose
- * rules lost any right), or whose client id is now another user's, lost
- * is called once and the pair forgotten. Returns how many lost access.
+ * in force until now). A pair whose user has a new password is forgotten
+ * (the caller closes all of the user's connections); one whose user is
+ * gone or disabled too, after lost is called for it with "user deleted"
+ * or "user disabled" when it has a client id (its session goes). For
+ * each other pair with a question now denied (or, when it had more than
+ * AUTHD_REMEMBER_QUESTIONS, whose rules lost any right), or whose client
+ * id is now another user's, lost is called once with "access reduced:
+ * ..." and the pair forgotten. Returns how many lost access that way.
  */
 size_t authd_remember_recheck(authd_remember *m, authd *fresh,
                               const secmq_policy *old, authd_lost_fn lost,

@@ -297,18 +297,25 @@ class AuthdRevoke(unittest.TestCase):
         self.revoke_case(
             "alice", lambda: self.b.admin("user", "disable", "alice"),
             "user disabled", r"refused login for 'alice' \(client "
-            r"'alice-rv'\): disabled user")
+            r"'alice-rv'\): disabled user",
+            closed_rx=self.reduced_rx("alice", "user disabled"))
+        # Its session goes too (a later `user enable` must not bring back
+        # bindings made under rules changed meanwhile).
+        self.assertIsNotNone(self.authd.wait(
+            r"deleted RabbitMQ queue 'mqtt-subscription-alice-rvqos1' \(the "
+            r"session of user 'alice', client 'alice-rv'\): user disabled",
+            CLOSE_S))
 
     @staticmethod
-    def reduced_rx(user):
-        """A lost rule: the connection closed by secmq-authd, or its
+    def reduced_rx(user, why=r"access reduced: no rule allows read on MQTT "
+                   r"filter 'status'"):
+        """A lost rule or user: the connection closed by secmq-authd, or its
         subscription queue deleted (which ends the connection, often
         before the management API lists it)."""
         return (r"(closed RabbitMQ connection '[^']+' of user '%s' \(client "
                 r"'%s-rv'\)|deleted RabbitMQ queue 'mqtt-subscription-"
                 r"%s-rvqos1' \(the session of user '%s', client '%s-rv'\)): "
-                r"access reduced: no rule allows read on MQTT filter "
-                r"'status'" % ((user,) * 5))
+                % ((user,) * 5)) + why
 
     def test_removed_rule_closed(self):
         self.revoke_case(
@@ -418,8 +425,13 @@ class AuthdRevoke(unittest.TestCase):
                          self.authd.text()[since:])
         self.write_creds(self.mgmt_pw)
         self.assertIsNotNone(self.authd.wait(
-            r"closed RabbitMQ connection '[^']+' of user 'dan' \(client "
-            r"'dan-rv'\): user disabled", CLOSE_S), self.authd.text()[since:])
+            self.reduced_rx("dan", "user disabled"), CLOSE_S),
+            self.authd.text()[since:])
+        deadline = time.monotonic() + CLOSE_S
+        while time.monotonic() < deadline and \
+                "connection lost" not in read(sub.err):
+            time.sleep(0.05)
+        self.assertIn("connection lost", read(sub.err))
         self.assertIsNotNone(self.authd.wait(
             r"the RabbitMQ management API works again", CLOSE_S))
 

@@ -353,15 +353,16 @@ static void test_remember(void)
                               "on MQTT filter 'status'");
     CHECK_INT_EQ((int)authd_remember_count(m), 2);
 
-    /* alice disabled: forgotten without a call (the caller closes all of
-     * a disabled user's connections). */
+    /* alice disabled: forgotten, with a call for its session (the caller
+     * closes all of a disabled user's connections). */
     memcpy(fresh_users, users, sizeof users);
     fresh_users[0].disabled = 1;
     fresh.users = fresh_users;
     d.svc.policy = fresh;
     nlost = 0;
     CHECK_INT_EQ((int)authd_remember_recheck(m, &d, &old, on_lost, NULL), 0);
-    CHECK_INT_EQ(nlost, 0);
+    CHECK_INT_EQ(nlost, 1);
+    CHECK_STR_EQ(lost_log[0], "alice/a-1: user disabled");
     CHECK_INT_EQ((int)authd_remember_count(m), 1); /* bob's queue pair */
 
     /* The bound: the least recently used pair goes, counted once. */
