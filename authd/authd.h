@@ -43,8 +43,11 @@ typedef enum authd_kind {
     AUTHD_TOPIC     /* /auth/topic */
 } authd_kind;
 
+struct authd_revoke;
+
 typedef struct authd {
     secmq_authsvc svc;
+    struct authd_revoke *rv; /* owned by main; NULL: no management API */
     secmq_idpats idpats;
     const char *vhost;    /* borrowed from argv */
     const char *exchange; /* borrowed from argv */
@@ -88,7 +91,16 @@ const char *authd_decide(authd *d, authd_kind kind, const authd_form *form,
  */
 int authd_mqtt_from_rk(const char *rk, char *out, size_t cap);
 
+/* An MQTT subscription queue, "mqtt-subscription-<client id>qos0|1"; its
+ * client id into id (cap bytes). 1 if name is one, else 0. */
+int authd_queue_client_id(const char *name, char *id, size_t cap);
+
 /* --- authd_http.c ----------------------------------------------------- */
+
+/* A printf-style line through d's log callback (any thread: the callback
+ * writes whole lines to stderr). */
+void authd_logf(const authd *d, secmq_svc_level lv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 typedef struct authd_http authd_http;
 

@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "authd.h"
+#include "authd_revoke.h"
 
 #define CONN_TIMEOUT_S 10u
 
@@ -34,10 +35,7 @@ typedef struct req {
     int too_big; /* more than AUTHD_BODY_MAX bytes came */
 } req;
 
-static void logf_(const authd *d, secmq_svc_level lv, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void logf_(const authd *d, secmq_svc_level lv, const char *fmt, ...)
+void authd_logf(const authd *d, secmq_svc_level lv, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -140,16 +138,16 @@ static enum MHD_Result finish(authd *d, struct MHD_Connection *c,
     get_ctx g = {&form, 0, ""};
 
     if (r->too_big) {
-        logf_(d, SECMQ_SVC_NOTICE,
-              "refused a %s request from %s: body over %d bytes", method, who,
-              AUTHD_BODY_MAX);
+        authd_logf(d, SECMQ_SVC_NOTICE,
+                   "refused a %s request from %s: body over %d bytes", method,
+                   who, AUTHD_BODY_MAX);
         return answer(c, MHD_HTTP_CONTENT_TOO_LARGE, "deny");
     }
     if (!kind_of(url, &kind)) {
-        logf_(d, SECMQ_SVC_NOTICE,
-              "refused a request for '%s' from %s: no "
-              "such path",
-              secmq__printable(url, b3, sizeof b3), who);
+        authd_logf(d, SECMQ_SVC_NOTICE,
+                   "refused a request for '%s' from %s: no "
+                   "such path",
+                   secmq__printable(url, b3, sizeof b3), who);
         return answer(c, MHD_HTTP_NOT_FOUND, "deny");
     }
     if (strcmp(method, MHD_HTTP_METHOD_GET) == 0) {
@@ -168,28 +166,33 @@ static enum MHD_Result finish(authd *d, struct MHD_Connection *c,
     }
     if (g.failed) {
         authd_form_clear(&form);
-        logf_(d, SECMQ_SVC_NOTICE,
-              "refused a malformed %s question from %s: "
-              "%s",
-              kind_names[kind], who, g.err);
+        authd_logf(d, SECMQ_SVC_NOTICE,
+                   "refused a malformed %s question from %s: "
+                   "%s",
+                   kind_names[kind], who, g.err);
         return answer(c, MHD_HTTP_BAD_REQUEST, "deny");
     }
     no = authd_decide(d, kind, &form, who, why, sizeof why);
+    if (no == NULL) {
+        /* RabbitMQ keeps it for the connection: a reload re-asks it. */
+        authd_revoke_answer(d->rv, kind, &form);
+    }
     if (kind == AUTHD_USER) {
         /* authsvc.c logged a refusal with its reason. */
         if (no == NULL && d->verbose) {
-            logf_(d, SECMQ_SVC_INFO, "allowed login for '%s' (client '%s')",
-                  secmq__printable(authd_form_get(&form, "username"), b1,
-                                   sizeof b1),
-                  secmq__printable(authd_form_get(&form, "client_id"), b2,
-                                   sizeof b2));
+            authd_logf(d, SECMQ_SVC_INFO,
+                       "allowed login for '%s' (client '%s')",
+                       secmq__printable(authd_form_get(&form, "username"), b1,
+                                        sizeof b1),
+                       secmq__printable(authd_form_get(&form, "client_id"), b2,
+                                        sizeof b2));
         }
     } else if (no != NULL || d->verbose) {
         const char *what =
             authd_form_get(&form, kind == AUTHD_TOPIC      ? "routing_key"
                                   : kind == AUTHD_RESOURCE ? "name"
                                                            : "vhost");
-        logf_(
+        authd_logf(
             d, no != NULL ? SECMQ_SVC_NOTICE : SECMQ_SVC_INFO,
             "%s %s %s '%s' for '%s'%s%s%s%s%s",
             no != NULL ? "denied" : "allowed", kind_names[kind],
@@ -226,11 +229,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     if (r == NULL) {
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0 &&
             strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
-            logf_(d, SECMQ_SVC_NOTICE,
-                  "refused a %s request from %s: only "
-                  "POST and GET are answered",
-                  secmq__printable(method, b, sizeof b),
-                  peer(c, addr, sizeof addr));
+            authd_logf(d, SECMQ_SVC_NOTICE,
+                       "refused a %s request from %s: only "
+                       "POST and GET are answered",
+                       secmq__printable(method, b, sizeof b),
+                       peer(c, addr, sizeof addr));
             return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, "deny");
         }
         r = calloc(1, sizeof *r);

@@ -28,6 +28,7 @@
 #include <secmq.h>
 
 #include "authd.h"
+#include "authd_revoke.h"
 
 #define EXIT_USAGE 2
 #define RELOAD_MAX_S 3600
@@ -59,6 +60,30 @@ static const char usage_text[] =
     "  --client-id-pattern P  client ids tied to users, as the plugin's\n"
     "                         plugin_opt_client_id_pattern (e.g. \"%u %u-*\")\n"
     "  --max-connections N    HTTP connections at once (default 64)\n"
+    "  --rabbitmq-api URL     RabbitMQ's management API\n"
+    "                         (rabbitmq_management), e.g.\n"
+    "                         http://127.0.0.1:15672: after a reload, close\n"
+    "                         the RabbitMQ connections of users deleted,\n"
+    "                         disabled or with a new password, and of\n"
+    "                         clients whose allowed topics or queues are\n"
+    "                         now denied (deleting those clients'\n"
+    "                         subscription queues too). http only to a\n"
+    "                         loopback host; https is verified. Without it,\n"
+    "                         such users stay connected until they\n"
+    "                         reconnect.\n"
+    "  --rabbitmq-api-credentials FILE\n"
+    "                         \"user:password\" of a management user with\n"
+    "                         the administrator tag (to close other users'\n"
+    "                         connections) and the configure permission on\n"
+    "                         the vhost's mqtt-subscription- queues (to\n"
+    "                         delete them); FILE mode 0600 or stricter,\n"
+    "                         read at each use. Required with\n"
+    "                         --rabbitmq-api.\n"
+    "  --rabbitmq-api-cafile FILE\n"
+    "                         CA certificates for an https API (default:\n"
+    "                         the system's)\n"
+    "  --rabbitmq-remember N  clients whose allowed answers are remembered\n"
+    "                         (default 10000; the least recently used go)\n"
     "  --login-source-failures N, --login-user-failures N,\n"
     "  --login-pause-ms N, --login-backoff S, --login-backoff-max S,\n"
     "  --login-window S, --login-cache-size N, --login-cache-ttl S,\n"
@@ -72,7 +97,7 @@ static const char usage_text[] =
     "\n"
     "Logs to stderr. SIGHUP reloads the database at once; SIGTERM/SIGINT\n"
     "stop. Exit status: 0 stopped by a signal, 1 cannot start (database,\n"
-    "socket), 2 bad options.\n";
+    "socket, credentials file), 2 bad options.\n";
 
 static int g_verbose;
 
@@ -267,6 +292,10 @@ enum {
     OPT_RELOAD,
     OPT_IDPAT,
     OPT_CONNS,
+    OPT_API,
+    OPT_API_CREDS,
+    OPT_API_CA,
+    OPT_REMEMBER,
     OPT_LOGIN /* + index into login_keys */
 };
 
@@ -282,6 +311,10 @@ typedef struct opts {
     long reload_s;
     long conns;
     const char *idpat;
+    const char *api;
+    const char *api_creds;
+    const char *api_ca;
+    long remember;
 } opts;
 
 static int parse_args(int argc, char **argv, authd *d, opts *o)
@@ -295,6 +328,10 @@ static int parse_args(int argc, char **argv, authd *d, opts *o)
         {"reload-interval", required_argument, NULL, OPT_RELOAD},
         {"client-id-pattern", required_argument, NULL, OPT_IDPAT},
         {"max-connections", required_argument, NULL, OPT_CONNS},
+        {"rabbitmq-api", required_argument, NULL, OPT_API},
+        {"rabbitmq-api-credentials", required_argument, NULL, OPT_API_CREDS},
+        {"rabbitmq-api-cafile", required_argument, NULL, OPT_API_CA},
+        {"rabbitmq-remember", required_argument, NULL, OPT_REMEMBER},
         {"login-source-failures", required_argument, NULL, OPT_LOGIN + 0},
         {"login-user-failures", required_argument, NULL, OPT_LOGIN + 1},
         {"login-pause-ms", required_argument, NULL, OPT_LOGIN + 2},
@@ -345,6 +382,22 @@ static int parse_args(int argc, char **argv, authd *d, opts *o)
                                    optarg);
             }
             break;
+        case OPT_API:
+            o->api = optarg;
+            break;
+        case OPT_API_CREDS:
+            o->api_creds = optarg;
+            break;
+        case OPT_API_CA:
+            o->api_ca = optarg;
+            break;
+        case OPT_REMEMBER:
+            if (parse_num(optarg, 1, 10000000, &o->remember) != 0) {
+                return usage_error("--rabbitmq-remember must be "
+                                   "1..10000000, not '%s'",
+                                   optarg);
+            }
+            break;
         case 'v':
             d->verbose = 1;
             break;
@@ -372,6 +425,16 @@ static int parse_args(int argc, char **argv, authd *d, opts *o)
     }
     if (o->db == NULL || o->db[0] == '\0') {
         return usage_error("%s", "--db PATH (the auth database) is required");
+    }
+    if ((o->api != NULL) != (o->api_creds != NULL)) {
+        return usage_error("%s", "--rabbitmq-api and "
+                                 "--rabbitmq-api-credentials go together");
+    }
+    if (o->api_ca != NULL && o->api == NULL) {
+        return usage_error("%s", "--rabbitmq-api-cafile needs --rabbitmq-api");
+    }
+    if (o->api != NULL && authd_mgmt_check_url(o->api, err, sizeof err) != 0) {
+        return usage_error("--rabbitmq-api: %s", err);
     }
     if (o->idpat != NULL &&
         secmq__idpats_parse(&d->idpats, o->idpat, err, sizeof err) != 0) {
@@ -446,14 +509,58 @@ static int serve(authd *d, authd_http *h, long reload_s)
                                 d->svc.policy.nusers, d->svc.policy.nrules);
             }
         }
+        authd_revoke_tick(d->rv);
         secmq__authsvc_tick(&d->svc, secmq__mono_ms());
     }
+}
+
+/* The management API's side, when asked for: the credentials are read
+ * once now to fail early (and again at each use). 0, or 1 to stop. */
+static int revoke_start(authd *d, const opts *o)
+{
+    authd_revoke_cfg cfg = {
+        {o->api, o->api_ca}, o->api_creds, (size_t)o->remember, o->reload_s};
+    char user[AUTHD_CREDS_MAX + 1], err[512];
+    char *pass;
+
+    if (o->api == NULL) {
+        return 0;
+    }
+    pass = sodium_malloc(AUTHD_CREDS_MAX + 1);
+    if (pass == NULL || authd_mgmt_init() != 0) {
+        log_line(NULL, SECMQ_SVC_ERR, "out of memory");
+        sodium_free(pass);
+        return 1;
+    }
+    if (authd_creds_read(o->api_creds, user, sizeof user, pass,
+                         AUTHD_CREDS_MAX + 1, err, sizeof err) != 0) {
+        sodium_free(pass);
+        secmq__svc_logf(&d->svc, SECMQ_SVC_ERR,
+                        "--rabbitmq-api-credentials: %s", err);
+        return 1;
+    }
+    sodium_free(pass); /* wipes */
+    d->rv = authd_revoke_new(d, &cfg, err, sizeof err);
+    if (d->rv == NULL) {
+        secmq__svc_logf(&d->svc, SECMQ_SVC_ERR, "%s", err);
+        return 1;
+    }
+    d->svc.on_load = authd_revoke_on_load;
+    d->svc.load_user = d;
+    secmq__svc_logf(&d->svc, SECMQ_SVC_NOTICE,
+                    "closing the RabbitMQ connections of users who lose "
+                    "access, through %s as '%s'",
+                    o->api, user);
+    sodium_memzero(user, sizeof user);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     authd d = {0};
-    opts o = {NULL, AUTHD_DEFAULT_LISTEN, 0, 1, CONNS_DEFAULT, NULL};
+    opts o = {
+        NULL, AUTHD_DEFAULT_LISTEN,  0, 1, CONNS_DEFAULT, NULL, NULL, NULL,
+        NULL, AUTHD_REMEMBER_DEFAULT};
     char err[512] = "", shown[300];
     authd_http *h;
     sigset_t set;
@@ -483,18 +590,28 @@ int main(int argc, char **argv)
     d.svc.db_path = strdup(o.db);
     d.svc.idpats = &d.idpats;
     d.svc.log = log_line;
-    if (d.svc.db_path == NULL) {
+    if (d.svc.db_path == NULL || revoke_start(&d, &o) != 0) {
+        free(d.svc.db_path);
         return 1;
+    }
+    if (d.rv == NULL) {
+        secmq__svc_logf(&d.svc, SECMQ_SVC_WARNING,
+                        "no --rabbitmq-api: users who are deleted, "
+                        "disabled, get a new password or lose a rule stay "
+                        "connected to RabbitMQ until they reconnect "
+                        "(docs/DEPLOY.md, section 11)");
     }
     rc = secmq__authsvc_start(&d.svc, err, sizeof err);
     if (rc != SECMQ_OK) {
         secmq__svc_logf(&d.svc, SECMQ_SVC_ERR,
                         "cannot use the auth database %s: %s", o.db, err);
+        authd_revoke_free(d.rv);
         secmq__authsvc_clear(&d.svc);
         return 1;
     }
     fd = open_listener(&o, shown, sizeof shown);
     if (fd < 0) {
+        authd_revoke_free(d.rv);
         secmq__authsvc_clear(&d.svc);
         return fd == -EXIT_USAGE ? EXIT_USAGE : 1;
     }
@@ -508,6 +625,7 @@ int main(int argc, char **argv)
     h = authd_http_start(&d, fd, (unsigned)o.conns, err, sizeof err);
     if (h == NULL) {
         secmq__svc_logf(&d.svc, SECMQ_SVC_ERR, "%s", err);
+        authd_revoke_free(d.rv);
         secmq__authsvc_clear(&d.svc);
         return 1;
     }
@@ -519,6 +637,10 @@ int main(int argc, char **argv)
     secmq__svc_logf(&d.svc, SECMQ_SVC_NOTICE, "listening on %s", shown);
     rc = serve(&d, h, o.reload_s);
     authd_http_stop(h);
+    authd_revoke_free(d.rv);
+    if (d.rv != NULL) {
+        authd_mgmt_cleanup();
+    }
     if (strncmp(o.listen, "unix:", 5) == 0) {
         (void)unlink(o.listen + 5);
     }

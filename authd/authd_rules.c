@@ -54,9 +54,7 @@ static const char *user_problem(const authd *d, const authd_form *form,
     return NULL;
 }
 
-/* An MQTT subscription queue, "mqtt-subscription-<client id>qos0|1"; its
- * client id into id (cap bytes). 1 if name is one, else 0. */
-static int subscription_queue(const char *name, char *id, size_t cap)
+int authd_queue_client_id(const char *name, char *id, size_t cap)
 {
     size_t n = strlen(name), pl = sizeof QUEUE_PREFIX - 1;
 
@@ -100,7 +98,7 @@ static const char *resource_answer(authd *d, const authd_form *form)
                                               : NULL;
     }
     if (strcmp(res, "queue") == 0) {
-        if (!subscription_queue(name, id, sizeof id)) {
+        if (!authd_queue_client_id(name, id, sizeof id)) {
             return "not an MQTT subscription queue";
         }
         if (!secmq__name_ok(id)) {

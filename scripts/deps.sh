@@ -16,6 +16,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang
   libmosquitto-dev mosquitto mosquitto-dev mosquitto-clients
   libwolfssl-dev libsodium-dev libsqlite3-dev libssl-dev libmicrohttpd-dev
+  libcurl4-openssl-dev libjson-c-dev
   python3 python3-paho-mqtt python3-nacl
   python3-pytest python3-setuptools python3-venv
   dpkg-dev file rabbitmq-server

@@ -40,7 +40,7 @@ NATIVE_PACKAGES=(crossbuild-essential-arm64 qemu-user-static)
 # amd64 build does.
 ARM64_PACKAGES=(
   libc6 libmosquitto-dev libsodium-dev libsqlite3-dev libssl-dev
-  libmicrohttpd-dev
+  libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev
   libwolfssl35
   libmosquitto1 libcjson1 libcap2 libdlt2 libssl3 libsystemd0 libwrap0
 )

@@ -12,6 +12,7 @@
 #   field rules) and topicfilter.c (the most-specific-filter order), seeded
 #   with tests/vectors/grant-v1.json and channel-v1.json.
 #   TARGET form: authd/authd_form.c (secmq-authd's request fields).
+#   TARGET conns: authd/authd_json.c (RabbitMQ's connection list, json-c).
 # Exit 77 (ctest: skipped) when clang or its libFuzzer runtime is missing.
 set -euo pipefail
 src=$1
@@ -21,9 +22,9 @@ target=${4:-envelope}
 cc=${SECMQ_FUZZ_CC:-clang}
 
 case $target in
-envelope | acl | xfer | grant | form) ;;
+envelope | acl | xfer | grant | form | conns) ;;
 *)
-  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer, grant or form)" >&2
+  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer, grant, form or conns)" >&2
   exit 2
   ;;
 esac
@@ -91,6 +92,25 @@ if [ "$target" = form ]; then
   done
   echo "run_fuzz: form, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
   "$tmp/fuzz_form" "${run[@]}" -max_len=20000 "$tmp/corpus"
+  exit 0
+fi
+
+if [ "$target" = conns ]; then
+  read -r -a jsonc <<<"$(pkg-config --cflags --libs json-c)"
+  "$cc" "${cflags[@]}" -I "$src/authd" -I "$src/broker-plugin" \
+    -I "$src/libsecmq/include" "$src/tests/fuzz/fuzz_conns.c" \
+    "$src/authd/authd_json.c" "${jsonc[@]}" "${sodium[@]}" \
+    -o "$tmp/fuzz_conns"
+  i=0
+  for s in '[]' '[{"name":"a -> b","user":"alice","connected_at":1,"variable_map":{"client_id":"c1"}}]' \
+    '[{"client_properties":{},"client_properties":{"client_id":"x"},"name":"n"}]' \
+    '[{"name":"n","connected_at":"x"},{"name":"m","user":null}]' '{}' '[[[' \
+    '[{"name":"\u0000"}]'; do
+    printf '%s' "$s" >"$tmp/corpus/seed-$i"
+    i=$((i + 1))
+  done
+  echo "run_fuzz: conns, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
+  "$tmp/fuzz_conns" "${run[@]}" -max_len=20000 "$tmp/corpus"
   exit 0
 fi
 

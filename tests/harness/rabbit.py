@@ -5,8 +5,12 @@ listener with the test's certificates, asking secmq-authd through
 rabbitmq_auth_backend_http; a cluster of such nodes (RabbitCluster: one
 epmd, one Erlang cookie, quorum queues for MQTT sessions, formed by
 classic_config peer discovery); and secmq-authd itself on a free loopback
-port. Every wait is bounded and scaled (TIMEOUT_SCALE)."""
+port. With management=True a node also opens the management API
+(rabbitmq_management) on a free 127.0.0.1 port and lets users of its
+internal database log in (before the HTTP backend): add_user() makes one.
+Every wait is bounded and scaled (TIMEOUT_SCALE)."""
 
+import base64
 import json
 import os
 import re
@@ -16,6 +20,8 @@ import socket
 import sqlite3
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import broker as brokermod
 from testcase import TIMEOUT_SCALE
@@ -32,14 +38,53 @@ class RabbitNode:
     unless told). For a node of a cluster (RabbitCluster): epmd_port is the
     cluster's epmd (started and stopped by the cluster, not by the node),
     cookie the Erlang cookie written to HOME/.erlang.cookie (mode 0400),
-    conf more rabbitmq.conf lines."""
+    conf more rabbitmq.conf lines. management=True adds rabbitmq_management
+    on 127.0.0.1:self.mgmt_port (mgmt_port, or a free one; self.mgmt_url)
+    and the internal user database as the first auth backend, before the
+    HTTP one (for add_user's users); management_tls=True also an https
+    listener with the test's broker certificate (self.mgmt_tls_url)."""
 
     def __init__(self, workdir, pki, authd_addr, name="rabbit",
                  plugins=("rabbitmq_mqtt", "rabbitmq_auth_backend_http"),
+                 management=False, mgmt_port=None, management_tls=False,
                  *, epmd_port=None, cookie=None, conf=()):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, 0o700)
-        self.mqtt_port, dist_port, own_epmd_port = brokermod.free_ports(3)
+        # All of the node's ports from one call (distinct), none the
+        # management port the caller chose.
+        ports = brokermod.free_ports(5)
+        for _ in range(20):
+            if mgmt_port not in ports:
+                break
+            ports = brokermod.free_ports(5)
+        self.mqtt_port, dist_port, own_epmd_port = ports[:3]
+        self.mgmt_port = None
+        self.mgmt_url = None
+        self.mgmt_tls_url = None
+        extra = []
+        if management:
+            self.mgmt_port = mgmt_port or ports[3]
+            self.mgmt_url = "http://%s:%d" % (brokermod.HOST, self.mgmt_port)
+            plugins = tuple(plugins) + ("rabbitmq_management",)
+            # The internal database first: the management user's logins
+            # never reach secmq-authd (MQTT users are not in it).
+            extra = ["auth_backends.1 = internal",
+                     "auth_backends.2 = http",
+                     "management.tcp.ip = %s" % brokermod.HOST,
+                     "management.tcp.port = %d" % self.mgmt_port]
+            if management_tls:
+                tls_port = ports[4]
+                self.mgmt_tls_url = "https://%s:%d" % (brokermod.HOST,
+                                                        tls_port)
+                extra += [
+                    "management.ssl.ip = %s" % brokermod.HOST,
+                    "management.ssl.port = %d" % tls_port,
+                    "management.ssl.cacertfile = %s" % os.path.join(
+                        pki, "ca.crt"),
+                    "management.ssl.certfile = %s" % os.path.join(
+                        pki, "broker.crt"),
+                    "management.ssl.keyfile = %s" % os.path.join(
+                        pki, "broker.key")]
         self.own_epmd = epmd_port is None
         self.node = node_name(name)
         if cookie is not None:
@@ -68,8 +113,8 @@ class RabbitNode:
                 "auth_http.user_path = %suser" % url,
                 "auth_http.vhost_path = %svhost" % url,
                 "auth_http.resource_path = %sresource" % url,
-                "auth_http.topic_path = %stopic" % url] + list(conf) +
-                [""]))
+                "auth_http.topic_path = %stopic" % url] + extra +
+                list(conf) + [""]))
         plugins_file = os.path.join(self.dir, "enabled_plugins")
         with open(plugins_file, "w") as fh:
             fh.write("[%s].\n" % ",".join(plugins))
@@ -131,16 +176,53 @@ class RabbitNode:
         self.spawn()
         return self.wait_listener()
 
-    def ctl(self, *args, timeout=CTL_S):
+    def ctl(self, *args, timeout=CTL_S, check=False):
         """rabbitmqctl -n NODE args (this node's cookie and epmd); the
-        CompletedProcess, whatever its exit status."""
-        return subprocess.run(
+        CompletedProcess, whatever its exit status unless check (then a
+        failure raises with its output)."""
+        r = subprocess.run(
             [os.path.join(RABBIT_BIN, "rabbitmqctl"), "-n", self.node] +
             list(args), env=self.env, capture_output=True, text=True,
             timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError("rabbitmqctl %s: %s%s" % (
+                " ".join(args), r.stdout, r.stderr))
+        return r
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def add_user(self, name, password, *tags):
+        """A user of the internal database with tags and no permissions
+        (rabbitmqctl; the password is a test's throw-away one)."""
+        self.ctl("add_user", name, password, check=True)
+        self.ctl("set_user_tags", name, *tags, check=True)
+
+    def api(self, method, path, user, password, headers=None):
+        """(status, body) of a management API request (management=True)."""
+        req = urllib.request.Request(self.mgmt_url + path, method=method)
+        token = base64.b64encode(("%s:%s" % (user, password)).encode())
+        req.add_header("Authorization", "Basic " + token.decode())
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10 * TIMEOUT_SCALE) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def wait_management(self, user, password):
+        """Seconds until the management API answers user (bounded)."""
+        t0 = time.monotonic()
+        while time.monotonic() < t0 + NODE_START_S:
+            try:
+                if self.api("GET", "/api/whoami", user, password)[0] == 200:
+                    return time.monotonic() - t0
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("the management API did not answer within "
+                             "%.0f s:\n%s" % (NODE_START_S, self.tail()))
 
     def tail(self, n=4000):
         try:

@@ -72,7 +72,8 @@ PACKAGES = {
         ["usr/bin/secmq-authd", "usr/lib/systemd/system/secmq-authd.service",
          "usr/share/doc/secmq-authd/examples/authd.env",
          "usr/share/doc/secmq-authd/examples/rabbitmq-secmq.conf"],
-        ["libc6", "libsodium23", "libsqlite3-0", "libmicrohttpd12"]),
+        ["libc6", "libsodium23", "libsqlite3-0", "libmicrohttpd12",
+         "libcurl4", "libjson-c5"]),
     "secmq-bench": (
         ["usr/bin/secmq-bench"],
         ["libsecmq0 (= {v})", "secmq-tools (= {v})", "libc6",
