@@ -13,6 +13,9 @@ Run with /usr/bin/python3 (Debian's modules are only visible to it).
 """
 
 import ctypes
+import fcntl
+import hashlib
+import json
 import os
 import re
 import secrets
@@ -61,6 +64,76 @@ SEED_RULES = (("--user", "sam", "status", "write"),
 # auth_opt_ config option."): its length check counts the key, a space and
 # a value, but sees the key alone.
 PLUGIN_DB_OPTION = os.environ.get("SECMQ_PLUGIN_DB_OPTION") or "database"
+
+
+# The PKI and the auth database a Broker starts from are made once per test
+# run and build: by that build's secmq-certs and secmq-admin, into a
+# template directory under SECMQ_TEST_TMPDIR (or the system's temp dir)
+# named by the tools' paths, sizes and times, then copied into each
+# broker's own directory (each test still has its own files to change).
+# Running the tools once per broker was ~10 processes per test, most of the
+# suite's CPU time under the sanitizers and qemu-user. The tools' own
+# behaviour is tested by their tests (test_config, test_admin_cli, ...).
+TEMPLATE_MAX_AGE_S = 6 * 3600.0
+
+
+def _purge_templates(base):
+    """Remove this user's templates (of earlier builds) older than
+    TEMPLATE_MAX_AGE_S from base."""
+    prefix = "secmq-template-%d-" % os.getuid()
+    for name in os.listdir(base):
+        if not name.startswith(prefix) or name.endswith(".lock"):
+            continue
+        path = os.path.join(base, name)
+        try:
+            old = time.time() - os.stat(path).st_mtime > TEMPLATE_MAX_AGE_S
+        except OSError:
+            continue
+        if old:
+            shutil.rmtree(path, ignore_errors=True)
+            try:
+                os.unlink(path + ".lock")
+            except OSError:
+                pass
+
+
+def _template(bin_dir, what, make):
+    """The directory holding template `what` for the tools in bin_dir,
+    made by make(dir) the first time (under a lock: parallel tests wait
+    for one maker) and again when older than TEMPLATE_MAX_AGE_S or made by
+    other tools."""
+    h = hashlib.sha256(os.path.realpath(bin_dir).encode())
+    for tool in ("secmq-certs", "secmq-admin"):
+        try:
+            st = os.stat(os.path.join(bin_dir, tool))
+            h.update(b"%s %d %d" % (tool.encode(), st.st_size,
+                                    st.st_mtime_ns))
+        except OSError:
+            h.update(tool.encode() + b" missing")
+    h.update(what.encode())
+    base = os.environ.get("SECMQ_TEST_TMPDIR") or tempfile.gettempdir()
+    path = os.path.join(base, "secmq-template-%d-%s" % (os.getuid(),
+                                                         h.hexdigest()[:20]))
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = os.path.join(path, "complete")
+        try:
+            if time.time() - os.stat(done).st_mtime < TEMPLATE_MAX_AGE_S:
+                return path
+        except OSError:
+            pass
+        shutil.rmtree(path, ignore_errors=True)
+        _purge_templates(base)
+        tmp = tempfile.mkdtemp(prefix="secmq-template-", dir=base)
+        try:
+            make(tmp)
+            with open(os.path.join(tmp, "complete"), "w"):
+                pass
+            os.rename(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return path
 
 
 def pw_cost_args():
@@ -313,32 +386,13 @@ class Broker:
         self.dir = tempfile.mkdtemp(prefix="secmq-%s-" % self.name, dir=base)
         self.pki = os.path.join(self.dir, "pki")
         self.other = os.path.join(self.dir, "other-ca")
-        self._certs("dev", "--dir", self.pki)
+        tpl = _template(self.bin_dir, "pki", self._make_pki)
+        shutil.copytree(os.path.join(tpl, "pki"), self.pki)
+        shutil.copytree(os.path.join(tpl, "other-ca"), self.other)
+        with open(os.path.join(tpl, "pins.json")) as fh:
+            self.pins.update(json.load(fh))
         self.cafile = os.path.join(self.pki, "ca.crt")
-        for f in ("ca.crt", "broker.crt", "broker.key", "sam.crt", "sam.key",
-                  "alice.crt", "alice.key"):
-            if not os.path.isfile(os.path.join(self.pki, f)):
-                raise BrokerError("secmq-certs dev did not write %s" % f)
-        # A broker certificate that names only another host, and one that
-        # expired yesterday; both signed by the test CA.
-        self._certs("server", "--dir", self.pki, "--name", "wrongname",
-                    "--dns", "other.example")
-        self._certs("server", "--dir", self.pki, "--name", "expired",
-                    "--dns", "localhost", "--ip", HOST, "--expired")
-        # A client certificate from the test CA that expired yesterday.
-        self._certs("client", "--dir", self.pki, "--name", "expired-client",
-                    "--expired")
-        # An unrelated CA with its own client certificate.
-        self._certs("ca", "--dir", self.other)
-        self._certs("client", "--dir", self.other, "--name", "mallory")
         self.other_cafile = os.path.join(self.other, "ca.crt")
-        self.pins["broker"] = self._certs(
-            "pin", os.path.join(self.pki, "broker.crt")).strip()
-        self.pins["wrongname"] = self._certs(
-            "pin", os.path.join(self.pki, "wrongname.crt")).strip()
-        if not re.fullmatch(r"sha256:[A-Za-z0-9+/]{43}=", self.pins["broker"]):
-            raise BrokerError("secmq-certs pin printed %r, not sha256:<b64>"
-                              % self.pins["broker"])
         if self.auth == "plugin":
             self._write_auth_db()
         else:
@@ -350,6 +404,42 @@ class Broker:
         os.mkdir(self.run_dir, 0o700)
         self.log_path = os.path.join(self.dir, "mosquitto.log")
         self.conf_path = os.path.join(self.dir, "mosquitto.conf")
+
+    def _make_pki(self, tpl):
+        """The test PKI in tpl/pki (secmq-certs dev, plus a wrong-name and
+        an expired broker certificate and an expired client certificate,
+        all from the test CA), an unrelated CA with its client mallory in
+        tpl/other-ca, and the pins of broker.crt and wrongname.crt in
+        tpl/pins.json."""
+        pki = os.path.join(tpl, "pki")
+        other = os.path.join(tpl, "other-ca")
+        pins = {}
+        self._certs("dev", "--dir", pki)
+        for f in ("ca.crt", "broker.crt", "broker.key", "sam.crt", "sam.key",
+                  "alice.crt", "alice.key"):
+            if not os.path.isfile(os.path.join(pki, f)):
+                raise BrokerError("secmq-certs dev did not write %s" % f)
+        # A broker certificate that names only another host, and one that
+        # expired yesterday; both signed by the test CA.
+        self._certs("server", "--dir", pki, "--name", "wrongname",
+                    "--dns", "other.example")
+        self._certs("server", "--dir", pki, "--name", "expired",
+                    "--dns", "localhost", "--ip", HOST, "--expired")
+        # A client certificate from the test CA that expired yesterday.
+        self._certs("client", "--dir", pki, "--name", "expired-client",
+                    "--expired")
+        # An unrelated CA with its own client certificate.
+        self._certs("ca", "--dir", other)
+        self._certs("client", "--dir", other, "--name", "mallory")
+        pins["broker"] = self._certs(
+            "pin", os.path.join(pki, "broker.crt")).strip()
+        pins["wrongname"] = self._certs(
+            "pin", os.path.join(pki, "wrongname.crt")).strip()
+        if not re.fullmatch(r"sha256:[A-Za-z0-9+/]{43}=", pins["broker"]):
+            raise BrokerError("secmq-certs pin printed %r, not sha256:<b64>"
+                              % pins["broker"])
+        with open(os.path.join(tpl, "pins.json"), "w") as fh:
+            json.dump(pins, fh)
 
     def _write_passwords(self):
         path = os.path.join(self.dir, "passwd")
@@ -443,15 +533,44 @@ class Broker:
         """auth.db (default argon2id cost, as deployed, unless
         SECMQ_TEST_PW_COST says otherwise) with sam, alice and eve and the
         same kind of random passwords as the password file; the seed
-        policy unless plugin_seed is off."""
+        policy unless plugin_seed is off. Copied from a template made once
+        (_template)."""
         self.auth_db = os.path.join(self.dir, "auth.db")
-        self.admin("init", *pw_cost_args())
-        for user in USERS:
-            self.add_user(user)
-        self.seed_rules = {}
+        cost = pw_cost_args()
+        tpl = _template(self.bin_dir, "auth %s seed=%d" % (
+            " ".join(cost), self.plugin_seed), self._make_auth_db)
+        shutil.copyfile(os.path.join(tpl, "auth.db"), self.auth_db)
+        os.chmod(self.auth_db, 0o600)
+        with open(os.path.join(tpl, "auth.json")) as fh:
+            meta = json.load(fh)
+        self.users.update(meta["users"])
+        self.seed_rules = dict(meta["seed_rules"])
+
+    def _make_auth_db(self, tpl):
+        """The auth database template tpl/auth.db (secmq-admin init with
+        pw_cost_args(), sam, alice and eve with random passwords, the seed
+        rules unless plugin_seed is off) and tpl/auth.json with the
+        passwords and the seed rules' ids."""
+        db = os.path.join(tpl, "auth.db")
+        self.admin("init", *pw_cost_args(), db=db)
+        users = {u: self.add_user(u, db=db) for u in USERS}
+        seed_rules = {}
         if self.plugin_seed:
             for rule in SEED_RULES:
-                self.seed_rules[rule[1]] = self.acl_add(*rule)
+                r = self.admin("acl", "add", *rule, db=db)
+                m = re.search(r"added rule (\d+)", r.stdout)
+                if not m:
+                    raise BrokerError("secmq-admin acl add printed %r"
+                                      % r.stdout)
+                seed_rules[rule[1]] = int(m.group(1))
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(db + suffix):
+                raise BrokerError("secmq-admin left %s%s behind" % (db,
+                                                                    suffix))
+        fd = os.open(os.path.join(tpl, "auth.json"),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"users": users, "seed_rules": seed_rules}, fh)
 
     def _plugin_conf(self):
         opts = {PLUGIN_DB_OPTION: self.auth_db,
