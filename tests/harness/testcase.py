@@ -45,6 +45,13 @@ def budget(seconds):
     return str(int(seconds) * TIMEOUT_SCALE)
 
 
+def volume(n, least=100):
+    """How many messages a volume test sends: n, or n / TIMEOUT_SCALE (at
+    least `least`) where the programs run TIMEOUT_SCALE times slower. The
+    same paths run with fewer messages; the native pass keeps n."""
+    return max(least, n // TIMEOUT_SCALE)
+
+
 def elf_machine(path):
     """The e_machine field of ELF file path (e.g. 62 x86-64, 183 AArch64)."""
     with open(path, "rb") as fh:

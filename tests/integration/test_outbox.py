@@ -29,7 +29,6 @@ Python's own sqlite3 to watch the queue and to check what is on disk.
 """
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -41,7 +40,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
 from keys import E2ETestCase, Envelope, LiveProc  # noqa: E402
-from testcase import HOST  # noqa: E402
+from testcase import HOST, volume  # noqa: E402
 
 EXIT_QUEUED = 75
 
@@ -210,7 +209,7 @@ class BrokerAway(OutboxBase):
         outbox; the next run sends the rest. bob sees every message once
         and in order (a resent envelope is dropped by its sequence number:
         `replay`), and the outbox ends empty."""
-        n = 10000
+        n = volume(10000)
         self.broker.stop()
         feed = "".join("k-%05d\n" % i for i in range(n))
         # Filled quickly (NORMAL); drained below with the default, FULL.
@@ -260,7 +259,7 @@ class BrokerAway(OutboxBase):
         persistent session) still sees every message once and in order
         (a later message overtaking would show up out of order, or be
         refused as too far behind the replay window)."""
-        n = 10000
+        n = volume(10000)
         bob = self.sub("bob", "-t", "status", "-q", "1", "-c", "-F", "%p",
                        client_id="bob-restart")
         self.broker.stop()
