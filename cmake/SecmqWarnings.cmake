@@ -10,4 +10,8 @@ if(SECMQ_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
+  # A Debug build (-O0) with the sanitizers compiles at -O1: what the
+  # AddressSanitizer documentation advises for reasonable speed; measured
+  # here, a quarter less CPU for the sanitizer pass of the test suite.
+  add_compile_options("$<$<CONFIG:Debug>:-O1>")
 endif()

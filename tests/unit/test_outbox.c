@@ -363,7 +363,7 @@ static void test_drop_oldest(void)
     CHECK(c != NULL);
     CHECK_INT_EQ(attach(c, path, 3, 0, SECMQ_OUTBOX_DROP_OLDEST), SECMQ_OK);
     for (int i = 1; i <= 5; i++) {
-        char m[8];
+        char m[16];
         snprintf(m, sizeof m, "m%d", i);
         CHECK_INT_EQ(secmq_client_publish(c, NULL, "t", m, strlen(m), 1, 0),
                      SECMQ_OK);
