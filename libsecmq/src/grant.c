@@ -391,9 +391,9 @@ int secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
     if (body == NULL || len < SECMQ_GRANT_BODY_FIXED_BYTES + 1) {
         return SECMQ_GRANT_MALFORMED;
     }
-    /* not secret: magics */
-    rcpt = r != NULL && memcmp(body, BODY_MAGIC_RCPT, MAGIC_BYTES) == 0;
-    if (!rcpt && memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) {
+    rcpt = r != NULL &&
+           memcmp(body, BODY_MAGIC_RCPT, MAGIC_BYTES) == 0;    /* not secret */
+    if (!rcpt && memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
         return SECMQ_GRANT_MALFORMED;
     }
     flen = secmq__get_u16(body + OFF_FILTER_LEN);

@@ -107,8 +107,8 @@ int secmq_receipt_decode(secmq_receipt_range *ranges, size_t cap, size_t *n,
         len != SECMQ_RECEIPT_FIXED_BYTES + SECMQ_RECEIPT_RANGE_BYTES * k) {
         return SECMQ_OPEN_MALFORMED;
     }
-    /* not secret: channel ids are public */
-    if (memcmp(plain + OFF_CHANNEL, channel_id, SECMQ_ID_BYTES) != 0) {
+    if (memcmp(plain + OFF_CHANNEL, channel_id, SECMQ_ID_BYTES) !=
+        0) { /* not secret: channel ids are public */
         return SECMQ_OPEN_MALFORMED;
     }
     for (size_t i = 0; i < k; i++) {
