@@ -92,6 +92,7 @@ int secmq_receipt_decode(secmq_receipt_range *ranges, size_t cap, size_t *n,
 {
     const unsigned char *p;
     size_t k;
+    int same;
 
     if (n != NULL) {
         *n = 0;
@@ -107,8 +108,10 @@ int secmq_receipt_decode(secmq_receipt_range *ranges, size_t cap, size_t *n,
         len != SECMQ_RECEIPT_FIXED_BYTES + SECMQ_RECEIPT_RANGE_BYTES * k) {
         return SECMQ_OPEN_MALFORMED;
     }
-    if (memcmp(plain + OFF_CHANNEL, channel_id, SECMQ_ID_BYTES) !=
-        0) { /* not secret: channel ids are public */
+    /* Channel ids are public. */
+    same = memcmp(plain + OFF_CHANNEL, channel_id,
+                  SECMQ_ID_BYTES); /* not secret */
+    if (same != 0) {
         return SECMQ_OPEN_MALFORMED;
     }
     for (size_t i = 0; i < k; i++) {
