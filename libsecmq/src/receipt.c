@@ -92,7 +92,6 @@ int secmq_receipt_decode(secmq_receipt_range *ranges, size_t cap, size_t *n,
 {
     const unsigned char *p;
     size_t k;
-    int same;
 
     if (n != NULL) {
         *n = 0;
@@ -109,9 +108,8 @@ int secmq_receipt_decode(secmq_receipt_range *ranges, size_t cap, size_t *n,
         return SECMQ_OPEN_MALFORMED;
     }
     /* Channel ids are public. */
-    same = memcmp(plain + OFF_CHANNEL, channel_id,
-                  SECMQ_ID_BYTES); /* not secret */
-    if (same != 0) {
+    p = plain + OFF_CHANNEL;
+    if (memcmp(p, channel_id, SECMQ_ID_BYTES) != 0) { /* not secret */
         return SECMQ_OPEN_MALFORMED;
     }
     for (size_t i = 0; i < k; i++) {
