@@ -98,10 +98,11 @@ static size_t default_receipters(unsigned char *pks, const secmq__kmember *m,
 
 static int pk_in(const unsigned char *pks, size_t n, const unsigned char *pk)
 {
+    const unsigned char *p;
+
     for (size_t i = 0; i < n; i++) {
-        /* not secret: public keys */
-        if (memcmp(pks + SECMQ_SIGN_PK_BYTES * i, pk, SECMQ_SIGN_PK_BYTES) ==
-            0) {
+        p = pks + SECMQ_SIGN_PK_BYTES * i;
+        if (memcmp(p, pk, SECMQ_SIGN_PK_BYTES) == 0) { /* not secret */
             return 1;
         }
     }
@@ -193,7 +194,7 @@ int secmq__rcpt_refresh(secmq__krcpt *r, const secmq__krcpt *old,
         for (size_t k = 0; k < old->n && r->n < nm; k++) {
             const unsigned char *pk = old->pks + SECMQ_SIGN_PK_BYTES * k;
             for (size_t i = 0; i < nm; i++) {
-                if (sodium_compare(m[i].pk, pk, SECMQ_SIGN_PK_BYTES) == 0) {
+                if (pk_in(m[i].pk, 1, pk)) {
                     memcpy(r->pks + SECMQ_SIGN_PK_BYTES * r->n++, pk,
                            SECMQ_SIGN_PK_BYTES);
                     break;
