@@ -6,7 +6,11 @@
  * owned state across a reopen, a revoked member dropped from the
  * receipters, a channel without receipts unchanged (SECMQGB1), the reader
  * from before receipts refusing the grant, and every refused creation
- * leaving nothing behind.
+ * leaving nothing behind; receipts sealed and opened with keyrings
+ * (secmq_keyring_seal_receipt / _open_receipt): from each receipter, none
+ * from a non-receipter, none on another topic, and after a revocation with
+ * grace the revoked member's receipts refused while a member still on the
+ * previous key is accepted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +294,130 @@ static void test_refused(void)
     }
 }
 
+/* The key id of the channel filter in keyring name (zeros if none). */
+static void key_id_of(const char *name, const char *filter, unsigned char id[8])
+{
+    secmq_keyring *kr = tu_keyring_open(name);
+    secmq_channel_info ci;
+
+    memset(id, 0, 8);
+    for (size_t i = 0; kr != NULL && i < secmq_keyring_channel_count(kr); i++) {
+        if (secmq_keyring_channel(kr, i, &ci) == SECMQ_OK &&
+            strcmp(ci.filter, filter) == 0) {
+            memcpy(id, ci.key_id, 8);
+        }
+    }
+    secmq_keyring_free(kr);
+}
+
+/* from seals a receipt for (key id, seq 100..104 of sam's), to opens it
+ * on the receipt topic the seal named; the open's return, its reason and
+ * the receipter's name into who (64 bytes). */
+static int send_receipt(const char *from, const char *to,
+                        const unsigned char *kid, int *reason, char *who)
+{
+    static secmq_receipt_range got[SECMQ_RECEIPT_MAX_RANGES];
+    unsigned char env[SECMQ_RECEIPT_MAX_BYTES];
+    secmq_keyring *a = tu_keyring_open(from), *b = tu_keyring_open(to);
+    secmq_receipt_range r;
+    const char *topic = NULL, *name = NULL;
+    char pk_name[80];
+    unsigned char pk[32];
+    size_t len = 0, n = 0;
+    int rc = -999;
+
+    *reason = -1;
+    who[0] = 0;
+    memset(&r, 0, sizeof r);
+    memcpy(r.key_id, kid, 8);
+    if (secmq_identity_read_public(pubfile("sam"), pk_name, sizeof pk_name, pk,
+                                   NULL, 0) == SECMQ_OK) {
+        secmq_identity_id(r.sender_id, pk);
+    }
+    r.first = 100;
+    r.count = 5;
+    if (a != NULL && b != NULL) {
+        rc =
+            secmq_keyring_seal_receipt(a, &r, 1, env, sizeof env, &len, &topic);
+        if (rc == SECMQ_OK) {
+            rc = secmq_keyring_open_receipt(b, topic, env, len, got,
+                                            SECMQ_RECEIPT_MAX_RANGES, &n, &name,
+                                            reason);
+        }
+        if (rc == SECMQ_OK &&
+            (n != 1 || got[0].first != 100 || got[0].count != 5 ||
+             memcmp(got[0].sender_id, r.sender_id, 8))) {
+            rc = -998;
+        }
+        if (rc == SECMQ_OK) {
+            snprintf(who, 64, "%s", name != NULL ? name : "(null)");
+        }
+        /* The same receipt on another topic is no receipt of b's. */
+        if (rc == SECMQ_OK &&
+            secmq_keyring_open_receipt(b, "other/topic", env, len, got,
+                                       SECMQ_RECEIPT_MAX_RANGES, &n, &name,
+                                       reason) != SECMQ_E_NO_KEY) {
+            rc = -997;
+        }
+    }
+    secmq_keyring_free(a);
+    secmq_keyring_free(b);
+    return rc;
+}
+
+/* The 16 hex digits of name's identity id: how a keyring that does not
+ * know name as a peer names it. */
+static const char *id_hex(const char *name)
+{
+    static char hex[17];
+    unsigned char pk[32], id[8];
+    char n[80];
+
+    hex[0] = 0;
+    if (secmq_identity_read_public(pubfile(name), n, sizeof n, pk, NULL, 0) ==
+        SECMQ_OK) {
+        secmq_identity_id(id, pk);
+        sodium_bin2hex(hex, sizeof hex, id, 8);
+    }
+    return hex;
+}
+
+static void test_keyring_receipts(void)
+{
+    char err[ERRLEN], who[64];
+    secmq_channel_receipts r;
+    unsigned char kid[8], kid2[8];
+    int reason;
+
+    memset(&r, 0, sizeof r);
+    CHECK_INT_EQ(create("rc/#", &r, "out7", err), SECMQ_OK);
+    CHECK_INT_EQ(import("sam", "out7"), SECMQ_OK);
+    CHECK_INT_EQ(import("alice", "out7"), SECMQ_OK);
+    CHECK_INT_EQ(import("bob", "out7"), SECMQ_OK);
+    key_id_of("sam", "rc/#", kid);
+    CHECK_INT_EQ(send_receipt("alice", "sam", kid, &reason, who), SECMQ_OK);
+    CHECK_STR_EQ(who, id_hex("alice"));
+    CHECK_INT_EQ(send_receipt("bob", "sam", kid, &reason, who), SECMQ_OK);
+    CHECK_STR_EQ(who, id_hex("bob"));
+    /* sam publishes: no receipter of the default list. */
+    CHECK_INT_EQ(send_receipt("sam", "alice", kid, &reason, who),
+                 SECMQ_E_NO_KEY);
+    /* A channel without receipts sends none. */
+    key_id_of("alice", "plain", kid2);
+    CHECK_INT_EQ(send_receipt("alice", "sam", kid2, &reason, who),
+                 SECMQ_E_NO_KEY);
+    /* bob revoked with an hour of grace; sam takes the new key, alice and
+     * bob still hold the old one. */
+    CHECK_INT_EQ(secmq_channel_revoke(tu_at("owner"), "rc/#", "bob", 3600000,
+                                      tu_at("out8"), NULL, NULL, err,
+                                      sizeof err),
+                 SECMQ_OK);
+    CHECK_INT_EQ(import("sam", "out8"), SECMQ_OK);
+    CHECK_INT_EQ(send_receipt("alice", "sam", kid, &reason, who), SECMQ_OK);
+    CHECK_INT_EQ(send_receipt("bob", "sam", kid, &reason, who), SECMQ_E_OPEN);
+    CHECK_INT_EQ(reason, SECMQ_OPEN_UNAUTHORISED);
+}
+
 int main(void)
 {
     if (sodium_init() < 0 || tu_tmpdir_make("chanrcpt") != 0) {
@@ -302,6 +430,7 @@ int main(void)
     RUN(test_defaults);
     RUN(test_named_and_count);
     RUN(test_refused);
+    RUN(test_keyring_receipts);
     tu_tmpdir_done("keyrings");
     return check_exit();
 }

@@ -88,11 +88,11 @@ secmq_receipt_decode(secmq_receipt_range *ranges, size_t cap, size_t *n,
  * channel's receipt topic (NUL-terminated). p is as for
  * secmq_envelope_seal, with p->mode SECMQ_SEAL_SIGNED, p->channel_key the
  * channel key itself (the receipt key is derived here), p->key_id its id,
- * p->sender_id/p->sender_sk the receipter's, p->seq the receipter's next
- * sequence number for that key id. out (out_cap bytes, at least
- * secmq_receipt_size(n)) receives the envelope, length in *out_len.
- * Returns SECMQ_OK, SECMQ_E_INVAL (mac-only mode, bad ranges or topic, a
- * sender id that is not the secret key's) or SECMQ_E_OVERSIZE. Never
+ * p->sender_id/p->sender_sk the receipter's, p->seq its clock in Unix
+ * microseconds (§9.2: receipts need no sequence reservation). out (out_cap
+ * bytes, at least secmq_receipt_size(n)) receives the envelope, length in
+ * *out_len. Returns SECMQ_OK, SECMQ_E_INVAL (mac-only mode, bad ranges or
+ * topic, a sender id that is not the secret key's) or SECMQ_E_OVERSIZE. Never
  * allocates.
  */
 SECMQ_API int secmq_receipt_seal(unsigned char *out, size_t out_cap,
@@ -122,6 +122,52 @@ SECMQ_API int secmq_receipt_open(
     const secmq_envelope_fields *f, const char *topic,
     const unsigned char *channel_key, const unsigned char *channel_id,
     const unsigned char *receipters, size_t n_receipters) SECMQ_NODISCARD;
+
+/* ------------------------------------------------------------------------ */
+/* Receipts with a keyring (secmq/keyring.h)                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * secmq_keyring_seal_receipt -- seal a receipt (§9.2) from this keyring's
+ * identity for ranges (n of them, BORROWED) of messages it opened. The
+ * channel is the one this identity is a member of whose newest or previous
+ * key is ranges[0].key_id; every range must name one of those two keys.
+ * The receipt is sealed under the channel's newest key, seq and time from
+ * the clock. out (cap bytes, secmq_receipt_size(n) suffice) receives it,
+ * length in *out_len; *topic (may be NULL) the channel's receipt topic,
+ * valid as long as kr. Never allocates; does not touch the sequence state.
+ * Returns SECMQ_OK; SECMQ_E_INVAL (NULL argument, n outside 1..512, a bad
+ * range, a range under a key of another channel); SECMQ_E_NO_KEY (no
+ * channel holds that key, the channel has no receipts, or this identity is
+ * not one of its receipters); SECMQ_E_OVERSIZE (cap too small).
+ */
+SECMQ_API int secmq_keyring_seal_receipt(secmq_keyring *kr,
+                                         const secmq_receipt_range *ranges,
+                                         size_t n, unsigned char *out,
+                                         size_t cap, size_t *out_len,
+                                         const char **topic);
+
+/*
+ * secmq_keyring_open_receipt -- open a receipt env (len bytes, BORROWED)
+ * that arrived on topic, for a channel this identity is a member of whose
+ * receipt topic is topic: §9.3 steps 1-5 (step 2: the key id is the
+ * channel's newest key, or its previous key held and within the grace
+ * deadline). ranges (cap entries; SECMQ_RECEIPT_MAX_RANGES always suffice)
+ * receives every range, *n their number, *receipter (may be NULL) the
+ * receipter's name (a peer's name, this identity's, or 16 hex digits),
+ * valid as long as kr. Which ranges count (those naming this identity as
+ * sender, §9.3 step 6) is the caller's. *reason (may be NULL) is a
+ * secmq_open_reason. Stateless: a replayed receipt opens again (§9.3).
+ * Returns SECMQ_OK; SECMQ_E_INVAL (NULL argument); SECMQ_E_NO_KEY (no
+ * channel of this keyring has topic as its receipt topic; *reason
+ * SECMQ_OPEN_UNKNOWN_KEY); SECMQ_E_OPEN (refused, *reason says why).
+ */
+SECMQ_API int secmq_keyring_open_receipt(secmq_keyring *kr, const char *topic,
+                                         const void *env, size_t len,
+                                         secmq_receipt_range *ranges,
+                                         size_t cap, size_t *n,
+                                         const char **receipter,
+                                         int *reason) SECMQ_NODISCARD;
 
 #ifdef __cplusplus
 }
