@@ -27,15 +27,22 @@ int secmq__rb_add(secmq__rb *b, const unsigned char *key_id,
 {
     secmq_receipt_range *r;
 
+    /* Held already (a copy) in any range: nothing changes. Checked over
+     * all ranges first, so an extension never overlaps another range. */
+    for (size_t i = 0; i < b->n; i++) {
+        r = &b->r[i];
+        if (same_stream(r, key_id, sender_id) && seq >= r->first &&
+            seq - r->first < r->count) {
+            return 1;
+        }
+    }
     for (size_t i = 0; i < b->n; i++) {
         r = &b->r[i];
         if (!same_stream(r, key_id, sender_id)) {
             continue;
         }
-        if (seq >= r->first && seq - r->first < r->count) {
-            return 1; /* held already: a copy */
-        }
-        if (r->count < UINT32_MAX && seq - r->first == r->count) {
+        if (r->count < UINT32_MAX && seq > r->first &&
+            seq - r->first == r->count) {
             r->count++; /* the next one: the usual case */
             goto added;
         }

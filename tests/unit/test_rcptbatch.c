@@ -42,6 +42,11 @@ static void test_fold(void)
     CHECK(out[4].first == UINT64_MAX && out[4].count == 1);
     CHECK_INT_EQ(b.n, 0);
     CHECK_INT_EQ(b.msgs, 0);
+    /* 2^64 - 1 has nothing above it: 0 starts a range of its own. */
+    CHECK_INT_EQ(secmq__rb_add(&b, k1, s1, UINT64_MAX, 1), 1);
+    CHECK_INT_EQ(secmq__rb_add(&b, k1, s1, 0, 1), 1);
+    CHECK_INT_EQ(secmq__rb_take(&b, out), 2);
+    CHECK(out[0].first == UINT64_MAX && out[0].count == 1);
     /* seq 0 has nothing below it. */
     CHECK_INT_EQ(secmq__rb_add(&b, k1, s1, 0, 1), 1);
     CHECK_INT_EQ(secmq__rb_add(&b, k1, s1, 1, 1), 1);
