@@ -16,6 +16,7 @@
 #include <secmq.h>
 
 #include "check.h"
+#include "grantcraft.h"
 
 static unsigned char owner_pk[32], owner_sk[64];
 static unsigned char member_pk[32], member_sk[64];
@@ -47,54 +48,11 @@ static void receipts(secmq_grant_receipts *r)
     r->n_receipters = 2;
 }
 
-static void put_be(unsigned char *p, uint64_t v, size_t n)
-{
-    for (size_t i = n; i > 0; i--) {
-        p[i - 1] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-/* Encode and sign a SECMQGB2 body by hand (PROTOCOL.md §5), without the
- * codec's rules: what a careless or hostile owner could sign. */
+/* A SECMQGB2 body by hand (PROTOCOL.md §5), without the codec's rules. */
 static size_t craft(unsigned char *b, size_t cap, const secmq_grant_fields *g,
                     const secmq_grant_receipts *r)
 {
-    unsigned char m[2048];
-    size_t n = 145 + g->filter_len + 32 * g->n_publishers + 6 + r->topic_len +
-               32 * r->n_receipters;
-    size_t o;
-
-    if (cap < n + 64 || sizeof m < 14 + n) {
-        fprintf(stderr, "craft: %zu bytes do not fit\n", n + 64);
-        abort();
-    }
-    memcpy(b, "SECMQGB2", 8);
-    memcpy(b + 8, g->owner_pk, 32);
-    memcpy(b + 40, g->member_pk, 32);
-    memcpy(b + 72, g->key_id, 8);
-    memcpy(b + 80, g->channel_key, 32);
-    put_be(b + 112, g->epoch, 4);
-    put_be(b + 116, g->created_ms, 8);
-    memcpy(b + 124, g->prev_key_id, 8);
-    put_be(b + 132, g->grace_ms, 8);
-    b[140] = (unsigned char)g->flags;
-    put_be(b + 141, g->filter_len, 2);
-    memcpy(b + 143, g->filter, g->filter_len);
-    o = 143 + g->filter_len;
-    put_be(b + o, g->n_publishers, 2);
-    memcpy(b + o + 2, g->publishers, 32 * g->n_publishers);
-    o += 2 + 32 * g->n_publishers;
-    put_be(b + o, r->topic_len, 2);
-    memcpy(b + o + 2, r->topic, r->topic_len);
-    o += 2 + r->topic_len;
-    put_be(b + o, r->need, 2);
-    put_be(b + o + 2, r->n_receipters, 2);
-    memcpy(b + o + 4, r->receipters, 32 * r->n_receipters);
-    memcpy(m, "secmq-grant-v1", 14);
-    memcpy(m + 14, b, n);
-    crypto_sign_detached(b + n, NULL, m, 14 + n, owner_sk);
-    return n + 64;
+    return tc_grant_craft(b, cap, g, r, owner_sk);
 }
 
 static void test_round_trip(void)
