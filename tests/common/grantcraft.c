@@ -48,7 +48,9 @@ size_t tc_grant_craft(unsigned char *b, size_t cap, const secmq_grant_fields *g,
     memcpy(b + 143, g->filter, g->filter_len);
     o = 143 + g->filter_len;
     put_be(b + o, g->n_publishers, 2);
-    memcpy(b + o + 2, g->publishers, 32 * g->n_publishers);
+    if (g->n_publishers > 0) {
+        memcpy(b + o + 2, g->publishers, 32 * g->n_publishers);
+    }
     o += 2 + 32 * g->n_publishers;
     if (rcpt) {
         put_be(b + o, r->topic_len, 2);
@@ -56,7 +58,9 @@ size_t tc_grant_craft(unsigned char *b, size_t cap, const secmq_grant_fields *g,
         o += 2 + r->topic_len;
         put_be(b + o, r->need, 2);
         put_be(b + o + 2, r->n_receipters, 2);
-        memcpy(b + o + 4, r->receipters, 32 * r->n_receipters);
+        if (r->n_receipters > 0) {
+            memcpy(b + o + 4, r->receipters, 32 * r->n_receipters);
+        }
     }
     m = malloc(14 + n);
     if (m == NULL) {
