@@ -12,6 +12,8 @@
 #   field rules) and topicfilter.c (the most-specific-filter order), seeded
 #   with tests/vectors/grant-v1.json and channel-v1.json.
 #   TARGET form: authd/authd_form.c (secmq-authd's request fields).
+#   TARGET receipt: libsecmq/src/receipt.c (receipt plaintexts and receipt
+#   envelopes), seeded with tests/vectors/receipt-v1.json.
 # Exit 77 (ctest: skipped) when clang or its libFuzzer runtime is missing.
 set -euo pipefail
 src=$1
@@ -21,9 +23,9 @@ target=${4:-envelope}
 cc=${SECMQ_FUZZ_CC:-clang}
 
 case $target in
-envelope | acl | xfer | grant | form) ;;
+envelope | acl | xfer | grant | form | receipt) ;;
 *)
-  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer, grant or form)" >&2
+  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer, grant, form or receipt)" >&2
   exit 2
   ;;
 esac
@@ -114,6 +116,33 @@ if [ "$target" = xfer ]; then
   seedx '\x03\x01\x01\x01\x01\x01\x01\x01\x01\x01'
   echo "run_fuzz: xfer, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
   "$tmp/fuzz_xfer" "${run[@]}" -max_len=8192 "$tmp/corpus"
+  exit 0
+fi
+
+if [ "$target" = receipt ]; then
+  "$cc" "${cflags[@]}" -I "$src/libsecmq/include" -I "$src/libsecmq/src" \
+    "$src/tests/fuzz/fuzz_receipt.c" "$src/libsecmq/src/receipt.c" \
+    "$src/libsecmq/src/envelope.c" "${sodium[@]}" -o "$tmp/fuzz_receipt"
+  # Seeds: 0 + plaintext, 1 + plaintext, 2 + envelope, from the vectors.
+  if [ -x "$python" ]; then
+    "$python" - "$src/tests/vectors/receipt-v1.json" "$tmp/corpus" <<'PY'
+import json, os, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    d = json.load(f)
+n = 0
+for v in d["receipts"] + d["negative"]:
+    items = [b"\2" + bytes.fromhex(v["envelope"])]
+    if "plaintext" in v:
+        p = bytes.fromhex(v["plaintext"])
+        items += [b"\0" + p, b"\1" + p]
+    for b in items:
+        with open(os.path.join(sys.argv[2], "seed-%03d" % n), "wb") as out:
+            out.write(b)
+        n += 1
+PY
+  fi
+  echo "run_fuzz: receipt, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
+  "$tmp/fuzz_receipt" "${run[@]}" -max_len=16000 "$tmp/corpus"
   exit 0
 fi
 
