@@ -151,7 +151,8 @@ if [ "$target" = grant ]; then
     "$src/tests/fuzz/fuzz_grant.c" "$src/libsecmq/src/grant.c" \
     "$src/libsecmq/src/topicfilter.c" "$src/libsecmq/src/envelope.c" \
     "${sodium[@]}" -o "$tmp/fuzz_grant"
-  # Seeds: 0 + body, 1 + body without signature, 2 + "A\0B\0TOPIC".
+  # Seeds: 0 + body, 1 + body without signature, 2 + "A\0B\0TOPIC",
+  # 3 + SECMQGB2 body without signature.
   if [ -x "$python" ]; then
     "$python" - "$src/tests/vectors" "$tmp/corpus" <<'PY'
 import json, os, sys
@@ -169,6 +170,9 @@ for v in g["vectors"] + g["negative"]:
         body = bytes.fromhex(v["body"])
         put(b"\0" + body)
         put(b"\1" + body[:-64])
+with open(os.path.join(vec, "receipt-v1.json"), encoding="utf-8") as f:
+    for v in json.load(f)["grants"]:
+        put(b"\3" + bytes.fromhex(v["body"])[:-64])
 with open(os.path.join(vec, "channel-v1.json"), encoding="utf-8") as f:
     c = json.load(f)
 for s in c["selection"]:
