@@ -45,11 +45,22 @@ static const char usage_text[] =
     "      the file and the reason.\n"
     "  channel create --keyring DIR --topic FILTER --publisher FILE...\n"
     "                 [--subscriber FILE...] --out OUTDIR [--allow-mac]\n"
+    "                 [--receipts [--receipt-topic T] [--receipts-from "
+    "NAME...]\n"
+    "                 [--receipt-count N]]\n"
     "      Create a channel owned by this identity for the MQTT topic filter\n"
     "      FILTER. FILE is a public identity (from `export`); list your own\n"
     "      to be a member yourself. Writes OUTDIR/<member>.grant for every\n"
     "      member; send each to its member, who imports it. --allow-mac lets\n"
     "      members use mac-only envelopes (proves membership, not sender).\n"
+    "      --receipts: members send signed receipts for what they opened\n"
+    "      (PROTOCOL.md 9) on --receipt-topic T (default\n"
+    "      secmq/receipts/<channel id>); receipts count from the members\n"
+    "      named by --receipts-from NAME... (default: every subscriber, or\n"
+    "      every member when all publish), from all of them, or from any N\n"
+    "      with --receipt-count N. The broker must let those members write\n"
+    "      the receipt topic and the publishers read it. Members need a\n"
+    "      secmq version that knows receipts to import these grants.\n"
     "  channel create --keyring DIR --files TOPIC --publisher FILE...\n"
     "                 --subscriber FILE... --out OUTDIR\n"
     "      The two channels of a file transfer on TOPIC (secmq-file, see\n"
@@ -72,7 +83,8 @@ static const char usage_text[] =
     "  list --keyring DIR\n"
     "      Show the identity, the peers with their ids, and every channel:\n"
     "      filter, owner, key id, epoch, publishers, whether this identity\n"
-    "      may publish, the previous key and its grace deadline.\n"
+    "      may publish, the previous key and its grace deadline, and the\n"
+    "      receipt topic, receipters and count of a channel with receipts.\n"
     "\n"
     "Options may also be written --option=VALUE. --publisher and\n"
     "--subscriber take one or more files each and may be repeated.\n"
@@ -91,6 +103,11 @@ struct args {
     const char *grace;
     const char *files;
     int allow_mac;
+    int receipts;
+    const char *receipt_topic;
+    const char *receipt_count;
+    const char *from[MAX_ARGS];
+    size_t nfrom;
     const char *pubs[MAX_ARGS];
     size_t npubs;
     const char *subs[MAX_ARGS];
@@ -109,7 +126,11 @@ enum {
     O_ALLOW_MAC = 32u,
     O_PUBLISHER = 64u,
     O_SUBSCRIBER = 128u,
-    O_FILES = 256u
+    O_FILES = 256u,
+    O_RECEIPTS = 512u,
+    O_RECEIPT_TOPIC = 1024u,
+    O_RECEIPTS_FROM = 2048u,
+    O_RECEIPT_COUNT = 4096u
 };
 
 static const char synopsis[] =
@@ -117,7 +138,9 @@ static const char synopsis[] =
     "       secmq-keys export --keyring DIR\n"
     "       secmq-keys import --keyring DIR FILE...\n"
     "       secmq-keys channel create --keyring DIR --topic FILTER "
-    "--publisher FILE... [--subscriber FILE...] --out DIR [--allow-mac]\n"
+    "--publisher FILE... [--subscriber FILE...] --out DIR [--allow-mac] "
+    "[--receipts [--receipt-topic T] [--receipts-from NAME...] "
+    "[--receipt-count N]]\n"
     "       secmq-keys channel create --keyring DIR --files TOPIC "
     "--publisher FILE... --subscriber FILE... --out DIR\n"
     "       secmq-keys channel rotate --keyring DIR --topic FILTER --out DIR "
@@ -210,21 +233,34 @@ static int parse(int argc, char **argv, int first, unsigned allowed,
             opt = O_PUBLISHER;
         } else if (IS("--subscriber")) {
             opt = O_SUBSCRIBER;
+        } else if (IS("--receipts")) {
+            opt = O_RECEIPTS;
+        } else if (IS("--receipt-topic")) {
+            opt = O_RECEIPT_TOPIC;
+        } else if (IS("--receipts-from")) {
+            opt = O_RECEIPTS_FROM;
+        } else if (IS("--receipt-count")) {
+            opt = O_RECEIPT_COUNT;
         }
 #undef IS
         if (opt == 0 || !(allowed & opt)) {
             return usage_error("unknown option '%s' for this command", arg);
         }
-        if (opt == O_ALLOW_MAC) {
+        if (opt == O_ALLOW_MAC || opt == O_RECEIPTS) {
             if (eq != NULL) {
                 return usage_error("'%s' takes no value", arg);
             }
-            a->allow_mac = 1;
+            *(opt == O_ALLOW_MAC ? &a->allow_mac : &a->receipts) = 1;
             continue;
         }
-        if (opt == O_PUBLISHER || opt == O_SUBSCRIBER) {
-            const char **vec = opt == O_PUBLISHER ? a->pubs : a->subs;
-            size_t *n = opt == O_PUBLISHER ? &a->npubs : &a->nsubs;
+        if (opt == O_PUBLISHER || opt == O_SUBSCRIBER ||
+            opt == O_RECEIPTS_FROM) {
+            const char **vec = opt == O_PUBLISHER    ? a->pubs
+                               : opt == O_SUBSCRIBER ? a->subs
+                                                     : a->from;
+            size_t *n = opt == O_PUBLISHER    ? &a->npubs
+                        : opt == O_SUBSCRIBER ? &a->nsubs
+                                              : &a->nfrom;
             size_t before = *n;
             if (eq != NULL && add_file(vec, n, eq + 1) != 0) {
                 return usage_error("too many files");
@@ -259,6 +295,12 @@ static int parse(int argc, char **argv, int first, unsigned allowed,
             break;
         case O_FILES:
             a->files = v;
+            break;
+        case O_RECEIPT_TOPIC:
+            a->receipt_topic = v;
+            break;
+        case O_RECEIPT_COUNT:
+            a->receipt_count = v;
             break;
         default:
             a->grace = v;
@@ -432,8 +474,45 @@ static int create_files(const struct args *a, char *err, size_t errlen)
     return SECMQ_OK;
 }
 
+/* The receipts of channel create (--receipts ...) into r; 0, or the
+ * usage error's exit status. *use is 1 when the channel has receipts. */
+static int receipt_args(const struct args *a, secmq_channel_receipts *r,
+                        int *use)
+{
+    char *end = NULL;
+    unsigned long n = 0;
+
+    memset(r, 0, sizeof *r);
+    *use = a->receipts;
+    if (!a->receipts) {
+        if (a->receipt_topic != NULL || a->nfrom > 0 ||
+            a->receipt_count != NULL) {
+            return usage_error("--receipt-topic, --receipts-from and "
+                               "--receipt-count need --receipts");
+        }
+        return 0;
+    }
+    if (a->receipt_count != NULL) {
+        errno = 0;
+        n = strtoul(a->receipt_count, &end, 10);
+        if (errno != 0 || end == a->receipt_count || *end != 0 || n < 1 ||
+            n > 65535u || a->receipt_count[0] == '-') {
+            return usage_error("--receipt-count takes a number 1..65535, not "
+                               "'%s'",
+                               a->receipt_count);
+        }
+    }
+    r->topic = a->receipt_topic;
+    r->from = a->from;
+    r->n_from = a->nfrom;
+    r->count = (unsigned)n;
+    return 0;
+}
+
 static int cmd_channel(int argc, char **argv)
 {
+    secmq_channel_receipts rcpt;
+    int use_rcpt = 0;
     const char *sub = argc > 2 ? argv[2] : NULL;
     secmq_channel_spec spec;
     char err[512];
@@ -447,12 +526,13 @@ static int cmd_channel(int argc, char **argv)
     if (strcmp(sub, "create") == 0) {
         rc = parse(argc, argv, 3,
                    O_KEYRING | O_TOPIC | O_OUT | O_ALLOW_MAC | O_PUBLISHER |
-                       O_SUBSCRIBER | O_FILES,
+                       O_SUBSCRIBER | O_FILES | O_RECEIPTS | O_RECEIPT_TOPIC |
+                       O_RECEIPTS_FROM | O_RECEIPT_COUNT,
                    &a);
         if (rc == 0 && a.files != NULL) {
-            if (a.topic != NULL || a.allow_mac) {
-                return usage_error("--files TOPIC takes neither --topic nor "
-                                   "--allow-mac");
+            if (a.topic != NULL || a.allow_mac || a.receipts) {
+                return usage_error("--files TOPIC takes neither --topic, "
+                                   "--allow-mac nor --receipts");
             }
             if (strpbrk(a.files, "+#") != NULL ||
                 strlen(a.files) > SECMQ_FILE_TOPIC_MAX) {
@@ -486,6 +566,9 @@ static int cmd_channel(int argc, char **argv)
         if (rc == 0 && a.npos > 0) {
             rc = usage_error("unexpected argument '%s'", a.pos[0]);
         }
+        if (rc == 0) {
+            rc = receipt_args(&a, &rcpt, &use_rcpt);
+        }
         if (rc != 0) {
             return rc;
         }
@@ -496,8 +579,8 @@ static int cmd_channel(int argc, char **argv)
         spec.subscribers = a.subs;
         spec.n_subscribers = a.nsubs;
         spec.allow_mac = a.allow_mac;
-        rc = secmq_channel_create(a.keyring, &spec, a.out, print_note, NULL,
-                                  err, sizeof err);
+        rc = secmq_channel_create_v2(a.keyring, &spec, use_rcpt ? &rcpt : NULL,
+                                     a.out, print_note, NULL, err, sizeof err);
     } else if (strcmp(sub, "rotate") == 0 || strcmp(sub, "revoke") == 0) {
         int revoke = sub[2] == 'v';
         rc = parse(argc, argv, 3, O_KEYRING | O_TOPIC | O_OUT | O_GRACE, &a);
@@ -560,6 +643,23 @@ static const char *utc(char out[32], uint64_t ms)
     return out;
 }
 
+static void list_receipts(const secmq_channel_receipt_info *r)
+{
+    if (!r->on) {
+        printf("    receipts: off\n");
+        return;
+    }
+    printf("    receipts: on  topic %s  needed from %s", r->topic,
+           r->need == 0 ? "every one of" : "any");
+    if (r->need != 0) {
+        printf(" %u of", r->need);
+    }
+    for (size_t i = 0; i < r->n_receipters; i++) {
+        printf(" %s", r->receipters[i]);
+    }
+    printf("\n");
+}
+
 static void list_channel(const secmq_channel_info *c, uint64_t now)
 {
     char h[17], t[32];
@@ -604,6 +704,7 @@ static int cmd_list(int argc, char **argv)
     unsigned char id[SECMQ_ID_BYTES];
     secmq_keyring *kr = NULL;
     secmq_peer_info p;
+    secmq_channel_receipt_info rc_info;
     secmq_channel_info c;
     struct args a;
     size_t n;
@@ -637,6 +738,9 @@ static int cmd_list(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (secmq_keyring_channel(kr, i, &c) == SECMQ_OK) {
             list_channel(&c, now);
+        }
+        if (secmq_keyring_channel_receipts(kr, i, &rc_info) == SECMQ_OK) {
+            list_receipts(&rc_info);
         }
     }
     secmq_keyring_free(kr);

@@ -654,6 +654,8 @@ SECMQ_API const char *secmq_client_id(const secmq_client *c);
 /* End-to-end protection: the envelope (docs/PROTOCOL.md). */
 #include "secmq/envelope.h"
 #include "secmq/keyring.h"
+/* End-to-end receipts (docs/PROTOCOL.md section 9). */
+#include "secmq/receipt.h"
 /* Encrypted, resumable file transfer (docs/PROTOCOL.md section 8). */
 #include "secmq/file.h"
 /* The durable outbox (sqlite): publish now, delivered after outages. */

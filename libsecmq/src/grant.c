@@ -1,6 +1,7 @@
 /*
- * grant.c -- the grant codec (PROTOCOL.md §5): build and sign a body, seal
- * it to a member, open a grant file and parse a body with exact lengths.
+ * grant.c -- the grant codec (PROTOCOL.md §5): build and sign a body (with
+ * the receipt fields of §9.1 for a channel with receipts), seal it to a
+ * member, open a grant file and parse a body with exact lengths.
  * Pure: no files, no trust decisions (keyadmin.c and keystore.c decide
  * whom to believe and which epoch is new).
  */
@@ -15,6 +16,9 @@
 
 #define GRANT_MAGIC "SECMQGR1"
 #define BODY_MAGIC "SECMQGB1"
+#define BODY_MAGIC_RCPT "SECMQGB2"
+/* rt_len, need and n_rcpt of a SECMQGB2 body. */
+#define RCPT_FIXED_BYTES 6u
 #define MAGIC_BYTES 8u
 #define SIG_CONTEXT "secmq-grant-v1"
 #define SIG_CONTEXT_BYTES 14u
@@ -69,6 +73,8 @@ const char *secmq_grant_status_name(int status)
         return "bad_publishers";
     case SECMQ_GRANT_PUBLISHER_MISMATCH:
         return "publisher_mismatch";
+    case SECMQ_GRANT_BAD_RECEIPTS:
+        return "bad_receipts";
     default:
         return "unknown";
     }
@@ -176,6 +182,26 @@ static int fields_check(uint32_t epoch, const unsigned char *key_id,
     return SECMQ_GRANT_OK;
 }
 
+/* PROTOCOL.md §5.1 rule 7, for a body with receipts. */
+static int receipts_check(const secmq_grant_receipts *r)
+{
+    int d;
+
+    if (r->n_receipters == 0 || r->need > r->n_receipters) {
+        return SECMQ_GRANT_BAD_RECEIPTS;
+    }
+    d = pubs_distinct(r->receipters, r->n_receipters);
+    if (d < 0) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    return d == 0 ? SECMQ_GRANT_BAD_RECEIPTS : SECMQ_GRANT_OK;
+}
+
+static int has_receipts(const secmq_grant_receipts *r)
+{
+    return r != NULL && r->topic != NULL;
+}
+
 size_t secmq_grant_body_size(size_t filter_len, size_t n_publishers)
 {
     if (filter_len < 1 || filter_len > 65535u || n_publishers > 65535u) {
@@ -185,24 +211,65 @@ size_t secmq_grant_body_size(size_t filter_len, size_t n_publishers)
            SECMQ_SIGN_PK_BYTES * n_publishers + SECMQ_GRANT_SIG_BYTES;
 }
 
+size_t secmq_grant_body_size_v2(size_t filter_len, size_t n_publishers,
+                                const secmq_grant_receipts *r)
+{
+    size_t base = secmq_grant_body_size(filter_len, n_publishers);
+
+    if (base == 0 || !has_receipts(r)) {
+        return base;
+    }
+    if (r->topic_len < 1 || r->topic_len > SECMQ_TOPIC_MAX ||
+        r->n_receipters > 65535u) {
+        return 0;
+    }
+    return base + RCPT_FIXED_BYTES + r->topic_len +
+           SECMQ_SIGN_PK_BYTES * r->n_receipters;
+}
+
+/* Write the receipt fields of r at p (PROTOCOL.md §5, SECMQGB2). */
+static void put_receipts(unsigned char *p, const secmq_grant_receipts *r)
+{
+    secmq__put_u16(p, (uint32_t)r->topic_len);
+    memcpy(p + 2, r->topic, r->topic_len);
+    p += 2 + r->topic_len;
+    secmq__put_u16(p, r->need);
+    secmq__put_u16(p + 2, (uint32_t)r->n_receipters);
+    memcpy(p + 4, r->receipters, SECMQ_SIGN_PK_BYTES * r->n_receipters);
+}
+
 int secmq_grant_body_build(unsigned char *out, size_t out_cap, size_t *out_len,
                            const secmq_grant_fields *g,
                            const unsigned char *owner_sk)
 {
+    return secmq_grant_body_build_v2(out, out_cap, out_len, g, NULL, owner_sk);
+}
+
+int secmq_grant_body_build_v2(unsigned char *out, size_t out_cap,
+                              size_t *out_len, const secmq_grant_fields *g,
+                              const secmq_grant_receipts *r,
+                              const unsigned char *owner_sk)
+{
     unsigned char sig[SECMQ_GRANT_SIG_BYTES];
     unsigned char *b;
-    size_t size, unsigned_len;
+    size_t size, unsigned_len, pub_end;
+    int rcpt = has_receipts(r);
 
     if (out == NULL || out_len == NULL || g == NULL || owner_sk == NULL ||
         g->filter == NULL || (g->publishers == NULL && g->n_publishers > 0) ||
-        g->flags > 0xffu) {
+        g->flags > 0xffu ||
+        (rcpt && (r->receipters == NULL || r->need > 65535u))) {
         return SECMQ_E_INVAL;
     }
-    size = secmq_grant_body_size(g->filter_len, g->n_publishers);
+    size = secmq_grant_body_size_v2(g->filter_len, g->n_publishers, r);
     if (size == 0 || !secmq__filter_valid(g->filter, g->filter_len) ||
         fields_check(g->epoch, g->key_id, g->prev_key_id, g->grace_ms, g->flags,
                      g->member_pk, g->publishers,
                      g->n_publishers) != SECMQ_GRANT_OK) {
+        return SECMQ_E_INVAL;
+    }
+    if (rcpt && (!secmq__topic_valid(r->topic, r->topic_len) ||
+                 receipts_check(r) != SECMQ_GRANT_OK)) {
         return SECMQ_E_INVAL;
     }
     if (out_cap < size) {
@@ -214,7 +281,7 @@ int secmq_grant_body_build(unsigned char *out, size_t out_cap, size_t *out_len,
      * shorter than the signature, so it fits in out_cap. */
     b = out + SIG_CONTEXT_BYTES;
     memcpy(out, SIG_CONTEXT, SIG_CONTEXT_BYTES);
-    memcpy(b, BODY_MAGIC, MAGIC_BYTES);
+    memcpy(b, rcpt ? BODY_MAGIC_RCPT : BODY_MAGIC, MAGIC_BYTES);
     memcpy(b + OFF_OWNER, g->owner_pk, SECMQ_SIGN_PK_BYTES);
     memcpy(b + OFF_MEMBER, g->member_pk, SECMQ_SIGN_PK_BYTES);
     memcpy(b + OFF_KEY_ID, g->key_id, SECMQ_ID_BYTES);
@@ -230,6 +297,11 @@ int secmq_grant_body_build(unsigned char *out, size_t out_cap, size_t *out_len,
     if (g->n_publishers > 0) {
         memcpy(b + OFF_FILTER + g->filter_len + 2, g->publishers,
                SECMQ_SIGN_PK_BYTES * g->n_publishers);
+    }
+    pub_end =
+        OFF_FILTER + g->filter_len + 2 + SECMQ_SIGN_PK_BYTES * g->n_publishers;
+    if (rcpt) {
+        put_receipts(b + pub_end, r);
     }
     crypto_sign_detached(sig, NULL, out, SIG_CONTEXT_BYTES + unsigned_len,
                          owner_sk);
@@ -265,18 +337,63 @@ static int verify(const unsigned char *body, size_t n, const unsigned char *sig,
     return ok ? 0 : -1;
 }
 
+/* Split the receipt fields of a SECMQGB2 body, which start at off, into r
+ * (pointers into body). 0, or -1 when they do not fit len exactly. */
+static int get_receipts(const unsigned char *body, size_t len, size_t off,
+                        secmq_grant_receipts *r)
+{
+    size_t tlen, nr;
+
+    if (len < off + 2) {
+        return -1;
+    }
+    tlen = secmq__get_u16(body + off);
+    if (len < off + 2 + tlen + 4) {
+        return -1;
+    }
+    r->topic = (const char *)body + off + 2;
+    r->topic_len = tlen;
+    r->need = secmq__get_u16(body + off + 2 + tlen);
+    nr = secmq__get_u16(body + off + 4 + tlen);
+    r->receipters = body + off + 6 + tlen;
+    r->n_receipters = nr;
+    /* SECURITY: exact length, no trailing bytes. */
+    if (len != off + RCPT_FIXED_BYTES + tlen + SECMQ_SIGN_PK_BYTES * nr +
+                   SECMQ_GRANT_SIG_BYTES ||
+        tlen > SECMQ_TOPIC_MAX || !secmq__topic_valid(r->topic, tlen)) {
+        return -1;
+    }
+    return 0;
+}
+
 int secmq_grant_body_parse(const unsigned char *body, size_t len,
                            secmq_grant_fields *g)
 {
+    return secmq_grant_body_parse_v2(body, len, g, NULL);
+}
+
+/* parse_v2 with r NULL refuses SECMQGB2 (secmq_grant_body_parse). */
+int secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
+                              secmq_grant_fields *g, secmq_grant_receipts *r)
+{
+    secmq_grant_receipts rs;
     size_t flen, npub, size;
-    int st;
+    int st, rcpt;
 
     if (g == NULL) {
         return SECMQ_GRANT_MALFORMED;
     }
     sodium_memzero(g, sizeof *g);
-    if (body == NULL || len < SECMQ_GRANT_BODY_FIXED_BYTES + 1 ||
-        memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
+    memset(&rs, 0, sizeof rs);
+    if (r != NULL) {
+        memset(r, 0, sizeof *r);
+    }
+    if (body == NULL || len < SECMQ_GRANT_BODY_FIXED_BYTES + 1) {
+        return SECMQ_GRANT_MALFORMED;
+    }
+    rcpt = r != NULL &&
+           memcmp(body, BODY_MAGIC_RCPT, MAGIC_BYTES) == 0;    /* not secret */
+    if (!rcpt && memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
         return SECMQ_GRANT_MALFORMED;
     }
     flen = secmq__get_u16(body + OFF_FILTER_LEN);
@@ -285,8 +402,14 @@ int secmq_grant_body_parse(const unsigned char *body, size_t len,
     }
     npub = secmq__get_u16(body + OFF_FILTER + flen);
     size = secmq_grant_body_size(flen, npub);
-    /* SECURITY: exact length, no trailing bytes. */
-    if (size == 0 || size != len) {
+    if (rcpt) {
+        if (size == 0 ||
+            get_receipts(body, len, size - SECMQ_GRANT_SIG_BYTES, &rs) != 0) {
+            return SECMQ_GRANT_MALFORMED;
+        }
+        /* SECURITY: exact length, no trailing bytes (get_receipts). */
+    } else if (size == 0 || size != len) {
+        /* SECURITY: exact length, no trailing bytes. */
         return SECMQ_GRANT_MALFORMED;
     }
     if (!secmq__filter_valid((const char *)body + OFF_FILTER, flen)) {
@@ -301,8 +424,14 @@ int secmq_grant_body_parse(const unsigned char *body, size_t len,
                       body + OFF_PREV, secmq__get_u64(body + OFF_GRACE),
                       body[OFF_FLAGS], body + OFF_MEMBER,
                       body + OFF_FILTER + flen + 2, npub);
+    if (st == SECMQ_GRANT_OK && rcpt) {
+        st = receipts_check(&rs);
+    }
     if (st != SECMQ_GRANT_OK) {
         return st;
+    }
+    if (r != NULL) {
+        *r = rs;
     }
     memcpy(g->owner_pk, body + OFF_OWNER, SECMQ_SIGN_PK_BYTES);
     memcpy(g->member_pk, body + OFF_MEMBER, SECMQ_SIGN_PK_BYTES);

@@ -47,6 +47,7 @@ static int issue_build(const secmq_keyring *kr, const secmq__owned *o,
                        issued *is, secmq__kerr *e)
 {
     static const unsigned char zero_id[SECMQ_ID_BYTES];
+    secmq_grant_receipts gr;
     secmq_grant_fields g;
     unsigned char *pubs = NULL, *body = NULL;
     size_t npub = 0, blen = 0, bsize, fsize;
@@ -68,7 +69,8 @@ static int issue_build(const secmq_keyring *kr, const secmq__owned *o,
             npub++;
         }
     }
-    bsize = secmq_grant_body_size(o->filter_len, npub);
+    secmq__rcpt_view(o->rcpt, &gr);
+    bsize = secmq_grant_body_size_v2(o->filter_len, npub, &gr);
     fsize = secmq_grant_file_size(bsize);
     /* SECURITY: the body holds the channel key. */
     body = sodium_malloc(bsize ? bsize : 1);
@@ -93,7 +95,8 @@ static int issue_build(const secmq_keyring *kr, const secmq__owned *o,
         memcpy(g.member_pk, o->members[i].pk, SECMQ_SIGN_PK_BYTES);
         g.flags = (o->members[i].publisher ? SECMQ_GRANT_MAY_PUBLISH : 0u) |
                   (o->allow_mac ? SECMQ_GRANT_ALLOW_MAC : 0u);
-        rc = secmq_grant_body_build(body, bsize, &blen, &g, kr->sec->sk);
+        rc =
+            secmq_grant_body_build_v2(body, bsize, &blen, &g, &gr, kr->sec->sk);
         if (rc != SECMQ_OK) {
             rc = secmq__kerr_set(e, rc, "cannot build the grant for '%s'",
                                  o->members[i].name);
@@ -212,6 +215,16 @@ int secmq_channel_create(const char *dir, const secmq_channel_spec *spec,
                          const char *out_dir, secmq_keyring_note_cb cb,
                          void *user, char *err, size_t errlen)
 {
+    return secmq_channel_create_v2(dir, spec, NULL, out_dir, cb, user, err,
+                                   errlen);
+}
+
+int secmq_channel_create_v2(const char *dir, const secmq_channel_spec *spec,
+                            const secmq_channel_receipts *receipts,
+                            const char *out_dir, secmq_keyring_note_cb cb,
+                            void *user, char *err, size_t errlen)
+{
+    secmq__krcpt rcpt;
     secmq__kerr e = {err, errlen};
     secmq__admin a = {-1, NULL};
     secmq__kmember *m = NULL;
@@ -224,6 +237,7 @@ int secmq_channel_create(const char *dir, const secmq_channel_spec *spec,
 
     secmq__clear_err(err, errlen);
     memset(&o, 0, sizeof o);
+    memset(&rcpt, 0, sizeof rcpt);
     if (dir == NULL || spec == NULL || spec->filter == NULL ||
         out_dir == NULL || (spec->publishers == NULL && spec->n_publishers) ||
         (spec->subscribers == NULL && spec->n_subscribers)) {
@@ -284,6 +298,11 @@ int secmq_channel_create(const char *dir, const secmq_channel_spec *spec,
     o.created_ms = secmq__unix_ms();
     o.members = m;
     o.nmembers = nm;
+    rc = secmq__rcpt_choose(&rcpt, receipts, cid, m, nm, &e);
+    if (rc != SECMQ_OK) {
+        goto err;
+    }
+    o.rcpt = &rcpt;
     for (size_t i = 0; i < nnew; i++) {
         rc = secmq__peer_write(a.kr, &newp[i], &e);
         if (rc != SECMQ_OK) {
@@ -297,6 +316,7 @@ err:
     }
     free(m);
     free(newp);
+    secmq__rcpt_free(&rcpt);
     secmq__admin_end(&a);
     return rc;
 }
@@ -314,9 +334,11 @@ static int rotate(const char *dir, const char *filter, const char *drop,
     unsigned char cid[SECMQ__CID_BYTES];
     size_t nm = 0, npub = 0, flen = strlen(filter);
     int found = 0, rc;
+    secmq__krcpt rcpt;
     secmq__owned o;
 
     memset(&o, 0, sizeof o);
+    memset(&rcpt, 0, sizeof rcpt);
     rc = secmq__admin_begin(dir, &a, e);
     if (rc != SECMQ_OK) {
         return rc;
@@ -389,6 +411,12 @@ static int rotate(const char *dir, const char *filter, const char *drop,
                              : o.created_ms + grace_ms;
     o.members = m;
     o.nmembers = nm;
+    /* PROTOCOL.md §9.1: a revoked member is no receipter any more. */
+    rc = secmq__rcpt_refresh(&rcpt, &ch->rcpt, m, nm, e);
+    if (rc != SECMQ_OK) {
+        goto err;
+    }
+    o.rcpt = &rcpt;
     rc = issue(a.kr, cid, &o, out_dir, cb, user, e);
     if (rc == SECMQ_OK && drop != NULL) {
         /* An old grant of the revoked member in out_dir is useless now. */
@@ -404,6 +432,7 @@ err:
         sodium_free(keys);
     }
     free(m);
+    secmq__rcpt_free(&rcpt);
     secmq__admin_end(&a);
     return rc;
 }

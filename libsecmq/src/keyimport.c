@@ -161,7 +161,7 @@ static int import_decide(secmq_keyring *kr, item *items, size_t n, size_t *idx,
     for (size_t k = 0; k < nidx; k++) {
         item *it = &items[idx[k]];
         rc = secmq__grant_check(kr, it->path, it->raw, it->len, &it->body,
-                                &it->g, e);
+                                &it->g, NULL, e);
         if (rc != SECMQ_OK) {
             return rc;
         }

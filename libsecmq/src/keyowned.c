@@ -93,6 +93,7 @@ int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
     for (size_t i = 0; i < o->nmembers; i++) {
         size += SECMQ_SIGN_PK_BYTES + 2 + strlen(o->members[i].name);
     }
+    size += secmq__rcpt_owned_size(o->rcpt);
     /* SECURITY: the payload holds channel keys. */
     buf = sodium_malloc(size);
     if (buf == NULL) {
@@ -117,6 +118,7 @@ int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
         p = wr_uint(p, nl, 1);
         p = wr_bytes(p, o->members[i].name, nl);
     }
+    p = secmq__rcpt_owned_write(p, o->rcpt);
     rc = secmq__kfile_seal_write(path, "owned", kr->sec->local_key, buf,
                                  (size_t)(p - buf), e);
     sodium_free(buf);
@@ -216,7 +218,8 @@ int secmq__owned_load(secmq_keyring *kr, const char *fname, secmq__kerr *e)
         }
     }
     ch->nmembers = n;
-    if (r.left != 0) {
+    /* The receipt section (§5.3) is the rest, empty without receipts. */
+    if (r.bad || secmq__rcpt_owned_read(&ch->rcpt, r.p, r.left) != 0) {
         rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: malformed", path);
         goto err_chan;
     }

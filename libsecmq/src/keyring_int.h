@@ -38,6 +38,23 @@ typedef struct secmq__kmember {
     int publisher;
 } secmq__kmember;
 
+/*
+ * The receipt fields of a channel (PROTOCOL.md §9.1), from its grant or
+ * its owned state (keyreceipts.c). on = 0: a channel without receipts,
+ * everything else empty.
+ */
+typedef struct secmq__krcpt {
+    int on;
+    char *topic; /* NUL-terminated, malloc'd */
+    size_t topic_len;
+    unsigned need; /* 0: every receipter; N: any N */
+    int listed;    /* owned: 1 when the owner named the receipters */
+    unsigned char *pks; /* n * 32, malloc'd */
+    size_t n;
+    char (*display)[SECMQ__DISPLAY_BYTES]; /* n names, malloc'd */
+    const char **names;                    /* -> display, malloc'd */
+} secmq__krcpt;
+
 /* A channel: owned by this identity, or held through a grant, or both. */
 typedef struct secmq__kchan {
     unsigned char cid[SECMQ__CID_BYTES];
@@ -61,6 +78,7 @@ typedef struct secmq__kchan {
     size_t npubs;
     secmq__kmember *members; /* owned channels only */
     size_t nmembers;
+    secmq__krcpt rcpt; /* receipts (§9.1) */
     /* For secmq_keyring_channel(): arrays pointing at the names above. */
     const char **pub_names;
     const char **member_names;
@@ -203,6 +221,7 @@ typedef struct secmq__owned {
     uint64_t prev_deadline_ms;
     secmq__kmember *members; /* malloc'd */
     size_t nmembers;
+    const secmq__krcpt *rcpt; /* BORROWED; NULL or on = 0: no receipts */
     /* Secrets, pointing into sodium_malloc memory the caller owns. */
     unsigned char *key;      /* 32 bytes */
     unsigned char *prev_key; /* 32 bytes */
@@ -245,7 +264,42 @@ int secmq__name_is_cid(const char *name, const unsigned char *cid,
 int secmq__grant_check(const secmq_keyring *kr, const char *label,
                        const unsigned char *grant, size_t len,
                        unsigned char **body, secmq_grant_fields *g,
-                       secmq__kerr *e);
+                       secmq_grant_receipts *r, secmq__kerr *e);
+
+/* ---- receipt fields of channels (keyreceipts.c) ---- */
+
+/* Free what r holds and zero it. NULL is a no-op. */
+void secmq__rcpt_free(secmq__krcpt *r);
+/* Copy a grant's receipt fields (g->topic NULL: off) into r (zeroed).
+ * SECMQ_OK or SECMQ_E_NOMEM. */
+int secmq__rcpt_from_grant(secmq__krcpt *r, const secmq_grant_receipts *g,
+                           secmq__kerr *e);
+/* The codec's view of r (pointers into r), for building grants. */
+void secmq__rcpt_view(const secmq__krcpt *r, secmq_grant_receipts *g);
+/* The receipt fields of a new channel from spec (NULL: none), its members
+ * and channel id (§9.1 defaults). SECMQ_OK, SECMQ_E_INVAL (bad topic, a
+ * name that is no member or named twice, a count above the receipters),
+ * SECMQ_E_NOMEM. */
+int secmq__rcpt_choose(secmq__krcpt *r, const secmq_channel_receipts *spec,
+                       const unsigned char *cid, const secmq__kmember *m,
+                       size_t nm, secmq__kerr *e);
+/* The receipt fields after a rotation to members m (§9.1): listed
+ * receipters that are still members, or the default again; need lowered
+ * to what is left. SECMQ_OK, SECMQ_E_KEYRING (named receipters all gone
+ * while members remain), SECMQ_E_NOMEM. */
+int secmq__rcpt_refresh(secmq__krcpt *r, const secmq__krcpt *old,
+                        const secmq__kmember *m, size_t nm, secmq__kerr *e);
+/* The owned-file section (PROTOCOL.md §5.3): its size, writing it at p
+ * (returns the end), reading it from the len bytes left (0, or -1 when
+ * malformed). Without receipts the section is empty. */
+size_t secmq__rcpt_owned_size(const secmq__krcpt *r);
+unsigned char *secmq__rcpt_owned_write(unsigned char *p,
+                                       const secmq__krcpt *r);
+int secmq__rcpt_owned_read(secmq__krcpt *r, const unsigned char *p,
+                           size_t len);
+/* Allocate the display arrays of r (names are filled by the caller).
+ * SECMQ_OK or SECMQ_E_NOMEM. */
+int secmq__rcpt_names_alloc(secmq__krcpt *r, secmq__kerr *e);
 
 /* "grants/<cid>.grant" style path: sub is "grants" or "owned", suffix
  * ".grant", ".prev.grant" or ".chan". -1 if too long. */

@@ -241,6 +241,7 @@ void secmq__chan_drop_last(secmq_keyring *kr)
     free(ch->filter);
     free(ch->pubs);
     free(ch->members);
+    secmq__rcpt_free(&ch->rcpt);
     kr->nchans--;
 }
 
@@ -291,6 +292,9 @@ static const char *refusal_text(int st)
         return "it sets flag bits this version does not define";
     case SECMQ_GRANT_BAD_PUBLISHERS:
         return "its publishers list is empty or names a key twice";
+    case SECMQ_GRANT_BAD_RECEIPTS:
+        return "its receipters list is empty or names a key twice, or it "
+               "needs more receipts than it lists receipters";
     case SECMQ_GRANT_PUBLISHER_MISMATCH:
         return "its may-publish flag disagrees with its publishers list "
                "(the member must be listed exactly when the flag is set; "
@@ -303,8 +307,9 @@ static const char *refusal_text(int st)
 int secmq__grant_check(const secmq_keyring *kr, const char *label,
                        const unsigned char *grant, size_t len,
                        unsigned char **body, secmq_grant_fields *g,
-                       secmq__kerr *e)
+                       secmq_grant_receipts *r, secmq__kerr *e)
 {
+    secmq_grant_receipts rs;
     char h1[2 * SECMQ_ID_BYTES + 1], h2[2 * SECMQ_ID_BYTES + 1];
     unsigned char id[SECMQ_ID_BYTES];
     unsigned char *b;
@@ -341,7 +346,7 @@ int secmq__grant_check(const secmq_keyring *kr, const char *label,
                              label);
         goto err;
     }
-    st = secmq_grant_body_parse(b, blen, g);
+    st = secmq_grant_body_parse_v2(b, blen, g, &rs);
     if (st == SECMQ_GRANT_BAD_SIGNATURE) {
         rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
                              "%s: the owner's signature does not verify "
@@ -376,6 +381,9 @@ int secmq__grant_check(const secmq_keyring *kr, const char *label,
                              label, secmq__hex(h1, id, SECMQ_ID_BYTES));
         goto err;
     }
+    if (r != NULL) {
+        *r = rs;
+    }
     *body = b;
     return SECMQ_OK;
 err:
@@ -396,7 +404,8 @@ static int has_prev_id(const unsigned char *id)
 
 /* Fill ch from a checked grant. */
 static int chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
-                           const secmq_grant_fields *g, secmq__kerr *e)
+                           const secmq_grant_fields *g,
+                           const secmq_grant_receipts *r, secmq__kerr *e)
 {
     int rc = secmq__chan_set_filter(ch, g->filter, g->filter_len, e);
 
@@ -432,13 +441,13 @@ static int chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
         secmq_identity_id(ch->pubs[i].id, ch->pubs[i].pk);
     }
     ch->npubs = g->n_publishers;
-    return SECMQ_OK;
+    return secmq__rcpt_from_grant(&ch->rcpt, r, e);
 }
 
 /* Read and check the grant file at path. */
 static int read_grant(const secmq_keyring *kr, const char *path,
                       unsigned char **body, secmq_grant_fields *g,
-                      secmq__kerr *e)
+                      secmq_grant_receipts *r, secmq__kerr *e)
 {
     unsigned char *raw = NULL;
     size_t len = 0;
@@ -448,7 +457,7 @@ static int read_grant(const secmq_keyring *kr, const char *path,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = secmq__grant_check(kr, path, raw, len, body, g, e);
+    rc = secmq__grant_check(kr, path, raw, len, body, g, r, e);
     secmq__kfile_release(raw, len + 1, 0);
     return rc;
 }
@@ -458,6 +467,7 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
 {
     char path[SECMQ__PATH_MAX];
     secmq_grant_fields g, pg;
+    secmq_grant_receipts gr;
     unsigned char *body = NULL, *pbody = NULL;
     unsigned char cid[SECMQ__CID_BYTES];
     secmq__kchan *ch = NULL;
@@ -468,7 +478,7 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
         return secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: path too long",
                                kr->dir);
     }
-    rc = read_grant(kr, path, &body, &g, e);
+    rc = read_grant(kr, path, &body, &g, &gr, e);
     if (rc != SECMQ_OK) {
         return rc;
     }
@@ -486,7 +496,7 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
     }
     rc = secmq__chan_add(kr, &ch, e);
     if (rc == SECMQ_OK) {
-        rc = chan_from_grant(kr, ch, &g, e);
+        rc = chan_from_grant(kr, ch, &g, &gr, e);
         if (rc != SECMQ_OK) {
             secmq__chan_drop_last(kr);
         }
@@ -502,7 +512,7 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
             goto err;
         }
         if (access(path, F_OK) == 0) {
-            rc = read_grant(kr, path, &pbody, &pg, e);
+            rc = read_grant(kr, path, &pbody, &pg, NULL, e);
             if (rc != SECMQ_OK) {
                 goto err;
             }
@@ -624,6 +634,13 @@ static int finish_chan(secmq_keyring *kr, secmq__kchan *ch, secmq__kerr *e)
         ch->member_names[i] = ch->members[i].name;
         ch->member_pub[i] = ch->members[i].publisher;
     }
+    if (secmq__rcpt_names_alloc(&ch->rcpt, e) != SECMQ_OK) {
+        return SECMQ_E_NOMEM;
+    }
+    for (size_t i = 0; ch->rcpt.on && i < ch->rcpt.n; i++) {
+        display_of(kr, ch->rcpt.pks + SECMQ_SIGN_PK_BYTES * i,
+                   ch->rcpt.display[i]);
+    }
     return SECMQ_OK;
 }
 
@@ -724,6 +741,7 @@ void secmq__keystore_free(secmq_keyring *kr)
         free(ch->pub_names);
         free(ch->member_names);
         free(ch->member_pub);
+        secmq__rcpt_free(&ch->rcpt);
     }
     free(kr->chans);
     if (kr->keys != NULL) {

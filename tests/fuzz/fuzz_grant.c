@@ -5,7 +5,9 @@
  * signature, put the fixed owner's key in it and sign it, so the field
  * rules after the signature are reached (a body that parses must build
  * back to the same bytes); 2 "A\0B\0TOPIC": two filters matching one topic
- * are ordered antisymmetrically, equal only when identical. Aborts on a
+ * are ordered antisymmetrically, equal only when identical; 3 as 1 with
+ * the magic SECMQGB2 (receipt fields, §5.1 rule 7): the old parser refuses
+ * it, the new one keeps rule 7 and builds it back. Aborts on a
  * broken invariant. Run by run_fuzz.sh, not a unit test.
  */
 #include <stdint.h>
@@ -74,7 +76,35 @@ static void check_parsed(const unsigned char *body, size_t len)
     }
 }
 
-static void signed_body(const uint8_t *data, size_t size)
+/* A parsed SECMQGB2 body keeps rule 7 and builds back to itself. */
+static void check_parsed_v2(const unsigned char *body, size_t len)
+{
+    static unsigned char again[MAX_BODY + 64];
+    secmq_grant_fields g;
+    secmq_grant_receipts r;
+    size_t n = 0;
+    int st = secmq_grant_body_parse_v2(body, len, &g, &r);
+
+    if (st < SECMQ_GRANT_OK || st > SECMQ_GRANT_BAD_RECEIPTS ||
+        secmq_grant_body_parse(body, len, &g) != SECMQ_GRANT_MALFORMED) {
+        abort();
+    }
+    st = secmq_grant_body_parse_v2(body, len, &g, &r);
+    if (st != SECMQ_GRANT_OK) {
+        return;
+    }
+    if (r.topic == NULL || r.n_receipters == 0 || r.need > r.n_receipters ||
+        r.topic_len < 1 || r.topic_len > SECMQ_TOPIC_MAX) {
+        abort();
+    }
+    if (secmq_grant_body_build_v2(again, sizeof again, &n, &g, &r, owner_sk) !=
+            SECMQ_OK ||
+        n != len || memcmp(again, body, len) != 0) {
+        abort();
+    }
+}
+
+static void signed_body(const uint8_t *data, size_t size, int receipts)
 {
     static unsigned char body[MAX_BODY + 64], m[14 + MAX_BODY];
 
@@ -83,10 +113,17 @@ static void signed_body(const uint8_t *data, size_t size)
     }
     memcpy(body, data, size);
     memcpy(body + 8, owner_pk, 32);
+    if (receipts) {
+        memcpy(body, "SECMQGB2", 8);
+    }
     memcpy(m, "secmq-grant-v1", 14);
     memcpy(m + 14, body, size);
     crypto_sign_detached(body + size, NULL, m, 14 + size, owner_sk);
-    check_parsed(body, size + 64);
+    if (receipts) {
+        check_parsed_v2(body, size + 64);
+    } else {
+        check_parsed(body, size + 64);
+    }
 }
 
 static void compare(const uint8_t *data, size_t size)
@@ -133,15 +170,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0:
         check_parsed(data + 1, size - 1);
         break;
     case 1:
-        signed_body(data + 1, size - 1);
+        signed_body(data + 1, size - 1, 0);
+        break;
+    case 2:
+        compare(data + 1, size - 1);
         break;
     default:
-        compare(data + 1, size - 1);
+        signed_body(data + 1, size - 1, 1);
         break;
     }
     return 0;

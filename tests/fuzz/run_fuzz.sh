@@ -13,6 +13,8 @@
 #   with tests/vectors/grant-v1.json and channel-v1.json.
 #   TARGET form: authd/authd_form.c (secmq-authd's request fields).
 #   TARGET conns: authd/authd_json.c (RabbitMQ's connection list, json-c).
+#   TARGET receipt: libsecmq/src/receipt.c (receipt plaintexts and receipt
+#   envelopes), seeded with tests/vectors/receipt-v1.json.
 # Exit 77 (ctest: skipped) when clang or its libFuzzer runtime is missing.
 set -euo pipefail
 src=$1
@@ -22,9 +24,9 @@ target=${4:-envelope}
 cc=${SECMQ_FUZZ_CC:-clang}
 
 case $target in
-envelope | acl | xfer | grant | form | conns) ;;
+envelope | acl | xfer | grant | form | conns | receipt) ;;
 *)
-  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer, grant, form or conns)" >&2
+  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer, grant, form, conns or receipt)" >&2
   exit 2
   ;;
 esac
@@ -137,12 +139,40 @@ if [ "$target" = xfer ]; then
   exit 0
 fi
 
+if [ "$target" = receipt ]; then
+  "$cc" "${cflags[@]}" -I "$src/libsecmq/include" -I "$src/libsecmq/src" \
+    "$src/tests/fuzz/fuzz_receipt.c" "$src/libsecmq/src/receipt.c" \
+    "$src/libsecmq/src/envelope.c" "${sodium[@]}" -o "$tmp/fuzz_receipt"
+  # Seeds: 0 + plaintext, 1 + plaintext, 2 + envelope, from the vectors.
+  if [ -x "$python" ]; then
+    "$python" - "$src/tests/vectors/receipt-v1.json" "$tmp/corpus" <<'PY'
+import json, os, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    d = json.load(f)
+n = 0
+for v in d["receipts"] + d["negative"]:
+    items = [b"\2" + bytes.fromhex(v["envelope"])]
+    if "plaintext" in v:
+        p = bytes.fromhex(v["plaintext"])
+        items += [b"\0" + p, b"\1" + p]
+    for b in items:
+        with open(os.path.join(sys.argv[2], "seed-%03d" % n), "wb") as out:
+            out.write(b)
+        n += 1
+PY
+  fi
+  echo "run_fuzz: receipt, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
+  "$tmp/fuzz_receipt" "${run[@]}" -max_len=16000 "$tmp/corpus"
+  exit 0
+fi
+
 if [ "$target" = grant ]; then
   "$cc" "${cflags[@]}" -I "$src/libsecmq/include" -I "$src/libsecmq/src" \
     "$src/tests/fuzz/fuzz_grant.c" "$src/libsecmq/src/grant.c" \
     "$src/libsecmq/src/topicfilter.c" "$src/libsecmq/src/envelope.c" \
     "${sodium[@]}" -o "$tmp/fuzz_grant"
-  # Seeds: 0 + body, 1 + body without signature, 2 + "A\0B\0TOPIC".
+  # Seeds: 0 + body, 1 + body without signature, 2 + "A\0B\0TOPIC",
+  # 3 + SECMQGB2 body without signature.
   if [ -x "$python" ]; then
     "$python" - "$src/tests/vectors" "$tmp/corpus" <<'PY'
 import json, os, sys
@@ -160,6 +190,9 @@ for v in g["vectors"] + g["negative"]:
         body = bytes.fromhex(v["body"])
         put(b"\0" + body)
         put(b"\1" + body[:-64])
+with open(os.path.join(vec, "receipt-v1.json"), encoding="utf-8") as f:
+    for v in json.load(f)["grants"]:
+        put(b"\3" + bytes.fromhex(v["body"])[:-64])
 with open(os.path.join(vec, "channel-v1.json"), encoding="utf-8") as f:
     c = json.load(f)
 for s in c["selection"]:

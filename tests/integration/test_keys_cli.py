@@ -104,7 +104,9 @@ class KeysCli(unittest.TestCase):
         for word in ("init", "export", "import", "channel create",
                      "channel rotate", "channel revoke", "list", "--keyring",
                      "--name", "--topic", "--publisher", "--subscriber",
-                     "--out", "--allow-mac", "--grace", "Exit status"):
+                     "--out", "--allow-mac", "--grace", "--receipts",
+                     "--receipt-topic", "--receipts-from", "--receipt-count",
+                     "Exit status"):
             self.assertIn(word, out)
         self.assertEqual(self.run_keys("list", "--help").stdout, out)
 
@@ -340,6 +342,52 @@ class KeysCli(unittest.TestCase):
         self.assertIn("mac-only: allowed", alice)
         self.assertIn("may publish and subscribe", alice)
         self.assertIn("publishers: sam alice", alice)
+
+    def test_receipts_channel(self):
+        """channel create --receipts (PROTOCOL.md 9.1): the defaults, named
+        receipters with a count, what list shows on both sides, a revoked
+        member dropped, and the usage errors."""
+        self.world()
+        self.assertIn("receipts: off", self.listing("alice"))
+        self.run_keys("channel", "create", "--keyring", self.p("sam"),
+                      "--topic", "door/#", "--publisher", self.p("sam.pub"),
+                      "--subscriber", self.p("alice.pub"), self.p("bob.pub"),
+                      "--out", self.p("gr"), "--receipts")
+        sam = self.listing("sam")
+        m = re.search(r"receipts: on  topic (secmq/receipts/[0-9a-f]{16})  "
+                      r"needed from every one of alice bob\n", sam)
+        self.assertIsNotNone(m, sam)
+        self.run_keys("import", "--keyring", self.p("alice"),
+                      self.p("gr", "alice.grant"))
+        # alice knows bob only by id; the topic is the same.
+        self.assertRegex(self.listing("alice"),
+                         r"receipts: on  topic %s  needed from every one of "
+                         r"alice [0-9a-f]{16}\n" % re.escape(m.group(1)))
+        self.run_keys("channel", "revoke", "--keyring", self.p("sam"),
+                      "--topic", "door/#", "bob", "--out", self.p("gr2"))
+        self.assertIn("topic %s  needed from every one of alice\n"
+                      % m.group(1), self.listing("sam"))
+        self.run_keys("channel", "create", "--keyring", self.p("sam"),
+                      "--topic", "bell", "--publisher", self.p("sam.pub"),
+                      "--subscriber", self.p("alice.pub"), self.p("bob.pub"),
+                      "--out", self.p("gb"), "--receipts", "--receipts-from",
+                      "bob", "sam", "--receipt-count", "1",
+                      "--receipt-topic", "acks/bell")
+        self.assertIn("receipts: on  topic acks/bell  needed from any 1 of "
+                      "bob sam\n", self.listing("sam"))
+        base = ("channel", "create", "--keyring", self.p("sam"), "--topic",
+                "knock", "--publisher", self.p("sam.pub"), "--subscriber",
+                self.p("alice.pub"), "--out", self.p("gk"))
+        self.usage(*base, "--receipt-count", "1", says="need --receipts")
+        self.usage(*base, "--receipts", "--receipt-count", "0",
+                   says="--receipt-count takes a number")
+        self.usage(*base, "--receipts", "--receipt-count", "2",
+                   says="receipt count 2 is more than the 1")
+        self.usage(*base, "--receipts", "--receipts-from", "carl",
+                   says="'carl': not a member")
+        self.usage(*base, "--receipts", "--receipt-topic", "acks/#",
+                   says="invalid receipt topic")
+        self.assertNotIn("  knock\n", self.listing("sam"))
 
     # -- refusals ---------------------------------------------------------------------
 

@@ -18,6 +18,7 @@
 #include <secmq.h>
 
 #include "check.h"
+#include "grantcraft.h"
 
 static unsigned char owner_pk[32], owner_sk[64];
 static unsigned char member_pk[32], member_sk[64];
@@ -127,50 +128,11 @@ static void test_rules(void)
     CHECK_INT_EQ(secmq_grant_body_size(1, 65536), 0);
 }
 
-static void put_be(unsigned char *p, uint64_t v, size_t n)
-{
-    for (size_t i = n; i > 0; i--) {
-        p[i - 1] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-/*
- * Encode and sign g by hand (PROTOCOL.md §5), without the codec's rules:
- * what a careless or hostile owner could sign. Returns the length.
- */
+/* Encode and sign g by hand (PROTOCOL.md §5), without the codec's rules:
+ * what a careless or hostile owner could sign. Returns the length. */
 static size_t craft(unsigned char *b, size_t cap, const secmq_grant_fields *g)
 {
-    unsigned char *m;
-    size_t n = 145 + g->filter_len + 32 * g->n_publishers;
-
-    if (cap < n + 64) {
-        fprintf(stderr, "craft: %zu bytes do not fit %zu\n", n + 64, cap);
-        abort();
-    }
-    memcpy(b, "SECMQGB1", 8);
-    memcpy(b + 8, g->owner_pk, 32);
-    memcpy(b + 40, g->member_pk, 32);
-    memcpy(b + 72, g->key_id, 8);
-    memcpy(b + 80, g->channel_key, 32);
-    put_be(b + 112, g->epoch, 4);
-    put_be(b + 116, g->created_ms, 8);
-    memcpy(b + 124, g->prev_key_id, 8);
-    put_be(b + 132, g->grace_ms, 8);
-    b[140] = (unsigned char)g->flags;
-    put_be(b + 141, g->filter_len, 2);
-    memcpy(b + 143, g->filter, g->filter_len);
-    put_be(b + 143 + g->filter_len, g->n_publishers, 2);
-    memcpy(b + 145 + g->filter_len, g->publishers, 32 * g->n_publishers);
-    m = malloc(14 + n);
-    if (m == NULL) {
-        abort();
-    }
-    memcpy(m, "secmq-grant-v1", 14);
-    memcpy(m + 14, b, n);
-    crypto_sign_detached(b + n, NULL, m, 14 + n, owner_sk);
-    free(m);
-    return n + 64;
+    return tc_grant_craft(b, cap, g, NULL, owner_sk);
 }
 
 /* Validly signed bodies that break one field rule of §5.1 each. */

@@ -5,7 +5,7 @@ Written from docs/PROTOCOL.md alone, never from the C code, with nothing but
 the standard library and Debian's python3-nacl (run it with /usr/bin/python3:
 a pyenv `python3` does not see python3-nacl). It checks the known-answer
 vectors the C library wrote (envelope-v1.json, grant-v1.json, file-v1.json,
-beside this file) by rebuilding every envelope, grant body, manifest, chunk
+receipt-v1.json with check_receipts.py, beside this file) by rebuilding every envelope, grant body, manifest, chunk
 and request from its inputs byte for byte and by opening them, plus checks that need no vector file at all
 (libsodium KDF known answers, fresh envelopes and grants made here).
 
@@ -1693,6 +1693,11 @@ def main():
     doc = load(rep, os.path.join(args.dir, "file-v1.json"))
     if doc is not None:
         check_file_file(rep, doc)
+    # §9 receipts: check_receipts.py beside this file, on this file's code.
+    import check_receipts
+    doc = load(rep, os.path.join(args.dir, "receipt-v1.json"))
+    if doc is not None:
+        check_receipts.check_file(rep, doc)
 
     print("%d passed, %d failed" % (rep.passed, rep.failed))
     return 1 if rep.failed else 0

@@ -22,6 +22,7 @@
 
 #include <secmq.h>
 
+#include "grantcraft.h"
 #include "vecout.h"
 
 #define MAX_PUBS 4
@@ -187,44 +188,12 @@ static const crafted craftv[] = {
 /* The crafted body that is also given as a sealed grant. */
 #define MISMATCH_CRAFT 7u
 
-static void put_be(unsigned char *p, uint64_t v, size_t n)
-{
-    for (size_t i = n; i > 0; i--) {
-        p[i - 1] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-/* Encode g (PROTOCOL.md §5) and sign it with owner_sk, no rules applied. */
+/* Encode g (PROTOCOL.md §5) and sign it with owner_sk, no rules applied
+ * (the test helper tests/common/grantcraft.c). */
 static size_t encode_signed(unsigned char *b, const secmq_grant_fields *g,
                             const unsigned char *owner_sk)
 {
-    static unsigned char m[14 + MAX_BODY];
-    size_t n = 145 + g->filter_len + 32 * g->n_publishers;
-
-    if (n + 64 > MAX_BODY) {
-        die("crafted body too long");
-    }
-    memcpy(b, "SECMQGB1", 8);
-    memcpy(b + 8, g->owner_pk, 32);
-    memcpy(b + 40, g->member_pk, 32);
-    memcpy(b + 72, g->key_id, 8);
-    memcpy(b + 80, g->channel_key, 32);
-    put_be(b + 112, g->epoch, 4);
-    put_be(b + 116, g->created_ms, 8);
-    memcpy(b + 124, g->prev_key_id, 8);
-    put_be(b + 132, g->grace_ms, 8);
-    b[140] = (unsigned char)g->flags;
-    put_be(b + 141, g->filter_len, 2);
-    memcpy(b + 143, g->filter, g->filter_len);
-    put_be(b + 143 + g->filter_len, g->n_publishers, 2);
-    if (g->n_publishers > 0) {
-        memcpy(b + 145 + g->filter_len, g->publishers, 32 * g->n_publishers);
-    }
-    memcpy(m, "secmq-grant-v1", 14);
-    memcpy(m + 14, b, n);
-    crypto_sign_detached(b + n, NULL, m, 14 + n, owner_sk);
-    return n + 64;
+    return tc_grant_craft(b, MAX_BODY, g, NULL, owner_sk);
 }
 
 /* Crafted negative c's body into body (MAX_BODY), its member key in

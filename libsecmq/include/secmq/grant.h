@@ -1,5 +1,6 @@
 /*
- * secmq/grant.h -- grants, version 1 (docs/PROTOCOL.md §5): the pure codec.
+ * secmq/grant.h -- grants, version 1 (docs/PROTOCOL.md §5): the pure codec,
+ * with the receipt fields of a channel created with receipts (§9.1).
  *
  * Bytes in, bytes out: build and sign a grant body, seal it to a member,
  * open and check one. No I/O and no trust decisions: whether the owner is
@@ -48,15 +49,17 @@ typedef enum secmq_grant_status {
                                        previous key id = key id */
     SECMQ_GRANT_BAD_FLAGS = 6,      /* a flag bit other than bits 0 and 1 */
     SECMQ_GRANT_BAD_PUBLISHERS = 7, /* no publisher, or one listed twice */
-    SECMQ_GRANT_PUBLISHER_MISMATCH = 8 /* flag bit 0 (may publish) is not
-                                          exactly "member_pk is listed" */
+    SECMQ_GRANT_PUBLISHER_MISMATCH = 8, /* flag bit 0 (may publish) is not
+                                           exactly "member_pk is listed" */
+    SECMQ_GRANT_BAD_RECEIPTS = 9        /* SECMQGB2: no receipter, one listed
+                                           twice, or need > number of receipters */
 } secmq_grant_status;
 
 /*
  * secmq_grant_status_name -- the reason name PROTOCOL.md §5.1 gives a
  * status ("ok", "malformed", "not_for_me", "bad_seal", "bad_signature",
- * "bad_epoch", "bad_flags", "bad_publishers", "publisher_mismatch"), or
- * "unknown". Never NULL; a static string.
+ * "bad_epoch", "bad_flags", "bad_publishers", "publisher_mismatch",
+ * "bad_receipts"), or "unknown". Never NULL; a static string.
  */
 SECMQ_API const char *secmq_grant_status_name(int status);
 
@@ -81,6 +84,20 @@ typedef struct secmq_grant_fields {
     const unsigned char *publishers; /* n_publishers * 32 bytes */
     size_t n_publishers;             /* 0..65535 */
 } secmq_grant_fields;
+
+/*
+ * The receipt fields of a channel created with receipts (PROTOCOL.md §9.1,
+ * body magic SECMQGB2). In a parsed body, topic and receipters point into
+ * the body bytes; topic is NULL (and every other field 0) for a channel
+ * without receipts (SECMQGB1).
+ */
+typedef struct secmq_grant_receipts {
+    const char *topic;               /* topic_len bytes, not NUL-terminated */
+    size_t topic_len;                /* 1..SECMQ_TOPIC_MAX, no NUL, + or # */
+    unsigned need;                   /* 0: every receipter; N: any N of them */
+    const unsigned char *receipters; /* n_receipters * 32 bytes */
+    size_t n_receipters;             /* 1..65535, distinct */
+} secmq_grant_receipts;
 
 /*
  * secmq_grant_body_size -- bytes of a body with this filter length and
@@ -121,6 +138,45 @@ SECMQ_API int secmq_grant_body_build(unsigned char *out, size_t out_cap,
  */
 SECMQ_API int secmq_grant_body_parse(const unsigned char *body, size_t len,
                                      secmq_grant_fields *g) SECMQ_NODISCARD;
+
+/*
+ * secmq_grant_body_size_v2 -- as secmq_grant_body_size, for a body with
+ * the receipt fields r (BORROWED; NULL or r->topic NULL: a body without
+ * receipts, the size secmq_grant_body_size gives). 0 if out of range.
+ */
+SECMQ_API size_t secmq_grant_body_size_v2(size_t filter_len,
+                                          size_t n_publishers,
+                                          const secmq_grant_receipts *r);
+
+/*
+ * secmq_grant_body_build_v2 -- as secmq_grant_body_build; with r (BORROWED)
+ * non-NULL and r->topic non-NULL the body is a SECMQGB2 body carrying r,
+ * which must pass the rules of PROTOCOL.md §5.1 (a valid receipt topic,
+ * 1..65535 distinct receipters, need <= n_receipters), else SECMQ_E_INVAL.
+ * r NULL or r->topic NULL builds exactly what secmq_grant_body_build
+ * builds. out receives secmq_grant_body_size_v2() bytes. Returns SECMQ_OK,
+ * SECMQ_E_INVAL or SECMQ_E_OVERSIZE. Never allocates.
+ */
+SECMQ_API int secmq_grant_body_build_v2(unsigned char *out, size_t out_cap,
+                                        size_t *out_len,
+                                        const secmq_grant_fields *g,
+                                        const secmq_grant_receipts *r,
+                                        const unsigned char *owner_sk);
+
+/*
+ * secmq_grant_body_parse_v2 -- as secmq_grant_body_parse, and also accepts
+ * SECMQGB2 bodies: their receipt fields go to r (pointers into body),
+ * checked after the other field rules (SECMQ_GRANT_BAD_RECEIPTS; a list of
+ * more than 512 receipters needs a small allocation, no memory for it is
+ * SECMQ_GRANT_MALFORMED). For a SECMQGB1 body r->topic is NULL. r must not
+ * be NULL (SECMQ_GRANT_MALFORMED). On failure g and r are wiped.
+ * secmq_grant_body_parse refuses every SECMQGB2 body as
+ * SECMQ_GRANT_MALFORMED, as readers from before receipts do (§6).
+ */
+SECMQ_API int
+secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
+                          secmq_grant_fields *g,
+                          secmq_grant_receipts *r) SECMQ_NODISCARD;
 
 /*
  * secmq_grant_file_size -- bytes of a grant file around a body of body_len

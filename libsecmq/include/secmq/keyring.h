@@ -317,6 +317,18 @@ typedef struct secmq_channel_info {
     const int *member_publishes;   /* 1 where members[i] is a publisher */
 } secmq_channel_info;
 
+/*
+ * The receipt fields of a channel (PROTOCOL.md §9.1). Every pointer lives
+ * as long as the keyring.
+ */
+typedef struct secmq_channel_receipt_info {
+    int on;            /* 1: the channel was created with receipts */
+    const char *topic; /* the receipt topic (NUL-terminated); NULL if off */
+    unsigned need;     /* 0: every receipter; N: any N of them */
+    size_t n_receipters;
+    const char *const *receipters; /* names (or hex ids) */
+} secmq_channel_receipt_info;
+
 /* secmq_keyring_peer_count -- number of trusted peers (not this identity). */
 SECMQ_API size_t secmq_keyring_peer_count(const secmq_keyring *kr);
 
@@ -336,6 +348,14 @@ SECMQ_API size_t secmq_keyring_channel_count(const secmq_keyring *kr);
  */
 SECMQ_API int secmq_keyring_channel(const secmq_keyring *kr, size_t i,
                                     secmq_channel_info *info);
+
+/*
+ * secmq_keyring_channel_receipts -- the receipt fields of channel i (the
+ * same numbering as secmq_keyring_channel) into info (info->on 0 for a
+ * channel without receipts). Returns SECMQ_OK or SECMQ_E_INVAL.
+ */
+SECMQ_API int secmq_keyring_channel_receipts(const secmq_keyring *kr, size_t i,
+                                             secmq_channel_receipt_info *info);
 
 /* ------------------------------------------------------------------------ */
 /* Management (what secmq-keys runs)                                        */
@@ -418,6 +438,19 @@ typedef struct secmq_channel_spec {
 } secmq_channel_spec;
 
 /*
+ * Receipts for a new channel (PROTOCOL.md §9.1). Every pointer BORROWED
+ * for the call.
+ */
+typedef struct secmq_channel_receipts {
+    const char *topic; /* receipt topic; NULL: secmq/receipts/<channel id> */
+    const char *const *from; /* member names whose receipts count; n_from 0:
+                                every subscriber (every member when all
+                                of them publish) */
+    size_t n_from;
+    unsigned count; /* 0: every receipter; N: any N (N <= receipters) */
+} secmq_channel_receipts;
+
+/*
  * secmq_channel_create -- create a channel owned by dir's identity: a new
  * random key and key id, epoch 1. Members are the identities in the
  * publisher and subscriber files (one listed in both is a publisher; this
@@ -434,6 +467,23 @@ SECMQ_API int secmq_channel_create(const char *dir,
                                    const char *out_dir,
                                    secmq_keyring_note_cb note, void *user,
                                    char *err, size_t errlen);
+
+/*
+ * secmq_channel_create_v2 -- secmq_channel_create, with receipts when
+ * receipts (BORROWED) is not NULL: every grant carries the receipt topic,
+ * the receipters and the count (SECMQGB2, PROTOCOL.md §5 and §9.1), and
+ * rotations and revocations keep them (a revoked member stops being a
+ * receipter). receipts NULL is exactly secmq_channel_create. Returns what
+ * secmq_channel_create returns; SECMQ_E_INVAL also for a receipt topic that
+ * is not 1..4096 bytes without + or #, a name in receipts->from that is not
+ * a member or is named twice, or a count above the number of receipters.
+ */
+SECMQ_API int secmq_channel_create_v2(const char *dir,
+                                      const secmq_channel_spec *spec,
+                                      const secmq_channel_receipts *receipts,
+                                      const char *out_dir,
+                                      secmq_keyring_note_cb note, void *user,
+                                      char *err, size_t errlen);
 
 /*
  * secmq_channel_rotate -- give the owned channel with exactly this filter
