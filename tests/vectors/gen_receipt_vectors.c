@@ -12,6 +12,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -455,5 +456,7 @@ int main(int argc, char **argv)
     grant_vector(&t);
     negatives(&t, r);
     put(&t, "}\n");
-    return vec_output(argc, argv, &t);
+    int rc = vec_output(argc, argv, &t);
+    free(t.s);
+    return rc;
 }
