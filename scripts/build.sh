@@ -5,5 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}
 shift || true
-cmake -S . -B "$dir" -DSECMQ_WERROR=ON "$@" >/dev/null
+# ccache (scripts/deps.sh installs it) lets the package builds reuse what
+# the test builds compiled: same sources, flags and compiler, another
+# directory (not hashed: CCACHE_NOHASHDIR).
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=("-DCMAKE_C_COMPILER_LAUNCHER=/usr/bin/env;CCACHE_NOHASHDIR=true;ccache")
+fi
+cmake -S . -B "$dir" -DSECMQ_WERROR=ON "${launcher[@]}" "$@" >/dev/null
 cmake --build "$dir" -j"$(nproc)"

@@ -13,7 +13,7 @@ set -euo pipefail
 # CPack runs file). rabbitmq-server: the cluster tests (label cluster) run
 # their own nodes on loopback with it, through secmq-authd.
 PACKAGES=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang ccache
   libmosquitto-dev mosquitto mosquitto-dev mosquitto-clients
   libwolfssl-dev libsodium-dev libsqlite3-dev libssl-dev libmicrohttpd-dev
   libcurl4-openssl-dev libjson-c-dev

@@ -41,8 +41,14 @@ if [ -f "$dir/CMakeCache.txt" ] &&
   die "$dir was configured with another install prefix; use a new directory"
 fi
 
+# Compiled through ccache when it is installed, as scripts/build.sh does:
+# the objects of a test build of the same tree are reused.
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=("-DCMAKE_C_COMPILER_LAUNCHER=/usr/bin/env;CCACHE_NOHASHDIR=true;ccache")
+fi
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSECMQ_WERROR=ON \
-  -DCMAKE_INSTALL_PREFIX=/usr -DSECMQ_INSTALL_RPATH=OFF \
+  "${launcher[@]}" -DCMAKE_INSTALL_PREFIX=/usr -DSECMQ_INSTALL_RPATH=OFF \
   -DSECMQ_BUILD_TESTS=OFF -DSECMQ_BUILD_EXAMPLES=OFF "$@" >/dev/null
 cmake --build "$dir" -j"$(nproc)" >/dev/null
 
