@@ -215,6 +215,13 @@ static void sub_help(void)
           "the topic and why, -d prints the counts at exit. Refused messages "
           "do not count\n"
           "for -C and do not end --retained-only.\n"
+          "On a channel created with --receipts that names this identity, "
+          "a signed receipt\n"
+          "for the messages opened goes to the channel's receipt topic "
+          "(PROTOCOL.md 9)\n"
+          "every 64 messages or 100 ms, and at exit (-d counts them); the "
+          "broker must let\n"
+          "this user write that topic.\n"
           " -W, --timeout SEC   give up SEC seconds (fractions allowed) after "
           "connecting,\n"
           "                     printing \"Timed out\" and exiting with 27, "
@@ -532,6 +539,7 @@ static void on_open_failure(secmq_client *c, void *user, const char *topic,
 static void report_open_counts(struct sub *u)
 {
     uint64_t n[SECMQ_OPEN_REASON_COUNT];
+    secmq_receipt_stats rs;
     char line[512];
     size_t used;
 
@@ -550,6 +558,15 @@ static void report_open_counts(struct sub *u)
         }
     }
     cli_debug("%s", line);
+    if (secmq_client_receipt_stats(u->s.client, &rs, sizeof rs) == SECMQ_OK &&
+        (rs.sent > 0 || rs.failed > 0 || rs.pending > 0)) {
+        cli_debug("receipts sent: %llu (ranges %llu, messages %llu, "
+                  "acknowledged %llu, failed %llu, pending %llu)",
+                  (unsigned long long)rs.sent, (unsigned long long)rs.ranges,
+                  (unsigned long long)rs.messages, (unsigned long long)rs.acked,
+                  (unsigned long long)rs.failed,
+                  (unsigned long long)rs.pending);
+    }
 }
 
 /*
