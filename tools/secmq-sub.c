@@ -215,13 +215,6 @@ static void sub_help(void)
           "the topic and why, -d prints the counts at exit. Refused messages "
           "do not count\n"
           "for -C and do not end --retained-only.\n"
-          "On a channel created with --receipts that names this identity, "
-          "a signed receipt\n"
-          "for the messages opened goes to the channel's receipt topic "
-          "(PROTOCOL.md 9)\n"
-          "every 64 messages or 100 ms, and at exit (-d counts them); the "
-          "broker must let\n"
-          "this user write that topic.\n"
           " -W, --timeout SEC   give up SEC seconds (fractions allowed) after "
           "connecting,\n"
           "                     printing \"Timed out\" and exiting with 27, "
@@ -230,6 +223,14 @@ static void sub_help(void)
           "Output is flushed after every message. Connection losses are "
           "repaired\n"
           "automatically (with a warning on stderr).\n"
+          "With --keyring, on a channel created with --receipts that names "
+          "this\n"
+          "identity, a signed receipt for the messages opened goes to the "
+          "channel's\n"
+          "receipt topic (PROTOCOL.md 9) every 64 messages or 100 ms and at "
+          "exit\n"
+          "(-d counts them): the broker must let this user write that "
+          "topic.\n"
           "\n",
           stdout);
     cli_help_common(stdout);
