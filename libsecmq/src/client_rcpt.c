@@ -7,6 +7,7 @@
  * it and drives the timed flush; opening a receipt (the sender's side) is
  * not here.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct secmq__crcpt {
     int inflight[MAX_INFLIGHT]; /* mids of receipts awaiting PUBACK */
     size_t ninflight;
     secmq_receipt_stats st;
+    char warn[160]; /* a line for on_log, written after r->mu is let go */
     secmq_receipt_range ranges[SECMQ_RECEIPT_MAX_RANGES]; /* scratch */
     unsigned char env[SECMQ_RECEIPT_MAX_BYTES];           /* scratch */
 };
@@ -104,9 +106,18 @@ static uint64_t max_delay(const secmq_client *c)
                                     : SECMQ__RB_MAX_DELAY_MS;
 }
 
-static void log_line(secmq_client *c, int level, const char *line)
+/* Let go of r->mu, then log the warning noted under it, if any: on_log
+ * is the application's and may call back into the client. */
+static void unlock_and_log(secmq_client *c, struct secmq__crcpt *r)
 {
-    c->log.fn(c->log.ctx, level, line);
+    char line[sizeof r->warn];
+
+    memcpy(line, r->warn, sizeof line);
+    r->warn[0] = '\0';
+    pthread_mutex_unlock(&r->mu);
+    if (line[0] != '\0') {
+        c->log.fn(c->log.ctx, SECMQ_LOG_WARNING, line);
+    }
 }
 
 /* Messages waiting in batches (r->mu held). */
@@ -122,7 +133,6 @@ static void recount(struct secmq__crcpt *r)
  * batch's ranges (counted, logged): their messages stay unreceipted. */
 static void send_batch(secmq_client *c, struct secmq__crcpt *r, size_t i)
 {
-    char line[SECMQ_ERRMSG_BYTES + 96];
     const char *topic = NULL;
     size_t n, len = 0;
     uint64_t covered = 0;
@@ -143,10 +153,9 @@ static void send_batch(secmq_client *c, struct secmq__crcpt *r, size_t i)
     }
     if (rc != SECMQ_OK) {
         r->st.failed++;
-        snprintf(line, sizeof line,
+        snprintf(r->warn, sizeof r->warn,
                  "a receipt for %llu message(s) was not sent: %s",
                  (unsigned long long)covered, secmq_strerror(rc));
-        log_line(c, SECMQ_LOG_WARNING, line);
         return;
     }
     r->st.sent++;
@@ -180,9 +189,9 @@ void secmq__crcpt_note(secmq_client *c, long chan, const unsigned char *key_id,
         r->batch[i] = malloc(sizeof *r->batch[i]);
         if (r->batch[i] == NULL) {
             r->st.failed++;
-            pthread_mutex_unlock(&r->mu);
-            log_line(c, SECMQ_LOG_WARNING,
+            snprintf(r->warn, sizeof r->warn,
                      "out of memory: a message will not be receipted");
+            unlock_and_log(c, r);
             return;
         }
         secmq__rb_init(r->batch[i]);
@@ -196,7 +205,7 @@ void secmq__crcpt_note(secmq_client *c, long chan, const unsigned char *key_id,
         send_batch(c, r, i);
     }
     recount(r);
-    pthread_mutex_unlock(&r->mu);
+    unlock_and_log(c, r);
 }
 
 int64_t secmq__crcpt_pump(secmq_client *c, int all)
@@ -222,7 +231,7 @@ int64_t secmq__crcpt_pump(secmq_client *c, int all)
         }
     }
     recount(r);
-    pthread_mutex_unlock(&r->mu);
+    unlock_and_log(c, r);
     return next;
 }
 
@@ -249,12 +258,11 @@ int secmq__crcpt_puback(secmq_client *c, int mid)
     return found;
 }
 
-int secmq_client_set_receipts(secmq_client *c, unsigned max_msgs_,
-                              unsigned max_delay_ms)
+int secmq_client_set_receipts(secmq_client *c, unsigned msgs, unsigned delay_ms)
 {
     int busy;
 
-    if (c == NULL || max_msgs_ > 65535u || max_delay_ms > 60000u) {
+    if (c == NULL || msgs > 65535u || delay_ms > 60000u) {
         return SECMQ_E_INVAL;
     }
     pthread_mutex_lock(&c->lock);
@@ -263,8 +271,8 @@ int secmq_client_set_receipts(secmq_client *c, unsigned max_msgs_,
     if (busy) {
         return SECMQ_E_STATE;
     }
-    c->rcpt_max_msgs = max_msgs_;
-    c->rcpt_max_delay_ms = max_delay_ms;
+    c->rcpt_max_msgs = msgs;
+    c->rcpt_max_delay_ms = delay_ms;
     return SECMQ_OK;
 }
 
