@@ -88,7 +88,8 @@ class Receipts(E2ETestCase):
                 continue
             self.assertEqual(topic, g["topic"].decode(),
                              "a receipt on another topic")
-            ranges, who = cr.open_receipt(payload, topic, g["channel_key"],
+            ranges, who = cr.open_receipt(payload, topic.encode(),
+                                          g["channel_key"],
                                           g["cid"], g["receipters"])
             receipts.append((who, ranges))
             for _k, _s, first, count in ranges:
