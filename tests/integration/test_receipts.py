@@ -8,7 +8,8 @@ subscribe). alice and bob run secmq-sub; sam publishes with secmq-pub. A
 paho watcher on `secmq/receipts/#` and on the data topics collects what
 crosses the broker; every receipt is opened with the channel key from
 alice's grant by tests/vectors/check_receipts.py (python3-nacl, written
-from the spec), not by libsecmq.
+from the spec), not by libsecmq. A second channel, `chat`, where sam and
+alice both publish, checks that nobody receipts its own messages.
 """
 
 import os
@@ -173,6 +174,46 @@ class Receipts(E2ETestCase):
         self.assertEqual(nranges, sum(len(r) for _w, r in receipts))
         self.assertFalse(any(STATS_RX.search(ln) for ln in bob.err))
         self.assert_no_more(watch, 0.3)
+
+    def test_own_messages_not_receipted(self):
+        """On a channel where every member publishes (so every member is a
+        receipter), alice's subscriber does not receipt what alice herself
+        published, while sam's receipts it."""
+        for n in ("sam", "alice"):
+            self.make_identity(n)
+        out = self.out_dir("chat")
+        self.keys("channel", "create", "--keyring", self.kdir("sam"),
+                  "--topic", "chat", "--publisher", self.pubfile("sam"),
+                  self.pubfile("alice"), "--receipts", "--out", out)
+        self.import_("alice", self.pubfile("sam"), self.grant(out, "alice"))
+        self.import_("sam", self.pubfile("alice"))
+        g = self.grant_fields(self.grant(out, "alice"), "alice")
+        g["cid"] = bytes.fromhex(channel_id(self.public("sam").pk, "chat"))
+        self.assertEqual(sorted(g["receipters"]),
+                         sorted([self.public("sam").pk,
+                                 self.public("alice").pk]))
+        watch = self.paho(user="eve", client_id="paho-watch")
+        watch.subscribe("secmq/receipts/#", qos=1)
+        alice = self.sub("alice", "-t", "chat", "-q", "1", "-d",
+                         client_id="alice-chat")
+        sam = self.sub("sam", "-t", "chat", "-q", "1", "-d",
+                       client_id="sam-chat")
+        self.epub("alice", "-t", "chat", "-m", "a", "-q", "1", "--repeat",
+                  "3")
+        self.assertTrue(alice.wait_out(3, 10), alice.text())
+        self.assertTrue(sam.wait_out(3, 10), sam.text())
+        m = watch.get(timeout=5)
+        self.assertIsNotNone(m, "no receipt from sam")
+        ranges, who = cr.open_receipt(m[1], m[0].encode(), g["channel_key"],
+                                      g["cid"], g["receipters"])
+        self.assertEqual(who, self.public("sam").pk)
+        self.assertEqual([(s, c) for _k, s, _f, c in ranges],
+                         [(self.identity("alice").id, 3)])
+        self.assert_no_more(watch, 0.5)
+        self.assertEqual(alice.stop(), 0, alice.text())
+        self.assertEqual(sam.stop(), 0, sam.text())
+        self.assertFalse(any(STATS_RX.search(ln) for ln in alice.err),
+                         alice.text())
 
 
 if __name__ == "__main__":
