@@ -223,6 +223,14 @@ static void sub_help(void)
           "Output is flushed after every message. Connection losses are "
           "repaired\n"
           "automatically (with a warning on stderr).\n"
+          "With --keyring, on a channel created with --receipts that names "
+          "this\n"
+          "identity, a signed receipt for the messages opened goes to the "
+          "channel's\n"
+          "receipt topic (PROTOCOL.md 9) every 64 messages or 100 ms and at "
+          "exit\n"
+          "(-d counts them): the broker must let this user write that "
+          "topic.\n"
           "\n",
           stdout);
     cli_help_common(stdout);
@@ -532,6 +540,7 @@ static void on_open_failure(secmq_client *c, void *user, const char *topic,
 static void report_open_counts(struct sub *u)
 {
     uint64_t n[SECMQ_OPEN_REASON_COUNT];
+    secmq_receipt_stats rs;
     char line[512];
     size_t used;
 
@@ -550,6 +559,15 @@ static void report_open_counts(struct sub *u)
         }
     }
     cli_debug("%s", line);
+    if (secmq_client_receipt_stats(u->s.client, &rs, sizeof rs) == SECMQ_OK &&
+        (rs.sent > 0 || rs.failed > 0 || rs.pending > 0)) {
+        cli_debug("receipts sent: %llu (ranges %llu, messages %llu, "
+                  "acknowledged %llu, failed %llu, pending %llu)",
+                  (unsigned long long)rs.sent, (unsigned long long)rs.ranges,
+                  (unsigned long long)rs.messages, (unsigned long long)rs.acked,
+                  (unsigned long long)rs.failed,
+                  (unsigned long long)rs.pending);
+    }
 }
 
 /*

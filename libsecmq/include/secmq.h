@@ -435,7 +435,10 @@ typedef struct secmq_keyring secmq_keyring; /* see secmq/keyring.h */
  *    16 MiB) wait; beyond that the loop thread waits for the application.
  *    Callbacks must not call secmq_client_free(); it delivers what is
  *    queued before it returns.
- * Returns SECMQ_OK or SECMQ_E_STATE (while connected).
+ *  - receipts: on channels whose grant asks this identity for receipts,
+ *    the client sends them by itself (secmq/receipt.h,
+ *    secmq_client_set_receipts).
+ * Returns SECMQ_OK, SECMQ_E_STATE (while connected) or SECMQ_E_NOMEM.
  */
 SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
 
@@ -541,7 +544,8 @@ SECMQ_API SECMQ_NODISCARD int secmq_client_wait_connected(secmq_client *c,
 
 /*
  * secmq_client_disconnect -- send DISCONNECT (no will is published) and
- * close the link; loops stop reconnecting. Any thread.
+ * close the link; loops stop reconnecting. Any thread. With a keyring,
+ * pending receipts are published first (best effort, secmq/receipt.h).
  * Returns SECMQ_OK or SECMQ_E_NO_CONN.
  */
 SECMQ_API int secmq_client_disconnect(secmq_client *c);

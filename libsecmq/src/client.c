@@ -257,6 +257,9 @@ static void cb_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
     } else if (reason >= 0x80) {
         rc = SECMQ_E_REFUSED;
     }
+    if (secmq__crcpt_puback(c, mid)) {
+        return; /* a receipt the client sent (client_rcpt.c) */
+    }
     if (c->outbox != NULL && secmq__outbox_completed(c->outbox, mid, rc)) {
         return; /* an outbox row: reported by on_delivered */
     }
@@ -439,6 +442,7 @@ void secmq_client_free(secmq_client *c)
     /* The loop is stopped, so nothing is queued any more: deliver what
      * is (callbacks may still use the client, so before it goes). */
     secmq__client_deliver_stop(c);
+    secmq__crcpt_free(c);
     /* The outbox's commit thread must not hand rows to a destroyed
      * libmosquitto. */
     secmq__outbox_detach(c->outbox);
@@ -637,6 +641,8 @@ int secmq_client_disconnect(secmq_client *c)
     if (c == NULL) {
         return SECMQ_E_INVAL;
     }
+    /* Pending receipts go out before the DISCONNECT (best effort). */
+    (void)secmq__crcpt_pump(c, 1);
     mrc = mosquitto_disconnect_v5(c->mosq, 0, NULL);
     pthread_mutex_lock(&c->lock);
     c->disconnect_requested = mrc == MOSQ_ERR_SUCCESS;

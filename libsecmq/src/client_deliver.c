@@ -7,15 +7,19 @@
  * (so a burst of messages shares one fdatasync), and only then calls
  * on_message / on_open_failure, in arrival order, wiping each plaintext
  * after its callback. The queue is bounded: a slow application holds the
- * loop thread back, as it did when callbacks ran there. MQTT is
- * client.c's, the crypto keyring.c's.
+ * loop thread back, as it did when callbacks ran there. It also feeds the
+ * receipt batches and wakes for their timed flush (client_rcpt.c). MQTT
+ * is client.c's, the crypto keyring.c's.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "client_int.h"
+#include "keyring_int.h"
+#include "net_int.h"
 
 /* At most this many messages or payload bytes wait for the application. */
 #define DQ_MAX_MSGS 1024u
@@ -27,6 +31,9 @@ typedef struct dq_item {
     int reason;
     secmq_keyring *kr; /* whose ticket */
     uint64_t ticket;   /* 0: nothing to make durable */
+    long rchan;        /* opened on a channel this identity receipts; else -1 */
+    unsigned char key_id[SECMQ_ID_BYTES], sender_id[SECMQ_ID_BYTES];
+    uint64_t seq;
     secmq_message msg; /* topic and payload point at the copies below */
     char *topic;
     unsigned char *data;
@@ -88,8 +95,15 @@ static void deliver_batch(secmq_client *c, dq_item *batch)
             }
         } else if (it->ticket > 0 && rc != SECMQ_OK) {
             dropped++;
-        } else if (c->on_message != NULL) {
-            c->on_message(c, c->user, &it->msg);
+        } else {
+            if (it->rchan >= 0) {
+                /* Opened, and its replay record is durable (§9.2). */
+                secmq__crcpt_note(c, it->rchan, it->key_id, it->sender_id,
+                                  it->seq);
+            }
+            if (c->on_message != NULL) {
+                c->on_message(c, c->user, &it->msg);
+            }
         }
         item_free(it);
     }
@@ -103,16 +117,41 @@ static void deliver_batch(secmq_client *c, dq_item *batch)
     }
 }
 
+/* Wait for more (q->mu held) until next (secmq__now_ms scale; -1: no
+ * limit), when a receipt batch falls due. */
+static void wait_more(secmq__dq *q, int64_t next)
+{
+    struct timespec ts;
+
+    if (next < 0) {
+        pthread_cond_wait(&q->more, &q->mu);
+        return;
+    }
+    /* q->more runs on CLOCK_MONOTONIC, the clock of secmq__now_ms. */
+    ts.tv_sec = (time_t)(next / 1000);
+    ts.tv_nsec = (long)(next % 1000) * 1000000L;
+    (void)pthread_cond_timedwait(&q->more, &q->mu, &ts);
+}
+
 static void *dq_main(void *arg)
 {
     secmq_client *c = arg;
     secmq__dq *q = c->dq;
     dq_item *batch;
+    int64_t next;
 
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (q->head == NULL && !q->stop) {
-            pthread_cond_wait(&q->more, &q->mu);
+        if (q->head == NULL && !q->stop) {
+            /* Idle: send the receipts that are due, sleep until the next
+             * one is (or a message comes). */
+            pthread_mutex_unlock(&q->mu);
+            next = secmq__crcpt_pump(c, 0);
+            pthread_mutex_lock(&q->mu);
+            if (q->head == NULL && !q->stop) {
+                wait_more(q, next);
+            }
+            continue;
         }
         if (q->head == NULL) {
             break;
@@ -124,6 +163,7 @@ static void *dq_main(void *arg)
         pthread_cond_broadcast(&q->room);
         pthread_mutex_unlock(&q->mu);
         deliver_batch(c, batch);
+        (void)secmq__crcpt_pump(c, 0); /* due by time under a steady load */
         pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
@@ -134,12 +174,16 @@ static void *dq_main(void *arg)
 static int dq_start(secmq_client *c)
 {
     secmq__dq *q = calloc(1, sizeof *q);
+    pthread_condattr_t ca;
 
     if (q == NULL) {
         return SECMQ_E_NOMEM;
     }
     pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->more, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->more, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&q->room, NULL);
     c->dq = q;
     if (pthread_create(&q->th, NULL, dq_main, c) != 0) {
@@ -153,15 +197,22 @@ static int dq_start(secmq_client *c)
     return SECMQ_OK;
 }
 
-/* The mode byte of an envelope that opened (so it parses). */
-static int seal_mode_of(const void *env, size_t len)
+/* The mode and stream of an envelope that opened (so it parses), and
+ * the channel it is receipted for (-1: none). */
+static void note_fields(secmq_client *c, dq_item *it, const void *env,
+                        size_t len)
 {
     secmq_envelope_fields f;
 
+    it->rchan = -1;
     if (secmq_envelope_parse(env, len, &f) != SECMQ_OPEN_OK) {
-        return 0;
+        return;
     }
-    return (int)f.mode;
+    it->msg.seal_mode = (int)f.mode;
+    memcpy(it->key_id, f.key_id, SECMQ_ID_BYTES);
+    memcpy(it->sender_id, f.sender_id, SECMQ_ID_BYTES);
+    it->seq = f.seq;
+    it->rchan = secmq__keyring_rcpt_chan(c->keyring, f.key_id, f.sender_id);
 }
 
 /* Turn it into a refusal for on_open_failure, counted under reason. */
@@ -196,6 +247,7 @@ static dq_item *make_item(secmq_client *c, const secmq_message *msg)
     if (it == NULL) {
         return NULL;
     }
+    it->rchan = -1;
     it->topic = strdup(msg->topic);
     it->data = malloc(len + 1);
     if (it->topic == NULL || it->data == NULL) {
@@ -233,7 +285,7 @@ static dq_item *make_item(secmq_client *c, const secmq_message *msg)
         it->msg.payloadlen = plain_len;
         it->msg.sealed = 1;
         it->msg.sender = sender;
-        it->msg.seal_mode = seal_mode_of(msg->payload, len);
+        note_fields(c, it, msg->payload, len);
         return it;
     }
     if (rc == SECMQ_E_IO || rc == SECMQ_E_NOMEM) {

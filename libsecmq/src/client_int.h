@@ -3,8 +3,8 @@
  *
  * The client struct and the few calls the files make to each other:
  * client.c (the libmosquitto adapter, the only file that includes
- * mosquitto.h), client_config.c, client_seal.c, client_deliver.c and
- * client_outbox.c, client_qos2.c. Nothing
+ * mosquitto.h), client_config.c, client_seal.c, client_deliver.c,
+ * client_rcpt.c and client_outbox.c, client_qos2.c. Nothing
  * here is public API; libmosquitto's types stay opaque outside client.c.
  */
 #ifndef SECMQ_CLIENT_INT_H
@@ -67,8 +67,12 @@ struct secmq_client {
     secmq_durable_cb on_durable;
     secmq_delivered_cb on_delivered;
     atomic_uint_fast64_t open_counts[SECMQ_OPEN_REASON_COUNT];
-    struct secmq__dq *dq; /* delivery thread; NULL until the first message
-                             received with a keyring (client_deliver.c) */
+    struct secmq__dq *dq;       /* delivery thread; NULL until the first message
+                                   received with a keyring (client_deliver.c) */
+    struct secmq__crcpt *rcpt;  /* receipts sent (client_rcpt.c); NULL until
+                                   a keyring is set */
+    unsigned rcpt_max_msgs;     /* secmq_client_set_receipts; 0: default */
+    unsigned rcpt_max_delay_ms; /* 0: default */
     /* A broker without QoS 2 (client_qos2.c). */
     atomic_int qos2_sent;        /* a QoS 2 publish was handed over */
     atomic_int qos2_last_puback; /* the last packet read was a PUBACK */
@@ -139,6 +143,27 @@ void secmq__client_deliver_stop(secmq_client *c);
 int secmq__client_plain_allowed(const secmq_client *c, const char *topic);
 /* Free the allow-plain filters (secmq_client_free). */
 void secmq__client_free_plain(secmq_client *c);
+
+/* ---- client_rcpt.c ---- */
+
+/* secmq_client_set_keyring: make the receipt state on first use and size
+ * its batches for kr (NULL: none); pending batches are dropped. SECMQ_OK
+ * or SECMQ_E_NOMEM. Not while connected. */
+int secmq__crcpt_set_keyring(secmq_client *c, secmq_keyring *kr);
+/* Free the receipt state (secmq_client_free, after the delivery thread). */
+void secmq__crcpt_free(secmq_client *c);
+/* Delivery thread: the message (key_id, sender_id, seq) of channel chan
+ * (secmq__keyring_rcpt_chan; < 0: not receipted) opened and its replay
+ * record is durable: add it to the channel's batch, send the batch if due. */
+void secmq__crcpt_note(secmq_client *c, long chan, const unsigned char *key_id,
+                       const unsigned char *sender_id, uint64_t seq);
+/* Send the batches that are due (all of them when all is 1). Returns when
+ * (secmq__now_ms scale) the next batch falls due, or -1 if none waits.
+ * Any thread. */
+int64_t secmq__crcpt_pump(secmq_client *c, int all);
+/* Loop thread, on a PUBACK: 1 if mid was a receipt (counted, not for
+ * on_publish), else 0. */
+int secmq__crcpt_puback(secmq_client *c, int mid);
 
 /* ---- client_qos2.c ---- */
 

@@ -25,11 +25,17 @@ static int linked(secmq_client *c)
 
 int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr)
 {
+    int rc;
+
     if (c == NULL) {
         return SECMQ_E_INVAL;
     }
     if (linked(c)) {
         return SECMQ_E_STATE;
+    }
+    rc = secmq__crcpt_set_keyring(c, kr);
+    if (rc != SECMQ_OK) {
+        return rc;
     }
     c->keyring = kr;
     return SECMQ_OK;

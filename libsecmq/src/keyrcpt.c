@@ -155,3 +155,27 @@ int secmq_keyring_open_receipt(secmq_keyring *kr, const char *topic,
     }
     return SECMQ_OK;
 }
+
+long secmq__keyring_rcpt_chan(const secmq_keyring *kr,
+                              const unsigned char *key_id,
+                              const unsigned char *sender_id)
+{
+    if (same_id(sender_id, kr->self.id)) {
+        return -1; /* §9.1: a sender never waits for its own receipt */
+    }
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *ch = &kr->chans[i];
+        if (ch->member && which_key(ch, key_id) >= 0) {
+            if (!ch->rcpt.on || self_index(kr, ch) == ch->rcpt.n) {
+                return -1;
+            }
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+size_t secmq__keyring_nchans(const secmq_keyring *kr)
+{
+    return kr->nchans;
+}

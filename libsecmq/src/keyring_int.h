@@ -189,6 +189,19 @@ void secmq__chan_id(unsigned char cid[SECMQ__CID_BYTES],
                     size_t filter_len);
 /* The channel with this id, or NULL. */
 secmq__kchan *secmq__chan_find(secmq_keyring *kr, const unsigned char *cid);
+/*
+ * keyrcpt.c: the channel a receiver receipts a message it opened under
+ * key_id from sender_id for (PROTOCOL.md §9): the index in kr->chans of
+ * the channel holding key_id (newest or previous) when it has receipts,
+ * lists this identity among its receipters and sender_id is not this
+ * identity's; else -1. Reads only what loading set: any thread.
+ */
+long secmq__keyring_rcpt_chan(const secmq_keyring *kr,
+                              const unsigned char *key_id,
+                              const unsigned char *sender_id);
+/* keyrcpt.c: the number of channels of kr (indices of the call above). */
+size_t secmq__keyring_nchans(const secmq_keyring *kr);
+
 /* Channel i's current and previous keys (32 bytes each). */
 const unsigned char *secmq__chan_key(const secmq_keyring *kr,
                                      const secmq__kchan *ch, int prev);

@@ -12,9 +12,10 @@
 
 #include "secmq_int.h"
 
-/* Defaults for when a batch is due; provisional until measured. */
-#define SECMQ__RB_MAX_MSGS 64u
-#define SECMQ__RB_MAX_DELAY_MS 100u
+/* Defaults for when a batch is due (secmq/receipt.h); provisional until
+ * measured. */
+#define SECMQ__RB_MAX_MSGS SECMQ_RECEIPT_DEFAULT_MSGS
+#define SECMQ__RB_MAX_DELAY_MS SECMQ_RECEIPT_DEFAULT_DELAY_MS
 
 typedef struct secmq__rb {
     secmq_receipt_range r[SECMQ_RECEIPT_MAX_RANGES];

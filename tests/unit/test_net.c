@@ -218,6 +218,36 @@ static void test_session_expiry_args(void)
     secmq_client_free(c);
 }
 
+/* Receipt batching: values in range, before connecting; stats of a client
+ * that sent nothing, also into an older, shorter struct. */
+static void test_receipts_args(void)
+{
+    secmq_client *c = fresh(SECMQ_TRANSPORT_PLAIN);
+    secmq_receipt_stats st;
+    uint64_t first[2] = {7, 7};
+
+    CHECK(c != NULL);
+    CHECK_INT_EQ(secmq_client_set_receipts(NULL, 0, 0), SECMQ_E_INVAL);
+    CHECK_INT_EQ(secmq_client_set_receipts(c, 65536, 0), SECMQ_E_INVAL);
+    CHECK_INT_EQ(secmq_client_set_receipts(c, 0, 60001), SECMQ_E_INVAL);
+    CHECK_INT_EQ(secmq_client_set_receipts(c, 0, 0), SECMQ_OK);
+    CHECK_INT_EQ(secmq_client_set_receipts(c, 65535, 60000), SECMQ_OK);
+    CHECK_INT_EQ(secmq_client_receipt_stats(NULL, &st, sizeof st),
+                 SECMQ_E_INVAL);
+    CHECK_INT_EQ(secmq_client_receipt_stats(c, NULL, sizeof st), SECMQ_E_INVAL);
+    CHECK_INT_EQ(secmq_client_receipt_stats(c, &st, 0), SECMQ_E_INVAL);
+    memset(&st, 0xff, sizeof st);
+    CHECK_INT_EQ(secmq_client_receipt_stats(c, &st, sizeof st), SECMQ_OK);
+    CHECK(st.sent == 0 && st.acked == 0 && st.ranges == 0 && st.messages == 0 &&
+          st.failed == 0 && st.pending == 0);
+    /* Only the size given is written. */
+    CHECK_INT_EQ(secmq_client_receipt_stats(c, (secmq_receipt_stats *)first,
+                                            sizeof first[0]),
+                 SECMQ_OK);
+    CHECK(first[0] == 0 && first[1] == 7);
+    secmq_client_free(c);
+}
+
 static void test_free_null(void)
 {
     secmq_client_free(NULL);
@@ -256,6 +286,7 @@ int main(int argc, char **argv)
     RUN(test_loop_stop_without_start);
     RUN(test_disconnect_never_connected);
     RUN(test_session_expiry_args);
+    RUN(test_receipts_args);
     RUN(test_free_null);
     RUN(test_tls_info);
     return check_exit();

@@ -169,6 +169,69 @@ SECMQ_API int secmq_keyring_open_receipt(secmq_keyring *kr, const char *topic,
                                          const char **receipter,
                                          int *reason) SECMQ_NODISCARD;
 
+/* ------------------------------------------------------------------------ */
+/* Receipts sent by a client (secmq.h)                                      */
+/* ------------------------------------------------------------------------ */
+
+/* When a client sends a receipt by default: after this many messages of a
+ * channel, or this long after the oldest one not yet receipted. */
+#define SECMQ_RECEIPT_DEFAULT_MSGS 64u
+#define SECMQ_RECEIPT_DEFAULT_DELAY_MS 100u
+
+/*
+ * A client with a keyring (secmq_client_set_keyring) sends receipts by
+ * itself, nothing to call: for every message it opened on a channel whose
+ * grant has receipts and names this keyring's identity among the
+ * receipters (and that another identity sent: a sender never waits for its
+ * own receipt), once the message's replay record is durable and before
+ * on_message sees it, (key id, sender, seq) joins that channel's batch. A
+ * batch is sealed (secmq_keyring_seal_receipt) and published at QoS 1, not
+ * retained, on the channel's receipt topic when max_msgs messages joined
+ * it, or max_delay_ms after the oldest of them joined (the delivery
+ * thread waits for that moment; nothing polls), whichever comes first, or
+ * when it holds SECMQ_RECEIPT_MAX_RANGES ranges. A copy refused as a replay
+ * is never receipted (PROTOCOL.md §9.2). secmq_client_disconnect() first
+ * publishes what is pending (best effort: messages still queued for the
+ * application then, and receipts not yet written when the link goes, are
+ * not receipted); secmq_client_free() without it sends nothing more.
+ * Receipts go straight to MQTT, never through an outbox: while the link is
+ * down libmosquitto keeps them in memory and sends them after the
+ * reconnect; their PUBACKs are not reported to on_publish.
+ */
+
+/*
+ * secmq_client_set_receipts -- when this client sends receipts: after
+ * max_msgs messages of a channel (1..65535; 0: SECMQ_RECEIPT_DEFAULT_MSGS)
+ * or max_delay_ms after the oldest message not yet receipted (1..60000; 0:
+ * SECMQ_RECEIPT_DEFAULT_DELAY_MS). Call before secmq_client_connect().
+ * Returns SECMQ_OK, SECMQ_E_INVAL (c NULL, a value out of range) or
+ * SECMQ_E_STATE (connecting or connected).
+ */
+SECMQ_API int secmq_client_set_receipts(secmq_client *c, unsigned max_msgs,
+                                        unsigned max_delay_ms);
+
+/* Counters of the receipts a client sent, from secmq_client_receipt_stats. */
+typedef struct secmq_receipt_stats {
+    uint64_t sent;     /* receipts handed to MQTT (QoS 1) */
+    uint64_t acked;    /* of those, acknowledged by the broker (PUBACK) */
+    uint64_t ranges;   /* ranges in the receipts sent */
+    uint64_t messages; /* messages the receipts sent cover */
+    uint64_t failed;   /* receipts not sent (sealing or MQTT refused them;
+                          a line went to on_log): their messages are not
+                          receipted */
+    uint64_t pending;  /* messages waiting in batches now */
+} secmq_receipt_stats;
+
+/*
+ * secmq_client_receipt_stats -- the counters of receipts this client sent
+ * since it was created: the first size bytes of a secmq_receipt_stats are
+ * written into *st (BORROWED, written); pass sizeof(secmq_receipt_stats),
+ * so a program built against an older, shorter struct keeps working. Any
+ * thread. Returns SECMQ_OK or SECMQ_E_INVAL (c or st NULL, size 0).
+ */
+SECMQ_API int secmq_client_receipt_stats(secmq_client *c,
+                                         secmq_receipt_stats *st, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

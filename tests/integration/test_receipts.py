@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""test_receipts.py -- the receipts a subscriber sends (PROTOCOL.md §9),
+through the real tools and a real mosquitto.
+
+sam owns `status`, created with --receipts --receipts-from alice (alice
+and bob subscribe), and `quiet`, created without receipts (alice and bob
+subscribe). alice and bob run secmq-sub; sam publishes with secmq-pub. A
+paho watcher on `secmq/receipts/#` and on the data topics collects what
+crosses the broker; every receipt is opened with the channel key from
+alice's grant by tests/vectors/check_receipts.py (python3-nacl, written
+from the spec), not by libsecmq. A second channel, `chat`, where sam and
+alice both publish, checks that nobody receipts its own messages.
+"""
+
+import os
+import re
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+sys.path.insert(0, os.path.join(HERE, "..", "vectors"))
+import nacl.bindings as nb  # noqa: E402
+
+import check_receipts as cr  # noqa: E402
+from keys import E2ETestCase, Envelope, channel_id  # noqa: E402
+
+N_STATUS = 150  # more than two default batches of 64
+N_QUIET = 5
+BATCH_MSGS = 64  # SECMQ_RECEIPT_DEFAULT_MSGS
+STATS_RX = re.compile(r"receipts sent: (\d+) \(ranges (\d+), messages (\d+), "
+                      r"acknowledged (\d+), failed (\d+), pending (\d+)\)")
+
+
+class Receipts(E2ETestCase):
+
+    def world(self):
+        for n in ("sam", "alice", "bob"):
+            self.make_identity(n)
+        subs = [self.pubfile("alice"), self.pubfile("bob")]
+        status = self.out_dir("status")
+        self.keys("channel", "create", "--keyring", self.kdir("sam"),
+                  "--topic", "status", "--publisher", self.pubfile("sam"),
+                  "--subscriber", *subs, "--receipts", "--receipts-from",
+                  "alice", "--out", status)
+        quiet = self.out_dir("quiet")
+        self.keys("channel", "create", "--keyring", self.kdir("sam"),
+                  "--topic", "quiet", "--publisher", self.pubfile("sam"),
+                  "--subscriber", *subs, "--out", quiet)
+        for who in ("alice", "bob"):
+            self.import_(who, self.pubfile("sam"), self.grant(status, who),
+                         self.grant(quiet, who))
+        return self.grant_fields(self.grant(status, "alice"), "alice")
+
+    def grant_fields(self, path, who):
+        """The channel key, key id and receipt fields of who's SECMQGB2
+        grant (§5), opened with who's secret identity."""
+        me = self.identity(who)
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        body = nb.crypto_box_seal_open(raw[16:], me.x_pk, me.x_sk)
+        g = cr.gb2_parse(body)
+        g.update(key_id=body[72:80], channel_key=body[80:112],
+                 cid=bytes.fromhex(channel_id(self.public("sam").pk,
+                                              "status")))
+        return g
+
+    def collect(self, watch, g, n_status, timeout=15.0):
+        """What watch sees until n_status status envelopes came and the
+        receipts cover all of their seqs, or timeout: [(receipter pk,
+        ranges)] of the receipts (opened) and {topic: [(key id, sender
+        id, seq)]} of the data envelopes."""
+        receipts, seqs, covered = [], {"status": [], "quiet": []}, set()
+        self.raw = {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(seqs["status"]) >= n_status and \
+                    covered >= {q for _k, _s, q in seqs["status"]}:
+                break
+            m = watch.get(timeout=0.2)
+            if m is None:
+                continue
+            topic, payload = m[0], m[1]
+            if topic in seqs:
+                e = Envelope(payload)
+                seqs[topic].append((e.key_id, e.sender_id, e.seq))
+                self.raw.setdefault(topic, payload)
+                continue
+            self.assertEqual(topic, g["topic"].decode(),
+                             "a receipt on another topic")
+            ranges, who = cr.open_receipt(payload, topic.encode(),
+                                          g["channel_key"],
+                                          g["cid"], g["receipters"])
+            receipts.append((who, ranges))
+            for _k, _s, first, count in ranges:
+                covered |= set(range(first, first + count))
+        return receipts, seqs
+
+    def test_subscriber_receipts_what_it_opened(self):
+        """alice (a receipter) receipts exactly the status messages she
+        opened, every range once, in receipts of at most 64 messages, the
+        last batch by the timer while she keeps running; bob (a member not
+        named) and the channel without receipts send none; alice's -d
+        counts match what crossed the broker."""
+        g = self.world()
+        alice_pk = self.public("alice").pk
+        self.assertEqual(g["receipters"], [alice_pk])
+        self.assertEqual(g["topic"].decode(),
+                         "secmq/receipts/" + g["cid"].hex())
+        watch = self.paho(user="eve", client_id="paho-watch")
+        watch.subscribe("secmq/receipts/#", qos=1)
+        watch.subscribe("status", qos=1)
+        watch.subscribe("quiet", qos=1)
+        alice = self.sub("alice", "-t", "status", "-t", "quiet", "-q", "1",
+                         "-d", client_id="alice-rc")
+        bob = self.sub("bob", "-t", "status", "-t", "quiet", "-q", "1",
+                       "-d", client_id="bob-rc")
+
+        self.epub("sam", "-t", "quiet", "-m", "q", "-q", "1", "--repeat",
+                  str(N_QUIET))
+        self.epub("sam", "-t", "status", "-m", "s", "-q", "1", "--repeat",
+                  str(N_STATUS))
+        self.assertTrue(alice.wait_out(N_STATUS + N_QUIET, 20),
+                        alice.text())
+        self.assertTrue(bob.wait_out(N_STATUS + N_QUIET, 20), bob.text())
+        sam_id = self.identity("sam").id
+        receipts, seqs = self.collect(watch, g, N_STATUS)
+        streams = seqs["status"]
+        want = {q for _k, _s, q in streams}
+        self.assertEqual(len(want), N_STATUS, "sam's status envelopes")
+        self.assertEqual(len(seqs["quiet"]), N_QUIET)
+        self.assertEqual({(k, s) for k, s, _q in streams},
+                         {(g["key_id"], sam_id)})
+
+        got = []
+        for who, ranges in receipts:
+            self.assertEqual(who, alice_pk, "a receipt not from alice")
+            n = 0
+            for k, s, first, count in ranges:
+                self.assertEqual((k, s), (g["key_id"], sam_id))
+                got += list(range(first, first + count))
+                n += count
+            self.assertLessEqual(n, BATCH_MSGS, "a batch over 64: %r"
+                                 % (ranges,))
+        self.assertEqual(sorted(got), sorted(want),
+                         "receipts cover other seqs than sam sent "
+                         "(duplicates or gaps)")
+        self.assertGreaterEqual(len(receipts), 3)
+        # All of it came while alice kept running: 150 is not a multiple
+        # of 64, so the timer (not the exit) sent the last batch.
+        self.assertIsNone(alice.proc.poll())
+        # Nothing more: no receipt from bob, none for quiet, none twice.
+        self.assert_no_more(watch, 0.5)
+        # A copy of a receipted message (as a sender's resend would come)
+        # is refused as a replay by both and receipted by no one again.
+        inj = self.paho(user="sam", client_id="paho-resend")
+        inj.publish("status", self.raw["status"], qos=1)
+        self.assertTrue(alice.wait_drops(1, 10), alice.text())
+        self.assertTrue(bob.wait_drops(1, 10), bob.text())
+        self.assertEqual(alice.drops()[0][1], "replay", alice.text())
+        m = watch.get(timeout=5)
+        self.assertEqual((m[0], m[1]), ("status", self.raw["status"]))
+        self.assert_no_more(watch, 0.5)
+
+        self.assertEqual(alice.stop(), 0, alice.text())
+        self.assertEqual(bob.stop(), 0, bob.text())
+        m = [STATS_RX.search(ln) for ln in alice.err]
+        m = [x for x in m if x]
+        self.assertEqual(len(m), 1, alice.text())
+        sent, nranges, msgs, _acked, failed, pending = map(int, m[0].groups())
+        self.assertEqual((sent, msgs, failed, pending),
+                         (len(receipts), N_STATUS, 0, 0))
+        self.assertEqual(nranges, sum(len(r) for _w, r in receipts))
+        self.assertFalse(any(STATS_RX.search(ln) for ln in bob.err))
+        self.assert_no_more(watch, 0.3)
+
+    def test_own_messages_not_receipted(self):
+        """On a channel where every member publishes (so every member is a
+        receipter), alice's subscriber does not receipt what alice herself
+        published, while sam's receipts it."""
+        for n in ("sam", "alice"):
+            self.make_identity(n)
+        out = self.out_dir("chat")
+        self.keys("channel", "create", "--keyring", self.kdir("sam"),
+                  "--topic", "chat", "--publisher", self.pubfile("sam"),
+                  self.pubfile("alice"), "--receipts", "--out", out)
+        self.import_("alice", self.pubfile("sam"), self.grant(out, "alice"))
+        self.import_("sam", self.pubfile("alice"))
+        g = self.grant_fields(self.grant(out, "alice"), "alice")
+        g["cid"] = bytes.fromhex(channel_id(self.public("sam").pk, "chat"))
+        self.assertEqual(sorted(g["receipters"]),
+                         sorted([self.public("sam").pk,
+                                 self.public("alice").pk]))
+        watch = self.paho(user="eve", client_id="paho-watch")
+        watch.subscribe("secmq/receipts/#", qos=1)
+        alice = self.sub("alice", "-t", "chat", "-q", "1", "-d",
+                         client_id="alice-chat")
+        sam = self.sub("sam", "-t", "chat", "-q", "1", "-d",
+                       client_id="sam-chat")
+        self.epub("alice", "-t", "chat", "-m", "a", "-q", "1", "--repeat",
+                  "3")
+        self.assertTrue(alice.wait_out(3, 10), alice.text())
+        self.assertTrue(sam.wait_out(3, 10), sam.text())
+        m = watch.get(timeout=5)
+        self.assertIsNotNone(m, "no receipt from sam")
+        ranges, who = cr.open_receipt(m[1], m[0].encode(), g["channel_key"],
+                                      g["cid"], g["receipters"])
+        self.assertEqual(who, self.public("sam").pk)
+        self.assertEqual([(s, c) for _k, s, _f, c in ranges],
+                         [(self.identity("alice").id, 3)])
+        self.assert_no_more(watch, 0.5)
+        self.assertEqual(alice.stop(), 0, alice.text())
+        self.assertEqual(sam.stop(), 0, sam.text())
+        self.assertFalse(any(STATS_RX.search(ln) for ln in alice.err),
+                         alice.text())
+
+
+if __name__ == "__main__":
+    unittest.main()
