@@ -294,17 +294,23 @@ class AuthdRevoke(unittest.TestCase):
         return took
 
     def test_disabled_user_closed(self):
+        """A persistent session (-c), so that its queue outlives the
+        connection: only secmq-authd removes it (a clean session's queue
+        goes with the connection, racing secmq-authd's DELETE)."""
         self.revoke_case(
             "alice", lambda: self.b.admin("user", "disable", "alice"),
             "user disabled", r"refused login for 'alice' \(client "
-            r"'alice-rv'\): disabled user",
+            r"'alice-rv'\): disabled user", "-c",
             closed_rx=self.reduced_rx("alice", "user disabled"))
         # Its session goes too (a later `user enable` must not bring back
         # bindings made under rules changed meanwhile).
         self.assertIsNotNone(self.authd.wait(
             r"deleted RabbitMQ queue 'mqtt-subscription-alice-rvqos1' \(the "
             r"session of user 'alice', client 'alice-rv'\): user disabled",
-            CLOSE_S))
+            CLOSE_S), self.authd.text()[-4000:])
+        st, _ = self.node.api("GET", "/api/queues/%2F/mqtt-subscription-"
+                              "alice-rvqos1", MGMT_USER, self.mgmt_pw)
+        self.assertEqual(st, 404, "alice's session queue is still there")
 
     @staticmethod
     def reduced_rx(user, why=r"access reduced: no rule allows read on MQTT "
