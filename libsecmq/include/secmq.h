@@ -109,9 +109,12 @@ enum secmq_error {
     SECMQ_E_DB = -26,             /* a database file is foreign, corrupt or
                                      of another version (left untouched) */
     SECMQ_E_BUSY = -27,           /* a file is in use by another process */
-    SECMQ_E_QOS_UNSUPPORTED = -28 /* the broker does not do QoS 2: it
-                                     answered a QoS 2 PUBLISH with PUBACK
-                                     (RabbitMQ does); publish at QoS 1 */
+    SECMQ_E_QOS_UNSUPPORTED = -28, /* the broker does not do QoS 2: it
+                                      answered a QoS 2 PUBLISH with PUBACK
+                                      (RabbitMQ does); publish at QoS 1 */
+    SECMQ_E_NO_RECEIPT = -29       /* a message of a channel with receipts
+                                      got no receipt from the receipters it
+                                      needs in time (secmq/receipt.h) */
 };
 
 /*

@@ -77,6 +77,8 @@ const char *secmq_strerror(int rc)
         return "file in use by another process";
     case SECMQ_E_QOS_UNSUPPORTED:
         return "the broker does not support QoS 2";
+    case SECMQ_E_NO_RECEIPT:
+        return "no end-to-end receipt in time";
     default:
         return "unknown error";
     }

@@ -11,7 +11,7 @@
 
 #include "check.h"
 
-/* Every code the header defines, SECMQ_OK .. SECMQ_E_QOS_UNSUPPORTED. */
+/* Every code the header defines, SECMQ_OK .. SECMQ_E_NO_RECEIPT. */
 static const int all_codes[] = {
     SECMQ_OK,
     SECMQ_E_INVAL,
@@ -42,13 +42,14 @@ static const int all_codes[] = {
     SECMQ_E_DB,
     SECMQ_E_BUSY,
     SECMQ_E_QOS_UNSUPPORTED,
+    SECMQ_E_NO_RECEIPT,
 };
 #define NCODES (sizeof all_codes / sizeof all_codes[0])
 
-/* The codes are 0, -1, ..., -28 with no gap: numbers never change. */
+/* The codes are 0, -1, ..., -29 with no gap: numbers never change. */
 static void test_codes_are_contiguous(void)
 {
-    CHECK_INT_EQ(NCODES, 29);
+    CHECK_INT_EQ(NCODES, 30);
     for (size_t i = 0; i < NCODES; i++) {
         CHECK_INT_EQ(all_codes[i], -(int)i);
     }
@@ -80,7 +81,7 @@ static void test_strerror_distinct(void)
 
 static void test_strerror_unknown_codes(void)
 {
-    static const int unknown[] = {1, -29, -999, 1000, -2147483647 - 1};
+    static const int unknown[] = {1, -30, -999, 1000, -2147483647 - 1};
 
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = secmq_strerror(unknown[i]);

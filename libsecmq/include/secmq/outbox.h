@@ -217,7 +217,9 @@ typedef void (*secmq_durable_cb)(secmq_client *c, void *user, uint64_t id,
 /*
  * on_delivered: a row left the outbox: acknowledged by the broker (rc
  * SECMQ_OK, or from an MQTT 5 broker SECMQ_E_NOT_AUTHORIZED /
- * SECMQ_E_REFUSED as for on_publish), or refused by MQTT before sending (rc
+ * SECMQ_E_REFUSED as for on_publish; a row held for receipts leaves once
+ * receipted, SECMQ_OK, or given up, SECMQ_E_NO_RECEIPT: see
+ * secmq/receipt.h), or refused by MQTT before sending (rc
  * SECMQ_E_OVERSIZE, ...; counted as failed), or found damaged in the file
  * and set aside, never sent (rc SECMQ_E_DB; counted as damaged), or set
  * aside at QoS 2 because the broker does not support QoS 2 (rc

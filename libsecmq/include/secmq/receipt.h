@@ -220,6 +220,17 @@ typedef struct secmq_receipt_stats {
                           a line went to on_log): their messages are not
                           receipted */
     uint64_t pending;  /* messages waiting in batches now */
+    /* A sender's side (an outbox holding rows for receipts, below): */
+    uint64_t awaiting;  /* outbox rows handed to MQTT and not yet receipted
+                           by the receipters they need, now */
+    uint64_t receipted; /* rows freed by receipts (on_receipt SECMQ_OK) */
+    uint64_t resent;    /* rows handed again for want of receipts (timeout
+                           or reconnect) */
+    uint64_t missed;    /* rows given up (on_receipt SECMQ_E_NO_RECEIPT) */
+    uint64_t opened;    /* receipts received that opened (§9.3 steps 1-5) */
+    uint64_t refused;   /* receipts received that did not open: forged,
+                           another channel, not a receipter, tampered (a
+                           line went to on_log); they change nothing */
 } secmq_receipt_stats;
 
 /*
@@ -231,6 +242,117 @@ typedef struct secmq_receipt_stats {
  */
 SECMQ_API int secmq_client_receipt_stats(secmq_client *c,
                                          secmq_receipt_stats *st, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Receipts a sender waits for (an outbox, secmq/outbox.h)                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A client with a keyring and an outbox holds every row it sealed on a
+ * channel whose grant has receipts, from this identity, until the
+ * receipters the channel needs (PROTOCOL.md §9.1: every receipter other
+ * than this identity, or any `need` of them) have receipted it; nothing to
+ * call. While connected it subscribes (QoS 1) to the receipt topic of each
+ * such channel and opens what arrives there itself (§9.3): receipts never
+ * reach on_message. A receipt that does not open changes nothing (counted
+ * as refused, logged). For such a row:
+ *  - the broker's PUBACK does not delete it: it stays in the file, waiting
+ *    (stats.awaiting), and on_delivered is not called yet;
+ *  - when the receipts it needs are in: on_receipt(id, SECMQ_OK), the row
+ *    is deleted, then on_delivered(id, SECMQ_OK);
+ *  - no receipt resend_ms after its PUBACK: it is handed again (the same
+ *    envelope, same seq: receivers that opened it drop the copy as a replay
+ *    and receipt it again, §9.2), and again after twice that, and so on up
+ *    to resend_max_ms between tries; after a reconnect every waiting row is
+ *    handed again at once, oldest first, before newer rows (a broker that
+ *    restarted may have lost what it acknowledged);
+ *  - still short of receipts give_up_ms after it was first handed: it is
+ *    logged (SECMQ_LOG_WARNING, naming the receipters missing),
+ *    on_receipt(id, SECMQ_E_NO_RECEIPT) and on_delivered(id,
+ *    SECMQ_E_NO_RECEIPT) are called and the row is deleted;
+ *  - a broker that refuses it (MQTT 5 reason code) ends it as before.
+ * Window: per key, the rows handed and not yet receipted span fewer than
+ * `window` sequence numbers (at most 64, the receivers' replay window,
+ * PROTOCOL.md §4.2): a row further ahead waits, and the rows behind it, so
+ * a resent row always lands inside the receivers' replay window and in
+ * order. After a restart of the process the rows in the file are handed
+ * again from the oldest and wait for receipts as before: the file is the
+ * only state. Without an outbox, publishes on such channels are sent as
+ * usual and not held (one warning in the log).
+ */
+
+/* Defaults of secmq_receipt_wait_init(). */
+#define SECMQ_RECEIPT_DEFAULT_RESEND_MS 2000u
+#define SECMQ_RECEIPT_DEFAULT_RESEND_MAX_MS 30000u
+#define SECMQ_RECEIPT_DEFAULT_GIVE_UP_MS 600000u
+#define SECMQ_RECEIPT_WINDOW_MAX 64u
+
+/* How a sender waits for receipts. Initialise with secmq_receipt_wait_init. */
+typedef struct secmq_receipt_wait {
+    size_t size;            /* sizeof(secmq_receipt_wait); set by _init */
+    unsigned resend_ms;     /* first resend after the PUBACK, 1..3600000;
+                               default SECMQ_RECEIPT_DEFAULT_RESEND_MS */
+    unsigned resend_max_ms; /* longest wait between resends, resend_ms..
+                               3600000; default 30000 */
+    uint64_t give_up_ms;    /* from the first hand to the report, >= 1;
+                               default SECMQ_RECEIPT_DEFAULT_GIVE_UP_MS */
+    unsigned window;        /* 1..SECMQ_RECEIPT_WINDOW_MAX; default 64 */
+} secmq_receipt_wait;
+
+/*
+ * secmq_receipt_wait_init -- fill *w with the defaults above. w is
+ * BORROWED and written. Never fails.
+ */
+SECMQ_API void secmq_receipt_wait_init(secmq_receipt_wait *w);
+
+/*
+ * secmq_client_set_receipt_wait -- how this client's outbox waits for
+ * receipts (w BORROWED, copied). Call before secmq_client_connect().
+ * Returns SECMQ_OK, SECMQ_E_INVAL (c or w NULL, w not initialised with
+ * secmq_receipt_wait_init, a value out of range) or SECMQ_E_STATE
+ * (connecting or connected).
+ */
+SECMQ_API int secmq_client_set_receipt_wait(secmq_client *c,
+                                            const secmq_receipt_wait *w);
+
+/*
+ * on_receipt: an outbox row held for receipts is settled: rc SECMQ_OK (got
+ * receipts from need receipters) or SECMQ_E_NO_RECEIPT (given up with got
+ * < need). need is the number of receipters the row needed (the channel's
+ * `need`, or every receipter but this identity). Called once per such row,
+ * before its on_delivered, on the loop thread or the outbox's commit
+ * thread (not both at once): keep it short.
+ */
+typedef void (*secmq_receipt_cb)(secmq_client *c, void *user, uint64_t id,
+                                 int rc, unsigned got, unsigned need);
+/* Set it before secmq_client_connect(). NULL unsets. */
+SECMQ_API void secmq_client_on_receipt(secmq_client *c, secmq_receipt_cb cb);
+
+/* Where an outbox row stands, from secmq_client_receipt_row. */
+typedef enum secmq_row_state {
+    SECMQ_ROW_QUEUED = 1,  /* in the outbox, not handed to MQTT now */
+    SECMQ_ROW_HANDED = 2,  /* handed to MQTT, no PUBACK yet */
+    SECMQ_ROW_AWAITING = 3 /* acknowledged by the broker, waiting for
+                              receipts */
+} secmq_row_state;
+
+typedef struct secmq_receipt_row {
+    int state;          /* a secmq_row_state */
+    int receipts;       /* 1: held for receipts; 0: leaves at the PUBACK */
+    unsigned got, need; /* receipters heard from / needed */
+    unsigned resends;   /* times handed again for want of receipts */
+} secmq_receipt_row;
+
+/*
+ * secmq_client_receipt_row -- where outbox row id stands now: the first
+ * size bytes of a secmq_receipt_row go to *st (pass sizeof). A row not
+ * yet handed since the file was opened has receipts 0 until it is. Any
+ * thread. Returns SECMQ_OK; SECMQ_E_INVAL (NULL, size 0, or id not in
+ * the outbox: settled, delivered, dropped or never queued); SECMQ_E_STATE
+ * (no outbox).
+ */
+SECMQ_API int secmq_client_receipt_row(secmq_client *c, uint64_t id,
+                                       secmq_receipt_row *st, size_t size);
 
 #ifdef __cplusplus
 }
