@@ -32,6 +32,8 @@ typedef struct dq_item {
     secmq_keyring *kr; /* whose ticket */
     uint64_t ticket;   /* 0: nothing to make durable */
     long rchan;        /* opened on a channel this identity receipts; else -1 */
+    int again;         /* refused as a replay of one the keyring knows it
+                          opened: receipted again once ticket is durable */
     unsigned char key_id[SECMQ_ID_BYTES], sender_id[SECMQ_ID_BYTES];
     uint64_t seq;
     secmq_message msg; /* topic and payload point at the copies below */
@@ -90,16 +92,25 @@ static void deliver_batch(secmq_client *c, dq_item *batch)
     for (dq_item *it = batch; it != NULL; it = next) {
         next = it->next;
         if (it->failed) {
+            if (it->again && it->rchan >= 0 && rc == SECMQ_OK) {
+                /* A genuine copy (steps 1-7 passed) of a message opened
+                 * and made durable before (§9.2): its receipt may have
+                 * been lost, so it is receipted again. */
+                secmq__crcpt_note(c, it->rchan, it->key_id, it->sender_id,
+                                  it->seq, 1);
+            }
             if (c->on_open_failure != NULL) {
                 c->on_open_failure(c, c->user, it->msg.topic, it->reason);
             }
         } else if (it->ticket > 0 && rc != SECMQ_OK) {
+            /* Not delivered: a copy of it must not be receipted. */
+            secmq__rx_forget(it->kr, it->key_id, it->sender_id, it->seq);
             dropped++;
         } else {
             if (it->rchan >= 0) {
                 /* Opened, and its replay record is durable (§9.2). */
                 secmq__crcpt_note(c, it->rchan, it->key_id, it->sender_id,
-                                  it->seq);
+                                  it->seq, 0);
             }
             if (c->on_message != NULL) {
                 c->on_message(c, c->user, &it->msg);
@@ -197,8 +208,8 @@ static int dq_start(secmq_client *c)
     return SECMQ_OK;
 }
 
-/* The mode and stream of an envelope that opened (so it parses), and
- * the channel it is receipted for (-1: none). */
+/* The mode and stream of an envelope that opened or is a known copy (so
+ * it parses), and the channel it is receipted for (-1: none). */
 static void note_fields(secmq_client *c, dq_item *it, const void *env,
                         size_t len)
 {
@@ -242,7 +253,7 @@ static dq_item *make_item(secmq_client *c, const secmq_message *msg)
     dq_item *it = calloc(1, sizeof *it);
     size_t len = msg->payloadlen, plain_len = 0;
     const char *sender = NULL;
-    int reason = SECMQ_OPEN_MALFORMED, rc = SECMQ_E_OPEN;
+    int reason = SECMQ_OPEN_MALFORMED, rc = SECMQ_E_OPEN, again = 0;
 
     if (it == NULL) {
         return NULL;
@@ -272,9 +283,9 @@ static dq_item *make_item(secmq_client *c, const secmq_message *msg)
         return it;
     }
     if (len > 0) {
-        rc = secmq_keyring_open_msg_v2(
-            c->keyring, msg->topic, msg->payload, len, it->data, len,
-            &plain_len, &sender, &reason, SECMQ_OPEN_DEFER_SYNC, &it->ticket);
+        rc = secmq__keyring_open(c->keyring, msg->topic, msg->payload, len,
+                                 it->data, len, &plain_len, &sender, &reason,
+                                 SECMQ_OPEN_DEFER_SYNC, &it->ticket, &again);
     }
     if (rc == SECMQ_OK) {
         atomic_fetch_add(&c->open_counts[SECMQ_OPEN_OK], 1);
@@ -287,6 +298,13 @@ static dq_item *make_item(secmq_client *c, const secmq_message *msg)
         it->msg.sender = sender;
         note_fields(c, it, msg->payload, len);
         return it;
+    }
+    if (again) {
+        /* SECURITY: only a replay that passed steps 1-7 (AEAD, signature,
+         * publisher) of an envelope the keyring knows it accepted. */
+        it->kr = c->keyring;
+        it->again = 1;
+        note_fields(c, it, msg->payload, len);
     }
     if (rc == SECMQ_E_IO || rc == SECMQ_E_NOMEM) {
         char why[SECMQ_ERRMSG_BYTES];

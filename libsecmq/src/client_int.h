@@ -154,9 +154,12 @@ int secmq__crcpt_set_keyring(secmq_client *c, secmq_keyring *kr);
 void secmq__crcpt_free(secmq_client *c);
 /* Delivery thread: the message (key_id, sender_id, seq) of channel chan
  * (secmq__keyring_rcpt_chan; < 0: not receipted) opened and its replay
- * record is durable: add it to the channel's batch, send the batch if due. */
+ * record is durable: add it to the channel's batch, send the batch if due.
+ * again 1: a copy refused as a replay of one the keyring knows it opened
+ * (PROTOCOL.md §9.2), counted in stats.rereceipted. */
 void secmq__crcpt_note(secmq_client *c, long chan, const unsigned char *key_id,
-                       const unsigned char *sender_id, uint64_t seq);
+                       const unsigned char *sender_id, uint64_t seq,
+                       int again);
 /* Send the batches that are due (all of them when all is 1). Returns when
  * (secmq__now_ms scale) the next batch falls due, or -1 if none waits.
  * Any thread. */

@@ -4,7 +4,8 @@
  * sealed and published at QoS 1 on the channel's receipt topic when the
  * batch is due (rcptbatch.c decides), and the PUBACKs of those publishes
  * kept away from on_publish. The delivery thread (client_deliver.c) feeds
- * it and drives the timed flush; opening a receipt (the sender's side) is
+ * it (also with copies of messages the keyring knows it opened, §9.2) and
+ * drives the timed flush; opening a receipt (the sender's side) is
  * not here.
  */
 #include <stdio.h>
@@ -170,7 +171,8 @@ static void send_batch(secmq_client *c, struct secmq__crcpt *r, size_t i)
 }
 
 void secmq__crcpt_note(secmq_client *c, long chan, const unsigned char *key_id,
-                       const unsigned char *sender_id, uint64_t seq)
+                       const unsigned char *sender_id, uint64_t seq,
+                       int again)
 {
     struct secmq__crcpt *r = c->rcpt;
     uint64_t now = (uint64_t)secmq__now_ms();
@@ -197,6 +199,9 @@ void secmq__crcpt_note(secmq_client *c, long chan, const unsigned char *key_id,
         secmq__rb_init(r->batch[i]);
     }
     b = r->batch[i];
+    if (again) {
+        r->st.rereceipted++;
+    }
     if (!secmq__rb_add(b, key_id, sender_id, seq, now)) {
         send_batch(c, r, i); /* every range used: send, then start anew */
         (void)secmq__rb_add(b, key_id, sender_id, seq, now);

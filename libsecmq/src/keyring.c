@@ -469,6 +469,15 @@ int secmq_keyring_open_msg_v2(secmq_keyring *kr, const char *topic,
                               const char **sender, int *reason, unsigned flags,
                               uint64_t *ticket)
 {
+    return secmq__keyring_open(kr, topic, env, len, out, out_cap, out_len,
+                               sender, reason, flags, ticket, NULL);
+}
+
+int secmq__keyring_open(secmq_keyring *kr, const char *topic, const void *env,
+                        size_t len, unsigned char *out, size_t out_cap,
+                        size_t *out_len, const char **sender, int *reason,
+                        unsigned flags, uint64_t *ticket, int *opened_before)
+{
     char hex[2 * SECMQ_ID_BYTES + 1];
     char msg[SECMQ_ERRMSG_BYTES];
     secmq__kerr e = {msg, sizeof msg};
@@ -479,9 +488,12 @@ int secmq_keyring_open_msg_v2(secmq_keyring *kr, const char *topic,
     const char *name = NULL;
     uint64_t max_age, now, age;
     size_t tlen, ptlen = 0;
-    int why, publisher = 0, rc;
+    int why, publisher = 0, known = 0, rc;
 
     memset(&f, 0, sizeof f);
+    if (opened_before != NULL) {
+        *opened_before = 0;
+    }
     if (reason != NULL) {
         *reason = SECMQ_OPEN_MALFORMED;
     }
@@ -545,11 +557,23 @@ int secmq_keyring_open_msg_v2(secmq_keyring *kr, const char *topic,
         }
     }
     /* Steps 8 and 9: the window, and its journal record queued. */
-    rc = secmq__rx_accept(kr, &f, &tk, &e);
+    rc = secmq__rx_accept(kr, &f, &tk, opened_before != NULL ? &known : NULL,
+                          &e);
     if (rc == SECMQ_OPEN_OK && (flags & SECMQ_OPEN_DEFER_SYNC) == 0) {
         /* SECURITY: nothing is handed out before its replay record is
          * durable, so no restart, crash or power cut delivers it twice. */
         rc = secmq__rx_sync(kr, tk, &e);
+        if (rc != SECMQ_OK) {
+            secmq__rx_forget(kr, f.key_id, f.sender_id, f.seq);
+        }
+    }
+    if (rc == SECMQ_OPEN_REPLAY && known) {
+        /* SECURITY: steps 1-7 passed, so this is a genuine copy of an
+         * envelope this keyring accepted: still refused, but reported. */
+        *opened_before = 1;
+        if (ticket != NULL) {
+            *ticket = tk;
+        }
     }
     if (rc < 0) {
         sodium_memzero(out, ptlen);

@@ -171,11 +171,33 @@ int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e);
  * receiving (opens state/replay.lock, compacts the journal); then check
  * and commit the window and queue a journal record. *ticket receives its
  * ticket.
+ * A replay of a seq this keyring knows it accepted (secmq__replay_known:
+ * committed by this process, or in a whole journal group at open) sets
+ * *known to 1 (when known is not NULL) and *ticket to a ticket that is
+ * durable once that acceptance is; any other outcome sets *known to 0.
  * Returns SECMQ_OPEN_OK, SECMQ_OPEN_REPLAY, or a negative SECMQ_E_*
  * (state unusable: reason in e; nothing committed).
  */
 int secmq__rx_accept(secmq_keyring *kr, const secmq_envelope_fields *f,
-                     uint64_t *ticket, secmq__kerr *e);
+                     uint64_t *ticket, int *known, secmq__kerr *e);
+/* (key_id, sender_id, seq) stays refused but is no longer known as
+ * accepted: its replay record was not made durable, so it was not
+ * delivered and must not be receipted. */
+void secmq__rx_forget(secmq_keyring *kr, const unsigned char *key_id,
+                      const unsigned char *sender_id, uint64_t seq);
+/*
+ * secmq_keyring_open_msg_v2 (keyring.h), and when opened_before is not
+ * NULL one more result: *opened_before is 1 when the envelope passed
+ * steps 1-7 of PROTOCOL.md §4.2 and was refused as a replay (SECMQ_E_OPEN,
+ * reason SECMQ_OPEN_REPLAY) of a seq this keyring knows it accepted
+ * (secmq__rx_accept); *ticket (if not NULL) is then the ticket to make
+ * durable (secmq_keyring_sync) before receipting it. Otherwise 0, and
+ * *ticket as secmq_keyring_open_msg_v2 sets it.
+ */
+int secmq__keyring_open(secmq_keyring *kr, const char *topic, const void *env,
+                        size_t len, unsigned char *out, size_t out_cap,
+                        size_t *out_len, const char **sender, int *reason,
+                        unsigned flags, uint64_t *ticket, int *opened_before);
 /* Make every record up to ticket durable (group commit). SECMQ_OK,
  * SECMQ_E_IO, SECMQ_E_KEYRING (a damaged journal), SECMQ_E_NOMEM. */
 int secmq__rx_sync(secmq_keyring *kr, uint64_t ticket, secmq__kerr *e);

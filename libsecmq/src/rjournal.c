@@ -108,8 +108,8 @@ void secmq__rj_close(secmq__rj *j)
 }
 
 int secmq__rj_read(const char *path, const unsigned char *lkey,
-                   secmq__rj_rec_cb cb, void *user, uint64_t *torn,
-                   secmq__kerr *e)
+                   secmq__rj_rec_cb cb, secmq__rj_commit_cb commit_cb,
+                   void *user, uint64_t *torn, secmq__kerr *e)
 {
     unsigned char mk[32], file_id[16];
     unsigned char *d = NULL;
@@ -168,6 +168,9 @@ int secmq__rj_read(const char *path, const unsigned char *lkey,
             goto out;
         }
         if (u[0] == RJ_COMMIT) {
+            if (commit_cb != NULL) {
+                commit_cb(user, secmq__get_u64(u + 24));
+            }
             continue;
         }
         if (u[0] != RJ_ACCEPT) {

@@ -33,6 +33,9 @@ typedef struct secmq__rj {
 
 /* Called for every authenticated accepted-record of a journal. */
 typedef void (*secmq__rj_rec_cb)(void *user, const secmq__stream_ent *rec);
+/* Called for every authenticated commit record: the group of n accepted
+ * records before it was written whole. */
+typedef void (*secmq__rj_commit_cb)(void *user, uint64_t n);
 
 /* A closed journal (fd -1). */
 void secmq__rj_init(secmq__rj *j);
@@ -40,7 +43,8 @@ void secmq__rj_init(secmq__rj *j);
 /*
  * secmq__rj_read -- read the journal at path, sealed for local key lkey
  * (the keyring's 32-byte local key), and call cb for every authenticated
- * accepted record, in file order. A missing file has no records.
+ * accepted record, in file order, and commit_cb (when not NULL) for every
+ * commit record, in the same order. A missing file has no records.
  * Records that do not authenticate at the END of the file (a write cut
  * short by a crash or power loss, never synced, so never delivered) are
  * skipped; their byte count goes to *torn. A damaged header, a record
@@ -50,8 +54,8 @@ void secmq__rj_init(secmq__rj *j);
  * Returns SECMQ_OK, SECMQ_E_KEYRING, SECMQ_E_IO, SECMQ_E_NOMEM.
  */
 int secmq__rj_read(const char *path, const unsigned char *lkey,
-                   secmq__rj_rec_cb cb, void *user, uint64_t *torn,
-                   secmq__kerr *e);
+                   secmq__rj_rec_cb cb, secmq__rj_commit_cb commit_cb,
+                   void *user, uint64_t *torn, secmq__kerr *e);
 
 /*
  * secmq__rj_reset -- replace path atomically (temporary file, fsync,

@@ -11,6 +11,10 @@
  * file another process replaced badly), when receiving begins, and at
  * close. Writers of several processes take turns under an flock on
  * DIR/state/replay.lock; a compaction merges what every process wrote.
+ * At open, the tops are restored (every seq up to one counts as seen) and
+ * the seqs of whole groups still in the journal (a process that did not
+ * fold it: killed, or still running) are marked known: those a receipter
+ * may receipt again when a copy comes (PROTOCOL.md §9.2).
  * Not for the window arithmetic (replay.c) or the open steps (keyring.c).
  */
 #include <errno.h>
@@ -96,7 +100,7 @@ static int load_table(const secmq_keyring *kr, tab *t, uint64_t *torn,
     t->v = ents;
     t->n = n;
     t->cap = n;
-    rc = secmq__rj_read(jpath, kr->sec->local_key, rec_cb, t, torn, e);
+    rc = secmq__rj_read(jpath, kr->sec->local_key, rec_cb, NULL, t, torn, e);
     if (rc == SECMQ_OK && t->nomem) {
         rc = secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
     }
@@ -159,6 +163,76 @@ static int raise_windows(secmq_keyring *kr, const tab *t)
     return SECMQ_OK;
 }
 
+/* The journal's records of one group, until its commit record. */
+typedef struct marker {
+    secmq_keyring *kr;
+    secmq__stream_ent *v;
+    size_t n, cap;
+    int nomem;
+} marker;
+
+static void mark_rec(void *user, const secmq__stream_ent *rec)
+{
+    marker *m = user;
+    secmq__stream_ent *nv;
+
+    if (m->nomem) {
+        return;
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 64;
+        nv = realloc(m->v, cap * sizeof *nv);
+        if (nv == NULL) {
+            m->nomem = 1; /* this group is not marked: less known, no harm */
+            return;
+        }
+        m->v = nv;
+        m->cap = cap;
+    }
+    m->v[m->n++] = *rec;
+}
+
+/* A whole group: its seqs were accepted by this keyring (any of its
+ * processes) and written; mark them known in the windows. */
+static void mark_commit(void *user, uint64_t n)
+{
+    marker *m = user;
+
+    if (!m->nomem && n == m->n) {
+        for (size_t i = 0; i < m->n; i++) {
+            secmq__krx *s =
+                find_rx(m->kr, m->v[i].key_id, m->v[i].sender_id, 0);
+            if (s != NULL) {
+                (void)secmq__replay_mark_known(&s->w, m->v[i].value);
+            }
+        }
+    }
+    m->n = 0;
+    m->nomem = 0;
+}
+
+/*
+ * After the windows were restored from the tops: mark as known each seq
+ * the journal at jpath still holds in a whole group (a process killed
+ * before it folded the journal). SECURITY: only seqs already counted as
+ * seen are marked (secmq__replay_mark_known), so this never changes what
+ * is accepted; a group cut short (no commit record) is not marked. Caller
+ * holds rx_lock and the shared flock.
+ */
+static int mark_journal(secmq_keyring *kr, const char *jpath, secmq__kerr *e)
+{
+    marker m;
+    uint64_t torn = 0;
+    int rc;
+
+    memset(&m, 0, sizeof m);
+    m.kr = kr;
+    rc = secmq__rj_read(jpath, kr->sec->local_key, mark_rec, mark_commit, &m,
+                        &torn, e);
+    free(m.v);
+    return rc;
+}
+
 int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e)
 {
     char jpath[SECMQ__PATH_MAX], lpath[SECMQ__PATH_MAX];
@@ -179,20 +253,21 @@ int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e)
         return rc;
     }
     rc = load_table(kr, &t, &torn, jpath, sizeof jpath, e);
+    if (rc == SECMQ_OK) {
+        pthread_mutex_lock(&kr->rx_lock);
+        rc = raise_windows(kr, &t);
+        if (rc != SECMQ_OK) {
+            rc = secmq__kerr_set(e, rc, "out of memory");
+        } else {
+            rc = mark_journal(kr, jpath, e);
+        }
+        pthread_mutex_unlock(&kr->rx_lock);
+        free(t.v);
+    }
     if (lockfd >= 0) {
         close(lockfd);
     }
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    pthread_mutex_lock(&kr->rx_lock);
-    rc = raise_windows(kr, &t);
-    pthread_mutex_unlock(&kr->rx_lock);
-    free(t.v);
-    if (rc != SECMQ_OK) {
-        return secmq__kerr_set(e, rc, "out of memory");
-    }
-    return SECMQ_OK;
+    return rc;
 }
 
 /*
@@ -316,7 +391,7 @@ out:
 }
 
 int secmq__rx_accept(secmq_keyring *kr, const secmq_envelope_fields *f,
-                     uint64_t *ticket, secmq__kerr *e)
+                     uint64_t *ticket, int *known, secmq__kerr *e)
 {
     secmq__stream_ent *np;
     secmq__krx *s;
@@ -324,6 +399,9 @@ int secmq__rx_accept(secmq_keyring *kr, const secmq_envelope_fields *f,
     int rc = SECMQ_OPEN_OK;
 
     *ticket = 0;
+    if (known != NULL) {
+        *known = 0;
+    }
     if (!atomic_load(&kr->rx_begun)) {
         rc = begin(kr, e);
         if (rc != SECMQ_OK) {
@@ -340,6 +418,12 @@ int secmq__rx_accept(secmq_keyring *kr, const secmq_envelope_fields *f,
         }
     } else if (secmq__replay_check(&s->w, f->seq) != SECMQ_OPEN_OK) {
         rc = SECMQ_OPEN_REPLAY;
+        if (known != NULL && secmq__replay_known(&s->w, f->seq)) {
+            /* Accepted before, under a ticket no later than this one:
+             * durable once this one is. */
+            *known = 1;
+            *ticket = kr->ticket;
+        }
         goto out;
     }
     /* Room for the record first: once the window moves, the record must
@@ -373,6 +457,19 @@ int secmq__rx_accept(secmq_keyring *kr, const secmq_envelope_fields *f,
 out:
     pthread_mutex_unlock(&kr->rx_lock);
     return rc;
+}
+
+void secmq__rx_forget(secmq_keyring *kr, const unsigned char *key_id,
+                      const unsigned char *sender_id, uint64_t seq)
+{
+    secmq__krx *s;
+
+    pthread_mutex_lock(&kr->rx_lock);
+    s = find_rx(kr, key_id, sender_id, 0);
+    if (s != NULL) {
+        secmq__replay_forget(&s->w, seq);
+    }
+    pthread_mutex_unlock(&kr->rx_lock);
 }
 
 static int is_durable(secmq_keyring *kr, uint64_t ticket)

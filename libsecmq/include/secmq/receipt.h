@@ -231,6 +231,13 @@ typedef struct secmq_receipt_stats {
     uint64_t refused;   /* receipts received that did not open: forged,
                            another channel, not a receipter, tampered (a
                            line went to on_log); they change nothing */
+    /* A receiver's side again: */
+    uint64_t rereceipted; /* copies refused as replays (on_open_failure
+                             SECMQ_OPEN_REPLAY) of messages the keyring
+                             knows it opened, added to a batch again
+                             (PROTOCOL.md §9.2); also counted in messages
+                             when their receipt is sent, unless the batch
+                             held them already */
 } secmq_receipt_stats;
 
 /*
