@@ -158,8 +158,7 @@ void secmq__crcpt_free(secmq_client *c);
  * again 1: a copy refused as a replay of one the keyring knows it opened
  * (PROTOCOL.md §9.2), counted in stats.rereceipted. */
 void secmq__crcpt_note(secmq_client *c, long chan, const unsigned char *key_id,
-                       const unsigned char *sender_id, uint64_t seq,
-                       int again);
+                       const unsigned char *sender_id, uint64_t seq, int again);
 /* Send the batches that are due (all of them when all is 1). Returns when
  * (secmq__now_ms scale) the next batch falls due, or -1 if none waits.
  * Any thread. */

@@ -171,8 +171,7 @@ static void send_batch(secmq_client *c, struct secmq__crcpt *r, size_t i)
 }
 
 void secmq__crcpt_note(secmq_client *c, long chan, const unsigned char *key_id,
-                       const unsigned char *sender_id, uint64_t seq,
-                       int again)
+                       const unsigned char *sender_id, uint64_t seq, int again)
 {
     struct secmq__crcpt *r = c->rcpt;
     uint64_t now = (uint64_t)secmq__now_ms();
