@@ -47,8 +47,8 @@ typedef struct secmq__krcpt {
     int on;
     char *topic; /* NUL-terminated, malloc'd */
     size_t topic_len;
-    unsigned need;      /* 0: every receipter; N: any N */
-    int listed;         /* owned: 1 when the owner named the receipters */
+    unsigned need; /* 0: every receipter; N: any N */
+    int listed;    /* owned: 1 when the owner named the receipters */
     unsigned char *pks; /* n * 32, malloc'd */
     size_t n;
     char (*display)[SECMQ__DISPLAY_BYTES]; /* n names, malloc'd */
@@ -328,8 +328,10 @@ int secmq__rcpt_refresh(secmq__krcpt *r, const secmq__krcpt *old,
  * (returns the end), reading it from the len bytes left (0, or -1 when
  * malformed). Without receipts the section is empty. */
 size_t secmq__rcpt_owned_size(const secmq__krcpt *r);
-unsigned char *secmq__rcpt_owned_write(unsigned char *p, const secmq__krcpt *r);
-int secmq__rcpt_owned_read(secmq__krcpt *r, const unsigned char *p, size_t len);
+unsigned char *secmq__rcpt_owned_write(unsigned char *p,
+                                       const secmq__krcpt *r);
+int secmq__rcpt_owned_read(secmq__krcpt *r, const unsigned char *p,
+                           size_t len);
 /* Allocate the display arrays of r (names are filled by the caller).
  * SECMQ_OK or SECMQ_E_NOMEM. */
 int secmq__rcpt_names_alloc(secmq__krcpt *r, secmq__kerr *e);
