@@ -9,7 +9,11 @@ paho watcher on `secmq/receipts/#` and on the data topics collects what
 crosses the broker; every receipt is opened with the channel key from
 alice's grant by tests/vectors/check_receipts.py (python3-nacl, written
 from the spec), not by libsecmq. A second channel, `chat`, where sam and
-alice both publish, checks that nobody receipts its own messages.
+alice both publish, checks that nobody receipts its own messages. Copies of
+envelopes published again raw (as a sender's resend comes) are refused as
+replays and receipted again exactly when alice knows she opened them
+(§9.2): inside her window, or in her journal after a SIGKILL; never one
+below the window or one she never saw.
 """
 
 import os
@@ -72,7 +76,7 @@ class Receipts(E2ETestCase):
         ranges)] of the receipts (opened) and {topic: [(key id, sender
         id, seq)]} of the data envelopes."""
         receipts, seqs, covered = [], {"status": [], "quiet": []}, set()
-        self.raw = {}
+        self.raw = {"status": [], "quiet": []}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if len(seqs["status"]) >= n_status and \
@@ -85,7 +89,7 @@ class Receipts(E2ETestCase):
             if topic in seqs:
                 e = Envelope(payload)
                 seqs[topic].append((e.key_id, e.sender_id, e.seq))
-                self.raw.setdefault(topic, payload)
+                self.raw[topic].append(payload)
                 continue
             self.assertEqual(topic, g["topic"].decode(),
                              "a receipt on another topic")
@@ -96,6 +100,26 @@ class Receipts(E2ETestCase):
             for _k, _s, first, count in ranges:
                 covered |= set(range(first, first + count))
         return receipts, seqs
+
+    def receipts_for(self, watch, g, want, timeout=5.0):
+        """The receipts (opened, [(receipter pk, ranges)]) watch sees until
+        their ranges cover every seq of want, or timeout; data envelopes
+        are not expected meanwhile."""
+        receipts, covered = [], set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not covered >= want:
+            m = watch.get(timeout=0.2)
+            if m is None:
+                continue
+            self.assertEqual(m[0], g["topic"].decode(),
+                             "not a receipt: %r" % (m,))
+            ranges, who = cr.open_receipt(m[1], m[0].encode(),
+                                          g["channel_key"], g["cid"],
+                                          g["receipters"])
+            receipts.append((who, ranges))
+            for _k, _s, first, count in ranges:
+                covered |= set(range(first, first + count))
+        return receipts
 
     def test_subscriber_receipts_what_it_opened(self):
         """alice (a receipter) receipts exactly the status messages she
@@ -112,6 +136,13 @@ class Receipts(E2ETestCase):
         watch.subscribe("secmq/receipts/#", qos=1)
         watch.subscribe("status", qos=1)
         watch.subscribe("quiet", qos=1)
+        # One status envelope before anyone subscribes: never seen by
+        # alice, and far below her window once the rest came.
+        self.epub("sam", "-t", "status", "-m", "unseen", "-q", "1")
+        m = watch.get(timeout=5)
+        self.assertIsNotNone(m, "the watcher missed sam's first envelope")
+        self.assertEqual(m[0], "status")
+        unseen = m[1]
         alice = self.sub("alice", "-t", "status", "-t", "quiet", "-q", "1",
                          "-d", client_id="alice-rc")
         bob = self.sub("bob", "-t", "status", "-t", "quiet", "-q", "1",
@@ -152,16 +183,40 @@ class Receipts(E2ETestCase):
         self.assertIsNone(alice.proc.poll())
         # Nothing more: no receipt from bob, none for quiet, none twice.
         self.assert_no_more(watch, 0.5)
-        # A copy of a receipted message (as a sender's resend would come)
-        # is refused as a replay by both and receipted by no one again.
+        # A copy of the newest message (as a sender's resend would come,
+        # its receipt lost) is refused as a replay by both; alice knows
+        # she opened it (inside her window) and receipts it again, in a
+        # receipt of its own; bob, no receipter, does not.
         inj = self.paho(user="sam", client_id="paho-resend")
-        inj.publish("status", self.raw["status"], qos=1)
+        last = self.raw["status"][-1]
+        last_seq = Envelope(last).seq
+        self.assertEqual(last_seq, max(want))
+        inj.publish("status", last, qos=1)
         self.assertTrue(alice.wait_drops(1, 10), alice.text())
         self.assertTrue(bob.wait_drops(1, 10), bob.text())
         self.assertEqual(alice.drops()[0][1], "replay", alice.text())
         m = watch.get(timeout=5)
-        self.assertEqual((m[0], m[1]), ("status", self.raw["status"]))
+        self.assertEqual((m[0], m[1]), ("status", last))
+        again = self.receipts_for(watch, g, {last_seq})
+        self.assertEqual(again, [(alice_pk, [(g["key_id"], sam_id, last_seq,
+                                              1)])],
+                         "no second receipt for a copy alice opened")
         self.assert_no_more(watch, 0.5)
+        # Copies alice cannot know she opened get no receipt: the first
+        # message (opened, but 149 behind her newest, below the window)
+        # and the one sent before she subscribed (never opened).
+        first = self.raw["status"][0]
+        self.assertLessEqual(Envelope(first).seq + 64, last_seq)
+        self.assertLess(Envelope(unseen).seq, Envelope(first).seq)
+        for k, copy in enumerate((first, unseen)):
+            inj.publish("status", copy, qos=1)
+            self.assertTrue(alice.wait_drops(2 + k, 10), alice.text())
+            self.assertTrue(bob.wait_drops(2 + k, 10), bob.text())
+            self.assertEqual(alice.drops()[1 + k][1], "replay", alice.text())
+            m = watch.get(timeout=5)
+            self.assertEqual((m[0], m[1]), ("status", copy))
+            # Longer than a batch's delay (100 ms): nothing was receipted.
+            self.assert_no_more(watch, 0.6)
 
         self.assertEqual(alice.stop(), 0, alice.text())
         self.assertEqual(bob.stop(), 0, bob.text())
@@ -170,10 +225,69 @@ class Receipts(E2ETestCase):
         self.assertEqual(len(m), 1, alice.text())
         sent, nranges, msgs, _acked, failed, pending = map(int, m[0].groups())
         self.assertEqual((sent, msgs, failed, pending),
-                         (len(receipts), N_STATUS, 0, 0))
-        self.assertEqual(nranges, sum(len(r) for _w, r in receipts))
+                         (len(receipts) + 1, N_STATUS + 1, 0, 0))
+        self.assertEqual(nranges, sum(len(r) for _w, r in receipts) + 1)
         self.assertFalse(any(STATS_RX.search(ln) for ln in bob.err))
         self.assert_no_more(watch, 0.3)
+
+    def test_copy_receipted_again_after_sigkill(self):
+        """alice's secmq-sub killed with SIGKILL after receipting five
+        messages (her journal not folded): started again, she refuses
+        copies of them as replays and receipts them again, because her
+        journal says she opened them. After a clean stop (the journal
+        folded into a top) she knows only that every seq up to the top
+        counts as seen: a copy is refused and not receipted."""
+        g = self.world()
+        alice_pk = self.public("alice").pk
+        sam_id = self.identity("sam").id
+        watch = self.paho(user="eve", client_id="paho-watch")
+        watch.subscribe("secmq/receipts/#", qos=1)
+        watch.subscribe("status", qos=1)
+        alice = self.sub("alice", "-t", "status", "-q", "1", "-d",
+                         client_id="alice-k")
+        self.epub("sam", "-t", "status", "-m", "s", "-q", "1", "--repeat",
+                  "5")
+        self.assertTrue(alice.wait_out(5, 10), alice.text())
+        receipts, seqs = self.collect(watch, g, 5)
+        want = {q for _k, _s, q in seqs["status"]}
+        self.assertEqual(len(want), 5)
+        got = {q for _w, r in receipts for _k, _s, f, c in r
+               for q in range(f, f + c)}
+        self.assertEqual(got, want, "the first receipts")
+        alice.proc.kill()
+        self.assertEqual(alice.wait_exit(10), -9)
+        alice = self.sub("alice", "-t", "status", "-q", "1", "-d",
+                         client_id="alice-k")
+        inj = self.paho(user="sam", client_id="paho-resend")
+        first, last = self.raw["status"][0], self.raw["status"][-1]
+        pair = {Envelope(first).seq, Envelope(last).seq}
+        for copy in (first, last):
+            inj.publish("status", copy, qos=1)
+            m = watch.get(timeout=5)
+            self.assertEqual((m[0], m[1]), ("status", copy))
+        self.assertTrue(alice.wait_drops(2, 10), alice.text())
+        self.assertEqual([r for _t, r in alice.drops()], ["replay"] * 2)
+        again = self.receipts_for(watch, g, pair)
+        got = set()
+        for who, ranges in again:
+            self.assertEqual(who, alice_pk)
+            for k, s, f, c in ranges:
+                self.assertEqual((k, s), (g["key_id"], sam_id))
+                got |= set(range(f, f + c))
+        self.assertEqual(got, pair, "the receipts after the restart")
+        self.assert_no_more(watch, 0.5)
+        self.assertEqual(alice.out, [], "a copy was delivered")
+        # A clean stop folds the journal: nothing is known exactly now.
+        self.assertEqual(alice.stop(), 0, alice.text())
+        alice = self.sub("alice", "-t", "status", "-q", "1", "-d",
+                         client_id="alice-k")
+        inj.publish("status", last, qos=1)
+        m = watch.get(timeout=5)
+        self.assertEqual((m[0], m[1]), ("status", last))
+        self.assertTrue(alice.wait_drops(1, 10), alice.text())
+        self.assertEqual(alice.drops()[0][1], "replay", alice.text())
+        self.assert_no_more(watch, 0.6)
+        self.assertEqual(alice.stop(), 0, alice.text())
 
     def test_own_messages_not_receipted(self):
         """On a channel where every member publishes (so every member is a
