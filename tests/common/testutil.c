@@ -11,11 +11,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -633,6 +635,85 @@ secmq_keyring *tu_keyring_open(const char *name)
         return NULL;
     }
     return kr;
+}
+
+int tu_status_world(void)
+{
+    char err[SECMQ_ERRMSG_BYTES];
+    const char *pubs[1], *subs[1], *files[2];
+    secmq_channel_spec spec;
+
+    if (tu_identity_make("sam") != 0 || tu_identity_make("alice") != 0) {
+        return -1;
+    }
+    pubs[0] = tu_at("sam.pub");
+    subs[0] = tu_at("alice.pub");
+    memset(&spec, 0, sizeof spec);
+    spec.filter = "status";
+    spec.publishers = pubs;
+    spec.n_publishers = 1;
+    spec.subscribers = subs;
+    spec.n_subscribers = 1;
+    if (secmq_channel_create(tu_at("sam"), &spec, tu_at("g"), NULL, NULL, err,
+                             sizeof err) != SECMQ_OK) {
+        fprintf(stderr, "channel: %s\n", err);
+        return -1;
+    }
+    files[0] = tu_at("sam.pub");
+    files[1] = tu_at("g/alice.grant");
+    if (secmq_keyring_import(tu_at("alice"), files, 2, NULL, NULL, err,
+                             sizeof err) != SECMQ_OK) {
+        fprintf(stderr, "import: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+int tu_kill_after(int n, int (*step)(int i, void *user), void *user)
+{
+    int fds[2], got = 0, status = 0;
+    pid_t pid;
+    char c;
+
+    if (pipe(fds) != 0) {
+        fprintf(stderr, "pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "fork: %s\n", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        for (int i = 0; i < n; i++) {
+            if (step(i, user) != 0) {
+                _exit(3);
+            }
+            if (write(fds[1], "k", 1) != 1) {
+                _exit(4);
+            }
+        }
+        for (;;) {
+            pause();
+        }
+    }
+    close(fds[1]);
+    while (got < n && read(fds[0], &c, 1) == 1) {
+        got++;
+    }
+    /* Killed as soon as the last step returned. */
+    kill(pid, SIGKILL);
+    close(fds[0]);
+    if (waitpid(pid, &status, 0) != pid || got != n || !WIFSIGNALED(status) ||
+        WTERMSIG(status) != SIGKILL) {
+        fprintf(stderr, "child: %d of %d steps, status 0x%x\n", got, n,
+                (unsigned)status);
+        return -1;
+    }
+    return 0;
 }
 
 const char *tu_rc_name(int rc)

@@ -152,6 +152,17 @@ int tu_identity_make(const char *name);
 /* The keyring in <tmpdir>/<name>, opened (owned by the caller: free with
  * secmq_keyring_free), or NULL after printing the reason. */
 secmq_keyring *tu_keyring_open(const char *name);
+/* In <tmpdir>: identities sam and alice, the channel "status" owned by
+ * sam (sam publishes, alice subscribes; grants in <tmpdir>/g), and alice's
+ * keyring holding sam's public file and her grant. Returns 0, or -1 after
+ * printing the reason. */
+int tu_status_world(void);
+/* A child process calls step(i, user) for i = 0..n-1 and tells the parent
+ * after each one that returned 0 (a step that fails ends the child); the
+ * parent SIGKILLs it right after the n-th: no free, no clean exit.
+ * Returns 0 when all n steps ran and the child died of SIGKILL, else -1
+ * after printing the reason. */
+int tu_kill_after(int n, int (*step)(int i, void *user), void *user);
 
 /* The name of a SECMQ_* return code, e.g. "SECMQ_E_TLS_CA". */
 const char *tu_rc_name(int rc);

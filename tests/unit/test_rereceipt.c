@@ -25,7 +25,6 @@
 #include "keyring_int.h"
 #include "testutil.h"
 
-#define ERRLEN 512
 #define MSG "door open"
 #define N 80 /* more than the window, so early ones fall below it */
 #define UNIT 48
@@ -33,38 +32,6 @@
 static unsigned char envs[N][256];
 static size_t lens[N];
 static uint64_t seqs[N];
-
-static int world(void)
-{
-    char err[ERRLEN];
-    const char *pubs[1], *subs[1], *files[2];
-    secmq_channel_spec spec;
-
-    if (tu_identity_make("sam") != 0 || tu_identity_make("alice") != 0) {
-        return -1;
-    }
-    pubs[0] = tu_at("sam.pub");
-    subs[0] = tu_at("alice.pub");
-    memset(&spec, 0, sizeof spec);
-    spec.filter = "status";
-    spec.publishers = pubs;
-    spec.n_publishers = 1;
-    spec.subscribers = subs;
-    spec.n_subscribers = 1;
-    if (secmq_channel_create(tu_at("sam"), &spec, tu_at("g"), NULL, NULL, err,
-                             sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "channel: %s\n", err);
-        return -1;
-    }
-    files[0] = tu_at("sam.pub");
-    files[1] = tu_at("g/alice.grant");
-    if (secmq_keyring_import(tu_at("alice"), files, 2, NULL, NULL, err,
-                             sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "import: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
 
 /* N fresh envelopes from sam (consecutive seqs), and an empty replay state
  * for alice. */
@@ -139,52 +106,38 @@ static int replay_known(secmq_keyring *kr, int i)
     return known;
 }
 
+/* Alice's keyring in the child of tu_kill_after, and which envelope the
+ * step opens: first, first + 1, ... leaving out skip. */
+typedef struct crash_ctx {
+    secmq_keyring *kr;
+    int first, skip;
+} crash_ctx;
+
+static int crash_step(int i, void *user)
+{
+    crash_ctx *x = user;
+    int k = x->first + i, known = 0;
+
+    if (x->skip >= x->first && k >= x->skip) {
+        k++;
+    }
+    if (x->kr == NULL && (x->kr = tu_keyring_open("alice")) == NULL) {
+        return -1;
+    }
+    return open_i(x->kr, k, &known) == SECMQ_OPEN_OK ? 0 : -1;
+}
+
 /*
- * A child opens alice's keyring, opens envelopes first..last-1 (skip not
- * opened; each synced, so each its own group) and tells the parent after
- * each one; the parent SIGKILLs it right after the last. No clean close:
- * the journal is not folded.
+ * A child opens alice's keyring, opens envelopes first..last-1 but skip
+ * (each synced, so each its own group in the journal); the parent
+ * SIGKILLs it right after the last: the journal is not folded.
  */
 static void crash_after(int first, int last, int skip)
 {
-    int fds[2], got = 0, want = 0, status = 0;
-    pid_t pid;
-    char c;
+    crash_ctx x = {NULL, first, skip};
+    int n = last - first - (skip >= first && skip < last);
 
-    for (int i = first; i < last; i++) {
-        want += i != skip;
-    }
-    CHECK_INT_EQ(pipe(fds), 0);
-    pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        secmq_keyring *kr = tu_keyring_open("alice");
-        int known = 0;
-        close(fds[0]);
-        for (int i = first; kr != NULL && i < last; i++) {
-            if (i == skip) {
-                continue;
-            }
-            if (open_i(kr, i, &known) != SECMQ_OPEN_OK) {
-                _exit(3);
-            }
-            if (write(fds[1], "k", 1) != 1) {
-                _exit(4);
-            }
-        }
-        for (;;) {
-            pause();
-        }
-    }
-    close(fds[1]);
-    while (got < want && read(fds[0], &c, 1) == 1) {
-        got++;
-    }
-    kill(pid, SIGKILL);
-    CHECK(waitpid(pid, &status, 0) == pid);
-    close(fds[0]);
-    CHECK_INT_EQ(got, want);
-    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK_INT_EQ(tu_kill_after(n, crash_step, &x), 0);
 }
 
 /* ---- tests ---------------------------------------------------------------
@@ -346,7 +299,7 @@ int main(void)
     if (sodium_init() < 0 || tu_tmpdir_make("rereceipt") != 0) {
         return 1;
     }
-    if (world() != 0) {
+    if (tu_status_world() != 0) {
         fprintf(stderr, "could not set up the keyrings in %s\n", tu_tmpdir());
         return 1;
     }

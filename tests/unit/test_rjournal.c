@@ -31,38 +31,6 @@
 static unsigned char envs[N][256];
 static size_t lens[N];
 
-static int world(void)
-{
-    char err[ERRLEN];
-    const char *pubs[1], *subs[1], *files[2];
-    secmq_channel_spec spec;
-
-    if (tu_identity_make("sam") != 0 || tu_identity_make("alice") != 0) {
-        return -1;
-    }
-    pubs[0] = tu_at("sam.pub");
-    subs[0] = tu_at("alice.pub");
-    memset(&spec, 0, sizeof spec);
-    spec.filter = "status";
-    spec.publishers = pubs;
-    spec.n_publishers = 1;
-    spec.subscribers = subs;
-    spec.n_subscribers = 1;
-    if (secmq_channel_create(tu_at("sam"), &spec, tu_at("g"), NULL, NULL, err,
-                             sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "channel: %s\n", err);
-        return -1;
-    }
-    files[0] = tu_at("sam.pub");
-    files[1] = tu_at("g/alice.grant");
-    if (secmq_keyring_import(tu_at("alice"), files, 2, NULL, NULL, err,
-                             sizeof err) != SECMQ_OK) {
-        fprintf(stderr, "import: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
 /* N fresh envelopes from sam into envs. */
 static int seal_batch(void)
 {
@@ -108,6 +76,31 @@ static long journal_size(void)
     return (long)st.st_size;
 }
 
+/* Alice's keyring in the child of tu_kill_after, and how it opens. */
+typedef struct crash_ctx {
+    secmq_keyring *kr;
+    int defer;
+} crash_ctx;
+
+static int crash_step(int i, void *user)
+{
+    crash_ctx *x = user;
+    unsigned char pt[256];
+    size_t ptlen = 0;
+    uint64_t ticket = 0;
+    int reason = -1;
+
+    if (x->kr == NULL && (x->kr = tu_keyring_open("alice")) == NULL) {
+        return -1;
+    }
+    return secmq_keyring_open_msg_v2(x->kr, "status", envs[i], lens[i], pt,
+                                     sizeof pt, &ptlen, NULL, &reason,
+                                     x->defer ? SECMQ_OPEN_DEFER_SYNC : 0u,
+                                     &ticket) == SECMQ_OK
+               ? 0
+               : -1;
+}
+
 /*
  * A child opens alice's keyring, opens the first n envelopes (deferred
  * with defer 1, never synced) and tells the parent after each one; the
@@ -115,46 +108,9 @@ static long journal_size(void)
  */
 static void crash_after(int n, int defer)
 {
-    int fds[2];
-    pid_t pid;
-    char c;
-    int got = 0, status = 0;
+    crash_ctx x = {NULL, defer};
 
-    CHECK_INT_EQ(pipe(fds), 0);
-    pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        secmq_keyring *kr = tu_keyring_open("alice");
-        close(fds[0]);
-        for (int i = 0; kr != NULL && i < n; i++) {
-            unsigned char pt[256];
-            size_t ptlen = 0;
-            uint64_t ticket = 0;
-            int reason = -1;
-            if (secmq_keyring_open_msg_v2(kr, "status", envs[i], lens[i], pt,
-                                          sizeof pt, &ptlen, NULL, &reason,
-                                          defer ? SECMQ_OPEN_DEFER_SYNC : 0u,
-                                          &ticket) != SECMQ_OK) {
-                _exit(3);
-            }
-            if (write(fds[1], "k", 1) != 1) {
-                _exit(4);
-            }
-        }
-        for (;;) {
-            pause();
-        }
-    }
-    close(fds[1]);
-    while (got < n && read(fds[0], &c, 1) == 1) {
-        got++;
-    }
-    /* Killed as soon as the last open returned. */
-    kill(pid, SIGKILL);
-    CHECK(waitpid(pid, &status, 0) == pid);
-    close(fds[0]);
-    CHECK_INT_EQ(got, n);
-    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK_INT_EQ(tu_kill_after(n, crash_step, &x), 0);
 }
 
 /* Start each test from fresh envelopes and an empty replay state. */
@@ -416,7 +372,7 @@ int main(void)
     if (sodium_init() < 0 || tu_tmpdir_make("rjournal") != 0) {
         return 1;
     }
-    if (world() != 0) {
+    if (tu_status_world() != 0) {
         fprintf(stderr, "could not set up the keyrings in %s\n", tu_tmpdir());
         return 1;
     }
