@@ -92,10 +92,13 @@ static void deliver_batch(secmq_client *c, dq_item *batch)
     for (dq_item *it = batch; it != NULL; it = next) {
         next = it->next;
         if (it->failed) {
-            if (it->again && it->rchan >= 0 && rc == SECMQ_OK) {
+            if (it->again && it->rchan >= 0 && rc == SECMQ_OK &&
+                secmq__rx_known(it->kr, it->key_id, it->sender_id, it->seq)) {
                 /* A genuine copy (steps 1-7 passed) of a message opened
                  * and made durable before (§9.2): its receipt may have
-                 * been lost, so it is receipted again. */
+                 * been lost, so it is receipted again. Known is asked
+                 * again here: an earlier batch holding the message itself
+                 * may have failed to sync, and forgot it. */
                 secmq__crcpt_note(c, it->rchan, it->key_id, it->sender_id,
                                   it->seq, 1);
             }

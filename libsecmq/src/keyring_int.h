@@ -180,6 +180,9 @@ int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e);
  */
 int secmq__rx_accept(secmq_keyring *kr, const secmq_envelope_fields *f,
                      uint64_t *ticket, int *known, secmq__kerr *e);
+/* 1 if (key_id, sender_id, seq) is known as accepted now (see above). */
+int secmq__rx_known(secmq_keyring *kr, const unsigned char *key_id,
+                    const unsigned char *sender_id, uint64_t seq);
 /* (key_id, sender_id, seq) stays refused but is no longer known as
  * accepted: its replay record was not made durable, so it was not
  * delivered and must not be receipted. */

@@ -459,6 +459,21 @@ out:
     return rc;
 }
 
+int secmq__rx_known(secmq_keyring *kr, const unsigned char *key_id,
+                    const unsigned char *sender_id, uint64_t seq)
+{
+    secmq__krx *s;
+    int known = 0;
+
+    pthread_mutex_lock(&kr->rx_lock);
+    s = find_rx(kr, key_id, sender_id, 0);
+    if (s != NULL) {
+        known = secmq__replay_known(&s->w, seq);
+    }
+    pthread_mutex_unlock(&kr->rx_lock);
+    return known;
+}
+
 void secmq__rx_forget(secmq_keyring *kr, const unsigned char *key_id,
                       const unsigned char *sender_id, uint64_t seq)
 {

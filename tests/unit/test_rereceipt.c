@@ -209,8 +209,9 @@ static void test_not_accepted_or_tampered_is_not_known(void)
     secmq_keyring_free(kr);
 }
 
-static void test_deferred_copy_carries_a_ticket(void)
+static void test_deferred_copy_carries_a_ticket_and_can_be_forgotten(void)
 {
+    secmq_envelope_fields f;
     secmq_keyring *kr;
     uint64_t t0 = 0, t1 = 0;
     int known = -1;
@@ -225,6 +226,13 @@ static void test_deferred_copy_carries_a_ticket(void)
     CHECK_INT_EQ(known, 1);
     CHECK(t1 >= t0);
     CHECK_INT_EQ(secmq_keyring_sync(kr, t1), SECMQ_OK);
+    /* A message whose sync failed is forgotten (the client does this):
+     * its copies are still refused, never known. */
+    CHECK_INT_EQ(secmq_envelope_parse(envs[0], lens[0], &f), SECMQ_OPEN_OK);
+    CHECK_INT_EQ(secmq__rx_known(kr, f.key_id, f.sender_id, f.seq), 1);
+    secmq__rx_forget(kr, f.key_id, f.sender_id, f.seq);
+    CHECK_INT_EQ(secmq__rx_known(kr, f.key_id, f.sender_id, f.seq), 0);
+    CHECK_INT_EQ(replay_known(kr, 0), 0);
     secmq_keyring_free(kr);
 }
 
@@ -305,7 +313,7 @@ int main(void)
     }
     RUN(test_replay_of_accepted_is_known);
     RUN(test_not_accepted_or_tampered_is_not_known);
-    RUN(test_deferred_copy_carries_a_ticket);
+    RUN(test_deferred_copy_carries_a_ticket_and_can_be_forgotten);
     RUN(test_clean_restart_knows_nothing);
     RUN(test_sigkill_journal_is_known);
     RUN(test_group_without_commit_is_not_known);
