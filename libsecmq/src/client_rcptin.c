@@ -254,7 +254,9 @@ int secmq__crin_message(secmq_client *c, const char *topic, const void *env,
     secmq_keyring_id(c->keyring, self);
     for (size_t i = 0; i < n; i++) {
         /* §9.3 step 6: only ranges about this identity's messages. */
-        if (memcmp(ranges[i].sender_id, self, SECMQ_ID_BYTES) == 0) {
+        int mine =
+            !memcmp(ranges[i].sender_id, self, SECMQ_ID_BYTES); /* not secret */
+        if (mine) {
             secmq__outbox_receipt(c->outbox, chan, ranges[i].key_id,
                                   ranges[i].first, ranges[i].count, who);
         }

@@ -45,6 +45,12 @@ static uint64_t mono_ms(void)
     return t > 0 ? (uint64_t)t : 0;
 }
 
+/* Key ids are public (they travel in every envelope). */
+static int same_key(const unsigned char *a, const unsigned char *b)
+{
+    return memcmp(a, b, SECMQ_ID_BYTES) == 0; /* not secret: ids */
+}
+
 static size_t find(const secmq__outbox *ob, uint64_t id)
 {
     size_t lo = 0, hi = ob->aw_n;
@@ -136,8 +142,7 @@ int secmq__obrc_on_hand(secmq__outbox *ob, const struct entry *e)
     /* The window: the oldest row under this key not receipted yet. */
     for (size_t k = 0; k < ob->aw_n; k++) {
         const struct secmq__await *o = &ob->aw[k];
-        if (!o->done &&
-            memcmp(o->rc.key_id, rc.key_id, sizeof rc.key_id) == 0 &&
+        if (!o->done && same_key(o->rc.key_id, rc.key_id) &&
             rc.seq >= o->rc.seq && rc.seq - o->rc.seq >= ob->rw.window) {
             return 1;
         }
@@ -208,7 +213,7 @@ void secmq__obrc_mark(secmq__outbox *ob, long chan, const unsigned char *key_id,
         struct secmq__await *a = &ob->aw[i];
         if (a->rc.chan != chan || a->done || who >= a->rc.n_rcpt ||
             who == a->rc.self_idx || a->rc.seq < first || a->rc.seq > last ||
-            memcmp(a->rc.key_id, key_id, sizeof a->rc.key_id) != 0 ||
+            !same_key(a->rc.key_id, key_id) ||
             (a->bits[who / 8] & (1u << (who % 8))) != 0) {
             i++;
             continue;
