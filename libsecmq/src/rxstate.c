@@ -12,9 +12,10 @@
  * close. Writers of several processes take turns under an flock on
  * DIR/state/replay.lock; a compaction merges what every process wrote.
  * At open, the tops are restored (every seq up to one counts as seen) and
- * the seqs of whole groups still in the journal (a process that did not
- * fold it: killed, or still running) are marked known: those a receipter
- * may receipt again when a copy comes (PROTOCOL.md §9.2).
+ * the seqs of whole groups still in the journal are marked known: those a
+ * receipter may receipt again when a copy comes (PROTOCOL.md §9.2). The
+ * journal holds them after a kill (not folded) and after a fold too, which
+ * starts the new journal with the seqs the windows knew (at most 1024).
  * Not for the window arithmetic (replay.c) or the open steps (keyring.c).
  */
 #include <errno.h>
@@ -270,6 +271,50 @@ int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e)
     return rc;
 }
 
+/* At most this many known seqs are carried into a new journal (a
+ * fraction of SECMQ_REPLAY_COMPACT_EVERY, so carrying never makes the
+ * journal compact again at once). */
+#define RX_CARRY_MAX (SECMQ_REPLAY_COMPACT_EVERY / 4u)
+
+/* Copy up to RX_CARRY_MAX seqs the windows know they accepted into out
+ * (newest of each stream first). Caller holds rx_lock. */
+static size_t known_seqs(const secmq_keyring *kr, secmq__stream_ent *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < kr->nrx; i++) {
+        const secmq__replay *w = &kr->rx[i].w;
+        for (uint64_t b = 0; b < SECMQ__REPLAY_WINDOW && n < RX_CARRY_MAX;
+             b++) {
+            if (((w->known >> b) & 1u) == 0) {
+                continue;
+            }
+            memcpy(out[n].key_id, kr->rx[i].key_id, SECMQ_ID_BYTES);
+            memcpy(out[n].sender_id, kr->rx[i].sender_id, SECMQ_ID_BYTES);
+            out[n].value = w->top - b;
+            n++;
+        }
+    }
+    return n;
+}
+
+/*
+ * Write the known seqs (taken with the tops just saved, so each is
+ * covered by the table: durable) into the new, empty journal as one group,
+ * so that a receiver restarted after this fold (a clean close included)
+ * still knows which of its last 64 per stream it opened (PROTOCOL.md
+ * §9.2). Best effort: a failed write marks the journal broken, it is
+ * rebuilt before the next append, and only that knowledge is lost.
+ * Caller holds sync_lock and the flock.
+ */
+static void carry_known(secmq_keyring *kr, const secmq__stream_ent *v, size_t n)
+{
+    char msg[SECMQ_ERRMSG_BYTES];
+    secmq__kerr e = {msg, sizeof msg};
+
+    (void)secmq__rj_append(&kr->journal, v, n, kr->sec->local_key, &e);
+}
+
 /*
  * Fold the journal into state/replay and start an empty journal. Caller
  * holds sync_lock and the flock. The table written is the highest top
@@ -277,12 +322,14 @@ int secmq__rx_load(secmq_keyring *kr, secmq__kerr *e)
  * process's windows, which are left as they are: another process
  * receiving the same messages live must not make this one refuse them.
  * Everything queued so far is in the table, so it all becomes durable.
+ * The new journal starts with the seqs this process knows it accepted.
  */
 static int compact(secmq_keyring *kr, secmq__kerr *e)
 {
     char jpath[SECMQ__PATH_MAX];
     uint64_t torn = 0, upto;
-    size_t np;
+    secmq__stream_ent *carry;
+    size_t np, ncarry = 0;
     tab t;
     int rc;
 
@@ -290,10 +337,12 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
     if (rc != SECMQ_OK) {
         return rc;
     }
+    carry = malloc(RX_CARRY_MAX * sizeof *carry); /* NULL: carry nothing */
     pthread_mutex_lock(&kr->rx_lock);
     for (size_t i = 0; i < kr->nrx; i++) {
         tab_max(&t, kr->rx[i].key_id, kr->rx[i].sender_id, kr->rx[i].w.top);
     }
+    ncarry = carry != NULL ? known_seqs(kr, carry) : 0;
     /* The queued records are in the windows, so in the table: once it is
      * written they are durable and leave the queue. */
     upto = kr->ticket;
@@ -301,6 +350,7 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
     pthread_mutex_unlock(&kr->rx_lock);
     if (t.nomem) {
         free(t.v);
+        free(carry);
         return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
     }
     /* Every stream is kept, also under keys this process does not hold:
@@ -314,6 +364,10 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
     if (rc == SECMQ_OK) {
         rc = secmq__rj_reset(&kr->journal, jpath, kr->sec->local_key, e);
     }
+    if (rc == SECMQ_OK && ncarry > 0) {
+        carry_known(kr, carry, ncarry);
+    }
+    free(carry);
     if (rc != SECMQ_OK) {
         return rc;
     }

@@ -2,9 +2,10 @@
  * test_rereceipt.c -- which refused copies a receiver knows it opened
  * (rxstate.c, replay.c; PROTOCOL.md §9.2): a replay of a seq this keyring
  * accepted is reported as opened before, one 64 or more behind the top,
- * below a top restored after a clean restart, never accepted, or tampered
- * is not; after a SIGKILL the seqs of whole groups still in the journal
- * are known again, a group cut short before its commit record is not.
+ * below a top restored without journal records, never accepted, or
+ * tampered is not; after a SIGKILL the seqs of whole groups still in the
+ * journal are known again, a group cut short before its commit record is
+ * not; a fold (receiving begins, a clean close) carries the known seqs.
  * The internal open (secmq__keyring_open, keyring_int.h) is called, so
  * this test links the static library with the test utilities compiled in.
  * Keyrings are made in a temp dir (sam publishes "status", alice
@@ -236,7 +237,37 @@ static void test_deferred_copy_carries_a_ticket_and_can_be_forgotten(void)
     secmq_keyring_free(kr);
 }
 
-static void test_clean_restart_knows_nothing(void)
+static void test_clean_restart_keeps_the_known(void)
+{
+    secmq_keyring *kr;
+    int known = -1;
+
+    CHECK_INT_EQ(fresh(), 0);
+    kr = tu_keyring_open("alice");
+    CHECK(kr != NULL);
+    for (int i = 0; i < 80; i++) {
+        if (i != 75) {
+            CHECK_INT_EQ(open_i(kr, i, &known), SECMQ_OPEN_OK);
+        }
+    }
+    secmq_keyring_free(kr); /* folds, and carries the known seqs */
+    kr = tu_keyring_open("alice");
+    CHECK(kr != NULL);
+    CHECK_INT_EQ(replay_known(kr, 79), 1);
+    CHECK_INT_EQ(replay_known(kr, 16), 1); /* 63 behind */
+    CHECK_INT_EQ(replay_known(kr, 15), 0); /* 64 behind: not carried */
+    CHECK_INT_EQ(replay_known(kr, 75), 0); /* never opened */
+    /* Twice: receiving begins (a fold), then a clean close (another). */
+    CHECK_INT_EQ(replay_known(kr, 78), 1);
+    secmq_keyring_free(kr);
+    kr = tu_keyring_open("alice");
+    CHECK(kr != NULL);
+    CHECK_INT_EQ(replay_known(kr, 78), 1);
+    CHECK_INT_EQ(replay_known(kr, 75), 0);
+    secmq_keyring_free(kr);
+}
+
+static void test_restored_top_without_records_knows_nothing(void)
 {
     secmq_keyring *kr;
     int known = -1;
@@ -247,10 +278,12 @@ static void test_clean_restart_knows_nothing(void)
     for (int i = 0; i < 10; i++) {
         CHECK_INT_EQ(open_i(kr, i, &known), SECMQ_OPEN_OK);
     }
-    secmq_keyring_free(kr); /* folds the journal into the tops */
+    secmq_keyring_free(kr);
+    /* Only the table of tops (the journal lost): every seq up to the
+     * restored top counts as seen, none is known. */
+    CHECK_INT_EQ(unlink(tu_at("alice/state/replay.journal")), 0);
     kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
-    /* Every seq up to the restored top counts as seen; none is known. */
     CHECK_INT_EQ(replay_known(kr, 9), 0);
     CHECK_INT_EQ(replay_known(kr, 3), 0);
     secmq_keyring_free(kr);
@@ -274,11 +307,12 @@ static void test_sigkill_journal_is_known(void)
     CHECK_INT_EQ(replay_known(kr, 9), 1);
     CHECK_INT_EQ(replay_known(kr, 10), 1);
     secmq_keyring_free(kr);
-    /* After a clean close nothing is known any more. */
+    /* A clean close carries the known seqs into the new journal. */
     kr = tu_keyring_open("alice");
     CHECK(kr != NULL);
-    CHECK_INT_EQ(replay_known(kr, 9), 0);
-    CHECK_INT_EQ(replay_known(kr, 10), 0);
+    CHECK_INT_EQ(replay_known(kr, 9), 1);
+    CHECK_INT_EQ(replay_known(kr, 10), 1);
+    CHECK_INT_EQ(replay_known(kr, 4), 0);
     secmq_keyring_free(kr);
 }
 
@@ -314,7 +348,8 @@ int main(void)
     RUN(test_replay_of_accepted_is_known);
     RUN(test_not_accepted_or_tampered_is_not_known);
     RUN(test_deferred_copy_carries_a_ticket_and_can_be_forgotten);
-    RUN(test_clean_restart_knows_nothing);
+    RUN(test_clean_restart_keeps_the_known);
+    RUN(test_restored_top_without_records_knows_nothing);
     RUN(test_sigkill_journal_is_known);
     RUN(test_group_without_commit_is_not_known);
     tu_tmpdir_done("rereceipt");

@@ -29,7 +29,9 @@
  *                               compaction into state/replay: one
  *                               authenticated record per message, appended
  *                               and fdatasync'd before the message is
- *                               handed out
+ *                               handed out; a compaction starts it with
+ *                               the last seqs per stream known accepted
+ *                               (for receipts, PROTOCOL.md §9.2)
  *   DIR/state/seq.lock          flock held by the one process publishing
  *   DIR/state/replay.lock       flock taken by a receiving process while
  *                               it writes the two replay files
