@@ -12,8 +12,9 @@ from the spec), not by libsecmq. A second channel, `chat`, where sam and
 alice both publish, checks that nobody receipts its own messages. Copies of
 envelopes published again raw (as a sender's resend comes) are refused as
 replays and receipted again exactly when alice knows she opened them
-(§9.2): inside her window, or in her journal after a SIGKILL; never one
-below the window or one she never saw.
+(§9.2): inside her window, or in her journal after a SIGKILL or a clean
+restart; never one below the window, one she never saw, or one below a
+top restored without her journal.
 """
 
 import os
@@ -234,9 +235,10 @@ class Receipts(E2ETestCase):
         """alice's secmq-sub killed with SIGKILL after receipting five
         messages (her journal not folded): started again, she refuses
         copies of them as replays and receipts them again, because her
-        journal says she opened them. After a clean stop (the journal
-        folded into a top) she knows only that every seq up to the top
-        counts as seen: a copy is refused and not receipted."""
+        journal says she opened them; after a clean stop and start too
+        (the fold carries what she knows). With her journal deleted she
+        knows only that every seq up to the restored top counts as seen:
+        a copy is refused and not receipted."""
         g = self.world()
         alice_pk = self.public("alice").pk
         sam_id = self.identity("sam").id
@@ -277,8 +279,27 @@ class Receipts(E2ETestCase):
         self.assertEqual(got, pair, "the receipts after the restart")
         self.assert_no_more(watch, 0.5)
         self.assertEqual(alice.out, [], "a copy was delivered")
-        # A clean stop folds the journal: nothing is known exactly now.
+        # A clean stop folds the journal and starts the new one with the
+        # seqs she knows: a copy is still receipted again after it.
         self.assertEqual(alice.stop(), 0, alice.text())
+        alice = self.sub("alice", "-t", "status", "-q", "1", "-d",
+                         client_id="alice-k")
+        inj.publish("status", last, qos=1)
+        m = watch.get(timeout=5)
+        self.assertEqual((m[0], m[1]), ("status", last))
+        self.assertTrue(alice.wait_drops(1, 10), alice.text())
+        self.assertEqual(alice.drops()[0][1], "replay", alice.text())
+        again = self.receipts_for(watch, g, {Envelope(last).seq})
+        self.assertEqual(again, [(alice_pk, [(g["key_id"], sam_id,
+                                              Envelope(last).seq, 1)])],
+                         "no receipt after a clean restart")
+        self.assert_no_more(watch, 0.5)
+        self.assertEqual(alice.stop(), 0, alice.text())
+        # Her journal lost (only the table of tops left): every seq up to
+        # the top counts as seen and none is known, so a copy is refused
+        # and not receipted.
+        os.unlink(os.path.join(self.kdir("alice"), "state",
+                               "replay.journal"))
         alice = self.sub("alice", "-t", "status", "-q", "1", "-d",
                          client_id="alice-k")
         inj.publish("status", last, qos=1)
