@@ -231,6 +231,18 @@ class Receipts(E2ETestCase):
         self.assertFalse(any(STATS_RX.search(ln) for ln in bob.err))
         self.assert_no_more(watch, 0.3)
 
+    def restart_and_resend(self, inj, watch, copy):
+        """Start alice's secmq-sub again, publish copy with inj, see it
+        pass watch and alice refuse it as a replay; her LiveProc."""
+        alice = self.sub("alice", "-t", "status", "-q", "1", "-d",
+                         client_id="alice-k")
+        inj.publish("status", copy, qos=1)
+        m = watch.get(timeout=5)
+        self.assertEqual((m[0], m[1]), ("status", copy))
+        self.assertTrue(alice.wait_drops(1, 10), alice.text())
+        self.assertEqual(alice.drops()[0][1], "replay", alice.text())
+        return alice
+
     def test_copy_receipted_again_after_sigkill(self):
         """alice's secmq-sub killed with SIGKILL after receipting five
         messages (her journal not folded): started again, she refuses
@@ -282,13 +294,7 @@ class Receipts(E2ETestCase):
         # A clean stop folds the journal and starts the new one with the
         # seqs she knows: a copy is still receipted again after it.
         self.assertEqual(alice.stop(), 0, alice.text())
-        alice = self.sub("alice", "-t", "status", "-q", "1", "-d",
-                         client_id="alice-k")
-        inj.publish("status", last, qos=1)
-        m = watch.get(timeout=5)
-        self.assertEqual((m[0], m[1]), ("status", last))
-        self.assertTrue(alice.wait_drops(1, 10), alice.text())
-        self.assertEqual(alice.drops()[0][1], "replay", alice.text())
+        alice = self.restart_and_resend(inj, watch, last)
         again = self.receipts_for(watch, g, {Envelope(last).seq})
         self.assertEqual(again, [(alice_pk, [(g["key_id"], sam_id,
                                               Envelope(last).seq, 1)])],
@@ -300,13 +306,7 @@ class Receipts(E2ETestCase):
         # and not receipted.
         os.unlink(os.path.join(self.kdir("alice"), "state",
                                "replay.journal"))
-        alice = self.sub("alice", "-t", "status", "-q", "1", "-d",
-                         client_id="alice-k")
-        inj.publish("status", last, qos=1)
-        m = watch.get(timeout=5)
-        self.assertEqual((m[0], m[1]), ("status", last))
-        self.assertTrue(alice.wait_drops(1, 10), alice.text())
-        self.assertEqual(alice.drops()[0][1], "replay", alice.text())
+        alice = self.restart_and_resend(inj, watch, last)
         self.assert_no_more(watch, 0.6)
         self.assertEqual(alice.stop(), 0, alice.text())
 
