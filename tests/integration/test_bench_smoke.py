@@ -19,6 +19,10 @@ real secmq-authd answered every question from 1 and 2 kept-alive
 connections, each answer as the policy says (the bench checks each), with
 counts, rates and percentiles that agree with each other, and a login
 without the cache slower than one from it (an argon2id check against none).
+And `--suite receipts --count 200`: the rows without receipts and with
+receipts batched by 1, 16 and 64 all finished (every message arrived,
+every row of the channel with receipts left the outbox receipted), with
+receipts opened only on that channel and sampled outbox rows.
 `--suite rabbitmq` without rabbitmq-server fails naming the package (its
 measuring run is test_bench_rabbitmq, label cluster). Speed itself is
 never asserted here:
@@ -46,6 +50,7 @@ BROKER_SUITE_TIMEOUT_S = 60 * TIMEOUT_SCALE
 FILE_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 PYTHON_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 AUTHD_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
+RECEIPTS_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 # The questions of --suite authd and the answer each must get.
 AUTHD_QUESTIONS = {
     "user-uncached": ("/auth/user", "nocache", "allow"),
@@ -262,6 +267,50 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(run.returncode, 1)
         self.assertIn("no secmq-authd at /nonexistent/secmq-authd",
                       run.stderr)
+
+    def test_receipts_suite_json(self):
+        """--suite receipts: four rows (no receipts; receipts with alice
+        batching 1, 16, 64 messages), every one finished (exit 0: the
+        bench checks that every message arrived and every row was
+        receipted), receipts opened only where the channel has them."""
+        bench = os.path.join(BIN_DIR, "secmq-bench")
+        run = subprocess.run([bench, "--suite", "receipts", "--help"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("receipts", run.stdout)
+        run = subprocess.run([bench, "--suite", "receipts", "--count", "200",
+                              "--json"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=RECEIPTS_SUITE_TIMEOUT_S)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        doc = json.loads(run.stdout)
+        self.assertEqual((doc["suite"], doc["size"], doc["qos"],
+                          doc["count"]), ("receipts", 64, 1, 200))
+        self.assertEqual([(r["receipts"], r["batch"]) for r in doc["rows"]],
+                         [(False, 0), (True, 1), (True, 16), (True, 64)])
+        for r in doc["rows"]:
+            self.assertGreater(r["msgs_per_s"], 0, r)
+            self.assertLessEqual(r["min"], r["msgs_per_s"], r)
+            self.assertLessEqual(r["msgs_per_s"], r["max"], r)
+            self.assertLessEqual(r["held_mean"], r["held_max"], r)
+            self.assertLessEqual(r["rows_mean"], r["rows_max"], r)
+            if r["receipts"]:
+                self.assertGreater(r["receipts_per_s"], 0, r)
+                # At most batch messages per receipt.
+                self.assertGreaterEqual(r["receipts_sent"] * r["batch"],
+                                        200, r)
+                self.assertLessEqual(r["held_max"], 64, r)
+            else:
+                self.assertEqual((r["receipts_per_s"], r["receipts_sent"],
+                                  r["held_max"]), (0, 0, 0), r)
+        self.assertAlmostEqual(doc["ratio"], doc["rows"][3]["msgs_per_s"] /
+                               doc["rows"][0]["msgs_per_s"], delta=0.01)
+        run = subprocess.run([bench, "--suite", "receipts", "--repeat", "0"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("--repeat", run.stderr)
 
     def test_rabbitmq_suite_without_server(self):
         """--suite rabbitmq names what to install when RabbitMQ is not
