@@ -537,7 +537,7 @@ static void rc_report(const struct rc_opts *o, const struct rc_row *rows,
     printf("  %u B signed, QoS 1, through the outbox (sync %s), %ld messages "
            "per row, median of %d\n",
            RC_SIZE, o->full ? "FULL" : "NORMAL", o->count, o->repeat);
-    printf("  %-22s %8s %15s %6s %10s %9s %11s %11s %7s\n", "row", "msgs/s",
+    printf("  %-24s %8s %15s %6s %10s %9s %13s %13s %7s\n", "row", "msgs/s",
            "(min..max)", "ratio", "receipts/s", "msgs/rcpt", "held mean/max",
            "rows mean/max", "resent");
     for (int k = 0; k < RC_KINDS; k++) {
@@ -558,7 +558,7 @@ static void rc_report(const struct rc_opts *o, const struct rc_row *rows,
                  (unsigned long long)r->held_max);
         snprintf(inbox, sizeof inbox, "%.1f/%llu", r->rows_mean,
                  (unsigned long long)r->rows_max);
-        printf("  %-22s %8.0f %15s %5.2fx %10.1f %9s %13s %13s %5llu\n", what,
+        printf("  %-24s %8.0f %15s %5.2fx %10.1f %9s %13s %13s %7llu\n", what,
                r->msgs_s, range, base > 0 ? r->msgs_s / base : 0.0,
                r->receipts_s, per, held, inbox, (unsigned long long)r->resent);
     }
