@@ -20,7 +20,7 @@ connections, each answer as the policy says (the bench checks each), with
 counts, rates and percentiles that agree with each other, and a login
 without the cache slower than one from it (an argon2id check against none).
 And `--suite receipts --count 200`: the rows without receipts and with
-receipts batched by 1, 16 and 64 all finished (every message arrived,
+receipts batched by 1, 16, 32 and 64 all finished (every message arrived,
 every row of the channel with receipts left the outbox receipted), with
 receipts opened only on that channel and sampled outbox rows.
 `--suite rabbitmq` without rabbitmq-server fails naming the package (its
@@ -269,8 +269,8 @@ class BenchSmoke(unittest.TestCase):
                       run.stderr)
 
     def test_receipts_suite_json(self):
-        """--suite receipts: four rows (no receipts; receipts with alice
-        batching 1, 16, 64 messages), every one finished (exit 0: the
+        """--suite receipts: five rows (no receipts; receipts with alice
+        batching 1, 16, 32, 64 messages), every one finished (exit 0: the
         bench checks that every message arrived and every row was
         receipted), receipts opened only where the channel has them."""
         bench = os.path.join(BIN_DIR, "secmq-bench")
@@ -288,7 +288,8 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual((doc["suite"], doc["size"], doc["qos"],
                           doc["count"]), ("receipts", 64, 1, 200))
         self.assertEqual([(r["receipts"], r["batch"]) for r in doc["rows"]],
-                         [(False, 0), (True, 1), (True, 16), (True, 64)])
+                         [(False, 0), (True, 1), (True, 16), (True, 32),
+                          (True, 64)])
         for r in doc["rows"]:
             self.assertGreater(r["msgs_per_s"], 0, r)
             self.assertLessEqual(r["min"], r["msgs_per_s"], r)
@@ -304,7 +305,7 @@ class BenchSmoke(unittest.TestCase):
             else:
                 self.assertEqual((r["receipts_per_s"], r["receipts_sent"],
                                   r["held_max"]), (0, 0, 0), r)
-        self.assertAlmostEqual(doc["ratio"], doc["rows"][3]["msgs_per_s"] /
+        self.assertAlmostEqual(doc["ratio"], doc["rows"][4]["msgs_per_s"] /
                                doc["rows"][0]["msgs_per_s"], delta=0.01)
         run = subprocess.run([bench, "--suite", "receipts", "--repeat", "0"],
                              stdin=subprocess.DEVNULL, capture_output=True,

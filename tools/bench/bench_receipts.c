@@ -10,7 +10,7 @@
  *    at the broker's PUBACK;
  *  - on `bench/rc`, a channel with receipts (alice its receipter): a row
  *    leaves when alice's receipt for it arrived, with alice sending a
- *    receipt after N = 1, 16 and 64 messages or 100 ms
+ *    receipt after N = 1, 16, 32 and 64 (the default) messages or 100 ms
  *    (secmq_client_set_receipts).
  * Each row: msgs/s from the first publish until every message arrived at
  * alice and every row left sam's outbox, its ratio to the row without
@@ -36,10 +36,10 @@
 #define RC_SAMPLE_NS 10000000ull
 #define RC_ROW_CAP_NS 300000000000ull
 #define RC_DELAY_MS 100u
-#define RC_KINDS 4
+#define RC_KINDS 5
 #define PATHB (BENCH_PATH_BYTES + 64u)
 
-static const unsigned rc_batch[RC_KINDS] = {0, 1, 16, 64};
+static const unsigned rc_batch[RC_KINDS] = {0, 1, 16, 32, 64};
 
 struct rc_opts {
     long count;
@@ -406,11 +406,12 @@ static const char rc_usage[] =
     "mosquitto on 127.0.0.1, both clients in this process. Rows: a channel\n"
     "without receipts (a row leaves at the PUBACK), and one with receipts\n"
     "(a row leaves when alice's receipt arrived) with alice sending a\n"
-    "receipt after N = 1, 16, 64 messages or 100 ms. Per row: msgs/s until\n"
-    "every message arrived and every row left the outbox, the ratio to\n"
-    "the row without receipts (target: 0.8x), receipts the sender opened\n"
-    "per second, and rows held for receipts and in the outbox, sampled\n"
-    "every 10 ms while the middle 80 % of the rows settle (mean, max).\n"
+    "receipt after N = 1, 16, 32, 64 messages or 100 ms. Per row: msgs/s\n"
+    "until every message arrived and every row left the outbox, the ratio\n"
+    "to the row without receipts (target: 0.8x), receipts the sender\n"
+    "opened per second, messages per receipt, and rows held for receipts\n"
+    "and in the outbox, sampled every 10 ms while the middle 80 % of the\n"
+    "rows settle (mean, max).\n"
     "Options:\n"
     "  --count N    messages per row (default 5000; --quick 500)\n"
     "  --repeat R   runs of every row, interleaved; the median is kept\n"
@@ -562,9 +563,16 @@ static void rc_report(const struct rc_opts *o, const struct rc_row *rows,
                r->msgs_s, range, base > 0 ? r->msgs_s / base : 0.0,
                r->receipts_s, per, held, inbox, (unsigned long long)r->resent);
     }
-    printf("  receipts (N %u, the default) / no receipts: %.2fx (target "
-           "0.8x)\n",
-           rows[RC_KINDS - 1].batch, ratio);
+    {
+        int best = 1;
+        for (int k = 2; k < RC_KINDS; k++) {
+            best = rows[k].msgs_s > rows[best].msgs_s ? k : best;
+        }
+        printf("  receipts / no receipts: %.2fx with N %u (the default), "
+               "%.2fx with N %u (the fastest); target 0.8x\n",
+               ratio, rows[RC_KINDS - 1].batch,
+               base > 0 ? rows[best].msgs_s / base : 0.0, rows[best].batch);
+    }
 }
 
 int bench_receipts_main(int argc, char **argv)
