@@ -35,8 +35,8 @@ def _count(name, value, low, high):
 
 
 class _Receipts:
-    """Receipt methods of Client (uses its _h, _staged, _use,
-    _outbox_use, _outbox_cfg and _errmsg). The settings live in class
+    """Receipt methods of Client (uses its _h, _staged, _outbox_use,
+    _outbox_cfg and _counters). The settings live in class
     defaults until set, so Client.__init__ needs nothing for them."""
 
     _receipts_batch = None     # (max_msgs, max_delay_ms)
@@ -116,13 +116,8 @@ class _Receipts:
         ranges, messages, failed, pending; as a sender awaiting (rows
         waiting for receipts now), receipted, resent, missed (given up),
         opened and refused (receipts received)."""
-        st = _lib.ReceiptStats()
-        with self._outbox_use() as h:
-            rc = lib.secmq_client_receipt_stats(h, ctypes.byref(st),
-                                                ctypes.sizeof(st))
-        if rc != 0:
-            raise from_code(rc)
-        return {n: getattr(st, n) for n in _lib.RECEIPT_STATS_FIELDS}
+        return self._counters(lib.secmq_client_receipt_stats,
+                              _lib.ReceiptStats, _lib.RECEIPT_STATS_FIELDS)
 
     def receipt_row(self, id: int) -> Optional[dict]:
         """Where outbox row id (MQTTMessageInfo.id) stands: {"state":

@@ -64,6 +64,13 @@ AUTHD_QUESTIONS = {
 }
 
 
+def bench_suite(name, *args, timeout=30):
+    """secmq-bench --suite NAME ARGS, its output as text."""
+    return subprocess.run([os.path.join(BIN_DIR, "secmq-bench"), "--suite",
+                           name] + list(args), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 class BenchSmoke(unittest.TestCase):
 
     def test_quick_json(self):
@@ -273,16 +280,11 @@ class BenchSmoke(unittest.TestCase):
         batching 1, 16, 32, 64 messages), every one finished (exit 0: the
         bench checks that every message arrived and every row was
         receipted), receipts opened only where the channel has them."""
-        bench = os.path.join(BIN_DIR, "secmq-bench")
-        run = subprocess.run([bench, "--suite", "receipts", "--help"],
-                             stdin=subprocess.DEVNULL, capture_output=True,
-                             text=True, timeout=30)
+        run = bench_suite("receipts", "--help")
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertIn("receipts", run.stdout)
-        run = subprocess.run([bench, "--suite", "receipts", "--count", "200",
-                              "--json"],
-                             stdin=subprocess.DEVNULL, capture_output=True,
-                             text=True, timeout=RECEIPTS_SUITE_TIMEOUT_S)
+        run = bench_suite("receipts", "--count", "200", "--json",
+                          timeout=RECEIPTS_SUITE_TIMEOUT_S)
         self.assertEqual(run.returncode, 0, run.stderr)
         doc = json.loads(run.stdout)
         self.assertEqual((doc["suite"], doc["size"], doc["qos"],
@@ -307,9 +309,7 @@ class BenchSmoke(unittest.TestCase):
                                   r["held_max"]), (0, 0, 0), r)
         self.assertAlmostEqual(doc["ratio"], doc["rows"][4]["msgs_per_s"] /
                                doc["rows"][0]["msgs_per_s"], delta=0.01)
-        run = subprocess.run([bench, "--suite", "receipts", "--repeat", "0"],
-                             stdin=subprocess.DEVNULL, capture_output=True,
-                             text=True, timeout=30)
+        run = bench_suite("receipts", "--repeat", "0")
         self.assertEqual(run.returncode, 2)
         self.assertIn("--repeat", run.stderr)
 
