@@ -5,7 +5,8 @@ its receipter), and on `py/plain`, one without; alice is a secmq.Client
 with a keyring, sending receipts in batches set by set_receipts(). Each
 of sam's rows on `py/rc` is settled by on_receipt (OK) before its
 on_delivered, the counters of both sides say so, and a row nobody
-receipts is given up after give_up_ms with NoReceiptError.rc."""
+receipts is given up after give_up_ms with NoReceiptError.rc (also when
+on_receipt raises)."""
 
 import threading
 import time
@@ -132,6 +133,16 @@ class ClientReceipts(ClientMixin, E2ETestCase):
     def test_no_receipter_gives_up(self):
         sam, srec, ev = self.publisher(resend_ms=100, resend_max_ms=200,
                                        give_up_ms=1500)
+        # A callback that calls the client and raises: logged, and the
+        # rows are settled all the same; it runs on a library thread.
+        threads = []
+
+        def failing(c, u, row, rc, got, need):
+            ev._receipt(c, u, row, rc, got, need)
+            threads.append(threading.get_ident())
+            c.receipt_stats()
+            raise RuntimeError("on_receipt fails")
+        sam.on_receipt = failing
         t0 = time.monotonic()
         infos = [sam.publish("py/rc", "lost %d" % i, qos=1)
                  for i in range(3)]
@@ -162,6 +173,8 @@ class ClientReceipts(ClientMixin, E2ETestCase):
         self.assertGreaterEqual(st["resent"], 3, st)
         self.assertEqual(sam.outbox_stats()["rows"], 0)
         self.assertTrue(srec.logged("alice"), srec.logs)
+        self.assertEqual(len(srec.logged("on_receipt fails")), 3)
+        self.assertNotIn(threading.get_ident(), threads)
 
     def test_settings_checked(self):
         c = secmq.Client()
