@@ -385,6 +385,27 @@ static int wait_sent(int n, int ms)
     return nsent();
 }
 
+static void test_no_window(void)
+{
+    secmq__outbox *ob = open_ob("nowindow", 60000, 600000, 1000);
+    secmq_receipt_wait w;
+    char p[32];
+
+    CHECK(ob != NULL);
+    secmq_receipt_wait_init(&w);
+    w.window = 0;
+    secmq__outbox_set_receipt_wait(ob, &w);
+    for (int s = 0; s < 100; s++) {
+        snprintf(p, sizeof p, "K1S%d", 1000 + s);
+        CHECK(put(ob, p) != 0);
+    }
+    secmq__outbox_connected(ob);
+    CHECK_INT_EQ(nsent(), 100); /* nothing waits for receipts */
+    ack_from(ob, 0);
+    CHECK_INT_EQ(rows(ob), 100);
+    secmq__outbox_free(ob);
+}
+
 static void test_resend_and_give_up(void)
 {
     secmq__outbox *ob = open_ob("resend", 100, 900, 20);
@@ -518,6 +539,7 @@ int main(void)
     RUN(test_held_until_receipted);
     RUN(test_receipt_before_puback);
     RUN(test_window);
+    RUN(test_no_window);
     RUN(test_resend_and_give_up);
     RUN(test_reconnect_resends_first);
     RUN(test_restart_holds_again);

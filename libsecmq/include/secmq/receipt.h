@@ -275,10 +275,16 @@ SECMQ_API int secmq_client_receipt_stats(secmq_client *c,
  * `window` sequence numbers (at most 64, the receivers' replay window,
  * PROTOCOL.md §4.2): a row further ahead waits, and the rows behind it, so
  * a resent row always lands inside the receivers' replay window and in
- * order. After a restart of the process the rows in the file are handed
- * again from the oldest and wait for receipts as before: the file is the
- * only state. Without an outbox, publishes on such channels are sent as
- * usual and not held (one warning in the log).
+ * order. The price: a receipter that stops receipting stops the stream
+ * after `window` rows (for every subscriber) until it is back or the rows
+ * are given up. window 0 turns the window off: the stream never waits for
+ * receipts, and a resend that lands more than 64 seqs behind a receiver's
+ * newest is refused there as a replay (never opened, never receipted) and
+ * given up like any row without receipts. After a restart of the process
+ * the rows in the file are handed again from the oldest and wait for
+ * receipts as before: the file is the only state. Without an outbox,
+ * publishes on such channels are sent as usual and not held (one warning
+ * in the log).
  */
 
 /* Defaults of secmq_receipt_wait_init(). */
@@ -296,7 +302,8 @@ typedef struct secmq_receipt_wait {
                                3600000; default 30000 */
     uint64_t give_up_ms;    /* from the first hand to the report, >= 1;
                                default SECMQ_RECEIPT_DEFAULT_GIVE_UP_MS */
-    unsigned window;        /* 1..SECMQ_RECEIPT_WINDOW_MAX; default 64 */
+    unsigned window;        /* 1..SECMQ_RECEIPT_WINDOW_MAX, default 64;
+                               0: none (see Window above) */
 } secmq_receipt_wait;
 
 /*
