@@ -68,15 +68,18 @@ class _Receipts:
         resend_max_ms between tries; give_up_ms after it was first sent
         it is given up (on_receipt and on_delivered with
         NoReceiptError.rc); window: sequence numbers per key sent and not
-        yet receipted (1..64). None keeps the library's default (2000,
-        30000, 600000 ms, 64). Before connect() (StateError after)."""
+        yet receipted (1..64; 0: no window, the stream never waits for
+        receipts, but a resend more than 64 behind a receiver's newest is
+        refused there as a replay). None keeps the library's default
+        (2000, 30000, 600000 ms, 64). Before connect() (StateError
+        after)."""
         self._receipts_settable("set_receipt_wait")
         w = {}
         for name, value, low, high in (
                 ("resend_ms", resend_ms, 1, _MS_MAX),
                 ("resend_max_ms", resend_max_ms, 1, _MS_MAX),
                 ("give_up_ms", give_up_ms, 1, 2 ** 64 - 1),
-                ("window", window, 1, 64)):
+                ("window", window, 0, 64)):
             if value is not None:
                 w[name] = _count(name, value, low, high)
         self._receipts_wait = w

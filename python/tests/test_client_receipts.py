@@ -184,11 +184,12 @@ class ClientReceipts(ClientMixin, E2ETestCase):
                     {"max_msgs": -1}, {"max_msgs": 1.5}):
             with self.assertRaises(secmq.InvalidArgumentError):
                 c.set_receipts(**bad)
-        for bad in ({"window": 65}, {"window": 0}, {"resend_ms": 0},
+        for bad in ({"window": 65}, {"window": -1}, {"resend_ms": 0},
                     {"resend_ms": 500, "resend_max_ms": 100},
                     {"give_up_ms": 0}):
             with self.assertRaises(secmq.InvalidArgumentError, msg=bad):
                 c.set_receipt_wait(**bad)
+        c.set_receipt_wait(window=0)        # no window
         with self.assertRaises(secmq.StateError):
             c.receipt_row(1)        # no outbox
         self.assertIs(type(secmq.errors.from_code(NO_RECEIPT)),
