@@ -19,6 +19,8 @@ top restored without her journal.
 
 import os
 import re
+import sqlite3
+import subprocess
 import sys
 import time
 import unittest
@@ -30,6 +32,9 @@ import nacl.bindings as nb  # noqa: E402
 
 import check_receipts as cr  # noqa: E402
 from keys import E2ETestCase, Envelope, channel_id  # noqa: E402
+sys.path.insert(0, HERE)
+import test_plugin_signed as tps  # noqa: E402
+from test_plugin_common import rx_dropped  # noqa: E402
 
 N_STATUS = 150  # more than two default batches of 64
 N_QUIET = 5
@@ -349,6 +354,80 @@ class Receipts(E2ETestCase):
         self.assertEqual(sam.stop(), 0, sam.text())
         self.assertFalse(any(STATS_RX.search(ln) for ln in alice.err),
                          alice.text())
+
+
+class LostReceipts(tps.SignedTestCase):
+    """Receipts lost at the broker, made up for by the sender's resends:
+    the secmq_auth plugin enforces signatures and drops alice's receipts
+    while her key is not registered; sam's `secmq-pub --outbox` keeps its
+    rows and hands them again; once the key is registered, alice refuses
+    the copies as replays and receipts them again (§9.2), and sam's
+    outbox lets them go."""
+
+    channels = ()
+
+    def setUp(self):
+        super().setUp()
+        out = self.out_dir("receipts")
+        self.keys("channel", "create", "--keyring", self.kdir("sam"),
+                  "--topic", "status", "--publisher", self.pubfile("sam"),
+                  "--subscriber", self.pubfile("alice"), "--receipts",
+                  "--out", out)
+        self.import_("alice", self.pubfile("sam"), self.grant(out, "alice"))
+        self.rtopic = "secmq/receipts/" + self.receipt_cid()
+        self.ob = os.path.join(self.broker.dir, "sam.outbox")
+
+    def receipt_cid(self):
+        """The channel id in the receipt topic secmq-keys lists."""
+        listed = self.keys("list", "--keyring", self.kdir("sam")).stdout
+        m = re.search(r"secmq/receipts/([0-9a-f]{16})", listed)
+        self.assertIsNotNone(m, listed)
+        return m.group(1)
+
+    def rows(self):
+        db = sqlite3.connect(self.ob)
+        try:
+            return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        finally:
+            db.close()
+
+    def test_lost_receipts_made_up_by_resends(self):
+        n = 5
+        since = self.broker.log_size()
+        self.admin("acl", "add", "--user", "alice", self.rtopic, "write",
+                   "--signed")
+        self.admin("acl", "add", "--user", "sam", self.rtopic, "read")
+        self.wait_reloaded(since)
+        alice = self.sub("alice", "-t", "status", "-q", "1", "-d",
+                         client_id="alice-rc")
+        since = self.broker.log_size()
+        pub = self.spawn("secmq-pub", self.e2e_conn("sam") + [
+            "-t", "status", "-q", "1", "-m", "m", "--repeat", str(n),
+            "--outbox", self.ob])
+        self.assertTrue(alice.wait_out(n, 20), alice.text())
+        self.assertTrue(self.broker.wait_for_log(
+            rx_dropped(self.rtopic, "alice-rc", "alice",
+                       "key not registered for user"), since=since),
+            self.broker.log_tail())
+        self.assertIsNone(pub.poll(), "secmq-pub ended without receipts")
+        since = self.broker.log_size()
+        self.admin("key", "add", "alice", self.pubfile("alice"))
+        self.wait_reloaded(since)
+        # sam hands the rows again (2 s after the PUBACK, then 4 s ...).
+        try:
+            _out, err = pub.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            pub.kill()
+            _out, err = pub.communicate(timeout=10)
+            self.fail("the resent messages were never receipted: %s\n%s"
+                      % (alice.text(), err.decode(errors="replace")[-2000:]))
+        self.assertEqual(pub.returncode, 0, err.decode(errors="replace"))
+        self.assertEqual(self.rows(), 0)
+        # alice got each message once and refused the copies as replays.
+        self.assertTrue(alice.wait_drops(n, 5), alice.text())
+        self.assertEqual({r for _t, r in alice.drops()}, {"replay"})
+        self.assertEqual(len(alice.out), n, alice.text())
+        self.assertEqual(alice.stop(), 0, alice.text())
 
 
 if __name__ == "__main__":
