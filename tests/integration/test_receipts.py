@@ -14,7 +14,9 @@ envelopes published again raw (as a sender's resend comes) are refused as
 replays and receipted again exactly when alice knows she opened them
 (§9.2): inside her window, or in her journal after a SIGKILL or a clean
 restart; never one below the window, one she never saw, or one below a
-top restored without her journal.
+top restored without her journal. LostReceipts runs the same through the
+secmq_auth plugin with a real sender: receipts dropped at the broker are
+made up for when sam's outbox hands the messages again.
 """
 
 import os
