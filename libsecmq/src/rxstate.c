@@ -214,8 +214,9 @@ static void mark_commit(void *user, uint64_t n)
 
 /*
  * After the windows were restored from the tops: mark as known each seq
- * the journal at jpath still holds in a whole group (a process killed
- * before it folded the journal). SECURITY: only seqs already counted as
+ * the journal at jpath holds in a whole group (records of a process killed
+ * before it folded the journal, or the known seqs a fold carried over,
+ * carry_known). SECURITY: only seqs already counted as
  * seen are marked (secmq__replay_mark_known), so this never changes what
  * is accepted; a group cut short (no commit record) is not marked. Caller
  * holds rx_lock and the shared flock.
