@@ -150,8 +150,10 @@ static void cb_connect(struct mosquitto *mosq, void *obj, int reason, int flags,
         c->on_connect(c, c->user, rc, reason, flags & 1);
     }
     if (rc == SECMQ_OK && c->outbox != NULL) {
-        /* Drain the outbox (or wait for libmosquitto's own resends first:
-         * see secmq/outbox.h). */
+        /* Receipts for held rows (secmq/receipt.h), then drain the outbox
+         * (or wait for libmosquitto's own resends first: see
+         * secmq/outbox.h). */
+        secmq__crin_connected(c);
         secmq__outbox_connected(c->outbox);
     }
     /* After the callback: secmq_client_wait_connected() returns only once
@@ -232,6 +234,9 @@ static void cb_message(struct mosquitto *mosq, void *obj,
     msg.sealed = 0;
     msg.sender = NULL;
     msg.seal_mode = 0;
+    if (secmq__crin_message(c, msg.topic, msg.payload, msg.payloadlen)) {
+        return; /* a receipt for this client's outbox (client_rcptin.c) */
+    }
     if (c->keyring != NULL) {
         /* Delivered by the delivery thread once durable (client_deliver.c);
          * uncovered topics queue too, so the order stays the arrival
@@ -275,6 +280,9 @@ static void cb_subscribe(struct mosquitto *mosq, void *obj, int mid, int count,
 
     (void)mosq;
     (void)props;
+    if (secmq__crin_suback(c, mid, count, granted)) {
+        return; /* a receipt topic's (client_rcptin.c) */
+    }
     if (c->on_subscribe != NULL) {
         c->on_subscribe(c, c->user, mid, count, granted);
     }
@@ -406,6 +414,10 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
     atomic_init(&c->qos2_sent, 0);
     atomic_init(&c->qos2_last_puback, 0);
     atomic_init(&c->qos2_refused, 0);
+    atomic_init(&c->rcpt_opened, 0);
+    atomic_init(&c->rcpt_refused, 0);
+    atomic_init(&c->rcpt_warned, 0);
+    secmq_receipt_wait_init(&c->rcpt_wait);
     secmq__err_init(&c->err);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);

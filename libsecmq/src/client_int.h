@@ -27,6 +27,9 @@ enum secmq__conn_state {
     ST_FAILED = 3      /* refused, or the link broke before CONNACK */
 };
 
+/* Receipt topics a client subscribes to, at most (client_rcptin.c). */
+#define SECMQ__RCPT_SUBS_MAX 64
+
 struct secmq_client {
     struct mosquitto *mosq;
     void *user;
@@ -73,6 +76,16 @@ struct secmq_client {
                                    a keyring is set */
     unsigned rcpt_max_msgs;     /* secmq_client_set_receipts; 0: default */
     unsigned rcpt_max_delay_ms; /* 0: default */
+    /* Receipts this client waits for (client_rcptin.c). */
+    secmq_receipt_wait rcpt_wait;
+    secmq_receipt_cb on_receipt;
+    atomic_uint_fast64_t rcpt_opened, rcpt_refused;
+    atomic_int rcpt_warned; /* published on such a channel without outbox */
+    struct {
+        int mid;
+        long chan;
+    } rcpt_subs[SECMQ__RCPT_SUBS_MAX]; /* loop thread only */
+    size_t rcpt_nsubs;
     /* A broker without QoS 2 (client_qos2.c). */
     atomic_int qos2_sent;        /* a QoS 2 publish was handed over */
     atomic_int qos2_last_puback; /* the last packet read was a PUBACK */
@@ -164,6 +177,32 @@ int64_t secmq__crcpt_pump(secmq_client *c, int all);
 /* Loop thread, on a PUBACK: 1 if mid was a receipt (counted, not for
  * on_publish), else 0. */
 int secmq__crcpt_puback(secmq_client *c, int mid);
+
+/* ---- client_rcptin.c ---- */
+
+/* The outbox's hooks (ctx is the client). */
+int secmq__crin_classify(void *ctx, const void *payload, size_t len,
+                         secmq__obrc *out);
+void secmq__crin_receipt(void *ctx, uint64_t id, int rc, unsigned got,
+                         unsigned need);
+void secmq__crin_missing(void *ctx, long chan, unsigned self_idx,
+                         const unsigned char *bits, unsigned n, char *buf,
+                         size_t len);
+/* A sealed envelope published around the outbox: warn once when it is on
+ * a channel with receipts. */
+void secmq__crin_unheld(secmq_client *c, const void *env, size_t len);
+/* The sender's counters into st (any thread). */
+void secmq__crin_stats(secmq_client *c, secmq_receipt_stats *st);
+/* Loop thread, inside on_connect: subscribe to the receipt topics. */
+void secmq__crin_connected(secmq_client *c);
+/* Loop thread, a SUBACK: 1 if it answered a receipt topic's subscription
+ * (a refusal logged), else 0. */
+int secmq__crin_suback(secmq_client *c, int mid, int count, const int *granted);
+/* Loop thread, a message: 1 if it arrived on a receipt topic this client
+ * waits on (opened, counted, handed to the outbox; never to on_message),
+ * else 0. */
+int secmq__crin_message(secmq_client *c, const char *topic, const void *env,
+                        size_t len);
 
 /* ---- client_qos2.c ---- */
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mosquitto.h>
+
 #include "client_int.h"
 
 /* The outbox's way to MQTT (called with the outbox's lock held). */
@@ -75,6 +77,9 @@ int secmq_client_set_outbox(secmq_client *c, const secmq_outbox_config *cfg)
     h.send = outbox_send;
     h.durable = outbox_durable;
     h.delivered = outbox_delivered;
+    h.classify = secmq__crin_classify;
+    h.receipt = secmq__crin_receipt;
+    h.missing = secmq__crin_missing;
     h.ctx = c;
     h.log = &c->log;
     h.err = &c->err;
@@ -82,6 +87,13 @@ int secmq_client_set_outbox(secmq_client *c, const secmq_outbox_config *cfg)
     if (rc != SECMQ_OK) {
         return rc;
     }
+    secmq__outbox_set_receipt_wait(c->outbox, &c->rcpt_wait);
+    /* Rows held for receipts that a reconnect hands again go out inside
+     * on_connect, ahead of libmosquitto's resends of newer rows, only if
+     * its send quota (20 by default) has room for them (MQTT 3.1.1; an
+     * MQTT 5 broker's Receive Maximum still applies). */
+    (void)mosquitto_int_option(c->mosq, MOSQ_OPT_SEND_MAXIMUM,
+                               cfg->max_inflight + OB_URGENT_MAX);
     /* The commit thread hands rows to libmosquitto while another thread
      * may run the loop: libmosquitto must then never write to the socket
      * (or call on_publish) from the publishing thread, only from the loop.
@@ -210,6 +222,9 @@ int secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
     } else {
         rc =
             secmq__client_publish_direct(c, mid, topic, data, len, qos, retain);
+        if (rc == SECMQ_OK && sealed) {
+            secmq__crin_unheld(c, data, len);
+        }
     }
     free(env); /* ciphertext only: nothing to wipe */
     return rc;

@@ -290,6 +290,7 @@ int secmq_client_receipt_stats(secmq_client *c, secmq_receipt_stats *st,
         now = c->rcpt->st;
         pthread_mutex_unlock(&c->rcpt->mu);
     }
+    secmq__crin_stats(c, &now);
     memcpy(st, &now, size < sizeof now ? size : sizeof now);
     return SECMQ_OK;
 }

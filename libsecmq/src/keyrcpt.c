@@ -86,10 +86,11 @@ int secmq_keyring_seal_receipt(secmq_keyring *kr,
                               ranges, n);
 }
 
-int secmq_keyring_open_receipt(secmq_keyring *kr, const char *topic,
-                               const void *env, size_t len,
-                               secmq_receipt_range *ranges, size_t cap,
-                               size_t *n, const char **receipter, int *reason)
+int secmq__keyring_open_receipt_ix(const secmq_keyring *kr, const char *topic,
+                                   const void *env, size_t len,
+                                   secmq_receipt_range *ranges, size_t cap,
+                                   size_t *n, long *chan, size_t *who_out,
+                                   int *reason)
 {
     const secmq__kchan *ch = NULL;
     secmq_envelope_fields f;
@@ -98,9 +99,6 @@ int secmq_keyring_open_receipt(secmq_keyring *kr, const char *topic,
 
     if (reason != NULL) {
         *reason = SECMQ_OPEN_MALFORMED;
-    }
-    if (receipter != NULL) {
-        *receipter = NULL;
     }
     if (n != NULL) {
         *n = 0;
@@ -120,6 +118,7 @@ int secmq_keyring_open_receipt(secmq_keyring *kr, const char *topic,
         k = which_key(c, f.key_id);
         if (k >= 0) {
             ch = c;
+            *chan = (long)i;
             break;
         }
     }
@@ -150,10 +149,30 @@ int secmq_keyring_open_receipt(secmq_keyring *kr, const char *topic,
     if (why != SECMQ_OPEN_OK) {
         return SECMQ_E_OPEN;
     }
-    if (receipter != NULL) {
-        *receipter = ch->rcpt.names != NULL ? ch->rcpt.names[who] : NULL;
-    }
+    *who_out = who;
     return SECMQ_OK;
+}
+
+int secmq_keyring_open_receipt(secmq_keyring *kr, const char *topic,
+                               const void *env, size_t len,
+                               secmq_receipt_range *ranges, size_t cap,
+                               size_t *n, const char **receipter, int *reason)
+{
+    long chan = -1;
+    size_t who = 0;
+    int rc;
+
+    if (receipter != NULL) {
+        *receipter = NULL;
+    }
+    rc = secmq__keyring_open_receipt_ix(kr, topic, env, len, ranges, cap, n,
+                                        &chan, &who, reason);
+    if (rc == SECMQ_OK && receipter != NULL) {
+        *receipter = kr->chans[chan].rcpt.names != NULL
+                         ? kr->chans[chan].rcpt.names[who]
+                         : NULL;
+    }
+    return rc;
 }
 
 long secmq__keyring_rcpt_chan(const secmq_keyring *kr,
@@ -178,4 +197,82 @@ long secmq__keyring_rcpt_chan(const secmq_keyring *kr,
 size_t secmq__keyring_nchans(const secmq_keyring *kr)
 {
     return kr->nchans;
+}
+
+/* The number of receipters of ch a row from this identity needs (§9.1):
+ * need N among those other than this identity, or all of them. */
+static unsigned needed(const secmq_keyring *kr, const secmq__kchan *ch)
+{
+    size_t others = ch->rcpt.n - (self_index(kr, ch) < ch->rcpt.n ? 1 : 0);
+
+    if (ch->rcpt.need != 0 && ch->rcpt.need < others) {
+        return ch->rcpt.need;
+    }
+    return (unsigned)others;
+}
+
+int secmq__keyring_send_rcpt(const secmq_keyring *kr,
+                             const unsigned char *key_id,
+                             const unsigned char *sender_id,
+                             secmq__send_rcpt *out)
+{
+    if (!same_id(sender_id, kr->self.id)) {
+        return 0; /* not ours: a raw publish of another's envelope */
+    }
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *ch = &kr->chans[i];
+        if (!ch->member || which_key(ch, key_id) < 0) {
+            continue;
+        }
+        if (!ch->rcpt.on || needed(kr, ch) == 0) {
+            return 0;
+        }
+        out->chan = (long)i;
+        out->n_rcpt = (unsigned)ch->rcpt.n;
+        out->self_idx = (unsigned)self_index(kr, ch);
+        out->need = needed(kr, ch);
+        return 1;
+    }
+    return 0;
+}
+
+const char *secmq__keyring_rcpt_topic(const secmq_keyring *kr, size_t i)
+{
+    const secmq__kchan *ch;
+
+    if (i >= kr->nchans) {
+        return NULL;
+    }
+    ch = &kr->chans[i];
+    if (!ch->member || !ch->may_publish || !ch->rcpt.on ||
+        needed(kr, ch) == 0) {
+        return NULL;
+    }
+    return ch->rcpt.topic;
+}
+
+const char *secmq__keyring_rcpt_name(const secmq_keyring *kr, long chan,
+                                     size_t who)
+{
+    const secmq__kchan *ch;
+
+    if (chan < 0 || (size_t)chan >= kr->nchans) {
+        return "?";
+    }
+    ch = &kr->chans[chan];
+    if (who >= ch->rcpt.n || ch->rcpt.names == NULL) {
+        return "?";
+    }
+    return ch->rcpt.names[who];
+}
+
+int secmq__keyring_rcpt_is_topic(const secmq_keyring *kr, const char *topic)
+{
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const char *t = secmq__keyring_rcpt_topic(kr, i);
+        if (t != NULL && strcmp(t, topic) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }

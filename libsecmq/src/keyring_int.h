@@ -47,8 +47,8 @@ typedef struct secmq__krcpt {
     int on;
     char *topic; /* NUL-terminated, malloc'd */
     size_t topic_len;
-    unsigned need; /* 0: every receipter; N: any N */
-    int listed;    /* owned: 1 when the owner named the receipters */
+    unsigned need;      /* 0: every receipter; N: any N */
+    int listed;         /* owned: 1 when the owner named the receipters */
     unsigned char *pks; /* n * 32, malloc'd */
     size_t n;
     char (*display)[SECMQ__DISPLAY_BYTES]; /* n names, malloc'd */
@@ -202,6 +202,36 @@ long secmq__keyring_rcpt_chan(const secmq_keyring *kr,
 /* keyrcpt.c: the number of channels of kr (indices of the call above). */
 size_t secmq__keyring_nchans(const secmq_keyring *kr);
 
+/* keyrcpt.c: what a sender holds a row for (PROTOCOL.md §9.1). */
+typedef struct secmq__send_rcpt {
+    long chan;         /* index in kr->chans */
+    unsigned n_rcpt;   /* receipters of the newest grant */
+    unsigned self_idx; /* this identity among them, or n_rcpt */
+    unsigned need;     /* distinct receipters other than self needed, >= 1 */
+} secmq__send_rcpt;
+/* 1 and *out filled when an envelope under key_id from sender_id is this
+ * identity's on a channel with receipts that needs at least one receipter;
+ * else 0. Any thread (reads what loading set). */
+int secmq__keyring_send_rcpt(const secmq_keyring *kr,
+                             const unsigned char *key_id,
+                             const unsigned char *sender_id,
+                             secmq__send_rcpt *out);
+/* The receipt topic of channel i when this identity publishes there and
+ * waits for receipts on it; else NULL. */
+const char *secmq__keyring_rcpt_topic(const secmq_keyring *kr, size_t i);
+/* 1 when topic is such a receipt topic. */
+int secmq__keyring_rcpt_is_topic(const secmq_keyring *kr, const char *topic);
+/* The name of receipter who of channel chan ("?" when out of range). */
+const char *secmq__keyring_rcpt_name(const secmq_keyring *kr, long chan,
+                                     size_t who);
+/* secmq_keyring_open_receipt giving the channel index and the receipter's
+ * index instead of its name. */
+int secmq__keyring_open_receipt_ix(const secmq_keyring *kr, const char *topic,
+                                   const void *env, size_t len,
+                                   secmq_receipt_range *ranges, size_t cap,
+                                   size_t *n, long *chan, size_t *who_out,
+                                   int *reason);
+
 /* Channel i's current and previous keys (32 bytes each). */
 const unsigned char *secmq__chan_key(const secmq_keyring *kr,
                                      const secmq__kchan *ch, int prev);
@@ -306,10 +336,8 @@ int secmq__rcpt_refresh(secmq__krcpt *r, const secmq__krcpt *old,
  * (returns the end), reading it from the len bytes left (0, or -1 when
  * malformed). Without receipts the section is empty. */
 size_t secmq__rcpt_owned_size(const secmq__krcpt *r);
-unsigned char *secmq__rcpt_owned_write(unsigned char *p,
-                                       const secmq__krcpt *r);
-int secmq__rcpt_owned_read(secmq__krcpt *r, const unsigned char *p,
-                           size_t len);
+unsigned char *secmq__rcpt_owned_write(unsigned char *p, const secmq__krcpt *r);
+int secmq__rcpt_owned_read(secmq__krcpt *r, const unsigned char *p, size_t len);
 /* Allocate the display arrays of r (names are filled by the caller).
  * SECMQ_OK or SECMQ_E_NOMEM. */
 int secmq__rcpt_names_alloc(secmq__krcpt *r, secmq__kerr *e);

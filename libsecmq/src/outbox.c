@@ -306,14 +306,23 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
     for (;;) {
         struct entry *e = NULL;
         struct live *l;
-        int from_rehand = 0, mid = 0, rc;
+        int from_rehand = 0, mid = 0, rc, urgent;
 
         nf += take_reports(ob->bad_ids, &ob->bad_n, SECMQ_E_DB, fails + nf,
                            nfails - nf);
         nf += take_reports(ob->held_ids, &ob->held_n, SECMQ_E_QOS_UNSUPPORTED,
                            fails + nf, nfails - nf);
-        if (!ob->connected || ob->resume_wait ||
-            ob->inf_n >= ob->cfg.max_inflight || nf >= nfails) {
+        /* Rows held for receipts that a reconnect made due go out at
+         * once (inside on_connect, before libmosquitto's own resends of
+         * newer rows): secmq/receipt.h. */
+        urgent = ob->resend_now && ob->rehand_n > 0 &&
+                 ob->inf_n < ob->cfg.max_inflight + OB_URGENT_MAX;
+        if (!urgent) {
+            ob->resend_now = 0;
+        }
+        if (!ob->connected || nf >= nfails ||
+            (!urgent &&
+             (ob->resume_wait || ob->inf_n >= ob->cfg.max_inflight))) {
             break;
         }
         if (ob->rehand_n > 0) {
@@ -348,6 +357,12 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
             e->row.id >= ob->durable_gate) {
             /* Its on_durable is being reported: the commit thread pumps
              * once it has been. */
+            ready_push_front(ob, e);
+            break;
+        }
+        if (secmq__obrc_on_hand(ob, e) != 0) {
+            /* The receipt window is full: this row and those after it
+             * wait for receipts of older ones. */
             ready_push_front(ob, e);
             break;
         }
@@ -494,13 +509,15 @@ int secmq__outbox_open(secmq__outbox **out, const secmq_outbox_config *cfg,
     ob->cfg.path = ob->path;
     ob->next_id = 1;
     ob->hand_cursor = 1;
+    secmq_receipt_wait_init(&ob->rw);
     pthread_mutex_init(&ob->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&ob->work, &ca);
     pthread_cond_init(&ob->done, &ca);
     pthread_condattr_destroy(&ca);
-    ob->inf = calloc((size_t)cfg->max_inflight, sizeof *ob->inf);
+    ob->inf =
+        calloc((size_t)cfg->max_inflight + OB_URGENT_MAX, sizeof *ob->inf);
     ob->async_buf = calloc((size_t)cfg->max_batch, sizeof *ob->async_buf);
     ob->rows_buf = calloc((size_t)cfg->max_batch, sizeof *ob->rows_buf);
     if (ob->inf == NULL || ob->async_buf == NULL || ob->rows_buf == NULL) {
@@ -600,6 +617,7 @@ void secmq__outbox_free(secmq__outbox *ob)
     free(ob->bad_ids);
     free(ob->held_ids);
     free(ob->rehand);
+    secmq__obrc_free(ob);
     free(ob->idx);
     free(ob->inf);
     free(ob->async_buf);
@@ -620,7 +638,10 @@ void secmq__outbox_connected(secmq__outbox *ob)
     /* libmosquitto resends what it holds once on_connect has returned;
      * hand nothing new before the first of those is acknowledged. */
     ob->resume_wait = inflight_qos12(ob) > 0;
+    secmq__obrc_connected(ob);
+    ob->resend_now = ob->rehand_n > 0;
     nf = secmq__outbox_pump(ob, fails, sizeof fails / sizeof fails[0]);
+    pthread_cond_signal(&ob->work); /* resend deadlines run again */
     pthread_mutex_unlock(&ob->lock);
     secmq__outbox_report_fails(ob, fails, nf);
 }
@@ -671,7 +692,7 @@ int secmq__outbox_completed(secmq__outbox *ob, int mid, int rc)
     struct report fails[16];
     size_t nf;
     uint64_t id = 0;
-    int found = -1;
+    int found = -1, held;
 
     pthread_mutex_lock(&ob->lock);
     for (int i = 0; i < ob->inf_n; i++) {
@@ -689,7 +710,8 @@ int secmq__outbox_completed(secmq__outbox *ob, int mid, int rc)
     memmove(&ob->inf[found], &ob->inf[found + 1],
             (size_t)(ob->inf_n - found - 1) * sizeof *ob->inf);
     ob->inf_n--;
-    {
+    held = secmq__obrc_acked(ob, id, rc);
+    if (!held) {
         struct live *l = secmq__outbox_idx_find(ob, id);
         if (l != NULL) {
             secmq__outbox_forget(ob, l);
@@ -700,9 +722,10 @@ int secmq__outbox_completed(secmq__outbox *ob, int mid, int rc)
     nf = secmq__outbox_pump(ob, fails, sizeof fails / sizeof fails[0]);
     pthread_cond_broadcast(&ob->done);
     pthread_mutex_unlock(&ob->lock);
-    if (ob->h.delivered != NULL) {
+    if (!held && ob->h.delivered != NULL) {
         ob->h.delivered(ob->h.ctx, id, rc);
     }
+    secmq__obrc_flush(ob);
     secmq__outbox_report_fails(ob, fails, nf);
     return 1;
 }

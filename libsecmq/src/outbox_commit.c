@@ -136,6 +136,41 @@ static void settle(secmq__outbox *ob, struct entry *batch, int rc,
     }
 }
 
+/* Nothing to commit: keep the deadlines of rows held for receipts
+ * (resends fall due, rows are given up), then sleep until the next one or
+ * more work (lock held). */
+static void idle_wait(secmq__outbox *ob, struct report *fails, size_t nfails)
+{
+    int64_t next = secmq__obrc_tick(ob);
+
+    if (ob->rcr_n > 0 || ob->rehand_n > 0) {
+        size_t nf = secmq__outbox_pump(ob, fails, nfails);
+        pthread_mutex_unlock(&ob->lock);
+        secmq__obrc_flush(ob);
+        secmq__outbox_report_fails(ob, fails, nf);
+        pthread_mutex_lock(&ob->lock);
+        next = secmq__obrc_tick(ob);
+    }
+    if (ob->stop || ob->pend_head != NULL || ob->dels_n > 0 ||
+        ob->quars_n > 0 || ob->bad_kick) {
+        return;
+    }
+    if (next < 0) {
+        pthread_cond_wait(&ob->work, &ob->lock);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        next += 1; /* past the deadline, not just before it */
+        ts.tv_sec += next / 1000;
+        ts.tv_nsec += (long)(next % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ob->work, &ob->lock, &ts);
+    }
+}
+
 void *secmq__outbox_commit_main(void *arg)
 {
     secmq__outbox *ob = arg;
@@ -157,7 +192,7 @@ void *secmq__outbox_commit_main(void *arg)
 
         while (!ob->stop && ob->pend_head == NULL && ob->dels_n == 0 &&
                ob->quars_n == 0 && !ob->bad_kick) {
-            pthread_cond_wait(&ob->work, &ob->lock);
+            idle_wait(ob, fails, sizeof fails / sizeof fails[0]);
         }
         ob->bad_kick = 0;
         if (ob->pend_head == NULL && ob->dels_n == 0 && ob->quars_n == 0) {

@@ -122,6 +122,16 @@ int secmq__obstore_release(secmq__obstore *st, int qos,
 
 typedef struct secmq__outbox secmq__outbox;
 
+/* What a row held for receipts waits for (outbox_rcpt.c). */
+typedef struct secmq__obrc {
+    unsigned char key_id[SECMQ_ID_BYTES];
+    uint64_t seq;
+    long chan;         /* the keyring's channel index */
+    unsigned n_rcpt;   /* receipters of the channel */
+    unsigned self_idx; /* this identity among them, or n_rcpt */
+    unsigned need;     /* distinct receipters needed, >= 1 */
+} secmq__obrc;
+
 /* What the outbox needs from the client (all called with ctx). */
 typedef struct secmq__outbox_hooks {
     /* Hand a row to MQTT: SECMQ_OK with *mid set (QoS 1/2 queued by
@@ -131,6 +141,18 @@ typedef struct secmq__outbox_hooks {
                 size_t len, int qos, int retain);
     void (*durable)(void *ctx, uint64_t id, int rc);
     void (*delivered)(void *ctx, uint64_t id, int rc);
+    /* 1 and *out filled when a sealed row (payload, the envelope) waits
+     * for receipts; NULL: no row does. */
+    int (*classify)(void *ctx, const void *payload, size_t len,
+                    secmq__obrc *out);
+    /* A held row settled (before its delivered). */
+    void (*receipt)(void *ctx, uint64_t id, int rc, unsigned got,
+                    unsigned need);
+    /* The names of the receipters of chan not in bits (n bits, self_idx
+     * skipped), comma-separated, into buf. */
+    void (*missing)(void *ctx, long chan, unsigned self_idx,
+                    const unsigned char *bits, unsigned n, char *buf,
+                    size_t len);
     void *ctx;
     const secmq__log *log;
     secmq__err *err;
@@ -141,6 +163,21 @@ typedef struct secmq__outbox_hooks {
  * copied. */
 int secmq__outbox_open(secmq__outbox **out, const secmq_outbox_config *cfg,
                        const secmq__outbox_hooks *hooks);
+/* How held rows wait (secmq_client_set_receipt_wait; checked); before
+ * connecting. */
+void secmq__outbox_set_receipt_wait(secmq__outbox *ob,
+                                    const secmq_receipt_wait *w);
+/* A receipt's range from receipter who of channel chan (client_rcptin.c,
+ * loop thread): ticks the rows it covers off; settled rows are reported
+ * before this returns, and handing goes on. */
+void secmq__outbox_receipt(secmq__outbox *ob, long chan,
+                           const unsigned char *key_id, uint64_t first,
+                           uint32_t count, size_t who);
+/* Rows held for receipts now; where row id stands (SECMQ_E_INVAL: not in
+ * the outbox). */
+uint64_t secmq__outbox_awaiting(secmq__outbox *ob, uint64_t *receipted,
+                                uint64_t *resent, uint64_t *missed);
+int secmq__outbox_row(secmq__outbox *ob, uint64_t id, secmq_receipt_row *st);
 /* Commit what is queued, stop the thread, close. NULL is a no-op. */
 void secmq__outbox_free(secmq__outbox *ob);
 
@@ -179,11 +216,16 @@ int secmq__outbox_wait(secmq__outbox *ob, int what, int timeout_ms);
 
 /* ---- inside the outbox: shared by outbox.c and outbox_commit.c only ---- */
 
+/* In-flight entries beyond max_inflight for rows held for receipts that
+ * a reconnect hands again at once (outbox_rcpt.c). */
+#define OB_URGENT_MAX 1024
+
 enum live_state {
     L_PENDING = 0, /* queued, not committed yet */
     L_STORED = 1,  /* committed, not handed to MQTT */
     L_HANDED = 2,  /* handed to MQTT, awaiting its ack */
-    L_GONE = 3     /* deleted (ack, drop, failure) */
+    L_GONE = 3,    /* deleted (ack, drop, failure) */
+    L_AWAIT = 4    /* acknowledged, held for receipts (outbox_rcpt.c) */
 };
 
 /* Every row that is not gone, in id order: for bounds, drops and stats. */
@@ -259,6 +301,8 @@ struct secmq__outbox {
     int connected;
     int detached;    /* MQTT is gone: never hand again */
     int resume_wait; /* after a reconnect: wait for libmosquitto's resends */
+    int resend_now;  /* after a reconnect: rows held for receipts in rehand
+                        go first, past resume_wait and max_inflight */
 
     struct report *async_buf; /* the commit thread's, max_batch each */
     secmq__obrow *rows_buf;
@@ -275,6 +319,16 @@ struct secmq__outbox {
     int last_commit_rc;     /* of the last transaction with deletes */
     int read_rc;            /* reading rows to hand failed (not one row) */
     int64_t last_err_ms;
+
+    /* Rows held for receipts (outbox_rcpt.c), in id order. */
+    struct secmq__await *aw;
+    size_t aw_n, aw_cap;
+    struct secmq__obrc_report *rcr; /* settled, to report unlocked */
+    size_t rcr_n, rcr_cap;
+    secmq_receipt_wait rw;
+    struct {
+        uint64_t receipted, resent, missed;
+    } rc_ctr;
 
     secmq_outbox_stats ctr;
     int64_t last_warn_ms;
@@ -321,6 +375,34 @@ void secmq__outbox_quar_push(secmq__outbox *ob, uint64_t id,
 /* Report what pump failed through on_delivered (lock not held). */
 void secmq__outbox_report_fails(secmq__outbox *ob, const struct report *r,
                                 size_t n);
+
+/* outbox_rcpt.c (lock held unless said). */
+struct secmq__obrc_report {
+    uint64_t id;
+    int rc;
+    unsigned got, need;
+};
+/* Before row e is handed: 0 to hand it (entered or refreshed when held
+ * for receipts), 1 when it must wait (the window, or no memory). */
+int secmq__obrc_on_hand(secmq__outbox *ob, const struct entry *e);
+/* Its PUBACK (rc): 1 when held (kept, or settled and reported), 0 when it
+ * is not a held row (or refused: it ends as any row). */
+int secmq__obrc_acked(secmq__outbox *ob, uint64_t id, int rc);
+/* A receipt's range (see secmq__outbox_receipt). */
+void secmq__obrc_mark(secmq__outbox *ob, long chan, const unsigned char *key_id,
+                      uint64_t first, uint32_t count, size_t who);
+/* Resends that fell due, rows given up: ms until the next deadline, or -1
+ * for none. */
+int64_t secmq__obrc_tick(secmq__outbox *ob);
+/* After a reconnect: every waiting row is due at once. */
+void secmq__obrc_connected(secmq__outbox *ob);
+/* Report what settled (lock NOT held). */
+void secmq__obrc_flush(secmq__outbox *ob);
+uint64_t secmq__obrc_awaiting(const secmq__outbox *ob);
+/* 1 and *st filled for a held row; 0 (st: a queued row) otherwise. */
+int secmq__obrc_row(const secmq__outbox *ob, uint64_t id,
+                    secmq_receipt_row *st);
+void secmq__obrc_free(secmq__outbox *ob);
 
 /* outbox_commit.c: the commit thread (arg is the outbox), started by
  * secmq__outbox_open; it ends once stop is set and nothing is queued. */
