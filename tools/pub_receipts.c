@@ -25,6 +25,11 @@
 
 /* The receipts of this process, for on_receipt and the signal handler. */
 static struct pub_receipts *the_pr;
+/* The library's last warning on this thread: a row given up is logged,
+ * naming the receipters missing, just before its on_receipt. */
+static _Thread_local char last_warning[1024];
+/* How long to wait past --receipt-wait for give-ups due at its end. */
+#define GIVE_UP_GRACE_S 1.0
 
 /* Names of the files sqlite may make beside the outbox file. */
 static const char *const db_suffixes[] = {"", "-wal", "-shm", "-journal"};
@@ -75,9 +80,12 @@ void pub_receipts_help(void)
           "(default 2000)\n"
           " --receipt-give-up SEC give a message up SEC seconds after it was "
           "first sent\n"
-          "                     (default 600): it leaves the outbox, counted "
-          "as not\n"
-          "                     receipted\n"
+          "                     (default 600; with --receipt-wait and no "
+          "--outbox, the\n"
+          "                     --receipt-wait time): it leaves the outbox, "
+          "counted as not\n"
+          "                     receipted, and the receipters missing are "
+          "named\n"
           " -d                  with receipts: each message receipted or "
           "given up, and the\n"
           "                     receipt counters at exit (received receipts "
@@ -311,6 +319,24 @@ static long sealing_channel(secmq_keyring *kr, const char *topic)
     return best;
 }
 
+/* 1 if name is one of list's ", "-separated names. */
+static int name_listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    while (*list != '\0') {
+        size_t k = strcspn(list, ",");
+        if (k == n && memcmp(list, name, n) == 0) {
+            return 1;
+        }
+        list += k;
+        while (*list == ',' || *list == ' ') {
+            list++;
+        }
+    }
+    return 0;
+}
+
 /* pr->missing: the receipters other than me, "a, b"; their number. */
 static size_t list_receipters(struct pub_receipts *pr,
                               const secmq_channel_receipt_info *ri,
@@ -336,6 +362,62 @@ static size_t list_receipters(struct pub_receipts *pr,
     return others;
 }
 
+/* cli_session's on_log (library lines shown with -d, escaped), and the
+ * last warning kept for on_receipt. May run on any library thread. */
+static void on_log(secmq_client *c, void *user, int level, const char *raw)
+{
+    /* SECURITY: library lines quote topics and names peers chose: shown
+     * escaped, so they cannot drive the terminal. */
+    char line[1024];
+
+    (void)c;
+    (void)user;
+    (void)secmq_text_show(line, sizeof line, raw);
+    if (level == SECMQ_LOG_WARNING) {
+        snprintf(last_warning, sizeof last_warning, "%s", line);
+    }
+    cli_debug("%s%s",
+              level == SECMQ_LOG_ERROR     ? "library error: "
+              : level == SECMQ_LOG_WARNING ? "library warning: "
+                                           : "",
+              line);
+}
+
+/* Add the names of the library's give-up line ("...; missing: a, b): given
+ * up") to pr->missed_names, each once. Lock held. */
+static void add_missed_names(struct pub_receipts *pr, const char *line)
+{
+    const char *p = strstr(line, "missing: ");
+    size_t end;
+
+    if (p == NULL) {
+        return;
+    }
+    p += strlen("missing: ");
+    end = strcspn(p, ")");
+    while (end > 0) {
+        size_t k = strcspn(p, ",)");
+        size_t have = strlen(pr->missed_names);
+        char name[128];
+
+        if (k > end) {
+            k = end;
+        }
+        snprintf(name, sizeof name, "%.*s", (int)k, p);
+        if (name[0] != '\0' && strcmp(name, "?") != 0 &&
+            !name_listed(pr->missed_names, name)) {
+            snprintf(pr->missed_names + have, sizeof pr->missed_names - have,
+                     "%s%s", have > 0 ? ", " : "", name);
+        }
+        k += k < end && p[k] == ',' ? 1 : 0;
+        while (k < end && p[k] == ' ') {
+            k++;
+        }
+        p += k;
+        end -= k;
+    }
+}
+
 static void on_receipt(secmq_client *c, void *user, uint64_t id, int rc,
                        unsigned got, unsigned need)
 {
@@ -351,7 +433,9 @@ static void on_receipt(secmq_client *c, void *user, uint64_t id, int rc,
         if (got < pr->missed_min_got) {
             pr->missed_min_got = got;
         }
+        add_missed_names(pr, last_warning);
     }
+    last_warning[0] = '\0';
     pthread_mutex_unlock(&pr->lock);
     if (rc == SECMQ_OK) {
         cli_debug("message %" PRIu64 " receipted (%u of %u receipters)", id,
@@ -409,6 +493,15 @@ int pub_receipts_attach(struct pub_receipts *pr, struct cli_session *s,
     }
     if (pr->give_up_s >= 0.0) {
         w.give_up_ms = (uint64_t)(pr->give_up_s * 1000.0 + 0.5);
+    } else if (pr->wait_s >= 0.0 && pr->tmpdir[0] != '\0') {
+        /* A private outbox goes at exit: give each message --receipt-wait
+         * from its first send, so the library settles every row by the
+         * end of the wait and names whose receipts are missing. */
+        w.give_up_ms = (uint64_t)(pr->wait_s * 1000.0 + 0.5);
+        if (w.give_up_ms == 0) {
+            w.give_up_ms = 1;
+        }
+        pr->give_up_tied = 1;
     }
     rc = secmq_client_set_receipt_wait(s->client, &w);
     if (rc != SECMQ_OK) {
@@ -419,6 +512,7 @@ int pub_receipts_attach(struct pub_receipts *pr, struct cli_session *s,
     the_pr = pr;
     pr->attached = 1;
     secmq_client_on_receipt(s->client, on_receipt);
+    secmq_client_on_log(s->client, on_log);
     cli_debug("channel '%s' has receipts: each message waits for %s%s",
               pr->filter, pr->any ? "any of " : "", pr->missing);
     return CLI_EXIT_OK;
@@ -491,7 +585,8 @@ int pub_receipts_finish(struct pub_receipts *pr, struct pub_outbox *ob,
         return code;
     }
     if (code == CLI_EXIT_OK && pr->wait_s >= 0.0) {
-        end = cli_mono_now() + pr->wait_s;
+        end = cli_mono_now() + pr->wait_s +
+              (pr->give_up_tied ? GIVE_UP_GRACE_S : 0.0);
         while (!atomic_load(&ob->s->stopped) && cli_mono_now() < end) {
             int rc = secmq_client_outbox_wait(ob->s->client,
                                               SECMQ_OUTBOX_WAIT_EMPTY, 100);
@@ -528,7 +623,14 @@ int pub_receipts_finish(struct pub_receipts *pr, struct pub_outbox *ob,
         cli_debug("all %lu message(s) receipted", ok);
         return CLI_EXIT_OK;
     }
-    say_missing(pr, min_got == UINT32_MAX ? 0 : min_got, who, sizeof who);
+    if (left == 0 && pr->missed_names[0] != '\0') {
+        /* Every row was given up by the library, which named them. */
+        pthread_mutex_lock(&pr->lock);
+        snprintf(who, sizeof who, "%s", pr->missed_names);
+        pthread_mutex_unlock(&pr->lock);
+    } else {
+        say_missing(pr, min_got == UINT32_MAX ? 0 : min_got, who, sizeof who);
+    }
     cli_err("%" PRIu64 " of %" PRIu64 " message(s) got no receipt within "
             "%.3g s (channel '%s': still missing %s)%s%s%s",
             left + missed, left + missed + ok, pr->wait_s, pr->filter, who,

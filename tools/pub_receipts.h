@@ -37,6 +37,9 @@ struct pub_receipts {
     unsigned long receipted;
     unsigned long missed;
     unsigned missed_min_got; /* fewest receipts a given-up row had */
+    char missed_names[512];  /* receipters the library named missing in
+                                rows it gave up ("a, b") */
+    int give_up_tied;        /* 1: give-up set to --receipt-wait */
 };
 
 /* Defaults: no option given. */
@@ -62,10 +65,14 @@ int pub_receipts_check_options(const struct pub_receipts *pr, int has_keyring,
  */
 int pub_receipts_private_outbox(struct pub_receipts *pr, struct pub_outbox *ob);
 /*
- * After cli_session_open(), before connecting: the channel sealing topic
- * must have receipts and a receipter other than this identity; set the
- * library's resend and give-up times and on_receipt. 0 or an exit code
- * after printing.
+ * After cli_session_open() and pub_receipts_private_outbox(), before
+ * connecting: the channel sealing topic must have receipts and a receipter
+ * other than this identity; set the library's resend and give-up times
+ * (with a private outbox and no --receipt-give-up, give-up is
+ * --receipt-wait, so the library settles and names every row by the end of
+ * the wait), on_receipt, and an on_log that keeps the library's give-up
+ * lines (they name the receipters missing). 0 or an exit code after
+ * printing.
  */
 int pub_receipts_attach(struct pub_receipts *pr, struct cli_session *s,
                         const char *topic);

@@ -709,10 +709,10 @@ int main(int argc, char **argv)
         code = check_may_publish(&p);
     }
     if (code == 0) {
-        code = pub_receipts_attach(&p.rc, &p.s, p.topic);
+        code = pub_receipts_private_outbox(&p.rc, &p.ob);
     }
     if (code == 0) {
-        code = pub_receipts_private_outbox(&p.rc, &p.ob);
+        code = pub_receipts_attach(&p.rc, &p.s, p.topic);
     }
     if (code == 0 && p.mac) {
         (void)secmq_keyring_set_mode(p.s.keyring, SECMQ_SEAL_MAC);
