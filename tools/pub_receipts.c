@@ -362,25 +362,15 @@ static size_t list_receipters(struct pub_receipts *pr,
     return others;
 }
 
-/* cli_session's on_log (library lines shown with -d, escaped), and the
- * last warning kept for on_receipt. May run on any library thread. */
+/* cli_session's on_log, and the last warning kept for on_receipt. May
+ * run on any library thread. */
 static void on_log(secmq_client *c, void *user, int level, const char *raw)
 {
-    /* SECURITY: library lines quote topics and names peers chose: shown
-     * escaped, so they cannot drive the terminal. */
-    char line[1024];
-
-    (void)c;
-    (void)user;
-    (void)secmq_text_show(line, sizeof line, raw);
     if (level == SECMQ_LOG_WARNING) {
-        snprintf(last_warning, sizeof last_warning, "%s", line);
+        /* SECURITY: names peers chose, kept escaped (printed later). */
+        (void)secmq_text_show(last_warning, sizeof last_warning, raw);
     }
-    cli_debug("%s%s",
-              level == SECMQ_LOG_ERROR     ? "library error: "
-              : level == SECMQ_LOG_WARNING ? "library warning: "
-                                           : "",
-              line);
+    cli_session_on_log(c, user, level, raw);
 }
 
 /* Add the names of the library's give-up line ("...; missing: a, b): given

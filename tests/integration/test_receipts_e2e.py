@@ -329,6 +329,14 @@ class SubscriberKill(ReceiptsBase):
 
 class Revoked(ReceiptsBase):
 
+    def receipted_one(self, text):
+        """sam publishes text on status; --receipt-wait exits 0 with
+        that one message receipted."""
+        r = self.rpub("-t", "status", "-q", "1", "-m", text, "-d",
+                      "--receipt-wait", budget(10))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(counters(r.stderr.splitlines())["receipted"], 1)
+
     def test_revoked_receipter_no_longer_needed(self):
         """Receipts from alice and bob are needed; with bob stopped the
         publish fails and names bob; after `secmq-keys channel revoke`
@@ -349,10 +357,7 @@ class Revoked(ReceiptsBase):
                          client_id="alice-r")
         bob = self.sub("bob", "-t", "status", "-q", "1", "-F", "%p",
                        client_id="bob-r")
-        r = self.rpub("-t", "status", "-q", "1", "-m", "one", "-d",
-                      "--receipt-wait", budget(10))
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(counters(r.stderr.splitlines())["receipted"], 1)
+        self.receipted_one("one")
         self.assertTrue(bob.wait_out(1, WAIT_S), bob.text())
         self.assertEqual(bob.stop(), 0, bob.text())
 
@@ -371,10 +376,7 @@ class Revoked(ReceiptsBase):
         self.assertEqual(alice.stop(), 0, alice.text())
         alice = self.sub("alice", "-t", "status", "-q", "1", "-F", "%p",
                          client_id="alice-r")
-        r = self.rpub("-t", "status", "-q", "1", "-m", "three", "-d",
-                      "--receipt-wait", budget(10))
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(counters(r.stderr.splitlines())["receipted"], 1)
+        self.receipted_one("three")
         self.assertTrue(alice.wait_out(1, WAIT_S), alice.text())
         self.assertEqual(alice.out, ["three"])
         self.assertEqual(alice.stop(), 0, alice.text())
