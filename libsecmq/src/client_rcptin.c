@@ -49,12 +49,11 @@ int secmq_client_set_receipt_wait(secmq_client *c, const secmq_receipt_wait *w)
     }
     if (w->resend_ms < 1 || w->resend_ms > 3600000u ||
         w->resend_max_ms < w->resend_ms || w->resend_max_ms > 3600000u ||
-        w->give_up_ms < 1 || w->window < 1 ||
-        w->window > SECMQ_RECEIPT_WINDOW_MAX) {
+        w->give_up_ms < 1 || w->window > SECMQ_RECEIPT_WINDOW_MAX) {
         return secmq__err_set(
             &c->err, SECMQ_E_INVAL,
             "receipt wait: resend_ms 1..3600000, resend_max_ms resend_ms.."
-            "3600000, give_up_ms >= 1, window 1..%u",
+            "3600000, give_up_ms >= 1, window 0..%u",
             SECMQ_RECEIPT_WINDOW_MAX);
     }
     if (connecting(c)) {

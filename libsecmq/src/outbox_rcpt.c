@@ -140,7 +140,7 @@ int secmq__obrc_on_hand(secmq__outbox *ob, const struct entry *e)
         return 0;
     }
     /* The window: the oldest row under this key not receipted yet. */
-    for (size_t k = 0; k < ob->aw_n; k++) {
+    for (size_t k = 0; k < ob->aw_n && ob->rw.window > 0; k++) {
         const struct secmq__await *o = &ob->aw[k];
         if (!o->done && same_key(o->rc.key_id, rc.key_id) &&
             rc.seq >= o->rc.seq && rc.seq - o->rc.seq >= ob->rw.window) {

@@ -23,7 +23,7 @@ from .client import TLS_1_2, TLS_1_3, Client
 from .errors import (AuthError, BusyError, ConfigError, ConnectionLostError,
                      ConnectRefusedError, DatabaseError, DNSError, Error,
                      InvalidArgumentError, KeyringError, LocalIOError,
-                     NetworkError, NoKeyError, NoMemoryError,
+                     NetworkError, NoKeyError, NoMemoryError, NoReceiptError,
                      NotAuthorizedError, NotConnectedError, OpenError,
                      OutboxFullError, OversizeError, PlaintextError,
                      ProtocolError, QoSUnsupportedError, RefusedError,

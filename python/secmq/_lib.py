@@ -87,6 +87,28 @@ class OutboxStats(ctypes.Structure):
     _fields_ = [(name, c_uint64) for name in OUTBOX_STATS_FIELDS]
 
 
+# secmq/receipt.h. The library writes the first `size` bytes of its own
+# struct: passing sizeof of this one keeps working with a longer struct.
+RECEIPT_STATS_FIELDS = (
+    "sent", "acked", "ranges", "messages", "failed", "pending", "awaiting",
+    "receipted", "resent", "missed", "opened", "refused")
+
+
+class ReceiptStats(ctypes.Structure):
+    _fields_ = [(name, c_uint64) for name in RECEIPT_STATS_FIELDS]
+
+
+class ReceiptWait(ctypes.Structure):
+    _fields_ = [("size", c_size_t), ("resend_ms", c_uint),
+                ("resend_max_ms", c_uint), ("give_up_ms", c_uint64),
+                ("window", c_uint)]
+
+
+class ReceiptRow(ctypes.Structure):
+    _fields_ = [("state", c_int), ("receipts", c_int), ("got", c_uint),
+                ("need", c_uint), ("resends", c_uint)]
+
+
 class ChannelSpec(ctypes.Structure):
     _fields_ = [("filter", c_char_p), ("publishers", POINTER(c_char_p)),
                 ("n_publishers", c_size_t),
@@ -136,6 +158,8 @@ NOTE_CB = ctypes.CFUNCTYPE(None, c_void_p, c_char_p)
 DELIVERED_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_uint64, c_int)
 DURABLE_CB = DELIVERED_CB
 FILE_EVENT_CB = ctypes.CFUNCTYPE(None, c_void_p, POINTER(FileEvent))
+RECEIPT_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_uint64, c_int,
+                              c_uint, c_uint)
 
 # name: (restype, argtypes). Every function the package calls is here.
 PROTOTYPES = {
@@ -208,6 +232,16 @@ PROTOTYPES = {
                                      c_char_p, NOTE_CB, c_void_p, c_char_p,
                                      c_size_t]),
     "secmq_client_on_durable": (None, [c_void_p, DURABLE_CB]),
+    # secmq/receipt.h: receipts sent (a receiver) and awaited (a sender).
+    "secmq_client_set_receipts": (c_int, [c_void_p, c_uint, c_uint]),
+    "secmq_client_receipt_stats": (c_int, [c_void_p, POINTER(ReceiptStats),
+                                           c_size_t]),
+    "secmq_receipt_wait_init": (None, [POINTER(ReceiptWait)]),
+    "secmq_client_set_receipt_wait": (c_int, [c_void_p,
+                                              POINTER(ReceiptWait)]),
+    "secmq_client_on_receipt": (None, [c_void_p, RECEIPT_CB]),
+    "secmq_client_receipt_row": (c_int, [c_void_p, c_uint64,
+                                         POINTER(ReceiptRow), c_size_t]),
     # secmq/file.h: the transfer objects (the codecs stay in C).
     "secmq_file_reason_name": (c_char_p, [c_int]),
     "secmq_file_send_opts_init": (None, [POINTER(FileSendOpts)]),
@@ -365,6 +399,13 @@ def _check_abi(lib):
             (ro.size, ro.retry_ms, ro.max_active) != \
             (ctypes.sizeof(ro), 3000, 16):
         raise ImportError("secmq: %s lays out the file transfer options "
+                          "differently from this package: mismatched "
+                          "versions" % lib._name)
+    rw = ReceiptWait()
+    lib.secmq_receipt_wait_init(ctypes.byref(rw))
+    if (rw.size, rw.resend_ms, rw.resend_max_ms, rw.give_up_ms,
+            rw.window) != (ctypes.sizeof(rw), 2000, 30000, 600000, 64):
+        raise ImportError("secmq: %s lays out secmq_receipt_wait "
                           "differently from this package: mismatched "
                           "versions" % lib._name)
     if (cfg.keepalive, cfg.clean_session, cfg.tls.min_version,

@@ -197,10 +197,15 @@ class _Outbox:
         Counted since the outbox was opened: before the first connect()
         by the staged client, then again by the one that connects (rows
         committed before it count as recovered there)."""
-        st = _lib.OutboxStats()
+        return self._counters(lib.secmq_client_outbox_stats_v2,
+                              _lib.OutboxStats, _lib.OUTBOX_STATS_FIELDS)
+
+    def _counters(self, fn, cls, fields) -> dict:
+        """fn(h, &st, sizeof st) of a counters struct cls (the library
+        writes as many bytes as given), as a dict of fields."""
+        st = cls()
         with self._outbox_use() as h:
-            rc = lib.secmq_client_outbox_stats_v2(h, ctypes.byref(st),
-                                                  ctypes.sizeof(st))
+            rc = fn(h, ctypes.byref(st), ctypes.sizeof(st))
         if rc != 0:
             raise from_code(rc)
-        return {n: getattr(st, n) for n in _lib.OUTBOX_STATS_FIELDS}
+        return {n: getattr(st, n) for n in fields}

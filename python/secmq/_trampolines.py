@@ -237,3 +237,13 @@ def _c_open_failure(c, user, topic, reason):
                      "not open: %s" % (topic, name))
     else:
         client._invoke("on_open_failure", topic, name)
+
+
+@_lib.RECEIPT_CB
+def _c_receipt(c, user, row, rc, got, need):
+    """An outbox row held for receipts is settled (secmq/receipt.h), on
+    the network thread or the outbox's commit thread; before the row's
+    on_delivered."""
+    client = _lookup(user)
+    if client is not None:
+        client._invoke("on_receipt", row, rc, got, need)

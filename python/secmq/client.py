@@ -23,6 +23,7 @@ from .errors import (InvalidArgumentError, NotConnectedError, StateError,
 from ._acks import _Acks, _Group
 from ._config import build_config
 from ._outbox import _Outbox
+from ._receipts import _Receipts
 from .keyring import Keyring
 from ._trampolines import (_c_connect, _c_delivered, _c_disconnect,
                            _c_log, _c_message,
@@ -65,7 +66,7 @@ def _check_qos(qos) -> int:
     return int(qos)
 
 
-class Client(_Acks, _Outbox):
+class Client(_Acks, _Outbox, _Receipts):
     """An MQTT client whose link is TLS and whose payloads can be sealed
     end to end, shaped like paho.mqtt.client.Client (1.6).
 
@@ -94,6 +95,8 @@ class Client(_Acks, _Outbox):
       on_subscribe(client, userdata, mid, granted_qos)
       on_unsubscribe(client, userdata, mid)
       on_log(client, userdata, level, buf)        MQTT_LOG_* levels
+      on_receipt(client, userdata, id, rc, got, need)  secmq only: an
+                  outbox row settled by receipts (rc 0) or NoReceiptError.rc
       on_open_failure(client, userdata, topic, reason)   secmq only: a
                   message refused by the keyring (reason "bad_tag", ...)
     Callbacks run on the library's network thread (with a keyring,
@@ -395,6 +398,7 @@ class Client(_Acks, _Outbox):
             if self._outbox_cfg is not None:
                 self._outbox_attach(h)
                 lib.secmq_client_on_delivered(h, _c_delivered)
+            self._receipts_attach(h)
         except BaseException:
             lib.secmq_client_free(h)
             self._detach_keyring()

@@ -179,6 +179,13 @@ class QoSUnsupportedError(ProtocolError):
     rc = -28
 
 
+class NoReceiptError(Error):
+    """A message of a channel with receipts was given up: the receipters
+    it needs did not receipt it in time (SECMQ_E_NO_RECEIPT; the rc of
+    on_receipt and on_delivered)."""
+    rc = -29
+
+
 _BY_CODE = {cls.rc: cls for cls in (
     InvalidArgumentError, NoMemoryError, StateError, LocalIOError,
     TimeoutError, NotConnectedError, ConnectRefusedError,
@@ -186,7 +193,7 @@ _BY_CODE = {cls.rc: cls for cls in (
     TLSExpiredError, TLSPinError, AuthError, NotAuthorizedError,
     RefusedError, ProtocolError, OversizeError, ConfigError, OpenError,
     KeyringError, NoKeyError, PlaintextError, OutboxFullError,
-    DatabaseError, BusyError, QoSUnsupportedError)}
+    DatabaseError, BusyError, QoSUnsupportedError, NoReceiptError)}
 
 
 # Shown as secmq.AuthError (not secmq.errors.AuthError) in tracebacks.

@@ -19,6 +19,11 @@ real secmq-authd answered every question from 1 and 2 kept-alive
 connections, each answer as the policy says (the bench checks each), with
 counts, rates and percentiles that agree with each other, and a login
 without the cache slower than one from it (an argon2id check against none).
+And `--suite receipts --count 200`: the rows without receipts, with
+receipts batched by 1, 16, 32 and 64, and 64 without the sender's window
+all finished (every message arrived, every row of the channel with
+receipts left the outbox receipted), with receipts opened only on that
+channel, at most a window of rows held, and sampled outbox rows.
 `--suite rabbitmq` without rabbitmq-server fails naming the package (its
 measuring run is test_bench_rabbitmq, label cluster). Speed itself is
 never asserted here:
@@ -46,6 +51,7 @@ BROKER_SUITE_TIMEOUT_S = 60 * TIMEOUT_SCALE
 FILE_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 PYTHON_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 AUTHD_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
+RECEIPTS_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 # The questions of --suite authd and the answer each must get.
 AUTHD_QUESTIONS = {
     "user-uncached": ("/auth/user", "nocache", "allow"),
@@ -57,6 +63,13 @@ AUTHD_QUESTIONS = {
     "topic-deny": ("/auth/topic", "default", "deny"),
     "user-wrong-guarded": ("/auth/user", "default", "deny"),
 }
+
+
+def bench_suite(name, *args, timeout=30):
+    """secmq-bench --suite NAME ARGS, its output as text."""
+    return subprocess.run([os.path.join(BIN_DIR, "secmq-bench"), "--suite",
+                           name] + list(args), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 class BenchSmoke(unittest.TestCase):
@@ -262,6 +275,49 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(run.returncode, 1)
         self.assertIn("no secmq-authd at /nonexistent/secmq-authd",
                       run.stderr)
+
+    def test_receipts_suite_json(self):
+        """--suite receipts: six rows (no receipts; receipts with alice
+        batching 1, 16, 32, 64 messages; 64 with sam's window off), every
+        one finished (exit 0: the bench checks that every message arrived
+        and every row was receipted), receipts opened only where the
+        channel has them."""
+        run = bench_suite("receipts", "--help")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("receipts", run.stdout)
+        run = bench_suite("receipts", "--count", "200", "--json",
+                          timeout=RECEIPTS_SUITE_TIMEOUT_S)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        doc = json.loads(run.stdout)
+        self.assertEqual((doc["suite"], doc["size"], doc["qos"],
+                          doc["count"]), ("receipts", 64, 1, 200))
+        self.assertEqual([(r["receipts"], r["batch"], r["window"])
+                          for r in doc["rows"]],
+                         [(False, 0, 64), (True, 1, 64), (True, 16, 64),
+                          (True, 32, 64), (True, 64, 64), (True, 64, 0)])
+        for r in doc["rows"]:
+            self.assertGreater(r["msgs_per_s"], 0, r)
+            self.assertGreater(r["whole_msgs_per_s"], 0, r)
+            self.assertGreater(r["cpu_us_per_msg"], 0, r)
+            self.assertLessEqual(r["min"], r["msgs_per_s"], r)
+            self.assertLessEqual(r["msgs_per_s"], r["max"], r)
+            self.assertLessEqual(r["held_mean"], r["held_max"], r)
+            self.assertLessEqual(r["rows_mean"], r["rows_max"], r)
+            if r["receipts"]:
+                self.assertGreater(r["receipts_per_s"], 0, r)
+                # At most batch messages per receipt.
+                self.assertGreaterEqual(r["receipts_sent"] * r["batch"],
+                                        200, r)
+                if r["window"]:
+                    self.assertLessEqual(r["held_max"], r["window"], r)
+            else:
+                self.assertEqual((r["receipts_per_s"], r["receipts_sent"],
+                                  r["held_max"]), (0, 0, 0), r)
+        self.assertAlmostEqual(doc["ratio"], doc["rows"][4]["msgs_per_s"] /
+                               doc["rows"][0]["msgs_per_s"], delta=0.01)
+        run = bench_suite("receipts", "--repeat", "0")
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("--repeat", run.stderr)
 
     def test_rabbitmq_suite_without_server(self):
         """--suite rabbitmq names what to install when RabbitMQ is not

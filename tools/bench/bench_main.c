@@ -11,6 +11,7 @@
 #include "bench.h"
 #include "bench_authd.h"
 #include "bench_options.h"
+#include "bench_receipts.h"
 
 #include <secmq.h>
 
@@ -196,6 +197,11 @@ int main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
         strcmp(argv[2], "authd") == 0) {
         return bench_authd_main(argc - 2, argv + 2);
+    }
+    /* --suite receipts has options of its own (bench_receipts.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "receipts") == 0) {
+        return bench_receipts_main(argc - 2, argv + 2);
     }
     /* --suite rabbitmq has options of its own (bench_rabbit.c). */
     if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&

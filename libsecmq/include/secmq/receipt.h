@@ -258,8 +258,9 @@ SECMQ_API int secmq_client_receipt_stats(secmq_client *c,
  * as refused, logged). For such a row:
  *  - the broker's PUBACK does not delete it: it stays in the file, waiting
  *    (stats.awaiting), and on_delivered is not called yet;
- *  - when the receipts it needs are in: on_receipt(id, SECMQ_OK), the row
- *    is deleted, then on_delivered(id, SECMQ_OK);
+ *  - when the receipts it needs are in: the row is deleted (its delete
+ *    queued for the file, it leaves the counts), then on_receipt(id,
+ *    SECMQ_OK), then on_delivered(id, SECMQ_OK);
  *  - no receipt resend_ms after its PUBACK: it is handed again (the same
  *    envelope, same seq: receivers that opened it drop the copy as a replay
  *    and receipt it again, §9.2), and again after twice that, and so on up
@@ -267,18 +268,25 @@ SECMQ_API int secmq_client_receipt_stats(secmq_client *c,
  *    handed again at once, oldest first, before newer rows (a broker that
  *    restarted may have lost what it acknowledged);
  *  - still short of receipts give_up_ms after it was first handed: it is
- *    logged (SECMQ_LOG_WARNING, naming the receipters missing),
- *    on_receipt(id, SECMQ_E_NO_RECEIPT) and on_delivered(id,
- *    SECMQ_E_NO_RECEIPT) are called and the row is deleted;
+ *    logged (SECMQ_LOG_WARNING, naming the receipters missing), deleted,
+ *    and reported: on_receipt(id, SECMQ_E_NO_RECEIPT), then
+ *    on_delivered(id, SECMQ_E_NO_RECEIPT);
  *  - a broker that refuses it (MQTT 5 reason code) ends it as before.
- * Window: per key, the rows handed and not yet receipted span fewer than
- * `window` sequence numbers (at most 64, the receivers' replay window,
+ * Window: per key, a row is handed only while its seq is less than
+ * `window` past the oldest row handed and not yet receipted (so at most
+ * `window` such rows; at most 64, the receivers' replay window,
  * PROTOCOL.md §4.2): a row further ahead waits, and the rows behind it, so
  * a resent row always lands inside the receivers' replay window and in
- * order. After a restart of the process the rows in the file are handed
- * again from the oldest and wait for receipts as before: the file is the
- * only state. Without an outbox, publishes on such channels are sent as
- * usual and not held (one warning in the log).
+ * order. The price: a receipter that stops receipting stops the stream
+ * after `window` rows (for every subscriber) until it is back or the rows
+ * are given up. window 0 turns the window off: the stream never waits for
+ * receipts, and a resend that lands more than 64 seqs behind a receiver's
+ * newest is refused there as a replay (never opened, never receipted) and
+ * given up like any row without receipts. After a restart of the process
+ * the rows in the file are handed again from the oldest and wait for
+ * receipts as before: the file is the only state. Without an outbox,
+ * publishes on such channels are sent as usual and not held (one warning
+ * in the log).
  */
 
 /* Defaults of secmq_receipt_wait_init(). */
@@ -296,7 +304,8 @@ typedef struct secmq_receipt_wait {
                                3600000; default 30000 */
     uint64_t give_up_ms;    /* from the first hand to the report, >= 1;
                                default SECMQ_RECEIPT_DEFAULT_GIVE_UP_MS */
-    unsigned window;        /* 1..SECMQ_RECEIPT_WINDOW_MAX; default 64 */
+    unsigned window;        /* 1..SECMQ_RECEIPT_WINDOW_MAX, default 64;
+                               0: none (see Window above) */
 } secmq_receipt_wait;
 
 /*
@@ -320,8 +329,10 @@ SECMQ_API int secmq_client_set_receipt_wait(secmq_client *c,
  * receipts from need receipters) or SECMQ_E_NO_RECEIPT (given up with got
  * < need). need is the number of receipters the row needed (the channel's
  * `need`, or every receipter but this identity). Called once per such row,
- * before its on_delivered, on the loop thread or the outbox's commit
- * thread (not both at once): keep it short.
+ * after the row left the outbox and before its on_delivered, on the loop
+ * thread (rows settled by receipts or PUBACKs) or on the outbox's commit
+ * thread (rows given up), which may run at the same time for different
+ * rows: keep it short and lock what it shares.
  */
 typedef void (*secmq_receipt_cb)(secmq_client *c, void *user, uint64_t id,
                                  int rc, unsigned got, unsigned need);
