@@ -369,6 +369,14 @@ class Revoked(ReceiptsBase):
         self.assertRegex(r.stderr, NO_RECEIPT_RX % ("status", "bob"))
         self.assertTrue(alice.wait_out(2, WAIT_S), alice.text())
         self.assert_private_gone()
+        # SIGTERM while it waits: the private outbox goes too.
+        pub = self.spawn_pub("-t", "status", "-q", "1", "-m", "term",
+                             "--receipt-wait", "60")
+        self.assertTrue(alice.wait_out(3, WAIT_S), alice.text())
+        self.assertEqual(len(os.listdir(self.tmp)), 1)
+        pub.proc.terminate()
+        self.assertEqual(pub.wait_exit(WAIT_S), -signal.SIGTERM)
+        self.assert_private_gone()
 
         out = self.out_dir("revoke")
         self.keys("channel", "revoke", "--keyring", self.kdir("sam"),
