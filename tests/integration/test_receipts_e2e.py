@@ -343,7 +343,10 @@ class Revoked(ReceiptsBase):
         """Receipts from alice and bob are needed; with bob stopped the
         publish fails and names bob; after `secmq-keys channel revoke`
         drops bob, alice's receipt alone settles a publish. Also: a topic
-        whose channel has no receipts is refused before connecting."""
+        whose channel has no receipts is refused before connecting; a
+        SIGTERM while waiting removes the private outbox; with --outbox
+        and no --receipt-wait a message nobody receipted stays in the file
+        (exit 0 at the PUBACK) and the next run sends it again."""
         self.world(subscribers=("alice", "bob"))
         r = self.rpub("-t", "quiet", "-q", "1", "-m", "x", "--receipt-wait",
                       "5")
@@ -389,6 +392,25 @@ class Revoked(ReceiptsBase):
         self.receipted_one("three")
         self.assertTrue(alice.wait_out(1, WAIT_S), alice.text())
         self.assertEqual(alice.out, ["three"])
+        self.assertEqual(alice.stop(), 0, alice.text())
+
+        # --outbox without --receipt-wait: exit 0 at the PUBACK, the row
+        # stays in the file for want of alice's receipt; the next run
+        # sends it again and waits for both.
+        db = os.path.join(self.broker.dir, "sam-outbox.db")
+        r = self.rpub("-t", "status", "-q", "1", "-m", "held", "--outbox",
+                      db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(outbox_rows(db), 1)
+        alice = self.sub("alice", "-t", "status", "-q", "1", "-F", "%p",
+                         client_id="alice-r")
+        r = self.rpub("-t", "status", "-q", "1", "-m", "four", "--outbox",
+                      db, "-d", "--receipt-wait", budget(10))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(counters(r.stderr.splitlines())["receipted"], 2)
+        self.assertEqual(outbox_rows(db), 0)
+        self.assertTrue(alice.wait_out(2, WAIT_S), alice.text())
+        self.assertEqual(alice.out, ["held", "four"])
         self.assertEqual(alice.stop(), 0, alice.text())
 
 
