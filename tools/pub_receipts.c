@@ -25,9 +25,6 @@
 
 /* The receipts of this process, for on_receipt and the signal handler. */
 static struct pub_receipts *the_pr;
-/* The library's last warning on this thread: a row given up is logged,
- * naming the receipters missing, just before its on_receipt. */
-static _Thread_local char last_warning[1024];
 /* How long to wait past --receipt-wait for give-ups due at its end. */
 #define GIVE_UP_GRACE_S 1.0
 
@@ -362,17 +359,6 @@ static size_t list_receipters(struct pub_receipts *pr,
     return others;
 }
 
-/* cli_session's on_log, and the last warning kept for on_receipt. May
- * run on any library thread. */
-static void on_log(secmq_client *c, void *user, int level, const char *raw)
-{
-    if (level == SECMQ_LOG_WARNING) {
-        /* SECURITY: names peers chose, kept escaped (printed later). */
-        (void)secmq_text_show(last_warning, sizeof last_warning, raw);
-    }
-    cli_session_on_log(c, user, level, raw);
-}
-
 /* Add the names of the library's give-up line ("...; missing: a, b): given
  * up") to pr->missed_names, each once. Lock held. */
 static void add_missed_names(struct pub_receipts *pr, const char *line)
@@ -408,6 +394,24 @@ static void add_missed_names(struct pub_receipts *pr, const char *line)
     }
 }
 
+/* cli_session's on_log; a row given up is logged by the library as a
+ * warning naming the receipters missing ("...; missing: a, b): given
+ * up"): their names are kept. May run on any library thread. */
+static void on_log(secmq_client *c, void *user, int level, const char *raw)
+{
+    struct pub_receipts *pr = the_pr;
+
+    if (level == SECMQ_LOG_WARNING && strstr(raw, "): given up") != NULL) {
+        /* SECURITY: names peers chose, kept escaped (printed later). */
+        char line[1024];
+        (void)secmq_text_show(line, sizeof line, raw);
+        pthread_mutex_lock(&pr->lock);
+        add_missed_names(pr, line);
+        pthread_mutex_unlock(&pr->lock);
+    }
+    cli_session_on_log(c, user, level, raw);
+}
+
 static void on_receipt(secmq_client *c, void *user, uint64_t id, int rc,
                        unsigned got, unsigned need)
 {
@@ -423,16 +427,14 @@ static void on_receipt(secmq_client *c, void *user, uint64_t id, int rc,
         if (got < pr->missed_min_got) {
             pr->missed_min_got = got;
         }
-        add_missed_names(pr, last_warning);
     }
-    last_warning[0] = '\0';
     pthread_mutex_unlock(&pr->lock);
     if (rc == SECMQ_OK) {
         cli_debug("message %" PRIu64 " receipted (%u of %u receipters)", id,
                   got, need);
     } else {
-        cli_debug("message %" PRIu64 " given up: %u of %u receipts after "
-                  "--receipt-give-up (%s)",
+        cli_debug("message %" PRIu64 " given up: %u of %u receipts in "
+                  "time (%s)",
                   id, got, need, secmq_strerror(rc));
     }
 }
