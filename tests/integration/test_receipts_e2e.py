@@ -351,7 +351,7 @@ class Revoked(ReceiptsBase):
         r = self.rpub("-t", "quiet", "-q", "1", "-m", "x", "--receipt-wait",
                       "5")
         self.assert_refused(r, r"channel 'quiet' .*has no receipts")
-        self.assert_not_logged(r"New client connected .* u'sam'",
+        self.assert_not_logged(r"New client connected",
                                "connected although refused up front")
         r = self.rpub("-t", "status", "-q", "0", "-m", "x", "--receipt-wait",
                       "5")
