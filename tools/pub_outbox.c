@@ -184,6 +184,14 @@ static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
     (void)c;
     (void)user;
     pthread_mutex_lock(&ob->lock);
+    if (rc == SECMQ_E_NO_RECEIPT) {
+        /* Acknowledged by the broker, given up for want of receipts:
+         * pub_receipts.c counts and reports it. */
+        ob->delivered++;
+        pthread_cond_broadcast(&ob->cond);
+        pthread_mutex_unlock(&ob->lock);
+        return;
+    }
     if (rc == SECMQ_E_DB || rc == SECMQ_E_QOS_UNSUPPORTED) {
         /* Never sent: the library set the row aside in the file, damaged,
          * or at QoS 2 for a broker without QoS 2. */
@@ -335,10 +343,17 @@ int pub_outbox_publish(struct pub_outbox *ob, const char *topic,
                        int raw)
 {
     char what[300];
+    uint64_t id = 0;
     int rc;
 
-    rc = secmq_client_publish_v2(ob->s->client, NULL, NULL, topic, payload, len,
+    rc = secmq_client_publish_v2(ob->s->client, &id, NULL, topic, payload, len,
                                  qos, retain, raw ? SECMQ_PUBLISH_RAW : 0u);
+    if (rc == SECMQ_OK && id != 0) {
+        if (ob->first_id == 0) {
+            ob->first_id = id;
+        }
+        ob->last_id = id;
+    }
     if (rc == SECMQ_E_FULL) {
         char why[SECMQ_ERRMSG_BYTES];
         if (ob->refused_full++ == 0) {
@@ -403,6 +418,13 @@ static void say_queued(struct pub_outbox *ob, const char *why)
 {
     secmq_outbox_stats st = stats(ob);
 
+    if (ob->ephemeral) {
+        cli_err("broker unreachable (%s): %" PRIu64 " message(s) not sent "
+                "(without --outbox nothing is kept for a next run)",
+                why, st.rows);
+        return;
+    }
+
     cli_err("broker unreachable (%s): %" PRIu64 " message(s) stay queued in "
             "outbox %s; the next run with --outbox %s sends them first",
             why, st.rows, ob->path, ob->path);
@@ -459,6 +481,12 @@ static void *connector_main(void *arg)
     return NULL;
 }
 
+/* PUB_EXIT_QUEUED promises a next run: not for an ephemeral file. */
+static int queued_code(const struct pub_outbox *ob, int code)
+{
+    return ob->ephemeral && code == PUB_EXIT_QUEUED ? CLI_EXIT_ERROR : code;
+}
+
 /* code, or CLI_EXIT_ERROR (said on stderr) when a message of this run
  * could not even be queued: exit status 75 promises that everything this
  * run was given waits in the outbox, 0 that it was delivered. */
@@ -490,7 +518,7 @@ int pub_outbox_connect(struct pub_outbox *ob, int background)
     reason_of(ob, rc, why, sizeof why);
     if (!background) {
         say_queued(ob, why);
-        return not_all_queued(ob, PUB_EXIT_QUEUED);
+        return queued_code(ob, not_all_queued(ob, PUB_EXIT_QUEUED));
     }
     cli_warn("broker unreachable (%s): queueing in outbox %s and retrying "
              "in the background",
@@ -525,6 +553,32 @@ static int say_held(struct pub_outbox *ob, int code)
                                                           : code;
 }
 
+/* 1 when rows are left and every one was handed and waits for receipts
+ * (the rows are read first: a row counted there and not yet awaiting can
+ * only make awaiting smaller, never equal by chance), and each of this
+ * run's rows still in the file was acknowledged by the broker. */
+static int only_awaiting(struct pub_outbox *ob)
+{
+    secmq_receipt_stats rs;
+    secmq_outbox_stats st = stats(ob);
+
+    memset(&rs, 0, sizeof rs);
+    if (st.rows == 0 ||
+        secmq_client_receipt_stats(ob->s->client, &rs, sizeof rs) != SECMQ_OK ||
+        rs.awaiting != st.rows) {
+        return 0;
+    }
+    for (uint64_t id = ob->first_id; id != 0 && id <= ob->last_id; id++) {
+        secmq_receipt_row row;
+        if (secmq_client_receipt_row(ob->s->client, id, &row, sizeof row) ==
+                SECMQ_OK &&
+            row.state != SECMQ_ROW_AWAITING) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int pub_outbox_finish(struct pub_outbox *ob)
 {
     double away_since = -1.0;
@@ -533,7 +587,7 @@ int pub_outbox_finish(struct pub_outbox *ob)
     for (;;) {
         int rc = secmq_client_outbox_wait(ob->s->client,
                                           SECMQ_OUTBOX_WAIT_EMPTY, 200);
-        if (rc == SECMQ_OK) {
+        if (rc == SECMQ_OK || (rc == SECMQ_E_TIMEOUT && only_awaiting(ob))) {
             break;
         }
         if (rc == SECMQ_E_IO) {
@@ -604,7 +658,7 @@ int pub_outbox_finish(struct pub_outbox *ob)
     }
     pthread_mutex_unlock(&ob->lock);
     print_stats(ob, "at exit");
-    return code;
+    return queued_code(ob, code);
 }
 
 void pub_outbox_close(struct pub_outbox *ob)

@@ -30,6 +30,8 @@ enum pub_outbox_opt {
 struct pub_outbox {
     /* Options. */
     const char *path; /* NULL: no outbox */
+    int ephemeral;    /* 1: a private file removed at exit (nothing stays
+                         queued for a next run: exit 1, not 75) */
     int sync;         /* secmq_outbox_sync */
     int policy;       /* secmq_outbox_policy */
     long max_rows;    /* 0: library default */
@@ -53,6 +55,7 @@ struct pub_outbox {
     unsigned long delivered;
     unsigned long delivery_refused;
     int delivery_rc;
+    uint64_t first_id, last_id; /* rows queued by this run; 0: none */
 };
 
 /* Defaults; no outbox. */
@@ -79,8 +82,10 @@ int pub_outbox_publish(struct pub_outbox *ob, const char *topic,
  * failures (refused login, TLS) give their exit code.
  */
 int pub_outbox_connect(struct pub_outbox *ob, int background);
-/* Wait until the outbox is empty; PUB_EXIT_QUEUED (said) when the broker
- * stays away for wait_s; 1 when messages were refused. */
+/* Wait until the outbox is empty, or until every row left was
+ * acknowledged and waits for receipts (secmq/receipt.h; pub_receipts.h
+ * waits for those); PUB_EXIT_QUEUED (said) when the broker stays away for
+ * wait_s; 1 when messages were refused. */
 int pub_outbox_finish(struct pub_outbox *ob);
 /* Stop the connector thread (before cli_session_close). */
 void pub_outbox_close(struct pub_outbox *ob);

@@ -18,10 +18,10 @@
 #include "cli_options.h"
 #include "cli_session.h"
 #include "pub_outbox.h"
+#include "pub_payload.h"
+#include "pub_receipts.h"
 #include "secmq.h"
 
-/* The largest payload MQTT can carry (remaining length limit). */
-#define PUB_MAX_PAYLOAD 268435455u
 /* Messages handed to the library but not yet complete, at most. */
 #define PUB_MAX_PENDING 100ul
 /* How long a QoS 0 message waits for a lost connection to come back. */
@@ -65,6 +65,9 @@ static const struct cli_opt pub_opts[] = {
     {NULL, "--outbox-qos0", 0, PO_QOS0},
     {NULL, "--outbox-wait", 1, PO_WAIT},
     {NULL, "--outbox-release-qos2", 1, PO_RELEASE_QOS2},
+    {NULL, "--receipt-wait", 1, PR_WAIT},
+    {NULL, "--receipt-resend", 1, PR_RESEND},
+    {NULL, "--receipt-give-up", 1, PR_GIVE_UP},
     {NULL, NULL, 0, 0},
 };
 
@@ -83,7 +86,8 @@ struct pub {
     int raw;      /* --raw: never seal */
     int mac;      /* --mac: mac-only envelopes where the channel allows it */
     int rabbitmq; /* --rabbitmq: the broker is RabbitMQ */
-    struct pub_outbox ob; /* --outbox and its options */
+    struct pub_outbox ob;   /* --outbox and its options */
+    struct pub_receipts rc; /* --receipt-* */
     /* The payload of -m, -f, -s, -n. */
     unsigned char *payload;
     size_t payloadlen;
@@ -165,6 +169,7 @@ static void pub_help(void)
         "\n",
         stdout);
     pub_outbox_help();
+    pub_receipts_help();
     cli_help_common(stdout);
     fputs(
         "\n"
@@ -181,7 +186,9 @@ static void pub_help(void)
         "message the\n"
         "       broker refused (reported with -V mqttv5 only: with MQTT "
         "3.1.1 a broker\n"
-        "       acknowledges and drops a message it does not allow)\n"
+        "       acknowledges and drops a message it does not allow), or "
+        "with\n"
+        "       --receipt-wait a message not receipted in time\n"
         "  7    the connection was lost: before the broker answered CONNECT "
         "(e.g.\n"
         "       --no-tls to a TLS port), or for 60 s while a QoS 0 message "
@@ -291,6 +298,10 @@ static int pub_option(void *ctx, int id, const char *name, const char *arg,
     case PO_WAIT:
     case PO_RELEASE_QOS2:
         return pub_outbox_option(&p->ob, id, name, arg, err, errlen);
+    case PR_WAIT:
+    case PR_RESEND:
+    case PR_GIVE_UP:
+        return pub_receipts_option(&p->rc, id, name, arg, err, errlen);
     case P_REPEAT:
         if (cli_parse_count(name, arg, &p->repeat, err, errlen) != 0) {
             return -1;
@@ -338,64 +349,6 @@ static int check_options(const struct pub *p)
     return 0;
 }
 
-/* Read fd to its end into a fresh buffer (owned by the caller). 0 or -1
- * after printing an error naming what. */
-static int read_all(int fd, const char *what, unsigned char **out,
-                    size_t *outlen)
-{
-    size_t cap = 65536, len = 0;
-    unsigned char *buf = malloc(cap);
-
-    if (buf == NULL) {
-        cli_err("out of memory");
-        return -1;
-    }
-    for (;;) {
-        ssize_t n;
-
-        if (len == cap) {
-            unsigned char *bigger;
-
-            if (cap > PUB_MAX_PAYLOAD) {
-                cli_err("%s is larger than MQTT's limit of %u bytes", what,
-                        PUB_MAX_PAYLOAD);
-                free(buf);
-                return -1;
-            }
-            bigger = realloc(buf, cap * 2);
-            if (bigger == NULL) {
-                cli_err("out of memory reading %s", what);
-                free(buf);
-                return -1;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            cli_err("cannot read %s: %s", what, strerror(errno));
-            free(buf);
-            return -1;
-        }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t)n;
-    }
-    if (len > PUB_MAX_PAYLOAD) {
-        cli_err("%s is larger than MQTT's limit of %u bytes", what,
-                PUB_MAX_PAYLOAD);
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *outlen = len;
-    return 0;
-}
-
 /* The payload of -m, -f, -s and -n, read before connecting. 0 or -1. */
 static int load_payload(struct pub *p)
 {
@@ -419,12 +372,12 @@ static int load_payload(struct pub *p)
             return -1;
         }
         snprintf(what, sizeof what, "-f %s", p->file);
-        rc = read_all(fd, what, &p->payload, &p->payloadlen);
+        rc = pub_read_all(fd, what, &p->payload, &p->payloadlen);
         close(fd);
         return rc;
     case P_STDIN_FILE:
-        return read_all(STDIN_FILENO, "standard input", &p->payload,
-                        &p->payloadlen);
+        return pub_read_all(STDIN_FILENO, "standard input", &p->payload,
+                            &p->payloadlen);
     default:
         return 0; /* -n: nothing; -l: read while publishing */
     }
@@ -572,6 +525,12 @@ static int publish_lines(struct pub *p)
     return code;
 }
 
+/* Wait for the outbox to drain, then (--receipt-wait) for receipts. */
+static int finish_outbox(struct pub *p)
+{
+    return pub_receipts_finish(&p->rc, &p->ob, pub_outbox_finish(&p->ob));
+}
+
 static int publish_all(struct pub *p)
 {
     int code = 0;
@@ -603,7 +562,7 @@ static int publish_all(struct pub *p)
     }
     if (code == 0 && p->ob.path != NULL) {
         /* Older rows and this run's: all acknowledged, or said queued. */
-        code = pub_outbox_finish(&p->ob);
+        code = finish_outbox(p);
     }
     if (code == 0) {
         cli_debug("published %lu message(s)", p->completed);
@@ -700,7 +659,7 @@ static int run_with_outbox(struct pub *p)
         if (code == 0) {
             code = pub_outbox_connect(&p->ob, 0);
         }
-        return code != 0 ? code : pub_outbox_finish(&p->ob);
+        return code != 0 ? code : finish_outbox(p);
     }
     /* QoS 0 without --outbox-qos0: sent directly, after older rows. */
     code = pub_outbox_connect(&p->ob, 0);
@@ -719,6 +678,7 @@ int main(int argc, char **argv)
     memset(&p, 0, sizeof p);
     p.repeat = 1;
     pub_outbox_init(&p.ob);
+    pub_receipts_init(&p.rc);
     cli_conn_init(&o);
     code = cli_parse_v3(&o, &t, NULL, P_TOPIC, argc, argv);
     if (code == 0 && p.rabbitmq && p.qos == 2) {
@@ -727,6 +687,8 @@ int main(int argc, char **argv)
         code = -1;
     }
     if (code != 0 || check_options(&p) != 0 || check_e2e(&p, &o) != 0 ||
+        pub_receipts_check_options(&p.rc, o.keyring != NULL, p.qos, p.raw) !=
+            0 ||
         load_payload(&p) != 0) {
         cli_conn_free(&o);
         free(p.payload);
@@ -745,6 +707,12 @@ int main(int argc, char **argv)
     p.s.mosquitto_codes = 1;
     if (code == 0) {
         code = check_may_publish(&p);
+    }
+    if (code == 0) {
+        code = pub_receipts_private_outbox(&p.rc, &p.ob);
+    }
+    if (code == 0) {
+        code = pub_receipts_attach(&p.rc, &p.s, p.topic);
     }
     if (code == 0 && p.mac) {
         (void)secmq_keyring_set_mode(p.s.keyring, SECMQ_SEAL_MAC);
@@ -765,6 +733,7 @@ int main(int argc, char **argv)
     }
     pub_outbox_close(&p.ob);
     cli_session_close(&p.s);
+    pub_receipts_cleanup(&p.rc);
     if (p.s.stop_rc == SECMQ_E_QOS_UNSUPPORTED && !p.rabbitmq) {
         /* After the loop thread ended (it set stop_rc). */
         warn_rabbitmq_topic(&p);

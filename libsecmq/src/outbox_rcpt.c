@@ -315,11 +315,43 @@ int64_t secmq__obrc_tick(secmq__outbox *ob)
     return next;
 }
 
+/* 1 if row id is in the in-flight list at QoS 1 or 2. */
+static int in_flight(const secmq__outbox *ob, uint64_t id)
+{
+    for (int k = 0; k < ob->inf_n; k++) {
+        if (ob->inf[k].id == id && ob->inf[k].qos > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void secmq__obrc_connected(secmq__outbox *ob)
 {
     for (size_t i = 0; i < ob->aw_n; i++) {
-        if (ob->aw[i].phase == AW_WAIT && !ob->aw[i].done) {
+        struct secmq__await *a = &ob->aw[i];
+        struct live *l;
+        if (a->done) {
+            continue;
+        }
+        if (a->phase == AW_WAIT) {
             make_due(ob, i);
+            continue;
+        }
+        /* Handed and not acknowledged when the link went: libmosquitto
+         * resends it after on_connect, behind the rows handed inside it.
+         * Hand it again with them, in order; libmosquitto's copy comes
+         * later and receivers drop it (a replay). Both PUBACKs find the
+         * row: the first settles or parks it, the second finds it so or
+         * gone. */
+        l = secmq__outbox_idx_find(ob, a->id);
+        if (a->phase == AW_HANDED && l != NULL && l->state == L_HANDED &&
+            in_flight(ob, a->id)) {
+            l->state = L_STORED;
+            a->phase = AW_DUE;
+            a->resends++;
+            ob->rc_ctr.resent++;
+            rehand_insert(ob, a->id);
         }
     }
 }

@@ -475,13 +475,17 @@ static void test_reconnect_resends_first(void)
     CHECK(put(ob, "K1S16") != 0);
     first = nsent();
     secmq__outbox_connected(ob);
-    /* Inside on_connect: the waiting rows 10, 11, 12, 15 again, in order;
-     * 16 waits behind libmosquitto's own resends of 13 and 14. */
-    CHECK_INT_EQ(nsent(), first + 4);
+    /* Inside on_connect: the waiting rows 10, 11, 12, 15 and those in
+     * flight, 13 and 14 (libmosquitto would resend those after
+     * on_connect, behind newer ones), again, in id order; 16 waits behind
+     * libmosquitto's own resends. */
+    CHECK_INT_EQ(nsent(), first + 6);
     CHECK_STR_EQ(sent_at(first).payload, "K1S10");
     CHECK_STR_EQ(sent_at(first + 1).payload, "K1S11");
     CHECK_STR_EQ(sent_at(first + 2).payload, "K1S12");
-    CHECK_STR_EQ(sent_at(first + 3).payload, "K1S15");
+    CHECK_STR_EQ(sent_at(first + 3).payload, "K1S13");
+    CHECK_STR_EQ(sent_at(first + 4).payload, "K1S14");
+    CHECK_STR_EQ(sent_at(first + 5).payload, "K1S15");
     {
         secmq_receipt_row st;
         uint64_t rc_n, rs, ms;
@@ -489,12 +493,27 @@ static void test_reconnect_resends_first(void)
         CHECK_INT_EQ(st.state, SECMQ_ROW_HANDED);
         CHECK_INT_EQ(st.resends, 1);
         secmq__outbox_awaiting(ob, &rc_n, &rs, &ms);
-        CHECK(rs == 4);
+        CHECK(rs == 6);
     }
-    /* libmosquitto's resend of 13 acknowledged: 16 goes. */
+    /* libmosquitto's resend of 13 (its old packet id) acknowledged: 16
+     * goes. */
     (void)secmq__outbox_completed(ob, sent_at(3).mid, SECMQ_OK);
-    CHECK_INT_EQ(nsent(), first + 5);
-    CHECK_STR_EQ(sent_at(first + 4).payload, "K1S16");
+    CHECK_INT_EQ(nsent(), first + 7);
+    CHECK_STR_EQ(sent_at(first + 6).payload, "K1S16");
+    /* Row 13 receipted; the PUBACK of its second copy then changes
+     * nothing and reports nothing twice. */
+    secmq__outbox_receipt(ob, 0, key1, 13, 1, 0);
+    secmq__outbox_receipt(ob, 0, key1, 13, 1, 1);
+    (void)secmq__outbox_completed(ob, sent_at(first + 3).mid, SECMQ_OK);
+    pthread_mutex_lock(&R.mu);
+    {
+        int n13 = 0;
+        for (int i = 0; i < R.ndeliv; i++) {
+            n13 += R.deliv_id[i] == 4;
+        }
+        CHECK_INT_EQ(n13, 1);
+    }
+    pthread_mutex_unlock(&R.mu);
     CHECK_INT_EQ(secmq__outbox_row(ob, 999, &(secmq_receipt_row){0}),
                  SECMQ_E_INVAL);
     secmq__outbox_free(ob);

@@ -186,8 +186,7 @@ static void on_disconnect(secmq_client *c, void *user, int rc)
     cli_warn("connection lost: %s; reconnecting", why);
 }
 
-/* May run on any library thread; cli_debug writes whole lines. */
-static void on_log(secmq_client *c, void *user, int level, const char *raw)
+void cli_session_on_log(secmq_client *c, void *user, int level, const char *raw)
 {
     /* SECURITY: library lines quote topics and ids that peers chose:
      * shown escaped, so they cannot drive the terminal. */
@@ -284,7 +283,7 @@ int cli_session_open(struct cli_session *s, struct cli_conn *o, void *tool,
     secmq_client_on_connect(s->client, on_connect);
     secmq_client_on_disconnect(s->client, on_disconnect);
     /* Always set, so the library's own stderr lines appear only with -d. */
-    secmq_client_on_log(s->client, on_log);
+    secmq_client_on_log(s->client, cli_session_on_log);
     return CLI_EXIT_OK;
 }
 

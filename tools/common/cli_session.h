@@ -95,6 +95,14 @@ int cli_session_fail(struct cli_session *s, int rc, const char *what);
  */
 void cli_session_close(struct cli_session *s);
 
+/*
+ * cli_session_on_log -- the on_log every session sets: library lines
+ * appear (escaped) only with -d. May run on any library thread. A tool
+ * that sets its own on_log calls this for each line.
+ */
+void cli_session_on_log(secmq_client *c, void *user, int level,
+                        const char *raw);
+
 /* Seconds on CLOCK_MONOTONIC, the clock of every wait in the tools. */
 double cli_mono_now(void);
 /* The CLOCK_MONOTONIC time t (seconds) as a timespec, for timed waits. */
