@@ -377,7 +377,8 @@ class LostReceipts(tpr.PluginReceipts):
         since = self.broker.log_size()
         pub = self.spawn("secmq-pub", self.e2e_conn("sam") + [
             "-t", "status", "-q", "1", "-m", "m", "--repeat", str(n),
-            "--outbox", self.ob])
+            "--outbox", self.ob, "--receipt-wait", "40",
+            "--receipt-resend", "500"])
         self.assertTrue(alice.wait_out(n, 20), alice.text())
         self.assertTrue(self.broker.wait_for_log(
             rx_dropped(self.rtopic, "alice-rc", "alice",
@@ -387,7 +388,7 @@ class LostReceipts(tpr.PluginReceipts):
         since = self.broker.log_size()
         self.admin("key", "add", "alice", self.pubfile("alice"))
         self.wait_reloaded(since)
-        # sam hands the rows again (2 s after the PUBACK, then 4 s ...).
+        # sam hands the rows again (0.5 s after the PUBACK, then 1 s ...).
         try:
             _out, err = pub.communicate(timeout=40)
         except subprocess.TimeoutExpired:
