@@ -568,6 +568,13 @@ static void report_open_counts(struct sub *u)
                   (unsigned long long)rs.failed,
                   (unsigned long long)rs.pending);
     }
+    if (secmq_client_receipt_stats(u->s.client, &rs, sizeof rs) == SECMQ_OK &&
+        rs.rereceipted > 0) {
+        cli_debug("receipted again: %llu cop%s of messages opened before "
+                  "(a sender's resends, refused as replays)",
+                  (unsigned long long)rs.rereceipted,
+                  rs.rereceipted == 1 ? "y" : "ies");
+    }
 }
 
 /*

@@ -91,7 +91,7 @@ class OutboxStats(ctypes.Structure):
 # struct: passing sizeof of this one keeps working with a longer struct.
 RECEIPT_STATS_FIELDS = (
     "sent", "acked", "ranges", "messages", "failed", "pending", "awaiting",
-    "receipted", "resent", "missed", "opened", "refused")
+    "receipted", "resent", "missed", "opened", "refused", "rereceipted")
 
 
 class ReceiptStats(ctypes.Structure):

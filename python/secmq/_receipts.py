@@ -116,7 +116,8 @@ class _Receipts:
     def receipt_stats(self) -> dict:
         """The receipt counters of the C client (since connect(), or since
         the outbox was opened before it): as a receiver sent, acked,
-        ranges, messages, failed, pending; as a sender awaiting (rows
+        ranges, messages, failed, pending, rereceipted (copies refused as
+        replays receipted again); as a sender awaiting (rows
         waiting for receipts now), receipted, resent, missed (given up),
         opened and refused (receipts received)."""
         return self._counters(lib.secmq_client_receipt_stats,

@@ -119,6 +119,7 @@ class ClientReceipts(ClientMixin, E2ETestCase):
         self.assertEqual((ast["messages"], ast["failed"], ast["pending"]),
                          (N, 0, 0), ast)
         self.assertGreaterEqual(ast["sent"], -(-N // BATCH), ast)
+        self.assertEqual(ast["rereceipted"], 0, ast)  # nothing resent
 
         # A channel without receipts: the PUBACK ends the row, no
         # on_receipt, no receipt counted.

@@ -66,13 +66,14 @@ class PluginReceipts(tps.SignedTestCase):
             db.close()
 
     def publish(self, wait_s):
-        """secmq-pub --outbox of N messages as sam; stopped (SIGTERM) if
-        still running after wait_s. Returns (exit code or None, stderr)."""
+        """secmq-pub --outbox --receipt-wait wait_s of N messages as sam.
+        Returns (exit code, stderr); None if it outlived the wait by far
+        (stopped with SIGTERM)."""
         p = self.spawn("secmq-pub", self.e2e_conn("sam") + [
             "-t", "status", "-q", "1", "-m", "m", "--repeat", str(N),
-            "--outbox", self.ob, "-d"])
+            "--outbox", self.ob, "--receipt-wait", str(wait_s), "-d"])
         try:
-            _out, err = p.communicate(timeout=wait_s)
+            _out, err = p.communicate(timeout=wait_s + 30)
             rc = p.returncode
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGTERM)
@@ -104,8 +105,10 @@ class PluginReceipts(tps.SignedTestCase):
                          client_id="alice-rc")
         since = self.broker.log_size()
         rc, err = self.publish(6)
-        self.assertIsNone(rc, "secmq-pub ended although no receipt "
-                          "passed:\n" + err[-3000:])
+        self.assertEqual(rc, 1, "secmq-pub did not fail although no "
+                         "receipt passed:\n" + err[-3000:])
+        self.assertRegex(err, r"%d of %d message\(s\) got no receipt"
+                         % (N, N))
         self.assertTrue(alice.wait_out(N), alice.text())
         self.assertTrue(self.broker.wait_for_log(
             rx_dropped(self.rtopic, "alice-rc", "alice",
@@ -117,7 +120,7 @@ class PluginReceipts(tps.SignedTestCase):
         self.allow(sam_read=False)
         self.sub("alice", "-t", "status", "-q", "1", client_id="alice-rc")
         rc, err = self.publish(5)
-        self.assertIsNone(rc, err[-3000:])
+        self.assertEqual(rc, 1, err[-3000:])
         self.assertIn("the broker refused the subscription to the receipt "
                       "topic '%s'" % self.rtopic, err)
         self.assertEqual(self.rows(), N)

@@ -235,6 +235,9 @@ class Receipts(E2ETestCase):
                          (len(receipts) + 1, N_STATUS + 1, 0, 0))
         self.assertEqual(nranges, sum(len(r) for _w, r in receipts) + 1)
         self.assertFalse(any(STATS_RX.search(ln) for ln in bob.err))
+        # Her counters say the same: one copy receipted again.
+        self.assertTrue(any("receipted again: 1 copy " in ln
+                            for ln in alice.err), alice.text())
         self.assert_no_more(watch, 0.3)
 
     def restart_and_resend(self, inj, watch, copy):

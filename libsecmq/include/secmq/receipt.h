@@ -190,7 +190,9 @@ SECMQ_API int secmq_keyring_open_receipt(secmq_keyring *kr, const char *topic,
  * it, or max_delay_ms after the oldest of them joined (the delivery
  * thread waits for that moment; nothing polls), whichever comes first, or
  * when it holds SECMQ_RECEIPT_MAX_RANGES ranges. A copy refused as a replay
- * is never receipted (PROTOCOL.md §9.2). secmq_client_disconnect() first
+ * (a sender's resend) is receipted again only when the keyring knows it
+ * opened that envelope (its replay window or journal; PROTOCOL.md §9.2),
+ * never otherwise (counted in rereceipted). secmq_client_disconnect() first
  * publishes what is pending (best effort: messages still queued for the
  * application then, and receipts not yet written when the link goes, are
  * not receipted); secmq_client_free() without it sends nothing more.
