@@ -536,47 +536,6 @@ static void on_open_failure(secmq_client *c, void *user, const char *topic,
     sub_refused_report(topic, reason, u->topics, u->ntopics, s->keyring);
 }
 
-/* With -d: how many sealed messages opened and why others did not. */
-static void report_open_counts(struct sub *u)
-{
-    uint64_t n[SECMQ_OPEN_REASON_COUNT];
-    secmq_receipt_stats rs;
-    char line[512];
-    size_t used;
-
-    if (u->s.keyring == NULL || !cli_msg_debug_enabled() ||
-        secmq_client_open_counts_v2(u->s.client, n, SECMQ_OPEN_REASON_COUNT) <
-            0) {
-        return;
-    }
-    used = (size_t)snprintf(line, sizeof line, "sealed messages opened: %llu",
-                            (unsigned long long)n[SECMQ_OPEN_OK]);
-    for (int r = 1; r < SECMQ_OPEN_REASON_COUNT && used < sizeof line; r++) {
-        if (n[r] > 0) {
-            used += (size_t)snprintf(line + used, sizeof line - used,
-                                     ", %s: %llu", secmq_open_reason_name(r),
-                                     (unsigned long long)n[r]);
-        }
-    }
-    cli_debug("%s", line);
-    if (secmq_client_receipt_stats(u->s.client, &rs, sizeof rs) == SECMQ_OK &&
-        (rs.sent > 0 || rs.failed > 0 || rs.pending > 0)) {
-        cli_debug("receipts sent: %llu (ranges %llu, messages %llu, "
-                  "acknowledged %llu, failed %llu, pending %llu)",
-                  (unsigned long long)rs.sent, (unsigned long long)rs.ranges,
-                  (unsigned long long)rs.messages, (unsigned long long)rs.acked,
-                  (unsigned long long)rs.failed,
-                  (unsigned long long)rs.pending);
-    }
-    if (secmq_client_receipt_stats(u->s.client, &rs, sizeof rs) == SECMQ_OK &&
-        rs.rereceipted > 0) {
-        cli_debug("receipted again: %llu cop%s of messages opened before "
-                  "(a sender's resends, refused as replays)",
-                  (unsigned long long)rs.rereceipted,
-                  rs.rereceipted == 1 ? "y" : "ies");
-    }
-}
-
 /*
  * -C or --retained-only is done: exit 0, but (as mosquitto_sub) only once
  * the broker has acknowledged the --remove-retained clears sent so far.
@@ -802,7 +761,7 @@ int main(int argc, char **argv)
         code = wait_for_end(&u);
     }
     if (u.s.client != NULL) {
-        report_open_counts(&u);
+        sub_report_counts(u.s.client, u.s.keyring);
     }
     cli_session_close(&u.s);
 out:

@@ -8,6 +8,7 @@
  * sealed for, it cannot open there. The check itself is libsecmq's and is
  * not relaxed here; this file only explains. Topic matching lives here too.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,4 +154,44 @@ void sub_refused_report(const char *topic, int reason, const char *const *subs,
     }
     cli_warn("dropped a message on '%s' that did not open: %s (%s)", shown,
              reason_text(reason), secmq_open_reason_name(reason));
+}
+
+void sub_report_counts(secmq_client *c, const secmq_keyring *kr)
+{
+    uint64_t n[SECMQ_OPEN_REASON_COUNT];
+    secmq_receipt_stats rs;
+    char line[512];
+    size_t used;
+
+    if (kr == NULL || !cli_msg_debug_enabled() ||
+        secmq_client_open_counts_v2(c, n, SECMQ_OPEN_REASON_COUNT) < 0) {
+        return;
+    }
+    used = (size_t)snprintf(line, sizeof line, "sealed messages opened: %llu",
+                            (unsigned long long)n[SECMQ_OPEN_OK]);
+    for (int r = 1; r < SECMQ_OPEN_REASON_COUNT && used < sizeof line; r++) {
+        if (n[r] > 0) {
+            used += (size_t)snprintf(line + used, sizeof line - used,
+                                     ", %s: %llu", secmq_open_reason_name(r),
+                                     (unsigned long long)n[r]);
+        }
+    }
+    cli_debug("%s", line);
+    if (secmq_client_receipt_stats(c, &rs, sizeof rs) != SECMQ_OK) {
+        return;
+    }
+    if (rs.sent > 0 || rs.failed > 0 || rs.pending > 0) {
+        cli_debug("receipts sent: %llu (ranges %llu, messages %llu, "
+                  "acknowledged %llu, failed %llu, pending %llu)",
+                  (unsigned long long)rs.sent, (unsigned long long)rs.ranges,
+                  (unsigned long long)rs.messages, (unsigned long long)rs.acked,
+                  (unsigned long long)rs.failed,
+                  (unsigned long long)rs.pending);
+    }
+    if (rs.rereceipted > 0) {
+        cli_debug("receipted again: %llu cop%s of messages opened before "
+                  "(a sender's resends, refused as replays)",
+                  (unsigned long long)rs.rereceipted,
+                  rs.rereceipted == 1 ? "y" : "ies");
+    }
 }

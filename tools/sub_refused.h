@@ -1,6 +1,7 @@
 /*
  * sub_refused.h -- what secmq-sub says about a message that did not open,
- * and MQTT topic matching.
+ * its counts of opened and refused messages and receipts, and MQTT topic
+ * matching.
  *
  * One stderr line per refused message: the topic (escaped), what the
  * reason means and, when a subscription or channel filter explains it, that
@@ -27,5 +28,13 @@ int sub_topic_matches(const char *filter, const char *topic);
  */
 void sub_refused_report(const char *topic, int reason, const char *const *subs,
                         size_t nsubs, const secmq_keyring *kr);
+
+/*
+ * sub_report_counts -- with -d (cli_msg_debug_enabled), and a keyring kr
+ * (BORROWED; NULL: nothing), one debug line with how many sealed messages
+ * client c opened and why the others did not, then the receipts it sent
+ * and the copies it receipted again (secmq_client_receipt_stats).
+ */
+void sub_report_counts(secmq_client *c, const secmq_keyring *kr);
 
 #endif /* SUB_REFUSED_H */
