@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,16 @@ static void on_log(secmq_client *c, void *user, int level, const char *raw)
         pthread_mutex_lock(&pr->lock);
         add_missed_names(pr, line);
         pthread_mutex_unlock(&pr->lock);
+    }
+    if (level == SECMQ_LOG_ERROR && strstr(raw, "receipt topic") != NULL) {
+        /* No receipt can arrive (the broker refused the subscription):
+         * said without -d, once, as the reason for what follows. */
+        static atomic_int said;
+        if (!atomic_exchange(&said, 1)) {
+            char line[1024];
+            (void)secmq_text_show(line, sizeof line, raw);
+            cli_err("%s", line);
+        }
     }
     cli_session_on_log(c, user, level, raw);
 }
