@@ -24,6 +24,9 @@ receipts batched by 1, 16, 32 and 64, and 64 without the sender's window
 all finished (every message arrived, every row of the channel with
 receipts left the outbox receipted), with receipts opened only on that
 channel, at most a window of rows held, and sampled outbox rows.
+And `--suite cli --count 2000 --repeat 2`: mosquitto_sub/pub, secmq-sub/pub
+over TLS and with a keyring each delivered every line (exit 0), with
+positive rates and ratios to mosquitto's tools.
 `--suite rabbitmq` without rabbitmq-server fails naming the package (its
 measuring run is test_bench_rabbitmq, label cluster). Speed itself is
 never asserted here:
@@ -52,6 +55,7 @@ FILE_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 PYTHON_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 AUTHD_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 RECEIPTS_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
+CLI_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 # The questions of --suite authd and the answer each must get.
 AUTHD_QUESTIONS = {
     "user-uncached": ("/auth/user", "nocache", "allow"),
@@ -318,6 +322,33 @@ class BenchSmoke(unittest.TestCase):
         run = bench_suite("receipts", "--repeat", "0")
         self.assertEqual(run.returncode, 2)
         self.assertIn("--repeat", run.stderr)
+
+    def test_cli_suite_json(self):
+        """--suite cli: mosquitto's tools, secmq-sub/pub over TLS and
+        with a keyring, each subscriber got every line (exit 0: the bench
+        checks the subscriber's exit status and its line count), positive
+        rates in order with their range, ratios to mosquitto's row."""
+        run = bench_suite("cli", "--help")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("mosquitto_sub", run.stdout)
+        run = bench_suite("cli", "--count", "2000", "--repeat", "2",
+                          "--json", timeout=CLI_SUITE_TIMEOUT_S)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        doc = json.loads(run.stdout)
+        self.assertEqual((doc["suite"], doc["count"], doc["size"],
+                          doc["qos"], doc["repeat"]), ("cli", 2000, 64, 1, 2))
+        self.assertEqual([r["row"] for r in doc["rows"]],
+                         ["mosquitto", "secmq-tls", "secmq-sealed"])
+        base = doc["rows"][0]["msgs_per_s"]
+        for r in doc["rows"]:
+            self.assertGreater(r["msgs_per_s"], 0, r)
+            self.assertLessEqual(r["min"], r["msgs_per_s"], r)
+            self.assertLessEqual(r["msgs_per_s"], r["max"], r)
+            self.assertAlmostEqual(r["ratio"], r["msgs_per_s"] / base,
+                                   delta=0.01)
+        run = bench_suite("cli", "--count", "0")
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("--count", run.stderr)
 
     def test_rabbitmq_suite_without_server(self):
         """--suite rabbitmq names what to install when RabbitMQ is not

@@ -916,4 +916,12 @@ int bench_replay_main(int argc, char **argv);
  */
 int bench_python_main(int argc, char **argv);
 
+/*
+ * --suite cli (bench_cli.c): mosquitto_pub/sub against secmq-pub/sub (TLS
+ * only, and with a keyring) as child processes through the private TLS
+ * broker. Takes the arguments after "--suite cli" (argv[0] is "cli");
+ * returns the exit status.
+ */
+int bench_cli_main(int argc, char **argv);
+
 #endif /* SECMQ_BENCH_H */

@@ -188,6 +188,11 @@ int main(int argc, char **argv)
         strcmp(argv[2], "file") == 0) {
         return bench_file_main(argc - 2, argv + 2);
     }
+    /* --suite cli has options of its own (bench_cli.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "cli") == 0) {
+        return bench_cli_main(argc - 2, argv + 2);
+    }
     /* --suite python has options of its own (bench_python.c). */
     if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
         strcmp(argv[2], "python") == 0) {
