@@ -90,6 +90,8 @@ const char *secmq_open_reason_name(int reason)
         return "replay";
     case SECMQ_OPEN_NO_CHANNEL:
         return "no_channel";
+    case SECMQ_OPEN_BAD_PROOF:
+        return "bad_proof";
     default:
         return "unknown";
     }

@@ -28,7 +28,7 @@ POINTER = ctypes.POINTER
 
 PIN_BYTES = 32
 ERRMSG_BYTES = 256
-OPEN_REASON_COUNT = 13
+OPEN_REASON_COUNT = 14
 
 
 # --- structs (libsecmq/include/secmq.h) ----------------------------------
@@ -126,14 +126,14 @@ class FileEvent(ctypes.Structure):
                 ("size", c_uint64), ("bytes", c_uint64),
                 ("chunks", c_uint32), ("chunk_count", c_uint32),
                 ("hash", POINTER(ctypes.c_ubyte)), ("reason", c_int),
-                ("rc", c_int), ("detail", c_char_p)]
+                ("rc", c_int), ("detail", c_char_p), ("protocol", c_int)]
 
 
 class FileSendOpts(ctypes.Structure):
     _fields_ = [("size", c_size_t), ("chunk_size", c_uint32),
                 ("window", c_uint), ("retry_ms", c_int),
                 ("state", c_char_p), ("receivers", c_uint),
-                ("max_rate", c_uint64)]
+                ("max_rate", c_uint64), ("protocol", c_int)]
 
 
 class FileRecvOpts(ctypes.Structure):

@@ -656,9 +656,9 @@ static void test_reason_names(void)
         "unknown_key",  "key_expired",    "mode_refused",
         "bad_tag",      "unknown_sender", "bad_signature",
         "unauthorised", "too_old",        "replay",
-        "no_channel"};
+        "no_channel",   "bad_proof"};
 
-    CHECK_INT_EQ(SECMQ_OPEN_REASON_COUNT, 13);
+    CHECK_INT_EQ(SECMQ_OPEN_REASON_COUNT, 14);
     for (int r = 0; r < SECMQ_OPEN_REASON_COUNT; r++) {
         CHECK_STR_EQ(secmq_open_reason_name(r), names[r]);
     }

@@ -68,7 +68,11 @@ typedef enum secmq_open_reason {
                                       on a topic no channel of it covers
                                       (and no allow-plain filter matches);
                                       never an envelope verdict */
-    SECMQ_OPEN_REASON_COUNT = 13
+    SECMQ_OPEN_BAD_PROOF = 13,     /* a file chunk (protocol 2) whose
+                                      plaintext is not the one its proof
+                                      leads to in the signed manifest's
+                                      tree root; never an envelope verdict */
+    SECMQ_OPEN_REASON_COUNT = 14
 } secmq_open_reason;
 
 /*
