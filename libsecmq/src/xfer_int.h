@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include <secmq.h>
 
 #include "secmq_int.h"
@@ -50,6 +52,14 @@ uint64_t secmq__xfer_bytes(const secmq_file_manifest *m, uint32_t n);
 void secmq__xfer_event(secmq_file_event *ev, char *detail, size_t dlen,
                        int kind, int reason, int rc, const char *fmt,
                        va_list ap) SECMQ_PRINTF(7, 0);
+
+/* ---- the chunk tree (xfertree.c) ---------------------------------------- */
+
+/* Start the leaf of chunk index under ktree; feed the plaintext with
+ * crypto_generichash_update, finish with crypto_generichash_final into
+ * SECMQ_FILE_NODE_BYTES. Streams what secmq_file_tree_leaf does at once. */
+void secmq__xfer_leaf_begin(crypto_generichash_state *st,
+                            const unsigned char *ktree, uint32_t index);
 
 /* ---- names (xfername.c) ----------------------------------------------------
  */

@@ -1,7 +1,8 @@
 /*
  * xfercodec.c -- the file-transfer wire formats of docs/PROTOCOL.md §8:
- * manifest and request codecs, the chunk (a signed envelope under the
- * per-file key) and the topics; the name rule is xfername.c's. Pure: no
+ * manifest and request codecs, the v1 chunk (a signed envelope under the
+ * per-file key) and the topics; the v2 chunk and its tree are
+ * xfertree.c's, the name rule is xfername.c's. Pure: no
  * I/O, no allocation. What a sender or receiver does with them lives in
  * xfersend.c and xferrecv.c.
  */
@@ -18,6 +19,7 @@
 #include "xfer_int.h"
 
 #define MANIFEST_MAGIC "SECMQFM1"
+#define MANIFEST_MAGIC2 "SECMQFM2"
 #define REQUEST_MAGIC "SECMQFR1"
 #define MAGIC_BYTES 8u
 
@@ -103,7 +105,9 @@ int secmq__xfer_topic_ok(const char *topic)
 
 static int manifest_fields_ok(const secmq_file_manifest *m, size_t name_len)
 {
-    return m->chunk_size >= SECMQ_FILE_CHUNK_MIN &&
+    /* version 0 (a zeroed struct) encodes as 1; decoding sets 1 or 2 */
+    return m->version >= 0 && m->version <= SECMQ_FILE_PROTOCOL_2 &&
+           m->chunk_size >= SECMQ_FILE_CHUNK_MIN &&
            m->chunk_size <= SECMQ_FILE_CHUNK_MAX &&
            m->chunk_count <= SECMQ_FILE_CHUNKS_MAX &&
            m->chunk_count == secmq__xfer_chunk_count(m->size, m->chunk_size) &&
@@ -130,7 +134,10 @@ int secmq_file_manifest_encode(unsigned char *out, size_t cap, size_t *out_len,
     if (cap < len) {
         return SECMQ_E_OVERSIZE;
     }
-    memcpy(p, MANIFEST_MAGIC, MAGIC_BYTES);
+    memcpy(p,
+           m->version == SECMQ_FILE_PROTOCOL_2 ? MANIFEST_MAGIC2
+                                               : MANIFEST_MAGIC,
+           MAGIC_BYTES);
     p += MAGIC_BYTES;
     memcpy(p, m->file_id, SECMQ_FILE_ID_BYTES);
     p += SECMQ_FILE_ID_BYTES;
@@ -162,11 +169,16 @@ int secmq_file_manifest_decode(secmq_file_manifest *m, const void *buf,
         return SECMQ_E_INVAL;
     }
     memset(m, 0, sizeof *m);
-    if (!framed(buf, len, SECMQ_FILE_MANIFEST_FIXED, MANIFEST_MAGIC)) {
+    if (framed(buf, len, SECMQ_FILE_MANIFEST_FIXED, MANIFEST_MAGIC)) {
+        m->version = SECMQ_FILE_PROTOCOL_1;
+    } else if (framed(buf, len, SECMQ_FILE_MANIFEST_FIXED, MANIFEST_MAGIC2)) {
+        m->version = SECMQ_FILE_PROTOCOL_2;
+    } else {
         return SECMQ_E_INVAL;
     }
     name_len = secmq__get_u16(p + SECMQ_FILE_MANIFEST_FIXED - 2);
     if (len != SECMQ_FILE_MANIFEST_FIXED + name_len) {
+        m->version = 0;
         return SECMQ_E_INVAL;
     }
     p += MAGIC_BYTES;
@@ -384,7 +396,8 @@ int secmq_file_chunk_seal(unsigned char *out, size_t cap, size_t *out_len,
     }
     if (out == NULL || out_len == NULL || m == NULL || sender_sk == NULL ||
         chunk_topic == NULL || (pt == NULL && len > 0) ||
-        index >= m->chunk_count || len != secmq__xfer_chunk_len(m, index)) {
+        m->version == SECMQ_FILE_PROTOCOL_2 || index >= m->chunk_count ||
+        len != secmq__xfer_chunk_len(m, index)) {
         return SECMQ_E_INVAL;
     }
     secmq_identity_id(sender_id, m->sender_pk);
@@ -414,7 +427,8 @@ int secmq_file_chunk_open(unsigned char *out, size_t cap, size_t *out_len,
         *out_len = 0;
     }
     if (out == NULL || out_len == NULL || index == NULL || m == NULL ||
-        chunk_topic == NULL || env == NULL) {
+        chunk_topic == NULL || env == NULL ||
+        m->version == SECMQ_FILE_PROTOCOL_2) {
         return SECMQ_OPEN_MALFORMED;
     }
     why = secmq_envelope_parse(env, len, &f);

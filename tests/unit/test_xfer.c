@@ -31,6 +31,7 @@ static void manifest(secmq_file_manifest *m, uint64_t size, const char *name)
     memset(m->hash, 0x77, sizeof m->hash);
     m->mtime_ms = 1700000000123u;
     snprintf(m->name, sizeof m->name, "%s", name);
+    m->version = SECMQ_FILE_PROTOCOL_1;
 }
 
 static void test_manifest_round_trip(void)

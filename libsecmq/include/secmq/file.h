@@ -54,18 +54,35 @@
 extern "C" {
 #endif
 
-#define SECMQ_FILE_ID_BYTES 16u   /* random file id */
-#define SECMQ_FILE_KEY_BYTES 32u  /* per-file key (secret) */
-#define SECMQ_FILE_HASH_BYTES 32u /* BLAKE2b-256 of the whole file */
-#define SECMQ_FILE_NAME_MAX 255u  /* longest announced name, in bytes */
+#define SECMQ_FILE_ID_BYTES 16u  /* random file id */
+#define SECMQ_FILE_KEY_BYTES 32u /* per-file key (secret) */
+#define SECMQ_FILE_HASH_BYTES                                                  \
+    32u                          /* v1: BLAKE2b-256 of the whole file;         \
+                                    v2: the root of its chunk tree */
+#define SECMQ_FILE_NAME_MAX 255u /* longest announced name, in bytes */
 /* Chunk sizes a manifest may give (plaintext bytes per chunk). */
 #define SECMQ_FILE_CHUNK_MIN 1024u
 #define SECMQ_FILE_CHUNK_MAX (16u * 1024u * 1024u)
 #define SECMQ_FILE_CHUNK_DEFAULT 65536u
 /* Most chunks one file may have (so a progress bitmap is at most 2 MiB). */
 #define SECMQ_FILE_CHUNKS_MAX (1u << 24)
-/* Bytes a chunk adds to its plaintext: a signed envelope (§4). */
+/* Bytes a v1 chunk adds to its plaintext: a signed envelope (§4). */
 #define SECMQ_FILE_CHUNK_OVERHEAD SECMQ_ENV_OVERHEAD_SIGNED
+/*
+ * File-transfer protocol revisions (§8). Receivers take both; senders
+ * send 2 unless told otherwise (secmq_file_send_opts.protocol).
+ */
+#define SECMQ_FILE_PROTOCOL_1 1
+#define SECMQ_FILE_PROTOCOL_2 2
+/* v2 chunk (§8.3.2): header, then ciphertext and tag, then the proof of
+ * at most SECMQ_FILE_PROOF_MAX node hashes of SECMQ_FILE_NODE_BYTES. */
+#define SECMQ_FILE_CHUNK2_HEADER 38u
+#define SECMQ_FILE_NODE_BYTES 32u
+#define SECMQ_FILE_PROOF_MAX 24u /* ceil(log2(SECMQ_FILE_CHUNKS_MAX)) */
+/* The most a v2 chunk adds to its plaintext. */
+#define SECMQ_FILE_CHUNK2_OVERHEAD                                             \
+    (SECMQ_FILE_CHUNK2_HEADER + SECMQ_ENV_TAG_BYTES +                          \
+     SECMQ_FILE_NODE_BYTES * SECMQ_FILE_PROOF_MAX)
 /* Encoded manifest: fixed part and the longest one. */
 #define SECMQ_FILE_MANIFEST_FIXED 146u
 #define SECMQ_FILE_MANIFEST_MAX                                                \
@@ -98,13 +115,18 @@ typedef struct secmq_file_manifest {
     char name[SECMQ_FILE_NAME_MAX + 1]; /* as announced: NOT checked for
                                            use as a file name, see
                                            secmq_file_name_check() */
+    int version; /* SECMQ_FILE_PROTOCOL_1 ("SECMQFM1": hash is the whole
+                    file's BLAKE2b-256, chunks are signed envelopes) or
+                    _2 ("SECMQFM2": hash is the root of the chunk tree,
+                    chunks carry proofs); 0 encodes as 1 */
 } secmq_file_manifest;
 
 /*
  * secmq_file_manifest_encode -- the §8.2 bytes of m into out (cap bytes),
  * length in *out_len. m->name must be 1..SECMQ_FILE_NAME_MAX bytes (any
  * bytes but NUL: the receiver judges names), chunk_size within
- * SECMQ_FILE_CHUNK_MIN..MAX and chunk_count consistent with size.
+ * SECMQ_FILE_CHUNK_MIN..MAX and chunk_count consistent with size;
+ * m->version picks the magic (0 or 1: "SECMQFM1", 2: "SECMQFM2").
  * Returns SECMQ_OK, SECMQ_E_INVAL (bad field) or SECMQ_E_OVERSIZE (cap).
  */
 SECMQ_API int secmq_file_manifest_encode(unsigned char *out, size_t cap,
@@ -113,7 +135,9 @@ SECMQ_API int secmq_file_manifest_encode(unsigned char *out, size_t cap,
 
 /*
  * secmq_file_manifest_decode -- parse and check §8.2 bytes (buf, len,
- * BORROWED) into m: magic, exact length, chunk size range, chunk count =
+ * BORROWED) into m: magic ("SECMQFM1" or "SECMQFM2", which sets
+ * m->version: check it before using m->hash), exact length, chunk size
+ * range, chunk count =
  * ceil(size / chunk size) and at most SECMQ_FILE_CHUNKS_MAX, a name of
  * 1..255 bytes without NUL. The name is not judged as a file name.
  * Returns SECMQ_OK or SECMQ_E_INVAL (m is then wiped).
@@ -139,7 +163,7 @@ typedef enum secmq_file_reason {
     SECMQ_FILE_R_NO_SPACE = 2,  /* not enough room on the receiver's disk */
     SECMQ_FILE_R_BAD_NAME = 3,  /* the name cannot be used as a file name */
     SECMQ_FILE_R_IO = 4,        /* a write failed (ENOSPC, EFBIG, EIO...) */
-    SECMQ_FILE_R_HASH = 5,      /* the whole-file hash did not match */
+    SECMQ_FILE_R_HASH = 5,      /* v1: the whole-file hash did not match */
     SECMQ_FILE_R_BUSY = 6,      /* too many transfers at once */
     SECMQ_FILE_R_COUNT = 7
 } secmq_file_reason;
@@ -245,6 +269,78 @@ SECMQ_API int secmq_file_chunk_open(unsigned char *out, size_t cap,
                                     const char *chunk_topic, const void *env,
                                     size_t len) SECMQ_NODISCARD;
 
+/*
+ * The chunk tree of protocol 2 (§8.3.1). All pure; nodes are
+ * SECMQ_FILE_NODE_BYTES each.
+ *
+ * secmq_file_tree_key -- the tree key K_tree of a file key (secret: wipe
+ * it after use).
+ */
+SECMQ_API void secmq_file_tree_key(unsigned char ktree[SECMQ_KEY_BYTES],
+                                   const unsigned char *file_key);
+
+/* secmq_file_tree_leaf -- the leaf of chunk index with plaintext pt (len
+ * bytes, BORROWED) under ktree into out. */
+SECMQ_API void secmq_file_tree_leaf(unsigned char out[SECMQ_FILE_NODE_BYTES],
+                                    const unsigned char *ktree, uint32_t index,
+                                    const void *pt, size_t len);
+
+/* secmq_file_tree_nodes -- how many nodes the whole tree of count leaves
+ * has (every level, leaves first; 0 for count 0). At most 2 * count +
+ * SECMQ_FILE_PROOF_MAX. */
+SECMQ_API size_t secmq_file_tree_nodes(uint32_t count);
+
+/*
+ * secmq_file_tree_build -- nodes (secmq_file_tree_nodes(count) nodes,
+ * the caller's) holds the count leaves first; fills the levels above and
+ * writes the root into root (for count 0: the empty root). count at most
+ * SECMQ_FILE_CHUNKS_MAX. Returns SECMQ_OK or SECMQ_E_INVAL.
+ */
+SECMQ_API int secmq_file_tree_build(unsigned char *nodes,
+                                    const unsigned char *ktree, uint32_t count,
+                                    unsigned char root[SECMQ_FILE_NODE_BYTES]);
+
+/* secmq_file_proof_len -- node hashes in the proof of chunk index of a
+ * file of count chunks (0 when index >= count); at most
+ * SECMQ_FILE_PROOF_MAX. */
+SECMQ_API unsigned secmq_file_proof_len(uint32_t count, uint32_t index);
+
+/*
+ * secmq_file_chunk_seal_v2 -- chunk index of file m (m->version 2) in the
+ * §8.3.2 form: pt (len bytes: the chunk's whole plaintext) encrypted under
+ * the file's chunk key, bound to chunk_topic, followed by its proof taken
+ * from nodes (the built tree of m, see secmq_file_tree_build). nonce
+ * (SECMQ_ENV_NONCE_BYTES) NULL = random; fixed ones are for test vectors
+ * only. The chunk's leaf is not checked against nodes here: a sender
+ * compares secmq_file_tree_leaf() with nodes[index] first.
+ * out (cap >= len + SECMQ_FILE_CHUNK2_OVERHEAD is always enough).
+ * Returns SECMQ_OK, SECMQ_E_INVAL (version, index or length wrong for m),
+ * SECMQ_E_OVERSIZE (cap).
+ */
+SECMQ_API int secmq_file_chunk_seal_v2(unsigned char *out, size_t cap,
+                                       size_t *out_len,
+                                       const secmq_file_manifest *m,
+                                       uint32_t index,
+                                       const unsigned char *nodes,
+                                       const char *chunk_topic, const void *pt,
+                                       size_t len, const unsigned char *nonce);
+
+/*
+ * secmq_file_chunk_open_v2 -- check and decrypt a v2 chunk (buf, len,
+ * BORROWED) that arrived on chunk_topic for file m (m->version 2), in the
+ * order of §8.3.2: version byte (SECMQ_OPEN_VERSION), kind, key id, index
+ * < chunk_count and the exact length for that index and its proof
+ * (SECMQ_OPEN_MALFORMED), the AEAD (SECMQ_OPEN_BAD_TAG), the leaf of the
+ * plaintext through the proof to m->hash (SECMQ_OPEN_BAD_PROOF).
+ * out (cap >= the chunk size) receives the plaintext, *index its index.
+ * Returns SECMQ_OPEN_OK or that reason; on failure out is wiped.
+ */
+SECMQ_API int secmq_file_chunk_open_v2(unsigned char *out, size_t cap,
+                                       size_t *out_len, uint32_t *index,
+                                       const secmq_file_manifest *m,
+                                       const char *chunk_topic, const void *buf,
+                                       size_t len) SECMQ_NODISCARD;
+
 /* ------------------------------------------------------------------------ */
 /* Events                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -288,11 +384,16 @@ typedef struct secmq_file_event {
     uint64_t bytes;   /* bytes acknowledged (sender) / held (receiver) */
     uint32_t chunks;  /* REQUEST: chunks asked for; else chunks done */
     uint32_t chunk_count;
-    const unsigned char *hash; /* SECMQ_FILE_HASH_BYTES (DONE), else NULL */
+    const unsigned char *hash; /* SECMQ_FILE_HASH_BYTES (DONE), else NULL:
+                                  the manifest's hash field (protocol 1:
+                                  BLAKE2b-256 of the file; 2: the root
+                                  of its keyed chunk tree) */
     int reason;                /* REFUSED, FAILED: secmq_file_reason;
                                   REJECTED: secmq_open_reason */
     int rc;                    /* FAILED: the SECMQ_E_* code */
     const char *detail;        /* one sentence for people, never NULL */
+    int protocol; /* the file's SECMQ_FILE_PROTOCOL_*, 0 when no file is
+                     known (some REJECTED events) */
 } secmq_file_event;
 
 /* Called for every event; user as given at creation. */
@@ -318,6 +419,11 @@ typedef struct secmq_file_send_opts {
     unsigned receivers;  /* DONE answers that finish a file; default 1 */
     uint64_t max_rate;   /* chunk bytes published per second at most
                             (a slow or metered uplink); 0 = no limit */
+    int protocol;        /* SECMQ_FILE_PROTOCOL_2 (default: chunks carry
+                            a proof to the tree root the signed manifest
+                            holds) or _1 (signed chunks and a whole-file
+                            hash, for receivers older than protocol 2,
+                            which refuse a v2 manifest as malformed) */
 } secmq_file_send_opts;
 
 /* secmq_file_send_opts_init -- the defaults above. Never fails. */
