@@ -43,16 +43,24 @@ enum file_id_opt {
     F_RESERVE,
     F_RATE,
     F_OUTBOX,
-    F_STALL
+    F_STALL,
+    F_PROTOCOL
 };
 
 static const struct cli_opt send_opts[] = {
-    {"-t", "--topic", 1, F_TOPIC},         {"-W", "--timeout", 1, F_TIMEOUT},
-    {NULL, "--json", 0, F_JSON},           {NULL, "--chunk-size", 1, F_CHUNK},
-    {NULL, "--window", 1, F_WINDOW},       {NULL, "--state", 1, F_STATE},
-    {NULL, "--outbox", 1, F_OUTBOX},       {NULL, "--name", 1, F_NAME},
-    {NULL, "--receivers", 1, F_RECEIVERS}, {NULL, "--retry", 1, F_RETRY},
-    {NULL, "--rate", 1, F_RATE},           {NULL, NULL, 0, 0},
+    {"-t", "--topic", 1, F_TOPIC},
+    {"-W", "--timeout", 1, F_TIMEOUT},
+    {NULL, "--json", 0, F_JSON},
+    {NULL, "--chunk-size", 1, F_CHUNK},
+    {NULL, "--window", 1, F_WINDOW},
+    {NULL, "--state", 1, F_STATE},
+    {NULL, "--outbox", 1, F_OUTBOX},
+    {NULL, "--name", 1, F_NAME},
+    {NULL, "--receivers", 1, F_RECEIVERS},
+    {NULL, "--retry", 1, F_RETRY},
+    {NULL, "--rate", 1, F_RATE},
+    {NULL, "--protocol", 1, F_PROTOCOL},
+    {NULL, NULL, 0, 0},
 };
 
 static const struct cli_opt recv_opts[] = {
@@ -220,6 +228,14 @@ static int tool_option(void *ctx, int id, const char *name, const char *arg,
             return -1;
         }
         t->so.max_rate = b;
+        return 0;
+    case F_PROTOCOL:
+        if (strcmp(arg, "1") != 0 && strcmp(arg, "2") != 0) {
+            snprintf(err, errlen, "%s: needs 1 or 2, not '%s'", name, arg);
+            return -1;
+        }
+        t->so.protocol =
+            arg[0] == '1' ? SECMQ_FILE_PROTOCOL_1 : SECMQ_FILE_PROTOCOL_2;
         return 0;
     case F_MAX_SIZE:
     case F_RESERVE:

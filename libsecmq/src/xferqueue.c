@@ -1,6 +1,7 @@
 /*
  * xferqueue.c -- queueing a file to send: open and check it, hash it
- * (BLAKE2b-256) and make its manifest with a fresh file id and key, or
+ * (protocol 1: BLAKE2b-256) or build its chunk tree (protocol 2), and
+ * make its manifest with a fresh file id and key, or
  * resume the unfinished transfer the state file holds for the same path,
  * size and modification time. Publishing is xfersend.c's.
  */
@@ -30,6 +31,7 @@ void secmq__xs_free(sfile *f)
     }
     free(f->acked);
     free(f->want);
+    free(f->nodes);
     sodium_free(f); /* wipes the key */
 }
 
@@ -56,6 +58,99 @@ static int hash_fd(int fd, uint64_t size, unsigned char *out)
     }
     crypto_generichash_final(&st, out, SECMQ_FILE_HASH_BYTES);
     return 0;
+}
+
+/*
+ * Protocol 2: the leaves of every chunk of f->m (key f->m.key) through fd,
+ * in large sequential reads, and the tree above them into f->nodes; the
+ * root into root. 0, -1 (read error, errno), -2 (the file is shorter),
+ * -3 (no memory).
+ */
+static int tree_fd(sfile *f, int fd, unsigned char *root)
+{
+    const secmq_file_manifest *m = &f->m;
+    crypto_generichash_state st;
+    unsigned char *buf;
+    uint64_t off = 0;
+    uint32_t i = 0;
+    size_t in_chunk = 0;
+    int rc = 0;
+
+    free(f->nodes);
+    f->nodes = malloc(
+        secmq_file_tree_nodes(m->chunk_count) * SECMQ_FILE_NODE_BYTES + 1);
+    buf = malloc(READ_BLOCK);
+    if (f->nodes == NULL || buf == NULL) {
+        free(buf);
+        return -3;
+    }
+    secmq_file_tree_key(f->ktree, m->key);
+    while (off < m->size && rc == 0) {
+        size_t want =
+            m->size - off < READ_BLOCK ? (size_t)(m->size - off) : READ_BLOCK;
+        ssize_t n = pread(fd, buf, want, (off_t)off);
+        size_t used = 0;
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = n < 0 ? -1 : -2;
+            break;
+        }
+        /* Feed the block to the leaves it spans. */
+        while (used < (size_t)n) {
+            size_t clen = secmq__xfer_chunk_len(m, i);
+            size_t take = clen - in_chunk < (size_t)n - used ? clen - in_chunk
+                                                             : (size_t)n - used;
+            if (in_chunk == 0) {
+                secmq__xfer_leaf_begin(&st, f->ktree, i);
+            }
+            crypto_generichash_update(&st, buf + used, take);
+            used += take;
+            in_chunk += take;
+            if (in_chunk == clen) {
+                crypto_generichash_final(
+                    &st, f->nodes + (size_t)i * SECMQ_FILE_NODE_BYTES,
+                    SECMQ_FILE_NODE_BYTES);
+                in_chunk = 0;
+                i++;
+            }
+        }
+        off += (uint64_t)n;
+    }
+    sodium_memzero(buf, READ_BLOCK); /* SECURITY: plaintext of the file */
+    free(buf);
+    if (rc == 0 && secmq_file_tree_build(f->nodes, f->ktree, m->chunk_count,
+                                         root) != SECMQ_OK) {
+        rc = -3;
+    }
+    return rc;
+}
+
+/* Protocol 1: hash_fd; protocol 2: tree_fd. */
+static int digest_fd(sfile *f, int fd, unsigned char *out)
+{
+    if (f->m.version == SECMQ_FILE_PROTOCOL_2) {
+        return tree_fd(f, fd, out);
+    }
+    return hash_fd(fd, f->m.size, out);
+}
+
+/* A new transfer of the file (st) as name: fresh id and key. */
+static void fresh_manifest(secmq_file_sender *s, sfile *f,
+                           const struct stat *st, const char *name)
+{
+    sodium_memzero(&f->m, sizeof f->m);
+    randombytes_buf(f->m.file_id, sizeof f->m.file_id);
+    randombytes_buf(f->m.key, sizeof f->m.key);
+    memcpy(f->m.sender_pk, s->pk, SECMQ_SIGN_PK_BYTES);
+    f->m.size = (uint64_t)st->st_size;
+    f->m.chunk_size = s->o.chunk_size;
+    f->m.chunk_count = secmq__xfer_chunk_count(f->m.size, f->m.chunk_size);
+    f->m.mtime_ms = (uint64_t)st->st_mtim.tv_sec * 1000u +
+                    (uint64_t)st->st_mtim.tv_nsec / 1000000u;
+    snprintf(f->m.name, sizeof f->m.name, "%s", name);
+    f->m.version = s->o.protocol;
 }
 
 static int save_row(secmq_file_sender *s, sfile *f)
@@ -143,7 +238,7 @@ int secmq__xs_make(secmq_file_sender *s, const char *path, const char *name,
         if (found == 1 &&
             (secmq_file_manifest_decode(&f->m, row->manifest,
                                         row->manifest_len) != SECMQ_OK ||
-             strcmp(f->m.name, name) != 0 ||
+             strcmp(f->m.name, name) != 0 || f->m.version != s->o.protocol ||
              sodium_memcmp(f->m.sender_pk, s->pk, SECMQ_SIGN_PK_BYTES) != 0)) {
             found = 0; /* another name or identity: a new transfer */
         }
@@ -156,22 +251,31 @@ int secmq__xs_make(secmq_file_sender *s, const char *path, const char *name,
         }
     }
     if (found != 1) {
-        randombytes_buf(f->m.file_id, sizeof f->m.file_id);
-        randombytes_buf(f->m.key, sizeof f->m.key);
-        memcpy(f->m.sender_pk, s->pk, SECMQ_SIGN_PK_BYTES);
-        f->m.size = (uint64_t)st.st_size;
-        f->m.chunk_size = s->o.chunk_size;
-        f->m.chunk_count = secmq__xfer_chunk_count(f->m.size, f->m.chunk_size);
-        f->m.mtime_ms = (uint64_t)st.st_mtim.tv_sec * 1000u +
-                        (uint64_t)st.st_mtim.tv_nsec / 1000000u;
-        snprintf(f->m.name, sizeof f->m.name, "%s", name);
-        if (hash_fd(fd, f->m.size, f->m.hash) != 0) {
-            rc = secmq__err_set(&s->err, SECMQ_E_IO, "cannot read %s: %s", path,
-                                strerror(errno));
-            sodium_free(row);
-            secmq__xs_free(f);
-            return rc;
+        fresh_manifest(s, f, &st, name);
+        rc = digest_fd(f, fd, f->m.hash);
+    } else if (f->m.version == SECMQ_FILE_PROTOCOL_2) {
+        /* Resumed: rebuild the tree; a file whose content changed (with
+         * size and mtime kept) gets a new transfer. */
+        unsigned char root[SECMQ_FILE_NODE_BYTES];
+        rc = digest_fd(f, fd, root);
+        if (rc == 0 && sodium_memcmp(root, f->m.hash, sizeof root) != 0) {
+            (void)secmq__xdb_delete(s->db, f->m.file_id);
+            fresh_manifest(s, f, &st, name);
+            found = 0;
+            rc = digest_fd(f, fd, f->m.hash);
         }
+    } else {
+        rc = 0;
+    }
+    if (rc != 0) {
+        rc = secmq__err_set(&s->err, rc == -3 ? SECMQ_E_NOMEM : SECMQ_E_IO,
+                            "cannot read %s: %s", path,
+                            rc == -2   ? "the file shrank"
+                            : rc == -3 ? "out of memory"
+                                       : strerror(errno));
+        sodium_free(row);
+        secmq__xs_free(f);
+        return rc;
     }
     blen = secmq__bit_bytes(f->m.chunk_count);
     f->acked = calloc(1, blen + 1);

@@ -30,6 +30,7 @@ void secmq_file_send_opts_init(secmq_file_send_opts *o)
     o->window = 16;
     o->retry_ms = 5000;
     o->receivers = 1;
+    o->protocol = SECMQ_FILE_PROTOCOL_2;
 }
 
 static uint64_t now_ms(void)
@@ -66,6 +67,7 @@ static void emit(secmq_file_sender *s, int kind, sfile *f, const char *peer,
         ev.size = f->m.size;
         ev.chunk_count = f->m.chunk_count;
         ev.bytes = secmq__xfer_bytes(&f->m, f->acked_n);
+        ev.protocol = f->m.version;
         if (kind == SECMQ_FILE_EV_DONE) {
             ev.hash = f->m.hash;
         }
@@ -290,8 +292,33 @@ void secmq__xs_pump(secmq_file_sender *s)
             }
             got += n;
         }
-        rc = secmq_file_chunk_seal(s->env, s->env_cap, &elen, &f->m,
-                                   (uint32_t)i, s->sk, f->ctopic, s->pt, len);
+        if (f->m.version == SECMQ_FILE_PROTOCOL_2) {
+            unsigned char leaf[SECMQ_FILE_NODE_BYTES];
+            secmq_file_tree_leaf(leaf, f->ktree, (uint32_t)i, s->pt, len);
+            /* The tree was built from the file before the manifest went
+             * out; a chunk that no longer matches it would be refused by
+             * every receiver. Say so, once, instead. */
+            if (sodium_memcmp(leaf,
+                              f->nodes + (size_t)i * SECMQ_FILE_NODE_BYTES,
+                              sizeof leaf) != 0) {
+                char why[900];
+                snprintf(why, sizeof why,
+                         "%.400s changed while it was being sent (chunk "
+                         "%lld differs from what the manifest announced); "
+                         "send it again once it is no longer written to",
+                         f->path, (long long)i);
+                secmq__xs_finish(s, f, SECMQ_FILE_EV_FAILED, NULL,
+                                 SECMQ_FILE_R_IO, SECMQ_E_IO, why);
+                return;
+            }
+            rc = secmq_file_chunk_seal_v2(s->env, s->env_cap, &elen, &f->m,
+                                          (uint32_t)i, f->nodes, f->ctopic,
+                                          s->pt, len, NULL);
+        } else {
+            rc = secmq_file_chunk_seal(s->env, s->env_cap, &elen, &f->m,
+                                       (uint32_t)i, s->sk, f->ctopic, s->pt,
+                                       len);
+        }
         if (rc == SECMQ_OK) {
             rc = send_raw(s, f->ctopic, s->env, elen, &mid, &id);
         }
@@ -347,7 +374,9 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
     if (c == NULL || kr == NULL || !secmq__xfer_topic_ok(topic) ||
         o->size < sizeof *o || o->chunk_size < SECMQ_FILE_CHUNK_MIN ||
         o->chunk_size > SECMQ_FILE_CHUNK_MAX || o->window < 1 ||
-        o->window > WINDOW_MAX || o->retry_ms < 100 || o->receivers < 1) {
+        o->window > WINDOW_MAX || o->retry_ms < 100 || o->receivers < 1 ||
+        (o->protocol != SECMQ_FILE_PROTOCOL_1 &&
+         o->protocol != SECMQ_FILE_PROTOCOL_2)) {
         secmq__say(err, errlen, "invalid topic or option");
         return SECMQ_E_INVAL;
     }
@@ -365,7 +394,9 @@ int secmq_file_sender_new(secmq_file_sender **out, secmq_client *c,
     s->user = user;
     secmq__xfer_topics(&s->t, topic, "r");
     secmq__xfer_self(kr, s->pk, &s->sk);
-    s->env_cap = (size_t)o->chunk_size + SECMQ_FILE_CHUNK_OVERHEAD;
+    s->env_cap = (size_t)o->chunk_size + SECMQ_FILE_CHUNK2_OVERHEAD;
+    _Static_assert(SECMQ_FILE_CHUNK2_OVERHEAD >= SECMQ_FILE_CHUNK_OVERHEAD,
+                   "chunk buffer fits both protocols");
     s->pt = malloc(o->chunk_size);
     s->env = malloc(s->env_cap);
     s->fl = calloc(o->window, sizeof *s->fl);

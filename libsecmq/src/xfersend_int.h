@@ -1,7 +1,8 @@
 /*
  * xfersend_int.h -- the sender's inside, shared by xfersend.c (publishing,
- * requests, the API) and xferqueue.c (queueing a file: hashing it, or
- * resuming it from the state file). Not part of the public API.
+ * requests, the API) and xferqueue.c (queueing a file: hashing it or
+ * building its chunk tree, or resuming it from the state file). Not part
+ * of the public API.
  */
 #ifndef SECMQ_XFERSEND_INT_H
 #define SECMQ_XFERSEND_INT_H
@@ -17,6 +18,7 @@
 #define BUSY_MAX_MS 60000u /* longest wait after a busy answer */
 #define MAN_MIDS 16u       /* manifest packet ids remembered */
 #define ENV_BUF (SECMQ_FILE_REQUEST_MAX + SECMQ_ENV_OVERHEAD_SIGNED)
+#define READ_BLOCK (1u << 20) /* sequential reads while hashing a file */
 
 enum { F_QUEUED = 0, F_SENDING = 1, F_FINISHED = 2 };
 
@@ -38,6 +40,11 @@ typedef struct sfile {
                          doubled (up to BUSY_MAX_MS) by each busy answer */
     uint64_t last_progress_ms, progress_bytes;
     char ctopic[SECMQ_TOPIC_MAX + 1];
+    /* Protocol 2: the tree key and the whole tree (malloc'd, leaves
+     * first, secmq_file_tree_nodes(chunk_count) nodes); rebuilt from the
+     * file after a restart. */
+    unsigned char ktree[SECMQ_KEY_BYTES];
+    unsigned char *nodes;
 } sfile;
 
 typedef struct flight {

@@ -3,7 +3,9 @@
  * verified chunks at their offsets into the partial file inside its
  * directory, keeps the bitmap of held chunks in the state file (after
  * fdatasync of the data), asks for what is missing, verifies the whole
- * file and renames it into place, or removes it on a write error. Judging
+ * file (protocol 1; in protocol 2 every chunk was verified against the
+ * tree root) and renames it into place, or removes it on a write error.
+ * Judging
  * manifests and the API are xferrecv.c's.
  */
 #include <errno.h>
@@ -56,6 +58,7 @@ void secmq__xr_emit(secmq_file_receiver *r, int kind, const rfile *f,
         ev.name = f != NULL ? f->name : m->name;
         ev.size = m->size;
         ev.chunk_count = m->chunk_count;
+        ev.protocol = m->version;
         if (kind == SECMQ_FILE_EV_DONE) {
             ev.hash = m->hash;
         }
@@ -269,21 +272,16 @@ static int place(secmq_file_receiver *r, rfile *f, char *final, size_t cap)
     return -1;
 }
 
-/* Every chunk is there: check the hash, sync, rename, tell the sender. */
-void secmq__xr_complete(secmq_file_receiver *r, rfile *f)
+/* Protocol 1: the whole-file hash, continuing the in-order one and
+ * reading back only what it has not seen. 0, or -1 with why set and the
+ * file failed. */
+static int check_hash(secmq_file_receiver *r, rfile *f)
 {
     crypto_generichash_state st;
     unsigned char hash[SECMQ_FILE_HASH_BYTES];
-    char final[SECMQ_FILE_NAME_MAX + 1], path[SECMQ__XPATH_MAX + 300];
     char why[900];
     uint64_t off = 0;
 
-    if (fsync(f->fd) != 0) {
-        snprintf(why, sizeof why, "%s: fsync: %s", f->name, strerror(errno));
-        fail_file(r, f, SECMQ_FILE_R_IO, SECMQ_E_IO, why);
-        return;
-    }
-    /* Continue the in-order hash; read back only what it has not seen. */
     st = f->hst;
     off = (uint64_t)f->hashed * f->m.chunk_size;
     while (off < f->m.size) {
@@ -297,7 +295,7 @@ void secmq__xr_complete(secmq_file_receiver *r, rfile *f)
             snprintf(why, sizeof why, "%s: cannot read back: %s", f->name,
                      n < 0 ? strerror(errno) : "short file");
             fail_file(r, f, SECMQ_FILE_R_IO, SECMQ_E_IO, why);
-            return;
+            return -1;
         }
         crypto_generichash_update(&st, r->buf, (unsigned long long)n);
         off += (uint64_t)n;
@@ -309,6 +307,27 @@ void secmq__xr_complete(secmq_file_receiver *r, rfile *f)
                  "file changed at the sender while it was sent?)",
                  f->name);
         fail_file(r, f, SECMQ_FILE_R_HASH, SECMQ_E_IO, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every chunk is there: (v1) check the hash, sync, rename, tell the
+ * sender. */
+void secmq__xr_complete(secmq_file_receiver *r, rfile *f)
+{
+    char final[SECMQ_FILE_NAME_MAX + 1], path[SECMQ__XPATH_MAX + 300];
+    char why[900];
+
+    if (fsync(f->fd) != 0) {
+        snprintf(why, sizeof why, "%s: fsync: %s", f->name, strerror(errno));
+        fail_file(r, f, SECMQ_FILE_R_IO, SECMQ_E_IO, why);
+        return;
+    }
+    /* SECURITY: in protocol 2 every chunk written passed its proof to the
+     * root of the signed manifest, so the file is the sender's as a
+     * whole; protocol 1 needs the whole-file hash. */
+    if (f->m.version != SECMQ_FILE_PROTOCOL_2 && check_hash(r, f) != 0) {
         return;
     }
     if (place(r, f, final, sizeof final) != 0) {
@@ -450,8 +469,15 @@ void secmq__xr_on_chunk(secmq_file_receiver *r, const secmq_message *msg,
         secmq__xr_answer(r, id);
         return;
     }
-    reason = secmq_file_chunk_open(r->buf, r->buf_cap, &len, &index, &f->m,
-                                   msg->topic, msg->payload, msg->payloadlen);
+    if (f->m.version == SECMQ_FILE_PROTOCOL_2) {
+        reason =
+            secmq_file_chunk_open_v2(r->buf, r->buf_cap, &len, &index, &f->m,
+                                     msg->topic, msg->payload, msg->payloadlen);
+    } else {
+        reason =
+            secmq_file_chunk_open(r->buf, r->buf_cap, &len, &index, &f->m,
+                                  msg->topic, msg->payload, msg->payloadlen);
+    }
     if (reason != SECMQ_OPEN_OK) {
         secmq__xr_emit(r, SECMQ_FILE_EV_REJECTED, f, NULL, NULL, NULL, reason,
                        SECMQ_E_OPEN, "dropped a chunk of %s: %s", f->name,
@@ -485,7 +511,7 @@ void secmq__xr_on_chunk(secmq_file_receiver *r, const secmq_message *msg,
         }
         done += (size_t)n;
     }
-    if (index == f->hashed) {
+    if (f->m.version != SECMQ_FILE_PROTOCOL_2 && index == f->hashed) {
         crypto_generichash_update(&f->hst, r->buf, len);
         f->hashed++;
     }

@@ -13,6 +13,14 @@
 
 #define BAR_EVERY_S 0.2
 
+/* What the hash of a finished file is: the whole file's BLAKE2b-256
+ * (protocol 1) or the root of its chunk tree, keyed with the file's key
+ * (protocol 2; the same at the sender and every receiver). */
+static const char *hash_label(const secmq_file_event *ev)
+{
+    return ev->protocol == SECMQ_FILE_PROTOCOL_2 ? "tree-v2" : "blake2b-256";
+}
+
 static const char *kind_name(int kind)
 {
     switch (kind) {
@@ -112,7 +120,7 @@ static void json_event(struct file_out *o, const secmq_file_event *ev)
     }
     if (ev->hash != NULL) {
         hex(h, ev->hash, SECMQ_FILE_HASH_BYTES);
-        printf(",\"hash\":\"blake2b-256:%s\"", h);
+        printf(",\"hash\":\"%s:%s\"", hash_label(ev), h);
     }
     if (ev->kind == SECMQ_FILE_EV_REFUSED || ev->kind == SECMQ_FILE_EV_FAILED) {
         printf(",\"reason\":\"%s\"", secmq_file_reason_name(ev->reason));
@@ -179,8 +187,9 @@ static void result_line(const secmq_file_event *ev)
     char h[2 * SECMQ_FILE_HASH_BYTES + 1], n[300], p[100];
 
     hex(h, ev->hash, SECMQ_FILE_HASH_BYTES);
-    printf("%s\t%llu\tblake2b-256:%s\t%s\n", printable(ev->name, n, sizeof n),
-           (unsigned long long)ev->size, h, printable(ev->peer, p, sizeof p));
+    printf("%s\t%llu\t%s:%s\t%s\n", printable(ev->name, n, sizeof n),
+           (unsigned long long)ev->size, hash_label(ev), h,
+           printable(ev->peer, p, sizeof p));
     fflush(stdout);
 }
 
