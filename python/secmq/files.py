@@ -48,10 +48,12 @@ class FileEvent:
     (sender's "done", "refused", "request") or the sender's (receiver).
     size: the file size; bytes: bytes acknowledged by the broker (sender)
     or held (receiver); chunks: chunks done (for "request": chunks asked
-    for); chunk_count. hash: the file's BLAKE2b-256 (32 bytes, "done"
-    only, else None). reason: "refused" and "failed": "too_large",
-    "no_space", "bad_name", "io", "hash" or "busy"; "rejected": why the
-    message did not open ("bad_signature", ...); else None. rc: "failed":
+    for); chunk_count. hash: 32 bytes, "done" only, else None: the
+    file's BLAKE2b-256 (protocol 1) or the root of its chunk tree keyed
+    with the file's key (protocol 2, the default). reason: "refused"
+    and "failed": "too_large", "no_space", "bad_name", "io", "hash" or
+    "busy"; "rejected": why the message did not open ("bad_tag",
+    "bad_proof", ...); else None. rc: "failed":
     the library's code (negative). detail: one sentence for people.
     """
 

@@ -152,8 +152,10 @@ class Files(ClientMixin, E2ETestCase):
                          hashlib.sha256(data).hexdigest())
         self.assertEqual((done.kind, done.name, done.size, done.peer),
                          ("done", "image.raw", 3 * MB, "alice"))
-        self.assertEqual(done.hash,
-                         hashlib.blake2b(data, digest_size=32).digest())
+        # Protocol 2: the root of the file's keyed chunk tree, the same
+        # value the receiver reports.
+        self.assertEqual("tree-v2:" + done.hash.hex(),
+                         self.json_events(rx, "done")[0]["hash"])
         self.assertIs(events[-1], done)
         self.assert_progress(events, 3 * MB)
         self.assertEqual(self.json_events(rx, "done")[0]["sender"], "sam")

@@ -4,7 +4,10 @@ arrives byte-identical although the broker restarts, or the receiver is
 SIGKILLed and restarted, mid-transfer; the same when the SENDER, sending
 through its durable outbox (--outbox), is SIGKILLed and restarted, or starts
 while the broker is down; a tampered chunk injected by a raw client is
-rejected and the file still completes.
+rejected and the file still completes, with protocol 2 (the default:
+chunks carry a proof to the signed tree root) and protocol 1 (--protocol
+1: signed chunks), also a chunk forged by another receiver holding the
+file key; a file changed while it is sent stops the sender loudly.
 
 Keyrings are made with secmq-keys (docs/PROTOCOL.md §8.1): sam owns
 `files/#` (publisher sam, subscriber alice) and `files/r/#` (publisher
@@ -24,7 +27,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
-from keys import E2ETestCase, LiveProc, flip  # noqa: E402
+from keys import (E2ETestCase, LiveProc, flip, kdf_derive,  # noqa: E402
+                  open_envelope, open_grant, u16)
+from nacl import bindings as nb  # noqa: E402
 import broker as brokermod  # noqa: E402
 
 TOPIC = "files"
@@ -159,11 +164,12 @@ class Resume(FileTestCase):
         self.assertEqual(done[0]["name"], "image.raw")
         self.assertEqual(done[0]["size"], 20 * MB)
         self.assertEqual(done[0]["sender"], "sam")
-        with open(src, "rb") as fh:
-            b2 = hashlib.blake2b(fh.read(), digest_size=32)
-        self.assertEqual(done[0]["hash"], "blake2b-256:" + b2.hexdigest())
+        # Protocol 2: the keyed tree root, the same at both ends.
+        self.assertTrue(done[0]["hash"].startswith("tree-v2:"), done)
         self.assertEqual(self.leftovers(), ["image.raw"])
-        self.assertEqual(len(self.events(tx, "done")), 1, tx.text())
+        txdone = self.events(tx, "done")
+        self.assertEqual(len(txdone), 1, tx.text())
+        self.assertEqual(txdone[0]["hash"], done[0]["hash"])
 
     def test_receiver_sigkill_and_restart(self):
         """The receiver is SIGKILLed at about a third of a 20 MB file and
@@ -273,35 +279,101 @@ class OutboxSender(FileTestCase):
         self.assertEqual(len(self.events(tx, "done")), 1, tx.text())
 
 
+def forge_chunk(manifest_env, mtopic, chunk, ctopic, channel_key):
+    """What a receiver holding the channel key can do (PROTOCOL.md §8.8):
+    open the manifest, take the file key, and seal other bytes as the
+    captured chunk's index under the chunk key, with the captured proof.
+    The AEAD of the result opens; its leaf is not the sender's."""
+    m = open_envelope(manifest_env, mtopic, channel_key)
+    assert m is not None and m[:8] == b"SECMQFM2", m and m[:8]
+    file_key, chunk_size = m[24:56], int.from_bytes(m[96:100], "big")
+    header = chunk[:14] + os.urandom(24)
+    ad = b"secmq-chunk-v2" + header + u16(len(ctopic)) + ctopic.encode()
+    forged = bytes(chunk_size)   # a full chunk of zeros
+    ct = nb.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        forged, ad, header[14:], kdf_derive(32, 2, b"secmqfil", file_key))
+    return header + ct + chunk[38 + chunk_size + 16:]
+
+
 class Tamper(FileTestCase):
 
-    def test_tampered_chunk_rejected(self):
-        """A raw client (paho, as eve) captures a chunk and re-publishes it
-        with one byte flipped, and once more moved to another file's
-        topic: the receiver rejects both (rejected events, bad_tag or
-        bad_signature), and the file still completes intact."""
+    def tamper(self, *send_args, forge=False):
+        """Send a 3 MB file; a raw client (paho, as eve) captures a chunk
+        and re-publishes it with a byte of its ciphertext flipped, with
+        its last byte flipped, moved to another file's topic (unknown:
+        ignored), and (forge) as alice could forge it. The file still
+        completes intact; returns the receiver's rejection reasons and
+        both sides' done events."""
         src = os.path.join(self.work, "cam.ppm")
         digest = make_file(src, 3 * MB)
-        cap = self.paho(subscribe=TOPIC + "/c/+", client_id="paho-eve")
+        cap = self.paho(subscribe=TOPIC + "/#", client_id="paho-eve")
         rx = self.recv("-C", "1")
-        tx = self.send("--rate", "1M", src)
-        m = cap.get(timeout=20)
-        self.assertIsNotNone(m, "paho saw no chunk")
-        topic, payload = m[0], m[1]
+        tx = self.send("--rate", "1M", *send_args, src)
+        manifest = chunk = None
+        for _ in range(40):
+            m = cap.get(timeout=20)
+            self.assertIsNotNone(m, "paho saw no chunk")
+            if m[0] == TOPIC + "/m":
+                manifest = m[1]
+            elif "/c/" in m[0] and chunk is None:
+                chunk = m
+            if chunk is not None and (manifest is not None or not forge):
+                break
+        topic, payload = chunk[0], chunk[1]
         with open(src, "rb") as fh:
             self.assertNotIn(fh.read(64), payload)
-        bad = flip(payload, len(payload) // 2)
-        cap.publish(topic, bad, qos=1)
-        other = topic[:-32] + "0" * 32
-        cap.publish(other, payload, qos=1)   # unknown file: ignored
-        sig = flip(payload, len(payload) - 1)
-        cap.publish(topic, sig, qos=1)
+        cap.publish(topic, flip(payload, len(payload) // 2), qos=1)
+        cap.publish(topic[:-32] + "0" * 32, payload, qos=1)
+        cap.publish(topic, flip(payload, len(payload) - 1), qos=1)
+        if forge:
+            ck = open_grant(self.grant(self.files_grants, "alice"),
+                            self.identity("alice"))["channel_key"]
+            cap.publish(topic, forge_chunk(manifest, TOPIC + "/m", payload,
+                                           topic, ck), qos=1)
         self.assertEqual(rx.wait_exit(60), 0, rx.text()[-3000:])
         self.assertEqual(tx.wait_exit(30), 0, tx.text()[-3000:])
-        rej = self.events(rx, "rejected")
-        reasons = sorted(e["reason"] for e in rej)
-        self.assertEqual(reasons, ["bad_signature", "bad_tag"], rx.text())
         self.assertEqual(sha256(os.path.join(self.out, "cam.ppm")), digest)
+        reasons = sorted(e["reason"] for e in self.events(rx, "rejected"))
+        return reasons, self.events(rx, "done"), self.events(tx, "done")
+
+    def test_tampered_chunk_rejected(self):
+        """Protocol 2: the flipped ciphertext byte is bad_tag; the flipped
+        proof byte and the chunk forged with the file key (valid AEAD,
+        other content, the honest proof) are bad_proof: the proof to the
+        signed root, not the file key, says what the sender sent."""
+        reasons, rxdone, txdone = self.tamper(forge=True)
+        self.assertEqual(reasons, ["bad_proof", "bad_proof", "bad_tag"])
+        self.assertTrue(rxdone[0]["hash"].startswith("tree-v2:"), rxdone)
+        self.assertEqual(txdone[0]["hash"], rxdone[0]["hash"])
+
+    def test_protocol_1_sender(self):
+        """send --protocol 1 (for receivers not yet on protocol 2) reaches
+        a current receiver: signed chunks (the flipped ciphertext byte is
+        bad_tag, the flipped signature byte bad_signature) and the whole
+        file's BLAKE2b-256, checked here independently."""
+        reasons, rxdone, _ = self.tamper("--protocol", "1")
+        self.assertEqual(reasons, ["bad_signature", "bad_tag"])
+        with open(os.path.join(self.work, "cam.ppm"), "rb") as fh:
+            b2 = hashlib.blake2b(fh.read(), digest_size=32).hexdigest()
+        self.assertEqual(rxdone[0]["hash"], "blake2b-256:" + b2)
+
+    def test_file_changed_while_sending(self):
+        """The source is overwritten (same size) while it is being sent:
+        the sender re-reads each chunk against the tree it announced and
+        stops with "changed while it was being sent", exit status 3 (a file failed); the
+        receiver holds no complete file."""
+        src = os.path.join(self.work, "grow.log")
+        make_file(src, 3 * MB, seed=b"changing")
+        rx = self.recv()
+        tx = self.send("--rate", "1M", src)
+        self.wait_bytes(rx, 500 * 1000)
+        with open(src, "r+b") as fh:
+            fh.seek(2 * MB)
+            fh.write(b"x" * (512 * 1024))
+        self.assertEqual(tx.wait_exit(30), 3, tx.text()[-3000:])
+        self.assertIn("changed while it was being sent", tx.text())
+        rx.stop()
+        self.assertNotIn("grow.log", os.listdir(self.out))
 
 
 if __name__ == "__main__":
