@@ -1693,6 +1693,11 @@ def main():
     doc = load(rep, os.path.join(args.dir, "file-v1.json"))
     if doc is not None:
         check_file_file(rep, doc)
+    # §8 protocol 2: check_file2.py beside this file, on this file's code.
+    import check_file2
+    doc = load(rep, os.path.join(args.dir, "file-v2.json"))
+    if doc is not None:
+        check_file2.check_file(rep, doc)
     # §9 receipts: check_receipts.py beside this file, on this file's code.
     import check_receipts
     doc = load(rep, os.path.join(args.dir, "receipt-v1.json"))

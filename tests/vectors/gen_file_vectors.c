@@ -721,8 +721,8 @@ static void gen_neg_manifests(text *t)
     neg_manifest(t, "manifest: photo, one byte appended", b, n0 + 1,
                  "malformed");
     memcpy(b, m0, n0);
-    b[7] = '2';
-    neg_manifest(t, "manifest: magic SECMQFM2 (another version)", b, n0,
+    b[7] = '9';
+    neg_manifest(t, "manifest: magic SECMQFM9 (an unknown version)", b, n0,
                  "malformed");
     memcpy(b, m0, n0);
     memcpy(b, "SECMQFR1", 8);
@@ -1260,6 +1260,7 @@ static void check_manifest_entry(const tj_value *v)
     m.chunk_size = (uint32_t)cs;
     m.chunk_count = (uint32_t)cc;
     memcpy(m.hash, hash, 32);
+    m.version = SECMQ_FILE_PROTOCOL_1; /* what decoding a SECMQFM1 sets */
     m.mtime_ms = mt;
     memcpy(m.name, ann, strlen(ann) + 1);
     if (secmq_file_manifest_encode(out, sizeof out, &olen, &m) != SECMQ_OK ||
