@@ -235,6 +235,45 @@ static const char *signature_problem(const client *c, const char *topic,
     return "key not registered for user";
 }
 
+/*
+ * A file chunk of protocol 2 where signatures are enforced: the user's
+ * ACL let it write the topic already; it must also be one with a
+ * registered signing key (a file sender signs its manifests), or, for a
+ * relay, some user with a key must be allowed the topic.
+ */
+static int chunk_answer(const plugin *p, const client *c,
+                        const struct mosquitto_evt_acl_check *ed)
+{
+    const char *writer = NULL;
+    char b1[80], b2[160], b3[160];
+
+    if (c->relay) {
+        writer = secmq__signers_chunk_writer(&p->signers, ed->topic);
+    } else if (c->nkeys > 0) {
+        writer = c->user;
+    }
+    if (writer == NULL) {
+        logf_(MOSQ_LOG_NOTICE,
+              "dropped publish on '%s' from client '%s' (user '%s'): a file "
+              "chunk (protocol 2) from %s",
+              secmq__printable(ed->topic, b3, sizeof b3),
+              secmq__printable(c->id, b1, sizeof b1),
+              secmq__printable(c->user, b2, sizeof b2),
+              c->relay ? "a relay, on a topic no user with a signing key may "
+                         "publish on"
+                       : "a user without a registered signing key");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    logf_(MOSQ_LOG_DEBUG,
+          "accepted unsigned file chunk (protocol 2) on '%s' from client "
+          "'%s' (user '%s'): receivers check it against the signed "
+          "manifest",
+          secmq__printable(ed->topic, b3, sizeof b3),
+          secmq__printable(c->id, b1, sizeof b1),
+          secmq__printable(c->user, b2, sizeof b2));
+    return MOSQ_ERR_SUCCESS;
+}
+
 /* Why secmq__signers_check refused (v), for a log line, in buf. */
 static const char *relay_why(secmq_relay_verdict v, const char *signer,
                              char *buf, size_t cap)
@@ -315,6 +354,16 @@ static int acl_answer(const plugin *p, const client *c,
                   secmq__printable(c->id, b1, sizeof b1),
                   secmq__printable(c->user, b2, sizeof b2));
             return MOSQ_ERR_ACL_DENIED;
+        }
+        /* SECURITY: a file chunk of protocol 2 (PROTOCOL.md §8.3.2) is
+         * not an envelope and carries no signature: its proof to the
+         * signed manifest's root is what receivers check. Here only its
+         * form (and, above, the user's ACL) can be checked; one that is
+         * not the sender's is refused by every receiver (bad_proof). */
+        if ((p->require_signed || need_sig) &&
+            secmq_file_chunk_v2_form(ed->topic, ed->payload,
+                                     ed->payloadlen)) {
+            return chunk_answer(p, c, ed);
         }
         /* SECURITY: checked here rather than on MESSAGE so that a Will
          * (checked with its payload at CONNECT) is covered too. */
@@ -401,6 +450,20 @@ static int on_message(int event, void *event_data, void *userdata)
     }
     if (ed->topic == NULL) {
         return MOSQ_ERR_ACL_DENIED;
+    }
+    /* A file chunk of protocol 2 has no signature (PROTOCOL.md §8.3.2):
+     * its form, and a user with a key who may publish there. */
+    if (secmq_file_chunk_v2_form(ed->topic, ed->payload, ed->payloadlen)) {
+        signer = secmq__signers_chunk_writer(&p->signers, ed->topic);
+        if (signer != NULL) {
+            logf_(MOSQ_LOG_DEBUG,
+                  "bridged-in file chunk (protocol 2) on '%s' from '%s': "
+                  "'%s' may publish there; receivers check the proof",
+                  secmq__printable(ed->topic, b2, sizeof b2),
+                  secmq__printable(id, b1, sizeof b1),
+                  secmq__printable(signer, b3, sizeof b3));
+            return MOSQ_ERR_SUCCESS;
+        }
     }
     v = secmq__signers_check(&p->signers, ed->topic, ed->payload,
                              ed->payloadlen, &signer);

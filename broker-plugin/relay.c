@@ -138,6 +138,18 @@ secmq_relay_verdict secmq__signers_check(const secmq_signers *s,
     return v;
 }
 
+const char *secmq__signers_chunk_writer(const secmq_signers *s,
+                                        const char *topic)
+{
+    for (size_t i = 0; i < s->nusers; i++) {
+        if (secmq__acl_check_topic(s->users[i].acl, topic, SECMQ_ACL_WRITE,
+                                   NULL)) {
+            return s->users[i].name;
+        }
+    }
+    return NULL;
+}
+
 const char *secmq__relay_verdict_str(secmq_relay_verdict v)
 {
     switch (v) {

@@ -68,6 +68,14 @@ secmq_relay_verdict secmq__signers_check(const secmq_signers *s,
                                          const char *topic, const void *payload,
                                          size_t len, const char **signer);
 
+/*
+ * secmq__signers_chunk_writer -- the name of a user with a signing key
+ * whose rules let it publish on topic (borrowed from s), or NULL. For file
+ * chunks of protocol 2, which carry no signature to name their sender.
+ */
+const char *secmq__signers_chunk_writer(const secmq_signers *s,
+                                        const char *topic);
+
 /* A short reason for the log ("key not registered for any user", ...). */
 const char *secmq__relay_verdict_str(secmq_relay_verdict v);
 

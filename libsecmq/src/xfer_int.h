@@ -55,6 +55,12 @@ void secmq__xfer_event(secmq_file_event *ev, char *detail, size_t dlen,
 
 /* ---- the chunk tree (xfertree.c) ---------------------------------------- */
 
+/* The v2 chunk's first bytes (PROTOCOL.md §8.3.2): version, kind, and
+ * where the key id starts. */
+#define SECMQ__CHUNK2_VERSION 0x02u
+#define SECMQ__CHUNK2_KIND 0x43u /* 'C' */
+#define SECMQ__CHUNK2_OFF_KEY_ID 2u
+
 /* Start the leaf of chunk index under ktree; feed the plaintext with
  * crypto_generichash_update, finish with crypto_generichash_final into
  * SECMQ_FILE_NODE_BYTES. Streams what secmq_file_tree_leaf does at once. */

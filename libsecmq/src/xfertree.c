@@ -22,11 +22,11 @@
 #define TAG_LEAF 0x00u
 #define TAG_NODE 0x01u
 #define TAG_EMPTY 0x02u
-#define CHUNK2_VERSION 0x02u
-#define CHUNK2_KIND 0x43u /* 'C' */
+#define CHUNK2_VERSION SECMQ__CHUNK2_VERSION
+#define CHUNK2_KIND SECMQ__CHUNK2_KIND
 #define AD_PREFIX "secmq-chunk-v2"
 #define AD_PREFIX_BYTES 14u
-#define OFF_KEY_ID 2u
+#define OFF_KEY_ID SECMQ__CHUNK2_OFF_KEY_ID
 #define OFF_INDEX 10u
 #define OFF_NONCE 14u
 #define NODE SECMQ_FILE_NODE_BYTES

@@ -312,5 +312,54 @@ class PerRuleSigned(SignedTestCase):
         self.assertRegex(line[0], re.compile(r"signed", re.I))
 
 
+class FileChunks(SignedTestCase):
+    """File chunks of protocol 2 (PROTOCOL.md §8.3.2) carry no signature:
+    with signatures enforced, the plugin lets through one of the right
+    form (0x02 'C', header and tag, on .../c/<32 hex> whose first 16 are
+    its key id) from a user with a registered signing key whom the ACL
+    lets publish there; receivers then check its proof against the signed
+    manifest. Anything else of that look is dropped and logged."""
+
+    def setUp(self):
+        super().setUp()
+        self.acl_add("--user", "sam", "files/#", "write")
+        self.acl_add("--user", "alice", "files/#", "readwrite")
+
+    def test_chunk_form_enforced(self):
+        cap = self.paho(user="alice", client_id="alice-chunks",
+                        subscribe="files/#")
+        sam = self.paho(user="sam", client_id="sam-chunks")
+        alice = self.paho(user="alice", client_id="alice-pub")
+        fid = os.urandom(16)
+        topic = "files/c/" + fid.hex()
+
+        def chunk(key_id=fid[:8], body=100, head=b"\x02C"):
+            return head + key_id + b"\0\0\0\1" + os.urandom(24 + body)
+
+        def delivered(payload):
+            sam.publish(topic, payload, qos=1)
+            [(t, got)] = self.capture(cap)
+            self.assertEqual((t, got), (topic, payload))
+
+        since = self.broker.log_size()
+        delivered(chunk())
+        bad = [(sam, "sam-chunks", "sam", topic, chunk(key_id=bytes(8)),
+                "not a signed secmq envelope"),
+               (sam, "sam-chunks", "sam", topic, chunk(body=15),
+                "not a signed secmq envelope"),
+               (sam, "sam-chunks", "sam", topic, chunk(head=b"\x02c"),
+                "not a signed secmq envelope"),
+               (sam, "sam-chunks", "sam", "files/x/" + fid.hex(), chunk(),
+                "not a signed secmq envelope"),
+               (alice, "alice-pub", "alice", topic, chunk(),
+                "a file chunk \\(protocol 2\\) from a user without a "
+                "registered signing key")]
+        for who, cid, user, t, payload, why in bad:
+            who.publish(t, payload, qos=1)
+            self.wait_log(rx_dropped(t, cid, user, why), since)
+            delivered(chunk())   # the next thing alice gets
+        self.assert_no_more(cap, 0.3)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -341,6 +341,17 @@ SECMQ_API int secmq_file_chunk_open_v2(unsigned char *out, size_t cap,
                                        const char *chunk_topic, const void *buf,
                                        size_t len) SECMQ_NODISCARD;
 
+/*
+ * secmq_file_chunk_v2_form -- what a broker can check of a v2 chunk (buf,
+ * len, BORROWED) without the file key: the version byte 0x02 and kind
+ * 'C', at least a header and a tag, and a topic that ends in "/c/"
+ * followed by 32 lower-case hex digits whose first 16 spell the chunk's
+ * key id. Says nothing about who made it: receivers decide that with the
+ * proof (secmq_file_chunk_open_v2). 1 if so, else 0 (also for NULL).
+ */
+SECMQ_API int secmq_file_chunk_v2_form(const char *topic, const void *buf,
+                                       size_t len);
+
 /* ------------------------------------------------------------------------ */
 /* Events                                                                   */
 /* ------------------------------------------------------------------------ */
