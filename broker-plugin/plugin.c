@@ -361,8 +361,7 @@ static int acl_answer(const plugin *p, const client *c,
          * form (and, above, the user's ACL) can be checked; one that is
          * not the sender's is refused by every receiver (bad_proof). */
         if ((p->require_signed || need_sig) &&
-            secmq_file_chunk_v2_form(ed->topic, ed->payload,
-                                     ed->payloadlen)) {
+            secmq_file_chunk_v2_form(ed->topic, ed->payload, ed->payloadlen)) {
             return chunk_answer(p, c, ed);
         }
         /* SECURITY: checked here rather than on MESSAGE so that a Will

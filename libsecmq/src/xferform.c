@@ -37,6 +37,7 @@ int secmq_file_chunk_v2_form(const char *topic, const void *buf, size_t len)
             return 0;
         }
     }
-    sodium_bin2hex(hex, sizeof hex, p + SECMQ__CHUNK2_OFF_KEY_ID, SECMQ_ID_BYTES);
+    sodium_bin2hex(hex, sizeof hex, p + SECMQ__CHUNK2_OFF_KEY_ID,
+                   SECMQ_ID_BYTES);
     return memcmp(slash, hex, 2 * SECMQ_ID_BYTES) == 0;
 }

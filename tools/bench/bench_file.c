@@ -11,7 +11,12 @@
  *   file       `secmq-file send` of a file of that many bytes to
  *              `secmq-file recv -C 1`, both as child processes: from the
  *              sender's start until the receiver exits (the file hashed,
- *              sent, written, fsynced, verified, renamed), MB/s of file
+ *              sent, written, fsynced, verified, renamed), MB/s of file;
+ *              50 MB and 4 MB (a camera image) with protocol 2 and 1
+ *   mosquitto  `mosquitto_pub -f` of an 8 MB file in one QoS 1 message
+ *              over TLS to a `mosquitto_sub -C 1` writing it to a file,
+ *              from the publisher's start until the subscriber exits,
+ *              next to secmq-file (protocol 2) of the same 8 MB
  *   rss        peak RSS (ru_maxrss from wait4) of the receiver and the
  *              sender for each file size
  *   cpu        user + system CPU time (from wait4) of the receiver and the
@@ -200,10 +205,12 @@ static int make_file(const char *path, size_t size)
     return fclose(f);
 }
 
-/* One file transfer; MB/s into *rate, peak RSS of both sides. */
+/* One file transfer with protocol proto ("1" or "2"); MB/s into *rate,
+ * peak RSS of both sides. */
 static int run_file(const bench_broker *b, const char *dir, const char *bin,
-                    size_t size, int n, double *rate, struct usage *recv_u,
-                    struct usage *send_u, char *err, size_t errlen)
+                    size_t size, int n, const char *proto, double *rate,
+                    struct usage *recv_u, struct usage *send_u, char *err,
+                    size_t errlen)
 {
     char tool[PATHB], port[16], src[PATHB], out[PATHB], log[PATHB];
     char st[PATHB], sam[PATHB], alice[PATHB], rid[32], sid[32];
@@ -244,13 +251,29 @@ static int run_file(const bench_broker *b, const char *dir, const char *bin,
     {
         char win[16];
         snprintf(win, sizeof win, "%u", WINDOW);
-        char *sargv[] = {tool,        "send",      "--no-config",
-                         "-h",        "127.0.0.1", "-p",
-                         port,        "--cafile",  (char *)b->cafile,
-                         "--keyring", sam,         "-i",
-                         sid,         "-t",        "files",
-                         "--window",  win,         "--state",
-                         st,          "--quiet",   src,
+        char *sargv[] = {tool,
+                         "send",
+                         "--no-config",
+                         "-h",
+                         "127.0.0.1",
+                         "-p",
+                         port,
+                         "--cafile",
+                         (char *)b->cafile,
+                         "--keyring",
+                         sam,
+                         "-i",
+                         sid,
+                         "-t",
+                         "files",
+                         "--window",
+                         win,
+                         "--state",
+                         st,
+                         "--quiet",
+                         "--protocol",
+                         (char *)proto,
+                         src,
                          NULL};
         sp = spawn(sargv, log);
     }
@@ -264,6 +287,86 @@ static int run_file(const bench_broker *b, const char *dir, const char *bin,
         return -1;
     }
     (void)unlink(src);
+    return 0;
+}
+
+/*
+ * The same file as one message with mosquitto's own clients over TLS, as
+ * a user would: mosquitto_sub -C 1 writes it to a file, mosquitto_pub -f
+ * sends it at QoS 1; from the publisher's start until the subscriber has
+ * written it and exited. MB/s into *rate.
+ */
+static int run_mosquitto(const bench_broker *b, const char *dir, size_t size,
+                         int n, double *rate, char *err, size_t errlen)
+{
+    char port[16], src[PATHB], out[PATHB], log[PATHB];
+    struct usage u;
+    pid_t rp, sp;
+    uint64_t t0;
+    int rrc, src_rc;
+    struct stat got;
+
+    snprintf(port, sizeof port, "%d", b->tls_port);
+    snprintf(src, sizeof src, "%s/mq-%d.bin", dir, n);
+    snprintf(out, sizeof out, "%s/mq-%d.out", dir, n);
+    snprintf(log, sizeof log, "%s/mq-%d.log", dir, n);
+    if (make_file(src, size) != 0) {
+        snprintf(err, errlen, "cannot make %.300s: %s", src, strerror(errno));
+        return -1;
+    }
+    {
+        char *rargv[] = {"/usr/bin/mosquitto_sub",
+                         "-h",
+                         "127.0.0.1",
+                         "-p",
+                         port,
+                         "--cafile",
+                         (char *)b->cafile,
+                         "-t",
+                         "raw/file",
+                         "-q",
+                         "1",
+                         "-C",
+                         "1",
+                         "-N",
+                         NULL};
+        rp = spawn(rargv, out);
+    }
+    {
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
+    t0 = bench_now_ns();
+    {
+        char *sargv[] = {"/usr/bin/mosquitto_pub",
+                         "-h",
+                         "127.0.0.1",
+                         "-p",
+                         port,
+                         "--cafile",
+                         (char *)b->cafile,
+                         "-t",
+                         "raw/file",
+                         "-q",
+                         "1",
+                         "-f",
+                         src,
+                         NULL};
+        sp = spawn(sargv, log);
+    }
+    rrc = reap(rp, FILE_TIMEOUT_S, &u);
+    *rate = (double)size / ((double)(bench_now_ns() - t0) / 1e9) / MB;
+    src_rc = reap(sp, 30, &u);
+    if (rrc != 0 || src_rc != 0 || stat(out, &got) != 0 ||
+        (size_t)got.st_size != size) {
+        snprintf(err, errlen,
+                 "mosquitto_sub exited %d, mosquitto_pub %d, or %.300s is "
+                 "not the whole file",
+                 rrc, src_rc, out);
+        return -1;
+    }
+    (void)unlink(src);
+    (void)unlink(out);
     return 0;
 }
 
@@ -423,12 +526,19 @@ static const char file_usage[] =
     "             window 16, one publisher and one subscriber (MB/s)\n"
     "  file       secmq-file send of a 50 MB file to secmq-file recv -C 1,\n"
     "             both child processes, from the sender's start until the\n"
-    "             receiver exits (MB/s of file), and its ratio to TLS only\n"
-    "  memory     peak RSS of receiver and sender for 50, 10 and 100 MB\n"
+    "             receiver exits (MB/s of file), and its ratio to TLS only,\n"
+    "             with protocol 2 and protocol 1 (--protocol 1)\n"
+    "  image      the same for a 4 MB file (a camera image), v2 and v1\n"
+    "  mosquitto  an 8 MB file as one QoS 1 message over TLS:\n"
+    "             mosquitto_pub -f to mosquitto_sub -C 1 writing it, from\n"
+    "             the publisher's start until the subscriber exits, next\n"
+    "             to secmq-file (v2) of the same 8 MB\n"
+    "  memory     peak RSS of receiver and sender for every run (50, 4, 8,\n"
+    "             10 and 100 MB)\n"
     "  CPU        user + system CPU time of receiver and sender (wait4),\n"
     "             whole process, and that divided by the file's chunks\n"
     "Options:\n"
-    "  --quick    5, 1 and 10 MB files instead\n"
+    "  --quick    5, 1 and 10 MB files instead of 50, 10 and 100\n"
     "  --json     one JSON document instead of the text\n"
     "  --keep     keep the temp dirs (logs, keyrings)\n"
     "  --mosquitto PATH  broker binary (default /usr/sbin/mosquitto)\n"
@@ -463,14 +573,32 @@ static int parse(struct fopts *o, int argc, char **argv)
     return 0;
 }
 
+/* The transfers of the suite, in the order they run. */
+struct run {
+    size_t size;
+    const char *proto; /* "1" or "2" */
+    const char *what;
+    double rate;
+    struct usage r, s;
+};
+
 int bench_file_main(int argc, char **argv)
 {
     char err[BENCH_ERR_BYTES], certs[BENCH_PATH_BYTES], bin[BENCH_PATH_BYTES];
     char keys_bin[BENCH_PATH_BYTES], dir[BENCH_PATH_BYTES];
-    /* 50 MB for the rate; 10 and 100 MB for the memory. */
-    size_t sizes[3] = {50000000, 10000000, 100000000};
-    double rates[3] = {0, 0, 0}, tls = 0;
-    struct usage ur[3], us[3];
+    /* 50 MB for the rate (both protocols), a 4 MB camera image, 8 MB
+     * against mosquitto_pub, 10 and 100 MB for the memory. */
+    struct run runs[] = {
+        {50000000, "2", "rate", 0, {0, 0}, {0, 0}},
+        {50000000, "1", "rate", 0, {0, 0}, {0, 0}},
+        {4000000, "2", "image", 0, {0, 0}, {0, 0}},
+        {4000000, "1", "image", 0, {0, 0}, {0, 0}},
+        {8000000, "2", "vs mosquitto_pub", 0, {0, 0}, {0, 0}},
+        {10000000, "2", "memory", 0, {0, 0}, {0, 0}},
+        {100000000, "2", "memory", 0, {0, 0}, {0, 0}},
+    };
+    enum { NRUNS = sizeof runs / sizeof runs[0], MQ_SIZE = 8000000 };
+    double tls = 0, mq = 0;
     bench_broker br;
     bench_host h;
     struct fopts o;
@@ -482,13 +610,11 @@ int bench_file_main(int argc, char **argv)
     }
     rc = 1;
     if (o.quick) {
-        sizes[0] = 5000000;
-        sizes[1] = 1000000;
-        sizes[2] = 10000000;
+        runs[0].size = runs[1].size = 5000000;
+        runs[5].size = 1000000;
+        runs[6].size = 10000000;
     }
     memset(&br, 0, sizeof br);
-    memset(ur, 0, sizeof ur);
-    memset(us, 0, sizeof us);
     dir[0] = '\0';
     signal(SIGPIPE, SIG_IGN);
     if (bench_broker_default_certs_bin(certs, sizeof certs, err, sizeof err) !=
@@ -502,12 +628,18 @@ int bench_file_main(int argc, char **argv)
         make_keyrings(dir, keys_bin, err, sizeof err) != 0) {
         goto out;
     }
-    if (run_tls(&br, (long)(sizes[0] / CHUNK), &tls, err, sizeof err) != 0) {
+    if (run_tls(&br, (long)(runs[0].size / CHUNK), &tls, err, sizeof err) !=
+        0) {
         goto out;
     }
-    for (int i = 0; i < 3; i++) {
-        if (run_file(&br, dir, bin, sizes[i], i, &rates[i], &ur[i], &us[i], err,
+    for (int i = 0; i < (int)NRUNS; i++) {
+        if (run_file(&br, dir, bin, runs[i].size, i, runs[i].proto,
+                     &runs[i].rate, &runs[i].r, &runs[i].s, err,
                      sizeof err) != 0) {
+            goto out;
+        }
+        if (runs[i].size == MQ_SIZE &&
+            run_mosquitto(&br, dir, MQ_SIZE, i, &mq, err, sizeof err) != 0) {
             goto out;
         }
     }
@@ -516,18 +648,23 @@ int bench_file_main(int argc, char **argv)
         printf("{\"suite\":\"file\",\"cpu\":\"%s\",\"cores\":%d,"
                "\"chunk\":%u,\"window\":%u,"
                "\"tls_qos1_mb_s\":%.2f,\"file_mb\":%.0f,\"file_mb_s\":%.2f,"
-               "\"ratio\":%.3f,\"rss\":[",
-               h.cpu, h.cores, CHUNK, WINDOW, tls, (double)sizes[0] / MB,
-               rates[0], tls > 0 ? rates[0] / tls : 0.0);
-        for (int i = 0; i < 3; i++) {
-            printf("%s{\"file_mb\":%.0f,\"recv_kb\":%ld,\"send_kb\":%ld,"
+               "\"ratio\":%.3f,\"file_v1_mb_s\":%.2f,\"ratio_v1\":%.3f,"
+               "\"mosquitto_pub_8mb_mb_s\":%.2f,\"file_8mb_mb_s\":%.2f,"
+               "\"runs\":[",
+               h.cpu, h.cores, CHUNK, WINDOW, tls, (double)runs[0].size / MB,
+               runs[0].rate, tls > 0 ? runs[0].rate / tls : 0.0, runs[1].rate,
+               tls > 0 ? runs[1].rate / tls : 0.0, mq, runs[4].rate);
+        for (int i = 0; i < (int)NRUNS; i++) {
+            const struct run *r = &runs[i];
+            printf("%s{\"file_mb\":%.0f,\"protocol\":%s,\"what\":\"%s\","
+                   "\"recv_kb\":%ld,\"send_kb\":%ld,"
                    "\"mb_s\":%.2f,\"recv_cpu_s\":%.6f,\"send_cpu_s\":%.6f,"
                    "\"chunks\":%ld,\"recv_cpu_us_per_chunk\":%.1f,"
                    "\"send_cpu_us_per_chunk\":%.1f}",
-                   i ? "," : "", (double)sizes[i] / MB, ur[i].rss_kb,
-                   us[i].rss_kb, rates[i], ur[i].cpu_s, us[i].cpu_s,
-                   chunks_of(sizes[i]), per_chunk(ur[i].cpu_s, sizes[i]),
-                   per_chunk(us[i].cpu_s, sizes[i]));
+                   i ? "," : "", (double)r->size / MB, r->proto, r->what,
+                   r->r.rss_kb, r->s.rss_kb, r->rate, r->r.cpu_s, r->s.cpu_s,
+                   chunks_of(r->size), per_chunk(r->r.cpu_s, r->size),
+                   per_chunk(r->s.cpu_s, r->size));
         }
         printf("]}\n");
     } else {
@@ -535,23 +672,29 @@ int bench_file_main(int argc, char **argv)
         printf("  secmq TLS only, %u B messages, QoS 1, window %u: %8.1f "
                "MB/s\n",
                CHUNK, WINDOW, tls);
-        printf("  secmq-file, %.0f MB file, %u B chunks, window %u:   %8.1f "
-               "MB/s  (%.2fx TLS only; target 0.8x)\n",
-               (double)sizes[0] / MB, CHUNK, WINDOW, rates[0],
-               tls > 0 ? rates[0] / tls : 0.0);
-        for (int i = 0; i < 3; i++) {
-            printf("  %4.0f MB file: receiver peak RSS %6ld KiB, sender %6ld "
-                   "KiB, %.1f MB/s\n",
-                   (double)sizes[i] / MB, ur[i].rss_kb, us[i].rss_kb, rates[i]);
+        for (int i = 0; i < 2; i++) {
+            printf("  secmq-file v%s, %.0f MB file, %u B chunks, window %u: "
+                   "%8.1f MB/s  (%.2fx TLS only; target 0.8x)\n",
+                   runs[i].proto, (double)runs[i].size / MB, CHUNK, WINDOW,
+                   runs[i].rate, tls > 0 ? runs[i].rate / tls : 0.0);
         }
+        for (int i = 2; i < 4; i++) {
+            printf("  secmq-file v%s, %.0f MB camera image: %8.1f MB/s\n",
+                   runs[i].proto, (double)runs[i].size / MB, runs[i].rate);
+        }
+        printf("  8 MB file over TLS: mosquitto_pub -f (one QoS 1 message) "
+               "%.1f MB/s, secmq-file v2 %.1f MB/s (%.2fx; target 0.9x)\n",
+               mq, runs[4].rate, mq > 0 ? runs[4].rate / mq : 0.0);
         printf("  CPU (user + system, whole process: start, TLS, keyring, "
-               "hashing, chunks):\n");
-        for (int i = 0; i < 3; i++) {
-            printf("  %4.0f MB file, %ld chunks: receiver %.3f s = %.1f "
-                   "us/chunk, sender %.3f s = %.1f us/chunk\n",
-                   (double)sizes[i] / MB, chunks_of(sizes[i]), ur[i].cpu_s,
-                   per_chunk(ur[i].cpu_s, sizes[i]), us[i].cpu_s,
-                   per_chunk(us[i].cpu_s, sizes[i]));
+               "hashing, chunks) and peak RSS:\n");
+        for (int i = 0; i < (int)NRUNS; i++) {
+            const struct run *r = &runs[i];
+            printf("  v%s %4.0f MB, %5ld chunks: receiver %.3f s = %.1f "
+                   "us/chunk, %ld KiB; sender %.3f s = %.1f us/chunk, %ld "
+                   "KiB\n",
+                   r->proto, (double)r->size / MB, chunks_of(r->size),
+                   r->r.cpu_s, per_chunk(r->r.cpu_s, r->size), r->r.rss_kb,
+                   r->s.cpu_s, per_chunk(r->s.cpu_s, r->size), r->s.rss_kb);
         }
     }
     rc = 0;

@@ -2,12 +2,14 @@
  * secmq/file.h -- encrypted, resumable file transfer (docs/PROTOCOL.md §8).
  *
  * A sender announces each file with a sealed, signed manifest (name, size,
- * chunk size and count, BLAKE2b-256 of the file, a random per-file key) on
- * TOPIC/m, then publishes the file as chunks on TOPIC/c/<file id>, each one
- * encrypted with the per-file key and signed by the sender; receivers write
- * chunks at their offsets into a partial file, keep their progress in
- * sqlite, ask for what is missing on TOPIC/r/<file id>, verify the whole
- * file and rename it into place. Both sides resume after a restart.
+ * chunk size and count, the root of the file's chunk tree, a random
+ * per-file key) on TOPIC/m, then publishes the file as chunks on
+ * TOPIC/c/<file id>, each one encrypted with a key derived from the
+ * per-file key and carrying the proof of its place in the tree (protocol
+ * 2; protocol 1: signed chunks and a whole-file BLAKE2b-256); receivers
+ * verify each chunk, write it at its offset into a partial file, keep
+ * their progress in sqlite, ask for what is missing on TOPIC/r/<file id>
+ * and rename the file into place. Both sides resume after a restart.
  * Included by secmq.h; include that, not this file.
  *
  * Two layers:
@@ -471,9 +473,12 @@ SECMQ_API void secmq_file_sender_free(secmq_file_sender *s);
 /*
  * secmq_file_sender_add -- queue the file at path (BORROWED) under name
  * (BORROWED; NULL = the last component of path). Reads the whole file
- * once to hash it, on the calling thread. If the state file holds an
- * unfinished transfer of the same path, size and modification time, it is
- * resumed (same file id and key: receivers keep what they have);
+ * once, on the calling thread, to build its chunk tree (protocol 2, kept
+ * in memory: about 64 bytes per chunk) or hash it (protocol 1). If the
+ * state file holds an unfinished transfer of the same path, size,
+ * modification time and protocol (and, in protocol 2, the rebuilt tree has
+ * its root), it is resumed (same file id and key: receivers keep what they
+ * have);
  * otherwise a new transfer starts. Files are sent one after the other.
  * Returns SECMQ_OK, SECMQ_E_INVAL (not a regular file, a name that
  * secmq_file_name_check() refuses, as receivers would: the detail says
