@@ -39,5 +39,5 @@ int secmq_file_chunk_v2_form(const char *topic, const void *buf, size_t len)
     }
     sodium_bin2hex(hex, sizeof hex, p + SECMQ__CHUNK2_OFF_KEY_ID,
                    SECMQ_ID_BYTES);
-    return memcmp(slash, hex, 2 * SECMQ_ID_BYTES) == 0;
+    return memcmp(slash, hex, 2 * SECMQ_ID_BYTES) == 0; /* not secret */
 }

@@ -293,9 +293,12 @@ int secmq_file_chunk_open_v2(unsigned char *out, size_t cap, size_t *out_len,
     if (p[0] != CHUNK2_VERSION) {
         return SECMQ_OPEN_VERSION;
     }
-    if (len < SECMQ_FILE_CHUNK2_HEADER || p[1] != CHUNK2_KIND ||
-        memcmp(p + OFF_KEY_ID, m->file_id, SECMQ_ID_BYTES) != 0) {
-        return SECMQ_OPEN_MALFORMED; /* the key id is not secret */
+    if (len < SECMQ_FILE_CHUNK2_HEADER || p[1] != CHUNK2_KIND) {
+        return SECMQ_OPEN_MALFORMED;
+    }
+    ok = memcmp(p + OFF_KEY_ID, m->file_id, SECMQ_ID_BYTES); /* not secret */
+    if (ok != 0) {
+        return SECMQ_OPEN_MALFORMED;
     }
     i = secmq__get_u32(p + OFF_INDEX);
     if (i >= m->chunk_count || len != chunk2_len(m, i)) {
