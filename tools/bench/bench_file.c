@@ -314,45 +314,34 @@ static int run_mosquitto(const bench_broker *b, const char *dir, size_t size,
         snprintf(err, errlen, "cannot make %.300s: %s", src, strerror(errno));
         return -1;
     }
+    /* The same connection and topic for both; then -C 1 -N, or -f. */
     {
-        char *rargv[] = {"/usr/bin/mosquitto_sub",
-                         "-h",
-                         "127.0.0.1",
-                         "-p",
-                         port,
-                         "--cafile",
-                         (char *)b->cafile,
-                         "-t",
-                         "raw/file",
-                         "-q",
-                         "1",
-                         "-C",
-                         "1",
-                         "-N",
-                         NULL};
-        rp = spawn(rargv, out);
-    }
-    {
-        struct timespec ts = {1, 0};
-        nanosleep(&ts, NULL);
-    }
-    t0 = bench_now_ns();
-    {
-        char *sargv[] = {"/usr/bin/mosquitto_pub",
-                         "-h",
-                         "127.0.0.1",
-                         "-p",
-                         port,
-                         "--cafile",
-                         (char *)b->cafile,
-                         "-t",
-                         "raw/file",
-                         "-q",
-                         "1",
-                         "-f",
-                         src,
-                         NULL};
-        sp = spawn(sargv, log);
+        char *av[] = {"/usr/bin/mosquitto_sub",
+                      "-h",
+                      "127.0.0.1",
+                      "-p",
+                      port,
+                      "--cafile",
+                      (char *)b->cafile,
+                      "-t",
+                      "raw/file",
+                      "-q",
+                      "1",
+                      "-C",
+                      "1",
+                      "-N",
+                      NULL};
+        rp = spawn(av, out);
+        {
+            struct timespec ts = {1, 0};
+            nanosleep(&ts, NULL);
+        }
+        t0 = bench_now_ns();
+        av[0] = "/usr/bin/mosquitto_pub";
+        av[11] = "-f";
+        av[12] = src;
+        av[13] = NULL;
+        sp = spawn(av, log);
     }
     rrc = reap(rp, FILE_TIMEOUT_S, &u);
     *rate = (double)size / ((double)(bench_now_ns() - t0) / 1e9) / MB;
