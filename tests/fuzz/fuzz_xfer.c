@@ -1,7 +1,8 @@
 /*
  * fuzz_xfer.c -- libFuzzer target for the file-transfer parsers of
- * PROTOCOL.md §8 (xfercodec.c): the manifest and request decoders, the
- * name rule and chunk opening under a fixed manifest. Whatever the input:
+ * PROTOCOL.md §8 (xfercodec.c, xfertree.c): the manifest and request
+ * decoders, the name rule and chunk opening (protocols 1 and 2, and the
+ * broker's form check) under a fixed manifest. Whatever the input:
  * no crash, no out-of-bounds read (ASan, UBSan), a decoded manifest
  * encodes back to the same bytes, a checked name is a safe last component.
  * Input: a selector byte, then the bytes for that parser.
@@ -85,6 +86,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (idx >= 4 || len > SECMQ_FILE_CHUNK_MIN)) {
             __builtin_trap();
         }
+        /* The same bytes as a protocol 2 chunk (any root: the checks
+         * before the proof, and the proof walk, see every input). */
+        m.version = SECMQ_FILE_PROTOCOL_2;
+        memset(m.hash, 3, sizeof m.hash);
+        if (secmq_file_chunk_open_v2(pt, sizeof pt, &len, &idx, &m, topic,
+                                     data + 1, size - 1) == SECMQ_OPEN_OK &&
+            (idx >= 4 || len > SECMQ_FILE_CHUNK_MIN)) {
+            __builtin_trap();
+        }
+        (void)secmq_file_chunk_v2_form(topic, data + 1, size - 1);
         break;
     }
     }

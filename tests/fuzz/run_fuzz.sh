@@ -6,8 +6,9 @@
 # Usage: run_fuzz.sh SOURCE_DIR [PYTHON] [SECONDS] [TARGET]
 #   TARGET envelope (default): seeded with tests/vectors/envelope-v1.json;
 #   TARGET acl: broker-plugin/acl.c + filter.c + policy.c, seeded with a few policies.
-#   TARGET xfer: libsecmq/src/xfercodec.c + xfername.c (file-transfer
-#   manifests, requests, names, chunks).
+#   TARGET xfer: libsecmq/src/xfercodec.c + xfername.c + xfertree.c +
+#   xferform.c (file-transfer manifests, requests, names, chunks of both
+#   protocols).
 #   TARGET grant: libsecmq/src/grant.c (grant bodies, re-signed to reach the
 #   field rules) and topicfilter.c (the most-specific-filter order), seeded
 #   with tests/vectors/grant-v1.json and channel-v1.json.
@@ -117,11 +118,13 @@ if [ "$target" = conns ]; then
 fi
 
 if [ "$target" = xfer ]; then
-  # The file-transfer codecs (PROTOCOL.md section 8): xfercodec.c and its
-  # name rule (xfername.c) need the envelope and libsodium only.
+  # The file-transfer codecs (PROTOCOL.md section 8): xfercodec.c, its
+  # name rule (xfername.c) and protocol 2 (xfertree.c, xferform.c) need
+  # the envelope and libsodium only.
   "$cc" "${cflags[@]}" -I "$src/libsecmq/include" -I "$src/libsecmq/src" \
     "$src/tests/fuzz/fuzz_xfer.c" "$src/libsecmq/src/xfercodec.c" \
-    "$src/libsecmq/src/xfername.c" \
+    "$src/libsecmq/src/xfername.c" "$src/libsecmq/src/xfertree.c" \
+    "$src/libsecmq/src/xferform.c" \
     "$src/libsecmq/src/envelope.c" "${sodium[@]}" -o "$tmp/fuzz_xfer"
   # Seeds: selector byte (0 manifest, 1 request, 2 name, 3 chunk), then data.
   i=0
@@ -134,6 +137,7 @@ if [ "$target" = xfer ]; then
   seedx '\x02../../etc/x'
   seedx '\x02a/..'
   seedx '\x03\x01\x01\x01\x01\x01\x01\x01\x01\x01'
+  seedx '\x03\x02C\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x02'
   echo "run_fuzz: xfer, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
   "$tmp/fuzz_xfer" "${run[@]}" -max_len=8192 "$tmp/corpus"
   exit 0
