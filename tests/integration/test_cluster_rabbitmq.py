@@ -505,11 +505,11 @@ class ClusterRabbitmq(unittest.TestCase):
                     "--retry", "1", "-W", FILE_S, src,
                     timeout=FILE_S + TOOL_S)
         took = time.monotonic() - t0
-        self.assertRegex(r.stdout, r"^image\.raw\t3000000\tblake2b-256:"
+        self.assertRegex(r.stdout, r"^image\.raw\t3000000\ttree-v2:"
                          r"[0-9a-f]{64}\talice\n$")
         rout, rerr = recv.communicate(timeout=DELIVERY_S)
         self.assertEqual(recv.returncode, 0, rerr)
-        self.assertRegex(rout.decode(), r"^image\.raw\t3000000\tblake2b-256:"
+        self.assertRegex(rout.decode(), r"^image\.raw\t3000000\ttree-v2:"
                          r"[0-9a-f]{64}\tsam\n$")
         with open(os.path.join(out, "image.raw"), "rb") as fh:
             self.assertEqual(hashlib.sha256(fh.read()).hexdigest(),
