@@ -41,8 +41,7 @@ static unsigned char content_byte(uint64_t j)
     return (unsigned char)((j * 31u + 7u) & 0xffu);
 }
 
-static void put_key(text *t, const char *name, const unsigned char *b,
-                    size_t n)
+static void put_key(text *t, const char *name, const unsigned char *b, size_t n)
 {
     put(t, "\"%s\": ", name);
     put_hex(t, b, n);
@@ -146,8 +145,7 @@ static void gen_manifest(text *t)
 
     if (secmq_file_manifest_encode(b, sizeof b, &len, &m) != SECMQ_OK ||
         secmq_file_manifest_decode(&d, b, len) != SECMQ_OK ||
-        d.version != SECMQ_FILE_PROTOCOL_2 ||
-        memcmp(&d, &m, sizeof d) != 0) {
+        d.version != SECMQ_FILE_PROTOCOL_2 || memcmp(&d, &m, sizeof d) != 0) {
         die("manifest does not round-trip");
     }
     put(t, "  \"manifest\": {\"topic\": \"%s\", \"chunk_topic\": \"%s\",\n   ",
