@@ -21,6 +21,8 @@
  *              sender for each file size
  *   cpu        user + system CPU time (from wait4) of the receiver and the
  *              sender for each file size, and that per chunk
+ *   codec      the crypto of one 64 KiB chunk in each protocol, in this
+ *              process (bench_filecodec.c): the least noisy comparison
  * The keyrings are made with secmq-keys as in docs/PROTOCOL.md §8.1.
  * Everything runs against the bench's private mosquitto on 127.0.0.1.
  */
@@ -40,6 +42,7 @@
 #include <secmq.h>
 
 #include "bench.h"
+#include "bench_filecodec.h"
 
 #define MB 1000000.0
 #define CHUNK 65536u
@@ -524,6 +527,8 @@ static const char file_usage[] =
     "             to secmq-file (v2) of the same 8 MB\n"
     "  memory     peak RSS of receiver and sender for every run (50, 4, 8,\n"
     "             10 and 100 MB)\n"
+    "  codec      the crypto of a 64 KiB chunk in each protocol, in this\n"
+    "             process (hashes, AEAD, signature or proof; min of 3)\n"
     "  CPU        user + system CPU time of receiver and sender (wait4),\n"
     "             whole process, and that divided by the file's chunks\n"
     "Options:\n"
@@ -588,6 +593,7 @@ int bench_file_main(int argc, char **argv)
     };
     enum { NRUNS = sizeof runs / sizeof runs[0], MQ_SIZE = 8000000 };
     double tls = 0, mq = 0;
+    struct codec_cost cc;
     bench_broker br;
     bench_host h;
     struct fopts o;
@@ -632,6 +638,10 @@ int bench_file_main(int argc, char **argv)
             goto out;
         }
     }
+    if (bench_filecodec(&cc) != 0) {
+        snprintf(err, sizeof err, "the file codecs failed in-process");
+        goto out;
+    }
     bench_host_probe(&h);
     if (o.json) {
         printf("{\"suite\":\"file\",\"cpu\":\"%s\",\"cores\":%d,"
@@ -639,10 +649,12 @@ int bench_file_main(int argc, char **argv)
                "\"tls_qos1_mb_s\":%.2f,\"file_mb\":%.0f,\"file_mb_s\":%.2f,"
                "\"ratio\":%.3f,\"file_v1_mb_s\":%.2f,\"ratio_v1\":%.3f,"
                "\"mosquitto_pub_8mb_mb_s\":%.2f,\"file_8mb_mb_s\":%.2f,"
-               "\"runs\":[",
+               "\"codec_us_per_chunk\":{\"v1_send\":%.1f,\"v1_recv\":%.1f,"
+               "\"v2_send\":%.1f,\"v2_recv\":%.1f},\"runs\":[",
                h.cpu, h.cores, CHUNK, WINDOW, tls, (double)runs[0].size / MB,
                runs[0].rate, tls > 0 ? runs[0].rate / tls : 0.0, runs[1].rate,
-               tls > 0 ? runs[1].rate / tls : 0.0, mq, runs[4].rate);
+               tls > 0 ? runs[1].rate / tls : 0.0, mq, runs[4].rate, cc.v1_send,
+               cc.v1_recv, cc.v2_send, cc.v2_recv);
         for (int i = 0; i < (int)NRUNS; i++) {
             const struct run *r = &runs[i];
             printf("%s{\"file_mb\":%.0f,\"protocol\":%s,\"what\":\"%s\","
@@ -674,6 +686,9 @@ int bench_file_main(int argc, char **argv)
         printf("  8 MB file over TLS: mosquitto_pub -f (one QoS 1 message) "
                "%.1f MB/s, secmq-file v2 %.1f MB/s (%.2fx; target 0.9x)\n",
                mq, runs[4].rate, mq > 0 ? runs[4].rate / mq : 0.0);
+        printf("  crypto per 64 KiB chunk, in process: v1 sender %.1f us, "
+               "receiver %.1f us; v2 sender %.1f us, receiver %.1f us\n",
+               cc.v1_send, cc.v1_recv, cc.v2_send, cc.v2_recv);
         printf("  CPU (user + system, whole process: start, TLS, keyring, "
                "hashing, chunks) and peak RSS:\n");
         for (int i = 0; i < (int)NRUNS; i++) {
