@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "keyring_int.h"
+#include "nonce_int.h"
 #include "topicfilter_int.h"
 
 static const char *reason_phrase(int reason)
@@ -334,6 +335,7 @@ int secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
     char msg[SECMQ_ERRMSG_BYTES];
     secmq__kerr e = {msg, sizeof msg};
     const secmq__kchan *ch;
+    unsigned char nonce[SECMQ_ENV_NONCE_BYTES];
     secmq_seal_params p;
     secmq_seal_mode mode;
     size_t tlen, need;
@@ -378,7 +380,10 @@ int secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
     p.sender_sk = kr->sec->sk;
     p.seq = seq;
     p.time_ms = secmq__unix_ms();
-    p.nonce = NULL;
+    /* SECURITY: 24 random bytes as PROTOCOL.md §4 asks, from this thread's
+     * generator seeded by the system (nonce.c): no system call each. */
+    secmq__nonce_fill(nonce, sizeof nonce);
+    p.nonce = nonce;
     rc = secmq_envelope_seal(out, out_cap, out_len, &p, topic, pt, len);
     if (rc != SECMQ_OK) {
         return set_err(kr, rc, "seal on '%.64s': %s", topic,
