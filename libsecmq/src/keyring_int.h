@@ -113,6 +113,10 @@ struct secmq_keyring {
      * sodium_malloc memory; read-only once loaded. */
     unsigned char *keys;
     size_t key_slots; /* capacity in channels */
+    /* The message keys of those keys (PROTOCOL.md §4), same layout, in
+     * sodium_malloc memory, read-only; derived once by
+     * secmq_keyring_open (keyring.c). NULL: derived per message. */
+    unsigned char *msg_keys;
 
     /* Sender side, guarded by tx_lock. */
     pthread_mutex_t tx_lock;
@@ -156,6 +160,17 @@ struct secmq_keyring {
 int secmq__keystore_load(secmq_keyring **out, const char *dir, secmq__kerr *e);
 /* Wipe and free everything (no persistence). NULL is a no-op. */
 void secmq__keystore_free(secmq_keyring *kr);
+
+/*
+ * secmq_keyring_seal for a client's publish, with one channel lookup: when
+ * no channel covers topic (or topic is not a valid topic) *covered is 0
+ * and SECMQ_OK is returned with nothing sealed and no error recorded;
+ * else *covered is 1 and the result is secmq_keyring_seal's. All pointers
+ * BORROWED. Any thread.
+ */
+int secmq__keyring_seal_covered(secmq_keyring *kr, const char *topic,
+                                const void *pt, size_t len, unsigned char *out,
+                                size_t out_cap, size_t *out_len, int *covered);
 
 /* 1 if key_id is the current or previous key of a channel held. */
 int secmq__key_known(const secmq_keyring *kr, const unsigned char *key_id);
