@@ -204,6 +204,10 @@ static void test_what_on_message_gets(void)
     CHECK_RC(publish(&sam, "k/other", "not allowed", 0), SECMQ_OK);
     CHECK_RC(publish(&sam, "k/status", "impostor", 1), SECMQ_OK);
     CHECK_RC(publish(&sam, "k/plain/end", "end", 0), SECMQ_OK);
+    /* alice only subscribes to k/status: her publish there is refused,
+     * never sent as plaintext (alice would get a seventh message). */
+    CHECK_RC(secmq_client_publish(alice.t.c, NULL, "k/status", "x", 1, 1, 0),
+             SECMQ_E_NO_KEY);
 
     if (wait_items(&alice, 6) != 0) {
         CHECKF(0, "alice reported %zu of 6 messages", alice.n);
