@@ -204,28 +204,6 @@ static int take_seq(secmq_keyring *kr, const unsigned char *key_id,
 /* ---- open and free --------------------------------------------------------
  */
 
-/* Derive every channel key's message key once (kr->msg_keys), so sealing
- * does not run the KDF per message. Without memory for it, the seal
- * derives per message as before. */
-static void derive_msg_keys(secmq_keyring *kr)
-{
-    size_t n = 2 * kr->key_slots;
-
-    if (kr->keys == NULL || n == 0) {
-        return;
-    }
-    kr->msg_keys = sodium_malloc(n * SECMQ_KEY_BYTES);
-    if (kr->msg_keys == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        secmq__envelope_msg_key(kr->msg_keys + i * SECMQ_KEY_BYTES,
-                                kr->keys + i * SECMQ_KEY_BYTES);
-    }
-    /* SECURITY: as secret as the channel keys, and as read-only. */
-    sodium_mprotect_readonly(kr->msg_keys);
-}
-
 int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
                        size_t errlen)
 {
@@ -258,7 +236,7 @@ int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
     if (rc != SECMQ_OK) {
         goto err;
     }
-    derive_msg_keys(kr);
+    secmq__msg_keys_derive(kr);
     rc = secmq__rx_load(kr, &e);
     if (rc != SECMQ_OK) {
         goto err;
@@ -295,8 +273,7 @@ void secmq_keyring_free(secmq_keyring *kr)
         fprintf(stderr, "secmq: keyring '%s': replay state not saved: %s\n",
                 kr->self.name, msg);
     }
-    sodium_free(kr->msg_keys); /* wipes; NULL is a no-op */
-    kr->msg_keys = NULL;
+    secmq__msg_keys_free(kr);
     secmq__keystore_free(kr);
 }
 
@@ -358,7 +335,7 @@ static int seal_on(secmq_keyring *kr, const secmq__kchan *ch, const char *topic,
     char msg[SECMQ_ERRMSG_BYTES];
     secmq__kerr e = {msg, sizeof msg};
     unsigned char nonce[SECMQ_ENV_NONCE_BYTES];
-    const unsigned char *mk = NULL;
+    const unsigned char *mk;
     secmq_seal_params p;
     secmq_seal_mode mode;
     size_t need;
@@ -396,9 +373,7 @@ static int seal_on(secmq_keyring *kr, const secmq__kchan *ch, const char *topic,
      * generator seeded by the system (nonce.c): no system call each. */
     secmq__nonce_fill(nonce, sizeof nonce);
     p.nonce = nonce;
-    if (kr->msg_keys != NULL) {
-        mk = kr->msg_keys + 2 * ch->slot * SECMQ_KEY_BYTES;
-    }
+    mk = secmq__msg_key(kr, ch, 0); /* NULL: the seal derives it */
     rc = secmq__envelope_seal_mk(out, out_cap, out_len, &p, mk, topic, pt, len);
     if (rc != SECMQ_OK) {
         return set_err(kr, rc, "seal on '%.64s': %s", topic,

@@ -114,8 +114,7 @@ struct secmq_keyring {
     unsigned char *keys;
     size_t key_slots; /* capacity in channels */
     /* The message keys of those keys (PROTOCOL.md §4), same layout, in
-     * sodium_malloc memory, read-only; derived once by
-     * secmq_keyring_open (keyring.c). NULL: derived per message. */
+     * sodium_malloc memory, read-only (keymsg.c). NULL: not derived. */
     unsigned char *msg_keys;
 
     /* Sender side, guarded by tx_lock. */
@@ -271,6 +270,20 @@ int secmq__keyring_open_receipt_ix(const secmq_keyring *kr, const char *topic,
                                    secmq_receipt_range *ranges, size_t cap,
                                    size_t *n, long *chan, size_t *who_out,
                                    int *reason);
+
+/* ---- message keys derived once (keymsg.c) ---- */
+
+/* Derive the message key of every channel key of kr (secmq_keyring_open,
+ * after loading). Without memory for them nothing is kept and
+ * secmq__msg_key returns NULL. */
+void secmq__msg_keys_derive(secmq_keyring *kr);
+/* Wipe and free them (NULL kr->msg_keys is a no-op). */
+void secmq__msg_keys_free(secmq_keyring *kr);
+/* Channel ch's current (prev 0) or previous message key, 32 bytes, or
+ * NULL when not derived (then derive it from secmq__chan_key). Any
+ * thread (read-only after open). */
+const unsigned char *secmq__msg_key(const secmq_keyring *kr,
+                                    const secmq__kchan *ch, int prev);
 
 /* Channel i's current and previous keys (32 bytes each). */
 const unsigned char *secmq__chan_key(const secmq_keyring *kr,
