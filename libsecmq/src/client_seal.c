@@ -189,6 +189,7 @@ int secmq__client_seal(secmq_client *c, const char *topic, const void *payload,
                        size_t *envlen)
 {
     unsigned char *buf;
+    size_t cap;
     int covered = 0, rc;
 
     *env = NULL;
@@ -203,14 +204,17 @@ int secmq__client_seal(secmq_client *c, const char *topic, const void *payload,
         return secmq_keyring_covers(c->keyring, topic) ? SECMQ_E_OVERSIZE
                                                        : SECMQ_OK;
     }
-    buf = take_buf(payloadlen + SECMQ_ENV_OVERHEAD_SIGNED);
+    cap = payloadlen + SECMQ_ENV_OVERHEAD_SIGNED;
+    if (cap > SEAL_BUF_KEEP && !secmq_keyring_covers(c->keyring, topic)) {
+        return SECMQ_OK; /* no buffer of that size for a plain publish */
+    }
+    buf = take_buf(cap);
     if (buf == NULL) {
         return SECMQ_E_NOMEM;
     }
     /* One channel lookup decides both whether to seal and with what. */
-    rc = secmq__keyring_seal_covered(
-        c->keyring, topic, payload, payloadlen, buf,
-        payloadlen + SECMQ_ENV_OVERHEAD_SIGNED, envlen, &covered);
+    rc = secmq__keyring_seal_covered(c->keyring, topic, payload, payloadlen,
+                                     buf, cap, envlen, &covered);
     if (rc != SECMQ_OK || !covered) {
         if (rc != SECMQ_OK) {
             char why[SECMQ_ERRMSG_BYTES];
