@@ -254,6 +254,9 @@ int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
     *out = kr;
     return SECMQ_OK;
 err:
+    if (kr != NULL) {
+        secmq__msg_keys_free(kr);
+    }
     secmq__keystore_free(kr);
     if (lockfd >= 0) {
         close(lockfd);
