@@ -169,19 +169,39 @@ static void check_item(const got *g, const char *topic, const char *payload,
 
 static secmq_keyring *sam_kr, *alice_kr;
 
+/* A new client of user (client id from prefix) with keyring kr and, when
+ * not NULL, the two callbacks. SECMQ_OK or the failure. */
+static int keyed_client(tu_client *t, const char *user, const char *prefix,
+                        secmq_keyring *kr, secmq_message_cb on_m,
+                        secmq_open_failure_cb on_f)
+{
+    secmq_config cfg;
+    int rc;
+
+    tu_config(&cfg, user);
+    cfg.client_id = tu_id(prefix);
+    rc = tu_client_new(t, &cfg);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    if (on_m != NULL) {
+        secmq_client_on_message(t->c, on_m);
+    }
+    if (on_f != NULL) {
+        secmq_client_on_open_failure(t->c, on_f);
+    }
+    return secmq_client_set_keyring(t->c, kr);
+}
+
 static void test_what_on_message_gets(void)
 {
     static recorder alice;
     tu_client sam = {0};
-    secmq_config cfg;
     uint64_t counts[SECMQ_OPEN_REASON_COUNT];
 
-    tu_config(&cfg, "alice");
-    cfg.client_id = tu_id("kr-alice");
-    CHECK_RC(tu_client_new(&alice.t, &cfg), SECMQ_OK);
-    secmq_client_on_message(alice.t.c, on_message);
-    secmq_client_on_open_failure(alice.t.c, on_open_failure);
-    CHECK_RC(secmq_client_set_keyring(alice.t.c, alice_kr), SECMQ_OK);
+    CHECK_RC(keyed_client(&alice.t, "alice", "kr-alice", alice_kr, on_message,
+                          on_open_failure),
+             SECMQ_OK);
     CHECK_RC(secmq_client_allow_plain(alice.t.c, "a/#/b"), SECMQ_E_INVAL);
     CHECK_RC(secmq_client_allow_plain(alice.t.c, NULL), SECMQ_E_INVAL);
     CHECK_RC(secmq_client_allow_plain(NULL, "x"), SECMQ_E_INVAL);
@@ -192,10 +212,7 @@ static void test_what_on_message_gets(void)
     CHECK_RC(secmq_client_allow_plain(alice.t.c, "late/#"), SECMQ_E_STATE);
     CHECK_INT_EQ(tu_subscribe(&alice.t, "k/#", 1, TU_WAIT_MS), 1);
 
-    tu_config(&cfg, "sam");
-    cfg.client_id = tu_id("kr-sam");
-    CHECK_RC(tu_client_new(&sam, &cfg), SECMQ_OK);
-    CHECK_RC(secmq_client_set_keyring(sam.c, sam_kr), SECMQ_OK);
+    CHECK_RC(keyed_client(&sam, "sam", "kr-sam", sam_kr, NULL, NULL), SECMQ_OK);
     CHECK_RC(tu_connect(&sam, TU_WAIT_MS), SECMQ_OK);
 
     CHECK_RC(publish(&sam, "k/status", "signed", 0), SECMQ_OK);
@@ -344,24 +361,18 @@ static void test_publishers_on_threads(void)
 {
     static cp_sub sub;
     tu_client sam = {0};
-    secmq_config cfg;
     pthread_t th[CP_THREADS];
     cp_pub pubs[CP_THREADS];
     long long end;
     int opened = 0, bad = 0, once = 1;
 
-    tu_config(&cfg, "alice");
-    cfg.client_id = tu_id("kr-cp-alice");
-    CHECK_RC(tu_client_new(&sub.t, &cfg), SECMQ_OK);
-    secmq_client_on_message(sub.t.c, cp_on_message);
-    secmq_client_on_open_failure(sub.t.c, cp_on_failure);
-    CHECK_RC(secmq_client_set_keyring(sub.t.c, alice_kr), SECMQ_OK);
+    CHECK_RC(keyed_client(&sub.t, "alice", "kr-cp-alice", alice_kr,
+                          cp_on_message, cp_on_failure),
+             SECMQ_OK);
     CHECK_RC(tu_connect(&sub.t, TU_WAIT_MS), SECMQ_OK);
     CHECK_INT_EQ(tu_subscribe(&sub.t, "k/status", 1, TU_WAIT_MS), 1);
-    tu_config(&cfg, "sam");
-    cfg.client_id = tu_id("kr-cp-sam");
-    CHECK_RC(tu_client_new(&sam, &cfg), SECMQ_OK);
-    CHECK_RC(secmq_client_set_keyring(sam.c, sam_kr), SECMQ_OK);
+    CHECK_RC(keyed_client(&sam, "sam", "kr-cp-sam", sam_kr, NULL, NULL),
+             SECMQ_OK);
     CHECK_RC(tu_connect(&sam, TU_WAIT_MS), SECMQ_OK);
 
     CHECK(pthread_barrier_init(&cp_start, NULL, CP_THREADS) == 0);
