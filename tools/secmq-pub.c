@@ -22,8 +22,14 @@
 #include "pub_receipts.h"
 #include "secmq.h"
 
-/* Messages handed to the library but not yet complete, at most. */
-#define PUB_MAX_PENDING 100ul
+/* Messages handed to the library but not yet complete, at most: up to
+ * PUB_MAX_PENDING small ones, fewer when they are large (about
+ * PUB_PENDING_BYTES in all), but never fewer than PUB_MIN_PENDING. A
+ * publisher held back waits until half of them are complete, so it hands
+ * over a batch per wake-up instead of one message per PUBACK. */
+#define PUB_MAX_PENDING 1000ul
+#define PUB_MIN_PENDING 100ul
+#define PUB_PENDING_BYTES (8ul << 20)
 /* How long a QoS 0 message waits for a lost connection to come back. */
 #define PUB_NO_CONN_WAIT_S 60
 
@@ -99,6 +105,8 @@ struct pub {
     unsigned long completed;
     unsigned long refused;
     int refused_rc;
+    unsigned long wake_below; /* on_publish wakes the waiter once fewer
+                                 than this are pending; 0: nobody waits */
 };
 
 static void pub_help(void)
@@ -400,7 +408,9 @@ static void on_publish(secmq_client *c, void *user, int mid, int rc)
         p->refused_rc = rc;
         cli_debug("message %d refused: %s", mid, secmq_strerror(rc));
     }
-    pthread_cond_broadcast(&p->cond);
+    if (p->queued - p->completed < p->wake_below) {
+        pthread_cond_broadcast(&p->cond);
+    }
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -443,6 +453,7 @@ static void pause_for(struct pub *p, double seconds)
 static int publish_one(struct pub *p, const void *payload, size_t len)
 {
     char what[300];
+    unsigned long limit;
     double end;
     int rc;
 
@@ -454,9 +465,19 @@ static int publish_one(struct pub *p, const void *payload, size_t len)
                    : pub_outbox_publish(&p->ob, p->topic, payload, len, p->qos,
                                         p->retain, p->raw);
     }
+    limit = PUB_PENDING_BYTES / (len + 1);
+    if (limit < PUB_MIN_PENDING) {
+        limit = PUB_MIN_PENDING;
+    } else if (limit > PUB_MAX_PENDING) {
+        limit = PUB_MAX_PENDING;
+    }
     pthread_mutex_lock(&p->lock);
-    while (p->queued - p->completed >= PUB_MAX_PENDING && !is_stopped(p)) {
-        pthread_cond_wait(&p->cond, &p->lock);
+    if (p->queued - p->completed >= limit) {
+        p->wake_below = limit / 2 + 1;
+        while (p->queued - p->completed > limit / 2 && !is_stopped(p)) {
+            pthread_cond_wait(&p->cond, &p->lock);
+        }
+        p->wake_below = 0;
     }
     p->queued++; /* before publishing: on_publish may come first */
     pthread_mutex_unlock(&p->lock);
@@ -547,6 +568,7 @@ static int publish_all(struct pub *p)
     }
     /* Whatever was handed over must complete before we disconnect. */
     pthread_mutex_lock(&p->lock);
+    p->wake_below = 1;
     while (p->completed < p->queued && !is_stopped(p)) {
         pthread_cond_wait(&p->cond, &p->lock);
     }

@@ -87,6 +87,8 @@ struct secmq__tls_conn {
     int cert_requested; /* the broker asked for a client certificate */
     int got_data;       /* application data arrived (a CONNACK, say) */
     secmq__err *err;
+    int lazy;    /* secmq__tls_lazy_recv() was turned on */
+    int drained; /* the last recv() found no more than it returned */
     size_t ra_len, ra_off;
     unsigned char ra[READ_AHEAD];
 };
@@ -424,13 +426,21 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
 
     (void)ssl;
     if (conn->ra_off == conn->ra_len) {
-        ssize_t n = recv(conn->fd, conn->ra, sizeof conn->ra, 0);
+        ssize_t n;
+        if (conn->lazy && conn->drained) {
+            /* The socket had nothing more at the last recv(): say so
+             * without asking again; the caller polls before the next
+             * try (secmq__tls_readable). */
+            return WOLFSSL_CBIO_ERR_WANT_READ;
+        }
+        n = recv(conn->fd, conn->ra, sizeof conn->ra, 0);
         if (n == 0) {
             return WOLFSSL_CBIO_ERR_CONN_CLOSE;
         }
         if (n < 0) {
             switch (errno) {
             case EAGAIN:
+                conn->drained = 1;
                 return WOLFSSL_CBIO_ERR_WANT_READ;
             case EINTR:
                 return WOLFSSL_CBIO_ERR_ISR;
@@ -442,6 +452,9 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
         }
         conn->ra_len = (size_t)n;
         conn->ra_off = 0;
+        /* A stream socket gives less than asked only when it has no more
+         * queued. */
+        conn->drained = (size_t)n < sizeof conn->ra;
     }
     k = conn->ra_len - conn->ra_off;
     if (k > (size_t)sz) {
@@ -752,6 +765,17 @@ static int io_result(secmq__tls_conn *conn, int r)
         return SECMQ__TLS_WANT_WRITE;
     }
     return map_error(conn, e, 0);
+}
+
+void secmq__tls_lazy_recv(secmq__tls_conn *conn, int on)
+{
+    conn->lazy = on;
+    conn->drained = 0;
+}
+
+void secmq__tls_readable(secmq__tls_conn *conn)
+{
+    conn->drained = 0;
 }
 
 int secmq__tls_read(secmq__tls_conn *conn, void *buf, size_t len, size_t *got)

@@ -58,6 +58,17 @@ void secmq__tls_set_err(secmq__tls_conn *conn, secmq__err *err);
 int secmq__tls_fd(const secmq__tls_conn *conn);
 
 /*
+ * secmq__tls_lazy_recv -- with on = 1, a read that finds nothing buffered
+ * after a recv() that returned less than it asked for (so the socket was
+ * empty) returns SECMQ__TLS_WANT_READ without another recv(), which saves
+ * a failing system call per wake-up. The caller must then poll the fd for
+ * POLLIN and call secmq__tls_readable() when poll reports it (or an error
+ * or hang-up) before reading again. Off after dial.
+ */
+void secmq__tls_lazy_recv(secmq__tls_conn *conn, int on);
+void secmq__tls_readable(secmq__tls_conn *conn);
+
+/*
  * Read decrypted bytes. Returns SECMQ_OK with *got > 0, SECMQ__TLS_WANT_READ
  * or SECMQ__TLS_WANT_WRITE, SECMQ_E_CONN_LOST when the broker closed the
  * session, or a SECMQ_E_TLS* code (e.g. the broker rejected the client

@@ -72,11 +72,20 @@ static int peer_is_self(int fd)
     return cred.pid == getpid() && cred.uid == geteuid();
 }
 
+/*
+ * What the copy loop knows about its two sockets. A socket is tried only
+ * while it may be ready (a flag below, or no *_want), and polled once it
+ * is not: a short read or write means the socket had no more room or
+ * data, so the loop sleeps in poll() instead of asking again and getting
+ * EAGAIN, which costs a system call per wake-up in each direction.
+ */
 typedef struct pump_state {
     size_t up_len;
     size_t down_len, down_off;
-    int rd_want;  /* what the TLS read waits for */
-    int wr_want;  /* what the pending TLS write waits for */
+    int rd_want;  /* what the TLS read waits for; 0: try it */
+    int wr_want;  /* what the pending TLS write waits for; 0: try it */
+    int u_in;     /* libmosquitto's end may have bytes for us */
+    int u_out;    /* libmosquitto's end may take bytes */
     int u_closed; /* libmosquitto closed its end */
     int u_hup;    /* hang-up seen while data was still pending */
     int end;      /* broker-side result to report once down is flushed */
@@ -116,6 +125,50 @@ static int fill_down(secmq__tunnel *t, secmq__tls_conn *conn, pump_state *s)
     return moved;
 }
 
+/* Hand t->down to libmosquitto. 1 if bytes moved, 0 if none could, -1 if
+ * libmosquitto went away. */
+static int send_down(secmq__tunnel *t, int ufd, pump_state *s)
+{
+    size_t want = s->down_len - s->down_off;
+    ssize_t n = send(ufd, t->down + s->down_off, want, MSG_NOSIGNAL);
+
+    if (n > 0) {
+        s->down_off += (size_t)n;
+        if (s->down_off == s->down_len) {
+            s->down_len = s->down_off = 0;
+        } else {
+            s->u_out = 0; /* its buffer is full: wait for POLLOUT */
+        }
+        return 1;
+    }
+    if (n < 0 && errno == EAGAIN) {
+        s->u_out = 0;
+    } else if (n < 0 && errno != EINTR) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Take what libmosquitto wrote into t->up. 1 if bytes came, else 0. */
+static int recv_up(secmq__tunnel *t, int ufd, pump_state *s)
+{
+    ssize_t n = recv(ufd, t->up, TUNNEL_BUF, 0);
+
+    if (n > 0) {
+        s->up_len = (size_t)n;
+        if (n < TUNNEL_BUF) {
+            s->u_in = 0; /* it had no more: wait for POLLIN */
+        }
+        return 1;
+    }
+    if (n < 0 && errno == EAGAIN) {
+        s->u_in = 0;
+    } else if (n == 0 || errno != EINTR) {
+        s->u_closed = 1;
+    }
+    return 0;
+}
+
 /* Move what can move without blocking. Returns 1 if something moved, 0 if
  * nothing could, or a final result (SECMQ_OK on a clean end, or an error)
  * through *done. */
@@ -131,41 +184,30 @@ static int pump_step(secmq__tunnel *t, int ufd, secmq__tls_conn *conn,
             *done = s->end;
             return 0;
         }
-        progress |= fill_down(t, conn, s);
+        if (s->rd_want == 0) {
+            progress |= fill_down(t, conn, s);
+        }
         if (s->down_len == 0 && s->end != 0) {
             *done = s->end;
             return 0;
         }
     }
-    if (s->down_len > s->down_off && !s->u_closed) {
-        ssize_t n = send(ufd, t->down + s->down_off, s->down_len - s->down_off,
-                         MSG_NOSIGNAL);
-        if (n > 0) {
-            s->down_off += (size_t)n;
-            if (s->down_off == s->down_len) {
-                s->down_len = s->down_off = 0;
-            }
-            progress = 1;
-        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    if (s->down_len > s->down_off && !s->u_closed && s->u_out) {
+        int r = send_down(t, ufd, s);
+        if (r < 0) {
             *done = SECMQ_OK; /* libmosquitto went away */
             return 0;
         }
+        progress |= r;
     }
     /* libmosquitto -> broker */
-    if (s->up_len == 0 && !s->u_closed) {
-        ssize_t n = recv(ufd, t->up, TUNNEL_BUF, 0);
-        if (n > 0) {
-            s->up_len = (size_t)n;
-            progress = 1;
-        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            s->u_closed = 1;
-        }
+    if (s->up_len == 0 && !s->u_closed && s->u_in) {
+        progress |= recv_up(t, ufd, s);
     }
-    if (s->up_len > 0) {
+    if (s->up_len > 0 && s->wr_want == 0) {
         int r = secmq__tls_write(conn, t->up, s->up_len);
         if (r == SECMQ_OK) {
             s->up_len = 0;
-            s->wr_want = 0;
             progress = 1;
         } else if (r > 0) {
             s->wr_want = r;
@@ -183,6 +225,63 @@ static int pump_step(secmq__tunnel *t, int ufd, secmq__tls_conn *conn,
     return progress;
 }
 
+/* What to poll for on libmosquitto's end (ufd) and the broker's (tfd). */
+static void poll_events(const pump_state *s, struct pollfd *u, struct pollfd *b)
+{
+    u->events = 0;
+    if (s->up_len == 0 && !s->u_in) {
+        u->events |= POLLIN;
+    }
+    if (s->down_len > s->down_off && !s->u_out) {
+        u->events |= POLLOUT;
+    }
+    b->events = 0;
+    if (s->down_len == 0 && s->rd_want != 0) {
+        b->events |= s->rd_want == SECMQ__TLS_WANT_WRITE ? POLLOUT : POLLIN;
+    }
+    if (s->up_len > 0 && s->wr_want != 0) {
+        b->events |= s->wr_want == SECMQ__TLS_WANT_READ ? POLLIN : POLLOUT;
+    }
+}
+
+/* Turn what poll saw into what may be tried again. */
+static void poll_seen(pump_state *s, secmq__tls_conn *conn,
+                      const struct pollfd *u, const struct pollfd *b)
+{
+    short bad = POLLHUP | POLLERR | POLLNVAL;
+
+    if (b->revents & (POLLIN | bad)) {
+        secmq__tls_readable(conn);
+        if (s->rd_want == SECMQ__TLS_WANT_READ) {
+            s->rd_want = 0;
+        }
+        if (s->wr_want == SECMQ__TLS_WANT_READ) {
+            s->wr_want = 0;
+        }
+    }
+    if (b->revents & (POLLOUT | bad)) {
+        if (s->rd_want == SECMQ__TLS_WANT_WRITE) {
+            s->rd_want = 0;
+        }
+        if (s->wr_want == SECMQ__TLS_WANT_WRITE) {
+            s->wr_want = 0;
+        }
+    }
+    if (u->revents & (POLLIN | bad)) {
+        s->u_in = 1;
+    }
+    if (u->revents & (POLLOUT | bad)) {
+        s->u_out = 1;
+    }
+    if (u->revents & (POLLHUP | POLLERR)) {
+        if (s->up_len > 0) {
+            s->u_hup = 1; /* flush what we hold, then read the rest */
+        } else if (!(u->revents & POLLIN)) {
+            s->u_closed = 1;
+        }
+    }
+}
+
 /* Copy until either side closes. SECMQ_OK for a clean end (libmosquitto
  * closed, or the tunnel stops), otherwise the broker-side failure.
  * When the tunnel is told to stop, it first drains: what libmosquitto wrote
@@ -190,10 +289,11 @@ static int pump_step(secmq__tunnel *t, int ufd, secmq__tls_conn *conn,
  * broker, for at most the connect timeout. */
 static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
 {
-    pump_state s = {0, 0, 0, SECMQ__TLS_WANT_READ, 0, 0, 0, 0};
+    pump_state s = {0, 0, 0, 0, 0, 1, 1, 0, 0, 0};
     int tfd = secmq__tls_fd(conn);
     int64_t drain_until = 0;
 
+    secmq__tls_lazy_recv(conn, 1);
     for (;;) {
         struct pollfd p[3];
         int done = 1; /* 1 = keep going */
@@ -220,18 +320,12 @@ static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
         if (moved) {
             continue;
         }
+        if (s.u_hup && s.up_len == 0) {
+            s.u_hup = 0; /* flushed: read the rest */
+        }
         p[0].fd = (s.u_closed || s.u_hup) ? -1 : ufd;
-        p[0].events = (short)((s.up_len == 0 ? POLLIN : 0) |
-                              (s.down_len > 0 ? POLLOUT : 0));
         p[1].fd = tfd;
-        p[1].events = 0;
-        if (s.down_len == 0) {
-            p[1].events |=
-                s.rd_want == SECMQ__TLS_WANT_WRITE ? POLLOUT : POLLIN;
-        }
-        if (s.up_len > 0) {
-            p[1].events |= s.wr_want == SECMQ__TLS_WANT_READ ? POLLIN : POLLOUT;
-        }
+        poll_events(&s, &p[0], &p[1]);
         p[2].fd = drain_until != 0 ? -1 : t->wake[0];
         p[2].events = POLLIN;
         p[0].revents = p[1].revents = p[2].revents = 0;
@@ -239,16 +333,7 @@ static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
             return secmq__err_set(&t->own_err, SECMQ_E_IO, "tunnel: poll: %s",
                                   strerror(errno));
         }
-        if (p[0].revents & (POLLHUP | POLLERR)) {
-            if (s.up_len > 0) {
-                s.u_hup = 1; /* flush what we hold, then read the rest */
-            } else if (!(p[0].revents & POLLIN)) {
-                s.u_closed = 1;
-            }
-        }
-        if (s.u_hup && s.up_len == 0) {
-            s.u_hup = 0;
-        }
+        poll_seen(&s, conn, &p[0], &p[1]);
     }
 }
 

@@ -206,6 +206,52 @@ static void test_burst_in_order(void)
     pthread_mutex_unlock(&sub.mu);
 }
 
+/*
+ * Large messages while the subscriber's loop thread is stuck in on_message
+ * (the test holds the lock the recording callback needs): libmosquitto
+ * stops reading, the tunnel's socket to it fills up and the tunnel must
+ * wait for room and go on once the callback returns. Every byte arrives,
+ * in order, at QoS 0 (no flow control) and QoS 1.
+ */
+static void test_large_burst_to_busy_subscriber(void)
+{
+    enum { N = 40, SIZE = 32 * 1024 };
+    static unsigned char payload[SIZE];
+    int qos, i;
+
+    for (qos = 0; qos <= 1; qos++) {
+        forget(&sub);
+        forget(&pub);
+        CHECK_INT_EQ(tu_subscribe(&sub, "c/large", qos, TU_WAIT_MS), qos);
+        pthread_mutex_lock(&sub.mu);
+        for (i = 0; i < N; i++) {
+            memset(payload, 'a' + i % 26, sizeof payload);
+            payload[0] = (unsigned char)i;
+            CHECK_RC(secmq_client_publish(pub.c, NULL, "c/large", payload,
+                                          sizeof payload, qos, 0),
+                     SECMQ_OK);
+        }
+        tu_sleep_ms(500); /* the tunnel meets a full socket meanwhile */
+        pthread_mutex_unlock(&sub.mu);
+        CHECKF(tu_wait_msgs(&sub, N, 3 * TU_WAIT_MS) == 0,
+               "QoS %d: only %zu of %d messages arrived", qos, tu_nmsgs(&sub),
+               N);
+        pthread_mutex_lock(&sub.mu);
+        for (i = 0; i < N && (size_t)i < sub.nmsgs; i++) {
+            const tu_msg *m = &sub.msgs[i];
+            memset(payload, 'a' + i % 26, sizeof payload);
+            payload[0] = (unsigned char)i;
+            if (m->payloadlen != SIZE || memcmp(m->payload, payload, SIZE)) {
+                check_fail(__FILE__, __LINE__,
+                           "QoS %d: message %d: %zu bytes, not as sent", qos, i,
+                           m->payloadlen);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&sub.mu);
+    }
+}
+
 /* Invalid arguments are refused before anything is sent. */
 static void test_invalid_arguments(void)
 {
@@ -312,6 +358,7 @@ int main(void)
     RUN(test_qos1_to_qos0_subscription);
     RUN(test_binary_and_empty_payloads);
     RUN(test_burst_in_order);
+    RUN(test_large_burst_to_busy_subscriber);
     RUN(test_invalid_arguments);
     RUN(test_unsubscribe);
     RUN(test_publish_disconnect_free);

@@ -8,7 +8,11 @@ their own files.
 """
 
 import os
+import re
+import signal
+import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -77,6 +81,61 @@ class Delivery(BrokerTestCase):
         rc, out, err = self.finish(sub)
         self.assertEqual(rc, 0, err)
         self.assertEqual(out.splitlines(), lines)
+
+    def test_line_mode_many_all_acknowledged(self):
+        """-l at QoS 1 with more lines than secmq-pub keeps in the library
+        at once (1,000): every line arrives, in order, and secmq-pub exits
+        0 only after the broker has acknowledged each one."""
+        lines = ["many %05d" % i for i in range(2500)]
+        sub = self.start_sub("-t", "test/many", "-q", "1",
+                             "-C", len(lines), client_id="sub-many")
+        since = self.broker.log_size()
+        r = self.run_tool("secmq-pub", self.conn_args() +
+                          ["-i", "pub-many", "-t", "test/many", "-q", "1",
+                           "-l", "-d"], input="\n".join(lines) + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("published 2500 message(s)", r.stderr[-300:])
+        acks = re.findall(r"Sending PUBACK to pub-many ",
+                          self.broker.log_text().encode()[since:].decode(
+                              "utf-8", "replace"))
+        self.assertEqual(len(acks), len(lines), "PUBACKs in the broker log")
+        rc, out, err = self.finish(sub)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.splitlines(), lines)
+
+    def test_line_mode_waits_for_a_stopped_broker(self):
+        """-l at QoS 1: while the broker is frozen (SIGSTOP) no PUBACK can
+        come, so secmq-pub must still be running after stdin ended; once
+        the broker runs again every line arrives and it exits 0."""
+        first = ["before %04d" % i for i in range(1500)]
+        second = ["during %04d" % i for i in range(1500)]
+        sub = self.start_sub("-t", "test/frozen", "-q", "1",
+                             "-C", len(first) + len(second),
+                             client_id="sub-frozen")
+        since = self.broker.log_size()
+        pub = self.spawn("secmq-pub", self.conn_args() +
+                         ["-i", "pub-frozen", "-t", "test/frozen", "-q", "1",
+                          "-l"], stdin=subprocess.PIPE)
+        pub.stdin.write(("\n".join(first) + "\n").encode())
+        pub.stdin.flush()
+        self.wait_log_or_exit(pub, r"Received PUBLISH from pub-frozen ",
+                              since)
+        self.broker.proc.send_signal(signal.SIGSTOP)
+        try:
+            pub.stdin.write(("\n".join(second) + "\n").encode())
+            pub.stdin.close()
+            pub.stdin = None  # for communicate() in finish()
+            time.sleep(2.0)
+            self.assertIsNone(pub.poll(), "secmq-pub exited (%r) with its "
+                              "messages unacknowledged"
+                              % pub.returncode)
+        finally:
+            self.broker.proc.send_signal(signal.SIGCONT)
+        rc, out, err = self.finish(pub)
+        self.assertEqual(rc, 0, err)
+        rc, out, err = self.finish(sub)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.splitlines(), first + second)
 
     def test_repeat(self):
         """--repeat N publishes the message N times."""

@@ -194,6 +194,11 @@ void cli_session_on_log(secmq_client *c, void *user, int level, const char *raw)
 
     (void)c;
     (void)user;
+    if (!cli_msg_debug_enabled()) {
+        /* Shown only with -d: libmosquitto logs every packet, so escaping
+         * lines nobody sees would cost a pass over each one. */
+        return;
+    }
     (void)secmq_text_show(line, sizeof line, raw);
     if (level == SECMQ_LOG_ERROR) {
         cli_debug("library error: %s", line);
