@@ -425,22 +425,24 @@ static int find_key(const secmq_keyring *kr, const char *topic, size_t tlen,
                     const unsigned char *key_id, const secmq__kchan **chp,
                     const unsigned char **key)
 {
-    uint64_t now = secmq__unix_ms();
-
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
+        int cur = same_id(ch->key_id, key_id);
+        /* The key ids first: they rule out most channels for less than a
+         * topic match. */
         if (!ch->member ||
+            (!cur && !(ch->has_prev && same_id(ch->prev_key_id, key_id))) ||
             !secmq__filter_match(ch->filter, ch->filter_len, topic, tlen)) {
             continue;
         }
-        if (same_id(ch->key_id, key_id)) {
+        if (cur) {
             *chp = ch;
             *key = secmq__chan_key(kr, ch, 0);
             return SECMQ_OPEN_OK;
         }
         if (ch->has_prev && same_id(ch->prev_key_id, key_id)) {
             /* SECURITY: the previous key dies at its grace deadline. */
-            if (now > ch->prev_deadline_ms) {
+            if (secmq__unix_ms() > ch->prev_deadline_ms) {
                 return SECMQ_OPEN_KEY_EXPIRED;
             }
             if (!ch->prev_held) {
