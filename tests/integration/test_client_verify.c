@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -416,8 +417,17 @@ static void test_script_inline(void)
     run_script(1, "vt1");
 }
 
+static void *open_gate(void *arg)
+{
+    rec *r = arg;
+
+    tu_sleep_ms(300);
+    atomic_store(&r->gate, 0);
+    return NULL;
+}
+
 /* The application stalls on the first message while more than the queue
- * holds arrive; secmq_client_free() right after it resumes. */
+ * holds arrive; secmq_client_free() is called before it resumes. */
 static void test_free_with_a_full_queue(void)
 {
     static rec alice;
@@ -425,6 +435,7 @@ static void test_free_with_a_full_queue(void)
     char topic[32], pt[32];
     tu_client pub = {0};
     secmq_config cfg;
+    pthread_t opener;
     size_t n;
 
     memset(&alice, 0, sizeof alice);
@@ -452,9 +463,15 @@ static void test_free_with_a_full_queue(void)
     CHECK_INT_EQ(tu_wait_published(&pub, N_FLOOD, 4 * TU_WAIT_MS), 0);
     /* Time for alice's loop thread to fill the queue and wait for room. */
     tu_sleep_ms(TU_QUIET_MS);
-    atomic_store(&alice.gate, 0);
+    /* Freed while the loop thread waits for room: stopping it must not
+     * leave the queue locked (libmosquitto cancels it). The application
+     * resumes a little later; a hang ends the test by SIGALRM. */
+    CHECK_INT_EQ(pthread_create(&opener, NULL, open_gate, &alice), 0);
+    alarm(30);
     secmq_client_free(alice.t.c);
+    alarm(0);
     atomic_store(&alice.freed, 1);
+    pthread_join(opener, NULL);
     alice.t.c = NULL;
     tu_sleep_ms(100);
     pthread_mutex_lock(&alice.t.mu);
