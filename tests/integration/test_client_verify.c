@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -101,6 +102,29 @@ static size_t payload_of(int i, char *buf, size_t cap)
     return len;
 }
 
+/* "v/<i>" is original i, "v/f<i>" flood message i (N_ORIG + i); -1 for
+ * anything else. */
+static int topic_index(const char *topic)
+{
+    const char *p = topic + 2;
+    char *end = NULL;
+    long v;
+    int flood = 0;
+
+    if (strncmp(topic, "v/", 2) != 0) {
+        return -1;
+    }
+    if (*p == 'f') {
+        flood = 1;
+        p++;
+    }
+    v = strtol(p, &end, 10);
+    if (end == p || *end != '\0' || v < 0 || v >= (flood ? N_FLOOD : N_ORIG)) {
+        return -1;
+    }
+    return (int)v + (flood ? N_ORIG : 0);
+}
+
 static void on_message(secmq_client *c, void *user, const secmq_message *m)
 {
     static char want[BIG];
@@ -114,17 +138,15 @@ static void on_message(secmq_client *c, void *user, const secmq_message *m)
         tu_sleep_ms(5);
     }
     memset(&e, 0, sizeof e);
-    e.orig = atoi(m->topic + 2);
-    if (m->topic[2] != 'f' && e.orig >= 0 && e.orig < N_ORIG) {
+    e.orig = topic_index(m->topic);
+    if (e.orig >= 0 && e.orig < N_ORIG) {
         wl = payload_of(e.orig, want, sizeof want);
         e.good = m->sealed == 1 && m->payloadlen == wl &&
                  memcmp(m->payload, want, wl) == 0 && m->sender != NULL &&
                  strcmp(m->sender, sender_of[e.orig]) == 0 &&
                  m->seal_mode == mode_of[e.orig];
     } else {
-        /* The flood: v/f<i>. */
-        e.orig = N_ORIG + atoi(m->topic + 3);
-        e.good = m->sealed == 1;
+        e.good = e.orig >= N_ORIG && m->sealed == 1; /* the flood */
     }
     push(r, &e);
 }
@@ -138,25 +160,31 @@ static void on_open_failure(secmq_client *c, void *user, const char *topic,
     (void)c;
     enter(r);
     memset(&e, 0, sizeof e);
-    e.orig = atoi(topic + 2);
+    e.orig = topic_index(topic);
     e.reason = reason;
     push(r, &e);
 }
 
+/* Wait until r holds n callbacks, at most ms: 0 or -1. */
 static int wait_evs(rec *r, size_t n, int ms)
 {
-    long long end = tu_now_ms() + ms;
-    int ok;
+    struct timespec ts;
+    int rc = 0;
 
-    for (;;) {
-        pthread_mutex_lock(&r->t.mu);
-        ok = r->n >= n;
-        pthread_mutex_unlock(&r->t.mu);
-        if (ok || tu_now_ms() >= end) {
-            return ok ? 0 : -1;
-        }
-        tu_sleep_ms(20);
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of r->t.cv */
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
     }
+    pthread_mutex_lock(&r->t.mu);
+    while (r->n < n && rc == 0) {
+        rc = pthread_cond_timedwait(&r->t.cv, &r->t.mu, &ts);
+    }
+    rc = r->n >= n ? 0 : -1;
+    pthread_mutex_unlock(&r->t.mu);
+    return rc;
 }
 
 static int world(void)
