@@ -456,7 +456,9 @@ SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
  * (sysconf(_SC_NPROCESSORS_ONLN)), so none on a one-core machine; 1: none,
  * the loop thread opens every envelope itself; n > 1: n threads. The
  * threads are started with the delivery thread, at the first message
- * received, and the number is read then; they end in secmq_client_free().
+ * received, and the number is read then (a call after that, e.g. between
+ * a disconnect and a reconnect, changes nothing); they end in
+ * secmq_client_free(), after the last queued message was delivered.
  * They run no callback: on_message and on_open_failure still run on the
  * delivery thread, one at a time, in arrival order, and the replay check
  * and the durability of its record (see secmq_client_set_keyring) are
