@@ -28,6 +28,10 @@
  *    secmq_client_loop(), secmq_client_loop_forever() and
  *    secmq_client_wait_connected(). They never run on the internal TLS tunnel
  *    thread and never run concurrently with each other for one client.
+ *    Exception: with a keyring, on_message and on_open_failure run on the
+ *    client's delivery thread (secmq_client_set_keyring), one at a time,
+ *    in arrival order, and may overlap the loop thread's callbacks. No
+ *    callback runs on the verify threads (secmq_client_set_open_threads).
  *  - secmq_client_free() must not be called from a callback, nor while another
  *    thread is inside a call on the same client.
  */
@@ -453,7 +457,8 @@ SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
  * secmq_client_set_open_threads -- with a keyring: how many threads verify
  * received signed envelopes (PROTOCOL.md §4.2 steps 1-7, an Ed25519
  * verification each). 0 (the default): one per online core
- * (sysconf(_SC_NPROCESSORS_ONLN)), so none on a one-core machine; 1: none,
+ * (sysconf(_SC_NPROCESSORS_ONLN)), at most 8, so none on a one-core
+ * machine; 1: none,
  * the loop thread opens every envelope itself; n > 1: n threads. The
  * threads are started with the delivery thread, at the first message
  * received, and the number is read then (a call after that, e.g. between

@@ -41,8 +41,12 @@ int secmq_client_set_open_threads(secmq_client *c, unsigned n)
     return busy ? SECMQ_E_STATE : SECMQ_OK;
 }
 
-/* The number of verify threads: n, or one per online core for 0; 1 means
- * none (the loop thread opens everything). */
+/* At most this many verify threads by default: each client has its own,
+ * and a process may hold many clients. */
+#define AUTO_MAX 8u
+
+/* The number of verify threads: n, or one per online core (at most
+ * AUTO_MAX) for 0; 1 means none (the loop thread opens everything). */
 static size_t thread_count(unsigned n)
 {
     long cores;
@@ -54,8 +58,8 @@ static size_t thread_count(unsigned n)
     if (cores < 1) {
         return 1;
     }
-    if (cores > (long)SECMQ__OPEN_THREADS_MAX) {
-        return SECMQ__OPEN_THREADS_MAX;
+    if (cores > (long)AUTO_MAX) {
+        return AUTO_MAX;
     }
     return (size_t)cores;
 }
