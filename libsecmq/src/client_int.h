@@ -132,15 +132,19 @@ void secmq__client_free_config(secmq_client *c);
 /* ---- client_seal.c ---- */
 
 /*
- * Seal payload for topic when the keyring covers it. Returns SECMQ_OK with
- * *env (malloc'd envelope, the caller frees; ciphertext only) and *envlen,
- * or with *env NULL when there is no keyring or it does not cover topic;
- * else SECMQ_E_OVERSIZE, SECMQ_E_NOMEM or the keyring's code with a detail
- * in c->err. An empty retained publish is never sealed (it only deletes).
+ * Seal payload for topic when the keyring covers it (one channel lookup).
+ * Returns SECMQ_OK with *env (the envelope, ciphertext only, in this
+ * thread's reusable buffer or allocated: give it back on this thread with
+ * secmq__client_seal_done once it was copied) and *envlen, or with *env
+ * NULL when there is no keyring or it does not cover topic; else
+ * SECMQ_E_OVERSIZE, SECMQ_E_NOMEM or the keyring's code with a detail in
+ * c->err. An empty retained publish is never sealed (it only deletes).
  */
 int secmq__client_seal(secmq_client *c, const char *topic, const void *payload,
                        size_t payloadlen, int retain, unsigned char **env,
                        size_t *envlen);
+/* Give back what secmq__client_seal put in *env (NULL is a no-op). */
+void secmq__client_seal_done(unsigned char *env);
 /* ---- client_deliver.c ---- */
 
 /*

@@ -226,7 +226,7 @@ int secmq_client_publish_v2(secmq_client *c, uint64_t *id, int *mid,
             secmq__crin_unheld(c, data, len);
         }
     }
-    free(env); /* ciphertext only: nothing to wipe */
+    secmq__client_seal_done(env); /* copied by now; ciphertext only */
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <secmq.h>
 
 #include "bytes_int.h"
+#include "envelope_int.h"
 
 /* Offsets of the header fields (PROTOCOL.md section 4). */
 #define OFF_VERSION 0u
@@ -203,6 +204,12 @@ static void message_key(unsigned char mk[SECMQ_KEY_BYTES],
                                KDF_CONTEXT, channel_key);
 }
 
+void secmq__envelope_msg_key(unsigned char *mk,
+                             const unsigned char *channel_key)
+{
+    message_key(mk, channel_key);
+}
+
 /* 1 if [a, a+alen) and [b, b+blen) share a byte. */
 static int overlaps(const void *a, size_t alen, const void *b, size_t blen)
 {
@@ -218,6 +225,17 @@ int secmq_envelope_seal(unsigned char *out, size_t out_cap, size_t *out_len,
                         const secmq_seal_params *p, const char *topic,
                         const void *plaintext, size_t plaintext_len)
 {
+    return secmq__envelope_seal_mk(out, out_cap, out_len, p, NULL, topic,
+                                   plaintext, plaintext_len);
+}
+
+/* message_key NULL: derive it from p->channel_key (the public seal). */
+int secmq__envelope_seal_mk(unsigned char *out, size_t out_cap, size_t *out_len,
+                            const secmq_seal_params *p,
+                            const unsigned char *message_key_in,
+                            const char *topic, const void *plaintext,
+                            size_t plaintext_len)
+{
     unsigned char bound[BOUND_MAX];
     unsigned char mk[SECMQ_KEY_BYTES];
     unsigned char id[SECMQ_ID_BYTES];
@@ -230,7 +248,8 @@ int secmq_envelope_seal(unsigned char *out, size_t out_cap, size_t *out_len,
     if (out_len != NULL) {
         *out_len = 0;
     }
-    if (out == NULL || out_len == NULL || p == NULL || p->channel_key == NULL ||
+    if (out == NULL || out_len == NULL || p == NULL ||
+        (p->channel_key == NULL && message_key_in == NULL) ||
         p->key_id == NULL || p->sender_id == NULL ||
         (plaintext == NULL && plaintext_len > 0)) {
         return SECMQ_E_INVAL;
@@ -256,7 +275,7 @@ int secmq_envelope_seal(unsigned char *out, size_t out_cap, size_t *out_len,
     if (overlaps(out, env_len, plaintext, plaintext_len)) {
         return SECMQ_E_INVAL;
     }
-    if (p->mode == SECMQ_SEAL_SIGNED) {
+    if (p->mode == SECMQ_SEAL_SIGNED && message_key_in == NULL) {
         /* A libsodium secret key ends with its public key. An envelope
          * whose sender id names another key could never verify, so this is
          * a caller's bug worth reporting here rather than at every
@@ -284,12 +303,18 @@ int secmq_envelope_seal(unsigned char *out, size_t out_cap, size_t *out_len,
      * envelope cannot be moved to another topic or relabelled. */
     ad_len = bound_build(bound, AD_PREFIX, out, topic, topic_len);
     ct = out + SECMQ_ENV_HEADER_BYTES;
-    message_key(mk, p->channel_key);
-    crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-        ct, ct + plaintext_len, NULL, m, plaintext_len, bound, ad_len, NULL,
-        out + OFF_NONCE, mk);
-    /* SECURITY: the message key never outlives the call. */
-    sodium_memzero(mk, sizeof mk);
+    if (message_key_in != NULL) {
+        crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+            ct, ct + plaintext_len, NULL, m, plaintext_len, bound, ad_len, NULL,
+            out + OFF_NONCE, message_key_in);
+    } else {
+        message_key(mk, p->channel_key);
+        crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+            ct, ct + plaintext_len, NULL, m, plaintext_len, bound, ad_len, NULL,
+            out + OFF_NONCE, mk);
+        /* SECURITY: a key derived here never outlives the call. */
+        sodium_memzero(mk, sizeof mk);
+    }
 
     if (p->mode == SECMQ_SEAL_SIGNED) {
         /* SECURITY: the signature covers the ciphertext (through its

@@ -15,7 +15,9 @@
 
 #include <sodium.h>
 
+#include "envelope_int.h"
 #include "keyring_int.h"
+#include "nonce_int.h"
 #include "topicfilter_int.h"
 
 static const char *reason_phrase(int reason)
@@ -234,6 +236,7 @@ int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
     if (rc != SECMQ_OK) {
         goto err;
     }
+    secmq__msg_keys_derive(kr);
     rc = secmq__rx_load(kr, &e);
     if (rc != SECMQ_OK) {
         goto err;
@@ -251,6 +254,9 @@ int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
     *out = kr;
     return SECMQ_OK;
 err:
+    if (kr != NULL) {
+        secmq__msg_keys_free(kr);
+    }
     secmq__keystore_free(kr);
     if (lockfd >= 0) {
         close(lockfd);
@@ -270,6 +276,7 @@ void secmq_keyring_free(secmq_keyring *kr)
         fprintf(stderr, "secmq: keyring '%s': replay state not saved: %s\n",
                 kr->self.name, msg);
     }
+    secmq__msg_keys_free(kr);
     secmq__keystore_free(kr);
 }
 
@@ -288,14 +295,12 @@ void secmq_keyring_id(const secmq_keyring *kr, unsigned char id[SECMQ_ID_BYTES])
 /* ---- covering and sealing ---------------------------------------------------
  */
 
-/* §4.1 step 1: the channel whose key seals topic (tlen bytes, valid), or
- * SECMQ_E_NO_KEY with the reason in kr's error message. */
-static int sealing_channel(secmq_keyring *kr, const char *topic, size_t tlen,
-                           const secmq__kchan **out)
+/* §4.1 step 1 for ch, the most specific channel covering topic (NULL:
+ * none): SECMQ_OK when this identity may seal with it, else SECMQ_E_NO_KEY
+ * with the reason in kr's error message. */
+static int check_sealing(secmq_keyring *kr, const secmq__kchan *ch,
+                         const char *topic)
 {
-    const secmq__kchan *ch = secmq__chan_best(kr, topic, tlen);
-
-    *out = NULL;
     if (ch == NULL) {
         return set_err(kr, SECMQ_E_NO_KEY,
                        "seal: no channel covers topic '%.64s'", topic);
@@ -308,13 +313,11 @@ static int sealing_channel(secmq_keyring *kr, const char *topic, size_t tlen,
                        "(owner %s), which covers topic '%.64s'",
                        kr->self.name, ch->filter, ch->owner_display, topic);
     }
-    *out = ch;
     return SECMQ_OK;
 }
 
 int secmq_keyring_may_publish(secmq_keyring *kr, const char *topic)
 {
-    const secmq__kchan *ch;
     size_t tlen;
 
     if (kr == NULL || topic == NULL) {
@@ -324,47 +327,38 @@ int secmq_keyring_may_publish(secmq_keyring *kr, const char *topic)
     if (!secmq__topic_valid(topic, tlen)) {
         return set_err(kr, SECMQ_E_INVAL, "seal: invalid topic '%.64s'", topic);
     }
-    return sealing_channel(kr, topic, tlen, &ch);
+    return check_sealing(kr, secmq__chan_best(kr, topic, tlen), topic);
 }
 
-int secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
-                       size_t len, unsigned char *out, size_t out_cap,
-                       size_t *out_len)
+/* Seal with ch, the channel check_sealing accepted for topic. */
+static int seal_on(secmq_keyring *kr, const secmq__kchan *ch, const char *topic,
+                   const void *pt, size_t len, unsigned char *out,
+                   size_t out_cap, size_t *out_len)
 {
     char msg[SECMQ_ERRMSG_BYTES];
     secmq__kerr e = {msg, sizeof msg};
-    const secmq__kchan *ch;
+    unsigned char nonce[SECMQ_ENV_NONCE_BYTES];
+    const unsigned char *mk;
     secmq_seal_params p;
     secmq_seal_mode mode;
-    size_t tlen, need;
+    size_t need;
     uint64_t seq = 0;
     int rc;
 
-    if (kr == NULL || topic == NULL || out == NULL || out_len == NULL ||
-        (pt == NULL && len > 0)) {
-        return SECMQ_E_INVAL;
-    }
-    tlen = strlen(topic);
-    if (!secmq__topic_valid(topic, tlen)) {
-        return set_err(kr, SECMQ_E_INVAL, "seal: invalid topic '%.64s'", topic);
-    }
-    rc = sealing_channel(kr, topic, tlen, &ch);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
+    /* One lock for the mode and the number: a buffer too small for the
+     * mode takes no number. */
     pthread_mutex_lock(&kr->tx_lock);
     mode = kr->mode;
-    pthread_mutex_unlock(&kr->tx_lock);
     if (mode != SECMQ_SEAL_MAC || !ch->allow_mac) {
         mode = SECMQ_SEAL_SIGNED;
     }
     need = secmq_envelope_size(mode, len);
     if (need == 0 || out_cap < need) {
+        pthread_mutex_unlock(&kr->tx_lock);
         return set_err(kr, SECMQ_E_OVERSIZE,
                        "seal: %zu-byte buffer too small for %zu bytes sealed",
                        out_cap, need);
     }
-    pthread_mutex_lock(&kr->tx_lock);
     rc = take_seq(kr, ch->key_id, &seq, &e);
     pthread_mutex_unlock(&kr->tx_lock);
     if (rc != SECMQ_OK) {
@@ -378,13 +372,72 @@ int secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
     p.sender_sk = kr->sec->sk;
     p.seq = seq;
     p.time_ms = secmq__unix_ms();
-    p.nonce = NULL;
-    rc = secmq_envelope_seal(out, out_cap, out_len, &p, topic, pt, len);
+    /* SECURITY: 24 random bytes as PROTOCOL.md §4 asks, from this thread's
+     * generator seeded by the system (nonce.c): no system call each. */
+    secmq__nonce_fill(nonce, sizeof nonce);
+    p.nonce = nonce;
+    mk = secmq__msg_key(kr, ch, 0); /* NULL: the seal derives it */
+    rc = secmq__envelope_seal_mk(out, out_cap, out_len, &p, mk, topic, pt, len);
     if (rc != SECMQ_OK) {
         return set_err(kr, rc, "seal on '%.64s': %s", topic,
                        secmq_strerror(rc));
     }
     return SECMQ_OK;
+}
+
+int secmq_keyring_seal(secmq_keyring *kr, const char *topic, const void *pt,
+                       size_t len, unsigned char *out, size_t out_cap,
+                       size_t *out_len)
+{
+    const secmq__kchan *ch;
+    size_t tlen;
+    int rc;
+
+    if (kr == NULL || topic == NULL || out == NULL || out_len == NULL ||
+        (pt == NULL && len > 0)) {
+        return SECMQ_E_INVAL;
+    }
+    tlen = strlen(topic);
+    if (!secmq__topic_valid(topic, tlen)) {
+        return set_err(kr, SECMQ_E_INVAL, "seal: invalid topic '%.64s'", topic);
+    }
+    ch = secmq__chan_best(kr, topic, tlen);
+    rc = check_sealing(kr, ch, topic);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    return seal_on(kr, ch, topic, pt, len, out, out_cap, out_len);
+}
+
+int secmq__keyring_seal_covered(secmq_keyring *kr, const char *topic,
+                                const void *pt, size_t len, unsigned char *out,
+                                size_t out_cap, size_t *out_len, int *covered)
+{
+    const secmq__kchan *ch;
+    size_t tlen;
+    int rc;
+
+    *covered = 0;
+    *out_len = 0;
+    if (pt == NULL && len > 0) {
+        return SECMQ_E_INVAL;
+    }
+    tlen = strlen(topic);
+    if (!secmq__topic_valid(topic, tlen)) {
+        return SECMQ_OK;
+    }
+    /* The one lookup: what secmq_keyring_covers and secmq_keyring_seal
+     * would each find (the keyring never changes while open). */
+    ch = secmq__chan_best(kr, topic, tlen);
+    if (ch == NULL) {
+        return SECMQ_OK;
+    }
+    *covered = 1;
+    rc = check_sealing(kr, ch, topic);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    return seal_on(kr, ch, topic, pt, len, out, out_cap, out_len);
 }
 
 /* ---- opening ------------------------------------------------------------ */

@@ -113,6 +113,9 @@ struct secmq_keyring {
      * sodium_malloc memory; read-only once loaded. */
     unsigned char *keys;
     size_t key_slots; /* capacity in channels */
+    /* The message keys of those keys (PROTOCOL.md §4), same layout, in
+     * sodium_malloc memory, read-only (keymsg.c). NULL: not derived. */
+    unsigned char *msg_keys;
 
     /* Sender side, guarded by tx_lock. */
     pthread_mutex_t tx_lock;
@@ -156,6 +159,17 @@ struct secmq_keyring {
 int secmq__keystore_load(secmq_keyring **out, const char *dir, secmq__kerr *e);
 /* Wipe and free everything (no persistence). NULL is a no-op. */
 void secmq__keystore_free(secmq_keyring *kr);
+
+/*
+ * secmq_keyring_seal for a client's publish, with one channel lookup: when
+ * no channel covers topic (or topic is not a valid topic) *covered is 0
+ * and SECMQ_OK is returned with nothing sealed and no error recorded;
+ * else *covered is 1 and the result is secmq_keyring_seal's. All pointers
+ * BORROWED. Any thread.
+ */
+int secmq__keyring_seal_covered(secmq_keyring *kr, const char *topic,
+                                const void *pt, size_t len, unsigned char *out,
+                                size_t out_cap, size_t *out_len, int *covered);
 
 /* 1 if key_id is the current or previous key of a channel held. */
 int secmq__key_known(const secmq_keyring *kr, const unsigned char *key_id);
@@ -285,6 +299,20 @@ int secmq__keyring_open_receipt_ix(const secmq_keyring *kr, const char *topic,
                                    secmq_receipt_range *ranges, size_t cap,
                                    size_t *n, long *chan, size_t *who_out,
                                    int *reason);
+
+/* ---- message keys derived once (keymsg.c) ---- */
+
+/* Derive the message key of every channel key of kr (secmq_keyring_open,
+ * after loading). Without memory for them nothing is kept and
+ * secmq__msg_key returns NULL. */
+void secmq__msg_keys_derive(secmq_keyring *kr);
+/* Wipe and free them (NULL kr->msg_keys is a no-op). */
+void secmq__msg_keys_free(secmq_keyring *kr);
+/* Channel ch's current (prev 0) or previous message key, 32 bytes, or
+ * NULL when not derived (then derive it from secmq__chan_key). Any
+ * thread (read-only after open). */
+const unsigned char *secmq__msg_key(const secmq_keyring *kr,
+                                    const secmq__kchan *ch, int prev);
 
 /* Channel i's current and previous keys (32 bytes each). */
 const unsigned char *secmq__chan_key(const secmq_keyring *kr,

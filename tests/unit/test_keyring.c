@@ -792,6 +792,78 @@ static void test_specificity(void)
     secmq_keyring_free(sam);
 }
 
+/*
+ * A keyring decides with what it loaded: a channel granted (or a rotation)
+ * after it was opened changes the seal only once the keyring is opened
+ * again, and then at once: a more specific channel that sam does not
+ * publish on refuses the topic the broader one sealed before, and a
+ * rotated key seals with the new key (whose message key is derived once
+ * at open).
+ */
+static void test_reload_changes_seal(void)
+{
+    secmq_keyring *sam, *again;
+    secmq_channel_info ci;
+    unsigned char env[512], kid[8];
+    size_t len = 0;
+    char err[ERRLEN];
+    int rc;
+
+    CHECK_INT_EQ(create_channel("sam", "zone/#", "sam", "alice", 0, "gz"),
+                 SECMQ_OK);
+    CHECK_INT_EQ(import1("alice", "gz/alice.grant", err), SECMQ_OK);
+    sam = tu_keyring_open("sam");
+    CHECK(sam != NULL);
+    rc = seal(sam, "zone/a", env, &len);
+    if (rc == SECMQ_OK && find_chan(sam, "zone/#", &ci) == 0 &&
+        env_key_id(env, len, kid) == 0) {
+        rc = memcmp(kid, ci.key_id, 8) == 0 ? 0 : -1;
+    }
+    if (rc != SECMQ_OK) {
+        secmq_keyring_free(sam);
+        CHECK_INT_EQ(rc, SECMQ_OK);
+    }
+    /* zone/a: alice publishes, sam (owner) only subscribes. */
+    CHECK_INT_EQ(create_channel("sam", "zone/a", "alice", "sam", 0, "gz2"),
+                 SECMQ_OK);
+    len = 0;
+    rc = seal(sam, "zone/a", env, &len);
+    secmq_keyring_free(sam); /* one publishing keyring per identity */
+    CHECK_INT_EQ(rc, SECMQ_OK);
+    again = tu_keyring_open("sam");
+    CHECK(again != NULL);
+    rc = seal(again, "zone/a", env, &len);
+    if (rc == SECMQ_E_NO_KEY) {
+        rc = secmq_keyring_may_publish(again, "zone/a");
+    }
+    if (rc == SECMQ_E_NO_KEY) {
+        rc = seal(again, "zone/b", env, &len) == SECMQ_OK ? 0 : -1;
+    }
+    secmq_keyring_free(again);
+    CHECK_INT_EQ(rc, 0);
+
+    /* Rotation: the reopened keyring seals under the new key, and alice
+     * (new grant imported) opens it. */
+    CHECK_INT_EQ(secmq_channel_rotate(tu_at("sam"), "zone/#", 0, tu_at("gz3"),
+                                      NULL, NULL, err, sizeof err),
+                 SECMQ_OK);
+    CHECK_INT_EQ(import1("alice", "gz3/alice.grant", err), SECMQ_OK);
+    sam = tu_keyring_open("sam");
+    again = tu_keyring_open("alice");
+    CHECK(sam != NULL && again != NULL);
+    rc = seal(sam, "zone/b", env, &len);
+    if (rc == SECMQ_OK && find_chan(sam, "zone/#", &ci) == 0 &&
+        env_key_id(env, len, kid) == 0) {
+        rc = ci.epoch == 2 && memcmp(kid, ci.key_id, 8) == 0 ? 0 : -1;
+    }
+    if (rc == SECMQ_OK) {
+        rc = open_reason(again, "zone/b", env, len, NULL);
+    }
+    secmq_keyring_free(again);
+    secmq_keyring_free(sam);
+    CHECK_INT_EQ(rc, SECMQ_OPEN_OK);
+}
+
 /* Mac-only: used only where the grant allows it, and proves membership. */
 static void test_mac_mode(void)
 {
@@ -964,6 +1036,7 @@ int main(void)
     RUN(test_someone_else_and_untrusted);
     RUN(test_specificity);
     RUN(test_mac_mode);
+    RUN(test_reload_changes_seal);
     RUN(test_max_age);
     RUN(test_threads);
     RUN(test_rotation);
