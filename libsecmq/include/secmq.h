@@ -28,6 +28,10 @@
  *    secmq_client_loop(), secmq_client_loop_forever() and
  *    secmq_client_wait_connected(). They never run on the internal TLS tunnel
  *    thread and never run concurrently with each other for one client.
+ *    Exception: with a keyring, on_message and on_open_failure run on the
+ *    client's delivery thread (secmq_client_set_keyring), one at a time,
+ *    in arrival order, and may overlap the loop thread's callbacks. No
+ *    callback runs on the verify threads (secmq_client_set_open_threads).
  *  - secmq_client_free() must not be called from a callback, nor while another
  *    thread is inside a call on the same client.
  */
@@ -427,23 +431,49 @@ typedef struct secmq_keyring secmq_keyring; /* see secmq/keyring.h */
  *    hands on_message bytes it did not open without being asked to.
  *  - threading and order: on_message and on_open_failure then run on a
  *    delivery thread of the client (started at the first message), not on
- *    the loop thread, in the order the messages arrived (covered or not).
- *    The loop thread opens each envelope and queues it; the delivery
- *    thread makes the replay records of everything queued durable with
- *    one fdatasync (secmq_keyring_sync) and only then calls back, so a
- *    message handed to on_message is never handed out again, even after
- *    a crash, SIGKILL or power cut and a restart with the same keyring
- *    directory. A message whose record could not be made durable is not
- *    delivered (an error line goes to on_log). At most 1024 messages (or
- *    16 MiB) wait; beyond that the loop thread waits for the application.
- *    Callbacks must not call secmq_client_free(); it delivers what is
- *    queued before it returns.
+ *    the loop thread, in the order the messages arrived (covered or not),
+ *    one at a time. The loop thread opens each envelope and queues it;
+ *    signed envelopes may instead be verified by verify threads of the
+ *    client, several at once (secmq_client_set_open_threads), while the
+ *    replay check still runs in arrival order, one message at a time. The
+ *    delivery thread makes the replay records of everything ready
+ *    durable with one fdatasync (secmq_keyring_sync) and only then calls
+ *    back, so a message handed to on_message is never handed out again,
+ *    even after a crash, SIGKILL or power cut and a restart with the same
+ *    keyring directory. A message whose record could not be made durable
+ *    is not delivered (an error line goes to on_log). At most 1024
+ *    messages (or 16 MiB) wait, verified or not; beyond that the loop
+ *    thread waits for the application. Callbacks must not call
+ *    secmq_client_free(); it verifies and delivers what is queued before
+ *    it returns.
  *  - receipts: on channels whose grant asks this identity for receipts,
  *    the client sends them by itself (secmq/receipt.h,
  *    secmq_client_set_receipts).
  * Returns SECMQ_OK, SECMQ_E_STATE (while connected) or SECMQ_E_NOMEM.
  */
 SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
+
+/*
+ * secmq_client_set_open_threads -- with a keyring: how many threads verify
+ * received signed envelopes (PROTOCOL.md §4.2 steps 1-7, an Ed25519
+ * verification each). 0 (the default): one per online core
+ * (sysconf(_SC_NPROCESSORS_ONLN)), at most 8, so none on a one-core
+ * machine; 1: none,
+ * the loop thread opens every envelope itself; n > 1: n threads. The
+ * threads are started with the delivery thread, at the first message
+ * received, and the number is read then (a call after that, e.g. between
+ * a disconnect and a reconnect, changes nothing); they end in
+ * secmq_client_free(), after the last queued message was delivered.
+ * They run no callback: on_message and on_open_failure still run on the
+ * delivery thread, one at a time, in arrival order, and the replay check
+ * and the durability of its record (see secmq_client_set_keyring) are
+ * unchanged. Mac-only envelopes are always opened by the loop thread
+ * (their check costs less than handing them over). Call before
+ * secmq_client_connect().
+ * Returns SECMQ_OK, SECMQ_E_INVAL (c NULL, or n above 64) or SECMQ_E_STATE
+ * (while connecting or connected).
+ */
+SECMQ_API int secmq_client_set_open_threads(secmq_client *c, unsigned n);
 
 /* secmq_client_set_session_expiry: a session that never expires. */
 #define SECMQ_SESSION_EXPIRY_NEVER UINT32_MAX

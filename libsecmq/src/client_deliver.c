@@ -1,15 +1,19 @@
 /*
- * client_deliver.c -- the delivery thread of a client with a keyring.
+ * client_deliver.c -- the received-message queue and the delivery thread
+ * of a client with a keyring.
  *
- * The loop thread opens each envelope (crypto, replay check) without
- * waiting for the disk and queues the result; this thread takes everything
- * queued, makes the replay records durable with one secmq_keyring_sync()
- * (so a burst of messages shares one fdatasync), and only then calls
- * on_message / on_open_failure, in arrival order, wiping each plaintext
- * after its callback. The queue is bounded: a slow application holds the
- * loop thread back, as it did when callbacks ran there. It also feeds the
- * receipt batches and wakes for their timed flush (client_rcpt.c). MQTT
- * is client.c's, the crypto keyring.c's.
+ * The loop thread queues every message in arrival order. It opens each
+ * envelope itself (crypto, replay check, without waiting for the disk),
+ * or, with verify threads (client_verify.c), copies a signed one and
+ * hands it to them. The delivery thread takes the oldest messages whose
+ * verification is done, runs the replay check of those the verify threads
+ * had (in arrival order, one at a time), makes the replay records durable
+ * with one secmq_keyring_sync() (so a burst shares one fdatasync), and
+ * only then calls on_message / on_open_failure, in arrival order, wiping
+ * each plaintext after its callback. The queue is bounded: a slow
+ * application holds the loop thread back, as it did when callbacks ran
+ * there. It also feeds the receipt batches and wakes for their timed
+ * flush (client_rcpt.c). MQTT is client.c's, the crypto keyring.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,50 +21,58 @@
 
 #include <sodium.h>
 
-#include "client_int.h"
-#include "keyring_int.h"
+#include "client_dq_int.h"
 #include "net_int.h"
 
 /* At most this many messages or payload bytes wait for the application. */
 #define DQ_MAX_MSGS 1024u
 #define DQ_MAX_BYTES (16u * 1024u * 1024u)
 
-typedef struct dq_item {
-    struct dq_item *next;
-    int failed; /* 1: for on_open_failure, with reason */
-    int reason;
-    secmq_keyring *kr; /* whose ticket */
-    uint64_t ticket;   /* 0: nothing to make durable */
-    long rchan;        /* opened on a channel this identity receipts; else -1 */
-    int again;         /* refused as a replay of one the keyring knows it
-                          opened: receipted again once ticket is durable */
-    unsigned char key_id[SECMQ_ID_BYTES], sender_id[SECMQ_ID_BYTES];
-    uint64_t seq;
-    secmq_message msg; /* topic and payload point at the copies below */
-    char *topic;
-    unsigned char *data;
-    size_t datalen;
-} dq_item;
-
-typedef struct secmq__dq secmq__dq;
-struct secmq__dq {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t more, room;
-    dq_item *head, *tail;
-    size_t count, bytes;
-    int stop;
-};
+typedef secmq__dq_item dq_item;
+typedef secmq__dq secmq__dq;
 
 static void item_free(dq_item *it)
 {
-    if (it->data != NULL) {
+    if (it->datalen > 0) {
         /* SECURITY: plaintext never outlives its callback. */
         sodium_memzero(it->data, it->datalen);
-        free(it->data);
     }
-    free(it->topic);
     free(it);
+}
+
+/* A new item for msg in one block: the topic, a buffer for len + 1
+ * bytes of plaintext and, with copy_env, a copy of the envelope. NULL
+ * when out of memory. */
+static dq_item *item_new(const secmq_message *msg, int copy_env)
+{
+    size_t tlen = strlen(msg->topic), len = msg->payloadlen, extra;
+    dq_item *it;
+    unsigned char *p;
+
+    if (len > (SIZE_MAX - sizeof *it - tlen - 2) / 2) {
+        return NULL;
+    }
+    extra = tlen + 1 + len + 1 + (copy_env ? len : 0);
+    it = malloc(sizeof *it + extra);
+    if (it == NULL) {
+        return NULL;
+    }
+    memset(it, 0, sizeof *it);
+    p = (unsigned char *)(it + 1);
+    it->topic = (char *)p;
+    memcpy(it->topic, msg->topic, tlen + 1);
+    p += tlen + 1;
+    it->data = p;
+    it->datacap = len + 1;
+    if (copy_env) {
+        memcpy(p + len + 1, msg->payload, len);
+        it->env = p + len + 1;
+        it->envlen = len;
+    }
+    it->rchan = -1;
+    it->msg = *msg;
+    it->msg.topic = it->topic;
+    return it;
 }
 
 static void log_err(secmq_client *c, const char *line)
@@ -147,6 +159,123 @@ static void wait_more(secmq__dq *q, int64_t next)
     (void)pthread_cond_timedwait(&q->more, &q->mu, &ts);
 }
 
+/* The mode and stream of an envelope that opened or is a known copy (it
+ * passed steps 1-7, so it->o holds its fields), and the channel it is
+ * receipted for (-1: none). */
+static void note_fields(secmq_client *c, dq_item *it)
+{
+    const secmq_envelope_fields *f = &it->o.f;
+
+    it->msg.seal_mode = (int)f->mode;
+    memcpy(it->key_id, f->key_id, SECMQ_ID_BYTES);
+    memcpy(it->sender_id, f->sender_id, SECMQ_ID_BYTES);
+    it->seq = f->seq;
+    it->rchan = secmq__keyring_rcpt_chan(c->keyring, f->key_id, f->sender_id);
+}
+
+/* Turn it into a refusal for on_open_failure, counted under reason. */
+static void refused(secmq_client *c, dq_item *it, int reason)
+{
+    if (reason <= SECMQ_OPEN_OK || reason >= SECMQ_OPEN_REASON_COUNT) {
+        reason = SECMQ_OPEN_MALFORMED;
+    }
+    atomic_fetch_add(&c->open_counts[reason], 1);
+    if (it->datalen > 0) {
+        /* Nothing of it was opened; wiped in case it was copied. */
+        sodium_memzero(it->data, it->datalen);
+    }
+    it->datalen = 0;
+    it->failed = 1;
+    it->reason = reason;
+    it->msg.payload = "";
+    it->msg.payloadlen = 0;
+}
+
+/* Steps 1-7 for the envelope env (len bytes) of it: no shared state, any
+ * thread, any order. */
+static void verify_env(secmq_client *c, dq_item *it, const void *env,
+                       size_t len)
+{
+    it->accept = 1;
+    it->vrc = SECMQ_E_OPEN;
+    it->vreason = SECMQ_OPEN_MALFORMED;
+    if (len > 0) {
+        it->vrc =
+            secmq__keyring_verify(c->keyring, it->topic, env, len, it->data,
+                                  it->datacap, &it->o, &it->vreason);
+    }
+}
+
+void secmq__dq_verify(secmq_client *c, secmq__dq_item *it)
+{
+    verify_env(c, it, it->env, it->envlen);
+}
+
+/* Steps 8-9 for a verified item (the replay window and its journal
+ * record, not yet durable), then what on_message or on_open_failure gets.
+ * SECURITY: called in arrival order, one message at a time (the loop
+ * thread, or the delivery thread with verify threads), so the window
+ * sees the messages as they arrived. */
+static void accept_item(secmq_client *c, dq_item *it)
+{
+    int reason = it->vreason, rc = it->vrc, again = 0;
+
+    it->accept = 0;
+    if (rc == SECMQ_OK) {
+        rc = secmq__keyring_accept(c->keyring, it->topic, &it->o, it->data,
+                                   &reason, SECMQ_OPEN_DEFER_SYNC, &it->ticket,
+                                   &again);
+    }
+    if (rc == SECMQ_OK) {
+        atomic_fetch_add(&c->open_counts[SECMQ_OPEN_OK], 1);
+        it->data[it->o.ptlen] = '\0';
+        it->datalen = it->o.ptlen;
+        it->kr = c->keyring;
+        it->msg.payload = it->data;
+        it->msg.payloadlen = it->o.ptlen;
+        it->msg.sealed = 1;
+        it->msg.sender = it->o.sender;
+        note_fields(c, it);
+        return;
+    }
+    if (again) {
+        /* SECURITY: only a replay that passed steps 1-7 (AEAD, signature,
+         * publisher) of an envelope the keyring knows it accepted. */
+        it->kr = c->keyring;
+        it->again = 1;
+        note_fields(c, it);
+    }
+    if (rc == SECMQ_E_IO || rc == SECMQ_E_NOMEM) {
+        char why[SECMQ_ERRMSG_BYTES];
+        secmq_keyring_errmsg(c->keyring, why, sizeof why);
+        log_err(c, why);
+    }
+    refused(c, it, reason); /* it->data was wiped by the open */
+}
+
+/* Detach the oldest messages whose verification is done (q->mu held). */
+static dq_item *take_ready(secmq__dq *q)
+{
+    dq_item *batch = q->head, *last = NULL, *it = q->head;
+
+    while (it != NULL && !it->pending) {
+        q->count--;
+        q->bytes -= it->qbytes;
+        last = it;
+        it = it->next;
+    }
+    if (last == NULL) {
+        return NULL;
+    }
+    last->next = NULL;
+    q->head = it;
+    if (it == NULL) {
+        q->tail = NULL;
+    }
+    pthread_cond_broadcast(&q->room);
+    return batch;
+}
+
 static void *dq_main(void *arg)
 {
     secmq_client *c = arg;
@@ -156,35 +285,39 @@ static void *dq_main(void *arg)
 
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        if (q->head == NULL && !q->stop) {
-            /* Idle: send the receipts that are due, sleep until the next
-             * one is (or a message comes). */
+        batch = take_ready(q);
+        if (batch != NULL) {
             pthread_mutex_unlock(&q->mu);
-            next = secmq__crcpt_pump(c, 0);
-            pthread_mutex_lock(&q->mu);
-            if (q->head == NULL && !q->stop) {
-                wait_more(q, next);
+            for (dq_item *it = batch; it != NULL; it = it->next) {
+                if (it->accept) {
+                    accept_item(c, it);
+                }
             }
+            deliver_batch(c, batch);
+            (void)secmq__crcpt_pump(c, 0); /* due by time under a steady load */
+            pthread_mutex_lock(&q->mu);
             continue;
         }
-        if (q->head == NULL) {
+        if (q->head == NULL && q->stop) {
             break;
         }
-        batch = q->head;
-        q->head = q->tail = NULL;
-        q->count = 0;
-        q->bytes = 0;
-        pthread_cond_broadcast(&q->room);
+        /* Idle, or the oldest message is still being verified: send the
+         * receipts that are due, sleep until the next one is (or the
+         * oldest message is ready). */
         pthread_mutex_unlock(&q->mu);
-        deliver_batch(c, batch);
-        (void)secmq__crcpt_pump(c, 0); /* due by time under a steady load */
+        next = secmq__crcpt_pump(c, 0);
         pthread_mutex_lock(&q->mu);
+        if ((q->head == NULL && !q->stop) ||
+            (q->head != NULL && q->head->pending)) {
+            wait_more(q, next);
+        }
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
 }
 
-/* The queue and its thread, made on the first message. */
+/* The queue, its verify threads and its delivery thread, made on the
+ * first message. */
 static int dq_start(secmq_client *c)
 {
     secmq__dq *q = calloc(1, sizeof *q);
@@ -200,7 +333,12 @@ static int dq_start(secmq_client *c)
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&q->room, NULL);
     c->dq = q;
+    if (secmq__verify_start(c, q) != SECMQ_OK) {
+        log_err(c, "cannot start the verify threads: the loop thread "
+                   "opens every message");
+    }
     if (pthread_create(&q->th, NULL, dq_main, c) != 0) {
+        secmq__verify_stop(q);
         pthread_cond_destroy(&q->room);
         pthread_cond_destroy(&q->more);
         pthread_mutex_destroy(&q->mu);
@@ -211,73 +349,29 @@ static int dq_start(secmq_client *c)
     return SECMQ_OK;
 }
 
-/* The mode and stream of an envelope that opened or is a known copy (so
- * it parses), and the channel it is receipted for (-1: none). */
-static void note_fields(secmq_client *c, dq_item *it, const void *env,
-                        size_t len)
+/* msg as a new item, opened (steps 1-7, and 8-9 without verify threads),
+ * or copied for a verify thread (*to_pool 1), or as it is (uncovered).
+ * NULL when out of memory. */
+static dq_item *make_item(secmq_client *c, secmq__dq *q,
+                          const secmq_message *msg, int *to_pool)
 {
-    secmq_envelope_fields f;
+    size_t len = msg->payloadlen;
+    dq_item *it;
 
-    it->rchan = -1;
-    if (secmq_envelope_parse(env, len, &f) != SECMQ_OPEN_OK) {
-        return;
-    }
-    it->msg.seal_mode = (int)f.mode;
-    memcpy(it->key_id, f.key_id, SECMQ_ID_BYTES);
-    memcpy(it->sender_id, f.sender_id, SECMQ_ID_BYTES);
-    it->seq = f.seq;
-    it->rchan = secmq__keyring_rcpt_chan(c->keyring, f.key_id, f.sender_id);
-}
-
-/* Turn it into a refusal for on_open_failure, counted under reason. */
-static dq_item *refused(secmq_client *c, dq_item *it, int reason)
-{
-    if (reason <= SECMQ_OPEN_OK || reason >= SECMQ_OPEN_REASON_COUNT) {
-        reason = SECMQ_OPEN_MALFORMED;
-    }
-    atomic_fetch_add(&c->open_counts[reason], 1);
-    if (it->data != NULL) {
-        /* Nothing of it was opened; wiped in case it was copied. */
-        sodium_memzero(it->data, it->datalen);
-        free(it->data);
-        it->data = NULL;
-    }
-    it->datalen = 0;
-    it->failed = 1;
-    it->reason = reason;
-    it->msg.payload = "";
-    it->msg.payloadlen = 0;
-    return it;
-}
-
-/* Open (or copy) msg into a new item. NULL when out of memory. */
-static dq_item *make_item(secmq_client *c, const secmq_message *msg)
-{
-    dq_item *it = calloc(1, sizeof *it);
-    size_t len = msg->payloadlen, plain_len = 0;
-    const char *sender = NULL;
-    int reason = SECMQ_OPEN_MALFORMED, rc = SECMQ_E_OPEN, again = 0;
-
-    if (it == NULL) {
-        return NULL;
-    }
-    it->rchan = -1;
-    it->topic = strdup(msg->topic);
-    it->data = malloc(len + 1);
-    if (it->topic == NULL || it->data == NULL) {
-        item_free(it);
-        return NULL;
-    }
-    it->msg = *msg;
-    it->msg.topic = it->topic;
+    *to_pool = 0;
     /* SECURITY: a covered topic is always opened, whatever the
      * allow-plain filters say, and nothing unopened reaches on_message
      * unless the application asked for plain messages on that topic: a
      * subscriber not yet granted, or a broker that renamed a topic, must
      * not show an envelope (or an impostor's plaintext) as a payload. */
     if (!secmq_keyring_covers(c->keyring, msg->topic)) {
+        it = item_new(msg, 0);
+        if (it == NULL) {
+            return NULL;
+        }
         if (!secmq__client_plain_allowed(c, msg->topic)) {
-            return refused(c, it, SECMQ_OPEN_NO_CHANNEL);
+            refused(c, it, SECMQ_OPEN_NO_CHANNEL);
+            return it;
         }
         memcpy(it->data, msg->payload, len);
         it->data[len] = '\0';
@@ -285,52 +379,39 @@ static dq_item *make_item(secmq_client *c, const secmq_message *msg)
         it->msg.payload = it->data;
         return it;
     }
-    if (len > 0) {
-        rc = secmq__keyring_open(c->keyring, msg->topic, msg->payload, len,
-                                 it->data, len, &plain_len, &sender, &reason,
-                                 SECMQ_OPEN_DEFER_SYNC, &it->ticket, &again);
-    }
-    if (rc == SECMQ_OK) {
-        atomic_fetch_add(&c->open_counts[SECMQ_OPEN_OK], 1);
-        it->data[plain_len] = '\0';
-        it->datalen = plain_len;
-        it->kr = c->keyring;
-        it->msg.payload = it->data;
-        it->msg.payloadlen = plain_len;
-        it->msg.sealed = 1;
-        it->msg.sender = sender;
-        note_fields(c, it, msg->payload, len);
+    *to_pool = len > 0 && secmq__verify_wanted(q, msg->payload, len);
+    it = item_new(msg, *to_pool);
+    if (it == NULL || *to_pool) {
         return it;
     }
-    if (again) {
-        /* SECURITY: only a replay that passed steps 1-7 (AEAD, signature,
-         * publisher) of an envelope the keyring knows it accepted. */
-        it->kr = c->keyring;
-        it->again = 1;
-        note_fields(c, it, msg->payload, len);
+    verify_env(c, it, msg->payload, len);
+    if (q->nworkers == 0) {
+        /* No verify threads: this thread is the only one to accept, in
+         * arrival order. With them, the delivery thread does, after the
+         * messages ahead of this one. */
+        accept_item(c, it);
     }
-    if (rc == SECMQ_E_IO || rc == SECMQ_E_NOMEM) {
-        char why[SECMQ_ERRMSG_BYTES];
-        secmq_keyring_errmsg(c->keyring, why, sizeof why);
-        log_err(c, why);
-    }
-    return refused(c, it, reason); /* it->data was wiped by the open */
+    return it;
 }
 
 void secmq__client_enqueue(secmq_client *c, const secmq_message *msg)
 {
     secmq__dq *q;
     dq_item *it;
+    int to_pool, cancel;
 
+    /* libmosquitto's loop_stop(force) cancels this thread: never while it
+     * holds the queue's or the keyring's locks. */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     if (c->dq == NULL && dq_start(c) != SECMQ_OK) {
         log_err(c, "cannot start the delivery thread: message dropped");
-        return;
+        goto out;
     }
     q = c->dq;
-    it = make_item(c, msg);
+    it = make_item(c, q, msg, &to_pool);
     if (it == NULL) {
         log_err(c, "out of memory: a received message was dropped");
-        return;
+        goto out;
     }
     pthread_mutex_lock(&q->mu);
     while (q->count > 0 &&
@@ -344,9 +425,16 @@ void secmq__client_enqueue(secmq_client *c, const secmq_message *msg)
     }
     q->tail = it;
     q->count++;
-    q->bytes += it->datalen;
-    pthread_cond_signal(&q->more);
+    it->qbytes = it->datalen + it->envlen;
+    q->bytes += it->qbytes;
+    if (to_pool) {
+        secmq__verify_push(q, it);
+    } else if (q->head == it) {
+        pthread_cond_signal(&q->more);
+    }
     pthread_mutex_unlock(&q->mu);
+out:
+    pthread_setcancelstate(cancel, NULL);
 }
 
 void secmq__client_deliver_stop(secmq_client *c)
@@ -356,11 +444,14 @@ void secmq__client_deliver_stop(secmq_client *c)
     if (q == NULL) {
         return;
     }
+    /* The delivery thread delivers everything queued (the verify threads
+     * still finish what they hold), then the verify threads end. */
     pthread_mutex_lock(&q->mu);
     q->stop = 1;
     pthread_cond_signal(&q->more);
     pthread_mutex_unlock(&q->mu);
     pthread_join(q->th, NULL);
+    secmq__verify_stop(q);
     pthread_cond_destroy(&q->room);
     pthread_cond_destroy(&q->more);
     pthread_mutex_destroy(&q->mu);

@@ -72,6 +72,8 @@ struct secmq_client {
     atomic_uint_fast64_t open_counts[SECMQ_OPEN_REASON_COUNT];
     struct secmq__dq *dq;       /* delivery thread; NULL until the first message
                                    received with a keyring (client_deliver.c) */
+    unsigned open_threads;      /* secmq_client_set_open_threads; 0: one per
+                                   online core (client_verify.c) */
     struct secmq__crcpt *rcpt;  /* receipts sent (client_rcpt.c); NULL until
                                    a keyring is set */
     unsigned rcpt_max_msgs;     /* secmq_client_set_receipts; 0: default */

@@ -478,22 +478,24 @@ static int find_key(const secmq_keyring *kr, const char *topic, size_t tlen,
                     const unsigned char *key_id, const secmq__kchan **chp,
                     const unsigned char **key)
 {
-    uint64_t now = secmq__unix_ms();
-
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
+        int cur = same_id(ch->key_id, key_id);
+        /* The key ids first: they rule out most channels for less than a
+         * topic match. */
         if (!ch->member ||
+            (!cur && !(ch->has_prev && same_id(ch->prev_key_id, key_id))) ||
             !secmq__filter_match(ch->filter, ch->filter_len, topic, tlen)) {
             continue;
         }
-        if (same_id(ch->key_id, key_id)) {
+        if (cur) {
             *chp = ch;
             *key = secmq__chan_key(kr, ch, 0);
             return SECMQ_OPEN_OK;
         }
         if (ch->has_prev && same_id(ch->prev_key_id, key_id)) {
             /* SECURITY: the previous key dies at its grace deadline. */
-            if (now > ch->prev_deadline_ms) {
+            if (secmq__unix_ms() > ch->prev_deadline_ms) {
                 return SECMQ_OPEN_KEY_EXPIRED;
             }
             if (!ch->prev_held) {
@@ -526,40 +528,49 @@ int secmq_keyring_open_msg_v2(secmq_keyring *kr, const char *topic,
                                sender, reason, flags, ticket, NULL);
 }
 
-int secmq__keyring_open(secmq_keyring *kr, const char *topic, const void *env,
-                        size_t len, unsigned char *out, size_t out_cap,
-                        size_t *out_len, const char **sender, int *reason,
-                        unsigned flags, uint64_t *ticket, int *opened_before)
+/* The refusal of an envelope: wipe what may have been written to out,
+ * record why. Returns SECMQ_E_OPEN. */
+static int refuse(secmq_keyring *kr, const char *topic,
+                  const secmq_envelope_fields *f, const char *name,
+                  unsigned char *out, size_t len, int why, int *reason)
 {
     char hex[2 * SECMQ_ID_BYTES + 1];
-    char msg[SECMQ_ERRMSG_BYTES];
-    secmq__kerr e = {msg, sizeof msg};
-    secmq_envelope_fields f;
-    uint64_t tk = 0;
+
+    /* SECURITY: plaintext of a refused message never leaves. */
+    sodium_memzero(out, len);
+    if (reason != NULL) {
+        *reason = why;
+    }
+    if (why == SECMQ_OPEN_MALFORMED || why == SECMQ_OPEN_VERSION) {
+        return set_err(kr, SECMQ_E_OPEN, "open on '%.64s': %s", topic,
+                       reason_phrase(why));
+    }
+    return set_err(
+        kr, SECMQ_E_OPEN, "open on '%.64s': %s (sender id %s%s%s, seq %llu)",
+        topic, reason_phrase(why),
+        secmq__hex(hex, f->sender_id, SECMQ_ID_BYTES), name != NULL ? ", " : "",
+        name != NULL ? name : "", (unsigned long long)f->seq);
+}
+
+int secmq__keyring_verify(const secmq_keyring *kr_c, const char *topic,
+                          const void *env, size_t len, unsigned char *out,
+                          size_t out_cap, secmq__kopened *o, int *reason)
+{
+    /* Only the error message and max_age (each under its lock) are
+     * touched: what the checks read never changes while open. */
+    secmq_keyring *kr = (secmq_keyring *)kr_c;
     const secmq__kchan *ch = NULL;
     const unsigned char *key = NULL, *pk = NULL;
-    const char *name = NULL;
     uint64_t max_age, now, age;
-    size_t tlen, ptlen = 0;
-    int why, publisher = 0, known = 0, rc;
+    size_t tlen;
+    int why, publisher = 0;
 
-    memset(&f, 0, sizeof f);
-    if (opened_before != NULL) {
-        *opened_before = 0;
-    }
+    memset(o, 0, sizeof *o);
     if (reason != NULL) {
         *reason = SECMQ_OPEN_MALFORMED;
     }
-    if (sender != NULL) {
-        *sender = NULL;
-    }
-    if (ticket != NULL) {
-        *ticket = 0;
-    }
     if (kr == NULL || topic == NULL || env == NULL || out == NULL ||
-        out_len == NULL || out_cap < len ||
-        (flags & ~SECMQ_OPEN_DEFER_SYNC) != 0 ||
-        ((flags & SECMQ_OPEN_DEFER_SYNC) != 0 && ticket == NULL)) {
+        out_cap < len) {
         return SECMQ_E_INVAL;
     }
     tlen = strlen(topic);
@@ -571,24 +582,24 @@ int secmq__keyring_open(secmq_keyring *kr, const char *topic, const void *env,
         return SECMQ_E_NO_KEY;
     }
     /* Step 1. */
-    why = secmq_envelope_parse(env, len, &f);
+    why = secmq_envelope_parse(env, len, &o->f);
     if (why != SECMQ_OPEN_OK) {
         goto fail;
     }
     /* Step 2. */
-    why = find_key(kr, topic, tlen, f.key_id, &ch, &key);
+    why = find_key(kr, topic, tlen, o->f.key_id, &ch, &key);
     if (why != SECMQ_OPEN_OK) {
         goto fail;
     }
     /* Step 3: mac-only proves membership only; the grant must allow it. */
-    if (f.mode == SECMQ_SEAL_MAC && !ch->allow_mac) {
+    if (o->f.mode == SECMQ_SEAL_MAC && !ch->allow_mac) {
         why = SECMQ_OPEN_MODE_REFUSED;
         goto fail;
     }
     /* Steps 4 and 5: AEAD, then the signature with the sender's key. */
-    find_sender(kr, ch, f.sender_id, &pk, &name, &publisher);
-    why = secmq_envelope_open(out, out_cap, &ptlen, &f, topic, key,
-                              f.mode == SECMQ_SEAL_SIGNED ? pk : NULL);
+    find_sender(kr, ch, o->f.sender_id, &pk, &o->sender, &publisher);
+    why = secmq_envelope_open(out, out_cap, &o->ptlen, &o->f, topic, key,
+                              o->f.mode == SECMQ_SEAL_SIGNED ? pk : NULL);
     if (why != SECMQ_OPEN_OK) {
         goto fail;
     }
@@ -603,21 +614,46 @@ int secmq__keyring_open(secmq_keyring *kr, const char *topic, const void *env,
     pthread_mutex_unlock(&kr->rx_lock);
     if (max_age > 0) {
         now = secmq__unix_ms();
-        age = now > f.time_ms ? now - f.time_ms : f.time_ms - now;
+        age = now > o->f.time_ms ? now - o->f.time_ms : o->f.time_ms - now;
         if (age > max_age) {
             why = SECMQ_OPEN_TOO_OLD;
             goto fail;
         }
     }
+    if (reason != NULL) {
+        *reason = SECMQ_OPEN_OK;
+    }
+    return SECMQ_OK;
+fail:
+    o->ptlen = 0;
+    return refuse(kr, topic, &o->f, o->sender, out, len, why, reason);
+}
+
+int secmq__keyring_accept(secmq_keyring *kr, const char *topic,
+                          const secmq__kopened *o, unsigned char *out,
+                          int *reason, unsigned flags, uint64_t *ticket,
+                          int *opened_before)
+{
+    char msg[SECMQ_ERRMSG_BYTES];
+    secmq__kerr e = {msg, sizeof msg};
+    uint64_t tk = 0;
+    int known = 0, rc;
+
+    if (opened_before != NULL) {
+        *opened_before = 0;
+    }
+    if (ticket != NULL) {
+        *ticket = 0;
+    }
     /* Steps 8 and 9: the window, and its journal record queued. */
-    rc = secmq__rx_accept(kr, &f, &tk, opened_before != NULL ? &known : NULL,
+    rc = secmq__rx_accept(kr, &o->f, &tk, opened_before != NULL ? &known : NULL,
                           &e);
     if (rc == SECMQ_OPEN_OK && (flags & SECMQ_OPEN_DEFER_SYNC) == 0) {
         /* SECURITY: nothing is handed out before its replay record is
          * durable, so no restart, crash or power cut delivers it twice. */
         rc = secmq__rx_sync(kr, tk, &e);
         if (rc != SECMQ_OK) {
-            secmq__rx_forget(kr, f.key_id, f.sender_id, f.seq);
+            secmq__rx_forget(kr, o->f.key_id, o->f.sender_id, o->f.seq);
         }
     }
     if (rc == SECMQ_OPEN_REPLAY && known) {
@@ -629,7 +665,7 @@ int secmq__keyring_open(secmq_keyring *kr, const char *topic, const void *env,
         }
     }
     if (rc < 0) {
-        sodium_memzero(out, ptlen);
+        sodium_memzero(out, o->ptlen);
         if (reason != NULL) {
             *reason = SECMQ_OPEN_REPLAY;
         }
@@ -637,35 +673,55 @@ int secmq__keyring_open(secmq_keyring *kr, const char *topic, const void *env,
                        "open on '%.64s': replay state: %s", topic, msg);
     }
     if (rc != SECMQ_OPEN_OK) {
-        why = rc;
-        goto fail;
+        return refuse(kr, topic, &o->f, o->sender, out, o->ptlen, rc, reason);
     }
     if (ticket != NULL) {
         *ticket = tk;
-    }
-    *out_len = ptlen;
-    if (sender != NULL) {
-        *sender = name;
     }
     if (reason != NULL) {
         *reason = SECMQ_OPEN_OK;
     }
     return SECMQ_OK;
-fail:
-    /* SECURITY: plaintext of a refused message never leaves. */
-    sodium_memzero(out, len);
+}
+
+int secmq__keyring_open(secmq_keyring *kr, const char *topic, const void *env,
+                        size_t len, unsigned char *out, size_t out_cap,
+                        size_t *out_len, const char **sender, int *reason,
+                        unsigned flags, uint64_t *ticket, int *opened_before)
+{
+    secmq__kopened o;
+    int rc;
+
+    if (opened_before != NULL) {
+        *opened_before = 0;
+    }
     if (reason != NULL) {
-        *reason = why;
+        *reason = SECMQ_OPEN_MALFORMED;
     }
-    if (why == SECMQ_OPEN_MALFORMED || why == SECMQ_OPEN_VERSION) {
-        return set_err(kr, SECMQ_E_OPEN, "open on '%.64s': %s", topic,
-                       reason_phrase(why));
+    if (sender != NULL) {
+        *sender = NULL;
     }
-    return set_err(
-        kr, SECMQ_E_OPEN, "open on '%.64s': %s (sender id %s%s%s, seq %llu)",
-        topic, reason_phrase(why), secmq__hex(hex, f.sender_id, SECMQ_ID_BYTES),
-        name != NULL ? ", " : "", name != NULL ? name : "",
-        (unsigned long long)f.seq);
+    if (ticket != NULL) {
+        *ticket = 0;
+    }
+    if (out_len == NULL || (flags & ~SECMQ_OPEN_DEFER_SYNC) != 0 ||
+        ((flags & SECMQ_OPEN_DEFER_SYNC) != 0 && ticket == NULL)) {
+        return SECMQ_E_INVAL;
+    }
+    rc = secmq__keyring_verify(kr, topic, env, len, out, out_cap, &o, reason);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    rc = secmq__keyring_accept(kr, topic, &o, out, reason, flags, ticket,
+                               opened_before);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    *out_len = o.ptlen;
+    if (sender != NULL) {
+        *sender = o.sender;
+    }
+    return SECMQ_OK;
 }
 
 int secmq_keyring_sync(secmq_keyring *kr, uint64_t ticket)
@@ -688,19 +744,9 @@ int secmq_keyring_sync(secmq_keyring *kr, uint64_t ticket)
     return SECMQ_OK;
 }
 
-/* ---- settings and listing -------------------------------------------------
- */
-
-int secmq_keyring_set_max_age(secmq_keyring *kr, uint64_t max_age_ms)
-{
-    if (kr == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    pthread_mutex_lock(&kr->rx_lock);
-    kr->max_age_ms = max_age_ms;
-    pthread_mutex_unlock(&kr->rx_lock);
-    return SECMQ_OK;
-}
+/* ---- settings ------------------------------------------------------------
+ * (the receiver's setting, the error message and the listings are in
+ * keyinfo.c) */
 
 int secmq_keyring_set_mode(secmq_keyring *kr, secmq_seal_mode mode)
 {
@@ -710,78 +756,5 @@ int secmq_keyring_set_mode(secmq_keyring *kr, secmq_seal_mode mode)
     pthread_mutex_lock(&kr->tx_lock);
     kr->mode = mode;
     pthread_mutex_unlock(&kr->tx_lock);
-    return SECMQ_OK;
-}
-
-size_t secmq_keyring_errmsg(secmq_keyring *kr, char *buf, size_t len)
-{
-    size_t n;
-
-    if (kr == NULL) {
-        if (buf != NULL && len > 0) {
-            buf[0] = 0;
-        }
-        return 0;
-    }
-    pthread_mutex_lock(&kr->err_lock);
-    n = strlen(kr->errmsg);
-    if (buf != NULL && len > 0) {
-        size_t k = n < len - 1 ? n : len - 1;
-        memcpy(buf, kr->errmsg, k);
-        buf[k] = 0;
-    }
-    pthread_mutex_unlock(&kr->err_lock);
-    return n;
-}
-
-size_t secmq_keyring_peer_count(const secmq_keyring *kr)
-{
-    return kr != NULL ? kr->npeers : 0;
-}
-
-int secmq_keyring_peer(const secmq_keyring *kr, size_t i, secmq_peer_info *info)
-{
-    if (kr == NULL || info == NULL || i >= kr->npeers) {
-        return SECMQ_E_INVAL;
-    }
-    info->name = kr->peers[i].name;
-    memcpy(info->id, kr->peers[i].id, SECMQ_ID_BYTES);
-    memcpy(info->pk, kr->peers[i].pk, SECMQ_SIGN_PK_BYTES);
-    return SECMQ_OK;
-}
-
-size_t secmq_keyring_channel_count(const secmq_keyring *kr)
-{
-    return kr != NULL ? kr->nchans : 0;
-}
-
-int secmq_keyring_channel(const secmq_keyring *kr, size_t i,
-                          secmq_channel_info *info)
-{
-    const secmq__kchan *ch;
-
-    if (kr == NULL || info == NULL || i >= kr->nchans) {
-        return SECMQ_E_INVAL;
-    }
-    ch = &kr->chans[i];
-    memset(info, 0, sizeof *info);
-    info->filter = ch->filter;
-    info->owner = ch->owner_display;
-    info->owned = ch->owned;
-    info->member = ch->member;
-    info->may_publish = ch->may_publish;
-    info->allow_mac = ch->allow_mac;
-    info->epoch = ch->epoch;
-    memcpy(info->key_id, ch->key_id, SECMQ_ID_BYTES);
-    info->created_ms = ch->created_ms;
-    info->has_prev = ch->has_prev;
-    info->prev_held = ch->prev_held;
-    memcpy(info->prev_key_id, ch->prev_key_id, SECMQ_ID_BYTES);
-    info->prev_deadline_ms = ch->prev_deadline_ms;
-    info->n_publishers = ch->npubs;
-    info->publishers = ch->pub_names;
-    info->n_members = ch->nmembers;
-    info->members = ch->member_names;
-    info->member_publishes = ch->member_pub;
     return SECMQ_OK;
 }

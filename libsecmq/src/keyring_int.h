@@ -215,6 +215,35 @@ int secmq__keyring_open(secmq_keyring *kr, const char *topic, const void *env,
                         size_t len, unsigned char *out, size_t out_cap,
                         size_t *out_len, const char **sender, int *reason,
                         unsigned flags, uint64_t *ticket, int *opened_before);
+/* An envelope that passed steps 1-7 of PROTOCOL.md §4.2
+ * (secmq__keyring_verify), waiting for steps 8-9 (secmq__keyring_accept). */
+typedef struct secmq__kopened {
+    secmq_envelope_fields f; /* pointers into the envelope: only the ids,
+                                seq and mode are used after verifying */
+    const char *sender;      /* display name (the keyring's), or NULL */
+    size_t ptlen;            /* plaintext bytes written to out */
+} secmq__kopened;
+/*
+ * Steps 1-7 (parse, key, mode, AEAD, signature, publisher, age): reads
+ * only what loading set, so any number of threads may run it at once.
+ * out (out_cap >= len) receives the plaintext; it must not be acted on
+ * before secmq__keyring_accept. Returns SECMQ_OK with *o filled,
+ * SECMQ_E_OPEN (*reason says why; out wiped), SECMQ_E_NO_KEY (no channel
+ * covers topic), SECMQ_E_INVAL.
+ */
+int secmq__keyring_verify(const secmq_keyring *kr, const char *topic,
+                          const void *env, size_t len, unsigned char *out,
+                          size_t out_cap, secmq__kopened *o, int *reason);
+/*
+ * Steps 8-9 for o (replay window, journal record; synced unless flags has
+ * SECMQ_OPEN_DEFER_SYNC): the caller keeps the order in which envelopes
+ * are accepted. out holds o's plaintext; it is wiped when refused.
+ * Results as secmq__keyring_open's.
+ */
+int secmq__keyring_accept(secmq_keyring *kr, const char *topic,
+                          const secmq__kopened *o, unsigned char *out,
+                          int *reason, unsigned flags, uint64_t *ticket,
+                          int *opened_before);
 /* Make every record up to ticket durable (group commit). SECMQ_OK,
  * SECMQ_E_IO, SECMQ_E_KEYRING (a damaged journal), SECMQ_E_NOMEM. */
 int secmq__rx_sync(secmq_keyring *kr, uint64_t ticket, secmq__kerr *e);

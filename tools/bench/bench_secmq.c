@@ -187,6 +187,25 @@ static const bench_client_ops sq_ops = {sq_publish, sq_subscribe, sq_tls_info,
                                         sq_open_counts, sq_close};
 
 /* Opens the keyring in dir for s, in mac-only mode when mac. 0 or -1. */
+/* SECMQ_BENCH_OPEN_THREADS=N (for A/B runs of the verify threads, see
+ * docs/PERFORMANCE.md "Sealed messages"): secmq_client_set_open_threads(N)
+ * on every client with a keyring; unset: the library's default. */
+static int set_open_threads(secmq_client *c)
+{
+    const char *v = getenv("SECMQ_BENCH_OPEN_THREADS");
+    char *end = NULL;
+    unsigned long n;
+
+    if (v == NULL || v[0] == '\0') {
+        return SECMQ_OK;
+    }
+    n = strtoul(v, &end, 10);
+    if (end == v || *end != '\0' || n > 64) {
+        return SECMQ_E_INVAL;
+    }
+    return secmq_client_set_open_threads(c, (unsigned)n);
+}
+
 static int open_keyring(sq_client *s, const char *dir, int mac, char *err,
                         size_t errlen)
 {
@@ -252,6 +271,11 @@ int bench_secmq_open(bench_client **out, const bench_endpoint *ep,
         rc = secmq_client_set_keyring(s->c, s->kr);
         if (rc != SECMQ_OK) {
             set_err(s, err, errlen, "set_keyring", rc);
+            goto err;
+        }
+        rc = set_open_threads(s->c);
+        if (rc != SECMQ_OK) {
+            set_err(s, err, errlen, "set_open_threads", rc);
             goto err;
         }
     }
