@@ -96,23 +96,23 @@ enum secmq_error {
     SECMQ_E_TLS_EXPIRED = -13,  /* a certificate is expired or not yet valid */
     SECMQ_E_TLS_PIN = -14,      /* broker public key does not match the pin */
     SECMQ_E_AUTH = -15,         /* broker refused: bad username or password */
-    SECMQ_E_NOT_AUTHORIZED = -16, /* broker refused: not authorised */
-    SECMQ_E_REFUSED = -17,        /* broker refused the connection otherwise */
-    SECMQ_E_PROTOCOL = -18,       /* MQTT protocol violation */
-    SECMQ_E_OVERSIZE = -19,       /* payload or packet too large */
-    SECMQ_E_CONFIG = -20,         /* configuration file error (see detail) */
-    SECMQ_E_OPEN = -21,           /* an envelope did not open (reason given
-                                     separately, see secmq_open_reason) */
-    SECMQ_E_KEYRING = -22,        /* keyring, identity or grant file error */
-    SECMQ_E_NO_KEY = -23,         /* no channel key covers this topic for
-                                     this use (publishing or reading) */
-    SECMQ_E_PLAINTEXT = -24,      /* plaintext publish to a topic that has a
-                                     channel refused (use publish_raw) */
-    SECMQ_E_FULL = -25,           /* the outbox is at its bound (rows or
-                                     bytes) and refuses new messages */
-    SECMQ_E_DB = -26,             /* a database file is foreign, corrupt or
-                                     of another version (left untouched) */
-    SECMQ_E_BUSY = -27,           /* a file is in use by another process */
+    SECMQ_E_NOT_AUTHORIZED = -16,  /* broker refused: not authorised */
+    SECMQ_E_REFUSED = -17,         /* broker refused the connection otherwise */
+    SECMQ_E_PROTOCOL = -18,        /* MQTT protocol violation */
+    SECMQ_E_OVERSIZE = -19,        /* payload or packet too large */
+    SECMQ_E_CONFIG = -20,          /* configuration file error (see detail) */
+    SECMQ_E_OPEN = -21,            /* an envelope did not open (reason given
+                                      separately, see secmq_open_reason) */
+    SECMQ_E_KEYRING = -22,         /* keyring, identity or grant file error */
+    SECMQ_E_NO_KEY = -23,          /* no channel key covers this topic for
+                                      this use (publishing or reading) */
+    SECMQ_E_PLAINTEXT = -24,       /* plaintext publish to a topic that has a
+                                      channel refused (use publish_raw) */
+    SECMQ_E_FULL = -25,            /* the outbox is at its bound (rows or
+                                      bytes) and refuses new messages */
+    SECMQ_E_DB = -26,              /* a database file is foreign, corrupt or
+                                      of another version (left untouched) */
+    SECMQ_E_BUSY = -27,            /* a file is in use by another process */
     SECMQ_E_QOS_UNSUPPORTED = -28, /* the broker does not do QoS 2: it
                                       answered a QoS 2 PUBLISH with PUBACK
                                       (RabbitMQ does); publish at QoS 1 */
@@ -401,6 +401,20 @@ SECMQ_API void secmq_client_on_subscribe(secmq_client *c,
 SECMQ_API void secmq_client_on_unsubscribe(secmq_client *c,
                                            secmq_unsubscribe_cb cb);
 SECMQ_API void secmq_client_on_log(secmq_client *c, secmq_log_cb cb);
+
+/*
+ * secmq_client_set_log_level -- the most detailed level handed to on_log
+ * (default SECMQ_LOG_DEBUG: every line). Below SECMQ_LOG_DEBUG,
+ * libmosquitto's line per packet sent and received ("Client ID sending
+ * PUBLISH ...") is not even formatted, which saves a malloc and a
+ * vsnprintf per packet on the loop thread: set SECMQ_LOG_WARNING (or
+ * INFO) where debug lines are not shown. Lines above the level are
+ * dropped, also where on_log is unset (then WARNING and worse still go
+ * to stderr). Call before secmq_client_connect(). Returns SECMQ_OK, or
+ * SECMQ_E_INVAL (c NULL, level not a secmq_log_level).
+ */
+SECMQ_API SECMQ_NODISCARD int secmq_client_set_log_level(secmq_client *c,
+                                                         int level);
 SECMQ_API void secmq_client_on_open_failure(secmq_client *c,
                                             secmq_open_failure_cb cb);
 

@@ -308,8 +308,17 @@ static void cb_log(struct mosquitto *mosq, void *obj, int level,
     (void)mosq;
     (void)level;
     secmq__qos2_note_log(c, line);
-    if (c->on_log != NULL) {
+    if (c->on_log != NULL && c->log_level >= SECMQ_LOG_DEBUG) {
         c->on_log(c, c->user, SECMQ_LOG_DEBUG, line);
+    }
+}
+
+void secmq__client_mosq_logging(secmq_client *c)
+{
+    /* libmosquitto formats a line per packet (a malloc and a vsnprintf)
+     * only while a log callback is set: set it when someone reads them. */
+    if (atomic_exchange(&c->mosq_logging, 1) == 0) {
+        mosquitto_log_callback_set(c->mosq, cb_log);
     }
 }
 
@@ -318,6 +327,9 @@ static void log_forward(void *ctx, int level, const char *line)
 {
     secmq_client *c = ctx;
 
+    if (level > c->log_level) {
+        return;
+    }
     if (c->on_log != NULL) {
         c->on_log(c, c->user, level, line);
     } else if (level <= SECMQ_LOG_WARNING) {
@@ -367,7 +379,6 @@ static int setup_mosquitto(secmq_client *c, const secmq_config *cfg)
     mosquitto_publish_v5_callback_set(c->mosq, cb_publish);
     mosquitto_subscribe_v5_callback_set(c->mosq, cb_subscribe);
     mosquitto_unsubscribe_v5_callback_set(c->mosq, cb_unsubscribe);
-    mosquitto_log_callback_set(c->mosq, cb_log);
     return SECMQ_OK;
 }
 
@@ -412,6 +423,8 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
         atomic_init(&c->open_counts[i], 0);
     }
     atomic_init(&c->qos2_sent, 0);
+    atomic_init(&c->mosq_logging, 0);
+    c->log_level = SECMQ_LOG_DEBUG;
     atomic_init(&c->qos2_last_puback, 0);
     atomic_init(&c->qos2_refused, 0);
     atomic_init(&c->rcpt_opened, 0);
@@ -572,6 +585,9 @@ int secmq_client_connect(secmq_client *c)
     c->result = SECMQ_OK;
     c->disconnect_requested = 0;
     pthread_mutex_unlock(&c->lock);
+    if (c->on_log != NULL && c->log_level >= SECMQ_LOG_DEBUG) {
+        secmq__client_mosq_logging(c);
+    }
     rc =
         c->transport == SECMQ_TRANSPORT_TLS ? connect_tls(c) : connect_plain(c);
     if (rc != SECMQ_OK) {

@@ -132,6 +132,14 @@ void secmq_client_on_log(secmq_client *c, secmq_log_cb cb)
 {
     c->on_log = cb;
 }
+int secmq_client_set_log_level(secmq_client *c, int level)
+{
+    if (c == NULL || level < SECMQ_LOG_ERROR || level > SECMQ_LOG_DEBUG) {
+        return SECMQ_E_INVAL;
+    }
+    c->log_level = level;
+    return SECMQ_OK;
+}
 void secmq_client_on_open_failure(secmq_client *c, secmq_open_failure_cb cb)
 {
     c->on_open_failure = cb;

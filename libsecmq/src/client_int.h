@@ -61,6 +61,8 @@ struct secmq_client {
     secmq_subscribe_cb on_subscribe;
     secmq_unsubscribe_cb on_unsubscribe;
     secmq_log_cb on_log;
+    int log_level;           /* most detailed level on_log gets */
+    atomic_int mosq_logging; /* libmosquitto's log callback installed */
     secmq_open_failure_cb on_open_failure;
 
     secmq_keyring *keyring; /* BORROWED, may be NULL */
@@ -225,5 +227,8 @@ int secmq__qos2_check_lost(secmq_client *c);
  * SECMQ_E_QOS_UNSUPPORTED with the detail once the broker answered QoS 2
  * with PUBACK, else SECMQ_OK. */
 int secmq__qos2_before_publish(secmq_client *c, int qos);
+/* Installs libmosquitto's log callback once (client.c): needed for debug
+ * lines and to notice a broker answering QoS 2 with PUBACK. */
+void secmq__client_mosq_logging(secmq_client *c);
 
 #endif /* SECMQ_CLIENT_INT_H */

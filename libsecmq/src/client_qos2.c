@@ -57,6 +57,8 @@ int secmq__qos2_before_publish(secmq_client *c, int qos)
         return secmq__err_set(&c->err, SECMQ_E_QOS_UNSUPPORTED,
                               "QoS 2 refused: %s", QOS2_WHY);
     }
+    /* Before the publish goes out, so its answer is seen in the log. */
+    secmq__client_mosq_logging(c);
     atomic_store(&c->qos2_sent, 1);
     return SECMQ_OK;
 }

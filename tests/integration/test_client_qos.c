@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,70 @@ static void test_large_burst_to_busy_subscriber(void)
     }
 }
 
+/* Lines on_log got: libmosquitto's per-packet ones, and in all. */
+static atomic_int log_packets, log_lines;
+
+static void count_log(secmq_client *c, void *user, int level, const char *line)
+{
+    (void)c;
+    (void)user;
+    (void)level;
+    atomic_fetch_add(&log_lines, 1);
+    if (strstr(line, " sending PUBLISH") != NULL ||
+        strstr(line, " received PUBACK") != NULL) {
+        atomic_fetch_add(&log_packets, 1);
+    }
+}
+
+/* Publishes 5 QoS 1 messages from a client with on_log at level; returns
+ * how many per-packet lines on_log saw, -1 when the publishes failed. */
+static int packet_lines(int level)
+{
+    secmq_config cfg;
+    secmq_client *c = NULL;
+    int rc, i;
+
+    atomic_store(&log_packets, 0);
+    atomic_store(&log_lines, 0);
+    tu_config(&cfg, "sam");
+    cfg.client_id = tu_id("loglevel");
+    rc = secmq_client_new(&c, &cfg, NULL);
+    if (rc == SECMQ_OK) {
+        secmq_client_on_log(c, count_log);
+        rc = secmq_client_set_log_level(c, level);
+    }
+    if (rc == SECMQ_OK) {
+        rc = secmq_client_connect(c);
+    }
+    if (rc == SECMQ_OK) {
+        rc = secmq_client_wait_connected(c, TU_WAIT_MS);
+    }
+    for (i = 0; i < 5 && rc == SECMQ_OK; i++) {
+        int mid = 0;
+        rc = secmq_client_publish(c, &mid, "c/loglevel", "x", 1, 1, 0);
+    }
+    if (rc == SECMQ_OK) {
+        rc = secmq_client_disconnect(c);
+    }
+    secmq_client_free(c);
+    return rc == SECMQ_OK ? atomic_load(&log_packets) : -1;
+}
+
+/* secmq_client_set_log_level: below DEBUG, libmosquitto's line per packet
+ * never reaches on_log (it is not made at all); at DEBUG it does. */
+static void test_log_level(void)
+{
+    CHECK_RC(secmq_client_set_log_level(NULL, SECMQ_LOG_DEBUG), SECMQ_E_INVAL);
+    CHECK_RC(secmq_client_set_log_level(pub.c, SECMQ_LOG_DEBUG + 1),
+             SECMQ_E_INVAL);
+    CHECK_RC(secmq_client_set_log_level(pub.c, -1), SECMQ_E_INVAL);
+    CHECKF(packet_lines(SECMQ_LOG_DEBUG) >= 5,
+           "at DEBUG on_log saw %d packet lines for 5 QoS 1 publishes",
+           atomic_load(&log_packets));
+    CHECK_INT_EQ(packet_lines(SECMQ_LOG_WARNING), 0);
+    CHECK_INT_EQ(packet_lines(SECMQ_LOG_INFO), 0);
+}
+
 /* Invalid arguments are refused before anything is sent. */
 static void test_invalid_arguments(void)
 {
@@ -360,6 +425,7 @@ int main(void)
     RUN(test_burst_in_order);
     RUN(test_large_burst_to_busy_subscriber);
     RUN(test_invalid_arguments);
+    RUN(test_log_level);
     RUN(test_unsubscribe);
     RUN(test_publish_disconnect_free);
     secmq_client_disconnect(pub.c);

@@ -289,6 +289,14 @@ int cli_session_open(struct cli_session *s, struct cli_conn *o, void *tool,
     secmq_client_on_disconnect(s->client, on_disconnect);
     /* Always set, so the library's own stderr lines appear only with -d. */
     secmq_client_on_log(s->client, cli_session_on_log);
+    /* Without -d nothing below a warning is shown: libmosquitto's line per
+     * packet is then not even made. */
+    if (secmq_client_set_log_level(s->client, cli_msg_debug_enabled()
+                                                  ? SECMQ_LOG_DEBUG
+                                                  : SECMQ_LOG_WARNING) !=
+        SECMQ_OK) {
+        return cli_session_fail(s, SECMQ_E_INVAL, "cannot set the log level");
+    }
     return CLI_EXIT_OK;
 }
 
