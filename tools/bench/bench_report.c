@@ -19,7 +19,7 @@
 #define TARGET_LARGE_RATIO 0.8 /* 64 KiB: at least 0.8x */
 #define TARGET_LAT_P50_US 50.0 /* p50 at most 50 us above */
 /* The targets of the sealing issue, secmq-mac against secmq-tls. */
-#define TARGET_MAC_SMALL_RATIO 0.8 /* 64 B: at least 0.8x */
+#define TARGET_MAC_SMALL_RATIO 0.9 /* 64 B: at least 0.9x */
 #define TARGET_MAC_LARGE_RATIO 0.9 /* 64 KiB: at least 0.9x */
 
 /* "64 B", "1 KiB", "64 KiB", "1500 B". Also bench_auth_report.c's. */
@@ -411,8 +411,8 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
                "secmq-mac rows)\n");
     }
     if (r->verify_per_s > 0.0) {
-        printf("secmq-signed (no ratio target; bound by Ed25519 verification, "
-               "%.0f/s on one thread here):\n",
+        printf("secmq-signed (target: 64 B at least 0.9x one thread's Ed25519 "
+               "verifications, %.0f/s here; more where cores allow):\n",
                r->verify_per_s);
         for (i = 0; i < r->nrows; i++) {
             row = &r->rows[i];
