@@ -220,8 +220,21 @@ class BenchSmoke(unittest.TestCase):
                              text=True, timeout=FILE_SUITE_TIMEOUT_S)
         self.assertEqual(run.returncode, 0, run.stderr)
         doc = json.loads(run.stdout)
-        self.assertEqual([r["file_mb"] for r in doc["rss"]], [5, 1, 10])
-        for r in doc["rss"]:
+        # --quick: 5 MB with protocol 2 and 1, the 4 MB camera image with
+        # both, the 8 MB file beside mosquitto_pub -f, 1 and 10 MB.
+        self.assertEqual([(r["file_mb"], r["protocol"]) for r in doc["runs"]],
+                         [(5, 2), (5, 1), (4, 2), (4, 1), (8, 2), (1, 2),
+                          (10, 2)])
+        for key in ("tls_qos1_mb_s", "file_mb_s", "file_v1_mb_s",
+                    "mosquitto_pub_8mb_mb_s", "file_8mb_mb_s"):
+            self.assertGreater(doc[key], 0, key)
+        self.assertAlmostEqual(doc["ratio"],
+                               doc["file_mb_s"] / doc["tls_qos1_mb_s"],
+                               delta=0.01)
+        for key, us in doc["codec_us_per_chunk"].items():
+            self.assertGreater(us, 0, key)
+        for r in doc["runs"]:
+            self.assertGreater(r["mb_s"], 0, r)
             self.assertEqual(r["chunks"], -(-int(r["file_mb"] * 1e6) // 65536))
             for side in ("recv", "send"):
                 self.assertGreater(r[side + "_kb"], 0, r)
