@@ -9,8 +9,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -176,8 +178,51 @@ static void test_fork_child_never_continues_parent(void)
     fork_case(0);
 }
 
+/* 1 when this kernel zeroes a MADV_WIPEONFORK page in a child made by a
+ * raw clone. qemu-user (the arm64 pass of the suite) accepts the madvise
+ * but does not honour it; a real kernel since Linux 4.14 does. */
+static int wipeonfork_honoured(void)
+{
+#ifdef MADV_WIPEONFORK
+    size_t n = (size_t)sysconf(_SC_PAGESIZE);
+    volatile unsigned char *page;
+    int status = 0;
+    pid_t pid;
+
+    page = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                -1, 0);
+    if (page == MAP_FAILED) {
+        return 0;
+    }
+    if (madvise((void *)page, n, MADV_WIPEONFORK) != 0) {
+        munmap((void *)page, n);
+        return 0;
+    }
+    page[0] = 0xa5;
+    pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) {
+        _exit(page[0] == 0 ? 0 : 1);
+    }
+    munmap((void *)page, n);
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+        return 0;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+#else
+    return 0;
+#endif
+}
+
 static void test_raw_clone_child_never_continues_parent(void)
 {
+    if (!wipeonfork_honoured()) {
+        /* Only the kernel can protect a child no fork handler ran in; the
+         * fork() case above covers the handler. Said, not silently passed. */
+        printf("     not checked here: MADV_WIPEONFORK is not honoured (an "
+               "emulator such as qemu-user); fork() was checked above\n");
+        fflush(stdout);
+        return;
+    }
     fork_case(1);
 }
 
