@@ -410,6 +410,18 @@ int secmq_envelope_open(unsigned char *plaintext, size_t cap,
                         const char *topic, const unsigned char *channel_key,
                         const unsigned char *sender_pk)
 {
+    return secmq__envelope_open_mk(plaintext, cap, plaintext_len, f, topic,
+                                   channel_key, NULL, sender_pk);
+}
+
+/* message_key_in NULL: derive it from channel_key (the public open). */
+int secmq__envelope_open_mk(unsigned char *plaintext, size_t cap,
+                            size_t *plaintext_len,
+                            const secmq_envelope_fields *f, const char *topic,
+                            const unsigned char *channel_key,
+                            const unsigned char *message_key_in,
+                            const unsigned char *sender_pk)
+{
     unsigned char bound[BOUND_MAX];
     unsigned char mk[SECMQ_KEY_BYTES];
     unsigned char sink = 0;
@@ -426,7 +438,8 @@ int secmq_envelope_open(unsigned char *plaintext, size_t cap,
         goto fail;
     }
     m_len = f->ciphertext_len - SECMQ_ENV_TAG_BYTES;
-    if (plaintext_len == NULL || channel_key == NULL || cap < m_len ||
+    if (plaintext_len == NULL ||
+        (channel_key == NULL && message_key_in == NULL) || cap < m_len ||
         (plaintext == NULL && m_len > 0)) {
         goto fail;
     }
@@ -442,11 +455,18 @@ int secmq_envelope_open(unsigned char *plaintext, size_t cap,
         m = &sink;
     }
 
-    message_key(mk, channel_key);
-    rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
-        m, NULL, f->ciphertext, m_len, f->ciphertext + m_len, bound, ad_len,
-        f->nonce, mk);
-    sodium_memzero(mk, sizeof mk);
+    if (message_key_in != NULL) {
+        rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+            m, NULL, f->ciphertext, m_len, f->ciphertext + m_len, bound, ad_len,
+            f->nonce, message_key_in);
+    } else {
+        message_key(mk, channel_key);
+        rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+            m, NULL, f->ciphertext, m_len, f->ciphertext + m_len, bound, ad_len,
+            f->nonce, mk);
+        /* SECURITY: a key derived here never outlives the call. */
+        sodium_memzero(mk, sizeof mk);
+    }
     if (rc != 0) {
         reason = SECMQ_OPEN_BAD_TAG;
         goto fail;

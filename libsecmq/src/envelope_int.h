@@ -1,8 +1,9 @@
 /*
  * envelope_int.h -- what the keyring needs from envelope.c beyond the
  * public secmq/envelope.h: the message key a channel key gives, and a seal
- * that takes that key already derived, so a sender derives it once per
- * channel key instead of once per message. Not part of the public API.
+ * and an open that take that key already derived, so a sender and a
+ * receiver derive it once per channel key instead of once per message.
+ * Not part of the public API.
  */
 #ifndef SECMQ_ENVELOPE_INT_H
 #define SECMQ_ENVELOPE_INT_H
@@ -28,5 +29,19 @@ int secmq__envelope_seal_mk(unsigned char *out, size_t out_cap, size_t *out_len,
                             const secmq_seal_params *p,
                             const unsigned char *message_key, const char *topic,
                             const void *plaintext, size_t plaintext_len);
+
+/*
+ * secmq_envelope_open with message_key (from secmq__envelope_msg_key of
+ * channel_key, BORROWED) used instead of deriving it from channel_key, so
+ * a receiver derives it once per channel key instead of once per message;
+ * the same checks and return codes. message_key NULL: exactly
+ * secmq_envelope_open.
+ */
+int secmq__envelope_open_mk(unsigned char *plaintext, size_t cap,
+                            size_t *plaintext_len,
+                            const secmq_envelope_fields *f, const char *topic,
+                            const unsigned char *channel_key,
+                            const unsigned char *message_key,
+                            const unsigned char *sender_pk);
 
 #endif /* SECMQ_ENVELOPE_INT_H */

@@ -473,10 +473,11 @@ static void find_sender(const secmq_keyring *kr, const secmq__kchan *ch,
     }
 }
 
-/* Step 2: the key named by key_id among channels matching topic. */
+/* Step 2: the key named by key_id among channels matching topic, and its
+ * message key derived at open (*mk NULL: not derived). */
 static int find_key(const secmq_keyring *kr, const char *topic, size_t tlen,
                     const unsigned char *key_id, const secmq__kchan **chp,
-                    const unsigned char **key)
+                    const unsigned char **key, const unsigned char **mk)
 {
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
@@ -491,6 +492,7 @@ static int find_key(const secmq_keyring *kr, const char *topic, size_t tlen,
         if (cur) {
             *chp = ch;
             *key = secmq__chan_key(kr, ch, 0);
+            *mk = secmq__msg_key(kr, ch, 0);
             return SECMQ_OPEN_OK;
         }
         if (ch->has_prev && same_id(ch->prev_key_id, key_id)) {
@@ -503,6 +505,7 @@ static int find_key(const secmq_keyring *kr, const char *topic, size_t tlen,
             }
             *chp = ch;
             *key = secmq__chan_key(kr, ch, 1);
+            *mk = secmq__msg_key(kr, ch, 1);
             return SECMQ_OPEN_OK;
         }
     }
@@ -560,7 +563,7 @@ int secmq__keyring_verify(const secmq_keyring *kr_c, const char *topic,
      * touched: what the checks read never changes while open. */
     secmq_keyring *kr = (secmq_keyring *)kr_c;
     const secmq__kchan *ch = NULL;
-    const unsigned char *key = NULL, *pk = NULL;
+    const unsigned char *key = NULL, *mk = NULL, *pk = NULL;
     uint64_t max_age, now, age;
     size_t tlen;
     int why, publisher = 0;
@@ -587,7 +590,7 @@ int secmq__keyring_verify(const secmq_keyring *kr_c, const char *topic,
         goto fail;
     }
     /* Step 2. */
-    why = find_key(kr, topic, tlen, o->f.key_id, &ch, &key);
+    why = find_key(kr, topic, tlen, o->f.key_id, &ch, &key, &mk);
     if (why != SECMQ_OPEN_OK) {
         goto fail;
     }
@@ -598,8 +601,9 @@ int secmq__keyring_verify(const secmq_keyring *kr_c, const char *topic,
     }
     /* Steps 4 and 5: AEAD, then the signature with the sender's key. */
     find_sender(kr, ch, o->f.sender_id, &pk, &o->sender, &publisher);
-    why = secmq_envelope_open(out, out_cap, &o->ptlen, &o->f, topic, key,
-                              o->f.mode == SECMQ_SEAL_SIGNED ? pk : NULL);
+    why =
+        secmq__envelope_open_mk(out, out_cap, &o->ptlen, &o->f, topic, key, mk,
+                                o->f.mode == SECMQ_SEAL_SIGNED ? pk : NULL);
     if (why != SECMQ_OPEN_OK) {
         goto fail;
     }
