@@ -28,24 +28,43 @@
 #define DQ_MAX_MSGS 1024u
 #define DQ_MAX_BYTES (16u * 1024u * 1024u)
 
+/* Delivered items kept for reuse (so a steady stream of messages costs
+ * no malloc, free or page faults per message): at most this many and
+ * bytes on each side, none larger than DQ_REUSE_ITEM. */
+#define DQ_REUSE_MAX 64u
+#define DQ_REUSE_BYTES (2u * 1024u * 1024u)
+#define DQ_REUSE_ITEM (256u * 1024u)
+
 typedef secmq__dq_item dq_item;
 typedef secmq__dq secmq__dq;
 
-static void item_free(dq_item *it)
+/* Wipe what it held of a message, before it is freed or reused. */
+static void item_wipe(dq_item *it)
 {
     if (it->datalen > 0) {
         /* SECURITY: plaintext never outlives its callback. */
         sodium_memzero(it->data, it->datalen);
+        it->datalen = 0;
     }
-    free(it);
 }
 
-/* A new item for msg in one block: the topic, a buffer for len + 1
- * bytes of plaintext and, with copy_env, a copy of the envelope. NULL
- * when out of memory. */
-static dq_item *item_new(const secmq_message *msg, int copy_env)
+static void list_free(dq_item *it)
 {
-    size_t tlen = strlen(msg->topic), len = msg->payloadlen, extra;
+    dq_item *next;
+
+    for (; it != NULL; it = next) {
+        next = it->next;
+        free(it);
+    }
+}
+
+/* A new item for msg in one block (a reused one of the loop thread's
+ * list when it is large enough): the topic, a buffer for len + 1 bytes of
+ * plaintext and, with copy_env, a copy of the envelope. NULL when out of
+ * memory. Loop thread. */
+static dq_item *item_new(secmq__dq *q, const secmq_message *msg, int copy_env)
+{
+    size_t tlen = strlen(msg->topic), len = msg->payloadlen, extra, room;
     dq_item *it;
     unsigned char *p;
 
@@ -53,11 +72,25 @@ static dq_item *item_new(const secmq_message *msg, int copy_env)
         return NULL;
     }
     extra = tlen + 1 + len + 1 + (copy_env ? len : 0);
-    it = malloc(sizeof *it + extra);
-    if (it == NULL) {
-        return NULL;
+    it = q->lfree;
+    if (it != NULL) {
+        q->lfree = it->next;
+        if (it->room < extra) {
+            free(it); /* wiped when it was delivered */
+            it = NULL;
+        }
+    }
+    if (it != NULL) {
+        room = it->room;
+    } else {
+        room = extra;
+        it = malloc(sizeof *it + room);
+        if (it == NULL) {
+            return NULL;
+        }
     }
     memset(it, 0, sizeof *it);
+    it->room = room;
     p = (unsigned char *)(it + 1);
     it->topic = (char *)p;
     memcpy(it->topic, msg->topic, tlen + 1);
@@ -80,15 +113,16 @@ static void log_err(secmq_client *c, const char *line)
     c->log.fn(c->log.ctx, SECMQ_LOG_ERROR, line);
 }
 
-/* Deliver a batch taken off the queue (delivery thread). */
-static void deliver_batch(secmq_client *c, dq_item *batch)
+/* Deliver a batch taken off the queue (delivery thread). Returns its
+ * items, wiped, for reuse (those small enough; the others are freed). */
+static dq_item *deliver_batch(secmq_client *c, dq_item *batch)
 {
     char why[SECMQ_ERRMSG_BYTES], line[SECMQ_ERRMSG_BYTES + 128];
     secmq_keyring *kr = NULL;
     uint64_t top = 0;
     size_t dropped = 0;
     int rc = SECMQ_OK;
-    dq_item *next;
+    dq_item *next, *keep = NULL;
 
     for (dq_item *it = batch; it != NULL; it = it->next) {
         if (it->ticket > top) {
@@ -131,7 +165,13 @@ static void deliver_batch(secmq_client *c, dq_item *batch)
                 c->on_message(c, c->user, &it->msg);
             }
         }
-        item_free(it);
+        item_wipe(it);
+        if (it->room <= DQ_REUSE_ITEM) {
+            it->next = keep;
+            keep = it;
+        } else {
+            free(it);
+        }
     }
     if (dropped > 0) {
         secmq_keyring_errmsg(kr, why, sizeof why);
@@ -140,6 +180,28 @@ static void deliver_batch(secmq_client *c, dq_item *batch)
                  "is not durable: %s",
                  dropped, why);
         log_err(c, line);
+    }
+    return keep;
+}
+
+/* Keep the delivered items of list for reuse, within the bounds; free
+ * the rest (q->mu held). */
+static void reuse_items(secmq__dq *q, dq_item *list)
+{
+    dq_item *next;
+
+    for (dq_item *it = list; it != NULL; it = next) {
+        next = it->next;
+        if (q->nfree >= DQ_REUSE_MAX ||
+            q->free_bytes + it->room > DQ_REUSE_BYTES) {
+            it->next = NULL;
+            list_free(it);
+            continue;
+        }
+        it->next = q->free_items;
+        q->free_items = it;
+        q->nfree++;
+        q->free_bytes += it->room;
     }
 }
 
@@ -293,9 +355,10 @@ static void *dq_main(void *arg)
                     accept_item(c, it);
                 }
             }
-            deliver_batch(c, batch);
+            batch = deliver_batch(c, batch);
             (void)secmq__crcpt_pump(c, 0); /* due by time under a steady load */
             pthread_mutex_lock(&q->mu);
+            reuse_items(q, batch);
             continue;
         }
         if (q->head == NULL && q->stop) {
@@ -365,7 +428,7 @@ static dq_item *make_item(secmq_client *c, secmq__dq *q,
      * subscriber not yet granted, or a broker that renamed a topic, must
      * not show an envelope (or an impostor's plaintext) as a payload. */
     if (!secmq_keyring_covers(c->keyring, msg->topic)) {
-        it = item_new(msg, 0);
+        it = item_new(q, msg, 0);
         if (it == NULL) {
             return NULL;
         }
@@ -380,7 +443,7 @@ static dq_item *make_item(secmq_client *c, secmq__dq *q,
         return it;
     }
     *to_pool = len > 0 && secmq__verify_wanted(q, msg->payload, len);
-    it = item_new(msg, *to_pool);
+    it = item_new(q, msg, *to_pool);
     if (it == NULL || *to_pool) {
         return it;
     }
@@ -432,6 +495,13 @@ void secmq__client_enqueue(secmq_client *c, const secmq_message *msg)
     } else if (q->head == it) {
         pthread_cond_signal(&q->more);
     }
+    if (q->lfree == NULL && q->free_items != NULL) {
+        /* The delivered items, for the next messages of this thread. */
+        q->lfree = q->free_items;
+        q->free_items = NULL;
+        q->nfree = 0;
+        q->free_bytes = 0;
+    }
     pthread_mutex_unlock(&q->mu);
 out:
     pthread_setcancelstate(cancel, NULL);
@@ -452,6 +522,8 @@ void secmq__client_deliver_stop(secmq_client *c)
     pthread_mutex_unlock(&q->mu);
     pthread_join(q->th, NULL);
     secmq__verify_stop(q);
+    list_free(q->free_items);
+    list_free(q->lfree);
     pthread_cond_destroy(&q->room);
     pthread_cond_destroy(&q->more);
     pthread_mutex_destroy(&q->mu);

@@ -18,8 +18,8 @@
 #define SECMQ__OPEN_THREADS_MAX 64u
 
 /* One received message, from the loop thread to the application. One
- * malloc: the topic, the plaintext buffer and (while a worker verifies
- * it) the envelope follow the struct. */
+ * block, reused for later messages: the topic, the plaintext buffer and
+ * (while a worker verifies it) the envelope follow the struct. */
 typedef struct secmq__dq_item {
     struct secmq__dq_item *next;  /* arrival order */
     struct secmq__dq_item *wnext; /* the verify threads' queue */
@@ -32,6 +32,7 @@ typedef struct secmq__dq_item {
     const unsigned char *env; /* the envelope copy, or NULL */
     size_t envlen;
     size_t qbytes; /* counted in secmq__dq.bytes */
+    size_t room;   /* bytes after the struct (kept when recycled) */
 
     int failed; /* 1: for on_open_failure, with reason */
     int reason;
@@ -55,6 +56,11 @@ typedef struct secmq__dq {
     secmq__dq_item *head, *tail; /* arrival order, pending or not */
     size_t count, bytes;
     int stop;
+    /* Delivered items kept for reuse, wiped (client_deliver.c): the
+     * delivery thread returns them (mu held), the loop thread takes the
+     * whole list into its own (lfree, no lock) while it holds mu. */
+    secmq__dq_item *free_items, *lfree;
+    size_t nfree, free_bytes;
     /* The verify threads (client_verify.c); nworkers 0: none, the loop
      * thread opens every envelope itself. */
     pthread_cond_t work;

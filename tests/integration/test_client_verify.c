@@ -141,8 +141,11 @@ static void on_message(secmq_client *c, void *user, const secmq_message *m)
     e.orig = topic_index(m->topic);
     if (e.orig >= 0 && e.orig < N_ORIG) {
         wl = payload_of(e.orig, want, sizeof want);
+        /* Large and small payloads alternate, so the library's reused
+         * buffers must hold exactly this one, NUL-terminated. */
         e.good = m->sealed == 1 && m->payloadlen == wl &&
-                 memcmp(m->payload, want, wl) == 0 && m->sender != NULL &&
+                 memcmp(m->payload, want, wl) == 0 &&
+                 ((const char *)m->payload)[wl] == '\0' && m->sender != NULL &&
                  strcmp(m->sender, sender_of[e.orig]) == 0 &&
                  m->seal_mode == mode_of[e.orig];
     } else {
