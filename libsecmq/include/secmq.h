@@ -489,6 +489,31 @@ SECMQ_API int secmq_client_set_keyring(secmq_client *c, secmq_keyring *kr);
  */
 SECMQ_API int secmq_client_set_open_threads(secmq_client *c, unsigned n);
 
+/* The longest interval secmq_client_set_sync_interval() accepts (1 s). */
+#define SECMQ_SYNC_INTERVAL_MAX_US 1000000u
+
+/*
+ * secmq_client_set_sync_interval -- with a keyring: how often, at most,
+ * the delivery thread makes replay records durable while messages keep
+ * arriving, in microseconds. Each group commit is one fdatasync
+ * (secmq_client_set_keyring) that every message ready by then shares; it
+ * costs the same CPU and disk time however many it covers. When messages
+ * are ready less than usec after the last group commit began, the
+ * delivery thread waits until usec have passed (or until 256 messages or
+ * 4 MiB wait) and commits them all at once; a message that arrives after
+ * a quiet interval is committed at once. So under load a sealed message
+ * may reach on_message up to usec later, in exchange for fewer
+ * fdatasyncs per message; 0 commits whatever is ready as soon as the
+ * previous commit ended. Nothing is delivered before its record is
+ * durable, whatever the interval. Default: 1000 (1 ms). The value is read
+ * with the delivery thread's start, at the first message received (a
+ * call after that changes nothing). Call before secmq_client_connect().
+ * Returns SECMQ_OK, SECMQ_E_INVAL (c NULL, or usec above
+ * SECMQ_SYNC_INTERVAL_MAX_US) or SECMQ_E_STATE (while connecting or
+ * connected).
+ */
+SECMQ_API int secmq_client_set_sync_interval(secmq_client *c, unsigned usec);
+
 /* secmq_client_set_session_expiry: a session that never expires. */
 #define SECMQ_SESSION_EXPIRY_NEVER UINT32_MAX
 

@@ -35,6 +35,13 @@
 #define DQ_REUSE_BYTES (2u * 1024u * 1024u)
 #define DQ_REUSE_ITEM (256u * 1024u)
 
+/* secmq_client_set_sync_interval's default, in microseconds. */
+#define DQ_SYNC_INTERVAL_US 1000u
+/* A group commit is not held back while this many messages or bytes
+ * wait: the loop thread must not find the queue full because of it. */
+#define DQ_HOLD_MSGS (DQ_MAX_MSGS / 4u)
+#define DQ_HOLD_BYTES (DQ_MAX_BYTES / 4u)
+
 typedef secmq__dq_item dq_item;
 typedef secmq__dq secmq__dq;
 
@@ -205,6 +212,49 @@ static void reuse_items(secmq__dq *q, dq_item *list)
     }
 }
 
+int secmq_client_set_sync_interval(secmq_client *c, unsigned usec)
+{
+    int busy;
+
+    if (c == NULL || usec > SECMQ_SYNC_INTERVAL_MAX_US) {
+        return SECMQ_E_INVAL;
+    }
+    pthread_mutex_lock(&c->lock);
+    busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED;
+    if (!busy) {
+        c->sync_interval_us = usec;
+        c->sync_interval_set = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return busy ? SECMQ_E_STATE : SECMQ_OK;
+}
+
+/* CLOCK_MONOTONIC (the clock of q->more) in microseconds. */
+static int64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* When the next group commit may begin (q->mu held): now (0), or later
+ * (the time, in now_us's scale) when the last one began less than the
+ * interval ago, the oldest message is ready and few wait. Holding a
+ * burst back lets one fdatasync cover more of it; a message that
+ * arrives after a quiet interval is synced at once. */
+static int64_t hold_until(const secmq__dq *q)
+{
+    int64_t t;
+
+    if (q->interval_us <= 0 || q->stop || q->head == NULL || q->head->pending ||
+        q->count >= DQ_HOLD_MSGS || q->bytes >= DQ_HOLD_BYTES) {
+        return 0;
+    }
+    t = q->last_us + q->interval_us;
+    return t > now_us() ? t : 0;
+}
+
 /* Wait for more (q->mu held) until next (secmq__now_ms scale; -1: no
  * limit), when a receipt batch falls due. */
 static void wait_more(secmq__dq *q, int64_t next)
@@ -344,11 +394,20 @@ static void *dq_main(void *arg)
     secmq__dq *q = c->dq;
     dq_item *batch;
     int64_t next;
+    struct timespec ts;
 
     pthread_mutex_lock(&q->mu);
     for (;;) {
+        next = hold_until(q);
+        if (next > 0) {
+            ts.tv_sec = (time_t)(next / 1000000);
+            ts.tv_nsec = (long)(next % 1000000) * 1000L;
+            (void)pthread_cond_timedwait(&q->more, &q->mu, &ts);
+            continue;
+        }
         batch = take_ready(q);
         if (batch != NULL) {
+            q->last_us = now_us();
             pthread_mutex_unlock(&q->mu);
             for (dq_item *it = batch; it != NULL; it = it->next) {
                 if (it->accept) {
@@ -395,6 +454,8 @@ static int dq_start(secmq_client *c)
     pthread_cond_init(&q->more, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&q->room, NULL);
+    q->interval_us =
+        c->sync_interval_set ? c->sync_interval_us : DQ_SYNC_INTERVAL_US;
     c->dq = q;
     if (secmq__verify_start(c, q) != SECMQ_OK) {
         log_err(c, "cannot start the verify threads: the loop thread "
@@ -492,7 +553,11 @@ void secmq__client_enqueue(secmq_client *c, const secmq_message *msg)
     q->bytes += it->qbytes;
     if (to_pool) {
         secmq__verify_push(q, it);
-    } else if (q->head == it) {
+    } else if (q->head == it || q->count == DQ_HOLD_MSGS ||
+               (q->bytes >= DQ_HOLD_BYTES &&
+                q->bytes - it->qbytes < DQ_HOLD_BYTES)) {
+        /* The delivery thread may sleep on an empty queue, or hold a
+         * group commit back until this many wait. */
         pthread_cond_signal(&q->more);
     }
     if (q->lfree == NULL && q->free_items != NULL) {

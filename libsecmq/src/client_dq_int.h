@@ -61,6 +61,9 @@ typedef struct secmq__dq {
      * whole list into its own (lfree, no lock) while it holds mu. */
     secmq__dq_item *free_items, *lfree;
     size_t nfree, free_bytes;
+    /* Group commits start at most once per interval_us under load
+     * (secmq_client_set_sync_interval); last_us: when the last began. */
+    int64_t interval_us, last_us;
     /* The verify threads (client_verify.c); nworkers 0: none, the loop
      * thread opens every envelope itself. */
     pthread_cond_t work;

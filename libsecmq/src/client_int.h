@@ -76,6 +76,8 @@ struct secmq_client {
                                    received with a keyring (client_deliver.c) */
     unsigned open_threads;      /* secmq_client_set_open_threads; 0: one per
                                    online core (client_verify.c) */
+    unsigned sync_interval_us;  /* secmq_client_set_sync_interval, when */
+    int sync_interval_set;      /* set (client_deliver.c) */
     struct secmq__crcpt *rcpt;  /* receipts sent (client_rcpt.c); NULL until
                                    a keyring is set */
     unsigned rcpt_max_msgs;     /* secmq_client_set_receipts; 0: default */

@@ -12,7 +12,9 @@
  * ones interleaved. Every callback alice gets must match the script one
  * for one: first copies to on_message, copies refused as replays,
  * forgeries refused, in arrival order, never two callbacks at once. The
- * same script runs with four verify threads and with none. Then a full
+ * same script runs with four verify threads and a long sync interval
+ * (the burst must share a few group commits, counted in alice's replay
+ * journal) and with no verify thread and no interval. Then a full
  * queue (the application stalled) when secmq_client_free() is called:
  * everything queued is delivered, in order, before it returns, nothing
  * after. Run through tests/harness/with_broker.py.
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,9 +333,20 @@ static int publish_env(tu_client *p, const env *e, int forge)
     return rc;
 }
 
-/* Alice, with n verify threads, subscribed to v/#: 0, or -1 after
- * printing why. */
-static int alice_up(rec *r, unsigned threads, const char *id)
+/* Bytes of alice's replay journal (-1: none). */
+static long journal_bytes(void)
+{
+    struct stat st;
+
+    if (stat(tu_at("alice/state/replay.journal"), &st) != 0) {
+        return -1;
+    }
+    return (long)st.st_size;
+}
+
+/* Alice, with n verify threads and a sync interval of usec, subscribed to
+ * v/#: 0, or -1 after printing why. */
+static int alice_up(rec *r, unsigned threads, unsigned usec, const char *id)
 {
     secmq_config cfg;
     int rc;
@@ -347,18 +361,25 @@ static int alice_up(rec *r, unsigned threads, const char *id)
     if (secmq_client_set_keyring(r->t.c, kr_alice) != SECMQ_OK ||
         secmq_client_set_open_threads(r->t.c, 65) != SECMQ_E_INVAL ||
         secmq_client_set_open_threads(r->t.c, threads) != SECMQ_OK ||
+        secmq_client_set_sync_interval(r->t.c, SECMQ_SYNC_INTERVAL_MAX_US +
+                                                   1) != SECMQ_E_INVAL ||
+        secmq_client_set_sync_interval(r->t.c, usec) != SECMQ_OK ||
         (rc = tu_connect(&r->t, TU_WAIT_MS)) != SECMQ_OK) {
         fprintf(stderr, "alice: %s\n", tu_errmsg(&r->t));
         return -1;
     }
     /* The number is read when the first message arrives: not now. */
-    if (secmq_client_set_open_threads(r->t.c, 2) != SECMQ_E_STATE) {
+    if (secmq_client_set_open_threads(r->t.c, 2) != SECMQ_E_STATE ||
+        secmq_client_set_sync_interval(r->t.c, 0) != SECMQ_E_STATE) {
         check_fail(__FILE__, __LINE__, "set_open_threads while connected");
     }
     return tu_subscribe(&r->t, "v/#", 1, TU_WAIT_MS) == 1 ? 0 : -1;
 }
 
-static void run_script(unsigned threads, const char *prefix)
+/* The script through alice with n verify threads and a sync interval of
+ * usec; with max_groups > 0, at most that many group commits for it. */
+static void run_script(unsigned threads, unsigned usec, long max_groups,
+                       const char *prefix)
 {
     static step s[N_MAX];
     rec *ap = calloc(1, sizeof *ap); /* kept by a failed run's client */
@@ -367,13 +388,14 @@ static void run_script(unsigned threads, const char *prefix)
     uint64_t counts[SECMQ_OPEN_REASON_COUNT];
     size_t n = script(s), okn = 0, replays = 0, forged = 0;
     char id[32];
+    long j0, groups;
 
     if (ap == NULL || seal_all() != 0) {
         CHECKF(0, "sealing failed");
         return;
     }
     snprintf(id, sizeof id, "%s-alice", prefix);
-    if (alice_up(ap, threads, id) != 0) {
+    if (alice_up(ap, threads, usec, id) != 0) {
         CHECKF(0, "alice is not subscribed");
         tu_client_free(&ap->t);
         return;
@@ -382,6 +404,7 @@ static void run_script(unsigned threads, const char *prefix)
     cfg.client_id = tu_id(prefix);
     CHECK_RC(tu_client_new(&pub, &cfg), SECMQ_OK);
     CHECK_RC(tu_connect(&pub, TU_WAIT_MS), SECMQ_OK);
+    j0 = journal_bytes();
     for (size_t k = 0; k < n; k++) {
         CHECK_RC(publish_env(&pub, &orig[s[k].orig], s[k].want == WANT_FORGED),
                  SECMQ_OK);
@@ -430,6 +453,16 @@ static void run_script(unsigned threads, const char *prefix)
         (long)(counts[SECMQ_OPEN_BAD_TAG] + counts[SECMQ_OPEN_BAD_SIGNATURE]),
         (long)forged);
     CHECK_INT_EQ((long)okn, N_ORIG);
+    /* One 48-byte record per message delivered and one commit record per
+     * group commit (fdatasync) were appended to the journal. */
+    groups = (journal_bytes() - j0) / 48 - (long)okn;
+    CHECK(groups >= 1);
+    if (max_groups > 0 && groups > max_groups) {
+        check_fail(__FILE__, __LINE__,
+                   "%ld group commits for a burst of %zu messages with a "
+                   "sync interval of %u us, want at most %ld",
+                   groups, n, usec, max_groups);
+    }
     (void)secmq_client_disconnect(pub.c);
     (void)secmq_client_disconnect(ap->t.c);
     tu_client_free(&pub);
@@ -437,15 +470,19 @@ static void run_script(unsigned threads, const char *prefix)
     free(ap);
 }
 
+/* With a sync interval of 0.3 s the burst (a few hundred messages, sent
+ * in well under a second here) shares a few group commits: one for the
+ * first message, then one per interval or per 256 waiting. */
 static void test_script_with_verify_threads(void)
 {
-    run_script(4, "vt4");
+    run_script(4, 300000u, 8, "vt4");
 }
 
-/* The same with no verify thread: the loop thread opens everything. */
+/* The same with no verify thread (the loop thread opens everything) and
+ * a group commit as soon as anything is ready. */
 static void test_script_inline(void)
 {
-    run_script(1, "vt1");
+    run_script(1, 0u, 0, "vt1");
 }
 
 static void *open_gate(void *arg)
@@ -478,7 +515,7 @@ static void test_free_with_a_full_queue(void)
             return;
         }
     }
-    if (alice_up(&alice, 3, "vtf-alice") != 0) {
+    if (alice_up(&alice, 3, 1000u, "vtf-alice") != 0) {
         CHECKF(0, "alice is not subscribed");
         tu_client_free(&alice.t);
         return;
