@@ -212,21 +212,30 @@ static void reuse_items(secmq__dq *q, dq_item *list)
     }
 }
 
-int secmq_client_set_sync_interval(secmq_client *c, unsigned usec)
+int secmq__dq_set_idle(secmq_client *c, unsigned *field, unsigned value,
+                       int *set)
 {
     int busy;
 
-    if (c == NULL || usec > SECMQ_SYNC_INTERVAL_MAX_US) {
-        return SECMQ_E_INVAL;
-    }
     pthread_mutex_lock(&c->lock);
     busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED;
     if (!busy) {
-        c->sync_interval_us = usec;
-        c->sync_interval_set = 1;
+        *field = value;
+        if (set != NULL) {
+            *set = 1;
+        }
     }
     pthread_mutex_unlock(&c->lock);
     return busy ? SECMQ_E_STATE : SECMQ_OK;
+}
+
+int secmq_client_set_sync_interval(secmq_client *c, unsigned usec)
+{
+    if (c == NULL || usec > SECMQ_SYNC_INTERVAL_MAX_US) {
+        return SECMQ_E_INVAL;
+    }
+    return secmq__dq_set_idle(c, &c->sync_interval_us, usec,
+                              &c->sync_interval_set);
 }
 
 /* CLOCK_MONOTONIC (the clock of q->more) in microseconds. */

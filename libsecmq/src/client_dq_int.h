@@ -84,6 +84,12 @@ int secmq__verify_wanted(const secmq__dq *q, const void *env, size_t len);
 void secmq__verify_push(secmq__dq *q, secmq__dq_item *it);
 /* client_verify.c: end the verify threads once their queue is empty. */
 void secmq__verify_stop(secmq__dq *q);
+/* client_deliver.c: a setting read when the delivery thread starts:
+ * value into *field (and 1 into *set, when not NULL) under c->lock,
+ * unless the client is connecting or connected. SECMQ_OK or
+ * SECMQ_E_STATE. */
+int secmq__dq_set_idle(secmq_client *c, unsigned *field, unsigned value,
+                       int *set);
 /* client_deliver.c: steps 1-7 for it, on whichever thread (no order). */
 void secmq__dq_verify(secmq_client *c, secmq__dq_item *it);
 

@@ -27,18 +27,10 @@ static int wanted_mode(unsigned mode)
 
 int secmq_client_set_open_threads(secmq_client *c, unsigned n)
 {
-    int busy;
-
     if (c == NULL || n > SECMQ__OPEN_THREADS_MAX) {
         return SECMQ_E_INVAL;
     }
-    pthread_mutex_lock(&c->lock);
-    busy = c->state == ST_CONNECTING || c->state == ST_CONNECTED;
-    if (!busy) {
-        c->open_threads = n;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return busy ? SECMQ_E_STATE : SECMQ_OK;
+    return secmq__dq_set_idle(c, &c->open_threads, n, NULL);
 }
 
 /* At most this many verify threads by default: each client has its own,
