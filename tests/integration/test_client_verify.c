@@ -17,15 +17,19 @@
  * journal) and with no verify thread and no interval. Then a full
  * queue (the application stalled) when secmq_client_free() is called:
  * everything queued is delivered, in order, before it returns, nothing
- * after. Run through tests/harness/with_broker.py.
+ * after. Last, a subscriber SIGKILLed while a burst waits for its group
+ * commit. Run through tests/harness/with_broker.py.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <poll.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -567,6 +571,145 @@ static void test_free_with_a_full_queue(void)
     }
 }
 
+/* ---- SIGKILL while a group commit is held back ----------------------- */
+
+#define N_HELD 40 /* published; fewer than the 256 that end a hold */
+
+static int held_fd = -1; /* the child's end of the pipe */
+
+/* The child's on_message: the index of what it delivered, to the pipe. */
+static void held_on_message(secmq_client *c, void *user, const secmq_message *m)
+{
+    int i = topic_index(m->topic);
+
+    (void)c;
+    (void)user;
+    if (write(held_fd, &i, sizeof i) != (ssize_t)sizeof i) {
+        _exit(3);
+    }
+}
+
+/* The child: alice with the longest sync interval, subscribed; writes -1
+ * to the pipe when ready and waits to be killed. Never returns. */
+static void held_child(void)
+{
+    tu_client t = {0};
+    secmq_config cfg;
+    secmq_keyring *kr = tu_keyring_open("alice");
+    int ready = -1;
+
+    tu_config(&cfg, "alice");
+    cfg.client_id = tu_id("held-alice");
+    if (kr == NULL || tu_client_new(&t, &cfg) != SECMQ_OK) {
+        _exit(2);
+    }
+    secmq_client_on_message(t.c, held_on_message);
+    if (secmq_client_set_keyring(t.c, kr) != SECMQ_OK ||
+        secmq_client_set_open_threads(t.c, 1) != SECMQ_OK ||
+        secmq_client_set_sync_interval(t.c, SECMQ_SYNC_INTERVAL_MAX_US) !=
+            SECMQ_OK ||
+        tu_connect(&t, TU_WAIT_MS) != SECMQ_OK ||
+        tu_subscribe(&t, "v/#", 1, TU_WAIT_MS) != 1 ||
+        write(held_fd, &ready, sizeof ready) != (ssize_t)sizeof ready) {
+        _exit(2);
+    }
+    tu_sleep_ms(30000);
+    _exit(0);
+}
+
+/* The next index from fd within ms: 0, or -1 (nothing, or end). */
+static int read_index(int fd, int ms, int *i)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+
+    if (poll(&p, 1, ms) != 1) {
+        return -1;
+    }
+    return read(fd, i, sizeof *i) == (ssize_t)sizeof *i ? 0 : -1;
+}
+
+/* A subscriber is SIGKILLed while the rest of a burst waits for its
+ * group commit (a sync interval of 1 s, after the first message's).
+ * After the crash, everything it delivered is refused as a replay (its
+ * record was durable before on_message), and everything it had not
+ * delivered still opens: held back, it was never made durable, so a
+ * broker's redelivery would not be lost. */
+static void test_sigkill_while_held(void)
+{
+    static char delivered[N_HELD];
+    tu_client pub = {0};
+    secmq_config cfg;
+    secmq_keyring *kr;
+    static unsigned char pt[BIG + 256]; /* out_cap: the envelope length */
+    size_t ptlen, ndel = 0;
+    int fds[2], i = 0, reason, rc, status = 0;
+    pid_t pid;
+
+    if (seal_all() != 0 || pipe(fds) != 0) {
+        CHECKF(0, "set-up failed");
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        held_fd = fds[1];
+        held_child();
+    }
+    close(fds[1]);
+    CHECK(pid > 0);
+    if (read_index(fds[0], 4 * TU_WAIT_MS, &i) != 0 || i != -1) {
+        CHECKF(0, "the subscriber did not start");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(fds[0]);
+        return;
+    }
+    tu_config(&cfg, "sam");
+    cfg.client_id = tu_id("held");
+    CHECK_RC(tu_client_new(&pub, &cfg), SECMQ_OK);
+    CHECK_RC(tu_connect(&pub, TU_WAIT_MS), SECMQ_OK);
+    /* The first message is committed at once; the rest, sent right after
+     * it was delivered, wait for the interval (1 s) to pass. */
+    CHECK_RC(publish_env(&pub, &orig[0], 0), SECMQ_OK);
+    CHECK_INT_EQ(read_index(fds[0], 4 * TU_WAIT_MS, &i), 0);
+    for (int k = 1; k < N_HELD; k++) {
+        CHECK_RC(publish_env(&pub, &orig[k], 0), SECMQ_OK);
+    }
+    CHECK_INT_EQ(tu_wait_published(&pub, N_HELD, 4 * TU_WAIT_MS), 0);
+    tu_sleep_ms(200);
+    kill(pid, SIGKILL);
+    CHECK_INT_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    do {
+        if (i >= 0 && i < N_HELD) {
+            delivered[i] = 1;
+            ndel++;
+        }
+    } while (read_index(fds[0], 100, &i) == 0);
+    close(fds[0]);
+    fprintf(stderr, "delivered before SIGKILL: %zu of %d\n", ndel, N_HELD);
+    CHECK(ndel >= 1 && ndel < N_HELD);
+    kr = tu_keyring_open("alice");
+    CHECK(kr != NULL);
+    for (int k = 0; kr != NULL && k < N_HELD; k++) {
+        reason = -1;
+        rc = secmq_keyring_open_msg(kr, orig[k].topic, orig[k].b, orig[k].len,
+                                    pt, sizeof pt, &ptlen, NULL, &reason);
+        if (rc != SECMQ_OK && rc != SECMQ_E_OPEN) {
+            reason = rc;
+        }
+        if (reason != (delivered[k] ? SECMQ_OPEN_REPLAY : SECMQ_OPEN_OK)) {
+            check_fail(__FILE__, __LINE__,
+                       "v/%d (%s before the kill): "
+                       "reason %d after it",
+                       k, delivered[k] ? "delivered" : "not delivered", reason);
+        }
+    }
+    secmq_keyring_free(kr);
+    (void)secmq_client_disconnect(pub.c);
+    tu_client_free(&pub);
+}
+
 int main(void)
 {
     if (tu_tmpdir_make("client-verify") != 0) {
@@ -590,6 +733,7 @@ int main(void)
     RUN(test_script_with_verify_threads);
     RUN(test_script_inline);
     RUN(test_free_with_a_full_queue);
+    RUN(test_sigkill_while_held);
     for (int i = 0; i < N_ORIG; i++) {
         free(orig[i].b);
     }
