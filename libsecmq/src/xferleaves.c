@@ -18,6 +18,10 @@
 
 #define LEAF_READ (1u << 20) /* bytes per read, at least one chunk */
 #define LEAF_MIN_PER_THREAD 32u
+/* Buffers of all threads together: more threads only while each one's
+ * buffer (whole chunks, at least one) fits. Large chunks: one thread,
+ * one chunk's buffer, as the sender holds for sending anyway. */
+#define LEAF_MEM_MAX (4u << 20)
 
 /* One thread's share: chunks [first, end). */
 struct share {
@@ -57,12 +61,24 @@ static int read_at(int fd, unsigned char *buf, size_t len, uint64_t off,
     return 0;
 }
 
+/* Whole chunks per read: as many as fit in LEAF_READ, at least one. */
+static uint32_t read_chunks(const secmq__leaf_job *j)
+{
+    return j->chunk_size >= LEAF_READ ? 1u : LEAF_READ / j->chunk_size;
+}
+
+/* The buffer one thread reads into. */
+static size_t read_bytes(const secmq__leaf_job *j)
+{
+    return (size_t)read_chunks(j) * j->chunk_size;
+}
+
 static void *run_share(void *arg)
 {
     struct share *s = arg;
     const secmq__leaf_job *j = s->job;
-    uint32_t per = j->chunk_size >= LEAF_READ ? 1u : LEAF_READ / j->chunk_size;
-    size_t cap = (size_t)per * j->chunk_size;
+    uint32_t per = read_chunks(j);
+    size_t cap = read_bytes(j);
     unsigned char *buf = malloc(cap);
 
     if (buf == NULL) {
@@ -105,7 +121,9 @@ int secmq__xfer_leaves(const secmq__leaf_job *job, unsigned threads, int *err)
         threads = SECMQ__LEAF_THREADS_MAX;
     }
     /* A thread is only worth its start for a few dozen chunks. */
-    while (threads > 1 && count / threads < LEAF_MIN_PER_THREAD) {
+    while (threads > 1 &&
+           (count / threads < LEAF_MIN_PER_THREAD ||
+            (uint64_t)threads * read_bytes(job) > LEAF_MEM_MAX)) {
         threads--;
     }
     per = count / threads;

@@ -38,7 +38,8 @@ typedef struct secmq__leaf_job {
 /*
  * The leaf (secmq_file_tree_leaf) and the tag (crypto_onetimeauth with
  * job->ktag) of every chunk of the file, using up to threads threads
- * (1..SECMQ__LEAF_THREADS_MAX; fewer for small files; where a thread
+ * (1..SECMQ__LEAF_THREADS_MAX; fewer for small files and large chunks:
+ * at least 32 chunks and all read buffers within 4 MiB; where a thread
  * cannot start its share runs in the caller). Thread-safe for distinct
  * outputs. Returns 0; -1 on a read error (errno value in *err); -2 if the
  * file is shorter than size; -3 out of memory (or chunk_size 0).
