@@ -84,14 +84,13 @@ static int tree_fd(sfile *f, int fd, unsigned char *root)
     }
     secmq_file_tree_key(f->ktree, m->key);
     randombytes_buf(f->ktag, sizeof f->ktag);
-    memset(&job, 0, sizeof job);
-    job.fd = fd;
-    job.size = m->size;
-    job.chunk_size = m->chunk_size;
-    job.ktree = f->ktree;
-    job.ktag = f->ktag;
-    job.leaves = f->nodes;
-    job.tags = f->tags;
+    job = (secmq__leaf_job){.fd = fd,
+                            .size = m->size,
+                            .chunk_size = m->chunk_size,
+                            .ktree = f->ktree,
+                            .ktag = f->ktag,
+                            .leaves = f->nodes,
+                            .tags = f->tags};
     rc = secmq__xfer_leaves(&job, secmq__xfer_leaf_threads(), &err);
     if (rc == -1) {
         errno = err;
