@@ -32,7 +32,8 @@ void secmq__xs_free(sfile *f)
     free(f->acked);
     free(f->want);
     free(f->nodes);
-    sodium_free(f); /* wipes the key */
+    free(f->tags);
+    sodium_free(f); /* wipes the keys */
 }
 
 /* Hash the whole file through fd (BLAKE2b-256), reading 64 KiB at a time. */
@@ -61,65 +62,39 @@ static int hash_fd(int fd, uint64_t size, unsigned char *out)
 }
 
 /*
- * Protocol 2: the leaves of every chunk of f->m (key f->m.key) through fd,
- * in large sequential reads, and the tree above them into f->nodes; the
- * root into root. 0, -1 (read error, errno), -2 (the file is shorter),
- * -3 (no memory).
+ * Protocol 2: the leaves and tags of every chunk of f->m (key f->m.key)
+ * through fd, by a few threads in large sequential reads
+ * (xferleaves.c), and the tree above them into f->nodes; the root into
+ * root. 0, -1 (read error, errno), -2 (the file is shorter), -3 (no
+ * memory).
  */
 static int tree_fd(sfile *f, int fd, unsigned char *root)
 {
     const secmq_file_manifest *m = &f->m;
-    crypto_generichash_state st;
-    unsigned char *buf;
-    uint64_t off = 0;
-    uint32_t i = 0;
-    size_t in_chunk = 0;
-    int rc = 0;
+    secmq__leaf_job job;
+    int rc, err = 0;
 
     free(f->nodes);
+    free(f->tags);
     f->nodes = malloc(
         secmq_file_tree_nodes(m->chunk_count) * SECMQ_FILE_NODE_BYTES + 1);
-    buf = malloc(READ_BLOCK);
-    if (f->nodes == NULL || buf == NULL) {
-        free(buf);
+    f->tags = malloc((size_t)m->chunk_count * SECMQ__LEAF_TAG_BYTES + 1);
+    if (f->nodes == NULL || f->tags == NULL) {
         return -3;
     }
     secmq_file_tree_key(f->ktree, m->key);
-    while (off < m->size && rc == 0) {
-        size_t want =
-            m->size - off < READ_BLOCK ? (size_t)(m->size - off) : READ_BLOCK;
-        ssize_t n = pread(fd, buf, want, (off_t)off);
-        size_t used = 0;
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            rc = n < 0 ? -1 : -2;
-            break;
-        }
-        /* Feed the block to the leaves it spans. */
-        while (used < (size_t)n) {
-            size_t clen = secmq__xfer_chunk_len(m, i);
-            size_t take = clen - in_chunk < (size_t)n - used ? clen - in_chunk
-                                                             : (size_t)n - used;
-            if (in_chunk == 0) {
-                secmq__xfer_leaf_begin(&st, f->ktree, i);
-            }
-            crypto_generichash_update(&st, buf + used, take);
-            used += take;
-            in_chunk += take;
-            if (in_chunk == clen) {
-                crypto_generichash_final(
-                    &st, f->nodes + (size_t)i * SECMQ_FILE_NODE_BYTES,
-                    SECMQ_FILE_NODE_BYTES);
-                in_chunk = 0;
-                i++;
-            }
-        }
-        off += (uint64_t)n;
+    randombytes_buf(f->ktag, sizeof f->ktag);
+    job = (secmq__leaf_job){.fd = fd,
+                            .size = m->size,
+                            .chunk_size = m->chunk_size,
+                            .ktree = f->ktree,
+                            .ktag = f->ktag,
+                            .leaves = f->nodes,
+                            .tags = f->tags};
+    rc = secmq__xfer_leaves(&job, secmq__xfer_leaf_threads(), &err);
+    if (rc == -1) {
+        errno = err;
     }
-    sodium_memzero(buf, READ_BLOCK); /* SECURITY: plaintext of the file */
-    free(buf);
     if (rc == 0 && secmq_file_tree_build(f->nodes, f->ktree, m->chunk_count,
                                          root) != SECMQ_OK) {
         rc = -3;

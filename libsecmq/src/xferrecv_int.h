@@ -21,6 +21,7 @@
 #define STATE_NAME ".secmq-recv.db"
 #define MENV_BUF (SECMQ_FILE_MANIFEST_MAX + SECMQ_ENV_OVERHEAD_SIGNED)
 #define UNACKED_MAX 256u
+#define WRITEBACK_BYTES (1u << 20) /* written bytes between writeback hints */
 /* A transfer in progress. sodium_malloc'd: the manifest holds the key. */
 typedef struct rfile {
     secmq_file_manifest m;
@@ -32,6 +33,7 @@ typedef struct rfile {
     unsigned char *have; /* written (and, up to `unsynced`, committed) */
     uint32_t have_n;
     uint32_t unsynced; /* written since the last commit */
+    size_t unflushed;  /* bytes written since the last writeback hint */
     uint64_t last_chunk_ms, last_req_ms, backoff_ms, last_commit_ms;
     uint64_t last_progress_ms;
     uint32_t progress_n;

@@ -11,6 +11,7 @@
 
 #include "secmq_int.h"
 #include "xfer_int.h"
+#include "xferleaves_int.h"
 
 #define PROGRESS_EVERY_MS 500u
 #define SAVE_EVERY_MS 1000u
@@ -18,7 +19,6 @@
 #define BUSY_MAX_MS 60000u /* longest wait after a busy answer */
 #define MAN_MIDS 16u       /* manifest packet ids remembered */
 #define ENV_BUF (SECMQ_FILE_REQUEST_MAX + SECMQ_ENV_OVERHEAD_SIGNED)
-#define READ_BLOCK (1u << 20) /* sequential reads while hashing a file */
 
 enum { F_QUEUED = 0, F_SENDING = 1, F_FINISHED = 2 };
 
@@ -45,6 +45,11 @@ typedef struct sfile {
      * file after a restart. */
     unsigned char ktree[SECMQ_KEY_BYTES];
     unsigned char *nodes;
+    /* Protocol 2: a keyed tag of each chunk (xferleaves_int.h), taken with
+     * its leaf; a chunk read again to send must still match it. The key
+     * is random for this run (rebuilt with the tree after a restart). */
+    unsigned char ktag[SECMQ__LEAF_TAG_KEY_BYTES];
+    unsigned char *tags;
 } sfile;
 
 typedef struct flight {

@@ -6,18 +6,24 @@
  * its file, index and topic only, and every changed field, a forged chunk
  * made by a holder of the file key, another index's proof, a truncated or
  * extended proof and chunks of the other protocol are refused with the
- * reason §8.3.2 gives.
+ * reason §8.3.2 gives. The sender's pass over a file (xferleaves.c,
+ * compiled in) gives every chunk's leaf and keyed tag, whatever the
+ * number of threads, and fails loudly on a short file or a bad
+ * descriptor.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include <secmq.h>
 
 #include "check.h"
+#include "xferleaves_int.h"
 
 #define CS 1024u /* chunk size of the test files */
 
@@ -280,6 +286,80 @@ static void test_chunk_v2(void)
     free(nodes2);
 }
 
+/* secmq__xfer_leaves over a temp file of size bytes with threads
+ * threads (chunks of cs) against the leaves and tags made one by one. */
+static void leaves_case(uint64_t size, uint32_t cs, unsigned threads)
+{
+    char path[] = "/tmp/secmq-leaves-XXXXXX";
+    uint32_t n = (uint32_t)((size + cs - 1) / cs);
+    unsigned char *data = malloc((size_t)size + 1);
+    unsigned char *leaves = malloc((size_t)n * 32 + 1);
+    unsigned char *tags = malloc((size_t)n * 16 + 1);
+    unsigned char kt[32], kg[32], want[32], tag[16];
+    secmq__leaf_job job;
+    int fd = mkstemp(path), err = -1;
+
+    CHECK(fd >= 0 && data != NULL && leaves != NULL && tags != NULL);
+    if (fd < 0 || data == NULL || leaves == NULL || tags == NULL) {
+        return;
+    }
+    (void)unlink(path);
+    randombytes_buf(data, (size_t)size);
+    randombytes_buf(kt, sizeof kt);
+    randombytes_buf(kg, sizeof kg);
+    CHECK_INT_EQ((long)write(fd, data, (size_t)size), (long)size);
+    memset(&job, 0, sizeof job);
+    job.fd = fd;
+    job.size = size;
+    job.chunk_size = cs;
+    job.ktree = kt;
+    job.ktag = kg;
+    job.leaves = leaves;
+    job.tags = tags;
+    memset(leaves, 0, (size_t)n * 32);
+    CHECK_INT_EQ(secmq__xfer_leaves(&job, threads, &err), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len = i + 1 < n ? cs : (size_t)(size - (uint64_t)i * cs);
+        secmq_file_tree_leaf(want, kt, i, data + (size_t)i * cs, len);
+        crypto_onetimeauth(tag, data + (size_t)i * cs, len, kg);
+        CHECK(memcmp(leaves + (size_t)i * 32, want, 32) == 0);
+        CHECK(memcmp(tags + (size_t)i * 16, tag, 16) == 0);
+        /* The sender's check: one changed byte no longer matches. */
+        data[(size_t)i * cs] ^= 1;
+        CHECK(crypto_onetimeauth_verify(tags + (size_t)i * 16,
+                                        data + (size_t)i * cs, len, kg) != 0);
+        data[(size_t)i * cs] ^= 1;
+    }
+    /* The file is shorter than announced: -2, whichever share sees it. */
+    job.size = size + cs;
+    CHECK_INT_EQ(secmq__xfer_leaves(&job, threads, &err), -2);
+    close(fd);
+    /* A read error: -1 with its errno. */
+    job.size = size;
+    if (size > 0) {
+        CHECK_INT_EQ(secmq__xfer_leaves(&job, threads, &err), -1);
+        CHECK_INT_EQ(err, EBADF);
+    }
+    free(data);
+    free(leaves);
+    free(tags);
+}
+
+static void test_leaves(void)
+{
+    /* Small files stay on one thread; 200 chunks split unevenly over 3;
+     * a short last chunk; reads of whole chunks larger than a read. */
+    leaves_case(0, CS, 4);
+    leaves_case(1, CS, 2);
+    leaves_case(5 * CS + 7, CS, 1);
+    leaves_case(200u * CS + 333, CS, 3);
+    leaves_case(200u * CS, CS, 4);
+    leaves_case(129u * CS + 1, CS, 2);
+    leaves_case(3u * (2u << 20) + 5, 2u << 20, 2);
+    CHECK(secmq__xfer_leaf_threads() >= 1 &&
+          secmq__xfer_leaf_threads() <= SECMQ__LEAF_THREADS_MAX);
+}
+
 int main(void)
 {
     if (secmq_init() != SECMQ_OK) {
@@ -288,5 +368,6 @@ int main(void)
     RUN(test_tree);
     RUN(test_manifest_v2);
     RUN(test_chunk_v2);
+    RUN(test_leaves);
     return check_exit();
 }

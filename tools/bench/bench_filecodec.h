@@ -10,7 +10,7 @@
  * 16 MiB file held in memory. */
 struct codec_cost {
     double v1_send, v1_recv; /* whole-file hash + signed envelope */
-    double v2_send, v2_recv; /* chunk tree + leaf check + v2 chunk */
+    double v2_send, v2_recv; /* chunk tree and tags + tag check + v2 chunk */
 };
 
 /* Measures c. Returns 0, or -1 when the codecs fail (a bug). */

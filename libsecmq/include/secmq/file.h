@@ -473,8 +473,12 @@ SECMQ_API void secmq_file_sender_free(secmq_file_sender *s);
 /*
  * secmq_file_sender_add -- queue the file at path (BORROWED) under name
  * (BORROWED; NULL = the last component of path). Reads the whole file
- * once, on the calling thread, to build its chunk tree (protocol 2, kept
- * in memory: about 64 bytes per chunk) or hash it (protocol 1). If the
+ * once, on the calling thread (protocol 2: with up to 3 more threads that
+ * it starts and joins before it returns, one per online CPU, while each
+ * has 32 chunks or more and their read buffers fit in 4 MiB), to build
+ * its chunk tree (protocol 2, kept in memory: about 80 bytes per chunk
+ * with the tags it checks chunks against when it sends them) or hash it
+ * (protocol 1). If the
  * state file holds an unfinished transfer of the same path, size,
  * modification time and protocol (and, in protocol 2, the rebuilt tree has
  * its root), it is resumed (same file id and key: receivers keep what they
