@@ -76,8 +76,15 @@ struct secmq__tls_ctx {
 
 /* Bytes read from the socket ahead of wolfSSL's asks: wolfSSL reads a
  * record's 5-byte header and then its body, so without this every record
- * would cost two or three recv() calls. Ciphertext only. */
-#define READ_AHEAD 32768
+ * would cost two or three recv() calls. Ciphertext only. 64 KiB: the four
+ * records of a 64 KiB message in one recv() when they are all there. */
+#define READ_AHEAD 65536
+
+/* The records of one secmq__tls_write, gathered and sent in one send():
+ * wolfSSL hands each record (at most 16 KiB of plaintext) to io_send on its
+ * own. Room for the tunnel's largest write (128 KiB) and the records'
+ * headers and tags. Ciphertext only. */
+#define WRITE_GATHER (128 * 1024 + 1024)
 
 struct secmq__tls_conn {
     secmq__tls_ctx *ctx;
@@ -91,6 +98,12 @@ struct secmq__tls_conn {
     int drained; /* the last recv() found no more than it returned */
     size_t ra_len, ra_off;
     unsigned char ra[READ_AHEAD];
+    /* Records gathered by io_send while gather is on (secmq__tls_write),
+     * and those not yet sent; nothing else is sent before them. */
+    int gather;
+    int accepted; /* wolfSSL took the whole last write; only wb is left */
+    size_t wb_len, wb_off;
+    unsigned char wb[WRITE_GATHER];
 };
 
 /*
@@ -393,17 +406,9 @@ void secmq__tls_ctx_free(secmq__tls_ctx *ctx)
     free(ctx);
 }
 
-/* send() without SIGPIPE: a broker that hangs up must not kill the app. */
-static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
+/* wolfSSL's code for the errno of a failed send(). */
+static int send_errno(void)
 {
-    const secmq__tls_conn *conn = arg;
-    ssize_t n;
-
-    (void)ssl;
-    n = send(conn->fd, buf, (size_t)sz, MSG_NOSIGNAL);
-    if (n >= 0) {
-        return (int)n;
-    }
     switch (errno) {
     case EAGAIN:
         return WOLFSSL_CBIO_ERR_WANT_WRITE;
@@ -415,6 +420,56 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
     default:
         return WOLFSSL_CBIO_ERR_GENERAL;
     }
+}
+
+/* Send the gathered records. 0 when none is left, else send_errno()'s
+ * code (WANT_WRITE: the socket is full, the rest stays). */
+static int flush_gathered(secmq__tls_conn *conn)
+{
+    while (conn->wb_off < conn->wb_len) {
+        ssize_t n = send(conn->fd, conn->wb + conn->wb_off,
+                         conn->wb_len - conn->wb_off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return send_errno();
+        }
+        conn->wb_off += (size_t)n;
+    }
+    conn->wb_len = conn->wb_off = 0;
+    return 0;
+}
+
+/* send() without SIGPIPE: a broker that hangs up must not kill the app.
+ * While gathering, a record that fits is only kept (sent by
+ * secmq__tls_write once wolfSSL has made them all); gathered bytes always
+ * go out before anything else. */
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+    secmq__tls_conn *conn = arg;
+    ssize_t n;
+    int r;
+
+    (void)ssl;
+    if (conn->gather && conn->wb_len + (size_t)sz <= sizeof conn->wb) {
+        memcpy(conn->wb + conn->wb_len, buf, (size_t)sz);
+        conn->wb_len += (size_t)sz;
+        return sz;
+    }
+    if ((r = flush_gathered(conn)) != 0) {
+        return r;
+    }
+    if (conn->gather && (size_t)sz <= sizeof conn->wb) {
+        memcpy(conn->wb, buf, (size_t)sz);
+        conn->wb_len = (size_t)sz;
+        return sz;
+    }
+    n = send(conn->fd, buf, (size_t)sz, MSG_NOSIGNAL);
+    if (n >= 0) {
+        return (int)n;
+    }
+    return send_errno();
 }
 
 /* recv() through the read-ahead buffer. WANT_READ only when the buffer is
@@ -792,6 +847,16 @@ int secmq__tls_read(secmq__tls_conn *conn, void *buf, size_t len, size_t *got)
     return io_result(conn, r);
 }
 
+/* The gathered records could not all be sent: WANT_WRITE, or the broker
+ * is gone (as wolfSSL would have said it). */
+static int flush_result(secmq__tls_conn *conn, int r)
+{
+    if (r == WOLFSSL_CBIO_ERR_WANT_WRITE || r == WOLFSSL_CBIO_ERR_ISR) {
+        return SECMQ__TLS_WANT_WRITE;
+    }
+    return map_close(conn, SOCKET_ERROR_E, 0);
+}
+
 int secmq__tls_write(secmq__tls_conn *conn, const void *buf, size_t len)
 {
     int r;
@@ -799,8 +864,24 @@ int secmq__tls_write(secmq__tls_conn *conn, const void *buf, size_t len)
     if (len > 0x40000000) {
         return SECMQ_E_INVAL;
     }
+    if (conn->accepted) {
+        /* The caller retries the write wolfSSL already took whole (see
+         * tls_int.h): only its records' sending was left. */
+        if ((r = flush_gathered(conn)) != 0) {
+            return flush_result(conn, r);
+        }
+        conn->accepted = 0;
+        return SECMQ_OK;
+    }
+    conn->gather = 1;
     r = wolfSSL_write(conn->ssl, buf, (int)len);
+    conn->gather = 0;
     if (r == (int)len) {
+        int f = flush_gathered(conn);
+        if (f != 0) {
+            conn->accepted = 1;
+            return flush_result(conn, f);
+        }
         return SECMQ_OK;
     }
     return io_result(conn, r);
