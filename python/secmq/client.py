@@ -24,10 +24,11 @@ from ._acks import _Acks, _Group
 from ._config import build_config
 from ._outbox import _Outbox
 from ._receipts import _Receipts
+from ._tuning import _Tuning
 from .keyring import Keyring
 from ._trampolines import (_c_connect, _c_delivered, _c_disconnect,
-                           _c_log, _c_message,
-                           _c_open_failure, _c_publish, _c_subscribe,
+                           _c_message, _c_open_failure, _c_publish,
+                           _c_subscribe,
                            _c_unsubscribe, _clients, _links_closing,
                            _links_created, _register, _registry_lock,
                            _running, _tls)
@@ -66,7 +67,7 @@ def _check_qos(qos) -> int:
     return int(qos)
 
 
-class Client(_Acks, _Outbox, _Receipts):
+class Client(_Acks, _Outbox, _Receipts, _Tuning):
     """An MQTT client whose link is TLS and whose payloads can be sealed
     end to end, shaped like paho.mqtt.client.Client (1.6).
 
@@ -304,7 +305,10 @@ class Client(_Acks, _Outbox, _Receipts):
 
     def enable_logger(self, logger: Optional[logging.Logger] = None) -> None:
         """Send the library's log lines (libsecmq, libmosquitto) to a
-        Python logger (default: "secmq"), as paho. Call before connect()."""
+        Python logger (default: "secmq"), as paho. Call before connect().
+        Lines below the logger's level at connect() are not made at all
+        (without on_log): a logger at INFO or above costs nothing per
+        packet."""
         self._logger = logger or _log
 
     def disable_logger(self) -> None:
@@ -382,9 +386,8 @@ class Client(_Acks, _Outbox, _Receipts):
                            ("on_unsubscribe", _c_unsubscribe),
                            ("on_open_failure", _c_open_failure)):
             getattr(lib, "secmq_client_" + setter)(h, fn)
-        if self.on_log is not None or self._logger is not None:
-            lib.secmq_client_on_log(h, _c_log)
         try:
+            self._tuning_attach(h)
             if self._keyring is not None:
                 rc = lib.secmq_client_set_keyring(h, self._keyring._attach())
                 self._attached = True

@@ -435,8 +435,8 @@ def _opt(value, what, lo, hi=None):
 
 class FileSender(_Transfer):
     """Sends files to the receivers of topic: each file is announced with
-    a sealed manifest on TOPIC/m and sent in encrypted, signed chunks on
-    TOPIC/c/<id>; receivers ask on TOPIC/r/<id> for what is missing.
+    a sealed, signed manifest on TOPIC/m and sent in encrypted chunks on
+    TOPIC/c/<id>, each proved against the manifest; receivers ask on TOPIC/r/<id> for what is missing.
 
     client: a secmq.Client WITHOUT a keyring of its own (the transfer
     seals and opens with keyring=), whose network loop runs
@@ -450,8 +450,11 @@ class FileSender(_Transfer):
     default 64 KiB; keep it below the broker's packet limit). window:
     chunks in flight (1..1024, default 16). retry: seconds before the
     manifest is repeated to silent receivers (default 5). max_rate:
-    chunk bytes per second at most (default: no limit). progress: called
-    with a FileEvent for every event, on the sender's thread.
+    chunk bytes per second at most (default: no limit). protocol: 2 (the
+    default: chunks proved against the signed manifest's chunk tree) or
+    1, for receivers older than protocol 2 (signed chunks, PROTOCOL.md
+    §8.3). progress: called with a FileEvent for every event, on the
+    sender's thread.
 
     With an outbox on the client (Client(outbox=...)), manifests and
     chunks go through it (secmq/file.h). Raises NoKeyError (the keyring
@@ -468,6 +471,7 @@ class FileSender(_Transfer):
                  window: Optional[int] = None,
                  retry: Optional[float] = None,
                  max_rate: Optional[int] = None,
+                 protocol: Optional[int] = None,
                  progress: Callback = None):
         o = _lib.FileSendOpts()
         lib.secmq_file_send_opts_init(ctypes.byref(o))
@@ -482,6 +486,11 @@ class FileSender(_Transfer):
             o.retry_ms = int(_opt(retry, "retry", 0.1) * 1000)
         if max_rate is not None:
             o.max_rate = _opt(int(max_rate), "max_rate", 1)
+        if protocol is not None:
+            if protocol not in (1, 2) or isinstance(protocol, bool):
+                raise InvalidArgumentError("protocol must be 1 or 2, not %r"
+                                           % (protocol,))
+            o.protocol = protocol
         o.state = self._state
         self._opts = o
         self._pending = []          # add() before the C object exists
@@ -615,8 +624,9 @@ def send_file(client, path: PathType, topic: str,
     """Send one file and wait until a receiver confirmed it (receivers=N:
     N of them): FileSender(client, topic, progress=progress, **opts),
     add(path, name), wait(timeout), close(). Returns the last "done"
-    FileEvent: name, size, hash (BLAKE2b-256 of the file, as the
-    receiver verified it), peer (the receiver), path. opts are
+    FileEvent: name, size, hash (as the receiver verified it: the root
+    of the file's keyed chunk tree in protocol 2, the file's BLAKE2b-256
+    in protocol 1), peer (the receiver), path. opts are
     FileSender's (keyring= is needed; state= makes a second call with the
     same file resume). Raises as FileSender and FileSender.wait()."""
     with FileSender(client, topic, progress=progress, **opts) as s:

@@ -2,6 +2,7 @@
 mosquitto (TLS, password file) from tests/harness/broker.py, with
 python3-paho-mqtt as the independent client on the other side."""
 
+import logging
 import threading
 
 import pytest  # noqa: F401 (run by pytest)
@@ -223,6 +224,39 @@ class ClientCalls(ClientMixin, BrokerTestCase):
         with self.assertLogs("secmq", level="ERROR"):
             c.publish("py/raise", "boom", qos=1)
             self.assertTrue(wait_until(lambda: len(seen) == 3))
+
+    def test_logger_level_decides_what_is_made(self):
+        """enable_logger() without on_log: a logger at DEBUG at connect()
+        gets libmosquitto's line per packet; one at INFO at connect() gets
+        none of them, even once lowered to DEBUG afterwards (the C client
+        was told WARNING... INFO at connect() and never made them)."""
+        seen = {}
+        for name, level in (("debug", logging.DEBUG),
+                            ("info", logging.INFO)):
+            lines = []
+            handler = logging.Handler()
+            handler.emit = lambda r, lines=lines: lines.append(r.getMessage())
+            logger = logging.getLogger("secmq.test_level." + name)
+            logger.setLevel(level)
+            logger.propagate = False
+            logger.addHandler(handler)
+            self.addCleanup(logger.removeHandler, handler)
+            c, rec = self.client(connect=False)
+            c.on_log = None
+            c.enable_logger(logger)
+            c.loop_start()
+            self.assertEqual(c.connect(self.broker.host, self.broker.port),
+                             0)
+            self.assertEqual(get(rec.connects, "on_connect")[3], 0)
+            logger.setLevel(logging.DEBUG)
+            info = c.publish("py/log", "x", qos=1)
+            self.assertTrue(info.wait_for_publish(10))
+            c.disconnect()
+            seen[name] = list(lines)
+        self.assertTrue(any("PUBLISH" in ln for ln in seen["debug"]),
+                        seen["debug"])
+        self.assertFalse(any("PUBLISH" in ln for ln in seen["info"]),
+                         seen["info"])
 
     def test_disconnect_from_callback_ends_loop_forever(self):
         """on_message calls loop_stop() (refused: StateError, not a

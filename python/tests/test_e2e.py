@@ -3,6 +3,8 @@ the tools and a paho client: sealed Python -> secmq-sub shows the
 sender, secmq-pub -> Python shows msg.sender, paho sees only envelopes
 (checked with tests/harness/keys.py, written from docs/PROTOCOL.md)."""
 
+import os
+
 import pytest  # noqa: F401
 
 from pyclient import ClientMixin, get, nothing, secmq  # noqa: I100
@@ -90,6 +92,39 @@ class PythonE2E(ClientMixin, E2ETestCase):
         self.assertEqual((m.payload, m.sender), (b"to bob", "sam"))
         b.close()
         kr.close()
+
+    def test_open_threads(self):
+        """set_open_threads(3): three verify threads (named secmq-verify)
+        open sam's signed messages, delivered in order with the sender;
+        values outside 0..64 and a call after connect() refused."""
+        def verify_threads():
+            n = 0
+            for t in os.listdir("/proc/self/task"):
+                try:
+                    with open("/proc/self/task/%s/comm" % t) as fh:
+                        n += fh.read().strip() == "secmq-verify"
+                except OSError:
+                    pass        # a thread that ended meanwhile
+            return n
+        before = verify_threads()
+        c, rec = self.keyed("alice", connect=False)
+        for bad in (65, -1, 2.0, True):
+            with self.assertRaises(secmq.InvalidArgumentError):
+                c.set_open_threads(bad)
+        c.set_open_threads(3)
+        c.loop_start()
+        c.connect(self.broker.host, self.broker.port, keepalive=30)
+        self.assertEqual(get(rec.connects, "on_connect")[3], 0)
+        with self.assertRaises(secmq.StateError):
+            c.set_open_threads(1)
+        self.subscribe(c, rec, "status", 1)
+        for text in ("one", "two", "three"):
+            self.epub("sam", "-t", "status", "-q", "1", "-m", text)
+        got = [get(rec.messages, "sealed message") for _ in range(3)]
+        self.assertEqual([(m.payload, m.sender) for m in got],
+                         [(b"one", "sam"), (b"two", "sam"),
+                          (b"three", "sam")])
+        self.assertEqual(verify_threads() - before, 3)
 
     def test_bad_keyring_refused(self):
         with self.assertRaises(secmq.KeyringError) as cm:

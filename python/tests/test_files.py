@@ -160,6 +160,28 @@ class Files(ClientMixin, E2ETestCase):
         self.assert_progress(events, 3 * MB)
         self.assertEqual(self.json_events(rx, "done")[0]["sender"], "sam")
 
+    def test_send_file_protocol_1(self):
+        """protocol=1 (for receivers older than protocol 2): the C
+        receiver gets the file with protocol 1's whole-file BLAKE2b-256;
+        other protocols refused before anything is sent."""
+        src = os.path.join(self.work, "old.raw")
+        data = random_file(src, MB)
+        c, rec = self.client(user="sam")
+        for bad in (0, 3, "2", True):
+            with self.assertRaises(secmq.InvalidArgumentError):
+                secmq.FileSender(c, TOPIC, keyring=self.kdir("sam"),
+                                 protocol=bad)
+        rx = self.c_recv("-C", "1")
+        done = secmq.send_file(c, src, TOPIC, keyring=self.kdir("sam"),
+                               timeout=30, protocol=1)
+        self.assertEqual(rx.wait_exit(20), 0, rx.text()[-2000:])
+        self.assertEqual(sha256(os.path.join(self.out, "old.raw")),
+                         hashlib.sha256(data).hexdigest())
+        self.assertEqual(done.hash,
+                         hashlib.blake2b(data, digest_size=32).digest())
+        self.assertEqual("blake2b-256:" + done.hash.hex(),
+                         self.json_events(rx, "done")[0]["hash"])
+
     def test_user_publishes_beside_a_sender(self):
         """The application's publishes on a client a FileSender shares
         get their own on_publish calls and nothing else: the transfer's

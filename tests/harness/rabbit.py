@@ -18,7 +18,10 @@ import secrets
 import signal
 import socket
 import sqlite3
+import ssl
+import struct
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -176,6 +179,78 @@ class RabbitNode:
         self.spawn()
         return self.wait_listener()
 
+    def connack(self, cafile, user, password, client_id):
+        """One MQTT 3.1.1 CONNECT (clean session) over TLS to this node;
+        the CONNACK's return code, or None when the node closed the link or
+        did not answer within a few seconds. A code 0 is followed by a
+        DISCONNECT."""
+        def field(b):
+            return struct.pack("!H", len(b)) + b
+        body = (field(b"MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 30) +
+                field(client_id.encode()) + field(user.encode()) +
+                field(password.encode()))
+        ctx = ssl.create_default_context(cafile=cafile)
+        try:
+            with socket.create_connection((brokermod.HOST, self.mqtt_port),
+                                          timeout=5) as raw, \
+                    ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(bytes([0x10, len(body)]) + body)
+                ack = b""
+                while len(ack) < 4:
+                    more = s.recv(4 - len(ack))
+                    if not more:
+                        return None
+                    ack += more
+                if ack[0] != 0x20 or ack[1] != 2:
+                    raise AssertionError("%s: not a CONNACK: %r"
+                                         % (self.node, ack))
+                if ack[3] == 0:
+                    s.sendall(b"\xe0\x00")
+                return ack[3]
+        except (OSError, ssl.SSLError):
+            return None
+
+    def wait_mqtt_ready(self, cafile, user, password, deadline=None):
+        """Wait until the node accepts user's MQTT login (CONNACK 0): a
+        node whose listener is open may still answer "server unavailable"
+        (code 3) while its MQTT client-id tracking joins the cluster;
+        returns the seconds since spawn()."""
+        if deadline is None:
+            deadline = time.monotonic() + NODE_START_S
+        codes = []
+        for i in range(int(NODE_START_S * 4) + 1):
+            code = self.connack(cafile, user, password,
+                                "probe-%d-%d" % (os.getpid(), i))
+            if code == 0:
+                return time.monotonic() - self.t0
+            if code not in (3, None):
+                raise AssertionError("%s refused %s's login with CONNACK "
+                                     "code %d" % (self.node, user, code))
+            codes.append(code)
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.25)
+        raise AssertionError("%s did not accept an MQTT login in time "
+                             "(CONNACK codes seen: %r):\n%s"
+                             % (self.node, codes[-10:], self.tail()))
+
+    def restart(self):
+        """Start the node again after kill(); seconds until its MQTT
+        listener opened. RabbitMQ 3.10 sometimes does not finish booting
+        a node SIGKILLed moments before (seen here: its log stops after
+        "Resetting node maintenance status" for 90 s): such a boot is
+        killed and the node started once more, and stderr says so."""
+        self.spawn()
+        try:
+            return self.wait_listener()
+        except AssertionError as e:
+            sys.stderr.write("%s did not boot again in time; killed and "
+                             "started once more. Its log:\n%s\n"
+                             % (self.node, e))
+        self.kill()
+        self.spawn()
+        return self.wait_listener()
+
     def ctl(self, *args, timeout=CTL_S, check=False):
         """rabbitmqctl -n NODE args (this node's cookie and epmd); the
         CompletedProcess, whatever its exit status unless check (then a
@@ -314,6 +389,14 @@ class RabbitCluster:
         self.wait_running(t0 + NODE_START_S)
         self.start_s = time.monotonic() - t0
         return self.start_s
+
+    def wait_ready(self, cafile, user, password):
+        """Wait until every node accepts user's MQTT login (see
+        RabbitNode.wait_mqtt_ready): running nodes and open listeners are
+        not yet enough."""
+        deadline = time.monotonic() + NODE_START_S
+        for n in self.nodes:
+            n.wait_mqtt_ready(cafile, user, password, deadline)
 
     def running_nodes(self, via):
         """The running nodes of the cluster as via (a RabbitNode) sees

@@ -96,6 +96,8 @@ class ClusterRabbitmq(unittest.TestCase):
                                            [a.addr for a in cls.authds])
         cls.addClassCleanup(cls.cluster.stop)
         start_s = cls.cluster.start()
+        cls.cluster.wait_ready(cls.b.cafile, "sam", cls.b.users["sam"])
+        start_s = time.monotonic() - cls.cluster.nodes[0].t0
         sys.stderr.write("RabbitMQ cluster of %d nodes up (MQTT listeners "
                          "open at %s s, %d running nodes) in %.1f s\n"
                          % (NODES, ", ".join("%.1f" % n.start_s
@@ -436,7 +438,7 @@ class ClusterRabbitmq(unittest.TestCase):
         sys.stderr.write("queue leader on %s: SIGKILLed\n" % victim.node)
         victim.kill()
         # Started again however this test ends: the others need it.
-        self.addCleanup(lambda: victim.running() or victim.start())
+        self.addCleanup(lambda: victim.running() or victim.restart())
         t0 = time.monotonic()
         r = self.sh("secmq-sub", *self.conn("alice", node=survivors[0]),
                     "--keyring", self.kdir("alice"), "-t", "status", "-q",
@@ -453,7 +455,8 @@ class ClusterRabbitmq(unittest.TestCase):
 
         # The node comes back (same name and data) and rejoins.
         t0 = time.monotonic()
-        victim.start()
+        victim.restart()
+        victim.wait_mqtt_ready(self.b.cafile, "sam", self.b.users["sam"])
         self.cluster.wait_running(time.monotonic() + rabbit.NODE_START_S,
                                   via=self.nodes[survivors[0]])
         deadline = time.monotonic() + DELIVERY_S
