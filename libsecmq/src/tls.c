@@ -1,7 +1,8 @@
 /*
  * tls.c -- the wolfSSL adapter: verified TLS sessions to the broker.
  *
- * This is the only file that includes wolfSSL. It builds a context from a
+ * This file and tls_io.c (the socket callbacks) are the only ones that
+ * include wolfSSL. It builds a context from a
  * client's trust settings, dials the broker (TCP, handshake, CA chain, host
  * name, optional SPKI pin), resumes the previous session when it can, and
  * moves bytes over a non-blocking socket. wolfSSL's error codes are turned
@@ -27,6 +28,7 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
 #include "net_int.h"
+#include "tls_conn_int.h"
 #include "tls_int.h"
 
 /*
@@ -72,38 +74,6 @@ struct secmq__tls_ctx {
     unsigned char pin[SECMQ_PIN_BYTES];
     int handshakes;
     const secmq__log *log;
-};
-
-/* Bytes read from the socket ahead of wolfSSL's asks: wolfSSL reads a
- * record's 5-byte header and then its body, so without this every record
- * would cost two or three recv() calls. Ciphertext only. 64 KiB: the four
- * records of a 64 KiB message in one recv() when they are all there. */
-#define READ_AHEAD 65536
-
-/* The records of one secmq__tls_write, gathered and sent in one send():
- * wolfSSL hands each record (at most 16 KiB of plaintext) to io_send on its
- * own. Room for the tunnel's largest write (128 KiB) and the records'
- * headers and tags. Ciphertext only. */
-#define WRITE_GATHER (128 * 1024 + 1024)
-
-struct secmq__tls_conn {
-    secmq__tls_ctx *ctx;
-    WOLFSSL *ssl;
-    int fd;
-    int resumed;
-    int cert_requested; /* the broker asked for a client certificate */
-    int got_data;       /* application data arrived (a CONNACK, say) */
-    secmq__err *err;
-    int lazy;    /* secmq__tls_lazy_recv() was turned on */
-    int drained; /* the last recv() found no more than it returned */
-    size_t ra_len, ra_off;
-    unsigned char ra[READ_AHEAD];
-    /* Records gathered by io_send while gather is on (secmq__tls_write),
-     * and those not yet sent; nothing else is sent before them. */
-    int gather;
-    int accepted; /* wolfSSL took the whole last write; only wb is left */
-    size_t wb_len, wb_off;
-    unsigned char wb[WRITE_GATHER];
 };
 
 /*
@@ -406,120 +376,6 @@ void secmq__tls_ctx_free(secmq__tls_ctx *ctx)
     free(ctx);
 }
 
-/* wolfSSL's code for the errno of a failed send(). */
-static int send_errno(void)
-{
-    switch (errno) {
-    case EAGAIN:
-        return WOLFSSL_CBIO_ERR_WANT_WRITE;
-    case EINTR:
-        return WOLFSSL_CBIO_ERR_ISR;
-    case ECONNRESET:
-    case EPIPE:
-        return WOLFSSL_CBIO_ERR_CONN_RST;
-    default:
-        return WOLFSSL_CBIO_ERR_GENERAL;
-    }
-}
-
-/* Send the gathered records. 0 when none is left, else send_errno()'s
- * code (WANT_WRITE: the socket is full, the rest stays). */
-static int flush_gathered(secmq__tls_conn *conn)
-{
-    while (conn->wb_off < conn->wb_len) {
-        ssize_t n = send(conn->fd, conn->wb + conn->wb_off,
-                         conn->wb_len - conn->wb_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return send_errno();
-        }
-        conn->wb_off += (size_t)n;
-    }
-    conn->wb_len = conn->wb_off = 0;
-    return 0;
-}
-
-/* send() without SIGPIPE: a broker that hangs up must not kill the app.
- * While gathering, a record that fits is only kept (sent by
- * secmq__tls_write once wolfSSL has made them all); gathered bytes always
- * go out before anything else. */
-static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
-{
-    secmq__tls_conn *conn = arg;
-    ssize_t n;
-    int r;
-
-    (void)ssl;
-    if (conn->gather && conn->wb_len + (size_t)sz <= sizeof conn->wb) {
-        memcpy(conn->wb + conn->wb_len, buf, (size_t)sz);
-        conn->wb_len += (size_t)sz;
-        return sz;
-    }
-    if ((r = flush_gathered(conn)) != 0) {
-        return r;
-    }
-    if (conn->gather && (size_t)sz <= sizeof conn->wb) {
-        memcpy(conn->wb, buf, (size_t)sz);
-        conn->wb_len = (size_t)sz;
-        return sz;
-    }
-    n = send(conn->fd, buf, (size_t)sz, MSG_NOSIGNAL);
-    if (n >= 0) {
-        return (int)n;
-    }
-    return send_errno();
-}
-
-/* recv() through the read-ahead buffer. WANT_READ only when the buffer is
- * empty and the socket has nothing, so polling the socket stays correct. */
-static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
-{
-    secmq__tls_conn *conn = arg;
-    size_t k;
-
-    (void)ssl;
-    if (conn->ra_off == conn->ra_len) {
-        ssize_t n;
-        if (conn->lazy && conn->drained) {
-            /* The socket had nothing more at the last recv(): say so
-             * without asking again; the caller polls before the next
-             * try (secmq__tls_readable). */
-            return WOLFSSL_CBIO_ERR_WANT_READ;
-        }
-        n = recv(conn->fd, conn->ra, sizeof conn->ra, 0);
-        if (n == 0) {
-            return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-        }
-        if (n < 0) {
-            switch (errno) {
-            case EAGAIN:
-                conn->drained = 1;
-                return WOLFSSL_CBIO_ERR_WANT_READ;
-            case EINTR:
-                return WOLFSSL_CBIO_ERR_ISR;
-            case ECONNRESET:
-                return WOLFSSL_CBIO_ERR_CONN_RST;
-            default:
-                return WOLFSSL_CBIO_ERR_GENERAL;
-            }
-        }
-        conn->ra_len = (size_t)n;
-        conn->ra_off = 0;
-        /* A stream socket gives less than asked only when it has no more
-         * queued. */
-        conn->drained = (size_t)n < sizeof conn->ra;
-    }
-    k = conn->ra_len - conn->ra_off;
-    if (k > (size_t)sz) {
-        k = (size_t)sz;
-    }
-    memcpy(buf, conn->ra + conn->ra_off, k);
-    conn->ra_off += k;
-    return (int)k;
-}
-
 /* What the broker told us, or did, about our client certificate. */
 static secmq__tls_peer_view peer_view(const secmq__tls_conn *conn)
 {
@@ -744,9 +600,9 @@ static int dial_locked(secmq__tls_ctx *ctx, int64_t deadline_ms,
         goto err;
     }
     wolfSSL_set_fd(conn->ssl, conn->fd);
-    wolfSSL_SSLSetIOSend(conn->ssl, io_send);
+    wolfSSL_SSLSetIOSend(conn->ssl, secmq__tls_io_send);
     wolfSSL_SetIOWriteCtx(conn->ssl, conn);
-    wolfSSL_SSLSetIORecv(conn->ssl, io_recv);
+    wolfSSL_SSLSetIORecv(conn->ssl, secmq__tls_io_recv);
     wolfSSL_SetIOReadCtx(conn->ssl, conn);
     /* X25519 first: the cheapest key share, and what OpenSSL prefers, so
      * no HelloRetryRequest round trip. */
@@ -867,7 +723,7 @@ int secmq__tls_write(secmq__tls_conn *conn, const void *buf, size_t len)
     if (conn->accepted) {
         /* The caller retries the write wolfSSL already took whole (see
          * tls_int.h): only its records' sending was left. */
-        if ((r = flush_gathered(conn)) != 0) {
+        if ((r = secmq__tls_flush(conn)) != 0) {
             return flush_result(conn, r);
         }
         conn->accepted = 0;
@@ -877,7 +733,7 @@ int secmq__tls_write(secmq__tls_conn *conn, const void *buf, size_t len)
     r = wolfSSL_write(conn->ssl, buf, (int)len);
     conn->gather = 0;
     if (r == (int)len) {
-        int f = flush_gathered(conn);
+        int f = secmq__tls_flush(conn);
         if (f != 0) {
             conn->accepted = 1;
             return flush_result(conn, f);
