@@ -1,7 +1,8 @@
 /*
  * tls.c -- the wolfSSL adapter: verified TLS sessions to the broker.
  *
- * This is the only file that includes wolfSSL. It builds a context from a
+ * This file and tls_io.c (the socket callbacks) are the only ones that
+ * include wolfSSL. It builds a context from a
  * client's trust settings, dials the broker (TCP, handshake, CA chain, host
  * name, optional SPKI pin), resumes the previous session when it can, and
  * moves bytes over a non-blocking socket. wolfSSL's error codes are turned
@@ -27,6 +28,7 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
 #include "net_int.h"
+#include "tls_conn_int.h"
 #include "tls_int.h"
 
 /*
@@ -72,25 +74,6 @@ struct secmq__tls_ctx {
     unsigned char pin[SECMQ_PIN_BYTES];
     int handshakes;
     const secmq__log *log;
-};
-
-/* Bytes read from the socket ahead of wolfSSL's asks: wolfSSL reads a
- * record's 5-byte header and then its body, so without this every record
- * would cost two or three recv() calls. Ciphertext only. */
-#define READ_AHEAD 32768
-
-struct secmq__tls_conn {
-    secmq__tls_ctx *ctx;
-    WOLFSSL *ssl;
-    int fd;
-    int resumed;
-    int cert_requested; /* the broker asked for a client certificate */
-    int got_data;       /* application data arrived (a CONNACK, say) */
-    secmq__err *err;
-    int lazy;    /* secmq__tls_lazy_recv() was turned on */
-    int drained; /* the last recv() found no more than it returned */
-    size_t ra_len, ra_off;
-    unsigned char ra[READ_AHEAD];
 };
 
 /*
@@ -393,78 +376,6 @@ void secmq__tls_ctx_free(secmq__tls_ctx *ctx)
     free(ctx);
 }
 
-/* send() without SIGPIPE: a broker that hangs up must not kill the app. */
-static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
-{
-    const secmq__tls_conn *conn = arg;
-    ssize_t n;
-
-    (void)ssl;
-    n = send(conn->fd, buf, (size_t)sz, MSG_NOSIGNAL);
-    if (n >= 0) {
-        return (int)n;
-    }
-    switch (errno) {
-    case EAGAIN:
-        return WOLFSSL_CBIO_ERR_WANT_WRITE;
-    case EINTR:
-        return WOLFSSL_CBIO_ERR_ISR;
-    case ECONNRESET:
-    case EPIPE:
-        return WOLFSSL_CBIO_ERR_CONN_RST;
-    default:
-        return WOLFSSL_CBIO_ERR_GENERAL;
-    }
-}
-
-/* recv() through the read-ahead buffer. WANT_READ only when the buffer is
- * empty and the socket has nothing, so polling the socket stays correct. */
-static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
-{
-    secmq__tls_conn *conn = arg;
-    size_t k;
-
-    (void)ssl;
-    if (conn->ra_off == conn->ra_len) {
-        ssize_t n;
-        if (conn->lazy && conn->drained) {
-            /* The socket had nothing more at the last recv(): say so
-             * without asking again; the caller polls before the next
-             * try (secmq__tls_readable). */
-            return WOLFSSL_CBIO_ERR_WANT_READ;
-        }
-        n = recv(conn->fd, conn->ra, sizeof conn->ra, 0);
-        if (n == 0) {
-            return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-        }
-        if (n < 0) {
-            switch (errno) {
-            case EAGAIN:
-                conn->drained = 1;
-                return WOLFSSL_CBIO_ERR_WANT_READ;
-            case EINTR:
-                return WOLFSSL_CBIO_ERR_ISR;
-            case ECONNRESET:
-                return WOLFSSL_CBIO_ERR_CONN_RST;
-            default:
-                return WOLFSSL_CBIO_ERR_GENERAL;
-            }
-        }
-        conn->ra_len = (size_t)n;
-        conn->ra_off = 0;
-        /* A stream socket gives less than asked only when it has no more
-         * queued. */
-        conn->drained = (size_t)n < sizeof conn->ra;
-    }
-    k = conn->ra_len - conn->ra_off;
-    if (k > (size_t)sz) {
-        k = (size_t)sz;
-    }
-    memcpy(buf, conn->ra + conn->ra_off, k);
-    conn->ra_off += k;
-    return (int)k;
-}
-
 /* What the broker told us, or did, about our client certificate. */
 static secmq__tls_peer_view peer_view(const secmq__tls_conn *conn)
 {
@@ -689,9 +600,9 @@ static int dial_locked(secmq__tls_ctx *ctx, int64_t deadline_ms,
         goto err;
     }
     wolfSSL_set_fd(conn->ssl, conn->fd);
-    wolfSSL_SSLSetIOSend(conn->ssl, io_send);
+    wolfSSL_SSLSetIOSend(conn->ssl, secmq__tls_io_send);
     wolfSSL_SetIOWriteCtx(conn->ssl, conn);
-    wolfSSL_SSLSetIORecv(conn->ssl, io_recv);
+    wolfSSL_SSLSetIORecv(conn->ssl, secmq__tls_io_recv);
     wolfSSL_SetIOReadCtx(conn->ssl, conn);
     /* X25519 first: the cheapest key share, and what OpenSSL prefers, so
      * no HelloRetryRequest round trip. */
@@ -792,6 +703,16 @@ int secmq__tls_read(secmq__tls_conn *conn, void *buf, size_t len, size_t *got)
     return io_result(conn, r);
 }
 
+/* The gathered records could not all be sent: WANT_WRITE, or the broker
+ * is gone (as wolfSSL would have said it). */
+static int flush_result(secmq__tls_conn *conn, int r)
+{
+    if (r == WOLFSSL_CBIO_ERR_WANT_WRITE || r == WOLFSSL_CBIO_ERR_ISR) {
+        return SECMQ__TLS_WANT_WRITE;
+    }
+    return map_close(conn, SOCKET_ERROR_E, 0);
+}
+
 int secmq__tls_write(secmq__tls_conn *conn, const void *buf, size_t len)
 {
     int r;
@@ -799,8 +720,24 @@ int secmq__tls_write(secmq__tls_conn *conn, const void *buf, size_t len)
     if (len > 0x40000000) {
         return SECMQ_E_INVAL;
     }
+    if (conn->accepted) {
+        /* The caller retries the write wolfSSL already took whole (see
+         * tls_int.h): only its records' sending was left. */
+        if ((r = secmq__tls_flush(conn)) != 0) {
+            return flush_result(conn, r);
+        }
+        conn->accepted = 0;
+        return SECMQ_OK;
+    }
+    conn->gather = 1;
     r = wolfSSL_write(conn->ssl, buf, (int)len);
+    conn->gather = 0;
     if (r == (int)len) {
+        int f = secmq__tls_flush(conn);
+        if (f != 0) {
+            conn->accepted = 1;
+            return flush_result(conn, f);
+        }
         return SECMQ_OK;
     }
     return io_result(conn, r);

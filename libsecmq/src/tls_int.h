@@ -78,7 +78,11 @@ int secmq__tls_read(secmq__tls_conn *conn, void *buf, size_t len, size_t *got);
 
 /*
  * Write all len bytes. Returns SECMQ_OK, a SECMQ__TLS_WANT_* code (call again
- * later with the SAME buf and len), or a negative code as for read.
+ * later with the SAME buf and len), or a negative code as for read. The
+ * records of one write go to the socket in one send() where they fit (up to
+ * 128 KiB); when the socket cannot take them all, the rest is kept and
+ * SECMQ__TLS_WANT_WRITE returned, and the call again sends it (without
+ * encrypting buf anew). Nothing else is sent before them.
  */
 int secmq__tls_write(secmq__tls_conn *conn, const void *buf, size_t len);
 

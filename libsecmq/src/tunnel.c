@@ -26,8 +26,11 @@
 #include "tunnel_int.h"
 
 /* One read from libmosquitto is passed whole to one TLS write, so many small
- * MQTT packets share a record; 64 KiB matches the largest useful batch. */
-#define TUNNEL_BUF 65536
+ * MQTT packets share a record. 128 KiB holds a whole 64 KiB message and its
+ * header either way: one recv() and one TLS write per message up, and all of
+ * its records in one send() down (with 64 KiB each such message took two of
+ * each, the second for a few bytes). */
+#define TUNNEL_BUF 131072
 
 struct secmq__tunnel {
     secmq__tls_ctx *tls;

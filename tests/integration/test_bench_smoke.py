@@ -340,7 +340,8 @@ class BenchSmoke(unittest.TestCase):
         """--suite cli: mosquitto's tools, secmq-sub/pub over TLS and
         with a keyring, each subscriber got every line (exit 0: the bench
         checks the subscriber's exit status and its line count), positive
-        rates in order with their range, ratios to mosquitto's row."""
+        rates in order with their range, ratios to mosquitto's row, the
+        subscriber's and the publisher's CPU time per message."""
         run = bench_suite("cli", "--help")
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertIn("mosquitto_sub", run.stdout)
@@ -359,6 +360,11 @@ class BenchSmoke(unittest.TestCase):
             self.assertLessEqual(r["msgs_per_s"], r["max"], r)
             self.assertAlmostEqual(r["ratio"], r["msgs_per_s"] / base,
                                    delta=0.01)
+            # Each tool's CPU time per message (wait4's rusage): both did
+            # work, and it is per message (a whole run's time is >= 0.1 s).
+            for k in ("sub_cpu_us", "pub_cpu_us"):
+                self.assertGreater(r[k], 0, r)
+                self.assertLess(r[k], 5000, r)
         run = bench_suite("cli", "--count", "0")
         self.assertEqual(run.returncode, 2)
         self.assertIn("--count", run.stderr)

@@ -207,17 +207,40 @@ static void test_burst_in_order(void)
     pthread_mutex_unlock(&sub.mu);
 }
 
+/* Message i of test_large_burst_to_busy_subscriber: mostly 32 KiB, every
+ * fourth just over 64 KiB and every fourth over 128 KiB (more than the
+ * tunnel's buffer in either direction: split over several reads). */
+static size_t large_size(int i)
+{
+    switch (i % 4) {
+    case 1:
+        return 64 * 1024 + 13 + (size_t)i;
+    case 3:
+        return 140 * 1024 + (size_t)i;
+    default:
+        return 32 * 1024;
+    }
+}
+
+static void large_fill(unsigned char *p, int i)
+{
+    memset(p, 'a' + i % 26, large_size(i));
+    p[0] = (unsigned char)i;
+    p[large_size(i) - 1] = (unsigned char)(255 - i);
+}
+
 /*
  * Large messages while the subscriber's loop thread is stuck in on_message
  * (the test holds the lock the recording callback needs): libmosquitto
  * stops reading, the tunnel's socket to it fills up and the tunnel must
- * wait for room and go on once the callback returns. Every byte arrives,
- * in order, at QoS 0 (no flow control) and QoS 1.
+ * wait for room and go on once the callback returns. Sizes from 32 KiB to
+ * over 128 KiB, so messages both fit the tunnel's buffer whole and span it.
+ * Every byte arrives, in order, at QoS 0 (no flow control) and QoS 1.
  */
 static void test_large_burst_to_busy_subscriber(void)
 {
-    enum { N = 40, SIZE = 32 * 1024 };
-    static unsigned char payload[SIZE];
+    enum { N = 40, MAX = 141 * 1024 };
+    static unsigned char payload[MAX];
     int qos, i;
 
     for (qos = 0; qos <= 1; qos++) {
@@ -226,10 +249,9 @@ static void test_large_burst_to_busy_subscriber(void)
         CHECK_INT_EQ(tu_subscribe(&sub, "c/large", qos, TU_WAIT_MS), qos);
         pthread_mutex_lock(&sub.mu);
         for (i = 0; i < N; i++) {
-            memset(payload, 'a' + i % 26, sizeof payload);
-            payload[0] = (unsigned char)i;
+            large_fill(payload, i);
             CHECK_RC(secmq_client_publish(pub.c, NULL, "c/large", payload,
-                                          sizeof payload, qos, 0),
+                                          large_size(i), qos, 0),
                      SECMQ_OK);
         }
         tu_sleep_ms(500); /* the tunnel meets a full socket meanwhile */
@@ -240,9 +262,9 @@ static void test_large_burst_to_busy_subscriber(void)
         pthread_mutex_lock(&sub.mu);
         for (i = 0; i < N && (size_t)i < sub.nmsgs; i++) {
             const tu_msg *m = &sub.msgs[i];
-            memset(payload, 'a' + i % 26, sizeof payload);
-            payload[0] = (unsigned char)i;
-            if (m->payloadlen != SIZE || memcmp(m->payload, payload, SIZE)) {
+            large_fill(payload, i);
+            if (m->payloadlen != large_size(i) ||
+                memcmp(m->payload, payload, large_size(i)) != 0) {
                 check_fail(__FILE__, __LINE__,
                            "QoS %d: message %d: %zu bytes, not as sent", qos, i,
                            m->payloadlen);

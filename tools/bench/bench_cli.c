@@ -14,7 +14,8 @@
  * The subscriber is known to be subscribed from the broker's log (log_type
  * subscribe) before the publisher starts. A row counts only when the
  * subscriber exited 0 and printed N lines. Rows are interleaved over
- * --repeat rounds; the median round is reported with the range.
+ * --repeat rounds; the median round is reported with the range, and the
+ * median CPU time per message of each tool (wait4's rusage).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,15 +90,26 @@ static pid_t spawn(char *const argv[], const char *in, const char *out,
     return pid;
 }
 
-/* Exit status of pid, waited for at most timeout_s (then killed: -1). */
-static int reap(pid_t pid, double timeout_s)
+/* CPU time (user + system) in a child's rusage, in microseconds. */
+static double ru_us(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec * 1e6 + (double)ru->ru_utime.tv_usec +
+           (double)ru->ru_stime.tv_sec * 1e6 + (double)ru->ru_stime.tv_usec;
+}
+
+/* Exit status of pid, waited for at most timeout_s (then killed: -1); its
+ * CPU time in microseconds into *cpu_us. */
+static int reap(pid_t pid, double timeout_s, double *cpu_us)
 {
     uint64_t end = bench_now_ns() + (uint64_t)(timeout_s * 1e9);
     int st = 0;
 
+    *cpu_us = 0.0;
     for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
+        struct rusage ru;
+        pid_t r = wait4(pid, &st, WNOHANG, &ru);
         if (r == pid) {
+            *cpu_us = ru_us(&ru);
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         }
         if (r < 0 || bench_now_ns() > end || bench_interrupted) {
@@ -173,9 +186,10 @@ static void tool_argv(char **argv, const struct cctx *c, const char *bin,
     argv[n] = NULL;
 }
 
-/* One run of row r (round k): msgs/s into *rate. */
-static int run_row(struct cctx *c, int r, int k, double *rate, char *err,
-                   size_t errlen)
+/* One run of row r (round k): msgs/s into *rate, the subscriber's and the
+ * publisher's CPU time per message (us) into cpu[0] and cpu[1]. */
+static int run_row(struct cctx *c, int r, int k, double *rate, double cpu[2],
+                   char *err, size_t errlen)
 {
     char out[PATHB], log[PATHB], sid[48], pid_s[48], needle[96];
     char *sargv[32], *pargv[32];
@@ -229,10 +243,12 @@ static int run_row(struct cctx *c, int r, int k, double *rate, char *err,
     pp = spawn(pargv, c->lines, "/dev/null", log);
     {
         double cap = (double)c->o->count / MIN_RATE;
-        src = reap(sp, cap > ROW_TIMEOUT_S ? cap : ROW_TIMEOUT_S);
+        src = reap(sp, cap > ROW_TIMEOUT_S ? cap : ROW_TIMEOUT_S, &cpu[0]);
     }
     *rate = (double)c->o->count / ((double)(bench_now_ns() - t0) / 1e9);
-    prc = reap(pp, 30.0);
+    prc = reap(pp, 30.0, &cpu[1]);
+    cpu[0] /= (double)c->o->count;
+    cpu[1] /= (double)c->o->count;
     got = count_lines(out);
     if (src != 0 || prc != 0 || got != c->o->count) {
         snprintf(err, errlen,
@@ -312,7 +328,10 @@ static const char cli_usage[] =
     "mosquitto on 127.0.0.1 (a password_file user made for the run). Each\n"
     "row starts the subscriber with -C N, waits until the broker logged its\n"
     "subscription, then runs the publisher with -l on N lines of 64 B, QoS\n"
-    "1, --cafile, -u/-P; msgs/s = N / (publisher start .. subscriber exit).\n"
+    "1, --cafile, -u/-P; msgs/s = N / (publisher start .. subscriber exit);\n"
+    "cpu: the subscriber's and the publisher's CPU time (user + system,\n"
+    "from wait4) per message, medians; far steadier than msgs/s on a busy\n"
+    "machine.\n"
     "Rows:\n"
     "  mosquitto     mosquitto_sub and mosquitto_pub (/usr/bin)\n"
     "  secmq-tls     secmq-sub and secmq-pub, TLS only, no keyring\n"
@@ -363,20 +382,36 @@ static int parse(struct copts *o, int argc, char **argv)
     return 0;
 }
 
-static void report(const struct cctx *c, double rates[ROWS][BENCH_MAX_REPEAT],
+/* Median, smallest and largest of n values. */
+static void spread(const double *in, int n, double *med, double *lo, double *hi)
+{
+    double v[BENCH_MAX_REPEAT];
+
+    memcpy(v, in, (size_t)n * sizeof v[0]);
+    qsort(v, (size_t)n, sizeof v[0], cmp_d);
+    *med = v[n / 2];
+    *lo = v[0];
+    *hi = v[n - 1];
+}
+
+/* Per row and round: msgs/s, and the subscriber's and the publisher's CPU
+ * time per message (us). */
+struct cres {
+    double rate[ROWS][BENCH_MAX_REPEAT];
+    double cpu[2][ROWS][BENCH_MAX_REPEAT];
+};
+
+static void report(const struct cctx *c, const struct cres *res,
                    const double load0[3], const double load1[3])
 {
-    double med[ROWS], lo[ROWS], hi[ROWS];
+    double med[ROWS], lo[ROWS], hi[ROWS], cpu[2][ROWS], x, y;
     int n = (int)c->o->repeat;
     bench_host h;
 
     for (int r = 0; r < ROWS; r++) {
-        double v[BENCH_MAX_REPEAT];
-        memcpy(v, rates[r], sizeof v);
-        qsort(v, (size_t)n, sizeof v[0], cmp_d);
-        med[r] = v[n / 2];
-        lo[r] = v[0];
-        hi[r] = v[n - 1];
+        spread(res->rate[r], n, &med[r], &lo[r], &hi[r]);
+        spread(res->cpu[0][r], n, &cpu[0][r], &x, &y);
+        spread(res->cpu[1][r], n, &cpu[1][r], &x, &y);
     }
     bench_host_probe(&h);
     if (c->o->json) {
@@ -389,9 +424,10 @@ static void report(const struct cctx *c, double rates[ROWS][BENCH_MAX_REPEAT],
         printf(",\"rows\":[");
         for (int r = 0; r < ROWS; r++) {
             printf("%s{\"row\":\"%s\",\"msgs_per_s\":%.1f,\"min\":%.1f,"
-                   "\"max\":%.1f,\"ratio\":%.3f}",
+                   "\"max\":%.1f,\"ratio\":%.3f,\"sub_cpu_us\":%.2f,"
+                   "\"pub_cpu_us\":%.2f}",
                    r ? "," : "", row_names[r], med[r], lo[r], hi[r],
-                   med[0] > 0 ? med[r] / med[0] : 0.0);
+                   med[0] > 0 ? med[r] / med[0] : 0.0, cpu[0][r], cpu[1][r]);
         }
         printf("]}\n");
         return;
@@ -400,19 +436,20 @@ static void report(const struct cctx *c, double rates[ROWS][BENCH_MAX_REPEAT],
            "at end)\n",
            h.cpu, h.cores, load0[0], load1[0]);
     printf("  %ld msgs of %u B per row, QoS 1, TLS, -l -> -C N; median of "
-           "%ld, range\n",
+           "%ld, range; CPU us/msg of the subscriber + publisher\n",
            c->o->count, LINE_BYTES, c->o->repeat);
     for (int r = 0; r < ROWS; r++) {
-        printf("  %-13s %9.0f msgs/s  (%.0f..%.0f)  %.2fx mosquitto%s\n",
+        printf("  %-13s %9.0f msgs/s  (%.0f..%.0f)  %.2fx mosquitto  cpu "
+               "%.1f + %.1f us%s\n",
                row_names[r], med[r], lo[r], hi[r],
-               med[0] > 0 ? med[r] / med[0] : 0.0,
+               med[0] > 0 ? med[r] / med[0] : 0.0, cpu[0][r], cpu[1][r],
                r == 1 ? "  (target >= 1.0x)" : "");
     }
 }
 
 int bench_cli_main(int argc, char **argv)
 {
-    static double rates[ROWS][BENCH_MAX_REPEAT];
+    static struct cres res;
     char err[BENCH_ERR_BYTES], certs[BENCH_PATH_BYTES];
     double load0[3], load1[3];
     bench_broker_conf conf;
@@ -465,13 +502,16 @@ int bench_cli_main(int argc, char **argv)
     snprintf(c.port, sizeof c.port, "%d", c.br.tls_port);
     for (int k = 0; k < (int)o.repeat; k++) {
         for (int r = 0; r < ROWS; r++) {
-            if (run_row(&c, r, k, &rates[r][k], err, sizeof err) != 0) {
+            double cpu[2];
+            if (run_row(&c, r, k, &res.rate[r][k], cpu, err, sizeof err) != 0) {
                 goto out;
             }
+            res.cpu[0][r][k] = cpu[0];
+            res.cpu[1][r][k] = cpu[1];
         }
     }
     bench_host_load(load1);
-    report(&c, rates, load0, load1);
+    report(&c, &res, load0, load1);
     rc = bench_stdout_flush(err, sizeof err) == 0 ? 0 : 1;
 out:
     if (rc != 0) {
