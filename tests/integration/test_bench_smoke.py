@@ -220,11 +220,11 @@ class BenchSmoke(unittest.TestCase):
                              text=True, timeout=FILE_SUITE_TIMEOUT_S)
         self.assertEqual(run.returncode, 0, run.stderr)
         doc = json.loads(run.stdout)
-        # --quick: 5 MB with protocol 2 and 1, the 4 MB camera image with
-        # both, the 8 MB file beside mosquitto_pub -f, 1 and 10 MB.
+        # --quick: 2 MB with protocol 2 and 1, a 1 MB camera image with
+        # both, the 8 MB file beside mosquitto_pub -f, 1 and 4 MB.
         self.assertEqual([(r["file_mb"], r["protocol"]) for r in doc["runs"]],
-                         [(5, 2), (5, 1), (4, 2), (4, 1), (8, 2), (1, 2),
-                          (10, 2)])
+                         [(2, 2), (2, 1), (1, 2), (1, 1), (8, 2), (1, 2),
+                          (4, 2)])
         for key in ("tls_qos1_mb_s", "file_mb_s", "file_v1_mb_s",
                     "mosquitto_pub_8mb_mb_s", "file_8mb_mb_s"):
             self.assertGreater(doc[key], 0, key)
