@@ -173,6 +173,7 @@ void secmq__xs_finish(secmq_file_sender *s, sfile *f, int kind,
         emit(s, kind, f, peer, reason, rc, 0, "%s", detail);
     }
     sodium_memzero(f->m.key, sizeof f->m.key);
+    sodium_memzero(f->ktag, sizeof f->ktag); /* its chunks' tag key */
 }
 
 /* Start the next queued file, if no file is being sent. */
