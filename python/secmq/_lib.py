@@ -182,6 +182,7 @@ PROTOTYPES = {
     "secmq_client_on_log": (None, [c_void_p, LOG_CB]),
     "secmq_client_set_log_level": (c_int, [c_void_p, c_int]),
     "secmq_client_set_open_threads": (c_int, [c_void_p, c_uint]),
+    "secmq_client_set_sync_interval": (c_int, [c_void_p, c_uint]),
     "secmq_client_on_open_failure": (None, [c_void_p, OPEN_FAILURE_CB]),
     "secmq_client_set_keyring": (c_int, [c_void_p, c_void_p]),
     "secmq_client_allow_plain": (c_int, [c_void_p, c_char_p]),

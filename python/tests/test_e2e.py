@@ -4,6 +4,7 @@ sender, secmq-pub -> Python shows msg.sender, paho sees only envelopes
 (checked with tests/harness/keys.py, written from docs/PROTOCOL.md)."""
 
 import os
+import time
 
 import pytest  # noqa: F401
 
@@ -125,6 +126,42 @@ class PythonE2E(ClientMixin, E2ETestCase):
                          [(b"one", "sam"), (b"two", "sam"),
                           (b"three", "sam")])
         self.assertEqual(verify_threads() - before, 3)
+
+    def test_sync_interval_holds_a_burst(self):
+        """set_sync_interval(1 s): sam's first message is committed and
+        delivered at once; four more sent the moment it arrives wait for
+        the next group commit, about a second after the first began (with
+        the default 1 ms they follow within milliseconds); bad values and
+        a call after connect() refused."""
+        c, rec = self.keyed("alice", connect=False)
+        for bad in (1000001, -1, 0.5, True):
+            with self.assertRaises(secmq.InvalidArgumentError):
+                c.set_sync_interval(bad)
+        c.set_sync_interval(1000000)
+        sam, _ = self.keyed("sam")
+        got = []
+
+        def on_message(client, userdata, msg):
+            got.append((time.monotonic(), msg.payload, msg.sender))
+            if msg.payload == b"first":
+                for i in range(4):
+                    sam.publish("status", "burst %d" % i, qos=1)
+        c.loop_start()
+        c.connect(self.broker.host, self.broker.port, keepalive=30)
+        self.assertEqual(get(rec.connects, "on_connect")[3], 0)
+        with self.assertRaises(secmq.StateError):
+            c.set_sync_interval(0)
+        self.subscribe(c, rec, "status", 1)
+        c.on_message = on_message
+        sam.publish("status", "first", qos=1)
+        deadline = time.monotonic() + 20
+        while len(got) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual([(p, s) for _, p, s in got],
+                         [(b"first", "sam")] + [(b"burst %d" % i, "sam")
+                                                for i in range(4)])
+        self.assertGreater(got[1][0] - got[0][0], 0.5,
+                           "the burst was not held for the next commit")
 
     def test_bad_keyring_refused(self):
         with self.assertRaises(secmq.KeyringError) as cm:
