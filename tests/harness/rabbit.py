@@ -351,9 +351,10 @@ class RabbitCluster:
     names NAME1..NAMEn listed in every node's classic_config peer
     discovery, MQTT sessions (QoS 1 subscriptions of clean-session-off
     clients) in quorum queues. Node i asks authd_addrs[i] (one secmq-authd
-    per node, as deployed). start() boots all nodes at once and waits until
-    every node's MQTT listener is open and the cluster has size running
-    nodes; stop() stops the nodes and the epmd."""
+    per node, as deployed). start() boots the nodes one after the other,
+    each once the one before has its MQTT listener open, and waits until
+    the cluster has size running nodes; stop() stops the nodes and the
+    epmd."""
 
     def __init__(self, workdir, pki, authd_addrs, name="rabbit",
                  plugins=("rabbitmq_mqtt", "rabbitmq_auth_backend_http")):
@@ -373,8 +374,8 @@ class RabbitCluster:
         self.start_s = None
 
     def start(self):
-        """Boot the nodes in parallel; the seconds until the cluster had
-        all its nodes running."""
+        """Boot the nodes one after the other; the seconds until the
+        cluster had all its nodes running."""
         t0 = time.monotonic()
         with open(self.epmd_log, "wb") as log:
             self.epmd = subprocess.Popen(
@@ -382,11 +383,17 @@ class RabbitCluster:
                  brokermod.HOST], stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, preexec_fn=brokermod.die_with_parent)
         wait_port(self.epmd_port, 10 * TIMEOUT_SCALE, self.epmd, "epmd")
+        # One node after the other: booted together, the nodes' MQTT
+        # plugins race to form the client-id tracking Raft cluster
+        # (mqtt_node), and a node can end up in a membership that never
+        # elects a leader (seen: "mqtt_node: leader call - leader not
+        # known" and every login answered "client ID registration timed
+        # out" for minutes). A node's MQTT listener opens after its
+        # mqtt_node server started and joined the running nodes' one.
         for n in self.nodes:
             n.spawn()
-        for n in self.nodes:
             n.wait_listener()
-        self.wait_running(t0 + NODE_START_S)
+        self.wait_running(time.monotonic() + NODE_START_S)
         self.start_s = time.monotonic() - t0
         return self.start_s
 
