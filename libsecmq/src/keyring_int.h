@@ -174,6 +174,13 @@ int secmq__keyring_seal_covered(secmq_keyring *kr, const char *topic,
 /* 1 if key_id is the current or previous key of a channel held. */
 int secmq__key_known(const secmq_keyring *kr, const unsigned char *key_id);
 
+/* What a keyring knows of an envelope's key id at now_ms (§3, §3.2). */
+#define SECMQ__KEY_UNKNOWN 0 /* no channel it holds has this key id */
+#define SECMQ__KEY_HELD 1    /* it can seal/open under this key id */
+#define SECMQ__KEY_EXPIRED 2 /* a key it held, erased or past its grace */
+int secmq__key_state(secmq_keyring *kr, const unsigned char *key_id,
+                     uint64_t now_ms);
+
 /* ---- the receiver's replay state (rxstate.c) ---- */
 
 /* Load DIR/state/replay and its journal into kr's windows (at open; no
