@@ -89,6 +89,16 @@ void pub_outbox_help(void)
         "                     later run while they stay); the QoS 0/1 "
         "messages behind\n"
         "                     them are sent by the next run\n"
+        "                     A message sealed under an epoch key the keyring "
+        "has erased\n"
+        "                     before it could be sent (a channel with "
+        "--epoch, the broker\n"
+        "                     away longer than an epoch and its grace) is "
+        "named, set aside\n"
+        "                     in FILE's quarantine table and never sent (exit "
+        "status 1):\n"
+        "                     only its ciphertext was kept, so it cannot be "
+        "sealed again\n"
         " --outbox-release-qos2 QOS  before connecting, put those set-aside "
         "QoS 2\n"
         "                     messages back in the queue, sent first: at "
@@ -192,12 +202,14 @@ static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
         pthread_mutex_unlock(&ob->lock);
         return;
     }
-    if (rc == SECMQ_E_DB || rc == SECMQ_E_QOS_UNSUPPORTED) {
+    if (rc == SECMQ_E_DB || rc == SECMQ_E_QOS_UNSUPPORTED ||
+        rc == SECMQ_E_NO_KEY) {
         /* Never sent: the library set the row aside in the file, damaged,
-         * or at QoS 2 for a broker without QoS 2. */
+         * at QoS 2 for a broker without QoS 2, or sealed under a key the
+         * keyring has erased since (counted by the library). */
         if (rc == SECMQ_E_DB) {
             ob->damaged++;
-        } else {
+        } else if (rc == SECMQ_E_QOS_UNSUPPORTED) {
             ob->held++;
         }
         cli_err("outbox %s: message %" PRIu64 " %s: set aside in the file's "
@@ -206,6 +218,10 @@ static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
                 rc == SECMQ_E_DB
                     ? "is damaged in the file (its checksum does not match, "
                       "or it cannot be read)"
+                : rc == SECMQ_E_NO_KEY
+                    ? "was sealed under an erased epoch key (the keyring no "
+                      "longer holds it; receivers would refuse it, and it "
+                      "cannot be sealed again)"
                     : "is at QoS 2 and the broker does not support QoS 2 (it "
                       "answered QoS 2 with PUBACK); it is kept");
         pthread_cond_broadcast(&ob->cond);
@@ -236,19 +252,21 @@ static void print_stats(struct pub_outbox *ob, const char *when)
 {
     secmq_outbox_stats st = stats(ob);
 
-    cli_debug(
-        "outbox %s %s: %" PRIu64 " message(s), %" PRIu64
-        " bytes queued (bounds %" PRIu64 ", %" PRIu64
-        " bytes); recovered %" PRIu64 ", queued %" PRIu64 ", committed %" PRIu64
-        " in %" PRIu64 " commit(s), sent %" PRIu64 ", acknowledged %" PRIu64
-        ", in flight %" PRIu64 ", dropped oldest %" PRIu64
-        ", refused full %" PRIu64 ", failed %" PRIu64 ", damaged %" PRIu64
-        " (set aside in all %" PRIu64 "), held at QoS 2 %" PRIu64
-        ", not yet deleted %" PRIu64 ", commit errors %" PRIu64,
-        ob->path, when, st.rows, st.bytes, st.max_rows, st.max_bytes,
-        st.recovered, st.queued, st.committed, st.commits, st.sent, st.acked,
-        st.inflight, st.dropped_oldest, st.refused_full, st.failed, st.damaged,
-        st.quarantined, st.held_qos2, st.undeleted, st.commit_errors);
+    cli_debug("outbox %s %s: %" PRIu64 " message(s), %" PRIu64
+              " bytes queued (bounds %" PRIu64 ", %" PRIu64
+              " bytes); recovered %" PRIu64 ", queued %" PRIu64
+              ", committed %" PRIu64 " in %" PRIu64 " commit(s), sent %" PRIu64
+              ", acknowledged %" PRIu64 ", in flight %" PRIu64
+              ", dropped oldest %" PRIu64 ", refused full %" PRIu64
+              ", failed %" PRIu64 ", damaged %" PRIu64
+              " (set aside in all %" PRIu64 "), held at QoS 2 %" PRIu64
+              ", under an erased key %" PRIu64 ", not yet deleted %" PRIu64
+              ", commit errors %" PRIu64,
+              ob->path, when, st.rows, st.bytes, st.max_rows, st.max_bytes,
+              st.recovered, st.queued, st.committed, st.commits, st.sent,
+              st.acked, st.inflight, st.dropped_oldest, st.refused_full,
+              st.failed, st.damaged, st.quarantined, st.held_qos2,
+              st.key_erased, st.undeleted, st.commit_errors);
 }
 
 int pub_outbox_attach(struct pub_outbox *ob, struct cli_session *s)
@@ -310,6 +328,13 @@ int pub_outbox_attach(struct pub_outbox *ob, struct cli_session *s)
         cli_debug("outbox %s: %" PRIu64 " message(s) (%" PRIu64
                   " bytes) queued from before; they are sent first",
                   ob->path, st.recovered, st.bytes);
+    }
+    ob->erased_at_open = st.key_erased;
+    if (st.key_erased > 0) {
+        cli_warn("outbox %s: %" PRIu64 " message(s) sealed under erased "
+                 "epoch keys, set aside by an earlier run, stay in its "
+                 "quarantine table; they are never sent",
+                 ob->path, st.key_erased);
     }
     if (st.quarantined > st.damaged) {
         cli_warn("outbox %s: %" PRIu64 " damaged message(s) set aside by an "
@@ -641,6 +666,16 @@ int pub_outbox_finish(struct pub_outbox *ob)
                     "aside and not sent; the others were delivered",
                     ob->path, st.damaged);
             code = CLI_EXIT_ERROR;
+        }
+        if (st.key_erased > ob->erased_at_open) {
+            cli_err("outbox %s: %" PRIu64 " message(s) were sealed under "
+                    "epoch keys erased before they could be sent: set aside "
+                    "and not sent (publish them again)%s",
+                    ob->path, st.key_erased - ob->erased_at_open,
+                    code == CLI_EXIT_OK ? "; the others were delivered" : "");
+            code = code == CLI_EXIT_OK || code == PUB_EXIT_QUEUED
+                       ? CLI_EXIT_ERROR
+                       : code;
         }
     }
     if (code == CLI_EXIT_OK && ob->refused_full > 0) {

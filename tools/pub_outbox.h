@@ -50,6 +50,7 @@ struct pub_outbox {
     unsigned long not_queued; /* commits that failed (disk full, I/O) */
     unsigned long damaged;    /* rows found damaged and set aside */
     unsigned long held;       /* QoS 2 rows set aside: broker has no QoS 2 */
+    uint64_t erased_at_open;  /* rows under an erased key set aside before */
     uint64_t dropped_seen;
     double last_drop_warn;
     unsigned long delivered;

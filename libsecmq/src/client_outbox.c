@@ -13,6 +13,8 @@
 #include <mosquitto.h>
 
 #include "client_int.h"
+#include "keyring_int.h"
+#include "kfile_int.h"
 
 /* The outbox's way to MQTT (called with the outbox's lock held). */
 static int outbox_send(void *ctx, int *mid, const char *topic,
@@ -38,6 +40,22 @@ static void outbox_delivered(void *ctx, uint64_t id, int rc)
     if (c->on_delivered != NULL) {
         c->on_delivered(c, c->user, id, rc);
     }
+}
+
+/* Whether a sealed row's key was erased by the keyring (called with the
+ * outbox's lock held, per row about to be handed): a header parse and a
+ * key id lookup. Rows that do not parse are left to the receivers. */
+static int outbox_key_erased(void *ctx, const void *payload, size_t len)
+{
+    secmq_client *c = ctx;
+    secmq_envelope_fields f;
+
+    if (c->keyring == NULL ||
+        secmq_envelope_parse(payload, len, &f) != SECMQ_OPEN_OK) {
+        return 0;
+    }
+    return secmq__key_state(c->keyring, f.key_id, secmq__unix_ms()) ==
+           SECMQ__KEY_EXPIRED;
 }
 
 void secmq_outbox_config_init(secmq_outbox_config *cfg)
@@ -80,6 +98,7 @@ int secmq_client_set_outbox(secmq_client *c, const secmq_outbox_config *cfg)
     h.classify = secmq__crin_classify;
     h.receipt = secmq__crin_receipt;
     h.missing = secmq__crin_missing;
+    h.key_erased = outbox_key_erased;
     h.ctx = c;
     h.log = &c->log;
     h.err = &c->err;

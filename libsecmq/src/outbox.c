@@ -312,6 +312,8 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
                            nfails - nf);
         nf += take_reports(ob->held_ids, &ob->held_n, SECMQ_E_QOS_UNSUPPORTED,
                            fails + nf, nfails - nf);
+        nf += take_reports(ob->erased_ids, &ob->erased_n, SECMQ_E_NO_KEY,
+                           fails + nf, nfails - nf);
         /* Rows held for receipts that a reconnect made due go out at
          * once (inside on_connect, before libmosquitto's own resends of
          * newer rows): secmq/receipt.h. */
@@ -359,6 +361,15 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
              * once it has been. */
             ready_push_front(ob, e);
             break;
+        }
+        if (e->row.sealed && ob->h.key_erased != NULL &&
+            ob->h.key_erased(ob->h.ctx, e->row.payload, e->row.len)) {
+            /* SECURITY: sealed under a key this keyring has erased (an
+             * epoch past its grace): receivers refuse it, and the
+             * plaintext to seal it again is gone. Set aside, reported. */
+            secmq__outbox_set_erased(ob, l, e->row.topic);
+            secmq__outbox_entry_free(e);
+            continue;
         }
         if (secmq__obrc_on_hand(ob, e) != 0) {
             /* The receipt window is full: this row and those after it
@@ -410,7 +421,7 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
             secmq__outbox_entry_free(e);
         }
     }
-    if (ob->bad_n > 0 || ob->held_n > 0) {
+    if (ob->bad_n > 0 || ob->held_n > 0 || ob->erased_n > 0) {
         /* More to report than fails could take: the commit thread pumps
          * again. */
         ob->bad_kick = 1;
@@ -540,6 +551,7 @@ int secmq__outbox_open(secmq__outbox **out, const secmq_outbox_config *cfg,
     ob->committed_upto = info.max_id;
     ob->ctr.quarantined = info.quarantined;
     ob->ctr.held_qos2 = info.held_qos2;
+    ob->ctr.key_erased = info.key_erased;
     if (info.upgraded) {
         secmq__log_write(hooks->log, SECMQ_LOG_INFO,
                          "outbox %s: upgraded from format version 1 to 2 "
@@ -556,14 +568,7 @@ int secmq__outbox_open(secmq__outbox **out, const secmq_outbox_config *cfg,
                          "never sent",
                          ob->path, info.quarantined - ob->ctr.damaged);
     }
-    if (info.held_qos2 > 0) {
-        secmq__log_write(hooks->log, SECMQ_LOG_WARNING,
-                         "outbox %s: %" PRIu64 " QoS 2 message(s) stay set "
-                         "aside: a broker answered QoS 2 with PUBACK (no "
-                         "QoS 2); they are kept, not sent, until released "
-                         "(secmq_client_outbox_release_qos2)",
-                         ob->path, info.held_qos2);
-    }
+    secmq__outbox_aside_at_open(ob, &info);
     ob->ready_complete = ob->ctr.rows == 0;
     if (ob->ctr.recovered > 0) {
         ob->hand_cursor = ob->idx[ob->idx_head].id;
@@ -616,6 +621,7 @@ void secmq__outbox_free(secmq__outbox *ob)
     free(ob->quars);
     free(ob->bad_ids);
     free(ob->held_ids);
+    free(ob->erased_ids);
     free(ob->rehand);
     secmq__obrc_free(ob);
     free(ob->idx);
@@ -760,7 +766,7 @@ int secmq__outbox_wait(secmq__outbox *ob, int what, int timeout_ms)
                      ? ob->pend_head == NULL && !ob->committing
                      : ob->ctr.rows == 0 && ob->dels_n == 0 &&
                            ob->committing_dels == 0 && ob->bad_n == 0 &&
-                           ob->held_n == 0;
+                           ob->held_n == 0 && ob->erased_n == 0;
         int64_t left;
         struct timespec ts;
 

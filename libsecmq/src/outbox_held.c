@@ -1,15 +1,20 @@
 /*
- * outbox_held.c -- outbox rows set aside: damaged ones, and QoS 2 rows a
- * broker without QoS 2 refused.
+ * outbox_held.c -- outbox rows set aside: damaged ones, sealed rows whose
+ * key was erased before they left, and QoS 2 rows a broker without QoS 2
+ * refused.
  *
  * A damaged row (checked when read back) is never sent (quarantine). A
- * broker that answers QoS 2 with PUBACK (RabbitMQ) would refuse every
- * QoS 2 row again at each reconnect, and the rows behind them would never
- * leave. Such rows are set aside instead: kept in the file (the quarantine
- * table, reason SECMQ__OB_HELD_QOS2), never sent, reported once to
- * on_delivered with SECMQ_E_QOS_UNSUPPORTED and counted (held_qos2), until
- * the application releases them, at QoS 1 or at QoS 2 again. Not the
- * detection (client_qos2.c) nor sqlite (outbox_rows.c).
+ * sealed row whose key id the keyring has erased by the time it would be
+ * handed (an epoch of a ratcheted channel, or a rotated key past its grace,
+ * while the publisher was offline) is never sent either: receivers refuse
+ * it, and it cannot be sealed again. A broker that answers QoS 2 with
+ * PUBACK (RabbitMQ) would refuse every QoS 2 row again at each reconnect,
+ * and the rows behind them would never leave. Such rows are set aside
+ * instead: kept in the file (the quarantine table, reason
+ * SECMQ__OB_HELD_QOS2), never sent, reported once to on_delivered with
+ * SECMQ_E_QOS_UNSUPPORTED and counted (held_qos2), until the application
+ * releases them, at QoS 1 or at QoS 2 again. Not the detection
+ * (client_qos2.c, client_outbox.c) nor sqlite (outbox_rows.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,6 +41,47 @@ void secmq__outbox_quarantine(secmq__outbox *ob, struct live *l,
     pthread_cond_signal(&ob->work);
 }
 
+void secmq__outbox_set_erased(secmq__outbox *ob, struct live *l,
+                              const char *topic)
+{
+    uint64_t id = l->id;
+    char shown[256];
+
+    secmq__outbox_idx_gone(ob, l);
+    ob->ctr.key_erased++;
+    (void)secmq_text_show(shown, sizeof shown, topic);
+    secmq__log_write(ob->h.log, SECMQ_LOG_WARNING,
+                     "outbox %s: row %" PRIu64 " on '%s' was sealed under an "
+                     "erased epoch key (the keyring no longer holds it; "
+                     "receivers refuse it): set aside in the file's "
+                     "quarantine table as '" SECMQ__OB_KEY_ERASED "', never "
+                     "sent; it cannot be sealed again",
+                     ob->path, id, shown);
+    secmq__outbox_quar_push(ob, id, SECMQ__OB_KEY_ERASED);
+    (void)secmq__outbox_push_id(&ob->erased_ids, &ob->erased_n, &ob->erased_cap,
+                                id);
+    pthread_cond_signal(&ob->work);
+}
+
+void secmq__outbox_aside_at_open(secmq__outbox *ob, const secmq__obscan *info)
+{
+    if (info->held_qos2 > 0) {
+        secmq__log_write(ob->h.log, SECMQ_LOG_WARNING,
+                         "outbox %s: %" PRIu64 " QoS 2 message(s) stay set "
+                         "aside: a broker answered QoS 2 with PUBACK (no "
+                         "QoS 2); they are kept, not sent, until released "
+                         "(secmq_client_outbox_release_qos2)",
+                         ob->path, info->held_qos2);
+    }
+    if (info->key_erased > 0) {
+        secmq__log_write(ob->h.log, SECMQ_LOG_WARNING,
+                         "outbox %s: %" PRIu64 " message(s) sealed under "
+                         "erased epoch keys stay set aside in its quarantine "
+                         "table; they are never sent",
+                         ob->path, info->key_erased);
+    }
+}
+
 void secmq__outbox_quar_push(secmq__outbox *ob, uint64_t id, const char *reason)
 {
     if (ob->quars_n == ob->quars_cap) {
@@ -51,7 +97,8 @@ void secmq__outbox_quar_push(secmq__outbox *ob, uint64_t id, const char *reason)
         ob->quars[ob->quars_n].reason = reason;
         ob->quars_n++;
     } /* else: not recorded; a damaged row is found (and skipped) again at
-         the next open, a held QoS 2 row is tried again by the next client */
+         the next open, a held QoS 2 row is tried again by the next client,
+         a row under an erased key is found so again by the next client */
 }
 
 void secmq__outbox_hold(secmq__outbox *ob, struct live *l)

@@ -43,15 +43,20 @@ typedef struct secmq__obquar {
 } secmq__obquar;
 
 /* The quarantine table's reason for a QoS 2 row set aside because the
- * broker does not do QoS 2 (kept, not damaged; see outbox_held.c). Every
- * other reason there is a damaged row's. */
+ * broker does not do QoS 2 (kept, not damaged; see outbox_held.c). */
 #define SECMQ__OB_HELD_QOS2 "qos2-unsupported"
+/* Its reason for a sealed row whose key the keyring has erased (an epoch
+ * of a ratcheted channel, or a rotated key past its grace) before the row
+ * was sent: receivers would refuse it, and it cannot be sealed again (the
+ * plaintext is not kept). Every other reason there is a damaged row's. */
+#define SECMQ__OB_KEY_ERASED "key-erased"
 
 /* What the scan at open found besides the live rows. */
 typedef struct secmq__obscan {
     uint64_t max_id;      /* largest id in the file, set-aside rows too */
     uint64_t quarantined; /* damaged rows in the quarantine table */
     uint64_t held_qos2;   /* rows there as SECMQ__OB_HELD_QOS2 */
+    uint64_t key_erased;  /* rows there as SECMQ__OB_KEY_ERASED */
     int upgraded;         /* a version 1 file was upgraded */
     size_t upgrade_bad;   /* rows the upgrade set aside */
 } secmq__obscan;
@@ -153,6 +158,11 @@ typedef struct secmq__outbox_hooks {
     void (*missing)(void *ctx, long chan, unsigned self_idx,
                     const unsigned char *bits, unsigned n, char *buf,
                     size_t len);
+    /* 1 when a sealed row (payload, the envelope) is under a key id the
+     * keyring knew and has erased, now: never to be sent. NULL: never.
+     * Called with the outbox's lock held, once per row about to be
+     * handed: cheap (a header parse and a key id lookup). */
+    int (*key_erased)(void *ctx, const void *payload, size_t len);
     void *ctx;
     const secmq__log *log;
     secmq__err *err;
@@ -313,6 +323,8 @@ struct secmq__outbox {
     size_t bad_n, bad_cap;
     uint64_t *held_ids; /* QoS 2 rows set aside to report (outbox_held.c) */
     size_t held_n, held_cap;
+    uint64_t *erased_ids; /* rows under an erased key, to report */
+    size_t erased_n, erased_cap;
     int qos2_refused;       /* the broker answered QoS 2 with PUBACK */
     int bad_kick;           /* pump left some: the commit thread pumps again */
     size_t committing_dels; /* deletes in the transaction being written */
@@ -369,6 +381,16 @@ void secmq__outbox_quarantine(secmq__outbox *ob, struct live *l,
  * lock held): recorded in the quarantine table as SECMQ__OB_HELD_QOS2 by
  * the next commit, reported by the next pump. */
 void secmq__outbox_hold(secmq__outbox *ob, struct live *l);
+/* Set aside a committed sealed row whose key the keyring has erased
+ * (outbox_held.c; lock held): never sent, recorded in the quarantine
+ * table as SECMQ__OB_KEY_ERASED by the next commit, logged (WARNING,
+ * naming the row and topic, BORROWED), reported to on_delivered with
+ * SECMQ_E_NO_KEY by the next pump. */
+void secmq__outbox_set_erased(secmq__outbox *ob, struct live *l,
+                              const char *topic);
+/* At open: log the rows earlier runs set aside and left in the file (held
+ * QoS 2 rows, rows under an erased key) at WARNING, with their counts. */
+void secmq__outbox_aside_at_open(secmq__outbox *ob, const secmq__obscan *info);
 /* Record a set-aside row for the quarantine table (lock held). */
 void secmq__outbox_quar_push(secmq__outbox *ob, uint64_t id,
                              const char *reason);

@@ -278,12 +278,19 @@ int secmq__obstore_scan(secmq__obstore *st, secmq__obscan_fn fn,
                    &v, err, errlen);
     if (rc == SECMQ_OK) {
         info->held_qos2 = v > 0 ? (uint64_t)v : 0;
+        rc = query_int(st,
+                       "SELECT count(*) FROM quarantine WHERE reason = "
+                       "'" SECMQ__OB_KEY_ERASED "'",
+                       &v, err, errlen);
+    }
+    if (rc == SECMQ_OK) {
+        info->key_erased = v > 0 ? (uint64_t)v : 0;
         rc = query_int(st, "SELECT count(*) FROM quarantine", &v, err, errlen);
     }
     if (rc == SECMQ_OK) {
-        info->quarantined = v > 0 && (uint64_t)v > info->held_qos2
-                                ? (uint64_t)v - info->held_qos2
-                                : 0;
+        uint64_t aside = info->held_qos2 + info->key_erased;
+        info->quarantined =
+            v > 0 && (uint64_t)v > aside ? (uint64_t)v - aside : 0;
         rc = query_int(st, "SELECT max(id) FROM quarantine", &v, err, errlen);
     }
     if (rc == SECMQ_OK && v > 0 && (uint64_t)v > info->max_id) {

@@ -92,6 +92,22 @@
  * the file sees the held rows as set aside too (it never sends them; it
  * counts them as quarantined).
  *
+ * Rows under an erased key. A sealed row is checked when it is about to be
+ * handed to MQTT: when the client's keyring no longer holds the key its
+ * envelope's key id names -- an epoch of a ratcheted channel erased while
+ * the publisher was offline (PROTOCOL.md 3.2), or a rotated channel's
+ * previous key past its grace -- the row is set aside: recorded in the
+ * quarantine table with reason 'key-erased' (the row stays as it is), never
+ * sent, it leaves the counts rows and bytes, it is logged
+ * (SECMQ_LOG_WARNING, naming the row and its topic), counted
+ * (stats.key_erased) and reported once to on_delivered with SECMQ_E_NO_KEY;
+ * the rows after it keep flowing. Every receiver would refuse it
+ * (key_expired or unknown_key), and it cannot be sealed again under a
+ * current key: the outbox keeps only the envelope, never the plaintext. An
+ * application that still has the message publishes it again. A row already
+ * handed to MQTT before its key was erased is resent by libmosquitto as it
+ * is after a reconnect, and refused by receivers if it arrives too late.
+ *
  * A full disk. A commit that fails (SECMQ_E_IO) queues nothing and does not
  * stop the sending of rows already committed. Deletes that cannot be
  * written are retried (every 200 ms); until one succeeds the rows stay in
@@ -189,6 +205,11 @@ typedef struct secmq_outbox_stats {
                              above), by this client or earlier ones: kept
                              in the file, not sent, not counted in rows,
                              until secmq_client_outbox_release_qos2() */
+    uint64_t key_erased;  /* sealed rows set aside because the keyring had
+                             erased their key before they were sent (see
+                             "Rows under an erased key" above), by this
+                             client or earlier ones: kept in the file, never
+                             sent, not counted in rows */
 } secmq_outbox_stats;
 
 /* Flags of secmq_client_publish_v2(). */
@@ -224,7 +245,9 @@ typedef void (*secmq_durable_cb)(secmq_client *c, void *user, uint64_t id,
  * and set aside, never sent (rc SECMQ_E_DB; counted as damaged), or set
  * aside at QoS 2 because the broker does not support QoS 2 (rc
  * SECMQ_E_QOS_UNSUPPORTED; kept in the file, counted as held_qos2; it
- * comes back through secmq_client_outbox_release_qos2()). Runs on
+ * comes back through secmq_client_outbox_release_qos2()), or set aside
+ * because its key was erased before it was sent (rc SECMQ_E_NO_KEY;
+ * counted as key_erased; never sent). Runs on
  * the loop thread (or on the publishing thread for rows MQTT refused, and
  * on the loop or the commit thread for damaged rows). on_publish is not called
  * for outbox rows: their packet ids are libmosquitto's business.
