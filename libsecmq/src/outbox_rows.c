@@ -272,25 +272,31 @@ int secmq__obstore_scan(secmq__obstore *st, secmq__obscan_fn fn,
         }
         from = bad_id + 1;
     }
-    rc = query_int(st,
-                   "SELECT count(*) FROM quarantine WHERE reason = "
-                   "'" SECMQ__OB_HELD_QOS2 "'",
-                   &v, err, errlen);
-    if (rc == SECMQ_OK) {
-        info->held_qos2 = v > 0 ? (uint64_t)v : 0;
-        rc = query_int(st,
-                       "SELECT count(*) FROM quarantine WHERE reason = "
-                       "'" SECMQ__OB_KEY_ERASED "'",
-                       &v, err, errlen);
+    {
+        /* Set aside, by reason: kept QoS 2 rows, rows under an erased key,
+         * and every other reason a damaged row's. */
+        const struct {
+            const char *sql;
+            uint64_t *to;
+        } counts[] = {
+            {"SELECT count(*) FROM quarantine WHERE reason = "
+             "'" SECMQ__OB_HELD_QOS2 "'",
+             &info->held_qos2},
+            {"SELECT count(*) FROM quarantine WHERE reason = "
+             "'" SECMQ__OB_KEY_ERASED "'",
+             &info->key_erased},
+            {"SELECT count(*) FROM quarantine WHERE reason NOT IN "
+             "('" SECMQ__OB_HELD_QOS2 "', '" SECMQ__OB_KEY_ERASED "')",
+             &info->quarantined},
+        };
+        rc = SECMQ_OK;
+        for (size_t i = 0; rc == SECMQ_OK && i < sizeof counts / sizeof *counts;
+             i++) {
+            rc = query_int(st, counts[i].sql, &v, err, errlen);
+            *counts[i].to = rc == SECMQ_OK && v > 0 ? (uint64_t)v : 0;
+        }
     }
     if (rc == SECMQ_OK) {
-        info->key_erased = v > 0 ? (uint64_t)v : 0;
-        rc = query_int(st, "SELECT count(*) FROM quarantine", &v, err, errlen);
-    }
-    if (rc == SECMQ_OK) {
-        uint64_t aside = info->held_qos2 + info->key_erased;
-        info->quarantined =
-            v > 0 && (uint64_t)v > aside ? (uint64_t)v - aside : 0;
         rc = query_int(st, "SELECT max(id) FROM quarantine", &v, err, errlen);
     }
     if (rc == SECMQ_OK && v > 0 && (uint64_t)v > info->max_id) {
