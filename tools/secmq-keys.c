@@ -17,82 +17,11 @@
 
 #include "cli_dropin.h"
 #include "cli_msg.h"
+#include "keys_list.h"
 #include "secmq.h"
 
 #define EXIT_USAGE 2
 #define MAX_ARGS 1024
-
-static const char usage_text[] =
-    "Usage: secmq-keys COMMAND [OPTIONS]\n"
-    "\n"
-    "Manage a secmq keyring directory: this device's identity, the peers it\n"
-    "trusts, and the channels (topic filter + key) it holds or owns.\n"
-    "\n"
-    "Commands:\n"
-    "  init --keyring DIR --name NAME\n"
-    "      Create a new identity NAME (1..64 of A-Z a-z 0-9 . _ @ -) in DIR\n"
-    "      (created 0700; DIR/identity is 0600). Never overwrites one.\n"
-    "  export --keyring DIR\n"
-    "      Print the public identity (name and Ed25519 key) to stdout; give\n"
-    "      it to peers and channel owners.\n"
-    "  import --keyring DIR FILE...\n"
-    "      Import public identities (trusted peers) and grants, in any order:\n"
-    "      peers are taken first. A grant is accepted only if it is addressed\n"
-    "      to this identity, signed by a trusted owner, intact, keeps the\n"
-    "      rules of PROTOCOL.md 5.1 (e.g. it may say 'may publish' only if it\n"
-    "      lists the member as a publisher) and is newer (higher epoch) than\n"
-    "      the key held for that channel. All or nothing; a refusal names\n"
-    "      the file and the reason.\n"
-    "  channel create --keyring DIR --topic FILTER --publisher FILE...\n"
-    "                 [--subscriber FILE...] --out OUTDIR [--allow-mac]\n"
-    "                 [--receipts [--receipt-topic T] [--receipts-from "
-    "NAME...]\n"
-    "                 [--receipt-count N]]\n"
-    "      Create a channel owned by this identity for the MQTT topic filter\n"
-    "      FILTER. FILE is a public identity (from `export`); list your own\n"
-    "      to be a member yourself. Writes OUTDIR/<member>.grant for every\n"
-    "      member; send each to its member, who imports it. --allow-mac lets\n"
-    "      members use mac-only envelopes (proves membership, not sender).\n"
-    "      --receipts: members send signed receipts for what they opened\n"
-    "      (PROTOCOL.md 9) on --receipt-topic T (default\n"
-    "      secmq/receipts/<channel id>); receipts count from the members\n"
-    "      named by --receipts-from NAME... (default: every subscriber, or\n"
-    "      every member when all publish), from all of them, or from any N\n"
-    "      with --receipt-count N. The broker must let those members write\n"
-    "      the receipt topic and the publishers read it. Members need a\n"
-    "      secmq version that knows receipts to import these grants.\n"
-    "  channel create --keyring DIR --files TOPIC --publisher FILE...\n"
-    "                 --subscriber FILE... --out OUTDIR\n"
-    "      The two channels of a file transfer on TOPIC (secmq-file, see\n"
-    "      PROTOCOL.md 8.1) in one step: TOPIC/# with the senders\n"
-    "      (--publisher) as publishers and the receivers (--subscriber) as\n"
-    "      subscribers, grants in OUTDIR/files/; and TOPIC/r/# for the\n"
-    "      receivers' answers, publishers the receivers, subscribers the\n"
-    "      senders, grants in OUTDIR/requests/. Each member imports both of\n"
-    "      its grants.\n"
-    "  channel rotate --keyring DIR --topic FILTER --out OUTDIR\n"
-    "                 [--grace SECONDS]\n"
-    "      Give an owned channel a new key (epoch + 1) and write new grants\n"
-    "      for all members. The old key is still accepted for SECONDS\n"
-    "      (default 3600).\n"
-    "  channel revoke --keyring DIR --topic FILTER NAME --out OUTDIR\n"
-    "                 [--grace SECONDS]\n"
-    "      Remove member NAME and rotate without it; NAME gets no grant.\n"
-    "      The old key stops at once unless --grace is given (default 0).\n"
-    "      The last publisher of a channel with subscribers is not revoked.\n"
-    "  list --keyring DIR\n"
-    "      Show the identity, the peers with their ids, and every channel:\n"
-    "      filter, owner, key id, epoch, publishers, whether this identity\n"
-    "      may publish, the previous key and its grace deadline, and the\n"
-    "      receipt topic, receipters and count of a channel with receipts.\n"
-    "\n"
-    "Options may also be written --option=VALUE. --publisher and\n"
-    "--subscriber take one or more files each and may be repeated.\n"
-    "  -h, --help   show this help\n"
-    "  --version    show the version\n"
-    "\n"
-    "Exit status: 0 done, 1 refused or failed (the reason on stderr, naming\n"
-    "the file), 2 usage error.\n";
 
 /* A parsed command line. */
 struct args {
@@ -106,6 +35,8 @@ struct args {
     int receipts;
     const char *receipt_topic;
     const char *receipt_count;
+    const char *epoch;
+    const char *epoch_grace;
     const char *from[MAX_ARGS];
     size_t nfrom;
     const char *pubs[MAX_ARGS];
@@ -130,24 +61,10 @@ enum {
     O_RECEIPTS = 512u,
     O_RECEIPT_TOPIC = 1024u,
     O_RECEIPTS_FROM = 2048u,
-    O_RECEIPT_COUNT = 4096u
+    O_RECEIPT_COUNT = 4096u,
+    O_EPOCH = 8192u,
+    O_EPOCH_GRACE = 16384u
 };
-
-static const char synopsis[] =
-    "usage: secmq-keys init --keyring DIR --name NAME\n"
-    "       secmq-keys export --keyring DIR\n"
-    "       secmq-keys import --keyring DIR FILE...\n"
-    "       secmq-keys channel create --keyring DIR --topic FILTER "
-    "--publisher FILE... [--subscriber FILE...] --out DIR [--allow-mac] "
-    "[--receipts [--receipt-topic T] [--receipts-from NAME...] "
-    "[--receipt-count N]]\n"
-    "       secmq-keys channel create --keyring DIR --files TOPIC "
-    "--publisher FILE... --subscriber FILE... --out DIR\n"
-    "       secmq-keys channel rotate --keyring DIR --topic FILTER --out DIR "
-    "[--grace SECONDS]\n"
-    "       secmq-keys channel revoke --keyring DIR --topic FILTER NAME "
-    "--out DIR [--grace SECONDS]\n"
-    "       secmq-keys list --keyring DIR\n";
 
 /* Print "secmq-keys: <why> (see --help)" and the synopsis; exit status 2. */
 static int usage_error(const char *fmt, ...) CLI_PRINTF(1, 2);
@@ -161,7 +78,7 @@ static int usage_error(const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     cli_usage_err("%s", line);
-    fputs(synopsis, stderr);
+    fputs(keys_synopsis, stderr);
     return EXIT_USAGE;
 }
 
@@ -241,6 +158,10 @@ static int parse(int argc, char **argv, int first, unsigned allowed,
             opt = O_RECEIPTS_FROM;
         } else if (IS("--receipt-count")) {
             opt = O_RECEIPT_COUNT;
+        } else if (IS("--epoch")) {
+            opt = O_EPOCH;
+        } else if (IS("--epoch-grace")) {
+            opt = O_EPOCH_GRACE;
         }
 #undef IS
         if (opt == 0 || !(allowed & opt)) {
@@ -302,6 +223,12 @@ static int parse(int argc, char **argv, int first, unsigned allowed,
         case O_RECEIPT_COUNT:
             a->receipt_count = v;
             break;
+        case O_EPOCH:
+            a->epoch = v;
+            break;
+        case O_EPOCH_GRACE:
+            a->epoch_grace = v;
+            break;
         default:
             a->grace = v;
             break;
@@ -340,6 +267,71 @@ static int parse_grace(const char *s, uint64_t dflt, uint64_t *ms)
         return -1;
     }
     *ms = (uint64_t)v * 1000u;
+    return 0;
+}
+
+/* "90", "90s", "1500ms", "10m", "1h", "2d" into ms (<= UINT32_MAX);
+ * -1 if not such a duration. */
+static int parse_dur(const char *s, uint32_t *ms)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ms;
+    } units[] = {{"", 1000u},   {"s", 1000u},    {"ms", 1u},
+                 {"m", 60000u}, {"h", 3600000u}, {"d", 86400000u}};
+    unsigned long long v;
+    char *end;
+
+    if (s[0] < '0' || s[0] > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            if (v > UINT32_MAX / units[i].ms) {
+                return -1;
+            }
+            *ms = (uint32_t)(v * units[i].ms);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The ratchet of channel create (--epoch, --epoch-grace) into r; 0, or
+ * the usage error's exit status. */
+static int ratchet_args(const struct args *a, secmq_channel_ratchet *r)
+{
+    memset(r, 0, sizeof r[0]);
+    if (a->epoch == NULL) {
+        if (a->epoch_grace != NULL) {
+            return usage_error("--epoch-grace needs --epoch");
+        }
+        return 0;
+    }
+    if (parse_dur(a->epoch, &r->period_ms) != 0 || r->period_ms < 1000u) {
+        return usage_error("--epoch takes a duration of at least 1s (e.g. "
+                           "1h, 10m, 30s), not '%s'",
+                           a->epoch);
+    }
+    /* A default grace covers a broker restart and reconnecting clients,
+     * and never keeps more than one epoch beyond the current one. */
+    r->grace_ms = r->period_ms < SECMQ_EPOCH_GRACE_DEFAULT_MS
+                      ? r->period_ms
+                      : SECMQ_EPOCH_GRACE_DEFAULT_MS;
+    if (a->epoch_grace != NULL &&
+        parse_dur(a->epoch_grace, &r->grace_ms) != 0) {
+        return usage_error("--epoch-grace takes a duration (e.g. 10m, 0), not "
+                           "'%s'",
+                           a->epoch_grace);
+    }
+    if (a->receipts) {
+        return usage_error("--epoch and --receipts cannot be combined");
+    }
     return 0;
 }
 
@@ -430,7 +422,9 @@ static int cmd_import(int argc, char **argv)
  * subscribe) and TOPIC/r/# (the reverse), grants in OUTDIR/files and
  * OUTDIR/requests. Returns SECMQ_OK or the failing call's code, err set.
  */
-static int create_files(const struct args *a, char *err, size_t errlen)
+static int create_files(const struct args *a,
+                        const secmq_channel_ratchet *ratchet, char *err,
+                        size_t errlen)
 {
     char filt[2][SECMQ_TOPIC_MAX + 1], out[2][4096];
     static const char *const sub[2] = {"files", "requests"};
@@ -456,8 +450,8 @@ static int create_files(const struct args *a, char *err, size_t errlen)
         spec.n_publishers = i == 0 ? a->npubs : a->nsubs;
         spec.subscribers = i == 0 ? a->subs : a->pubs;
         spec.n_subscribers = i == 0 ? a->nsubs : a->npubs;
-        rc = secmq_channel_create(a->keyring, &spec, out[i], print_note, NULL,
-                                  err, errlen);
+        rc = secmq_channel_create_v3(a->keyring, &spec, NULL, ratchet, out[i],
+                                     print_note, NULL, err, errlen);
         if (rc != SECMQ_OK) {
             if (i == 1) {
                 cli_warn("channel %s was created (grants in %s/); %s was "
@@ -512,6 +506,7 @@ static int receipt_args(const struct args *a, secmq_channel_receipts *r,
 static int cmd_channel(int argc, char **argv)
 {
     secmq_channel_receipts rcpt;
+    secmq_channel_ratchet ratchet;
     int use_rcpt = 0;
     const char *sub = argc > 2 ? argv[2] : NULL;
     secmq_channel_spec spec;
@@ -521,14 +516,18 @@ static int cmd_channel(int argc, char **argv)
     int rc;
 
     if (sub == NULL) {
-        return usage_error("channel needs create, rotate or revoke");
+        return usage_error("channel needs create, add, rotate or revoke");
     }
     if (strcmp(sub, "create") == 0) {
         rc = parse(argc, argv, 3,
                    O_KEYRING | O_TOPIC | O_OUT | O_ALLOW_MAC | O_PUBLISHER |
                        O_SUBSCRIBER | O_FILES | O_RECEIPTS | O_RECEIPT_TOPIC |
-                       O_RECEIPTS_FROM | O_RECEIPT_COUNT,
+                       O_RECEIPTS_FROM | O_RECEIPT_COUNT | O_EPOCH |
+                       O_EPOCH_GRACE,
                    &a);
+        if (rc == 0) {
+            rc = ratchet_args(&a, &ratchet);
+        }
         if (rc == 0 && a.files != NULL) {
             if (a.topic != NULL || a.allow_mac || a.receipts) {
                 return usage_error("--files TOPIC takes neither --topic, "
@@ -551,7 +550,7 @@ static int cmd_channel(int argc, char **argv)
             if (a.npos > 0) {
                 return usage_error("unexpected argument '%s'", a.pos[0]);
             }
-            rc = create_files(&a, err, sizeof err);
+            rc = create_files(&a, &ratchet, err, sizeof err);
             return rc != SECMQ_OK ? fail(rc, err) : 0;
         }
         if (rc == 0) {
@@ -579,8 +578,42 @@ static int cmd_channel(int argc, char **argv)
         spec.subscribers = a.subs;
         spec.n_subscribers = a.nsubs;
         spec.allow_mac = a.allow_mac;
-        rc = secmq_channel_create_v2(a.keyring, &spec, use_rcpt ? &rcpt : NULL,
-                                     a.out, print_note, NULL, err, sizeof err);
+        rc = secmq_channel_create_v3(a.keyring, &spec, use_rcpt ? &rcpt : NULL,
+                                     &ratchet, a.out, print_note, NULL, err,
+                                     sizeof err);
+    } else if (strcmp(sub, "add") == 0) {
+        rc = parse(argc, argv, 3,
+                   O_KEYRING | O_TOPIC | O_OUT | O_GRACE | O_PUBLISHER |
+                       O_SUBSCRIBER,
+                   &a);
+        if (rc == 0) {
+            rc = require(a.topic, "--topic FILTER");
+        }
+        if (rc == 0) {
+            rc = require(a.out, "--out DIR");
+        }
+        if (rc == 0 && a.npubs + a.nsubs == 0) {
+            rc = usage_error("add needs --publisher FILE... or --subscriber "
+                             "FILE...");
+        }
+        if (rc == 0 && a.npos > 0) {
+            rc = usage_error("unexpected argument '%s'", a.pos[0]);
+        }
+        if (rc == 0 &&
+            parse_grace(a.grace, SECMQ_GRACE_DEFAULT_MS, &grace) != 0) {
+            rc = usage_error("--grace takes whole seconds, not '%s'", a.grace);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        memset(&spec, 0, sizeof spec);
+        spec.filter = a.topic;
+        spec.publishers = a.pubs;
+        spec.n_publishers = a.npubs;
+        spec.subscribers = a.subs;
+        spec.n_subscribers = a.nsubs;
+        rc = secmq_channel_add(a.keyring, &spec, grace, a.out, print_note, NULL,
+                               err, sizeof err);
     } else if (strcmp(sub, "rotate") == 0 || strcmp(sub, "revoke") == 0) {
         int revoke = sub[2] == 'v';
         rc = parse(argc, argv, 3, O_KEYRING | O_TOPIC | O_OUT | O_GRACE, &a);
@@ -619,97 +652,11 @@ static int cmd_channel(int argc, char **argv)
     return 0;
 }
 
-static const char *hex8(char out[17], const unsigned char *b)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[16] = 0;
-    return out;
-}
-
-static const char *utc(char out[32], uint64_t ms)
-{
-    time_t t = (time_t)(ms / 1000u);
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL ||
-        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-        snprintf(out, 32, "%" PRIu64 " ms", ms);
-    }
-    return out;
-}
-
-static void list_receipts(const secmq_channel_receipt_info *r)
-{
-    if (!r->on) {
-        printf("    receipts: off\n");
-        return;
-    }
-    printf("    receipts: on  topic %s  needed from %s", r->topic,
-           r->need == 0 ? "every one of" : "any");
-    if (r->need != 0) {
-        printf(" %u of", r->need);
-    }
-    for (size_t i = 0; i < r->n_receipters; i++) {
-        printf(" %s", r->receipters[i]);
-    }
-    printf("\n");
-}
-
-static void list_channel(const secmq_channel_info *c, uint64_t now)
-{
-    char h[17], t[32];
-
-    printf("  %s\n", c->filter);
-    printf("    owner: %s%s\n", c->owner, c->owned ? " (this keyring)" : "");
-    printf("    key: %s  epoch %" PRIu32 "  created %s\n", hex8(h, c->key_id),
-           c->epoch, utc(t, c->created_ms));
-    printf("    publishers:");
-    for (size_t i = 0; i < c->n_publishers; i++) {
-        printf(" %s", c->publishers[i]);
-    }
-    printf("\n");
-    if (c->owned) {
-        printf("    members:");
-        for (size_t i = 0; i < c->n_members; i++) {
-            printf(" %s%s", c->members[i],
-                   c->member_publishes[i] ? "(pub)" : "(sub)");
-        }
-        printf("\n");
-    }
-    printf("    this identity: %s\n", !c->member ? "not a member (owner only)"
-                                      : c->may_publish
-                                          ? "may publish and subscribe"
-                                          : "may subscribe only");
-    printf("    mac-only: %s\n", c->allow_mac ? "allowed" : "refused");
-    if (!c->has_prev) {
-        printf("    previous key: none\n");
-    } else if (c->prev_deadline_ms == 0) {
-        printf("    previous key: %s  refused (no grace period)\n",
-               hex8(h, c->prev_key_id));
-    } else {
-        printf("    previous key: %s  %s %s%s\n", hex8(h, c->prev_key_id),
-               now >= c->prev_deadline_ms ? "expired at" : "accepted until",
-               utc(t, c->prev_deadline_ms), c->prev_held ? "" : " (not held)");
-    }
-}
-
 static int cmd_list(int argc, char **argv)
 {
-    char err[512], h[17];
-    unsigned char id[SECMQ_ID_BYTES];
+    char err[512];
     secmq_keyring *kr = NULL;
-    secmq_peer_info p;
-    secmq_channel_receipt_info rc_info;
-    secmq_channel_info c;
     struct args a;
-    size_t n;
-    struct timespec ts;
-    uint64_t now;
     int rc = parse(argc, argv, 2, O_KEYRING, &a);
 
     if (rc == 0 && a.npos > 0) {
@@ -722,27 +669,7 @@ static int cmd_list(int argc, char **argv)
     if (rc != SECMQ_OK) {
         return fail(rc, err);
     }
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-    secmq_keyring_id(kr, id);
-    printf("identity: %s  id %s\n", secmq_keyring_name(kr), hex8(h, id));
-    n = secmq_keyring_peer_count(kr);
-    printf("peers: %zu\n", n);
-    for (size_t i = 0; i < n; i++) {
-        if (secmq_keyring_peer(kr, i, &p) == SECMQ_OK) {
-            printf("  %s  id %s\n", p.name, hex8(h, p.id));
-        }
-    }
-    n = secmq_keyring_channel_count(kr);
-    printf("channels: %zu\n", n);
-    for (size_t i = 0; i < n; i++) {
-        if (secmq_keyring_channel(kr, i, &c) == SECMQ_OK) {
-            list_channel(&c, now);
-        }
-        if (secmq_keyring_channel_receipts(kr, i, &rc_info) == SECMQ_OK) {
-            list_receipts(&rc_info);
-        }
-    }
+    keys_list(kr);
     secmq_keyring_free(kr);
     return 0;
 }
@@ -758,12 +685,12 @@ int main(int argc, char **argv)
     cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
+        fputs(keys_usage_text, stdout);
         return 0;
     }
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(usage_text, stdout);
+            fputs(keys_usage_text, stdout);
             return 0;
         }
         if (strcmp(argv[i], "--") == 0) {

@@ -11,12 +11,17 @@
 #include <sodium.h>
 
 #include "bytes_int.h"
+#include "grant_int.h"
+#include "ratchet_int.h"
 #include "secmq_int.h"
 #include "topicfilter_int.h"
 
 #define GRANT_MAGIC "SECMQGR1"
 #define BODY_MAGIC "SECMQGB1"
 #define BODY_MAGIC_RCPT "SECMQGB2"
+#define BODY_MAGIC_RATCHET "SECMQGB3"
+/* period_ms, grace_ms and step of a SECMQGB3 body (§3.2). */
+#define RATCHET_FIXED_BYTES 12u
 /* rt_len, need and n_rcpt of a SECMQGB2 body. */
 #define RCPT_FIXED_BYTES 6u
 #define MAGIC_BYTES 8u
@@ -75,6 +80,8 @@ const char *secmq_grant_status_name(int status)
         return "publisher_mismatch";
     case SECMQ_GRANT_BAD_RECEIPTS:
         return "bad_receipts";
+    case SECMQ_GRANT_BAD_RATCHET:
+        return "bad_ratchet";
     default:
         return "unknown";
     }
@@ -202,6 +209,23 @@ static int has_receipts(const secmq_grant_receipts *r)
     return r != NULL && r->topic != NULL;
 }
 
+static int has_ratchet(const secmq_grant_ratchet *rt)
+{
+    return rt != NULL && rt->period_ms != 0;
+}
+
+/* PROTOCOL.md §3.2 / §5.1 [bad_ratchet]: allowed epoch length and grace,
+ * and no previous key (a rotation starts a fresh chain). */
+static int ratchet_check(const secmq_grant_ratchet *rt,
+                         const unsigned char *prev_key_id, uint64_t grace_ms)
+{
+    if (!secmq__ratchet_valid(rt->period_ms, rt->grace_ms) ||
+        !all_zero(prev_key_id, SECMQ_ID_BYTES) || grace_ms != 0) {
+        return SECMQ_GRANT_BAD_RATCHET;
+    }
+    return SECMQ_GRANT_OK;
+}
+
 size_t secmq_grant_body_size(size_t filter_len, size_t n_publishers)
 {
     if (filter_len < 1 || filter_len > 65535u || n_publishers > 65535u) {
@@ -227,6 +251,21 @@ size_t secmq_grant_body_size_v2(size_t filter_len, size_t n_publishers,
            SECMQ_SIGN_PK_BYTES * r->n_receipters;
 }
 
+size_t secmq_grant_body_size_v3(size_t filter_len, size_t n_publishers,
+                                const secmq_grant_receipts *r,
+                                const secmq_grant_ratchet *rt)
+{
+    size_t base = secmq_grant_body_size_v2(filter_len, n_publishers, r);
+
+    if (base == 0 || !has_ratchet(rt)) {
+        return base;
+    }
+    if (has_receipts(r)) {
+        return 0; /* no receipts on a ratcheted channel (§3.2) */
+    }
+    return base + RATCHET_FIXED_BYTES;
+}
+
 /* Write the receipt fields of r at p (PROTOCOL.md §5, SECMQGB2). */
 static void put_receipts(unsigned char *p, const secmq_grant_receipts *r)
 {
@@ -250,10 +289,21 @@ int secmq_grant_body_build_v2(unsigned char *out, size_t out_cap,
                               const secmq_grant_receipts *r,
                               const unsigned char *owner_sk)
 {
+    return secmq_grant_body_build_v3(out, out_cap, out_len, g, r, NULL,
+                                     owner_sk);
+}
+
+int secmq_grant_body_build_v3(unsigned char *out, size_t out_cap,
+                              size_t *out_len, const secmq_grant_fields *g,
+                              const secmq_grant_receipts *r,
+                              const secmq_grant_ratchet *rt,
+                              const unsigned char *owner_sk)
+{
     unsigned char sig[SECMQ_GRANT_SIG_BYTES];
     unsigned char *b;
     size_t size, unsigned_len, pub_end;
     int rcpt = has_receipts(r);
+    int ratchet = has_ratchet(rt);
 
     if (out == NULL || out_len == NULL || g == NULL || owner_sk == NULL ||
         g->filter == NULL || (g->publishers == NULL && g->n_publishers > 0) ||
@@ -261,7 +311,7 @@ int secmq_grant_body_build_v2(unsigned char *out, size_t out_cap,
         (rcpt && (r->receipters == NULL || r->need > 65535u))) {
         return SECMQ_E_INVAL;
     }
-    size = secmq_grant_body_size_v2(g->filter_len, g->n_publishers, r);
+    size = secmq_grant_body_size_v3(g->filter_len, g->n_publishers, r, rt);
     if (size == 0 || !secmq__filter_valid(g->filter, g->filter_len) ||
         fields_check(g->epoch, g->key_id, g->prev_key_id, g->grace_ms, g->flags,
                      g->member_pk, g->publishers,
@@ -270,6 +320,10 @@ int secmq_grant_body_build_v2(unsigned char *out, size_t out_cap,
     }
     if (rcpt && (!secmq__topic_valid(r->topic, r->topic_len) ||
                  receipts_check(r) != SECMQ_GRANT_OK)) {
+        return SECMQ_E_INVAL;
+    }
+    if (ratchet &&
+        ratchet_check(rt, g->prev_key_id, g->grace_ms) != SECMQ_GRANT_OK) {
         return SECMQ_E_INVAL;
     }
     if (out_cap < size) {
@@ -281,7 +335,11 @@ int secmq_grant_body_build_v2(unsigned char *out, size_t out_cap,
      * shorter than the signature, so it fits in out_cap. */
     b = out + SIG_CONTEXT_BYTES;
     memcpy(out, SIG_CONTEXT, SIG_CONTEXT_BYTES);
-    memcpy(b, rcpt ? BODY_MAGIC_RCPT : BODY_MAGIC, MAGIC_BYTES);
+    memcpy(b,
+           rcpt      ? BODY_MAGIC_RCPT
+           : ratchet ? BODY_MAGIC_RATCHET
+                     : BODY_MAGIC,
+           MAGIC_BYTES);
     memcpy(b + OFF_OWNER, g->owner_pk, SECMQ_SIGN_PK_BYTES);
     memcpy(b + OFF_MEMBER, g->member_pk, SECMQ_SIGN_PK_BYTES);
     memcpy(b + OFF_KEY_ID, g->key_id, SECMQ_ID_BYTES);
@@ -302,6 +360,11 @@ int secmq_grant_body_build_v2(unsigned char *out, size_t out_cap,
         OFF_FILTER + g->filter_len + 2 + SECMQ_SIGN_PK_BYTES * g->n_publishers;
     if (rcpt) {
         put_receipts(b + pub_end, r);
+    }
+    if (ratchet) {
+        secmq__put_u32(b + pub_end, rt->period_ms);
+        secmq__put_u32(b + pub_end + 4, rt->grace_ms);
+        secmq__put_u32(b + pub_end + 8, rt->step);
     }
     crypto_sign_detached(sig, NULL, out, SIG_CONTEXT_BYTES + unsigned_len,
                          owner_sk);
@@ -372,28 +435,40 @@ int secmq_grant_body_parse(const unsigned char *body, size_t len,
     return secmq_grant_body_parse_v2(body, len, g, NULL);
 }
 
-/* parse_v2 with r NULL refuses SECMQGB2 (secmq_grant_body_parse). */
-int secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
-                              secmq_grant_fields *g, secmq_grant_receipts *r)
+/*
+ * The body parser behind every parse entry point. r NULL refuses SECMQGB2,
+ * rt NULL refuses SECMQGB3 (as the readers from before them do). With
+ * check_sig 0 the owner's signature is not verified (a body the keyring
+ * verified at import and keeps sealed with its own key, §5.3).
+ */
+static int parse_any(const unsigned char *body, size_t len,
+                     secmq_grant_fields *g, secmq_grant_receipts *r,
+                     secmq_grant_ratchet *rt, int check_sig)
 {
     secmq_grant_receipts rs;
+    secmq_grant_ratchet rts;
     size_t flen, npub, size;
-    int st, rcpt;
+    int st, rcpt, ratchet;
 
     if (g == NULL) {
         return SECMQ_GRANT_MALFORMED;
     }
     sodium_memzero(g, sizeof *g);
     memset(&rs, 0, sizeof rs);
+    memset(&rts, 0, sizeof rts);
     if (r != NULL) {
         memset(r, 0, sizeof *r);
+    }
+    if (rt != NULL) {
+        memset(rt, 0, sizeof *rt);
     }
     if (body == NULL || len < SECMQ_GRANT_BODY_FIXED_BYTES + 1) {
         return SECMQ_GRANT_MALFORMED;
     }
-    rcpt = r != NULL &&
-           memcmp(body, BODY_MAGIC_RCPT, MAGIC_BYTES) == 0;    /* not secret */
-    if (!rcpt && memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) { /* not secret */
+    /* not secret: magics */
+    rcpt = r != NULL && memcmp(body, BODY_MAGIC_RCPT, MAGIC_BYTES) == 0;
+    ratchet = rt != NULL && memcmp(body, BODY_MAGIC_RATCHET, MAGIC_BYTES) == 0;
+    if (!rcpt && !ratchet && memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) {
         return SECMQ_GRANT_MALFORMED;
     }
     flen = secmq__get_u16(body + OFF_FILTER_LEN);
@@ -408,6 +483,14 @@ int secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
             return SECMQ_GRANT_MALFORMED;
         }
         /* SECURITY: exact length, no trailing bytes (get_receipts). */
+    } else if (ratchet) {
+        /* SECURITY: exact length, no trailing bytes. */
+        if (size == 0 || len != size + RATCHET_FIXED_BYTES) {
+            return SECMQ_GRANT_MALFORMED;
+        }
+        rts.period_ms = secmq__get_u32(body + size - SECMQ_GRANT_SIG_BYTES);
+        rts.grace_ms = secmq__get_u32(body + size - SECMQ_GRANT_SIG_BYTES + 4);
+        rts.step = secmq__get_u32(body + size - SECMQ_GRANT_SIG_BYTES + 8);
     } else if (size == 0 || size != len) {
         /* SECURITY: exact length, no trailing bytes. */
         return SECMQ_GRANT_MALFORMED;
@@ -415,7 +498,8 @@ int secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
     if (!secmq__filter_valid((const char *)body + OFF_FILTER, flen)) {
         return SECMQ_GRANT_MALFORMED;
     }
-    if (verify(body, len - SECMQ_GRANT_SIG_BYTES,
+    if (check_sig &&
+        verify(body, len - SECMQ_GRANT_SIG_BYTES,
                body + len - SECMQ_GRANT_SIG_BYTES, body + OFF_OWNER) != 0) {
         return SECMQ_GRANT_BAD_SIGNATURE;
     }
@@ -427,11 +511,18 @@ int secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
     if (st == SECMQ_GRANT_OK && rcpt) {
         st = receipts_check(&rs);
     }
+    if (st == SECMQ_GRANT_OK && ratchet) {
+        st = ratchet_check(&rts, body + OFF_PREV,
+                           secmq__get_u64(body + OFF_GRACE));
+    }
     if (st != SECMQ_GRANT_OK) {
         return st;
     }
     if (r != NULL) {
         *r = rs;
+    }
+    if (rt != NULL) {
+        *rt = rts;
     }
     memcpy(g->owner_pk, body + OFF_OWNER, SECMQ_SIGN_PK_BYTES);
     memcpy(g->member_pk, body + OFF_MEMBER, SECMQ_SIGN_PK_BYTES);
@@ -447,6 +538,38 @@ int secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
     g->publishers = body + OFF_FILTER + flen + 2;
     g->n_publishers = npub;
     return SECMQ_GRANT_OK;
+}
+
+int secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
+                              secmq_grant_fields *g, secmq_grant_receipts *r)
+{
+    return parse_any(body, len, g, r, NULL, 1);
+}
+
+int secmq_grant_body_parse_v3(const unsigned char *body, size_t len,
+                              secmq_grant_fields *g, secmq_grant_receipts *r,
+                              secmq_grant_ratchet *rt)
+{
+    if (r == NULL || rt == NULL) {
+        if (g != NULL) {
+            sodium_memzero(g, sizeof *g);
+        }
+        return SECMQ_GRANT_MALFORMED;
+    }
+    return parse_any(body, len, g, r, rt, 1);
+}
+
+int secmq__grant_body_parse_kept(const unsigned char *body, size_t len,
+                                 secmq_grant_fields *g, secmq_grant_ratchet *rt)
+{
+    secmq_grant_receipts r;
+
+    return parse_any(body, len, g, &r, rt, 0);
+}
+
+size_t secmq__grant_key_offset(void)
+{
+    return OFF_KEY;
 }
 
 size_t secmq_grant_file_size(size_t body_len)

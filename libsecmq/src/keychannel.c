@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "keyring_int.h"
+#include "ratchet_int.h"
 #include "topicfilter_int.h"
 
 static int same_pk(const unsigned char *a, const unsigned char *b)
@@ -48,6 +49,7 @@ static int issue_build(const secmq_keyring *kr, const secmq__owned *o,
 {
     static const unsigned char zero_id[SECMQ_ID_BYTES];
     secmq_grant_receipts gr;
+    secmq_grant_ratchet rt;
     secmq_grant_fields g;
     unsigned char *pubs = NULL, *body = NULL;
     size_t npub = 0, blen = 0, bsize, fsize;
@@ -70,7 +72,17 @@ static int issue_build(const secmq_keyring *kr, const secmq__owned *o,
         }
     }
     secmq__rcpt_view(o->rcpt, &gr);
-    bsize = secmq_grant_body_size_v2(o->filter_len, npub, &gr);
+    memset(&rt, 0, sizeof rt);
+    if (o->period_ms != 0) {
+        /* §3.2: a grant carries the key of the epoch it is issued in,
+         * never an earlier one (a member added now opens nothing older). */
+        rt.period_ms = o->period_ms;
+        rt.grace_ms = o->ratchet_grace_ms;
+        rt.step = secmq__ratchet_step_at(o->created_ms, o->period_ms,
+                                         secmq__unix_ms());
+        rt.step = rt.step < o->lo ? o->lo : rt.step;
+    }
+    bsize = secmq_grant_body_size_v3(o->filter_len, npub, &gr, &rt);
     fsize = secmq_grant_file_size(bsize);
     /* SECURITY: the body holds the channel key. */
     body = sodium_malloc(bsize ? bsize : 1);
@@ -82,6 +94,7 @@ static int issue_build(const secmq_keyring *kr, const secmq__owned *o,
     memcpy(g.owner_pk, kr->self.pk, SECMQ_SIGN_PK_BYTES);
     memcpy(g.key_id, o->key_id, SECMQ_ID_BYTES);
     memcpy(g.channel_key, o->key, SECMQ_KEY_BYTES);
+    secmq__ratchet_advance(g.channel_key, rt.step - o->lo);
     g.epoch = o->epoch;
     g.created_ms = o->created_ms;
     memcpy(g.prev_key_id, o->has_prev ? o->prev_key_id : zero_id,
@@ -95,8 +108,8 @@ static int issue_build(const secmq_keyring *kr, const secmq__owned *o,
         memcpy(g.member_pk, o->members[i].pk, SECMQ_SIGN_PK_BYTES);
         g.flags = (o->members[i].publisher ? SECMQ_GRANT_MAY_PUBLISH : 0u) |
                   (o->allow_mac ? SECMQ_GRANT_ALLOW_MAC : 0u);
-        rc =
-            secmq_grant_body_build_v2(body, bsize, &blen, &g, &gr, kr->sec->sk);
+        rc = secmq_grant_body_build_v3(body, bsize, &blen, &g, &gr, &rt,
+                                       kr->sec->sk);
         if (rc != SECMQ_OK) {
             rc = secmq__kerr_set(e, rc, "cannot build the grant for '%s'",
                                  o->members[i].name);
@@ -145,10 +158,13 @@ static int issue_write(const char *out_dir, const secmq__owned *o,
         rc = secmq__kfile_write(path, is->files[i], is->lens[i], 0644, e);
         if (rc == SECMQ_OK) {
             secmq__note(cb, user,
-                        "%s: grant for '%s' (%s), channel '%.*s' epoch %u",
+                        "%s: grant for '%s' (%s), channel '%.*s' epoch %u%s",
                         path, o->members[i].name,
                         o->members[i].publisher ? "publisher" : "subscriber",
-                        (int)o->filter_len, o->filter, (unsigned)o->epoch);
+                        (int)o->filter_len, o->filter, (unsigned)o->epoch,
+                        o->period_ms != 0 ? " (key ratcheted every epoch: "
+                                            "delete the file once imported)"
+                                          : "");
         }
     }
     return rc;
@@ -224,6 +240,16 @@ int secmq_channel_create_v2(const char *dir, const secmq_channel_spec *spec,
                             const char *out_dir, secmq_keyring_note_cb cb,
                             void *user, char *err, size_t errlen)
 {
+    return secmq_channel_create_v3(dir, spec, receipts, NULL, out_dir, cb, user,
+                                   err, errlen);
+}
+
+int secmq_channel_create_v3(const char *dir, const secmq_channel_spec *spec,
+                            const secmq_channel_receipts *receipts,
+                            const secmq_channel_ratchet *ratchet,
+                            const char *out_dir, secmq_keyring_note_cb cb,
+                            void *user, char *err, size_t errlen)
+{
     secmq__krcpt rcpt;
     secmq__kerr e = {err, errlen};
     secmq__admin a = {-1, NULL};
@@ -256,6 +282,24 @@ int secmq_channel_create_v2(const char *dir, const secmq_channel_spec *spec,
     total = spec->n_publishers + spec->n_subscribers;
     if (total > 65535u) {
         return secmq__kerr_set(&e, SECMQ_E_INVAL, "too many members");
+    }
+    if (ratchet != NULL && ratchet->period_ms != 0) {
+        if (!secmq__ratchet_valid(ratchet->period_ms, ratchet->grace_ms)) {
+            return secmq__kerr_set(
+                &e, SECMQ_E_INVAL,
+                "channel '%.64s': an epoch is 1 s .. 24 days and its grace "
+                "at most 1024 epochs (got %u ms, grace %u ms)",
+                spec->filter, (unsigned)ratchet->period_ms,
+                (unsigned)ratchet->grace_ms);
+        }
+        if (receipts != NULL) {
+            return secmq__kerr_set(&e, SECMQ_E_INVAL,
+                                   "channel '%.64s': receipts and epochs "
+                                   "cannot be combined",
+                                   spec->filter);
+        }
+        o.period_ms = ratchet->period_ms;
+        o.ratchet_grace_ms = ratchet->grace_ms;
     }
     rc = secmq__admin_begin(dir, &a, &e);
     if (rc != SECMQ_OK) {
@@ -323,16 +367,19 @@ err:
 
 /* Rotate the owned channel filter, without member drop (NULL: nobody). */
 static int rotate(const char *dir, const char *filter, const char *drop,
-                  uint64_t grace_ms, const char *out_dir,
-                  secmq_keyring_note_cb cb, void *user, secmq__kerr *e)
+                  const secmq_channel_spec *add, uint64_t grace_ms,
+                  const char *out_dir, secmq_keyring_note_cb cb, void *user,
+                  secmq__kerr *e)
 {
     char path[SECMQ__PATH_MAX], fname[SECMQ_NAME_MAX + 8];
     secmq__admin a = {-1, NULL};
     const secmq__kchan *ch;
     secmq__kmember *m = NULL;
+    secmq__ident *newp = NULL;
     unsigned char *keys = NULL;
     unsigned char cid[SECMQ__CID_BYTES];
-    size_t nm = 0, npub = 0, flen = strlen(filter);
+    size_t nm = 0, npub = 0, nnew = 0, flen = strlen(filter);
+    size_t nadd = add != NULL ? add->n_publishers + add->n_subscribers : 0;
     int found = 0, rc;
     secmq__krcpt rcpt;
     secmq__owned o;
@@ -358,9 +405,14 @@ static int rotate(const char *dir, const char *filter, const char *drop,
                              filter);
         goto err;
     }
-    m = calloc(ch->nmembers ? ch->nmembers : 1, sizeof *m);
+    if (ch->nmembers + nadd > 65535u) {
+        rc = secmq__kerr_set(e, SECMQ_E_INVAL, "too many members");
+        goto err;
+    }
+    m = calloc(ch->nmembers + nadd + 1, sizeof *m);
+    newp = calloc(nadd + 1, sizeof *newp);
     keys = sodium_malloc(2 * SECMQ_KEY_BYTES);
-    if (m == NULL || keys == NULL) {
+    if (m == NULL || newp == NULL || keys == NULL) {
         rc = secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
         goto err;
     }
@@ -370,6 +422,18 @@ static int rotate(const char *dir, const char *filter, const char *drop,
             continue;
         }
         m[nm++] = ch->members[i];
+    }
+    for (size_t i = 0; add != NULL && i < add->n_publishers; i++) {
+        rc = member_add(a.kr, m, &nm, newp, &nnew, add->publishers[i], 1, e);
+        if (rc != SECMQ_OK) {
+            goto err;
+        }
+    }
+    for (size_t i = 0; add != NULL && i < add->n_subscribers; i++) {
+        rc = member_add(a.kr, m, &nm, newp, &nnew, add->subscribers[i], 0, e);
+        if (rc != SECMQ_OK) {
+            goto err;
+        }
     }
     if (drop != NULL && !found) {
         rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
@@ -397,18 +461,28 @@ static int rotate(const char *dir, const char *filter, const char *drop,
     randombytes_buf(keys, SECMQ_KEY_BYTES);
     o.key = keys;
     o.created_ms = secmq__unix_ms();
-    /* The replaced key stays usable for receivers until the deadline. */
-    o.has_prev = 1;
-    memcpy(o.prev_key_id, ch->key_id, SECMQ_ID_BYTES);
-    memcpy(keys + SECMQ_KEY_BYTES, secmq__chan_key(a.kr, ch, 0),
-           SECMQ_KEY_BYTES);
-    o.prev_key = keys + SECMQ_KEY_BYTES;
-    /* No grace is deadline 0 (PROTOCOL.md §3): the previous key is named,
-     * so late envelopes are reported key_expired, but never accepted. */
-    o.prev_deadline_ms = grace_ms == 0 ? 0
-                         : grace_ms > UINT64_MAX - o.created_ms
-                             ? UINT64_MAX
-                             : o.created_ms + grace_ms;
+    if (ch->chain != NULL) {
+        /* §3.2: a fresh chain from new random key material, no previous
+         * key: a removed member derives nothing of it, a new one nothing
+         * of the old chain. */
+        o.period_ms = ch->chain->period_ms;
+        o.ratchet_grace_ms = ch->chain->grace_ms;
+        o.lo = 0;
+    } else {
+        /* The replaced key stays usable for receivers until the deadline. */
+        o.has_prev = 1;
+        memcpy(o.prev_key_id, ch->key_id, SECMQ_ID_BYTES);
+        memcpy(keys + SECMQ_KEY_BYTES, secmq__chan_key(a.kr, ch, 0),
+               SECMQ_KEY_BYTES);
+        o.prev_key = keys + SECMQ_KEY_BYTES;
+        /* No grace is deadline 0 (PROTOCOL.md §3): the previous key is
+         * named, so late envelopes are reported key_expired, but never
+         * accepted. */
+        o.prev_deadline_ms = grace_ms == 0 ? 0
+                             : grace_ms > UINT64_MAX - o.created_ms
+                                 ? UINT64_MAX
+                                 : o.created_ms + grace_ms;
+    }
     o.members = m;
     o.nmembers = nm;
     /* PROTOCOL.md §9.1: a revoked member is no receipter any more. */
@@ -417,7 +491,21 @@ static int rotate(const char *dir, const char *filter, const char *drop,
         goto err;
     }
     o.rcpt = &rcpt;
+    for (size_t i = 0; i < nnew; i++) {
+        rc = secmq__peer_write(a.kr, &newp[i], e);
+        if (rc != SECMQ_OK) {
+            goto err;
+        }
+    }
     rc = issue(a.kr, cid, &o, out_dir, cb, user, e);
+    if (rc == SECMQ_OK && add != NULL) {
+        secmq__note(cb, user,
+                    "channel '%s': %zu member(s) added, new key (epoch %u)%s",
+                    filter, nadd, (unsigned)o.epoch,
+                    o.period_ms != 0 ? ": a fresh chain, the new members "
+                                       "open nothing sent before"
+                                     : "");
+    }
     if (rc == SECMQ_OK && drop != NULL) {
         /* An old grant of the revoked member in out_dir is useless now. */
         snprintf(fname, sizeof fname, "%s.grant", drop);
@@ -432,6 +520,7 @@ err:
         sodium_free(keys);
     }
     free(m);
+    free(newp);
     secmq__rcpt_free(&rcpt);
     secmq__admin_end(&a);
     return rc;
@@ -447,7 +536,7 @@ int secmq_channel_rotate(const char *dir, const char *filter, uint64_t grace_ms,
     if (dir == NULL || filter == NULL || out_dir == NULL) {
         return secmq__kerr_set(&e, SECMQ_E_INVAL, "invalid argument");
     }
-    return rotate(dir, filter, NULL, grace_ms, out_dir, cb, user, &e);
+    return rotate(dir, filter, NULL, NULL, grace_ms, out_dir, cb, user, &e);
 }
 
 int secmq_channel_revoke(const char *dir, const char *filter, const char *name,
@@ -461,5 +550,28 @@ int secmq_channel_revoke(const char *dir, const char *filter, const char *name,
     if (dir == NULL || filter == NULL || name == NULL || out_dir == NULL) {
         return secmq__kerr_set(&e, SECMQ_E_INVAL, "invalid argument");
     }
-    return rotate(dir, filter, name, grace_ms, out_dir, cb, user, &e);
+    return rotate(dir, filter, name, NULL, grace_ms, out_dir, cb, user, &e);
+}
+
+int secmq_channel_add(const char *dir, const secmq_channel_spec *members,
+                      uint64_t grace_ms, const char *out_dir,
+                      secmq_keyring_note_cb cb, void *user, char *err,
+                      size_t errlen)
+{
+    secmq__kerr e = {err, errlen};
+
+    secmq__clear_err(err, errlen);
+    if (dir == NULL || members == NULL || members->filter == NULL ||
+        out_dir == NULL ||
+        (members->publishers == NULL && members->n_publishers) ||
+        (members->subscribers == NULL && members->n_subscribers)) {
+        return secmq__kerr_set(&e, SECMQ_E_INVAL, "invalid argument");
+    }
+    if (members->n_publishers + members->n_subscribers == 0) {
+        return secmq__kerr_set(&e, SECMQ_E_INVAL,
+                               "channel '%.64s': no member to add",
+                               members->filter);
+    }
+    return rotate(dir, members->filter, NULL, members, grace_ms, out_dir, cb,
+                  user, &e);
 }

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "keyring_int.h"
+#include "ratchet_int.h"
 #include "topicfilter_int.h"
 
 enum { IT_PEER = 1, IT_GRANT = 2 };
@@ -28,6 +29,7 @@ typedef struct item {
     secmq__ident pub;    /* peers */
     unsigned char *body; /* grants: sodium_malloc'd opened body */
     secmq_grant_fields g;
+    secmq_grant_ratchet rt; /* grants: period_ms 0 without epochs */
     unsigned char cid[SECMQ__CID_BYTES];
     int prev;  /* grants: the item that becomes previous, or
                   -1 none, -2 the grant on disk */
@@ -96,7 +98,8 @@ static cstate *cstate_get(secmq_keyring *kr, cstate *cs, size_t *ncs,
     if (ch != NULL) {
         cs[*ncs].epoch = ch->epoch;
         memcpy(cs[*ncs].key_id, ch->key_id, SECMQ_ID_BYTES);
-        cs[*ncs].cur = ch->owned ? -1 : -2;
+        /* A chain file (§5.3) is no grant to keep as the previous one. */
+        cs[*ncs].cur = ch->owned || ch->chain != NULL ? -1 : -2;
     }
     return &cs[(*ncs)++];
 }
@@ -161,7 +164,7 @@ static int import_decide(secmq_keyring *kr, item *items, size_t n, size_t *idx,
     for (size_t k = 0; k < nidx; k++) {
         item *it = &items[idx[k]];
         rc = secmq__grant_check(kr, it->path, it->raw, it->len, &it->body,
-                                &it->g, NULL, e);
+                                &it->g, NULL, &it->rt, e);
         if (rc != SECMQ_OK) {
             return rc;
         }
@@ -204,11 +207,44 @@ static int import_decide(secmq_keyring *kr, item *items, size_t n, size_t *idx,
     return SECMQ_OK;
 }
 
+/*
+ * A grant of a channel with epochs (§3.2, §5.3): kept as the chain file
+ * at the lowest step held now, never as the grant file; the grant files
+ * of the channel's earlier keys go.
+ */
+static int import_write_chain(const secmq_keyring *kr, item *it,
+                              const char *cur, const char *prev, secmq__kerr *e)
+{
+    unsigned char *k;
+    size_t blen = it->len - SECMQ_GRANT_HEADER_BYTES - SECMQ_GRANT_SEAL_BYTES;
+    uint32_t lo;
+    int rc;
+
+    lo = secmq__ratchet_lowest(it->g.created_ms, it->rt.period_ms,
+                               it->rt.grace_ms, it->rt.step, secmq__unix_ms());
+    k = sodium_malloc(SECMQ_KEY_BYTES);
+    if (k == NULL) {
+        return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
+    }
+    memcpy(k, it->g.channel_key, SECMQ_KEY_BYTES);
+    /* SECURITY: the steps past their grace are not even written. */
+    secmq__ratchet_advance(k, lo - it->rt.step);
+    rc = secmq__chain_write(kr, it->cid, lo, k, it->body, blen, e);
+    sodium_free(k);
+    if (rc == SECMQ_OK) {
+        rc = secmq__kfile_remove(cur, e);
+    }
+    if (rc == SECMQ_OK) {
+        rc = secmq__kfile_remove(prev, e);
+    }
+    return rc;
+}
+
 /* Write the newest grant of a channel, and the one it replaces. */
 static int import_write_grant(const secmq_keyring *kr, item *items, item *it,
                               secmq__kerr *e)
 {
-    char cur[SECMQ__PATH_MAX], prev[SECMQ__PATH_MAX];
+    char cur[SECMQ__PATH_MAX], prev[SECMQ__PATH_MAX], chain[SECMQ__PATH_MAX];
     unsigned char *old = NULL;
     size_t oldlen = 0;
     int rc;
@@ -216,8 +252,18 @@ static int import_write_grant(const secmq_keyring *kr, item *items, item *it,
     if (secmq__chan_path(cur, sizeof cur, kr->dir, "grants", it->cid,
                          ".grant") != 0 ||
         secmq__chan_path(prev, sizeof prev, kr->dir, "grants", it->cid,
-                         ".prev.grant") != 0) {
+                         ".prev.grant") != 0 ||
+        secmq__chan_path(chain, sizeof chain, kr->dir, "grants", it->cid,
+                         ".chain") != 0) {
         return secmq__kerr_set(e, SECMQ_E_IO, "%s: path too long", kr->dir);
+    }
+    if (it->rt.period_ms != 0) {
+        return import_write_chain(kr, it, cur, prev, e);
+    }
+    /* A channel that had epochs and now has a static key. */
+    rc = secmq__kfile_remove(chain, e);
+    if (rc != SECMQ_OK) {
+        return rc;
     }
     if (it->prev == -2) {
         rc = secmq__kfile_read(cur, SECMQ__GRANT_FILE_MAX, 0, &old, &oldlen, e);
@@ -313,12 +359,16 @@ int secmq_keyring_import(const char *dir, const char *const *files, size_t n,
             continue;
         }
         owner = secmq__peer_by_pk(a.kr, it->g.owner_pk);
-        secmq__note(cb, user, "%s: channel '%.*s' epoch %u from %s, %s%s",
+        secmq__note(cb, user, "%s: channel '%.*s' epoch %u from %s, %s%s%s",
                     it->path, (int)it->g.filter_len, it->g.filter,
                     (unsigned)it->g.epoch,
                     owner != NULL ? owner->name : a.kr->self.name,
                     (it->g.flags & SECMQ_GRANT_MAY_PUBLISH) ? "publisher"
                                                             : "subscriber",
+                    it->rt.period_ms != 0
+                        ? ", key ratcheted every epoch (kept as a chain "
+                          "file: delete this grant file now)"
+                        : "",
                     it->final ? "" : " (superseded in this import)");
     }
     rc = SECMQ_OK;

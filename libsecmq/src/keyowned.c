@@ -10,10 +10,15 @@
 
 #include <sodium.h>
 
+#include "bytes_int.h"
 #include "keyring_int.h"
+#include "ratchet_int.h"
 #include "topicfilter_int.h"
 
 /* Largest owned-channel payload: filter, keys, 65535 members. */
+/* The ratchet block (§5.3): u8 2, period, grace, lo. */
+#define OWNED_RATCHET_TAG 2u
+#define OWNED_RATCHET_BYTES 13u
 #define OWNED_MAX (70000u + 65535u * (SECMQ_SIGN_PK_BYTES + 2u + 64u))
 
 static int same_pk(const unsigned char *a, const unsigned char *b)
@@ -72,6 +77,21 @@ static unsigned char *wr_bytes(unsigned char *p, const void *b, size_t n)
     return p + n;
 }
 
+/* The ratchet block of an owned file (after its tag): the channel's key
+ * is then the key of step lo (§5.3). */
+static int ratchet_read(secmq__kchan *ch, const unsigned char *key,
+                        const unsigned char *p, const char *path,
+                        secmq__kerr *e)
+{
+    uint32_t period = secmq__get_u32(p), grace = secmq__get_u32(p + 4);
+
+    if (!secmq__ratchet_valid(period, grace) || ch->has_prev) {
+        return secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: malformed", path);
+    }
+    return secmq__chain_new(ch, key, secmq__get_u32(p + 8),
+                            secmq__get_u32(p + 8), period, grace, NULL, 0, e);
+}
+
 int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
                       const secmq__owned *o, secmq__kerr *e)
 {
@@ -94,6 +114,7 @@ int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
         size += SECMQ_SIGN_PK_BYTES + 2 + strlen(o->members[i].name);
     }
     size += secmq__rcpt_owned_size(o->rcpt);
+    size += o->period_ms != 0 ? OWNED_RATCHET_BYTES : 0u;
     /* SECURITY: the payload holds channel keys. */
     buf = sodium_malloc(size);
     if (buf == NULL) {
@@ -119,6 +140,13 @@ int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
         p = wr_bytes(p, o->members[i].name, nl);
     }
     p = secmq__rcpt_owned_write(p, o->rcpt);
+    if (o->period_ms != 0) {
+        /* §5.3: the ratchet block; o->key is the key of step lo. */
+        p = wr_uint(p, OWNED_RATCHET_TAG, 1);
+        p = wr_uint(p, o->period_ms, 4);
+        p = wr_uint(p, o->ratchet_grace_ms, 4);
+        p = wr_uint(p, o->lo, 4);
+    }
     rc = secmq__kfile_seal_write(path, "owned", kr->sec->local_key, buf,
                                  (size_t)(p - buf), e);
     sodium_free(buf);
@@ -218,8 +246,13 @@ int secmq__owned_load(secmq_keyring *kr, const char *fname, secmq__kerr *e)
         }
     }
     ch->nmembers = n;
-    /* The receipt section (§5.3) is the rest, empty without receipts. */
-    if (r.bad || secmq__rcpt_owned_read(&ch->rcpt, r.p, r.left) != 0) {
+    if (!r.bad && r.left == OWNED_RATCHET_BYTES && *r.p == OWNED_RATCHET_TAG) {
+        rc = ratchet_read(ch, secmq__chan_key_w(kr, ch, 0), r.p + 1, path, e);
+        if (rc != SECMQ_OK) {
+            goto err_chan;
+        }
+    } else if (r.bad || secmq__rcpt_owned_read(&ch->rcpt, r.p, r.left) != 0) {
+        /* The receipt section (§5.3) is the rest, empty without receipts. */
         rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: malformed", path);
         goto err_chan;
     }

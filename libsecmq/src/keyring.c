@@ -52,12 +52,52 @@ int secmq__key_known(const secmq_keyring *kr, const unsigned char *key_id)
         if (!ch->member) {
             continue;
         }
+        if (ch->chain != NULL) {
+            /* A step of a chain: known while held (§3.2). */
+            if (secmq__chain_lookup((secmq_keyring *)kr, (secmq__kchan *)ch,
+                                    key_id, secmq__unix_ms(),
+                                    NULL) == SECMQ__KEY_HELD) {
+                return 1;
+            }
+            continue;
+        }
         if (same_id(ch->key_id, key_id) ||
             (ch->has_prev && same_id(ch->prev_key_id, key_id))) {
             return 1;
         }
     }
     return 0;
+}
+
+int secmq__key_state(secmq_keyring *kr, const unsigned char *key_id,
+                     uint64_t now_ms)
+{
+    int st, state = SECMQ__KEY_UNKNOWN;
+
+    for (size_t i = 0; i < kr->nchans; i++) {
+        secmq__kchan *ch = &kr->chans[i];
+        if (!ch->member) {
+            continue;
+        }
+        if (ch->chain != NULL) {
+            st = secmq__chain_lookup(kr, ch, key_id, now_ms, NULL);
+        } else if (same_id(ch->key_id, key_id)) {
+            st = SECMQ__KEY_HELD;
+        } else if (ch->has_prev && same_id(ch->prev_key_id, key_id)) {
+            st = ch->prev_held && now_ms <= ch->prev_deadline_ms
+                     ? SECMQ__KEY_HELD
+                     : SECMQ__KEY_EXPIRED;
+        } else {
+            st = SECMQ__KEY_UNKNOWN;
+        }
+        if (st == SECMQ__KEY_HELD) {
+            return st;
+        }
+        if (st == SECMQ__KEY_EXPIRED) {
+            state = st;
+        }
+    }
+    return state;
 }
 
 /* ---- persisted state ------------------------------------------------------
@@ -237,6 +277,16 @@ int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
         goto err;
     }
     secmq__msg_keys_derive(kr);
+    if (lockfd >= 0) {
+        close(lockfd); /* the chains' files take it exclusively */
+        lockfd = -1;
+    }
+    /* SECURITY: steps past their grace are erased in memory and on disk
+     * before anything is sealed or opened (§3.2). */
+    rc = secmq__chains_tick(kr, 1, &e);
+    if (rc != SECMQ_OK) {
+        goto err;
+    }
     rc = secmq__rx_load(kr, &e);
     if (rc != SECMQ_OK) {
         goto err;
@@ -274,6 +324,12 @@ void secmq_keyring_free(secmq_keyring *kr)
     }
     if (secmq__rx_close(kr, &e) != SECMQ_OK) {
         fprintf(stderr, "secmq: keyring '%s': replay state not saved: %s\n",
+                kr->self.name, msg);
+    }
+    if (secmq__chains_tick(kr, 1, &e) != SECMQ_OK) {
+        fprintf(stderr,
+                "secmq: keyring '%s': erased epoch keys are still on "
+                "disk: %s\n",
                 kr->self.name, msg);
     }
     secmq__msg_keys_free(kr);
@@ -338,12 +394,25 @@ static int seal_on(secmq_keyring *kr, const secmq__kchan *ch, const char *topic,
     char msg[SECMQ_ERRMSG_BYTES];
     secmq__kerr e = {msg, sizeof msg};
     unsigned char nonce[SECMQ_ENV_NONCE_BYTES];
-    const unsigned char *mk;
+    unsigned char step_id[SECMQ_ID_BYTES], step_mk[SECMQ_KEY_BYTES];
+    const unsigned char *mk, *key_id = ch->key_id;
     secmq_seal_params p;
     secmq_seal_mode mode;
     size_t need;
     uint64_t seq = 0;
     int rc;
+
+    if (ch->chain != NULL) {
+        /* §3.2: this epoch's step key, named by its step key id. */
+        rc = secmq__chain_seal_key(kr, (secmq__kchan *)ch, step_id, step_mk);
+        if (rc != SECMQ_OK) {
+            return set_err(kr, rc,
+                           "seal on '%.64s': channel '%.64s' has used up "
+                           "its epochs: rotate it",
+                           topic, ch->filter);
+        }
+        key_id = step_id;
+    }
 
     /* One lock for the mode and the number: a buffer too small for the
      * mode takes no number. */
@@ -359,15 +428,16 @@ static int seal_on(secmq_keyring *kr, const secmq__kchan *ch, const char *topic,
                        "seal: %zu-byte buffer too small for %zu bytes sealed",
                        out_cap, need);
     }
-    rc = take_seq(kr, ch->key_id, &seq, &e);
+    rc = take_seq(kr, key_id, &seq, &e);
     pthread_mutex_unlock(&kr->tx_lock);
     if (rc != SECMQ_OK) {
+        sodium_memzero(step_mk, sizeof step_mk);
         return set_err(kr, rc, "seal: %s", msg);
     }
     memset(&p, 0, sizeof p);
     p.mode = mode;
-    p.channel_key = secmq__chan_key(kr, ch, 0);
-    p.key_id = ch->key_id;
+    p.channel_key = ch->chain != NULL ? NULL : secmq__chan_key(kr, ch, 0);
+    p.key_id = key_id;
     p.sender_id = kr->self.id;
     p.sender_sk = kr->sec->sk;
     p.seq = seq;
@@ -376,8 +446,10 @@ static int seal_on(secmq_keyring *kr, const secmq__kchan *ch, const char *topic,
      * generator seeded by the system (nonce.c): no system call each. */
     secmq__nonce_fill(nonce, sizeof nonce);
     p.nonce = nonce;
-    mk = secmq__msg_key(kr, ch, 0); /* NULL: the seal derives it */
+    /* NULL: the seal derives it */
+    mk = ch->chain != NULL ? step_mk : secmq__msg_key(kr, ch, 0);
     rc = secmq__envelope_seal_mk(out, out_cap, out_len, &p, mk, topic, pt, len);
+    sodium_memzero(step_mk, sizeof step_mk);
     if (rc != SECMQ_OK) {
         return set_err(kr, rc, "seal on '%.64s': %s", topic,
                        secmq_strerror(rc));
@@ -477,11 +549,29 @@ static void find_sender(const secmq_keyring *kr, const secmq__kchan *ch,
  * message key derived at open (*mk NULL: not derived). */
 static int find_key(const secmq_keyring *kr, const char *topic, size_t tlen,
                     const unsigned char *key_id, const secmq__kchan **chp,
-                    const unsigned char **key, const unsigned char **mk)
+                    const unsigned char **key, const unsigned char **mk,
+                    unsigned char *step_mk)
 {
+    int expired = 0;
+
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
         int cur = same_id(ch->key_id, key_id);
+        if (ch->chain != NULL && ch->member &&
+            secmq__filter_match(ch->filter, ch->filter_len, topic, tlen)) {
+            /* §3.2: a step of the chain held now, or one erased. */
+            int st =
+                secmq__chain_lookup((secmq_keyring *)kr, (secmq__kchan *)ch,
+                                    key_id, secmq__unix_ms(), step_mk);
+            if (st == SECMQ__KEY_HELD) {
+                *chp = ch;
+                *key = NULL;
+                *mk = step_mk;
+                return SECMQ_OPEN_OK;
+            }
+            expired |= st == SECMQ__KEY_EXPIRED;
+            continue;
+        }
         /* The key ids first: they rule out most channels for less than a
          * topic match. */
         if (!ch->member ||
@@ -509,7 +599,7 @@ static int find_key(const secmq_keyring *kr, const char *topic, size_t tlen,
             return SECMQ_OPEN_OK;
         }
     }
-    return SECMQ_OPEN_UNKNOWN_KEY;
+    return expired ? SECMQ_OPEN_KEY_EXPIRED : SECMQ_OPEN_UNKNOWN_KEY;
 }
 
 int secmq_keyring_open_msg(secmq_keyring *kr, const char *topic,
@@ -564,6 +654,7 @@ int secmq__keyring_verify(const secmq_keyring *kr_c, const char *topic,
     secmq_keyring *kr = (secmq_keyring *)kr_c;
     const secmq__kchan *ch = NULL;
     const unsigned char *key = NULL, *mk = NULL, *pk = NULL;
+    unsigned char step_mk[SECMQ_KEY_BYTES];
     uint64_t max_age, now, age;
     size_t tlen;
     int why, publisher = 0;
@@ -590,7 +681,7 @@ int secmq__keyring_verify(const secmq_keyring *kr_c, const char *topic,
         goto fail;
     }
     /* Step 2. */
-    why = find_key(kr, topic, tlen, o->f.key_id, &ch, &key, &mk);
+    why = find_key(kr, topic, tlen, o->f.key_id, &ch, &key, &mk, step_mk);
     if (why != SECMQ_OPEN_OK) {
         goto fail;
     }
@@ -604,6 +695,7 @@ int secmq__keyring_verify(const secmq_keyring *kr_c, const char *topic,
     why =
         secmq__envelope_open_mk(out, out_cap, &o->ptlen, &o->f, topic, key, mk,
                                 o->f.mode == SECMQ_SEAL_SIGNED ? pk : NULL);
+    sodium_memzero(step_mk, sizeof step_mk);
     if (why != SECMQ_OPEN_OK) {
         goto fail;
     }
@@ -629,6 +721,7 @@ int secmq__keyring_verify(const secmq_keyring *kr_c, const char *topic,
     }
     return SECMQ_OK;
 fail:
+    sodium_memzero(step_mk, sizeof step_mk);
     o->ptlen = 0;
     return refuse(kr, topic, &o->f, o->sender, out, len, why, reason);
 }

@@ -55,6 +55,30 @@ typedef struct secmq__krcpt {
     const char **names;                    /* -> display, malloc'd */
 } secmq__krcpt;
 
+/*
+ * The epoch ratchet of a channel (PROTOCOL.md §3.2, keychain.c). Only the
+ * key of the lowest step still held is kept; the message keys and step key
+ * ids of steps lo .. lo + n - 1 are derived from it as time needs them.
+ * Guarded by the keyring's chain_lock once the keyring is open.
+ */
+typedef struct secmq__kchain {
+    uint32_t period_ms;
+    uint32_t grace_ms;
+    uint32_t lo;       /* the lowest step held */
+    uint32_t saved_lo; /* the lowest step the file on disk holds */
+    uint32_t n;        /* steps derived: lo .. lo + n - 1 */
+    uint32_t cap;      /* room for this many */
+    /* sodium_malloc: k_lo (32), k_top (32: the key of step lo + n - 1),
+     * then cap message keys of 32. */
+    unsigned char *sec;
+    unsigned char *ids; /* cap step key ids of SECMQ_ID_BYTES, malloc'd */
+    /* A member's kept grant body (PROTOCOL.md §5.3, channel key zeroed),
+     * malloc'd; NULL for an owned channel. */
+    unsigned char *body;
+    size_t body_len;
+    int save_failed; /* the last save failed (said once on stderr) */
+} secmq__kchain;
+
 /* A channel: owned by this identity, or held through a grant, or both. */
 typedef struct secmq__kchan {
     unsigned char cid[SECMQ__CID_BYTES];
@@ -78,7 +102,8 @@ typedef struct secmq__kchan {
     size_t npubs;
     secmq__kmember *members; /* owned channels only */
     size_t nmembers;
-    secmq__krcpt rcpt; /* receipts (§9.1) */
+    secmq__krcpt rcpt;    /* receipts (§9.1) */
+    secmq__kchain *chain; /* the epoch ratchet (§3.2), or NULL: a static key */
     /* For secmq_keyring_channel(): arrays pointing at the names above. */
     const char **pub_names;
     const char **member_names;
@@ -144,11 +169,14 @@ struct secmq_keyring {
     atomic_int rx_begun; /* the first compaction under the lock was done */
     secmq__rj journal;
 
+    /* The ratchets of the channels that have one (keychain.c). */
+    pthread_mutex_t chain_lock;
+
     /* The latest failure, guarded by err_lock. */
     pthread_mutex_t err_lock;
     char errmsg[SECMQ_ERRMSG_BYTES];
 
-    int locks_ready; /* the four mutexes are initialised */
+    int locks_ready; /* the five mutexes are initialised */
 };
 
 /*
@@ -355,8 +383,12 @@ typedef struct secmq__owned {
     size_t nmembers;
     const secmq__krcpt *rcpt; /* BORROWED; NULL or on = 0: no receipts */
     /* Secrets, pointing into sodium_malloc memory the caller owns. */
-    unsigned char *key;      /* 32 bytes */
+    unsigned char *key;      /* 32 bytes; with a ratchet, the key of step lo */
     unsigned char *prev_key; /* 32 bytes */
+    /* The epoch ratchet (§3.2): period_ms 0 for a static key. */
+    uint32_t period_ms;
+    uint32_t ratchet_grace_ms;
+    uint32_t lo;
 } secmq__owned;
 
 /* Seal o into DIR/owned/<cid>.chan with the local key (keyowned.c). */
@@ -365,6 +397,70 @@ int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
 /* Read DIR/owned/<fname> into a new channel of kr (keyowned.c).
  * SECMQ_OK, SECMQ_E_KEYRING (malformed, tampered, renamed), _E_NOMEM. */
 int secmq__owned_load(secmq_keyring *kr, const char *fname, secmq__kerr *e);
+
+/* ---- the epoch ratchet (keychain.c) ---- */
+
+/*
+ * Give ch a ratchet whose lowest held step is lo with key k (32 bytes,
+ * copied), for epochs of period_ms and a grace of grace_ms; body (body_len
+ * bytes, copied; NULL for an owned channel) is a member's kept grant body.
+ * saved_lo is what the file holds. SECMQ_OK or SECMQ_E_NOMEM.
+ */
+int secmq__chain_new(secmq__kchan *ch, const unsigned char *k, uint32_t lo,
+                     uint32_t saved_lo, uint32_t period_ms, uint32_t grace_ms,
+                     const unsigned char *body, size_t body_len,
+                     secmq__kerr *e);
+/* Wipe and free ch's ratchet (NULL is a no-op). */
+void secmq__chain_free(secmq__kchan *ch);
+/*
+ * Move ch's ratchet to now_ms: steps past their grace are erased (their
+ * keys wiped), the steps up to step(now) + 1 are derived. Caller holds
+ * chain_lock (or owns the keyring alone). Returns 1 when lo moved.
+ */
+int secmq__chain_sync(secmq__kchan *ch, uint64_t now_ms);
+/*
+ * The key (32 bytes into k) of step s >= lo of ch's chain, derived
+ * forward; -1 when s < lo. Caller holds chain_lock or owns the keyring.
+ */
+int secmq__chain_key_at(const secmq__kchan *ch, uint32_t s, unsigned char *k);
+/*
+ * For sealing on ch at now_ms: the step key id and message key of step
+ * max(step(now), lo) into id / mk. Takes chain_lock; saves the chain's
+ * file when it moved. SECMQ_OK, or SECMQ_E_NO_KEY past the last step.
+ */
+int secmq__chain_seal_key(secmq_keyring *kr, secmq__kchan *ch,
+                          unsigned char *id, unsigned char *mk);
+/*
+ * For opening: whether key_id names a step of ch held at now_ms (mk gets
+ * its message key: SECMQ__KEY_HELD), a step erased lately
+ * (SECMQ__KEY_EXPIRED) or none (SECMQ__KEY_UNKNOWN). Takes chain_lock.
+ */
+int secmq__chain_lookup(secmq_keyring *kr, secmq__kchan *ch,
+                        const unsigned char *key_id, uint64_t now_ms,
+                        unsigned char *mk);
+/*
+ * Write ch's chain position to its file (grants/<cid>.chain, or the owned
+ * file) under the directory's exclusive lock, never moving the file back
+ * to a lower step or over another chain. blocking 0: give up (SECMQ_OK,
+ * still unsaved) when the lock is busy. SECMQ_OK, SECMQ_E_IO,
+ * SECMQ_E_KEYRING.
+ */
+int secmq__chain_save(secmq_keyring *kr, secmq__kchan *ch, int blocking,
+                      secmq__kerr *e);
+/*
+ * Move every chain of kr to now and save those that moved (blocking:
+ * wait for the directory lock; then also remove a grant file left beside
+ * a chain file). SECMQ_OK or the first failure (the rest are still done).
+ */
+int secmq__chains_tick(secmq_keyring *kr, int blocking, secmq__kerr *e);
+/* Load DIR/grants/<fname> (a .chain file) into a new channel of kr.
+ * SECMQ_OK, SECMQ_E_KEYRING, SECMQ_E_NOMEM. */
+int secmq__chain_load(secmq_keyring *kr, const char *fname, secmq__kerr *e);
+/* Write a member's chain file for the GB3 grant body (blen bytes, the
+ * signature checked) holding the key of step lo (32 bytes). */
+int secmq__chain_write(const secmq_keyring *kr, const unsigned char *cid,
+                       uint32_t lo, const unsigned char *k,
+                       const unsigned char *body, size_t blen, secmq__kerr *e);
 
 /* ---- building the channels of a keyring being loaded (keystore.c) ---- */
 
@@ -390,13 +486,26 @@ int secmq__name_is_cid(const char *name, const unsigned char *cid,
  * well-formed with a valid owner signature, member is this identity,
  * owner is this identity or a trusted peer (kr->peers). On success *body
  * (sodium_malloc'd; sodium_free it) holds the body and g points into it.
- * Epochs are the caller's business. Returns SECMQ_OK, SECMQ_E_KEYRING,
+ * rt receives the ratchet of a SECMQGB3 grant; rt NULL refuses such a
+ * grant (the keyring keeps those as chain files, §5.3). Epochs are the
+ * caller's business. Returns SECMQ_OK, SECMQ_E_KEYRING,
  * SECMQ_E_NOMEM.
  */
 int secmq__grant_check(const secmq_keyring *kr, const char *label,
                        const unsigned char *grant, size_t len,
                        unsigned char **body, secmq_grant_fields *g,
-                       secmq_grant_receipts *r, secmq__kerr *e);
+                       secmq_grant_receipts *r, secmq_grant_ratchet *rt,
+                       secmq__kerr *e);
+/* The checks of secmq__grant_check after the body: addressed to this
+ * identity, from this identity or a trusted peer. SECMQ_OK or
+ * SECMQ_E_KEYRING. */
+int secmq__grant_trusted(const secmq_keyring *kr, const char *label,
+                         const secmq_grant_fields *g, secmq__kerr *e);
+/* Fill ch (from secmq__chan_add) from a checked grant; r NULL: no
+ * receipts. SECMQ_OK or SECMQ_E_NOMEM. */
+int secmq__chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
+                           const secmq_grant_fields *g,
+                           const secmq_grant_receipts *r, secmq__kerr *e);
 
 /* ---- receipt fields of channels (keyreceipts.c) ---- */
 

@@ -242,6 +242,7 @@ void secmq__chan_drop_last(secmq_keyring *kr)
     free(ch->pubs);
     free(ch->members);
     secmq__rcpt_free(&ch->rcpt);
+    secmq__chain_free(ch);
     kr->nchans--;
 }
 
@@ -304,14 +305,43 @@ static const char *refusal_text(int st)
     }
 }
 
+int secmq__grant_trusted(const secmq_keyring *kr, const char *label,
+                         const secmq_grant_fields *g, secmq__kerr *e)
+{
+    char h1[2 * SECMQ_ID_BYTES + 1], h2[2 * SECMQ_ID_BYTES + 1];
+    unsigned char id[SECMQ_ID_BYTES];
+
+    if (!same_pk(g->member_pk, kr->self.pk)) {
+        secmq_identity_id(id, g->member_pk);
+        return secmq__kerr_set(
+            e, SECMQ_E_KEYRING,
+            "%s: grant for someone else (member id %s; this keyring is "
+            "'%s', id %s)",
+            label, secmq__hex(h1, id, SECMQ_ID_BYTES), kr->self.name,
+            secmq__hex(h2, kr->self.id, SECMQ_ID_BYTES));
+    }
+    /* SECURITY: a valid signature proves nothing unless its key is one we
+     * were told to trust. */
+    if (!same_pk(g->owner_pk, kr->self.pk) &&
+        secmq__peer_by_pk(kr, g->owner_pk) == NULL) {
+        secmq_identity_id(id, g->owner_pk);
+        return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                               "%s: grant from an untrusted owner (id %s): "
+                               "import the owner's public identity first",
+                               label, secmq__hex(h1, id, SECMQ_ID_BYTES));
+    }
+    return SECMQ_OK;
+}
+
 int secmq__grant_check(const secmq_keyring *kr, const char *label,
                        const unsigned char *grant, size_t len,
                        unsigned char **body, secmq_grant_fields *g,
-                       secmq_grant_receipts *r, secmq__kerr *e)
+                       secmq_grant_receipts *r, secmq_grant_ratchet *rt,
+                       secmq__kerr *e)
 {
     secmq_grant_receipts rs;
+    secmq_grant_ratchet rts;
     char h1[2 * SECMQ_ID_BYTES + 1], h2[2 * SECMQ_ID_BYTES + 1];
-    unsigned char id[SECMQ_ID_BYTES];
     unsigned char *b;
     size_t blen = 0;
     int st, rc;
@@ -346,7 +376,7 @@ int secmq__grant_check(const secmq_keyring *kr, const char *label,
                              label);
         goto err;
     }
-    st = secmq_grant_body_parse_v2(b, blen, g, &rs);
+    st = secmq_grant_body_parse_v3(b, blen, g, &rs, &rts);
     if (st == SECMQ_GRANT_BAD_SIGNATURE) {
         rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
                              "%s: the owner's signature does not verify "
@@ -360,29 +390,23 @@ int secmq__grant_check(const secmq_keyring *kr, const char *label,
                              refusal_text(st));
         goto err;
     }
-    if (!same_pk(g->member_pk, kr->self.pk)) {
-        secmq_identity_id(id, g->member_pk);
-        rc = secmq__kerr_set(
-            e, SECMQ_E_KEYRING,
-            "%s: grant for someone else (member id %s; this keyring is "
-            "'%s', id %s)",
-            label, secmq__hex(h1, id, SECMQ_ID_BYTES), kr->self.name,
-            secmq__hex(h2, kr->self.id, SECMQ_ID_BYTES));
+    rc = secmq__grant_trusted(kr, label, g, e);
+    if (rc != SECMQ_OK) {
         goto err;
     }
-    /* SECURITY: a valid signature proves nothing unless its key is one we
-     * were told to trust. */
-    if (!same_pk(g->owner_pk, kr->self.pk) &&
-        secmq__peer_by_pk(kr, g->owner_pk) == NULL) {
-        secmq_identity_id(id, g->owner_pk);
+    if (rts.period_ms != 0 && rt == NULL) {
         rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
-                             "%s: grant from an untrusted owner (id %s): "
-                             "import the owner's public identity first",
-                             label, secmq__hex(h1, id, SECMQ_ID_BYTES));
+                             "%s: a grant of a channel with epochs is kept "
+                             "as grants/<id>.chain, not as a grant file: "
+                             "import it with `secmq-keys import`",
+                             label);
         goto err;
     }
     if (r != NULL) {
         *r = rs;
+    }
+    if (rt != NULL) {
+        *rt = rts;
     }
     *body = b;
     return SECMQ_OK;
@@ -402,8 +426,7 @@ static int has_prev_id(const unsigned char *id)
     return acc != 0;
 }
 
-/* Fill ch from a checked grant. */
-static int chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
+int secmq__chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
                            const secmq_grant_fields *g,
                            const secmq_grant_receipts *r, secmq__kerr *e)
 {
@@ -441,6 +464,9 @@ static int chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
         secmq_identity_id(ch->pubs[i].id, ch->pubs[i].pk);
     }
     ch->npubs = g->n_publishers;
+    if (r == NULL) {
+        return SECMQ_OK;
+    }
     return secmq__rcpt_from_grant(&ch->rcpt, r, e);
 }
 
@@ -457,7 +483,7 @@ static int read_grant(const secmq_keyring *kr, const char *path,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = secmq__grant_check(kr, path, raw, len, body, g, r, e);
+    rc = secmq__grant_check(kr, path, raw, len, body, g, r, NULL, e);
     secmq__kfile_release(raw, len + 1, 0);
     return rc;
 }
@@ -496,7 +522,7 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
     }
     rc = secmq__chan_add(kr, &ch, e);
     if (rc == SECMQ_OK) {
-        rc = chan_from_grant(kr, ch, &g, &gr, e);
+        rc = secmq__chan_from_grant(kr, ch, &g, &gr, e);
         if (rc != SECMQ_OK) {
             secmq__chan_drop_last(kr);
         }
@@ -663,6 +689,17 @@ static int load_all(secmq_keyring *kr, secmq__kerr *e)
     free_names(names, n);
     names = NULL;
     n = 0;
+    /* Ratcheted channels (§5.3) before grants: a grant file left beside
+     * its chain file by an interrupted import is then ignored. */
+    if (rc == SECMQ_OK) {
+        rc = list_dir(kr->dir, "grants", ".chain", NULL, &names, &n, e);
+    }
+    for (size_t i = 0; rc == SECMQ_OK && i < n; i++) {
+        rc = secmq__chain_load(kr, names[i], e);
+    }
+    free_names(names, n);
+    names = NULL;
+    n = 0;
     if (rc == SECMQ_OK) {
         rc =
             list_dir(kr->dir, "grants", ".grant", ".prev.grant", &names, &n, e);
@@ -704,6 +741,7 @@ int secmq__keystore_load(secmq_keyring **out, const char *dir, secmq__kerr *e)
     pthread_mutex_init(&kr->rx_lock, NULL);
     pthread_mutex_init(&kr->sync_lock, NULL);
     pthread_mutex_init(&kr->err_lock, NULL);
+    pthread_mutex_init(&kr->chain_lock, NULL);
     kr->locks_ready = 1;
     kr->dir = strdup(dir);
     kr->sec = sodium_malloc(sizeof *kr->sec);
@@ -714,6 +752,14 @@ int secmq__keystore_load(secmq_keyring **out, const char *dir, secmq__kerr *e)
     rc = load_all(kr, e);
     if (rc != SECMQ_OK) {
         goto err;
+    }
+    /* SECURITY: a ratcheted channel's key lives in its chain only, which
+     * erases it as its epochs pass; no copy stays in the key slots. */
+    for (size_t i = 0; i < kr->nchans; i++) {
+        if (kr->chans[i].chain != NULL) {
+            sodium_memzero(secmq__chan_key_w(kr, &kr->chans[i], 0),
+                           2 * SECMQ_KEY_BYTES);
+        }
     }
     /* SECURITY: nothing writes the secrets after loading; a stray write
      * now faults instead of corrupting or leaking them. */
@@ -742,6 +788,7 @@ void secmq__keystore_free(secmq_keyring *kr)
         free(ch->member_names);
         free(ch->member_pub);
         secmq__rcpt_free(&ch->rcpt);
+        secmq__chain_free(ch);
     }
     free(kr->chans);
     if (kr->keys != NULL) {
@@ -768,6 +815,7 @@ void secmq__keystore_free(secmq_keyring *kr)
         pthread_mutex_destroy(&kr->rx_lock);
         pthread_mutex_destroy(&kr->sync_lock);
         pthread_mutex_destroy(&kr->err_lock);
+        pthread_mutex_destroy(&kr->chain_lock);
     }
     free(kr->dir);
     free(kr);

@@ -51,15 +51,17 @@ typedef enum secmq_grant_status {
     SECMQ_GRANT_BAD_PUBLISHERS = 7, /* no publisher, or one listed twice */
     SECMQ_GRANT_PUBLISHER_MISMATCH = 8, /* flag bit 0 (may publish) is not
                                            exactly "member_pk is listed" */
-    SECMQ_GRANT_BAD_RECEIPTS = 9        /* SECMQGB2: no receipter, one listed
+    SECMQ_GRANT_BAD_RECEIPTS = 9,       /* SECMQGB2: no receipter, one listed
                                            twice, or need > number of receipters */
+    SECMQ_GRANT_BAD_RATCHET = 10        /* SECMQGB3: epoch length or grace out
+                                           of range, or a previous key named */
 } secmq_grant_status;
 
 /*
  * secmq_grant_status_name -- the reason name PROTOCOL.md §5.1 gives a
  * status ("ok", "malformed", "not_for_me", "bad_seal", "bad_signature",
  * "bad_epoch", "bad_flags", "bad_publishers", "publisher_mismatch",
- * "bad_receipts"), or "unknown". Never NULL; a static string.
+ * "bad_receipts", "bad_ratchet"), or "unknown". Never NULL; a static string.
  */
 SECMQ_API const char *secmq_grant_status_name(int status);
 
@@ -98,6 +100,18 @@ typedef struct secmq_grant_receipts {
     const unsigned char *receipters; /* n_receipters * 32 bytes */
     size_t n_receipters;             /* 1..65535, distinct */
 } secmq_grant_receipts;
+
+/*
+ * The epoch ratchet of a channel created with an epoch length (PROTOCOL.md
+ * §3.2, body magic SECMQGB3). period_ms 0: a channel without a ratchet
+ * (every other field 0).
+ */
+typedef struct secmq_grant_ratchet {
+    uint32_t period_ms; /* one epoch, 1000 .. 2^31-1 ms */
+    uint32_t grace_ms;  /* a step's key is kept this long past its epoch,
+                           at most 1024 epochs and 2^31-1 ms */
+    uint32_t step;      /* the chain step of the body's channel_key */
+} secmq_grant_ratchet;
 
 /*
  * secmq_grant_body_size -- bytes of a body with this filter length and
@@ -177,6 +191,47 @@ SECMQ_API int
 secmq_grant_body_parse_v2(const unsigned char *body, size_t len,
                           secmq_grant_fields *g,
                           secmq_grant_receipts *r) SECMQ_NODISCARD;
+
+/*
+ * secmq_grant_body_size_v3 -- as secmq_grant_body_size_v2, for a body with
+ * the receipt fields r and the ratchet rt (both BORROWED, either may be
+ * NULL; a body cannot have both: 0). 0 if out of range.
+ */
+SECMQ_API size_t secmq_grant_body_size_v3(size_t filter_len,
+                                          size_t n_publishers,
+                                          const secmq_grant_receipts *r,
+                                          const secmq_grant_ratchet *rt);
+
+/*
+ * secmq_grant_body_build_v3 -- as secmq_grant_body_build_v2; with rt
+ * (BORROWED) non-NULL and rt->period_ms non-zero the body is a SECMQGB3
+ * body carrying rt, whose g->channel_key is the key of chain step
+ * rt->step. rt must pass PROTOCOL.md §5.1's ratchet rule (epoch length and
+ * grace in range, g names no previous key and no grace deadline) and r
+ * must then be NULL or empty, else SECMQ_E_INVAL. rt NULL builds what
+ * secmq_grant_body_build_v2 builds. Returns SECMQ_OK, SECMQ_E_INVAL or
+ * SECMQ_E_OVERSIZE. Never allocates.
+ */
+SECMQ_API int secmq_grant_body_build_v3(unsigned char *out, size_t out_cap,
+                                        size_t *out_len,
+                                        const secmq_grant_fields *g,
+                                        const secmq_grant_receipts *r,
+                                        const secmq_grant_ratchet *rt,
+                                        const unsigned char *owner_sk);
+
+/*
+ * secmq_grant_body_parse_v3 -- as secmq_grant_body_parse_v2, and also
+ * accepts SECMQGB3 bodies: their ratchet fields go to rt, checked after
+ * the other field rules (SECMQ_GRANT_BAD_RATCHET). For SECMQGB1 and
+ * SECMQGB2 bodies rt is zeroed. r and rt must not be NULL
+ * (SECMQ_GRANT_MALFORMED). On failure g, r and rt are wiped.
+ * secmq_grant_body_parse and secmq_grant_body_parse_v2 refuse every
+ * SECMQGB3 body as SECMQ_GRANT_MALFORMED (§6).
+ */
+SECMQ_API int
+secmq_grant_body_parse_v3(const unsigned char *body, size_t len,
+                          secmq_grant_fields *g, secmq_grant_receipts *r,
+                          secmq_grant_ratchet *rt) SECMQ_NODISCARD;
 
 /*
  * secmq_grant_file_size -- bytes of a grant file around a body of body_len

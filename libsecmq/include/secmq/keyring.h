@@ -64,6 +64,11 @@ extern "C" {
 #define SECMQ_NAME_MAX 64u
 /* Default grace period of `channel rotate`, in ms (revoke defaults to 0). */
 #define SECMQ_GRACE_DEFAULT_MS 3600000u
+/* The grace secmq-keys gives a channel with epochs unless told (and never
+ * more than one epoch): long enough for a broker restart and clients
+ * reconnecting with backoff, short enough that a stolen device holds at
+ * most the current epoch's key and ten minutes of the one before. */
+#define SECMQ_EPOCH_GRACE_DEFAULT_MS 600000u
 /* Sequence numbers reserved per persisted block (PROTOCOL.md §4). */
 #define SECMQ_SEQ_BLOCK 4096u
 /* The replay journal is folded into DIR/state/replay (and emptied) once
@@ -331,6 +336,19 @@ typedef struct secmq_channel_receipt_info {
     const char *const *receipters; /* names (or hex ids) */
 } secmq_channel_receipt_info;
 
+/*
+ * The epoch ratchet of a channel (PROTOCOL.md §3.2), as this keyring holds
+ * it at the moment of the call.
+ */
+typedef struct secmq_channel_ratchet_info {
+    int on;             /* 1: the channel's key moves every epoch */
+    uint32_t period_ms; /* the length of an epoch */
+    uint32_t grace_ms;  /* how long a key is kept past its epoch */
+    uint32_t step;      /* the epoch now, by this machine's clock */
+    uint32_t lowest;    /* the oldest epoch whose key is still held */
+    uint64_t erase_ms;  /* when that key is erased, Unix ms */
+} secmq_channel_ratchet_info;
+
 /* secmq_keyring_peer_count -- number of trusted peers (not this identity). */
 SECMQ_API size_t secmq_keyring_peer_count(const secmq_keyring *kr);
 
@@ -358,6 +376,29 @@ SECMQ_API int secmq_keyring_channel(const secmq_keyring *kr, size_t i,
  */
 SECMQ_API int secmq_keyring_channel_receipts(const secmq_keyring *kr, size_t i,
                                              secmq_channel_receipt_info *info);
+
+/*
+ * secmq_keyring_channel_ratchet -- the epoch ratchet of channel i (the
+ * same numbering as secmq_keyring_channel) into info (info->on 0 for a
+ * channel with a static key). Moves the ratchet to now first: keys past
+ * their grace are erased, in memory and on disk, as sealing would.
+ * Returns SECMQ_OK or SECMQ_E_INVAL.
+ */
+SECMQ_API int secmq_keyring_channel_ratchet(secmq_keyring *kr, size_t i,
+                                            secmq_channel_ratchet_info *info);
+
+/*
+ * secmq_keyring_tick -- move every epoch ratchet of kr to now: keys past
+ * their grace are erased in memory and the files on disk rewritten
+ * without them (waiting for the directory lock). Sealing and opening do
+ * this as they go; a process that holds a keyring open while it sends and
+ * receives nothing calls this at least once per epoch (secmq_client does,
+ * from its network thread) so that a copy of the disk taken then holds no
+ * older key. Returns SECMQ_OK, or SECMQ_E_IO / SECMQ_E_KEYRING when a file
+ * could not be written (secmq_keyring_errmsg() says which; the keys are
+ * erased from memory all the same).
+ */
+SECMQ_API int secmq_keyring_tick(secmq_keyring *kr);
 
 /* ------------------------------------------------------------------------ */
 /* Management (what secmq-keys runs)                                        */
@@ -488,10 +529,60 @@ SECMQ_API int secmq_channel_create_v2(const char *dir,
                                       char *err, size_t errlen);
 
 /*
+ * The epoch ratchet of a new channel (PROTOCOL.md §3.2): the key moves one
+ * way to a new key every period_ms, and every member erases a key
+ * grace_ms after its epoch ended. period_ms 0: a static key.
+ */
+typedef struct secmq_channel_ratchet {
+    uint32_t period_ms; /* 1000 .. 2^31-1 (about 24.8 days) */
+    uint32_t grace_ms;  /* at most 1024 epochs and 2^31-1 */
+} secmq_channel_ratchet;
+
+/*
+ * secmq_channel_create_v3 -- secmq_channel_create_v2, with an epoch
+ * ratchet when ratchet (BORROWED) is not NULL and ratchet->period_ms is
+ * not 0: the grants are SECMQGB3 bodies (PROTOCOL.md §5) carrying the key
+ * of the epoch they are issued in, members keep the chain as
+ * grants/<cid>.chain and erase each epoch's key grace_ms after it ended,
+ * and every rotation, revocation and addition starts a fresh chain with no
+ * previous key. Receipts cannot be combined with a ratchet. ratchet NULL
+ * is exactly secmq_channel_create_v2. Returns what secmq_channel_create_v2
+ * returns; SECMQ_E_INVAL also for a period or grace out of range or
+ * receipts with a ratchet.
+ */
+SECMQ_API int secmq_channel_create_v3(const char *dir,
+                                      const secmq_channel_spec *spec,
+                                      const secmq_channel_receipts *receipts,
+                                      const secmq_channel_ratchet *ratchet,
+                                      const char *out_dir,
+                                      secmq_keyring_note_cb note, void *user,
+                                      char *err, size_t errlen);
+
+/*
+ * secmq_channel_add -- add the members in members->publishers and
+ * members->subscribers (public identity files, BORROWED; an existing
+ * member listed as a publisher becomes one) to the owned channel
+ * members->filter, and rotate: a new key (a fresh chain on a channel with
+ * epochs) and a grant for every member, old and new, in out_dir, so the
+ * new members open nothing sent before. grace_ms as in
+ * secmq_channel_rotate (ignored on a channel with epochs: no previous
+ * key). Returns SECMQ_OK, SECMQ_E_INVAL (no member listed, too many),
+ * SECMQ_E_KEYRING (no such owned channel, a bad file, a name clash),
+ * SECMQ_E_IO, SECMQ_E_NOMEM.
+ */
+SECMQ_API int secmq_channel_add(const char *dir,
+                                const secmq_channel_spec *members,
+                                uint64_t grace_ms, const char *out_dir,
+                                secmq_keyring_note_cb note, void *user,
+                                char *err, size_t errlen);
+
+/*
  * secmq_channel_rotate -- give the owned channel with exactly this filter
  * a new key (new key id, epoch + 1) and write a grant per current member
  * to out_dir. The replaced key stays valid for receivers until now +
  * grace_ms (the grant's grace deadline); keys older than it are dropped.
+ * A channel with epochs gets a fresh chain and no previous key (grace_ms
+ * is ignored).
  * Returns SECMQ_OK, SECMQ_E_INVAL, SECMQ_E_KEYRING (no such channel, or
  * not owned by this identity), SECMQ_E_IO, SECMQ_E_NOMEM.
  */
