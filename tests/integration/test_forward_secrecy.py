@@ -285,7 +285,7 @@ class ForwardSecrecy(E2ETestCase):
                 blobs.append((path + " (opened)", o[1]))
         for path, data in blobs:
             for what, key in erased.items():
-                self.assertNotIn(key, data, "%s holds the erased %s"
+                self.assertFalse(key in data, "%s holds the erased %s"
                                  % (path, what))
 
         # What the copy opens (without the replay state a thief deletes).
