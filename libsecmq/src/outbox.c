@@ -365,8 +365,11 @@ size_t secmq__outbox_pump(secmq__outbox *ob, struct report *fails,
         if (e->row.sealed && ob->h.key_erased != NULL &&
             ob->h.key_erased(ob->h.ctx, e->row.payload, e->row.len)) {
             /* SECURITY: sealed under a key this keyring has erased (an
-             * epoch past its grace): receivers refuse it, and the
-             * plaintext to seal it again is gone. Set aside, reported. */
+             * epoch, or a previous key, past its grace): receivers refuse
+             * it, and no plaintext is kept to seal it again. */
+            if (e->row.id >= ob->hand_cursor) {
+                ob->hand_cursor = e->row.id + 1;
+            }
             secmq__outbox_set_erased(ob, l, e->row.topic);
             secmq__outbox_entry_free(e);
             continue;
