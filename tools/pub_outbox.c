@@ -89,12 +89,14 @@ void pub_outbox_help(void)
         "                     later run while they stay); the QoS 0/1 "
         "messages behind\n"
         "                     them are sent by the next run\n"
-        "                     A message sealed under an epoch key the keyring "
-        "has erased\n"
-        "                     before it could be sent (a channel with "
-        "--epoch, the broker\n"
-        "                     away longer than an epoch and its grace) is "
-        "named, set aside\n"
+        "                     A message sealed under a key the keyring has "
+        "erased before\n"
+        "                     it could be sent (a channel with --epoch and "
+        "the broker away\n"
+        "                     longer than an epoch and its grace, or a "
+        "rotated channel's\n"
+        "                     previous key past its grace) is named, set "
+        "aside\n"
         "                     in FILE's quarantine table and never sent (exit "
         "status 1):\n"
         "                     only its ciphertext was kept, so it cannot be "
@@ -219,9 +221,10 @@ static void on_delivered(secmq_client *c, void *user, uint64_t id, int rc)
                     ? "is damaged in the file (its checksum does not match, "
                       "or it cannot be read)"
                 : rc == SECMQ_E_NO_KEY
-                    ? "was sealed under an erased epoch key (the keyring no "
-                      "longer holds it; receivers would refuse it, and it "
-                      "cannot be sealed again)"
+                    ? "was sealed under an erased key (an epoch, or a "
+                      "previous key, past its grace: the keyring no longer "
+                      "holds it, receivers would refuse it, and it cannot be "
+                      "sealed again)"
                     : "is at QoS 2 and the broker does not support QoS 2 (it "
                       "answered QoS 2 with PUBACK); it is kept");
         pthread_cond_broadcast(&ob->cond);
@@ -332,7 +335,7 @@ int pub_outbox_attach(struct pub_outbox *ob, struct cli_session *s)
     ob->erased_at_open = st.key_erased;
     if (st.key_erased > 0) {
         cli_warn("outbox %s: %" PRIu64 " message(s) sealed under erased "
-                 "epoch keys, set aside by an earlier run, stay in its "
+                 "keys, set aside by an earlier run, stay in its "
                  "quarantine table; they are never sent",
                  ob->path, st.key_erased);
     }
@@ -669,7 +672,7 @@ int pub_outbox_finish(struct pub_outbox *ob)
         }
         if (st.key_erased > ob->erased_at_open) {
             cli_err("outbox %s: %" PRIu64 " message(s) were sealed under "
-                    "epoch keys erased before they could be sent: set aside "
+                    "keys erased before they could be sent: set aside "
                     "and not sent (publish them again)%s",
                     ob->path, st.key_erased - ob->erased_at_open,
                     code == CLI_EXIT_OK ? "; the others were delivered" : "");

@@ -52,8 +52,9 @@ void secmq__outbox_set_erased(secmq__outbox *ob, struct live *l,
     (void)secmq_text_show(shown, sizeof shown, topic);
     secmq__log_write(ob->h.log, SECMQ_LOG_WARNING,
                      "outbox %s: row %" PRIu64 " on '%s' was sealed under an "
-                     "erased epoch key (the keyring no longer holds it; "
-                     "receivers refuse it): set aside in the file's "
+                     "erased key (an epoch, or a previous key, past its "
+                     "grace: the keyring no longer holds it and receivers "
+                     "refuse it): set aside in the file's "
                      "quarantine table as '" SECMQ__OB_KEY_ERASED "', never "
                      "sent; it cannot be sealed again",
                      ob->path, id, shown);
@@ -76,7 +77,7 @@ void secmq__outbox_aside_at_open(secmq__outbox *ob, const secmq__obscan *info)
     if (info->key_erased > 0) {
         secmq__log_write(ob->h.log, SECMQ_LOG_WARNING,
                          "outbox %s: %" PRIu64 " message(s) sealed under "
-                         "erased epoch keys stay set aside in its quarantine "
+                         "erased keys stay set aside in its quarantine "
                          "table; they are never sent",
                          ob->path, info->key_erased);
     }
