@@ -19,7 +19,8 @@ processes, keys checked from outside.
 - An offline publisher: sam's outbox queues across several epochs while
   the broker is away; when it is back every message either arrives and
   opens at alice or is set aside in the outbox's quarantine table (and said
-  by secmq-pub); none is refused at alice.
+  by secmq-pub); none is refused at alice. The same for a channel without
+  epochs whose previous key's grace ended while rows waited.
 
 Epochs are 2 s (times TIMEOUT_SCALE); waits are bounded. The grant and the
 local files are read from docs/PROTOCOL.md with python3-nacl.
