@@ -209,6 +209,11 @@ static int has_receipts(const secmq_grant_receipts *r)
     return r != NULL && r->topic != NULL;
 }
 
+static int is_magic(const unsigned char *body, const char *magic)
+{
+    return memcmp(body, magic, MAGIC_BYTES) == 0; /* not secret: magics */
+}
+
 static int has_ratchet(const secmq_grant_ratchet *rt)
 {
     return rt != NULL && rt->period_ms != 0;
@@ -465,10 +470,9 @@ static int parse_any(const unsigned char *body, size_t len,
     if (body == NULL || len < SECMQ_GRANT_BODY_FIXED_BYTES + 1) {
         return SECMQ_GRANT_MALFORMED;
     }
-    /* not secret: magics */
-    rcpt = r != NULL && memcmp(body, BODY_MAGIC_RCPT, MAGIC_BYTES) == 0;
-    ratchet = rt != NULL && memcmp(body, BODY_MAGIC_RATCHET, MAGIC_BYTES) == 0;
-    if (!rcpt && !ratchet && memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) {
+    rcpt = r != NULL && is_magic(body, BODY_MAGIC_RCPT);
+    ratchet = rt != NULL && is_magic(body, BODY_MAGIC_RATCHET);
+    if (!rcpt && !ratchet && !is_magic(body, BODY_MAGIC)) {
         return SECMQ_GRANT_MALFORMED;
     }
     flen = secmq__get_u16(body + OFF_FILTER_LEN);
