@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,11 +38,20 @@
 #define KILLS 25
 #define ERRLEN 512
 
-/* tu_at()'s buffers rotate: names kept across many calls are copied. */
-static const char *at(char buf[512], const char *name)
+/* One case's file (path), a second name for it (keep, path ".keep") and
+ * its error slot. Copied: tu_at()'s buffers rotate. */
+typedef struct fx {
+    char path[512], keep[520], err[ERRLEN];
+    secmq__kerr e;
+} fx;
+
+static void fx_init(fx *f, const char *name)
 {
-    snprintf(buf, 512, "%s", tu_at(name));
-    return buf;
+    snprintf(f->path, sizeof f->path, "%s", tu_at(name));
+    snprintf(f->keep, sizeof f->keep, "%s.keep", f->path);
+    f->err[0] = 0;
+    f->e.buf = f->err;
+    f->e.len = sizeof f->err;
 }
 
 /* SECRET_LEN bytes of a recognisable pattern (never zero). */
@@ -199,24 +209,22 @@ static int read_while_replaced(const char *path, size_t size, int n, int *reads)
 static void test_replace_erases_old(void)
 {
     unsigned char secret[SECRET_LEN], fresh[100];
-    char err[ERRLEN] = "";
-    secmq__kerr e = {err, sizeof err};
-    char path_b[512];
-    const char *path = at(path_b, "replace.chan");
-    char keep_b[512];
-    const char *keep = at(keep_b, "replace.keep");
+    fx f;
+    const char *path = f.path, *keep = f.keep;
     struct stat a, b;
 
+    fx_init(&f, "replace.chan");
     secret_pattern(secret, sizeof secret, 0);
     memset(fresh, 'n', sizeof fresh);
-    CHECK_INT_EQ(secmq__kfile_write(path, secret, sizeof secret, 0600, &e),
+    CHECK_INT_EQ(secmq__kfile_write(path, secret, sizeof secret, 0600, &f.e),
                  SECMQ_OK);
     /* A second name for the same inode: it shows what happens to the old
      * file's blocks once the keyring replaces it. */
     CHECK(link(path, keep) == 0);
     CHECK(holds(keep, secret, sizeof secret));
-    CHECKF(secmq__kfile_write(path, fresh, sizeof fresh, 0640, &e) == SECMQ_OK,
-           "%s", err);
+    CHECKF(secmq__kfile_write(path, fresh, sizeof fresh, 0640, &f.e) ==
+               SECMQ_OK,
+           "%s", f.err);
     CHECK(holds(path, fresh, sizeof fresh));
     CHECKF(all_zero(keep, sizeof secret),
            "the replaced file still holds its old bytes");
@@ -231,27 +239,25 @@ static void test_replace_erases_old(void)
 static void test_sealed_replace_erases_old(void)
 {
     unsigned char key[32], secret[SECRET_LEN], *pt = NULL;
-    char err[ERRLEN] = "";
-    secmq__kerr e = {err, sizeof err};
-    char path_b[512];
-    const char *path = at(path_b, "seq");
-    char keep_b[512];
-    const char *keep = at(keep_b, "seq.keep");
+    fx f;
+    const char *path = f.path, *keep = f.keep;
     struct stat st;
     size_t len = 0;
     int rc;
 
+    fx_init(&f, "seq");
     randombytes_buf(key, sizeof key);
     secret_pattern(secret, sizeof secret, 1);
     CHECK_INT_EQ(
-        secmq__kfile_seal_write(path, "seq", key, secret, sizeof secret, &e),
+        secmq__kfile_seal_write(path, "seq", key, secret, sizeof secret, &f.e),
         SECMQ_OK);
     CHECK(link(path, keep) == 0 && stat(keep, &st) == 0);
-    CHECK_INT_EQ(secmq__kfile_seal_write(path, "seq", key, secret, 10, &e),
+    CHECK_INT_EQ(secmq__kfile_seal_write(path, "seq", key, secret, 10, &f.e),
                  SECMQ_OK);
     CHECK(all_zero(keep, (size_t)st.st_size));
-    rc = secmq__kfile_seal_read(path, "seq", key, SECRET_LEN, 0, &pt, &len, &e);
-    CHECKF(rc == SECMQ_OK, "%s", err);
+    rc = secmq__kfile_seal_read(path, "seq", key, SECRET_LEN, 0, &pt, &len,
+                                &f.e);
+    CHECKF(rc == SECMQ_OK, "%s", f.err);
     CHECK(len == 10 && memcmp(pt, secret, 10) == 0);
     sodium_free(pt);
     unlink(keep);
@@ -261,25 +267,36 @@ static void test_sealed_replace_erases_old(void)
 static void test_remove_erases(void)
 {
     unsigned char secret[SECRET_LEN];
-    char err[ERRLEN] = "";
-    secmq__kerr e = {err, sizeof err};
-    char path_b[512];
-    const char *path = at(path_b, "remove.grant");
-    char keep_b[512];
-    const char *keep = at(keep_b, "remove.keep");
+    fx f;
+    const char *path = f.path, *keep = f.keep;
     struct stat st;
 
+    fx_init(&f, "remove.grant");
     secret_pattern(secret, sizeof secret, 2);
-    CHECK_INT_EQ(secmq__kfile_create(path, secret, sizeof secret, &e),
+    CHECK_INT_EQ(secmq__kfile_create(path, secret, sizeof secret, &f.e),
                  SECMQ_OK);
     CHECK(link(path, keep) == 0);
-    CHECKF(secmq__kfile_remove(path, &e) == SECMQ_OK, "%s", err);
+    CHECKF(secmq__kfile_remove(path, &f.e) == SECMQ_OK, "%s", f.err);
     CHECK(lstat(path, &st) != 0 && errno == ENOENT);
     CHECKF(all_zero(keep, sizeof secret),
            "the removed file still holds its old bytes");
     /* Nothing there: fine, and nothing to erase. */
-    CHECK_INT_EQ(secmq__kfile_remove(path, &e), SECMQ_OK);
+    CHECK_INT_EQ(secmq__kfile_remove(path, &f.e), SECMQ_OK);
     unlink(keep);
+}
+
+/* path as a 65 MiB sparse file (no disk space used). 0 or -1. */
+static int make_huge(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int rc;
+
+    if (fd < 0) {
+        return -1;
+    }
+    rc = ftruncate(fd, (off_t)65 * 1024 * 1024);
+    close(fd);
+    return rc;
 }
 
 /* A file too large for any keyring file is not overwritten: the replace
@@ -287,30 +304,21 @@ static void test_remove_erases(void)
  * cannot stop root, which the tests may run as; size can.) */
 static void test_erase_failure_reported(void)
 {
-    char err[ERRLEN] = "";
-    secmq__kerr e = {err, sizeof err};
-    char path_b[512];
-    const char *path = at(path_b, "huge");
+    fx f;
+    const char *path = f.path;
     struct stat st;
-    int fd;
 
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    CHECK(fd >= 0);
-    /* Sparse: no disk space used. */
-    CHECK(ftruncate(fd, (off_t)65 * 1024 * 1024) == 0);
-    close(fd);
-    CHECK_INT_EQ(secmq__kfile_write(path, "new", 3, 0600, &e), SECMQ_E_IO);
-    CHECK_CONTAINS(err, "replaced, but its old content could not be", 0);
-    CHECK_CONTAINS(err, path, 0);
+    fx_init(&f, "huge");
+    CHECK(make_huge(path) == 0);
+    CHECK_INT_EQ(secmq__kfile_write(path, "new", 3, 0600, &f.e), SECMQ_E_IO);
+    CHECK_CONTAINS(f.err, "replaced, but its old content could not be", 0);
+    CHECK_CONTAINS(f.err, path, 0);
     CHECK(holds(path, "new", 3));
 
-    fd = open(path, O_WRONLY | O_TRUNC);
-    CHECK(fd >= 0);
-    CHECK(ftruncate(fd, (off_t)65 * 1024 * 1024) == 0);
-    close(fd);
-    err[0] = 0;
-    CHECK_INT_EQ(secmq__kfile_remove(path, &e), SECMQ_E_IO);
-    CHECK_CONTAINS(err, "removed, but its old content could not be", 0);
+    CHECK(make_huge(path) == 0);
+    f.err[0] = 0;
+    CHECK_INT_EQ(secmq__kfile_remove(path, &f.e), SECMQ_E_IO);
+    CHECK_CONTAINS(f.err, "removed, but its old content could not be", 0);
     CHECK(lstat(path, &st) != 0 && errno == ENOENT);
 }
 
@@ -320,34 +328,31 @@ static void test_erase_failure_reported(void)
 static void test_links_and_fifos(void)
 {
     unsigned char secret[SECRET_LEN];
-    char err[ERRLEN] = "";
-    secmq__kerr e = {err, sizeof err};
-    char target_b[512];
-    const char *target = at(target_b, "elsewhere");
-    char path_b[512];
-    const char *path = at(path_b, "linked.chan");
-    char fifo_b[512];
-    const char *fifo = at(fifo_b, "fifo.chan");
+    fx f, t;
+    const char *path = f.path, *target = f.keep, *fifo = t.path;
     struct stat st;
 
+    fx_init(&f, "linked.chan");
+    fx_init(&t, "fifo.chan");
     secret_pattern(secret, sizeof secret, 3);
     CHECK(tu_write_file(target, secret, sizeof secret) == 0);
     CHECK(symlink(target, path) == 0);
-    CHECKF(secmq__kfile_write(path, "new", 3, 0600, &e) == SECMQ_OK, "%s", err);
+    CHECKF(secmq__kfile_write(path, "new", 3, 0600, &f.e) == SECMQ_OK, "%s",
+           f.err);
     CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
     CHECK(holds(path, "new", 3));
     CHECK(holds(target, secret, sizeof secret));
     unlink(path);
     CHECK(symlink(target, path) == 0);
-    CHECK_INT_EQ(secmq__kfile_remove(path, &e), SECMQ_OK);
+    CHECK_INT_EQ(secmq__kfile_remove(path, &f.e), SECMQ_OK);
     CHECK(lstat(path, &st) != 0);
     CHECK(holds(target, secret, sizeof secret));
 
     CHECK(mkfifo(fifo, 0600) == 0);
-    CHECK_INT_EQ(secmq__kfile_remove(fifo, &e), SECMQ_OK);
+    CHECK_INT_EQ(secmq__kfile_remove(fifo, &f.e), SECMQ_OK);
     CHECK(lstat(fifo, &st) != 0);
     CHECK(mkfifo(fifo, 0600) == 0);
-    CHECK_INT_EQ(secmq__kfile_write(fifo, "new", 3, 0600, &e), SECMQ_OK);
+    CHECK_INT_EQ(secmq__kfile_write(fifo, "new", 3, 0600, &f.e), SECMQ_OK);
     CHECK(holds(fifo, "new", 3));
     unlink(fifo);
     unlink(target);
@@ -363,21 +368,22 @@ static void test_links_and_fifos(void)
 static void test_many_replaces(void)
 {
     unsigned char v[VERSION_LEN], *d = NULL;
-    char err[ERRLEN] = "", name[64];
-    secmq__kerr e = {err, sizeof err};
-    char path_b[512];
-    const char *path = at(path_b, "many/state");
+    char name[64];
+    fx f;
+    const char *path = f.path;
     size_t len = 0;
     int reads = 0;
 
+    fx_init(&f, "many/state");
     CHECK(mkdir(tu_at("many"), 0700) == 0);
     make_version(v);
-    CHECK_INT_EQ(secmq__kfile_write(path, v, sizeof v, 0600, &e), SECMQ_OK);
+    CHECK_INT_EQ(secmq__kfile_write(path, v, sizeof v, 0600, &f.e), SECMQ_OK);
     for (int i = 0; i < 20; i++) {
         make_version(v);
         snprintf(name, sizeof name, "many/keep%d", i);
         CHECK(link(path, tu_at(name)) == 0);
-        CHECK_INT_EQ(secmq__kfile_write(path, v, sizeof v, 0600, &e), SECMQ_OK);
+        CHECK_INT_EQ(secmq__kfile_write(path, v, sizeof v, 0600, &f.e),
+                     SECMQ_OK);
     }
     CHECK(holds(path, v, sizeof v));
     for (int i = 0; i < 20; i++) {
@@ -388,29 +394,56 @@ static void test_many_replaces(void)
 
     CHECK_INT_EQ(read_while_replaced(path, VERSION_LEN, REPLACES, &reads), 0);
     CHECK(reads > 0);
-    CHECK_INT_EQ(secmq__kfile_read(path, VERSION_LEN, 0, &d, &len, &e),
+    CHECK_INT_EQ(secmq__kfile_read(path, VERSION_LEN, 0, &d, &len, &f.e),
                  SECMQ_OK);
     CHECK(version_ok(d, len));
     secmq__kfile_release(d, len + 1, 0);
     CHECK_INT_EQ(count_tmp(tu_at("many")), 0);
 }
 
-/* In a child: read path over and over (for 60 s at most); exit 3 at the
- * first read that is not one whole version. */
-static void reader(const char *path)
+/* In a child: read path over and over (for 60 s at most), writing a byte
+ * to fd after each whole version; exit 3 at the first read that is not
+ * one (its reason on stderr). */
+static void reader(const char *path, int fd)
 {
     unsigned char *d = NULL;
     size_t len = 0;
 
     for (long long t0 = tu_now_ms(); tu_now_ms() - t0 < 60000;) {
-        if (secmq__kfile_read(path, VERSION_LEN, 0, &d, &len, NULL) !=
-                SECMQ_OK ||
-            !version_ok(d, len)) {
+        char err[ERRLEN] = "";
+        secmq__kerr e = {err, sizeof err};
+        int rc = secmq__kfile_read(path, VERSION_LEN, 0, &d, &len, &e);
+
+        if (rc != SECMQ_OK || !version_ok(d, len)) {
+            fprintf(stderr, "reader: %s (%zu bytes)\n",
+                    rc != SECMQ_OK ? err : "not a whole version", len);
             _exit(3);
         }
         secmq__kfile_release(d, len + 1, 0);
+        if (write(fd, "r", 1) != 1) {
+            _exit(4);
+        }
     }
     _exit(0);
+}
+
+/* Read what the reader wrote to fd so far (fd is non-blocking). */
+static void drain(int fd)
+{
+    char buf[4096];
+
+    for (int i = 0; i < 64 && read(fd, buf, sizeof buf) > 0; i++) {
+    }
+}
+
+/* Wait (10 s at most) until the reader finished one more read. 0 or -1
+ * (it ended: a bad read, or it is stuck). */
+static int one_more_read(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    char c;
+
+    return poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1 ? 0 : -1;
 }
 
 /*
@@ -418,25 +451,30 @@ static void reader(const char *path)
  * is replaced and the old one erased, then continued: when it was stopped
  * after opening the old file and before reading it, it would read the
  * zeros; secmq__kfile_read sees that the name now points elsewhere and
- * reads again. Every read must be one whole version.
+ * reads again. Every read must be one whole version. After each replace
+ * the reader finishes a read before it is stopped again: one read is
+ * meant to meet one replace, not a series of them.
  */
 static void test_reader_of_replaced_file(void)
 {
     unsigned char v[VERSION_LEN];
-    char err[ERRLEN] = "";
-    secmq__kerr e = {err, sizeof err};
-    char path_b[512];
-    const char *path = at(path_b, "stopped.grant");
-    int status = 0, rounds = 0;
+    fx f;
+    const char *path = f.path;
+    int status = 0, rounds = 0, fds[2];
     pid_t pid;
 
+    fx_init(&f, "stopped.grant");
     make_version(v);
-    CHECK_INT_EQ(secmq__kfile_write(path, v, sizeof v, 0600, &e), SECMQ_OK);
+    CHECK_INT_EQ(secmq__kfile_write(path, v, sizeof v, 0600, &f.e), SECMQ_OK);
+    CHECK(pipe(fds) == 0);
     pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        reader(path);
+        close(fds[0]);
+        reader(path, fds[1]);
     }
+    close(fds[1]);
+    CHECK(fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0);
     for (; rounds < STOPS; rounds++) {
         struct timespec ts = {0, (long)randombytes_uniform(50000u)};
 
@@ -445,22 +483,25 @@ static void test_reader_of_replaced_file(void)
             waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) {
             break; /* the reader ended: it found a bad read */
         }
+        drain(fds[0]);
         make_version(v);
-        if (secmq__kfile_write(path, v, sizeof v, 0600, &e) != SECMQ_OK) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            CHECKF(0, "%s", err);
+        if (secmq__kfile_write(path, v, sizeof v, 0600, &f.e) != SECMQ_OK) {
+            break;
         }
         kill(pid, SIGCONT);
+        if (one_more_read(fds[0]) != 0) {
+            break;
+        }
     }
-    if (rounds == STOPS) {
+    close(fds[0]);
+    if (rounds == STOPS || !WIFEXITED(status)) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
     }
     CHECKF(rounds == STOPS && WIFSIGNALED(status),
            "the reader read something that is not a whole version (after "
-           "%d of %d replaces; status %d)",
-           rounds, STOPS, status);
+           "%d of %d replaces; status %d; %s)",
+           rounds, STOPS, status, f.err);
 }
 
 /*
@@ -471,16 +512,15 @@ static void test_reader_of_replaced_file(void)
 static void test_killed_writer(void)
 {
     unsigned char *d = NULL;
-    char err[ERRLEN] = "";
-    secmq__kerr e = {err, sizeof err};
-    char path_b[512];
-    const char *path = at(path_b, "killed");
+    fx f;
+    const char *path = f.path;
     unsigned char v[VERSION_LEN];
     size_t len = 0;
     int status;
 
+    fx_init(&f, "killed");
     make_version(v);
-    CHECK_INT_EQ(secmq__kfile_write(path, v, sizeof v, 0600, &e), SECMQ_OK);
+    CHECK_INT_EQ(secmq__kfile_write(path, v, sizeof v, 0600, &f.e), SECMQ_OK);
     for (int k = 0; k < KILLS; k++) {
         struct timespec ts = {0, (long)randombytes_uniform(15000000u)};
         pid_t pid = fork();
@@ -493,9 +533,9 @@ static void test_killed_writer(void)
         kill(pid, SIGKILL);
         CHECK(waitpid(pid, &status, 0) == pid);
         CHECKF(WIFSIGNALED(status), "writer status %d (not killed)", status);
-        CHECKF(secmq__kfile_read(path, VERSION_LEN, 0, &d, &len, &e) ==
+        CHECKF(secmq__kfile_read(path, VERSION_LEN, 0, &d, &len, &f.e) ==
                    SECMQ_OK,
-               "%s", err);
+               "%s", f.err);
         CHECKF(version_ok(d, len),
                "kill %d left %zu bytes that are not a "
                "whole version",
