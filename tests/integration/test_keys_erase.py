@@ -139,6 +139,26 @@ class KeysErase(unittest.TestCase):
         self.assertFalse(os.path.exists(self.p("g", "bob.grant")))
         self.assert_erased(kept, old, "bob's removed grant")
 
+    def test_erase_failure_is_reported(self):
+        self.world()
+        # A file in bob's grant's place too large to be a keyring file
+        # (65 MiB, sparse): replaced, but not overwritten, and said so.
+        big = self.p("g", "bob.grant")
+        with open(big, "r+b") as f:
+            f.truncate(65 * 1024 * 1024)
+        kept, _ = self.keep(big, "big.keep")
+        run = subprocess.run([KEYS, "channel", "rotate", "--keyring",
+                              self.p("sam"), "--topic", "status",
+                              "--out", self.p("g")],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=TIMEOUT_S)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertIn(big + ": replaced, but its old content could not be "
+                      "overwritten", run.stderr)
+        self.assertIn("may still be on the disk", run.stderr)
+        self.assertLess(os.path.getsize(big), 4096)
+        self.assertEqual(os.path.getsize(kept), 65 * 1024 * 1024)
+
 
 if __name__ == "__main__":
     unittest.main()
