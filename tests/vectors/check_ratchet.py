@@ -375,6 +375,8 @@ def check_file(rep, doc):
             c[0] = Chain(v)
             return check_chain(c[0])
         if rep.check(name, decode):
+            if c[0].name in chains:
+                rep.fail(name, "a second chain named %r" % c[0].name)
             chains[c[0].name] = c[0]
     for i, v in enumerate(doc["schedule"]):
         rep.check(cv.label(v, i, "schedule") + ": step(now), lowest held",
