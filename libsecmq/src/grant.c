@@ -507,17 +507,24 @@ static int parse_any(const unsigned char *body, size_t len,
                body + len - SECMQ_GRANT_SIG_BYTES, body + OFF_OWNER) != 0) {
         return SECMQ_GRANT_BAD_SIGNATURE;
     }
-    /* Only signed fields are judged (PROTOCOL.md §5.1 order). */
-    st = fields_check(secmq__get_u32(body + OFF_EPOCH), body + OFF_KEY_ID,
-                      body + OFF_PREV, secmq__get_u64(body + OFF_GRACE),
-                      body[OFF_FLAGS], body + OFF_MEMBER,
-                      body + OFF_FILTER + flen + 2, npub);
+    /* Only signed fields are judged (PROTOCOL.md §5.1 order: the ratchet,
+     * rule 3a, right after the epoch, rule 3). */
+    st = SECMQ_GRANT_OK;
+    if (ratchet) {
+        st = epoch_ok(secmq__get_u32(body + OFF_EPOCH), body + OFF_KEY_ID,
+                      body + OFF_PREV, secmq__get_u64(body + OFF_GRACE))
+                 ? ratchet_check(&rts, body + OFF_PREV,
+                                 secmq__get_u64(body + OFF_GRACE))
+                 : SECMQ_GRANT_BAD_EPOCH;
+    }
+    if (st == SECMQ_GRANT_OK) {
+        st = fields_check(secmq__get_u32(body + OFF_EPOCH), body + OFF_KEY_ID,
+                          body + OFF_PREV, secmq__get_u64(body + OFF_GRACE),
+                          body[OFF_FLAGS], body + OFF_MEMBER,
+                          body + OFF_FILTER + flen + 2, npub);
+    }
     if (st == SECMQ_GRANT_OK && rcpt) {
         st = receipts_check(&rs);
-    }
-    if (st == SECMQ_GRANT_OK && ratchet) {
-        st = ratchet_check(&rts, body + OFF_PREV,
-                           secmq__get_u64(body + OFF_GRACE));
     }
     if (st != SECMQ_GRANT_OK) {
         return st;
