@@ -80,9 +80,9 @@ def lowest_held(now_ms, created_ms, period_ms, grace_ms, grant_step):
 
 
 def receiver_verdict(env_key_id, key_id, lo, now_step):
-    """§3.2 receiver: ("open", s) for lo <= s <= step(now) + 1,
+    """§3.2 receiver: ("open", s) for lo <= s <= max(step(now), lo) + 1,
     ("key_expired", s) for lo - 64 <= s < lo, else ("unknown_key", None)."""
-    for s in range(lo, min(now_step + 1, STEP_MAX) + 1):
+    for s in range(lo, min(max(now_step, lo) + 1, STEP_MAX) + 1):
         if step_key_id(key_id, s) == env_key_id:
             return "open", s
     for s in range(max(0, lo - EXPIRED_WINDOW), lo):
@@ -306,7 +306,7 @@ def check_envelope(v, chains):
                               senders, "unknown_key")
     # §3.2 receiver rules around the envelope's step
     for lo, cur, want in ((s, s, "open"), (s, s - 1, "open"),
-                          (s, s - 2, "unknown_key"),
+                          (s - 2, s - 2, "unknown_key"), (s, s - 2, "open"),
                           (s + 1, s + 1, "key_expired"),
                           (s + 64, s + 64, "key_expired"),
                           (s + 65, s + 65, "unknown_key")):
