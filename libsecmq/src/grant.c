@@ -209,6 +209,11 @@ static int has_receipts(const secmq_grant_receipts *r)
     return r != NULL && r->topic != NULL;
 }
 
+static int is_magic(const unsigned char *body, const char *magic)
+{
+    return memcmp(body, magic, MAGIC_BYTES) == 0; /* not secret: magics */
+}
+
 static int has_ratchet(const secmq_grant_ratchet *rt)
 {
     return rt != NULL && rt->period_ms != 0;
@@ -465,10 +470,9 @@ static int parse_any(const unsigned char *body, size_t len,
     if (body == NULL || len < SECMQ_GRANT_BODY_FIXED_BYTES + 1) {
         return SECMQ_GRANT_MALFORMED;
     }
-    /* not secret: magics */
-    rcpt = r != NULL && memcmp(body, BODY_MAGIC_RCPT, MAGIC_BYTES) == 0;
-    ratchet = rt != NULL && memcmp(body, BODY_MAGIC_RATCHET, MAGIC_BYTES) == 0;
-    if (!rcpt && !ratchet && memcmp(body, BODY_MAGIC, MAGIC_BYTES) != 0) {
+    rcpt = r != NULL && is_magic(body, BODY_MAGIC_RCPT);
+    ratchet = rt != NULL && is_magic(body, BODY_MAGIC_RATCHET);
+    if (!rcpt && !ratchet && !is_magic(body, BODY_MAGIC)) {
         return SECMQ_GRANT_MALFORMED;
     }
     flen = secmq__get_u16(body + OFF_FILTER_LEN);
@@ -503,17 +507,24 @@ static int parse_any(const unsigned char *body, size_t len,
                body + len - SECMQ_GRANT_SIG_BYTES, body + OFF_OWNER) != 0) {
         return SECMQ_GRANT_BAD_SIGNATURE;
     }
-    /* Only signed fields are judged (PROTOCOL.md §5.1 order). */
-    st = fields_check(secmq__get_u32(body + OFF_EPOCH), body + OFF_KEY_ID,
-                      body + OFF_PREV, secmq__get_u64(body + OFF_GRACE),
-                      body[OFF_FLAGS], body + OFF_MEMBER,
-                      body + OFF_FILTER + flen + 2, npub);
+    /* Only signed fields are judged (PROTOCOL.md §5.1 order: the ratchet,
+     * rule 3a, right after the epoch, rule 3). */
+    st = SECMQ_GRANT_OK;
+    if (ratchet) {
+        st = epoch_ok(secmq__get_u32(body + OFF_EPOCH), body + OFF_KEY_ID,
+                      body + OFF_PREV, secmq__get_u64(body + OFF_GRACE))
+                 ? ratchet_check(&rts, body + OFF_PREV,
+                                 secmq__get_u64(body + OFF_GRACE))
+                 : SECMQ_GRANT_BAD_EPOCH;
+    }
+    if (st == SECMQ_GRANT_OK) {
+        st = fields_check(secmq__get_u32(body + OFF_EPOCH), body + OFF_KEY_ID,
+                          body + OFF_PREV, secmq__get_u64(body + OFF_GRACE),
+                          body[OFF_FLAGS], body + OFF_MEMBER,
+                          body + OFF_FILTER + flen + 2, npub);
+    }
     if (st == SECMQ_GRANT_OK && rcpt) {
         st = receipts_check(&rs);
-    }
-    if (st == SECMQ_GRANT_OK && ratchet) {
-        st = ratchet_check(&rts, body + OFF_PREV,
-                           secmq__get_u64(body + OFF_GRACE));
     }
     if (st != SECMQ_GRANT_OK) {
         return st;

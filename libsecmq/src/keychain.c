@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -579,4 +580,164 @@ int secmq_keyring_tick(secmq_keyring *kr)
         pthread_mutex_unlock(&kr->err_lock);
     }
     return rc;
+}
+
+/* ---- pruning replay state ------------------------------------------------ */
+
+#define PRUNE_FIRST 4096u
+
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, SECMQ_ID_BYTES); /* not secret: key ids */
+}
+
+size_t secmq__chain_erased_ids(secmq_keyring *kr, unsigned char **ids)
+{
+    size_t n = 0, cap = 0;
+    unsigned char *v = NULL, *nv;
+
+    *ids = NULL;
+    pthread_mutex_lock(&kr->chain_lock);
+    for (size_t i = 0; i < kr->nchans; i++) {
+        secmq__kchan *ch = &kr->chans[i];
+        secmq__kchain *c = ch->chain;
+        uint32_t from;
+        if (c == NULL) {
+            continue;
+        }
+        if (c->pruned) {
+            from = c->pruned_lo > SECMQ__EXPIRED_LOOKBACK
+                       ? c->pruned_lo - SECMQ__EXPIRED_LOOKBACK
+                       : 0;
+        } else {
+            from = c->lo > PRUNE_FIRST ? c->lo - PRUNE_FIRST : 0;
+        }
+        if (from >= c->lo) {
+            continue;
+        }
+        if (n + (c->lo - from) > cap) {
+            cap = n + (c->lo - from);
+            nv = realloc(v, cap * SECMQ_ID_BYTES);
+            if (nv == NULL) {
+                break; /* try again at the next compaction */
+            }
+            v = nv;
+        }
+        for (uint32_t s = from; s < c->lo; s++) {
+            secmq__ratchet_step_id(v + n * SECMQ_ID_BYTES, ch->key_id, s);
+            n++;
+        }
+        c->pruned = 1;
+        c->pruned_lo = c->lo;
+    }
+    pthread_mutex_unlock(&kr->chain_lock);
+    if (n == 0) {
+        free(v);
+        return 0;
+    }
+    qsort(v, n, SECMQ_ID_BYTES, cmp_id);
+    *ids = v;
+    return n;
+}
+
+int secmq__ids_have(const unsigned char *ids, size_t n, const unsigned char *id)
+{
+    return n > 0 && bsearch(id, ids, n, SECMQ_ID_BYTES, cmp_id) != NULL;
+}
+
+/* ---- erasing on time ------------------------------------------------------
+ */
+
+/* The longest the ticker sleeps (a clock set forward is noticed then). */
+#define TICK_MAX_MS 60000u
+
+/* When the next step of any chain is erased (Unix ms). */
+static uint64_t next_erase(secmq_keyring *kr)
+{
+    uint64_t next = UINT64_MAX, t;
+
+    pthread_mutex_lock(&kr->chain_lock);
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *ch = &kr->chans[i];
+        if (ch->chain == NULL) {
+            continue;
+        }
+        t = secmq__ratchet_erase_at(ch->created_ms, ch->chain->period_ms,
+                                    ch->chain->grace_ms, ch->chain->lo);
+        next = t < next ? t : next;
+    }
+    pthread_mutex_unlock(&kr->chain_lock);
+    return next;
+}
+
+static void *ticker_main(void *arg)
+{
+    char msg[SECMQ_ERRMSG_BYTES];
+    secmq__kerr e = {msg, sizeof msg};
+    secmq_keyring *kr = arg;
+    struct timespec ts;
+    uint64_t now, due;
+    int said = 0;
+
+    pthread_mutex_lock(&kr->tick_mu);
+    while (!kr->tick_stop) {
+        now = secmq__unix_ms();
+        due = next_erase(kr);
+        /* 1 ms past the deadline: step s goes once now > its erase time. */
+        due = due < UINT64_MAX ? due + 1 : due;
+        if (due > now) {
+            uint64_t wait = due - now < TICK_MAX_MS ? due - now : TICK_MAX_MS;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += (time_t)(wait / 1000u);
+            ts.tv_nsec += (long)(wait % 1000u) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            (void)pthread_cond_timedwait(&kr->tick_cv, &kr->tick_mu, &ts);
+            continue;
+        }
+        pthread_mutex_unlock(&kr->tick_mu);
+        if (secmq__chains_tick(kr, 1, &e) != SECMQ_OK && !said) {
+            said = 1;
+            fprintf(stderr,
+                    "secmq: keyring '%s': erased epoch keys are still on "
+                    "disk (tried again at the next epoch): %s\n",
+                    kr->self.name, msg);
+        }
+        pthread_mutex_lock(&kr->tick_mu);
+    }
+    pthread_mutex_unlock(&kr->tick_mu);
+    return NULL;
+}
+
+int secmq__ticker_start(secmq_keyring *kr)
+{
+    int any = 0;
+
+    for (size_t i = 0; i < kr->nchans && !any; i++) {
+        any = kr->chans[i].chain != NULL;
+    }
+    if (!any || kr->ticker_running) {
+        return SECMQ_OK;
+    }
+    kr->tick_stop = 0;
+    if (pthread_create(&kr->ticker, NULL, ticker_main, kr) != 0) {
+        return SECMQ_E_NOMEM;
+    }
+    kr->ticker_running = 1;
+    return SECMQ_OK;
+}
+
+void secmq__ticker_stop(secmq_keyring *kr)
+{
+    if (!kr->ticker_running) {
+        return;
+    }
+    pthread_mutex_lock(&kr->tick_mu);
+    kr->tick_stop = 1;
+    pthread_cond_signal(&kr->tick_cv);
+    pthread_mutex_unlock(&kr->tick_mu);
+    pthread_join(kr->ticker, NULL);
+    kr->ticker_running = 0;
 }

@@ -77,6 +77,8 @@ typedef struct secmq__kchain {
     unsigned char *body;
     size_t body_len;
     int save_failed; /* the last save failed (said once on stderr) */
+    int pruned;      /* replay state was pruned up to pruned_lo */
+    uint32_t pruned_lo;
 } secmq__kchain;
 
 /* A channel: owned by this identity, or held through a grant, or both. */
@@ -171,6 +173,13 @@ struct secmq_keyring {
 
     /* The ratchets of the channels that have one (keychain.c). */
     pthread_mutex_t chain_lock;
+    /* The thread that erases epoch keys on time while nothing is sealed or
+     * opened (keychain.c); tick_mu guards tick_stop. */
+    pthread_t ticker;
+    int ticker_running;
+    pthread_mutex_t tick_mu;
+    pthread_cond_t tick_cv;
+    int tick_stop;
 
     /* The latest failure, guarded by err_lock. */
     pthread_mutex_t err_lock;
@@ -201,6 +210,11 @@ int secmq__keyring_seal_covered(secmq_keyring *kr, const char *topic,
 
 /* 1 if key_id is the current or previous key of a channel held. */
 int secmq__key_known(const secmq_keyring *kr, const unsigned char *key_id);
+
+/* Put a printf-style message into kr's error message (under err_lock);
+ * returns code. */
+int secmq__kr_err(secmq_keyring *kr, int code, const char *fmt, ...)
+    SECMQ_PRINTF(3, 4);
 
 /* What a keyring knows of an envelope's key id at now_ms (§3, §3.2). */
 #define SECMQ__KEY_UNKNOWN 0 /* no channel it holds has this key id */
@@ -453,6 +467,25 @@ int secmq__chain_save(secmq_keyring *kr, secmq__kchan *ch, int blocking,
  * a chain file). SECMQ_OK or the first failure (the rest are still done).
  */
 int secmq__chains_tick(secmq_keyring *kr, int blocking, secmq__kerr *e);
+/*
+ * The step key ids of every chain's erased steps not pruned yet (below lo,
+ * from the last call's lo less SECMQ__EXPIRED_LOOKBACK, or at most 4096
+ * steps back on the first call), sorted (8 bytes each, malloc'd into
+ * *ids; NULL when none): the replay streams under them can go, as those
+ * keys never open anything again. The number of ids; 0 also without
+ * memory. Takes chain_lock.
+ */
+size_t secmq__chain_erased_ids(secmq_keyring *kr, unsigned char **ids);
+/* 1 if the 8 bytes at id are among the n sorted ids. */
+int secmq__ids_have(const unsigned char *ids, size_t n,
+                    const unsigned char *id);
+/*
+ * Start / stop the thread that calls secmq__chains_tick when the next
+ * epoch key is due to be erased (only when kr has a chain). Start returns
+ * SECMQ_OK or SECMQ_E_NOMEM; stop is a no-op without a thread.
+ */
+int secmq__ticker_start(secmq_keyring *kr);
+void secmq__ticker_stop(secmq_keyring *kr);
 /* Load DIR/grants/<fname> (a .chain file) into a new channel of kr.
  * SECMQ_OK, SECMQ_E_KEYRING, SECMQ_E_NOMEM. */
 int secmq__chain_load(secmq_keyring *kr, const char *fname, secmq__kerr *e);

@@ -742,6 +742,8 @@ int secmq__keystore_load(secmq_keyring **out, const char *dir, secmq__kerr *e)
     pthread_mutex_init(&kr->sync_lock, NULL);
     pthread_mutex_init(&kr->err_lock, NULL);
     pthread_mutex_init(&kr->chain_lock, NULL);
+    pthread_mutex_init(&kr->tick_mu, NULL);
+    pthread_cond_init(&kr->tick_cv, NULL);
     kr->locks_ready = 1;
     kr->dir = strdup(dir);
     kr->sec = sodium_malloc(sizeof *kr->sec);
@@ -816,6 +818,8 @@ void secmq__keystore_free(secmq_keyring *kr)
         pthread_mutex_destroy(&kr->sync_lock);
         pthread_mutex_destroy(&kr->err_lock);
         pthread_mutex_destroy(&kr->chain_lock);
+        pthread_mutex_destroy(&kr->tick_mu);
+        pthread_cond_destroy(&kr->tick_cv);
     }
     free(kr->dir);
     free(kr);

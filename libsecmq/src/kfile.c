@@ -1,8 +1,10 @@
 /*
  * kfile.c -- the keyring's file primitives: bounded reads that can refuse
  * a file others may read, atomic replace (temporary file, fsync, rename,
- * fsync of the directory), flock, and sealed local files. Every failure
- * names the path. Not for what the files mean: that is keystore.c's.
+ * fsync of the directory) and removal that both overwrite the old file's
+ * bytes with zeros once nothing needs them, flock, and sealed local files.
+ * Every failure names the path. Not for what the files mean: that is
+ * keystore.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,15 @@
 #define LF_NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define LF_TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define LF_KIND_MAX 32u
+
+/* The largest file the erase overwrites: every keyring file is smaller
+ * (grants at most 4 MiB, the sealed stream tables at most 24 MB). */
+#define KF_ERASE_MAX (64u * 1024u * 1024u)
+#define KF_ZERO_CHUNK 65536u
+/* pwrite calls one erase may make: every chunk once, plus short writes. */
+#define KF_ERASE_STEPS (4u * (KF_ERASE_MAX / KF_ZERO_CHUNK) + 16u)
+/* Reads of a file that another process keeps replacing meanwhile. */
+#define KF_READ_TRIES 4
 
 int secmq__kerr_set(secmq__kerr *e, int code, const char *fmt, ...)
 {
@@ -74,10 +85,13 @@ void secmq__kfile_release(unsigned char *data, size_t len, unsigned flags)
     free(data);
 }
 
-int secmq__kfile_read(const char *path, size_t max, unsigned flags,
-                      unsigned char **data, size_t *len, secmq__kerr *e)
+/* One try of secmq__kfile_read. *replaced is set (and nothing returned)
+ * when path no longer names the file read once it has been read. */
+static int read_once(const char *path, size_t max, unsigned flags,
+                     unsigned char **data, size_t *len, int *replaced,
+                     secmq__kerr *e)
 {
-    struct stat st;
+    struct stat st, now;
     unsigned char *buf = NULL;
     size_t size = 0, got = 0;
     ssize_t n;
@@ -146,6 +160,15 @@ int secmq__kfile_read(const char *path, size_t max, unsigned flags,
         }
     }
     buf[got] = 0;
+    /* SECURITY: a writer overwrites a replaced or removed file with zeros
+     * once its name points elsewhere. If that happened while we read, what
+     * we read may be part zeros: read the file the name points at now. */
+    if (lstat(path, &now) != 0 || now.st_dev != st.st_dev ||
+        now.st_ino != st.st_ino) {
+        *replaced = 1;
+        rc = SECMQ_OK;
+        goto err;
+    }
     close(fd);
     *data = buf;
     *len = got;
@@ -153,6 +176,23 @@ int secmq__kfile_read(const char *path, size_t max, unsigned flags,
 err:
     secmq__kfile_release(buf, size + 1, flags);
     close(fd);
+    return rc;
+}
+
+int secmq__kfile_read(const char *path, size_t max, unsigned flags,
+                      unsigned char **data, size_t *len, secmq__kerr *e)
+{
+    int replaced = 1, rc = SECMQ_OK;
+
+    for (int i = 0; i < KF_READ_TRIES && replaced; i++) {
+        replaced = 0;
+        rc = read_once(path, max, flags, data, len, &replaced, e);
+    }
+    if (replaced) {
+        return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                               "%s: replaced again and again while being read",
+                               path);
+    }
     return rc;
 }
 
@@ -205,11 +245,139 @@ static int sync_parent(const char *path)
     return rc;
 }
 
+/*
+ * Open the file path names now, to overwrite it once it is replaced or
+ * removed. *fd is -1 when there is nothing to erase there: no such name, a
+ * symbolic link (the keyring never reads through one, so what it points at
+ * is not a keyring file) or not a regular file (never opened: a FIFO or
+ * device must not be touched). Returns 0, or -1 with errno when a regular
+ * file is there that cannot be opened for writing.
+ */
+static int erase_open(const char *path, int *fd)
+{
+    struct stat ls, st;
+    int f, saved;
+
+    *fd = -1;
+    if (lstat(path, &ls) != 0) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    if (!S_ISREG(ls.st_mode)) {
+        return 0;
+    }
+    f = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (f < 0) {
+        /* Gone or swapped for a link since the lstat: nothing of ours. */
+        return errno == ENOENT || errno == ELOOP ? 0 : -1;
+    }
+    if (fstat(f, &st) != 0) {
+        saved = errno;
+        close(f);
+        errno = saved;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_dev != ls.st_dev ||
+        st.st_ino != ls.st_ino) {
+        close(f); /* swapped since the lstat: not the file we looked at */
+        return 0;
+    }
+    *fd = f;
+    return 0;
+}
+
+/*
+ * Overwrite the whole length of fd's file with zeros and fdatasync it.
+ * Returns 0, or -1 with errno (EFBIG: larger than any keyring file).
+ */
+static int erase_fd(int fd)
+{
+    static const unsigned char zeros[KF_ZERO_CHUNK];
+    struct stat st;
+    uint64_t size, off = 0;
+    size_t want;
+    ssize_t n;
+
+    if (fstat(fd, &st) != 0) {
+        return -1;
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > KF_ERASE_MAX) {
+        errno = EFBIG;
+        return -1;
+    }
+    size = (uint64_t)st.st_size;
+    for (unsigned step = 0; off < size; step++) {
+        if (step >= KF_ERASE_STEPS) {
+            errno = EIO; /* only ever-shorter writes get here */
+            return -1;
+        }
+        want = size - off < KF_ZERO_CHUNK ? (size_t)(size - off)
+                                          : (size_t)KF_ZERO_CHUNK;
+        n = pwrite(fd, zeros, want, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;
+            }
+            return -1;
+        }
+        off += (uint64_t)n;
+    }
+    return fdatasync(fd);
+}
+
+/*
+ * A file of ours that nobody will read (a temporary file, or one created
+ * and then failed): overwrite it through fd (or open path when fd is -1),
+ * close fd, unlink path. Best effort: the caller is already failing and
+ * reports its own reason.
+ */
+static void discard(const char *path, int fd)
+{
+    if (fd < 0) {
+        (void)erase_open(path, &fd);
+    }
+    if (fd >= 0) {
+        (void)erase_fd(fd);
+        close(fd);
+    }
+    (void)unlink(path);
+}
+
+/*
+ * The last step of a replace or removal whose new state is durable: the
+ * old file's bytes are overwritten through old (kept open since before the
+ * rename or unlink; closed here). open_errno: why old could not be opened
+ * (0 if it was, or there was nothing to erase). Returns SECMQ_OK or
+ * SECMQ_E_IO, whose reason says what was done and what was not.
+ */
+static int erase_old(const char *path, int old, int open_errno,
+                     const char *done, secmq__kerr *e)
+{
+    int err = open_errno;
+
+    if (old >= 0) {
+        if (erase_fd(old) != 0) {
+            err = errno != 0 ? errno : EIO;
+        }
+        close(old);
+    }
+    if (err != 0) {
+        return secmq__kerr_set(e, SECMQ_E_IO,
+                               "%s: %s, but its old content could not be "
+                               "overwritten (%s): the old bytes may still be "
+                               "on the disk",
+                               path, done, strerror(err));
+    }
+    return SECMQ_OK;
+}
+
 int secmq__kfile_write(const char *path, const void *data, size_t len,
                        unsigned mode, secmq__kerr *e)
 {
     char tmp[SECMQ__PATH_MAX];
-    int fd = -1, n, rc;
+    int fd = -1, old = -1, old_errno = 0, n, rc;
 
     n = snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
     if (n < 0 || (size_t)n >= sizeof tmp) {
@@ -233,6 +401,11 @@ int secmq__kfile_write(const char *path, const void *data, size_t len,
         goto err;
     }
     fd = -1;
+    /* The file being replaced, held open so that its bytes can be
+     * overwritten once the new one has taken its name. */
+    if (erase_open(path, &old) != 0) {
+        old_errno = errno;
+    }
     /* SECURITY: the new content is on disk before the name points at it,
      * and the rename is on disk before the caller relies on it. */
     if (rename(tmp, path) != 0) {
@@ -241,15 +414,28 @@ int secmq__kfile_write(const char *path, const void *data, size_t len,
         goto err;
     }
     if (sync_parent(path) != 0) {
-        return secmq__kerr_set(e, SECMQ_E_IO, "%s: cannot sync directory: %s",
-                               path, strerror(errno));
+        /* SECURITY: the old file is left as it is: until the rename is
+         * durable, a crash may bring its name back, and zeros there would
+         * be neither the old content nor the new. */
+        rc = secmq__kerr_set(e, SECMQ_E_IO, "%s: cannot sync directory: %s",
+                             path, strerror(errno));
+        if (old >= 0) {
+            close(old);
+        }
+        return rc;
     }
-    return SECMQ_OK;
+    /* SECURITY: only now, with the new file durable under the name, are
+     * the old bytes (keys of a past epoch, say) overwritten: a crash at
+     * any point leaves the old file or the new one, never zeros. Another
+     * name hard-linked to the old file sees the zeros too, deliberately:
+     * the keyring cannot tell a backup from a leftover, and skipping the
+     * erase there would keep the very keys it exists to destroy. */
+    return erase_old(path, old, old_errno, "replaced", e);
 err:
-    if (fd >= 0) {
-        close(fd);
+    if (old >= 0) {
+        close(old);
     }
-    unlink(tmp);
+    discard(tmp, fd);
     return rc;
 }
 
@@ -280,27 +466,42 @@ int secmq__kfile_create(const char *path, const void *data, size_t len,
     }
     return SECMQ_OK;
 err:
-    if (fd >= 0) {
-        close(fd);
-    }
-    unlink(path);
+    /* SECURITY: what was written of the secret is overwritten too. */
+    discard(path, fd);
     return rc;
 }
 
 int secmq__kfile_remove(const char *path, secmq__kerr *e)
 {
+    int old = -1, old_errno = 0;
+
+    if (erase_open(path, &old) != 0) {
+        old_errno = errno;
+    }
     if (unlink(path) != 0) {
-        if (errno == ENOENT) {
+        int saved = errno;
+
+        if (old >= 0) {
+            close(old);
+        }
+        if (saved == ENOENT) {
             return SECMQ_OK;
         }
         return secmq__kerr_set(e, SECMQ_E_IO, "%s: cannot remove: %s", path,
-                               strerror(errno));
+                               strerror(saved));
     }
     if (sync_parent(path) != 0) {
-        return secmq__kerr_set(e, SECMQ_E_IO, "%s: cannot sync directory: %s",
-                               path, strerror(errno));
+        /* SECURITY: not erased while a crash may still bring it back. */
+        int rc = secmq__kerr_set(e, SECMQ_E_IO, "%s: cannot sync directory: %s",
+                                 path, strerror(errno));
+        if (old >= 0) {
+            close(old);
+        }
+        return rc;
     }
-    return SECMQ_OK;
+    /* SECURITY: the removal is durable: now the bytes go (hard links to
+     * the file see zeros too, as for a replace). */
+    return erase_old(path, old, old_errno, "removed", e);
 }
 
 int secmq__kfile_mkdir(const char *path, secmq__kerr *e)

@@ -1,8 +1,11 @@
 /*
  * kfile_int.h -- the keyring's file primitives: paths, bounded reads,
  * atomic writes (temporary file, fsync, rename, fsync of the directory),
- * locks, and "sealed" local files that only this keyring reads. Knows
- * nothing of identities, grants or channels.
+ * removal, locks, and "sealed" local files that only this keyring reads.
+ * Writes and removals erase the file they replace or remove (its bytes
+ * overwritten with zeros; docs/SECURITY.md "Erasing keys on disk" says
+ * what that does and does not guarantee). Knows nothing of identities,
+ * grants or channels.
  */
 #ifndef SECMQ_KFILE_INT_H
 #define SECMQ_KFILE_INT_H
@@ -41,8 +44,11 @@ int secmq__kpath(char *buf, size_t len, const char *dir, const char *a,
  * Read the file at path whole, at most max bytes, into a new buffer with
  * a NUL byte after the data (not counted in *len). With SECMQ__KF_SECRET
  * the buffer is sodium_malloc'd; release it with secmq__kfile_release.
- * Returns SECMQ_OK, SECMQ_E_KEYRING (missing, too large, too open: the
- * reason names path), SECMQ_E_IO, SECMQ_E_NOMEM.
+ * A file that path stops naming while it is read (replaced or removed by
+ * another process, which then overwrites it with zeros) is read again
+ * from path, up to 4 times. Returns SECMQ_OK, SECMQ_E_KEYRING (missing,
+ * too large, too open, replaced on every try: the reason names path),
+ * SECMQ_E_IO, SECMQ_E_NOMEM.
  */
 int secmq__kfile_read(const char *path, size_t max, unsigned flags,
                       unsigned char **data, size_t *len, secmq__kerr *e);
@@ -50,20 +56,54 @@ int secmq__kfile_read(const char *path, size_t max, unsigned flags,
 void secmq__kfile_release(unsigned char *data, size_t len, unsigned flags);
 
 /*
- * Replace path atomically with len bytes of data, file mode mode.
- * Returns SECMQ_OK or SECMQ_E_IO (path left as it was).
+ * Erasure, shared by secmq__kfile_write and secmq__kfile_remove: the
+ * regular file path names before the call is opened first and kept open;
+ * once the new state is durable (the rename or unlink done and the
+ * directory fsync'd) its whole length is overwritten with zeros through
+ * that descriptor and fdatasync'd. A crash at any point leaves the old
+ * file or the new state, never zeros under the name. The old file is
+ * erased even when other hard links to it exist (they show the zeros): a
+ * second name for old key material is exactly what erasure must not
+ * leave behind, and the keyring cannot tell a backup from a leftover
+ * (back a keyring up by copying, not by hard links). A symbolic link or a
+ * non-regular file at path is never opened nor erased: the keyring never
+ * reads through one, so what it points at is not a keyring file.
+ *
+ * An erase that fails does not undo or hold up the operation: the new
+ * content is in place (or the file is gone) and SECMQ_E_IO is returned
+ * with a reason that says so and why the old bytes may remain ("...:
+ * replaced, but its old content could not be overwritten (...)"), so the
+ * caller's error path reports it. Files larger than 64 MiB (no keyring
+ * file is) are not overwritten and fail so (EFBIG).
+ */
+
+/*
+ * Replace path atomically with len bytes of data, file mode mode, then
+ * erase the file it replaced (above). Returns SECMQ_OK or SECMQ_E_IO: the
+ * new content is at path when the reason names a failed directory sync
+ * ("cannot sync directory": the old file is then not erased, since a
+ * crash could still bring it back) or a failed erase ("replaced, but");
+ * for any other reason path is left as it was. The temporary file of a
+ * failed write is overwritten before it is removed.
  */
 int secmq__kfile_write(const char *path, const void *data, size_t len,
                        unsigned mode, secmq__kerr *e);
 
 /*
  * Create path with O_EXCL (mode 0600) holding data, fsync it and its
- * directory. Returns SECMQ_OK, SECMQ_E_KEYRING (exists), SECMQ_E_IO.
+ * directory. Returns SECMQ_OK, SECMQ_E_KEYRING (exists), SECMQ_E_IO (what
+ * was written is overwritten and path removed).
  */
 int secmq__kfile_create(const char *path, const void *data, size_t len,
                         secmq__kerr *e);
 
-/* Remove path if it exists (and fsync its directory). SECMQ_OK/_E_IO. */
+/*
+ * Remove path if it exists, fsync its directory, then erase the removed
+ * file (above). Returns SECMQ_OK (also when there was no such file) or
+ * SECMQ_E_IO: "cannot remove" (path left as it was), "cannot sync
+ * directory" (removed, not erased) or "removed, but its old content could
+ * not be overwritten".
+ */
 int secmq__kfile_remove(const char *path, secmq__kerr *e);
 
 /*

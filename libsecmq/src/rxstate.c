@@ -316,6 +316,37 @@ static void carry_known(secmq_keyring *kr, const secmq__stream_ent *v, size_t n)
     (void)secmq__rj_append(&kr->journal, v, n, kr->sec->local_key, &e);
 }
 
+/* Drop the windows of streams under the n erased key ids. Caller holds
+ * rx_lock. */
+static void prune_rx(secmq_keyring *kr, const unsigned char *ids, size_t n)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; n > 0 && i < kr->nrx; i++) {
+        if (!secmq__ids_have(ids, n, kr->rx[i].key_id)) {
+            kr->rx[k++] = kr->rx[i];
+        }
+    }
+    if (n > 0) {
+        kr->nrx = k;
+    }
+}
+
+/* Drop the table's streams under the n erased key ids. */
+static void prune_table(tab *t, const unsigned char *ids, size_t n)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; n > 0 && i < t->n; i++) {
+        if (!secmq__ids_have(ids, n, t->v[i].key_id)) {
+            t->v[k++] = t->v[i];
+        }
+    }
+    if (n > 0) {
+        t->n = k;
+    }
+}
+
 /*
  * Fold the journal into state/replay and start an empty journal. Caller
  * holds sync_lock and the flock. The table written is the highest top
@@ -330,7 +361,8 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
     char jpath[SECMQ__PATH_MAX];
     uint64_t torn = 0, upto;
     secmq__stream_ent *carry;
-    size_t np, ncarry = 0;
+    unsigned char *erased = NULL;
+    size_t np, ncarry = 0, nerased;
     tab t;
     int rc;
 
@@ -338,8 +370,13 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
     if (rc != SECMQ_OK) {
         return rc;
     }
+    /* §3.2: the streams of erased epoch keys go (those keys never open
+     * anything again), so a channel with epochs does not grow the table
+     * by a stream per epoch for ever. */
+    nerased = secmq__chain_erased_ids(kr, &erased);
     carry = malloc(RX_CARRY_MAX * sizeof *carry); /* NULL: carry nothing */
     pthread_mutex_lock(&kr->rx_lock);
+    prune_rx(kr, erased, nerased);
     for (size_t i = 0; i < kr->nrx; i++) {
         tab_max(&t, kr->rx[i].key_id, kr->rx[i].sender_id, kr->rx[i].w.top);
     }
@@ -352,8 +389,11 @@ static int compact(secmq_keyring *kr, secmq__kerr *e)
     if (t.nomem) {
         free(t.v);
         free(carry);
+        free(erased);
         return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
     }
+    prune_table(&t, erased, nerased);
+    free(erased);
     /* Every stream is kept, also under keys this process does not hold:
      * another process may have loaded a newer grant (one entry per key and
      * sender: keys rotate rarely).

@@ -116,6 +116,10 @@ class ChannelSpec(ctypes.Structure):
                 ("n_subscribers", c_size_t), ("allow_mac", c_int)]
 
 
+class ChannelRatchet(ctypes.Structure):
+    _fields_ = [("period_ms", c_uint32), ("grace_ms", c_uint32)]
+
+
 FILE_ID_BYTES = 16
 FILE_HASH_BYTES = 32
 
@@ -229,6 +233,13 @@ PROTOTYPES = {
     "secmq_channel_create": (c_int, [c_char_p, POINTER(ChannelSpec),
                                      c_char_p, NOTE_CB, c_void_p, c_char_p,
                                      c_size_t]),
+    "secmq_channel_create_v3": (c_int, [c_char_p, POINTER(ChannelSpec),
+                                        c_void_p, POINTER(ChannelRatchet),
+                                        c_char_p, NOTE_CB, c_void_p, c_char_p,
+                                        c_size_t]),
+    "secmq_channel_add": (c_int, [c_char_p, POINTER(ChannelSpec), c_uint64,
+                                  c_char_p, NOTE_CB, c_void_p, c_char_p,
+                                  c_size_t]),
     "secmq_channel_rotate": (c_int, [c_char_p, c_char_p, c_uint64, c_char_p,
                                      NOTE_CB, c_void_p, c_char_p, c_size_t]),
     "secmq_channel_revoke": (c_int, [c_char_p, c_char_p, c_char_p, c_uint64,

@@ -20,6 +20,9 @@ from .errors import StateError, from_code
 DEFAULT_MAX_AGE_S = 3600.0
 # secmq-keys channel rotate's default grace (SECMQ_GRACE_DEFAULT_MS).
 DEFAULT_GRACE_S = 3600.0
+# secmq-keys channel create --epoch's default grace, at most (ms;
+# SECMQ_EPOCH_GRACE_DEFAULT_MS).
+DEFAULT_EPOCH_GRACE_MS = 600000
 PathType = Union[str, os.PathLike]
 
 
@@ -33,6 +36,25 @@ def _manage(fn, *args) -> List[str]:
     if rc != 0:
         raise from_code(rc, _lib.text(err.value) or None)
     return notes
+
+
+def _ms(seconds: float, what: str) -> int:
+    ms = int(round(seconds * 1000))
+    if not 0 <= ms <= 0xFFFFFFFF:
+        raise ValueError("%s: %r seconds is out of range" % (what, seconds))
+    return ms
+
+
+def _spec(topic, publishers, subscribers):
+    """A ChannelSpec for topic and the member files, and what keeps its
+    arrays alive."""
+    pubs, subs = list(publishers), list(subscribers)
+    spec = _lib.ChannelSpec()
+    spec.filter = _lib.enc(topic, "topic")
+    keep = (_paths(pubs, "publisher file"), _paths(subs, "subscriber file"))
+    spec.publishers, spec.n_publishers = keep[0], len(pubs)
+    spec.subscribers, spec.n_subscribers = keep[1], len(subs)
+    return spec, keep
 
 
 def _paths(files, what) -> "ctypes.Array":
@@ -151,21 +173,45 @@ class Keyring:
                        publishers: Iterable[PathType],
                        subscribers: Iterable[PathType] = (),
                        out_dir: PathType = "grants",
-                       allow_mac: bool = False) -> List[str]:
+                       allow_mac: bool = False,
+                       epoch: Optional[float] = None,
+                       epoch_grace: Optional[float] = None) -> List[str]:
         """Create a channel on topic (a filter) owned by path's identity,
         with the identities in the public files publishers and
         subscribers as members; a grant per member is written to
-        out_dir/<name>.grant. As ``secmq-keys channel create``."""
-        pubs, subs = list(publishers), list(subscribers)
-        spec = _lib.ChannelSpec()
-        spec.filter = _lib.enc(topic, "topic")
-        keep = (_paths(pubs, "publisher file"),
-                _paths(subs, "subscriber file"))
-        spec.publishers, spec.n_publishers = keep[0], len(pubs)
-        spec.subscribers, spec.n_subscribers = keep[1], len(subs)
+        out_dir/<name>.grant. As ``secmq-keys channel create``. With
+        epoch (seconds, at least 1) the key moves one way every epoch and
+        members erase each epoch's key epoch_grace seconds after it ended
+        (default: the epoch, at most 600), as ``--epoch`` /
+        ``--epoch-grace`` (docs/SECURITY.md, "Forward secrecy")."""
+        spec, keep = _spec(topic, publishers, subscribers)
         spec.allow_mac = int(bool(allow_mac))
-        return _manage(_lib.lib.secmq_channel_create, _lib.enc(path, "path"),
-                       ctypes.byref(spec), _lib.enc(out_dir, "out_dir"))
+        ratchet = _lib.ChannelRatchet()
+        if epoch is not None:
+            ratchet.period_ms = _ms(epoch, "epoch")
+            ratchet.grace_ms = (min(ratchet.period_ms, DEFAULT_EPOCH_GRACE_MS)
+                                if epoch_grace is None
+                                else _ms(epoch_grace, "epoch_grace"))
+        elif epoch_grace is not None:
+            raise ValueError("epoch_grace needs epoch")
+        return _manage(_lib.lib.secmq_channel_create_v3,
+                       _lib.enc(path, "path"), ctypes.byref(spec), None,
+                       ctypes.byref(ratchet), _lib.enc(out_dir, "out_dir"))
+
+    @staticmethod
+    def channel_add(path: PathType, topic: str,
+                    publishers: Iterable[PathType] = (),
+                    subscribers: Iterable[PathType] = (),
+                    out_dir: PathType = "grants",
+                    grace: float = DEFAULT_GRACE_S) -> List[str]:
+        """Add the identities in the public files to the owned channel on
+        topic and rotate: grants for every member, old and new, to
+        out_dir; the new members open nothing sent before. As
+        ``secmq-keys channel add``."""
+        spec, keep = _spec(topic, publishers, subscribers)
+        return _manage(_lib.lib.secmq_channel_add, _lib.enc(path, "path"),
+                       ctypes.byref(spec), int(grace * 1000),
+                       _lib.enc(out_dir, "out_dir"))
 
     @staticmethod
     def channel_rotate(path: PathType, topic: str, out_dir: PathType,

@@ -78,3 +78,50 @@ class KeyringManagement(ClientMixin, E2ETestCase):
         self.assertTrue(wait_until(lambda: refused), "not refused")
         self.assertEqual(refused, ["unknown_key"])
         self.assertTrue(rec.messages.empty())
+
+    def test_channel_with_epochs_made_in_python(self):
+        """channel_create(epoch=...) makes a channel with epochs: the
+        member keeps a chain file (no grant), the tools list the epoch,
+        secmq-pub's message opens in Python; channel_add brings in carol,
+        who opens what is sealed after, not before."""
+        K = secmq.Keyring
+        for who in ("sam", "alice", "carol"):
+            K.init(self.kdir(who), who)
+        pubs = {w: self.pubfile_py(w) for w in ("sam", "alice", "carol")}
+        g1 = os.path.join(self.keys_dir, "e1")
+        with self.assertRaises(ValueError):
+            K.channel_create(self.kdir("sam"), "status", [pubs["sam"]],
+                             out_dir=g1, epoch_grace=5)
+        with self.assertRaises(secmq.InvalidArgumentError) as cm:
+            K.channel_create(self.kdir("sam"), "status", [pubs["sam"]],
+                             out_dir=g1, epoch=0.5)
+        self.assertIn("epoch", str(cm.exception))
+        K.channel_create(self.kdir("sam"), "status", [pubs["sam"]],
+                         [pubs["alice"]], out_dir=g1, epoch=3600)
+        K.import_files(self.kdir("alice"),
+                       [pubs["sam"], os.path.join(g1, "alice.grant")])
+        names = os.listdir(os.path.join(self.kdir("alice"), "grants"))
+        self.assertEqual([n[-6:] for n in names], [".chain"], names)
+        listing = self.keys("list", "--keyring", self.kdir("alice")).stdout
+        self.assertIn("ratchet: epochs of 1h, grace 10m", listing)
+
+        c, rec = self.client(user="alice", keyring=self.kdir("alice"))
+        self.subscribe(c, rec, "status", 1)
+        self.epub("sam", "-t", "status", "-q", "1", "-m", "hour one")
+        m = get(rec.messages, "message under the ratchet")
+        self.assertEqual((m.payload, m.sender), (b"hour one", "sam"))
+        c.close()
+
+        g2 = os.path.join(self.keys_dir, "e2")
+        notes = K.channel_add(self.kdir("sam"), "status",
+                              subscribers=[pubs["carol"]], out_dir=g2)
+        self.assertTrue(any("added" in n for n in notes), notes)
+        K.import_files(self.kdir("carol"),
+                       [pubs["sam"], os.path.join(g2, "carol.grant")])
+        K.import_files(self.kdir("alice"), [os.path.join(g2, "alice.grant")])
+        c, rec = self.client(user="alice", keyring=self.kdir("alice"))
+        self.subscribe(c, rec, "status", 1)
+        self.epub("sam", "-t", "status", "-q", "1", "-m", "new chain")
+        self.assertEqual(get(rec.messages, "after channel_add").payload,
+                         b"new chain")
+        c.close()

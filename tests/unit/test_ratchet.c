@@ -361,6 +361,75 @@ out:
     secmq_keyring_free(carol);
 }
 
+/* The path of the one .chain file of keyring who (static buffer). */
+static const char *chain_file(const char *who)
+{
+    static char path[600];
+    char dir[400];
+    DIR *d;
+    struct dirent *de;
+
+    snprintf(dir, sizeof dir, "%s/grants", tu_at(who));
+    path[0] = 0;
+    d = opendir(dir);
+    if (d == NULL) {
+        return path;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 6 && strcmp(de->d_name + l - 6, ".chain") == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        }
+    }
+    closedir(d);
+    return path;
+}
+
+/* A keyring left open and idle still erases on time: its thread rewrites
+ * the chain file when an epoch's key is due, and the old file's bytes are
+ * overwritten (a hard link to it reads zeros). */
+static void test_idle_erasure(void)
+{
+    char err[ERRLEN], keep[700];
+    const char *pubs[1], *subs[1];
+    secmq_channel_spec spec;
+    secmq_channel_ratchet rt = {EPOCH_MS, 0};
+    secmq_keyring *bob;
+    unsigned char *data = NULL;
+    size_t len = 0, nonzero = 0;
+
+    CHECK(tu_identity_make("own2") == 0);
+    CHECK(tu_identity_make("bob") == 0);
+    pubs[0] = tu_at("own2.pub");
+    subs[0] = tu_at("bob.pub");
+    memset(&spec, 0, sizeof spec);
+    spec.filter = "idle/#";
+    spec.publishers = pubs;
+    spec.n_publishers = 1;
+    spec.subscribers = subs;
+    spec.n_subscribers = 1;
+    CHECK_RC(secmq_channel_create_v3(tu_at("own2"), &spec, NULL, &rt,
+                                     tu_at("g4"), NULL, NULL, err, ERRLEN),
+             SECMQ_OK);
+    CHECK_RC(import_files("bob", "own2.pub", "g4/bob.grant"), SECMQ_OK);
+    bob = tu_keyring_open("bob");
+    CHECK(bob != NULL);
+    snprintf(keep, sizeof keep, "%s.keep", chain_file("bob"));
+    CHECK(link(chain_file("bob"), keep) == 0);
+    tu_sleep_ms(2 * (int)EPOCH_MS + 300); /* nothing sealed or opened */
+    CHECK(tu_read_file(keep, &data, &len) == 0 && len > 0);
+    for (size_t i = 0; i < len; i++) {
+        nonzero += data[i] != 0;
+    }
+    free(data);
+    CHECKF(nonzero == 0,
+           "the chain file was not rewritten while idle "
+           "(%zu non-zero bytes left in the old one)",
+           nonzero);
+    unlink(keep);
+    secmq_keyring_free(bob);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -373,6 +442,7 @@ int main(void)
     RUN(test_chain);
     RUN(test_gb3);
     RUN(test_keyrings);
+    RUN(test_idle_erasure);
     tu_tmpdir_done("ratchet keyrings");
     return check_exit();
 }

@@ -5,7 +5,8 @@ Written from docs/PROTOCOL.md alone, never from the C code, with nothing but
 the standard library and Debian's python3-nacl (run it with /usr/bin/python3:
 a pyenv `python3` does not see python3-nacl). It checks the known-answer
 vectors the C library wrote (envelope-v1.json, grant-v1.json, file-v1.json,
-receipt-v1.json with check_receipts.py, beside this file) by rebuilding every envelope, grant body, manifest, chunk
+receipt-v1.json with check_receipts.py, ratchet-v1.json with check_ratchet.py,
+beside this file) by rebuilding every envelope, grant body, manifest, chunk
 and request from its inputs byte for byte and by opening them, plus checks that need no vector file at all
 (libsodium KDF known answers, fresh envelopes and grants made here).
 
@@ -358,42 +359,59 @@ class GrantFailure(Exception):
         self.detail = detail
 
 
-def parse_body(body):
+def parse_body(body, magic=BODY_MAGIC, tail=0, rule=None):
     """§5 body -> dict; exact lengths, filter valid, signature verified with
     the owner_pk inside (whether that owner is trusted is the member's
-    business, not the format's)."""
-    if len(body) < BODY_FIXED + 2 + SIG:
+    business, not the format's). Other magics reuse it: `tail` bytes of
+    their own fields between the publishers and the signature (d["tail"]),
+    and `rule(d)`, their own refusal, judged after rule 3."""
+    if len(body) < BODY_FIXED + 2 + tail + SIG:
         raise GrantFailure("malformed", "body of %d bytes" % len(body))
-    if body[:8] != BODY_MAGIC:
+    if body[:8] != magic:
         raise GrantFailure("malformed", "body magic %r" % body[:8])
-    d = dict(owner_pk=body[8:40], member_pk=body[40:72],
-             key_id=body[72:80], channel_key=body[80:112],
-             epoch=struct.unpack(">I", body[112:116])[0],
-             created_ms=struct.unpack(">Q", body[116:124])[0],
-             prev_key_id=body[124:132],
-             grace_ms=struct.unpack(">Q", body[132:140])[0],
-             flags=body[140])
+    d = body_head(body)
     flen = struct.unpack(">H", body[141:143])[0]
     if flen == 0:
         raise GrantFailure("malformed", "filter_len 0")
     off = BODY_FIXED + flen
-    if len(body) < off + 2 + SIG:
+    if len(body) < off + 2 + tail + SIG:
         raise GrantFailure("malformed", "truncated after filter")
     d["filter"] = body[BODY_FIXED:off]
     n = struct.unpack(">H", body[off:off + 2])[0]
     off += 2
-    if len(body) != off + 32 * n + SIG:
+    if len(body) != off + 32 * n + tail + SIG:
         raise GrantFailure("malformed", "length %d, expected %d for %d "
-                           "publishers" % (len(body), off + 32 * n + SIG, n))
+                           "publishers" % (len(body),
+                                           off + 32 * n + tail + SIG, n))
     d["publishers"] = [body[off + 32 * i:off + 32 * (i + 1)]
                        for i in range(n)]
+    d["tail"] = body[off + 32 * n:-SIG]
     d["signature"] = body[-SIG:]
     if not valid_filter(d["filter"]):
         raise GrantFailure("malformed", "bad filter %r" % d["filter"])
     if not verify_detached(d["owner_pk"], d["signature"],
                            grant_sig_input(body[:-SIG])):
         raise GrantFailure("bad_signature")
-    # §5.1 rules 3-6, on signed fields, in this order
+    rule_epoch(d)
+    if rule is not None:
+        rule(d)
+    rules_members(d)
+    return d
+
+
+def body_head(body):
+    """The fields at offsets 8..140 that every grant body magic shares."""
+    return dict(owner_pk=body[8:40], member_pk=body[40:72],
+                key_id=body[72:80], channel_key=body[80:112],
+                epoch=struct.unpack(">I", body[112:116])[0],
+                created_ms=struct.unpack(">Q", body[116:124])[0],
+                prev_key_id=body[124:132],
+                grace_ms=struct.unpack(">Q", body[132:140])[0],
+                flags=body[140])
+
+
+def rule_epoch(d):
+    """§5.1 rule 3, on signed fields."""
     no_prev = d["prev_key_id"] == bytes(8)
     if d["epoch"] == 0:
         raise GrantFailure("bad_epoch", "epoch 0")
@@ -403,6 +421,10 @@ def parse_body(body):
         raise GrantFailure("bad_epoch", "grace_ms without a prev_key_id")
     if not no_prev and d["prev_key_id"] == d["key_id"]:
         raise GrantFailure("bad_epoch", "prev_key_id = key_id")
+
+
+def rules_members(d):
+    """§5.1 rules 4-6, on signed fields, in this order."""
     if d["flags"] & ~(FLAG_PUBLISH | FLAG_MAC_ONLY):
         raise GrantFailure("bad_flags", "flags 0x%02x" % d["flags"])
     if not d["publishers"]:
@@ -414,7 +436,6 @@ def parse_body(body):
                            "flag bit 0 %d, member listed %s"
                            % (d["flags"] & FLAG_PUBLISH,
                               d["member_pk"] in d["publishers"]))
-    return d
 
 
 def seal_grant(body, member):
@@ -1652,8 +1673,8 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", default=here,
-                    help="where envelope-v1.json, grant-v1.json and "
-                         "file-v1.json are "
+                    help="where the vector files (envelope-v1.json, "
+                         "grant-v1.json, ..., ratchet-v1.json) are "
                          "(default: beside this script)")
     ap.add_argument("-q", "--quiet", action="store_true",
                     help="print failures only (and the total)")
@@ -1703,6 +1724,11 @@ def main():
     doc = load(rep, os.path.join(args.dir, "receipt-v1.json"))
     if doc is not None:
         check_receipts.check_file(rep, doc)
+    # §3.2 the epoch ratchet: check_ratchet.py beside this file.
+    import check_ratchet
+    doc = load(rep, os.path.join(args.dir, "ratchet-v1.json"))
+    if doc is not None:
+        check_ratchet.check_file(rep, doc)
 
     print("%d passed, %d failed" % (rep.passed, rep.failed))
     return 1 if rep.failed else 0

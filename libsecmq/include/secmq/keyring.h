@@ -408,7 +408,10 @@ SECMQ_API int secmq_keyring_tick(secmq_keyring *kr);
  * Every management function works on the keyring directory dir (BORROWED)
  * under its exclusive lock, checks everything before it writes anything
  * (a refused call changes nothing), writes each file atomically (temporary
- * file, fsync, rename, fsync of the directory), and on failure puts a
+ * file, fsync, rename, fsync of the directory), overwrites the file it
+ * replaced or removed with zeros (docs/SECURITY.md, "Erasing keys on
+ * disk": if that fails, the file is still replaced or removed and
+ * SECMQ_E_IO says the old bytes may remain), and on failure puts a
  * one-line reason into err (errlen bytes, may be NULL), naming the file.
  * A keyring that is open elsewhere sees the changes after a reopen.
  */
