@@ -503,6 +503,18 @@ static int receipt_args(const struct args *a, secmq_channel_receipts *r,
     return 0;
 }
 
+/* The channel spec of --topic, --publisher, --subscriber, --allow-mac. */
+static void spec_of(const struct args *a, secmq_channel_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->filter = a->topic;
+    spec->publishers = a->pubs;
+    spec->n_publishers = a->npubs;
+    spec->subscribers = a->subs;
+    spec->n_subscribers = a->nsubs;
+    spec->allow_mac = a->allow_mac;
+}
+
 static int cmd_channel(int argc, char **argv)
 {
     secmq_channel_receipts rcpt;
@@ -571,13 +583,7 @@ static int cmd_channel(int argc, char **argv)
         if (rc != 0) {
             return rc;
         }
-        memset(&spec, 0, sizeof spec);
-        spec.filter = a.topic;
-        spec.publishers = a.pubs;
-        spec.n_publishers = a.npubs;
-        spec.subscribers = a.subs;
-        spec.n_subscribers = a.nsubs;
-        spec.allow_mac = a.allow_mac;
+        spec_of(&a, &spec);
         rc = secmq_channel_create_v3(a.keyring, &spec, use_rcpt ? &rcpt : NULL,
                                      &ratchet, a.out, print_note, NULL, err,
                                      sizeof err);
@@ -606,12 +612,7 @@ static int cmd_channel(int argc, char **argv)
         if (rc != 0) {
             return rc;
         }
-        memset(&spec, 0, sizeof spec);
-        spec.filter = a.topic;
-        spec.publishers = a.pubs;
-        spec.n_publishers = a.npubs;
-        spec.subscribers = a.subs;
-        spec.n_subscribers = a.nsubs;
+        spec_of(&a, &spec);
         rc = secmq_channel_add(a.keyring, &spec, grace, a.out, print_note, NULL,
                                err, sizeof err);
     } else if (strcmp(sub, "rotate") == 0 || strcmp(sub, "revoke") == 0) {

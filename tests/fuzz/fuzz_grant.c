@@ -7,8 +7,10 @@
  * back to the same bytes); 2 "A\0B\0TOPIC": two filters matching one topic
  * are ordered antisymmetrically, equal only when identical; 3 as 1 with
  * the magic SECMQGB2 (receipt fields, §5.1 rule 7): the old parser refuses
- * it, the new one keeps rule 7 and builds it back. Aborts on a
- * broken invariant. Run by run_fuzz.sh, not a unit test.
+ * it, the new one keeps rule 7 and builds it back; 4 as 1 with the magic
+ * SECMQGB3 (an epoch ratchet, §3.2, rule 3a): the parsers from before
+ * refuse it, the new one keeps the ratchet rule and builds it back.
+ * Aborts on a broken invariant. Run by run_fuzz.sh, not a unit test.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -104,6 +106,46 @@ static void check_parsed_v2(const unsigned char *body, size_t len)
     }
 }
 
+/* A parsed SECMQGB3 body keeps rule 3a and builds back to itself. */
+static void check_parsed_v3(const unsigned char *body, size_t len)
+{
+    static unsigned char again[MAX_BODY + 64];
+    secmq_grant_fields g;
+    secmq_grant_receipts r;
+    secmq_grant_ratchet rt;
+    size_t n = 0;
+    int st;
+
+    if (secmq_grant_body_parse(body, len, &g) != SECMQ_GRANT_MALFORMED ||
+        secmq_grant_body_parse_v2(body, len, &g, &r) != SECMQ_GRANT_MALFORMED) {
+        abort();
+    }
+    st = secmq_grant_body_parse_v3(body, len, &g, &r, &rt);
+    if (st < SECMQ_GRANT_OK || st > SECMQ_GRANT_BAD_RATCHET ||
+        st == SECMQ_GRANT_BAD_RECEIPTS) {
+        abort();
+    }
+    if (st != SECMQ_GRANT_OK) {
+        return;
+    }
+    if (rt.period_ms < 1000u || rt.period_ms > 0x7fffffffu ||
+        rt.grace_ms > 0x7fffffffu ||
+        (uint64_t)rt.grace_ms > 1024ull * rt.period_ms || r.topic != NULL ||
+        g.grace_ms != 0) {
+        abort();
+    }
+    for (size_t i = 0; i < sizeof g.prev_key_id; i++) {
+        if (g.prev_key_id[i] != 0) {
+            abort();
+        }
+    }
+    if (secmq_grant_body_build_v3(again, sizeof again, &n, &g, NULL, &rt,
+                                  owner_sk) != SECMQ_OK ||
+        n != len || memcmp(again, body, len) != 0) {
+        abort();
+    }
+}
+
 static void signed_body(const uint8_t *data, size_t size, int receipts)
 {
     static unsigned char body[MAX_BODY + 64], m[14 + MAX_BODY];
@@ -113,13 +155,17 @@ static void signed_body(const uint8_t *data, size_t size, int receipts)
     }
     memcpy(body, data, size);
     memcpy(body + 8, owner_pk, 32);
-    if (receipts) {
+    if (receipts == 1) {
         memcpy(body, "SECMQGB2", 8);
+    } else if (receipts == 2) {
+        memcpy(body, "SECMQGB3", 8);
     }
     memcpy(m, "secmq-grant-v1", 14);
     memcpy(m + 14, body, size);
     crypto_sign_detached(body + size, NULL, m, 14 + size, owner_sk);
-    if (receipts) {
+    if (receipts == 2) {
+        check_parsed_v3(body, size + 64);
+    } else if (receipts) {
         check_parsed_v2(body, size + 64);
     } else {
         check_parsed(body, size + 64);
@@ -170,7 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0:
         check_parsed(data + 1, size - 1);
         break;
@@ -180,8 +226,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2:
         compare(data + 1, size - 1);
         break;
-    default:
+    case 3:
         signed_body(data + 1, size - 1, 1);
+        break;
+    default:
+        signed_body(data + 1, size - 1, 2);
         break;
     }
     return 0;

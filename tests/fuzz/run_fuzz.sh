@@ -10,8 +10,9 @@
 #   xferform.c (file-transfer manifests, requests, names, chunks of both
 #   protocols).
 #   TARGET grant: libsecmq/src/grant.c (grant bodies, re-signed to reach the
-#   field rules) and topicfilter.c (the most-specific-filter order), seeded
-#   with tests/vectors/grant-v1.json and channel-v1.json.
+#   field rules; SECMQGB1, SECMQGB2 and SECMQGB3) and topicfilter.c (the
+#   most-specific-filter order), seeded with tests/vectors/grant-v1.json,
+#   receipt-v1.json, ratchet-v1.json and channel-v1.json.
 #   TARGET form: authd/authd_form.c (secmq-authd's request fields).
 #   TARGET conns: authd/authd_json.c (RabbitMQ's connection list, json-c).
 #   TARGET receipt: libsecmq/src/receipt.c (receipt plaintexts and receipt
@@ -174,9 +175,10 @@ if [ "$target" = grant ]; then
   "$cc" "${cflags[@]}" -I "$src/libsecmq/include" -I "$src/libsecmq/src" \
     "$src/tests/fuzz/fuzz_grant.c" "$src/libsecmq/src/grant.c" \
     "$src/libsecmq/src/topicfilter.c" "$src/libsecmq/src/envelope.c" \
+    "$src/libsecmq/src/ratchet.c" \
     "${sodium[@]}" -o "$tmp/fuzz_grant"
   # Seeds: 0 + body, 1 + body without signature, 2 + "A\0B\0TOPIC",
-  # 3 + SECMQGB2 body without signature.
+  # 3 + SECMQGB2 body without signature, 4 + SECMQGB3 body without it.
   if [ -x "$python" ]; then
     "$python" - "$src/tests/vectors" "$tmp/corpus" <<'PY'
 import json, os, sys
@@ -197,6 +199,9 @@ for v in g["vectors"] + g["negative"]:
 with open(os.path.join(vec, "receipt-v1.json"), encoding="utf-8") as f:
     for v in json.load(f)["grants"]:
         put(b"\3" + bytes.fromhex(v["body"])[:-64])
+with open(os.path.join(vec, "ratchet-v1.json"), encoding="utf-8") as f:
+    for v in json.load(f)["grants"]:
+        put(b"\4" + bytes.fromhex(v["body"])[:-64])
 with open(os.path.join(vec, "channel-v1.json"), encoding="utf-8") as f:
     c = json.load(f)
 for s in c["selection"]:

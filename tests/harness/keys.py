@@ -500,8 +500,11 @@ class E2ETestCase(BrokerTestCase):
                             % (self._grant_n, what))
 
     def create_channel(self, filt, owner="sam", publishers=("sam",),
-                       subscribers=("alice", "bob"), allow_mac=False):
-        """owner creates a channel; returns the directory of the grants."""
+                       subscribers=("alice", "bob"), allow_mac=False,
+                       epoch=None, epoch_grace=None):
+        """owner creates a channel (with epoch, e.g. "1s": a channel with
+        epochs, and its epoch_grace); returns the directory of the
+        grants."""
         out = self.out_dir("create")
         args = ["channel", "create", "--keyring", self.kdir(owner),
                 "--topic", filt, "--publisher"] + \
@@ -511,6 +514,10 @@ class E2ETestCase(BrokerTestCase):
         args += ["--out", out]
         if allow_mac:
             args.append("--allow-mac")
+        if epoch is not None:
+            args += ["--epoch", epoch]
+        if epoch_grace is not None:
+            args += ["--epoch-grace", epoch_grace]
         self.keys(*args)
         return out
 
