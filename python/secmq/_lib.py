@@ -80,7 +80,7 @@ OUTBOX_STATS_FIELDS = (
     "rows", "bytes", "inflight", "max_rows", "max_bytes", "recovered",
     "queued", "committed", "commits", "sent", "acked", "dropped_oldest",
     "refused_full", "failed", "commit_errors", "quarantined", "damaged",
-    "undeleted", "held_qos2")
+    "undeleted", "held_qos2", "key_erased")
 
 
 class OutboxStats(ctypes.Structure):

@@ -163,9 +163,10 @@ class ForwardSecrecy(E2ETestCase):
                 os.unlink(p)
         return dst
 
-    def ratchet_world(self, grace, subscribers=("alice", "bob")):
+    def ratchet_world(self, grace, subscribers=("alice", "bob"),
+                      period_s=PERIOD_S):
         """sam, alice, bob, carol (and eve): sam owns a channel on
-        `status` with --epoch PERIOD_S and grace (a secmq-keys duration);
+        `status` with --epoch period_s and grace (a secmq-keys duration);
         alice and bob import their grants. Returns (grant dir, alice's
         grant fields)."""
         for n in ("sam", "alice", "bob", "carol"):
@@ -174,13 +175,13 @@ class ForwardSecrecy(E2ETestCase):
         self.keys("channel", "create", "--keyring", self.kdir("sam"),
                   "--topic", "status", "--publisher", self.pubfile("sam"),
                   "--subscriber", *[self.pubfile(n) for n in subscribers],
-                  "--out", out, "--epoch", "%ds" % PERIOD_S,
+                  "--out", out, "--epoch", "%ds" % period_s,
                   "--epoch-grace", grace)
         for n in subscribers:
             self.import_(n, self.pubfile("sam"), self.grant(out, n))
         g = open_grant3(self.grant(out, "alice"), self.identity("alice"),
                         self.public("sam").pk)
-        self.assertEqual(g["period_ms"], PERIOD_S * 1000)
+        self.assertEqual(g["period_ms"], period_s * 1000)
         self.assertEqual(g["filter"], "status")
         return out, g
 
@@ -389,23 +390,33 @@ class ForwardSecrecy(E2ETestCase):
         is set aside in the outbox (quarantine 'key-erased') and said by
         secmq-pub (exit 1); the two counts make every message, and alice
         refuses none."""
-        out, g = self.ratchet_world("0", subscribers=("alice",))
+        # Epochs of 3 s (scaled): under load a secmq-pub run can take half
+        # a second, and the last epoch must see a message queued, the
+        # broker back and the outbox drained.
+        out, g = self.ratchet_world("0", subscribers=("alice",),
+                                    period_s=3 * TIMEOUT_SCALE)
         db = os.path.join(self.broker.dir, "sam-outbox.db")
         p = g["period_ms"]
         # Start at the beginning of an epoch, queue through two more and
-        # stop half a second into the third.
+        # into the third: half a second of it, and at least one message
+        # queued wholly inside it (bounded by half the epoch).
         self.wait_step_offset(g, 100)
         first = step_at(g["created_ms"], p, now_ms())
         self.broker.stop()
         sent = []
+        in_last = 0
         stop_at = g["created_ms"] + (first + 2) * p + 500
-        while now_ms() < stop_at and len(sent) < 200:
+        give_up = g["created_ms"] + (first + 2) * p + p // 2
+        while len(sent) < 200 and now_ms() < give_up and \
+                (now_ms() < stop_at or in_last == 0):
             msg = "q%03d" % len(sent)
+            before = step_at(g["created_ms"], p, now_ms())
             r = self.run_tool("secmq-pub", self.e2e_conn("sam") +
                               ["--outbox", db, "-t", "status", "-q", "1",
                                "-m", msg])
             self.assertEqual(r.returncode, EXIT_QUEUED, r.stderr)
             sent.append(msg)
+            in_last += before == first + 2
             time.sleep(0.2)
         last = step_at(g["created_ms"], p, now_ms())
         self.assertEqual(last, first + 2, "queueing overran its epoch")
