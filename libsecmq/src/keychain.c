@@ -261,7 +261,9 @@ int secmq__chain_lookup(secmq_keyring *kr, secmq__kchan *ch,
         }
     }
     pthread_mutex_unlock(&kr->chain_lock);
-    if (unsaved(kr, ch)) {
+    /* An open saves a chain that moved; a question (mk NULL, e.g. from
+     * under the outbox's or the sender's lock) leaves it to the ticker. */
+    if (mk != NULL && unsaved(kr, ch)) {
         save_soon(kr, ch);
     }
     return state;

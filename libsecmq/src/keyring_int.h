@@ -447,7 +447,9 @@ int secmq__chain_seal_key(secmq_keyring *kr, secmq__kchan *ch,
 /*
  * For opening: whether key_id names a step of ch held at now_ms (mk gets
  * its message key: SECMQ__KEY_HELD), a step erased lately
- * (SECMQ__KEY_EXPIRED) or none (SECMQ__KEY_UNKNOWN). Takes chain_lock.
+ * (SECMQ__KEY_EXPIRED) or none (SECMQ__KEY_UNKNOWN). Takes chain_lock;
+ * with mk not NULL also saves the chain's file when it moved (mk NULL
+ * writes nothing: the ticker thread saves it).
  */
 int secmq__chain_lookup(secmq_keyring *kr, secmq__kchan *ch,
                         const unsigned char *key_id, uint64_t now_ms,
