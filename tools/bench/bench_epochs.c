@@ -671,7 +671,7 @@ static void ep_report(const struct ep_opts *o, const struct ep_row *rows,
            step_ns, o->steps);
     printf("  catch-up after a day offline, 1 s epochs (%u steps): %.1f ms\n",
            EP_DAY_STEPS, catchup_ms);
-    printf("  epoch 1s / static: %.2fx; target 0.95x: %s\n", ratio,
+    printf("  epoch 1s / static: %.3fx; target 0.95x: %s\n", ratio,
            ratio >= EP_TARGET ? "met" : "NOT met");
 }
 
