@@ -68,7 +68,7 @@ struct ep_opts {
 };
 
 struct ep_row {
-    long sent, arrived;
+    long sent, arrived, refused;
     double seconds;           /* first publish .. last arrival */
     double msgs_s;            /* arrived / seconds */
     double cpu_us, broker_us; /* per message; broker -1 unknown */
@@ -275,6 +275,7 @@ static int ep_pump(const struct ep_opts *o, secmq_client *pub,
     pthread_mutex_lock(&s->mu);
     row->sent = sent;
     row->arrived = s->arrived;
+    row->refused = s->refused;
     row->seconds = (double)((s->t_last > t0 ? s->t_last : t0) - t0) / 1e9;
     if (!done || s->refused > 0 || s->arrived != sent) {
         snprintf(err, errlen,
@@ -625,13 +626,13 @@ static void ep_report(const struct ep_opts *o, const struct ep_row *rows,
         for (int k = 0; k < EP_KINDS; k++) {
             const struct ep_row *r = &rows[k];
             printf("%s{\"row\":\"%s\",\"period_ms\":%u,\"grace_ms\":%u,"
-                   "\"messages\":%ld,\"arrived\":%ld,\"refused\":0,"
+                   "\"messages\":%ld,\"arrived\":%ld,\"refused\":%ld,"
                    "\"seconds\":%.3f,\"msgs_per_s\":%.0f,\"min\":%.0f,"
                    "\"max\":%.0f,\"ratio\":%.3f,\"cpu_us_per_msg\":%.2f,"
                    "\"broker_cpu_us_per_msg\":%.2f,\"epochs\":%ld}",
                    k ? "," : "", ep_kinds[k].name, ep_kinds[k].period_ms,
-                   ep_kinds[k].grace_ms, r->sent, r->arrived, r->seconds,
-                   r->msgs_s, r->rate_min, r->rate_max,
+                   ep_kinds[k].grace_ms, r->sent, r->arrived, r->refused,
+                   r->seconds, r->msgs_s, r->rate_min, r->rate_max,
                    base > 0 ? r->msgs_s / base : 0.0, r->cpu_us, r->broker_us,
                    r->epochs_min);
         }
