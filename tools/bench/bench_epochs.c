@@ -128,9 +128,9 @@ static void ep_sub(secmq_client *c, void *user, int mid, int n, const int *g)
  * subscriber), alice imports sam and the three grants. 0 or -1. */
 static int ep_keyrings(const char *dir, char *err, size_t errlen)
 {
-    char text[512], a[BENCH_PATH_BYTES], b[BENCH_PATH_BYTES];
-    char sam[BENCH_PATH_BYTES], pub[BENCH_PATH_BYTES];
-    char grants[EP_KINDS][BENCH_PATH_BYTES], *who_pub[2] = {pub, b};
+    char text[512], a[BENCH_PATH_BYTES], sam[BENCH_PATH_BYTES];
+    char sam_pub[BENCH_PATH_BYTES], alice_pub[BENCH_PATH_BYTES];
+    char grants[EP_KINDS][BENCH_PATH_BYTES], *who_pub[2] = {sam_pub, alice_pub};
     const char *pubs[1], *subs[1], *files[1 + EP_KINDS];
     secmq_channel_spec spec;
     size_t n = 0;
@@ -155,14 +155,14 @@ static int ep_keyrings(const char *dir, char *err, size_t errlen)
     if (bench_path_join(sam, dir, "sam", err, errlen) != 0) {
         return -1;
     }
-    pubs[0] = pub;
-    subs[0] = b;
+    pubs[0] = sam_pub;
+    subs[0] = alice_pub;
     memset(&spec, 0, sizeof spec);
     spec.publishers = pubs;
     spec.n_publishers = 1;
     spec.subscribers = subs;
     spec.n_subscribers = 1;
-    files[0] = pub;
+    files[0] = sam_pub;
     for (int k = 0; k < EP_KINDS; k++) {
         secmq_channel_ratchet r = {ep_kinds[k].period_ms, ep_kinds[k].grace_ms};
         snprintf(text, sizeof text, "grants-%d", k);
