@@ -24,6 +24,10 @@ receipts batched by 1, 16, 32 and 64, and 64 without the sender's window
 all finished (every message arrived, every row of the channel with
 receipts left the outbox receipted), with receipts opened only on that
 channel, at most a window of rows held, and sampled outbox rows.
+And `--suite epochs --quick`: the static row and the rows with epochs of
+1 s and 1 h all finished (every message arrived and opened), the 1 s row
+spanning at least two epochs, and positive costs of a ratchet step and of
+a day's catch-up.
 And `--suite cli --count 2000 --repeat 2`: mosquitto_sub/pub, secmq-sub/pub
 over TLS and with a keyring each delivered every line (exit 0), with
 positive rates and ratios to mosquitto's tools.
@@ -55,6 +59,7 @@ FILE_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 PYTHON_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 AUTHD_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 RECEIPTS_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
+EPOCHS_SUITE_TIMEOUT_S = 90 * TIMEOUT_SCALE
 CLI_SUITE_TIMEOUT_S = 120 * TIMEOUT_SCALE
 # The questions of --suite authd and the answer each must get.
 AUTHD_QUESTIONS = {
@@ -337,6 +342,52 @@ class BenchSmoke(unittest.TestCase):
         run = bench_suite("receipts", "--repeat", "0")
         self.assertEqual(run.returncode, 2)
         self.assertIn("--repeat", run.stderr)
+
+    def test_epochs_suite_json(self):
+        """--suite epochs --quick: the static row and the rows with epochs
+        of 1 s and 1 h, each finished (exit 0: the bench fails a row unless
+        every message arrived and opened, none refused), the 1 s row
+        spanning at least two epochs by the sender's keyring (1.2 s of
+        sending crosses a boundary), the others one (the 1 h channel was made seconds before); ratios consistent;
+        a ratchet step and a day's catch-up of 1 s epochs cost something,
+        the catch-up at least 86400 next-key derivations' worth."""
+        run = bench_suite("epochs", "--help")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("--duration", run.stdout)
+        run = bench_suite("epochs", "--quick", "--json",
+                          timeout=EPOCHS_SUITE_TIMEOUT_S)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        doc = json.loads(run.stdout)
+        self.assertEqual((doc["suite"], doc["size"], doc["qos"],
+                          doc["repeat"], doc["duration_s"]),
+                         ("epochs", 64, 1, 1, 1.2))
+        self.assertEqual([(r["row"], r["period_ms"]) for r in doc["rows"]],
+                         [("static", 0), ("epoch 1s", 1000),
+                          ("epoch 1h", 3600000)])
+        base = doc["rows"][0]["msgs_per_s"]
+        for r in doc["rows"]:
+            self.assertGreater(r["messages"], 0, r)
+            self.assertEqual((r["arrived"], r["refused"]),
+                             (r["messages"], 0), r)
+            self.assertGreater(r["msgs_per_s"], 0, r)
+            self.assertGreater(r["cpu_us_per_msg"], 0, r)
+            # Sent for 1.2 s, drained after: the row lasted that long.
+            self.assertGreaterEqual(r["seconds"], 1.2, r)
+            self.assertAlmostEqual(r["ratio"], r["msgs_per_s"] / base,
+                                   delta=0.01)
+        self.assertEqual(doc["rows"][0]["epochs"], 1)
+        self.assertGreaterEqual(doc["rows"][1]["epochs"], 2)
+        self.assertEqual(doc["rows"][2]["epochs"], 1)
+        self.assertAlmostEqual(doc["ratio"], doc["rows"][1]["ratio"],
+                               delta=0.01)
+        self.assertEqual(doc["met"], doc["ratio"] >= 0.95)
+        self.assertGreater(doc["step_ns"], 0)
+        self.assertEqual(doc["catchup_steps"], 86400)
+        # 86400 derivations cannot take less than 86400 ns.
+        self.assertGreater(doc["catchup_ms"], 0.0864)
+        run = bench_suite("epochs", "--count", "10", "--duration", "1")
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("cannot be combined", run.stderr)
 
     def test_cli_suite_json(self):
         """--suite cli: mosquitto's tools, secmq-sub/pub over TLS and

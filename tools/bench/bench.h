@@ -924,4 +924,13 @@ int bench_python_main(int argc, char **argv);
  */
 int bench_cli_main(int argc, char **argv);
 
+/*
+ * --suite epochs (bench_epochs.c): sealed msgs/s on a channel with a
+ * static key against channels with epochs of 1 s and 1 h through the
+ * private TLS broker, and what a ratchet step and a day's catch-up cost.
+ * Takes the arguments after "--suite epochs" (argv[0] is "epochs");
+ * returns the exit status.
+ */
+int bench_epochs_main(int argc, char **argv);
+
 #endif /* SECMQ_BENCH_H */

@@ -208,6 +208,11 @@ int main(int argc, char **argv)
         strcmp(argv[2], "receipts") == 0) {
         return bench_receipts_main(argc - 2, argv + 2);
     }
+    /* --suite epochs has options of its own (bench_epochs.c). */
+    if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
+        strcmp(argv[2], "epochs") == 0) {
+        return bench_epochs_main(argc - 2, argv + 2);
+    }
     /* --suite rabbitmq has options of its own (bench_rabbit.c). */
     if (argc >= 3 && strcmp(argv[1], "--suite") == 0 &&
         strcmp(argv[2], "rabbitmq") == 0) {
