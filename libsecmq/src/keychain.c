@@ -678,13 +678,15 @@ static void *ticker_main(void *arg)
     secmq__kerr e = {msg, sizeof msg};
     secmq_keyring *kr = arg;
     struct timespec ts;
-    uint64_t now, due;
+    uint64_t now, due, prev;
     int said = 0;
 
     pthread_mutex_lock(&kr->tick_mu);
     while (!kr->tick_stop) {
         now = secmq__unix_ms();
         due = next_erase(kr);
+        prev = secmq__prev_next_deadline(kr, now);
+        due = prev < due ? prev : due;
         /* 1 ms past the deadline: step s goes once now > its erase time. */
         due = due < UINT64_MAX ? due + 1 : due;
         if (due > now) {
@@ -700,11 +702,13 @@ static void *ticker_main(void *arg)
             continue;
         }
         pthread_mutex_unlock(&kr->tick_mu);
-        if (secmq__chains_tick(kr, 1, &e) != SECMQ_OK && !said) {
+        if ((secmq__chains_tick(kr, 1, &e) != SECMQ_OK ||
+             secmq__prev_tick(kr, &e) != SECMQ_OK) &&
+            !said) {
             said = 1;
             fprintf(stderr,
-                    "secmq: keyring '%s': erased epoch keys are still on "
-                    "disk (tried again at the next epoch): %s\n",
+                    "secmq: keyring '%s': keys past their grace are still "
+                    "on disk (tried again at the next deadline): %s\n",
                     kr->self.name, msg);
         }
         pthread_mutex_lock(&kr->tick_mu);
@@ -720,6 +724,7 @@ int secmq__ticker_start(secmq_keyring *kr)
     for (size_t i = 0; i < kr->nchans && !any; i++) {
         any = kr->chans[i].chain != NULL;
     }
+    any = any || secmq__prev_next_deadline(kr, secmq__unix_ms()) < UINT64_MAX;
     if (!any || kr->ticker_running) {
         return SECMQ_OK;
     }

@@ -295,6 +295,9 @@ int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
      * before anything is sealed or opened (§3.2). */
     rc = secmq__chains_tick(kr, 1, &e);
     if (rc == SECMQ_OK) {
+        rc = secmq__prev_tick(kr, &e);
+    }
+    if (rc == SECMQ_OK) {
         rc = secmq__ticker_start(kr);
     }
     if (rc != SECMQ_OK) {

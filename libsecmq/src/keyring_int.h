@@ -106,6 +106,8 @@ typedef struct secmq__kchan {
     size_t nmembers;
     secmq__krcpt rcpt;    /* receipts (§9.1) */
     secmq__kchain *chain; /* the epoch ratchet (§3.2), or NULL: a static key */
+    unsigned long long prev_ino; /* grants/<cid>.prev.grant's inode, loaded */
+    int prev_erased; /* the previous key past its grace is off the disk */
     /* For secmq_keyring_channel(): arrays pointing at the names above. */
     const char **pub_names;
     const char **member_names;
@@ -482,9 +484,20 @@ size_t secmq__chain_erased_ids(secmq_keyring *kr, unsigned char **ids);
 int secmq__ids_have(const unsigned char *ids, size_t n,
                     const unsigned char *id);
 /*
- * Start / stop the thread that calls secmq__chains_tick when the next
- * epoch key is due to be erased (only when kr has a chain). Start returns
- * SECMQ_OK or SECMQ_E_NOMEM; stop is a no-op without a thread.
+ * Erase from the disk the previous keys of static channels past their
+ * grace deadline (keyprev.c): a member's grants/<cid>.prev.grant (the
+ * file loaded, not one imported since), an owner's previous key in its
+ * owned file. Under the directory's exclusive lock. SECMQ_OK or the first
+ * failure. secmq__prev_next_deadline: the earliest such deadline at or
+ * after now not yet passed (UINT64_MAX: none).
+ */
+int secmq__prev_tick(secmq_keyring *kr, secmq__kerr *e);
+uint64_t secmq__prev_next_deadline(const secmq_keyring *kr, uint64_t now);
+/*
+ * Start / stop the thread that calls secmq__chains_tick and
+ * secmq__prev_tick when the next epoch key or previous key is due to be
+ * erased (only when kr has a chain or a previous key still in grace). Start
+ * returns SECMQ_OK or SECMQ_E_NOMEM; stop is a no-op without a thread.
  */
 int secmq__ticker_start(secmq_keyring *kr);
 void secmq__ticker_stop(secmq_keyring *kr);

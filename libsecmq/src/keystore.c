@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -497,6 +498,7 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
     unsigned char *body = NULL, *pbody = NULL;
     unsigned char cid[SECMQ__CID_BYTES];
     secmq__kchan *ch = NULL;
+    struct stat pst;
     int rc;
 
     sodium_memzero(&pg, sizeof pg);
@@ -537,7 +539,8 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
                                  kr->dir);
             goto err;
         }
-        if (access(path, F_OK) == 0) {
+        if (stat(path, &pst) == 0) {
+            ch->prev_ino = (unsigned long long)pst.st_ino;
             rc = read_grant(kr, path, &pbody, &pg, NULL, e);
             if (rc != SECMQ_OK) {
                 goto err;

@@ -160,5 +160,41 @@ class KeysErase(unittest.TestCase):
         self.assertEqual(os.path.getsize(kept), 65 * 1024 * 1024)
 
 
+    def test_previous_key_erased_after_its_grace(self):
+        """A rotation with --grace 1 leaves the previous key with alice
+        (grants/<cid>.prev.grant) and with sam (in his owned file) for a
+        second; the next time either keyring is opened after that (here
+        `secmq-keys list`), the previous grant file is removed and
+        overwritten, and the owned file is rewritten without the key: hard
+        links to both read zeros."""
+        import time
+        self.world()
+        self.run_keys("channel", "rotate", "--keyring", self.p("sam"),
+                      "--topic", "status", "--out", self.p("g2"),
+                      "--grace", "1")
+        self.run_keys("import", "--keyring", self.p("alice"),
+                      self.p("g2", "alice.grant"))
+        prev = glob.glob(self.p("alice", "grants", "*.prev.grant"))
+        owned = glob.glob(self.p("sam", "owned", "*.chan"))
+        self.assertEqual((len(prev), len(owned)), (1, 1), (prev, owned))
+        kept_prev, old_prev = self.keep(prev[0], "prev.keep")
+        kept_own, old_own = self.keep(owned[0], "owned.keep")
+        # Within the grace nothing goes.
+        self.run_keys("list", "--keyring", self.p("alice"))
+        self.assertTrue(os.path.exists(prev[0]))
+        time.sleep(1.5)
+        listing = self.run_keys("list", "--keyring", self.p("alice")).stdout
+        self.assertRegex(listing, r"previous key: \S+  expired at")
+        self.run_keys("list", "--keyring", self.p("sam"))
+        self.assertFalse(os.path.exists(prev[0]))
+        self.assert_erased(kept_prev, old_prev, "the previous grant")
+        self.assert_erased(kept_own, old_own, "the owned file before")
+        # The owner still rotates and issues grants afterwards.
+        self.run_keys("channel", "rotate", "--keyring", self.p("sam"),
+                      "--topic", "status", "--out", self.p("g3"))
+        self.run_keys("import", "--keyring", self.p("alice"),
+                      self.p("g3", "alice.grant"))
+
+
 if __name__ == "__main__":
     unittest.main()
