@@ -161,18 +161,6 @@ int secmq__chain_sync(secmq__kchan *ch, uint64_t now_ms)
     return moved;
 }
 
-int secmq__chain_key_at(const secmq__kchan *ch, uint32_t s, unsigned char *k)
-{
-    const secmq__kchain *c = ch->chain;
-
-    if (c == NULL || s < c->lo) {
-        return -1;
-    }
-    memcpy(k, k_lo(c), SECMQ_KEY_BYTES);
-    secmq__ratchet_advance(k, s - c->lo);
-    return 0;
-}
-
 /* Save a chain that moved, without waiting for the directory lock; a
  * failure is said once on stderr (the library's callers see no error:
  * the seal or open itself succeeded) and tried again later. */

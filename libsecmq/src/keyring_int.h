@@ -435,11 +435,6 @@ void secmq__chain_free(secmq__kchan *ch);
  */
 int secmq__chain_sync(secmq__kchan *ch, uint64_t now_ms);
 /*
- * The key (32 bytes into k) of step s >= lo of ch's chain, derived
- * forward; -1 when s < lo. Caller holds chain_lock or owns the keyring.
- */
-int secmq__chain_key_at(const secmq__kchan *ch, uint32_t s, unsigned char *k);
-/*
  * For sealing on ch at now_ms: the step key id and message key of step
  * max(step(now), lo) into id / mk. Takes chain_lock; saves the chain's
  * file when it moved. SECMQ_OK, or SECMQ_E_NO_KEY past the last step.
