@@ -430,8 +430,8 @@ int secmq__chain_new(secmq__kchan *ch, const unsigned char *k, uint32_t lo,
 void secmq__chain_free(secmq__kchan *ch);
 /*
  * Move ch's ratchet to now_ms: steps past their grace are erased (their
- * keys wiped), the steps up to max(step(now), lo) + 1 are derived. Caller holds
- * chain_lock (or owns the keyring alone). Returns 1 when lo moved.
+ * keys wiped), the steps up to max(step(now), lo) + 1 are derived. Caller
+ * holds chain_lock (or owns the keyring alone). Returns 1 when lo moved.
  */
 int secmq__chain_sync(secmq__kchan *ch, uint64_t now_ms);
 /*
