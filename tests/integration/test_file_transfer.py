@@ -28,6 +28,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
+from testcase import TIMEOUT_SCALE  # noqa: E402
 from keys import (E2ETestCase, LiveProc, flip, kdf_derive,  # noqa: E402
                   open_envelope, open_grant, u16)
 from nacl import bindings as nb  # noqa: E402
@@ -65,15 +66,18 @@ class FileTestCase(E2ETestCase):
     """sam sends to alice on `files`; helpers to run both sides. epoch:
     the two channels' --epoch (None: static keys)."""
     epoch = None
+    epoch_grace = None
 
     def setUp(self):
         super().setUp()
         for n in ("sam", "alice"):
             self.make_identity(n)
         g1 = self.create_channel(TOPIC + "/#", publishers=("sam",),
-                                 subscribers=("alice",), epoch=self.epoch)
+                                 subscribers=("alice",), epoch=self.epoch,
+                                 epoch_grace=self.epoch_grace)
         g2 = self.create_channel(TOPIC + "/r/#", publishers=("alice",),
-                                 subscribers=("sam",), epoch=self.epoch)
+                                 subscribers=("sam",), epoch=self.epoch,
+                                 epoch_grace=self.epoch_grace)
         self.import_("alice", self.pubfile("sam"), self.grant(g1, "alice"),
                      self.grant(g2, "alice"))
         self.files_grants = g1
@@ -378,10 +382,11 @@ class Tamper(FileTestCase):
 
 
 class Epochs(FileTestCase):
-    """Both channels with epochs of 1 s (grace 1 s: the default, one
-    epoch): manifests and requests are envelopes under each epoch's step
-    key, chunks use the file's own key."""
+    """Both channels with epochs of 1 s (a grace of 2 s, scaled: a slow
+    run's envelopes may arrive late): manifests and requests are envelopes
+    under each epoch's step key, chunks use the file's own key."""
     epoch = "1s"
+    epoch_grace = "%ds" % (2 * TIMEOUT_SCALE)
 
     def test_transfer_across_epochs(self):
         """A 3 MB file sent at 1 MB/s spans several epochs (each with its
