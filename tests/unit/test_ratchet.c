@@ -369,7 +369,7 @@ out:
 /* The path of the one .chain file of keyring who (static buffer). */
 static const char *chain_file(const char *who)
 {
-    static char path[600];
+    static char path[700];
     char dir[400];
     DIR *d;
     struct dirent *de;
@@ -395,7 +395,7 @@ static const char *chain_file(const char *who)
  * overwritten (a hard link to it reads zeros). */
 static void test_idle_erasure(void)
 {
-    char err[ERRLEN], keep[700];
+    char err[ERRLEN], keep[720];
     const char *pubs[1], *subs[1];
     secmq_channel_spec spec;
     secmq_channel_ratchet rt = {EPOCH_MS, 0};
