@@ -213,6 +213,16 @@ static int locate(const struct popts *o, char *script, size_t len, char *err,
 
 /* The next sep-separated field of *s (cut off in place), or NULL at the
  * end; *s moves past it. */
+/* src into dst (cap bytes), cut to fit: a version or path too long for
+ * the report is shown shortened. */
+static void copy_field(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static char *next_field(char **s, char sep)
 {
     char *t = *s;
@@ -276,11 +286,11 @@ static int read_rows(const char *path, struct prow *rows, struct pinfo *info,
                 f5[k] = next_field(&rest, '|');
             }
             if (f5[4] != NULL) {
-                snprintf(info->python, sizeof info->python, "%s", f5[0]);
-                snprintf(info->paho, sizeof info->paho, "%s", f5[1]);
-                snprintf(info->secmq, sizeof info->secmq, "%s", f5[2]);
-                snprintf(info->library, sizeof info->library, "%s", f5[3]);
-                snprintf(info->package, sizeof info->package, "%s", f5[4]);
+                copy_field(info->python, sizeof info->python, f5[0]);
+                copy_field(info->paho, sizeof info->paho, f5[1]);
+                copy_field(info->secmq, sizeof info->secmq, f5[2]);
+                copy_field(info->library, sizeof info->library, f5[3]);
+                copy_field(info->package, sizeof info->package, f5[4]);
             }
             continue;
         }

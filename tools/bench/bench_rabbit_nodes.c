@@ -83,7 +83,9 @@ static void last_line(const char *path, char *out, size_t cap)
     while (f != NULL && fgets(line, sizeof line, f) != NULL) {
         line[strcspn(line, "\r\n")] = '\0';
         if (line[0] != '\0') {
-            snprintf(out, cap, "%s", line);
+            size_t n = strnlen(line, cap - 1); /* cut to fit */
+            memcpy(out, line, n);
+            out[n] = '\0';
         }
     }
     if (f != NULL) {
