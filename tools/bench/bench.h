@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "secmq.h"
+
 /* Size of every error buffer the bench passes around: one line of reason. */
 #define BENCH_ERR_BYTES 512u
 /* Size of an inner reason that gets a prefix before it reaches the user. */
@@ -253,6 +255,22 @@ typedef struct bench_broker {
 int bench_broker_start(bench_broker *b, const char *mosquitto_bin,
                        const char *certs_bin, int keep, char *err,
                        size_t errlen);
+
+/*
+ * A new secmq client (user passed to its callbacks) for client id id to
+ * br's TLS listener on 127.0.0.1, the broker's CA checked; not connected.
+ * Returns 0, or -1 (*c is then NULL).
+ */
+int bench_client_new(secmq_client **c, const bench_broker *br, const char *id,
+                     void *user);
+
+/*
+ * A suite's option value v of option opt as a number 1..top into *out;
+ * otherwise says so on stderr ("secmq-bench --suite SUITE: OPT: not within
+ * 1..TOP: 'V'") and returns -1. Returns 0.
+ */
+int bench_suite_number(const char *suite, const char *opt, const char *v,
+                       long top, long *out);
 
 /* What a broker of the broker suite changes in the private broker's
  * configuration. Strings borrowed for the call. */

@@ -209,15 +209,9 @@ static uint32_t ep_step_now(secmq_keyring *kr, const char *topic)
 static int ep_client(secmq_client **out, const bench_broker *br,
                      secmq_keyring *kr, const char *id, struct ep_state *s)
 {
-    secmq_config cfg;
     secmq_client *c = NULL;
 
-    secmq_config_init(&cfg);
-    cfg.host = "127.0.0.1";
-    cfg.port = br->tls_port;
-    cfg.tls.cafile = br->cafile;
-    cfg.client_id = id;
-    if (secmq_client_new(&c, &cfg, s) != SECMQ_OK) {
+    if (bench_client_new(&c, br, id, s) != 0) {
         return -1;
     }
     *out = c;
@@ -522,19 +516,7 @@ static const char ep_usage[] =
 
 static int ep_number(const char *opt, const char *v, long top, long *out)
 {
-    char *end = NULL;
-    long n;
-
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < 1 || n > top) {
-        fprintf(stderr,
-                "secmq-bench --suite epochs: %s: not within 1..%ld: '%s'\n",
-                opt, top, v);
-        return -1;
-    }
-    *out = n;
-    return 0;
+    return bench_suite_number("epochs", opt, v, top, out);
 }
 
 /* 0, -1 for a usage error (reported), 1 after --help. */

@@ -411,14 +411,7 @@ static void b_sub(secmq_client *c, void *user, int mid, int n, const int *g)
 static int open_client(secmq_client **c, const bench_broker *br, struct base *b,
                        const char *id)
 {
-    secmq_config cfg;
-
-    secmq_config_init(&cfg);
-    cfg.host = "127.0.0.1";
-    cfg.port = br->tls_port;
-    cfg.tls.cafile = br->cafile;
-    cfg.client_id = id;
-    if (secmq_client_new(c, &cfg, b) != SECMQ_OK) {
+    if (bench_client_new(c, br, id, b) != 0) {
         return -1;
     }
     secmq_client_on_message(*c, b_msg);
