@@ -53,11 +53,7 @@ static int starts_with(const char *s, size_t len, const char *prefix)
     return len >= plen && memcmp(s, prefix, plen) == 0; /* not secret */
 }
 
-/*
- * Take one line "<prefix><value>\n" from *p (end at end). On success
- * val and vlen are the value and *p moves past the line; else returns -1.
- */
-static int take_line(const char **p, const char *end, const char *prefix,
+int secmq__take_line(const char **p, const char *end, const char *prefix,
                      const char **val, size_t *vlen)
 {
     size_t plen = strlen(prefix);
@@ -76,36 +72,35 @@ static int take_line(const char **p, const char *end, const char *prefix,
     return 0;
 }
 
-/* Canonical base64 of exactly 32 bytes. 0 or -1; out is written. */
-static int b64_32(unsigned char out[32], const char *s, size_t len)
+int secmq__b64_exact(unsigned char *out, size_t n, const char *s, size_t len)
 {
-    char again[B64_32_BYTES];
+    char again[SECMQ__B64_64_BYTES];
     size_t got = 0;
     const char *b64_end = NULL;
     int same;
 
-    if (len != B64_32_BYTES - 1) {
+    if (n > 64 || len != sodium_base64_ENCODED_LEN(n, B64_VARIANT) - 1) {
         return -1;
     }
-    if (sodium_base642bin(out, 32, s, len, NULL, &got, &b64_end, B64_VARIANT) !=
+    if (sodium_base642bin(out, n, s, len, NULL, &got, &b64_end, B64_VARIANT) !=
             0 ||
-        got != 32 || b64_end != s + len) {
+        got != n || b64_end != s + len) {
         return -1;
     }
     /* SECURITY: only the canonical spelling: unused bits must be zero, so
      * one key has one file. */
-    sodium_bin2base64(again, sizeof again, out, 32, B64_VARIANT);
+    sodium_bin2base64(again, sizeof again, out, n, B64_VARIANT);
     same = sodium_memcmp(again, s, len) == 0;
     sodium_memzero(again, sizeof again);
     return same ? 0 : -1;
 }
 
-static const char *take_name(const char **p, const char *end, char *name)
+const char *secmq__take_name(const char **p, const char *end, char *name)
 {
     const char *v;
     size_t vlen;
 
-    if (take_line(p, end, "name: ", &v, &vlen) != 0) {
+    if (secmq__take_line(p, end, "name: ", &v, &vlen) != 0) {
         return "second line is not 'name: <name>'";
     }
     if (!secmq__name_valid(v, vlen)) {
@@ -122,16 +117,16 @@ const char *secmq__identity_parse_secret(const char *text, size_t len,
     const char *p = text, *end = text + len, *v, *why;
     size_t vlen;
 
-    if (take_line(&p, end, SECRET_MAGIC, &v, &vlen) != 0 || vlen != 0) {
+    if (secmq__take_line(&p, end, SECRET_MAGIC, &v, &vlen) != 0 || vlen != 0) {
         return "not a secret identity file (first line is not "
                "'secmq-identity 1')";
     }
-    why = take_name(&p, end, name);
+    why = secmq__take_name(&p, end, name);
     if (why != NULL) {
         return why;
     }
-    if (take_line(&p, end, "ed25519-seed: ", &v, &vlen) != 0 ||
-        b64_32(seed, v, vlen) != 0) {
+    if (secmq__take_line(&p, end, "ed25519-seed: ", &v, &vlen) != 0 ||
+        secmq__b64_exact(seed, 32, v, vlen) != 0) {
         sodium_memzero(seed, SECMQ__SEED_BYTES);
         return "third line is not 'ed25519-seed: <base64 of 32 bytes>'";
     }
@@ -149,16 +144,16 @@ const char *secmq__identity_parse_public(const char *text, size_t len,
     unsigned char x[crypto_scalarmult_curve25519_BYTES];
     size_t vlen;
 
-    if (take_line(&p, end, PUBLIC_MAGIC, &v, &vlen) != 0 || vlen != 0) {
+    if (secmq__take_line(&p, end, PUBLIC_MAGIC, &v, &vlen) != 0 || vlen != 0) {
         return "not a public identity file (first line is not "
                "'secmq-public 1')";
     }
-    why = take_name(&p, end, pub->name);
+    why = secmq__take_name(&p, end, pub->name);
     if (why != NULL) {
         return why;
     }
-    if (take_line(&p, end, "ed25519: ", &v, &vlen) != 0 ||
-        b64_32(pub->pk, v, vlen) != 0) {
+    if (secmq__take_line(&p, end, "ed25519: ", &v, &vlen) != 0 ||
+        secmq__b64_exact(pub->pk, 32, v, vlen) != 0) {
         return "third line is not 'ed25519: <base64 of 32 bytes>'";
     }
     if (p != end) {
