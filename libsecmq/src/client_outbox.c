@@ -43,8 +43,9 @@ static void outbox_delivered(void *ctx, uint64_t id, int rc)
 }
 
 /* Whether a sealed row's key was erased by the keyring (called with the
- * outbox's lock held, per row about to be handed): a header parse and a
- * key id lookup. Rows that do not parse are left to the receivers. */
+ * outbox's lock held, per row about to be handed) or signed by a key
+ * this identity replaced: a header parse and a key id lookup. Rows that do not
+ * parse are left to the receivers. */
 static int outbox_key_erased(void *ctx, const void *payload, size_t len)
 {
     secmq_client *c = ctx;
@@ -53,6 +54,13 @@ static int outbox_key_erased(void *ctx, const void *payload, size_t len)
     if (c->keyring == NULL ||
         secmq_envelope_parse(payload, len, &f) != SECMQ_OPEN_OK) {
         return 0;
+    }
+    /* Signed with this identity's key from before `identity rotate`
+     * (§2.3): that key is erased, and receivers that took the successor
+     * refuse what it signed. */
+    if (f.signature != NULL &&
+        memcmp(f.sender_id, c->keyring->self.id, SECMQ_ID_BYTES) != 0) {
+        return 1; /* not secret: identity ids */
     }
     return secmq__key_state(c->keyring, f.key_id, secmq__unix_ms()) ==
            SECMQ__KEY_EXPIRED;

@@ -164,6 +164,15 @@ int secmq__peer_admit(secmq_keyring *kr, const secmq__ident *p,
         }
         return 0;
     }
+    if (secmq__succ_find(kr, p->pk) != NULL) {
+        known = secmq__succ_peer(kr, p->pk);
+        return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                               "%s: an old key of '%s', replaced by its "
+                               "successor (statement accepted): use its new "
+                               "public file",
+                               label,
+                               known != NULL ? known->name : kr->self.name);
+    }
     known = secmq__peer_by_pk(kr, p->pk);
     if (known != NULL && strcmp(known->name, p->name) != 0) {
         return secmq__kerr_set(e, SECMQ_E_KEYRING,

@@ -139,8 +139,8 @@ static int reseal_grants(const char *dir, const char *to,
                                  "%s: does not open with this identity's "
                                  "key (checked at every load: tampered?)",
                                  from);
-        } else if (secmq_grant_seal(file, len + 1, &flen, body, blen,
-                                    new_pk) != SECMQ_OK) {
+        } else if (secmq_grant_seal(file, len + 1, &flen, body, blen, new_pk) !=
+                   SECMQ_OK) {
             rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: cannot seal again",
                                  from);
         } else {
@@ -296,10 +296,9 @@ static int finish(const char *dir, const char *stage, const char *out_dir,
 
 /* Build the new tree at stage from kr (loaded from dir, old identity) and
  * exchange it with dir. kr is switched to the new identity. */
-static int build_and_swap(secmq_keyring *kr, const char *dir,
-                          const char *stage, const char *out_dir,
-                          uint64_t grace_ms, secmq_keyring_note_cb cb,
-                          void *user, secmq__kerr *e)
+static int build_and_swap(secmq_keyring *kr, const char *dir, const char *stage,
+                          const char *out_dir, uint64_t grace_ms,
+                          secmq_keyring_note_cb cb, void *user, secmq__kerr *e)
 {
     char path[SECMQ__PATH_MAX], text[SECMQ__SUCC_FILE_MAX];
     secmq__stream_ent *ents = NULL;
@@ -451,8 +450,10 @@ int secmq_identity_rotate(const char *dir, const char *out_dir,
         if (rc != SECMQ_OK) {
             goto out;
         }
-        secmq__note(cb, user, "%s: an interrupted rotation's unused new "
-                    "keyring erased; rotating again", stage);
+        secmq__note(cb, user,
+                    "%s: an interrupted rotation's unused new "
+                    "keyring erased; rotating again",
+                    stage);
     }
     rc = secmq__keystore_load(&kr, dir, &e);
     if (rc == SECMQ_OK) {
