@@ -362,10 +362,24 @@ static int build_and_swap(secmq_keyring *kr, const char *dir, const char *stage,
     if (rc == SECMQ_OK) {
         rc = reseal_chains(kr, e);
     }
+    /* Each owned channel's grants in out_dir/<its new channel id>/: a
+     * member of two channels gets two files of the same name. */
     for (size_t i = 0; rc == SECMQ_OK && i < kr->nchans; i++) {
-        if (kr->chans[i].owned) {
-            rc = secmq__owned_succeed(kr, &kr->chans[i], grace_ms, out_dir, cb,
-                                      user, e);
+        unsigned char cid[SECMQ__CID_BYTES];
+        char hex[2 * SECMQ__CID_BYTES + 1];
+        const secmq__kchan *ch = &kr->chans[i];
+        if (!ch->owned) {
+            continue;
+        }
+        secmq__chan_id(cid, kr->self.pk, ch->filter, ch->filter_len);
+        rc = secmq__kfile_mkdir(out_dir, e);
+        if (rc == SECMQ_OK &&
+            secmq__kpath(path, sizeof path, out_dir,
+                         secmq__hex(hex, cid, SECMQ__CID_BYTES), NULL) != 0) {
+            rc = secmq__kerr_set(e, SECMQ_E_IO, "%s: path too long", out_dir);
+        }
+        if (rc == SECMQ_OK) {
+            rc = secmq__owned_succeed(kr, ch, grace_ms, path, cb, user, e);
         }
     }
     if (rc == SECMQ_OK) {

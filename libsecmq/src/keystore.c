@@ -100,7 +100,8 @@ const secmq__ident *secmq__peer_by_name(const secmq_keyring *kr,
     return NULL;
 }
 
-/* The name people know pk by: this identity, a peer, else its hex id. */
+/* The name people know pk by: this identity, a peer (also by a key they
+ * replaced), else its hex id. */
 static void display_of(const secmq_keyring *kr, const unsigned char *pk,
                        char out[SECMQ__DISPLAY_BYTES])
 {
@@ -111,9 +112,14 @@ static void display_of(const secmq_keyring *kr, const unsigned char *pk,
         snprintf(out, SECMQ__DISPLAY_BYTES, "%s", kr->self.name);
         return;
     }
-    p = secmq__peer_by_pk(kr, pk);
+    /* A key replaced by a successor (§2.3) is still its holder's. */
+    p = secmq__succ_peer(kr, pk);
     if (p != NULL) {
         snprintf(out, SECMQ__DISPLAY_BYTES, "%s", p->name);
+        return;
+    }
+    if (secmq__succ_is_own_old(kr, pk)) {
+        snprintf(out, SECMQ__DISPLAY_BYTES, "%s", kr->self.name);
         return;
     }
     secmq_identity_id(id, pk);

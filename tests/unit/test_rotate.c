@@ -26,6 +26,7 @@
 #define MSG "rotated message"
 
 static char notes[8192];
+static char rot_notes[8192]; /* the notes of the last rotation */
 
 static void note_cb(void *user, const char *line)
 {
@@ -37,9 +38,43 @@ static void note_cb(void *user, const char *line)
 static int rotate(const char *who, const char *out, uint64_t grace_ms,
                   char *err)
 {
+    int rc;
+
     notes[0] = 0;
-    return secmq_identity_rotate(tu_at(who), tu_at(out), grace_ms, note_cb,
-                                 NULL, err, ERRLEN);
+    rc = secmq_identity_rotate(tu_at(who), tu_at(out), grace_ms, note_cb, NULL,
+                               err, ERRLEN);
+    memcpy(rot_notes, notes, sizeof rot_notes);
+    return rc;
+}
+
+/* The path of the grant the last rotation wrote for member on filter, from
+ * its notes ("PATH: grant for 'alice' (...), channel 'status' ..."), or
+ * "" (the tests then fail to import it). */
+static const char *rot_grant(const char *member, const char *filter)
+{
+    static char path[1024];
+    char who[96], chan[96];
+    const char *line = rot_notes;
+
+    snprintf(who, sizeof who, ": grant for '%s' ", member);
+    snprintf(chan, sizeof chan, "channel '%s' ", filter);
+    path[0] = 0;
+    while (line != NULL && *line != 0) {
+        const char *end = strchr(line, '\n'), *w = strstr(line, who);
+        size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (w != NULL && w < line + n && strstr(line, chan) != NULL &&
+            strstr(line, chan) < line + n) {
+            snprintf(path, sizeof path, "%.*s", (int)(w - line), line);
+            /* relative to the tmpdir, as the other helpers take it */
+            if (strncmp(path, tu_tmpdir(), strlen(tu_tmpdir())) == 0) {
+                memmove(path, path + strlen(tu_tmpdir()) + 1,
+                        strlen(path) - strlen(tu_tmpdir()));
+            }
+            return path;
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+    return path;
 }
 
 static int import2(const char *who, const char *f1, const char *f2, char *err)
@@ -210,7 +245,11 @@ static void test_rotation(void)
     CHECK_RC(rotate("sam", "out", 0, err), SECMQ_OK);
     CHECK(strstr(notes, "erased") != NULL);
     CHECK(exists("out/sam.successor") && exists("out/sam.pub"));
-    CHECK(exists("out/alice.grant") && exists("out/sam.grant"));
+    CHECK(exists(rot_grant("alice", "status")) &&
+          exists(rot_grant("sam", "status")));
+    /* In out/<the channel's new id>/. */
+    CHECK(strncmp(rot_grant("alice", "status"), "out/", 4) == 0);
+    CHECK(strlen(rot_grant("alice", "status")) == 4 + 16 + 1 + 11);
     CHECK(!exists("sam.rotating"));
     CHECK(!exists("sam/state/rotated"));
     /* SECURITY: the old secret is on no file of the keyring. */
@@ -245,7 +284,8 @@ static void test_rotation(void)
     CHECK_RC(import2("alice", "forged.successor", NULL, err), SECMQ_E_KEYRING);
     CHECK(strstr(err, "signature does not verify") != NULL);
     /* The real one, with the new grant, in one call. */
-    CHECK_RC(import2("alice", "out/sam.successor", "out/alice.grant", err),
+    CHECK_RC(import2("alice", "out/sam.successor", rot_grant("alice", "status"),
+                     err),
              SECMQ_OK);
     CHECK(strstr(notes, "replaced its key") != NULL);
     CHECK_INT_EQ(open_as("alice", "status", e_new, l_new, sender),
@@ -338,7 +378,8 @@ static void test_member(void)
      * under the old channel key still opens, as from sam, until then. */
     CHECK_RC(seal_as("sam", "chat", env, &len), SECMQ_OK);
     CHECK_RC(rotate("sam", "sout0", 60000, err), SECMQ_OK);
-    CHECK_RC(import2("alice", "sout0/sam.successor", "sout0/alice.grant", err),
+    CHECK_RC(import2("alice", "sout0/sam.successor", rot_grant("alice", "chat"),
+                     err),
              SECMQ_OK);
     CHECK_INT_EQ(open_as("alice", "chat", env, len, sender), SECMQ_OPEN_OK);
     CHECK(strcmp(sender, "sam") == 0);
