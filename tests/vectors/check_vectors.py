@@ -6,9 +6,11 @@ the standard library and Debian's python3-nacl (run it with /usr/bin/python3:
 a pyenv `python3` does not see python3-nacl). It checks the known-answer
 vectors the C library wrote (envelope-v1.json, grant-v1.json, file-v1.json,
 receipt-v1.json with check_receipts.py, ratchet-v1.json with check_ratchet.py,
-beside this file) by rebuilding every envelope, grant body, manifest, chunk
-and request from its inputs byte for byte and by opening them, plus checks that need no vector file at all
-(libsodium KDF known answers, fresh envelopes and grants made here).
+successor-v1.json with check_successor.py, beside this file) by rebuilding
+every envelope, grant body, manifest, chunk, request and statement from its
+inputs byte for byte and by opening them, plus checks that need no vector
+file at all (libsodium KDF known answers, fresh envelopes and grants made
+here).
 
     /usr/bin/python3 tests/vectors/check_vectors.py [--dir DIR] [-q]
 
@@ -1729,6 +1731,11 @@ def main():
     doc = load(rep, os.path.join(args.dir, "ratchet-v1.json"))
     if doc is not None:
         check_ratchet.check_file(rep, doc)
+    # §2.3 successor statements: check_successor.py beside this file.
+    import check_successor
+    doc = load(rep, os.path.join(args.dir, "successor-v1.json"))
+    if doc is not None:
+        check_successor.check_file(rep, doc)
 
     print("%d passed, %d failed" % (rep.passed, rep.failed))
     return 1 if rep.failed else 0
