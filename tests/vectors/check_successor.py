@@ -39,7 +39,7 @@ class Refused(Exception):
 def message(name, old_pk, new_pk, created_ms):
     """M = "secmq-successor-v1" || old_pk || new_pk || u64(created_ms)
     || u8(name_len) || name"""
-    if len(old_pk) != 32 or len(new_pk) != 32 or not 0 < len(name) < 256:
+    if len(old_pk) != 32 or len(new_pk) != 32 or len(name) > 255:
         raise ValueError("message() arguments")
     return (LABEL + old_pk + new_pk + cv.u64(created_ms)
             + bytes([len(name)]) + name)

@@ -232,6 +232,40 @@ static void expect(const char *desc, const char *s, size_t n, int want,
     }
 }
 
+/* Each single-byte change (xor 0x01, 0x20 and 0xff), each truncation and
+ * an appended byte of the accepted statement s is refused: one spelling
+ * per statement, and no change the signatures miss. */
+static void every_change_refused(const char *desc, const char *s, size_t n)
+{
+    static const unsigned char xors[] = {0x01, 0x20, 0xff};
+    char buf[TEXT_MAX + 1];
+    secmq__succ tmp;
+
+    memcpy(buf, s, n);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t x = 0; x < sizeof xors; x++) {
+            buf[i] = (char)(s[i] ^ xors[x]);
+            if (secmq__succ_parse(buf, n, &tmp, NULL) == SECMQ__SUCC_OK) {
+                fprintf(stderr,
+                        "gen_successor_vectors: %s: byte %zu xor "
+                        "0x%02x accepted\n",
+                        desc, i, xors[x]);
+                exit(1);
+            }
+        }
+        buf[i] = s[i];
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (secmq__succ_parse(s, k, &tmp, NULL) == SECMQ__SUCC_OK) {
+            die("a truncated statement accepted");
+        }
+    }
+    buf[n] = '\n';
+    if (secmq__succ_parse(buf, n + 1, &tmp, NULL) == SECMQ__SUCC_OK) {
+        die("a statement with an appended byte accepted");
+    }
+}
+
 /* An accepted statement: seeds, keys, M, text; checked through the
  * library's parser, M and formatter. */
 static void put_statement(text *t, const char *desc, const char *name,
@@ -260,6 +294,7 @@ static void put_statement(text *t, const char *desc, const char *name,
         memcmp(again, buf, n) != 0) {
         die("secmq__succ_sign signs differently");
     }
+    every_change_refused(desc, buf, n);
     secmq_identity_id(id, pk[old_k]);
     put(t, "    {\"desc\": ");
     put_str(t, desc);
