@@ -39,19 +39,6 @@ static const unsigned key_fill[K_COUNT] = {0x10, 0x50, 0x30, 0x80,
                                            0xa0, 0xc0, 0xe0};
 static unsigned char seed[K_COUNT][32], pk[K_COUNT][32], sk[K_COUNT][64];
 
-static void fill(unsigned char *b, size_t n, unsigned start)
-{
-    for (size_t i = 0; i < n; i++) {
-        b[i] = (unsigned char)(start + i);
-    }
-}
-
-static void put_key(text *t, const char *name, const unsigned char *b, size_t n)
-{
-    put(t, "\"%s\": ", name);
-    put_hex(t, b, n);
-}
-
 /*
  * M = "secmq-successor-v1" || old_pk || new_pk || u64(created_ms) ||
  * u8(name_len) || name, written here from §2.3 so that statements with
