@@ -1075,6 +1075,25 @@ def load(rep, path):
         return None
 
 
+def run_alone(description, default_file, check_file):
+    """main() of a checker that runs by itself on one vector file (FILE,
+    default default_file beside this file): check_file(rep, doc), then the
+    total; the exit status."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("file", nargs="?",
+                    default=os.path.join(here, default_file))
+    ap.add_argument("-q", "--quiet", action="store_true",
+                    help="print failures only (and the total)")
+    args = ap.parse_args()
+    rep = Report(args.quiet)
+    doc = load(rep, args.file)
+    if doc is not None:
+        check_file(rep, doc)
+    print("%d passed, %d failed" % (rep.passed, rep.failed))
+    return 1 if rep.failed else 0
+
+
 class EnvVector:
     """One entry of envelope-v1.json "vectors", decoded."""
 
