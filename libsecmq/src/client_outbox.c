@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <mosquitto.h>
+#include <sodium.h>
 
 #include "client_int.h"
 #include "keyring_int.h"
@@ -59,8 +60,8 @@ static int outbox_key_erased(void *ctx, const void *payload, size_t len)
      * (§2.3): that key is erased, and receivers that took the successor
      * refuse what it signed. */
     if (f.signature != NULL &&
-        memcmp(f.sender_id, c->keyring->self.id, SECMQ_ID_BYTES) != 0) {
-        return 1; /* not secret: identity ids */
+        sodium_memcmp(f.sender_id, c->keyring->self.id, SECMQ_ID_BYTES) != 0) {
+        return 1;
     }
     return secmq__key_state(c->keyring, f.key_id, secmq__unix_ms()) ==
            SECMQ__KEY_EXPIRED;

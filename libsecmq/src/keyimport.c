@@ -56,6 +56,11 @@ static int same_cid(const unsigned char *a, const unsigned char *b)
     return memcmp(a, b, SECMQ__CID_BYTES) == 0; /* not secret */
 }
 
+static int same_pk(const unsigned char *a, const unsigned char *b)
+{
+    return memcmp(a, b, SECMQ_SIGN_PK_BYTES) == 0; /* not secret: keys */
+}
+
 static int same_id(const unsigned char *a, const unsigned char *b)
 {
     return memcmp(a, b, SECMQ_ID_BYTES) == 0; /* not secret: key ids */
@@ -95,12 +100,11 @@ static const secmq__kchan *continued(const secmq_keyring *kr,
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
         if (ch->owned || !ch->member || ch->filter_len != g->filter_len ||
-            memcmp(ch->filter, g->filter, g->filter_len) != 0 || /* public */
-            memcmp(ch->owner_pk, g->owner_pk, SECMQ_SIGN_PK_BYTES) == 0) {
+            strncmp(ch->filter, g->filter, g->filter_len) != 0 ||
+            same_pk(ch->owner_pk, g->owner_pk)) {
             continue;
         }
-        if (memcmp(secmq__succ_latest(kr, ch->owner_pk), g->owner_pk,
-                   SECMQ_SIGN_PK_BYTES) == 0) { /* public keys */
+        if (same_pk(secmq__succ_latest(kr, ch->owner_pk), g->owner_pk)) {
             return ch;
         }
     }
@@ -226,8 +230,8 @@ static int import_decide(secmq_keyring *kr, item *items, size_t n, size_t *idx,
         }
         /* SECURITY: a key its owner replaced (§2.3) issues nothing new:
          * whoever holds it now may not be its owner. */
-        if (memcmp(it->g.owner_pk, kr->self.pk, SECMQ_SIGN_PK_BYTES) != 0 &&
-            secmq__peer_by_pk(kr, it->g.owner_pk) == NULL) { /* public */
+        if (!same_pk(it->g.owner_pk, kr->self.pk) &&
+            secmq__peer_by_pk(kr, it->g.owner_pk) == NULL) {
             owner = secmq__succ_peer(kr, it->g.owner_pk);
             return secmq__kerr_set(e, SECMQ_E_KEYRING,
                                    "%s: grant signed with a key that '%s' "
@@ -409,8 +413,7 @@ static void succ_notes(const secmq_keyring *kr, const item *it,
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
         for (size_t k = 0; ch->owned && k < ch->nmembers; k++) {
-            if (memcmp(ch->members[k].pk, it->succ.old_pk,
-                       SECMQ_SIGN_PK_BYTES) == 0) { /* public */
+            if (same_pk(ch->members[k].pk, it->succ.old_pk)) {
                 secmq__note(
                     cb, user,
                     "channel '%s' grants to the old key of '%s': "

@@ -56,8 +56,9 @@ static void find_sender(const secmq_keyring *kr, const secmq__kchan *ch,
         }
         now_pk = secmq__succ_latest(kr, kr->succ[k].old_pk);
         for (size_t i = 0; i < ch->npubs; i++) {
-            if (memcmp(ch->pubs[i].pk, now_pk, SECMQ_SIGN_PK_BYTES) == 0) {
-                *pk = kr->succ[k].old_pk; /* public keys */
+            if (sodium_memcmp(ch->pubs[i].pk, now_pk, SECMQ_SIGN_PK_BYTES) ==
+                0) {
+                *pk = kr->succ[k].old_pk;
                 *name = ch->pubs[i].display;
                 *publisher = 1;
                 return;
