@@ -109,7 +109,13 @@ int secmq__use_lock(secmq_keyring *kr, secmq__kerr *e)
         return secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: path too long",
                                kr->dir);
     }
-    rc = secmq__kfile_lock(path, 0, 1, 1, &kr->use_fd, e);
+    rc = secmq__kfile_lock(path, 0, 1, 0, &kr->use_fd, e);
+    if (rc == SECMQ_OK && kr->use_fd < 0) {
+        /* No lock file yet. A directory this process cannot write (read
+         * only) keeps none: nothing rotates it under our feet either. */
+        rc = secmq__kfile_lock(path, 0, 1, 1, &kr->use_fd, e);
+        rc = rc == SECMQ_E_IO ? SECMQ_OK : rc;
+    }
     if (rc == SECMQ_E_STATE) {
         return secmq__kerr_set(e, SECMQ_E_KEYRING,
                                "%s: its identity is being rotated "
