@@ -53,10 +53,8 @@ void secmq__outbox_set_erased(secmq__outbox *ob, struct live *l,
     secmq__log_write(ob->h.log, SECMQ_LOG_WARNING,
                      "outbox %s: row %" PRIu64 " on '%s' was sealed under an "
                      "erased key (an epoch, or a previous key, past its "
-                     "grace, or signed with this identity's key from before "
-                     "`secmq-keys identity rotate`: the keyring no longer "
-                     "holds it and receivers refuse it): set aside in the "
-                     "file's "
+                     "grace: the keyring no longer holds it and receivers "
+                     "refuse it): set aside in the file's "
                      "quarantine table as '" SECMQ__OB_KEY_ERASED "', never "
                      "sent; it cannot be sealed again",
                      ob->path, id, shown);
