@@ -28,10 +28,11 @@ const MEM_MAX = 1024 * 1024 * 1024;
 
 /*
  * Cost: OPSLIMIT_INTERACTIVE / MEMLIMIT_INTERACTIVE (2 passes, 64 MiB).
- * libsodium runs in WebAssembly in the page: measured in node 20 on the
- * development machine, INTERACTIVE takes ~1.1 s and MODERATE (3 passes,
- * 256 MiB) ~5.6 s, and 256 MiB of WebAssembly memory fails outright on
- * many phones. INTERACTIVE is what libsodium recommends for an online
+ * libsodium runs in WebAssembly in the page. Measured in node 20 on the
+ * (busy, 2-core) development machine: INTERACTIVE 0.1-0.35 s, MODERATE
+ * (3 passes, 256 MiB) 0.7-1.3 s; phones run WebAssembly several times
+ * slower, and a 256 MiB WebAssembly memory fails outright on many of
+ * them. INTERACTIVE is what libsodium recommends for an interactive
  * unlock, still costs an attacker 64 MiB per guess, and its parameters
  * are stored in the blob, so a later version can raise them.
  */
