@@ -34,9 +34,15 @@ export function identityId(pk) {
   return sodium.crypto_generichash(32, pk, null).slice(0, 8);
 }
 
-/* The three lines of an identity file: [first, name, value] or a reason. */
+/* A file's text: a string as it is, bytes decoded (invalid UTF-8 becomes
+ * U+FFFD, which no valid line holds). */
+function asText(text) {
+  return typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: false }).decode(utf8(text));
+}
+
+/* The name and the third line's value of an identity file, or throws. */
 function lines(text, magic, third, kind) {
-  const s = typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: false }).decode(utf8(text));
+  const s = asText(text);
   if (!s.startsWith(magic + '\n')) {
     throw new IdentityError(`not a ${kind} identity file (first line is not '${magic}')`);
   }
@@ -92,8 +98,7 @@ export function parsePublicIdentity(text) {
   try {
     parsed = lines(text, PUBLIC_MAGIC, 'ed25519: ', 'public');
   } catch (e) {
-    const s = typeof text === 'string' ? text : '';
-    if (s.startsWith(SECRET_MAGIC + '\n')) {
+    if (asText(text).startsWith(SECRET_MAGIC + '\n')) {
       throw new IdentityError('a SECRET identity file: give the public one (secmq-keys export) instead, and keep this one private');
     }
     throw e;
