@@ -4,8 +4,8 @@
 // and the browser builds of MQTT.js and libsodium (from node_modules, so
 // `npm ci` first) under dist/vendor/, and puts a Content-Security-Policy
 // into dist/index.html that allows exactly the page's import map (by its
-// hash), scripts from the same origin, WebAssembly (libsodium) and
-// WebSocket connections. No bundler: the browser resolves the bare
+// hash), scripts from the same origin, WebAssembly (libsodium), MQTT.js's
+// timer worker and WebSocket connections. No bundler: the browser resolves the bare
 // imports through the import map. Not a server: serve dist/ with any.
 // `node build.mjs [OUT]` writes OUT instead of dist/ (the browser test
 // builds into its own temporary directory).
@@ -70,6 +70,9 @@ const hash = createHash('sha256').update(m[1]).digest('base64');
 const csp = [
   "default-src 'none'",
   `script-src 'self' 'sha256-${hash}' 'wasm-unsafe-eval'`,
+  // MQTT.js runs its keepalive timers in a worker made from a blob (timers
+  // in a background tab are throttled, workers' are not).
+  "worker-src blob:",
   "style-src 'self'",
   "img-src 'self' data:",
   'connect-src wss:',

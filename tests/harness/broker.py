@@ -41,7 +41,11 @@ USERS = ("sam", "alice", "eve")
 #   tls13      broker.crt, tls_version tlsv1.3 (TLS 1.3 minimum)
 #   plain      no TLS at all
 #   wss        MQTT over WebSockets with TLS (protocol websockets), broker.crt;
-#              what a browser connects to (wss://127.0.0.1:PORT/)
+#              what a browser connects to (wss://127.0.0.1:PORT/). Clients
+#              use 127.0.0.1 only, but mosquitto 2.0.11 opens a websockets
+#              listener on every address whatever the listener line names
+#              (seen with ss: *:PORT): the port is reachable from outside
+#              while the test runs (logins still need the random passwords)
 LISTENER_KINDS = ("tls", "mtls", "expired", "wrongname", "tls13", "plain",
                   "wss")
 

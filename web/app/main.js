@@ -269,7 +269,10 @@ function received(topic, payload, retained) {
     m = proto.open(state.keyring, topic, payload, Date.now());
   } catch (err) {
     const reason = err.reason || 'error';
-    log.add('refused', `refused (${reason}): ${err.message}`,
+    // OpenError's message is "open: REASON[: detail]".
+    const detail = String(err.message || '')
+      .replace(new RegExp(`^open: ${reason}(: )?`), '');
+    log.add('refused', `refused: ${reason}${detail ? ` (${detail})` : ''}`,
             { reason, topic });
     return;
   }
