@@ -20,13 +20,15 @@ const dist = process.argv[2] ? resolve(process.argv[2]) : join(here, 'dist');
 const nm = join(here, 'node_modules');
 
 // [source under node_modules, name under dist/vendor]; the import map in
-// index.html names the same files.
+// index.html names the same files. All end in .js: a browser runs a module
+// only when the server calls it JavaScript, and servers that know .js
+// may not know .mjs.
 const VENDOR = [
   ['mqtt/dist/mqtt.esm.js', 'mqtt.esm.js'],
   ['libsodium-wrappers-sumo/dist/modules-sumo-esm/libsodium-wrappers.mjs',
-    'libsodium-wrappers.mjs'],
+    'libsodium-wrappers.js'],
   ['libsodium-sumo/dist/modules-sumo-esm/libsodium-sumo.mjs',
-    'libsodium-sumo.mjs'],
+    'libsodium-sumo.js'],
 ];
 
 function fail(msg) {
