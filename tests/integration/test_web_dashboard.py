@@ -14,9 +14,10 @@ CA only through an NSS database in a temporary HOME (no certificate
 check is switched off). In the page: import the dashboard's secret
 identity, controller's public file and the grant, save them under a
 passphrase, reload, see a wrong passphrase refused, unlock, connect, switch
-the light ON (the light says so), see mallory's forgeries (a raw OFF, an
-envelope under an unknown key) refused with their reasons while the shown
-state stays ON, switch it OFF. A screenshot of the
+the light ON (the light says so), reload and unlock again (the retained ON
+is shown again), see mallory's forgeries (a raw OFF, an envelope under an
+unknown key) refused with their reasons while the shown state stays ON,
+switch it OFF (a sequence number above those used before the reload). A screenshot of the
 end is kept (SECMQ_WEB_ARTIFACTS, default the test's temp dir; its path is
 printed). Exits 77 (skipped) when /usr/bin/chromium is missing.
 """
@@ -246,19 +247,7 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         b.wait_text("unlock-error", r"^wrong passphrase: the keys stay "
                     r"locked$", 30)
         self.assertFalse(b.do("visible", id="edit-view")["visible"])
-        b.do("fill", id="unlock-passphrase", value=PASSPHRASE)
-        b.do("click", id="unlock")
-        b.wait_text("keys-status", r"^unlocked$", 30)
-        b.wait_text("identity-summary", r"^This browser is dashboard ")
-
-        # Connect over wss (chromium checks the broker's certificate
-        # against the CA it was given in NSS).
-        b.do("fill", id="broker-url",
-             value="wss://127.0.0.1:%d/" % self.broker.ports["wss"])
-        b.do("fill", id="mqtt-user", value="dash")
-        b.do("fill", id="mqtt-password", value=self.broker.users["dash"])
-        b.do("click", id="connect")
-        b.wait_text("conn-status", r"^connected$", 20)
+        self.unlock_and_connect(b)
         # The light's retained status, sealed by controller.
         b.wait_text("light-state", r"^OFF$")
         b.wait_text("light-sender", r"^controller$")
@@ -274,6 +263,20 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         self.assertRegex(b.do("attr", id="light-time",
                               name="datetime")["value"],
                          r"^\d{4}-\d\d-\d\dT")
+
+        # Another reload: the retained ON is the message already opened,
+        # shown again (it is refused as a replay unless its bytes are
+        # exactly those of the last one opened); the OFF below is sealed
+        # with a sequence number above those used before the reload, or
+        # the light would refuse it as a replay.
+        b.do("reload")
+        self.unlock_and_connect(b)
+        b.wait_text("light-state", r"^ON$")
+        self.assertEqual(b.do("text", id="light-sender")["text"],
+                         "controller")
+        again = self.wait_log(b, lambda e: e["kind"] == "opened", 1)[0]
+        self.assertIn("the same message as the last one opened",
+                      again["text"])
 
         # mallory has the broker password, not a key: a raw OFF on the
         # status topic, then an envelope-shaped forgery under a key id
@@ -303,8 +306,8 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         self.assertEqual(b.do("text", id="light-sender")["text"],
                          "controller")
         self.assertEqual(light.out, ["ON: light is ON", "OFF: light is OFF"])
-        sent = self.wait_log(b, lambda e: e["kind"] == "sent", 2)
-        self.assertIn(CONTROL, sent[0]["text"])
+        sent = self.wait_log(b, lambda e: e["kind"] == "sent", 1)
+        self.assertIn('%s: "OFF" sealed' % CONTROL, sent[0]["text"])
 
         shot = self.artifact_path()
         b.do("screenshot", path=shot)
@@ -312,6 +315,21 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         errors = [ln for ln in b.do("console")["lines"]
                   if ln.startswith(("error:", "pageerror:"))]
         self.assertEqual(errors, [], "the page logged errors")
+
+    def unlock_and_connect(self, b):
+        """Unlock with the passphrase and connect as dash over wss
+        (chromium checks the broker's certificate against the CA it was
+        given in NSS)."""
+        b.do("fill", id="unlock-passphrase", value=PASSPHRASE)
+        b.do("click", id="unlock")
+        b.wait_text("keys-status", r"^unlocked$", 30)
+        b.wait_text("identity-summary", r"^This browser is dashboard ")
+        b.do("fill", id="broker-url",
+             value="wss://127.0.0.1:%d/" % self.broker.ports["wss"])
+        b.do("fill", id="mqtt-user", value="dash")
+        b.do("fill", id="mqtt-password", value=self.broker.users["dash"])
+        b.do("click", id="connect")
+        b.wait_text("conn-status", r"^connected$", 20)
 
     def wait_log(self, b, pred, count, seconds=10.0):
         """The count newest log entries for which pred is true, newest

@@ -265,8 +265,18 @@ function received(topic, payload, retained) {
     return;
   }
   let m;
+  let again = false;
   try {
-    m = proto.open(state.keyring, topic, payload, Date.now());
+    try {
+      m = proto.open(state.keyring, topic, payload, Date.now());
+    } catch (err) {
+      m = retained && err.reason === 'replay'
+        ? proto.reopenLast(state.keyring, topic, payload, Date.now()) : null;
+      if (m === null) {
+        throw err;
+      }
+      again = true;
+    }
   } catch (err) {
     const reason = err.reason || 'error';
     // OpenError's message is "open: REASON[: detail]".
@@ -278,7 +288,9 @@ function received(topic, payload, retained) {
   }
   const text = new TextDecoder('utf-8', { fatal: false }).decode(m.plaintext);
   log.add('opened', `"${text}" from ${m.sender} (${m.mode}, seq ${m.seq}` +
-          `${retained ? ', retained' : ''})`, { topic });
+          `${retained ? ', retained' : ''}` +
+          `${again ? ', the same message as the last one opened' : ''})`,
+          { topic });
   if (topic === STATUS && STATES.includes(text)) {
     showLight(text, m.sender, m.timeMs);
   }

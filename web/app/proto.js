@@ -10,13 +10,16 @@ import * as store from './store.js';
 export const { OpenError, sealWithPassphrase, openWithPassphrase } = secmq;
 
 const REPLAY_RECORD = 'replay';
+const LAST_RECORD = 'last';
 let replayTops = {};     // "keyIdHex/senderIdHex" -> top (decimal string)
+let lastOpened = {};     // topic -> the envelope last opened on it
 let nextSeq = null;      // (keyIdHex) => number, set by setSeqSource
 
 /** Load libsodium and the stored replay tops. */
 export async function ready() {
   await secmq.ready();
   replayTops = (await store.get(REPLAY_RECORD)) || {};
+  lastOpened = (await store.get(LAST_RECORD)) || {};
 }
 
 /**
@@ -118,9 +121,42 @@ export function open(kr, topic, bytes, nowMs) {
   const m = kr.open(topic, bytes, nowMs);
   const k = `${m.keyId}/${m.senderId}`;
   replayTops[k] = String(kr.windows.get(k).top);
+  lastOpened[topic] = bytes.slice();
   store.put(REPLAY_RECORD, { ...replayTops }).catch(() => {});
+  store.put(LAST_RECORD, { ...lastOpened }).catch(() => {});
+  return result(m);
+}
+
+function result(m) {
   return { plaintext: m.plaintext, sender: m.sender, mode: m.mode,
            seq: m.seq, timeMs: Number(m.timeMs) };
+}
+
+/**
+ * A retained message refused as a replay after a reload is, when its
+ * bytes are exactly those of the envelope last opened on its topic, that
+ * same message again (the broker keeps the last status and sends it at
+ * every subscription): open it once more, without the replay check, so
+ * the page can show the state it showed before. Any other replay stays
+ * refused.
+ * @returns {object|null} as open() returns, or null when it is not the
+ *   last envelope opened on topic
+ * @throws {OpenError} when it does not open without the replay check
+ */
+export function reopenLast(kr, topic, bytes, nowMs) {
+  const last = lastOpened[topic];
+  if (!(last instanceof Uint8Array) || last.length !== bytes.length ||
+      !last.every((x, i) => x === bytes[i])) {
+    return null;
+  }
+  // A copy of the keyring without replay windows; wiped after.
+  const copy = secmq.Keyring.fromJSON(kr.toJSON());
+  copy.windows.clear();
+  try {
+    return result(copy.open(topic, bytes, nowMs));
+  } finally {
+    copy.wipe();
+  }
 }
 
 /** The keyring as bytes to seal (its JSON; holds every secret). */
