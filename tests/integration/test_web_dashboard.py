@@ -253,13 +253,7 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         b.wait_text("light-sender", r"^controller$")
 
         # ON: the light switches and says so; the page shows its status.
-        b.do("click", id="light-on")
-        self.assertTrue(light.wait_until(
-            lambda: "ON: light is ON" in light.out, 15 * TIMEOUT_SCALE),
-            light.text())
-        b.wait_text("light-state", r"^ON$")
-        self.assertEqual(b.do("text", id="light-sender")["text"],
-                         "controller")
+        self.switch(b, light, "ON")
         self.assertRegex(b.do("attr", id="light-time",
                               name="datetime")["value"],
                          r"^\d{4}-\d\d-\d\dT")
@@ -271,9 +265,7 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         # the light would refuse it as a replay.
         b.do("reload")
         self.unlock_and_connect(b)
-        b.wait_text("light-state", r"^ON$")
-        self.assertEqual(b.do("text", id="light-sender")["text"],
-                         "controller")
+        self.assert_shown(b, "ON")
         again = self.wait_log(b, lambda e: e["kind"] == "opened", 1)[0]
         self.assertIn("the same message as the last one opened",
                       again["text"])
@@ -298,13 +290,7 @@ class WebDashboard(E2ETestCase, PluginTestCase):
                          "controller")
 
         # OFF, from the page, back from the light.
-        b.do("click", id="light-off")
-        self.assertTrue(light.wait_until(
-            lambda: "OFF: light is OFF" in light.out, 15 * TIMEOUT_SCALE),
-            light.text())
-        b.wait_text("light-state", r"^OFF$")
-        self.assertEqual(b.do("text", id="light-sender")["text"],
-                         "controller")
+        self.switch(b, light, "OFF")
         self.assertEqual(light.out, ["ON: light is ON", "OFF: light is OFF"])
         sent = self.wait_log(b, lambda e: e["kind"] == "sent", 1)
         self.assertIn('%s: "OFF" sealed' % CONTROL, sent[0]["text"])
@@ -315,6 +301,22 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         errors = [ln for ln in b.do("console")["lines"]
                   if ln.startswith(("error:", "pageerror:"))]
         self.assertEqual(errors, [], "the page logged errors")
+
+    def assert_shown(self, b, word):
+        """The page comes to show the light in state word, as sent by
+        controller (bounded wait)."""
+        b.wait_text("light-state", r"^%s$" % word)
+        self.assertEqual(b.do("text", id="light-sender")["text"],
+                         "controller")
+
+    def switch(self, b, light, word):
+        """Press word's button: the light prints that it switched, the
+        page shows its new state from controller."""
+        b.do("click", id="light-" + word.lower())
+        want = "%s: light is %s" % (word, word)
+        self.assertTrue(light.wait_until(lambda: want in light.out,
+                                         15 * TIMEOUT_SCALE), light.text())
+        self.assert_shown(b, word)
 
     def unlock_and_connect(self, b):
         """Unlock with the passphrase and connect as dash over wss
