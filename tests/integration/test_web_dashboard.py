@@ -17,7 +17,8 @@ passphrase, reload, see a wrong passphrase refused, unlock, connect, switch
 the light ON (the light says so), reload and unlock again (the retained ON
 is shown again), see mallory's forgeries (a raw OFF, an envelope under an
 unknown key) refused with their reasons while the shown state stays ON,
-switch it OFF (a sequence number above those used before the reload). A screenshot of the
+switch it OFF (a sequence number above those used before the reload),
+stop the light (the page shows its sealed OFFLINE). A screenshot of the
 end is kept (SECMQ_WEB_ARTIFACTS, default the test's temp dir; its path is
 printed). Exits 77 (skipped) when /usr/bin/chromium is missing.
 """
@@ -27,6 +28,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -186,10 +188,20 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         return home
 
     def start_light(self):
+        """light_controller.py with controller's keyring. With a sanitizer
+        build of libsecmq (SECMQ_LIBRARY) the sanitizer runtimes are
+        preloaded into Python, leak detection off (Python's own leaks at
+        exit are nobody's verdict here): its errors are looked for in the
+        light's stderr at the end."""
         env = self.child_env({
             "SECMQ_PASSWORD": self.broker.users["controller"],
             "PYTHONPATH": os.path.join(SOURCE_DIR, "python"),
             "PYTHONDONTWRITEBYTECODE": "1"})
+        lib = os.environ.get("SECMQ_LIBRARY")
+        preload = brokermod.sanitizer_preload(lib) if lib else {}
+        if preload:
+            env["LD_PRELOAD"] = preload["LD_PRELOAD"]
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
         p = subprocess.Popen(
             [sys.executable, CONTROLLER, "--host", self.broker.host,
              "-p", str(self.broker.port), "--cafile", self.broker.cafile,
@@ -301,6 +313,14 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         errors = [ln for ln in b.do("console")["lines"]
                   if ln.startswith(("error:", "pageerror:"))]
         self.assertEqual(errors, [], "the page logged errors")
+
+        # The light stops cleanly and says OFFLINE (sealed) on its way out.
+        light.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(light.wait_exit(15 * TIMEOUT_SCALE), 0,
+                         light.text())
+        self.assert_shown(b, "OFFLINE")
+        self.assertIsNone(brokermod.SANITIZER_REPORT.search(
+            "\n".join(light.err)), light.text())
 
     def assert_shown(self, b, word):
         """The page comes to show the light in state word, as sent by
