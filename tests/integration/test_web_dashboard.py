@@ -13,7 +13,8 @@ through playwright-core by web/test/browser/driver.mjs, trusts the test
 CA only through an NSS database in a temporary HOME (no certificate
 check is switched off). In the page: import the dashboard's secret
 identity, controller's public file and the grant, save them under a
-passphrase, reload, see a wrong passphrase refused, unlock, connect, switch
+passphrase, reload, see a wrong passphrase refused, unlock, see a wrong
+MQTT password refused by the plugin on the wss listener, connect, switch
 the light ON (the light says so), reload and unlock again (the retained ON
 is shown again), see mallory's forgeries (a raw OFF, an envelope under an
 unknown key) refused with their reasons while the shown state stays ON,
@@ -259,6 +260,21 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         b.wait_text("unlock-error", r"^wrong passphrase: the keys stay "
                     r"locked$", 30)
         self.assertFalse(b.do("visible", id="edit-view")["visible"])
+        # The plugin answers logins on the wss listener: a wrong password
+        # is refused, and the page says so.
+        b.do("fill", id="unlock-passphrase", value=PASSPHRASE)
+        b.do("click", id="unlock")
+        b.wait_text("keys-status", r"^unlocked$", 30)
+        since = self.broker.log_size()
+        self.connect(b, "not " + self.broker.users["dash"])
+        b.wait_text("conn-error", r"[Nn]ot [Aa]uthori[sz]ed", 20)
+        self.assertEqual(b.do("text", id="conn-status")["text"],
+                         "not connected")
+        self.assertTrue(self.broker.wait_for_log(
+            r"secmq_auth: refused login for 'dash' \(client "
+            r"'dash-dash-[0-9a-f]{8}'\): bad password", 5, since),
+            "the plugin did not log the refused login")
+        b.do("click", id="lock")
         self.unlock_and_connect(b)
         # The light's retained status, sealed by controller.
         b.wait_text("light-state", r"^OFF$")
@@ -346,12 +362,15 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         b.do("click", id="unlock")
         b.wait_text("keys-status", r"^unlocked$", 30)
         b.wait_text("identity-summary", r"^This browser is dashboard ")
+        self.connect(b, self.broker.users["dash"])
+        b.wait_text("conn-status", r"^connected$", 20)
+
+    def connect(self, b, password):
         b.do("fill", id="broker-url",
              value="wss://127.0.0.1:%d/" % self.broker.ports["wss"])
         b.do("fill", id="mqtt-user", value="dash")
-        b.do("fill", id="mqtt-password", value=self.broker.users["dash"])
+        b.do("fill", id="mqtt-password", value=password)
         b.do("click", id="connect")
-        b.wait_text("conn-status", r"^connected$", 20)
 
     def wait_log(self, b, pred, count, seconds=10.0):
         """The count newest log entries for which pred is true, newest

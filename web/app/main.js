@@ -230,7 +230,7 @@ function connStatus(text, connected) {
   render();
 }
 
-$('conn-form').addEventListener('submit', action('keys-error', async () => {
+$('conn-form').addEventListener('submit', action('conn-error', async () => {
   const url = $('broker-url').value.trim();
   const user = $('mqtt-user').value.trim();
   const password = $('mqtt-password').value;
@@ -238,14 +238,14 @@ $('conn-form').addEventListener('submit', action('keys-error', async () => {
   try {
     await conn.connect(url, user, password, [STATUS]);
   } catch (err) {
-    $('conn-status').textContent = 'not connected: ' + err.message;
+    $('conn-status').textContent = 'not connected';
     throw err;
   }
   $('mqtt-password').value = '';
   log.add('info', `connected to ${url} as ${user}`);
 }));
 
-$('disconnect').addEventListener('click', action('keys-error', async () => {
+$('disconnect').addEventListener('click', action('conn-error', async () => {
   conn.close();
 }));
 
@@ -307,9 +307,9 @@ async function command(word) {
           { topic: CONTROL });
 }
 
-$('light-on').addEventListener('click', action('keys-error',
+$('light-on').addEventListener('click', action('light-error',
   () => command('ON')));
-$('light-off').addEventListener('click', action('keys-error',
+$('light-off').addEventListener('click', action('light-error',
   () => command('OFF')));
 
 // -- start -------------------------------------------------------------------
