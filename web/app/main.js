@@ -316,7 +316,6 @@ $('light-off').addEventListener('click', action('light-error',
 
 async function start() {
   await proto.ready();
-  await seqs.load();
   proto.setSeqSource((k) => seqs.take(k));
   state.stored = await vault.exists();
   render();

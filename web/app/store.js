@@ -55,6 +55,31 @@ export async function put(key, value) {
 }
 
 /**
+ * Replace the record named key with fn(its value, or undefined) in one
+ * transaction: another tab's update of the same record comes wholly
+ * before or after. Resolves, once committed, with what fn returned.
+ * @param {string} key
+ * @param {(old: any) => any} fn synchronous
+ * @returns {Promise<any>}
+ */
+export async function update(key, fn) {
+  const d = await db();
+  const tx = d.transaction(STORE, 'readwrite', { durability: 'strict' });
+  const os = tx.objectStore(STORE);
+  let value;
+  const req = os.get(key);
+  req.onsuccess = () => {
+    value = fn(req.result);
+    os.put(value, key);
+  };
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve(value);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new Error('transaction aborted'));
+  });
+}
+
+/**
  * Remove the record named key (nothing when there is none).
  * @param {string} key
  * @returns {Promise<void>}
