@@ -244,6 +244,13 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         b.wait_text("channel-list", r"channel home/light/# .*owner "
                     r"controller, may publish")
         self.assertEqual(b.do("text", id="keys-error")["text"], "")
+        # What the page exports is the file secmq-keys exported.
+        b.do("click", id="export-public")
+        with open(self.pubfile("dashboard")) as fh:
+            self.assertEqual(b.do("value", id="public-identity")["value"],
+                             fh.read())
+        self.assertEqual(b.do("attr", id="public-download",
+                              name="download")["value"], "dashboard.pub")
         b.do("fill", id="passphrase", value=PASSPHRASE)
         b.do("fill", id="passphrase-again", value=PASSPHRASE)
         b.do("click", id="save-keys")

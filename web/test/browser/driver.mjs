@@ -116,6 +116,9 @@ const commands = {
   async text(c) {
     return { text: await byId(c.id).first().textContent() };
   },
+  async value(c) {
+    return { value: await byId(c.id).inputValue() };
+  },
   async visible(c) {
     return { visible: await byId(c.id).isVisible() };
   },
