@@ -226,6 +226,20 @@ test('grants: untrusted owner, for another member, not for me', () => {
   const mallory = makeOwner('mallory');
   assert.equal(reasonOf(() => aliceKr.importGrant(mallory.grant(alice, { ...opts, epoch: 5 }))), 'untrusted_owner');
   assert.equal(reasonOf(() => samKr.importGrant(owner.grant(alice, { ...opts, epoch: 5 }))), 'not_for_me');
+  // §5.2 step 5: sealed to alice, but the body names sam as the member.
+  const sam = samKr.identity;
+  const body = secmq.buildGrantBody({
+    ownerPk: owner.idn.pk, memberPk: sam.pk, keyId: opts.keyId, channelKey: opts.key, epoch: 5,
+    createdMs: T0, flags: 1, filter: opts.filter, publishers: [sam.pk],
+  }, owner.idn.sk);
+  assert.equal(reasonOf(() => aliceKr.importGrant(secmq.sealGrant(body, alice.pk))), 'not_for_me');
+  // Steps 1 and 3: not a grant file; a box that does not open.
+  const g = owner.grant(alice, { ...opts, epoch: 5 });
+  assert.equal(reasonOf(() => aliceKr.importGrant(g.subarray(0, 63))), 'malformed');
+  const box = g.slice();
+  box[20] ^= 0x01;
+  assert.equal(reasonOf(() => aliceKr.importGrant(box)), 'bad_seal');
+  assert.equal(aliceKr.importGrant(g).epoch, 5, 'the intact grant is accepted');
 });
 
 test('nextSeq: the callback is used, per key id, and may not go backwards', () => {
@@ -262,7 +276,9 @@ test('toJSON / fromJSON: keys, peers, channels and replay tops survive; bad JSON
   const d = JSON.parse(text);
   for (const [what, change] of [
     ['format', (x) => { x.format = 'other'; }],
-    ['seed', (x) => { x.identity.seed = x.identity.seed.slice(0, -2) + 'A='; }],
+    // 'B' and 'C' set bits that the canonical spelling of 32 bytes leaves zero.
+    ['seed', (x) => { x.identity.seed = `${x.identity.seed.slice(0, 42)}${x.identity.seed[42] === 'B' ? 'C' : 'B'}=`; }],
+    ['seed length', (x) => { x.identity.seed = 'AAAA'; }],
     ['flags', (x) => { x.channels[0].flags = 4; }],
     ['publisher mismatch', (x) => { x.channels[0].flags = 1; }],
     ['key length', (x) => { x.channels[0].key = 'AAAA'; }],

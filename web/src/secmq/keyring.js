@@ -99,7 +99,8 @@ function toBigNow(nowMs) {
  * reservations in blocks, e.g. `max(reserved, now_us)` then `seq + 4096`
  * written ahead). Without one, seq is `max(last + 1, nowMs * 1000)`
  * (`last` survives toJSON/fromJSON): safe across reloads only as long as
- * the clock does not go back and the JSON is stored after each seal.
+ * the clock never goes back (and fewer than 1000 envelopes a millisecond
+ * are sealed under one key).
  */
 export class Keyring {
   /**
@@ -110,6 +111,9 @@ export class Keyring {
    * @param {Array<object>} [opts.channels] channels as acceptGrant returns them
    * @param {number} [opts.maxAgeMs=0] §4.2 step 7; 0: no maximum age
    * @param {(keyIdHex: string, info: {nowMs: bigint, last: bigint|null}) => (bigint|number)} [opts.nextSeq]
+   *   synchronous; see the class comment
+   * @throws {TypeError} without a secret key or with a bad maxAgeMs;
+   *   {IdentityError} for a peer text that does not parse.
    */
   constructor(identity, opts = {}) {
     if (!identity || !(identity.sk instanceof Uint8Array) || identity.sk.length !== 64) {
@@ -118,6 +122,10 @@ export class Keyring {
     this.identity = identity;
     this.peers = [];
     this.channels = [];
+    if (opts.maxAgeMs !== undefined && (!Number.isSafeInteger(opts.maxAgeMs) || opts.maxAgeMs < 0)) {
+      throw new TypeError('Keyring: maxAgeMs is a non-negative integer');
+    }
+    /** §4.2 step 7 in ms; 0: no maximum age. May be changed at any time. */
     this.maxAgeMs = opts.maxAgeMs || 0;
     this.nextSeq = opts.nextSeq || null;
     /** @type {Map<string, ReplayWindow>} "keyIdHex/senderIdHex" -> window */
@@ -462,8 +470,11 @@ export class Keyring {
     if (!d.identity || !nameValid(d.identity.name)) {
       throw bad('identity');
     }
+    if (!Number.isSafeInteger(d.maxAgeMs) || d.maxAgeMs < 0) {
+      throw bad('maxAgeMs');
+    }
     const kr = new Keyring(fromSeed(d.identity.name, b64(d.identity.seed, 32, 'identity seed')), {
-      maxAgeMs: Number.isSafeInteger(d.maxAgeMs) && d.maxAgeMs >= 0 ? d.maxAgeMs : (() => { throw bad('maxAgeMs'); })(),
+      maxAgeMs: d.maxAgeMs,
       nextSeq: opts.nextSeq,
     });
     for (const p of list(d.peers, 'peers')) {
