@@ -19,9 +19,10 @@ the light ON (the light says so), reload and unlock again (the retained ON
 is shown again), see mallory's forgeries (a raw OFF, an envelope under an
 unknown key) refused with their reasons while the shown state stays ON,
 switch it OFF (a sequence number above those used before the reload),
-stop the light (the page shows its sealed OFFLINE). A screenshot of the
-end is kept (SECMQ_WEB_ARTIFACTS, default the test's temp dir; its path is
-printed). Exits 77 (skipped) when /usr/bin/chromium is missing.
+stop the light (the page shows its sealed OFFLINE). A screenshot taken
+after the OFF is kept in SECMQ_WEB_ARTIFACTS (CMake sets BUILD/tests/web;
+default build/tests/web) and its path printed. Exits 77 (skipped) when
+/usr/bin/chromium is missing.
 """
 
 import base64
@@ -217,7 +218,8 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         return light
 
     def artifact_path(self):
-        d = os.environ.get("SECMQ_WEB_ARTIFACTS") or self.tmp
+        d = os.environ.get("SECMQ_WEB_ARTIFACTS") or \
+            os.path.join(SOURCE_DIR, "build", "tests", "web")
         os.makedirs(d, exist_ok=True)
         return os.path.join(d, "web-dashboard.png")
 
