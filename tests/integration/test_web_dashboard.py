@@ -223,7 +223,7 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         os.makedirs(d, exist_ok=True)
         return os.path.join(d, "web-dashboard.png")
 
-    # -- the scenario ------------------------------------------------------------
+    # -- the scenario ---------------------------------------------------------
 
     def test_light_switch_in_the_browser(self):
         grant = self.make_keys()
