@@ -73,7 +73,9 @@ export class Connection {
         }
         reject(err);
       };
-      client.once('error', (err) => fail(err));
+      // Until subscribed, an error ends the attempt; after, it is shown
+      // and MQTT.js reconnects.
+      client.on('error', fail);
       client.once('connect', () => {
         client.subscribe(topics, { qos: 1 }, (err, granted) => {
           if (err) {
@@ -87,6 +89,7 @@ export class Connection {
             return;
           }
           clearTimeout(timer);
+          client.off('error', fail);
           client.on('connect', () => this.handlers.onStatus('connected', true));
           client.on('error', (e) => this.handlers.onStatus(
             'error: ' + e.message, false));
