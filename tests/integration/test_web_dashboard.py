@@ -18,7 +18,8 @@ MQTT password refused by the plugin on the wss listener, connect, switch
 the light ON (the light says so), reload and unlock again (the retained ON
 is shown again), see mallory's forgeries (a raw OFF, an envelope under an
 unknown key) refused with their reasons while the shown state stays ON,
-switch it OFF (a sequence number above those used before the reload),
+restart the broker (both connect again by themselves), switch it OFF (a
+sequence number above those used before the reload),
 stop the light (the page shows its sealed OFFLINE). A screenshot taken
 after the OFF is kept in SECMQ_WEB_ARTIFACTS (CMake sets BUILD/tests/web;
 default build/tests/web) and its path printed. Exits 77 (skipped) when
@@ -325,6 +326,18 @@ class WebDashboard(E2ETestCase, PluginTestCase):
         self.assertEqual(b.do("text", id="light-state")["text"], "ON")
         self.assertEqual(b.do("text", id="light-sender")["text"],
                          "controller")
+
+        # The broker restarts: the page and the light connect again by
+        # themselves (the light says its state again, the page opens it).
+        opened = sum(1 for e in b.do("log")["entries"]
+                     if e["kind"] == "opened")
+        self.broker.restart()
+        b.wait_text("conn-status", r"^connected$", 30)
+        self.assertTrue(light.wait_until(
+            lambda: sum("listening on" in ln for ln in light.err) >= 2,
+            30 * TIMEOUT_SCALE), light.text())
+        self.wait_log(b, lambda e: e["kind"] == "opened", opened + 1)
+        self.assert_shown(b, "ON")
 
         # OFF, from the page, back from the light.
         self.switch(b, light, "OFF")
