@@ -19,10 +19,10 @@ the light ON (the light says so), reload and unlock again (the retained ON
 is shown again), see mallory's forgeries (a raw OFF, an envelope under an
 unknown key) refused with their reasons while the shown state stays ON,
 restart the broker (both connect again by themselves), switch it OFF (a
-sequence number above those used before the reload),
-stop the light (the page shows its sealed OFFLINE). A screenshot taken
-after the OFF is kept in SECMQ_WEB_ARTIFACTS (CMake sets BUILD/tests/web;
-default build/tests/web) and its path printed. Exits 77 (skipped) when
+sequence number above those used before the reload), stop the light (the
+page shows its sealed OFFLINE). A screenshot taken after the OFF is kept
+in SECMQ_WEB_ARTIFACTS (CMake sets BUILD/tests/web; default
+build/tests/web) and its path printed. Exits 77 (skipped) when
 /usr/bin/chromium is missing.
 """
 
