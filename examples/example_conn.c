@@ -46,6 +46,8 @@ int example_conn_arg(example_conn *opt, const char *prog, int argc, char **argv,
         slot = &opt->certfile;
     } else if (strcmp(name, "--key") == 0) {
         slot = &opt->keyfile;
+    } else if (strcmp(name, "--keyring") == 0) {
+        slot = &opt->keyring;
     } else if (strcmp(name, "-p") != 0) {
         return 0;
     }
@@ -144,12 +146,37 @@ void example_conn_config(const example_conn *opt, secmq_config *cfg)
     cfg->client_id = opt->client_id;
 }
 
+/* The keyring of --keyring, opened by example_connect(). */
+static secmq_keyring *example_kr;
+
+void example_keyring_free(void)
+{
+    secmq_keyring_free(example_kr);
+    example_kr = NULL;
+}
+
 int example_connect(secmq_client *c, const example_conn *opt, const char *prog,
                     int timeout_ms)
 {
     char detail[SECMQ_ERRMSG_BYTES];
     int port = opt->port;
     int rc;
+
+    /* With a keyring the client seals every publish on a topic its
+     * channels cover and opens what arrives; plain messages are refused. */
+    if (opt->keyring != NULL && example_kr == NULL) {
+        rc = secmq_keyring_open(&example_kr, opt->keyring, detail,
+                                sizeof(detail));
+        if (rc == SECMQ_OK) {
+            rc = secmq_client_set_keyring(c, example_kr);
+        }
+        if (rc != SECMQ_OK) {
+            fprintf(stderr, "%s: keyring %s: %s%s%s\n", prog, opt->keyring,
+                    secmq_strerror(rc), example_kr == NULL ? " -- " : "",
+                    example_kr == NULL ? detail : "");
+            return rc;
+        }
+    }
 
     /* connect() does TCP and the TLS handshake; the broker's CONNACK,
      * which says whether the login was accepted, comes later. */

@@ -31,7 +31,9 @@
     "                 that ties ids to users wants USER or USER-...)\n"        \
     "  --cert FILE    client certificate (PEM), with --key, for mutual TLS\n"  \
     "  --key FILE     client private key (PEM)\n"                              \
-    "  --no-tls       plain TCP instead of TLS (never over a real network)\n"
+    "  --no-tls       plain TCP instead of TLS (never over a real network)\n"  \
+    "  --keyring DIR  seal what is sent and open what arrives with this\n"     \
+    "                 secmq keyring (secmq-keys; plain messages refused)\n"
 
 /* The shared options. Strings are borrowed from argv or the environment. */
 typedef struct example_conn {
@@ -44,6 +46,7 @@ typedef struct example_conn {
     const char *certfile;
     const char *keyfile;
     int no_tls;
+    const char *keyring; /* a secmq keyring directory, or NULL */
 } example_conn;
 
 /* Set every option to its default. */
@@ -102,12 +105,18 @@ void example_conn_config(const example_conn *opt, secmq_config *cfg);
 
 /*
  * Connect c and wait up to timeout_ms for the broker to accept the session.
+ * With --keyring, first open that keyring and give it to c (once per
+ * process; free it with example_keyring_free() after freeing c).
  * Callbacks, including on_connect, run on the calling thread while waiting.
  * Returns SECMQ_OK, or the secmq error after printing to stderr what failed
  * and why (secmq_strerror plus the client's detail message).
  */
 int example_connect(secmq_client *c, const example_conn *opt, const char *prog,
                     int timeout_ms);
+
+/* Free the keyring example_connect() opened (none: nothing happens). Call
+ * it after secmq_client_free() of the client that used it. */
+void example_keyring_free(void);
 
 /*
  * Parse a whole decimal integer in [min, max] into *out. Returns 0, or -1

@@ -139,7 +139,14 @@ static void on_message(secmq_client *c, void *user, const secmq_message *msg)
         return;
     }
     publish_state(c, l);
-    printf("%s: light is %s\n", command, state_name(l));
+    /* With --keyring, who sent it (proved by a signature in signed mode). */
+    if (msg->sender != NULL) {
+        printf("%s: light is %s (from %s%s)\n", command, state_name(l),
+               msg->sender,
+               msg->seal_mode == SECMQ_SEAL_SIGNED ? "" : ", unverified");
+    } else {
+        printf("%s: light is %s\n", command, state_name(l));
+    }
     fflush(stdout);
 }
 
@@ -269,5 +276,6 @@ int main(int argc, char **argv)
 
 out:
     secmq_client_free(c);
+    example_keyring_free(); /* after the client that used it */
     return status;
 }

@@ -241,5 +241,6 @@ int main(int argc, char **argv)
 
 out:
     secmq_client_free(c);
+    example_keyring_free(); /* after the client that used it */
     return status;
 }

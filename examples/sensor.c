@@ -223,5 +223,6 @@ stop:
     (void)secmq_client_loop_stop(c, 0);
 out:
     secmq_client_free(c);
+    example_keyring_free(); /* after the client that used it */
     return status;
 }

@@ -13,7 +13,8 @@ set -euo pipefail
 # CPack runs file). rabbitmq-server: the cluster tests (label cluster) run
 # their own nodes on loopback with it, through secmq-authd. chromium and
 # libnss3-tools (certutil): the browser dashboard's test (label web) drives
-# Debian's chromium, trusting the test CA through an NSS database.
+# Debian's chromium, trusting the test CA through an NSS database, in a
+# network namespace of its own (iproute2's ip brings its loopback up).
 PACKAGES=(
   build-essential cmake pkg-config clang ccache
   libmosquitto-dev mosquitto mosquitto-dev mosquitto-clients
@@ -22,7 +23,7 @@ PACKAGES=(
   python3 python3-paho-mqtt python3-nacl
   python3-pytest python3-setuptools python3-venv
   dpkg-dev file rabbitmq-server
-  chromium libnss3-tools
+  chromium libnss3-tools iproute2
 )
 
 die() {

@@ -44,8 +44,9 @@ USERS = ("sam", "alice", "eve")
 #              what a browser connects to (wss://127.0.0.1:PORT/). Clients
 #              use 127.0.0.1 only, but mosquitto 2.0.11 opens a websockets
 #              listener on every address whatever the listener line names
-#              (seen with ss: *:PORT): the port is reachable from outside
-#              while the test runs (logins still need the random passwords)
+#              (seen with ss: *:PORT): a test with one runs in a network
+#              namespace of its own, with only loopback in it
+#              (test_web_dashboard.py)
 LISTENER_KINDS = ("tls", "mtls", "expired", "wrongname", "tls13", "plain",
                   "wss")
 
