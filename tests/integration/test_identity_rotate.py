@@ -1,0 +1,684 @@
+#!/usr/bin/python3
+"""test_identity_rotate.py -- an identity replacing its key pair
+(`secmq-keys identity rotate`, successor statements, PROTOCOL.md §2.3 and
+§5.3) end to end: a broker with TLS and the secmq_auth.so plugin, keyrings
+made and changed by secmq-keys, messages sent by secmq-pub and opened by
+secmq-sub, files and statements read from the page with python3-nacl.
+
+The world: sam owns `status` (sam publishes, alice subscribes), bob owns
+`cmd` (bob publishes, sam subscribes) and `ack` (sam publishes, bob
+subscribes); alice and bob trust sam, sam trusts bob. A copy of sam's
+keyring taken before the rotation is the thief's.
+
+- Rotation and a peer: the tool's files, nothing of the old secret key
+  left on sam's disk (a hard link to the old identity file reads zeros),
+  every local file sealed with the new key; alice imports sam.successor
+  and her new grant in one call and opens sam's new messages; an envelope
+  sealed before the rotation, which alice never received, still opens
+  within the grace; the thief's old key is refused.
+- Statements refused: forged, tampered, for an untrusted key, naming
+  alice's own key, under another name, and a second successor (the
+  thief's own rotation) for sam's old key; each changes nothing.
+- sam as a member: bob's channel still opens for sam after the rotation;
+  sam may not publish on bob's `ack` until bob imports the statement and
+  rotates; then both channels work under sam's new key.
+- An interrupted rotation (DIR/identity.next) refuses the keyring until
+  `identity rotate` runs again and finishes with the same new key.
+- A keyring in use (secmq-sub receiving, secmq-pub publishing) is not
+  rotated.
+
+Every wait is bounded; only loopback. Run with /usr/bin/python3.
+"""
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+import nacl.bindings as nb
+from nacl.exceptions import BadSignatureError, CryptoError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+from test_plugin_common import PluginTestCase  # noqa: E402
+from keys import (E2ETestCase, Envelope, GRANT_MAGIC,  # noqa: E402
+                  channel_id, identity_id, kdf_derive, now_ms, open_grant,
+                  read_public_identity, read_secret_identity)
+from testcase import TIMEOUT_SCALE  # noqa: E402
+
+WAIT_S = 10.0 * TIMEOUT_SCALE
+QUIET_S = 0.5
+LOCAL_MAGIC = b"SECMQLF1"
+LOCAL_KINDS = (b"owned", b"seq", b"replay", b"chain")
+SIG = 64
+
+# --------------------------------------------------------------------------
+# Successor statements (PROTOCOL.md §2.3), written from the page
+# --------------------------------------------------------------------------
+
+SUCC_LABEL = b"secmq-successor-v1"
+SUCC_RX = re.compile(
+    rb"secmq-successor 1\nname: ([A-Za-z0-9._@-]{1,64})\n"
+    rb"old-ed25519: ([A-Za-z0-9+/=]+)\ned25519: ([A-Za-z0-9+/=]+)\n"
+    rb"created-ms: (0|[1-9][0-9]{0,19})\nsignature: ([A-Za-z0-9+/=]+)\n"
+    rb"proof: ([A-Za-z0-9+/=]+)\n")
+
+
+class Successor:
+    """The fields of a statement that passed every check of §2.3."""
+
+    def __init__(self, name, old_pk, new_pk, created_ms):
+        self.name = name
+        self.old_pk = old_pk
+        self.new_pk = new_pk
+        self.created_ms = created_ms
+        self.old_id = identity_id(old_pk)
+        self.new_id = identity_id(new_pk)
+
+
+def succ_message(name, old_pk, new_pk, created_ms):
+    """M = "secmq-successor-v1" || old_pk || new_pk || u64 created_ms ||
+    u8 name_len || name."""
+    n = name.encode()
+    return (SUCC_LABEL + old_pk + new_pk + created_ms.to_bytes(8, "big") +
+            bytes([len(n)]) + n)
+
+
+def _b64(data):
+    return base64.b64encode(data)
+
+
+def _unb64(text, n, what):
+    """Canonical padded standard base64 of exactly n bytes."""
+    raw = base64.b64decode(text, validate=True)
+    if len(raw) != n or _b64(raw) != text:
+        raise ValueError("malformed: %s is not base64 of %d bytes"
+                         % (what, n))
+    return raw
+
+
+def read_successor(data):
+    """Parse and verify a statement (bytes, or a path): a Successor, or
+    ValueError whose text starts with the reason of §2.3 (malformed,
+    same_key, bad_signature, bad_proof), checked in that order."""
+    if not isinstance(data, bytes):
+        with open(data, "rb") as fh:
+            data = fh.read()
+    m = SUCC_RX.fullmatch(data)
+    if not m:
+        raise ValueError("malformed: %r" % data[:60])
+    created = int(m.group(4))
+    if created >= 1 << 64:
+        raise ValueError("malformed: created-ms %d" % created)
+    old_pk = _unb64(m.group(2), 32, "old-ed25519")
+    new_pk = _unb64(m.group(3), 32, "ed25519")
+    sig = _unb64(m.group(5), SIG, "signature")
+    proof = _unb64(m.group(6), SIG, "proof")
+    name = m.group(1).decode()
+    if old_pk == new_pk:
+        raise ValueError("same_key")
+    msg = succ_message(name, old_pk, new_pk, created)
+    for what, s, pk in (("bad_signature", sig, old_pk),
+                        ("bad_proof", proof, new_pk)):
+        try:
+            nb.crypto_sign_open(s + msg, pk)
+        except (BadSignatureError, CryptoError, ValueError):
+            raise ValueError(what) from None
+    return Successor(name, old_pk, new_pk, created)
+
+
+def make_successor(name, old_sk, new_sk, created_ms=None, old_pk=None):
+    """A statement signed by old_sk and proved by new_sk (64-byte libsodium
+    secret keys), as an owner that keeps no rule would write it; old_pk
+    overrides the key written on the old-ed25519 line."""
+    old_pk = old_pk or old_sk[32:]
+    new_pk = new_sk[32:]
+    created_ms = now_ms() if created_ms is None else created_ms
+    msg = succ_message(name, old_pk, new_pk, created_ms)
+    # python3-nacl 1.5 has no crypto_sign_detached: the first 64 bytes.
+    sig = nb.crypto_sign(msg, old_sk)[:SIG]
+    proof = nb.crypto_sign(msg, new_sk)[:SIG]
+    return (b"secmq-successor 1\nname: " + name.encode() +
+            b"\nold-ed25519: " + _b64(old_pk) + b"\ned25519: " +
+            _b64(new_pk) + b"\ncreated-ms: " + str(created_ms).encode() +
+            b"\nsignature: " + _b64(sig) + b"\nproof: " + _b64(proof) +
+            b"\n")
+
+
+def new_keypair():
+    pk, sk = nb.crypto_sign_seed_keypair(os.urandom(32))
+    return pk, sk
+
+
+# --------------------------------------------------------------------------
+# Keyring files (PROTOCOL.md §5, §5.3)
+# --------------------------------------------------------------------------
+
+def files_under(top):
+    out = []
+    for d, _, names in os.walk(top):
+        out += [os.path.join(d, n) for n in names]
+    return sorted(out)
+
+
+def snapshot(top, skip=("lock",)):
+    """{relative path: (mode, bytes)} of every file under top, and every
+    directory (content None), but the names in skip."""
+    snap = {}
+    for d, dirs, names in os.walk(top):
+        for n in dirs:
+            p = os.path.join(d, n)
+            snap[os.path.relpath(p, top) + "/"] = (os.stat(p).st_mode, None)
+        for n in names:
+            if n in skip:
+                continue
+            p = os.path.join(d, n)
+            with open(p, "rb") as fh:
+                snap[os.path.relpath(p, top)] = (os.stat(p).st_mode,
+                                                 fh.read())
+    return snap
+
+
+def local_key(seed):
+    """k = crypto_kdf_derive_from_key(32, 1, "secmqkr1", ed25519_seed)."""
+    return kdf_derive(32, 1, b"secmqkr1", seed)
+
+
+def opens_local(raw, k):
+    """True when raw is a local sealed file that opens under k."""
+    nonce, ct = raw[8:32], raw[32:]
+    for kind in LOCAL_KINDS:
+        try:
+            nb.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                ct, LOCAL_MAGIC + kind, nonce, k)
+            return True
+        except (CryptoError, ValueError):
+            continue
+    return False
+
+
+def open_grant_body(path, member):
+    """The body of a grant addressed (outer id, sealed box) to member, an
+    Identity with its secret key; (owner_pk, member_pk)."""
+    with open(path, "rb") as fh:
+        grant = fh.read()
+    if grant[:8] != GRANT_MAGIC or grant[8:16] != member.id:
+        raise ValueError("%s is not addressed to %s's key %s"
+                         % (path, member.name, member.id.hex()))
+    body = nb.crypto_box_seal_open(grant[16:], member.x_pk, member.x_sk)
+    return body[8:40], body[40:72]
+
+
+# --------------------------------------------------------------------------
+# The tests
+# --------------------------------------------------------------------------
+
+class RotateTestCase(E2ETestCase, PluginTestCase):
+    """E2ETestCase (keyrings) over PluginTestCase (the plugin's broker)."""
+
+    def setUp(self):
+        super().setUp()
+        for n in ("sam", "alice", "bob", "eve"):
+            self.make_identity(n)
+        self.outs = {
+            "status": self.create_channel("status", owner="sam",
+                                          publishers=("sam",),
+                                          subscribers=("alice",)),
+            "cmd": self.create_channel("cmd", owner="bob",
+                                       publishers=("bob",),
+                                       subscribers=("sam",)),
+            "ack": self.create_channel("ack", owner="bob",
+                                       publishers=("sam",),
+                                       subscribers=("bob",)),
+        }
+        self.import_("alice", self.pubfile("sam"),
+                     self.grant(self.outs["status"], "alice"))
+        self.import_("bob", self.pubfile("sam"))
+        self.import_("sam", self.pubfile("bob"),
+                     self.grant(self.outs["cmd"], "sam"),
+                     self.grant(self.outs["ack"], "sam"))
+        # bob logs in as alice (keys.MQTT_USER).
+        for rule in (("alice", "cmd", "write"), ("sam", "cmd", "read"),
+                     ("sam", "ack", "write"), ("alice", "ack", "read")):
+            self.acl_add("--user", *rule)
+        self.old_sam = self.identity("sam")
+
+    # -- helpers --------------------------------------------------------------
+
+    def rotate(self, who, out, *extra, ok=True):
+        return self.keys("identity", "rotate", "--keyring", self.kdir(who),
+                         "--out", out, *extra, ok=ok)
+
+    def refused(self, r, pattern, what):
+        """secmq-keys refused (exit 1) with a reason matching pattern."""
+        self.assertEqual(r.returncode, 1, "%s: want exit 1, got %d: %r %r"
+                         % (what, r.returncode, r.stdout, r.stderr))
+        self.assertRegex(r.stderr, re.compile(pattern, re.I),
+                         "%s: the reason does not say why" % what)
+
+    def opened(self, live, want, what):
+        """live (secmq-sub -F '%S %p') printed want as its next line."""
+        with live.cond:
+            n = len(live.out) + 1
+        self.assertTrue(live.wait_out(n, timeout=WAIT_S),
+                        "%s: nothing printed: %s" % (what, live.text()))
+        self.assertEqual(live.out[n - 1], want, what)
+
+    def send_and_open(self, live, who, topic, text, keyring=None):
+        with live.cond:
+            n = len(live.out) + 1
+        self.epub(who, "-t", topic, "-q", "1", "-m", text, keyring=keyring)
+        self.assertTrue(live.wait_out(n, timeout=WAIT_S),
+                        "%r on %s not opened: %s" % (text, topic,
+                                                     live.text()))
+        self.assertEqual(live.out[n - 1], "%s %s" % (who, text))
+
+    def watch(self, who, topic, cid):
+        return self.sub(who, "-t", topic, "-q", "1", "-F", "%S %p", "-d",
+                        client_id=cid, timeout=WAIT_S)
+
+    def check_out_dir(self, out, old, members):
+        """The files of sam's rotation in out: the statement (checked from
+        §2.3), the new public file, a grant per member of `status`."""
+        self.assertEqual(sorted(os.listdir(out)),
+                         sorted(["sam.successor", "sam.pub"] +
+                                [m + ".grant" for m in members]))
+        s = read_successor(os.path.join(out, "sam.successor"))
+        new = read_public_identity(os.path.join(out, "sam.pub"))
+        self.assertEqual((s.name, s.old_pk, s.new_pk),
+                         ("sam", old.pk, new.pk))
+        self.assertLessEqual(abs(s.created_ms - now_ms()), 600000)
+        return s
+
+    # -- a-e ------------------------------------------------------------------
+
+    def test_rotation_seen_by_a_peer(self):
+        status_out = self.outs["status"]
+        g_old = open_grant(self.grant(status_out, "alice"),
+                           self.identity("alice"), self.old_sam.pk)
+        alice = self.watch("alice", "status", "alice-1")
+        self.send_and_open(alice, "sam", "status", "before")
+        self.assertEqual(alice.stop(), 0, alice.text())
+
+        # An envelope alice never receives: QoS 0 to a raw subscriber.
+        cap = self.paho(user="alice", client_id="capture",
+                        subscribe="status")
+        self.epub("sam", "-t", "status", "-q", "0", "-m", "in flight")
+        [(_, in_flight)] = self.capture(cap, timeout=WAIT_S)
+        e = Envelope(in_flight)
+        self.assertEqual((e.key_id, e.sender_id),
+                         (g_old["key_id"], self.old_sam.id))
+
+        thief = self.copy_keyring("sam", "sam-thief")
+        kept = os.path.join(self.keys_dir, "old-identity.link")
+        os.link(os.path.join(self.kdir("sam"), "identity"), kept)
+        old_len = os.path.getsize(kept)
+
+        out = self.out_dir("rotate")
+        self.rotate("sam", out)
+        s = self.check_out_dir(out, self.old_sam, ("alice", "sam"))
+        new_sam = self.identity("sam")
+        self.assertEqual(new_sam.pk, s.new_pk)
+        self.assertEqual(new_sam.name, "sam")
+        self.assertFalse(os.path.exists(os.path.join(self.kdir("sam"),
+                                                     "identity.next")))
+        # The old identity file's bytes were overwritten, not unlinked.
+        with open(kept, "rb") as fh:
+            self.assertEqual(fh.read(), bytes(old_len),
+                             "the old identity file still holds its bytes")
+        self.assert_no_old_secret(self.kdir("sam"), self.old_sam)
+        self.assert_resealed(self.kdir("sam"), self.old_sam, new_sam)
+        exported = self.keys("export", "--keyring", self.kdir("sam")).stdout
+        with open(os.path.join(out, "sam.pub")) as fh:
+            self.assertEqual(exported, fh.read())
+        self.keys("list", "--keyring", self.kdir("sam"))
+        owned = os.listdir(os.path.join(self.kdir("sam"), "owned"))
+        self.assertEqual(owned,
+                         [channel_id(new_sam.pk, "status") + ".chan"])
+
+        # The new grants: owner and only publisher the new key, epoch + 1,
+        # the old key as previous.
+        g = open_grant(self.grant(out, "alice"), self.identity("alice"),
+                       new_sam.pk)
+        self.assertEqual((g["filter"], g["publishers"], g["epoch"],
+                          g["prev_key_id"]),
+                         ("status", [new_sam.pk], g_old["epoch"] + 1,
+                          g_old["key_id"]))
+        self.assertGreater(g["grace_ms"], now_ms())
+        open_grant(self.grant(out, "sam"), new_sam, new_sam.pk)
+
+        # d. alice: the statement and the grant in one call.
+        before = snapshot(self.kdir("alice"))
+        self.import_("alice", os.path.join(out, "sam.successor"),
+                     self.grant(out, "alice"))
+        self.assertNotEqual(snapshot(self.kdir("alice")), before)
+        peer = read_public_identity(os.path.join(self.kdir("alice"),
+                                                 "peers", "sam.pub"))
+        self.assertEqual(peer.pk, new_sam.pk)
+        kept_stmt = os.path.join(self.kdir("alice"), "successions",
+                                 self.old_sam.id.hex() + ".successor")
+        with open(kept_stmt, "rb") as a, \
+                open(os.path.join(out, "sam.successor"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        grants = os.listdir(os.path.join(self.kdir("alice"), "grants"))
+        self.assertIn(channel_id(new_sam.pk, "status") + ".grant", grants)
+        self.assertNotIn(channel_id(self.old_sam.pk, "status") + ".grant",
+                         grants)
+        self.keys("list", "--keyring", self.kdir("alice"))
+
+        alice = self.watch("alice", "status", "alice-2")
+        self.send_and_open(alice, "sam", "status", "after")
+        replayer = self.paho(user="sam", client_id="replayer")
+        replayer.publish("status", in_flight, qos=1)
+        self.opened(alice, "sam in flight",
+                    "the envelope sealed before the rotation")
+
+        # e. The thief's copy seals with sam's old key: refused.
+        self.epub("sam", "-i", "thief", "-t", "status", "-q", "1", "-m",
+                  "from the thief", keyring=thief)
+        self.assertTrue(alice.wait_drops(1, timeout=WAIT_S),
+                        "the thief's message was not refused: %s"
+                        % alice.text())
+        [(topic, why)] = alice.drops()
+        self.assertEqual(topic, "status")
+        self.assertIn(why, ("unauthorised", "unknown_sender"), alice.text())
+        self.send_and_open(alice, "sam", "status", "after the thief")
+        self.assertEqual(alice.stop(), 0, alice.text())
+        self.assertEqual(alice.out, ["sam after", "sam in flight",
+                                     "sam after the thief"])
+        # What alice's raw subscriber saw meanwhile: sam's, the replayed
+        # envelope, the thief's (old key, old channel key), sam's.
+        got = [Envelope(m[1]) for m in self.capture(cap, 4, timeout=WAIT_S)]
+        self.assertEqual(got[1].raw, in_flight)
+        self.assertEqual((got[2].sender_id, got[2].key_id),
+                         (self.old_sam.id, g_old["key_id"]))
+        self.assertEqual([got[i].sender_id for i in (0, 3)],
+                         [new_sam.id] * 2)
+
+    def assert_no_old_secret(self, top, old):
+        secrets = {"the old seed": old.seed,
+                   "the old seed in base64": _b64(old.seed),
+                   "the old seed in base64, unpadded": _b64(old.seed)[:43],
+                   "the old secret key": old.sk,
+                   "the old secret key in base64": _b64(old.sk),
+                   "the old local key": local_key(old.seed)}
+        for path in files_under(top):
+            with open(path, "rb") as fh:
+                data = fh.read()
+            for what, secret in secrets.items():
+                self.assertNotIn(secret, data, "%s holds %s" % (path, what))
+
+    def assert_resealed(self, top, old, new):
+        """Every local sealed file opens with the new local key, none with
+        the old one; every held grant is addressed to the new key."""
+        k_old, k_new = local_key(old.seed), local_key(new.seed)
+        n = 0
+        for path in files_under(top):
+            with open(path, "rb") as fh:
+                data = fh.read()
+            if data[:8] == LOCAL_MAGIC:
+                n += 1
+                self.assertTrue(opens_local(data, k_new),
+                                "%s is not sealed with the new key" % path)
+                self.assertFalse(opens_local(data, k_old),
+                                 "%s still opens with the old key" % path)
+            if data[:8] == GRANT_MAGIC:
+                self.assertEqual(data[8:16], new.id,
+                                 "%s is not addressed to the new key" % path)
+        self.assertGreater(n, 0, "no local sealed file under %s" % top)
+
+    # -- f ------------------------------------------------------------------
+
+    def test_statements_refused(self):
+        out = self.out_dir("rotate")
+        self.copy_keyring("sam", "sam-thief")
+        self.rotate("sam", out)
+        new_sam = self.identity("sam")
+        good = os.path.join(out, "sam.successor")
+        with open(good, "rb") as fh:
+            text = fh.read()
+        alice_id, bob_id = self.identity("alice"), self.identity("bob")
+        old = self.old_sam
+
+        def write(name, data):
+            p = os.path.join(self.keys_dir, name)
+            with open(p, "wb") as fh:
+                fh.write(data)
+            return p
+
+        # A byte changed in each signed field (the base64 stays valid).
+        lines = text.split(b"\n")
+        tampered = []
+        for i, what in ((3, "bad_signature"), (4, "bad_signature"),
+                        (5, "bad_signature"), (6, "bad_proof")):
+            ln = bytearray(lines[i])
+            j = len(ln) - 10
+            ln[j] = ord("A") if ln[j] != ord("A") else ord("B")
+            data = b"\n".join(lines[:i] + [bytes(ln)] + lines[i + 1:])
+            with self.assertRaisesRegex(ValueError, what):
+                read_successor(data)
+            tampered.append(write("tampered-%d.successor" % i, data))
+        other_pk, other_sk = new_keypair()
+        eve = self.identity("eve")
+        cases = [
+            ("a statement signed by eve's key claiming sam's old key",
+             write("forged.successor",
+                   make_successor("sam", eve.sk, other_sk, old_pk=old.pk)),
+             r"signature|forged"),
+        ] + [("a statement with one byte changed", p, r"signature|proof|"
+              r"tampered|forged") for p in tampered] + [
+            ("a statement for eve, whom alice does not trust",
+             write("eve.successor", make_successor("eve", eve.sk, other_sk)),
+             r"eve|trust"),
+            ("sam's old key naming alice's own key",
+             write("self.successor", make_successor("sam", old.sk,
+                                                    alice_id.sk)),
+             r"."),
+            ("sam's old key naming bob's key",
+             write("bob-key.successor", make_successor("sam", old.sk,
+                                                       bob_id.sk)),
+             r"bob|peer|already"),
+            ("sam's old key under another name",
+             write("rename.successor", make_successor("carol", old.sk,
+                                                      other_sk)),
+             r"name|carol"),
+        ]
+        for n, (what, path, pattern) in enumerate(cases):
+            before = snapshot(self.kdir("alice"))
+            r = self.keys("import", "--keyring", self.kdir("alice"), path,
+                          ok=False)
+            self.refused(r, pattern, what)
+            self.assertIn(os.path.basename(path), r.stderr,
+                          "%s: the reason does not name the file" % what)
+            self.assertEqual(snapshot(self.kdir("alice")), before,
+                             "%s changed alice's keyring" % what)
+
+        # The real statement, then the thief's own rotation of its copy:
+        # two successors for sam's old key.
+        self.import_("alice", good)
+        self.assertEqual(read_public_identity(os.path.join(
+            self.kdir("alice"), "peers", "sam.pub")).pk, new_sam.pk)
+        out2 = self.out_dir("thief")
+        self.rotate("sam-thief", out2)
+        stolen = read_successor(os.path.join(out2, "sam.successor"))
+        self.assertEqual(stolen.old_pk, old.pk)
+        self.assertNotEqual(stolen.new_pk, new_sam.pk)
+        before = snapshot(self.kdir("alice"))
+        r = self.keys("import", "--keyring", self.kdir("alice"),
+                      os.path.join(out2, "sam.successor"), ok=False)
+        self.refused(r, r"two successors for 'sam'", "the thief's statement")
+        self.assertRegex(r.stderr, r"conflicting|stolen")
+        self.assertEqual(snapshot(self.kdir("alice")), before)
+        # bob, who has accepted neither, takes whichever comes first; the
+        # other is then the conflicting one.
+        self.import_("bob", os.path.join(out2, "sam.successor"))
+        r = self.keys("import", "--keyring", self.kdir("bob"), good, ok=False)
+        self.refused(r, r"two successors for 'sam'", "sam's statement at bob")
+
+    # -- g ------------------------------------------------------------------
+
+    def test_member_of_another_owners_channel(self):
+        sam = self.watch("sam", "cmd", "sam-cmd-1")
+        self.send_and_open(sam, "bob", "cmd", "c1")
+        self.assertEqual(sam.stop(), 0, sam.text())
+        cmd_cid = channel_id(self.identity("bob").pk, "cmd")
+        held = os.path.join(self.kdir("sam"), "grants", cmd_cid + ".grant")
+
+        out = self.out_dir("rotate")
+        self.rotate("sam", out)
+        new_sam = self.identity("sam")
+        # Re-sealed to the new key; the body (bob's signature) still names
+        # the old one.
+        owner, member = open_grant_body(held, new_sam)
+        self.assertEqual((owner, member),
+                         (self.identity("bob").pk, self.old_sam.pk))
+        sam = self.watch("sam", "cmd", "sam-cmd-2")
+        self.send_and_open(sam, "bob", "cmd", "c2")
+        self.assertEqual(sam.stop(), 0, sam.text())
+        # As a publisher on bob's `ack`: the grant names sam's old key.
+        r = self.epub("sam", "-t", "ack", "-q", "1", "-m", "too early",
+                      ok=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("the grant of 'ack' names this identity's previous "
+                      "key: the owner must import sam.successor and rotate "
+                      "the channel", r.stderr)
+
+        r = self.import_("bob", os.path.join(out, "sam.successor"))
+        for topic in ("cmd", "ack"):
+            self.assertTrue([ln for ln in r.stdout.splitlines()
+                             if "'%s'" % topic in ln and "rotate" in ln],
+                            "no note to rotate %s: %r" % (topic, r.stdout))
+        self.assertEqual(read_public_identity(os.path.join(
+            self.kdir("bob"), "peers", "sam.pub")).pk, new_sam.pk)
+        grants = {}
+        for topic in ("cmd", "ack"):
+            grants[topic] = self.out_dir("rot-" + topic)
+            self.keys("channel", "rotate", "--keyring", self.kdir("bob"),
+                      "--topic", topic, "--out", grants[topic])
+        self.import_("sam", self.grant(grants["cmd"], "sam"),
+                     self.grant(grants["ack"], "sam"))
+        g = open_grant(held, new_sam, self.identity("bob").pk)
+        self.assertEqual(g["filter"], "cmd")
+        g = open_grant(os.path.join(self.kdir("sam"), "grants",
+                                    channel_id(self.identity("bob").pk,
+                                               "ack") + ".grant"),
+                       new_sam, self.identity("bob").pk)
+        self.assertEqual(g["publishers"], [new_sam.pk])
+
+        sam = self.watch("sam", "cmd", "sam-cmd-3")
+        self.send_and_open(sam, "bob", "cmd", "c3")
+        self.assertEqual(sam.stop(), 0, sam.text())
+        self.assertEqual(sam.drops(), [])
+        bob = self.watch("bob", "ack", "bob-ack")
+        self.send_and_open(bob, "sam", "ack", "done")
+        self.assertEqual(bob.stop(), 0, bob.text())
+
+    # -- h ------------------------------------------------------------------
+
+    def assert_open_refused(self, who):
+        r = self.keys("list", "--keyring", self.kdir(who), ok=False)
+        self.refused(r, r"secmq-keys identity rotate", "list while a "
+                     "rotation is under way")
+        self.assertIn("identity.next", r.stderr)
+        r = self.epub(who, "-t", "status", "-q", "1", "-m", "x", ok=False)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("secmq-keys identity rotate", r.stderr)
+
+    def test_interrupted_rotation_finishes(self):
+        # A rotation stopped after it chose the new key: identity.next.
+        pk, sk = new_keypair()
+        nxt = os.path.join(self.kdir("sam"), "identity.next")
+        fd = os.open(nxt, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(b"secmq-identity 1\nname: sam\ned25519-seed: " +
+                     _b64(sk[:32]) + b"\n")
+        self.assert_open_refused("sam")
+        out = self.out_dir("finish")
+        self.rotate("sam", out)
+        self.assertFalse(os.path.exists(nxt))
+        s = self.check_out_dir(out, self.old_sam, ("alice", "sam"))
+        self.assertEqual(s.new_pk, pk, "not the rotation under way")
+        self.assertEqual(self.identity("sam").pk, pk)
+        self.assert_no_old_secret(self.kdir("sam"), self.old_sam)
+
+        # A rotation that fails half way (a grant it cannot write): the
+        # keyring is either refused until the rotation is run again, which
+        # then finishes with the same key, or left as it was.
+        self.make_identity("carol")
+        self.create_channel("status", owner="carol", publishers=("carol",),
+                            subscribers=("alice", "bob"))
+        carol = self.identity("carol")
+        out = self.out_dir("blocked")
+        os.makedirs(os.path.join(out, "bob.grant", "in-the-way"))
+        r = self.rotate("carol", out, ok=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("bob.grant", r.stderr)
+        shutil.rmtree(os.path.join(out, "bob.grant"))
+        nxt = os.path.join(self.kdir("carol"), "identity.next")
+        if os.path.exists(nxt):
+            pending = read_secret_identity(nxt).pk
+            self.assert_open_refused("carol")
+            self.rotate("carol", out)
+            self.assertEqual(self.identity("carol").pk, pending)
+        else:
+            self.assertEqual(self.identity("carol").pk, carol.pk)
+            self.keys("list", "--keyring", self.kdir("carol"))
+            self.rotate("carol", out)
+        self.assertFalse(os.path.exists(nxt))
+        s = read_successor(os.path.join(out, "carol.successor"))
+        self.assertEqual((s.old_pk, s.new_pk),
+                         (carol.pk, self.identity("carol").pk))
+        self.assertTrue(os.path.isfile(os.path.join(out, "bob.grant")))
+        self.assert_no_old_secret(self.kdir("carol"), carol)
+
+    # -- i ------------------------------------------------------------------
+
+    def test_keyring_in_use_not_rotated(self):
+        alice = self.watch("alice", "status", "alice-busy")
+        self.send_and_open(alice, "sam", "status", "receiving")
+        before = snapshot(self.kdir("alice"), skip=("lock", "replay",
+                                                    "replay.journal",
+                                                    "replay.lock"))
+        out = self.out_dir("busy")
+        r = self.rotate("alice", out, ok=False)
+        self.refused(r, r"in use", "rotating alice's keyring while "
+                     "secmq-sub receives with it")
+        self.assertEqual(snapshot(self.kdir("alice"),
+                                  skip=("lock", "replay", "replay.journal",
+                                        "replay.lock")), before)
+        self.assertFalse(os.path.exists(os.path.join(out, "alice.successor")))
+        self.assertEqual(self.identity("alice").pk,
+                         self.public("alice").pk)
+        self.send_and_open(alice, "sam", "status", "still receiving")
+        self.assertEqual(alice.stop(), 0, alice.text())
+
+        # sam publishing: secmq-pub -l holds the keyring after a line.
+        since = self.broker.log_size()
+        pub = self.spawn("secmq-pub", self.e2e_conn("sam") +
+                         ["-i", "sam-busy", "-t", "status", "-q", "1", "-l"],
+                         stdin=subprocess.PIPE)
+        pub.stdin.write(b"one\n")
+        pub.stdin.flush()
+        self.wait_log_or_exit(pub, r"Received PUBLISH from sam-busy", since,
+                              timeout=WAIT_S)
+        r = self.rotate("sam", self.out_dir("busy-sam"), ok=False)
+        self.refused(r, r"in use", "rotating sam's keyring while secmq-pub "
+                     "publishes with it")
+        self.assertEqual(self.identity("sam").pk, self.old_sam.pk)
+        pub.stdin.close()
+        self.assertEqual(pub.wait(timeout=WAIT_S), 0)
+
+        # Once they are done, both rotate.
+        self.rotate("alice", out)
+        self.assertNotEqual(self.identity("alice").pk,
+                            self.public("alice").pk)
+        self.rotate("sam", self.out_dir("sam-free"))
+        self.assertNotEqual(self.identity("sam").pk, self.old_sam.pk)
+
+
+if __name__ == "__main__":
+    unittest.main()
