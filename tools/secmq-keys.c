@@ -653,6 +653,40 @@ static int cmd_channel(int argc, char **argv)
     return 0;
 }
 
+static int cmd_identity(int argc, char **argv)
+{
+    const char *sub = argc > 2 ? argv[2] : NULL;
+    uint64_t grace = 0;
+    char err[512];
+    struct args a;
+    int rc;
+
+    if (sub == NULL || strcmp(sub, "rotate") != 0) {
+        return usage_error(sub == NULL ? "identity needs a command (rotate)"
+                                       : "unknown identity command '%s'",
+                           sub);
+    }
+    rc = parse(argc, argv, 3, O_KEYRING | O_OUT | O_GRACE, &a);
+    if (rc == 0) {
+        rc = require(a.out, "--out DIR");
+    }
+    if (rc == 0 && a.npos > 0) {
+        rc = usage_error("unexpected argument '%s'", a.pos[0]);
+    }
+    if (rc == 0 && parse_grace(a.grace, SECMQ_GRACE_DEFAULT_MS, &grace) != 0) {
+        rc = usage_error("--grace takes whole seconds, not '%s'", a.grace);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = secmq_identity_rotate(a.keyring, a.out, grace, print_note, NULL, err,
+                               sizeof err);
+    if (rc != SECMQ_OK) {
+        return fail(rc, err);
+    }
+    return 0;
+}
+
 static int cmd_list(int argc, char **argv)
 {
     char err[512];
@@ -716,6 +750,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "list") == 0) {
         return cmd_list(argc, argv);
+    }
+    if (strcmp(cmd, "identity") == 0) {
+        return cmd_identity(argc, argv);
     }
     return usage_error("unknown command '%s'", cmd);
 }

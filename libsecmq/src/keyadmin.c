@@ -71,10 +71,51 @@ int secmq__admin_begin(const char *dir, secmq__admin *a, secmq__kerr *e)
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = secmq__keystore_load(&a->kr, dir, e);
+    rc = secmq__rotation_check(dir, e);
+    if (rc == SECMQ_OK) {
+        rc = secmq__keystore_load(&a->kr, dir, e);
+    }
     if (rc != SECMQ_OK) {
         close(a->lockfd);
         a->lockfd = -1;
+    }
+    return rc;
+}
+
+int secmq__rotation_check(const char *dir, secmq__kerr *e)
+{
+    char path[SECMQ__PATH_MAX];
+    struct stat st;
+
+    if (secmq__rotation_path(path, sizeof path, dir) != 0) {
+        return secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: path too long", dir);
+    }
+    if (lstat(path, &st) == 0) {
+        return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                               "%s: an identity rotation was interrupted "
+                               "(%s exists): run `secmq-keys identity rotate "
+                               "--keyring %s --out DIR` again to finish it",
+                               dir, path, dir);
+    }
+    return SECMQ_OK;
+}
+
+int secmq__use_lock(secmq_keyring *kr, secmq__kerr *e)
+{
+    char path[SECMQ__PATH_MAX];
+    int rc;
+
+    if (secmq__kpath(path, sizeof path, kr->dir, "state", "use.lock") != 0) {
+        return secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: path too long",
+                               kr->dir);
+    }
+    rc = secmq__kfile_lock(path, 0, 1, 1, &kr->use_fd, e);
+    if (rc == SECMQ_E_STATE) {
+        return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                               "%s: its identity is being rotated "
+                               "(`secmq-keys identity rotate`); open it "
+                               "again when that has finished",
+                               kr->dir);
     }
     return rc;
 }

@@ -365,39 +365,55 @@ err:
     return rc;
 }
 
-/* Rotate the owned channel filter, without member drop (NULL: nobody). */
-static int rotate(const char *dir, const char *filter, const char *drop,
-                  const secmq_channel_spec *add, uint64_t grace_ms,
-                  const char *out_dir, secmq_keyring_note_cb cb, void *user,
-                  secmq__kerr *e)
+/* A copy of r whose receipters are each the newest key of their holder
+ * (§2.3: a receipter that replaced its key counts with the new one); its
+ * pks are malloc'd (free them, not the rest). SECMQ_OK or SECMQ_E_NOMEM. */
+static int rcpt_latest(const secmq_keyring *kr, const secmq__krcpt *r,
+                       secmq__krcpt *out, secmq__kerr *e)
+{
+    *out = *r;
+    out->pks = NULL;
+    if (!r->on) {
+        return SECMQ_OK;
+    }
+    out->pks = malloc(SECMQ_SIGN_PK_BYTES * (r->n ? r->n : 1));
+    if (out->pks == NULL) {
+        return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        memcpy(out->pks + SECMQ_SIGN_PK_BYTES * i,
+               secmq__succ_latest(kr, r->pks + SECMQ_SIGN_PK_BYTES * i),
+               SECMQ_SIGN_PK_BYTES);
+    }
+    return SECMQ_OK;
+}
+
+/*
+ * Issue channel ch again from kr's identity, without member drop (NULL:
+ * nobody), with the members of add: a new key, epoch + 1, every member
+ * under the newest key of its holder (§2.3).
+ */
+static int rotate_loaded(secmq_keyring *kr, const secmq__kchan *ch,
+                         const char *drop, const secmq_channel_spec *add,
+                         uint64_t grace_ms, const char *out_dir,
+                         secmq_keyring_note_cb cb, void *user, secmq__kerr *e)
 {
     char path[SECMQ__PATH_MAX], fname[SECMQ_NAME_MAX + 8];
-    secmq__admin a = {-1, NULL};
-    const secmq__kchan *ch;
+    const char *filter = ch->filter;
     secmq__kmember *m = NULL;
     secmq__ident *newp = NULL;
     unsigned char *keys = NULL;
     unsigned char cid[SECMQ__CID_BYTES];
-    size_t nm = 0, npub = 0, nnew = 0, flen = strlen(filter);
+    size_t nm = 0, npub = 0, nnew = 0;
     size_t nadd = add != NULL ? add->n_publishers + add->n_subscribers : 0;
     int found = 0, rc;
-    secmq__krcpt rcpt;
+    secmq__krcpt rcpt, latest;
     secmq__owned o;
 
     memset(&o, 0, sizeof o);
     memset(&rcpt, 0, sizeof rcpt);
-    rc = secmq__admin_begin(dir, &a, e);
-    if (rc != SECMQ_OK) {
-        return rc;
-    }
-    secmq__chan_id(cid, a.kr->self.pk, filter, flen);
-    ch = secmq__chan_find(a.kr, cid);
-    if (ch == NULL || !ch->owned) {
-        rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
-                             "no channel '%.64s' owned by '%s' in %s", filter,
-                             a.kr->self.name, dir);
-        goto err;
-    }
+    memset(&latest, 0, sizeof latest);
+    secmq__chan_id(cid, kr->self.pk, ch->filter, ch->filter_len);
     if (ch->epoch == UINT32_MAX) {
         rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
                              "channel '%.64s': epochs "
@@ -421,16 +437,19 @@ static int rotate(const char *dir, const char *filter, const char *drop,
             found = 1;
             continue;
         }
-        m[nm++] = ch->members[i];
+        m[nm] = ch->members[i];
+        memcpy(m[nm].pk, secmq__succ_latest(kr, m[nm].pk),
+               SECMQ_SIGN_PK_BYTES);
+        nm++;
     }
     for (size_t i = 0; add != NULL && i < add->n_publishers; i++) {
-        rc = member_add(a.kr, m, &nm, newp, &nnew, add->publishers[i], 1, e);
+        rc = member_add(kr, m, &nm, newp, &nnew, add->publishers[i], 1, e);
         if (rc != SECMQ_OK) {
             goto err;
         }
     }
     for (size_t i = 0; add != NULL && i < add->n_subscribers; i++) {
-        rc = member_add(a.kr, m, &nm, newp, &nnew, add->subscribers[i], 0, e);
+        rc = member_add(kr, m, &nm, newp, &nnew, add->subscribers[i], 0, e);
         if (rc != SECMQ_OK) {
             goto err;
         }
@@ -472,7 +491,7 @@ static int rotate(const char *dir, const char *filter, const char *drop,
         /* The replaced key stays usable for receivers until the deadline. */
         o.has_prev = 1;
         memcpy(o.prev_key_id, ch->key_id, SECMQ_ID_BYTES);
-        memcpy(keys + SECMQ_KEY_BYTES, secmq__chan_key(a.kr, ch, 0),
+        memcpy(keys + SECMQ_KEY_BYTES, secmq__chan_key(kr, ch, 0),
                SECMQ_KEY_BYTES);
         o.prev_key = keys + SECMQ_KEY_BYTES;
         /* No grace is deadline 0 (PROTOCOL.md §3): the previous key is
@@ -486,18 +505,21 @@ static int rotate(const char *dir, const char *filter, const char *drop,
     o.members = m;
     o.nmembers = nm;
     /* PROTOCOL.md §9.1: a revoked member is no receipter any more. */
-    rc = secmq__rcpt_refresh(&rcpt, &ch->rcpt, m, nm, e);
+    rc = rcpt_latest(kr, &ch->rcpt, &latest, e);
+    if (rc == SECMQ_OK) {
+        rc = secmq__rcpt_refresh(&rcpt, &latest, m, nm, e);
+    }
     if (rc != SECMQ_OK) {
         goto err;
     }
     o.rcpt = &rcpt;
     for (size_t i = 0; i < nnew; i++) {
-        rc = secmq__peer_write(a.kr, &newp[i], e);
+        rc = secmq__peer_write(kr, &newp[i], e);
         if (rc != SECMQ_OK) {
             goto err;
         }
     }
-    rc = issue(a.kr, cid, &o, out_dir, cb, user, e);
+    rc = issue(kr, cid, &o, out_dir, cb, user, e);
     if (rc == SECMQ_OK && add != NULL) {
         secmq__note(cb, user,
                     "channel '%s': %zu member(s) added, new key (epoch %u)%s",
@@ -521,10 +543,46 @@ err:
     }
     free(m);
     free(newp);
+    free(latest.pks);
     secmq__rcpt_free(&rcpt);
+    return rc;
+}
+
+int secmq__owned_succeed(secmq_keyring *kr, const secmq__kchan *ch,
+                         uint64_t grace_ms, const char *out_dir,
+                         secmq_keyring_note_cb cb, void *user, secmq__kerr *e)
+{
+    return rotate_loaded(kr, ch, NULL, NULL, grace_ms, out_dir, cb, user, e);
+}
+
+/* Rotate the owned channel filter, without member drop (NULL: nobody). */
+static int rotate(const char *dir, const char *filter, const char *drop,
+                  const secmq_channel_spec *add, uint64_t grace_ms,
+                  const char *out_dir, secmq_keyring_note_cb cb, void *user,
+                  secmq__kerr *e)
+{
+    secmq__admin a = {-1, NULL};
+    const secmq__kchan *ch;
+    unsigned char cid[SECMQ__CID_BYTES];
+    int rc;
+
+    rc = secmq__admin_begin(dir, &a, e);
+    if (rc != SECMQ_OK) {
+        return rc;
+    }
+    secmq__chan_id(cid, a.kr->self.pk, filter, strlen(filter));
+    ch = secmq__chan_find(a.kr, cid);
+    if (ch == NULL || !ch->owned) {
+        rc = secmq__kerr_set(e, SECMQ_E_KEYRING,
+                             "no channel '%.64s' owned by '%s' in %s", filter,
+                             a.kr->self.name, dir);
+    } else {
+        rc = rotate_loaded(a.kr, ch, drop, add, grace_ms, out_dir, cb, user, e);
+    }
     secmq__admin_end(&a);
     return rc;
 }
+
 
 int secmq_channel_rotate(const char *dir, const char *filter, uint64_t grace_ms,
                          const char *out_dir, secmq_keyring_note_cb cb,

@@ -18,7 +18,7 @@
 #include "ratchet_int.h"
 #include "topicfilter_int.h"
 
-enum { IT_PEER = 1, IT_GRANT = 2 };
+enum { IT_PEER = 1, IT_GRANT = 2, IT_SUCC = 3 };
 
 typedef struct item {
     const char *path;
@@ -34,6 +34,10 @@ typedef struct item {
     int prev;  /* grants: the item that becomes previous, or
                   -1 none, -2 the grant on disk */
     int final; /* grants: the newest of its channel in this call */
+    secmq__succ succ; /* successor statements */
+    int has_from;     /* grants: continues the held channel from_cid of a
+                         predecessor of its owner (§2.3) */
+    unsigned char from_cid[SECMQ__CID_BYTES];
 } item;
 
 /* What a channel looks like while grants of this call are applied. */
@@ -43,6 +47,8 @@ typedef struct cstate {
     unsigned char key_id[SECMQ_ID_BYTES];
     int cur;  /* item index of the current grant, -2 = on disk */
     int prev; /* as item.prev */
+    int has_from; /* as item.has_from */
+    unsigned char from_cid[SECMQ__CID_BYTES];
 } cstate;
 
 static int same_cid(const unsigned char *a, const unsigned char *b)
@@ -58,6 +64,7 @@ static int same_id(const unsigned char *a, const unsigned char *b)
 static const char GRANT_MAGIC[] = "SECMQGR1";
 static const char PUBLIC_LINE[] = "secmq-public 1\n";
 static const char SECRET_LINE[] = "secmq-identity 1\n";
+static const char SUCC_LINE[] = "secmq-successor 1\n";
 
 static int starts_with(const unsigned char *b, size_t len, const char *s)
 {
@@ -80,8 +87,28 @@ static void sort_by_epoch(size_t *idx, size_t n, const item *items)
     }
 }
 
+/* The channel a member holds that a grant from the successor of its owner
+ * continues (§2.3): the same filter, its owner a predecessor of g's. */
+static const secmq__kchan *continued(const secmq_keyring *kr,
+                                     const secmq_grant_fields *g)
+{
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *ch = &kr->chans[i];
+        if (ch->owned || !ch->member || ch->filter_len != g->filter_len ||
+            memcmp(ch->filter, g->filter, g->filter_len) != 0 || /* public */
+            memcmp(ch->owner_pk, g->owner_pk, SECMQ_SIGN_PK_BYTES) == 0) {
+            continue;
+        }
+        if (memcmp(secmq__succ_latest(kr, ch->owner_pk), g->owner_pk,
+                   SECMQ_SIGN_PK_BYTES) == 0) { /* public keys */
+            return ch;
+        }
+    }
+    return NULL;
+}
+
 static cstate *cstate_get(secmq_keyring *kr, cstate *cs, size_t *ncs,
-                          const unsigned char *cid)
+                          const unsigned char *cid, const secmq_grant_fields *g)
 {
     const secmq__kchan *ch;
 
@@ -95,6 +122,13 @@ static cstate *cstate_get(secmq_keyring *kr, cstate *cs, size_t *ncs,
     cs[*ncs].cur = -1;
     cs[*ncs].prev = -1;
     ch = secmq__chan_find(kr, cid);
+    if (ch == NULL) {
+        ch = continued(kr, g);
+        if (ch != NULL) {
+            cs[*ncs].has_from = 1;
+            memcpy(cs[*ncs].from_cid, ch->cid, SECMQ__CID_BYTES);
+        }
+    }
     if (ch != NULL) {
         cs[*ncs].epoch = ch->epoch;
         memcpy(cs[*ncs].key_id, ch->key_id, SECMQ_ID_BYTES);
@@ -118,6 +152,8 @@ static int import_read(secmq_keyring *kr, item *items, size_t n, secmq__kerr *e)
         }
         if (starts_with(it->raw, it->len, GRANT_MAGIC)) {
             it->kind = IT_GRANT;
+        } else if (starts_with(it->raw, it->len, SUCC_LINE)) {
+            it->kind = IT_SUCC;
         } else if (starts_with(it->raw, it->len, PUBLIC_LINE)) {
             it->kind = IT_PEER;
         } else if (starts_with(it->raw, it->len, SECRET_LINE)) {
@@ -128,10 +164,30 @@ static int import_read(secmq_keyring *kr, item *items, size_t n, secmq__kerr *e)
                                    it->path);
         } else {
             return secmq__kerr_set(e, SECMQ_E_KEYRING,
-                                   "%s: neither a public identity nor a "
-                                   "grant file",
+                                   "%s: neither a public identity, a "
+                                   "successor statement nor a grant file",
                                    it->path);
         }
+    }
+    /* Successors first: a peer's new public file in the same call is then
+     * known already. */
+    for (size_t i = 0; i < n; i++) {
+        item *it = &items[i];
+        const char *why;
+        if (it->kind != IT_SUCC) {
+            continue;
+        }
+        if (secmq__succ_parse((const char *)it->raw, it->len, &it->succ,
+                              &why) != SECMQ__SUCC_OK) {
+            return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                                   "%s: successor statement refused: %s",
+                                   it->path, why);
+        }
+        rc = secmq__succ_admit(kr, &it->succ, it->path, &it->pub, e);
+        if (rc < 0) {
+            return rc;
+        }
+        it->is_new = rc;
     }
     /* Peers first, so grants in the same call may name them as owners. */
     for (size_t i = 0; i < n; i++) {
@@ -168,12 +224,24 @@ static int import_decide(secmq_keyring *kr, item *items, size_t n, size_t *idx,
         if (rc != SECMQ_OK) {
             return rc;
         }
+        /* SECURITY: a key its owner replaced (§2.3) issues nothing new:
+         * whoever holds it now may not be its owner. */
+        if (memcmp(it->g.owner_pk, kr->self.pk, SECMQ_SIGN_PK_BYTES) != 0 &&
+            secmq__peer_by_pk(kr, it->g.owner_pk) == NULL) { /* public */
+            owner = secmq__succ_peer(kr, it->g.owner_pk);
+            return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                                   "%s: grant signed with a key that '%s' "
+                                   "replaced (successor statement accepted): "
+                                   "ask for a grant from the new key",
+                                   it->path,
+                                   owner != NULL ? owner->name : kr->self.name);
+        }
         secmq__chan_id(it->cid, it->g.owner_pk, it->g.filter, it->g.filter_len);
     }
     sort_by_epoch(idx, nidx, items);
     for (size_t k = 0; k < nidx; k++) {
         item *it = &items[idx[k]];
-        cstate *c = cstate_get(kr, cs, ncs, it->cid);
+        cstate *c = cstate_get(kr, cs, ncs, it->cid, &it->g);
         /* SECURITY: an epoch not newer than the one held is an older or
          * replayed grant: it could bring back a revoked key. */
         if (it->g.epoch <= c->epoch) {
@@ -198,6 +266,8 @@ static int import_decide(secmq_keyring *kr, item *items, size_t n, size_t *idx,
         if (c->cur >= 0) {
             items[c->cur].final = 0;
         }
+        it->has_from = c->has_from;
+        memcpy(it->from_cid, c->from_cid, SECMQ__CID_BYTES);
         c->epoch = it->g.epoch;
         memcpy(c->key_id, it->g.key_id, SECMQ_ID_BYTES);
         c->cur = (int)idx[k];
@@ -240,11 +310,31 @@ static int import_write_chain(const secmq_keyring *kr, item *it,
     return rc;
 }
 
+/* Remove a channel's grant, previous grant and chain files. */
+static int drop_channel(const secmq_keyring *kr, const unsigned char *cid,
+                        secmq__kerr *e)
+{
+    static const char *const sfx[] = {".grant", ".prev.grant", ".chain"};
+    char path[SECMQ__PATH_MAX];
+    int rc = SECMQ_OK;
+
+    for (size_t i = 0; rc == SECMQ_OK && i < 3; i++) {
+        if (secmq__chan_path(path, sizeof path, kr->dir, "grants", cid,
+                             sfx[i]) != 0) {
+            return secmq__kerr_set(e, SECMQ_E_IO, "%s: path too long",
+                                   kr->dir);
+        }
+        rc = secmq__kfile_remove(path, e);
+    }
+    return rc;
+}
+
 /* Write the newest grant of a channel, and the one it replaces. */
-static int import_write_grant(const secmq_keyring *kr, item *items, item *it,
-                              secmq__kerr *e)
+static int write_grant(const secmq_keyring *kr, item *items, item *it,
+                       secmq__kerr *e)
 {
     char cur[SECMQ__PATH_MAX], prev[SECMQ__PATH_MAX], chain[SECMQ__PATH_MAX];
+    char held[SECMQ__PATH_MAX];
     unsigned char *old = NULL;
     size_t oldlen = 0;
     int rc;
@@ -254,7 +344,10 @@ static int import_write_grant(const secmq_keyring *kr, item *items, item *it,
         secmq__chan_path(prev, sizeof prev, kr->dir, "grants", it->cid,
                          ".prev.grant") != 0 ||
         secmq__chan_path(chain, sizeof chain, kr->dir, "grants", it->cid,
-                         ".chain") != 0) {
+                         ".chain") != 0 ||
+        secmq__chan_path(held, sizeof held, kr->dir, "grants",
+                         it->has_from ? it->from_cid : it->cid,
+                         ".grant") != 0) {
         return secmq__kerr_set(e, SECMQ_E_IO, "%s: path too long", kr->dir);
     }
     if (it->rt.period_ms != 0) {
@@ -266,7 +359,8 @@ static int import_write_grant(const secmq_keyring *kr, item *items, item *it,
         return rc;
     }
     if (it->prev == -2) {
-        rc = secmq__kfile_read(cur, SECMQ__GRANT_FILE_MAX, 0, &old, &oldlen, e);
+        rc = secmq__kfile_read(held, SECMQ__GRANT_FILE_MAX, 0, &old, &oldlen,
+                               e);
         if (rc == SECMQ_OK) {
             rc = secmq__kfile_write(prev, old, oldlen, 0600, e);
         }
@@ -281,6 +375,52 @@ static int import_write_grant(const secmq_keyring *kr, item *items, item *it,
         return rc;
     }
     return secmq__kfile_write(cur, it->raw, it->len, 0600, e);
+}
+
+/* write_grant, then, for a channel continued from a predecessor of its
+ * owner (§2.3), the files of the channel it replaces go. */
+static int import_write_grant(const secmq_keyring *kr, item *items, item *it,
+                              secmq__kerr *e)
+{
+    int rc = write_grant(kr, items, it, e);
+
+    if (rc == SECMQ_OK && it->has_from) {
+        rc = drop_channel(kr, it->from_cid, e);
+    }
+    return rc;
+}
+
+/* What importing the statement of it means, and the owned channels that
+ * still grant to the old key (rotate issues grants to the new one). */
+static void succ_notes(const secmq_keyring *kr, const item *it,
+                       secmq_keyring_note_cb cb, void *user)
+{
+    char h1[2 * SECMQ_ID_BYTES + 1], h2[2 * SECMQ_ID_BYTES + 1];
+    unsigned char id[SECMQ_ID_BYTES];
+
+    secmq_identity_id(id, it->succ.old_pk);
+    if (!it->is_new) {
+        secmq__note(cb, user, "%s: successor of '%s' already known",
+                    it->path, it->succ.name);
+        return;
+    }
+    secmq__note(cb, user, "%s: '%s' replaced its key: id %s -> %s (trusted)",
+                it->path, it->succ.name, secmq__hex(h1, id, SECMQ_ID_BYTES),
+                secmq__hex(h2, it->pub.id, SECMQ_ID_BYTES));
+    for (size_t i = 0; i < kr->nchans; i++) {
+        const secmq__kchan *ch = &kr->chans[i];
+        for (size_t k = 0; ch->owned && k < ch->nmembers; k++) {
+            if (memcmp(ch->members[k].pk, it->succ.old_pk,
+                       SECMQ_SIGN_PK_BYTES) == 0) { /* public */
+                secmq__note(cb, user,
+                            "channel '%s' grants to the old key of '%s': "
+                            "rotate it to issue a grant to the new one "
+                            "(secmq-keys channel rotate --keyring %s --topic %s "
+                            "--out DIR)",
+                            ch->filter, it->succ.name, kr->dir, ch->filter);
+            }
+        }
+    }
 }
 
 int secmq_keyring_import(const char *dir, const char *const *files, size_t n,
@@ -332,7 +472,18 @@ int secmq_keyring_import(const char *dir, const char *const *files, size_t n,
     if (rc != SECMQ_OK) {
         goto err;
     }
-    /* Everything checked: now write, peers first. */
+    /* Everything checked: now write, successions and peers first. */
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].kind == IT_SUCC && items[i].is_new) {
+            rc = secmq__succ_keep(a.kr, &items[i].succ, &e);
+            if (rc == SECMQ_OK) {
+                rc = secmq__peer_write(a.kr, &items[i].pub, &e);
+            }
+            if (rc != SECMQ_OK) {
+                goto err;
+            }
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         if (items[i].kind == IT_PEER && items[i].is_new) {
             rc = secmq__peer_write(a.kr, &items[i].pub, &e);
@@ -351,6 +502,10 @@ int secmq_keyring_import(const char *dir, const char *const *files, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         item *it = &items[i];
+        if (it->kind == IT_SUCC) {
+            succ_notes(a.kr, it, cb, user);
+            continue;
+        }
         if (it->kind == IT_PEER) {
             secmq__note(cb, user, "%s: peer '%s' (id %s) %s", it->path,
                         it->pub.name,

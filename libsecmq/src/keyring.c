@@ -282,7 +282,13 @@ int secmq_keyring_open(secmq_keyring **out, const char *dir, char *err,
     if (rc != SECMQ_OK) {
         return rc;
     }
-    rc = secmq__keystore_load(&kr, dir, &e);
+    rc = secmq__rotation_check(dir, &e);
+    if (rc == SECMQ_OK) {
+        rc = secmq__keystore_load(&kr, dir, &e);
+    }
+    if (rc == SECMQ_OK) {
+        rc = secmq__use_lock(kr, &e);
+    }
     if (rc != SECMQ_OK) {
         goto err;
     }
@@ -381,6 +387,13 @@ static int check_sealing(secmq_keyring *kr, const secmq__kchan *ch,
     }
     /* SECURITY: the publishers list decides (the same list receivers
      * check); never a fallback to a less specific channel. */
+    if (!ch->may_publish && ch->member_old) {
+        return secmq__kr_err(kr, SECMQ_E_NO_KEY,
+                             "seal: the grant of channel '%.64s' (owner %s) "
+                             "names this identity's previous key: the owner "
+                             "must import %s.successor and rotate the channel",
+                             ch->filter, ch->owner_display, kr->self.name);
+    }
     if (!ch->may_publish) {
         return secmq__kr_err(kr, SECMQ_E_NO_KEY,
                              "seal: '%s' is not a publisher of channel '%.64s' "

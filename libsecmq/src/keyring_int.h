@@ -91,6 +91,7 @@ typedef struct secmq__kchan {
     int owned;
     int member;
     int may_publish;
+    int member_old; /* its grant names a predecessor of this identity */
     int allow_mac;
     uint32_t epoch;
     unsigned char key_id[SECMQ_ID_BYTES];
@@ -135,6 +136,9 @@ struct secmq_keyring {
 
     secmq__ident *peers; /* sorted by name */
     size_t npeers;
+    secmq__succ *succ; /* accepted successor statements (keysucc.c) */
+    size_t nsucc;
+    int use_fd; /* shared flock on DIR/state/use.lock while open, or -1 */
 
     secmq__kchan *chans; /* sorted by filter, then channel id */
     size_t nchans;
@@ -298,6 +302,12 @@ int secmq__keyring_accept(secmq_keyring *kr, const char *topic,
 /* Make every record up to ticket durable (group commit). SECMQ_OK,
  * SECMQ_E_IO, SECMQ_E_KEYRING (a damaged journal), SECMQ_E_NOMEM. */
 int secmq__rx_sync(secmq_keyring *kr, uint64_t ticket, secmq__kerr *e);
+/* Identity rotation: kr's replay tops (DIR/state/replay and its journal,
+ * read with kr's local key) into to_dir's state/replay, sealed with key
+ * (nothing written when there are none). SECMQ_OK, SECMQ_E_KEYRING,
+ * SECMQ_E_IO, SECMQ_E_NOMEM. */
+int secmq__rx_copy(const secmq_keyring *kr, const char *to_dir,
+                   const unsigned char *key, secmq__kerr *e);
 /* At free: compact if receiving began, close the journal and the lock.
  * SECMQ_OK or the failure (reason in e). */
 int secmq__rx_close(secmq_keyring *kr, secmq__kerr *e);
@@ -378,6 +388,45 @@ const unsigned char *secmq__chan_key(const secmq_keyring *kr,
 const secmq__kchan *secmq__chan_best(const secmq_keyring *kr, const char *topic,
                                      size_t tlen);
 
+/* The file names in DIR/sub ending in suffix (and not in except, may be
+ * NULL), sorted, malloc'd (free with secmq__free_names). A missing
+ * directory has none. SECMQ_OK, SECMQ_E_KEYRING, SECMQ_E_IO, _E_NOMEM. */
+int secmq__list_dir(const char *dir, const char *sub, const char *suffix,
+                    const char *except, char ***names, size_t *n,
+                    secmq__kerr *e);
+void secmq__free_names(char **v, size_t n);
+
+/* ---- successions (PROTOCOL.md §2.3, keysucc.c) ---- */
+
+/* Read and verify DIR/successions/ into kr (at load, after the identity
+ * and the peers). SECMQ_OK, SECMQ_E_KEYRING (a bad or misnamed
+ * statement), SECMQ_E_IO, SECMQ_E_NOMEM. */
+int secmq__succ_load(secmq_keyring *kr, secmq__kerr *e);
+/* The accepted statement whose old key is old_pk, or NULL. */
+const secmq__succ *secmq__succ_find(const secmq_keyring *kr,
+                                    const unsigned char *old_pk);
+/* The newest key pk leads to through accepted statements (pk itself when
+ * none; at most SECMQ__SUCC_CHAIN_MAX links followed). */
+const unsigned char *secmq__succ_latest(const secmq_keyring *kr,
+                                        const unsigned char *pk);
+#define SECMQ__SUCC_CHAIN_MAX 64
+/* 1 if pk is a predecessor of this identity (not its current key). */
+int secmq__succ_is_own_old(const secmq_keyring *kr, const unsigned char *pk);
+/* The trusted peer whose current key pk is, or a predecessor of; NULL. */
+const secmq__ident *secmq__succ_peer(const secmq_keyring *kr,
+                                     const unsigned char *pk);
+/* Keep s in kr (for the rest of a call) and write it as
+ * DIR/successions/<old id>.successor. SECMQ_OK, _E_IO, _E_NOMEM. */
+int secmq__succ_keep(secmq_keyring *kr, const secmq__succ *s, secmq__kerr *e);
+/*
+ * Import (keyimport.c): decide about the statement s read from label.
+ * Returns 1 when it is new: kr's peer of that name now has the new key
+ * (in memory) and *peer is that peer to write; 0 when known already or
+ * this identity's own; negative when refused (the reason names label).
+ */
+int secmq__succ_admit(secmq_keyring *kr, const secmq__succ *s,
+                      const char *label, secmq__ident *peer, secmq__kerr *e);
+
 /* The peer with this public key / name, or NULL. */
 const secmq__ident *secmq__peer_by_pk(const secmq_keyring *kr,
                                       const unsigned char *pk);
@@ -410,6 +459,18 @@ typedef struct secmq__owned {
 /* Seal o into DIR/owned/<cid>.chan with the local key (keyowned.c). */
 int secmq__owned_save(const secmq_keyring *kr, const unsigned char *cid,
                       const secmq__owned *o, secmq__kerr *e);
+/*
+ * keychannel.c: issue the owned channel ch again from kr's identity (the
+ * successor of ch's owner, §2.3): channel id of kr's key, epoch + 1, a new
+ * key (the old one kept as previous until now + grace_ms on a static
+ * channel; a fresh chain on one with epochs), each member under the newest
+ * key of its holder; a grant per member to out_dir, the owned file sealed
+ * with kr's local key. ch's own files are left to the caller.
+ * SECMQ_OK, SECMQ_E_KEYRING, SECMQ_E_INVAL, SECMQ_E_IO, SECMQ_E_NOMEM.
+ */
+int secmq__owned_succeed(secmq_keyring *kr, const secmq__kchan *ch,
+                         uint64_t grace_ms, const char *out_dir,
+                         secmq_keyring_note_cb cb, void *user, secmq__kerr *e);
 /* Read DIR/owned/<fname> into a new channel of kr (keyowned.c).
  * SECMQ_OK, SECMQ_E_KEYRING (malformed, tampered, renamed), _E_NOMEM. */
 int secmq__owned_load(secmq_keyring *kr, const char *fname, secmq__kerr *e);
@@ -598,6 +659,16 @@ typedef struct secmq__admin {
 
 /* Lock dir exclusively and load it. SECMQ_OK, _E_KEYRING, _E_IO, ... */
 int secmq__admin_begin(const char *dir, secmq__admin *a, secmq__kerr *e);
+/* keyrotate.c: the path of the new keyring an identity rotation builds
+ * beside dir (dir + ".rotating"). 0, or -1 when buf is short. */
+int secmq__rotation_path(char *buf, size_t len, const char *dir);
+/* SECMQ_E_KEYRING (saying to finish it) when DIR.rotating shows an
+ * interrupted identity rotation; else SECMQ_OK. */
+int secmq__rotation_check(const char *dir, secmq__kerr *e);
+/* Hold DIR/state/use.lock shared while kr is open (kr->use_fd), so that an
+ * identity rotation waits for no process and none starts during one.
+ * SECMQ_OK, SECMQ_E_KEYRING (a rotation holds it), SECMQ_E_IO. */
+int secmq__use_lock(secmq_keyring *kr, secmq__kerr *e);
 /* Free the keyring and release the lock. */
 void secmq__admin_end(secmq__admin *a);
 

@@ -125,7 +125,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void free_names(char **v, size_t n)
+void secmq__free_names(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(v[i]);
@@ -133,9 +133,7 @@ static void free_names(char **v, size_t n)
     free(v);
 }
 
-/* The file names in DIR/sub ending in suffix (and not in except), sorted.
- * A missing directory has none. */
-static int list_dir(const char *dir, const char *sub, const char *suffix,
+int secmq__list_dir(const char *dir, const char *sub, const char *suffix,
                     const char *except, char ***names, size_t *n,
                     secmq__kerr *e)
 {
@@ -194,7 +192,7 @@ static int list_dir(const char *dir, const char *sub, const char *suffix,
     return SECMQ_OK;
 err:
     closedir(d);
-    free_names(v, count);
+    secmq__free_names(v, count);
     return rc;
 }
 
@@ -312,7 +310,10 @@ int secmq__grant_trusted(const secmq_keyring *kr, const char *label,
     char h1[2 * SECMQ_ID_BYTES + 1], h2[2 * SECMQ_ID_BYTES + 1];
     unsigned char id[SECMQ_ID_BYTES];
 
-    if (!same_pk(g->member_pk, kr->self.pk)) {
+    /* A grant to a predecessor of this identity was re-sealed to it at
+     * `identity rotate` (§2.3): still its grant, not to publish with. */
+    if (!same_pk(g->member_pk, kr->self.pk) &&
+        !secmq__succ_is_own_old(kr, g->member_pk)) {
         secmq_identity_id(id, g->member_pk);
         return secmq__kerr_set(
             e, SECMQ_E_KEYRING,
@@ -322,9 +323,11 @@ int secmq__grant_trusted(const secmq_keyring *kr, const char *label,
             secmq__hex(h2, kr->self.id, SECMQ_ID_BYTES));
     }
     /* SECURITY: a valid signature proves nothing unless its key is one we
-     * were told to trust. */
+     * were told to trust (or one that a trusted key succeeded: a grant it
+     * signed before is kept until the owner issues it again). */
     if (!same_pk(g->owner_pk, kr->self.pk) &&
-        secmq__peer_by_pk(kr, g->owner_pk) == NULL) {
+        secmq__succ_peer(kr, g->owner_pk) == NULL &&
+        !secmq__succ_is_own_old(kr, g->owner_pk)) {
         secmq_identity_id(id, g->owner_pk);
         return secmq__kerr_set(e, SECMQ_E_KEYRING,
                                "%s: grant from an untrusted owner (id %s): "
@@ -442,8 +445,9 @@ int secmq__chan_from_grant(secmq_keyring *kr, secmq__kchan *ch,
     /* The publishers list decides, as on the receiving side; the codec
      * refused a grant whose flag says otherwise. */
     ch->may_publish = 0;
+    ch->member_old = !same_pk(g->member_pk, kr->self.pk);
     for (size_t i = 0; i < g->n_publishers; i++) {
-        if (same_pk(g->publishers + i * SECMQ_SIGN_PK_BYTES, g->member_pk)) {
+        if (same_pk(g->publishers + i * SECMQ_SIGN_PK_BYTES, kr->self.pk)) {
             ch->may_publish = 1;
         }
     }
@@ -547,7 +551,8 @@ static int load_grant(secmq_keyring *kr, const char *fname, secmq__kerr *e)
             }
             /* A previous grant that is not the key the current one names
              * (a crash between the two writes of an import) is ignored. */
-            if (same_pk(pg.owner_pk, g.owner_pk) &&
+            if (same_pk(secmq__succ_latest(kr, pg.owner_pk),
+                        secmq__succ_latest(kr, g.owner_pk)) &&
                 pg.filter_len == g.filter_len &&
                 same_bytes(pg.filter, g.filter, g.filter_len) &&
                 same_bytes(pg.key_id, g.prev_key_id, SECMQ_ID_BYTES)) {
@@ -586,7 +591,7 @@ static int load_peers(secmq_keyring *kr, secmq__kerr *e)
     secmq__ident p;
     int rc;
 
-    rc = list_dir(kr->dir, "peers", ".pub", NULL, &names, &n, e);
+    rc = secmq__list_dir(kr->dir, "peers", ".pub", NULL, &names, &n, e);
     if (rc != SECMQ_OK) {
         return rc;
     }
@@ -626,7 +631,7 @@ static int load_peers(secmq_keyring *kr, secmq__kerr *e)
     }
     rc = SECMQ_OK;
 err:
-    free_names(names, n);
+    secmq__free_names(names, n);
     return rc;
 }
 
@@ -684,33 +689,36 @@ static int load_all(secmq_keyring *kr, secmq__kerr *e)
         rc = load_peers(kr, e);
     }
     if (rc == SECMQ_OK) {
-        rc = list_dir(kr->dir, "owned", ".chan", NULL, &names, &n, e);
+        rc = secmq__succ_load(kr, e);
+    }
+    if (rc == SECMQ_OK) {
+        rc = secmq__list_dir(kr->dir, "owned", ".chan", NULL, &names, &n, e);
     }
     for (size_t i = 0; rc == SECMQ_OK && i < n; i++) {
         rc = secmq__owned_load(kr, names[i], e);
     }
-    free_names(names, n);
+    secmq__free_names(names, n);
     names = NULL;
     n = 0;
     /* Ratcheted channels (§5.3) before grants: a grant file left beside
      * its chain file by an interrupted import is then ignored. */
     if (rc == SECMQ_OK) {
-        rc = list_dir(kr->dir, "grants", ".chain", NULL, &names, &n, e);
+        rc = secmq__list_dir(kr->dir, "grants", ".chain", NULL, &names, &n, e);
     }
     for (size_t i = 0; rc == SECMQ_OK && i < n; i++) {
         rc = secmq__chain_load(kr, names[i], e);
     }
-    free_names(names, n);
+    secmq__free_names(names, n);
     names = NULL;
     n = 0;
     if (rc == SECMQ_OK) {
         rc =
-            list_dir(kr->dir, "grants", ".grant", ".prev.grant", &names, &n, e);
+            secmq__list_dir(kr->dir, "grants", ".grant", ".prev.grant", &names, &n, e);
     }
     for (size_t i = 0; rc == SECMQ_OK && i < n; i++) {
         rc = load_grant(kr, names[i], e);
     }
-    free_names(names, n);
+    secmq__free_names(names, n);
     if (rc != SECMQ_OK) {
         return rc;
     }
@@ -738,6 +746,7 @@ int secmq__keystore_load(secmq_keyring **out, const char *dir, secmq__kerr *e)
     }
     kr->seq_lock_fd = -1;
     kr->rx_lock_fd = -1;
+    kr->use_fd = -1;
     secmq__rj_init(&kr->journal);
     kr->mode = SECMQ_SEAL_SIGNED;
     pthread_mutex_init(&kr->tx_lock, NULL);
@@ -803,6 +812,10 @@ void secmq__keystore_free(secmq_keyring *kr)
         sodium_free(kr->sec); /* wipes */
     }
     free(kr->peers);
+    free(kr->succ);
+    if (kr->use_fd >= 0) {
+        close(kr->use_fd);
+    }
     free(kr->tx);
     free(kr->rx);
     free(kr->pend);

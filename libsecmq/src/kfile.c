@@ -245,6 +245,15 @@ static int sync_parent(const char *path)
     return rc;
 }
 
+int secmq__kfile_sync_parent(const char *path, secmq__kerr *e)
+{
+    if (sync_parent(path) != 0) {
+        return secmq__kerr_set(e, SECMQ_E_IO, "cannot sync the directory of %s: %s",
+                               path, strerror(errno));
+    }
+    return SECMQ_OK;
+}
+
 /*
  * Open the file path names now, to overwrite it once it is replaced or
  * removed. *fd is -1 when there is nothing to erase there: no such name, a

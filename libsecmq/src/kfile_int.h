@@ -97,6 +97,10 @@ int secmq__kfile_write(const char *path, const void *data, size_t len,
 int secmq__kfile_create(const char *path, const void *data, size_t len,
                         secmq__kerr *e);
 
+/* fsync the directory holding path (a rename there is then durable).
+ * SECMQ_OK or SECMQ_E_IO. */
+int secmq__kfile_sync_parent(const char *path, secmq__kerr *e);
+
 /*
  * Remove path if it exists, fsync its directory, then erase the removed
  * file (above). Returns SECMQ_OK (also when there was no such file) or

@@ -686,3 +686,18 @@ int secmq__rx_close(secmq_keyring *kr, secmq__kerr *e)
     pthread_mutex_unlock(&kr->sync_lock);
     return rc;
 }
+
+int secmq__rx_copy(const secmq_keyring *kr, const char *to_dir,
+                   const unsigned char *key, secmq__kerr *e)
+{
+    char jpath[SECMQ__PATH_MAX];
+    uint64_t torn = 0;
+    tab t;
+    int rc = load_table(kr, &t, &torn, jpath, sizeof jpath, e);
+
+    if (rc == SECMQ_OK && t.n > 0) {
+        rc = secmq__streams_save(to_dir, "replay", key, t.v, t.n, e);
+    }
+    free(t.v);
+    return rc;
+}

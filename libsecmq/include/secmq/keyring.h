@@ -455,6 +455,37 @@ SECMQ_API int secmq_identity_read_public(const char *path, char *name,
                                          char *err, size_t errlen);
 
 /*
+ * secmq_identity_rotate -- give dir's identity a new key pair (same name)
+ * and erase the old one (PROTOCOL.md §2.3). The new keyring is built
+ * beside dir (dir + ".rotating"): the new identity, a successor statement
+ * signed by the old and the new key, every held grant sealed again to the
+ * new key, every local file sealed with the new local key, and every
+ * channel dir owns issued again from the new key (a new channel id,
+ * epoch + 1, a new key; on a static channel the old key stays the
+ * previous one until now + grace_ms; a channel with epochs starts a fresh
+ * chain), with a grant per member in out_dir. Then the two directories
+ * are exchanged in one rename and the old one is overwritten file by file
+ * and removed. out_dir (created 0700 if needed) also receives
+ * <name>.successor and <name>.pub for the peers and channel owners to
+ * import. Until the owners of the channels dir is a member of issue new
+ * grants, dir keeps opening those channels but does not publish on them.
+ * Refused while a process has the keyring open (secmq_keyring_open). An
+ * interrupted rotation (crash, kill) leaves either the old keyring or the
+ * new one in dir, and dir + ".rotating" beside it, which makes
+ * secmq_keyring_open refuse the keyring until this is called again: it
+ * then finishes (erases the old tree, writes out_dir's files) or starts
+ * over. note (may be NULL) gets a line per file written.
+ * Returns SECMQ_OK, SECMQ_E_INVAL (dir or out_dir NULL), SECMQ_E_KEYRING
+ * (no keyring, keyring in use, a file that does not check), SECMQ_E_IO
+ * (also: the file system cannot exchange directories; dir unchanged),
+ * SECMQ_E_NOMEM.
+ */
+SECMQ_API int secmq_identity_rotate(const char *dir, const char *out_dir,
+                                    uint64_t grace_ms,
+                                    secmq_keyring_note_cb note, void *user,
+                                    char *err, size_t errlen);
+
+/*
  * secmq_keyring_import -- import public identity files (trusted peers) and
  * grant files, n paths in files (BORROWED), in any order: all peers are
  * taken first, then the grants, oldest epoch first. A grant is accepted
