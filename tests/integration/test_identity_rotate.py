@@ -5,25 +5,30 @@
 made and changed by secmq-keys, messages sent by secmq-pub and opened by
 secmq-sub, files and statements read from the page with python3-nacl.
 
-The world: sam owns `status` (sam publishes, alice subscribes), bob owns
-`cmd` (bob publishes, sam subscribes) and `ack` (sam publishes, bob
-subscribes); alice and bob trust sam, sam trusts bob. A copy of sam's
-keyring taken before the rotation is the thief's.
+The world: sam owns `status` (sam and bob publish, alice subscribes),
+bob owns `cmd` (bob publishes, sam subscribes) and `ack` (sam publishes,
+bob subscribes); alice trusts sam and bob, bob trusts sam, sam trusts bob.
+A copy of sam's keyring taken before the rotation is the thief's.
 
 - Rotation and a peer: the tool's files, nothing of the old secret key
   left on sam's disk (a hard link to the old identity file reads zeros),
   every local file sealed with the new key; alice imports sam.successor
-  and her new grant in one call and opens sam's new messages; an envelope
-  sealed before the rotation, which alice never received, still opens
-  within the grace; the thief's old key is refused.
+  and her new grant in one call and opens sam's new messages; bob's
+  envelope sealed under the old channel key before the rotation, which
+  alice never received, still opens within the grace; anything signed by
+  sam's old key is refused from then on (unknown_sender): the thief's
+  messages, and sam's own sealed before the rotation.
 - Statements refused: forged, tampered, for an untrusted key, naming
   alice's own key, under another name, and a second successor (the
   thief's own rotation) for sam's old key; each changes nothing.
 - sam as a member: bob's channel still opens for sam after the rotation;
   sam may not publish on bob's `ack` until bob imports the statement and
   rotates; then both channels work under sam's new key.
-- An interrupted rotation (DIR/identity.next) refuses the keyring until
-  `identity rotate` runs again and finishes with the same new key.
+- An interrupted rotation: a half-built new keyring beside the old one
+  (DIR.rotating) refuses the keyring until `identity rotate` runs again
+  and erases it; a rotation stopped after the exchange (its statement not
+  written) finishes with the same new key when run again; one refused
+  before the exchange leaves the keyring as it was.
 - A keyring in use (secmq-sub receiving, secmq-pub publishing) is not
   rotated.
 
@@ -47,7 +52,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 from test_plugin_common import PluginTestCase  # noqa: E402
 from keys import (E2ETestCase, Envelope, GRANT_MAGIC,  # noqa: E402
                   channel_id, identity_id, kdf_derive, now_ms, open_grant,
-                  read_public_identity, read_secret_identity)
+                  read_public_identity)
 from testcase import TIMEOUT_SCALE  # noqa: E402
 
 WAIT_S = 10.0 * TIMEOUT_SCALE
@@ -226,7 +231,7 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
             self.make_identity(n)
         self.outs = {
             "status": self.create_channel("status", owner="sam",
-                                          publishers=("sam",),
+                                          publishers=("sam", "bob"),
                                           subscribers=("alice",)),
             "cmd": self.create_channel("cmd", owner="bob",
                                        publishers=("bob",),
@@ -235,14 +240,16 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
                                        publishers=("sam",),
                                        subscribers=("bob",)),
         }
-        self.import_("alice", self.pubfile("sam"),
+        self.import_("alice", self.pubfile("sam"), self.pubfile("bob"),
                      self.grant(self.outs["status"], "alice"))
-        self.import_("bob", self.pubfile("sam"))
+        self.import_("bob", self.pubfile("sam"),
+                     self.grant(self.outs["status"], "bob"))
         self.import_("sam", self.pubfile("bob"),
                      self.grant(self.outs["cmd"], "sam"),
                      self.grant(self.outs["ack"], "sam"))
         # bob logs in as alice (keys.MQTT_USER).
-        for rule in (("alice", "cmd", "write"), ("sam", "cmd", "read"),
+        for rule in (("alice", "status", "write"),
+                     ("alice", "cmd", "write"), ("sam", "cmd", "read"),
                      ("sam", "ack", "write"), ("alice", "ack", "read")):
             self.acl_add("--user", *rule)
         self.old_sam = self.identity("sam")
@@ -304,14 +311,17 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.send_and_open(alice, "sam", "status", "before")
         self.assertEqual(alice.stop(), 0, alice.text())
 
-        # An envelope alice never receives: QoS 0 to a raw subscriber.
+        # Envelopes alice never receives (QoS 0 to a raw subscriber), one
+        # from each publisher, under the old channel key.
         cap = self.paho(user="alice", client_id="capture",
                         subscribe="status")
-        self.epub("sam", "-t", "status", "-q", "0", "-m", "in flight")
-        [(_, in_flight)] = self.capture(cap, timeout=WAIT_S)
-        e = Envelope(in_flight)
-        self.assertEqual((e.key_id, e.sender_id),
-                         (g_old["key_id"], self.old_sam.id))
+        in_flight = {}
+        for who in ("sam", "bob"):
+            self.epub(who, "-t", "status", "-q", "0", "-m", "in flight")
+            [(_, in_flight[who])] = self.capture(cap, timeout=WAIT_S)
+            e = Envelope(in_flight[who])
+            self.assertEqual((e.key_id, e.sender_id),
+                             (g_old["key_id"], self.identity(who).id))
 
         thief = self.copy_keyring("sam", "sam-thief")
         kept = os.path.join(self.keys_dir, "old-identity.link")
@@ -320,12 +330,13 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
 
         out = self.out_dir("rotate")
         self.rotate("sam", out)
-        s = self.check_out_dir(out, self.old_sam, ("alice", "sam"))
+        s = self.check_out_dir(out, self.old_sam, ("alice", "bob", "sam"))
         new_sam = self.identity("sam")
         self.assertEqual(new_sam.pk, s.new_pk)
         self.assertEqual(new_sam.name, "sam")
         self.assertFalse(os.path.exists(os.path.join(self.kdir("sam"),
                                                      "identity.next")))
+        self.assertFalse(os.path.exists(self.kdir("sam") + ".rotating"))
         # The old identity file's bytes were overwritten, not unlinked.
         with open(kept, "rb") as fh:
             self.assertEqual(fh.read(), bytes(old_len),
@@ -348,10 +359,10 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         # the old key as previous.
         g = open_grant(self.grant(out, "alice"), self.identity("alice"),
                        new_sam.pk)
-        self.assertEqual((g["filter"], g["publishers"], g["epoch"],
-                          g["prev_key_id"]),
-                         ("status", [new_sam.pk], g_old["epoch"] + 1,
-                          g_old["key_id"]))
+        self.assertEqual((g["filter"], g["epoch"], g["prev_key_id"]),
+                         ("status", g_old["epoch"] + 1, g_old["key_id"]))
+        self.assertEqual(sorted(g["publishers"]),
+                         sorted([new_sam.pk, self.identity("bob").pk]))
         self.assertGreater(g["grace_ms"], now_ms())
         open_grant(self.grant(out, "sam"), new_sam, new_sam.pk)
 
@@ -375,31 +386,41 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
 
         alice = self.watch("alice", "status", "alice-2")
         self.send_and_open(alice, "sam", "status", "after")
+        # Within the grace the old channel key still opens what another
+        # publisher sealed under it...
         replayer = self.paho(user="sam", client_id="replayer")
-        replayer.publish("status", in_flight, qos=1)
-        self.opened(alice, "sam in flight",
-                    "the envelope sealed before the rotation")
+        replayer.publish("status", in_flight["bob"], qos=1)
+        self.opened(alice, "bob in flight",
+                    "bob's envelope under the old channel key")
+        # ... but sam's old key is no publisher of the channel any more:
+        # what it signed is refused from the import on, as for a publisher
+        # removed at a rotation (PROTOCOL.md §3, publishers during a grace
+        # period), even what sam sealed before the rotation.
+        replayer.publish("status", in_flight["sam"], qos=1)
+        self.assertTrue(alice.wait_drops(1, timeout=WAIT_S),
+                        "sam's old-key envelope was not refused: %s"
+                        % alice.text())
 
         # e. The thief's copy seals with sam's old key: refused.
         self.epub("sam", "-i", "thief", "-t", "status", "-q", "1", "-m",
                   "from the thief", keyring=thief)
-        self.assertTrue(alice.wait_drops(1, timeout=WAIT_S),
+        self.assertTrue(alice.wait_drops(2, timeout=WAIT_S),
                         "the thief's message was not refused: %s"
                         % alice.text())
-        [(topic, why)] = alice.drops()
-        self.assertEqual(topic, "status")
-        self.assertIn(why, ("unauthorised", "unknown_sender"), alice.text())
+        self.assertEqual(alice.drops(), [("status", "unknown_sender")] * 2)
         self.send_and_open(alice, "sam", "status", "after the thief")
         self.assertEqual(alice.stop(), 0, alice.text())
-        self.assertEqual(alice.out, ["sam after", "sam in flight",
+        self.assertEqual(alice.out, ["sam after", "bob in flight",
                                      "sam after the thief"])
-        # What alice's raw subscriber saw meanwhile: sam's, the replayed
-        # envelope, the thief's (old key, old channel key), sam's.
-        got = [Envelope(m[1]) for m in self.capture(cap, 4, timeout=WAIT_S)]
-        self.assertEqual(got[1].raw, in_flight)
-        self.assertEqual((got[2].sender_id, got[2].key_id),
+        # What alice's raw subscriber saw meanwhile: sam's, the two
+        # replayed envelopes, the thief's (old key, old channel key),
+        # sam's.
+        got = [Envelope(m[1]) for m in self.capture(cap, 5, timeout=WAIT_S)]
+        self.assertEqual([got[1].raw, got[2].raw],
+                         [in_flight["bob"], in_flight["sam"]])
+        self.assertEqual((got[3].sender_id, got[3].key_id),
                          (self.old_sam.id, g_old["key_id"]))
-        self.assertEqual([got[i].sender_id for i in (0, 3)],
+        self.assertEqual([got[i].sender_id for i in (0, 4)],
                          [new_sam.id] * 2)
 
     def assert_same_file(self, a, b):
@@ -489,7 +510,7 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
              write("x3.successor", make_successor("sam", old.sk,
                                                   alice_id.sk)),
              r"."),
-            ("sam's old key naming bob's key",
+            ("sam's old key naming bob's key (a peer of alice's)",
              write("x4.successor", make_successor("sam", old.sk,
                                                   bob_id.sk)),
              r"bob|peer|already|another"),
@@ -554,9 +575,9 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         r = self.epub("sam", "-t", "ack", "-q", "1", "-m", "too early",
                       ok=False)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("the grant of 'ack' names this identity's previous "
-                      "key: the owner must import sam.successor and rotate "
-                      "the channel", r.stderr)
+        self.assertRegex(r.stderr, r"the grant of (channel )?'ack'.* names "
+                         r"this identity's previous key: the owner must "
+                         r"import sam\.successor and rotate the channel")
 
         r = self.import_("bob", os.path.join(out, "sam.successor"))
         for topic in ("cmd", "ack"):
@@ -600,51 +621,67 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.assertIn("secmq-keys identity rotate", r.stderr)
 
     def test_interrupted_rotation_finishes(self):
-        # A rotation stopped after it chose the new key: identity.next.
-        pk, sk = new_keypair()
-        nxt = os.path.join(self.kdir("sam"), "identity.next")
-        fd = os.open(nxt, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        sam_dir = self.kdir("sam")
+        # 1. Stopped while the new keyring was being built beside the old
+        # one (DIR.rotating): refused at open until the rotation is run
+        # again, which erases the half-built tree and its secret.
+        stage = sam_dir + ".rotating"
+        os.mkdir(stage, 0o700)
+        _, sk = new_keypair()
+        fd = os.open(os.path.join(stage, "identity"),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(b"secmq-identity 1\nname: sam\ned25519-seed: " +
                      _b64(sk[:32]) + b"\n")
+        kept = os.path.join(self.keys_dir, "staged-identity.link")
+        os.link(os.path.join(stage, "identity"), kept)
         self.assert_open_refused("sam")
-        out = self.out_dir("finish")
+        out = self.out_dir("again")
         self.rotate("sam", out)
-        self.assertFalse(os.path.exists(nxt))
-        s = self.check_out_dir(out, self.old_sam, ("alice", "sam"))
-        self.assertEqual(s.new_pk, pk, "not the rotation under way")
-        self.assertEqual(self.identity("sam").pk, pk)
-        self.assert_no_old_secret(self.kdir("sam"), self.old_sam)
+        self.assertFalse(os.path.exists(stage))
+        with open(kept, "rb") as fh:
+            staged = fh.read()
+        self.assertEqual(staged, bytes(len(staged)),
+                         "the half-built keyring's identity was not erased")
+        s = self.check_out_dir(out, self.old_sam, ("alice", "bob", "sam"))
+        second = self.identity("sam")
+        self.assertEqual(second.pk, s.new_pk)
+        self.assert_no_old_secret(sam_dir, self.old_sam)
 
-        # A rotation that fails half way (a grant it cannot write): the
-        # keyring is either refused until the rotation is run again, which
-        # then finishes with the same key, or left as it was.
-        self.make_identity("carol")
-        self.create_channel("status", owner="carol", publishers=("carol",),
-                            subscribers=("alice", "bob"))
-        carol = self.identity("carol")
-        out = self.out_dir("blocked")
-        os.makedirs(os.path.join(out, "bob.grant", "in-the-way"))
-        r = self.rotate("carol", out, ok=False)
+        # 2. Stopped after the exchange, before the files for the peers
+        # were written (NAME.successor cannot be): the keyring already has
+        # the new key and nothing of the old one; run again, it writes the
+        # statement for that same key.
+        out = self.out_dir("late")
+        os.makedirs(os.path.join(out, "sam.successor", "in-the-way"))
+        r = self.rotate("sam", out, ok=False)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("bob.grant", r.stderr)
-        shutil.rmtree(os.path.join(out, "bob.grant"))
-        nxt = os.path.join(self.kdir("carol"), "identity.next")
-        if os.path.exists(nxt):
-            pending = read_secret_identity(nxt).pk
-            self.assert_open_refused("carol")
-            self.rotate("carol", out)
-            self.assertEqual(self.identity("carol").pk, pending)
-        else:
-            self.assertEqual(self.identity("carol").pk, carol.pk)
-            self.keys("list", "--keyring", self.kdir("carol"))
-            self.rotate("carol", out)
-        self.assertFalse(os.path.exists(nxt))
-        s = read_successor(os.path.join(out, "carol.successor"))
-        self.assertEqual((s.old_pk, s.new_pk),
-                         (carol.pk, self.identity("carol").pk))
-        self.assertTrue(os.path.isfile(os.path.join(out, "bob.grant")))
-        self.assert_no_old_secret(self.kdir("carol"), carol)
+        self.assertIn("sam.successor", r.stderr)
+        third = self.identity("sam")
+        self.assertNotEqual(third.pk, second.pk)
+        self.assertFalse(os.path.exists(stage))
+        self.assert_no_old_secret(sam_dir, second)
+        shutil.rmtree(os.path.join(out, "sam.successor"))
+        self.rotate("sam", out)
+        s = self.check_out_dir(out, second, ("alice", "bob", "sam"))
+        self.assertEqual((s.new_pk, self.identity("sam").pk),
+                         (third.pk, third.pk), "not the same rotation")
+
+        # 3. Refused before the exchange (a member's grant cannot be
+        # written): the keyring stays as it was, and rotates afterwards.
+        out = self.out_dir("blocked")
+        os.makedirs(os.path.join(out, "alice.grant", "in-the-way"))
+        before = snapshot(sam_dir)
+        r = self.rotate("sam", out, ok=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("alice.grant", r.stderr)
+        self.assertFalse(os.path.exists(stage))
+        self.assertEqual(snapshot(sam_dir), before)
+        self.keys("list", "--keyring", sam_dir)
+        shutil.rmtree(os.path.join(out, "alice.grant"))
+        self.rotate("sam", out)
+        s = self.check_out_dir(out, third, ("alice", "bob", "sam"))
+        self.assertEqual(self.identity("sam").pk, s.new_pk)
 
     # -- i ------------------------------------------------------------------
 
