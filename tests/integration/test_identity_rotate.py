@@ -267,22 +267,20 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.assertRegex(r.stderr, re.compile(pattern, re.I),
                          "%s: the reason does not say why" % what)
 
-    def opened(self, live, want, what):
-        """live (secmq-sub -F '%S %p') printed want as its next line."""
+    def opened(self, live, send, want, what):
+        """After send(), live (secmq-sub -F '%S %p') prints want as its
+        next line."""
         with live.cond:
             n = len(live.out) + 1
+        send()
         self.assertTrue(live.wait_out(n, timeout=WAIT_S),
                         "%s: nothing printed: %s" % (what, live.text()))
         self.assertEqual(live.out[n - 1], want, what)
 
     def send_and_open(self, live, who, topic, text, keyring=None):
-        with live.cond:
-            n = len(live.out) + 1
-        self.epub(who, "-t", topic, "-q", "1", "-m", text, keyring=keyring)
-        self.assertTrue(live.wait_out(n, timeout=WAIT_S),
-                        "%r on %s not opened: %s" % (text, topic,
-                                                     live.text()))
-        self.assertEqual(live.out[n - 1], "%s %s" % (who, text))
+        self.opened(live, lambda: self.epub(who, "-t", topic, "-q", "1",
+                                            "-m", text, keyring=keyring),
+                    "%s %s" % (who, text), "%r on %s" % (text, topic))
 
     def watch(self, who, topic, cid):
         return self.sub(who, "-t", topic, "-q", "1", "-F", "%S %p", "-d",
@@ -389,8 +387,9 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         # Within the grace the old channel key still opens what another
         # publisher sealed under it...
         replayer = self.paho(user="sam", client_id="replayer")
-        replayer.publish("status", in_flight["bob"], qos=1)
-        self.opened(alice, "bob in flight",
+        self.opened(alice, lambda: replayer.publish("status",
+                                                    in_flight["bob"], qos=1),
+                    "bob in flight",
                     "bob's envelope under the old channel key")
         # ... but sam's old key is no publisher of the channel any more:
         # what it signed is refused from the import on, as for a publisher
