@@ -11,7 +11,8 @@ import sys
 import pytest  # noqa: F401
 
 from pyclient import SOURCE_DIR, ClientMixin, get, secmq, wait_until
-from keys import E2ETestCase, read_public_identity  # noqa: E402
+from keys import (E2ETestCase, open_grant,  # noqa: E402
+                  read_public_identity, read_secret_identity)
 
 # The successor statement read from PROTOCOL.md §2.3 (python3-nacl).
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
@@ -173,6 +174,13 @@ class KeyringManagement(ClientMixin, E2ETestCase):
         with open(new_pub) as fh:
             self.assertEqual(K.export(self.kdir("sam")), fh.read())
         self.assertTrue([n for n in notes if s.new_id.hex() in n], notes)
+        # grace: seconds, as channel_rotate's (the grant's deadline).
+        g = open_grant(os.path.join(out, "alice.grant"),
+                       read_secret_identity(os.path.join(self.kdir("alice"),
+                                                         "identity")),
+                       s.new_pk)
+        self.assertLessEqual(abs(g["grace_ms"] - (s.created_ms + 60000)),
+                             10000)
 
         K.import_files(self.kdir("alice"),
                        [os.path.join(out, "sam.successor"),

@@ -678,9 +678,14 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.assertEqual(snapshot(sam_dir), before)
         self.keys("list", "--keyring", sam_dir)
         shutil.rmtree(os.path.join(out, "alice.grant"))
-        self.rotate("sam", out)
+        self.rotate("sam", out, "--grace", "0")
         s = self.check_out_dir(out, third, ("alice", "bob", "sam"))
         self.assertEqual(self.identity("sam").pk, s.new_pk)
+        # --grace 0: the old channel key is named, with no grace (§3).
+        g = open_grant(self.grant(out, "alice"), self.identity("alice"),
+                       s.new_pk)
+        self.assertEqual(g["grace_ms"], 0)
+        self.assertNotEqual(g["prev_key_id"], bytes(8))
 
     # -- i ------------------------------------------------------------------
 
