@@ -11,7 +11,9 @@ set -euo pipefail
 
 # dpkg-dev and file: scripts/package.sh (dpkg-shlibdeps, dpkg-architecture;
 # CPack runs file). rabbitmq-server: the cluster tests (label cluster) run
-# their own nodes on loopback with it, through secmq-authd.
+# their own nodes on loopback with it, through secmq-authd. chromium and
+# libnss3-tools (certutil): the browser dashboard's test (label web) drives
+# Debian's chromium, trusting the test CA through an NSS database.
 PACKAGES=(
   build-essential cmake pkg-config clang ccache
   libmosquitto-dev mosquitto mosquitto-dev mosquitto-clients
@@ -20,6 +22,7 @@ PACKAGES=(
   python3 python3-paho-mqtt python3-nacl
   python3-pytest python3-setuptools python3-venv
   dpkg-dev file rabbitmq-server
+  chromium libnss3-tools
 )
 
 die() {
@@ -68,9 +71,17 @@ main() {
     die "dpkg --print-architecture failed: not a Debian system?"
   [ -n "$arch" ] || die "dpkg --print-architecture printed nothing"
 
+  # Node.js for web/ (the dashboard): Debian's nodejs and npm unless a
+  # node is there already (another build of it ships its own npm, which
+  # Debian's npm package would conflict with).
+  local wanted=("${PACKAGES[@]}")
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    wanted+=(nodejs npm)
+  fi
   local missing
-  mapfile -t missing < <(missing_packages "$arch" "${PACKAGES[@]}")
+  mapfile -t missing < <(missing_packages "$arch" "${wanted[@]}")
   if [ ${#missing[@]} -eq 0 ]; then
+    web_modules "$check_only"
     exit 0
   fi
   if [ "$check_only" -eq 1 ]; then
@@ -97,10 +108,32 @@ main() {
   "${sudo[@]}" "${apt[@]}" install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null ||
     die "apt-get install ${missing[*]} failed (exit $?)"
-  mapfile -t missing < <(missing_packages "$arch" "${PACKAGES[@]}")
+  mapfile -t missing < <(missing_packages "$arch" "${wanted[@]}")
   if [ ${#missing[@]} -ne 0 ]; then
     die "still missing for $arch after apt-get install: ${missing[*]}"
   fi
+  web_modules 0
+}
+
+# web_modules CHECK_ONLY: web/node_modules as web/package-lock.json pins it
+# (npm ci from the npm registry), again only when the lockfile changed.
+web_modules() {
+  local web
+  web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web"
+  [ -f "$web/package-lock.json" ] || return 0
+  local want have=""
+  want=$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)
+  [ -f "$web/node_modules/.secmq-lock-sha256" ] &&
+    have=$(cat "$web/node_modules/.secmq-lock-sha256")
+  [ "$want" = "$have" ] && return 0
+  if [ "$1" -eq 1 ]; then
+    echo "secmq deps.sh: web/node_modules missing or older than web/package-lock.json" >&2
+    exit 1
+  fi
+  echo "secmq: npm ci in $web" >&2
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error) ||
+    die "npm ci in $web failed (exit $?): the npm registry must be reachable"
+  echo "$want" >"$web/node_modules/.secmq-lock-sha256"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

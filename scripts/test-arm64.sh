@@ -248,7 +248,8 @@ build() {
 # run_suite DIR: every ctest test but the fuzzers (label fuzz: libFuzzer
 # needs a native clang build) and the RabbitMQ test (label cluster: this
 # machine's RabbitMQ; secmq-authd and the tools are under test in the
-# rest), through qemu-user. The brokers' test
+# rest) and the browser dashboard's (label web: JavaScript in node and a
+# browser, no arm64 binary of this project in them), through qemu-user. The brokers' test
 # databases hash passwords with argon2id at ops 1, 64 KiB instead of the
 # deployed ops 3, 8 MiB (tests/harness/broker.py, SECMQ_TEST_PW_COST):
 # emulated, one default hash costs ~250 ms of CPU per login, in libsodium,
@@ -256,11 +257,11 @@ build() {
 run_suite() {
   local dir=$1
   local count
-  count=$(ctest --test-dir "$dir" -N -LE 'fuzz|cluster' | sed -n 's/^Total Tests: //p')
+  count=$(ctest --test-dir "$dir" -N -LE 'fuzz|cluster|web' | sed -n 's/^Total Tests: //p')
   [ "${count:-0}" -gt 0 ] || die "ctest in $dir lists no tests"
   echo "secmq: running $count tests of $dir under qemu-user" >&2
   SECMQ_TEST_PW_COST=1:64K \
-    ctest --test-dir "$dir" -LE 'fuzz|cluster' --output-on-failure -j"$((2 * $(nproc)))" ||
+    ctest --test-dir "$dir" -LE 'fuzz|cluster|web' --output-on-failure -j"$((2 * $(nproc)))" ||
     die "the arm64 test suite failed ($dir, see above)"
 }
 

@@ -43,7 +43,9 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 # the RabbitMQ tests (label cluster: test_cluster_rabbitmq and
 # test_bench_rabbitmq; Erlang's boot is most of their CPU time, and
 # secmq-authd, the tools and the bench's clients are under test in
-# test_authd, test_client_qos2_refused, test_bench_smoke and the rest).
+# test_authd, test_client_qos2_refused, test_bench_smoke and the rest), and
+# the browser dashboard's tests (label web: JavaScript, no C of ours runs
+# there but the controller, which the native pass covers).
 if [ "$sanitize" -eq 1 ]; then
   scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DSECMQ_SANITIZE=ON
   # intercept_tls_get_addr=0: GCC 12's LeakSanitizer tracer can crash at
@@ -51,7 +53,7 @@ if [ "$sanitize" -eq 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:intercept_tls_get_addr=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" \
-      -LE 'fuzz|package|cluster' -E '^deps_script$'
+      -LE 'fuzz|package|cluster|web' -E '^deps_script$'
 fi
 
 # The arm64 pass cross-builds on amd64; an arm64 machine's own run above

@@ -44,7 +44,8 @@ static void outbox_delivered(void *ctx, uint64_t id, int rc)
 
 /* Whether a sealed row's key was erased by the keyring (called with the
  * outbox's lock held, per row about to be handed): a header parse and a
- * key id lookup. Rows that do not parse are left to the receivers. */
+ * key id lookup. Rows that do not
+ * parse are left to the receivers. */
 static int outbox_key_erased(void *ctx, const void *payload, size_t len)
 {
     secmq_client *c = ctx;
@@ -54,6 +55,10 @@ static int outbox_key_erased(void *ctx, const void *payload, size_t len)
         secmq_envelope_parse(payload, len, &f) != SECMQ_OPEN_OK) {
         return 0;
     }
+    /* A row signed with this identity's key from before `identity
+     * rotate` (§2.3) goes out while its channel key is held: receivers
+     * open it under the previous key during the grace (PROTOCOL.md §4.2
+     * step 5). */
     return secmq__key_state(c->keyring, f.key_id, secmq__unix_ms()) ==
            SECMQ__KEY_EXPIRED;
 }

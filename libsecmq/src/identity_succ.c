@@ -127,7 +127,7 @@ int secmq__succ_parse(const char *text, size_t len, secmq__succ *s,
         return refuse(why, "unexpected bytes after the seventh line",
                       SECMQ__SUCC_MALFORMED);
     }
-    if (memcmp(s->old_pk, s->new_pk, SECMQ_SIGN_PK_BYTES) == 0) { /* public */
+    if (memcmp(s->old_pk, s->new_pk, 32) == 0) { /* not secret: keys */
         return refuse(why, "the new key is the old key", SECMQ__SUCC_SAME_KEY);
     }
     mlen = secmq__succ_message(m, s);

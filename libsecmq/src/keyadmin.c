@@ -109,7 +109,13 @@ int secmq__use_lock(secmq_keyring *kr, secmq__kerr *e)
         return secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: path too long",
                                kr->dir);
     }
-    rc = secmq__kfile_lock(path, 0, 1, 1, &kr->use_fd, e);
+    rc = secmq__kfile_lock(path, 0, 1, 0, &kr->use_fd, e);
+    if (rc == SECMQ_OK && kr->use_fd < 0) {
+        /* No lock file yet. A directory this process cannot write (read
+         * only) keeps none: nothing rotates it under our feet either. */
+        rc = secmq__kfile_lock(path, 0, 1, 1, &kr->use_fd, e);
+        rc = rc == SECMQ_E_IO ? SECMQ_OK : rc;
+    }
     if (rc == SECMQ_E_STATE) {
         return secmq__kerr_set(e, SECMQ_E_KEYRING,
                                "%s: its identity is being rotated "
@@ -163,6 +169,15 @@ int secmq__peer_admit(secmq_keyring *kr, const secmq__ident *p,
                                    label, p->name, kr->self.name);
         }
         return 0;
+    }
+    if (secmq__succ_find(kr, p->pk) != NULL) {
+        known = secmq__succ_peer(kr, p->pk);
+        return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                               "%s: an old key of '%s', replaced by its "
+                               "successor (statement accepted): use its new "
+                               "public file",
+                               label,
+                               known != NULL ? known->name : kr->self.name);
     }
     known = secmq__peer_by_pk(kr, p->pk);
     if (known != NULL && strcmp(known->name, p->name) != 0) {

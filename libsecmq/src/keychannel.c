@@ -438,8 +438,7 @@ static int rotate_loaded(secmq_keyring *kr, const secmq__kchan *ch,
             continue;
         }
         m[nm] = ch->members[i];
-        memcpy(m[nm].pk, secmq__succ_latest(kr, m[nm].pk),
-               SECMQ_SIGN_PK_BYTES);
+        memcpy(m[nm].pk, secmq__succ_latest(kr, m[nm].pk), SECMQ_SIGN_PK_BYTES);
         nm++;
     }
     for (size_t i = 0; add != NULL && i < add->n_publishers; i++) {
@@ -582,7 +581,6 @@ static int rotate(const char *dir, const char *filter, const char *drop,
     secmq__admin_end(&a);
     return rc;
 }
-
 
 int secmq_channel_rotate(const char *dir, const char *filter, uint64_t grace_ms,
                          const char *out_dir, secmq_keyring_note_cb cb,

@@ -31,9 +31,9 @@ typedef struct item {
     secmq_grant_fields g;
     secmq_grant_ratchet rt; /* grants: period_ms 0 without epochs */
     unsigned char cid[SECMQ__CID_BYTES];
-    int prev;  /* grants: the item that becomes previous, or
-                  -1 none, -2 the grant on disk */
-    int final; /* grants: the newest of its channel in this call */
+    int prev;         /* grants: the item that becomes previous, or
+                         -1 none, -2 the grant on disk */
+    int final;        /* grants: the newest of its channel in this call */
     secmq__succ succ; /* successor statements */
     int has_from;     /* grants: continues the held channel from_cid of a
                          predecessor of its owner (§2.3) */
@@ -45,8 +45,8 @@ typedef struct cstate {
     unsigned char cid[SECMQ__CID_BYTES];
     uint32_t epoch;
     unsigned char key_id[SECMQ_ID_BYTES];
-    int cur;  /* item index of the current grant, -2 = on disk */
-    int prev; /* as item.prev */
+    int cur;      /* item index of the current grant, -2 = on disk */
+    int prev;     /* as item.prev */
     int has_from; /* as item.has_from */
     unsigned char from_cid[SECMQ__CID_BYTES];
 } cstate;
@@ -54,6 +54,11 @@ typedef struct cstate {
 static int same_cid(const unsigned char *a, const unsigned char *b)
 {
     return memcmp(a, b, SECMQ__CID_BYTES) == 0; /* not secret */
+}
+
+static int same_pk(const unsigned char *a, const unsigned char *b)
+{
+    return memcmp(a, b, SECMQ_SIGN_PK_BYTES) == 0; /* not secret: keys */
 }
 
 static int same_id(const unsigned char *a, const unsigned char *b)
@@ -95,12 +100,11 @@ static const secmq__kchan *continued(const secmq_keyring *kr,
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
         if (ch->owned || !ch->member || ch->filter_len != g->filter_len ||
-            memcmp(ch->filter, g->filter, g->filter_len) != 0 || /* public */
-            memcmp(ch->owner_pk, g->owner_pk, SECMQ_SIGN_PK_BYTES) == 0) {
+            strncmp(ch->filter, g->filter, g->filter_len) != 0 ||
+            same_pk(ch->owner_pk, g->owner_pk)) {
             continue;
         }
-        if (memcmp(secmq__succ_latest(kr, ch->owner_pk), g->owner_pk,
-                   SECMQ_SIGN_PK_BYTES) == 0) { /* public keys */
+        if (same_pk(secmq__succ_latest(kr, ch->owner_pk), g->owner_pk)) {
             return ch;
         }
     }
@@ -226,8 +230,8 @@ static int import_decide(secmq_keyring *kr, item *items, size_t n, size_t *idx,
         }
         /* SECURITY: a key its owner replaced (§2.3) issues nothing new:
          * whoever holds it now may not be its owner. */
-        if (memcmp(it->g.owner_pk, kr->self.pk, SECMQ_SIGN_PK_BYTES) != 0 &&
-            secmq__peer_by_pk(kr, it->g.owner_pk) == NULL) { /* public */
+        if (!same_pk(it->g.owner_pk, kr->self.pk) &&
+            secmq__peer_by_pk(kr, it->g.owner_pk) == NULL) {
             owner = secmq__succ_peer(kr, it->g.owner_pk);
             return secmq__kerr_set(e, SECMQ_E_KEYRING,
                                    "%s: grant signed with a key that '%s' "
@@ -321,8 +325,7 @@ static int drop_channel(const secmq_keyring *kr, const unsigned char *cid,
     for (size_t i = 0; rc == SECMQ_OK && i < 3; i++) {
         if (secmq__chan_path(path, sizeof path, kr->dir, "grants", cid,
                              sfx[i]) != 0) {
-            return secmq__kerr_set(e, SECMQ_E_IO, "%s: path too long",
-                                   kr->dir);
+            return secmq__kerr_set(e, SECMQ_E_IO, "%s: path too long", kr->dir);
         }
         rc = secmq__kfile_remove(path, e);
     }
@@ -359,8 +362,8 @@ static int write_grant(const secmq_keyring *kr, item *items, item *it,
         return rc;
     }
     if (it->prev == -2) {
-        rc = secmq__kfile_read(held, SECMQ__GRANT_FILE_MAX, 0, &old, &oldlen,
-                               e);
+        rc =
+            secmq__kfile_read(held, SECMQ__GRANT_FILE_MAX, 0, &old, &oldlen, e);
         if (rc == SECMQ_OK) {
             rc = secmq__kfile_write(prev, old, oldlen, 0600, e);
         }
@@ -400,8 +403,8 @@ static void succ_notes(const secmq_keyring *kr, const item *it,
 
     secmq_identity_id(id, it->succ.old_pk);
     if (!it->is_new) {
-        secmq__note(cb, user, "%s: successor of '%s' already known",
-                    it->path, it->succ.name);
+        secmq__note(cb, user, "%s: successor of '%s' already known", it->path,
+                    it->succ.name);
         return;
     }
     secmq__note(cb, user, "%s: '%s' replaced its key: id %s -> %s (trusted)",
@@ -410,14 +413,14 @@ static void succ_notes(const secmq_keyring *kr, const item *it,
     for (size_t i = 0; i < kr->nchans; i++) {
         const secmq__kchan *ch = &kr->chans[i];
         for (size_t k = 0; ch->owned && k < ch->nmembers; k++) {
-            if (memcmp(ch->members[k].pk, it->succ.old_pk,
-                       SECMQ_SIGN_PK_BYTES) == 0) { /* public */
-                secmq__note(cb, user,
-                            "channel '%s' grants to the old key of '%s': "
-                            "rotate it to issue a grant to the new one "
-                            "(secmq-keys channel rotate --keyring %s --topic %s "
-                            "--out DIR)",
-                            ch->filter, it->succ.name, kr->dir, ch->filter);
+            if (same_pk(ch->members[k].pk, it->succ.old_pk)) {
+                secmq__note(
+                    cb, user,
+                    "channel '%s' grants to the old key of '%s': "
+                    "rotate it to issue a grant to the new one "
+                    "(secmq-keys channel rotate --keyring %s --topic %s "
+                    "--out DIR)",
+                    ch->filter, it->succ.name, kr->dir, ch->filter);
             }
         }
     }

@@ -26,9 +26,10 @@ static int same_id(const unsigned char *a, const unsigned char *b)
 
 /* ---- opening ------------------------------------------------------------ */
 
-/* Who sent it: the channel's publishers, this identity, the peers. */
+/* Who sent it: the channel's publishers (under ch's previous key, prev 1,
+ * also their predecessors), this identity, the peers. */
 static void find_sender(const secmq_keyring *kr, const secmq__kchan *ch,
-                        const unsigned char *sender_id,
+                        int prev, const unsigned char *sender_id,
                         const unsigned char **pk, const char **name,
                         int *publisher)
 {
@@ -41,6 +42,27 @@ static void find_sender(const secmq_keyring *kr, const secmq__kchan *ch,
             *name = ch->pubs[i].display;
             *publisher = 1;
             return;
+        }
+    }
+    /* §2.3: under the previous key, while its grace lasts, a publisher's
+     * predecessor key is that publisher (what it sealed before it rotated
+     * and was still on its way). */
+    for (size_t k = 0; prev && k < kr->nsucc; k++) {
+        unsigned char id[SECMQ_ID_BYTES];
+        const unsigned char *now_pk;
+        secmq_identity_id(id, kr->succ[k].old_pk);
+        if (!same_id(id, sender_id)) {
+            continue;
+        }
+        now_pk = secmq__succ_latest(kr, kr->succ[k].old_pk);
+        for (size_t i = 0; i < ch->npubs; i++) {
+            if (sodium_memcmp(ch->pubs[i].pk, now_pk, SECMQ_SIGN_PK_BYTES) ==
+                0) {
+                *pk = kr->succ[k].old_pk;
+                *name = ch->pubs[i].display;
+                *publisher = 1;
+                return;
+            }
         }
     }
     if (same_id(kr->self.id, sender_id)) {
@@ -203,7 +225,10 @@ int secmq__keyring_verify(const secmq_keyring *kr_c, const char *topic,
         goto fail;
     }
     /* Steps 4 and 5: AEAD, then the signature with the sender's key. */
-    find_sender(kr, ch, o->f.sender_id, &pk, &o->sender, &publisher);
+    find_sender(kr, ch,
+                ch->chain == NULL && ch->has_prev &&
+                    same_id(o->f.key_id, ch->prev_key_id),
+                o->f.sender_id, &pk, &o->sender, &publisher);
     why =
         secmq__envelope_open_mk(out, out_cap, &o->ptlen, &o->f, topic, key, mk,
                                 o->f.mode == SECMQ_SEAL_SIGNED ? pk : NULL);

@@ -139,8 +139,8 @@ static int reseal_grants(const char *dir, const char *to,
                                  "%s: does not open with this identity's "
                                  "key (checked at every load: tampered?)",
                                  from);
-        } else if (secmq_grant_seal(file, len + 1, &flen, body, blen,
-                                    new_pk) != SECMQ_OK) {
+        } else if (secmq_grant_seal(file, len + 1, &flen, body, blen, new_pk) !=
+                   SECMQ_OK) {
             rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: cannot seal again",
                                  from);
         } else {
@@ -296,10 +296,9 @@ static int finish(const char *dir, const char *stage, const char *out_dir,
 
 /* Build the new tree at stage from kr (loaded from dir, old identity) and
  * exchange it with dir. kr is switched to the new identity. */
-static int build_and_swap(secmq_keyring *kr, const char *dir,
-                          const char *stage, const char *out_dir,
-                          uint64_t grace_ms, secmq_keyring_note_cb cb,
-                          void *user, secmq__kerr *e)
+static int build_and_swap(secmq_keyring *kr, const char *dir, const char *stage,
+                          const char *out_dir, uint64_t grace_ms,
+                          secmq_keyring_note_cb cb, void *user, secmq__kerr *e)
 {
     char path[SECMQ__PATH_MAX], text[SECMQ__SUCC_FILE_MAX];
     secmq__stream_ent *ents = NULL;
@@ -363,10 +362,24 @@ static int build_and_swap(secmq_keyring *kr, const char *dir,
     if (rc == SECMQ_OK) {
         rc = reseal_chains(kr, e);
     }
+    /* Each owned channel's grants in out_dir/<its new channel id>/: a
+     * member of two channels gets two files of the same name. */
     for (size_t i = 0; rc == SECMQ_OK && i < kr->nchans; i++) {
-        if (kr->chans[i].owned) {
-            rc = secmq__owned_succeed(kr, &kr->chans[i], grace_ms, out_dir, cb,
-                                      user, e);
+        unsigned char cid[SECMQ__CID_BYTES];
+        char hex[2 * SECMQ__CID_BYTES + 1];
+        const secmq__kchan *ch = &kr->chans[i];
+        if (!ch->owned) {
+            continue;
+        }
+        secmq__chan_id(cid, kr->self.pk, ch->filter, ch->filter_len);
+        rc = secmq__kfile_mkdir(out_dir, e);
+        if (rc == SECMQ_OK &&
+            secmq__kpath(path, sizeof path, out_dir,
+                         secmq__hex(hex, cid, SECMQ__CID_BYTES), NULL) != 0) {
+            rc = secmq__kerr_set(e, SECMQ_E_IO, "%s: path too long", out_dir);
+        }
+        if (rc == SECMQ_OK) {
+            rc = secmq__owned_succeed(kr, ch, grace_ms, path, cb, user, e);
         }
     }
     if (rc == SECMQ_OK) {
@@ -451,8 +464,10 @@ int secmq_identity_rotate(const char *dir, const char *out_dir,
         if (rc != SECMQ_OK) {
             goto out;
         }
-        secmq__note(cb, user, "%s: an interrupted rotation's unused new "
-                    "keyring erased; rotating again", stage);
+        secmq__note(cb, user,
+                    "%s: an interrupted rotation's unused new "
+                    "keyring erased; rotating again",
+                    stage);
     }
     rc = secmq__keystore_load(&kr, dir, &e);
     if (rc == SECMQ_OK) {

@@ -100,7 +100,8 @@ const secmq__ident *secmq__peer_by_name(const secmq_keyring *kr,
     return NULL;
 }
 
-/* The name people know pk by: this identity, a peer, else its hex id. */
+/* The name people know pk by: this identity, a peer (also by a key they
+ * replaced), else its hex id. */
 static void display_of(const secmq_keyring *kr, const unsigned char *pk,
                        char out[SECMQ__DISPLAY_BYTES])
 {
@@ -111,9 +112,14 @@ static void display_of(const secmq_keyring *kr, const unsigned char *pk,
         snprintf(out, SECMQ__DISPLAY_BYTES, "%s", kr->self.name);
         return;
     }
-    p = secmq__peer_by_pk(kr, pk);
+    /* A key replaced by a successor (§2.3) is still its holder's. */
+    p = secmq__succ_peer(kr, pk);
     if (p != NULL) {
         snprintf(out, SECMQ__DISPLAY_BYTES, "%s", p->name);
+        return;
+    }
+    if (secmq__succ_is_own_old(kr, pk)) {
+        snprintf(out, SECMQ__DISPLAY_BYTES, "%s", kr->self.name);
         return;
     }
     secmq_identity_id(id, pk);
@@ -337,6 +343,21 @@ int secmq__grant_trusted(const secmq_keyring *kr, const char *label,
     return SECMQ_OK;
 }
 
+/* 1 if id is the identity id of a predecessor of this identity. */
+static int own_old_id(const secmq_keyring *kr, const unsigned char *id)
+{
+    unsigned char oid[SECMQ_ID_BYTES];
+
+    for (size_t i = 0; i < kr->nsucc; i++) {
+        secmq_identity_id(oid, kr->succ[i].old_pk);
+        if (same_bytes(oid, id, SECMQ_ID_BYTES) &&
+            secmq__succ_is_own_old(kr, kr->succ[i].old_pk)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int secmq__grant_check(const secmq_keyring *kr, const char *label,
                        const unsigned char *grant, size_t len,
                        unsigned char **body, secmq_grant_fields *g,
@@ -358,6 +379,15 @@ int secmq__grant_check(const secmq_keyring *kr, const char *label,
         return secmq__kerr_set(e, SECMQ_E_NOMEM, "out of memory");
     }
     st = secmq_grant_open(b, len, &blen, grant, len, kr->sec->sk);
+    if (st == SECMQ_GRANT_NOT_FOR_US && own_old_id(kr, grant + 8)) {
+        rc = secmq__kerr_set(
+            e, SECMQ_E_KEYRING,
+            "%s: grant sealed to this identity's previous key (id %s, "
+            "before `secmq-keys identity rotate`): the owner must import "
+            "%s.successor and issue it again",
+            label, secmq__hex(h1, grant + 8, SECMQ_ID_BYTES), kr->self.name);
+        goto err;
+    }
     if (st == SECMQ_GRANT_NOT_FOR_US) {
         rc = secmq__kerr_set(
             e, SECMQ_E_KEYRING,
@@ -712,8 +742,8 @@ static int load_all(secmq_keyring *kr, secmq__kerr *e)
     names = NULL;
     n = 0;
     if (rc == SECMQ_OK) {
-        rc =
-            secmq__list_dir(kr->dir, "grants", ".grant", ".prev.grant", &names, &n, e);
+        rc = secmq__list_dir(kr->dir, "grants", ".grant", ".prev.grant", &names,
+                             &n, e);
     }
     for (size_t i = 0; rc == SECMQ_OK && i < n; i++) {
         rc = load_grant(kr, names[i], e);

@@ -33,8 +33,7 @@ static int succ_path(char *path, size_t len, const char *dir,
     return secmq__kpath(path, len, dir, "successions", fname);
 }
 
-static int succ_append(secmq_keyring *kr, const secmq__succ *s,
-                       secmq__kerr *e)
+static int succ_append(secmq_keyring *kr, const secmq__succ *s, secmq__kerr *e)
 {
     secmq__succ *ns = realloc(kr->succ, (kr->nsucc + 1) * sizeof *ns);
 
@@ -56,11 +55,11 @@ int secmq__succ_load(secmq_keyring *kr, secmq__kerr *e)
     secmq__succ s;
     int rc;
 
-    rc = secmq__list_dir(kr->dir, "successions", ".successor", NULL, &names,
-                         &n, e);
+    rc = secmq__list_dir(kr->dir, "successions", ".successor", NULL, &names, &n,
+                         e);
     for (size_t i = 0; rc == SECMQ_OK && i < n; i++) {
-        if (secmq__kpath(path, sizeof path, kr->dir, "successions",
-                         names[i]) != 0) {
+        if (secmq__kpath(path, sizeof path, kr->dir, "successions", names[i]) !=
+            0) {
             rc = secmq__kerr_set(e, SECMQ_E_KEYRING, "%s: path too long",
                                  kr->dir);
             break;

@@ -248,8 +248,9 @@ static int sync_parent(const char *path)
 int secmq__kfile_sync_parent(const char *path, secmq__kerr *e)
 {
     if (sync_parent(path) != 0) {
-        return secmq__kerr_set(e, SECMQ_E_IO, "cannot sync the directory of %s: %s",
-                               path, strerror(errno));
+        return secmq__kerr_set(e, SECMQ_E_IO,
+                               "cannot sync the directory of %s: %s", path,
+                               strerror(errno));
     }
     return SECMQ_OK;
 }

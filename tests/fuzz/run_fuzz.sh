@@ -17,6 +17,9 @@
 #   TARGET conns: authd/authd_json.c (RabbitMQ's connection list, json-c).
 #   TARGET receipt: libsecmq/src/receipt.c (receipt plaintexts and receipt
 #   envelopes), seeded with tests/vectors/receipt-v1.json.
+#   TARGET successor: libsecmq/src/identity_succ.c (successor statements)
+#   and identity.c (public identity files), seeded with
+#   tests/vectors/successor-v1.json.
 # Exit 77 (ctest: skipped) when clang or its libFuzzer runtime is missing.
 set -euo pipefail
 src=$1
@@ -26,9 +29,9 @@ target=${4:-envelope}
 cc=${SECMQ_FUZZ_CC:-clang}
 
 case $target in
-envelope | acl | xfer | grant | form | conns | receipt) ;;
+envelope | acl | xfer | grant | form | conns | receipt | successor) ;;
 *)
-  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer, grant, form, conns or receipt)" >&2
+  echo "run_fuzz: unknown target '$target' (envelope, acl, xfer, grant, form, conns, receipt or successor)" >&2
   exit 2
   ;;
 esac
@@ -168,6 +171,41 @@ PY
   fi
   echo "run_fuzz: receipt, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
   "$tmp/fuzz_receipt" "${run[@]}" -max_len=16000 "$tmp/corpus"
+  exit 0
+fi
+
+if [ "$target" = successor ]; then
+  # identity.c's file reading needs kfile.c; identity ids come from
+  # envelope.c.
+  "$cc" "${cflags[@]}" -I "$src/libsecmq/include" -I "$src/libsecmq/src" \
+    "$src/tests/fuzz/fuzz_successor.c" "$src/libsecmq/src/identity_succ.c" \
+    "$src/libsecmq/src/identity.c" "$src/libsecmq/src/kfile.c" \
+    "$src/libsecmq/src/envelope.c" "${sodium[@]}" -o "$tmp/fuzz_successor"
+  # Seeds: 0 + every statement of the vectors, 2 + public identity files of
+  # their keys, and a few 1 + created_ms, position, xor, name.
+  if [ -x "$python" ]; then
+    "$python" - "$src/tests/vectors/successor-v1.json" "$tmp/corpus" <<'PY'
+import base64, json, os, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    d = json.load(f)
+items = []
+links = d["chain"]["links"] + [d["chain"]["conflict"]]
+for v in d["statements"] + d["negative"] + d["order"] + links:
+    items.append(b"\0" + v["statement"].encode("utf-8"))
+for v in d["statements"] + links:
+    key = base64.b64encode(bytes.fromhex(v["new_pk"]))
+    items.append(b"\2secmq-public 1\nname: " +
+                 v.get("name", "carol").encode() + b"\ned25519: " + key + b"\n")
+items += [b"\1" + bytes(8) + b"\0\0\0a",
+          b"\1\0\0\1\x9b\x76\xda\xa8\0\0\x30\x01alice",
+          b"\1" + b"\xff" * 8 + b"\x01\x20\xffA.b_c@d-9" + b"x" * 55]
+for n, b in enumerate(items):
+    with open(os.path.join(sys.argv[2], "seed-%03d" % n), "wb") as out:
+        out.write(b)
+PY
+  fi
+  echo "run_fuzz: successor, $(ls "$tmp/corpus" | wc -l) seeds, ${secs}s"
+  "$tmp/fuzz_successor" "${run[@]}" -max_len=2048 "$tmp/corpus"
   exit 0
 fi
 

@@ -26,6 +26,7 @@ Epochs are 2 s (times TIMEOUT_SCALE); waits are bounded. The grant and the
 local files are read from docs/PROTOCOL.md with python3-nacl.
 """
 
+import glob
 import os
 import re
 import sqlite3
@@ -504,6 +505,41 @@ class ForwardSecrecy(E2ETestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("2 message(s) sealed under erased keys, set aside by "
                       "an earlier run", r.stderr)
+
+    def test_offline_outbox_across_identity_rotation(self):
+        """sam queues rows offline, then rotates his identity key
+        (`secmq-keys identity rotate`, default grace): alice takes the
+        successor statement and her new grant; the rows, signed with
+        sam's old key under the old channel key, still go out and open at
+        alice as from sam (PROTOCOL.md §4.2 step 5, §5.3 "Successions"),
+        in order, before what sam signs with the new key."""
+        self.make_world()
+        db = os.path.join(self.broker.dir, "sam-outbox.db")
+        self.broker.stop()
+        for msg in ("before-1", "before-2"):
+            r = self.run_tool("secmq-pub", self.e2e_conn("sam") +
+                              ["--outbox", db, "-t", "status", "-q", "1",
+                               "-m", msg])
+            self.assertEqual(r.returncode, EXIT_QUEUED, r.stderr)
+        rot = self.out_dir("identity")
+        self.keys("identity", "rotate", "--keyring", self.kdir("sam"),
+                  "--out", rot)
+        grants = glob.glob(os.path.join(rot, "*", "alice.grant"))
+        self.assertEqual(len(grants), 1, grants)
+        self.import_("alice", os.path.join(rot, "sam.successor"), grants[0])
+        self.broker.start()
+        alice = self.sub("alice", "-t", "status", "-q", "1", "-F", "%S %p",
+                         "-d", client_id="alice-rotated")
+        r = self.run_tool("secmq-pub", self.e2e_conn("sam") +
+                          ["--outbox", db, "-t", "status", "-q", "1",
+                           "-m", "after"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(alice.wait_out(3), alice.text())
+        time.sleep(0.3)
+        self.assertEqual(alice.stop(), 0, alice.text())
+        self.assertEqual(alice.out, ["sam before-1", "sam before-2",
+                                     "sam after"])
+        self.assertEqual(alice.drops(), [])
 
 
 if __name__ == "__main__":

@@ -466,7 +466,7 @@ class KeysCli(unittest.TestCase):
         with open(self.p("junk"), "w") as f:
             f.write("hello\n")
         self.refused("import", "--keyring", self.p("alice"), self.p("junk"),
-                     says="neither a public identity nor a grant")
+                     says="neither a public identity, a successor statement nor a grant")
         self.refused("import", "--keyring", self.p("alice"),
                      self.p("missing.pub"), says="missing")
         # Another key under a known name.

@@ -9,8 +9,6 @@ it on ratchet-v1.json; by hand:
 One PASS/FAIL line per check, then `N passed, M failed`; the exit status is
 0 only when nothing failed (a missing file is a failure).
 """
-import argparse
-import os
 import secrets
 import struct
 import sys
@@ -397,19 +395,7 @@ def check_file(rep, doc):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("file", nargs="?",
-                    default=os.path.join(here, "ratchet-v1.json"))
-    ap.add_argument("-q", "--quiet", action="store_true",
-                    help="print failures only (and the total)")
-    args = ap.parse_args()
-    rep = cv.Report(args.quiet)
-    doc = cv.load(rep, args.file)
-    if doc is not None:
-        check_file(rep, doc)
-    print("%d passed, %d failed" % (rep.passed, rep.failed))
-    return 1 if rep.failed else 0
+    return cv.run_alone(__doc__.split("\n")[0], "ratchet-v1.json", check_file)
 
 
 if __name__ == "__main__":

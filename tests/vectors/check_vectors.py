@@ -6,9 +6,11 @@ the standard library and Debian's python3-nacl (run it with /usr/bin/python3:
 a pyenv `python3` does not see python3-nacl). It checks the known-answer
 vectors the C library wrote (envelope-v1.json, grant-v1.json, file-v1.json,
 receipt-v1.json with check_receipts.py, ratchet-v1.json with check_ratchet.py,
-beside this file) by rebuilding every envelope, grant body, manifest, chunk
-and request from its inputs byte for byte and by opening them, plus checks that need no vector file at all
-(libsodium KDF known answers, fresh envelopes and grants made here).
+successor-v1.json with check_successor.py, beside this file) by rebuilding
+every envelope, grant body, manifest, chunk, request and statement from its
+inputs byte for byte and by opening them, plus checks that need no vector
+file at all (libsodium KDF known answers, fresh envelopes and grants made
+here).
 
     /usr/bin/python3 tests/vectors/check_vectors.py [--dir DIR] [-q]
 
@@ -1073,6 +1075,25 @@ def load(rep, path):
         return None
 
 
+def run_alone(description, default_file, check_file):
+    """main() of a checker that runs by itself on one vector file (FILE,
+    default default_file beside this file): check_file(rep, doc), then the
+    total; the exit status."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("file", nargs="?",
+                    default=os.path.join(here, default_file))
+    ap.add_argument("-q", "--quiet", action="store_true",
+                    help="print failures only (and the total)")
+    args = ap.parse_args()
+    rep = Report(args.quiet)
+    doc = load(rep, args.file)
+    if doc is not None:
+        check_file(rep, doc)
+    print("%d passed, %d failed" % (rep.passed, rep.failed))
+    return 1 if rep.failed else 0
+
+
 class EnvVector:
     """One entry of envelope-v1.json "vectors", decoded."""
 
@@ -1729,6 +1750,11 @@ def main():
     doc = load(rep, os.path.join(args.dir, "ratchet-v1.json"))
     if doc is not None:
         check_ratchet.check_file(rep, doc)
+    # §2.3 successor statements: check_successor.py beside this file.
+    import check_successor
+    doc = load(rep, os.path.join(args.dir, "successor-v1.json"))
+    if doc is not None:
+        check_successor.check_file(rep, doc)
 
     print("%d passed, %d failed" % (rep.passed, rep.failed))
     return 1 if rep.failed else 0

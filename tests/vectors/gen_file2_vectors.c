@@ -28,23 +28,10 @@
 #define CS 1024u
 #define FILE_SIZE (4u * CS + 100u) /* 5 chunks; index 4 is promoted */
 
-static void fill(unsigned char *b, size_t n, unsigned start)
-{
-    for (size_t i = 0; i < n; i++) {
-        b[i] = (unsigned char)(start + i);
-    }
-}
-
 /* Byte j of the file: (31 j + 7) mod 256, as in file-v1.json. */
 static unsigned char content_byte(uint64_t j)
 {
     return (unsigned char)((j * 31u + 7u) & 0xffu);
-}
-
-static void put_key(text *t, const char *name, const unsigned char *b, size_t n)
-{
-    put(t, "\"%s\": ", name);
-    put_hex(t, b, n);
 }
 
 /* ---- trees ---------------------------------------------------------------

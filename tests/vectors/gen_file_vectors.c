@@ -48,13 +48,6 @@ static unsigned char seed[32], pk[32], sk[64], sid[8];    /* sender */
 static unsigned char oseed[32], opk[32], osk[64], oid[8]; /* another */
 static unsigned char ch_key[32], ch_kid[8];               /* TOPIC/# */
 
-static void fill(unsigned char *b, size_t n, unsigned start)
-{
-    for (size_t i = 0; i < n; i++) {
-        b[i] = (unsigned char)(start + i);
-    }
-}
-
 static unsigned char content_byte(uint64_t j)
 {
     return (unsigned char)((j * 31u + 7u) & 0xffu);

@@ -103,13 +103,6 @@ static const vec vectors[] = {
 };
 #define NVEC (sizeof vectors / sizeof vectors[0])
 
-static void fill(unsigned char *b, size_t n, unsigned start)
-{
-    for (size_t i = 0; i < n; i++) {
-        b[i] = (unsigned char)(start + i);
-    }
-}
-
 static void keypair(unsigned seed0, unsigned char pk[32], unsigned char sk[64],
                     unsigned char seed[32])
 {

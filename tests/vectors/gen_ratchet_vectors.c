@@ -30,19 +30,6 @@
 #define FILTER "light/#"
 #define CREATED 1767225600000ull /* 2026-01-01T00:00:00Z */
 
-static void fill(unsigned char *b, size_t n, unsigned start)
-{
-    for (size_t i = 0; i < n; i++) {
-        b[i] = (unsigned char)(start + i);
-    }
-}
-
-static void put_key(text *t, const char *name, const unsigned char *b, size_t n)
-{
-    put(t, "\"%s\": ", name);
-    put_hex(t, b, n);
-}
-
 /* The fixed chains: name, key id and first key from a fill byte. */
 static const struct {
     const char *name;

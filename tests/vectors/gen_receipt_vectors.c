@@ -24,13 +24,6 @@
 #define TOPIC "secmq/receipts/7c7d637aecde95a4"
 #define MAX_R 4
 
-static void fill(unsigned char *b, size_t n, unsigned start)
-{
-    for (size_t i = 0; i < n; i++) {
-        b[i] = (unsigned char)(start + i);
-    }
-}
-
 /* An identity from the seed start, start+1, ... */
 typedef struct ident {
     unsigned char pk[32], sk[64], id[8];

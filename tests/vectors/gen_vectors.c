@@ -32,13 +32,6 @@ typedef struct fixed {
     unsigned char channel_key[32], key_id[8], message_key[32];
 } fixed;
 
-static void fill(unsigned char *b, size_t n, unsigned start)
-{
-    for (size_t i = 0; i < n; i++) {
-        b[i] = (unsigned char)(start + i);
-    }
-}
-
 static void fixed_init(fixed *k)
 {
     fill(k->seed, sizeof k->seed, 0x00);

@@ -53,6 +53,19 @@ void put_hex(text *t, const unsigned char *b, size_t n)
     put(t, "\"");
 }
 
+void put_key(text *t, const char *name, const unsigned char *b, size_t n)
+{
+    put(t, "\"%s\": ", name);
+    put_hex(t, b, n);
+}
+
+void fill(unsigned char *b, size_t n, unsigned start)
+{
+    for (size_t i = 0; i < n; i++) {
+        b[i] = (unsigned char)(start + i);
+    }
+}
+
 void put_json_str(text *t, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s,

@@ -1,8 +1,7 @@
 /*
  * vecout.h -- building the JSON text of the vector files and writing or
- * checking it, shared by gen_vectors, gen_grant_vectors and
- * gen_file_vectors. Test tooling only: failures end the program with
- * "PROG: what".
+ * checking it, shared by the gen_*_vectors programs. Test tooling only:
+ * failures end the program with "PROG: what".
  */
 #ifndef VECOUT_H
 #define VECOUT_H
@@ -21,6 +20,10 @@ void die(const char *what) __attribute__((noreturn));
 void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Bytes as a quoted lower-case hex JSON string. */
 void put_hex(text *t, const unsigned char *b, size_t n);
+/* "NAME": then put_hex() of b. */
+void put_key(text *t, const char *name, const unsigned char *b, size_t n);
+/* The fixed byte runs the vectors use: b[i] = start + i (mod 256). */
+void fill(unsigned char *b, size_t n, unsigned start);
 /* A quoted JSON string of the UTF-8 bytes s (n of them, NUL allowed), in
  * ASCII: other characters, controls and 0x7f as \uXXXX (UTF-16). Dies on
  * bytes that are not UTF-8 (JSON strings cannot carry them). */
