@@ -238,13 +238,14 @@ class Keyring:
     @staticmethod
     def identity_rotate(path: PathType, out_dir: PathType,
                         grace: float = DEFAULT_GRACE_S) -> List[str]:
-        """Replace path's identity by a new key pair of the same name, as
-        ``secmq-keys identity rotate``: out_dir gets <name>.successor (the
-        statement signed by the old and the new key, for every peer to
-        import) and <name>.pub (the new public file); every owned channel
-        moves to the new key with a grant per member in out_dir, its old
-        key valid grace seconds more. Refused (KeyringError) while a
-        process publishes or receives with the keyring. Returns the
+        """Replace path's identity by a new key pair of the same name and
+        erase the old one, as ``secmq-keys identity rotate``: out_dir gets
+        <name>.successor (the statement signed by the old and the new key,
+        for every peer and channel owner to import) and <name>.pub (the
+        new public file); every owned channel is issued again from the new
+        key, its grants in out_dir/<new channel id>/, its old key valid
+        grace seconds more. Refused (KeyringError) while any process has
+        the keyring open (a Client of this one included). Returns the
         library's news lines."""
         if grace is None or not grace >= 0:
             raise ValueError("grace must be a number of seconds >= 0")

@@ -11,7 +11,7 @@ import sys
 import pytest  # noqa: F401
 
 from pyclient import SOURCE_DIR, ClientMixin, get, secmq, wait_until
-from keys import (E2ETestCase, open_grant,  # noqa: E402
+from keys import (E2ETestCase, channel_id, open_grant,  # noqa: E402
                   read_public_identity, read_secret_identity)
 
 # The successor statement read from PROTOCOL.md §2.3 (python3-nacl).
@@ -174,8 +174,11 @@ class KeyringManagement(ClientMixin, E2ETestCase):
         with open(new_pub) as fh:
             self.assertEqual(K.export(self.kdir("sam")), fh.read())
         self.assertTrue([n for n in notes if s.new_id.hex() in n], notes)
-        # grace: seconds, as channel_rotate's (the grant's deadline).
-        g = open_grant(os.path.join(out, "alice.grant"),
+        # The new grants of an owned channel: in <its new channel id>/;
+        # grace in seconds, as channel_rotate's (the grant's deadline).
+        alice_grant = os.path.join(out, channel_id(s.new_pk, "status"),
+                                   "alice.grant")
+        g = open_grant(alice_grant,
                        read_secret_identity(os.path.join(self.kdir("alice"),
                                                          "identity")),
                        s.new_pk)
@@ -183,8 +186,7 @@ class KeyringManagement(ClientMixin, E2ETestCase):
                              10000)
 
         K.import_files(self.kdir("alice"),
-                       [os.path.join(out, "sam.successor"),
-                        os.path.join(out, "alice.grant")])
+                       [os.path.join(out, "sam.successor"), alice_grant])
         with open(os.path.join(self.kdir("alice"), "peers", "sam.pub")) as a:
             with open(new_pub) as b:
                 self.assertEqual(a.read(), b.read())

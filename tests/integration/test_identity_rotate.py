@@ -13,11 +13,13 @@ A copy of sam's keyring taken before the rotation is the thief's.
 - Rotation and a peer: the tool's files, nothing of the old secret key
   left on sam's disk (a hard link to the old identity file reads zeros),
   every local file sealed with the new key; alice imports sam.successor
-  and her new grant in one call and opens sam's new messages; bob's
-  envelope sealed under the old channel key before the rotation, which
-  alice never received, still opens within the grace; anything signed by
-  sam's old key is refused from then on (unknown_sender): the thief's
-  messages, and sam's own sealed before the rotation.
+  and her new grant in one call and opens sam's new messages; envelopes
+  sealed under the old channel key before the rotation (bob's, and sam's
+  with its old key), which alice never received, still open within the
+  grace, and so does the thief's (the window PROTOCOL.md §5.3 warns of).
+- A key that may be stolen, rotated with `--grace 0`: nothing under the
+  old channel key opens at alice (key_expired), the thief's messages
+  included; sam's new ones do.
 - Statements refused: forged, tampered, for an untrusted key, naming
   alice's own key, under another name, and a second successor (the
   thief's own rotation) for sam's old key; each changes nothing.
@@ -286,18 +288,26 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         return self.sub(who, "-t", topic, "-q", "1", "-F", "%S %p", "-d",
                         client_id=cid, timeout=WAIT_S)
 
-    def check_out_dir(self, out, old, members):
+    def check_out_dir(self, out, old, members=("alice", "bob", "sam")):
         """The files of sam's rotation in out: the statement (checked from
-        §2.3), the new public file, a grant per member of `status`."""
-        self.assertEqual(sorted(os.listdir(out)),
-                         sorted(["sam.successor", "sam.pub"] +
-                                [m + ".grant" for m in members]))
+        §2.3), the new public file, and in <new channel id>/ a grant per
+        member of `status`."""
         s = read_successor(os.path.join(out, "sam.successor"))
         new = read_public_identity(os.path.join(out, "sam.pub"))
         self.assertEqual((s.name, s.old_pk, s.new_pk),
                          ("sam", old.pk, new.pk))
         self.assertLessEqual(abs(s.created_ms - now_ms()), 600000)
+        cid = channel_id(s.new_pk, "status")
+        self.assertEqual(sorted(os.listdir(out)),
+                         sorted(["sam.successor", "sam.pub", cid]))
+        self.assertEqual(sorted(os.listdir(os.path.join(out, cid))),
+                         sorted(m + ".grant" for m in members))
         return s
+
+    def status_grant(self, out, s, member):
+        """member's grant of `status` from the rotation s wrote to out."""
+        return os.path.join(out, channel_id(s.new_pk, "status"),
+                            member + ".grant")
 
     # -- a-e ------------------------------------------------------------------
 
@@ -328,7 +338,7 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
 
         out = self.out_dir("rotate")
         self.rotate("sam", out)
-        s = self.check_out_dir(out, self.old_sam, ("alice", "bob", "sam"))
+        s = self.check_out_dir(out, self.old_sam)
         new_sam = self.identity("sam")
         self.assertEqual(new_sam.pk, s.new_pk)
         self.assertEqual(new_sam.name, "sam")
@@ -355,19 +365,19 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
 
         # The new grants: owner and only publisher the new key, epoch + 1,
         # the old key as previous.
-        g = open_grant(self.grant(out, "alice"), self.identity("alice"),
-                       new_sam.pk)
+        g = open_grant(self.status_grant(out, s, "alice"),
+                       self.identity("alice"), new_sam.pk)
         self.assertEqual((g["filter"], g["epoch"], g["prev_key_id"]),
                          ("status", g_old["epoch"] + 1, g_old["key_id"]))
         self.assertEqual(sorted(g["publishers"]),
                          sorted([new_sam.pk, self.identity("bob").pk]))
         self.assertGreater(g["grace_ms"], now_ms())
-        open_grant(self.grant(out, "sam"), new_sam, new_sam.pk)
+        open_grant(self.status_grant(out, s, "sam"), new_sam, new_sam.pk)
 
         # d. alice: the statement and the grant in one call.
         before = snapshot(self.kdir("alice"))
         self.import_("alice", os.path.join(out, "sam.successor"),
-                     self.grant(out, "alice"))
+                     self.status_grant(out, s, "alice"))
         self.assertNotEqual(snapshot(self.kdir("alice")), before)
         peer = read_public_identity(os.path.join(self.kdir("alice"),
                                                  "peers", "sam.pub"))
@@ -384,43 +394,71 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
 
         alice = self.watch("alice", "status", "alice-2")
         self.send_and_open(alice, "sam", "status", "after")
-        # Within the grace the old channel key still opens what another
-        # publisher sealed under it...
+        # Within the grace the old channel key still opens what was sealed
+        # under it just before the rotation: bob's, and sam's signed with
+        # the old key (a predecessor of a listed publisher: from sam).
         replayer = self.paho(user="sam", client_id="replayer")
-        self.opened(alice, lambda: replayer.publish("status",
-                                                    in_flight["bob"], qos=1),
-                    "bob in flight",
-                    "bob's envelope under the old channel key")
-        # ... but sam's old key is no publisher of the channel any more:
-        # what it signed is refused from the import on, as for a publisher
-        # removed at a rotation (PROTOCOL.md §3, publishers during a grace
-        # period), even what sam sealed before the rotation.
-        replayer.publish("status", in_flight["sam"], qos=1)
-        self.assertTrue(alice.wait_drops(1, timeout=WAIT_S),
-                        "sam's old-key envelope was not refused: %s"
-                        % alice.text())
+        for who in ("bob", "sam"):
+            self.opened(alice, lambda: replayer.publish(
+                "status", in_flight[who], qos=1), who + " in flight",
+                "%s's envelope under the old channel key" % who)
 
-        # e. The thief's copy seals with sam's old key: refused.
-        self.epub("sam", "-i", "thief", "-t", "status", "-q", "1", "-m",
-                  "from the thief", keyring=thief)
-        self.assertTrue(alice.wait_drops(2, timeout=WAIT_S),
-                        "the thief's message was not refused: %s"
-                        % alice.text())
-        self.assertEqual(alice.drops(), [("status", "unknown_sender")] * 2)
-        self.send_and_open(alice, "sam", "status", "after the thief")
+        # e. The thief's copy seals under the old channel key with sam's
+        # old key: during the grace that opens too, as from sam (the
+        # window PROTOCOL.md §5.3 warns of; test_stolen_key_no_grace is
+        # the rotation for a key that may be stolen).
+        self.send_and_open(alice, "sam", "status", "from the thief",
+                           keyring=thief)
         self.assertEqual(alice.stop(), 0, alice.text())
         self.assertEqual(alice.out, ["sam after", "bob in flight",
-                                     "sam after the thief"])
-        # What alice's raw subscriber saw meanwhile: sam's, the two
-        # replayed envelopes, the thief's (old key, old channel key),
-        # sam's.
-        got = [Envelope(m[1]) for m in self.capture(cap, 5, timeout=WAIT_S)]
+                                     "sam in flight", "sam from the thief"])
+        self.assertEqual(alice.drops(), [])
+        # What alice's raw subscriber saw meanwhile: sam's (new key, new
+        # channel), the two replayed envelopes, the thief's (old key, old
+        # channel key).
+        got = [Envelope(m[1]) for m in self.capture(cap, 4, timeout=WAIT_S)]
         self.assertEqual([got[1].raw, got[2].raw],
                          [in_flight["bob"], in_flight["sam"]])
+        self.assertEqual((got[0].sender_id, got[0].key_id),
+                         (new_sam.id, g["key_id"]))
         self.assertEqual((got[3].sender_id, got[3].key_id),
                          (self.old_sam.id, g_old["key_id"]))
-        self.assertEqual([got[i].sender_id for i in (0, 4)],
-                         [new_sam.id] * 2)
+
+    def test_stolen_key_no_grace(self):
+        """sam's device may be stolen: `identity rotate --grace 0`. Once
+        alice has imported the statement and her grant, nothing under the
+        old channel key opens: neither the thief's messages nor sam's own
+        sent before the rotation (key_expired); sam's new ones do."""
+        cap = self.paho(user="alice", client_id="capture",
+                        subscribe="status")
+        self.epub("sam", "-t", "status", "-q", "0", "-m", "in flight")
+        [(_, in_flight)] = self.capture(cap, timeout=WAIT_S)
+        thief = self.copy_keyring("sam", "sam-thief")
+        out = self.out_dir("rotate")
+        self.rotate("sam", out, "--grace", "0")
+        s = self.check_out_dir(out, self.old_sam)
+        g = open_grant(self.status_grant(out, s, "alice"),
+                       self.identity("alice"), s.new_pk)
+        self.assertEqual(g["grace_ms"], 0)
+        self.assertEqual(g["prev_key_id"], Envelope(in_flight).key_id)
+        self.import_("alice", os.path.join(out, "sam.successor"),
+                     self.status_grant(out, s, "alice"))
+
+        alice = self.watch("alice", "status", "alice-nograce")
+        self.epub("sam", "-i", "thief", "-t", "status", "-q", "1", "-m",
+                  "from the thief", keyring=thief)
+        self.assertTrue(alice.wait_drops(1, timeout=WAIT_S),
+                        "the thief's message was not refused: %s"
+                        % alice.text())
+        replayer = self.paho(user="sam", client_id="replayer")
+        replayer.publish("status", in_flight, qos=1)
+        self.assertTrue(alice.wait_drops(2, timeout=WAIT_S),
+                        "sam's old envelope was not refused: %s"
+                        % alice.text())
+        self.send_and_open(alice, "sam", "status", "new key")
+        self.assertEqual(alice.stop(), 0, alice.text())
+        self.assertEqual(alice.out, ["sam new key"])
+        self.assertEqual(alice.drops(), [("status", "key_expired")] * 2)
 
     def assert_same_file(self, a, b):
         with open(a, "rb") as fa, open(b, "rb") as fb:
@@ -642,7 +680,7 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
             staged = fh.read()
         self.assertEqual(staged, bytes(len(staged)),
                          "the half-built keyring's identity was not erased")
-        s = self.check_out_dir(out, self.old_sam, ("alice", "bob", "sam"))
+        s = self.check_out_dir(out, self.old_sam)
         second = self.identity("sam")
         self.assertEqual(second.pk, s.new_pk)
         self.assert_no_old_secret(sam_dir, self.old_sam)
@@ -662,30 +700,27 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.assert_no_old_secret(sam_dir, second)
         shutil.rmtree(os.path.join(out, "sam.successor"))
         self.rotate("sam", out)
-        s = self.check_out_dir(out, second, ("alice", "bob", "sam"))
+        s = self.check_out_dir(out, second)
         self.assertEqual((s.new_pk, self.identity("sam").pk),
                          (third.pk, third.pk), "not the same rotation")
 
-        # 3. Refused before the exchange (a member's grant cannot be
-        # written): the keyring stays as it was, and rotates afterwards.
+        # 3. Refused before the exchange (the members' grants cannot be
+        # written: OUT is a file): the keyring stays as it was, and rotates
+        # afterwards.
         out = self.out_dir("blocked")
-        os.makedirs(os.path.join(out, "alice.grant", "in-the-way"))
+        with open(out, "w") as fh:
+            fh.write("in the way\n")
         before = snapshot(sam_dir)
         r = self.rotate("sam", out, ok=False)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("alice.grant", r.stderr)
+        self.assertIn(out, r.stderr)
         self.assertFalse(os.path.exists(stage))
         self.assertEqual(snapshot(sam_dir), before)
         self.keys("list", "--keyring", sam_dir)
-        shutil.rmtree(os.path.join(out, "alice.grant"))
-        self.rotate("sam", out, "--grace", "0")
-        s = self.check_out_dir(out, third, ("alice", "bob", "sam"))
+        os.unlink(out)
+        self.rotate("sam", out)
+        s = self.check_out_dir(out, third)
         self.assertEqual(self.identity("sam").pk, s.new_pk)
-        # --grace 0: the old channel key is named, with no grace (§3).
-        g = open_grant(self.grant(out, "alice"), self.identity("alice"),
-                       s.new_pk)
-        self.assertEqual(g["grace_ms"], 0)
-        self.assertNotEqual(g["prev_key_id"], bytes(8))
 
     # -- i ------------------------------------------------------------------
 
