@@ -27,6 +27,16 @@ class KeyringManagement(ClientMixin, E2ETestCase):
             fh.write(secmq.Keyring.export(self.kdir(who)))
         return path
 
+    def alice_opens(self, text, what):
+        """A client with alice's keyring opens text, sealed by sam's
+        secmq-pub on `status`, from sam."""
+        c, rec = self.client(user="alice", keyring=self.kdir("alice"))
+        self.subscribe(c, rec, "status", 1)
+        self.epub("sam", "-t", "status", "-q", "1", "-m", text)
+        m = get(rec.messages, what)
+        self.assertEqual((m.payload, m.sender), (text.encode(), "sam"))
+        c.close()
+
     def test_world_made_in_python(self):
         K = secmq.Keyring
         for who in ("sam", "alice"):
@@ -111,12 +121,7 @@ class KeyringManagement(ClientMixin, E2ETestCase):
         listing = self.keys("list", "--keyring", self.kdir("alice")).stdout
         self.assertIn("ratchet: epochs of 1h, grace 10m", listing)
 
-        c, rec = self.client(user="alice", keyring=self.kdir("alice"))
-        self.subscribe(c, rec, "status", 1)
-        self.epub("sam", "-t", "status", "-q", "1", "-m", "hour one")
-        m = get(rec.messages, "message under the ratchet")
-        self.assertEqual((m.payload, m.sender), (b"hour one", "sam"))
-        c.close()
+        self.alice_opens("hour one", "message under the ratchet")
 
         g2 = os.path.join(self.keys_dir, "e2")
         notes = K.channel_add(self.kdir("sam"), "status",
@@ -190,9 +195,4 @@ class KeyringManagement(ClientMixin, E2ETestCase):
         with open(os.path.join(self.kdir("alice"), "peers", "sam.pub")) as a:
             with open(new_pub) as b:
                 self.assertEqual(a.read(), b.read())
-        c, rec = self.client(user="alice", keyring=self.kdir("alice"))
-        self.subscribe(c, rec, "status", 1)
-        self.epub("sam", "-t", "status", "-q", "1", "-m", "new key")
-        m = get(rec.messages, "message under sam's new key")
-        self.assertEqual((m.payload, m.sender), (b"new key", "sam"))
-        c.close()
+        self.alice_opens("new key", "message under sam's new key")
