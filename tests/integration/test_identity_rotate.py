@@ -19,7 +19,8 @@ A copy of sam's keyring taken before the rotation is the thief's.
   grace, and so does the thief's (the window PROTOCOL.md §5.3 warns of).
 - A key that may be stolen, rotated with `--grace 0`: nothing under the
   old channel key opens at alice (key_expired), the thief's messages
-  included; sam's new ones do.
+  included; sam's new ones do; a new grant the thief signs with the old
+  key is refused.
 - Statements refused: forged, tampered, for an untrusted key, naming
   alice's own key, under another name, and a second successor (the
   thief's own rotation) for sam's old key; each changes nothing.
@@ -460,6 +461,18 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.assertEqual(alice.out, ["sam new key"])
         self.assertEqual(alice.drops(), [("status", "key_expired")] * 2)
 
+        # Nor can the thief hand alice a new key of its own: a new grant
+        # signed by the old key is refused.
+        tout = self.out_dir("thief-rotate")
+        self.keys("channel", "rotate", "--keyring", thief, "--topic",
+                  "status", "--out", tout)
+        before = snapshot(self.kdir("alice"))
+        r = self.keys("import", "--keyring", self.kdir("alice"),
+                      self.grant(tout, "alice"), ok=False)
+        self.refused(r, r"succeeded|replaced",
+                     "a new grant from sam's old key")
+        self.assertEqual(snapshot(self.kdir("alice")), before)
+
     def assert_same_file(self, a, b):
         with open(a, "rb") as fa, open(b, "rb") as fb:
             self.assertEqual(fa.read(), fb.read(), "%s is not %s" % (a, b))
@@ -673,7 +686,8 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         kept = os.path.join(self.keys_dir, "staged-identity.link")
         os.link(os.path.join(stage, "identity"), kept)
         self.assert_open_refused("sam")
-        out = self.out_dir("again")
+        outs = [self.out_dir("again")]
+        out = outs[-1]
         self.rotate("sam", out)
         self.assertFalse(os.path.exists(stage))
         with open(kept, "rb") as fh:
@@ -689,7 +703,8 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         # were written (NAME.successor cannot be): the keyring already has
         # the new key and nothing of the old one; run again, it writes the
         # statement for that same key.
-        out = self.out_dir("late")
+        outs.append(self.out_dir("late"))
+        out = outs[-1]
         os.makedirs(os.path.join(out, "sam.successor", "in-the-way"))
         r = self.rotate("sam", out, ok=False)
         self.assertEqual(r.returncode, 1, r.stderr)
@@ -707,7 +722,8 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         # 3. Refused before the exchange (the members' grants cannot be
         # written: OUT is a file): the keyring stays as it was, and rotates
         # afterwards.
-        out = self.out_dir("blocked")
+        outs.append(self.out_dir("blocked"))
+        out = outs[-1]
         with open(out, "w") as fh:
             fh.write("in the way\n")
         before = snapshot(sam_dir)
@@ -721,6 +737,17 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.rotate("sam", out)
         s = self.check_out_dir(out, third)
         self.assertEqual(self.identity("sam").pk, s.new_pk)
+
+        # alice, who saw none of the three, takes the chain of statements
+        # in one call, with her newest grant.
+        self.import_("alice", *[os.path.join(o, "sam.successor")
+                                for o in outs],
+                     self.status_grant(out, s, "alice"))
+        self.assertEqual(read_public_identity(os.path.join(
+            self.kdir("alice"), "peers", "sam.pub")).pk, s.new_pk)
+        alice = self.watch("alice", "status", "alice-chain")
+        self.send_and_open(alice, "sam", "status", "three keys later")
+        self.assertEqual(alice.stop(), 0, alice.text())
 
     # -- i ------------------------------------------------------------------
 
