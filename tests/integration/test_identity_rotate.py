@@ -33,7 +33,8 @@ A copy of sam's keyring taken before the rotation is the thief's.
   written) finishes with the same new key when run again; one refused
   before the exchange leaves the keyring as it was.
 - A keyring in use (secmq-sub receiving, secmq-pub publishing) is not
-  rotated.
+  rotated; once free it is, and its replay state goes along (what alice
+  opened before is still a replay).
 
 Every wait is bounded; only loopback. Run with /usr/bin/python3.
 """
@@ -752,6 +753,8 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
     # -- i ------------------------------------------------------------------
 
     def test_keyring_in_use_not_rotated(self):
+        cap = self.paho(user="alice", client_id="capture",
+                        subscribe="status")
         alice = self.watch("alice", "status", "alice-busy")
         self.send_and_open(alice, "sam", "status", "receiving")
         before = snapshot(self.kdir("alice"), skip=("lock", "replay",
@@ -790,6 +793,17 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.rotate("alice", out)
         self.assertNotEqual(self.identity("alice").pk,
                             self.public("alice").pk)
+        # alice's replay state went over to the new keyring: what she
+        # opened before is still refused as a replay.
+        opened = [m[1] for m in self.capture(cap, 3, timeout=WAIT_S)]
+        alice = self.watch("alice", "status", "alice-rotated")
+        replayer = self.paho(user="sam", client_id="replayer")
+        replayer.publish("status", opened[1], qos=1)
+        self.assertTrue(alice.wait_drops(1, timeout=WAIT_S), alice.text())
+        self.send_and_open(alice, "sam", "status", "alice rotated")
+        self.assertEqual(alice.stop(), 0, alice.text())
+        self.assertEqual(alice.drops(), [("status", "replay")])
+        self.assertEqual(alice.out, ["sam alice rotated"])
         self.rotate("sam", self.out_dir("sam-free"))
         self.assertNotEqual(self.identity("sam").pk, self.old_sam.pk)
 
