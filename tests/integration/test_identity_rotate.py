@@ -27,6 +27,9 @@ A copy of sam's keyring taken before the rotation is the thief's.
 - sam as a member: bob's channel still opens for sam after the rotation;
   sam may not publish on bob's `ack` until bob imports the statement and
   rotates; then both channels work under sam's new key.
+- Both sides of a channel with epochs rotate: the member's chain goes
+  over to its new keyring; the owner, having imported the member's
+  statement, issues the fresh chain's grant to the member's new key.
 - An interrupted rotation: a half-built new keyring beside the old one
   (DIR.rotating) refuses the keyring until `identity rotate` runs again
   and erases it; a rotation stopped after the exchange (its statement not
@@ -660,6 +663,44 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         bob = self.watch("bob", "ack", "bob-ack")
         self.send_and_open(bob, "sam", "ack", "done")
         self.assertEqual(bob.stop(), 0, bob.text())
+
+    def test_both_sides_rotate_a_channel_with_epochs(self):
+        """sam owns `tele` with epochs (1 h), alice subscribes. alice
+        rotates first: her chain goes over to her new keyring and still
+        opens. sam imports alice's statement, then rotates: the fresh
+        chain's grant is issued to alice's new key, and alice opens what
+        sam sends under it once she has imported sam's statement."""
+        self.acl_add("--user", "sam", "tele", "write")
+        self.acl_add("--user", "alice", "tele", "read")
+        tele = self.create_channel("tele", owner="sam", publishers=("sam",),
+                                   subscribers=("alice",), epoch="1h")
+        self.import_("alice", self.grant(tele, "alice"))
+        old_alice = self.identity("alice")
+        aout = self.out_dir("alice-rotate")
+        self.rotate("alice", aout)
+        new_alice = self.identity("alice")
+        self.assertNotEqual(new_alice.pk, old_alice.pk)
+        self.assert_no_old_secret(self.kdir("alice"), old_alice)
+        self.assert_resealed(self.kdir("alice"), old_alice, new_alice)
+        alice = self.watch("alice", "tele", "alice-tele-1")
+        self.send_and_open(alice, "sam", "tele", "epoch chain kept")
+        self.assertEqual(alice.stop(), 0, alice.text())
+
+        r = self.import_("sam", os.path.join(aout, "alice.successor"))
+        self.assertRegex(r.stdout, r"(?<![\w/])tele(?![\w/])")
+        sout = self.out_dir("sam-rotate")
+        self.rotate("sam", sout)
+        new_sam = self.identity("sam")
+        cid = channel_id(new_sam.pk, "tele")
+        self.assertEqual(sorted(os.listdir(os.path.join(sout, cid))),
+                         ["alice.grant", "sam.grant"])
+        grant = os.path.join(sout, cid, "alice.grant")
+        owner, member = open_grant_body(grant, new_alice)
+        self.assertEqual((owner, member), (new_sam.pk, new_alice.pk))
+        self.import_("alice", os.path.join(sout, "sam.successor"), grant)
+        alice = self.watch("alice", "tele", "alice-tele-2")
+        self.send_and_open(alice, "sam", "tele", "fresh chain")
+        self.assertEqual(alice.stop(), 0, alice.text())
 
     # -- h ------------------------------------------------------------------
 
