@@ -6,17 +6,13 @@ refuses what is sealed under the new key, an identity rotated from Python
 is followed by its peer, refusals raise with the library's reason."""
 
 import os
-import sys
 
 import pytest  # noqa: F401
 
-from pyclient import SOURCE_DIR, ClientMixin, get, secmq, wait_until
+from pyclient import ClientMixin, get, secmq, wait_until
 from keys import (E2ETestCase, channel_id, open_grant,  # noqa: E402
                   read_public_identity, read_secret_identity)
-
-# The successor statement read from PROTOCOL.md §2.3 (python3-nacl).
-sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
-from test_identity_rotate import read_successor  # noqa: E402
+from successor import read_successor  # noqa: E402
 
 
 class KeyringManagement(ClientMixin, E2ETestCase):

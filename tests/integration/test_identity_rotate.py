@@ -42,7 +42,6 @@ A copy of sam's keyring taken before the rotation is the thief's.
 Every wait is bounded; only loopback. Run with /usr/bin/python3.
 """
 
-import base64
 import os
 import re
 import shutil
@@ -51,120 +50,22 @@ import sys
 import unittest
 
 import nacl.bindings as nb
-from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.exceptions import CryptoError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 from test_plugin_common import PluginTestCase  # noqa: E402
 from keys import (E2ETestCase, Envelope, GRANT_MAGIC,  # noqa: E402
-                  channel_id, identity_id, kdf_derive, now_ms, open_grant,
+                  channel_id, kdf_derive, now_ms, open_grant,
                   read_public_identity)
+from successor import (b64, make_successor, new_keypair,  # noqa: E402
+                       read_successor)
 from testcase import TIMEOUT_SCALE  # noqa: E402
 
 WAIT_S = 10.0 * TIMEOUT_SCALE
-QUIET_S = 0.5
 LOCAL_MAGIC = b"SECMQLF1"
 LOCAL_KINDS = (b"owned", b"seq", b"replay", b"chain")
-SIG = 64
-
-# --------------------------------------------------------------------------
-# Successor statements (PROTOCOL.md §2.3), written from the page
-# --------------------------------------------------------------------------
-
-SUCC_LABEL = b"secmq-successor-v1"
-SUCC_RX = re.compile(
-    rb"secmq-successor 1\nname: ([A-Za-z0-9._@-]{1,64})\n"
-    rb"old-ed25519: ([A-Za-z0-9+/=]+)\ned25519: ([A-Za-z0-9+/=]+)\n"
-    rb"created-ms: (0|[1-9][0-9]{0,19})\nsignature: ([A-Za-z0-9+/=]+)\n"
-    rb"proof: ([A-Za-z0-9+/=]+)\n")
-
-
-class Successor:
-    """The fields of a statement that passed every check of §2.3."""
-
-    def __init__(self, name, old_pk, new_pk, created_ms):
-        self.name = name
-        self.old_pk = old_pk
-        self.new_pk = new_pk
-        self.created_ms = created_ms
-        self.old_id = identity_id(old_pk)
-        self.new_id = identity_id(new_pk)
-
-
-def succ_message(name, old_pk, new_pk, created_ms):
-    """M = "secmq-successor-v1" || old_pk || new_pk || u64 created_ms ||
-    u8 name_len || name."""
-    n = name.encode()
-    return (SUCC_LABEL + old_pk + new_pk + created_ms.to_bytes(8, "big") +
-            bytes([len(n)]) + n)
-
-
-def _b64(data):
-    return base64.b64encode(data)
-
-
-def _unb64(text, n, what):
-    """Canonical padded standard base64 of exactly n bytes."""
-    raw = base64.b64decode(text, validate=True)
-    if len(raw) != n or _b64(raw) != text:
-        raise ValueError("malformed: %s is not base64 of %d bytes"
-                         % (what, n))
-    return raw
-
-
-def read_successor(data):
-    """Parse and verify a statement (bytes, or a path): a Successor, or
-    ValueError whose text starts with the reason of §2.3 (malformed,
-    same_key, bad_signature, bad_proof), checked in that order."""
-    if not isinstance(data, bytes):
-        with open(data, "rb") as fh:
-            data = fh.read()
-    m = SUCC_RX.fullmatch(data)
-    if not m:
-        raise ValueError("malformed: %r" % data[:60])
-    created = int(m.group(4))
-    if created >= 1 << 64:
-        raise ValueError("malformed: created-ms %d" % created)
-    old_pk = _unb64(m.group(2), 32, "old-ed25519")
-    new_pk = _unb64(m.group(3), 32, "ed25519")
-    sig = _unb64(m.group(5), SIG, "signature")
-    proof = _unb64(m.group(6), SIG, "proof")
-    name = m.group(1).decode()
-    if old_pk == new_pk:
-        raise ValueError("same_key")
-    msg = succ_message(name, old_pk, new_pk, created)
-    for what, s, pk in (("bad_signature", sig, old_pk),
-                        ("bad_proof", proof, new_pk)):
-        try:
-            nb.crypto_sign_open(s + msg, pk)
-        except (BadSignatureError, CryptoError, ValueError):
-            raise ValueError(what) from None
-    return Successor(name, old_pk, new_pk, created)
-
-
-def make_successor(name, old_sk, new_sk, created_ms=None, old_pk=None):
-    """A statement signed by old_sk and proved by new_sk (64-byte libsodium
-    secret keys), as an owner that keeps no rule would write it; old_pk
-    overrides the key written on the old-ed25519 line."""
-    old_pk = old_pk or old_sk[32:]
-    new_pk = new_sk[32:]
-    created_ms = now_ms() if created_ms is None else created_ms
-    msg = succ_message(name, old_pk, new_pk, created_ms)
-    # python3-nacl 1.5 has no crypto_sign_detached: the first 64 bytes.
-    sig = nb.crypto_sign(msg, old_sk)[:SIG]
-    proof = nb.crypto_sign(msg, new_sk)[:SIG]
-    return (b"secmq-successor 1\nname: " + name.encode() +
-            b"\nold-ed25519: " + _b64(old_pk) + b"\ned25519: " +
-            _b64(new_pk) + b"\ncreated-ms: " + str(created_ms).encode() +
-            b"\nsignature: " + _b64(sig) + b"\nproof: " + _b64(proof) +
-            b"\n")
-
-
-def new_keypair():
-    pk, sk = nb.crypto_sign_seed_keypair(os.urandom(32))
-    return pk, sk
-
 
 # --------------------------------------------------------------------------
 # Keyring files (PROTOCOL.md §5, §5.3)
@@ -483,10 +384,10 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
 
     def assert_no_old_secret(self, top, old):
         secrets = {"the old seed": old.seed,
-                   "the old seed in base64": _b64(old.seed),
-                   "the old seed in base64, unpadded": _b64(old.seed)[:43],
+                   "the old seed in base64": b64(old.seed),
+                   "the old seed in base64, unpadded": b64(old.seed)[:43],
                    "the old secret key": old.sk,
-                   "the old secret key in base64": _b64(old.sk),
+                   "the old secret key in base64": b64(old.sk),
                    "the old local key": local_key(old.seed)}
         for path in files_under(top):
             with open(path, "rb") as fh:
@@ -724,7 +625,7 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
                      os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(b"secmq-identity 1\nname: sam\ned25519-seed: " +
-                     _b64(sk[:32]) + b"\n")
+                     b64(sk[:32]) + b"\n")
         kept = os.path.join(self.keys_dir, "staged-identity.link")
         os.link(os.path.join(stage, "identity"), kept)
         self.assert_open_refused("sam")
