@@ -40,7 +40,14 @@ USERS = ("sam", "alice", "eve")
 #   wrongname  a certificate valid only for other.example
 #   tls13      broker.crt, tls_version tlsv1.3 (TLS 1.3 minimum)
 #   plain      no TLS at all
-LISTENER_KINDS = ("tls", "mtls", "expired", "wrongname", "tls13", "plain")
+#   wss        MQTT over WebSockets with TLS (protocol websockets), broker.crt;
+#              what a browser connects to (wss://127.0.0.1:PORT/). Clients
+#              use 127.0.0.1 only, but mosquitto 2.0.11 opens a websockets
+#              listener on every address whatever the listener line names
+#              (seen with ss: *:PORT): the port is reachable from outside
+#              while the test runs (logins still need the random passwords)
+LISTENER_KINDS = ("tls", "mtls", "expired", "wrongname", "tls13", "plain",
+                  "wss")
 
 START_ATTEMPTS = 5        # port collisions tolerated on a first start
 READY_TIMEOUT_S = 10.0    # broker must accept connections within this
@@ -602,6 +609,10 @@ class Broker:
             lines.append("require_certificate true")
         if kind == "tls13":
             lines.append("tls_version tlsv1.3")
+        if kind == "wss":
+            # The same users and ACLs: with per_listener_settings false the
+            # plugin (or the password file) applies to every listener.
+            lines.insert(2, "protocol websockets")
         return lines
 
     def _write_conf(self):
