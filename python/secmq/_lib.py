@@ -245,6 +245,8 @@ PROTOTYPES = {
     "secmq_channel_revoke": (c_int, [c_char_p, c_char_p, c_char_p, c_uint64,
                                      c_char_p, NOTE_CB, c_void_p, c_char_p,
                                      c_size_t]),
+    "secmq_identity_rotate": (c_int, [c_char_p, c_char_p, c_uint64, NOTE_CB,
+                                      c_void_p, c_char_p, c_size_t]),
     "secmq_client_on_durable": (None, [c_void_p, DURABLE_CB]),
     # secmq/receipt.h: receipts sent (a receiver) and awaited (a sender).
     "secmq_client_set_receipts": (c_int, [c_void_p, c_uint, c_uint]),

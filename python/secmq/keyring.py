@@ -3,8 +3,9 @@
 A Keyring loads an identity, its peers and channel grants once; a Client
 given one seals what it publishes on covered topics and opens what it
 receives. The static methods do what ``secmq-keys`` does (init, export,
-import, channel create / rotate / revoke) through libsecmq's management
-API. This file only translates; the keys and files are libsecmq's.
+import, channel create / rotate / revoke, identity rotate) through
+libsecmq's management API. This file only translates; the keys and files
+are libsecmq's.
 """
 
 import ctypes
@@ -161,7 +162,8 @@ class Keyring:
 
     @staticmethod
     def import_files(path: PathType, files: Iterable[PathType]) -> List[str]:
-        """Import public identity files (trusted peers) and grant files
+        """Import public identity files (trusted peers), successor
+        statements (<name>.successor, a peer's new key) and grant files
         into path, all or nothing, as ``secmq-keys import``. Returns the
         library's news lines."""
         files = list(files)
@@ -232,6 +234,23 @@ class Keyring:
         return _manage(_lib.lib.secmq_channel_revoke, _lib.enc(path, "path"),
                        _lib.enc(topic, "topic"), _lib.enc(name, "name"),
                        int(grace * 1000), _lib.enc(out_dir, "out_dir"))
+
+    @staticmethod
+    def identity_rotate(path: PathType, out_dir: PathType,
+                        grace: float = DEFAULT_GRACE_S) -> List[str]:
+        """Replace path's identity by a new key pair of the same name and
+        erase the old one, as ``secmq-keys identity rotate``: out_dir gets
+        <name>.successor (the statement signed by the old and the new key,
+        for every peer and channel owner to import) and <name>.pub (the
+        new public file); every owned channel is issued again from the new
+        key, its grants in out_dir/<new channel id>/, its old key valid
+        grace seconds more. Refused (KeyringError) while any process has
+        the keyring open (a Client of this one included). Returns the
+        library's news lines."""
+        if grace is None or not grace >= 0:
+            raise ValueError("grace must be a number of seconds >= 0")
+        return _manage(_lib.lib.secmq_identity_rotate, _lib.enc(path, "path"),
+                       _lib.enc(out_dir, "out_dir"), int(grace * 1000))
 
     def __enter__(self) -> "Keyring":
         return self

@@ -2,15 +2,17 @@
 does) making a world from Python alone, checked against the tools and a
 real broker: the grants it writes work with secmq-pub, a rotation keeps
 the channel working after the new grant is imported, a revoked member
-refuses what is sealed under the new key, refusals raise with the
-library's reason."""
+refuses what is sealed under the new key, an identity rotated from Python
+is followed by its peer, refusals raise with the library's reason."""
 
 import os
 
 import pytest  # noqa: F401
 
 from pyclient import ClientMixin, get, secmq, wait_until
-from keys import E2ETestCase, read_public_identity  # noqa: E402
+from keys import (E2ETestCase, channel_id, open_grant,  # noqa: E402
+                  read_public_identity, read_secret_identity)
+from successor import read_successor  # noqa: E402
 
 
 class KeyringManagement(ClientMixin, E2ETestCase):
@@ -20,6 +22,16 @@ class KeyringManagement(ClientMixin, E2ETestCase):
         with open(path, "w") as fh:
             fh.write(secmq.Keyring.export(self.kdir(who)))
         return path
+
+    def alice_opens(self, text, what):
+        """A client with alice's keyring opens text, sealed by sam's
+        secmq-pub on `status`, from sam."""
+        c, rec = self.client(user="alice", keyring=self.kdir("alice"))
+        self.subscribe(c, rec, "status", 1)
+        self.epub("sam", "-t", "status", "-q", "1", "-m", text)
+        m = get(rec.messages, what)
+        self.assertEqual((m.payload, m.sender), (text.encode(), "sam"))
+        c.close()
 
     def test_world_made_in_python(self):
         K = secmq.Keyring
@@ -105,12 +117,7 @@ class KeyringManagement(ClientMixin, E2ETestCase):
         listing = self.keys("list", "--keyring", self.kdir("alice")).stdout
         self.assertIn("ratchet: epochs of 1h, grace 10m", listing)
 
-        c, rec = self.client(user="alice", keyring=self.kdir("alice"))
-        self.subscribe(c, rec, "status", 1)
-        self.epub("sam", "-t", "status", "-q", "1", "-m", "hour one")
-        m = get(rec.messages, "message under the ratchet")
-        self.assertEqual((m.payload, m.sender), (b"hour one", "sam"))
-        c.close()
+        self.alice_opens("hour one", "message under the ratchet")
 
         g2 = os.path.join(self.keys_dir, "e2")
         notes = K.channel_add(self.kdir("sam"), "status",
@@ -125,3 +132,63 @@ class KeyringManagement(ClientMixin, E2ETestCase):
         self.assertEqual(get(rec.messages, "after channel_add").payload,
                          b"new chain")
         c.close()
+
+    def test_identity_rotate_in_python(self):
+        """identity_rotate: the statement (read from PROTOCOL.md §2.3)
+        names sam's old and new keys, the notes name the new identity id,
+        export gives the new key; alice imports the statement and her new
+        grant and opens what secmq-pub sends with sam's new key. Refused
+        with KeyringError while a client in this process receives with
+        the keyring."""
+        K = secmq.Keyring
+        for who in ("sam", "alice"):
+            K.init(self.kdir(who), who)
+        sam_pub, alice_pub = self.pubfile_py("sam"), self.pubfile_py("alice")
+        old_pk = read_public_identity(sam_pub).pk
+        g1 = os.path.join(self.keys_dir, "g1")
+        K.channel_create(self.kdir("sam"), "status", [sam_pub], [alice_pub],
+                         out_dir=g1)
+        K.import_files(self.kdir("alice"),
+                       [sam_pub, os.path.join(g1, "alice.grant")])
+        out = os.path.join(self.keys_dir, "rotated")
+        with self.assertRaises(ValueError):
+            K.identity_rotate(self.kdir("sam"), out, grace=-1)
+
+        # sam's keyring receiving in this process: refused, nothing done.
+        c, rec = self.client(user="sam", keyring=self.kdir("sam"))
+        self.subscribe(c, rec, "status", 1)
+        self.epub("sam", "-t", "status", "-q", "1", "-m", "busy")
+        self.assertEqual(get(rec.messages, "sam's own message").payload,
+                         b"busy")
+        with self.assertRaises(secmq.KeyringError) as cm:
+            K.identity_rotate(self.kdir("sam"), out)
+        self.assertIn("in use", str(cm.exception))
+        self.assertFalse(os.path.exists(os.path.join(out, "sam.successor")))
+        self.assertEqual(read_public_identity(sam_pub).pk, old_pk)
+        c.close()
+
+        notes = K.identity_rotate(self.kdir("sam"), out, grace=60)
+        s = read_successor(os.path.join(out, "sam.successor"))
+        new_pub = os.path.join(out, "sam.pub")
+        self.assertEqual((s.name, s.old_pk, s.new_pk),
+                         ("sam", old_pk, read_public_identity(new_pub).pk))
+        with open(new_pub) as fh:
+            self.assertEqual(K.export(self.kdir("sam")), fh.read())
+        self.assertTrue([n for n in notes if s.new_id.hex() in n], notes)
+        # The new grants of an owned channel: in <its new channel id>/;
+        # grace in seconds, as channel_rotate's (the grant's deadline).
+        alice_grant = os.path.join(out, channel_id(s.new_pk, "status"),
+                                   "alice.grant")
+        g = open_grant(alice_grant,
+                       read_secret_identity(os.path.join(self.kdir("alice"),
+                                                         "identity")),
+                       s.new_pk)
+        self.assertLessEqual(abs(g["grace_ms"] - (s.created_ms + 60000)),
+                             10000)
+
+        K.import_files(self.kdir("alice"),
+                       [os.path.join(out, "sam.successor"), alice_grant])
+        with open(os.path.join(self.kdir("alice"), "peers", "sam.pub")) as a:
+            with open(new_pub) as b:
+                self.assertEqual(a.read(), b.read())
+        self.alice_opens("new key", "message under sam's new key")
