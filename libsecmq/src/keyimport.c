@@ -142,6 +142,79 @@ static cstate *cstate_get(secmq_keyring *kr, cstate *cs, size_t *ncs,
     return &cs[(*ncs)++];
 }
 
+/* 1 if it's statement may become admissible later in this call: another
+ * statement still to admit has its old key as its new key. */
+static int succ_waits(const secmq_keyring *kr, const item *items, size_t n,
+                      const item *it)
+{
+    (void)kr;
+    for (size_t i = 0; i < n; i++) {
+        if (&items[i] != it && items[i].kind == IT_SUCC &&
+            items[i].is_new == -1 &&
+            same_pk(items[i].succ.new_pk, it->succ.old_pk)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Parse and admit the successor statements of items, in the order of their
+ * chains whatever the order given (A -> B before B -> C): each pass admits
+ * those whose old key is trusted by then; a pass that admits none ends it
+ * with the first refusal.
+ */
+static int import_successors(secmq_keyring *kr, item *items, size_t n,
+                             secmq__kerr *e)
+{
+    size_t left = 0, done;
+    const char *why;
+    int rc;
+
+    for (size_t i = 0; i < n; i++) {
+        item *it = &items[i];
+        if (it->kind != IT_SUCC) {
+            continue;
+        }
+        if (secmq__succ_parse((const char *)it->raw, it->len, &it->succ,
+                              &why) != SECMQ__SUCC_OK) {
+            return secmq__kerr_set(e, SECMQ_E_KEYRING,
+                                   "%s: successor statement refused: %s",
+                                   it->path, why);
+        }
+        it->is_new = -1; /* not decided yet */
+        left++;
+    }
+    /* At most one pass per statement: each pass but the last admits one. */
+    for (size_t pass = 0; left > 0 && pass <= n; pass++) {
+        done = 0;
+        for (size_t i = 0; i < n; i++) {
+            item *it = &items[i];
+            if (it->kind != IT_SUCC || it->is_new != -1) {
+                continue;
+            }
+            rc = secmq__succ_admit(kr, &it->succ, it->path, &it->pub, e);
+            if (rc >= 0) {
+                it->is_new = rc;
+                done++;
+                left--;
+            } else if (!succ_waits(kr, items, n, it)) {
+                return rc;
+            }
+        }
+        if (done == 0) {
+            break;
+        }
+    }
+    for (size_t i = 0; left > 0 && i < n; i++) {
+        if (items[i].kind == IT_SUCC && items[i].is_new == -1) {
+            return secmq__succ_admit(kr, &items[i].succ, items[i].path,
+                                     &items[i].pub, e);
+        }
+    }
+    return SECMQ_OK;
+}
+
 /* Read and classify every file; admit the peers. */
 static int import_read(secmq_keyring *kr, item *items, size_t n, secmq__kerr *e)
 {
@@ -175,23 +248,9 @@ static int import_read(secmq_keyring *kr, item *items, size_t n, secmq__kerr *e)
     }
     /* Successors first: a peer's new public file in the same call is then
      * known already. */
-    for (size_t i = 0; i < n; i++) {
-        item *it = &items[i];
-        const char *why;
-        if (it->kind != IT_SUCC) {
-            continue;
-        }
-        if (secmq__succ_parse((const char *)it->raw, it->len, &it->succ,
-                              &why) != SECMQ__SUCC_OK) {
-            return secmq__kerr_set(e, SECMQ_E_KEYRING,
-                                   "%s: successor statement refused: %s",
-                                   it->path, why);
-        }
-        rc = secmq__succ_admit(kr, &it->succ, it->path, &it->pub, e);
-        if (rc < 0) {
-            return rc;
-        }
-        it->is_new = rc;
+    rc = import_successors(kr, items, n, e);
+    if (rc != SECMQ_OK) {
+        return rc;
     }
     /* Peers first, so grants in the same call may name them as owners. */
     for (size_t i = 0; i < n; i++) {
@@ -479,8 +538,10 @@ int secmq_keyring_import(const char *dir, const char *const *files, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (items[i].kind == IT_SUCC && items[i].is_new) {
             rc = secmq__succ_keep(a.kr, &items[i].succ, &e);
+            /* The peer as the whole chain of this call left it. */
             if (rc == SECMQ_OK) {
-                rc = secmq__peer_write(a.kr, &items[i].pub, &e);
+                rc = secmq__peer_write(
+                    a.kr, secmq__peer_by_name(a.kr, items[i].pub.name), &e);
             }
             if (rc != SECMQ_OK) {
                 goto err;

@@ -682,9 +682,10 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.assertEqual(self.identity("sam").pk, s.new_pk)
 
         # alice, who saw none of the three, takes the chain of statements
-        # in one call, with her newest grant.
+        # in one call, newest first (import follows the chain whatever the
+        # order), with her newest grant.
         self.import_("alice", *[os.path.join(o, "sam.successor")
-                                for o in outs],
+                                for o in reversed(outs)],
                      self.status_grant(out, s, "alice"))
         self.assertEqual(read_public_identity(os.path.join(
             self.kdir("alice"), "peers", "sam.pub")).pk, s.new_pk)

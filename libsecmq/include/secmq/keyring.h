@@ -463,7 +463,9 @@ SECMQ_API int secmq_identity_read_public(const char *path, char *name,
  * channel dir owns issued again from the new key (a new channel id,
  * epoch + 1, a new key; on a static channel the old key stays the
  * previous one until now + grace_ms; a channel with epochs starts a fresh
- * chain), with a grant per member in out_dir. Then the two directories
+ * chain), with a grant per member in out_dir/<new channel id>/ (16 hex
+ * digits: a member of two channels gets a file in each). Then the two
+ * directories
  * are exchanged in one rename and the old one is overwritten file by file
  * and removed. out_dir (created 0700 if needed) also receives
  * <name>.successor and <name>.pub for the peers and channel owners to
