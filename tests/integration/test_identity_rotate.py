@@ -249,7 +249,7 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.assertEqual(new_sam.pk, s.new_pk)
         self.assertEqual(new_sam.name, "sam")
         self.assertFalse(os.path.exists(os.path.join(self.kdir("sam"),
-                                                     "identity.next")))
+                                                     "state", "rotated")))
         self.assertFalse(os.path.exists(self.kdir("sam") + ".rotating"))
         # The old identity file's bytes were overwritten, not unlinked.
         with open(kept, "rb") as fh:
