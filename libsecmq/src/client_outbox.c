@@ -44,8 +44,7 @@ static void outbox_delivered(void *ctx, uint64_t id, int rc)
 
 /* Whether a sealed row's key was erased by the keyring (called with the
  * outbox's lock held, per row about to be handed): a header parse and a
- * key id lookup. Rows that do not
- * parse are left to the receivers. */
+ * key id lookup. Rows that do not parse are left to the receivers. */
 static int outbox_key_erased(void *ctx, const void *payload, size_t len)
 {
     secmq_client *c = ctx;

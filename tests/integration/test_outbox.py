@@ -537,6 +537,39 @@ class Damage(OutboxBase):
             self.assertNotIn(env[:60] + bytes([env[60] ^ 1]) + env[61:],
                              raw.payloads)
 
+    def break_overflow_pointer(self, rid, others):
+        """Change one byte of the overflow page number of row rid's
+        record, so sqlite cannot read it, while rows others still read as
+        before. The row's first bytes may also lie in a freed part of a
+        page (an older copy of its cell): each place they are found is
+        tried until the damage hits rid and nothing else."""
+        env = row_payload(self.db, rid)
+        before = {o: row_payload(self.db, o) for o in others}
+        with open(self.db, "rb") as fh:
+            data = fh.read()
+        at = data.find(env[:64])
+        while at > 0:
+            local = 0
+            while data[at + local] == env[local]:
+                local += 1
+            # The 4-byte overflow page number follows the local part.
+            flip_byte(self.db, at + local + 3)
+            try:
+                hit = row_payload(self.db, rid) != env
+            except sqlite3.DatabaseError:
+                hit = True
+            try:
+                kept = all(row_payload(self.db, o) == before[o]
+                           for o in others)
+            except sqlite3.DatabaseError:
+                kept = False
+            if hit and kept:
+                return
+            flip_byte(self.db, at + local + 3)
+            at = data.find(env[:64], at + 1)
+        self.fail("no place of row %d's record in %s could be damaged "
+                  "alone" % (rid, self.db))
+
     def test_unreadable_row_does_not_stop_the_queue(self):
         """Row 2's record points to a wrong overflow page (one byte of the
         file changed): sqlite cannot read it. secmq-pub used to stop
@@ -546,16 +579,7 @@ class Damage(OutboxBase):
         with open(big, "wb") as fh:
             fh.write(b"B" * 9000)
         self.queue_offline([["-f", big]] * 3 + [["-l"]], "line-1\n")
-        env = row_payload(self.db, 2)
-        with open(self.db, "rb") as fh:
-            data = fh.read()
-        at = data.find(env[:64])
-        self.assertGreater(at, 0)
-        local = 0
-        while data[at + local] == env[local]:
-            local += 1
-        # The 4-byte overflow page number follows the local part.
-        flip_byte(self.db, at + local + 3)
+        self.break_overflow_pointer(2, (1, 3))
 
         bob = self.sub("bob", "-t", "status", "-q", "1", "-F", "%p",
                        client_id="bob-unreadable")
