@@ -10,46 +10,21 @@ the tools' integration tests.
 
 import os
 import re
-import shutil
 import stat
-import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
 from keys import (FLAG_PUBLISH, make_grant,  # noqa: E402
                   read_public_identity, read_secret_identity)
-
-BIN_DIR = os.environ.get("SECMQ_BIN_DIR", "")
-KEYS = os.path.join(BIN_DIR, "secmq-keys")
-TIMEOUT_S = 20
+from keystool import KeysToolCase  # noqa: E402
 
 
-class KeysCli(unittest.TestCase):
 
-    def setUp(self):
-        self.assertTrue(os.access(KEYS, os.X_OK), KEYS + " not built")
-        self.dir = tempfile.mkdtemp(prefix="secmq-keys-")
-        if os.environ.get("SECMQ_TEST_KEEP"):
-            print("keeping", self.dir)
-        else:
-            self.addCleanup(shutil.rmtree, self.dir, True)
+class KeysCli(KeysToolCase):
 
-    # -- helpers ------------------------------------------------------------
-
-    def p(self, *parts):
-        return os.path.join(self.dir, *parts)
-
-    def run_keys(self, *args, code=0):
-        run = subprocess.run([KEYS] + [str(a) for a in args],
-                             stdin=subprocess.DEVNULL, capture_output=True,
-                             text=True, timeout=TIMEOUT_S)
-        self.assertEqual(run.returncode, code,
-                         "secmq-keys %s\nstdout: %s\nstderr: %s"
-                         % (" ".join(map(str, args)), run.stdout, run.stderr))
-        return run
+    TMP_PREFIX = "secmq-keys-"
 
     def refused(self, *args, says):
         """A run that fails with exit 1 and one line naming the reason."""

@@ -13,37 +13,19 @@ dir per test.
 import glob
 import os
 import re
-import shutil
 import subprocess
-import tempfile
+import sys
 import unittest
 
-BIN_DIR = os.environ.get("SECMQ_BIN_DIR", "")
-KEYS = os.path.join(BIN_DIR, "secmq-keys")
-TIMEOUT_S = 20
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "harness"))
+from keystool import KEYS, TIMEOUT_S, KeysToolCase  # noqa: E402
 
 
-class KeysErase(unittest.TestCase):
 
-    def setUp(self):
-        self.assertTrue(os.access(KEYS, os.X_OK), KEYS + " not built")
-        self.dir = tempfile.mkdtemp(prefix="secmq-erase-")
-        if os.environ.get("SECMQ_TEST_KEEP"):
-            print("keeping", self.dir)
-        else:
-            self.addCleanup(shutil.rmtree, self.dir, True)
+class KeysErase(KeysToolCase):
 
-    def p(self, *parts):
-        return os.path.join(self.dir, *parts)
-
-    def run_keys(self, *args):
-        run = subprocess.run([KEYS] + [str(a) for a in args],
-                             stdin=subprocess.DEVNULL, capture_output=True,
-                             text=True, timeout=TIMEOUT_S)
-        self.assertEqual(run.returncode, 0,
-                         "secmq-keys %s\nstdout: %s\nstderr: %s"
-                         % (" ".join(map(str, args)), run.stdout, run.stderr))
-        return run
+    TMP_PREFIX = "secmq-erase-"
 
     def world(self):
         """sam owns 'status' (sam publishes; alice and bob subscribe),
