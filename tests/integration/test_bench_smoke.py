@@ -418,6 +418,12 @@ class BenchSmoke(unittest.TestCase):
             for k in ("sub_cpu_us", "pub_cpu_us"):
                 self.assertGreater(r[k], 0, r)
                 self.assertLess(r[k], 5000, r)
+            # Context switches per message: each tool waited for the
+            # network at least once (so > 0), and a count per message is
+            # far below the count of the whole run (2,000 messages).
+            for k in ("sub_csw", "pub_csw"):
+                self.assertGreater(r[k], 0, r)
+                self.assertLess(r[k], 100, r)
         run = bench_suite("cli", "--count", "0")
         self.assertEqual(run.returncode, 2)
         self.assertIn("--count", run.stderr)

@@ -15,7 +15,8 @@
  * subscribe) before the publisher starts. A row counts only when the
  * subscriber exited 0 and printed N lines. Rows are interleaved over
  * --repeat rounds; the median round is reported with the range, and the
- * median CPU time per message of each tool (wait4's rusage).
+ * median CPU time and context switches per message of each tool (wait4's
+ * rusage).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,18 +99,21 @@ static double ru_us(const struct rusage *ru)
 }
 
 /* Exit status of pid, waited for at most timeout_s (then killed: -1); its
- * CPU time in microseconds into *cpu_us. */
-static int reap(pid_t pid, double timeout_s, double *cpu_us)
+ * CPU time in microseconds into *cpu_us, its context switches (voluntary:
+ * it slept, and involuntary) into *csw. */
+static int reap(pid_t pid, double timeout_s, double *cpu_us, double *csw)
 {
     uint64_t end = bench_now_ns() + (uint64_t)(timeout_s * 1e9);
     int st = 0;
 
     *cpu_us = 0.0;
+    *csw = 0.0;
     for (;;) {
         struct rusage ru;
         pid_t r = wait4(pid, &st, WNOHANG, &ru);
         if (r == pid) {
             *cpu_us = ru_us(&ru);
+            *csw = (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         }
         if (r < 0 || bench_now_ns() > end || bench_interrupted) {
@@ -187,9 +191,10 @@ static void tool_argv(char **argv, const struct cctx *c, const char *bin,
 }
 
 /* One run of row r (round k): msgs/s into *rate, the subscriber's and the
- * publisher's CPU time per message (us) into cpu[0] and cpu[1]. */
+ * publisher's CPU time per message (us) into cpu[0] and cpu[1], and their
+ * context switches per message into csw[0] and csw[1]. */
 static int run_row(struct cctx *c, int r, int k, double *rate, double cpu[2],
-                   char *err, size_t errlen)
+                   double csw[2], char *err, size_t errlen)
 {
     char out[PATHB], log[PATHB], sid[48], pid_s[48], needle[96];
     char *sargv[32], *pargv[32];
@@ -243,12 +248,15 @@ static int run_row(struct cctx *c, int r, int k, double *rate, double cpu[2],
     pp = spawn(pargv, c->lines, "/dev/null", log);
     {
         double cap = (double)c->o->count / MIN_RATE;
-        src = reap(sp, cap > ROW_TIMEOUT_S ? cap : ROW_TIMEOUT_S, &cpu[0]);
+        src = reap(sp, cap > ROW_TIMEOUT_S ? cap : ROW_TIMEOUT_S, &cpu[0],
+                   &csw[0]);
     }
     *rate = (double)c->o->count / ((double)(bench_now_ns() - t0) / 1e9);
-    prc = reap(pp, 30.0, &cpu[1]);
-    cpu[0] /= (double)c->o->count;
-    cpu[1] /= (double)c->o->count;
+    prc = reap(pp, 30.0, &cpu[1], &csw[1]);
+    for (int i = 0; i < 2; i++) {
+        cpu[i] /= (double)c->o->count;
+        csw[i] /= (double)c->o->count;
+    }
     got = count_lines(out);
     if (src != 0 || prc != 0 || got != c->o->count) {
         snprintf(err, errlen,
@@ -331,7 +339,8 @@ static const char cli_usage[] =
     "1, --cafile, -u/-P; msgs/s = N / (publisher start .. subscriber exit);\n"
     "cpu: the subscriber's and the publisher's CPU time (user + system,\n"
     "from wait4) per message, medians; far steadier than msgs/s on a busy\n"
-    "machine.\n"
+    "machine. cs: their context switches per message (voluntary and\n"
+    "involuntary, from wait4): how often each tool's threads slept and woke.\n"
     "Rows:\n"
     "  mosquitto     mosquitto_sub and mosquitto_pub (/usr/bin)\n"
     "  secmq-tls     secmq-sub and secmq-pub, TLS only, no keyring\n"
@@ -395,23 +404,26 @@ static void spread(const double *in, int n, double *med, double *lo, double *hi)
 }
 
 /* Per row and round: msgs/s, and the subscriber's and the publisher's CPU
- * time per message (us). */
+ * time (us) and context switches per message. */
 struct cres {
     double rate[ROWS][BENCH_MAX_REPEAT];
     double cpu[2][ROWS][BENCH_MAX_REPEAT];
+    double csw[2][ROWS][BENCH_MAX_REPEAT];
 };
 
 static void report(const struct cctx *c, const struct cres *res,
                    const double load0[3], const double load1[3])
 {
-    double med[ROWS], lo[ROWS], hi[ROWS], cpu[2][ROWS], x, y;
+    double med[ROWS], lo[ROWS], hi[ROWS], cpu[2][ROWS], csw[2][ROWS], x, y;
     int n = (int)c->o->repeat;
     bench_host h;
 
     for (int r = 0; r < ROWS; r++) {
         spread(res->rate[r], n, &med[r], &lo[r], &hi[r]);
-        spread(res->cpu[0][r], n, &cpu[0][r], &x, &y);
-        spread(res->cpu[1][r], n, &cpu[1][r], &x, &y);
+        for (int i = 0; i < 2; i++) {
+            spread(res->cpu[i][r], n, &cpu[i][r], &x, &y);
+            spread(res->csw[i][r], n, &csw[i][r], &x, &y);
+        }
     }
     bench_host_probe(&h);
     if (c->o->json) {
@@ -425,9 +437,10 @@ static void report(const struct cctx *c, const struct cres *res,
         for (int r = 0; r < ROWS; r++) {
             printf("%s{\"row\":\"%s\",\"msgs_per_s\":%.1f,\"min\":%.1f,"
                    "\"max\":%.1f,\"ratio\":%.3f,\"sub_cpu_us\":%.2f,"
-                   "\"pub_cpu_us\":%.2f}",
+                   "\"pub_cpu_us\":%.2f,\"sub_csw\":%.3f,\"pub_csw\":%.3f}",
                    r ? "," : "", row_names[r], med[r], lo[r], hi[r],
-                   med[0] > 0 ? med[r] / med[0] : 0.0, cpu[0][r], cpu[1][r]);
+                   med[0] > 0 ? med[r] / med[0] : 0.0, cpu[0][r], cpu[1][r],
+                   csw[0][r], csw[1][r]);
         }
         printf("]}\n");
         return;
@@ -436,14 +449,15 @@ static void report(const struct cctx *c, const struct cres *res,
            "at end)\n",
            h.cpu, h.cores, load0[0], load1[0]);
     printf("  %ld msgs of %u B per row, QoS 1, TLS, -l -> -C N; median of "
-           "%ld, range; CPU us/msg of the subscriber + publisher\n",
+           "%ld, range; CPU us/msg and context switches/msg of the "
+           "subscriber + publisher\n",
            c->o->count, LINE_BYTES, c->o->repeat);
     for (int r = 0; r < ROWS; r++) {
         printf("  %-13s %9.0f msgs/s  (%.0f..%.0f)  %.2fx mosquitto  cpu "
-               "%.1f + %.1f us%s\n",
+               "%.1f + %.1f us  cs %.2f + %.2f%s\n",
                row_names[r], med[r], lo[r], hi[r],
                med[0] > 0 ? med[r] / med[0] : 0.0, cpu[0][r], cpu[1][r],
-               r == 1 ? "  (target >= 1.0x)" : "");
+               csw[0][r], csw[1][r], r == 1 ? "  (target >= 1.0x)" : "");
     }
 }
 
@@ -502,12 +516,15 @@ int bench_cli_main(int argc, char **argv)
     snprintf(c.port, sizeof c.port, "%d", c.br.tls_port);
     for (int k = 0; k < (int)o.repeat; k++) {
         for (int r = 0; r < ROWS; r++) {
-            double cpu[2];
-            if (run_row(&c, r, k, &res.rate[r][k], cpu, err, sizeof err) != 0) {
+            double cpu[2], csw[2];
+            if (run_row(&c, r, k, &res.rate[r][k], cpu, csw, err, sizeof err) !=
+                0) {
                 goto out;
             }
-            res.cpu[0][r][k] = cpu[0];
-            res.cpu[1][r][k] = cpu[1];
+            for (int i = 0; i < 2; i++) {
+                res.cpu[i][r][k] = cpu[i];
+                res.csw[i][r][k] = csw[i];
+            }
         }
     }
     bench_host_load(load1);
