@@ -90,6 +90,24 @@ static void list_channel(const secmq_channel_info *c, uint64_t now)
 }
 
 /* A duration in ms as the shortest exact "1h", "90s", "1500ms". */
+/* The key changes the keyring knows of (PROTOCOL.md §2.3), a chain oldest
+ * first. */
+static void list_successions(const secmq_keyring *kr)
+{
+    secmq_succession_info si;
+    char a[17], b[17], t[32];
+    size_t n = secmq_keyring_succession_count(kr);
+
+    printf("successions: %zu\n", n);
+    for (size_t i = 0; i < n; i++) {
+        if (secmq_keyring_succession(kr, i, &si) == SECMQ_OK) {
+            printf("  %s  id %s -> id %s  made %s%s\n", si.name,
+                   hex8(a, si.old_id), hex8(b, si.new_id),
+                   utc(t, si.created_ms), si.own ? "  (this identity)" : "");
+        }
+    }
+}
+
 static const char *dur(char out[32], uint64_t ms)
 {
     static const struct {
@@ -145,6 +163,7 @@ void keys_list(secmq_keyring *kr)
             printf("  %s  id %s\n", p.name, hex8(h, p.id));
         }
     }
+    list_successions(kr);
     n = secmq_keyring_channel_count(kr);
     printf("channels: %zu\n", n);
     for (size_t i = 0; i < n; i++) {

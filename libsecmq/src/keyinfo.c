@@ -1,8 +1,8 @@
 /*
  * keyinfo.c -- what a runtime keyring tells about itself and the
  * receiver's setting: the maximum age, the latest error message, the
- * peers and channels it holds. Reads what loading set (and the error
- * slot under its lock); sealing and opening are keyring.c's.
+ * peers, successions and channels it holds. Reads what loading set (and the
+ * error slot under its lock); sealing and opening are keyring.c's.
  */
 #include <string.h>
 
@@ -53,6 +53,28 @@ int secmq_keyring_peer(const secmq_keyring *kr, size_t i, secmq_peer_info *info)
     info->name = kr->peers[i].name;
     memcpy(info->id, kr->peers[i].id, SECMQ_ID_BYTES);
     memcpy(info->pk, kr->peers[i].pk, SECMQ_SIGN_PK_BYTES);
+    return SECMQ_OK;
+}
+
+size_t secmq_keyring_succession_count(const secmq_keyring *kr)
+{
+    return kr != NULL ? kr->nsucc : 0;
+}
+
+int secmq_keyring_succession(const secmq_keyring *kr, size_t i,
+                             secmq_succession_info *info)
+{
+    const secmq__succ *s;
+
+    if (kr == NULL || info == NULL || i >= kr->nsucc) {
+        return SECMQ_E_INVAL;
+    }
+    s = &kr->succ[i];
+    info->name = s->name;
+    secmq_identity_id(info->old_id, s->old_pk);
+    secmq_identity_id(info->new_id, s->new_pk);
+    info->created_ms = s->created_ms;
+    info->own = secmq__succ_is_own_old(kr, s->old_pk);
     return SECMQ_OK;
 }
 

@@ -217,6 +217,18 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
 
     # -- a-e ------------------------------------------------------------------
 
+    def assert_listed(self, kdir, new_sam, tail):
+        """secmq-keys list names the succession old sam -> new sam once,
+        with its date, marked as its own only in sam's keyring."""
+        out = self.keys("list", "--keyring", kdir).stdout
+        self.assertIn("\nsuccessions: 1\n", out)
+        line = re.search(r"^  sam  id %s -> id %s  made "
+                         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ(.*)$"
+                         % (self.old_sam.id.hex(), new_sam.id.hex()), out,
+                         re.M)
+        self.assertIsNotNone(line, out)
+        self.assertEqual(line.group(1), tail, out)
+
     def test_rotation_seen_by_a_peer(self):
         status_out = self.outs["status"]
         g_old = open_grant(self.grant(status_out, "alice"),
@@ -264,7 +276,7 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         exported = self.keys("export", "--keyring", self.kdir("sam")).stdout
         with open(os.path.join(out, "sam.pub")) as fh:
             self.assertEqual(exported, fh.read())
-        self.keys("list", "--keyring", self.kdir("sam"))
+        self.assert_listed(self.kdir("sam"), new_sam, "  (this identity)")
         owned = os.listdir(os.path.join(self.kdir("sam"), "owned"))
         self.assertEqual(owned,
                          [channel_id(new_sam.pk, "status") + ".chan"])
@@ -296,7 +308,7 @@ class RotateTestCase(E2ETestCase, PluginTestCase):
         self.assertIn(channel_id(new_sam.pk, "status") + ".grant", grants)
         self.assertNotIn(channel_id(self.old_sam.pk, "status") + ".grant",
                          grants)
-        self.keys("list", "--keyring", self.kdir("alice"))
+        self.assert_listed(self.kdir("alice"), new_sam, "")
 
         alice = self.watch("alice", "status", "alice-2")
         self.send_and_open(alice, "sam", "status", "after")

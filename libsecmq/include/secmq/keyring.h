@@ -359,6 +359,31 @@ SECMQ_API size_t secmq_keyring_peer_count(const secmq_keyring *kr);
 SECMQ_API int secmq_keyring_peer(const secmq_keyring *kr, size_t i,
                                  secmq_peer_info *info);
 
+/*
+ * A succession the keyring holds (PROTOCOL.md §2.3): the identity called
+ * name replaced its key old_id with new_id. Its own predecessors (after
+ * `secmq-keys identity rotate`) and its peers' (imported statements).
+ * name lives as long as the keyring.
+ */
+typedef struct secmq_succession_info {
+    const char *name;
+    unsigned char old_id[SECMQ_ID_BYTES];
+    unsigned char new_id[SECMQ_ID_BYTES];
+    uint64_t created_ms; /* when the statement was made, Unix ms */
+    int own;             /* 1: old_id is a predecessor of this identity */
+} secmq_succession_info;
+
+/* secmq_keyring_succession_count -- number of successor statements held. */
+SECMQ_API size_t secmq_keyring_succession_count(const secmq_keyring *kr);
+
+/*
+ * secmq_keyring_succession -- describe succession i (0..count-1, in the
+ * order they were accepted: a chain oldest first) into info. Returns
+ * SECMQ_OK or SECMQ_E_INVAL (i out of range, or a NULL argument).
+ */
+SECMQ_API int secmq_keyring_succession(const secmq_keyring *kr, size_t i,
+                                       secmq_succession_info *info);
+
 /* secmq_keyring_channel_count -- number of channels held or owned. */
 SECMQ_API size_t secmq_keyring_channel_count(const secmq_keyring *kr);
 
