@@ -119,7 +119,8 @@ static void set_state(secmq_client *c, enum secmq__conn_state st, int result)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* ---- libmosquitto callbacks (run on the loop thread) ---- */
+/* ---- libmosquitto callbacks (run on the loop thread: over TLS with
+ * secmq_client_loop_start, the tunnel thread; see client_drive.c) ---- */
 
 static void cb_connect(struct mosquitto *mosq, void *obj, int reason, int flags,
                        const mosquitto_property *props)
@@ -146,6 +147,9 @@ static void cb_connect(struct mosquitto *mosq, void *obj, int reason, int flags,
     pthread_mutex_lock(&c->lock);
     c->refused = rc != SECMQ_OK;
     pthread_mutex_unlock(&c->lock);
+    if (reason == 0) {
+        secmq__drive_connack(c);
+    }
     if (c->on_connect != NULL) {
         c->on_connect(c, c->user, rc, reason, flags & 1);
     }
@@ -187,6 +191,7 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
         failure = SECMQ_E_QOS_UNSUPPORTED;
         /* Every reconnect would resend the QoS 2 message and end alike:
          * stop here (the loops return; see secmq.h, on_disconnect). */
+        atomic_store(&c->mosq_disc, 1);
         (void)mosquitto_disconnect_v5(c->mosq, 0, NULL);
     }
     if (!refused && mrc != MOSQ_ERR_SUCCESS) {
@@ -371,6 +376,9 @@ static int setup_mosquitto(secmq_client *c, const secmq_config *cfg)
             return map_mosq(mrc);
         }
     }
+    /* client_drive.c computes the same backoff when it runs the loop. */
+    c->reconnect_min_s = cfg->reconnect_min_s;
+    c->reconnect_max_s = cfg->reconnect_max_s;
     mosquitto_reconnect_delay_set(c->mosq, (unsigned)cfg->reconnect_min_s,
                                   (unsigned)cfg->reconnect_max_s, true);
     mosquitto_connect_v5_callback_set(c->mosq, cb_connect);
@@ -424,6 +432,7 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
     }
     atomic_init(&c->qos2_sent, 0);
     atomic_init(&c->mosq_logging, 0);
+    atomic_init(&c->mosq_disc, 0);
     c->log_level = SECMQ_LOG_DEBUG;
     atomic_init(&c->qos2_last_puback, 0);
     atomic_init(&c->qos2_refused, 0);
@@ -437,7 +446,9 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
     c->log.fn = log_forward;
     c->log.ctx = c;
     if ((rc = secmq__client_copy_config(c, cfg)) != SECMQ_OK ||
-        (rc = setup_mosquitto(c, cfg)) != SECMQ_OK) {
+        (rc = setup_mosquitto(c, cfg)) != SECMQ_OK ||
+        (c->transport == SECMQ_TRANSPORT_TLS &&
+         (rc = secmq__drive_new(c)) != SECMQ_OK)) {
         if (new_errmsg[0] == '\0') {
             snprintf(new_errmsg, sizeof new_errmsg, "%s", secmq_strerror(rc));
         }
@@ -462,7 +473,11 @@ void secmq_client_free(secmq_client *c)
     if (threaded) {
         /* After secmq_client_disconnect() the loop thread ends by itself
          * once DISCONNECT is written; let it, so nothing queued is lost. */
-        mosquitto_loop_stop(c->mosq, requested ? false : true);
+        if (secmq__drive_active(c)) {
+            secmq__drive_stop(c, requested ? 0 : 1);
+        } else {
+            mosquitto_loop_stop(c->mosq, requested ? false : true);
+        }
     }
     /* The loop is stopped, so nothing is queued any more: deliver what
      * is (callbacks may still use the client, so before it goes). */
@@ -481,6 +496,7 @@ void secmq_client_free(secmq_client *c)
      * commits what was queued and closes the file. */
     secmq__outbox_free(c->outbox);
     secmq__tunnel_free(c->tunnel);
+    secmq__drive_free(c);
     secmq__tls_ctx_free(c->tls);
     secmq__client_free_config(c);
     secmq__client_free_plain(c);
@@ -530,6 +546,8 @@ static int connect_tls(secmq_client *c)
         if (rc != SECMQ_OK) {
             return rc;
         }
+        /* loop_start may have come first. */
+        secmq__drive_attach(c);
     }
     /* Handshake here, on the caller's thread, so that a wrong CA or host
      * name is reported by this call and not by a later callback. */
@@ -540,7 +558,11 @@ static int connect_tls(secmq_client *c)
     if (rc != SECMQ_OK) {
         return rc;
     }
+    atomic_store(&c->mosq_disc, 0);
     rc = map_mosq(mqtt_connect(c, secmq__tunnel_path(c->tunnel), 0));
+    /* A running loop writes the queued CONNECT (and, until now, had no
+     * socket to poll). */
+    secmq__drive_kick(c);
     if (rc != SECMQ_OK) {
         /* The broker may reject the session right after the handshake (a
          * TLS 1.3 broker that wants a client certificate says so then); the
@@ -671,7 +693,9 @@ int secmq_client_disconnect(secmq_client *c)
     }
     /* Pending receipts go out before the DISCONNECT (best effort). */
     (void)secmq__crcpt_pump(c, 1);
+    atomic_store(&c->mosq_disc, 1);
     mrc = mosquitto_disconnect_v5(c->mosq, 0, NULL);
+    secmq__drive_kick(c);
     pthread_mutex_lock(&c->lock);
     c->disconnect_requested = mrc == MOSQ_ERR_SUCCESS;
     c->state = ST_IDLE;
@@ -698,6 +722,7 @@ int secmq__client_publish_direct(secmq_client *c, int *mid, const char *topic,
     }
     mrc = mosquitto_publish_v5(c->mosq, mid, topic, (int)payloadlen, payload,
                                qos, retain ? true : false, NULL);
+    secmq__drive_kick(c);
     if (mrc == MOSQ_ERR_NO_CONN && qos > 0) {
         /* libmosquitto queued it and sends it after the reconnect. */
         return SECMQ_OK;
@@ -728,18 +753,26 @@ int secmq__client_check_topic(secmq_client *c, const char *topic)
 int secmq_client_subscribe(secmq_client *c, int *mid, const char *filter,
                            int qos)
 {
+    int mrc;
+
     if (c == NULL || filter == NULL || qos < 0 || qos > 2) {
         return SECMQ_E_INVAL;
     }
-    return map_mosq(mosquitto_subscribe_v5(c->mosq, mid, filter, qos, 0, NULL));
+    mrc = mosquitto_subscribe_v5(c->mosq, mid, filter, qos, 0, NULL);
+    secmq__drive_kick(c);
+    return map_mosq(mrc);
 }
 
 int secmq_client_unsubscribe(secmq_client *c, int *mid, const char *filter)
 {
+    int mrc;
+
     if (c == NULL || filter == NULL) {
         return SECMQ_E_INVAL;
     }
-    return map_mosq(mosquitto_unsubscribe_v5(c->mosq, mid, filter, NULL));
+    mrc = mosquitto_unsubscribe_v5(c->mosq, mid, filter, NULL);
+    secmq__drive_kick(c);
+    return map_mosq(mrc);
 }
 
 /* ---- loops ---- */
@@ -812,6 +845,13 @@ int secmq_client_loop_start(secmq_client *c)
     }
     c->threaded = 1;
     pthread_mutex_unlock(&c->lock);
+    if (c->drive != NULL) {
+        /* TLS: the tunnel thread, which carries every byte anyway, runs
+         * the loop too (client_drive.c): one thread wakes per message,
+         * not two. */
+        secmq__drive_start(c);
+        return SECMQ_OK;
+    }
     if (c->outbox != NULL) {
         /* loop_start refuses a handle marked as threaded; it marks it
          * itself (see secmq_client_set_outbox). */
@@ -840,9 +880,14 @@ int secmq_client_loop_stop(secmq_client *c, int force)
     if (!is_threaded(c)) {
         return SECMQ_E_STATE;
     }
-    mrc = mosquitto_loop_stop(c->mosq, force ? true : false);
-    if (c->outbox != NULL) {
-        mosquitto_threaded_set(c->mosq, true);
+    if (secmq__drive_active(c)) {
+        secmq__drive_stop(c, force);
+        mrc = MOSQ_ERR_SUCCESS;
+    } else {
+        mrc = mosquitto_loop_stop(c->mosq, force ? true : false);
+        if (c->outbox != NULL) {
+            mosquitto_threaded_set(c->mosq, true);
+        }
     }
     pthread_mutex_lock(&c->lock);
     c->threaded = 0;
