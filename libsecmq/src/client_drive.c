@@ -331,7 +331,11 @@ void secmq__drive_stop(secmq_client *c, int force)
     if (t != NULL && secmq__tunnel_on_thread(t)) {
         /* From a callback on the tunnel thread: just stop driving. */
         atomic_store(&d->halt, 1);
-    } else if (!force) {
+    } else if (force) {
+        /* A hook blocked in a callback (a full delivery queue) finishes
+         * that callback but reads no further packet. */
+        atomic_store(&d->halt, 1);
+    } else {
         /* Until the loop ends (after a disconnect), unbounded like
          * libmosquitto's pthread_join. Without a tunnel (never connected)
          * nothing runs the loop: a disconnect is its end. */
