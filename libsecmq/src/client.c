@@ -5,7 +5,8 @@
  * libmosquitto: creation, connect (plain, or through the TLS tunnel of
  * tunnel.c), callbacks, subscribe, loops. This is the only file that sees
  * libmosquitto and MOSQ_ERR_* codes; they are mapped to SECMQ_E_* here.
- * Configuration copies, sealing and the publish path are client_*.c's.
+ * Configuration copies, sealing and the publish path are client_*.c's; the
+ * loops (secmq_client_loop*) are client_drive.c's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -70,6 +71,11 @@ static int map_mosq(int mrc)
     default:
         return SECMQ_E_PROTOCOL;
     }
+}
+
+int secmq__client_map_mosq(int mrc)
+{
+    return map_mosq(mrc);
 }
 
 /* CONNACK return code (3.1.1) or reason code (5) -> SECMQ code. */
@@ -773,126 +779,6 @@ int secmq_client_unsubscribe(secmq_client *c, int *mid, const char *filter)
     mrc = mosquitto_unsubscribe_v5(c->mosq, mid, filter, NULL);
     secmq__drive_kick(c);
     return map_mosq(mrc);
-}
-
-/* ---- loops ---- */
-
-static int is_threaded(secmq_client *c)
-{
-    int t;
-
-    pthread_mutex_lock(&c->lock);
-    t = c->threaded;
-    pthread_mutex_unlock(&c->lock);
-    return t;
-}
-
-/* After libmosquitto reports a lost link, return the cause we recorded. */
-static int loop_result(secmq_client *c, int mrc)
-{
-    int rc = map_mosq(mrc);
-
-    if (rc == SECMQ_E_CONN_LOST || rc == SECMQ_E_IO ||
-        (rc == SECMQ_E_PROTOCOL && atomic_load(&c->qos2_refused))) {
-        pthread_mutex_lock(&c->lock);
-        if (c->result < 0) {
-            rc = c->result;
-        }
-        pthread_mutex_unlock(&c->lock);
-    }
-    return rc;
-}
-
-int secmq_client_loop(secmq_client *c, int timeout_ms)
-{
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    if (is_threaded(c)) {
-        return SECMQ_E_STATE;
-    }
-    return loop_result(c, mosquitto_loop(c->mosq, timeout_ms, 1));
-}
-
-int secmq_client_loop_forever(secmq_client *c)
-{
-    int mrc;
-
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    if (is_threaded(c)) {
-        return SECMQ_E_STATE;
-    }
-    mrc = mosquitto_loop_forever(c->mosq, -1, 1);
-    if (mrc == MOSQ_ERR_NO_CONN) {
-        return SECMQ_E_STATE;
-    }
-    return loop_result(c, mrc);
-}
-
-int secmq_client_loop_start(secmq_client *c)
-{
-    int mrc;
-
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    pthread_mutex_lock(&c->lock);
-    if (c->threaded) {
-        pthread_mutex_unlock(&c->lock);
-        return SECMQ_E_STATE;
-    }
-    c->threaded = 1;
-    pthread_mutex_unlock(&c->lock);
-    if (c->drive != NULL) {
-        /* TLS: the tunnel thread, which carries every byte anyway, runs
-         * the loop too (client_drive.c): one thread wakes per message,
-         * not two. */
-        secmq__drive_start(c);
-        return SECMQ_OK;
-    }
-    if (c->outbox != NULL) {
-        /* loop_start refuses a handle marked as threaded; it marks it
-         * itself (see secmq_client_set_outbox). */
-        mosquitto_threaded_set(c->mosq, false);
-    }
-    mrc = mosquitto_loop_start(c->mosq);
-    if (mrc != MOSQ_ERR_SUCCESS) {
-        if (c->outbox != NULL) {
-            mosquitto_threaded_set(c->mosq, true);
-        }
-        pthread_mutex_lock(&c->lock);
-        c->threaded = 0;
-        pthread_mutex_unlock(&c->lock);
-        return mrc == MOSQ_ERR_INVAL ? SECMQ_E_STATE : map_mosq(mrc);
-    }
-    return SECMQ_OK;
-}
-
-int secmq_client_loop_stop(secmq_client *c, int force)
-{
-    int mrc;
-
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    if (!is_threaded(c)) {
-        return SECMQ_E_STATE;
-    }
-    if (secmq__drive_active(c)) {
-        secmq__drive_stop(c, force);
-        mrc = MOSQ_ERR_SUCCESS;
-    } else {
-        mrc = mosquitto_loop_stop(c->mosq, force ? true : false);
-        if (c->outbox != NULL) {
-            mosquitto_threaded_set(c->mosq, true);
-        }
-    }
-    pthread_mutex_lock(&c->lock);
-    c->threaded = 0;
-    pthread_mutex_unlock(&c->lock);
-    return mrc == MOSQ_ERR_SUCCESS ? SECMQ_OK : SECMQ_E_STATE;
 }
 
 /* ---- introspection ---- */

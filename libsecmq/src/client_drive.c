@@ -1,13 +1,13 @@
 /*
- * client_drive.c -- libmosquitto's threaded loop, run by the TLS tunnel's
- * thread.
+ * client_drive.c -- the client's loops (secmq_client_loop*), and over TLS
+ * libmosquitto's threaded loop run by the tunnel's thread.
  *
  * Over TLS every byte already passes through the tunnel thread, so
  * secmq_client_loop_start() does not start libmosquitto's own thread: the
  * tunnel thread polls libmosquitto's socket too and calls its external-loop
  * functions, doing what mosquitto_loop_forever() (libmosquitto 2.0.11,
  * lib/loop.c) would do, one thread and fewer wake-ups per message. The
- * plain transport and the application-driven loops do not come here.
+ * plain transport and the application-driven loops use libmosquitto's own.
  */
 #include <errno.h>
 #include <limits.h>
@@ -381,4 +381,125 @@ void secmq__drive_connack(secmq_client *c)
     if (secmq__drive_active(c)) {
         c->drive->reconnects = 0;
     }
+}
+
+/* ---- loops ---- */
+
+static int is_threaded(secmq_client *c)
+{
+    int t;
+
+    pthread_mutex_lock(&c->lock);
+    t = c->threaded;
+    pthread_mutex_unlock(&c->lock);
+    return t;
+}
+
+/* After libmosquitto reports a lost link, return the cause we recorded. */
+static int loop_result(secmq_client *c, int mrc)
+{
+    int rc = secmq__client_map_mosq(mrc);
+
+    if (rc == SECMQ_E_CONN_LOST || rc == SECMQ_E_IO ||
+        (rc == SECMQ_E_PROTOCOL && atomic_load(&c->qos2_refused))) {
+        pthread_mutex_lock(&c->lock);
+        if (c->result < 0) {
+            rc = c->result;
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    return rc;
+}
+
+int secmq_client_loop(secmq_client *c, int timeout_ms)
+{
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (is_threaded(c)) {
+        return SECMQ_E_STATE;
+    }
+    return loop_result(c, mosquitto_loop(c->mosq, timeout_ms, 1));
+}
+
+int secmq_client_loop_forever(secmq_client *c)
+{
+    int mrc;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (is_threaded(c)) {
+        return SECMQ_E_STATE;
+    }
+    mrc = mosquitto_loop_forever(c->mosq, -1, 1);
+    if (mrc == MOSQ_ERR_NO_CONN) {
+        return SECMQ_E_STATE;
+    }
+    return loop_result(c, mrc);
+}
+
+int secmq_client_loop_start(secmq_client *c)
+{
+    int mrc;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->threaded) {
+        pthread_mutex_unlock(&c->lock);
+        return SECMQ_E_STATE;
+    }
+    c->threaded = 1;
+    pthread_mutex_unlock(&c->lock);
+    if (c->drive != NULL) {
+        /* TLS: the tunnel thread, which carries every byte anyway, runs
+         * the loop too (client_drive.c): one thread wakes per message,
+         * not two. */
+        secmq__drive_start(c);
+        return SECMQ_OK;
+    }
+    if (c->outbox != NULL) {
+        /* loop_start refuses a handle marked as threaded; it marks it
+         * itself (see secmq_client_set_outbox). */
+        mosquitto_threaded_set(c->mosq, false);
+    }
+    mrc = mosquitto_loop_start(c->mosq);
+    if (mrc != MOSQ_ERR_SUCCESS) {
+        if (c->outbox != NULL) {
+            mosquitto_threaded_set(c->mosq, true);
+        }
+        pthread_mutex_lock(&c->lock);
+        c->threaded = 0;
+        pthread_mutex_unlock(&c->lock);
+        return mrc == MOSQ_ERR_INVAL ? SECMQ_E_STATE
+                                     : secmq__client_map_mosq(mrc);
+    }
+    return SECMQ_OK;
+}
+
+int secmq_client_loop_stop(secmq_client *c, int force)
+{
+    int mrc;
+
+    if (c == NULL) {
+        return SECMQ_E_INVAL;
+    }
+    if (!is_threaded(c)) {
+        return SECMQ_E_STATE;
+    }
+    if (secmq__drive_active(c)) {
+        secmq__drive_stop(c, force);
+        mrc = MOSQ_ERR_SUCCESS;
+    } else {
+        mrc = mosquitto_loop_stop(c->mosq, force ? true : false);
+        if (c->outbox != NULL) {
+            mosquitto_threaded_set(c->mosq, true);
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    c->threaded = 0;
+    pthread_mutex_unlock(&c->lock);
+    return mrc == MOSQ_ERR_SUCCESS ? SECMQ_OK : SECMQ_E_STATE;
 }

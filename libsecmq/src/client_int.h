@@ -5,8 +5,8 @@
  * client.c (the libmosquitto adapter, the only file that includes
  * mosquitto.h), client_config.c, client_seal.c, client_deliver.c,
  * client_rcpt.c and client_outbox.c, client_qos2.c, client_drive.c (the
- * only other file that calls libmosquitto: its loop on the tunnel
- * thread). Nothing
+ * loops; with client.c the only file that calls libmosquitto's loop
+ * functions). Nothing
  * here is public API; libmosquitto's types stay opaque outside client.c.
  */
 #ifndef SECMQ_CLIENT_INT_H
@@ -126,6 +126,8 @@ struct secmq_client {
 int secmq__client_publish_direct(secmq_client *c, int *mid, const char *topic,
                                  const void *payload, size_t payloadlen,
                                  int qos, int retain);
+/* A MOSQ_ERR_* code as the SECMQ_E_* code it means. */
+int secmq__client_map_mosq(int mrc);
 /* SECMQ_OK if libmosquitto would accept topic for PUBLISH, else
  * SECMQ_E_INVAL with a detail in c->err. */
 int secmq__client_check_topic(secmq_client *c, const char *topic);

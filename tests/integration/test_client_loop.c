@@ -112,7 +112,8 @@ static int wait_acks(int n, int timeout_ms)
 }
 
 /* A TLS client of sam's (keepalive in seconds), connected, without the
- * loop started yet. Returns a SECMQ code. */
+ * loop started yet. Returns a SECMQ code; on failure the check failed and
+ * t is freed. */
 static int make_client(tu_client *t, const char *prefix, int keepalive)
 {
     secmq_config cfg;
@@ -127,7 +128,9 @@ static int make_client(tu_client *t, const char *prefix, int keepalive)
         rc = secmq_client_connect(t->c);
     }
     if (rc != SECMQ_OK) {
-        fprintf(stderr, "%s: %s: %s\n", prefix, tu_rc_name(rc), tu_errmsg(t));
+        check_fail(__FILE__, __LINE__, "%s: %s: %s", prefix, tu_rc_name(rc),
+                   tu_errmsg(t));
+        tu_client_free(t);
     }
     return rc;
 }
@@ -149,8 +152,6 @@ static void test_no_loop_thread(void)
     char name[32];
 
     if (make_client(&t, "loop-one", 60) != SECMQ_OK) {
-        CHECK(0);
-        tu_client_free(&t);
         return;
     }
     /* The tunnel thread exists since connect. */
@@ -191,8 +192,6 @@ static void test_idle_and_keepalive(void)
     int acks;
 
     if (make_client(&t, "loop-idle", 5) != SECMQ_OK) {
-        CHECK(0);
-        tu_client_free(&t);
         return;
     }
     start = tu_now_ms();
@@ -227,8 +226,6 @@ static void test_stop_from_callback(void)
     int acks;
 
     if (make_client(&t, "loop-cb", 60) != SECMQ_OK) {
-        CHECK(0);
-        tu_client_free(&t);
         return;
     }
     CHECK_RC(secmq_client_loop_start(t.c), SECMQ_OK);
