@@ -189,6 +189,8 @@ static int hook_prepare(void *ctx, short *events, int *timeout_ms)
  * makes on_message wait for the delivery thread, and the tunnel stops
  * reading from the broker meanwhile, which is the intended back-pressure.
  */
+/* 1 if libmosquitto wrote to its socket or closed it (in external-loop
+ * mode it writes only in loop_write), so the tunnel reads its end now. */
 static int hook_run(void *ctx, short revents)
 {
     secmq__drive *d = ctx;
@@ -205,7 +207,6 @@ static int hook_run(void *ctx, short revents)
     d->started = 1;
     d->reconnect_at = 0;
     if (revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
-        moved = 1;
         for (int k = 0; k < READ_BURST; k++) {
             errno = 0;
             mrc = mosquitto_loop_read(mosq, 1);
@@ -219,7 +220,7 @@ static int hook_run(void *ctx, short revents)
         }
     }
     if (atomic_load(&d->halt)) {
-        return moved;
+        return 0;
     }
     /* Keep-alive before the write, so a PINGREQ it queues goes out now. */
     errno = 0;

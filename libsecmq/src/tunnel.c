@@ -339,7 +339,7 @@ static void drive_woke(secmq__tunnel *t, const struct pollfd *k)
 }
 
 /* Run the driver (revents: what poll saw on its descriptor, POLLIN after
- * bytes reached libmosquitto). 1 if it read or wrote, so libmosquitto's
+ * bytes reached libmosquitto). 1 if it wrote or closed, so libmosquitto's
  * end may hold output for us, else 0 (also without a driver). */
 static int drive_run(secmq__tunnel *t, short revents)
 {

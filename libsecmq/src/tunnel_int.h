@@ -63,7 +63,8 @@ typedef struct secmq__tunnel_driver {
     int (*prepare)(void *ctx, short *events, int *timeout_ms);
     /* After each poll (revents: what it saw on the descriptor, 0 for
      * none), and with POLLIN as soon as the tunnel handed bytes to the
-     * descriptor's peer. Return 1 if it read or wrote, else 0. */
+     * descriptor's peer. Return 1 if it wrote to the descriptor or closed
+     * it (its peer may have bytes or an end to read now), else 0. */
     int (*run)(void *ctx, short revents);
 } secmq__tunnel_driver;
 
