@@ -3,10 +3,10 @@
  *
  * Implements the connection side of the secmq_client API on top of Debian's
  * libmosquitto: creation, connect (plain, or through the TLS tunnel of
- * tunnel.c), callbacks, subscribe, loops. This is the only file that sees
- * libmosquitto and MOSQ_ERR_* codes; they are mapped to SECMQ_E_* here.
- * Configuration copies, sealing and the publish path are client_*.c's; the
- * loops (secmq_client_loop*) are client_drive.c's.
+ * tunnel.c), callbacks, subscribe. It and client_drive.c (the loops,
+ * secmq_client_loop*) are the only files that see libmosquitto and
+ * MOSQ_ERR_* codes; they are mapped to SECMQ_E_* here. Configuration
+ * copies, sealing and the publish path are client_*.c's.
  */
 #include <errno.h>
 #include <limits.h>
