@@ -23,11 +23,12 @@
  *    thread at any time after secmq_client_connect() succeeded, including
  *    from inside callbacks; _errmsg(), _tls_info() and _id() at any time
  *    from any thread.
- *  - Callbacks run on the thread that drives the network loop: the thread
- *    started by secmq_client_loop_start(), or the caller of
- *    secmq_client_loop(), secmq_client_loop_forever() and
- *    secmq_client_wait_connected(). They never run on the internal TLS tunnel
- *    thread and never run concurrently with each other for one client.
+ *  - Callbacks run on the thread that drives the network loop: after
+ *    secmq_client_loop_start(), the client's internal TLS tunnel thread
+ *    (TLS transport) or the thread libmosquitto started (plain transport);
+ *    otherwise the caller of secmq_client_loop(), secmq_client_loop_forever()
+ *    and secmq_client_wait_connected(). They never run concurrently with
+ *    each other for one client.
  *    Exception: with a keyring, on_message and on_open_failure run on the
  *    client's delivery thread (secmq_client_set_keyring), one at a time,
  *    in arrival order, and may overlap the loop thread's callbacks. No
@@ -685,16 +686,23 @@ SECMQ_API int secmq_client_loop(secmq_client *c, int timeout_ms);
 SECMQ_API int secmq_client_loop_forever(secmq_client *c);
 
 /*
- * secmq_client_loop_start -- run loop_forever's work on a new thread.
- * Call it after secmq_client_connect() succeeded.
+ * secmq_client_loop_start -- run loop_forever's work in the background:
+ * keep-alive, reconnects with backoff, callbacks. Over TLS the client's
+ * tunnel thread (which carries the TLS connection) does it and no thread is
+ * started; over plain TCP libmosquitto starts its own thread. Callbacks run
+ * on that thread. Call it after secmq_client_connect() succeeded (over TLS
+ * it may also come first: the loop begins once connect made the tunnel).
  * Returns SECMQ_OK, SECMQ_E_STATE (already running), SECMQ_E_NOMEM.
  */
 SECMQ_API int secmq_client_loop_start(secmq_client *c);
 
 /*
- * secmq_client_loop_stop -- stop the threaded loop and join its thread.
- * With force 0, waits until secmq_client_disconnect() has been called (by any
- * thread); with force 1, stops at once. Must not be called from a callback.
+ * secmq_client_loop_stop -- stop the background loop (and join its thread
+ * over plain TCP). With force 0, waits until secmq_client_disconnect() has
+ * been called (by any thread) and the loop ended, which it does once the
+ * DISCONNECT is written; with force 1, stops at once. Must not be called
+ * from a callback over plain TCP; over TLS a callback may call it: the loop
+ * stops after that callback, whatever force says.
  * Returns SECMQ_OK or SECMQ_E_STATE (no threaded loop).
  */
 SECMQ_API int secmq_client_loop_stop(secmq_client *c, int force);

@@ -3,9 +3,10 @@
  *
  * Implements the connection side of the secmq_client API on top of Debian's
  * libmosquitto: creation, connect (plain, or through the TLS tunnel of
- * tunnel.c), callbacks, subscribe, loops. This is the only file that sees
- * libmosquitto and MOSQ_ERR_* codes; they are mapped to SECMQ_E_* here.
- * Configuration copies, sealing and the publish path are client_*.c's.
+ * tunnel.c), callbacks, subscribe. It and client_drive.c (the loops,
+ * secmq_client_loop*) are the only files that see libmosquitto and
+ * MOSQ_ERR_* codes; they are mapped to SECMQ_E_* here. Configuration
+ * copies, sealing and the publish path are client_*.c's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -72,6 +73,11 @@ static int map_mosq(int mrc)
     }
 }
 
+int secmq__client_map_mosq(int mrc)
+{
+    return map_mosq(mrc);
+}
+
 /* CONNACK return code (3.1.1) or reason code (5) -> SECMQ code. */
 static int map_connack(int reason, const char **why)
 {
@@ -119,7 +125,8 @@ static void set_state(secmq_client *c, enum secmq__conn_state st, int result)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* ---- libmosquitto callbacks (run on the loop thread) ---- */
+/* ---- libmosquitto callbacks (run on the loop thread: over TLS with
+ * secmq_client_loop_start, the tunnel thread; see client_drive.c) ---- */
 
 static void cb_connect(struct mosquitto *mosq, void *obj, int reason, int flags,
                        const mosquitto_property *props)
@@ -146,6 +153,9 @@ static void cb_connect(struct mosquitto *mosq, void *obj, int reason, int flags,
     pthread_mutex_lock(&c->lock);
     c->refused = rc != SECMQ_OK;
     pthread_mutex_unlock(&c->lock);
+    if (reason == 0) {
+        secmq__drive_connack(c);
+    }
     if (c->on_connect != NULL) {
         c->on_connect(c, c->user, rc, reason, flags & 1);
     }
@@ -187,6 +197,7 @@ static void cb_disconnect(struct mosquitto *mosq, void *obj, int mrc,
         failure = SECMQ_E_QOS_UNSUPPORTED;
         /* Every reconnect would resend the QoS 2 message and end alike:
          * stop here (the loops return; see secmq.h, on_disconnect). */
+        atomic_store(&c->mosq_disc, 1);
         (void)mosquitto_disconnect_v5(c->mosq, 0, NULL);
     }
     if (!refused && mrc != MOSQ_ERR_SUCCESS) {
@@ -371,6 +382,9 @@ static int setup_mosquitto(secmq_client *c, const secmq_config *cfg)
             return map_mosq(mrc);
         }
     }
+    /* client_drive.c computes the same backoff when it runs the loop. */
+    c->reconnect_min_s = cfg->reconnect_min_s;
+    c->reconnect_max_s = cfg->reconnect_max_s;
     mosquitto_reconnect_delay_set(c->mosq, (unsigned)cfg->reconnect_min_s,
                                   (unsigned)cfg->reconnect_max_s, true);
     mosquitto_connect_v5_callback_set(c->mosq, cb_connect);
@@ -424,6 +438,7 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
     }
     atomic_init(&c->qos2_sent, 0);
     atomic_init(&c->mosq_logging, 0);
+    atomic_init(&c->mosq_disc, 0);
     c->log_level = SECMQ_LOG_DEBUG;
     atomic_init(&c->qos2_last_puback, 0);
     atomic_init(&c->qos2_refused, 0);
@@ -437,7 +452,9 @@ int secmq_client_new(secmq_client **out, const secmq_config *cfg, void *user)
     c->log.fn = log_forward;
     c->log.ctx = c;
     if ((rc = secmq__client_copy_config(c, cfg)) != SECMQ_OK ||
-        (rc = setup_mosquitto(c, cfg)) != SECMQ_OK) {
+        (rc = setup_mosquitto(c, cfg)) != SECMQ_OK ||
+        (c->transport == SECMQ_TRANSPORT_TLS &&
+         (rc = secmq__drive_new(c)) != SECMQ_OK)) {
         if (new_errmsg[0] == '\0') {
             snprintf(new_errmsg, sizeof new_errmsg, "%s", secmq_strerror(rc));
         }
@@ -462,7 +479,11 @@ void secmq_client_free(secmq_client *c)
     if (threaded) {
         /* After secmq_client_disconnect() the loop thread ends by itself
          * once DISCONNECT is written; let it, so nothing queued is lost. */
-        mosquitto_loop_stop(c->mosq, requested ? false : true);
+        if (secmq__drive_active(c)) {
+            secmq__drive_stop(c, requested ? 0 : 1);
+        } else {
+            mosquitto_loop_stop(c->mosq, requested ? false : true);
+        }
     }
     /* The loop is stopped, so nothing is queued any more: deliver what
      * is (callbacks may still use the client, so before it goes). */
@@ -481,6 +502,7 @@ void secmq_client_free(secmq_client *c)
      * commits what was queued and closes the file. */
     secmq__outbox_free(c->outbox);
     secmq__tunnel_free(c->tunnel);
+    secmq__drive_free(c);
     secmq__tls_ctx_free(c->tls);
     secmq__client_free_config(c);
     secmq__client_free_plain(c);
@@ -530,6 +552,8 @@ static int connect_tls(secmq_client *c)
         if (rc != SECMQ_OK) {
             return rc;
         }
+        /* loop_start may have come first. */
+        secmq__drive_attach(c);
     }
     /* Handshake here, on the caller's thread, so that a wrong CA or host
      * name is reported by this call and not by a later callback. */
@@ -540,7 +564,11 @@ static int connect_tls(secmq_client *c)
     if (rc != SECMQ_OK) {
         return rc;
     }
+    atomic_store(&c->mosq_disc, 0);
     rc = map_mosq(mqtt_connect(c, secmq__tunnel_path(c->tunnel), 0));
+    /* A running loop writes the queued CONNECT (and, until now, had no
+     * socket to poll). */
+    secmq__drive_kick(c);
     if (rc != SECMQ_OK) {
         /* The broker may reject the session right after the handshake (a
          * TLS 1.3 broker that wants a client certificate says so then); the
@@ -671,7 +699,9 @@ int secmq_client_disconnect(secmq_client *c)
     }
     /* Pending receipts go out before the DISCONNECT (best effort). */
     (void)secmq__crcpt_pump(c, 1);
+    atomic_store(&c->mosq_disc, 1);
     mrc = mosquitto_disconnect_v5(c->mosq, 0, NULL);
+    secmq__drive_kick(c);
     pthread_mutex_lock(&c->lock);
     c->disconnect_requested = mrc == MOSQ_ERR_SUCCESS;
     c->state = ST_IDLE;
@@ -698,6 +728,7 @@ int secmq__client_publish_direct(secmq_client *c, int *mid, const char *topic,
     }
     mrc = mosquitto_publish_v5(c->mosq, mid, topic, (int)payloadlen, payload,
                                qos, retain ? true : false, NULL);
+    secmq__drive_kick(c);
     if (mrc == MOSQ_ERR_NO_CONN && qos > 0) {
         /* libmosquitto queued it and sends it after the reconnect. */
         return SECMQ_OK;
@@ -728,126 +759,26 @@ int secmq__client_check_topic(secmq_client *c, const char *topic)
 int secmq_client_subscribe(secmq_client *c, int *mid, const char *filter,
                            int qos)
 {
+    int mrc;
+
     if (c == NULL || filter == NULL || qos < 0 || qos > 2) {
         return SECMQ_E_INVAL;
     }
-    return map_mosq(mosquitto_subscribe_v5(c->mosq, mid, filter, qos, 0, NULL));
+    mrc = mosquitto_subscribe_v5(c->mosq, mid, filter, qos, 0, NULL);
+    secmq__drive_kick(c);
+    return map_mosq(mrc);
 }
 
 int secmq_client_unsubscribe(secmq_client *c, int *mid, const char *filter)
 {
+    int mrc;
+
     if (c == NULL || filter == NULL) {
         return SECMQ_E_INVAL;
     }
-    return map_mosq(mosquitto_unsubscribe_v5(c->mosq, mid, filter, NULL));
-}
-
-/* ---- loops ---- */
-
-static int is_threaded(secmq_client *c)
-{
-    int t;
-
-    pthread_mutex_lock(&c->lock);
-    t = c->threaded;
-    pthread_mutex_unlock(&c->lock);
-    return t;
-}
-
-/* After libmosquitto reports a lost link, return the cause we recorded. */
-static int loop_result(secmq_client *c, int mrc)
-{
-    int rc = map_mosq(mrc);
-
-    if (rc == SECMQ_E_CONN_LOST || rc == SECMQ_E_IO ||
-        (rc == SECMQ_E_PROTOCOL && atomic_load(&c->qos2_refused))) {
-        pthread_mutex_lock(&c->lock);
-        if (c->result < 0) {
-            rc = c->result;
-        }
-        pthread_mutex_unlock(&c->lock);
-    }
-    return rc;
-}
-
-int secmq_client_loop(secmq_client *c, int timeout_ms)
-{
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    if (is_threaded(c)) {
-        return SECMQ_E_STATE;
-    }
-    return loop_result(c, mosquitto_loop(c->mosq, timeout_ms, 1));
-}
-
-int secmq_client_loop_forever(secmq_client *c)
-{
-    int mrc;
-
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    if (is_threaded(c)) {
-        return SECMQ_E_STATE;
-    }
-    mrc = mosquitto_loop_forever(c->mosq, -1, 1);
-    if (mrc == MOSQ_ERR_NO_CONN) {
-        return SECMQ_E_STATE;
-    }
-    return loop_result(c, mrc);
-}
-
-int secmq_client_loop_start(secmq_client *c)
-{
-    int mrc;
-
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    pthread_mutex_lock(&c->lock);
-    if (c->threaded) {
-        pthread_mutex_unlock(&c->lock);
-        return SECMQ_E_STATE;
-    }
-    c->threaded = 1;
-    pthread_mutex_unlock(&c->lock);
-    if (c->outbox != NULL) {
-        /* loop_start refuses a handle marked as threaded; it marks it
-         * itself (see secmq_client_set_outbox). */
-        mosquitto_threaded_set(c->mosq, false);
-    }
-    mrc = mosquitto_loop_start(c->mosq);
-    if (mrc != MOSQ_ERR_SUCCESS) {
-        if (c->outbox != NULL) {
-            mosquitto_threaded_set(c->mosq, true);
-        }
-        pthread_mutex_lock(&c->lock);
-        c->threaded = 0;
-        pthread_mutex_unlock(&c->lock);
-        return mrc == MOSQ_ERR_INVAL ? SECMQ_E_STATE : map_mosq(mrc);
-    }
-    return SECMQ_OK;
-}
-
-int secmq_client_loop_stop(secmq_client *c, int force)
-{
-    int mrc;
-
-    if (c == NULL) {
-        return SECMQ_E_INVAL;
-    }
-    if (!is_threaded(c)) {
-        return SECMQ_E_STATE;
-    }
-    mrc = mosquitto_loop_stop(c->mosq, force ? true : false);
-    if (c->outbox != NULL) {
-        mosquitto_threaded_set(c->mosq, true);
-    }
-    pthread_mutex_lock(&c->lock);
-    c->threaded = 0;
-    pthread_mutex_unlock(&c->lock);
-    return mrc == MOSQ_ERR_SUCCESS ? SECMQ_OK : SECMQ_E_STATE;
+    mrc = mosquitto_unsubscribe_v5(c->mosq, mid, filter, NULL);
+    secmq__drive_kick(c);
+    return map_mosq(mrc);
 }
 
 /* ---- introspection ---- */

@@ -4,7 +4,9 @@
  * The client struct and the few calls the files make to each other:
  * client.c (the libmosquitto adapter, the only file that includes
  * mosquitto.h), client_config.c, client_seal.c, client_deliver.c,
- * client_rcpt.c and client_outbox.c, client_qos2.c. Nothing
+ * client_rcpt.c and client_outbox.c, client_qos2.c, client_drive.c (the
+ * loops; with client.c the only file that calls libmosquitto's loop
+ * functions). Nothing
  * here is public API; libmosquitto's types stay opaque outside client.c.
  */
 #ifndef SECMQ_CLIENT_INT_H
@@ -18,7 +20,8 @@
 #include "tls_int.h"
 #include "tunnel_int.h"
 
-struct mosquitto; /* only client.c looks inside */
+struct mosquitto;                         /* only client.c looks inside */
+typedef struct secmq__drive secmq__drive; /* client_drive.c */
 
 enum secmq__conn_state {
     ST_IDLE = 0,       /* never connected, or after a requested disconnect */
@@ -45,7 +48,8 @@ struct secmq_client {
     int port;
     int keepalive;
     int connect_timeout_ms;
-    int mqtt5;               /* cfg->protocol is SECMQ_MQTT_5 */
+    int reconnect_min_s, reconnect_max_s; /* the backoff's bounds */
+    int mqtt5;                            /* cfg->protocol is SECMQ_MQTT_5 */
     uint32_t session_expiry; /* MQTT 5 Session Expiry Interval sent in
                                 CONNECT (0: none is sent) */
 
@@ -53,6 +57,11 @@ struct secmq_client {
     secmq__log log;
     secmq__tls_ctx *tls;
     secmq__tunnel *tunnel;
+    /* TLS only: libmosquitto's loop run by the tunnel thread (loop_start). */
+    secmq__drive *drive;
+    /* A mosquitto_disconnect was called since the last connect: the state
+     * libmosquitto keeps (disconnected) and offers no getter for. */
+    atomic_int mosq_disc;
 
     secmq_connect_cb on_connect;
     secmq_disconnect_cb on_disconnect;
@@ -117,12 +126,41 @@ struct secmq_client {
 int secmq__client_publish_direct(secmq_client *c, int *mid, const char *topic,
                                  const void *payload, size_t payloadlen,
                                  int qos, int retain);
+/* A MOSQ_ERR_* code as the SECMQ_E_* code it means. */
+int secmq__client_map_mosq(int mrc);
 /* SECMQ_OK if libmosquitto would accept topic for PUBLISH, else
  * SECMQ_E_INVAL with a detail in c->err. */
 int secmq__client_check_topic(secmq_client *c, const char *topic);
 /* Mark the handle threaded: publishes from other threads only queue, the
  * loop thread writes (needed once an outbox's commit thread hands rows). */
 void secmq__client_threaded_set(secmq_client *c);
+
+/* ---- client_drive.c: libmosquitto's loop on the tunnel thread ---- */
+
+/* Make c->drive (TLS clients, at creation). SECMQ_OK or SECMQ_E_NOMEM. */
+int secmq__drive_new(secmq_client *c);
+/* Free c->drive (after secmq__drive_stop). NULL drive is a no-op. */
+void secmq__drive_free(secmq_client *c);
+/* secmq_client_loop_start over TLS: mark libmosquitto threaded (it only
+ * queues), reset the reconnect backoff and let the tunnel thread run the
+ * loop, now or once connect makes the tunnel. c->drive must exist and no
+ * loop run. */
+void secmq__drive_start(secmq_client *c);
+/* Attach the running loop to c->tunnel once it exists (connect_tls). */
+void secmq__drive_attach(secmq_client *c);
+/* secmq_client_loop_stop over TLS: force 0 waits (unbounded, like a
+ * thread join) until the loop ended, which it does after a disconnect;
+ * force 1 stops it now. From a callback on the tunnel thread it stops
+ * driving at once, whatever force says. The handle stays threaded only
+ * with an outbox. */
+void secmq__drive_stop(secmq_client *c, int force);
+/* 1 while the tunnel thread runs the loop (between start and stop). */
+int secmq__drive_active(const secmq_client *c);
+/* After queueing a packet in libmosquitto from any thread: wake the tunnel
+ * thread if it sleeps (a system call only then). No-op when not active. */
+void secmq__drive_kick(secmq_client *c);
+/* An accepted CONNACK (loop thread): reset the backoff's counter. */
+void secmq__drive_connack(secmq_client *c);
 
 /* ---- client_config.c ---- */
 

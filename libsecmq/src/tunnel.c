@@ -5,8 +5,10 @@
  * a socket, so it connects to a unix socket of ours instead (port 0). One
  * thread accepts each (re)connection, checks with SO_PEERCRED that it comes
  * from this very process, pairs it with a verified TLS session to the broker
- * and copies bytes both ways until either side closes. It never runs
- * application callbacks; TLS itself is tls.c's business.
+ * and copies bytes both ways until either side closes. With a driver
+ * (secmq__tunnel_drive) the same thread also runs libmosquitto's loop, so
+ * application callbacks run here then; this file only polls the driver's
+ * descriptor and calls its hooks. TLS itself is tls.c's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,7 +44,12 @@ struct secmq__tunnel {
     char dir[PATH_MAX];
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int listen_fd;
-    int wake[2]; /* self-pipe: wakes the thread to stop */
+    int wake[2];              /* self-pipe: wakes the thread to stop */
+    int kick_fd;              /* eventfd: wakes the thread for the driver */
+    atomic_int sleeping;      /* the thread is in (or about to enter) poll */
+    pthread_mutex_t drv_lock; /* held by the thread around driver hooks */
+    const secmq__tunnel_driver *drv; /* guarded by drv_lock; NULL: none */
+    atomic_int has_drv;              /* drv != NULL, read without the lock */
     pthread_t thread;
     int thread_started;
     atomic_int stop;
@@ -92,6 +100,7 @@ typedef struct pump_state {
     int u_closed; /* libmosquitto closed its end */
     int u_hup;    /* hang-up seen while data was still pending */
     int end;      /* broker-side result to report once down is flushed */
+    int handed;   /* bytes reached libmosquitto since the driver last ran */
 } pump_state;
 
 /* Largest TLS record plaintext; a read into less room could split one. */
@@ -136,6 +145,7 @@ static int send_down(secmq__tunnel *t, int ufd, pump_state *s)
     ssize_t n = send(ufd, t->down + s->down_off, want, MSG_NOSIGNAL);
 
     if (n > 0) {
+        s->handed = 1;
         s->down_off += (size_t)n;
         if (s->down_off == s->down_len) {
             s->down_len = s->down_off = 0;
@@ -285,6 +295,67 @@ static void poll_seen(pump_state *s, secmq__tls_conn *conn,
     }
 }
 
+/* ---- the driver's hooks (libmosquitto's loop, client_drive.c) ---- */
+
+/* Before a poll: the kick descriptor into *k, the driver's descriptor (or
+ * -1) and events into *d, and its deadline lowers *timeout. The thread is
+ * marked asleep BEFORE the driver looks at libmosquitto's queue (in
+ * prepare): secmq__tunnel_kick() explains why. */
+static void drive_prepare(secmq__tunnel *t, struct pollfd *d, struct pollfd *k,
+                          int *timeout)
+{
+    d->fd = -1;
+    d->events = d->revents = 0;
+    k->fd = t->kick_fd;
+    k->events = POLLIN;
+    k->revents = 0;
+    atomic_store(&t->sleeping, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load(&t->has_drv)) {
+        return;
+    }
+    pthread_mutex_lock(&t->drv_lock);
+    if (t->drv != NULL) {
+        int due = -1;
+        short ev = 0;
+        d->fd = t->drv->prepare(t->drv->ctx, &ev, &due);
+        d->events = ev;
+        if (due >= 0 && (*timeout < 0 || due < *timeout)) {
+            *timeout = due;
+        }
+    }
+    pthread_mutex_unlock(&t->drv_lock);
+}
+
+/* After a poll: awake again; take the kick if one came. */
+static void drive_woke(secmq__tunnel *t, const struct pollfd *k)
+{
+    atomic_store(&t->sleeping, 0);
+    if (k->revents & POLLIN) {
+        uint64_t v;
+        ssize_t r = read(t->kick_fd, &v, sizeof v);
+        (void)r; /* EAGAIN: another round took it */
+    }
+}
+
+/* Run the driver (revents: what poll saw on its descriptor, POLLIN after
+ * bytes reached libmosquitto). 1 if it wrote or closed, so libmosquitto's
+ * end may hold output for us, else 0 (also without a driver). */
+static int drive_run(secmq__tunnel *t, short revents)
+{
+    int moved = 0;
+
+    if (!atomic_load_explicit(&t->has_drv, memory_order_relaxed)) {
+        return 0;
+    }
+    pthread_mutex_lock(&t->drv_lock);
+    if (t->drv != NULL) {
+        moved = t->drv->run(t->drv->ctx, revents);
+    }
+    pthread_mutex_unlock(&t->drv_lock);
+    return moved;
+}
+
 /* Copy until either side closes. SECMQ_OK for a clean end (libmosquitto
  * closed, or the tunnel stops), otherwise the broker-side failure.
  * When the tunnel is told to stop, it first drains: what libmosquitto wrote
@@ -292,13 +363,13 @@ static void poll_seen(pump_state *s, secmq__tls_conn *conn,
  * broker, for at most the connect timeout. */
 static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
 {
-    pump_state s = {0, 0, 0, 0, 0, 1, 1, 0, 0, 0};
+    pump_state s = {0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0};
     int tfd = secmq__tls_fd(conn);
     int64_t drain_until = 0;
 
     secmq__tls_lazy_recv(conn, 1);
     for (;;) {
-        struct pollfd p[3];
+        struct pollfd p[5];
         int done = 1; /* 1 = keep going */
         int timeout = -1;
         int moved;
@@ -320,6 +391,14 @@ static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
         if (done != 1) {
             return done;
         }
+        if (s.handed) {
+            /* Let libmosquitto read what it got now, without a poll, and
+             * take its answers (PUBACKs) in the same round. */
+            s.handed = 0;
+            if (drive_run(t, POLLIN)) {
+                s.u_in = 1;
+            }
+        }
         if (moved) {
             continue;
         }
@@ -332,11 +411,19 @@ static int pump(secmq__tunnel *t, int ufd, secmq__tls_conn *conn)
         p[2].fd = drain_until != 0 ? -1 : t->wake[0];
         p[2].events = POLLIN;
         p[0].revents = p[1].revents = p[2].revents = 0;
-        if (poll(p, 3, timeout) < 0 && errno != EINTR) {
+        drive_prepare(t, &p[4], &p[3], &timeout);
+        if (poll(p, 5, timeout) < 0 && errno != EINTR) {
+            drive_woke(t, &p[3]);
             return secmq__err_set(&t->own_err, SECMQ_E_IO, "tunnel: poll: %s",
                                   strerror(errno));
         }
+        drive_woke(t, &p[3]);
         poll_seen(&s, conn, &p[0], &p[1]);
+        /* Also when only a kick or the deadline woke us: the driver writes
+         * what other threads queued and runs keep-alive. */
+        if (drive_run(t, p[4].revents)) {
+            s.u_in = 1;
+        }
     }
 }
 
@@ -383,18 +470,30 @@ static void *tunnel_main(void *arg)
     secmq__tunnel *t = arg;
 
     while (!atomic_load(&t->stop)) {
-        struct pollfd p[2] = {{t->listen_fd, POLLIN, 0},
-                              {t->wake[0], POLLIN, 0}};
+        struct pollfd p[4] = {{t->listen_fd, POLLIN, 0},
+                              {t->wake[0], POLLIN, 0},
+                              {-1, 0, 0},
+                              {-1, 0, 0}};
+        int timeout = -1;
         int ufd;
 
-        if (poll(p, 2, -1) < 0) {
+        /* Between connections the driver still runs: it reads the close
+         * of a connection whose dial failed, and reconnects on time. */
+        drive_prepare(t, &p[3], &p[2], &timeout);
+        if (poll(p, 4, timeout) < 0) {
+            drive_woke(t, &p[2]);
             if (errno == EINTR) {
                 continue;
             }
             break;
         }
+        drive_woke(t, &p[2]);
         if (p[1].revents != 0) {
             break;
+        }
+        (void)drive_run(t, p[3].revents);
+        if (!(p[0].revents & (POLLIN | POLLERR | POLLHUP))) {
+            continue;
         }
         ufd = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (ufd < 0) {
@@ -467,8 +566,12 @@ int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls, int timeout_ms,
     t->timeout_ms = timeout_ms;
     t->listen_fd = -1;
     t->wake[0] = t->wake[1] = -1;
+    t->kick_fd = -1;
     atomic_init(&t->stop, 0);
+    atomic_init(&t->sleeping, 0);
+    atomic_init(&t->has_drv, 0);
     pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_init(&t->drv_lock, NULL);
     pthread_cond_init(&t->idle, NULL);
     secmq__err_init(&t->own_err);
     t->up = malloc(TUNNEL_BUF);
@@ -479,6 +582,12 @@ int secmq__tunnel_new(secmq__tunnel **out, secmq__tls_ctx *tls, int timeout_ms,
     }
     if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
         rc = secmq__err_set(err, SECMQ_E_IO, "tunnel: pipe: %s",
+                            strerror(errno));
+        goto err;
+    }
+    t->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (t->kick_fd < 0) {
+        rc = secmq__err_set(err, SECMQ_E_IO, "tunnel: eventfd: %s",
                             strerror(errno));
         goto err;
     }
@@ -522,8 +631,12 @@ void secmq__tunnel_free(secmq__tunnel *t)
         close(t->wake[0]);
         close(t->wake[1]);
     }
+    if (t->kick_fd >= 0) {
+        close(t->kick_fd);
+    }
     pthread_cond_destroy(&t->idle);
     pthread_mutex_destroy(&t->lock);
+    pthread_mutex_destroy(&t->drv_lock);
     secmq__err_destroy(&t->own_err);
     free(t->up);
     free(t->down);
@@ -607,4 +720,52 @@ int secmq__tunnel_info(secmq__tunnel *t, secmq_tls_info *info)
     secmq__tls_info(t->tls, t->active, info);
     pthread_mutex_unlock(&t->lock);
     return rc;
+}
+
+void secmq__tunnel_drive(secmq__tunnel *t, const secmq__tunnel_driver *d)
+{
+    if (t->thread_started && pthread_equal(pthread_self(), t->thread)) {
+        /* From inside a hook (a callback): this thread holds drv_lock. */
+        t->drv = d;
+        atomic_store(&t->has_drv, d != NULL);
+        return;
+    }
+    /* Once the lock is ours, the thread is in no hook, and it takes the
+     * lock again before the next one: after this, d is not called. */
+    pthread_mutex_lock(&t->drv_lock);
+    t->drv = d;
+    atomic_store(&t->has_drv, d != NULL);
+    pthread_mutex_unlock(&t->drv_lock);
+    if (d != NULL) {
+        secmq__tunnel_kick(t); /* it may sleep in a poll without d */
+    }
+}
+
+/*
+ * Why no wake-up is lost, though most kicks make no system call: the
+ * thread stores sleeping = 1, then (seq_cst fence) asks the driver what to
+ * poll for, which reads libmosquitto's queue (want_write); a kicker has
+ * queued its packet before this call, then (seq_cst fence) reads
+ * sleeping. Two seq_cst fences order the two store-then-load pairs in one
+ * total order, so at least one side sees the other's store: either the
+ * thread sees the packet (and polls for POLLOUT, which is ready at once),
+ * or the kicker sees sleeping == 1 and writes the eventfd, which stays
+ * readable until the thread reads it, even if written before poll() was
+ * entered. The same holds for has_drv set by secmq__tunnel_drive(). The
+ * exchange lets only one kicker per sleep pay for the write; the thread
+ * stores 0 itself when it wakes for any other reason.
+ */
+void secmq__tunnel_kick(secmq__tunnel *t)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&t->sleeping) && atomic_exchange(&t->sleeping, 0)) {
+        uint64_t one = 1;
+        ssize_t w = write(t->kick_fd, &one, sizeof one);
+        (void)w; /* EAGAIN: the counter is full, the thread will wake */
+    }
+}
+
+int secmq__tunnel_on_thread(const secmq__tunnel *t)
+{
+    return t->thread_started && pthread_equal(pthread_self(), t->thread);
 }

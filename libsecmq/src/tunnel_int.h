@@ -48,4 +48,43 @@ int secmq__tunnel_take_failure(secmq__tunnel *t, secmq__err *err);
 /* Describe the current TLS session. SECMQ_OK or SECMQ_E_NO_CONN. */
 int secmq__tunnel_info(secmq__tunnel *t, secmq_tls_info *info);
 
+/*
+ * A driver: someone else's event loop that the tunnel thread runs in its
+ * own polls (libmosquitto's, client_drive.c), so one thread serves both.
+ * The hooks run on the tunnel thread only, one at a time, and may call
+ * secmq__tunnel_drive() and secmq__tunnel_kick(); they must not block on
+ * the tunnel's other work.
+ */
+typedef struct secmq__tunnel_driver {
+    void *ctx; /* BORROWED: passed to the hooks */
+    /* Before each poll: return the descriptor to poll (or -1) and its
+     * events in *events; set *timeout_ms to when run must be called again
+     * at the latest (-1: no deadline). */
+    int (*prepare)(void *ctx, short *events, int *timeout_ms);
+    /* After each poll (revents: what it saw on the descriptor, 0 for
+     * none), and with POLLIN as soon as the tunnel handed bytes to the
+     * descriptor's peer. Return 1 if it wrote to the descriptor or closed
+     * it (its peer may have bytes or an end to read now), else 0. */
+    int (*run)(void *ctx, short revents);
+} secmq__tunnel_driver;
+
+/*
+ * Let the tunnel thread run d (BORROWED, must stay valid until cleared) in
+ * both of its polls, or stop running any driver (d NULL). When this returns
+ * the previous driver's hooks are not running and will not run again;
+ * called from a hook (on the tunnel thread), the current hook finishes but
+ * no other follows.
+ */
+void secmq__tunnel_drive(secmq__tunnel *t, const secmq__tunnel_driver *d);
+
+/*
+ * Wake the tunnel thread if it sleeps in a poll, so its driver looks again
+ * at what it may write. Any thread; costs a system call only when the
+ * thread sleeps (the proof is at its definition in tunnel.c).
+ */
+void secmq__tunnel_kick(secmq__tunnel *t);
+
+/* 1 on the tunnel thread (inside a driver hook), else 0. */
+int secmq__tunnel_on_thread(const secmq__tunnel *t);
+
 #endif
