@@ -51,8 +51,10 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 if [ "$sanitize" -eq 1 ]; then
   scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DSECMQ_SANITIZE=ON
   # intercept_tls_get_addr=0: GCC 12's LeakSanitizer tracer can crash at
-  # exit without it (python/tests/asan_run.py says why).
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:intercept_tls_get_addr=0 \
+  # exit without it (python/tests/asan_run.py says why). handle_sigill=1:
+  # UBSan runs in trap mode (cmake/SecmqWarnings.cmake), a finding is an
+  # illegal instruction whose stack AddressSanitizer then prints.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:intercept_tls_get_addr=0:handle_sigill=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" \
       -LE 'fuzz|package|cluster|web' -E '^(deps_script|test_identity_rotate)$'

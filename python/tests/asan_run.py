@@ -9,9 +9,10 @@ otherwise), and judge the sanitizers' report.
 
 The child runs with PYTHONMALLOC=malloc (Python's objects then live in
 malloc'ed blocks LeakSanitizer scans, so what a live Python object
-points to is reachable), ASAN_OPTIONS detect_leaks=1 and
-abort_on_error=1, and UBSan halting on the first error. Leak detection
-stays on: LeakSanitizer reports at the interpreter's exit, where Python
+points to is reachable), ASAN_OPTIONS detect_leaks=1, abort_on_error=1
+and handle_sigill=1 (UBSan's trap mode stops the child with SIGILL and
+ASan prints the stack; with its runtime, UBSan halts on the first
+error). Leak detection stays on: LeakSanitizer reports at the interpreter's exit, where Python
 and its extension modules may leave blocks of their own unfreed (e.g.
 _cffi_backend's under pytest). This runner reads that report and fails
 when
@@ -195,8 +196,10 @@ def main():
     env = dict(os.environ)
     env["LD_PRELOAD"] = a.preload
     env["PYTHONMALLOC"] = "malloc"
+    # handle_sigill: UBSan's trap mode (cmake/SecmqWarnings.cmake) stops
+    # at an illegal instruction; AddressSanitizer then prints the stack.
     env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=1:" \
-        "malloc_context_size=30:" + NO_TLS_GET_ADDR
+        "handle_sigill=1:malloc_context_size=30:" + NO_TLS_GET_ADDR
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     boot = BOOT.format(keep=a.keep_preload or a.children_no_leaks,
                        children_no_leaks=a.children_no_leaks, marker=MARKER)
