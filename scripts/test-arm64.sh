@@ -20,6 +20,7 @@
 # SECMQ_ARM64_ROOT: where the unpacked packages go (default
 # /var/cache/secmq-arm64). SECMQ_NATIVE_BUILD: the amd64 build the interop
 # test pairs with (default build). SECMQ_APT_LOCK_TIMEOUT: as in deps.sh.
+# SECMQ_TEST_JOBS: tests run at once by ctest (default 3 per core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # missing_packages ARCH PKG... (deps.sh does not run its main when sourced).
@@ -256,12 +257,15 @@ build() {
 # not in this project's code; the native passes keep the default.
 run_suite() {
   local dir=$1
-  local count
+  local count jobs=${SECMQ_TEST_JOBS:-$((3 * $(nproc)))}
+  case "$jobs" in
+    '' | *[!0-9]* | 0) die "SECMQ_TEST_JOBS must be a positive number" ;;
+  esac
   count=$(ctest --test-dir "$dir" -N -LE 'fuzz|cluster|web' | sed -n 's/^Total Tests: //p')
   [ "${count:-0}" -gt 0 ] || die "ctest in $dir lists no tests"
   echo "secmq: running $count tests of $dir under qemu-user" >&2
   SECMQ_TEST_PW_COST=1:64K \
-    ctest --test-dir "$dir" -LE 'fuzz|cluster|web' --output-on-failure -j"$((2 * $(nproc)))" ||
+    ctest --test-dir "$dir" -LE 'fuzz|cluster|web' --output-on-failure -j"$jobs" ||
     die "the arm64 test suite failed ($dir, see above)"
 }
 
@@ -293,7 +297,7 @@ main() {
       --deps-only) deps_only=1 ;;
       --no-interop) interop=0 ;;
       -h | --help)
-        sed -n '2,23s/^# \{0,1\}//p' "$0"
+        sed -n '2,24s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
       -*) die "unknown option '$1' (try --help)" ;;
