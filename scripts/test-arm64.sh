@@ -257,9 +257,9 @@ build() {
 # not in this project's code; the native passes keep the default.
 run_suite() {
   local dir=$1
-  # Two tests per core, not three as in test.sh's native passes: under
-  # qemu the pass is CPU-bound (a program's start alone costs ~30 ms of
-  # emulation), three per core made it slower (335 -> 353 s, 2 cores).
+  # Two tests per core: under qemu the pass is CPU-bound (a program's
+  # start alone costs ~30 ms of emulation); three per core made it slower
+  # (335 -> 353 s, 2 cores).
   local count jobs=${SECMQ_ARM64_TEST_JOBS:-$((2 * $(nproc)))}
   case "$jobs" in
     '' | *[!0-9]* | 0) die "SECMQ_ARM64_TEST_JOBS must be a positive number" ;;
