@@ -364,6 +364,9 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual([(r["row"], r["period_ms"]) for r in doc["rows"]],
                          [("static", 0), ("epoch 1s", 1000),
                           ("epoch 1h", 3600000)])
+        # --quick: the 1 s row's grace is 5 s (a slow subscriber on a busy
+        # machine must not find its keys erased); the 1 h row's default.
+        self.assertEqual(doc["rows"][1]["grace_ms"], 5000)
         base = doc["rows"][0]["msgs_per_s"]
         for r in doc["rows"]:
             self.assertGreater(r["messages"], 0, r)

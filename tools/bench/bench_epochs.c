@@ -43,6 +43,12 @@
 #define EP_STEPS_QUICK 20000L
 #define EP_DURATION_S 3.0
 #define EP_DURATION_QUICK_S 1.2
+/* --quick runs as a smoke test on busy machines: up to EP_AHEAD messages
+ * wait in flight, and a subscriber slowed below EP_AHEAD msgs/s would open
+ * the newest after their 1 s epoch's key was erased (key_expired, by
+ * design). A grace of 5 s keeps the run about cost, not load; the steps
+ * and erasures still come every second. */
+#define EP_GRACE_QUICK_MS 5000u
 
 /* What libsecmq derives per step (libsecmq/src/ratchet.c, envelope.c). */
 #define EP_RATCHET_CTX "secmqrat"
@@ -58,9 +64,10 @@ static const struct ep_kind {
     {"epoch 1h", "bench/ep1h", 3600000u, SECMQ_EPOCH_GRACE_DEFAULT_MS}};
 
 struct ep_opts {
-    long count;        /* messages per row; 0: send for duration_s */
-    double duration_s; /* sending time of a row */
-    long steps;        /* ratchet steps timed */
+    long count;           /* messages per row; 0: send for duration_s */
+    double duration_s;    /* sending time of a row */
+    long steps;           /* ratchet steps timed */
+    uint32_t grace_1s_ms; /* grace of the 1 s row */
     int repeat;
     int json;
     int keep;
@@ -126,7 +133,15 @@ static void ep_sub(secmq_client *c, void *user, int mid, int n, const int *g)
 
 /* sam and alice in dir; sam owns one channel per kind (alice the
  * subscriber), alice imports sam and the three grants. 0 or -1. */
-static int ep_keyrings(const char *dir, char *err, size_t errlen)
+/* The grace of row k: the 1 s row's from the options. */
+static uint32_t ep_grace(const struct ep_opts *o, int k)
+{
+    return ep_kinds[k].period_ms == 1000u ? o->grace_1s_ms
+                                          : ep_kinds[k].grace_ms;
+}
+
+static int ep_keyrings(const struct ep_opts *o, const char *dir, char *err,
+                       size_t errlen)
 {
     char text[512], a[BENCH_PATH_BYTES], sam[BENCH_PATH_BYTES];
     char sam_pub[BENCH_PATH_BYTES], alice_pub[BENCH_PATH_BYTES];
@@ -164,7 +179,7 @@ static int ep_keyrings(const char *dir, char *err, size_t errlen)
     spec.n_subscribers = 1;
     files[0] = sam_pub;
     for (int k = 0; k < EP_KINDS; k++) {
-        secmq_channel_ratchet r = {ep_kinds[k].period_ms, ep_kinds[k].grace_ms};
+        secmq_channel_ratchet r = {ep_kinds[k].period_ms, ep_grace(o, k)};
         snprintf(text, sizeof text, "grants-%d", k);
         if (bench_path_join(a, dir, text, err, errlen) != 0 ||
             bench_path_join(grants[k], a, "alice.grant", err, errlen) != 0) {
@@ -505,6 +520,9 @@ static const char ep_usage[] =
     "Options:\n"
     "  --duration S  sending time of a row (default 3; --quick 1.2, still\n"
     "                across an epoch boundary of the 1 s row)\n"
+    "  --quick       a short run (--duration 1.2, --steps 20000) with a\n"
+    "                grace of 5 s for the 1 s row: a busy machine's slow\n"
+    "                subscriber must not find its keys erased\n"
     "  --count N     messages per row instead of a duration\n"
     "  --steps N     ratchet steps timed (default 200000; --quick 20000)\n"
     "  --repeat R    runs of every row, interleaved, each run starting at\n"
@@ -589,6 +607,9 @@ static int ep_parse(struct ep_opts *o, int argc, char **argv)
     if (quick && !steps) {
         o->steps = EP_STEPS_QUICK;
     }
+    if (quick) {
+        o->grace_1s_ms = EP_GRACE_QUICK_MS;
+    }
     return 0;
 }
 
@@ -617,8 +638,8 @@ static void ep_report(const struct ep_opts *o, const struct ep_row *rows,
                    "\"max\":%.0f,\"ratio\":%.3f,\"cpu_us_per_msg\":%.2f,"
                    "\"broker_cpu_us_per_msg\":%.2f,\"epochs\":%ld}",
                    k ? "," : "", ep_kinds[k].name, ep_kinds[k].period_ms,
-                   ep_kinds[k].grace_ms, r->sent, r->arrived, r->refused,
-                   r->seconds, r->msgs_s, r->rate_min, r->rate_max,
+                   ep_grace(o, k), r->sent, r->arrived, r->refused, r->seconds,
+                   r->msgs_s, r->rate_min, r->rate_max,
                    base > 0 ? r->msgs_s / base : 0.0, r->cpu_us, r->broker_us,
                    r->epochs_min);
         }
@@ -665,8 +686,11 @@ static void ep_report(const struct ep_opts *o, const struct ep_row *rows,
 int bench_epochs_main(int argc, char **argv)
 {
     char err[BENCH_ERR_BYTES], certs[BENCH_PATH_BYTES], dir[BENCH_PATH_BYTES];
-    struct ep_opts o = {0, EP_DURATION_S,        EP_STEPS, 1, 0,
-                        0, "/usr/sbin/mosquitto"};
+    struct ep_opts o = {.duration_s = EP_DURATION_S,
+                        .steps = EP_STEPS,
+                        .grace_1s_ms = 1000u,
+                        .repeat = 1,
+                        .mosquitto = "/usr/sbin/mosquitto"};
     struct ep_row runs[EP_KINDS][BENCH_MAX_REPEAT], rows[EP_KINDS];
     double step_ns[BENCH_MAX_REPEAT], catchup[BENCH_MAX_REPEAT], load[3];
     bench_broker br;
@@ -694,7 +718,7 @@ int bench_epochs_main(int argc, char **argv)
         bench_mkdtemp(dir, "secmq-bench-epochs", err, sizeof err) != 0) {
         goto out;
     }
-    if (ep_keyrings(dir, err, sizeof err) != 0) {
+    if (ep_keyrings(&o, dir, err, sizeof err) != 0) {
         goto out;
     }
     for (int r = 0; r < o.repeat; r++) {
