@@ -58,16 +58,18 @@
 static const struct ep_kind {
     const char *name, *topic;
     uint32_t period_ms, grace_ms; /* period 0: a static key */
+    uint32_t quick_grace_ms;      /* the grace with --quick */
 } ep_kinds[EP_KINDS] = {
-    {"static", "bench/static", 0, 0},
-    {"epoch 1s", "bench/ep1s", 1000u, 1000u},
-    {"epoch 1h", "bench/ep1h", 3600000u, SECMQ_EPOCH_GRACE_DEFAULT_MS}};
+    {"static", "bench/static", 0, 0, 0},
+    {"epoch 1s", "bench/ep1s", 1000u, 1000u, EP_GRACE_QUICK_MS},
+    {"epoch 1h", "bench/ep1h", 3600000u, SECMQ_EPOCH_GRACE_DEFAULT_MS,
+     SECMQ_EPOCH_GRACE_DEFAULT_MS}};
 
 struct ep_opts {
-    long count;           /* messages per row; 0: send for duration_s */
-    double duration_s;    /* sending time of a row */
-    long steps;           /* ratchet steps timed */
-    uint32_t grace_1s_ms; /* grace of the 1 s row */
+    long count;        /* messages per row; 0: send for duration_s */
+    double duration_s; /* sending time of a row */
+    long steps;        /* ratchet steps timed */
+    int quick;         /* the kinds' quick_grace_ms */
     int repeat;
     int json;
     int keep;
@@ -131,15 +133,14 @@ static void ep_sub(secmq_client *c, void *user, int mid, int n, const int *g)
 
 /* ---- keyrings ---------------------------------------------------------- */
 
-/* sam and alice in dir; sam owns one channel per kind (alice the
- * subscriber), alice imports sam and the three grants. 0 or -1. */
-/* The grace of row k: the 1 s row's from the options. */
+/* The grace of row k's channel in this run. */
 static uint32_t ep_grace(const struct ep_opts *o, int k)
 {
-    return ep_kinds[k].period_ms == 1000u ? o->grace_1s_ms
-                                          : ep_kinds[k].grace_ms;
+    return o->quick ? ep_kinds[k].quick_grace_ms : ep_kinds[k].grace_ms;
 }
 
+/* sam and alice in dir; sam owns one channel per kind (alice the
+ * subscriber), alice imports sam and the three grants. 0 or -1. */
 static int ep_keyrings(const struct ep_opts *o, const char *dir, char *err,
                        size_t errlen)
 {
@@ -607,9 +608,7 @@ static int ep_parse(struct ep_opts *o, int argc, char **argv)
     if (quick && !steps) {
         o->steps = EP_STEPS_QUICK;
     }
-    if (quick) {
-        o->grace_1s_ms = EP_GRACE_QUICK_MS;
-    }
+    o->quick = quick;
     return 0;
 }
 
@@ -688,7 +687,6 @@ int bench_epochs_main(int argc, char **argv)
     char err[BENCH_ERR_BYTES], certs[BENCH_PATH_BYTES], dir[BENCH_PATH_BYTES];
     struct ep_opts o = {.duration_s = EP_DURATION_S,
                         .steps = EP_STEPS,
-                        .grace_1s_ms = 1000u,
                         .repeat = 1,
                         .mosquitto = "/usr/sbin/mosquitto"};
     struct ep_row runs[EP_KINDS][BENCH_MAX_REPEAT], rows[EP_KINDS];
