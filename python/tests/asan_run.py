@@ -12,10 +12,10 @@ malloc'ed blocks LeakSanitizer scans, so what a live Python object
 points to is reachable), ASAN_OPTIONS detect_leaks=1, abort_on_error=1
 and handle_sigill=1 (UBSan's trap mode stops the child with SIGILL and
 ASan prints the stack; with its runtime, UBSan halts on the first
-error). Leak detection stays on: LeakSanitizer reports at the interpreter's exit, where Python
-and its extension modules may leave blocks of their own unfreed (e.g.
-_cffi_backend's under pytest). This runner reads that report and fails
-when
+error). Leak detection stays on: LeakSanitizer reports at the
+interpreter's exit, where Python and its extension modules may leave
+blocks of their own unfreed (e.g. _cffi_backend's under pytest). This
+runner reads that report and fails when
 
   - the script did not return or exit 0 (the child writes its status
     just before the interpreter exits), or the process ended non-zero
