@@ -405,6 +405,7 @@ static void *dq_main(void *arg)
     int64_t next;
     struct timespec ts;
 
+    (void)pthread_setname_np(pthread_self(), "secmq-deliver");
     pthread_mutex_lock(&q->mu);
     for (;;) {
         next = hold_until(q);

@@ -669,6 +669,7 @@ static void *ticker_main(void *arg)
     uint64_t now, due, prev;
     int said = 0;
 
+    (void)pthread_setname_np(pthread_self(), "secmq-epochs");
     pthread_mutex_lock(&kr->tick_mu);
     while (!kr->tick_stop) {
         now = secmq__unix_ms();

@@ -178,6 +178,7 @@ void *secmq__outbox_commit_main(void *arg)
     struct report fails[16];
     secmq__obrow *rows = ob->rows_buf;
 
+    (void)pthread_setname_np(pthread_self(), "secmq-outbox");
     pthread_mutex_lock(&ob->lock);
     for (;;) {
         struct entry *batch;

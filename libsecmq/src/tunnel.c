@@ -469,6 +469,7 @@ static void *tunnel_main(void *arg)
 {
     secmq__tunnel *t = arg;
 
+    (void)pthread_setname_np(pthread_self(), "secmq-tunnel");
     while (!atomic_load(&t->stop)) {
         struct pollfd p[4] = {{t->listen_fd, POLLIN, 0},
                               {t->wake[0], POLLIN, 0},

@@ -103,6 +103,13 @@ static void *run_share(void *arg)
     return NULL;
 }
 
+/* run_share on a thread of its own, named for top -H and ps -L. */
+static void *share_thread(void *arg)
+{
+    (void)pthread_setname_np(pthread_self(), "secmq-hash");
+    return run_share(arg);
+}
+
 int secmq__xfer_leaves(const secmq__leaf_job *job, unsigned threads, int *err)
 {
     struct share sh[SECMQ__LEAF_THREADS_MAX];
@@ -137,7 +144,7 @@ int secmq__xfer_leaves(const secmq__leaf_job *job, unsigned threads, int *err)
      * cannot be started. */
     for (unsigned t = 1; t < threads; t++) {
         sh[t].started =
-            pthread_create(&sh[t].tid, NULL, run_share, &sh[t]) == 0;
+            pthread_create(&sh[t].tid, NULL, share_thread, &sh[t]) == 0;
     }
     run_share(&sh[0]);
     for (unsigned t = 1; t < threads; t++) {

@@ -88,6 +88,19 @@ def nothing(q, wait=0.5):
     raise AssertionError("unexpected %r" % (item,))
 
 
+def threads_named(name):
+    """How many threads of this process have the name the library gave
+    them (/proc/self/task/*/comm: what top -H and ps -L show)."""
+    n = 0
+    for t in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/comm" % t) as fh:
+                n += fh.read().strip() == name
+        except OSError:
+            pass        # a thread that ended meanwhile
+    return n
+
+
 class ClientMixin:
     """For a BrokerTestCase: secmq.Client objects against self.broker,
     closed at cleanup. The library's tunnel sockets go under the

@@ -3,12 +3,12 @@ the tools and a paho client: sealed Python -> secmq-sub shows the
 sender, secmq-pub -> Python shows msg.sender, paho sees only envelopes
 (checked with tests/harness/keys.py, written from docs/PROTOCOL.md)."""
 
-import os
 import time
 
 import pytest  # noqa: F401
 
-from pyclient import ClientMixin, get, nothing, secmq  # noqa: I100
+from pyclient import (ClientMixin, get, nothing, secmq,  # noqa: I100
+                      threads_named, wait_until)
 import keys  # noqa: E402 (tests/harness, put on sys.path by pyclient)
 from keys import E2ETestCase  # noqa: E402
 
@@ -97,17 +97,10 @@ class PythonE2E(ClientMixin, E2ETestCase):
     def test_open_threads(self):
         """set_open_threads(3): three verify threads (named secmq-verify)
         open sam's signed messages, delivered in order with the sender;
-        values outside 0..64 and a call after connect() refused."""
-        def verify_threads():
-            n = 0
-            for t in os.listdir("/proc/self/task"):
-                try:
-                    with open("/proc/self/task/%s/comm" % t) as fh:
-                        n += fh.read().strip() == "secmq-verify"
-                except OSError:
-                    pass        # a thread that ended meanwhile
-            return n
-        before = verify_threads()
+        values outside 0..64 and a call after connect() refused. The
+        client's network and delivery threads have their names too."""
+        names = ("secmq-verify", "secmq-tunnel", "secmq-deliver")
+        before = {n: threads_named(n) for n in names}
         c, rec = self.keyed("alice", connect=False)
         for bad in (65, -1, 2.0, True):
             with self.assertRaises(secmq.InvalidArgumentError):
@@ -125,7 +118,12 @@ class PythonE2E(ClientMixin, E2ETestCase):
         self.assertEqual([(m.payload, m.sender) for m in got],
                          [(b"one", "sam"), (b"two", "sam"),
                           (b"three", "sam")])
-        self.assertEqual(verify_threads() - before, 3)
+        want = {"secmq-verify": 3, "secmq-tunnel": 1, "secmq-deliver": 1}
+        # Each thread names itself once it runs.
+        wait_until(lambda: all(threads_named(n) - before[n] == k
+                               for n, k in want.items()), 5)
+        for n, k in want.items():
+            self.assertEqual(threads_named(n) - before[n], k, n)
 
     def test_sync_interval_holds_a_burst(self):
         """set_sync_interval(1 s): sam's first message is committed and

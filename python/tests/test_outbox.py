@@ -16,7 +16,8 @@ import textwrap
 
 import pytest  # noqa: F401
 
-from pyclient import ClientMixin, get, nothing, secmq, wait_until
+from pyclient import (ClientMixin, get, nothing, secmq, threads_named,
+                      wait_until)
 from testcase import BrokerTestCase  # noqa: E402
 import broker as brokermod  # noqa: E402
 
@@ -63,7 +64,12 @@ class Outbox(ClientMixin, BrokerTestCase):
     def test_broker_away_then_back(self):
         sub, srec = self.subscriber()
         path = os.path.join(self.broker.dir, "outbox.db")
+        before = threads_named("secmq-outbox")
         pub, prec = self.client(user="sam", outbox=path)
+        # The outbox's commit thread, by its name (top -H, ps -L), which
+        # it gives itself once it runs.
+        self.assertTrue(wait_until(
+            lambda: threads_named("secmq-outbox") - before == 1, 5))
         delivered = []
         pub.on_delivered = lambda c, u, row, rc: delivered.append((row, rc))
         since = self.broker.log_size()

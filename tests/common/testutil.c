@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -518,6 +519,36 @@ long long tu_now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tu_threads_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    char path[300], comm[64];
+    FILE *f;
+    int n = 0;
+
+    if (d == NULL) {
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        f = fopen(path, "r");
+        if (f == NULL) {
+            continue; /* a thread that just ended */
+        }
+        if (fgets(comm, sizeof comm, f) != NULL) {
+            comm[strcspn(comm, "\n")] = '\0';
+            n += strcmp(comm, name) == 0;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
 }
 
 const char *tu_id(const char *prefix)

@@ -121,6 +121,9 @@ const char *tu_errmsg(tu_client *t);
 void tu_sleep_ms(int ms);
 /* Monotonic clock in ms. */
 long long tu_now_ms(void);
+/* How many threads of this process are named name (/proc/self/task/N/comm,
+ * what top -H shows); -1 when /proc cannot be read. */
+int tu_threads_named(const char *name);
 
 /* A unique client id "<prefix>-<pid>-<n>" in a static rotating buffer. */
 const char *tu_id(const char *prefix);

@@ -10,7 +10,10 @@ secmq_auth.so plugin and mosquitto's password_file + acl_file): every
 broker x transport x QoS row, arrived == sent, a publish no rule allows did
 not arrive, good logins accepted and wrong ones refused, ACL costs and
 plugin/acl-file ratios are numbers; every throughput row carries the CPU
-time per message. And `--suite file --quick`: files arrive, and each size
+time per message, and the rows their CPU per message by thread: the
+library's named threads (secmq-tunnel, secmq-deliver, secmq-verify) where
+the transport runs them, libmosquitto's for the mosq-* rows, together no
+more than the process. And `--suite file --quick`: files arrive, and each size
 reports both ends' peak RSS and CPU time (also per chunk). And `--suite
 python --quick`: the Python package against paho-mqtt, both QoS rows with
 positive rates and their ratio, run with the build's library; a missing
@@ -113,6 +116,7 @@ class BenchSmoke(unittest.TestCase):
                 r["cpu_self_us_per_msg"],
                 r["cpu_self"] * r["seconds"] / r["arrived"] * 1e6,
                 delta=r["cpu_self_us_per_msg"] * 0.5 + 1, msg=key)
+            self.check_threads(key, r, doc["machine"]["cores"])
 
         tls = {e["transport"]: e for e in doc["tls"]}
         self.assertEqual(set(tls), {"mosq-tls", "secmq-tls"})
@@ -131,6 +135,24 @@ class BenchSmoke(unittest.TestCase):
         for t in doc["targets"]:
             self.assertIsInstance(t["value"], (int, float), t)
             self.assertIsInstance(t["met"], bool, t)
+
+    def check_threads(self, key, r, cores):
+        """A row's CPU by thread name: the client threads that did the
+        row's work are there, by the names the library gives them, and
+        the threads together used no more than the whole process."""
+        th = r["cpu_threads_us_per_msg"]
+        t = key[0]
+        want = {"mosquitto loop"} if t.startswith("mosq-") else {
+            "secmq-tunnel"}
+        if t in ("secmq-signed", "secmq-mac"):
+            want.add("secmq-deliver")
+        if t == "secmq-signed" and cores > 1:
+            want.add("secmq-verify")
+        for name in want:
+            self.assertGreater(th.get(name, 0), 0, (key, name, th))
+        # schedstat (threads) and getrusage (process) count the same time.
+        self.assertLessEqual(sum(th.values()),
+                             r["cpu_self_us_per_msg"] * 1.1 + 2, (key, th))
 
     def test_broker_suite_quick_json(self):
         bench = os.path.join(BIN_DIR, "secmq-bench")

@@ -419,6 +419,12 @@ static void test_idle_erasure(void)
     CHECK_RC(import_files("bob", "own2.pub", "g4/bob.grant"), SECMQ_OK);
     bob = tu_keyring_open("bob");
     CHECK(bob != NULL);
+    /* The keyring's own thread, by the name top -H shows (it names itself
+     * once it runs: up to 2 s). */
+    for (int i = 0; i < 100 && tu_threads_named("secmq-epochs") != 1; i++) {
+        tu_sleep_ms(20);
+    }
+    CHECK_INT_EQ(tu_threads_named("secmq-epochs"), 1);
     snprintf(keep, sizeof keep, "%s.keep", chain_file("bob"));
     CHECK(link(chain_file("bob"), keep) == 0);
     tu_sleep_ms(2 * (int)EPOCH_MS + 300); /* nothing sealed or opened */
@@ -433,6 +439,7 @@ static void test_idle_erasure(void)
            nonzero);
     unlink(keep);
     secmq_keyring_free(bob);
+    CHECK_INT_EQ(tu_threads_named("secmq-epochs"), 0); /* joined */
 }
 
 int main(void)

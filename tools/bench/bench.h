@@ -363,6 +363,43 @@ void bench_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t deadline,
 /* CPU seconds this process used so far (all threads). */
 double bench_self_cpu_s(void);
 
+/* Threads of this process a snapshot holds at most (others are left out
+ * of the thread figures, never out of bench_self_cpu_s). */
+#define BENCH_TSNAP_MAX 128
+/* Thread names a row reports at most; later names are added to the last. */
+#define BENCH_THREAD_GROUPS 8
+/* Longest thread name, with its NUL (the kernel's TASK_COMM_LEN). */
+#define BENCH_THREAD_NAME 16
+
+/* This process's live threads: id, name and CPU time used so far. */
+typedef struct bench_tsnap {
+    size_t n;
+    struct {
+        long tid;
+        char name[BENCH_THREAD_NAME];
+        uint64_t ns;
+    } t[BENCH_TSNAP_MAX];
+} bench_tsnap;
+
+/* CPU seconds used during a row, summed over the threads of each name. */
+typedef struct bench_thread_cpu {
+    int n;
+    char name[BENCH_THREAD_GROUPS][BENCH_THREAD_NAME];
+    double s[BENCH_THREAD_GROUPS];
+} bench_thread_cpu;
+
+/* Takes a snapshot of this process's threads (/proc/self/task: each
+ * thread's schedstat run time, or its stat ticks where the kernel has no
+ * schedstat). Returns 0, or -1 when /proc cannot be read (s->n 0). */
+int bench_tsnap_take(bench_tsnap *s);
+/* What each thread name used from a to b: a thread absent from a (started
+ * since) counts from 0; one absent from b (ended since) is not counted.
+ * The names in order of first appearance in b. */
+void bench_thread_cpu_diff(const bench_tsnap *a, const bench_tsnap *b,
+                           bench_thread_cpu *out);
+/* The CPU seconds of the threads called name in t; 0 when none. */
+double bench_thread_cpu_of(const bench_thread_cpu *t, const char *name);
+
 /* ------------------------------------------------------------------------ */
 /* Measurement and results                                                  */
 /* ------------------------------------------------------------------------ */
@@ -410,6 +447,9 @@ typedef struct bench_row {
      * worst repetition's total when there are several. */
     long open_failed;
     long open_failed_by[BENCH_OPEN_REASONS];
+    /* The CPU of this process's threads during the row, by thread name
+     * (n 0: not measured). */
+    bench_thread_cpu threads;
 } bench_row;
 
 typedef struct bench_latency {

@@ -7,7 +7,9 @@
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -31,6 +33,116 @@ double bench_self_cpu_s(void)
     }
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The first line of /proc/self/task/<tid>/<file> into buf; 0 or -1. */
+static int task_line(long tid, const char *file, char *buf, size_t len)
+{
+    char path[64];
+    FILE *f;
+    int ok;
+
+    snprintf(path, sizeof path, "/proc/self/task/%ld/%s", tid, file);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    ok = fgets(buf, (int)len, f) != NULL;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+/* The CPU time thread tid used so far, in ns: schedstat's run time, or
+ * utime + stime from stat (clock ticks). 0 when neither can be read. */
+static uint64_t task_cpu_ns(long tid)
+{
+    char buf[1024];
+    unsigned long long ns, ut, st;
+    const char *p;
+    long hz = sysconf(_SC_CLK_TCK);
+
+    if (task_line(tid, "schedstat", buf, sizeof buf) == 0 &&
+        sscanf(buf, "%llu", &ns) == 1) {
+        return (uint64_t)ns;
+    }
+    /* stat: "tid (comm) state ..." with utime and stime the 14th and 15th
+     * fields; comm may hold spaces and ')', so count from the last ')'. */
+    if (task_line(tid, "stat", buf, sizeof buf) != 0 ||
+        (p = strrchr(buf, ')')) == NULL || hz <= 0 ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+               &ut, &st) != 2) {
+        return 0;
+    }
+    return (uint64_t)((ut + st) * (1000000000ull / (unsigned long long)hz));
+}
+
+int bench_tsnap_take(bench_tsnap *s)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    char *end;
+    long tid;
+
+    s->n = 0;
+    if (d == NULL) {
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL && s->n < BENCH_TSNAP_MAX) {
+        tid = strtol(de->d_name, &end, 10);
+        if (end == de->d_name || *end != '\0' ||
+            task_line(tid, "comm", s->t[s->n].name, BENCH_THREAD_NAME) != 0) {
+            continue; /* ".", "..", or a thread that just ended */
+        }
+        s->t[s->n].name[strcspn(s->t[s->n].name, "\n")] = '\0';
+        s->t[s->n].tid = tid;
+        s->t[s->n].ns = task_cpu_ns(tid);
+        s->n++;
+    }
+    closedir(d);
+    return 0;
+}
+
+void bench_thread_cpu_diff(const bench_tsnap *a, const bench_tsnap *b,
+                           bench_thread_cpu *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < b->n; i++) {
+        uint64_t before = 0;
+        int g;
+
+        for (size_t k = 0; k < a->n; k++) {
+            if (a->t[k].tid == b->t[i].tid) {
+                before = a->t[k].ns;
+                break;
+            }
+        }
+        for (g = 0; g < out->n; g++) {
+            if (strcmp(out->name[g], b->t[i].name) == 0) {
+                break;
+            }
+        }
+        if (g == out->n) {
+            if (out->n < BENCH_THREAD_GROUPS) {
+                memcpy(out->name[g], b->t[i].name, BENCH_THREAD_NAME);
+                out->n++;
+            } else {
+                g = BENCH_THREAD_GROUPS - 1;
+            }
+        }
+        if (b->t[i].ns > before) {
+            out->s[g] += (double)(b->t[i].ns - before) / 1e9;
+        }
+    }
+}
+
+double bench_thread_cpu_of(const bench_thread_cpu *t, const char *name)
+{
+    for (int g = 0; g < t->n; g++) {
+        if (strcmp(t->name[g], name) == 0) {
+            return t->s[g];
+        }
+    }
+    return 0.0;
 }
 
 /* Copies the value after "key<spaces>: " of a cpuinfo line into out. */

@@ -190,6 +190,87 @@ static void print_reasons(const bench_row *row)
     }
 }
 
+/* The threads the thread table has a column for (libmosquitto's loop
+ * thread, secmq's); the bench's own thread goes first, the rest last. */
+static const char *const thread_cols[] = {"mosquitto loop", "secmq-tunnel",
+                                          "secmq-deliver", "secmq-verify"};
+#define N_THREAD_COLS (sizeof thread_cols / sizeof thread_cols[0])
+
+/* Prints one figure of the thread table: us per message, or "-". */
+static void print_thread_us(double s, long arrived)
+{
+    double us = s > 0.0 ? bench_us_per_msg(s, arrived) : -1.0;
+
+    if (us >= 0.0) {
+        printf(" %14.1f", us);
+    } else {
+        printf(" %14s", "-");
+    }
+}
+
+/* The rows' CPU per message by thread name (row->threads). */
+static void report_threads(const bench_results *r)
+{
+    char sz[32], self[BENCH_THREAD_NAME] = "";
+    const bench_row *row;
+    double rest;
+    size_t i, c;
+    int any = 0;
+    FILE *f = fopen("/proc/self/comm", "r");
+
+    if (f != NULL) {
+        if (fgets(self, sizeof self, f) == NULL) {
+            self[0] = '\0';
+        }
+        fclose(f);
+        self[strcspn(self, "\n")] = '\0';
+    }
+    for (i = 0; i < r->nrows; i++) {
+        any |= r->rows[i].threads.n > 0;
+    }
+    if (!any) {
+        return;
+    }
+    printf("\nCPU per message by thread (us; this process's threads during "
+           "the row, by name):\n%-12s %8s %3s %14s",
+           "transport", "payload", "qos", self);
+    for (c = 0; c < N_THREAD_COLS; c++) {
+        printf(" %14s", thread_cols[c]);
+    }
+    printf(" %14s\n", "other");
+    for (i = 0; i < r->nrows; i++) {
+        row = &r->rows[i];
+        if (row->threads.n == 0) {
+            continue;
+        }
+        bench_fmt_size(sz, sizeof(sz), row->size);
+        printf("%-12s %8s %3d", bench_transport_name(row->transport), sz,
+               row->qos);
+        rest = 0.0;
+        for (int g = 0; g < row->threads.n; g++) {
+            rest += row->threads.s[g];
+        }
+        rest -= bench_thread_cpu_of(&row->threads, self);
+        print_thread_us(bench_thread_cpu_of(&row->threads, self), row->arrived);
+        for (c = 0; c < N_THREAD_COLS; c++) {
+            double s = bench_thread_cpu_of(&row->threads, thread_cols[c]);
+
+            rest -= s;
+            print_thread_us(s, row->arrived);
+        }
+        print_thread_us(rest > 1e-9 ? rest : 0.0, row->arrived);
+        printf("\n");
+    }
+    printf("(%s: the bench's thread, publishing (and sealing); mosquitto "
+           "loop: the\n mosq-* clients' network threads (libmosquitto's); "
+           "secmq-tunnel: the secmq\n clients' network threads (TLS, MQTT, "
+           "opening on the subscriber's side);\n secmq-deliver: the "
+           "subscriber's delivery thread (replay journal, group commit,\n "
+           "on_message); secmq-verify: the verify threads of signed envelopes; "
+           "both\n clients of a row together)\n",
+           self);
+}
+
 /* The sealed section of the table: ratios, open failures, Ed25519. */
 static void report_sealed(const bench_params *p, const bench_results *r)
 {
@@ -341,6 +422,7 @@ void bench_report_table(const bench_meta *m, const bench_params *p,
         }
     }
 
+    report_threads(r);
     if (have_sealed(r)) {
         report_sealed(p, r);
     }
@@ -601,7 +683,18 @@ void bench_report_json(const bench_meta *m, const bench_params *p,
             printf(", \"msgs_per_verification\": ");
             bench_json_num(per_verify(r, row));
         }
-        printf("}");
+        printf(", \"cpu_threads_us_per_msg\": {");
+        for (k = 0, rsep = ""; k < (size_t)row->threads.n; k++) {
+            if (row->threads.s[k] <= 0.0) {
+                continue; /* a thread of another transport's clients */
+            }
+            printf("%s", rsep);
+            bench_json_str(row->threads.name[k]);
+            printf(": ");
+            bench_json_num(bench_us_per_msg(row->threads.s[k], row->arrived));
+            rsep = ", ";
+        }
+        printf("}}");
     }
     json_next_array("latency", &sep);
     for (i = 0; i < r->nlat; i++) {

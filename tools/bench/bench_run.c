@@ -60,7 +60,8 @@ struct bench_pair {
     bench_sink sink;
     int sink_ready;
     char topic[96];
-    const long (*counts)[2]; /* messages per row, by size index and QoS */
+    const long (*counts)[2];  /* messages per row, by size index and QoS */
+    bench_tsnap snap0, snap1; /* this process's threads, a row's start/end */
 };
 
 const char *bench_transport_name(bench_transport t)
@@ -225,6 +226,7 @@ static int run_row(const bench_params *p, const bench_broker *broker,
     has_open = pr->sub->ops->open_counts != NULL &&
                pr->sub->ops->open_counts(pr->sub, open0) == 0;
     sink_reset(s, row_id);
+    (void)bench_tsnap_take(&pr->snap0);
     cpu0 = bench_self_cpu_s();
     bcpu0 = bench_broker_cpu_s(broker);
     t0 = bench_now_ns();
@@ -292,6 +294,9 @@ static int run_row(const bench_params *p, const bench_broker *broker,
             (double)out->arrived * (double)size / out->seconds / 1e6;
     }
     out->cpu_self_s = bench_self_cpu_s() - cpu0;
+    if (pr->snap0.n > 0 && bench_tsnap_take(&pr->snap1) == 0) {
+        bench_thread_cpu_diff(&pr->snap0, &pr->snap1, &out->threads);
+    }
     out->cpu_self = out->cpu_self_s / ((double)(end - t0) / 1e9);
     out->cpu_broker = bcpu0 >= 0.0 && bcpu1 >= 0.0
                           ? (bcpu1 - bcpu0) / ((double)(end - t0) / 1e9)
