@@ -8,8 +8,10 @@ and a suite, latency samples were taken with none lost, and every target
 row carries a value. Then the same for `--suite broker` (two brokers: the
 secmq_auth.so plugin and mosquitto's password_file + acl_file): every
 broker x transport x QoS row, arrived == sent, a publish no rule allows did
-not arrive, good logins accepted and wrong ones refused, ACL costs and
-plugin/acl-file ratios are numbers; every throughput row carries the CPU
+not arrive, good logins accepted and wrong ones refused, a short login
+flood (8 threads, 1 s) against each broker with every wrong login refused,
+every genuine one accepted and the subscriber's messages all arrived, ACL
+costs and plugin/acl-file ratios are numbers; every throughput row carries the CPU
 time per message, and the rows their CPU per message by thread: the
 library's named threads (secmq-tunnel, secmq-deliver, secmq-verify) where
 the transport runs them, libmosquitto's for the mosq-* rows, together no
@@ -171,6 +173,7 @@ class BenchSmoke(unittest.TestCase):
         run = subprocess.run([bench, "--suite", "broker", "--quick", "--json",
                               "--connects", "10", "--connect-threads", "2",
                               "--acl-iterations", "2000",
+                              "--flood-threads", "8", "--flood-seconds", "1",
                               "--mosquitto", plugin_mosquitto()],
                              stdin=subprocess.DEVNULL, capture_output=True,
                              text=True, timeout=BROKER_SUITE_TIMEOUT_S,
@@ -221,6 +224,23 @@ class BenchSmoke(unittest.TestCase):
                     self.assertEqual(c["accepted"], c["attempts"], c)
                 else:
                     self.assertEqual(c["refused"], c["attempts"], c)
+
+        # The login flood (8 threads, 1 s): every wrong login refused,
+        # every genuine one accepted, the subscriber's messages all there
+        # (its latency is the bench's figure, not asserted).
+        floods = {f["broker"]: f for f in doc["login_flood"]}
+        self.assertEqual(set(floods), set(BROKERS))
+        for f in floods.values():
+            self.assertEqual(f["threads"], 8, f)
+            self.assertGreater(f["flood"]["attempts"], 0, f)
+            self.assertEqual(f["flood"]["refused"], f["flood"]["attempts"], f)
+            self.assertEqual(f["flood"]["accepted"], 0, f)
+            self.assertGreater(f["genuine"]["attempts"], 0, f)
+            self.assertEqual(f["genuine"]["accepted"],
+                             f["genuine"]["attempts"], f)
+            self.assertGreater(f["subscriber"]["sent"], 0, f)
+            self.assertEqual(f["subscriber"]["arrived"],
+                             f["subscriber"]["sent"], f)
 
         acl = doc["acl_cost"]
         self.assertIsNotNone(acl, "built without secmq_authcore")
