@@ -30,8 +30,9 @@ package_build, run beside the other tests: it changes nothing outside B);
     test_packages.py --step install --build-dir B --source-dir S \
         --version V
 installs those packages, runs the demo and purges (test package_install,
-RUN_SERIAL as it installs into /usr; needs root: it exits 77, skipped,
-otherwise).
+beside the other tests but holding ctest's resource lock
+secmq_system_install with the tests that would see a libsecmq in /usr;
+needs root: it exits 77, skipped, otherwise).
 """
 
 import argparse
