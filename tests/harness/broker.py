@@ -106,13 +106,14 @@ def _purge_templates(base):
                 pass
 
 
-def _template(bin_dir, what, make):
-    """The directory holding template `what` for the tools in bin_dir,
-    made by make(dir) the first time (under a lock: parallel tests wait
-    for one maker) and again when older than TEMPLATE_MAX_AGE_S or made by
-    other tools."""
+def template(bin_dir, what, make, tools=("secmq-certs", "secmq-admin"),
+             max_age_s=TEMPLATE_MAX_AGE_S):
+    """The directory holding template `what` made with the tools (names in
+    bin_dir), made by make(dir) the first time (under a lock: parallel
+    tests wait for one maker) and again when older than max_age_s or made
+    by other tools (another build, or the tools rebuilt)."""
     h = hashlib.sha256(os.path.realpath(bin_dir).encode())
-    for tool in ("secmq-certs", "secmq-admin"):
+    for tool in tools:
         try:
             st = os.stat(os.path.join(bin_dir, tool))
             h.update(b"%s %d %d" % (tool.encode(), st.st_size,
@@ -127,7 +128,7 @@ def _template(bin_dir, what, make):
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = os.path.join(path, "complete")
         try:
-            if time.time() - os.stat(done).st_mtime < TEMPLATE_MAX_AGE_S:
+            if time.time() - os.stat(done).st_mtime < max_age_s:
                 return path
         except OSError:
             pass
@@ -395,7 +396,7 @@ class Broker:
         self.dir = tempfile.mkdtemp(prefix="secmq-%s-" % self.name, dir=base)
         self.pki = os.path.join(self.dir, "pki")
         self.other = os.path.join(self.dir, "other-ca")
-        tpl = _template(self.bin_dir, "pki", self._make_pki)
+        tpl = template(self.bin_dir, "pki", self._make_pki)
         shutil.copytree(os.path.join(tpl, "pki"), self.pki)
         shutil.copytree(os.path.join(tpl, "other-ca"), self.other)
         with open(os.path.join(tpl, "pins.json")) as fh:
@@ -543,10 +544,10 @@ class Broker:
         SECMQ_TEST_PW_COST says otherwise) with sam, alice and eve and the
         same kind of random passwords as the password file; the seed
         policy unless plugin_seed is off. Copied from a template made once
-        (_template)."""
+        (template)."""
         self.auth_db = os.path.join(self.dir, "auth.db")
         cost = pw_cost_args()
-        tpl = _template(self.bin_dir, "auth %s seed=%d" % (
+        tpl = template(self.bin_dir, "auth %s seed=%d" % (
             " ".join(cost), self.plugin_seed), self._make_auth_db)
         shutil.copyfile(os.path.join(tpl, "auth.db"), self.auth_db)
         os.chmod(self.auth_db, 0o600)

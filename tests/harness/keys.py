@@ -32,6 +32,7 @@ import time
 import nacl.bindings as nb
 from nacl.exceptions import BadSignatureError, CryptoError
 
+import broker as brokermod  # noqa: E402 (beside this file)
 from testcase import BrokerTestCase, PahoClient
 
 # --------------------------------------------------------------------------
@@ -448,6 +449,9 @@ class LiveProc:
 
 MQTT_USER = {"sam": "sam", "alice": "alice", "bob": "alice", "eve": "eve"}
 KEYS_TIMEOUT_S = 20.0
+# make_world's template is made again after this long (grants and keys
+# carry their creation time).
+WORLD_TEMPLATE_MAX_AGE_S = 1800.0
 
 
 class E2ETestCase(BrokerTestCase):
@@ -532,7 +536,47 @@ class E2ETestCase(BrokerTestCase):
         channel with himself as publisher and alice and bob as
         subscribers; alice and bob trust sam and each other and import
         their grants; eve trusts sam but holds no grant. Returns
-        {filter: grant dir}."""
+        {filter: grant dir}.
+
+        Made with this build's secmq-keys once per test run and channel
+        list (a template, as the broker's PKI: twelve secmq-keys runs per
+        world cost seconds of CPU under the sanitizers and qemu-user), then
+        copied into this test's keys directory: each test has its own
+        files, the same keys. A test that made keys of its own first gets
+        a world made in place."""
+        channels = tuple((f, bool(m)) for f, m in channels)
+        if os.listdir(self.keys_dir) or self._grant_n:
+            return self._make_world_here(channels)
+        tool = self.tool("secmq-keys")
+
+        def make(tpl):
+            keys_dir = self.keys_dir
+            self.keys_dir = os.path.join(tpl, "keys")
+            os.mkdir(self.keys_dir, 0o700)
+            try:
+                self._make_world_here(channels)
+            finally:
+                self.keys_dir = keys_dir
+                self._grant_n = 0
+
+        tpl = brokermod.template(os.path.dirname(tool),
+                                 "world %r" % (channels,), make,
+                                 tools=("secmq-keys",),
+                                 max_age_s=WORLD_TEMPLATE_MAX_AGE_S)
+        src = os.path.join(tpl, "keys")
+        for name in os.listdir(src):
+            path = os.path.join(src, name)
+            if os.path.isdir(path):
+                shutil.copytree(path, self.kdir(name))
+            else:
+                shutil.copy2(path, self.kdir(name))
+        outs = {}
+        for filt, _ in channels:
+            outs[filt] = self.out_dir("create")
+        return outs
+
+    def _make_world_here(self, channels):
+        """make_world's keyrings, made in self.keys_dir."""
         for n in ("sam", "alice", "bob", "eve"):
             self.make_identity(n)
         outs = {}
