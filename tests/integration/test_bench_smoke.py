@@ -51,7 +51,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "harness"))
-from broker import plugin_mosquitto, sanitizer_preload  # noqa: E402
+from broker import (plugin_mosquitto, pw_cost_args,  # noqa: E402
+                    sanitizer_preload)
 from testcase import TIMEOUT_SCALE, emulated  # noqa: E402
 
 BIN_DIR = os.environ.get("SECMQ_BIN_DIR", "")
@@ -174,7 +175,10 @@ class BenchSmoke(unittest.TestCase):
                               "--connects", "10", "--connect-threads", "2",
                               "--acl-iterations", "2000",
                               "--flood-threads", "8", "--flood-seconds", "1",
-                              "--mosquitto", plugin_mosquitto()],
+                              "--mosquitto", plugin_mosquitto()] +
+                             # The harness's argon2id cost (the arm64 pass
+                             # lowers it: ~250 ms of emulated CPU a login).
+                             pw_cost_args(),
                              stdin=subprocess.DEVNULL, capture_output=True,
                              text=True, timeout=BROKER_SUITE_TIMEOUT_S,
                              env=env)
