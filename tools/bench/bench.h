@@ -366,8 +366,10 @@ double bench_self_cpu_s(void);
 /* Threads of this process a snapshot holds at most (others are left out
  * of the thread figures, never out of bench_self_cpu_s). */
 #define BENCH_TSNAP_MAX 128
-/* Thread names a row reports at most; later names are added to the last. */
+/* Thread names a row reports at most: the threads of any further names
+ * are added up under BENCH_THREAD_MORE, the last group. */
 #define BENCH_THREAD_GROUPS 8
+#define BENCH_THREAD_MORE "(more names)"
 /* Longest thread name, with its NUL (the kernel's TASK_COMM_LEN). */
 #define BENCH_THREAD_NAME 16
 

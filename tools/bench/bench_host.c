@@ -1,8 +1,10 @@
 /*
- * bench_host.c -- what machine the benchmark ran on, and the clocks it uses.
+ * bench_host.c -- what machine the benchmark ran on, the clocks it uses and
+ * the CPU time this process spends, in all and by thread.
  *
  * Reads the CPU model and flags from /proc/cpuinfo and the core count from
- * sysconf, so every report says where its numbers came from. Not a general
+ * sysconf, so every report says where its numbers came from, and each
+ * thread's name and run time from /proc/self/task. Not a general
  * system-information module: it knows only what the report prints.
  */
 #include "bench.h"
@@ -121,13 +123,14 @@ void bench_thread_cpu_diff(const bench_tsnap *a, const bench_tsnap *b,
                 break;
             }
         }
-        if (g == out->n) {
-            if (out->n < BENCH_THREAD_GROUPS) {
-                memcpy(out->name[g], b->t[i].name, BENCH_THREAD_NAME);
-                out->n++;
-            } else {
-                g = BENCH_THREAD_GROUPS - 1;
-            }
+        if (g == out->n && out->n < BENCH_THREAD_GROUPS - 1) {
+            memcpy(out->name[g], b->t[i].name, BENCH_THREAD_NAME);
+            out->n++;
+        } else if (g == out->n) {
+            /* Names beyond the table share its last group. */
+            g = BENCH_THREAD_GROUPS - 1;
+            snprintf(out->name[g], BENCH_THREAD_NAME, "%s", BENCH_THREAD_MORE);
+            out->n = BENCH_THREAD_GROUPS;
         }
         if (b->t[i].ns > before) {
             out->s[g] += (double)(b->t[i].ns - before) / 1e9;
